@@ -17,6 +17,7 @@
 //! The crate is pure: no I/O, no clock, no randomness. The file format is documented in
 //! `policy/README.md`.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod canonical;
 pub mod limits;

@@ -417,7 +417,7 @@ impl OpportunityPolicy {
                 tags_include.push(clause.clone());
             }
         }
-        OpportunityPolicy {
+        let combined = OpportunityPolicy {
             fields,
             stages: intersect_sets(&self.stages, &other.stages),
             amount_min: self.amount_min.max(other.amount_min),
@@ -436,7 +436,38 @@ impl OpportunityPolicy {
                 .collect(),
             amount: amount.unwrap_or_default(),
             close_date,
+        };
+        combined.normalized()
+    }
+
+    /// The same filter in the form a policy file can state: tags that a row must not have are
+    /// dropped from the "at least one of" clauses (such a row is refused anyway), and a filter
+    /// that can match no row at all becomes "share nothing".
+    fn normalized(mut self) -> OpportunityPolicy {
+        let excluded = self.tags_exclude.clone();
+        for clause in &mut self.tags_include {
+            clause.retain(|t| !excluded.iter().any(|x| x.eq_ignore_ascii_case(t)));
         }
+        let matches_nothing = self.tags_include.iter().any(BTreeSet::is_empty)
+            || self.stages.as_ref().is_some_and(BTreeSet::is_empty)
+            || self
+                .account_statuses
+                .as_ref()
+                .is_some_and(BTreeSet::is_empty)
+            || self.countries.as_ref().is_some_and(BTreeSet::is_empty)
+            || self.owners.as_ref().is_some_and(BTreeSet::is_empty)
+            || matches!((self.amount_min, self.amount_max), (Some(min), Some(max)) if min > max);
+        if matches_nothing {
+            return OpportunityPolicy::default();
+        }
+        let mut clauses: Vec<BTreeSet<String>> = Vec::new();
+        for clause in self.tags_include.drain(..) {
+            if !clauses.contains(&clause) {
+                clauses.push(clause);
+            }
+        }
+        self.tags_include = clauses;
+        self
     }
 }
 

@@ -817,3 +817,14 @@ fn hint(input: &str, known: &[&str]) -> String {
         None => format!(" (one of: {})", known.join(", ")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestion_lists_match_the_record_types() {
+        assert_eq!(STAGE_NAMES, Stage::ALL.map(Stage::as_str));
+        assert_eq!(STATUS_NAMES, AccountStatus::ALL.map(AccountStatus::as_str));
+    }
+}
