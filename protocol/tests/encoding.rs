@@ -134,3 +134,52 @@ fn every_local_edit_is_exactly_one_signed_change() {
     assert_eq!(doc.heads(), vec![change.hash()]);
     assert_eq!(change.author(), a.node_id());
 }
+
+mod never_panics {
+    //! A stable-toolchain stand-in for the cargo-fuzz target (`fuzz/`): random and mutated bytes
+    //! through every decoder and into a fresh replica.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn valid_wire() -> Vec<u8> {
+        let (a, b) = (signer(1), signer(2));
+        let doc = deal(&a, &[&b]);
+        let mut state = PeerSync::new();
+        let mut first = doc.generate_sync(&mut state).unwrap();
+        first.changes = doc.envelopes();
+        WireMessage::Sync(vec![first]).encode()
+    }
+
+    fn feed(bytes: &[u8]) {
+        if let Ok(env) = SignedChange::decode(bytes) {
+            let mut doc = DealDoc::replica(protocol::deal::DealId::from_bytes([0; 32]));
+            let _ = doc.ingest(vec![env]);
+        }
+        if let Ok(WireMessage::Sync(docs)) = WireMessage::decode(bytes) {
+            for message in docs {
+                let mut doc = DealDoc::replica(message.deal);
+                let _ = doc.receive_sync(&mut PeerSync::new(), message);
+            }
+        }
+        let _ = PeerSync::decode(bytes);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            feed(&bytes);
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+            let mut bytes = valid_wire();
+            for (at, value) in flips {
+                let n = bytes.len();
+                bytes[at % n] = value;
+            }
+            feed(&bytes);
+        }
+    }
+}
