@@ -86,6 +86,16 @@ impl DealDoc {
         let mut message = self.doc.generate_sync_message(&mut peer.state)?;
         message.changes = ChunkList::empty();
         message.flags = None;
+        // Automerge does not know about changes waiting in our pending queue, so it asks only for
+        // the peer's heads. A Bloom filter false positive can make the peer skip a dependency of
+        // a change it sent; ask for those dependencies explicitly, or sync would stall.
+        for hash in self.pending.missing_deps(|h| self.has_change(h)) {
+            if !message.need.contains(&hash) {
+                message.need.push(hash);
+            }
+        }
+        // The sync message encoding requires sorted hash lists.
+        message.need.sort();
         let changes: Vec<SignedChange> = peer
             .state
             .sent_hashes

@@ -97,6 +97,20 @@ impl Pending {
         self.changes.len()
     }
 
+    /// Dependencies of waiting changes that are neither in the document nor waiting themselves:
+    /// what to ask peers for.
+    pub fn missing_deps(&self, has_change: impl Fn(&ChangeHash) -> bool) -> Vec<ChangeHash> {
+        let mut missing: Vec<ChangeHash> = self
+            .changes
+            .values()
+            .flat_map(|(change, _)| change.deps().iter().copied())
+            .filter(|dep| !self.changes.contains_key(dep) && !has_change(dep))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        missing
+    }
+
     fn contains(&self, hash: &ChangeHash) -> bool {
         self.changes.contains_key(hash)
     }

@@ -227,3 +227,98 @@ proptest! {
         check_convergence(actions, true, bootstrapped);
     }
 }
+
+/// Found by the relay property: a sync that livelocked after a partial exchange.
+#[test]
+fn regression_partial_exchange_then_reconnect_settles() {
+    use Action::*;
+    let actions = vec![
+        Edit {
+            node: 2,
+            kind: 0,
+            value: 116,
+        },
+        Edit {
+            node: 0,
+            kind: 3,
+            value: 103,
+        },
+        Edit {
+            node: 2,
+            kind: 2,
+            value: 81,
+        },
+        Edit {
+            node: 2,
+            kind: 3,
+            value: 65,
+        },
+        Edit {
+            node: 0,
+            kind: 0,
+            value: 0,
+        },
+        Send { from: 1, to: 0 },
+        Deliver { index: 0 },
+        Edit {
+            node: 2,
+            kind: 1,
+            value: 108,
+        },
+        Edit {
+            node: 2,
+            kind: 3,
+            value: 114,
+        },
+        Edit {
+            node: 2,
+            kind: 3,
+            value: 118,
+        },
+        Send { from: 0, to: 1 },
+        Edit {
+            node: 0,
+            kind: 2,
+            value: 219,
+        },
+        Edit {
+            node: 1,
+            kind: 0,
+            value: 204,
+        },
+        Edit {
+            node: 0,
+            kind: 0,
+            value: 45,
+        },
+        Edit {
+            node: 1,
+            kind: 0,
+            value: 96,
+        },
+        Edit {
+            node: 2,
+            kind: 1,
+            value: 39,
+        },
+        Deliver {
+            index: 16515820414327923354,
+        },
+        Edit {
+            node: 2,
+            kind: 2,
+            value: 20,
+        },
+        Edit {
+            node: 1,
+            kind: 2,
+            value: 125,
+        },
+        Edit {
+            node: 2,
+            kind: 3,
+            value: 149,
+        },
+    ];
+    check_convergence(actions, true, true);
+}

@@ -50,6 +50,22 @@ pub fn send(
     let Some(message) = from.generate_sync(from_state) else {
         return (false, Vec::new());
     };
+    if std::env::var_os("SYNC_TRACE").is_some() {
+        let m = automerge::sync::Message::decode(&message.sync).unwrap();
+        eprintln!(
+            "heads {:?} need {:?} have {} changes {}",
+            m.heads
+                .iter()
+                .map(|h| h.to_string()[..6].to_string())
+                .collect::<Vec<_>>(),
+            m.need
+                .iter()
+                .map(|h| h.to_string()[..6].to_string())
+                .collect::<Vec<_>>(),
+            m.have.len(),
+            message.changes.len()
+        );
+    }
     let bytes = WireMessage::Sync(vec![message]).encode();
     let WireMessage::Sync(mut docs) = WireMessage::decode(&bytes).expect("wire round trip");
     let outcome = to.receive_sync(to_state, docs.remove(0));
