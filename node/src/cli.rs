@@ -211,3 +211,20 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf) -> Result<()> {
         }
     }
 }
+
+/// The whole program: parses the command line, sets up logging (`RUST_LOG`), and turns any error
+/// into one sentence on stderr with exit code 1.
+pub fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = run(cli) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
