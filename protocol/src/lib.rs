@@ -1,6 +1,23 @@
 //! cosell's pure core: the record types every node agrees on, and (see the modules) the signed,
 //! multi-party co-sell documents and their sync. No I/O, no clock, no randomness of its own:
 //! callers pass time and entropy in, so everything here is deterministic and testable.
+//!
+//! Map of the shared-document modules:
+//! - [`identity`]: node keys, node ids (libp2p PeerIds) and Automerge actor ids.
+//! - [`envelope`]: the signed change envelope and its canonical CBOR encoding.
+//! - [`deal`]: the deal document, its typed view and its typed edits ([`deal::DealDoc`]).
+//! - [`verify`]: receiving changes: signature, author, path authorization, pending queue.
+//! - [`sync`]: the sans-IO sync state machine per (peer, document).
+//! - [`wire`]: the versioned, size-limited CBOR messages nodes exchange.
+//! - [`limits`]: every bound, with why.
 #![forbid(unsafe_code)]
 
+pub(crate) mod auth;
+pub mod deal;
+pub mod envelope;
+pub mod identity;
+pub mod limits;
 pub mod records;
+pub mod sync;
+pub mod verify;
+pub mod wire;

@@ -1,0 +1,210 @@
+//! Sync benchmark: N deals × M changes each (3 authors) from node A to an empty node B, in memory.
+//! Runs the verified cosell protocol (signed envelopes, batch signature verification, path
+//! authorization, wire encoding) and plain Automerge sync of the same documents without any
+//! verification, in the same process, and prints deals/s for both and the ratio.
+//!
+//! `cargo run --release -p cosell-protocol --example sync_bench -- [deals] [changes_per_deal]`
+
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::Automerge;
+use protocol::deal::{DealDoc, Invite, Role, SectionUpdate, SharedFields, Signer};
+use protocol::identity::NodeKey;
+use protocol::limits::WIRE_DOCS_MAX;
+use protocol::sync::{receive_batch, PeerSync};
+use protocol::wire::{DocSync, WireMessage};
+use std::time::Instant;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let deals: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let changes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let signers: Vec<Signer> = (1..=3u8)
+        .map(|i| Signer::new(NodeKey::from_secret_bytes(&[i; 32]), 1))
+        .collect();
+
+    let start = Instant::now();
+    let docs: Vec<DealDoc> = (0..deals)
+        .map(|n| build_deal(&signers, n, changes))
+        .collect();
+    let built = start.elapsed();
+    println!(
+        "built {deals} deals x {changes} changes in {:.2}s",
+        built.as_secs_f64()
+    );
+
+    let plain_sources: Vec<Automerge> = docs.iter().map(|d| d.automerge().clone()).collect();
+    let plain = time_plain(&plain_sources);
+    let (verified, bytes) = time_verified(&docs);
+    let plain2 = time_plain(&plain_sources);
+    let plain = plain.min(plain2);
+
+    let rate = |s: f64| deals as f64 / s;
+    println!(
+        "plain automerge sync (no verification): {plain:.2}s, {:.0} deals/s",
+        rate(plain)
+    );
+    println!(
+        "cosell verified sync: {verified:.2}s, {:.0} deals/s, {:.1} MB on the wire",
+        rate(verified),
+        bytes as f64 / 1e6
+    );
+    println!("ratio verified/plain: {:.2}x", verified / plain);
+}
+
+/// One deal: genesis by A, then edits rotating among A (shared fields), B and C (own sections).
+fn build_deal(signers: &[Signer], n: usize, changes: usize) -> DealDoc {
+    let (a, b, c) = (&signers[0], &signers[1], &signers[2]);
+    let invites = [
+        Invite {
+            node: b.node_id().clone(),
+            name: "reseller".into(),
+            role: Role::Reseller,
+        },
+        Invite {
+            node: c.node_id().clone(),
+            name: "si".into(),
+            role: Role::Services,
+        },
+    ];
+    let shared = SharedFields {
+        title: Some(format!("deal {n}")),
+        ..SharedFields::default()
+    };
+    let (mut doc, _) = DealDoc::create(a, 1, "vendor", Role::Vendor, &invites, &shared).unwrap();
+    for i in 1..changes {
+        let now = 1 + i as u64;
+        match i % 3 {
+            0 => {
+                let up = SharedFields {
+                    title: Some(format!("deal {n} v{i}")),
+                    ..SharedFields::default()
+                };
+                doc.set_shared(a, now, &up).unwrap();
+            }
+            k => {
+                let who = if k == 1 { b } else { c };
+                let up = SectionUpdate {
+                    next_step: Some(format!("step {i}")),
+                    add_notes: vec![format!("note {i} on deal {n}")],
+                    ..SectionUpdate::default()
+                };
+                doc.update_section(who, now, &up).unwrap();
+            }
+        }
+    }
+    doc
+}
+
+/// Plain Automerge sync A→B of the same documents: encode/decode every message, no checks.
+fn time_plain(sources: &[Automerge]) -> f64 {
+    let mut a_docs: Vec<Automerge> = sources.to_vec();
+    let start = Instant::now();
+    for a in a_docs.iter_mut() {
+        let mut b = Automerge::new();
+        let (mut sa, mut sb) = (State::new(), State::new());
+        loop {
+            let m1 = a.generate_sync_message(&mut sa);
+            let m2 = b.generate_sync_message(&mut sb);
+            if m1.is_none() && m2.is_none() {
+                break;
+            }
+            if let Some(m) = m1 {
+                let m = Message::decode(&m.encode()).unwrap();
+                b.receive_sync_message(&mut sb, m).unwrap();
+            }
+            if let Some(m) = m2 {
+                let m = Message::decode(&m.encode()).unwrap();
+                a.receive_sync_message(&mut sa, m).unwrap();
+            }
+        }
+        assert_eq!(b.get_heads(), a.get_heads());
+    }
+    start.elapsed().as_secs_f64()
+}
+
+/// Verified sync A→B: wire messages of up to WIRE_DOCS_MAX deals, batch verification per message.
+fn time_verified(sources: &[DealDoc]) -> (f64, usize) {
+    let mut a_docs: Vec<DealDoc> = sources.iter().map(clone_deal).collect();
+    let start = Instant::now();
+    let mut b_docs: Vec<DealDoc> = sources.iter().map(|d| DealDoc::replica(d.id())).collect();
+    let mut a_states: Vec<PeerSync> = (0..sources.len()).map(|_| PeerSync::new()).collect();
+    let mut b_states: Vec<PeerSync> = (0..sources.len()).map(|_| PeerSync::new()).collect();
+    let mut bytes = 0;
+    loop {
+        let sent_ab = exchange(
+            &mut a_docs,
+            &mut a_states,
+            &mut b_docs,
+            &mut b_states,
+            &mut bytes,
+        );
+        let sent_ba = exchange(
+            &mut b_docs,
+            &mut b_states,
+            &mut a_docs,
+            &mut a_states,
+            &mut bytes,
+        );
+        if !sent_ab && !sent_ba {
+            break;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    for (a, b) in a_docs.iter().zip(&b_docs) {
+        assert_eq!(a.heads(), b.heads());
+    }
+    (elapsed, bytes)
+}
+
+/// One direction of one round for every deal, in wire messages of up to WIRE_DOCS_MAX deals.
+fn exchange(
+    from: &mut [DealDoc],
+    from_states: &mut [PeerSync],
+    to: &mut [DealDoc],
+    to_states: &mut [PeerSync],
+    bytes: &mut usize,
+) -> bool {
+    let mut any = false;
+    for start in (0..from.len()).step_by(WIRE_DOCS_MAX) {
+        let end = (start + WIRE_DOCS_MAX).min(from.len());
+        let mut batch: Vec<(usize, DocSync)> = Vec::new();
+        for i in start..end {
+            if let Some(m) = from[i].generate_sync(&mut from_states[i]) {
+                batch.push((i, m));
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        any = true;
+        let (index, messages): (Vec<usize>, Vec<DocSync>) = batch.into_iter().unzip();
+        let wire = WireMessage::Sync(messages).encode();
+        *bytes += wire.len();
+        let WireMessage::Sync(messages) = WireMessage::decode(&wire).unwrap();
+        let mut items = Vec::with_capacity(messages.len());
+        let mut to_iter = to[start..end]
+            .iter_mut()
+            .zip(to_states[start..end].iter_mut())
+            .enumerate();
+        let mut messages = index.into_iter().zip(messages).peekable();
+        for (offset, (doc, state)) in to_iter.by_ref() {
+            if let Some((i, _)) = messages.peek() {
+                if *i == start + offset {
+                    let (_, m) = messages.next().unwrap();
+                    items.push((doc, state, m));
+                }
+            }
+        }
+        for outcome in receive_batch(items) {
+            assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+        }
+    }
+    any
+}
+
+fn clone_deal(doc: &DealDoc) -> DealDoc {
+    let mut copy = DealDoc::replica(doc.id());
+    let outcome = copy.ingest(doc.envelopes());
+    assert!(outcome.rejected.is_empty());
+    copy
+}

@@ -1,0 +1,406 @@
+//! Path authorization: which node may write which part of a deal document.
+//!
+//! Every Automerge object in a deal gets an owner class when the change that creates it is
+//! accepted. A change is authorized by walking its decoded operations (`obj`, `key`, `action`)
+//! against that table: no apply-and-diff, so authorization costs about one extra decode per
+//! change. Objects created inside an owned object inherit its owner; the genesis change fixes
+//! the classes of the top-level objects. The table only grows and classes never change, and the
+//! participant set only grows, so a change accepted by one honest replica is accepted by every
+//! honest replica that has its causal past (the rule table is in SECURITY.md).
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{ActorId, ExpandedChange, ObjType, ScalarValue};
+use std::collections::{BTreeMap, HashMap};
+
+use crate::deal::{keys, ParticipantStatus, Role};
+use crate::identity::NodeId;
+use crate::limits::PARTICIPANTS_MAX;
+
+/// Why a change was not allowed to touch a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// Human-readable path, e.g. `sections/12D3KooW…/next_step` or `shared/title`.
+    pub path: String,
+    /// The rule that refused it.
+    pub rule: &'static str,
+}
+
+/// The class of a per-node container: maps keyed by node id, where each node writes its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Container {
+    Sections,
+    Claims,
+    Decisions,
+    Proposals,
+    Acceptances,
+}
+
+impl Container {
+    fn name(self) -> &'static str {
+        match self {
+            Container::Sections => "sections",
+            Container::Claims => "registration/claims",
+            Container::Decisions => "registration/decisions",
+            Container::Proposals => "attribution/proposals",
+            Container::Acceptances => "attribution/acceptances",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// The document root: written by the genesis change only.
+    Root,
+    /// Written by the origin only (`shared` and everything inside it, attribution fields).
+    Origin,
+    /// The participant list: the origin adds entries; nobody removes one.
+    Participants,
+    /// One participant's entry: name and role by the origin, status by the participant.
+    Participant(NodeId),
+    /// A map keyed by node id where each node writes only its own key.
+    PerNode(Container),
+    /// Owned by one node: that node writes everything inside.
+    Owned(NodeId),
+    /// `registration`: its children are fixed by the genesis change.
+    Registration,
+    /// `attribution`: verdict fields by the origin; per-node children fixed by genesis.
+    Attribution,
+}
+
+/// Facts the authorizer keeps about one participant.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ParticipantFacts {
+    pub role: Option<Role>,
+}
+
+/// The ownership table of one document.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Authority {
+    origin: Option<NodeId>,
+    objects: HashMap<(u64, ActorId), Class>,
+    participants: BTreeMap<NodeId, ParticipantFacts>,
+    actor_seq: HashMap<ActorId, u64>,
+}
+
+/// The effect of one authorized change, applied to the table only once the whole change passed.
+#[derive(Default)]
+struct Delta {
+    origin: Option<NodeId>,
+    objects: Vec<((u64, ActorId), Class)>,
+    participants: Vec<NodeId>,
+    roles: Vec<(NodeId, Role)>,
+}
+
+impl Authority {
+    pub fn origin(&self) -> Option<&NodeId> {
+        self.origin.as_ref()
+    }
+
+    pub fn is_participant(&self, node: &NodeId) -> bool {
+        self.participants.contains_key(node)
+    }
+
+    pub fn role_of(&self, node: &NodeId) -> Option<Role> {
+        self.participants.get(node).and_then(|p| p.role)
+    }
+
+    /// The sequence number the next change of `actor` must have.
+    pub fn next_seq(&self, actor: &ActorId) -> u64 {
+        self.actor_seq.get(actor).copied().unwrap_or(0) + 1
+    }
+
+    pub fn is_genesis_pending(&self) -> bool {
+        self.origin.is_none()
+    }
+
+    /// Checks every operation of `change` (authored by `author`) and, if all pass, records the
+    /// objects and participants it creates. `change` is the genesis change iff the table is
+    /// still empty.
+    pub fn authorize(&mut self, change: &ExpandedChange, author: &NodeId) -> Result<(), Denied> {
+        let genesis = self.origin.is_none();
+        if !genesis && !self.is_participant(author) {
+            return Err(Denied {
+                path: String::new(),
+                rule: "author is not a participant",
+            });
+        }
+        let mut delta = Delta::default();
+        let start_op = change.start_op.get();
+        for (index, op) in change.operations.iter().enumerate() {
+            let op_id = (start_op + index as u64, change.actor_id.clone());
+            let class = self.class_of(&op.obj, &delta)?;
+            let created =
+                self.check_op(genesis, author, &class, &op.key, &op.action, &mut delta)?;
+            if let Some(child) = created {
+                delta.objects.push((op_id, child));
+            }
+        }
+        if genesis {
+            if delta.origin.as_ref() != Some(author) {
+                return Err(Denied {
+                    path: keys::ORIGIN.to_string(),
+                    rule: "the genesis change must name its author as origin",
+                });
+            }
+            if !delta.participants.contains(author) {
+                return Err(Denied {
+                    path: keys::PARTICIPANTS.to_string(),
+                    rule: "the origin must be a participant",
+                });
+            }
+        }
+        self.commit(delta);
+        self.actor_seq.insert(change.actor_id.clone(), change.seq);
+        Ok(())
+    }
+
+    fn commit(&mut self, delta: Delta) {
+        if let Some(origin) = delta.origin {
+            self.origin = Some(origin);
+        }
+        for (id, class) in delta.objects {
+            self.objects.insert(id, class);
+        }
+        for node in delta.participants {
+            self.participants.entry(node).or_default();
+        }
+        for (node, role) in delta.roles {
+            if let Some(facts) = self.participants.get_mut(&node) {
+                facts.role = Some(role);
+            }
+        }
+    }
+
+    fn class_of(&self, obj: &ObjectId, delta: &Delta) -> Result<Class, Denied> {
+        match obj {
+            ObjectId::Root => Ok(Class::Root),
+            ObjectId::Id(op) => {
+                let key = (op.0, op.1.clone());
+                if let Some(class) = self.objects.get(&key) {
+                    return Ok(class.clone());
+                }
+                delta
+                    .objects
+                    .iter()
+                    .rev()
+                    .find(|(id, _)| *id == key)
+                    .map(|(_, class)| class.clone())
+                    .ok_or(Denied {
+                        path: String::new(),
+                        rule: "the change writes to an object this document does not have",
+                    })
+            }
+        }
+    }
+
+    fn participant_known(&self, node: &NodeId, delta: &Delta) -> bool {
+        self.participants.contains_key(node) || delta.participants.contains(node)
+    }
+
+    fn role_known(&self, node: &NodeId, delta: &Delta) -> Option<Role> {
+        self.role_of(node)
+            .or_else(|| delta.roles.iter().find(|(n, _)| n == node).map(|(_, r)| *r))
+    }
+
+    fn is_origin(&self, author: &NodeId, delta: &Delta) -> bool {
+        self.origin.as_ref().or(delta.origin.as_ref()) == Some(author)
+    }
+
+    /// Checks one operation; returns the class of the object it creates, if it creates one.
+    fn check_op(
+        &self,
+        genesis: bool,
+        author: &NodeId,
+        class: &Class,
+        key: &Key,
+        action: &OpType,
+        delta: &mut Delta,
+    ) -> Result<Option<Class>, Denied> {
+        let made = match action {
+            OpType::Make(obj_type) => Some(*obj_type),
+            _ => None,
+        };
+        let deny = |path: String, rule: &'static str| Err(Denied { path, rule });
+        match class {
+            Class::Root => {
+                let name = map_key(key).ok_or(Denied {
+                    path: "/".into(),
+                    rule: "the root is a map",
+                })?;
+                if !genesis {
+                    return deny(
+                        name.to_string(),
+                        "top-level keys are fixed by the genesis change",
+                    );
+                }
+                let child = match (name, made) {
+                    (keys::ORIGIN, None) => {
+                        let Some(origin) = put_str(action).and_then(|s| NodeId::parse(s).ok())
+                        else {
+                            return deny(name.into(), "origin must be a node id");
+                        };
+                        delta.origin = Some(origin);
+                        None
+                    }
+                    (keys::CREATED_AT | keys::SCHEMA, None) => None,
+                    (keys::PARTICIPANTS, Some(ObjType::Map)) => Some(Class::Participants),
+                    (keys::SHARED, Some(ObjType::Map)) => Some(Class::Origin),
+                    (keys::SECTIONS, Some(ObjType::Map)) => {
+                        Some(Class::PerNode(Container::Sections))
+                    }
+                    (keys::REGISTRATION, Some(ObjType::Map)) => Some(Class::Registration),
+                    (keys::ATTRIBUTION, Some(ObjType::Map)) => Some(Class::Attribution),
+                    _ => return deny(name.into(), "not a deal document key"),
+                };
+                Ok(child)
+            }
+            Class::Origin => {
+                if !self.is_origin(author, delta) {
+                    return deny(
+                        format!("shared/{}", key_text(key)),
+                        "only the origin writes shared fields",
+                    );
+                }
+                Ok(made.map(|_| Class::Origin))
+            }
+            Class::Participants => {
+                let name = map_key(key).unwrap_or("");
+                let path = format!("participants/{name}");
+                if !self.is_origin(author, delta) {
+                    return deny(path, "only the origin changes the participant list");
+                }
+                let Ok(node) = NodeId::parse(name) else {
+                    return deny(path, "participant keys are node ids");
+                };
+                if made != Some(ObjType::Map) {
+                    return deny(path, "participants are added, never removed or replaced");
+                }
+                if self.participant_known(&node, delta) {
+                    return deny(path, "participants are added, never removed or replaced");
+                }
+                if self.participants.len() + delta.participants.len() >= PARTICIPANTS_MAX {
+                    return deny(path, "too many participants");
+                }
+                delta.participants.push(node.clone());
+                Ok(Some(Class::Participant(node)))
+            }
+            Class::Participant(node) => {
+                let name = map_key(key).unwrap_or("");
+                let path = format!("participants/{node}/{name}");
+                let by_origin = self.is_origin(author, delta);
+                match name {
+                    keys::NAME if by_origin && made.is_none() => Ok(None),
+                    keys::ROLE if by_origin => {
+                        let role = put_str(action).and_then(|s| Role::parse(s).ok());
+                        match role {
+                            Some(role) if self.role_known(node, delta).is_none() => {
+                                delta.roles.push((node.clone(), role));
+                                Ok(None)
+                            }
+                            Some(_) => deny(path, "a participant's role is set once"),
+                            None => deny(path, "not a role"),
+                        }
+                    }
+                    keys::STATUS => {
+                        let status = put_str(action).and_then(|s| ParticipantStatus::parse(s).ok());
+                        let allowed = match status {
+                            Some(ParticipantStatus::Accepted | ParticipantStatus::Declined) => {
+                                author == node
+                            }
+                            Some(ParticipantStatus::Invited | ParticipantStatus::Expired) => {
+                                by_origin
+                            }
+                            None => false,
+                        };
+                        if allowed {
+                            Ok(None)
+                        } else {
+                            deny(path, "a participant answers its own invitation; the origin invites and expires")
+                        }
+                    }
+                    _ => deny(path, "only the origin writes a participant's name and role"),
+                }
+            }
+            Class::PerNode(container) => {
+                let name = map_key(key).unwrap_or("");
+                let path = format!("{}/{name}", container.name());
+                if name != author.as_str() {
+                    return deny(path, "a node writes only its own entry");
+                }
+                if *container == Container::Decisions
+                    && self.role_known(author, delta) != Some(Role::Vendor)
+                {
+                    return deny(path, "only a vendor decides registrations");
+                }
+                Ok(made.map(|_| Class::Owned(author.clone())))
+            }
+            Class::Owned(owner) => {
+                if owner != author {
+                    return deny(
+                        format!("{owner}/…/{}", key_text(key)),
+                        "a node writes only what it owns",
+                    );
+                }
+                Ok(made.map(|_| Class::Owned(owner.clone())))
+            }
+            Class::Registration => {
+                let name = map_key(key).unwrap_or("");
+                let path = format!("registration/{name}");
+                if !genesis {
+                    return deny(path, "registration slots are fixed by the genesis change");
+                }
+                match (name, made) {
+                    (keys::CLAIMS, Some(ObjType::Map)) => {
+                        Ok(Some(Class::PerNode(Container::Claims)))
+                    }
+                    (keys::DECISIONS, Some(ObjType::Map)) => {
+                        Ok(Some(Class::PerNode(Container::Decisions)))
+                    }
+                    _ => deny(path, "not a registration slot"),
+                }
+            }
+            Class::Attribution => {
+                let name = map_key(key).unwrap_or("");
+                let path = format!("attribution/{name}");
+                match (name, made) {
+                    (keys::PROPOSALS, Some(ObjType::Map)) if genesis => {
+                        Ok(Some(Class::PerNode(Container::Proposals)))
+                    }
+                    (keys::ACCEPTANCES, Some(ObjType::Map)) if genesis => {
+                        Ok(Some(Class::PerNode(Container::Acceptances)))
+                    }
+                    (keys::SOURCED_BY | keys::INFLUENCED_BY, _)
+                        if self.is_origin(author, delta) =>
+                    {
+                        Ok(made.map(|_| Class::Origin))
+                    }
+                    _ => deny(
+                        path,
+                        "only the origin records attribution; proposals go in one's own entry",
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn map_key(key: &Key) -> Option<&str> {
+    match key {
+        Key::Map(name) => Some(name.as_str()),
+        Key::Seq(_) => None,
+    }
+}
+
+fn key_text(key: &Key) -> String {
+    match key {
+        Key::Map(name) => name.to_string(),
+        Key::Seq(_) => "[]".to_string(),
+    }
+}
+
+fn put_str(action: &OpType) -> Option<&str> {
+    match action {
+        OpType::Put(ScalarValue::Str(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}

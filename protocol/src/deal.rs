@@ -1,0 +1,1273 @@
+//! The co-sell deal document: one Automerge document per deal, written by several nodes, every
+//! change signed. This module has the document shape, the typed read view and the typed edits;
+//! receiving changes from peers is in [`crate::verify`] and syncing in [`crate::sync`].
+//!
+//! Shape (keys in [`keys`]):
+//! ```text
+//! origin, created_at, schema
+//! participants{node_id: {name, role, status}}          origin adds; each node answers for itself
+//! shared{title, stage, amount, currency, close_date,
+//!        account{name, domain}, <other projected fields>}   origin only
+//! sections{node_id: {notes[], next_step, contacts[], contribution, stage, linked_opportunity}}
+//! registration{claims{node_id: {vendor, registered_at, notes}},
+//!              decisions{vendor_id: {registrant, status, decided_at, expires_at, reason}}}
+//! attribution{sourced_by, influenced_by[], proposals{node_id: {sourced_by, influenced_by[]}},
+//!             acceptances{node_id: {proposal}}}
+//! ```
+//! The deal id is the hash of the genesis change, so a document is bound to its genesis: a
+//! change from another deal cannot be replayed into this one (its dependencies are not here).
+//!
+//! Every edit method produces exactly one signed change ([`VerifiedChange`]) that the caller
+//! persists and that sync later sends to the other participants.
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{
+    ActorId, Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value,
+    ValueRef, ROOT,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use crate::auth::Authority;
+use crate::envelope::SignedChange;
+use crate::identity::{NodeId, NodeKey};
+use crate::limits::{FIELD_BYTES_MAX, PARTICIPANTS_MAX};
+use crate::records::{Amount, Currency, Date, Domain, Stage};
+use crate::verify::Pending;
+
+/// Key names of the deal document.
+pub mod keys {
+    pub const ORIGIN: &str = "origin";
+    pub const CREATED_AT: &str = "created_at";
+    pub const SCHEMA: &str = "schema";
+    pub const PARTICIPANTS: &str = "participants";
+    pub const SHARED: &str = "shared";
+    pub const SECTIONS: &str = "sections";
+    pub const REGISTRATION: &str = "registration";
+    pub const ATTRIBUTION: &str = "attribution";
+    pub const NAME: &str = "name";
+    pub const ROLE: &str = "role";
+    pub const STATUS: &str = "status";
+    pub const CLAIMS: &str = "claims";
+    pub const DECISIONS: &str = "decisions";
+    pub const PROPOSALS: &str = "proposals";
+    pub const ACCEPTANCES: &str = "acceptances";
+    pub const SOURCED_BY: &str = "sourced_by";
+    pub const INFLUENCED_BY: &str = "influenced_by";
+    pub const TITLE: &str = "title";
+    pub const STAGE: &str = "stage";
+    pub const AMOUNT: &str = "amount";
+    pub const CURRENCY: &str = "currency";
+    pub const CLOSE_DATE: &str = "close_date";
+    pub const ACCOUNT: &str = "account";
+    pub const DOMAIN: &str = "domain";
+    pub const NOTES: &str = "notes";
+    pub const NEXT_STEP: &str = "next_step";
+    pub const CONTACTS: &str = "contacts";
+    pub const CONTRIBUTION: &str = "contribution";
+    pub const LINKED_OPPORTUNITY: &str = "linked_opportunity";
+    pub const VENDOR: &str = "vendor";
+    pub const REGISTERED_AT: &str = "registered_at";
+    pub const REGISTRANT: &str = "registrant";
+    pub const DECIDED_AT: &str = "decided_at";
+    pub const EXPIRES_AT: &str = "expires_at";
+    pub const REASON: &str = "reason";
+    pub const PROPOSAL: &str = "proposal";
+}
+
+/// Schema version written into every genesis change.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Why a typed edit was refused. Nothing was written when an edit returns an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DealError {
+    /// The signer may not make this edit (the message names the rule).
+    #[error("not allowed: {0}")]
+    NotAllowed(&'static str),
+    /// The document has no genesis change yet.
+    #[error("the deal has not arrived yet")]
+    NotInitialized,
+    /// An input value is invalid.
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    /// The edit would not change anything, so no change was made.
+    #[error("nothing to change")]
+    Empty,
+    /// Automerge refused the edit (an internal error).
+    #[error("document error: {0}")]
+    Document(String),
+}
+
+impl From<automerge::AutomergeError> for DealError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        DealError::Document(e.to_string())
+    }
+}
+
+/// A participant's role in a deal (AWS ACE multi-partner roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Vendor,
+    Reseller,
+    Distributor,
+    /// A systems integrator.
+    Services,
+    /// An ISV.
+    Software,
+    Msp,
+    Referral,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Vendor,
+        Role::Reseller,
+        Role::Distributor,
+        Role::Services,
+        Role::Software,
+        Role::Msp,
+        Role::Referral,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Vendor => "vendor",
+            Role::Reseller => "reseller",
+            Role::Distributor => "distributor",
+            Role::Services => "services",
+            Role::Software => "software",
+            Role::Msp => "msp",
+            Role::Referral => "referral",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Result<Self, DealError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| DealError::Invalid(format!("'{s}' is not a role")))
+    }
+}
+
+/// Where a participant stands on the invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ParticipantStatus {
+    Invited,
+    Accepted,
+    Declined,
+    Expired,
+}
+
+impl ParticipantStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParticipantStatus::Invited => "invited",
+            ParticipantStatus::Accepted => "accepted",
+            ParticipantStatus::Declined => "declined",
+            ParticipantStatus::Expired => "expired",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Result<Self, DealError> {
+        [
+            ParticipantStatus::Invited,
+            ParticipantStatus::Accepted,
+            ParticipantStatus::Declined,
+            ParticipantStatus::Expired,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| DealError::Invalid(format!("'{s}' is not a participant status")))
+    }
+}
+
+/// A vendor's answer to a registration claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl RegistrationStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationStatus::Pending => "pending",
+            RegistrationStatus::Approved => "approved",
+            RegistrationStatus::Rejected => "rejected",
+            RegistrationStatus::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            RegistrationStatus::Pending,
+            RegistrationStatus::Approved,
+            RegistrationStatus::Rejected,
+            RegistrationStatus::Expired,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// The id of a deal: the hash of its genesis change.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DealId(pub(crate) ChangeHash);
+
+impl DealId {
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0 .0
+    }
+
+    /// From 32 bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        DealId(ChangeHash(bytes))
+    }
+
+    /// Parses the 64-character hex form.
+    pub fn parse(s: &str) -> Result<Self, DealError> {
+        s.parse::<ChangeHash>()
+            .map(DealId)
+            .map_err(|_| DealError::Invalid(format!("'{s}' is not a deal id")))
+    }
+}
+
+impl fmt::Display for DealId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+impl fmt::Debug for DealId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DealId({})", self.0)
+    }
+}
+
+/// The local author of edits: a node key and the run counter of this process, which together
+/// give the Automerge actor id.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    key: NodeKey,
+    actor: ActorId,
+}
+
+impl Signer {
+    /// `run_counter` must differ on every process start (the node persists and increments it).
+    pub fn new(key: NodeKey, run_counter: u64) -> Self {
+        let actor = key.actor_id(run_counter);
+        Signer { key, actor }
+    }
+
+    /// The node id that signs.
+    pub fn node_id(&self) -> &NodeId {
+        self.key.node_id()
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &NodeKey {
+        &self.key
+    }
+}
+
+/// A change whose signature, author and authorization have been checked (or which this node
+/// made itself), and which is now part of the document. The node persists
+/// [`VerifiedChange::envelope`]'s encoding before acknowledging it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedChange {
+    hash: ChangeHash,
+    envelope: SignedChange,
+}
+
+impl VerifiedChange {
+    pub(crate) fn new(hash: ChangeHash, envelope: SignedChange) -> Self {
+        VerifiedChange { hash, envelope }
+    }
+
+    /// The change hash.
+    pub fn hash(&self) -> ChangeHash {
+        self.hash
+    }
+
+    /// The signed envelope, to persist and relay.
+    pub fn envelope(&self) -> &SignedChange {
+        &self.envelope
+    }
+
+    /// The author.
+    pub fn author(&self) -> &NodeId {
+        self.envelope.author()
+    }
+}
+
+/// A participant as the origin invites it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub node: NodeId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// The shared (policy-projected) fields of a deal. In an update, `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedFields {
+    pub title: Option<String>,
+    pub stage: Option<Stage>,
+    pub amount: Option<Amount>,
+    pub currency: Option<Currency>,
+    pub close_date: Option<Date>,
+    pub account_name: Option<String>,
+    pub account_domain: Option<Domain>,
+    /// Other projected fields, as text. In an update a value of `None` removes the field.
+    pub other: BTreeMap<String, Option<String>>,
+}
+
+/// What a node writes into its own section. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SectionUpdate {
+    /// Notes appended to the section's list.
+    pub add_notes: Vec<String>,
+    pub next_step: Option<String>,
+    /// Replaces the contact list.
+    pub contacts: Option<Vec<String>>,
+    pub contribution: Option<String>,
+    /// This node's own pipeline stage for the deal.
+    pub stage: Option<Stage>,
+    /// This node's own opportunity id the deal is linked to.
+    pub linked_opportunity: Option<String>,
+}
+
+/// The typed view of a deal, as the API and UI read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DealView {
+    pub origin: Option<NodeId>,
+    pub created_at_ms: Option<u64>,
+    pub participants: BTreeMap<NodeId, ParticipantView>,
+    pub shared: SharedView,
+    pub sections: BTreeMap<NodeId, SectionView>,
+    pub registration: RegistrationView,
+    pub attribution: AttributionView,
+}
+
+/// One participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantView {
+    pub name: String,
+    pub role: Option<Role>,
+    pub status: Option<ParticipantStatus>,
+}
+
+/// The shared fields as read. Values that do not parse read as `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedView {
+    pub title: Option<String>,
+    pub stage: Option<Stage>,
+    pub amount: Option<Amount>,
+    pub currency: Option<Currency>,
+    pub close_date: Option<Date>,
+    pub account_name: Option<String>,
+    pub account_domain: Option<Domain>,
+    pub other: BTreeMap<String, String>,
+}
+
+/// One node's section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SectionView {
+    pub notes: Vec<String>,
+    pub next_step: Option<String>,
+    pub contacts: Vec<String>,
+    pub contribution: Option<String>,
+    pub stage: Option<Stage>,
+    pub linked_opportunity: Option<String>,
+}
+
+/// The registration slot: every claim and decision, and the winning claim (first to register by
+/// its signed timestamp, ties broken by node id) with its vendor's decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrationView {
+    pub claims: BTreeMap<NodeId, RegistrationClaim>,
+    pub decisions: BTreeMap<NodeId, RegistrationDecision>,
+    /// The first claim, if any.
+    pub registered_by: Option<NodeId>,
+    /// The decision of the first claim's vendor on it, if any.
+    pub status: Option<RegistrationStatus>,
+}
+
+/// A partner's registration claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationClaim {
+    pub vendor: Option<NodeId>,
+    /// A claim: the claimant's clock, signed but not proven.
+    pub registered_at_ms: Option<u64>,
+    pub notes: Option<String>,
+}
+
+/// A vendor's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationDecision {
+    pub registrant: Option<NodeId>,
+    pub status: Option<RegistrationStatus>,
+    pub decided_at_ms: Option<u64>,
+    pub expires_at_ms: Option<u64>,
+    pub reason: Option<String>,
+}
+
+/// The registration decision a vendor makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Approved { expires_at_ms: u64 },
+    Rejected { reason: String },
+    Expired,
+}
+
+/// Attribution: the origin's record plus each node's proposal and acceptance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttributionView {
+    pub sourced_by: Option<NodeId>,
+    pub influenced_by: Vec<NodeId>,
+    pub proposals: BTreeMap<NodeId, AttributionProposal>,
+    /// node → the proposer whose proposal it accepts.
+    pub acceptances: BTreeMap<NodeId, NodeId>,
+}
+
+/// One node's attribution proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributionProposal {
+    pub sourced_by: Option<NodeId>,
+    pub influenced_by: Vec<NodeId>,
+}
+
+/// One deal document with its ownership table, the signed envelopes of its changes (kept to relay
+/// them) and the queue of verified changes waiting for their dependencies.
+#[derive(Debug)]
+pub struct DealDoc {
+    pub(crate) id: DealId,
+    pub(crate) doc: Automerge,
+    pub(crate) authority: Authority,
+    pub(crate) envelopes: HashMap<ChangeHash, SignedChange>,
+    pub(crate) pending: Pending,
+}
+
+impl DealDoc {
+    /// Creates a deal: the genesis change, by `signer` as origin. `participants` are the invited
+    /// partners (the origin is added with `origin_name` and `origin_role`, status accepted).
+    pub fn create(
+        signer: &Signer,
+        now_ms: u64,
+        origin_name: &str,
+        origin_role: Role,
+        participants: &[Invite],
+        shared: &SharedFields,
+    ) -> Result<(DealDoc, VerifiedChange), DealError> {
+        check_text(origin_name)?;
+        if participants.len() + 1 > PARTICIPANTS_MAX {
+            return Err(DealError::Invalid("too many participants".into()));
+        }
+        for invite in participants {
+            check_text(&invite.name)?;
+            if &invite.node == signer.node_id() {
+                return Err(DealError::Invalid(
+                    "the origin is already a participant".into(),
+                ));
+            }
+        }
+        check_shared(shared)?;
+        let mut doc = Automerge::new();
+        doc.set_actor(signer.actor.clone());
+        let mut tx = doc.transaction();
+        let origin = signer.node_id().as_str();
+        tx.put(ROOT, keys::SCHEMA, SCHEMA_VERSION)?;
+        tx.put(ROOT, keys::ORIGIN, origin)?;
+        tx.put(ROOT, keys::CREATED_AT, now_ms)?;
+        let list = tx.put_object(ROOT, keys::PARTICIPANTS, ObjType::Map)?;
+        put_participant(
+            &mut tx,
+            &list,
+            origin,
+            origin_name,
+            origin_role,
+            ParticipantStatus::Accepted,
+        )?;
+        for invite in participants {
+            let node = invite.node.as_str();
+            put_participant(
+                &mut tx,
+                &list,
+                node,
+                &invite.name,
+                invite.role,
+                ParticipantStatus::Invited,
+            )?;
+        }
+        let shared_obj = tx.put_object(ROOT, keys::SHARED, ObjType::Map)?;
+        write_shared(&mut tx, &shared_obj, shared)?;
+        tx.put_object(ROOT, keys::SECTIONS, ObjType::Map)?;
+        let registration = tx.put_object(ROOT, keys::REGISTRATION, ObjType::Map)?;
+        tx.put_object(&registration, keys::CLAIMS, ObjType::Map)?;
+        tx.put_object(&registration, keys::DECISIONS, ObjType::Map)?;
+        let attribution = tx.put_object(ROOT, keys::ATTRIBUTION, ObjType::Map)?;
+        tx.put_object(&attribution, keys::PROPOSALS, ObjType::Map)?;
+        tx.put_object(&attribution, keys::ACCEPTANCES, ObjType::Map)?;
+        let (hash, _) = tx.commit_with(CommitOptions::default().with_time(time_i64(now_ms)));
+        let hash = hash.ok_or(DealError::Empty)?;
+        let mut deal = DealDoc {
+            id: DealId(hash),
+            doc,
+            authority: Authority::default(),
+            envelopes: HashMap::new(),
+            pending: Pending::default(),
+        };
+        let verified = deal.record_local(signer, hash);
+        Ok((deal, verified))
+    }
+
+    /// An empty replica of deal `id`, waiting for its genesis change from a peer.
+    pub fn replica(id: DealId) -> DealDoc {
+        DealDoc {
+            id,
+            doc: Automerge::new(),
+            authority: Authority::default(),
+            envelopes: HashMap::new(),
+            pending: Pending::default(),
+        }
+    }
+
+    /// The deal id.
+    pub fn id(&self) -> DealId {
+        self.id
+    }
+
+    /// Whether the genesis change has arrived.
+    pub fn is_initialized(&self) -> bool {
+        !self.authority.is_genesis_pending()
+    }
+
+    /// The current heads.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The origin, once the genesis change is here.
+    pub fn origin(&self) -> Option<&NodeId> {
+        self.authority.origin()
+    }
+
+    /// Whether `node` is a participant.
+    pub fn is_participant(&self, node: &NodeId) -> bool {
+        self.authority.is_participant(node)
+    }
+
+    /// Every signed change of the document, in causal order (for storage snapshots and audits).
+    pub fn envelopes(&self) -> Vec<SignedChange> {
+        self.doc
+            .get_changes(&[])
+            .iter()
+            .filter_map(|c| self.envelopes.get(&c.hash()).cloned())
+            .collect()
+    }
+
+    /// The signed envelope of one change.
+    pub fn envelope(&self, hash: &ChangeHash) -> Option<&SignedChange> {
+        self.envelopes.get(hash)
+    }
+
+    /// Number of changes waiting for their dependencies.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The underlying Automerge document, read-only.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Sets shared fields. Origin only.
+    pub fn set_shared(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        update: &SharedFields,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_origin(signer)?;
+        check_shared(update)?;
+        if update == &SharedFields::default() {
+            return Err(DealError::Empty);
+        }
+        let shared = self.object(&ROOT, keys::SHARED)?;
+        self.edit(signer, now_ms, |tx| write_shared(tx, &shared, update))
+    }
+
+    /// Adds a participant (invited). Origin only.
+    pub fn add_participant(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        invite: &Invite,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_origin(signer)?;
+        check_text(&invite.name)?;
+        if self.authority.is_participant(&invite.node) {
+            return Err(DealError::Invalid("already a participant".into()));
+        }
+        if self.read_view().participants.len() >= PARTICIPANTS_MAX {
+            return Err(DealError::Invalid("too many participants".into()));
+        }
+        let list = self.object(&ROOT, keys::PARTICIPANTS)?;
+        self.edit(signer, now_ms, |tx| {
+            put_participant(
+                tx,
+                &list,
+                invite.node.as_str(),
+                &invite.name,
+                invite.role,
+                ParticipantStatus::Invited,
+            )
+        })
+    }
+
+    /// Accepts this node's invitation.
+    pub fn accept(&mut self, signer: &Signer, now_ms: u64) -> Result<VerifiedChange, DealError> {
+        self.set_own_status(signer, now_ms, ParticipantStatus::Accepted)
+    }
+
+    /// Declines this node's invitation.
+    pub fn decline(&mut self, signer: &Signer, now_ms: u64) -> Result<VerifiedChange, DealError> {
+        self.set_own_status(signer, now_ms, ParticipantStatus::Declined)
+    }
+
+    /// Marks a participant's invitation expired. Origin only.
+    pub fn expire_participant(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        node: &NodeId,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_origin(signer)?;
+        self.write_status(signer, now_ms, node, ParticipantStatus::Expired)
+    }
+
+    fn set_own_status(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        status: ParticipantStatus,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_participant(signer)?;
+        let node = signer.node_id().clone();
+        self.write_status(signer, now_ms, &node, status)
+    }
+
+    fn write_status(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        node: &NodeId,
+        status: ParticipantStatus,
+    ) -> Result<VerifiedChange, DealError> {
+        let list = self.object(&ROOT, keys::PARTICIPANTS)?;
+        let entry = self.object(&list, node.as_str())?;
+        self.edit(signer, now_ms, |tx| {
+            tx.put(&entry, keys::STATUS, status.as_str())
+        })
+    }
+
+    /// Writes this node's own section.
+    pub fn update_section(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        update: &SectionUpdate,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_participant(signer)?;
+        if update == &SectionUpdate::default() {
+            return Err(DealError::Empty);
+        }
+        for text in update
+            .add_notes
+            .iter()
+            .chain(update.contacts.iter().flatten())
+            .chain(&update.next_step)
+            .chain(&update.contribution)
+            .chain(&update.linked_opportunity)
+        {
+            check_text(text)?;
+        }
+        let sections = self.object(&ROOT, keys::SECTIONS)?;
+        let me = signer.node_id().as_str().to_string();
+        let existing = self.object(&sections, &me).ok();
+        let notes = existing
+            .as_ref()
+            .and_then(|s| self.object(s, keys::NOTES).ok());
+        self.edit(signer, now_ms, |tx| {
+            let section = match existing {
+                Some(s) => s,
+                None => tx.put_object(&sections, &me, ObjType::Map)?,
+            };
+            let notes = match notes {
+                Some(n) => n,
+                None => tx.put_object(&section, keys::NOTES, ObjType::List)?,
+            };
+            for note in &update.add_notes {
+                let at = tx.length(&notes);
+                tx.insert(&notes, at, note.as_str())?;
+            }
+            if let Some(contacts) = &update.contacts {
+                let list = tx.put_object(&section, keys::CONTACTS, ObjType::List)?;
+                for (i, c) in contacts.iter().enumerate() {
+                    tx.insert(&list, i, c.as_str())?;
+                }
+            }
+            put_opt(tx, &section, keys::NEXT_STEP, update.next_step.as_deref())?;
+            put_opt(
+                tx,
+                &section,
+                keys::CONTRIBUTION,
+                update.contribution.as_deref(),
+            )?;
+            put_opt(tx, &section, keys::STAGE, update.stage.map(|s| s.as_str()))?;
+            put_opt(
+                tx,
+                &section,
+                keys::LINKED_OPPORTUNITY,
+                update.linked_opportunity.as_deref(),
+            )
+        })
+    }
+
+    /// Registers the deal with `vendor` (a participant with the vendor role): this node's claim.
+    pub fn register(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        vendor: &NodeId,
+        notes: Option<&str>,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_participant(signer)?;
+        if self.authority.role_of(vendor) != Some(Role::Vendor) {
+            return Err(DealError::Invalid(
+                "the registration's vendor must be a vendor participant".into(),
+            ));
+        }
+        if let Some(n) = notes {
+            check_text(n)?;
+        }
+        let claims = self.object_at(&[keys::REGISTRATION, keys::CLAIMS])?;
+        let me = signer.node_id().as_str().to_string();
+        self.edit(signer, now_ms, |tx| {
+            let claim = tx.put_object(&claims, &me, ObjType::Map)?;
+            tx.put(&claim, keys::VENDOR, vendor.as_str())?;
+            tx.put(&claim, keys::REGISTERED_AT, now_ms)?;
+            put_opt(tx, &claim, keys::NOTES, notes)
+        })
+    }
+
+    /// A vendor's decision on `registrant`'s claim. Vendor role only.
+    pub fn decide_registration(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        registrant: &NodeId,
+        decision: &Decision,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_participant(signer)?;
+        if self.authority.role_of(signer.node_id()) != Some(Role::Vendor) {
+            return Err(DealError::NotAllowed("only a vendor decides registrations"));
+        }
+        let decisions = self.object_at(&[keys::REGISTRATION, keys::DECISIONS])?;
+        let me = signer.node_id().as_str().to_string();
+        self.edit(signer, now_ms, |tx| {
+            let d = tx.put_object(&decisions, &me, ObjType::Map)?;
+            tx.put(&d, keys::REGISTRANT, registrant.as_str())?;
+            tx.put(&d, keys::DECIDED_AT, now_ms)?;
+            let status = match decision {
+                Decision::Approved { expires_at_ms } => {
+                    tx.put(&d, keys::EXPIRES_AT, *expires_at_ms)?;
+                    RegistrationStatus::Approved
+                }
+                Decision::Rejected { reason } => {
+                    tx.put(&d, keys::REASON, reason.as_str())?;
+                    RegistrationStatus::Rejected
+                }
+                Decision::Expired => RegistrationStatus::Expired,
+            };
+            tx.put(&d, keys::STATUS, status.as_str())
+        })
+    }
+
+    /// The origin's attribution record.
+    pub fn set_attribution(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        sourced_by: &NodeId,
+        influenced_by: &[NodeId],
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_origin(signer)?;
+        let attribution = self.object(&ROOT, keys::ATTRIBUTION)?;
+        self.edit(signer, now_ms, |tx| {
+            write_attribution(tx, &attribution, sourced_by, influenced_by)
+        })
+    }
+
+    /// This node's attribution proposal.
+    pub fn propose_attribution(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        sourced_by: &NodeId,
+        influenced_by: &[NodeId],
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_participant(signer)?;
+        let proposals = self.object_at(&[keys::ATTRIBUTION, keys::PROPOSALS])?;
+        let me = signer.node_id().as_str().to_string();
+        self.edit(signer, now_ms, |tx| {
+            let p = tx.put_object(&proposals, &me, ObjType::Map)?;
+            write_attribution(tx, &p, sourced_by, influenced_by)
+        })
+    }
+
+    /// This node accepts `proposer`'s attribution proposal.
+    pub fn accept_attribution(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        proposer: &NodeId,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_participant(signer)?;
+        let acceptances = self.object_at(&[keys::ATTRIBUTION, keys::ACCEPTANCES])?;
+        let me = signer.node_id().as_str().to_string();
+        self.edit(signer, now_ms, |tx| {
+            let a = tx.put_object(&acceptances, &me, ObjType::Map)?;
+            tx.put(&a, keys::PROPOSAL, proposer.as_str())
+        })
+    }
+
+    fn require_origin(&self, signer: &Signer) -> Result<(), DealError> {
+        match self.authority.origin() {
+            None => Err(DealError::NotInitialized),
+            Some(origin) if origin == signer.node_id() => Ok(()),
+            Some(_) => Err(DealError::NotAllowed("only the origin may do this")),
+        }
+    }
+
+    fn require_participant(&self, signer: &Signer) -> Result<(), DealError> {
+        if self.authority.is_genesis_pending() {
+            return Err(DealError::NotInitialized);
+        }
+        if !self.authority.is_participant(signer.node_id()) {
+            return Err(DealError::NotAllowed("only participants write to a deal"));
+        }
+        Ok(())
+    }
+
+    fn object(&self, parent: &ObjId, key: &str) -> Result<ObjId, DealError> {
+        match self.doc.get(parent, key)? {
+            Some((Value::Object(_), id)) => Ok(id),
+            _ => Err(DealError::Document(format!("missing object '{key}'"))),
+        }
+    }
+
+    fn object_at(&self, path: &[&str]) -> Result<ObjId, DealError> {
+        let mut obj = ROOT;
+        for key in path {
+            obj = self.object(&obj, key)?;
+        }
+        Ok(obj)
+    }
+
+    /// Runs one transaction as `signer`, commits it as exactly one change, signs it and records it.
+    fn edit(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        write: impl FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
+    ) -> Result<VerifiedChange, DealError> {
+        self.doc.set_actor(signer.actor.clone());
+        let mut tx = self.doc.transaction();
+        if let Err(e) = write(&mut tx) {
+            tx.rollback();
+            return Err(e.into());
+        }
+        let (hash, _) = tx.commit_with(CommitOptions::default().with_time(time_i64(now_ms)));
+        let hash = hash.ok_or(DealError::Empty)?;
+        Ok(self.record_local(signer, hash))
+    }
+
+    fn record_local(&mut self, signer: &Signer, hash: ChangeHash) -> VerifiedChange {
+        let change = self
+            .doc
+            .get_change_by_hash(&hash)
+            .expect("a committed change is in its document");
+        let expanded = change.decode();
+        let authorized = self.authority.authorize(&expanded, signer.node_id());
+        assert!(
+            authorized.is_ok(),
+            "the typed API wrote an unauthorized path: {authorized:?}"
+        );
+        let envelope = SignedChange::sign(signer.key(), &change);
+        self.envelopes.insert(hash, envelope.clone());
+        VerifiedChange::new(hash, envelope)
+    }
+
+    /// Reads the document as a typed view. Values that do not parse read as absent.
+    pub fn read_view(&self) -> DealView {
+        let doc = &self.doc;
+        let mut view = DealView {
+            origin: get_str(doc, &ROOT, keys::ORIGIN).and_then(|s| NodeId::parse(&s).ok()),
+            created_at_ms: get_u64(doc, &ROOT, keys::CREATED_AT),
+            ..DealView::default()
+        };
+        if let Some(list) = get_obj(doc, &ROOT, keys::PARTICIPANTS) {
+            for (node, entry) in node_entries(doc, &list) {
+                view.participants.insert(
+                    node,
+                    ParticipantView {
+                        name: get_str(doc, &entry, keys::NAME).unwrap_or_default(),
+                        role: get_str(doc, &entry, keys::ROLE).and_then(|s| Role::parse(&s).ok()),
+                        status: get_str(doc, &entry, keys::STATUS)
+                            .and_then(|s| ParticipantStatus::parse(&s).ok()),
+                    },
+                );
+            }
+        }
+        if let Some(shared) = get_obj(doc, &ROOT, keys::SHARED) {
+            view.shared = read_shared(doc, &shared);
+        }
+        if let Some(sections) = get_obj(doc, &ROOT, keys::SECTIONS) {
+            for (node, s) in node_entries(doc, &sections) {
+                view.sections.insert(node, read_section(doc, &s));
+            }
+        }
+        if let Some(registration) = get_obj(doc, &ROOT, keys::REGISTRATION) {
+            view.registration = read_registration(doc, &registration);
+        }
+        if let Some(attribution) = get_obj(doc, &ROOT, keys::ATTRIBUTION) {
+            view.attribution = read_attribution(doc, &attribution);
+        }
+        view
+    }
+}
+
+fn time_i64(now_ms: u64) -> i64 {
+    i64::try_from(now_ms).unwrap_or(i64::MAX)
+}
+
+fn check_text(text: &str) -> Result<(), DealError> {
+    if text.len() > FIELD_BYTES_MAX {
+        return Err(DealError::Invalid(format!(
+            "a text value is longer than {FIELD_BYTES_MAX} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn check_shared(shared: &SharedFields) -> Result<(), DealError> {
+    for text in shared
+        .title
+        .iter()
+        .chain(&shared.account_name)
+        .chain(shared.other.values().flatten())
+    {
+        check_text(text)?;
+    }
+    for key in shared.other.keys() {
+        check_text(key)?;
+        let reserved = [
+            keys::TITLE,
+            keys::STAGE,
+            keys::AMOUNT,
+            keys::CURRENCY,
+            keys::CLOSE_DATE,
+            keys::ACCOUNT,
+        ];
+        if reserved.contains(&key.as_str()) || key.is_empty() {
+            return Err(DealError::Invalid(format!(
+                "'{key}' is not an extra field name"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn put_participant(
+    tx: &mut Transaction<'_>,
+    list: &ObjId,
+    node: &str,
+    name: &str,
+    role: Role,
+    status: ParticipantStatus,
+) -> Result<(), automerge::AutomergeError> {
+    let entry = tx.put_object(list, node, ObjType::Map)?;
+    tx.put(&entry, keys::NAME, name)?;
+    tx.put(&entry, keys::ROLE, role.as_str())?;
+    tx.put(&entry, keys::STATUS, status.as_str())
+}
+
+fn put_opt(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), automerge::AutomergeError> {
+    match value {
+        Some(v) => tx.put(obj, key, v),
+        None => Ok(()),
+    }
+}
+
+fn write_shared(
+    tx: &mut Transaction<'_>,
+    shared: &ObjId,
+    fields: &SharedFields,
+) -> Result<(), automerge::AutomergeError> {
+    put_opt(tx, shared, keys::TITLE, fields.title.as_deref())?;
+    put_opt(tx, shared, keys::STAGE, fields.stage.map(|s| s.as_str()))?;
+    put_opt(
+        tx,
+        shared,
+        keys::AMOUNT,
+        fields.amount.map(|a| a.to_string()).as_deref(),
+    )?;
+    put_opt(
+        tx,
+        shared,
+        keys::CURRENCY,
+        fields.currency.as_ref().map(|c| c.as_str()),
+    )?;
+    put_opt(
+        tx,
+        shared,
+        keys::CLOSE_DATE,
+        fields.close_date.map(|d| d.to_string()).as_deref(),
+    )?;
+    if fields.account_name.is_some() || fields.account_domain.is_some() {
+        let account = match tx.get(shared, keys::ACCOUNT)? {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => tx.put_object(shared, keys::ACCOUNT, ObjType::Map)?,
+        };
+        put_opt(tx, &account, keys::NAME, fields.account_name.as_deref())?;
+        put_opt(
+            tx,
+            &account,
+            keys::DOMAIN,
+            fields.account_domain.as_ref().map(|d| d.as_str()),
+        )?;
+    }
+    for (key, value) in &fields.other {
+        match value {
+            Some(v) => tx.put(shared, key.as_str(), v.as_str())?,
+            None => {
+                if tx.get(shared, key.as_str())?.is_some() {
+                    tx.delete(shared, key.as_str())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_attribution(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    sourced_by: &NodeId,
+    influenced_by: &[NodeId],
+) -> Result<(), automerge::AutomergeError> {
+    tx.put(obj, keys::SOURCED_BY, sourced_by.as_str())?;
+    let list = tx.put_object(obj, keys::INFLUENCED_BY, ObjType::List)?;
+    for (i, node) in influenced_by.iter().enumerate() {
+        tx.insert(&list, i, node.as_str())?;
+    }
+    Ok(())
+}
+
+fn get_obj(doc: &Automerge, parent: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(parent, key).ok()?? {
+        (Value::Object(_), id) => Some(id),
+        _ => None,
+    }
+}
+
+fn scalar_str(value: &Value<'_>) -> Option<String> {
+    match value {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn ref_str(value: &ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+fn get_str(doc: &Automerge, obj: &ObjId, key: &str) -> Option<String> {
+    let (value, _) = doc.get(obj, key).ok()??;
+    scalar_str(&value)
+}
+
+fn get_u64(doc: &Automerge, obj: &ObjId, key: &str) -> Option<u64> {
+    match doc.get(obj, key).ok()?? {
+        (Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Uint(u) => Some(*u),
+            ScalarValue::Int(i) => u64::try_from(*i).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn get_node(doc: &Automerge, obj: &ObjId, key: &str) -> Option<NodeId> {
+    get_str(doc, obj, key).and_then(|s| NodeId::parse(&s).ok())
+}
+
+fn str_list(doc: &Automerge, obj: &ObjId, key: &str) -> Vec<String> {
+    let Some(list) = get_obj(doc, obj, key) else {
+        return Vec::new();
+    };
+    doc.list_range(&list, ..)
+        .filter_map(|item| ref_str(&item.value))
+        .collect()
+}
+
+/// Entries of a map keyed by node id whose values are objects.
+fn node_entries(doc: &Automerge, map: &ObjId) -> Vec<(NodeId, ObjId)> {
+    doc.map_range(map, ..)
+        .filter_map(|item| {
+            let node = NodeId::parse(item.key.as_ref()).ok()?;
+            match item.value {
+                ValueRef::Object(_) => Some((node, item.id())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn read_shared(doc: &Automerge, shared: &ObjId) -> SharedView {
+    let text = |key| get_str(doc, shared, key);
+    let account = get_obj(doc, shared, keys::ACCOUNT);
+    let reserved = [
+        keys::TITLE,
+        keys::STAGE,
+        keys::AMOUNT,
+        keys::CURRENCY,
+        keys::CLOSE_DATE,
+        keys::ACCOUNT,
+    ];
+    let other = doc
+        .map_range(shared, ..)
+        .filter(|item| !reserved.contains(&item.key.as_ref()))
+        .filter_map(|item| Some((item.key.to_string(), ref_str(&item.value)?)))
+        .collect();
+    SharedView {
+        title: text(keys::TITLE),
+        stage: text(keys::STAGE).and_then(|s| Stage::parse(&s).ok()),
+        amount: text(keys::AMOUNT).and_then(|s| Amount::parse(&s).ok()),
+        currency: text(keys::CURRENCY).and_then(|s| Currency::parse(&s).ok()),
+        close_date: text(keys::CLOSE_DATE).and_then(|s| Date::parse(&s).ok()),
+        account_name: account.as_ref().and_then(|a| get_str(doc, a, keys::NAME)),
+        account_domain: account
+            .as_ref()
+            .and_then(|a| get_str(doc, a, keys::DOMAIN))
+            .and_then(|s| Domain::parse(&s).ok()),
+        other,
+    }
+}
+
+fn read_section(doc: &Automerge, s: &ObjId) -> SectionView {
+    SectionView {
+        notes: str_list(doc, s, keys::NOTES),
+        next_step: get_str(doc, s, keys::NEXT_STEP),
+        contacts: str_list(doc, s, keys::CONTACTS),
+        contribution: get_str(doc, s, keys::CONTRIBUTION),
+        stage: get_str(doc, s, keys::STAGE).and_then(|s| Stage::parse(&s).ok()),
+        linked_opportunity: get_str(doc, s, keys::LINKED_OPPORTUNITY),
+    }
+}
+
+fn read_registration(doc: &Automerge, registration: &ObjId) -> RegistrationView {
+    let mut view = RegistrationView::default();
+    if let Some(claims) = get_obj(doc, registration, keys::CLAIMS) {
+        for (node, c) in node_entries(doc, &claims) {
+            view.claims.insert(
+                node,
+                RegistrationClaim {
+                    vendor: get_node(doc, &c, keys::VENDOR),
+                    registered_at_ms: get_u64(doc, &c, keys::REGISTERED_AT),
+                    notes: get_str(doc, &c, keys::NOTES),
+                },
+            );
+        }
+    }
+    if let Some(decisions) = get_obj(doc, registration, keys::DECISIONS) {
+        for (node, d) in node_entries(doc, &decisions) {
+            view.decisions.insert(
+                node,
+                RegistrationDecision {
+                    registrant: get_node(doc, &d, keys::REGISTRANT),
+                    status: get_str(doc, &d, keys::STATUS)
+                        .and_then(|s| RegistrationStatus::parse(&s)),
+                    decided_at_ms: get_u64(doc, &d, keys::DECIDED_AT),
+                    expires_at_ms: get_u64(doc, &d, keys::EXPIRES_AT),
+                    reason: get_str(doc, &d, keys::REASON),
+                },
+            );
+        }
+    }
+    let first = view
+        .claims
+        .iter()
+        .min_by_key(|(node, c)| (c.registered_at_ms.unwrap_or(u64::MAX), (*node).clone()));
+    if let Some((node, claim)) = first {
+        view.registered_by = Some(node.clone());
+        let decision = claim.vendor.as_ref().and_then(|v| view.decisions.get(v));
+        view.status = match decision {
+            Some(d) if d.registrant.as_ref() == Some(node) => d.status,
+            _ => Some(RegistrationStatus::Pending),
+        };
+    }
+    view
+}
+
+fn read_attribution(doc: &Automerge, attribution: &ObjId) -> AttributionView {
+    let nodes = |obj: &ObjId| -> Vec<NodeId> {
+        str_list(doc, obj, keys::INFLUENCED_BY)
+            .iter()
+            .filter_map(|s| NodeId::parse(s).ok())
+            .collect()
+    };
+    let mut view = AttributionView {
+        sourced_by: get_node(doc, attribution, keys::SOURCED_BY),
+        influenced_by: nodes(attribution),
+        ..AttributionView::default()
+    };
+    if let Some(proposals) = get_obj(doc, attribution, keys::PROPOSALS) {
+        for (node, p) in node_entries(doc, &proposals) {
+            view.proposals.insert(
+                node,
+                AttributionProposal {
+                    sourced_by: get_node(doc, &p, keys::SOURCED_BY),
+                    influenced_by: nodes(&p),
+                },
+            );
+        }
+    }
+    if let Some(acceptances) = get_obj(doc, attribution, keys::ACCEPTANCES) {
+        for (node, a) in node_entries(doc, &acceptances) {
+            if let Some(proposer) = get_node(doc, &a, keys::PROPOSAL) {
+                view.acceptances.insert(node, proposer);
+            }
+        }
+    }
+    view
+}

@@ -1,0 +1,48 @@
+//! Every bound the protocol enforces, in one place. Each limit says why it has the value it has.
+//! Data from a peer is checked against these before it is parsed further, so no peer can make a
+//! node allocate or loop without bound.
+
+/// Largest Automerge change accepted in an envelope. Deal edits are a handful of map puts (well
+/// under 4 KiB); 64 KiB leaves room for a long note while bounding parse cost per change.
+pub const CHANGE_BYTES_MAX: usize = 64 * 1024;
+
+/// Most operations in one change. A change this large is not something the typed deal API makes;
+/// the bound caps the work authorization does per change.
+pub const CHANGE_OPS_MAX: usize = 4096;
+
+/// Largest encoded envelope: the change plus author id, signature and CBOR framing.
+pub const ENVELOPE_BYTES_MAX: usize = CHANGE_BYTES_MAX + 256;
+
+/// Longest node id text. A base58 PeerId of an ed25519 key is 52 characters.
+pub const NODE_ID_BYTES_MAX: usize = 64;
+
+/// Most envelopes in one document's sync message. A deal has tens of changes; a first sync of a
+/// long-lived deal may carry a few hundred.
+pub const SYNC_CHANGES_MAX: usize = 4096;
+
+/// Largest Automerge sync message (heads, needs, Bloom filter) without changes. A Bloom filter of
+/// 10k changes is about 12 KiB.
+pub const SYNC_MESSAGE_BYTES_MAX: usize = 256 * 1024;
+
+/// Most documents in one wire message: one request/response carries a batch of deals so
+/// signatures can be verified in one batch across documents.
+pub const WIRE_DOCS_MAX: usize = 1024;
+
+/// Largest wire message. Stays under libp2p request-response's default 10 MiB response cap.
+pub const WIRE_MESSAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// Most changes held per document while their dependencies are missing. An honest peer sends a
+/// change's causal past with it, so only reordering and interrupted syncs fill this queue.
+pub const PENDING_CHANGES_MAX: usize = 1024;
+
+/// Most bytes held in one document's pending queue.
+pub const PENDING_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// Most participants in one deal. Co-sell deals have 2 to 5 companies.
+pub const PARTICIPANTS_MAX: usize = 64;
+
+/// Longest text value the typed deal API writes (titles, notes, names), in bytes.
+pub const FIELD_BYTES_MAX: usize = 16 * 1024;
+
+/// Largest encoded per-peer sync state accepted from storage.
+pub const SYNC_STATE_BYTES_MAX: usize = 64 * 1024;

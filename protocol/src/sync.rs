@@ -1,0 +1,166 @@
+//! The sans-IO sync state machine, one per (peer, document).
+//!
+//! It reuses Automerge's sync protocol (heads, needs, Bloom filter of what each side has) to work
+//! out *which* changes a peer lacks, but never lets Automerge apply a change: changes travel as
+//! signed envelopes beside the Automerge sync message, and the receiver verifies and authorizes
+//! each one (see [`crate::verify`]) before applying it. The Automerge sync message is sent with
+//! its change list empty, and without capability flags so the peer never answers with a whole
+//! document instead of changes.
+//!
+//! How the node drives it, per partner connection and deal:
+//! 1. Load the deal's [`DealDoc`] and this peer's [`PeerSync`] (from its stored bytes, or new).
+//! 2. [`DealDoc::generate_sync`] → `Some(DocSync)`: send it (batched with other deals in one
+//!    [`crate::wire::WireMessage`]). `None`: nothing to say.
+//! 3. On a received `DocSync`: [`receive_batch`] (or [`DealDoc::receive_sync`]) → persist every
+//!    `applied` envelope and the doc, log `rejected` with the peer, then generate again and send
+//!    if `Some`. Repeat until both sides return `None`.
+//! 4. Persist [`PeerSync::encode`] with the document; after a reconnect only the changes since
+//!    the last shared heads travel.
+//!
+//! Relaying needs nothing special: every node keeps every change's envelope and offers it to
+//! every peer that lacks it; receivers judge each change by its author, not by who sent it.
+
+use automerge::sync::{ChunkList, Message, State, SyncDoc};
+use std::collections::BTreeSet;
+
+use crate::deal::DealDoc;
+use crate::envelope::SignedChange;
+use crate::limits::{SYNC_MESSAGE_BYTES_MAX, SYNC_STATE_BYTES_MAX};
+use crate::verify::{ingest_batch, Ingested, RejectReason, Rejected};
+use crate::wire::DocSync;
+
+/// Version byte of the stored per-peer sync state.
+pub const SYNC_STATE_VERSION: u8 = 1;
+
+/// Why stored sync state could not be read. The node then starts from [`PeerSync::new`], which
+/// costs one full exchange of heads and a Bloom filter, never correctness.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncStateError {
+    #[error("sync state is too large")]
+    TooLarge,
+    #[error("unknown sync state version {0}")]
+    UnknownVersion(u8),
+    #[error("malformed sync state")]
+    Malformed,
+}
+
+/// What this node knows about one peer's copy of one document.
+#[derive(Debug, Clone, Default)]
+pub struct PeerSync {
+    state: State,
+}
+
+impl PeerSync {
+    /// A state for a peer never synced with.
+    pub fn new() -> Self {
+        PeerSync::default()
+    }
+
+    /// Bytes to persist: the shared heads (in-flight details are deliberately not kept).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![SYNC_STATE_VERSION];
+        out.extend(self.state.encode());
+        out
+    }
+
+    /// Reads persisted bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, SyncStateError> {
+        if bytes.len() > SYNC_STATE_BYTES_MAX {
+            return Err(SyncStateError::TooLarge);
+        }
+        match bytes.split_first() {
+            Some((&SYNC_STATE_VERSION, rest)) => State::decode(rest)
+                .map(|state| PeerSync { state })
+                .map_err(|_| SyncStateError::Malformed),
+            Some((&v, _)) => Err(SyncStateError::UnknownVersion(v)),
+            None => Err(SyncStateError::Malformed),
+        }
+    }
+}
+
+impl DealDoc {
+    /// The next message for this peer about this document, or `None` when there is nothing to
+    /// say. Changes the peer lacks go as their signed envelopes, whoever authored them.
+    pub fn generate_sync(&self, peer: &mut PeerSync) -> Option<DocSync> {
+        let before: BTreeSet<_> = peer.state.sent_hashes.clone();
+        let mut message = self.doc.generate_sync_message(&mut peer.state)?;
+        message.changes = ChunkList::empty();
+        message.flags = None;
+        let changes: Vec<SignedChange> = peer
+            .state
+            .sent_hashes
+            .difference(&before)
+            .filter_map(|hash| self.envelopes.get(hash).cloned())
+            .collect();
+        Some(DocSync {
+            deal: self.id,
+            sync: message.encode(),
+            changes,
+        })
+    }
+
+    /// Handles one message from a peer about this document.
+    pub fn receive_sync(&mut self, peer: &mut PeerSync, message: DocSync) -> Ingested {
+        receive_batch(vec![(self, peer, message)])
+            .pop()
+            .unwrap_or_default()
+    }
+}
+
+/// Handles messages about several documents (typically one wire message) with one batch
+/// signature verification across all of them. Each message must be paired with its own deal's
+/// document; a mismatched pair is rejected as a whole.
+pub fn receive_batch(items: Vec<(&mut DealDoc, &mut PeerSync, DocSync)>) -> Vec<Ingested> {
+    let mut early: Vec<Option<Ingested>> = Vec::with_capacity(items.len());
+    let mut docs: Vec<&mut DealDoc> = Vec::with_capacity(items.len());
+    let mut changes = Vec::with_capacity(items.len());
+    let mut peers = Vec::with_capacity(items.len());
+    for (doc, peer, message) in items {
+        match parse_sync(doc, &message) {
+            Ok(sync) => {
+                early.push(None);
+                docs.push(doc);
+                changes.push(message.changes);
+                peers.push((peer, sync));
+            }
+            Err(why) => early.push(Some(Ingested {
+                rejected: vec![Rejected {
+                    hash: None,
+                    author: None,
+                    reason: RejectReason::Sync(why),
+                }],
+                ..Ingested::default()
+            })),
+        }
+    }
+    let mut outcomes = ingest_batch(docs.iter_mut().map(|d| &mut **d).zip(changes).collect());
+    // Changes are applied first, so the sync step sees the peer's heads as known.
+    for ((doc, (peer, sync)), outcome) in docs.into_iter().zip(peers).zip(outcomes.iter_mut()) {
+        if let Err(e) = doc.doc.receive_sync_message(&mut peer.state, sync) {
+            outcome.rejected.push(Rejected {
+                hash: None,
+                author: None,
+                reason: RejectReason::Sync(e.to_string()),
+            });
+        }
+    }
+    let mut outcomes = outcomes.into_iter();
+    early
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|| outcomes.next().unwrap_or_default()))
+        .collect()
+}
+
+fn parse_sync(doc: &DealDoc, message: &DocSync) -> Result<Message, String> {
+    if message.deal != doc.id {
+        return Err("message is for another deal".to_string());
+    }
+    if message.sync.len() > SYNC_MESSAGE_BYTES_MAX {
+        return Err("sync message too large".to_string());
+    }
+    match Message::decode(&message.sync) {
+        Ok(m) if m.changes.is_empty() => Ok(m),
+        Ok(_) => Err("changes must travel in signed envelopes".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}

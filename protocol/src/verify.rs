@@ -1,0 +1,489 @@
+//! Receiving signed changes: decode, check signature and author, authorize by path, hold changes
+//! whose dependencies are missing, and apply the rest in one batch.
+//!
+//! Signatures: a change hash covers the change's dependencies, so a valid signature on an author's
+//! change also vouches for every earlier change of the same author it descends from. Within one
+//! batch only each author's *tips* (changes no later change of the same author in the batch
+//! descends from) are verified, all of them across all documents in one ed25519 batch
+//! verification. If the batch fails, each tip is verified on its own to find the bad ones, and a
+//! change whose covering tip is bad is verified on its own. Authorization is still checked change
+//! by change.
+
+use automerge::{Change, ChangeHash};
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use std::collections::{HashMap, HashSet};
+
+use crate::auth::Denied;
+use crate::deal::{DealDoc, VerifiedChange};
+use crate::envelope::{signing_message, SignedChange};
+use crate::identity::{actor_public_key, NodeId};
+use crate::limits::{CHANGE_BYTES_MAX, CHANGE_OPS_MAX, PENDING_BYTES_MAX, PENDING_CHANGES_MAX};
+
+/// Why a change was not applied. Rejected changes are never applied; the node logs them with the
+/// peer they came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RejectReason {
+    /// Bytes over a size limit.
+    #[error("too large: {0}")]
+    TooLarge(&'static str),
+    /// Not an uncompressed Automerge change chunk.
+    #[error("not a valid change: {0}")]
+    Malformed(String),
+    /// A change feature cosell does not accept (compression, author footers, extra bytes).
+    #[error("unsupported change: {0}")]
+    Unsupported(&'static str),
+    /// The signature does not verify against the author's key.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// The change's actor is not the claimed author's key.
+    #[error("the change's actor is not the author's key")]
+    ActorMismatch,
+    /// The author is not a participant of the deal.
+    #[error("the author is not a participant")]
+    NotParticipant,
+    /// A genesis change of another deal, or a second root.
+    #[error("not this deal's genesis change")]
+    WrongGenesis,
+    /// The author may not touch a path the change touches.
+    #[error("not allowed to write {path}: {rule}")]
+    Unauthorized { path: String, rule: &'static str },
+    /// The change's sequence number does not follow its actor's previous change.
+    #[error("sequence number {found} where {expected} was expected")]
+    BadSequence { expected: u64, found: u64 },
+    /// A dependency of the change was rejected.
+    #[error("depends on a rejected change")]
+    DependsOnRejected,
+    /// The pending queue for missing dependencies is full.
+    #[error("too many changes waiting for their dependencies")]
+    PendingFull,
+    /// The peer's sync message could not be read.
+    #[error("bad sync message: {0}")]
+    Sync(String),
+    /// Automerge refused a change that passed every check (an internal error).
+    #[error("document refused the change: {0}")]
+    Apply(String),
+}
+
+/// One rejected change (or message) with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The change hash, when the bytes parsed far enough to have one.
+    pub hash: Option<ChangeHash>,
+    /// The claimed author, when known.
+    pub author: Option<NodeId>,
+    pub reason: RejectReason,
+}
+
+/// The outcome of receiving changes: partial success is explicit.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// Changes now in the document, to persist (in causal order).
+    pub applied: Vec<VerifiedChange>,
+    /// Changes refused, with reasons.
+    pub rejected: Vec<Rejected>,
+    /// Changes already in the document or already waiting (replays are not errors).
+    pub duplicates: usize,
+}
+
+/// Verified changes waiting for their dependencies, bounded by count and bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    changes: HashMap<ChangeHash, (Change, SignedChange)>,
+    bytes: usize,
+}
+
+impl Pending {
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    fn contains(&self, hash: &ChangeHash) -> bool {
+        self.changes.contains_key(hash)
+    }
+
+    fn has_room(&self, bytes: usize) -> bool {
+        self.changes.len() < PENDING_CHANGES_MAX && self.bytes + bytes <= PENDING_BYTES_MAX
+    }
+
+    fn insert(&mut self, change: Change, envelope: SignedChange) {
+        self.bytes += envelope.change_bytes().len();
+        self.changes.insert(change.hash(), (change, envelope));
+    }
+
+    fn take_all(&mut self) -> Vec<(Change, SignedChange)> {
+        self.bytes = 0;
+        self.changes.drain().map(|(_, v)| v).collect()
+    }
+}
+
+impl DealDoc {
+    /// Verifies, authorizes and applies `envelopes` received from any peer (the author, or a relay).
+    pub fn ingest(&mut self, envelopes: Vec<SignedChange>) -> Ingested {
+        ingest_batch(vec![(self, envelopes)])
+            .pop()
+            .unwrap_or_default()
+    }
+}
+
+/// A change that parsed and passed the author check, waiting for its signature verdict.
+struct Candidate {
+    change: Change,
+    envelope: SignedChange,
+    /// Already verified (from the pending queue).
+    verified: bool,
+    /// Index of the same-author tip whose signature covers this change, if not a tip itself.
+    covered_by: Option<usize>,
+}
+
+/// [`DealDoc::ingest`] for several documents at once: one batch signature verification for all.
+pub fn ingest_batch(items: Vec<(&mut DealDoc, Vec<SignedChange>)>) -> Vec<Ingested> {
+    let mut docs = Vec::with_capacity(items.len());
+    let mut outcomes = Vec::with_capacity(items.len());
+    let mut candidates = Vec::with_capacity(items.len());
+    for (doc, envelopes) in items {
+        let mut outcome = Ingested::default();
+        let mut list = parse_candidates(doc, envelopes, &mut outcome);
+        list.extend(
+            doc.pending
+                .take_all()
+                .into_iter()
+                .map(|(change, envelope)| Candidate {
+                    change,
+                    envelope,
+                    verified: true,
+                    covered_by: None,
+                }),
+        );
+        let order = topo_order(&list);
+        plan_signatures(&mut list, &order);
+        docs.push(doc);
+        outcomes.push(outcome);
+        candidates.push((list, order));
+    }
+    let signature_ok = verify_signatures(&candidates);
+    for (((doc, outcome), (list, order)), ok) in docs
+        .into_iter()
+        .zip(outcomes.iter_mut())
+        .zip(candidates)
+        .zip(signature_ok)
+    {
+        apply_candidates(doc, list, &order, &ok, outcome);
+    }
+    outcomes
+}
+
+fn reject(outcome: &mut Ingested, hash: Option<ChangeHash>, author: &NodeId, reason: RejectReason) {
+    outcome.rejected.push(Rejected {
+        hash,
+        author: Some(author.clone()),
+        reason,
+    });
+}
+
+/// Parses each envelope's change and checks what needs no signature: size, shape, duplicates and
+/// that the actor is the author's key.
+fn parse_candidates(
+    doc: &DealDoc,
+    envelopes: Vec<SignedChange>,
+    outcome: &mut Ingested,
+) -> Vec<Candidate> {
+    let mut seen = HashSet::new();
+    let mut list = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
+        let bytes = envelope.change_bytes();
+        let author = envelope.author();
+        if bytes.len() > CHANGE_BYTES_MAX {
+            reject(outcome, None, author, RejectReason::TooLarge("change"));
+            continue;
+        }
+        // Byte 8 is the chunk type: 1 is an uncompressed change. Compressed chunks are refused
+        // so a small envelope cannot inflate into a large change.
+        if bytes.get(8) != Some(&1) {
+            reject(
+                outcome,
+                None,
+                author,
+                RejectReason::Unsupported("not an uncompressed change chunk"),
+            );
+            continue;
+        }
+        let change = match Change::try_from(bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                reject(
+                    outcome,
+                    None,
+                    author,
+                    RejectReason::Malformed(e.to_string()),
+                );
+                continue;
+            }
+        };
+        let hash = change.hash();
+        if doc.doc.get_change_meta_by_hash(&hash).is_some()
+            || doc.pending.contains(&hash)
+            || !seen.insert(hash)
+        {
+            outcome.duplicates += 1;
+            continue;
+        }
+        if !change.extra_bytes().is_empty() {
+            reject(
+                outcome,
+                Some(hash),
+                author,
+                RejectReason::Unsupported("extra bytes"),
+            );
+            continue;
+        }
+        if change.len() > CHANGE_OPS_MAX {
+            reject(
+                outcome,
+                Some(hash),
+                author,
+                RejectReason::TooLarge("operations"),
+            );
+            continue;
+        }
+        if actor_public_key(change.actor_id()) != Some(author.public_key()) {
+            reject(outcome, Some(hash), author, RejectReason::ActorMismatch);
+            continue;
+        }
+        list.push(Candidate {
+            change,
+            envelope,
+            verified: false,
+            covered_by: None,
+        });
+    }
+    list
+}
+
+/// Candidates in an order where every in-batch dependency comes first.
+fn topo_order(list: &[Candidate]) -> Vec<usize> {
+    let index: HashMap<ChangeHash, usize> = list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.change.hash(), i))
+        .collect();
+    let mut waiting = vec![0usize; list.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); list.len()];
+    for (i, c) in list.iter().enumerate() {
+        for dep in c.change.deps() {
+            if let Some(&j) = index.get(dep) {
+                waiting[i] += 1;
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..list.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut next = 0;
+    while next < order.len() {
+        let i = order[next];
+        next += 1;
+        for &d in &dependents[i] {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                order.push(d);
+            }
+        }
+    }
+    // Hashes cannot form cycles, so every candidate is ordered.
+    debug_assert_eq!(order.len(), list.len());
+    order
+}
+
+/// Marks which candidates need their own signature checked: walking from descendants to
+/// ancestors, a change is covered when a later change of the same author descends from it.
+fn plan_signatures(list: &mut [Candidate], order: &[usize]) {
+    let index: HashMap<ChangeHash, usize> = list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.change.hash(), i))
+        .collect();
+    // For each candidate: (author key, covering tip) pairs inherited from its descendants.
+    let mut covers: Vec<Vec<([u8; 32], usize)>> = vec![Vec::new(); list.len()];
+    for &i in order.iter().rev() {
+        let author = list[i].envelope.author().public_key();
+        let covered_by = covers[i]
+            .iter()
+            .find(|(a, _)| *a == author)
+            .map(|&(_, tip)| tip);
+        let tip = if list[i].verified {
+            None
+        } else {
+            list[i].covered_by = covered_by;
+            Some(covered_by.unwrap_or(i))
+        };
+        let mut inherited = std::mem::take(&mut covers[i]);
+        if let Some(tip) = tip {
+            if !inherited.iter().any(|(a, _)| *a == author) {
+                inherited.push((author, tip));
+            }
+        }
+        for dep in list[i].change.deps() {
+            if let Some(&j) = index.get(dep) {
+                for &(a, t) in &inherited {
+                    if !covers[j].iter().any(|(b, _)| *b == a) {
+                        covers[j].push((a, t));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Verifies every tip across all documents in one batch; returns per document, per candidate,
+/// whether its signature (or its covering tip's) is good.
+fn verify_signatures(docs: &[(Vec<Candidate>, Vec<usize>)]) -> Vec<Vec<bool>> {
+    let mut messages = Vec::new();
+    let mut signatures = Vec::new();
+    let mut keys: Vec<VerifyingKey> = Vec::new();
+    let mut positions = Vec::new();
+    for (d, (list, _)) in docs.iter().enumerate() {
+        for (i, c) in list.iter().enumerate() {
+            if !c.verified && c.covered_by.is_none() {
+                messages.push(signing_message(&c.change.hash()));
+                signatures.push(Signature::from_bytes(c.envelope.signature()));
+                keys.push(*c.envelope.author().verifying_key());
+                positions.push((d, i));
+            }
+        }
+    }
+    let mut tip_ok: Vec<Vec<bool>> = docs.iter().map(|(l, _)| vec![false; l.len()]).collect();
+    let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
+    let all_good = ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
+    for (n, &(d, i)) in positions.iter().enumerate() {
+        tip_ok[d][i] = all_good || keys[n].verify(&messages[n], &signatures[n]).is_ok();
+    }
+    docs.iter()
+        .zip(tip_ok)
+        .map(|((list, _), tips)| {
+            list.iter()
+                .enumerate()
+                .map(|(i, c)| match (c.verified, c.covered_by) {
+                    (true, _) => true,
+                    (false, None) => tips[i],
+                    (false, Some(tip)) if tips[tip] => true,
+                    (false, Some(_)) => verify_one(c),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn verify_one(c: &Candidate) -> bool {
+    let message = signing_message(&c.change.hash());
+    let signature = Signature::from_bytes(c.envelope.signature());
+    c.envelope
+        .author()
+        .verifying_key()
+        .verify(&message, &signature)
+        .is_ok()
+}
+
+/// Authorizes candidates in causal order, queues those with missing dependencies and applies the
+/// accepted ones to the document in one batch.
+fn apply_candidates(
+    doc: &mut DealDoc,
+    list: Vec<Candidate>,
+    order: &[usize],
+    signature_ok: &[bool],
+    outcome: &mut Ingested,
+) {
+    let mut slots: Vec<Option<Candidate>> = list.into_iter().map(Some).collect();
+    let mut accepted: HashSet<ChangeHash> = HashSet::new();
+    let mut refused: HashSet<ChangeHash> = HashSet::new();
+    let mut to_apply = Vec::new();
+    for &i in order {
+        let Some(c) = slots[i].take() else { continue };
+        let hash = c.change.hash();
+        let author = c.envelope.author().clone();
+        if !signature_ok[i] {
+            refused.insert(hash);
+            reject(outcome, Some(hash), &author, RejectReason::BadSignature);
+            continue;
+        }
+        let mut missing = false;
+        let mut dep_refused = false;
+        for dep in c.change.deps() {
+            if refused.contains(dep) {
+                dep_refused = true;
+            } else if !accepted.contains(dep) && doc.doc.get_change_meta_by_hash(dep).is_none() {
+                missing = true;
+            }
+        }
+        if dep_refused {
+            refused.insert(hash);
+            reject(
+                outcome,
+                Some(hash),
+                &author,
+                RejectReason::DependsOnRejected,
+            );
+            continue;
+        }
+        if missing {
+            if doc.pending.has_room(c.envelope.change_bytes().len()) {
+                doc.pending.insert(c.change, c.envelope);
+            } else {
+                refused.insert(hash);
+                reject(outcome, Some(hash), &author, RejectReason::PendingFull);
+            }
+            continue;
+        }
+        match authorize(doc, &c.change, &author) {
+            Ok(()) => {
+                accepted.insert(hash);
+                doc.envelopes.insert(hash, c.envelope.clone());
+                outcome.applied.push(VerifiedChange::new(hash, c.envelope));
+                to_apply.push(c.change);
+            }
+            Err(reason) => {
+                refused.insert(hash);
+                reject(outcome, Some(hash), &author, reason);
+            }
+        }
+    }
+    if to_apply.is_empty() {
+        return;
+    }
+    if let Err(e) = doc.doc.apply_changes(to_apply) {
+        // Every check Automerge makes on apply (dependencies, sequence numbers, author footers)
+        // was made above, so this is a broken invariant of this module, reported rather than
+        // panicking on peer input.
+        let reason = RejectReason::Apply(e.to_string());
+        let applied = std::mem::take(&mut outcome.applied);
+        for change in applied {
+            doc.envelopes.remove(&change.hash());
+            reject(
+                outcome,
+                Some(change.hash()),
+                change.author(),
+                reason.clone(),
+            );
+        }
+    }
+}
+
+fn authorize(doc: &mut DealDoc, change: &Change, author: &NodeId) -> Result<(), RejectReason> {
+    let genesis = doc.authority.is_genesis_pending();
+    let is_root = change.deps().is_empty();
+    if genesis != is_root || (genesis && change.hash() != doc.id.0) {
+        return Err(RejectReason::WrongGenesis);
+    }
+    let expected = doc.authority.next_seq(change.actor_id());
+    if change.seq() != expected {
+        return Err(RejectReason::BadSequence {
+            expected,
+            found: change.seq(),
+        });
+    }
+    if !genesis && !doc.authority.is_participant(author) {
+        return Err(RejectReason::NotParticipant);
+    }
+    let expanded = change.decode();
+    doc.authority
+        .authorize(&expanded, author)
+        .map_err(|Denied { path, rule }| RejectReason::Unauthorized { path, rule })
+}

@@ -1,0 +1,77 @@
+//! One helper per test boundary: nodes, deals and in-memory sync between replicas.
+#![allow(dead_code)]
+
+use protocol::deal::{DealDoc, Invite, Role, SharedFields, Signer};
+use protocol::identity::{NodeId, NodeKey};
+use protocol::records::Stage;
+use protocol::sync::PeerSync;
+use protocol::verify::Rejected;
+use protocol::wire::WireMessage;
+
+/// A node whose key is derived from `seed`, in process run 1.
+pub fn signer(seed: u8) -> Signer {
+    Signer::new(NodeKey::from_secret_bytes(&[seed; 32]), 1)
+}
+
+pub fn id(s: &Signer) -> NodeId {
+    s.node_id().clone()
+}
+
+/// A deal created by `origin` (vendor) with the other signers invited as reseller, services, ….
+pub fn deal(origin: &Signer, others: &[&Signer]) -> DealDoc {
+    let roles = [Role::Reseller, Role::Services, Role::Distributor, Role::Msp];
+    let invites: Vec<Invite> = others
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Invite {
+            node: id(s),
+            name: format!("partner {i}"),
+            role: roles[i % roles.len()],
+        })
+        .collect();
+    let shared = SharedFields {
+        title: Some("Acme expansion".into()),
+        stage: Some(Stage::Qualified),
+        ..SharedFields::default()
+    };
+    DealDoc::create(origin, 1_000, "vendor", Role::Vendor, &invites, &shared)
+        .expect("create deal")
+        .0
+}
+
+/// Sends one message from `from` to `to` through the wire encoding; returns whether anything was
+/// sent and what the receiver rejected.
+pub fn send(
+    from: &DealDoc,
+    from_state: &mut PeerSync,
+    to: &mut DealDoc,
+    to_state: &mut PeerSync,
+) -> (bool, Vec<Rejected>) {
+    let Some(message) = from.generate_sync(from_state) else {
+        return (false, Vec::new());
+    };
+    let bytes = WireMessage::Sync(vec![message]).encode();
+    let WireMessage::Sync(mut docs) = WireMessage::decode(&bytes).expect("wire round trip");
+    let outcome = to.receive_sync(to_state, docs.remove(0));
+    (true, outcome.rejected)
+}
+
+/// Syncs two replicas until neither has anything to say; returns every rejection.
+pub fn sync_pair(
+    a: &mut DealDoc,
+    a_about_b: &mut PeerSync,
+    b: &mut DealDoc,
+    b_about_a: &mut PeerSync,
+) -> Vec<Rejected> {
+    let mut rejected = Vec::new();
+    for _ in 0..100 {
+        let (sent_ab, r1) = send(a, a_about_b, b, b_about_a);
+        let (sent_ba, r2) = send(b, b_about_a, a, a_about_b);
+        rejected.extend(r1);
+        rejected.extend(r2);
+        if !sent_ab && !sent_ba {
+            return rejected;
+        }
+    }
+    panic!("sync did not settle in 100 rounds");
+}
