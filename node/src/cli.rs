@@ -46,10 +46,42 @@ pub enum Command {
         #[arg(long)]
         p2p: Vec<String>,
     },
+    /// Data-sharing policies: write, check and preview what a partner receives.
+    Policy {
+        #[command(subcommand)]
+        what: PolicyCommand,
+    },
     /// Import a CRM export (CSV) through the running node, all or nothing.
     Import {
         #[command(subcommand)]
         what: ImportWhat,
+    },
+}
+
+/// Policy commands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print a commented policy template to start from (minimal, reseller, si).
+    Init {
+        /// Which template.
+        #[arg(long, default_value = "minimal")]
+        template: String,
+    },
+    /// Validate a policy file; errors name the line and key.
+    Check {
+        /// The policy file (TOML, or JSON by its .json extension).
+        file: PathBuf,
+    },
+    /// Show what a partner under a policy file would receive from this node's pipeline.
+    Preview {
+        /// The policy file.
+        file: PathBuf,
+        /// Preview one opportunity only.
+        #[arg(long)]
+        opportunity: Option<String>,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -83,6 +115,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::serve::ServeOptions { http, p2p },
             ))
         }
+        Command::Policy { what } => crate::policy_cli::run(&dir, what),
         Command::Import { what } => match what {
             ImportWhat::Accounts { file } => import(&dir, "accounts", &file),
             ImportWhat::Opportunities { file } => import(&dir, "opportunities", &file),
@@ -215,6 +248,12 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf) -> Result<()> {
 /// The whole program: parses the command line, sets up logging (`RUST_LOG`), and turns any error
 /// into one sentence on stderr with exit code 1.
 pub fn main() {
+    // Die quietly on a closed pipe (`cosell policy preview … | head`) as Unix tools do, instead
+    // of panicking on the next print.
+    // SAFETY: called first thing, before any other thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -11,5 +11,6 @@ pub mod identity;
 pub mod import;
 pub mod importer;
 pub mod metrics;
+pub mod policy_cli;
 pub mod serve;
 pub mod store;

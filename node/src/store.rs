@@ -328,6 +328,36 @@ impl Store {
         Ok(page(items, more, |o| o.id.clone()))
     }
 
+    /// Calls `visit` with every opportunity and its account, in id order, from one snapshot.
+    /// Stops early when `visit` returns `false`.
+    pub fn for_each_opportunity_with_account(
+        &self,
+        mut visit: impl FnMut(&Opportunity, &Account) -> bool,
+    ) -> Result<()> {
+        let txn = self.read()?;
+        let opportunities = txn.open_table(OPPORTUNITIES)?;
+        let accounts = txn.open_table(ACCOUNTS)?;
+        let mut cached: Option<Account> = None;
+        for entry in opportunities.range::<&str>(..)? {
+            let (_, v) = entry?;
+            let opp: Opportunity = decode_record(v.value())?;
+            if cached.as_ref().map(|a| a.id.as_str()) != Some(opp.account_id.as_str()) {
+                cached = get_account(&accounts, &opp.account_id)?;
+            }
+            let Some(account) = &cached else {
+                bail!(
+                    "opportunity {} refers to a missing account {}",
+                    opp.id,
+                    opp.account_id
+                );
+            };
+            if !visit(&opp, account) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Stores a new or changed account in one durable transaction.
     pub fn put_account(&self, account: &Account) -> Result<Upsert> {
         let txn = self.write()?;

@@ -5,6 +5,7 @@
 mod error;
 mod import;
 pub mod openapi;
+mod policy;
 mod records;
 
 pub use error::ApiError;
@@ -114,6 +115,7 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
             "/import/opportunities",
             post(import::import_opportunities).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
         )
+        .route("/policy/preview", post(policy::preview))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
         .fallback(api_not_found);

@@ -46,6 +46,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("patch" "/opportunities/{id}", "Change fields of an opportunity (null clears)", Some("manager"), Some(("application/json", "OpportunityInput")), (200, "Opportunity")),
     route!("post" "/import/accounts", "Import accounts from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
+    route!("post" "/policy/preview", "What a partner under this policy (TOML or JSON body) would receive (opportunity_id, limit)", Some("viewer"), Some(("application/toml", "PolicyText")), (200, "PolicyPreview")),
     route!("get" "/openapi.json", "This document", None, None, (200, "OpenApi")),
 ];
 
@@ -87,6 +88,8 @@ fn schemas() -> Value {
         "Csv": {"type": "string", "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}}},
         "OpenApi": {"type": "object"},
+        "PolicyText": {"type": "string", "description": "A policy file (TOML); or the same structure as JSON with Content-Type application/json"},
+        "PolicyPreview": {"type": "object", "required": ["shared", "withheld", "items"], "properties": {"shared": {"type": "integer"}, "withheld": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object", "additionalProperties": true}}, "opportunity_ids": {"type": "array", "items": string()}}},
     })
 }
 
