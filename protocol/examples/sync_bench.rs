@@ -33,22 +33,38 @@ fn main() {
     );
 
     let plain_sources: Vec<Automerge> = docs.iter().map(|d| d.automerge().clone()).collect();
-    let plain = time_plain(&plain_sources);
+    let plain = time_plain(&plain_sources, true);
+    let plain_changes = time_plain(&plain_sources, false);
     let (verified, bytes) = time_verified(&docs);
-    let plain2 = time_plain(&plain_sources);
-    let plain = plain.min(plain2);
+    let plain = plain.min(time_plain(&plain_sources, true));
+    let plain_changes = plain_changes.min(time_plain(&plain_sources, false));
 
     let rate = |s: f64| deals as f64 / s;
     println!(
-        "plain automerge sync (no verification): {plain:.2}s, {:.0} deals/s",
+        "plain automerge sync, default (whole doc on first sync): {plain:.2}s, {:.0} deals/s",
         rate(plain)
+    );
+    println!(
+        "plain automerge sync, changes only (as cosell exchanges them): {plain_changes:.2}s, {:.0} deals/s",
+        rate(plain_changes)
     );
     println!(
         "cosell verified sync: {verified:.2}s, {:.0} deals/s, {:.1} MB on the wire",
         rate(verified),
         bytes as f64 / 1e6
     );
-    println!("ratio verified/plain: {:.2}x", verified / plain);
+    PHASES.with(|p| {
+        let p = p.borrow();
+        println!(
+            "  verified phases: generate {:.2}s, wire encode+decode {:.2}s, receive {:.2}s",
+            p[0], p[1], p[2]
+        );
+    });
+    println!("ratio verified/plain default: {:.2}x", verified / plain);
+    println!(
+        "ratio verified/plain changes-only: {:.2}x",
+        verified / plain_changes
+    );
 }
 
 /// One deal: genesis by A, then edits rotating among A (shared fields), B and C (own sections).
@@ -96,7 +112,7 @@ fn build_deal(signers: &[Signer], n: usize, changes: usize) -> DealDoc {
 }
 
 /// Plain Automerge sync A→B of the same documents: encode/decode every message, no checks.
-fn time_plain(sources: &[Automerge]) -> f64 {
+fn time_plain(sources: &[Automerge], whole_doc: bool) -> f64 {
     let mut a_docs: Vec<Automerge> = sources.to_vec();
     let start = Instant::now();
     for a in a_docs.iter_mut() {
@@ -108,11 +124,17 @@ fn time_plain(sources: &[Automerge]) -> f64 {
             if m1.is_none() && m2.is_none() {
                 break;
             }
-            if let Some(m) = m1 {
+            if let Some(mut m) = m1 {
+                if !whole_doc {
+                    m.flags = None;
+                }
                 let m = Message::decode(&m.encode()).unwrap();
                 b.receive_sync_message(&mut sb, m).unwrap();
             }
-            if let Some(m) = m2 {
+            if let Some(mut m) = m2 {
+                if !whole_doc {
+                    m.flags = None;
+                }
                 let m = Message::decode(&m.encode()).unwrap();
                 a.receive_sync_message(&mut sa, m).unwrap();
             }
@@ -168,6 +190,7 @@ fn exchange(
     for start in (0..from.len()).step_by(WIRE_DOCS_MAX) {
         let end = (start + WIRE_DOCS_MAX).min(from.len());
         let mut batch: Vec<(usize, DocSync)> = Vec::new();
+        let t = Instant::now();
         for i in start..end {
             if let Some(m) = from[i].generate_sync(&mut from_states[i]) {
                 batch.push((i, m));
@@ -177,10 +200,14 @@ fn exchange(
             continue;
         }
         any = true;
+        phase(0, t);
+        let t = Instant::now();
         let (index, messages): (Vec<usize>, Vec<DocSync>) = batch.into_iter().unzip();
         let wire = WireMessage::Sync(messages).encode();
         *bytes += wire.len();
         let WireMessage::Sync(messages) = WireMessage::decode(&wire).unwrap();
+        phase(1, t);
+        let t = Instant::now();
         let mut items = Vec::with_capacity(messages.len());
         let mut to_iter = to[start..end]
             .iter_mut()
@@ -198,8 +225,18 @@ fn exchange(
         for outcome in receive_batch(items) {
             assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
         }
+        phase(2, t);
     }
     any
+}
+
+thread_local! {
+    static PHASES: std::cell::RefCell<[f64; 3]> = const { std::cell::RefCell::new([0.0; 3]) };
+}
+
+/// Adds the time since `t` to phase `n` (0 generate, 1 wire, 2 receive).
+fn phase(n: usize, t: Instant) {
+    PHASES.with(|p| p.borrow_mut()[n] += t.elapsed().as_secs_f64());
 }
 
 fn clone_deal(doc: &DealDoc) -> DealDoc {

@@ -47,7 +47,7 @@ impl Container {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Class {
     /// The document root: written by the genesis change only.
     Root,
@@ -55,12 +55,13 @@ pub(crate) enum Class {
     Origin,
     /// The participant list: the origin adds entries; nobody removes one.
     Participants,
-    /// One participant's entry: name and role by the origin, status by the participant.
-    Participant(NodeId),
+    /// One participant's entry (by participant index): name and role by the origin, status by
+    /// the participant.
+    Participant(u32),
     /// A map keyed by node id where each node writes only its own key.
     PerNode(Container),
-    /// Owned by one node: that node writes everything inside.
-    Owned(NodeId),
+    /// Owned by one node (by participant index): that node writes everything inside.
+    Owned(u32),
     /// `registration`: its children are fixed by the genesis change.
     Registration,
     /// `attribution`: verdict fields by the origin; per-node children fixed by genesis.
@@ -74,21 +75,28 @@ pub(crate) struct ParticipantFacts {
 }
 
 /// The ownership table of one document.
+///
+/// Objects are keyed by (counter, actor index) and nodes by participant index, so checking an
+/// operation allocates nothing.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Authority {
     origin: Option<NodeId>,
-    objects: HashMap<(u64, ActorId), Class>,
-    participants: BTreeMap<NodeId, ParticipantFacts>,
-    actor_seq: HashMap<ActorId, u64>,
+    objects: HashMap<(u64, u32), Class>,
+    /// Participants in the order they were added; `Class` refers to them by index.
+    nodes: Vec<(NodeId, ParticipantFacts)>,
+    by_node: BTreeMap<NodeId, u32>,
+    /// Actor ids seen in accepted changes, with their index and last sequence number.
+    actors: HashMap<ActorId, (u32, u64)>,
 }
 
 /// The effect of one authorized change, applied to the table only once the whole change passed.
 #[derive(Default)]
 struct Delta {
     origin: Option<NodeId>,
-    objects: Vec<((u64, ActorId), Class)>,
+    objects: Vec<((u64, u32), Class)>,
+    /// New participants; they get indices `nodes.len()`, `nodes.len() + 1`, ….
     participants: Vec<NodeId>,
-    roles: Vec<(NodeId, Role)>,
+    roles: Vec<(u32, Role)>,
 }
 
 impl Authority {
@@ -97,16 +105,17 @@ impl Authority {
     }
 
     pub fn is_participant(&self, node: &NodeId) -> bool {
-        self.participants.contains_key(node)
+        self.by_node.contains_key(node)
     }
 
     pub fn role_of(&self, node: &NodeId) -> Option<Role> {
-        self.participants.get(node).and_then(|p| p.role)
+        let index = *self.by_node.get(node)?;
+        self.nodes[index as usize].1.role
     }
 
     /// The sequence number the next change of `actor` must have.
     pub fn next_seq(&self, actor: &ActorId) -> u64 {
-        self.actor_seq.get(actor).copied().unwrap_or(0) + 1
+        self.actors.get(actor).map_or(0, |&(_, seq)| seq) + 1
     }
 
     pub fn is_genesis_pending(&self) -> bool {
@@ -118,31 +127,46 @@ impl Authority {
     /// still empty.
     pub fn authorize(&mut self, change: &ExpandedChange, author: &NodeId) -> Result<(), Denied> {
         let genesis = self.origin.is_none();
-        if !genesis && !self.is_participant(author) {
-            return Err(Denied {
-                path: String::new(),
-                rule: "author is not a participant",
-            });
-        }
         let mut delta = Delta::default();
+        // The genesis author gets its index when the genesis adds it as a participant.
+        let author_index = match self.by_node.get(author) {
+            Some(&i) => i,
+            None if genesis => u32::MAX,
+            None => {
+                return Err(Denied {
+                    path: String::new(),
+                    rule: "author is not a participant",
+                })
+            }
+        };
+        let next_actor = u32::try_from(self.actors.len()).unwrap_or(u32::MAX);
+        let actor_index = self
+            .actors
+            .get(&change.actor_id)
+            .map_or(next_actor, |&(i, _)| i);
+        let mut author = Author {
+            id: author,
+            index: author_index,
+        };
         let start_op = change.start_op.get();
-        for (index, op) in change.operations.iter().enumerate() {
-            let op_id = (start_op + index as u64, change.actor_id.clone());
-            let class = self.class_of(&op.obj, &delta)?;
+        for (n, op) in change.operations.iter().enumerate() {
+            let class = self.class_of(&op.obj, &change.actor_id, actor_index, &delta)?;
             let created =
-                self.check_op(genesis, author, &class, &op.key, &op.action, &mut delta)?;
+                self.check_op(genesis, &mut author, class, &op.key, &op.action, &mut delta)?;
             if let Some(child) = created {
-                delta.objects.push((op_id, child));
+                delta
+                    .objects
+                    .push(((start_op + n as u64, actor_index), child));
             }
         }
         if genesis {
-            if delta.origin.as_ref() != Some(author) {
+            if delta.origin.as_ref() != Some(author.id) {
                 return Err(Denied {
                     path: keys::ORIGIN.to_string(),
                     rule: "the genesis change must name its author as origin",
                 });
             }
-            if !delta.participants.contains(author) {
+            if !delta.participants.contains(author.id) {
                 return Err(Denied {
                     path: keys::PARTICIPANTS.to_string(),
                     rule: "the origin must be a participant",
@@ -150,7 +174,8 @@ impl Authority {
             }
         }
         self.commit(delta);
-        self.actor_seq.insert(change.actor_id.clone(), change.seq);
+        self.actors
+            .insert(change.actor_id.clone(), (actor_index, change.seq));
         Ok(())
     }
 
@@ -162,56 +187,87 @@ impl Authority {
             self.objects.insert(id, class);
         }
         for node in delta.participants {
-            self.participants.entry(node).or_default();
+            let index = u32::try_from(self.nodes.len()).expect("participants are bounded");
+            self.by_node.insert(node.clone(), index);
+            self.nodes.push((node, ParticipantFacts::default()));
         }
-        for (node, role) in delta.roles {
-            if let Some(facts) = self.participants.get_mut(&node) {
-                facts.role = Some(role);
-            }
+        for (index, role) in delta.roles {
+            self.nodes[index as usize].1.role = Some(role);
         }
     }
 
-    fn class_of(&self, obj: &ObjectId, delta: &Delta) -> Result<Class, Denied> {
-        match obj {
-            ObjectId::Root => Ok(Class::Root),
-            ObjectId::Id(op) => {
-                let key = (op.0, op.1.clone());
-                if let Some(class) = self.objects.get(&key) {
-                    return Ok(class.clone());
-                }
+    fn node<'a>(&'a self, index: u32, delta: &'a Delta) -> &'a NodeId {
+        let index = index as usize;
+        match self.nodes.get(index) {
+            Some((node, _)) => node,
+            None => &delta.participants[index - self.nodes.len()],
+        }
+    }
+
+    fn index_of(&self, node: &NodeId, delta: &Delta) -> Option<u32> {
+        if let Some(&i) = self.by_node.get(node) {
+            return Some(i);
+        }
+        let offset = delta.participants.iter().position(|n| n == node)?;
+        u32::try_from(self.nodes.len() + offset).ok()
+    }
+
+    fn class_of(
+        &self,
+        obj: &ObjectId,
+        change_actor: &ActorId,
+        change_actor_index: u32,
+        delta: &Delta,
+    ) -> Result<Class, Denied> {
+        let unknown = Denied {
+            path: String::new(),
+            rule: "the change writes to an object this document does not have",
+        };
+        let op = match obj {
+            ObjectId::Root => return Ok(Class::Root),
+            ObjectId::Id(op) => op,
+        };
+        let actor_index = if op.1 == *change_actor {
+            change_actor_index
+        } else {
+            self.actors.get(&op.1).ok_or(unknown.clone())?.0
+        };
+        let key = (op.0, actor_index);
+        if let Some(class) = self.objects.get(&key) {
+            return Ok(*class);
+        }
+        delta
+            .objects
+            .iter()
+            .rev()
+            .find(|(id, _)| *id == key)
+            .map(|(_, class)| *class)
+            .ok_or(unknown)
+    }
+
+    fn role_known(&self, index: u32, delta: &Delta) -> Option<Role> {
+        self.nodes
+            .get(index as usize)
+            .and_then(|(_, facts)| facts.role)
+            .or_else(|| {
                 delta
-                    .objects
+                    .roles
                     .iter()
-                    .rev()
-                    .find(|(id, _)| *id == key)
-                    .map(|(_, class)| class.clone())
-                    .ok_or(Denied {
-                        path: String::new(),
-                        rule: "the change writes to an object this document does not have",
-                    })
-            }
-        }
+                    .find(|(n, _)| *n == index)
+                    .map(|(_, r)| *r)
+            })
     }
 
-    fn participant_known(&self, node: &NodeId, delta: &Delta) -> bool {
-        self.participants.contains_key(node) || delta.participants.contains(node)
-    }
-
-    fn role_known(&self, node: &NodeId, delta: &Delta) -> Option<Role> {
-        self.role_of(node)
-            .or_else(|| delta.roles.iter().find(|(n, _)| n == node).map(|(_, r)| *r))
-    }
-
-    fn is_origin(&self, author: &NodeId, delta: &Delta) -> bool {
-        self.origin.as_ref().or(delta.origin.as_ref()) == Some(author)
+    fn is_origin(&self, author: &Author<'_>, delta: &Delta) -> bool {
+        self.origin.as_ref().or(delta.origin.as_ref()) == Some(author.id)
     }
 
     /// Checks one operation; returns the class of the object it creates, if it creates one.
     fn check_op(
         &self,
         genesis: bool,
-        author: &NodeId,
-        class: &Class,
+        author: &mut Author<'_>,
+        class: Class,
         key: &Key,
         action: &OpType,
         delta: &mut Delta,
@@ -275,18 +331,23 @@ impl Authority {
                 if made != Some(ObjType::Map) {
                     return deny(path, "participants are added, never removed or replaced");
                 }
-                if self.participant_known(&node, delta) {
+                if self.index_of(&node, delta).is_some() {
                     return deny(path, "participants are added, never removed or replaced");
                 }
-                if self.participants.len() + delta.participants.len() >= PARTICIPANTS_MAX {
+                if self.nodes.len() + delta.participants.len() >= PARTICIPANTS_MAX {
                     return deny(path, "too many participants");
                 }
-                delta.participants.push(node.clone());
-                Ok(Some(Class::Participant(node)))
+                let index = u32::try_from(self.nodes.len() + delta.participants.len())
+                    .expect("participants are bounded");
+                if &node == author.id {
+                    author.index = index;
+                }
+                delta.participants.push(node);
+                Ok(Some(Class::Participant(index)))
             }
             Class::Participant(node) => {
                 let name = map_key(key).unwrap_or("");
-                let path = format!("participants/{node}/{name}");
+                let path = || format!("participants/{}/{name}", self.node(node, delta));
                 let by_origin = self.is_origin(author, delta);
                 match name {
                     keys::NAME if by_origin && made.is_none() => Ok(None),
@@ -294,18 +355,18 @@ impl Authority {
                         let role = put_str(action).and_then(|s| Role::parse(s).ok());
                         match role {
                             Some(role) if self.role_known(node, delta).is_none() => {
-                                delta.roles.push((node.clone(), role));
+                                delta.roles.push((node, role));
                                 Ok(None)
                             }
-                            Some(_) => deny(path, "a participant's role is set once"),
-                            None => deny(path, "not a role"),
+                            Some(_) => deny(path(), "a participant's role is set once"),
+                            None => deny(path(), "not a role"),
                         }
                     }
                     keys::STATUS => {
                         let status = put_str(action).and_then(|s| ParticipantStatus::parse(s).ok());
                         let allowed = match status {
                             Some(ParticipantStatus::Accepted | ParticipantStatus::Declined) => {
-                                author == node
+                                author.index == node
                             }
                             Some(ParticipantStatus::Invited | ParticipantStatus::Expired) => {
                                 by_origin
@@ -315,33 +376,34 @@ impl Authority {
                         if allowed {
                             Ok(None)
                         } else {
-                            deny(path, "a participant answers its own invitation; the origin invites and expires")
+                            deny(path(), "a participant answers its own invitation; the origin invites and expires")
                         }
                     }
-                    _ => deny(path, "only the origin writes a participant's name and role"),
+                    _ => deny(
+                        path(),
+                        "only the origin writes a participant's name and role",
+                    ),
                 }
             }
             Class::PerNode(container) => {
                 let name = map_key(key).unwrap_or("");
-                let path = format!("{}/{name}", container.name());
-                if name != author.as_str() {
-                    return deny(path, "a node writes only its own entry");
+                let path = || format!("{}/{name}", container.name());
+                if name != author.id.as_str() {
+                    return deny(path(), "a node writes only its own entry");
                 }
-                if *container == Container::Decisions
-                    && self.role_known(author, delta) != Some(Role::Vendor)
+                if container == Container::Decisions
+                    && self.role_known(author.index, delta) != Some(Role::Vendor)
                 {
-                    return deny(path, "only a vendor decides registrations");
+                    return deny(path(), "only a vendor decides registrations");
                 }
-                Ok(made.map(|_| Class::Owned(author.clone())))
+                Ok(made.map(|_| Class::Owned(author.index)))
             }
             Class::Owned(owner) => {
-                if owner != author {
-                    return deny(
-                        format!("{owner}/…/{}", key_text(key)),
-                        "a node writes only what it owns",
-                    );
+                if owner != author.index {
+                    let path = format!("{}/…/{}", self.node(owner, delta), key_text(key));
+                    return deny(path, "a node writes only what it owns");
                 }
-                Ok(made.map(|_| Class::Owned(owner.clone())))
+                Ok(made.map(|_| Class::Owned(owner)))
             }
             Class::Registration => {
                 let name = map_key(key).unwrap_or("");
@@ -382,6 +444,13 @@ impl Authority {
             }
         }
     }
+}
+
+/// The author of the change being checked, with its participant index (`u32::MAX` until the
+/// genesis change adds it).
+struct Author<'a> {
+    id: &'a NodeId,
+    index: u32,
 }
 
 fn map_key(key: &Key) -> Option<&str> {

@@ -104,10 +104,13 @@ impl SignedChange {
         }
         let value: Value =
             ciborium::from_reader(bytes).map_err(|_| EnvelopeError::Malformed("not CBOR"))?;
-        Self::from_value(value)
+        Self::from_value(value, &mut AuthorCache::default())
     }
 
-    pub(crate) fn from_value(value: Value) -> Result<Self, EnvelopeError> {
+    pub(crate) fn from_value(
+        value: Value,
+        authors: &mut AuthorCache,
+    ) -> Result<Self, EnvelopeError> {
         let Value::Array(items) = value else {
             return Err(EnvelopeError::Malformed("not an array"));
         };
@@ -139,12 +142,34 @@ impl SignedChange {
             .as_slice()
             .try_into()
             .map_err(|_| EnvelopeError::Malformed("signature is not 64 bytes"))?;
-        let author = NodeId::parse(&author).map_err(|_| EnvelopeError::BadAuthor)?;
+        let author = authors.parse(author)?;
         Ok(SignedChange {
             change,
             author,
             signature,
         })
+    }
+}
+
+/// Node ids already parsed while decoding one message: a batch names few authors many times.
+#[derive(Default)]
+pub(crate) struct AuthorCache {
+    known: Vec<NodeId>,
+}
+
+impl AuthorCache {
+    /// Most distinct authors remembered; beyond that ids are parsed each time.
+    const AUTHORS_MAX: usize = 64;
+
+    fn parse(&mut self, text: String) -> Result<NodeId, EnvelopeError> {
+        if let Some(id) = self.known.iter().find(|id| id.as_str() == text) {
+            return Ok(id.clone());
+        }
+        let id = NodeId::parse(&text).map_err(|_| EnvelopeError::BadAuthor)?;
+        if self.known.len() < Self::AUTHORS_MAX {
+            self.known.push(id.clone());
+        }
+        Ok(id)
     }
 }
 

@@ -78,13 +78,19 @@ impl fmt::Debug for NodeKey {
     }
 }
 
-/// A node id: the base58 PeerId of an ed25519 key. Always canonical text, and it always carries a
-/// valid public key, so signatures can be checked against the id alone.
+/// A node id: the base58 PeerId of an ed25519 key. Always canonical text, and it always carries
+/// the 32 bytes of an ed25519 public key, so signatures can be checked against the id alone.
+/// Whether those bytes are a valid curve point is checked when a signature is verified (point
+/// decompression costs more than the rest of parsing, and most ids are only compared).
 #[derive(Clone)]
 pub struct NodeId {
     text: String,
-    key: VerifyingKey,
+    key: [u8; 32],
 }
+
+/// The identity-multihash prefix of an inlined ed25519 libp2p public key: multihash code 0x00,
+/// length 36, then the protobuf `{type: Ed25519 (1), data: 32 bytes}`.
+const PEER_ID_ED25519_PREFIX: [u8; 6] = [0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
 
 impl NodeId {
     /// Parses and validates a node id.
@@ -95,23 +101,19 @@ impl NodeId {
         let peer = libp2p_identity::PeerId::from_str(input)
             .map_err(|_| IdentityError::NotPeerId(input.to_string()))?;
         let bytes = peer.to_bytes();
-        // An inlined key is an identity multihash: code 0x00, length, protobuf public key.
-        let not_ed = || IdentityError::NotEd25519(input.to_string());
-        let protobuf = match bytes.as_slice() {
-            [0x00, len, rest @ ..] if usize::from(*len) == rest.len() => rest,
-            _ => return Err(not_ed()),
+        let Some(key) = bytes.strip_prefix(&PEER_ID_ED25519_PREFIX[..]) else {
+            return Err(IdentityError::NotEd25519(input.to_string()));
         };
-        let public = libp2p_identity::PublicKey::try_decode_protobuf(protobuf)
-            .map_err(|_| not_ed())?
-            .try_into_ed25519()
-            .map_err(|_| not_ed())?;
-        let key = VerifyingKey::from_bytes(&public.to_bytes())
-            .map_err(|_| IdentityError::BadPublicKey)?;
-        let id = NodeId::from_verifying_key(key);
-        if id.text != input {
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| IdentityError::NotEd25519(input.to_string()))?;
+        if peer.to_base58() != input {
             return Err(IdentityError::NotPeerId(input.to_string()));
         }
-        Ok(id)
+        Ok(NodeId {
+            text: input.to_string(),
+            key,
+        })
     }
 
     /// The node id of an ed25519 public key.
@@ -126,7 +128,10 @@ impl NodeId {
         let text = libp2p_identity::PublicKey::from(public)
             .to_peer_id()
             .to_base58();
-        NodeId { text, key }
+        NodeId {
+            text,
+            key: key.to_bytes(),
+        }
     }
 
     /// The base58 text.
@@ -136,11 +141,12 @@ impl NodeId {
 
     /// The ed25519 public key this id carries.
     pub fn public_key(&self) -> [u8; 32] {
-        self.key.to_bytes()
+        self.key
     }
 
-    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
-        &self.key
+    /// The key as a verifier, if the bytes are a valid curve point.
+    pub(crate) fn verifying_key(&self) -> Option<VerifyingKey> {
+        VerifyingKey::from_bytes(&self.key).ok()
     }
 }
 

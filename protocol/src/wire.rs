@@ -9,7 +9,7 @@
 use ciborium::value::Value;
 
 use crate::deal::DealId;
-use crate::envelope::{integer_u64, uint, EnvelopeError, SignedChange};
+use crate::envelope::{integer_u64, uint, AuthorCache, EnvelopeError, SignedChange};
 use crate::limits::{
     SYNC_CHANGES_MAX, SYNC_MESSAGE_BYTES_MAX, WIRE_DOCS_MAX, WIRE_MESSAGE_BYTES_MAX,
 };
@@ -113,15 +113,16 @@ impl WireMessage {
         if docs.len() > WIRE_DOCS_MAX {
             return Err(WireError::TooMany("documents"));
         }
+        let mut authors = AuthorCache::default();
         docs.into_iter()
             .enumerate()
-            .map(|(n, d)| decode_doc(n, d))
+            .map(|(n, d)| decode_doc(n, d, &mut authors))
             .collect::<Result<Vec<_>, _>>()
             .map(WireMessage::Sync)
     }
 }
 
-fn decode_doc(doc: usize, value: Value) -> Result<DocSync, WireError> {
+fn decode_doc(doc: usize, value: Value, authors: &mut AuthorCache) -> Result<DocSync, WireError> {
     let Value::Array(parts) = value else {
         return Err(WireError::Malformed("document entry is not an array"));
     };
@@ -145,7 +146,11 @@ fn decode_doc(doc: usize, value: Value) -> Result<DocSync, WireError> {
         .into_iter()
         .enumerate()
         .map(|(index, v)| {
-            SignedChange::from_value(v).map_err(|error| WireError::Envelope { doc, index, error })
+            SignedChange::from_value(v, authors).map_err(|error| WireError::Envelope {
+                doc,
+                index,
+                error,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(DocSync {

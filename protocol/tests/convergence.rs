@@ -25,7 +25,7 @@ enum Action {
 
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
-        3 => (0..3usize, 0..4u8, any::<u8>()).prop_map(|(node, kind, value)| Action::Edit { node, kind, value }),
+        4 => (0..3usize, 0..4u8, any::<u8>()).prop_map(|(node, kind, value)| Action::Edit { node, kind, value }),
         3 => (0..3usize, 0..3usize).prop_map(|(from, to)| Action::Send { from, to }),
         3 => any::<usize>().prop_map(|index| Action::Deliver { index }),
         1 => any::<usize>().prop_map(|index| Action::Drop { index }),
@@ -44,11 +44,19 @@ struct Net {
 }
 
 impl Net {
-    fn new(relay_only: bool) -> Net {
+    /// With `bootstrapped`, B and C start with the genesis change (as after an invitation was
+    /// delivered); otherwise they start empty and learn of the deal through sync.
+    fn new(relay_only: bool, bootstrapped: bool) -> Net {
         let signers = vec![signer(1), signer(2), signer(3)];
         let origin = deal(&signers[0], &[&signers[1], &signers[2]]);
         let id = origin.id();
-        let docs = vec![origin, DealDoc::replica(id), DealDoc::replica(id)];
+        let mut docs = vec![DealDoc::replica(id), DealDoc::replica(id)];
+        if bootstrapped {
+            for doc in &mut docs {
+                assert_eq!(doc.ingest(origin.envelopes()).applied.len(), 1);
+            }
+        }
+        docs.insert(0, origin);
         let states = (0..3)
             .map(|_| (0..3).map(|_| PeerSync::new()).collect())
             .collect();
@@ -185,8 +193,8 @@ impl Net {
     }
 }
 
-fn check_convergence(actions: Vec<Action>, relay_only: bool) {
-    let mut net = Net::new(relay_only);
+fn check_convergence(actions: Vec<Action>, relay_only: bool, bootstrapped: bool) {
+    let mut net = Net::new(relay_only, bootstrapped);
     for a in actions {
         net.run(a);
     }
@@ -204,12 +212,18 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn replicas_converge_despite_reordering_drops_and_duplicates(actions in prop::collection::vec(action(), 1..60)) {
-        check_convergence(actions, false);
+    fn replicas_converge_despite_reordering_drops_and_duplicates(
+        actions in prop::collection::vec(action(), 1..80),
+        bootstrapped in prop::bool::weighted(0.8),
+    ) {
+        check_convergence(actions, false, bootstrapped);
     }
 
     #[test]
-    fn replicas_converge_when_b_relays_between_a_and_c(actions in prop::collection::vec(action(), 1..60)) {
-        check_convergence(actions, true);
+    fn replicas_converge_when_b_relays_between_a_and_c(
+        actions in prop::collection::vec(action(), 1..80),
+        bootstrapped in prop::bool::weighted(0.8),
+    ) {
+        check_convergence(actions, true, bootstrapped);
     }
 }

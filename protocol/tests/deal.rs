@@ -1,0 +1,173 @@
+//! The typed deal API: what each role may do, and what the view reads back.
+
+mod support;
+
+use protocol::deal::{
+    DealDoc, DealError, Decision, Invite, ParticipantStatus, RegistrationStatus, Role,
+    SectionUpdate, SharedFields,
+};
+use protocol::records::{Amount, Currency, Date, Domain, Stage};
+use std::collections::BTreeMap;
+use support::*;
+
+#[test]
+fn genesis_view_has_origin_participants_and_shared_fields() {
+    let (a, b) = (signer(1), signer(2));
+    let shared = SharedFields {
+        title: Some("Acme".into()),
+        stage: Some(Stage::TechnicalValidation),
+        amount: Some(Amount::parse("120000.50").unwrap()),
+        currency: Some(Currency::parse("EUR").unwrap()),
+        close_date: Some(Date::parse("2027-03-31").unwrap()),
+        account_name: Some("Acme Corp".into()),
+        account_domain: Some(Domain::parse("acme.com").unwrap()),
+        other: BTreeMap::from([("products".to_string(), Some("edge, cloud".to_string()))]),
+    };
+    let invite = Invite {
+        node: id(&b),
+        name: "Reseller Inc".into(),
+        role: Role::Reseller,
+    };
+    let (doc, _) = DealDoc::create(&a, 77, "Vendor Co", Role::Vendor, &[invite], &shared).unwrap();
+    let view = doc.read_view();
+    assert_eq!(view.origin.as_ref(), Some(a.node_id()));
+    assert_eq!(view.created_at_ms, Some(77));
+    assert_eq!(
+        view.participants[&id(&a)].status,
+        Some(ParticipantStatus::Accepted)
+    );
+    assert_eq!(
+        view.participants[&id(&b)].status,
+        Some(ParticipantStatus::Invited)
+    );
+    assert_eq!(view.participants[&id(&b)].role, Some(Role::Reseller));
+    assert_eq!(view.shared.title.as_deref(), Some("Acme"));
+    assert_eq!(view.shared.amount, shared.amount);
+    assert_eq!(view.shared.currency, shared.currency);
+    assert_eq!(view.shared.close_date, shared.close_date);
+    assert_eq!(view.shared.account_domain, shared.account_domain);
+    assert_eq!(view.shared.other["products"], "edge, cloud");
+}
+
+#[test]
+fn only_the_origin_sets_shared_fields_and_adds_participants() {
+    let (a, b, c) = (signer(1), signer(2), signer(3));
+    let mut doc = deal(&a, &[&b]);
+    let update = SharedFields {
+        title: Some("x".into()),
+        ..SharedFields::default()
+    };
+    assert!(matches!(
+        doc.set_shared(&b, 2, &update),
+        Err(DealError::NotAllowed(_))
+    ));
+    let invite = Invite {
+        node: id(&c),
+        name: "SI".into(),
+        role: Role::Services,
+    };
+    assert!(matches!(
+        doc.add_participant(&b, 2, &invite),
+        Err(DealError::NotAllowed(_))
+    ));
+    doc.add_participant(&a, 3, &invite).unwrap();
+    assert!(doc.is_participant(c.node_id()));
+    assert!(
+        doc.add_participant(&a, 4, &invite).is_err(),
+        "no duplicate participants"
+    );
+}
+
+#[test]
+fn non_participants_cannot_edit() {
+    let (a, b, outsider) = (signer(1), signer(2), signer(9));
+    let mut doc = deal(&a, &[&b]);
+    let up = SectionUpdate {
+        next_step: Some("x".into()),
+        ..SectionUpdate::default()
+    };
+    assert!(matches!(
+        doc.update_section(&outsider, 2, &up),
+        Err(DealError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        doc.accept(&outsider, 2),
+        Err(DealError::NotAllowed(_))
+    ));
+}
+
+#[test]
+fn empty_edits_make_no_change() {
+    let (a, b) = (signer(1), signer(2));
+    let mut doc = deal(&a, &[&b]);
+    let heads = doc.heads();
+    assert_eq!(
+        doc.update_section(&b, 2, &SectionUpdate::default()),
+        Err(DealError::Empty)
+    );
+    assert_eq!(
+        doc.set_shared(&a, 2, &SharedFields::default()),
+        Err(DealError::Empty)
+    );
+    assert_eq!(doc.heads(), heads);
+}
+
+#[test]
+fn registration_first_claim_wins_and_vendor_decides() {
+    let (vendor, r1, r2) = (signer(1), signer(2), signer(3));
+    let mut doc = deal(&vendor, &[&r1, &r2]);
+    doc.register(&r2, 200, vendor.node_id(), Some("second"))
+        .unwrap();
+    doc.register(&r1, 100, vendor.node_id(), Some("first"))
+        .unwrap();
+    assert!(
+        doc.register(&r1, 100, r2.node_id(), None).is_err(),
+        "the vendor must be a vendor"
+    );
+    let view = doc.read_view().registration;
+    assert_eq!(view.registered_by.as_ref(), Some(r1.node_id()));
+    assert_eq!(view.status, Some(RegistrationStatus::Pending));
+    let decision = Decision::Approved { expires_at_ms: 90 };
+    assert!(matches!(
+        doc.decide_registration(&r2, 300, r1.node_id(), &decision),
+        Err(DealError::NotAllowed(_))
+    ));
+    doc.decide_registration(&vendor, 300, r1.node_id(), &decision)
+        .unwrap();
+    let view = doc.read_view().registration;
+    assert_eq!(view.status, Some(RegistrationStatus::Approved));
+    assert_eq!(view.decisions[vendor.node_id()].expires_at_ms, Some(90));
+}
+
+#[test]
+fn attribution_records_proposals_and_acceptances() {
+    let (a, b, c) = (signer(1), signer(2), signer(3));
+    let mut doc = deal(&a, &[&b, &c]);
+    doc.propose_attribution(&b, 5, b.node_id(), &[id(&c)])
+        .unwrap();
+    doc.accept_attribution(&c, 6, b.node_id()).unwrap();
+    assert!(doc.set_attribution(&b, 7, b.node_id(), &[]).is_err());
+    doc.set_attribution(&a, 8, b.node_id(), &[id(&c)]).unwrap();
+    let view = doc.read_view().attribution;
+    assert_eq!(view.sourced_by.as_ref(), Some(b.node_id()));
+    assert_eq!(view.influenced_by, vec![id(&c)]);
+    assert_eq!(view.proposals[b.node_id()].influenced_by, vec![id(&c)]);
+    assert_eq!(view.acceptances[c.node_id()], id(&b));
+}
+
+#[test]
+fn participants_answer_their_own_invitation_and_the_origin_expires() {
+    let (a, b, c) = (signer(1), signer(2), signer(3));
+    let mut doc = deal(&a, &[&b, &c]);
+    doc.decline(&b, 2).unwrap();
+    doc.expire_participant(&a, 3, c.node_id()).unwrap();
+    let view = doc.read_view();
+    assert_eq!(
+        view.participants[&id(&b)].status,
+        Some(ParticipantStatus::Declined)
+    );
+    assert_eq!(
+        view.participants[&id(&c)].status,
+        Some(ParticipantStatus::Expired)
+    );
+}
