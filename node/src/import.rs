@@ -1124,6 +1124,9 @@ impl<R: Read> Rows<R> {
                 ),
             }]);
         }
+        if is_utf8(&self.record) {
+            return Ok(());
+        }
         let errors: Vec<RowError> = self
             .record
             .iter()
@@ -1201,6 +1204,15 @@ fn sniff_delimiter(first_line: &[u8]) -> u8 {
     } else {
         b'\t'
     }
+}
+
+/// Whether every field is UTF-8, checked in one pass over the record's bytes: when all of them
+/// together are UTF-8, each field is too unless a field starts in the middle of a character
+/// (with a continuation byte).
+fn is_utf8(record: &csv::ByteRecord) -> bool {
+    let continuation = |b: &u8| (0x80..0xC0).contains(b);
+    std::str::from_utf8(record.as_slice()).is_ok()
+        && !record.iter().any(|f| f.first().is_some_and(continuation))
 }
 
 fn is_blank_field(field: &[u8]) -> bool {
@@ -1775,6 +1787,14 @@ a3,Initech,initech.com,,
                 "is not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")"
             )]
         );
+    }
+
+    #[test]
+    fn a_character_split_across_two_cells_is_not_utf8() {
+        // "\xC3" ends one cell and "\xA9" starts the next: together they would be "é".
+        let (_, errors, _) = accounts(b"name,owner\nAcme\xC3,\xA9ric\n");
+        let columns: Vec<&str> = errors.iter().map(|e| e.column.as_str()).collect();
+        assert_eq!(columns, ["name", "owner"]);
     }
 
     #[test]

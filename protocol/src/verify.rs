@@ -14,7 +14,7 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use std::collections::{HashMap, HashSet};
 
 use crate::auth::Denied;
-use crate::deal::{DealDoc, VerifiedChange};
+use crate::deal::{DealDoc, DealId, VerifiedChange};
 use crate::envelope::{signing_message, SignedChange};
 use crate::identity::{actor_public_key, NodeId};
 use crate::limits::{CHANGE_BYTES_MAX, CHANGE_OPS_MAX, PENDING_BYTES_MAX, PENDING_CHANGES_MAX};
@@ -117,6 +117,26 @@ impl Pending {
 }
 
 impl DealDoc {
+    /// Rebuilds a deal from its stored envelopes (as [`DealDoc::envelopes`] returned them, or
+    /// in any order) after a restart. Every envelope is verified again, so storage is not
+    /// trusted more than a peer; with one signature per author (tips cover the rest) this costs
+    /// about one parse and decode per change. Fails if any envelope is refused or left waiting.
+    pub fn restore(id: DealId, envelopes: Vec<SignedChange>) -> Result<DealDoc, Vec<Rejected>> {
+        let mut doc = DealDoc::replica(id);
+        let outcome = doc.ingest(envelopes);
+        if !outcome.rejected.is_empty() {
+            return Err(outcome.rejected);
+        }
+        if doc.pending_len() > 0 {
+            return Err(vec![Rejected {
+                hash: None,
+                author: None,
+                reason: RejectReason::Sync("stored changes are missing dependencies".into()),
+            }]);
+        }
+        Ok(doc)
+    }
+
     /// Whether the document has this change. Every applied change has its envelope kept, so the
     /// envelope map answers without asking Automerge.
     pub(crate) fn has_change(&self, hash: &ChangeHash) -> bool {

@@ -108,3 +108,33 @@ fn reconnect_with_persisted_state_sends_only_new_changes() {
     assert_eq!(sent, 1, "only the change made since the last sync travels");
     assert_eq!(doc_a.heads(), doc_b.heads());
 }
+
+#[test]
+fn restart_restores_a_deal_from_its_stored_envelopes() {
+    let (a, b) = (signer(1), signer(2));
+    let mut doc = deal(&a, &[&b]);
+    let up = SectionUpdate {
+        next_step: Some("x".into()),
+        ..SectionUpdate::default()
+    };
+    doc.update_section(&b, 5, &up).unwrap();
+    // Storage gives the envelopes back in any order.
+    let mut stored: Vec<Vec<u8>> = doc.envelopes().iter().map(|e| e.encode()).collect();
+    stored.reverse();
+    let envelopes = stored
+        .iter()
+        .map(|bytes| protocol::envelope::SignedChange::decode(bytes).unwrap())
+        .collect();
+    let restored = DealDoc::restore(doc.id(), envelopes).unwrap();
+    assert_eq!(restored.heads(), doc.heads());
+    assert_eq!(restored.read_view(), doc.read_view());
+    // A new process run edits with a new actor, and peers accept it.
+    let b_next_run = protocol::deal::Signer::new(b.key().clone(), 2);
+    let mut restored = restored;
+    let up = SectionUpdate {
+        next_step: Some("y".into()),
+        ..SectionUpdate::default()
+    };
+    let change = restored.update_section(&b_next_run, 6, &up).unwrap();
+    assert_eq!(doc.ingest(vec![change.envelope().clone()]).applied.len(), 1);
+}
