@@ -188,7 +188,8 @@ pub fn import_opportunities(
                     continue;
                 }
             };
-            let account_id = match find_account(&tables, &row)? {
+            let line = reader.last_line();
+            let account_id = match find_account(&tables, &row, line)? {
                 Ok(id) => id,
                 Err(e) => {
                     errors.add(vec![e]);
@@ -264,10 +265,11 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
 fn find_account(
     tables: &WriteTables<'_>,
     row: &import::OpportunityRow,
+    line: u64,
 ) -> Result<std::result::Result<String, RowError>> {
     let error = |column: &str, message: String| RowError {
         row: row.row,
-        line: 0,
+        line,
         column: column.to_string(),
         message,
     };
