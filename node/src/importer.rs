@@ -179,7 +179,7 @@ pub fn import_opportunities(
     let txn = store.write()?;
     {
         let mut tables = WriteTables::open(&txn)?;
-        for row in reader.by_ref() {
+        while let Some(row) = reader.next() {
             summary.rows += 1;
             let row = match row {
                 Ok(row) => row,
