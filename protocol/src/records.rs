@@ -207,6 +207,11 @@ impl Amount {
         };
         // Commas are thousands separators only where they group by three ("1,200,000"); a
         // decimal comma ("1200,50") is refused rather than read as 120050.
+        if !whole.bytes().all(|b| b.is_ascii_digit() || b == b',')
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
         let whole_groups: Vec<&str> = whole.split(',').collect();
         if whole_groups.len() > 1
             && (whole_groups[0].is_empty()
