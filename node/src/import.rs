@@ -145,6 +145,7 @@ pub struct AccountReader<R: Read> {
 pub struct OpportunityReader<R: Read> {
     rows: Rows<R>,
     columns: Vec<Option<usize>>,
+    last_line: u64,
 }
 
 /// Opens an accounts file and maps its header. Fails when the file is not UTF-8 CSV or has no
@@ -179,7 +180,11 @@ pub fn read_opportunities<R: Read>(input: R) -> Result<OpportunityReader<R>, Imp
     if !problems.is_empty() {
         return Err(ImportError::Header(problems.join("; ")));
     }
-    Ok(OpportunityReader { rows, columns })
+    Ok(OpportunityReader {
+        rows,
+        columns,
+        last_line: 0,
+    })
 }
 
 /// Maps a CRM stage label to an ACE stage: ACE names in any case or spacing, Salesforce's default
@@ -313,6 +318,12 @@ impl<R: Read> OpportunityReader<R> {
     pub fn bytes_read(&self) -> u64 {
         self.rows.csv.get_ref().bytes
     }
+
+    /// The file line where the row last returned by `next()` starts, for errors the caller
+    /// finds later (an account reference that matches nothing).
+    pub fn last_line(&self) -> u64 {
+        self.last_line
+    }
 }
 
 impl<R: Read> Iterator for AccountReader<R> {
@@ -357,6 +368,7 @@ impl<R: Read> Iterator for OpportunityReader<R> {
             Ok(at) => at,
             Err(errors) => return Some(Err(errors)),
         };
+        self.last_line = line;
         let c = &self.columns;
         let semicolons = self.rows.delimiter == b';';
         let mut cells = Cells::new(&self.rows, row, line);

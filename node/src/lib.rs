@@ -1,2 +1,18 @@
 //! The cosell node: everything that touches the outside world — the redb store, the HTTP API,
 //! the CLI, and (later) libp2p networking — built around the pure `protocol` and `policy` crates.
+
+#![recursion_limit = "512"]
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod datadir;
+pub mod identity;
+pub mod import;
+pub mod importer;
+pub mod metrics;
+pub mod policy_cli;
+pub mod serve;
+pub mod store;

@@ -186,7 +186,7 @@ impl Amount {
         };
         let mut body: String = trimmed
             .chars()
-            .filter(|c| !matches!(c, '$' | '€' | '£' | '¥' | ',' | '_' | '\'' | ' ' | '\u{a0}'))
+            .filter(|c| !matches!(c, '$' | '€' | '£' | '¥' | '_' | '\'' | ' ' | '\u{a0}'))
             .collect();
         // A currency code before or after the number ("USD 900", "900 EUR").
         if body.len() > 3 && body.is_char_boundary(3) && Currency::parse(&body[..3]).is_ok() {
@@ -205,6 +205,25 @@ impl Amount {
             Some((w, f)) => (w, f),
             None => (body.as_str(), ""),
         };
+        // Commas are thousands separators only where they group by three ("1,200,000"); a
+        // decimal comma ("1200,50") is refused rather than read as 120050.
+        if !whole.bytes().all(|b| b.is_ascii_digit() || b == b',')
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let whole_groups: Vec<&str> = whole.split(',').collect();
+        if whole_groups.len() > 1
+            && (whole_groups[0].is_empty()
+                || whole_groups[0].len() > 3
+                || whole_groups[1..].iter().any(|g| g.len() != 3))
+        {
+            return Err(ValueError::new(format!(
+                "'{trimmed}' is ambiguous: use a dot for decimals and commas only between thousands (1,200.50)"
+            )));
+        }
+        let whole = whole.replace(',', "");
+        let whole = whole.as_str();
         if whole.is_empty() && fraction.is_empty() {
             return Err(bad());
         }
@@ -456,7 +475,8 @@ fn days_in_month(year: u16, month: u8) -> u8 {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
         _ => {
-            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            let leap =
+                (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
             if leap {
                 29
             } else {
@@ -954,6 +974,11 @@ mod tests {
             "'-5' is negative; amounts must not be negative"
         );
         assert!(Amount::parse("12abc").is_err());
+        assert!(
+            Amount::parse("1200,50").is_err(),
+            "a decimal comma must not become 120050"
+        );
+        assert_eq!(Amount::parse("1,200,000").unwrap().to_string(), "1200000");
         assert!(Amount::parse("1.23456").is_err());
         assert!(Amount::parse("").is_err());
         assert!(Amount::parse("99999999999999999999").is_err());

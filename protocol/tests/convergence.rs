@@ -110,7 +110,7 @@ impl Net {
                     ..SectionUpdate::default()
                 },
             ),
-            (1 | 2, 3) if value % 2 == 0 => doc.accept(s, now),
+            (1 | 2, 3) if value.is_multiple_of(2) => doc.accept(s, now),
             (1 | 2, 3) => doc.decline(s, now),
             _ => doc.update_section(
                 s,

@@ -1,0 +1,212 @@
+//! The HTTP API under `/api/v1` and the static web UI at `/`. Handlers are thin: they check the
+//! caller's role, parse input into validated records, call the store (on a blocking thread, since
+//! redb is synchronous) and shape JSON. Routes and their docs live side by side in [`openapi`].
+
+mod error;
+mod import;
+pub mod openapi;
+mod policy;
+mod records;
+
+pub use error::ApiError;
+
+use crate::auth::{lookup_token, Role};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest JSON request body, in bytes. Imports stream and have their own cap.
+pub const JSON_BODY_BYTES_MAX: usize = 1024 * 1024;
+/// Largest CSV import body, in bytes (a million-row export is about 200 MB).
+pub const IMPORT_BODY_BYTES_MAX: usize = 2 * 1024 * 1024 * 1024;
+/// Most items one list page returns.
+pub const PAGE_LIMIT_MAX: usize = 1000;
+/// Items a list page returns when the caller names no limit.
+pub const PAGE_LIMIT_DEFAULT: usize = 100;
+
+/// What the node says about itself at `GET /api/v1/node`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeInfo {
+    /// The node id (libp2p PeerId).
+    pub id: String,
+    /// The company's name.
+    pub name: String,
+    /// The cosell version.
+    pub version: &'static str,
+    /// The HTTP base URL.
+    pub http: String,
+    /// The libp2p addresses partners dial.
+    pub p2p: Vec<String>,
+}
+
+/// Everything a handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node's database.
+    pub store: Arc<Store>,
+    /// Who this node is.
+    pub node: Arc<NodeInfo>,
+    /// Request and record metrics.
+    pub metrics: Arc<Metrics>,
+    /// Currency for imported amounts that name none.
+    pub default_currency: protocol::records::Currency,
+}
+
+/// The caller's role, put into the request by the auth layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// What the caller may do.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Fails with 403 unless the caller has at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {} role; the token used has the {} role",
+                role_name(role),
+                role_name(self.role)
+            )))
+        }
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Viewer => "viewer",
+        Role::Manager => "manager",
+        Role::Admin => "admin",
+    }
+}
+
+/// Builds the whole HTTP application: API, metrics, and the web UI's static files.
+pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/node", get(node_info))
+        .route(
+            "/accounts",
+            get(records::list_accounts).post(records::create_account),
+        )
+        .route("/accounts/{id}", get(records::get_account))
+        .route(
+            "/opportunities",
+            get(records::list_opportunities).post(records::create_opportunity),
+        )
+        .route(
+            "/opportunities/{id}",
+            get(records::get_opportunity).patch(records::patch_opportunity),
+        )
+        .route(
+            "/import/accounts",
+            post(import::import_accounts).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
+        )
+        .route(
+            "/import/opportunities",
+            post(import::import_opportunities).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
+        )
+        .route("/policy/preview", post(policy::preview))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(api_not_found);
+
+    let mut app = Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(crate::metrics::serve))
+        .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX));
+    app = match web_ui_dir {
+        Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
+        None => {
+            app.fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no web UI files found") })
+        }
+    };
+    app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        record_metrics,
+    ))
+    .with_state(state)
+}
+
+async fn node_info(State(state): State<AppState>) -> Json<NodeInfo> {
+    Json((*state.node).clone())
+}
+
+async fn api_not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no route {method} {}", uri.path()))
+}
+
+/// Checks `Authorization: Bearer TOKEN` and records the caller's role; 401 without a valid one.
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    let Some(token) = presented else {
+        return ApiError::unauthorized("missing bearer token: send `Authorization: Bearer TOKEN`")
+            .into_response();
+    };
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || lookup_token(&store, &token)).await;
+    match found {
+        Ok(Ok(Some(record))) => {
+            req.extensions_mut().insert(Caller { role: record.role });
+            next.run(req).await
+        }
+        Ok(Ok(None)) => ApiError::unauthorized("the bearer token is not valid").into_response(),
+        Ok(Err(e)) => ApiError::internal(e).into_response(),
+        Err(e) => ApiError::internal(anyhow::anyhow!(e)).into_response(),
+    }
+}
+
+/// Counts every request by route and status, with its latency.
+async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| {
+            if req.uri().path().starts_with("/api/") {
+                "unmatched".to_string()
+            } else {
+                "static".to_string()
+            }
+        });
+    let method = req.method().clone();
+    let started = Instant::now();
+    let mut response = next.run(req).await;
+    state.metrics.observe_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Runs blocking store work off the async runtime and turns its error into a 500.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?
+}

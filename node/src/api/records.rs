@@ -1,0 +1,477 @@
+//! Accounts and opportunities: list, read, create, and patch opportunities.
+
+use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use crate::auth::Role;
+use crate::store::{OpportunityFilter, Page, Upsert, WriteTables};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use protocol::records::{
+    clean_text, parse_tags, Account, AccountStatus, Amount, Currency, Date, Domain, FieldError,
+    Opportunity, Stage, NAME_BYTES_MAX, TEXT_BYTES_MAX,
+};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// Checks a list request's `limit` (serde's `flatten` cannot carry numbers from a query string,
+/// so each query struct has its own `limit` and `cursor`).
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    {
+        match limit {
+            None => Ok(PAGE_LIMIT_DEFAULT),
+            Some(0) => Err(ApiError::bad_request("limit must be at least 1")),
+            Some(n) if n > PAGE_LIMIT_MAX => Err(ApiError::bad_request(format!(
+                "limit must be at most {PAGE_LIMIT_MAX}"
+            ))),
+            Some(n) => Ok(n),
+        }
+    }
+}
+
+fn page_json<T: serde::Serialize>(page: Page<T>) -> Json<Value> {
+    Json(json!({ "items": page.items, "next_cursor": page.next_cursor }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccountQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    query: Result<Query<AccountQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let limit = page_limit(query.limit)?;
+    let page = blocking(move || {
+        Ok(state
+            .store
+            .list_accounts(query.q.as_deref(), query.cursor.as_deref(), limit)?)
+    })
+    .await?;
+    Ok(page_json(page))
+}
+
+pub async fn get_account(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Account>, ApiError> {
+    let found = blocking(move || Ok(state.store.account(&id).map(|a| (a, id))?)).await?;
+    match found {
+        (Some(a), _) => Ok(Json(a)),
+        (None, id) => Err(ApiError::not_found(format!("no account with id {id}"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OpportunityQuery {
+    stage: Option<String>,
+    account_id: Option<String>,
+    q: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+pub async fn list_opportunities(
+    State(state): State<AppState>,
+    query: Result<Query<OpportunityQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let limit = page_limit(query.limit)?;
+    let stage = query
+        .stage
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(Stage::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("stage: {e}")))?;
+    let filter = OpportunityFilter {
+        stage,
+        account_id: query.account_id.filter(|s| !s.is_empty()),
+        q: query.q.filter(|s| !s.is_empty()),
+    };
+    let page = blocking(move || {
+        Ok(state
+            .store
+            .list_opportunities(&filter, query.cursor.as_deref(), limit)?)
+    })
+    .await?;
+    Ok(page_json(page))
+}
+
+pub async fn get_opportunity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Opportunity>, ApiError> {
+    let found = blocking(move || Ok(state.store.opportunity(&id).map(|o| (o, id))?)).await?;
+    match found {
+        (Some(o), _) => Ok(Json(o)),
+        (None, id) => Err(ApiError::not_found(format!("no opportunity with id {id}"))),
+    }
+}
+
+/// Collects field errors so one answer names all of them.
+#[derive(Default)]
+struct Problems(Vec<Value>);
+
+impl Problems {
+    fn add(&mut self, e: FieldError) {
+        self.0
+            .push(json!({ "field": e.field, "message": e.message }));
+    }
+    fn field(&mut self, field: &'static str, message: impl std::fmt::Display) {
+        self.0
+            .push(json!({ "field": field, "message": message.to_string() }));
+    }
+    fn text(&mut self, field: &'static str, v: Option<&Value>, max: usize) -> Option<String> {
+        match v {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => match clean_text(field, Some(s), max) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.add(e);
+                    None
+                }
+            },
+            Some(other) => {
+                self.field(field, format!("must be a string, not {other}"));
+                None
+            }
+        }
+    }
+    fn parsed<T>(
+        &mut self,
+        field: &'static str,
+        v: Option<&Value>,
+        parse: impl Fn(&str) -> Result<T, protocol::records::ValueError>,
+    ) -> Option<T> {
+        let text = match v {
+            None | Some(Value::Null) => return None,
+            Some(Value::String(s)) if s.trim().is_empty() => return None,
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => {
+                self.field(field, format!("must be a string, not {other}"));
+                return None;
+            }
+        };
+        match parse(&text) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.field(field, e);
+                None
+            }
+        }
+    }
+    fn tags(&mut self, v: Option<&Value>) -> Option<Vec<String>> {
+        let joined = match v {
+            None | Some(Value::Null) => return None,
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(items)) => {
+                let mut parts = Vec::new();
+                for item in items {
+                    match item.as_str() {
+                        Some(s) => parts.push(s.replace([';', ',', '|'], " ")),
+                        None => {
+                            self.field("tags", "must be a list of strings");
+                            return None;
+                        }
+                    }
+                }
+                parts.join(";")
+            }
+            Some(_) => {
+                self.field("tags", "must be a list of strings");
+                return None;
+            }
+        };
+        match parse_tags(&joined) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.add(e);
+                None
+            }
+        }
+    }
+    fn into_result(self, what: &str) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::unprocessable(format!("invalid {what}"), self.0))
+        }
+    }
+}
+
+const ACCOUNT_KEYS: &[&str] = &[
+    "external_id",
+    "name",
+    "domain",
+    "industry",
+    "country",
+    "status",
+    "owner",
+    "tags",
+];
+const OPPORTUNITY_KEYS: &[&str] = &[
+    "external_id",
+    "account_id",
+    "account_domain",
+    "name",
+    "stage",
+    "amount",
+    "currency",
+    "close_date",
+    "owner",
+    "next_step",
+    "description",
+    "tags",
+];
+
+fn object(body: Result<Json<Value>, JsonRejection>) -> Result<Map<String, Value>, ApiError> {
+    let Json(value) = body?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::bad_request("the body must be a JSON object")),
+    }
+}
+
+fn check_keys(map: &Map<String, Value>, allowed: &[&str], problems: &mut Problems) {
+    for key in map.keys() {
+        if !allowed.contains(&key.as_str()) && key != "id" {
+            problems.0.push(json!({
+                "field": key,
+                "message": format!("unknown field (known: {})", allowed.join(", ")),
+            }));
+        }
+    }
+}
+
+pub async fn create_account(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<Account>), ApiError> {
+    caller.require(Role::Manager)?;
+    let map = object(body)?;
+    let mut p = Problems::default();
+    check_keys(&map, ACCOUNT_KEYS, &mut p);
+    let name = p.text("name", map.get("name"), NAME_BYTES_MAX);
+    if name.is_none() && !p.0.iter().any(|e| e["field"] == "name") {
+        p.field("name", "is required");
+    }
+    let account = Account {
+        id: ulid::Ulid::new().to_string(),
+        external_id: p.text("external_id", map.get("external_id"), NAME_BYTES_MAX),
+        name: name.unwrap_or_default(),
+        domain: p.parsed("domain", map.get("domain"), Domain::parse),
+        industry: p.text("industry", map.get("industry"), NAME_BYTES_MAX),
+        country: p.text("country", map.get("country"), NAME_BYTES_MAX),
+        status: p
+            .parsed("status", map.get("status"), AccountStatus::parse)
+            .unwrap_or_default(),
+        owner: p.text("owner", map.get("owner"), NAME_BYTES_MAX),
+        tags: p.tags(map.get("tags")).unwrap_or_default(),
+    };
+    p.into_result("account")?;
+    let account = blocking(move || {
+        let txn = state.store.write()?;
+        {
+            let mut tables = WriteTables::open(&txn)?;
+            if let Some(x) = &account.external_id {
+                if let Some(existing) = tables.account_id_by_external(x)? {
+                    return Err(ApiError::conflict(format!(
+                        "an account with external_id {x} already exists (id {existing})"
+                    )));
+                }
+            }
+            tables.put_account(&account)?;
+        }
+        txn.commit().map_err(anyhow::Error::from)?;
+        Ok(account)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(account)))
+}
+
+pub async fn create_opportunity(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<Opportunity>), ApiError> {
+    caller.require(Role::Manager)?;
+    let map = object(body)?;
+    let mut p = Problems::default();
+    check_keys(&map, OPPORTUNITY_KEYS, &mut p);
+    let mut opp = Opportunity {
+        id: ulid::Ulid::new().to_string(),
+        external_id: None,
+        account_id: String::new(),
+        name: String::new(),
+        stage: Stage::Prospect,
+        amount: None,
+        currency: None,
+        close_date: None,
+        owner: None,
+        next_step: None,
+        description: None,
+        tags: Vec::new(),
+    };
+    if !map.contains_key("name") {
+        p.field("name", "is required");
+    }
+    if !map.contains_key("stage") {
+        p.field("stage", "is required");
+    }
+    let account_id = p.text("account_id", map.get("account_id"), NAME_BYTES_MAX);
+    let account_domain = p.parsed("account_domain", map.get("account_domain"), Domain::parse);
+    if account_id.is_none()
+        && account_domain.is_none()
+        && !p.0.iter().any(|e| {
+            e["field"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("account"))
+        })
+    {
+        p.field("account_id", "is required (or give account_domain)");
+    }
+    apply_opportunity_fields(&mut opp, &map, &mut p);
+    if opp.amount.is_some() && opp.currency.is_none() {
+        opp.currency = Some(state.default_currency);
+    }
+    p.into_result("opportunity")?;
+    let opp = blocking(move || {
+        let txn = state.store.write()?;
+        {
+            let mut tables = WriteTables::open(&txn)?;
+            opp.account_id =
+                resolve_account(&tables, account_id.as_deref(), account_domain.as_ref())?;
+            if let Some(x) = &opp.external_id {
+                if let Some(existing) = tables.opportunity_id_by_external(x)? {
+                    return Err(ApiError::conflict(format!(
+                        "an opportunity with external_id {x} already exists (id {existing})"
+                    )));
+                }
+            }
+            tables.put_opportunity(&opp)?;
+        }
+        txn.commit().map_err(anyhow::Error::from)?;
+        Ok(opp)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(opp)))
+}
+
+fn resolve_account(
+    tables: &WriteTables<'_>,
+    account_id: Option<&str>,
+    domain: Option<&Domain>,
+) -> Result<String, ApiError> {
+    if let Some(id) = account_id {
+        return match tables.account(id)? {
+            Some(_) => Ok(id.to_string()),
+            None => Err(ApiError::unprocessable(
+                format!("no account with id {id}"),
+                vec![json!({"field": "account_id", "message": format!("no account with id {id}")})],
+            )),
+        };
+    }
+    let Some(domain) = domain else {
+        return Err(ApiError::unprocessable("account_id is required", vec![]));
+    };
+    let ids = tables.account_ids_by_domain(domain.as_str(), 2)?;
+    match ids.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(ApiError::unprocessable(
+            format!("no account with domain {domain}"),
+            vec![
+                json!({"field": "account_domain", "message": format!("no account with domain {domain}")}),
+            ],
+        )),
+        _ => Err(ApiError::unprocessable(
+            format!("several accounts have domain {domain}: give account_id"),
+            vec![
+                json!({"field": "account_domain", "message": "several accounts have this domain"}),
+            ],
+        )),
+    }
+}
+
+/// Applies the editable fields present in `map` (null clears an optional field).
+fn apply_opportunity_fields(opp: &mut Opportunity, map: &Map<String, Value>, p: &mut Problems) {
+    for (key, value) in map {
+        match key.as_str() {
+            "external_id" => opp.external_id = p.text("external_id", Some(value), NAME_BYTES_MAX),
+            "name" => match p.text("name", Some(value), NAME_BYTES_MAX) {
+                Some(n) => opp.name = n,
+                None => p.field("name", "must not be empty"),
+            },
+            "stage" => match p.parsed("stage", Some(value), Stage::parse) {
+                Some(s) => opp.stage = s,
+                None if value.is_null() || value.as_str().is_some_and(|s| s.trim().is_empty()) => {
+                    p.field("stage", "must not be empty")
+                }
+                None => {}
+            },
+            "amount" => opp.amount = p.parsed("amount", Some(value), Amount::parse),
+            "currency" => opp.currency = p.parsed("currency", Some(value), Currency::parse),
+            "close_date" => opp.close_date = p.parsed("close_date", Some(value), Date::parse),
+            "owner" => opp.owner = p.text("owner", Some(value), NAME_BYTES_MAX),
+            "next_step" => opp.next_step = p.text("next_step", Some(value), TEXT_BYTES_MAX),
+            "description" => opp.description = p.text("description", Some(value), TEXT_BYTES_MAX),
+            "tags" => opp.tags = p.tags(Some(value)).unwrap_or_default(),
+            _ => {}
+        }
+    }
+}
+
+pub async fn patch_opportunity(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Opportunity>, ApiError> {
+    caller.require(Role::Manager)?;
+    let map = object(body)?;
+    let opp = blocking(move || {
+        let txn = state.store.write()?;
+        let updated = {
+            let mut tables = WriteTables::open(&txn)?;
+            let Some(mut opp) = tables.opportunity(&id)? else {
+                return Err(ApiError::not_found(format!("no opportunity with id {id}")));
+            };
+            let mut p = Problems::default();
+            check_keys(&map, OPPORTUNITY_KEYS, &mut p);
+            apply_opportunity_fields(&mut opp, &map, &mut p);
+            if opp.amount.is_some() && opp.currency.is_none() {
+                opp.currency = Some(state.default_currency);
+            }
+            let account_id = p.text("account_id", map.get("account_id"), NAME_BYTES_MAX);
+            let account_domain =
+                p.parsed("account_domain", map.get("account_domain"), Domain::parse);
+            p.into_result("opportunity")?;
+            if account_id.is_some() || account_domain.is_some() {
+                opp.account_id =
+                    resolve_account(&tables, account_id.as_deref(), account_domain.as_ref())?;
+            }
+            if let Some(x) = &opp.external_id {
+                if let Some(existing) = tables.opportunity_id_by_external(x)? {
+                    if existing != opp.id {
+                        return Err(ApiError::conflict(format!(
+                            "an opportunity with external_id {x} already exists (id {existing})"
+                        )));
+                    }
+                }
+            }
+            let outcome = tables.put_opportunity(&opp)?;
+            (opp, outcome)
+        };
+        txn.commit().map_err(anyhow::Error::from)?;
+        Ok(updated)
+    })
+    .await?;
+    let (opp, _outcome): (Opportunity, Upsert) = opp;
+    Ok(Json(opp))
+}

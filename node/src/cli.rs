@@ -1,0 +1,269 @@
+//! The `cosell` command line. Each command is a thin shell over the library; errors surface as
+//! one sentence on stderr and a non-zero exit (see `main.rs`).
+
+use crate::auth::{create_token, Role};
+use crate::client::Client;
+use crate::config::Config;
+use crate::datadir::{write_private, DataDir};
+use crate::identity::Identity;
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+/// cosell: a self-hosted, peer-to-peer co-sell network node.
+#[derive(Debug, Parser)]
+#[command(name = "cosell", version, about)]
+pub struct Cli {
+    /// The node's data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "COSELL_DATA",
+        default_value = "./cosell-data"
+    )]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new node in the data directory: identity key, database, settings, admin token.
+    Init {
+        /// The company's name, as partners will see it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Run the node (HTTP API, web UI, partner connections) until SIGINT or SIGTERM.
+    Serve {
+        /// HTTP listen address (default from cosell.toml: 127.0.0.1:7600; port 0 = any).
+        #[arg(long, env = "COSELL_HTTP")]
+        http: Option<String>,
+        /// libp2p listen multiaddr (repeatable; default /ip4/0.0.0.0/tcp/7601).
+        #[arg(long)]
+        p2p: Vec<String>,
+    },
+    /// Data-sharing policies: write, check and preview what a partner receives.
+    Policy {
+        #[command(subcommand)]
+        what: PolicyCommand,
+    },
+    /// Import a CRM export (CSV) through the running node, all or nothing.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+}
+
+/// Policy commands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print a commented policy template to start from (minimal, reseller, si).
+    Init {
+        /// Which template.
+        #[arg(long, default_value = "minimal")]
+        template: String,
+    },
+    /// Validate a policy file; errors name the line and key.
+    Check {
+        /// The policy file (TOML, or JSON by its .json extension).
+        file: PathBuf,
+    },
+    /// Show what a partner under a policy file would receive from this node's pipeline.
+    Preview {
+        /// The policy file.
+        file: PathBuf,
+        /// Preview one opportunity only.
+        #[arg(long)]
+        opportunity: Option<String>,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What an import file holds.
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// Accounts (companies): Salesforce, HubSpot or cosell headers.
+    Accounts {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Opportunities (deals): Salesforce, HubSpot or cosell headers.
+    Opportunities {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let dir = DataDir::new(&cli.data);
+    match cli.command {
+        Command::Init { name } => init(&dir, &name),
+        Command::Serve { http, p2p } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(crate::serve::serve(
+                &dir,
+                crate::serve::ServeOptions { http, p2p },
+            ))
+        }
+        Command::Policy { what } => crate::policy_cli::run(&dir, what),
+        Command::Import { what } => match what {
+            ImportWhat::Accounts { file } => import(&dir, "accounts", &file),
+            ImportWhat::Opportunities { file } => import(&dir, "opportunities", &file),
+        },
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn init(dir: &DataDir, name: &str) -> Result<()> {
+    let config = Config::new(name.trim());
+    config.validate()?;
+    if dir.is_initialized() {
+        bail!(
+            "{} is already initialized (node files exist there); use another --data directory",
+            dir.root().display()
+        );
+    }
+    std::fs::create_dir_all(dir.root())
+        .with_context(|| format!("cannot create {}", dir.root().display()))?;
+    // Write the key last: a directory counts as initialized once any node file exists, so a
+    // failure part-way leaves files that we remove again.
+    let result = (|| -> Result<String> {
+        let store = Store::open(&dir.database())?;
+        let token = create_token(&store, "admin token from init", Role::Admin, now_ms())?;
+        drop(store);
+        write_private(&dir.admin_token(), format!("{token}\n").as_bytes())?;
+        crate::datadir::write_atomic(&dir.config(), config.to_toml().as_bytes(), 0o644)?;
+        let identity = Identity::generate()?;
+        identity.save(&dir.identity_key())?;
+        Ok(identity.node_id())
+    })();
+    match result {
+        Ok(id) => {
+            println!("{id}");
+            eprintln!(
+                "initialized node \"{}\" in {}; start it with `cosell serve --data {}`",
+                config.name,
+                dir.root().display(),
+                dir.root().display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            for path in [
+                dir.database(),
+                dir.admin_token(),
+                dir.config(),
+                dir.identity_key(),
+            ] {
+                let _ = std::fs::remove_file(path);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn import(dir: &DataDir, what: &str, file: &PathBuf) -> Result<()> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let client = Client::for_data_dir(dir)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("importing {what}"));
+        Some(bar)
+    } else {
+        None
+    };
+    let reader: Box<dyn Read> = match &bar {
+        Some(bar) => Box::new(bar.wrap_read(std::io::BufReader::new(f))),
+        None => Box::new(std::io::BufReader::new(f)),
+    };
+    let answer = client.send("POST", &format!("/import/{what}"), "text/csv", Some(reader))?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match answer {
+        Ok(summary) => {
+            let n = |k: &str| summary[k].as_u64().unwrap_or(0);
+            eprintln!(
+                "imported {}: {} rows, {} inserted, {} updated ({} unchanged)",
+                file.display(),
+                n("rows"),
+                n("inserted"),
+                n("updated"),
+                n("unchanged")
+            );
+            if let Some(cols) = summary["ignored_columns"]
+                .as_array()
+                .filter(|c| !c.is_empty())
+            {
+                let names: Vec<&str> = cols.iter().filter_map(|c| c.as_str()).collect();
+                eprintln!("ignored columns: {}", names.join(", "));
+            }
+            Ok(())
+        }
+        Err(failure) => {
+            for d in &failure.details {
+                if let (Some(row), Some(column), Some(message)) = (
+                    d["row"].as_u64(),
+                    d["column"].as_str(),
+                    d["message"].as_str(),
+                ) {
+                    match d["line"].as_u64() {
+                        Some(line) => {
+                            eprintln!("row {row} (line {line}), column {column}: {message}")
+                        }
+                        None => eprintln!("row {row}, column {column}: {message}"),
+                    }
+                }
+            }
+            bail!("{}: {}", file.display(), failure.error)
+        }
+    }
+}
+
+/// The whole program: parses the command line, sets up logging (`RUST_LOG`), and turns any error
+/// into one sentence on stderr with exit code 1.
+pub fn main() {
+    // Die quietly on a closed pipe (`cosell policy preview … | head`) as Unix tools do, instead
+    // of panicking on the next print.
+    // SAFETY: called first thing, before any other thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = run(cli) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,343 @@
+//! CSV import into the store: all or nothing. Rows stream from the parser ([`crate::import`])
+//! straight into one redb write transaction; the first bad row stops all writing, the rest of the
+//! file is still read so every bad row is reported, and the transaction is dropped (nothing
+//! written) unless the whole file was good.
+//!
+//! Upsert keys: an account is matched by `external_id`, else by its domain (when exactly one
+//! account has it); an opportunity by `external_id`, else by name within its account. A row's
+//! empty or absent cells keep the stored values.
+
+use crate::import::{self, ImportError, RowError};
+use crate::store::{Store, Upsert, WriteTables};
+use anyhow::Result;
+use protocol::records::{Account, Currency, Opportunity};
+use std::io::Read;
+
+/// Bad rows listed in an answer; the rest are counted.
+pub const ROW_ERRORS_LISTED_MAX: usize = 100;
+
+/// What a good import did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ImportSummary {
+    /// Data rows read.
+    pub rows: u64,
+    /// New records.
+    pub inserted: u64,
+    /// Rows that matched a stored record (changed or not).
+    pub updated: u64,
+    /// Of `updated`, the rows that changed nothing.
+    pub unchanged: u64,
+    /// Columns of the file that no field uses.
+    pub ignored_columns: Vec<String>,
+}
+
+/// Why an import wrote nothing.
+#[derive(Debug)]
+pub enum ImportFailure {
+    /// Some rows are bad: the first [`ROW_ERRORS_LISTED_MAX`] errors, and the number of bad rows.
+    Rows {
+        /// The listed errors.
+        errors: Vec<RowError>,
+        /// How many rows had errors.
+        bad_rows: u64,
+    },
+    /// The file as a whole cannot be read (encoding, header).
+    File(ImportError),
+    /// Storage failed.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ImportFailure {
+    fn from(e: anyhow::Error) -> Self {
+        ImportFailure::Internal(e)
+    }
+}
+impl From<redb::Error> for ImportFailure {
+    fn from(e: redb::Error) -> Self {
+        ImportFailure::Internal(e.into())
+    }
+}
+
+/// Collects bad rows; once there is one, nothing more is written.
+#[derive(Default)]
+struct Errors {
+    listed: Vec<RowError>,
+    bad_rows: u64,
+}
+
+impl Errors {
+    fn add(&mut self, errors: Vec<RowError>) {
+        self.bad_rows += 1;
+        for e in errors {
+            if self.listed.len() < ROW_ERRORS_LISTED_MAX {
+                self.listed.push(e);
+            }
+        }
+    }
+    fn any(&self) -> bool {
+        self.bad_rows > 0
+    }
+}
+
+fn count(summary: &mut ImportSummary, outcome: Upsert) {
+    match outcome {
+        Upsert::Inserted => summary.inserted += 1,
+        Upsert::Updated => summary.updated += 1,
+        Upsert::Unchanged => {
+            summary.updated += 1;
+            summary.unchanged += 1;
+        }
+    }
+}
+
+/// Imports accounts from CSV, all or nothing.
+pub fn import_accounts(store: &Store, input: impl Read) -> Result<ImportSummary, ImportFailure> {
+    let mut reader = import::read_accounts(input).map_err(ImportFailure::File)?;
+    let mut summary = ImportSummary {
+        ignored_columns: reader.ignored_columns().to_vec(),
+        ..Default::default()
+    };
+    let mut errors = Errors::default();
+    let txn = store.write()?;
+    {
+        let mut tables = WriteTables::open(&txn)?;
+        for row in reader.by_ref() {
+            summary.rows += 1;
+            let row = match row {
+                Ok(row) => row,
+                Err(row_errors) => {
+                    errors.add(row_errors);
+                    continue;
+                }
+            };
+            if errors.any() {
+                continue;
+            }
+            let existing = match &row.external_id {
+                Some(x) => tables.account_id_by_external(x)?,
+                None => None,
+            };
+            let existing = match (existing, &row.domain, &row.external_id) {
+                (Some(id), _, _) => Some(id),
+                (None, Some(d), None) => {
+                    let ids = tables.account_ids_by_domain(d.as_str(), 2)?;
+                    if ids.len() == 1 {
+                        ids.into_iter().next()
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+            let base = match existing {
+                Some(id) => tables.account(&id)?,
+                None => None,
+            };
+            let mut account = base.unwrap_or_else(|| Account {
+                id: ulid::Ulid::new().to_string(),
+                external_id: None,
+                name: String::new(),
+                domain: None,
+                industry: None,
+                country: None,
+                status: Default::default(),
+                owner: None,
+                tags: Vec::new(),
+            });
+            account.name = row.name;
+            set(&mut account.external_id, row.external_id);
+            set(&mut account.domain, row.domain);
+            set(&mut account.industry, row.industry);
+            set(&mut account.country, row.country);
+            if let Some(s) = row.status {
+                account.status = s;
+            }
+            set(&mut account.owner, row.owner);
+            if let Some(t) = row.tags {
+                account.tags = t;
+            }
+            let outcome = tables.put_account(&account)?;
+            count(&mut summary, outcome);
+        }
+    }
+    finish(txn, errors, summary)
+}
+
+/// Imports opportunities from CSV, all or nothing. Each row's account is found by its external
+/// id, else its domain, else its exact name; amounts without a currency get `default_currency`.
+pub fn import_opportunities(
+    store: &Store,
+    input: impl Read,
+    default_currency: Currency,
+) -> Result<ImportSummary, ImportFailure> {
+    let mut reader = import::read_opportunities(input).map_err(ImportFailure::File)?;
+    let mut summary = ImportSummary {
+        ignored_columns: reader.ignored_columns().to_vec(),
+        ..Default::default()
+    };
+    let mut errors = Errors::default();
+    let txn = store.write()?;
+    {
+        let mut tables = WriteTables::open(&txn)?;
+        while let Some(row) = reader.next() {
+            summary.rows += 1;
+            let row = match row {
+                Ok(row) => row,
+                Err(row_errors) => {
+                    errors.add(row_errors);
+                    continue;
+                }
+            };
+            let line = reader.last_line();
+            let account_id = match find_account(&tables, &row, line)? {
+                Ok(id) => id,
+                Err(e) => {
+                    errors.add(vec![e]);
+                    continue;
+                }
+            };
+            if errors.any() {
+                continue;
+            }
+            let existing = match &row.external_id {
+                Some(x) => tables.opportunity_id_by_external(x)?,
+                None => {
+                    let mut found = None;
+                    for id in tables.opportunity_ids_by_account(&account_id, 10_000)? {
+                        if let Some(o) = tables.opportunity(&id)? {
+                            if o.name == row.name && o.external_id.is_none() {
+                                found = Some(id);
+                                break;
+                            }
+                        }
+                    }
+                    found
+                }
+            };
+            let base = match existing {
+                Some(id) => tables.opportunity(&id)?,
+                None => None,
+            };
+            let mut opp = base.unwrap_or_else(|| Opportunity {
+                id: ulid::Ulid::new().to_string(),
+                external_id: None,
+                account_id: account_id.clone(),
+                name: String::new(),
+                stage: row.stage,
+                amount: None,
+                currency: None,
+                close_date: None,
+                owner: None,
+                next_step: None,
+                description: None,
+                tags: Vec::new(),
+            });
+            opp.account_id = account_id;
+            opp.name = row.name;
+            opp.stage = row.stage;
+            set(&mut opp.external_id, row.external_id);
+            set(&mut opp.amount, row.amount);
+            set(&mut opp.currency, row.currency);
+            if opp.amount.is_some() && opp.currency.is_none() {
+                opp.currency = Some(default_currency);
+            }
+            set(&mut opp.close_date, row.close_date);
+            set(&mut opp.owner, row.owner);
+            set(&mut opp.next_step, row.next_step);
+            set(&mut opp.description, row.description);
+            if let Some(t) = row.tags {
+                opp.tags = t;
+            }
+            let outcome = tables.put_opportunity(&opp)?;
+            count(&mut summary, outcome);
+        }
+    }
+    finish(txn, errors, summary)
+}
+
+fn set<T>(slot: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+/// The account a row refers to, or the row error saying why there is none.
+fn find_account(
+    tables: &WriteTables<'_>,
+    row: &import::OpportunityRow,
+    line: u64,
+) -> Result<std::result::Result<String, RowError>> {
+    let error = |column: &str, message: String| RowError {
+        row: row.row,
+        line,
+        column: column.to_string(),
+        message,
+    };
+    if let Some(x) = &row.account_external_id {
+        if let Some(id) = tables.account_id_by_external(x)? {
+            return Ok(Ok(id));
+        }
+        if row.account_domain.is_none() && row.account_name.is_none() {
+            return Ok(Err(error(
+                "account_external_id",
+                format!("no account with external id '{x}' (import accounts first)"),
+            )));
+        }
+    }
+    if let Some(d) = &row.account_domain {
+        let ids = tables.account_ids_by_domain(d.as_str(), 2)?;
+        match ids.len() {
+            1 => return Ok(Ok(ids.into_iter().next().unwrap_or_default())),
+            0 if row.account_name.is_none() => {
+                return Ok(Err(error(
+                    "account_domain",
+                    format!("no account with domain '{d}' (import accounts first)"),
+                )))
+            }
+            0 => {}
+            _ => {
+                return Ok(Err(error(
+                    "account_domain",
+                    format!("several accounts have domain '{d}': give the account's external id"),
+                )))
+            }
+        }
+    }
+    if let Some(name) = &row.account_name {
+        let ids = tables.account_ids_by_name(name, 2)?;
+        return Ok(match ids.len() {
+            1 => Ok(ids.into_iter().next().unwrap_or_default()),
+            0 => Err(error(
+                "account_name",
+                format!("no account named '{name}' (import accounts first)"),
+            )),
+            _ => Err(error(
+                "account_name",
+                format!(
+                    "several accounts are named '{name}': give the account's external id or domain"
+                ),
+            )),
+        });
+    }
+    Ok(Err(error(
+        "account",
+        "no account: give the account's external id, domain or name".to_string(),
+    )))
+}
+
+fn finish(
+    txn: redb::WriteTransaction,
+    errors: Errors,
+    summary: ImportSummary,
+) -> Result<ImportSummary, ImportFailure> {
+    if errors.any() {
+        txn.abort().map_err(|e| ImportFailure::Internal(e.into()))?;
+        return Err(ImportFailure::Rows {
+            errors: errors.listed,
+            bad_rows: errors.bad_rows,
+        });
+    }
+    txn.commit()
+        .map_err(|e| ImportFailure::Internal(e.into()))?;
+    Ok(summary)
+}

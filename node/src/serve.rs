@@ -1,0 +1,108 @@
+//! `cosell serve`: opens the store, binds the HTTP API, writes `node.json` once ready, and stops
+//! cleanly on SIGINT or SIGTERM (in-flight requests finish, the database closes, `node.json` goes).
+
+use crate::api::{self, AppState, NodeInfo};
+use crate::config::Config;
+use crate::datadir::{write_atomic, DataDir};
+use crate::identity::Identity;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Flags of `cosell serve`, overriding `cosell.toml` and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct ServeOptions {
+    /// HTTP listen address.
+    pub http: Option<String>,
+    /// libp2p listen multiaddrs.
+    pub p2p: Vec<String>,
+}
+
+/// Runs the node until a stop signal.
+pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
+    dir.require_initialized()?;
+    let mut config = Config::load(&dir.config())?;
+    if let Some(http) = options.http {
+        config.http = http;
+    }
+    if !options.p2p.is_empty() {
+        config.p2p = options.p2p;
+    }
+    let identity = Identity::load(&dir.identity_key())?;
+    let store = Arc::new(Store::open(&dir.database())?);
+    let listener = tokio::net::TcpListener::bind(&config.http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
+    let http_addr = listener.local_addr()?;
+    let node = Arc::new(NodeInfo {
+        id: identity.node_id(),
+        name: config.name.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        http: format!("http://{http_addr}"),
+        p2p: Vec::new(),
+    });
+    let state = AppState {
+        store,
+        node: node.clone(),
+        metrics: Arc::new(Metrics::default()),
+        default_currency: config.default_currency()?,
+    };
+    let app = api::router(state, web_ui_dir());
+    let node_json = serde_json::to_vec_pretty(&serde_json::json!({
+        "id": node.id, "name": node.name, "http": node.http, "p2p": node.p2p,
+    }))?;
+    write_atomic(&dir.node_json(), &node_json, 0o644)?;
+    tracing::info!(id = %node.id, http = %node.http, "node ready");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(stop_signal())
+        .await;
+    let _ = std::fs::remove_file(dir.node_json());
+    served.context("the HTTP server failed")?;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+/// Where the web UI's static files are: `COSELL_WEB_UI`, else `web-ui/` beside the executable's
+/// install prefix or the source tree.
+pub fn web_ui_dir() -> Option<PathBuf> {
+    if let Ok(dir) = std::env::var("COSELL_WEB_UI") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        for ancestor in exe.ancestors().skip(1).take(4) {
+            candidates.push(ancestor.join("web-ui"));
+            candidates.push(ancestor.join("share/cosell/web-ui"));
+        }
+    }
+    candidates.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../web-ui"
+    )));
+    candidates
+        .into_iter()
+        .find(|c| c.join("index.html").is_file())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("stop signal received");
+}

@@ -1,0 +1,593 @@
+//! The node's redb database: its own accounts and opportunities, their indexes, API tokens and
+//! metadata. Table layout and encodings are written down in `docs/storage.md`; keep the two in
+//! step. Every public write is one durable redb transaction: it is all there after a crash, or
+//! none of it is.
+
+use anyhow::{anyhow, bail, Context, Result};
+use protocol::records::{Account, Opportunity, Stage};
+use redb::{
+    Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
+use std::path::Path;
+
+/// Schema version this build writes. Bump it with a migration step in [`Store::migrate`].
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Small key → value metadata (`schema_version`, `run_counter`).
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Account id → account as JSON.
+pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+/// CRM external id → account id.
+pub(crate) const ACCOUNTS_BY_EXTERNAL: TableDefinition<&str, &str> =
+    TableDefinition::new("accounts_by_external_id");
+/// (normalized domain, account id) → () — several accounts may share a domain.
+pub(crate) const ACCOUNTS_BY_DOMAIN: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("accounts_by_domain");
+/// (exact name, account id) → ().
+pub(crate) const ACCOUNTS_BY_NAME: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("accounts_by_name");
+/// Opportunity id → opportunity as JSON.
+pub(crate) const OPPORTUNITIES: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("opportunities");
+/// CRM external id → opportunity id.
+pub(crate) const OPPORTUNITIES_BY_EXTERNAL: TableDefinition<&str, &str> =
+    TableDefinition::new("opportunities_by_external_id");
+/// (stage, opportunity id) → ().
+pub(crate) const OPPORTUNITIES_BY_STAGE: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("opportunities_by_stage");
+/// (account id, opportunity id) → ().
+pub(crate) const OPPORTUNITIES_BY_ACCOUNT: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("opportunities_by_account");
+/// SHA-256 of an API token (hex) → token record as JSON. The token itself is never stored.
+pub(crate) const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+
+/// The node's database handle. Cheap to share behind an `Arc`; redb serializes writers.
+pub struct Store {
+    db: Database,
+}
+
+/// How a write changed a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// A new record.
+    Inserted,
+    /// An existing record whose fields changed.
+    Updated,
+    /// An existing record that already held exactly these values.
+    Unchanged,
+}
+
+/// A filter for listing opportunities.
+#[derive(Debug, Default, Clone)]
+pub struct OpportunityFilter {
+    /// Only this stage.
+    pub stage: Option<Stage>,
+    /// Only this account's opportunities.
+    pub account_id: Option<String>,
+    /// Case-insensitive substring of the name (or account name, external id).
+    pub q: Option<String>,
+}
+
+/// One page of a list, in id order (ULIDs: creation order).
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The records of this page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Record totals, for the dashboard and `/metrics`.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Counts {
+    /// Accounts held.
+    pub accounts: u64,
+    /// Opportunities held.
+    pub opportunities: u64,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, refusing one that another process holds or
+    /// that a newer cosell wrote, and migrating an older one.
+    pub fn open(path: &Path) -> Result<Store> {
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            Err(DatabaseError::DatabaseAlreadyOpen) => bail!(
+                "database {} is in use by another cosell process (is `cosell serve` already running on this data directory?)",
+                path.display()
+            ),
+            Err(e) => {
+                return Err(anyhow!(e)).with_context(|| format!("cannot open database {}", path.display()))
+            }
+        };
+        let store = Store { db };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Brings the schema to [`SCHEMA_VERSION`]: creates every table, then runs each migration step
+    /// from the stored version up. Refuses a database from a newer build rather than guess.
+    fn migrate(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        let stored = {
+            let meta = txn.open_table(META)?;
+            let v = meta.get("schema_version")?.map(|v| decode_u64(v.value()));
+            v
+        };
+        match stored {
+            Some(v) if v > SCHEMA_VERSION => bail!(
+                "the database was written by a newer cosell (schema version {v}; this build reads up to {SCHEMA_VERSION}): upgrade cosell"
+            ),
+            Some(v) if v == SCHEMA_VERSION => return Ok(()),
+            // Future migrations: `Some(1) => migrate_1_to_2(&txn)?`, each step in order.
+            _ => {}
+        }
+        txn.open_table(ACCOUNTS)?;
+        txn.open_table(ACCOUNTS_BY_EXTERNAL)?;
+        txn.open_table(ACCOUNTS_BY_DOMAIN)?;
+        txn.open_table(ACCOUNTS_BY_NAME)?;
+        txn.open_table(OPPORTUNITIES)?;
+        txn.open_table(OPPORTUNITIES_BY_EXTERNAL)?;
+        txn.open_table(OPPORTUNITIES_BY_STAGE)?;
+        txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?;
+        txn.open_table(TOKENS)?;
+        txn.open_table(META)?
+            .insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Starts a write transaction; callers commit it once, which makes it durable.
+    pub fn write(&self) -> Result<WriteTransaction> {
+        Ok(self.db.begin_write()?)
+    }
+
+    /// Starts a read transaction (a consistent snapshot).
+    pub fn read(&self) -> Result<ReadTransaction> {
+        Ok(self.db.begin_read()?)
+    }
+
+    /// Increments and returns the per-process-run counter that makes this run's Automerge actor
+    /// ids unique (invariant 5 in DESIGN.md).
+    pub fn next_run_counter(&self) -> Result<u64> {
+        let txn = self.write()?;
+        let next = {
+            let mut meta = txn.open_table(META)?;
+            let current = meta
+                .get("run_counter")?
+                .map(|v| decode_u64(v.value()))
+                .unwrap_or(0);
+            let next = current + 1;
+            meta.insert("run_counter", next.to_be_bytes().as_slice())?;
+            next
+        };
+        txn.commit()?;
+        Ok(next)
+    }
+
+    /// Totals of each record kind.
+    pub fn counts(&self) -> Result<Counts> {
+        let txn = self.read()?;
+        Ok(Counts {
+            accounts: txn.open_table(ACCOUNTS)?.len()?,
+            opportunities: txn.open_table(OPPORTUNITIES)?.len()?,
+        })
+    }
+
+    /// One account by id.
+    pub fn account(&self, id: &str) -> Result<Option<Account>> {
+        let txn = self.read()?;
+        get_account(&txn.open_table(ACCOUNTS)?, id)
+    }
+
+    /// One opportunity by id.
+    pub fn opportunity(&self, id: &str) -> Result<Option<Opportunity>> {
+        let txn = self.read()?;
+        get_opportunity(&txn.open_table(OPPORTUNITIES)?, id)
+    }
+
+    /// A page of accounts after `cursor`, optionally only those whose name, domain or external
+    /// id contains `q` (case-insensitive).
+    pub fn list_accounts(
+        &self,
+        q: Option<&str>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Account>> {
+        let txn = self.read()?;
+        let table = txn.open_table(ACCOUNTS)?;
+        let needle = q.map(str::to_lowercase);
+        let mut items = Vec::new();
+        let range = match cursor {
+            Some(c) => {
+                table.range::<&str>((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded))?
+            }
+            None => table.range::<&str>(..)?,
+        };
+        let mut more = false;
+        for entry in range {
+            let (_, v) = entry?;
+            let account: Account = decode_record(v.value())?;
+            if let Some(n) = &needle {
+                let hay = [
+                    Some(account.name.as_str()),
+                    account.domain.as_ref().map(|d| d.as_str()),
+                    account.external_id.as_deref(),
+                ];
+                if !hay
+                    .iter()
+                    .flatten()
+                    .any(|h| h.to_lowercase().contains(n.as_str()))
+                {
+                    continue;
+                }
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(account);
+        }
+        Ok(page(items, more, |a| a.id.clone()))
+    }
+
+    /// A page of opportunities matching `filter`, after `cursor`.
+    pub fn list_opportunities(
+        &self,
+        filter: &OpportunityFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Opportunity>> {
+        let txn = self.read()?;
+        let table = txn.open_table(OPPORTUNITIES)?;
+        let needle = filter.q.as_deref().map(str::to_lowercase);
+        let after = cursor.unwrap_or("");
+        let mut items = Vec::new();
+        let mut more = false;
+        let mut consider = |opp: Opportunity, items: &mut Vec<Opportunity>| -> bool {
+            if filter.stage.is_some_and(|s| s != opp.stage) {
+                return true;
+            }
+            if filter
+                .account_id
+                .as_deref()
+                .is_some_and(|a| a != opp.account_id)
+            {
+                return true;
+            }
+            if let Some(n) = &needle {
+                let hay = [
+                    Some(opp.name.as_str()),
+                    opp.external_id.as_deref(),
+                    opp.owner.as_deref(),
+                ];
+                if !hay
+                    .iter()
+                    .flatten()
+                    .any(|h| h.to_lowercase().contains(n.as_str()))
+                {
+                    return true;
+                }
+            }
+            if items.len() == limit {
+                more = true;
+                return false;
+            }
+            items.push(opp);
+            true
+        };
+        // Use the narrowest index the filter allows, then check the rest of the filter per row.
+        if let Some(account_id) = &filter.account_id {
+            let index = txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?;
+            for entry in index.range((account_id.as_str(), after)..)? {
+                let (k, _) = entry?;
+                let (acc, id) = k.value();
+                if acc != account_id {
+                    break;
+                }
+                if id == after {
+                    continue;
+                }
+                if let Some(opp) = get_opportunity(&table, id)? {
+                    if !consider(opp, &mut items) {
+                        break;
+                    }
+                }
+            }
+        } else if let Some(stage) = filter.stage {
+            let index = txn.open_table(OPPORTUNITIES_BY_STAGE)?;
+            for entry in index.range((stage.as_str(), after)..)? {
+                let (k, _) = entry?;
+                let (s, id) = k.value();
+                if s != stage.as_str() {
+                    break;
+                }
+                if id == after {
+                    continue;
+                }
+                if let Some(opp) = get_opportunity(&table, id)? {
+                    if !consider(opp, &mut items) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            let range = match cursor {
+                Some(c) => table
+                    .range::<&str>((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded))?,
+                None => table.range::<&str>(..)?,
+            };
+            for entry in range {
+                let (_, v) = entry?;
+                if !consider(decode_record(v.value())?, &mut items) {
+                    break;
+                }
+            }
+        }
+        Ok(page(items, more, |o| o.id.clone()))
+    }
+
+    /// Calls `visit` with every opportunity and its account, in id order, from one snapshot.
+    /// Stops early when `visit` returns `false`.
+    pub fn for_each_opportunity_with_account(
+        &self,
+        mut visit: impl FnMut(&Opportunity, &Account) -> bool,
+    ) -> Result<()> {
+        let txn = self.read()?;
+        let opportunities = txn.open_table(OPPORTUNITIES)?;
+        let accounts = txn.open_table(ACCOUNTS)?;
+        let mut cached: Option<Account> = None;
+        for entry in opportunities.range::<&str>(..)? {
+            let (_, v) = entry?;
+            let opp: Opportunity = decode_record(v.value())?;
+            if cached.as_ref().map(|a| a.id.as_str()) != Some(opp.account_id.as_str()) {
+                cached = get_account(&accounts, &opp.account_id)?;
+            }
+            let Some(account) = &cached else {
+                bail!(
+                    "opportunity {} refers to a missing account {}",
+                    opp.id,
+                    opp.account_id
+                );
+            };
+            if !visit(&opp, account) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a new or changed account in one durable transaction.
+    pub fn put_account(&self, account: &Account) -> Result<Upsert> {
+        let txn = self.write()?;
+        let outcome = {
+            let mut tables = WriteTables::open(&txn)?;
+            tables.put_account(account)?
+        };
+        txn.commit()?;
+        Ok(outcome)
+    }
+
+    /// Stores a new or changed opportunity in one durable transaction. Its account must exist.
+    pub fn put_opportunity(&self, opportunity: &Opportunity) -> Result<Upsert> {
+        let txn = self.write()?;
+        let outcome = {
+            let mut tables = WriteTables::open(&txn)?;
+            if tables.account(&opportunity.account_id)?.is_none() {
+                bail!("account {} does not exist", opportunity.account_id);
+            }
+            tables.put_opportunity(opportunity)?
+        };
+        txn.commit()?;
+        Ok(outcome)
+    }
+}
+
+fn page<T>(items: Vec<T>, more: bool, id: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if more { items.last().map(id) } else { None };
+    Page { items, next_cursor }
+}
+
+fn decode_u64(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = bytes.len().min(8);
+    b[8 - n..].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// Decodes a stored record and re-checks its invariants (paired with the check before writing).
+fn decode_record<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).context("a stored record is corrupt")
+}
+
+fn get_account(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Option<Account>> {
+    table.get(id)?.map(|v| decode_record(v.value())).transpose()
+}
+
+fn get_opportunity(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Option<Opportunity>> {
+    table.get(id)?.map(|v| decode_record(v.value())).transpose()
+}
+
+/// The record tables opened inside one write transaction, so a batch (an import) reuses them.
+pub struct WriteTables<'txn> {
+    accounts: redb::Table<'txn, &'static str, &'static [u8]>,
+    accounts_by_external: redb::Table<'txn, &'static str, &'static str>,
+    accounts_by_domain: redb::Table<'txn, (&'static str, &'static str), ()>,
+    accounts_by_name: redb::Table<'txn, (&'static str, &'static str), ()>,
+    opportunities: redb::Table<'txn, &'static str, &'static [u8]>,
+    opportunities_by_external: redb::Table<'txn, &'static str, &'static str>,
+    opportunities_by_stage: redb::Table<'txn, (&'static str, &'static str), ()>,
+    opportunities_by_account: redb::Table<'txn, (&'static str, &'static str), ()>,
+}
+
+impl<'txn> WriteTables<'txn> {
+    /// Opens every record table in `txn`.
+    pub fn open(txn: &'txn WriteTransaction) -> Result<Self> {
+        Ok(WriteTables {
+            accounts: txn.open_table(ACCOUNTS)?,
+            accounts_by_external: txn.open_table(ACCOUNTS_BY_EXTERNAL)?,
+            accounts_by_domain: txn.open_table(ACCOUNTS_BY_DOMAIN)?,
+            accounts_by_name: txn.open_table(ACCOUNTS_BY_NAME)?,
+            opportunities: txn.open_table(OPPORTUNITIES)?,
+            opportunities_by_external: txn.open_table(OPPORTUNITIES_BY_EXTERNAL)?,
+            opportunities_by_stage: txn.open_table(OPPORTUNITIES_BY_STAGE)?,
+            opportunities_by_account: txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?,
+        })
+    }
+
+    /// An account by id, as of this transaction.
+    pub fn account(&self, id: &str) -> Result<Option<Account>> {
+        get_account(&self.accounts, id)
+    }
+
+    /// An opportunity by id, as of this transaction.
+    pub fn opportunity(&self, id: &str) -> Result<Option<Opportunity>> {
+        get_opportunity(&self.opportunities, id)
+    }
+
+    /// The id of the account with this CRM external id.
+    pub fn account_id_by_external(&self, external_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .accounts_by_external
+            .get(external_id)?
+            .map(|v| v.value().to_string()))
+    }
+
+    /// The ids of accounts with this normalized domain (at most `max`).
+    pub fn account_ids_by_domain(&self, domain: &str, max: usize) -> Result<Vec<String>> {
+        prefix_ids(&self.accounts_by_domain, domain, max)
+    }
+
+    /// The ids of accounts with exactly this name (at most `max`).
+    pub fn account_ids_by_name(&self, name: &str, max: usize) -> Result<Vec<String>> {
+        prefix_ids(&self.accounts_by_name, name, max)
+    }
+
+    /// The id of the opportunity with this CRM external id.
+    pub fn opportunity_id_by_external(&self, external_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .opportunities_by_external
+            .get(external_id)?
+            .map(|v| v.value().to_string()))
+    }
+
+    /// The ids of this account's opportunities (at most `max`).
+    pub fn opportunity_ids_by_account(&self, account_id: &str, max: usize) -> Result<Vec<String>> {
+        prefix_ids(&self.opportunities_by_account, account_id, max)
+    }
+
+    /// Writes an account and keeps its indexes in step.
+    pub fn put_account(&mut self, account: &Account) -> Result<Upsert> {
+        account
+            .validate()
+            .map_err(|e| anyhow!("account {}: {} {}", account.id, e.field, e.message))?;
+        let previous = self.account(&account.id)?;
+        if previous.as_ref() == Some(account) {
+            return Ok(Upsert::Unchanged);
+        }
+        if let Some(old) = &previous {
+            if let Some(x) = &old.external_id {
+                self.accounts_by_external.remove(x.as_str())?;
+            }
+            if let Some(d) = &old.domain {
+                self.accounts_by_domain
+                    .remove((d.as_str(), old.id.as_str()))?;
+            }
+            self.accounts_by_name
+                .remove((old.name.as_str(), old.id.as_str()))?;
+        }
+        if let Some(x) = &account.external_id {
+            if let Some(other) = self.accounts_by_external.get(x.as_str())? {
+                if other.value() != account.id {
+                    bail!(
+                        "external id {x} already belongs to account {}",
+                        other.value()
+                    );
+                }
+            }
+            self.accounts_by_external
+                .insert(x.as_str(), account.id.as_str())?;
+        }
+        if let Some(d) = &account.domain {
+            self.accounts_by_domain
+                .insert((d.as_str(), account.id.as_str()), ())?;
+        }
+        self.accounts_by_name
+            .insert((account.name.as_str(), account.id.as_str()), ())?;
+        let bytes = serde_json::to_vec(account)?;
+        self.accounts
+            .insert(account.id.as_str(), bytes.as_slice())?;
+        Ok(if previous.is_some() {
+            Upsert::Updated
+        } else {
+            Upsert::Inserted
+        })
+    }
+
+    /// Writes an opportunity and keeps its indexes in step.
+    pub fn put_opportunity(&mut self, opp: &Opportunity) -> Result<Upsert> {
+        opp.validate()
+            .map_err(|e| anyhow!("opportunity {}: {} {}", opp.id, e.field, e.message))?;
+        let previous = self.opportunity(&opp.id)?;
+        if previous.as_ref() == Some(opp) {
+            return Ok(Upsert::Unchanged);
+        }
+        if let Some(old) = &previous {
+            if let Some(x) = &old.external_id {
+                self.opportunities_by_external.remove(x.as_str())?;
+            }
+            self.opportunities_by_stage
+                .remove((old.stage.as_str(), old.id.as_str()))?;
+            self.opportunities_by_account
+                .remove((old.account_id.as_str(), old.id.as_str()))?;
+        }
+        if let Some(x) = &opp.external_id {
+            if let Some(other) = self.opportunities_by_external.get(x.as_str())? {
+                if other.value() != opp.id {
+                    bail!(
+                        "external id {x} already belongs to opportunity {}",
+                        other.value()
+                    );
+                }
+            }
+            self.opportunities_by_external
+                .insert(x.as_str(), opp.id.as_str())?;
+        }
+        self.opportunities_by_stage
+            .insert((opp.stage.as_str(), opp.id.as_str()), ())?;
+        self.opportunities_by_account
+            .insert((opp.account_id.as_str(), opp.id.as_str()), ())?;
+        let bytes = serde_json::to_vec(opp)?;
+        self.opportunities
+            .insert(opp.id.as_str(), bytes.as_slice())?;
+        Ok(if previous.is_some() {
+            Upsert::Updated
+        } else {
+            Upsert::Inserted
+        })
+    }
+}
+
+fn prefix_ids(
+    index: &impl ReadableTable<(&'static str, &'static str), ()>,
+    prefix: &str,
+    max: usize,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for entry in index.range((prefix, "")..)? {
+        let (k, _) = entry?;
+        let (p, id) = k.value();
+        if p != prefix || out.len() == max {
+            break;
+        }
+        out.push(id.to_string());
+    }
+    Ok(out)
+}

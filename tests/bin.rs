@@ -1,0 +1,4 @@
+//! `cosell` itself, under another name, for the end-to-end tests.
+fn main() {
+    cosell::cli::main()
+}
