@@ -56,6 +56,39 @@ pub enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Partnerships: invite, join, list, remove.
+    Partner {
+        #[command(subcommand)]
+        what: crate::partner_cli::PartnerCommand,
+    },
+    /// Share an opportunity with partners as a co-sell deal; prints the deal id.
+    Share {
+        /// The opportunity id.
+        opportunity: String,
+        /// Partners (node ids or names), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        with: Vec<String>,
+        /// This node's role in the deal (default vendor).
+        #[arg(long = "as")]
+        role: Option<String>,
+    },
+    /// Shared deals: list, show, write this node's section, accept, decline.
+    Deals {
+        #[command(subcommand)]
+        what: crate::deals_cli::DealsCommand,
+    },
+    /// The audit log: shares, policy and partnership changes, refused changes.
+    Audit {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only entries of this kind (share, share_update, policy, partner, rejected).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Most entries.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
 }
 
 /// Policy commands.
@@ -72,9 +105,25 @@ pub enum PolicyCommand {
         /// The policy file (TOML, or JSON by its .json extension).
         file: PathBuf,
     },
-    /// Show what a partner under a policy file would receive from this node's pipeline.
+    /// Set the policy for a partner (validated; every version is kept).
+    Set {
+        /// Node id or unique partner name.
+        partner: String,
+        /// The policy file (TOML, or JSON by its .json extension).
+        file: PathBuf,
+    },
+    /// Show the policy in force for a partner and its versions.
+    Show {
+        /// Node id or unique partner name.
+        partner: String,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a partner receives: under a policy file, or (a partner name or id) under the
+    /// policy set for that partner.
     Preview {
-        /// The policy file.
+        /// A policy file, or a partner.
         file: PathBuf,
         /// Preview one opportunity only.
         #[arg(long)]
@@ -120,6 +169,14 @@ pub fn run(cli: Cli) -> Result<()> {
             ImportWhat::Accounts { file } => import(&dir, "accounts", &file),
             ImportWhat::Opportunities { file } => import(&dir, "opportunities", &file),
         },
+        Command::Partner { what } => crate::partner_cli::run(&dir, what),
+        Command::Share {
+            opportunity,
+            with,
+            role,
+        } => crate::deals_cli::share(&dir, &opportunity, &with, role),
+        Command::Deals { what } => crate::deals_cli::run(&dir, what),
+        Command::Audit { json, kind, limit } => crate::partner_cli::audit(&dir, json, kind, limit),
     }
 }
 

@@ -32,6 +32,26 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     }
     let identity = Identity::load(&dir.identity_key())?;
     let store = Arc::new(Store::open(&dir.database())?);
+    crate::store_net::ensure_tables(&store)?;
+    let run_counter = store.next_run_counter()?;
+    let deals = Arc::new(crate::deals::Deals::open(
+        store.clone(),
+        identity.secret_bytes(),
+        run_counter,
+        &config.name,
+    )?);
+    let network = Arc::new(
+        crate::net::start(
+            crate::net::NetConfig {
+                secret: identity.secret_bytes(),
+                listen: config.p2p.clone(),
+                name: config.name.clone(),
+            },
+            store.clone(),
+            deals,
+        )
+        .await?,
+    );
     let listener = tokio::net::TcpListener::bind(&config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
@@ -41,13 +61,14 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         name: config.name.clone(),
         version: env!("CARGO_PKG_VERSION"),
         http: format!("http://{http_addr}"),
-        p2p: Vec::new(),
+        p2p: network.listen.clone(),
     });
     let state = AppState {
         store,
         node: node.clone(),
         metrics: Arc::new(Metrics::default()),
         default_currency: config.default_currency()?,
+        network,
     };
     let app = api::router(state, web_ui_dir());
     let node_json = serde_json::to_vec_pretty(&serde_json::json!({

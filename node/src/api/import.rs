@@ -100,6 +100,9 @@ async fn run(
                 "import done"
             );
             state.metrics.imported(what, summary.rows);
+            if summary.updated > 0 {
+                super::deals::opportunity_changed(&state, None).await;
+            }
             Ok(Json(summary))
         }
         Err(ImportFailure::Rows { errors, bad_rows }) => {

@@ -2,9 +2,12 @@
 //! caller's role, parse input into validated records, call the store (on a blocking thread, since
 //! redb is synchronous) and shape JSON. Routes and their docs live side by side in [`openapi`].
 
+mod audit;
+pub mod deals;
 mod error;
 mod import;
 pub mod openapi;
+mod partners;
 mod policy;
 mod records;
 
@@ -17,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +61,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Currency for imported amounts that name none.
     pub default_currency: protocol::records::Currency,
+    /// Partner connections, deals and sync.
+    pub network: Arc<crate::net::Network>,
 }
 
 /// The caller's role, put into the request by the auth layer.
@@ -116,6 +121,23 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
             post(import::import_opportunities).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
         )
         .route("/policy/preview", post(policy::preview))
+        .route("/partners", get(partners::list))
+        .route("/partners/invites", post(partners::invite))
+        .route("/partners/join", post(partners::join))
+        .route("/partners/{id}", delete(partners::remove))
+        .route(
+            "/partners/{id}/policy",
+            get(partners::get_policy).put(partners::put_policy),
+        )
+        .route(
+            "/partners/{id}/policy/preview",
+            get(partners::preview_policy),
+        )
+        .route("/deals", get(deals::list).post(deals::share))
+        .route("/deals/{id}", get(deals::get).patch(deals::patch))
+        .route("/deals/{id}/accept", post(deals::accept))
+        .route("/deals/{id}/decline", post(deals::decline))
+        .route("/audit", get(audit::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
         .fallback(api_not_found);
