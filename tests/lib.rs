@@ -427,10 +427,15 @@ impl Node {
 
     /// Sends SIGTERM, waits (bounded) and asserts a clean exit (status 0). Returns the status.
     pub fn stop(&mut self) -> ExitStatus {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// Sends `signal` (SIGTERM, SIGINT), waits (bounded) and asserts a clean exit (status 0).
+    pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
         let mut child = self.child.take().expect("the node is not running");
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+            libc::kill(child.id() as libc::pid_t, signal);
         }
         let status = wait_bounded(&mut child, STOP_TIMEOUT).unwrap_or_else(|| {
             let _ = child.kill();
@@ -477,27 +482,11 @@ pub fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
-/// Path of an example CRM export (`examples/NAME`). When this checkout does not have it yet (the
-/// examples are committed on branch `main`), it is read from `git show main:examples/NAME` into
-/// `scratch`.
-pub fn example(name: &str, scratch: &Path) -> PathBuf {
+/// Path of an example CRM export (`examples/NAME`).
+pub fn example(name: &str) -> PathBuf {
     let p = examples_dir().join(name);
-    if p.is_file() {
-        return p;
-    }
-    let out = Command::new("git")
-        .args(["show", &format!("main:examples/{name}")])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "example {name} is neither in {} nor on branch main",
-        examples_dir().display()
-    );
-    let dest = scratch.join(name);
-    std::fs::write(&dest, out.stdout).expect("write example");
-    dest
+    assert!(p.is_file(), "no example file {}", p.display());
+    p
 }
 
 /// Writes generated CSV text to `dir/name` and returns the path.

@@ -494,3 +494,126 @@ fn patch_changes_one_opportunity_durably() {
     node.serve();
     assert_eq!(node.get(&path).json["stage"], "technical_validation");
 }
+
+#[test]
+fn sigint_stops_the_node_cleanly_too() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    node.stop_with(libc::SIGINT);
+    assert!(!node.dir().join("node.json").exists());
+}
+
+#[test]
+fn serve_on_a_busy_http_port_fails_with_one_sentence_and_leaves_the_other_node_alone() {
+    let mut first = Node::init("First");
+    first.serve();
+    let busy = first.url().trim_start_matches("http://").to_string();
+    let second = Node::init("Second");
+    let dir = second.dir();
+    let out = run_cosell(
+        &["serve", "--data", dir.to_str().unwrap(), "--http", &busy],
+        &[("RUST_LOG", "off")],
+        Duration::from_secs(30),
+    );
+    assert!(!out.ok(), "serve on a busy port succeeded");
+    assert_one_sentence(&out.stderr);
+    assert!(
+        out.stderr.contains(&busy),
+        "name the address: {}",
+        out.stderr
+    );
+    assert!(
+        !dir.join("node.json").exists(),
+        "node.json of a node that never ran"
+    );
+    assert_eq!(first.get("/api/v1/node").json["name"], "First");
+}
+
+#[test]
+fn the_admin_token_is_not_stored_in_the_database() {
+    let node = Node::init("Acme");
+    let token = node.token();
+    assert!(
+        token.len() >= 32,
+        "a guessable token: {} chars",
+        token.len()
+    );
+    let db = std::fs::read(node.dir().join("cosell.redb")).expect("database");
+    assert!(
+        !db.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the admin token is stored in clear in cosell.redb"
+    );
+    let config = std::fs::read_to_string(node.dir().join("cosell.toml")).expect("config");
+    assert!(
+        !config.contains(&token),
+        "the admin token is in cosell.toml"
+    );
+}
+
+#[test]
+fn a_wrong_method_on_a_known_route_is_a_json_405() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.request("DELETE", "/api/v1/accounts", None, None);
+    assert_error_shape(&r, 405);
+    let r = node.request("PUT", "/api/v1/node", Some("application/json"), Some(b"{}"));
+    assert_error_shape(&r, 405);
+}
+
+#[test]
+fn a_json_body_over_the_limit_is_a_json_413() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = node.request(
+        "POST",
+        "/api/v1/accounts",
+        Some("application/json"),
+        Some(big.as_bytes()),
+    );
+    assert_error_shape(&r, 413);
+    assert_eq!(node.counts(), (0, 0));
+}
+
+#[test]
+fn malformed_json_is_a_json_400_and_invalid_values_a_json_422() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.request(
+        "POST",
+        "/api/v1/accounts",
+        Some("application/json"),
+        Some(b"{"),
+    );
+    assert_error_shape(&r, 400);
+    let r = node.post(
+        "/api/v1/accounts",
+        &json!({"name": "Acme", "domain": "not a domain", "status": "friend"}),
+    );
+    assert_error_shape(&r, 422);
+    assert!(
+        r.json["details"].as_array().unwrap().len() >= 2,
+        "{}",
+        r.text
+    );
+    let r = node.post(
+        "/api/v1/accounts",
+        &json!({"name": "Acme", "domain": "https://www.ACME.example/x"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["domain"], "acme.example");
+    assert_eq!(node.counts(), (1, 0));
+}
+
+#[test]
+fn the_web_ui_is_served_at_the_root() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = cosell_e2e::http("GET", &format!("{}/", node.url()), None, None, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+}
