@@ -556,7 +556,8 @@ impl Deals {
                 .remove(&id)
                 .unwrap_or_else(|| DealDoc::replica(id));
             let state = inner.peers.remove(&(peer.clone(), id)).unwrap_or_default();
-            taken.push((doc, state, message, known));
+            let was_initialized = doc.is_initialized();
+            taken.push((doc, state, message, was_initialized));
         }
         let processed: Vec<DealId> = taken.iter().map(|(d, ..)| d.id()).collect();
         let outcomes = receive_batch(
@@ -569,7 +570,7 @@ impl Deals {
         let txn = self.store.write()?;
         let mut audited = 0usize;
         let mut rejected_total = refused.len();
-        for ((doc, state, _, known), outcome) in taken.into_iter().zip(outcomes) {
+        for ((doc, state, _, was_initialized), outcome) in taken.into_iter().zip(outcomes) {
             let id = doc.id();
             let mut keep = true;
             if doc.is_initialized() && !doc.is_participant(&self.me) {
@@ -598,8 +599,8 @@ impl Deals {
                 continue;
             }
             if doc.is_initialized() {
-                if !known || !outcome.applied.is_empty() {
-                    if !known {
+                if !was_initialized || !outcome.applied.is_empty() {
+                    if !was_initialized {
                         store_net::put_deal_meta_in(
                             &txn,
                             &DealMeta {
@@ -986,14 +987,14 @@ mod tests {
             name: "Big deal".into(),
             stage: Stage::Qualified,
             amount: Some(Amount::parse("100000").unwrap()),
-            currency: None,
+            currency: Some(Currency::parse("USD").unwrap()),
             close_date: None,
             owner: None,
             next_step: None,
             description: Some("SECRET-DESCRIPTION".into()),
             tags: vec![],
         };
-        store.put_opportunity(&opp).unwrap();
+        store.put_opportunity(&opp).expect("opportunity stored");
         opp.id
     }
 
@@ -1023,7 +1024,7 @@ mod tests {
         let partner = reseller.deals.me().to_string();
         let refused = vendor
             .deals
-            .share(&opp, &[partner.clone()], Role::Vendor, 1);
+            .share(&opp, std::slice::from_ref(&partner), Role::Vendor, 1);
         assert!(matches!(refused, Err(DealsError::Invalid(m)) if m.contains("nothing to share")));
         let record = partners::resolve(&vendor.store, &partner).unwrap();
         let policy =

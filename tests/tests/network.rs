@@ -468,3 +468,41 @@ fn a_removed_partner_gets_no_further_changes_and_is_refused() {
     assert_eq!(p["status"], "removed");
     assert_eq!(p["connected"], false);
 }
+
+#[test]
+fn a_partner_that_was_offline_catches_up_after_restart() {
+    // Goal: reconnect with persisted sync state. Method: the reseller stops; the vendor writes
+    // twice; the reseller restarts on a new port, dials the vendor and converges.
+    let vendor = Node::new("Vendor Inc");
+    let mut reseller = Node::new("Reseller LLC");
+    partner(&vendor, &reseller, "reseller");
+    let opp = vendor_opportunity(&vendor);
+    vendor.put_policy(&reseller.id, RESELLER_POLICY);
+    let deal = vendor.ok(
+        "POST",
+        "/deals",
+        Some(json!({"opportunity_id": opp, "partners": [reseller.id]})),
+    );
+    let deal = deal["id"].as_str().unwrap().to_string();
+    wait_for("the deal on the reseller", || reseller.deal(&deal));
+    reseller.stop();
+    vendor.ok(
+        "PATCH",
+        &format!("/deals/{deal}"),
+        Some(json!({"note": "while you were away"})),
+    );
+    vendor.ok(
+        "PATCH",
+        &format!("/opportunities/{opp}"),
+        Some(json!({"stage": "committed"})),
+    );
+    reseller.start();
+    let seen = wait_for("catch-up after restart", || {
+        converged(&[&vendor, &reseller], &deal)
+            .filter(|v| v["stage"] == "committed" && v["sections"].get(&vendor.id).is_some())
+    });
+    assert_eq!(
+        seen["sections"][&vendor.id]["notes"][0],
+        "while you were away"
+    );
+}

@@ -678,22 +678,7 @@ impl EventLoop {
                 peer_id,
                 num_established,
                 ..
-            } => {
-                if num_established == 0 && self.partners.contains_key(&peer_id) {
-                    self.rounds.remove(&peer_id);
-                    self.queued.remove(&peer_id);
-                    if let Some(n) = node_id(&peer_id) {
-                        self.deals.reset_peer(&n);
-                    }
-                    self.update_gauge();
-                    let store = self.store.clone();
-                    let id = peer_id.to_base58();
-                    self.spawn_blocking(move || {
-                        let _ = store_net::touch_partner(&store, &id, now_ms(), None);
-                        None
-                    });
-                }
-            }
+            } => self.on_closed(peer_id, num_established),
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening for partners");
             }
@@ -701,28 +686,47 @@ impl EventLoop {
                 peer_id,
                 info,
                 ..
-            })) => {
-                if self.partners.contains_key(&peer_id) {
-                    let addrs: Vec<Multiaddr> = info
-                        .listen_addrs
-                        .into_iter()
-                        .take(PARTNER_ADDRS_MAX)
-                        .collect();
-                    if !addrs.is_empty() {
-                        self.partners.insert(peer_id, addrs.clone());
-                        let store = self.store.clone();
-                        let id = peer_id.to_base58();
-                        let texts: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-                        self.spawn_blocking(move || {
-                            let _ = store_net::touch_partner(&store, &id, now_ms(), Some(texts));
-                            None
-                        });
-                    }
-                }
-            }
+            })) => self.on_identified(peer_id, info.listen_addrs),
             SwarmEvent::Behaviour(BehaviourEvent::Rr(event)) => self.on_request_response(event),
             _ => {}
         }
+    }
+
+    fn on_closed(&mut self, peer: PeerId, remaining: u32) {
+        if remaining > 0 || !self.partners.contains_key(&peer) {
+            return;
+        }
+        self.rounds.remove(&peer);
+        self.queued.remove(&peer);
+        if let Some(n) = node_id(&peer) {
+            self.deals.reset_peer(&n);
+        }
+        self.update_gauge();
+        let store = self.store.clone();
+        let id = peer.to_base58();
+        self.spawn_blocking(move || {
+            let _ = store_net::touch_partner(&store, &id, now_ms(), None);
+            None
+        });
+    }
+
+    /// Keeps a partner's current listen addresses, to dial it after a disconnect.
+    fn on_identified(&mut self, peer: PeerId, listen_addrs: Vec<Multiaddr>) {
+        let addrs: Vec<Multiaddr> = listen_addrs.into_iter().take(PARTNER_ADDRS_MAX).collect();
+        let Some(slot) = self.partners.get_mut(&peer) else {
+            return;
+        };
+        if addrs.is_empty() {
+            return;
+        }
+        *slot = addrs.clone();
+        let store = self.store.clone();
+        let id = peer.to_base58();
+        let texts: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        self.spawn_blocking(move || {
+            let _ = store_net::touch_partner(&store, &id, now_ms(), Some(texts));
+            None
+        });
     }
 
     /// Gating: partners stay; an inviter being joined stays; a stranger stays for
