@@ -17,20 +17,22 @@ use std::path::PathBuf;
 #[command(name = "cosell", version, about)]
 pub struct Cli {
     /// The node's data directory.
-    #[arg(
-        long,
-        global = true,
-        env = "COSELL_DATA",
-        default_value = "./cosell-data"
-    )]
-    pub data: PathBuf,
+    /// The node's data directory [default: ./cosell-data; for `demo`: a temporary directory].
+    #[arg(long, global = true, env = "COSELL_DATA")]
+    pub data: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Where a node's data lives when neither `--data` nor `COSELL_DATA` says.
+pub const DATA_DIR_DEFAULT: &str = "./cosell-data";
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start three nodes on loopback (a vendor, a reseller, an SI) with generated data,
+    /// partnerships, policies and shared deals; print their web addresses; Ctrl-C stops all.
+    Demo,
     /// Create a new node in the data directory: identity key, database, settings, admin token.
     Init {
         /// The company's name, as partners will see it.
@@ -151,8 +153,10 @@ pub enum ImportWhat {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let dir = DataDir::new(&cli.data);
+    let data = cli.data.clone();
+    let dir = DataDir::new(cli.data.unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT)));
     match cli.command {
+        Command::Demo => crate::demo::run(data),
         Command::Init { name } => init(&dir, &name),
         Command::Serve { http, p2p } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()

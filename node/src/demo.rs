@@ -30,9 +30,30 @@ struct Company {
 }
 
 const COMPANIES: [Company; 3] = [
-    Company { key: "vendor", name: "Northwind Cloud", prefix: "NWC", seed: 11, accounts: 300, opportunities: 400 },
-    Company { key: "reseller", name: "Contoso Resellers", prefix: "CTR", seed: 22, accounts: 250, opportunities: 150 },
-    Company { key: "si", name: "Fabrikam Integration", prefix: "FAB", seed: 33, accounts: 200, opportunities: 100 },
+    Company {
+        key: "vendor",
+        name: "Northwind Cloud",
+        prefix: "NWC",
+        seed: 11,
+        accounts: 300,
+        opportunities: 400,
+    },
+    Company {
+        key: "reseller",
+        name: "Contoso Resellers",
+        prefix: "CTR",
+        seed: 22,
+        accounts: 250,
+        opportunities: 150,
+    },
+    Company {
+        key: "si",
+        name: "Fabrikam Integration",
+        prefix: "FAB",
+        seed: 33,
+        accounts: 200,
+        opportunities: 100,
+    },
 ];
 
 /// The vendor's policy for its reseller: enough to quote and close, amounts rounded.
@@ -94,7 +115,9 @@ impl DemoNode {
             .set("Authorization", &format!("Bearer {}", self.token))
             .timeout(Duration::from_secs(120));
         let result = match body {
-            Some((content_type, text)) => request.set("Content-Type", content_type).send_string(&text),
+            Some((content_type, text)) => {
+                request.set("Content-Type", content_type).send_string(&text)
+            }
             None => request.call(),
         };
         match result {
@@ -164,13 +187,24 @@ fn start_node(root: &Path, company: &Company) -> Result<DemoNode> {
             .stderr(Stdio::null())
             .status()?;
         if !status.success() {
-            bail!("cannot initialize the {} node in {}", company.key, dir.display());
+            bail!(
+                "cannot initialize the {} node in {}",
+                company.key,
+                dir.display()
+            );
         }
     }
     let _ = std::fs::remove_file(dir.join("node.json"));
     let log = std::fs::File::create(dir.join("serve.log"))?;
     let child = Command::new(exe()?)
-        .args(["serve", "--http", "127.0.0.1:0", "--p2p", "/ip4/127.0.0.1/tcp/0", "--data"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--p2p",
+            "/ip4/127.0.0.1/tcp/0",
+            "--data",
+        ])
         .arg(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -183,7 +217,9 @@ fn start_node(root: &Path, company: &Company) -> Result<DemoNode> {
         dir: dir.clone(),
         child,
         url: String::new(),
-        token: std::fs::read_to_string(dir.join("admin.token"))?.trim().to_string(),
+        token: std::fs::read_to_string(dir.join("admin.token"))?
+            .trim()
+            .to_string(),
         id: String::new(),
     };
     let started = Instant::now();
@@ -204,7 +240,11 @@ fn start_node(root: &Path, company: &Company) -> Result<DemoNode> {
         }
         if started.elapsed() > NODE_START_TIMEOUT {
             stop_node(&mut node);
-            bail!("the {} node did not start within {:?}", company.key, NODE_START_TIMEOUT);
+            bail!(
+                "the {} node did not start within {:?}",
+                company.key,
+                NODE_START_TIMEOUT
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -235,9 +275,22 @@ fn set_up(nodes: &[DemoNode]) -> Result<()> {
         bail!("the demo needs three nodes");
     };
     for (node, company) in nodes.iter().zip(COMPANIES.iter()) {
-        let data = sample_data::generate(company.seed, company.prefix, company.accounts, company.opportunities);
-        node.call("POST", "/import/accounts", Some(("text/csv", data.accounts_csv)))?;
-        node.call("POST", "/import/opportunities", Some(("text/csv", data.opportunities_csv)))?;
+        let data = sample_data::generate(
+            company.seed,
+            company.prefix,
+            company.accounts,
+            company.opportunities,
+        );
+        node.call(
+            "POST",
+            "/import/accounts",
+            Some(("text/csv", data.accounts_csv)),
+        )?;
+        node.call(
+            "POST",
+            "/import/opportunities",
+            Some(("text/csv", data.opportunities_csv)),
+        )?;
         eprintln!(
             "demo: {} ({}) imported {} accounts and {} opportunities",
             node.name, node.key, company.accounts, company.opportunities
@@ -245,14 +298,27 @@ fn set_up(nodes: &[DemoNode]) -> Result<()> {
     }
     for (partner, partner_type) in [(reseller, "reseller"), (si, "si")] {
         let invite = vendor.post_json("/partners/invites", json!({}))?;
-        let token = invite["token"].as_str().ok_or_else(|| anyhow!("the invite has no token"))?;
-        partner.post_json("/partners/join", json!({"token": token, "type": partner_type}))?;
+        let token = invite["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the invite has no token"))?;
+        partner.post_json(
+            "/partners/join",
+            json!({"token": token, "type": partner_type}),
+        )?;
         wait_for_partner(vendor, &partner.id)?;
         eprintln!("demo: {} and {} are partners", vendor.name, partner.name);
     }
     for (partner, policy) in [(reseller, VENDOR_TO_RESELLER), (si, VENDOR_TO_SI)] {
-        vendor.call("PUT", &format!("/partners/{}/policy", partner.id), Some(("application/toml", policy.to_string())))?;
-        partner.call("PUT", &format!("/partners/{}/policy", vendor.id), Some(("application/toml", PARTNER_TO_VENDOR.to_string())))?;
+        vendor.call(
+            "PUT",
+            &format!("/partners/{}/policy", partner.id),
+            Some(("application/toml", policy.to_string())),
+        )?;
+        partner.call(
+            "PUT",
+            &format!("/partners/{}/policy", vendor.id),
+            Some(("application/toml", PARTNER_TO_VENDOR.to_string())),
+        )?;
     }
     eprintln!("demo: policies set on all three nodes");
     share_deals(vendor, reseller, si)?;
@@ -282,13 +348,21 @@ fn wait_for_partner(node: &DemoNode, partner_id: &str) -> Result<()> {
 /// reseller, two with the SI, two with both; then the partners accept some and decline one.
 fn share_deals(vendor: &DemoNode, reseller: &DemoNode, si: &DemoNode) -> Result<()> {
     let committed = vendor.call("GET", "/opportunities?stage=committed&limit=200", None)?;
-    let qualified = vendor.call("GET", "/opportunities?stage=technical_validation&limit=200", None)?;
+    let qualified = vendor.call(
+        "GET",
+        "/opportunities?stage=technical_validation&limit=200",
+        None,
+    )?;
     let candidates: Vec<String> = committed["items"]
         .as_array()
         .into_iter()
         .flatten()
         .chain(qualified["items"].as_array().into_iter().flatten())
-        .filter(|o| !o["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == "internal")))
+        .filter(|o| {
+            !o["tags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|x| x == "internal"))
+        })
         .filter_map(|o| o["id"].as_str().map(str::to_string))
         .collect();
     let plans: [(&[&DemoNode], usize); 3] = [(&[reseller], 2), (&[si], 2), (&[reseller, si], 2)];
@@ -301,7 +375,10 @@ fn share_deals(vendor: &DemoNode, reseller: &DemoNode, si: &DemoNode) -> Result<
                 break;
             }
             let ids: Vec<&str> = partners.iter().map(|p| p.id.as_str()).collect();
-            match vendor.post_json("/deals", json!({"opportunity_id": opportunity_id, "partners": ids})) {
+            match vendor.post_json(
+                "/deals",
+                json!({"opportunity_id": opportunity_id, "partners": ids}),
+            ) {
                 Ok(deal) => {
                     let id = deal["id"].as_str().unwrap_or_default().to_string();
                     shared.push((id, partners.to_vec()));
@@ -326,7 +403,10 @@ fn share_deals(vendor: &DemoNode, reseller: &DemoNode, si: &DemoNode) -> Result<
                     partner.post_json(&format!("/deals/{deal_id}/accept"), json!({}))?;
                 }
                 1 if i == 1 => {
-                    partner.post_json(&format!("/deals/{deal_id}/decline"), json!({"reason": "no capacity this quarter"}))?;
+                    partner.post_json(
+                        &format!("/deals/{deal_id}/decline"),
+                        json!({"reason": "no capacity this quarter"}),
+                    )?;
                 }
                 _ => {}
             }
@@ -352,11 +432,23 @@ fn wait_for_deal(node: &DemoNode, deal_id: &str) -> Result<()> {
 fn print_addresses(nodes: &[DemoNode], root: &Path, temporary: bool) {
     println!("cosell demo: three nodes on loopback\n");
     for node in nodes {
-        println!("  {:<9} {:<22} {}/#token={}", node.key, node.name, node.url, node.token);
-        println!("  {:<9} {:<22} node id {}, data {}", "", "", node.id, node.dir.display());
+        println!(
+            "  {:<9} {:<22} {}/#token={}",
+            node.key, node.name, node.url, node.token
+        );
+        println!(
+            "  {:<9} {:<22} node id {}, data {}",
+            "",
+            "",
+            node.id,
+            node.dir.display()
+        );
     }
     if temporary {
-        println!("\nData lives in {} and is removed when the demo stops (use --data DIR to keep it).", root.display());
+        println!(
+            "\nData lives in {} and is removed when the demo stops (use --data DIR to keep it).",
+            root.display()
+        );
     } else {
         println!("\nData is kept in {}.", root.display());
     }

@@ -108,7 +108,10 @@ mod tests {
         assert!(pattern_matches("*", "deal.invited"));
         assert!(pattern_matches("deal.*", "deal.accepted"));
         assert!(!pattern_matches("deal.*", "registration.approved"));
-        assert!(pattern_matches("registration.overdue", "registration.overdue"));
+        assert!(pattern_matches(
+            "registration.overdue",
+            "registration.overdue"
+        ));
         assert!(validate_pattern("deals.*").is_err());
     }
 

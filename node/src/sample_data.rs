@@ -41,8 +41,14 @@ const LAST: &[&str] = &[
     "Kowalski", "Lopez", "Martin", "Nguyen", "Okafor", "Patel",
 ];
 const PRODUCTS: &[&str] = &[
-    "Platform", "Analytics", "Security Suite", "Data Pipeline", "Managed Service", "Migration",
-    "Premium Support", "Edge Gateway",
+    "Platform",
+    "Analytics",
+    "Security Suite",
+    "Data Pipeline",
+    "Managed Service",
+    "Migration",
+    "Premium Support",
+    "Edge Gateway",
 ];
 const NEXT_STEPS: &[&str] = &[
     "Schedule technical deep dive",
@@ -122,7 +128,14 @@ pub fn generate(seed: u64, prefix: &str, accounts: usize, opportunities: usize) 
     companies.truncate(accounts.min(UNIVERSE_SIZE));
     let mut acc = csv::Writer::from_writer(Vec::new());
     let _ = acc.write_record([
-        "external_id", "name", "domain", "industry", "country", "status", "owner", "tags",
+        "external_id",
+        "name",
+        "domain",
+        "industry",
+        "country",
+        "status",
+        "owner",
+        "tags",
     ]);
     for (i, c) in companies.iter().enumerate() {
         let status = match rng.gen_range(0..10) {

@@ -34,6 +34,12 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     let store = Arc::new(Store::open(&dir.database())?);
     crate::store_net::ensure_tables(&store)?;
     let run_counter = store.next_run_counter()?;
+    let events = Arc::new(crate::events::EventBus::default());
+    tokio::spawn(crate::webhooks::run_dispatcher(
+        store.clone(),
+        events.clone(),
+        std::time::Duration::from_millis(config.webhook_retry_base_ms),
+    ));
     let deals = Arc::new(crate::deals::Deals::open(
         store.clone(),
         identity.secret_bytes(),
@@ -68,6 +74,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         node: node.clone(),
         metrics: Arc::new(Metrics::default()),
         default_currency: config.default_currency()?,
+        events,
         network,
     };
     let app = api::router(state, web_ui_dir());
@@ -108,7 +115,7 @@ pub fn web_ui_dir() -> Option<PathBuf> {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -8,7 +8,7 @@ use crate::events::{pattern_matches, Event, EventBus};
 use crate::store::Store;
 use anyhow::{bail, Result};
 use hmac::{Hmac, Mac};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::sync::Arc;
@@ -86,7 +86,12 @@ pub fn validate_url(url: &str) -> Result<(), String> {
 }
 
 /// Stores a new webhook and returns it (with its secret).
-pub fn create(store: &Store, url: &str, events: Vec<String>, secret: Option<String>) -> Result<Webhook> {
+pub fn create(
+    store: &Store,
+    url: &str,
+    events: Vec<String>,
+    secret: Option<String>,
+) -> Result<Webhook> {
     let secret = match secret {
         Some(s) if s.len() >= 16 => s,
         Some(_) => bail!("the secret must be at least 16 characters"),
@@ -138,13 +143,7 @@ pub fn delete(store: &Store, id: &str) -> Result<bool> {
         let mut hooks = txn.open_table(WEBHOOKS)?;
         let existed = hooks.remove(id)?.is_some();
         let mut deliveries = txn.open_table(DELIVERIES)?;
-        let keys: Vec<String> = deliveries
-            .range((id, "")..)?
-            .filter_map(|e| e.ok())
-            .map(|(k, _)| k.value())
-            .take_while(|(h, _)| *h == id)
-            .map(|(_, d)| d.to_string())
-            .collect();
+        let keys = delivery_ids(&deliveries, id)?;
         for d in keys {
             deliveries.remove((id, d.as_str()))?;
         }
@@ -176,6 +175,23 @@ pub fn deliveries(store: &Store, webhook_id: &str, limit: usize) -> Result<Vec<D
     Ok(out)
 }
 
+/// The delivery ids of one webhook, oldest first.
+fn delivery_ids(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    webhook_id: &str,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for entry in table.range((webhook_id, "")..)? {
+        let (k, _) = entry?;
+        let (hook, delivery) = k.value();
+        if hook != webhook_id {
+            break;
+        }
+        ids.push(delivery.to_string());
+    }
+    Ok(ids)
+}
+
 fn record(store: &Store, delivery: &Delivery) -> Result<()> {
     let txn = store.write()?;
     {
@@ -185,13 +201,7 @@ fn record(store: &Store, delivery: &Delivery) -> Result<()> {
             serde_json::to_vec(delivery)?.as_slice(),
         )?;
         // Keep the log bounded: drop this webhook's oldest entries past the cap.
-        let ids: Vec<String> = table
-            .range((delivery.webhook_id.as_str(), "")..)?
-            .filter_map(|e| e.ok())
-            .map(|(k, _)| k.value())
-            .take_while(|(h, _)| *h == delivery.webhook_id)
-            .map(|(_, d)| d.to_string())
-            .collect();
+        let ids = delivery_ids(&table, &delivery.webhook_id)?;
         if ids.len() > DELIVERIES_KEPT_MAX {
             for old in &ids[..ids.len() - DELIVERIES_KEPT_MAX] {
                 table.remove((delivery.webhook_id.as_str(), old.as_str()))?;
@@ -223,7 +233,10 @@ pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: D
         let event = match rx.recv().await {
             Ok(e) => e,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "webhook dispatcher fell behind; events were not delivered");
+                tracing::warn!(
+                    missed = n,
+                    "webhook dispatcher fell behind; events were not delivered"
+                );
                 continue;
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
@@ -241,7 +254,9 @@ pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: D
             }
             let (store, event, in_flight) = (store.clone(), event.clone(), in_flight.clone());
             tokio::spawn(async move {
-                let Ok(_permit) = in_flight.acquire_owned().await else { return };
+                let Ok(_permit) = in_flight.acquire_owned().await else {
+                    return;
+                };
                 deliver(&store, &hook, &event, retry_base).await;
             });
         }
@@ -276,9 +291,14 @@ async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: 
             .set("X-Cosell-Event", event.kind)
             .set("X-Cosell-Delivery", &delivery.id)
             .set("X-Cosell-Timestamp", &timestamp.to_string())
-            .set("X-Cosell-Signature", &signature(&hook.secret, timestamp, &body));
+            .set(
+                "X-Cosell-Signature",
+                &signature(&hook.secret, timestamp, &body),
+            );
         let payload = body.clone();
-        let outcome = tokio::task::spawn_blocking(move || request.send_bytes(&payload)).await;
+        let outcome =
+            tokio::task::spawn_blocking(move || request.send_bytes(&payload).map_err(Box::new))
+                .await;
         delivery.last_attempt_at_ms = crate::cli::now_ms();
         match outcome {
             Ok(Ok(response)) => {
@@ -286,7 +306,11 @@ async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: 
                 delivery.last_error = None;
                 delivery.status = "delivered".to_string();
             }
-            Ok(Err(ureq::Error::Status(code, _))) => {
+            Ok(Err(e)) if matches!(*e, ureq::Error::Status(..)) => {
+                let code = match *e {
+                    ureq::Error::Status(code, _) => code,
+                    _ => 0,
+                };
                 delivery.last_status = Some(code);
                 delivery.last_error = Some(format!("the endpoint answered HTTP {code}"));
             }
@@ -325,7 +349,10 @@ mod tests {
         assert_ne!(sig, signature("other", 1, b"{}"));
         let mut mac = Hmac::<Sha256>::new_from_slice(b"key").unwrap();
         mac.update(b"1.{}");
-        assert_eq!(sig, format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+        assert_eq!(
+            sig,
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        );
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let hooks = blocking(move || Ok(webhooks::list(&state.store)?)).await?;
-    Ok(Json(json!({"items": hooks.iter().map(public).collect::<Vec<_>>(), "next_cursor": null})))
+    Ok(Json(
+        json!({"items": hooks.iter().map(public).collect::<Vec<_>>(), "next_cursor": null}),
+    ))
 }
 
 pub async fn create(
@@ -48,7 +50,11 @@ pub async fn create(
     if let Err(e) = webhooks::validate_url(new.url.trim()) {
         details.push(json!({"field": "url", "message": e}));
     }
-    let events = if new.events.is_empty() { vec!["*".to_string()] } else { new.events };
+    let events = if new.events.is_empty() {
+        vec!["*".to_string()]
+    } else {
+        new.events
+    };
     for pattern in &events {
         if let Err(e) = validate_pattern(pattern) {
             details.push(json!({"field": "events", "message": e}));
@@ -101,22 +107,18 @@ pub async fn stream(
     caller.require(Role::Viewer)?;
     let rx = state.events.subscribe();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(event) => {
-                    let sse = SseEvent::default()
-                        .event(event.kind)
-                        .id(event.seq.to_string())
-                        .data(serde_json::to_string(&event).unwrap_or_default());
-                    return Some((Ok(sse), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let sse = SseEvent::default().event("lagged").data(json!({"missed": n}).to_string());
-                    return Some((Ok(sse), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
+        let sse = match rx.recv().await {
+            Ok(event) => SseEvent::default()
+                .event(event.kind)
+                .id(event.seq.to_string())
+                .data(serde_json::to_string(&event).unwrap_or_default()),
+            // A slow reader is told how many events it missed, then goes on.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => SseEvent::default()
+                .event("lagged")
+                .data(json!({"missed": n}).to_string()),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(sse), rx))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
