@@ -1,1 +1,553 @@
 //! Helpers for end-to-end tests: start real `cosell` processes and talk to them.
+//!
+//! Every node lives in its own temporary directory (`ROOT/data` is the data directory, the
+//! node's log goes to `ROOT/serve.log`), listens on loopback with port 0 only, and every wait is
+//! bounded. Dropping a [`Node`] kills its process and removes the directory.
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `cosell` program under test: `COSELL_E2E_PROGRAM` if set, else the `cosell-under-test`
+/// binary cargo built beside the running test executable (`target/debug/deps/..`). Integration
+/// tests can compare it with `env!("CARGO_BIN_EXE_cosell-under-test")`, which only they see.
+pub fn program() -> PathBuf {
+    if let Some(p) = std::env::var_os("COSELL_E2E_PROGRAM") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().expect("exe dir");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("target dir")
+    } else {
+        dir
+    };
+    let p = dir.join("cosell-under-test");
+    assert!(p.is_file(), "no program under test at {}", p.display());
+    p
+}
+
+/// How long a node may take to write `node.json` after `serve` starts.
+pub const SERVE_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a CLI command may run.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a node may take to stop after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Timeout of one HTTP request (imports of large files included).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a finished CLI command did.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Everything on stdout.
+    pub stdout: String,
+    /// Everything on stderr.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Whether the command exited 0.
+    pub fn ok(&self) -> bool {
+        self.status.success()
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Content-Type header, if any.
+    pub content_type: String,
+    /// The raw body.
+    pub text: String,
+    /// The body as JSON (`Null` when it is not JSON).
+    pub json: Value,
+}
+
+/// One `cosell` node in a temporary directory, maybe running.
+pub struct Node {
+    /// The name given at `init`.
+    pub name: String,
+    /// The node id `init` printed.
+    pub id: String,
+    root: tempfile::TempDir,
+    child: Option<Child>,
+    http: Option<String>,
+}
+
+/// Runs `cosell ARGS` with a bounded wait, capturing its output.
+pub fn run_cosell(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Output {
+    let mut cmd = Command::new(program());
+    cmd.args(args)
+        .env_remove("COSELL_DATA")
+        .env_remove("COSELL_HTTP")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("cannot start the cosell program");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let status = wait_bounded(&mut child, timeout).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "`cosell {}` did not finish within {timeout:?}",
+            args.join(" ")
+        )
+    });
+    Output {
+        status,
+        stdout: out_thread.join().unwrap_or_default(),
+        stderr: err_thread.join().unwrap_or_default(),
+    }
+}
+
+/// Waits for a child to exit, at most `timeout`; `None` when it is still running.
+pub fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for the child process") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `f` until it gives `Some`, at most `timeout`.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(t) = f() {
+            return Some(t);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(5))
+        .timeout(HTTP_TIMEOUT)
+        .build()
+}
+
+/// Sends one HTTP request; any status comes back as a [`Response`] (transport errors panic).
+pub fn http(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: Option<&[u8]>,
+) -> Response {
+    let mut req = agent().request(method, url);
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    if let Some(ct) = content_type {
+        req = req.set("Content-Type", ct);
+    }
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let content_type = response.header("content-type").unwrap_or("").to_string();
+    let text = response.into_string().expect("readable body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Response {
+        status,
+        content_type,
+        text,
+        json,
+    }
+}
+
+impl Node {
+    /// `cosell init --name NAME` in a fresh temporary directory; panics unless it succeeds.
+    pub fn init(name: &str) -> Node {
+        let root = tempfile::Builder::new()
+            .prefix("cosell-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let mut node = Node {
+            name: name.to_string(),
+            id: String::new(),
+            root,
+            child: None,
+            http: None,
+        };
+        let out = node.cli(&["init", "--name", name]);
+        assert!(
+            out.ok(),
+            "init failed: {}\nstderr: {}",
+            out.status,
+            out.stderr
+        );
+        node.id = out.stdout.trim().to_string();
+        node
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// Where `serve` writes its log.
+    pub fn log_path(&self) -> PathBuf {
+        self.root.path().join("serve.log")
+    }
+
+    /// The node's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// A scratch directory beside the data directory (for generated files).
+    pub fn scratch(&self) -> PathBuf {
+        let p = self.root.path().join("scratch");
+        std::fs::create_dir_all(&p).expect("scratch dir");
+        p
+    }
+
+    /// Runs `cosell ARGS --data DIR`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let dir = self.dir();
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--data");
+        all.push(dir.to_str().expect("UTF-8 temp path"));
+        run_cosell(&all, &[], CLI_TIMEOUT)
+    }
+
+    /// The admin token from `DIR/admin.token`.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.dir().join("admin.token"))
+            .expect("admin.token")
+            .trim()
+            .to_string()
+    }
+
+    /// The serving process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the node is not running").id()
+    }
+
+    /// Whether a `serve` process of ours is running.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(c) => c.try_wait().ok().flatten().is_none(),
+            None => false,
+        }
+    }
+
+    /// Starts `cosell serve` on loopback (port 0) and waits until `node.json` names its HTTP URL.
+    pub fn serve(&mut self) -> &mut Self {
+        assert!(self.child.is_none(), "the node is already running");
+        let node_json = self.dir().join("node.json");
+        let _ = std::fs::remove_file(&node_json);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
+        let child = Command::new(program())
+            .args(["serve", "--data"])
+            .arg(self.dir())
+            .args(["--http", "127.0.0.1:0", "--p2p", "/ip4/127.0.0.1/tcp/0"])
+            .env_remove("COSELL_DATA")
+            .env_remove("COSELL_HTTP")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("cannot start cosell serve");
+        self.child = Some(child);
+        let started = Instant::now();
+        let http = loop {
+            if let Some(url) = std::fs::read_to_string(&node_json)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v["http"].as_str().map(str::to_string))
+            {
+                break url;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                panic!("serve exited early ({status}); log:\n{}", self.log());
+            }
+            if started.elapsed() > SERVE_READY_TIMEOUT {
+                panic!(
+                    "no node.json after {SERVE_READY_TIMEOUT:?}; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.http = Some(http.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// The HTTP base URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> &str {
+        self.http.as_deref().expect("the node is not serving")
+    }
+
+    /// `DIR/node.json` as JSON.
+    pub fn node_json(&self) -> Option<Value> {
+        let text = std::fs::read_to_string(self.dir().join("node.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Any request with the admin token; `path` starts at the host (`/api/v1/…`, `/metrics`).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Response {
+        let token = self.token();
+        http(
+            method,
+            &format!("{}{path}", self.url()),
+            Some(&token),
+            content_type,
+            body,
+        )
+    }
+
+    /// `GET path` with the admin token.
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, None, None)
+    }
+
+    /// `POST path` with a JSON body and the admin token.
+    pub fn post(&self, path: &str, body: &Value) -> Response {
+        let bytes = serde_json::to_vec(body).expect("JSON");
+        self.request("POST", path, Some("application/json"), Some(&bytes))
+    }
+
+    /// `POST path` with a CSV body and the admin token.
+    pub fn post_csv(&self, path: &str, csv: &[u8]) -> Response {
+        self.request("POST", path, Some("text/csv"), Some(csv))
+    }
+
+    /// Every item of a list route, following `next_cursor` page by page (`query` may be empty;
+    /// `limit` is the page size). Panics on a non-200 page or a cursor loop.
+    pub fn list_all(&self, route: &str, query: &str, limit: usize) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1_000_000 {
+            let mut url = format!("{route}?limit={limit}");
+            if !query.is_empty() {
+                url.push('&');
+                url.push_str(query);
+            }
+            if let Some(c) = &cursor {
+                url.push_str("&cursor=");
+                url.push_str(&percent_encode(c));
+            }
+            let page = self.get(&url);
+            assert_eq!(page.status, 200, "GET {url}: {}", page.text);
+            let page_items = page.json["items"].as_array().expect("items").clone();
+            assert!(page_items.len() <= limit, "page larger than limit");
+            items.extend(page_items);
+            match page.json["next_cursor"].as_str() {
+                Some(c) => {
+                    assert_ne!(Some(c), cursor.as_deref(), "next_cursor repeats");
+                    cursor = Some(c.to_string());
+                }
+                None => return items,
+            }
+        }
+        panic!("paging did not end");
+    }
+
+    /// Record counts from `/metrics` (`cosell_records`): (accounts, opportunities).
+    pub fn counts(&self) -> (u64, u64) {
+        let m = self.get("/metrics");
+        assert_eq!(m.status, 200, "{}", m.text);
+        let gauge = |kind: &str| -> u64 {
+            let prefix = format!("cosell_records{{kind=\"{kind}\"}} ");
+            m.text
+                .lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{}", m.text))
+                .trim()
+                .parse()
+                .expect("a count")
+        };
+        (gauge("accounts"), gauge("opportunities"))
+    }
+
+    /// Sends SIGKILL and reaps the process.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("the node is not running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
+        }
+        wait_bounded(&mut child, STOP_TIMEOUT).expect("SIGKILLed node did not go away");
+        self.http = None;
+    }
+
+    /// Sends SIGTERM, waits (bounded) and asserts a clean exit (status 0). Returns the status.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// Sends `signal` (SIGTERM, SIGINT), waits (bounded) and asserts a clean exit (status 0).
+    pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
+        let mut child = self.child.take().expect("the node is not running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, signal);
+        }
+        let status = wait_bounded(&mut child, STOP_TIMEOUT).unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "node did not stop within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}",
+                self.log()
+            )
+        });
+        self.http = None;
+        assert!(
+            status.success(),
+            "node did not stop cleanly: {status}; log:\n{}",
+            self.log()
+        );
+        status
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (for query values).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The workspace's `examples/` directory.
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// Path of an example CRM export (`examples/NAME`).
+pub fn example(name: &str) -> PathBuf {
+    let p = examples_dir().join(name);
+    assert!(p.is_file(), "no example file {}", p.display());
+    p
+}
+
+/// Writes generated CSV text to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    let mut f = std::fs::File::create(&p).expect("create file");
+    f.write_all(contents).expect("write file");
+    p
+}
+
+/// `n` generated accounts in cosell's own columns: external ids `acc-1`…`acc-N`, domains
+/// `company-N.example`.
+pub fn accounts_csv(n: usize) -> String {
+    let mut s = String::from("external_id,name,domain,industry,country,status,owner\n");
+    for i in 1..=n {
+        s.push_str(&format!(
+            "acc-{i},Company {i},company-{i}.example,Software,Germany,customer,Owner {}\n",
+            i % 7
+        ));
+    }
+    s
+}
+
+/// One generated opportunity row (cosell's own columns), for account `acc-(i % accounts + 1)`.
+pub fn opportunity_row(i: usize, accounts: usize) -> String {
+    const STAGES: [&str; 4] = ["prospect", "qualified", "committed", "launched"];
+    format!(
+        "opp-{i},acc-{},Deal {i},{},{}.00,EUR,2026-{:02}-{:02},Owner {}\n",
+        i % accounts + 1,
+        STAGES[i % STAGES.len()],
+        1000 + i,
+        i % 12 + 1,
+        i % 28 + 1,
+        i % 5
+    )
+}
+
+/// Header of [`opportunity_row`] files.
+pub const OPPORTUNITY_HEADER: &str =
+    "external_id,account_external_id,name,stage,amount,currency,close_date,owner\n";
+
+/// `n` generated opportunities over `accounts` accounts (see [`opportunity_row`]).
+pub fn opportunities_csv(n: usize, accounts: usize) -> String {
+    let mut s = String::from(OPPORTUNITY_HEADER);
+    for i in 1..=n {
+        s.push_str(&opportunity_row(i, accounts));
+    }
+    s
+}
+
+/// The row numbers (`row N`) named at the start of the CLI's error lines.
+pub fn rows_named(stderr: &str) -> Vec<u64> {
+    let mut rows: Vec<u64> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("row "))
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            digits.parse().ok()
+        })
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
+}

@@ -2,6 +2,14 @@
 // node's name and record counts from the API.
 const tokenKey = "cosell.token";
 
+// A sign-in link (`cosell demo` prints them) carries the token in the URL fragment, which never
+// reaches a server: keep it for this tab and drop it from the address bar.
+const fragment = new URLSearchParams(location.hash.slice(1));
+if (fragment.get("token")) {
+  sessionStorage.setItem(tokenKey, fragment.get("token"));
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 async function api(path) {
   const token = sessionStorage.getItem(tokenKey);
   const response = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } });

@@ -17,20 +17,22 @@ use std::path::PathBuf;
 #[command(name = "cosell", version, about)]
 pub struct Cli {
     /// The node's data directory.
-    #[arg(
-        long,
-        global = true,
-        env = "COSELL_DATA",
-        default_value = "./cosell-data"
-    )]
-    pub data: PathBuf,
+    /// The node's data directory [default: ./cosell-data; for `demo`: a temporary directory].
+    #[arg(long, global = true, env = "COSELL_DATA")]
+    pub data: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Where a node's data lives when neither `--data` nor `COSELL_DATA` says.
+pub const DATA_DIR_DEFAULT: &str = "./cosell-data";
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start three nodes on loopback (a vendor, a reseller, an SI) with generated data,
+    /// partnerships, policies and shared deals; print their web addresses; Ctrl-C stops all.
+    Demo,
     /// Create a new node in the data directory: identity key, database, settings, admin token.
     Init {
         /// The company's name, as partners will see it.
@@ -56,6 +58,39 @@ pub enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Partnerships: invite, join, list, remove.
+    Partner {
+        #[command(subcommand)]
+        what: crate::partner_cli::PartnerCommand,
+    },
+    /// Share an opportunity with partners as a co-sell deal; prints the deal id.
+    Share {
+        /// The opportunity id.
+        opportunity: String,
+        /// Partners (node ids or names), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        with: Vec<String>,
+        /// This node's role in the deal (default vendor).
+        #[arg(long = "as")]
+        role: Option<String>,
+    },
+    /// Shared deals: list, show, write this node's section, accept, decline.
+    Deals {
+        #[command(subcommand)]
+        what: crate::deals_cli::DealsCommand,
+    },
+    /// The audit log: shares, policy and partnership changes, refused changes.
+    Audit {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only entries of this kind (share, share_update, policy, partner, rejected).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Most entries.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
 }
 
 /// Policy commands.
@@ -72,9 +107,25 @@ pub enum PolicyCommand {
         /// The policy file (TOML, or JSON by its .json extension).
         file: PathBuf,
     },
-    /// Show what a partner under a policy file would receive from this node's pipeline.
+    /// Set the policy for a partner (validated; every version is kept).
+    Set {
+        /// Node id or unique partner name.
+        partner: String,
+        /// The policy file (TOML, or JSON by its .json extension).
+        file: PathBuf,
+    },
+    /// Show the policy in force for a partner and its versions.
+    Show {
+        /// Node id or unique partner name.
+        partner: String,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a partner receives: under a policy file, or (a partner name or id) under the
+    /// policy set for that partner.
     Preview {
-        /// The policy file.
+        /// A policy file, or a partner.
         file: PathBuf,
         /// Preview one opportunity only.
         #[arg(long)]
@@ -102,8 +153,10 @@ pub enum ImportWhat {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let dir = DataDir::new(&cli.data);
+    let data = cli.data.clone();
+    let dir = DataDir::new(cli.data.unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT)));
     match cli.command {
+        Command::Demo => crate::demo::run(data),
         Command::Init { name } => init(&dir, &name),
         Command::Serve { http, p2p } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -120,6 +173,14 @@ pub fn run(cli: Cli) -> Result<()> {
             ImportWhat::Accounts { file } => import(&dir, "accounts", &file),
             ImportWhat::Opportunities { file } => import(&dir, "opportunities", &file),
         },
+        Command::Partner { what } => crate::partner_cli::run(&dir, what),
+        Command::Share {
+            opportunity,
+            with,
+            role,
+        } => crate::deals_cli::share(&dir, &opportunity, &with, role),
+        Command::Deals { what } => crate::deals_cli::run(&dir, what),
+        Command::Audit { json, kind, limit } => crate::partner_cli::audit(&dir, json, kind, limit),
     }
 }
 

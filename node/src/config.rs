@@ -26,6 +26,14 @@ pub struct Config {
     /// Currency for amounts that name none (CSV imports). Env: `COSELL_DEFAULT_CURRENCY`.
     #[serde(default = "currency_default")]
     pub default_currency: String,
+    /// First wait before a failed webhook delivery is retried, in milliseconds (doubles each
+    /// time). Env: `COSELL_WEBHOOK_RETRY_BASE_MS`.
+    #[serde(default = "webhook_retry_base_ms_default")]
+    pub webhook_retry_base_ms: u64,
+}
+
+fn webhook_retry_base_ms_default() -> u64 {
+    1000
 }
 
 fn http_default() -> String {
@@ -46,6 +54,7 @@ impl Config {
             http: http_default(),
             p2p: p2p_default(),
             default_currency: currency_default(),
+            webhook_retry_base_ms: webhook_retry_base_ms_default(),
         }
     }
 
@@ -78,6 +87,9 @@ impl Config {
         }
         if let Some(v) = var("COSELL_DEFAULT_CURRENCY") {
             self.default_currency = v;
+        }
+        if let Some(v) = var("COSELL_WEBHOOK_RETRY_BASE_MS").and_then(|v| v.parse().ok()) {
+            self.webhook_retry_base_ms = v;
         }
     }
 
@@ -114,8 +126,10 @@ impl Config {
              # libp2p listen multiaddrs for partner connections.\n\
              p2p = [{p2p}]\n\n\
              # ISO 4217 currency for imported amounts that name none.\n\
-             default_currency = {:?}\n",
-            self.name, self.http, self.default_currency
+             default_currency = {:?}\n\n\
+             # First wait before a failed webhook delivery is retried (ms); it doubles each time.\n\
+             webhook_retry_base_ms = {}\n",
+            self.name, self.http, self.default_currency, self.webhook_retry_base_ms
         )
     }
 }

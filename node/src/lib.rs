@@ -4,15 +4,27 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod datadir;
+pub mod deals;
+pub mod deals_cli;
+pub mod demo;
+pub mod events;
 pub mod identity;
 pub mod import;
 pub mod importer;
 pub mod metrics;
+pub mod net;
+pub mod partner_cli;
+pub mod partners;
 pub mod policy_cli;
+pub mod sample_data;
 pub mod serve;
 pub mod store;
+pub mod store_net;
+pub mod users;
+pub mod webhooks;

@@ -121,6 +121,6 @@ pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
     };
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(accounts, opportunities),
+        state.metrics.render(accounts, opportunities) + &state.network.metrics_text(),
     )
 }

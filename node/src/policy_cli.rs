@@ -31,6 +31,68 @@ pub fn run(dir: &DataDir, command: PolicyCommand) -> Result<()> {
             );
             Ok(())
         }
+        PolicyCommand::Set { partner, file } => {
+            let text = read_text(&file)?;
+            parse(&file, &text)?;
+            let client = Client::for_data_dir(dir)?;
+            let content_type = if is_json(&file) {
+                "application/json"
+            } else {
+                "application/toml"
+            };
+            let answer = client
+                .send(
+                    "PUT",
+                    &format!("/partners/{}/policy", url_escape(&partner)),
+                    content_type,
+                    Some(Box::new(std::io::Cursor::new(text.into_bytes()))),
+                )?
+                .map_err(|f| anyhow!(f.error))?;
+            eprintln!(
+                "policy for {} is now version {}",
+                answer["name"].as_str().unwrap_or(&partner),
+                answer["version"]
+            );
+            for line in answer["diff"].as_array().into_iter().flatten() {
+                eprintln!("  {}", line.as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
+        PolicyCommand::Show { partner, json } => {
+            let client = Client::for_data_dir(dir)?;
+            let answer = client.json(
+                "GET",
+                &format!("/partners/{}/policy", url_escape(&partner)),
+                None,
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else if answer["default_deny"].as_bool() == Some(true) {
+                eprintln!("no policy set: nothing is shared with this partner");
+            } else {
+                eprintln!(
+                    "# version {} of {}",
+                    answer["version"],
+                    answer["versions"].as_array().map(Vec::len).unwrap_or(0)
+                );
+                print!("{}", answer["text"].as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
+        PolicyCommand::Preview {
+            file,
+            opportunity,
+            json,
+        } if !file.exists() => {
+            let client = Client::for_data_dir(dir)?;
+            let partner = file.to_string_lossy().to_string();
+            let mut path = format!("/partners/{}/policy/preview", url_escape(&partner));
+            if let Some(id) = &opportunity {
+                path.push_str(&format!("?opportunity_id={}", url_escape(id)));
+            }
+            let answer = client.json("GET", &path, None)?;
+            print_preview(&answer, json)
+        }
         PolicyCommand::Preview {
             file,
             opportunity,
@@ -57,6 +119,14 @@ pub fn run(dir: &DataDir, command: PolicyCommand) -> Result<()> {
                     Some(Box::new(std::io::Cursor::new(text.into_bytes()))),
                 )?
                 .map_err(|f| anyhow!(f.error))?;
+            print_preview(&answer, json)
+        }
+    }
+}
+
+fn print_preview(answer: &serde_json::Value, json: bool) -> Result<()> {
+    {
+        {
             if json {
                 println!("{}", serde_json::to_string_pretty(&answer)?);
                 return Ok(());

@@ -32,6 +32,32 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     }
     let identity = Identity::load(&dir.identity_key())?;
     let store = Arc::new(Store::open(&dir.database())?);
+    crate::store_net::ensure_tables(&store)?;
+    let run_counter = store.next_run_counter()?;
+    let events = Arc::new(crate::events::EventBus::default());
+    tokio::spawn(crate::webhooks::run_dispatcher(
+        store.clone(),
+        events.clone(),
+        std::time::Duration::from_millis(config.webhook_retry_base_ms),
+    ));
+    let deals = Arc::new(crate::deals::Deals::open(
+        store.clone(),
+        identity.secret_bytes(),
+        run_counter,
+        &config.name,
+    )?);
+    let network = Arc::new(
+        crate::net::start(
+            crate::net::NetConfig {
+                secret: identity.secret_bytes(),
+                listen: config.p2p.clone(),
+                name: config.name.clone(),
+            },
+            store.clone(),
+            deals,
+        )
+        .await?,
+    );
     let listener = tokio::net::TcpListener::bind(&config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
@@ -41,13 +67,15 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         name: config.name.clone(),
         version: env!("CARGO_PKG_VERSION"),
         http: format!("http://{http_addr}"),
-        p2p: Vec::new(),
+        p2p: network.listen.clone(),
     });
     let state = AppState {
         store,
         node: node.clone(),
         metrics: Arc::new(Metrics::default()),
         default_currency: config.default_currency()?,
+        events,
+        network,
     };
     let app = api::router(state, web_ui_dir());
     let node_json = serde_json::to_vec_pretty(&serde_json::json!({
@@ -87,7 +115,7 @@ pub fn web_ui_dir() -> Option<PathBuf> {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -80,7 +80,7 @@ impl From<JsonRejection> for ApiError {
         let status = match &rejection {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
+            _ => rejection.status(),
         };
         ApiError::new(
             status,

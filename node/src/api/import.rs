@@ -100,6 +100,13 @@ async fn run(
                 "import done"
             );
             state.metrics.imported(what, summary.rows);
+            state.events.publish(
+                "import.completed",
+                json!({"kind": what, "rows": summary.rows, "inserted": summary.inserted, "updated": summary.updated}),
+            );
+            if summary.updated > 0 {
+                super::deals::opportunity_changed(&state, None).await;
+            }
             Ok(Json(summary))
         }
         Err(ImportFailure::Rows { errors, bad_rows }) => {

@@ -2,11 +2,16 @@
 //! caller's role, parse input into validated records, call the store (on a blocking thread, since
 //! redb is synchronous) and shape JSON. Routes and their docs live side by side in [`openapi`].
 
+mod audit;
+pub mod deals;
 mod error;
 mod import;
 pub mod openapi;
+mod partners;
 mod policy;
 mod records;
+mod session;
+mod webhooks;
 
 pub use error::ApiError;
 
@@ -17,7 +22,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,13 +63,21 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Currency for imported amounts that name none.
     pub default_currency: protocol::records::Currency,
+    /// Node events, for the SSE stream and webhooks.
+    pub events: Arc<crate::events::EventBus>,
+    /// Partner connections, deals and sync.
+    pub network: Arc<crate::net::Network>,
 }
 
 /// The caller's role, put into the request by the auth layer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     /// What the caller may do.
     pub role: Role,
+    /// The signed-in user, for a browser session (`None` for an API token).
+    pub username: Option<String>,
+    /// The session's CSRF token, for a browser session.
+    pub csrf_token: Option<String>,
 }
 
 impl Caller {
@@ -116,9 +129,39 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
             post(import::import_opportunities).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
         )
         .route("/policy/preview", post(policy::preview))
+        .route("/partners", get(partners::list))
+        .route("/partners/invites", post(partners::invite))
+        .route("/partners/join", post(partners::join))
+        .route("/partners/{id}", delete(partners::remove))
+        .route(
+            "/partners/{id}/policy",
+            get(partners::get_policy).put(partners::put_policy),
+        )
+        .route(
+            "/partners/{id}/policy/preview",
+            get(partners::preview_policy),
+        )
+        .route("/deals", get(deals::list).post(deals::share))
+        .route("/deals/{id}", get(deals::get).patch(deals::patch))
+        .route("/deals/{id}/accept", post(deals::accept))
+        .route("/deals/{id}/decline", post(deals::decline))
+        .route("/audit", get(audit::list))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/events", get(webhooks::stream))
+        .route("/session", get(session::whoami))
+        .route(
+            "/users",
+            get(session::list_users).post(session::create_user),
+        )
+        .route("/users/{name}", delete(session::delete_user))
+        .route("/tokens", post(session::create_api_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
-        .fallback(api_not_found);
+        .route("/session", post(session::sign_in).delete(session::sign_out))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(api_method_not_allowed);
 
     let mut app = Router::new()
         .nest("/api/v1", api)
@@ -141,13 +184,21 @@ async fn node_info(State(state): State<AppState>) -> Json<NodeInfo> {
     Json((*state.node).clone())
 }
 
+async fn api_method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
 async fn api_not_found(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route {method} {}", uri.path()))
 }
 
-/// Checks `Authorization: Bearer TOKEN` and records the caller's role; 401 without a valid one.
+/// Checks `Authorization: Bearer TOKEN`, or the browser's session cookie (with `X-CSRF-Token`
+/// on writes), and records the caller's role; 401 without valid credentials.
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let presented = req
+    let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -156,18 +207,53 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(|t| t.trim().to_string());
-    let Some(token) = presented else {
-        return ApiError::unauthorized("missing bearer token: send `Authorization: Bearer TOKEN`")
-            .into_response();
-    };
+    let cookie = session::session_cookie(req.headers());
+    let csrf_presented = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || lookup_token(&store, &token)).await;
+    let found = tokio::task::spawn_blocking(move || -> anyhow::Result<Result<Caller, ApiError>> {
+        if let Some(token) = bearer {
+            return Ok(match lookup_token(&store, &token)? {
+                Some(record) => Ok(Caller {
+                    role: record.role,
+                    username: None,
+                    csrf_token: None,
+                }),
+                None => Err(ApiError::unauthorized("the bearer token is not valid")),
+            });
+        }
+        let Some(id) = cookie else {
+            return Ok(Err(ApiError::unauthorized(
+                "sign in, or send `Authorization: Bearer TOKEN`",
+            )));
+        };
+        let Some(session) = crate::users::session(&store, &id, crate::cli::now_ms())? else {
+            return Ok(Err(ApiError::unauthorized(
+                "your session has ended: sign in again",
+            )));
+        };
+        if is_write && csrf_presented.as_deref() != Some(session.csrf_token.as_str()) {
+            return Ok(Err(ApiError::forbidden(
+                "missing or wrong X-CSRF-Token for this session (reload the page)",
+            )));
+        }
+        Ok(Ok(Caller {
+            role: session.role,
+            username: Some(session.username),
+            csrf_token: Some(session.csrf_token),
+        }))
+    })
+    .await;
     match found {
-        Ok(Ok(Some(record))) => {
-            req.extensions_mut().insert(Caller { role: record.role });
+        Ok(Ok(Ok(caller))) => {
+            req.extensions_mut().insert(caller);
             next.run(req).await
         }
-        Ok(Ok(None)) => ApiError::unauthorized("the bearer token is not valid").into_response(),
+        Ok(Ok(Err(refused))) => refused.into_response(),
         Ok(Err(e)) => ApiError::internal(e).into_response(),
         Err(e) => ApiError::internal(anyhow::anyhow!(e)).into_response(),
     }

@@ -47,6 +47,32 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/import/accounts", "Import accounts from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/policy/preview", "What a partner under this policy (TOML or JSON body) would receive (opportunity_id, limit)", Some("viewer"), Some(("application/toml", "PolicyText")), (200, "PolicyPreview")),
+    route!("get" "/partners", "Partners with status, last seen and policy summary", Some("viewer"), None, (200, "PartnerPage")),
+    route!("post" "/partners/invites", "Issue a one-time invite token (type, expires_in_days)", Some("admin"), Some(("application/json", "InviteInput")), (201, "Invite")),
+    route!("post" "/partners/join", "Join the node that issued a token", Some("admin"), Some(("application/json", "JoinInput")), (200, "Partner")),
+    route!("delete" "/partners/{id}", "End a partnership: disconnect and refuse from now on", Some("admin"), None, (200, "Partner")),
+    route!("get" "/partners/{id}/policy", "The policy for a partner, with every version", Some("viewer"), None, (200, "PartnerPolicy")),
+    route!("put" "/partners/{id}/policy", "Set the policy for a partner (TOML or JSON body)", Some("admin"), Some(("application/toml", "PolicyText")), (200, "PolicyVersion")),
+    route!("get" "/partners/{id}/policy/preview", "What the partner receives under its policy (opportunity_id)", Some("viewer"), None, (200, "PolicyPreview")),
+    route!("get" "/deals", "Shared deals", Some("viewer"), None, (200, "DealPage")),
+    route!("post" "/deals", "Share an opportunity with partners as a deal", Some("manager"), Some(("application/json", "ShareInput")), (201, "Deal")),
+    route!("get" "/deals/{id}", "One deal with its signed history", Some("viewer"), None, (200, "Deal")),
+    route!("patch" "/deals/{id}", "Write this node's own section of a deal", Some("manager"), Some(("application/json", "SectionInput")), (200, "Deal")),
+    route!("post" "/deals/{id}/accept", "Accept this node's invitation to a deal", Some("manager"), None, (200, "Deal")),
+    route!("post" "/deals/{id}/decline", "Decline this node's invitation to a deal", Some("manager"), None, (200, "Deal")),
+    route!("get" "/audit", "The audit log (kind, limit, cursor)", Some("viewer"), None, (200, "AuditPage")),
+    route!("get" "/webhooks", "Webhooks (secrets not shown)", Some("admin"), None, (200, "WebhookPage")),
+    route!("post" "/webhooks", "Register a webhook: url, events (kinds or patterns like deal.*), optional secret", Some("admin"), Some(("application/json", "WebhookInput")), (201, "Webhook")),
+    route!("delete" "/webhooks/{id}", "Remove a webhook and its delivery log", Some("admin"), None, (204, "Empty")),
+    route!("get" "/webhooks/{id}/deliveries", "The newest 100 deliveries of a webhook: attempts, status, last error", Some("admin"), None, (200, "DeliveryPage")),
+    route!("get" "/events", "Node events as server-sent events (text/event-stream)", Some("viewer"), None, (200, "EventStream")),
+    route!("post" "/session", "Sign in (username, password): sets an HttpOnly session cookie, answers the CSRF token", None, Some(("application/json", "Credentials")), (200, "Session")),
+    route!("get" "/session", "Who the caller is: username (for a session), role", Some("viewer"), None, (200, "Session")),
+    route!("delete" "/session", "Sign out: ends the session, clears the cookie", None, None, (204, "Empty")),
+    route!("get" "/users", "Users and their roles", Some("admin"), None, (200, "UserPage")),
+    route!("post" "/users", "Create a user (username, password of 10+ characters, role)", Some("admin"), Some(("application/json", "UserInput")), (201, "User")),
+    route!("delete" "/users/{name}", "Remove a user and end their sessions", Some("admin"), None, (204, "Empty")),
+    route!("post" "/tokens", "Create an API token with a role (shown once)", Some("admin"), Some(("application/json", "TokenInput")), (201, "Token")),
     route!("get" "/openapi.json", "This document", None, None, (200, "OpenApi")),
 ];
 
@@ -88,8 +114,34 @@ fn schemas() -> Value {
         "Csv": {"type": "string", "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}}},
         "OpenApi": {"type": "object"},
+        "Empty": {"type": "null"},
+        "Credentials": {"type": "object", "required": ["username", "password"], "properties": {"username": string(), "password": string()}},
+        "Session": {"type": "object", "properties": {"username": nullable_string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}, "csrf_token": nullable_string()}},
+        "User": {"type": "object", "properties": {"username": string(), "role": string(), "created_at_ms": {"type": "integer"}}},
+        "UserInput": {"type": "object", "required": ["username", "password", "role"], "properties": {"username": string(), "password": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
+        "UserPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}},
+        "TokenInput": {"type": "object", "required": ["name", "role"], "properties": {"name": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
+        "Token": {"type": "object", "properties": {"token": string(), "role": string()}},
+        "WebhookInput": {"type": "object", "required": ["url"], "properties": {"url": string(), "events": {"type": "array", "items": string()}, "secret": string()}},
+        "Webhook": {"type": "object", "properties": {"id": string(), "url": string(), "events": {"type": "array", "items": string()}, "secret": {"type": "string", "description": "shown once"}, "created_at_ms": {"type": "integer"}}},
+        "WebhookPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}},
+        "DeliveryPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
+        "EventStream": {"type": "string", "description": "text/event-stream; each event: kind, seq, at_ms, data"},
         "PolicyText": {"type": "string", "description": "A policy file (TOML); or the same structure as JSON with Content-Type application/json"},
         "PolicyPreview": {"type": "object", "required": ["shared", "withheld", "items"], "properties": {"shared": {"type": "integer"}, "withheld": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object", "additionalProperties": true}}, "opportunity_ids": {"type": "array", "items": string()}}},
+        "Partner": {"type": "object", "properties": {"id": string(), "name": string(), "type": nullable_string(), "status": {"type": "string", "enum": ["active", "removed"]}, "connected": {"type": "boolean"}, "since": string(), "last_seen": nullable_string(), "addrs": {"type": "array", "items": string()}, "policy": string()}},
+        "PartnerPage": page("Partner"),
+        "InviteInput": {"type": "object", "properties": {"type": {"type": "string", "enum": ["reseller", "distributor", "si", "isv", "msp", "referral", "vendor"]}, "expires_in_days": {"type": "integer"}}},
+        "Invite": {"type": "object", "required": ["token"], "properties": {"token": string(), "expires_at": string()}},
+        "JoinInput": {"type": "object", "required": ["token"], "properties": {"token": string(), "type": string()}},
+        "PolicyVersion": {"type": "object", "properties": {"partner": string(), "version": {"type": "integer"}, "at": string(), "by": string(), "text": string(), "diff": {"type": "array", "items": string()}}},
+        "PartnerPolicy": {"type": "object", "properties": {"partner": string(), "version": {"type": ["integer", "null"]}, "text": string(), "policy": {"type": "object"}, "default_deny": {"type": "boolean"}, "versions": {"type": "array", "items": {"$ref": "#/components/schemas/PolicyVersion"}}}},
+        "ShareInput": {"type": "object", "required": ["opportunity_id", "partners"], "properties": {"opportunity_id": string(), "partners": {"type": "array", "items": string()}, "role": string()}},
+        "Deal": {"type": "object", "properties": {"id": string(), "origin": string(), "participants": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "status": string()}}}, "fields": {"type": "object", "additionalProperties": string()}, "stage": nullable_string(), "sections": {"type": "object"}, "registration": {"type": "object"}, "history": {"type": "array", "items": {"type": "object", "properties": {"change": string(), "author": string(), "at": string(), "summary": string(), "verified": {"type": "boolean"}}}}}},
+        "DealPage": page("Deal"),
+        "SectionInput": {"type": "object", "properties": {"note": string(), "notes": {"type": "array", "items": string()}, "next_step": string(), "contacts": {"type": "array", "items": string()}, "contribution": string(), "stage": stage, "linked_opportunity": string()}},
+        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected"]}, "peer": nullable_string(), "summary": string(), "details": {"type": "object"}}},
+        "AuditPage": page("AuditEntry"),
     })
 }
 
@@ -140,4 +192,61 @@ pub fn document() -> Value {
 /// `GET /api/v1/openapi.json`.
 pub async fn serve() -> Json<Value> {
     Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// (method, path) pairs the router in `api/mod.rs` registers, read from its source: every
+    /// `.route("PATH", get(..).post(..))` call.
+    fn routed() -> BTreeSet<(String, String)> {
+        let source = include_str!("mod.rs");
+        let mut out = BTreeSet::new();
+        for chunk in source.split(".route(").skip(1) {
+            let Some(path) = chunk
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|s| s.split('"').next())
+            else {
+                continue;
+            };
+            let call = chunk.split(".route").next().unwrap_or(chunk);
+            let call = call.split(".fallback").next().unwrap_or(call);
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let used = call.match_indices(&format!("{method}(")).any(|(i, _)| {
+                    i == 0
+                        || !call.as_bytes()[i - 1].is_ascii_alphanumeric()
+                            && call.as_bytes()[i - 1] != b'_'
+                });
+                if used {
+                    out.insert((method.to_string(), path.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_routed_path_is_documented() {
+        let documented: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|r| (r.method.to_string(), r.path.to_string()))
+            .collect();
+        let routed: BTreeSet<(String, String)> = routed()
+            .into_iter()
+            .filter(|(_, p)| p.starts_with('/') && p != "/metrics")
+            .collect();
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from ROUTES: {undocumented:?}"
+        );
+        assert!(
+            unrouted.is_empty(),
+            "ROUTES entries the router lacks: {unrouted:?}"
+        );
+    }
 }

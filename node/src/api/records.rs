@@ -435,6 +435,7 @@ pub async fn patch_opportunity(
 ) -> Result<Json<Opportunity>, ApiError> {
     caller.require(Role::Manager)?;
     let map = object(body)?;
+    let state_for_deals = state.clone();
     let opp = blocking(move || {
         let txn = state.store.write()?;
         let updated = {
@@ -473,5 +474,6 @@ pub async fn patch_opportunity(
     })
     .await?;
     let (opp, _outcome): (Opportunity, Upsert) = opp;
+    super::deals::opportunity_changed(&state_for_deals, Some(opp.id.clone())).await;
     Ok(Json(opp))
 }

@@ -1,0 +1,66 @@
+//! `GET /api/v1/audit`: the audit log, oldest first, paged by sequence number.
+
+use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use crate::auth::Role;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Extension, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+    kind: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(PAGE_LIMIT_DEFAULT);
+    if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1 to {PAGE_LIMIT_MAX}"
+        )));
+    }
+    let after: u64 = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::bad_request("cursor is not valid"))?,
+    };
+    let answer = blocking(move || {
+        let mut items = Vec::new();
+        let mut cursor = after;
+        let mut more = false;
+        // Filtering by kind may skip entries: read pages until the answer is full.
+        loop {
+            let page = crate::store_net::audit_page(&state.store, cursor, limit)?;
+            let full = page.len() == limit;
+            for entry in page {
+                cursor = entry.seq;
+                if q.kind.as_deref().is_none_or(|k| k == entry.kind) {
+                    items.push(crate::audit::to_json(&entry));
+                    if items.len() == limit {
+                        more = true;
+                        break;
+                    }
+                }
+            }
+            if more || !full {
+                break;
+            }
+        }
+        Ok(json!({
+            "items": items,
+            "next_cursor": if more { Some(cursor.to_string()) } else { None },
+        }))
+    })
+    .await?;
+    Ok(Json(answer))
+}

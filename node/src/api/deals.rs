@@ -1,0 +1,187 @@
+//! Shared deals: `POST /deals` (share an opportunity), `GET /deals`, `GET,PATCH /deals/{id}`,
+//! `POST /deals/{id}/accept|decline`. Each write is durable before the answer, then offered to
+//! the connected participants.
+
+use super::{blocking, ApiError, AppState, Caller};
+use crate::auth::Role;
+use crate::cli::now_ms;
+use crate::deals::DealsError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use protocol::deal::{DealId, Role as DealRole, SectionUpdate};
+use protocol::records::Stage;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+impl From<DealsError> for ApiError {
+    fn from(e: DealsError) -> Self {
+        match e {
+            DealsError::NotFound(m) => ApiError::not_found(m),
+            DealsError::Invalid(m) => ApiError::unprocessable(m, vec![]),
+            DealsError::Forbidden(m) => ApiError::forbidden(m),
+            DealsError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn parse_id(id: &str) -> Result<DealId, ApiError> {
+    DealId::parse(id.trim()).map_err(|_| ApiError::not_found(format!("no deal with id {id}")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShareBody {
+    opportunity_id: String,
+    partners: Vec<String>,
+    /// This node's role in the deal (default vendor).
+    role: Option<String>,
+}
+
+pub async fn share(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<ShareBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Manager)?;
+    let Json(body) = body?;
+    let role = match body.role.as_deref() {
+        None => DealRole::Vendor,
+        Some(r) => DealRole::parse(r).map_err(|e| ApiError::bad_request(e.to_string()))?,
+    };
+    let deals = state.network.deals.clone();
+    let (id, view) = blocking(move || {
+        let id = deals.share(&body.opportunity_id, &body.partners, role, now_ms())?;
+        let view = deals.view(id, true)?.unwrap_or(Value::Null);
+        Ok((id, view))
+    })
+    .await?;
+    state.network.handle.sync(vec![id]).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let deals = state.network.deals.clone();
+    let items = blocking(move || Ok(deals.list())).await?;
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let deal = parse_id(&id)?;
+    let deals = state.network.deals.clone();
+    let view = blocking(move || Ok(deals.view(deal, true)?)).await?;
+    view.map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no deal with id {id}")))
+}
+
+/// What `PATCH /deals/{id}` accepts: this node's own section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    /// One note to append.
+    note: Option<String>,
+    /// Several notes to append.
+    #[serde(default)]
+    notes: Vec<String>,
+    next_step: Option<String>,
+    contacts: Option<Vec<String>>,
+    contribution: Option<String>,
+    stage: Option<String>,
+    linked_opportunity: Option<String>,
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<PatchBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let Json(body) = body?;
+    let stage = body
+        .stage
+        .as_deref()
+        .map(Stage::parse)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable(format!("stage: {e}"), vec![]))?;
+    let mut add_notes = body.notes;
+    add_notes.extend(body.note);
+    let update = SectionUpdate {
+        add_notes,
+        next_step: body.next_step,
+        contacts: body.contacts,
+        contribution: body.contribution,
+        stage,
+        linked_opportunity: body.linked_opportunity,
+    };
+    let deals = state.network.deals.clone();
+    let view = blocking(move || {
+        deals.update_section(deal, &update, now_ms())?;
+        Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
+    })
+    .await?;
+    state.network.handle.sync(vec![deal]).await?;
+    Ok(Json(view))
+}
+
+async fn respond(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    accept: bool,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let deals = state.network.deals.clone();
+    let view = blocking(move || {
+        deals.respond(deal, accept, now_ms())?;
+        Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
+    })
+    .await?;
+    state.network.handle.sync(vec![deal]).await?;
+    Ok(Json(view))
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    respond(state, caller, id, true).await
+}
+
+pub async fn decline(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    respond(state, caller, id, false).await
+}
+
+/// Hook for record writes: re-projects the opportunity into its deals and offers the changes.
+/// Failures are logged, never returned: the local write already succeeded.
+pub async fn opportunity_changed(state: &AppState, opportunity_id: Option<String>) {
+    let deals = state.network.deals.clone();
+    let changed = tokio::task::spawn_blocking(move || match opportunity_id {
+        Some(id) => deals.on_opportunity_changed(&id, now_ms()),
+        None => deals.on_opportunities_changed(now_ms()),
+    })
+    .await;
+    match changed {
+        Ok(Ok(ids)) => {
+            let _ = state.network.handle.sync(ids).await;
+        }
+        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "cannot update shared deals"),
+        Err(e) => tracing::error!(error = %e, "cannot update shared deals"),
+    }
+}

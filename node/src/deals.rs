@@ -1,0 +1,1116 @@
+//! Shared deals on this node: creating one from an opportunity's multi-partner projection,
+//! writing this node's section, keeping the shared fields in step with the local opportunity,
+//! and the node's side of sync (which documents to offer a peer, what to do with what it sends).
+//!
+//! Invariant: only a policy projection ever enters a deal document (DESIGN.md invariant 1). With
+//! several partners the projection is taken under `Policy::intersect` of their policies, so
+//! every participant may see all of it.
+//! Invariant: every change received is verified by the protocol crate before it is applied, and
+//! is durable in redb (with the peer's sync state) before the node answers the message that
+//! carried it (invariant 4).
+//! Invariant: a peer is offered only documents it participates in, and its messages about other
+//! documents are refused (invariant 3).
+
+use crate::audit::{self, kind};
+use crate::partners;
+use crate::store::Store;
+use crate::store_net::{self, DealMeta};
+use anyhow::{anyhow, Context, Result};
+use policy::{Policy, Projection};
+use protocol::deal::{
+    DealDoc, DealId, Invite, Role, SectionUpdate, SharedFields, Signer, VerifiedChange,
+};
+use protocol::envelope::SignedChange;
+use protocol::identity::{NodeId, NodeKey};
+use protocol::records::{Amount, Currency, Date, Domain, Stage};
+use protocol::sync::{receive_batch, PeerSync};
+use protocol::wire::DocSync;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Most replicas of unknown deals held in memory before their genesis change arrives: bounds
+/// what a partner can make this node allocate by naming deals that do not exist.
+pub const UNINITIALIZED_REPLICAS_MAX: usize = 4096;
+/// Most rejected changes from one message written to the audit log one by one (the rest are
+/// counted in one entry): a hostile peer cannot flood the log.
+pub const AUDITED_REJECTIONS_PER_MESSAGE_MAX: usize = 20;
+/// Most history entries a deal view shows (the newest).
+pub const HISTORY_ENTRIES_MAX: usize = 500;
+
+/// Why a deal operation failed; the API maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum DealsError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct SyncCounters {
+    /// Signed changes sent to peers.
+    pub changes_sent: AtomicU64,
+    /// Changes received and applied.
+    pub changes_received: AtomicU64,
+    /// Changes (or messages) refused.
+    pub changes_rejected: AtomicU64,
+}
+
+/// What receiving one peer's message did.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// Deals that gained changes (to push on to other participants).
+    pub changed: Vec<DealId>,
+    /// This node's answer for the same deals.
+    pub reply: Vec<DocSync>,
+}
+
+/// The deal engine: documents in memory, their changes and sync states in redb.
+pub struct Deals {
+    store: Arc<Store>,
+    signer: Signer,
+    me: NodeId,
+    name: String,
+    inner: Mutex<Inner>,
+    /// Sync counters.
+    pub counters: SyncCounters,
+}
+
+#[derive(Default)]
+struct Inner {
+    docs: HashMap<DealId, DealDoc>,
+    /// Sync state per (peer, deal) for the current connection; loaded from redb on first use.
+    peers: HashMap<(NodeId, DealId), PeerSync>,
+}
+
+impl Deals {
+    /// Loads every stored deal (re-verifying its changes) and makes this run's signer.
+    pub fn open(
+        store: Arc<Store>,
+        secret: [u8; 32],
+        run_counter: u64,
+        name: &str,
+    ) -> Result<Deals> {
+        let key = NodeKey::from_secret_bytes(&secret);
+        let me = key.node_id().clone();
+        let signer = Signer::new(key, run_counter);
+        let mut docs = HashMap::new();
+        for meta in store_net::deal_metas(&store)? {
+            let id =
+                DealId::parse(&meta.id).map_err(|e| anyhow!("stored deal {}: {e}", meta.id))?;
+            let envelopes = store_net::deal_changes(&store, &meta.id)?
+                .iter()
+                .map(|b| SignedChange::decode(b))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow!("stored deal {}: {e}", meta.id))?;
+            let mut doc = DealDoc::replica(id);
+            let outcome = doc.ingest(envelopes);
+            if !outcome.rejected.is_empty() {
+                tracing::warn!(deal = %id, rejected = outcome.rejected.len(), "stored changes no longer verify");
+            }
+            docs.insert(id, doc);
+        }
+        tracing::info!(deals = docs.len(), "deals loaded");
+        Ok(Deals {
+            store,
+            signer,
+            me,
+            name: name.to_string(),
+            inner: Mutex::new(Inner {
+                docs,
+                peers: HashMap::new(),
+            }),
+            counters: SyncCounters::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This node's id.
+    pub fn me(&self) -> &NodeId {
+        &self.me
+    }
+
+    /// This node's company name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Forgets the in-memory sync state with a peer for some deals (their messages were not
+    /// sent), so the next round offers them again.
+    pub fn forget(&self, peer: &NodeId, deals: &[DealId]) {
+        let mut inner = self.lock();
+        for id in deals {
+            inner.peers.remove(&(peer.clone(), *id));
+        }
+    }
+
+    /// Creates a deal from an opportunity, shared with `partner_ids` (active partners), under the
+    /// intersection of their policies. The origin takes `origin_role`.
+    pub fn share(
+        &self,
+        opportunity_id: &str,
+        partner_ids: &[String],
+        origin_role: Role,
+        now_ms: u64,
+    ) -> Result<DealId, DealsError> {
+        if partner_ids.is_empty() {
+            return Err(DealsError::Invalid(
+                "name at least one partner to share with".into(),
+            ));
+        }
+        let mut partners_found = Vec::new();
+        for wanted in partner_ids {
+            let p = partners::resolve(&self.store, wanted)
+                .map_err(|e| DealsError::NotFound(e.to_string()))?;
+            if !p.is_active() {
+                return Err(DealsError::Invalid(format!(
+                    "{} is no longer a partner",
+                    p.name
+                )));
+            }
+            if partners_found
+                .iter()
+                .any(|q: &store_net::PartnerRecord| q.id == p.id)
+            {
+                continue;
+            }
+            partners_found.push(p);
+        }
+        let projection = self.project_for(
+            opportunity_id,
+            &partners_found
+                .iter()
+                .map(|p| p.id.clone())
+                .collect::<Vec<_>>(),
+        )?;
+        let Some(projection) = projection.filter(|p| !p.is_empty()) else {
+            let names: Vec<&str> = partners_found.iter().map(|p| p.name.as_str()).collect();
+            return Err(DealsError::Invalid(format!(
+                "nothing to share: the policies for {} withhold opportunity {opportunity_id} (set a policy with `cosell policy set`)",
+                names.join(", ")
+            )));
+        };
+        let shared = shared_from_projection(&projection);
+        let invites: Vec<Invite> = partners_found
+            .iter()
+            .map(|p| {
+                Ok(Invite {
+                    node: NodeId::parse(&p.id).map_err(|e| anyhow!("partner id {}: {e}", p.id))?,
+                    name: p.name.clone(),
+                    role: partners::role_of_type(p.partner_type.as_deref()),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let (doc, change) = DealDoc::create(
+            &self.signer,
+            now_ms,
+            &self.name,
+            origin_role,
+            &invites,
+            &shared,
+        )
+        .map_err(|e| DealsError::Invalid(e.to_string()))?;
+        let id = doc.id();
+        let fields: Vec<&str> = projection.iter().map(|(k, _)| k).collect();
+        let txn = self.store.write().map_err(DealsError::Internal)?;
+        (|| -> Result<()> {
+            store_net::put_deal_meta_in(
+                &txn,
+                &DealMeta {
+                    id: id.to_string(),
+                    opportunity_id: Some(opportunity_id.to_string()),
+                    stored_ms: now_ms,
+                },
+            )?;
+            put_change(&txn, id, &change)?;
+            for p in &partners_found {
+                audit::record_in(
+                    &txn,
+                    now_ms,
+                    kind::SHARE,
+                    Some(&p.id),
+                    format!(
+                        "shared opportunity {opportunity_id} with {} as deal {id}: {}",
+                        p.name,
+                        fields.join(", ")
+                    ),
+                    json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields,
+                           "with": partners_found.iter().map(|p| p.id.clone()).collect::<Vec<_>>()}),
+                )?;
+            }
+            Ok(())
+        })()?;
+        txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
+        self.lock().docs.insert(id, doc);
+        Ok(id)
+    }
+
+    /// The projection of an opportunity under the intersection of these partners' policies.
+    fn project_for(
+        &self,
+        opportunity_id: &str,
+        partner_ids: &[String],
+    ) -> Result<Option<Projection>, DealsError> {
+        let opp = self.store.opportunity(opportunity_id)?.ok_or_else(|| {
+            DealsError::NotFound(format!("no opportunity with id {opportunity_id}"))
+        })?;
+        let account = self
+            .store
+            .account(&opp.account_id)?
+            .ok_or_else(|| anyhow!("opportunity {opportunity_id} has no account"))?;
+        let policies: Vec<Policy> = partner_ids
+            .iter()
+            .map(|p| partners::policy_for(&self.store, p))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Policy> = policies.iter().collect();
+        let policy = Policy::intersect(&refs);
+        Ok(policy::project(&policy, &opp, &account))
+    }
+
+    /// Re-projects the opportunity into every deal shared from it; returns the deals changed.
+    pub fn on_opportunity_changed(&self, opportunity_id: &str, now_ms: u64) -> Result<Vec<DealId>> {
+        let mut changed = Vec::new();
+        for deal_hex in store_net::deals_of_opportunity(&self.store, opportunity_id)? {
+            let id = DealId::parse(&deal_hex).map_err(|e| anyhow!("{e}"))?;
+            let participants: Vec<String> = {
+                let inner = self.lock();
+                let Some(doc) = inner.docs.get(&id) else {
+                    continue;
+                };
+                doc.read_view()
+                    .participants
+                    .keys()
+                    .filter(|n| *n != &self.me)
+                    .map(|n| n.to_string())
+                    .collect()
+            };
+            let projection = match self.project_for(opportunity_id, &participants) {
+                Ok(Some(p)) if !p.is_empty() => p,
+                Ok(_) => continue,
+                Err(DealsError::NotFound(_)) => continue,
+                Err(e) => return Err(anyhow!("{e}")),
+            };
+            let new = shared_from_projection(&projection);
+            let mut inner = self.lock();
+            let Some(doc) = inner.docs.get_mut(&id) else {
+                continue;
+            };
+            let update = shared_update(&doc.read_view().shared, &new);
+            if update == SharedFields::default() {
+                continue;
+            }
+            let change = match doc.set_shared(&self.signer, now_ms, &update) {
+                Ok(c) => c,
+                Err(protocol::deal::DealError::Empty) => continue,
+                Err(e) => return Err(anyhow!("deal {id}: {e}")),
+            };
+            let fields: Vec<&str> = projection.iter().map(|(k, _)| k).collect();
+            let txn = self.store.write()?;
+            put_change(&txn, id, &change)?;
+            audit::record_in(
+                &txn,
+                now_ms,
+                kind::SHARE_UPDATE,
+                None,
+                format!(
+                    "opportunity {opportunity_id} changed: deal {id} updated ({})",
+                    fields.join(", ")
+                ),
+                json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields, "to": participants}),
+            )?;
+            txn.commit()?;
+            changed.push(id);
+        }
+        Ok(changed)
+    }
+
+    /// Re-projects every deal this node shared (after an import).
+    pub fn on_opportunities_changed(&self, now_ms: u64) -> Result<Vec<DealId>> {
+        let mut changed = Vec::new();
+        for meta in store_net::deal_metas(&self.store)? {
+            if let Some(opp) = &meta.opportunity_id {
+                changed.extend(self.on_opportunity_changed(opp, now_ms)?);
+            }
+        }
+        changed.sort();
+        changed.dedup();
+        Ok(changed)
+    }
+
+    /// Writes this node's own section of a deal.
+    pub fn update_section(
+        &self,
+        id: DealId,
+        update: &SectionUpdate,
+        now_ms: u64,
+    ) -> Result<(), DealsError> {
+        self.edit(id, now_ms, |doc, signer| {
+            doc.update_section(signer, now_ms, update)
+        })
+    }
+
+    /// Accepts or declines this node's invitation to a deal.
+    pub fn respond(&self, id: DealId, accept: bool, now_ms: u64) -> Result<(), DealsError> {
+        self.edit(id, now_ms, |doc, signer| {
+            if accept {
+                doc.accept(signer, now_ms)
+            } else {
+                doc.decline(signer, now_ms)
+            }
+        })
+    }
+
+    fn edit(
+        &self,
+        id: DealId,
+        _now_ms: u64,
+        f: impl FnOnce(&mut DealDoc, &Signer) -> Result<VerifiedChange, protocol::deal::DealError>,
+    ) -> Result<(), DealsError> {
+        let mut inner = self.lock();
+        let doc = inner
+            .docs
+            .get_mut(&id)
+            .filter(|d| d.is_initialized())
+            .ok_or_else(|| DealsError::NotFound(format!("no deal with id {id}")))?;
+        let change = f(doc, &self.signer).map_err(|e| match e {
+            protocol::deal::DealError::NotAllowed(m) => {
+                DealsError::Forbidden(format!("not allowed: {m}"))
+            }
+            protocol::deal::DealError::Empty => DealsError::Invalid("nothing to change".into()),
+            other => DealsError::Invalid(other.to_string()),
+        })?;
+        let txn = self.store.write()?;
+        put_change(&txn, id, &change)?;
+        txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
+        Ok(())
+    }
+
+    /// Every deal id held (initialized documents only).
+    pub fn ids(&self) -> Vec<DealId> {
+        let inner = self.lock();
+        let mut ids: Vec<DealId> = inner
+            .docs
+            .iter()
+            .filter(|(_, d)| d.is_initialized())
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The participants of a deal other than this node.
+    pub fn other_participants(&self, id: DealId) -> Vec<NodeId> {
+        let inner = self.lock();
+        inner
+            .docs
+            .get(&id)
+            .map(|d| {
+                d.read_view()
+                    .participants
+                    .into_keys()
+                    .filter(|n| n != &self.me)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A deal in the API's shape, or `None`.
+    pub fn view(&self, id: DealId, with_history: bool) -> Result<Option<Value>> {
+        let opportunity_id = if with_history {
+            store_net::deal_metas(&self.store)?
+                .into_iter()
+                .find(|m| m.id == id.to_string())
+                .and_then(|m| m.opportunity_id)
+        } else {
+            None
+        };
+        let inner = self.lock();
+        let Some(doc) = inner.docs.get(&id).filter(|d| d.is_initialized()) else {
+            return Ok(None);
+        };
+        let mut v = deal_json(doc, with_history);
+        if let Some(o) = opportunity_id {
+            v["opportunity_id"] = json!(o);
+        }
+        Ok(Some(v))
+    }
+
+    /// Every deal (without history), in id order.
+    pub fn list(&self) -> Vec<Value> {
+        let inner = self.lock();
+        let mut ids: Vec<&DealId> = inner.docs.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| inner.docs.get(id))
+            .filter(|d| d.is_initialized())
+            .map(|d| deal_json(d, false))
+            .collect()
+    }
+
+    /// Forgets the in-memory sync state with a peer (after a disconnect or a failed request), so
+    /// the next exchange starts from the persisted shared heads.
+    pub fn reset_peer(&self, peer: &NodeId) {
+        self.lock().peers.retain(|(p, _), _| p != peer);
+    }
+
+    /// Messages for `peer` about `only` these deals (or all), each a document it participates in.
+    pub fn generate(&self, peer: &NodeId, only: Option<&[DealId]>) -> Result<Vec<DocSync>> {
+        let ids: Vec<DealId> = match only {
+            Some(list) => list.to_vec(),
+            None => self.lock().docs.keys().copied().collect(),
+        };
+        self.generate_where(peer, &ids, |d| d.is_initialized() && d.is_participant(peer))
+    }
+
+    /// The answer to a peer's message: messages about the deals it named (a replica still
+    /// waiting for its genesis asks for it).
+    pub fn reply_for(&self, peer: &NodeId, deals: &[DealId]) -> Result<Vec<DocSync>> {
+        self.generate_where(peer, deals, |d| {
+            !d.is_initialized() || d.is_participant(peer)
+        })
+    }
+
+    fn generate_where(
+        &self,
+        peer: &NodeId,
+        ids: &[DealId],
+        offer: impl Fn(&DealDoc) -> bool,
+    ) -> Result<Vec<DocSync>> {
+        let mut inner = self.lock();
+        let mut out = Vec::new();
+        for &id in ids {
+            if !inner.docs.get(&id).is_some_and(&offer) {
+                continue;
+            }
+            self.peer_state(&mut inner, peer, id)?;
+            let Inner { docs, peers } = &mut *inner;
+            if let (Some(doc), Some(state)) = (docs.get(&id), peers.get_mut(&(peer.clone(), id))) {
+                if let Some(message) = doc.generate_sync(state) {
+                    self.counters
+                        .changes_sent
+                        .fetch_add(message.changes.len() as u64, Ordering::Relaxed);
+                    out.push(message);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes sure the in-memory sync state for (peer, deal) exists, loading it from redb.
+    fn peer_state(&self, inner: &mut Inner, peer: &NodeId, id: DealId) -> Result<()> {
+        let key = (peer.clone(), id);
+        if inner.peers.contains_key(&key) {
+            return Ok(());
+        }
+        let state = match store_net::sync_state(&self.store, &id.to_string(), peer.as_str())? {
+            Some(bytes) => PeerSync::decode(&bytes).unwrap_or_default(),
+            None => PeerSync::new(),
+        };
+        inner.peers.insert(key, state);
+        Ok(())
+    }
+
+    /// Handles one peer's sync messages: verifies and applies, persists, audits rejections, and
+    /// answers. Durable before it returns (the caller then acknowledges).
+    pub fn receive(&self, peer: &NodeId, messages: Vec<DocSync>, now_ms: u64) -> Result<Received> {
+        let mut inner = self.lock();
+        let mut refused: Vec<(Option<DealId>, String)> = Vec::new();
+        let mut taken: Vec<(DealDoc, PeerSync, DocSync, bool)> = Vec::new();
+        let uninitialized = inner.docs.values().filter(|d| !d.is_initialized()).count();
+        let mut new_replicas = 0usize;
+        for message in messages {
+            let id = message.deal;
+            if taken.iter().any(|(d, ..)| d.id() == id) {
+                refused.push((Some(id), "the same deal twice in one message".into()));
+                continue;
+            }
+            let known = inner.docs.contains_key(&id);
+            if known {
+                let doc = &inner.docs[&id];
+                if doc.is_initialized() && !doc.is_participant(peer) {
+                    refused.push((
+                        Some(id),
+                        "the peer is not a participant of this deal".into(),
+                    ));
+                    continue;
+                }
+            } else if uninitialized + new_replicas >= UNINITIALIZED_REPLICAS_MAX {
+                refused.push((Some(id), "too many unknown deals".into()));
+                continue;
+            } else {
+                new_replicas += 1;
+            }
+            self.peer_state(&mut inner, peer, id)?;
+            let doc = inner
+                .docs
+                .remove(&id)
+                .unwrap_or_else(|| DealDoc::replica(id));
+            let state = inner.peers.remove(&(peer.clone(), id)).unwrap_or_default();
+            let was_initialized = doc.is_initialized();
+            taken.push((doc, state, message, was_initialized));
+        }
+        let processed: Vec<DealId> = taken.iter().map(|(d, ..)| d.id()).collect();
+        let outcomes = receive_batch(
+            taken
+                .iter_mut()
+                .map(|(doc, state, message, _)| (doc, state, message.clone()))
+                .collect(),
+        );
+        let mut received = Received::default();
+        let txn = self.store.write()?;
+        let mut audited = 0usize;
+        let mut rejected_total = refused.len();
+        for ((doc, state, _, was_initialized), outcome) in taken.into_iter().zip(outcomes) {
+            let id = doc.id();
+            let mut keep = true;
+            if doc.is_initialized() && !doc.is_participant(&self.me) {
+                refused.push((
+                    Some(id),
+                    "this node is not a participant of this deal".into(),
+                ));
+                keep = false;
+            }
+            for r in &outcome.rejected {
+                rejected_total += 1;
+                if audited < AUDITED_REJECTIONS_PER_MESSAGE_MAX {
+                    audited += 1;
+                    audit::record_in(
+                        &txn,
+                        now_ms,
+                        kind::REJECTED,
+                        Some(peer.as_str()),
+                        format!("refused a change to deal {id} from {peer}: {}", r.reason),
+                        json!({"deal": id.to_string(), "hash": r.hash.map(|h| h.to_string()),
+                               "author": r.author.as_ref().map(|a| a.to_string()), "reason": r.reason.to_string()}),
+                    )?;
+                }
+            }
+            if !keep {
+                continue;
+            }
+            if doc.is_initialized() {
+                if !was_initialized || !outcome.applied.is_empty() {
+                    if !was_initialized {
+                        store_net::put_deal_meta_in(
+                            &txn,
+                            &DealMeta {
+                                id: id.to_string(),
+                                opportunity_id: None,
+                                stored_ms: now_ms,
+                            },
+                        )?;
+                    }
+                    for change in &outcome.applied {
+                        put_change(&txn, id, change)?;
+                    }
+                }
+                store_net::put_sync_state_in(
+                    &txn,
+                    &id.to_string(),
+                    peer.as_str(),
+                    &state.encode(),
+                )?;
+            }
+            if !outcome.applied.is_empty() {
+                self.counters
+                    .changes_received
+                    .fetch_add(outcome.applied.len() as u64, Ordering::Relaxed);
+                received.changed.push(id);
+            }
+            inner.peers.insert((peer.clone(), id), state);
+            inner.docs.insert(id, doc);
+        }
+        for (deal, reason) in refused.iter().skip(audited.min(refused.len())) {
+            if audited >= AUDITED_REJECTIONS_PER_MESSAGE_MAX {
+                break;
+            }
+            audited += 1;
+            audit::record_in(
+                &txn,
+                now_ms,
+                kind::REJECTED,
+                Some(peer.as_str()),
+                format!("refused a message from {peer}: {reason}"),
+                json!({"deal": deal.map(|d| d.to_string()), "reason": reason}),
+            )?;
+        }
+        if rejected_total > audited {
+            audit::record_in(
+                &txn,
+                now_ms,
+                kind::REJECTED,
+                Some(peer.as_str()),
+                format!(
+                    "refused {} more changes from {peer} in the same message",
+                    rejected_total - audited
+                ),
+                json!({"count": rejected_total - audited}),
+            )?;
+        }
+        txn.commit().context("cannot store received changes")?;
+        self.counters
+            .changes_rejected
+            .fetch_add(rejected_total as u64, Ordering::Relaxed);
+        // Drop documents that turned out not to be for this node.
+        inner
+            .docs
+            .retain(|_, d| !d.is_initialized() || d.is_participant(&self.me));
+        drop(inner);
+        received.reply = self.reply_for(peer, &processed)?;
+        Ok(received)
+    }
+}
+
+fn put_change(txn: &redb::WriteTransaction, id: DealId, change: &VerifiedChange) -> Result<()> {
+    store_net::put_change_in(
+        txn,
+        &id.to_string(),
+        &change.hash().to_string(),
+        &change.envelope().encode(),
+    )
+}
+
+/// Turns a projection into the deal's shared fields. Typed fields take values that parse as
+/// their type; transformed values (amount ranges, coarse dates) and every other field travel as
+/// text under their policy name.
+pub fn shared_from_projection(projection: &Projection) -> SharedFields {
+    let mut s = SharedFields::default();
+    for (key, value) in projection.iter() {
+        let text = match value {
+            policy::Value::Text(t) => t.clone(),
+            policy::Value::List(l) => l.join(", "),
+        };
+        match key {
+            "name" => s.title = Some(text),
+            "stage" => match Stage::parse(&text) {
+                Ok(st) => s.stage = Some(st),
+                Err(_) => {
+                    s.other.insert("stage_text".into(), Some(text));
+                }
+            },
+            "amount" => match Amount::parse(&text) {
+                Ok(a) => s.amount = Some(a),
+                Err(_) => {
+                    s.other.insert("amount_range".into(), Some(text));
+                }
+            },
+            "currency" => match Currency::parse(&text) {
+                Ok(c) => s.currency = Some(c),
+                Err(_) => {
+                    s.other.insert("currency_text".into(), Some(text));
+                }
+            },
+            "close_date" => match Date::parse(&text) {
+                Ok(d) => s.close_date = Some(d),
+                Err(_) => {
+                    s.other.insert("close_period".into(), Some(text));
+                }
+            },
+            "account.name" => s.account_name = Some(text),
+            "account.domain" => match Domain::parse(&text) {
+                Ok(d) => s.account_domain = Some(d),
+                Err(_) => {
+                    s.other.insert("account.domain_text".into(), Some(text));
+                }
+            },
+            other => {
+                s.other.insert(other.to_string(), Some(text));
+            }
+        }
+    }
+    s
+}
+
+/// The update that takes `current` to `new`: changed typed fields, changed or removed extras.
+fn shared_update(current: &protocol::deal::SharedView, new: &SharedFields) -> SharedFields {
+    fn changed<T: Clone + PartialEq>(cur: &Option<T>, new: &Option<T>) -> Option<T> {
+        match new {
+            Some(v) if cur.as_ref() != Some(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+    let mut update = SharedFields {
+        title: changed(&current.title, &new.title),
+        stage: changed(&current.stage, &new.stage),
+        amount: changed(&current.amount, &new.amount),
+        currency: changed(&current.currency, &new.currency),
+        close_date: changed(&current.close_date, &new.close_date),
+        account_name: changed(&current.account_name, &new.account_name),
+        account_domain: changed(&current.account_domain, &new.account_domain),
+        other: BTreeMap::new(),
+    };
+    for (k, v) in &new.other {
+        if let Some(v) = v {
+            if current.other.get(k) != Some(v) {
+                update.other.insert(k.clone(), Some(v.clone()));
+            }
+        }
+    }
+    for k in current.other.keys() {
+        if !new.other.contains_key(k) {
+            update.other.insert(k.clone(), None);
+        }
+    }
+    update
+}
+
+/// A deal in the contract's shape.
+pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
+    let view = doc.read_view();
+    let participants: Vec<Value> = view
+        .participants
+        .iter()
+        .map(|(id, p)| {
+            json!({"id": id.to_string(), "name": p.name, "role": p.role.map(|r| r.as_str()),
+                   "status": p.status.map(|s| s.as_str())})
+        })
+        .collect();
+    let s = &view.shared;
+    let mut fields = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            fields.insert(k.to_string(), Value::String(v));
+        }
+    };
+    put("name", s.title.clone());
+    put("stage", s.stage.map(|x| x.as_str().to_string()));
+    put("amount", s.amount.map(|x| x.to_string()));
+    put("currency", s.currency.map(|x| x.as_str().to_string()));
+    put("close_date", s.close_date.map(|x| x.to_string()));
+    put("account.name", s.account_name.clone());
+    put(
+        "account.domain",
+        s.account_domain.as_ref().map(|x| x.as_str().to_string()),
+    );
+    for (k, v) in &s.other {
+        put(k, Some(v.clone()));
+    }
+    let sections: serde_json::Map<String, Value> = view
+        .sections
+        .iter()
+        .map(|(id, sec)| {
+            (
+                id.to_string(),
+                json!({"notes": sec.notes, "next_step": sec.next_step, "contacts": sec.contacts,
+                       "contribution": sec.contribution, "stage": sec.stage.map(|x| x.as_str()),
+                       "linked_opportunity": sec.linked_opportunity}),
+            )
+        })
+        .collect();
+    let r = &view.registration;
+    let registration = json!({
+        "registered_by": r.registered_by.as_ref().map(|n| n.to_string()),
+        "status": r.status.map(|x| x.as_str()),
+        "claims": r.claims.iter().map(|(n, c)| (n.to_string(), json!({
+            "vendor": c.vendor.as_ref().map(|v| v.to_string()),
+            "registered_at_ms": c.registered_at_ms, "notes": c.notes}))).collect::<serde_json::Map<_, _>>(),
+    });
+    let mut out = json!({
+        "id": doc.id().to_string(),
+        "origin": view.origin.as_ref().map(|o| o.to_string()),
+        "created_at": view.created_at_ms.map(audit::rfc3339),
+        "participants": participants,
+        "fields": fields,
+        "stage": s.stage.map(|x| x.as_str()),
+        "sections": sections,
+        "registration": registration,
+        "changes": doc.automerge().get_changes(&[]).len(),
+    });
+    if with_history {
+        out["history"] = Value::Array(history(doc));
+    }
+    out
+}
+
+/// Each change with its author, time, what it touched and whether its signature verifies.
+fn history(doc: &DealDoc) -> Vec<Value> {
+    let am = doc.automerge();
+    let changes = am.get_changes(&[]);
+    let skip = changes.len().saturating_sub(HISTORY_ENTRIES_MAX);
+    changes
+        .iter()
+        .skip(skip)
+        .map(|change| {
+            let hash = change.hash();
+            let envelope = doc.envelope(&hash);
+            let verified = envelope.is_some_and(|e| verify_envelope(e, &hash));
+            let summary = if change.deps().is_empty() {
+                "created the deal".to_string()
+            } else {
+                summarize(am, change.deps(), hash)
+            };
+            json!({
+                "change": hash.to_string(),
+                "author": envelope.map(|e| e.author().to_string()),
+                "at": audit::rfc3339(u64::try_from(change.timestamp()).unwrap_or(0)),
+                "summary": summary,
+                "verified": verified,
+            })
+        })
+        .collect()
+}
+
+fn verify_envelope(envelope: &SignedChange, hash: &automerge::ChangeHash) -> bool {
+    use ed25519_dalek::Verifier;
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&envelope.author().public_key()) else {
+        return false;
+    };
+    let message = protocol::envelope::signing_message(hash);
+    key.verify(
+        &message,
+        &ed25519_dalek::Signature::from_bytes(envelope.signature()),
+    )
+    .is_ok()
+}
+
+/// The paths one change wrote, as `shared.stage`, `sections.<node>.notes`.
+fn summarize(
+    am: &automerge::Automerge,
+    deps: &[automerge::ChangeHash],
+    hash: automerge::ChangeHash,
+) -> String {
+    use automerge::{PatchAction, Prop};
+    let mut paths: Vec<String> = Vec::new();
+    for patch in am.diff(deps, &[hash]) {
+        let mut parts: Vec<String> = patch
+            .path
+            .iter()
+            .filter_map(|(_, p)| match p {
+                Prop::Map(k) => Some(short(k)),
+                Prop::Seq(_) => None,
+            })
+            .collect();
+        match &patch.action {
+            PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
+                parts.push(short(key))
+            }
+            _ => {}
+        }
+        parts.truncate(3);
+        let p = parts.join(".");
+        if !p.is_empty() && !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
+    if paths.is_empty() {
+        return "no visible change".to_string();
+    }
+    let more = paths.len().saturating_sub(6);
+    paths.truncate(6);
+    let mut s = format!("wrote {}", paths.join(", "));
+    if more > 0 {
+        s.push_str(&format!(" and {more} more"));
+    }
+    s
+}
+
+fn short(key: &str) -> String {
+    if key.starts_with("12D3KooW") && key.len() > 16 {
+        format!("{}…", &key[..16])
+    } else {
+        key.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store_net::PartnerRecord;
+    use protocol::records::{Account, AccountStatus, Opportunity};
+
+    struct Side {
+        _dir: tempfile::TempDir,
+        store: Arc<Store>,
+        deals: Deals,
+    }
+
+    fn side(seed: u8, name: &str) -> Side {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
+        store_net::ensure_tables(&store).unwrap();
+        let deals = Deals::open(store.clone(), [seed; 32], 1, name).unwrap();
+        Side {
+            _dir: dir,
+            store,
+            deals,
+        }
+    }
+
+    fn befriend(a: &Side, b: &Side) {
+        for (x, y) in [(a, b), (b, a)] {
+            let txn = x.store.write().unwrap();
+            store_net::put_partner_in(
+                &txn,
+                &PartnerRecord {
+                    id: y.deals.me().to_string(),
+                    name: y.deals.name().to_string(),
+                    partner_type: Some("reseller".into()),
+                    status: "active".into(),
+                    since_ms: 1,
+                    last_seen_ms: None,
+                    addrs: vec![],
+                    removed_ms: None,
+                },
+            )
+            .unwrap();
+            txn.commit().unwrap();
+        }
+    }
+
+    fn opportunity(store: &Store) -> String {
+        let account = Account {
+            id: "acc1".into(),
+            external_id: None,
+            name: "Acme".into(),
+            domain: Some(Domain::parse("acme.example").unwrap()),
+            industry: None,
+            country: None,
+            status: AccountStatus::Prospect,
+            owner: Some("SECRET-OWNER".into()),
+            tags: vec![],
+        };
+        store.put_account(&account).unwrap();
+        let opp = Opportunity {
+            id: "opp1".into(),
+            external_id: None,
+            account_id: "acc1".into(),
+            name: "Big deal".into(),
+            stage: Stage::Qualified,
+            amount: Some(Amount::parse("100000").unwrap()),
+            currency: Some(Currency::parse("USD").unwrap()),
+            close_date: None,
+            owner: None,
+            next_step: None,
+            description: Some("SECRET-DESCRIPTION".into()),
+            tags: vec![],
+        };
+        store.put_opportunity(&opp).expect("opportunity stored");
+        opp.id
+    }
+
+    /// Exchanges messages between two engines until neither has anything to say.
+    fn sync(a: &Side, b: &Side) {
+        let (ida, idb) = (a.deals.me().clone(), b.deals.me().clone());
+        let mut to_b = a.deals.generate(&idb, None).unwrap();
+        let mut to_a = b.deals.generate(&ida, None).unwrap();
+        for _ in 0..20 {
+            if to_a.is_empty() && to_b.is_empty() {
+                return;
+            }
+            let got_b = b.deals.receive(&ida, std::mem::take(&mut to_b), 1).unwrap();
+            let got_a = a.deals.receive(&idb, std::mem::take(&mut to_a), 1).unwrap();
+            to_a = got_b.reply;
+            to_b = got_a.reply;
+        }
+        panic!("sync did not settle");
+    }
+
+    #[test]
+    fn share_refuses_under_default_deny_then_syncs_only_the_projection() {
+        let vendor = side(1, "Vendor");
+        let reseller = side(2, "Reseller");
+        befriend(&vendor, &reseller);
+        let opp = opportunity(&vendor.store);
+        let partner = reseller.deals.me().to_string();
+        let refused = vendor
+            .deals
+            .share(&opp, std::slice::from_ref(&partner), Role::Vendor, 1);
+        assert!(matches!(refused, Err(DealsError::Invalid(m)) if m.contains("nothing to share")));
+        let record = partners::resolve(&vendor.store, &partner).unwrap();
+        let policy =
+            Policy::from_toml("[opportunities]\nfields = [\"name\", \"stage\"]\n").unwrap();
+        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
+        let id = vendor
+            .deals
+            .share(&opp, &[partner], Role::Vendor, 3)
+            .unwrap();
+        sync(&vendor, &reseller);
+        let seen = reseller
+            .deals
+            .view(id, true)
+            .unwrap()
+            .expect("the deal arrived");
+        assert_eq!(
+            seen["fields"],
+            json!({"name": "Big deal", "stage": "qualified"})
+        );
+        assert!(!seen.to_string().contains("SECRET"));
+
+        // The reseller writes its section; the vendor receives it.
+        reseller
+            .deals
+            .update_section(
+                id,
+                &SectionUpdate {
+                    add_notes: vec!["hello".into()],
+                    ..SectionUpdate::default()
+                },
+                4,
+            )
+            .unwrap();
+        sync(&vendor, &reseller);
+        let at_vendor = vendor.deals.view(id, true).unwrap().unwrap();
+        assert_eq!(
+            at_vendor["sections"][reseller.deals.me().as_str()]["notes"][0],
+            "hello"
+        );
+        assert!(at_vendor["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["verified"] == true));
+
+        // A restart reloads the same document from redb.
+        let reloaded = Deals::open(reseller.store.clone(), [2; 32], 2, "Reseller").unwrap();
+        assert_eq!(
+            reloaded.view(id, false).unwrap().unwrap()["sections"],
+            at_vendor["sections"]
+        );
+    }
+
+    #[test]
+    fn a_peer_that_is_not_a_participant_is_offered_nothing_and_refused() {
+        let vendor = side(1, "Vendor");
+        let reseller = side(2, "Reseller");
+        let stranger = side(3, "Stranger");
+        befriend(&vendor, &reseller);
+        let opp = opportunity(&vendor.store);
+        let partner = reseller.deals.me().to_string();
+        let record = partners::resolve(&vendor.store, &partner).unwrap();
+        let policy = Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
+        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
+        let id = vendor
+            .deals
+            .share(&opp, &[partner], Role::Vendor, 3)
+            .unwrap();
+        assert!(vendor
+            .deals
+            .generate(stranger.deals.me(), None)
+            .unwrap()
+            .is_empty());
+        // Messages the stranger sends about the deal are refused and audited.
+        let message = DocSync {
+            deal: id,
+            sync: Vec::new(),
+            changes: Vec::new(),
+        };
+        let got = vendor
+            .deals
+            .receive(stranger.deals.me(), vec![message], 5)
+            .unwrap();
+        assert!(got.reply.is_empty());
+        assert!(got.changed.is_empty());
+        let audit = store_net::audit_page(&vendor.store, 0, 100).unwrap();
+        assert!(audit.iter().any(|e| e.kind == kind::REJECTED));
+    }
+}

@@ -1,0 +1,1038 @@
+//! Partner connections over libp2p (TCP + Noise + Yamux, identify, ping, and the co-sell
+//! request-response protocol in [`codec`]).
+//!
+//! One task ([`EventLoop`]) owns the `Swarm`; the rest of the node holds a cloneable
+//! [`NetHandle`] that sends [`Command`]s over a bounded channel, with a oneshot for replies.
+//! Work that touches redb or verifies signatures runs on blocking threads and reports back to the
+//! loop over a second bounded channel.
+//!
+//! Invariant: only active partners stay connected. A stranger's connection is kept for
+//! [`PROBATION`] only while this node has an open invite, and only a join request is served in
+//! that time; anything else is closed at once (DESIGN.md invariant 3).
+//! Invariant: at most one sync round per partner is being generated or awaited at a time; local
+//! and relayed changes that arrive meanwhile are queued and sent when the round ends.
+
+pub mod codec;
+
+use crate::deals::Deals;
+use crate::partners::{self, JoinAnswer, JoinRequest};
+use crate::store::Store;
+use crate::store_net;
+use anyhow::{anyhow, Context, Result};
+use codec::{frame, kind, FrameCodec, PROTOCOL};
+use libp2p::futures::StreamExt;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use protocol::deal::DealId;
+use protocol::identity::NodeId;
+use protocol::wire::{DocSync, WireMessage};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Commands queued for the swarm task.
+pub const COMMAND_QUEUE_MAX: usize = 256;
+/// Reports from blocking work queued for the swarm task.
+pub const INTERNAL_QUEUE_MAX: usize = 1024;
+/// How long a stranger may stay connected to present an invite.
+pub const PROBATION: Duration = Duration::from_secs(10);
+/// First reconnect delay; doubles per failure up to [`RECONNECT_DELAY_MAX`].
+pub const RECONNECT_DELAY_MIN: Duration = Duration::from_millis(500);
+/// Longest reconnect delay.
+pub const RECONNECT_DELAY_MAX: Duration = Duration::from_secs(30);
+/// Delay before a failed sync round is tried again.
+pub const SYNC_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// Timeout of one request (a sync batch of a few MB on a slow link).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most documents in one sync request.
+pub const DOCS_PER_REQUEST_MAX: usize = 256;
+/// Bytes of documents in one sync request before it is cut (well under the wire limit).
+pub const REQUEST_BYTES_SOFT_MAX: usize = 2 * 1024 * 1024;
+/// Largest reply to a sync request (the wire limit with headroom for framing).
+pub const REPLY_BYTES_MAX: usize = protocol::limits::WIRE_MESSAGE_BYTES_MAX - 64 * 1024;
+/// Addresses kept per partner.
+pub const PARTNER_ADDRS_MAX: usize = 16;
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    rr: request_response::Behaviour<FrameCodec>,
+}
+
+/// What the rest of the node asks the swarm task to do.
+pub enum Command {
+    /// Dial an inviter and present a join request.
+    Join {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: JoinRequest,
+        reply: oneshot::Sender<Result<JoinAnswer, String>>,
+    },
+    /// A partnership was removed: disconnect and refuse from now on.
+    PartnerRemoved { peer: PeerId },
+    /// These deals changed locally: offer them to connected participants.
+    Sync { deals: Vec<DealId> },
+    /// The connected partners.
+    Connected {
+        reply: oneshot::Sender<HashSet<PeerId>>,
+    },
+}
+
+/// Reports from blocking work back to the loop.
+enum Internal {
+    Respond {
+        channel: ResponseChannel<Vec<u8>>,
+        bytes: Vec<u8>,
+    },
+    /// A round's messages for a peer are ready (maybe none): send them, or end the round.
+    Send {
+        peer: PeerId,
+        messages: Vec<DocSync>,
+    },
+    /// A join was decided on the inviter's side.
+    JoinDecided {
+        peer: PeerId,
+        channel: ResponseChannel<Vec<u8>>,
+        outcome: Result<(String, Vec<Multiaddr>), String>,
+    },
+    /// Changes arrived from `from`: relay them to other participants.
+    Changed { deals: Vec<DealId>, from: PeerId },
+}
+
+/// A cloneable way to talk to the swarm task.
+#[derive(Clone)]
+pub struct NetHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl NetHandle {
+    async fn send(&self, command: Command) -> Result<()> {
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| anyhow!("the network task has stopped"))
+    }
+
+    /// Presents a join request to an inviter; the answer says whether it was accepted.
+    pub async fn join(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: JoinRequest,
+    ) -> Result<Result<JoinAnswer, String>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Join {
+            peer,
+            addrs,
+            request,
+            reply,
+        })
+        .await?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the network task dropped the join"))
+    }
+
+    /// Disconnects a removed partner and refuses it from now on.
+    pub async fn partner_removed(&self, peer: PeerId) -> Result<()> {
+        self.send(Command::PartnerRemoved { peer }).await
+    }
+
+    /// Offers changed deals to their connected participants.
+    pub async fn sync(&self, deals: Vec<DealId>) -> Result<()> {
+        if deals.is_empty() {
+            return Ok(());
+        }
+        self.send(Command::Sync { deals }).await
+    }
+
+    /// The partners connected now.
+    pub async fn connected(&self) -> Result<HashSet<PeerId>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Connected { reply }).await?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the network task dropped the question"))
+    }
+}
+
+/// Network-side gauges for `/metrics`.
+#[derive(Debug, Default)]
+pub struct NetGauges {
+    /// Partners with at least one connection.
+    pub connected_partners: AtomicU64,
+    /// Connections refused (strangers, removed partners).
+    pub connections_refused: AtomicU64,
+}
+
+/// Everything the API needs of the network side.
+pub struct Network {
+    /// Talks to the swarm task.
+    pub handle: NetHandle,
+    /// The deal engine.
+    pub deals: Arc<Deals>,
+    /// This node's libp2p id.
+    pub peer_id: PeerId,
+    /// Listen addresses, each ending in `/p2p/<id>`.
+    pub listen: Vec<String>,
+    /// Gauges.
+    pub gauges: Arc<NetGauges>,
+    /// The node key, to sign invites.
+    pub signing_key: ed25519_dalek::SigningKey,
+    /// The company name.
+    pub name: String,
+}
+
+impl Network {
+    /// Listen addresses without the `/p2p/` suffix, for invites.
+    pub fn dial_addrs(&self) -> Vec<String> {
+        let suffix = format!("/p2p/{}", self.peer_id);
+        self.listen
+            .iter()
+            .map(|a| a.trim_end_matches(&suffix).to_string())
+            .collect()
+    }
+
+    /// Prometheus text for the network and sync counters.
+    pub fn metrics_text(&self) -> String {
+        let c = &self.deals.counters;
+        let g = &self.gauges;
+        format!(
+            "# HELP cosell_partners_connected Partners connected now.\n# TYPE cosell_partners_connected gauge\ncosell_partners_connected {}\n\
+# HELP cosell_connections_refused_total Connections refused (not a partner).\n# TYPE cosell_connections_refused_total counter\ncosell_connections_refused_total {}\n\
+# HELP cosell_sync_changes_total Signed changes sent, received (applied) and rejected.\n# TYPE cosell_sync_changes_total counter\n\
+cosell_sync_changes_total{{direction=\"sent\"}} {}\ncosell_sync_changes_total{{direction=\"received\"}} {}\ncosell_sync_changes_total{{direction=\"rejected\"}} {}\n",
+            g.connected_partners.load(Ordering::Relaxed),
+            g.connections_refused.load(Ordering::Relaxed),
+            c.changes_sent.load(Ordering::Relaxed),
+            c.changes_received.load(Ordering::Relaxed),
+            c.changes_rejected.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// What [`start`] needs.
+pub struct NetConfig {
+    /// The node's ed25519 secret.
+    pub secret: [u8; 32],
+    /// Multiaddrs to listen on.
+    pub listen: Vec<String>,
+    /// The company name.
+    pub name: String,
+}
+
+/// Builds the swarm, starts listening, spawns the event loop and waits for the listen addresses.
+pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> Result<Network> {
+    let keypair = identity::Keypair::ed25519_from_bytes(config.secret)
+        .map_err(|e| anyhow!("invalid node key: {e}"))?;
+    let peer_id = keypair.public().to_peer_id();
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .context("cannot set up the TCP transport")?
+        .with_behaviour(|key| Behaviour {
+            identify: identify::Behaviour::new(identify::Config::new(
+                "/cosell/1".into(),
+                key.public(),
+            )),
+            ping: ping::Behaviour::default(),
+            rr: request_response::Behaviour::with_codec(
+                FrameCodec,
+                [(PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(64),
+            ),
+        })
+        .map_err(|e| anyhow!("cannot build the network behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    let mut wanted = 0;
+    for addr in &config.listen {
+        let ma: Multiaddr = addr
+            .parse()
+            .with_context(|| format!("'{addr}' is not a multiaddr"))?;
+        swarm
+            .listen_on(ma)
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        wanted += 1;
+    }
+    // Wait for the listen addresses before anything else uses the swarm.
+    let mut listen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while listen.len() < wanted {
+        let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
+            .await
+            .map_err(|_| anyhow!("the p2p listener did not start within 10 s"))?;
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => listen.push(address),
+            SwarmEvent::ListenerError { error, .. } => {
+                return Err(anyhow!("cannot listen for partners: {error}"))
+            }
+            SwarmEvent::ListenerClosed { reason, .. } => {
+                return Err(anyhow!("the p2p listener closed: {reason:?}"))
+            }
+            _ => {}
+        }
+    }
+    // A 0.0.0.0 listener reports one address per interface; collect the rest that are ready.
+    while let Ok(Some(SwarmEvent::NewListenAddr { address, .. })) =
+        tokio::time::timeout(Duration::from_millis(50), swarm.next()).await
+    {
+        listen.push(address);
+    }
+    let gauges = Arc::new(NetGauges::default());
+    let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_MAX);
+    let (internal_tx, internal_rx) = mpsc::channel(INTERNAL_QUEUE_MAX);
+    let mut partners = HashMap::new();
+    for p in store_net::partners(&store)? {
+        if !p.is_active() {
+            continue;
+        }
+        if let Ok(peer) = p.id.parse::<PeerId>() {
+            partners.insert(peer, parse_addrs(&p.addrs));
+        }
+    }
+    let me = NodeId::parse(&peer_id.to_base58()).map_err(|e| anyhow!("{e}"))?;
+    let event_loop = EventLoop {
+        swarm,
+        commands: command_rx,
+        internal_tx,
+        internal: internal_rx,
+        store,
+        deals: deals.clone(),
+        me,
+        partners,
+        joining: HashMap::new(),
+        probation: HashMap::new(),
+        pending_joins: HashMap::new(),
+        sync_requests: HashMap::new(),
+        rounds: HashMap::new(),
+        queued: HashMap::new(),
+        retry_at: HashMap::new(),
+        dial: HashMap::new(),
+        gauges: gauges.clone(),
+    };
+    tokio::spawn(event_loop.run());
+    let suffix = format!("/p2p/{peer_id}");
+    let signing_key = ed25519_dalek::SigningKey::from_bytes(&config.secret);
+    Ok(Network {
+        handle: NetHandle { commands },
+        deals,
+        peer_id,
+        listen: listen.iter().map(|a| format!("{a}{suffix}")).collect(),
+        gauges,
+        signing_key,
+        name: config.name,
+    })
+}
+
+/// Parses stored addresses, skipping bad ones and any `/p2p/` suffix.
+pub fn parse_addrs(addrs: &[String]) -> Vec<Multiaddr> {
+    addrs
+        .iter()
+        .filter_map(|a| a.parse::<Multiaddr>().ok())
+        .map(|mut a| {
+            if matches!(a.iter().last(), Some(libp2p::multiaddr::Protocol::P2p(_))) {
+                a.pop();
+            }
+            a
+        })
+        .take(PARTNER_ADDRS_MAX)
+        .collect()
+}
+
+/// Which deals a queued round covers.
+#[derive(Debug)]
+enum Scope {
+    All,
+    Some(HashSet<DealId>),
+}
+
+impl Scope {
+    fn merge(&mut self, deals: Option<&[DealId]>) {
+        match (self, deals) {
+            (Scope::All, _) => {}
+            (s @ Scope::Some(_), None) => *s = Scope::All,
+            (Scope::Some(set), Some(d)) => set.extend(d.iter().copied()),
+        }
+    }
+    fn into_list(self) -> Option<Vec<DealId>> {
+        match self {
+            Scope::All => None,
+            Scope::Some(s) => Some(s.into_iter().collect()),
+        }
+    }
+}
+
+struct DialState {
+    next: Instant,
+    delay: Duration,
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    internal_tx: mpsc::Sender<Internal>,
+    internal: mpsc::Receiver<Internal>,
+    store: Arc<Store>,
+    deals: Arc<Deals>,
+    me: NodeId,
+    /// Active partners and where to dial them.
+    partners: HashMap<PeerId, Vec<Multiaddr>>,
+    /// Inviters this node is joining (their connection is allowed).
+    joining: HashMap<PeerId, Vec<Multiaddr>>,
+    /// Strangers allowed until this instant to present an invite.
+    probation: HashMap<PeerId, Instant>,
+    pending_joins: HashMap<OutboundRequestId, oneshot::Sender<Result<JoinAnswer, String>>>,
+    sync_requests: HashMap<OutboundRequestId, PeerId>,
+    /// Per partner: steps of the current sync round being generated, awaited or processed.
+    rounds: HashMap<PeerId, usize>,
+    /// Per partner: what to sync once the current round ends.
+    queued: HashMap<PeerId, Scope>,
+    /// Per partner: when to retry after a failed round.
+    retry_at: HashMap<PeerId, Instant>,
+    /// Per partner: reconnect schedule.
+    dial: HashMap<PeerId, DialState>,
+    gauges: Arc<NetGauges>,
+}
+
+fn now_ms() -> u64 {
+    crate::cli::now_ms()
+}
+
+fn node_id(peer: &PeerId) -> Option<NodeId> {
+    NodeId::parse(&peer.to_base58()).ok()
+}
+
+impl EventLoop {
+    async fn run(mut self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => break,
+                },
+                Some(report) = self.internal.recv() => self.on_internal(report),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+        tracing::info!("network task stopped");
+    }
+
+    fn spawn_blocking(&self, work: impl FnOnce() -> Option<Internal> + Send + 'static) {
+        let tx = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Some(report) = work() {
+                let _ = tx.blocking_send(report);
+            }
+        });
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Join {
+                peer,
+                addrs,
+                request,
+                reply,
+            } => {
+                for a in &addrs {
+                    self.swarm.add_peer_address(peer, a.clone());
+                }
+                self.joining.insert(peer, addrs);
+                let bytes = match serde_json::to_vec(&request) {
+                    Ok(b) => frame(kind::JOIN, &b),
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let id = self.swarm.behaviour_mut().rr.send_request(&peer, bytes);
+                self.pending_joins.insert(id, reply);
+            }
+            Command::PartnerRemoved { peer } => {
+                self.partners.remove(&peer);
+                self.rounds.remove(&peer);
+                self.queued.remove(&peer);
+                self.dial.remove(&peer);
+                if let Some(n) = node_id(&peer) {
+                    self.deals.reset_peer(&n);
+                }
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            Command::Sync { deals } => self.push(&deals, None),
+            Command::Connected { reply } => {
+                let set = self
+                    .partners
+                    .keys()
+                    .filter(|p| self.swarm.is_connected(p))
+                    .copied()
+                    .collect();
+                let _ = reply.send(set);
+            }
+        }
+    }
+
+    /// Offers `deals` to every connected partner except `except`.
+    fn push(&mut self, deals: &[DealId], except: Option<PeerId>) {
+        let peers: Vec<PeerId> = self
+            .partners
+            .keys()
+            .filter(|p| Some(**p) != except && self.swarm.is_connected(p))
+            .copied()
+            .collect();
+        for peer in peers {
+            self.request_round(peer, Some(deals));
+        }
+    }
+
+    /// Starts a sync round with `peer`, or queues it when one is under way.
+    fn request_round(&mut self, peer: PeerId, deals: Option<&[DealId]>) {
+        if !self.partners.contains_key(&peer) || !self.swarm.is_connected(&peer) {
+            return;
+        }
+        if self.rounds.get(&peer).copied().unwrap_or(0) > 0 {
+            self.queued
+                .entry(peer)
+                .or_insert_with(|| Scope::Some(HashSet::new()))
+                .merge(deals);
+            return;
+        }
+        self.start_round(peer, deals.map(<[DealId]>::to_vec));
+    }
+
+    fn start_round(&mut self, peer: PeerId, deals: Option<Vec<DealId>>) {
+        let Some(node) = node_id(&peer) else { return };
+        *self.rounds.entry(peer).or_default() += 1;
+        let engine = self.deals.clone();
+        self.spawn_blocking(move || {
+            let messages = match engine.generate(&node, deals.as_deref()) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "cannot prepare sync");
+                    Vec::new()
+                }
+            };
+            Some(Internal::Send { peer, messages })
+        });
+    }
+
+    /// One step of a round finished; start a queued round when the last one did.
+    fn step_done(&mut self, peer: PeerId) {
+        let left = {
+            let n = self.rounds.entry(peer).or_default();
+            *n = n.saturating_sub(1);
+            *n
+        };
+        if left == 0 {
+            self.rounds.remove(&peer);
+            if let Some(scope) = self.queued.remove(&peer) {
+                self.start_round(peer, scope.into_list());
+            }
+        }
+    }
+
+    fn send_sync(&mut self, peer: PeerId, messages: Vec<DocSync>) {
+        if !self.partners.contains_key(&peer) || !self.swarm.is_connected(&peer) {
+            return;
+        }
+        for chunk in chunk_messages(messages, DOCS_PER_REQUEST_MAX, REQUEST_BYTES_SOFT_MAX) {
+            let bytes = frame(kind::SYNC, &WireMessage::Sync(chunk).encode());
+            let id = self.swarm.behaviour_mut().rr.send_request(&peer, bytes);
+            self.sync_requests.insert(id, peer);
+            *self.rounds.entry(peer).or_default() += 1;
+        }
+    }
+
+    fn on_internal(&mut self, report: Internal) {
+        match report {
+            Internal::Respond { channel, bytes } => {
+                let _ = self.swarm.behaviour_mut().rr.send_response(channel, bytes);
+            }
+            Internal::Send { peer, messages } => {
+                self.send_sync(peer, messages);
+                self.step_done(peer);
+            }
+            Internal::JoinDecided {
+                peer,
+                channel,
+                outcome,
+            } => {
+                let answer = match outcome {
+                    Ok((_name, addrs)) => {
+                        self.probation.remove(&peer);
+                        self.partners.insert(peer, addrs);
+                        self.on_partner_connected(peer);
+                        JoinAnswer {
+                            error: None,
+                            name: self.deals_name(),
+                        }
+                    }
+                    Err(message) => JoinAnswer {
+                        error: Some(message),
+                        name: self.deals_name(),
+                    },
+                };
+                let bytes = frame(kind::JOIN, &serde_json::to_vec(&answer).unwrap_or_default());
+                let _ = self.swarm.behaviour_mut().rr.send_response(channel, bytes);
+            }
+            Internal::Changed { deals, from } => self.push(&deals, Some(from)),
+        }
+    }
+
+    fn deals_name(&self) -> String {
+        self.deals.name().to_string()
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<PeerId> = self
+            .probation
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in expired {
+            self.probation.remove(&peer);
+            if !self.partners.contains_key(&peer) {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+        let retry: Vec<PeerId> = self
+            .retry_at
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in retry {
+            self.retry_at.remove(&peer);
+            self.request_round(peer, None);
+        }
+        let to_dial: Vec<(PeerId, Vec<Multiaddr>)> = self
+            .partners
+            .iter()
+            .filter(|(p, addrs)| !addrs.is_empty() && !self.swarm.is_connected(p))
+            .filter(|(p, _)| self.dial.get(*p).is_none_or(|d| d.next <= now))
+            .map(|(p, a)| (*p, a.clone()))
+            .collect();
+        for (peer, addrs) in to_dial {
+            let state = self.dial.entry(peer).or_insert(DialState {
+                next: now,
+                delay: RECONNECT_DELAY_MIN,
+            });
+            state.next = now + state.delay;
+            state.delay = (state.delay * 2).min(RECONNECT_DELAY_MAX);
+            let _ = self
+                .swarm
+                .dial(DialOpts::peer_id(peer).addresses(addrs).build());
+        }
+    }
+
+    fn on_partner_connected(&mut self, peer: PeerId) {
+        self.dial.remove(&peer);
+        self.update_gauge();
+        if let Some(n) = node_id(&peer) {
+            self.deals.reset_peer(&n);
+        }
+        let store = self.store.clone();
+        let id = peer.to_base58();
+        self.spawn_blocking(move || {
+            let _ = store_net::touch_partner(&store, &id, now_ms(), None);
+            None
+        });
+        self.request_round(peer, None);
+    }
+
+    fn update_gauge(&self) {
+        let n = self
+            .partners
+            .keys()
+            .filter(|p| self.swarm.is_connected(p))
+            .count();
+        self.gauges
+            .connected_partners
+            .store(n as u64, Ordering::Relaxed);
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => self.on_connection(peer_id, num_established.get()),
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => self.on_closed(peer_id, num_established),
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening for partners");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => self.on_identified(peer_id, info.listen_addrs),
+            SwarmEvent::Behaviour(BehaviourEvent::Rr(event)) => self.on_request_response(event),
+            _ => {}
+        }
+    }
+
+    fn on_closed(&mut self, peer: PeerId, remaining: u32) {
+        if remaining > 0 || !self.partners.contains_key(&peer) {
+            return;
+        }
+        self.rounds.remove(&peer);
+        self.queued.remove(&peer);
+        if let Some(n) = node_id(&peer) {
+            self.deals.reset_peer(&n);
+        }
+        self.update_gauge();
+        let store = self.store.clone();
+        let id = peer.to_base58();
+        self.spawn_blocking(move || {
+            let _ = store_net::touch_partner(&store, &id, now_ms(), None);
+            None
+        });
+    }
+
+    /// Keeps a partner's current listen addresses, to dial it after a disconnect.
+    fn on_identified(&mut self, peer: PeerId, listen_addrs: Vec<Multiaddr>) {
+        let addrs: Vec<Multiaddr> = listen_addrs.into_iter().take(PARTNER_ADDRS_MAX).collect();
+        let Some(slot) = self.partners.get_mut(&peer) else {
+            return;
+        };
+        if addrs.is_empty() {
+            return;
+        }
+        *slot = addrs.clone();
+        let store = self.store.clone();
+        let id = peer.to_base58();
+        let texts: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        self.spawn_blocking(move || {
+            let _ = store_net::touch_partner(&store, &id, now_ms(), Some(texts));
+            None
+        });
+    }
+
+    /// Gating: partners stay; an inviter being joined stays; a stranger stays for
+    /// [`PROBATION`] only while an invite is open; a removed partner is refused.
+    fn on_connection(&mut self, peer: PeerId, established: u32) {
+        if self.partners.contains_key(&peer) {
+            if established == 1 {
+                self.on_partner_connected(peer);
+            }
+            return;
+        }
+        if self.joining.contains_key(&peer) || self.probation.contains_key(&peer) {
+            return;
+        }
+        let open = store_net::has_open_invite(&self.store, now_ms()).unwrap_or(false);
+        let removed = store_net::partner(&self.store, &peer.to_base58())
+            .ok()
+            .flatten()
+            .is_some_and(|p| !p.is_active());
+        if open && !removed {
+            self.probation.insert(peer, Instant::now() + PROBATION);
+        } else {
+            tracing::info!(%peer, "refused a connection from a node that is not a partner");
+            self.gauges
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    fn on_request_response(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => self.on_request(peer, request, channel),
+            Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => self.on_response(peer, request_id, response),
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.pending_joins.remove(&request_id) {
+                    self.joining.remove(&peer);
+                    let _ = reply.send(Err(format!("cannot reach the inviting node ({error})")));
+                } else if self.sync_requests.remove(&request_id).is_some() {
+                    tracing::debug!(%peer, %error, "sync request failed");
+                    if let Some(n) = node_id(&peer) {
+                        self.deals.reset_peer(&n);
+                    }
+                    self.step_done(peer);
+                    if self.partners.contains_key(&peer) {
+                        self.retry_at
+                            .insert(peer, Instant::now() + SYNC_RETRY_DELAY);
+                    }
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound request failed");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn refuse(&mut self, channel: ResponseChannel<Vec<u8>>, why: &str) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .rr
+            .send_response(channel, frame(kind::REFUSED, why.as_bytes()));
+    }
+
+    fn on_request(&mut self, peer: PeerId, request: Vec<u8>, channel: ResponseChannel<Vec<u8>>) {
+        let Some((&kind_byte, body)) = request.split_first() else {
+            self.refuse(channel, "empty request");
+            return;
+        };
+        match kind_byte {
+            kind::JOIN => {
+                let Ok(join) = serde_json::from_slice::<JoinRequest>(body) else {
+                    self.refuse(channel, "malformed join request");
+                    return;
+                };
+                let store = self.store.clone();
+                let me = self.me.to_string();
+                let joiner = peer.to_base58();
+                self.spawn_blocking(move || {
+                    let outcome = partners::accept_join(&store, &me, &joiner, &join, now_ms())
+                        .map(|record| (record.name, parse_addrs(&record.addrs)))
+                        .map_err(|e| {
+                            let _ = crate::audit::record(
+                                &store,
+                                now_ms(),
+                                crate::audit::kind::PARTNER,
+                                Some(&joiner),
+                                format!("refused a join from {joiner}: {e}"),
+                                serde_json::json!({"event": "join_refused", "reason": e.to_string()}),
+                            );
+                            e.to_string()
+                        });
+                    Some(Internal::JoinDecided {
+                        peer,
+                        channel,
+                        outcome,
+                    })
+                });
+            }
+            kind::SYNC => {
+                if !self.partners.contains_key(&peer) {
+                    self.refuse(channel, "not a partner of this node");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                    return;
+                }
+                let Some(node) = node_id(&peer) else { return };
+                let engine = self.deals.clone();
+                let store = self.store.clone();
+                let body = body.to_vec();
+                let tx = self.internal_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let (bytes, changed) = handle_sync(&engine, &store, &node, &body);
+                    let _ = tx.blocking_send(Internal::Respond { channel, bytes });
+                    if !changed.is_empty() {
+                        let _ = tx.blocking_send(Internal::Changed {
+                            deals: changed,
+                            from: peer,
+                        });
+                    }
+                });
+            }
+            _ => self.refuse(channel, "unknown request kind"),
+        }
+    }
+
+    fn on_response(&mut self, peer: PeerId, request_id: OutboundRequestId, response: Vec<u8>) {
+        if let Some(reply) = self.pending_joins.remove(&request_id) {
+            let answer = match response.split_first() {
+                Some((&kind::JOIN, body)) => serde_json::from_slice::<JoinAnswer>(body)
+                    .map_err(|_| "the inviting node sent a malformed answer".to_string()),
+                Some((&kind::REFUSED, body)) => Err(String::from_utf8_lossy(body).into_owned()),
+                _ => Err("the inviting node sent a malformed answer".to_string()),
+            };
+            let addrs = self.joining.remove(&peer).unwrap_or_default();
+            if let Ok(JoinAnswer { error: None, .. }) = &answer {
+                self.partners.insert(peer, addrs);
+                self.on_partner_connected(peer);
+            } else {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            let _ = reply.send(answer);
+            return;
+        }
+        if self.sync_requests.remove(&request_id).is_none() {
+            return;
+        }
+        let Some(node) = node_id(&peer) else {
+            self.step_done(peer);
+            return;
+        };
+        let engine = self.deals.clone();
+        let store = self.store.clone();
+        let tx = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let messages = match response.split_first() {
+                Some((&kind::SYNC, body)) => match WireMessage::decode(body) {
+                    Ok(WireMessage::Sync(docs)) => docs,
+                    Err(e) => {
+                        audit_bad_message(&store, &node, &e.to_string());
+                        Vec::new()
+                    }
+                },
+                Some((&kind::REFUSED, body)) => {
+                    tracing::info!(peer = %node, reason = %String::from_utf8_lossy(body), "sync refused");
+                    Vec::new()
+                }
+                _ => {
+                    audit_bad_message(&store, &node, "malformed response");
+                    Vec::new()
+                }
+            };
+            let mut next = Vec::new();
+            let mut changed = Vec::new();
+            if !messages.is_empty() {
+                match engine.receive(&node, messages, now_ms()) {
+                    Ok(received) => {
+                        next = received.reply;
+                        changed = received.changed;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "cannot store received changes");
+                    }
+                }
+            }
+            let _ = tx.blocking_send(Internal::Send {
+                peer,
+                messages: next,
+            });
+            if !changed.is_empty() {
+                let _ = tx.blocking_send(Internal::Changed {
+                    deals: changed,
+                    from: peer,
+                });
+            }
+        });
+    }
+}
+
+fn audit_bad_message(store: &Store, peer: &NodeId, why: &str) {
+    let _ = crate::audit::record(
+        store,
+        now_ms(),
+        crate::audit::kind::REJECTED,
+        Some(peer.as_str()),
+        format!("refused a message from {peer}: {why}"),
+        serde_json::json!({"reason": why}),
+    );
+}
+
+/// Handles an inbound sync request: returns the response frame and the deals that changed.
+fn handle_sync(
+    engine: &Deals,
+    store: &Store,
+    node: &NodeId,
+    body: &[u8],
+) -> (Vec<u8>, Vec<DealId>) {
+    let messages = match WireMessage::decode(body) {
+        Ok(WireMessage::Sync(docs)) => docs,
+        Err(e) => {
+            audit_bad_message(store, node, &e.to_string());
+            return (frame(kind::REFUSED, e.to_string().as_bytes()), Vec::new());
+        }
+    };
+    match engine.receive(node, messages, now_ms()) {
+        Ok(received) => {
+            let (reply, dropped) = cap_reply(received.reply, REPLY_BYTES_MAX);
+            if !dropped.is_empty() {
+                engine.forget(node, &dropped);
+            }
+            let bytes = frame(kind::SYNC, &WireMessage::Sync(reply).encode());
+            (bytes, received.changed)
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cannot store received changes");
+            (
+                frame(kind::REFUSED, b"the node could not store the changes"),
+                Vec::new(),
+            )
+        }
+    }
+}
+
+fn doc_bytes(d: &DocSync) -> usize {
+    d.sync.len()
+        + d.changes
+            .iter()
+            .map(|c| c.change_bytes().len() + 160)
+            .sum::<usize>()
+        + 64
+}
+
+/// Splits messages into requests of at most `docs_max` documents and about `bytes_max` bytes.
+fn chunk_messages(messages: Vec<DocSync>, docs_max: usize, bytes_max: usize) -> Vec<Vec<DocSync>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for m in messages {
+        let b = doc_bytes(&m);
+        if !current.is_empty() && (current.len() == docs_max || bytes + b > bytes_max) {
+            out.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += b;
+        current.push(m);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Keeps replies under `bytes_max`; returns the kept ones and the deals left out.
+fn cap_reply(messages: Vec<DocSync>, bytes_max: usize) -> (Vec<DocSync>, Vec<DealId>) {
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    let mut bytes = 0;
+    for m in messages {
+        let b = doc_bytes(&m);
+        if bytes + b > bytes_max {
+            dropped.push(m.deal);
+        } else {
+            bytes += b;
+            kept.push(m);
+        }
+    }
+    (kept, dropped)
+}

@@ -1,0 +1,387 @@
+//! The network side's redb tables: partnerships, invites, per-partner policy versions, shared
+//! deals (their signed changes and per-peer sync state) and the audit log. Every function here
+//! is one durable transaction unless it takes a transaction from its caller. Encodings are
+//! written down in `docs/storage.md`.
+//!
+//! Values are JSON (storage types in this module only derive serde); signed change envelopes
+//! and sync states are stored as the protocol crate encodes them.
+
+use crate::store::Store;
+use anyhow::{Context, Result};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+/// Node id → [`PartnerRecord`] as JSON.
+pub(crate) const PARTNERS: TableDefinition<&str, &[u8]> = TableDefinition::new("partners");
+/// SHA-256 of an invite secret (hex) → [`InviteRecord`] as JSON. The secret itself is not kept.
+pub(crate) const INVITES: TableDefinition<&str, &[u8]> = TableDefinition::new("invites");
+/// (partner node id, version) → [`PolicyVersion`] as JSON. Versions start at 1; none = deny all.
+pub(crate) const POLICIES: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("partner_policies");
+/// Deal id (hex) → [`DealMeta`] as JSON.
+pub(crate) const DEALS: TableDefinition<&str, &[u8]> = TableDefinition::new("deals");
+/// (deal id, change hash), both hex → the signed envelope's canonical bytes.
+pub(crate) const DEAL_CHANGES: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("deal_changes");
+/// (opportunity id, deal id) → (): the deals this node shared from an opportunity.
+pub(crate) const DEALS_BY_OPPORTUNITY: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("deals_by_opportunity");
+/// (deal id, peer node id) → the peer's sync state as `PeerSync::encode` writes it.
+pub(crate) const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("sync_states");
+/// Sequence number → [`AuditEntry`] as JSON, in the order things happened.
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+/// A partnership as this node records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartnerRecord {
+    /// The partner's node id.
+    pub id: String,
+    /// The partner's company name, as it told us when joining.
+    pub name: String,
+    /// What the partner is to this node: reseller, distributor, si, isv, msp, referral, vendor.
+    #[serde(default)]
+    pub partner_type: Option<String>,
+    /// `active` or `removed`.
+    pub status: String,
+    /// When the partnership started (ms since the epoch).
+    pub since_ms: u64,
+    /// When the partner was last connected.
+    #[serde(default)]
+    pub last_seen_ms: Option<u64>,
+    /// Where to dial the partner (multiaddrs, without the `/p2p/` suffix).
+    #[serde(default)]
+    pub addrs: Vec<String>,
+    /// When the partnership was removed.
+    #[serde(default)]
+    pub removed_ms: Option<u64>,
+}
+
+impl PartnerRecord {
+    /// Whether the partnership is active.
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
+/// An invite this node issued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InviteRecord {
+    /// When it was issued.
+    pub created_ms: u64,
+    /// When it stops being accepted.
+    pub expires_ms: u64,
+    /// What the joiner will be to this node.
+    #[serde(default)]
+    pub partner_type: Option<String>,
+    /// Who used it, once used.
+    #[serde(default)]
+    pub used_by: Option<String>,
+    /// When it was used.
+    #[serde(default)]
+    pub used_ms: Option<u64>,
+}
+
+/// One stored version of the policy for one partner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// 1, 2, 3…
+    pub version: u64,
+    /// When it was set.
+    pub at_ms: u64,
+    /// Who set it (the API caller's role or token label).
+    pub by: String,
+    /// The policy in canonical TOML.
+    pub text: String,
+    /// What changed from the previous version, one line each.
+    pub diff: Vec<String>,
+}
+
+/// What this node keeps about a deal beside its document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DealMeta {
+    /// The deal id (hex).
+    pub id: String,
+    /// The local opportunity the deal was shared from (origin only; never leaves the node).
+    #[serde(default)]
+    pub opportunity_id: Option<String>,
+    /// When this node first stored the deal.
+    pub stored_ms: u64,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log.
+    pub seq: u64,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+    /// `share`, `policy`, `partner`, `rejected`, `deal`.
+    pub kind: String,
+    /// The partner concerned, if one.
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// One sentence for people.
+    pub summary: String,
+    /// Structured details.
+    #[serde(default)]
+    pub details: serde_json::Value,
+}
+
+/// Creates the network tables (idempotent), so read transactions can open them.
+pub fn ensure_tables(store: &Store) -> Result<()> {
+    let txn = store.write()?;
+    txn.open_table(PARTNERS)?;
+    txn.open_table(INVITES)?;
+    txn.open_table(POLICIES)?;
+    txn.open_table(DEALS)?;
+    txn.open_table(DEAL_CHANGES)?;
+    txn.open_table(DEALS_BY_OPPORTUNITY)?;
+    txn.open_table(SYNC_STATES)?;
+    txn.open_table(AUDIT)?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).context("a stored network record is corrupt")
+}
+
+/// Every partner record (active and removed), in id order.
+pub fn partners(store: &Store) -> Result<Vec<PartnerRecord>> {
+    let txn = store.read()?;
+    let table = txn.open_table(PARTNERS)?;
+    let mut out = Vec::new();
+    for entry in table.range::<&str>(..)? {
+        let (_, v) = entry?;
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// One partner record.
+pub fn partner(store: &Store, id: &str) -> Result<Option<PartnerRecord>> {
+    let txn = store.read()?;
+    let table = txn.open_table(PARTNERS)?;
+    table.get(id)?.map(|v| decode(v.value())).transpose()
+}
+
+/// Writes a partner record inside `txn`.
+pub fn put_partner_in(txn: &WriteTransaction, record: &PartnerRecord) -> Result<()> {
+    let bytes = serde_json::to_vec(record)?;
+    txn.open_table(PARTNERS)?
+        .insert(record.id.as_str(), bytes.as_slice())?;
+    Ok(())
+}
+
+/// Updates a partner's last-seen time and (when given) its addresses.
+pub fn touch_partner(
+    store: &Store,
+    id: &str,
+    now_ms: u64,
+    addrs: Option<Vec<String>>,
+) -> Result<()> {
+    let txn = store.write()?;
+    {
+        let mut table = txn.open_table(PARTNERS)?;
+        let current: Option<PartnerRecord> =
+            table.get(id)?.map(|v| decode(v.value())).transpose()?;
+        let Some(mut record) = current else {
+            return Ok(());
+        };
+        record.last_seen_ms = Some(now_ms);
+        if let Some(a) = addrs.filter(|a| !a.is_empty()) {
+            record.addrs = a;
+        }
+        let bytes = serde_json::to_vec(&record)?;
+        table.insert(id, bytes.as_slice())?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Stores a new invite.
+pub fn put_invite(store: &Store, secret_hash: &str, record: &InviteRecord) -> Result<()> {
+    let txn = store.write()?;
+    put_invite_in(&txn, secret_hash, record)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Writes an invite inside `txn`.
+pub fn put_invite_in(
+    txn: &WriteTransaction,
+    secret_hash: &str,
+    record: &InviteRecord,
+) -> Result<()> {
+    let bytes = serde_json::to_vec(record)?;
+    txn.open_table(INVITES)?
+        .insert(secret_hash, bytes.as_slice())?;
+    Ok(())
+}
+
+/// An invite inside `txn`.
+pub fn invite_in(txn: &WriteTransaction, secret_hash: &str) -> Result<Option<InviteRecord>> {
+    let table = txn.open_table(INVITES)?;
+    let v = table
+        .get(secret_hash)?
+        .map(|v| decode(v.value()))
+        .transpose();
+    v
+}
+
+/// Whether any invite is unused and unexpired (a stranger may then connect to join).
+pub fn has_open_invite(store: &Store, now_ms: u64) -> Result<bool> {
+    let txn = store.read()?;
+    let table = txn.open_table(INVITES)?;
+    for entry in table.range::<&str>(..)? {
+        let (_, v) = entry?;
+        let invite: InviteRecord = decode(v.value())?;
+        if invite.used_by.is_none() && invite.expires_ms > now_ms {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Every stored policy version for one partner, oldest first.
+pub fn policy_versions(store: &Store, partner: &str) -> Result<Vec<PolicyVersion>> {
+    let txn = store.read()?;
+    let table = txn.open_table(POLICIES)?;
+    let mut out = Vec::new();
+    for entry in table.range((partner, 0u64)..=(partner, u64::MAX))? {
+        let (_, v) = entry?;
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// The newest policy version for one partner.
+pub fn latest_policy(store: &Store, partner: &str) -> Result<Option<PolicyVersion>> {
+    let txn = store.read()?;
+    let table = txn.open_table(POLICIES)?;
+    let last = table
+        .range((partner, 0u64)..=(partner, u64::MAX))?
+        .next_back()
+        .transpose()?;
+    last.map(|(_, v)| decode(v.value())).transpose()
+}
+
+/// Appends a policy version inside `txn`.
+pub fn put_policy_in(txn: &WriteTransaction, partner: &str, version: &PolicyVersion) -> Result<()> {
+    let bytes = serde_json::to_vec(version)?;
+    txn.open_table(POLICIES)?
+        .insert((partner, version.version), bytes.as_slice())?;
+    Ok(())
+}
+
+/// Appends an audit entry inside `txn` (its `seq` is assigned here).
+pub fn audit_in(txn: &WriteTransaction, mut entry: AuditEntry) -> Result<()> {
+    let mut table = txn.open_table(AUDIT)?;
+    let next = table.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+    entry.seq = next;
+    let bytes = serde_json::to_vec(&entry)?;
+    table.insert(next, bytes.as_slice())?;
+    Ok(())
+}
+
+/// Audit entries after `after` (a seq), oldest first, at most `limit`.
+pub fn audit_page(store: &Store, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+    let txn = store.read()?;
+    let table = txn.open_table(AUDIT)?;
+    let mut out = Vec::new();
+    for entry in table.range((after + 1)..)? {
+        let (_, v) = entry?;
+        out.push(decode(v.value())?);
+        if out.len() == limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Every deal's metadata, in id order.
+pub fn deal_metas(store: &Store) -> Result<Vec<DealMeta>> {
+    let txn = store.read()?;
+    let table = txn.open_table(DEALS)?;
+    let mut out = Vec::new();
+    for entry in table.range::<&str>(..)? {
+        let (_, v) = entry?;
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// Writes a deal's metadata inside `txn`, and its opportunity link.
+pub fn put_deal_meta_in(txn: &WriteTransaction, meta: &DealMeta) -> Result<()> {
+    let bytes = serde_json::to_vec(meta)?;
+    txn.open_table(DEALS)?
+        .insert(meta.id.as_str(), bytes.as_slice())?;
+    if let Some(opp) = &meta.opportunity_id {
+        txn.open_table(DEALS_BY_OPPORTUNITY)?
+            .insert((opp.as_str(), meta.id.as_str()), ())?;
+    }
+    Ok(())
+}
+
+/// The deals shared from one opportunity.
+pub fn deals_of_opportunity(store: &Store, opportunity_id: &str) -> Result<Vec<String>> {
+    let txn = store.read()?;
+    let table = txn.open_table(DEALS_BY_OPPORTUNITY)?;
+    let mut out = Vec::new();
+    for entry in table.range((opportunity_id, "")..)? {
+        let (k, _) = entry?;
+        let (opp, deal) = k.value();
+        if opp != opportunity_id {
+            break;
+        }
+        out.push(deal.to_string());
+    }
+    Ok(out)
+}
+
+/// Every stored envelope of one deal.
+pub fn deal_changes(store: &Store, deal: &str) -> Result<Vec<Vec<u8>>> {
+    let txn = store.read()?;
+    let table = txn.open_table(DEAL_CHANGES)?;
+    let mut out = Vec::new();
+    for entry in table.range((deal, "")..)? {
+        let (k, v) = entry?;
+        if k.value().0 != deal {
+            break;
+        }
+        out.push(v.value().to_vec());
+    }
+    Ok(out)
+}
+
+/// Writes one envelope inside `txn`.
+pub fn put_change_in(
+    txn: &WriteTransaction,
+    deal: &str,
+    hash: &str,
+    envelope: &[u8],
+) -> Result<()> {
+    txn.open_table(DEAL_CHANGES)?
+        .insert((deal, hash), envelope)?;
+    Ok(())
+}
+
+/// A peer's stored sync state for a deal.
+pub fn sync_state(store: &Store, deal: &str, peer: &str) -> Result<Option<Vec<u8>>> {
+    let txn = store.read()?;
+    let table = txn.open_table(SYNC_STATES)?;
+    let v = table.get((deal, peer))?.map(|v| v.value().to_vec());
+    Ok(v)
+}
+
+/// Writes a peer's sync state inside `txn`.
+pub fn put_sync_state_in(
+    txn: &WriteTransaction,
+    deal: &str,
+    peer: &str,
+    state: &[u8],
+) -> Result<()> {
+    txn.open_table(SYNC_STATES)?.insert((deal, peer), state)?;
+    Ok(())
+}

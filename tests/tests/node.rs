@@ -1,0 +1,619 @@
+//! The node as a program: `init`, `serve`, auth, errors, OpenAPI, metrics, restart, paging.
+//! Every test starts the real binary on loopback (port 0) in its own temporary directory.
+
+use cosell_e2e::{accounts_csv, opportunities_csv, program, run_cosell, Node};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+/// Every file in `dir` with its mode and contents.
+fn snapshot(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| {
+            let e = e.expect("dir entry");
+            let meta = e.metadata().expect("metadata");
+            let contents = if meta.is_file() {
+                std::fs::read(e.path()).expect("read")
+            } else {
+                Vec::new()
+            };
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                (meta.permissions().mode(), contents),
+            )
+        })
+        .collect()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// An error sentence on stderr: exactly one non-empty line, no panic, no backtrace.
+fn assert_one_sentence(stderr: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic, not an error: {stderr}"
+    );
+}
+
+#[test]
+fn the_test_harness_runs_the_binary_cargo_built() {
+    assert_eq!(
+        program(),
+        Path::new(env!("CARGO_BIN_EXE_cosell-under-test"))
+    );
+}
+
+#[test]
+fn init_prints_the_node_id_alone_and_writes_secrets_with_mode_0600() {
+    let node = Node::init("Acme");
+    // Node::init took stdout as the id: it must be one libp2p PeerId and nothing else.
+    assert!(node.id.starts_with("12D3KooW"), "id {:?}", node.id);
+    assert!(
+        !node.id.contains(char::is_whitespace),
+        "stdout held more than the id: {:?}",
+        node.id
+    );
+    assert_eq!(mode(&node.dir().join("identity.key")), 0o600);
+    assert_eq!(mode(&node.dir().join("admin.token")), 0o600);
+    assert!(!node.token().is_empty());
+}
+
+#[test]
+fn init_prints_exactly_one_line_on_stdout() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("d");
+    let out = run_cosell(
+        &["init", "--name", "Acme", "--data", data.to_str().unwrap()],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert!(out.ok(), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 1, "stdout: {:?}", out.stdout);
+    assert!(out.stdout.ends_with('\n'));
+}
+
+#[test]
+fn init_twice_is_refused_and_leaves_the_directory_untouched() {
+    let node = Node::init("Acme");
+    let before = snapshot(&node.dir());
+    let out = node.cli(&["init", "--name", "Other"]);
+    assert!(!out.ok(), "second init succeeded: {}", out.stdout);
+    assert!(out.stdout.is_empty(), "stdout: {}", out.stdout);
+    assert_one_sentence(&out.stderr);
+    assert_eq!(
+        snapshot(&node.dir()),
+        before,
+        "the refused init changed the directory"
+    );
+}
+
+#[test]
+fn serve_writes_node_json_and_sigterm_stops_cleanly_removing_it() {
+    let mut node = Node::init("Acme Cloud");
+    node.serve();
+    let info = node.node_json().expect("node.json");
+    assert_eq!(info["id"], node.id.as_str());
+    assert_eq!(info["name"], "Acme Cloud");
+    let http = info["http"].as_str().expect("http");
+    assert!(http.starts_with("http://127.0.0.1:"), "{http}");
+    assert!(
+        !http.ends_with(":0"),
+        "port 0 must be replaced by the real port"
+    );
+    let p2p = info["p2p"].as_array().expect("p2p is a list");
+    for addr in p2p {
+        let addr = addr.as_str().expect("p2p address");
+        assert!(
+            addr.starts_with("/ip4/127.0.0.1/tcp/") && addr.ends_with(&format!("/p2p/{}", node.id)),
+            "{addr}"
+        );
+    }
+    let me = node.get("/api/v1/node");
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["id"], node.id.as_str());
+    assert_eq!(me.json["name"], "Acme Cloud");
+    assert_eq!(me.json["http"], http);
+    assert!(me.json["version"].is_string());
+
+    node.stop();
+    assert!(
+        !node.dir().join("node.json").exists(),
+        "node.json is left behind after a clean stop"
+    );
+}
+
+#[test]
+fn a_second_serve_on_the_same_directory_fails_with_a_clear_message() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let before = node.node_json().expect("node.json");
+    let dir = node.dir();
+    let out = run_cosell(
+        &[
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--http",
+            "127.0.0.1:0",
+            "--p2p",
+            "/ip4/127.0.0.1/tcp/0",
+        ],
+        &[],
+        Duration::from_secs(30),
+    );
+    assert!(!out.ok(), "second serve succeeded");
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let last = out.stderr.lines().rev().find(|l| !l.trim().is_empty());
+    let last = last.unwrap_or_default().to_lowercase();
+    assert!(
+        last.contains("already") || last.contains("running") || last.contains("lock"),
+        "the error should say the node is already running: {}",
+        out.stderr
+    );
+    // The first node is unharmed.
+    assert_eq!(node.node_json(), Some(before));
+    assert_eq!(node.get("/api/v1/node").status, 200);
+    node.stop();
+}
+
+#[test]
+fn serve_on_an_uninitialized_directory_fails_with_one_sentence() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = run_cosell(
+        &[
+            "serve",
+            "--data",
+            tmp.path().to_str().unwrap(),
+            "--http",
+            "127.0.0.1:0",
+        ],
+        &[("RUST_LOG", "off")],
+        Duration::from_secs(30),
+    );
+    assert!(!out.ok());
+    assert_one_sentence(&out.stderr);
+}
+
+fn assert_error_shape(r: &cosell_e2e::Response, status: u16) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert!(
+        r.content_type.starts_with("application/json"),
+        "content type {:?}",
+        r.content_type
+    );
+    let error = r.json["error"].as_str().expect("error sentence");
+    assert!(!error.is_empty());
+    assert!(r.json["details"].is_array(), "details: {}", r.text);
+}
+
+#[test]
+fn api_without_a_token_or_with_a_bad_one_is_401_with_a_json_error() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let url = format!("{}/api/v1/accounts", node.url());
+    let none = cosell_e2e::http("GET", &url, None, None, None);
+    assert_error_shape(&none, 401);
+    let bad = cosell_e2e::http("GET", &url, Some("not-the-token"), None, None);
+    assert_error_shape(&bad, 401);
+    let almost = format!("{}x", node.token());
+    let almost = cosell_e2e::http("GET", &url, Some(&almost), None, None);
+    assert_error_shape(&almost, 401);
+
+    // A write without a token writes nothing.
+    let import = cosell_e2e::http(
+        "POST",
+        &format!("{}/api/v1/import/accounts", node.url()),
+        None,
+        Some("text/csv"),
+        Some(accounts_csv(3).as_bytes()),
+    );
+    assert_error_shape(&import, 401);
+    assert_eq!(node.counts(), (0, 0));
+
+    assert_eq!(node.get("/api/v1/accounts").status, 200);
+}
+
+#[test]
+fn an_unknown_api_route_is_a_json_404() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    assert_error_shape(&node.get("/api/v1/no-such-thing"), 404);
+    assert_error_shape(
+        &node.get("/api/v1/opportunities/01J000000000000000000000"),
+        404,
+    );
+    assert_error_shape(&node.get("/api/v1/accounts/nope"), 404);
+}
+
+#[test]
+fn openapi_json_documents_every_route() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let doc = cosell_e2e::http(
+        "GET",
+        &format!("{}/api/v1/openapi.json", node.url()),
+        None,
+        None,
+        None,
+    );
+    assert_eq!(doc.status, 200, "{}", doc.text);
+    assert!(doc.json["openapi"].is_string(), "not an OpenAPI document");
+    let paths = doc.json["paths"].as_object().expect("paths");
+    let documented: BTreeSet<String> = paths
+        .iter()
+        .flat_map(|(path, ops)| {
+            let path = path.strip_prefix("/api/v1").unwrap_or(path).to_string();
+            ops.as_object()
+                .into_iter()
+                .flat_map(|o| o.keys())
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    for route in [
+        "GET /node",
+        "GET /accounts",
+        "POST /accounts",
+        "GET /accounts/{id}",
+        "GET /opportunities",
+        "POST /opportunities",
+        "GET /opportunities/{id}",
+        "PATCH /opportunities/{id}",
+        "POST /import/accounts",
+        "POST /import/opportunities",
+        "GET /openapi.json",
+    ] {
+        assert!(
+            documented.contains(route),
+            "{route} is not in openapi.json: {documented:?}"
+        );
+    }
+}
+
+#[test]
+fn metrics_count_requests_by_route_and_status_and_records_by_kind() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.post_csv("/api/v1/import/accounts", accounts_csv(5).as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(node.get("/api/v1/accounts").status, 200);
+    assert_eq!(node.get("/api/v1/nope").status, 404);
+    let m = cosell_e2e::http("GET", &format!("{}/metrics", node.url()), None, None, None);
+    assert_eq!(m.status, 200);
+    assert!(
+        m.content_type.starts_with("text/plain"),
+        "{}",
+        m.content_type
+    );
+    let has = |needle: &str| m.text.lines().any(|l| l.contains(needle));
+    assert!(
+        has("# TYPE cosell_http_requests_total counter"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .lines()
+            .any(|l| l.starts_with("cosell_http_requests_total{")
+                && l.contains("route=\"/api/v1/accounts\"")
+                && l.contains("status=\"200\"")),
+        "{}",
+        m.text
+    );
+    assert!(
+        has("cosell_http_requests_total{") && has("status=\"404\""),
+        "{}",
+        m.text
+    );
+    assert!(
+        has("cosell_http_request_duration_seconds_bucket"),
+        "{}",
+        m.text
+    );
+    assert_eq!(node.counts(), (5, 0));
+}
+
+#[test]
+fn data_survives_a_restart() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.post_csv("/api/v1/import/accounts", accounts_csv(20).as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = node.post_csv(
+        "/api/v1/import/opportunities",
+        opportunities_csv(50, 20).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let accounts = node.list_all("/api/v1/accounts", "", 1000);
+    let opportunities = node.list_all("/api/v1/opportunities", "", 1000);
+    assert_eq!((accounts.len(), opportunities.len()), (20, 50));
+
+    node.stop();
+    node.serve();
+    assert_eq!(node.counts(), (20, 50));
+    assert_eq!(node.list_all("/api/v1/accounts", "", 1000), accounts);
+    assert_eq!(
+        node.list_all("/api/v1/opportunities", "", 1000),
+        opportunities
+    );
+    let one = &opportunities[7];
+    let got = node.get(&format!(
+        "/api/v1/opportunities/{}",
+        one["id"].as_str().unwrap()
+    ));
+    assert_eq!(&got.json, one);
+}
+
+#[test]
+fn paging_with_limit_2_visits_every_record_exactly_once() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    assert_eq!(
+        node.post_csv("/api/v1/import/accounts", accounts_csv(7).as_bytes())
+            .status,
+        200
+    );
+    assert_eq!(
+        node.post_csv(
+            "/api/v1/import/opportunities",
+            opportunities_csv(13, 7).as_bytes()
+        )
+        .status,
+        200
+    );
+    for route in ["/api/v1/accounts", "/api/v1/opportunities"] {
+        let all = node.list_all(route, "", 1000);
+        let paged = node.list_all(route, "", 2);
+        assert_eq!(
+            paged, all,
+            "{route}: paging must give the same records in order"
+        );
+        let ids: BTreeSet<&str> = paged.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), paged.len(), "{route}: a record came twice");
+    }
+    assert_eq!(node.list_all("/api/v1/accounts", "", 2).len(), 7);
+    assert_eq!(node.list_all("/api/v1/opportunities", "", 2).len(), 13);
+    // The last full page says there is no more.
+    let last = node.get("/api/v1/opportunities?limit=13");
+    assert_eq!(last.json["items"].as_array().unwrap().len(), 13);
+    assert_eq!(last.json["next_cursor"], Value::Null);
+}
+
+#[test]
+fn opportunity_lists_filter_by_stage_account_and_text() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    assert_eq!(
+        node.post_csv("/api/v1/import/accounts", accounts_csv(4).as_bytes())
+            .status,
+        200
+    );
+    let r = node.post_csv(
+        "/api/v1/import/opportunities",
+        opportunities_csv(40, 4).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = node.list_all("/api/v1/opportunities", "", 1000);
+
+    let committed = node.list_all("/api/v1/opportunities", "stage=committed", 3);
+    let expected: Vec<&Value> = all.iter().filter(|o| o["stage"] == "committed").collect();
+    assert_eq!(committed.len(), 10);
+    assert_eq!(committed.iter().collect::<Vec<_>>(), expected);
+
+    let acc2 = node.list_all("/api/v1/accounts", "q=company-2.example", 10);
+    let acc2 = node
+        .list_all("/api/v1/accounts", "", 10)
+        .into_iter()
+        .find(|a| a["external_id"] == "acc-2")
+        .unwrap_or_else(|| panic!("no acc-2 (q search gave {acc2:?})"));
+    let acc2_id = acc2["id"].as_str().unwrap();
+    let of_acc2 = node.list_all("/api/v1/opportunities", &format!("account_id={acc2_id}"), 4);
+    assert_eq!(of_acc2.len(), 10);
+    assert!(of_acc2.iter().all(|o| o["account_id"] == acc2_id));
+
+    let both = node.list_all(
+        "/api/v1/opportunities",
+        &format!("account_id={acc2_id}&stage=prospect"),
+        4,
+    );
+    let expected: Vec<&Value> = of_acc2
+        .iter()
+        .filter(|o| o["stage"] == "prospect")
+        .collect();
+    assert_eq!(both.iter().collect::<Vec<_>>(), expected);
+
+    // Deal 17 only: names are "Deal N"; q is a case-insensitive substring.
+    let q = node.list_all("/api/v1/opportunities", "q=deal%2017", 10);
+    let names: Vec<&str> = q.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Deal 17"]);
+    let q = node.list_all("/api/v1/opportunities", "q=DEAL%203", 10);
+    let names: BTreeSet<&str> = q.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "Deal 3", "Deal 30", "Deal 31", "Deal 32", "Deal 33", "Deal 34", "Deal 35", "Deal 36",
+            "Deal 37", "Deal 38", "Deal 39"
+        ])
+    );
+
+    let bad = node.get("/api/v1/opportunities?stage=nonsense");
+    assert_error_shape(&bad, 400);
+}
+
+#[test]
+fn list_limit_outside_1_to_1000_is_a_400() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    for route in ["/api/v1/accounts", "/api/v1/opportunities"] {
+        assert_error_shape(&node.get(&format!("{route}?limit=0")), 400);
+        assert_error_shape(&node.get(&format!("{route}?limit=1001")), 400);
+        assert_error_shape(&node.get(&format!("{route}?limit=abc")), 400);
+        assert_eq!(node.get(&format!("{route}?limit=1000")).status, 200);
+        assert_eq!(node.get(&format!("{route}?limit=1")).status, 200);
+    }
+}
+
+#[test]
+fn patch_changes_one_opportunity_durably() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    assert_eq!(
+        node.post_csv("/api/v1/import/accounts", accounts_csv(2).as_bytes())
+            .status,
+        200
+    );
+    assert_eq!(
+        node.post_csv(
+            "/api/v1/import/opportunities",
+            opportunities_csv(3, 2).as_bytes()
+        )
+        .status,
+        200
+    );
+    let opp = node.list_all("/api/v1/opportunities", "", 10)[0].clone();
+    let path = format!("/api/v1/opportunities/{}", opp["id"].as_str().unwrap());
+    let body = serde_json::to_vec(&json!({"stage": "technical_validation"})).unwrap();
+    let r = node.request("PATCH", &path, Some("application/json"), Some(&body));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["stage"], "technical_validation");
+    assert_eq!(r.json["name"], opp["name"]);
+    let bad = serde_json::to_vec(&json!({"stage": "nonsense"})).unwrap();
+    let r = node.request("PATCH", &path, Some("application/json"), Some(&bad));
+    assert_eq!(r.status / 100, 4, "{}", r.text);
+    node.stop();
+    node.serve();
+    assert_eq!(node.get(&path).json["stage"], "technical_validation");
+}
+
+#[test]
+fn sigint_stops_the_node_cleanly_too() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    node.stop_with(libc::SIGINT);
+    assert!(!node.dir().join("node.json").exists());
+}
+
+#[test]
+fn serve_on_a_busy_http_port_fails_with_one_sentence_and_leaves_the_other_node_alone() {
+    let mut first = Node::init("First");
+    first.serve();
+    let busy = first.url().trim_start_matches("http://").to_string();
+    let second = Node::init("Second");
+    let dir = second.dir();
+    let out = run_cosell(
+        &["serve", "--data", dir.to_str().unwrap(), "--http", &busy],
+        &[("RUST_LOG", "off")],
+        Duration::from_secs(30),
+    );
+    assert!(!out.ok(), "serve on a busy port succeeded");
+    assert_one_sentence(&out.stderr);
+    assert!(
+        out.stderr.contains(&busy),
+        "name the address: {}",
+        out.stderr
+    );
+    assert!(
+        !dir.join("node.json").exists(),
+        "node.json of a node that never ran"
+    );
+    assert_eq!(first.get("/api/v1/node").json["name"], "First");
+}
+
+#[test]
+fn the_admin_token_is_not_stored_in_the_database() {
+    let node = Node::init("Acme");
+    let token = node.token();
+    assert!(
+        token.len() >= 32,
+        "a guessable token: {} chars",
+        token.len()
+    );
+    let db = std::fs::read(node.dir().join("cosell.redb")).expect("database");
+    assert!(
+        !db.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the admin token is stored in clear in cosell.redb"
+    );
+    let config = std::fs::read_to_string(node.dir().join("cosell.toml")).expect("config");
+    assert!(
+        !config.contains(&token),
+        "the admin token is in cosell.toml"
+    );
+}
+
+#[test]
+fn a_wrong_method_on_a_known_route_is_a_json_405() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.request("DELETE", "/api/v1/accounts", None, None);
+    assert_error_shape(&r, 405);
+    let r = node.request("PUT", "/api/v1/node", Some("application/json"), Some(b"{}"));
+    assert_error_shape(&r, 405);
+}
+
+#[test]
+fn a_json_body_over_the_limit_is_a_json_413() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = node.request(
+        "POST",
+        "/api/v1/accounts",
+        Some("application/json"),
+        Some(big.as_bytes()),
+    );
+    assert_error_shape(&r, 413);
+    assert_eq!(node.counts(), (0, 0));
+}
+
+#[test]
+fn malformed_json_is_a_json_400_and_invalid_values_a_json_422() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.request(
+        "POST",
+        "/api/v1/accounts",
+        Some("application/json"),
+        Some(b"{"),
+    );
+    assert_error_shape(&r, 400);
+    let r = node.post(
+        "/api/v1/accounts",
+        &json!({"name": "Acme", "domain": "not a domain", "status": "friend"}),
+    );
+    assert_error_shape(&r, 422);
+    assert!(
+        r.json["details"].as_array().unwrap().len() >= 2,
+        "{}",
+        r.text
+    );
+    let r = node.post(
+        "/api/v1/accounts",
+        &json!({"name": "Acme", "domain": "https://www.ACME.example/x"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["domain"], "acme.example");
+    assert_eq!(node.counts(), (1, 0));
+}
+
+#[test]
+fn the_web_ui_is_served_at_the_root() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = cosell_e2e::http("GET", &format!("{}/", node.url()), None, None, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+}

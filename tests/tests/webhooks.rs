@@ -1,0 +1,166 @@
+//! Webhooks: an admin registers a URL; events reach it as signed JSON (HMAC-SHA256 over
+//! "{timestamp}.{body}"), a 500 is retried with backoff, and every attempt is in the delivery log.
+
+use cosell_e2e::{wait_for, Node};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// One request the test endpoint received.
+struct Received {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A loopback HTTP endpoint answering the given statuses in turn (then 200), reporting every
+/// request it gets. It stops after `statuses.len() + 1` requests.
+fn endpoint(statuses: Vec<u16>) -> (String, mpsc::Receiver<Received>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for i in 0..=statuses.len() {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut reader = BufReader::new(stream);
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    headers.push((k.trim().to_string(), v.trim().to_string()));
+                }
+            }
+            let length: usize = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let status = statuses.get(i).copied().unwrap_or(200);
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            if tx.send(Received { headers, body }).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[test]
+fn webhook_gets_signed_event_and_is_retried_after_a_500() {
+    // Quick retries so the test does not wait a second per attempt (read by `serve`).
+    std::env::set_var("COSELL_WEBHOOK_RETRY_BASE_MS", "100");
+    let mut node = Node::init("Hooks Inc");
+    node.serve();
+    let (url, received) = endpoint(vec![500]);
+    let created = node.post(
+        "/api/v1/webhooks",
+        &json!({"url": url, "events": ["import.*"]}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let secret = created.json["secret"]
+        .as_str()
+        .expect("secret shown once")
+        .to_string();
+    let id = created.json["id"].as_str().expect("id").to_string();
+    assert!(
+        node.get("/api/v1/webhooks").json["items"][0]
+            .get("secret")
+            .is_none(),
+        "secret never listed"
+    );
+
+    let csv = "name,domain\nAcme,acme.com\n";
+    assert_eq!(
+        node.post_csv("/api/v1/import/accounts", csv.as_bytes())
+            .status,
+        200
+    );
+
+    let first = received
+        .recv_timeout(Duration::from_secs(30))
+        .expect("first attempt");
+    let second = received
+        .recv_timeout(Duration::from_secs(30))
+        .expect("retry after the 500");
+    for attempt in [&first, &second] {
+        assert_eq!(attempt.header("X-Cosell-Event"), Some("import.completed"));
+        let timestamp = attempt.header("X-Cosell-Timestamp").expect("timestamp");
+        let signature = attempt.header("X-Cosell-Signature").expect("signature");
+        assert_eq!(
+            signature,
+            hmac_hex(&secret, timestamp, &attempt.body),
+            "valid HMAC"
+        );
+        let body: Value = serde_json::from_slice(&attempt.body).expect("JSON body");
+        assert_eq!(body["event"], "import.completed");
+        assert_eq!(body["data"]["rows"], 1);
+    }
+    assert_eq!(
+        first.header("X-Cosell-Delivery"),
+        second.header("X-Cosell-Delivery"),
+        "same delivery retried"
+    );
+
+    let log = wait_for(Duration::from_secs(10), || {
+        let r = node.get(&format!("/api/v1/webhooks/{id}/deliveries"));
+        let item = r.json["items"][0].clone();
+        (item["status"] == "delivered").then_some(item)
+    })
+    .expect("the delivery log shows it delivered");
+    assert_eq!(log["attempts"], 2);
+    assert_eq!(log["last_status"], 200);
+}
+
+#[test]
+fn webhook_input_is_validated_and_admin_only_routes_answer_404_for_unknown_ids() {
+    let mut node = Node::init("Hooks Two");
+    node.serve();
+    let bad = node.post(
+        "/api/v1/webhooks",
+        &json!({"url": "ftp://x", "events": ["deals.*"]}),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let fields: Vec<&str> = bad.json["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["url", "events"]);
+    let missing = node.request("DELETE", "/api/v1/webhooks/nope", None, None);
+    assert_eq!(missing.status, 404);
+}
