@@ -54,8 +54,10 @@ fn bench(n: usize, level: PsiLevel, threads: usize) {
 
     let before = Rates::measure(threads);
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     let (outcome_a, outcome_b, wire_bytes, messages) = run_protocol(&a, &b, level, threads);
     let protocol_s = start.elapsed().as_secs_f64();
+    let protocol_cpu_s = cpu_seconds() - cpu_start;
     let after = Rates::measure(threads);
     assert_eq!(outcome_a.count(), Some(n / 2), "a's count is exact");
     assert_eq!(outcome_b.count(), Some(n / 2), "b's count is exact");
@@ -88,6 +90,14 @@ fn bench(n: usize, level: PsiLevel, threads: usize) {
         protocol_s / ideal_s,
         wire_bytes as f64 / 1e6
     );
+    let ideal_cpu_s = ops * (before.hash_cpu + before.re_cpu + after.hash_cpu + after.re_cpu) / 2.0;
+    println!(
+        "cpu time (load-independent): protocol {protocol_cpu_s:.2}s vs ideal {ideal_cpu_s:.2}s \
+         ({:.0}/{:.0} µs cpu per hash-mult/re-mult) = {:.2}x",
+        (before.hash_cpu + after.hash_cpu) / 2.0 * 1e6,
+        (before.re_cpu + after.re_cpu) / 2.0 * 1e6,
+        protocol_cpu_s / ideal_cpu_s
+    );
     println!(
         "plaintext hash join: {:.1} ms (protocol is {:.0}x slower)",
         join_s * 1e3,
@@ -101,6 +111,9 @@ struct Rates {
     hash_all: f64,
     re_one: f64,
     re_all: f64,
+    /// Process cpu seconds per operation, single thread.
+    hash_cpu: f64,
+    re_cpu: f64,
 }
 
 impl Rates {
@@ -115,13 +128,35 @@ impl Rates {
             std::hint::black_box(reblind_chunk(&secret, &points).unwrap());
         };
         let ops = RATE_SAMPLE_OPS as f64;
+        let cpu = |work: &dyn Fn()| {
+            let start = cpu_seconds();
+            work();
+            (cpu_seconds() - start) / ops
+        };
         Rates {
+            hash_cpu: cpu(&hash),
+            re_cpu: cpu(&re),
             hash_one: ops / time(1, hash),
             hash_all: ops * threads as f64 / time(threads, hash),
             re_one: ops / time(1, re),
             re_all: ops * threads as f64 / time(threads, re),
         }
     }
+}
+
+/// User plus system cpu seconds of this process so far (Linux `/proc/self/stat`, 100 ticks/s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields 14 and 15 of the file (utime, stime) are the 12th and 13th after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Wall time of running `work` once on each of `threads` threads at the same time.

@@ -20,7 +20,7 @@ use rand::SeedableRng;
 use sha2::Sha512;
 
 #[test]
-fn every_pair_of_levels_runs_at_the_lesser_level() {
+fn psi_every_pair_of_levels_runs_at_the_lesser_level() {
     for a_level in PsiLevel::ALL {
         for b_level in PsiLevel::ALL {
             let (a, b) = sets(120, 90, 40, 7);
@@ -33,7 +33,7 @@ fn every_pair_of_levels_runs_at_the_lesser_level() {
 }
 
 #[test]
-fn hidden_on_either_side_sends_nothing_but_the_hello() {
+fn psi_hidden_on_either_side_sends_nothing_but_the_hello() {
     for (a_level, b_level) in [
         (PsiLevel::Hidden, PsiLevel::Overlaps),
         (PsiLevel::Counts, PsiLevel::Hidden),
@@ -49,7 +49,7 @@ fn hidden_on_either_side_sends_nothing_but_the_hello() {
 }
 
 #[test]
-fn overlaps_are_exact_at_several_sizes_and_overlap_fractions() {
+fn psi_overlaps_are_exact_at_several_sizes_and_overlap_fractions() {
     let cases = [
         (0, 0, 0),
         (0, 100, 0),
@@ -73,7 +73,7 @@ fn overlaps_are_exact_at_several_sizes_and_overlap_fractions() {
 }
 
 #[test]
-fn lists_of_several_chunks_map_correctly_and_counts_shuffle_across_chunks() {
+fn psi_lists_of_several_chunks_map_correctly_and_counts_shuffle_across_chunks() {
     // Goal: chunking (sequence numbers, last short chunk, whole-list shuffle at counts) is exact.
     let n = CHUNK_POINTS_MAX + 3_000;
     let (a, b) = sets(n, n, n / 3, 99);
@@ -90,7 +90,7 @@ fn lists_of_several_chunks_map_correctly_and_counts_shuffle_across_chunks() {
 }
 
 #[test]
-fn dummy_points_never_match() {
+fn psi_dummy_points_never_match() {
     // Disjoint small lists are mostly dummies (63 of 64 points): nothing may match.
     let (a, b) = sets(1, 1, 0, 4);
     let run = run_pair(&a, PsiLevel::Counts, &b, PsiLevel::Counts, 4);
@@ -104,7 +104,7 @@ fn dummy_points_never_match() {
 }
 
 #[test]
-fn duplicate_elements_count_once_and_every_copy_is_reported() {
+fn psi_duplicate_elements_count_once_and_every_copy_is_reported() {
     let a: Vec<Vec<u8>> = ["x.com", "y.com", "x.com", "z.com", "x.com", "y.com"]
         .map(|s| s.as_bytes().to_vec())
         .to_vec();
@@ -132,7 +132,7 @@ fn duplicate_elements_count_once_and_every_copy_is_reported() {
 }
 
 #[test]
-fn set_size_is_revealed_only_as_a_bucket() {
+fn psi_set_size_is_revealed_only_as_a_bucket() {
     let (a, b) = sets(100, 1_000, 10, 10);
     let run = run_pair(&a, PsiLevel::Counts, &b, PsiLevel::Counts, 10);
     let sizes: HashSet<u64> = decoded(&run.a_to_b)
@@ -156,7 +156,7 @@ fn set_size_is_revealed_only_as_a_bucket() {
 }
 
 #[test]
-fn padded_sizes_are_buckets_of_at_most_one_eighth_overhead() {
+fn psi_padded_sizes_are_buckets_of_at_most_one_eighth_overhead() {
     assert_eq!(padded_len(0), BUCKET_POINTS_MIN);
     assert_eq!(padded_len(64), 64);
     assert_eq!(padded_len(65), 72);
@@ -176,7 +176,7 @@ fn padded_sizes_are_buckets_of_at_most_one_eighth_overhead() {
 }
 
 #[test]
-fn no_message_carries_an_element_or_its_unblinded_hash() {
+fn psi_no_message_carries_an_element_or_its_unblinded_hash() {
     // Goal: canary accounts only on a's side never appear in anything a sends, in clear or as the
     // plain hash H(x). Method: search every encoded message for the canary bytes and H(x).
     let canaries: Vec<Vec<u8>> = (0..20)
@@ -204,7 +204,7 @@ fn no_message_carries_an_element_or_its_unblinded_hash() {
 }
 
 #[test]
-fn counts_level_returns_points_shuffled_even_to_a_peer_claiming_overlaps() {
+fn psi_counts_level_returns_points_shuffled_even_to_a_peer_claiming_overlaps() {
     // Goal: a side enforces its own level whatever the peer claims. Method: an attacker built
     // from the pure chunk functions claims overlaps against a victim at counts, then tries to map
     // the returned points to its own list positions. Control: at overlaps the mapping succeeds.
@@ -218,7 +218,7 @@ fn counts_level_returns_points_shuffled_even_to_a_peer_claiming_overlaps() {
 }
 
 #[test]
-fn the_same_seed_gives_the_same_bytes() {
+fn psi_the_same_seed_gives_the_same_bytes() {
     let (a, b) = sets(200, 150, 70, 15);
     let first = run_pair(&a, PsiLevel::Counts, &b, PsiLevel::Overlaps, 16);
     let second = run_pair(&a, PsiLevel::Counts, &b, PsiLevel::Overlaps, 16);
@@ -232,7 +232,7 @@ fn the_same_seed_gives_the_same_bytes() {
 }
 
 #[test]
-fn blinding_commutes() {
+fn psi_blinding_commutes() {
     let (a, _) = sets(10, 0, 0, 18);
     let alice = PsiSecret::from_seed(&[1; 32]);
     let bob = PsiSecret::from_seed(&[2; 32]);
@@ -243,7 +243,7 @@ fn blinding_commutes() {
 }
 
 #[test]
-fn invalid_points_are_errors_not_panics() {
+fn psi_invalid_points_are_errors_not_panics() {
     let secret = PsiSecret::from_seed(&[3; 32]);
     let good = blind_chunk(&secret, &[b"a.com".to_vec()])[0];
     let mut not_on_curve = good;
@@ -271,7 +271,7 @@ fn invalid_points_are_errors_not_panics() {
 }
 
 #[test]
-fn out_of_order_and_malformed_chunks_are_refused() {
+fn psi_out_of_order_and_malformed_chunks_are_refused() {
     let good = blind_chunk(&PsiSecret::from_seed(&[4; 32]), &[b"a.com".to_vec()])[0];
     let blinded = |seq, set_points, n| PsiMessage::Blinded {
         seq,
@@ -338,7 +338,7 @@ fn out_of_order_and_malformed_chunks_are_refused() {
 }
 
 #[test]
-fn a_job_output_is_refused_by_another_session() {
+fn psi_a_job_output_is_refused_by_another_session() {
     let mut a = session(PsiLevel::Counts, 10);
     let (elements, _) = sets(10, 0, 0, 24);
     let mut b =
@@ -349,14 +349,14 @@ fn a_job_output_is_refused_by_another_session() {
 }
 
 #[test]
-fn too_long_elements_are_refused() {
+fn psi_too_long_elements_are_refused() {
     let elements = vec![b"a.com".to_vec(), vec![b'x'; 257]];
     let error = PsiSession::new(elements, PsiLevel::Counts, &mut StdRng::seed_from_u64(1));
     assert_eq!(error.unwrap_err(), PsiError::ElementTooLong { index: 1 });
 }
 
 #[test]
-fn wire_messages_round_trip() {
+fn psi_wire_messages_round_trip() {
     let point = blind_chunk(&PsiSecret::from_seed(&[5; 32]), &[b"a.com".to_vec()])[0];
     let messages = [
         hello(PsiLevel::Hidden),
@@ -380,7 +380,7 @@ fn wire_messages_round_trip() {
 }
 
 #[test]
-fn wire_refuses_unknown_versions_kinds_and_oversized_chunks() {
+fn psi_wire_refuses_unknown_versions_kinds_and_oversized_chunks() {
     let encode = |value: ciborium::value::Value| {
         let mut out = Vec::new();
         ciborium::into_writer(&value, &mut out).unwrap();
@@ -419,12 +419,12 @@ fn wire_refuses_unknown_versions_kinds_and_oversized_chunks() {
 
 proptest! {
     #[test]
-    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+    fn psi_decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let _ = PsiMessage::decode(&bytes);
     }
 
     #[test]
-    fn decoding_mutated_messages_never_panics(
+    fn psi_decoding_mutated_messages_never_panics(
         position in any::<prop::sample::Index>(),
         byte in any::<u8>(),
         cut in any::<prop::sample::Index>(),
