@@ -79,6 +79,21 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::deals_cli::DealsCommand,
     },
+    /// Users who sign in to the web UI (admin).
+    Users {
+        #[command(subcommand)]
+        what: crate::admin_cli::UsersCommand,
+    },
+    /// API tokens with a role (admin).
+    Tokens {
+        #[command(subcommand)]
+        what: crate::admin_cli::TokensCommand,
+    },
+    /// Webhooks for node events, signed with HMAC-SHA256 (admin).
+    Webhooks {
+        #[command(subcommand)]
+        what: crate::admin_cli::WebhooksCommand,
+    },
     /// The audit log: shares, policy and partnership changes, refused changes.
     Audit {
         /// Print JSON.
@@ -180,6 +195,9 @@ pub fn run(cli: Cli) -> Result<()> {
             role,
         } => crate::deals_cli::share(&dir, &opportunity, &with, role),
         Command::Deals { what } => crate::deals_cli::run(&dir, what),
+        Command::Users { what } => crate::admin_cli::users(&dir, what),
+        Command::Tokens { what } => crate::admin_cli::tokens(&dir, what),
+        Command::Webhooks { what } => crate::admin_cli::webhooks(&dir, what),
         Command::Audit { json, kind, limit } => crate::partner_cli::audit(&dir, json, kind, limit),
     }
 }

@@ -3,6 +3,7 @@
 
 #![recursion_limit = "512"]
 
+pub mod admin_cli;
 pub mod api;
 pub mod audit;
 pub mod auth;
