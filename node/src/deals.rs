@@ -427,10 +427,7 @@ impl Deals {
     /// A deal in the API's shape, or `None`.
     pub fn view(&self, id: DealId, with_history: bool) -> Result<Option<Value>> {
         let opportunity_id = if with_history {
-            store_net::deal_metas(&self.store)?
-                .into_iter()
-                .find(|m| m.id == id.to_string())
-                .and_then(|m| m.opportunity_id)
+            store_net::deal_meta(&self.store, &id.to_string())?.and_then(|m| m.opportunity_id)
         } else {
             None
         };
