@@ -46,6 +46,10 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         run_counter,
         &config.name,
     )?);
+    deals.set_events(events.clone());
+    deals.set_windows(config.windows());
+    deals.set_auto_accept(config.auto_accept_invitations);
+    tokio::spawn(crate::registrations::watch_overdue(deals.clone()));
     let network = Arc::new(
         crate::net::start(
             crate::net::NetConfig {

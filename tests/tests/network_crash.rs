@@ -82,6 +82,9 @@ fn a_reseller_killed_mid_sync_of_many_deals_restarts_and_converges_without_loss_
     // first deals arriving; it restarts again and must end with exactly the vendor's N deals,
     // the same change sets, and a later edit on each side still syncs.
     let started = Instant::now();
+    // The reseller accepts every invitation as it arrives, so the deals themselves follow
+    // (read by `serve`; this binary has this one test).
+    std::env::set_var("COSELL_AUTO_ACCEPT_INVITATIONS", "true");
     let n = deal_count();
     let mut vendor = Node::init("Vendor Inc");
     let mut reseller = Node::init("Reseller LLC");
@@ -175,7 +178,8 @@ fn a_reseller_killed_mid_sync_of_many_deals_restarts_and_converges_without_loss_
     assert_eq!(r.status, 200, "{}", r.text);
     wait_for(CONVERGE_TIMEOUT, || {
         let (a, b) = (history(&vendor, &first), history(&reseller, &first));
-        (a.len() == 3 && a == b).then_some(())
+        // The genesis, the reseller's signed acceptance, and the two edits.
+        (a.len() == 4 && a == b).then_some(())
     })
     .expect("edits after the crash converge");
     eprintln!(

@@ -44,6 +44,8 @@ impl Hostile {
         cosell::store_net::ensure_tables(&store).expect("tables");
         let deals =
             Arc::new(Deals::open(store.clone(), HOSTILE_SECRET, 1, "Hostile Co").expect("deals"));
+        // Accept invitations at once, so the deal itself is sent to this peer.
+        deals.set_auto_accept(true);
         let (engine, db) = (deals.clone(), store.clone());
         let answer: Answer = Arc::new(move |peer: PeerId, request: Vec<u8>| {
             let node = NodeId::parse(&peer.to_base58()).expect("peer id");
@@ -220,6 +222,11 @@ fn a_hostile_partners_forged_unauthorized_oversized_and_garbage_messages_are_ref
     let deal_id = DealId::parse(&deal_hex).expect("deal id");
     wait_for(WAIT, || hostile.deals.view(deal_id, false).ok().flatten())
         .expect("the hostile peer got the deal");
+    wait_for(WAIT, || {
+        let r = reseller.post(&format!("/api/v1/deals/{deal_hex}/accept"), &json!({}));
+        (r.status == 200).then_some(())
+    })
+    .expect("the reseller got the invitation");
     wait_for(WAIT, || deal(&reseller, &deal_hex)).expect("the reseller got the deal");
     let r = reseller.request(
         "PATCH",

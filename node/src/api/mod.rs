@@ -6,10 +6,12 @@ mod audit;
 pub mod deals;
 mod error;
 mod import;
+mod inbox;
 pub mod openapi;
 mod partners;
 mod policy;
 mod records;
+mod registrations;
 mod session;
 mod webhooks;
 
@@ -145,6 +147,20 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route("/deals/{id}", get(deals::get).patch(deals::patch))
         .route("/deals/{id}/accept", post(deals::accept))
         .route("/deals/{id}/decline", post(deals::decline))
+        .route("/deals/{id}/link", post(deals::link))
+        .route("/deals/{id}/attribution", post(deals::propose_attribution))
+        .route(
+            "/deals/{id}/attribution/accept",
+            post(deals::accept_attribution),
+        )
+        .route("/inbox", get(inbox::list))
+        .route(
+            "/registrations",
+            get(registrations::list).post(registrations::submit),
+        )
+        .route("/registrations/{id}", get(registrations::get))
+        .route("/registrations/{id}/approve", post(registrations::approve))
+        .route("/registrations/{id}/reject", post(registrations::reject))
         .route("/audit", get(audit::list))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", delete(webhooks::delete))
