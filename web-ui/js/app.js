@@ -19,6 +19,7 @@ const ROUTES = [
   [/^\/?$/, "dashboard", "dashboard"],
   [/^\/opportunities$/, "opportunities", "opportunities"],
   [/^\/opportunities\/([^/]+)$/, "opportunity", "opportunities"],
+  [/^\/inbox$/, "inbox", "inbox"],
   [/^\/deals$/, "deals", "deals"],
   [/^\/deals\/([^/]+)$/, "deal", "deals"],
   [/^\/partners$/, "partners", "partners"],
@@ -31,6 +32,7 @@ const ROUTES = [
 const NAV = [
   ["dashboard", "#/", "Dashboard"],
   ["opportunities", "#/opportunities", "Opportunities"],
+  ["inbox", "#/inbox", "Inbox", null, "inbox"],
   ["deals", "#/deals", "Deals"],
   ["partners", "#/partners", "Partners"],
   ["audit", "#/audit", "Audit log"],
@@ -73,7 +75,7 @@ function renderHeader(activeKey) {
     return;
   }
   const who = state.me.username ? state.me.username : "API token";
-  const links = NAV.filter(([, , , role]) => !role || can(role)).map(([key, href, label]) =>
+  const links = NAV.filter(([, , , role, feature]) => (!role || can(role)) && (!feature || state.features[feature])).map(([key, href, label]) =>
     h("li", {}, h("a", { href, "aria-current": key === activeKey ? "page" : null }, label)),
   );
   set(header, 
@@ -210,6 +212,7 @@ const REFRESH_ON = {
   dashboard: ["deal.", "import.", "partner.", "registration."],
   opportunities: ["import."],
   deals: ["deal."],
+  inbox: ["deal."],
   partners: ["partner."],
   audit: ["deal.", "partner.", "import."],
   network: ["partner."],

@@ -6,7 +6,14 @@ import { h, add, set, title, fieldsTable, errorBox, empty, statusBadge, stageLab
 export async function render(view, ctx) {
   const id = ctx.params[0];
   const me = ctx.node ? ctx.node.id : null;
-  let deal = await api(`/deals/${encodeURIComponent(id)}`);
+  let deal;
+  try {
+    deal = await api(`/deals/${encodeURIComponent(id)}`);
+  } catch (e) {
+    // An invitation not answered yet: the deal itself arrives after accepting.
+    if (e.status !== 404 || !ctx.features.inbox) throw e;
+    return invitation(view, ctx, id, e);
+  }
 
   const head = h("div");
   const answer = h("div", { id: "deal-answer" });
@@ -180,6 +187,43 @@ export async function render(view, ctx) {
       } catch (e) {
         live.prepend(errorBox(e));
       }
+    },
+  };
+}
+
+/** The redacted invitation (from the inbox) with accept/decline; the page reloads on events. */
+async function invitation(view, ctx, id, notFound) {
+  const inbox = await api("/inbox");
+  const item = inbox.items.find((x) => x.deal_id === id);
+  if (!item) throw notFound;
+  const msg = h("div", { "aria-live": "polite", id: "deal-answer" });
+  async function respond(what) {
+    try {
+      await api(`/deals/${encodeURIComponent(id)}/${what}`, { method: "POST" });
+      ctx.toast(what === "accept" ? "Deal accepted" : "Deal declined");
+      set(msg, h("p", { class: "notice info", role: "status" }, what === "accept" ? "Accepted: the deal arrives from the partner's node in a moment." : "Declined."));
+    } catch (e) {
+      set(msg, errorBox(e));
+    }
+  }
+  add(
+    view,
+    h("p", { class: "crumbs" }, h("a", { href: "#/inbox" }, "Inbox"), " / "),
+    title(item.title || "Deal invitation", h("p", { class: "subtitle" }, "An invitation: you see only this summary until you accept.")),
+    h(
+      "section",
+      { class: "card invite", "aria-labelledby": "h-inv" },
+      h("h2", { id: "h-inv" }, `${item.from_name || item.from || "A partner"} invites you to a deal`),
+      h("dl", { class: "facts" }, h("dt", {}, "Account"), h("dd", {}, item.account_domain || "—"), h("dt", {}, "Stage"), h("dd", {}, stageLabel(item.stage)), h("dt", {}, "Status"), h("dd", {}, statusBadge(item.status)), h("dt", {}, "Expires"), h("dd", {}, when(item.expires_at))),
+      item.status === "invited" && ctx.can("manager")
+        ? h("div", { class: "actions" }, h("button", { type: "button", class: "primary", id: "accept", onclick: () => respond("accept") }, "Accept"), " ", h("button", { type: "button", id: "decline", onclick: () => respond("decline") }, "Decline"))
+        : null,
+      msg,
+    ),
+  );
+  return {
+    onEvent(event) {
+      if (event.kind.startsWith("deal.")) ctx.refresh();
     },
   };
 }
