@@ -166,15 +166,15 @@ export function shortId(id) {
 export function barChart(caption, bars, { unit = "" } = {}) {
   const max = Math.max(1, ...bars.map((b) => b.value));
   const rowH = 34;
-  const labelW = 170;
-  const width = 640;
-  const barMax = width - labelW - 190;
+  const labelW = 150;
+  const width = 480;
+  const barMax = width - labelW - 150;
   const height = bars.length * rowH + 8;
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${caption}: ${bars.map((b) => `${b.label} ${b.value}${unit}`).join(", ")}`, class: "chart" });
   bars.forEach((b, i) => {
     const y = i * rowH + 4;
     const w = Math.max(b.value > 0 ? 3 : 0, (b.value / max) * barMax);
-    const label = b.label.length > 22 ? `${b.label.slice(0, 21)}…` : b.label;
+    const label = b.label.length > 19 ? `${b.label.slice(0, 18)}…` : b.label;
     svg.append(
       s("text", { x: labelW - 8, y: y + rowH / 2 + 1, "text-anchor": "end", "dominant-baseline": "middle", class: "chart-label" }, label),
       s("rect", { x: labelW, y: y + 5, width: w, height: rowH - 12, rx: 3, class: "chart-bar" }, s("title", {}, `${b.label}: ${b.value}${unit}`)),

@@ -47,7 +47,7 @@ export async function render(view, ctx) {
   }
   const partnerBars = [...byPartner.values()]
     .sort((a, b) => b.deals - a.deals)
-    .map((r) => ({ label: r.name, value: r.deals, note: r.deals ? `${r.accepted} accepted, ${r.invited} invited` : "" }));
+    .map((r) => ({ label: r.name, value: r.deals, note: r.deals ? `${r.accepted} accepted${r.invited ? `, ${r.invited} invited` : ""}` : "" }));
 
   const stat = (label, value, href, id) => h("a", { class: "stat", href, id }, h("span", { class: "stat-value" }, String(value)), h("span", { class: "stat-label" }, label));
 
