@@ -24,6 +24,8 @@ pub mod kind {
     pub const SYNC: u8 = 2;
     /// A refusal (UTF-8 sentence).
     pub const REFUSED: u8 = 3;
+    /// An account-mapping exchange (`crate::mapping::wire`: a JSON header and PSI messages).
+    pub const MAP: u8 = 4;
     /// Never sent by a node: what the codec hands the node in place of a request frame over
     /// [`super::FRAME_BYTES_MAX`] (its body is the declared length, 4 bytes big-endian), so the
     /// refusal reaches the audit log. libp2p's request-response drops a failed read silently.

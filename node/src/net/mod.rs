@@ -82,6 +82,26 @@ pub enum Command {
     Connected {
         reply: oneshot::Sender<HashSet<PeerId>>,
     },
+    /// Send one account-mapping request (kind [`kind::MAP`]) to an active partner.
+    Map {
+        peer: PeerId,
+        body: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    },
+}
+
+/// Account-mapping requests queued for the mapping service.
+pub const MAP_INBOUND_QUEUE_MAX: usize = 64;
+
+/// An account-mapping request from an active partner, for the mapping service: answer with the
+/// response body, or a refusal sentence.
+pub struct MapInbound {
+    /// The partner.
+    pub peer: NodeId,
+    /// The request body (after the kind byte).
+    pub body: Vec<u8>,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
 }
 
 /// Reports from blocking work back to the loop.
@@ -152,6 +172,20 @@ impl NetHandle {
         self.send(Command::Sync { deals }).await
     }
 
+    /// Sends an account-mapping request to an active partner and waits for its answer body
+    /// (`Err` with the partner's or the network's refusal).
+    pub async fn map_request(
+        &self,
+        peer: PeerId,
+        body: Vec<u8>,
+    ) -> Result<Result<Vec<u8>, String>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Map { peer, body, reply }).await?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the network task dropped the mapping request"))
+    }
+
     /// The partners connected now.
     pub async fn connected(&self) -> Result<HashSet<PeerId>> {
         let (reply, answer) = oneshot::channel();
@@ -219,6 +253,8 @@ pub struct Network {
     pub signing_key: ed25519_dalek::SigningKey,
     /// The company name.
     pub name: String,
+    /// Account-mapping requests from partners, taken once by the mapping service.
+    pub map_inbound: Mutex<Option<mpsc::Receiver<MapInbound>>>,
 }
 
 impl Network {
@@ -336,6 +372,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
     }
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_MAX);
     let (internal_tx, internal_rx) = mpsc::channel(INTERNAL_QUEUE_MAX);
+    let (map_tx, map_rx) = mpsc::channel(MAP_INBOUND_QUEUE_MAX);
     let gauges = Arc::new(NetGauges::default());
     let mut partners = HashMap::new();
     for p in store_net::partners(&store)? {
@@ -366,6 +403,8 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         retry_at: HashMap::new(),
         dial: HashMap::new(),
         gauges: gauges.clone(),
+        map_inbound: map_tx,
+        map_requests: HashMap::new(),
     };
     tokio::spawn(event_loop.run());
     let suffix = format!("/p2p/{peer_id}");
@@ -378,6 +417,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         gauges,
         signing_key,
         name: config.name,
+        map_inbound: Mutex::new(Some(map_rx)),
     })
 }
 
@@ -449,6 +489,10 @@ struct EventLoop {
     /// Per partner: reconnect schedule.
     dial: HashMap<PeerId, DialState>,
     gauges: Arc<NetGauges>,
+    /// Inbound account-mapping requests go to the mapping service here.
+    map_inbound: mpsc::Sender<MapInbound>,
+    /// Outbound account-mapping requests awaiting an answer.
+    map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
 }
 
 fn now_ms() -> u64 {
@@ -528,6 +572,18 @@ impl EventLoop {
                     .copied()
                     .collect();
                 let _ = reply.send(set);
+            }
+            Command::Map { peer, body, reply } => {
+                if !self.partners.contains_key(&peer) {
+                    let _ = reply.send(Err("not an active partner of this node".into()));
+                    return;
+                }
+                let bytes = frame(kind::MAP, &body);
+                self.gauges
+                    .sync_bytes_sent
+                    .fetch_add(bytes.len() as u64 + 4, Ordering::Relaxed);
+                let id = self.swarm.behaviour_mut().rr.send_request(&peer, bytes);
+                self.map_requests.insert(id, reply);
             }
         }
     }
@@ -841,7 +897,9 @@ impl EventLoop {
                 error,
                 ..
             } => {
-                if let Some(reply) = self.pending_joins.remove(&request_id) {
+                if let Some(reply) = self.map_requests.remove(&request_id) {
+                    let _ = reply.send(Err(format!("cannot reach the partner ({error})")));
+                } else if let Some(reply) = self.pending_joins.remove(&request_id) {
                     self.joining.remove(&peer);
                     let _ = reply.send(Err(format!("cannot reach the inviting node ({error})")));
                 } else if self.sync_requests.remove(&request_id).is_some() {
@@ -951,6 +1009,33 @@ impl EventLoop {
                     }
                 });
             }
+            kind::MAP => {
+                if !self.partners.contains_key(&peer) {
+                    self.refuse(channel, "not a partner of this node");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                    return;
+                }
+                let Some(node) = node_id(&peer) else { return };
+                let (reply, answer) = oneshot::channel();
+                let inbound = MapInbound {
+                    peer: node,
+                    body: body.to_vec(),
+                    reply,
+                };
+                if self.map_inbound.try_send(inbound).is_err() {
+                    self.refuse(channel, "account mapping is busy or off on this node");
+                    return;
+                }
+                let tx = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let bytes = match answer.await {
+                        Ok(Ok(body)) => frame(kind::MAP, &body),
+                        Ok(Err(why)) => frame(kind::REFUSED, why.as_bytes()),
+                        Err(_) => frame(kind::REFUSED, b"account mapping failed on this node"),
+                    };
+                    let _ = tx.send(Internal::Respond { channel, bytes }).await;
+                });
+            }
             kind::TOO_LARGE => {
                 let declared = <[u8; 4]>::try_from(body).map_or(0, u32::from_be_bytes);
                 self.audit_peer(
@@ -970,6 +1055,18 @@ impl EventLoop {
     }
 
     fn on_response(&mut self, peer: PeerId, request_id: OutboundRequestId, response: Vec<u8>) {
+        if let Some(reply) = self.map_requests.remove(&request_id) {
+            self.gauges
+                .sync_bytes_received
+                .fetch_add(response.len() as u64 + 4, Ordering::Relaxed);
+            let answer = match response.split_first() {
+                Some((&kind::MAP, body)) => Ok(body.to_vec()),
+                Some((&kind::REFUSED, body)) => Err(String::from_utf8_lossy(body).into_owned()),
+                _ => Err("the partner sent a malformed mapping answer".to_string()),
+            };
+            let _ = reply.send(answer);
+            return;
+        }
         if let Some(reply) = self.pending_joins.remove(&request_id) {
             let answer = match response.split_first() {
                 Some((&kind::JOIN, body)) => serde_json::from_slice::<JoinAnswer>(body)
