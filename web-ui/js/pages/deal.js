@@ -202,8 +202,22 @@ async function invitation(view, ctx, id, notFound) {
       await api(`/deals/${encodeURIComponent(id)}/${what}`, { method: "POST" });
       ctx.toast(what === "accept" ? "Deal accepted" : "Deal declined");
       set(msg, h("p", { class: "notice info", role: "status" }, what === "accept" ? "Accepted: the deal arrives from the partner's node in a moment." : "Declined."));
+      if (what === "accept") waitForDeal();
     } catch (e) {
       set(msg, errorBox(e));
+    }
+  }
+  // The deal itself comes from the inviting node after the answer: show it once it is here.
+  async function waitForDeal() {
+    for (let i = 0; i < 60 && view.isConnected; i += 1) {
+      await new Promise((r) => setTimeout(r, 1000));
+      try {
+        await api(`/deals/${encodeURIComponent(id)}`);
+        if (view.isConnected) ctx.refresh();
+        return;
+      } catch (e) {
+        if (e.status !== 404) return;
+      }
     }
   }
   add(
