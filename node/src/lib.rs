@@ -19,6 +19,7 @@ pub mod identity;
 pub mod import;
 pub mod importer;
 pub mod inbox;
+pub mod mapping;
 pub mod metrics;
 pub mod net;
 pub mod partner_cli;

@@ -7,6 +7,7 @@ pub mod deals;
 mod error;
 mod import;
 mod inbox;
+mod mapping;
 pub mod openapi;
 mod partners;
 mod policy;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub events: Arc<crate::events::EventBus>,
     /// Partner connections, deals and sync.
     pub network: Arc<crate::net::Network>,
+    /// Account mapping.
+    pub mapping: Arc<crate::mapping::Mapper>,
 }
 
 /// The caller's role, put into the request by the auth layer.
@@ -135,6 +138,15 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route("/partners/invites", post(partners::invite))
         .route("/partners/join", post(partners::join))
         .route("/partners/{id}", delete(partners::remove))
+        .route(
+            "/partners/{id}/map",
+            get(mapping::get_map).post(mapping::run_map),
+        )
+        .route("/populations", get(mapping::list_populations))
+        .route(
+            "/populations/{name}",
+            axum::routing::put(mapping::put_population).delete(mapping::delete_population),
+        )
         .route(
             "/partners/{id}/policy",
             get(partners::get_policy).put(partners::put_policy),
