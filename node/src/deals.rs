@@ -345,6 +345,11 @@ impl Deals {
                 }
             }
         }
+        // Any other change to a deal (a partner's section, its signed acceptance arriving) is
+        // news for an open deal page too: the web UI refreshes on `deal.*`.
+        if publish && matches!(new.kind, DocKind::Deal) {
+            self.publish("deal.updated", json!({"deal_id": id.to_string()}));
+        }
         inner.info.insert(id, new);
     }
 
