@@ -14,8 +14,10 @@ fn deal_count() -> usize {
         .unwrap_or(1000)
 }
 
-/// How long the network may take to converge after the restart.
-const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the network may take to converge after the restart. A bound on waiting, not a speed
+/// target (those are in BENCHMARKS.md): about 30 s on an idle 2-core machine in debug, but over
+/// 120 s was seen with the machine loaded by parallel builds.
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(360);
 
 const POLICY: &str =
     "[opportunities]\nfields = [\"name\", \"stage\", \"amount\", \"account.name\"]\n";
