@@ -74,10 +74,41 @@ pub enum Command {
         #[arg(long = "as")]
         role: Option<String>,
     },
+    /// Invitations to deals waiting for this node (a redacted summary until accepted).
+    Inbox {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only invitations in this state (invited, accepted, declined, expired).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Register a deal with a vendor partner; prints the registration id.
+    Register(crate::workflows_cli::RegisterArgs),
+    /// Deal registrations: list, show, approve, reject.
+    Registrations {
+        #[command(subcommand)]
+        what: crate::workflows_cli::RegistrationsCommand,
+    },
     /// Shared deals: list, show, write this node's section, accept, decline.
     Deals {
         #[command(subcommand)]
         what: crate::deals_cli::DealsCommand,
+    },
+    /// Users who sign in to the web UI (admin).
+    Users {
+        #[command(subcommand)]
+        what: crate::admin_cli::UsersCommand,
+    },
+    /// API tokens with a role (admin).
+    Tokens {
+        #[command(subcommand)]
+        what: crate::admin_cli::TokensCommand,
+    },
+    /// Webhooks for node events, signed with HMAC-SHA256 (admin).
+    Webhooks {
+        #[command(subcommand)]
+        what: crate::admin_cli::WebhooksCommand,
     },
     /// The audit log: shares, policy and partnership changes, refused changes.
     Audit {
@@ -180,6 +211,12 @@ pub fn run(cli: Cli) -> Result<()> {
             role,
         } => crate::deals_cli::share(&dir, &opportunity, &with, role),
         Command::Deals { what } => crate::deals_cli::run(&dir, what),
+        Command::Inbox { json, status } => crate::workflows_cli::inbox(&dir, json, status),
+        Command::Register(args) => crate::workflows_cli::register(&dir, args),
+        Command::Registrations { what } => crate::workflows_cli::registrations(&dir, what),
+        Command::Users { what } => crate::admin_cli::users(&dir, what),
+        Command::Tokens { what } => crate::admin_cli::tokens(&dir, what),
+        Command::Webhooks { what } => crate::admin_cli::webhooks(&dir, what),
         Command::Audit { json, kind, limit } => crate::partner_cli::audit(&dir, json, kind, limit),
     }
 }

@@ -30,6 +30,33 @@ pub struct Config {
     /// time). Env: `COSELL_WEBHOOK_RETRY_BASE_MS`.
     #[serde(default = "webhook_retry_base_ms_default")]
     pub webhook_retry_base_ms: u64,
+    /// Days an invitation to a deal waits for an answer before it expires (fractions allowed).
+    /// Env: `COSELL_INVITATION_EXPIRY_DAYS`.
+    #[serde(default = "invitation_expiry_days_default")]
+    pub invitation_expiry_days: f64,
+    /// Days an approved deal registration protects its partner. Env:
+    /// `COSELL_REGISTRATION_PROTECTION_DAYS`.
+    #[serde(default = "registration_protection_days_default")]
+    pub registration_protection_days: f64,
+    /// Hours a vendor has to answer a deal registration before it is flagged overdue. Env:
+    /// `COSELL_REGISTRATION_SLA_HOURS`.
+    #[serde(default = "registration_sla_hours_default")]
+    pub registration_sla_hours: f64,
+    /// Accept every invitation to a deal from a partner as it arrives (default false: the
+    /// inbox shows a redacted summary until someone accepts). Env:
+    /// `COSELL_AUTO_ACCEPT_INVITATIONS`.
+    #[serde(default)]
+    pub auto_accept_invitations: bool,
+}
+
+fn invitation_expiry_days_default() -> f64 {
+    14.0
+}
+fn registration_protection_days_default() -> f64 {
+    90.0
+}
+fn registration_sla_hours_default() -> f64 {
+    48.0
 }
 
 fn webhook_retry_base_ms_default() -> u64 {
@@ -55,6 +82,10 @@ impl Config {
             p2p: p2p_default(),
             default_currency: currency_default(),
             webhook_retry_base_ms: webhook_retry_base_ms_default(),
+            invitation_expiry_days: invitation_expiry_days_default(),
+            registration_protection_days: registration_protection_days_default(),
+            registration_sla_hours: registration_sla_hours_default(),
+            auto_accept_invitations: false,
         }
     }
 
@@ -91,6 +122,18 @@ impl Config {
         if let Some(v) = var("COSELL_WEBHOOK_RETRY_BASE_MS").and_then(|v| v.parse().ok()) {
             self.webhook_retry_base_ms = v;
         }
+        if let Some(v) = var("COSELL_INVITATION_EXPIRY_DAYS").and_then(|v| v.parse().ok()) {
+            self.invitation_expiry_days = v;
+        }
+        if let Some(v) = var("COSELL_REGISTRATION_PROTECTION_DAYS").and_then(|v| v.parse().ok()) {
+            self.registration_protection_days = v;
+        }
+        if let Some(v) = var("COSELL_REGISTRATION_SLA_HOURS").and_then(|v| v.parse().ok()) {
+            self.registration_sla_hours = v;
+        }
+        if let Some(v) = var("COSELL_AUTO_ACCEPT_INVITATIONS") {
+            self.auto_accept_invitations = matches!(v.trim(), "1" | "true" | "yes");
+        }
     }
 
     /// Checks values a typo could break.
@@ -99,7 +142,28 @@ impl Config {
             anyhow::bail!("name must not be empty");
         }
         self.default_currency()?;
+        for (key, v) in [
+            ("invitation_expiry_days", self.invitation_expiry_days),
+            (
+                "registration_protection_days",
+                self.registration_protection_days,
+            ),
+            ("registration_sla_hours", self.registration_sla_hours),
+        ] {
+            if !v.is_finite() || v <= 0.0 {
+                anyhow::bail!("{key} must be a positive number, not {v}");
+            }
+        }
         Ok(())
+    }
+
+    /// The workflow windows these settings give.
+    pub fn windows(&self) -> crate::deals::Windows {
+        crate::deals::Windows::from_settings(
+            self.invitation_expiry_days,
+            self.registration_protection_days,
+            self.registration_sla_hours,
+        )
     }
 
     /// The default currency, parsed.
@@ -128,8 +192,24 @@ impl Config {
              # ISO 4217 currency for imported amounts that name none.\n\
              default_currency = {:?}\n\n\
              # First wait before a failed webhook delivery is retried (ms); it doubles each time.\n\
-             webhook_retry_base_ms = {}\n",
-            self.name, self.http, self.default_currency, self.webhook_retry_base_ms
+             webhook_retry_base_ms = {}\n\n\
+             # Days an invitation to a deal waits for an answer before it expires.\n\
+             invitation_expiry_days = {:?}\n\n\
+             # Days an approved deal registration protects its partner (renewed on re-approval).\n\
+             registration_protection_days = {:?}\n\n\
+             # Hours a vendor has to answer a deal registration before it is flagged overdue.\n\
+             registration_sla_hours = {:?}\n\n\
+             # Accept every invitation to a deal from a partner as it arrives (otherwise the\n\
+             # inbox holds a redacted summary until someone accepts).\n\
+             auto_accept_invitations = {}\n",
+            self.name,
+            self.http,
+            self.default_currency,
+            self.webhook_retry_base_ms,
+            self.invitation_expiry_days,
+            self.registration_protection_days,
+            self.registration_sla_hours,
+            self.auto_accept_invitations
         )
     }
 }
@@ -146,6 +226,13 @@ mod tests {
         back.apply_env(|k| (k == "COSELL_HTTP").then(|| "127.0.0.1:0".to_string()));
         assert_eq!(back.http, "127.0.0.1:0");
         assert_eq!(back.p2p, vec![P2P_ADDR_DEFAULT.to_string()]);
+        assert_eq!(back.registration_sla_hours, 48.0);
+        back.apply_env(|k| (k == "COSELL_REGISTRATION_SLA_HOURS").then(|| "0.001".to_string()));
+        assert_eq!(back.registration_sla_hours, 0.001);
+        assert_eq!(back.windows().registration_sla_ms, 3600);
+        assert!(back.validate().is_ok());
+        back.invitation_expiry_days = 0.0;
+        assert!(back.validate().is_err());
     }
 
     #[test]

@@ -12,13 +12,15 @@
 //! documents are refused (invariant 3).
 
 use crate::audit::{self, kind};
+use crate::events::EventBus;
 use crate::partners;
 use crate::store::Store;
 use crate::store_net::{self, DealMeta};
 use anyhow::{anyhow, Context, Result};
 use policy::{Policy, Projection};
 use protocol::deal::{
-    DealDoc, DealId, Invite, Role, SectionUpdate, SharedFields, Signer, VerifiedChange,
+    DealDoc, DealId, DealView, Invite, ParticipantStatus, RegistrationStatus, Role, SectionUpdate,
+    SharedFields, Signer, VerifiedChange,
 };
 use protocol::envelope::SignedChange;
 use protocol::identity::{NodeId, NodeKey};
@@ -26,9 +28,9 @@ use protocol::records::{Amount, Currency, Date, Domain, Stage};
 use protocol::sync::{receive_batch, PeerSync};
 use protocol::wire::DocSync;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// Most replicas of unknown deals held in memory before their genesis change arrives: bounds
 /// what a partner can make this node allocate by naming deals that do not exist.
@@ -39,6 +41,126 @@ pub const AUDITED_REJECTIONS_PER_MESSAGE_MAX: usize = 20;
 /// Most history entries a deal view shows (the newest).
 pub const HISTORY_ENTRIES_MAX: usize = 500;
 
+/// Shared-field key (origin-written, in the genesis change) that marks what a document is for:
+/// absent for a deal, [`KIND_INVITATION`] or [`KIND_REGISTRATION`].
+pub const KIND_KEY: &str = "cosell.kind";
+/// [`KIND_KEY`] value of an invitation: the redacted summary of one deal for one invitee.
+pub const KIND_INVITATION: &str = "invitation";
+/// [`KIND_KEY`] value of a deal registration (a partner registers an account with a vendor).
+pub const KIND_REGISTRATION: &str = "registration";
+/// Shared-field key of an invitation: the id of the deal it invites to.
+pub const FOR_DEAL_KEY: &str = "cosell.deal";
+/// Shared-field key of an invitation: when it expires (ms since the epoch).
+pub const EXPIRES_KEY: &str = "cosell.expires_at";
+
+const DAY_MS: f64 = 86_400_000.0;
+const HOUR_MS: f64 = 3_600_000.0;
+
+/// The workflow windows (from `cosell.toml`), in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    /// How long an invitation waits for an answer.
+    pub invitation_expiry_ms: u64,
+    /// How long an approved registration protects its partner.
+    pub registration_protection_ms: u64,
+    /// How long a vendor has to answer a registration before it is overdue.
+    pub registration_sla_ms: u64,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows::from_settings(14.0, 90.0, 48.0)
+    }
+}
+
+impl Windows {
+    /// From the settings' units (days, days, hours); fractions allowed.
+    pub fn from_settings(invitation_days: f64, protection_days: f64, sla_hours: f64) -> Self {
+        let ms = |x: f64| x.max(0.0).round().min(u64::MAX as f64) as u64;
+        Windows {
+            invitation_expiry_ms: ms(invitation_days * DAY_MS),
+            registration_protection_ms: ms(protection_days * DAY_MS),
+            registration_sla_ms: ms(sla_hours * HOUR_MS),
+        }
+    }
+}
+
+/// What a document is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DocKind {
+    /// A shared co-sell deal.
+    #[default]
+    Deal,
+    /// The redacted invitation to `deal` for one invitee.
+    Invitation {
+        /// The deal invited to.
+        deal: DealId,
+    },
+    /// A deal registration.
+    Registration,
+}
+
+/// What the node tracks of each document to gate sync and to notice events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct DocInfo {
+    pub kind: DocKind,
+    pub origin: Option<NodeId>,
+    pub statuses: BTreeMap<NodeId, ParticipantStatus>,
+    pub shared_stage: Option<Stage>,
+    pub section_stages: BTreeMap<NodeId, Stage>,
+    /// Participants that wrote a section: they evidently hold the deal.
+    pub writers: HashSet<NodeId>,
+    pub claimed: bool,
+    pub decisions: BTreeMap<NodeId, RegistrationStatus>,
+}
+
+/// The kind of a document from its view.
+pub fn kind_of(view: &DealView) -> DocKind {
+    match view.shared.other.get(KIND_KEY).map(String::as_str) {
+        Some(KIND_INVITATION) => match view
+            .shared
+            .other
+            .get(FOR_DEAL_KEY)
+            .and_then(|d| DealId::parse(d).ok())
+        {
+            Some(deal) => DocKind::Invitation { deal },
+            None => DocKind::Registration,
+        },
+        Some(KIND_REGISTRATION) => DocKind::Registration,
+        _ => DocKind::Deal,
+    }
+}
+
+fn info_of(doc: &DealDoc) -> Option<DocInfo> {
+    if !doc.is_initialized() {
+        return None;
+    }
+    let view = doc.read_view();
+    Some(DocInfo {
+        kind: kind_of(&view),
+        origin: view.origin.clone(),
+        statuses: view
+            .participants
+            .iter()
+            .filter_map(|(n, p)| p.status.map(|s| (n.clone(), s)))
+            .collect(),
+        shared_stage: view.shared.stage,
+        section_stages: view
+            .sections
+            .iter()
+            .filter_map(|(n, s)| s.stage.map(|st| (n.clone(), st)))
+            .collect(),
+        writers: view.sections.keys().cloned().collect(),
+        claimed: !view.registration.claims.is_empty(),
+        decisions: view
+            .registration
+            .decisions
+            .iter()
+            .filter_map(|(n, d)| d.status.map(|s| (n.clone(), s)))
+            .collect(),
+    })
+}
+
 /// Why a deal operation failed; the API maps each to a status.
 #[derive(Debug, thiserror::Error)]
 pub enum DealsError {
@@ -48,6 +170,8 @@ pub enum DealsError {
     Invalid(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -81,13 +205,21 @@ pub struct Deals {
     inner: Mutex<Inner>,
     /// Sync counters.
     pub counters: SyncCounters,
+    events: OnceLock<Arc<EventBus>>,
+    windows: Mutex<Windows>,
+    auto_accept: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
-struct Inner {
-    docs: HashMap<DealId, DealDoc>,
+pub(crate) struct Inner {
+    pub docs: HashMap<DealId, DealDoc>,
     /// Sync state per (peer, deal) for the current connection; loaded from redb on first use.
     peers: HashMap<(NodeId, DealId), PeerSync>,
+    /// What each initialized document is for, its statuses and stages.
+    pub info: HashMap<DealId, DocInfo>,
+    /// (deal, invitee) pairs whose invitation this node made and the invitee accepted: the
+    /// origin may send such an invitee the deal itself.
+    accepted_invites: HashSet<(DealId, NodeId)>,
 }
 
 impl Deals {
@@ -118,21 +250,126 @@ impl Deals {
             docs.insert(id, doc);
         }
         tracing::info!(deals = docs.len(), "deals loaded");
-        Ok(Deals {
+        let deals = Deals {
             store,
             signer,
             me,
             name: name.to_string(),
             inner: Mutex::new(Inner {
                 docs,
-                peers: HashMap::new(),
+                ..Inner::default()
             }),
             counters: SyncCounters::default(),
-        })
+            events: OnceLock::new(),
+            windows: Mutex::new(Windows::default()),
+            auto_accept: std::sync::atomic::AtomicBool::new(false),
+        };
+        {
+            let mut inner = deals.lock();
+            let ids: Vec<DealId> = inner.docs.keys().copied().collect();
+            for id in ids {
+                deals.refresh(&mut inner, id, false);
+            }
+        }
+        Ok(deals)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes workflow events (invitations, answers, stage changes, registrations) here.
+    pub fn set_events(&self, events: Arc<EventBus>) {
+        let _ = self.events.set(events);
+    }
+
+    /// Sets the workflow windows (from `cosell.toml`).
+    pub fn set_windows(&self, windows: Windows) {
+        *self.windows.lock().unwrap_or_else(|p| p.into_inner()) = windows;
+    }
+
+    /// Whether this node accepts every invitation from a partner as it arrives (setting
+    /// `auto_accept_invitations`; off by default, so an invitee reviews the summary first).
+    pub fn set_auto_accept(&self, on: bool) {
+        self.auto_accept.store(on, Ordering::Relaxed);
+    }
+
+    /// The workflow windows in force.
+    pub fn windows(&self) -> Windows {
+        *self.windows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The signer of this run.
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub(crate) fn publish(&self, kind: &'static str, data: Value) {
+        if let Some(bus) = self.events.get() {
+            bus.publish(kind, data);
+        }
+    }
+
+    /// Re-reads what the node tracks of one document; with `publish`, emits the events its
+    /// change implies (an invitation arrived, an invitee answered, a stage or a registration
+    /// decision changed).
+    pub(crate) fn refresh(&self, inner: &mut Inner, id: DealId, publish: bool) {
+        let Some(new) = inner.docs.get(&id).and_then(info_of) else {
+            return;
+        };
+        let old = inner.info.get(&id).cloned();
+        if let DocKind::Invitation { deal } = new.kind {
+            if new.origin.as_ref() == Some(&self.me) {
+                for (node, status) in &new.statuses {
+                    if node == &self.me {
+                        continue;
+                    }
+                    let key = (deal, node.clone());
+                    if *status == ParticipantStatus::Accepted {
+                        inner.accepted_invites.insert(key);
+                    } else {
+                        inner.accepted_invites.remove(&key);
+                    }
+                }
+            }
+        }
+        if publish && old.as_ref() != Some(&new) {
+            if let Some(doc) = inner.docs.get(&id) {
+                for (kind, data) in events_between(&self.me, id, doc, old.as_ref(), &new) {
+                    self.publish(kind, data);
+                }
+            }
+        }
+        // Any other change to a deal (a partner's section, its signed acceptance arriving) is
+        // news for an open deal page too: the web UI refreshes on `deal.*`.
+        if publish && matches!(new.kind, DocKind::Deal) {
+            self.publish("deal.updated", json!({"deal_id": id.to_string()}));
+        }
+        inner.info.insert(id, new);
+    }
+
+    /// Whether `peer` may be sent document `id` now. A deal goes to a participant only once it
+    /// has accepted (in the deal, or — for the origin — in the invitation this node made it);
+    /// until then it has only its invitation's redacted summary. Invitations and registrations
+    /// go to their participants.
+    fn may_send(inner: &Inner, id: &DealId, peer: &NodeId) -> bool {
+        let Some(info) = inner.info.get(id) else {
+            return false;
+        };
+        match info.kind {
+            DocKind::Deal => {
+                info.origin.as_ref() == Some(peer)
+                    || info.statuses.get(peer) == Some(&ParticipantStatus::Accepted)
+                    || info.writers.contains(peer)
+                    || inner.accepted_invites.contains(&(*id, peer.clone()))
+            }
+            DocKind::Invitation { .. } | DocKind::Registration => true,
+        }
     }
 
     /// This node's id.
@@ -221,6 +458,37 @@ impl Deals {
         )
         .map_err(|e| DealsError::Invalid(e.to_string()))?;
         let id = doc.id();
+        // One invitation per invitee: the redacted summary (title, stage, account domain — each
+        // only when the projection has it), all an invitee holds until it accepts.
+        let expires_at = now_ms.saturating_add(self.windows().invitation_expiry_ms);
+        let mut summary = SharedFields {
+            title: shared.title.clone(),
+            stage: shared.stage,
+            account_domain: shared.account_domain.clone(),
+            ..SharedFields::default()
+        };
+        summary
+            .other
+            .insert(KIND_KEY.into(), Some(KIND_INVITATION.into()));
+        summary
+            .other
+            .insert(FOR_DEAL_KEY.into(), Some(id.to_string()));
+        summary
+            .other
+            .insert(EXPIRES_KEY.into(), Some(expires_at.to_string()));
+        let mut invitations = Vec::new();
+        for invite in &invites {
+            let (inv, inv_change) = DealDoc::create(
+                &self.signer,
+                now_ms,
+                &self.name,
+                origin_role,
+                std::slice::from_ref(invite),
+                &summary,
+            )
+            .map_err(|e| DealsError::Invalid(e.to_string()))?;
+            invitations.push((inv, inv_change));
+        }
         let fields: Vec<&str> = projection.iter().map(|(k, _)| k).collect();
         let txn = self.store.write().map_err(DealsError::Internal)?;
         (|| -> Result<()> {
@@ -233,6 +501,17 @@ impl Deals {
                 },
             )?;
             put_change(&txn, id, &change)?;
+            for (inv, inv_change) in &invitations {
+                store_net::put_deal_meta_in(
+                    &txn,
+                    &DealMeta {
+                        id: inv.id().to_string(),
+                        opportunity_id: None,
+                        stored_ms: now_ms,
+                    },
+                )?;
+                put_change(&txn, inv.id(), inv_change)?;
+            }
             for p in &partners_found {
                 audit::record_in(
                     &txn,
@@ -251,7 +530,72 @@ impl Deals {
             Ok(())
         })()?;
         txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
-        self.lock().docs.insert(id, doc);
+        let mut inner = self.lock();
+        inner.docs.insert(id, doc);
+        self.refresh(&mut inner, id, false);
+        for (inv, _) in invitations {
+            let inv_id = inv.id();
+            inner.docs.insert(inv_id, inv);
+            self.refresh(&mut inner, inv_id, false);
+        }
+        Ok(id)
+    }
+
+    /// The invitation documents (this node's or made for it) of deal `deal`, with the invitee.
+    pub(crate) fn invitations_of(inner: &Inner, deal: DealId) -> Vec<(DealId, NodeId)> {
+        inner
+            .info
+            .iter()
+            .filter(|(_, i)| i.kind == DocKind::Invitation { deal })
+            .filter_map(|(id, i)| {
+                i.statuses
+                    .keys()
+                    .find(|n| Some(*n) != i.origin.as_ref())
+                    .map(|n| (*id, n.clone()))
+            })
+            .collect()
+    }
+
+    /// The documents to offer partners after sharing deal `id`: the deal and its invitations.
+    pub fn with_invitations(&self, id: DealId) -> Vec<DealId> {
+        let inner = self.lock();
+        let mut ids = vec![id];
+        ids.extend(Self::invitations_of(&inner, id).into_iter().map(|(i, _)| i));
+        ids
+    }
+
+    /// Stores a new document made here (its genesis and any further changes) in one
+    /// transaction, then holds it. Used for registrations.
+    pub(crate) fn add_document(
+        &self,
+        doc: DealDoc,
+        changes: &[VerifiedChange],
+        now_ms: u64,
+        audit_entry: Option<(&str, Option<&str>, String, Value)>,
+    ) -> Result<DealId, DealsError> {
+        let id = doc.id();
+        let txn = self.store.write()?;
+        (|| -> Result<()> {
+            store_net::put_deal_meta_in(
+                &txn,
+                &DealMeta {
+                    id: id.to_string(),
+                    opportunity_id: None,
+                    stored_ms: now_ms,
+                },
+            )?;
+            for c in changes {
+                put_change(&txn, id, c)?;
+            }
+            if let Some((kind, partner, message, data)) = audit_entry {
+                audit::record_in(&txn, now_ms, kind, partner, message, data)?;
+            }
+            Ok(())
+        })()?;
+        txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
+        let mut inner = self.lock();
+        inner.docs.insert(id, doc);
+        self.refresh(&mut inner, id, true);
         Ok(id)
     }
 
@@ -354,23 +698,103 @@ impl Deals {
         update: &SectionUpdate,
         now_ms: u64,
     ) -> Result<(), DealsError> {
+        self.require_deal(id)?;
         self.edit(id, now_ms, |doc, signer| {
             doc.update_section(signer, now_ms, update)
         })
     }
 
-    /// Accepts or declines this node's invitation to a deal.
-    pub fn respond(&self, id: DealId, accept: bool, now_ms: u64) -> Result<(), DealsError> {
-        self.edit(id, now_ms, |doc, signer| {
-            if accept {
-                doc.accept(signer, now_ms)
+    /// Accepts or declines this node's invitation to a deal (`id` is the deal's id). The answer
+    /// goes into the invitation (signed by this node); the origin then sends the deal itself,
+    /// and this node writes its acceptance into the deal when it arrives. Returns the documents
+    /// changed, to sync.
+    pub fn respond(
+        &self,
+        id: DealId,
+        accept: bool,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>, DealsError> {
+        let invitation = {
+            let inner = self.lock();
+            Self::invitations_of(&inner, id)
+                .into_iter()
+                .find(|(_, invitee)| invitee == &self.me)
+                .map(|(inv, _)| inv)
+        };
+        let mut changed = Vec::new();
+        if let Some(inv) = invitation {
+            let (status, expires_at) = {
+                let inner = self.lock();
+                let view = inner.docs[&inv].read_view();
+                (
+                    view.participants.get(&self.me).and_then(|p| p.status),
+                    view.shared
+                        .other
+                        .get(EXPIRES_KEY)
+                        .and_then(|e| e.parse::<u64>().ok()),
+                )
+            };
+            let wanted = if accept {
+                ParticipantStatus::Accepted
             } else {
-                doc.decline(signer, now_ms)
+                ParticipantStatus::Declined
+            };
+            match status {
+                Some(s) if s == wanted => {}
+                Some(ParticipantStatus::Invited) => {
+                    if expires_at.is_some_and(|e| now_ms >= e) {
+                        return Err(DealsError::Invalid(format!(
+                            "the invitation to deal {id} expired at {}",
+                            audit::rfc3339(expires_at.unwrap_or(0))
+                        )));
+                    }
+                    self.edit(inv, now_ms, |doc, signer| {
+                        if accept {
+                            doc.accept(signer, now_ms)
+                        } else {
+                            doc.decline(signer, now_ms)
+                        }
+                    })?;
+                    changed.push(inv);
+                }
+                Some(other) => {
+                    return Err(DealsError::Invalid(format!(
+                        "the invitation to deal {id} was already answered: {}",
+                        other.as_str()
+                    )))
+                }
+                None => return Err(DealsError::NotFound(format!("no deal with id {id}"))),
             }
-        })
+        }
+        let in_deal = {
+            let inner = self.lock();
+            inner
+                .info
+                .get(&id)
+                .filter(|i| i.kind == DocKind::Deal)
+                .map(|i| i.statuses.get(&self.me).copied())
+        };
+        match in_deal {
+            None if changed.is_empty() && invitation.is_none() => {
+                return Err(DealsError::NotFound(format!("no deal with id {id}")))
+            }
+            Some(Some(ParticipantStatus::Invited)) | Some(None) => {
+                self.edit(id, now_ms, |doc, signer| {
+                    if accept {
+                        doc.accept(signer, now_ms)
+                    } else {
+                        doc.decline(signer, now_ms)
+                    }
+                })?;
+                changed.push(id);
+            }
+            _ => {}
+        }
+        Ok(changed)
     }
 
-    fn edit(
+    /// Makes one signed change to a held document, durable before it returns.
+    pub(crate) fn edit(
         &self,
         id: DealId,
         _now_ms: u64,
@@ -392,16 +816,253 @@ impl Deals {
         let txn = self.store.write()?;
         put_change(&txn, id, &change)?;
         txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
+        self.refresh(&mut inner, id, true);
         Ok(())
+    }
+
+    /// Links a deal to one of this node's opportunities (or a new one, on the account with the
+    /// deal's domain — made when there is none): the opportunity's id and stage go into this
+    /// node's section, beside the others' stages. Returns the opportunity id.
+    pub fn link(
+        &self,
+        id: DealId,
+        opportunity_id: Option<&str>,
+        create: bool,
+        now_ms: u64,
+    ) -> Result<String, DealsError> {
+        self.require_deal(id)?;
+        let opp = match (opportunity_id, create) {
+            (Some(o), false) => self
+                .store
+                .opportunity(o)?
+                .ok_or_else(|| DealsError::NotFound(format!("no opportunity with id {o}")))?,
+            (None, true) => self.create_linked_opportunity(id)?,
+            _ => {
+                return Err(DealsError::Invalid(
+                    "give either opportunity_id or create: true".into(),
+                ))
+            }
+        };
+        self.update_section(
+            id,
+            &SectionUpdate {
+                stage: Some(opp.stage),
+                linked_opportunity: Some(opp.id.clone()),
+                ..SectionUpdate::default()
+            },
+            now_ms,
+        )?;
+        Ok(opp.id)
+    }
+
+    fn create_linked_opportunity(
+        &self,
+        id: DealId,
+    ) -> Result<protocol::records::Opportunity, DealsError> {
+        use protocol::records::{Account, AccountStatus, Opportunity};
+        let shared = {
+            let inner = self.lock();
+            inner.docs[&id].read_view().shared
+        };
+        let domain = shared.account_domain.clone().ok_or_else(|| {
+            DealsError::Invalid(
+                "the deal shares no account domain to match: link an existing opportunity".into(),
+            )
+        })?;
+        let txn = self.store.write()?;
+        let opp = {
+            let mut tables = crate::store::WriteTables::open(&txn)?;
+            let account_id = match tables.account_ids_by_domain(domain.as_str(), 1)?.first() {
+                Some(a) => a.clone(),
+                None => {
+                    let account = Account {
+                        id: ulid::Ulid::new().to_string(),
+                        external_id: None,
+                        name: shared
+                            .account_name
+                            .clone()
+                            .unwrap_or_else(|| domain.as_str().to_string()),
+                        domain: Some(domain.clone()),
+                        industry: None,
+                        country: None,
+                        status: AccountStatus::Prospect,
+                        owner: None,
+                        tags: vec![],
+                    };
+                    tables.put_account(&account)?;
+                    account.id
+                }
+            };
+            let opp = Opportunity {
+                id: ulid::Ulid::new().to_string(),
+                external_id: None,
+                account_id,
+                name: shared
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| format!("Co-sell {}", domain.as_str())),
+                stage: shared.stage.unwrap_or(Stage::Prospect),
+                // An amount the deal shares without its currency is left out.
+                amount: shared.currency.and(shared.amount),
+                currency: shared.amount.and(shared.currency),
+                close_date: shared.close_date,
+                owner: None,
+                next_step: None,
+                description: Some(format!("Linked to co-sell deal {id}")),
+                tags: vec!["cosell".into()],
+            };
+            tables.put_opportunity(&opp)?;
+            opp
+        };
+        txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
+        Ok(opp)
+    }
+
+    /// Keeps this node's section stage in step with the opportunity its deals are linked to.
+    pub fn on_linked_opportunity_changed(
+        &self,
+        opportunity_id: &str,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>> {
+        let Some(opp) = self.store.opportunity(opportunity_id)? else {
+            return Ok(Vec::new());
+        };
+        let linked: Vec<DealId> = {
+            let inner = self.lock();
+            inner
+                .info
+                .iter()
+                .filter(|(_, i)| i.kind == DocKind::Deal)
+                .filter(|(id, _)| {
+                    inner.docs.get(id).is_some_and(|d| {
+                        d.read_view().sections.get(&self.me).is_some_and(|s| {
+                            s.linked_opportunity.as_deref() == Some(opportunity_id)
+                                && s.stage != Some(opp.stage)
+                        })
+                    })
+                })
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for id in &linked {
+            self.update_section(
+                *id,
+                &SectionUpdate {
+                    stage: Some(opp.stage),
+                    ..SectionUpdate::default()
+                },
+                now_ms,
+            )
+            .map_err(|e| anyhow!("deal {id}: {e}"))?;
+        }
+        Ok(linked)
+    }
+
+    /// Resolves a participant of a deal by node id or (unique, case-insensitive) name.
+    fn participant(&self, id: DealId, who: &str) -> Result<NodeId, DealsError> {
+        let inner = self.lock();
+        let view = inner
+            .docs
+            .get(&id)
+            .ok_or_else(|| DealsError::NotFound(format!("no deal with id {id}")))?
+            .read_view();
+        let who = who.trim();
+        if let Some((n, _)) = view.participants.iter().find(|(n, _)| n.as_str() == who) {
+            return Ok(n.clone());
+        }
+        let named: Vec<&NodeId> = view
+            .participants
+            .iter()
+            .filter(|(_, p)| p.name.eq_ignore_ascii_case(who))
+            .map(|(n, _)| n)
+            .collect();
+        match named.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(DealsError::Invalid(format!(
+                "'{who}' is not a participant of deal {id}"
+            ))),
+            _ => Err(DealsError::Invalid(format!(
+                "'{who}' names several participants: use a node id"
+            ))),
+        }
+    }
+
+    /// This node proposes who sourced and who influenced the deal (participants, by id or name).
+    pub fn propose_attribution(
+        &self,
+        id: DealId,
+        sourced_by: &str,
+        influenced_by: &[String],
+        now_ms: u64,
+    ) -> Result<(), DealsError> {
+        self.require_deal(id)?;
+        let sourced = self.participant(id, sourced_by)?;
+        let influenced = influenced_by
+            .iter()
+            .map(|w| self.participant(id, w))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.edit(id, now_ms, |doc, signer| {
+            doc.propose_attribution(signer, now_ms, &sourced, &influenced)
+        })
+    }
+
+    /// This node accepts another participant's attribution proposal (the only other one when
+    /// `proposer` is `None`).
+    pub fn accept_attribution(
+        &self,
+        id: DealId,
+        proposer: Option<&str>,
+        now_ms: u64,
+    ) -> Result<(), DealsError> {
+        self.require_deal(id)?;
+        let proposer = match proposer {
+            Some(p) => self.participant(id, p)?,
+            None => {
+                let inner = self.lock();
+                let view = inner.docs[&id].read_view();
+                let others: Vec<NodeId> = view
+                    .attribution
+                    .proposals
+                    .keys()
+                    .filter(|n| *n != &self.me)
+                    .cloned()
+                    .collect();
+                match others.as_slice() {
+                    [one] => one.clone(),
+                    [] => {
+                        return Err(DealsError::Invalid(
+                            "no other participant has proposed an attribution".into(),
+                        ))
+                    }
+                    _ => {
+                        return Err(DealsError::Invalid(
+                            "several proposals: name the proposer".into(),
+                        ))
+                    }
+                }
+            }
+        };
+        self.edit(id, now_ms, |doc, signer| {
+            doc.accept_attribution(signer, now_ms, &proposer)
+        })
+    }
+
+    /// Fails unless `id` is a deal held here (not an invitation or a registration).
+    pub(crate) fn require_deal(&self, id: DealId) -> Result<(), DealsError> {
+        if self.lock().info.get(&id).map(|i| i.kind) == Some(DocKind::Deal) {
+            Ok(())
+        } else {
+            Err(DealsError::NotFound(format!("no deal with id {id}")))
+        }
     }
 
     /// Every deal id held (initialized documents only).
     pub fn ids(&self) -> Vec<DealId> {
         let inner = self.lock();
         let mut ids: Vec<DealId> = inner
-            .docs
+            .info
             .iter()
-            .filter(|(_, d)| d.is_initialized())
+            .filter(|(_, i)| i.kind == DocKind::Deal)
             .map(|(id, _)| *id)
             .collect();
         ids.sort();
@@ -427,18 +1088,19 @@ impl Deals {
     /// A deal in the API's shape, or `None`.
     pub fn view(&self, id: DealId, with_history: bool) -> Result<Option<Value>> {
         let opportunity_id = if with_history {
-            store_net::deal_metas(&self.store)?
-                .into_iter()
-                .find(|m| m.id == id.to_string())
-                .and_then(|m| m.opportunity_id)
+            store_net::deal_meta(&self.store, &id.to_string())?.and_then(|m| m.opportunity_id)
         } else {
             None
         };
         let inner = self.lock();
+        if inner.info.get(&id).map(|i| i.kind) != Some(DocKind::Deal) {
+            return Ok(None);
+        }
         let Some(doc) = inner.docs.get(&id).filter(|d| d.is_initialized()) else {
             return Ok(None);
         };
         let mut v = deal_json(doc, with_history);
+        self.overlay(&inner, id, &mut v);
         if let Some(o) = opportunity_id {
             v["opportunity_id"] = json!(o);
         }
@@ -451,10 +1113,59 @@ impl Deals {
         let mut ids: Vec<&DealId> = inner.docs.keys().collect();
         ids.sort();
         ids.into_iter()
+            .filter(|id| inner.info.get(id).map(|i| i.kind) == Some(DocKind::Deal))
             .filter_map(|id| inner.docs.get(id))
             .filter(|d| d.is_initialized())
-            .map(|d| deal_json(d, false))
+            .map(|d| {
+                let mut v = deal_json(d, false);
+                self.overlay(&inner, d.id(), &mut v);
+                v
+            })
             .collect()
+    }
+
+    /// What only this node knows about a deal: the answers to the invitations it made (an
+    /// invitee that has not the deal yet answered in its invitation) and expired invitations.
+    fn overlay(&self, inner: &Inner, id: DealId, v: &mut Value) {
+        let now = crate::cli::now_ms();
+        let mut answers: HashMap<String, (Option<ParticipantStatus>, Option<u64>)> = HashMap::new();
+        for (inv, invitee) in Self::invitations_of(inner, id) {
+            let Some(doc) = inner.docs.get(&inv) else {
+                continue;
+            };
+            let view = doc.read_view();
+            let expires = view
+                .shared
+                .other
+                .get(EXPIRES_KEY)
+                .and_then(|e| e.parse::<u64>().ok());
+            let status = view.participants.get(&invitee).and_then(|p| p.status);
+            answers.insert(invitee.to_string(), (status, expires));
+        }
+        if let Some(list) = v["participants"].as_array_mut() {
+            for p in list {
+                let Some(node) = p["id"].as_str().map(str::to_string) else {
+                    continue;
+                };
+                let Some((status, expires)) = answers.get(&node) else {
+                    continue;
+                };
+                if p["status"] != "invited" {
+                    continue;
+                }
+                match status {
+                    Some(ParticipantStatus::Invited) | None => {
+                        if let Some(e) = expires {
+                            p["expires_at"] = json!(audit::rfc3339(*e));
+                            if now >= *e {
+                                p["status"] = json!("expired");
+                            }
+                        }
+                    }
+                    Some(s) => p["status"] = json!(s.as_str()),
+                }
+            }
+        }
     }
 
     /// Forgets the in-memory sync state with a peer (after a disconnect or a failed request), so
@@ -489,11 +1200,14 @@ impl Deals {
         let mut inner = self.lock();
         let mut out = Vec::new();
         for &id in ids {
-            if !inner.docs.get(&id).is_some_and(&offer) {
+            let Some(doc) = inner.docs.get(&id) else {
+                continue;
+            };
+            if !offer(doc) || (doc.is_initialized() && !Self::may_send(&inner, &id, peer)) {
                 continue;
             }
             self.peer_state(&mut inner, peer, id)?;
-            let Inner { docs, peers } = &mut *inner;
+            let Inner { docs, peers, .. } = &mut *inner;
             if let (Some(doc), Some(state)) = (docs.get(&id), peers.get_mut(&(peer.clone(), id))) {
                 if let Some(message) = doc.generate_sync(state) {
                     self.counters
@@ -665,8 +1379,72 @@ impl Deals {
         inner
             .docs
             .retain(|_, d| !d.is_initialized() || d.is_participant(&self.me));
+        let mut answer_too: Vec<DealId> = Vec::new();
+        let mut to_accept: Vec<DealId> = Vec::new();
+        let mut auto_accept: Vec<DealId> = Vec::new();
+        for id in &received.changed {
+            let was = inner.info.get(id).cloned();
+            self.refresh(&mut inner, *id, true);
+            let Some(now) = inner.info.get(id) else {
+                continue;
+            };
+            match now.kind {
+                // An invitee answered the invitation this node made: the deal itself may now
+                // go to it, in this same exchange.
+                DocKind::Invitation { deal }
+                    if now.origin.as_ref() == Some(&self.me)
+                        && inner.accepted_invites.contains(&(deal, peer.clone())) =>
+                {
+                    answer_too.push(deal);
+                }
+                // An invitation to this node, accepted at once when the node says so.
+                DocKind::Invitation { deal }
+                    if was.is_none()
+                        && self.auto_accept.load(Ordering::Relaxed)
+                        && now.statuses.get(&self.me) == Some(&ParticipantStatus::Invited) =>
+                {
+                    auto_accept.push(deal);
+                }
+                // The deal arrived after this node accepted its invitation: sign the
+                // acceptance into the deal too.
+                DocKind::Deal
+                    if was.is_none()
+                        && now.statuses.get(&self.me) == Some(&ParticipantStatus::Invited) =>
+                {
+                    let accepted = Self::invitations_of(&inner, *id)
+                        .into_iter()
+                        .any(|(inv, n)| {
+                            n == self.me
+                                && inner.info.get(&inv).and_then(|i| i.statuses.get(&self.me))
+                                    == Some(&ParticipantStatus::Accepted)
+                        });
+                    if accepted {
+                        to_accept.push(*id);
+                    }
+                }
+                _ => {}
+            }
+        }
         drop(inner);
-        received.reply = self.reply_for(peer, &processed)?;
+        for deal in auto_accept {
+            match self.respond(deal, true, now_ms) {
+                Ok(ids) => received.changed.extend(ids),
+                Err(e) => tracing::warn!(deal = %deal, error = %e, "cannot accept the invitation"),
+            }
+        }
+        for id in to_accept {
+            match self.edit(id, now_ms, |doc, signer| doc.accept(signer, now_ms)) {
+                Ok(()) => received.changed.push(id),
+                Err(e) => tracing::warn!(deal = %id, error = %e, "cannot sign the acceptance"),
+            }
+        }
+        let mut asked = processed;
+        for d in answer_too {
+            if !asked.contains(&d) {
+                asked.push(d);
+            }
+        }
+        received.reply = self.reply_for(peer, &asked)?;
         Ok(received)
     }
 }
@@ -815,6 +1593,18 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
             "vendor": c.vendor.as_ref().map(|v| v.to_string()),
             "registered_at_ms": c.registered_at_ms, "notes": c.notes}))).collect::<serde_json::Map<_, _>>(),
     });
+    // Each participant's own stage side by side: its section's stage (from its linked
+    // opportunity), the origin's falling back to the shared stage.
+    let mut stages = serde_json::Map::new();
+    for id in view.participants.keys() {
+        let own = view.sections.get(id).and_then(|s| s.stage);
+        let stage = own.or_else(|| {
+            (view.origin.as_ref() == Some(id))
+                .then_some(s.stage)
+                .flatten()
+        });
+        stages.insert(id.to_string(), json!(stage.map(|x| x.as_str())));
+    }
     let mut out = json!({
         "id": doc.id().to_string(),
         "origin": view.origin.as_ref().map(|o| o.to_string()),
@@ -824,12 +1614,197 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
         "stage": s.stage.map(|x| x.as_str()),
         "sections": sections,
         "registration": registration,
+        "stages": stages,
+        "attribution": attribution_json(&view),
         "changes": doc.automerge().get_changes(&[]).len(),
     });
     if with_history {
         out["history"] = Value::Array(history(doc));
     }
     out
+}
+
+/// Attribution as proposed and accepted: `{proposals:[{by, sourced_by, influenced_by,
+/// accepted_by}], agreed, disputed}`. A proposal is agreed once every other participant that
+/// accepted the deal accepted exactly its current content (an acceptance of content the proposer
+/// later changed does not count); disputed while proposals differ and none is agreed.
+pub fn attribution_json(view: &DealView) -> Value {
+    let a = &view.attribution;
+    let members: Vec<&NodeId> = view
+        .participants
+        .iter()
+        .filter(|(n, p)| {
+            view.origin.as_ref() == Some(*n) || p.status == Some(ParticipantStatus::Accepted)
+        })
+        .map(|(n, _)| n)
+        .collect();
+    let mut proposals = Vec::new();
+    let mut agreed = Value::Null;
+    for (by, p) in &a.proposals {
+        let accepted_by: Vec<&NodeId> = a
+            .acceptances
+            .iter()
+            .filter(|(n, proposer)| {
+                *proposer == by
+                    && *n != by
+                    && a.accepted_content.get(*n).is_none_or(|c| {
+                        c.sourced_by == p.sourced_by && c.influenced_by == p.influenced_by
+                    })
+            })
+            .map(|(n, _)| n)
+            .collect();
+        let everyone =
+            members.len() > 1 && members.iter().all(|m| *m == by || accepted_by.contains(m));
+        let entry = json!({
+            "by": by.to_string(),
+            "sourced_by": p.sourced_by.as_ref().map(|n| n.to_string()),
+            "influenced_by": p.influenced_by.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            "accepted_by": accepted_by.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        });
+        if everyone && agreed.is_null() {
+            agreed = entry.clone();
+        }
+        proposals.push(entry);
+    }
+    let mut contents: Vec<(Option<&NodeId>, &Vec<NodeId>)> = a
+        .proposals
+        .values()
+        .map(|p| (p.sourced_by.as_ref(), &p.influenced_by))
+        .collect();
+    contents.sort();
+    contents.dedup();
+    let disputed = agreed.is_null() && contents.len() > 1;
+    json!({"proposals": proposals, "agreed": agreed, "disputed": disputed})
+}
+
+/// The events one document's change implies on this node.
+fn events_between(
+    me: &NodeId,
+    id: DealId,
+    doc: &DealDoc,
+    old: Option<&DocInfo>,
+    new: &DocInfo,
+) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    let origin = new.origin.as_ref();
+    match new.kind {
+        DocKind::Invitation { deal } => {
+            let view = doc.read_view();
+            if old.is_none() && origin != Some(me) {
+                out.push((
+                    "deal.invited",
+                    invitation_json(&view, deal, me, crate::cli::now_ms()),
+                ));
+            }
+            for (node, status) in &new.statuses {
+                if Some(node) == origin || old.and_then(|o| o.statuses.get(node)) == Some(status) {
+                    continue;
+                }
+                let kind = match status {
+                    ParticipantStatus::Accepted => "deal.accepted",
+                    ParticipantStatus::Declined => "deal.declined",
+                    _ => continue,
+                };
+                out.push((
+                    kind,
+                    json!({"deal_id": deal.to_string(), "node": node.to_string(),
+                           "name": view.participants.get(node).map(|p| p.name.clone())}),
+                ));
+            }
+        }
+        DocKind::Deal => {
+            let Some(old) = old else { return out };
+            if old.shared_stage != new.shared_stage {
+                if let Some(stage) = new.shared_stage {
+                    out.push((
+                        "deal.stage_changed",
+                        json!({"deal_id": id.to_string(), "node": origin.map(|o| o.to_string()),
+                               "stage": stage.as_str(), "shared": true}),
+                    ));
+                }
+            }
+            for (node, stage) in &new.section_stages {
+                if old.section_stages.get(node) != Some(stage) {
+                    out.push((
+                        "deal.stage_changed",
+                        json!({"deal_id": id.to_string(), "node": node.to_string(),
+                               "stage": stage.as_str(), "shared": false}),
+                    ));
+                }
+            }
+        }
+        DocKind::Registration => {
+            let view = doc.read_view();
+            let domain = view
+                .shared
+                .account_domain
+                .as_ref()
+                .map(|d| d.as_str().to_string());
+            if new.claimed && !old.is_some_and(|o| o.claimed) {
+                let vendor = view
+                    .registration
+                    .claims
+                    .values()
+                    .find_map(|c| c.vendor.clone());
+                out.push((
+                    "registration.submitted",
+                    json!({"id": id.to_string(), "partner": origin.map(|o| o.to_string()),
+                           "vendor": vendor.map(|v| v.to_string()), "account_domain": domain}),
+                ));
+            }
+            for (vendor, status) in &new.decisions {
+                if old.and_then(|o| o.decisions.get(vendor)) == Some(status) {
+                    continue;
+                }
+                let kind = match status {
+                    RegistrationStatus::Approved => "registration.approved",
+                    RegistrationStatus::Rejected => "registration.rejected",
+                    _ => continue,
+                };
+                let reason = view
+                    .registration
+                    .decisions
+                    .get(vendor)
+                    .and_then(|d| d.reason.clone());
+                out.push((
+                    kind,
+                    json!({"id": id.to_string(), "partner": origin.map(|o| o.to_string()),
+                           "vendor": vendor.to_string(), "account_domain": domain, "reason": reason}),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// An invitation as the inbox shows it: who invites, to what (the redacted summary), and
+/// where this node stands (`expired` once past its expiry unanswered).
+pub fn invitation_json(view: &DealView, deal: DealId, invitee: &NodeId, now_ms: u64) -> Value {
+    let from = view.origin.as_ref();
+    let expires = view
+        .shared
+        .other
+        .get(EXPIRES_KEY)
+        .and_then(|e| e.parse::<u64>().ok());
+    let mut status = view
+        .participants
+        .get(invitee)
+        .and_then(|p| p.status)
+        .unwrap_or(ParticipantStatus::Invited);
+    if status == ParticipantStatus::Invited && expires.is_some_and(|e| now_ms >= e) {
+        status = ParticipantStatus::Expired;
+    }
+    json!({
+        "deal_id": deal.to_string(),
+        "from": from.map(|f| f.to_string()),
+        "from_name": from.and_then(|f| view.participants.get(f)).map(|p| p.name.clone()),
+        "title": view.shared.title,
+        "account_domain": view.shared.account_domain.as_ref().map(|d| d.as_str()),
+        "stage": view.shared.stage.map(|s| s.as_str()),
+        "status": status.as_str(),
+        "invited_at": view.created_at_ms.map(audit::rfc3339),
+        "expires_at": expires.map(audit::rfc3339),
+    })
 }
 
 /// Each change with its author, time, what it touched and whether its signature verifies.
@@ -1034,6 +2009,14 @@ mod tests {
             .deals
             .share(&opp, &[partner], Role::Vendor, 3)
             .unwrap();
+        sync(&vendor, &reseller);
+        // Until it accepts, the reseller holds only the invitation's summary.
+        assert!(reseller.deals.view(id, true).unwrap().is_none());
+        let inbox = crate::inbox::list(&reseller.deals, None, 3);
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0]["title"], "Big deal");
+        assert_eq!(inbox[0]["status"], "invited");
+        reseller.deals.respond(id, true, 3).unwrap();
         sync(&vendor, &reseller);
         let seen = reseller
             .deals

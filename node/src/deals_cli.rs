@@ -48,6 +48,36 @@ pub enum DealsCommand {
         /// The deal id.
         deal: String,
     },
+    /// Link a deal to one of this node's opportunities (or create one on the deal's account).
+    Link {
+        /// The deal id.
+        deal: String,
+        /// This node's opportunity id.
+        #[arg(long, conflicts_with = "create")]
+        opportunity: Option<String>,
+        /// Create an opportunity, matched to an account by the deal's domain.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Propose who sourced and who influenced a deal (participants by id or name).
+    Attribute {
+        /// The deal id.
+        deal: String,
+        /// The participant that sourced the deal.
+        #[arg(long)]
+        sourced_by: String,
+        /// Participants that influenced it, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        influenced_by: Vec<String>,
+    },
+    /// Accept another participant's attribution proposal.
+    AcceptAttribution {
+        /// The deal id.
+        deal: String,
+        /// The proposer (needed when several proposed).
+        #[arg(long)]
+        proposer: Option<String>,
+    },
 }
 
 /// `cosell share OPP --with P1,P2`: prints the new deal id alone.
@@ -136,8 +166,63 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
             client.json("POST", &format!("/deals/{}/decline", segment(&deal)), None)?;
             eprintln!("declined");
         }
+        DealsCommand::Link {
+            deal,
+            opportunity,
+            create,
+        } => {
+            if opportunity.is_none() && !create {
+                bail!("name the opportunity (--opportunity ID) or --create one");
+            }
+            let body = match opportunity {
+                Some(o) => json!({ "opportunity_id": o }),
+                None => json!({ "create": true }),
+            };
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/link", segment(&deal)),
+                Some(&body),
+            )?;
+            print_stages(&d);
+        }
+        DealsCommand::Attribute {
+            deal,
+            sourced_by,
+            influenced_by,
+        } => {
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/attribution", segment(&deal)),
+                Some(&json!({"sourced_by": sourced_by, "influenced_by": influenced_by})),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&d["attribution"])?);
+        }
+        DealsCommand::AcceptAttribution { deal, proposer } => {
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/attribution/accept", segment(&deal)),
+                Some(&json!({ "proposer": proposer })),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&d["attribution"])?);
+        }
     }
     Ok(())
+}
+
+fn print_stages(d: &Value) {
+    let names: std::collections::HashMap<&str, &str> = d["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    for (node, stage) in d["stages"].as_object().into_iter().flatten() {
+        println!(
+            "  {}: {}",
+            names.get(node.as_str()).unwrap_or(&node.as_str()),
+            stage.as_str().unwrap_or("-")
+        );
+    }
 }
 
 fn print_deal(d: &Value) {
@@ -156,6 +241,16 @@ fn print_deal(d: &Value) {
     println!("fields:");
     for (k, v) in d["fields"].as_object().into_iter().flatten() {
         println!("  {k}: {}", v.as_str().unwrap_or_default());
+    }
+    println!("stages:");
+    print_stages(d);
+    let a = &d["attribution"];
+    if a["proposals"].as_array().is_some_and(|p| !p.is_empty()) {
+        println!(
+            "attribution: agreed={} disputed={}",
+            a["agreed"]["sourced_by"].as_str().unwrap_or("-"),
+            a["disputed"]
+        );
     }
     println!("sections:");
     for (node, s) in d["sections"].as_object().into_iter().flatten() {

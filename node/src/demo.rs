@@ -193,6 +193,24 @@ fn start_node(root: &Path, company: &Company) -> Result<DemoNode> {
                 dir.display()
             );
         }
+        if company.key == "vendor" {
+            // The demo's vendor owes an answer to a deal registration within 36 seconds (not
+            // 48 hours), so an unanswered one shows as overdue while you look.
+            let path = dir.join("cosell.toml");
+            let text = std::fs::read_to_string(&path)?;
+            let text = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("registration_sla_hours") {
+                        "registration_sla_hours = 0.01".to_string()
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(&path, text + "\n")?;
+        }
     }
     let _ = std::fs::remove_file(dir.join("node.json"));
     let log = std::fs::File::create(dir.join("serve.log"))?;
@@ -322,6 +340,61 @@ fn set_up(nodes: &[DemoNode]) -> Result<()> {
     }
     eprintln!("demo: policies set on all three nodes");
     share_deals(vendor, reseller, si)?;
+    register_deals(vendor, reseller, si)?;
+    Ok(())
+}
+
+/// Deal registrations with the vendor: one on an account the vendor already works (a conflict
+/// with its own opportunity), the same account registered later by the SI (a conflict with the
+/// reseller's, first to register wins), one approved, and one left unanswered (overdue soon).
+fn register_deals(vendor: &DemoNode, reseller: &DemoNode, si: &DemoNode) -> Result<()> {
+    let open = vendor.call("GET", "/opportunities?stage=qualified&limit=1", None)?;
+    let account_id = open["items"][0]["account_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the vendor has no qualified opportunity"))?
+        .to_string();
+    let account = vendor.call("GET", &format!("/accounts/{account_id}"), None)?;
+    let contested = account["domain"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the vendor's account has no domain"))?
+        .to_string();
+    let contested_name = account["name"].as_str().unwrap_or("Contested").to_string();
+    let register = |node: &DemoNode, domain: &str, name: &str, amount: &str| -> Result<String> {
+        let r = node.post_json(
+            "/registrations",
+            json!({"vendor": vendor.id, "account_domain": domain, "account_name": name,
+                   "amount": amount, "close_date": "2027-06-30",
+                   "products": ["platform", "support"], "notes": "met the buying committee"}),
+        )?;
+        Ok(r["id"].as_str().unwrap_or_default().to_string())
+    };
+    register(reseller, &contested, &contested_name, "180000")?;
+    std::thread::sleep(Duration::from_millis(20));
+    register(si, &contested, &contested_name, "95000")?;
+    let approved = register(
+        reseller,
+        "northwind-demo.example",
+        "Northwind Demo",
+        "240000",
+    )?;
+    register(si, "fabrikam-demo.example", "Fabrikam Demo", "60000")?;
+    let started = Instant::now();
+    loop {
+        if vendor
+            .call("POST", &format!("/registrations/{approved}/approve"), None)
+            .is_ok()
+        {
+            break;
+        }
+        if started.elapsed() > CONVERGE_TIMEOUT {
+            bail!("registration {approved} never reached {}", vendor.name);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "demo: partners registered 4 deals with {} (one approved, two conflicting on {contested}, one left to go overdue)",
+        vendor.name
+    );
     Ok(())
 }
 
@@ -397,10 +470,12 @@ fn share_deals(vendor: &DemoNode, reseller: &DemoNode, si: &DemoNode) -> Result<
     // Invitations arrive over the network; answer some of them.
     for (i, (deal_id, partners)) in shared.iter().enumerate() {
         for partner in partners {
-            wait_for_deal(partner, deal_id)?;
+            wait_for_invitation(partner, deal_id)?;
             match i % 3 {
                 0 => {
                     partner.post_json(&format!("/deals/{deal_id}/accept"), json!({}))?;
+                    // The deal itself follows the acceptance.
+                    wait_for_deal(partner, deal_id)?;
                 }
                 1 if i == 1 => {
                     partner.post_json(
@@ -414,6 +489,28 @@ fn share_deals(vendor: &DemoNode, reseller: &DemoNode, si: &DemoNode) -> Result<
     }
     eprintln!("demo: partners accepted some deals, declined one, left the rest in their inbox");
     Ok(())
+}
+
+fn wait_for_invitation(node: &DemoNode, deal_id: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let inbox = node.call("GET", "/inbox", None)?;
+        if inbox["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i["deal_id"].as_str() == Some(deal_id))
+        {
+            return Ok(());
+        }
+        if started.elapsed() > CONVERGE_TIMEOUT {
+            bail!(
+                "the invitation to deal {deal_id} never reached {}",
+                node.name
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn wait_for_deal(node: &DemoNode, deal_id: &str) -> Result<()> {

@@ -3,6 +3,7 @@
 
 #![recursion_limit = "512"]
 
+pub mod admin_cli;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -17,14 +18,18 @@ pub mod events;
 pub mod identity;
 pub mod import;
 pub mod importer;
+pub mod inbox;
+pub mod mapping;
 pub mod metrics;
 pub mod net;
 pub mod partner_cli;
 pub mod partners;
 pub mod policy_cli;
+pub mod registrations;
 pub mod sample_data;
 pub mod serve;
 pub mod store;
 pub mod store_net;
 pub mod users;
 pub mod webhooks;
+pub mod workflows_cli;

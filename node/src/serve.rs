@@ -46,6 +46,10 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         run_counter,
         &config.name,
     )?);
+    deals.set_events(events.clone());
+    deals.set_windows(config.windows());
+    deals.set_auto_accept(config.auto_accept_invitations);
+    tokio::spawn(crate::registrations::watch_overdue(deals.clone()));
     let network = Arc::new(
         crate::net::start(
             crate::net::NetConfig {
@@ -58,6 +62,8 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         )
         .await?,
     );
+    let mapping = crate::mapping::Mapper::new(store.clone(), network.clone())?;
+    mapping.spawn_responder();
     let listener = tokio::net::TcpListener::bind(&config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
@@ -76,6 +82,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         default_currency: config.default_currency()?,
         events,
         network,
+        mapping,
     };
     let app = api::router(state, web_ui_dir());
     let node_json = serde_json::to_vec_pretty(&serde_json::json!({

@@ -312,6 +312,14 @@ pub fn deal_metas(store: &Store) -> Result<Vec<DealMeta>> {
     Ok(out)
 }
 
+/// One deal's metadata.
+pub fn deal_meta(store: &Store, id: &str) -> Result<Option<DealMeta>> {
+    let txn = store.read()?;
+    let table = txn.open_table(DEALS)?;
+    let v = table.get(id)?.map(|v| decode(v.value())).transpose();
+    v
+}
+
 /// Writes a deal's metadata inside `txn`, and its opportunity link.
 pub fn put_deal_meta_in(txn: &WriteTransaction, meta: &DealMeta) -> Result<()> {
     let bytes = serde_json::to_vec(meta)?;

@@ -435,6 +435,9 @@ pub struct AttributionView {
     pub proposals: BTreeMap<NodeId, AttributionProposal>,
     /// node → the proposer whose proposal it accepts.
     pub acceptances: BTreeMap<NodeId, NodeId>,
+    /// node → the content it accepted (as the proposal read when it accepted), so a proposal
+    /// changed afterwards is not taken as accepted.
+    pub accepted_content: BTreeMap<NodeId, AttributionProposal>,
 }
 
 /// One node's attribution proposal.
@@ -833,7 +836,8 @@ impl DealDoc {
         })
     }
 
-    /// This node accepts `proposer`'s attribution proposal.
+    /// This node accepts `proposer`'s attribution proposal; the acceptance records the content
+    /// accepted, so a later change of the proposal is not covered by it.
     pub fn accept_attribution(
         &mut self,
         signer: &Signer,
@@ -841,11 +845,22 @@ impl DealDoc {
         proposer: &NodeId,
     ) -> Result<VerifiedChange, DealError> {
         self.require_participant(signer)?;
+        let proposal = self
+            .read_view()
+            .attribution
+            .proposals
+            .get(proposer)
+            .cloned()
+            .ok_or_else(|| DealError::Invalid(format!("{proposer} has proposed no attribution")))?;
         let acceptances = self.object_at(&[keys::ATTRIBUTION, keys::ACCEPTANCES])?;
         let me = signer.node_id().as_str().to_string();
         self.edit(signer, now_ms, |tx| {
             let a = tx.put_object(&acceptances, &me, ObjType::Map)?;
-            tx.put(&a, keys::PROPOSAL, proposer.as_str())
+            tx.put(&a, keys::PROPOSAL, proposer.as_str())?;
+            if let Some(sourced_by) = &proposal.sourced_by {
+                write_attribution(tx, &a, sourced_by, &proposal.influenced_by)?;
+            }
+            Ok(())
         })
     }
 
@@ -1265,6 +1280,15 @@ fn read_attribution(doc: &Automerge, attribution: &ObjId) -> AttributionView {
     if let Some(acceptances) = get_obj(doc, attribution, keys::ACCEPTANCES) {
         for (node, a) in node_entries(doc, &acceptances) {
             if let Some(proposer) = get_node(doc, &a, keys::PROPOSAL) {
+                if let Some(sourced_by) = get_node(doc, &a, keys::SOURCED_BY) {
+                    view.accepted_content.insert(
+                        node.clone(),
+                        AttributionProposal {
+                            sourced_by: Some(sourced_by),
+                            influenced_by: nodes(&a),
+                        },
+                    );
+                }
                 view.acceptances.insert(node, proposer);
             }
         }

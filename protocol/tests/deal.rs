@@ -153,6 +153,19 @@ fn attribution_records_proposals_and_acceptances() {
     assert_eq!(view.influenced_by, vec![id(&c)]);
     assert_eq!(view.proposals[b.node_id()].influenced_by, vec![id(&c)]);
     assert_eq!(view.acceptances[c.node_id()], id(&b));
+    assert_eq!(
+        view.accepted_content[c.node_id()],
+        view.proposals[b.node_id()]
+    );
+    // Accepting a proposal that does not exist is refused; a proposal changed after an
+    // acceptance no longer matches the content accepted.
+    assert!(doc.accept_attribution(&b, 9, c.node_id()).is_err());
+    doc.propose_attribution(&b, 10, c.node_id(), &[]).unwrap();
+    let view = doc.read_view().attribution;
+    assert_ne!(
+        view.accepted_content[c.node_id()],
+        view.proposals[b.node_id()]
+    );
 }
 
 #[test]

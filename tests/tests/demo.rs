@@ -129,6 +129,36 @@ fn demo_starts_three_cosselling_nodes_and_stops_them_on_sigint() {
         );
     }
 
+    // Deal registrations with the vendor: one approved, and conflicts flagged to the vendor.
+    let regs = http(
+        "GET",
+        &format!("{}/api/v1/registrations", vendor.base),
+        Some(&vendor.token),
+        None,
+        None,
+    );
+    let regs: &Vec<Value> = regs.json["items"].as_array().expect("registration list");
+    assert!(regs.len() >= 4, "registrations exist: {}", regs.len());
+    assert!(regs.iter().any(|r| r["status"] == "approved"));
+    assert!(regs
+        .iter()
+        .any(|r| r["status"] == "pending"
+            && r["conflicts"].as_array().is_some_and(|c| !c.is_empty())));
+    for partner in &links[1..] {
+        let inbox = http(
+            "GET",
+            &format!("{}/api/v1/inbox", partner.base),
+            Some(&partner.token),
+            None,
+            None,
+        );
+        assert!(
+            !inbox.json["items"].as_array().expect("inbox").is_empty(),
+            "{} has invitations",
+            partner.key
+        );
+    }
+
     // SAFETY: kill(2) on our own child's pid.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGINT);

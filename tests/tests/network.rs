@@ -231,6 +231,15 @@ const SI_POLICY: &str = r#"
 fields = ["name", "stage", "close_date", "account.name", "account.domain"]
 "#;
 
+/// Accepts `node`'s invitation to `deal` once it has arrived (until then the node holds only
+/// the invitation's redacted summary, and the deal is not sent to it).
+fn accept(node: &Node, deal: &str) {
+    wait_for("the invitation", || {
+        let (status, _) = node.call("POST", &format!("/deals/{deal}/accept"), None);
+        (status == 200).then_some(())
+    });
+}
+
 fn converged(nodes: &[&Node], deal: &str) -> Option<Value> {
     let views: Vec<Value> = nodes.iter().map(|n| n.deal(deal)).collect::<Option<_>>()?;
     let key = |v: &Value| json!([v["fields"], v["sections"], v["participants"], v["changes"]]);
@@ -303,6 +312,8 @@ fn vendor_reseller_and_si_share_cowrite_and_converge_without_leaks() {
     );
     let deal = String::from_utf8(out.stdout).unwrap().trim().to_string();
 
+    accept(&reseller, &deal);
+    accept(&si, &deal);
     // The intersection of both policies: no amount (the SI may not see it).
     let on_reseller = wait_for("the deal on the reseller", || reseller.deal(&deal));
     assert_eq!(on_reseller["fields"]["name"], "Acme platform rollout");
@@ -393,6 +404,7 @@ fn a_stranger_cannot_connect_and_receives_nothing() {
         Some(json!({"opportunity_id": opp, "partners": [reseller.id]})),
     );
     let deal = deal["id"].as_str().unwrap().to_string();
+    accept(&reseller, &deal);
     wait_for("the deal on the reseller", || reseller.deal(&deal));
 
     // A used token gets the stranger nowhere: the vendor has no open invite, so the connection
@@ -443,6 +455,7 @@ fn a_removed_partner_gets_no_further_changes_and_is_refused() {
         Some(json!({"opportunity_id": opp, "partners": ["Reseller LLC"]})),
     );
     let deal = deal["id"].as_str().unwrap().to_string();
+    accept(&reseller, &deal);
     wait_for("the deal on the reseller", || reseller.deal(&deal));
 
     let out = cosell(&vendor.path(), &["partner", "remove", "Reseller LLC"]);
@@ -484,6 +497,7 @@ fn a_partner_that_was_offline_catches_up_after_restart() {
         Some(json!({"opportunity_id": opp, "partners": [reseller.id]})),
     );
     let deal = deal["id"].as_str().unwrap().to_string();
+    accept(&reseller, &deal);
     wait_for("the deal on the reseller", || reseller.deal(&deal));
     reseller.stop();
     vendor.ok(

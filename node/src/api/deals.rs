@@ -21,6 +21,7 @@ impl From<DealsError> for ApiError {
             DealsError::NotFound(m) => ApiError::not_found(m),
             DealsError::Invalid(m) => ApiError::unprocessable(m, vec![]),
             DealsError::Forbidden(m) => ApiError::forbidden(m),
+            DealsError::Conflict(m) => ApiError::conflict(m),
             DealsError::Internal(e) => ApiError::internal(e),
         }
     }
@@ -50,13 +51,13 @@ pub async fn share(
         Some(r) => DealRole::parse(r).map_err(|e| ApiError::bad_request(e.to_string()))?,
     };
     let deals = state.network.deals.clone();
-    let (id, view) = blocking(move || {
+    let (ids, view) = blocking(move || {
         let id = deals.share(&body.opportunity_id, &body.partners, role, now_ms())?;
         let view = deals.view(id, true)?.unwrap_or(Value::Null);
-        Ok((id, view))
+        Ok((deals.with_invitations(id), view))
     })
     .await?;
-    state.network.handle.sync(vec![id]).await?;
+    state.network.handle.sync(ids).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -143,8 +144,100 @@ async fn respond(
     caller.require(Role::Manager)?;
     let deal = parse_id(&id)?;
     let deals = state.network.deals.clone();
+    let (changed, view) = blocking(move || {
+        let now = now_ms();
+        let changed = deals.respond(deal, accept, now)?;
+        // Until the deal itself arrives, the answer is the inbox entry.
+        let view = match deals.view(deal, true)? {
+            Some(v) => v,
+            None => crate::inbox::list(&deals, None, now)
+                .into_iter()
+                .find(|i| i["deal_id"] == deal.to_string())
+                .unwrap_or(Value::Null),
+        };
+        Ok((changed, view))
+    })
+    .await?;
+    state.network.handle.sync(changed).await?;
+    Ok(Json(view))
+}
+
+/// `POST /deals/{id}/link`: `{"opportunity_id": ID}` or `{"create": true}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    opportunity_id: Option<String>,
+    #[serde(default)]
+    create: bool,
+}
+
+pub async fn link(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<LinkBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
     let view = blocking(move || {
-        deals.respond(deal, accept, now_ms())?;
+        deals.link(deal, body.opportunity_id.as_deref(), body.create, now_ms())?;
+        Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
+    })
+    .await?;
+    state.network.handle.sync(vec![deal]).await?;
+    Ok(Json(view))
+}
+
+/// `POST /deals/{id}/attribution`: this node's proposal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributionBody {
+    sourced_by: String,
+    #[serde(default)]
+    influenced_by: Vec<String>,
+}
+
+pub async fn propose_attribution(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<AttributionBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
+    let view = blocking(move || {
+        deals.propose_attribution(deal, &body.sourced_by, &body.influenced_by, now_ms())?;
+        Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
+    })
+    .await?;
+    state.network.handle.sync(vec![deal]).await?;
+    Ok(Json(view))
+}
+
+/// `POST /deals/{id}/attribution/accept`: `{"proposer"}` (optional when only one other
+/// participant proposed).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptAttributionBody {
+    proposer: Option<String>,
+}
+
+pub async fn accept_attribution(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Option<Json<AcceptAttributionBody>>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let deals = state.network.deals.clone();
+    let view = blocking(move || {
+        deals.accept_attribution(deal, body.proposer.as_deref(), now_ms())?;
         Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
     })
     .await?;
@@ -173,7 +266,11 @@ pub async fn decline(
 pub async fn opportunity_changed(state: &AppState, opportunity_id: Option<String>) {
     let deals = state.network.deals.clone();
     let changed = tokio::task::spawn_blocking(move || match opportunity_id {
-        Some(id) => deals.on_opportunity_changed(&id, now_ms()),
+        Some(id) => {
+            let mut changed = deals.on_opportunity_changed(&id, now_ms())?;
+            changed.extend(deals.on_linked_opportunity_changed(&id, now_ms())?);
+            Ok(changed)
+        }
         None => deals.on_opportunities_changed(now_ms()),
     })
     .await;

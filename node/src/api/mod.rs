@@ -6,10 +6,13 @@ mod audit;
 pub mod deals;
 mod error;
 mod import;
+mod inbox;
+mod mapping;
 pub mod openapi;
 mod partners;
 mod policy;
 mod records;
+mod registrations;
 mod session;
 mod webhooks;
 
@@ -67,6 +70,8 @@ pub struct AppState {
     pub events: Arc<crate::events::EventBus>,
     /// Partner connections, deals and sync.
     pub network: Arc<crate::net::Network>,
+    /// Account mapping.
+    pub mapping: Arc<crate::mapping::Mapper>,
 }
 
 /// The caller's role, put into the request by the auth layer.
@@ -134,6 +139,15 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route("/partners/join", post(partners::join))
         .route("/partners/{id}", delete(partners::remove))
         .route(
+            "/partners/{id}/map",
+            get(mapping::get_map).post(mapping::run_map),
+        )
+        .route("/populations", get(mapping::list_populations))
+        .route(
+            "/populations/{name}",
+            axum::routing::put(mapping::put_population).delete(mapping::delete_population),
+        )
+        .route(
             "/partners/{id}/policy",
             get(partners::get_policy).put(partners::put_policy),
         )
@@ -145,6 +159,20 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route("/deals/{id}", get(deals::get).patch(deals::patch))
         .route("/deals/{id}/accept", post(deals::accept))
         .route("/deals/{id}/decline", post(deals::decline))
+        .route("/deals/{id}/link", post(deals::link))
+        .route("/deals/{id}/attribution", post(deals::propose_attribution))
+        .route(
+            "/deals/{id}/attribution/accept",
+            post(deals::accept_attribution),
+        )
+        .route("/inbox", get(inbox::list))
+        .route(
+            "/registrations",
+            get(registrations::list).post(registrations::submit),
+        )
+        .route("/registrations/{id}", get(registrations::get))
+        .route("/registrations/{id}/approve", post(registrations::approve))
+        .route("/registrations/{id}/reject", post(registrations::reject))
         .route("/audit", get(audit::list))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", delete(webhooks::delete))

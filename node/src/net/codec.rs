@@ -24,6 +24,12 @@ pub mod kind {
     pub const SYNC: u8 = 2;
     /// A refusal (UTF-8 sentence).
     pub const REFUSED: u8 = 3;
+    /// An account-mapping exchange (`crate::mapping::wire`: a JSON header and PSI messages).
+    pub const MAP: u8 = 4;
+    /// Never sent by a node: what the codec hands the node in place of a request frame over
+    /// [`super::FRAME_BYTES_MAX`] (its body is the declared length, 4 bytes big-endian), so the
+    /// refusal reaches the audit log. libp2p's request-response drops a failed read silently.
+    pub const TOO_LARGE: u8 = 0xFF;
 }
 
 /// Builds a frame body: kind byte then payload.
@@ -38,9 +44,13 @@ pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
 #[derive(Debug, Clone, Default)]
 pub struct FrameCodec;
 
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+pub(crate) async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
+    read_body(io, len).await
+}
+
+async fn read_body<T: AsyncRead + Unpin + Send>(io: &mut T, len: [u8; 4]) -> io::Result<Vec<u8>> {
     let len = u32::from_be_bytes(len) as usize;
     if len > FRAME_BYTES_MAX {
         return Err(io::Error::new(
@@ -53,7 +63,10 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u
     Ok(buf)
 }
 
-async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: Vec<u8>) -> io::Result<()> {
+pub(crate) async fn write_frame<T: AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    bytes: Vec<u8>,
+) -> io::Result<()> {
     if bytes.len() > FRAME_BYTES_MAX {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -74,7 +87,13 @@ impl request_response::Codec for FrameCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io).await
+        let mut len = [0u8; 4];
+        io.read_exact(&mut len).await?;
+        if u32::from_be_bytes(len) as usize > FRAME_BYTES_MAX {
+            // Not read: the node refuses it and logs the peer.
+            return Ok(frame(kind::TOO_LARGE, &len));
+        }
+        read_body(io, len).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>

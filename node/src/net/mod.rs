@@ -13,6 +13,7 @@
 //! and relayed changes that arrive meanwhile are queued and sent when the round ends.
 
 pub mod codec;
+pub mod testing;
 
 use crate::deals::Deals;
 use crate::partners::{self, JoinAnswer, JoinRequest};
@@ -28,9 +29,9 @@ use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swa
 use protocol::deal::DealId;
 use protocol::identity::NodeId;
 use protocol::wire::{DocSync, WireMessage};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -81,6 +82,26 @@ pub enum Command {
     Connected {
         reply: oneshot::Sender<HashSet<PeerId>>,
     },
+    /// Send one account-mapping request (kind [`kind::MAP`]) to an active partner.
+    Map {
+        peer: PeerId,
+        body: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    },
+}
+
+/// Account-mapping requests queued for the mapping service.
+pub const MAP_INBOUND_QUEUE_MAX: usize = 64;
+
+/// An account-mapping request from an active partner, for the mapping service: answer with the
+/// response body, or a refusal sentence.
+pub struct MapInbound {
+    /// The partner.
+    pub peer: NodeId,
+    /// The request body (after the kind byte).
+    pub body: Vec<u8>,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
 }
 
 /// Reports from blocking work back to the loop.
@@ -151,6 +172,20 @@ impl NetHandle {
         self.send(Command::Sync { deals }).await
     }
 
+    /// Sends an account-mapping request to an active partner and waits for its answer body
+    /// (`Err` with the partner's or the network's refusal).
+    pub async fn map_request(
+        &self,
+        peer: PeerId,
+        body: Vec<u8>,
+    ) -> Result<Result<Vec<u8>, String>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Map { peer, body, reply }).await?;
+        answer
+            .await
+            .map_err(|_| anyhow!("the network task dropped the mapping request"))
+    }
+
     /// The partners connected now.
     pub async fn connected(&self) -> Result<HashSet<PeerId>> {
         let (reply, answer) = oneshot::channel();
@@ -168,6 +203,38 @@ pub struct NetGauges {
     pub connected_partners: AtomicU64,
     /// Connections refused (strangers, removed partners).
     pub connections_refused: AtomicU64,
+    /// Bytes of sync frames sent (requests and responses).
+    pub sync_bytes_sent: AtomicU64,
+    /// Bytes of sync frames received (requests and responses).
+    pub sync_bytes_received: AtomicU64,
+    /// Per partner (node id): when it was last known to hold everything this node had to send
+    /// it, or `None` while it does. Written by the swarm task only.
+    lag: Mutex<BTreeMap<String, Option<Instant>>>,
+}
+
+impl NetGauges {
+    /// Per partner: seconds since it was last caught up (0 while it is caught up).
+    pub fn sync_lag_seconds(&self) -> Vec<(String, f64)> {
+        let lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
+        lag.iter()
+            .map(|(p, since)| (p.clone(), since.map_or(0.0, |s| s.elapsed().as_secs_f64())))
+            .collect()
+    }
+
+    fn set_lag(&self, peer: &PeerId, caught_up: bool) {
+        let mut lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = lag.entry(peer.to_base58()).or_insert(Some(Instant::now()));
+        match (caught_up, *slot) {
+            (true, _) => *slot = None,
+            (false, None) => *slot = Some(Instant::now()),
+            (false, Some(_)) => {}
+        }
+    }
+
+    fn forget_lag(&self, peer: &PeerId) {
+        let mut lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
+        lag.remove(&peer.to_base58());
+    }
 }
 
 /// Everything the API needs of the network side.
@@ -186,6 +253,8 @@ pub struct Network {
     pub signing_key: ed25519_dalek::SigningKey,
     /// The company name.
     pub name: String,
+    /// Account-mapping requests from partners, taken once by the mapping service.
+    pub map_inbound: Mutex<Option<mpsc::Receiver<MapInbound>>>,
 }
 
 impl Network {
@@ -202,17 +271,28 @@ impl Network {
     pub fn metrics_text(&self) -> String {
         let c = &self.deals.counters;
         let g = &self.gauges;
-        format!(
+        let mut lag = String::from("# HELP cosell_sync_lag_seconds Per partner: seconds since it last held every change this node had for it (0 = caught up).\n# TYPE cosell_sync_lag_seconds gauge\n");
+        for (peer, seconds) in g.sync_lag_seconds() {
+            lag.push_str(&format!(
+                "cosell_sync_lag_seconds{{partner=\"{peer}\"}} {seconds:.3}\n"
+            ));
+        }
+        let text = format!(
             "# HELP cosell_partners_connected Partners connected now.\n# TYPE cosell_partners_connected gauge\ncosell_partners_connected {}\n\
 # HELP cosell_connections_refused_total Connections refused (not a partner).\n# TYPE cosell_connections_refused_total counter\ncosell_connections_refused_total {}\n\
 # HELP cosell_sync_changes_total Signed changes sent, received (applied) and rejected.\n# TYPE cosell_sync_changes_total counter\n\
-cosell_sync_changes_total{{direction=\"sent\"}} {}\ncosell_sync_changes_total{{direction=\"received\"}} {}\ncosell_sync_changes_total{{direction=\"rejected\"}} {}\n",
+cosell_sync_changes_total{{direction=\"sent\"}} {}\ncosell_sync_changes_total{{direction=\"received\"}} {}\ncosell_sync_changes_total{{direction=\"rejected\"}} {}\n\
+# HELP cosell_sync_bytes_total Bytes of sync frames sent and received.\n# TYPE cosell_sync_bytes_total counter\n\
+cosell_sync_bytes_total{{direction=\"sent\"}} {}\ncosell_sync_bytes_total{{direction=\"received\"}} {}\n",
             g.connected_partners.load(Ordering::Relaxed),
             g.connections_refused.load(Ordering::Relaxed),
             c.changes_sent.load(Ordering::Relaxed),
             c.changes_received.load(Ordering::Relaxed),
             c.changes_rejected.load(Ordering::Relaxed),
-        )
+            g.sync_bytes_sent.load(Ordering::Relaxed),
+            g.sync_bytes_received.load(Ordering::Relaxed),
+        );
+        text + &lag
     }
 }
 
@@ -290,15 +370,17 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
     {
         listen.push(address);
     }
-    let gauges = Arc::new(NetGauges::default());
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_MAX);
     let (internal_tx, internal_rx) = mpsc::channel(INTERNAL_QUEUE_MAX);
+    let (map_tx, map_rx) = mpsc::channel(MAP_INBOUND_QUEUE_MAX);
+    let gauges = Arc::new(NetGauges::default());
     let mut partners = HashMap::new();
     for p in store_net::partners(&store)? {
         if !p.is_active() {
             continue;
         }
         if let Ok(peer) = p.id.parse::<PeerId>() {
+            gauges.set_lag(&peer, false);
             partners.insert(peer, parse_addrs(&p.addrs));
         }
     }
@@ -321,6 +403,8 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         retry_at: HashMap::new(),
         dial: HashMap::new(),
         gauges: gauges.clone(),
+        map_inbound: map_tx,
+        map_requests: HashMap::new(),
     };
     tokio::spawn(event_loop.run());
     let suffix = format!("/p2p/{peer_id}");
@@ -333,6 +417,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         gauges,
         signing_key,
         name: config.name,
+        map_inbound: Mutex::new(Some(map_rx)),
     })
 }
 
@@ -404,6 +489,10 @@ struct EventLoop {
     /// Per partner: reconnect schedule.
     dial: HashMap<PeerId, DialState>,
     gauges: Arc<NetGauges>,
+    /// Inbound account-mapping requests go to the mapping service here.
+    map_inbound: mpsc::Sender<MapInbound>,
+    /// Outbound account-mapping requests awaiting an answer.
+    map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
 }
 
 fn now_ms() -> u64 {
@@ -468,6 +557,7 @@ impl EventLoop {
                 self.rounds.remove(&peer);
                 self.queued.remove(&peer);
                 self.dial.remove(&peer);
+                self.gauges.forget_lag(&peer);
                 if let Some(n) = node_id(&peer) {
                     self.deals.reset_peer(&n);
                 }
@@ -482,6 +572,18 @@ impl EventLoop {
                     .copied()
                     .collect();
                 let _ = reply.send(set);
+            }
+            Command::Map { peer, body, reply } => {
+                if !self.partners.contains_key(&peer) {
+                    let _ = reply.send(Err("not an active partner of this node".into()));
+                    return;
+                }
+                let bytes = frame(kind::MAP, &body);
+                self.gauges
+                    .sync_bytes_sent
+                    .fetch_add(bytes.len() as u64 + 4, Ordering::Relaxed);
+                let id = self.swarm.behaviour_mut().rr.send_request(&peer, bytes);
+                self.map_requests.insert(id, reply);
             }
         }
     }
@@ -516,6 +618,7 @@ impl EventLoop {
 
     fn start_round(&mut self, peer: PeerId, deals: Option<Vec<DealId>>) {
         let Some(node) = node_id(&peer) else { return };
+        self.gauges.set_lag(&peer, false);
         *self.rounds.entry(peer).or_default() += 1;
         let engine = self.deals.clone();
         self.spawn_blocking(move || {
@@ -539,8 +642,12 @@ impl EventLoop {
         };
         if left == 0 {
             self.rounds.remove(&peer);
-            if let Some(scope) = self.queued.remove(&peer) {
-                self.start_round(peer, scope.into_list());
+            match self.queued.remove(&peer) {
+                Some(scope) => self.start_round(peer, scope.into_list()),
+                None if self.swarm.is_connected(&peer) && !self.retry_at.contains_key(&peer) => {
+                    self.gauges.set_lag(&peer, true)
+                }
+                None => {}
             }
         }
     }
@@ -551,6 +658,9 @@ impl EventLoop {
         }
         for chunk in chunk_messages(messages, DOCS_PER_REQUEST_MAX, REQUEST_BYTES_SOFT_MAX) {
             let bytes = frame(kind::SYNC, &WireMessage::Sync(chunk).encode());
+            self.gauges
+                .sync_bytes_sent
+                .fetch_add(bytes.len() as u64 + 4, Ordering::Relaxed);
             let id = self.swarm.behaviour_mut().rr.send_request(&peer, bytes);
             self.sync_requests.insert(id, peer);
             *self.rounds.entry(peer).or_default() += 1;
@@ -560,6 +670,9 @@ impl EventLoop {
     fn on_internal(&mut self, report: Internal) {
         match report {
             Internal::Respond { channel, bytes } => {
+                self.gauges
+                    .sync_bytes_sent
+                    .fetch_add(bytes.len() as u64 + 4, Ordering::Relaxed);
                 let _ = self.swarm.behaviour_mut().rr.send_response(channel, bytes);
             }
             Internal::Send { peer, messages } => {
@@ -698,6 +811,7 @@ impl EventLoop {
         }
         self.rounds.remove(&peer);
         self.queued.remove(&peer);
+        self.gauges.set_lag(&peer, false);
         if let Some(n) = node_id(&peer) {
             self.deals.reset_peer(&n);
         }
@@ -783,7 +897,9 @@ impl EventLoop {
                 error,
                 ..
             } => {
-                if let Some(reply) = self.pending_joins.remove(&request_id) {
+                if let Some(reply) = self.map_requests.remove(&request_id) {
+                    let _ = reply.send(Err(format!("cannot reach the partner ({error})")));
+                } else if let Some(reply) = self.pending_joins.remove(&request_id) {
                     self.joining.remove(&peer);
                     let _ = reply.send(Err(format!("cannot reach the inviting node ({error})")));
                 } else if self.sync_requests.remove(&request_id).is_some() {
@@ -805,6 +921,25 @@ impl EventLoop {
         }
     }
 
+    /// Logs a refused message from `peer` in the audit (on a blocking thread).
+    fn audit_peer(&self, peer: PeerId, why: String) {
+        tracing::info!(%peer, reason = %why, "refused a message");
+        if !self.partners.contains_key(&peer) {
+            // Strangers are disconnected; their noise does not go into the log.
+            return;
+        }
+        self.deals
+            .counters
+            .changes_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(node) = node_id(&peer) else { return };
+        let store = self.store.clone();
+        self.spawn_blocking(move || {
+            audit_bad_message(&store, &node, &why);
+            None
+        });
+    }
+
     fn refuse(&mut self, channel: ResponseChannel<Vec<u8>>, why: &str) {
         let _ = self
             .swarm
@@ -815,9 +950,13 @@ impl EventLoop {
 
     fn on_request(&mut self, peer: PeerId, request: Vec<u8>, channel: ResponseChannel<Vec<u8>>) {
         let Some((&kind_byte, body)) = request.split_first() else {
+            self.audit_peer(peer, "empty request".into());
             self.refuse(channel, "empty request");
             return;
         };
+        self.gauges
+            .sync_bytes_received
+            .fetch_add(request.len() as u64 + 4, Ordering::Relaxed);
         match kind_byte {
             kind::JOIN => {
                 let Ok(join) = serde_json::from_slice::<JoinRequest>(body) else {
@@ -870,11 +1009,64 @@ impl EventLoop {
                     }
                 });
             }
-            _ => self.refuse(channel, "unknown request kind"),
+            kind::MAP => {
+                if !self.partners.contains_key(&peer) {
+                    self.refuse(channel, "not a partner of this node");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                    return;
+                }
+                let Some(node) = node_id(&peer) else { return };
+                let (reply, answer) = oneshot::channel();
+                let inbound = MapInbound {
+                    peer: node,
+                    body: body.to_vec(),
+                    reply,
+                };
+                if self.map_inbound.try_send(inbound).is_err() {
+                    self.refuse(channel, "account mapping is busy or off on this node");
+                    return;
+                }
+                let tx = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let bytes = match answer.await {
+                        Ok(Ok(body)) => frame(kind::MAP, &body),
+                        Ok(Err(why)) => frame(kind::REFUSED, why.as_bytes()),
+                        Err(_) => frame(kind::REFUSED, b"account mapping failed on this node"),
+                    };
+                    let _ = tx.send(Internal::Respond { channel, bytes }).await;
+                });
+            }
+            kind::TOO_LARGE => {
+                let declared = <[u8; 4]>::try_from(body).map_or(0, u32::from_be_bytes);
+                self.audit_peer(
+                    peer,
+                    format!(
+                        "a request of {declared} bytes is over the {}-byte limit",
+                        codec::FRAME_BYTES_MAX
+                    ),
+                );
+                self.refuse(channel, "the request is over the size limit");
+            }
+            other => {
+                self.audit_peer(peer, format!("unknown request kind {other}"));
+                self.refuse(channel, "unknown request kind");
+            }
         }
     }
 
     fn on_response(&mut self, peer: PeerId, request_id: OutboundRequestId, response: Vec<u8>) {
+        if let Some(reply) = self.map_requests.remove(&request_id) {
+            self.gauges
+                .sync_bytes_received
+                .fetch_add(response.len() as u64 + 4, Ordering::Relaxed);
+            let answer = match response.split_first() {
+                Some((&kind::MAP, body)) => Ok(body.to_vec()),
+                Some((&kind::REFUSED, body)) => Err(String::from_utf8_lossy(body).into_owned()),
+                _ => Err("the partner sent a malformed mapping answer".to_string()),
+            };
+            let _ = reply.send(answer);
+            return;
+        }
         if let Some(reply) = self.pending_joins.remove(&request_id) {
             let answer = match response.split_first() {
                 Some((&kind::JOIN, body)) => serde_json::from_slice::<JoinAnswer>(body)
@@ -895,6 +1087,9 @@ impl EventLoop {
         if self.sync_requests.remove(&request_id).is_none() {
             return;
         }
+        self.gauges
+            .sync_bytes_received
+            .fetch_add(response.len() as u64 + 4, Ordering::Relaxed);
         let Some(node) = node_id(&peer) else {
             self.step_done(peer);
             return;

@@ -1,0 +1,113 @@
+//! Account mapping: `/populations`, `/populations/{name}`, `/partners/{id}/map`.
+
+use super::{blocking, ApiError, AppState, Caller};
+use crate::auth::Role;
+use crate::cli::now_ms;
+use crate::mapping::{self, PopulationDef};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+pub async fn list_populations(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let items = blocking(move || Ok(mapping::populations(&state.store)?)).await?;
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+pub async fn put_population(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    body: Result<Json<PopulationDef>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let Json(mut def) = body?;
+    def.name = name;
+    let def = blocking(move || {
+        mapping::set_population(&state.store, def, now_ms())
+            .map_err(|e| ApiError::unprocessable(e.to_string(), vec![]))
+    })
+    .await?;
+    Ok(Json(json!(def)))
+}
+
+pub async fn delete_population(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let removed = blocking(move || Ok(mapping::delete_population(&state.store, &name)?)).await?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no custom population with that name"))
+    }
+}
+
+fn resolve(state: &AppState, id: &str) -> Result<crate::store_net::PartnerRecord, ApiError> {
+    crate::partners::resolve(&state.store, id).map_err(|e| ApiError::not_found(e.to_string()))
+}
+
+fn matrix_json(stored: mapping::StoredMatrix) -> Value {
+    let mut m = stored.matrix;
+    if let Value::Object(o) = &mut m {
+        o.insert("signature".into(), json!(stored.signature));
+        o.insert("signer".into(), json!(stored.signer));
+    }
+    m
+}
+
+pub async fn run_map(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let s = state.clone();
+    let partner = blocking(move || resolve(&s, &id)).await?;
+    if !partner.is_active() {
+        return Err(ApiError::conflict(format!(
+            "{} is not an active partner",
+            partner.name
+        )));
+    }
+    match state.mapping.run(&partner.id).await {
+        Ok(stored) => Ok(Json(matrix_json(stored))),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if msg.contains("rate limit") {
+                Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, msg))
+            } else {
+                Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!("account mapping with {} failed: {msg}", partner.name),
+                ))
+            }
+        }
+    }
+}
+
+pub async fn get_map(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let stored = blocking(move || {
+        let partner = resolve(&state, &id)?;
+        mapping::latest_matrix(&state.store, &partner.id)?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no mapping with {} yet; POST to run one",
+                partner.name
+            ))
+        })
+    })
+    .await?;
+    Ok(Json(matrix_json(stored)))
+}

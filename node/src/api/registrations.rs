@@ -1,0 +1,99 @@
+//! Deal registration: `POST /registrations` (a partner registers with a vendor partner),
+//! `GET /registrations[/{id}]`, `POST /registrations/{id}/approve|reject` (the vendor only).
+
+use super::{blocking, ApiError, AppState, Caller};
+use crate::auth::Role;
+use crate::cli::now_ms;
+use crate::registrations::{self, RegistrationInput};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use protocol::deal::DealId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn parse_id(id: &str) -> Result<DealId, ApiError> {
+    DealId::parse(id.trim())
+        .map_err(|_| ApiError::not_found(format!("no registration with id {id}")))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<RegistrationInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Manager)?;
+    let Json(input) = body?;
+    let deals = state.network.deals.clone();
+    let currency = state.default_currency;
+    let (id, view) = blocking(move || {
+        let now = now_ms();
+        let id = registrations::submit(&deals, &input, currency, now)?;
+        Ok((
+            id,
+            registrations::get(&deals, id, now)?.unwrap_or(Value::Null),
+        ))
+    })
+    .await?;
+    state.network.handle.sync(vec![id]).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let deals = state.network.deals.clone();
+    let items = blocking(move || Ok(registrations::list(&deals, now_ms())?)).await?;
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let rid = parse_id(&id)?;
+    let deals = state.network.deals.clone();
+    let view = blocking(move || Ok(registrations::get(&deals, rid, now_ms())?)).await?;
+    view.map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no registration with id {id}")))
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let rid = parse_id(&id)?;
+    let deals = state.network.deals.clone();
+    let view = blocking(move || Ok(registrations::approve(&deals, rid, now_ms())?)).await?;
+    state.network.handle.sync(vec![rid]).await?;
+    Ok(Json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    reason: String,
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<RejectBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let rid = parse_id(&id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
+    let view =
+        blocking(move || Ok(registrations::reject(&deals, rid, &body.reason, now_ms())?)).await?;
+    state.network.handle.sync(vec![rid]).await?;
+    Ok(Json(view))
+}

@@ -1,0 +1,220 @@
+//! A raw co-sell peer, for end-to-end tests of hostile behaviour and for benchmarks.
+//!
+//! [`RawPeer`] speaks the co-sell protocol name over the same transport (TCP + Noise + Yamux)
+//! but writes the request bytes it is given verbatim, length prefix included, so a test can send
+//! what an honest node never would: frames over the size limit, garbage, forged or unauthorized
+//! changes. Its answers to inbound requests come from a caller-supplied function (which may run
+//! a real [`Deals`] engine through [`answer_sync`], so the peer also behaves honestly when asked).
+//! The node itself never uses this module.
+
+use super::codec::{read_frame, write_frame, PROTOCOL};
+use crate::deals::Deals;
+use crate::store::Store;
+use anyhow::{anyhow, Context, Result};
+use libp2p::futures::{AsyncRead, AsyncWrite, AsyncWriteExt, StreamExt};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{identity, noise, tcp, yamux, StreamProtocol};
+/// The libp2p types a raw peer's caller names peers and addresses with.
+pub use libp2p::{Multiaddr, PeerId};
+use protocol::identity::NodeId;
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a raw request may take before it fails.
+pub const RAW_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests queued for the raw peer's task.
+pub const RAW_QUEUE_MAX: usize = 64;
+
+/// Answers an inbound request (its frame body, kind byte first) with a frame body.
+pub type Answer = Arc<dyn Fn(PeerId, Vec<u8>) -> Vec<u8> + Send + Sync>;
+
+/// Prefixes `body` with its 4-byte big-endian length, as the co-sell codec frames it.
+pub fn framed(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// What an honest node answers to a sync request body (the frame body after the kind byte):
+/// the response frame body. Lets a raw peer keep a real deal engine in step.
+pub fn answer_sync(engine: &Deals, store: &Store, peer: &NodeId, body: &[u8]) -> Vec<u8> {
+    super::handle_sync(engine, store, peer, body).0
+}
+
+/// A co-sell peer that sends raw bytes; see the module comment.
+pub struct RawPeer {
+    /// This peer's libp2p id.
+    pub peer_id: PeerId,
+    commands: mpsc::Sender<Request>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+struct Request {
+    peer: PeerId,
+    addr: Multiaddr,
+    bytes: Vec<u8>,
+    reply: oneshot::Sender<Result<Vec<u8>, String>>,
+}
+
+impl RawPeer {
+    /// Starts the peer with node key `secret` on its own thread and runtime. It listens on
+    /// nothing: it only dials.
+    pub fn start(secret: [u8; 32], answer: Answer) -> Result<RawPeer> {
+        let keypair = identity::Keypair::ed25519_from_bytes(secret)
+            .map_err(|e| anyhow!("invalid node key: {e}"))?;
+        let peer_id = keypair.public().to_peer_id();
+        let (commands, rx) = mpsc::channel(RAW_QUEUE_MAX);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot build a runtime")?;
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                if let Err(e) = run(keypair, rx, answer).await {
+                    tracing::error!(error = %format!("{e:#}"), "raw peer stopped");
+                }
+            })
+        });
+        Ok(RawPeer {
+            peer_id,
+            commands,
+            _thread: thread,
+        })
+    }
+
+    /// Sends `bytes` exactly as given (length prefix included) to `peer` at `addr` and waits
+    /// for the answer's frame body; `Err` when the request failed (refused, reset, timed out).
+    pub fn request(&self, peer: PeerId, addr: Multiaddr, bytes: Vec<u8>) -> Result<Vec<u8>> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .blocking_send(Request {
+                peer,
+                addr,
+                bytes,
+                reply,
+            })
+            .map_err(|_| anyhow!("the raw peer stopped"))?;
+        answer
+            .blocking_recv()
+            .map_err(|_| anyhow!("the raw peer dropped the request"))?
+            .map_err(|e| anyhow!("{e}"))
+    }
+}
+
+async fn run(
+    keypair: identity::Keypair,
+    mut rx: mpsc::Receiver<Request>,
+    answer: Answer,
+) -> Result<()> {
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                RawCodec,
+                [(PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(RAW_REQUEST_TIMEOUT),
+            )
+        })
+        .map_err(|e| anyhow!("{e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    let mut pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>> =
+        HashMap::new();
+    let (done_tx, mut done_rx) = mpsc::channel(RAW_QUEUE_MAX);
+    loop {
+        tokio::select! {
+            request = rx.recv() => {
+                let Some(r) = request else { return Ok(()) };
+                swarm.add_peer_address(r.peer, r.addr);
+                let id = swarm.behaviour_mut().send_request(&r.peer, r.bytes);
+                pending.insert(id, r.reply);
+            }
+            Some((channel, bytes)) = done_rx.recv() => {
+                let _ = swarm.behaviour_mut().send_response(channel, bytes);
+            }
+            event = swarm.select_next_some() => {
+                use request_response::{Event, Message};
+                match event {
+                    SwarmEvent::Behaviour(Event::Message { peer, message: Message::Request { request, channel, .. }, .. }) => {
+                        let answer = answer.clone();
+                        let tx = done_tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let bytes = answer(peer, request);
+                            let _ = tx.blocking_send((channel, bytes));
+                        });
+                    }
+                    SwarmEvent::Behaviour(Event::Message { message: Message::Response { request_id, response }, .. }) => {
+                        if let Some(reply) = pending.remove(&request_id) {
+                            let _ = reply.send(Ok(response));
+                        }
+                    }
+                    SwarmEvent::Behaviour(Event::OutboundFailure { request_id, error, .. }) => {
+                        if let Some(reply) = pending.remove(&request_id) {
+                            let _ = reply.send(Err(error.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Writes requests verbatim; reads frames as the co-sell codec does.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+impl request_response::Codec for RawCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        io.write_all(&req).await?;
+        io.close().await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, res).await
+    }
+}

@@ -1,0 +1,493 @@
+//! Deal registration: a partner registers an account with a vendor partner; the vendor approves
+//! (the partner is protected for a window) or rejects with a reason.
+//!
+//! A registration is a small signed document of its own (kind [`KIND_REGISTRATION`]), made by
+//! the partner with the vendor as its one other participant: its shared fields hold what the
+//! partner registers (account, amount, close date, products), its registration slot the
+//! partner's signed claim (whose time decides who was first) and the vendor's signed decision.
+//! It travels and is verified like any deal document.
+//!
+//! Invariant: conflicts (the vendor's own open opportunities on the account, other partners'
+//! earlier registrations on it) are computed on the vendor's node when it reads a registration
+//! and are never written into any document, so they never reach a partner: they name other
+//! partners.
+
+use crate::audit;
+use crate::deals::{Deals, DealsError, DocKind, Windows, KIND_KEY, KIND_REGISTRATION};
+use crate::partners;
+use anyhow::anyhow;
+use protocol::deal::{DealDoc, DealId, DealView, Decision, Invite, RegistrationStatus, Role};
+use protocol::deal::{SharedFields, VerifiedChange};
+use protocol::identity::NodeId;
+use protocol::records::{Amount, Currency, Date, Domain};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared-field key of the products registered (comma-separated).
+pub const PRODUCTS_KEY: &str = "products";
+
+/// What a partner registers (`POST /api/v1/registrations`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationInput {
+    /// The vendor partner: node id or unique partner name.
+    pub vendor: String,
+    pub account_name: String,
+    pub account_domain: String,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub close_date: Option<String>,
+    #[serde(default)]
+    pub products: Vec<String>,
+    pub notes: Option<String>,
+    /// This node's role towards the vendor (default reseller).
+    pub role: Option<String>,
+}
+
+/// One registration as read on this node.
+#[derive(Debug, Clone)]
+struct Record {
+    id: DealId,
+    partner: NodeId,
+    partner_name: String,
+    vendor: NodeId,
+    vendor_name: String,
+    account_name: Option<String>,
+    domain: Option<String>,
+    amount: Option<String>,
+    currency: Option<String>,
+    close_date: Option<String>,
+    products: Vec<String>,
+    notes: Option<String>,
+    submitted_at: u64,
+    status: &'static str,
+    decided_at: Option<u64>,
+    expires_at: Option<u64>,
+    reason: Option<String>,
+    overdue: bool,
+    respond_by: u64,
+}
+
+fn invalid(m: impl Into<String>) -> DealsError {
+    DealsError::Invalid(m.into())
+}
+
+/// Registers an account with a vendor partner; returns the registration id.
+pub fn submit(
+    deals: &Deals,
+    input: &RegistrationInput,
+    default_currency: Currency,
+    now_ms: u64,
+) -> Result<DealId, DealsError> {
+    let store = deals.store().clone();
+    let vendor = partners::resolve(&store, &input.vendor)
+        .map_err(|e| DealsError::NotFound(e.to_string()))?;
+    if !vendor.is_active() {
+        return Err(invalid(format!("{} is no longer a partner", vendor.name)));
+    }
+    let vendor_id = NodeId::parse(&vendor.id).map_err(|e| anyhow!("partner id: {e}"))?;
+    let account_name = input.account_name.trim();
+    if account_name.is_empty() {
+        return Err(invalid("account_name is required"));
+    }
+    let domain = Domain::parse(&input.account_domain)
+        .map_err(|e| invalid(format!("account_domain: {}", e.message())))?;
+    let amount = input
+        .amount
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+        .map(Amount::parse)
+        .transpose()
+        .map_err(|e| invalid(format!("amount: {}", e.message())))?;
+    let currency = match input.currency.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(c) => Currency::parse(c).map_err(|e| invalid(format!("currency: {}", e.message())))?,
+        None => default_currency,
+    };
+    let close_date = input
+        .close_date
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+        .map(Date::parse)
+        .transpose()
+        .map_err(|e| invalid(format!("close_date: {}", e.message())))?;
+    let role = match input.role.as_deref() {
+        None => Role::Reseller,
+        Some(r) => Role::parse(r).map_err(|e| invalid(e.to_string()))?,
+    };
+    if role == Role::Vendor {
+        return Err(invalid(
+            "a registration is made by a partner of the vendor, not as vendor",
+        ));
+    }
+    let products: Vec<String> = input
+        .products
+        .iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut shared = SharedFields {
+        title: Some(account_name.to_string()),
+        amount,
+        currency: amount.map(|_| currency),
+        close_date,
+        account_name: Some(account_name.to_string()),
+        account_domain: Some(domain.clone()),
+        ..SharedFields::default()
+    };
+    shared
+        .other
+        .insert(KIND_KEY.into(), Some(KIND_REGISTRATION.into()));
+    if !products.is_empty() {
+        shared
+            .other
+            .insert(PRODUCTS_KEY.into(), Some(products.join(", ")));
+    }
+    let signer = deals.signer();
+    let invite = Invite {
+        node: vendor_id.clone(),
+        name: vendor.name.clone(),
+        role: Role::Vendor,
+    };
+    let (mut doc, genesis) =
+        DealDoc::create(signer, now_ms, deals.name(), role, &[invite], &shared)
+            .map_err(|e| invalid(e.to_string()))?;
+    let notes = input
+        .notes
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let claim = doc
+        .register(signer, now_ms, &vendor_id, notes)
+        .map_err(|e| invalid(e.to_string()))?;
+    let changes: Vec<VerifiedChange> = vec![genesis, claim];
+    let id = doc.id();
+    deals.add_document(
+        doc,
+        &changes,
+        now_ms,
+        Some((
+            audit::kind::SHARE,
+            Some(vendor.id.as_str()),
+            format!(
+                "registered {} ({}) with {} as registration {id}",
+                account_name,
+                domain.as_str(),
+                vendor.name
+            ),
+            json!({"registration": id.to_string(), "account_domain": domain.as_str(),
+                   "fields": ["account.name", "account.domain", "amount", "currency", "close_date", "products", "notes"]}),
+        )),
+    )
+}
+
+fn record_of(id: DealId, view: &DealView, windows: &Windows, now: u64) -> Option<Record> {
+    let partner = view.origin.clone()?;
+    let claim = view.registration.claims.get(&partner)?;
+    let vendor = claim.vendor.clone()?;
+    let submitted_at = claim.registered_at_ms.or(view.created_at_ms).unwrap_or(0);
+    let decision = view
+        .registration
+        .decisions
+        .get(&vendor)
+        .filter(|d| d.registrant.as_ref() == Some(&partner));
+    let (mut status, decided_at, expires_at, reason) = match decision {
+        None => ("pending", None, None, None),
+        Some(d) => (
+            d.status.unwrap_or(RegistrationStatus::Pending).as_str(),
+            d.decided_at_ms,
+            d.expires_at_ms,
+            d.reason.clone(),
+        ),
+    };
+    if status == "approved" && expires_at.is_some_and(|e| now >= e) {
+        status = "expired";
+    }
+    let respond_by = submitted_at.saturating_add(windows.registration_sla_ms);
+    let name_of = |n: &NodeId| {
+        view.participants
+            .get(n)
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    };
+    let s = &view.shared;
+    Some(Record {
+        id,
+        partner_name: name_of(&partner),
+        vendor_name: name_of(&vendor),
+        partner,
+        vendor,
+        account_name: s.account_name.clone(),
+        domain: s.account_domain.as_ref().map(|d| d.as_str().to_string()),
+        amount: s.amount.map(|a| a.to_string()),
+        currency: s.currency.map(|c| c.as_str().to_string()),
+        close_date: s.close_date.map(|d| d.to_string()),
+        products: s
+            .other
+            .get(PRODUCTS_KEY)
+            .map(|p| p.split(", ").map(str::to_string).collect())
+            .unwrap_or_default(),
+        notes: claim.notes.clone(),
+        submitted_at,
+        status,
+        decided_at,
+        expires_at,
+        reason,
+        overdue: status == "pending" && now >= respond_by,
+        respond_by,
+    })
+}
+
+/// Every registration held here (made here or made for this vendor), oldest first.
+fn records(deals: &Deals, now: u64) -> Vec<Record> {
+    let windows = deals.windows();
+    let views: Vec<(DealId, DealView)> = {
+        let inner = deals.lock();
+        inner
+            .info
+            .iter()
+            .filter(|(_, i)| i.kind == DocKind::Registration)
+            .filter_map(|(id, _)| inner.docs.get(id).map(|d| (*id, d.read_view())))
+            .collect()
+    };
+    let mut out: Vec<Record> = views
+        .iter()
+        .filter_map(|(id, v)| record_of(*id, v, &windows, now))
+        .collect();
+    out.sort_by_key(|r| (r.submitted_at, r.id));
+    out
+}
+
+/// The vendor's open opportunities per account domain, for the domains asked.
+fn open_opportunities(
+    deals: &Deals,
+    domains: &HashSet<String>,
+) -> anyhow::Result<BTreeMap<String, Vec<Value>>> {
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    if domains.is_empty() {
+        return Ok(out);
+    }
+    deals
+        .store()
+        .for_each_opportunity_with_account(|opp, account| {
+            if let Some(d) = &account.domain {
+                if opp.stage.is_open() && domains.contains(d.as_str()) {
+                    out.entry(d.as_str().to_string()).or_default().push(json!({
+                        "kind": "opportunity",
+                        "opportunity_id": opp.id,
+                        "name": opp.name,
+                        "stage": opp.stage.as_str(),
+                        "owner": opp.owner,
+                    }));
+                }
+            }
+            true
+        })?;
+    Ok(out)
+}
+
+/// The conflicts of `r` as its vendor sees them: the vendor's own open opportunities on the
+/// account, and other partners' registrations on it that came first and still hold (pending
+/// within the protection window, or approved and not expired).
+fn conflicts_of(
+    r: &Record,
+    all: &[Record],
+    own: &BTreeMap<String, Vec<Value>>,
+    windows: &Windows,
+    now: u64,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    let Some(domain) = &r.domain else {
+        return out;
+    };
+    out.extend(own.get(domain).cloned().unwrap_or_default());
+    for other in all {
+        if other.id == r.id
+            || other.vendor != r.vendor
+            || other.partner == r.partner
+            || other.domain.as_ref() != Some(domain)
+            || (other.submitted_at, other.id) >= (r.submitted_at, r.id)
+        {
+            continue;
+        }
+        let holds = match other.status {
+            "pending" => {
+                now < other
+                    .submitted_at
+                    .saturating_add(windows.registration_protection_ms)
+            }
+            "approved" => true,
+            _ => false,
+        };
+        if holds {
+            out.push(json!({
+                "kind": "registration",
+                "registration_id": other.id.to_string(),
+                "partner": other.partner.to_string(),
+                "partner_name": other.partner_name,
+                "status": other.status,
+                "submitted_at": audit::rfc3339(other.submitted_at),
+                "first": true,
+            }));
+        }
+    }
+    out
+}
+
+fn record_json(r: &Record, conflicts: Option<Vec<Value>>) -> Value {
+    let mut v = json!({
+        "id": r.id.to_string(),
+        "partner": r.partner.to_string(),
+        "partner_name": r.partner_name,
+        "vendor": r.vendor.to_string(),
+        "vendor_name": r.vendor_name,
+        "account_name": r.account_name,
+        "account_domain": r.domain,
+        "amount": r.amount,
+        "currency": r.currency,
+        "close_date": r.close_date,
+        "products": r.products,
+        "notes": r.notes,
+        "status": r.status,
+        "submitted_at": audit::rfc3339(r.submitted_at),
+        "respond_by": audit::rfc3339(r.respond_by),
+        "decided_at": r.decided_at.map(audit::rfc3339),
+        "expires_at": r.expires_at.map(audit::rfc3339),
+        "reason": r.reason,
+        "overdue": r.overdue,
+    });
+    if let Some(c) = conflicts {
+        v["conflicts"] = Value::Array(c);
+    }
+    v
+}
+
+/// Every registration in the API's shape (`conflicts` only on those this node is vendor of).
+pub fn list(deals: &Deals, now: u64) -> anyhow::Result<Vec<Value>> {
+    let all = records(deals, now);
+    let me = deals.me().clone();
+    let domains: HashSet<String> = all
+        .iter()
+        .filter(|r| r.vendor == me)
+        .filter_map(|r| r.domain.clone())
+        .collect();
+    let own = open_opportunities(deals, &domains)?;
+    let windows = deals.windows();
+    Ok(all
+        .iter()
+        .rev()
+        .map(|r| {
+            let conflicts = (r.vendor == me).then(|| conflicts_of(r, &all, &own, &windows, now));
+            record_json(r, conflicts)
+        })
+        .collect())
+}
+
+/// One registration, or `None`.
+pub fn get(deals: &Deals, id: DealId, now: u64) -> anyhow::Result<Option<Value>> {
+    let all = records(deals, now);
+    let Some(r) = all.iter().find(|r| r.id == id) else {
+        return Ok(None);
+    };
+    let conflicts = if &r.vendor == deals.me() {
+        let domains: HashSet<String> = r.domain.iter().cloned().collect();
+        let own = open_opportunities(deals, &domains)?;
+        Some(conflicts_of(r, &all, &own, &deals.windows(), now))
+    } else {
+        None
+    };
+    Ok(Some(record_json(r, conflicts)))
+}
+
+fn vendor_record(deals: &Deals, id: DealId, now: u64) -> Result<(Record, Vec<Record>), DealsError> {
+    let all = records(deals, now);
+    let r = all
+        .iter()
+        .find(|r| r.id == id)
+        .cloned()
+        .ok_or_else(|| DealsError::NotFound(format!("no registration with id {id}")))?;
+    if &r.vendor != deals.me() {
+        return Err(DealsError::Forbidden(
+            "only the vendor a registration was made with decides it".into(),
+        ));
+    }
+    Ok((r, all))
+}
+
+/// The vendor approves: the partner is protected for the protection window from now. Approving
+/// an approved registration again renews the window (activity on the deal). Refused while
+/// another partner's earlier registration on the account holds: the first to register wins.
+pub fn approve(deals: &Deals, id: DealId, now: u64) -> Result<Value, DealsError> {
+    let (r, all) = vendor_record(deals, id, now)?;
+    if r.status == "rejected" {
+        return Err(invalid(format!("registration {id} was rejected")));
+    }
+    let windows = deals.windows();
+    let earlier: Vec<Value> = conflicts_of(&r, &all, &BTreeMap::new(), &windows, now);
+    if let Some(first) = earlier.first() {
+        return Err(DealsError::Conflict(format!(
+            "{} registered {} first (registration {}, {}): the first to register wins; reject this one, or decide that one first",
+            first["partner_name"].as_str().unwrap_or("another partner"),
+            r.domain.as_deref().unwrap_or("this account"),
+            first["registration_id"].as_str().unwrap_or(""),
+            first["status"].as_str().unwrap_or(""),
+        )));
+    }
+    let expires_at_ms = now.saturating_add(windows.registration_protection_ms);
+    let partner = r.partner.clone();
+    deals.edit(id, now, |doc, signer| {
+        doc.decide_registration(signer, now, &partner, &Decision::Approved { expires_at_ms })
+    })?;
+    Ok(get(deals, id, now)?.unwrap_or(Value::Null))
+}
+
+/// The vendor rejects, with a reason the partner sees.
+pub fn reject(deals: &Deals, id: DealId, reason: &str, now: u64) -> Result<Value, DealsError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(invalid("a rejection needs a reason"));
+    }
+    let (r, _) = vendor_record(deals, id, now)?;
+    if r.status == "rejected" {
+        return Err(invalid(format!("registration {id} was already rejected")));
+    }
+    let partner = r.partner.clone();
+    let reason = reason.to_string();
+    deals.edit(id, now, |doc, signer| {
+        doc.decide_registration(signer, now, &partner, &Decision::Rejected { reason })
+    })?;
+    Ok(get(deals, id, now)?.unwrap_or(Value::Null))
+}
+
+/// Publishes `registration.overdue` once per run for each pending registration past its
+/// response window (on the vendor, which owes the answer, and on the partner, which waits).
+pub async fn watch_overdue(deals: Arc<Deals>) {
+    let mut reported: HashSet<DealId> = HashSet::new();
+    loop {
+        let sla = deals.windows().registration_sla_ms;
+        let pause = Duration::from_millis((sla / 4).clamp(250, 30_000));
+        tokio::time::sleep(pause).await;
+        let engine = deals.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            records(&engine, crate::cli::now_ms())
+                .into_iter()
+                .filter(|r| r.overdue)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for r in found {
+            if reported.insert(r.id) {
+                deals.publish(
+                    "registration.overdue",
+                    json!({"id": r.id.to_string(), "partner": r.partner.to_string(),
+                           "vendor": r.vendor.to_string(), "account_domain": r.domain,
+                           "submitted_at": audit::rfc3339(r.submitted_at),
+                           "respond_by": audit::rfc3339(r.respond_by)}),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `cosell inbox`, `cosell register` and `cosell registrations …`: thin shells over the running
+//! node's API.
+
+use crate::client::Client;
+use crate::datadir::DataDir;
+use crate::partner_cli::segment;
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+/// Registration commands.
+#[derive(Debug, Subcommand)]
+pub enum RegistrationsCommand {
+    /// Registrations made here or with this node as vendor (conflicts shown to the vendor).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One registration.
+    Show {
+        /// The registration id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a registration made with this node (vendor only).
+    Approve {
+        /// The registration id.
+        id: String,
+    },
+    /// Reject a registration made with this node, with a reason (vendor only).
+    Reject {
+        /// The registration id.
+        id: String,
+        /// Why (the partner sees it).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// What `cosell register` takes.
+#[derive(Debug, clap::Args)]
+pub struct RegisterArgs {
+    /// The vendor partner (node id or name).
+    #[arg(long)]
+    pub vendor: String,
+    /// The customer's domain.
+    #[arg(long)]
+    pub account_domain: String,
+    /// The customer's name.
+    #[arg(long)]
+    pub account_name: String,
+    /// Expected amount.
+    #[arg(long)]
+    pub amount: Option<String>,
+    /// ISO 4217 currency (default: the node's).
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// Expected close date (YYYY-MM-DD).
+    #[arg(long)]
+    pub close_date: Option<String>,
+    /// Products, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub products: Vec<String>,
+    /// Notes for the vendor.
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+/// `cosell inbox`: invitations waiting for this node.
+pub fn inbox(dir: &DataDir, json_out: bool, status: Option<String>) -> Result<()> {
+    let client = Client::for_data_dir(dir)?;
+    let path = match &status {
+        Some(s) => format!("/inbox?status={}", segment(s)),
+        None => "/inbox".to_string(),
+    };
+    let answer = client.json("GET", &path, None)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    let items = answer["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        eprintln!("no invitations");
+    }
+    for i in items {
+        println!(
+            "{}  {:<9} from {}  {}  {}  stage={}  expires {}",
+            i["deal_id"].as_str().unwrap_or("?"),
+            i["status"].as_str().unwrap_or("?"),
+            i["from_name"].as_str().unwrap_or("?"),
+            i["title"].as_str().unwrap_or("(untitled)"),
+            i["account_domain"].as_str().unwrap_or("-"),
+            i["stage"].as_str().unwrap_or("-"),
+            i["expires_at"].as_str().unwrap_or("-"),
+        );
+    }
+    Ok(())
+}
+
+/// `cosell register …`: prints the registration id alone.
+pub fn register(dir: &DataDir, a: RegisterArgs) -> Result<()> {
+    let client = Client::for_data_dir(dir)?;
+    let r = client.json(
+        "POST",
+        "/registrations",
+        Some(&json!({
+            "vendor": a.vendor, "account_domain": a.account_domain, "account_name": a.account_name,
+            "amount": a.amount, "currency": a.currency, "close_date": a.close_date,
+            "products": a.products, "notes": a.notes,
+        })),
+    )?;
+    println!("{}", r["id"].as_str().unwrap_or_default());
+    eprintln!(
+        "registered {} with {}: {}",
+        r["account_domain"].as_str().unwrap_or("?"),
+        r["vendor_name"].as_str().unwrap_or("?"),
+        r["status"].as_str().unwrap_or("?")
+    );
+    Ok(())
+}
+
+fn print_registration(r: &Value) {
+    let flags = if r["overdue"] == true {
+        "  OVERDUE"
+    } else {
+        ""
+    };
+    println!(
+        "{}  {:<8} {}  {} ({})  partner={}  vendor={}  submitted {}{}",
+        r["id"].as_str().unwrap_or("?"),
+        r["status"].as_str().unwrap_or("?"),
+        r["account_name"].as_str().unwrap_or("?"),
+        r["account_domain"].as_str().unwrap_or("?"),
+        r["amount"].as_str().unwrap_or("-"),
+        r["partner_name"].as_str().unwrap_or("?"),
+        r["vendor_name"].as_str().unwrap_or("?"),
+        r["submitted_at"].as_str().unwrap_or("?"),
+        flags,
+    );
+    if let Some(reason) = r["reason"].as_str() {
+        println!("    reason: {reason}");
+    }
+    for c in r["conflicts"].as_array().into_iter().flatten() {
+        match c["kind"].as_str() {
+            Some("opportunity") => println!(
+                "    conflict: own opportunity {} '{}' ({})",
+                c["opportunity_id"].as_str().unwrap_or("?"),
+                c["name"].as_str().unwrap_or("?"),
+                c["stage"].as_str().unwrap_or("?")
+            ),
+            _ => println!(
+                "    conflict: {} registered first ({}, {})",
+                c["partner_name"].as_str().unwrap_or("?"),
+                c["registration_id"].as_str().unwrap_or("?"),
+                c["status"].as_str().unwrap_or("?")
+            ),
+        }
+    }
+}
+
+/// Runs one registrations command.
+pub fn registrations(dir: &DataDir, command: RegistrationsCommand) -> Result<()> {
+    let client = Client::for_data_dir(dir)?;
+    match command {
+        RegistrationsCommand::List { json } => {
+            let answer = client.json("GET", "/registrations", None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+                return Ok(());
+            }
+            for r in answer["items"].as_array().into_iter().flatten() {
+                print_registration(r);
+            }
+        }
+        RegistrationsCommand::Show { id, json } => {
+            let r = client.json("GET", &format!("/registrations/{}", segment(&id)), None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_registration(&r);
+            }
+        }
+        RegistrationsCommand::Approve { id } => {
+            let r = client.json(
+                "POST",
+                &format!("/registrations/{}/approve", segment(&id)),
+                None,
+            )?;
+            eprintln!("approved until {}", r["expires_at"].as_str().unwrap_or("?"));
+        }
+        RegistrationsCommand::Reject { id, reason } => {
+            client.json(
+                "POST",
+                &format!("/registrations/{}/reject", segment(&id)),
+                Some(&json!({ "reason": reason })),
+            )?;
+            eprintln!("rejected");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! The web UI in a real browser: starts a vendor and a partner node (partnership, policy and
+//! users made through the API), then runs the Playwright tests in `tests/browser/` against them
+//! with Debian's Chromium (`node --test`). Screenshots go to `target/browser-screenshots/`.
+//!
+//! Needs `chromium` and `tests/browser/node_modules` (`.ci/run` installs both); fails without
+//! them. Set `COSELL_BROWSER_TESTS=0` to skip it.
+
+use cosell_e2e::{accounts_csv, wait_bounded, Node};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// How long the whole browser suite may run.
+const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
+/// The one password every test user gets.
+const PASSWORD: &str = "browser-test-password-1";
+/// What the vendor shares with the partner at first (the browser test edits it later).
+const POLICY: &str = r#"
+[opportunities]
+fields = ["name", "stage", "amount", "close_date", "account.name", "account.domain"]
+amount = { round_to = 10000 }
+"#;
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+/// `target/` (the test executable is `target/debug/deps/browser-…`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.ancestors()
+        .nth(3)
+        .expect("target dir above target/debug/deps")
+        .to_path_buf()
+}
+
+fn create_user(node: &Node, username: &str, role: &str) {
+    let r = node.post(
+        "/api/v1/users",
+        &json!({"username": username, "password": PASSWORD, "role": role}),
+    );
+    assert_eq!(r.status, 201, "create user {username}: {}", r.text);
+}
+
+#[test]
+fn web_ui_flows_in_a_real_browser() {
+    if std::env::var("COSELL_BROWSER_TESTS").as_deref() == Ok("0") {
+        println!("browser tests skipped: COSELL_BROWSER_TESTS=0");
+        return;
+    }
+    let chromium = std::env::var("COSELL_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "no Chromium at {chromium}: `apt-get install -y chromium` (or set COSELL_BROWSER_TESTS=0 to skip)"
+    );
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "no playwright-core in {}: run `(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)` (or set COSELL_BROWSER_TESTS=0 to skip)",
+        dir.display()
+    );
+
+    // Serve this checkout's web UI (with a shared target dir, the program's own lookup could
+    // find another checkout's `web-ui/` first). The only test in this binary: no other thread
+    // reads the environment.
+    let web_ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-ui");
+    std::env::set_var("COSELL_WEB_UI", &web_ui);
+
+    let mut vendor = Node::init("Vendor Co");
+    vendor.serve();
+    let mut partner = Node::init("Partner Inc");
+    partner.serve();
+
+    // Partnership through the API: the vendor invites, the partner joins.
+    let invite = vendor.post("/api/v1/partners/invites", &json!({}));
+    assert_eq!(invite.status, 201, "{}", invite.text);
+    let joined = partner.post(
+        "/api/v1/partners/join",
+        &json!({"token": invite.json["token"]}),
+    );
+    assert_eq!(joined.status, 200, "join: {}", joined.text);
+    let policy = vendor.request(
+        "PUT",
+        &format!("/api/v1/partners/{}/policy", partner.id),
+        Some("text/plain"),
+        Some(POLICY.as_bytes()),
+    );
+    assert_eq!(policy.status, 200, "policy: {}", policy.text);
+
+    // Records: a few accounts and opportunities, and the one the test shares.
+    let r = vendor.post_csv("/api/v1/import/accounts", accounts_csv(5).as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = vendor.post_csv(
+        "/api/v1/import/opportunities",
+        cosell_e2e::opportunities_csv(12, 5).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let account = vendor.post(
+        "/api/v1/accounts",
+        &json!({"name": "Acme Corp", "domain": "acme.example", "status": "prospect"}),
+    );
+    assert_eq!(account.status, 201, "{}", account.text);
+    let opportunity = vendor.post(
+        "/api/v1/opportunities",
+        &json!({
+            "account_id": account.json["id"], "name": "Acme platform rollout", "stage": "qualified",
+            "amount": "12345", "currency": "EUR", "close_date": "2027-03-15",
+            "owner": "Private Owner", "description": "never shared",
+        }),
+    );
+    assert_eq!(opportunity.status, 201, "{}", opportunity.text);
+
+    create_user(&vendor, "alice", "admin");
+    create_user(&vendor, "victor", "viewer");
+    create_user(&partner, "paula", "manager");
+
+    let shots = target_dir().join("browser-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let mut child = Command::new("node")
+        .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
+        .arg(&dir)
+        .current_dir(&dir)
+        .env("COSELL_VENDOR_URL", vendor.url())
+        .env("COSELL_PARTNER_URL", partner.url())
+        .env("COSELL_VENDOR_ID", &vendor.id)
+        .env("COSELL_PARTNER_ID", &partner.id)
+        .env("COSELL_VENDOR_TOKEN", vendor.token())
+        .env(
+            "COSELL_OPPORTUNITY_ID",
+            opportunity.json["id"].as_str().unwrap(),
+        )
+        .env("COSELL_PASSWORD", PASSWORD)
+        .env("COSELL_CHROMIUM", &chromium)
+        .env("COSELL_SCREENSHOTS", &shots)
+        .spawn()
+        .expect("cannot start `node` (install Node.js 20+)");
+    let status = wait_bounded(&mut child, SUITE_TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the browser tests did not finish within {SUITE_TIMEOUT:?}")
+    });
+    assert!(
+        status.success(),
+        "browser tests failed ({status}); screenshots in {}\nvendor log:\n{}\npartner log:\n{}",
+        shots.display(),
+        vendor.log(),
+        partner.log()
+    );
+    println!("browser tests passed; screenshots in {}", shots.display());
+}

@@ -1,0 +1,184 @@
+//! Users, roles and browser sessions: an admin creates users and tokens with a role; a browser
+//! signs in and gets an HttpOnly, SameSite=Strict cookie; writes with the cookie need the CSRF
+//! token; every route checks the role (viewer reads, manager writes records, admin manages).
+
+use cosell_e2e::Node;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Answer {
+    status: u16,
+    json: Value,
+    set_cookie: Option<String>,
+}
+
+fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Answer {
+    let mut req = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_json(b.clone()),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let set_cookie = response.header("set-cookie").map(str::to_string);
+    let json = response.into_json().unwrap_or(Value::Null);
+    Answer {
+        status,
+        json,
+        set_cookie,
+    }
+}
+
+fn sign_in(node: &Node, username: &str, password: &str) -> (String, String) {
+    let r = send(
+        "POST",
+        &format!("{}/api/v1/session", node.url()),
+        &[],
+        Some(&json!({"username": username, "password": password})),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let cookie = r.set_cookie.expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().expect("name=value").to_string();
+    (
+        pair,
+        r.json["csrf_token"]
+            .as_str()
+            .expect("csrf token")
+            .to_string(),
+    )
+}
+
+#[test]
+fn roles_sessions_and_csrf_guard_every_write() {
+    let mut node = Node::init("Roles Co");
+    node.serve();
+    let base = node.url().to_string();
+    for (name, role) in [("vera", "viewer"), ("mark", "manager")] {
+        let r = node.post(
+            "/api/v1/users",
+            &json!({"username": name, "password": "correct horse battery", "role": role}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let short = node.post(
+        "/api/v1/users",
+        &json!({"username": "x", "password": "short", "role": "viewer"}),
+    );
+    assert_eq!(short.status, 422);
+
+    let wrong = send(
+        "POST",
+        &format!("{base}/api/v1/session"),
+        &[],
+        Some(&json!({"username": "vera", "password": "nope nope nope"})),
+    );
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json["error"], "wrong username or password");
+
+    // A viewer reads, and is refused a write with a sentence naming the role.
+    let (viewer_cookie, viewer_csrf) = sign_in(&node, "vera", "correct horse battery");
+    let read = send(
+        "GET",
+        &format!("{base}/api/v1/opportunities"),
+        &[("Cookie", &viewer_cookie)],
+        None,
+    );
+    assert_eq!(read.status, 200);
+    let write = send(
+        "POST",
+        &format!("{base}/api/v1/accounts"),
+        &[("Cookie", &viewer_cookie), ("X-CSRF-Token", &viewer_csrf)],
+        Some(&json!({"name": "Acme"})),
+    );
+    assert_eq!(write.status, 403);
+    assert!(
+        write.json["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("manager role"),
+        "{}",
+        write.json
+    );
+
+    // A manager writes with the CSRF token, and not without it.
+    let (manager_cookie, manager_csrf) = sign_in(&node, "mark", "correct horse battery");
+    let no_csrf = send(
+        "POST",
+        &format!("{base}/api/v1/accounts"),
+        &[("Cookie", &manager_cookie)],
+        Some(&json!({"name": "Acme"})),
+    );
+    assert_eq!(no_csrf.status, 403);
+    let ok = send(
+        "POST",
+        &format!("{base}/api/v1/accounts"),
+        &[("Cookie", &manager_cookie), ("X-CSRF-Token", &manager_csrf)],
+        Some(&json!({"name": "Acme", "domain": "acme.com"})),
+    );
+    assert_eq!(ok.status, 201, "{}", ok.json);
+    // …but a manager may not manage users.
+    let users = send(
+        "GET",
+        &format!("{base}/api/v1/users"),
+        &[("Cookie", &manager_cookie)],
+        None,
+    );
+    assert_eq!(users.status, 403);
+
+    // Signing out ends the session.
+    let out = send(
+        "DELETE",
+        &format!("{base}/api/v1/session"),
+        &[("Cookie", &manager_cookie)],
+        None,
+    );
+    assert_eq!(out.status, 204);
+    let after = send(
+        "GET",
+        &format!("{base}/api/v1/opportunities"),
+        &[("Cookie", &manager_cookie)],
+        None,
+    );
+    assert_eq!(after.status, 401);
+
+    // API tokens carry a role too; the admin token from init keeps working.
+    let token = node.post(
+        "/api/v1/tokens",
+        &json!({"name": "dashboards", "role": "viewer"}),
+    );
+    assert_eq!(token.status, 201, "{}", token.text);
+    let viewer_token = token.json["token"].as_str().expect("token").to_string();
+    let bearer = format!("Bearer {viewer_token}");
+    let refused = send(
+        "POST",
+        &format!("{base}/api/v1/accounts"),
+        &[("Authorization", &bearer)],
+        Some(&json!({"name": "Globex"})),
+    );
+    assert_eq!(refused.status, 403);
+    let who = send(
+        "GET",
+        &format!("{base}/api/v1/session"),
+        &[("Authorization", &bearer)],
+        None,
+    );
+    assert_eq!(who.json["role"], "viewer");
+    assert_eq!(
+        node.get("/api/v1/users").status,
+        200,
+        "the admin token still works"
+    );
+}

@@ -1,0 +1,313 @@
+//! Co-sell workflows on shared deals, with real processes on loopback: an invitation is a
+//! redacted summary until accepted (the invitee's data directory holds no unredacted field),
+//! decline and expiry, linking a deal to one's own pipeline, and attribution agreed or disputed.
+
+mod workflows_common;
+
+use cosell_e2e::Node;
+use serde_json::{json, Value};
+use workflows_common::*;
+
+const POLICY: &str = r#"
+[opportunities]
+fields = ["name", "stage", "amount", "close_date", "next_step", "account.name", "account.domain"]
+amount = { round_to = 10000 }
+"#;
+/// The raw amount and next step: the amount must only ever arrive rounded, and the next step
+/// (a projected field) only after the invitation is accepted.
+const AMOUNT_CANARY: &str = "987654";
+const NEXT_STEP_CANARY: &str = "CANARY-NEXTSTEP-5e1f";
+const SECTION_CANARY: &str = "CANARY-SECTION-77aa";
+
+fn vendor_and_reseller(vendor_settings: &[(&str, &str)]) -> (Node, Node) {
+    let mut vendor = Node::init("Vendor Co");
+    for (k, v) in vendor_settings {
+        set_setting(&vendor, k, v);
+    }
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(&vendor, &reseller.id, POLICY);
+    (vendor, reseller)
+}
+
+fn share(vendor: &Node, reseller: &Node, domain: &str) -> String {
+    let opp = opportunity(
+        vendor,
+        domain,
+        json!({"amount": "987654.00", "currency": "USD", "next_step": NEXT_STEP_CANARY}),
+    );
+    let deal = post_ok(
+        vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp, "partners": [reseller.id]}),
+        201,
+    );
+    deal["id"].as_str().expect("deal id").to_string()
+}
+
+fn inbox_item(node: &Node, deal: &str) -> Option<Value> {
+    node.get("/api/v1/inbox").json["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["deal_id"] == deal)
+        .cloned()
+}
+
+fn participant_status(node: &Node, deal: &str, id: &str) -> Option<String> {
+    let d = node.get(&format!("/api/v1/deals/{deal}")).json;
+    d["participants"]
+        .as_array()?
+        .iter()
+        .find(|p| p["id"] == id)
+        .and_then(|p| p["status"].as_str().map(str::to_string))
+}
+
+#[test]
+fn an_invitee_holds_only_the_redacted_summary_until_it_accepts() {
+    let (vendor, reseller) = vendor_and_reseller(&[]);
+    let events = hook(&reseller, &["deal.*"]);
+    let deal = share(&vendor, &reseller, "redact.example");
+    // The origin's own section, written before the invitee accepts.
+    let r = vendor.request(
+        "PATCH",
+        &format!("/api/v1/deals/{deal}"),
+        Some("application/json"),
+        Some(json!({"note": SECTION_CANARY}).to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // The invitation arrives: inviter, title, account domain, stage — nothing else.
+    let item = wait("the invitation in the reseller's inbox", || {
+        inbox_item(&reseller, &deal)
+    });
+    assert_eq!(item["from"], vendor.id.as_str());
+    assert_eq!(item["from_name"], "Vendor Co");
+    assert_eq!(item["title"], "Deal at redact.example");
+    assert_eq!(item["account_domain"], "redact.example");
+    assert_eq!(item["stage"], "qualified");
+    assert_eq!(item["status"], "invited");
+    assert!(item["expires_at"].as_str().is_some());
+    let invited = expect_event(&events, "deal.invited");
+    assert_eq!(invited["data"]["deal_id"], deal.as_str());
+    assert!(!invited.to_string().contains(NEXT_STEP_CANARY));
+
+    // The CLI shows the same.
+    let out = reseller.cli(&["inbox"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(out.stdout.contains(&deal) && out.stdout.contains("redact.example"));
+    let out = reseller.cli(&["inbox", "--json"]);
+    let listed: Value = serde_json::from_str(&out.stdout).expect("inbox --json");
+    assert_eq!(listed["items"][0]["status"], "invited");
+
+    // Not the deal itself: not over the API, and nowhere in the data directory (give a relay
+    // or a sync round time to misbehave first).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(reseller.get(&format!("/api/v1/deals/{deal}")).status, 404);
+    assert_eq!(reseller.get("/api/v1/deals").json["items"], json!([]));
+    for canary in [NEXT_STEP_CANARY, SECTION_CANARY, AMOUNT_CANARY, "990000"] {
+        let found = files_with(&reseller.dir(), canary);
+        assert!(found.is_empty(), "{canary} before accepting: {found:?}");
+    }
+
+    // Accept: the deal arrives, projected (rounded amount), with the origin's section.
+    let out = reseller.cli(&["deals", "accept", &deal]);
+    assert!(out.ok(), "accept: {}", out.stderr);
+    let seen = wait("the deal on the reseller", || {
+        let r = reseller.get(&format!("/api/v1/deals/{deal}"));
+        (r.status == 200).then_some(r.json)
+    });
+    assert_eq!(seen["fields"]["amount"], "990000");
+    assert_eq!(seen["fields"]["next_step"], NEXT_STEP_CANARY);
+    assert_eq!(
+        seen["sections"][&vendor.id]["notes"][0], SECTION_CANARY,
+        "{seen}"
+    );
+    // The acceptance is signed into the deal by the reseller itself, and the vendor sees it.
+    wait("the acceptance on the vendor", || {
+        (participant_status(&vendor, &deal, &reseller.id).as_deref() == Some("accepted"))
+            .then_some(())
+    });
+    let history = wait("the reseller's signed acceptance", || {
+        let d = vendor.get(&format!("/api/v1/deals/{deal}")).json;
+        let h = d["history"].as_array()?.clone();
+        h.iter()
+            .any(|c| c["author"] == reseller.id.as_str())
+            .then_some(h)
+    });
+    assert!(history.iter().all(|c| c["verified"] == true));
+    assert_eq!(inbox_item(&reseller, &deal).unwrap()["status"], "accepted");
+    expect_event(&events, "deal.accepted");
+    // Present now, but only as projected: the raw amount never arrived.
+    assert!(!files_with(&reseller.dir(), NEXT_STEP_CANARY).is_empty());
+    assert!(files_with(&reseller.dir(), AMOUNT_CANARY).is_empty());
+}
+
+#[test]
+fn an_invitation_can_be_declined_or_can_expire() {
+    // Invitations from this vendor expire after ~17 seconds.
+    let (vendor, reseller) = vendor_and_reseller(&[("invitation_expiry_days", "0.0002")]);
+    let declined = share(&vendor, &reseller, "decline.example");
+    wait("the first invitation", || inbox_item(&reseller, &declined));
+    let out = reseller.cli(&["deals", "decline", &declined]);
+    assert!(out.ok(), "decline: {}", out.stderr);
+    assert_eq!(
+        inbox_item(&reseller, &declined).unwrap()["status"],
+        "declined"
+    );
+    wait("the decline on the vendor", || {
+        (participant_status(&vendor, &declined, &reseller.id).as_deref() == Some("declined"))
+            .then_some(())
+    });
+    // A declined invitation cannot be accepted afterwards, and the deal never arrives.
+    let again = reseller.post(&format!("/api/v1/deals/{declined}/accept"), &json!({}));
+    assert_eq!(again.status, 422, "{}", again.text);
+
+    let expiring = share(&vendor, &reseller, "expire.example");
+    let item = wait("the second invitation", || inbox_item(&reseller, &expiring));
+    assert_eq!(item["status"], "invited");
+    wait("the invitation to expire", || {
+        (inbox_item(&reseller, &expiring)?["status"] == "expired").then_some(())
+    });
+    let late = reseller.post(&format!("/api/v1/deals/{expiring}/accept"), &json!({}));
+    assert_eq!(late.status, 422, "{}", late.text);
+    assert!(late.json["error"].as_str().unwrap().contains("expired"));
+    assert_eq!(
+        participant_status(&vendor, &expiring, &reseller.id).as_deref(),
+        Some("expired")
+    );
+    let expired = reseller.get("/api/v1/inbox?status=expired").json;
+    assert_eq!(expired["items"].as_array().unwrap().len(), 1);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    for deal in [&declined, &expiring] {
+        assert_eq!(reseller.get(&format!("/api/v1/deals/{deal}")).status, 404);
+    }
+    assert!(files_with(&reseller.dir(), NEXT_STEP_CANARY).is_empty());
+}
+
+fn accepted_deal(vendor: &Node, reseller: &Node, domain: &str) -> String {
+    let deal = share(vendor, reseller, domain);
+    wait("the invitation", || inbox_item(reseller, &deal));
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/accept"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait("the deal on the reseller", || {
+        (reseller.get(&format!("/api/v1/deals/{deal}")).status == 200).then_some(())
+    });
+    deal
+}
+
+fn attribution(node: &Node, deal: &str) -> Value {
+    node.get(&format!("/api/v1/deals/{deal}")).json["attribution"].clone()
+}
+
+#[test]
+fn a_linked_deal_shows_each_side_s_stage_and_attribution_is_agreed_or_disputed() {
+    let (vendor, reseller) = vendor_and_reseller(&[]);
+    let events = hook(&vendor, &["deal.stage_changed"]);
+    let deal = accepted_deal(&vendor, &reseller, "link.example");
+
+    // Link: the reseller creates its own opportunity, matched by the account domain.
+    let out = reseller.cli(&["deals", "link", &deal, "--create"]);
+    assert!(out.ok(), "link: {}", out.stderr);
+    let opps = reseller.get("/api/v1/opportunities").json;
+    let mine = opps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "Deal at link.example")
+        .expect("the opportunity made by linking")
+        .clone();
+    let on_reseller = reseller.get(&format!("/api/v1/deals/{deal}")).json;
+    assert_eq!(
+        on_reseller["sections"][&reseller.id]["linked_opportunity"],
+        mine["id"]
+    );
+    // The reseller moves its own opportunity on; the vendor sees both stages side by side.
+    let r = reseller.request(
+        "PATCH",
+        &format!("/api/v1/opportunities/{}", mine["id"].as_str().unwrap()),
+        Some("application/json"),
+        Some(br#"{"stage": "technical_validation"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let stages = wait("the reseller's stage on the vendor", || {
+        let d = vendor.get(&format!("/api/v1/deals/{deal}")).json;
+        (d["stages"][&reseller.id] == "technical_validation").then_some(d["stages"].clone())
+    });
+    assert_eq!(stages[&vendor.id], "qualified");
+    let changed = expect_event(&events, "deal.stage_changed");
+    assert_eq!(changed["data"]["deal_id"], deal.as_str());
+    // Linking to an opportunity that does not exist is refused.
+    let bad = reseller.post(
+        &format!("/api/v1/deals/{deal}/link"),
+        &json!({"opportunity_id": "nope"}),
+    );
+    assert_eq!(bad.status, 404, "{}", bad.text);
+
+    // Attribution: each side proposes itself as the source — a visible dispute.
+    let path = format!("/api/v1/deals/{deal}/attribution");
+    post_ok(
+        &vendor,
+        &path,
+        json!({"sourced_by": vendor.id, "influenced_by": [reseller.id]}),
+        200,
+    );
+    post_ok(
+        &reseller,
+        &path,
+        json!({"sourced_by": "Reseller Co", "influenced_by": ["Vendor Co"]}),
+        200,
+    );
+    let disputed = wait("both proposals on both nodes", || {
+        let a = attribution(&vendor, &deal);
+        let b = attribution(&reseller, &deal);
+        (a["proposals"].as_array()?.len() == 2 && a == b).then_some(a)
+    });
+    assert_eq!(disputed["disputed"], true, "{disputed}");
+    assert!(disputed["agreed"].is_null());
+
+    // The vendor accepts the reseller's proposal: agreed, with both signatures in the document.
+    let out = vendor.cli(&[
+        "deals",
+        "accept-attribution",
+        &deal,
+        "--proposer",
+        &reseller.id,
+    ]);
+    assert!(out.ok(), "accept-attribution: {}", out.stderr);
+    let agreed = wait("the agreement on the reseller", || {
+        let a = attribution(&reseller, &deal);
+        (!a["agreed"].is_null()).then_some(a)
+    });
+    assert_eq!(agreed["disputed"], false);
+    assert_eq!(agreed["agreed"]["by"], reseller.id.as_str());
+    assert_eq!(agreed["agreed"]["sourced_by"], reseller.id.as_str());
+    assert_eq!(agreed["agreed"]["accepted_by"], json!([vendor.id]));
+    let history = reseller.get(&format!("/api/v1/deals/{deal}")).json["history"].clone();
+    for author in [&vendor.id, &reseller.id] {
+        assert!(history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["author"] == author.as_str()
+                && c["summary"].as_str().unwrap_or("").contains("attribution")
+                && c["verified"] == true));
+    }
+
+    // The reseller changes its proposal afterwards: the acceptance does not carry over.
+    post_ok(
+        &reseller,
+        &path,
+        json!({"sourced_by": reseller.id, "influenced_by": []}),
+        200,
+    );
+    let reopened = wait("the changed proposal on the vendor", || {
+        let a = attribution(&vendor, &deal);
+        a["agreed"].is_null().then_some(a)
+    });
+    assert_eq!(reopened["disputed"], true);
+    // A proposal naming a non-participant is refused.
+    let bad = reseller.post(&path, &json!({"sourced_by": "Someone Else"}));
+    assert_eq!(bad.status, 422, "{}", bad.text);
+}

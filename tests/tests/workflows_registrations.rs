@@ -1,0 +1,167 @@
+//! Deal registration with real processes on loopback: two partners register the same account
+//! with a vendor; the first to register wins, the second is flagged to the vendor (and the
+//! conflict details never reach the second partner's node); approve, reject with a reason,
+//! a conflict with the vendor's own pipeline, and the response SLA going overdue.
+
+mod workflows_common;
+
+use cosell_e2e::Node;
+use serde_json::{json, Value};
+use workflows_common::*;
+
+fn registration(node: &Node, id: &str) -> Option<Value> {
+    let r = node.get(&format!("/api/v1/registrations/{id}"));
+    (r.status == 200).then_some(r.json)
+}
+
+fn register(node: &Node, vendor: &str, domain: &str, name: &str) -> String {
+    let out = node.cli(&[
+        "register",
+        "--vendor",
+        vendor,
+        "--account-domain",
+        domain,
+        "--account-name",
+        name,
+        "--amount",
+        "120000",
+        "--close-date",
+        "2027-06-30",
+        "--products",
+        "platform,support",
+        "--notes",
+        "met the CIO",
+    ]);
+    assert!(out.ok(), "register: {}", out.stderr);
+    out.stdout.trim().to_string()
+}
+
+#[test]
+fn first_to_register_wins_conflicts_stay_on_the_vendor_and_overdue_is_reported() {
+    let mut vendor = Node::init("Vendor Co");
+    // The vendor owes an answer within ~11 seconds.
+    set_setting(&vendor, "registration_sla_hours", "0.003");
+    let mut first = Node::init("First Partner");
+    let mut second = Node::init("Second Partner");
+    vendor.serve();
+    first.serve();
+    second.serve();
+    partner(&vendor, &first, "reseller", "vendor");
+    partner(&vendor, &second, "reseller", "vendor");
+    let events = hook(&vendor, &["registration.*"]);
+    // The vendor's own open opportunity on another account.
+    opportunity(&vendor, "own.example", json!({"owner": "Vera Vendor"}));
+
+    // The first partner registers; the vendor sees it, pending, with nothing in its way.
+    let a = register(&first, "Vendor Co", "contested.example", "Contested Inc");
+    let on_vendor = wait("the first registration on the vendor", || {
+        registration(&vendor, &a)
+    });
+    assert_eq!(on_vendor["status"], "pending");
+    assert_eq!(on_vendor["partner"], first.id.as_str());
+    assert_eq!(on_vendor["vendor"], vendor.id.as_str());
+    assert_eq!(on_vendor["account_domain"], "contested.example");
+    assert_eq!(on_vendor["amount"], "120000");
+    assert_eq!(on_vendor["products"], json!(["platform", "support"]));
+    assert_eq!(on_vendor["notes"], "met the CIO");
+    assert_eq!(on_vendor["conflicts"], json!([]));
+    let submitted = expect_event(&events, "registration.submitted");
+    assert_eq!(submitted["data"]["id"], a.as_str());
+
+    // The second partner registers the same account later: flagged to the vendor, naming the
+    // first; the second partner's node never learns of it.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let b = register(&second, &vendor.id, "contested.example", "Contested Inc");
+    let flagged = wait("the second registration on the vendor", || {
+        registration(&vendor, &b)
+    });
+    let conflicts = flagged["conflicts"].as_array().expect("conflicts").clone();
+    assert_eq!(conflicts.len(), 1, "{flagged}");
+    assert_eq!(conflicts[0]["kind"], "registration");
+    assert_eq!(conflicts[0]["registration_id"], a.as_str());
+    assert_eq!(conflicts[0]["partner_name"], "First Partner");
+    // The first registration is not flagged by the later one.
+    assert_eq!(registration(&vendor, &a).unwrap()["conflicts"], json!([]));
+    let on_second = registration(&second, &b).expect("the second partner's own view");
+    assert!(on_second.get("conflicts").is_none(), "{on_second}");
+    let out = vendor.cli(&["registrations", "list"]);
+    assert!(
+        out.ok() && out.stdout.contains("First Partner registered first"),
+        "{}",
+        out.stdout
+    );
+
+    // Only the vendor decides; the vendor may not approve the later one while the first holds.
+    let r = first.post(&format!("/api/v1/registrations/{a}/approve"), &json!({}));
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = vendor.post(&format!("/api/v1/registrations/{b}/approve"), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.json["error"].as_str().unwrap().contains("first"));
+    let out = vendor.cli(&["registrations", "approve", &a]);
+    assert!(out.ok(), "approve: {}", out.stderr);
+    let out = vendor.cli(&[
+        "registrations",
+        "reject",
+        &b,
+        "--reason",
+        "another partner registered this account first",
+    ]);
+    assert!(out.ok(), "reject: {}", out.stderr);
+    let r = vendor.post(
+        &format!("/api/v1/registrations/{b}/reject"),
+        &json!({"reason": " "}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+
+    // Both partners see the decisions, signed by the vendor.
+    let approved = wait("the approval on the first partner", || {
+        registration(&first, &a).filter(|r| r["status"] == "approved")
+    });
+    assert!(approved["expires_at"].as_str().is_some());
+    assert!(approved["decided_at"].as_str().is_some());
+    let rejected = wait("the rejection on the second partner", || {
+        registration(&second, &b).filter(|r| r["status"] == "rejected")
+    });
+    assert_eq!(
+        rejected["reason"],
+        "another partner registered this account first"
+    );
+    expect_event(&events, "registration.approved");
+    expect_event(&events, "registration.rejected");
+
+    // A registration on an account the vendor already works: flagged with its opportunity.
+    let c = register(&first, "Vendor Co", "own.example", "Own Corp");
+    let own = wait("the third registration on the vendor", || {
+        registration(&vendor, &c)
+    });
+    assert_eq!(own["conflicts"][0]["kind"], "opportunity", "{own}");
+    assert_eq!(own["conflicts"][0]["owner"], "Vera Vendor");
+    assert!(registration(&first, &c).unwrap().get("conflicts").is_none());
+
+    // Unanswered past the SLA: overdue, flagged and reported.
+    let overdue = wait("the overdue flag", || {
+        registration(&vendor, &c).filter(|r| r["overdue"] == true)
+    });
+    assert_eq!(overdue["status"], "pending");
+    let reported = expect_event(&events, "registration.overdue");
+    assert_eq!(reported["data"]["id"], c.as_str());
+    assert_eq!(
+        registration(&vendor, &a).unwrap()["overdue"],
+        false,
+        "a decided registration is never overdue"
+    );
+
+    // The conflict details never reached the second partner's node: it holds neither the
+    // first partner's id nor its name, nor the vendor's own opportunity.
+    let listed = second.get("/api/v1/registrations").json;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let mut second = second;
+    second.stop();
+    for needle in [first.id.as_str(), "First Partner", "Vera Vendor", &a] {
+        let found = files_with(&second.dir(), needle);
+        assert!(
+            found.is_empty(),
+            "{needle} reached the second partner: {found:?}"
+        );
+    }
+}

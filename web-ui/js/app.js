@@ -1,0 +1,351 @@
+// The single-page app: sign-in, header and navigation, hash routing to one module per page,
+// and live updates from the node's event stream.
+import { api, whoAmI, signIn, signOut, setBearerToken, bearerToken, streamHeaders } from "./api.js";
+import { h, add, set, errorBox, loading, field } from "./ui.js";
+
+const ROLE_RANK = { viewer: 0, manager: 1, admin: 2 };
+
+const state = {
+  me: null, // {username, role, csrf_token}
+  node: null, // GET /node
+  features: { inbox: false, registrations: false },
+  current: null, // the page's controller: {onEvent?}
+  currentPage: null,
+  renderSeq: 0,
+};
+
+// Pages: [pattern, module, nav key]. Module paths are relative to this file.
+const ROUTES = [
+  [/^\/?$/, "dashboard", "dashboard"],
+  [/^\/opportunities$/, "opportunities", "opportunities"],
+  [/^\/opportunities\/([^/]+)$/, "opportunity", "opportunities"],
+  [/^\/inbox$/, "inbox", "inbox"],
+  [/^\/deals$/, "deals", "deals"],
+  [/^\/deals\/([^/]+)$/, "deal", "deals"],
+  [/^\/partners$/, "partners", "partners"],
+  [/^\/partners\/([^/]+)\/policy$/, "policy", "partners"],
+  [/^\/audit$/, "audit", "audit"],
+  [/^\/webhooks$/, "webhooks", "webhooks"],
+  [/^\/network$/, "network", "network"],
+];
+
+const NAV = [
+  ["dashboard", "#/", "Dashboard"],
+  ["opportunities", "#/opportunities", "Opportunities"],
+  ["inbox", "#/inbox", "Inbox", null, "inbox"],
+  ["deals", "#/deals", "Deals"],
+  ["partners", "#/partners", "Partners"],
+  ["audit", "#/audit", "Audit log"],
+  ["webhooks", "#/webhooks", "Webhooks", "admin"],
+  ["network", "#/network", "Network"],
+];
+
+export function can(role) {
+  return Boolean(state.me) && ROLE_RANK[state.me.role] >= ROLE_RANK[role];
+}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "");
+  const [path, qs] = raw.split("?");
+  return { path: path || "/", query: new URLSearchParams(qs || "") };
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+const main = document.getElementById("main");
+const header = document.getElementById("site-header");
+const live = document.getElementById("live-region");
+
+/** Announces a short message to screen readers and shows it briefly. */
+export function toast(text) {
+  live.textContent = text;
+  live.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => {
+    live.hidden = true;
+  }, 4000);
+}
+
+function renderHeader(activeKey) {
+  if (!state.me) {
+    set(header, h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }, "◆"), " cosell", state.node ? h("span", { class: "node-name" }, state.node.name) : null));
+    return;
+  }
+  const who = state.me.username ? state.me.username : "API token";
+  const links = NAV.filter(([, , , role, feature]) => (!role || can(role)) && (!feature || state.features[feature])).map(([key, href, label]) =>
+    h("li", {}, h("a", { href, "aria-current": key === activeKey ? "page" : null }, label)),
+  );
+  set(header, 
+    h("div", { class: "brand" }, h("a", { href: "#/", class: "logo-link" }, h("span", { class: "logo", "aria-hidden": "true" }, "◆"), " cosell"), h("span", { class: "node-name", id: "node-name" }, state.node ? state.node.name : "")),
+    h("nav", { "aria-label": "Main" }, h("ul", {}, links)),
+    h(
+      "div",
+      { class: "user" },
+      h("span", { class: "live-dot", id: "live-dot", title: "Live updates", "aria-label": streamState.connected ? "live updates on" : "live updates off", dataset: { on: String(streamState.connected) } }),
+      h("span", { id: "whoami" }, who, " ", h("span", { class: "role", id: "role" }, state.me.role)),
+      h("button", { type: "button", id: "signout", onclick: doSignOut }, "Sign out"),
+    ),
+  );
+}
+
+async function doSignOut() {
+  try {
+    await signOut();
+  } catch {
+    // Signed out locally anyway.
+  }
+  stopStream();
+  state.me = null;
+  navigate("#/");
+}
+
+function renderSignIn(error) {
+  renderHeader(null);
+  const username = h("input", { name: "username", autocomplete: "username", required: true });
+  const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
+  const token = h("input", { name: "token", type: "password", autocomplete: "off", required: true });
+  const msg = h("div", { id: "signin-error" }, error ? errorBox(error) : null);
+  const form = h(
+    "form",
+    {
+      id: "signin-form",
+      class: "card",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        set(msg);
+        try {
+          state.me = await signIn(username.value.trim(), password.value);
+          await start();
+        } catch (err) {
+          set(msg, errorBox(err));
+          password.select();
+        }
+      },
+    },
+    field("Username", username),
+    field("Password", password),
+    h("button", { type: "submit", class: "primary" }, "Sign in"),
+  );
+  const tokenForm = h(
+    "form",
+    {
+      id: "token-form",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        setBearerToken(token.value.trim());
+        set(msg);
+        await start();
+      },
+    },
+    field("API token", token, "The admin token is in DATA/admin.token."),
+    h("button", { type: "submit" }, "Sign in with the token"),
+  );
+  set(main, 
+    h(
+      "section",
+      { class: "signin" },
+      h("h1", { tabindex: "-1" }, "Sign in"),
+      msg,
+      form,
+      h("details", { class: "card" }, h("summary", {}, "Sign in with an API token instead"), tokenForm),
+    ),
+  );
+  username.focus();
+}
+
+async function route({ refresh = false } = {}) {
+  const { path, query } = parseHash();
+  if (!state.me) return renderSignIn();
+  let match = null;
+  for (const [pattern, module, nav] of ROUTES) {
+    const m = path.match(pattern);
+    if (m) {
+      match = { module, nav, params: m.slice(1).map(decodeURIComponent) };
+      break;
+    }
+  }
+  renderHeader(match ? match.nav : null);
+  const seq = ++state.renderSeq;
+  if (!match) {
+    set(main, h("h1", { tabindex: "-1" }, "Not found"), h("p", {}, "There is no page here. "), h("a", { href: "#/" }, "Go to the dashboard"));
+    return;
+  }
+  if (!refresh) set(main, loading());
+  const view = h("div", { class: `page page-${match.module}` });
+  let controller = null;
+  try {
+    const mod = await import(`./pages/${match.module}.js`);
+    controller = (await mod.render(view, { params: match.params, query, me: state.me, node: state.node, features: state.features, can, navigate, toast, refresh: () => route({ refresh: true }) })) || {};
+  } catch (e) {
+    if (seq !== state.renderSeq) return;
+    set(view, h("h1", { tabindex: "-1" }, "Something went wrong"), errorBox(e));
+    if (e.status === 401) {
+      state.me = null;
+      return renderSignIn(e);
+    }
+  }
+  if (seq !== state.renderSeq) return;
+  const scroll = window.scrollY;
+  set(main, view);
+  state.current = controller;
+  state.currentPage = match.module;
+  if (refresh) window.scrollTo(0, scroll);
+  else {
+    const h1 = view.querySelector("h1");
+    if (h1) h1.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+}
+
+// ---- Live updates -------------------------------------------------------------------------
+
+const EVENT_KINDS = [
+  "deal.invited", "deal.accepted", "deal.declined", "deal.stage_changed", "deal.updated",
+  "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
+  "partner.joined", "partner.removed", "import.completed", "lagged",
+];
+// Which pages refresh on which event kinds (prefixes), unless the page handles events itself.
+const REFRESH_ON = {
+  dashboard: ["deal.", "import.", "partner.", "registration."],
+  opportunities: ["import."],
+  deals: ["deal."],
+  inbox: ["deal."],
+  partners: ["partner."],
+  audit: ["deal.", "partner.", "import."],
+  network: ["partner."],
+};
+
+const streamState = { source: null, abort: null, connected: false, retry: null };
+
+function setLive(on) {
+  streamState.connected = on;
+  const dot = document.getElementById("live-dot");
+  if (dot) {
+    dot.dataset.on = String(on);
+    dot.setAttribute("aria-label", on ? "live updates on" : "live updates off");
+  }
+}
+
+function onEvent(kind, data) {
+  let payload = null;
+  try {
+    payload = JSON.parse(data);
+  } catch {
+    payload = null;
+  }
+  const event = { kind, data: payload && payload.data ? payload.data : payload || {} };
+  window.dispatchEvent(new CustomEvent("cosell:event", { detail: event }));
+  const controller = state.current;
+  if (controller && typeof controller.onEvent === "function") {
+    controller.onEvent(event);
+    return;
+  }
+  const prefixes = REFRESH_ON[state.currentPage] || [];
+  if (kind === "lagged" || prefixes.some((p) => kind.startsWith(p))) route({ refresh: true });
+}
+
+function startStream() {
+  stopStream();
+  if (bearerToken()) return startFetchStream();
+  const source = new EventSource("/api/v1/events");
+  streamState.source = source;
+  source.onopen = () => setLive(true);
+  source.onerror = () => setLive(source.readyState === EventSource.OPEN);
+  for (const kind of EVENT_KINDS) source.addEventListener(kind, (e) => onEvent(kind, e.data));
+}
+
+// EventSource cannot send an Authorization header: with a token, read the stream with fetch.
+async function startFetchStream() {
+  const abort = new AbortController();
+  streamState.abort = abort;
+  try {
+    const response = await fetch("/api/v1/events", { headers: streamHeaders(), signal: abort.signal });
+    if (!response.ok || !response.body) throw new Error(`events: ${response.status}`);
+    setLive(true);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) !== -1) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let kind = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) kind = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) onEvent(kind, data.join("\n"));
+      }
+    }
+  } catch (e) {
+    if (abort.signal.aborted) return;
+  }
+  setLive(false);
+  if (!abort.signal.aborted && state.me) streamState.retry = setTimeout(startFetchStream, 3000);
+}
+
+function stopStream() {
+  if (streamState.source) streamState.source.close();
+  if (streamState.abort) streamState.abort.abort();
+  clearTimeout(streamState.retry);
+  streamState.source = null;
+  streamState.abort = null;
+  setLive(false);
+}
+
+// ---- Start-up -----------------------------------------------------------------------------
+
+async function detectFeatures() {
+  try {
+    const doc = await api("/openapi.json");
+    const paths = Object.keys((doc && doc.paths) || {});
+    state.features.inbox = paths.some((p) => p.endsWith("/inbox"));
+    state.features.registrations = paths.some((p) => p.endsWith("/registrations"));
+  } catch {
+    // Without the description, show only the pages every node has.
+  }
+}
+
+async function start() {
+  try {
+    state.me = await whoAmI();
+  } catch (e) {
+    state.me = null;
+    return renderSignIn(e);
+  }
+  if (!state.me) {
+    return renderSignIn(bearerToken() === null && start.triedToken ? { message: "That token is not valid.", details: [] } : null);
+  }
+  try {
+    state.node = await api("/node");
+    document.title = `${state.node.name} · cosell`;
+  } catch {
+    state.node = null;
+  }
+  await detectFeatures();
+  startStream();
+  await route();
+}
+
+// A sign-in link (`cosell demo` prints them) carries the token in the URL fragment, which never
+// reaches a server: keep it for this tab and drop it from the address bar.
+const fragment = new URLSearchParams(location.hash.replace(/^#\/?/, ""));
+if (fragment.get("token")) {
+  setBearerToken(fragment.get("token"));
+  start.triedToken = true;
+  history.replaceState(null, "", `${location.pathname}${location.search}#/`);
+}
+window.addEventListener("hashchange", () => route());
+start();
+// The skip link must not change the route.
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
+});

@@ -1,0 +1,35 @@
+// Shared deals: every deal this node takes part in, with each participant's status.
+import { api } from "../api.js";
+import { h, add, set, title, table, empty, statusBadge, stageLabel, when, field } from "../ui.js";
+
+export async function render(view, ctx) {
+  const deals = await api("/deals");
+  const me = ctx.node ? ctx.node.id : null;
+  const mine = ctx.query.get("mine") || "";
+  const myStatus = (d) => (d.participants.find((p) => p.id === me) || {}).status;
+  const items = deals.items.filter((d) => !mine || myStatus(d) === mine).sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+
+  const filter = h("select", { name: "mine" }, [["", "All deals"], ["invited", "Waiting for my answer"], ["accepted", "Accepted"], ["declined", "Declined"]].map(([v, l]) => h("option", { value: v, selected: v === mine }, l)));
+  filter.addEventListener("change", () => ctx.navigate(filter.value ? `#/deals?mine=${filter.value}` : "#/deals"));
+
+  const rows = items.map((d) =>
+    h(
+      "tr",
+      { dataset: { deal: d.id } },
+      h("td", {}, h("a", { href: `#/deals/${d.id}` }, d.fields.name || `Deal ${d.id.slice(0, 8)}`)),
+      h("td", {}, d.fields["account.name"] || d.fields["account.domain"] || "—"),
+      h("td", {}, stageLabel(d.stage)),
+      h("td", {}, d.participants.filter((p) => p.id !== me).map((p) => h("span", { class: "participant" }, p.name || p.id.slice(0, 12), " ", statusBadge(p.status)))),
+      h("td", {}, myStatus(d) === "invited" ? h("a", { href: `#/deals/${d.id}`, class: "badge warn" }, "answer") : statusBadge(myStatus(d))),
+      h("td", {}, when(d.created_at)),
+    ),
+  );
+  add(view, 
+    title("Deals"),
+    h("div", { class: "filters" }, field("Show", filter)),
+    items.length
+      ? table(["Deal", "Account", "Stage", "Partners", "This node", "Created"], rows, { id: "deals-table" })
+      : empty(mine ? "No deal matches this filter." : "No shared deals yet. Open an opportunity and share it with a partner.", mine ? null : h("a", { href: "#/opportunities" }, "Go to opportunities")),
+  );
+  return {};
+}
