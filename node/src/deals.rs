@@ -1175,18 +1175,22 @@ impl Deals {
     }
 
     /// Messages for `peer` about `only` these deals (or all), each a document it participates in.
+    /// A round over all deals (a connect, a retry) leaves out the deals whose heads the peer is
+    /// known to hold (the persisted shared heads): a reconnect costs what changed, not the store.
     pub fn generate(&self, peer: &NodeId, only: Option<&[DealId]>) -> Result<Vec<DocSync>> {
         let ids: Vec<DealId> = match only {
             Some(list) => list.to_vec(),
             None => self.lock().docs.keys().copied().collect(),
         };
-        self.generate_where(peer, &ids, |d| d.is_initialized() && d.is_participant(peer))
+        self.generate_where(peer, &ids, only.is_none(), |d| {
+            d.is_initialized() && d.is_participant(peer)
+        })
     }
 
     /// The answer to a peer's message: messages about the deals it named (a replica still
     /// waiting for its genesis asks for it).
     pub fn reply_for(&self, peer: &NodeId, deals: &[DealId]) -> Result<Vec<DocSync>> {
-        self.generate_where(peer, deals, |d| {
+        self.generate_where(peer, deals, false, |d| {
             !d.is_initialized() || d.is_participant(peer)
         })
     }
@@ -1195,6 +1199,7 @@ impl Deals {
         &self,
         peer: &NodeId,
         ids: &[DealId],
+        skip_in_sync: bool,
         offer: impl Fn(&DealDoc) -> bool,
     ) -> Result<Vec<DocSync>> {
         let mut inner = self.lock();
@@ -1209,6 +1214,9 @@ impl Deals {
             self.peer_state(&mut inner, peer, id)?;
             let Inner { docs, peers, .. } = &mut *inner;
             if let (Some(doc), Some(state)) = (docs.get(&id), peers.get_mut(&(peer.clone(), id))) {
+                if skip_in_sync && in_sync(doc, state) {
+                    continue;
+                }
                 if let Some(message) = doc.generate_sync(state) {
                     self.counters
                         .changes_sent
@@ -1447,6 +1455,15 @@ impl Deals {
         received.reply = self.reply_for(peer, &asked)?;
         Ok(received)
     }
+}
+
+/// Whether the peer is known to hold every change of `doc`.
+fn in_sync(doc: &DealDoc, state: &PeerSync) -> bool {
+    let mut shared = state.shared_heads().to_vec();
+    shared.sort();
+    let mut heads = doc.heads();
+    heads.sort();
+    !heads.is_empty() && shared == heads
 }
 
 fn put_change(txn: &redb::WriteTransaction, id: DealId, change: &VerifiedChange) -> Result<()> {

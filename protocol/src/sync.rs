@@ -56,6 +56,13 @@ impl PeerSync {
         PeerSync::default()
     }
 
+    /// The heads both sides were last known to hold (kept by [`PeerSync::encode`]). When they
+    /// equal a document's heads the peer lacks none of its changes, so a reconnect need not
+    /// mention the document: the peer offers whatever it has that this side lacks.
+    pub fn shared_heads(&self) -> &[automerge::ChangeHash] {
+        &self.state.shared_heads
+    }
+
     /// Bytes to persist: the shared heads (in-flight details are deliberately not kept).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![SYNC_STATE_VERSION];

@@ -51,6 +51,16 @@ pub const SYNC_RETRY_DELAY: Duration = Duration::from_secs(2);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most documents in one sync request.
 pub const DOCS_PER_REQUEST_MAX: usize = 256;
+/// Sync requests awaiting an answer per partner; the rest wait in an outbox. Bounds what a
+/// round puts on the partner at once: a first sync of 10,000 deals sent in one go named more
+/// unknown deals than the partner holds replicas for (`UNINITIALIZED_REPLICAS_MAX`), and the
+/// ones it refused were never offered again in that connection.
+pub const SYNC_REQUESTS_IN_FLIGHT_MAX: usize = 4;
+const _: () = assert!(
+    DOCS_PER_REQUEST_MAX * SYNC_REQUESTS_IN_FLIGHT_MAX < crate::deals::UNINITIALIZED_REPLICAS_MAX
+);
+/// Requests queued per partner beyond those in flight (a round of 100k deals is ~400).
+pub const OUTBOX_REQUESTS_MAX: usize = 4096;
 /// Bytes of documents in one sync request before it is cut (well under the wire limit).
 pub const REQUEST_BYTES_SOFT_MAX: usize = 2 * 1024 * 1024;
 /// Largest reply to a sync request (the wire limit with headroom for framing).
@@ -114,6 +124,9 @@ enum Internal {
     Send {
         peer: PeerId,
         messages: Vec<DocSync>,
+        /// The messages answer a reply to one of this node's requests: they go ahead of new
+        /// rounds, and that request's slot is freed only now (see [`SYNC_REQUESTS_IN_FLIGHT_MAX`]).
+        follow_up: bool,
     },
     /// A join was decided on the inviter's side.
     JoinDecided {
@@ -398,6 +411,8 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         probation: HashMap::new(),
         pending_joins: HashMap::new(),
         sync_requests: HashMap::new(),
+        outbox: HashMap::new(),
+        in_flight: HashMap::new(),
         rounds: HashMap::new(),
         queued: HashMap::new(),
         retry_at: HashMap::new(),
@@ -480,6 +495,10 @@ struct EventLoop {
     probation: HashMap<PeerId, Instant>,
     pending_joins: HashMap<OutboundRequestId, oneshot::Sender<Result<JoinAnswer, String>>>,
     sync_requests: HashMap<OutboundRequestId, PeerId>,
+    /// Per partner: sync requests (frame bodies) waiting for a free slot.
+    outbox: HashMap<PeerId, std::collections::VecDeque<Vec<u8>>>,
+    /// Per partner: sync requests sent and not yet answered.
+    in_flight: HashMap<PeerId, usize>,
     /// Per partner: steps of the current sync round being generated, awaited or processed.
     rounds: HashMap<PeerId, usize>,
     /// Per partner: what to sync once the current round ends.
@@ -557,6 +576,7 @@ impl EventLoop {
                 self.rounds.remove(&peer);
                 self.queued.remove(&peer);
                 self.dial.remove(&peer);
+                self.clear_outbox(&peer);
                 self.gauges.forget_lag(&peer);
                 if let Some(n) = node_id(&peer) {
                     self.deals.reset_peer(&n);
@@ -629,7 +649,11 @@ impl EventLoop {
                     Vec::new()
                 }
             };
-            Some(Internal::Send { peer, messages })
+            Some(Internal::Send {
+                peer,
+                messages,
+                follow_up: false,
+            })
         });
     }
 
@@ -652,19 +676,71 @@ impl EventLoop {
         }
     }
 
-    fn send_sync(&mut self, peer: PeerId, messages: Vec<DocSync>) {
+    /// Queues `messages` for `peer` in requests (ahead of the queue when they are a
+    /// `follow_up`, so exchanges under way finish before new ones start) and sends what fits.
+    fn send_sync(&mut self, peer: PeerId, messages: Vec<DocSync>, follow_up: bool) {
         if !self.partners.contains_key(&peer) || !self.swarm.is_connected(&peer) {
             return;
         }
-        for chunk in chunk_messages(messages, DOCS_PER_REQUEST_MAX, REQUEST_BYTES_SOFT_MAX) {
+        let chunks = chunk_messages(messages, DOCS_PER_REQUEST_MAX, REQUEST_BYTES_SOFT_MAX);
+        let mut front = 0;
+        for chunk in chunks {
+            let outbox = self.outbox.entry(peer).or_default();
+            if outbox.len() >= OUTBOX_REQUESTS_MAX {
+                // Forget what was not sent, so a later round offers it again.
+                tracing::warn!(%peer, "sync outbox full; the rest waits for the next round");
+                if let Some(n) = node_id(&peer) {
+                    let deals: Vec<DealId> = chunk.iter().map(|d| d.deal).collect();
+                    self.deals.forget(&n, &deals);
+                }
+                self.retry_at
+                    .insert(peer, Instant::now() + SYNC_RETRY_DELAY);
+                continue;
+            }
             let bytes = frame(kind::SYNC, &WireMessage::Sync(chunk).encode());
+            if follow_up {
+                outbox.insert(front, bytes);
+                front += 1;
+            } else {
+                outbox.push_back(bytes);
+            }
+            *self.rounds.entry(peer).or_default() += 1;
+        }
+        self.pump(peer);
+    }
+
+    /// Sends queued sync requests to `peer` while fewer than [`SYNC_REQUESTS_IN_FLIGHT_MAX`]
+    /// are awaiting an answer.
+    fn pump(&mut self, peer: PeerId) {
+        loop {
+            let busy = self.in_flight.get(&peer).copied().unwrap_or(0);
+            if busy >= SYNC_REQUESTS_IN_FLIGHT_MAX {
+                return;
+            }
+            let Some(bytes) = self.outbox.get_mut(&peer).and_then(|o| o.pop_front()) else {
+                return;
+            };
             self.gauges
                 .sync_bytes_sent
                 .fetch_add(bytes.len() as u64 + 4, Ordering::Relaxed);
             let id = self.swarm.behaviour_mut().rr.send_request(&peer, bytes);
             self.sync_requests.insert(id, peer);
-            *self.rounds.entry(peer).or_default() += 1;
+            *self.in_flight.entry(peer).or_default() += 1;
         }
+    }
+
+    /// A sync request to `peer` was answered or failed: free its slot.
+    fn request_done(&mut self, peer: PeerId) {
+        if let Some(n) = self.in_flight.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+        }
+        self.pump(peer);
+    }
+
+    /// Drops what is queued for a partner that went away.
+    fn clear_outbox(&mut self, peer: &PeerId) {
+        self.outbox.remove(peer);
+        self.in_flight.remove(peer);
     }
 
     fn on_internal(&mut self, report: Internal) {
@@ -675,8 +751,15 @@ impl EventLoop {
                     .fetch_add(bytes.len() as u64 + 4, Ordering::Relaxed);
                 let _ = self.swarm.behaviour_mut().rr.send_response(channel, bytes);
             }
-            Internal::Send { peer, messages } => {
-                self.send_sync(peer, messages);
+            Internal::Send {
+                peer,
+                messages,
+                follow_up,
+            } => {
+                self.send_sync(peer, messages, follow_up);
+                if follow_up {
+                    self.request_done(peer);
+                }
                 self.step_done(peer);
             }
             Internal::JoinDecided {
@@ -811,6 +894,7 @@ impl EventLoop {
         }
         self.rounds.remove(&peer);
         self.queued.remove(&peer);
+        self.clear_outbox(&peer);
         self.gauges.set_lag(&peer, false);
         if let Some(n) = node_id(&peer) {
             self.deals.reset_peer(&n);
@@ -904,6 +988,7 @@ impl EventLoop {
                     let _ = reply.send(Err(format!("cannot reach the inviting node ({error})")));
                 } else if self.sync_requests.remove(&request_id).is_some() {
                     tracing::debug!(%peer, %error, "sync request failed");
+                    self.request_done(peer);
                     if let Some(n) = node_id(&peer) {
                         self.deals.reset_peer(&n);
                     }
@@ -1091,6 +1176,7 @@ impl EventLoop {
             .sync_bytes_received
             .fetch_add(response.len() as u64 + 4, Ordering::Relaxed);
         let Some(node) = node_id(&peer) else {
+            self.request_done(peer);
             self.step_done(peer);
             return;
         };
@@ -1131,6 +1217,7 @@ impl EventLoop {
             let _ = tx.blocking_send(Internal::Send {
                 peer,
                 messages: next,
+                follow_up: true,
             });
             if !changed.is_empty() {
                 let _ = tx.blocking_send(Internal::Changed {
