@@ -66,3 +66,49 @@ pub fn lookup_token(store: &Store, token: &str) -> Result<Option<TokenRecord>> {
         None => None,
     })
 }
+
+/// Every stored token as `(id, record)`, oldest first. The id is the token's hex SHA-256: it names
+/// the token to revoke it and cannot be used to sign in.
+pub fn list_tokens(store: &Store) -> Result<Vec<(String, TokenRecord)>> {
+    let txn = store.read()?;
+    let table = txn.open_table(TOKENS)?;
+    let mut out = Vec::new();
+    for entry in table.range::<&str>(..)? {
+        let (k, v) = entry?;
+        out.push((k.value().to_string(), serde_json::from_slice(v.value())?));
+    }
+    out.sort_by(|a: &(String, TokenRecord), b| {
+        (a.1.created_at_ms, &a.0).cmp(&(b.1.created_at_ms, &b.0))
+    });
+    Ok(out)
+}
+
+/// Revokes the token with `id` (its hex SHA-256); false when there was none.
+pub fn revoke_token(store: &Store, id: &str) -> Result<bool> {
+    let txn = store.write()?;
+    let removed = txn.open_table(TOKENS)?.remove(id.trim())?.is_some();
+    txn.commit()?;
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoked_token_no_longer_signs_in_and_others_still_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let kept = create_token(&store, "kept", Role::Viewer, 1).unwrap();
+        let revoked = create_token(&store, "revoked", Role::Admin, 2).unwrap();
+        let listed = list_tokens(&store).unwrap();
+        let names: Vec<&str> = listed.iter().map(|(_, r)| r.name.as_str()).collect();
+        assert_eq!(names, ["kept", "revoked"]);
+        assert_eq!(listed[1].0, token_hash(&revoked));
+
+        assert!(revoke_token(&store, &token_hash(&revoked)).unwrap());
+        assert!(lookup_token(&store, &revoked).unwrap().is_none());
+        assert!(lookup_token(&store, &kept).unwrap().is_some());
+        assert!(!revoke_token(&store, &token_hash(&revoked)).unwrap());
+    }
+}

@@ -184,7 +184,11 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
             get(session::list_users).post(session::create_user),
         )
         .route("/users/{name}", delete(session::delete_user))
-        .route("/tokens", post(session::create_api_token))
+        .route(
+            "/tokens",
+            get(session::list_api_tokens).post(session::create_api_token),
+        )
+        .route("/tokens/{id}", delete(session::revoke_api_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
         .route("/session", post(session::sign_in).delete(session::sign_out))

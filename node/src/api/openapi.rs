@@ -86,7 +86,9 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/users", "Users and their roles", Some("admin"), None, (200, "UserPage")),
     route!("post" "/users", "Create a user (username, password of 10+ characters, role)", Some("admin"), Some(("application/json", "UserInput")), (201, "User")),
     route!("delete" "/users/{name}", "Remove a user and end their sessions", Some("admin"), None, (204, "Empty")),
+    route!("get" "/tokens", "API tokens: id (the token's SHA-256), name, role, created; never the token itself", Some("admin"), None, (200, "TokenPage")),
     route!("post" "/tokens", "Create an API token with a role (shown once)", Some("admin"), Some(("application/json", "TokenInput")), (201, "Token")),
+    route!("delete" "/tokens/{id}", "Revoke an API token: it stops working at once", Some("admin"), None, (204, "Empty")),
     route!("get" "/openapi.json", "This document", None, None, (200, "OpenApi")),
 ];
 
@@ -136,6 +138,8 @@ fn schemas() -> Value {
         "UserPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}},
         "TokenInput": {"type": "object", "required": ["name", "role"], "properties": {"name": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
         "Token": {"type": "object", "properties": {"token": string(), "role": string()}},
+        "TokenRecord": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "created_at_ms": {"type": "integer"}}},
+        "TokenPage": page("TokenRecord"),
         "WebhookInput": {"type": "object", "required": ["url"], "properties": {"url": string(), "events": {"type": "array", "items": string()}, "secret": string()}},
         "Webhook": {"type": "object", "properties": {"id": string(), "url": string(), "events": {"type": "array", "items": string()}, "secret": {"type": "string", "description": "shown once"}, "created_at_ms": {"type": "integer"}}},
         "WebhookPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}},

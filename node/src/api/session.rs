@@ -1,7 +1,7 @@
 //! Signing in from a browser (session cookie + CSRF token), users and API tokens (admin only).
 
 use super::{blocking, ApiError, AppState, Caller};
-use crate::auth::{create_token, Role};
+use crate::auth::{create_token, list_tokens, revoke_token, Role};
 use crate::users::{self, SESSION_COOKIE, SESSION_LIFETIME_MS};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
@@ -177,4 +177,33 @@ pub async fn create_api_token(
         StatusCode::CREATED,
         Json(json!({"token": token, "role": role})),
     ))
+}
+
+/// `GET /api/v1/tokens`: every API token's id, name, role and creation time (never the token).
+pub async fn list_api_tokens(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let all = blocking(move || Ok(list_tokens(&state.store)?)).await?;
+    let items: Vec<Value> = all
+        .iter()
+        .map(|(id, t)| json!({"id": id, "name": t.name, "role": t.role, "created_at_ms": t.created_at_ms}))
+        .collect();
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+/// `DELETE /api/v1/tokens/{id}`: revoke a token; it stops working at once.
+pub async fn revoke_api_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let removed = blocking(move || Ok(revoke_token(&state.store, &id)?)).await?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no API token with that id"))
+    }
 }
