@@ -21,6 +21,7 @@ const PARTNER_ID = env("COSELL_PARTNER_ID");
 const OPPORTUNITY = env("COSELL_OPPORTUNITY_ID");
 const PASSWORD = env("COSELL_PASSWORD");
 const VENDOR_TOKEN = env("COSELL_VENDOR_TOKEN");
+const PARTNER_TOKEN = env("COSELL_PARTNER_TOKEN");
 const SHOTS = process.env.COSELL_SCREENSHOTS || path.join(os.tmpdir(), "cosell-browser-screenshots");
 const CHROMIUM = process.env.COSELL_CHROMIUM || "/usr/bin/chromium";
 const WAIT = 20_000;
@@ -75,6 +76,8 @@ let vendor; // the vendor's admin, signed in with a password
 let partner; // the partner's manager
 let dealId;
 let preview;
+let registrationId; // acme.example, approved by the vendor
+let pendingId; // company-3.example, left pending for the viewer, then rejected
 
 before(async () => {
   vendor = await newBrowser();
@@ -276,10 +279,203 @@ test("a viewer sees no write buttons, and the API refuses a write with its sente
   assert.deepEqual(viewer.errors, []);
 });
 
+/** A call to a node's API with its admin token (test set-up, not what the UI does). */
+async function apiAs(base, token, method, route, body, contentType = "application/json") {
+  const r = await fetch(`${base}/api/v1${route}`, { method, headers: { Authorization: `Bearer ${token}`, "Content-Type": contentType }, body });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null };
+}
+
+/** Reloads `hash` on `page` until `locator` (built from the page) is there. */
+async function reloadUntil(page, base, hash, locator, what, wait = 3 * WAIT) {
+  const deadline = Date.now() + wait;
+  for (;;) {
+    await open(page, base, hash);
+    if (await locator(page).count()) return;
+    assert.ok(Date.now() < deadline, what);
+    await page.waitForTimeout(500);
+  }
+}
+
+const registrationRow = (page, id) => page.locator(`#registrations-table tr[data-registration="${id}"]`);
+
+test("register a deal on the reseller's UI; the vendor sees the conflict with its pipeline and approves", async () => {
+  await open(partner, PARTNER, "#/registrations");
+  await partner.locator(".empty", { hasText: "No deal registrations yet" }).waitFor();
+  const vendorChoice = await partner.getByLabel("Vendor").locator("option:checked").textContent();
+  assert.equal(vendorChoice, "Vendor Co (vendor)");
+  // The API's sentence shows inline, next to the form.
+  await partner.getByLabel("Account name").fill("Acme Corp");
+  await partner.getByLabel("Account domain").fill("not a domain");
+  await partner.getByRole("button", { name: "Submit registration" }).click();
+  await partner.locator("#registration-result .error", { hasText: "account_domain: 'not a domain' is not a valid domain" }).waitFor();
+  assert.equal(await partner.locator("#registrations-table").count(), 0);
+
+  await partner.getByLabel("Account domain").fill("acme.example");
+  await partner.getByLabel("Amount").fill("50000");
+  await partner.getByLabel("Currency").fill("EUR");
+  await partner.getByLabel("Close date").fill("2027-06-30");
+  await partner.getByLabel("Products").fill("platform, support");
+  await partner.getByLabel("Notes").fill("Met the CIO at the summit");
+  await partner.getByRole("button", { name: "Submit registration" }).click();
+  await partner.locator("#registration-result .notice", { hasText: "Registered acme.example with Vendor Co" }).waitFor();
+  const row = partner.locator("#registrations-table tr[data-registration]", { hasText: "acme.example" });
+  await row.waitFor();
+  registrationId = await row.getAttribute("data-registration");
+  assert.equal(await row.getAttribute("data-status"), "pending");
+  // Conflicts are the vendor's business: the partner's node has none to show.
+  assert.match(await row.locator(".reg-conflicts").textContent(), /seen by the vendor only/);
+  // A second one, left pending for the viewer test.
+  await partner.getByLabel("Account name").fill("Company Three");
+  await partner.getByLabel("Account domain").fill("company-3.example");
+  await partner.getByRole("button", { name: "Submit registration" }).click();
+  const second = partner.locator("#registrations-table tr[data-registration]", { hasText: "company-3.example" });
+  await second.waitFor();
+  pendingId = await second.getAttribute("data-registration");
+  await shot(partner, "registrations-partner-1280");
+
+  // The vendor's node: the registration arrives with its conflict, the vendor's own open
+  // opportunity on the account.
+  await reloadUntil(vendor, VENDOR, "#/registrations", (p) => registrationRow(p, registrationId), "the registration did not reach the vendor");
+  const onVendor = registrationRow(vendor, registrationId);
+  const conflict = onVendor.locator('.reg-conflicts li[data-kind="opportunity"]');
+  await conflict.waitFor();
+  assert.match(await conflict.textContent(), /Acme platform rollout \(qualified, Private Owner\)/);
+  assert.match(await onVendor.textContent(), /Partner Inc → Vendor Co \(you\)/);
+  await shot(vendor, "registrations-vendor-1280");
+  await onVendor.getByRole("button", { name: "Approve" }).click();
+  await vendor.locator(`#registrations-table tr[data-registration="${registrationId}"][data-status="approved"]`).waitFor();
+  assert.equal(await registrationRow(vendor, registrationId).getByRole("button", { name: "Approve" }).count(), 0);
+
+  // The decision travels back, signed, to the partner.
+  await reloadUntil(partner, PARTNER, "#/registrations", (p) => p.locator(`#registrations-table tr[data-registration="${registrationId}"][data-status="approved"]`), "the approval did not reach the partner");
+  await shot(partner, "registrations-approved-1280");
+  assert.deepEqual(partner.errors, []);
+});
+
+test("account mapping between two nodes: run it, drill into a cell, propose a deal from an overlap", async () => {
+  // The policy editor test replaced the vendor's policy: give account mapping its [accounts] back.
+  const policy = '[opportunities]\nfields = ["name", "stage"]\n\n[accounts]\nsharing = "overlaps"\nfields = ["name", "domain", "status"]\n';
+  const set = await apiAs(VENDOR, VENDOR_TOKEN, "PUT", `/partners/${PARTNER_ID}/policy`, policy, "text/plain");
+  assert.equal(set.status, 200, JSON.stringify(set.json));
+
+  await open(partner, PARTNER, "#/mapping");
+  assert.equal(await partner.getByLabel("Partner").locator("option:checked").textContent(), "Vendor Co");
+  await partner.locator("#mapping-matrix .empty", { hasText: "No mapping with Vendor Co yet." }).waitFor();
+  await partner.getByRole("button", { name: "Run mapping now" }).click();
+  await partner.locator("#mapping-msg .notice", { hasText: "Mapped with Vendor Co." }).waitFor();
+  // My prospects × the vendor's customers: company-1 and company-2.
+  const cell = partner.locator('#mapping-table td[data-mine="prospects"][data-theirs="customers"]');
+  assert.equal(await cell.getAttribute("data-count"), "2");
+  assert.equal(await cell.getAttribute("data-level"), "overlaps");
+  assert.equal(await partner.locator('#mapping-table td[data-mine="prospects"][data-theirs="prospects"]').getAttribute("data-count"), "1");
+  await cell.getByRole("button").click();
+  const overlap = partner.locator('#overlaps-table tr[data-domain="company-1.example"]');
+  await overlap.waitFor();
+  // Both sides: my account, and the fields the vendor's policy lets through.
+  const text = await overlap.textContent();
+  assert.match(text, /Company One \(partner view\)/);
+  assert.match(text, /Company 1/);
+  assert.match(text, /customer/);
+  assert.equal(await partner.locator("#overlaps-table tbody tr").count(), 2);
+  await shot(partner, "mapping-drill-1280");
+
+  // No opportunity on company-2: said so. One on company-1: its share page, the vendor chosen.
+  const noDeal = partner.locator('#overlaps-table tr[data-domain="company-2.example"]');
+  await noDeal.getByRole("button", { name: "Propose a deal" }).click();
+  await noDeal.locator(".notice", { hasText: "You have no opportunity on company-2.example." }).waitFor();
+  await overlap.getByRole("button", { name: "Propose a deal" }).click();
+  await partner.waitForURL(new RegExp(`#/opportunities/[^/?]+\\?share=${VENDOR_ID}$`));
+  await partner.locator("main .page h1", { hasText: "Company One expansion" }).waitFor();
+  assert.equal(await partner.getByRole("checkbox", { name: /Vendor Co/ }).isChecked(), true);
+  await partner.locator(`#share-previews .preview[data-partner="${VENDOR_ID}"]`).waitFor();
+  await shot(partner, "mapping-propose-share-1280");
+
+  // The vendor keeps its own signed view of the same run.
+  await open(vendor, VENDOR, `#/mapping?partner=${PARTNER_ID}`);
+  assert.equal(await vendor.locator('#mapping-table td[data-mine="customers"][data-theirs="prospects"]').getAttribute("data-count"), "2");
+  // An admin adds a custom population.
+  await vendor.getByLabel("Name", { exact: true }).fill("german_software");
+  await vendor.getByLabel("Industries").fill("Software");
+  await vendor.getByLabel("Countries").fill("Germany");
+  await vendor.getByRole("button", { name: "Save population" }).click();
+  await vendor.locator('#populations-table tr[data-population="german_software"]').waitFor();
+  await vendor.getByLabel("Name", { exact: true }).fill("Bad Name");
+  await vendor.getByRole("button", { name: "Save population" }).click();
+  await vendor.locator("#population-result .error", { hasText: "a population name is 1 to 40 characters" }).waitFor();
+  await shot(vendor, "mapping-vendor-1280");
+  assert.deepEqual(partner.errors, []);
+  assert.deepEqual(vendor.errors, []);
+});
+
+test("an admin adds a viewer and a token; the viewer sees registrations without write controls", async () => {
+  await open(vendor, VENDOR, "#/users");
+  await vendor.locator('#users-table tr[data-user="alice"]').waitFor();
+  await vendor.getByLabel("Username").fill("wendy");
+  await vendor.getByLabel("Password").fill("short");
+  await vendor.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await vendor.getByRole("button", { name: "Add user" }).click();
+  await vendor.locator("#user-result .error", { hasText: "invalid user" }).waitFor();
+  assert.match(await vendor.locator("#user-result .error").textContent(), /password: /);
+  await vendor.getByLabel("Password").fill(PASSWORD);
+  await vendor.getByRole("button", { name: "Add user" }).click();
+  await vendor.locator('#users-table tr[data-user="wendy"]', { hasText: "viewer" }).waitFor();
+
+  // A token: shown once, works, then revoked.
+  await vendor.getByLabel("Token name").fill("CRM sync");
+  await vendor.getByLabel("Token role").selectOption("manager");
+  await vendor.getByRole("button", { name: "Create token" }).click();
+  const token = await vendor.getByLabel("New API token").inputValue();
+  assert.match(token, /^cosell_[0-9a-f]{64}$/);
+  await shot(vendor, "users-token-1280");
+  const who = await apiAs(VENDOR, token, "GET", "/session");
+  assert.equal(who.status, 200);
+  assert.equal(who.json.role, "manager");
+  await vendor.getByRole("button", { name: "Done" }).click();
+  const tokenRow = vendor.locator("#tokens-table tr[data-token]", { hasText: "CRM sync" });
+  await tokenRow.getByRole("button", { name: "Revoke" }).click();
+  await tokenRow.getByRole("button", { name: "Yes, revoke" }).click();
+  await tokenRow.waitFor({ state: "detached" });
+  await vendor.locator("#tokens-table tr[data-token]", { hasText: "admin token from init" }).waitFor();
+  assert.equal((await apiAs(VENDOR, token, "GET", "/session")).status, 401);
+  await shot(vendor, "users-1280");
+
+  // The new viewer signs in: registrations are readable, nothing can be written.
+  const viewer = await newBrowser();
+  await signIn(viewer, VENDOR, "wendy");
+  assert.match(await viewer.locator("#whoami").textContent(), /wendy\s*viewer/);
+  await open(viewer, VENDOR, "#/registrations");
+  await registrationRow(viewer, pendingId).waitFor();
+  assert.equal(await registrationRow(viewer, pendingId).getAttribute("data-status"), "pending");
+  assert.equal(await viewer.locator("#registration-form").count(), 0);
+  assert.equal(await viewer.locator("#registrations-table button").count(), 0);
+  assert.equal(await viewer.getByRole("link", { name: "Users" }).count(), 0);
+  await shot(viewer, "registrations-viewer-1280");
+  await open(viewer, VENDOR, `#/mapping?partner=${PARTNER_ID}`);
+  assert.equal(await viewer.locator("#mapping-run, #population-form, #populations-table button, .propose").count(), 0);
+  await open(viewer, VENDOR, "#/users");
+  await viewer.locator(".error", { hasText: "this needs the admin role" }).waitFor();
+  assert.deepEqual(viewer.errors, []);
+});
+
+test("the vendor rejects a registration with a reason; the partner sees the reason", async () => {
+  await open(vendor, VENDOR, "#/registrations");
+  const row = registrationRow(vendor, pendingId);
+  await row.getByRole("button", { name: "Reject…" }).click();
+  await vendor.getByRole("button", { name: "Reject registration" }).click();
+  await vendor.locator(".reg-detail .error", { hasText: "a rejection needs a reason" }).waitFor();
+  await vendor.getByLabel(/Reason for rejecting company-3\.example/).fill("Already in our direct pipeline");
+  await vendor.getByRole("button", { name: "Reject registration" }).click();
+  await vendor.locator(`#registrations-table tr[data-registration="${pendingId}"][data-status="rejected"]`).waitFor();
+  await reloadUntil(partner, PARTNER, "#/registrations", (p) => p.locator(`#registrations-table tr[data-registration="${pendingId}"][data-status="rejected"]`), "the rejection did not reach the partner");
+  assert.match(await registrationRow(partner, pendingId).textContent(), /Reason: Already in our direct pipeline/);
+  await shot(partner, "registrations-rejected-1280");
+});
+
 test("main pages render at 1280 and 390 px wide without page errors", async () => {
   const phone = await newBrowser(390);
   await signIn(phone, VENDOR, "alice");
-  const pages = [["dashboard", "#/"], ["opportunities", "#/opportunities"], ["opportunity", `#/opportunities/${OPPORTUNITY}`], ["deals", "#/deals"], ["deal", `#/deals/${dealId}`], ["partners", "#/partners"], ["policy", `#/partners/${PARTNER_ID}/policy`], ["audit", "#/audit"], ["webhooks", "#/webhooks"], ["network", "#/network"]];
+  const pages = [["dashboard", "#/"], ["opportunities", "#/opportunities"], ["opportunity", `#/opportunities/${OPPORTUNITY}`], ["deals", "#/deals"], ["deal", `#/deals/${dealId}`], ["partners", "#/partners"], ["policy", `#/partners/${PARTNER_ID}/policy`], ["audit", "#/audit"], ["webhooks", "#/webhooks"], ["network", "#/network"], ["registrations", "#/registrations"], ["mapping", `#/mapping?partner=${PARTNER_ID}`], ["users", "#/users"]];
   for (const [name, hash] of pages) {
     for (const [page, width] of [[vendor, 1280], [phone, 390]]) {
       await open(page, VENDOR, hash);

@@ -16,11 +16,31 @@ const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
 /// The one password every test user gets.
 const PASSWORD: &str = "browser-test-password-1";
 /// What the vendor shares with the partner at first (the browser test edits it later).
+/// Its `[accounts]` section lets account mapping show overlapping accounts (the mapping test
+/// sets it again after the policy editor test has replaced it).
 const POLICY: &str = r#"
 [opportunities]
 fields = ["name", "stage", "amount", "close_date", "account.name", "account.domain"]
 amount = { round_to = 10000 }
+
+[accounts]
+sharing = "overlaps"
+fields = ["name", "domain", "status"]
 "#;
+/// What the partner shares with the vendor: accounts for mapping only.
+const PARTNER_POLICY: &str = r#"
+[accounts]
+sharing = "overlaps"
+fields = ["name", "domain", "status"]
+"#;
+/// The partner's accounts: two of the vendor's customers and its prospect `acme.example` (so
+/// account mapping finds overlaps), and one of its own.
+const PARTNER_ACCOUNTS: &str = "external_id,name,domain,industry,country,status,owner
+p-1,Company One (partner view),company-1.example,Software,Germany,prospect,Pat
+p-2,Company Two (partner view),company-2.example,Software,Germany,prospect,Pat
+p-3,Acme (partner view),acme.example,Retail,France,prospect,Pat
+p-4,Only Ours,partner-only.example,Retail,France,prospect,Pat
+";
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
@@ -72,12 +92,12 @@ fn web_ui_flows_in_a_real_browser() {
     let mut partner = Node::init("Partner Inc");
     partner.serve();
 
-    // Partnership through the API: the vendor invites, the partner joins.
-    let invite = vendor.post("/api/v1/partners/invites", &json!({}));
+    // Partnership through the API: the vendor invites a reseller, which joins its vendor.
+    let invite = vendor.post("/api/v1/partners/invites", &json!({"type": "reseller"}));
     assert_eq!(invite.status, 201, "{}", invite.text);
     let joined = partner.post(
         "/api/v1/partners/join",
-        &json!({"token": invite.json["token"]}),
+        &json!({"token": invite.json["token"], "type": "vendor"}),
     );
     assert_eq!(joined.status, 200, "join: {}", joined.text);
     let policy = vendor.request(
@@ -87,6 +107,13 @@ fn web_ui_flows_in_a_real_browser() {
         Some(POLICY.as_bytes()),
     );
     assert_eq!(policy.status, 200, "policy: {}", policy.text);
+    let policy = partner.request(
+        "PUT",
+        &format!("/api/v1/partners/{}/policy", vendor.id),
+        Some("text/plain"),
+        Some(PARTNER_POLICY.as_bytes()),
+    );
+    assert_eq!(policy.status, 200, "partner policy: {}", policy.text);
 
     // Records: a few accounts and opportunities, and the one the test shares.
     let r = vendor.post_csv("/api/v1/import/accounts", accounts_csv(5).as_bytes());
@@ -111,6 +138,17 @@ fn web_ui_flows_in_a_real_browser() {
     );
     assert_eq!(opportunity.status, 201, "{}", opportunity.text);
 
+    // The partner's records: overlapping accounts, and an opportunity on one of them (the
+    // mapping page proposes sharing it).
+    let r = partner.post_csv("/api/v1/import/accounts", PARTNER_ACCOUNTS.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = partner.post(
+        "/api/v1/opportunities",
+        &json!({"account_domain": "company-1.example", "name": "Company One expansion",
+                "stage": "qualified", "amount": "40000", "currency": "EUR"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+
     create_user(&vendor, "alice", "admin");
     create_user(&vendor, "victor", "viewer");
     create_user(&partner, "paula", "manager");
@@ -126,6 +164,7 @@ fn web_ui_flows_in_a_real_browser() {
         .env("COSELL_VENDOR_ID", &vendor.id)
         .env("COSELL_PARTNER_ID", &partner.id)
         .env("COSELL_VENDOR_TOKEN", vendor.token())
+        .env("COSELL_PARTNER_TOKEN", partner.token())
         .env(
             "COSELL_OPPORTUNITY_ID",
             opportunity.json["id"].as_str().unwrap(),

@@ -8,7 +8,7 @@ const ROLE_RANK = { viewer: 0, manager: 1, admin: 2 };
 const state = {
   me: null, // {username, role, csrf_token}
   node: null, // GET /node
-  features: { inbox: false, registrations: false },
+  features: { inbox: false, registrations: false, mapping: false },
   current: null, // the page's controller: {onEvent?}
   currentPage: null,
   renderSeq: 0,
@@ -22,7 +22,10 @@ const ROUTES = [
   [/^\/inbox$/, "inbox", "inbox"],
   [/^\/deals$/, "deals", "deals"],
   [/^\/deals\/([^/]+)$/, "deal", "deals"],
+  [/^\/registrations$/, "registrations", "registrations"],
   [/^\/partners$/, "partners", "partners"],
+  [/^\/mapping$/, "mapping", "mapping"],
+  [/^\/users$/, "users", "users"],
   [/^\/partners\/([^/]+)\/policy$/, "policy", "partners"],
   [/^\/audit$/, "audit", "audit"],
   [/^\/webhooks$/, "webhooks", "webhooks"],
@@ -34,8 +37,11 @@ const NAV = [
   ["opportunities", "#/opportunities", "Opportunities"],
   ["inbox", "#/inbox", "Inbox", null, "inbox"],
   ["deals", "#/deals", "Deals"],
+  ["registrations", "#/registrations", "Registrations", null, "registrations"],
   ["partners", "#/partners", "Partners"],
+  ["mapping", "#/mapping", "Mapping", null, "mapping"],
   ["audit", "#/audit", "Audit log"],
+  ["users", "#/users", "Users", "admin"],
   ["webhooks", "#/webhooks", "Webhooks", "admin"],
   ["network", "#/network", "Network"],
 ];
@@ -308,6 +314,7 @@ async function detectFeatures() {
     const paths = Object.keys((doc && doc.paths) || {});
     state.features.inbox = paths.some((p) => p.endsWith("/inbox"));
     state.features.registrations = paths.some((p) => p.endsWith("/registrations"));
+    state.features.mapping = paths.some((p) => p.endsWith("/map"));
   } catch {
     // Without the description, show only the pages every node has.
   }

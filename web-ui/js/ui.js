@@ -94,6 +94,24 @@ export function table(headers, rows, attrs = {}) {
   );
 }
 
+/**
+ * Marks a `table(...)` to show each row as a stacked card on a phone-width screen: every cell
+ * gets its column's header as `data-label` (shown before it by the stylesheet).
+ */
+export function stacked(wrap) {
+  const t = wrap.querySelector("table");
+  const labels = [...t.querySelectorAll("thead th")].map((th) => th.textContent);
+  t.classList.add("stack");
+  for (const tr of t.querySelectorAll("tbody tr")) {
+    const cells = [...tr.children];
+    if (cells.length !== labels.length) continue;
+    cells.forEach((td, i) => {
+      if (labels[i]) td.dataset.label = labels[i];
+    });
+  }
+  return wrap;
+}
+
 /** A key/value table of shared fields; each row carries `data-field` (tests compare them). */
 export function fieldsTable(fields, attrs = {}) {
   const keys = Object.keys(fields || {}).sort(fieldOrder);

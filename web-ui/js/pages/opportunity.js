@@ -30,6 +30,11 @@ export async function render(view, ctx) {
     h("section", { class: "card", "aria-labelledby": "h-facts" }, h("h2", { id: "h-facts" }, "On this node only"), h("p", { class: "hint" }, "Nothing here leaves this node unless a partner's policy names it."), dl),
   );
   if (ctx.can("manager")) add(view, shareSection(opp, active, ctx));
+  if (ctx.query.get("share") && view.querySelector("#share")) {
+    add(view.querySelector("#share h2"), " ", h("span", { class: "badge ok" }, "proposed from account mapping"));
+    // After the app puts the page in place and focuses the heading, bring the share section in view.
+    setTimeout(() => view.querySelector("#share")?.scrollIntoView({ block: "start" }), 0);
+  }
   return {};
 }
 
@@ -57,6 +62,13 @@ function shareSection(opp, partners, ctx) {
     result,
   );
   paint();
+  // Arriving from "Propose a deal" (account mapping): that partner is already chosen.
+  const proposed = boxes.map((b) => b.querySelector("input")).find((i) => i.value === ctx.query.get("share"));
+  if (proposed) {
+    proposed.checked = true;
+    section.dataset.proposed = proposed.value;
+    update();
+  }
 
   function chosen() {
     return boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);

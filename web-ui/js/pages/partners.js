@@ -19,6 +19,7 @@ export async function render(view, ctx) {
         "td",
         { class: "actions" },
         p.status === "active" ? h("a", { href: `#/partners/${encodeURIComponent(p.id)}/policy`, class: "button-link" }, admin ? "Edit policy" : "Policy") : null,
+        p.status === "active" && ctx.features.mapping ? [" ", h("a", { href: `#/mapping?partner=${encodeURIComponent(p.id)}`, class: "button-link" }, "Account mapping")] : null,
         admin && p.status === "active"
           ? [" ", confirmButton("Remove", `Remove ${p.name}? They receive no further changes.`, async () => {
               try {

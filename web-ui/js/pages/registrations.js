@@ -1,0 +1,214 @@
+// Deal registrations: those this node made with a vendor partner and those made with this node as
+// the vendor. The vendor sees conflicts (its own open opportunities on the account, other
+// partners' earlier registrations) and approves or rejects with a reason; a partner registers.
+import { api } from "../api.js";
+import { h, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, field, money, notice, shortId } from "../ui.js";
+
+export async function render(view, ctx) {
+  const [node, partners] = await Promise.all([api("/node"), api("/partners")]);
+  const active = partners.items.filter((p) => p.status === "active");
+  const listBox = h("div", { id: "registrations-list" });
+  const msg = h("div", { id: "registrations-msg", "aria-live": "polite" });
+
+  async function loadList() {
+    const page = await api("/registrations");
+    set(listBox, page.items.length ? registrationsTable(page.items, node, ctx, msg, loadList) : empty(emptyText(ctx, active)));
+  }
+  await loadList();
+
+  add(
+    view,
+    title("Deal registrations"),
+    h("p", { class: "hint" }, "A partner registers an account with a vendor; the vendor approves it (the partner is protected for a while) or rejects it with a reason. Conflicts show only on the vendor's node."),
+    msg,
+    listBox,
+    ctx.can("manager") ? submitForm(active, ctx, loadList) : null,
+  );
+  return {
+    // Keep what the user is typing in the form: re-read the list only.
+    onEvent(event) {
+      if (event.kind.startsWith("registration.") || event.kind === "lagged") loadList().catch((e) => set(listBox, errorBox(e)));
+    },
+  };
+}
+
+function emptyText(ctx, active) {
+  if (!ctx.can("manager")) return "No deal registrations yet.";
+  if (!active.length) return "No deal registrations yet. Registrations are made with partners: add a partner first.";
+  return "No deal registrations yet. Register a deal with a vendor partner below.";
+}
+
+function registrationsTable(items, node, ctx, msg, reload) {
+  const decide = ctx.can("manager");
+  const rows = items.map((r) => {
+    const vendorHere = r.vendor === node.id;
+    const detail = h("div", { class: "reg-detail" });
+    const actions = h("td", { class: "actions" });
+    if (vendorHere && decide && (r.status === "pending" || r.status === "approved")) {
+      add(
+        actions,
+        r.status === "pending" ? h("button", { type: "button", class: "primary", dataset: { action: "approve" }, onclick: () => approve(r, detail, reload, ctx) }, "Approve") : null,
+        h("button", { type: "button", class: "danger", dataset: { action: "reject" }, "aria-expanded": "false", onclick: (e) => rejectForm(e.currentTarget, r, detail, reload, ctx) }, "Reject…"),
+      );
+    }
+    return [
+      h(
+        "tr",
+        { dataset: { registration: r.id, status: r.status } },
+        h("td", {}, h("strong", {}, r.account_name || r.account_domain || "—"), h("br"), h("span", { class: "hint" }, r.account_domain || "")),
+        h("td", {}, partyCell(r, node)),
+        h("td", { class: "reg-status" }, statusBadge(r.status), r.overdue ? [" ", badge("overdue", "bad")] : null, r.reason ? h("div", { class: "hint reg-reason" }, `Reason: ${r.reason}`) : null),
+        h("td", {}, when(r.submitted_at), r.status === "pending" ? h("div", { class: "hint" }, "answer by ", when(r.respond_by)) : null),
+        h("td", {}, r.expires_at ? when(r.expires_at) : "—"),
+        h("td", {}, what(r)),
+        h("td", { class: "reg-conflicts" }, conflictsCell(r)),
+        actions,
+      ),
+      h("tr", { class: "detail-row" }, h("td", { colspan: 8 }, detail)),
+    ];
+  });
+  return stacked(table(["Account", "Partner → vendor", "Status", "Submitted", "Protected until", "Deal", "Conflicts", ""], rows, { id: "registrations-table" }));
+}
+
+function partyCell(r, node) {
+  const name = (id, fallback) => (id === node.id ? `${fallback || "this node"} (you)` : fallback || shortId(id));
+  return [h("span", { title: r.partner }, name(r.partner, r.partner_name)), " → ", h("span", { title: r.vendor }, name(r.vendor, r.vendor_name))];
+}
+
+function what(r) {
+  const parts = [];
+  if (r.amount) parts.push(h("div", {}, money(r.amount, r.currency)));
+  if (r.close_date) parts.push(h("div", { class: "hint" }, `closes ${r.close_date}`));
+  if (r.products && r.products.length) parts.push(h("div", { class: "hint" }, r.products.join(", ")));
+  if (r.notes) parts.push(h("div", { class: "hint reg-notes" }, r.notes));
+  return parts.length ? parts : "—";
+}
+
+function conflictsCell(r) {
+  // The API answers `conflicts` only where this node is the vendor.
+  if (!Array.isArray(r.conflicts)) return h("span", { class: "hint" }, "seen by the vendor only");
+  if (!r.conflicts.length) return h("span", { class: "hint" }, "none");
+  return h(
+    "ul",
+    { class: "plain conflicts" },
+    r.conflicts.map((c) =>
+      h(
+        "li",
+        { dataset: { kind: c.kind } },
+        badge(c.kind === "opportunity" ? "your pipeline" : "registered first", "warn"),
+        " ",
+        c.kind === "opportunity"
+          ? [h("a", { href: `#/opportunities/${encodeURIComponent(c.opportunity_id)}` }, c.name), ` (${(c.stage || "").replace(/_/g, " ")}${c.owner ? `, ${c.owner}` : ""})`]
+          : `${c.partner_name || shortId(c.partner)} (${c.status}, ${new Date(c.submitted_at).toLocaleDateString("en-GB")})`,
+      ),
+    ),
+  );
+}
+
+async function approve(r, detail, reload, ctx) {
+  set(detail, notice("Approving…", "info"));
+  try {
+    await api(`/registrations/${encodeURIComponent(r.id)}/approve`, { method: "POST" });
+    ctx.toast(`Registration for ${r.account_domain} approved`);
+    await reload();
+  } catch (e) {
+    set(detail, errorBox(e));
+  }
+}
+
+function rejectForm(button, r, detail, reload, ctx) {
+  if (button.getAttribute("aria-expanded") === "true") {
+    button.setAttribute("aria-expanded", "false");
+    set(detail);
+    return;
+  }
+  button.setAttribute("aria-expanded", "true");
+  const reason = h("input", { name: "reason", autocomplete: "off", size: 40 });
+  const out = h("div", { "aria-live": "polite" });
+  const form = h(
+    "form",
+    {
+      class: "row reject-form",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          await api(`/registrations/${encodeURIComponent(r.id)}/reject`, { method: "POST", json: { reason: reason.value } });
+          ctx.toast(`Registration for ${r.account_domain} rejected`);
+          await reload();
+        } catch (err) {
+          set(out, errorBox(err));
+          reason.focus();
+        }
+      },
+    },
+    field(`Reason for rejecting ${r.account_domain} (the partner sees it)`, reason),
+    h("button", { type: "submit", class: "danger" }, "Reject registration"),
+    h("button", { type: "button", onclick: () => { button.setAttribute("aria-expanded", "false"); set(detail); button.focus(); } }, "Cancel"),
+  );
+  set(detail, form, out);
+  reason.focus();
+}
+
+function submitForm(partners, ctx, reload) {
+  const section = h("section", { class: "card", id: "register", "aria-labelledby": "h-register" }, h("h2", { id: "h-register" }, "Register a deal with a vendor"));
+  if (!partners.length) {
+    add(section, empty("No partners yet.", ctx.can("admin") ? h("a", { href: "#/partners" }, "Invite a partner or join one") : null));
+    return section;
+  }
+  // Vendors first: a registration is normally made with a partner of type vendor.
+  const sorted = [...partners].sort((a, b) => (b.type === "vendor") - (a.type === "vendor") || a.name.localeCompare(b.name));
+  const vendor = h("select", { name: "vendor", required: true }, sorted.map((p) => h("option", { value: p.id }, p.type ? `${p.name} (${p.type})` : p.name)));
+  const accountName = h("input", { name: "account_name", required: true, autocomplete: "off" });
+  const accountDomain = h("input", { name: "account_domain", required: true, autocomplete: "off", placeholder: "example.com" });
+  const amount = h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", placeholder: "120000" });
+  const currency = h("input", { name: "currency", autocomplete: "off", size: 4, maxlength: 3, placeholder: "USD" });
+  const closeDate = h("input", { name: "close_date", type: "date" });
+  const products = h("input", { name: "products", autocomplete: "off", placeholder: "platform, support" });
+  const notes = h("textarea", { name: "notes", rows: 3 });
+  const result = h("div", { id: "registration-result", "aria-live": "polite" });
+  const button = h("button", { type: "submit", class: "primary" }, "Submit registration");
+  const form = h(
+    "form",
+    {
+      id: "registration-form",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        button.disabled = true;
+        set(result, notice("Submitting…", "info"));
+        const body = {
+          vendor: vendor.value,
+          account_name: accountName.value,
+          account_domain: accountDomain.value,
+          products: products.value.split(",").map((x) => x.trim()).filter(Boolean),
+        };
+        for (const [key, input] of [["amount", amount], ["currency", currency], ["close_date", closeDate], ["notes", notes]]) {
+          if (input.value.trim()) body[key] = input.value.trim();
+        }
+        try {
+          const r = await api("/registrations", { method: "POST", json: body });
+          set(result, notice(`Registered ${r.account_domain} with ${r.vendor_name || "the vendor"}: waiting for the vendor's answer.`));
+          ctx.toast("Registration submitted");
+          for (const input of [accountName, accountDomain, amount, currency, closeDate, products, notes]) input.value = "";
+          await reload();
+        } catch (err) {
+          set(result, errorBox(err));
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    h("div", { class: "form-grid" },
+      field("Vendor", vendor),
+      field("Account name", accountName),
+      field("Account domain", accountDomain, "The account's web domain: how the vendor matches it."),
+      field("Amount", amount, "Optional; an exact number."),
+      field("Currency", currency, "Optional; ISO 4217, e.g. EUR. Empty: this node's default."),
+      field("Close date", closeDate, "Optional."),
+      field("Products", products, "Optional; comma-separated."),
+    ),
+    field("Notes", notes, "Optional; what the vendor should know."),
+    button,
+  );
+  add(section, form, result);
+  return section;
+}
