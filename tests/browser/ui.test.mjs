@@ -388,7 +388,9 @@ test("account mapping between two nodes: run it, drill into a cell, propose a de
   await partner.waitForURL(new RegExp(`#/opportunities/[^/?]+\\?share=${VENDOR_ID}$`));
   await partner.locator("main .page h1", { hasText: "Company One expansion" }).waitFor();
   assert.equal(await partner.getByRole("checkbox", { name: /Vendor Co/ }).isChecked(), true);
-  await partner.locator(`#share-previews .preview[data-partner="${VENDOR_ID}"]`).waitFor();
+  // The partner's policy for the vendor lets the opportunity through: ready to share.
+  assert.deepEqual(await fieldsOf(partner.locator("#share-combined-fields")), { name: "Company One expansion", stage: "qualified", "account.name": "Company One (partner view)", "account.domain": "company-1.example" });
+  assert.equal(await partner.getByRole("button", { name: "Share with 1 partner" }).isEnabled(), true);
   await shot(partner, "mapping-propose-share-1280");
 
   // The vendor keeps its own signed view of the same run.

@@ -27,8 +27,12 @@ amount = { round_to = 10000 }
 sharing = "overlaps"
 fields = ["name", "domain", "status"]
 "#;
-/// What the partner shares with the vendor: accounts for mapping only.
+/// What the partner shares with the vendor: a few opportunity fields (so a deal proposed from
+/// account mapping can be shared) and accounts for mapping.
 const PARTNER_POLICY: &str = r#"
+[opportunities]
+fields = ["name", "stage", "account.name", "account.domain"]
+
 [accounts]
 sharing = "overlaps"
 fields = ["name", "domain", "status"]
