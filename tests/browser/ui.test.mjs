@@ -345,6 +345,8 @@ test("register a deal on the reseller's UI; the vendor sees the conflict with it
   await shot(vendor, "registrations-vendor-1280");
   await onVendor.getByRole("button", { name: "Approve" }).click();
   await vendor.locator(`#registrations-table tr[data-registration="${registrationId}"][data-status="approved"]`).waitFor();
+  // The dashboard counts what the vendor still owes an answer: company-3.example.
+  await reloadUntil(vendor, VENDOR, "#/", (p) => p.locator("#stat-registrations .stat-value", { hasText: /^1$/ }), "the dashboard does not count the pending registration");
   assert.equal(await registrationRow(vendor, registrationId).getByRole("button", { name: "Approve" }).count(), 0);
 
   // The decision travels back, signed, to the partner.
@@ -369,7 +371,10 @@ test("account mapping between two nodes: run it, drill into a cell, propose a de
   assert.equal(await cell.getAttribute("data-count"), "2");
   assert.equal(await cell.getAttribute("data-level"), "overlaps");
   assert.equal(await partner.locator('#mapping-table td[data-mine="prospects"][data-theirs="prospects"]').getAttribute("data-count"), "1");
-  await cell.getByRole("button").click();
+  // By keyboard: the cell is a button.
+  await cell.getByRole("button").focus();
+  await partner.keyboard.press("Enter");
+  await partner.locator("#mapping-overlaps:focus").waitFor();
   const overlap = partner.locator('#overlaps-table tr[data-domain="company-1.example"]');
   await overlap.waitFor();
   // Both sides: my account, and the fields the vendor's policy lets through.

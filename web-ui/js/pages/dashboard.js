@@ -3,10 +3,11 @@ import { api, listAll } from "../api.js";
 import { h, add, set, title, barChart, empty, STAGES, stageLabel, compact } from "../ui.js";
 
 export async function render(view, ctx) {
-  const [opps, partners, deals] = await Promise.all([
+  const [opps, partners, deals, registrations] = await Promise.all([
     listAll("/opportunities", { max: 20000 }),
     api("/partners"),
     api("/deals"),
+    ctx.features.registrations ? api("/registrations").catch(() => null) : null,
   ]);
   const me = ctx.node ? ctx.node.id : null;
   const active = partners.items.filter((p) => p.status === "active");
@@ -60,6 +61,7 @@ export async function render(view, ctx) {
       stat("shared deals", deals.items.length, "#/deals", "stat-deals"),
       stat("waiting for your answer", inbox, "#/deals?mine=invited", "stat-inbox"),
       stat(`partners (${connected.length} connected)`, active.length, "#/partners", "stat-partners"),
+      registrations ? stat("registrations to answer", registrations.items.filter((r) => r.vendor === me && r.status === "pending").length, "#/registrations?status=pending", "stat-registrations") : null,
     ),
     h(
       "div",

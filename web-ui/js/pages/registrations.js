@@ -10,9 +10,14 @@ export async function render(view, ctx) {
   const listBox = h("div", { id: "registrations-list" });
   const msg = h("div", { id: "registrations-msg", "aria-live": "polite" });
 
+  const status = ctx.query.get("status") || "all";
+  const select = h("select", { name: "status", id: "registrations-status" }, [["all", "All"], ["pending", "Waiting for the vendor"], ["approved", "Approved"], ["rejected", "Rejected"], ["expired", "Expired"]].map(([v, l]) => h("option", { value: v, selected: v === status }, l)));
+  select.addEventListener("change", () => ctx.navigate(`#/registrations${select.value === "all" ? "" : `?status=${select.value}`}`));
+
   async function loadList() {
     const page = await api("/registrations");
-    set(listBox, page.items.length ? registrationsTable(page.items, node, ctx, msg, loadList) : empty(emptyText(ctx, active)));
+    const items = status === "all" ? page.items : page.items.filter((r) => r.status === status);
+    set(listBox, items.length ? registrationsTable(items, node, ctx, msg, loadList) : empty(page.items.length ? "No registration with this status." : emptyText(ctx, active)));
   }
   await loadList();
 
@@ -20,6 +25,7 @@ export async function render(view, ctx) {
     view,
     title("Deal registrations"),
     h("p", { class: "hint" }, "A partner registers an account with a vendor; the vendor approves it (the partner is protected for a while) or rejects it with a reason. Conflicts show only on the vendor's node."),
+    h("div", { class: "filters" }, field("Show", select)),
     msg,
     listBox,
     ctx.can("manager") ? submitForm(active, ctx, loadList) : null,
