@@ -137,8 +137,9 @@ pub fn receive_batch(items: Vec<(&mut DealDoc, &mut PeerSync, DocSync)>) -> Vec<
             Ok(sync) => {
                 early.push(None);
                 docs.push(doc);
+                let carried_changes = !message.changes.is_empty();
                 changes.push(message.changes);
-                peers.push((peer, sync));
+                peers.push((peer, sync, carried_changes));
             }
             Err(why) => early.push(Some(Ingested {
                 rejected: vec![Rejected {
@@ -152,8 +153,20 @@ pub fn receive_batch(items: Vec<(&mut DealDoc, &mut PeerSync, DocSync)>) -> Vec<
     }
     let mut outcomes = ingest_batch(docs.iter_mut().map(|d| &mut **d).zip(changes).collect());
     // Changes are applied first, so the sync step sees the peer's heads as known.
-    for ((doc, (peer, sync)), outcome) in docs.into_iter().zip(peers).zip(outcomes.iter_mut()) {
-        if let Err(e) = doc.doc.receive_sync_message(&mut peer.state, sync) {
+    for ((doc, (peer, sync, carried_changes)), outcome) in
+        docs.into_iter().zip(peers).zip(outcomes.iter_mut())
+    {
+        // Automerge takes a message without changes whose heads equal ours as "the peer has
+        // seen our heads" and then stays silent. Here the message's changes were applied just
+        // before, so that inference is wrong: keep what was really last sent, so the answer
+        // confirms the new heads and the sender can persist them as shared (a reconnect then
+        // skips this document).
+        let last_sent = carried_changes.then(|| peer.state.last_sent_heads.clone());
+        let result = doc.doc.receive_sync_message(&mut peer.state, sync);
+        if let Some(heads) = last_sent {
+            peer.state.last_sent_heads = heads;
+        }
+        if let Err(e) = result {
             outcome.rejected.push(Rejected {
                 hash: None,
                 author: None,

@@ -21,13 +21,19 @@ fn shared_heads_equal_the_documents_heads_after_a_full_sync_and_survive_encoding
     assert!(b_about_a.shared_heads().is_empty());
     assert!(sync_pair(&mut doc_a, &mut a_about_b, &mut doc_b, &mut b_about_a).is_empty());
     assert_eq!(doc_b.heads(), doc_a.heads());
-    // The receiving side learns that both hold the sender's heads. (The sender's own state may
-    // lag: it hears the receiver's heads only if the receiver speaks again. A lagging state
-    // costs a message on reconnect, never a missed change.)
+    // Both sides learn that both hold the heads: the receiver from the sender's message, the
+    // sender from the receiver's answer confirming them (a bug once left the sender's state
+    // empty, so every reconnect re-offered every deal).
     let restored = PeerSync::decode(&b_about_a.encode()).expect("decode");
     assert_eq!(
         sorted(restored.shared_heads().to_vec()),
         sorted(doc_b.heads())
+    );
+    let sender = PeerSync::decode(&a_about_b.encode()).expect("decode");
+    assert_eq!(
+        sorted(sender.shared_heads().to_vec()),
+        sorted(doc_a.heads()),
+        "the sender's persisted state must know the receiver holds its heads"
     );
 
     // A local change moves the document's heads past what the peer is known to hold.
