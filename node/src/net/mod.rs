@@ -123,6 +123,9 @@ enum Internal {
     /// A round's messages for a peer are ready (maybe none): send them, or end the round.
     Send {
         peer: PeerId,
+        /// The connection epoch the messages were prepared in: a step of a closed connection
+        /// must not count against (or end) the rounds of the next one.
+        epoch: u64,
         messages: Vec<DocSync>,
         /// The messages answer a reply to one of this node's requests: they go ahead of new
         /// rounds, and that request's slot is freed only now (see [`SYNC_REQUESTS_IN_FLIGHT_MAX`]).
@@ -414,6 +417,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         outbox: HashMap::new(),
         in_flight: HashMap::new(),
         rounds: HashMap::new(),
+        epochs: HashMap::new(),
         queued: HashMap::new(),
         retry_at: HashMap::new(),
         dial: HashMap::new(),
@@ -501,6 +505,9 @@ struct EventLoop {
     in_flight: HashMap<PeerId, usize>,
     /// Per partner: steps of the current sync round being generated, awaited or processed.
     rounds: HashMap<PeerId, usize>,
+    /// Per partner, how many times its connection closed: tags work under way (see
+    /// [`Internal::Send`]) so that late results of an earlier connection are dropped.
+    epochs: HashMap<PeerId, u64>,
     /// Per partner: what to sync once the current round ends.
     queued: HashMap<PeerId, Scope>,
     /// Per partner: when to retry after a failed round.
@@ -641,6 +648,7 @@ impl EventLoop {
         self.gauges.set_lag(&peer, false);
         *self.rounds.entry(peer).or_default() += 1;
         let engine = self.deals.clone();
+        let epoch = self.epoch(&peer);
         self.spawn_blocking(move || {
             let messages = match engine.generate(&node, deals.as_deref()) {
                 Ok(m) => m,
@@ -651,6 +659,7 @@ impl EventLoop {
             };
             Some(Internal::Send {
                 peer,
+                epoch,
                 messages,
                 follow_up: false,
             })
@@ -737,10 +746,20 @@ impl EventLoop {
         self.pump(peer);
     }
 
-    /// Drops what is queued for a partner that went away.
+    /// Drops what is queued for a partner that went away, and everything under way with it:
+    /// answers to its requests that still arrive, and steps being prepared, belong to an
+    /// earlier connection and are ignored (the deal engine forgets its sync state with the
+    /// peer too, so nothing is lost: the next connection starts from the persisted state).
     fn clear_outbox(&mut self, peer: &PeerId) {
         self.outbox.remove(peer);
         self.in_flight.remove(peer);
+        self.sync_requests.retain(|_, p| p != peer);
+        *self.epochs.entry(*peer).or_default() += 1;
+    }
+
+    /// The current connection epoch of `peer` (see [`Internal::Send`]).
+    fn epoch(&self, peer: &PeerId) -> u64 {
+        self.epochs.get(peer).copied().unwrap_or(0)
     }
 
     fn on_internal(&mut self, report: Internal) {
@@ -753,9 +772,19 @@ impl EventLoop {
             }
             Internal::Send {
                 peer,
+                epoch,
                 messages,
                 follow_up,
             } => {
+                if epoch != self.epoch(&peer) {
+                    // Prepared for a closed connection: not sent, so the sync state that
+                    // counted them as sent is dropped (the next round offers them again).
+                    if let Some(n) = node_id(&peer) {
+                        let deals: Vec<DealId> = messages.iter().map(|m| m.deal).collect();
+                        self.deals.forget(&n, &deals);
+                    }
+                    return;
+                }
                 self.send_sync(peer, messages, follow_up);
                 if follow_up {
                     self.request_done(peer);
@@ -1183,6 +1212,7 @@ impl EventLoop {
         let engine = self.deals.clone();
         let store = self.store.clone();
         let tx = self.internal_tx.clone();
+        let epoch = self.epoch(&peer);
         tokio::task::spawn_blocking(move || {
             let messages = match response.split_first() {
                 Some((&kind::SYNC, body)) => match WireMessage::decode(body) {
@@ -1216,6 +1246,7 @@ impl EventLoop {
             }
             let _ = tx.blocking_send(Internal::Send {
                 peer,
+                epoch,
                 messages: next,
                 follow_up: true,
             });
