@@ -44,6 +44,18 @@ pub enum TokensCommand {
         #[arg(long, default_value = "viewer")]
         role: String,
     },
+    /// List API tokens: id (the token's SHA-256, never the token), role, name, created.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id (from `tokens list`); it stops working at once. The last admin
+    /// token cannot be revoked.
+    Revoke {
+        /// The token id (its SHA-256 in hex), or a unique prefix of it.
+        id: String,
+    },
 }
 
 /// Webhooks.
@@ -138,6 +150,40 @@ pub fn tokens(dir: &DataDir, command: TokensCommand) -> Result<()> {
                 Some(&json!({"name": name, "role": role})),
             )?;
             println!("{}", s(&answer["token"]));
+            Ok(())
+        }
+        TokensCommand::List { json } => {
+            let page = client.json("GET", "/tokens", None)?;
+            print_items(&page["items"], json, |t| {
+                format!(
+                    "{}  {:<7} {}  {}",
+                    s(&t["id"]),
+                    s(&t["role"]),
+                    crate::audit::rfc3339(t["created_at_ms"].as_u64().unwrap_or(0)),
+                    s(&t["name"])
+                )
+            })
+        }
+        TokensCommand::Revoke { id } => {
+            let page = client.json("GET", "/tokens", None)?;
+            let wanted = id.trim().to_ascii_lowercase();
+            let matches: Vec<&str> = page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["id"].as_str())
+                .filter(|t| t.starts_with(&wanted))
+                .collect();
+            let full = match matches.as_slice() {
+                [one] => one.to_string(),
+                [] => bail!("no API token with id {id} (see `cosell tokens list`)"),
+                _ => bail!(
+                    "{} tokens start with {id}; give more of the id",
+                    matches.len()
+                ),
+            };
+            client.json("DELETE", &format!("/tokens/{full}"), None)?;
+            eprintln!("revoked token {full}");
             Ok(())
         }
     }

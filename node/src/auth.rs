@@ -3,6 +3,7 @@
 
 use crate::store::{Store, TOKENS};
 use anyhow::Result;
+use redb::ReadableTable;
 use sha2::{Digest, Sha256};
 
 /// What a token (or, later, a signed-in user) may do. Ordered: each role may do what the ones
@@ -83,12 +84,53 @@ pub fn list_tokens(store: &Store) -> Result<Vec<(String, TokenRecord)>> {
     Ok(out)
 }
 
-/// Revokes the token with `id` (its hex SHA-256); false when there was none.
-pub fn revoke_token(store: &Store, id: &str) -> Result<bool> {
+/// What revoking a token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// The token no longer works.
+    Done,
+    /// There is no token with that id.
+    NotFound,
+    /// It is the only admin token left; revoking it would lock every script and the CLI out of
+    /// the admin routes, so it is kept (create another admin token first).
+    LastAdmin,
+}
+
+/// Revokes the token with `id` (its hex SHA-256), unless it is the last admin token.
+pub fn revoke_token(store: &Store, id: &str) -> Result<Revoked> {
     let txn = store.write()?;
-    let removed = txn.open_table(TOKENS)?.remove(id.trim())?.is_some();
-    txn.commit()?;
-    Ok(removed)
+    let outcome = {
+        let mut table = txn.open_table(TOKENS)?;
+        let record: Option<TokenRecord> = match table.get(id.trim())? {
+            Some(v) => Some(serde_json::from_slice(v.value())?),
+            None => None,
+        };
+        match record {
+            None => Revoked::NotFound,
+            Some(r) if r.role == Role::Admin => {
+                let mut admins = 0usize;
+                for entry in table.range::<&str>(..)? {
+                    let (_, v) = entry?;
+                    let other: TokenRecord = serde_json::from_slice(v.value())?;
+                    admins += usize::from(other.role == Role::Admin);
+                }
+                if admins <= 1 {
+                    Revoked::LastAdmin
+                } else {
+                    table.remove(id.trim())?;
+                    Revoked::Done
+                }
+            }
+            Some(_) => {
+                table.remove(id.trim())?;
+                Revoked::Done
+            }
+        }
+    };
+    if outcome == Revoked::Done {
+        txn.commit()?;
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -106,9 +148,27 @@ mod tests {
         assert_eq!(names, ["kept", "revoked"]);
         assert_eq!(listed[1].0, token_hash(&revoked));
 
-        assert!(revoke_token(&store, &token_hash(&revoked)).unwrap());
+        // The only admin token stays: revoking it would lock the admin routes.
+        assert_eq!(
+            revoke_token(&store, &token_hash(&revoked)).unwrap(),
+            Revoked::LastAdmin
+        );
+        assert!(lookup_token(&store, &revoked).unwrap().is_some());
+        create_token(&store, "second admin", Role::Admin, 3).unwrap();
+
+        assert_eq!(
+            revoke_token(&store, &token_hash(&revoked)).unwrap(),
+            Revoked::Done
+        );
         assert!(lookup_token(&store, &revoked).unwrap().is_none());
         assert!(lookup_token(&store, &kept).unwrap().is_some());
-        assert!(!revoke_token(&store, &token_hash(&revoked)).unwrap());
+        assert_eq!(
+            revoke_token(&store, &token_hash(&revoked)).unwrap(),
+            Revoked::NotFound
+        );
+        assert_eq!(
+            revoke_token(&store, &token_hash(&kept)).unwrap(),
+            Revoked::Done
+        );
     }
 }

@@ -182,3 +182,82 @@ fn roles_sessions_and_csrf_guard_every_write() {
         "the admin token still works"
     );
 }
+
+/// `cosell tokens list|revoke`: tokens are listed by id (never the token), a revoked token stops
+/// working at once, and the last admin token cannot be revoked (the CLI would be locked out).
+#[test]
+fn tokens_are_listed_and_revoked_from_the_cli_but_never_the_last_admin_token() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let init_token = node.token();
+    let listed = node.cli(&["tokens", "list", "--json"]);
+    assert!(listed.ok(), "{}", listed.stderr);
+    let items: Vec<Value> = serde_json::from_str(&listed.stdout).expect("JSON list");
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["role"], "admin");
+    let admin_id = items[0]["id"].as_str().expect("id").to_string();
+    assert!(
+        !listed.stdout.contains(&init_token),
+        "the token itself is never shown"
+    );
+
+    let refused = node.cli(&["tokens", "revoke", &admin_id[..12]]);
+    assert!(!refused.ok());
+    assert!(
+        refused.stderr.contains("last admin token"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(node.get("/api/v1/users").status, 200, "still works");
+
+    let viewer = node.cli(&[
+        "tokens",
+        "create",
+        "--name",
+        "dashboards",
+        "--role",
+        "viewer",
+    ]);
+    assert!(viewer.ok(), "{}", viewer.stderr);
+    let viewer_token = viewer.stdout.trim().to_string();
+    let bearer = format!("Bearer {viewer_token}");
+    let base = node.url().to_string();
+    let ok = send(
+        "GET",
+        &format!("{base}/api/v1/opportunities"),
+        &[("Authorization", &bearer)],
+        None,
+    );
+    assert_eq!(ok.status, 200);
+    let table = node.cli(&["tokens", "list"]);
+    assert!(
+        table.stdout.contains("dashboards") && table.stdout.contains("viewer"),
+        "{}",
+        table.stdout
+    );
+    let items: Vec<Value> =
+        serde_json::from_str(&node.cli(&["tokens", "list", "--json"]).stdout).expect("JSON");
+    let viewer_id = items
+        .iter()
+        .find(|t| t["name"] == "dashboards")
+        .and_then(|t| t["id"].as_str())
+        .expect("viewer token listed")
+        .to_string();
+    let revoked = node.cli(&["tokens", "revoke", &viewer_id]);
+    assert!(revoked.ok(), "{}", revoked.stderr);
+    let after = send(
+        "GET",
+        &format!("{base}/api/v1/opportunities"),
+        &[("Authorization", &bearer)],
+        None,
+    );
+    assert_eq!(after.status, 401, "a revoked token stops working at once");
+    let unknown = node.cli(&["tokens", "revoke", "ffffffffffff"]);
+    assert!(!unknown.ok());
+    assert!(
+        unknown.stderr.contains("no API token"),
+        "{}",
+        unknown.stderr
+    );
+    node.stop();
+}

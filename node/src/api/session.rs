@@ -1,7 +1,7 @@
 //! Signing in from a browser (session cookie + CSRF token), users and API tokens (admin only).
 
 use super::{blocking, ApiError, AppState, Caller};
-use crate::auth::{create_token, list_tokens, revoke_token, Role};
+use crate::auth::{create_token, list_tokens, revoke_token, Revoked, Role};
 use crate::users::{self, SESSION_COOKIE, SESSION_LIFETIME_MS};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
@@ -200,10 +200,11 @@ pub async fn revoke_api_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let removed = blocking(move || Ok(revoke_token(&state.store, &id)?)).await?;
-    if removed {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("no API token with that id"))
+    match blocking(move || Ok(revoke_token(&state.store, &id)?)).await? {
+        Revoked::Done => Ok(StatusCode::NO_CONTENT),
+        Revoked::NotFound => Err(ApiError::not_found("no API token with that id")),
+        Revoked::LastAdmin => Err(ApiError::conflict(
+            "this is the last admin token; create another admin token before revoking it",
+        )),
     }
 }
