@@ -344,21 +344,24 @@ pub fn render_matrix(m: &Value) -> String {
             cut(t).chars().count().max(body)
         })
         .collect();
-    out.push_str(&format!("{corner:first$}"));
+    let mut header = format!("{corner:first$}");
     for (t, w) in theirs.iter().zip(&widths) {
-        out.push_str(&format!("  {:w$}", cut(t)));
+        header.push_str(&format!("  {:w$}", cut(t)));
     }
+    out.push_str(header.trim_end());
     out.push('\n');
     for a in &mine {
-        out.push_str(&format!("{:first$}", cut(a)));
+        let mut row = format!("{:first$}", cut(a));
         for (t, w) in theirs.iter().zip(&widths) {
             let s = find(a, t).map_or_else(|| "?".to_string(), cell_summary);
-            out.push_str(&format!("  {s:w$}"));
+            row.push_str(&format!("  {s:w$}"));
         }
+        out.push_str(row.trim_end());
         out.push('\n');
     }
     for c in &cells {
-        let overlaps = c["overlaps"].as_array().cloned().unwrap_or_default();
+        let mut overlaps = c["overlaps"].as_array().cloned().unwrap_or_default();
+        overlaps.sort_by(|x, y| x["domain"].as_str().cmp(&y["domain"].as_str()));
         let all = c["partner_accounts"].as_array().map_or(0, Vec::len);
         if overlaps.is_empty() && all == 0 {
             continue;
@@ -431,6 +434,7 @@ mod tests {
             text.contains("theirs: industry=Software, name=ACME GmbH"),
             "{text}"
         );
+        assert!(text.lines().all(|l| l == l.trim_end()), "{text:?}");
     }
 
     #[test]
