@@ -169,7 +169,7 @@ fn schemas() -> Value {
         "MappingMatrix": {"type": "object", "required": ["partner", "computed_at", "cells"], "properties": {"partner": string(), "partner_name": string(), "computed_at": string(), "initiated_by": {"type": "string", "enum": ["me", "partner"]}, "cells": {"type": "array", "items": {"$ref": "#/components/schemas/MappingCell"}}, "signature": {"type": "string", "description": "ed25519 over the matrix JSON, hex"}, "signer": string()}},
         "Population": {"type": "object", "required": ["name"], "properties": {"name": string(), "statuses": {"type": "array", "items": status}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage}, "builtin": {"type": "boolean"}}},
         "PopulationPage": page("Population"),
-        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected"]}, "peer": nullable_string(), "summary": string(), "details": {"type": "object"}}},
+        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected", "mapping"]}, "peer": nullable_string(), "summary": string(), "details": {"type": "object"}}},
         "AuditPage": page("AuditEntry"),
     })
 }
