@@ -1,7 +1,9 @@
 //! Account mapping end to end: two real nodes with known overlapping accounts map each other by
 //! private set intersection under their policies; each learns at most what the other's policy
-//! allows, the vendor's non-matching (canary) accounts never reach the partner's disk, and runs
-//! are rate-limited and audited.
+//! allows, the vendor's non-matching (canary) accounts never reach the partner's disk nor any
+//! frame a partner running its own code captures, and runs are rate-limited (across restarts)
+//! and audited. Also the command line (`cosell map`, `cosell populations`), proposing a deal
+//! from an overlap, and the schedule.
 
 mod workflows_common;
 
@@ -623,4 +625,215 @@ fn wait_for_matrix(node: &Node, partner: &Node, timeout: Duration) -> Value {
         (r.status == 200).then_some(r.json)
     })
     .unwrap_or_else(|| panic!("no scheduled matrix on {}; log:\n{}", node.name, node.log()))
+}
+
+// ---- What a partner's own code captures on the wire ----
+
+use cosell::mapping::wire::{self as map_wire, Header, Offer};
+use cosell::net::codec::{frame, kind};
+use cosell::net::testing::{framed, Answer, Multiaddr, PeerId, RawPeer};
+use protocol::psi::{PsiLevel, PsiMessage, PsiOutcome, PsiSession};
+
+/// The curious partner's node key.
+const CURIOUS_SECRET: [u8; 32] = [0x55; 32];
+
+/// A partner running its own code: it follows the mapping protocol against the vendor and keeps
+/// every byte the vendor answers.
+struct Curious {
+    raw: RawPeer,
+    id: String,
+    captured: Vec<Vec<u8>>,
+}
+
+impl Curious {
+    fn start() -> Curious {
+        // It answers nothing the vendor asks (deal sync is not under test here).
+        let answer: Answer =
+            std::sync::Arc::new(|_: PeerId, _: Vec<u8>| frame(kind::REFUSED, b"no"));
+        let raw = RawPeer::start(CURIOUS_SECRET, answer).expect("raw peer");
+        let id = raw.peer_id.to_base58();
+        Curious {
+            raw,
+            id,
+            captured: Vec::new(),
+        }
+    }
+
+    /// Sends a frame of `kind` to `node`; the answer's frame body, kept.
+    fn send(&mut self, node: &Node, kind_byte: u8, payload: &[u8]) -> Vec<u8> {
+        let info = node.node_json().expect("node.json");
+        let addr = info["p2p"][0].as_str().expect("a p2p address");
+        let addr: Multiaddr = cosell::net::parse_addrs(&[addr.to_string()])
+            .pop()
+            .expect("a multiaddr");
+        let peer: PeerId = node.id.parse().expect("peer id");
+        let answer = self
+            .raw
+            .request(peer, addr, framed(&frame(kind_byte, payload)))
+            .expect("an answer");
+        self.captured.push(answer.clone());
+        answer
+    }
+
+    /// One mapping exchange: the vendor's answer header and PSI messages.
+    fn map(
+        &mut self,
+        node: &Node,
+        header: &Header,
+        messages: &[Vec<u8>],
+    ) -> (Header, Vec<Vec<u8>>) {
+        let body = map_wire::encode(header, messages).expect("encode");
+        let answer = self.send(node, kind::MAP, &body);
+        assert_eq!(
+            answer.first(),
+            Some(&kind::MAP),
+            "refused: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        map_wire::decode(&answer[1..]).expect("the vendor's answer decodes")
+    }
+}
+
+#[test]
+fn a_curious_partner_captures_no_canary_and_only_matched_records() {
+    // Goal: what crosses the wire, not only what lands on disk. Method: a partner running its
+    // own code (a raw peer) joins the vendor and runs account mapping itself at `overlaps` with
+    // the domains the honest reseller has (5 shared, 4 its own); every answer frame the vendor
+    // sends is kept. None may contain a canary domain or name; the records are the 5 matches.
+    let (vendor, _reseller) = pair();
+    let mut curious = Curious::start();
+    let out = vendor.cli(&["partner", "invite", "--type", "reseller"]);
+    assert!(out.ok(), "invite: {}", out.stderr);
+    let join = cosell::partners::JoinRequest {
+        token: out.stdout.trim().to_string(),
+        name: "Curious Co".into(),
+        addrs: vec![],
+    };
+    let answer = curious.send(
+        &vendor,
+        kind::JOIN,
+        &serde_json::to_vec(&join).expect("json"),
+    );
+    assert_eq!(
+        answer.first(),
+        Some(&kind::JOIN),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    put_policy(&vendor, &curious.id, &policy("overlaps"));
+
+    let mut domains: Vec<Vec<u8>> = (1..=SHARED)
+        .map(|i| format!("shared-{i}.example").into_bytes())
+        .collect();
+    domains.extend((1..=PARTNER_ONLY).map(|i| format!("partner-only-{i}.example").into_bytes()));
+    let run = "01JCURIOUSRUN000000000000".to_string();
+    let (opened, _) = curious.map(
+        &vendor,
+        &Header::Open {
+            run: run.clone(),
+            populations: vec![Offer {
+                name: "prospects".into(),
+                level: "overlaps".into(),
+            }],
+        },
+        &[],
+    );
+    let Header::Opened { populations } = opened else {
+        panic!("not an opening answer: {opened:?}");
+    };
+    let customers = populations
+        .iter()
+        .position(|p| p.name == "customers")
+        .expect("the vendor offers customers");
+    assert_eq!(populations[customers].level, "overlaps");
+    // Cell index: my population × the vendor's (one population of mine).
+    let cell_index = customers;
+
+    let mut session = PsiSession::new(domains.clone(), PsiLevel::Overlaps, &mut rand::rngs::OsRng)
+        .expect("session");
+    let mut outbox = vec![session.hello().encode()];
+    for _ in 0..100 {
+        let (reply, messages) = curious.map(
+            &vendor,
+            &Header::Psi {
+                run: run.clone(),
+                cell: cell_index,
+            },
+            &std::mem::take(&mut outbox),
+        );
+        let Header::PsiReply { done, .. } = reply else {
+            panic!("not a psi answer: {reply:?}");
+        };
+        for m in messages {
+            let step = session
+                .receive(PsiMessage::decode(&m).expect("a psi message"))
+                .expect("the vendor's psi message is valid");
+            let send = session.run_inline(step).expect("jobs");
+            outbox.extend(send.iter().map(PsiMessage::encode));
+        }
+        if done && session.outcome().is_some() && outbox.is_empty() {
+            break;
+        }
+    }
+    let Some(PsiOutcome::Overlaps { matched, .. }) = session.outcome().cloned() else {
+        panic!("no overlaps outcome: {:?}", session.outcome());
+    };
+    let mut matched: Vec<String> = matched
+        .iter()
+        .map(|&i| String::from_utf8(domains[i].clone()).expect("utf-8"))
+        .collect();
+    matched.sort();
+    let want: Vec<String> = (1..=SHARED)
+        .map(|i| format!("shared-{i}.example"))
+        .collect();
+    assert_eq!(matched, want);
+
+    let (records, _) = curious.map(
+        &vendor,
+        &Header::Records {
+            run: run.clone(),
+            cell: cell_index,
+            records: vec![],
+        },
+        &[],
+    );
+    let Header::RecordsReply { records } = records else {
+        panic!("not a records answer: {records:?}");
+    };
+    let mut keys: Vec<String> = records.iter().filter_map(|r| r.key.clone()).collect();
+    keys.sort();
+    assert_eq!(keys, want, "records only for the matched accounts");
+    for r in &records {
+        let fields = r.fields.as_object().expect("fields");
+        assert!(
+            fields.keys().all(|k| k == "name" || k == "industry"),
+            "only the policy's fields: {r:?}"
+        );
+    }
+    curious.map(&vendor, &Header::Close { run }, &[]);
+
+    assert!(
+        curious.captured.len() >= 4,
+        "captured {} frames",
+        curious.captured.len()
+    );
+    for needle in [CANARY.as_bytes(), b"Secret "] {
+        let hits = curious
+            .captured
+            .iter()
+            .filter(|f| f.windows(needle.len()).any(|w| w == needle))
+            .count();
+        assert_eq!(
+            hits,
+            0,
+            "{} captured frames hold {:?}",
+            hits,
+            String::from_utf8_lossy(needle)
+        );
+    }
+    // The vendor logged the run as one started by the partner.
+    let m = vendor.get(&format!("/api/v1/partners/{}/map", curious.id));
+    assert_eq!(m.status, 200, "{}", m.text);
+    assert_eq!(m.json["initiated_by"], "partner");
+    assert_eq!(cell(&m.json, "customers", "prospects")["count"], SHARED);
 }
