@@ -11,6 +11,10 @@ pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:7600";
 /// Default libp2p listen address.
 pub const P2P_ADDR_DEFAULT: &str = "/ip4/0.0.0.0/tcp/7601";
 
+/// Longest account-mapping schedule interval: a year (longer is as good as off, and the hours
+/// must fit a `Duration`).
+pub const MAPPING_INTERVAL_HOURS_MAX: f64 = 24.0 * 366.0;
+
 /// The settings in `cosell.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,9 +183,10 @@ impl Config {
             }
         }
         let hours = self.mapping_interval_hours;
-        if !hours.is_finite() || hours < 0.0 {
+        if !hours.is_finite() || !(0.0..=MAPPING_INTERVAL_HOURS_MAX).contains(&hours) {
             anyhow::bail!(
-                "mapping_interval_hours must be 0 (off) or a positive number, not {hours}"
+                "mapping_interval_hours must be 0 (off) or a positive number up to \
+                 {MAPPING_INTERVAL_HOURS_MAX}, not {hours}"
             );
         }
         let runs = self.mapping_runs_per_hour;
@@ -302,6 +307,8 @@ mod tests {
         assert!(c.validate().is_ok());
         c.mapping_interval_hours = -1.0;
         assert!(c.validate().is_err());
+        c.mapping_interval_hours = 1e300;
+        assert!(c.validate().is_err(), "would overflow a Duration");
         c.mapping_interval_hours = 1.0;
         c.apply_env(|k| (k == "COSELL_MAPPING_RUNS_PER_HOUR").then(|| "2".to_string()));
         assert_eq!(c.mapping().runs_per_hour, 2);

@@ -297,20 +297,6 @@ fn fields_line(fields: &Value) -> String {
 /// then each cell's overlapping accounts with both sides' fields.
 pub fn render_matrix(m: &Value) -> String {
     let cells = m["cells"].as_array().cloned().unwrap_or_default();
-    let mut mine: Vec<&str> = Vec::new();
-    let mut theirs: Vec<&str> = Vec::new();
-    for c in &cells {
-        let (a, b) = (
-            c["mine"].as_str().unwrap_or("?"),
-            c["theirs"].as_str().unwrap_or("?"),
-        );
-        if !mine.contains(&a) {
-            mine.push(a);
-        }
-        if !theirs.contains(&b) {
-            theirs.push(b);
-        }
-    }
     let partner = m["partner_name"]
         .as_str()
         .filter(|s| !s.is_empty())
@@ -324,6 +310,30 @@ pub fn render_matrix(m: &Value) -> String {
         m["partner"].as_str().unwrap_or("?"),
         m["computed_at"].as_str().unwrap_or("?")
     );
+    out.push_str(&render_grid(&cells));
+    for c in &cells {
+        out.push_str(&render_overlaps(c));
+    }
+    out
+}
+
+/// The grid of cell summaries, my populations down and the partner's across, in the order the
+/// cells name them.
+fn render_grid(cells: &[Value]) -> String {
+    let mut mine: Vec<&str> = Vec::new();
+    let mut theirs: Vec<&str> = Vec::new();
+    for c in cells {
+        let (a, b) = (
+            c["mine"].as_str().unwrap_or("?"),
+            c["theirs"].as_str().unwrap_or("?"),
+        );
+        if !mine.contains(&a) {
+            mine.push(a);
+        }
+        if !theirs.contains(&b) {
+            theirs.push(b);
+        }
+    }
     let find = |a: &str, b: &str| cells.iter().find(|c| c["mine"] == a && c["theirs"] == b);
     let corner = "mine \\ theirs";
     let first = mine
@@ -348,8 +358,7 @@ pub fn render_matrix(m: &Value) -> String {
     for (t, w) in theirs.iter().zip(&widths) {
         header.push_str(&format!("  {:w$}", cut(t)));
     }
-    out.push_str(header.trim_end());
-    out.push('\n');
+    let mut out = format!("{}\n", header.trim_end());
     for a in &mine {
         let mut row = format!("{:first$}", cut(a));
         for (t, w) in theirs.iter().zip(&widths) {
@@ -359,39 +368,43 @@ pub fn render_matrix(m: &Value) -> String {
         out.push_str(row.trim_end());
         out.push('\n');
     }
-    for c in &cells {
-        let mut overlaps = c["overlaps"].as_array().cloned().unwrap_or_default();
-        overlaps.sort_by(|x, y| x["domain"].as_str().cmp(&y["domain"].as_str()));
-        let all = c["partner_accounts"].as_array().map_or(0, Vec::len);
-        if overlaps.is_empty() && all == 0 {
-            continue;
-        }
+    out
+}
+
+/// One cell's overlapping accounts (sorted by domain) with my name and opportunities and the
+/// partner's shared fields; nothing for a cell without any.
+fn render_overlaps(c: &Value) -> String {
+    let mut overlaps = c["overlaps"].as_array().cloned().unwrap_or_default();
+    overlaps.sort_by(|x, y| x["domain"].as_str().cmp(&y["domain"].as_str()));
+    let all = c["partner_accounts"].as_array().map_or(0, Vec::len);
+    if overlaps.is_empty() && all == 0 {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n{} × {}: {} in common ({})\n",
+        c["mine"].as_str().unwrap_or("?"),
+        c["theirs"].as_str().unwrap_or("?"),
+        c["count"].as_u64().unwrap_or(overlaps.len() as u64),
+        c["level"].as_str().unwrap_or("?")
+    );
+    for o in &overlaps {
+        let opportunities = strings(&o["opportunity_ids"]);
         out.push_str(&format!(
-            "\n{} × {}: {} in common ({})\n",
-            c["mine"].as_str().unwrap_or("?"),
-            c["theirs"].as_str().unwrap_or("?"),
-            c["count"].as_u64().unwrap_or(overlaps.len() as u64),
-            c["level"].as_str().unwrap_or("?")
+            "  {}  mine: {}{}\n    theirs: {}\n",
+            o["domain"].as_str().unwrap_or("?"),
+            o["name"].as_str().unwrap_or("?"),
+            if opportunities.is_empty() {
+                String::new()
+            } else {
+                format!(" (opportunities: {})", opportunities.join(", "))
+            },
+            fields_line(&o["partner"])
         ));
-        for o in &overlaps {
-            let opportunities = strings(&o["opportunity_ids"]);
-            out.push_str(&format!(
-                "  {}  mine: {}{}\n    theirs: {}\n",
-                o["domain"].as_str().unwrap_or("?"),
-                o["name"].as_str().unwrap_or("?"),
-                if opportunities.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (opportunities: {})", opportunities.join(", "))
-                },
-                fields_line(&o["partner"])
-            ));
-        }
-        if all > 0 {
-            out.push_str(&format!(
-                "  and the partner's whole population: {all} accounts (see --json)\n"
-            ));
-        }
+    }
+    if all > 0 {
+        out.push_str(&format!(
+            "  and the partner's whole population: {all} accounts (see --json)\n"
+        ));
     }
     out
 }
