@@ -498,6 +498,8 @@ fn an_overlap_becomes_a_deal_the_partner_finds_in_its_inbox() {
             ("o1", "shared-1.example", "qualified"),
             ("o3", "shared-3.example", "closed_lost"),
             ("c1", &format!("{CANARY}-1.example"), "qualified"),
+            ("o2a", "shared-2.example", "qualified"),
+            ("o2b", "shared-2.example", "committed"),
         ],
     );
     // Before any mapping there is no overlap to propose from.
@@ -549,10 +551,31 @@ fn an_overlap_becomes_a_deal_the_partner_finds_in_its_inbox() {
         ]),
         "is not an overlap",
     );
+    assert_fails_with(
+        &vendor.cli(&["map", "Reseller Co", "--propose", "shared-2.example"]),
+        "2 open opportunities on shared-2.example",
+    );
     let deals = vendor.get("/api/v1/deals").json["items"]
         .as_array()
         .map_or(0, Vec::len);
     assert_eq!(deals, 1, "refused proposals share nothing");
+
+    // With several open opportunities on the account, the user names one.
+    let o2b = vendor.get("/api/v1/opportunities?q=Deal%20o2b").json["items"][0]["id"]
+        .as_str()
+        .expect("o2b's id")
+        .to_string();
+    let out = vendor.cli(&[
+        "map",
+        "Reseller Co",
+        "--propose",
+        "shared-2.example",
+        "--opportunity",
+        &o2b,
+    ]);
+    assert!(out.ok(), "propose o2b: {}", out.stderr);
+    let shown = vendor.get(&format!("/api/v1/deals/{}", out.stdout.trim()));
+    assert_eq!(shown.json["fields"]["name"], "Deal o2b", "{}", shown.text);
 }
 
 #[test]
