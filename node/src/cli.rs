@@ -63,6 +63,14 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::partner_cli::PartnerCommand,
     },
+    /// Run account mapping with a partner now and print the matrix (--show: the latest one;
+    /// --propose DOMAIN: share my open opportunity on an overlapping account as a deal).
+    Map(crate::mapping_cli::MapArgs),
+    /// Account-mapping populations: list, set, remove.
+    Populations {
+        #[command(subcommand)]
+        what: crate::mapping_cli::PopulationsCommand,
+    },
     /// Share an opportunity with partners as a co-sell deal; prints the deal id.
     Share {
         /// The opportunity id.
@@ -205,6 +213,8 @@ pub fn run(cli: Cli) -> Result<()> {
             ImportWhat::Opportunities { file } => import(&dir, "opportunities", &file),
         },
         Command::Partner { what } => crate::partner_cli::run(&dir, what),
+        Command::Map(args) => crate::mapping_cli::map(&dir, args),
+        Command::Populations { what } => crate::mapping_cli::populations(&dir, what),
         Command::Share {
             opportunity,
             with,

@@ -11,6 +11,10 @@ pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:7600";
 /// Default libp2p listen address.
 pub const P2P_ADDR_DEFAULT: &str = "/ip4/0.0.0.0/tcp/7601";
 
+/// Longest account-mapping schedule interval: a year (longer is as good as off, and the hours
+/// must fit a `Duration`).
+pub const MAPPING_INTERVAL_HOURS_MAX: f64 = 24.0 * 366.0;
+
 /// The settings in `cosell.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +51,22 @@ pub struct Config {
     /// `COSELL_AUTO_ACCEPT_INVITATIONS`.
     #[serde(default)]
     pub auto_accept_invitations: bool,
+    /// Hours between scheduled account-mapping runs with each connected partner (fractions
+    /// allowed; 0 = no schedule). Env: `COSELL_MAPPING_INTERVAL_HOURS`.
+    #[serde(default = "mapping_interval_hours_default")]
+    pub mapping_interval_hours: f64,
+    /// Account-mapping runs per partner per hour, counted for runs either side starts: 1 to
+    /// 12 (a node may be stricter than the default, never laxer). Env:
+    /// `COSELL_MAPPING_RUNS_PER_HOUR`.
+    #[serde(default = "mapping_runs_per_hour_default")]
+    pub mapping_runs_per_hour: usize,
+}
+
+fn mapping_interval_hours_default() -> f64 {
+    24.0
+}
+fn mapping_runs_per_hour_default() -> usize {
+    crate::mapping::RUNS_PER_HOUR_MAX
 }
 
 fn invitation_expiry_days_default() -> f64 {
@@ -86,6 +106,8 @@ impl Config {
             registration_protection_days: registration_protection_days_default(),
             registration_sla_hours: registration_sla_hours_default(),
             auto_accept_invitations: false,
+            mapping_interval_hours: mapping_interval_hours_default(),
+            mapping_runs_per_hour: mapping_runs_per_hour_default(),
         }
     }
 
@@ -134,6 +156,12 @@ impl Config {
         if let Some(v) = var("COSELL_AUTO_ACCEPT_INVITATIONS") {
             self.auto_accept_invitations = matches!(v.trim(), "1" | "true" | "yes");
         }
+        if let Some(v) = var("COSELL_MAPPING_INTERVAL_HOURS").and_then(|v| v.parse().ok()) {
+            self.mapping_interval_hours = v;
+        }
+        if let Some(v) = var("COSELL_MAPPING_RUNS_PER_HOUR").and_then(|v| v.parse().ok()) {
+            self.mapping_runs_per_hour = v;
+        }
     }
 
     /// Checks values a typo could break.
@@ -154,6 +182,20 @@ impl Config {
                 anyhow::bail!("{key} must be a positive number, not {v}");
             }
         }
+        let hours = self.mapping_interval_hours;
+        if !hours.is_finite() || !(0.0..=MAPPING_INTERVAL_HOURS_MAX).contains(&hours) {
+            anyhow::bail!(
+                "mapping_interval_hours must be 0 (off) or a positive number up to \
+                 {MAPPING_INTERVAL_HOURS_MAX}, not {hours}"
+            );
+        }
+        let runs = self.mapping_runs_per_hour;
+        if !(1..=crate::mapping::RUNS_PER_HOUR_MAX).contains(&runs) {
+            anyhow::bail!(
+                "mapping_runs_per_hour must be 1 to {}, not {runs}",
+                crate::mapping::RUNS_PER_HOUR_MAX
+            );
+        }
         Ok(())
     }
 
@@ -164,6 +206,16 @@ impl Config {
             self.registration_protection_days,
             self.registration_sla_hours,
         )
+    }
+
+    /// The account-mapping settings these give.
+    pub fn mapping(&self) -> crate::mapping::MappingSettings {
+        let interval = (self.mapping_interval_hours > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.mapping_interval_hours * 3600.0));
+        crate::mapping::MappingSettings {
+            runs_per_hour: self.mapping_runs_per_hour,
+            interval,
+        }
     }
 
     /// The default currency, parsed.
@@ -201,7 +253,12 @@ impl Config {
              registration_sla_hours = {:?}\n\n\
              # Accept every invitation to a deal from a partner as it arrives (otherwise the\n\
              # inbox holds a redacted summary until someone accepts).\n\
-             auto_accept_invitations = {}\n",
+             auto_accept_invitations = {}\n\n\
+             # Hours between scheduled account-mapping runs with each connected partner\n\
+             # (0 = only on demand, `cosell map PARTNER`).\n\
+             mapping_interval_hours = {:?}\n\n\
+             # Account-mapping runs per partner per hour, whichever side starts them (1 to 12).\n\
+             mapping_runs_per_hour = {}\n",
             self.name,
             self.http,
             self.default_currency,
@@ -209,7 +266,9 @@ impl Config {
             self.invitation_expiry_days,
             self.registration_protection_days,
             self.registration_sla_hours,
-            self.auto_accept_invitations
+            self.auto_accept_invitations,
+            self.mapping_interval_hours,
+            self.mapping_runs_per_hour
         )
     }
 }
@@ -233,6 +292,33 @@ mod tests {
         assert!(back.validate().is_ok());
         back.invitation_expiry_days = 0.0;
         assert!(back.validate().is_err());
+    }
+
+    #[test]
+    fn mapping_schedule_defaults_to_daily_and_zero_turns_it_off() {
+        let mut c: Config = toml::from_str(&Config::new("Acme").to_toml()).unwrap();
+        assert_eq!(
+            c.mapping().interval,
+            Some(std::time::Duration::from_secs(24 * 3600))
+        );
+        assert_eq!(c.mapping().runs_per_hour, crate::mapping::RUNS_PER_HOUR_MAX);
+        c.apply_env(|k| (k == "COSELL_MAPPING_INTERVAL_HOURS").then(|| "0".to_string()));
+        assert_eq!(c.mapping().interval, None);
+        assert!(c.validate().is_ok());
+        c.mapping_interval_hours = -1.0;
+        assert!(c.validate().is_err());
+        c.mapping_interval_hours = 1e300;
+        assert!(c.validate().is_err(), "would overflow a Duration");
+        c.mapping_interval_hours = 1.0;
+        c.apply_env(|k| (k == "COSELL_MAPPING_RUNS_PER_HOUR").then(|| "2".to_string()));
+        assert_eq!(c.mapping().runs_per_hour, 2);
+        c.mapping_runs_per_hour = crate::mapping::RUNS_PER_HOUR_MAX + 1;
+        assert!(
+            c.validate().is_err(),
+            "a node may not be laxer than the limit"
+        );
+        c.mapping_runs_per_hour = 0;
+        assert!(c.validate().is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod import;
 pub mod importer;
 pub mod inbox;
 pub mod mapping;
+pub mod mapping_cli;
 pub mod metrics;
 pub mod net;
 pub mod partner_cli;

@@ -17,7 +17,10 @@
 //! 4. `close`: both sides store their view of the matrix, signed with the node key, and log the
 //!    run in the audit.
 //!
-//! Runs per partner are limited to [`RUNS_PER_HOUR_MAX`] an hour, counted on both sides.
+//! Runs per partner are limited to [`RUNS_PER_HOUR_MAX`] an hour (or fewer, by
+//! `mapping_runs_per_hour`), counted on both sides and persisted, so a restart does not reset
+//! the count. With `mapping_interval_hours` set, [`Mapper::spawn_schedule`] maps every connected
+//! active partner that has not been mapped (by either side) for that long.
 
 pub mod wire;
 
@@ -28,11 +31,11 @@ use libp2p::PeerId;
 use policy::{AccountField, Policy, Population, SharingLevel};
 use protocol::psi::{PsiLevel, PsiMessage, PsiOutcome, PsiSession};
 use protocol::records::{Account, AccountStatus, Stage};
-use redb::TableDefinition;
+use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wire::{Header, Offer, SharedRecord};
 
@@ -53,17 +56,31 @@ pub const RUN_TTL: Duration = Duration::from_secs(600);
 pub const AUDIT_KIND: &str = "mapping";
 /// Longest population name.
 pub const POPULATION_NAME_MAX: usize = 40;
+/// The rate limit's window: one hour.
+pub const RATE_WINDOW_MS: u64 = 3_600_000;
+/// Longest wait between two looks at which partners are due for a scheduled run.
+pub const SCHEDULE_TICK_MAX: Duration = Duration::from_secs(60);
+/// Shortest wait between two such looks (a tiny interval must not spin).
+pub const SCHEDULE_TICK_MIN: Duration = Duration::from_secs(1);
 
 /// Name → [`PopulationDef`] as JSON (custom populations only).
 const POPULATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("mapping_populations");
 /// Partner node id → [`StoredMatrix`] as JSON: the latest run.
 const MATRICES: TableDefinition<&str, &[u8]> = TableDefinition::new("mapping_matrices");
+/// Partner node id → the start times (ms since the epoch, a JSON array) of the runs with it in
+/// the last [`RATE_WINDOW_MS`]: the rate limit's count, kept across restarts.
+const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("mapping_runs");
+/// Partner node id → ms since the epoch of the last finished run with it (either side) or the
+/// last scheduled attempt: what the schedule compares with its interval.
+const LAST_RUN: TableDefinition<&str, u64> = TableDefinition::new("mapping_last_run");
 
 /// Creates the mapping tables.
 pub fn ensure_tables(store: &Store) -> Result<()> {
     let txn = store.write()?;
     txn.open_table(POPULATIONS)?;
     txn.open_table(MATRICES)?;
+    txn.open_table(RUNS)?;
+    txn.open_table(LAST_RUN)?;
     txn.commit()?;
     Ok(())
 }
@@ -476,7 +493,26 @@ pub struct StoredMatrix {
     pub signer: String,
 }
 
-/// The latest matrix stored for a partner.
+impl StoredMatrix {
+    /// Checks the signature over the matrix JSON against the signer's node key.
+    pub fn verify(&self) -> Result<()> {
+        use ed25519_dalek::{Signature, VerifyingKey};
+        let signer = protocol::identity::NodeId::parse(&self.signer)
+            .map_err(|e| anyhow!("the matrix's signer is not a node id: {e}"))?;
+        let key = VerifyingKey::from_bytes(&signer.public_key())
+            .map_err(|_| anyhow!("the matrix's signer has no valid key"))?;
+        let signature: [u8; 64] = hex::decode(&self.signature)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow!("the matrix's signature is not 64 bytes of hex"))?;
+        let bytes = serde_json::to_vec(&self.matrix)?;
+        key.verify_strict(&bytes, &Signature::from_bytes(&signature))
+            .map_err(|_| anyhow!("the matrix's signature does not verify"))
+    }
+}
+
+/// The latest matrix stored for a partner, its signature checked: a matrix changed on disk
+/// after it was signed is refused.
 pub fn latest_matrix(store: &Store, partner: &str) -> Result<Option<StoredMatrix>> {
     let txn = store.read()?;
     let table = match txn.open_table(MATRICES) {
@@ -484,10 +520,15 @@ pub fn latest_matrix(store: &Store, partner: &str) -> Result<Option<StoredMatrix
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    table
-        .get(partner)?
-        .map(|v| serde_json::from_slice(v.value()).context("a stored matrix is corrupt"))
-        .transpose()
+    let Some(value) = table.get(partner)? else {
+        return Ok(None);
+    };
+    let stored: StoredMatrix =
+        serde_json::from_slice(value.value()).context("a stored matrix is corrupt")?;
+    stored
+        .verify()
+        .context("the stored mapping matrix was changed after it was signed")?;
+    Ok(Some(stored))
 }
 
 fn store_matrix(
@@ -513,6 +554,8 @@ fn store_matrix(
             matrix.partner.as_str(),
             serde_json::to_vec(&stored)?.as_slice(),
         )?;
+        txn.open_table(LAST_RUN)?
+            .insert(matrix.partner.as_str(), now_ms)?;
     }
     crate::audit::record_in(
         &txn,
@@ -542,6 +585,87 @@ fn audit_details(matrix: &Matrix) -> Value {
     })
 }
 
+/// Most opportunities read per overlapping account when proposing a deal.
+pub const PROPOSE_OPPORTUNITIES_MAX: usize = 1000;
+
+/// Why no opportunity can be proposed from an overlap.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    /// No matrix with the partner yet.
+    #[error("{0}")]
+    NoMapping(String),
+    /// The domain, the overlap or the opportunity does not fit.
+    #[error("{0}")]
+    Refused(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The open opportunity of mine to share with a partner, on an account the latest matrix with
+/// that partner lists as an overlap with `domain`: `opportunity_id` if given (it must be one of
+/// them), else the only one.
+pub fn opportunity_to_propose(
+    store: &Store,
+    partner: &crate::store_net::PartnerRecord,
+    domain: &str,
+    opportunity_id: Option<&str>,
+) -> Result<String, ProposeError> {
+    let domain = protocol::records::Domain::parse(domain)
+        .map_err(|e| ProposeError::Refused(e.to_string()))?;
+    let domain = domain.as_str();
+    let stored = latest_matrix(store, &partner.id)?.ok_or_else(|| {
+        ProposeError::NoMapping(format!(
+            "no account mapping with {} yet; run one first (`cosell map {}`)",
+            partner.name, partner.name
+        ))
+    })?;
+    let matrix: Matrix =
+        serde_json::from_value(stored.matrix).context("a stored matrix is corrupt")?;
+    let account_ids: std::collections::BTreeSet<String> = matrix
+        .cells
+        .iter()
+        .flat_map(|c| c.overlaps.iter())
+        .filter(|o| o["domain"].as_str() == Some(domain))
+        .filter_map(|o| o["account_id"].as_str().map(str::to_string))
+        .collect();
+    if account_ids.is_empty() {
+        return Err(ProposeError::Refused(format!(
+            "{domain} is not an overlap in the latest account mapping with {} (computed {})",
+            partner.name, matrix.computed_at
+        )));
+    }
+    let mut open = Vec::new();
+    for account_id in account_ids {
+        let filter = crate::store::OpportunityFilter {
+            account_id: Some(account_id),
+            ..Default::default()
+        };
+        let page = store.list_opportunities(&filter, None, PROPOSE_OPPORTUNITIES_MAX)?;
+        open.extend(
+            page.items
+                .into_iter()
+                .filter(|o| o.stage.is_open())
+                .map(|o| o.id),
+        );
+    }
+    match (opportunity_id, open.as_slice()) {
+        (Some(wanted), _) if open.iter().any(|o| o == wanted) => Ok(wanted.to_string()),
+        (Some(wanted), _) => Err(ProposeError::Refused(format!(
+            "{wanted} is not an open opportunity of this node on {domain}"
+        ))),
+        (None, []) => Err(ProposeError::Refused(format!(
+            "there is no open opportunity on {domain} to propose; create one first"
+        ))),
+        (None, [one]) => Ok(one.clone()),
+        (None, several) => Err(ProposeError::Refused(format!(
+            "{} open opportunities on {domain} ({}); name the one to share",
+            several.len(),
+            several.join(", ")
+        ))),
+    }
+}
+
 /// Per-cell state of a run, on either side.
 struct CellRun {
     session: Option<PsiSession>,
@@ -561,12 +685,31 @@ struct ResponderRun {
     cells: HashMap<usize, CellRun>,
 }
 
+/// The mapping service's settings (`cosell.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappingSettings {
+    /// Runs per partner per hour, 1 to [`RUNS_PER_HOUR_MAX`] (a node may be stricter, never
+    /// laxer).
+    pub runs_per_hour: usize,
+    /// How often the schedule maps each partner; `None`: no schedule.
+    pub interval: Option<Duration>,
+}
+
+impl Default for MappingSettings {
+    fn default() -> Self {
+        MappingSettings {
+            runs_per_hour: RUNS_PER_HOUR_MAX,
+            interval: None,
+        }
+    }
+}
+
 /// The mapping service: starts runs, answers partners' runs, enforces the rate limit.
 pub struct Mapper {
     store: Arc<Store>,
     network: Arc<Network>,
+    settings: MappingSettings,
     runs: tokio::sync::Mutex<HashMap<String, ResponderRun>>,
-    rate: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 fn now_ms() -> u64 {
@@ -575,14 +718,76 @@ fn now_ms() -> u64 {
 
 impl Mapper {
     /// A service over this node's store and network; call [`Mapper::spawn_responder`] once.
-    pub fn new(store: Arc<Store>, network: Arc<Network>) -> Result<Arc<Mapper>> {
+    pub fn new(
+        store: Arc<Store>,
+        network: Arc<Network>,
+        settings: MappingSettings,
+    ) -> Result<Arc<Mapper>> {
+        assert!(settings.runs_per_hour >= 1, "validated by the config");
+        assert!(
+            settings.runs_per_hour <= RUNS_PER_HOUR_MAX,
+            "validated by the config"
+        );
         ensure_tables(&store)?;
         Ok(Arc::new(Mapper {
             store,
             network,
+            settings,
             runs: tokio::sync::Mutex::new(HashMap::new()),
-            rate: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Maps every connected active partner not mapped for an interval, until the process ends;
+    /// does nothing without an interval. Failures are logged, and the partner waits for the next
+    /// interval (so a refusing partner is not asked every tick).
+    pub fn spawn_schedule(self: &Arc<Self>) {
+        let Some(interval) = self.settings.interval else {
+            return;
+        };
+        let tick = interval.clamp(SCHEDULE_TICK_MIN, SCHEDULE_TICK_MAX);
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tick).await;
+                if let Err(e) = me.scheduled_round(interval).await {
+                    tracing::warn!(error = %format!("{e:#}"), "scheduled account mapping failed");
+                }
+            }
+        });
+    }
+
+    /// One look at the partners: runs mapping with each one that is due and connected.
+    async fn scheduled_round(&self, interval: Duration) -> Result<()> {
+        let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+        let now = now_ms();
+        let due = self
+            .blocking(move |s| due_partners(s, now, interval_ms))
+            .await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let connected = self.network.handle.connected().await?;
+        for partner in due {
+            let online = partner
+                .parse::<PeerId>()
+                .is_ok_and(|p| connected.contains(&p));
+            if !online {
+                tracing::debug!(%partner, "scheduled account mapping skipped: partner offline");
+                continue;
+            }
+            let id = partner.clone();
+            self.blocking(move |s| mark_attempt(s, &id, now_ms()))
+                .await?;
+            match self.run(&partner).await {
+                Ok(_) => tracing::info!(%partner, "scheduled account mapping done"),
+                Err(e) => tracing::warn!(
+                    %partner,
+                    error = %format!("{e:#}"),
+                    "scheduled account mapping failed"
+                ),
+            }
+        }
+        Ok(())
     }
 
     /// Answers partners' mapping requests until the network stops.
@@ -610,22 +815,11 @@ impl Mapper {
     }
 
     /// Counts a run for a partner, or refuses it over the limit.
-    fn take_run(&self, partner: &str) -> Result<()> {
-        let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
-        let runs = rate.entry(partner.to_string()).or_default();
-        let hour = Duration::from_secs(3600);
-        while runs.front().is_some_and(|t| t.elapsed() > hour) {
-            runs.pop_front();
-        }
-        if runs.len() >= RUNS_PER_HOUR_MAX {
-            let wait = hour.saturating_sub(runs.front().map_or(Duration::ZERO, |t| t.elapsed()));
-            bail!(
-                "rate limit: at most {RUNS_PER_HOUR_MAX} mapping runs per partner per hour; try again in {} minutes",
-                wait.as_secs() / 60 + 1
-            );
-        }
-        runs.push_back(Instant::now());
-        Ok(())
+    async fn take_run(&self, partner: &str) -> Result<()> {
+        let partner = partner.to_string();
+        let max = self.settings.runs_per_hour;
+        self.blocking(move |s| take_run(s, &partner, now_ms(), max))
+            .await
     }
 
     async fn blocking<T: Send + 'static>(
@@ -659,7 +853,14 @@ impl Mapper {
             bail!("{} is not an active partner", record.name);
         }
         let peer: PeerId = record.id.parse().map_err(|_| anyhow!("bad partner id"))?;
-        self.take_run(&record.id)?;
+        // Checked first, so a partner that is away does not use up runs.
+        if !self.network.handle.connected().await?.contains(&peer) {
+            bail!(
+                "{} is offline (not connected to this node); try again when it is",
+                record.name
+            );
+        }
+        self.take_run(&record.id).await?;
         let pid = record.id.clone();
         let (policy, mine, opps) = self
             .blocking(move |s| {
@@ -804,7 +1005,7 @@ impl Mapper {
                 for p in &populations {
                     parse_level(&p.level)?;
                 }
-                self.take_run(partner)?;
+                self.take_run(partner).await?;
                 let pid = partner.to_string();
                 let (policy, mine, opps) = self
                     .blocking(move |s| {
@@ -916,6 +1117,68 @@ impl Mapper {
             _ => bail!("not a mapping request"),
         }
     }
+}
+
+/// Counts a run with a partner in the persisted log, or refuses it when `max` runs started in
+/// the last [`RATE_WINDOW_MS`]. Check and count are one write transaction, so concurrent runs
+/// cannot both take the last slot.
+fn take_run(store: &Store, partner: &str, now_ms: u64, max: usize) -> Result<()> {
+    let txn = store.write()?;
+    let wait_ms = {
+        let mut table = txn.open_table(RUNS)?;
+        let mut times: Vec<u64> = match table.get(partner)? {
+            Some(v) => serde_json::from_slice(v.value())
+                .context("the stored mapping run times are corrupt")?,
+            None => Vec::new(),
+        };
+        // A time ahead of the clock (it was set back) counts until the window has passed.
+        times.retain(|&t| now_ms.saturating_sub(t) < RATE_WINDOW_MS);
+        times.retain(|&t| t <= now_ms.saturating_add(RATE_WINDOW_MS));
+        times.sort_unstable();
+        if times.len() >= max {
+            let frees_slot = times[times.len() - max];
+            Some(RATE_WINDOW_MS.saturating_sub(now_ms.saturating_sub(frees_slot)))
+        } else {
+            times.push(now_ms);
+            table.insert(partner, serde_json::to_vec(&times)?.as_slice())?;
+            None
+        }
+    };
+    if let Some(wait_ms) = wait_ms {
+        txn.abort()?;
+        bail!(
+            "rate limit: at most {max} mapping runs per partner per hour; try again in {} minutes",
+            wait_ms / 60_000 + 1
+        );
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Active partners whose last run (or scheduled attempt) is at least `interval_ms` old; a
+/// partner never mapped counts from the start of the partnership (a new partner is mapped one
+/// interval after it joined, not at once).
+fn due_partners(store: &Store, now_ms: u64, interval_ms: u64) -> Result<Vec<String>> {
+    let partners = crate::store_net::partners(store)?;
+    let txn = store.read()?;
+    let table = txn.open_table(LAST_RUN)?;
+    let mut due = Vec::new();
+    for p in partners.into_iter().filter(|p| p.is_active()) {
+        let last = table.get(p.id.as_str())?.map(|v| v.value());
+        let since = last.unwrap_or(0).max(p.since_ms);
+        if now_ms.saturating_sub(since) >= interval_ms {
+            due.push(p.id);
+        }
+    }
+    Ok(due)
+}
+
+/// Records a scheduled attempt, so a failing partner waits for the next interval.
+fn mark_attempt(store: &Store, partner: &str, now_ms: u64) -> Result<()> {
+    let txn = store.write()?;
+    txn.open_table(LAST_RUN)?.insert(partner, now_ms)?;
+    txn.commit()?;
+    Ok(())
 }
 
 fn current<'a>(
@@ -1044,5 +1307,173 @@ fn build_cell(
         my_level: p.level.as_str().to_string(),
         their_level: their_level.to_string(),
         buckets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store_net::PartnerRecord;
+
+    const HOUR_MS: u64 = RATE_WINDOW_MS;
+
+    fn open(dir: &tempfile::TempDir) -> Store {
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        crate::store_net::ensure_tables(&store).unwrap();
+        ensure_tables(&store).unwrap();
+        store
+    }
+
+    fn matrix(partner: &str, count: usize) -> Matrix {
+        Matrix {
+            partner: partner.into(),
+            partner_name: "Reseller Co".into(),
+            computed_at: "2026-11-23T20:00:00Z".into(),
+            initiated_by: "me".into(),
+            cells: vec![Cell {
+                mine: "customers".into(),
+                theirs: "prospects".into(),
+                level: "counts".into(),
+                count: Some(count),
+                overlaps: vec![],
+                partner_accounts: vec![],
+                my_level: "counts".into(),
+                their_level: "counts".into(),
+                buckets: (64, 64),
+            }],
+        }
+    }
+
+    fn node_id(key: &ed25519_dalek::SigningKey) -> String {
+        protocol::identity::NodeId::from_public_key(&key.verifying_key().to_bytes())
+            .unwrap()
+            .as_str()
+            .to_string()
+    }
+
+    #[test]
+    fn stored_matrix_signature_verifies_and_a_tampered_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let signer = node_id(&key);
+        let m = matrix("peer-a", 5);
+        let audit = audit_details(&m);
+        store_matrix(&store, &key, &signer, &m, audit, 1_000).unwrap();
+        let stored = latest_matrix(&store, "peer-a").unwrap().expect("stored");
+        stored.verify().unwrap();
+        assert_eq!(stored.matrix["cells"][0]["count"], 5);
+
+        // Changed on disk after signing: the count is raised.
+        let raw = {
+            let txn = store.read().unwrap();
+            let table = txn.open_table(MATRICES).unwrap();
+            let v = table.get("peer-a").unwrap().unwrap();
+            String::from_utf8(v.value().to_vec()).unwrap()
+        };
+        assert!(raw.contains("\"count\":5"), "{raw}");
+        let tampered = raw.replace("\"count\":5", "\"count\":6");
+        let txn = store.write().unwrap();
+        txn.open_table(MATRICES)
+            .unwrap()
+            .insert("peer-a", tampered.as_bytes())
+            .unwrap();
+        txn.commit().unwrap();
+        let err = latest_matrix(&store, "peer-a").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("changed after it was signed"),
+            "{err:#}"
+        );
+
+        // Signed by one key but claiming another signer.
+        let other = node_id(&ed25519_dalek::SigningKey::from_bytes(&[8; 32]));
+        let mut forged = stored.clone();
+        forged.signer = other;
+        assert!(forged.verify().is_err());
+        // A signature that is not hex of 64 bytes.
+        let mut short = stored;
+        short.signature.truncate(10);
+        assert!(short.verify().is_err());
+    }
+
+    #[test]
+    fn rate_limit_survives_a_reopen_and_frees_a_slot_after_an_hour() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = 10 * HOUR_MS;
+        {
+            let store = open(&dir);
+            take_run(&store, "peer-a", t0, 2).unwrap();
+            take_run(&store, "peer-a", t0 + 1_000, 2).unwrap();
+            let err = take_run(&store, "peer-a", t0 + 2_000, 2).unwrap_err();
+            assert!(
+                err.to_string().contains(
+                    "at most 2 mapping runs per partner per hour; try again in 60 minutes"
+                ),
+                "{err}"
+            );
+            // Another partner has its own count.
+            take_run(&store, "peer-b", t0 + 2_000, 2).unwrap();
+        }
+        let store = open(&dir);
+        assert!(take_run(&store, "peer-a", t0 + 3_000, 2).is_err());
+        assert!(take_run(&store, "peer-a", t0 + HOUR_MS - 1, 2).is_err());
+        take_run(&store, "peer-a", t0 + HOUR_MS, 2).unwrap();
+        assert!(take_run(&store, "peer-a", t0 + HOUR_MS + 1, 2).is_err());
+    }
+
+    #[test]
+    fn schedule_maps_a_partner_one_interval_after_it_joined_or_was_last_mapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let since = 5 * HOUR_MS;
+        for (id, status) in [("peer-a", "active"), ("peer-gone", "removed")] {
+            let txn = store.write().unwrap();
+            crate::store_net::put_partner_in(
+                &txn,
+                &PartnerRecord {
+                    id: id.into(),
+                    name: id.into(),
+                    partner_type: None,
+                    status: status.into(),
+                    since_ms: since,
+                    last_seen_ms: None,
+                    addrs: vec![],
+                    removed_ms: None,
+                },
+            )
+            .unwrap();
+            txn.commit().unwrap();
+        }
+        assert!(due_partners(&store, since + HOUR_MS - 1, HOUR_MS)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            due_partners(&store, since + HOUR_MS, HOUR_MS).unwrap(),
+            vec!["peer-a".to_string()],
+            "a removed partner is never due"
+        );
+        mark_attempt(&store, "peer-a", since + HOUR_MS).unwrap();
+        assert!(due_partners(&store, since + 2 * HOUR_MS - 1, HOUR_MS)
+            .unwrap()
+            .is_empty());
+        // A run the partner started counts as well.
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let m = matrix("peer-a", 1);
+        store_matrix(
+            &store,
+            &key,
+            &node_id(&key),
+            &m,
+            json!({}),
+            since + 2 * HOUR_MS,
+        )
+        .unwrap();
+        assert!(due_partners(&store, since + 3 * HOUR_MS - 1, HOUR_MS)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            due_partners(&store, since + 3 * HOUR_MS, HOUR_MS).unwrap(),
+            vec!["peer-a".to_string()]
+        );
     }
 }

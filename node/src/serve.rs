@@ -62,8 +62,9 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         )
         .await?,
     );
-    let mapping = crate::mapping::Mapper::new(store.clone(), network.clone())?;
+    let mapping = crate::mapping::Mapper::new(store.clone(), network.clone(), config.mapping())?;
     mapping.spawn_responder();
+    mapping.spawn_schedule();
     let listener = tokio::net::TcpListener::bind(&config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;

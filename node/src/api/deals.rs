@@ -50,15 +50,27 @@ pub async fn share(
         None => DealRole::Vendor,
         Some(r) => DealRole::parse(r).map_err(|e| ApiError::bad_request(e.to_string()))?,
     };
+    let view = share_opportunity(&state, body.opportunity_id, body.partners, role).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Shares an opportunity with partners as a new deal (durable first, then offered to them); the
+/// deal's view. The one path of `POST /deals` and of proposing a deal from a mapping overlap.
+pub(super) async fn share_opportunity(
+    state: &AppState,
+    opportunity_id: String,
+    partners: Vec<String>,
+    role: DealRole,
+) -> Result<Value, ApiError> {
     let deals = state.network.deals.clone();
     let (ids, view) = blocking(move || {
-        let id = deals.share(&body.opportunity_id, &body.partners, role, now_ms())?;
+        let id = deals.share(&opportunity_id, &partners, role, now_ms())?;
         let view = deals.view(id, true)?.unwrap_or(Value::Null);
         Ok((deals.with_invitations(id), view))
     })
     .await?;
     state.network.handle.sync(ids).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok(view)
 }
 
 pub async fn list(

@@ -1,4 +1,5 @@
-//! Account mapping: `/populations`, `/populations/{name}`, `/partners/{id}/map`.
+//! Account mapping: `/populations`, `/populations/{name}`, `/partners/{id}/map`,
+//! `/partners/{id}/map/propose` (share an opportunity on an overlapping account as a deal).
 
 use super::{blocking, ApiError, AppState, Caller};
 use crate::auth::Role;
@@ -8,6 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub async fn list_populations(
@@ -83,6 +85,8 @@ pub async fn run_map(
             let msg = format!("{e:#}");
             if msg.contains("rate limit") {
                 Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, msg))
+            } else if msg.contains("is offline") {
+                Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg))
             } else {
                 Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
@@ -110,4 +114,87 @@ pub async fn get_map(
     })
     .await?;
     Ok(Json(matrix_json(stored)))
+}
+
+/// What `POST /partners/{id}/map/propose` takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeBody {
+    /// An account domain the latest matrix with the partner lists as an overlap.
+    domain: String,
+    /// Which of this node's open opportunities on that account (needed when there are several).
+    opportunity_id: Option<String>,
+}
+
+/// Shares this node's open opportunity on an overlapping account with the partner, as
+/// `POST /deals` would; refuses a domain that is not an overlap, an account without an open
+/// opportunity, and an opportunity already shared with that partner.
+pub async fn propose(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<ProposeBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Manager)?;
+    let Json(body) = body?;
+    let s = state.clone();
+    let (partner, opportunity) = blocking(move || {
+        let partner = resolve(&s, &id)?;
+        if !partner.is_active() {
+            return Err(ApiError::conflict(format!(
+                "{} is not an active partner",
+                partner.name
+            )));
+        }
+        let opportunity = mapping::opportunity_to_propose(
+            &s.store,
+            &partner,
+            &body.domain,
+            body.opportunity_id.as_deref(),
+        )
+        .map_err(|e| match e {
+            mapping::ProposeError::NoMapping(m) => ApiError::not_found(m),
+            mapping::ProposeError::Refused(m) => ApiError::unprocessable(m, vec![]),
+            mapping::ProposeError::Internal(e) => ApiError::internal(e),
+        })?;
+        if let Some(deal) = shared_with(&s, &opportunity, &partner.id)? {
+            return Err(ApiError::conflict(format!(
+                "opportunity {opportunity} is already shared with {} as deal {deal}",
+                partner.name
+            )));
+        }
+        Ok((partner, opportunity))
+    })
+    .await?;
+    let view = super::deals::share_opportunity(
+        &state,
+        opportunity,
+        vec![partner.id],
+        protocol::deal::Role::Vendor,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A deal made from this opportunity that the partner takes part in.
+fn shared_with(
+    state: &AppState,
+    opportunity: &str,
+    partner: &str,
+) -> Result<Option<String>, ApiError> {
+    for deal in crate::store_net::deals_of_opportunity(&state.store, opportunity)? {
+        let Ok(id) = protocol::deal::DealId::parse(&deal) else {
+            continue;
+        };
+        let view = state.network.deals.view(id, false)?;
+        let joined = view.as_ref().is_some_and(|v| {
+            v["participants"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["id"] == partner))
+        });
+        if joined {
+            return Ok(Some(deal));
+        }
+    }
+    Ok(None)
 }

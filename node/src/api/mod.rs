@@ -142,6 +142,7 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
             "/partners/{id}/map",
             get(mapping::get_map).post(mapping::run_map),
         )
+        .route("/partners/{id}/map/propose", post(mapping::propose))
         .route("/populations", get(mapping::list_populations))
         .route(
             "/populations/{name}",

@@ -56,6 +56,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/partners/{id}/policy/preview", "What the partner receives under its policy (opportunity_id)", Some("viewer"), None, (200, "PolicyPreview")),
     route!("post" "/partners/{id}/map", "Run account mapping with a partner now (PSI); the matrix", Some("manager"), None, (200, "MappingMatrix")),
     route!("get" "/partners/{id}/map", "The latest account-mapping matrix with a partner, signed", Some("viewer"), None, (200, "MappingMatrix")),
+    route!("post" "/partners/{id}/map/propose", "Share this node's open opportunity on an overlapping account (domain, opportunity_id) with the partner as a deal", Some("manager"), Some(("application/json", "ProposeInput")), (201, "Deal")),
     route!("get" "/populations", "Account-mapping populations: built-in and custom", Some("viewer"), None, (200, "PopulationPage")),
     route!("put" "/populations/{name}", "Create or replace a custom population (statuses, industries, countries, tags, stages)", Some("admin"), Some(("application/json", "Population")), (200, "Population")),
     route!("delete" "/populations/{name}", "Remove a custom population", Some("admin"), None, (204, "Empty")),
@@ -167,7 +168,12 @@ fn schemas() -> Value {
         "RegistrationPage": page("Registration"),
         "RejectInput": {"type": "object", "required": ["reason"], "properties": {"reason": string()}},
         "SectionInput": {"type": "object", "properties": {"note": string(), "notes": {"type": "array", "items": string()}, "next_step": string(), "contacts": {"type": "array", "items": string()}, "contribution": string(), "stage": stage, "linked_opportunity": string()}},
-        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected"]}, "peer": nullable_string(), "summary": string(), "details": {"type": "object"}}},
+        "ProposeInput": {"type": "object", "required": ["domain"], "properties": {"domain": string(), "opportunity_id": string()}},
+        "MappingCell": {"type": "object", "required": ["mine", "theirs", "level", "count", "overlaps"], "properties": {"mine": string(), "theirs": string(), "level": {"type": "string", "enum": ["hidden", "counts", "overlaps", "all"]}, "count": {"type": ["integer", "null"]}, "overlaps": {"type": "array", "items": {"type": "object", "properties": {"account_id": string(), "name": string(), "domain": string(), "opportunity_ids": {"type": "array", "items": string()}, "partner": {"type": "object", "description": "the partner's fields its policy allows"}}}}, "partner_accounts": {"type": "array", "items": {"type": "object"}}, "my_level": string(), "their_level": string(), "buckets": {"type": "array", "items": {"type": "integer"}}}},
+        "MappingMatrix": {"type": "object", "required": ["partner", "computed_at", "cells"], "properties": {"partner": string(), "partner_name": string(), "computed_at": string(), "initiated_by": {"type": "string", "enum": ["me", "partner"]}, "cells": {"type": "array", "items": {"$ref": "#/components/schemas/MappingCell"}}, "signature": {"type": "string", "description": "ed25519 over the matrix JSON, hex"}, "signer": string()}},
+        "Population": {"type": "object", "required": ["name"], "properties": {"name": string(), "statuses": {"type": "array", "items": status}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage}, "builtin": {"type": "boolean"}}},
+        "PopulationPage": page("Population"),
+        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected", "mapping"]}, "peer": nullable_string(), "summary": string(), "details": {"type": "object"}}},
         "AuditPage": page("AuditEntry"),
     })
 }
