@@ -103,4 +103,24 @@ impl Client {
             Err(f) => Err(anyhow!(f.error)),
         }
     }
+
+    /// Every item of a list route (`{"items","next_cursor"}`), following the cursors.
+    pub fn list_all(&self, path: &str) -> Result<Vec<Value>> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = format!("{path}{sep}limit=1000");
+            if let Some(c) = &cursor {
+                url.push_str("&cursor=");
+                url.push_str(&crate::partner_cli::segment(c));
+            }
+            let page = self.json("GET", &url, None)?;
+            items.extend(page["items"].as_array().into_iter().flatten().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) if Some(c) != cursor.as_deref() => cursor = Some(c.to_string()),
+                _ => return Ok(items),
+            }
+        }
+    }
 }

@@ -1124,6 +1124,62 @@ impl Deals {
             .collect()
     }
 
+    /// One page of deals (without history) in id order: those after `after` (a deal id, the
+    /// previous page's cursor), at most `limit`, optionally only those whose shared stage is
+    /// `stage` or that have `participant` among their participants. Returns the page and the
+    /// cursor of the next one, if any.
+    pub fn list_page(
+        &self,
+        after: Option<DealId>,
+        limit: usize,
+        stage: Option<&str>,
+        participant: Option<&str>,
+    ) -> (Vec<Value>, Option<String>) {
+        let inner = self.lock();
+        let mut ids: Vec<&DealId> = inner
+            .docs
+            .keys()
+            .filter(|id| after.is_none_or(|a| **id > a))
+            .collect();
+        ids.sort();
+        let mut items = Vec::new();
+        let mut more = false;
+        for id in ids {
+            if inner.info.get(id).map(|i| i.kind) != Some(DocKind::Deal) {
+                continue;
+            }
+            let Some(doc) = inner.docs.get(id).filter(|d| d.is_initialized()) else {
+                continue;
+            };
+            let mut v = deal_json(doc, false);
+            if stage.is_some_and(|s| v["stage"].as_str() != Some(s)) {
+                continue;
+            }
+            let has = |p: &str| {
+                v["participants"]
+                    .as_array()
+                    .is_some_and(|all| all.iter().any(|x| x["id"].as_str() == Some(p)))
+            };
+            if participant.is_some_and(|p| !has(p)) {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            self.overlay(&inner, doc.id(), &mut v);
+            items.push(v);
+        }
+        let next = more
+            .then(|| {
+                items
+                    .last()
+                    .and_then(|v| v["id"].as_str().map(str::to_string))
+            })
+            .flatten();
+        (items, next)
+    }
+
     /// What only this node knows about a deal: the answers to the invitations it made (an
     /// invitee that has not the deal yet answered in its invitation) and expired invitations.
     fn overlay(&self, inner: &Inner, id: DealId, v: &mut Value) {

@@ -110,12 +110,13 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
     let client = Client::for_data_dir(dir)?;
     match command {
         DealsCommand::List { json } => {
-            let answer = client.json("GET", "/deals", None)?;
+            let items = client.list_all("/deals")?;
             if json {
+                let answer = serde_json::json!({"items": items, "next_cursor": null});
                 println!("{}", serde_json::to_string_pretty(&answer)?);
                 return Ok(());
             }
-            for d in answer["items"].as_array().into_iter().flatten() {
+            for d in &items {
                 let names: Vec<String> = d["participants"]
                     .as_array()
                     .into_iter()

@@ -43,9 +43,8 @@ fn metric(node: &Node, line_prefix: &str) -> u64 {
 
 /// Every deal a node holds, by id: (fields, sections, participants, change count).
 fn deals(node: &Node) -> BTreeMap<String, Value> {
-    let list = node.get("/api/v1/deals");
-    assert_eq!(list.status, 200, "{}", list.text);
-    let items = list.json["items"].as_array().expect("items").clone();
+    // Pages of 300 (the last one short): `list_all` checks cursors never repeat.
+    let items = node.list_all("/api/v1/deals", "", 300);
     let mut out = BTreeMap::new();
     for d in items {
         let id = d["id"].as_str().expect("deal id").to_string();
@@ -138,6 +137,20 @@ fn a_reseller_killed_mid_sync_of_many_deals_restarts_and_converges_without_loss_
     reseller.serve();
     let want = deals(&vendor);
     assert_eq!(want.len(), n);
+    // The list filters: by participant (all of them are shared with the reseller), by stage.
+    let reseller_id = reseller.node_json().expect("node.json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let with_reseller = vendor.list_all("/api/v1/deals", &format!("partner={reseller_id}"), 1000);
+    assert_eq!(with_reseller.len(), n);
+    assert!(vendor
+        .list_all("/api/v1/deals", "partner=nobody", 1000)
+        .is_empty());
+    let bad = vendor.get("/api/v1/deals?stage=nonsense");
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let bad = vendor.get("/api/v1/deals?cursor=nonsense");
+    assert_eq!(bad.status, 400, "{}", bad.text);
     let synced_started = Instant::now();
     // The vendor's side changes too while they converge (each deal gains the reseller's signed
     // acceptance), so both are read afresh.

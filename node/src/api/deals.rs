@@ -6,8 +6,8 @@ use super::{blocking, ApiError, AppState, Caller};
 use crate::auth::Role;
 use crate::cli::now_ms;
 use crate::deals::DealsError;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::deal::{DealId, Role as DealRole, SectionUpdate};
@@ -73,14 +73,47 @@ pub(super) async fn share_opportunity(
     Ok(view)
 }
 
+/// Filters and paging of `GET /api/v1/deals`.
+#[derive(Debug, serde::Deserialize)]
+pub struct DealQuery {
+    /// Only deals whose shared stage is this.
+    stage: Option<String>,
+    /// Only deals with this node id among their participants.
+    partner: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    query: Result<Query<DealQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
+    let Query(query) = query?;
+    let limit = super::records::page_limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            DealId::parse(c)
+                .map_err(|_| ApiError::bad_request(format!("cursor {c:?} is not a deal id")))?,
+        ),
+    };
+    let stage = match query.stage.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            Stage::parse(s)
+                .map_err(|e| ApiError::bad_request(format!("stage {s:?}: {e}")))?
+                .as_str()
+                .to_string(),
+        ),
+    };
     let deals = state.network.deals.clone();
-    let items = blocking(move || Ok(deals.list())).await?;
-    Ok(Json(json!({"items": items, "next_cursor": null})))
+    let (items, next) = blocking(move || {
+        Ok(deals.list_page(after, limit, stage.as_deref(), query.partner.as_deref()))
+    })
+    .await?;
+    Ok(Json(json!({"items": items, "next_cursor": next})))
 }
 
 pub async fn get(

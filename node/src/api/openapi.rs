@@ -60,7 +60,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/populations", "Account-mapping populations: built-in and custom", Some("viewer"), None, (200, "PopulationPage")),
     route!("put" "/populations/{name}", "Create or replace a custom population (statuses, industries, countries, tags, stages)", Some("admin"), Some(("application/json", "Population")), (200, "Population")),
     route!("delete" "/populations/{name}", "Remove a custom population", Some("admin"), None, (204, "Empty")),
-    route!("get" "/deals", "Shared deals", Some("viewer"), None, (200, "DealPage")),
+    route!("get" "/deals", "Shared deals (stage, partner, limit, cursor)", Some("viewer"), None, (200, "DealPage")),
     route!("post" "/deals", "Share an opportunity with partners as a deal", Some("manager"), Some(("application/json", "ShareInput")), (201, "Deal")),
     route!("get" "/deals/{id}", "One deal with its signed history", Some("viewer"), None, (200, "Deal")),
     route!("patch" "/deals/{id}", "Write this node's own section of a deal", Some("manager"), Some(("application/json", "SectionInput")), (200, "Deal")),

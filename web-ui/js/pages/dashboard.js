@@ -6,7 +6,7 @@ export async function render(view, ctx) {
   const [opps, partners, deals, registrations] = await Promise.all([
     listAll("/opportunities", { max: 20000 }),
     api("/partners"),
-    api("/deals"),
+    listAll("/deals"),
     ctx.features.registrations ? api("/registrations").catch(() => null) : null,
   ]);
   const me = ctx.node ? ctx.node.id : null;

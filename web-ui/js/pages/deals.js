@@ -1,9 +1,9 @@
 // Shared deals: every deal this node takes part in, with each participant's status.
-import { api } from "../api.js";
+import { api, listAll } from "../api.js";
 import { h, add, set, title, table, empty, statusBadge, stageLabel, when, field } from "../ui.js";
 
 export async function render(view, ctx) {
-  const deals = await api("/deals");
+  const deals = await listAll("/deals");
   const me = ctx.node ? ctx.node.id : null;
   const mine = ctx.query.get("mine") || "";
   const myStatus = (d) => (d.participants.find((p) => p.id === me) || {}).status;
