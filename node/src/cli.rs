@@ -16,7 +16,6 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "cosell", version, about)]
 pub struct Cli {
-    /// The node's data directory.
     /// The node's data directory [default: ./cosell-data; for `demo`: a temporary directory].
     #[arg(long, global = true, env = "COSELL_DATA")]
     pub data: Option<PathBuf>,

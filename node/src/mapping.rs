@@ -149,7 +149,11 @@ impl PopulationDef {
         };
         (self.statuses.is_empty() || self.statuses.iter().any(|s| s == account.status.as_str()))
             && any_ci(&self.industries, account.industry.as_deref())
-            && any_ci(&self.countries, account.country.as_deref())
+            && (self.countries.is_empty()
+                || account
+                    .country
+                    .as_deref()
+                    .is_some_and(|c| self.countries.iter().any(|w| policy::country::same(w, c))))
             && (self.tags.is_empty()
                 || account
                     .tags

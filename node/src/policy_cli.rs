@@ -153,6 +153,20 @@ fn print_preview(answer: &serde_json::Value, json: bool) -> Result<()> {
                     }
                 }
             }
+            let withheld = answer["withheld_items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !withheld.is_empty() {
+                println!("\nwithheld:");
+                for w in &withheld {
+                    println!(
+                        "  {}  {}",
+                        w["opportunity_id"].as_str().unwrap_or("?"),
+                        w["reason"].as_str().unwrap_or("?")
+                    );
+                }
+            }
             Ok(())
         }
     }

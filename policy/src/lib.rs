@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod canonical;
+pub mod country;
 pub mod limits;
 mod model;
 mod parse;
@@ -34,5 +35,6 @@ pub use model::{
 };
 pub use parse::{PolicyError, PolicyErrors};
 pub use project::{
-    preview, project, project_account, transform_amount, transform_date, Preview, Projection, Value,
+    preview, project, project_account, transform_amount, transform_date, withheld_because, Preview,
+    Projection, Value, Withheld,
 };

@@ -351,44 +351,90 @@ impl OpportunityPolicy {
     /// Whether the row filters let this opportunity (with its account) through. Says nothing
     /// about fields: with no field shared, nothing is sent even for an admitted row.
     pub fn admits(&self, opportunity: &Opportunity, account: &Account) -> bool {
+        self.withholds(opportunity, account).is_none()
+    }
+
+    /// The first row filter that keeps this opportunity back, as a sentence for the admin
+    /// ("its stage prospect is not in stages [qualified, committed]"), or `None` when the row
+    /// filters admit it. The preview shows it, so a policy can be debugged without guessing.
+    pub fn withholds(&self, opportunity: &Opportunity, account: &Account) -> Option<String> {
         if let Some(stages) = &self.stages {
             if !stages.contains(&opportunity.stage) {
-                return false;
+                let list: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
+                return Some(format!(
+                    "its stage {} is not in stages [{}]",
+                    opportunity.stage.as_str(),
+                    list.join(", ")
+                ));
             }
         }
         if self.amount_min.is_some() || self.amount_max.is_some() {
             // An opportunity without an amount cannot be shown to be in range.
             let Some(amount) = opportunity.amount else {
-                return false;
+                return Some("it has no amount, and the policy filters by amount".into());
             };
-            if self.amount_min.is_some_and(|min| amount < min) {
-                return false;
+            if let Some(min) = self.amount_min.filter(|min| amount < *min) {
+                return Some(format!("its amount {amount} is below amount_min {min}"));
             }
-            if self.amount_max.is_some_and(|max| amount > max) {
-                return false;
+            if let Some(max) = self.amount_max.filter(|max| amount > *max) {
+                return Some(format!("its amount {amount} is above amount_max {max}"));
             }
         }
         if let Some(statuses) = &self.account_statuses {
             if !statuses.contains(&account.status) {
-                return false;
+                let list: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+                return Some(format!(
+                    "its account's status {} is not in account_statuses [{}]",
+                    account.status.as_str(),
+                    list.join(", ")
+                ));
             }
         }
-        if !matches_optional(self.countries.as_ref(), account.country.as_deref()) {
-            return false;
+        if let Some(countries) = &self.countries {
+            let admitted = account
+                .country
+                .as_deref()
+                .is_some_and(|c| countries.iter().any(|w| crate::country::same(w, c)));
+            if !admitted {
+                let list: Vec<&str> = countries.iter().map(String::as_str).collect();
+                return Some(match account.country.as_deref() {
+                    Some(c) => format!(
+                        "its account's country {c:?} is not in countries [{}]",
+                        list.join(", ")
+                    ),
+                    None => "its account has no country, and the policy filters by country".into(),
+                });
+            }
         }
         if !matches_optional(self.owners.as_ref(), opportunity.owner.as_deref()) {
-            return false;
+            return Some(match opportunity.owner.as_deref() {
+                Some(o) => format!("its owner {o:?} is not in owners"),
+                None => "it has no owner, and the policy filters by owner".into(),
+            });
         }
-        let has_tag = |wanted: &BTreeSet<String>| {
+        let has_tag = |wanted: &String| {
             opportunity
                 .tags
                 .iter()
-                .any(|t| wanted.iter().any(|w| w.eq_ignore_ascii_case(t)))
+                .any(|t| wanted.eq_ignore_ascii_case(t))
         };
-        if !self.tags_include.iter().all(has_tag) {
-            return false;
+        if let Some(group) = self
+            .tags_include
+            .iter()
+            .find(|group| !group.iter().any(has_tag))
+        {
+            let list: Vec<&str> = group.iter().map(String::as_str).collect();
+            return Some(format!(
+                "it has none of the tags [{}] that tags_include requires",
+                list.join(", ")
+            ));
         }
-        !has_tag(&self.tags_exclude)
+        if let Some(excluded) = self.tags_exclude.iter().find(|w| has_tag(w)) {
+            return Some(format!(
+                "it has the tag {excluded:?}, which tags_exclude withholds"
+            ));
+        }
+        None
     }
 
     fn intersect(&self, other: &OpportunityPolicy) -> OpportunityPolicy {

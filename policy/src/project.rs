@@ -116,6 +116,32 @@ pub struct Preview {
     /// This node's ids of the opportunities in `items`, same order. Local only: for the admin's
     /// view, never part of what a partner receives.
     pub opportunity_ids: Vec<String>,
+    /// The first `page_limit` withheld opportunities: this node's id and why (the first row
+    /// filter that keeps it back). Local only, like `opportunity_ids`.
+    #[serde(default)]
+    pub withheld_items: Vec<Withheld>,
+}
+
+/// One opportunity a policy keeps back, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withheld {
+    /// This node's id of the opportunity.
+    pub opportunity_id: String,
+    /// A sentence naming the rule ("its stage prospect is not in stages [qualified]").
+    pub reason: String,
+}
+
+/// Why `policy` keeps this opportunity from a partner, or `None` when it is shared.
+pub fn withheld_because(
+    policy: &Policy,
+    opportunity: &Opportunity,
+    account: &Account,
+) -> Option<String> {
+    let o = &policy.opportunities;
+    if o.fields.is_empty() {
+        return Some("the policy shares no opportunity fields".into());
+    }
+    o.withholds(opportunity, account)
 }
 
 /// Projects every opportunity (with its account) under `policy`, counting shared and withheld
@@ -140,6 +166,14 @@ where
             out.shared += 1;
         } else {
             out.withheld += 1;
+        }
+        if out.withheld_items.len() < page_limit {
+            if let Some(reason) = withheld_because(policy, opportunity, account) {
+                out.withheld_items.push(Withheld {
+                    opportunity_id: opportunity.id.clone(),
+                    reason,
+                });
+            }
         }
     }
     out

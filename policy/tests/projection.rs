@@ -396,3 +396,74 @@ customers = "hidden"
         ]
     );
 }
+
+/// CRM exports write countries as names ("United States"), policies as codes ("US"): they match.
+/// (A bug once withheld every Salesforce-exported US deal from a `countries = ["US"]` policy.)
+#[test]
+fn country_filters_match_crm_country_names_to_iso_codes() {
+    let p = policy(
+        r#"[opportunities]
+fields = ["name"]
+countries = ["US", "CA"]
+"#,
+    );
+    for written in [
+        "United States",
+        "USA",
+        "U.S.A.",
+        "united states of america",
+        "Canada",
+    ] {
+        let mut a = account();
+        a.country = Some(written.into());
+        assert!(project(&p, &opportunity(), &a).is_some(), "{written}");
+    }
+    let mut a = account();
+    a.country = Some("Germany".into());
+    assert!(project(&p, &opportunity(), &a).is_none());
+}
+
+/// The preview says which rule withholds each opportunity, so a policy is debugged by reading.
+#[test]
+fn preview_names_the_rule_that_withholds_each_opportunity() {
+    let cases = [
+        (
+            "stages = [\"committed\"]",
+            "its stage qualified is not in stages [committed]",
+        ),
+        ("amount_min = 200000", "below amount_min 200000"),
+        (
+            "countries = [\"FR\"]",
+            "country \"DE\" is not in countries [FR]",
+        ),
+        ("tags_exclude = [\"cloud\"]", "tags_exclude"),
+        ("tags_include = [\"partner-led\"]", "tags_include"),
+        ("owners = [\"Eve\"]", "its owner \"Bob\" is not in owners"),
+        (
+            "account_statuses = [\"prospect\"]",
+            "status customer is not in account_statuses",
+        ),
+    ];
+    for (rule, reason) in cases {
+        let p = policy(&format!("[opportunities]\nfields = [\"name\"]\n{rule}\n"));
+        let (opp, acc) = (opportunity(), account());
+        let shown = preview(&p, [(&opp, &acc)], 10);
+        assert_eq!((shown.shared, shown.withheld), (0, 1), "{rule}");
+        assert_eq!(shown.withheld_items.len(), 1, "{rule}");
+        assert!(
+            shown.withheld_items[0].reason.contains(reason),
+            "{rule}: {}",
+            shown.withheld_items[0].reason
+        );
+        assert_eq!(shown.withheld_items[0].opportunity_id, "opp1");
+    }
+    let none = policy("[opportunities]\nfields = []\n");
+    let (opp, acc) = (opportunity(), account());
+    let shown = preview(&none, [(&opp, &acc)], 10);
+    assert_eq!(
+        shown.withheld_items[0].reason,
+        "the policy shares no opportunity fields"
+    );
+    let open = policy("[opportunities]\nfields = [\"name\"]\n");
+    assert!(preview(&open, [(&opp, &acc)], 10).withheld_items.is_empty());
+}

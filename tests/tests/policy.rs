@@ -103,6 +103,19 @@ fn preview_shows_only_named_fields_transformed_and_filtered_rows() {
         "only the committed, non-internal opportunity passes"
     );
     assert_eq!(r.json["withheld"], 2);
+    // Each withheld opportunity comes with the rule that keeps it back.
+    let reasons: Vec<&str> = r.json["withheld_items"]
+        .as_array()
+        .expect("withheld_items")
+        .iter()
+        .filter_map(|w| w["reason"].as_str())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{}", r.text);
+    assert!(
+        reasons.iter().any(|w| w.contains("not in stages"))
+            && reasons.iter().any(|w| w.contains("tags_exclude")),
+        "{reasons:?}"
+    );
     let item = &r.json["items"][0];
     assert_eq!(item["name"], "Acme expansion");
     assert_eq!(item["amount"], "120000", "amount rounded to 10,000");

@@ -60,11 +60,19 @@ pub fn preview_json(
         };
         let projected = policy::project(policy, &opp, &account);
         let shared = usize::from(projected.is_some());
+        let withheld: Vec<policy::Withheld> = policy::withheld_because(policy, &opp, &account)
+            .map(|reason| policy::Withheld {
+                opportunity_id: opp.id.clone(),
+                reason,
+            })
+            .into_iter()
+            .collect();
         return Ok(json!({
             "shared": shared,
             "withheld": 1 - shared,
             "items": projected.into_iter().collect::<Vec<_>>(),
             "opportunity_ids": if shared == 1 { vec![opp.id.clone()] } else { vec![] },
+            "withheld_items": withheld,
         }));
     }
     let mut total = policy::Preview::default();
@@ -75,6 +83,14 @@ pub fn preview_json(
         total.withheld += one.withheld;
         total.items.extend(one.items);
         total.opportunity_ids.extend(one.opportunity_ids);
+        if one.withheld > 0 && total.withheld_items.len() < limit {
+            if let Some(reason) = policy::withheld_because(policy, opp, account) {
+                total.withheld_items.push(policy::Withheld {
+                    opportunity_id: opp.id.clone(),
+                    reason,
+                });
+            }
+        }
         true
     })?;
     Ok(json!({
@@ -82,6 +98,7 @@ pub fn preview_json(
         "withheld": total.withheld,
         "items": total.items,
         "opportunity_ids": total.opportunity_ids,
+        "withheld_items": total.withheld_items,
     }))
 }
 

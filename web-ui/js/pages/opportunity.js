@@ -106,7 +106,8 @@ function shareSection(opp, partners, ctx) {
         if (!preview) add(card, h("p", { class: "loading" }, "Loading…"));
         else if (preview instanceof Error) add(card, errorBox(preview));
         else if (!preview.shared || !preview.items.length) {
-          add(card, h("p", { class: "withheld" }, "Nothing: this partner's policy withholds this opportunity."));
+          const why = preview.withheld_items && preview.withheld_items[0] ? ` (${preview.withheld_items[0].reason})` : "";
+          add(card, h("p", { class: "withheld" }, `Nothing: this partner's policy withholds this opportunity${why}.`));
           projections.push(null);
         } else {
           add(card, fieldsTable(preview.items[0]));

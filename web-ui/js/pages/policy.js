@@ -82,6 +82,10 @@ export async function render(view, ctx) {
         r.items.length
           ? h("div", { class: "preview-items" }, r.items.slice(0, 3).map((item) => h("div", { class: "preview" }, fieldsTable(item))), r.shared > 3 ? h("p", { class: "hint" }, `…and ${r.shared - 3} more.`) : null)
           : empty("Under this policy the partner receives no opportunity data."),
+        r.withheld_items && r.withheld_items.length
+          ? h("details", { class: "withheld-reasons" }, h("summary", {}, "Why opportunities are withheld"),
+              h("ul", {}, r.withheld_items.slice(0, 10).map((w) => h("li", {}, h("a", { href: `#/opportunities/${w.opportunity_id}` }, w.opportunity_id.slice(0, 10)), ": ", w.reason))))
+          : null,
       );
       return true;
     } catch (e) {
