@@ -1921,45 +1921,103 @@ fn verify_envelope(envelope: &SignedChange, hash: &automerge::ChangeHash) -> boo
     .is_ok()
 }
 
-/// The paths one change wrote, as `shared.stage`, `sections.<node>.notes`.
+/// What one change did, in words for the timeline ("accepted the deal", "updated shared
+/// fields: stage, amount", "added a note"), read from the paths and values it wrote.
 fn summarize(
     am: &automerge::Automerge,
     deps: &[automerge::ChangeHash],
     hash: automerge::ChangeHash,
 ) -> String {
     use automerge::{PatchAction, Prop};
-    let mut paths: Vec<String> = Vec::new();
+    let mut phrases: Vec<String> = Vec::new();
+    let mut shared: Vec<String> = Vec::new();
     for patch in am.diff(deps, &[hash]) {
         let mut parts: Vec<String> = patch
             .path
             .iter()
             .filter_map(|(_, p)| match p {
-                Prop::Map(k) => Some(short(k)),
+                Prop::Map(k) => Some(k.clone()),
                 Prop::Seq(_) => None,
             })
             .collect();
+        let mut value = None;
         match &patch.action {
-            PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
-                parts.push(short(key))
+            PatchAction::PutMap { key, value: v, .. } => {
+                parts.push(key.clone());
+                if let automerge::Value::Scalar(s) = &v.0 {
+                    value = s.to_str().map(str::to_string);
+                }
             }
+            PatchAction::DeleteMap { key } => parts.push(key.clone()),
             _ => {}
         }
-        parts.truncate(3);
-        let p = parts.join(".");
-        if !p.is_empty() && !paths.contains(&p) {
-            paths.push(p);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        if let ["shared", field, ..] = parts.as_slice() {
+            let field = field.to_string();
+            if !shared.contains(&field) {
+                shared.push(field);
+            }
+            continue;
+        }
+        if let Some(p) = phrase(&parts, value.as_deref()) {
+            if !phrases.contains(&p) {
+                phrases.push(p);
+            }
         }
     }
-    if paths.is_empty() {
+    if !shared.is_empty() {
+        phrases.insert(0, format!("updated shared fields: {}", shared.join(", ")));
+    }
+    if phrases.is_empty() {
         return "no visible change".to_string();
     }
-    let more = paths.len().saturating_sub(6);
-    paths.truncate(6);
-    let mut s = format!("wrote {}", paths.join(", "));
+    let more = phrases.len().saturating_sub(4);
+    phrases.truncate(4);
+    let mut s = phrases.join("; ");
     if more > 0 {
         s.push_str(&format!(" and {more} more"));
     }
     s
+}
+
+/// One written path (and its value, when a scalar) in words.
+fn phrase(parts: &[&str], value: Option<&str>) -> Option<String> {
+    Some(match parts {
+        [] => return None,
+        ["participants", _, "status"] => match value {
+            Some("accepted") => "accepted the deal".into(),
+            Some("declined") => "declined the deal".into(),
+            Some("invited") => "invited a participant".into(),
+            Some(v) => format!("set a participant's status to {v}"),
+            None => "changed a participant's status".into(),
+        },
+        ["participants", id] | ["participants", id, ..] => {
+            format!("added participant {}", short(id))
+        }
+        ["sections", _, "notes", ..] => "added a note".into(),
+        ["sections", _, "stage"] => match value {
+            Some(v) => format!("set its own stage to {v}"),
+            None => "changed its own stage".into(),
+        },
+        ["sections", _, "linked_opportunity", ..] => "linked the deal to its own pipeline".into(),
+        ["sections", _, "next_step"] => "updated its next step".into(),
+        ["sections", _, field, ..] => format!("updated its {}", field.replace('_', " ")),
+        ["registration", "claims", ..] => "registered the deal".into(),
+        ["registration", "decisions", ..] => "decided on the registration".into(),
+        ["registration", ..] => "updated the registration".into(),
+        ["attribution", "proposals", ..] => "proposed an attribution".into(),
+        ["attribution", "acceptances", ..] => "accepted an attribution".into(),
+        ["attribution", ..] => "updated the attribution".into(),
+        other => format!(
+            "wrote {}",
+            other
+                .iter()
+                .take(3)
+                .map(|k| short(k))
+                .collect::<Vec<_>>()
+                .join(".")
+        ),
+    })
 }
 
 fn short(key: &str) -> String {
@@ -1973,6 +2031,40 @@ fn short(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeline_phrases_say_what_a_change_did() {
+        let id = "12D3KooWAjjE4xyihuBoyFRPiS7Xr9uEa4grRB3vav6XbrWhDgQc";
+        let say = |parts: &[&str], v: Option<&str>| phrase(parts, v).unwrap_or_default();
+        assert_eq!(
+            say(&["participants", id, "status"], Some("accepted")),
+            "accepted the deal"
+        );
+        assert_eq!(
+            say(&["participants", id, "status"], Some("declined")),
+            "declined the deal"
+        );
+        assert_eq!(say(&["sections", id, "notes"], None), "added a note");
+        assert_eq!(
+            say(&["sections", id, "stage"], Some("committed")),
+            "set its own stage to committed"
+        );
+        assert_eq!(
+            say(&["sections", id, "next_step"], Some("x")),
+            "updated its next step"
+        );
+        assert_eq!(
+            say(&["attribution", "proposals", id], None),
+            "proposed an attribution"
+        );
+        assert_eq!(
+            say(&["registration", "claims", id], None),
+            "registered the deal"
+        );
+        assert!(say(&["participants", id], None).starts_with("added participant 12D3KooWAjjE4xyi"));
+        assert_eq!(say(&["odd", "path"], None), "wrote odd.path");
+        assert!(phrase(&[], None).is_none());
+    }
     use crate::store_net::PartnerRecord;
     use protocol::records::{Account, AccountStatus, Opportunity};
 
