@@ -1945,7 +1945,7 @@ fn summarize(
             PatchAction::PutMap { key, value: v, .. } => {
                 parts.push(key.clone());
                 if let automerge::Value::Scalar(s) = &v.0 {
-                    value = s.to_str().map(str::to_string);
+                    value = s.as_str().map(str::to_string);
                 }
             }
             PatchAction::DeleteMap { key } => parts.push(key.clone()),
