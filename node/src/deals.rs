@@ -220,6 +220,9 @@ pub(crate) struct Inner {
     /// (deal, invitee) pairs whose invitation this node made and the invitee accepted: the
     /// origin may send such an invitee the deal itself.
     accepted_invites: HashSet<(DealId, NodeId)>,
+    /// Deals changed (here or by a peer) since the registration watch last looked: activity
+    /// that renews approved registrations on their account.
+    touched: HashSet<DealId>,
 }
 
 impl Deals {
@@ -356,6 +359,7 @@ impl Deals {
         // news for an open deal page too: the web UI refreshes on `deal.*`.
         if publish && matches!(new.kind, DocKind::Deal) {
             self.publish("deal.updated", json!({"deal_id": id.to_string()}));
+            inner.touched.insert(id);
         }
         inner.info.insert(id, new);
     }
@@ -377,6 +381,11 @@ impl Deals {
             }
             DocKind::Invitation { .. } | DocKind::Registration => true,
         }
+    }
+
+    /// The deals changed since the last call (see `Inner::touched`).
+    pub(crate) fn take_touched(&self) -> HashSet<DealId> {
+        std::mem::take(&mut self.lock().touched)
     }
 
     /// This node's id.
@@ -540,6 +549,7 @@ impl Deals {
         let mut inner = self.lock();
         inner.docs.insert(id, doc);
         self.refresh(&mut inner, id, false);
+        inner.touched.insert(id);
         for (inv, _) in invitations {
             let inv_id = inv.id();
             inner.docs.insert(inv_id, inv);

@@ -151,6 +151,12 @@ fn print_registration(r: &Value) {
                 c["name"].as_str().unwrap_or("?"),
                 c["stage"].as_str().unwrap_or("?")
             ),
+            Some("duplicate") => println!(
+                "    duplicate: {} already registered this account ({}, {})",
+                c["partner_name"].as_str().unwrap_or("?"),
+                c["registration_id"].as_str().unwrap_or("?"),
+                c["status"].as_str().unwrap_or("?")
+            ),
             _ => println!(
                 "    conflict: {} registered first ({}, {})",
                 c["partner_name"].as_str().unwrap_or("?"),
