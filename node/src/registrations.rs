@@ -386,9 +386,52 @@ fn record_json(r: &Record, conflicts: Option<Vec<Value>>) -> Value {
     v
 }
 
-/// Every registration in the API's shape (`conflicts` only on those this node is vendor of).
-pub fn list(deals: &Deals, now: u64) -> anyhow::Result<Vec<Value>> {
+/// Every registration in the API's shape (`conflicts` only on those this node is vendor of),
+/// newest first.
+pub fn list(deals: &Deals, now: u64) -> Result<Vec<Value>, PageError> {
+    Ok(page(deals, None, usize::MAX, now)?.0)
+}
+
+/// Why a page cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("cursor '{0}' is not valid")]
+    Cursor(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// One page of [`list`]: at most `limit` registrations after `cursor`, and the next page's
+/// cursor (`None` on the last). A cursor is `<submitted at ms>-<id>` of the last item.
+pub fn page(
+    deals: &Deals,
+    cursor: Option<&str>,
+    limit: usize,
+    now: u64,
+) -> Result<(Vec<Value>, Option<String>), PageError> {
+    let after = cursor
+        .map(|c| {
+            c.split_once('-')
+                .and_then(|(at, id)| Some((at.parse::<u64>().ok()?, DealId::parse(id).ok()?)))
+                .ok_or_else(|| PageError::Cursor(c.to_string()))
+        })
+        .transpose()?;
     let all = records(deals, now);
+    let mut chosen: Vec<&Record> = all
+        .iter()
+        .rev()
+        .filter(|r| after.is_none_or(|a| (r.submitted_at, r.id) < a))
+        .take(limit.saturating_add(1))
+        .collect();
+    let more = chosen.len() > limit;
+    chosen.truncate(limit);
+    let next = if more {
+        chosen
+            .last()
+            .map(|r| format!("{}-{}", r.submitted_at, r.id))
+    } else {
+        None
+    };
     let me = deals.me().clone();
     let domains: HashSet<String> = all
         .iter()
@@ -397,14 +440,14 @@ pub fn list(deals: &Deals, now: u64) -> anyhow::Result<Vec<Value>> {
         .collect();
     let own = open_opportunities(deals, &domains)?;
     let windows = deals.windows();
-    Ok(all
-        .iter()
-        .rev()
+    let items = chosen
+        .into_iter()
         .map(|r| {
             let conflicts = (r.vendor == me).then(|| conflicts_of(r, &all, &own, &windows, now));
             record_json(r, conflicts)
         })
-        .collect())
+        .collect();
+    Ok((items, next))
 }
 
 /// One registration, or `None`.

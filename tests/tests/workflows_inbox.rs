@@ -402,4 +402,12 @@ fn pending_invitations_and_shared_deals_follow_opportunity_edits_and_policy_chan
     wait("the restored summary", || {
         inbox_item(&reseller, &pending).filter(|i| i["account_domain"] == "pending.example")
     });
+
+    // The inbox pages like every list: one item per page gives the same list.
+    let whole = reseller.get("/api/v1/inbox").json["items"].clone();
+    assert_eq!(whole.as_array().map(Vec::len), Some(2));
+    assert_eq!(json!(reseller.list_all("/api/v1/inbox", "", 1)), whole);
+    assert_eq!(reseller.get("/api/v1/inbox?limit=0").status, 400);
+    assert_eq!(reseller.get("/api/v1/inbox?limit=1001").status, 400);
+    assert_eq!(reseller.get("/api/v1/inbox?cursor=nonsense").status, 400);
 }

@@ -261,6 +261,15 @@ fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_onc
             .then_some(hook.body)
     });
     assert_eq!(reported["data"]["account_domain"], "late.example");
+    // The list pages: one item per page gives the same list, newest first.
+    let whole = reseller.get("/api/v1/registrations").json["items"].clone();
+    assert_eq!(whole[0]["id"], late.as_str());
+    assert_eq!(whole[1]["id"], a.as_str());
+    assert_eq!(
+        json!(reseller.list_all("/api/v1/registrations", "", 1)),
+        whole
+    );
+    assert_eq!(reseller.get("/api/v1/registrations?cursor=1-x").status, 400);
     assert_eq!(overdue_events(&events, &late, Duration::from_secs(3)), 0);
     vendor.stop();
     vendor.serve();

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 /// Checks a list request's `limit` (serde's `flatten` cannot carry numbers from a query string,
 /// so each query struct has its own `limit` and `cursor`).
-fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+pub(super) fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     {
         match limit {
             None => Ok(PAGE_LIMIT_DEFAULT),
