@@ -723,14 +723,24 @@ impl Deals {
                 Err(e) => return Err(anyhow!("deal {id}: {e}")),
             }
         }
-        // Pending invitations carry the redacted summary of the same projection.
+        // Pending invitations carry the redacted summary of the same projection. They are
+        // looked for only when a summary field changed: an import re-projects every deal, and
+        // finding a deal's invitations scans what the node holds.
         let summary = SharedFields {
             title: new.title.clone(),
             stage: new.stage,
             account_domain: new.account_domain.clone(),
             ..SharedFields::default()
         };
-        for (inv, invitee) in Self::invitations_of(&inner, id) {
+        let summary_changed = current.title != summary.title
+            || current.stage != summary.stage
+            || current.account_domain != summary.account_domain;
+        let invitations = if summary_changed {
+            Self::invitations_of(&inner, id)
+        } else {
+            Vec::new()
+        };
+        for (inv, invitee) in invitations {
             let Some(doc) = inner.docs.get_mut(&inv) else {
                 continue;
             };
