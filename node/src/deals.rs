@@ -220,6 +220,9 @@ pub(crate) struct Inner {
     /// (deal, invitee) pairs whose invitation this node made and the invitee accepted: the
     /// origin may send such an invitee the deal itself.
     accepted_invites: HashSet<(DealId, NodeId)>,
+    /// Deals changed (here or by a peer) since the registration watch last looked: activity
+    /// that renews approved registrations on their account.
+    touched: HashSet<DealId>,
 }
 
 impl Deals {
@@ -330,7 +333,14 @@ impl Deals {
                         continue;
                     }
                     let key = (deal, node.clone());
-                    if *status == ParticipantStatus::Accepted {
+                    // An acceptance signed after the invitation expired does not count: the
+                    // deal is not sent (the invitee refuses to sign one; this is for one that
+                    // arrives anyway).
+                    let in_time = inner
+                        .docs
+                        .get(&id)
+                        .is_some_and(|doc| late_acceptance(doc, node).is_none());
+                    if *status == ParticipantStatus::Accepted && in_time {
                         inner.accepted_invites.insert(key);
                     } else {
                         inner.accepted_invites.remove(&key);
@@ -349,6 +359,7 @@ impl Deals {
         // news for an open deal page too: the web UI refreshes on `deal.*`.
         if publish && matches!(new.kind, DocKind::Deal) {
             self.publish("deal.updated", json!({"deal_id": id.to_string()}));
+            inner.touched.insert(id);
         }
         inner.info.insert(id, new);
     }
@@ -370,6 +381,11 @@ impl Deals {
             }
             DocKind::Invitation { .. } | DocKind::Registration => true,
         }
+    }
+
+    /// The deals changed since the last call (see `Inner::touched`).
+    pub(crate) fn take_touched(&self) -> HashSet<DealId> {
+        std::mem::take(&mut self.lock().touched)
     }
 
     /// This node's id.
@@ -533,6 +549,7 @@ impl Deals {
         let mut inner = self.lock();
         inner.docs.insert(id, doc);
         self.refresh(&mut inner, id, false);
+        inner.touched.insert(id);
         for (inv, _) in invitations {
             let inv_id = inv.id();
             inner.docs.insert(inv_id, inv);
@@ -621,61 +638,160 @@ impl Deals {
         Ok(policy::project(&policy, &opp, &account))
     }
 
-    /// Re-projects the opportunity into every deal shared from it; returns the deals changed.
+    /// Re-projects the opportunity into every deal shared from it (and the summaries of their
+    /// pending invitations); returns the documents changed.
     pub fn on_opportunity_changed(&self, opportunity_id: &str, now_ms: u64) -> Result<Vec<DealId>> {
         let mut changed = Vec::new();
         for deal_hex in store_net::deals_of_opportunity(&self.store, opportunity_id)? {
             let id = DealId::parse(&deal_hex).map_err(|e| anyhow!("{e}"))?;
-            let participants: Vec<String> = {
-                let inner = self.lock();
-                let Some(doc) = inner.docs.get(&id) else {
-                    continue;
-                };
-                doc.read_view()
-                    .participants
-                    .keys()
-                    .filter(|n| *n != &self.me)
-                    .map(|n| n.to_string())
-                    .collect()
-            };
-            let projection = match self.project_for(opportunity_id, &participants) {
-                Ok(Some(p)) if !p.is_empty() => p,
-                Ok(_) => continue,
-                Err(DealsError::NotFound(_)) => continue,
-                Err(e) => return Err(anyhow!("{e}")),
-            };
-            let new = shared_from_projection(&projection);
-            let mut inner = self.lock();
-            let Some(doc) = inner.docs.get_mut(&id) else {
+            let cause = format!("opportunity {opportunity_id} changed");
+            changed.extend(self.reproject(id, opportunity_id, &cause, None, now_ms)?);
+        }
+        Ok(changed)
+    }
+
+    /// Re-projects every deal shared from here with `partner_id` under the policies now in
+    /// force (after that partner's policy changed): fields the policy no longer allows are
+    /// removed from the shared fields, newly allowed ones appear. Returns the documents changed.
+    pub fn on_policy_changed(&self, partner_id: &str, now_ms: u64) -> Result<Vec<DealId>> {
+        let partner = NodeId::parse(partner_id).map_err(|e| anyhow!("partner id: {e}"))?;
+        let mut changed = Vec::new();
+        for meta in store_net::deal_metas(&self.store)? {
+            let Some(opportunity_id) = &meta.opportunity_id else {
                 continue;
             };
-            let update = shared_update(&doc.read_view().shared, &new);
+            let id =
+                DealId::parse(&meta.id).map_err(|e| anyhow!("stored deal {}: {e}", meta.id))?;
+            let shared_with = self
+                .lock()
+                .docs
+                .get(&id)
+                .is_some_and(|d| d.is_initialized() && d.is_participant(&partner));
+            if !shared_with {
+                continue;
+            }
+            let cause = format!("the policy for {partner_id} changed");
+            changed.extend(self.reproject(id, opportunity_id, &cause, Some(partner_id), now_ms)?);
+        }
+        Ok(changed)
+    }
+
+    /// Brings deal `id` (shared from `opportunity_id`) to the opportunity's projection under
+    /// the intersection of its participants' current policies, and its pending invitations'
+    /// summaries with it; one `share_update` audit entry names the fields. An opportunity the
+    /// policies now withhold entirely leaves the deal with no shared fields.
+    fn reproject(
+        &self,
+        id: DealId,
+        opportunity_id: &str,
+        cause: &str,
+        partner: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>> {
+        let participants: Vec<String> = {
+            let inner = self.lock();
+            let Some(doc) = inner.docs.get(&id).filter(|d| d.is_initialized()) else {
+                return Ok(Vec::new());
+            };
+            if doc.origin() != Some(&self.me) {
+                return Ok(Vec::new());
+            }
+            doc.read_view()
+                .participants
+                .keys()
+                .filter(|n| *n != &self.me)
+                .map(|n| n.to_string())
+                .collect()
+        };
+        let projection = match self.project_for(opportunity_id, &participants) {
+            Ok(p) => p.unwrap_or_default(),
+            Err(DealsError::NotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(anyhow!("{e}")),
+        };
+        let new = shared_from_projection(&projection);
+        let mut inner = self.lock();
+        let Some(doc) = inner.docs.get_mut(&id) else {
+            return Ok(Vec::new());
+        };
+        let current = doc.read_view().shared;
+        let update = shared_update(&current, &new);
+        let mut changes: Vec<(DealId, VerifiedChange)> = Vec::new();
+        if update != SharedFields::default() {
+            match doc.set_shared(&self.signer, now_ms, &update) {
+                Ok(c) => changes.push((id, c)),
+                Err(protocol::deal::DealError::Empty) => {}
+                Err(e) => return Err(anyhow!("deal {id}: {e}")),
+            }
+        }
+        // Pending invitations carry the redacted summary of the same projection. They are
+        // looked for only when a summary field changed: an import re-projects every deal, and
+        // finding a deal's invitations scans what the node holds.
+        let summary = SharedFields {
+            title: new.title.clone(),
+            stage: new.stage,
+            account_domain: new.account_domain.clone(),
+            ..SharedFields::default()
+        };
+        let summary_changed = current.title != summary.title
+            || current.stage != summary.stage
+            || current.account_domain != summary.account_domain;
+        let invitations = if summary_changed {
+            Self::invitations_of(&inner, id)
+        } else {
+            Vec::new()
+        };
+        for (inv, invitee) in invitations {
+            let Some(doc) = inner.docs.get_mut(&inv) else {
+                continue;
+            };
+            let view = doc.read_view();
+            let pending = view.origin.as_ref() == Some(&self.me)
+                && view.participants.get(&invitee).and_then(|p| p.status)
+                    == Some(ParticipantStatus::Invited);
+            if !pending {
+                continue;
+            }
+            let update = typed_update(&view.shared, &summary);
             if update == SharedFields::default() {
                 continue;
             }
-            let change = match doc.set_shared(&self.signer, now_ms, &update) {
-                Ok(c) => c,
-                Err(protocol::deal::DealError::Empty) => continue,
-                Err(e) => return Err(anyhow!("deal {id}: {e}")),
-            };
-            let fields: Vec<&str> = projection.iter().map(|(k, _)| k).collect();
-            let txn = self.store.write()?;
-            put_change(&txn, id, &change)?;
-            audit::record_in(
-                &txn,
-                now_ms,
-                kind::SHARE_UPDATE,
-                None,
-                format!(
-                    "opportunity {opportunity_id} changed: deal {id} updated ({})",
-                    fields.join(", ")
-                ),
-                json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields, "to": participants}),
-            )?;
-            txn.commit()?;
-            changed.push(id);
+            match doc.set_shared(&self.signer, now_ms, &update) {
+                Ok(c) => changes.push((inv, c)),
+                Err(protocol::deal::DealError::Empty) => {}
+                Err(e) => return Err(anyhow!("invitation {inv}: {e}")),
+            }
         }
-        Ok(changed)
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fields: Vec<&str> = projection.iter().map(|(k, _)| k).collect();
+        let (added, removed) = field_names_between(&current, &new);
+        let txn = self.store.write()?;
+        for (doc_id, change) in &changes {
+            put_change(&txn, *doc_id, change)?;
+        }
+        let mut summary_text = format!("{cause}: deal {id} updated ({})", fields.join(", "));
+        if !removed.is_empty() {
+            summary_text.push_str(&format!("; no longer shared: {}", removed.join(", ")));
+        }
+        if !added.is_empty() {
+            summary_text.push_str(&format!("; newly shared: {}", added.join(", ")));
+        }
+        audit::record_in(
+            &txn,
+            now_ms,
+            kind::SHARE_UPDATE,
+            partner,
+            summary_text,
+            json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields,
+                   "added": added, "removed": removed, "to": participants, "cause": cause}),
+        )?;
+        txn.commit()?;
+        let ids: Vec<DealId> = changes.iter().map(|(d, _)| *d).collect();
+        for doc_id in &ids {
+            self.refresh(&mut inner, *doc_id, true);
+        }
+        Ok(ids)
     }
 
     /// Re-projects every deal this node shared (after an import).
@@ -742,10 +858,10 @@ impl Deals {
             match status {
                 Some(s) if s == wanted => {}
                 Some(ParticipantStatus::Invited) => {
-                    if expires_at.is_some_and(|e| now_ms >= e) {
+                    if let Some(e) = expires_at.filter(|e| now_ms >= *e) {
                         return Err(DealsError::Invalid(format!(
-                            "the invitation to deal {id} expired at {}",
-                            audit::rfc3339(expires_at.unwrap_or(0))
+                            "the invitation expired on {} (deal {id}): ask the inviter to share it again",
+                            audit::rfc3339(e)
                         )));
                     }
                     self.edit(inv, now_ms, |doc, signer| {
@@ -1195,7 +1311,12 @@ impl Deals {
                 .other
                 .get(EXPIRES_KEY)
                 .and_then(|e| e.parse::<u64>().ok());
-            let status = view.participants.get(&invitee).and_then(|p| p.status);
+            let mut status = view.participants.get(&invitee).and_then(|p| p.status);
+            if status == Some(ParticipantStatus::Accepted)
+                && late_acceptance(doc, &invitee).is_some()
+            {
+                status = Some(ParticipantStatus::Expired);
+            }
             answers.insert(invitee.to_string(), (status, expires));
         }
         if let Some(list) = v["participants"].as_array_mut() {
@@ -1446,12 +1567,25 @@ impl Deals {
         let mut answer_too: Vec<DealId> = Vec::new();
         let mut to_accept: Vec<DealId> = Vec::new();
         let mut auto_accept: Vec<DealId> = Vec::new();
+        let mut late: Vec<(DealId, DealId, u64, u64)> = Vec::new();
         for id in &received.changed {
             let was = inner.info.get(id).cloned();
             self.refresh(&mut inner, *id, true);
             let Some(now) = inner.info.get(id) else {
                 continue;
             };
+            if let DocKind::Invitation { deal } = now.kind {
+                let newly_accepted = now.statuses.get(peer) == Some(&ParticipantStatus::Accepted)
+                    && was.as_ref().and_then(|w| w.statuses.get(peer))
+                        != Some(&ParticipantStatus::Accepted);
+                if now.origin.as_ref() == Some(&self.me) && newly_accepted {
+                    if let Some((at, expires)) =
+                        inner.docs.get(id).and_then(|d| late_acceptance(d, peer))
+                    {
+                        late.push((deal, *id, at, expires));
+                    }
+                }
+            }
             match now.kind {
                 // An invitee answered the invitation this node made: the deal itself may now
                 // go to it, in this same exchange.
@@ -1490,6 +1624,22 @@ impl Deals {
             }
         }
         drop(inner);
+        for (deal, invitation, at, expires) in late {
+            audit::record(
+                &self.store,
+                now_ms,
+                kind::REJECTED,
+                Some(peer.as_str()),
+                format!(
+                    "{peer} accepted the invitation to deal {deal} at {}, after it expired on {}: the deal is not sent",
+                    audit::rfc3339(at),
+                    audit::rfc3339(expires)
+                ),
+                json!({"deal": deal.to_string(), "invitation": invitation.to_string(),
+                       "accepted_at": audit::rfc3339(at), "expired_at": audit::rfc3339(expires),
+                       "reason": "invitation expired"}),
+            )?;
+        }
         for deal in auto_accept {
             match self.respond(deal, true, now_ms) {
                 Ok(ids) => received.changed.extend(ids),
@@ -1511,6 +1661,32 @@ impl Deals {
         received.reply = self.reply_for(peer, &asked)?;
         Ok(received)
     }
+}
+
+/// When `invitee` accepted the invitation `doc` after it expired: the time of its latest signed
+/// change (its acceptance) and the expiry, or `None` when it has not, or did so in time. The time
+/// is the invitee's signed claim (SECURITY.md: timestamps are claims).
+fn late_acceptance(doc: &DealDoc, invitee: &NodeId) -> Option<(u64, u64)> {
+    let view = doc.read_view();
+    if view.participants.get(invitee).and_then(|p| p.status) != Some(ParticipantStatus::Accepted) {
+        return None;
+    }
+    let expires = view
+        .shared
+        .other
+        .get(EXPIRES_KEY)
+        .and_then(|e| e.parse::<u64>().ok())?;
+    let accepted_at = doc
+        .automerge()
+        .get_changes(&[])
+        .iter()
+        .filter(|c| {
+            doc.envelope(&c.hash())
+                .is_some_and(|e| e.author() == invitee)
+        })
+        .map(|c| u64::try_from(c.timestamp()).unwrap_or(0))
+        .max()?;
+    (accepted_at >= expires).then_some((accepted_at, expires))
 }
 
 /// Whether the peer is known to hold every change of `doc`.
@@ -1582,24 +1758,10 @@ pub fn shared_from_projection(projection: &Projection) -> SharedFields {
     s
 }
 
-/// The update that takes `current` to `new`: changed typed fields, changed or removed extras.
+/// The update that takes `current` to `new`: changed typed fields, changed or removed extras,
+/// typed fields `new` no longer has cleared.
 fn shared_update(current: &protocol::deal::SharedView, new: &SharedFields) -> SharedFields {
-    fn changed<T: Clone + PartialEq>(cur: &Option<T>, new: &Option<T>) -> Option<T> {
-        match new {
-            Some(v) if cur.as_ref() != Some(v) => Some(v.clone()),
-            _ => None,
-        }
-    }
-    let mut update = SharedFields {
-        title: changed(&current.title, &new.title),
-        stage: changed(&current.stage, &new.stage),
-        amount: changed(&current.amount, &new.amount),
-        currency: changed(&current.currency, &new.currency),
-        close_date: changed(&current.close_date, &new.close_date),
-        account_name: changed(&current.account_name, &new.account_name),
-        account_domain: changed(&current.account_domain, &new.account_domain),
-        other: BTreeMap::new(),
-    };
+    let mut update = typed_update(current, new);
     for (k, v) in &new.other {
         if let Some(v) = v {
             if current.other.get(k) != Some(v) {
@@ -1613,6 +1775,106 @@ fn shared_update(current: &protocol::deal::SharedView, new: &SharedFields) -> Sh
         }
     }
     update
+}
+
+/// The typed-field part of [`shared_update`]; extras are left as they are.
+fn typed_update(current: &protocol::deal::SharedView, new: &SharedFields) -> SharedFields {
+    use protocol::deal::SharedField as F;
+    let mut clear = std::collections::BTreeSet::new();
+    fn changed<T: Clone + PartialEq>(
+        cur: &Option<T>,
+        new: &Option<T>,
+        field: protocol::deal::SharedField,
+        clear: &mut std::collections::BTreeSet<protocol::deal::SharedField>,
+    ) -> Option<T> {
+        match new {
+            Some(v) if cur.as_ref() != Some(v) => Some(v.clone()),
+            Some(_) => None,
+            None => {
+                if cur.is_some() {
+                    clear.insert(field);
+                }
+                None
+            }
+        }
+    }
+    SharedFields {
+        title: changed(&current.title, &new.title, F::Title, &mut clear),
+        stage: changed(&current.stage, &new.stage, F::Stage, &mut clear),
+        amount: changed(&current.amount, &new.amount, F::Amount, &mut clear),
+        currency: changed(&current.currency, &new.currency, F::Currency, &mut clear),
+        close_date: changed(
+            &current.close_date,
+            &new.close_date,
+            F::CloseDate,
+            &mut clear,
+        ),
+        account_name: changed(
+            &current.account_name,
+            &new.account_name,
+            F::AccountName,
+            &mut clear,
+        ),
+        account_domain: changed(
+            &current.account_domain,
+            &new.account_domain,
+            F::AccountDomain,
+            &mut clear,
+        ),
+        other: BTreeMap::new(),
+        clear,
+    }
+}
+
+/// The field names (as `deal_json` shows them) `new` adds to and removes from `current`.
+fn field_names_between(
+    current: &protocol::deal::SharedView,
+    new: &SharedFields,
+) -> (Vec<String>, Vec<String>) {
+    let before: HashSet<String> = shared_field_names(
+        [
+            ("name", current.title.is_some()),
+            ("stage", current.stage.is_some()),
+            ("amount", current.amount.is_some()),
+            ("currency", current.currency.is_some()),
+            ("close_date", current.close_date.is_some()),
+            ("account.name", current.account_name.is_some()),
+            ("account.domain", current.account_domain.is_some()),
+        ],
+        current.other.keys(),
+    );
+    let after: HashSet<String> = shared_field_names(
+        [
+            ("name", new.title.is_some()),
+            ("stage", new.stage.is_some()),
+            ("amount", new.amount.is_some()),
+            ("currency", new.currency.is_some()),
+            ("close_date", new.close_date.is_some()),
+            ("account.name", new.account_name.is_some()),
+            ("account.domain", new.account_domain.is_some()),
+        ],
+        new.other
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| k),
+    );
+    let mut added: Vec<String> = after.difference(&before).cloned().collect();
+    let mut removed: Vec<String> = before.difference(&after).cloned().collect();
+    added.sort();
+    removed.sort();
+    (added, removed)
+}
+
+fn shared_field_names<'a>(
+    typed: [(&str, bool); 7],
+    other: impl Iterator<Item = &'a String>,
+) -> HashSet<String> {
+    typed
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| name.to_string())
+        .chain(other.cloned())
+        .collect()
 }
 
 /// A deal in the contract's shape.
@@ -2224,6 +2486,58 @@ mod tests {
             reloaded.view(id, false).unwrap().unwrap()["sections"],
             at_vendor["sections"]
         );
+    }
+
+    #[test]
+    fn an_acceptance_signed_after_the_invitation_expired_gets_no_deal() {
+        // Goal: the origin, not only the invitee, enforces expiry. Method: the invitee's own
+        // check refuses a late accept; a late acceptance signed anyway (bypassing that check,
+        // as a modified node could) reaches the origin, which must not send the deal and must
+        // audit it.
+        let vendor = side(1, "Vendor");
+        let reseller = side(2, "Reseller");
+        befriend(&vendor, &reseller);
+        vendor.deals.set_windows(Windows {
+            invitation_expiry_ms: 1_000,
+            ..Windows::default()
+        });
+        let opp = opportunity(&vendor.store);
+        let partner = reseller.deals.me().to_string();
+        let record = partners::resolve(&vendor.store, &partner).unwrap();
+        let policy = Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
+        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
+        let id = vendor
+            .deals
+            .share(&opp, &[partner], Role::Vendor, 3)
+            .unwrap();
+        sync(&vendor, &reseller);
+        let refused = reseller.deals.respond(id, true, 5_000);
+        assert!(
+            matches!(&refused, Err(DealsError::Invalid(m)) if m.starts_with("the invitation expired on 1970-01-01T00:00:01")),
+            "{refused:?}"
+        );
+        let invitation = {
+            let inner = reseller.deals.lock();
+            Deals::invitations_of(&inner, id)[0].0
+        };
+        reseller
+            .deals
+            .edit(invitation, 5_000, |doc, signer| doc.accept(signer, 5_000))
+            .unwrap();
+        sync(&vendor, &reseller);
+        assert!(reseller.deals.view(id, false).unwrap().is_none());
+        let at_vendor = vendor.deals.view(id, false).unwrap().unwrap();
+        let status = at_vendor["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == reseller.deals.me().as_str())
+            .map(|p| p["status"].clone());
+        assert_eq!(status, Some(json!("expired")));
+        let audit = store_net::audit_page(&vendor.store, 0, 100).unwrap();
+        assert!(audit
+            .iter()
+            .any(|e| e.kind == kind::REJECTED && e.summary.contains("after it expired")));
     }
 
     #[test]

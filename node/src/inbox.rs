@@ -11,6 +11,55 @@ use serde_json::Value;
 /// The invitations made to this node, newest first. `status` filters (invited, accepted,
 /// declined, expired).
 pub fn list(deals: &Deals, status: Option<&str>, now_ms: u64) -> Vec<Value> {
+    sorted(deals, status, now_ms)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// One page of [`list`]: at most `limit` invitations after `cursor` (from the previous page),
+/// and the cursor of the next page (`None` on the last). A cursor is `<invited at ms>-<deal id>`
+/// of the last item, so a page boundary survives invitations arriving meanwhile.
+pub fn page(
+    deals: &Deals,
+    status: Option<&str>,
+    cursor: Option<&str>,
+    limit: usize,
+    now_ms: u64,
+) -> Result<(Vec<Value>, Option<String>), String> {
+    let after = cursor.map(parse_cursor).transpose()?;
+    let mut items: Vec<(u64, Value)> = sorted(deals, status, now_ms)
+        .into_iter()
+        .filter(|(at, v)| {
+            let Some((c_at, c_deal)) = &after else {
+                return true;
+            };
+            let deal = v["deal_id"].as_str().unwrap_or_default();
+            // Newest first, then by deal id: "after" is older, or as old with a greater id.
+            at < c_at || (at == c_at && deal > c_deal.as_str())
+        })
+        .take(limit.saturating_add(1))
+        .collect();
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items
+            .last()
+            .map(|(at, v)| format!("{at}-{}", v["deal_id"].as_str().unwrap_or_default()))
+    } else {
+        None
+    };
+    Ok((items.into_iter().map(|(_, v)| v).collect(), next))
+}
+
+fn parse_cursor(cursor: &str) -> Result<(u64, String), String> {
+    cursor
+        .split_once('-')
+        .and_then(|(at, deal)| Some((at.parse().ok()?, deal.to_string())))
+        .ok_or_else(|| format!("cursor '{cursor}' is not valid"))
+}
+
+fn sorted(deals: &Deals, status: Option<&str>, now_ms: u64) -> Vec<(u64, Value)> {
     let me = deals.me().clone();
     let inner = deals.lock();
     let mut items: Vec<(u64, Value)> = inner
@@ -34,5 +83,5 @@ pub fn list(deals: &Deals, status: Option<&str>, now_ms: u64) -> Vec<Value> {
         b.0.cmp(&a.0)
             .then_with(|| a.1["deal_id"].as_str().cmp(&b.1["deal_id"].as_str()))
     });
-    items.into_iter().map(|(_, v)| v).collect()
+    items
 }

@@ -14,12 +14,14 @@
 
 use crate::audit;
 use crate::deals::{Deals, DealsError, DocKind, Windows, KIND_KEY, KIND_REGISTRATION};
+use crate::net::NetHandle;
 use crate::partners;
 use anyhow::anyhow;
 use protocol::deal::{DealDoc, DealId, DealView, Decision, Invite, RegistrationStatus, Role};
 use protocol::deal::{SharedFields, VerifiedChange};
 use protocol::identity::NodeId;
 use protocol::records::{Amount, Currency, Date, Domain};
+use redb::TableDefinition;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -113,6 +115,20 @@ pub fn submit(
         .map(Date::parse)
         .transpose()
         .map_err(|e| invalid(format!("close_date: {}", e.message())))?;
+    if let Some(held) = records(deals, now_ms).into_iter().find(|r| {
+        &r.partner == deals.me()
+            && r.vendor == vendor_id
+            && r.domain.as_deref() == Some(domain.as_str())
+            && (r.status == "pending" || r.status == "approved")
+    }) {
+        return Err(DealsError::Conflict(format!(
+            "{} is already registered with {} (registration {}, {}): a second registration of the same account is refused while one is pending or approved",
+            domain.as_str(),
+            vendor.name,
+            held.id,
+            held.status
+        )));
+    }
     let role = match input.role.as_deref() {
         None => Role::Reseller,
         Some(r) => Role::parse(r).map_err(|e| invalid(e.to_string()))?,
@@ -306,7 +322,6 @@ fn conflicts_of(
     for other in all {
         if other.id == r.id
             || other.vendor != r.vendor
-            || other.partner == r.partner
             || other.domain.as_ref() != Some(domain)
             || (other.submitted_at, other.id) >= (r.submitted_at, r.id)
         {
@@ -322,8 +337,15 @@ fn conflicts_of(
             _ => false,
         };
         if holds {
+            // The same partner registering the account again (its node refuses that; an older
+            // or modified node may not) is a duplicate, not a competing claim.
+            let kind = if other.partner == r.partner {
+                "duplicate"
+            } else {
+                "registration"
+            };
             out.push(json!({
-                "kind": "registration",
+                "kind": kind,
                 "registration_id": other.id.to_string(),
                 "partner": other.partner.to_string(),
                 "partner_name": other.partner_name,
@@ -364,9 +386,52 @@ fn record_json(r: &Record, conflicts: Option<Vec<Value>>) -> Value {
     v
 }
 
-/// Every registration in the API's shape (`conflicts` only on those this node is vendor of).
-pub fn list(deals: &Deals, now: u64) -> anyhow::Result<Vec<Value>> {
+/// Every registration in the API's shape (`conflicts` only on those this node is vendor of),
+/// newest first.
+pub fn list(deals: &Deals, now: u64) -> Result<Vec<Value>, PageError> {
+    Ok(page(deals, None, usize::MAX, now)?.0)
+}
+
+/// Why a page cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("cursor '{0}' is not valid")]
+    Cursor(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// One page of [`list`]: at most `limit` registrations after `cursor`, and the next page's
+/// cursor (`None` on the last). A cursor is `<submitted at ms>-<id>` of the last item.
+pub fn page(
+    deals: &Deals,
+    cursor: Option<&str>,
+    limit: usize,
+    now: u64,
+) -> Result<(Vec<Value>, Option<String>), PageError> {
+    let after = cursor
+        .map(|c| {
+            c.split_once('-')
+                .and_then(|(at, id)| Some((at.parse::<u64>().ok()?, DealId::parse(id).ok()?)))
+                .ok_or_else(|| PageError::Cursor(c.to_string()))
+        })
+        .transpose()?;
     let all = records(deals, now);
+    let mut chosen: Vec<&Record> = all
+        .iter()
+        .rev()
+        .filter(|r| after.is_none_or(|a| (r.submitted_at, r.id) < a))
+        .take(limit.saturating_add(1))
+        .collect();
+    let more = chosen.len() > limit;
+    chosen.truncate(limit);
+    let next = if more {
+        chosen
+            .last()
+            .map(|r| format!("{}-{}", r.submitted_at, r.id))
+    } else {
+        None
+    };
     let me = deals.me().clone();
     let domains: HashSet<String> = all
         .iter()
@@ -375,14 +440,14 @@ pub fn list(deals: &Deals, now: u64) -> anyhow::Result<Vec<Value>> {
         .collect();
     let own = open_opportunities(deals, &domains)?;
     let windows = deals.windows();
-    Ok(all
-        .iter()
-        .rev()
+    let items = chosen
+        .into_iter()
         .map(|r| {
             let conflicts = (r.vendor == me).then(|| conflicts_of(r, &all, &own, &windows, now));
             record_json(r, conflicts)
         })
-        .collect())
+        .collect();
+    Ok((items, next))
 }
 
 /// One registration, or `None`.
@@ -426,6 +491,15 @@ pub fn approve(deals: &Deals, id: DealId, now: u64) -> Result<Value, DealsError>
     }
     let windows = deals.windows();
     let earlier: Vec<Value> = conflicts_of(&r, &all, &BTreeMap::new(), &windows, now);
+    if let Some(first) = earlier.first().filter(|c| c["kind"] == "duplicate") {
+        return Err(DealsError::Conflict(format!(
+            "{} already registered {} (registration {}, {}): this one is a duplicate; reject it",
+            r.partner_name,
+            r.domain.as_deref().unwrap_or("this account"),
+            first["registration_id"].as_str().unwrap_or(""),
+            first["status"].as_str().unwrap_or(""),
+        )));
+    }
     if let Some(first) = earlier.first() {
         return Err(DealsError::Conflict(format!(
             "{} registered {} first (registration {}, {}): the first to register wins; reject this one, or decide that one first",
@@ -461,33 +535,168 @@ pub fn reject(deals: &Deals, id: DealId, reason: &str, now: u64) -> Result<Value
     Ok(get(deals, id, now)?.unwrap_or(Value::Null))
 }
 
-/// Publishes `registration.overdue` once per run for each pending registration past its
-/// response window (on the vendor, which owes the answer, and on the partner, which waits).
-pub async fn watch_overdue(deals: Arc<Deals>) {
-    let mut reported: HashSet<DealId> = HashSet::new();
+/// Workflow events already published, so a restart does not publish them again: key
+/// `"<event kind>/<document id>"`, value when it was published (ms since the epoch).
+const EVENTS_PUBLISHED: TableDefinition<&str, u64> =
+    TableDefinition::new("workflow_events_published");
+
+/// The registration workflow's background work, every quarter of the response window (within
+/// 250 ms and 30 s): renews approved registrations whose deals saw activity (and offers the
+/// renewals to the partners), and publishes `registration.overdue` once for each pending
+/// registration past its response window (on the vendor, which owes the answer, and on the
+/// partner, which waits). "Once" holds across restarts: it is recorded before it is published.
+pub async fn watch(deals: Arc<Deals>, network: NetHandle) {
     loop {
         let sla = deals.windows().registration_sla_ms;
         let pause = Duration::from_millis((sla / 4).clamp(250, 30_000));
         tokio::time::sleep(pause).await;
         let engine = deals.clone();
-        let found = tokio::task::spawn_blocking(move || {
-            records(&engine, crate::cli::now_ms())
-                .into_iter()
-                .filter(|r| r.overdue)
-                .collect::<Vec<_>>()
+        let pass = tokio::task::spawn_blocking(move || {
+            let now = crate::cli::now_ms();
+            let renewed = extend_on_activity(&engine, now).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot renew registrations");
+                Vec::new()
+            });
+            let overdue = newly_overdue(&engine, now).unwrap_or_else(|e| {
+                tracing::warn!(error = %format!("{e:#}"), "cannot report overdue registrations");
+                Vec::new()
+            });
+            (renewed, overdue)
         })
-        .await
-        .unwrap_or_default();
-        for r in found {
-            if reported.insert(r.id) {
-                deals.publish(
-                    "registration.overdue",
-                    json!({"id": r.id.to_string(), "partner": r.partner.to_string(),
-                           "vendor": r.vendor.to_string(), "account_domain": r.domain,
-                           "submitted_at": audit::rfc3339(r.submitted_at),
-                           "respond_by": audit::rfc3339(r.respond_by)}),
-                );
+        .await;
+        let Ok((renewed, overdue)) = pass else {
+            continue;
+        };
+        if !renewed.is_empty() {
+            let _ = network.sync(renewed).await;
+        }
+        for r in overdue {
+            deals.publish(
+                "registration.overdue",
+                json!({"id": r.id.to_string(), "partner": r.partner.to_string(),
+                       "vendor": r.vendor.to_string(), "account_domain": r.domain,
+                       "submitted_at": audit::rfc3339(r.submitted_at),
+                       "respond_by": audit::rfc3339(r.respond_by)}),
+            );
+        }
+    }
+}
+
+/// The overdue registrations not yet reported, recorded as reported.
+fn newly_overdue(deals: &Deals, now: u64) -> anyhow::Result<Vec<Record>> {
+    let key = |r: &Record| format!("registration.overdue/{}", r.id);
+    let overdue: Vec<Record> = records(deals, now)
+        .into_iter()
+        .filter(|r| r.overdue)
+        .collect();
+    if overdue.is_empty() {
+        return Ok(overdue);
+    }
+    let store = deals.store();
+    let done: HashSet<String> = {
+        let txn = store.read()?;
+        match txn.open_table(EVENTS_PUBLISHED) {
+            Ok(table) => overdue
+                .iter()
+                .map(|r| Ok((key(r), table.get(key(r).as_str())?.is_some())))
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|(_, seen)| *seen)
+                .map(|(k, _)| k)
+                .collect(),
+            Err(redb::TableError::TableDoesNotExist(_)) => HashSet::new(),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let fresh: Vec<Record> = overdue
+        .into_iter()
+        .filter(|r| !done.contains(&key(r)))
+        .collect();
+    if !fresh.is_empty() {
+        let txn = store.write()?;
+        {
+            let mut table = txn.open_table(EVENTS_PUBLISHED)?;
+            for r in &fresh {
+                table.insert(key(r).as_str(), now)?;
+            }
+        }
+        txn.commit()?;
+    }
+    Ok(fresh)
+}
+
+/// How much later a renewal must move an approval's expiry: a busy deal renews its
+/// registration at most about once per this step, not on every change (a thousandth of the
+/// protection window, between one second and one hour).
+fn renewal_step_ms(windows: &Windows) -> u64 {
+    (windows.registration_protection_ms / 1000).clamp(1_000, 3_600_000)
+}
+
+/// Extend-on-activity, on the vendor: an approved, unexpired registration whose partner takes
+/// part in a deal on the registered account domain that changed since the last pass is
+/// approved again with its protection counted from that deal's latest signed change (never
+/// later than now: change times are their authors' claims). Returns the registrations renewed.
+fn extend_on_activity(deals: &Deals, now: u64) -> Result<Vec<DealId>, DealsError> {
+    let touched = deals.take_touched();
+    if touched.is_empty() {
+        return Ok(Vec::new());
+    }
+    let me = deals.me().clone();
+    let approved: Vec<Record> = records(deals, now)
+        .into_iter()
+        .filter(|r| r.vendor == me && r.status == "approved")
+        .collect();
+    if approved.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The latest activity per (account domain, participant) among the touched deals.
+    let mut activity: BTreeMap<(String, NodeId), u64> = BTreeMap::new();
+    {
+        let inner = deals.lock();
+        for id in &touched {
+            let Some(doc) = inner.docs.get(id).filter(|d| d.is_initialized()) else {
+                continue;
+            };
+            let view = doc.read_view();
+            let Some(domain) = view.shared.account_domain.as_ref() else {
+                continue;
+            };
+            let latest = doc
+                .heads()
+                .iter()
+                .filter_map(|h| doc.automerge().get_change_meta_by_hash(h))
+                .map(|m| u64::try_from(m.timestamp).unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+                .min(now);
+            for node in view.participants.keys() {
+                let slot = activity
+                    .entry((domain.as_str().to_string(), node.clone()))
+                    .or_insert(0);
+                *slot = (*slot).max(latest);
             }
         }
     }
+    let windows = deals.windows();
+    let mut renewed = Vec::new();
+    for r in approved {
+        let Some(domain) = r.domain.clone() else {
+            continue;
+        };
+        let Some(&at) = activity.get(&(domain, r.partner.clone())) else {
+            continue;
+        };
+        let expires_at_ms = at.saturating_add(windows.registration_protection_ms);
+        let current = r.expires_at.unwrap_or(0);
+        if expires_at_ms < current.saturating_add(renewal_step_ms(&windows)) {
+            continue;
+        }
+        let partner = r.partner.clone();
+        deals.edit(r.id, now, |doc, signer| {
+            doc.decide_registration(signer, now, &partner, &Decision::Approved { expires_at_ms })
+        })?;
+        tracing::info!(registration = %r.id, expires_at = %audit::rfc3339(expires_at_ms), "renewed on deal activity");
+        renewed.push(r.id);
+    }
+    Ok(renewed)
 }

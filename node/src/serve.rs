@@ -49,7 +49,6 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     deals.set_events(events.clone());
     deals.set_windows(config.windows());
     deals.set_auto_accept(config.auto_accept_invitations);
-    tokio::spawn(crate::registrations::watch_overdue(deals.clone()));
     let network = Arc::new(
         crate::net::start(
             crate::net::NetConfig {
@@ -62,6 +61,10 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         )
         .await?,
     );
+    tokio::spawn(crate::registrations::watch(
+        network.deals.clone(),
+        network.handle.clone(),
+    ));
     let mapping = crate::mapping::Mapper::new(store.clone(), network.clone(), config.mapping())?;
     mapping.spawn_responder();
     mapping.spawn_schedule();

@@ -69,6 +69,29 @@ pub struct RegisterArgs {
     pub notes: Option<String>,
 }
 
+/// Most pages a list command reads (at 1000 items each): a bound on a misbehaving server.
+const LIST_PAGES_MAX: usize = 10_000;
+
+/// Every item of a paged list route, as one `{"items": [...], "next_cursor": null}`.
+fn all_pages(client: &Client, path: &str) -> Result<Value> {
+    let join = if path.contains('?') { '&' } else { '?' };
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..LIST_PAGES_MAX {
+        let mut url = format!("{path}{join}limit=1000");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={}", segment(c)));
+        }
+        let page = client.json("GET", &url, None)?;
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) if Some(next) != cursor.as_deref() => cursor = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    Ok(json!({"items": items, "next_cursor": null}))
+}
+
 /// `cosell inbox`: invitations waiting for this node.
 pub fn inbox(dir: &DataDir, json_out: bool, status: Option<String>) -> Result<()> {
     let client = Client::for_data_dir(dir)?;
@@ -76,7 +99,7 @@ pub fn inbox(dir: &DataDir, json_out: bool, status: Option<String>) -> Result<()
         Some(s) => format!("/inbox?status={}", segment(s)),
         None => "/inbox".to_string(),
     };
-    let answer = client.json("GET", &path, None)?;
+    let answer = all_pages(&client, &path)?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
@@ -151,6 +174,12 @@ fn print_registration(r: &Value) {
                 c["name"].as_str().unwrap_or("?"),
                 c["stage"].as_str().unwrap_or("?")
             ),
+            Some("duplicate") => println!(
+                "    duplicate: {} already registered this account ({}, {})",
+                c["partner_name"].as_str().unwrap_or("?"),
+                c["registration_id"].as_str().unwrap_or("?"),
+                c["status"].as_str().unwrap_or("?")
+            ),
             _ => println!(
                 "    conflict: {} registered first ({}, {})",
                 c["partner_name"].as_str().unwrap_or("?"),
@@ -166,7 +195,7 @@ pub fn registrations(dir: &DataDir, command: RegistrationsCommand) -> Result<()>
     let client = Client::for_data_dir(dir)?;
     match command {
         RegistrationsCommand::List { json } => {
-            let answer = client.json("GET", "/registrations", None)?;
+            let answer = all_pages(&client, "/registrations")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&answer)?);
                 return Ok(());

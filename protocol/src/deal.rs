@@ -25,7 +25,7 @@ use automerge::{
     ActorId, Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value,
     ValueRef, ROOT,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use crate::auth::Authority;
@@ -327,6 +327,35 @@ pub struct SharedFields {
     pub account_domain: Option<Domain>,
     /// Other projected fields, as text. In an update a value of `None` removes the field.
     pub other: BTreeMap<String, Option<String>>,
+    /// Typed fields an update removes (a policy no longer shares them). Refused at creation
+    /// and together with a value for the same field.
+    pub clear: BTreeSet<SharedField>,
+}
+
+/// One typed shared field, to name in [`SharedFields::clear`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SharedField {
+    Title,
+    Stage,
+    Amount,
+    Currency,
+    CloseDate,
+    AccountName,
+    AccountDomain,
+}
+
+impl SharedField {
+    fn is_set_in(self, fields: &SharedFields) -> bool {
+        match self {
+            SharedField::Title => fields.title.is_some(),
+            SharedField::Stage => fields.stage.is_some(),
+            SharedField::Amount => fields.amount.is_some(),
+            SharedField::Currency => fields.currency.is_some(),
+            SharedField::CloseDate => fields.close_date.is_some(),
+            SharedField::AccountName => fields.account_name.is_some(),
+            SharedField::AccountDomain => fields.account_domain.is_some(),
+        }
+    }
 }
 
 /// What a node writes into its own section. `None` leaves a field as it is.
@@ -482,6 +511,11 @@ impl DealDoc {
             }
         }
         check_shared(shared)?;
+        if !shared.clear.is_empty() {
+            return Err(DealError::Invalid(
+                "a new deal has no shared fields to clear".into(),
+            ));
+        }
         let mut doc = Automerge::new();
         doc.set_actor(signer.actor.clone());
         let mut tx = doc.transaction();
@@ -992,6 +1026,11 @@ fn check_shared(shared: &SharedFields) -> Result<(), DealError> {
     {
         check_text(text)?;
     }
+    if let Some(both) = shared.clear.iter().find(|f| f.is_set_in(shared)) {
+        return Err(DealError::Invalid(format!(
+            "{both:?} is both set and cleared"
+        )));
+    }
     for key in shared.other.keys() {
         check_text(key)?;
         let reserved = [
@@ -1074,6 +1113,31 @@ fn write_shared(
             keys::DOMAIN,
             fields.account_domain.as_ref().map(|d| d.as_str()),
         )?;
+    }
+    for field in &fields.clear {
+        let (obj, key) = match field {
+            SharedField::Title => (Some(shared.clone()), keys::TITLE),
+            SharedField::Stage => (Some(shared.clone()), keys::STAGE),
+            SharedField::Amount => (Some(shared.clone()), keys::AMOUNT),
+            SharedField::Currency => (Some(shared.clone()), keys::CURRENCY),
+            SharedField::CloseDate => (Some(shared.clone()), keys::CLOSE_DATE),
+            SharedField::AccountName | SharedField::AccountDomain => (
+                match tx.get(shared, keys::ACCOUNT)? {
+                    Some((Value::Object(ObjType::Map), id)) => Some(id),
+                    _ => None,
+                },
+                if *field == SharedField::AccountName {
+                    keys::NAME
+                } else {
+                    keys::DOMAIN
+                },
+            ),
+        };
+        if let Some(obj) = obj {
+            if tx.get(&obj, key)?.is_some() {
+                tx.delete(&obj, key)?;
+            }
+        }
     }
     for (key, value) in &fields.other {
         match value {

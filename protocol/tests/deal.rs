@@ -4,10 +4,10 @@ mod support;
 
 use protocol::deal::{
     DealDoc, DealError, Decision, Invite, ParticipantStatus, RegistrationStatus, Role,
-    SectionUpdate, SharedFields,
+    SectionUpdate, SharedField, SharedFields,
 };
 use protocol::records::{Amount, Currency, Date, Domain, Stage};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use support::*;
 
 #[test]
@@ -22,6 +22,7 @@ fn genesis_view_has_origin_participants_and_shared_fields() {
         account_name: Some("Acme Corp".into()),
         account_domain: Some(Domain::parse("acme.com").unwrap()),
         other: BTreeMap::from([("products".to_string(), Some("edge, cloud".to_string()))]),
+        ..SharedFields::default()
     };
     let invite = Invite {
         node: id(&b),
@@ -76,6 +77,50 @@ fn only_the_origin_sets_shared_fields_and_adds_participants() {
         doc.add_participant(&a, 4, &invite).is_err(),
         "no duplicate participants"
     );
+}
+
+#[test]
+fn the_origin_clears_typed_shared_fields_and_replicas_accept_it() {
+    let (a, b) = (signer(1), signer(2));
+    let mut doc = deal(&a, &[&b]);
+    let domain = SharedFields {
+        account_name: Some("Acme Corp".into()),
+        account_domain: Some(Domain::parse("acme.com").unwrap()),
+        ..SharedFields::default()
+    };
+    doc.set_shared(&a, 2, &domain).unwrap();
+    let mut replica = DealDoc::replica(doc.id());
+    assert!(replica.ingest(doc.envelopes()).rejected.is_empty());
+    let clear = SharedFields {
+        clear: BTreeSet::from([SharedField::Stage, SharedField::AccountDomain]),
+        ..SharedFields::default()
+    };
+    assert!(matches!(
+        replica.set_shared(&b, 3, &clear),
+        Err(DealError::NotAllowed(_))
+    ));
+    let change = doc.set_shared(&a, 3, &clear).unwrap();
+    let view = doc.read_view().shared;
+    assert_eq!(view.stage, None);
+    assert_eq!(view.account_domain, None);
+    assert_eq!(view.account_name.as_deref(), Some("Acme Corp"));
+    assert_eq!(view.title.as_deref(), Some("Acme expansion"));
+    // Another replica verifies the deletion like any origin write.
+    let mut other = DealDoc::replica(doc.id());
+    let outcome = other.ingest(doc.envelopes());
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+    assert_eq!(other.read_view().shared, doc.read_view().shared);
+    assert!(other.envelope(&change.hash()).is_some());
+    // Setting and clearing one field in one update is refused.
+    let both = SharedFields {
+        title: Some("x".into()),
+        clear: BTreeSet::from([SharedField::Title]),
+        ..SharedFields::default()
+    };
+    assert!(matches!(
+        doc.set_shared(&a, 4, &both),
+        Err(DealError::Invalid(_))
+    ));
 }
 
 #[test]

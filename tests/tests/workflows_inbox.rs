@@ -172,7 +172,10 @@ fn an_invitation_can_be_declined_or_can_expire() {
     });
     let late = reseller.post(&format!("/api/v1/deals/{expiring}/accept"), &json!({}));
     assert_eq!(late.status, 422, "{}", late.text);
-    assert!(late.json["error"].as_str().unwrap().contains("expired"));
+    assert!(late.json["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("the invitation expired on "));
     assert_eq!(
         participant_status(&vendor, &expiring, &reseller.id).as_deref(),
         Some("expired")
@@ -310,4 +313,101 @@ fn a_linked_deal_shows_each_side_s_stage_and_attribution_is_agreed_or_disputed()
     // A proposal naming a non-participant is refused.
     let bad = reseller.post(&path, &json!({"sourced_by": "Someone Else"}));
     assert_eq!(bad.status, 422, "{}", bad.text);
+}
+
+/// The policy without the account domain and the next step.
+const TIGHT_POLICY: &str = r#"
+[opportunities]
+fields = ["name", "stage", "amount", "close_date", "account.name"]
+amount = { round_to = 10000 }
+"#;
+
+#[test]
+fn pending_invitations_and_shared_deals_follow_opportunity_edits_and_policy_changes() {
+    // Goal: what a partner holds follows the origin's data and policy after sharing. Method: a
+    // pending invitation's summary follows an opportunity edit; tightening the policy removes
+    // fields from an accepted deal and from the pending summary (audited by name); loosening
+    // it brings them back.
+    let (vendor, reseller) = vendor_and_reseller(&[]);
+    let accepted = accepted_deal(&vendor, &reseller, "accepted.example");
+    let opp = opportunity(
+        &vendor,
+        "pending.example",
+        json!({"amount": "50000", "currency": "USD"}),
+    );
+    let pending = post_ok(
+        &vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp, "partners": [reseller.id]}),
+        201,
+    )["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string();
+    wait("the invitation", || inbox_item(&reseller, &pending));
+
+    // The origin edits the opportunity: the pending summary follows.
+    let r = vendor.request(
+        "PATCH",
+        &format!("/api/v1/opportunities/{opp}"),
+        Some("application/json"),
+        Some(br#"{"name": "Renamed pending deal", "stage": "committed"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let item = wait("the updated summary", || {
+        inbox_item(&reseller, &pending).filter(|i| i["title"] == "Renamed pending deal")
+    });
+    assert_eq!(item["stage"], "committed");
+    assert_eq!(item["account_domain"], "pending.example");
+    assert_eq!(item["status"], "invited");
+
+    // Tighter policy: the account domain and next step leave the shared fields.
+    let fields =
+        |node: &Node| node.get(&format!("/api/v1/deals/{accepted}")).json["fields"].clone();
+    assert_eq!(fields(&reseller)["account.domain"], "accepted.example");
+    assert_eq!(fields(&reseller)["next_step"], NEXT_STEP_CANARY);
+    put_policy(&vendor, &reseller.id, TIGHT_POLICY);
+    let tight = wait("the tightened fields on the reseller", || {
+        let f = fields(&reseller);
+        (f.get("account.domain").is_none() && f.get("next_step").is_none()).then_some(f)
+    });
+    assert_eq!(tight["name"], "Deal at accepted.example");
+    assert_eq!(tight["amount"], "990000");
+    assert!(fields(&vendor).get("account.domain").is_none());
+    let item = wait("the tightened summary", || {
+        inbox_item(&reseller, &pending).filter(|i| i["account_domain"].is_null())
+    });
+    assert_eq!(item["title"], "Renamed pending deal");
+    let audit = vendor.get("/api/v1/audit?kind=share_update").json;
+    let entry = audit["items"]
+        .as_array()
+        .expect("audit items")
+        .iter()
+        .find(|e| e["details"]["deal"] == accepted.as_str())
+        .cloned()
+        .expect("a share_update entry for the policy change");
+    assert_eq!(
+        entry["details"]["removed"],
+        json!(["account.domain", "next_step"])
+    );
+    assert_eq!(entry["peer"], reseller.id.as_str());
+
+    // Looser again: they come back.
+    put_policy(&vendor, &reseller.id, POLICY);
+    let loose = wait("the restored fields on the reseller", || {
+        let f = fields(&reseller);
+        (f["account.domain"] == "accepted.example").then_some(f)
+    });
+    assert_eq!(loose["next_step"], NEXT_STEP_CANARY);
+    wait("the restored summary", || {
+        inbox_item(&reseller, &pending).filter(|i| i["account_domain"] == "pending.example")
+    });
+
+    // The inbox pages like every list: one item per page gives the same list.
+    let whole = reseller.get("/api/v1/inbox").json["items"].clone();
+    assert_eq!(whole.as_array().map(Vec::len), Some(2));
+    assert_eq!(json!(reseller.list_all("/api/v1/inbox", "", 1)), whole);
+    assert_eq!(reseller.get("/api/v1/inbox?limit=0").status, 400);
+    assert_eq!(reseller.get("/api/v1/inbox?limit=1001").status, 400);
+    assert_eq!(reseller.get("/api/v1/inbox?cursor=nonsense").status, 400);
 }

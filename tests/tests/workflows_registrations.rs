@@ -7,6 +7,7 @@ mod workflows_common;
 
 use cosell_e2e::Node;
 use serde_json::{json, Value};
+use std::time::Duration;
 use workflows_common::*;
 
 fn registration(node: &Node, id: &str) -> Option<Value> {
@@ -164,4 +165,122 @@ fn first_to_register_wins_conflicts_stay_on_the_vendor_and_overdue_is_reported()
             "{needle} reached the second partner: {found:?}"
         );
     }
+}
+
+/// Every `registration.overdue` event for `id` that arrives within `window`.
+fn overdue_events(rx: &std::sync::mpsc::Receiver<Hook>, id: &str, window: Duration) -> usize {
+    let deadline = std::time::Instant::now() + window;
+    let mut n = 0;
+    while let Ok(hook) =
+        rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        if hook.event == "registration.overdue" && hook.body["data"]["id"] == id {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_once() {
+    // Goal: the registration windows hold over time and restarts. Method: short windows (a
+    // protection of ~14 minutes renewed in ~1 s steps, a response window of ~4 s); the
+    // partner's second registration of the same account is refused; a deal on the registered
+    // account renews the approval; an overdue registration is reported once, not again after
+    // the vendor restarts.
+    let mut vendor = Node::init("Vendor Co");
+    set_setting(&vendor, "registration_protection_days", "0.01");
+    set_setting(&vendor, "registration_sla_hours", "0.001");
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    let events = hook(&vendor, &["registration.*"]);
+
+    let a = register(&reseller, "Vendor Co", "active.example", "Active Inc");
+    wait("the registration on the vendor", || {
+        registration(&vendor, &a)
+    });
+    let out = vendor.cli(&["registrations", "approve", &a]);
+    assert!(out.ok(), "approve: {}", out.stderr);
+    let approved = wait("the approval on the reseller", || {
+        registration(&reseller, &a).filter(|r| r["status"] == "approved")
+    });
+    let first_expiry = approved["expires_at"]
+        .as_str()
+        .expect("expires_at")
+        .to_string();
+
+    // The same partner registers the same account again: refused, naming the first.
+    let r = reseller.post(
+        "/api/v1/registrations",
+        &json!({"vendor": "Vendor Co", "account_name": "Active Inc", "account_domain": "www.Active.example"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    let error = r.json["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("already registered") && error.contains(&a),
+        "{error}"
+    );
+    assert_eq!(
+        reseller.get("/api/v1/registrations").json["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // Activity on a deal on the registered account renews the protection, on both nodes.
+    std::thread::sleep(Duration::from_secs(2));
+    put_policy(
+        &vendor,
+        &reseller.id,
+        "[opportunities]\nfields = [\"name\", \"account.domain\"]\n",
+    );
+    let opp = opportunity(&vendor, "active.example", json!({}));
+    post_ok(
+        &vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp, "partners": [reseller.id]}),
+        201,
+    );
+    let renewed = wait("the renewed protection on the reseller", || {
+        registration(&reseller, &a).filter(|r| {
+            r["status"] == "approved" && r["expires_at"].as_str() > Some(first_expiry.as_str())
+        })
+    });
+    assert_eq!(
+        registration(&vendor, &a).unwrap()["expires_at"],
+        renewed["expires_at"]
+    );
+
+    // Unanswered past the response window: reported once, and not again after a restart.
+    let late = register(&reseller, "Vendor Co", "late.example", "Late Inc");
+    let reported = wait("the overdue report", || {
+        let hook = events.recv_timeout(Duration::from_millis(200)).ok()?;
+        (hook.event == "registration.overdue" && hook.body["data"]["id"] == late.as_str())
+            .then_some(hook.body)
+    });
+    assert_eq!(reported["data"]["account_domain"], "late.example");
+    // The list pages: one item per page gives the same list, newest first.
+    let whole = reseller.get("/api/v1/registrations").json["items"].clone();
+    assert_eq!(whole[0]["id"], late.as_str());
+    assert_eq!(whole[1]["id"], a.as_str());
+    assert_eq!(
+        json!(reseller.list_all("/api/v1/registrations", "", 1)),
+        whole
+    );
+    assert_eq!(reseller.get("/api/v1/registrations?cursor=1-x").status, 400);
+    assert_eq!(overdue_events(&events, &late, Duration::from_secs(3)), 0);
+    vendor.stop();
+    vendor.serve();
+    assert_eq!(
+        registration(&vendor, &late).unwrap()["overdue"],
+        true,
+        "still overdue after the restart"
+    );
+    assert_eq!(
+        overdue_events(&events, &late, Duration::from_secs(5)),
+        0,
+        "registration.overdue repeated after a restart"
+    );
 }

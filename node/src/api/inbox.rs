@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 pub struct InboxQuery {
     /// Only invitations in this state: invited, accepted, declined, expired.
     status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 pub async fn list(
@@ -27,8 +29,18 @@ pub async fn list(
             )));
         }
     }
+    let limit = super::records::page_limit(q.limit)?;
     let deals = state.network.deals.clone();
-    let items =
-        blocking(move || Ok(crate::inbox::list(&deals, q.status.as_deref(), now_ms()))).await?;
-    Ok(Json(json!({"items": items, "next_cursor": null})))
+    let (items, next) = blocking(move || {
+        crate::inbox::page(
+            &deals,
+            q.status.as_deref(),
+            q.cursor.as_deref(),
+            limit,
+            now_ms(),
+        )
+        .map_err(ApiError::bad_request)
+    })
+    .await?;
+    Ok(Json(json!({"items": items, "next_cursor": next})))
 }

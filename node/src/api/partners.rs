@@ -259,7 +259,8 @@ pub async fn put_policy(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let policy = policy_from_body(&headers, &body)?;
-    let answer = blocking(move || {
+    let network = state.network.clone();
+    let (answer, changed) = blocking(move || {
         let p = resolve(&state, &id)?;
         if !p.is_active() {
             return Err(ApiError::conflict(format!(
@@ -268,12 +269,28 @@ pub async fn put_policy(
             )));
         }
         let v = partners::set_policy(&state.store, &p, &policy, "admin", now_ms())?;
-        Ok(json!({
-            "partner": p.id, "name": p.name, "version": v.version,
-            "at": crate::audit::rfc3339(v.at_ms), "by": v.by, "text": v.text, "diff": v.diff,
-        }))
+        // Deals already shared with the partner follow the new policy. The policy is set
+        // either way: a failure here is logged, and the next change re-projects again.
+        let changed = match state.network.deals.on_policy_changed(&p.id, now_ms()) {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), partner = %p.id, "cannot re-project shared deals");
+                Vec::new()
+            }
+        };
+        Ok((
+            json!({
+                "partner": p.id, "name": p.name, "version": v.version,
+                "at": crate::audit::rfc3339(v.at_ms), "by": v.by, "text": v.text, "diff": v.diff,
+                "documents_updated": changed.len(),
+            }),
+            changed,
+        ))
     })
     .await?;
+    if !changed.is_empty() {
+        let _ = network.handle.sync(changed).await;
+    }
     Ok(Json(answer))
 }
 

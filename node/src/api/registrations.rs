@@ -6,7 +6,7 @@ use crate::auth::Role;
 use crate::cli::now_ms;
 use crate::registrations::{self, RegistrationInput};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::deal::DealId;
@@ -40,14 +40,28 @@ pub async fn submit(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
+    let limit = super::records::page_limit(q.limit)?;
     let deals = state.network.deals.clone();
-    let items = blocking(move || Ok(registrations::list(&deals, now_ms())?)).await?;
-    Ok(Json(json!({"items": items, "next_cursor": null})))
+    let (items, next) = blocking(move || {
+        registrations::page(&deals, q.cursor.as_deref(), limit, now_ms()).map_err(|e| match e {
+            registrations::PageError::Cursor(_) => ApiError::bad_request(e.to_string()),
+            registrations::PageError::Internal(e) => e.into(),
+        })
+    })
+    .await?;
+    Ok(Json(json!({"items": items, "next_cursor": next})))
 }
 
 pub async fn get(

@@ -7,7 +7,7 @@ export async function render(view, ctx) {
     listAll("/opportunities", { max: 20000 }),
     api("/partners"),
     listAll("/deals"),
-    ctx.features.registrations ? api("/registrations").catch(() => null) : null,
+    ctx.features.registrations ? listAll("/registrations").catch(() => null) : null,
   ]);
   const me = ctx.node ? ctx.node.id : null;
   const active = partners.items.filter((p) => p.status === "active");

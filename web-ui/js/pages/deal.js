@@ -1,6 +1,6 @@
 // One shared deal: shared fields, participants, each company's section, the signed timeline,
 // accept/decline for an invitee, and this node's own section. Refreshes live on deal events.
-import { api } from "../api.js";
+import { api, listAll } from "../api.js";
 import { h, add, set, title, fieldsTable, errorBox, empty, statusBadge, stageLabel, when, field, badge, shortId, notice, STAGES } from "../ui.js";
 
 export async function render(view, ctx) {
@@ -193,7 +193,7 @@ export async function render(view, ctx) {
 
 /** The redacted invitation (from the inbox) with accept/decline; the page reloads on events. */
 async function invitation(view, ctx, id, notFound) {
-  const inbox = await api("/inbox");
+  const inbox = await listAll("/inbox");
   const item = inbox.items.find((x) => x.deal_id === id);
   if (!item) throw notFound;
   const msg = h("div", { "aria-live": "polite", id: "deal-answer" });

@@ -1,10 +1,10 @@
 // Inbox: deal invitations waiting for this node (redacted until accepted), with accept/decline.
-import { api } from "../api.js";
+import { api, listAll } from "../api.js";
 import { h, add, set, title, table, empty, errorBox, statusBadge, stageLabel, when, field } from "../ui.js";
 
 export async function render(view, ctx) {
   const status = ctx.query.get("status") || "invited";
-  const inbox = await api(`/inbox${status === "all" ? "" : `?status=${encodeURIComponent(status)}`}`);
+  const inbox = await listAll(`/inbox${status === "all" ? "" : `?status=${encodeURIComponent(status)}`}`);
   const msg = h("div", { "aria-live": "polite" });
   const select = h("select", { name: "status", id: "inbox-status" }, [["invited", "Waiting for an answer"], ["accepted", "Accepted"], ["declined", "Declined"], ["expired", "Expired"], ["all", "All"]].map(([v, l]) => h("option", { value: v, selected: v === status }, l)));
   select.addEventListener("change", () => ctx.navigate(`#/inbox?status=${select.value}`));

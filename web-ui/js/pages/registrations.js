@@ -1,7 +1,7 @@
 // Deal registrations: those this node made with a vendor partner and those made with this node as
 // the vendor. The vendor sees conflicts (its own open opportunities on the account, other
 // partners' earlier registrations) and approves or rejects with a reason; a partner registers.
-import { api } from "../api.js";
+import { api, listAll } from "../api.js";
 import { h, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, field, money, notice, shortId } from "../ui.js";
 
 export async function render(view, ctx) {
@@ -15,7 +15,7 @@ export async function render(view, ctx) {
   select.addEventListener("change", () => ctx.navigate(`#/registrations${select.value === "all" ? "" : `?status=${select.value}`}`));
 
   async function loadList() {
-    const page = await api("/registrations");
+    const page = await listAll("/registrations");
     const items = status === "all" ? page.items : page.items.filter((r) => r.status === status);
     set(listBox, items.length ? registrationsTable(items, node, ctx, msg, loadList) : empty(page.items.length ? "No registration with this status." : emptyText(ctx, active)));
   }
