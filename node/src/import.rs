@@ -1070,8 +1070,10 @@ fn amount_and_currency(
 /// `,` appear, the last one is the decimal point (`1,200.50`, `1.200,50`); a lone `,` followed
 /// by other than three digits is a decimal comma (`1200,50`); several `.` or `,` in groups of
 /// three are thousands (`1.200.000`). A lone `.` followed by exactly three digits (`1.200`) is
-/// refused as ambiguous (1200 in Europe, 1.2 in the US), and so is a lone `,` with three digits
-/// (`1,200`) in a semicolon-separated file (European Excel). Refused with their reason:
+/// a thousands separator in a semicolon-separated file (European Excel, whose decimal mark is
+/// the comma) and refused as ambiguous elsewhere (1200 in Europe, 1.2 in the US); a lone `,`
+/// with three digits (`1,200`) is a thousands separator except in a semicolon-separated file,
+/// where it is refused as ambiguous. Refused with their reason:
 /// negatives (`-5`, `(1,200.00)`, `1200-`), abbreviations (`1.2M`, `15k`) and scientific
 /// notation (`1.2E+06`, which Excel writes for a narrow column and which lost digits).
 fn parse_amount(cell: &str, semicolons: bool) -> Result<(Amount, Option<Currency>), String> {
@@ -1184,7 +1186,12 @@ fn normalize_separators(s: &str, cell: &str, semicolons: bool) -> Result<Option<
             }
             let whole = &s[..dot];
             if digits_after(dot) == 3 && !whole.is_empty() && whole.len() <= 3 && whole != "0" {
-                ambiguous()
+                if semicolons {
+                    // European Excel: the decimal mark is the comma, so this is 48.000 = 48000.
+                    Ok(Some(s.replace('.', "")))
+                } else {
+                    ambiguous()
+                }
             } else {
                 Ok(None)
             }
@@ -2901,17 +2908,20 @@ a3,Initech,initech.com,,
 
     #[test]
     fn semicolon_files_from_european_excel_are_read_with_decimal_commas() {
-        let input = "name;stage;account_name;amount\nA;prospect;Acme;1.200,50\nB;prospect;Acme;1.200\nC;prospect;Acme;900\n";
+        // European Excel separates with `;` and writes the decimal mark as a comma, so a dot
+        // groups thousands and `1,200` could be either.
+        let input = "name;stage;account_name;amount\nA;prospect;Acme;1.200,50\nB;prospect;Acme;1.200\nC;prospect;Acme;900\nD;prospect;Acme;1,200\n";
         let (rows, errors, _) = opportunities(input.as_bytes());
         assert_eq!(rows[0].amount, amount("1200.50"));
-        assert_eq!(rows[1].amount, amount("900"));
+        assert_eq!(rows[1].amount, amount("1200"));
+        assert_eq!(rows[2].amount, amount("900"));
         assert_eq!(
             errors,
             vec![error(
-                2,
-                3,
+                4,
+                5,
                 "amount",
-                "'1.200' is ambiguous (a thousands separator or a decimal point?); write it \
+                "'1,200' is ambiguous (a thousands separator or a decimal point?); write it \
                  without a thousands separator, e.g. 1200 or 1.2"
             )]
         );
