@@ -465,7 +465,7 @@ impl<R: Read> Iterator for AccountReader<R> {
         let name = cells.required(c[A::Name as usize], "name", "every account needs a name");
         let external_id = cells.text(c[A::ExternalId as usize], "external_id", NAME_BYTES_MAX);
         let domain = cells.value(c[A::Domain as usize], |s| {
-            Domain::parse(s).map_err(|e| e.message().to_string())
+            Domain::parse(first_listed(s)).map_err(|e| e.message().to_string())
         });
         let industry = cells.text(c[A::Industry as usize], "industry", NAME_BYTES_MAX);
         let country = cells.text(c[A::Country as usize], "country", NAME_BYTES_MAX);
@@ -512,7 +512,7 @@ impl<R: Read> Iterator for OpportunityReader<R> {
             Some(stage) => Some(stage),
             None => {
                 let stage = cells.value(c[O::Stage as usize], map_stage);
-                if stage.is_none() && cells.get(c[O::Stage as usize]).is_none() {
+                if stage.is_none() && cells.typed(c[O::Stage as usize]).is_none() {
                     cells.empty(c[O::Stage as usize], "every opportunity needs a stage");
                 }
                 stage
@@ -1041,7 +1041,7 @@ fn amount_and_currency(
     let currency = cells
         .value(c[O::Currency as usize], parse_currency)
         .or(header_currency);
-    let Some(cell) = cells.get(amount_column) else {
+    let Some(cell) = cells.typed(amount_column) else {
         return (None, currency);
     };
     match parse_amount(cell, semicolons) {
@@ -1082,6 +1082,12 @@ fn parse_amount(cell: &str, semicolons: bool) -> Result<(Amount, Option<Currency
         .chars()
         .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\'' | '’'))
         .collect();
+    if body == "-" && body.len() < s.len() {
+        // Excel's accounting format writes zero as `$ -`.
+        return Amount::parse("0")
+            .map(|a| (a, named))
+            .map_err(|e| e.message().to_string());
+    }
     let negative = body.starts_with(['-', '−'])
         || body.ends_with(['-', '−'])
         || (body.starts_with('(') && body.ends_with(')'));
@@ -1353,6 +1359,14 @@ const CURRENCY_NAMES: &[(&str, &str)] = &[
     ("South Korean Won", "KRW"),
 ];
 
+/// The first of several values in a cell (`acme.com; acme.de` → `acme.com`).
+fn first_listed(s: &str) -> &str {
+    s.split([';', ',', '|', ' ', '\n'])
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+        .unwrap_or(s)
+}
+
 /// The three account references of an opportunity row; an error when all their cells are empty.
 fn account_reference(
     cells: &mut Cells<'_>,
@@ -1362,7 +1376,7 @@ fn account_reference(
     let domain_column = c[O::AccountDomain as usize];
     let name_column = c[O::AccountName as usize];
     let references = [id_column, domain_column, name_column];
-    if references.iter().all(|&col| cells.get(col).is_none()) {
+    if references.iter().all(|&col| cells.typed(col).is_none()) {
         let present: Vec<usize> = references.iter().flatten().copied().collect();
         let names: Vec<&str> = present.iter().map(|&i| cells.header(i)).collect();
         let message = format!("no account: give {}", or_list(&names));
@@ -1371,7 +1385,7 @@ fn account_reference(
     }
     // HubSpot lists every associated company id, `;`-separated; the first is the primary.
     let id = cells
-        .get(id_column)
+        .typed(id_column)
         .and_then(|s| s.split(';').map(str::trim).find(|s| !s.is_empty()));
     let external_id = match clean_text("account_external_id", id, NAME_BYTES_MAX) {
         Ok(v) => v,
@@ -1381,7 +1395,7 @@ fn account_reference(
         }
     };
     let domain = cells.value(domain_column, |s| {
-        Domain::parse(s).map_err(|e| e.message().to_string())
+        Domain::parse(first_listed(s)).map_err(|e| e.message().to_string())
     });
     let name = cells.text(name_column, "account_name", NAME_BYTES_MAX);
     (external_id, domain, name)
@@ -1960,7 +1974,7 @@ impl<R: Read> Rows<R> {
                 }
             }
             self.mark_row_end();
-            if is_blank(&self.record) {
+            if is_blank(&self.record) || self.repeats_header() {
                 continue;
             }
             if self.record.len() == 1 && self.headers.len() > 1 {
@@ -1974,6 +1988,19 @@ impl<R: Read> Rows<R> {
             self.line = line;
             return Some(self.check_shape(line).map(|()| (self.row, line)));
         }
+    }
+
+    /// The record is the header again (files concatenated with `cat`, or exported page by
+    /// page): skipped like a blank row.
+    fn repeats_header(&self) -> bool {
+        let same = |(cell, header): (&[u8], &String)| {
+            String::from_utf8_lossy(cell)
+                .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                == header.as_str()
+        };
+        self.record.len() >= self.headers.len()
+            && self.headers.len() > 1
+            && self.record.iter().zip(&self.headers).all(same)
     }
 
     /// The line the current record starts on: the lines consumed so far, less the newlines
@@ -2230,6 +2257,18 @@ impl<'a> Cells<'a> {
         (!s.is_empty()).then_some(s)
     }
 
+    /// The cell for a typed field (amount, date, currency, domain, stage, status): like
+    /// [`Cells::get`], but the placeholders exports write for "no value" (`#N/A`, `N/A`, `NULL`,
+    /// `-`, `--`, `(none)`) are no value too.
+    fn typed(&self, column: Option<usize>) -> Option<&'a str> {
+        let s = self.get(column)?;
+        let placeholder = matches!(s, "-" | "--" | "—" | "–")
+            || ["#N/A", "N/A", "NULL", "(none)"]
+                .iter()
+                .any(|p| s.eq_ignore_ascii_case(p));
+        (!placeholder).then_some(s)
+    }
+
     fn error(&mut self, column: Option<usize>, message: String) {
         let column = column.map_or(String::new(), |c| self.header(c).to_string());
         self.errors.push(RowError {
@@ -2269,7 +2308,7 @@ impl<'a> Cells<'a> {
         column: Option<usize>,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
-        let cell = self.get(column)?;
+        let cell = self.typed(column)?;
         match parse(cell) {
             Ok(v) => Some(v),
             Err(message) => {
@@ -3626,6 +3665,37 @@ X,prospect,A,03/04/2026
             errors[0].message,
             "could not read the file: connection reset"
         );
+    }
+
+    #[test]
+    fn placeholders_repeated_headers_and_domain_lists_are_understood() {
+        // `#N/A`, `N/A`, `NULL`, `-` in typed columns are no value; `$ -` is Excel's accounting
+        // zero; a header repeated mid-file (concatenated exports) is skipped; a domain cell
+        // listing several takes the first.
+        let input = "name,stage,account_name,amount,close_date,currency,Website\n\
+                     A,prospect,Acme,#N/A,N/A,NULL,\"acme.com; acme.de\"\n\
+                     name,stage,account_name,amount,close_date,currency,Website\n\
+                     B,prospect,Acme,$ -,-,,-\n\
+                     C,-,Acme,,,,\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(
+            errors,
+            vec![error(
+                3,
+                5,
+                "stage",
+                "is empty; every opportunity needs a stage"
+            )]
+        );
+        assert_eq!(rows.len(), 2);
+        let a = &rows[0];
+        assert_eq!(
+            (a.amount, a.close_date, a.currency, a.account_domain.clone()),
+            (None, None, None, domain("acme.com"))
+        );
+        let b = &rows[1];
+        assert_eq!((b.row, b.amount, b.close_date), (2, amount("0"), None));
+        assert_eq!(b.account_domain, None);
     }
 
     /// Goal: docs/import.md lists every header alias and every stage and status label the code
