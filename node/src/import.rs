@@ -1,15 +1,17 @@
-//! CSV import, the pure half: turns a CRM export (a Salesforce report, a HubSpot export, or a file
-//! with cosell's own column names) into validated account and opportunity rows, one row at a time.
-//! No storage and no HTTP here: the caller streams the rows into one transaction and commits only
-//! if no row failed (all or nothing).
+//! CSV import, the pure half: turns a CRM export (Salesforce, HubSpot, Pipedrive, Dynamics 365,
+//! Zoho, Excel in any locale, or a file with cosell's own column names) into validated account
+//! and opportunity rows, one row at a time. No storage and no HTTP here: the caller streams the
+//! rows into one transaction and commits only if no row failed (all or nothing).
 //!
-//! Streaming: the file is read through one `csv::Reader` and one reused `ByteRecord`, so memory
-//! stays flat whatever the number of rows. The column → field index is built once from the header.
+//! Streaming: the file is decoded to UTF-8 on the fly (Windows-1252 bytes and UTF-16 are
+//! transcoded, see `Encoding`) and read through one `csv::Reader` and one reused `ByteRecord`,
+//! so memory stays flat whatever the number of rows (a row is at most [`ROW_BYTES_MAX`]). The
+//! column → field index is built once from the header.
 //!
 //! Numbering, used in every [`RowError`]: `row` is the 1-based data row, counting neither the
 //! header nor rows whose cells are all empty (skipped); `line` is the 1-based physical line of the
-//! file where the row starts (the header is line 1), exact even with quoted newlines, blank lines
-//! and CRLF. docs/import.md is the user-facing description (aliases, stage and status tables).
+//! file where the row starts (the file's first line is line 1), exact even with quoted newlines,
+//! blank lines and CRLF. docs/import.md is the user-facing description (aliases, stage and status tables).
 
 use protocol::records::{
     clean_text, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage, NAME_BYTES_MAX,
