@@ -1829,7 +1829,10 @@ impl<R: Read> Rows<R> {
         let encoding = sniff_encoding(&mut prefix)?;
         let mut text = Vec::with_capacity(prefix.len());
         decode_into(encoding, &prefix, false, &mut text);
-        let first_line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        let first_line = text
+            .split(|&b| b == b'\n')
+            .find(|l| !l.trim_ascii().is_empty())
+            .unwrap_or(&[]);
         if first_line.contains(&0) {
             return Err(ImportError::NotCsv(
                 "line 1 has NUL bytes: this is not a CSV text file (in Excel: save as \"CSV UTF-8\")"
@@ -2087,7 +2090,14 @@ fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>, ImportError> {
             Ok(0) => break,
             Ok(n) => {
                 prefix.extend_from_slice(&chunk[..n]);
-                if chunk[..n].contains(&b'\n') {
+                // Up to the end of the first line that is not blank (any encoding: UTF-16's
+                // zero bytes count as blank here).
+                let mut lines = prefix.split(|&b| b == b'\n');
+                let complete = lines.clone().count() - 1;
+                if lines.by_ref().take(complete).any(|l| {
+                    l.iter()
+                        .any(|&b| !b.is_ascii_whitespace() && !matches!(b, 0 | 0xEF | 0xBB | 0xBF))
+                }) {
                     break;
                 }
             }
@@ -3387,6 +3397,11 @@ X,prospect,A,03/04/2026
 
     #[test]
     fn excel_sep_line_names_the_separator_and_pipes_are_detected() {
+        // The separator is sniffed from the first line that is not blank.
+        let (rows, errors, _) =
+            accounts(b"\xEF\xBB\xBF\r\n\r\n  \r\nname;domain\r\nAcme, Inc.;acme.com\r\n");
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Acme, Inc.");
         let (rows, errors, _) =
             accounts(b"sep=;\r\nname;domain\r\nAcme, Inc.;acme.com\r\nB;b.com;\r\n");
         assert_eq!(errors, vec![]);
@@ -3753,6 +3768,20 @@ X,prospect,A,03/04/2026
     }
 
     proptest! {
+        #[test]
+        fn value_parsers_never_panic(cell in "\\PC{0,40}", semicolons in any::<bool>()) {
+            let _ = parse_amount(&cell, semicolons);
+            let _ = parse_date(&cell, DateOrder::MonthFirst);
+            let _ = parse_date(&cell, DateOrder::DayFirst);
+            let _ = parse_currency(&cell);
+            let _ = map_stage(&cell);
+            let _ = map_outcome(&cell);
+            let _ = map_status(&cell);
+            let _ = split_unit(&cell);
+            let _ = DateOrder::from_format(&cell);
+            let _ = first_listed(&cell);
+        }
+
         #[test]
         fn decoding_does_not_depend_on_how_reads_split_the_input(
             body in prop::collection::vec(
