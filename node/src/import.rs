@@ -2214,8 +2214,11 @@ fn sniff_delimiter(first_line: &[u8]) -> u8 {
     best.0
 }
 
+/// Only whitespace, or the NUL padding and Ctrl-Z end-of-file mark some old tools write.
 fn is_blank_field(field: &[u8]) -> bool {
-    field.iter().all(u8::is_ascii_whitespace)
+    field
+        .iter()
+        .all(|b| b.is_ascii_whitespace() || matches!(b, 0 | 0x1A))
 }
 
 fn is_blank(record: &csv::ByteRecord) -> bool {
@@ -3681,6 +3684,20 @@ X,prospect,A,03/04/2026
         assert_eq!(
             errors[0].message,
             "could not read the file: connection reset"
+        );
+    }
+
+    #[test]
+    fn nul_padding_and_a_ctrl_z_end_of_file_mark_are_blank() {
+        let (rows, errors, _) = accounts(b"name,domain\r\nAcme,acme.com\r\n\x1A");
+        assert_eq!((rows.len(), errors), (1, vec![]));
+        let (rows, errors, _) = accounts(b"name,domain\nAcme,acme.com\n\0\0\0\0");
+        assert_eq!((rows.len(), errors), (1, vec![]));
+        // A NUL inside a value is still refused.
+        let (_, errors, _) = accounts(b"name,domain\nAc\0me,acme.com\n");
+        assert_eq!(
+            errors,
+            vec![error(1, 2, "name", "contains control characters")]
         );
     }
 
