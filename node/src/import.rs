@@ -777,6 +777,7 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Opportunity",
             "Deal",
             "Deal - Title",
+            "Title",
             "Topic",
         ],
     },
@@ -3313,6 +3314,20 @@ X,prospect,A,03/04/2026
                 "Deal - Status",
                 "'deleted' is not a deal status (expected open, won or lost)"
             )]
+        );
+        // Newer Pipedrive exports drop the `Deal - ` prefix.
+        let (unprefixed, errors, _) = opportunities(
+            b"ID,Title,Organization,Value,Currency,Stage,Status,Expected close date\n\
+              9,Acme add-on,Acme,100,EUR,Proposal Made,Won,2026-11-23\n",
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(
+            (
+                unprefixed[0].name.as_str(),
+                unprefixed[0].stage,
+                unprefixed[0].amount
+            ),
+            ("Acme add-on", Stage::Launched, amount("100"))
         );
     }
 
