@@ -1,15 +1,17 @@
-//! CSV import, the pure half: turns a CRM export (a Salesforce report, a HubSpot export, or a file
-//! with cosell's own column names) into validated account and opportunity rows, one row at a time.
-//! No storage and no HTTP here: the caller streams the rows into one transaction and commits only
-//! if no row failed (all or nothing).
+//! CSV import, the pure half: turns a CRM export (Salesforce, HubSpot, Pipedrive, Dynamics 365,
+//! Zoho, Excel in any locale, or a file with cosell's own column names) into validated account
+//! and opportunity rows, one row at a time. No storage and no HTTP here: the caller streams the
+//! rows into one transaction and commits only if no row failed (all or nothing).
 //!
-//! Streaming: the file is read through one `csv::Reader` and one reused `ByteRecord`, so memory
-//! stays flat whatever the number of rows. The column → field index is built once from the header.
+//! Streaming: the file is decoded to UTF-8 on the fly (Windows-1252 bytes and UTF-16 are
+//! transcoded, see `Encoding`) and read through one `csv::Reader` and one reused `ByteRecord`,
+//! so memory stays flat whatever the number of rows (a row is at most [`ROW_BYTES_MAX`]). The
+//! column → field index is built once from the header.
 //!
 //! Numbering, used in every [`RowError`]: `row` is the 1-based data row, counting neither the
 //! header nor rows whose cells are all empty (skipped); `line` is the 1-based physical line of the
-//! file where the row starts (the header is line 1), exact even with quoted newlines, blank lines
-//! and CRLF. docs/import.md is the user-facing description (aliases, stage and status tables).
+//! file where the row starts (the file's first line is line 1), exact even with quoted newlines,
+//! blank lines and CRLF. docs/import.md is the user-facing description (aliases, stage and status tables).
 
 use protocol::records::{
     clean_text, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage, NAME_BYTES_MAX,
@@ -48,19 +50,13 @@ impl std::error::Error for RowError {}
 /// Why a file cannot be imported at all (before any row is read).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
-    /// The file starts with a UTF-16 byte order mark, or its header has NUL bytes.
-    #[error("file is UTF-16; save it as UTF-8 (in Excel: \"CSV UTF-8\")")]
-    Utf16,
     /// The file is an Excel workbook (xlsx or xls), not CSV.
-    #[error("file is an Excel workbook, not CSV; save it as \"CSV UTF-8\"")]
+    #[error("file is an Excel workbook, not CSV; in Excel use File > Save As > \"CSV UTF-8\"")]
     Workbook,
-    /// The header is not valid UTF-8. (Non-UTF-8 bytes in a data row are a [`RowError`] naming
-    /// the row and column, so the import fails too.)
-    #[error("line {line} is not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")")]
-    NotUtf8 {
-        /// 1-based line of the header.
-        line: u64,
-    },
+    /// The file is something else that is not CSV text (PDF, zip, gzip, HTML, JSON, binary):
+    /// what it looks like and what to do.
+    #[error("{0}")]
+    NotCsv(String),
     /// The header lacks a required column, or the file is empty.
     #[error("{0}")]
     Header(String),
@@ -146,15 +142,45 @@ pub struct OpportunityReader<R: Read> {
     rows: Rows<R>,
     columns: Vec<Option<usize>>,
     last_line: u64,
+    /// The amount header's currency (`Amount (EUR)`).
+    currency: Option<Currency>,
+    date_order: DateOrder,
+}
+
+/// `; the header (line 3) reads: a, b, c` — so a file whose first line is a title, or that is
+/// not CSV, shows what was read.
+fn header_reads<R: Read>(rows: &Rows<R>) -> String {
+    let shown: Vec<String> = rows
+        .headers
+        .iter()
+        .take(8)
+        .map(|h| shorten(h, 40))
+        .collect();
+    let more = if rows.headers.len() > 8 { ", …" } else { "" };
+    let separator = match rows.delimiter {
+        b';' => "semicolon",
+        b'\t' => "tab",
+        b'|' => "|",
+        _ => "comma",
+    };
+    format!(
+        "; the header (line {}, {separator}-separated) reads: {}{more}",
+        rows.line,
+        shown.join(" | ")
+    )
 }
 
 /// Opens an accounts file and maps its header. Fails when the file is not UTF-8 CSV or has no
 /// column for the account name.
 pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError> {
-    let (rows, columns) = Rows::open(input, ACCOUNT_FIELDS)?;
+    let (rows, header) = Rows::open(input, ACCOUNT_FIELDS)?;
+    let columns = header.columns;
     let missing = missing(&columns, ACCOUNT_FIELDS, &[A::Name as usize]);
     if !missing.is_empty() {
-        return Err(ImportError::Header(missing));
+        return Err(ImportError::Header(format!(
+            "{missing}{}",
+            header_reads(&rows)
+        )));
     }
     Ok(AccountReader { rows, columns })
 }
@@ -162,7 +188,25 @@ pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError>
 /// Opens an opportunities file and maps its header. Fails when the file is not UTF-8 CSV or has
 /// no column for the name, the stage, or any account reference (id, domain or name).
 pub fn read_opportunities<R: Read>(input: R) -> Result<OpportunityReader<R>, ImportError> {
-    let (rows, columns) = Rows::open(input, OPPORTUNITY_FIELDS)?;
+    read_opportunities_with(input, ImportOptions::default())
+}
+
+/// Settings a caller may give an import (none is required).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// How to read `03/04/2026`. `None`: month first (US, as Salesforce and HubSpot export in
+    /// US locales), except in a `;`-separated file (European Excel), where day first. A close
+    /// date header naming its format (`Close Date (DD/MM/YYYY)`) wins over both.
+    pub date_order: Option<DateOrder>,
+}
+
+/// [`read_opportunities`] with settings.
+pub fn read_opportunities_with<R: Read>(
+    input: R,
+    options: ImportOptions,
+) -> Result<OpportunityReader<R>, ImportError> {
+    let (rows, header) = Rows::open(input, OPPORTUNITY_FIELDS)?;
+    let columns = header.columns;
     let mut problems = vec![missing(
         &columns,
         OPPORTUNITY_FIELDS,
@@ -178,12 +222,27 @@ pub fn read_opportunities<R: Read>(input: R) -> Result<OpportunityReader<R>, Imp
     }
     problems.retain(|p| !p.is_empty());
     if !problems.is_empty() {
-        return Err(ImportError::Header(problems.join("; ")));
+        return Err(ImportError::Header(format!(
+            "{}{}",
+            problems.join("; "),
+            header_reads(&rows)
+        )));
     }
+    let date_order =
+        header
+            .date_order
+            .or(options.date_order)
+            .unwrap_or(if rows.delimiter == b';' {
+                DateOrder::DayFirst
+            } else {
+                DateOrder::MonthFirst
+            });
     Ok(OpportunityReader {
         rows,
         columns,
         last_line: 0,
+        currency: header.currency,
+        date_order,
     })
 }
 
@@ -199,15 +258,54 @@ pub fn map_stage(label: &str) -> Result<Stage, String> {
         .strip_suffix(')')
         .and_then(|s| s.rsplit_once('('))
         .map(|(stage, _)| stage);
-    let found = lookup(table, label).or_else(|| lookup(table, without_pipeline?));
+    let found = lookup(table, label)
+        .or_else(|| lookup(table, without_pipeline?))
+        .or_else(|| {
+            lookup(
+                table,
+                strip_stage_number(without_pipeline.unwrap_or(label))?,
+            )
+        });
     found.ok_or_else(|| {
         format!(
             "'{}' is not a known stage (use an ACE stage: prospect, qualified, \
              technical_validation, business_validation, committed, launched, closed_lost; \
-             or a Salesforce or HubSpot default stage)",
+             or a Salesforce, HubSpot, Pipedrive, Dynamics or Zoho default stage)",
             label.trim()
         )
     })
+}
+
+/// `1 - Prospecting`, `Stage 3: Proposal`, `10% - Prospecting`, `2-Develop` → the name after the
+/// number; `None` when there is no such prefix or nothing after it.
+fn strip_stage_number(label: &str) -> Option<&str> {
+    let s = label.trim_start();
+    let s = match s.get(..5) {
+        Some(word) if word.eq_ignore_ascii_case("stage") => s[5..].trim_start(),
+        _ => s,
+    };
+    let rest = s.trim_start_matches(|c: char| c.is_ascii_digit());
+    if rest.len() == s.len() {
+        return None;
+    }
+    let rest = rest.trim_start_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '%' | '-' | ':' | '.' | ')' | '–' | '—' | '_' | '|')
+    });
+    (!rest.is_empty() && rest.starts_with(|c: char| c.is_alphabetic())).then_some(rest)
+}
+
+/// A deal status column (Pipedrive's `Deal - Status`, Dynamics' `Status`): `won` and `lost` set
+/// the stage; `open` (or empty) leaves it to the stage column.
+fn map_outcome(label: &str) -> Result<Option<Stage>, String> {
+    match label.trim().to_ascii_lowercase().as_str() {
+        "won" | "closed won" | "closed-won" => Ok(Some(Stage::Launched)),
+        "lost" | "closed lost" | "closed-lost" => Ok(Some(Stage::ClosedLost)),
+        "open" | "active" | "in progress" => Ok(None),
+        _ => Err(format!(
+            "'{}' is not a deal status (expected open, won or lost)",
+            label.trim()
+        )),
+    }
 }
 
 /// Maps a CRM account type or lifecycle stage to an account status: the contract's names,
@@ -256,6 +354,26 @@ pub const STAGE_LABELS: &[(&str, Stage)] = &[
     // Other CRMs' won/lost.
     ("Won", Stage::Launched),
     ("Lost", Stage::ClosedLost),
+    ("Closed Lost to Competition", Stage::ClosedLost),
+    // Zoho CRM default stages (the others are Salesforce's names).
+    ("Identify Decision Makers", Stage::TechnicalValidation),
+    // Pipedrive default pipeline.
+    ("Lead In", Stage::Prospect),
+    ("Contact Made", Stage::Qualified),
+    ("Demo Scheduled", Stage::TechnicalValidation),
+    ("Needs Defined", Stage::TechnicalValidation),
+    ("Proposal Made", Stage::BusinessValidation),
+    ("Negotiations Started", Stage::Committed),
+    // Dynamics 365 sales process stages (`1-Qualify` … `4-Close` in Pipeline Phase).
+    ("Qualify", Stage::Qualified),
+    ("Develop", Stage::TechnicalValidation),
+    ("Propose", Stage::BusinessValidation),
+    ("Close", Stage::Committed),
+    // Common custom pipeline names.
+    ("Discovery", Stage::Qualified),
+    ("Demo", Stage::TechnicalValidation),
+    ("Proposal", Stage::BusinessValidation),
+    ("Negotiation", Stage::Committed),
 ];
 
 /// Account status for each label [`map_status`] accepts (compared like [`STAGE_LABELS`]).
@@ -283,6 +401,16 @@ pub const STATUS_LABELS: &[(&str, AccountStatus)] = &[
     // HubSpot company types.
     ("Reseller", AccountStatus::Partner),
     ("Vendor", AccountStatus::Other),
+    // Zoho account types and Dynamics relationship types.
+    ("Distributor", AccountStatus::Partner),
+    ("Integrator", AccountStatus::Partner),
+    ("Analyst", AccountStatus::Other),
+    ("Competitor", AccountStatus::Other),
+    ("Investor", AccountStatus::Other),
+    ("Press", AccountStatus::Other),
+    ("Consultant", AccountStatus::Other),
+    ("Influencer", AccountStatus::Other),
+    ("Supplier", AccountStatus::Other),
 ];
 
 impl<R: Read> AccountReader<R> {
@@ -299,7 +427,7 @@ impl<R: Read> AccountReader<R> {
 
     /// Bytes of the file read so far (for progress).
     pub fn bytes_read(&self) -> u64 {
-        self.rows.csv.get_ref().bytes
+        self.rows.csv.get_ref().inner.input_bytes
     }
 }
 
@@ -316,7 +444,7 @@ impl<R: Read> OpportunityReader<R> {
 
     /// Bytes of the file read so far (for progress).
     pub fn bytes_read(&self) -> u64 {
-        self.rows.csv.get_ref().bytes
+        self.rows.csv.get_ref().inner.input_bytes
     }
 
     /// The file line where the row last returned by `next()` starts, for errors the caller
@@ -339,7 +467,7 @@ impl<R: Read> Iterator for AccountReader<R> {
         let name = cells.required(c[A::Name as usize], "name", "every account needs a name");
         let external_id = cells.text(c[A::ExternalId as usize], "external_id", NAME_BYTES_MAX);
         let domain = cells.value(c[A::Domain as usize], |s| {
-            Domain::parse(s).map_err(|e| e.message().to_string())
+            Domain::parse(first_listed(s)).map_err(|e| e.message().to_string())
         });
         let industry = cells.text(c[A::Industry as usize], "industry", NAME_BYTES_MAX);
         let country = cells.text(c[A::Country as usize], "country", NAME_BYTES_MAX);
@@ -379,14 +507,22 @@ impl<R: Read> Iterator for OpportunityReader<R> {
             "name",
             "every opportunity needs a name",
         );
-        let stage = cells.value(c[O::Stage as usize], map_stage);
-        if stage.is_none() && cells.get(c[O::Stage as usize]).is_none() {
-            cells.empty(c[O::Stage as usize], "every opportunity needs a stage");
-        }
-        let (amount, currency) = amount_and_currency(&mut cells, c, semicolons);
-        let close_date = cells.value(c[O::CloseDate as usize], |s| {
-            Date::parse(s).map_err(|e| e.message().to_string())
-        });
+        // Pipedrive's and Dynamics' won/lost status says how a deal ended; the stage column
+        // then holds the last stage it was in.
+        let outcome = cells.value(c[O::Outcome as usize], map_outcome).flatten();
+        let stage = match outcome {
+            Some(stage) => Some(stage),
+            None => {
+                let stage = cells.value(c[O::Stage as usize], map_stage);
+                if stage.is_none() && cells.typed(c[O::Stage as usize]).is_none() {
+                    cells.empty(c[O::Stage as usize], "every opportunity needs a stage");
+                }
+                stage
+            }
+        };
+        let (amount, currency) = amount_and_currency(&mut cells, c, semicolons, self.currency);
+        let date_order = self.date_order;
+        let close_date = cells.value(c[O::CloseDate as usize], |s| parse_date(s, date_order));
         let owner = cells.text(c[O::Owner as usize], "owner", NAME_BYTES_MAX);
         let next_step = cells.text(c[O::NextStep as usize], "next_step", TEXT_BYTES_MAX);
         let description = cells.text(c[O::Description as usize], "description", TEXT_BYTES_MAX);
@@ -460,6 +596,8 @@ const ACCOUNT_FIELDS: &[FieldSpec] = &[
             "Company ID",
             "id",
             "hs_object_id",
+            "Organization - ID",
+            "(Do Not Modify) Account",
         ],
     },
     FieldSpec {
@@ -473,6 +611,9 @@ const ACCOUNT_FIELDS: &[FieldSpec] = &[
             "Account",
             "Organization",
             "Organization Name",
+            "Organisation",
+            "Organisation Name",
+            "Company Name (Primary)",
         ],
     },
     FieldSpec {
@@ -487,12 +628,14 @@ const ACCOUNT_FIELDS: &[FieldSpec] = &[
             "Company Domain",
             "Account Domain",
             "Account Website",
+            "Organization - Website",
+            "Website Address",
         ],
     },
     FieldSpec {
         name: "industry",
         what: "the industry",
-        aliases: &["industry", "Account Industry"],
+        aliases: &["industry", "Account Industry", "Organization - Industry"],
     },
     FieldSpec {
         name: "country",
@@ -503,6 +646,10 @@ const ACCOUNT_FIELDS: &[FieldSpec] = &[
             "Country/Region",
             "Shipping Country",
             "Billing Country/Region",
+            "Address 1: Country/Region",
+            "Address 1: Country",
+            "Organization - Country",
+            "Organization - Address - Country",
         ],
     },
     FieldSpec {
@@ -515,17 +662,30 @@ const ACCOUNT_FIELDS: &[FieldSpec] = &[
             "Lifecycle Stage",
             "Company Type",
             "Account Status",
+            "Relationship Type",
         ],
     },
     FieldSpec {
         name: "owner",
         what: "the owner",
-        aliases: &["owner", "Account Owner", "Company owner", "Owner Name"],
+        aliases: &[
+            "owner",
+            "Account Owner",
+            "Company owner",
+            "Owner Name",
+            "Organization - Owner",
+        ],
     },
     FieldSpec {
         name: "tags",
         what: "the tags",
-        aliases: &["tags", "Labels", "Tag"],
+        aliases: &[
+            "tags",
+            "Labels",
+            "Tag",
+            "Organization - Labels",
+            "Organization - Label",
+        ],
     },
 ];
 
@@ -545,6 +705,7 @@ enum O {
     NextStep,
     Description,
     Tags,
+    Outcome,
 }
 
 const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
@@ -558,6 +719,7 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Record ID",
             "id",
             "hs_object_id",
+            "(Do Not Modify) Opportunity",
         ],
     },
     FieldSpec {
@@ -570,6 +732,8 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Associated Company IDs",
             "Associated Company ID",
             "Associated Company IDs (Primary)",
+            "Organization - ID",
+            "Deal - Organization ID",
         ],
     },
     FieldSpec {
@@ -583,6 +747,7 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Company Domain",
             "Domain",
             "Website URL",
+            "Organization - Website",
         ],
     },
     FieldSpec {
@@ -597,6 +762,9 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Associated Company (Primary)",
             "Associated Company Name",
             "Organization",
+            "Organization - Name",
+            "Deal - Organization",
+            "Potential Customer",
         ],
     },
     FieldSpec {
@@ -608,6 +776,9 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Deal Name",
             "Opportunity",
             "Deal",
+            "Deal - Title",
+            "Title",
+            "Topic",
         ],
     },
     FieldSpec {
@@ -619,12 +790,21 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Stage Name",
             "Opportunity Stage",
             "Sales Stage",
+            "Pipeline Phase",
         ],
     },
     FieldSpec {
         name: "amount",
         what: "the amount",
-        aliases: &["amount", "Deal Amount", "Opportunity Amount"],
+        aliases: &[
+            "amount",
+            "Deal Amount",
+            "Opportunity Amount",
+            "Deal - Value",
+            "Value",
+            "Est. Revenue",
+            "Estimated Revenue",
+        ],
     },
     FieldSpec {
         name: "currency",
@@ -637,12 +817,20 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Deal Currency Code",
             "Currency Code",
             "CurrencyIsoCode",
+            "Deal - Currency of Value",
         ],
     },
     FieldSpec {
         name: "close_date",
         what: "the close date",
-        aliases: &["close_date", "Expected Close Date", "Closing Date"],
+        aliases: &[
+            "close_date",
+            "Expected Close Date",
+            "Closing Date",
+            "Deal - Expected close date",
+            "Est. Close Date",
+            "Estimated Close Date",
+        ],
     },
     FieldSpec {
         name: "owner",
@@ -658,39 +846,116 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "next_step",
         what: "the next step",
-        aliases: &["next_step", "Next Steps"],
+        aliases: &["next_step", "Next Steps", "Deal - Next activity subject"],
     },
     FieldSpec {
         name: "description",
         what: "the description",
-        aliases: &["description", "Opportunity Description", "Deal Description"],
+        aliases: &[
+            "description",
+            "Opportunity Description",
+            "Deal Description",
+            "Deal - Notes",
+        ],
     },
     FieldSpec {
         name: "tags",
         what: "the tags",
-        aliases: &["tags", "Labels", "Tag"],
+        aliases: &["tags", "Labels", "Tag", "Deal - Label", "Deal - Labels"],
+    },
+    FieldSpec {
+        name: "status",
+        what: "the deal status (open, won or lost)",
+        aliases: &["status", "Deal - Status", "Opportunity Status"],
     },
 ];
 
-/// Maps each field to the first header column that names it; other columns are ignored.
-fn map_header(headers: &[String], fields: &[FieldSpec]) -> (Vec<Option<usize>>, Vec<String>) {
-    let mut columns = vec![None; fields.len()];
-    let mut ignored = Vec::new();
-    for (i, header) in headers.iter().enumerate() {
-        let key = header_key(header);
+/// What a header says beyond which field its column holds: `Amount (USD)`, `Close Date
+/// (DD/MM/YYYY)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Currency(Currency),
+    Dates(DateOrder),
+}
+
+/// The header mapped: each field's column, the columns no field uses, and the amount column's
+/// currency and the close date column's date order when their headers name them.
+struct Header {
+    columns: Vec<Option<usize>>,
+    ignored: Vec<String>,
+    currency: Option<Currency>,
+    date_order: Option<DateOrder>,
+}
+
+/// Maps each field to the first header column that names it; other columns are ignored. A
+/// header with a unit in parentheses or brackets (`Amount (USD)`, `Close Date [DD/MM/YYYY]`)
+/// maps like its name without it when the unit is a currency code (amount) or a date format
+/// (close date); other suffixes (`Amount (converted)`) are not guessed at.
+fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
+    let mut header = Header {
+        columns: vec![None; fields.len()],
+        ignored: Vec::new(),
+        currency: None,
+        date_order: None,
+    };
+    let find = |key: &str| {
+        fields
+            .iter()
+            .position(|f| f.aliases.iter().any(|a| header_key(a) == key))
+    };
+    for (i, text) in headers.iter().enumerate() {
+        let key = header_key(text);
         if key.is_empty() {
             // A column with no header text carries nothing we could name; skip it quietly.
             continue;
         }
-        let field = fields
-            .iter()
-            .position(|f| f.aliases.iter().any(|a| header_key(a) == key));
+        let mut unit = None;
+        let mut field = find(&key);
+        if field.is_none() {
+            if let Some((name, u)) = split_unit(text) {
+                let f = find(&header_key(name));
+                let name = f.map(|f| fields[f].name);
+                unit = match (name, u) {
+                    (Some("amount"), Unit::Currency(_)) | (Some("close_date"), Unit::Dates(_)) => {
+                        field = f;
+                        Some(u)
+                    }
+                    _ => None,
+                };
+            }
+        }
         match field {
-            Some(f) if columns[f].is_none() => columns[f] = Some(i),
-            _ => ignored.push(header.clone()),
+            Some(f) if header.columns[f].is_none() => {
+                header.columns[f] = Some(i);
+                match unit {
+                    Some(Unit::Currency(c)) => header.currency = Some(c),
+                    Some(Unit::Dates(d)) => header.date_order = Some(d),
+                    None => {}
+                }
+            }
+            _ => header.ignored.push(text.clone()),
         }
     }
-    (columns, ignored)
+    header
+}
+
+/// `Amount (USD)` → (`Amount`, USD); `Close Date [DD/MM/YYYY]` → (`Close Date`, day first).
+fn split_unit(header: &str) -> Option<(&str, Unit)> {
+    let h = header.trim_end();
+    let close = h.chars().last()?;
+    let open = match close {
+        ')' => '(',
+        ']' => '[',
+        _ => return None,
+    };
+    let (name, unit) = h[..h.len() - 1].rsplit_once(open)?;
+    let unit = unit.trim();
+    let parsed = if unit.len() == 3 && unit.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Unit::Currency(Currency::parse(unit).ok()?)
+    } else {
+        Unit::Dates(DateOrder::from_format(unit)?)
+    };
+    Some((name, parsed))
 }
 
 /// "no column for …" for each required field without a column, joined; empty when none.
@@ -735,7 +1000,10 @@ fn header_key(header: &str) -> String {
 /// Longest label key compared; longer cells match nothing.
 const LABEL_KEY_BYTES_MAX: usize = 64;
 
-fn normalized_table<T: Copy>(labels: &[(&str, T)]) -> Vec<(Box<[u8]>, T)> {
+/// Labels normalized for [`lookup`].
+type LabelTable<T> = Vec<(Box<[u8]>, T)>;
+
+fn normalized_table<T: Copy>(labels: &[(&str, T)]) -> LabelTable<T> {
     labels
         .iter()
         .map(|(label, value)| (header_key(label).into_bytes().into_boxed_slice(), *value))
@@ -770,12 +1038,13 @@ fn amount_and_currency(
     cells: &mut Cells<'_>,
     c: &[Option<usize>],
     semicolons: bool,
+    header_currency: Option<Currency>,
 ) -> (Option<Amount>, Option<Currency>) {
     let amount_column = c[O::Amount as usize];
-    let currency = cells.value(c[O::Currency as usize], |s| {
-        Currency::parse(s).map_err(|e| e.message().to_string())
-    });
-    let Some(cell) = cells.get(amount_column) else {
+    let currency = cells
+        .value(c[O::Currency as usize], parse_currency)
+        .or(header_currency);
+    let Some(cell) = cells.typed(amount_column) else {
         return (None, currency);
     };
     match parse_amount(cell, semicolons) {
@@ -796,55 +1065,141 @@ fn amount_and_currency(
 }
 
 /// Parses an amount as CRMs and spreadsheets write it, returning the currency the cell names
-/// (`USD 1,200.50`, `1200 EUR`, `€900`, `£900`; `$` and `¥` name no single currency).
+/// (`USD 1,200.50`, `1200 EUR`, `€900`, `US$900`, `CHF 1'200.50`; `$`, `¥` and `kr` name no
+/// single currency).
 ///
-/// Separators: when both `.` and `,` appear, the last one is the decimal point (`1,200.50`,
-/// `1.200,50`); a lone `,` followed by other than three digits is a decimal comma (`1200,50`);
-/// several `.` in groups of three are thousands (`1.200.000`). In a semicolon-separated file
-/// (European Excel), `1.200` could be 1200 or 1.2, so it is refused rather than guessed.
+/// Separators: spaces (also no-break and thin), `'` and `’` group thousands. When both `.` and
+/// `,` appear, the last one is the decimal point (`1,200.50`, `1.200,50`); a lone `,` followed
+/// by other than three digits is a decimal comma (`1200,50`); several `.` or `,` in groups of
+/// three are thousands (`1.200.000`). A lone `.` followed by exactly three digits (`1.200`) is
+/// a thousands separator in a semicolon-separated file (European Excel, whose decimal mark is
+/// the comma) and refused as ambiguous elsewhere (1200 in Europe, 1.2 in the US); a lone `,`
+/// with three digits (`1,200`) is a thousands separator except in a semicolon-separated file,
+/// where it is refused as ambiguous. Refused with their reason:
+/// negatives (`-5`, `(1,200.00)`, `1200-`), abbreviations (`1.2M`, `15k`) and scientific
+/// notation (`1.2E+06`, which Excel writes for a narrow column and which lost digits).
 fn parse_amount(cell: &str, semicolons: bool) -> Result<(Amount, Option<Currency>), String> {
     let s = cell.trim();
-    let normalized = normalize_separators(s, semicolons)?;
-    let amount =
-        Amount::parse(normalized.as_deref().unwrap_or(s)).map_err(|e| match Amount::parse(s) {
-            Err(original) => original.message().to_string(),
-            Ok(_) => e.message().to_string(),
-        })?;
-    Ok((amount, currency_in_amount(s)))
+    let (body, named) = strip_currency(s)?;
+    let body: String = body
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\'' | '’'))
+        .collect();
+    if body == "-" && body.len() < s.len() {
+        // Excel's accounting format writes zero as `$ -`.
+        return Amount::parse("0")
+            .map(|a| (a, named))
+            .map_err(|e| e.message().to_string());
+    }
+    let negative = body.starts_with(['-', '−'])
+        || body.ends_with(['-', '−'])
+        || (body.starts_with('(') && body.ends_with(')'));
+    if negative {
+        return Err(format!("'{s}' is negative; amounts must not be negative"));
+    }
+    let not_a_number = || format!("'{s}' is not an amount (expected a number like 1200.50)");
+    if let Some(last) = body.chars().last().filter(char::is_ascii_alphabetic) {
+        let digits_before = body
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .ends_with(|c: char| c.is_ascii_digit());
+        if digits_before && matches!(last.to_ascii_lowercase(), 'k' | 'm' | 'b' | 'n') {
+            return Err(format!(
+                "'{s}' is abbreviated; write the whole amount (e.g. 1200000, not 1.2M)"
+            ));
+        }
+        return Err(not_a_number());
+    }
+    let mantissa_exponent = body.split_once(['e', 'E']);
+    if let Some((m, e)) = mantissa_exponent {
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if digits(m) && digits(e.trim_start_matches(['+', '-'])) {
+            return Err(format!(
+                "'{s}' is in scientific notation, which may have lost digits; format the column \
+                 as a number before exporting"
+            ));
+        }
+    }
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+    {
+        return Err(not_a_number());
+    }
+    let normalized = normalize_separators(&body, s, semicolons)?;
+    let amount = Amount::parse(normalized.as_deref().unwrap_or(&body)).map_err(|e| {
+        // Amount's own messages quote what it was given; quote the cell instead.
+        let message = e.message().to_string();
+        match message.split_once("' ") {
+            Some((_, why)) => format!("'{s}' {why}"),
+            None => message,
+        }
+    })?;
+    Ok((amount, named))
 }
 
-/// Rewrites `s` to the `1200.50` form when its separators are not the US ones; `None` when
-/// `Amount::parse` reads it as it is.
-fn normalize_separators(s: &str, semicolons: bool) -> Result<Option<String>, String> {
+/// Rewrites `s` (digits, `.` and `,` only) to the `1200.50` form when its separators are not the
+/// US ones; `None` when `Amount::parse` reads it as it is. `cell` is for messages.
+fn normalize_separators(s: &str, cell: &str, semicolons: bool) -> Result<Option<String>, String> {
     let last_comma = s.rfind(',');
     let last_dot = s.rfind('.');
     let digits_after = |i: usize| s[i + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    let groups_of_three = |sep: char| {
+        let mut parts = s.split(sep);
+        let first = parts.next().unwrap_or("");
+        !first.is_empty() && first.len() <= 3 && parts.all(|g| g.len() == 3)
+    };
+    let ambiguous = || {
+        Err(format!(
+            "'{cell}' is ambiguous (a thousands separator or a decimal point?); write it \
+             without a thousands separator, e.g. 1200 or 1.2"
+        ))
+    };
     match (last_comma, last_dot) {
         (Some(comma), dot) if !matches!(dot, Some(d) if d > comma) => {
+            let commas = s.matches(',').count();
+            if dot.is_none() && commas > 1 {
+                // 1,200,000: thousands (Amount::parse checks the grouping).
+                return Ok(None);
+            }
             if dot.is_some() || digits_after(comma) != 3 {
                 // 1.200,50 or 1200,5: a decimal comma.
-                if s.matches(',').count() > 1 {
+                if commas > 1 {
                     return Err(format!(
-                        "'{s}' is not an amount (expected a number like 1200.50)"
+                        "'{cell}' is not an amount (expected a number like 1200.50)"
+                    ));
+                }
+                if dot.is_some() && !groups_of_three_before(s, comma, '.') {
+                    return Err(format!(
+                        "'{cell}' is not an amount (expected a number like 1200.50)"
                     ));
                 }
                 Ok(Some(s.replace('.', "").replace(',', ".")))
+            } else if semicolons && !s[..comma].trim_start_matches('0').is_empty() {
+                ambiguous()
             } else {
                 Ok(None)
             }
         }
         (None, Some(dot)) => {
             let dots = s.matches('.').count();
-            let groups_of_three = s
-                .split('.')
-                .skip(1)
-                .all(|g| g.bytes().take_while(u8::is_ascii_digit).count() == 3);
-            if dots > 1 && groups_of_three {
-                Ok(Some(s.replace('.', "")))
-            } else if semicolons && dots == 1 && digits_after(dot) == 3 {
-                Err(format!(
-                    "'{s}' is ambiguous (1200 or 1.2?); write it without a thousands separator"
-                ))
+            if dots > 1 {
+                return if groups_of_three('.') {
+                    Ok(Some(s.replace('.', "")))
+                } else {
+                    Err(format!(
+                        "'{cell}' is not an amount (expected a number like 1200.50)"
+                    ))
+                };
+            }
+            let whole = &s[..dot];
+            if digits_after(dot) == 3 && !whole.is_empty() && whole.len() <= 3 && whole != "0" {
+                if semicolons {
+                    // European Excel: the decimal mark is the comma, so this is 48.000 = 48000.
+                    Ok(Some(s.replace('.', "")))
+                } else {
+                    ambiguous()
+                }
             } else {
                 Ok(None)
             }
@@ -853,30 +1208,166 @@ fn normalize_separators(s: &str, semicolons: bool) -> Result<Option<String>, Str
     }
 }
 
-/// The currency an amount cell names by ISO code (first or last three letters) or by an
-/// unambiguous symbol.
-fn currency_in_amount(s: &str) -> Option<Currency> {
-    let letters = |t: &str| t.len() == 3 && t.bytes().all(|b| b.is_ascii_alphabetic());
-    let head: String = s.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
-    let tail_start = s
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| c.is_ascii_alphabetic())
-        .last()
-        .map(|(i, _)| i);
-    if letters(&head) {
-        return Currency::parse(&head).ok();
+/// Whether the part of `s` before `end` groups by three with `sep` (`1.200` before `,50`).
+fn groups_of_three_before(s: &str, end: usize, sep: char) -> bool {
+    let mut parts = s[..end].split(sep);
+    let first = parts.next().unwrap_or("");
+    !first.is_empty() && first.len() <= 3 && parts.all(|g| g.len() == 3)
+}
+
+/// Currency symbols and prefixes an amount cell may carry, longest first; `None`: names no
+/// single currency (`$` is USD, CAD, AUD…; `¥` JPY or CNY; `kr` SEK, NOK, DKK or ISK).
+const CURRENCY_MARKS: &[(&str, Option<&str>)] = &[
+    ("US$", Some("USD")),
+    ("USD$", Some("USD")),
+    ("CA$", Some("CAD")),
+    ("AU$", Some("AUD")),
+    ("NZ$", Some("NZD")),
+    ("HK$", Some("HKD")),
+    ("MX$", Some("MXN")),
+    ("C$", Some("CAD")),
+    ("A$", Some("AUD")),
+    ("S$", Some("SGD")),
+    ("R$", Some("BRL")),
+    ("kr.", None),
+    ("kr", None),
+    ("zł", Some("PLN")),
+    ("Kč", Some("CZK")),
+    ("€", Some("EUR")),
+    ("£", Some("GBP")),
+    ("₹", Some("INR")),
+    ("₩", Some("KRW")),
+    ("₺", Some("TRY")),
+    ("₪", Some("ILS")),
+    ("₱", Some("PHP")),
+    ("₫", Some("VND")),
+    ("₦", Some("NGN")),
+    ("₴", Some("UAH")),
+    ("฿", Some("THB")),
+    ("$", None),
+    ("¥", None),
+    ("￥", None),
+];
+
+/// Strips currency codes and symbols from the start and end of an amount cell; returns the
+/// number part and the currency they name, or an error when they name two.
+fn strip_currency(s: &str) -> Result<(&str, Option<Currency>), String> {
+    let mut body = s.trim();
+    let mut named: Option<Currency> = None;
+    let mut note = |c: Currency| -> Result<(), String> {
+        match named {
+            Some(n) if n != c => Err(format!("'{s}' names two currencies, {n} and {c}")),
+            _ => {
+                named = Some(c);
+                Ok(())
+            }
+        }
+    };
+    for _ in 0..4 {
+        let before = body;
+        // An ISO code: three letters, then something that is not a letter.
+        let head = body
+            .get(..3)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_alphabetic()));
+        if let Some(c) = head
+            .filter(|_| !body[3..].starts_with(|c: char| c.is_alphabetic()))
+            .and_then(|h| Currency::parse(h).ok())
+        {
+            note(c)?;
+            body = body[3..].trim_start();
+        }
+        let tail_start = body.len().saturating_sub(3);
+        let tail = body
+            .get(tail_start..)
+            .filter(|t| t.len() == 3 && t.bytes().all(|b| b.is_ascii_alphabetic()));
+        if let Some(c) = tail
+            .filter(|_| !body[..tail_start].ends_with(|c: char| c.is_alphabetic()))
+            .and_then(|t| Currency::parse(t).ok())
+        {
+            note(c)?;
+            body = body[..tail_start].trim_end();
+        }
+        for (mark, code) in CURRENCY_MARKS {
+            if let Some(rest) = body.strip_prefix(mark) {
+                body = rest.trim_start();
+            } else if let Some(rest) = body.strip_suffix(mark) {
+                body = rest.trim_end();
+            } else {
+                continue;
+            }
+            if let Some(c) = code.and_then(|c| Currency::parse(c).ok()) {
+                note(c)?;
+            }
+        }
+        if body == before {
+            break;
+        }
     }
-    if let Some(tail) = tail_start.map(|i| &s[i..]).filter(|t| letters(t)) {
-        return Currency::parse(tail).ok();
+    Ok((body, named))
+}
+
+/// A currency cell: an ISO code (`usd`), or a name or symbol as Dynamics and spreadsheets write
+/// it (`US Dollar`, `Euro`, `€`).
+fn parse_currency(cell: &str) -> Result<Currency, String> {
+    if let Ok(c) = Currency::parse(cell) {
+        return Ok(c);
     }
-    if s.contains('€') {
-        return Currency::parse("EUR").ok();
-    }
-    if s.contains('£') {
-        return Currency::parse("GBP").ok();
-    }
-    None
+    static TABLE: OnceLock<LabelTable<&'static str>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| normalized_table(CURRENCY_NAMES));
+    let symbol = CURRENCY_MARKS
+        .iter()
+        .find(|(mark, _)| *mark == cell.trim())
+        .and_then(|(_, code)| *code);
+    lookup(table, cell)
+        .or(symbol)
+        .and_then(|code| Currency::parse(code).ok())
+        .ok_or_else(|| {
+            format!(
+                "'{}' is not a currency (expected an ISO 4217 code such as USD or EUR)",
+                cell.trim()
+            )
+        })
+}
+
+/// Currency names as Dynamics and spreadsheets write them.
+const CURRENCY_NAMES: &[(&str, &str)] = &[
+    ("US Dollar", "USD"),
+    ("US Dollars", "USD"),
+    ("United States Dollar", "USD"),
+    ("Euro", "EUR"),
+    ("Euros", "EUR"),
+    ("British Pound", "GBP"),
+    ("Pound Sterling", "GBP"),
+    ("British Pound Sterling", "GBP"),
+    ("Canadian Dollar", "CAD"),
+    ("Australian Dollar", "AUD"),
+    ("New Zealand Dollar", "NZD"),
+    ("Singapore Dollar", "SGD"),
+    ("Hong Kong Dollar", "HKD"),
+    ("Japanese Yen", "JPY"),
+    ("Chinese Yuan", "CNY"),
+    ("Yuan Renminbi", "CNY"),
+    ("Swiss Franc", "CHF"),
+    ("Swedish Krona", "SEK"),
+    ("Norwegian Krone", "NOK"),
+    ("Danish Krone", "DKK"),
+    ("Polish Zloty", "PLN"),
+    ("Czech Koruna", "CZK"),
+    ("Indian Rupee", "INR"),
+    ("Brazilian Real", "BRL"),
+    ("Mexican Peso", "MXN"),
+    ("South African Rand", "ZAR"),
+    ("Israeli New Shekel", "ILS"),
+    ("Turkish Lira", "TRY"),
+    ("South Korean Won", "KRW"),
+];
+
+/// The first of several values in a cell (`acme.com; acme.de` → `acme.com`).
+fn first_listed(s: &str) -> &str {
+    s.split([';', ',', '|', ' ', '\n'])
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+        .unwrap_or(s)
 }
 
 /// The three account references of an opportunity row; an error when all their cells are empty.
@@ -888,7 +1379,7 @@ fn account_reference(
     let domain_column = c[O::AccountDomain as usize];
     let name_column = c[O::AccountName as usize];
     let references = [id_column, domain_column, name_column];
-    if references.iter().all(|&col| cells.get(col).is_none()) {
+    if references.iter().all(|&col| cells.typed(col).is_none()) {
         let present: Vec<usize> = references.iter().flatten().copied().collect();
         let names: Vec<&str> = present.iter().map(|&i| cells.header(i)).collect();
         let message = format!("no account: give {}", or_list(&names));
@@ -897,7 +1388,7 @@ fn account_reference(
     }
     // HubSpot lists every associated company id, `;`-separated; the first is the primary.
     let id = cells
-        .get(id_column)
+        .typed(id_column)
         .and_then(|s| s.split(';').map(str::trim).find(|s| !s.is_empty()));
     let external_id = match clean_text("account_external_id", id, NAME_BYTES_MAX) {
         Ok(v) => v,
@@ -907,7 +1398,7 @@ fn account_reference(
         }
     };
     let domain = cells.value(domain_column, |s| {
-        Domain::parse(s).map_err(|e| e.message().to_string())
+        Domain::parse(first_listed(s)).map_err(|e| e.message().to_string())
     });
     let name = cells.text(name_column, "account_name", NAME_BYTES_MAX);
     (external_id, domain, name)
@@ -923,6 +1414,213 @@ fn or_list(items: &[&str]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Dates
+
+/// How to read a date like `03/04/2026` whose day and month could be either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateOrder {
+    /// `MM/DD/YYYY` (US; Salesforce and HubSpot in US locales).
+    MonthFirst,
+    /// `DD/MM/YYYY` (most of Europe, Latin America, India…).
+    DayFirst,
+}
+
+impl DateOrder {
+    /// From a format as a header or setting names it: `DD/MM/YYYY`, `MM/DD/YYYY`, `D.M.YY`,
+    /// `dd-mm-yyyy`; `None` for anything else.
+    pub fn from_format(format: &str) -> Option<DateOrder> {
+        let letters: String = format
+            .chars()
+            .filter(char::is_ascii_alphabetic)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let collapsed: String = letters.chars().fold(String::new(), |mut acc, c| {
+            if !acc.ends_with(c) {
+                acc.push(c);
+            }
+            acc
+        });
+        match collapsed.as_str() {
+            "dmy" => Some(DateOrder::DayFirst),
+            "mdy" => Some(DateOrder::MonthFirst),
+            _ => None,
+        }
+    }
+
+    fn format(self) -> &'static str {
+        match self {
+            DateOrder::MonthFirst => "MM/DD/YYYY",
+            DateOrder::DayFirst => "DD/MM/YYYY",
+        }
+    }
+}
+
+/// English month names and abbreviations (`Sept` too), 1-based.
+fn month_number(word: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let w = word.trim_end_matches('.').to_ascii_lowercase();
+    if w.len() < 3 {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|m| m.starts_with(&w) || (w == "sept" && m.starts_with("sep")))
+        .map(|i| i as u32 + 1)
+}
+
+/// Parses a close date as CRMs and spreadsheets write it:
+///
+/// - `2026-11-23`, `2026/11/23`, `2026.11.23`, with any time after it (`2026-11-23 10:00:00`,
+///   `2026-11-23T10:00:00Z`);
+/// - `23.11.2026` (a dot always means day first);
+/// - `11/23/2026`, `11-23-2026`, `11/23/26` in `order` (month first unless the file or header
+///   says otherwise), with any time after it; a date that only reads the other way round
+///   (`23/11/2026` month first) is refused, never silently swapped;
+/// - month names: `Nov 23, 2026`, `November 23 2026`, `23 Nov 2026`, `23-Nov-2026`, `23-Nov-26`;
+/// - Excel serial day numbers (`46349`, a date column exported as a number: 1970–2099 only);
+/// - Unix timestamps in seconds or milliseconds (`1795392000`, `1795392000000`).
+///
+/// Two-digit years are 2000–2099.
+fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
+    let s = cell.trim();
+    let bad = || {
+        format!(
+            "'{s}' is not a date (expected YYYY-MM-DD, {}, DD.MM.YYYY or Nov 23, 2026)",
+            order.format()
+        )
+    };
+    let check = |y: u32, m: u32, d: u32| -> Result<Date, String> {
+        if y > 9999 || m > 12 || d > 31 || m == 0 || d == 0 {
+            return Err(bad());
+        }
+        Date::new(y as u16, m as u8, d as u8).map_err(|e| format!("'{s}': {}", e.message()))
+    };
+    let year = |t: &str| -> Option<u32> {
+        let n: u32 = t.parse().ok()?;
+        match t.len() {
+            4 => Some(n),
+            2 => Some(2000 + n),
+            _ => None,
+        }
+    };
+    let small =
+        |t: &str| -> Option<u32> { (1..=2).contains(&t.len()).then(|| t.parse().ok()).flatten() };
+    // Numbers only: an Excel serial day or a Unix timestamp.
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = s.parse().map_err(|_| bad())?;
+        let days = match s.len() {
+            5 if (25_569..=73_050).contains(&n) => n - 25_569,
+            10 => n / 86_400,
+            13 => n / 86_400_000,
+            _ => return Err(bad()),
+        };
+        return Date::from_days_since_epoch(days).map_err(|_| bad());
+    }
+    // The date part: up to a `T` after a digit, or the first space after the date's digits.
+    let tokens: Vec<&str> = s
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '/' | '-' | '.'))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let is_time = |t: &str| {
+        t.contains(':')
+            || t.eq_ignore_ascii_case("am")
+            || t.eq_ignore_ascii_case("pm")
+            || t.eq_ignore_ascii_case("z")
+            || t.eq_ignore_ascii_case("utc")
+            || t.eq_ignore_ascii_case("gmt")
+    };
+    // Month names anywhere among the first three tokens.
+    if let Some(month_at) = tokens
+        .iter()
+        .take(3)
+        .position(|t| t.bytes().all(|b| b.is_ascii_alphabetic()) && month_number(t).is_some())
+    {
+        let month = month_number(tokens[month_at]).ok_or_else(bad)?;
+        let numbers: Vec<&str> = tokens
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != month_at)
+            .map(|(_, t)| *t)
+            .take_while(|t| !is_time(t))
+            .collect();
+        // A weekday before the date (`Mon, Nov 23, 2026`) is skipped.
+        let numbers: Vec<&str> = numbers
+            .into_iter()
+            .filter(|t| !t.bytes().all(|b| b.is_ascii_alphabetic()))
+            .collect();
+        return match numbers[..] {
+            [a, b] => {
+                let day =
+                    small(a.trim_end_matches(|c: char| c.is_ascii_alphabetic())).ok_or_else(bad)?;
+                check(year(b).ok_or_else(bad)?, month, day)
+            }
+            _ => Err(bad()),
+        };
+    }
+    // The first date-like token, split on -, /, . (a time part after it is ignored).
+    let date_part = s
+        .split(|c: char| c.is_whitespace() || c == 'T')
+        .next()
+        .unwrap_or("");
+    let rest: Vec<&str> = tokens.iter().skip(3).copied().collect();
+    if rest
+        .first()
+        .is_some_and(|t| !is_time(t) && !t.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let parts: Vec<&str> = date_part.split(['-', '/', '.']).collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let num = |p: &str| p.parse::<u32>().map_err(|_| bad());
+    if parts[0].len() == 4 {
+        return check(num(parts[0])?, num(parts[1])?, num(parts[2])?);
+    }
+    let (Some(a), Some(b), Some(y)) = (small(parts[0]), small(parts[1]), year(parts[2])) else {
+        return Err(bad());
+    };
+    let order = if date_part.contains('.') {
+        DateOrder::DayFirst
+    } else {
+        order
+    };
+    let (m, d) = match order {
+        DateOrder::MonthFirst => (a, b),
+        DateOrder::DayFirst => (b, a),
+    };
+    if m > 12 && d <= 12 && Date::new(y as u16, d as u8, m as u8).is_ok() {
+        let (other, header) = match order {
+            DateOrder::MonthFirst => ("DD/MM/YYYY", "Close Date (DD/MM/YYYY)"),
+            DateOrder::DayFirst => ("MM/DD/YYYY", "Close Date (MM/DD/YYYY)"),
+        };
+        return Err(format!(
+            "'{s}' is not a {} date (it reads as {other}); write dates as YYYY-MM-DD, or if the \
+             whole column is {other}, name the column \"{header}\"",
+            order.format()
+        ));
+    }
+    check(y, m, d)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Rows: the CSV layer shared by both readers
 
 /// Bytes read from the start of the file to sniff encoding and delimiter (at most up to the
@@ -930,20 +1628,173 @@ fn or_list(items: &[&str]) -> String {
 const SNIFF_BYTES_MAX: usize = 64 * 1024;
 /// The CSV reader's buffer. Larger than the default 8 KiB: fewer reads on big files.
 const CSV_BUFFER_BYTES: usize = 64 * 1024;
+/// Longest row (or header). A longer one is almost always an unbalanced quote that swallowed
+/// the rest of the file; stopping there keeps memory bounded.
+pub const ROW_BYTES_MAX: usize = 1024 * 1024;
+/// Raw bytes decoded per read.
+const DECODE_CHUNK_BYTES: usize = 64 * 1024;
 
-/// The file as the CSV reader sees it: the sniffed prefix, then the rest.
-type Source<R> = Tally<Chain<Cursor<Vec<u8>>, R>>;
+/// The text encoding of a file, from its byte order mark or its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// UTF-8; any byte that is not part of valid UTF-8 is read as Windows-1252 (Excel's
+    /// "CSV (Comma delimited)" on Western Windows), so `Soci\xE9t\xE9` is `Société`.
+    Utf8,
+    /// UTF-16 little-endian (Excel's "Unicode Text" on Windows).
+    Utf16Le,
+    /// UTF-16 big-endian.
+    Utf16Be,
+}
+
+/// Transcodes the file to UTF-8 on the fly; the CSV reader only ever sees UTF-8.
+struct Decode<R> {
+    inner: R,
+    encoding: Encoding,
+    /// Raw bytes not decoded yet (an incomplete character at the end of the last read).
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    /// Raw bytes read from `inner` (for progress).
+    input_bytes: u64,
+}
+
+impl<R: Read> Read for Decode<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.pos);
+                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if self.eof || buf.is_empty() {
+                return Ok(0);
+            }
+            self.out.clear();
+            self.pos = 0;
+            let start = self.raw.len();
+            self.raw.resize(start + DECODE_CHUNK_BYTES, 0);
+            let n = loop {
+                match self.inner.read(&mut self.raw[start..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.raw.truncate(start);
+                        return Err(e);
+                    }
+                }
+            };
+            self.raw.truncate(start + n);
+            self.input_bytes += n as u64;
+            self.eof = n == 0;
+            let used = decode_into(self.encoding, &self.raw, self.eof, &mut self.out);
+            self.raw.drain(..used);
+        }
+    }
+}
+
+/// Appends `input` to `out` as UTF-8 and returns how many bytes it used: all of them, except an
+/// incomplete character at the end when more input may follow (`eof` false).
+fn decode_into(encoding: Encoding, input: &[u8], eof: bool, out: &mut Vec<u8>) -> usize {
+    match encoding {
+        Encoding::Utf8 => {
+            let mut rest = input;
+            loop {
+                match std::str::from_utf8(rest) {
+                    Ok(_) => {
+                        out.extend_from_slice(rest);
+                        return input.len();
+                    }
+                    Err(e) => {
+                        let valid = e.valid_up_to();
+                        out.extend_from_slice(&rest[..valid]);
+                        rest = &rest[valid..];
+                        if e.error_len().is_none() && !eof {
+                            return input.len() - rest.len();
+                        }
+                        let Some((&byte, tail)) = rest.split_first() else {
+                            return input.len();
+                        };
+                        push_char(out, windows_1252(byte));
+                        rest = tail;
+                    }
+                }
+            }
+        }
+        Encoding::Utf16Le | Encoding::Utf16Be => {
+            let unit = |c: &[u8]| match (encoding, c) {
+                (Encoding::Utf16Le, [a, b]) => u16::from_le_bytes([*a, *b]),
+                (_, [a, b]) => u16::from_be_bytes([*a, *b]),
+                _ => 0xFFFD,
+            };
+            let mut units = input.len() / 2;
+            // Keep a high surrogate whose partner may be in the next read.
+            if !eof
+                && units > 0
+                && (0xD800..0xDC00).contains(&unit(&input[units * 2 - 2..units * 2]))
+            {
+                units -= 1;
+            }
+            let decoded = char::decode_utf16(input[..units * 2].chunks_exact(2).map(unit));
+            for c in decoded {
+                push_char(out, c.unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            if eof && input.len() > units * 2 {
+                push_char(out, char::REPLACEMENT_CHARACTER);
+                return input.len();
+            }
+            units * 2
+        }
+    }
+}
+
+fn push_char(out: &mut Vec<u8>, c: char) {
+    let mut buf = [0u8; 4];
+    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+}
+
+/// A Windows-1252 byte as a character (bytes 0x80–0x9F differ from Latin-1; the five undefined
+/// ones map to the C1 control of the same number, as in the WHATWG encoding standard).
+fn windows_1252(byte: u8) -> char {
+    const HIGH: [char; 32] = [
+        '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}',
+        '\u{2021}', '\u{2C6}', '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}',
+        '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}',
+        '\u{2014}', '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}', '\u{153}', '\u{9D}', '\u{17E}',
+        '\u{178}',
+    ];
+    match byte {
+        0x80..=0x9F => HIGH[usize::from(byte - 0x80)],
+        _ => char::from(byte),
+    }
+}
+
+/// The file as the CSV reader sees it: the sniffed prefix, then the rest, decoded to UTF-8.
+type Source<R> = Tally<Decode<Chain<Cursor<Vec<u8>>, R>>>;
 
 /// Counts the bytes handed to the CSV reader and remembers the last one, which is how a row's
-/// first line is computed exactly (see [`Rows::next_record`]).
+/// first line is computed exactly (see [`Rows::next_record`]); stops a row that grows past
+/// [`ROW_BYTES_MAX`].
 struct Tally<R> {
     inner: R,
     bytes: u64,
     last: u8,
+    /// Where the row being read starts (the end of the last one).
+    row_start: u64,
+    /// The row being read passed [`ROW_BYTES_MAX`].
+    too_long: bool,
 }
 
 impl<R: Read> Read for Tally<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.bytes.saturating_sub(self.row_start) > (ROW_BYTES_MAX + CSV_BUFFER_BYTES) as u64 {
+            self.too_long = true;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a row is longer than 1 MiB",
+            ));
+        }
         let n = self.inner.read(buf)?;
         if n > 0 {
             self.bytes += n as u64;
@@ -974,21 +1825,24 @@ struct Rows<R: Read> {
 }
 
 impl<R: Read> Rows<R> {
-    fn open(
-        mut input: R,
-        fields: &[FieldSpec],
-    ) -> Result<(Rows<R>, Vec<Option<usize>>), ImportError> {
+    fn open(mut input: R, fields: &[FieldSpec]) -> Result<(Rows<R>, Header), ImportError> {
         let mut prefix = read_prefix(&mut input)?;
-        check_encoding(&prefix)?;
-        if prefix.starts_with(b"\xEF\xBB\xBF") {
-            prefix.drain(..3);
-        }
-        let first_line = prefix.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        let encoding = sniff_encoding(&mut prefix)?;
+        let mut text = Vec::with_capacity(prefix.len());
+        decode_into(encoding, &prefix, false, &mut text);
+        let first_line = text
+            .split(|&b| b == b'\n')
+            .find(|l| !l.trim_ascii().is_empty())
+            .unwrap_or(&[]);
         if first_line.contains(&0) {
-            return Err(ImportError::Utf16);
+            return Err(ImportError::NotCsv(
+                "line 1 has NUL bytes: this is not a CSV text file (in Excel: save as \"CSV UTF-8\")"
+                    .into(),
+            ));
         }
-        let delimiter = sniff_delimiter(first_line);
-        let cr_only = !prefix.contains(&b'\n') && prefix.contains(&b'\r');
+        let sep_line = excel_sep_line(first_line);
+        let delimiter = sep_line.unwrap_or_else(|| sniff_delimiter(first_line));
+        let cr_only = !text.contains(&b'\n') && text.contains(&b'\r');
         let mut builder = csv::ReaderBuilder::new();
         builder
             .has_headers(false)
@@ -1002,9 +1856,19 @@ impl<R: Read> Rows<R> {
             builder.terminator(csv::Terminator::Any(b'\n'));
         }
         let source = Tally {
-            inner: Cursor::new(prefix).chain(input),
+            inner: Decode {
+                inner: Cursor::new(prefix).chain(input),
+                encoding,
+                raw: Vec::new(),
+                out: Vec::new(),
+                pos: 0,
+                eof: false,
+                input_bytes: 0,
+            },
             bytes: 0,
             last: 0,
+            row_start: 0,
+            too_long: false,
         };
         let mut rows = Rows {
             csv: builder.from_reader(source),
@@ -1018,13 +1882,14 @@ impl<R: Read> Rows<R> {
             in_footer: false,
             done: false,
         };
-        rows.read_header()?;
-        let (columns, ignored) = map_header(&rows.headers, fields);
-        rows.ignored = ignored;
-        Ok((rows, columns))
+        rows.read_header(sep_line.is_some())?;
+        let header = map_header(&rows.headers, fields);
+        rows.ignored.clone_from(&header.ignored);
+        Ok((rows, header))
     }
 
-    fn read_header(&mut self) -> Result<(), ImportError> {
+    fn read_header(&mut self, skip_sep_line: bool) -> Result<(), ImportError> {
+        let mut skip = skip_sep_line;
         loop {
             match self.csv.read_byte_record(&mut self.record) {
                 Ok(true) => {}
@@ -1034,11 +1899,22 @@ impl<R: Read> Rows<R> {
                     ))
                 }
                 Err(e) => {
+                    let message = if self.csv.get_ref().too_long {
+                        "the header is longer than 1 MiB; is this a CSV file?".to_string()
+                    } else {
+                        e.to_string()
+                    };
                     return Err(ImportError::Csv {
                         line: self.csv.position().line(),
-                        message: e.to_string(),
-                    })
+                        message,
+                    });
                 }
+            }
+            self.mark_row_end();
+            if std::mem::take(&mut skip) {
+                // Excel's `sep=;` line: it names the separator, it is not the header.
+                self.line = self.start_line();
+                continue;
             }
             if !is_blank(&self.record) {
                 break;
@@ -1046,13 +1922,24 @@ impl<R: Read> Rows<R> {
         }
         let line = self.start_line();
         self.line = line;
+        // The stream is UTF-8 (see `Decode`); a cell split inside a character cannot happen in a
+        // header built from ASCII separators, but never panic on it.
         self.headers = self
             .record
             .iter()
-            .map(|h| std::str::from_utf8(h).map(|h| h.trim().to_string()))
-            .collect::<Result<_, _>>()
-            .map_err(|_| ImportError::NotUtf8 { line })?;
+            .map(|h| {
+                String::from_utf8_lossy(h)
+                    .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                    .to_string()
+            })
+            .collect();
         Ok(())
+    }
+
+    /// Lets the next row start counting towards [`ROW_BYTES_MAX`].
+    fn mark_row_end(&mut self) {
+        let end = self.csv.position().byte();
+        self.csv.get_mut().row_start = end;
     }
 
     /// The next data row's number and first line, or all that makes it unreadable. Skips rows
@@ -1071,15 +1958,29 @@ impl<R: Read> Rows<R> {
                 }
                 Err(e) => {
                     self.done = true;
+                    let message = if self.csv.get_ref().too_long {
+                        format!(
+                            "is longer than {} MiB; is a quote unbalanced? (a field that \
+                             starts with a quote runs on to the next quote)",
+                            ROW_BYTES_MAX / (1024 * 1024)
+                        )
+                    } else {
+                        format!("could not read the file: {e}")
+                    };
                     return Some(Err(vec![RowError {
                         row: self.row + 1,
-                        line: self.csv.position().line(),
+                        line: if self.cr_only {
+                            self.row + 2
+                        } else {
+                            self.line + 1
+                        },
                         column: String::new(),
-                        message: format!("could not read the file: {e}"),
+                        message,
                     }]));
                 }
             }
-            if is_blank(&self.record) {
+            self.mark_row_end();
+            if is_blank(&self.record) || self.repeats_header() {
                 continue;
             }
             if self.record.len() == 1 && self.headers.len() > 1 {
@@ -1093,6 +1994,19 @@ impl<R: Read> Rows<R> {
             self.line = line;
             return Some(self.check_shape(line).map(|()| (self.row, line)));
         }
+    }
+
+    /// The record is the header again (files concatenated with `cat`, or exported page by
+    /// page): skipped like a blank row.
+    fn repeats_header(&self) -> bool {
+        let same = |(cell, header): (&[u8], &String)| {
+            String::from_utf8_lossy(cell)
+                .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                == header.as_str()
+        };
+        self.record.len() >= self.headers.len()
+            && self.headers.len() > 1
+            && self.record.iter().zip(&self.headers).all(same)
     }
 
     /// The line the current record starts on: the lines consumed so far, less the newlines
@@ -1119,46 +2033,54 @@ impl<R: Read> Rows<R> {
             .max(self.line + 1)
     }
 
-    /// A row must have as many fields as the header (extra empty fields, as a trailing comma
-    /// makes, are fine) and be UTF-8 in every cell.
+    /// A row must have as many fields as the header (extra empty fields, as a trailing
+    /// separator or Excel's padding makes, are fine).
     fn check_shape(&self, line: u64) -> Result<(), Vec<RowError>> {
         let width = self.headers.len();
         let fields = self.record.len();
-        let extra_blank = self.record.iter().skip(width).all(is_blank_field);
-        if fields < width || !extra_blank {
-            return Err(vec![RowError {
+        let error = |message: String| {
+            Err(vec![RowError {
                 row: self.row,
                 line,
                 column: String::new(),
-                message: format!(
-                    "has {fields} fields but the header has {width} \
-                     (is a quote unbalanced or a comma unquoted?)"
-                ),
-            }]);
+                message,
+            }])
+        };
+        if fields < width {
+            return error(format!(
+                "has {fields} fields but the header has {width} \
+                 (is a quote unbalanced, or a line break inside an unquoted field?)"
+            ));
         }
-        if is_utf8(&self.record) {
-            return Ok(());
-        }
-        let errors: Vec<RowError> = self
+        if let Some((i, extra)) = self
             .record
             .iter()
-            .take(width)
             .enumerate()
-            .filter(|(_, f)| std::str::from_utf8(f).is_err())
-            .map(|(i, _)| RowError {
-                row: self.row,
-                line,
-                column: self.headers[i].clone(),
-                message: "is not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")"
-                    .into(),
-            })
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
+            .skip(width)
+            .find(|(_, f)| !is_blank_field(f))
+        {
+            let extra = String::from_utf8_lossy(extra);
+            return error(format!(
+                "has {fields} fields but the header has {width}: field {} holds '{}' and has no \
+                 column (is a quote unbalanced or a separator unquoted?)",
+                i + 1,
+                shorten(extra.trim(), 40)
+            ));
         }
+        Ok(())
     }
+}
+
+/// `s`, cut to about `max` bytes with `…` when longer.
+fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>, ImportError> {
@@ -1169,7 +2091,14 @@ fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>, ImportError> {
             Ok(0) => break,
             Ok(n) => {
                 prefix.extend_from_slice(&chunk[..n]);
-                if chunk[..n].contains(&b'\n') {
+                // Up to the end of the first line that is not blank (any encoding: UTF-16's
+                // zero bytes count as blank here).
+                let mut lines = prefix.split(|&b| b == b'\n');
+                let complete = lines.clone().count() - 1;
+                if lines.by_ref().take(complete).any(|l| {
+                    l.iter()
+                        .any(|&b| !b.is_ascii_whitespace() && !matches!(b, 0 | 0xEF | 0xBB | 0xBF))
+                }) {
                     break;
                 }
             }
@@ -1185,50 +2114,112 @@ fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>, ImportError> {
     Ok(prefix)
 }
 
-fn check_encoding(prefix: &[u8]) -> Result<(), ImportError> {
-    if prefix.starts_with(b"\xFF\xFE") || prefix.starts_with(b"\xFE\xFF") {
-        return Err(ImportError::Utf16);
-    }
-    if prefix.starts_with(b"PK\x03\x04") || prefix.starts_with(b"\xD0\xCF\x11\xE0") {
+/// The file's encoding from its first bytes (dropping a byte order mark), or why it is not a
+/// CSV file at all: a workbook, an archive, a PDF, HTML, JSON.
+fn sniff_encoding(prefix: &mut Vec<u8>) -> Result<Encoding, ImportError> {
+    let not_csv = |what: &str| Err(ImportError::NotCsv(what.to_string()));
+    if let Some(rest) = prefix.strip_prefix(b"PK\x03\x04") {
+        // A zip archive: xlsx and ods are zips; so are HubSpot's multi-file exports.
+        let name = rest.get(26..).unwrap_or(&[]);
+        let name = &name[..name.len().min(64)];
+        let contains = |n: &[u8]| name.windows(n.len()).any(|w| w == n);
+        if contains(b"mimetype") {
+            return not_csv(
+                "file is an OpenDocument spreadsheet, not CSV; save it as \"Text CSV\" (UTF-8)",
+            );
+        }
+        if contains(b".csv") || contains(b".CSV") {
+            return not_csv(
+                "file is a zip archive, not CSV; unzip it and import the CSV file inside",
+            );
+        }
         return Err(ImportError::Workbook);
     }
-    Ok(())
+    if prefix.starts_with(b"\xD0\xCF\x11\xE0") {
+        return Err(ImportError::Workbook);
+    }
+    if prefix.starts_with(b"\x1F\x8B") {
+        return not_csv("file is gzip-compressed; decompress it and import the CSV file inside");
+    }
+    if prefix.starts_with(b"%PDF") {
+        return not_csv("file is a PDF document, not CSV; export the report as CSV");
+    }
+    if prefix.starts_with(b"\xFF\xFE") {
+        prefix.drain(..2);
+        return Ok(Encoding::Utf16Le);
+    }
+    if prefix.starts_with(b"\xFE\xFF") {
+        prefix.drain(..2);
+        return Ok(Encoding::Utf16Be);
+    }
+    if prefix.starts_with(b"\xEF\xBB\xBF") {
+        prefix.drain(..3);
+    }
+    // UTF-16 without a byte order mark: ASCII text with every other byte zero.
+    if let [a, b, c, d, ..] = prefix[..] {
+        if a != 0 && b == 0 && c != 0 && d == 0 {
+            return Ok(Encoding::Utf16Le);
+        }
+        if a == 0 && b != 0 && c == 0 && d != 0 {
+            return Ok(Encoding::Utf16Be);
+        }
+    }
+    let start = prefix.trim_ascii_start();
+    let lower = |n: usize| start[..start.len().min(n)].to_ascii_lowercase();
+    if lower(14) == b"<!doctype html" || lower(5) == b"<html" {
+        return not_csv("file is a web page (HTML), not CSV; export the report as CSV");
+    }
+    if lower(5) == b"<?xml" {
+        return not_csv(
+            "file is XML, not CSV (an Excel 2003 XML sheet?); save it as \"CSV UTF-8\"",
+        );
+    }
+    if start.starts_with(b"{") || start.starts_with(b"[{") || start.starts_with(b"[\n") {
+        return not_csv("file is JSON, not CSV; export the records as CSV");
+    }
+    Ok(Encoding::Utf8)
+}
+
+/// Excel's `sep=;` first line (it names the separator for the rest of the file).
+fn excel_sep_line(first_line: &[u8]) -> Option<u8> {
+    let line = first_line.strip_suffix(b"\r").unwrap_or(first_line);
+    match line {
+        [s, e, p, b'=', sep] if [*s, *e, *p].eq_ignore_ascii_case(b"sep") => {
+            matches!(sep, b',' | b';' | b'\t' | b'|').then_some(*sep)
+        }
+        _ => None,
+    }
 }
 
 /// The separator the header uses most, outside quotes: `,` (also when none), `;` (Excel in
-/// many European locales) or tab.
+/// many European locales), tab, or `|`.
 fn sniff_delimiter(first_line: &[u8]) -> u8 {
-    let (mut commas, mut semicolons, mut tabs) = (0usize, 0usize, 0usize);
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0), (b'|', 0)];
     let mut quoted = false;
     for &b in first_line {
-        match b {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => commas += 1,
-            b';' if !quoted => semicolons += 1,
-            b'\t' if !quoted => tabs += 1,
-            _ => {}
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            if let Some(c) = counts.iter_mut().find(|(d, _)| *d == b) {
+                c.1 += 1;
+            }
         }
     }
-    if commas >= semicolons && commas >= tabs {
-        b','
-    } else if semicolons >= tabs {
-        b';'
-    } else {
-        b'\t'
+    // The first of the most frequent (a tie goes to the comma).
+    let mut best = counts[0];
+    for c in counts {
+        if c.1 > best.1 {
+            best = c;
+        }
     }
+    best.0
 }
 
-/// Whether every field is UTF-8, checked in one pass over the record's bytes: when all of them
-/// together are UTF-8, each field is too unless a field starts in the middle of a character
-/// (with a continuation byte).
-fn is_utf8(record: &csv::ByteRecord) -> bool {
-    let continuation = |b: &u8| (0x80..0xC0).contains(b);
-    std::str::from_utf8(record.as_slice()).is_ok()
-        && !record.iter().any(|f| f.first().is_some_and(continuation))
-}
-
+/// Only whitespace, or the NUL padding and Ctrl-Z end-of-file mark some old tools write.
 fn is_blank_field(field: &[u8]) -> bool {
-    field.iter().all(u8::is_ascii_whitespace)
+    field
+        .iter()
+        .all(|b| b.is_ascii_whitespace() || matches!(b, 0 | 0x1A))
 }
 
 fn is_blank(record: &csv::ByteRecord) -> bool {
@@ -1268,12 +2259,30 @@ impl<'a> Cells<'a> {
         self.headers.get(column).map_or("", String::as_str)
     }
 
-    /// The trimmed cell, `None` when the column is absent or the cell empty. (Cells are known to
-    /// be UTF-8: `check_shape` ran first.)
+    /// The trimmed cell, `None` when the column is absent or the cell empty. (Cells are UTF-8:
+    /// the stream is decoded before the CSV reader splits it on ASCII separators.) Excel's
+    /// `="00123"`, which keeps leading zeros, is the text inside the quotes.
     fn get(&self, column: Option<usize>) -> Option<&'a str> {
         let bytes = self.record.get(column?)?;
-        let s = std::str::from_utf8(bytes).ok()?.trim();
+        let mut s = std::str::from_utf8(bytes).ok()?.trim();
+        if let Some(inner) = s.strip_prefix("=\"").and_then(|r| r.strip_suffix('"')) {
+            if !inner.contains('"') {
+                s = inner.trim();
+            }
+        }
         (!s.is_empty()).then_some(s)
+    }
+
+    /// The cell for a typed field (amount, date, currency, domain, stage, status): like
+    /// [`Cells::get`], but the placeholders exports write for "no value" (`#N/A`, `N/A`, `NULL`,
+    /// `-`, `--`, `(none)`) are no value too.
+    fn typed(&self, column: Option<usize>) -> Option<&'a str> {
+        let s = self.get(column)?;
+        let placeholder = matches!(s, "-" | "--" | "—" | "–")
+            || ["#N/A", "N/A", "NULL", "(none)"]
+                .iter()
+                .any(|p| s.eq_ignore_ascii_case(p));
+        (!placeholder).then_some(s)
     }
 
     fn error(&mut self, column: Option<usize>, message: String) {
@@ -1315,7 +2324,7 @@ impl<'a> Cells<'a> {
         column: Option<usize>,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
-        let cell = self.get(column)?;
+        let cell = self.typed(column)?;
         match parse(cell) {
             Ok(v) => Some(v),
             Err(message) => {
@@ -1634,7 +2643,7 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
                 "stage",
                 "'won-ish' is not a known stage (use an ACE stage: prospect, qualified, \
                  technical_validation, business_validation, committed, launched, closed_lost; \
-                 or a Salesforce or HubSpot default stage)"
+                 or a Salesforce, HubSpot, Pipedrive, Dynamics or Zoho default stage)"
             )]
         );
     }
@@ -1673,7 +2682,7 @@ Fine,Acme,Closed Won,\"EUR 900\",USD,
                     2,
                     3,
                     "Close Date",
-                    "'31/02/2026' is not a date (expected YYYY-MM-DD or MM/DD/YYYY)"
+                    "'31/02/2026' is not a date (expected YYYY-MM-DD, MM/DD/YYYY, DD.MM.YYYY or Nov 23, 2026)"
                 ),
                 error(
                     3,
@@ -1686,7 +2695,7 @@ Fine,Acme,Closed Won,\"EUR 900\",USD,
         assert_eq!(
             errors[2].to_string(),
             "row 2 (line 3), column Close Date: '31/02/2026' is not a date \
-             (expected YYYY-MM-DD or MM/DD/YYYY)"
+             (expected YYYY-MM-DD, MM/DD/YYYY, DD.MM.YYYY or Nov 23, 2026)"
         );
     }
 
@@ -1765,48 +2774,77 @@ a3,Initech,initech.com,,
     }
 
     #[test]
-    fn utf16_files_are_refused_with_or_without_a_byte_order_mark() {
-        let utf16le: Vec<u8> = "name\nAcme\n"
-            .encode_utf16()
-            .flat_map(u16::to_le_bytes)
-            .collect();
-        let with_bom = [&b"\xFF\xFE"[..], &utf16le].concat();
-        let big_endian_bom = b"\xFE\xFF\x00n\x00a\x00m\x00e".to_vec();
-        for input in [with_bom, big_endian_bom, utf16le] {
-            let err = read_accounts(&input[..]).err();
-            assert_eq!(err, Some(ImportError::Utf16));
+    fn utf16_files_are_decoded_with_or_without_a_byte_order_mark() {
+        // Excel's "Unicode Text": UTF-16 LE with a BOM, tab-separated, CRLF.
+        let text = "Account Name\tWebsite\r\nSociété Générale\tsocgen.com\r\nMüller 😀 GmbH\tmueller.de\r\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for input in [
+            [&b"\xFF\xFE"[..], &le].concat(),
+            [&b"\xFE\xFF"[..], &be].concat(),
+            le.clone(),
+            be,
+        ] {
+            let (rows, errors, _) = accounts(&input);
+            assert_eq!(errors, vec![]);
+            let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(names, ["Société Générale", "Müller 😀 GmbH"]);
+            assert_eq!(rows[1].domain, domain("mueller.de"));
         }
-        assert_eq!(
-            ImportError::Utf16.to_string(),
-            "file is UTF-16; save it as UTF-8 (in Excel: \"CSV UTF-8\")"
-        );
+        // Read one byte at a time, so characters and surrogate pairs split across reads.
+        let one_byte = OneByte([&b"\xFF\xFE"[..], &le].concat(), 0);
+        let names: Vec<String> = read_accounts(one_byte)
+            .unwrap()
+            .map(|r| r.unwrap().name)
+            .collect();
+        assert_eq!(names, ["Société Générale", "Müller 😀 GmbH"]);
+    }
+
+    /// Hands out its bytes one at a time.
+    struct OneByte(Vec<u8>, usize);
+
+    impl Read for OneByte {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.get(self.1), buf.first_mut()) {
+                (Some(&b), Some(slot)) => {
+                    *slot = b;
+                    self.1 += 1;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
     }
 
     #[test]
-    fn non_utf8_header_fails_the_file_and_non_utf8_cell_fails_its_row() {
+    fn windows_1252_bytes_are_decoded_in_the_header_and_in_cells() {
+        // Excel's "CSV (Comma delimited)" on Western Windows: not UTF-8.
+        let input = b"Soci\xE9t\xE9,Account Name,Owner\nx,Soci\xE9t\xE9 G\xE9n\xE9rale,M\xFCller\ny,Caf\xE9 \x80 \x96 \x9Cuvre,Jane\nz,Zo\xC3\xAB UTF-8 too,\xC3\xA9ric\n";
+        let (rows, errors, ignored) = accounts(input);
+        assert_eq!(errors, vec![]);
+        assert_eq!(ignored, ["Société"]);
+        let got: Vec<(&str, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.owner.as_deref()))
+            .collect();
         assert_eq!(
-            read_accounts(&b"n\xE4me,domain\nAcme,acme.com\n"[..]).err(),
-            Some(ImportError::NotUtf8 { line: 1 })
+            got,
+            [
+                ("Société Générale", Some("Müller")),
+                ("Café € – œuvre", Some("Jane")),
+                ("Zoë UTF-8 too", Some("éric")),
+            ]
         );
-        let (rows, errors, _) = accounts(b"name,owner\nAcme,M\xFCller\nGlobex,Jane\n");
-        assert_eq!(rows.len(), 1);
-        assert_eq!(
-            errors,
-            vec![error(
-                1,
-                2,
-                "owner",
-                "is not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")"
-            )]
-        );
-    }
-
-    #[test]
-    fn a_character_split_across_two_cells_is_not_utf8() {
-        // "\xC3" ends one cell and "\xA9" starts the next: together they would be "é".
-        let (_, errors, _) = accounts(b"name,owner\nAcme\xC3,\xA9ric\n");
-        let columns: Vec<&str> = errors.iter().map(|e| e.column.as_str()).collect();
-        assert_eq!(columns, ["name", "owner"]);
+        // The same bytes read one at a time (a character split across reads) decode alike.
+        let names: Vec<String> = read_accounts(OneByte(input.to_vec(), 0))
+            .unwrap()
+            .map(|r| r.unwrap().name)
+            .collect();
+        assert_eq!(names[0], "Société Générale");
+        // A lone lead byte at the very end is a character too, not an error.
+        let (rows, errors, _) = accounts(b"name\nCaf\xC3");
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "CafÃ");
     }
 
     #[test]
@@ -1832,7 +2870,8 @@ a3,Initech,initech.com,,
             read_accounts(&b"domain,industry\nacme.com,Retail\n"[..]).err(),
             Some(ImportError::Header(
                 "no column for the account name (expected one of: name, Account Name, \
-                 Company name, Company, …)"
+                 Company name, Company, …); the header (line 1, comma-separated) reads: \
+                 domain | industry"
                     .into()
             ))
         );
@@ -1842,7 +2881,8 @@ a3,Initech,initech.com,,
                 "no column for the stage (expected one of: stage, Deal Stage, Stage Name, \
                  Opportunity Stage, …); no column for the account (expected Account ID, \
                  account domain or Account Name, e.g. account_external_id, Website, \
-                 Company name, Associated Company)"
+                 Company name, Associated Company); the header (line 1, comma-separated) \
+                 reads: Deal Name | Amount"
                     .into()
             ))
         );
@@ -1901,35 +2941,42 @@ a3,Initech,initech.com,,
                     1,
                     2,
                     "",
-                    "has 2 fields but the header has 3 (is a quote unbalanced or a comma unquoted?)"
+                    "has 2 fields but the header has 3 (is a quote unbalanced, or a line break \
+                     inside an unquoted field?)"
                 ),
                 error(
                     2,
                     3,
                     "",
-                    "has 4 fields but the header has 3 (is a quote unbalanced or a comma unquoted?)"
+                    "has 4 fields but the header has 3: field 4 holds 'extra' and has no column \
+                     (is a quote unbalanced or a separator unquoted?)"
                 ),
             ]
         );
         assert_eq!(
             errors[0].to_string(),
-            "row 1 (line 2): has 2 fields but the header has 3 (is a quote unbalanced or a comma unquoted?)"
+            "row 1 (line 2): has 2 fields but the header has 3 (is a quote unbalanced, or a \
+             line break inside an unquoted field?)"
         );
     }
 
     #[test]
     fn semicolon_files_from_european_excel_are_read_with_decimal_commas() {
-        let input = "name;stage;account_name;amount\nA;prospect;Acme;1.200,50\nB;prospect;Acme;1.200\nC;prospect;Acme;900\n";
+        // European Excel separates with `;` and writes the decimal mark as a comma, so a dot
+        // groups thousands and `1,200` could be either.
+        let input = "name;stage;account_name;amount\nA;prospect;Acme;1.200,50\nB;prospect;Acme;1.200\nC;prospect;Acme;900\nD;prospect;Acme;1,200\n";
         let (rows, errors, _) = opportunities(input.as_bytes());
         assert_eq!(rows[0].amount, amount("1200.50"));
-        assert_eq!(rows[1].amount, amount("900"));
+        assert_eq!(rows[1].amount, amount("1200"));
+        assert_eq!(rows[2].amount, amount("900"));
         assert_eq!(
             errors,
             vec![error(
-                2,
-                3,
+                4,
+                5,
                 "amount",
-                "'1.200' is ambiguous (1200 or 1.2?); write it without a thousands separator"
+                "'1,200' is ambiguous (a thousands separator or a decimal point?); write it \
+                 without a thousands separator, e.g. 1200 or 1.2"
             )]
         );
     }
@@ -1954,6 +3001,19 @@ a3,Initech,initech.com,,
             ("1.200.000", "1200000", None),
             ("1.5", "1.5", None),
             ("900 eur", "900", Some("EUR")),
+            // Spaces (also no-break and narrow no-break) and apostrophes group thousands.
+            ("1 200,50", "1200.50", None),
+            ("1\u{a0}200,50\u{a0}€", "1200.50", Some("EUR")),
+            ("1\u{202f}200,50", "1200.50", None),
+            ("CHF 1'200.50", "1200.50", Some("CHF")),
+            ("$ 1,200.50", "1200.50", None),
+            ("US$1,200", "1200", Some("USD")),
+            ("R$ 1.200,00", "1200.00", Some("BRL")),
+            ("EUR1.200,00", "1200.00", Some("EUR")),
+            ("1200.00 USD", "1200.00", Some("USD")),
+            ("₹120,000", "120000", Some("INR")),
+            ("0.125", "0.125", None),
+            ("1234.567", "1234.567", None),
         ] {
             let (got, got_currency) = parse_amount(cell, false).unwrap();
             assert_eq!(Some(got), amount(want), "{cell}");
@@ -1962,20 +3022,194 @@ a3,Initech,initech.com,,
         for (cell, message) in [
             (
                 "1,2,3",
-                "'1,2,3' is not an amount (expected a number like 1200.50)",
+                "'1,2,3' is ambiguous: use a dot for decimals and commas only between \
+                 thousands (1,200.50)",
             ),
             (
                 "ten",
                 "'ten' is not an amount (expected a number like 1200.50)",
             ),
             ("1.23456", "'1.23456' has more than 4 decimal places"),
+            (
+                "(1,200.00)",
+                "'(1,200.00)' is negative; amounts must not be negative",
+            ),
+            (
+                "1.200,00-",
+                "'1.200,00-' is negative; amounts must not be negative",
+            ),
+            (
+                "1.2M",
+                "'1.2M' is abbreviated; write the whole amount (e.g. 1200000, not 1.2M)",
+            ),
+            (
+                "15k",
+                "'15k' is abbreviated; write the whole amount (e.g. 1200000, not 1.2M)",
+            ),
+            (
+                "1.2E+06",
+                "'1.2E+06' is in scientific notation, which may have lost digits; format the \
+                 column as a number before exporting",
+            ),
+            ("€100 USD", "'€100 USD' names two currencies, USD and EUR"),
+            (
+                "1.200",
+                "'1.200' is ambiguous (a thousands separator or a decimal point?); write it \
+                 without a thousands separator, e.g. 1200 or 1.2",
+            ),
+            (
+                "$1.500",
+                "'$1.500' is ambiguous (a thousands separator or a decimal point?); write it \
+                 without a thousands separator, e.g. 1200 or 1.2",
+            ),
+            (
+                "1.2.3",
+                "'1.2.3' is not an amount (expected a number like 1200.50)",
+            ),
         ] {
             assert_eq!(parse_amount(cell, false).unwrap_err(), message, "{cell}");
         }
+        // `1,200` is 1200 in a comma-separated file, ambiguous in a semicolon one.
         assert_eq!(
-            parse_amount("1.200", false).unwrap().0,
+            parse_amount("1,200", false).unwrap().0,
+            Amount::parse("1200").unwrap()
+        );
+        assert!(parse_amount("1,200", true).is_err());
+        assert_eq!(
+            parse_amount("1,2", true).unwrap().0,
             Amount::parse("1.2").unwrap()
         );
+    }
+
+    #[test]
+    fn currency_cells_take_codes_names_and_symbols() {
+        for (cell, code) in [
+            ("usd", "USD"),
+            (" EUR ", "EUR"),
+            ("US Dollar", "USD"),
+            ("Euro", "EUR"),
+            ("Pound Sterling", "GBP"),
+            ("€", "EUR"),
+            ("£", "GBP"),
+        ] {
+            assert_eq!(parse_currency(cell).ok(), currency(code), "{cell}");
+        }
+        for cell in ["$", "dollars", "XYZ"] {
+            assert!(parse_currency(cell).is_err(), "{cell}");
+        }
+    }
+
+    #[test]
+    fn dates_read_iso_us_european_named_months_and_excel_serials() {
+        use DateOrder::{DayFirst, MonthFirst};
+        for (cell, order, want) in [
+            ("2026-11-23", MonthFirst, "2026-11-23"),
+            ("2026/11/23", DayFirst, "2026-11-23"),
+            ("2026.11.23", MonthFirst, "2026-11-23"),
+            ("2026-11-23 10:00:00", MonthFirst, "2026-11-23"),
+            ("2026-11-23T10:00:00Z", MonthFirst, "2026-11-23"),
+            ("2026-11-23T10:00:00.000+02:00", MonthFirst, "2026-11-23"),
+            ("11/23/2026", MonthFirst, "2026-11-23"),
+            ("11/23/2026 10:00 AM", MonthFirst, "2026-11-23"),
+            ("11/23/26", MonthFirst, "2026-11-23"),
+            ("11-23-2026", MonthFirst, "2026-11-23"),
+            ("03/04/2026", MonthFirst, "2026-03-04"),
+            ("03/04/2026", DayFirst, "2026-04-03"),
+            ("23/11/2026", DayFirst, "2026-11-23"),
+            ("23.11.2026", MonthFirst, "2026-11-23"),
+            ("3.4.2026", MonthFirst, "2026-04-03"),
+            ("23.11.26", DayFirst, "2026-11-23"),
+            ("Nov 23, 2026", MonthFirst, "2026-11-23"),
+            ("November 23 2026", DayFirst, "2026-11-23"),
+            ("Mon, Nov 23, 2026 10:00 AM", MonthFirst, "2026-11-23"),
+            ("23 Nov 2026", MonthFirst, "2026-11-23"),
+            ("23-Nov-2026", MonthFirst, "2026-11-23"),
+            ("23-NOV-26", MonthFirst, "2026-11-23"),
+            ("Sept 1, 2026", MonthFirst, "2026-09-01"),
+            ("46349", MonthFirst, "2026-11-23"),
+            ("1795392000", MonthFirst, "2026-11-23"),
+            ("1795392000000", MonthFirst, "2026-11-23"),
+        ] {
+            assert_eq!(parse_date(cell, order).ok(), date(want), "{cell} {order:?}");
+        }
+        assert_eq!(
+            parse_date("23/11/2026", MonthFirst).unwrap_err(),
+            "'23/11/2026' is not a MM/DD/YYYY date (it reads as DD/MM/YYYY); write dates as \
+             YYYY-MM-DD, or if the whole column is DD/MM/YYYY, name the column \
+             \"Close Date (DD/MM/YYYY)\""
+        );
+        assert!(parse_date("11/23/2026", DayFirst)
+            .unwrap_err()
+            .contains("name the column \"Close Date (MM/DD/YYYY)\""));
+        assert_eq!(
+            parse_date("2026-02-30", MonthFirst).unwrap_err(),
+            "'2026-02-30': 2026-02-30 is not a day of the calendar"
+        );
+        for cell in [
+            "soon",
+            "Q4 2026",
+            "2026",
+            "123",
+            "99999",
+            "11/23",
+            "Nov 2026",
+            "1/2/3/4",
+            "11/23/2026 tomorrow",
+            "31/31/2026",
+        ] {
+            let err = parse_date(cell, MonthFirst).unwrap_err();
+            assert!(err.contains("is not a date"), "{cell}: {err}");
+        }
+    }
+
+    #[test]
+    fn date_order_follows_the_header_then_the_separator() {
+        // Month first by default; day first in a semicolon file (European Excel); a header
+        // naming its format wins.
+        let (rows, errors, _) = opportunities(
+            b"name,stage,account_name,close_date
+X,prospect,A,03/04/2026
+",
+        );
+        assert_eq!((rows[0].close_date, errors), (date("2026-03-04"), vec![]));
+        let (rows, _, _) = opportunities(
+            b"name;stage;account_name;close_date
+X;prospect;A;03/04/2026
+",
+        );
+        assert_eq!(rows[0].close_date, date("2026-04-03"));
+        let (rows, errors, _) = opportunities(
+            b"name,stage,account_name,Close Date (DD/MM/YYYY)
+X,prospect,A,03/04/2026
+Y,prospect,A,23/11/2026
+",
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].close_date, date("2026-04-03"));
+        assert_eq!(rows[1].close_date, date("2026-11-23"));
+        let (rows, _, _) = opportunities(
+            b"name;stage;account_name;Close Date [mm/dd/yy]
+X;prospect;A;03/04/26
+",
+        );
+        assert_eq!(rows[0].close_date, date("2026-03-04"));
+        // A caller's setting is used when the header does not say.
+        let reader = read_opportunities_with(
+            &b"name,stage,account_name,close_date
+X,prospect,A,03/04/2026
+"[..],
+            ImportOptions {
+                date_order: Some(DateOrder::DayFirst),
+            },
+        )
+        .unwrap();
+        let rows: Vec<_> = reader.map(|r| r.unwrap().close_date).collect();
+        assert_eq!(rows, [date("2026-04-03")]);
+        assert_eq!(
+            DateOrder::from_format("d.m.yyyy"),
+            Some(DateOrder::DayFirst)
+        );
+        assert_eq!(DateOrder::from_format("USD"), None);
     }
 
     #[test]
@@ -2012,6 +3246,301 @@ a3,Initech,initech.com,,
         assert!(map_stage("").is_err());
         assert!(map_stage("Clösed Won").is_err());
         assert!(map_stage(&"closed".repeat(40)).is_err());
+    }
+
+    #[test]
+    fn stage_numbers_and_prefixes_are_ignored() {
+        for (label, stage) in [
+            ("1 - Prospecting", Stage::Prospect),
+            ("Stage 3: Proposal", Stage::BusinessValidation),
+            ("Stage 2 - Qualification", Stage::Qualified),
+            ("10% - Prospecting", Stage::Prospect),
+            ("2-Develop", Stage::TechnicalValidation),
+            ("05. Negotiation/Review", Stage::Committed),
+            ("Prospecting (10%)", Stage::Prospect),
+            ("Closed Lost to Competition", Stage::ClosedLost),
+            ("Proposal Made", Stage::BusinessValidation),
+            ("Identify Decision Makers", Stage::TechnicalValidation),
+        ] {
+            assert_eq!(map_stage(label), Ok(stage), "{label}");
+        }
+        for label in ["1", "Stage 3", "3 -", "Stage 9: Custom Thing"] {
+            assert!(map_stage(label).is_err(), "{label}");
+        }
+    }
+
+    #[test]
+    fn pipedrive_deals_map_prefixed_headers_and_the_won_lost_status() {
+        let input = "Deal - ID,Deal - Title,Deal - Organization,Deal - Value,Deal - Currency,Deal - Stage,Deal - Status,Deal - Expected close date,Deal - Owner,Deal - Probability\n\
+                     1,Acme rollout,Acme,\"1,200\",EUR,Proposal Made,open,2026-11-23,Jo,\n\
+                     2,Globex pilot,Globex,500,USD,Negotiations Started,won,2026-10-01,Jo,\n\
+                     3,Initech,Initech,0,USD,Contact Made,lost,,Jo,\n\
+                     4,Umbrella,Umbrella,0,USD,,won,,Jo,\n\
+                     5,Hooli,Hooli,0,USD,Demo Scheduled,deleted,,Jo,\n";
+        let (rows, errors, ignored) = opportunities(input.as_bytes());
+        assert_eq!(ignored, ["Deal - Probability"]);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.external_id.as_deref(),
+                    r.name.as_str(),
+                    r.stage,
+                    r.currency,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Some("1"),
+                    "Acme rollout",
+                    Stage::BusinessValidation,
+                    currency("EUR")
+                ),
+                (Some("2"), "Globex pilot", Stage::Launched, currency("USD")),
+                (Some("3"), "Initech", Stage::ClosedLost, currency("USD")),
+                (Some("4"), "Umbrella", Stage::Launched, currency("USD")),
+            ]
+        );
+        assert_eq!(rows[0].amount, amount("1200"));
+        assert_eq!(rows[0].account_name.as_deref(), Some("Acme"));
+        assert_eq!(
+            errors,
+            vec![error(
+                5,
+                6,
+                "Deal - Status",
+                "'deleted' is not a deal status (expected open, won or lost)"
+            )]
+        );
+        // Newer Pipedrive exports drop the `Deal - ` prefix.
+        let (unprefixed, errors, _) = opportunities(
+            b"ID,Title,Organization,Value,Currency,Stage,Status,Expected close date\n\
+              9,Acme add-on,Acme,100,EUR,Proposal Made,Won,2026-11-23\n",
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(
+            (
+                unprefixed[0].name.as_str(),
+                unprefixed[0].stage,
+                unprefixed[0].amount
+            ),
+            ("Acme add-on", Stage::Launched, amount("100"))
+        );
+    }
+
+    #[test]
+    fn dynamics_and_zoho_exports_map_their_headers_and_stages() {
+        let dynamics = "(Do Not Modify) Opportunity,(Do Not Modify) Row Checksum,(Do Not Modify) Modified On,Topic,Potential Customer,Est. Revenue,Currency,Est. Close Date,Pipeline Phase,Probability,Owner\n\
+                        6d1f,x,11/1/2026 10:00 AM,Acme rollout,Acme,\"$1,200.00\",US Dollar,11/23/2026,2-Develop,30,Jo\n";
+        let (rows, errors, ignored) = opportunities(dynamics.as_bytes());
+        assert_eq!(errors, vec![]);
+        assert_eq!(
+            ignored,
+            [
+                "(Do Not Modify) Row Checksum",
+                "(Do Not Modify) Modified On",
+                "Probability"
+            ]
+        );
+        let r = &rows[0];
+        assert_eq!(
+            (
+                r.external_id.as_deref(),
+                r.name.as_str(),
+                r.account_name.as_deref()
+            ),
+            (Some("6d1f"), "Acme rollout", Some("Acme"))
+        );
+        assert_eq!(
+            (r.stage, r.amount, r.currency, r.close_date),
+            (
+                Stage::TechnicalValidation,
+                amount("1200"),
+                currency("USD"),
+                date("2026-11-23")
+            )
+        );
+        let zoho =
+            "Record Id,Deal Name,Account Name,Amount,Stage,Closing Date,Deal Owner,Currency\n\
+                    zcrm_1,Acme rollout,Acme,1200,Identify Decision Makers,2026-11-23,Jo,EUR\n";
+        let (rows, errors, _) = opportunities(zoho.as_bytes());
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].stage, Stage::TechnicalValidation);
+        assert_eq!(rows[0].external_id.as_deref(), Some("zcrm_1"));
+        let zoho_accounts = "Record Id,Account Name,Website,Account Type,Billing Country\n\
+                             zcrm_9,Müller GmbH,www.mueller.de,Integrator,Germany\n\
+                             zcrm_10,Initech,,Competitor,\n";
+        let (rows, errors, _) = accounts(zoho_accounts.as_bytes());
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].status, Some(AccountStatus::Partner));
+        assert_eq!(rows[1].status, Some(AccountStatus::Other));
+        assert_eq!(rows[0].domain, domain("mueller.de"));
+        let pipedrive_orgs =
+            "Organization - ID,Organization - Name,Organization - Owner,Organization - Labels\n\
+                              7,Acme,Jo,Hot\n";
+        let (rows, errors, _) = accounts(pipedrive_orgs.as_bytes());
+        assert_eq!(errors, vec![]);
+        assert_eq!(
+            (
+                rows[0].external_id.as_deref(),
+                rows[0].name.as_str(),
+                rows[0].tags.clone()
+            ),
+            (Some("7"), "Acme", Some(vec!["Hot".to_string()]))
+        );
+    }
+
+    #[test]
+    fn a_currency_in_the_amount_header_applies_to_every_row() {
+        let input = "name,stage,account_name,Amount (EUR),Amount (converted),Expected Revenue\n\
+                     X,prospect,A,\"1.200,50\",9,9\nY,prospect,A,$5,9,9\nZ,prospect,A,£5,9,9\n";
+        let (rows, errors, ignored) = opportunities(input.as_bytes());
+        assert_eq!(ignored, ["Amount (converted)", "Expected Revenue"]);
+        assert_eq!(rows[0].amount, amount("1200.50"));
+        assert_eq!(rows[0].currency, currency("EUR"));
+        assert_eq!(rows[1].currency, currency("EUR"));
+        assert_eq!(
+            errors,
+            vec![error(
+                3,
+                4,
+                "Amount (EUR)",
+                "'£5' is in GBP but the currency column says EUR"
+            )]
+        );
+    }
+
+    #[test]
+    fn excel_sep_line_names_the_separator_and_pipes_are_detected() {
+        // The separator is sniffed from the first line that is not blank.
+        let (rows, errors, _) =
+            accounts(b"\xEF\xBB\xBF\r\n\r\n  \r\nname;domain\r\nAcme, Inc.;acme.com\r\n");
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Acme, Inc.");
+        let (rows, errors, _) =
+            accounts(b"sep=;\r\nname;domain\r\nAcme, Inc.;acme.com\r\nB;b.com;\r\n");
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Acme, Inc.");
+        assert_eq!(rows.len(), 2);
+        let (_, errors, _) = accounts(b"sep=,\nname,domain\nA,a.com,extra\n");
+        assert_eq!(errors[0].line, 3, "the sep line counts as a line");
+        let (rows, errors, _) = accounts(b"name|domain\nAcme, Inc.|acme.com\n");
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Acme, Inc.");
+    }
+
+    #[test]
+    fn formula_looking_cells_are_kept_as_text_and_excel_text_wrappers_unwrapped() {
+        let input = b"external_id,name\n=\"00123\",\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\n2,+1 555\n3,@SUM(A1)\n4,-2+3\n";
+        let (rows, errors, _) = accounts(input);
+        assert_eq!(errors, vec![]);
+        let got: Vec<(Option<&str>, &str)> = rows
+            .iter()
+            .map(|r| (r.external_id.as_deref(), r.name.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("00123"), "=HYPERLINK(\"http://x\",\"y\")"),
+                (Some("2"), "+1 555"),
+                (Some("3"), "@SUM(A1)"),
+                (Some("4"), "-2+3"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_longer_than_the_limit_stops_the_import_with_a_clear_error() {
+        // An unbalanced quote swallows the rest of the file into one field.
+        let mut input = b"name,domain\nAcme,acme.com\n\"Runaway,x\n".to_vec();
+        let line = b"Zed,zed.com\n";
+        while input.len() < ROW_BYTES_MAX + 3 * CSV_BUFFER_BYTES {
+            input.extend_from_slice(line);
+        }
+        let reader = read_accounts(&input[..]).unwrap();
+        let items: Vec<_> = reader.collect();
+        assert_eq!(items.len(), 2);
+        assert!(items[0].is_ok());
+        let errors = items[1].as_ref().unwrap_err();
+        assert_eq!((errors[0].row, errors[0].line), (2, 3));
+        assert!(
+            errors[0]
+                .message
+                .starts_with("is longer than 1 MiB; is a quote unbalanced?"),
+            "{}",
+            errors[0].message
+        );
+        // A long but legal cell in a column the import ignores is fine.
+        let notes = "n".repeat(200_000);
+        let input = format!("name,notes\nAcme,\"{notes}\"\n");
+        let (rows, errors, _) = accounts(input.as_bytes());
+        assert_eq!((rows.len(), errors), (1, vec![]));
+    }
+
+    #[test]
+    fn files_that_are_not_csv_say_what_they_are() {
+        let refused = |input: &[u8]| read_accounts(input).err().map(|e| e.to_string());
+        let xlsx = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00b\xee\x9dh^\x01\x00\x00\x90\x04\x00\x00\x13\x00\x08\x02[Content_Types].xml";
+        assert_eq!(read_accounts(&xlsx[..]).err(), Some(ImportError::Workbook));
+        assert_eq!(
+            ImportError::Workbook.to_string(),
+            "file is an Excel workbook, not CSV; in Excel use File > Save As > \"CSV UTF-8\""
+        );
+        for (input, starts) in [
+            (&b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"[..], "file is an Excel workbook"),
+            (
+                b"PK\x03\x04\x14\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x0c\x00\x00\x00deals-1.csv",
+                "file is a zip archive",
+            ),
+            (b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00mimetype", "file is an OpenDocument"),
+            (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "file is a PDF"),
+            (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "file is gzip-compressed"),
+            (b"<!DOCTYPE html>\n<html>", "file is a web page"),
+            (b"  <html><body>", "file is a web page"),
+            (b"<?xml version=\"1.0\"?>\n<Workbook>", "file is XML"),
+            (b"[{\"name\":\"Acme\"}]\n", "file is JSON"),
+            (b"{\"results\":[]}", "file is JSON"),
+            (b"na\x00me,domain\nAcme,acme.com\n", "line 1 has NUL bytes"),
+            (&[0u8, 0, 0, 1, 2, 3][..], "line 1 has NUL bytes"),
+        ] {
+            let got = refused(input).unwrap_or_default();
+            assert!(got.starts_with(starts), "{input:?}: {got}");
+        }
+        // A title line above the header: the error shows what was taken for the header.
+        assert_eq!(
+            refused(b"Accounts export 2026-11-23\nname,domain\nAcme,acme.com\n"),
+            Some(
+                "no column for the account name (expected one of: name, Account Name, Company \
+                 name, Company, …); the header (line 1, comma-separated) reads: Accounts export \
+                 2026-11-23"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn blank_rows_trailing_empty_cells_and_varied_header_spelling_are_accepted() {
+        let input = b"\xEF\xBB\xBF\"Account Name \",ACCOUNT NAME,account_name,\" Website\",,\r\n\r\nAcme,x,y,ACME.COM,,\r\n,,,,,\r\n\r\n  ;  \r\nGlobex,x,y,info@globex.com,,,,\r\n\r\n\r\n";
+        let (rows, errors, ignored) = accounts(input);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        // `  ;  ` is a row with one non-empty cell: too few fields.
+        assert_eq!((errors[0].row, errors[0].line), (2, 6));
+        assert_eq!(ignored, ["ACCOUNT NAME", "account_name"]);
+        let got: Vec<(&str, Option<Domain>)> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.domain.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Acme", domain("acme.com")),
+                ("Globex", domain("globex.com"))
+            ]
+        );
+        assert_eq!(rows[1].row, 3);
     }
 
     #[test]
@@ -2173,7 +3702,149 @@ a3,Initech,initech.com,,
         );
     }
 
+    #[test]
+    fn nul_padding_and_a_ctrl_z_end_of_file_mark_are_blank() {
+        let (rows, errors, _) = accounts(b"name,domain\r\nAcme,acme.com\r\n\x1A");
+        assert_eq!((rows.len(), errors), (1, vec![]));
+        let (rows, errors, _) = accounts(b"name,domain\nAcme,acme.com\n\0\0\0\0");
+        assert_eq!((rows.len(), errors), (1, vec![]));
+        // A NUL inside a value is still refused.
+        let (_, errors, _) = accounts(b"name,domain\nAc\0me,acme.com\n");
+        assert_eq!(
+            errors,
+            vec![error(1, 2, "name", "contains control characters")]
+        );
+    }
+
+    #[test]
+    fn placeholders_repeated_headers_and_domain_lists_are_understood() {
+        // `#N/A`, `N/A`, `NULL`, `-` in typed columns are no value; `$ -` is Excel's accounting
+        // zero; a header repeated mid-file (concatenated exports) is skipped; a domain cell
+        // listing several takes the first.
+        let input = "name,stage,account_name,amount,close_date,currency,Website\n\
+                     A,prospect,Acme,#N/A,N/A,NULL,\"acme.com; acme.de\"\n\
+                     name,stage,account_name,amount,close_date,currency,Website\n\
+                     B,prospect,Acme,$ -,-,,-\n\
+                     C,-,Acme,,,,\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(
+            errors,
+            vec![error(
+                3,
+                5,
+                "stage",
+                "is empty; every opportunity needs a stage"
+            )]
+        );
+        assert_eq!(rows.len(), 2);
+        let a = &rows[0];
+        assert_eq!(
+            (a.amount, a.close_date, a.currency, a.account_domain.clone()),
+            (None, None, None, domain("acme.com"))
+        );
+        let b = &rows[1];
+        assert_eq!((b.row, b.amount, b.close_date), (2, amount("0"), None));
+        assert_eq!(b.account_domain, None);
+    }
+
+    /// Goal: docs/import.md lists every header alias and every stage and status label the code
+    /// accepts, so the user-facing tables cannot drift from the code.
+    #[test]
+    fn docs_list_every_alias_and_label() {
+        let docs = include_str!("../../docs/import.md").to_lowercase();
+        let aliases = ACCOUNT_FIELDS
+            .iter()
+            .chain(OPPORTUNITY_FIELDS)
+            .flat_map(|f| f.aliases.iter().copied());
+        let labels = STAGE_LABELS
+            .iter()
+            .map(|(l, _)| *l)
+            .chain(STATUS_LABELS.iter().map(|(l, _)| *l));
+        for name in aliases.chain(labels) {
+            assert!(
+                docs.contains(&name.to_lowercase()),
+                "docs/import.md does not mention {name}"
+            );
+        }
+    }
+
+    /// Parser throughput on a generated 400k-row opportunities file (run in release:
+    /// `cargo test --release -p cosell-node --lib import::tests::parser_throughput -- --ignored
+    /// --nocapture`).
+    #[test]
+    #[ignore]
+    fn parser_throughput() {
+        let mut input = String::from(
+            "Opportunity ID,Opportunity Name,Account ID,Stage,Amount,Close Date,Opportunity Owner,Description\n",
+        );
+        for i in 0..400_000 {
+            input.push_str(&format!(
+                "O{i},\"Deal {i}, expansion\",A{},Closed Won,\"$1,{:03}.50\",11/23/2026,Jane Doe,Some words about deal {i}\n",
+                i % 5000,
+                i % 1000
+            ));
+        }
+        let start = std::time::Instant::now();
+        let rows = read_opportunities(input.as_bytes())
+            .unwrap()
+            .filter(Result::is_ok)
+            .count();
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(rows, 400_000);
+        println!(
+            "parsed {rows} rows, {:.1} MB in {secs:.2}s: {:.0} MB/s, {:.0} rows/s",
+            input.len() as f64 / 1e6,
+            input.len() as f64 / 1e6 / secs,
+            rows as f64 / secs
+        );
+    }
+
     proptest! {
+        #[test]
+        fn value_parsers_never_panic(cell in "\\PC{0,40}", semicolons in any::<bool>()) {
+            let _ = parse_amount(&cell, semicolons);
+            let _ = parse_date(&cell, DateOrder::MonthFirst);
+            let _ = parse_date(&cell, DateOrder::DayFirst);
+            let _ = parse_currency(&cell);
+            let _ = map_stage(&cell);
+            let _ = map_outcome(&cell);
+            let _ = map_status(&cell);
+            let _ = split_unit(&cell);
+            let _ = DateOrder::from_format(&cell);
+            let _ = first_listed(&cell);
+        }
+
+        #[test]
+        fn decoding_does_not_depend_on_how_reads_split_the_input(
+            body in prop::collection::vec(
+                prop_oneof![
+                    Just(b"a".to_vec()), Just(b",".to_vec()), Just(b"\n".to_vec()),
+                    Just(b"\r\n".to_vec()), Just(b"\"".to_vec()), Just("é".as_bytes().to_vec()),
+                    Just("😀".as_bytes().to_vec()), Just(b"\xE9".to_vec()), Just(b"\x80".to_vec()),
+                    Just(b"\xC3".to_vec()), Just(b"\xF0\x9F".to_vec()),
+                ],
+                0..60,
+            ),
+            utf16 in any::<bool>(),
+        ) {
+            let mut input = b"name,owner\n".to_vec();
+            input.extend(body.concat());
+            if utf16 {
+                let text = String::from_utf8_lossy(&input).into_owned();
+                input = b"\xFF\xFE".to_vec();
+                input.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            }
+            let collect = |items: Vec<Result<AccountRow, Vec<RowError>>>| {
+                items
+                    .into_iter()
+                    .map(|r| r.map(|a| (a.name, a.owner)))
+                    .collect::<Vec<_>>()
+            };
+            let whole = collect(read_accounts(&input[..]).unwrap().collect());
+            let bytewise = collect(read_accounts(OneByte(input.clone(), 0)).unwrap().collect());
+            prop_assert_eq!(whole, bytewise);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic_either_reader(input in prop::collection::vec(any::<u8>(), 0..2048)) {
             if let Ok(reader) = read_accounts(&input[..]) {

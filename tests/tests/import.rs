@@ -423,43 +423,158 @@ fn real_world_csv_quirks_import_through_the_api() {
     assert_eq!(o2["account_id"], a2["id"]);
 }
 
+/// A file under tests/fixtures/.
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
 #[test]
-fn a_body_that_is_not_utf8_is_a_clear_422_and_writes_nothing() {
+fn a_european_excel_export_in_windows_1252_imports_through_the_cli() {
+    // Goal: what Excel writes on a French or German Windows ("CSV (séparateur: point-virgule)"):
+    // Windows-1252 bytes, a `sep=;` first line, `;` separators, CRLF, trailing empty cells,
+    // blank rows, decimal commas, `€` as byte 0x80, day-first dates, numbered stages — imports
+    // with every accent intact.
     let mut node = Node::init("Acme");
     node.serve();
-    // Latin-1 in a data row ("Société Générale").
-    let mut latin1 = b"external_id,name,domain\nA1,Fine Corp,fine.example\nA2,Soci".to_vec();
-    latin1.extend_from_slice(b"\xe9t\xe9 G\xe9n\xe9rale,sg.example\n");
-    let r = node.post_csv("/api/v1/import/accounts", &latin1);
-    assert_eq!(r.status, 422, "{}", r.text);
+    let accounts = fixture("excel-european-accounts.csv");
     assert!(
-        r.text.contains("UTF-8"),
-        "the error should say the file is not UTF-8: {}",
-        r.text
+        std::str::from_utf8(&std::fs::read(&accounts).unwrap()).is_err(),
+        "the fixture must not be UTF-8"
     );
-    // Latin-1 in the header.
-    let r = node.post_csv(
-        "/api/v1/import/accounts",
-        b"external_id,name,domain,Soci\xe9t\xe9\nA1,Fine Corp,fine.example,x\n",
+    assert_eq!(
+        import(&node, "accounts", &accounts),
+        Counts {
+            rows: 4,
+            inserted: 4,
+            updated: 0,
+            unchanged: 0
+        }
     );
+    let out = node.cli(&[
+        "import",
+        "opportunities",
+        fixture("excel-european-opportunities.csv")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert_eq!(cli_counts(&out.stderr).rows, 4);
+    assert_eq!(ignored_columns(&out.stderr), ["Probability (%)"]);
+
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    let sg = find(&accs, "FR-001");
+    assert_eq!(sg["name"], "Société Générale");
+    assert_eq!(sg["domain"], "societegenerale.fr");
+    assert_eq!(sg["owner"], "Amélie Dubois");
+    let muller = find(&accs, "DE-002");
+    assert_eq!(muller["name"], "Müller GmbH");
+    assert_eq!(muller["domain"], "mueller-gmbh.de");
+    assert_eq!(muller["owner"], "Jürgen Groß");
+    assert_eq!(find(&accs, "FR-003")["name"], "Crème Brûlée; SARL");
+    assert_eq!(find(&accs, "ES-004")["status"], "partner");
+
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    let o1 = find(&opps, "FR-O1");
+    assert_eq!(o1["name"], "Société Générale — Plateforme");
+    assert_eq!(o1["stage"], "launched");
+    assert_eq!(cents(&o1["amount"]), 120_050);
+    assert_eq!(o1["currency"], "EUR");
+    assert_eq!(o1["close_date"], "2026-11-23");
+    assert_eq!(o1["account_id"], sg["id"]);
+    let description = o1["description"].as_str().unwrap_or("");
+    assert!(description.ends_with("« guillemets »"), "{description:?}");
+    let o2 = find(&opps, "DE-O2");
+    assert_eq!(o2["stage"], "qualified");
+    assert_eq!(cents(&o2["amount"]), 4_800_000);
+    assert_eq!(o2["close_date"], "2027-04-03", "day first in a `;` file");
+    let o3 = find(&opps, "FR-O3");
+    assert_eq!(o3["stage"], "business_validation");
+    assert_eq!(o3["close_date"], "2026-11-23");
+    let o4 = find(&opps, "ES-O4");
+    assert_eq!(cents(&o4["amount"]), 125_000_000);
+    assert_eq!(o4["description"], "0042");
+}
+
+#[test]
+fn excel_unicode_text_pipedrive_and_dynamics_exports_import_through_the_api() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    // Excel's "Unicode Text": UTF-16 LE with a byte order mark, tab-separated.
+    let body = std::fs::read(fixture("excel-unicode-text-accounts.txt")).unwrap();
+    let r = node.post_csv("/api/v1/import/accounts", &body);
+    assert_eq!(api_counts(&r).inserted, 3);
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    assert_eq!(find(&accs, "JP-001")["name"], "株式会社サンプル");
+    assert_eq!(find(&accs, "PL-002")["name"], "Łódź Software sp. z o.o.");
+    assert_eq!(find(&accs, "EM-003")["name"], "Emoji 😀 Labs");
+    assert_eq!(find(&accs, "JP-001")["domain"], "sample.co.jp");
+
+    // Pipedrive: `Deal - …` headers, the won/lost status decides the stage of closed deals.
+    let pipedrive = "Deal - ID,Deal - Title,Organization - ID,Deal - Value,Deal - Currency,Deal - Stage,Deal - Status,Deal - Expected close date\n\
+        P1,Sample renewal,JP-001,\"1,200\",JPY,Proposal Made,open,2026-11-23\n\
+        P2,Łódź pilot,PL-002,500,PLN,Negotiations Started,won,2026-10-01\n";
+    let r = node.post_csv("/api/v1/import/opportunities", pipedrive.as_bytes());
+    assert_eq!(api_counts(&r).inserted, 2, "{}", r.text);
+    // Dynamics 365 "Export to Excel", saved as CSV.
+    let dynamics = "(Do Not Modify) Opportunity,(Do Not Modify) Row Checksum,Topic,Potential Customer,Est. Revenue,Currency,Est. Close Date,Pipeline Phase\n\
+        D1,abc,Emoji upsell,Emoji 😀 Labs,\"$9,900.00\",US Dollar,11/23/2026,3-Propose\n";
+    let r = node.post_csv("/api/v1/import/opportunities", dynamics.as_bytes());
+    assert_eq!(api_counts(&r).inserted, 1, "{}", r.text);
+
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    let p1 = find(&opps, "P1");
+    assert_eq!(
+        (&p1["stage"], &p1["currency"]),
+        (&Value::from("business_validation"), &Value::from("JPY"))
+    );
+    assert_eq!(cents(&p1["amount"]), 120_000);
+    assert_eq!(find(&opps, "P2")["stage"], "launched");
+    let d1 = find(&opps, "D1");
+    assert_eq!(d1["stage"], "business_validation");
+    assert_eq!(d1["currency"], "USD");
+    assert_eq!(cents(&d1["amount"]), 990_000);
+    assert_eq!(d1["account_id"], find(&accs, "EM-003")["id"]);
+}
+
+#[test]
+fn files_that_are_not_csv_are_refused_saying_what_they_are_and_write_nothing() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let scratch = node.scratch();
+    // The start of a real .xlsx: a zip whose first entry is [Content_Types].xml.
+    let xlsx = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00b\xee\x9dh^\x01\x00\x00\x90\x04\x00\x00\x13\x00\x08\x02[Content_Types].xml\x00\x00";
+    for (name, bytes, says) in [
+        ("accounts.xlsx", &xlsx[..], "Excel workbook"),
+        ("accounts.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
+        (
+            "accounts.csv.gz",
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00",
+            "gzip",
+        ),
+    ] {
+        let file = write_file(&scratch, name, bytes);
+        let out = node.cli(&["import", "accounts", file.to_str().unwrap()]);
+        assert!(!out.ok(), "{name} was accepted");
+        assert!(out.stderr.contains(says), "{name}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+    // An unbalanced quote that swallows the rest of a big file: one clear error, not a
+    // gigabyte-sized field.
+    let mut runaway = b"external_id,name\nA1,Fine\nA2,\"Runaway\nA3,Next\n".to_vec();
+    while runaway.len() < 3 * 1024 * 1024 {
+        runaway.extend_from_slice(b"A9,Filler row\n");
+    }
+    let r = node.post_csv("/api/v1/import/accounts", &runaway);
     assert_eq!(r.status, 422, "{}", r.text);
-    assert!(
-        r.json["error"].as_str().unwrap_or("").contains("UTF-8"),
-        "{}",
-        r.text
+    let detail = &r.json["details"][0];
+    assert_eq!(
+        (detail["row"].as_u64(), detail["line"].as_u64()),
+        (Some(2), Some(3))
     );
-    // UTF-16 (as Excel's "Unicode text" writes it).
-    let utf16: Vec<u8> = "\u{feff}external_id,name\nA1,Fine\n"
-        .encode_utf16()
-        .flat_map(|u| u.to_le_bytes())
-        .collect();
-    let r = node.post_csv("/api/v1/import/accounts", &utf16);
-    assert_eq!(r.status, 422, "{}", r.text);
-    assert!(
-        r.json["error"].as_str().unwrap_or("").contains("UTF"),
-        "{}",
-        r.text
-    );
+    let message = detail["message"].as_str().unwrap_or("");
+    assert!(message.contains("is a quote unbalanced"), "{message}");
     assert_eq!(node.counts(), (0, 0));
 }
 
