@@ -334,17 +334,25 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf) -> Result<()> {
         }
         Err(failure) => {
             for d in &failure.details {
-                if let (Some(row), Some(column), Some(message)) = (
-                    d["row"].as_u64(),
-                    d["column"].as_str(),
-                    d["message"].as_str(),
-                ) {
-                    match d["line"].as_u64() {
-                        Some(line) => {
-                            eprintln!("row {row} (line {line}), column {column}: {message}")
-                        }
-                        None => eprintln!("row {row}, column {column}: {message}"),
-                    }
+                let Some(message) = d["message"].as_str() else {
+                    continue;
+                };
+                // Where: row (and line) and column when the node names them; a whole-row or
+                // whole-file problem has no column.
+                let mut at = Vec::new();
+                match (d["row"].as_u64(), d["line"].as_u64()) {
+                    (Some(row), Some(line)) => at.push(format!("row {row} (line {line})")),
+                    (Some(row), None) => at.push(format!("row {row}")),
+                    (None, Some(line)) => at.push(format!("line {line}")),
+                    (None, None) => {}
+                }
+                if let Some(column) = d["column"].as_str().filter(|c| !c.trim().is_empty()) {
+                    at.push(format!("column {column}"));
+                }
+                if at.is_empty() {
+                    eprintln!("{message}");
+                } else {
+                    eprintln!("{}: {message}", at.join(", "));
                 }
             }
             bail!("{}: {}", file.display(), failure.error)

@@ -683,3 +683,26 @@ fn a_changed_export_updates_only_what_changed() {
         }
     }
 }
+
+/// A row-level error (no column to name) reads "row N (line L): why", never "column : why".
+#[test]
+fn a_row_error_without_a_column_names_row_and_line_only() {
+    let mut node = Node::init("Rows");
+    node.serve();
+    let file = node.scratch().join("extra.csv");
+    std::fs::write(
+        &file,
+        "external_id,name,domain\nX1,Foo,foo.com,extra,data\nX2,Bar,bar.com\n",
+    )
+    .expect("write");
+    let out = node.cli(&["import", "accounts", file.to_str().expect("path")]);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("row 1 (line 2): has 5 fields"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("column :"), "{}", out.stderr);
+    assert_eq!(node.counts(), (0, 0));
+    node.stop();
+}
