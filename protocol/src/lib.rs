@@ -17,6 +17,7 @@ pub mod deal;
 pub mod envelope;
 pub mod identity;
 pub mod limits;
+mod parallel;
 pub mod psi;
 pub mod records;
 pub mod sync;
