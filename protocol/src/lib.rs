@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod auth;
+mod cbor;
 pub mod deal;
 pub mod envelope;
 pub mod identity;
