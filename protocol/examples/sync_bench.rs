@@ -58,8 +58,9 @@ fn main() {
     );
     for (run, n) in [(&one, 1), (&all, threads)] {
         println!(
-            "cosell verified sync, {n} thread(s): {:.2}s, {:.0} deals/s, {:.1} MB on the wire",
+            "cosell verified sync, {n} thread(s): {:.2}s ({:.2} CPU s), {:.0} deals/s, {:.1} MB on the wire",
             run.seconds,
+            run.cpu_seconds,
             rate(run.seconds),
             run.bytes as f64 / 1e6
         );
@@ -123,6 +124,7 @@ fn build_deal(signers: &[Signer], n: usize, changes: usize) -> DealDoc {
 fn time_plain(sources: &[Automerge], whole_doc: bool) -> f64 {
     let mut a_docs: Vec<Automerge> = sources.to_vec();
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     for a in a_docs.iter_mut() {
         let mut b = Automerge::new();
         let (mut sa, mut sb) = (State::new(), State::new());
@@ -149,12 +151,19 @@ fn time_plain(sources: &[Automerge], whole_doc: bool) -> f64 {
         }
         assert_eq!(b.get_heads(), a.get_heads());
     }
-    start.elapsed().as_secs_f64()
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "  (plain run, whole doc {whole_doc}: {seconds:.2}s, {:.2} CPU s)",
+        cpu_seconds() - cpu_start
+    );
+    seconds
 }
 
 /// One verified run: total seconds, bytes on the wire, seconds per phase.
 struct Verified {
     seconds: f64,
+    /// CPU seconds of the whole process (all threads) during the run.
+    cpu_seconds: f64,
     bytes: usize,
     phases: [f64; 3],
 }
@@ -165,6 +174,7 @@ fn time_verified(sources: &[DealDoc], threads: usize) -> Verified {
     let mut a_docs: Vec<DealDoc> = sources.iter().map(clone_deal).collect();
     PHASES.with(|p| *p.borrow_mut() = [0.0; 3]);
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     let mut b_docs: Vec<DealDoc> = sources.iter().map(|d| DealDoc::replica(d.id())).collect();
     let mut a_states: Vec<PeerSync> = (0..sources.len()).map(|_| PeerSync::new()).collect();
     let mut b_states: Vec<PeerSync> = (0..sources.len()).map(|_| PeerSync::new()).collect();
@@ -187,11 +197,13 @@ fn time_verified(sources: &[DealDoc], threads: usize) -> Verified {
         }
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_seconds() - cpu_start;
     for (a, b) in a_docs.iter().zip(&b_docs) {
         assert_eq!(a.heads(), b.heads());
     }
     Verified {
         seconds,
+        cpu_seconds,
         bytes,
         phases: PHASES.with(|p| *p.borrow()),
     }
@@ -264,4 +276,24 @@ fn clone_deal(doc: &DealDoc) -> DealDoc {
     let outcome = copy.ingest(doc.envelopes());
     assert!(outcome.rejected.is_empty());
     copy
+}
+
+/// CPU seconds this process has used (user + system, all threads), from `/proc/self/stat`; 0 where
+/// that file does not exist. On a shared machine wall time includes waiting for a core, CPU time
+/// does not: single-threaded ratios by CPU time hold whatever the load.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11..13]
+        .iter()
+        .filter_map(|f| f.parse::<f64>().ok())
+        .sum();
+    // USER_HZ is 100 on Linux.
+    ticks / 100.0
 }
