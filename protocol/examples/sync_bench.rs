@@ -40,12 +40,23 @@ fn main() {
     );
 
     let plain_sources: Vec<Automerge> = docs.iter().map(|d| d.automerge().clone()).collect();
-    let plain = time_plain(&plain_sources, true);
-    let plain_changes = time_plain(&plain_sources, false);
-    let one = time_verified(&docs, 1);
-    let all = time_verified(&docs, threads);
-    let plain = plain.min(time_plain(&plain_sources, true));
-    let plain_changes = plain_changes.min(time_plain(&plain_sources, false));
+    // Two rounds of all four runs, interleaved, keeping each one's faster run: on a shared
+    // machine the load changes within seconds, and every variant gets the same two chances.
+    let mut plain = f64::MAX;
+    let mut plain_changes = f64::MAX;
+    let mut one: Option<Verified> = None;
+    let mut all: Option<Verified> = None;
+    for _ in 0..2 {
+        plain = plain.min(time_plain(&plain_sources, true));
+        plain_changes = plain_changes.min(time_plain(&plain_sources, false));
+        for (best, n) in [(&mut one, 1), (&mut all, threads)] {
+            let run = time_verified(&docs, n);
+            if best.as_ref().is_none_or(|b| run.seconds < b.seconds) {
+                *best = Some(run);
+            }
+        }
+    }
+    let (one, all) = (one.expect("two rounds ran"), all.expect("two rounds ran"));
 
     let rate = |s: f64| deals as f64 / s;
     println!(
