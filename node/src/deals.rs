@@ -25,7 +25,7 @@ use protocol::deal::{
 use protocol::envelope::SignedChange;
 use protocol::identity::{NodeId, NodeKey};
 use protocol::records::{Amount, Currency, Date, Domain, Stage};
-use protocol::sync::{receive_batch, PeerSync};
+use protocol::sync::{receive_batch_parallel, PeerSync};
 use protocol::wire::DocSync;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -1459,11 +1459,15 @@ impl Deals {
             taken.push((doc, state, message, was_initialized));
         }
         let processed: Vec<DealId> = taken.iter().map(|(d, ..)| d.id()).collect();
-        let outcomes = receive_batch(
+        // Deals are independent documents: verify, authorize and apply them on every core
+        // (the outcome is the same as on one thread, in the same order).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let outcomes = receive_batch_parallel(
             taken
                 .iter_mut()
                 .map(|(doc, state, message, _)| (doc, state, message.clone()))
                 .collect(),
+            threads,
         );
         let mut received = Received::default();
         let txn = self.store.write()?;

@@ -1,16 +1,18 @@
 //! Sync benchmark: N deals × M changes each (3 authors) from node A to an empty node B, in memory.
 //! Runs the verified cosell protocol (signed envelopes, batch signature verification, path
 //! authorization, wire encoding) and plain Automerge sync of the same documents without any
-//! verification, in the same process, and prints deals/s for both and the ratio.
+//! verification, in the same process, and prints deals/s for both and the ratio. The verified sync
+//! runs twice: on one thread, and with generation and receive spread over `threads` threads
+//! (default: all cores). Plain Automerge sync is single-threaded.
 //!
-//! `cargo run --release -p cosell-protocol --example sync_bench -- [deals] [changes_per_deal]`
+//! `cargo run --release -p cosell-protocol --example sync_bench -- [deals] [changes_per_deal] [threads]`
 
 use automerge::sync::{Message, State, SyncDoc};
 use automerge::Automerge;
 use protocol::deal::{DealDoc, Invite, Role, SectionUpdate, SharedFields, Signer};
 use protocol::identity::NodeKey;
 use protocol::limits::WIRE_DOCS_MAX;
-use protocol::sync::{receive_batch, PeerSync};
+use protocol::sync::{generate_batch, receive_batch_parallel, PeerSync};
 use protocol::wire::{DocSync, WireMessage};
 use std::time::Instant;
 
@@ -18,6 +20,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let deals: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let changes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let threads: usize = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1);
     let signers: Vec<Signer> = (1..=3u8)
         .map(|i| Signer::new(NodeKey::from_secret_bytes(&[i; 32]), 1))
         .collect();
@@ -33,38 +40,51 @@ fn main() {
     );
 
     let plain_sources: Vec<Automerge> = docs.iter().map(|d| d.automerge().clone()).collect();
-    let plain = time_plain(&plain_sources, true);
-    let plain_changes = time_plain(&plain_sources, false);
-    let (verified, bytes) = time_verified(&docs);
-    let plain = plain.min(time_plain(&plain_sources, true));
-    let plain_changes = plain_changes.min(time_plain(&plain_sources, false));
+    // Two rounds of all four runs, interleaved, keeping each one's faster run: on a shared
+    // machine the load changes within seconds, and every variant gets the same two chances.
+    let mut plain = f64::MAX;
+    let mut plain_changes = f64::MAX;
+    let mut one: Option<Verified> = None;
+    let mut all: Option<Verified> = None;
+    for _ in 0..2 {
+        plain = plain.min(time_plain(&plain_sources, true));
+        plain_changes = plain_changes.min(time_plain(&plain_sources, false));
+        for (best, n) in [(&mut one, 1), (&mut all, threads)] {
+            let run = time_verified(&docs, n);
+            if best.as_ref().is_none_or(|b| run.seconds < b.seconds) {
+                *best = Some(run);
+            }
+        }
+    }
+    let (one, all) = (one.expect("two rounds ran"), all.expect("two rounds ran"));
 
     let rate = |s: f64| deals as f64 / s;
     println!(
-        "plain automerge sync, default (whole doc on first sync): {plain:.2}s, {:.0} deals/s",
+        "plain automerge sync, default (whole doc on first sync), 1 thread: {plain:.2}s, {:.0} deals/s",
         rate(plain)
     );
     println!(
-        "plain automerge sync, changes only (as cosell exchanges them): {plain_changes:.2}s, {:.0} deals/s",
+        "plain automerge sync, changes only (as cosell exchanges them), 1 thread: {plain_changes:.2}s, {:.0} deals/s",
         rate(plain_changes)
     );
-    println!(
-        "cosell verified sync: {verified:.2}s, {:.0} deals/s, {:.1} MB on the wire",
-        rate(verified),
-        bytes as f64 / 1e6
-    );
-    PHASES.with(|p| {
-        let p = p.borrow();
+    for (run, n) in [(&one, 1), (&all, threads)] {
         println!(
-            "  verified phases: generate {:.2}s, wire encode+decode {:.2}s, receive {:.2}s",
-            p[0], p[1], p[2]
+            "cosell verified sync, {n} thread(s): {:.2}s ({:.2} CPU s), {:.0} deals/s, {:.1} MB on the wire",
+            run.seconds,
+            run.cpu_seconds,
+            rate(run.seconds),
+            run.bytes as f64 / 1e6
         );
-    });
-    println!("ratio verified/plain default: {:.2}x", verified / plain);
-    println!(
-        "ratio verified/plain changes-only: {:.2}x",
-        verified / plain_changes
-    );
+        println!(
+            "  phases: generate {:.2}s, wire encode+decode {:.2}s, receive {:.2}s",
+            run.phases[0], run.phases[1], run.phases[2]
+        );
+        println!(
+            "  ratio verified/plain default: {:.2}x, verified/plain changes-only: {:.2}x",
+            run.seconds / plain,
+            run.seconds / plain_changes
+        );
+    }
 }
 
 /// One deal: genesis by A, then edits rotating among A (shared fields), B and C (own sections).
@@ -115,6 +135,7 @@ fn build_deal(signers: &[Signer], n: usize, changes: usize) -> DealDoc {
 fn time_plain(sources: &[Automerge], whole_doc: bool) -> f64 {
     let mut a_docs: Vec<Automerge> = sources.to_vec();
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     for a in a_docs.iter_mut() {
         let mut b = Automerge::new();
         let (mut sa, mut sb) = (State::new(), State::new());
@@ -141,68 +162,90 @@ fn time_plain(sources: &[Automerge], whole_doc: bool) -> f64 {
         }
         assert_eq!(b.get_heads(), a.get_heads());
     }
-    start.elapsed().as_secs_f64()
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "  (plain run, whole doc {whole_doc}: {seconds:.2}s, {:.2} CPU s)",
+        cpu_seconds() - cpu_start
+    );
+    seconds
 }
 
-/// Verified sync A→B: wire messages of up to WIRE_DOCS_MAX deals, batch verification per message.
-fn time_verified(sources: &[DealDoc]) -> (f64, usize) {
+/// One verified run: total seconds, bytes on the wire, seconds per phase.
+struct Verified {
+    seconds: f64,
+    /// CPU seconds of the whole process (all threads) during the run.
+    cpu_seconds: f64,
+    bytes: usize,
+    phases: [f64; 3],
+}
+
+/// Verified sync A→B: wire messages of up to WIRE_DOCS_MAX deals, batch verification per message,
+/// generation and receive on `threads` threads.
+fn time_verified(sources: &[DealDoc], threads: usize) -> Verified {
     let mut a_docs: Vec<DealDoc> = sources.iter().map(clone_deal).collect();
+    PHASES.with(|p| *p.borrow_mut() = [0.0; 3]);
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     let mut b_docs: Vec<DealDoc> = sources.iter().map(|d| DealDoc::replica(d.id())).collect();
     let mut a_states: Vec<PeerSync> = (0..sources.len()).map(|_| PeerSync::new()).collect();
     let mut b_states: Vec<PeerSync> = (0..sources.len()).map(|_| PeerSync::new()).collect();
     let mut bytes = 0;
     loop {
         let sent_ab = exchange(
-            &mut a_docs,
-            &mut a_states,
-            &mut b_docs,
-            &mut b_states,
+            (&a_docs, &mut a_states),
+            (&mut b_docs, &mut b_states),
+            threads,
             &mut bytes,
         );
         let sent_ba = exchange(
-            &mut b_docs,
-            &mut b_states,
-            &mut a_docs,
-            &mut a_states,
+            (&b_docs, &mut b_states),
+            (&mut a_docs, &mut a_states),
+            threads,
             &mut bytes,
         );
         if !sent_ab && !sent_ba {
             break;
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_seconds() - cpu_start;
     for (a, b) in a_docs.iter().zip(&b_docs) {
         assert_eq!(a.heads(), b.heads());
     }
-    (elapsed, bytes)
+    Verified {
+        seconds,
+        cpu_seconds,
+        bytes,
+        phases: PHASES.with(|p| *p.borrow()),
+    }
 }
 
 /// One direction of one round for every deal, in wire messages of up to WIRE_DOCS_MAX deals.
 fn exchange(
-    from: &mut [DealDoc],
-    from_states: &mut [PeerSync],
-    to: &mut [DealDoc],
-    to_states: &mut [PeerSync],
+    (from, from_states): (&[DealDoc], &mut [PeerSync]),
+    (to, to_states): (&mut [DealDoc], &mut [PeerSync]),
+    threads: usize,
     bytes: &mut usize,
 ) -> bool {
     let mut any = false;
     for start in (0..from.len()).step_by(WIRE_DOCS_MAX) {
         let end = (start + WIRE_DOCS_MAX).min(from.len());
-        let mut batch: Vec<(usize, DocSync)> = Vec::new();
         let t = Instant::now();
-        for i in start..end {
-            if let Some(m) = from[i].generate_sync(&mut from_states[i]) {
-                batch.push((i, m));
-            }
-        }
-        if batch.is_empty() {
+        let items = from[start..end]
+            .iter()
+            .zip(from_states[start..end].iter_mut())
+            .collect();
+        let (index, messages): (Vec<usize>, Vec<DocSync>) = generate_batch(items, threads)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(offset, m)| m.map(|m| (start + offset, m)))
+            .unzip();
+        phase(0, t);
+        if messages.is_empty() {
             continue;
         }
         any = true;
-        phase(0, t);
         let t = Instant::now();
-        let (index, messages): (Vec<usize>, Vec<DocSync>) = batch.into_iter().unzip();
         let wire = WireMessage::Sync(messages).encode();
         *bytes += wire.len();
         let WireMessage::Sync(messages) = WireMessage::decode(&wire).unwrap();
@@ -222,7 +265,7 @@ fn exchange(
                 }
             }
         }
-        for outcome in receive_batch(items) {
+        for outcome in receive_batch_parallel(items, threads) {
             assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
         }
         phase(2, t);
@@ -244,4 +287,24 @@ fn clone_deal(doc: &DealDoc) -> DealDoc {
     let outcome = copy.ingest(doc.envelopes());
     assert!(outcome.rejected.is_empty());
     copy
+}
+
+/// CPU seconds this process has used (user + system, all threads), from `/proc/self/stat`; 0 where
+/// that file does not exist. On a shared machine wall time includes waiting for a core, CPU time
+/// does not: single-threaded ratios by CPU time hold whatever the load.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11..13]
+        .iter()
+        .filter_map(|f| f.parse::<f64>().ok())
+        .sum();
+    // USER_HZ is 100 on Linux.
+    ticks / 100.0
 }

@@ -3,13 +3,15 @@
 //! dependency hashes, the signature also vouches for the change's causal past.
 //!
 //! Encoding (canonical CBOR, the bytes that are stored and relayed unchanged):
-//! `[version: uint = 1, change: bstr, author: tstr, signature: bstr(64)]`.
+//! `[version: uint = 1, change: bstr, author: tstr, signature: bstr(64)]`, written and read by
+//! [`crate::cbor`] (every header in its shortest form; nothing else is accepted).
 //! The signed message is `SIGNING_CONTEXT ‖ change_hash` (32 bytes), so a cosell signature can
 //! never be confused with a signature over anything else.
 
 use automerge::{Change, ChangeHash};
 use ciborium::value::{Integer, Value};
 
+use crate::cbor::{self, CborError};
 use crate::identity::{NodeId, NodeKey};
 use crate::limits::{CHANGE_BYTES_MAX, ENVELOPE_BYTES_MAX, NODE_ID_BYTES_MAX};
 
@@ -82,54 +84,80 @@ impl SignedChange {
 
     /// Canonical CBOR bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let value = self.to_value();
-        let mut out = Vec::with_capacity(self.change.len() + 128);
-        ciborium::into_writer(&value, &mut out).expect("writing CBOR to a Vec cannot fail");
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.write(&mut out);
         out
     }
 
-    pub(crate) fn to_value(&self) -> Value {
-        Value::Array(vec![
-            Value::Integer(ENVELOPE_VERSION.into()),
-            Value::Bytes(self.change.clone()),
-            Value::Text(self.author.as_str().to_string()),
-            Value::Bytes(self.signature.to_vec()),
-        ])
+    /// Length of [`SignedChange::encode`]'s output.
+    pub(crate) fn encoded_len(&self) -> usize {
+        let (change, author) = (self.change.len(), self.author.as_str().len());
+        1 + 1
+            + cbor::header_len(change as u64)
+            + change
+            + cbor::header_len(author as u64)
+            + author
+            + 2
+            + self.signature.len()
     }
 
-    /// Decodes envelope bytes. Never panics; every field is size-checked.
+    /// Appends the canonical encoding: `[1, change, author, signature]`.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        cbor::write_header(out, cbor::ARRAY, 4);
+        cbor::write_header(out, cbor::UINT, u64::from(ENVELOPE_VERSION));
+        cbor::write_bytes(out, &self.change);
+        cbor::write_text(out, self.author.as_str());
+        cbor::write_bytes(out, &self.signature);
+    }
+
+    /// Decodes envelope bytes. Never panics; every field is size-checked. Only the canonical
+    /// encoding [`SignedChange::encode`] writes is accepted, with nothing after it.
     pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
         if bytes.len() > ENVELOPE_BYTES_MAX {
             return Err(EnvelopeError::TooLarge("envelope"));
         }
-        let value: Value =
-            ciborium::from_reader(bytes).map_err(|_| EnvelopeError::Malformed("not CBOR"))?;
-        Self::from_value(value, &mut AuthorCache::default())
+        let mut reader = cbor::Reader::new(bytes);
+        let envelope = Self::read(&mut reader, &mut AuthorCache::default())?;
+        if !reader.is_empty() {
+            return Err(EnvelopeError::Malformed("bytes after the envelope"));
+        }
+        Ok(envelope)
     }
 
-    pub(crate) fn from_value(
-        value: Value,
+    /// Reads one envelope from `reader` (on its own or inside a wire message).
+    pub(crate) fn read(
+        reader: &mut cbor::Reader<'_>,
         authors: &mut AuthorCache,
     ) -> Result<Self, EnvelopeError> {
-        let Value::Array(items) = value else {
-            return Err(EnvelopeError::Malformed("not an array"));
+        let not_cbor = |e| match e {
+            CborError::Invalid => EnvelopeError::Malformed("not CBOR"),
+            CborError::Unexpected => EnvelopeError::Malformed(SHAPE),
         };
-        let mut items = items.into_iter();
-        let version = match items.next() {
-            Some(Value::Integer(v)) => u64::try_from(v).unwrap_or(u64::MAX),
+        const SHAPE: &str = "expected [version, change, author, signature]";
+        let fields = reader.array().map_err(|e| match e {
+            CborError::Invalid => EnvelopeError::Malformed("not CBOR"),
+            CborError::Unexpected => EnvelopeError::Malformed("not an array"),
+        })?;
+        if fields == 0 {
+            return Err(EnvelopeError::Malformed("missing version"));
+        }
+        // A version of any width is named in the error, so a peer can tell a newer node from a
+        // broken one; a negative version reads as the largest.
+        let version = match reader.header().map_err(not_cbor)? {
+            (cbor::UINT, v) => v,
+            (cbor::NEGATIVE, _) => u64::MAX,
             _ => return Err(EnvelopeError::Malformed("missing version")),
         };
         if version != u64::from(ENVELOPE_VERSION) {
             return Err(EnvelopeError::UnknownVersion(version));
         }
-        let (Some(Value::Bytes(change)), Some(Value::Text(author)), Some(Value::Bytes(sig))) =
-            (items.next(), items.next(), items.next())
-        else {
-            return Err(EnvelopeError::Malformed(
-                "expected [version, change, author, signature]",
-            ));
-        };
-        if items.next().is_some() {
+        if fields < 4 {
+            return Err(EnvelopeError::Malformed(SHAPE));
+        }
+        let change = reader.bytes().map_err(not_cbor)?;
+        let author = reader.text().map_err(not_cbor)?;
+        let signature = reader.bytes().map_err(not_cbor)?;
+        if fields > 4 {
             return Err(EnvelopeError::Malformed("trailing fields"));
         }
         if change.len() > CHANGE_BYTES_MAX {
@@ -138,13 +166,12 @@ impl SignedChange {
         if author.len() > NODE_ID_BYTES_MAX {
             return Err(EnvelopeError::TooLarge("author"));
         }
-        let signature: [u8; 64] = sig
-            .as_slice()
+        let signature: [u8; 64] = signature
             .try_into()
             .map_err(|_| EnvelopeError::Malformed("signature is not 64 bytes"))?;
         let author = authors.parse(author)?;
         Ok(SignedChange {
-            change,
+            change: change.to_vec(),
             author,
             signature,
         })
@@ -161,11 +188,11 @@ impl AuthorCache {
     /// Most distinct authors remembered; beyond that ids are parsed each time.
     const AUTHORS_MAX: usize = 64;
 
-    fn parse(&mut self, text: String) -> Result<NodeId, EnvelopeError> {
+    fn parse(&mut self, text: &str) -> Result<NodeId, EnvelopeError> {
         if let Some(id) = self.known.iter().find(|id| id.as_str() == text) {
             return Ok(id.clone());
         }
-        let id = NodeId::parse(&text).map_err(|_| EnvelopeError::BadAuthor)?;
+        let id = NodeId::parse(text).map_err(|_| EnvelopeError::BadAuthor)?;
         if self.known.len() < Self::AUTHORS_MAX {
             self.known.push(id.clone());
         }

@@ -13,10 +13,12 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod auth;
+mod cbor;
 pub mod deal;
 pub mod envelope;
 pub mod identity;
 pub mod limits;
+mod parallel;
 pub mod psi;
 pub mod records;
 pub mod sync;

@@ -21,11 +21,13 @@
 //! every peer that lacks it; receivers judge each change by its author, not by who sent it.
 
 use automerge::sync::{ChunkList, Message, State, SyncDoc};
-use std::collections::BTreeSet;
+use automerge::ChangeHash;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::deal::DealDoc;
 use crate::envelope::SignedChange;
 use crate::limits::{SYNC_MESSAGE_BYTES_MAX, SYNC_STATE_BYTES_MAX};
+use crate::parallel::map_in_order;
 use crate::verify::{ingest_batch, Ingested, RejectReason, Rejected};
 use crate::wire::DocSync;
 
@@ -90,7 +92,7 @@ impl DealDoc {
     /// say. Changes the peer lacks go as their signed envelopes, whoever authored them.
     pub fn generate_sync(&self, peer: &mut PeerSync) -> Option<DocSync> {
         let before: BTreeSet<_> = peer.state.sent_hashes.clone();
-        let mut message = self.doc.generate_sync_message(&mut peer.state)?;
+        let mut message = self.automerge_sync_message(&mut peer.state)?;
         message.changes = ChunkList::empty();
         message.flags = None;
         // Automerge does not know about changes waiting in our pending queue, so it asks only for
@@ -116,6 +118,116 @@ impl DealDoc {
         })
     }
 
+    /// Automerge's `generate_sync_message`, without the changes it would carry. Automerge builds
+    /// every change it sends from its columnar op set (about half the cost of generating a first
+    /// sync message), and cosell throws them away for their envelopes. So when changes are due,
+    /// the hashes Automerge would pick are computed here from change metadata (as
+    /// `get_hashes_to_send` does), Automerge is asked for the message as if the peer were
+    /// read-only (which skips building changes) and the hashes are recorded as sent. Where the
+    /// read-only answer could differ (no message when heads are equal), or the state is one this
+    /// shortcut does not model, Automerge's own path runs. Debug builds check both give the same
+    /// message and state.
+    fn automerge_sync_message(&self, state: &mut State) -> Option<Message> {
+        let hashes = match self.hashes_to_send(state) {
+            Some(hashes) if !hashes.is_empty() => hashes,
+            _ => return self.doc.generate_sync_message(state),
+        };
+        #[cfg(debug_assertions)]
+        let expected = {
+            let mut state = state.clone();
+            let message = self.doc.generate_sync_message(&mut state).map(|mut m| {
+                m.changes = ChunkList::empty();
+                m
+            });
+            (message, state)
+        };
+        state.peer_read_only = true;
+        let message = self.doc.generate_sync_message(state);
+        state.peer_read_only = false;
+        let message = match message {
+            Some(message) => {
+                state.sent_hashes.extend(hashes);
+                Some(message)
+            }
+            // Automerge leaves the state untouched when it has nothing to say.
+            None => self.doc.generate_sync_message(state).map(|mut m| {
+                m.changes = ChunkList::empty();
+                m
+            }),
+        };
+        #[cfg(debug_assertions)]
+        {
+            assert_eq!(message, expected.0, "sync message without changes");
+            assert_eq!(*state, expected.1, "sync state after the message");
+        }
+        message
+    }
+
+    /// The hashes Automerge's `generate_sync_message` would send now (its `get_hashes_to_send`,
+    /// less those already sent), or `None` where the shortcut does not apply: no request from the
+    /// peer yet, a peer with capabilities (cosell strips them) or read-only, or a `last_sync` this
+    /// document lacks (Automerge answers with a reset).
+    fn hashes_to_send(&self, state: &State) -> Option<Vec<ChangeHash>> {
+        if state.peer_read_only || state.their_capabilities.is_some() {
+            return None;
+        }
+        let (Some(have), Some(need)) = (&state.their_have, &state.their_need) else {
+            return None;
+        };
+        let need: Vec<ChangeHash> = need
+            .iter()
+            .filter(|h| self.has_change(h))
+            .copied()
+            .collect();
+        let hashes = if have.is_empty() {
+            need
+        } else {
+            let last_sync: BTreeSet<ChangeHash> = have
+                .iter()
+                .flat_map(|h| h.last_sync.iter().copied())
+                .collect();
+            if !last_sync.iter().all(|h| self.has_change(h)) {
+                return None;
+            }
+            let last_sync: Vec<ChangeHash> = last_sync.into_iter().collect();
+            let changes = self.doc.get_changes_meta(&last_sync);
+            let mut dependents: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
+            let mut to_send = HashSet::new();
+            for change in &changes {
+                for dep in &change.deps {
+                    dependents.entry(*dep).or_default().push(change.hash);
+                }
+                if have.iter().all(|h| !h.bloom.contains_hash(&change.hash)) {
+                    to_send.insert(change.hash);
+                }
+            }
+            // A change the peer lacks makes every change after it one the peer lacks.
+            let mut stack: Vec<ChangeHash> = to_send.iter().copied().collect();
+            while let Some(hash) = stack.pop() {
+                for dependent in dependents.get(&hash).into_iter().flatten() {
+                    if to_send.insert(*dependent) {
+                        stack.push(*dependent);
+                    }
+                }
+            }
+            let mut hashes: Vec<ChangeHash> =
+                need.into_iter().filter(|h| !to_send.contains(h)).collect();
+            hashes.extend(
+                changes
+                    .iter()
+                    .map(|c| c.hash)
+                    .filter(|h| to_send.contains(h)),
+            );
+            hashes
+        };
+        Some(
+            hashes
+                .into_iter()
+                .filter(|h| !state.sent_hashes.contains(h))
+                .collect(),
+        )
+    }
+
     /// Handles one message from a peer about this document.
     pub fn receive_sync(&mut self, peer: &mut PeerSync, message: DocSync) -> Ingested {
         receive_batch(vec![(self, peer, message)])
@@ -124,10 +236,51 @@ impl DealDoc {
     }
 }
 
-/// Handles messages about several documents (typically one wire message) with one batch
-/// signature verification across all of them. Each message must be paired with its own deal's
-/// document; a mismatched pair is rejected as a whole.
+/// Documents whose signatures [`receive_batch`] and [`receive_batch_parallel`] verify in one
+/// ed25519 batch. Fixed, so the outcome of a receive never depends on the thread count (batch and
+/// single verification can disagree on crafted signatures; the same chunks give the same
+/// verdicts). A first sync carries about 3 signatures per deal (one per author), so a chunk is a
+/// few hundred signatures, where batch verification is near its best rate per signature.
+pub const RECEIVE_CHUNK_DOCS: usize = 128;
+
+/// Handles messages about several documents (typically one wire message), verifying signatures
+/// in one batch per [`RECEIVE_CHUNK_DOCS`] documents. Each message must be paired with its own
+/// deal's document; a mismatched pair is rejected as a whole. Outcomes are in input order.
 pub fn receive_batch(items: Vec<(&mut DealDoc, &mut PeerSync, DocSync)>) -> Vec<Ingested> {
+    receive_batch_parallel(items, 1)
+}
+
+/// [`receive_batch`] on up to `threads` threads (the caller picks the count, e.g. from
+/// `std::thread::available_parallelism`). Documents are independent, so chunks of
+/// [`RECEIVE_CHUNK_DOCS`] documents are verified, authorized and applied on separate threads; the
+/// outcomes and the documents end up exactly as with `receive_batch`, in input order.
+pub fn receive_batch_parallel(
+    items: Vec<(&mut DealDoc, &mut PeerSync, DocSync)>,
+    threads: usize,
+) -> Vec<Ingested> {
+    let mut chunks = Vec::with_capacity(items.len().div_ceil(RECEIVE_CHUNK_DOCS));
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(RECEIVE_CHUNK_DOCS).collect::<Vec<_>>());
+    }
+    map_in_order(chunks, threads, receive_chunk)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// [`DealDoc::generate_sync`] for several documents on up to `threads` threads, results in input
+/// order. Generating reads each document and updates only its own peer state, so the messages
+/// are exactly those of calling `generate_sync` one document after the other.
+pub fn generate_batch(
+    items: Vec<(&DealDoc, &mut PeerSync)>,
+    threads: usize,
+) -> Vec<Option<DocSync>> {
+    map_in_order(items, threads, |(doc, peer)| doc.generate_sync(peer))
+}
+
+/// One chunk of [`receive_batch_parallel`]: one batch signature verification for all of it.
+fn receive_chunk(items: Vec<(&mut DealDoc, &mut PeerSync, DocSync)>) -> Vec<Ingested> {
     let mut early: Vec<Option<Ingested>> = Vec::with_capacity(items.len());
     let mut docs: Vec<&mut DealDoc> = Vec::with_capacity(items.len());
     let mut changes = Vec::with_capacity(items.len());
