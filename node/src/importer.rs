@@ -166,6 +166,10 @@ pub fn import_accounts(store: &Store, input: impl Read) -> Result<ImportSummary,
                 count(&mut summary, outcome);
             }
         }
+        if !errors.any() {
+            // Buffered index entries go in before the commit (`WriteTables::flush`).
+            tables.flush()?;
+        }
     }
     finish(txn, errors, summary)
 }
@@ -197,7 +201,7 @@ pub fn import_opportunities(
                 }
             };
             let line = reader.last_line();
-            let account_id = match find_account(&tables, &row, line)? {
+            let account_id = match find_account(&mut tables, &row, line)? {
                 Ok(id) => id,
                 Err(e) => {
                     errors.add(vec![e]);
@@ -265,6 +269,10 @@ pub fn import_opportunities(
                 count(&mut summary, outcome);
             }
         }
+        if !errors.any() {
+            // Buffered index entries go in before the commit (`WriteTables::flush`).
+            tables.flush()?;
+        }
     }
     finish(txn, errors, summary)
 }
@@ -293,7 +301,7 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
 
 /// The account a row refers to, or the row error saying why there is none.
 fn find_account(
-    tables: &WriteTables<'_>,
+    tables: &mut WriteTables<'_>,
     row: &import::OpportunityRow,
     line: u64,
 ) -> Result<std::result::Result<String, RowError>> {

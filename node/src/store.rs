@@ -495,6 +495,37 @@ pub struct WriteTables<'txn> {
     opportunities_by_external: redb::Table<'txn, &'static str, &'static str>,
     opportunities_by_stage: redb::Table<'txn, (&'static str, &'static str), ()>,
     opportunities_by_account: redb::Table<'txn, (&'static str, &'static str), ()>,
+    /// Entries of the (key, id) indexes that `insert_new_*` wrote but that are not in their
+    /// tables yet; see [`INDEX_PENDING_ENTRIES_MAX`]. Invariant: flushed before anything reads
+    /// or removes from those tables, and by [`WriteTables::flush`] before the commit.
+    pending: PendingIndexes,
+}
+
+/// Index entries an import buffers per (key, id) index before inserting them in key order.
+/// Rows arrive in file order, which scatters the entries of an index like (account id,
+/// opportunity id) over the whole B-tree; inserted sorted, a batch touches each page once, in
+/// order. Bounded, so an import's memory does not grow with the file (~100 bytes an entry).
+pub const INDEX_PENDING_ENTRIES_MAX: usize = 32 * 1024;
+
+/// See [`WriteTables::pending`].
+#[derive(Default)]
+struct PendingIndexes {
+    accounts_by_domain: Vec<(String, String)>,
+    accounts_by_name: Vec<(String, String)>,
+    opportunities_by_stage: Vec<(&'static str, String)>,
+    opportunities_by_account: Vec<(String, String)>,
+}
+
+/// Inserts `pending` into `index` in key order and empties it.
+fn insert_sorted<K: AsRef<str> + Ord>(
+    index: &mut redb::Table<'_, (&'static str, &'static str), ()>,
+    pending: &mut Vec<(K, String)>,
+) -> Result<()> {
+    pending.sort_unstable();
+    for (key, id) in pending.drain(..) {
+        index.insert((key.as_ref(), id.as_str()), ())?;
+    }
+    Ok(())
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -509,7 +540,37 @@ impl<'txn> WriteTables<'txn> {
             opportunities_by_external: txn.open_table(OPPORTUNITIES_BY_EXTERNAL)?,
             opportunities_by_stage: txn.open_table(OPPORTUNITIES_BY_STAGE)?,
             opportunities_by_account: txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?,
+            pending: PendingIndexes::default(),
         })
+    }
+
+    /// Inserts every buffered index entry. Call it before committing a transaction in which
+    /// [`WriteTables::insert_new_account`] or [`WriteTables::insert_new_opportunity`] wrote.
+    pub fn flush(&mut self) -> Result<()> {
+        self.flush_accounts()?;
+        self.flush_opportunities()
+    }
+
+    fn flush_accounts(&mut self) -> Result<()> {
+        insert_sorted(
+            &mut self.accounts_by_domain,
+            &mut self.pending.accounts_by_domain,
+        )?;
+        insert_sorted(
+            &mut self.accounts_by_name,
+            &mut self.pending.accounts_by_name,
+        )
+    }
+
+    fn flush_opportunities(&mut self) -> Result<()> {
+        insert_sorted(
+            &mut self.opportunities_by_stage,
+            &mut self.pending.opportunities_by_stage,
+        )?;
+        insert_sorted(
+            &mut self.opportunities_by_account,
+            &mut self.pending.opportunities_by_account,
+        )
     }
 
     /// An account by id, as of this transaction.
@@ -531,12 +592,14 @@ impl<'txn> WriteTables<'txn> {
     }
 
     /// The ids of accounts with this normalized domain (at most `max`).
-    pub fn account_ids_by_domain(&self, domain: &str, max: usize) -> Result<Vec<String>> {
+    pub fn account_ids_by_domain(&mut self, domain: &str, max: usize) -> Result<Vec<String>> {
+        self.flush_accounts()?;
         prefix_ids(&self.accounts_by_domain, domain, max)
     }
 
     /// The ids of accounts with exactly this name (at most `max`).
-    pub fn account_ids_by_name(&self, name: &str, max: usize) -> Result<Vec<String>> {
+    pub fn account_ids_by_name(&mut self, name: &str, max: usize) -> Result<Vec<String>> {
+        self.flush_accounts()?;
         prefix_ids(&self.accounts_by_name, name, max)
     }
 
@@ -549,7 +612,12 @@ impl<'txn> WriteTables<'txn> {
     }
 
     /// The ids of this account's opportunities (at most `max`).
-    pub fn opportunity_ids_by_account(&self, account_id: &str, max: usize) -> Result<Vec<String>> {
+    pub fn opportunity_ids_by_account(
+        &mut self,
+        account_id: &str,
+        max: usize,
+    ) -> Result<Vec<String>> {
+        self.flush_opportunities()?;
         prefix_ids(&self.opportunities_by_account, account_id, max)
     }
 
@@ -558,6 +626,7 @@ impl<'txn> WriteTables<'txn> {
         account
             .validate()
             .map_err(|e| anyhow!("account {}: {} {}", account.id, e.field, e.message))?;
+        self.flush_accounts()?;
         let previous = self.account(&account.id)?;
         if previous.as_ref() == Some(account) {
             return Ok(Upsert::Unchanged);
@@ -605,7 +674,9 @@ impl<'txn> WriteTables<'txn> {
     /// Writes an account the caller knows is new (a fresh id, an external id no account has:
     /// an importer that just looked it up) with its indexes, without the reads of
     /// [`WriteTables::put_account`]. What the inserts replaced is still checked: a broken
-    /// promise is an error, not a silent overwrite.
+    /// promise is an error (and the transaction must then be dropped), not a silent overwrite.
+    /// Its (domain, id) and (name, id) index entries are buffered: call
+    /// [`WriteTables::flush`] before the commit.
     pub fn insert_new_account(&mut self, account: &Account) -> Result<()> {
         account
             .validate()
@@ -621,12 +692,18 @@ impl<'txn> WriteTables<'txn> {
                 );
             }
         }
+        let pending = &mut self.pending;
         if let Some(d) = &account.domain {
-            self.accounts_by_domain
-                .insert((d.as_str(), account.id.as_str()), ())?;
+            pending
+                .accounts_by_domain
+                .push((d.as_str().to_string(), account.id.clone()));
         }
-        self.accounts_by_name
-            .insert((account.name.as_str(), account.id.as_str()), ())?;
+        pending
+            .accounts_by_name
+            .push((account.name.clone(), account.id.clone()));
+        if pending.accounts_by_name.len() >= INDEX_PENDING_ENTRIES_MAX {
+            self.flush_accounts()?;
+        }
         let mut bytes = Vec::with_capacity(128);
         codec::encode_account(account, &mut bytes);
         if self
@@ -655,10 +732,16 @@ impl<'txn> WriteTables<'txn> {
                 );
             }
         }
-        self.opportunities_by_stage
-            .insert((opp.stage.as_str(), opp.id.as_str()), ())?;
-        self.opportunities_by_account
-            .insert((opp.account_id.as_str(), opp.id.as_str()), ())?;
+        let pending = &mut self.pending;
+        pending
+            .opportunities_by_stage
+            .push((opp.stage.as_str(), opp.id.clone()));
+        pending
+            .opportunities_by_account
+            .push((opp.account_id.clone(), opp.id.clone()));
+        if pending.opportunities_by_account.len() >= INDEX_PENDING_ENTRIES_MAX {
+            self.flush_opportunities()?;
+        }
         let mut bytes = Vec::with_capacity(160);
         codec::encode_opportunity(opp, &mut bytes);
         if self
@@ -675,6 +758,7 @@ impl<'txn> WriteTables<'txn> {
     pub fn put_opportunity(&mut self, opp: &Opportunity) -> Result<Upsert> {
         opp.validate()
             .map_err(|e| anyhow!("opportunity {}: {} {}", opp.id, e.field, e.message))?;
+        self.flush_opportunities()?;
         let previous = self.opportunity(&opp.id)?;
         if previous.as_ref() == Some(opp) {
             return Ok(Upsert::Unchanged);
@@ -859,6 +943,59 @@ mod tests {
             store.account(&accounts[0].id).expect("read").as_ref(),
             Some(&accounts[0])
         );
+    }
+
+    #[test]
+    fn buffered_index_entries_are_all_there_after_flush_and_an_update_leaves_no_stale_entry() {
+        // Goal: entries `insert_new_opportunity` buffers (more than one batch of them) are in
+        // the stage and account indexes once flushed, and a record updated in the same
+        // transaction while its entries were still buffered is indexed only as it is now.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("cosell.redb")).expect("open");
+        let n = INDEX_PENDING_ENTRIES_MAX + 10;
+        let accounts: Vec<Account> = (0..3).map(account).collect();
+        let txn = store.write().expect("write");
+        {
+            let mut tables = WriteTables::open(&txn).expect("tables");
+            for a in &accounts {
+                tables.insert_new_account(a).expect("account");
+            }
+            for i in 0..n {
+                tables
+                    .insert_new_opportunity(&opportunity(i, &accounts[i % 3].id))
+                    .expect("opportunity");
+            }
+            let mut moved = opportunity(n - 1, &accounts[0].id);
+            moved.stage = Stage::Launched;
+            assert_eq!(
+                tables.put_opportunity(&moved).expect("update"),
+                Upsert::Updated
+            );
+            tables.flush().expect("flush");
+        }
+        txn.commit().expect("commit");
+        let count = |filter: OpportunityFilter| {
+            store
+                .list_opportunities(&filter, None, 2 * n)
+                .expect("list")
+                .items
+                .len()
+        };
+        let by_account = |i: usize| OpportunityFilter {
+            account_id: Some(accounts[i].id.clone()),
+            ..Default::default()
+        };
+        let by_stage = |stage| OpportunityFilter {
+            stage: Some(stage),
+            ..Default::default()
+        };
+        // The last one was account 2's; the update moved it to account 0.
+        assert_eq!((n - 1) % 3, 2);
+        assert_eq!(count(by_account(0)), n.div_ceil(3) + 1);
+        assert_eq!(count(by_account(1)), (n + 1) / 3);
+        assert_eq!(count(by_account(2)), n / 3 - 1);
+        assert_eq!(count(by_stage(Stage::Qualified)), n - 1);
+        assert_eq!(count(by_stage(Stage::Launched)), 1);
     }
 
     #[test]
