@@ -98,6 +98,7 @@ pub fn import_accounts(store: &Store, input: impl Read) -> Result<ImportSummary,
         ..Default::default()
     };
     let mut errors = Errors::default();
+    let mut new_ids = Ids::default();
     let txn = store.write()?;
     {
         let mut tables = WriteTables::open(&txn)?;
@@ -133,8 +134,9 @@ pub fn import_accounts(store: &Store, input: impl Read) -> Result<ImportSummary,
                 Some(id) => tables.account(&id)?,
                 None => None,
             };
+            let is_new = base.is_none();
             let mut account = base.unwrap_or_else(|| Account {
-                id: ulid::Ulid::new().to_string(),
+                id: new_ids.next(),
                 external_id: None,
                 name: String::new(),
                 domain: None,
@@ -156,8 +158,17 @@ pub fn import_accounts(store: &Store, input: impl Read) -> Result<ImportSummary,
             if let Some(t) = row.tags {
                 account.tags = t;
             }
-            let outcome = tables.put_account(&account)?;
-            count(&mut summary, outcome);
+            if is_new {
+                tables.insert_new_account(&account)?;
+                count(&mut summary, Upsert::Inserted);
+            } else {
+                let outcome = tables.put_account(&account)?;
+                count(&mut summary, outcome);
+            }
+        }
+        if !errors.any() {
+            // Buffered index entries go in before the commit (`WriteTables::flush`).
+            tables.flush()?;
         }
     }
     finish(txn, errors, summary)
@@ -176,6 +187,7 @@ pub fn import_opportunities(
         ..Default::default()
     };
     let mut errors = Errors::default();
+    let mut new_ids = Ids::default();
     let txn = store.write()?;
     {
         let mut tables = WriteTables::open(&txn)?;
@@ -189,7 +201,7 @@ pub fn import_opportunities(
                 }
             };
             let line = reader.last_line();
-            let account_id = match find_account(&tables, &row, line)? {
+            let account_id = match find_account(&mut tables, &row, line)? {
                 Ok(id) => id,
                 Err(e) => {
                     errors.add(vec![e]);
@@ -218,8 +230,9 @@ pub fn import_opportunities(
                 Some(id) => tables.opportunity(&id)?,
                 None => None,
             };
+            let is_new = base.is_none();
             let mut opp = base.unwrap_or_else(|| Opportunity {
-                id: ulid::Ulid::new().to_string(),
+                id: new_ids.next(),
                 external_id: None,
                 account_id: account_id.clone(),
                 name: String::new(),
@@ -248,11 +261,36 @@ pub fn import_opportunities(
             if let Some(t) = row.tags {
                 opp.tags = t;
             }
-            let outcome = tables.put_opportunity(&opp)?;
-            count(&mut summary, outcome);
+            if is_new {
+                tables.insert_new_opportunity(&opp)?;
+                count(&mut summary, Upsert::Inserted);
+            } else {
+                let outcome = tables.put_opportunity(&opp)?;
+                count(&mut summary, outcome);
+            }
+        }
+        if !errors.any() {
+            // Buffered index entries go in before the commit (`WriteTables::flush`).
+            tables.flush()?;
         }
     }
     finish(txn, errors, summary)
+}
+
+/// New record ids: ULIDs, strictly increasing within an import, so new records (and their
+/// entries in id-ordered indexes) are appended to their B-trees rather than scattered.
+#[derive(Default)]
+struct Ids(ulid::Generator);
+
+impl Ids {
+    fn next(&mut self) -> String {
+        // The generator fails only when 2^80 ids were made in one millisecond; a fresh random
+        // ULID is still unique then.
+        self.0
+            .generate()
+            .unwrap_or_else(|_| ulid::Ulid::new())
+            .to_string()
+    }
 }
 
 fn set<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -263,7 +301,7 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
 
 /// The account a row refers to, or the row error saying why there is none.
 fn find_account(
-    tables: &WriteTables<'_>,
+    tables: &mut WriteTables<'_>,
     row: &import::OpportunityRow,
     line: u64,
 ) -> Result<std::result::Result<String, RowError>> {

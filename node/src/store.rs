@@ -11,8 +11,20 @@ use redb::{
 };
 use std::path::Path;
 
+mod codec;
+
 /// Schema version this build writes. Bump it with a migration step in [`Store::migrate`].
-pub const SCHEMA_VERSION: u64 = 1;
+/// 1: records as JSON; 2: records in [`codec`]'s binary encoding.
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// Records re-encoded per step of a migration, so a step holds a bounded batch in memory.
+const MIGRATION_BATCH_RECORDS: usize = 1024;
+
+/// redb's page cache: read cache and write buffer together. redb's default (1 GiB) let a large
+/// import's write transaction hold ~half its database in memory; with a bound, redb writes the
+/// excess dirty pages to free space in the file before commit (still invisible until the commit,
+/// so an import stays all or nothing) and the node's memory no longer grows with the file.
+pub const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Small key → value metadata (`schema_version`, `run_counter`).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -91,7 +103,10 @@ impl Store {
     /// Opens (or creates) the database at `path`, refusing one that another process holds or
     /// that a newer cosell wrote, and migrating an older one.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = match Database::create(path) {
+        let db = match redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)
+        {
             Ok(db) => db,
             Err(DatabaseError::DatabaseAlreadyOpen) => bail!(
                 "database {} is in use by another cosell process (is `cosell serve` already running on this data directory?)",
@@ -120,7 +135,8 @@ impl Store {
                 "the database was written by a newer cosell (schema version {v}; this build reads up to {SCHEMA_VERSION}): upgrade cosell"
             ),
             Some(v) if v == SCHEMA_VERSION => return Ok(()),
-            // Future migrations: `Some(1) => migrate_1_to_2(&txn)?`, each step in order.
+            // Each step in order, all in this one transaction.
+            Some(1) => migrate_1_to_2(&txn)?,
             _ => {}
         }
         txn.open_table(ACCOUNTS)?;
@@ -207,8 +223,8 @@ impl Store {
         };
         let mut more = false;
         for entry in range {
-            let (_, v) = entry?;
-            let account: Account = decode_record(v.value())?;
+            let (k, v) = entry?;
+            let account = codec::decode_account(k.value(), v.value())?;
             if let Some(n) = &needle {
                 let hay = [
                     Some(account.name.as_str()),
@@ -319,8 +335,8 @@ impl Store {
                 None => table.range::<&str>(..)?,
             };
             for entry in range {
-                let (_, v) = entry?;
-                if !consider(decode_record(v.value())?, &mut items) {
+                let (k, v) = entry?;
+                if !consider(codec::decode_opportunity(k.value(), v.value())?, &mut items) {
                     break;
                 }
             }
@@ -339,8 +355,8 @@ impl Store {
         let accounts = txn.open_table(ACCOUNTS)?;
         let mut cached: Option<Account> = None;
         for entry in opportunities.range::<&str>(..)? {
-            let (_, v) = entry?;
-            let opp: Opportunity = decode_record(v.value())?;
+            let (k, v) = entry?;
+            let opp = codec::decode_opportunity(k.value(), v.value())?;
             if cached.as_ref().map(|a| a.id.as_str()) != Some(opp.account_id.as_str()) {
                 cached = get_account(&accounts, &opp.account_id)?;
             }
@@ -396,23 +412,77 @@ fn decode_u64(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Decodes a stored record and re-checks its invariants (paired with the check before writing).
-fn decode_record<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).context("a stored record is corrupt")
-}
-
 fn get_account(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     id: &str,
 ) -> Result<Option<Account>> {
-    table.get(id)?.map(|v| decode_record(v.value())).transpose()
+    table
+        .get(id)?
+        .map(|v| codec::decode_account(id, v.value()))
+        .transpose()
 }
 
 fn get_opportunity(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     id: &str,
 ) -> Result<Option<Opportunity>> {
-    table.get(id)?.map(|v| decode_record(v.value())).transpose()
+    table
+        .get(id)?
+        .map(|v| codec::decode_opportunity(id, v.value()))
+        .transpose()
+}
+
+/// Schema 1 → 2: account and opportunity values from JSON to [`codec`]'s encoding, in batches of
+/// [`MIGRATION_BATCH_RECORDS`] inside the caller's transaction.
+fn migrate_1_to_2(txn: &WriteTransaction) -> Result<()> {
+    reencode(txn, ACCOUNTS, |json| {
+        let account: Account =
+            serde_json::from_slice(json).context("a stored account is corrupt")?;
+        let mut out = Vec::new();
+        codec::encode_account(&account, &mut out);
+        Ok(out)
+    })?;
+    reencode(txn, OPPORTUNITIES, |json| {
+        let opp: Opportunity =
+            serde_json::from_slice(json).context("a stored opportunity is corrupt")?;
+        let mut out = Vec::new();
+        codec::encode_opportunity(&opp, &mut out);
+        Ok(out)
+    })
+}
+
+/// Replaces every value of `table` by `convert(value)`, a batch at a time.
+fn reencode(
+    txn: &WriteTransaction,
+    table: TableDefinition<&str, &[u8]>,
+    convert: impl Fn(&[u8]) -> Result<Vec<u8>>,
+) -> Result<()> {
+    let mut table = txn.open_table(table)?;
+    let mut after: Option<String> = None;
+    loop {
+        let batch: Vec<(String, Vec<u8>)> = {
+            let range = match &after {
+                Some(a) => table.range::<&str>((
+                    std::ops::Bound::Excluded(a.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))?,
+                None => table.range::<&str>(..)?,
+            };
+            let mut batch = Vec::with_capacity(MIGRATION_BATCH_RECORDS);
+            for entry in range.take(MIGRATION_BATCH_RECORDS) {
+                let (k, v) = entry?;
+                batch.push((k.value().to_string(), convert(v.value())?));
+            }
+            batch
+        };
+        let Some((last, _)) = batch.last() else {
+            return Ok(());
+        };
+        after = Some(last.clone());
+        for (k, v) in &batch {
+            table.insert(k.as_str(), v.as_slice())?;
+        }
+    }
 }
 
 /// The record tables opened inside one write transaction, so a batch (an import) reuses them.
@@ -425,6 +495,37 @@ pub struct WriteTables<'txn> {
     opportunities_by_external: redb::Table<'txn, &'static str, &'static str>,
     opportunities_by_stage: redb::Table<'txn, (&'static str, &'static str), ()>,
     opportunities_by_account: redb::Table<'txn, (&'static str, &'static str), ()>,
+    /// Entries of the (key, id) indexes that `insert_new_*` wrote but that are not in their
+    /// tables yet; see [`INDEX_PENDING_ENTRIES_MAX`]. Invariant: flushed before anything reads
+    /// or removes from those tables, and by [`WriteTables::flush`] before the commit.
+    pending: PendingIndexes,
+}
+
+/// Index entries an import buffers per (key, id) index before inserting them in key order.
+/// Rows arrive in file order, which scatters the entries of an index like (account id,
+/// opportunity id) over the whole B-tree; inserted sorted, a batch touches each page once, in
+/// order. Bounded, so an import's memory does not grow with the file (~100 bytes an entry).
+pub const INDEX_PENDING_ENTRIES_MAX: usize = 32 * 1024;
+
+/// See [`WriteTables::pending`].
+#[derive(Default)]
+struct PendingIndexes {
+    accounts_by_domain: Vec<(String, String)>,
+    accounts_by_name: Vec<(String, String)>,
+    opportunities_by_stage: Vec<(&'static str, String)>,
+    opportunities_by_account: Vec<(String, String)>,
+}
+
+/// Inserts `pending` into `index` in key order and empties it.
+fn insert_sorted<K: AsRef<str> + Ord>(
+    index: &mut redb::Table<'_, (&'static str, &'static str), ()>,
+    pending: &mut Vec<(K, String)>,
+) -> Result<()> {
+    pending.sort_unstable();
+    for (key, id) in pending.drain(..) {
+        index.insert((key.as_ref(), id.as_str()), ())?;
+    }
+    Ok(())
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -439,7 +540,37 @@ impl<'txn> WriteTables<'txn> {
             opportunities_by_external: txn.open_table(OPPORTUNITIES_BY_EXTERNAL)?,
             opportunities_by_stage: txn.open_table(OPPORTUNITIES_BY_STAGE)?,
             opportunities_by_account: txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?,
+            pending: PendingIndexes::default(),
         })
+    }
+
+    /// Inserts every buffered index entry. Call it before committing a transaction in which
+    /// [`WriteTables::insert_new_account`] or [`WriteTables::insert_new_opportunity`] wrote.
+    pub fn flush(&mut self) -> Result<()> {
+        self.flush_accounts()?;
+        self.flush_opportunities()
+    }
+
+    fn flush_accounts(&mut self) -> Result<()> {
+        insert_sorted(
+            &mut self.accounts_by_domain,
+            &mut self.pending.accounts_by_domain,
+        )?;
+        insert_sorted(
+            &mut self.accounts_by_name,
+            &mut self.pending.accounts_by_name,
+        )
+    }
+
+    fn flush_opportunities(&mut self) -> Result<()> {
+        insert_sorted(
+            &mut self.opportunities_by_stage,
+            &mut self.pending.opportunities_by_stage,
+        )?;
+        insert_sorted(
+            &mut self.opportunities_by_account,
+            &mut self.pending.opportunities_by_account,
+        )
     }
 
     /// An account by id, as of this transaction.
@@ -461,12 +592,14 @@ impl<'txn> WriteTables<'txn> {
     }
 
     /// The ids of accounts with this normalized domain (at most `max`).
-    pub fn account_ids_by_domain(&self, domain: &str, max: usize) -> Result<Vec<String>> {
+    pub fn account_ids_by_domain(&mut self, domain: &str, max: usize) -> Result<Vec<String>> {
+        self.flush_accounts()?;
         prefix_ids(&self.accounts_by_domain, domain, max)
     }
 
     /// The ids of accounts with exactly this name (at most `max`).
-    pub fn account_ids_by_name(&self, name: &str, max: usize) -> Result<Vec<String>> {
+    pub fn account_ids_by_name(&mut self, name: &str, max: usize) -> Result<Vec<String>> {
+        self.flush_accounts()?;
         prefix_ids(&self.accounts_by_name, name, max)
     }
 
@@ -479,7 +612,12 @@ impl<'txn> WriteTables<'txn> {
     }
 
     /// The ids of this account's opportunities (at most `max`).
-    pub fn opportunity_ids_by_account(&self, account_id: &str, max: usize) -> Result<Vec<String>> {
+    pub fn opportunity_ids_by_account(
+        &mut self,
+        account_id: &str,
+        max: usize,
+    ) -> Result<Vec<String>> {
+        self.flush_opportunities()?;
         prefix_ids(&self.opportunities_by_account, account_id, max)
     }
 
@@ -488,6 +626,7 @@ impl<'txn> WriteTables<'txn> {
         account
             .validate()
             .map_err(|e| anyhow!("account {}: {} {}", account.id, e.field, e.message))?;
+        self.flush_accounts()?;
         let previous = self.account(&account.id)?;
         if previous.as_ref() == Some(account) {
             return Ok(Upsert::Unchanged);
@@ -521,7 +660,8 @@ impl<'txn> WriteTables<'txn> {
         }
         self.accounts_by_name
             .insert((account.name.as_str(), account.id.as_str()), ())?;
-        let bytes = serde_json::to_vec(account)?;
+        let mut bytes = Vec::with_capacity(128);
+        codec::encode_account(account, &mut bytes);
         self.accounts
             .insert(account.id.as_str(), bytes.as_slice())?;
         Ok(if previous.is_some() {
@@ -531,10 +671,94 @@ impl<'txn> WriteTables<'txn> {
         })
     }
 
+    /// Writes an account the caller knows is new (a fresh id, an external id no account has:
+    /// an importer that just looked it up) with its indexes, without the reads of
+    /// [`WriteTables::put_account`]. What the inserts replaced is still checked: a broken
+    /// promise is an error (and the transaction must then be dropped), not a silent overwrite.
+    /// Its (domain, id) and (name, id) index entries are buffered: call
+    /// [`WriteTables::flush`] before the commit.
+    pub fn insert_new_account(&mut self, account: &Account) -> Result<()> {
+        account
+            .validate()
+            .map_err(|e| anyhow!("account {}: {} {}", account.id, e.field, e.message))?;
+        if let Some(x) = &account.external_id {
+            if let Some(other) = self
+                .accounts_by_external
+                .insert(x.as_str(), account.id.as_str())?
+            {
+                bail!(
+                    "external id {x} already belongs to account {}",
+                    other.value()
+                );
+            }
+        }
+        let pending = &mut self.pending;
+        if let Some(d) = &account.domain {
+            pending
+                .accounts_by_domain
+                .push((d.as_str().to_string(), account.id.clone()));
+        }
+        pending
+            .accounts_by_name
+            .push((account.name.clone(), account.id.clone()));
+        if pending.accounts_by_name.len() >= INDEX_PENDING_ENTRIES_MAX {
+            self.flush_accounts()?;
+        }
+        let mut bytes = Vec::with_capacity(128);
+        codec::encode_account(account, &mut bytes);
+        if self
+            .accounts
+            .insert(account.id.as_str(), bytes.as_slice())?
+            .is_some()
+        {
+            bail!("account {} already exists", account.id);
+        }
+        Ok(())
+    }
+
+    /// Writes an opportunity the caller knows is new, like [`WriteTables::insert_new_account`].
+    /// Its account must exist (the caller found it).
+    pub fn insert_new_opportunity(&mut self, opp: &Opportunity) -> Result<()> {
+        opp.validate()
+            .map_err(|e| anyhow!("opportunity {}: {} {}", opp.id, e.field, e.message))?;
+        if let Some(x) = &opp.external_id {
+            if let Some(other) = self
+                .opportunities_by_external
+                .insert(x.as_str(), opp.id.as_str())?
+            {
+                bail!(
+                    "external id {x} already belongs to opportunity {}",
+                    other.value()
+                );
+            }
+        }
+        let pending = &mut self.pending;
+        pending
+            .opportunities_by_stage
+            .push((opp.stage.as_str(), opp.id.clone()));
+        pending
+            .opportunities_by_account
+            .push((opp.account_id.clone(), opp.id.clone()));
+        if pending.opportunities_by_account.len() >= INDEX_PENDING_ENTRIES_MAX {
+            self.flush_opportunities()?;
+        }
+        let mut bytes = Vec::with_capacity(160);
+        codec::encode_opportunity(opp, &mut bytes);
+        if self
+            .opportunities
+            .insert(opp.id.as_str(), bytes.as_slice())?
+            .is_some()
+        {
+            bail!("opportunity {} already exists", opp.id);
+        }
+        Ok(())
+    }
+
     /// Writes an opportunity and keeps its indexes in step.
     pub fn put_opportunity(&mut self, opp: &Opportunity) -> Result<Upsert> {
         opp.validate()
             .map_err(|e| anyhow!("opportunity {}: {} {}", opp.id, e.field, e.message))?;
+        self.flush_opportunities()?;
         let previous = self.opportunity(&opp.id)?;
         if previous.as_ref() == Some(opp) {
             return Ok(Upsert::Unchanged);
@@ -564,7 +788,8 @@ impl<'txn> WriteTables<'txn> {
             .insert((opp.stage.as_str(), opp.id.as_str()), ())?;
         self.opportunities_by_account
             .insert((opp.account_id.as_str(), opp.id.as_str()), ())?;
-        let bytes = serde_json::to_vec(opp)?;
+        let mut bytes = Vec::with_capacity(160);
+        codec::encode_opportunity(opp, &mut bytes);
         self.opportunities
             .insert(opp.id.as_str(), bytes.as_slice())?;
         Ok(if previous.is_some() {
@@ -590,4 +815,226 @@ fn prefix_ids(
         out.push(id.to_string());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::records::{AccountStatus, Amount, Currency, Date, Domain};
+
+    fn account(i: usize) -> Account {
+        Account {
+            id: format!("01J{i:023}"),
+            external_id: Some(format!("acc-{i}")),
+            name: format!("Company {i}"),
+            domain: Some(Domain::parse(&format!("company-{i}.example")).expect("domain")),
+            industry: Some("Software".into()),
+            country: None,
+            status: AccountStatus::Customer,
+            owner: Some("Ana".into()),
+            tags: vec!["a".into(), "b".into()],
+        }
+    }
+
+    fn opportunity(i: usize, account_id: &str) -> Opportunity {
+        Opportunity {
+            id: format!("01K{i:023}"),
+            external_id: if i.is_multiple_of(2) {
+                Some(format!("opp-{i}"))
+            } else {
+                None
+            },
+            account_id: account_id.to_string(),
+            name: format!("Deal {i}"),
+            stage: Stage::Qualified,
+            amount: Some(Amount::from_ten_thousandths(12_005_000).expect("amount")),
+            currency: Some(Currency::USD),
+            close_date: Some(Date::new(2026, 11, 9).expect("date")),
+            owner: None,
+            next_step: Some("Call".into()),
+            description: None,
+            tags: vec![],
+        }
+    }
+
+    /// Writes a schema-1 file the way a version-1 build did: every table, JSON record values.
+    fn write_schema_1(path: &Path, accounts: &[Account], opportunities: &[Opportunity]) {
+        let db = Database::create(path).expect("create");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut meta = txn.open_table(META).expect("meta");
+            meta.insert("schema_version", 1u64.to_be_bytes().as_slice())
+                .expect("version");
+            let mut tables = WriteTables::open(&txn).expect("tables");
+            for a in accounts {
+                let json = serde_json::to_vec(a).expect("json");
+                tables
+                    .accounts
+                    .insert(a.id.as_str(), json.as_slice())
+                    .expect("insert");
+                if let Some(x) = &a.external_id {
+                    tables
+                        .accounts_by_external
+                        .insert(x.as_str(), a.id.as_str())
+                        .expect("index");
+                }
+            }
+            for o in opportunities {
+                let json = serde_json::to_vec(o).expect("json");
+                tables
+                    .opportunities
+                    .insert(o.id.as_str(), json.as_slice())
+                    .expect("insert");
+                tables
+                    .opportunities_by_account
+                    .insert((o.account_id.as_str(), o.id.as_str()), ())
+                    .expect("index");
+            }
+            txn.open_table(TOKENS).expect("tokens");
+        }
+        txn.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_schema_1_file_with_json_records_opens_migrated_with_every_record_intact() {
+        // Goal: a database written before the binary record encoding (schema 1, JSON values)
+        // opens in this build with every record as it was, more records than one migration
+        // batch, and is schema 2 afterwards.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cosell.redb");
+        let n = MIGRATION_BATCH_RECORDS * 2 + 7;
+        let accounts: Vec<Account> = (0..n).map(account).collect();
+        let opportunities: Vec<Opportunity> = (0..n)
+            .map(|i| opportunity(i, &accounts[i % 10].id))
+            .collect();
+        write_schema_1(&path, &accounts, &opportunities);
+
+        let store = Store::open(&path).expect("open migrates");
+        for a in &accounts {
+            assert_eq!(store.account(&a.id).expect("read").as_ref(), Some(a));
+        }
+        for o in &opportunities {
+            assert_eq!(store.opportunity(&o.id).expect("read").as_ref(), Some(o));
+        }
+        let page = store
+            .list_opportunities(
+                &OpportunityFilter {
+                    account_id: Some(accounts[3].id.clone()),
+                    ..Default::default()
+                },
+                None,
+                1000,
+            )
+            .expect("list");
+        assert_eq!(page.items.len(), n / 10 + 1);
+        let txn = store.read().expect("read");
+        let version = txn
+            .open_table(META)
+            .expect("meta")
+            .get("schema_version")
+            .expect("get")
+            .map(|v| decode_u64(v.value()));
+        assert_eq!(version, Some(SCHEMA_VERSION));
+        drop(txn);
+        drop(store);
+        // Opening again is a no-op, not a second migration of binary values.
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(
+            store.account(&accounts[0].id).expect("read").as_ref(),
+            Some(&accounts[0])
+        );
+    }
+
+    #[test]
+    fn buffered_index_entries_are_all_there_after_flush_and_an_update_leaves_no_stale_entry() {
+        // Goal: entries `insert_new_opportunity` buffers (more than one batch of them) are in
+        // the stage and account indexes once flushed, and a record updated in the same
+        // transaction while its entries were still buffered is indexed only as it is now.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("cosell.redb")).expect("open");
+        let n = INDEX_PENDING_ENTRIES_MAX + 10;
+        let accounts: Vec<Account> = (0..3).map(account).collect();
+        let txn = store.write().expect("write");
+        {
+            let mut tables = WriteTables::open(&txn).expect("tables");
+            for a in &accounts {
+                tables.insert_new_account(a).expect("account");
+            }
+            for i in 0..n {
+                tables
+                    .insert_new_opportunity(&opportunity(i, &accounts[i % 3].id))
+                    .expect("opportunity");
+            }
+            let mut moved = opportunity(n - 1, &accounts[0].id);
+            moved.stage = Stage::Launched;
+            assert_eq!(
+                tables.put_opportunity(&moved).expect("update"),
+                Upsert::Updated
+            );
+            tables.flush().expect("flush");
+        }
+        txn.commit().expect("commit");
+        let count = |filter: OpportunityFilter| {
+            store
+                .list_opportunities(&filter, None, 2 * n)
+                .expect("list")
+                .items
+                .len()
+        };
+        let by_account = |i: usize| OpportunityFilter {
+            account_id: Some(accounts[i].id.clone()),
+            ..Default::default()
+        };
+        let by_stage = |stage| OpportunityFilter {
+            stage: Some(stage),
+            ..Default::default()
+        };
+        // The last one was account 2's; the update moved it to account 0.
+        assert_eq!((n - 1) % 3, 2);
+        assert_eq!(count(by_account(0)), n.div_ceil(3) + 1);
+        assert_eq!(count(by_account(1)), (n + 1) / 3);
+        assert_eq!(count(by_account(2)), n / 3 - 1);
+        assert_eq!(count(by_stage(Stage::Qualified)), n - 1);
+        assert_eq!(count(by_stage(Stage::Launched)), 1);
+    }
+
+    #[test]
+    fn a_file_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cosell.redb");
+        drop(Store::open(&path).expect("create"));
+        {
+            let db = Database::create(&path).expect("open");
+            let txn = db.begin_write().expect("write");
+            txn.open_table(META)
+                .expect("meta")
+                .insert(
+                    "schema_version",
+                    (SCHEMA_VERSION + 1).to_be_bytes().as_slice(),
+                )
+                .expect("version");
+            txn.commit().expect("commit");
+        }
+        let err = Store::open(&path).err().expect("refused");
+        assert!(err.to_string().contains("newer cosell"), "{err}");
+    }
+
+    #[test]
+    fn a_new_record_written_without_lookups_refuses_an_external_id_that_is_taken() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("cosell.redb")).expect("open");
+        let txn = store.write().expect("write");
+        {
+            let mut tables = WriteTables::open(&txn).expect("tables");
+            tables.insert_new_account(&account(1)).expect("first");
+            let mut same_external = account(2);
+            same_external.external_id = account(1).external_id;
+            let err = tables
+                .insert_new_account(&same_external)
+                .expect_err("refused");
+            assert!(err.to_string().contains("already belongs"), "{err}");
+            let err = tables.insert_new_account(&account(1)).expect_err("refused");
+            assert!(err.to_string().contains("already"), "{err}");
+        }
+    }
 }

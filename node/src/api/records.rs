@@ -347,7 +347,7 @@ pub async fn create_opportunity(
         {
             let mut tables = WriteTables::open(&txn)?;
             opp.account_id =
-                resolve_account(&tables, account_id.as_deref(), account_domain.as_ref())?;
+                resolve_account(&mut tables, account_id.as_deref(), account_domain.as_ref())?;
             if let Some(x) = &opp.external_id {
                 if let Some(existing) = tables.opportunity_id_by_external(x)? {
                     return Err(ApiError::conflict(format!(
@@ -365,7 +365,7 @@ pub async fn create_opportunity(
 }
 
 fn resolve_account(
-    tables: &WriteTables<'_>,
+    tables: &mut WriteTables<'_>,
     account_id: Option<&str>,
     domain: Option<&Domain>,
 ) -> Result<String, ApiError> {
@@ -455,7 +455,7 @@ pub async fn patch_opportunity(
             p.into_result("opportunity")?;
             if account_id.is_some() || account_domain.is_some() {
                 opp.account_id =
-                    resolve_account(&tables, account_id.as_deref(), account_domain.as_ref())?;
+                    resolve_account(&mut tables, account_id.as_deref(), account_domain.as_ref())?;
             }
             if let Some(x) = &opp.external_id {
                 if let Some(existing) = tables.opportunity_id_by_external(x)? {
