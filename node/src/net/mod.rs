@@ -1079,9 +1079,12 @@ impl EventLoop {
             .fetch_add(request.len() as u64 + 4, Ordering::Relaxed);
         match kind_byte {
             kind::JOIN => {
-                let Ok(join) = serde_json::from_slice::<JoinRequest>(body) else {
-                    self.refuse(channel, "malformed join request");
-                    return;
+                let join = match partners::parse_join_request(body) {
+                    Ok(join) => join,
+                    Err(e) => {
+                        self.refuse(channel, &e.to_string());
+                        return;
+                    }
                 };
                 let store = self.store.clone();
                 let me = self.me.to_string();
