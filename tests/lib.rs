@@ -29,6 +29,11 @@ pub fn program() -> PathBuf {
     p
 }
 
+/// Partner connections over TCP on loopback, any port.
+pub const P2P_TCP_LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
+/// Partner connections over QUIC on loopback, any port.
+pub const P2P_QUIC_LOOPBACK: &str = "/ip4/127.0.0.1/udp/0/quic-v1";
+
 /// How long a node may take to write `node.json` after `serve` starts.
 pub const SERVE_READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a CLI command may run.
@@ -271,7 +276,14 @@ impl Node {
 
     /// Starts `cosell serve` on loopback (port 0) and waits until `node.json` names its HTTP URL.
     pub fn serve(&mut self) -> &mut Self {
+        self.serve_on(&[P2P_TCP_LOOPBACK])
+    }
+
+    /// Like [`Node::serve`], listening for partners on exactly `p2p` (each a loopback multiaddr
+    /// with port 0, e.g. [`P2P_TCP_LOOPBACK`], [`P2P_QUIC_LOOPBACK`]).
+    pub fn serve_on(&mut self, p2p: &[&str]) -> &mut Self {
         assert!(self.child.is_none(), "the node is already running");
+        assert!(!p2p.is_empty(), "a node needs a p2p address");
         let node_json = self.dir().join("node.json");
         let _ = std::fs::remove_file(&node_json);
         let log = std::fs::OpenOptions::new()
@@ -282,7 +294,8 @@ impl Node {
         let child = Command::new(program())
             .args(["serve", "--data"])
             .arg(self.dir())
-            .args(["--http", "127.0.0.1:0", "--p2p", "/ip4/127.0.0.1/tcp/0"])
+            .args(["--http", "127.0.0.1:0"])
+            .args(p2p.iter().flat_map(|a| ["--p2p", a]))
             .env_remove("COSELL_DATA")
             .env_remove("COSELL_HTTP")
             .env("RUST_LOG", "info")

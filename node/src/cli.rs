@@ -43,7 +43,8 @@ pub enum Command {
         /// HTTP listen address (default from cosell.toml: 127.0.0.1:7600; port 0 = any).
         #[arg(long, env = "COSELL_HTTP")]
         http: Option<String>,
-        /// libp2p listen multiaddr (repeatable; default /ip4/0.0.0.0/tcp/7601).
+        /// libp2p listen multiaddr, TCP (`/ip4/…/tcp/PORT`) or QUIC (`/ip4/…/udp/PORT/quic-v1`);
+        /// repeatable (default from cosell.toml: TCP and QUIC on 0.0.0.0 port 7601).
         #[arg(long)]
         p2p: Vec<String>,
     },

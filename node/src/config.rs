@@ -8,8 +8,10 @@ use std::path::Path;
 
 /// Default HTTP listen address: loopback only, so a fresh node is not reachable from outside.
 pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:7600";
-/// Default libp2p listen address.
-pub const P2P_ADDR_DEFAULT: &str = "/ip4/0.0.0.0/tcp/7601";
+/// Default libp2p listen addresses: TCP and QUIC on port 7601 (QUIC runs over UDP, so the two
+/// share the number). A partner dials every address it knows at once and keeps the first that
+/// connects, so a firewall that blocks UDP only costs the QUIC attempt.
+pub const P2P_ADDRS_DEFAULT: [&str; 2] = ["/ip4/0.0.0.0/tcp/7601", "/ip4/0.0.0.0/udp/7601/quic-v1"];
 
 /// Longest account-mapping schedule interval: a year (longer is as good as off, and the hours
 /// must fit a `Duration`).
@@ -87,7 +89,7 @@ fn http_default() -> String {
     HTTP_ADDR_DEFAULT.to_string()
 }
 fn p2p_default() -> Vec<String> {
-    vec![P2P_ADDR_DEFAULT.to_string()]
+    P2P_ADDRS_DEFAULT.iter().map(|a| a.to_string()).collect()
 }
 fn currency_default() -> String {
     "USD".to_string()
@@ -239,7 +241,8 @@ impl Config {
              name = {:?}\n\n\
              # HTTP API and web UI listen address (port 0 = any free port).\n\
              http = {:?}\n\n\
-             # libp2p listen multiaddrs for partner connections.\n\
+             # libp2p listen multiaddrs for partner connections: TCP (/ip4/ADDR/tcp/PORT)\n\
+             # and QUIC (/ip4/ADDR/udp/PORT/quic-v1).\n\
              p2p = [{p2p}]\n\n\
              # ISO 4217 currency for imported amounts that name none.\n\
              default_currency = {:?}\n\n\
@@ -284,7 +287,7 @@ mod tests {
         assert_eq!(back.name, "Acme \"Cloud\"");
         back.apply_env(|k| (k == "COSELL_HTTP").then(|| "127.0.0.1:0".to_string()));
         assert_eq!(back.http, "127.0.0.1:0");
-        assert_eq!(back.p2p, vec![P2P_ADDR_DEFAULT.to_string()]);
+        assert_eq!(back.p2p, P2P_ADDRS_DEFAULT.to_vec());
         assert_eq!(back.registration_sla_hours, 48.0);
         back.apply_env(|k| (k == "COSELL_REGISTRATION_SLA_HOURS").then(|| "0.001".to_string()));
         assert_eq!(back.registration_sla_hours, 0.001);

@@ -4,9 +4,17 @@
 //! An invite token is `hex(payload) "." hex(signature)`: the payload is JSON
 //! `{"v":1,"inviter","name","addrs":[…],"secret","expires_ms"}`, signed by the inviter's node key
 //! over [`INVITE_SIGNING_CONTEXT`] followed by the payload bytes. The joiner checks the signature
-//! (a tampered token fails) and the expiry before dialing; the inviter checks that it issued the
-//! token (a foreign token fails), that the secret is one it stored, unused and unexpired, and
-//! marks it used in the same transaction that records the partnership.
+//! (a tampered token fails) and the expiry before dialing.
+//!
+//! The secret never travels in a join. Both sides derive an ed25519 *invite key* from it
+//! ([`invite_key`]); the inviter stores only the invite's public key. The joiner sends that public
+//! key (which invite), a fresh nonce, and a signature by the invite key over
+//! [`JOIN_PROOF_CONTEXT`] ‖ inviter id ‖ joiner id ‖ nonce ([`join_request`]). The inviter takes
+//! the joiner id from the Noise/TLS-authenticated connection, not from the request, so a proof
+//! made for one node id is worthless to any other, and a passive reader learns neither the
+//! secret nor anything that lets it join. The inviter checks that the request names it (a
+//! foreign token fails), that it issued the invite, the proof, and that the invite is unused and
+//! unexpired, and marks it used in the same transaction that records the partnership.
 
 use crate::audit::{self, kind};
 use crate::store::Store;
@@ -21,6 +29,14 @@ use sha2::{Digest, Sha256};
 
 /// Domain separation for invite signatures.
 pub const INVITE_SIGNING_CONTEXT: &[u8] = b"cosell/invite/v1\0";
+/// Domain separation for deriving the invite key from the invite secret.
+pub const INVITE_KEY_CONTEXT: &[u8] = b"cosell/invite-key/v1\0";
+/// Domain separation for join proofs (signatures by the invite key).
+pub const JOIN_PROOF_CONTEXT: &[u8] = b"cosell/join/v1\0";
+/// Version of the join request this node sends and accepts.
+pub const JOIN_REQUEST_VERSION: u32 = 2;
+/// Bytes of the joiner's nonce.
+pub const JOIN_NONCE_BYTES: usize = 32;
 /// How long an invite is valid when the caller names no expiry: 7 days.
 pub const INVITE_TTL_MS_DEFAULT: u64 = 7 * 24 * 3600 * 1000;
 /// Longest invite validity accepted: 90 days.
@@ -72,6 +88,12 @@ pub enum InviteError {
     Used,
     #[error("this is this node's own invite; give it to the partner who should join")]
     Own,
+    #[error("the join proof does not match the invite: it was made for another node id, or the request was altered")]
+    BadProof,
+    #[error(
+        "the joining node runs an older cosell that sends its invite secret; upgrade it to join"
+    )]
+    OldJoiner,
 }
 
 /// Checks a partner type name.
@@ -144,7 +166,7 @@ pub fn create_invite(
     let txn = store.write()?;
     store_net::put_invite_in(
         &txn,
-        &secret_hash(&payload.secret),
+        &hex::encode(invite_key(&secret).verifying_key().to_bytes()),
         &InviteRecord {
             created_ms: now_ms,
             expires_ms: payload.expires_ms,
@@ -178,8 +200,25 @@ fn signing_bytes(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn secret_hash(secret_hex: &str) -> String {
-    hex::encode(Sha256::digest(secret_hex.as_bytes()))
+/// The ed25519 key both sides derive from an invite secret: the joiner signs its join proof with
+/// it, and the inviter keeps only its public half (the invite's id in the `invites` table).
+pub fn invite_key(secret: &[u8; 32]) -> SigningKey {
+    let mut hasher = Sha256::new();
+    hasher.update(INVITE_KEY_CONTEXT);
+    hasher.update(secret);
+    SigningKey::from_bytes(&hasher.finalize().into())
+}
+
+/// What the invite key signs to prove a join: both node ids and the joiner's nonce. Base58
+/// node ids never contain a NUL byte, so the separators keep the fields apart.
+fn join_proof_bytes(inviter: &str, joiner: &str, nonce: &[u8]) -> Vec<u8> {
+    let mut out = JOIN_PROOF_CONTEXT.to_vec();
+    out.extend_from_slice(inviter.as_bytes());
+    out.push(0);
+    out.extend_from_slice(joiner.as_bytes());
+    out.push(0);
+    out.extend_from_slice(nonce);
+    out
 }
 
 /// Parses a token and checks its signature and expiry (what the joiner can check alone).
@@ -212,15 +251,64 @@ pub fn read_token(token: &str, now_ms: u64) -> Result<InvitePayload, InviteError
     Ok(payload)
 }
 
-/// What the joiner tells the inviter.
+/// What the joiner tells the inviter (kind `JOIN`, JSON). It carries no secret: see the module
+/// comment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JoinRequest {
-    /// The invite token.
-    pub token: String,
+    /// Format version ([`JOIN_REQUEST_VERSION`]).
+    pub v: u32,
+    /// The inviter the token names (a node receiving another node's invite refuses it).
+    pub inviter: String,
+    /// The invite's public key, hex: which invite this is.
+    pub invite: String,
+    /// [`JOIN_NONCE_BYTES`] random bytes, hex, fresh per request.
+    pub nonce: String,
+    /// The invite key's signature over the join proof bytes, hex.
+    pub proof: String,
     /// The joiner's company name.
     pub name: String,
     /// Where to dial the joiner.
     pub addrs: Vec<String>,
+}
+
+/// The joiner's side: a join request for the invite in `payload`, proving the secret for the
+/// node id `joiner` (this node's own id; the inviter checks it against the connection).
+pub fn join_request(
+    payload: &InvitePayload,
+    joiner: &str,
+    name: &str,
+    addrs: Vec<String>,
+) -> Result<JoinRequest, InviteError> {
+    let secret: [u8; 32] = hex::decode(&payload.secret)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(InviteError::Malformed)?;
+    let key = invite_key(&secret);
+    let mut nonce = [0u8; JOIN_NONCE_BYTES];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let proof = key.sign(&join_proof_bytes(&payload.inviter, joiner, &nonce));
+    Ok(JoinRequest {
+        v: JOIN_REQUEST_VERSION,
+        inviter: payload.inviter.clone(),
+        invite: hex::encode(key.verifying_key().to_bytes()),
+        nonce: hex::encode(nonce),
+        proof: hex::encode(proof.to_bytes()),
+        name: name.to_string(),
+        addrs,
+    })
+}
+
+/// Reads a join request body. A body of the old format (which carried the whole token) is
+/// refused with [`InviteError::OldJoiner`] without being kept or logged.
+pub fn parse_join_request(body: &[u8]) -> Result<JoinRequest, InviteError> {
+    match serde_json::from_slice::<JoinRequest>(body) {
+        Ok(r) if r.v == JOIN_REQUEST_VERSION => Ok(r),
+        Ok(_) => Err(InviteError::Malformed),
+        Err(_) => match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(v) if v.get("token").is_some() => Err(InviteError::OldJoiner),
+            _ => Err(InviteError::Malformed),
+        },
+    }
 }
 
 /// The inviter's answer.
@@ -232,8 +320,30 @@ pub struct JoinAnswer {
     pub name: String,
 }
 
-/// The inviter's side of a join: checks the token against what it issued, then records the
-/// partnership and marks the invite used, in one transaction.
+/// The request's invite key, nonce and proof, decoded (any bad length is `Malformed`).
+fn decode_proof(
+    request: &JoinRequest,
+) -> Result<(VerifyingKey, Vec<u8>, ed25519_dalek::Signature), InviteError> {
+    let key: [u8; 32] = hex::decode(&request.invite)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(InviteError::Malformed)?;
+    let key = VerifyingKey::from_bytes(&key).map_err(|_| InviteError::Malformed)?;
+    let nonce = hex::decode(&request.nonce).map_err(|_| InviteError::Malformed)?;
+    if nonce.len() != JOIN_NONCE_BYTES {
+        return Err(InviteError::Malformed);
+    }
+    let proof: [u8; 64] = hex::decode(&request.proof)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(InviteError::Malformed)?;
+    Ok((key, nonce, ed25519_dalek::Signature::from_bytes(&proof)))
+}
+
+/// The inviter's side of a join: `joiner` is the node id the connection authenticated. Checks
+/// that the request names this node, that this node issued the invite, the proof for `joiner`,
+/// and that the invite is unused and unexpired; then records the partnership and marks the
+/// invite used, in one transaction.
 pub fn accept_join(
     store: &Store,
     me: &str,
@@ -241,19 +351,27 @@ pub fn accept_join(
     request: &JoinRequest,
     now_ms: u64,
 ) -> Result<PartnerRecord, InviteError> {
-    let payload = read_token(&request.token, now_ms)?;
-    if payload.inviter != me {
+    if request.inviter != me {
         return Err(InviteError::Foreign);
     }
     if joiner == me {
         return Err(InviteError::Own);
     }
-    let hash = secret_hash(&payload.secret);
+    let (key, nonce, proof) = decode_proof(request)?;
+    let id = hex::encode(key.to_bytes());
     let done = (|| -> Result<Result<PartnerRecord, InviteError>> {
         let txn = store.write()?;
-        let Some(mut invite) = store_net::invite_in(&txn, &hash)? else {
+        let Some(mut invite) = store_net::invite_in(&txn, &id)? else {
             return Ok(Err(InviteError::Unknown));
         };
+        // The proof comes before the invite's state: a node without the secret learns nothing
+        // about whether the invite was used.
+        if key
+            .verify_strict(&join_proof_bytes(me, joiner, &nonce), &proof)
+            .is_err()
+        {
+            return Ok(Err(InviteError::BadProof));
+        }
         if invite.used_by.is_some() {
             return Ok(Err(InviteError::Used));
         }
@@ -262,7 +380,7 @@ pub fn accept_join(
         }
         invite.used_by = Some(joiner.to_string());
         invite.used_ms = Some(now_ms);
-        store_net::put_invite_in(&txn, &hash, &invite)?;
+        store_net::put_invite_in(&txn, &id, &invite)?;
         let record = PartnerRecord {
             id: joiner.to_string(),
             name: clean_name(&request.name, joiner),
@@ -466,8 +584,8 @@ pub fn policy_summary(store: &Store, partner: &str) -> Result<String> {
 mod tests {
     use super::*;
 
-    fn key() -> (SigningKey, String) {
-        let k = SigningKey::from_bytes(&[7u8; 32]);
+    fn node(seed: u8) -> (SigningKey, String) {
+        let k = SigningKey::from_bytes(&[seed; 32]);
         let id = NodeId::from_public_key(&k.verifying_key().to_bytes())
             .unwrap()
             .to_string();
@@ -478,7 +596,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         store_net::ensure_tables(&store).unwrap();
-        let (k, id) = key();
+        let (k, id) = node(7);
         let invite = NewInvite {
             inviter: id.clone(),
             name: "Vendor".into(),
@@ -490,27 +608,19 @@ mod tests {
         (dir, store, id, t)
     }
 
-    fn join(t: &str) -> JoinRequest {
-        JoinRequest {
-            token: t.to_string(),
-            name: "Reseller".into(),
-            addrs: vec![],
-        }
+    /// A join request for token `t` made by node id `joiner`.
+    fn join(t: &str, joiner: &str, now_ms: u64) -> JoinRequest {
+        let payload = read_token(t, now_ms).unwrap();
+        join_request(&payload, joiner, "Reseller", vec![]).unwrap()
     }
 
     #[test]
     fn invite_is_accepted_once_then_refused_as_used() {
         let (_d, store, me, t) = token(1000, 10);
-        let joiner = NodeId::from_public_key(
-            &SigningKey::from_bytes(&[9u8; 32])
-                .verifying_key()
-                .to_bytes(),
-        )
-        .unwrap()
-        .to_string();
-        assert!(accept_join(&store, &me, &joiner, &join(&t), 20).is_ok());
+        let (_, joiner) = node(9);
+        assert!(accept_join(&store, &me, &joiner, &join(&t, &joiner, 20), 20).is_ok());
         assert_eq!(
-            accept_join(&store, &me, &joiner, &join(&t), 21),
+            accept_join(&store, &me, &joiner, &join(&t, &joiner, 21), 21),
             Err(InviteError::Used)
         );
     }
@@ -526,14 +636,94 @@ mod tests {
             Err(InviteError::Tampered | InviteError::Malformed)
         ));
         assert!(matches!(read_token(&t, 5000), Err(InviteError::Expired(_))));
+        let (_, joiner) = node(9);
+        let request = join(&t, &joiner, 20);
         assert_eq!(
-            accept_join(&store, "12D3KooWother", "x", &join(&t), 20).unwrap_err(),
+            accept_join(&store, "12D3KooWother", &joiner, &request, 20).unwrap_err(),
             InviteError::Foreign
         );
         assert_eq!(
-            accept_join(&store, &me, &me, &join(&t), 20).unwrap_err(),
+            accept_join(&store, &me, &me, &join(&t, &me, 20), 20).unwrap_err(),
             InviteError::Own
         );
+        // The inviter checks the expiry it stored, whatever the joiner's clock said.
+        assert!(matches!(
+            accept_join(&store, &me, &joiner, &request, 5000),
+            Err(InviteError::Expired(_))
+        ));
         assert_eq!(read_token("garbage", 0), Err(InviteError::Malformed));
+    }
+
+    #[test]
+    fn a_join_proof_made_for_one_node_id_is_refused_from_another_and_leaves_the_invite_open() {
+        let (_d, store, me, t) = token(1000, 10);
+        let (_, joiner) = node(9);
+        let (_, replayer) = node(11);
+        let request = join(&t, &joiner, 20);
+        assert_eq!(
+            accept_join(&store, &me, &replayer, &request, 20),
+            Err(InviteError::BadProof)
+        );
+        // Altering what was signed breaks the proof too.
+        let mut other_nonce = request.clone();
+        other_nonce.nonce = hex::encode([0u8; JOIN_NONCE_BYTES]);
+        assert_eq!(
+            accept_join(&store, &me, &joiner, &other_nonce, 20),
+            Err(InviteError::BadProof)
+        );
+        // The invite is still open for the node it was made for.
+        assert!(accept_join(&store, &me, &joiner, &request, 21).is_ok());
+    }
+
+    #[test]
+    fn a_join_request_carries_neither_the_secret_nor_the_token() {
+        let (_d, store, me, t) = token(1000, 10);
+        let payload = read_token(&t, 20).unwrap();
+        let (_, joiner) = node(9);
+        let request = join(&t, &joiner, 20);
+        let wire = String::from_utf8(serde_json::to_vec(&request).unwrap()).unwrap();
+        assert!(!wire.contains(&payload.secret), "{wire}");
+        let (payload_hex, _) = t.split_once('.').unwrap();
+        assert!(!wire.contains(payload_hex), "{wire}");
+        // Nor does the store keep it: the invite is filed under its public key.
+        let txn = store.write().unwrap();
+        assert!(store_net::invite_in(&txn, &request.invite)
+            .unwrap()
+            .is_some());
+        drop(txn);
+        // A proof with a key this node never issued names an unknown invite.
+        let mut stranger = request.clone();
+        stranger.invite = hex::encode(invite_key(&[1u8; 32]).verifying_key().to_bytes());
+        assert_eq!(
+            accept_join(&store, &me, &joiner, &stranger, 20),
+            Err(InviteError::Unknown)
+        );
+    }
+
+    #[test]
+    fn join_request_bodies_of_the_old_format_or_garbage_are_refused() {
+        let old = br#"{"token":"aa.bb","name":"x","addrs":[]}"#;
+        assert_eq!(parse_join_request(old).unwrap_err(), InviteError::OldJoiner);
+        assert_eq!(
+            parse_join_request(b"{").unwrap_err(),
+            InviteError::Malformed
+        );
+        let mut request = JoinRequest {
+            v: JOIN_REQUEST_VERSION,
+            inviter: "a".into(),
+            invite: "b".into(),
+            nonce: "c".into(),
+            proof: "d".into(),
+            name: "n".into(),
+            addrs: vec![],
+        };
+        let body = serde_json::to_vec(&request).unwrap();
+        assert!(parse_join_request(&body).is_ok());
+        request.v = 3;
+        let body = serde_json::to_vec(&request).unwrap();
+        assert_eq!(
+            parse_join_request(&body).unwrap_err(),
+            InviteError::Malformed
+        );
     }
 }

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 /// Node id → [`PartnerRecord`] as JSON.
 pub(crate) const PARTNERS: TableDefinition<&str, &[u8]> = TableDefinition::new("partners");
-/// SHA-256 of an invite secret (hex) → [`InviteRecord`] as JSON. The secret itself is not kept.
+/// The invite's public key (hex; `partners::invite_key`, derived from the secret) →
+/// [`InviteRecord`] as JSON. Neither the secret nor anything that can prove it is kept. (Rows of
+/// older versions are keyed by SHA-256 of the secret: no join proof finds them.)
 pub(crate) const INVITES: TableDefinition<&str, &[u8]> = TableDefinition::new("invites");
 /// (partner node id, version) → [`PolicyVersion`] as JSON. Versions start at 1; none = deny all.
 pub(crate) const POLICIES: TableDefinition<(&str, u64), &[u8]> =
@@ -201,32 +203,25 @@ pub fn touch_partner(
 }
 
 /// Stores a new invite.
-pub fn put_invite(store: &Store, secret_hash: &str, record: &InviteRecord) -> Result<()> {
+pub fn put_invite(store: &Store, invite_id: &str, record: &InviteRecord) -> Result<()> {
     let txn = store.write()?;
-    put_invite_in(&txn, secret_hash, record)?;
+    put_invite_in(&txn, invite_id, record)?;
     txn.commit()?;
     Ok(())
 }
 
 /// Writes an invite inside `txn`.
-pub fn put_invite_in(
-    txn: &WriteTransaction,
-    secret_hash: &str,
-    record: &InviteRecord,
-) -> Result<()> {
+pub fn put_invite_in(txn: &WriteTransaction, invite_id: &str, record: &InviteRecord) -> Result<()> {
     let bytes = serde_json::to_vec(record)?;
     txn.open_table(INVITES)?
-        .insert(secret_hash, bytes.as_slice())?;
+        .insert(invite_id, bytes.as_slice())?;
     Ok(())
 }
 
 /// An invite inside `txn`.
-pub fn invite_in(txn: &WriteTransaction, secret_hash: &str) -> Result<Option<InviteRecord>> {
+pub fn invite_in(txn: &WriteTransaction, invite_id: &str) -> Result<Option<InviteRecord>> {
     let table = txn.open_table(INVITES)?;
-    let v = table
-        .get(secret_hash)?
-        .map(|v| decode(v.value()))
-        .transpose();
+    let v = table.get(invite_id)?.map(|v| decode(v.value())).transpose();
     v
 }
 

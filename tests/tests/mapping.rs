@@ -727,11 +727,10 @@ fn a_curious_partner_captures_no_canary_and_only_matched_records() {
     let mut curious = Curious::start();
     let out = vendor.cli(&["partner", "invite", "--type", "reseller"]);
     assert!(out.ok(), "invite: {}", out.stderr);
-    let join = cosell::partners::JoinRequest {
-        token: out.stdout.trim().to_string(),
-        name: "Curious Co".into(),
-        addrs: vec![],
-    };
+    let payload = cosell::partners::read_token(out.stdout.trim(), cosell::cli::now_ms())
+        .expect("a valid token");
+    let join = cosell::partners::join_request(&payload, curious.id.as_str(), "Curious Co", vec![])
+        .expect("a join request");
     let answer = curious.send(
         &vendor,
         kind::JOIN,

@@ -250,6 +250,19 @@ fn converged(nodes: &[&Node], deal: &str) -> Option<Value> {
         .then(|| views[0].clone())
 }
 
+/// `cosell_sync_lag_seconds` for `partner` on `node`'s `/metrics` (`None` while not listed).
+fn sync_lag(node: &Node, partner: &str) -> Option<f64> {
+    let text = ureq::get(&format!("{}/metrics", node.http))
+        .call()
+        .ok()?
+        .into_string()
+        .ok()?;
+    let prefix = format!("cosell_sync_lag_seconds{{partner=\"{partner}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
@@ -484,8 +497,10 @@ fn a_removed_partner_gets_no_further_changes_and_is_refused() {
 
 #[test]
 fn a_partner_that_was_offline_catches_up_after_restart() {
-    // Goal: reconnect with persisted sync state. Method: the reseller stops; the vendor writes
-    // twice; the reseller restarts on a new port, dials the vendor and converges.
+    // Goal: reconnect with persisted sync state, and the vendor's sync-lag gauge tells the
+    // story. Method: once the reseller holds the deal its lag is 0; the reseller stops and the
+    // vendor writes twice: the lag counts up (seconds since the reseller last held everything);
+    // the reseller restarts on a new port, dials the vendor, converges, and the lag is 0 again.
     let vendor = Node::new("Vendor Inc");
     let mut reseller = Node::new("Reseller LLC");
     partner(&vendor, &reseller, "reseller");
@@ -499,6 +514,9 @@ fn a_partner_that_was_offline_catches_up_after_restart() {
     let deal = deal["id"].as_str().unwrap().to_string();
     accept(&reseller, &deal);
     wait_for("the deal on the reseller", || reseller.deal(&deal));
+    wait_for("the reseller caught up (lag 0)", || {
+        (sync_lag(&vendor, &reseller.id) == Some(0.0)).then_some(())
+    });
     reseller.stop();
     vendor.ok(
         "PATCH",
@@ -510,10 +528,22 @@ fn a_partner_that_was_offline_catches_up_after_restart() {
         &format!("/opportunities/{opp}"),
         Some(json!({"stage": "committed"})),
     );
+    let first = wait_for("the vendor reports lag for the offline reseller", || {
+        sync_lag(&vendor, &reseller.id).filter(|s| *s > 0.0)
+    });
+    std::thread::sleep(Duration::from_millis(1200));
+    let later = sync_lag(&vendor, &reseller.id).expect("the reseller is still listed");
+    assert!(
+        later >= first + 1.0,
+        "the lag counts up: {first} then {later}"
+    );
     reseller.start();
     let seen = wait_for("catch-up after restart", || {
         converged(&[&vendor, &reseller], &deal)
             .filter(|v| v["stage"] == "committed" && v["sections"].get(&vendor.id).is_some())
+    });
+    wait_for("the reseller caught up again (lag 0)", || {
+        (sync_lag(&vendor, &reseller.id) == Some(0.0)).then_some(())
     });
     assert_eq!(
         seen["sections"][&vendor.id]["notes"][0],

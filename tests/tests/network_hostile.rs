@@ -8,7 +8,7 @@ use automerge::{ObjType, ReadDoc, ROOT};
 use cosell::deals::Deals;
 use cosell::net::codec::{frame, kind, FRAME_BYTES_MAX};
 use cosell::net::testing::{answer_sync, framed, Answer, Multiaddr, PeerId, RawPeer};
-use cosell::partners::JoinRequest;
+use cosell::partners::{join_request, read_token};
 use cosell::store::Store;
 use cosell_e2e::{wait_for, Node};
 use protocol::deal::{DealDoc, DealId, SectionUpdate, Signer};
@@ -69,15 +69,7 @@ impl Hostile {
 
     /// Sends raw bytes to `node`; the answer's frame body or why it failed.
     fn send(&self, node: &Node, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-        let info = node.node_json().expect("node.json");
-        let addr = info["p2p"][0].as_str().expect("a p2p address");
-        let addr: Multiaddr = cosell::net::parse_addrs(&[addr.to_string()])
-            .pop()
-            .expect("a multiaddr");
-        let peer: PeerId = node.id.parse().expect("peer id");
-        self.raw
-            .request(peer, addr, bytes)
-            .map_err(|e| e.to_string())
+        send_raw(&self.raw, node, bytes)
     }
 
     /// Sends one sync request carrying `changes` for `deal` (with a valid Automerge sync
@@ -108,6 +100,42 @@ impl Hostile {
         assert!(out.rejected.is_empty());
         doc
     }
+}
+
+/// Sends raw bytes from `raw` to `node` (at its first p2p address, TCP here); the answer's
+/// frame body or why it failed.
+fn send_raw(raw: &RawPeer, node: &Node, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let info = node.node_json().expect("node.json");
+    let addr = info["p2p"][0].as_str().expect("a p2p address");
+    let addr: Multiaddr = cosell::net::parse_addrs(&[addr.to_string()])
+        .pop()
+        .expect("a multiaddr");
+    let peer: PeerId = node.id.parse().expect("peer id");
+    raw.request(peer, addr, bytes).map_err(|e| e.to_string())
+}
+
+/// A join request frame for a new invite of `inviter`, proving the secret for node id `joiner`.
+/// Returns the frame, the token and the request body.
+fn join_frame(inviter: &Node, joiner: &NodeId, name: &str) -> (Vec<u8>, String, Vec<u8>) {
+    let out = inviter.cli(&["partner", "invite", "--type", "msp"]);
+    assert!(out.ok(), "invite: {}", out.stderr);
+    let token = out.stdout.trim().to_string();
+    let payload = read_token(&token, cosell::cli::now_ms()).expect("a valid token");
+    let request = join_request(&payload, joiner.as_str(), name, vec![]).expect("a join request");
+    let body = serde_json::to_vec(&request).expect("json");
+    (framed(&frame(kind::JOIN, &body)), token, body)
+}
+
+/// The inviter's answer to a join: `None` when accepted, else its sentence.
+fn join_error(answer: &[u8]) -> Option<String> {
+    assert_eq!(
+        answer.first(),
+        Some(&kind::JOIN),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    let joined: Value = serde_json::from_slice(&answer[1..]).expect("join answer");
+    joined["error"].as_str().map(str::to_string)
 }
 
 fn partner(inviter: &Node, joiner: &Node, joiner_type: &str) {
@@ -175,30 +203,9 @@ fn a_hostile_partners_forged_unauthorized_oversized_and_garbage_messages_are_ref
     let hostile = Hostile::start();
 
     // The hostile peer joins with a valid invite, as any partner would.
-    let out = vendor.cli(&["partner", "invite", "--type", "msp"]);
-    assert!(out.ok(), "invite: {}", out.stderr);
-    let join = JoinRequest {
-        token: out.stdout.trim().to_string(),
-        name: "Hostile Co".into(),
-        addrs: vec![],
-    };
-    let answer = hostile
-        .send(
-            &vendor,
-            framed(&frame(
-                kind::JOIN,
-                &serde_json::to_vec(&join).expect("json"),
-            )),
-        )
-        .expect("the join is answered");
-    assert_eq!(
-        answer[0],
-        kind::JOIN,
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
-    let joined: Value = serde_json::from_slice(&answer[1..]).expect("join answer");
-    assert_eq!(joined["error"], Value::Null, "{joined}");
+    let (join, _, _) = join_frame(&vendor, &hostile.id, "Hostile Co");
+    let answer = hostile.send(&vendor, join).expect("the join is answered");
+    assert_eq!(join_error(&answer), None);
 
     // The vendor shares an opportunity with both partners.
     put_policy(&vendor, &reseller.id);
@@ -367,4 +374,59 @@ fn a_hostile_partners_forged_unauthorized_oversized_and_garbage_messages_are_ref
     }
     vendor.stop();
     reseller.stop();
+}
+
+#[test]
+fn a_join_proof_replayed_from_another_node_id_is_refused_and_the_invite_stays_open() {
+    // Goal: `partner join` proves the invite secret for the connection's own node id and never
+    // sends the secret, so a captured join request is worthless to any other node. Method: a
+    // real vendor issues an invite; a join request is made for node A; raw peer B sends those
+    // exact bytes and is refused (audited, not a partner); the bytes hold neither the secret nor
+    // the token; then A sends the same bytes and becomes a partner, and a second use is refused
+    // as used.
+    const A_SECRET: [u8; 32] = [0x66; 32];
+    const B_SECRET: [u8; 32] = [0x55; 32];
+    let mut vendor = Node::init("Vendor Inc");
+    vendor.serve();
+    let a = NodeKey::from_secret_bytes(&A_SECRET).node_id().clone();
+    let b = NodeKey::from_secret_bytes(&B_SECRET).node_id().clone();
+    let (join, token, body) = join_frame(&vendor, &a, "Joiner A");
+    let payload = read_token(&token, cosell::cli::now_ms()).expect("a valid token");
+    let text = String::from_utf8_lossy(&body);
+    assert!(!text.contains(&payload.secret), "{text}");
+    let (payload_hex, _) = token.split_once('.').expect("payload.signature");
+    assert!(!text.contains(payload_hex), "{text}");
+    let refuse: Answer = Arc::new(|_, _| frame(kind::REFUSED, b"no"));
+
+    let raw_b = RawPeer::start(B_SECRET, refuse.clone()).expect("raw peer B");
+    let answer = send_raw(&raw_b, &vendor, join.clone()).expect("the join is answered");
+    let why = join_error(&answer).expect("B's replay is refused");
+    assert!(why.contains("join proof does not match"), "{why}");
+    let audit = vendor.get("/api/v1/audit?kind=partner&limit=100");
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    assert!(
+        audit.text.contains(&format!("refused a join from {b}")),
+        "{}",
+        audit.text
+    );
+    let partners = vendor.get("/api/v1/partners");
+    assert!(!partners.text.contains(b.as_str()), "{}", partners.text);
+
+    let raw_a = RawPeer::start(A_SECRET, refuse).expect("raw peer A");
+    let answer = send_raw(&raw_a, &vendor, join.clone()).expect("the join is answered");
+    assert_eq!(join_error(&answer), None, "A's own proof is accepted");
+    let partners = vendor.get("/api/v1/partners");
+    assert!(
+        partners.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|p| p["id"] == a.as_str() && p["status"] == "active"),
+        "{}",
+        partners.text
+    );
+    let answer = send_raw(&raw_a, &vendor, join).expect("the join is answered");
+    let why = join_error(&answer).expect("a second use is refused");
+    assert!(why.contains("already been used"), "{why}");
+    vendor.stop();
 }

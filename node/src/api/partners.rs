@@ -5,7 +5,7 @@ use super::policy::{policy_from_body, preview_json};
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT};
 use crate::auth::Role;
 use crate::cli::now_ms;
-use crate::partners::{self, InviteError, JoinRequest, NewInvite};
+use crate::partners::{self, InviteError, NewInvite};
 use crate::store_net::{self, PartnerRecord};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
@@ -154,11 +154,13 @@ pub async fn join(
             existing.map(|p| p.name).unwrap_or_default()
         )));
     }
-    let request = JoinRequest {
-        token: body.token.trim().to_string(),
-        name: network.name.clone(),
-        addrs: network.dial_addrs(),
-    };
+    let request = partners::join_request(
+        &payload,
+        &network.peer_id.to_base58(),
+        &network.name,
+        network.dial_addrs(),
+    )
+    .map_err(|e| ApiError::unprocessable(e.to_string(), vec![]))?;
     let answer = network
         .handle
         .join(peer, crate::net::parse_addrs(&payload.addrs), request)

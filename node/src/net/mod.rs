@@ -1,5 +1,10 @@
-//! Partner connections over libp2p (TCP + Noise + Yamux, identify, ping, and the co-sell
-//! request-response protocol in [`codec`]).
+//! Partner connections over libp2p (TCP + Noise + Yamux, and QUIC v1 with libp2p's TLS 1.3
+//! handshake; identify, ping, and the co-sell request-response protocol in [`codec`]).
+//!
+//! Both transports authenticate the node key (Noise on TCP, the libp2p certificate extension on
+//! QUIC), so a `PeerId` seen here is the key the peer proved, whichever transport carried it.
+//! A node listens on what `p2p` names (`/ip4/…/tcp/…` and `/ip4/…/udp/…/quic-v1`); invites and
+//! identify carry every listen address, and a dial tries all of a partner's addresses at once.
 //!
 //! One task ([`EventLoop`]) owns the `Swarm`; the rest of the node holds a cloneable
 //! [`NetHandle`] that sends [`Command`]s over a bounded channel, with a oneshot for replies.
@@ -335,6 +340,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
             yamux::Config::default,
         )
         .context("cannot set up the TCP transport")?
+        .with_quic()
         .with_behaviour(|key| Behaviour {
             identify: identify::Behaviour::new(identify::Config::new(
                 "/cosell/1".into(),
@@ -1073,9 +1079,12 @@ impl EventLoop {
             .fetch_add(request.len() as u64 + 4, Ordering::Relaxed);
         match kind_byte {
             kind::JOIN => {
-                let Ok(join) = serde_json::from_slice::<JoinRequest>(body) else {
-                    self.refuse(channel, "malformed join request");
-                    return;
+                let join = match partners::parse_join_request(body) {
+                    Ok(join) => join,
+                    Err(e) => {
+                        self.refuse(channel, &e.to_string());
+                        return;
+                    }
                 };
                 let store = self.store.clone();
                 let me = self.me.to_string();
