@@ -1470,7 +1470,8 @@ impl Deals {
             threads,
         );
         let mut received = Received::default();
-        let txn = self.store.write()?;
+        let mut txn = self.store.write()?;
+        let mut wrote_records = false;
         let mut audited = 0usize;
         let mut rejected_total = refused.len();
         for ((doc, state, _, was_initialized), outcome) in taken.into_iter().zip(outcomes) {
@@ -1503,6 +1504,7 @@ impl Deals {
             }
             if doc.is_initialized() {
                 if !was_initialized || !outcome.applied.is_empty() {
+                    wrote_records = true;
                     if !was_initialized {
                         store_net::put_deal_meta_in(
                             &txn,
@@ -1559,6 +1561,13 @@ impl Deals {
                 ),
                 json!({"count": rejected_total - audited}),
             )?;
+        }
+        // A message that brought no change and nothing to audit only moved the peers' sync
+        // state, which is an optimization (lost in a crash, it costs a re-offer on reconnect,
+        // never a change): no fsync for it. It becomes durable with the next durable commit.
+        let only_sync_state = rejected_total == 0 && received.changed.is_empty() && !wrote_records;
+        if only_sync_state {
+            let _ = txn.set_durability(redb::Durability::None);
         }
         txn.commit().context("cannot store received changes")?;
         self.counters
