@@ -1844,28 +1844,23 @@ fn field_names_between(
     current: &protocol::deal::SharedView,
     new: &SharedFields,
 ) -> (Vec<String>, Vec<String>) {
-    let before: HashSet<String> = shared_field_names(
-        [
-            ("name", current.title.is_some()),
-            ("stage", current.stage.is_some()),
-            ("amount", current.amount.is_some()),
-            ("currency", current.currency.is_some()),
-            ("close_date", current.close_date.is_some()),
-            ("account.name", current.account_name.is_some()),
-            ("account.domain", current.account_domain.is_some()),
-        ],
-        current.other.keys(),
-    );
+    // `SharedView` (read) and `SharedFields` (written) name their typed fields alike.
+    macro_rules! typed_present {
+        ($f:expr) => {
+            [
+                ("name", $f.title.is_some()),
+                ("stage", $f.stage.is_some()),
+                ("amount", $f.amount.is_some()),
+                ("currency", $f.currency.is_some()),
+                ("close_date", $f.close_date.is_some()),
+                ("account.name", $f.account_name.is_some()),
+                ("account.domain", $f.account_domain.is_some()),
+            ]
+        };
+    }
+    let before: HashSet<String> = shared_field_names(typed_present!(current), current.other.keys());
     let after: HashSet<String> = shared_field_names(
-        [
-            ("name", new.title.is_some()),
-            ("stage", new.stage.is_some()),
-            ("amount", new.amount.is_some()),
-            ("currency", new.currency.is_some()),
-            ("close_date", new.close_date.is_some()),
-            ("account.name", new.account_name.is_some()),
-            ("account.domain", new.account_domain.is_some()),
-        ],
+        typed_present!(new),
         new.other
             .iter()
             .filter(|(_, v)| v.is_some())
