@@ -3,6 +3,11 @@
 //! file is still read so every bad row is reported, and the transaction is dropped (nothing
 //! written) unless the whole file was good.
 //!
+//! Two threads: the file is decoded, parsed and validated on one ([`parsed_ahead`]) while the
+//! other looks up and writes the rows parsed before, so parsing costs no time on the writer's
+//! critical path. At most [`PARSED_BATCHES_IN_FLIGHT`] batches of [`PARSED_BATCH_ROWS`] rows wait
+//! between them, so memory stays bounded whatever the file's size.
+//!
 //! Upsert keys: an account is matched by `external_id`, else by its domain (when exactly one
 //! account has it); an opportunity by `external_id`, else by name within its account. A row's
 //! empty or absent cells keep the stored values.
@@ -12,6 +17,14 @@ use crate::store::{Store, Upsert, WriteTables};
 use anyhow::Result;
 use protocol::records::{Account, Currency, Opportunity};
 use std::io::Read;
+use std::sync::mpsc;
+
+/// Rows the parser thread hands to the writer at once: enough to make the hand-over cost nothing
+/// per row, few enough that a batch of the largest rows stays small.
+pub const PARSED_BATCH_ROWS: usize = 512;
+
+/// Parsed batches waiting for the writer; the parser blocks when the writer is behind.
+pub const PARSED_BATCHES_IN_FLIGHT: usize = 4;
 
 /// Bad rows listed in an answer; the rest are counted.
 pub const ROW_ERRORS_LISTED_MAX: usize = 100;
@@ -91,18 +104,30 @@ fn count(summary: &mut ImportSummary, outcome: Upsert) {
 }
 
 /// Imports accounts from CSV, all or nothing.
-pub fn import_accounts(store: &Store, input: impl Read) -> Result<ImportSummary, ImportFailure> {
-    let mut reader = import::read_accounts(input).map_err(ImportFailure::File)?;
-    let mut summary = ImportSummary {
+pub fn import_accounts(
+    store: &Store,
+    input: impl Read + Send,
+) -> Result<ImportSummary, ImportFailure> {
+    let reader = import::read_accounts(input).map_err(ImportFailure::File)?;
+    let summary = ImportSummary {
         ignored_columns: reader.ignored_columns().to_vec(),
         ..Default::default()
     };
+    parsed_ahead(reader, |rows| write_accounts(store, rows, summary))
+}
+
+/// The writer half of [`import_accounts`]: `rows` come parsed from the other thread.
+fn write_accounts(
+    store: &Store,
+    rows: impl Iterator<Item = Result<import::AccountRow, Vec<RowError>>>,
+    mut summary: ImportSummary,
+) -> Result<ImportSummary, ImportFailure> {
     let mut errors = Errors::default();
     let mut new_ids = Ids::default();
     let txn = store.write()?;
     {
         let mut tables = WriteTables::open(&txn)?;
-        for row in reader.by_ref() {
+        for row in rows {
             summary.rows += 1;
             let row = match row {
                 Ok(row) => row,
@@ -178,20 +203,44 @@ pub fn import_accounts(store: &Store, input: impl Read) -> Result<ImportSummary,
 /// id, else its domain, else its exact name; amounts without a currency get `default_currency`.
 pub fn import_opportunities(
     store: &Store,
-    input: impl Read,
+    input: impl Read + Send,
     default_currency: Currency,
 ) -> Result<ImportSummary, ImportFailure> {
-    let mut reader = import::read_opportunities(input).map_err(ImportFailure::File)?;
-    let mut summary = ImportSummary {
+    let reader = import::read_opportunities(input).map_err(ImportFailure::File)?;
+    let summary = ImportSummary {
         ignored_columns: reader.ignored_columns().to_vec(),
         ..Default::default()
     };
+    let rows = WithLine(reader);
+    parsed_ahead(rows, |rows| {
+        write_opportunities(store, rows, summary, default_currency)
+    })
+}
+
+/// Each opportunity row with the file line it starts on, which the writer's row errors name.
+struct WithLine<R: Read>(import::OpportunityReader<R>);
+
+impl<R: Read> Iterator for WithLine<R> {
+    type Item = (Result<import::OpportunityRow, Vec<RowError>>, u64);
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = self.0.next()?;
+        Some((row, self.0.last_line()))
+    }
+}
+
+/// The writer half of [`import_opportunities`]: `rows` come parsed from the other thread.
+fn write_opportunities(
+    store: &Store,
+    rows: impl Iterator<Item = (Result<import::OpportunityRow, Vec<RowError>>, u64)>,
+    mut summary: ImportSummary,
+    default_currency: Currency,
+) -> Result<ImportSummary, ImportFailure> {
     let mut errors = Errors::default();
     let mut new_ids = Ids::default();
     let txn = store.write()?;
     {
         let mut tables = WriteTables::open(&txn)?;
-        while let Some(row) = reader.next() {
+        for (row, line) in rows {
             summary.rows += 1;
             let row = match row {
                 Ok(row) => row,
@@ -200,7 +249,6 @@ pub fn import_opportunities(
                     continue;
                 }
             };
-            let line = reader.last_line();
             let account_id = match find_account(&mut tables, &row, line)? {
                 Ok(id) => id,
                 Err(e) => {
@@ -275,6 +323,52 @@ pub fn import_opportunities(
         }
     }
     finish(txn, errors, summary)
+}
+
+/// Runs `rows` (the parser) on a second thread and `write` on this one, over the rows it parsed,
+/// in order. When `write` returns early (storage failed), the parser stops at its next batch.
+fn parsed_ahead<I, T>(
+    rows: I,
+    write: impl FnOnce(&mut dyn Iterator<Item = T>) -> Result<ImportSummary, ImportFailure>,
+) -> Result<ImportSummary, ImportFailure>
+where
+    I: Iterator<Item = T> + Send,
+    T: Send,
+{
+    let (tx, rx) = mpsc::sync_channel::<Vec<T>>(PARSED_BATCHES_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let parser = std::thread::Builder::new()
+            .name("import-parse".into())
+            .spawn_scoped(scope, move || {
+                let mut batch = Vec::with_capacity(PARSED_BATCH_ROWS);
+                for row in rows {
+                    batch.push(row);
+                    if batch.len() == PARSED_BATCH_ROWS {
+                        let full =
+                            std::mem::replace(&mut batch, Vec::with_capacity(PARSED_BATCH_ROWS));
+                        if tx.send(full).is_err() {
+                            return; // The writer stopped.
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+            })
+            .map_err(|e| {
+                ImportFailure::Internal(anyhow::anyhow!("cannot start the parser thread: {e}"))
+            })?;
+        let mut parsed = rx.into_iter().flatten();
+        let outcome = write(&mut parsed);
+        // Dropping the receiver ends a parser that is still reading.
+        drop(parsed);
+        if parser.join().is_err() {
+            return Err(ImportFailure::Internal(anyhow::anyhow!(
+                "the import parser thread panicked"
+            )));
+        }
+        outcome
+    })
 }
 
 /// New record ids: ULIDs, strictly increasing within an import, so new records (and their
