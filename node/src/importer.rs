@@ -13,7 +13,7 @@
 //! empty or absent cells keep the stored values.
 
 use crate::import::{self, ImportError, RowError};
-use crate::store::{Store, Upsert, WriteTables};
+use crate::store::{AccountIndexes, NewExternalId, Store, Upsert, WriteTables};
 use anyhow::Result;
 use protocol::records::{Account, Currency, Opportunity};
 use std::io::Read;
@@ -139,13 +139,12 @@ fn write_accounts(
             if errors.any() {
                 continue;
             }
-            let existing = match &row.external_id {
-                Some(x) => tables.account_id_by_external(x)?,
-                None => None,
-            };
-            let existing = match (existing, &row.domain, &row.external_id) {
-                (Some(id), _, _) => Some(id),
-                (None, Some(d), None) => {
+            // A new row's external id is claimed for a fresh id right away: one B-tree descent
+            // instead of a lookup and an insert.
+            let fresh_id = new_ids.next();
+            let existing = match (&row.external_id, &row.domain) {
+                (Some(x), _) => tables.claim_account_external_id(x, &fresh_id)?,
+                (None, Some(d)) => {
                     let ids = tables.account_ids_by_domain(d.as_str(), 2)?;
                     if ids.len() == 1 {
                         ids.into_iter().next()
@@ -153,15 +152,17 @@ fn write_accounts(
                         None
                     }
                 }
-                _ => None,
+                (None, None) => None,
             };
             let base = match existing {
-                Some(id) => tables.account(&id)?,
+                Some(id) => Some(tables.account(&id)?.ok_or_else(|| {
+                    anyhow::anyhow!("an index names account {id}, which is missing")
+                })?),
                 None => None,
             };
             let is_new = base.is_none();
             let mut account = base.unwrap_or_else(|| Account {
-                id: new_ids.next(),
+                id: fresh_id,
                 external_id: None,
                 name: String::new(),
                 domain: None,
@@ -184,7 +185,7 @@ fn write_accounts(
                 account.tags = t;
             }
             if is_new {
-                tables.insert_new_account(&account)?;
+                tables.insert_new_account(&account, NewExternalId::Claimed)?;
                 count(&mut summary, Upsert::Inserted);
             } else {
                 let outcome = tables.put_account(&account)?;
@@ -211,56 +212,69 @@ pub fn import_opportunities(
         ignored_columns: reader.ignored_columns().to_vec(),
         ..Default::default()
     };
-    let rows = WithLine(reader);
+    // The write transaction first: it holds the writer lock, so the snapshot begun next sees
+    // the same accounts it does (an opportunity import writes none).
+    let txn = store.write()?;
+    let accounts = AccountIndexes::open(&store.read()?)?;
+    let rows = Resolved { reader, accounts };
     parsed_ahead(rows, |rows| {
-        write_opportunities(store, rows, summary, default_currency)
+        write_opportunities(txn, rows, summary, default_currency)
     })
 }
 
-/// Each opportunity row with the file line it starts on, which the writer's row errors name.
-struct WithLine<R: Read>(import::OpportunityReader<R>);
+/// An opportunity row and the id of the account it names, or the row's errors.
+type ResolvedRow = Result<(import::OpportunityRow, String), Vec<RowError>>;
 
-impl<R: Read> Iterator for WithLine<R> {
-    type Item = (Result<import::OpportunityRow, Vec<RowError>>, u64);
+/// Parses opportunity rows and finds the account each names, on the parser thread.
+struct Resolved<R: Read> {
+    reader: import::OpportunityReader<R>,
+    accounts: AccountIndexes,
+}
+
+impl<R: Read> Iterator for Resolved<R> {
+    /// The row, or why storage failed (which ends the import).
+    type Item = Result<ResolvedRow, anyhow::Error>;
     fn next(&mut self) -> Option<Self::Item> {
-        let row = self.0.next()?;
-        Some((row, self.0.last_line()))
+        let row = match self.reader.next()? {
+            Ok(row) => row,
+            Err(errors) => return Some(Ok(Err(errors))),
+        };
+        let line = self.reader.last_line();
+        Some(match find_account(&mut self.accounts, &row, line) {
+            Ok(Ok(account_id)) => Ok(Ok((row, account_id))),
+            Ok(Err(e)) => Ok(Err(vec![e])),
+            Err(e) => Err(e),
+        })
     }
 }
 
-/// The writer half of [`import_opportunities`]: `rows` come parsed from the other thread.
+/// The writer half of [`import_opportunities`]: `rows` come parsed, with their accounts found,
+/// from the other thread.
 fn write_opportunities(
-    store: &Store,
-    rows: impl Iterator<Item = (Result<import::OpportunityRow, Vec<RowError>>, u64)>,
+    txn: redb::WriteTransaction,
+    rows: impl Iterator<Item = Result<ResolvedRow, anyhow::Error>>,
     mut summary: ImportSummary,
     default_currency: Currency,
 ) -> Result<ImportSummary, ImportFailure> {
     let mut errors = Errors::default();
     let mut new_ids = Ids::default();
-    let txn = store.write()?;
     {
         let mut tables = WriteTables::open(&txn)?;
-        for (row, line) in rows {
+        for row in rows {
             summary.rows += 1;
-            let row = match row {
-                Ok(row) => row,
+            let (row, account_id) = match row? {
+                Ok(resolved) => resolved,
                 Err(row_errors) => {
                     errors.add(row_errors);
-                    continue;
-                }
-            };
-            let account_id = match find_account(&mut tables, &row, line)? {
-                Ok(id) => id,
-                Err(e) => {
-                    errors.add(vec![e]);
                     continue;
                 }
             };
             if errors.any() {
                 continue;
             }
+            let fresh_id = new_ids.next();
             let existing = match &row.external_id {
-                Some(x) => tables.opportunity_id_by_external(x)?,
+                Some(x) => tables.claim_opportunity_external_id(x, &fresh_id)?,
                 None => {
                     let mut found = None;
                     for id in tables.opportunity_ids_by_account(&account_id, 10_000)? {
@@ -275,12 +289,14 @@ fn write_opportunities(
                 }
             };
             let base = match existing {
-                Some(id) => tables.opportunity(&id)?,
+                Some(id) => Some(tables.opportunity(&id)?.ok_or_else(|| {
+                    anyhow::anyhow!("an index names opportunity {id}, which is missing")
+                })?),
                 None => None,
             };
             let is_new = base.is_none();
             let mut opp = base.unwrap_or_else(|| Opportunity {
-                id: new_ids.next(),
+                id: fresh_id,
                 external_id: None,
                 account_id: account_id.clone(),
                 name: String::new(),
@@ -310,7 +326,7 @@ fn write_opportunities(
                 opp.tags = t;
             }
             if is_new {
-                tables.insert_new_opportunity(&opp)?;
+                tables.insert_new_opportunity(&opp, NewExternalId::Claimed)?;
                 count(&mut summary, Upsert::Inserted);
             } else {
                 let outcome = tables.put_opportunity(&opp)?;
@@ -395,7 +411,7 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
 
 /// The account a row refers to, or the row error saying why there is none.
 fn find_account(
-    tables: &mut WriteTables<'_>,
+    tables: &mut AccountIndexes,
     row: &import::OpportunityRow,
     line: u64,
 ) -> Result<std::result::Result<String, RowError>> {

@@ -501,6 +501,72 @@ pub struct WriteTables<'txn> {
     pending: PendingIndexes,
 }
 
+/// The account indexes of one read snapshot: how an opportunity import finds the account a row
+/// names on its parser thread, off the writer's critical path. An opportunity import writes no
+/// account, so a snapshot taken right after its write transaction began sees exactly the
+/// accounts that transaction sees.
+pub struct AccountIndexes {
+    by_external: redb::ReadOnlyTable<&'static str, &'static str>,
+    by_domain: redb::ReadOnlyTable<(&'static str, &'static str), ()>,
+    by_name: redb::ReadOnlyTable<(&'static str, &'static str), ()>,
+}
+
+impl AccountIndexes {
+    /// Opens the account indexes of `txn`'s snapshot.
+    pub fn open(txn: &ReadTransaction) -> Result<Self> {
+        Ok(AccountIndexes {
+            by_external: txn.open_table(ACCOUNTS_BY_EXTERNAL)?,
+            by_domain: txn.open_table(ACCOUNTS_BY_DOMAIN)?,
+            by_name: txn.open_table(ACCOUNTS_BY_NAME)?,
+        })
+    }
+}
+
+impl AccountIndexes {
+    /// The id of the account with this CRM external id.
+    pub fn account_id_by_external(&mut self, external_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .by_external
+            .get(external_id)?
+            .map(|v| v.value().to_string()))
+    }
+    /// The ids of accounts with this normalized domain (at most `max`).
+    pub fn account_ids_by_domain(&mut self, domain: &str, max: usize) -> Result<Vec<String>> {
+        prefix_ids(&self.by_domain, domain, max)
+    }
+    /// The ids of accounts with exactly this name (at most `max`).
+    pub fn account_ids_by_name(&mut self, name: &str, max: usize) -> Result<Vec<String>> {
+        prefix_ids(&self.by_name, name, max)
+    }
+}
+
+/// Whether [`WriteTables::insert_new_account`] / [`WriteTables::insert_new_opportunity`] map the
+/// record's external id, or the caller did already with a `claim_*_external_id` that returned
+/// `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewExternalId {
+    /// Insert the external id → id entry (refusing an external id that is taken).
+    Insert,
+    /// The entry is in place: the caller claimed it for this record's id.
+    Claimed,
+}
+
+/// See [`WriteTables::claim_account_external_id`].
+fn claim(
+    index: &mut redb::Table<'_, &'static str, &'static str>,
+    external_id: &str,
+    id: &str,
+) -> Result<Option<String>> {
+    let Some(previous) = index
+        .insert(external_id, id)?
+        .map(|v| v.value().to_string())
+    else {
+        return Ok(None);
+    };
+    index.insert(external_id, previous.as_str())?;
+    Ok(Some(previous))
+}
+
 /// Index entries an import buffers per (key, id) index before inserting them in key order.
 /// Rows arrive in file order, which scatters the entries of an index like (account id,
 /// opportunity id) over the whole B-tree; inserted sorted, a batch touches each page once, in
@@ -591,6 +657,27 @@ impl<'txn> WriteTables<'txn> {
             .map(|v| v.value().to_string()))
     }
 
+    /// Maps `external_id` to `id` unless an account has it already; then the map is left as it
+    /// was and the id of that account is returned. One B-tree descent where a lookup and then an
+    /// insert take two: most rows of an import are new. After `None`, write the account with
+    /// [`WriteTables::insert_new_account`] and [`NewExternalId::Claimed`].
+    pub fn claim_account_external_id(
+        &mut self,
+        external_id: &str,
+        id: &str,
+    ) -> Result<Option<String>> {
+        claim(&mut self.accounts_by_external, external_id, id)
+    }
+
+    /// [`WriteTables::claim_account_external_id`] for opportunities.
+    pub fn claim_opportunity_external_id(
+        &mut self,
+        external_id: &str,
+        id: &str,
+    ) -> Result<Option<String>> {
+        claim(&mut self.opportunities_by_external, external_id, id)
+    }
+
     /// The ids of accounts with this normalized domain (at most `max`).
     pub fn account_ids_by_domain(&mut self, domain: &str, max: usize) -> Result<Vec<String>> {
         self.flush_accounts()?;
@@ -677,11 +764,15 @@ impl<'txn> WriteTables<'txn> {
     /// promise is an error (and the transaction must then be dropped), not a silent overwrite.
     /// Its (domain, id) and (name, id) index entries are buffered: call
     /// [`WriteTables::flush`] before the commit.
-    pub fn insert_new_account(&mut self, account: &Account) -> Result<()> {
+    pub fn insert_new_account(
+        &mut self,
+        account: &Account,
+        external_id: NewExternalId,
+    ) -> Result<()> {
         account
             .validate()
             .map_err(|e| anyhow!("account {}: {} {}", account.id, e.field, e.message))?;
-        if let Some(x) = &account.external_id {
+        if let (Some(x), NewExternalId::Insert) = (&account.external_id, external_id) {
             if let Some(other) = self
                 .accounts_by_external
                 .insert(x.as_str(), account.id.as_str())?
@@ -718,10 +809,14 @@ impl<'txn> WriteTables<'txn> {
 
     /// Writes an opportunity the caller knows is new, like [`WriteTables::insert_new_account`].
     /// Its account must exist (the caller found it).
-    pub fn insert_new_opportunity(&mut self, opp: &Opportunity) -> Result<()> {
+    pub fn insert_new_opportunity(
+        &mut self,
+        opp: &Opportunity,
+        external_id: NewExternalId,
+    ) -> Result<()> {
         opp.validate()
             .map_err(|e| anyhow!("opportunity {}: {} {}", opp.id, e.field, e.message))?;
-        if let Some(x) = &opp.external_id {
+        if let (Some(x), NewExternalId::Insert) = (&opp.external_id, external_id) {
             if let Some(other) = self
                 .opportunities_by_external
                 .insert(x.as_str(), opp.id.as_str())?
@@ -958,11 +1053,16 @@ mod tests {
         {
             let mut tables = WriteTables::open(&txn).expect("tables");
             for a in &accounts {
-                tables.insert_new_account(a).expect("account");
+                tables
+                    .insert_new_account(a, NewExternalId::Insert)
+                    .expect("account");
             }
             for i in 0..n {
                 tables
-                    .insert_new_opportunity(&opportunity(i, &accounts[i % 3].id))
+                    .insert_new_opportunity(
+                        &opportunity(i, &accounts[i % 3].id),
+                        NewExternalId::Insert,
+                    )
                     .expect("opportunity");
             }
             let mut moved = opportunity(n - 1, &accounts[0].id);
@@ -1026,15 +1126,64 @@ mod tests {
         let txn = store.write().expect("write");
         {
             let mut tables = WriteTables::open(&txn).expect("tables");
-            tables.insert_new_account(&account(1)).expect("first");
+            tables
+                .insert_new_account(&account(1), NewExternalId::Insert)
+                .expect("first");
             let mut same_external = account(2);
             same_external.external_id = account(1).external_id;
             let err = tables
-                .insert_new_account(&same_external)
+                .insert_new_account(&same_external, NewExternalId::Insert)
                 .expect_err("refused");
             assert!(err.to_string().contains("already belongs"), "{err}");
-            let err = tables.insert_new_account(&account(1)).expect_err("refused");
+            let err = tables
+                .insert_new_account(&account(1), NewExternalId::Insert)
+                .expect_err("refused");
             assert!(err.to_string().contains("already"), "{err}");
         }
+    }
+
+    #[test]
+    fn claiming_a_taken_external_id_returns_its_owner_and_leaves_the_map_as_it_was() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("cosell.redb")).expect("open");
+        let txn = store.write().expect("write");
+        let mut tables = WriteTables::open(&txn).expect("tables");
+        let first = account(1);
+        let x = first.external_id.clone().expect("external id");
+        assert_eq!(
+            tables
+                .claim_account_external_id(&x, &first.id)
+                .expect("claim"),
+            None
+        );
+        tables
+            .insert_new_account(&first, NewExternalId::Claimed)
+            .expect("insert");
+        assert_eq!(
+            tables
+                .claim_account_external_id(&x, "01OTHER")
+                .expect("claim"),
+            Some(first.id.clone())
+        );
+        assert_eq!(
+            tables.account_id_by_external(&x).expect("lookup"),
+            Some(first.id.clone())
+        );
+        assert_eq!(
+            tables
+                .claim_opportunity_external_id("OPP-1", "01A")
+                .expect("claim"),
+            None
+        );
+        assert_eq!(
+            tables
+                .claim_opportunity_external_id("OPP-1", "01B")
+                .expect("claim"),
+            Some("01A".to_string())
+        );
+        assert_eq!(
+            tables.opportunity_id_by_external("OPP-1").expect("lookup"),
+            Some("01A".to_string())
+        );
     }
 }
