@@ -8,7 +8,13 @@
 //!   on 127.0.0.1:0) importing the same files with `cosell import …`, i.e. a streaming HTTP POST
 //!   through the API, with validation, upsert, indexes and one durable transaction.
 //!
-//! Prints rows/s of both, the ratio (target ≤ 2x) and the node's peak RSS (VmHWM).
+//! - **floor with indexes**: the raw limit again, but each row writes the four entries a record
+//!   with the indexes the node must keep needs (record by a fresh ULID, external id → id, and
+//!   two (key, id) index entries: domain and name for accounts, stage and account reference for
+//!   opportunities), still without validation or lookups. It tells how much of the gap to the
+//!   raw limit is the index writes themselves.
+//!
+//! Prints rows/s of all three, the ratios (target ≤ 2x of raw) and the node's peak RSS (VmHWM).
 //!
 //! ```text
 //! cargo build --release -p cosell-node --bin cosell --example bench_import
@@ -24,6 +30,10 @@ use std::time::{Duration, Instant};
 use redb::{Database, TableDefinition};
 
 const RAW: TableDefinition<&[u8], &[u8]> = TableDefinition::new("rows");
+const FLOOR_RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
+const FLOOR_EXTERNAL: TableDefinition<&[u8], &str> = TableDefinition::new("by_external");
+const FLOOR_INDEX_A: TableDefinition<(&[u8], &str), ()> = TableDefinition::new("index_a");
+const FLOOR_INDEX_B: TableDefinition<(&[u8], &str), ()> = TableDefinition::new("index_b");
 const STAGES: [&str; 7] = [
     "Prospecting",
     "Qualification",
@@ -66,8 +76,20 @@ fn main() {
     let raw_opp = raw_import(&dir.join("raw-opportunities.redb"), &opportunities);
     report("raw accounts", n, raw_acc);
     report("raw opportunities", n, raw_opp);
+    // (a') The floor with indexes: columns 2 and 1 are the account's website and name, 3 and 2
+    // the opportunity's stage and account id (see write_accounts / write_opportunities).
+    let floor_acc = floor_import(&dir.join("floor-accounts.redb"), &accounts, [2, 1]);
+    let floor_opp = floor_import(
+        &dir.join("floor-opportunities.redb"),
+        &opportunities,
+        [3, 2],
+    );
+    report("floor accounts", n, floor_acc);
+    report("floor opportunities", n, floor_opp);
     let raw_hwm = vm_hwm_kb(std::process::id());
     let raw_db_mb = mb(&dir.join("raw-accounts.redb")) + mb(&dir.join("raw-opportunities.redb"));
+    let floor_db_mb =
+        mb(&dir.join("floor-accounts.redb")) + mb(&dir.join("floor-opportunities.redb"));
 
     // (b) The real path.
     let bin = cosell_binary();
@@ -93,17 +115,22 @@ fn main() {
 
     let ratio = |api: Duration, raw: Duration| api.as_secs_f64() / raw.as_secs_f64();
     println!();
-    println!("| N = {n} | raw rows/s | API rows/s | ratio (API time / raw time) |");
-    println!("|---|---|---|---|");
-    for (what, raw, api) in [
-        ("accounts", raw_acc, api_acc),
-        ("opportunities", raw_opp, api_opp),
+    println!(
+        "| N = {n} | raw rows/s | floor with indexes rows/s | API rows/s | API / raw time | floor / raw | API / floor |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (what, raw, floor, api) in [
+        ("accounts", raw_acc, floor_acc, api_acc),
+        ("opportunities", raw_opp, floor_opp, api_opp),
     ] {
         println!(
-            "| {what} | {} | {} | {:.2}x |",
+            "| {what} | {} | {} | {} | {:.2}x | {:.2}x | {:.2}x |",
             per_s(n, raw),
+            per_s(n, floor),
             per_s(n, api),
-            ratio(api, raw)
+            ratio(api, raw),
+            ratio(floor, raw),
+            ratio(api, floor)
         );
     }
     println!(
@@ -113,7 +140,7 @@ fn main() {
         mb(&opportunities)
     );
     println!(
-        "raw path (this process) peak RSS (VmHWM): {:.1} MB; raw databases {raw_db_mb:.1} MB",
+        "raw and floor paths (this process) peak RSS (VmHWM): {:.1} MB; raw databases {raw_db_mb:.1} MB; floor databases {floor_db_mb:.1} MB",
         raw_hwm as f64 / 1024.0
     );
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
@@ -215,6 +242,42 @@ fn raw_import(db_path: &Path, csv_path: &Path) -> Duration {
     let took = started.elapsed();
     assert!(rows > 0);
     took
+}
+
+/// csv ByteRecord parse + the four entries of a record with its indexes per row (record under
+/// a fresh ULID, external id → id, (cell `index[0]`, id), (cell `index[1]`, id)) in one durable
+/// transaction, with redb's default cache like [`raw_import`].
+fn floor_import(db_path: &Path, csv_path: &Path, index: [usize; 2]) -> Duration {
+    let started = Instant::now();
+    let db = Database::create(db_path).expect("redb");
+    let txn = db.begin_write().expect("write txn");
+    let mut ids = ulid::Generator::new();
+    {
+        let mut records = txn.open_table(FLOOR_RECORDS).expect("table");
+        let mut external = txn.open_table(FLOOR_EXTERNAL).expect("table");
+        let mut index_a = txn.open_table(FLOOR_INDEX_A).expect("table");
+        let mut index_b = txn.open_table(FLOOR_INDEX_B).expect("table");
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_path(csv_path)
+            .expect("csv");
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).expect("csv row") {
+            let id = ids.generate().expect("ulid").to_string();
+            records
+                .insert(id.as_str(), record.as_slice())
+                .expect("insert");
+            external.insert(&record[0], id.as_str()).expect("insert");
+            index_a
+                .insert((&record[index[0]], id.as_str()), ())
+                .expect("insert");
+            index_b
+                .insert((&record[index[1]], id.as_str()), ())
+                .expect("insert");
+        }
+    }
+    txn.commit().expect("commit");
+    started.elapsed()
 }
 
 fn cosell_binary() -> PathBuf {
