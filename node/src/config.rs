@@ -62,6 +62,18 @@ pub struct Config {
     /// `COSELL_MAPPING_RUNS_PER_HOUR`.
     #[serde(default = "mapping_runs_per_hour_default")]
     pub mapping_runs_per_hour: usize,
+    /// Memory redb may use to cache database pages, in MiB (8 to 65536). A large import is one
+    /// transaction whose indexes outgrow a small cache; more cache makes it faster at the cost
+    /// of the node's resident memory (BENCHMARKS.md has the trade-off). Env: `COSELL_CACHE_MB`.
+    #[serde(default = "cache_mb_default")]
+    pub cache_mb: u64,
+}
+
+/// Bounds of [`Config::cache_mb`].
+pub const CACHE_MB_RANGE: std::ops::RangeInclusive<u64> = 8..=65536;
+
+fn cache_mb_default() -> u64 {
+    (crate::store::STORE_CACHE_BYTES / (1024 * 1024)) as u64
 }
 
 fn mapping_interval_hours_default() -> f64 {
@@ -110,6 +122,7 @@ impl Config {
             auto_accept_invitations: false,
             mapping_interval_hours: mapping_interval_hours_default(),
             mapping_runs_per_hour: mapping_runs_per_hour_default(),
+            cache_mb: cache_mb_default(),
         }
     }
 
@@ -164,6 +177,9 @@ impl Config {
         if let Some(v) = var("COSELL_MAPPING_RUNS_PER_HOUR").and_then(|v| v.parse().ok()) {
             self.mapping_runs_per_hour = v;
         }
+        if let Some(v) = var("COSELL_CACHE_MB").and_then(|v| v.parse().ok()) {
+            self.cache_mb = v;
+        }
     }
 
     /// Checks values a typo could break.
@@ -198,7 +214,20 @@ impl Config {
                 crate::mapping::RUNS_PER_HOUR_MAX
             );
         }
+        if !CACHE_MB_RANGE.contains(&self.cache_mb) {
+            anyhow::bail!(
+                "cache_mb must be {} to {} (MiB), not {}",
+                CACHE_MB_RANGE.start(),
+                CACHE_MB_RANGE.end(),
+                self.cache_mb
+            );
+        }
         Ok(())
+    }
+
+    /// The database page cache these settings give, in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        usize::try_from(self.cache_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
 
     /// The workflow windows these settings give.
@@ -261,7 +290,10 @@ impl Config {
              # (0 = only on demand, `cosell map PARTNER`).\n\
              mapping_interval_hours = {:?}\n\n\
              # Account-mapping runs per partner per hour, whichever side starts them (1 to 12).\n\
-             mapping_runs_per_hour = {}\n",
+             mapping_runs_per_hour = {}\n\n\
+             # Memory for the database page cache, in MiB (8 to 65536). More makes large\n\
+             # imports faster and the node's resident memory larger.\n\
+             cache_mb = {}\n",
             self.name,
             self.http,
             self.default_currency,
@@ -271,7 +303,8 @@ impl Config {
             self.registration_sla_hours,
             self.auto_accept_invitations,
             self.mapping_interval_hours,
-            self.mapping_runs_per_hour
+            self.mapping_runs_per_hour,
+            self.cache_mb
         )
     }
 }
@@ -327,5 +360,21 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("name = \"x\"\nhttpp = \"a\"\n").is_err());
+    }
+
+    #[test]
+    fn the_page_cache_size_is_a_setting_with_bounds() {
+        let mut c = Config::new("Acme");
+        assert_eq!(c.cache_bytes(), crate::store::STORE_CACHE_BYTES);
+        c.apply_env(|k| (k == "COSELL_CACHE_MB").then(|| "256".to_string()));
+        assert_eq!(c.cache_bytes(), 256 * 1024 * 1024);
+        let back: Config = toml::from_str(&c.to_toml()).expect("reads back");
+        assert_eq!(back.cache_mb, 256);
+        c.cache_mb = 4;
+        let err = c.validate().expect_err("too small");
+        assert!(
+            err.to_string().contains("cache_mb must be 8 to 65536"),
+            "{err}"
+        );
     }
 }

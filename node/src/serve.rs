@@ -31,7 +31,10 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         config.p2p = options.p2p;
     }
     let identity = Identity::load(&dir.identity_key())?;
-    let store = Arc::new(Store::open(&dir.database())?);
+    let store = Arc::new(Store::open_with_cache(
+        &dir.database(),
+        config.cache_bytes(),
+    )?);
     crate::store_net::ensure_tables(&store)?;
     let run_counter = store.next_run_counter()?;
     let events = Arc::new(crate::events::EventBus::default());

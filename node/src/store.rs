@@ -103,8 +103,13 @@ impl Store {
     /// Opens (or creates) the database at `path`, refusing one that another process holds or
     /// that a newer cosell wrote, and migrating an older one.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with_cache(path, STORE_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with a page cache of `cache_bytes` (`cache_mb` in `cosell.toml`).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store> {
         let db = match redb::Builder::new()
-            .set_cache_size(STORE_CACHE_BYTES)
+            .set_cache_size(cache_bytes)
             .create(path)
         {
             Ok(db) => db,
