@@ -1672,11 +1672,17 @@ pub enum DateOrder {
     MonthFirst,
     /// `DD/MM/YYYY` (most of Europe, Latin America, India…).
     DayFirst,
+    /// `YYYY-MM-DD`: the file's dates are ISO, so a date like `03/04/2026`, whose day and month
+    /// could be either, is refused rather than guessed (`23/11/2026` still reads one way only).
+    YearFirst,
 }
+
+/// The date formats a user may name (`--date-format`, `?date_format=`), for messages.
+pub const DATE_FORMATS: &str = "DD/MM/YYYY (day first), MM/DD/YYYY (month first) or YYYY-MM-DD";
 
 impl DateOrder {
     /// From a format as a header or setting names it: `DD/MM/YYYY`, `MM/DD/YYYY`, `D.M.YY`,
-    /// `dd-mm-yyyy`; `None` for anything else.
+    /// `dd-mm-yyyy`, `YYYY-MM-DD`; `None` for anything else.
     pub fn from_format(format: &str) -> Option<DateOrder> {
         let letters: String = format
             .chars()
@@ -1692,15 +1698,29 @@ impl DateOrder {
         match collapsed.as_str() {
             "dmy" => Some(DateOrder::DayFirst),
             "mdy" => Some(DateOrder::MonthFirst),
+            "ymd" => Some(DateOrder::YearFirst),
             _ => None,
         }
     }
 
-    fn format(self) -> &'static str {
+    /// The format's canonical spelling (`DD/MM/YYYY`).
+    pub fn format(self) -> &'static str {
         match self {
             DateOrder::MonthFirst => "MM/DD/YYYY",
             DateOrder::DayFirst => "DD/MM/YYYY",
+            DateOrder::YearFirst => "YYYY-MM-DD",
         }
+    }
+
+    /// Parses a date format a user names (`--date-format`, `?date_format=`), or says which are
+    /// accepted.
+    pub fn parse_setting(format: &str) -> Result<DateOrder, String> {
+        DateOrder::from_format(format).ok_or_else(|| {
+            format!(
+                "'{}' is not a date format this import knows; use {DATE_FORMATS}",
+                format.trim()
+            )
+        })
     }
 }
 
@@ -1747,8 +1767,12 @@ fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
     let s = cell.trim();
     let bad = || {
         format!(
-            "'{s}' is not a date (expected YYYY-MM-DD, {}, DD.MM.YYYY or Nov 23, 2026)",
-            order.format()
+            "'{s}' is not a date (expected YYYY-MM-DD, {}DD.MM.YYYY or Nov 23, 2026)",
+            match order {
+                DateOrder::YearFirst => "",
+                DateOrder::MonthFirst => "MM/DD/YYYY, ",
+                DateOrder::DayFirst => "DD/MM/YYYY, ",
+            }
         )
     };
     let check = |y: u32, m: u32, d: u32| -> Result<Date, String> {
@@ -1869,11 +1893,20 @@ fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
     let (m, d) = match order {
         DateOrder::MonthFirst => (a, b),
         DateOrder::DayFirst => (b, a),
+        // Only a date that reads one way is read: `23/11/2026`.
+        DateOrder::YearFirst if a > 12 => (b, a),
+        DateOrder::YearFirst if b > 12 => (a, b),
+        DateOrder::YearFirst => {
+            return Err(format!(
+                "'{s}' is not a YYYY-MM-DD date, and its day and month could be either; write \
+                 it as YYYY-MM-DD, or name the file's date format (DD/MM/YYYY or MM/DD/YYYY)"
+            ))
+        }
     };
     if m > 12 && d <= 12 && Date::new(y as u16, d as u8, m as u8).is_ok() {
         let (other, header) = match order {
             DateOrder::MonthFirst => ("DD/MM/YYYY", "Close Date (DD/MM/YYYY)"),
-            DateOrder::DayFirst => ("MM/DD/YYYY", "Close Date (MM/DD/YYYY)"),
+            DateOrder::DayFirst | DateOrder::YearFirst => ("MM/DD/YYYY", "Close Date (MM/DD/YYYY)"),
         };
         return Err(format!(
             "'{s}' is not a {} date (it reads as {other}); write dates as YYYY-MM-DD, or if the \
@@ -4311,10 +4344,7 @@ X,prospect,A,03/04/2026
                      C,X,won,\"$1,200\"\n";
         let (rows, errors, _) = opportunities(input.as_bytes());
         assert_eq!(rows.len(), 1);
-        assert_eq!(
-            (rows[0].amount, rows[0].currency),
-            (amount("1200"), None)
-        );
+        assert_eq!((rows[0].amount, rows[0].currency), (amount("1200"), None));
         assert_eq!(
             errors,
             vec![
@@ -4485,6 +4515,56 @@ X,prospect,A,03/04/2026
         assert_eq!(map_stage("Closed Won - 100%"), Ok(Stage::Launched));
         assert_eq!(map_stage("Prospecting 10%"), Ok(Stage::Prospect));
         assert!(map_stage("100%").is_err());
+    }
+
+    #[test]
+    fn a_named_date_format_is_parsed_or_refused_listing_the_accepted_ones() {
+        assert_eq!(
+            DateOrder::parse_setting("DD/MM/YYYY"),
+            Ok(DateOrder::DayFirst)
+        );
+        assert_eq!(
+            DateOrder::parse_setting("mm-dd-yy"),
+            Ok(DateOrder::MonthFirst)
+        );
+        assert_eq!(
+            DateOrder::parse_setting("YYYY-MM-DD"),
+            Ok(DateOrder::YearFirst)
+        );
+        assert_eq!(
+            DateOrder::parse_setting("European"),
+            Err(
+                "'European' is not a date format this import knows; use DD/MM/YYYY (day \
+                 first), MM/DD/YYYY (month first) or YYYY-MM-DD"
+                    .to_string()
+            )
+        );
+        // An ISO file: a date whose day and month could be either is refused, not guessed; one
+        // that reads one way only is read; and a `Close Date (YYYY-MM-DD)` header is the close
+        // date column.
+        let options = ImportOptions {
+            date_order: Some(DateOrder::YearFirst),
+            ..ImportOptions::default()
+        };
+        let input = "name,account_name,stage,close_date\nA,X,won,2026-04-03\nB,X,won,23/11/2026\n\
+                     C,X,won,03/04/2026\n";
+        let (rows, errors) = opportunities_with(input.as_bytes(), options);
+        let dates: Vec<_> = rows.iter().map(|r| r.close_date).collect();
+        assert_eq!(dates, [date("2026-04-03"), date("2026-11-23")]);
+        assert_eq!(
+            errors,
+            vec![error(
+                3,
+                4,
+                "close_date",
+                "'03/04/2026' is not a YYYY-MM-DD date, and its day and month could be either; \
+                 write it as YYYY-MM-DD, or name the file's date format (DD/MM/YYYY or MM/DD/YYYY)"
+            )]
+        );
+        let (rows, _, ignored) = opportunities(
+            "name,account_name,stage,Close Date (YYYY-MM-DD)\nA,X,won,2026-04-03\n".as_bytes(),
+        );
+        assert_eq!((rows[0].close_date, ignored), (date("2026-04-03"), vec![]));
     }
 
     #[test]

@@ -176,12 +176,20 @@ pub fn import_accounts(store: &Store, input: impl Read) -> Result<ImportSummary,
 
 /// Imports opportunities from CSV, all or nothing. Each row's account is found by its external
 /// id, else its domain, else its exact name; amounts without a currency get `default_currency`.
+/// `options` are the caller's settings (the date order); its default currency is
+/// `default_currency`.
 pub fn import_opportunities(
     store: &Store,
     input: impl Read,
     default_currency: Currency,
+    options: import::ImportOptions,
 ) -> Result<ImportSummary, ImportFailure> {
-    let mut reader = import::read_opportunities(input).map_err(ImportFailure::File)?;
+    let options = import::ImportOptions {
+        default_currency: Some(default_currency),
+        ..options
+    };
+    let mut reader =
+        import::read_opportunities_with(input, options).map_err(ImportFailure::File)?;
     let mut summary = ImportSummary {
         ignored_columns: reader.ignored_columns().to_vec(),
         ..Default::default()
