@@ -66,7 +66,7 @@ fn a_quirky_salesforce_report_type_export_imports_with_every_value_right() {
     assert_eq!(globex["domain"], "globex.example");
     assert!(globex["owner"].is_null(), "N/A is no owner: {globex}");
     let bau = find(&accs, "A3");
-    assert_eq!(bau["domain"], "xn--mnchner-bau-clb.example");
+    assert_eq!(bau["domain"], "xn--mnchner-bau-thb.example");
     assert_eq!(bau["status"], "partner");
 
     // Opportunities: dates as Excel and Salesforce write them (US date-time, month name, Excel
