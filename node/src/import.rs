@@ -1243,6 +1243,16 @@ fn parse_amount(cell: &str, semicolons: bool) -> Result<(Amount, Option<Currency
             ) && !is_invisible(c)
         })
         .collect();
+    // `1.200,- €`, `1'200.–`: German and Swiss for "no cents".
+    // The separator stays, so `1.200,-` reads like `1.200,00`.
+    let body = match ["-", "–", "—"].iter().find_map(|dash| {
+        body.strip_suffix(dash)
+            .filter(|b| b.ends_with([',', '.']))
+            .filter(|b| b[..b.len() - 1].ends_with(|c: char| c.is_ascii_digit()))
+    }) {
+        Some(whole) => format!("{whole}00"),
+        None => body,
+    };
     if body == "-" && body.len() < s.len() {
         // Excel's accounting format writes zero as `$ -`.
         return Amount::parse("0")
@@ -1313,6 +1323,10 @@ fn normalize_separators(s: &str, cell: &str, semicolons: bool) -> Result<Option<
              without a thousands separator, e.g. 1200 or 1.2"
         ))
     };
+    if is_indian_grouping(s) {
+        // 12,34,567.50: lakh and crore groups (India), which nothing else writes.
+        return Ok(Some(s.replace(',', "")));
+    }
     match (last_comma, last_dot) {
         (Some(comma), dot) if !matches!(dot, Some(d) if d > comma) => {
             let commas = s.matches(',').count();
@@ -1366,6 +1380,22 @@ fn normalize_separators(s: &str, cell: &str, semicolons: bool) -> Result<Option<
         }
         _ => Ok(None),
     }
+}
+
+/// `1,23,456` and `12,34,567.50`: the last group of the whole part three digits, the ones
+/// before it two (at least two commas), and a decimal point if any.
+fn is_indian_grouping(s: &str) -> bool {
+    let whole = s
+        .split_once('.')
+        .map_or(s, |(w, f)| if f.contains([',', '.']) { "" } else { w });
+    let groups: Vec<&str> = whole.split(',').collect();
+    let [first, middle @ .., last] = groups.as_slice() else {
+        return false;
+    };
+    !middle.is_empty()
+        && (1..=2).contains(&first.len())
+        && middle.iter().all(|g| g.len() == 2)
+        && last.len() == 3
 }
 
 /// Whether the part of `s` before `end` groups by three with `sep` (`1.200` before `,50`).
@@ -2713,6 +2743,18 @@ impl<'a> Cells<'a> {
     /// A CRM id (the record's or its account's): optional text, but a number Excel shortened
     /// to scientific notation (`1.23457E+11`) is an error, because different ids would collide.
     fn id(&mut self, column: Option<usize>, cell: &str, field: &'static str) -> Option<String> {
+        // `9001.0`: a numeric id written as a float (pandas does, for a column with gaps).
+        let cell = match cell.split_once('.') {
+            Some((whole, zeros))
+                if !whole.is_empty()
+                    && whole.bytes().all(|b| b.is_ascii_digit())
+                    && !zeros.is_empty()
+                    && zeros.bytes().all(|b| b == b'0') =>
+            {
+                whole
+            }
+            _ => cell,
+        };
         if is_scientific(cell) {
             self.error(
                 column,
@@ -2737,6 +2779,16 @@ impl<'a> Cells<'a> {
     /// are kept as written here: a name is never guessed to be missing.
     fn required(&mut self, column: Option<usize>, field: &'static str, why: &str) -> String {
         let value = match self.get(column) {
+            Some(cell) if cell.eq_ignore_ascii_case("#N/A") => {
+                self.error(
+                    column,
+                    format!(
+                        "is '{cell}', Excel's \"not found\" (a lookup formula that found \
+                         nothing); {why}"
+                    ),
+                );
+                None
+            }
             Some(cell) => self.clean(column, cell, field, NAME_BYTES_MAX),
             None => {
                 self.empty(column, why);
@@ -4565,6 +4617,46 @@ X,prospect,A,03/04/2026
             "name,account_name,stage,Close Date (YYYY-MM-DD)\nA,X,won,2026-04-03\n".as_bytes(),
         );
         assert_eq!((rows[0].close_date, ignored), (date("2026-04-03"), vec![]));
+    }
+
+    #[test]
+    fn no_cents_dashes_and_indian_grouping_are_amounts() {
+        let read = |s: &str| parse_amount(s, false).map(|(a, _)| a.to_string());
+        // `,-` and `.–` are German and Swiss for "no cents", not a minus sign.
+        assert_eq!(read("1.200,- €"), Ok("1200".to_string()));
+        assert_eq!(read("1'200.–"), Ok("1200".to_string()));
+        assert_eq!(read("1200,-"), Ok("1200".to_string()));
+        // SAP's trailing minus is still negative.
+        assert!(read("1.200,00-").unwrap_err().contains("negative"));
+        // Lakh and crore grouping (India) reads one way only.
+        assert_eq!(read("12,34,567.50"), Ok("1234567.5".to_string()));
+        assert_eq!(read("₹1,23,456"), Ok("123456".to_string()));
+        assert!(read("12,34,56").is_err());
+    }
+
+    #[test]
+    fn numeric_ids_written_as_floats_are_the_integer_and_an_na_name_is_an_error() {
+        // pandas writes an integer column with gaps as floats: `9001.0` is id 9001.
+        let input = "Opportunity ID,Name,Account ID,Stage\n9001.0,A,101.00,won\n\
+                     9002,#N/A,101,won\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(
+            (
+                rows[0].external_id.as_deref(),
+                rows[0].account_external_id.as_deref()
+            ),
+            (Some("9001"), Some("101"))
+        );
+        assert_eq!(
+            errors,
+            vec![error(
+                2,
+                3,
+                "Name",
+                "is '#N/A', Excel's \"not found\" (a lookup formula that found nothing); every \
+                 opportunity needs a name"
+            )]
+        );
     }
 
     #[test]
