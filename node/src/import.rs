@@ -1971,6 +1971,9 @@ enum Encoding {
     Utf16Le,
     /// UTF-16 big-endian.
     Utf16Be,
+    /// Mac OS Roman: Excel for Mac's "CSV (Macintosh)", recognized by its lone-CR line ends
+    /// together with bytes that are not UTF-8 (Windows never ends lines with a lone CR).
+    MacRoman,
 }
 
 /// Transcodes the file to UTF-8 on the fly; the CSV reader only ever sees UTF-8.
@@ -2049,6 +2052,15 @@ fn decode_into(encoding: Encoding, input: &[u8], eof: bool, out: &mut Vec<u8>) -
                 }
             }
         }
+        Encoding::MacRoman => {
+            for &byte in input {
+                match byte {
+                    0x00..=0x7F => out.push(byte),
+                    _ => push_char(out, MAC_ROMAN[usize::from(byte - 0x80)]),
+                }
+            }
+            input.len()
+        }
         Encoding::Utf16Le | Encoding::Utf16Be => {
             let unit = |c: &[u8]| match (encoding, c) {
                 (Encoding::Utf16Le, [a, b]) => u16::from_le_bytes([*a, *b]),
@@ -2080,6 +2092,25 @@ fn push_char(out: &mut Vec<u8>, c: char) {
     let mut buf = [0u8; 4];
     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
 }
+
+/// Mac OS Roman bytes 0x80–0xFF (0xDB is the euro sign, as since Mac OS 8.5).
+const MAC_ROMAN: [char; 128] = [
+    '\u{c4}', '\u{c5}', '\u{c7}', '\u{c9}', '\u{d1}', '\u{d6}', '\u{dc}', '\u{e1}', '\u{e0}',
+    '\u{e2}', '\u{e4}', '\u{e3}', '\u{e5}', '\u{e7}', '\u{e9}', '\u{e8}', '\u{ea}', '\u{eb}',
+    '\u{ed}', '\u{ec}', '\u{ee}', '\u{ef}', '\u{f1}', '\u{f3}', '\u{f2}', '\u{f4}', '\u{f6}',
+    '\u{f5}', '\u{fa}', '\u{f9}', '\u{fb}', '\u{fc}', '\u{2020}', '\u{b0}', '\u{a2}', '\u{a3}',
+    '\u{a7}', '\u{2022}', '\u{b6}', '\u{df}', '\u{ae}', '\u{a9}', '\u{2122}', '\u{b4}', '\u{a8}',
+    '\u{2260}', '\u{c6}', '\u{d8}', '\u{221e}', '\u{b1}', '\u{2264}', '\u{2265}', '\u{a5}',
+    '\u{b5}', '\u{2202}', '\u{2211}', '\u{220f}', '\u{3c0}', '\u{222b}', '\u{aa}', '\u{ba}',
+    '\u{3a9}', '\u{e6}', '\u{f8}', '\u{bf}', '\u{a1}', '\u{ac}', '\u{221a}', '\u{192}', '\u{2248}',
+    '\u{2206}', '\u{ab}', '\u{bb}', '\u{2026}', '\u{a0}', '\u{c0}', '\u{c3}', '\u{d5}', '\u{152}',
+    '\u{153}', '\u{2013}', '\u{2014}', '\u{201c}', '\u{201d}', '\u{2018}', '\u{2019}', '\u{f7}',
+    '\u{25ca}', '\u{ff}', '\u{178}', '\u{2044}', '\u{20ac}', '\u{2039}', '\u{203a}', '\u{fb01}',
+    '\u{fb02}', '\u{2021}', '\u{b7}', '\u{201a}', '\u{201e}', '\u{2030}', '\u{c2}', '\u{ca}',
+    '\u{c1}', '\u{cb}', '\u{c8}', '\u{cd}', '\u{ce}', '\u{cf}', '\u{cc}', '\u{d3}', '\u{d4}',
+    '\u{f8ff}', '\u{d2}', '\u{da}', '\u{db}', '\u{d9}', '\u{131}', '\u{2c6}', '\u{2dc}', '\u{af}',
+    '\u{2d8}', '\u{2d9}', '\u{2da}', '\u{b8}', '\u{2dd}', '\u{2db}', '\u{2c7}',
+];
 
 /// A Windows-1252 byte as a character (bytes 0x80–0x9F differ from Latin-1; the five undefined
 /// ones map to the C1 control of the same number, as in the WHATWG encoding standard).
@@ -2154,7 +2185,14 @@ struct Rows<R: Read> {
 impl<R: Read> Rows<R> {
     fn open(mut input: R, fields: &[FieldSpec]) -> Result<(Rows<R>, Header), ImportError> {
         let mut prefix = read_prefix(&mut input)?;
-        let encoding = sniff_encoding(&mut prefix)?;
+        let mut encoding = sniff_encoding(&mut prefix)?;
+        let lone_cr = !prefix.contains(&b'\n') && prefix.contains(&b'\r');
+        if encoding == Encoding::Utf8
+            && lone_cr
+            && std::str::from_utf8(&prefix).is_err_and(|e| e.error_len().is_some())
+        {
+            encoding = Encoding::MacRoman;
+        }
         let mut text = Vec::with_capacity(prefix.len());
         decode_into(encoding, &prefix, false, &mut text);
         let first_line = text
@@ -4657,6 +4695,22 @@ X,prospect,A,03/04/2026
                  opportunity needs a name"
             )]
         );
+    }
+
+    #[test]
+    fn a_mac_excel_csv_with_lone_cr_line_ends_is_read_as_mac_roman() {
+        // Excel for Mac's "CSV (Macintosh)": lone CR line ends and Mac OS Roman bytes, where
+        // 0x8E is é (Windows-1252 would read Ž).
+        let (rows, errors, _) =
+            accounts(b"Account Name,Industry\rSoci\x8Et\x8E G\x8En\x8Erale,Caf\x8E\r");
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Société Générale");
+        assert_eq!(rows[0].industry, some("Café"));
+        // UTF-8 with lone CRs stays UTF-8; Windows-1252 with CRLF stays Windows-1252.
+        let (rows, _, _) = accounts("name\rSociété\r".as_bytes());
+        assert_eq!(rows[0].name, "Société");
+        let (rows, _, _) = accounts(b"name\r\nSoci\xE9t\xE9\r\n");
+        assert_eq!(rows[0].name, "Société");
     }
 
     #[test]
