@@ -275,11 +275,18 @@ pub fn map_stage(label: &str) -> Result<Stage, String> {
             )
         });
     found.ok_or_else(|| {
+        let label = label.trim();
+        // A custom HubSpot pipeline's stages export as numeric ids unless labels are chosen.
+        let hint = if !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()) {
+            "; a number is a custom pipeline's stage id (HubSpot): export the stage labels, or \
+             replace the ids with the stages they stand for"
+        } else {
+            ""
+        };
         format!(
-            "'{}' is not a known stage (use an ACE stage: prospect, qualified, \
+            "'{label}' is not a known stage (use an ACE stage: prospect, qualified, \
              technical_validation, business_validation, committed, launched, closed_lost; \
-             or a Salesforce, HubSpot, Pipedrive, Dynamics or Zoho default stage)",
-            label.trim()
+             or a Salesforce, HubSpot, Pipedrive, Dynamics or Zoho default stage){hint}"
         )
     })
 }
@@ -1502,6 +1509,22 @@ fn parse_currency(cell: &str) -> Result<Currency, String> {
     if let Ok(c) = Currency::parse(cell) {
         return Ok(c);
     }
+    // `USD - U.S. Dollar`, `EUR (Euro)`: a code, then its name (a picklist label).
+    let trimmed = cell.trim();
+    if let Some((code, rest)) = trimmed.split_at_checked(3) {
+        let named = rest
+            .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '-' | '–' | '(' | ':'));
+        if rest.starts_with([' ', '-', '(', ':']) && !named.is_empty() {
+            if let Ok(c) = Currency::parse(code) {
+                return match parse_currency(named.trim_end_matches(')')) {
+                    Ok(other) if other != c => {
+                        Err(format!("'{trimmed}' names two currencies, {c} and {other}"))
+                    }
+                    _ => Ok(c),
+                };
+            }
+        }
+    }
     static TABLE: OnceLock<LabelTable<&'static str>> = OnceLock::new();
     let table = TABLE.get_or_init(|| normalized_table(CURRENCY_NAMES));
     let symbol = CURRENCY_MARKS
@@ -1754,6 +1777,28 @@ impl DateOrder {
     }
 }
 
+/// `2026年1月15日` (Japanese, Chinese) and `2026. 1. 15.` (Korean), as Excel in those locales
+/// writes a date, rewritten `2026-1-15`; `None` for any other form.
+fn east_asian_date(s: &str) -> Option<String> {
+    let (year, rest) = match s.split_once('年') {
+        Some((year, rest)) => {
+            let (month, rest) = rest.split_once('月')?;
+            let day = rest
+                .trim_start()
+                .strip_suffix('日')
+                .or_else(|| rest.split_once('日').map(|(d, _)| d))?;
+            return Some(format!("{}-{}-{}", year.trim(), month.trim(), day.trim()));
+        }
+        None => s.split_once(". ")?,
+    };
+    // Korean: `2026. 1. 15.`, maybe with a time after it.
+    let (month, rest) = rest.split_once(". ")?;
+    let day = rest.split_once('.').map_or(rest, |(d, _)| d);
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    (year.len() == 4 && all_digits(year) && all_digits(month) && all_digits(day.trim()))
+        .then(|| format!("{year}-{month}-{}", day.trim()))
+}
+
 /// English month names and abbreviations (`Sept` too), 1-based.
 fn month_number(word: &str) -> Option<u32> {
     const MONTHS: [&str; 12] = [
@@ -1795,6 +1840,11 @@ fn month_number(word: &str) -> Option<u32> {
 /// Two-digit years are 2000–2099.
 fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
     let s = cell.trim();
+    if let Some(iso) = east_asian_date(s) {
+        return parse_date(&iso, DateOrder::YearFirst).map_err(|_| {
+            format!("'{s}' is not a date (expected YYYY-MM-DD, or 2026年1月15日 as written)")
+        });
+    }
     let bad = || {
         format!(
             "'{s}' is not a date (expected YYYY-MM-DD, {}DD.MM.YYYY or Nov 23, 2026)",
@@ -4711,6 +4761,31 @@ X,prospect,A,03/04/2026
         assert_eq!(rows[0].name, "Société");
         let (rows, _, _) = accounts(b"name\r\nSoci\xE9t\xE9\r\n");
         assert_eq!(rows[0].name, "Société");
+    }
+
+    #[test]
+    fn east_asian_dates_currency_picklist_labels_and_hubspot_stage_ids() {
+        let read = |s: &str| parse_date(s, DateOrder::MonthFirst);
+        let day = Ok(Date::parse("2026-01-15").unwrap());
+        assert_eq!(read("2026年1月15日"), day);
+        assert_eq!(read("2026年01月15日 10:00"), day);
+        assert_eq!(read("2026. 1. 15."), day);
+        assert!(read("2026年13月15日").is_err());
+        // Salesforce and Dynamics picklist labels: the code, then its name.
+        assert_eq!(parse_currency("USD - U.S. Dollar"), Ok(Currency::USD));
+        assert_eq!(
+            parse_currency("EUR (Euro)"),
+            currency("EUR").ok_or(String::new())
+        );
+        assert_eq!(
+            parse_currency("EUR - US Dollar").unwrap_err(),
+            "'EUR - US Dollar' names two currencies, EUR and USD"
+        );
+        // A custom HubSpot pipeline's stage id says what it is.
+        assert!(map_stage("12345678").unwrap_err().ends_with(
+            "a number is a custom pipeline's stage id (HubSpot): export the stage \
+                        labels, or replace the ids with the stages they stand for"
+        ));
     }
 
     #[test]
