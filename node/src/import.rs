@@ -1670,6 +1670,15 @@ const PROFILE_SITES: &[&str] = &[
     "goo.gl",
     "bit.ly",
     "wikipedia.org",
+    "medium.com",
+    "tiktok.com",
+    "pinterest.com",
+    "yelp.com",
+    "glassdoor.com",
+    "zoominfo.com",
+    "wellfound.com",
+    "angel.co",
+    "linktr.ee",
 ];
 
 /// The first of several values in a cell (`acme.com; acme.de` → `acme.com`).
@@ -2237,8 +2246,11 @@ impl<R: Read> Rows<R> {
         let mut prefix = read_prefix(&mut input)?;
         let mut encoding = sniff_encoding(&mut prefix)?;
         let lone_cr = !prefix.contains(&b'\n') && prefix.contains(&b'\r');
+        // Not UTF-8 anywhere: a UTF-8 file with one stray byte keeps its UTF-8 characters.
+        let utf8_letters = prefix.utf8_chunks().any(|chunk| !chunk.valid().is_ascii());
         if encoding == Encoding::Utf8
             && lone_cr
+            && !utf8_letters
             && std::str::from_utf8(&prefix).is_err_and(|e| e.error_len().is_some())
         {
             encoding = Encoding::MacRoman;
@@ -2651,10 +2663,11 @@ fn is_salesforce_footer(cell: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Cells: typed access to one row, collecting every error
 
-/// What exports write for "no value" in a typed or optional cell: Excel's `#N/A`, database
-/// dumps' `NULL`, pandas' `NaN`, pivot tables' `(blank)`, dashes.
+/// What exports write for "no value" in a typed or optional cell, in any case: Excel's `#N/A`,
+/// database dumps' `NULL`, pivot tables' `(blank)`, dashes. (And pandas' `NaN`, see
+/// [`Cells::not_placeholder`].)
 const PLACEHOLDERS: &[&str] = &[
-    "-", "--", "—", "–", "#N/A", "N/A", "NULL", "(none)", "(blank)", "NaN",
+    "-", "--", "—", "–", "#N/A", "N/A", "NULL", "(none)", "(blank)",
 ];
 
 /// Excel's error values, which a failed formula exports as its value (`#N/A` is a placeholder,
@@ -2769,7 +2782,9 @@ impl<'a> Cells<'a> {
     }
 
     fn not_placeholder(&self, s: &'a str) -> Option<&'a str> {
-        let placeholder = PLACEHOLDERS.iter().any(|p| s.eq_ignore_ascii_case(p));
+        // `NaN` in pandas' two spellings only: `Nan` is a name.
+        let placeholder =
+            PLACEHOLDERS.iter().any(|p| s.eq_ignore_ascii_case(p)) || matches!(s, "NaN" | "nan");
         (!placeholder && !s.is_empty()).then_some(s)
     }
 
@@ -4430,6 +4445,15 @@ X,prospect,A,03/04/2026
         }
         // A required name is never guessed to be missing: `N/A` is kept as written.
         assert_eq!(rows[1].name, "N/A");
+        // pandas' `NaN` is no value; `Nan` is a name.
+        let (rows, _, _) = accounts(
+            "name,owner
+A,NaN
+B,Nan
+"
+            .as_bytes(),
+        );
+        assert_eq!((&rows[0].owner, &rows[1].owner), (&None, &some("Nan")));
     }
 
     #[test]
@@ -4759,6 +4783,19 @@ X,prospect,A,03/04/2026
         // UTF-8 with lone CRs stays UTF-8; Windows-1252 with CRLF stays Windows-1252.
         let (rows, _, _) = accounts("name\rSociété\r".as_bytes());
         assert_eq!(rows[0].name, "Société");
+        // One stray byte in such a file does not turn its UTF-8 letters into Mac Roman.
+        let (rows, _, _) = accounts(
+            "name\rSociété\rA\u{0}"
+                .as_bytes()
+                .iter()
+                .map(|&b| if b == 0 { 0xE9 } else { b })
+                .collect::<Vec<u8>>()
+                .as_slice(),
+        );
+        assert_eq!(
+            (rows[0].name.as_str(), rows[1].name.as_str()),
+            ("Société", "Aé")
+        );
         let (rows, _, _) = accounts(b"name\r\nSoci\xE9t\xE9\r\n");
         assert_eq!(rows[0].name, "Société");
     }
