@@ -329,3 +329,45 @@ fn the_date_format_flag_reads_ambiguous_day_first_dates() {
         .collect();
     assert_eq!(dates, ["2026-04-03", "2026-02-01", "2026-11-12"]);
 }
+
+#[test]
+fn an_excel_for_mac_csv_and_asian_formats_import_with_their_values() {
+    // Goal: Excel for Mac's "CSV (Macintosh)" (Mac OS Roman, lone CR line ends) keeps its
+    // accents; Japanese and Korean Excel dates, Indian digit grouping and German "no cents"
+    // amounts read as written.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let accounts: &[u8] =
+        b"Account ID,Account Name,Billing Country\rA1,Soci\x8Et\x8E G\x8En\x8Erale,France\r";
+    let r = node.post_csv("/api/v1/import/accounts", accounts);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    assert_eq!(find(&accs, "A1")["name"], "Société Générale");
+
+    let opportunities =
+        "Opportunity ID,Opportunity Name,Account ID,Stage,Amount,Currency,Close Date\n\
+        O1,Tokyo,A1,Prospecting,\"¥1,200,000\",JPY,2026年1月15日\n\
+        O2,Seoul,A1,Prospecting,1200000,KRW,2026. 1. 15.\n\
+        O3,Mumbai,A1,Prospecting,\"₹12,34,567.50\",,2026-01-15\n\
+        O4,Köln,A1,Prospecting,\"1.200,- €\",,2026-01-15\n";
+    let r = node.post_csv("/api/v1/import/opportunities", opportunities.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    let got: Vec<(i64, &Value, &Value)> = ["O1", "O2", "O3", "O4"]
+        .iter()
+        .map(|id| {
+            let o = find(&opps, id);
+            (cents(&o["amount"]), &o["currency"], &o["close_date"])
+        })
+        .collect();
+    let day = Value::from("2026-01-15");
+    assert_eq!(
+        got,
+        [
+            (120_000_000, &Value::from("JPY"), &day),
+            (120_000_000, &Value::from("KRW"), &day),
+            (123_456_750, &Value::from("INR"), &day),
+            (120_000, &Value::from("EUR"), &day),
+        ]
+    );
+}
