@@ -2705,6 +2705,15 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// A space other than the ASCII one that means just a space: no-break, narrow no-break, figure,
+/// thin and the other fixed-width spaces.
+fn is_odd_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{a0}' | '\u{202f}' | '\u{2000}'..='\u{200a}' | '\u{205f}' | '\u{3000}'
+    )
+}
+
 /// `1.23457E+11`: a number in scientific notation, as Excel writes a long number in a narrow
 /// or General column.
 fn is_scientific(s: &str) -> bool {
@@ -2835,6 +2844,19 @@ impl<'a> Cells<'a> {
             return None;
         }
         match clean_text(field, Some(cell), max) {
+            // Names, ids, owners: a no-break space inside is a space and invisible characters
+            // are nothing, so `Acme\u{a0}Corp` links to the account `Acme Corp`. (Free text,
+            // the next step and description, is kept as written.)
+            Ok(Some(v))
+                if max <= NAME_BYTES_MAX && v.contains(|c| is_invisible(c) || is_odd_space(c)) =>
+            {
+                Some(
+                    v.chars()
+                        .filter(|&c| !is_invisible(c))
+                        .map(|c| if is_odd_space(c) { ' ' } else { c })
+                        .collect(),
+                )
+            }
             Ok(v) => v,
             Err(e) => {
                 self.error(column, e.message);
@@ -4384,6 +4406,18 @@ X,prospect,A,03/04/2026
             vec![error(1, 2, "name", "is empty; every account needs a name")]
         );
         assert_eq!(rows[0].status, Some(AccountStatus::Partner));
+        // Inside a name a no-break space is a space and a zero-width one nothing, so the name
+        // matches the one written with plain spaces; free text keeps them.
+        let (rows, errors, _) = opportunities(
+            "name,account_name,stage,description\nA\u{a0}B,Acme\u{a0}Co\u{200b}rp,won,x\u{a0}y\n"
+                .as_bytes(),
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].account_name.as_deref()),
+            ("A B", Some("Acme Corp"))
+        );
+        assert_eq!(rows[0].description, some("x\u{a0}y"));
         // Other non-ASCII letters still match nothing: `Qualifié` is not `Qualifi`.
         assert!(map_stage("Qualifié").is_err());
     }
