@@ -2705,6 +2705,12 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// Invisible characters that mean nothing inside a name: zero-width space, word joiner, byte
+/// order mark, soft hyphen. (Zero-width joiners shape Persian, Indic and emoji text: kept.)
+fn is_stray(c: char) -> bool {
+    matches!(c, '\u{200b}' | '\u{2060}' | '\u{feff}' | '\u{ad}')
+}
+
 /// A space other than the ASCII one that means just a space: no-break, narrow no-break, figure,
 /// thin and the other fixed-width spaces.
 fn is_odd_space(c: char) -> bool {
@@ -2848,11 +2854,11 @@ impl<'a> Cells<'a> {
             // are nothing, so `Acme\u{a0}Corp` links to the account `Acme Corp`. (Free text,
             // the next step and description, is kept as written.)
             Ok(Some(v))
-                if max <= NAME_BYTES_MAX && v.contains(|c| is_invisible(c) || is_odd_space(c)) =>
+                if max <= NAME_BYTES_MAX && v.contains(|c| is_stray(c) || is_odd_space(c)) =>
             {
                 Some(
                     v.chars()
-                        .filter(|&c| !is_invisible(c))
+                        .filter(|&c| !is_stray(c))
                         .map(|c| if is_odd_space(c) { ' ' } else { c })
                         .collect(),
                 )
