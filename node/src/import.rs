@@ -1841,9 +1841,12 @@ fn month_number(word: &str) -> Option<u32> {
 /// - `23.11.2026` (a dot always means day first);
 /// - `11/23/2026`, `11-23-2026`, `11/23/26` in `order` (month first unless the file or header
 ///   says otherwise), with any time after it; a date that only reads the other way round
-///   (`23/11/2026` month first) is refused, never silently swapped;
+///   (`23/11/2026` month first) is refused, never silently swapped; `order` year first reads
+///   only dates that read one way (`23/11/2026`) and refuses the others (`03/04/2026`);
+/// - `2026年11月23日` and `2026. 11. 23.` (Japanese, Chinese and Korean Excel);
 /// - month names: `Nov 23, 2026`, `November 23 2026`, `23 Nov 2026`, `23-Nov-2026`, `23-Nov-26`;
-/// - Excel serial day numbers (`46349`, a date column exported as a number: 1970–2099 only);
+/// - Excel serial day numbers (`46349`, a date column exported as a number: 1970–2099 only;
+///   `46349.375` with a time of day) and compact `20261123` (1970–2099);
 /// - Unix timestamps in seconds or milliseconds (`1795392000`, `1795392000000`).
 ///
 /// Two-digit years are 2000–2099.
