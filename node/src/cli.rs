@@ -187,7 +187,18 @@ pub enum ImportWhat {
     Opportunities {
         /// The CSV file.
         file: PathBuf,
+        /// How the file writes dates like 03/04/2026: DD/MM/YYYY (day first), MM/DD/YYYY
+        /// (month first) or YYYY-MM-DD (refuse dates whose day and month could be either).
+        /// Default: month first, day first in a `;`-separated file; a close date header naming
+        /// its format (`Close Date (DD/MM/YYYY)`) wins.
+        #[arg(long, value_name = "FORMAT", value_parser = date_format)]
+        date_format: Option<String>,
     },
+}
+
+/// `--date-format`: checked here (a usage error, exit 2), sent in the canonical spelling.
+fn date_format(value: &str) -> std::result::Result<String, String> {
+    crate::import::DateOrder::parse_setting(value).map(|order| order.format().to_string())
 }
 
 /// Runs the parsed command line.
@@ -209,8 +220,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Policy { what } => crate::policy_cli::run(&dir, what),
         Command::Import { what } => match what {
-            ImportWhat::Accounts { file } => import(&dir, "accounts", &file),
-            ImportWhat::Opportunities { file } => import(&dir, "opportunities", &file),
+            ImportWhat::Accounts { file } => import(&dir, "accounts", &file, None),
+            ImportWhat::Opportunities { file, date_format } => {
+                import(&dir, "opportunities", &file, date_format.as_deref())
+            }
         },
         Command::Partner { what } => crate::partner_cli::run(&dir, what),
         Command::Map(args) => crate::mapping_cli::map(&dir, args),
@@ -287,7 +300,7 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
     }
 }
 
-fn import(dir: &DataDir, what: &str, file: &PathBuf) -> Result<()> {
+fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) -> Result<()> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let client = Client::for_data_dir(dir)?;
@@ -309,7 +322,12 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf) -> Result<()> {
         Some(bar) => Box::new(bar.wrap_read(std::io::BufReader::new(f))),
         None => Box::new(std::io::BufReader::new(f)),
     };
-    let answer = client.send("POST", &format!("/import/{what}"), "text/csv", Some(reader))?;
+    let path = match date_format {
+        // The canonical spellings (`DD/MM/YYYY`) need no escaping in a query.
+        Some(format) => format!("/import/{what}?date_format={format}"),
+        None => format!("/import/{what}"),
+    };
+    let answer = client.send("POST", &path, "text/csv", Some(reader))?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -144,6 +144,8 @@ pub struct OpportunityReader<R: Read> {
     last_line: u64,
     /// The amount header's currency (`Amount (EUR)`).
     currency: Option<Currency>,
+    /// [`ImportOptions::default_currency`], resolved.
+    default_currency: Currency,
     date_order: DateOrder,
 }
 
@@ -198,6 +200,10 @@ pub struct ImportOptions {
     /// US locales), except in a `;`-separated file (European Excel), where day first. A close
     /// date header naming its format (`Close Date (DD/MM/YYYY)`) wins over both.
     pub date_order: Option<DateOrder>,
+    /// The currency the caller gives amounts that name none (the node's default). `None`:
+    /// USD. An amount whose symbol names no single currency (`¥120,000`, `$1,200`) is refused
+    /// unless this (or the row's currency column) is one it may mean.
+    pub default_currency: Option<Currency>,
 }
 
 /// [`read_opportunities`] with settings.
@@ -242,6 +248,7 @@ pub fn read_opportunities_with<R: Read>(
         columns,
         last_line: 0,
         currency: header.currency,
+        default_currency: options.default_currency.unwrap_or(Currency::USD),
         date_order,
     })
 }
@@ -260,6 +267,7 @@ pub fn map_stage(label: &str) -> Result<Stage, String> {
         .map(|(stage, _)| stage);
     let found = lookup(table, label)
         .or_else(|| lookup(table, without_pipeline?))
+        .or_else(|| lookup(table, strip_stage_probability(label)?))
         .or_else(|| {
             lookup(
                 table,
@@ -267,13 +275,33 @@ pub fn map_stage(label: &str) -> Result<Stage, String> {
             )
         });
     found.ok_or_else(|| {
+        let label = label.trim();
+        // A custom HubSpot pipeline's stages export as numeric ids unless labels are chosen.
+        let hint = if !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()) {
+            "; a number is a custom pipeline's stage id (HubSpot): export the stage labels, or \
+             replace the ids with the stages they stand for"
+        } else {
+            ""
+        };
         format!(
-            "'{}' is not a known stage (use an ACE stage: prospect, qualified, \
+            "'{label}' is not a known stage (use an ACE stage: prospect, qualified, \
              technical_validation, business_validation, committed, launched, closed_lost; \
-             or a Salesforce, HubSpot, Pipedrive, Dynamics or Zoho default stage)",
-            label.trim()
+             or a Salesforce, HubSpot, Pipedrive, Dynamics or Zoho default stage){hint}"
         )
     })
+}
+
+/// `Closed Won - 100%`, `Prospecting 10%` → the name before the probability; `None` when there
+/// is no such suffix.
+fn strip_stage_probability(label: &str) -> Option<&str> {
+    let s = label.trim_end().strip_suffix('%')?.trim_end();
+    let rest = s.trim_end_matches(|c: char| c.is_ascii_digit());
+    if rest.len() == s.len() {
+        return None;
+    }
+    let rest = rest
+        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '-' | ':' | '|' | '–' | '—'));
+    (!rest.is_empty()).then_some(rest)
 }
 
 /// `1 - Prospecting`, `Stage 3: Proposal`, `10% - Prospecting`, `2-Develop` → the name after the
@@ -465,10 +493,8 @@ impl<R: Read> Iterator for AccountReader<R> {
         let c = &self.columns;
         let mut cells = Cells::new(&self.rows, row, line);
         let name = cells.required(c[A::Name as usize], "name", "every account needs a name");
-        let external_id = cells.text(c[A::ExternalId as usize], "external_id", NAME_BYTES_MAX);
-        let domain = cells.value(c[A::Domain as usize], |s| {
-            Domain::parse(first_listed(s)).map_err(|e| e.message().to_string())
-        });
+        let external_id = cells.external_id(c[A::ExternalId as usize]);
+        let domain = cells.value(c[A::Domain as usize], parse_domain);
         let industry = cells.text(c[A::Industry as usize], "industry", NAME_BYTES_MAX);
         let country = cells.text(c[A::Country as usize], "country", NAME_BYTES_MAX);
         let status = cells.value(c[A::Status as usize], map_status);
@@ -500,7 +526,7 @@ impl<R: Read> Iterator for OpportunityReader<R> {
         let c = &self.columns;
         let semicolons = self.rows.delimiter == b';';
         let mut cells = Cells::new(&self.rows, row, line);
-        let external_id = cells.text(c[O::ExternalId as usize], "external_id", NAME_BYTES_MAX);
+        let external_id = cells.external_id(c[O::ExternalId as usize]);
         let (account_external_id, account_domain, account_name) = account_reference(&mut cells, c);
         let name = cells.required(
             c[O::Name as usize],
@@ -520,7 +546,13 @@ impl<R: Read> Iterator for OpportunityReader<R> {
                 stage
             }
         };
-        let (amount, currency) = amount_and_currency(&mut cells, c, semicolons, self.currency);
+        let (amount, currency) = amount_and_currency(
+            &mut cells,
+            c,
+            semicolons,
+            self.currency,
+            self.default_currency,
+        );
         let date_order = self.date_order;
         let close_date = cells.value(c[O::CloseDate as usize], |s| parse_date(s, date_order));
         let owner = cells.text(c[O::Owner as usize], "owner", NAME_BYTES_MAX);
@@ -875,7 +907,11 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unit {
     Currency(Currency),
+    /// A currency symbol that names no single currency (`Amount ($)`): the cells decide.
+    Symbol,
     Dates(DateOrder),
+    /// `Close Date (UTC)`: dates are read as written anyway.
+    TimeZone,
 }
 
 /// The header mapped: each field's column, the columns no field uses, and the amount column's
@@ -909,28 +945,27 @@ fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
             // A column with no header text carries nothing we could name; skip it quietly.
             continue;
         }
+        // The unit first: `Amount (€)` compares as `Amount` (a symbol is no letter).
         let mut unit = None;
-        let mut field = find(&key);
-        if field.is_none() {
-            if let Some((name, u)) = split_unit(text) {
-                let f = find(&header_key(name));
-                let name = f.map(|f| fields[f].name);
-                unit = match (name, u) {
-                    (Some("amount"), Unit::Currency(_)) | (Some("close_date"), Unit::Dates(_)) => {
-                        field = f;
-                        Some(u)
-                    }
-                    _ => None,
-                };
+        let mut field = None;
+        if let Some((name, u)) = split_unit(text) {
+            let f = find(&header_key(name));
+            let name = f.map(|f| fields[f].name);
+            if let (Some("amount"), Unit::Currency(_) | Unit::Symbol)
+            | (Some("close_date"), Unit::Dates(_) | Unit::TimeZone) = (name, u)
+            {
+                field = f;
+                unit = Some(u);
             }
         }
+        let field = field.or_else(|| find(&key).or_else(|| qualified_field(text, fields)));
         match field {
             Some(f) if header.columns[f].is_none() => {
                 header.columns[f] = Some(i);
                 match unit {
                     Some(Unit::Currency(c)) => header.currency = Some(c),
                     Some(Unit::Dates(d)) => header.date_order = Some(d),
-                    None => {}
+                    Some(Unit::Symbol | Unit::TimeZone) | None => {}
                 }
             }
             _ => header.ignored.push(text.clone()),
@@ -950,12 +985,82 @@ fn split_unit(header: &str) -> Option<(&str, Unit)> {
     };
     let (name, unit) = h[..h.len() - 1].rsplit_once(open)?;
     let unit = unit.trim();
-    let parsed = if unit.len() == 3 && unit.bytes().all(|b| b.is_ascii_alphabetic()) {
+    let symbol = CURRENCY_MARKS.iter().find(|(mark, _)| *mark == unit);
+    let parsed = if let Some((_, code)) = symbol {
+        match code.and_then(|c| Currency::parse(c).ok()) {
+            Some(c) => Unit::Currency(c),
+            None => Unit::Symbol,
+        }
+    } else if ["UTC", "GMT", "Z"]
+        .iter()
+        .any(|z| unit.eq_ignore_ascii_case(z))
+    {
+        Unit::TimeZone
+    } else if unit.len() == 3 && unit.bytes().all(|b| b.is_ascii_alphabetic()) {
         Unit::Currency(Currency::parse(unit).ok()?)
     } else {
         Unit::Dates(DateOrder::from_format(unit)?)
     };
     Some((name, parsed))
+}
+
+/// A Salesforce custom report type names each column `Object: Field` (`Account: Account
+/// Name`, `Opportunity Owner: Full Name`). When the whole header names no field, this maps
+/// the field part: of the file's own object (`Account:` in an accounts file, `Opportunity:` or
+/// `Deal:` in an opportunities file); the owner's name (`Opportunity Owner: Full Name`, but not
+/// `Account Owner: …` in an opportunities file, which is not the opportunity's owner); and in an
+/// opportunities file the account's name, id or website (`Account: Website`, `Account Name:
+/// Account Name`). Other objects' fields (`Parent Account: Account Name`, `Account: Industry`
+/// in an opportunities file) are not the record's own and stay ignored.
+fn qualified_field(header: &str, fields: &[FieldSpec]) -> Option<usize> {
+    let (object, field) = header.split_once(':')?;
+    let (object, field) = (header_key(object), header_key(field));
+    let position = |name: &str| fields.iter().position(|f| f.name == name);
+    let find = |key: &str| {
+        fields
+            .iter()
+            .position(|f| f.aliases.iter().any(|a| header_key(a) == key))
+    };
+    let opportunities = position("account_name").is_some();
+    let (own, owners): (&[&str], &[&str]) = if opportunities {
+        (
+            &["opportunity", "deal"],
+            &["opportunityowner", "dealowner", "owner"],
+        )
+    } else {
+        (
+            &["account", "accountname", "company", "organization"],
+            &["accountowner", "companyowner", "owner"],
+        )
+    };
+    if own.contains(&object.as_str()) {
+        return find(&field);
+    }
+    if owners.contains(&object.as_str()) {
+        return matches!(field.as_str(), "fullname" | "name").then(|| position("owner"))?;
+    }
+    let accounts = [
+        "account",
+        "accountname",
+        "company",
+        "associatedcompany",
+        "organization",
+    ];
+    if opportunities && accounts.contains(&object.as_str()) {
+        let name = match field.as_str() {
+            "name" | "accountname" | "companyname" | "organizationname" => "account_name",
+            "id" | "accountid" | "companyid" | "recordid" => "account_external_id",
+            _ => {
+                let f = find(&field)?;
+                let name = fields[f].name;
+                ["account_domain", "account_name", "account_external_id"]
+                    .contains(&name)
+                    .then_some(name)?
+            }
+        };
+        return position(name);
+    }
+    None
 }
 
 /// "no column for …" for each required field without a column, joined; empty when none.
@@ -1011,15 +1116,17 @@ fn normalized_table<T: Copy>(labels: &[(&str, T)]) -> LabelTable<T> {
 }
 
 /// Finds `label` in a normalized table without allocating: the key (ASCII letters and digits,
-/// lowercased) is built on the stack.
+/// lowercased) is built on the stack. Non-ASCII spaces and invisible characters (`Closed\u{a0}Won`,
+/// as copy-paste from a web page writes it) separate words like ASCII punctuation; any other
+/// non-ASCII character (`Qualifié`) matches nothing.
 fn lookup<T: Copy>(table: &[(Box<[u8]>, T)], label: &str) -> Option<T> {
     let mut key = [0u8; LABEL_KEY_BYTES_MAX];
     let mut n = 0;
-    for b in label.bytes() {
-        if b.is_ascii_alphanumeric() {
-            *key.get_mut(n)? = b.to_ascii_lowercase();
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() {
+            *key.get_mut(n)? = c.to_ascii_lowercase() as u8;
             n += 1;
-        } else if !b.is_ascii() {
+        } else if !c.is_ascii() && !is_padding(c) {
             return None;
         }
     }
@@ -1033,12 +1140,16 @@ fn lookup<T: Copy>(table: &[(Box<[u8]>, T)], label: &str) -> Option<T> {
 // Amounts
 
 /// The amount and currency columns of one row: the currency column wins; else the code or
-/// unambiguous symbol in the amount cell; a contradiction is an error on the amount.
+/// unambiguous symbol in the amount cell; a contradiction is an error on the amount. A symbol
+/// that names no single currency (`$`, `¥`, `kr`) must agree with the currency column, or,
+/// without one, with `default_currency` (the one the importer applies); otherwise the row is
+/// refused rather than stored in the wrong currency.
 fn amount_and_currency(
     cells: &mut Cells<'_>,
     c: &[Option<usize>],
     semicolons: bool,
     header_currency: Option<Currency>,
+    default_currency: Currency,
 ) -> (Option<Amount>, Option<Currency>) {
     let amount_column = c[O::Amount as usize];
     let currency = cells
@@ -1047,20 +1158,69 @@ fn amount_and_currency(
     let Some(cell) = cells.typed(amount_column) else {
         return (None, currency);
     };
-    match parse_amount(cell, semicolons) {
-        Ok((amount, named)) => match (currency, named) {
-            (Some(column), Some(named)) if column != named => {
-                let message =
-                    format!("'{cell}' is in {named} but the currency column says {column}");
-                cells.error(amount_column, message);
-                (None, currency)
-            }
-            _ => (Some(amount), currency.or(named)),
-        },
+    if cells.excel_error(amount_column, cell) {
+        return (None, currency);
+    }
+    let (amount, named) = match parse_amount(cell, semicolons) {
+        Ok(parsed) => parsed,
         Err(message) => {
+            cells.error(amount_column, message);
+            return (None, currency);
+        }
+    };
+    let (symbol, candidates) = symbol_candidates(cell);
+    let message = match (currency, named) {
+        (Some(column), Some(named)) if column != named => Some(format!(
+            "'{cell}' is in {named} but the currency column says {column}"
+        )),
+        (Some(column), None)
+            if !candidates.is_empty() && !candidates.contains(&column.as_str()) =>
+        {
+            Some(format!(
+                "'{cell}' is in {symbol} ({}) but the currency column says {column}",
+                candidates.join(", ")
+            ))
+        }
+        (None, None)
+            if !candidates.is_empty() && !candidates.contains(&default_currency.as_str()) =>
+        {
+            Some(format!(
+                "'{cell}' does not say which currency ({symbol} may be {}) and the default \
+                 currency is {default_currency}; add a currency column, or write the code, \
+                 e.g. {} {amount}",
+                candidates.join(", "),
+                candidates[0]
+            ))
+        }
+        _ => None,
+    };
+    match message {
+        Some(message) => {
             cells.error(amount_column, message);
             (None, currency)
         }
+        None => (Some(amount), currency.or(named)),
+    }
+}
+
+/// The symbol in an amount cell that names no single currency, and the currencies it may mean:
+/// `$` (dollars and pesos), `¥` (yen or yuan), `kr` (Nordic crowns); empty when the cell has
+/// none. Only meaningful for a cell [`parse_amount`] read without naming a currency (`US$`,
+/// `C$` and the like name one).
+fn symbol_candidates(cell: &str) -> (&'static str, &'static [&'static str]) {
+    if cell.contains('$') {
+        (
+            "$",
+            &[
+                "USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "ARS", "CLP", "COP", "TWD",
+            ],
+        )
+    } else if cell.contains(['¥', '￥']) {
+        ("¥", &["JPY", "CNY"])
+    } else if cell.to_ascii_lowercase().contains("kr") {
+        ("kr", &["SEK", "NOK", "DKK", "ISK"])
+    } else {
+        ("", &[])
     }
 }
 
@@ -1083,16 +1243,31 @@ fn parse_amount(cell: &str, semicolons: bool) -> Result<(Amount, Option<Currency
     let (body, named) = strip_currency(s)?;
     let body: String = body
         .chars()
-        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\'' | '’'))
+        .filter(|&c| {
+            !matches!(
+                c,
+                ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\u{2007}' | '\u{2008}' | '\'' | '’'
+            ) && !is_invisible(c)
+        })
         .collect();
+    // `1.200,- €`, `1'200.–`: German and Swiss for "no cents".
+    // The separator stays, so `1.200,-` reads like `1.200,00`.
+    let body = match ["-", "–", "—"].iter().find_map(|dash| {
+        body.strip_suffix(dash)
+            .filter(|b| b.ends_with([',', '.']))
+            .filter(|b| b[..b.len() - 1].ends_with(|c: char| c.is_ascii_digit()))
+    }) {
+        Some(whole) => format!("{whole}00"),
+        None => body,
+    };
     if body == "-" && body.len() < s.len() {
         // Excel's accounting format writes zero as `$ -`.
         return Amount::parse("0")
             .map(|a| (a, named))
             .map_err(|e| e.message().to_string());
     }
-    let negative = body.starts_with(['-', '−'])
-        || body.ends_with(['-', '−'])
+    let negative = body.starts_with(['-', '−', '–'])
+        || body.ends_with(['-', '−', '–'])
         || (body.starts_with('(') && body.ends_with(')'));
     if negative {
         return Err(format!("'{s}' is negative; amounts must not be negative"));
@@ -1155,6 +1330,10 @@ fn normalize_separators(s: &str, cell: &str, semicolons: bool) -> Result<Option<
              without a thousands separator, e.g. 1200 or 1.2"
         ))
     };
+    if is_indian_grouping(s) {
+        // 12,34,567.50: lakh and crore groups (India), which nothing else writes.
+        return Ok(Some(s.replace(',', "")));
+    }
     match (last_comma, last_dot) {
         (Some(comma), dot) if !matches!(dot, Some(d) if d > comma) => {
             let commas = s.matches(',').count();
@@ -1162,7 +1341,9 @@ fn normalize_separators(s: &str, cell: &str, semicolons: bool) -> Result<Option<
                 // 1,200,000: thousands (Amount::parse checks the grouping).
                 return Ok(None);
             }
-            if dot.is_some() || digits_after(comma) != 3 {
+            // `0,125` groups nothing: a decimal comma whatever the file.
+            let zero_whole = s[..comma].trim_start_matches('0').is_empty();
+            if dot.is_some() || digits_after(comma) != 3 || zero_whole {
                 // 1.200,50 or 1200,5: a decimal comma.
                 if commas > 1 {
                     return Err(format!(
@@ -1175,7 +1356,7 @@ fn normalize_separators(s: &str, cell: &str, semicolons: bool) -> Result<Option<
                     ));
                 }
                 Ok(Some(s.replace('.', "").replace(',', ".")))
-            } else if semicolons && !s[..comma].trim_start_matches('0').is_empty() {
+            } else if semicolons {
                 ambiguous()
             } else {
                 Ok(None)
@@ -1206,6 +1387,22 @@ fn normalize_separators(s: &str, cell: &str, semicolons: bool) -> Result<Option<
         }
         _ => Ok(None),
     }
+}
+
+/// `1,23,456` and `12,34,567.50`: the last group of the whole part three digits, the ones
+/// before it two (at least two commas), and a decimal point if any.
+fn is_indian_grouping(s: &str) -> bool {
+    let whole = s
+        .split_once('.')
+        .map_or(s, |(w, f)| if f.contains([',', '.']) { "" } else { w });
+    let groups: Vec<&str> = whole.split(',').collect();
+    let [first, middle @ .., last] = groups.as_slice() else {
+        return false;
+    };
+    !middle.is_empty()
+        && (1..=2).contains(&first.len())
+        && middle.iter().all(|g| g.len() == 2)
+        && last.len() == 3
 }
 
 /// Whether the part of `s` before `end` groups by three with `sep` (`1.200` before `,50`).
@@ -1312,12 +1509,37 @@ fn parse_currency(cell: &str) -> Result<Currency, String> {
     if let Ok(c) = Currency::parse(cell) {
         return Ok(c);
     }
+    // `USD - U.S. Dollar`, `EUR (Euro)`: a code, then its name (a picklist label).
+    let trimmed = cell.trim();
+    if let Some((code, rest)) = trimmed.split_at_checked(3) {
+        let named = rest
+            .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '-' | '–' | '(' | ':'));
+        if rest.starts_with([' ', '-', '(', ':']) && !named.is_empty() {
+            if let Ok(c) = Currency::parse(code) {
+                return match parse_currency(named.trim_end_matches(')')) {
+                    Ok(other) if other != c => {
+                        Err(format!("'{trimmed}' names two currencies, {c} and {other}"))
+                    }
+                    _ => Ok(c),
+                };
+            }
+        }
+    }
     static TABLE: OnceLock<LabelTable<&'static str>> = OnceLock::new();
     let table = TABLE.get_or_init(|| normalized_table(CURRENCY_NAMES));
     let symbol = CURRENCY_MARKS
         .iter()
         .find(|(mark, _)| *mark == cell.trim())
         .and_then(|(_, code)| *code);
+    let (mark, candidates) = symbol_candidates(cell);
+    if symbol.is_none() && !candidates.is_empty() && cell.trim().len() <= 3 {
+        return Err(format!(
+            "'{}' names no single currency ({mark} may be {}); write its ISO code, e.g. {}",
+            cell.trim(),
+            candidates.join(", "),
+            candidates[0]
+        ));
+    }
     lookup(table, cell)
         .or(symbol)
         .and_then(|code| Currency::parse(code).ok())
@@ -1362,6 +1584,103 @@ const CURRENCY_NAMES: &[(&str, &str)] = &[
     ("South Korean Won", "KRW"),
 ];
 
+/// A domain or website cell: the first domain it lists, normalized. Refused, because the domain
+/// is the key accounts are matched on (here and with partners) and these would make unrelated
+/// accounts one: a personal email address (`jane@gmail.com`: a mail provider, not the
+/// company), and a page on a social or directory site (`linkedin.com/company/acme`).
+fn parse_domain(cell: &str) -> Result<Domain, String> {
+    let listed = first_listed(cell);
+    let domain = Domain::parse(listed).map_err(|e| e.message().to_string())?;
+    let host = domain.as_str();
+    let is = |list: &[&str]| {
+        list.iter().any(|d| {
+            host == *d || (host.ends_with(d) && host[..host.len() - d.len()].ends_with('.'))
+        })
+    };
+    let without_scheme = listed.split_once("://").map_or(listed, |(_, rest)| rest);
+    let has_path = without_scheme
+        .split_once(['/', '?', '#'])
+        .is_some_and(|(_, path)| !path.trim_matches(['/', '?', '#']).is_empty());
+    if listed.contains('@') && is(MAIL_PROVIDERS) {
+        return Err(format!(
+            "'{listed}' is a personal email address; {host} is not the company's domain (write \
+             the company's website, or clear the cell)"
+        ));
+    }
+    if has_path && is(PROFILE_SITES) {
+        return Err(format!(
+            "'{listed}' is a page on {host}, not the company's own website (write the company's \
+             website, or clear the cell)"
+        ));
+    }
+    Ok(domain)
+}
+
+/// Mail providers whose addresses are people's, not companies' (see [`parse_domain`]).
+const MAIL_PROVIDERS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "yahoo.fr",
+    "ymail.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "hotmail.fr",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "t-online.de",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "libero.it",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "naver.com",
+];
+
+/// Social and directory sites whose pages (`linkedin.com/company/acme`) CRMs store in the
+/// website field (see [`parse_domain`]). The bare domain is still accepted: it is the account of
+/// the site's own company.
+const PROFILE_SITES: &[&str] = &[
+    "linkedin.com",
+    "facebook.com",
+    "fb.com",
+    "twitter.com",
+    "x.com",
+    "instagram.com",
+    "youtube.com",
+    "github.com",
+    "crunchbase.com",
+    "xing.com",
+    "google.com",
+    "goo.gl",
+    "bit.ly",
+    "wikipedia.org",
+    "medium.com",
+    "tiktok.com",
+    "pinterest.com",
+    "yelp.com",
+    "glassdoor.com",
+    "zoominfo.com",
+    "wellfound.com",
+    "angel.co",
+    "linktr.ee",
+];
+
 /// The first of several values in a cell (`acme.com; acme.de` → `acme.com`).
 fn first_listed(s: &str) -> &str {
     s.split([';', ',', '|', ' ', '\n'])
@@ -1390,16 +1709,8 @@ fn account_reference(
     let id = cells
         .typed(id_column)
         .and_then(|s| s.split(';').map(str::trim).find(|s| !s.is_empty()));
-    let external_id = match clean_text("account_external_id", id, NAME_BYTES_MAX) {
-        Ok(v) => v,
-        Err(e) => {
-            cells.error(id_column, e.message);
-            None
-        }
-    };
-    let domain = cells.value(domain_column, |s| {
-        Domain::parse(first_listed(s)).map_err(|e| e.message().to_string())
-    });
+    let external_id = id.and_then(|id| cells.id(id_column, id, "account_external_id"));
+    let domain = cells.value(domain_column, parse_domain);
     let name = cells.text(name_column, "account_name", NAME_BYTES_MAX);
     (external_id, domain, name)
 }
@@ -1423,11 +1734,17 @@ pub enum DateOrder {
     MonthFirst,
     /// `DD/MM/YYYY` (most of Europe, Latin America, India…).
     DayFirst,
+    /// `YYYY-MM-DD`: the file's dates are ISO, so a date like `03/04/2026`, whose day and month
+    /// could be either, is refused rather than guessed (`23/11/2026` still reads one way only).
+    YearFirst,
 }
+
+/// The date formats a user may name (`--date-format`, `?date_format=`), for messages.
+pub const DATE_FORMATS: &str = "DD/MM/YYYY (day first), MM/DD/YYYY (month first) or YYYY-MM-DD";
 
 impl DateOrder {
     /// From a format as a header or setting names it: `DD/MM/YYYY`, `MM/DD/YYYY`, `D.M.YY`,
-    /// `dd-mm-yyyy`; `None` for anything else.
+    /// `dd-mm-yyyy`, `YYYY-MM-DD`; `None` for anything else.
     pub fn from_format(format: &str) -> Option<DateOrder> {
         let letters: String = format
             .chars()
@@ -1443,16 +1760,52 @@ impl DateOrder {
         match collapsed.as_str() {
             "dmy" => Some(DateOrder::DayFirst),
             "mdy" => Some(DateOrder::MonthFirst),
+            "ymd" => Some(DateOrder::YearFirst),
             _ => None,
         }
     }
 
-    fn format(self) -> &'static str {
+    /// The format's canonical spelling (`DD/MM/YYYY`).
+    pub fn format(self) -> &'static str {
         match self {
             DateOrder::MonthFirst => "MM/DD/YYYY",
             DateOrder::DayFirst => "DD/MM/YYYY",
+            DateOrder::YearFirst => "YYYY-MM-DD",
         }
     }
+
+    /// Parses a date format a user names (`--date-format`, `?date_format=`), or says which are
+    /// accepted.
+    pub fn parse_setting(format: &str) -> Result<DateOrder, String> {
+        DateOrder::from_format(format).ok_or_else(|| {
+            format!(
+                "'{}' is not a date format this import knows; use {DATE_FORMATS}",
+                format.trim()
+            )
+        })
+    }
+}
+
+/// `2026年1月15日` (Japanese, Chinese) and `2026. 1. 15.` (Korean), as Excel in those locales
+/// writes a date, rewritten `2026-1-15`; `None` for any other form.
+fn east_asian_date(s: &str) -> Option<String> {
+    let (year, rest) = match s.split_once('年') {
+        Some((year, rest)) => {
+            let (month, rest) = rest.split_once('月')?;
+            let day = rest
+                .trim_start()
+                .strip_suffix('日')
+                .or_else(|| rest.split_once('日').map(|(d, _)| d))?;
+            return Some(format!("{}-{}-{}", year.trim(), month.trim(), day.trim()));
+        }
+        None => s.split_once(". ")?,
+    };
+    // Korean: `2026. 1. 15.`, maybe with a time after it.
+    let (month, rest) = rest.split_once(". ")?;
+    let day = rest.split_once('.').map_or(rest, |(d, _)| d);
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    (year.len() == 4 && all_digits(year) && all_digits(month) && all_digits(day.trim()))
+        .then(|| format!("{year}-{month}-{}", day.trim()))
 }
 
 /// English month names and abbreviations (`Sept` too), 1-based.
@@ -1488,18 +1841,30 @@ fn month_number(word: &str) -> Option<u32> {
 /// - `23.11.2026` (a dot always means day first);
 /// - `11/23/2026`, `11-23-2026`, `11/23/26` in `order` (month first unless the file or header
 ///   says otherwise), with any time after it; a date that only reads the other way round
-///   (`23/11/2026` month first) is refused, never silently swapped;
+///   (`23/11/2026` month first) is refused, never silently swapped; `order` year first reads
+///   only dates that read one way (`23/11/2026`) and refuses the others (`03/04/2026`);
+/// - `2026年11月23日` and `2026. 11. 23.` (Japanese, Chinese and Korean Excel);
 /// - month names: `Nov 23, 2026`, `November 23 2026`, `23 Nov 2026`, `23-Nov-2026`, `23-Nov-26`;
-/// - Excel serial day numbers (`46349`, a date column exported as a number: 1970–2099 only);
+/// - Excel serial day numbers (`46349`, a date column exported as a number: 1970–2099 only;
+///   `46349.375` with a time of day) and compact `20261123` (1970–2099);
 /// - Unix timestamps in seconds or milliseconds (`1795392000`, `1795392000000`).
 ///
 /// Two-digit years are 2000–2099.
 fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
     let s = cell.trim();
+    if let Some(iso) = east_asian_date(s) {
+        return parse_date(&iso, DateOrder::YearFirst).map_err(|_| {
+            format!("'{s}' is not a date (expected YYYY-MM-DD, or 2026年1月15日 as written)")
+        });
+    }
     let bad = || {
         format!(
-            "'{s}' is not a date (expected YYYY-MM-DD, {}, DD.MM.YYYY or Nov 23, 2026)",
-            order.format()
+            "'{s}' is not a date (expected YYYY-MM-DD, {}DD.MM.YYYY or Nov 23, 2026)",
+            match order {
+                DateOrder::YearFirst => "",
+                DateOrder::MonthFirst => "MM/DD/YYYY, ",
+                DateOrder::DayFirst => "DD/MM/YYYY, ",
+            }
         )
     };
     let check = |y: u32, m: u32, d: u32| -> Result<Date, String> {
@@ -1518,11 +1883,26 @@ fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
     };
     let small =
         |t: &str| -> Option<u32> { (1..=2).contains(&t.len()).then(|| t.parse().ok()).flatten() };
-    // Numbers only: an Excel serial day or a Unix timestamp.
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+    // Numbers only: an Excel serial day (with a time of day as a fraction: `46349.375`), a
+    // compact `YYYYMMDD` (ERP exports) or a Unix timestamp.
+    let serial = match s.split_once('.') {
+        Some((day, time)) if day.len() == 5 && !time.is_empty() => {
+            time.bytes().all(|b| b.is_ascii_digit()).then_some(day)
+        }
+        _ => Some(s),
+    };
+    if let Some(s) = serial.filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) {
         let n: i64 = s.parse().map_err(|_| bad())?;
         let days = match s.len() {
             5 if (25_569..=73_050).contains(&n) => n - 25_569,
+            8 => {
+                let (y, m, d) = (n / 10_000, n / 100 % 100, n % 100);
+                return if (1970..=2099).contains(&y) {
+                    check(y as u32, m as u32, d as u32)
+                } else {
+                    Err(bad())
+                };
+            }
             10 => n / 86_400,
             13 => n / 86_400_000,
             _ => return Err(bad()),
@@ -1605,11 +1985,20 @@ fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
     let (m, d) = match order {
         DateOrder::MonthFirst => (a, b),
         DateOrder::DayFirst => (b, a),
+        // Only a date that reads one way is read: `23/11/2026`.
+        DateOrder::YearFirst if a > 12 => (b, a),
+        DateOrder::YearFirst if b > 12 => (a, b),
+        DateOrder::YearFirst => {
+            return Err(format!(
+                "'{s}' is not a YYYY-MM-DD date, and its day and month could be either; write \
+                 it as YYYY-MM-DD, or name the file's date format (DD/MM/YYYY or MM/DD/YYYY)"
+            ))
+        }
     };
     if m > 12 && d <= 12 && Date::new(y as u16, d as u8, m as u8).is_ok() {
         let (other, header) = match order {
             DateOrder::MonthFirst => ("DD/MM/YYYY", "Close Date (DD/MM/YYYY)"),
-            DateOrder::DayFirst => ("MM/DD/YYYY", "Close Date (MM/DD/YYYY)"),
+            DateOrder::DayFirst | DateOrder::YearFirst => ("MM/DD/YYYY", "Close Date (MM/DD/YYYY)"),
         };
         return Err(format!(
             "'{s}' is not a {} date (it reads as {other}); write dates as YYYY-MM-DD, or if the \
@@ -1644,6 +2033,9 @@ enum Encoding {
     Utf16Le,
     /// UTF-16 big-endian.
     Utf16Be,
+    /// Mac OS Roman: Excel for Mac's "CSV (Macintosh)", recognized by its lone-CR line ends
+    /// together with bytes that are not UTF-8 (Windows never ends lines with a lone CR).
+    MacRoman,
 }
 
 /// Transcodes the file to UTF-8 on the fly; the CSV reader only ever sees UTF-8.
@@ -1722,6 +2114,15 @@ fn decode_into(encoding: Encoding, input: &[u8], eof: bool, out: &mut Vec<u8>) -
                 }
             }
         }
+        Encoding::MacRoman => {
+            for &byte in input {
+                match byte {
+                    0x00..=0x7F => out.push(byte),
+                    _ => push_char(out, MAC_ROMAN[usize::from(byte - 0x80)]),
+                }
+            }
+            input.len()
+        }
         Encoding::Utf16Le | Encoding::Utf16Be => {
             let unit = |c: &[u8]| match (encoding, c) {
                 (Encoding::Utf16Le, [a, b]) => u16::from_le_bytes([*a, *b]),
@@ -1753,6 +2154,25 @@ fn push_char(out: &mut Vec<u8>, c: char) {
     let mut buf = [0u8; 4];
     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
 }
+
+/// Mac OS Roman bytes 0x80–0xFF (0xDB is the euro sign, as since Mac OS 8.5).
+const MAC_ROMAN: [char; 128] = [
+    '\u{c4}', '\u{c5}', '\u{c7}', '\u{c9}', '\u{d1}', '\u{d6}', '\u{dc}', '\u{e1}', '\u{e0}',
+    '\u{e2}', '\u{e4}', '\u{e3}', '\u{e5}', '\u{e7}', '\u{e9}', '\u{e8}', '\u{ea}', '\u{eb}',
+    '\u{ed}', '\u{ec}', '\u{ee}', '\u{ef}', '\u{f1}', '\u{f3}', '\u{f2}', '\u{f4}', '\u{f6}',
+    '\u{f5}', '\u{fa}', '\u{f9}', '\u{fb}', '\u{fc}', '\u{2020}', '\u{b0}', '\u{a2}', '\u{a3}',
+    '\u{a7}', '\u{2022}', '\u{b6}', '\u{df}', '\u{ae}', '\u{a9}', '\u{2122}', '\u{b4}', '\u{a8}',
+    '\u{2260}', '\u{c6}', '\u{d8}', '\u{221e}', '\u{b1}', '\u{2264}', '\u{2265}', '\u{a5}',
+    '\u{b5}', '\u{2202}', '\u{2211}', '\u{220f}', '\u{3c0}', '\u{222b}', '\u{aa}', '\u{ba}',
+    '\u{3a9}', '\u{e6}', '\u{f8}', '\u{bf}', '\u{a1}', '\u{ac}', '\u{221a}', '\u{192}', '\u{2248}',
+    '\u{2206}', '\u{ab}', '\u{bb}', '\u{2026}', '\u{a0}', '\u{c0}', '\u{c3}', '\u{d5}', '\u{152}',
+    '\u{153}', '\u{2013}', '\u{2014}', '\u{201c}', '\u{201d}', '\u{2018}', '\u{2019}', '\u{f7}',
+    '\u{25ca}', '\u{ff}', '\u{178}', '\u{2044}', '\u{20ac}', '\u{2039}', '\u{203a}', '\u{fb01}',
+    '\u{fb02}', '\u{2021}', '\u{b7}', '\u{201a}', '\u{201e}', '\u{2030}', '\u{c2}', '\u{ca}',
+    '\u{c1}', '\u{cb}', '\u{c8}', '\u{cd}', '\u{ce}', '\u{cf}', '\u{cc}', '\u{d3}', '\u{d4}',
+    '\u{f8ff}', '\u{d2}', '\u{da}', '\u{db}', '\u{d9}', '\u{131}', '\u{2c6}', '\u{2dc}', '\u{af}',
+    '\u{2d8}', '\u{2d9}', '\u{2da}', '\u{b8}', '\u{2dd}', '\u{2db}', '\u{2c7}',
+];
 
 /// A Windows-1252 byte as a character (bytes 0x80–0x9F differ from Latin-1; the five undefined
 /// ones map to the C1 control of the same number, as in the WHATWG encoding standard).
@@ -1827,7 +2247,17 @@ struct Rows<R: Read> {
 impl<R: Read> Rows<R> {
     fn open(mut input: R, fields: &[FieldSpec]) -> Result<(Rows<R>, Header), ImportError> {
         let mut prefix = read_prefix(&mut input)?;
-        let encoding = sniff_encoding(&mut prefix)?;
+        let mut encoding = sniff_encoding(&mut prefix)?;
+        let lone_cr = !prefix.contains(&b'\n') && prefix.contains(&b'\r');
+        // Not UTF-8 anywhere: a UTF-8 file with one stray byte keeps its UTF-8 characters.
+        let utf8_letters = prefix.utf8_chunks().any(|chunk| !chunk.valid().is_ascii());
+        if encoding == Encoding::Utf8
+            && lone_cr
+            && !utf8_letters
+            && std::str::from_utf8(&prefix).is_err_and(|e| e.error_len().is_some())
+        {
+            encoding = Encoding::MacRoman;
+        }
         let mut text = Vec::with_capacity(prefix.len());
         decode_into(encoding, &prefix, false, &mut text);
         let first_line = text
@@ -2236,6 +2666,75 @@ fn is_salesforce_footer(cell: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Cells: typed access to one row, collecting every error
 
+/// What exports write for "no value" in a typed or optional cell, in any case: Excel's `#N/A`,
+/// database dumps' `NULL`, pivot tables' `(blank)`, dashes. (And pandas' `NaN`, see
+/// [`Cells::not_placeholder`].)
+const PLACEHOLDERS: &[&str] = &[
+    "-", "--", "—", "–", "#N/A", "N/A", "NULL", "(none)", "(blank)",
+];
+
+/// Excel's error values, which a failed formula exports as its value (`#N/A` is a placeholder,
+/// see [`PLACEHOLDERS`]).
+const EXCEL_ERRORS: &[&str] = &[
+    "#VALUE!",
+    "#REF!",
+    "#DIV/0!",
+    "#NAME?",
+    "#NUM!",
+    "#NULL!",
+    "#SPILL!",
+    "#CALC!",
+    "#FIELD!",
+    "#BLOCKED!",
+    "#CONNECT!",
+    "#BUSY!",
+    "#UNKNOWN!",
+    "#GETTING_DATA",
+    "#EXTERNAL!",
+];
+
+/// Whitespace (no-break spaces included) and the invisible characters copy-paste from web pages
+/// and some exports leave around values: zero-width space, non-joiner and joiner, word joiner,
+/// and a byte order mark that is not at the start of the file.
+fn is_padding(c: char) -> bool {
+    c.is_whitespace() || is_invisible(c)
+}
+
+/// Zero-width characters, which [`is_padding`] trims and label lookups skip.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{ad}'
+    )
+}
+
+/// Invisible characters that mean nothing inside a name: zero-width space, word joiner, byte
+/// order mark, soft hyphen. (Zero-width joiners shape Persian, Indic and emoji text: kept.)
+fn is_stray(c: char) -> bool {
+    matches!(c, '\u{200b}' | '\u{2060}' | '\u{feff}' | '\u{ad}')
+}
+
+/// A space other than the ASCII one that means just a space: no-break, narrow no-break, figure,
+/// thin and the other fixed-width spaces.
+fn is_odd_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{a0}' | '\u{202f}' | '\u{2000}'..='\u{200a}' | '\u{205f}' | '\u{3000}'
+    )
+}
+
+/// `1.23457E+11`: a number in scientific notation, as Excel writes a long number in a narrow
+/// or General column.
+fn is_scientific(s: &str) -> bool {
+    let Some((mantissa, exponent)) = s.split_once(['e', 'E']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let (whole, fraction) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, "0"));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    digits(whole) && digits(fraction) && digits(exponent)
+}
+
 struct Cells<'a> {
     record: &'a csv::ByteRecord,
     headers: &'a [String],
@@ -2260,29 +2759,67 @@ impl<'a> Cells<'a> {
     }
 
     /// The trimmed cell, `None` when the column is absent or the cell empty. (Cells are UTF-8:
-    /// the stream is decoded before the CSV reader splits it on ASCII separators.) Excel's
-    /// `="00123"`, which keeps leading zeros, is the text inside the quotes.
+    /// the stream is decoded before the CSV reader splits it on ASCII separators.) Trimming
+    /// also removes the invisible characters copy-paste leaves at the edges of a value (see
+    /// [`is_padding`]). Excel's `="00123"`, which keeps leading zeros, is the text inside the
+    /// quotes; the apostrophe a spreadsheet or an export puts before a formula-looking value to
+    /// keep it text (`'=SUM(…)`, `'+1 555…`, `'-5`, `'@acme`) is dropped.
     fn get(&self, column: Option<usize>) -> Option<&'a str> {
         let bytes = self.record.get(column?)?;
-        let mut s = std::str::from_utf8(bytes).ok()?.trim();
+        let mut s = std::str::from_utf8(bytes).ok()?.trim_matches(is_padding);
         if let Some(inner) = s.strip_prefix("=\"").and_then(|r| r.strip_suffix('"')) {
             if !inner.contains('"') {
-                s = inner.trim();
+                s = inner.trim_matches(is_padding);
+            }
+        }
+        if let Some(rest) = s.strip_prefix('\'') {
+            if rest.starts_with(['=', '+', '-', '@']) {
+                s = rest;
             }
         }
         (!s.is_empty()).then_some(s)
     }
 
-    /// The cell for a typed field (amount, date, currency, domain, stage, status): like
-    /// [`Cells::get`], but the placeholders exports write for "no value" (`#N/A`, `N/A`, `NULL`,
-    /// `-`, `--`, `(none)`) are no value too.
+    /// The cell for a typed field (amount, date, currency, domain, stage, status, ids) and for
+    /// optional text: like [`Cells::get`], but the placeholders exports write for "no value"
+    /// ([`PLACEHOLDERS`]) are no value too, and a leading apostrophe (Excel's text prefix,
+    /// `'00123`, `'2026-01-15`) is dropped.
     fn typed(&self, column: Option<usize>) -> Option<&'a str> {
-        let s = self.get(column)?;
-        let placeholder = matches!(s, "-" | "--" | "—" | "–")
-            || ["#N/A", "N/A", "NULL", "(none)"]
-                .iter()
-                .any(|p| s.eq_ignore_ascii_case(p));
-        (!placeholder).then_some(s)
+        let s = self.optional(column)?;
+        let s = match s.strip_prefix('\'') {
+            Some(rest) if !rest.ends_with('\'') => rest.trim_matches(is_padding),
+            _ => s,
+        };
+        self.not_placeholder(s)
+    }
+
+    /// The cell for optional text (owner, industry, next step…): like [`Cells::get`], but a
+    /// placeholder is no value. A leading apostrophe is kept: text may start with one.
+    fn optional(&self, column: Option<usize>) -> Option<&'a str> {
+        self.not_placeholder(self.get(column)?)
+    }
+
+    fn not_placeholder(&self, s: &'a str) -> Option<&'a str> {
+        // `NaN` in pandas' two spellings only: `Nan` is a name.
+        let placeholder =
+            PLACEHOLDERS.iter().any(|p| s.eq_ignore_ascii_case(p)) || matches!(s, "NaN" | "nan");
+        (!placeholder && !s.is_empty()).then_some(s)
+    }
+
+    /// Records an error when `cell` is an Excel error value (`#REF!`): a formula that failed,
+    /// whose value is lost. `#N/A` is a placeholder instead (no value).
+    fn excel_error(&mut self, column: Option<usize>, cell: &str) -> bool {
+        let is_error = EXCEL_ERRORS.iter().any(|e| cell.eq_ignore_ascii_case(e));
+        if is_error {
+            self.error(
+                column,
+                format!(
+                    "'{cell}' is an Excel error value (a formula that failed); fix the formula \
+                     or clear the cell in the spreadsheet, then export again"
+                ),
+            );
+        }
+        is_error
     }
 
     fn error(&mut self, column: Option<usize>, message: String) {
@@ -2299,9 +2836,36 @@ impl<'a> Cells<'a> {
         self.error(column, format!("is empty; {why}"));
     }
 
+    /// Optional text: placeholders (`NULL`, `N/A`, `-`) are no value.
     fn text(&mut self, column: Option<usize>, field: &'static str, max: usize) -> Option<String> {
-        let cell = self.get(column)?;
+        let cell = self.optional(column)?;
+        self.clean(column, cell, field, max)
+    }
+
+    fn clean(
+        &mut self,
+        column: Option<usize>,
+        cell: &str,
+        field: &'static str,
+        max: usize,
+    ) -> Option<String> {
+        if self.excel_error(column, cell) {
+            return None;
+        }
         match clean_text(field, Some(cell), max) {
+            // Names, ids, owners: a no-break space inside is a space and invisible characters
+            // are nothing, so `Acme\u{a0}Corp` links to the account `Acme Corp`. (Free text,
+            // the next step and description, is kept as written.)
+            Ok(Some(v))
+                if max <= NAME_BYTES_MAX && v.contains(|c| is_stray(c) || is_odd_space(c)) =>
+            {
+                Some(
+                    v.chars()
+                        .filter(|&c| !is_stray(c))
+                        .map(|c| if is_odd_space(c) { ' ' } else { c })
+                        .collect(),
+                )
+            }
             Ok(v) => v,
             Err(e) => {
                 self.error(column, e.message);
@@ -2310,12 +2874,61 @@ impl<'a> Cells<'a> {
         }
     }
 
-    /// A required name-like text; empty (with an error recorded) when missing.
-    fn required(&mut self, column: Option<usize>, field: &'static str, why: &str) -> String {
-        let value = self.text(column, field, NAME_BYTES_MAX);
-        if value.is_none() && self.get(column).is_none() {
-            self.empty(column, why);
+    /// A CRM id (the record's or its account's): optional text, but a number Excel shortened
+    /// to scientific notation (`1.23457E+11`) is an error, because different ids would collide.
+    fn id(&mut self, column: Option<usize>, cell: &str, field: &'static str) -> Option<String> {
+        // `9001.0`: a numeric id written as a float (pandas does, for a column with gaps).
+        let cell = match cell.split_once('.') {
+            Some((whole, zeros))
+                if !whole.is_empty()
+                    && whole.bytes().all(|b| b.is_ascii_digit())
+                    && !zeros.is_empty()
+                    && zeros.bytes().all(|b| b == b'0') =>
+            {
+                whole
+            }
+            _ => cell,
+        };
+        if is_scientific(cell) {
+            self.error(
+                column,
+                format!(
+                    "'{cell}' is an id Excel shortened to scientific notation, so different ids \
+                     would look alike; export again from the CRM, or in Excel format the column \
+                     as Text before saving"
+                ),
+            );
+            return None;
         }
+        self.clean(column, cell, field, NAME_BYTES_MAX)
+    }
+
+    /// The record's own CRM id (see [`Cells::id`]).
+    fn external_id(&mut self, column: Option<usize>) -> Option<String> {
+        let cell = self.typed(column)?;
+        self.id(column, cell, "external_id")
+    }
+
+    /// A required name-like text; empty (with an error recorded) when missing. Placeholders
+    /// are kept as written here: a name is never guessed to be missing.
+    fn required(&mut self, column: Option<usize>, field: &'static str, why: &str) -> String {
+        let value = match self.get(column) {
+            Some(cell) if cell.eq_ignore_ascii_case("#N/A") => {
+                self.error(
+                    column,
+                    format!(
+                        "is '{cell}', Excel's \"not found\" (a lookup formula that found \
+                         nothing); {why}"
+                    ),
+                );
+                None
+            }
+            Some(cell) => self.clean(column, cell, field, NAME_BYTES_MAX),
+            None => {
+                self.empty(column, why);
+                None
+            }
+        };
         value.unwrap_or_default()
     }
 
@@ -2325,6 +2938,9 @@ impl<'a> Cells<'a> {
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
         let cell = self.typed(column)?;
+        if self.excel_error(column, cell) {
+            return None;
+        }
         match parse(cell) {
             Ok(v) => Some(v),
             Err(message) => {
@@ -3200,6 +3816,7 @@ X,prospect,A,03/04/2026
 "[..],
             ImportOptions {
                 date_order: Some(DateOrder::DayFirst),
+                ..ImportOptions::default()
             },
         )
         .unwrap();
@@ -3401,15 +4018,25 @@ X,prospect,A,03/04/2026
         assert_eq!(ignored, ["Amount (converted)", "Expected Revenue"]);
         assert_eq!(rows[0].amount, amount("1200.50"));
         assert_eq!(rows[0].currency, currency("EUR"));
-        assert_eq!(rows[1].currency, currency("EUR"));
+        // `$` is never EUR: a dollar amount under a euro header contradicts it like `£` does.
+        assert_eq!(rows.len(), 1);
         assert_eq!(
             errors,
-            vec![error(
-                3,
-                4,
-                "Amount (EUR)",
-                "'£5' is in GBP but the currency column says EUR"
-            )]
+            vec![
+                error(
+                    2,
+                    3,
+                    "Amount (EUR)",
+                    "'$5' is in $ (USD, CAD, AUD, NZD, SGD, HKD, MXN, ARS, CLP, COP, TWD) but \
+                     the currency column says EUR"
+                ),
+                error(
+                    3,
+                    4,
+                    "Amount (EUR)",
+                    "'£5' is in GBP but the currency column says EUR"
+                )
+            ]
         );
     }
 
@@ -3749,6 +4376,498 @@ X,prospect,A,03/04/2026
 
     /// Goal: docs/import.md lists every header alias and every stage and status label the code
     /// accepts, so the user-facing tables cannot drift from the code.
+    /// Reads an opportunities file with options, like [`opportunities`].
+    fn opportunities_with(
+        input: &[u8],
+        options: ImportOptions,
+    ) -> (Vec<OpportunityRow>, Vec<RowError>) {
+        let reader = read_opportunities_with(input, options).expect("header accepted");
+        let (mut rows, mut errors) = (Vec::new(), Vec::new());
+        for item in reader {
+            match item {
+                Ok(row) => rows.push(row),
+                Err(e) => errors.extend(e),
+            }
+        }
+        (rows, errors)
+    }
+
+    #[test]
+    fn invisible_characters_and_no_break_spaces_around_values_are_trimmed() {
+        // Copy-paste from a web page leaves zero-width and no-break spaces around and inside
+        // values; they are not part of the value, and a stage or status with a no-break space
+        // between its words is still that stage.
+        let input = "\u{200b}name\u{a0},\u{feff}account_name,stage,amount,account_domain\n\
+                     Deal\u{200b},\u{200b}Acme\u{a0},Closed\u{a0}Won\u{200b},1200\u{200b},acme.com\u{200b}\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Deal");
+        assert_eq!(rows[0].account_name, some("Acme"));
+        assert_eq!(rows[0].stage, Stage::Launched);
+        assert_eq!(rows[0].amount, amount("1200"));
+        assert_eq!(rows[0].account_domain, domain("acme.com"));
+        let (rows, errors, _) = accounts(
+            "name,status\n\u{200b}\u{a0},customer\nAcme,Channel\u{a0}Partner / Reseller\n"
+                .as_bytes(),
+        );
+        assert_eq!(
+            errors,
+            vec![error(1, 2, "name", "is empty; every account needs a name")]
+        );
+        assert_eq!(rows[0].status, Some(AccountStatus::Partner));
+        // Inside a name a no-break space is a space and a zero-width one nothing, so the name
+        // matches the one written with plain spaces; free text keeps them.
+        let (rows, errors, _) = opportunities(
+            "name,account_name,stage,description\nA\u{a0}B,Acme\u{a0}Co\u{200b}rp,won,x\u{a0}y\n"
+                .as_bytes(),
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].account_name.as_deref()),
+            ("A B", Some("Acme Corp"))
+        );
+        assert_eq!(rows[0].description, some("x\u{a0}y"));
+        // Other non-ASCII letters still match nothing: `Qualifié` is not `Qualifi`.
+        assert!(map_stage("Qualifié").is_err());
+    }
+
+    #[test]
+    fn a_leading_apostrophe_is_excels_text_marker_in_typed_cells_and_ids() {
+        let input = "Opportunity ID,Account ID,name,stage,amount,close_date,owner,next_step\n\
+                     '00123,'0042,'Tis the season,'Closed Won,'1200,'2026-01-15,'Jo,'=SUM(A1)\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(errors, vec![]);
+        let row = &rows[0];
+        assert_eq!(row.external_id, some("00123"));
+        assert_eq!(row.account_external_id, some("0042"));
+        assert_eq!(row.stage, Stage::Launched);
+        assert_eq!(row.amount, amount("1200"));
+        assert_eq!(row.close_date, date("2026-01-15"));
+        // Text may start with an apostrophe; only the guard before a formula-looking value
+        // (`'=`, `'+`, `'-`, `'@`, as exports write to keep it from being evaluated) goes.
+        assert_eq!(row.name, "'Tis the season");
+        assert_eq!(row.owner, some("'Jo"));
+        assert_eq!(row.next_step, some("=SUM(A1)"));
+    }
+
+    #[test]
+    fn excel_error_values_are_row_errors_in_any_cell() {
+        let input = "name,account_name,stage,amount,close_date,next_step\n\
+                     A,Acme,won,#VALUE!,#DIV/0!,#REF!\nB,#NAME?,won,1,,\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(rows, vec![]);
+        let why = |v: &str| {
+            format!(
+                "'{v}' is an Excel error value (a formula that failed); fix the formula or \
+                 clear the cell in the spreadsheet, then export again"
+            )
+        };
+        assert_eq!(
+            errors,
+            vec![
+                error(1, 2, "amount", &why("#VALUE!")),
+                error(1, 2, "close_date", &why("#DIV/0!")),
+                error(1, 2, "next_step", &why("#REF!")),
+                error(2, 3, "account_name", &why("#NAME?")),
+            ]
+        );
+    }
+
+    #[test]
+    fn placeholders_in_ids_and_optional_text_are_no_value() {
+        // A `NULL` id would make every such row the same record; a `N/A` owner is nobody.
+        let input = "Account ID,name,industry,country,owner\n\
+                     NULL,Acme,(blank),N/A,-\n#N/A,N/A,nan,--,null\n";
+        let (rows, errors, _) = accounts(input.as_bytes());
+        assert_eq!(errors, vec![]);
+        for row in &rows {
+            assert_eq!(
+                (&row.external_id, &row.industry, &row.country, &row.owner),
+                (&None, &None, &None, &None)
+            );
+        }
+        // A required name is never guessed to be missing: `N/A` is kept as written.
+        assert_eq!(rows[1].name, "N/A");
+        // pandas' `NaN` is no value; `Nan` is a name.
+        let (rows, _, _) = accounts(
+            "name,owner
+A,NaN
+B,Nan
+"
+            .as_bytes(),
+        );
+        assert_eq!((&rows[0].owner, &rows[1].owner), (&None, &some("Nan")));
+    }
+
+    #[test]
+    fn ids_in_scientific_notation_are_refused() {
+        // Excel shows a long number such as a HubSpot record id as 1.23457E+11 and saves it
+        // that way: the digits are gone, and different records would get one id.
+        let input = "Record ID,Associated Company IDs,Deal Name,Deal Stage\n\
+                     1.23457E+11,9876543210,A,closedwon\n1234567890,9.87654E+09,B,closedwon\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(rows, vec![]);
+        let why = |v: &str| {
+            format!(
+                "'{v}' is an id Excel shortened to scientific notation, so different ids would \
+                 look alike; export again from the CRM, or in Excel format the column as Text \
+                 before saving"
+            )
+        };
+        assert_eq!(
+            errors,
+            vec![
+                error(1, 2, "Record ID", &why("1.23457E+11")),
+                error(2, 3, "Associated Company IDs", &why("9.87654E+09")),
+            ]
+        );
+        // Ids that merely contain an E are ids.
+        assert!(!is_scientific("0015g00000E1AAA"));
+        assert!(!is_scientific("1E"));
+    }
+
+    #[test]
+    fn a_zero_before_a_decimal_comma_is_never_a_thousands_separator() {
+        // `0,125` groups nothing: it is 0.125 in any file (it used to read as 125).
+        for semicolons in [false, true] {
+            assert_eq!(
+                parse_amount("0,125", semicolons).unwrap().0,
+                Amount::parse("0.125").unwrap()
+            );
+        }
+        // An en dash before a number is a minus sign too.
+        assert_eq!(
+            parse_amount("–1200", false).unwrap_err(),
+            "'–1200' is negative; amounts must not be negative"
+        );
+    }
+
+    #[test]
+    fn ambiguous_currency_symbols_must_agree_with_the_currency_or_the_default() {
+        // `¥` is JPY or CNY, `kr` SEK, NOK, DKK or ISK, `$` a dozen currencies: without a
+        // currency column the node's default currency (USD unless set) would apply, which is
+        // only right when the symbol can mean it.
+        let input = "name,account_name,stage,amount\nA,X,won,\"¥120,000\"\nB,X,won,1 200 kr\n\
+                     C,X,won,\"$1,200\"\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].amount, rows[0].currency), (amount("1200"), None));
+        assert_eq!(
+            errors,
+            vec![
+                error(
+                    1,
+                    2,
+                    "amount",
+                    "'¥120,000' does not say which currency (¥ may be JPY, CNY) and the default \
+                     currency is USD; add a currency column, or write the code, e.g. JPY 120000"
+                ),
+                error(
+                    2,
+                    3,
+                    "amount",
+                    "'1 200 kr' does not say which currency (kr may be SEK, NOK, DKK, ISK) and \
+                     the default currency is USD; add a currency column, or write the code, e.g. \
+                     SEK 1200"
+                ),
+            ]
+        );
+        // A node whose default is EUR refuses `$`, and accepts `kr` with a currency column.
+        let options = ImportOptions {
+            default_currency: currency("EUR"),
+            ..ImportOptions::default()
+        };
+        let (_, errors) = opportunities_with(input.as_bytes(), options);
+        assert_eq!(errors.len(), 3);
+        let (rows, errors) = opportunities_with(
+            "name,account_name,stage,amount,currency\nB,X,won,1 200 kr,SEK\nC,X,won,$5,JPY\n"
+                .as_bytes(),
+            options,
+        );
+        assert_eq!(rows[0].currency, currency("SEK"));
+        assert_eq!(
+            errors,
+            vec![error(
+                2,
+                3,
+                "amount",
+                "'$5' is in $ (USD, CAD, AUD, NZD, SGD, HKD, MXN, ARS, CLP, COP, TWD) but the \
+                 currency column says JPY"
+            )]
+        );
+        // A currency cell holding only an ambiguous symbol says what to write instead.
+        assert_eq!(
+            parse_currency("¥").unwrap_err(),
+            "'¥' names no single currency (¥ may be JPY, CNY); write its ISO code, e.g. JPY"
+        );
+    }
+
+    #[test]
+    fn excel_serial_datetimes_and_compact_dates_are_read() {
+        let read = |s: &str| parse_date(s, DateOrder::MonthFirst);
+        // A date-time column formatted as a number: the fraction is the time of day.
+        assert_eq!(read("46349.375"), Ok(Date::parse("2026-11-23").unwrap()));
+        // YYYYMMDD, as ERP exports write it.
+        assert_eq!(read("20261123"), Ok(Date::parse("2026-11-23").unwrap()));
+        assert!(read("20261323").is_err());
+        assert!(read("12345678").is_err());
+        assert!(read("46349.").is_err());
+    }
+
+    #[test]
+    fn salesforce_report_type_headers_name_object_and_field() {
+        // Custom report types prefix each column with its object. The opportunity's own
+        // fields, its owner's name and its account's name, id and website are used; the
+        // account's owner and other account fields are not the opportunity's.
+        let input = "Opportunity: Opportunity Name,Account Name: Account Name,Account: Account ID,\
+                     Account: Website,Opportunity: Stage,Opportunity Owner: Full Name,\
+                     Account Owner: Full Name,Account: Industry,Opportunity: Amount\n\
+                     Deal,Acme,001A,www.acme.com,Closed Won,Jane,Sam,Retail,100\n";
+        let (rows, errors, ignored) = opportunities(input.as_bytes());
+        assert_eq!(errors, vec![]);
+        assert_eq!(ignored, ["Account Owner: Full Name", "Account: Industry"]);
+        let row = &rows[0];
+        assert_eq!(
+            (
+                row.name.as_str(),
+                row.account_name.as_deref(),
+                row.account_external_id.as_deref(),
+                row.account_domain.clone(),
+                row.owner.as_deref(),
+                row.amount
+            ),
+            (
+                "Deal",
+                Some("Acme"),
+                Some("001A"),
+                domain("acme.com"),
+                Some("Jane"),
+                amount("100")
+            )
+        );
+        let input = "Account: Account Name,Account: Website,Account Owner: Full Name,\
+                     Parent Account: Account Name,Account: Type\nAcme,acme.com,Jane,Holding,Customer\n";
+        let (rows, errors, ignored) = accounts(input.as_bytes());
+        assert_eq!(errors, vec![]);
+        assert_eq!(ignored, ["Parent Account: Account Name"]);
+        assert_eq!(rows[0].name, "Acme");
+        assert_eq!(rows[0].owner, some("Jane"));
+        assert_eq!(rows[0].status, Some(AccountStatus::Customer));
+    }
+
+    #[test]
+    fn a_currency_symbol_or_time_zone_in_a_header_is_a_unit() {
+        let input = "name,account_name,stage,Amount (€),Close Date (UTC)\nA,X,won,\"1.200,50\",2026-01-15\n";
+        let (rows, errors, ignored) = opportunities(input.as_bytes());
+        assert_eq!((errors, ignored), (vec![], Vec::<String>::new()));
+        assert_eq!(rows[0].currency, currency("EUR"));
+        assert_eq!(rows[0].amount, amount("1200.50"));
+        assert_eq!(rows[0].close_date, date("2026-01-15"));
+        // `$` names no single currency: the column is the amount, its cells decide.
+        let (rows, errors, _) = opportunities(
+            "name,account_name,stage,Amount ($)\nA,X,won,5\nB,X,won,CAD 5\n".as_bytes(),
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(
+            (rows[0].currency, rows[1].currency),
+            (None, currency("CAD"))
+        );
+    }
+
+    #[test]
+    fn personal_email_and_social_profile_websites_are_refused_as_domains() {
+        // The domain is the key accounts match on; gmail.com or linkedin.com would make
+        // unrelated companies one account.
+        let input = "name,domain\nA,jane@gmail.com\nB,https://www.linkedin.com/company/b-corp\n\
+                     C,info@c.com\nLinkedIn,https://www.linkedin.com/\nD,sites.google.com/view/d\n";
+        let (rows, errors, _) = accounts(input.as_bytes());
+        let names: Vec<_> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.domain.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [("C", domain("c.com")), ("LinkedIn", domain("linkedin.com"))]
+        );
+        assert_eq!(
+            errors,
+            vec![
+                error(
+                    1,
+                    2,
+                    "domain",
+                    "'jane@gmail.com' is a personal email address; gmail.com is not the \
+                     company's domain (write the company's website, or clear the cell)"
+                ),
+                error(
+                    2,
+                    3,
+                    "domain",
+                    "'https://www.linkedin.com/company/b-corp' is a page on linkedin.com, not \
+                     the company's own website (write the company's website, or clear the cell)"
+                ),
+                error(
+                    5,
+                    6,
+                    "domain",
+                    "'sites.google.com/view/d' is a page on sites.google.com, not the company's \
+                     own website (write the company's website, or clear the cell)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_probability_after_a_stage_is_ignored() {
+        assert_eq!(map_stage("Closed Won - 100%"), Ok(Stage::Launched));
+        assert_eq!(map_stage("Prospecting 10%"), Ok(Stage::Prospect));
+        assert!(map_stage("100%").is_err());
+    }
+
+    #[test]
+    fn a_named_date_format_is_parsed_or_refused_listing_the_accepted_ones() {
+        assert_eq!(
+            DateOrder::parse_setting("DD/MM/YYYY"),
+            Ok(DateOrder::DayFirst)
+        );
+        assert_eq!(
+            DateOrder::parse_setting("mm-dd-yy"),
+            Ok(DateOrder::MonthFirst)
+        );
+        assert_eq!(
+            DateOrder::parse_setting("YYYY-MM-DD"),
+            Ok(DateOrder::YearFirst)
+        );
+        assert_eq!(
+            DateOrder::parse_setting("European"),
+            Err(
+                "'European' is not a date format this import knows; use DD/MM/YYYY (day \
+                 first), MM/DD/YYYY (month first) or YYYY-MM-DD"
+                    .to_string()
+            )
+        );
+        // An ISO file: a date whose day and month could be either is refused, not guessed; one
+        // that reads one way only is read; and a `Close Date (YYYY-MM-DD)` header is the close
+        // date column.
+        let options = ImportOptions {
+            date_order: Some(DateOrder::YearFirst),
+            ..ImportOptions::default()
+        };
+        let input = "name,account_name,stage,close_date\nA,X,won,2026-04-03\nB,X,won,23/11/2026\n\
+                     C,X,won,03/04/2026\n";
+        let (rows, errors) = opportunities_with(input.as_bytes(), options);
+        let dates: Vec<_> = rows.iter().map(|r| r.close_date).collect();
+        assert_eq!(dates, [date("2026-04-03"), date("2026-11-23")]);
+        assert_eq!(
+            errors,
+            vec![error(
+                3,
+                4,
+                "close_date",
+                "'03/04/2026' is not a YYYY-MM-DD date, and its day and month could be either; \
+                 write it as YYYY-MM-DD, or name the file's date format (DD/MM/YYYY or MM/DD/YYYY)"
+            )]
+        );
+        let (rows, _, ignored) = opportunities(
+            "name,account_name,stage,Close Date (YYYY-MM-DD)\nA,X,won,2026-04-03\n".as_bytes(),
+        );
+        assert_eq!((rows[0].close_date, ignored), (date("2026-04-03"), vec![]));
+    }
+
+    #[test]
+    fn no_cents_dashes_and_indian_grouping_are_amounts() {
+        let read = |s: &str| parse_amount(s, false).map(|(a, _)| a.to_string());
+        // `,-` and `.–` are German and Swiss for "no cents", not a minus sign.
+        assert_eq!(read("1.200,- €"), Ok("1200".to_string()));
+        assert_eq!(read("1'200.–"), Ok("1200".to_string()));
+        assert_eq!(read("1200,-"), Ok("1200".to_string()));
+        // SAP's trailing minus is still negative.
+        assert!(read("1.200,00-").unwrap_err().contains("negative"));
+        // Lakh and crore grouping (India) reads one way only.
+        assert_eq!(read("12,34,567.50"), Ok("1234567.5".to_string()));
+        assert_eq!(read("₹1,23,456"), Ok("123456".to_string()));
+        assert!(read("12,34,56").is_err());
+    }
+
+    #[test]
+    fn numeric_ids_written_as_floats_are_the_integer_and_an_na_name_is_an_error() {
+        // pandas writes an integer column with gaps as floats: `9001.0` is id 9001.
+        let input = "Opportunity ID,Name,Account ID,Stage\n9001.0,A,101.00,won\n\
+                     9002,#N/A,101,won\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(
+            (
+                rows[0].external_id.as_deref(),
+                rows[0].account_external_id.as_deref()
+            ),
+            (Some("9001"), Some("101"))
+        );
+        assert_eq!(
+            errors,
+            vec![error(
+                2,
+                3,
+                "Name",
+                "is '#N/A', Excel's \"not found\" (a lookup formula that found nothing); every \
+                 opportunity needs a name"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_mac_excel_csv_with_lone_cr_line_ends_is_read_as_mac_roman() {
+        // Excel for Mac's "CSV (Macintosh)": lone CR line ends and Mac OS Roman bytes, where
+        // 0x8E is é (Windows-1252 would read Ž).
+        let (rows, errors, _) =
+            accounts(b"Account Name,Industry\rSoci\x8Et\x8E G\x8En\x8Erale,Caf\x8E\r");
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Société Générale");
+        assert_eq!(rows[0].industry, some("Café"));
+        // UTF-8 with lone CRs stays UTF-8; Windows-1252 with CRLF stays Windows-1252.
+        let (rows, _, _) = accounts("name\rSociété\r".as_bytes());
+        assert_eq!(rows[0].name, "Société");
+        // One stray byte in such a file does not turn its UTF-8 letters into Mac Roman.
+        let (rows, _, _) = accounts(
+            "name\rSociété\rA\u{0}"
+                .as_bytes()
+                .iter()
+                .map(|&b| if b == 0 { 0xE9 } else { b })
+                .collect::<Vec<u8>>()
+                .as_slice(),
+        );
+        assert_eq!(
+            (rows[0].name.as_str(), rows[1].name.as_str()),
+            ("Société", "Aé")
+        );
+        let (rows, _, _) = accounts(b"name\r\nSoci\xE9t\xE9\r\n");
+        assert_eq!(rows[0].name, "Société");
+    }
+
+    #[test]
+    fn east_asian_dates_currency_picklist_labels_and_hubspot_stage_ids() {
+        let read = |s: &str| parse_date(s, DateOrder::MonthFirst);
+        let day = Ok(Date::parse("2026-01-15").unwrap());
+        assert_eq!(read("2026年1月15日"), day);
+        assert_eq!(read("2026年01月15日 10:00"), day);
+        assert_eq!(read("2026. 1. 15."), day);
+        assert!(read("2026年13月15日").is_err());
+        // Salesforce and Dynamics picklist labels: the code, then its name.
+        assert_eq!(parse_currency("USD - U.S. Dollar"), Ok(Currency::USD));
+        assert_eq!(
+            parse_currency("EUR (Euro)"),
+            currency("EUR").ok_or(String::new())
+        );
+        assert_eq!(
+            parse_currency("EUR - US Dollar").unwrap_err(),
+            "'EUR - US Dollar' names two currencies, EUR and USD"
+        );
+        // A custom HubSpot pipeline's stage id says what it is.
+        assert!(map_stage("12345678").unwrap_err().ends_with(
+            "a number is a custom pipeline's stage id (HubSpot): export the stage \
+                        labels, or replace the ids with the stages they stand for"
+        ));
+    }
+
     #[test]
     fn docs_list_every_alias_and_label() {
         let docs = include_str!("../../docs/import.md").to_lowercase();

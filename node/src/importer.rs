@@ -202,12 +202,19 @@ fn write_accounts(
 
 /// Imports opportunities from CSV, all or nothing. Each row's account is found by its external
 /// id, else its domain, else its exact name; amounts without a currency get `default_currency`.
+/// `options` are the caller's settings (the date order); its default currency is
+/// `default_currency`.
 pub fn import_opportunities(
     store: &Store,
     input: impl Read + Send,
     default_currency: Currency,
+    options: import::ImportOptions,
 ) -> Result<ImportSummary, ImportFailure> {
-    let reader = import::read_opportunities(input).map_err(ImportFailure::File)?;
+    let options = import::ImportOptions {
+        default_currency: Some(default_currency),
+        ..options
+    };
+    let reader = import::read_opportunities_with(input, options).map_err(ImportFailure::File)?;
     let summary = ImportSummary {
         ignored_columns: reader.ignored_columns().to_vec(),
         ..Default::default()

@@ -3,9 +3,11 @@
 
 use super::{ApiError, AppState, Caller, IMPORT_BODY_BYTES_MAX};
 use crate::auth::Role;
+use crate::import::{DateOrder, ImportOptions};
 use crate::importer::{self, ImportFailure, ImportSummary};
 use axum::body::Body;
-use axum::extract::{Extension, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Extension, Query, State};
 use axum::Json;
 use bytes::{Buf, Bytes};
 use futures_util::StreamExt;
@@ -20,7 +22,14 @@ const IMPORT_CHUNKS_IN_FLIGHT_MAX: usize = 16;
 #[derive(Clone, Copy)]
 enum Kind {
     Accounts,
-    Opportunities,
+    Opportunities(ImportOptions),
+}
+
+/// `POST /import/opportunities?date_format=DD/MM/YYYY`.
+#[derive(serde::Deserialize)]
+pub struct OpportunitiesQuery {
+    /// How to read `03/04/2026` (see [`DateOrder::parse_setting`]).
+    date_format: Option<String>,
 }
 
 pub async fn import_accounts(
@@ -34,9 +43,22 @@ pub async fn import_accounts(
 pub async fn import_opportunities(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    query: Result<Query<OpportunitiesQuery>, QueryRejection>,
     body: Body,
 ) -> Result<Json<ImportSummary>, ApiError> {
-    run(state, caller, body, Kind::Opportunities).await
+    let Query(query) = query?;
+    let date_order = match query.date_format.as_deref() {
+        Some(format) => Some(
+            DateOrder::parse_setting(format)
+                .map_err(|why| ApiError::bad_request(format!("date_format: {why}")))?,
+        ),
+        None => None,
+    };
+    let options = ImportOptions {
+        date_order,
+        ..ImportOptions::default()
+    };
+    run(state, caller, body, Kind::Opportunities(options)).await
 }
 
 async fn run(
@@ -80,7 +102,9 @@ async fn run(
         };
         match kind {
             Kind::Accounts => importer::import_accounts(&store, reader),
-            Kind::Opportunities => importer::import_opportunities(&store, reader, currency),
+            Kind::Opportunities(options) => {
+                importer::import_opportunities(&store, reader, currency, options)
+            }
         }
     })
     .await
@@ -88,7 +112,7 @@ async fn run(
     forward.abort();
     let what = match kind {
         Kind::Accounts => "accounts",
-        Kind::Opportunities => "opportunities",
+        Kind::Opportunities(_) => "opportunities",
     };
     match outcome {
         Ok(summary) => {

@@ -45,7 +45,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/opportunities/{id}", "One opportunity", Some("viewer"), None, (200, "Opportunity")),
     route!("patch" "/opportunities/{id}", "Change fields of an opportunity (null clears)", Some("manager"), Some(("application/json", "OpportunityInput")), (200, "Opportunity")),
     route!("post" "/import/accounts", "Import accounts from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
-    route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
+    route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing (date_format: DD/MM/YYYY, MM/DD/YYYY or YYYY-MM-DD, how to read 03/04/2026)", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/policy/preview", "What a partner under this policy (TOML or JSON body) would receive (opportunity_id, limit)", Some("viewer"), Some(("application/toml", "PolicyText")), (200, "PolicyPreview")),
     route!("get" "/partners", "Partners with status, last seen and policy summary", Some("viewer"), None, (200, "PartnerPage")),
     route!("post" "/partners/invites", "Issue a one-time invite token (type, expires_in_days)", Some("admin"), Some(("application/json", "InviteInput")), (201, "Invite")),
