@@ -297,6 +297,43 @@ impl Deals {
         self.auto_accept.store(on, Ordering::Relaxed);
     }
 
+    /// Accepts every invitation to this node that still waits for an answer, when the node
+    /// accepts invitations as they arrive (`set_auto_accept`). Received invitations are stored
+    /// before their acceptance is signed, so one that arrived just before a crash would
+    /// otherwise wait in the inbox for ever; `serve` calls this at start. Returns the deals
+    /// accepted; an invitation that can no longer be accepted (expired) is left as it is.
+    pub fn accept_waiting_invitations(&self, now_ms: u64) -> Vec<DealId> {
+        if !self.auto_accept.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        let waiting: Vec<DealId> = {
+            let inner = self.lock();
+            inner
+                .info
+                .values()
+                .filter_map(|i| match i.kind {
+                    DocKind::Invitation { deal }
+                        if i.origin.as_ref() != Some(&self.me)
+                            && i.statuses.get(&self.me) == Some(&ParticipantStatus::Invited) =>
+                    {
+                        Some(deal)
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut accepted = Vec::new();
+        for deal in waiting {
+            match self.respond(deal, true, now_ms) {
+                Ok(_) => accepted.push(deal),
+                Err(e) => {
+                    tracing::info!(deal = %deal, error = %e, "a waiting invitation is not accepted")
+                }
+            }
+        }
+        accepted
+    }
+
     /// The workflow windows in force.
     pub fn windows(&self) -> Windows {
         *self.windows.lock().unwrap_or_else(|p| p.into_inner())
@@ -2494,6 +2531,40 @@ mod tests {
             reloaded.view(id, false).unwrap().unwrap()["sections"],
             at_vendor["sections"]
         );
+    }
+
+    #[test]
+    fn an_invitation_a_crash_left_unanswered_is_accepted_at_the_next_start() {
+        // Goal: with auto-accept on, no invitation waits for ever. Method: the invitation is
+        // stored while auto-accept is off (as when a node is killed between storing an
+        // invitation and signing its acceptance); the start-up sweep then accepts it, and the
+        // deal follows on the next sync.
+        let vendor = side(1, "Vendor");
+        let reseller = side(2, "Reseller");
+        befriend(&vendor, &reseller);
+        let opp = opportunity(&vendor.store);
+        let partner = reseller.deals.me().to_string();
+        let record = partners::resolve(&vendor.store, &partner).unwrap();
+        let policy = Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
+        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
+        let id = vendor
+            .deals
+            .share(&opp, &[partner], Role::Vendor, 3)
+            .unwrap();
+        sync(&vendor, &reseller);
+        assert!(reseller.deals.view(id, false).unwrap().is_none());
+        assert!(
+            reseller.deals.accept_waiting_invitations(4).is_empty(),
+            "auto-accept is off"
+        );
+        reseller.deals.set_auto_accept(true);
+        assert_eq!(reseller.deals.accept_waiting_invitations(4), vec![id]);
+        assert!(
+            reseller.deals.accept_waiting_invitations(5).is_empty(),
+            "answered once"
+        );
+        sync(&vendor, &reseller);
+        assert!(reseller.deals.view(id, false).unwrap().is_some());
     }
 
     #[test]

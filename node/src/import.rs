@@ -131,6 +131,44 @@ pub struct OpportunityRow {
     pub tags: Option<Vec<String>>,
 }
 
+/// The other form of a Salesforce record id: the case-insensitive 18-character id for a
+/// 15-character one (the 15 plus a 3-character case checksum), the 15-character id for an
+/// 18-character one whose checksum holds. `None` for anything else. Salesforce reports show
+/// 15-character ids and its API and data exports 18-character ones, so a file may name an
+/// account by the form the account was not imported with.
+pub fn salesforce_id_other_form(id: &str) -> Option<String> {
+    let bytes = id.as_bytes();
+    if !bytes.iter().all(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    match bytes.len() {
+        15 => Some(format!("{id}{}", salesforce_checksum(&bytes[..15]))),
+        18 => {
+            let (head, tail) = id.split_at(15);
+            salesforce_checksum(head.as_bytes())
+                .eq_ignore_ascii_case(tail)
+                .then(|| head.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The 3-character suffix that makes a 15-character Salesforce id case-insensitive: for each
+/// 5 characters, a bit per upper-case letter, as one of 32 characters.
+fn salesforce_checksum(id15: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    id15.chunks(5)
+        .map(|chunk| {
+            let bits = chunk
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.is_ascii_uppercase())
+                .fold(0usize, |acc, (i, _)| acc | (1 << i));
+            char::from(ALPHABET[bits])
+        })
+        .collect()
+}
+
 /// Reads accounts, one row per `next()`; each bad row yields all of its errors together.
 pub struct AccountReader<R: Read> {
     rows: Rows<R>,
@@ -4999,5 +5037,25 @@ B,Nan
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_salesforce_id_has_a_15_and_an_18_character_form() {
+        assert_eq!(
+            salesforce_id_other_form("0015000000Gv7qJ").as_deref(),
+            Some("0015000000Gv7qJAAR")
+        );
+        assert_eq!(
+            salesforce_id_other_form("0015000000Gv7qJAAR").as_deref(),
+            Some("0015000000Gv7qJ")
+        );
+        // The suffix is case-insensitive; a wrong one is not a Salesforce id.
+        assert_eq!(
+            salesforce_id_other_form("0015000000Gv7qJaar").as_deref(),
+            Some("0015000000Gv7qJ")
+        );
+        assert_eq!(salesforce_id_other_form("0015000000Gv7qJAAA"), None);
+        assert_eq!(salesforce_id_other_form("ACC000000001"), None);
+        assert_eq!(salesforce_id_other_form("0015000000-v7qJ"), None);
     }
 }

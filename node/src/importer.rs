@@ -143,7 +143,12 @@ fn write_accounts(
             // instead of a lookup and an insert.
             let fresh_id = new_ids.next();
             let existing = match (&row.external_id, &row.domain) {
-                (Some(x), _) => tables.claim_account_external_id(x, &fresh_id)?,
+                (Some(x), _) => {
+                    match salesforce_other_form(x, |o| tables.account_id_by_external(o))? {
+                        Some(id) => Some(id),
+                        None => tables.claim_account_external_id(x, &fresh_id)?,
+                    }
+                }
                 (None, Some(d)) => {
                     let ids = tables.account_ids_by_domain(d.as_str(), 2)?;
                     if ids.len() == 1 {
@@ -281,7 +286,12 @@ fn write_opportunities(
             }
             let fresh_id = new_ids.next();
             let existing = match &row.external_id {
-                Some(x) => tables.claim_opportunity_external_id(x, &fresh_id)?,
+                Some(x) => {
+                    match salesforce_other_form(x, |o| tables.opportunity_id_by_external(o))? {
+                        Some(id) => Some(id),
+                        None => tables.claim_opportunity_external_id(x, &fresh_id)?,
+                    }
+                }
                 None => {
                     let mut found = None;
                     for id in tables.opportunity_ids_by_account(&account_id, 10_000)? {
@@ -416,6 +426,19 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
     }
 }
 
+/// The record stored under the other form of a Salesforce id (15 or 18 characters) than the
+/// file gives, found with `lookup`; the upsert then updates it (and keeps the file's form)
+/// instead of adding a duplicate. No lookup for ids of other CRMs.
+fn salesforce_other_form(
+    external_id: &str,
+    lookup: impl FnOnce(&str) -> Result<Option<String>>,
+) -> Result<Option<String>> {
+    match import::salesforce_id_other_form(external_id) {
+        Some(other) => lookup(&other),
+        None => Ok(None),
+    }
+}
+
 /// The account a row refers to, or the row error saying why there is none.
 fn find_account(
     tables: &mut AccountIndexes,
@@ -431,6 +454,11 @@ fn find_account(
     if let Some(x) = &row.account_external_id {
         if let Some(id) = tables.account_id_by_external(x)? {
             return Ok(Ok(id));
+        }
+        if let Some(other) = import::salesforce_id_other_form(x) {
+            if let Some(id) = tables.account_id_by_external(&other)? {
+                return Ok(Ok(id));
+            }
         }
         if row.account_domain.is_none() && row.account_name.is_none() {
             return Ok(Err(error(

@@ -52,6 +52,21 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     deals.set_events(events.clone());
     deals.set_windows(config.windows());
     deals.set_auto_accept(config.auto_accept_invitations);
+    {
+        // Invitations a crash left unanswered, before partners connect (the first sync round
+        // then carries the acceptances).
+        let deals = deals.clone();
+        let accepted = tokio::task::spawn_blocking(move || {
+            deals.accept_waiting_invitations(crate::cli::now_ms())
+        })
+        .await?;
+        if !accepted.is_empty() {
+            tracing::info!(
+                count = accepted.len(),
+                "accepted invitations left waiting at the last stop"
+            );
+        }
+    }
     let network = Arc::new(
         crate::net::start(
             crate::net::NetConfig {

@@ -371,3 +371,42 @@ fn an_excel_for_mac_csv_and_asian_formats_import_with_their_values() {
         ]
     );
 }
+
+#[test]
+fn salesforce_15_and_18_character_ids_name_the_same_record() {
+    // Goal: Salesforce reports show 15-character ids, its data exports 18-character ones; a
+    // file in either form finds the record imported in the other, never adds a duplicate.
+    // Method: accounts with 18-character ids; opportunities naming them by 15; then both files
+    // again in the other form.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let accounts = "Account ID,Account Name,Website\n\
+        0015000000Gv7qJAAR,Acme Corp,acme.example\n\
+        001500000AbCdEfAQK,Globex,globex.example\n";
+    import_ok(&node, "accounts", "accounts-18.csv", accounts, &[]);
+    let opportunities = "Opportunity ID,Opportunity Name,Account ID,Stage\n\
+        0065000000XyZ12,Acme platform,0015000000Gv7qJ,Prospecting\n";
+    import_ok(&node, "opportunities", "opps-15.csv", opportunities, &[]);
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    assert_eq!(accs.len(), 2, "{accs:?}");
+    let acme_id = find(&accs, "0015000000Gv7qJAAR")["id"].clone();
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    assert_eq!(find(&opps, "0065000000XyZ12")["account_id"], acme_id);
+
+    // The same records in the other forms: updated, not added.
+    let accounts_15 =
+        "Account ID,Account Name,Website\n0015000000Gv7qJ,Acme Corporation,acme.example\n";
+    import_ok(&node, "accounts", "accounts-15.csv", accounts_15, &[]);
+    let opportunities_18 = "Opportunity ID,Opportunity Name,Account ID,Stage\n\
+        0065000000XyZ12AAF,Acme platform,0015000000Gv7qJAAR,Closed Won\n";
+    import_ok(&node, "opportunities", "opps-18.csv", opportunities_18, &[]);
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    assert_eq!(accs.len(), 2, "{accs:?}");
+    let acme = find(&accs, "0015000000Gv7qJ");
+    assert_eq!(acme["id"], acme_id);
+    assert_eq!(acme["name"], "Acme Corporation");
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    assert_eq!(opps.len(), 1, "{opps:?}");
+    assert_eq!(opps[0]["external_id"], "0065000000XyZ12AAF");
+    assert_eq!(opps[0]["stage"], "launched");
+}
