@@ -564,3 +564,27 @@ pub fn rows_named(stderr: &str) -> Vec<u64> {
     rows.dedup();
     rows
 }
+
+/// The record with this external id among `items` (an API list); panics naming it when absent.
+pub fn find_by_external_id<'a>(items: &'a [Value], external_id: &str) -> &'a Value {
+    items
+        .iter()
+        .find(|r| r["external_id"] == external_id)
+        .unwrap_or_else(|| panic!("no record with external id {external_id} in {items:?}"))
+}
+
+/// An exact decimal amount from the API (a string, or a number) in cents.
+pub fn cents(v: &Value) -> i64 {
+    let s = v
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string());
+    let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let frac = format!("{frac:0<2}");
+    let parse = |digits: &str| {
+        digits
+            .parse::<i64>()
+            .unwrap_or_else(|_| panic!("amount {s}"))
+    };
+    parse(whole) * 100 + parse(&frac[..2])
+}

@@ -2414,6 +2414,20 @@ mod tests {
         }
     }
 
+    /// The vendor shares an opportunity's name with the reseller (a policy allowing it, then
+    /// `share` at time 3): the deal's id.
+    fn share_name_with(vendor: &Side, reseller: &Side) -> DealId {
+        let opp = opportunity(&vendor.store);
+        let partner = reseller.deals.me().to_string();
+        let record = partners::resolve(&vendor.store, &partner).unwrap();
+        let policy = Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
+        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
+        vendor
+            .deals
+            .share(&opp, &[partner], Role::Vendor, 3)
+            .unwrap()
+    }
+
     fn opportunity(store: &Store) -> String {
         let account = Account {
             id: "acc1".into(),
@@ -2542,15 +2556,7 @@ mod tests {
         let vendor = side(1, "Vendor");
         let reseller = side(2, "Reseller");
         befriend(&vendor, &reseller);
-        let opp = opportunity(&vendor.store);
-        let partner = reseller.deals.me().to_string();
-        let record = partners::resolve(&vendor.store, &partner).unwrap();
-        let policy = Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
-        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
-        let id = vendor
-            .deals
-            .share(&opp, &[partner], Role::Vendor, 3)
-            .unwrap();
+        let id = share_name_with(&vendor, &reseller);
         sync(&vendor, &reseller);
         assert!(reseller.deals.view(id, false).unwrap().is_none());
         assert!(
@@ -2580,15 +2586,7 @@ mod tests {
             invitation_expiry_ms: 1_000,
             ..Windows::default()
         });
-        let opp = opportunity(&vendor.store);
-        let partner = reseller.deals.me().to_string();
-        let record = partners::resolve(&vendor.store, &partner).unwrap();
-        let policy = Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
-        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
-        let id = vendor
-            .deals
-            .share(&opp, &[partner], Role::Vendor, 3)
-            .unwrap();
+        let id = share_name_with(&vendor, &reseller);
         sync(&vendor, &reseller);
         let refused = reseller.deals.respond(id, true, 5_000);
         assert!(
@@ -2625,15 +2623,7 @@ mod tests {
         let reseller = side(2, "Reseller");
         let stranger = side(3, "Stranger");
         befriend(&vendor, &reseller);
-        let opp = opportunity(&vendor.store);
-        let partner = reseller.deals.me().to_string();
-        let record = partners::resolve(&vendor.store, &partner).unwrap();
-        let policy = Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
-        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
-        let id = vendor
-            .deals
-            .share(&opp, &[partner], Role::Vendor, 3)
-            .unwrap();
+        let id = share_name_with(&vendor, &reseller);
         assert!(vendor
             .deals
             .generate(stranger.deals.me(), None)

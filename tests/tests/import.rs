@@ -3,8 +3,8 @@
 //! real-world CSV quirks.
 
 use cosell_e2e::{
-    accounts_csv, example, opportunities_csv, opportunity_row, rows_named, write_file, Node,
-    OPPORTUNITY_HEADER,
+    accounts_csv, cents, example, find_by_external_id, opportunities_csv, opportunity_row,
+    rows_named, write_file, Node, OPPORTUNITY_HEADER,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -65,28 +65,6 @@ fn import(node: &Node, what: &str, file: &std::path::Path) -> Counts {
     cli_counts(&out.stderr)
 }
 
-fn find<'a>(items: &'a [Value], external_id: &str) -> &'a Value {
-    items
-        .iter()
-        .find(|r| r["external_id"] == external_id)
-        .unwrap_or_else(|| panic!("no record with external id {external_id}"))
-}
-
-/// Amounts are exact decimal strings; compare them as numbers of cents.
-fn cents(v: &Value) -> i64 {
-    let s = v
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v.to_string());
-    let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
-    let frac = format!("{frac:0<2}");
-    whole
-        .parse::<i64>()
-        .unwrap_or_else(|_| panic!("amount {s}"))
-        * 100
-        + frac[..2].parse::<i64>().unwrap()
-}
-
 fn ignored_columns(stderr: &str) -> Vec<String> {
     stderr
         .lines()
@@ -132,15 +110,15 @@ fn salesforce_exports_import_through_the_cli_and_reimport_changes_nothing() {
 
     let accs = node.list_all("/api/v1/accounts", "", 1000);
     let opps = node.list_all("/api/v1/opportunities", "", 1000);
-    let northwind = find(&accs, "0015g00000000QXAAY");
+    let northwind = find_by_external_id(&accs, "0015g00000000QXAAY");
     assert_eq!(northwind["name"], "Northwind Traders");
     assert_eq!(northwind["domain"], "northwindtraders.com");
     assert_eq!(northwind["status"], "customer");
     assert_eq!(northwind["country"], "United States");
     assert_eq!(northwind["owner"], "Chen Wei");
-    let contoso = find(&accs, "0015g00000001QXAAY");
+    let contoso = find_by_external_id(&accs, "0015g00000001QXAAY");
     assert_eq!(contoso["domain"], "contoso-pharma.com");
-    let deal = find(&opps, "0065g00000000QXAAY");
+    let deal = find_by_external_id(&opps, "0065g00000000QXAAY");
     assert_eq!(deal["name"], "Northwind Traders - Analytics add-on");
     assert_eq!(deal["account_id"], northwind["id"]);
     assert_eq!(deal["stage"], "prospect");
@@ -149,7 +127,7 @@ fn salesforce_exports_import_through_the_cli_and_reimport_changes_nothing() {
     assert_eq!(deal["close_date"], "2026-11-09");
     assert_eq!(deal["owner"], "Maria García");
     assert_eq!(deal["next_step"], "Legal redlines");
-    let deal = find(&opps, "0065g00000001QXAAY");
+    let deal = find_by_external_id(&opps, "0065g00000001QXAAY");
     assert_eq!(cents(&deal["amount"]), 4_850_050);
     assert_eq!(deal["stage"], "qualified");
 
@@ -206,12 +184,12 @@ fn hubspot_exports_import_through_the_cli_and_reimport_changes_nothing() {
 
     let accs = node.list_all("/api/v1/accounts", "", 1000);
     let opps = node.list_all("/api/v1/opportunities", "", 1000);
-    let acme = find(&accs, "9480000011");
+    let acme = find_by_external_id(&accs, "9480000011");
     assert_eq!(acme["name"], "Acme Analytics");
     assert_eq!(acme["domain"], "acmeanalytics.com");
     assert_eq!(acme["status"], "customer");
     assert_eq!(acme["country"], "United States");
-    let deal = find(&opps, "21000000007");
+    let deal = find_by_external_id(&opps, "21000000007");
     assert_eq!(deal["name"], "Acme Analytics — Renewal 2026");
     assert_eq!(deal["account_id"], acme["id"]);
     assert_eq!(deal["stage"], "prospect");
@@ -219,7 +197,10 @@ fn hubspot_exports_import_through_the_cli_and_reimport_changes_nothing() {
     assert_eq!(deal["currency"], "USD");
     assert_eq!(deal["close_date"], "2026-04-25");
     assert_eq!(deal["owner"], "Lucía Fernández");
-    assert_eq!(find(&opps, "21000000060")["stage"], "qualified");
+    assert_eq!(
+        find_by_external_id(&opps, "21000000060")["stage"],
+        "qualified"
+    );
 
     assert_eq!(
         import(&node, "accounts", &companies),
@@ -391,16 +372,16 @@ fn real_world_csv_quirks_import_through_the_api() {
     );
 
     let accs = node.list_all("/api/v1/accounts", "", 100);
-    let a1 = find(&accs, "A1");
+    let a1 = find_by_external_id(&accs, "A1");
     assert_eq!(a1["name"], "Acme, Inc.");
     assert_eq!(a1["domain"], "acme.example");
     assert_eq!(a1["status"], "customer");
-    let a2 = find(&accs, "A2");
+    let a2 = find_by_external_id(&accs, "A2");
     assert_eq!(a2["name"], "Globex \"Corp\"");
     assert_eq!(a2["status"], "prospect");
 
     let opps = node.list_all("/api/v1/opportunities", "", 100);
-    let o1 = find(&opps, "O1");
+    let o1 = find_by_external_id(&opps, "O1");
     assert_eq!(o1["name"], "Acme, expansion");
     assert_eq!(o1["account_id"], a1["id"]);
     assert_eq!(o1["stage"], "launched");
@@ -416,7 +397,7 @@ fn real_world_csv_quirks_import_through_the_api() {
         "{description:?}"
     );
     assert!(description.contains('\n'));
-    let o2 = find(&opps, "O2");
+    let o2 = find_by_external_id(&opps, "O2");
     assert_eq!(cents(&o2["amount"]), 95_000);
     assert_eq!(o2["close_date"], "2026-12-01");
     assert_eq!(o2["stage"], "prospect");
@@ -464,19 +445,22 @@ fn a_european_excel_export_in_windows_1252_imports_through_the_cli() {
     assert_eq!(ignored_columns(&out.stderr), ["Probability (%)"]);
 
     let accs = node.list_all("/api/v1/accounts", "", 100);
-    let sg = find(&accs, "FR-001");
+    let sg = find_by_external_id(&accs, "FR-001");
     assert_eq!(sg["name"], "Société Générale");
     assert_eq!(sg["domain"], "societegenerale.fr");
     assert_eq!(sg["owner"], "Amélie Dubois");
-    let muller = find(&accs, "DE-002");
+    let muller = find_by_external_id(&accs, "DE-002");
     assert_eq!(muller["name"], "Müller GmbH");
     assert_eq!(muller["domain"], "mueller-gmbh.de");
     assert_eq!(muller["owner"], "Jürgen Groß");
-    assert_eq!(find(&accs, "FR-003")["name"], "Crème Brûlée; SARL");
-    assert_eq!(find(&accs, "ES-004")["status"], "partner");
+    assert_eq!(
+        find_by_external_id(&accs, "FR-003")["name"],
+        "Crème Brûlée; SARL"
+    );
+    assert_eq!(find_by_external_id(&accs, "ES-004")["status"], "partner");
 
     let opps = node.list_all("/api/v1/opportunities", "", 100);
-    let o1 = find(&opps, "FR-O1");
+    let o1 = find_by_external_id(&opps, "FR-O1");
     assert_eq!(o1["name"], "Société Générale — Plateforme");
     assert_eq!(o1["stage"], "launched");
     assert_eq!(cents(&o1["amount"]), 120_050);
@@ -485,14 +469,14 @@ fn a_european_excel_export_in_windows_1252_imports_through_the_cli() {
     assert_eq!(o1["account_id"], sg["id"]);
     let description = o1["description"].as_str().unwrap_or("");
     assert!(description.ends_with("« guillemets »"), "{description:?}");
-    let o2 = find(&opps, "DE-O2");
+    let o2 = find_by_external_id(&opps, "DE-O2");
     assert_eq!(o2["stage"], "qualified");
     assert_eq!(cents(&o2["amount"]), 4_800_000);
     assert_eq!(o2["close_date"], "2027-04-03", "day first in a `;` file");
-    let o3 = find(&opps, "FR-O3");
+    let o3 = find_by_external_id(&opps, "FR-O3");
     assert_eq!(o3["stage"], "business_validation");
     assert_eq!(o3["close_date"], "2026-11-23");
-    let o4 = find(&opps, "ES-O4");
+    let o4 = find_by_external_id(&opps, "ES-O4");
     assert_eq!(cents(&o4["amount"]), 125_000_000);
     assert_eq!(o4["description"], "0042");
 }
@@ -506,10 +490,22 @@ fn excel_unicode_text_pipedrive_and_dynamics_exports_import_through_the_api() {
     let r = node.post_csv("/api/v1/import/accounts", &body);
     assert_eq!(api_counts(&r).inserted, 3);
     let accs = node.list_all("/api/v1/accounts", "", 100);
-    assert_eq!(find(&accs, "JP-001")["name"], "株式会社サンプル");
-    assert_eq!(find(&accs, "PL-002")["name"], "Łódź Software sp. z o.o.");
-    assert_eq!(find(&accs, "EM-003")["name"], "Emoji 😀 Labs");
-    assert_eq!(find(&accs, "JP-001")["domain"], "sample.co.jp");
+    assert_eq!(
+        find_by_external_id(&accs, "JP-001")["name"],
+        "株式会社サンプル"
+    );
+    assert_eq!(
+        find_by_external_id(&accs, "PL-002")["name"],
+        "Łódź Software sp. z o.o."
+    );
+    assert_eq!(
+        find_by_external_id(&accs, "EM-003")["name"],
+        "Emoji 😀 Labs"
+    );
+    assert_eq!(
+        find_by_external_id(&accs, "JP-001")["domain"],
+        "sample.co.jp"
+    );
 
     // Pipedrive: `Deal - …` headers, the won/lost status decides the stage of closed deals.
     let pipedrive = "Deal - ID,Deal - Title,Organization - ID,Deal - Value,Deal - Currency,Deal - Stage,Deal - Status,Deal - Expected close date\n\
@@ -524,18 +520,18 @@ fn excel_unicode_text_pipedrive_and_dynamics_exports_import_through_the_api() {
     assert_eq!(api_counts(&r).inserted, 1, "{}", r.text);
 
     let opps = node.list_all("/api/v1/opportunities", "", 100);
-    let p1 = find(&opps, "P1");
+    let p1 = find_by_external_id(&opps, "P1");
     assert_eq!(
         (&p1["stage"], &p1["currency"]),
         (&Value::from("business_validation"), &Value::from("JPY"))
     );
     assert_eq!(cents(&p1["amount"]), 120_000);
-    assert_eq!(find(&opps, "P2")["stage"], "launched");
-    let d1 = find(&opps, "D1");
+    assert_eq!(find_by_external_id(&opps, "P2")["stage"], "launched");
+    let d1 = find_by_external_id(&opps, "D1");
     assert_eq!(d1["stage"], "business_validation");
     assert_eq!(d1["currency"], "USD");
     assert_eq!(cents(&d1["amount"]), 990_000);
-    assert_eq!(d1["account_id"], find(&accs, "EM-003")["id"]);
+    assert_eq!(d1["account_id"], find_by_external_id(&accs, "EM-003")["id"]);
 }
 
 #[test]
@@ -619,7 +615,7 @@ fn opportunities_link_to_accounts_by_external_id_else_domain_else_exact_name() {
         A3,Gamma Corp,\n";
     api_counts(&node.post_csv("/api/v1/import/accounts", accounts.as_bytes()));
     let accs = node.list_all("/api/v1/accounts", "", 100);
-    let id = |x: &str| find(&accs, x)["id"].clone();
+    let id = |x: &str| find_by_external_id(&accs, x)["id"].clone();
     // By external id (which wins over a domain naming another account), by domain (any
     // spelling of it), by exact name.
     let opportunities = "external_id,name,stage,account_external_id,account_domain,account_name\n\
@@ -629,9 +625,9 @@ fn opportunities_link_to_accounts_by_external_id_else_domain_else_exact_name() {
     let r = node.post_csv("/api/v1/import/opportunities", opportunities.as_bytes());
     assert_eq!(api_counts(&r).inserted, 3);
     let opps = node.list_all("/api/v1/opportunities", "", 100);
-    assert_eq!(find(&opps, "O1")["account_id"], id("A1"));
-    assert_eq!(find(&opps, "O2")["account_id"], id("A2"));
-    assert_eq!(find(&opps, "O3")["account_id"], id("A3"));
+    assert_eq!(find_by_external_id(&opps, "O1")["account_id"], id("A1"));
+    assert_eq!(find_by_external_id(&opps, "O2")["account_id"], id("A2"));
+    assert_eq!(find_by_external_id(&opps, "O3")["account_id"], id("A3"));
 
     // No match by any of them is a row error naming the row.
     let unknown = "external_id,name,stage,account_name\nO4,Lost,qualified,gamma corp\n";
@@ -674,7 +670,7 @@ fn a_changed_export_updates_only_what_changed() {
     let after = node.list_all("/api/v1/opportunities", "", 100);
     assert_eq!(after.len(), 6);
     for old in &before {
-        let new = find(&after, old["external_id"].as_str().unwrap());
+        let new = find_by_external_id(&after, old["external_id"].as_str().unwrap());
         assert_eq!(new["id"], old["id"], "an upsert must keep the record's id");
         if old["external_id"] == "opp-1" {
             assert_eq!(new["stage"], "committed");

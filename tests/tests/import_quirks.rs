@@ -3,32 +3,8 @@
 //! never imported as a wrong value. The stored values are checked through the HTTP API.
 //! docs/import.md describes each rule; node/src/import.rs has a unit test per rule.
 
-use cosell_e2e::{write_file, Node};
+use cosell_e2e::{cents, find_by_external_id, write_file, Node};
 use serde_json::Value;
-
-fn find<'a>(items: &'a [Value], external_id: &str) -> &'a Value {
-    items
-        .iter()
-        .find(|r| r["external_id"] == external_id)
-        .unwrap_or_else(|| panic!("no record with external id {external_id} in {items:?}"))
-}
-
-/// Amounts are exact decimal strings; compare them as numbers of cents.
-fn cents(v: &Value) -> i64 {
-    let s = v
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v.to_string());
-    let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
-    let frac = format!("{frac:0<2}");
-    whole
-        .parse::<i64>()
-        .unwrap_or_else(|_| panic!("amount {s}"))
-        * 100
-        + frac[..2]
-            .parse::<i64>()
-            .unwrap_or_else(|_| panic!("amount {s}"))
-}
 
 /// Runs `cosell import WHAT FILE [ARGS…]` and asserts it succeeded.
 fn import_ok(node: &Node, what: &str, name: &str, csv: &str, args: &[&str]) {
@@ -56,16 +32,16 @@ fn a_quirky_salesforce_report_type_export_imports_with_every_value_right() {
     import_ok(&node, "accounts", "sf-accounts.csv", accounts, &[]);
     let accs = node.list_all("/api/v1/accounts", "", 100);
     assert_eq!(accs.len(), 3, "{accs:?}");
-    let acme = find(&accs, "00123");
+    let acme = find_by_external_id(&accs, "00123");
     assert_eq!(acme["name"], "Acme Corp");
     assert_eq!(acme["domain"], "acme.example");
     assert_eq!(acme["status"], "customer");
     assert_eq!(acme["owner"], "Jane Doe");
     assert!(acme["industry"].is_null(), "NULL is no industry: {acme}");
-    let globex = find(&accs, "A2");
+    let globex = find_by_external_id(&accs, "A2");
     assert_eq!(globex["domain"], "globex.example");
     assert!(globex["owner"].is_null(), "N/A is no owner: {globex}");
-    let bau = find(&accs, "A3");
+    let bau = find_by_external_id(&accs, "A3");
     assert_eq!(bau["domain"], "xn--mnchner-bau-thb.example");
     assert_eq!(bau["status"], "partner");
 
@@ -83,7 +59,7 @@ fn a_quirky_salesforce_report_type_export_imports_with_every_value_right() {
     import_ok(&node, "opportunities", "sf-opps.csv", opportunities, &[]);
     let opps = node.list_all("/api/v1/opportunities", "", 100);
     assert_eq!(opps.len(), 4, "{opps:?}");
-    let o1 = find(&opps, "0065001");
+    let o1 = find_by_external_id(&opps, "0065001");
     assert_eq!(o1["account_id"], acme["id"]);
     assert_eq!(o1["stage"], "launched");
     assert_eq!(
@@ -96,7 +72,7 @@ fn a_quirky_salesforce_report_type_export_imports_with_every_value_right() {
         "the opportunity's owner, not the account's"
     );
     assert!(o1["next_step"].is_null(), "#N/A is no next step: {o1}");
-    let o2 = find(&opps, "0065002");
+    let o2 = find_by_external_id(&opps, "0065002");
     assert_eq!(o2["account_id"], globex["id"]);
     assert_eq!(o2["stage"], "committed");
     assert_eq!(
@@ -105,12 +81,12 @@ fn a_quirky_salesforce_report_type_export_imports_with_every_value_right() {
     );
     assert_eq!(o2["close_date"], "2026-01-15");
     assert_eq!(o2["next_step"], "Call");
-    let o3 = find(&opps, "0065003");
+    let o3 = find_by_external_id(&opps, "0065003");
     assert_eq!(o3["account_id"], bau["id"]);
     assert_eq!(o3["stage"], "prospect");
     assert!(o3["amount"].is_null(), "- is no amount: {o3}");
     assert_eq!(o3["close_date"], "2026-01-15", "Excel serial day 46037");
-    let o4 = find(&opps, "0065004");
+    let o4 = find_by_external_id(&opps, "0065004");
     assert_eq!(o4["account_id"], acme["id"]);
     // `$` on a node whose default currency is USD; the date as written, no time zone shift.
     assert_eq!(
@@ -146,17 +122,17 @@ fn a_quirky_hubspot_export_imports_through_the_api() {
     assert_eq!(r.json["ignored_columns"], serde_json::json!(["Pipeline"]));
 
     let accs = node.list_all("/api/v1/accounts", "", 100);
-    let initech = find(&accs, "101");
+    let initech = find_by_external_id(&accs, "101");
     assert_eq!(initech["name"], "Initech");
     assert_eq!(initech["status"], "customer");
-    let umbrella = find(&accs, "102");
+    let umbrella = find_by_external_id(&accs, "102");
     assert_eq!(umbrella["status"], "prospect");
     assert!(
         umbrella["owner"].is_null(),
         "(blank) is no owner: {umbrella}"
     );
     let opps = node.list_all("/api/v1/opportunities", "", 100);
-    let d1 = find(&opps, "9001");
+    let d1 = find_by_external_id(&opps, "9001");
     assert_eq!(
         d1["account_id"], initech["id"],
         "the first associated company"
@@ -167,7 +143,7 @@ fn a_quirky_hubspot_export_imports_through_the_api() {
         (120_000, &"EUR".into())
     );
     assert_eq!(d1["close_date"], "2026-03-31");
-    let d2 = find(&opps, "9002");
+    let d2 = find_by_external_id(&opps, "9002");
     assert_eq!(d2["account_id"], umbrella["id"]);
     assert_eq!(d2["stage"], "launched");
     assert_eq!(
@@ -325,7 +301,7 @@ fn the_date_format_flag_reads_ambiguous_day_first_dates() {
     let opps = node.list_all("/api/v1/opportunities", "", 100);
     let dates: Vec<&Value> = ["O1", "O2", "O3"]
         .iter()
-        .map(|id| &find(&opps, id)["close_date"])
+        .map(|id| &find_by_external_id(&opps, id)["close_date"])
         .collect();
     assert_eq!(dates, ["2026-04-03", "2026-02-01", "2026-11-12"]);
 }
@@ -342,7 +318,7 @@ fn an_excel_for_mac_csv_and_asian_formats_import_with_their_values() {
     let r = node.post_csv("/api/v1/import/accounts", accounts);
     assert_eq!(r.status, 200, "{}", r.text);
     let accs = node.list_all("/api/v1/accounts", "", 100);
-    assert_eq!(find(&accs, "A1")["name"], "Société Générale");
+    assert_eq!(find_by_external_id(&accs, "A1")["name"], "Société Générale");
 
     let opportunities =
         "Opportunity ID,Opportunity Name,Account ID,Stage,Amount,Currency,Close Date\n\
@@ -356,7 +332,7 @@ fn an_excel_for_mac_csv_and_asian_formats_import_with_their_values() {
     let got: Vec<(i64, &Value, &Value)> = ["O1", "O2", "O3", "O4"]
         .iter()
         .map(|id| {
-            let o = find(&opps, id);
+            let o = find_by_external_id(&opps, id);
             (cents(&o["amount"]), &o["currency"], &o["close_date"])
         })
         .collect();
@@ -389,9 +365,12 @@ fn salesforce_15_and_18_character_ids_name_the_same_record() {
     import_ok(&node, "opportunities", "opps-15.csv", opportunities, &[]);
     let accs = node.list_all("/api/v1/accounts", "", 100);
     assert_eq!(accs.len(), 2, "{accs:?}");
-    let acme_id = find(&accs, "0015000000Gv7qJAAR")["id"].clone();
+    let acme_id = find_by_external_id(&accs, "0015000000Gv7qJAAR")["id"].clone();
     let opps = node.list_all("/api/v1/opportunities", "", 100);
-    assert_eq!(find(&opps, "0065000000XyZ12")["account_id"], acme_id);
+    assert_eq!(
+        find_by_external_id(&opps, "0065000000XyZ12")["account_id"],
+        acme_id
+    );
 
     // The same records in the other forms: updated, not added.
     let accounts_15 =
@@ -402,7 +381,7 @@ fn salesforce_15_and_18_character_ids_name_the_same_record() {
     import_ok(&node, "opportunities", "opps-18.csv", opportunities_18, &[]);
     let accs = node.list_all("/api/v1/accounts", "", 100);
     assert_eq!(accs.len(), 2, "{accs:?}");
-    let acme = find(&accs, "0015000000Gv7qJ");
+    let acme = find_by_external_id(&accs, "0015000000Gv7qJ");
     assert_eq!(acme["id"], acme_id);
     assert_eq!(acme["name"], "Acme Corporation");
     let opps = node.list_all("/api/v1/opportunities", "", 100);
