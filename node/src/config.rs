@@ -132,14 +132,21 @@ impl Config {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
-        config.apply_env(|k| std::env::var(k).ok());
+        config.apply_env(|k| std::env::var(k).ok())?;
         config
             .validate()
             .with_context(|| format!("{} is not valid", path.display()))?;
         Ok(config)
     }
 
-    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+    /// Applies the `COSELL_*` overrides `var` gives; a value that does not parse is an error
+    /// naming the variable, never silently ignored.
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        fn parsed<T: std::str::FromStr>(key: &str, value: String) -> Result<T> {
+            value.trim().parse().map_err(|_| {
+                anyhow::anyhow!("environment variable {key}={value:?} is not a valid number")
+            })
+        }
         if let Some(v) = var("COSELL_NAME") {
             self.name = v;
         }
@@ -156,30 +163,37 @@ impl Config {
         if let Some(v) = var("COSELL_DEFAULT_CURRENCY") {
             self.default_currency = v;
         }
-        if let Some(v) = var("COSELL_WEBHOOK_RETRY_BASE_MS").and_then(|v| v.parse().ok()) {
-            self.webhook_retry_base_ms = v;
+        if let Some(v) = var("COSELL_WEBHOOK_RETRY_BASE_MS") {
+            self.webhook_retry_base_ms = parsed("COSELL_WEBHOOK_RETRY_BASE_MS", v)?;
         }
-        if let Some(v) = var("COSELL_INVITATION_EXPIRY_DAYS").and_then(|v| v.parse().ok()) {
-            self.invitation_expiry_days = v;
+        if let Some(v) = var("COSELL_INVITATION_EXPIRY_DAYS") {
+            self.invitation_expiry_days = parsed("COSELL_INVITATION_EXPIRY_DAYS", v)?;
         }
-        if let Some(v) = var("COSELL_REGISTRATION_PROTECTION_DAYS").and_then(|v| v.parse().ok()) {
-            self.registration_protection_days = v;
+        if let Some(v) = var("COSELL_REGISTRATION_PROTECTION_DAYS") {
+            self.registration_protection_days = parsed("COSELL_REGISTRATION_PROTECTION_DAYS", v)?;
         }
-        if let Some(v) = var("COSELL_REGISTRATION_SLA_HOURS").and_then(|v| v.parse().ok()) {
-            self.registration_sla_hours = v;
+        if let Some(v) = var("COSELL_REGISTRATION_SLA_HOURS") {
+            self.registration_sla_hours = parsed("COSELL_REGISTRATION_SLA_HOURS", v)?;
         }
         if let Some(v) = var("COSELL_AUTO_ACCEPT_INVITATIONS") {
-            self.auto_accept_invitations = matches!(v.trim(), "1" | "true" | "yes");
+            self.auto_accept_invitations = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => anyhow::bail!(
+                    "environment variable COSELL_AUTO_ACCEPT_INVITATIONS={v:?} must be true or false"
+                ),
+            };
         }
-        if let Some(v) = var("COSELL_MAPPING_INTERVAL_HOURS").and_then(|v| v.parse().ok()) {
-            self.mapping_interval_hours = v;
+        if let Some(v) = var("COSELL_MAPPING_INTERVAL_HOURS") {
+            self.mapping_interval_hours = parsed("COSELL_MAPPING_INTERVAL_HOURS", v)?;
         }
-        if let Some(v) = var("COSELL_MAPPING_RUNS_PER_HOUR").and_then(|v| v.parse().ok()) {
-            self.mapping_runs_per_hour = v;
+        if let Some(v) = var("COSELL_MAPPING_RUNS_PER_HOUR") {
+            self.mapping_runs_per_hour = parsed("COSELL_MAPPING_RUNS_PER_HOUR", v)?;
         }
-        if let Some(v) = var("COSELL_CACHE_MB").and_then(|v| v.parse().ok()) {
-            self.cache_mb = v;
+        if let Some(v) = var("COSELL_CACHE_MB") {
+            self.cache_mb = parsed("COSELL_CACHE_MB", v)?;
         }
+        Ok(())
     }
 
     /// Checks values a typo could break.
@@ -318,11 +332,13 @@ mod tests {
         let c = Config::new("Acme \"Cloud\"");
         let mut back: Config = toml::from_str(&c.to_toml()).unwrap();
         assert_eq!(back.name, "Acme \"Cloud\"");
-        back.apply_env(|k| (k == "COSELL_HTTP").then(|| "127.0.0.1:0".to_string()));
+        back.apply_env(|k| (k == "COSELL_HTTP").then(|| "127.0.0.1:0".to_string()))
+            .expect("env");
         assert_eq!(back.http, "127.0.0.1:0");
         assert_eq!(back.p2p, P2P_ADDRS_DEFAULT.to_vec());
         assert_eq!(back.registration_sla_hours, 48.0);
-        back.apply_env(|k| (k == "COSELL_REGISTRATION_SLA_HOURS").then(|| "0.001".to_string()));
+        back.apply_env(|k| (k == "COSELL_REGISTRATION_SLA_HOURS").then(|| "0.001".to_string()))
+            .expect("env");
         assert_eq!(back.registration_sla_hours, 0.001);
         assert_eq!(back.windows().registration_sla_ms, 3600);
         assert!(back.validate().is_ok());
@@ -338,7 +354,8 @@ mod tests {
             Some(std::time::Duration::from_secs(24 * 3600))
         );
         assert_eq!(c.mapping().runs_per_hour, crate::mapping::RUNS_PER_HOUR_MAX);
-        c.apply_env(|k| (k == "COSELL_MAPPING_INTERVAL_HOURS").then(|| "0".to_string()));
+        c.apply_env(|k| (k == "COSELL_MAPPING_INTERVAL_HOURS").then(|| "0".to_string()))
+            .expect("env");
         assert_eq!(c.mapping().interval, None);
         assert!(c.validate().is_ok());
         c.mapping_interval_hours = -1.0;
@@ -346,7 +363,8 @@ mod tests {
         c.mapping_interval_hours = 1e300;
         assert!(c.validate().is_err(), "would overflow a Duration");
         c.mapping_interval_hours = 1.0;
-        c.apply_env(|k| (k == "COSELL_MAPPING_RUNS_PER_HOUR").then(|| "2".to_string()));
+        c.apply_env(|k| (k == "COSELL_MAPPING_RUNS_PER_HOUR").then(|| "2".to_string()))
+            .expect("env");
         assert_eq!(c.mapping().runs_per_hour, 2);
         c.mapping_runs_per_hour = crate::mapping::RUNS_PER_HOUR_MAX + 1;
         assert!(
@@ -366,7 +384,8 @@ mod tests {
     fn the_page_cache_size_is_a_setting_with_bounds() {
         let mut c = Config::new("Acme");
         assert_eq!(c.cache_bytes(), crate::store::STORE_CACHE_BYTES);
-        c.apply_env(|k| (k == "COSELL_CACHE_MB").then(|| "256".to_string()));
+        c.apply_env(|k| (k == "COSELL_CACHE_MB").then(|| "256".to_string()))
+            .expect("env");
         assert_eq!(c.cache_bytes(), 256 * 1024 * 1024);
         let back: Config = toml::from_str(&c.to_toml()).expect("reads back");
         assert_eq!(back.cache_mb, 256);
@@ -376,5 +395,18 @@ mod tests {
             err.to_string().contains("cache_mb must be 8 to 65536"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_environment_override_that_is_not_a_number_is_an_error_naming_it() {
+        let mut c = Config::new("Acme");
+        let err = c
+            .apply_env(|k| (k == "COSELL_CACHE_MB").then(|| "lots".to_string()))
+            .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "environment variable COSELL_CACHE_MB=\"lots\" is not a valid number"
+        );
+        assert_eq!(c.cache_mb, Config::new("Acme").cache_mb, "left as it was");
     }
 }
