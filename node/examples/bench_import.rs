@@ -222,24 +222,14 @@ fn write_opportunities(path: &Path, n: usize, accounts: usize) {
 
 /// csv ByteRecord parse + one redb insert per row in one durable transaction.
 fn raw_import(db_path: &Path, csv_path: &Path) -> Duration {
-    let started = Instant::now();
-    let db = Database::create(db_path).expect("redb");
-    let txn = db.begin_write().expect("write txn");
     let mut rows = 0u64;
-    {
+    let took = timed_transaction(db_path, |txn| {
         let mut table = txn.open_table(RAW).expect("table");
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_path(csv_path)
-            .expect("csv");
-        let mut record = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut record).expect("csv row") {
+        for_each_row(csv_path, |record| {
             table.insert(&record[0], record.as_slice()).expect("insert");
             rows += 1;
-        }
-    }
-    txn.commit().expect("commit");
-    let took = started.elapsed();
+        });
+    });
     assert!(rows > 0);
     took
 }
@@ -248,21 +238,13 @@ fn raw_import(db_path: &Path, csv_path: &Path) -> Duration {
 /// a fresh ULID, external id → id, (cell `index[0]`, id), (cell `index[1]`, id)) in one durable
 /// transaction, with redb's default cache like [`raw_import`].
 fn floor_import(db_path: &Path, csv_path: &Path, index: [usize; 2]) -> Duration {
-    let started = Instant::now();
-    let db = Database::create(db_path).expect("redb");
-    let txn = db.begin_write().expect("write txn");
     let mut ids = ulid::Generator::new();
-    {
+    timed_transaction(db_path, |txn| {
         let mut records = txn.open_table(FLOOR_RECORDS).expect("table");
         let mut external = txn.open_table(FLOOR_EXTERNAL).expect("table");
         let mut index_a = txn.open_table(FLOOR_INDEX_A).expect("table");
         let mut index_b = txn.open_table(FLOOR_INDEX_B).expect("table");
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_path(csv_path)
-            .expect("csv");
-        let mut record = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut record).expect("csv row") {
+        for_each_row(csv_path, |record| {
             let id = ids.generate().expect("ulid").to_string();
             records
                 .insert(id.as_str(), record.as_slice())
@@ -274,10 +256,31 @@ fn floor_import(db_path: &Path, csv_path: &Path, index: [usize; 2]) -> Duration 
             index_b
                 .insert((&record[index[1]], id.as_str()), ())
                 .expect("insert");
-        }
-    }
+        });
+    })
+}
+
+/// Creates the database at `db_path` (redb's default cache), runs `write` in one write
+/// transaction and commits it durably: the time of all of it.
+fn timed_transaction(db_path: &Path, write: impl FnOnce(&redb::WriteTransaction)) -> Duration {
+    let started = Instant::now();
+    let db = Database::create(db_path).expect("redb");
+    let txn = db.begin_write().expect("write txn");
+    write(&txn);
     txn.commit().expect("commit");
     started.elapsed()
+}
+
+/// Calls `row` with each data row of the CSV file, parsed as bytes (no decoding, no checks).
+fn for_each_row(csv_path: &Path, mut row: impl FnMut(&csv::ByteRecord)) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(csv_path)
+        .expect("csv");
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).expect("csv row") {
+        row(&record);
+    }
 }
 
 fn cosell_binary() -> PathBuf {
