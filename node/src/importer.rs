@@ -455,10 +455,8 @@ fn find_account(
         if let Some(id) = tables.account_id_by_external(x)? {
             return Ok(Ok(id));
         }
-        if let Some(other) = import::salesforce_id_other_form(x) {
-            if let Some(id) = tables.account_id_by_external(&other)? {
-                return Ok(Ok(id));
-            }
+        if let Some(id) = salesforce_other_form(x, |o| tables.account_id_by_external(o))? {
+            return Ok(Ok(id));
         }
         if row.account_domain.is_none() && row.account_name.is_none() {
             return Ok(Err(error(
