@@ -252,7 +252,7 @@ impl<R: Read> Iterator for Resolved<R> {
             Err(errors) => return Some(Ok(Err(errors))),
         };
         let line = self.reader.last_line();
-        Some(match find_account(&mut self.accounts, &row, line) {
+        Some(match find_account(&self.accounts, &row, line) {
             Ok(Ok(account_id)) => Ok(Ok((row, account_id))),
             Ok(Err(e)) => Ok(Err(vec![e])),
             Err(e) => Err(e),
@@ -441,7 +441,7 @@ fn salesforce_other_form(
 
 /// The account a row refers to, or the row error saying why there is none.
 fn find_account(
-    tables: &mut AccountIndexes,
+    tables: &AccountIndexes,
     row: &import::OpportunityRow,
     line: u64,
 ) -> Result<std::result::Result<String, RowError>> {

@@ -525,22 +525,20 @@ impl AccountIndexes {
             by_name: txn.open_table(ACCOUNTS_BY_NAME)?,
         })
     }
-}
 
-impl AccountIndexes {
     /// The id of the account with this CRM external id.
-    pub fn account_id_by_external(&mut self, external_id: &str) -> Result<Option<String>> {
+    pub fn account_id_by_external(&self, external_id: &str) -> Result<Option<String>> {
         Ok(self
             .by_external
             .get(external_id)?
             .map(|v| v.value().to_string()))
     }
     /// The ids of accounts with this normalized domain (at most `max`).
-    pub fn account_ids_by_domain(&mut self, domain: &str, max: usize) -> Result<Vec<String>> {
+    pub fn account_ids_by_domain(&self, domain: &str, max: usize) -> Result<Vec<String>> {
         prefix_ids(&self.by_domain, domain, max)
     }
     /// The ids of accounts with exactly this name (at most `max`).
-    pub fn account_ids_by_name(&mut self, name: &str, max: usize) -> Result<Vec<String>> {
+    pub fn account_ids_by_name(&self, name: &str, max: usize) -> Result<Vec<String>> {
         prefix_ids(&self.by_name, name, max)
     }
 }
