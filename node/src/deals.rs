@@ -2430,7 +2430,7 @@ mod tests {
 
     fn opportunity(store: &Store) -> String {
         let account = Account {
-            id: "acc1".into(),
+            id: "01JACC0000000000000000000A".into(),
             external_id: None,
             name: "Acme".into(),
             domain: Some(Domain::parse("acme.example").unwrap()),
@@ -2442,9 +2442,9 @@ mod tests {
         };
         store.put_account(&account).unwrap();
         let opp = Opportunity {
-            id: "opp1".into(),
+            id: "01JDEA10000000000000000000".into(),
             external_id: None,
-            account_id: "acc1".into(),
+            account_id: "01JACC0000000000000000000A".into(),
             name: "Big deal".into(),
             stage: Stage::Qualified,
             amount: Some(Amount::parse("100000").unwrap()),

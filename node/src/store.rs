@@ -7,15 +7,20 @@ use anyhow::{anyhow, bail, Context, Result};
 use protocol::records::{Account, Opportunity, Stage};
 use redb::{
     Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable,
-    ReadableTableMetadata, TableDefinition, WriteTransaction,
+    ReadableTableMetadata, TableDefinition, TableHandle, WriteTransaction,
 };
+use std::ops::Bound;
 use std::path::Path;
 
 mod codec;
+mod id_key;
+
+use id_key::{id_key, id_key_for_write, id_text, IdKey};
 
 /// Schema version this build writes. Bump it with a migration step in [`Store::migrate`].
-/// 1: records as JSON; 2: records in [`codec`]'s binary encoding.
-pub const SCHEMA_VERSION: u64 = 2;
+/// 1: records as JSON; 2: records in [`codec`]'s binary encoding; 3: ids in keys and index
+/// values as 16 bytes ([`id_key`]), stages in the stage index as codes.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Records re-encoded per step of a migration, so a step holds a bounded batch in memory.
 const MIGRATION_BATCH_RECORDS: usize = 1024;
@@ -28,28 +33,28 @@ pub const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Small key → value metadata (`schema_version`, `run_counter`).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// Account id → account as JSON.
-pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+/// Account id → account record ([`codec`]).
+pub(crate) const ACCOUNTS: TableDefinition<&IdKey, &[u8]> = TableDefinition::new("accounts");
 /// CRM external id → account id.
-pub(crate) const ACCOUNTS_BY_EXTERNAL: TableDefinition<&str, &str> =
+pub(crate) const ACCOUNTS_BY_EXTERNAL: TableDefinition<&str, &IdKey> =
     TableDefinition::new("accounts_by_external_id");
 /// (normalized domain, account id) → () — several accounts may share a domain.
-pub(crate) const ACCOUNTS_BY_DOMAIN: TableDefinition<(&str, &str), ()> =
+pub(crate) const ACCOUNTS_BY_DOMAIN: TableDefinition<(&str, &IdKey), ()> =
     TableDefinition::new("accounts_by_domain");
 /// (exact name, account id) → ().
-pub(crate) const ACCOUNTS_BY_NAME: TableDefinition<(&str, &str), ()> =
+pub(crate) const ACCOUNTS_BY_NAME: TableDefinition<(&str, &IdKey), ()> =
     TableDefinition::new("accounts_by_name");
-/// Opportunity id → opportunity as JSON.
-pub(crate) const OPPORTUNITIES: TableDefinition<&str, &[u8]> =
+/// Opportunity id → opportunity record ([`codec`]).
+pub(crate) const OPPORTUNITIES: TableDefinition<&IdKey, &[u8]> =
     TableDefinition::new("opportunities");
 /// CRM external id → opportunity id.
-pub(crate) const OPPORTUNITIES_BY_EXTERNAL: TableDefinition<&str, &str> =
+pub(crate) const OPPORTUNITIES_BY_EXTERNAL: TableDefinition<&str, &IdKey> =
     TableDefinition::new("opportunities_by_external_id");
-/// (stage, opportunity id) → ().
-pub(crate) const OPPORTUNITIES_BY_STAGE: TableDefinition<(&str, &str), ()> =
+/// (stage code, opportunity id) → (); the codes are [`codec::stage_code`]'s.
+pub(crate) const OPPORTUNITIES_BY_STAGE: TableDefinition<(u8, &IdKey), ()> =
     TableDefinition::new("opportunities_by_stage");
 /// (account id, opportunity id) → ().
-pub(crate) const OPPORTUNITIES_BY_ACCOUNT: TableDefinition<(&str, &str), ()> =
+pub(crate) const OPPORTUNITIES_BY_ACCOUNT: TableDefinition<(&IdKey, &IdKey), ()> =
     TableDefinition::new("opportunities_by_account");
 /// SHA-256 of an API token (hex) → token record as JSON. The token itself is never stored.
 pub(crate) const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
@@ -141,7 +146,11 @@ impl Store {
             ),
             Some(v) if v == SCHEMA_VERSION => return Ok(()),
             // Each step in order, all in this one transaction.
-            Some(1) => migrate_1_to_2(&txn)?,
+            Some(1) => {
+                migrate_1_to_2(&txn)?;
+                migrate_2_to_3(&txn)?;
+            }
+            Some(2) => migrate_2_to_3(&txn)?,
             _ => {}
         }
         txn.open_table(ACCOUNTS)?;
@@ -220,16 +229,10 @@ impl Store {
         let table = txn.open_table(ACCOUNTS)?;
         let needle = q.map(str::to_lowercase);
         let mut items = Vec::new();
-        let range = match cursor {
-            Some(c) => {
-                table.range::<&str>((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded))?
-            }
-            None => table.range::<&str>(..)?,
-        };
         let mut more = false;
-        for entry in range {
+        for entry in table.range::<&IdKey>((after_cursor(cursor)?.as_ref(), Bound::Unbounded))? {
             let (k, v) = entry?;
-            let account = codec::decode_account(k.value(), v.value())?;
+            let account = codec::decode_account(&id_text(k.value()), v.value())?;
             if let Some(n) = &needle {
                 let hay = [
                     Some(account.name.as_str()),
@@ -263,7 +266,7 @@ impl Store {
         let txn = self.read()?;
         let table = txn.open_table(OPPORTUNITIES)?;
         let needle = filter.q.as_deref().map(str::to_lowercase);
-        let after = cursor.unwrap_or("");
+        let after = after_cursor(cursor)?;
         let mut items = Vec::new();
         let mut more = false;
         let mut consider = |opp: Opportunity, items: &mut Vec<Opportunity>| -> bool {
@@ -299,32 +302,41 @@ impl Store {
             true
         };
         // Use the narrowest index the filter allows, then check the rest of the filter per row.
+        // (An index's entries after the cursor: from (prefix, cursor) on, skipping the cursor.)
+        let from = match after {
+            Bound::Excluded(id) => id,
+            _ => [0; 16],
+        };
         if let Some(account_id) = &filter.account_id {
-            let index = txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?;
-            for entry in index.range((account_id.as_str(), after)..)? {
-                let (k, _) = entry?;
-                let (acc, id) = k.value();
-                if acc != account_id {
-                    break;
-                }
-                if id == after {
-                    continue;
-                }
-                if let Some(opp) = get_opportunity(&table, id)? {
-                    if !consider(opp, &mut items) {
+            // No record has an id that is not a ULID: an empty page.
+            if let Some(account) = id_key(account_id) {
+                let index = txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?;
+                for entry in index.range((&account, &from)..)? {
+                    let (k, _) = entry?;
+                    let (acc, id) = k.value();
+                    if *acc != account {
                         break;
+                    }
+                    if after == Bound::Excluded(*id) {
+                        continue;
+                    }
+                    if let Some(opp) = get_opportunity(&table, id)? {
+                        if !consider(opp, &mut items) {
+                            break;
+                        }
                     }
                 }
             }
         } else if let Some(stage) = filter.stage {
             let index = txn.open_table(OPPORTUNITIES_BY_STAGE)?;
-            for entry in index.range((stage.as_str(), after)..)? {
+            let code = codec::stage_code(stage);
+            for entry in index.range((code, &from)..)? {
                 let (k, _) = entry?;
                 let (s, id) = k.value();
-                if s != stage.as_str() {
+                if s != code {
                     break;
                 }
-                if id == after {
+                if after == Bound::Excluded(*id) {
                     continue;
                 }
                 if let Some(opp) = get_opportunity(&table, id)? {
@@ -334,14 +346,10 @@ impl Store {
                 }
             }
         } else {
-            let range = match cursor {
-                Some(c) => table
-                    .range::<&str>((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded))?,
-                None => table.range::<&str>(..)?,
-            };
-            for entry in range {
+            for entry in table.range::<&IdKey>((after.as_ref(), Bound::Unbounded))? {
                 let (k, v) = entry?;
-                if !consider(codec::decode_opportunity(k.value(), v.value())?, &mut items) {
+                let opp = codec::decode_opportunity(&id_text(k.value()), v.value())?;
+                if !consider(opp, &mut items) {
                     break;
                 }
             }
@@ -359,11 +367,11 @@ impl Store {
         let opportunities = txn.open_table(OPPORTUNITIES)?;
         let accounts = txn.open_table(ACCOUNTS)?;
         let mut cached: Option<Account> = None;
-        for entry in opportunities.range::<&str>(..)? {
+        for entry in opportunities.range::<&IdKey>(..)? {
             let (k, v) = entry?;
-            let opp = codec::decode_opportunity(k.value(), v.value())?;
+            let opp = codec::decode_opportunity(&id_text(k.value()), v.value())?;
             if cached.as_ref().map(|a| a.id.as_str()) != Some(opp.account_id.as_str()) {
-                cached = get_account(&accounts, &opp.account_id)?;
+                cached = get_account(&accounts, opp.account_id.as_str())?;
             }
             let Some(account) = &cached else {
                 bail!(
@@ -417,37 +425,77 @@ fn decode_u64(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Whether `id` can name a record: a ULID in its own spelling (a page's `next_cursor` is one).
+pub fn is_record_id(id: &str) -> bool {
+    id_key(id).is_some()
+}
+
+/// A list's range after `cursor` (a record id): everything when there is none. A cursor that is
+/// not a ULID was never handed out: an error, not an empty page.
+fn after_cursor(cursor: Option<&str>) -> Result<Bound<IdKey>> {
+    Ok(match cursor {
+        Some(c) => Bound::Excluded(
+            id_key(c).ok_or_else(|| anyhow!("cursor '{c}' is not a record id from a page"))?,
+        ),
+        None => Bound::Unbounded,
+    })
+}
+
+/// The account stored under `id` (text, or the key itself).
 fn get_account(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    id: &str,
+    table: &impl ReadableTable<&'static IdKey, &'static [u8]>,
+    id: impl IdRef,
 ) -> Result<Option<Account>> {
+    let Some(key) = id.key() else {
+        return Ok(None);
+    };
     table
-        .get(id)?
-        .map(|v| codec::decode_account(id, v.value()))
+        .get(&key)?
+        .map(|v| codec::decode_account(&id_text(&key), v.value()))
         .transpose()
 }
 
+/// The opportunity stored under `id` (text, or the key itself).
 fn get_opportunity(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    id: &str,
+    table: &impl ReadableTable<&'static IdKey, &'static [u8]>,
+    id: impl IdRef,
 ) -> Result<Option<Opportunity>> {
+    let Some(key) = id.key() else {
+        return Ok(None);
+    };
     table
-        .get(id)?
-        .map(|v| codec::decode_opportunity(id, v.value()))
+        .get(&key)?
+        .map(|v| codec::decode_opportunity(&id_text(&key), v.value()))
         .transpose()
+}
+
+/// A record id as text (from a caller) or as a key (from an index).
+trait IdRef {
+    /// `None` for text that is not a ULID: no record has it.
+    fn key(&self) -> Option<IdKey>;
+}
+impl IdRef for &str {
+    fn key(&self) -> Option<IdKey> {
+        id_key(self)
+    }
+}
+impl IdRef for &IdKey {
+    fn key(&self) -> Option<IdKey> {
+        Some(**self)
+    }
 }
 
 /// Schema 1 → 2: account and opportunity values from JSON to [`codec`]'s encoding, in batches of
 /// [`MIGRATION_BATCH_RECORDS`] inside the caller's transaction.
 fn migrate_1_to_2(txn: &WriteTransaction) -> Result<()> {
-    reencode(txn, ACCOUNTS, |json| {
+    reencode(txn, v2::ACCOUNTS, |json| {
         let account: Account =
             serde_json::from_slice(json).context("a stored account is corrupt")?;
         let mut out = Vec::new();
         codec::encode_account(&account, &mut out);
         Ok(out)
     })?;
-    reencode(txn, OPPORTUNITIES, |json| {
+    reencode(txn, v2::OPPORTUNITIES, |json| {
         let opp: Opportunity =
             serde_json::from_slice(json).context("a stored opportunity is corrupt")?;
         let mut out = Vec::new();
@@ -490,16 +538,120 @@ fn reencode(
     }
 }
 
+/// The record tables of schemas 1 and 2, which held ids as text; only migrations use them.
+mod v2 {
+    use redb::TableDefinition;
+    pub(super) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+    pub(super) const ACCOUNTS_BY_EXTERNAL: TableDefinition<&str, &str> =
+        TableDefinition::new("accounts_by_external_id");
+    pub(super) const ACCOUNTS_BY_DOMAIN: TableDefinition<(&str, &str), ()> =
+        TableDefinition::new("accounts_by_domain");
+    pub(super) const ACCOUNTS_BY_NAME: TableDefinition<(&str, &str), ()> =
+        TableDefinition::new("accounts_by_name");
+    pub(super) const OPPORTUNITIES: TableDefinition<&str, &[u8]> =
+        TableDefinition::new("opportunities");
+    pub(super) const OPPORTUNITIES_BY_EXTERNAL: TableDefinition<&str, &str> =
+        TableDefinition::new("opportunities_by_external_id");
+    pub(super) const OPPORTUNITIES_BY_STAGE: TableDefinition<(&str, &str), ()> =
+        TableDefinition::new("opportunities_by_stage");
+    pub(super) const OPPORTUNITIES_BY_ACCOUNT: TableDefinition<(&str, &str), ()> =
+        TableDefinition::new("opportunities_by_account");
+}
+
+/// Schema 2 → 3: every record table and index re-keyed with 16-byte ids ([`id_key`]) and stage
+/// codes. Each table is copied into a new one, which then takes the old one's name, inside the
+/// caller's transaction. Indexes are rebuilt from the records, not copied, so the new ones hold
+/// exactly what the records say. An id that is not a ULID stops the migration (nothing is
+/// written): every build wrote ULIDs, so it would be a corrupt file.
+fn migrate_2_to_3(txn: &WriteTransaction) -> Result<()> {
+    for index in [v2::ACCOUNTS_BY_EXTERNAL, v2::OPPORTUNITIES_BY_EXTERNAL] {
+        txn.delete_table(index)?;
+    }
+    for index in [
+        v2::ACCOUNTS_BY_DOMAIN,
+        v2::ACCOUNTS_BY_NAME,
+        v2::OPPORTUNITIES_BY_STAGE,
+        v2::OPPORTUNITIES_BY_ACCOUNT,
+    ] {
+        txn.delete_table(index)?;
+    }
+    rekey(txn, v2::ACCOUNTS, ACCOUNTS, "account")?;
+    rekey(txn, v2::OPPORTUNITIES, OPPORTUNITIES, "opportunity")?;
+    let mut tables = WriteTables::open(txn)?;
+    let mut after = Bound::Unbounded;
+    while let Some((last, batch)) = record_batch(&tables.accounts, after, codec::decode_account)? {
+        for (key, account) in &batch {
+            tables.index_account(account, key, NewExternalId::Insert)?;
+        }
+        after = Bound::Excluded(last);
+    }
+    let mut after = Bound::Unbounded;
+    while let Some((last, batch)) =
+        record_batch(&tables.opportunities, after, codec::decode_opportunity)?
+    {
+        for (key, opp) in &batch {
+            tables.index_opportunity(opp, key, NewExternalId::Insert)?;
+        }
+        after = Bound::Excluded(last);
+    }
+    tables.flush()
+}
+
+/// The next [`MIGRATION_BATCH_RECORDS`] records of `table` after `after`, decoded, with the last
+/// one's key; `None` past the end.
+#[allow(clippy::type_complexity)]
+fn record_batch<T>(
+    table: &impl ReadableTable<&'static IdKey, &'static [u8]>,
+    after: Bound<IdKey>,
+    decode: fn(&str, &[u8]) -> Result<T>,
+) -> Result<Option<(IdKey, Vec<(IdKey, T)>)>> {
+    let mut batch = Vec::with_capacity(MIGRATION_BATCH_RECORDS);
+    for entry in table
+        .range::<&IdKey>((after.as_ref(), Bound::Unbounded))?
+        .take(MIGRATION_BATCH_RECORDS)
+    {
+        let (k, v) = entry?;
+        let key = *k.value();
+        batch.push((key, decode(&id_text(&key), v.value())?));
+    }
+    Ok(batch.last().map(|(k, _)| *k).map(|last| (last, batch)))
+}
+
+/// Copies `from` (text ids) into a new table of 16-byte ids, deletes `from` and gives the copy
+/// its name: `what` names the record kind in the error for an id that is not a ULID.
+fn rekey(
+    txn: &WriteTransaction,
+    from: TableDefinition<&str, &[u8]>,
+    to: TableDefinition<&IdKey, &[u8]>,
+    what: &str,
+) -> Result<()> {
+    let next = format!("{}.next", to.name());
+    let next_def: TableDefinition<&IdKey, &[u8]> = TableDefinition::new(&next);
+    {
+        let old = txn.open_table(from)?;
+        let mut new = txn.open_table(next_def)?;
+        for entry in old.range::<&str>(..)? {
+            let (k, v) = entry?;
+            let key = id_key_for_write(what, k.value())
+                .context("the database holds a record whose id is not a ULID")?;
+            new.insert(&key, v.value())?;
+        }
+    }
+    txn.delete_table(from)?;
+    txn.rename_table(next_def, to)?;
+    Ok(())
+}
+
 /// The record tables opened inside one write transaction, so a batch (an import) reuses them.
 pub struct WriteTables<'txn> {
-    accounts: redb::Table<'txn, &'static str, &'static [u8]>,
-    accounts_by_external: redb::Table<'txn, &'static str, &'static str>,
-    accounts_by_domain: redb::Table<'txn, (&'static str, &'static str), ()>,
-    accounts_by_name: redb::Table<'txn, (&'static str, &'static str), ()>,
-    opportunities: redb::Table<'txn, &'static str, &'static [u8]>,
-    opportunities_by_external: redb::Table<'txn, &'static str, &'static str>,
-    opportunities_by_stage: redb::Table<'txn, (&'static str, &'static str), ()>,
-    opportunities_by_account: redb::Table<'txn, (&'static str, &'static str), ()>,
+    accounts: redb::Table<'txn, &'static IdKey, &'static [u8]>,
+    accounts_by_external: redb::Table<'txn, &'static str, &'static IdKey>,
+    accounts_by_domain: redb::Table<'txn, (&'static str, &'static IdKey), ()>,
+    accounts_by_name: redb::Table<'txn, (&'static str, &'static IdKey), ()>,
+    opportunities: redb::Table<'txn, &'static IdKey, &'static [u8]>,
+    opportunities_by_external: redb::Table<'txn, &'static str, &'static IdKey>,
+    opportunities_by_stage: redb::Table<'txn, (u8, &'static IdKey), ()>,
+    opportunities_by_account: redb::Table<'txn, (&'static IdKey, &'static IdKey), ()>,
     /// Entries of the (key, id) indexes that `insert_new_*` wrote but that are not in their
     /// tables yet; see [`INDEX_PENDING_ENTRIES_MAX`]. Invariant: flushed before anything reads
     /// or removes from those tables, and by [`WriteTables::flush`] before the commit.
@@ -511,9 +663,9 @@ pub struct WriteTables<'txn> {
 /// account, so a snapshot taken right after its write transaction began sees exactly the
 /// accounts that transaction sees.
 pub struct AccountIndexes {
-    by_external: redb::ReadOnlyTable<&'static str, &'static str>,
-    by_domain: redb::ReadOnlyTable<(&'static str, &'static str), ()>,
-    by_name: redb::ReadOnlyTable<(&'static str, &'static str), ()>,
+    by_external: redb::ReadOnlyTable<&'static str, &'static IdKey>,
+    by_domain: redb::ReadOnlyTable<(&'static str, &'static IdKey), ()>,
+    by_name: redb::ReadOnlyTable<(&'static str, &'static IdKey), ()>,
 }
 
 impl AccountIndexes {
@@ -531,7 +683,7 @@ impl AccountIndexes {
         Ok(self
             .by_external
             .get(external_id)?
-            .map(|v| v.value().to_string()))
+            .map(|v| id_text(v.value())))
     }
     /// The ids of accounts with this normalized domain (at most `max`).
     pub fn account_ids_by_domain(&self, domain: &str, max: usize) -> Result<Vec<String>> {
@@ -556,44 +708,64 @@ pub enum NewExternalId {
 
 /// See [`WriteTables::claim_account_external_id`].
 fn claim(
-    index: &mut redb::Table<'_, &'static str, &'static str>,
+    index: &mut redb::Table<'_, &'static str, &'static IdKey>,
     external_id: &str,
-    id: &str,
+    id: &IdKey,
 ) -> Result<Option<String>> {
-    let Some(previous) = index
-        .insert(external_id, id)?
-        .map(|v| v.value().to_string())
-    else {
+    let replaced = index.insert(external_id, id)?.map(|v| *v.value());
+    let Some(previous) = replaced else {
         return Ok(None);
     };
-    index.insert(external_id, previous.as_str())?;
-    Ok(Some(previous))
+    index.insert(external_id, &previous)?;
+    Ok(Some(id_text(&previous)))
+}
+
+/// Maps `external_id` to `id` in `index`, refusing an external id another record has; `what`
+/// names the record kind in that error.
+fn insert_external_id(
+    index: &mut redb::Table<'_, &'static str, &'static IdKey>,
+    external_id: &str,
+    id: &IdKey,
+    what: &str,
+) -> Result<()> {
+    let replaced = index.insert(external_id, id)?.map(|v| *v.value());
+    if let Some(other) = replaced {
+        if other != *id {
+            index.insert(external_id, &other)?;
+            bail!(
+                "external id {external_id} already belongs to {what} {}",
+                id_text(&other)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Index entries an import buffers per (key, id) index before inserting them in key order.
 /// Rows arrive in file order, which scatters the entries of an index like (account id,
 /// opportunity id) over the whole B-tree; inserted sorted, a batch touches each page once, in
-/// order. Bounded, so an import's memory does not grow with the file (~100 bytes an entry).
+/// order. Bounded, so an import's memory does not grow with the file (~60 bytes an entry).
 pub const INDEX_PENDING_ENTRIES_MAX: usize = 32 * 1024;
 
 /// See [`WriteTables::pending`].
 #[derive(Default)]
 struct PendingIndexes {
-    accounts_by_domain: Vec<(String, String)>,
-    accounts_by_name: Vec<(String, String)>,
-    opportunities_by_stage: Vec<(&'static str, String)>,
-    opportunities_by_account: Vec<(String, String)>,
+    accounts_by_domain: Vec<(String, IdKey)>,
+    accounts_by_name: Vec<(String, IdKey)>,
+    opportunities_by_stage: Vec<(u8, IdKey)>,
+    opportunities_by_account: Vec<(IdKey, IdKey)>,
 }
 
-/// Inserts `pending` into `index` in key order and empties it.
-fn insert_sorted<K: AsRef<str> + Ord>(
-    index: &mut redb::Table<'_, (&'static str, &'static str), ()>,
-    pending: &mut Vec<(K, String)>,
+/// Hands `pending`'s entries to `insert` in key order and empties it.
+fn insert_sorted<E: Ord>(
+    pending: &mut Vec<E>,
+    mut insert: impl FnMut(&E) -> Result<(), redb::StorageError>,
 ) -> Result<()> {
     pending.sort_unstable();
-    for (key, id) in pending.drain(..) {
-        index.insert((key.as_ref(), id.as_str()), ())?;
+    for entry in pending.iter() {
+        insert(entry)?;
     }
+    pending.clear();
     Ok(())
 }
 
@@ -621,25 +793,25 @@ impl<'txn> WriteTables<'txn> {
     }
 
     fn flush_accounts(&mut self) -> Result<()> {
-        insert_sorted(
-            &mut self.accounts_by_domain,
-            &mut self.pending.accounts_by_domain,
-        )?;
-        insert_sorted(
-            &mut self.accounts_by_name,
-            &mut self.pending.accounts_by_name,
-        )
+        let by_domain = &mut self.accounts_by_domain;
+        insert_sorted(&mut self.pending.accounts_by_domain, |(d, id)| {
+            by_domain.insert((d.as_str(), id), ()).map(drop)
+        })?;
+        let by_name = &mut self.accounts_by_name;
+        insert_sorted(&mut self.pending.accounts_by_name, |(n, id)| {
+            by_name.insert((n.as_str(), id), ()).map(drop)
+        })
     }
 
     fn flush_opportunities(&mut self) -> Result<()> {
-        insert_sorted(
-            &mut self.opportunities_by_stage,
-            &mut self.pending.opportunities_by_stage,
-        )?;
-        insert_sorted(
-            &mut self.opportunities_by_account,
-            &mut self.pending.opportunities_by_account,
-        )
+        let by_stage = &mut self.opportunities_by_stage;
+        insert_sorted(&mut self.pending.opportunities_by_stage, |(s, id)| {
+            by_stage.insert((*s, id), ()).map(drop)
+        })?;
+        let by_account = &mut self.opportunities_by_account;
+        insert_sorted(&mut self.pending.opportunities_by_account, |(a, id)| {
+            by_account.insert((a, id), ()).map(drop)
+        })
     }
 
     /// An account by id, as of this transaction.
@@ -657,7 +829,7 @@ impl<'txn> WriteTables<'txn> {
         Ok(self
             .accounts_by_external
             .get(external_id)?
-            .map(|v| v.value().to_string()))
+            .map(|v| id_text(v.value())))
     }
 
     /// Maps `external_id` to `id` unless an account has it already; then the map is left as it
@@ -669,7 +841,8 @@ impl<'txn> WriteTables<'txn> {
         external_id: &str,
         id: &str,
     ) -> Result<Option<String>> {
-        claim(&mut self.accounts_by_external, external_id, id)
+        let key = id_key_for_write("account", id)?;
+        claim(&mut self.accounts_by_external, external_id, &key)
     }
 
     /// [`WriteTables::claim_account_external_id`] for opportunities.
@@ -678,7 +851,8 @@ impl<'txn> WriteTables<'txn> {
         external_id: &str,
         id: &str,
     ) -> Result<Option<String>> {
-        claim(&mut self.opportunities_by_external, external_id, id)
+        let key = id_key_for_write("opportunity", id)?;
+        claim(&mut self.opportunities_by_external, external_id, &key)
     }
 
     /// The ids of accounts with this normalized domain (at most `max`).
@@ -698,7 +872,7 @@ impl<'txn> WriteTables<'txn> {
         Ok(self
             .opportunities_by_external
             .get(external_id)?
-            .map(|v| v.value().to_string()))
+            .map(|v| id_text(v.value())))
     }
 
     /// The ids of this account's opportunities (at most `max`).
@@ -708,7 +882,22 @@ impl<'txn> WriteTables<'txn> {
         max: usize,
     ) -> Result<Vec<String>> {
         self.flush_opportunities()?;
-        prefix_ids(&self.opportunities_by_account, account_id, max)
+        let Some(account) = id_key(account_id) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in self
+            .opportunities_by_account
+            .range((&account, &[0u8; 16])..)?
+        {
+            let (k, _) = entry?;
+            let (a, id) = k.value();
+            if *a != account || out.len() == max {
+                break;
+            }
+            out.push(id_text(id));
+        }
+        Ok(out)
     }
 
     /// Writes an account and keeps its indexes in step.
@@ -716,8 +905,9 @@ impl<'txn> WriteTables<'txn> {
         account
             .validate()
             .map_err(|e| anyhow!("account {}: {} {}", account.id, e.field, e.message))?;
+        let key = id_key_for_write("account", &account.id)?;
         self.flush_accounts()?;
-        let previous = self.account(&account.id)?;
+        let previous = get_account(&self.accounts, &key)?;
         if previous.as_ref() == Some(account) {
             return Ok(Upsert::Unchanged);
         }
@@ -726,34 +916,21 @@ impl<'txn> WriteTables<'txn> {
                 self.accounts_by_external.remove(x.as_str())?;
             }
             if let Some(d) = &old.domain {
-                self.accounts_by_domain
-                    .remove((d.as_str(), old.id.as_str()))?;
+                self.accounts_by_domain.remove((d.as_str(), &key))?;
             }
-            self.accounts_by_name
-                .remove((old.name.as_str(), old.id.as_str()))?;
+            self.accounts_by_name.remove((old.name.as_str(), &key))?;
         }
         if let Some(x) = &account.external_id {
-            if let Some(other) = self.accounts_by_external.get(x.as_str())? {
-                if other.value() != account.id {
-                    bail!(
-                        "external id {x} already belongs to account {}",
-                        other.value()
-                    );
-                }
-            }
-            self.accounts_by_external
-                .insert(x.as_str(), account.id.as_str())?;
+            insert_external_id(&mut self.accounts_by_external, x, &key, "account")?;
         }
         if let Some(d) = &account.domain {
-            self.accounts_by_domain
-                .insert((d.as_str(), account.id.as_str()), ())?;
+            self.accounts_by_domain.insert((d.as_str(), &key), ())?;
         }
         self.accounts_by_name
-            .insert((account.name.as_str(), account.id.as_str()), ())?;
+            .insert((account.name.as_str(), &key), ())?;
         let mut bytes = Vec::with_capacity(128);
         codec::encode_account(account, &mut bytes);
-        self.accounts
-            .insert(account.id.as_str(), bytes.as_slice())?;
+        self.accounts.insert(&key, bytes.as_slice())?;
         Ok(if previous.is_some() {
             Upsert::Updated
         } else {
@@ -775,37 +952,36 @@ impl<'txn> WriteTables<'txn> {
         account
             .validate()
             .map_err(|e| anyhow!("account {}: {} {}", account.id, e.field, e.message))?;
+        let key = id_key_for_write("account", &account.id)?;
+        self.index_account(account, &key, external_id)?;
+        let mut bytes = Vec::with_capacity(128);
+        codec::encode_account(account, &mut bytes);
+        if self.accounts.insert(&key, bytes.as_slice())?.is_some() {
+            bail!("account {} already exists", account.id);
+        }
+        Ok(())
+    }
+
+    /// The index entries of `account` (stored under `key`): its external id now (unless
+    /// claimed), its domain and name buffered.
+    fn index_account(
+        &mut self,
+        account: &Account,
+        key: &IdKey,
+        external_id: NewExternalId,
+    ) -> Result<()> {
         if let (Some(x), NewExternalId::Insert) = (&account.external_id, external_id) {
-            if let Some(other) = self
-                .accounts_by_external
-                .insert(x.as_str(), account.id.as_str())?
-            {
-                bail!(
-                    "external id {x} already belongs to account {}",
-                    other.value()
-                );
-            }
+            insert_external_id(&mut self.accounts_by_external, x, key, "account")?;
         }
         let pending = &mut self.pending;
         if let Some(d) = &account.domain {
             pending
                 .accounts_by_domain
-                .push((d.as_str().to_string(), account.id.clone()));
+                .push((d.as_str().to_string(), *key));
         }
-        pending
-            .accounts_by_name
-            .push((account.name.clone(), account.id.clone()));
+        pending.accounts_by_name.push((account.name.clone(), *key));
         if pending.accounts_by_name.len() >= INDEX_PENDING_ENTRIES_MAX {
             self.flush_accounts()?;
-        }
-        let mut bytes = Vec::with_capacity(128);
-        codec::encode_account(account, &mut bytes);
-        if self
-            .accounts
-            .insert(account.id.as_str(), bytes.as_slice())?
-            .is_some()
-        {
-            bail!("account {} already exists", account.id);
         }
         Ok(())
     }
@@ -819,35 +995,35 @@ impl<'txn> WriteTables<'txn> {
     ) -> Result<()> {
         opp.validate()
             .map_err(|e| anyhow!("opportunity {}: {} {}", opp.id, e.field, e.message))?;
+        let key = id_key_for_write("opportunity", &opp.id)?;
+        self.index_opportunity(opp, &key, external_id)?;
+        let mut bytes = Vec::with_capacity(160);
+        codec::encode_opportunity(opp, &mut bytes);
+        if self.opportunities.insert(&key, bytes.as_slice())?.is_some() {
+            bail!("opportunity {} already exists", opp.id);
+        }
+        Ok(())
+    }
+
+    /// The index entries of `opp` (stored under `key`): its external id now (unless claimed),
+    /// its stage and account buffered.
+    fn index_opportunity(
+        &mut self,
+        opp: &Opportunity,
+        key: &IdKey,
+        external_id: NewExternalId,
+    ) -> Result<()> {
+        let account = id_key_for_write("account", &opp.account_id)?;
         if let (Some(x), NewExternalId::Insert) = (&opp.external_id, external_id) {
-            if let Some(other) = self
-                .opportunities_by_external
-                .insert(x.as_str(), opp.id.as_str())?
-            {
-                bail!(
-                    "external id {x} already belongs to opportunity {}",
-                    other.value()
-                );
-            }
+            insert_external_id(&mut self.opportunities_by_external, x, key, "opportunity")?;
         }
         let pending = &mut self.pending;
         pending
             .opportunities_by_stage
-            .push((opp.stage.as_str(), opp.id.clone()));
-        pending
-            .opportunities_by_account
-            .push((opp.account_id.clone(), opp.id.clone()));
+            .push((codec::stage_code(opp.stage), *key));
+        pending.opportunities_by_account.push((account, *key));
         if pending.opportunities_by_account.len() >= INDEX_PENDING_ENTRIES_MAX {
             self.flush_opportunities()?;
-        }
-        let mut bytes = Vec::with_capacity(160);
-        codec::encode_opportunity(opp, &mut bytes);
-        if self
-            .opportunities
-            .insert(opp.id.as_str(), bytes.as_slice())?
-            .is_some()
-        {
-            bail!("opportunity {} already exists", opp.id);
         }
         Ok(())
     }
@@ -856,8 +1032,10 @@ impl<'txn> WriteTables<'txn> {
     pub fn put_opportunity(&mut self, opp: &Opportunity) -> Result<Upsert> {
         opp.validate()
             .map_err(|e| anyhow!("opportunity {}: {} {}", opp.id, e.field, e.message))?;
+        let key = id_key_for_write("opportunity", &opp.id)?;
+        let account = id_key_for_write("account", &opp.account_id)?;
         self.flush_opportunities()?;
-        let previous = self.opportunity(&opp.id)?;
+        let previous = get_opportunity(&self.opportunities, &key)?;
         if previous.as_ref() == Some(opp) {
             return Ok(Upsert::Unchanged);
         }
@@ -866,30 +1044,20 @@ impl<'txn> WriteTables<'txn> {
                 self.opportunities_by_external.remove(x.as_str())?;
             }
             self.opportunities_by_stage
-                .remove((old.stage.as_str(), old.id.as_str()))?;
-            self.opportunities_by_account
-                .remove((old.account_id.as_str(), old.id.as_str()))?;
+                .remove((codec::stage_code(old.stage), &key))?;
+            if let Some(old_account) = id_key(&old.account_id) {
+                self.opportunities_by_account.remove((&old_account, &key))?;
+            }
         }
         if let Some(x) = &opp.external_id {
-            if let Some(other) = self.opportunities_by_external.get(x.as_str())? {
-                if other.value() != opp.id {
-                    bail!(
-                        "external id {x} already belongs to opportunity {}",
-                        other.value()
-                    );
-                }
-            }
-            self.opportunities_by_external
-                .insert(x.as_str(), opp.id.as_str())?;
+            insert_external_id(&mut self.opportunities_by_external, x, &key, "opportunity")?;
         }
         self.opportunities_by_stage
-            .insert((opp.stage.as_str(), opp.id.as_str()), ())?;
-        self.opportunities_by_account
-            .insert((opp.account_id.as_str(), opp.id.as_str()), ())?;
+            .insert((codec::stage_code(opp.stage), &key), ())?;
+        self.opportunities_by_account.insert((&account, &key), ())?;
         let mut bytes = Vec::with_capacity(160);
         codec::encode_opportunity(opp, &mut bytes);
-        self.opportunities
-            .insert(opp.id.as_str(), bytes.as_slice())?;
+        self.opportunities.insert(&key, bytes.as_slice())?;
         Ok(if previous.is_some() {
             Upsert::Updated
         } else {
@@ -898,19 +1066,20 @@ impl<'txn> WriteTables<'txn> {
     }
 }
 
+/// The ids after `prefix` in a (text, id) index (at most `max`).
 fn prefix_ids(
-    index: &impl ReadableTable<(&'static str, &'static str), ()>,
+    index: &impl ReadableTable<(&'static str, &'static IdKey), ()>,
     prefix: &str,
     max: usize,
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for entry in index.range((prefix, "")..)? {
+    for entry in index.range((prefix, &[0u8; 16])..)? {
         let (k, _) = entry?;
         let (p, id) = k.value();
         if p != prefix || out.len() == max {
             break;
         }
-        out.push(id.to_string());
+        out.push(id_text(id));
     }
     Ok(out)
 }
@@ -955,36 +1124,68 @@ mod tests {
         }
     }
 
-    /// Writes a schema-1 file the way a version-1 build did: every table, JSON record values.
-    fn write_schema_1(path: &Path, accounts: &[Account], opportunities: &[Opportunity]) {
+    /// Writes a file the way a build of schema `version` (1 or 2) did: every table, ids as
+    /// text, record values as JSON (1) or [`codec`] (2).
+    fn write_old_schema(
+        path: &Path,
+        version: u64,
+        accounts: &[Account],
+        opportunities: &[Opportunity],
+    ) {
         let db = Database::create(path).expect("create");
         let txn = db.begin_write().expect("write");
         {
             let mut meta = txn.open_table(META).expect("meta");
-            meta.insert("schema_version", 1u64.to_be_bytes().as_slice())
+            meta.insert("schema_version", version.to_be_bytes().as_slice())
                 .expect("version");
-            let mut tables = WriteTables::open(&txn).expect("tables");
+            let value = |json: Vec<u8>, binary: Vec<u8>| if version == 1 { json } else { binary };
+            let mut records = txn.open_table(v2::ACCOUNTS).expect("table");
+            let mut by_external = txn.open_table(v2::ACCOUNTS_BY_EXTERNAL).expect("table");
+            let mut by_domain = txn.open_table(v2::ACCOUNTS_BY_DOMAIN).expect("table");
+            let mut by_name = txn.open_table(v2::ACCOUNTS_BY_NAME).expect("table");
             for a in accounts {
-                let json = serde_json::to_vec(a).expect("json");
-                tables
-                    .accounts
-                    .insert(a.id.as_str(), json.as_slice())
+                let mut binary = Vec::new();
+                codec::encode_account(a, &mut binary);
+                let bytes = value(serde_json::to_vec(a).expect("json"), binary);
+                records
+                    .insert(a.id.as_str(), bytes.as_slice())
                     .expect("insert");
                 if let Some(x) = &a.external_id {
-                    tables
-                        .accounts_by_external
+                    by_external
                         .insert(x.as_str(), a.id.as_str())
                         .expect("index");
                 }
+                if let Some(d) = &a.domain {
+                    by_domain
+                        .insert((d.as_str(), a.id.as_str()), ())
+                        .expect("index");
+                }
+                by_name
+                    .insert((a.name.as_str(), a.id.as_str()), ())
+                    .expect("index");
             }
+            let mut records = txn.open_table(v2::OPPORTUNITIES).expect("table");
+            let mut by_external = txn
+                .open_table(v2::OPPORTUNITIES_BY_EXTERNAL)
+                .expect("table");
+            let mut by_stage = txn.open_table(v2::OPPORTUNITIES_BY_STAGE).expect("table");
+            let mut by_account = txn.open_table(v2::OPPORTUNITIES_BY_ACCOUNT).expect("table");
             for o in opportunities {
-                let json = serde_json::to_vec(o).expect("json");
-                tables
-                    .opportunities
-                    .insert(o.id.as_str(), json.as_slice())
+                let mut binary = Vec::new();
+                codec::encode_opportunity(o, &mut binary);
+                let bytes = value(serde_json::to_vec(o).expect("json"), binary);
+                records
+                    .insert(o.id.as_str(), bytes.as_slice())
                     .expect("insert");
-                tables
-                    .opportunities_by_account
+                if let Some(x) = &o.external_id {
+                    by_external
+                        .insert(x.as_str(), o.id.as_str())
+                        .expect("index");
+                }
+                by_stage
+                    .insert((o.stage.as_str(), o.id.as_str()), ())
+                    .expect("index");
+                by_account
                     .insert((o.account_id.as_str(), o.id.as_str()), ())
                     .expect("index");
             }
@@ -993,11 +1194,136 @@ mod tests {
         txn.commit().expect("commit");
     }
 
+    /// Every index of `store` answers for every record as the record says.
+    fn assert_indexes_match(store: &Store, accounts: &[Account], opportunities: &[Opportunity]) {
+        let txn = store.write().expect("write");
+        let mut tables = WriteTables::open(&txn).expect("tables");
+        for a in accounts {
+            if let Some(x) = &a.external_id {
+                assert_eq!(
+                    tables.account_id_by_external(x).expect("get"),
+                    Some(a.id.clone())
+                );
+            }
+            if let Some(d) = &a.domain {
+                let ids = tables.account_ids_by_domain(d.as_str(), 10).expect("get");
+                assert!(ids.contains(&a.id), "{} not under its domain", a.id);
+            }
+            let ids = tables.account_ids_by_name(&a.name, 10).expect("get");
+            assert!(ids.contains(&a.id), "{} not under its name", a.id);
+        }
+        for o in opportunities {
+            if let Some(x) = &o.external_id {
+                assert_eq!(
+                    tables.opportunity_id_by_external(x).expect("get"),
+                    Some(o.id.clone())
+                );
+            }
+            let ids = tables
+                .opportunity_ids_by_account(&o.account_id, usize::MAX)
+                .expect("get");
+            assert!(ids.contains(&o.id), "{} not under its account", o.id);
+        }
+        drop(tables);
+        drop(txn);
+        for stage in [Stage::Qualified, Stage::Launched, Stage::Prospect] {
+            let listed = store
+                .list_opportunities(
+                    &OpportunityFilter {
+                        stage: Some(stage),
+                        ..Default::default()
+                    },
+                    None,
+                    usize::MAX,
+                )
+                .expect("list");
+            let expected: Vec<&str> = opportunities
+                .iter()
+                .filter(|o| o.stage == stage)
+                .map(|o| o.id.as_str())
+                .collect();
+            let got: Vec<&str> = listed.items.iter().map(|o| o.id.as_str()).collect();
+            assert_eq!(got, expected, "stage {stage:?}");
+        }
+    }
+
+    fn stored_version(store: &Store) -> Option<u64> {
+        let txn = store.read().expect("read");
+        let meta = txn.open_table(META).expect("meta");
+        let v = meta
+            .get("schema_version")
+            .expect("get")
+            .map(|v| decode_u64(v.value()));
+        v
+    }
+
+    #[test]
+    fn a_schema_2_file_with_text_ids_opens_rekeyed_with_every_record_and_index_intact() {
+        // Goal: a database of schema 2 (ids as text in keys) opens in this build with every
+        // record as it was and every index answering for it, across more records than one
+        // migration batch; it is schema 3 afterwards and opening it again changes nothing.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cosell.redb");
+        let n = MIGRATION_BATCH_RECORDS + 300;
+        let accounts: Vec<Account> = (0..n).map(account).collect();
+        let opportunities: Vec<Opportunity> = (0..n)
+            .map(|i| {
+                let mut o = opportunity(i, &accounts[i % 7].id);
+                if i % 3 == 0 {
+                    o.stage = Stage::Launched;
+                }
+                o
+            })
+            .collect();
+        write_old_schema(&path, 2, &accounts, &opportunities);
+
+        let store = Store::open(&path).expect("open migrates");
+        assert_eq!(stored_version(&store), Some(SCHEMA_VERSION));
+        for a in &accounts {
+            assert_eq!(store.account(&a.id).expect("read").as_ref(), Some(a));
+        }
+        for o in &opportunities {
+            assert_eq!(store.opportunity(&o.id).expect("read").as_ref(), Some(o));
+        }
+        assert_indexes_match(&store, &accounts, &opportunities);
+        let counts = store.counts().expect("counts");
+        assert_eq!(
+            (counts.accounts, counts.opportunities),
+            (n as u64, n as u64)
+        );
+        drop(store);
+        let store = Store::open(&path).expect("reopen");
+        assert_indexes_match(&store, &accounts, &opportunities);
+    }
+
+    #[test]
+    fn a_schema_2_file_with_an_id_that_is_not_a_ulid_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cosell.redb");
+        let mut odd = account(1);
+        odd.id = "acc-1".into();
+        write_old_schema(&path, 2, &[account(0), odd], &[]);
+        let err = Store::open(&path).err().expect("refused");
+        let text = format!("{err:#}");
+        assert!(text.contains("account id 'acc-1' is not a ULID"), "{text}");
+        // Nothing was written: the file is still schema 2 with its text-keyed accounts.
+        let db = Database::create(&path).expect("open");
+        let txn = db.begin_read().expect("read");
+        let meta = txn.open_table(META).expect("meta");
+        let version = meta
+            .get("schema_version")
+            .expect("get")
+            .map(|v| decode_u64(v.value()));
+        assert_eq!(version, Some(2));
+        let old = txn.open_table(v2::ACCOUNTS).expect("text-keyed table");
+        assert_eq!(old.len().expect("len"), 2);
+    }
+
     #[test]
     fn a_schema_1_file_with_json_records_opens_migrated_with_every_record_intact() {
         // Goal: a database written before the binary record encoding (schema 1, JSON values)
         // opens in this build with every record as it was, more records than one migration
-        // batch, and is schema 2 afterwards.
+        // batch, and is the current schema afterwards (steps 1 → 2 → 3 in one go).
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("cosell.redb");
         let n = MIGRATION_BATCH_RECORDS * 2 + 7;
@@ -1005,7 +1331,7 @@ mod tests {
         let opportunities: Vec<Opportunity> = (0..n)
             .map(|i| opportunity(i, &accounts[i % 10].id))
             .collect();
-        write_schema_1(&path, &accounts, &opportunities);
+        write_old_schema(&path, 1, &accounts, &opportunities);
 
         let store = Store::open(&path).expect("open migrates");
         for a in &accounts {
@@ -1164,7 +1490,7 @@ mod tests {
             .expect("insert");
         assert_eq!(
             tables
-                .claim_account_external_id(&x, "01OTHER")
+                .claim_account_external_id(&x, &account(2).id)
                 .expect("claim"),
             Some(first.id.clone())
         );
@@ -1174,19 +1500,19 @@ mod tests {
         );
         assert_eq!(
             tables
-                .claim_opportunity_external_id("OPP-1", "01A")
+                .claim_opportunity_external_id("OPP-1", &opportunity(1, "x").id)
                 .expect("claim"),
             None
         );
         assert_eq!(
             tables
-                .claim_opportunity_external_id("OPP-1", "01B")
+                .claim_opportunity_external_id("OPP-1", &opportunity(2, "x").id)
                 .expect("claim"),
-            Some("01A".to_string())
+            Some(opportunity(1, "x").id)
         );
         assert_eq!(
             tables.opportunity_id_by_external("OPP-1").expect("lookup"),
-            Some("01A".to_string())
+            Some(opportunity(1, "x").id)
         );
     }
 }

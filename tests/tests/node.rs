@@ -383,6 +383,32 @@ fn paging_with_limit_2_visits_every_record_exactly_once() {
     }
     assert_eq!(node.list_all("/api/v1/accounts", "", 2).len(), 7);
     assert_eq!(node.list_all("/api/v1/opportunities", "", 2).len(), 13);
+    // Paging through an index (stage, account) gives what one big page of it gives.
+    let account = node.list_all("/api/v1/accounts", "", 1000)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for filter in [
+        "stage=qualified".to_string(),
+        format!("account_id={account}"),
+    ] {
+        let all = node.list_all("/api/v1/opportunities", &filter, 1000);
+        assert!(!all.is_empty(), "{filter}: nothing listed");
+        assert_eq!(
+            node.list_all("/api/v1/opportunities", &filter, 1),
+            all,
+            "{filter}: paging through the index"
+        );
+    }
+    // A cursor no page gave is the caller's mistake (400), an id that is not a record's a 404.
+    let bad = node.get("/api/v1/opportunities?cursor=not-a-cursor");
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("cursor"), "{}", bad.text);
+    assert_eq!(node.get("/api/v1/accounts/acc-1").status, 404);
+    assert_eq!(
+        node.get("/api/v1/opportunities?account_id=acc-1").json["items"],
+        serde_json::json!([])
+    );
     // The last full page says there is no more.
     let last = node.get("/api/v1/opportunities?limit=13");
     assert_eq!(last.json["items"].as_array().unwrap().len(), 13);

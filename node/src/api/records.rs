@@ -46,6 +46,7 @@ pub async fn list_accounts(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query?;
     let limit = page_limit(query.limit)?;
+    check_cursor(query.cursor.as_deref())?;
     let page = blocking(move || {
         Ok(state
             .store
@@ -53,6 +54,16 @@ pub async fn list_accounts(
     })
     .await?;
     Ok(page_json(page))
+}
+
+/// A `cursor` must be a `next_cursor` a page gave (a record id), not any text.
+fn check_cursor(cursor: Option<&str>) -> Result<(), ApiError> {
+    match cursor {
+        Some(c) if !crate::store::is_record_id(c) => Err(ApiError::bad_request(format!(
+            "cursor: '{c}' is not a next_cursor from a page"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub async fn get_account(
@@ -81,6 +92,7 @@ pub async fn list_opportunities(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query?;
     let limit = page_limit(query.limit)?;
+    check_cursor(query.cursor.as_deref())?;
     let stage = query
         .stage
         .as_deref()

@@ -131,7 +131,7 @@ pub(super) fn decode_opportunity(id: &str, bytes: &[u8]) -> Result<Opportunity> 
 }
 
 /// Stage codes are part of the format: never renumber one, only add.
-fn stage_code(stage: Stage) -> u8 {
+pub(super) fn stage_code(stage: Stage) -> u8 {
     match stage {
         Stage::Prospect => 0,
         Stage::Qualified => 1,
@@ -143,7 +143,7 @@ fn stage_code(stage: Stage) -> u8 {
     }
 }
 
-fn stage_from_code(code: u8) -> Result<Stage> {
+pub(super) fn stage_from_code(code: u8) -> Result<Stage> {
     Ok(match code {
         0 => Stage::Prospect,
         1 => Stage::Qualified,
