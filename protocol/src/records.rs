@@ -189,11 +189,11 @@ impl Amount {
             .filter(|c| !matches!(c, '$' | '€' | '£' | '¥' | '_' | '\'' | ' ' | '\u{a0}'))
             .collect();
         // A currency code before or after the number ("USD 900", "900 EUR").
-        if body.len() > 3 && body.is_char_boundary(3) && Currency::parse(&body[..3]).is_ok() {
+        if body.len() > 3 && body.is_char_boundary(3) && Currency::from_code(&body[..3]).is_some() {
             body.drain(..3);
         }
         let n = body.len();
-        if n > 3 && body.is_char_boundary(n - 3) && Currency::parse(&body[n - 3..]).is_ok() {
+        if n > 3 && body.is_char_boundary(n - 3) && Currency::from_code(&body[n - 3..]).is_some() {
             body.truncate(n - 3);
         }
         if body.starts_with('-') {
@@ -326,15 +326,27 @@ const ISO_4217: &[&str] = &[
 impl Currency {
     /// Parses an ISO 4217 code in any case (`usd`, ` EUR `).
     pub fn parse(input: &str) -> Result<Self, ValueError> {
-        let code = input.trim().to_ascii_uppercase();
-        if ISO_4217.binary_search(&code.as_str()).is_err() {
-            return Err(ValueError::new(format!(
+        Currency::from_code(input).ok_or_else(|| {
+            ValueError::new(format!(
                 "'{}' is not an ISO 4217 currency code (e.g. USD, EUR)",
                 input.trim()
-            )));
-        }
-        let b = code.as_bytes();
-        Ok(Currency([b[0], b[1], b[2]]))
+            ))
+        })
+    }
+
+    /// [`Currency::parse`] without the error: whether a text is a code, for parsers that try
+    /// a piece of a cell (`USD 900`) and must not pay for an error message when it is not.
+    pub fn from_code(input: &str) -> Option<Self> {
+        let [a, b, c] = input.trim().as_bytes() else {
+            return None;
+        };
+        let code = [
+            a.to_ascii_uppercase(),
+            b.to_ascii_uppercase(),
+            c.to_ascii_uppercase(),
+        ];
+        let text = std::str::from_utf8(&code).ok()?;
+        ISO_4217.binary_search(&text).ok().map(|_| Currency(code))
     }
 
     /// US dollars, the default where a CRM export names no currency.
@@ -1033,6 +1045,10 @@ mod tests {
         assert_eq!(Currency::parse("eur").unwrap().as_str(), "EUR");
         assert!(Currency::parse("EURO").is_err());
         assert!(Currency::parse("ABC").is_err());
+        assert_eq!(Currency::from_code(" usd "), Some(Currency::USD));
+        for not_a_code in ["", "US", "USDX", "ABC", "12,", "€€", "ÜSD"] {
+            assert_eq!(Currency::from_code(not_a_code), None, "{not_a_code}");
+        }
         let mut sorted = ISO_4217.to_vec();
         sorted.sort_unstable();
         assert_eq!(
