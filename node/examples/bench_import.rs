@@ -30,10 +30,11 @@ use std::time::{Duration, Instant};
 use redb::{Database, TableDefinition};
 
 const RAW: TableDefinition<&[u8], &[u8]> = TableDefinition::new("rows");
-const FLOOR_RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
-const FLOOR_EXTERNAL: TableDefinition<&[u8], &str> = TableDefinition::new("by_external");
-const FLOOR_INDEX_A: TableDefinition<(&[u8], &str), ()> = TableDefinition::new("index_a");
-const FLOOR_INDEX_B: TableDefinition<(&[u8], &str), ()> = TableDefinition::new("index_b");
+// The floor's tables are laid out as the node's (schema 3): ids as a ULID's 16 bytes.
+const FLOOR_RECORDS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("records");
+const FLOOR_EXTERNAL: TableDefinition<&[u8], &[u8; 16]> = TableDefinition::new("by_external");
+const FLOOR_INDEX_A: TableDefinition<(&[u8], &[u8; 16]), ()> = TableDefinition::new("index_a");
+const FLOOR_INDEX_B: TableDefinition<(&[u8], &[u8; 16]), ()> = TableDefinition::new("index_b");
 const STAGES: [&str; 7] = [
     "Prospecting",
     "Qualification",
@@ -105,8 +106,11 @@ fn main() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut node = serve(&bin, &data, &dir.join("serve.log"));
+    let cpu_0 = cpu_seconds(node.id());
     let api_acc = cli_import(&bin, &data, "accounts", &accounts);
+    let cpu_1 = cpu_seconds(node.id());
     let api_opp = cli_import(&bin, &data, "opportunities", &opportunities);
+    let cpu_2 = cpu_seconds(node.id());
     let hwm = vm_hwm_kb(node.id());
     report("API accounts", n, api_acc);
     report("API opportunities", n, api_opp);
@@ -133,6 +137,13 @@ fn main() {
             ratio(api, floor)
         );
     }
+    println!(
+        "node CPU (all threads, user + system): accounts {:.2} s = {:.2}x raw time, opportunities {:.2} s = {:.2}x raw time",
+        cpu_1 - cpu_0,
+        (cpu_1 - cpu_0) / raw_acc.as_secs_f64(),
+        cpu_2 - cpu_1,
+        (cpu_2 - cpu_1) / raw_opp.as_secs_f64()
+    );
     println!(
         "node peak RSS (VmHWM): {:.1} MB; database {db_mb:.1} MB; files {:.1} + {:.1} MB",
         hwm as f64 / 1024.0,
@@ -245,16 +256,14 @@ fn floor_import(db_path: &Path, csv_path: &Path, index: [usize; 2]) -> Duration 
         let mut index_a = txn.open_table(FLOOR_INDEX_A).expect("table");
         let mut index_b = txn.open_table(FLOOR_INDEX_B).expect("table");
         for_each_row(csv_path, |record| {
-            let id = ids.generate().expect("ulid").to_string();
-            records
-                .insert(id.as_str(), record.as_slice())
-                .expect("insert");
-            external.insert(&record[0], id.as_str()).expect("insert");
+            let id = ids.generate().expect("ulid").to_bytes();
+            records.insert(&id, record.as_slice()).expect("insert");
+            external.insert(&record[0], &id).expect("insert");
             index_a
-                .insert((&record[index[0]], id.as_str()), ())
+                .insert((&record[index[0]], &id), ())
                 .expect("insert");
             index_b
-                .insert((&record[index[1]], id.as_str()), ())
+                .insert((&record[index[1]], &id), ())
                 .expect("insert");
         });
     })
@@ -338,6 +347,19 @@ fn cli_import(bin: &Path, data: &Path, what: &str, file: &Path) -> Duration {
     assert!(out.status.success(), "import {what}: {stderr}");
     print!("  {stderr}");
     took
+}
+
+/// CPU time `pid` used so far, all threads, user + system (`/proc/PID/stat`, in clock ticks).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    let after_name = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / per_second
 }
 
 fn vm_hwm_kb(pid: u32) -> u64 {
