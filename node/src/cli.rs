@@ -10,6 +10,7 @@ use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 /// cosell: a self-hosted, peer-to-peer co-sell network node.
@@ -261,8 +262,14 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
             dir.root().display()
         );
     }
-    std::fs::create_dir_all(dir.root())
-        .with_context(|| format!("cannot create {}", dir.root().display()))?;
+    if !dir.root().exists() {
+        // A directory cosell creates is its owner's alone: it holds the key and the CRM data.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir.root())
+            .with_context(|| format!("cannot create {}", dir.root().display()))?;
+    }
     // Write the key last: a directory counts as initialized once any node file exists, so a
     // failure part-way leaves files that we remove again.
     let result = (|| -> Result<String> {

@@ -104,6 +104,22 @@ pub struct Counts {
     pub opportunities: u64,
 }
 
+/// Makes the database file readable by its owner only: it holds the company's CRM data and
+/// token hashes. A file left group- or world-readable (as builds before 0.1 created it) is
+/// tightened when the node opens it.
+fn keep_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))
+            .with_context(|| format!("cannot make {} private (mode 0600)", path.display()))?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`, refusing one that another process holds or
     /// that a newer cosell wrote, and migrating an older one.
@@ -126,6 +142,7 @@ impl Store {
                 return Err(anyhow!(e)).with_context(|| format!("cannot open database {}", path.display()))
             }
         };
+        keep_private(path)?;
         let store = Store { db };
         store.migrate()?;
         Ok(store)

@@ -66,6 +66,9 @@ fn init_prints_the_node_id_alone_and_writes_secrets_with_mode_0600() {
     );
     assert_eq!(mode(&node.dir().join("identity.key")), 0o600);
     assert_eq!(mode(&node.dir().join("admin.token")), 0o600);
+    // The CRM data and token hashes are as private as the key (bug: the database was 0644).
+    assert_eq!(mode(&node.dir().join("cosell.redb")), 0o600);
+    assert_eq!(mode(&node.dir()), 0o700, "a data directory init created");
     assert!(!node.token().is_empty());
 }
 
