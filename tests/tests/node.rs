@@ -231,7 +231,14 @@ fn api_without_a_token_or_with_a_bad_one_is_401_with_a_json_error() {
 fn an_unknown_api_route_is_a_json_404() {
     let mut node = Node::init("Acme");
     node.serve();
-    assert_error_shape(&node.get("/api/v1/no-such-thing"), 404);
+    let r = node.get("/api/v1/no-such-thing");
+    assert_error_shape(&r, 404);
+    // The message names the path the caller asked for, prefix included (bug: "/no-such-thing").
+    assert_eq!(
+        r.json["error"], "no route GET /api/v1/no-such-thing",
+        "{}",
+        r.text
+    );
     assert_error_shape(
         &node.get("/api/v1/opportunities/01J000000000000000000000"),
         404,
@@ -519,6 +526,20 @@ fn patch_changes_one_opportunity_durably() {
     let bad = serde_json::to_vec(&json!({"stage": "nonsense"})).unwrap();
     let r = node.request("PATCH", &path, Some("application/json"), Some(&bad));
     assert_eq!(r.status / 100, 4, "{}", r.text);
+    // The record's own id may come back as GET gave it; another id is refused, not ignored.
+    let same_id = serde_json::to_vec(&json!({"id": opp["id"], "owner": "Kim"})).unwrap();
+    let r = node.request("PATCH", &path, Some("application/json"), Some(&same_id));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let other_id =
+        serde_json::to_vec(&json!({"id": "01J0000000000000000000000X", "owner": "Lee"})).unwrap();
+    let r = node.request("PATCH", &path, Some("application/json"), Some(&other_id));
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json["details"][0]["field"], "id", "{}", r.text);
+    assert_eq!(
+        node.get(&path).json["owner"],
+        "Kim",
+        "the refused PATCH changed nothing"
+    );
     node.stop();
     node.serve();
     assert_eq!(node.get(&path).json["stage"], "technical_validation");

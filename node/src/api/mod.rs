@@ -21,7 +21,7 @@ pub use error::ApiError;
 use crate::auth::{lookup_token, Role};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -217,14 +217,15 @@ async fn node_info(State(state): State<AppState>) -> Json<NodeInfo> {
     Json((*state.node).clone())
 }
 
-async fn api_method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+async fn api_method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         format!("{method} is not allowed on {}", uri.path()),
     )
 }
 
-async fn api_not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+// `OriginalUri`: inside the nested `/api/v1` router `Uri` lacks the prefix the caller wrote.
+async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("no route {method} {}", uri.path()))
 }
 

@@ -457,6 +457,13 @@ pub async fn patch_opportunity(
             };
             let mut p = Problems::default();
             check_keys(&map, OPPORTUNITY_KEYS, &mut p);
+            // `id` may come back as a GET gave it, but it names the record, it is not a value.
+            if let Some(given) = map.get("id").filter(|v| v.as_str() != Some(opp.id.as_str())) {
+                p.0.push(json!({
+                    "field": "id",
+                    "message": format!("is read-only: this opportunity's id is {}, not {given}", opp.id),
+                }));
+            }
             apply_opportunity_fields(&mut opp, &map, &mut p);
             if opp.amount.is_some() && opp.currency.is_none() {
                 opp.currency = Some(state.default_currency);
