@@ -393,36 +393,27 @@ impl Date {
         Ok(Date { year, month, day })
     }
 
-    /// Parses `YYYY-MM-DD` (an ISO timestamp's date part too: `2026-03-31T00:00:00Z`),
-    /// `YYYY/MM/DD` and the US `MM/DD/YYYY` (`M/D/YYYY`) that Salesforce and HubSpot export.
+    /// Parses `YYYY-MM-DD`, the one form the API and shared documents use (an ISO timestamp's
+    /// date part too: `2026-03-31T00:00:00Z`). Other forms, `03/04/2026` above all, are refused
+    /// rather than guessed: that one is March 4 in the US and April 3 elsewhere. (CSV import
+    /// reads the forms exports write, with a stated day or month order: `import::parse_date`.)
     pub fn parse(input: &str) -> Result<Self, ValueError> {
         let s = input.trim();
-        let bad = || {
-            ValueError::new(format!(
-                "'{s}' is not a date (expected YYYY-MM-DD or MM/DD/YYYY)"
-            ))
-        };
-        let date_part = s.split(['T', ' ']).next().unwrap_or(s);
-        let parts: Vec<&str> = date_part.split(['-', '/', '.']).collect();
-        if parts.len() != 3
-            || parts
-                .iter()
-                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        let bad = || ValueError::new(format!("'{s}' is not a date in the form YYYY-MM-DD"));
+        let date_part = s.split_once(['T', ' ']).map_or(s, |(d, _)| d);
+        let bytes = date_part.as_bytes();
+        let digits = |r: std::ops::Range<usize>| bytes[r].iter().all(u8::is_ascii_digit);
+        if bytes.len() != 10
+            || bytes[4] != b'-'
+            || bytes[7] != b'-'
+            || !digits(0..4)
+            || !digits(5..7)
+            || !digits(8..10)
         {
             return Err(bad());
         }
-        let num = |p: &str| p.parse::<u32>().map_err(|_| bad());
-        let (y, m, d) = if parts[0].len() == 4 {
-            (num(parts[0])?, num(parts[1])?, num(parts[2])?)
-        } else if parts[2].len() == 4 && date_part.contains('/') {
-            (num(parts[2])?, num(parts[0])?, num(parts[1])?)
-        } else {
-            return Err(bad());
-        };
-        if y > 9999 || m > 12 || d > 31 {
-            return Err(bad());
-        }
-        Date::new(y as u16, m as u8, d as u8)
+        let num = |r: std::ops::Range<usize>| date_part[r].parse::<u16>().map_err(|_| bad());
+        Date::new(num(0..4)?, num(5..7)? as u8, num(8..10)? as u8)
     }
 
     /// The year.
@@ -1011,9 +1002,24 @@ mod tests {
     }
 
     #[test]
-    fn dates_in_iso_and_us_forms() {
+    fn dates_are_iso_and_nothing_is_guessed() {
         assert_eq!(Date::parse("2026-03-31").unwrap().to_string(), "2026-03-31");
-        assert_eq!(Date::parse("3/31/2026").unwrap().to_string(), "2026-03-31");
+        // Bug: `03/04/2026` was read month first without a word; it is ambiguous.
+        for other in [
+            "3/31/2026",
+            "03/04/2026",
+            "2026/03/31",
+            "2026-3-31",
+            "31.03.2026",
+            "",
+        ] {
+            let e = Date::parse(other).unwrap_err();
+            assert!(
+                e.message().contains("YYYY-MM-DD"),
+                "{other}: {}",
+                e.message()
+            );
+        }
         assert_eq!(
             Date::parse("2026-03-31T10:00:00Z").unwrap().to_string(),
             "2026-03-31"

@@ -653,6 +653,20 @@ fn malformed_json_is_a_json_400_and_invalid_values_a_json_422() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json["domain"], "acme.example");
     assert_eq!(node.counts(), (1, 0));
+    // close_date is YYYY-MM-DD; `03/04/2026` is March or April depending on who wrote it and
+    // was read month first without a word (bug). Import reads it with a stated order instead.
+    let opp = |close_date: &str| {
+        json!({"name": "Deal", "account_domain": "acme.example", "stage": "qualified",
+               "close_date": close_date})
+    };
+    let r = node.post("/api/v1/opportunities", &opp("03/04/2026"));
+    assert_error_shape(&r, 422);
+    assert_eq!(r.json["details"][0]["field"], "close_date", "{}", r.text);
+    assert!(r.text.contains("YYYY-MM-DD"), "{}", r.text);
+    assert_eq!(node.counts(), (1, 0));
+    let r = node.post("/api/v1/opportunities", &opp("2026-04-03"));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["close_date"], "2026-04-03");
 }
 
 #[test]
