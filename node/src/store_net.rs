@@ -239,6 +239,15 @@ pub fn has_open_invite(store: &Store, now_ms: u64) -> Result<bool> {
     Ok(false)
 }
 
+/// Whether this node has issued any invite, open, used or expired (a stranger presenting one
+/// then gets told why it cannot join rather than a closed connection).
+pub fn has_issued_invites(store: &Store) -> Result<bool> {
+    let txn = store.read()?;
+    let table = txn.open_table(INVITES)?;
+    let first = table.range::<&str>(..)?.next().transpose()?;
+    Ok(first.is_some())
+}
+
 /// Every stored policy version for one partner, oldest first.
 pub fn policy_versions(store: &Store, partner: &str) -> Result<Vec<PolicyVersion>> {
     let txn = store.read()?;

@@ -175,10 +175,7 @@ pub async fn join(
         }
     };
     if let Some(why) = answer.error {
-        return Err(ApiError::unprocessable(
-            format!("the inviting node refused the join: {why}"),
-            vec![],
-        ));
+        return Err(join_refused(&why, answer.spent.as_deref()));
     }
     let record = blocking(move || {
         Ok(partners::record_joined(
@@ -195,6 +192,26 @@ pub async fn join(
         true,
         "none (nothing shared)".into(),
     )))
+}
+
+/// The error for a join the inviter refused: 410 when the invite itself is spent (used, expired
+/// or unknown to the inviter; only a new invite helps), else 422 with the inviter's sentence.
+fn join_refused(why: &str, spent: Option<&str>) -> ApiError {
+    let state = match spent {
+        Some("used") => "it was already used",
+        Some("expired") => "it has expired",
+        Some("unknown") => "the inviting node does not know it",
+        _ => {
+            return ApiError::unprocessable(
+                format!("the inviting node refused the join: {why}"),
+                vec![],
+            )
+        }
+    };
+    ApiError::new(
+        StatusCode::GONE,
+        format!("the inviting node refused the invite: {state}; ask for a new one"),
+    )
 }
 
 fn resolve(state: &AppState, wanted: &str) -> Result<PartnerRecord, ApiError> {
