@@ -5,6 +5,7 @@ mod workflows_common;
 
 use cosell_e2e::Node;
 use serde_json::json;
+use workflows_common::*;
 
 #[test]
 fn a_used_invite_is_refused_with_a_sentence_asking_for_a_new_one() {
@@ -41,4 +42,46 @@ fn a_used_invite_is_refused_with_a_sentence_asking_for_a_new_one() {
     );
     let partners = a.get("/api/v1/partners");
     assert!(!partners.text.contains(c.id.as_str()), "{}", partners.text);
+}
+
+const POLICY: &str = r#"
+[opportunities]
+fields = ["name", "stage", "account.domain"]
+"#;
+
+/// A vendor and a reseller, partners, with a policy that lets the reseller see a deal's name.
+fn vendor_and_reseller() -> (Node, Node) {
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(&vendor, &reseller.id, POLICY);
+    (vendor, reseller)
+}
+
+#[test]
+fn sharing_an_opportunity_again_with_the_same_partner_is_refused_naming_the_deal() {
+    // Goal: one opportunity makes at most one deal per partner, through `POST /deals` and
+    // `cosell share` as through `map --propose`. Method: share once (201), then again by API
+    // (409) and CLI (non-zero exit), each naming the first deal; the vendor still has one deal.
+    let (vendor, reseller) = vendor_and_reseller();
+    let opp = opportunity(&vendor, "twice.example", json!({}));
+    let share = json!({"opportunity_id": opp, "partners": [reseller.id]});
+    let deal = post_ok(&vendor, "/api/v1/deals", share.clone(), 201)["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string();
+    let expected = format!("opportunity {opp} is already shared with Reseller Co as deal {deal}");
+
+    let again = vendor.post("/api/v1/deals", &share);
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert_eq!(again.json["error"], expected.as_str());
+    let out = vendor.cli(&["share", &opp, "--with", "Reseller Co"]);
+    assert!(!out.ok(), "a second share: {}", out.stdout);
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    let deals = vendor.get("/api/v1/deals").json["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(deals, 1);
 }
