@@ -85,3 +85,43 @@ fn sharing_an_opportunity_again_with_the_same_partner_is_refused_naming_the_deal
         .map_or(0, Vec::len);
     assert_eq!(deals, 1);
 }
+
+#[test]
+fn the_partner_list_pages_by_limit_and_cursor_like_every_other_list() {
+    // Goal: `GET /partners` honours `limit` (at most 1000) and `cursor` as the other lists do.
+    // Method: a vendor with two partners reads them one per page, then asks for too many.
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    let mut si = Node::init("SI Co");
+    vendor.serve();
+    reseller.serve();
+    si.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    partner(&vendor, &si, "si", "vendor");
+
+    let first = vendor.get("/api/v1/partners?limit=1");
+    assert_eq!(first.status, 200, "{}", first.text);
+    let items = first.json["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", first.text);
+    let cursor = first.json["next_cursor"].as_str().expect("a next page");
+    assert_eq!(items[0]["id"], cursor);
+    let second = vendor.get(&format!("/api/v1/partners?limit=1&cursor={cursor}"));
+    assert_eq!(second.status, 200, "{}", second.text);
+    let rest = second.json["items"].as_array().expect("items");
+    assert_eq!(rest.len(), 1, "{}", second.text);
+    assert_ne!(rest[0]["id"], items[0]["id"]);
+    assert_eq!(second.json["next_cursor"], serde_json::Value::Null);
+
+    let too_many = vendor.get("/api/v1/partners?limit=1001");
+    assert_eq!(too_many.status, 400, "{}", too_many.text);
+    assert_eq!(too_many.json["error"], "limit must be at most 1000");
+    let bad = vendor.get("/api/v1/partners?cursor=not-a-node-id");
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let out = vendor.cli(&["partner", "list"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("Reseller Co") && out.stdout.contains("SI Co"),
+        "{}",
+        out.stdout
+    );
+}
