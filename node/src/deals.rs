@@ -918,6 +918,13 @@ impl Deals {
                     })?;
                     changed.push(inv);
                 }
+                Some(answered @ (ParticipantStatus::Accepted | ParticipantStatus::Declined)) => {
+                    // A conflict with what is stored, not a bad request: the answer stands.
+                    return Err(DealsError::Conflict(format!(
+                        "the invitation to deal {id} was already answered: {}",
+                        answered.as_str()
+                    )));
+                }
                 Some(other) => {
                     return Err(DealsError::Invalid(format!(
                         "the invitation to deal {id} was already answered: {}",

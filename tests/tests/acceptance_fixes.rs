@@ -125,3 +125,44 @@ fn the_partner_list_pages_by_limit_and_cursor_like_every_other_list() {
         out.stdout
     );
 }
+
+/// Shares a new opportunity on `domain` with the reseller and waits for its invitation.
+fn shared_deal(vendor: &Node, reseller: &Node, domain: &str) -> String {
+    let opp = opportunity(vendor, domain, json!({}));
+    let deal = post_ok(
+        vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp, "partners": [reseller.id]}),
+        201,
+    )["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string();
+    wait("the invitation", || {
+        reseller.get("/api/v1/inbox").json["items"]
+            .as_array()?
+            .iter()
+            .any(|i| i["deal_id"] == deal.as_str())
+            .then_some(())
+    });
+    deal
+}
+
+#[test]
+fn answering_an_already_answered_invitation_is_a_conflict() {
+    let (vendor, reseller) = vendor_and_reseller();
+    let deal = shared_deal(&vendor, &reseller, "answered.example");
+    let accept = format!("/api/v1/deals/{deal}/accept");
+    let r = reseller.post(&accept, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/decline"), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        r.json["error"],
+        format!("the invitation to deal {deal} was already answered: accepted").as_str()
+    );
+    // Accepting again asks for what already holds: a no-op.
+    let r = reseller.post(&accept, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+}
