@@ -166,3 +166,23 @@ fn answering_an_already_answered_invitation_is_a_conflict() {
     let r = reseller.post(&accept, &json!({}));
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+#[test]
+fn the_deal_list_filters_by_partner_name_and_refuses_an_unknown_partner() {
+    let (vendor, reseller) = vendor_and_reseller();
+    let deal = shared_deal(&vendor, &reseller, "by-name.example");
+    for partner in [reseller.id.as_str(), "Reseller%20Co", "reseller%20co"] {
+        let r = vendor.get(&format!("/api/v1/deals?partner={partner}"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ids: Vec<&str> = r.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|d| d["id"].as_str())
+            .collect();
+        assert_eq!(ids, [deal.as_str()], "partner={partner}");
+    }
+    let r = vendor.get("/api/v1/deals?partner=Nobody%20Inc");
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.json["error"], "no partner with id or name 'Nobody Inc'");
+}
