@@ -186,3 +186,17 @@ fn the_deal_list_filters_by_partner_name_and_refuses_an_unknown_partner() {
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(r.json["error"], "no partner with id or name 'Nobody Inc'");
 }
+
+#[test]
+fn listing_no_deals_says_so_and_json_stays_empty_json() {
+    let mut node = Node::init("Lonely Co");
+    node.serve();
+    let out = node.cli(&["deals", "list"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("no deals yet"), "{}", out.stderr);
+    let out = node.cli(&["deals", "list", "--json"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let answer: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(answer, json!({"items": [], "next_cursor": null}));
+}
