@@ -476,6 +476,14 @@ impl Deals {
             }
             partners_found.push(p);
         }
+        for p in &partners_found {
+            if let Some(deal) = self.shared_with(opportunity_id, &p.id)? {
+                return Err(DealsError::Conflict(format!(
+                    "opportunity {opportunity_id} is already shared with {} as deal {deal}",
+                    p.name
+                )));
+            }
+        }
         let projection = self.project_for(
             opportunity_id,
             &partners_found
@@ -910,6 +918,13 @@ impl Deals {
                     })?;
                     changed.push(inv);
                 }
+                Some(answered @ (ParticipantStatus::Accepted | ParticipantStatus::Declined)) => {
+                    // A conflict with what is stored, not a bad request: the answer stands.
+                    return Err(DealsError::Conflict(format!(
+                        "the invitation to deal {id} was already answered: {}",
+                        answered.as_str()
+                    )));
+                }
                 Some(other) => {
                     return Err(DealsError::Invalid(format!(
                         "the invitation to deal {id} was already answered: {}",
@@ -1236,6 +1251,25 @@ impl Deals {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// A deal made from this opportunity that the partner takes part in (invited, accepted or
+    /// declined): sharing the opportunity with that partner again would make a second deal.
+    pub fn shared_with(&self, opportunity_id: &str, partner_id: &str) -> Result<Option<DealId>> {
+        for deal in store_net::deals_of_opportunity(&self.store, opportunity_id)? {
+            let Ok(id) = DealId::parse(&deal) else {
+                continue;
+            };
+            let joined = self.view(id, false)?.is_some_and(|v| {
+                v["participants"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["id"] == partner_id))
+            });
+            if joined {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 
     /// A deal in the API's shape, or `None`.

@@ -116,6 +116,9 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&answer)?);
                 return Ok(());
             }
+            if items.is_empty() {
+                eprintln!("no deals yet: `cosell share OPPORTUNITY --with PARTNER` makes one");
+            }
             for d in &items {
                 let names: Vec<String> = d["participants"]
                     .as_array()

@@ -86,12 +86,12 @@ pub fn run(dir: &DataDir, command: PartnerCommand) -> Result<()> {
             );
         }
         PartnerCommand::List { json } => {
-            let answer = client.json("GET", "/partners", None)?;
+            let items = client.list_all("/partners")?;
             if json {
+                let answer = json!({"items": items, "next_cursor": null});
                 println!("{}", serde_json::to_string_pretty(&answer)?);
                 return Ok(());
             }
-            let items = answer["items"].as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 eprintln!("no partners yet: `cosell partner invite` makes a token to give one");
             }

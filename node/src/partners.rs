@@ -96,6 +96,19 @@ pub enum InviteError {
     OldJoiner,
 }
 
+impl InviteError {
+    /// `used`, `expired` or `unknown` when the invite can no longer be joined with (only a new
+    /// invite helps); `None` for every other refusal.
+    pub fn spent_code(&self) -> Option<&'static str> {
+        match self {
+            InviteError::Used => Some("used"),
+            InviteError::Expired(_) => Some("expired"),
+            InviteError::Unknown => Some("unknown"),
+            _ => None,
+        }
+    }
+}
+
 /// Checks a partner type name.
 pub fn parse_partner_type(value: &str) -> Result<String> {
     let v = value.trim().to_lowercase();
@@ -316,6 +329,11 @@ pub fn parse_join_request(body: &[u8]) -> Result<JoinRequest, InviteError> {
 pub struct JoinAnswer {
     /// `None` when accepted; otherwise why not.
     pub error: Option<String>,
+    /// When refused because the invite itself cannot be used any more: `used`, `expired` or
+    /// `unknown` ([`InviteError::spent_code`]), so the joiner can tell its user to ask for a new
+    /// invite. Absent in answers of older nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<String>,
     /// The inviter's company name.
     pub name: String,
 }

@@ -161,6 +161,35 @@ pub fn partners(store: &Store) -> Result<Vec<PartnerRecord>> {
     Ok(out)
 }
 
+/// At most `limit` partner records in node id order, after the node id `after` (a previous
+/// page's `next_cursor`).
+pub fn partners_page(
+    store: &Store,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<crate::store::Page<PartnerRecord>> {
+    use std::ops::Bound;
+    let txn = store.read()?;
+    let table = txn.open_table(PARTNERS)?;
+    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut items: Vec<PartnerRecord> = Vec::new();
+    let mut more = false;
+    for entry in table.range::<&str>((start, Bound::Unbounded))? {
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        let (_, v) = entry?;
+        items.push(decode(v.value())?);
+    }
+    let next_cursor = if more {
+        items.last().map(|p| p.id.clone())
+    } else {
+        None
+    };
+    Ok(crate::store::Page { items, next_cursor })
+}
+
 /// One partner record.
 pub fn partner(store: &Store, id: &str) -> Result<Option<PartnerRecord>> {
     let txn = store.read()?;
@@ -237,6 +266,15 @@ pub fn has_open_invite(store: &Store, now_ms: u64) -> Result<bool> {
         }
     }
     Ok(false)
+}
+
+/// Whether this node has issued any invite, open, used or expired (a stranger presenting one
+/// then gets told why it cannot join rather than a closed connection).
+pub fn has_issued_invites(store: &Store) -> Result<bool> {
+    let txn = store.read()?;
+    let table = txn.open_table(INVITES)?;
+    let first = table.range::<&str>(..)?.next().transpose()?;
+    Ok(first.is_some())
 }
 
 /// Every stored policy version for one partner, oldest first.

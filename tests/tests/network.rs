@@ -420,8 +420,8 @@ fn a_stranger_cannot_connect_and_receives_nothing() {
     accept(&reseller, &deal);
     wait_for("the deal on the reseller", || reseller.deal(&deal));
 
-    // A used token gets the stranger nowhere: the vendor has no open invite, so the connection
-    // itself is refused.
+    // A used token gets the stranger nowhere: the vendor answers its join with the reason and
+    // closes the connection, counted as refused.
     let out = cosell(&stranger.path(), &["partner", "join", &used]);
     assert!(!out.status.success());
     let metrics = ureq::get(&format!("{}/metrics", vendor.http))

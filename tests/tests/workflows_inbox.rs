@@ -162,7 +162,7 @@ fn an_invitation_can_be_declined_or_can_expire() {
     });
     // A declined invitation cannot be accepted afterwards, and the deal never arrives.
     let again = reseller.post(&format!("/api/v1/deals/{declined}/accept"), &json!({}));
-    assert_eq!(again.status, 422, "{}", again.text);
+    assert_eq!(again.status, 409, "{}", again.text);
 
     let expiring = share(&vendor, &reseller, "expire.example");
     let item = wait("the second invitation", || inbox_item(&reseller, &expiring));

@@ -78,7 +78,8 @@ pub(super) async fn share_opportunity(
 pub struct DealQuery {
     /// Only deals whose shared stage is this.
     stage: Option<String>,
-    /// Only deals with this node id among their participants.
+    /// Only deals with this participant: a partner's node id or unique name, or the node id of
+    /// another participant (met through a deal with several partners).
     partner: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -110,10 +111,25 @@ pub async fn list(
     };
     let deals = state.network.deals.clone();
     let (items, next) = blocking(move || {
-        Ok(deals.list_page(after, limit, stage.as_deref(), query.partner.as_deref()))
+        let participant = match query.partner.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(wanted) => Some(participant_id(&state, wanted)?),
+        };
+        Ok(deals.list_page(after, limit, stage.as_deref(), participant.as_deref()))
     })
     .await?;
     Ok(Json(json!({"items": items, "next_cursor": next})))
+}
+
+/// The node id a `partner` filter names: a partner by node id or unique name (as everywhere
+/// else; 404 for none, or for a name several partners have), or any other valid node id, which
+/// may be a participant this node met through a deal rather than a partner.
+fn participant_id(state: &AppState, wanted: &str) -> Result<String, ApiError> {
+    match crate::partners::resolve(&state.store, wanted) {
+        Ok(partner) => Ok(partner.id),
+        Err(_) if protocol::identity::NodeId::parse(wanted).is_ok() => Ok(wanted.to_string()),
+        Err(e) => Err(ApiError::not_found(e.to_string())),
+    }
 }
 
 pub async fn get(

@@ -128,7 +128,8 @@ pub struct ProposeBody {
 
 /// Shares this node's open opportunity on an overlapping account with the partner, as
 /// `POST /deals` would; refuses a domain that is not an overlap, an account without an open
-/// opportunity, and an opportunity already shared with that partner.
+/// opportunity, and (in `Deals::share`, as for `POST /deals`) an opportunity already shared
+/// with that partner.
 pub async fn propose(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -157,12 +158,6 @@ pub async fn propose(
             mapping::ProposeError::Refused(m) => ApiError::unprocessable(m, vec![]),
             mapping::ProposeError::Internal(e) => ApiError::internal(e),
         })?;
-        if let Some(deal) = shared_with(&s, &opportunity, &partner.id)? {
-            return Err(ApiError::conflict(format!(
-                "opportunity {opportunity} is already shared with {} as deal {deal}",
-                partner.name
-            )));
-        }
         Ok((partner, opportunity))
     })
     .await?;
@@ -174,27 +169,4 @@ pub async fn propose(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(view)))
-}
-
-/// A deal made from this opportunity that the partner takes part in.
-fn shared_with(
-    state: &AppState,
-    opportunity: &str,
-    partner: &str,
-) -> Result<Option<String>, ApiError> {
-    for deal in crate::store_net::deals_of_opportunity(&state.store, opportunity)? {
-        let Ok(id) = protocol::deal::DealId::parse(&deal) else {
-            continue;
-        };
-        let view = state.network.deals.view(id, false)?;
-        let joined = view.as_ref().is_some_and(|v| {
-            v["participants"]
-                .as_array()
-                .is_some_and(|ps| ps.iter().any(|p| p["id"] == partner))
-        });
-        if joined {
-            return Ok(Some(deal));
-        }
-    }
-    Ok(None)
 }

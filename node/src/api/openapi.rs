@@ -47,7 +47,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/import/accounts", "Import accounts from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing (date_format: DD/MM/YYYY, MM/DD/YYYY or YYYY-MM-DD, how to read 03/04/2026)", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/policy/preview", "What a partner under this policy (TOML or JSON body) would receive (opportunity_id, limit)", Some("viewer"), Some(("application/toml", "PolicyText")), (200, "PolicyPreview")),
-    route!("get" "/partners", "Partners with status, last seen and policy summary", Some("viewer"), None, (200, "PartnerPage")),
+    route!("get" "/partners", "Partners with status, last seen and policy summary (limit, cursor)", Some("viewer"), None, (200, "PartnerPage")),
     route!("post" "/partners/invites", "Issue a one-time invite token (type, expires_in_days)", Some("admin"), Some(("application/json", "InviteInput")), (201, "Invite")),
     route!("post" "/partners/join", "Join the node that issued a token", Some("admin"), Some(("application/json", "JoinInput")), (200, "Partner")),
     route!("delete" "/partners/{id}", "End a partnership: disconnect and refuse from now on", Some("admin"), None, (200, "Partner")),

@@ -42,22 +42,46 @@ async fn connected(state: &AppState) -> HashSet<String> {
         .collect()
 }
 
+/// Paging of `GET /api/v1/partners` (in node id order).
+#[derive(Debug, Deserialize)]
+pub struct PartnerQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    query: Result<Query<PartnerQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let online = connected(&state).await;
-    let items = blocking(move || {
-        let mut items = Vec::new();
-        for p in store_net::partners(&state.store)? {
-            let summary = partners::policy_summary(&state.store, &p.id)?;
-            items.push(partner_json(&p, online.contains(&p.id), summary));
+    let Query(query) = query?;
+    let limit = super::records::page_limit(query.limit)?;
+    let after = match query.cursor {
+        None => None,
+        Some(c) if c.is_empty() => None,
+        Some(c) if c.parse::<PeerId>().is_ok() => Some(c),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "cursor: '{c}' is not a next_cursor from a page"
+            )))
         }
-        Ok(items)
+    };
+    let online = connected(&state).await;
+    let page = blocking(move || {
+        let page = store_net::partners_page(&state.store, after.as_deref(), limit)?;
+        let mut items = Vec::new();
+        for p in &page.items {
+            let summary = partners::policy_summary(&state.store, &p.id)?;
+            items.push(partner_json(p, online.contains(&p.id), summary));
+        }
+        Ok(crate::store::Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
     })
     .await?;
-    Ok(Json(json!({"items": items, "next_cursor": null})))
+    Ok(super::records::page_json(page))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -175,10 +199,7 @@ pub async fn join(
         }
     };
     if let Some(why) = answer.error {
-        return Err(ApiError::unprocessable(
-            format!("the inviting node refused the join: {why}"),
-            vec![],
-        ));
+        return Err(join_refused(&why, answer.spent.as_deref()));
     }
     let record = blocking(move || {
         Ok(partners::record_joined(
@@ -195,6 +216,26 @@ pub async fn join(
         true,
         "none (nothing shared)".into(),
     )))
+}
+
+/// The error for a join the inviter refused: 410 when the invite itself is spent (used, expired
+/// or unknown to the inviter; only a new invite helps), else 422 with the inviter's sentence.
+fn join_refused(why: &str, spent: Option<&str>) -> ApiError {
+    let state = match spent {
+        Some("used") => "it was already used",
+        Some("expired") => "it has expired",
+        Some("unknown") => "the inviting node does not know it",
+        _ => {
+            return ApiError::unprocessable(
+                format!("the inviting node refused the join: {why}"),
+                vec![],
+            )
+        }
+    };
+    ApiError::new(
+        StatusCode::GONE,
+        format!("the inviting node refused the invite: {state}; ask for a new one"),
+    )
 }
 
 fn resolve(state: &AppState, wanted: &str) -> Result<PartnerRecord, ApiError> {

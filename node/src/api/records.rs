@@ -29,7 +29,8 @@ pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     }
 }
 
-fn page_json<T: serde::Serialize>(page: Page<T>) -> Json<Value> {
+/// A page as the API's list answer: `{"items": [...], "next_cursor": ...}`.
+pub(crate) fn page_json<T: serde::Serialize>(page: Page<T>) -> Json<Value> {
     Json(json!({ "items": page.items, "next_cursor": page.next_cursor }))
 }
 

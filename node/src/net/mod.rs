@@ -12,8 +12,10 @@
 //! loop over a second bounded channel.
 //!
 //! Invariant: only active partners stay connected. A stranger's connection is kept for
-//! [`PROBATION`] only while this node has an open invite, and only a join request is served in
-//! that time; anything else is closed at once (DESIGN.md invariant 3).
+//! [`PROBATION`] only while this node has an invite on record (open, or used or expired so that
+//! a late joiner learns why it cannot join), and only a join request is served in that time; a
+//! refused join is answered with its reason and the connection then closed; anything else is
+//! closed at once (DESIGN.md invariant 3).
 //! Invariant: at most one sync round per partner is being generated or awaited at a time; local
 //! and relayed changes that arrive meanwhile are queued and sent when the round ends.
 
@@ -40,12 +42,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
+/// Why a join was refused: the sentence, and [`partners::InviteError::spent_code`].
+type JoinRefusal = (String, Option<&'static str>);
+
 /// Commands queued for the swarm task.
 pub const COMMAND_QUEUE_MAX: usize = 256;
 /// Reports from blocking work queued for the swarm task.
 pub const INTERNAL_QUEUE_MAX: usize = 1024;
 /// How long a stranger may stay connected to present an invite.
 pub const PROBATION: Duration = Duration::from_secs(10);
+/// How long a stranger whose join was refused stays connected: time for the answer to reach
+/// it (it closes the connection itself on reading it).
+pub const REFUSED_GRACE: Duration = Duration::from_secs(1);
 /// First reconnect delay; doubles per failure up to [`RECONNECT_DELAY_MAX`].
 pub const RECONNECT_DELAY_MIN: Duration = Duration::from_millis(500);
 /// Longest reconnect delay.
@@ -140,7 +148,9 @@ enum Internal {
     JoinDecided {
         peer: PeerId,
         channel: ResponseChannel<Vec<u8>>,
-        outcome: Result<(String, Vec<Multiaddr>), String>,
+        /// The partner's name and addresses, or the refusal's sentence and
+        /// [`partners::InviteError::spent_code`].
+        outcome: Result<(String, Vec<Multiaddr>), JoinRefusal>,
     },
     /// Changes arrived from `from`: relay them to other participants.
     Changed { deals: Vec<DealId>, from: PeerId },
@@ -809,13 +819,24 @@ impl EventLoop {
                         self.on_partner_connected(peer);
                         JoinAnswer {
                             error: None,
+                            spent: None,
                             name: self.deals_name(),
                         }
                     }
-                    Err(message) => JoinAnswer {
-                        error: Some(message),
-                        name: self.deals_name(),
-                    },
+                    Err((message, spent)) => {
+                        if !self.partners.contains_key(&peer) {
+                            // The stranger gets its answer and nothing else.
+                            self.gauges
+                                .connections_refused
+                                .fetch_add(1, Ordering::Relaxed);
+                            self.end_probation_soon(peer);
+                        }
+                        JoinAnswer {
+                            error: Some(message),
+                            spent: spent.map(str::to_string),
+                            name: self.deals_name(),
+                        }
+                    }
                 };
                 let bytes = frame(kind::JOIN, &serde_json::to_vec(&answer).unwrap_or_default());
                 let _ = self.swarm.behaviour_mut().rr.send_response(channel, bytes);
@@ -963,7 +984,8 @@ impl EventLoop {
     }
 
     /// Gating: partners stay; an inviter being joined stays; a stranger stays for
-    /// [`PROBATION`] only while an invite is open; a removed partner is refused.
+    /// [`PROBATION`] only while this node has an invite on record (open, used or expired: a
+    /// joiner with a spent invite is told so by the join's answer); a removed partner is refused.
     fn on_connection(&mut self, peer: PeerId, established: u32) {
         if self.partners.contains_key(&peer) {
             if established == 1 {
@@ -974,7 +996,8 @@ impl EventLoop {
         if self.joining.contains_key(&peer) || self.probation.contains_key(&peer) {
             return;
         }
-        let open = store_net::has_open_invite(&self.store, now_ms()).unwrap_or(false);
+        let open = store_net::has_open_invite(&self.store, now_ms()).unwrap_or(false)
+            || store_net::has_issued_invites(&self.store).unwrap_or(false);
         let removed = store_net::partner(&self.store, &peer.to_base58())
             .ok()
             .flatten()
@@ -1041,6 +1064,16 @@ impl EventLoop {
         }
     }
 
+    /// A stranger whose join was refused keeps its connection only until [`REFUSED_GRACE`]
+    /// has passed (closing at once could cut off the answer on its way).
+    fn end_probation_soon(&mut self, peer: PeerId) {
+        let until = Instant::now() + REFUSED_GRACE;
+        self.probation
+            .entry(peer)
+            .and_modify(|u| *u = (*u).min(until))
+            .or_insert(until);
+    }
+
     /// Logs a refused message from `peer` in the audit (on a blocking thread).
     fn audit_peer(&self, peer: PeerId, why: String) {
         tracing::info!(%peer, reason = %why, "refused a message");
@@ -1101,7 +1134,7 @@ impl EventLoop {
                                 format!("refused a join from {joiner}: {e}"),
                                 serde_json::json!({"event": "join_refused", "reason": e.to_string()}),
                             );
-                            e.to_string()
+                            (e.to_string(), e.spent_code())
                         });
                     Some(Internal::JoinDecided {
                         peer,

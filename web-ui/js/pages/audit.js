@@ -6,7 +6,7 @@ const KINDS = [["", "All kinds"], ["share", "Shares"], ["share_update", "Share u
 
 export async function render(view, ctx) {
   const kind = ctx.query.get("kind") || "";
-  const partners = await api("/partners");
+  const partners = await api("/partners?limit=1000");
   const names = new Map(partners.items.map((p) => [p.id, p.name]));
   const select = h("select", { name: "kind", id: "audit-kind" }, KINDS.map(([v, l]) => h("option", { value: v, selected: v === kind }, l)));
   select.addEventListener("change", () => ctx.navigate(select.value ? `#/audit?kind=${select.value}` : "#/audit"));

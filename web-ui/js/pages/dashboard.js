@@ -5,7 +5,7 @@ import { h, add, set, title, barChart, empty, STAGES, stageLabel, compact } from
 export async function render(view, ctx) {
   const [opps, partners, deals, registrations] = await Promise.all([
     listAll("/opportunities", { max: 20000 }),
-    api("/partners"),
+    api("/partners?limit=1000"),
     listAll("/deals"),
     ctx.features.registrations ? listAll("/registrations").catch(() => null) : null,
   ]);

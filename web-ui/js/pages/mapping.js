@@ -8,7 +8,7 @@ const LEVEL_KIND = { hidden: "", counts: "warn", overlaps: "ok", all: "ok" };
 const STATUSES = ["customer", "prospect", "partner", "other"];
 
 export async function render(view, ctx) {
-  const [partners, populations] = await Promise.all([api("/partners"), api("/populations")]);
+  const [partners, populations] = await Promise.all([api("/partners?limit=1000"), api("/populations")]);
   const active = partners.items.filter((p) => p.status === "active");
   add(view, title("Account mapping"), h("p", { class: "hint" }, "Find the accounts you have in common with a partner without revealing the rest: each side learns at most what the other's policy allows (its [accounts] section)."));
   if (!active.length) {

@@ -5,7 +5,7 @@ import { h, add, set, title, table, empty, when, statusBadge } from "../ui.js";
 export async function render(view) {
   const [node, partners, metrics] = await Promise.all([
     api("/node"),
-    api("/partners"),
+    api("/partners?limit=1000"),
     fetch("/metrics", { credentials: "same-origin" }).then((r) => (r.ok ? r.text() : "")).catch(() => ""),
   ]);
   const active = partners.items.filter((p) => p.status === "active");

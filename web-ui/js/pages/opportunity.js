@@ -8,7 +8,7 @@ export async function render(view, ctx) {
   const opp = await api(`/opportunities/${encodeURIComponent(id)}`);
   const [account, partners] = await Promise.all([
     api(`/accounts/${encodeURIComponent(opp.account_id)}`).catch(() => null),
-    api("/partners"),
+    api("/partners?limit=1000"),
   ]);
   const active = partners.items.filter((p) => p.status === "active");
 

@@ -3,7 +3,7 @@ import { api } from "../api.js";
 import { h, add, set, title, table, empty, errorBox, statusBadge, when, field, notice, confirmButton, copyText } from "../ui.js";
 
 export async function render(view, ctx) {
-  const partners = await api("/partners");
+  const partners = await api("/partners?limit=1000");
   const admin = ctx.can("admin");
   const msg = h("div", { id: "partners-msg", "aria-live": "polite" });
   const rows = partners.items.map((p) =>

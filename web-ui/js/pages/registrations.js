@@ -5,7 +5,7 @@ import { api, listAll } from "../api.js";
 import { h, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, field, money, notice, shortId } from "../ui.js";
 
 export async function render(view, ctx) {
-  const [node, partners] = await Promise.all([api("/node"), api("/partners")]);
+  const [node, partners] = await Promise.all([api("/node"), api("/partners?limit=1000")]);
   const active = partners.items.filter((p) => p.status === "active");
   const listBox = h("div", { id: "registrations-list" });
   const msg = h("div", { id: "registrations-msg", "aria-live": "polite" });

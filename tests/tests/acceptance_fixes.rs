@@ -1,0 +1,202 @@
+//! Fixes for what an outside acceptance test found, each a rule stated by one test, with real
+//! `cosell` processes on loopback.
+
+mod workflows_common;
+
+use cosell_e2e::Node;
+use serde_json::json;
+use workflows_common::*;
+
+#[test]
+fn a_used_invite_is_refused_with_a_sentence_asking_for_a_new_one() {
+    // Goal: a second node joining with an invite another node already used learns why it cannot
+    // join (not "cannot reach the inviting node"), through the CLI and the API. Method: A
+    // invites, B joins; C then joins with the same token, by `partner join` and by
+    // `POST /partners/join`.
+    let mut a = Node::init("Inviter A");
+    let mut b = Node::init("Joiner B");
+    let mut c = Node::init("Latecomer C");
+    a.serve();
+    b.serve();
+    c.serve();
+    let out = a.cli(&["partner", "invite", "--type", "reseller"]);
+    assert!(out.ok(), "invite: {}", out.stderr);
+    let token = out.stdout.trim().to_string();
+    let out = b.cli(&["partner", "join", &token]);
+    assert!(out.ok(), "join: {}", out.stderr);
+
+    let out = c.cli(&["partner", "join", &token]);
+    assert!(!out.ok(), "a used invite joins nobody: {}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "the inviting node refused the invite: it was already used; ask for a new one"
+        ),
+        "{}",
+        out.stderr
+    );
+    let r = c.post("/api/v1/partners/join", &json!({"token": token}));
+    assert_eq!(r.status, 410, "{}", r.text);
+    assert_eq!(
+        r.json["error"],
+        "the inviting node refused the invite: it was already used; ask for a new one"
+    );
+    let partners = a.get("/api/v1/partners");
+    assert!(!partners.text.contains(c.id.as_str()), "{}", partners.text);
+}
+
+const POLICY: &str = r#"
+[opportunities]
+fields = ["name", "stage", "account.domain"]
+"#;
+
+/// A vendor and a reseller, partners, with a policy that lets the reseller see a deal's name.
+fn vendor_and_reseller() -> (Node, Node) {
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(&vendor, &reseller.id, POLICY);
+    (vendor, reseller)
+}
+
+#[test]
+fn sharing_an_opportunity_again_with_the_same_partner_is_refused_naming_the_deal() {
+    // Goal: one opportunity makes at most one deal per partner, through `POST /deals` and
+    // `cosell share` as through `map --propose`. Method: share once (201), then again by API
+    // (409) and CLI (non-zero exit), each naming the first deal; the vendor still has one deal.
+    let (vendor, reseller) = vendor_and_reseller();
+    let opp = opportunity(&vendor, "twice.example", json!({}));
+    let share = json!({"opportunity_id": opp, "partners": [reseller.id]});
+    let deal = post_ok(&vendor, "/api/v1/deals", share.clone(), 201)["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string();
+    let expected = format!("opportunity {opp} is already shared with Reseller Co as deal {deal}");
+
+    let again = vendor.post("/api/v1/deals", &share);
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert_eq!(again.json["error"], expected.as_str());
+    let out = vendor.cli(&["share", &opp, "--with", "Reseller Co"]);
+    assert!(!out.ok(), "a second share: {}", out.stdout);
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    let deals = vendor.get("/api/v1/deals").json["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(deals, 1);
+}
+
+#[test]
+fn the_partner_list_pages_by_limit_and_cursor_like_every_other_list() {
+    // Goal: `GET /partners` honours `limit` (at most 1000) and `cursor` as the other lists do.
+    // Method: a vendor with two partners reads them one per page, then asks for too many.
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    let mut si = Node::init("SI Co");
+    vendor.serve();
+    reseller.serve();
+    si.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    partner(&vendor, &si, "si", "vendor");
+
+    let first = vendor.get("/api/v1/partners?limit=1");
+    assert_eq!(first.status, 200, "{}", first.text);
+    let items = first.json["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", first.text);
+    let cursor = first.json["next_cursor"].as_str().expect("a next page");
+    assert_eq!(items[0]["id"], cursor);
+    let second = vendor.get(&format!("/api/v1/partners?limit=1&cursor={cursor}"));
+    assert_eq!(second.status, 200, "{}", second.text);
+    let rest = second.json["items"].as_array().expect("items");
+    assert_eq!(rest.len(), 1, "{}", second.text);
+    assert_ne!(rest[0]["id"], items[0]["id"]);
+    assert_eq!(second.json["next_cursor"], serde_json::Value::Null);
+
+    let too_many = vendor.get("/api/v1/partners?limit=1001");
+    assert_eq!(too_many.status, 400, "{}", too_many.text);
+    assert_eq!(too_many.json["error"], "limit must be at most 1000");
+    let bad = vendor.get("/api/v1/partners?cursor=not-a-node-id");
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let out = vendor.cli(&["partner", "list"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("Reseller Co") && out.stdout.contains("SI Co"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Shares a new opportunity on `domain` with the reseller and waits for its invitation.
+fn shared_deal(vendor: &Node, reseller: &Node, domain: &str) -> String {
+    let opp = opportunity(vendor, domain, json!({}));
+    let deal = post_ok(
+        vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp, "partners": [reseller.id]}),
+        201,
+    )["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string();
+    wait("the invitation", || {
+        reseller.get("/api/v1/inbox").json["items"]
+            .as_array()?
+            .iter()
+            .any(|i| i["deal_id"] == deal.as_str())
+            .then_some(())
+    });
+    deal
+}
+
+#[test]
+fn answering_an_already_answered_invitation_is_a_conflict() {
+    let (vendor, reseller) = vendor_and_reseller();
+    let deal = shared_deal(&vendor, &reseller, "answered.example");
+    let accept = format!("/api/v1/deals/{deal}/accept");
+    let r = reseller.post(&accept, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/decline"), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        r.json["error"],
+        format!("the invitation to deal {deal} was already answered: accepted").as_str()
+    );
+    // Accepting again asks for what already holds: a no-op.
+    let r = reseller.post(&accept, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[test]
+fn the_deal_list_filters_by_partner_name_and_refuses_an_unknown_partner() {
+    let (vendor, reseller) = vendor_and_reseller();
+    let deal = shared_deal(&vendor, &reseller, "by-name.example");
+    for partner in [reseller.id.as_str(), "Reseller%20Co", "reseller%20co"] {
+        let r = vendor.get(&format!("/api/v1/deals?partner={partner}"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ids: Vec<&str> = r.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|d| d["id"].as_str())
+            .collect();
+        assert_eq!(ids, [deal.as_str()], "partner={partner}");
+    }
+    let r = vendor.get("/api/v1/deals?partner=Nobody%20Inc");
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.json["error"], "no partner with id or name 'Nobody Inc'");
+}
+
+#[test]
+fn listing_no_deals_says_so_and_json_stays_empty_json() {
+    let mut node = Node::init("Lonely Co");
+    node.serve();
+    let out = node.cli(&["deals", "list"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("no deals yet"), "{}", out.stderr);
+    let out = node.cli(&["deals", "list", "--json"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let answer: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(answer, json!({"items": [], "next_cursor": null}));
+}
