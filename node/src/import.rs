@@ -21,6 +21,9 @@ use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
 use std::sync::OnceLock;
 
+mod seen_ids;
+use seen_ids::SeenIds;
+
 /// One problem with one cell (or a whole row) of an import file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -173,12 +176,14 @@ fn salesforce_checksum(id15: &[u8]) -> String {
 pub struct AccountReader<R: Read> {
     rows: Rows<R>,
     columns: Vec<Option<usize>>,
+    seen: SeenIds,
 }
 
 /// Reads opportunities, one row per `next()`; each bad row yields all of its errors together.
 pub struct OpportunityReader<R: Read> {
     rows: Rows<R>,
     columns: Vec<Option<usize>>,
+    seen: SeenIds,
     last_line: u64,
     /// The amount header's currency (`Amount (EUR)`).
     currency: Option<Currency>,
@@ -222,7 +227,11 @@ pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError>
             header_reads(&rows)
         )));
     }
-    Ok(AccountReader { rows, columns })
+    Ok(AccountReader {
+        rows,
+        columns,
+        seen: SeenIds::new(),
+    })
 }
 
 /// Opens an opportunities file and maps its header. Fails when the file is not UTF-8 CSV or has
@@ -282,6 +291,7 @@ pub fn read_opportunities_with<R: Read>(
                 DateOrder::MonthFirst
             });
     Ok(OpportunityReader {
+        seen: SeenIds::new(),
         rows,
         columns,
         last_line: 0,
@@ -532,6 +542,12 @@ impl<R: Read> Iterator for AccountReader<R> {
         let mut cells = Cells::new(&self.rows, row, line);
         let name = cells.required(c[A::Name as usize], "name", "every account needs a name");
         let external_id = cells.external_id(c[A::ExternalId as usize]);
+        once_per_file(
+            &mut cells,
+            &mut self.seen,
+            c[A::ExternalId as usize],
+            &external_id,
+        );
         let domain = cells.value(c[A::Domain as usize], parse_domain);
         let industry = cells.text(c[A::Industry as usize], "industry", NAME_BYTES_MAX);
         let country = cells.text(c[A::Country as usize], "country", NAME_BYTES_MAX);
@@ -565,6 +581,12 @@ impl<R: Read> Iterator for OpportunityReader<R> {
         let semicolons = self.rows.delimiter == b';';
         let mut cells = Cells::new(&self.rows, row, line);
         let external_id = cells.external_id(c[O::ExternalId as usize]);
+        once_per_file(
+            &mut cells,
+            &mut self.seen,
+            c[O::ExternalId as usize],
+            &external_id,
+        );
         let (account_external_id, account_domain, account_name) = account_reference(&mut cells, c);
         let name = cells.required(
             c[O::Name as usize],
@@ -624,6 +646,26 @@ impl<R: Read> Iterator for OpportunityReader<R> {
                 message: "every opportunity needs a stage".into(),
             }]),
         })
+    }
+}
+
+/// A row error when `external_id` was a record's id on an earlier row of this file: the later
+/// row would silently overwrite the earlier one (see [`SeenIds`]).
+fn once_per_file(
+    cells: &mut Cells<'_>,
+    seen: &mut SeenIds,
+    column: Option<usize>,
+    external_id: &Option<String>,
+) {
+    let Some(id) = external_id else { return };
+    if let Some(earlier) = seen.earlier_row(id, cells.row) {
+        cells.error(
+            column,
+            format!(
+                "'{id}' is the id of row {earlier} too; a file may hold each record once, so \
+                 merge the two rows or remove one"
+            ),
+        );
     }
 }
 
@@ -5031,6 +5073,38 @@ B,Nan
             input.len() as f64 / 1e6,
             input.len() as f64 / 1e6 / secs,
             rows as f64 / secs
+        );
+    }
+
+    #[test]
+    fn an_external_id_twice_in_one_file_is_an_error_on_the_later_row() {
+        // Bug: the later row silently overwrote the earlier one ("1 inserted, 1 updated").
+        let (_, errors, _) = accounts(
+            b"Account ID,Account Name,Website\nX1,One,one.com\nX2,Two,two.com\n X1 ,Three,three.com\n",
+        );
+        assert_eq!(
+            errors,
+            vec![error(
+                3,
+                4,
+                "Account ID",
+                "'X1' is the id of row 1 too; a file may hold each record once, so merge the \
+                 two rows or remove one"
+            )]
+        );
+        // A Salesforce id in its 15- and 18-character forms is one id.
+        let long = salesforce_id_other_form("0065g00000AbCdE").unwrap();
+        let (_, errors, _) = opportunities(
+            format!(
+                "Opportunity ID,Opportunity Name,Account ID,Stage\n\
+                 0065g00000AbCdE,A,X1,Prospecting\n{long},B,X1,Prospecting\n"
+            )
+            .as_bytes(),
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            (errors[0].row, errors[0].column.as_str()),
+            (2, "Opportunity ID")
         );
     }
 

@@ -594,6 +594,31 @@ fn a_file_without_a_required_column_is_a_422_naming_it() {
 }
 
 #[test]
+fn an_external_id_twice_in_one_file_is_a_422_naming_the_later_row_and_writes_nothing() {
+    // Bug: the later row silently overwrote the earlier one and the import said "1 updated".
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.post_csv(
+        "/api/v1/import/accounts",
+        b"Account ID,Account Name,Website\nX1,One,one.example\nX2,Two,two.example\nX1,Three,three.example\n",
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    let details = r.json["details"].as_array().expect("details");
+    assert_eq!(details.len(), 1, "{}", r.text);
+    assert_eq!(details[0]["row"], 3);
+    assert_eq!(details[0]["column"], "Account ID");
+    assert!(
+        details[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("row 1"),
+        "{}",
+        r.text
+    );
+    assert_eq!(node.counts(), (0, 0));
+}
+
+#[test]
 fn importing_needs_a_running_node_and_says_so() {
     let node = Node::init("Acme");
     let file = write_file(&node.scratch(), "a.csv", accounts_csv(2).as_bytes());
