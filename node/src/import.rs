@@ -180,6 +180,7 @@ pub struct OpportunityReader<R: Read> {
     rows: Rows<R>,
     columns: Vec<Option<usize>>,
     last_line: u64,
+    account_columns: AccountColumns,
     /// The amount header's currency (`Amount (EUR)`).
     currency: Option<Currency>,
     /// [`ImportOptions::default_currency`], resolved.
@@ -281,10 +282,22 @@ pub fn read_opportunities_with<R: Read>(
             } else {
                 DateOrder::MonthFirst
             });
+    let header_of = |field: O| {
+        columns[field as usize]
+            .and_then(|i| rows.headers.get(i))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let account_columns = AccountColumns {
+        external_id: header_of(O::AccountExternalId),
+        domain: header_of(O::AccountDomain),
+        name: header_of(O::AccountName),
+    };
     Ok(OpportunityReader {
         rows,
         columns,
         last_line: 0,
+        account_columns,
         currency: header.currency,
         default_currency: options.default_currency.unwrap_or(Currency::USD),
         date_order,
@@ -517,6 +530,36 @@ impl<R: Read> OpportunityReader<R> {
     /// finds later (an account reference that matches nothing).
     pub fn last_line(&self) -> u64 {
         self.last_line
+    }
+
+    /// The headers of the account reference columns, as written in the file, for errors the
+    /// caller finds later (an account reference that matches nothing names its column).
+    pub fn account_columns(&self) -> &AccountColumns {
+        &self.account_columns
+    }
+}
+
+/// The headers, as written in the file, of an opportunities file's account reference columns
+/// (`Account ID`, `Website`, `Account Name`); empty for a column the file does not have. Built
+/// once per file, so naming a column in a row error costs nothing per row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountColumns {
+    /// The account's CRM id column.
+    pub external_id: String,
+    /// The account's domain (or website) column.
+    pub domain: String,
+    /// The account's name column.
+    pub name: String,
+}
+
+impl AccountColumns {
+    /// The first of the columns the file has (id, domain, name), for an error about the
+    /// account reference as a whole.
+    pub fn first(&self) -> &str {
+        [&self.external_id, &self.domain, &self.name]
+            .into_iter()
+            .find(|h| !h.is_empty())
+            .map_or("", String::as_str)
     }
 }
 
