@@ -214,8 +214,9 @@ fn header_reads<R: Read>(rows: &Rows<R>) -> String {
 /// Opens an accounts file and maps its header. Fails when the file is not UTF-8 CSV or has no
 /// column for the account name.
 pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError> {
-    let (rows, header) = Rows::open(input, ACCOUNT_FIELDS)?;
-    let columns = header.columns;
+    let (mut rows, header) = Rows::open(input, ACCOUNT_FIELDS)?;
+    let mut columns = header.columns;
+    prefer_relationship_type(&mut rows, &mut columns);
     let missing = missing(&columns, ACCOUNT_FIELDS, &[A::Name as usize]);
     if !missing.is_empty() {
         return Err(ImportError::Header(format!(
@@ -224,6 +225,33 @@ pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError>
         )));
     }
     Ok(AccountReader { rows, columns })
+}
+
+/// Dynamics 365 exports a generic `Status` column (the record's state, Active or Inactive)
+/// before `Relationship Type` (customer, prospect, partner…, the account's real status): when
+/// the status column is a generic `Status` and the file also has a `Relationship Type`, the
+/// latter is the status column and `Status` is ignored.
+fn prefer_relationship_type<R: Read>(rows: &mut Rows<R>, columns: &mut [Option<usize>]) {
+    let status = A::Status as usize;
+    let generic = columns[status].is_some_and(|i| header_key(&rows.headers[i]) == "status");
+    if !generic {
+        return;
+    }
+    let Some(specific) = rows
+        .headers
+        .iter()
+        .position(|h| header_key(h) == "relationshiptype")
+    else {
+        return;
+    };
+    columns[status] = Some(specific);
+    rows.ignored = rows
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|&(i, h)| !columns.contains(&Some(i)) && !header_key(h).is_empty())
+        .map(|(_, h)| h.clone())
+        .collect();
 }
 
 /// Opens an opportunities file and maps its header. Fails when the file is not UTF-8 CSV or has
@@ -399,6 +427,16 @@ pub fn map_status(label: &str) -> Result<AccountStatus, String> {
             label.trim()
         )
     })
+}
+
+/// An accounts file's status cell: [`map_status`], except that `Active` and `Inactive` (the
+/// record's state, as Dynamics 365 exports it in its `Status` column) are no status at all.
+fn account_status(label: &str) -> Result<Option<AccountStatus>, String> {
+    let state = label.trim();
+    if state.eq_ignore_ascii_case("active") || state.eq_ignore_ascii_case("inactive") {
+        return Ok(None);
+    }
+    map_status(label).map(Some)
 }
 
 /// ACE stage for each label [`map_stage`] accepts (compared case-insensitively, ignoring
@@ -578,7 +616,7 @@ impl<R: Read> Iterator for AccountReader<R> {
         let domain = cells.value(c[A::Domain as usize], parse_domain);
         let industry = cells.text(c[A::Industry as usize], "industry", NAME_BYTES_MAX);
         let country = cells.text(c[A::Country as usize], "country", NAME_BYTES_MAX);
-        let status = cells.value(c[A::Status as usize], map_status);
+        let status = cells.value(c[A::Status as usize], account_status).flatten();
         let owner = cells.text(c[A::Owner as usize], "owner", NAME_BYTES_MAX);
         let tags = cells.tags(c[A::Tags as usize]);
         Some(cells.finish().map(|()| AccountRow {
@@ -5219,5 +5257,31 @@ B,Nan
         assert_eq!(salesforce_id_other_form("0015000000Gv7qJAAA"), None);
         assert_eq!(salesforce_id_other_form("ACC000000001"), None);
         assert_eq!(salesforce_id_other_form("0015000000-v7qJ"), None);
+    }
+
+    #[test]
+    fn a_dynamics_status_column_is_the_records_state_and_relationship_type_wins_over_it() {
+        // Dynamics 365's `Status` is Active or Inactive (the record's state): no account status.
+        let (rows, errors, _) = accounts(b"Account Name,Status\nAcme,Active\nGlobex,Inactive\n");
+        assert_eq!(errors, []);
+        assert_eq!(
+            rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [None, None]
+        );
+        // Its `Relationship Type` holds the real status and wins over `Status`, which is ignored.
+        let (rows, errors, ignored) = accounts(
+            b"(Do Not Modify) Account,Account Name,Status,Relationship Type\n\
+              A1,Acme,Active,Customer\n\
+              A2,Globex,Inactive,Reseller\n",
+        );
+        assert_eq!(errors, []);
+        assert_eq!(
+            rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [Some(AccountStatus::Customer), Some(AccountStatus::Partner)]
+        );
+        assert_eq!(ignored, ["Status"]);
+        // A status column holding anything else is still read as the account status.
+        let (rows, _, _) = accounts(b"Account Name,Status\nAcme,Customer\n");
+        assert_eq!(rows[0].status, Some(AccountStatus::Customer));
     }
 }
