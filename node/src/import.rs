@@ -14,8 +14,8 @@
 //! blank lines and CRLF. docs/import.md is the user-facing description (aliases, stage and status tables).
 
 use protocol::records::{
-    clean_text, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage, NAME_BYTES_MAX,
-    TEXT_BYTES_MAX,
+    clean_text, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage, NAME_CHARS_MAX,
+    TEXT_CHARS_MAX,
 };
 use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
@@ -614,10 +614,10 @@ impl<R: Read> Iterator for AccountReader<R> {
         let name = cells.required(c[A::Name as usize], "name", "every account needs a name");
         let external_id = cells.external_id(c[A::ExternalId as usize]);
         let domain = cells.value(c[A::Domain as usize], parse_domain);
-        let industry = cells.text(c[A::Industry as usize], "industry", NAME_BYTES_MAX);
-        let country = cells.text(c[A::Country as usize], "country", NAME_BYTES_MAX);
+        let industry = cells.text(c[A::Industry as usize], "industry", NAME_CHARS_MAX);
+        let country = cells.text(c[A::Country as usize], "country", NAME_CHARS_MAX);
         let status = cells.value(c[A::Status as usize], account_status).flatten();
-        let owner = cells.text(c[A::Owner as usize], "owner", NAME_BYTES_MAX);
+        let owner = cells.text(c[A::Owner as usize], "owner", NAME_CHARS_MAX);
         let tags = cells.tags(c[A::Tags as usize]);
         Some(cells.finish().map(|()| AccountRow {
             row,
@@ -674,9 +674,9 @@ impl<R: Read> Iterator for OpportunityReader<R> {
         );
         let date_order = self.date_order;
         let close_date = cells.value(c[O::CloseDate as usize], |s| parse_date(s, date_order));
-        let owner = cells.text(c[O::Owner as usize], "owner", NAME_BYTES_MAX);
-        let next_step = cells.text(c[O::NextStep as usize], "next_step", TEXT_BYTES_MAX);
-        let description = cells.text(c[O::Description as usize], "description", TEXT_BYTES_MAX);
+        let owner = cells.text(c[O::Owner as usize], "owner", NAME_CHARS_MAX);
+        let next_step = cells.text(c[O::NextStep as usize], "next_step", TEXT_CHARS_MAX);
+        let description = cells.text(c[O::Description as usize], "description", TEXT_CHARS_MAX);
         let tags = cells.tags(c[O::Tags as usize]);
         let result = cells.finish();
         Some(match (result, stage) {
@@ -1908,7 +1908,7 @@ fn account_reference(
         .and_then(|s| s.split(';').map(str::trim).find(|s| !s.is_empty()));
     let external_id = id.and_then(|id| cells.id(id_column, id, "account_external_id"));
     let domain = cells.value(domain_column, parse_domain);
-    let name = cells.text(name_column, "account_name", NAME_BYTES_MAX);
+    let name = cells.text(name_column, "account_name", NAME_CHARS_MAX);
     (external_id, domain, name)
 }
 
@@ -3054,7 +3054,7 @@ impl<'a> Cells<'a> {
             // are nothing, so `Acme\u{a0}Corp` links to the account `Acme Corp`. (Free text,
             // the next step and description, is kept as written.)
             Ok(Some(v))
-                if max <= NAME_BYTES_MAX && v.contains(|c| is_stray(c) || is_odd_space(c)) =>
+                if max <= NAME_CHARS_MAX && v.contains(|c| is_stray(c) || is_odd_space(c)) =>
             {
                 Some(
                     v.chars()
@@ -3097,7 +3097,7 @@ impl<'a> Cells<'a> {
             );
             return None;
         }
-        self.clean(column, cell, field, NAME_BYTES_MAX)
+        self.clean(column, cell, field, NAME_CHARS_MAX)
     }
 
     /// The record's own CRM id (see [`Cells::id`]).
@@ -3120,7 +3120,7 @@ impl<'a> Cells<'a> {
                 );
                 None
             }
-            Some(cell) => self.clean(column, cell, field, NAME_BYTES_MAX),
+            Some(cell) => self.clean(column, cell, field, NAME_CHARS_MAX),
             None => {
                 self.empty(column, why);
                 None
@@ -3544,13 +3544,13 @@ a3,Initech,initech.com,,
 
     #[test]
     fn overlong_and_control_character_text_is_a_row_error() {
-        let long = "x".repeat(NAME_BYTES_MAX + 1);
+        let long = "x".repeat(NAME_CHARS_MAX + 1);
         let input = format!("name,owner\n{long},Jane\nAcme,\"Ja\u{7}ne\"\n");
         let (_, errors, _) = accounts(input.as_bytes());
         assert_eq!(
             errors,
             vec![
-                error(1, 2, "name", "longer than 512 bytes"),
+                error(1, 2, "name", "longer than 512 characters"),
                 error(2, 3, "owner", "contains control characters"),
             ]
         );
@@ -5283,5 +5283,28 @@ B,Nan
         // A status column holding anything else is still read as the account status.
         let (rows, _, _) = accounts(b"Account Name,Status\nAcme,Customer\n");
         assert_eq!(rows[0].status, Some(AccountStatus::Customer));
+    }
+
+    #[test]
+    fn text_limits_count_characters_so_a_salesforce_length_description_and_accented_names_fit() {
+        // Salesforce's Description holds 32,000 characters; in UTF-8 each may take 4 bytes.
+        let description = "𝄞".repeat(TEXT_CHARS_MAX);
+        let name = "é".repeat(300);
+        let input = format!(
+            "Opportunity Name,Account Name,Stage,Description\n{name},Acme,Prospecting,{description}\n"
+        );
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(errors, []);
+        assert_eq!(rows[0].name, name);
+        assert_eq!(rows[0].description.as_deref(), Some(description.as_str()));
+        // One character more is refused, saying the unit.
+        let input = format!(
+            "Opportunity Name,Account Name,Stage,Description\nBig,Acme,Prospecting,{description}x\n"
+        );
+        let (_, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(
+            errors,
+            [error(1, 2, "Description", "longer than 32000 characters")]
+        );
     }
 }

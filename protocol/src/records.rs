@@ -29,11 +29,14 @@ impl ValueError {
     }
 }
 
-/// Longest text a single record field may hold, in bytes. Bounds memory per record and keeps
-/// shared documents small.
-pub const TEXT_BYTES_MAX: usize = 16 * 1024;
-/// Longest name-like field (names, owners, ids), in bytes.
-pub const NAME_BYTES_MAX: usize = 512;
+/// Longest free text (next step, description) a record field may hold, in characters: what
+/// Salesforce's Description allows (32,000), so an export from it always fits. Counted in
+/// characters, not bytes, so accented and other non-Latin text gets the same room; a field is
+/// then at most 4 × this many bytes (125 KiB), which bounds memory per record.
+pub const TEXT_CHARS_MAX: usize = 32_000;
+/// Longest name-like field (names, owners, ids, industry, country, each tag), in characters
+/// (so at most 4 × this many bytes).
+pub const NAME_CHARS_MAX: usize = 512;
 /// Most tags on one record.
 pub const TAGS_MAX: usize = 64;
 
@@ -793,19 +796,19 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// Checks a free-text field's length and trims it; empty becomes `None`.
+/// Checks a free-text field's length, in characters, and trims it; empty becomes `None`.
 pub fn clean_text(
     field: &'static str,
     value: Option<&str>,
-    bytes_max: usize,
+    chars_max: usize,
 ) -> Result<Option<String>, FieldError> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if v.len() > bytes_max {
+    if longer_than(v, chars_max) {
         return Err(FieldError {
             field,
-            message: format!("longer than {bytes_max} bytes"),
+            message: format!("longer than {chars_max} characters"),
         });
     }
     if v.chars()
@@ -819,6 +822,12 @@ pub fn clean_text(
     Ok(Some(v.to_string()))
 }
 
+/// `s` has more than `chars_max` characters. A string of at most `chars_max` bytes never
+/// does, so the common short value costs one comparison.
+fn longer_than(s: &str, chars_max: usize) -> bool {
+    s.len() > chars_max && s.chars().count() > chars_max
+}
+
 /// Splits a tag list as CRMs write it (`a; b, c`), trimmed, deduplicated, order kept.
 pub fn parse_tags(value: &str) -> Result<Vec<String>, FieldError> {
     let mut tags: Vec<String> = Vec::new();
@@ -827,11 +836,11 @@ pub fn parse_tags(value: &str) -> Result<Vec<String>, FieldError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        if t.len() > NAME_BYTES_MAX {
+        if longer_than(t, NAME_CHARS_MAX) {
             return Err(FieldError {
                 field: "tags",
                 message: format!(
-                    "tag '{}…' is longer than {NAME_BYTES_MAX} bytes",
+                    "tag '{}…' is longer than {NAME_CHARS_MAX} characters",
                     &t[..t.floor_char_boundary_compat(32)]
                 ),
             });
@@ -873,7 +882,7 @@ impl Account {
             ("country", &self.country),
             ("owner", &self.owner),
         ] {
-            clean_text(field, v.as_deref(), NAME_BYTES_MAX)?;
+            clean_text(field, v.as_deref(), NAME_CHARS_MAX)?;
         }
         check_tags(&self.tags)
     }
@@ -884,13 +893,13 @@ impl Opportunity {
     pub fn validate(&self) -> Result<(), FieldError> {
         require_name("name", &self.name)?;
         for (field, v) in [("external_id", &self.external_id), ("owner", &self.owner)] {
-            clean_text(field, v.as_deref(), NAME_BYTES_MAX)?;
+            clean_text(field, v.as_deref(), NAME_CHARS_MAX)?;
         }
         for (field, v) in [
             ("next_step", &self.next_step),
             ("description", &self.description),
         ] {
-            clean_text(field, v.as_deref(), TEXT_BYTES_MAX)?;
+            clean_text(field, v.as_deref(), TEXT_CHARS_MAX)?;
         }
         if self.amount.is_some() && self.currency.is_none() {
             return Err(FieldError {
@@ -903,7 +912,7 @@ impl Opportunity {
 }
 
 fn require_name(field: &'static str, v: &str) -> Result<(), FieldError> {
-    match clean_text(field, Some(v), NAME_BYTES_MAX)? {
+    match clean_text(field, Some(v), NAME_CHARS_MAX)? {
         Some(_) => Ok(()),
         None => Err(FieldError {
             field,
@@ -920,7 +929,7 @@ fn check_tags(tags: &[String]) -> Result<(), FieldError> {
         });
     }
     for t in tags {
-        clean_text("tags", Some(t), NAME_BYTES_MAX)?;
+        clean_text("tags", Some(t), NAME_CHARS_MAX)?;
     }
     Ok(())
 }
