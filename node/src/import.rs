@@ -14,8 +14,8 @@
 //! blank lines and CRLF. docs/import.md is the user-facing description (aliases, stage and status tables).
 
 use protocol::records::{
-    clean_text, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage, NAME_CHARS_MAX,
-    TEXT_CHARS_MAX,
+    clean_text, nfc, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage,
+    NAME_CHARS_MAX, TEXT_CHARS_MAX,
 };
 use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
@@ -3056,12 +3056,13 @@ impl<'a> Cells<'a> {
             Ok(Some(v))
                 if max <= NAME_CHARS_MAX && v.contains(|c| is_stray(c) || is_odd_space(c)) =>
             {
-                Some(
-                    v.chars()
-                        .filter(|&c| !is_stray(c))
-                        .map(|c| if is_odd_space(c) { ' ' } else { c })
-                        .collect(),
-                )
+                let v: String = v
+                    .chars()
+                    .filter(|&c| !is_stray(c))
+                    .map(|c| if is_odd_space(c) { ' ' } else { c })
+                    .collect();
+                // A dropped character may have stood between a letter and its accent.
+                Some(if v.is_ascii() { v } else { nfc(&v) })
             }
             Ok(v) => v,
             Err(e) => {

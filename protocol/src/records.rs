@@ -7,6 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// Why a value was refused. The message is UI text: lowercase, no trailing period, and it says
 /// what was expected.
@@ -805,7 +806,8 @@ pub fn clean_text(
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if longer_than(v, chars_max) {
+    let v = nfc(v);
+    if longer_than(&v, chars_max) {
         return Err(FieldError {
             field,
             message: format!("longer than {chars_max} characters"),
@@ -819,7 +821,18 @@ pub fn clean_text(
             message: "contains control characters".into(),
         });
     }
-    Ok(Some(v.to_string()))
+    Ok(Some(v))
+}
+
+/// `s` in Unicode normalization form C (composed), the form every stored text is in: macOS
+/// apps write `ü` decomposed (`u` + combining diaeresis), and the same name must be the same
+/// bytes to link and compare. ASCII text is NFC already and costs only the `is_ascii` scan.
+pub fn nfc(s: &str) -> String {
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        s.to_string()
+    } else {
+        s.nfc().collect()
+    }
 }
 
 /// `s` has more than `chars_max` characters. A string of at most `chars_max` bytes never
@@ -845,8 +858,9 @@ pub fn parse_tags(value: &str) -> Result<Vec<String>, FieldError> {
                 ),
             });
         }
-        if !tags.iter().any(|x| x == t) {
-            tags.push(t.to_string());
+        let t = nfc(t);
+        if !tags.contains(&t) {
+            tags.push(t);
         }
     }
     if tags.len() > TAGS_MAX {

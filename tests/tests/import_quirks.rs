@@ -440,3 +440,35 @@ fn an_account_that_matches_nothing_is_reported_under_the_files_own_column_header
     );
     assert!(node.list_all("/api/v1/opportunities", "", 100).is_empty());
 }
+
+#[test]
+fn a_decomposed_name_is_stored_composed_and_links_to_the_composed_account() {
+    // Goal: macOS apps write `ü` decomposed (`u` + combining diaeresis, NFD); Windows and CRMs
+    // write it composed (NFC). Both are the same name: stored composed, and an opportunity
+    // naming its account in either form links to it.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let composed = "M\u{fc}ller GmbH";
+    let decomposed = "Mu\u{308}ller GmbH";
+    import_ok(
+        &node,
+        "accounts",
+        "accounts.csv",
+        &format!("Account ID,Account Name,Account Owner\nA1,{composed},Jo\nA2,Bu\u{308}ro AG,Jo\u{308}rg\n"),
+        &[],
+    );
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    let buero = find_by_external_id(&accs, "A2");
+    assert_eq!(buero["name"], "B\u{fc}ro AG", "stored composed: {buero}");
+    assert_eq!(buero["owner"], "J\u{f6}rg", "stored composed: {buero}");
+
+    let opportunities = format!(
+        "Opportunity ID,Opportunity Name,Account Name,Stage\nO1,Pilot,{decomposed},Prospecting\n"
+    );
+    import_ok(&node, "opportunities", "opps-nfd.csv", &opportunities, &[]);
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    assert_eq!(
+        find_by_external_id(&opps, "O1")["account_id"],
+        find_by_external_id(&accs, "A1")["id"]
+    );
+}
