@@ -2427,6 +2427,9 @@ struct Rows<R: Read> {
     record: csv::ByteRecord,
     /// Header texts, trimmed, for error messages.
     headers: Vec<String>,
+    /// Fields a row must have: the header's, less the empty names at its end (a header line
+    /// ending in a separator, `Account ID,Account Name,`, names no column there).
+    width: usize,
     ignored: Vec<String>,
     delimiter: u8,
     /// Lines end in a lone CR (classic Mac): the CSV reader counts no lines then, so `line` is
@@ -2501,6 +2504,7 @@ impl<R: Read> Rows<R> {
             csv: builder.from_reader(source),
             record: csv::ByteRecord::new(),
             headers: Vec::new(),
+            width: 0,
             ignored: Vec::new(),
             delimiter,
             cr_only,
@@ -2560,6 +2564,11 @@ impl<R: Read> Rows<R> {
                     .to_string()
             })
             .collect();
+        self.width = self
+            .headers
+            .iter()
+            .rposition(|h| !h.is_empty())
+            .map_or(0, |last| last + 1);
         Ok(())
     }
 
@@ -2610,7 +2619,7 @@ impl<R: Read> Rows<R> {
             if is_blank(&self.record) || self.repeats_header() {
                 continue;
             }
-            if self.record.len() == 1 && self.headers.len() > 1 {
+            if self.record.len() == 1 && self.width > 1 {
                 self.in_footer = self.in_footer || is_salesforce_footer(&self.record[0]);
                 if self.in_footer {
                     continue;
@@ -2631,8 +2640,8 @@ impl<R: Read> Rows<R> {
                 .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
                 == header.as_str()
         };
-        self.record.len() >= self.headers.len()
-            && self.headers.len() > 1
+        self.record.len() >= self.width
+            && self.width > 1
             && self.record.iter().zip(&self.headers).all(same)
     }
 
@@ -2660,10 +2669,11 @@ impl<R: Read> Rows<R> {
             .max(self.line + 1)
     }
 
-    /// A row must have as many fields as the header (extra empty fields, as a trailing
-    /// separator or Excel's padding makes, are fine).
+    /// A row must have as many fields as the header names (extra empty fields, as a trailing
+    /// separator or Excel's padding makes, are fine; so are fewer fields when the header's last
+    /// names are empty).
     fn check_shape(&self, line: u64) -> Result<(), Vec<RowError>> {
-        let width = self.headers.len();
+        let width = self.width;
         let fields = self.record.len();
         let error = |message: String| {
             Err(vec![RowError {
@@ -5306,6 +5316,31 @@ B,Nan
         assert_eq!(
             errors,
             [error(1, 2, "Description", "longer than 32000 characters")]
+        );
+    }
+
+    #[test]
+    fn a_header_ending_in_a_separator_does_not_make_rows_one_field_short() {
+        let (rows, errors, ignored) =
+            accounts(b"Account ID,Account Name,Website,\nTC1,n,tc1.com\nTC2,m,tc2.com,\n");
+        assert_eq!(errors, []);
+        assert_eq!(ignored, Vec::<String>::new());
+        assert_eq!(
+            rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["n", "m"]
+        );
+        assert_eq!(rows[0].domain, domain("tc1.com"));
+        // A row short of a named column is still an error.
+        let (_, errors, _) = accounts(b"Account ID,Account Name,Website,\nTC1,n\n");
+        assert_eq!(
+            errors,
+            [error(
+                1,
+                2,
+                "",
+                "has 2 fields but the header has 3 (is a quote unbalanced, or a line break \
+                 inside an unquoted field?)"
+            )]
         );
     }
 }
