@@ -17,6 +17,7 @@ use protocol::records::{
     clean_text, nfc, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage,
     NAME_CHARS_MAX, TEXT_CHARS_MAX,
 };
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
 use std::sync::OnceLock;
@@ -2441,8 +2442,18 @@ struct Rows<R: Read> {
     line: u64,
     /// Inside a Salesforce report footer ("Confidential Information - Do Not Distribute", …).
     in_footer: bool,
+    /// Records read but not yet yielded because they may begin a report footer (a one-cell
+    /// line, such as a report's title before its copyright line), each with its first line;
+    /// what follows tells (see [`Rows::next_record`]). At most [`FOOTER_HELD_ROWS_MAX`].
+    held: VecDeque<(csv::ByteRecord, u64)>,
+    /// The held records turned out to be rows: yield them (and the record that told) first.
+    draining: bool,
     done: bool,
 }
+
+/// One-cell lines held while waiting to see whether a report footer follows them: a report's
+/// title line, and room for a stray line or two before it. Bounds what is held in memory.
+const FOOTER_HELD_ROWS_MAX: usize = 4;
 
 impl<R: Read> Rows<R> {
     fn open(mut input: R, fields: &[FieldSpec]) -> Result<(Rows<R>, Header), ImportError> {
@@ -2511,6 +2522,8 @@ impl<R: Read> Rows<R> {
             row: 0,
             line: 0,
             in_footer: false,
+            held: VecDeque::new(),
+            draining: false,
             done: false,
         };
         rows.read_header(sep_line.is_some())?;
@@ -2579,10 +2592,20 @@ impl<R: Read> Rows<R> {
     }
 
     /// The next data row's number and first line, or all that makes it unreadable. Skips rows
-    /// whose cells are all empty and a Salesforce report footer. An I/O error ends the rows
-    /// after one error, so the import fails rather than stopping short.
+    /// whose cells are all empty and a Salesforce report footer: one-cell lines from a footer
+    /// marker ([`is_salesforce_footer`]) on, and the one-cell lines (the report's title) just
+    /// before the marker. A one-cell line is held until what follows tells which it is; one
+    /// followed by data or by the end of the file is a row (and a row error, being short). An
+    /// I/O error ends the rows after one error, so the import fails rather than stopping short.
     fn next_record(&mut self) -> Option<Result<(u64, u64), Vec<RowError>>> {
         loop {
+            if self.draining {
+                if let Some((record, line)) = self.held.pop_front() {
+                    self.record = record;
+                    return Some(self.yield_row(line));
+                }
+                self.draining = false;
+            }
             if self.done {
                 return None;
             }
@@ -2590,7 +2613,9 @@ impl<R: Read> Rows<R> {
                 Ok(true) => {}
                 Ok(false) => {
                     self.done = true;
-                    return None;
+                    // No footer marker came: what was held is rows.
+                    self.draining = true;
+                    continue;
                 }
                 Err(e) => {
                     self.done = true;
@@ -2619,17 +2644,35 @@ impl<R: Read> Rows<R> {
             if is_blank(&self.record) || self.repeats_header() {
                 continue;
             }
-            if self.record.len() == 1 && self.width > 1 {
-                self.in_footer = self.in_footer || is_salesforce_footer(&self.record[0]);
-                if self.in_footer {
-                    continue;
-                }
+            let one_cell = self.record.len() == 1 && self.width > 1;
+            if one_cell && (self.in_footer || is_salesforce_footer(&self.record[0])) {
+                // The footer, and the title line(s) held before its marker.
+                self.in_footer = true;
+                self.held.clear();
+                continue;
             }
-            self.row += 1;
             let line = self.start_line();
-            self.line = line;
-            return Some(self.check_shape(line).map(|()| (self.row, line)));
+            if one_cell && self.held.len() < FOOTER_HELD_ROWS_MAX {
+                self.held.push_back((self.record.clone(), line));
+                continue;
+            }
+            if !self.held.is_empty() {
+                // Data follows: the held lines were rows, in the file's order.
+                self.held
+                    .push_back((std::mem::take(&mut self.record), line));
+                self.draining = true;
+                continue;
+            }
+            return Some(self.yield_row(line));
         }
+    }
+
+    /// Numbers the record in `self.record`, which starts on `line`, as the next row.
+    fn yield_row(&mut self, line: u64) -> Result<(u64, u64), Vec<RowError>> {
+        self.row += 1;
+        let line = if self.cr_only { self.row + 1 } else { line };
+        self.line = line;
+        self.check_shape(line).map(|()| (self.row, line))
     }
 
     /// The record is the header again (files concatenated with `cat`, or exported page by
@@ -2863,11 +2906,41 @@ fn is_blank(record: &csv::ByteRecord) -> bool {
     record.iter().all(is_blank_field)
 }
 
-/// Salesforce report exports end with a few one-cell lines, the first of which is this.
+/// A line that marks a Salesforce report's footer: `Confidential Information - Do Not
+/// Distribute`, `Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.` or a
+/// summary report's `Grand Totals (12 records)`. (The report's title may come before it.)
 fn is_salesforce_footer(cell: &[u8]) -> bool {
-    let marker = b"confidential information";
-    let cell = cell.trim_ascii_start();
-    cell.len() >= marker.len() && cell[..marker.len()].eq_ignore_ascii_case(marker)
+    let cell = cell.trim_ascii();
+    if starts_with_ignoring_case(cell, b"confidential information") {
+        return true;
+    }
+    if starts_with_ignoring_case(cell, b"copyright") {
+        return cell
+            .windows(b"salesforce.com".len())
+            .any(|w| w.eq_ignore_ascii_case(b"salesforce.com"));
+    }
+    let Some(count) = strip_prefix_ignoring_case(cell, b"grand totals")
+        .map(<[u8]>::trim_ascii)
+        .and_then(|rest| rest.strip_prefix(b"("))
+        .and_then(|rest| rest.strip_suffix(b")"))
+    else {
+        return false;
+    };
+    let digits = count
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b',')
+        .count();
+    let unit = count[digits..].trim_ascii();
+    digits > 0 && (unit.eq_ignore_ascii_case(b"records") || unit.eq_ignore_ascii_case(b"record"))
+}
+
+fn starts_with_ignoring_case(s: &[u8], prefix: &[u8]) -> bool {
+    strip_prefix_ignoring_case(s, prefix).is_some()
+}
+
+fn strip_prefix_ignoring_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -5342,5 +5415,39 @@ B,Nan
                  inside an unquoted field?)"
             )]
         );
+    }
+
+    #[test]
+    fn a_salesforce_footer_may_start_with_the_report_title_or_grand_totals() {
+        let data =
+            "\"Account Name\",\"Type\"\r\n\"Acme\",\"Customer\"\r\n\"Globex\",\"Prospect\"\r\n\r\n";
+        let copyright = "\"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.\"\r\n";
+        let rest = "\"Confidential Information - Do Not Distribute\"\r\n\
+            \"Generated By:  Jane Doe  3/14/2026 9:41 AM\"\r\n\"Acme Vendor\"\r\n";
+        for footer in [
+            format!("\"All Accounts\"\r\n{copyright}{rest}"),
+            format!("{copyright}{rest}"),
+            format!("\"Grand Totals (2 records)\"\r\n\r\n\"All Accounts\"\r\n{copyright}{rest}"),
+        ] {
+            let (rows, errors, _) = accounts(format!("{data}{footer}").as_bytes());
+            assert_eq!(errors, [], "{footer}");
+            assert_eq!(rows.len(), 2, "{footer}");
+        }
+        // Strict: a one-cell line that no footer marker follows is still a (short) row, whether
+        // data or the end of the file comes next, and the rows after it keep their numbers.
+        let short = "has 1 fields but the header has 2 (is a quote unbalanced, or a line break \
+                     inside an unquoted field?)";
+        let (rows, errors, _) =
+            accounts(b"Account Name,Type\nAcme,Customer\nAll Accounts\nGlobex,Prospect\nTail\n");
+        assert_eq!(errors, [error(2, 3, "", short), error(4, 5, "", short)]);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.row, r.name.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "Acme"), (3, "Globex")]
+        );
+        // `Grand Totals` without a record count is no marker.
+        let (_, errors, _) = accounts(b"Account Name,Type\nAcme,Customer\nGrand Totals (all)\n");
+        assert_eq!(errors, [error(2, 3, "", short)]);
     }
 }
