@@ -2652,6 +2652,8 @@ impl<R: Read> Rows<R> {
                 continue;
             }
             let line = self.start_line();
+            // The next record's line is counted from this one's, held or not.
+            self.line = line;
             if one_cell && self.held.len() < FOOTER_HELD_ROWS_MAX {
                 self.held.push_back((self.record.clone(), line));
                 continue;
