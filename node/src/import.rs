@@ -2443,7 +2443,8 @@ struct Rows<R: Read> {
     /// Inside a Salesforce report footer ("Confidential Information - Do Not Distribute", …).
     in_footer: bool,
     /// Records read but not yet yielded because they may begin a report footer (a one-cell
-    /// line, such as a report's title before its copyright line), each with its first line;
+    /// line, such as a report's title before its copyright line, or a totals row), each with
+    /// its first line;
     /// what follows tells (see [`Rows::next_record`]). At most [`FOOTER_HELD_ROWS_MAX`].
     held: VecDeque<(csv::ByteRecord, u64)>,
     /// The held records turned out to be rows: yield them (and the record that told) first.
@@ -2594,8 +2595,10 @@ impl<R: Read> Rows<R> {
     /// The next data row's number and first line, or all that makes it unreadable. Skips rows
     /// whose cells are all empty and a Salesforce report footer: one-cell lines from a footer
     /// marker ([`is_salesforce_footer`]) on, and the one-cell lines (the report's title) just
-    /// before the marker. A one-cell line is held until what follows tells which it is; one
-    /// followed by data or by the end of the file is a row (and a row error, being short). An
+    /// before the marker; and a totals row ([`is_totals_row`]) after the data. A one-cell line
+    /// or a totals row is held until what follows tells which it is: a one-cell line followed
+    /// by data or by the end of the file is a row (and a row error, being short), a totals row
+    /// followed by data is a row (an account may be called `Total`). An
     /// I/O error ends the rows after one error, so the import fails rather than stopping short.
     fn next_record(&mut self) -> Option<Result<(u64, u64), Vec<RowError>>> {
         loop {
@@ -2613,7 +2616,9 @@ impl<R: Read> Rows<R> {
                 Ok(true) => {}
                 Ok(false) => {
                     self.done = true;
-                    // No footer marker came: what was held is rows.
+                    // No footer marker came: a totals row at the end is a footer, the other
+                    // held lines are rows.
+                    self.held.retain(|(record, _)| !is_totals_row(record));
                     self.draining = true;
                     continue;
                 }
@@ -2654,7 +2659,7 @@ impl<R: Read> Rows<R> {
             let line = self.start_line();
             // The next record's line is counted from this one's, held or not.
             self.line = line;
-            if one_cell && self.held.len() < FOOTER_HELD_ROWS_MAX {
+            if (one_cell || is_totals_row(&self.record)) && self.held.len() < FOOTER_HELD_ROWS_MAX {
                 self.held.push_back((self.record.clone(), line));
                 continue;
             }
@@ -2934,6 +2939,22 @@ fn is_salesforce_footer(cell: &[u8]) -> bool {
         .count();
     let unit = count[digits..].trim_ascii();
     digits > 0 && (unit.eq_ignore_ascii_case(b"records") || unit.eq_ignore_ascii_case(b"record"))
+}
+
+/// A spreadsheet's totals row: one cell says `Total`, `Totals`, `Grand Total` or `Grand Totals`
+/// and every other cell is empty (a sum column a report adds would be a number, not empty).
+/// Cheap for a data row: it is rejected at its first non-empty cell.
+fn is_totals_row(record: &csv::ByteRecord) -> bool {
+    let mut cells = record.iter();
+    let Some(label) = cells.find(|f| !is_blank_field(f)) else {
+        return false;
+    };
+    let label = label.trim_ascii();
+    let label = label.strip_suffix(b":").unwrap_or(label);
+    let is_label = [&b"total"[..], b"totals", b"grand total", b"grand totals"]
+        .iter()
+        .any(|l| label.eq_ignore_ascii_case(l));
+    is_label && cells.all(is_blank_field)
 }
 
 fn starts_with_ignoring_case(s: &[u8], prefix: &[u8]) -> bool {
@@ -5451,5 +5472,33 @@ B,Nan
         // `Grand Totals` without a record count is no marker.
         let (_, errors, _) = accounts(b"Account Name,Type\nAcme,Customer\nGrand Totals (all)\n");
         assert_eq!(errors, [error(2, 3, "", short)]);
+    }
+
+    #[test]
+    fn a_totals_row_after_the_data_is_a_footer_but_an_account_named_total_before_data_is_a_row() {
+        for totals in [
+            "\"Total\",\"\",\"\"",
+            "Totals,,",
+            "GRAND TOTAL,,",
+            ",Grand Totals,",
+            "Total",
+        ] {
+            let input = format!("Account ID,Account Name,Website\nA1,Acme,acme.com\n{totals}\n\n");
+            let (rows, errors, _) = accounts(input.as_bytes());
+            assert_eq!(errors, [], "{totals}");
+            assert_eq!(rows.len(), 1, "{totals}: {rows:?}");
+        }
+        // Followed by data, it is a row: only a trailing totals row is a footer.
+        let (rows, errors, _) = accounts(b"Account Name,Website\nTotal,\nAcme,acme.com\nTotal,\n");
+        assert_eq!(errors, []);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.row, r.name.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "Total"), (2, "Acme")]
+        );
+        // A totals label with a value beside it is data.
+        let (rows, _, _) = accounts(b"Account Name,Website\nAcme,acme.com\nTotal,total.com\n");
+        assert_eq!(rows.len(), 2);
     }
 }
