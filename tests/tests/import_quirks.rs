@@ -472,3 +472,19 @@ fn a_decomposed_name_is_stored_composed_and_links_to_the_composed_account() {
         find_by_external_id(&accs, "A1")["id"]
     );
 }
+
+#[test]
+fn importing_a_directory_says_it_is_a_directory_and_does_not_blame_the_node() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let dir = node.scratch();
+    let path = dir.to_str().expect("utf-8 path");
+    let out = node.cli(&["import", "accounts", path]);
+    assert!(!out.ok());
+    assert_eq!(
+        out.stderr.trim(),
+        format!("error: {path} is a directory, not a CSV file"),
+        "{}",
+        out.stderr
+    );
+}
