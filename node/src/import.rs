@@ -72,8 +72,8 @@ pub enum ImportError {
 }
 
 /// An account as one row of an import file says it. `None` means the file has no column for the
-/// field or the cell is empty; [`AccountReader::fields`] tells which, so an upsert can keep
-/// stored values for fields the file does not have and clear those it has empty.
+/// field or the cell is empty ([`AccountReader::fields`] tells which); the importer's upsert
+/// keeps the stored value for either (docs/import.md, *Columns*).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRow {
     /// The row's number (see [`RowError::row`]).
