@@ -309,7 +309,15 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
 
 fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) -> Result<()> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let metadata = f
+        .metadata()
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    // Opening a directory succeeds on Unix; reading it fails only once the upload has begun,
+    // which would look like the node's fault.
+    if metadata.is_dir() {
+        bail!("{} is a directory, not a CSV file", file.display());
+    }
+    let size = metadata.len();
     let client = Client::for_data_dir(dir)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(size);

@@ -14,9 +14,10 @@
 //! blank lines and CRLF. docs/import.md is the user-facing description (aliases, stage and status tables).
 
 use protocol::records::{
-    clean_text, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage, NAME_BYTES_MAX,
-    TEXT_BYTES_MAX,
+    clean_text, nfc, parse_tags, AccountStatus, Amount, Currency, Date, Domain, Stage,
+    NAME_CHARS_MAX, TEXT_CHARS_MAX,
 };
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
 use std::sync::OnceLock;
@@ -74,8 +75,8 @@ pub enum ImportError {
 }
 
 /// An account as one row of an import file says it. `None` means the file has no column for the
-/// field or the cell is empty; [`AccountReader::fields`] tells which, so an upsert can keep
-/// stored values for fields the file does not have and clear those it has empty.
+/// field or the cell is empty ([`AccountReader::fields`] tells which); the importer's upsert
+/// keeps the stored value for either (docs/import.md, *Columns*).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRow {
     /// The row's number (see [`RowError::row`]).
@@ -185,6 +186,7 @@ pub struct OpportunityReader<R: Read> {
     columns: Vec<Option<usize>>,
     seen: SeenIds,
     last_line: u64,
+    account_columns: AccountColumns,
     /// The amount header's currency (`Amount (EUR)`).
     currency: Option<Currency>,
     /// [`ImportOptions::default_currency`], resolved.
@@ -218,8 +220,9 @@ fn header_reads<R: Read>(rows: &Rows<R>) -> String {
 /// Opens an accounts file and maps its header. Fails when the file is not UTF-8 CSV or has no
 /// column for the account name.
 pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError> {
-    let (rows, header) = Rows::open(input, ACCOUNT_FIELDS)?;
-    let columns = header.columns;
+    let (mut rows, header) = Rows::open(input, ACCOUNT_FIELDS)?;
+    let mut columns = header.columns;
+    prefer_relationship_type(&mut rows, &mut columns);
     let missing = missing(&columns, ACCOUNT_FIELDS, &[A::Name as usize]);
     if !missing.is_empty() {
         return Err(ImportError::Header(format!(
@@ -232,6 +235,33 @@ pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError>
         columns,
         seen: SeenIds::new(),
     })
+}
+
+/// Dynamics 365 exports a generic `Status` column (the record's state, Active or Inactive)
+/// before `Relationship Type` (customer, prospect, partner…, the account's real status): when
+/// the status column is a generic `Status` and the file also has a `Relationship Type`, the
+/// latter is the status column and `Status` is ignored.
+fn prefer_relationship_type<R: Read>(rows: &mut Rows<R>, columns: &mut [Option<usize>]) {
+    let status = A::Status as usize;
+    let generic = columns[status].is_some_and(|i| header_key(&rows.headers[i]) == "status");
+    if !generic {
+        return;
+    }
+    let Some(specific) = rows
+        .headers
+        .iter()
+        .position(|h| header_key(h) == "relationshiptype")
+    else {
+        return;
+    };
+    columns[status] = Some(specific);
+    rows.ignored = rows
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|&(i, h)| !columns.contains(&Some(i)) && !header_key(h).is_empty())
+        .map(|(_, h)| h.clone())
+        .collect();
 }
 
 /// Opens an opportunities file and maps its header. Fails when the file is not UTF-8 CSV or has
@@ -290,11 +320,23 @@ pub fn read_opportunities_with<R: Read>(
             } else {
                 DateOrder::MonthFirst
             });
+    let header_of = |field: O| {
+        columns[field as usize]
+            .and_then(|i| rows.headers.get(i))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let account_columns = AccountColumns {
+        external_id: header_of(O::AccountExternalId),
+        domain: header_of(O::AccountDomain),
+        name: header_of(O::AccountName),
+    };
     Ok(OpportunityReader {
         seen: SeenIds::new(),
         rows,
         columns,
         last_line: 0,
+        account_columns,
         currency: header.currency,
         default_currency: options.default_currency.unwrap_or(Currency::USD),
         date_order,
@@ -396,6 +438,16 @@ pub fn map_status(label: &str) -> Result<AccountStatus, String> {
             label.trim()
         )
     })
+}
+
+/// An accounts file's status cell: [`map_status`], except that `Active` and `Inactive` (the
+/// record's state, as Dynamics 365 exports it in its `Status` column) are no status at all.
+fn account_status(label: &str) -> Result<Option<AccountStatus>, String> {
+    let state = label.trim();
+    if state.eq_ignore_ascii_case("active") || state.eq_ignore_ascii_case("inactive") {
+        return Ok(None);
+    }
+    map_status(label).map(Some)
 }
 
 /// ACE stage for each label [`map_stage`] accepts (compared case-insensitively, ignoring
@@ -528,6 +580,36 @@ impl<R: Read> OpportunityReader<R> {
     pub fn last_line(&self) -> u64 {
         self.last_line
     }
+
+    /// The headers of the account reference columns, as written in the file, for errors the
+    /// caller finds later (an account reference that matches nothing names its column).
+    pub fn account_columns(&self) -> &AccountColumns {
+        &self.account_columns
+    }
+}
+
+/// The headers, as written in the file, of an opportunities file's account reference columns
+/// (`Account ID`, `Website`, `Account Name`); empty for a column the file does not have. Built
+/// once per file, so naming a column in a row error costs nothing per row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountColumns {
+    /// The account's CRM id column.
+    pub external_id: String,
+    /// The account's domain (or website) column.
+    pub domain: String,
+    /// The account's name column.
+    pub name: String,
+}
+
+impl AccountColumns {
+    /// The first of the columns the file has (id, domain, name), for an error about the
+    /// account reference as a whole.
+    pub fn first(&self) -> &str {
+        [&self.external_id, &self.domain, &self.name]
+            .into_iter()
+            .find(|h| !h.is_empty())
+            .map_or("", String::as_str)
+    }
 }
 
 impl<R: Read> Iterator for AccountReader<R> {
@@ -549,10 +631,10 @@ impl<R: Read> Iterator for AccountReader<R> {
             &external_id,
         );
         let domain = cells.value(c[A::Domain as usize], parse_domain);
-        let industry = cells.text(c[A::Industry as usize], "industry", NAME_BYTES_MAX);
-        let country = cells.text(c[A::Country as usize], "country", NAME_BYTES_MAX);
-        let status = cells.value(c[A::Status as usize], map_status);
-        let owner = cells.text(c[A::Owner as usize], "owner", NAME_BYTES_MAX);
+        let industry = cells.text(c[A::Industry as usize], "industry", NAME_CHARS_MAX);
+        let country = cells.text(c[A::Country as usize], "country", NAME_CHARS_MAX);
+        let status = cells.value(c[A::Status as usize], account_status).flatten();
+        let owner = cells.text(c[A::Owner as usize], "owner", NAME_CHARS_MAX);
         let tags = cells.tags(c[A::Tags as usize]);
         Some(cells.finish().map(|()| AccountRow {
             row,
@@ -615,9 +697,9 @@ impl<R: Read> Iterator for OpportunityReader<R> {
         );
         let date_order = self.date_order;
         let close_date = cells.value(c[O::CloseDate as usize], |s| parse_date(s, date_order));
-        let owner = cells.text(c[O::Owner as usize], "owner", NAME_BYTES_MAX);
-        let next_step = cells.text(c[O::NextStep as usize], "next_step", TEXT_BYTES_MAX);
-        let description = cells.text(c[O::Description as usize], "description", TEXT_BYTES_MAX);
+        let owner = cells.text(c[O::Owner as usize], "owner", NAME_CHARS_MAX);
+        let next_step = cells.text(c[O::NextStep as usize], "next_step", TEXT_CHARS_MAX);
+        let description = cells.text(c[O::Description as usize], "description", TEXT_CHARS_MAX);
         let tags = cells.tags(c[O::Tags as usize]);
         let result = cells.finish();
         Some(match (result, stage) {
@@ -1869,7 +1951,7 @@ fn account_reference(
         .and_then(|s| s.split(';').map(str::trim).find(|s| !s.is_empty()));
     let external_id = id.and_then(|id| cells.id(id_column, id, "account_external_id"));
     let domain = cells.value(domain_column, parse_domain);
-    let name = cells.text(name_column, "account_name", NAME_BYTES_MAX);
+    let name = cells.text(name_column, "account_name", NAME_CHARS_MAX);
     (external_id, domain, name)
 }
 
@@ -2388,6 +2470,9 @@ struct Rows<R: Read> {
     record: csv::ByteRecord,
     /// Header texts, trimmed, for error messages.
     headers: Vec<String>,
+    /// Fields a row must have: the header's, less the empty names at its end (a header line
+    /// ending in a separator, `Account ID,Account Name,`, names no column there).
+    width: usize,
     ignored: Vec<String>,
     delimiter: u8,
     /// Lines end in a lone CR (classic Mac): the CSV reader counts no lines then, so `line` is
@@ -2399,8 +2484,19 @@ struct Rows<R: Read> {
     line: u64,
     /// Inside a Salesforce report footer ("Confidential Information - Do Not Distribute", …).
     in_footer: bool,
+    /// Records read but not yet yielded because they may begin a report footer (a one-cell
+    /// line, such as a report's title before its copyright line, or a totals row), each with
+    /// its first line;
+    /// what follows tells (see [`Rows::next_record`]). At most [`FOOTER_HELD_ROWS_MAX`].
+    held: VecDeque<(csv::ByteRecord, u64)>,
+    /// The held records turned out to be rows: yield them (and the record that told) first.
+    draining: bool,
     done: bool,
 }
+
+/// One-cell lines held while waiting to see whether a report footer follows them: a report's
+/// title line, and room for a stray line or two before it. Bounds what is held in memory.
+const FOOTER_HELD_ROWS_MAX: usize = 4;
 
 impl<R: Read> Rows<R> {
     fn open(mut input: R, fields: &[FieldSpec]) -> Result<(Rows<R>, Header), ImportError> {
@@ -2462,12 +2558,15 @@ impl<R: Read> Rows<R> {
             csv: builder.from_reader(source),
             record: csv::ByteRecord::new(),
             headers: Vec::new(),
+            width: 0,
             ignored: Vec::new(),
             delimiter,
             cr_only,
             row: 0,
             line: 0,
             in_footer: false,
+            held: VecDeque::new(),
+            draining: false,
             done: false,
         };
         rows.read_header(sep_line.is_some())?;
@@ -2521,6 +2620,11 @@ impl<R: Read> Rows<R> {
                     .to_string()
             })
             .collect();
+        self.width = self
+            .headers
+            .iter()
+            .rposition(|h| !h.is_empty())
+            .map_or(0, |last| last + 1);
         Ok(())
     }
 
@@ -2531,10 +2635,22 @@ impl<R: Read> Rows<R> {
     }
 
     /// The next data row's number and first line, or all that makes it unreadable. Skips rows
-    /// whose cells are all empty and a Salesforce report footer. An I/O error ends the rows
-    /// after one error, so the import fails rather than stopping short.
+    /// whose cells are all empty and a Salesforce report footer: one-cell lines from a footer
+    /// marker ([`is_salesforce_footer`]) on, and the one-cell lines (the report's title) just
+    /// before the marker; and a totals row ([`is_totals_row`]) after the data. A one-cell line
+    /// or a totals row is held until what follows tells which it is: a one-cell line followed
+    /// by data or by the end of the file is a row (and a row error, being short), a totals row
+    /// followed by data is a row (an account may be called `Total`). An
+    /// I/O error ends the rows after one error, so the import fails rather than stopping short.
     fn next_record(&mut self) -> Option<Result<(u64, u64), Vec<RowError>>> {
         loop {
+            if self.draining {
+                if let Some((record, line)) = self.held.pop_front() {
+                    self.record = record;
+                    return Some(self.yield_row(line));
+                }
+                self.draining = false;
+            }
             if self.done {
                 return None;
             }
@@ -2542,7 +2658,11 @@ impl<R: Read> Rows<R> {
                 Ok(true) => {}
                 Ok(false) => {
                     self.done = true;
-                    return None;
+                    // No footer marker came: a totals row at the end is a footer, the other
+                    // held lines are rows.
+                    self.held.retain(|(record, _)| !is_totals_row(record));
+                    self.draining = true;
+                    continue;
                 }
                 Err(e) => {
                     self.done = true;
@@ -2571,17 +2691,37 @@ impl<R: Read> Rows<R> {
             if is_blank(&self.record) || self.repeats_header() {
                 continue;
             }
-            if self.record.len() == 1 && self.headers.len() > 1 {
-                self.in_footer = self.in_footer || is_salesforce_footer(&self.record[0]);
-                if self.in_footer {
-                    continue;
-                }
+            let one_cell = self.record.len() == 1 && self.width > 1;
+            if one_cell && (self.in_footer || is_salesforce_footer(&self.record[0])) {
+                // The footer, and the title line(s) held before its marker.
+                self.in_footer = true;
+                self.held.clear();
+                continue;
             }
-            self.row += 1;
             let line = self.start_line();
+            // The next record's line is counted from this one's, held or not.
             self.line = line;
-            return Some(self.check_shape(line).map(|()| (self.row, line)));
+            if (one_cell || is_totals_row(&self.record)) && self.held.len() < FOOTER_HELD_ROWS_MAX {
+                self.held.push_back((self.record.clone(), line));
+                continue;
+            }
+            if !self.held.is_empty() {
+                // Data follows: the held lines were rows, in the file's order.
+                self.held
+                    .push_back((std::mem::take(&mut self.record), line));
+                self.draining = true;
+                continue;
+            }
+            return Some(self.yield_row(line));
         }
+    }
+
+    /// Numbers the record in `self.record`, which starts on `line`, as the next row.
+    fn yield_row(&mut self, line: u64) -> Result<(u64, u64), Vec<RowError>> {
+        self.row += 1;
+        let line = if self.cr_only { self.row + 1 } else { line };
+        self.line = line;
+        self.check_shape(line).map(|()| (self.row, line))
     }
 
     /// The record is the header again (files concatenated with `cat`, or exported page by
@@ -2592,8 +2732,8 @@ impl<R: Read> Rows<R> {
                 .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
                 == header.as_str()
         };
-        self.record.len() >= self.headers.len()
-            && self.headers.len() > 1
+        self.record.len() >= self.width
+            && self.width > 1
             && self.record.iter().zip(&self.headers).all(same)
     }
 
@@ -2621,10 +2761,11 @@ impl<R: Read> Rows<R> {
             .max(self.line + 1)
     }
 
-    /// A row must have as many fields as the header (extra empty fields, as a trailing
-    /// separator or Excel's padding makes, are fine).
+    /// A row must have as many fields as the header names (extra empty fields, as a trailing
+    /// separator or Excel's padding makes, are fine; so are fewer fields when the header's last
+    /// names are empty).
     fn check_shape(&self, line: u64) -> Result<(), Vec<RowError>> {
-        let width = self.headers.len();
+        let width = self.width;
         let fields = self.record.len();
         let error = |message: String| {
             Err(vec![RowError {
@@ -2814,11 +2955,57 @@ fn is_blank(record: &csv::ByteRecord) -> bool {
     record.iter().all(is_blank_field)
 }
 
-/// Salesforce report exports end with a few one-cell lines, the first of which is this.
+/// A line that marks a Salesforce report's footer: `Confidential Information - Do Not
+/// Distribute`, `Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.` or a
+/// summary report's `Grand Totals (12 records)`. (The report's title may come before it.)
 fn is_salesforce_footer(cell: &[u8]) -> bool {
-    let marker = b"confidential information";
-    let cell = cell.trim_ascii_start();
-    cell.len() >= marker.len() && cell[..marker.len()].eq_ignore_ascii_case(marker)
+    let cell = cell.trim_ascii();
+    if starts_with_ignoring_case(cell, b"confidential information") {
+        return true;
+    }
+    if starts_with_ignoring_case(cell, b"copyright") {
+        return cell
+            .windows(b"salesforce.com".len())
+            .any(|w| w.eq_ignore_ascii_case(b"salesforce.com"));
+    }
+    let Some(count) = strip_prefix_ignoring_case(cell, b"grand totals")
+        .map(<[u8]>::trim_ascii)
+        .and_then(|rest| rest.strip_prefix(b"("))
+        .and_then(|rest| rest.strip_suffix(b")"))
+    else {
+        return false;
+    };
+    let digits = count
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b',')
+        .count();
+    let unit = count[digits..].trim_ascii();
+    digits > 0 && (unit.eq_ignore_ascii_case(b"records") || unit.eq_ignore_ascii_case(b"record"))
+}
+
+/// A spreadsheet's totals row: one cell says `Total`, `Totals`, `Grand Total` or `Grand Totals`
+/// and every other cell is empty (a sum column a report adds would be a number, not empty).
+/// Cheap for a data row: it is rejected at its first non-empty cell.
+fn is_totals_row(record: &csv::ByteRecord) -> bool {
+    let mut cells = record.iter();
+    let Some(label) = cells.find(|f| !is_blank_field(f)) else {
+        return false;
+    };
+    let label = label.trim_ascii();
+    let label = label.strip_suffix(b":").unwrap_or(label);
+    let is_label = [&b"total"[..], b"totals", b"grand total", b"grand totals"]
+        .iter()
+        .any(|l| label.eq_ignore_ascii_case(l));
+    is_label && cells.all(is_blank_field)
+}
+
+fn starts_with_ignoring_case(s: &[u8], prefix: &[u8]) -> bool {
+    strip_prefix_ignoring_case(s, prefix).is_some()
+}
+
+fn strip_prefix_ignoring_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3015,14 +3202,15 @@ impl<'a> Cells<'a> {
             // are nothing, so `Acme\u{a0}Corp` links to the account `Acme Corp`. (Free text,
             // the next step and description, is kept as written.)
             Ok(Some(v))
-                if max <= NAME_BYTES_MAX && v.contains(|c| is_stray(c) || is_odd_space(c)) =>
+                if max <= NAME_CHARS_MAX && v.contains(|c| is_stray(c) || is_odd_space(c)) =>
             {
-                Some(
-                    v.chars()
-                        .filter(|&c| !is_stray(c))
-                        .map(|c| if is_odd_space(c) { ' ' } else { c })
-                        .collect(),
-                )
+                let v: String = v
+                    .chars()
+                    .filter(|&c| !is_stray(c))
+                    .map(|c| if is_odd_space(c) { ' ' } else { c })
+                    .collect();
+                // A dropped character may have stood between a letter and its accent.
+                Some(if v.is_ascii() { v } else { nfc(&v) })
             }
             Ok(v) => v,
             Err(e) => {
@@ -3058,7 +3246,7 @@ impl<'a> Cells<'a> {
             );
             return None;
         }
-        self.clean(column, cell, field, NAME_BYTES_MAX)
+        self.clean(column, cell, field, NAME_CHARS_MAX)
     }
 
     /// The record's own CRM id (see [`Cells::id`]).
@@ -3081,7 +3269,7 @@ impl<'a> Cells<'a> {
                 );
                 None
             }
-            Some(cell) => self.clean(column, cell, field, NAME_BYTES_MAX),
+            Some(cell) => self.clean(column, cell, field, NAME_CHARS_MAX),
             None => {
                 self.empty(column, why);
                 None
@@ -3505,13 +3693,13 @@ a3,Initech,initech.com,,
 
     #[test]
     fn overlong_and_control_character_text_is_a_row_error() {
-        let long = "x".repeat(NAME_BYTES_MAX + 1);
+        let long = "x".repeat(NAME_CHARS_MAX + 1);
         let input = format!("name,owner\n{long},Jane\nAcme,\"Ja\u{7}ne\"\n");
         let (_, errors, _) = accounts(input.as_bytes());
         assert_eq!(
             errors,
             vec![
-                error(1, 2, "name", "longer than 512 bytes"),
+                error(1, 2, "name", "longer than 512 characters"),
                 error(2, 3, "owner", "contains control characters"),
             ]
         );
@@ -5250,5 +5438,141 @@ B,Nan
         assert_eq!(salesforce_id_other_form("0015000000Gv7qJAAA"), None);
         assert_eq!(salesforce_id_other_form("ACC000000001"), None);
         assert_eq!(salesforce_id_other_form("0015000000-v7qJ"), None);
+    }
+
+    #[test]
+    fn a_dynamics_status_column_is_the_records_state_and_relationship_type_wins_over_it() {
+        // Dynamics 365's `Status` is Active or Inactive (the record's state): no account status.
+        let (rows, errors, _) = accounts(b"Account Name,Status\nAcme,Active\nGlobex,Inactive\n");
+        assert_eq!(errors, []);
+        assert_eq!(
+            rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [None, None]
+        );
+        // Its `Relationship Type` holds the real status and wins over `Status`, which is ignored.
+        let (rows, errors, ignored) = accounts(
+            b"(Do Not Modify) Account,Account Name,Status,Relationship Type\n\
+              A1,Acme,Active,Customer\n\
+              A2,Globex,Inactive,Reseller\n",
+        );
+        assert_eq!(errors, []);
+        assert_eq!(
+            rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [Some(AccountStatus::Customer), Some(AccountStatus::Partner)]
+        );
+        assert_eq!(ignored, ["Status"]);
+        // A status column holding anything else is still read as the account status.
+        let (rows, _, _) = accounts(b"Account Name,Status\nAcme,Customer\n");
+        assert_eq!(rows[0].status, Some(AccountStatus::Customer));
+    }
+
+    #[test]
+    fn text_limits_count_characters_so_a_salesforce_length_description_and_accented_names_fit() {
+        // Salesforce's Description holds 32,000 characters; in UTF-8 each may take 4 bytes.
+        let description = "𝄞".repeat(TEXT_CHARS_MAX);
+        let name = "é".repeat(300);
+        let input = format!(
+            "Opportunity Name,Account Name,Stage,Description\n{name},Acme,Prospecting,{description}\n"
+        );
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(errors, []);
+        assert_eq!(rows[0].name, name);
+        assert_eq!(rows[0].description.as_deref(), Some(description.as_str()));
+        // One character more is refused, saying the unit.
+        let input = format!(
+            "Opportunity Name,Account Name,Stage,Description\nBig,Acme,Prospecting,{description}x\n"
+        );
+        let (_, errors, _) = opportunities(input.as_bytes());
+        assert_eq!(
+            errors,
+            [error(1, 2, "Description", "longer than 32000 characters")]
+        );
+    }
+
+    #[test]
+    fn a_header_ending_in_a_separator_does_not_make_rows_one_field_short() {
+        let (rows, errors, ignored) =
+            accounts(b"Account ID,Account Name,Website,\nTC1,n,tc1.com\nTC2,m,tc2.com,\n");
+        assert_eq!(errors, []);
+        assert_eq!(ignored, Vec::<String>::new());
+        assert_eq!(
+            rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["n", "m"]
+        );
+        assert_eq!(rows[0].domain, domain("tc1.com"));
+        // A row short of a named column is still an error.
+        let (_, errors, _) = accounts(b"Account ID,Account Name,Website,\nTC1,n\n");
+        assert_eq!(
+            errors,
+            [error(
+                1,
+                2,
+                "",
+                "has 2 fields but the header has 3 (is a quote unbalanced, or a line break \
+                 inside an unquoted field?)"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_salesforce_footer_may_start_with_the_report_title_or_grand_totals() {
+        let data =
+            "\"Account Name\",\"Type\"\r\n\"Acme\",\"Customer\"\r\n\"Globex\",\"Prospect\"\r\n\r\n";
+        let copyright = "\"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.\"\r\n";
+        let rest = "\"Confidential Information - Do Not Distribute\"\r\n\
+            \"Generated By:  Jane Doe  3/14/2026 9:41 AM\"\r\n\"Acme Vendor\"\r\n";
+        for footer in [
+            format!("\"All Accounts\"\r\n{copyright}{rest}"),
+            format!("{copyright}{rest}"),
+            format!("\"Grand Totals (2 records)\"\r\n\r\n\"All Accounts\"\r\n{copyright}{rest}"),
+        ] {
+            let (rows, errors, _) = accounts(format!("{data}{footer}").as_bytes());
+            assert_eq!(errors, [], "{footer}");
+            assert_eq!(rows.len(), 2, "{footer}");
+        }
+        // Strict: a one-cell line that no footer marker follows is still a (short) row, whether
+        // data or the end of the file comes next, and the rows after it keep their numbers.
+        let short = "has 1 fields but the header has 2 (is a quote unbalanced, or a line break \
+                     inside an unquoted field?)";
+        let (rows, errors, _) =
+            accounts(b"Account Name,Type\nAcme,Customer\nAll Accounts\nGlobex,Prospect\nTail\n");
+        assert_eq!(errors, [error(2, 3, "", short), error(4, 5, "", short)]);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.row, r.name.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "Acme"), (3, "Globex")]
+        );
+        // `Grand Totals` without a record count is no marker.
+        let (_, errors, _) = accounts(b"Account Name,Type\nAcme,Customer\nGrand Totals (all)\n");
+        assert_eq!(errors, [error(2, 3, "", short)]);
+    }
+
+    #[test]
+    fn a_totals_row_after_the_data_is_a_footer_but_an_account_named_total_before_data_is_a_row() {
+        for totals in [
+            "\"Total\",\"\",\"\"",
+            "Totals,,",
+            "GRAND TOTAL,,",
+            ",Grand Totals,",
+            "Total",
+        ] {
+            let input = format!("Account ID,Account Name,Website\nA1,Acme,acme.com\n{totals}\n\n");
+            let (rows, errors, _) = accounts(input.as_bytes());
+            assert_eq!(errors, [], "{totals}");
+            assert_eq!(rows.len(), 1, "{totals}: {rows:?}");
+        }
+        // Followed by data, it is a row: only a trailing totals row is a footer.
+        let (rows, errors, _) = accounts(b"Account Name,Website\nTotal,\nAcme,acme.com\nTotal,\n");
+        assert_eq!(errors, []);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.row, r.name.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "Total"), (2, "Acme")]
+        );
+        // A totals label with a value beside it is data.
+        let (rows, _, _) = accounts(b"Account Name,Website\nAcme,acme.com\nTotal,total.com\n");
+        assert_eq!(rows.len(), 2);
     }
 }

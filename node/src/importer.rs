@@ -252,7 +252,8 @@ impl<R: Read> Iterator for Resolved<R> {
             Err(errors) => return Some(Ok(Err(errors))),
         };
         let line = self.reader.last_line();
-        Some(match find_account(&self.accounts, &row, line) {
+        let columns = self.reader.account_columns();
+        Some(match find_account(&self.accounts, &row, line, columns) {
             Ok(Ok(account_id)) => Ok(Ok((row, account_id))),
             Ok(Err(e)) => Ok(Err(vec![e])),
             Err(e) => Err(e),
@@ -439,11 +440,13 @@ fn salesforce_other_form(
     }
 }
 
-/// The account a row refers to, or the row error saying why there is none.
+/// The account a row refers to, or the row error saying why there is none (naming the column
+/// as the file's header writes it).
 fn find_account(
     tables: &AccountIndexes,
     row: &import::OpportunityRow,
     line: u64,
+    columns: &import::AccountColumns,
 ) -> Result<std::result::Result<String, RowError>> {
     let error = |column: &str, message: String| RowError {
         row: row.row,
@@ -460,7 +463,7 @@ fn find_account(
         }
         if row.account_domain.is_none() && row.account_name.is_none() {
             return Ok(Err(error(
-                "account_external_id",
+                &columns.external_id,
                 format!("no account with external id '{x}' (import accounts first)"),
             )));
         }
@@ -471,14 +474,14 @@ fn find_account(
             1 => return Ok(Ok(ids.into_iter().next().unwrap_or_default())),
             0 if row.account_name.is_none() => {
                 return Ok(Err(error(
-                    "account_domain",
+                    &columns.domain,
                     format!("no account with domain '{d}' (import accounts first)"),
                 )))
             }
             0 => {}
             _ => {
                 return Ok(Err(error(
-                    "account_domain",
+                    &columns.domain,
                     format!("several accounts have domain '{d}': give the account's external id"),
                 )))
             }
@@ -489,11 +492,11 @@ fn find_account(
         return Ok(match ids.len() {
             1 => Ok(ids.into_iter().next().unwrap_or_default()),
             0 => Err(error(
-                "account_name",
+                &columns.name,
                 format!("no account named '{name}' (import accounts first)"),
             )),
             _ => Err(error(
-                "account_name",
+                &columns.name,
                 format!(
                     "several accounts are named '{name}': give the account's external id or domain"
                 ),
@@ -501,7 +504,7 @@ fn find_account(
         });
     }
     Ok(Err(error(
-        "account",
+        columns.first(),
         "no account: give the account's external id, domain or name".to_string(),
     )))
 }

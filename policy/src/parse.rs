@@ -2,7 +2,7 @@
 //! each key and value starts, then a validation pass that collects every error (with the line,
 //! the key and a "did you mean") before any [`Policy`] exists.
 
-use protocol::records::{AccountStatus, Amount, Stage, NAME_BYTES_MAX};
+use protocol::records::{AccountStatus, Amount, Stage, NAME_CHARS_MAX};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -548,9 +548,11 @@ impl<'t> Checker<'t> {
             let offset = item.offset.or(node.offset);
             match &item.raw {
                 Raw::Str(s) if s.trim().is_empty() => self.error(offset, key, "empty value"),
-                Raw::Str(s) if s.len() > NAME_BYTES_MAX => {
-                    self.error(offset, key, format!("longer than {NAME_BYTES_MAX} bytes"))
-                }
+                Raw::Str(s) if s.chars().count() > NAME_CHARS_MAX => self.error(
+                    offset,
+                    key,
+                    format!("longer than {NAME_CHARS_MAX} characters"),
+                ),
                 Raw::Str(s) => out.push((s.trim().to_string(), offset)),
                 other => {
                     let message = format!("expected a string, found {}", other.kind());

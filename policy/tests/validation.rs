@@ -234,7 +234,7 @@ fn bad_list_values() {
     let long = "x".repeat(513);
     check(
         &format!("[opportunities]\nfields = [\"name\"]\nowners = [\"{long}\"]\n"),
-        &["line 3, key opportunities.owners: longer than 512 bytes"],
+        &["line 3, key opportunities.owners: longer than 512 characters"],
     );
     let many: Vec<String> = (0..1001).map(|i| format!("\"t{i}\"")).collect();
     check(

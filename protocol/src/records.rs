@@ -7,6 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// Why a value was refused. The message is UI text: lowercase, no trailing period, and it says
 /// what was expected.
@@ -29,11 +30,14 @@ impl ValueError {
     }
 }
 
-/// Longest text a single record field may hold, in bytes. Bounds memory per record and keeps
-/// shared documents small.
-pub const TEXT_BYTES_MAX: usize = 16 * 1024;
-/// Longest name-like field (names, owners, ids), in bytes.
-pub const NAME_BYTES_MAX: usize = 512;
+/// Longest free text (next step, description) a record field may hold, in characters: what
+/// Salesforce's Description allows (32,000), so an export from it always fits. Counted in
+/// characters, not bytes, so accented and other non-Latin text gets the same room; a field is
+/// then at most 4 × this many bytes (125 KiB), which bounds memory per record.
+pub const TEXT_CHARS_MAX: usize = 32_000;
+/// Longest name-like field (names, owners, ids, industry, country, each tag), in characters
+/// (so at most 4 × this many bytes).
+pub const NAME_CHARS_MAX: usize = 512;
 /// Most tags on one record.
 pub const TAGS_MAX: usize = 64;
 
@@ -784,19 +788,20 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// Checks a free-text field's length and trims it; empty becomes `None`.
+/// Checks a free-text field's length, in characters, and trims it; empty becomes `None`.
 pub fn clean_text(
     field: &'static str,
     value: Option<&str>,
-    bytes_max: usize,
+    chars_max: usize,
 ) -> Result<Option<String>, FieldError> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if v.len() > bytes_max {
+    let v = nfc(v);
+    if longer_than(&v, chars_max) {
         return Err(FieldError {
             field,
-            message: format!("longer than {bytes_max} bytes"),
+            message: format!("longer than {chars_max} characters"),
         });
     }
     if v.chars()
@@ -807,7 +812,24 @@ pub fn clean_text(
             message: "contains control characters".into(),
         });
     }
-    Ok(Some(v.to_string()))
+    Ok(Some(v))
+}
+
+/// `s` in Unicode normalization form C (composed), the form every stored text is in: macOS
+/// apps write `ü` decomposed (`u` + combining diaeresis), and the same name must be the same
+/// bytes to link and compare. ASCII text is NFC already and costs only the `is_ascii` scan.
+pub fn nfc(s: &str) -> String {
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        s.to_string()
+    } else {
+        s.nfc().collect()
+    }
+}
+
+/// `s` has more than `chars_max` characters. A string of at most `chars_max` bytes never
+/// does, so the common short value costs one comparison.
+fn longer_than(s: &str, chars_max: usize) -> bool {
+    s.len() > chars_max && s.chars().count() > chars_max
 }
 
 /// Splits a tag list as CRMs write it (`a; b, c`), trimmed, deduplicated, order kept.
@@ -818,17 +840,18 @@ pub fn parse_tags(value: &str) -> Result<Vec<String>, FieldError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        if t.len() > NAME_BYTES_MAX {
+        if longer_than(t, NAME_CHARS_MAX) {
             return Err(FieldError {
                 field: "tags",
                 message: format!(
-                    "tag '{}…' is longer than {NAME_BYTES_MAX} bytes",
+                    "tag '{}…' is longer than {NAME_CHARS_MAX} characters",
                     &t[..t.floor_char_boundary_compat(32)]
                 ),
             });
         }
-        if !tags.iter().any(|x| x == t) {
-            tags.push(t.to_string());
+        let t = nfc(t);
+        if !tags.contains(&t) {
+            tags.push(t);
         }
     }
     if tags.len() > TAGS_MAX {
@@ -864,7 +887,7 @@ impl Account {
             ("country", &self.country),
             ("owner", &self.owner),
         ] {
-            clean_text(field, v.as_deref(), NAME_BYTES_MAX)?;
+            clean_text(field, v.as_deref(), NAME_CHARS_MAX)?;
         }
         check_tags(&self.tags)
     }
@@ -875,13 +898,13 @@ impl Opportunity {
     pub fn validate(&self) -> Result<(), FieldError> {
         require_name("name", &self.name)?;
         for (field, v) in [("external_id", &self.external_id), ("owner", &self.owner)] {
-            clean_text(field, v.as_deref(), NAME_BYTES_MAX)?;
+            clean_text(field, v.as_deref(), NAME_CHARS_MAX)?;
         }
         for (field, v) in [
             ("next_step", &self.next_step),
             ("description", &self.description),
         ] {
-            clean_text(field, v.as_deref(), TEXT_BYTES_MAX)?;
+            clean_text(field, v.as_deref(), TEXT_CHARS_MAX)?;
         }
         if self.amount.is_some() && self.currency.is_none() {
             return Err(FieldError {
@@ -894,7 +917,7 @@ impl Opportunity {
 }
 
 fn require_name(field: &'static str, v: &str) -> Result<(), FieldError> {
-    match clean_text(field, Some(v), NAME_BYTES_MAX)? {
+    match clean_text(field, Some(v), NAME_CHARS_MAX)? {
         Some(_) => Ok(()),
         None => Err(FieldError {
             field,
@@ -911,7 +934,7 @@ fn check_tags(tags: &[String]) -> Result<(), FieldError> {
         });
     }
     for t in tags {
-        clean_text("tags", Some(t), NAME_BYTES_MAX)?;
+        clean_text("tags", Some(t), NAME_CHARS_MAX)?;
     }
     Ok(())
 }

@@ -389,3 +389,102 @@ fn salesforce_15_and_18_character_ids_name_the_same_record() {
     assert_eq!(opps[0]["external_id"], "0065000000XyZ12AAF");
     assert_eq!(opps[0]["stage"], "launched");
 }
+
+#[test]
+fn an_account_that_matches_nothing_is_reported_under_the_files_own_column_header() {
+    // Goal: the account lookup (done after parsing) names the column the way the file's header
+    // writes it, like every other row error (`column Account ID`), in the CLI's message and in
+    // the API's `details[].column`; never cosell's internal field name.
+    let mut node = Node::init("Acme");
+    node.serve();
+    import_ok(
+        &node,
+        "accounts",
+        "accounts.csv",
+        "Account ID,Account Name,Website\nA1,Acme,acme.example\n",
+        &[],
+    );
+    let by_id = "Opportunity ID,Opportunity Name,Account ID,Stage\nO1,Lost,A9,Prospecting\n";
+    let file = write_file(&node.scratch(), "by-id.csv", by_id.as_bytes());
+    let out = node.cli(&[
+        "import",
+        "opportunities",
+        file.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains(
+            "row 1 (line 2), column Account ID: no account with external id 'A9' (import \
+             accounts first)"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    let by_domain_or_name = "Deal Name,Deal Stage,Company Domain Name,Associated Company\n\
+        Lost by domain,Qualified To Buy,globex.example,\n\
+        Lost by name,Qualified To Buy,,Globex\n";
+    let r = node.post_csv("/api/v1/import/opportunities", by_domain_or_name.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text);
+    let columns: Vec<&str> = r.json["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["column"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        columns,
+        ["Company Domain Name", "Associated Company"],
+        "{}",
+        r.text
+    );
+    assert!(node.list_all("/api/v1/opportunities", "", 100).is_empty());
+}
+
+#[test]
+fn a_decomposed_name_is_stored_composed_and_links_to_the_composed_account() {
+    // Goal: macOS apps write `ü` decomposed (`u` + combining diaeresis, NFD); Windows and CRMs
+    // write it composed (NFC). Both are the same name: stored composed, and an opportunity
+    // naming its account in either form links to it.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let composed = "M\u{fc}ller GmbH";
+    let decomposed = "Mu\u{308}ller GmbH";
+    import_ok(
+        &node,
+        "accounts",
+        "accounts.csv",
+        &format!("Account ID,Account Name,Account Owner\nA1,{composed},Jo\nA2,Bu\u{308}ro AG,Jo\u{308}rg\n"),
+        &[],
+    );
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    let buero = find_by_external_id(&accs, "A2");
+    assert_eq!(buero["name"], "B\u{fc}ro AG", "stored composed: {buero}");
+    assert_eq!(buero["owner"], "J\u{f6}rg", "stored composed: {buero}");
+
+    let opportunities = format!(
+        "Opportunity ID,Opportunity Name,Account Name,Stage\nO1,Pilot,{decomposed},Prospecting\n"
+    );
+    import_ok(&node, "opportunities", "opps-nfd.csv", &opportunities, &[]);
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    assert_eq!(
+        find_by_external_id(&opps, "O1")["account_id"],
+        find_by_external_id(&accs, "A1")["id"]
+    );
+}
+
+#[test]
+fn importing_a_directory_says_it_is_a_directory_and_does_not_blame_the_node() {
+    let mut node = Node::init("Acme");
+    node.serve();
+    let dir = node.scratch();
+    let path = dir.to_str().expect("utf-8 path");
+    let out = node.cli(&["import", "accounts", path]);
+    assert!(!out.ok());
+    assert_eq!(
+        out.stderr.trim(),
+        format!("error: {path} is a directory, not a CSV file"),
+        "{}",
+        out.stderr
+    );
+}

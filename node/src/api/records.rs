@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use protocol::records::{
     clean_text, parse_tags, Account, AccountStatus, Amount, Currency, Date, Domain, FieldError,
-    Opportunity, Stage, NAME_BYTES_MAX, TEXT_BYTES_MAX,
+    Opportunity, Stage, NAME_CHARS_MAX, TEXT_CHARS_MAX,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -271,21 +271,21 @@ pub async fn create_account(
     let map = object(body)?;
     let mut p = Problems::default();
     check_keys(&map, ACCOUNT_KEYS, &mut p);
-    let name = p.text("name", map.get("name"), NAME_BYTES_MAX);
+    let name = p.text("name", map.get("name"), NAME_CHARS_MAX);
     if name.is_none() && !p.0.iter().any(|e| e["field"] == "name") {
         p.field("name", "is required");
     }
     let account = Account {
         id: ulid::Ulid::new().to_string(),
-        external_id: p.text("external_id", map.get("external_id"), NAME_BYTES_MAX),
+        external_id: p.text("external_id", map.get("external_id"), NAME_CHARS_MAX),
         name: name.unwrap_or_default(),
         domain: p.parsed("domain", map.get("domain"), Domain::parse),
-        industry: p.text("industry", map.get("industry"), NAME_BYTES_MAX),
-        country: p.text("country", map.get("country"), NAME_BYTES_MAX),
+        industry: p.text("industry", map.get("industry"), NAME_CHARS_MAX),
+        country: p.text("country", map.get("country"), NAME_CHARS_MAX),
         status: p
             .parsed("status", map.get("status"), AccountStatus::parse)
             .unwrap_or_default(),
-        owner: p.text("owner", map.get("owner"), NAME_BYTES_MAX),
+        owner: p.text("owner", map.get("owner"), NAME_CHARS_MAX),
         tags: p.tags(map.get("tags")).unwrap_or_default(),
     };
     p.into_result("account")?;
@@ -338,7 +338,7 @@ pub async fn create_opportunity(
     if !map.contains_key("stage") {
         p.field("stage", "is required");
     }
-    let account_id = p.text("account_id", map.get("account_id"), NAME_BYTES_MAX);
+    let account_id = p.text("account_id", map.get("account_id"), NAME_CHARS_MAX);
     let account_domain = p.parsed("account_domain", map.get("account_domain"), Domain::parse);
     if account_id.is_none()
         && account_domain.is_none()
@@ -416,8 +416,8 @@ fn resolve_account(
 fn apply_opportunity_fields(opp: &mut Opportunity, map: &Map<String, Value>, p: &mut Problems) {
     for (key, value) in map {
         match key.as_str() {
-            "external_id" => opp.external_id = p.text("external_id", Some(value), NAME_BYTES_MAX),
-            "name" => match p.text("name", Some(value), NAME_BYTES_MAX) {
+            "external_id" => opp.external_id = p.text("external_id", Some(value), NAME_CHARS_MAX),
+            "name" => match p.text("name", Some(value), NAME_CHARS_MAX) {
                 Some(n) => opp.name = n,
                 None => p.field("name", "must not be empty"),
             },
@@ -431,9 +431,9 @@ fn apply_opportunity_fields(opp: &mut Opportunity, map: &Map<String, Value>, p: 
             "amount" => opp.amount = p.parsed("amount", Some(value), Amount::parse),
             "currency" => opp.currency = p.parsed("currency", Some(value), Currency::parse),
             "close_date" => opp.close_date = p.parsed("close_date", Some(value), Date::parse),
-            "owner" => opp.owner = p.text("owner", Some(value), NAME_BYTES_MAX),
-            "next_step" => opp.next_step = p.text("next_step", Some(value), TEXT_BYTES_MAX),
-            "description" => opp.description = p.text("description", Some(value), TEXT_BYTES_MAX),
+            "owner" => opp.owner = p.text("owner", Some(value), NAME_CHARS_MAX),
+            "next_step" => opp.next_step = p.text("next_step", Some(value), TEXT_CHARS_MAX),
+            "description" => opp.description = p.text("description", Some(value), TEXT_CHARS_MAX),
             "tags" => opp.tags = p.tags(Some(value)).unwrap_or_default(),
             _ => {}
         }
@@ -469,7 +469,7 @@ pub async fn patch_opportunity(
             if opp.amount.is_some() && opp.currency.is_none() {
                 opp.currency = Some(state.default_currency);
             }
-            let account_id = p.text("account_id", map.get("account_id"), NAME_BYTES_MAX);
+            let account_id = p.text("account_id", map.get("account_id"), NAME_CHARS_MAX);
             let account_domain =
                 p.parsed("account_domain", map.get("account_domain"), Domain::parse);
             p.into_result("opportunity")?;
