@@ -1829,97 +1829,8 @@ const CURRENCY_NAMES: &[(&str, &str)] = &[
 /// accounts one: a personal email address (`jane@gmail.com`: a mail provider, not the
 /// company), and a page on a social or directory site (`linkedin.com/company/acme`).
 fn parse_domain(cell: &str) -> Result<Domain, String> {
-    let listed = first_listed(cell);
-    let domain = Domain::parse(listed).map_err(|e| e.message().to_string())?;
-    let host = domain.as_str();
-    let is = |list: &[&str]| {
-        list.iter().any(|d| {
-            host == *d || (host.ends_with(d) && host[..host.len() - d.len()].ends_with('.'))
-        })
-    };
-    let without_scheme = listed.split_once("://").map_or(listed, |(_, rest)| rest);
-    let has_path = without_scheme
-        .split_once(['/', '?', '#'])
-        .is_some_and(|(_, path)| !path.trim_matches(['/', '?', '#']).is_empty());
-    if listed.contains('@') && is(MAIL_PROVIDERS) {
-        return Err(format!(
-            "'{listed}' is a personal email address; {host} is not the company's domain (write \
-             the company's website, or clear the cell)"
-        ));
-    }
-    if has_path && is(PROFILE_SITES) {
-        return Err(format!(
-            "'{listed}' is a page on {host}, not the company's own website (write the company's \
-             website, or clear the cell)"
-        ));
-    }
-    Ok(domain)
+    Domain::parse_company(first_listed(cell)).map_err(|e| e.message().to_string())
 }
-
-/// Mail providers whose addresses are people's, not companies' (see [`parse_domain`]).
-const MAIL_PROVIDERS: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "yahoo.com",
-    "yahoo.co.uk",
-    "yahoo.fr",
-    "ymail.com",
-    "hotmail.com",
-    "hotmail.co.uk",
-    "hotmail.fr",
-    "outlook.com",
-    "live.com",
-    "msn.com",
-    "aol.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "proton.me",
-    "protonmail.com",
-    "gmx.de",
-    "gmx.net",
-    "web.de",
-    "t-online.de",
-    "orange.fr",
-    "free.fr",
-    "laposte.net",
-    "libero.it",
-    "yandex.ru",
-    "mail.ru",
-    "qq.com",
-    "163.com",
-    "126.com",
-    "naver.com",
-];
-
-/// Social and directory sites whose pages (`linkedin.com/company/acme`) CRMs store in the
-/// website field (see [`parse_domain`]). The bare domain is still accepted: it is the account of
-/// the site's own company.
-const PROFILE_SITES: &[&str] = &[
-    "linkedin.com",
-    "facebook.com",
-    "fb.com",
-    "twitter.com",
-    "x.com",
-    "instagram.com",
-    "youtube.com",
-    "github.com",
-    "crunchbase.com",
-    "xing.com",
-    "google.com",
-    "goo.gl",
-    "bit.ly",
-    "wikipedia.org",
-    "medium.com",
-    "tiktok.com",
-    "pinterest.com",
-    "yelp.com",
-    "glassdoor.com",
-    "zoominfo.com",
-    "wellfound.com",
-    "angel.co",
-    "linktr.ee",
-];
 
 /// The first of several values in a cell (`acme.com; acme.de` → `acme.com`).
 fn first_listed(s: &str) -> &str {
@@ -5043,21 +4954,21 @@ B,Nan
                     2,
                     "domain",
                     "'jane@gmail.com' is a personal email address; gmail.com is not the \
-                     company's domain (write the company's website, or clear the cell)"
+                     company's domain (write the company's website, or clear the value)"
                 ),
                 error(
                     2,
                     3,
                     "domain",
                     "'https://www.linkedin.com/company/b-corp' is a page on linkedin.com, not \
-                     the company's own website (write the company's website, or clear the cell)"
+                     the company's own website (write the company's website, or clear the value)"
                 ),
                 error(
                     5,
                     6,
                     "domain",
                     "'sites.google.com/view/d' is a page on sites.google.com, not the company's \
-                     own website (write the company's website, or clear the cell)"
+                     own website (write the company's website, or clear the value)"
                 ),
             ]
         );

@@ -95,7 +95,7 @@ pub fn submit(
     if account_name.is_empty() {
         return Err(invalid("account_name is required"));
     }
-    let domain = Domain::parse(&input.account_domain)
+    let domain = Domain::parse_company(&input.account_domain)
         .map_err(|e| invalid(format!("account_domain: {}", e.message())))?;
     let amount = input
         .amount

@@ -97,6 +97,106 @@ impl Domain {
     }
 }
 
+impl Domain {
+    /// [`Domain::parse`] for a value a user gives as a company's website (import, API): also
+    /// refuses what CRMs hold in that field but is not the company's own domain, a person's
+    /// address at a mail provider (`jane@gmail.com`) and a page on a social or directory site
+    /// (`linkedin.com/company/acme`), since accounts are matched on it. The bare domain of such
+    /// a site is still accepted: it is the account of the site's own company.
+    pub fn parse_company(input: &str) -> Result<Self, ValueError> {
+        let domain = Domain::parse(input)?;
+        let listed = input.trim();
+        let host = domain.as_str();
+        let is = |list: &[&str]| {
+            list.iter().any(|d| {
+                host == *d || (host.ends_with(d) && host[..host.len() - d.len()].ends_with('.'))
+            })
+        };
+        let without_scheme = listed.split_once("://").map_or(listed, |(_, rest)| rest);
+        let has_path = without_scheme
+            .split_once(['/', '?', '#'])
+            .is_some_and(|(_, path)| !path.trim_matches(['/', '?', '#']).is_empty());
+        if listed.contains('@') && is(MAIL_PROVIDERS) {
+            return Err(ValueError::new(format!(
+                "'{listed}' is a personal email address; {host} is not the company's domain \
+                 (write the company's website, or clear the value)"
+            )));
+        }
+        if has_path && is(PROFILE_SITES) {
+            return Err(ValueError::new(format!(
+                "'{listed}' is a page on {host}, not the company's own website (write the \
+                 company's website, or clear the value)"
+            )));
+        }
+        Ok(domain)
+    }
+}
+
+/// Mail providers whose addresses are people's, not companies' (see [`Domain::parse_company`]).
+const MAIL_PROVIDERS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "yahoo.fr",
+    "ymail.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "hotmail.fr",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "t-online.de",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "libero.it",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "naver.com",
+];
+
+/// Social and directory sites whose pages (`linkedin.com/company/acme`) CRMs store in the
+/// website field (see [`Domain::parse_company`]). The bare domain is still accepted: it is the account of
+/// the site's own company.
+const PROFILE_SITES: &[&str] = &[
+    "linkedin.com",
+    "facebook.com",
+    "fb.com",
+    "twitter.com",
+    "x.com",
+    "instagram.com",
+    "youtube.com",
+    "github.com",
+    "crunchbase.com",
+    "xing.com",
+    "google.com",
+    "goo.gl",
+    "bit.ly",
+    "wikipedia.org",
+    "medium.com",
+    "tiktok.com",
+    "pinterest.com",
+    "yelp.com",
+    "glassdoor.com",
+    "zoominfo.com",
+    "wellfound.com",
+    "angel.co",
+    "linktr.ee",
+];
+
 fn validate_domain(d: &str) -> Result<(), &'static str> {
     if d.is_empty() {
         return Err("no host name");
@@ -106,6 +206,13 @@ fn validate_domain(d: &str) -> Result<(), &'static str> {
     }
     if !d.contains('.') {
         return Err("it needs a dot, as in example.com");
+    }
+    // No top-level domain is all digits: `192.168.1.1` is an address, not a company's name.
+    if d.rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("an IP address is not a domain (write the company's website)");
     }
     for label in d.split('.') {
         if label.is_empty() {
@@ -1022,6 +1129,35 @@ mod tests {
             "130000"
         );
         assert_eq!(a.round_to_units(0), a);
+    }
+
+    #[test]
+    fn an_ip_address_is_not_a_domain() {
+        for ip in ["192.168.1.1", "http://10.0.0.7:8080/x", "1.2.3.4."] {
+            let e = Domain::parse(ip).unwrap_err();
+            assert!(e.message().contains("IP address"), "{ip}: {}", e.message());
+        }
+        assert_eq!(
+            Domain::parse("1password.com").unwrap().as_str(),
+            "1password.com"
+        );
+        assert_eq!(Domain::parse("123.co").unwrap().as_str(), "123.co");
+    }
+
+    #[test]
+    fn a_company_domain_is_not_a_mail_provider_address_or_a_profile_page() {
+        // Bug: the API stored `jane@gmail.com` as the account's domain `gmail.com`, which the
+        // import refused.
+        assert!(Domain::parse_company("jane@gmail.com").is_err());
+        assert!(Domain::parse_company("https://linkedin.com/company/acme").is_err());
+        assert_eq!(
+            Domain::parse_company("gmail.com").unwrap().as_str(),
+            "gmail.com"
+        );
+        assert_eq!(
+            Domain::parse_company("jane@acme.example").unwrap().as_str(),
+            "acme.example"
+        );
     }
 
     #[test]

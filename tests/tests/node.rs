@@ -653,6 +653,16 @@ fn malformed_json_is_a_json_400_and_invalid_values_a_json_422() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json["domain"], "acme.example");
     assert_eq!(node.counts(), (1, 0));
+    // The API refuses the non-company domains an import refuses (bug: it stored gmail.com).
+    for domain in ["jane@gmail.com", "linkedin.com/company/acme", "192.168.1.1"] {
+        let r = node.post(
+            "/api/v1/accounts",
+            &json!({"name": "Jane", "domain": domain}),
+        );
+        assert_error_shape(&r, 422);
+        assert_eq!(r.json["details"][0]["field"], "domain", "{}", r.text);
+    }
+    assert_eq!(node.counts(), (1, 0));
     // close_date is YYYY-MM-DD; `03/04/2026` is March or April depending on who wrote it and
     // was read month first without a word (bug). Import reads it with a stated order instead.
     let opp = |close_date: &str| {

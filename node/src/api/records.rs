@@ -279,7 +279,7 @@ pub async fn create_account(
         id: ulid::Ulid::new().to_string(),
         external_id: p.text("external_id", map.get("external_id"), NAME_CHARS_MAX),
         name: name.unwrap_or_default(),
-        domain: p.parsed("domain", map.get("domain"), Domain::parse),
+        domain: p.parsed("domain", map.get("domain"), Domain::parse_company),
         industry: p.text("industry", map.get("industry"), NAME_CHARS_MAX),
         country: p.text("country", map.get("country"), NAME_CHARS_MAX),
         status: p
