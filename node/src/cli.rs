@@ -410,6 +410,8 @@ pub fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     if let Err(error) = run(cli) {
         eprintln!("error: {error:#}");

@@ -30,11 +30,21 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     if !options.p2p.is_empty() {
         config.p2p = options.p2p;
     }
+    // Bad or busy addresses fail before anything starts (and logs).
+    for addr in &config.p2p {
+        addr.parse::<libp2p::Multiaddr>()
+            .with_context(|| format!("'{addr}' is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/7601)"))?;
+    }
     let identity = Identity::load(&dir.identity_key())?;
+    // The database first: a second `serve` on this directory is told the directory is in use,
+    // not that the port is.
     let store = Arc::new(Store::open_with_cache(
         &dir.database(),
         config.cache_bytes(),
     )?);
+    let listener = tokio::net::TcpListener::bind(&config.http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
     crate::store_net::ensure_tables(&store)?;
     let run_counter = store.next_run_counter()?;
     let events = Arc::new(crate::events::EventBus::default());
@@ -86,9 +96,6 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     let mapping = crate::mapping::Mapper::new(store.clone(), network.clone(), config.mapping())?;
     mapping.spawn_responder();
     mapping.spawn_schedule();
-    let listener = tokio::net::TcpListener::bind(&config.http)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
     let http_addr = listener.local_addr()?;
     let node = Arc::new(NodeInfo {
         id: identity.node_id(),

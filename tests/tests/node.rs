@@ -134,6 +134,40 @@ fn serve_writes_node_json_and_sigterm_stops_cleanly_removing_it() {
         !node.dir().join("node.json").exists(),
         "node.json is left behind after a clean stop"
     );
+    // The log went to a file: plain text, no terminal colour codes (bug: ANSI escapes).
+    let log = node.log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file: {log:?}"
+    );
+}
+
+#[test]
+fn serve_with_a_bad_p2p_address_fails_with_one_sentence_before_starting_anything() {
+    let node = Node::init("Acme");
+    let data = node.dir();
+    let out = run_cosell(
+        &[
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--http",
+            "127.0.0.1:0",
+            "--p2p",
+            "tcp/7601",
+        ],
+        &[],
+        Duration::from_secs(30),
+    );
+    assert!(!out.ok());
+    assert_one_sentence(&out.stderr);
+    assert!(
+        out.stderr.contains("'tcp/7601' is not a multiaddr"),
+        "{}",
+        out.stderr
+    );
+    assert!(!data.join("node.json").exists());
 }
 
 #[test]

@@ -373,9 +373,10 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         let ma: Multiaddr = addr
             .parse()
             .with_context(|| format!("'{addr}' is not a multiaddr"))?;
+        // libp2p's error repeats its cause in its own text and again as its source: say it once.
         swarm
             .listen_on(ma)
-            .with_context(|| format!("cannot listen on {addr}"))?;
+            .map_err(|e| anyhow!("cannot listen on {addr}: {}", innermost_cause(&e)))?;
         wanted += 1;
     }
     // Wait for the listen addresses before anything else uses the swarm.
@@ -388,7 +389,10 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         match event {
             SwarmEvent::NewListenAddr { address, .. } => listen.push(address),
             SwarmEvent::ListenerError { error, .. } => {
-                return Err(anyhow!("cannot listen for partners: {error}"))
+                return Err(anyhow!(
+                    "cannot listen for partners: {}",
+                    innermost_cause(&error)
+                ))
             }
             SwarmEvent::ListenerClosed { reason, .. } => {
                 return Err(anyhow!("the p2p listener closed: {reason:?}"))
@@ -1390,4 +1394,14 @@ fn cap_reply(messages: Vec<DocSync>, bytes_max: usize) -> (Vec<DocSync>, Vec<Dea
         }
     }
     (kept, dropped)
+}
+
+/// The deepest source of `error`: the sentence that says what went wrong (`Cannot assign
+/// requested address (os error 99)`), without the wrappers that each repeat it.
+fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
 }
