@@ -82,11 +82,44 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => rejection.status(),
         };
+        if let JsonRejection::JsonDataError(_) = rejection {
+            let (message, detail) = json_data_problem(&rejection.body_text());
+            let mut error = ApiError::new(status, message);
+            error.details.extend(detail);
+            return error;
+        }
         ApiError::new(
             status,
             format!("invalid JSON body: {}", rejection.body_text()),
         )
     }
+}
+
+/// A sentence and a `{"field","message"}` detail for a JSON body of the wrong shape, from
+/// serde's text (`…target type: notes: invalid type: string "x", expected a sequence at line 1
+/// column 12`), so every 422 names its field the same way, whichever way the route reads JSON.
+fn json_data_problem(text: &str) -> (String, Option<Value>) {
+    let rest = text.split_once("target type: ").map_or(text, |(_, r)| r);
+    let rest = rest.rfind(" at line ").map_or(rest, |at| &rest[..at]);
+    let quoted = |r: &str| r.split_once('`').map(|(name, _)| name.to_string());
+    let (field, message) = if let Some(name) = rest.strip_prefix("missing field `").and_then(quoted)
+    {
+        (name, "is required".to_string())
+    } else if let Some(name) = rest.strip_prefix("unknown field `").and_then(quoted) {
+        let known = rest.split_once(", expected ").map_or("", |(_, k)| k);
+        (name, format!("unknown field (expected {known})"))
+    } else if let Some((path, why)) = rest
+        .split_once(": ")
+        .filter(|(path, _)| !path.is_empty() && !path.contains(' '))
+    {
+        // A nested field's own complaint (`products[0]: invalid type…`) may itself name a
+        // missing or unknown inner field; it is shown as serde says it.
+        (path.to_string(), why.to_string())
+    } else {
+        return (format!("invalid JSON body: {rest}"), None);
+    };
+    let sentence = format!("{field}: {message}");
+    (sentence, Some(json!({"field": field, "message": message})))
 }
 
 impl From<QueryRejection> for ApiError {
@@ -98,5 +131,36 @@ impl From<QueryRejection> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         ApiError::internal(error)
+    }
+}
+
+#[cfg(test)]
+mod json_problem_tests {
+    use super::*;
+
+    #[test]
+    fn a_json_body_of_the_wrong_shape_names_its_field() {
+        let prefix = "Failed to deserialize the JSON body into the target type: ";
+        let (sentence, detail) = json_data_problem(&format!(
+            "{prefix}missing field `account_name` at line 1 column 2"
+        ));
+        assert_eq!(sentence, "account_name: is required");
+        assert_eq!(
+            detail,
+            Some(json!({"field": "account_name", "message": "is required"}))
+        );
+        let (_, detail) = json_data_problem(&format!(
+            "{prefix}notes: invalid type: string \"x\", expected a sequence at line 1 column 12"
+        ));
+        assert_eq!(
+            detail,
+            Some(
+                json!({"field": "notes", "message": "invalid type: string \"x\", expected a sequence"})
+            )
+        );
+        let (sentence, detail) =
+            json_data_problem(&format!("{prefix}expected value at line 1 column 1"));
+        assert_eq!(sentence, "invalid JSON body: expected value");
+        assert_eq!(detail, None);
     }
 }
