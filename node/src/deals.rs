@@ -815,7 +815,11 @@ impl Deals {
         for (doc_id, change) in &changes {
             put_change(&txn, *doc_id, change)?;
         }
-        let mut summary_text = format!("{cause}: deal {id} updated ({})", fields.join(", "));
+        let mut summary_text = if fields.is_empty() {
+            format!("{cause}: deal {id} shares nothing now")
+        } else {
+            format!("{cause}: deal {id} updated ({})", fields.join(", "))
+        };
         if !removed.is_empty() {
             summary_text.push_str(&format!("; no longer shared: {}", removed.join(", ")));
         }
@@ -2272,6 +2276,7 @@ fn summarize(
     use automerge::{PatchAction, Prop};
     let mut phrases: Vec<String> = Vec::new();
     let mut shared: Vec<String> = Vec::new();
+    let mut unshared: Vec<String> = Vec::new();
     for patch in am.diff(deps, &[hash]) {
         let mut parts: Vec<String> = patch
             .path
@@ -2293,10 +2298,19 @@ fn summarize(
             _ => {}
         }
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        if let ["shared", field, ..] = parts.as_slice() {
+        if let ["shared", field, rest @ ..] = parts.as_slice() {
+            // A whole field deleted is no longer shared (the policy stopped sharing it, or the
+            // opportunity left its filter); anything else written under it is an update.
+            let withdrawn =
+                rest.is_empty() && matches!(patch.action, PatchAction::DeleteMap { .. });
+            let list = if withdrawn {
+                &mut unshared
+            } else {
+                &mut shared
+            };
             let field = field.to_string();
-            if !shared.contains(&field) {
-                shared.push(field);
+            if !list.contains(&field) {
+                list.push(field);
             }
             continue;
         }
@@ -2305,6 +2319,9 @@ fn summarize(
                 phrases.push(p);
             }
         }
+    }
+    if !unshared.is_empty() {
+        phrases.insert(0, format!("no longer shared: {}", unshared.join(", ")));
     }
     if !shared.is_empty() {
         phrases.insert(0, format!("updated shared fields: {}", shared.join(", ")));
@@ -2372,6 +2389,25 @@ fn short(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeline_says_which_shared_fields_were_withdrawn() {
+        // Bug: an opportunity leaving the policy's stage filter read "updated shared fields:
+        // amount, stage, title" although every one of them was removed.
+        use automerge::{transaction::Transactable, ObjType, ROOT};
+        let mut am = automerge::AutoCommit::new();
+        let shared = am.put_object(ROOT, "shared", ObjType::Map).unwrap();
+        am.put(&shared, "stage", "qualified").unwrap();
+        am.put(&shared, "title", "Deal").unwrap();
+        let before = am.commit().unwrap();
+        am.delete(&shared, "stage").unwrap();
+        am.put(&shared, "title", "Deal 2").unwrap();
+        let after = am.commit().unwrap();
+        assert_eq!(
+            summarize(am.document(), &[before], after),
+            "updated shared fields: title; no longer shared: stage"
+        );
+    }
 
     #[test]
     fn timeline_phrases_say_what_a_change_did() {
