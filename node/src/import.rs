@@ -2823,6 +2823,19 @@ fn sniff_encoding(prefix: &mut Vec<u8>) -> Result<Encoding, ImportError> {
 /// Excel's `sep=;` first line (it names the separator for the rest of the file).
 fn excel_sep_line(first_line: &[u8]) -> Option<u8> {
     let line = first_line.strip_suffix(b"\r").unwrap_or(first_line);
+    // Some tools quote it as a cell: `"sep=;"` (also followed by empty cells: `"sep=;";;`).
+    let line = match line.strip_prefix(b"\"") {
+        Some(rest) => {
+            let end = rest.iter().position(|&b| b == b'"')?;
+            let after = &rest[end + 1..];
+            let sep = rest.get(end.checked_sub(1)?)?;
+            if !after.iter().all(|b| b == sep) {
+                return None;
+            }
+            &rest[..end]
+        }
+        None => line,
+    };
     match line {
         [s, e, p, b'=', sep] if [*s, *e, *p].eq_ignore_ascii_case(b"sep") => {
             matches!(sep, b',' | b';' | b'\t' | b'|').then_some(*sep)
@@ -4311,6 +4324,13 @@ X,prospect,A,03/04/2026
         assert_eq!(rows.len(), 2);
         let (_, errors, _) = accounts(b"sep=,\nname,domain\nA,a.com,extra\n");
         assert_eq!(errors[0].line, 3, "the sep line counts as a line");
+        // Quoted as a cell, as some tools write it (bug: read as the header).
+        for first in [&b"\"sep=;\""[..], b"\"sep=;\";"] {
+            let file = [first, b"\r\nname;domain\r\nAcme, Inc.;acme.com\r\n"].concat();
+            let (rows, errors, _) = accounts(&file);
+            assert_eq!(errors, vec![], "{}", String::from_utf8_lossy(first));
+            assert_eq!(rows[0].name, "Acme, Inc.");
+        }
         let (rows, errors, _) = accounts(b"name|domain\nAcme, Inc.|acme.com\n");
         assert_eq!(errors, vec![]);
         assert_eq!(rows[0].name, "Acme, Inc.");
