@@ -2992,6 +2992,11 @@ fn is_odd_space(c: char) -> bool {
     )
 }
 
+/// A line break or tab, which a name-like value holds only by accident.
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\t')
+}
+
 /// `1.23457E+11`: a number in scientific notation, as Excel writes a long number in a narrow
 /// or General column.
 fn is_scientific(s: &str) -> bool {
@@ -3125,14 +3130,30 @@ impl<'a> Cells<'a> {
             // Names, ids, owners: a no-break space inside is a space and invisible characters
             // are nothing, so `Acme\u{a0}Corp` links to the account `Acme Corp`. (Free text,
             // the next step and description, is kept as written.)
+            // A line break or tab inside a name (a multi-line cell) is a space too: a name is
+            // one line, and `Acme\nCorp` must link to `Acme Corp`.
             Ok(Some(v))
-                if max <= NAME_CHARS_MAX && v.contains(|c| is_stray(c) || is_odd_space(c)) =>
+                if max <= NAME_CHARS_MAX
+                    && v.contains(|c| is_stray(c) || is_odd_space(c) || is_line_break(c)) =>
             {
-                let v: String = v
+                let mut v: String = v
                     .chars()
                     .filter(|&c| !is_stray(c))
-                    .map(|c| if is_odd_space(c) { ' ' } else { c })
+                    .map(|c| {
+                        if is_odd_space(c) || is_line_break(c) {
+                            ' '
+                        } else {
+                            c
+                        }
+                    })
                     .collect();
+                if cell.contains(is_line_break) {
+                    v = v
+                        .split(' ')
+                        .filter(|w| !w.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                }
                 // A dropped character may have stood between a letter and its accent.
                 Some(if v.is_ascii() { v } else { nfc(&v) })
             }
@@ -5193,6 +5214,17 @@ B,Nan
             input.len() as f64 / 1e6 / secs,
             rows as f64 / secs
         );
+    }
+
+    #[test]
+    fn a_line_break_or_tab_inside_a_name_is_one_space() {
+        // Bug: "Acme\nCorp" was stored with its line break and never matched "Acme Corp".
+        let (rows, errors, _) = accounts(
+            b"Account Name,Website,Account Owner\n\"Acme\r\n  Corp\",acme.com,\"Jane\tDoe\"\n",
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Acme Corp");
+        assert_eq!(rows[0].owner.as_deref(), Some("Jane Doe"));
     }
 
     #[test]
