@@ -42,6 +42,13 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         &dir.database(),
         config.cache_bytes(),
     )?);
+    // Holding the database lock, no other `serve` runs here: a node.json left by a killed one
+    // is stale and would point clients at a dead address if this start failed too.
+    match std::fs::remove_file(dir.node_json()) {
+        Ok(()) => tracing::info!("removed node.json left by a node that did not stop cleanly"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context("cannot remove the stale node.json"),
+    }
     let listener = tokio::net::TcpListener::bind(&config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;

@@ -614,6 +614,29 @@ fn serve_on_a_busy_http_port_fails_with_one_sentence_and_leaves_the_other_node_a
 }
 
 #[test]
+fn a_node_json_left_by_a_killed_node_is_removed_even_when_the_next_start_fails() {
+    let mut first = Node::init("First");
+    first.serve();
+    let busy = first.url().trim_start_matches("http://").to_string();
+    let mut second = Node::init("Second");
+    second.serve();
+    second.kill9();
+    let dir = second.dir();
+    assert!(dir.join("node.json").exists(), "kill -9 leaves node.json");
+    let out = run_cosell(
+        &["serve", "--data", dir.to_str().unwrap(), "--http", &busy],
+        &[("RUST_LOG", "off")],
+        Duration::from_secs(30),
+    );
+    assert!(!out.ok(), "serve on a busy port succeeded");
+    // Bug: the dead node's address stayed in node.json, so the CLI kept dialling it.
+    assert!(
+        !dir.join("node.json").exists(),
+        "stale node.json left behind"
+    );
+}
+
+#[test]
 fn the_admin_token_is_not_stored_in_the_database() {
     let node = Node::init("Acme");
     let token = node.token();
