@@ -2142,7 +2142,8 @@ fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
         DateOrder::YearFirst => {
             return Err(format!(
                 "'{s}' is not a YYYY-MM-DD date, and its day and month could be either; write \
-                 it as YYYY-MM-DD, or name the file's date format (DD/MM/YYYY or MM/DD/YYYY)"
+                 it as YYYY-MM-DD, or name the file's date format with --date-format (API: \
+                 ?date_format=) DD/MM/YYYY or MM/DD/YYYY"
             ))
         }
     };
@@ -2153,7 +2154,8 @@ fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
         };
         return Err(format!(
             "'{s}' is not a {} date (it reads as {other}); write dates as YYYY-MM-DD, or if the \
-             whole column is {other}, name the column \"{header}\"",
+             whole column is {other}, import with --date-format {other} (API: ?date_format=\
+             {other}) or name the column \"{header}\"",
             order.format()
         ));
     }
@@ -4042,7 +4044,8 @@ a3,Initech,initech.com,,
         assert_eq!(
             parse_date("23/11/2026", MonthFirst).unwrap_err(),
             "'23/11/2026' is not a MM/DD/YYYY date (it reads as DD/MM/YYYY); write dates as \
-             YYYY-MM-DD, or if the whole column is DD/MM/YYYY, name the column \
+             YYYY-MM-DD, or if the whole column is DD/MM/YYYY, import with --date-format \
+             DD/MM/YYYY (API: ?date_format=DD/MM/YYYY) or name the column \
              \"Close Date (DD/MM/YYYY)\""
         );
         assert!(parse_date("11/23/2026", DayFirst)
@@ -5063,7 +5066,8 @@ B,Nan
                 4,
                 "close_date",
                 "'03/04/2026' is not a YYYY-MM-DD date, and its day and month could be either; \
-                 write it as YYYY-MM-DD, or name the file's date format (DD/MM/YYYY or MM/DD/YYYY)"
+                 write it as YYYY-MM-DD, or name the file's date format with --date-format \
+                 (API: ?date_format=) DD/MM/YYYY or MM/DD/YYYY"
             )]
         );
         let (rows, _, ignored) = opportunities(
