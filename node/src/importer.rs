@@ -9,7 +9,8 @@
 //! between them, so memory stays bounded whatever the file's size.
 //!
 //! Upsert keys: an account is matched by `external_id`, else by its domain (when exactly one
-//! account has it); an opportunity by `external_id`, else by name within its account. A row's
+//! account has it), else, a row with neither, by its exact name (when exactly one account has
+//! it, and that one has no external id); an opportunity by `external_id`, else by name within its account. A row's
 //! empty or absent cells keep the stored values.
 
 use crate::import::{self, ImportError, RowError};
@@ -157,7 +158,19 @@ fn write_accounts(
                         None
                     }
                 }
-                (None, None) => None,
+                // Neither id nor domain: the exact name is all there is to match on, so a
+                // re-import of a names-only file updates instead of adding every row again.
+                // Only an account without an external id is matched (one with an id belongs to
+                // a CRM record that this row does not name).
+                (None, None) => {
+                    let ids = tables.account_ids_by_name(&row.name, 2)?;
+                    match ids.as_slice() {
+                        [id] if tables.account(id)?.is_some_and(|a| a.external_id.is_none()) => {
+                            Some(id.clone())
+                        }
+                        _ => None,
+                    }
+                }
             };
             let base = match existing {
                 Some(id) => Some(tables.account(&id)?.ok_or_else(|| {

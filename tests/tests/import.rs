@@ -6,7 +6,7 @@ use cosell_e2e::{
     accounts_csv, cents, example, find_by_external_id, opportunities_csv, opportunity_row,
     rows_named, write_file, Node, OPPORTUNITY_HEADER,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// Import counts from the CLI's summary line
@@ -616,6 +616,43 @@ fn an_external_id_twice_in_one_file_is_a_422_naming_the_later_row_and_writes_not
         r.text
     );
     assert_eq!(node.counts(), (0, 0));
+}
+
+#[test]
+fn a_names_only_account_file_reimported_updates_instead_of_duplicating() {
+    // Bug: with no id and no domain nothing matched, so each re-import added every row again
+    // (and opportunities linking by name then failed on "several accounts are named").
+    let mut node = Node::init("Acme");
+    node.serve();
+    let file = b"Account Name,Industry\nNameOnly,Software\nOther Co,Retail\n";
+    let r = node.post_csv("/api/v1/import/accounts", file);
+    assert_eq!(
+        (r.status, &r.json["inserted"]),
+        (200, &json!(2)),
+        "{}",
+        r.text
+    );
+    let r = node.post_csv("/api/v1/import/accounts", file);
+    assert_eq!(
+        (r.status, &r.json["inserted"]),
+        (200, &json!(0)),
+        "{}",
+        r.text
+    );
+    assert_eq!(node.counts(), (2, 0));
+    // An account that has an external id is a CRM record this row does not name: not matched.
+    let r = node.post_csv(
+        "/api/v1/import/accounts",
+        b"Account ID,Account Name\nA9,Third\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = node.post_csv("/api/v1/import/accounts", b"Account Name\nThird\n");
+    assert_eq!(
+        (r.status, &r.json["inserted"]),
+        (200, &json!(1)),
+        "{}",
+        r.text
+    );
 }
 
 #[test]
