@@ -149,12 +149,50 @@ pub fn salesforce_id_other_form(id: &str) -> Option<String> {
         15 => Some(format!("{id}{}", salesforce_checksum(&bytes[..15]))),
         18 => {
             let (head, tail) = id.split_at(15);
-            salesforce_checksum(head.as_bytes())
-                .eq_ignore_ascii_case(tail)
-                .then(|| head.to_string())
+            if salesforce_checksum(head.as_bytes()).eq_ignore_ascii_case(tail) {
+                Some(head.to_string())
+            } else {
+                salesforce_case_restored(id)
+            }
         }
         _ => None,
     }
+}
+
+/// The 15-character id an 18-character Salesforce id stands for when something upper- or
+/// lower-cased it (a spreadsheet's UPPER(), a case-insensitive system): the last three
+/// characters say which of the first fifteen are capitals, so the case can be put back. `None`
+/// unless the id is 18 characters and the restored id's checksum holds.
+pub fn salesforce_case_restored(id: &str) -> Option<String> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    if id.len() != 18 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let (head, tail) = id.as_bytes().split_at(15);
+    // Only a flattened id (every letter of one case) lost its case; a mixed-case one whose
+    // checksum fails is simply not a Salesforce id.
+    let flattened =
+        !head.iter().any(u8::is_ascii_uppercase) || !head.iter().any(u8::is_ascii_lowercase);
+    if !flattened {
+        return None;
+    }
+    let mut restored = Vec::with_capacity(15);
+    for (chunk, mark) in head.chunks(5).zip(tail) {
+        let bits = ALPHABET
+            .iter()
+            .position(|a| a == &mark.to_ascii_uppercase())?;
+        for (i, c) in chunk.iter().enumerate() {
+            restored.push(if bits & (1 << i) != 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            });
+        }
+    }
+    let restored = String::from_utf8(restored).ok()?;
+    salesforce_checksum(restored.as_bytes())
+        .eq_ignore_ascii_case(std::str::from_utf8(tail).ok()?)
+        .then_some(restored)
 }
 
 /// The 3-character suffix that makes a 15-character Salesforce id case-insensitive: for each
@@ -5403,6 +5441,21 @@ B,Nan
             Some("0015000000Gv7qJ")
         );
         assert_eq!(salesforce_id_other_form("0015000000Gv7qJAAA"), None);
+        // An 18-character id upper- or lower-cased by a spreadsheet: its suffix restores the
+        // case (bug: it linked to nothing).
+        for flattened in ["0015000000GV7QJAAR", "0015000000gv7qjaar"] {
+            assert_eq!(
+                salesforce_case_restored(flattened).as_deref(),
+                Some("0015000000Gv7qJ"),
+                "{flattened}"
+            );
+            assert_eq!(
+                salesforce_id_other_form(flattened).as_deref(),
+                Some("0015000000Gv7qJ")
+            );
+        }
+        // A suffix that marks a digit as a capital is no Salesforce checksum.
+        assert_eq!(salesforce_case_restored("0015000000GV7QJBAR"), None);
         assert_eq!(salesforce_id_other_form("ACC000000001"), None);
         assert_eq!(salesforce_id_other_form("0015000000-v7qJ"), None);
     }

@@ -443,10 +443,21 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
 /// The record stored under the other form of a Salesforce id (15 or 18 characters) than the
 /// file gives, found with `lookup`; the upsert then updates it (and keeps the file's form)
 /// instead of adding a duplicate. No lookup for ids of other CRMs.
+/// An 18-character id whose case was lost (`0015000000GV7QJAAR`) is tried in its restored
+/// 18- and 15-character forms.
 fn salesforce_other_form(
     external_id: &str,
-    lookup: impl FnOnce(&str) -> Result<Option<String>>,
+    mut lookup: impl FnMut(&str) -> Result<Option<String>>,
 ) -> Result<Option<String>> {
+    if let Some(restored) = import::salesforce_case_restored(external_id) {
+        if restored != external_id[..15] {
+            let long = format!("{restored}{}", external_id[15..].to_ascii_uppercase());
+            if let Some(id) = lookup(&long)? {
+                return Ok(Some(id));
+            }
+            return lookup(&restored);
+        }
+    }
     match import::salesforce_id_other_form(external_id) {
         Some(other) => lookup(&other),
         None => Ok(None),

@@ -656,6 +656,26 @@ fn a_names_only_account_file_reimported_updates_instead_of_duplicating() {
 }
 
 #[test]
+fn an_upper_cased_18_character_salesforce_id_links_to_its_account() {
+    // Bug: a spreadsheet's UPPER() (or any case-insensitive tool) made the id link to nothing;
+    // its 3-character suffix says which letters were capitals.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.post_csv(
+        "/api/v1/import/accounts",
+        b"Account ID,Account Name\n0015000000Gv7qJAAR,Acme\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = node.post_csv(
+        "/api/v1/import/opportunities",
+        b"Opportunity Name,Account ID,Stage\nBig deal,0015000000GV7QJAAR,Prospecting\n\
+          Small deal,0015000000gv7qjaar,Prospecting\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(node.counts(), (1, 2));
+}
+
+#[test]
 fn importing_needs_a_running_node_and_says_so() {
     let node = Node::init("Acme");
     let file = write_file(&node.scratch(), "a.csv", accounts_csv(2).as_bytes());
