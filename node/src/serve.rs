@@ -32,8 +32,11 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     }
     // Bad or busy addresses fail before anything starts (and logs).
     for addr in &config.p2p {
-        addr.parse::<libp2p::Multiaddr>()
+        let multiaddr = addr
+            .parse::<libp2p::Multiaddr>()
             .with_context(|| format!("'{addr}' is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/7601)"))?;
+        tcp_port_is_free(&multiaddr)
+            .with_context(|| format!("cannot listen for partners on {addr}"))?;
     }
     let identity = Identity::load(&dir.identity_key())?;
     // The database first: a second `serve` on this directory is told the directory is in use,
@@ -176,4 +179,35 @@ pub(crate) async fn stop_signal() {
         _ = term => {},
     }
     tracing::info!("stop signal received");
+}
+
+/// Fails when `addr` is a TCP address whose port another process listens on. libp2p's TCP
+/// listener sets SO_REUSEPORT, so a second node on the same port would start without a word
+/// and the kernel would hand each partner connection to either node at random; a plain bind
+/// (without that option) tells. Port 0 and non-TCP addresses pass.
+fn tcp_port_is_free(addr: &libp2p::Multiaddr) -> Result<()> {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    let ip: std::net::IpAddr = match parts.next() {
+        Some(Protocol::Ip4(ip)) => ip.into(),
+        Some(Protocol::Ip6(ip)) => ip.into(),
+        _ => return Ok(()),
+    };
+    match parts.next() {
+        Some(Protocol::Tcp(port)) if port != 0 => {
+            let probe = std::net::TcpListener::bind((ip, port)).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AddrInUse {
+                    anyhow::anyhow!(
+                        "port {port} is in use (is another cosell node running on this host? \
+                         choose another --p2p port)"
+                    )
+                } else {
+                    anyhow::Error::from(e)
+                }
+            })?;
+            drop(probe);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }

@@ -614,6 +614,37 @@ fn serve_on_a_busy_http_port_fails_with_one_sentence_and_leaves_the_other_node_a
 }
 
 #[test]
+fn serve_on_a_p2p_port_another_node_listens_on_fails_with_one_sentence() {
+    // Bug: libp2p's listener sets SO_REUSEPORT, so the second node started on the same port
+    // and the kernel split partner connections between the two.
+    let mut first = Node::init("First");
+    first.serve();
+    let info = first.node_json().expect("node.json");
+    let taken = info["p2p"][0].as_str().expect("p2p address");
+    let taken = &taken[..taken.find("/p2p/").expect("/p2p/ suffix")];
+    let second = Node::init("Second");
+    let dir = second.dir();
+    let out = run_cosell(
+        &[
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--http",
+            "127.0.0.1:0",
+            "--p2p",
+            taken,
+        ],
+        &[("RUST_LOG", "off")],
+        Duration::from_secs(30),
+    );
+    assert!(!out.ok(), "a second node started on {taken}");
+    assert_one_sentence(&out.stderr);
+    assert!(out.stderr.contains("in use"), "{}", out.stderr);
+    assert!(!dir.join("node.json").exists());
+    assert_eq!(first.get("/api/v1/node").json["name"], "First");
+}
+
+#[test]
 fn a_node_json_left_by_a_killed_node_is_removed_even_when_the_next_start_fails() {
     let mut first = Node::init("First");
     first.serve();
