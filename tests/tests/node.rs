@@ -273,6 +273,17 @@ fn an_unknown_api_route_is_a_json_404() {
         "{}",
         r.text
     );
+    // Paths outside the nested API router too (bug: an empty 404 from the web UI's files).
+    for path in ["/api/v1/", "/api/v2/node"] {
+        let r = node.get(path);
+        assert_error_shape(&r, 404);
+        assert_eq!(
+            r.json["error"],
+            format!("no route GET {path}"),
+            "{}",
+            r.text
+        );
+    }
     assert_error_shape(
         &node.get("/api/v1/opportunities/01J000000000000000000000"),
         404,

@@ -198,6 +198,10 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
 
     let mut app = Router::new()
         .nest("/api/v1", api)
+        // Paths the nested router does not see (`/api/v1/`, `/api/v2/…`) get the API's JSON 404
+        // too, not the web UI's empty one.
+        .route("/api/v1/", axum::routing::any(api_not_found))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/metrics", get(crate::metrics::serve))
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX));
     app = match web_ui_dir {
