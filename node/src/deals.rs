@@ -168,6 +168,9 @@ pub enum DealsError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// Several fields of one request are bad: each field and why, all of them at once.
+    #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<(&'static str, String)>),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]

@@ -77,6 +77,17 @@ fn invalid(m: impl Into<String>) -> DealsError {
     DealsError::Invalid(m.into())
 }
 
+/// The value, or `None` with `field`'s problem recorded.
+fn checked<T>(
+    problems: &mut Vec<(&'static str, String)>,
+    field: &'static str,
+    result: Result<T, protocol::records::ValueError>,
+) -> Option<T> {
+    result
+        .map_err(|e| problems.push((field, e.message().to_string())))
+        .ok()
+}
+
 /// Registers an account with a vendor partner; returns the registration id.
 pub fn submit(
     deals: &Deals,
@@ -91,30 +102,54 @@ pub fn submit(
         return Err(invalid(format!("{} is no longer a partner", vendor.name)));
     }
     let vendor_id = NodeId::parse(&vendor.id).map_err(|e| anyhow!("partner id: {e}"))?;
+    // Every bad field is named at once, as the record routes do.
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
     let account_name = input.account_name.trim();
     if account_name.is_empty() {
-        return Err(invalid("account_name is required"));
+        problems.push(("account_name", "is required".into()));
     }
-    let domain = Domain::parse_company(&input.account_domain)
-        .map_err(|e| invalid(format!("account_domain: {}", e.message())))?;
-    let amount = input
-        .amount
-        .as_deref()
-        .filter(|a| !a.trim().is_empty())
-        .map(Amount::parse)
-        .transpose()
-        .map_err(|e| invalid(format!("amount: {}", e.message())))?;
-    let currency = match input.currency.as_deref().filter(|c| !c.trim().is_empty()) {
-        Some(c) => Currency::parse(c).map_err(|e| invalid(format!("currency: {}", e.message())))?,
-        None => default_currency,
+    let domain = checked(
+        &mut problems,
+        "account_domain",
+        Domain::parse_company(&input.account_domain),
+    );
+    let amount = checked(
+        &mut problems,
+        "amount",
+        input
+            .amount
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+            .map(Amount::parse)
+            .transpose(),
+    )
+    .flatten();
+    let currency = checked(
+        &mut problems,
+        "currency",
+        input
+            .currency
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .map(Currency::parse)
+            .transpose(),
+    )
+    .flatten()
+    .unwrap_or(default_currency);
+    let close_date = checked(
+        &mut problems,
+        "close_date",
+        input
+            .close_date
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map(Date::parse)
+            .transpose(),
+    )
+    .flatten();
+    let Some(domain) = domain.filter(|_| problems.is_empty()) else {
+        return Err(DealsError::InvalidFields(problems));
     };
-    let close_date = input
-        .close_date
-        .as_deref()
-        .filter(|d| !d.trim().is_empty())
-        .map(Date::parse)
-        .transpose()
-        .map_err(|e| invalid(format!("close_date: {}", e.message())))?;
     if let Some(held) = records(deals, now_ms).into_iter().find(|r| {
         &r.partner == deals.me()
             && r.vendor == vendor_id

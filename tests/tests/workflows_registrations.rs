@@ -211,6 +211,26 @@ fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_onc
         .expect("expires_at")
         .to_string();
 
+    // Bad fields are all named in `details` (bug: only the first, in the sentence alone).
+    let r = reseller.post(
+        "/api/v1/registrations",
+        &json!({"vendor": "Vendor Co", "account_name": " ", "account_domain": "jane@gmail.com",
+                "amount": "abc", "close_date": "03/04/2026"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    let fields: Vec<&str> = r.json["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["account_name", "account_domain", "amount", "close_date"],
+        "{}",
+        r.text
+    );
+
     // The same partner registers the same account again: refused, naming the first.
     let r = reseller.post(
         "/api/v1/registrations",

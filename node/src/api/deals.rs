@@ -20,6 +20,14 @@ impl From<DealsError> for ApiError {
         match e {
             DealsError::NotFound(m) => ApiError::not_found(m),
             DealsError::Invalid(m) => ApiError::unprocessable(m, vec![]),
+            DealsError::InvalidFields(fields) => {
+                let sentence = DealsError::InvalidFields(fields.clone()).to_string();
+                let details = fields
+                    .into_iter()
+                    .map(|(field, message)| json!({"field": field, "message": message}))
+                    .collect();
+                ApiError::unprocessable(sentence, details)
+            }
             DealsError::Forbidden(m) => ApiError::forbidden(m),
             DealsError::Conflict(m) => ApiError::conflict(m),
             DealsError::Internal(e) => ApiError::internal(e),
