@@ -169,6 +169,18 @@ pub fn http(
     content_type: Option<&str>,
     body: Option<&[u8]>,
 ) -> Response {
+    try_http(method, url, token, content_type, body).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`http`], with a transport failure (refused, reset, broken pipe) as an error instead of a
+/// panic.
+pub fn try_http(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: Option<&[u8]>,
+) -> Result<Response, String> {
     let mut req = agent().request(method, url);
     if let Some(t) = token {
         req = req.set("Authorization", &format!("Bearer {t}"));
@@ -183,18 +195,18 @@ pub fn http(
     let response = match result {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
+        Err(e) => return Err(format!("{method} {url}: {e}")),
     };
     let status = response.status();
     let content_type = response.header("content-type").unwrap_or("").to_string();
     let text = response.into_string().expect("readable body");
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Response {
+    Ok(Response {
         status,
         content_type,
         text,
         json,
-    }
+    })
 }
 
 impl Node {
