@@ -88,6 +88,17 @@ fn checked<T>(
         .ok()
 }
 
+/// An optional field: `None` when absent or blank, else parsed by `parse` (see [`checked`]).
+fn optional<T>(
+    problems: &mut Vec<(&'static str, String)>,
+    field: &'static str,
+    value: Option<&str>,
+    parse: fn(&str) -> Result<T, protocol::records::ValueError>,
+) -> Option<T> {
+    let value = value.filter(|v| !v.trim().is_empty())?;
+    checked(problems, field, parse(value))
+}
+
 /// Registers an account with a vendor partner; returns the registration id.
 pub fn submit(
     deals: &Deals,
@@ -113,40 +124,25 @@ pub fn submit(
         "account_domain",
         Domain::parse_company(&input.account_domain),
     );
-    let amount = checked(
+    let amount = optional(
         &mut problems,
         "amount",
-        input
-            .amount
-            .as_deref()
-            .filter(|a| !a.trim().is_empty())
-            .map(Amount::parse)
-            .transpose(),
-    )
-    .flatten();
-    let currency = checked(
+        input.amount.as_deref(),
+        Amount::parse,
+    );
+    let currency = optional(
         &mut problems,
         "currency",
-        input
-            .currency
-            .as_deref()
-            .filter(|c| !c.trim().is_empty())
-            .map(Currency::parse)
-            .transpose(),
+        input.currency.as_deref(),
+        Currency::parse,
     )
-    .flatten()
     .unwrap_or(default_currency);
-    let close_date = checked(
+    let close_date = optional(
         &mut problems,
         "close_date",
-        input
-            .close_date
-            .as_deref()
-            .filter(|d| !d.trim().is_empty())
-            .map(Date::parse)
-            .transpose(),
-    )
-    .flatten();
+        input.close_date.as_deref(),
+        Date::parse,
+    );
     let Some(domain) = domain.filter(|_| problems.is_empty()) else {
         return Err(DealsError::InvalidFields(problems));
     };
