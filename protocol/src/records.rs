@@ -95,9 +95,7 @@ impl Domain {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
 
-impl Domain {
     /// [`Domain::parse`] for a value a user gives as a company's website (import, API): also
     /// refuses what CRMs hold in that field but is not the company's own domain, a person's
     /// address at a mail provider (`jane@gmail.com`) and a page on a social or directory site
@@ -169,8 +167,8 @@ const MAIL_PROVIDERS: &[&str] = &[
 ];
 
 /// Social and directory sites whose pages (`linkedin.com/company/acme`) CRMs store in the
-/// website field (see [`Domain::parse_company`]). The bare domain is still accepted: it is the account of
-/// the site's own company.
+/// website field (see [`Domain::parse_company`]). The bare domain is still accepted: it is the
+/// account of the site's own company.
 const PROFILE_SITES: &[&str] = &[
     "linkedin.com",
     "facebook.com",
