@@ -67,13 +67,10 @@ fn sharing_an_opportunity_again_with_the_same_partner_is_refused_naming_the_deal
     // (409) and CLI (non-zero exit), each naming the first deal; the vendor still has one deal.
     let (vendor, reseller) = vendor_and_reseller();
     let opp = opportunity(&vendor, "twice.example", json!({}));
-    let share = json!({"opportunity_id": opp, "partners": [reseller.id]});
-    let deal = post_ok(&vendor, "/api/v1/deals", share.clone(), 201)["id"]
-        .as_str()
-        .expect("deal id")
-        .to_string();
+    let deal = share_deal(&vendor, &opp, &[&reseller.id]);
     let expected = format!("opportunity {opp} is already shared with Reseller Co as deal {deal}");
 
+    let share = json!({"opportunity_id": opp, "partners": [reseller.id]});
     let again = vendor.post("/api/v1/deals", &share);
     assert_eq!(again.status, 409, "{}", again.text);
     assert_eq!(again.json["error"], expected.as_str());
@@ -129,22 +126,8 @@ fn the_partner_list_pages_by_limit_and_cursor_like_every_other_list() {
 /// Shares a new opportunity on `domain` with the reseller and waits for its invitation.
 fn shared_deal(vendor: &Node, reseller: &Node, domain: &str) -> String {
     let opp = opportunity(vendor, domain, json!({}));
-    let deal = post_ok(
-        vendor,
-        "/api/v1/deals",
-        json!({"opportunity_id": opp, "partners": [reseller.id]}),
-        201,
-    )["id"]
-        .as_str()
-        .expect("deal id")
-        .to_string();
-    wait("the invitation", || {
-        reseller.get("/api/v1/inbox").json["items"]
-            .as_array()?
-            .iter()
-            .any(|i| i["deal_id"] == deal.as_str())
-            .then_some(())
-    });
+    let deal = share_deal(vendor, &opp, &[&reseller.id]);
+    wait("the invitation", || inbox_item(reseller, &deal));
     deal
 }
 

@@ -38,21 +38,7 @@ fn share(vendor: &Node, reseller: &Node, domain: &str) -> String {
         domain,
         json!({"amount": "987654.00", "currency": "USD", "next_step": NEXT_STEP_CANARY}),
     );
-    let deal = post_ok(
-        vendor,
-        "/api/v1/deals",
-        json!({"opportunity_id": opp, "partners": [reseller.id]}),
-        201,
-    );
-    deal["id"].as_str().expect("deal id").to_string()
-}
-
-fn inbox_item(node: &Node, deal: &str) -> Option<Value> {
-    node.get("/api/v1/inbox").json["items"]
-        .as_array()?
-        .iter()
-        .find(|i| i["deal_id"] == deal)
-        .cloned()
+    share_deal(vendor, &opp, &[&reseller.id])
 }
 
 fn participant_status(node: &Node, deal: &str, id: &str) -> Option<String> {
@@ -335,15 +321,7 @@ fn pending_invitations_and_shared_deals_follow_opportunity_edits_and_policy_chan
         "pending.example",
         json!({"amount": "50000", "currency": "USD"}),
     );
-    let pending = post_ok(
-        &vendor,
-        "/api/v1/deals",
-        json!({"opportunity_id": opp, "partners": [reseller.id]}),
-        201,
-    )["id"]
-        .as_str()
-        .expect("deal id")
-        .to_string();
+    let pending = share_deal(&vendor, &opp, &[&reseller.id]);
     wait("the invitation", || inbox_item(&reseller, &pending));
 
     // The origin edits the opportunity: the pending summary follows.

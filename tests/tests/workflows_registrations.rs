@@ -257,12 +257,7 @@ fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_onc
         "[opportunities]\nfields = [\"name\", \"account.domain\"]\n",
     );
     let opp = opportunity(&vendor, "active.example", json!({}));
-    post_ok(
-        &vendor,
-        "/api/v1/deals",
-        json!({"opportunity_id": opp, "partners": [reseller.id]}),
-        201,
-    );
+    share_deal(&vendor, &opp, &[&reseller.id]);
     let renewed = wait("the renewed protection on the reseller", || {
         registration(&reseller, &a).filter(|r| {
             r["status"] == "approved" && r["expires_at"].as_str() > Some(first_expiry.as_str())

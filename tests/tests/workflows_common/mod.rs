@@ -93,6 +93,28 @@ pub fn opportunity(node: &Node, domain: &str, extra: Value) -> String {
         .to_string()
 }
 
+/// Shares opportunity `opp` of `vendor` with `partners` as a deal (201); returns the deal id.
+pub fn share_deal(vendor: &Node, opp: &str, partners: &[&str]) -> String {
+    post_ok(
+        vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp, "partners": partners}),
+        201,
+    )["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string()
+}
+
+/// The invitation to `deal` in `node`'s inbox, once it has arrived.
+pub fn inbox_item(node: &Node, deal: &str) -> Option<Value> {
+    node.get("/api/v1/inbox").json["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["deal_id"] == deal)
+        .cloned()
+}
+
 /// Every file under `dir`.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
