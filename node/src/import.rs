@@ -135,6 +135,9 @@ pub struct OpportunityRow {
     pub tags: Option<Vec<String>>,
 }
 
+/// The characters of a Salesforce id's case checksum: one per 5-bit mask of capitals.
+const SALESFORCE_CHECKSUM_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+
 /// The other form of a Salesforce record id: the case-insensitive 18-character id for a
 /// 15-character one (the 15 plus a 3-character case checksum), the 15-character id for an
 /// 18-character one whose checksum holds. `None` for anything else. Salesforce reports show
@@ -164,7 +167,6 @@ pub fn salesforce_id_other_form(id: &str) -> Option<String> {
 /// characters say which of the first fifteen are capitals, so the case can be put back. `None`
 /// unless the id is 18 characters and the restored id's checksum holds.
 pub fn salesforce_case_restored(id: &str) -> Option<String> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
     if id.len() != 18 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
@@ -178,7 +180,7 @@ pub fn salesforce_case_restored(id: &str) -> Option<String> {
     }
     let mut restored = Vec::with_capacity(15);
     for (chunk, mark) in head.chunks(5).zip(tail) {
-        let bits = ALPHABET
+        let bits = SALESFORCE_CHECKSUM_ALPHABET
             .iter()
             .position(|a| a == &mark.to_ascii_uppercase())?;
         for (i, c) in chunk.iter().enumerate() {
@@ -198,7 +200,6 @@ pub fn salesforce_case_restored(id: &str) -> Option<String> {
 /// The 3-character suffix that makes a 15-character Salesforce id case-insensitive: for each
 /// 5 characters, a bit per upper-case letter, as one of 32 characters.
 fn salesforce_checksum(id15: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
     id15.chunks(5)
         .map(|chunk| {
             let bits = chunk
@@ -206,7 +207,7 @@ fn salesforce_checksum(id15: &[u8]) -> String {
                 .enumerate()
                 .filter(|(_, c)| c.is_ascii_uppercase())
                 .fold(0usize, |acc, (i, _)| acc | (1 << i));
-            char::from(ALPHABET[bits])
+            char::from(SALESFORCE_CHECKSUM_ALPHABET[bits])
         })
         .collect()
 }
