@@ -1,6 +1,7 @@
 //! Projection: a local record turned into exactly what a partner may see, and the preview of a
 //! whole pipeline under a policy.
 
+use protocol::limits::FIELD_BYTES_MAX;
 use protocol::records::{Account, Amount, Date, Opportunity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -185,7 +186,28 @@ fn is_shared(policy: &Policy, opportunity: &Opportunity, account: &Account) -> b
 }
 
 fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
+    Value::Text(fitted_text(s))
+}
+
+/// Marks a text value the projection shortened.
+pub const CUT_MARK: &str = "…";
+
+/// `s` as a deal document can carry it: at most [`FIELD_BYTES_MAX`] bytes. A CRM record may hold
+/// 32,000 characters of description (up to four times that in UTF-8 bytes); sharing it must not
+/// fail on length, so a longer text is cut at a character boundary and ends with [`CUT_MARK`],
+/// which tells the partner (and the preview) that it was cut.
+pub fn fitted_text(s: &str) -> String {
+    if s.len() <= FIELD_BYTES_MAX {
+        return s.to_string();
+    }
+    let mut end = FIELD_BYTES_MAX - CUT_MARK.len();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = String::with_capacity(end + CUT_MARK.len());
+    out.push_str(&s[..end]);
+    out.push_str(CUT_MARK);
+    out
 }
 
 fn opportunity_value(
@@ -290,5 +312,25 @@ mod tests {
         assert_eq!(transform_date(DateTransform::Month, d), "2026-08");
         assert_eq!(transform_date(DateTransform::Quarter, d), "2026-Q3");
         assert_eq!(transform_date(DateTransform::Year, d), "2026");
+    }
+
+    #[test]
+    fn a_text_longer_than_a_deal_field_is_cut_at_a_character_boundary_and_marked() {
+        // Goal: a 32,000-character description (the import's limit) can be shared: the
+        // projection cuts it to what a deal document carries, never inside a character, and the
+        // mark says it was cut. Shorter text is untouched.
+        let long = "é".repeat(protocol::records::TEXT_CHARS_MAX);
+        assert!(long.len() > FIELD_BYTES_MAX);
+        let fitted = fitted_text(&long);
+        assert!(fitted.len() <= FIELD_BYTES_MAX, "{} bytes", fitted.len());
+        assert!(fitted.len() > FIELD_BYTES_MAX - 8, "cut far too short");
+        let kept = fitted
+            .strip_suffix(CUT_MARK)
+            .expect("ends with the cut mark");
+        assert!(long.starts_with(kept));
+
+        let exact = "a".repeat(FIELD_BYTES_MAX);
+        assert_eq!(fitted_text(&exact), exact);
+        assert_eq!(fitted_text("short"), "short");
     }
 }

@@ -183,3 +183,37 @@ fn listing_no_deals_says_so_and_json_stays_empty_json() {
     let answer: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(answer, json!({"items": [], "next_cursor": null}));
 }
+
+#[test]
+fn an_opportunity_with_a_description_longer_than_a_deal_field_is_shared_cut_and_marked() {
+    // Goal: an opportunity may hold 32,000 characters of description (the CRM limit the import
+    // and API take), and sharing it under a policy that names `description` works: the deal
+    // carries the text cut to a deal field's size and marked `…`, and the preview shows the same.
+    // Method: a 30,000-character description of two-byte characters, shared by `POST /deals`.
+    let (vendor, reseller) = vendor_and_reseller();
+    put_policy(
+        &vendor,
+        &reseller.id,
+        "[opportunities]\nfields = [\"name\", \"stage\", \"description\"]\n",
+    );
+    let long = "ü".repeat(30_000);
+    let opp = opportunity(&vendor, "long.example", json!({"description": long}));
+    let preview = vendor.get(&format!(
+        "/api/v1/partners/{}/policy/preview?opportunity_id={opp}",
+        reseller.id
+    ));
+    assert_eq!(preview.status, 200, "{}", preview.text);
+    let previewed = preview.text.clone();
+
+    let deal = share_deal(&vendor, &opp, &[&reseller.id]);
+    let seen = vendor.get(&format!("/api/v1/deals/{deal}"));
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    let shared = seen.json["fields"]["description"]
+        .as_str()
+        .expect("the description is shared");
+    let kept = shared.strip_suffix('…').expect("marked as cut");
+    assert!(long.starts_with(kept), "a prefix of the description");
+    assert!(shared.len() <= 16 * 1024, "{} bytes", shared.len());
+    assert!(kept.chars().count() > 8_000, "cut far too short");
+    assert!(previewed.contains(shared), "the preview shows what is sent");
+}
