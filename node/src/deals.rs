@@ -211,6 +211,10 @@ pub struct Deals {
     events: OnceLock<Arc<EventBus>>,
     windows: Mutex<Windows>,
     auto_accept: std::sync::atomic::AtomicBool,
+    /// Held by [`Deals::share`] from its "already shared?" check to its commit, so shares of
+    /// one opportunity sent at the same moment cannot both pass the check (one deal per
+    /// opportunity and partner). Shares are rare; serializing them costs nothing.
+    share_gate: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -269,6 +273,7 @@ impl Deals {
             events: OnceLock::new(),
             windows: Mutex::new(Windows::default()),
             auto_accept: std::sync::atomic::AtomicBool::new(false),
+            share_gate: Mutex::new(()),
         };
         {
             let mut inner = deals.lock();
@@ -479,6 +484,7 @@ impl Deals {
             }
             partners_found.push(p);
         }
+        let _one_share_at_a_time = self.share_gate.lock().unwrap_or_else(|p| p.into_inner());
         for p in &partners_found {
             if let Some(deal) = self.shared_with(opportunity_id, &p.id)? {
                 return Err(DealsError::Conflict(format!(

@@ -217,3 +217,42 @@ fn an_opportunity_with_a_description_longer_than_a_deal_field_is_shared_cut_and_
     assert!(kept.chars().count() > 8_000, "cut far too short");
     assert!(previewed.contains(shared), "the preview shows what is sent");
 }
+
+#[test]
+fn shares_of_one_opportunity_sent_at_the_same_moment_make_one_deal() {
+    // Goal: the one-deal-per-partner rule holds under concurrency: of several `POST /deals` for
+    // the same opportunity and partner sent at once, one makes the deal and the others are 409.
+    // Method: 8 threads released together by a barrier.
+    let (vendor, reseller) = vendor_and_reseller();
+    let opp = opportunity(&vendor, "race.example", json!({}));
+    let share = json!({"opportunity_id": opp, "partners": [reseller.id]});
+    let barrier = std::sync::Barrier::new(8);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    vendor.post("/api/v1/deals", &share).status
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
+    let deals = vendor.get("/api/v1/deals").json["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(deals, 1);
+}
