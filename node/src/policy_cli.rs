@@ -29,6 +29,9 @@ pub fn run(dir: &DataDir, command: PolicyCommand) -> Result<()> {
                 o.fields().len(),
                 policy.accounts().sharing().as_str()
             );
+            for advice in policy::advice(&policy) {
+                eprintln!("warning: {advice}");
+            }
             Ok(())
         }
         PolicyCommand::Set { partner, file } => {
@@ -55,6 +58,9 @@ pub fn run(dir: &DataDir, command: PolicyCommand) -> Result<()> {
             );
             for line in answer["diff"].as_array().into_iter().flatten() {
                 eprintln!("  {}", line.as_str().unwrap_or_default());
+            }
+            for advice in answer["warnings"].as_array().into_iter().flatten() {
+                eprintln!("warning: {}", advice.as_str().unwrap_or_default());
             }
             Ok(())
         }

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod advice;
 mod canonical;
 pub mod country;
 pub mod limits;
@@ -28,6 +29,7 @@ mod project;
 mod suggest;
 pub mod templates;
 
+pub use advice::advice;
 pub use canonical::{diff, Change};
 pub use model::{
     AccountField, AccountPolicy, AmountTransform, DateTransform, OpportunityField,

@@ -53,6 +53,11 @@ fn policy_templates_pass_policy_check() {
         );
         let check = node.cli(&["policy", "check", file.to_str().expect("utf-8 path")]);
         assert!(check.ok(), "{template} checks clean: {}", check.stderr);
+        assert!(
+            !check.stderr.contains("warning"),
+            "{template} needs no advice: {}",
+            check.stderr
+        );
     }
     let unknown = node.cli(&["policy", "init", "--template", "nope"]);
     assert!(!unknown.ok());
@@ -183,4 +188,48 @@ fn cli_preview_of_one_opportunity_prints_its_projection() {
     assert!(out.stdout.contains("shared: 1"), "{}", out.stdout);
     assert!(out.stdout.contains("amount: 120000"), "{}", out.stdout);
     assert!(!out.stdout.contains("CANARY"), "{}", out.stdout);
+}
+
+#[test]
+fn policy_check_and_set_warn_when_an_amount_is_shared_without_its_currency() {
+    // Goal: a valid policy that shares `amount` but not `currency` is accepted as written, and
+    // `policy check`, `policy set` and `PUT /partners/{id}/policy` say that partners will see
+    // amounts without a currency.
+    let mut vendor = Node::init("Advised Vendor");
+    let mut reseller = Node::init("Advised Reseller");
+    vendor.serve();
+    reseller.serve();
+    let token = vendor.cli(&["partner", "invite"]);
+    assert!(token.ok(), "{}", token.stderr);
+    let join = reseller.cli(&["partner", "join", token.stdout.trim()]);
+    assert!(join.ok(), "{}", join.stderr);
+    let file = write_file(
+        &vendor.scratch(),
+        "bare-amount.toml",
+        b"[opportunities]\nfields = [\"name\", \"amount\"]\n",
+    );
+    let path = file.to_str().expect("utf-8 path");
+    let warning = "warning: opportunities: \"amount\" is shared without \"currency\"";
+
+    let check = vendor.cli(&["policy", "check", path]);
+    assert!(check.ok(), "advice is not an error: {}", check.stderr);
+    assert!(check.stderr.contains(warning), "{}", check.stderr);
+
+    let mut set = vendor.cli(&["policy", "set", &reseller.id, path]);
+    for _ in 0..50 {
+        if set.ok() {
+            break;
+        }
+        // The partnership may still be on its way to the vendor's side.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        set = vendor.cli(&["policy", "set", &reseller.id, path]);
+    }
+    assert!(set.ok(), "{}", set.stderr);
+    assert!(set.stderr.contains(warning), "{}", set.stderr);
+    let shown = vendor.get(&format!("/api/v1/partners/{}/policy", reseller.id));
+    assert!(
+        shown.text.contains("amount"),
+        "set as written: {}",
+        shown.text
+    );
 }

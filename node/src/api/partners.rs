@@ -326,6 +326,7 @@ pub async fn put_policy(
                 "partner": p.id, "name": p.name, "version": v.version,
                 "at": crate::audit::rfc3339(v.at_ms), "by": v.by, "text": v.text, "diff": v.diff,
                 "documents_updated": changed.len(),
+                "warnings": policy::advice(&policy),
             }),
             changed,
         ))
