@@ -256,3 +256,96 @@ fn shares_of_one_opportunity_sent_at_the_same_moment_make_one_deal() {
         .map_or(0, Vec::len);
     assert_eq!(deals, 1);
 }
+
+/// `PATCH path` with a JSON body and the admin token.
+fn patch(node: &Node, path: &str, body: serde_json::Value) -> cosell_e2e::Response {
+    let bytes = serde_json::to_vec(&body).expect("JSON");
+    node.request("PATCH", path, Some("application/json"), Some(&bytes))
+}
+
+#[test]
+fn an_account_is_changed_by_patch_and_shared_deals_follow() {
+    // Goal: `PATCH /accounts/{id}` changes the fields it names, null clears an optional one,
+    // bad values are 422 naming each field, a taken external id is 409, an unknown id 404; a
+    // deal that shares the account's name shows the new name. Method: a vendor shares an
+    // opportunity under a policy with `account.name`, then renames its account.
+    let (vendor, reseller) = vendor_and_reseller();
+    put_policy(
+        &vendor,
+        &reseller.id,
+        "[opportunities]\nfields = [\"name\", \"stage\", \"account.name\"]\n",
+    );
+    let opp = opportunity(&vendor, "patched.example", json!({}));
+    let deal = share_deal(&vendor, &opp, &[&reseller.id]);
+    let account_id = vendor.get(&format!("/api/v1/opportunities/{opp}")).json["account_id"]
+        .as_str()
+        .expect("account id")
+        .to_string();
+    let path = format!("/api/v1/accounts/{account_id}");
+
+    let r = patch(
+        &vendor,
+        &path,
+        json!({"name": "Renamed GmbH", "owner": "Dana", "domain": "https://www.Renamed.example/about", "id": account_id}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["name"], "Renamed GmbH");
+    assert_eq!(r.json["domain"], "renamed.example");
+    assert_eq!(r.json["owner"], "Dana");
+    assert_eq!(
+        r.json["status"], "prospect",
+        "unnamed fields keep their values"
+    );
+    let r = patch(&vendor, &path, json!({"owner": null}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["owner"], serde_json::Value::Null);
+    assert_eq!(vendor.get(&path).json["name"], "Renamed GmbH");
+
+    let r = patch(
+        &vendor,
+        &path,
+        json!({"domain": "someone@gmail.com", "status": "friend", "name": "", "colour": "red"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    let fields: Vec<&str> = r.json["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    for field in ["domain", "status", "name", "colour"] {
+        assert!(fields.contains(&field), "{field} named: {}", r.text);
+    }
+    assert_eq!(
+        vendor.get(&path).json["domain"],
+        "renamed.example",
+        "nothing half-written"
+    );
+    let r = patch(&vendor, &path, json!({"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}));
+    assert_eq!(r.status, 422, "{}", r.text);
+
+    let other = post_ok(
+        &vendor,
+        "/api/v1/accounts",
+        json!({"name": "Other", "external_id": "CRM-7"}),
+        201,
+    );
+    let r = patch(&vendor, &path, json!({"external_id": "CRM-7"}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(
+        r.text.contains(other["id"].as_str().expect("id")),
+        "{}",
+        r.text
+    );
+    let r = patch(
+        &vendor,
+        "/api/v1/accounts/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        json!({}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    wait("the deal to show the new account name", || {
+        let d = vendor.get(&format!("/api/v1/deals/{deal}"));
+        (d.json["fields"]["account.name"] == "Renamed GmbH").then_some(())
+    });
+}

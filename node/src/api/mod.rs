@@ -116,7 +116,10 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
             "/accounts",
             get(records::list_accounts).post(records::create_account),
         )
-        .route("/accounts/{id}", get(records::get_account))
+        .route(
+            "/accounts/{id}",
+            get(records::get_account).patch(records::patch_account),
+        )
         .route(
             "/opportunities",
             get(records::list_opportunities).post(records::create_opportunity),

@@ -40,6 +40,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/accounts", "List accounts (q, limit, cursor)", Some("viewer"), None, (200, "AccountPage")),
     route!("post" "/accounts", "Create an account", Some("manager"), Some(("application/json", "AccountInput")), (201, "Account")),
     route!("get" "/accounts/{id}", "One account", Some("viewer"), None, (200, "Account")),
+    route!("patch" "/accounts/{id}", "Change fields of an account (null clears)", Some("manager"), Some(("application/json", "AccountInput")), (200, "Account")),
     route!("get" "/opportunities", "List opportunities (stage, account_id, q, limit, cursor)", Some("viewer"), None, (200, "OpportunityPage")),
     route!("post" "/opportunities", "Create an opportunity", Some("manager"), Some(("application/json", "OpportunityInput")), (201, "Opportunity")),
     route!("get" "/opportunities/{id}", "One opportunity", Some("viewer"), None, (200, "Opportunity")),

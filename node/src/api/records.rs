@@ -1,4 +1,4 @@
-//! Accounts and opportunities: list, read, create, and patch opportunities.
+//! Accounts and opportunities: list, read, create and patch.
 
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::auth::Role;
@@ -139,6 +139,10 @@ impl Problems {
         self.0
             .push(json!({ "field": field, "message": message.to_string() }));
     }
+    /// Whether a problem with `field` is already listed.
+    fn names(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e["field"] == field)
+    }
     fn text(&mut self, field: &'static str, v: Option<&Value>, max: usize) -> Option<String> {
         match v {
             None | Some(Value::Null) => None,
@@ -271,35 +275,27 @@ pub async fn create_account(
     let map = object(body)?;
     let mut p = Problems::default();
     check_keys(&map, ACCOUNT_KEYS, &mut p);
-    let name = p.text("name", map.get("name"), NAME_CHARS_MAX);
-    if name.is_none() && !p.0.iter().any(|e| e["field"] == "name") {
+    if !map.contains_key("name") {
         p.field("name", "is required");
     }
-    let account = Account {
+    let mut account = Account {
         id: ulid::Ulid::new().to_string(),
-        external_id: p.text("external_id", map.get("external_id"), NAME_CHARS_MAX),
-        name: name.unwrap_or_default(),
-        domain: p.parsed("domain", map.get("domain"), Domain::parse_company),
-        industry: p.text("industry", map.get("industry"), NAME_CHARS_MAX),
-        country: p.text("country", map.get("country"), NAME_CHARS_MAX),
-        status: p
-            .parsed("status", map.get("status"), AccountStatus::parse)
-            .unwrap_or_default(),
-        owner: p.text("owner", map.get("owner"), NAME_CHARS_MAX),
-        tags: p.tags(map.get("tags")).unwrap_or_default(),
+        external_id: None,
+        name: String::new(),
+        domain: None,
+        industry: None,
+        country: None,
+        status: AccountStatus::default(),
+        owner: None,
+        tags: Vec::new(),
     };
+    apply_account_fields(&mut account, &map, &mut p);
     p.into_result("account")?;
     let account = blocking(move || {
         let txn = state.store.write()?;
         {
             let mut tables = WriteTables::open(&txn)?;
-            if let Some(x) = &account.external_id {
-                if let Some(existing) = tables.account_id_by_external(x)? {
-                    return Err(ApiError::conflict(format!(
-                        "an account with external_id {x} already exists (id {existing})"
-                    )));
-                }
-            }
+            refuse_taken_account_external_id(&tables, &account)?;
             tables.put_account(&account)?;
         }
         txn.commit().map_err(anyhow::Error::from)?;
@@ -307,6 +303,99 @@ pub async fn create_account(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// Applies the editable account fields present in `map` (null clears an optional field).
+fn apply_account_fields(account: &mut Account, map: &Map<String, Value>, p: &mut Problems) {
+    for (key, value) in map {
+        match key.as_str() {
+            "external_id" => {
+                account.external_id = p.text("external_id", Some(value), NAME_CHARS_MAX)
+            }
+            "name" => match p.text("name", Some(value), NAME_CHARS_MAX) {
+                Some(n) => account.name = n,
+                None if !p.names("name") => p.field("name", "must not be empty"),
+                None => {}
+            },
+            "domain" => account.domain = p.parsed("domain", Some(value), Domain::parse_company),
+            "industry" => account.industry = p.text("industry", Some(value), NAME_CHARS_MAX),
+            "country" => account.country = p.text("country", Some(value), NAME_CHARS_MAX),
+            // Status always has a value: clearing it gives the default, as leaving it out does.
+            "status" => {
+                account.status = p
+                    .parsed("status", Some(value), AccountStatus::parse)
+                    .unwrap_or_default()
+            }
+            "owner" => account.owner = p.text("owner", Some(value), NAME_CHARS_MAX),
+            "tags" => account.tags = p.tags(Some(value)).unwrap_or_default(),
+            _ => {}
+        }
+    }
+}
+
+/// A 409 when another account already has `account`'s external id (upserts match on it).
+fn refuse_taken_account_external_id(
+    tables: &WriteTables<'_>,
+    account: &Account,
+) -> Result<(), ApiError> {
+    if let Some(x) = &account.external_id {
+        if let Some(existing) = tables.account_id_by_external(x)? {
+            if existing != account.id {
+                return Err(ApiError::conflict(format!(
+                    "an account with external_id {x} already exists (id {existing})"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `PATCH /accounts/{id}`: changes the fields the body names (null clears an optional one).
+/// Deals that share the account's fields follow the change, as they do an opportunity's.
+pub async fn patch_account(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Account>, ApiError> {
+    caller.require(Role::Manager)?;
+    let map = object(body)?;
+    let state_for_deals = state.clone();
+    let (account, outcome) = blocking(move || {
+        let txn = state.store.write()?;
+        let updated = {
+            let mut tables = WriteTables::open(&txn)?;
+            let Some(mut account) = tables.account(&id)? else {
+                return Err(ApiError::not_found(format!("no account with id {id}")));
+            };
+            let mut p = Problems::default();
+            check_keys(&map, ACCOUNT_KEYS, &mut p);
+            refuse_other_id(&map, "account", &account.id, &mut p);
+            apply_account_fields(&mut account, &map, &mut p);
+            p.into_result("account")?;
+            refuse_taken_account_external_id(&tables, &account)?;
+            let outcome = tables.put_account(&account)?;
+            (account, outcome)
+        };
+        txn.commit().map_err(anyhow::Error::from)?;
+        Ok(updated)
+    })
+    .await?;
+    if outcome != Upsert::Unchanged {
+        super::deals::opportunity_changed(&state_for_deals, None).await;
+    }
+    Ok(Json(account))
+}
+
+/// `id` may come back in a PATCH body as a GET gave it, but it names the record, it is not a
+/// value: a different one is a problem.
+fn refuse_other_id(map: &Map<String, Value>, what: &str, id: &str, p: &mut Problems) {
+    if let Some(given) = map.get("id").filter(|v| v.as_str() != Some(id)) {
+        p.0.push(json!({
+            "field": "id",
+            "message": format!("is read-only: this {what}'s id is {id}, not {given}"),
+        }));
+    }
 }
 
 pub async fn create_opportunity(
@@ -419,7 +508,8 @@ fn apply_opportunity_fields(opp: &mut Opportunity, map: &Map<String, Value>, p: 
             "external_id" => opp.external_id = p.text("external_id", Some(value), NAME_CHARS_MAX),
             "name" => match p.text("name", Some(value), NAME_CHARS_MAX) {
                 Some(n) => opp.name = n,
-                None => p.field("name", "must not be empty"),
+                None if !p.names("name") => p.field("name", "must not be empty"),
+                None => {}
             },
             "stage" => match p.parsed("stage", Some(value), Stage::parse) {
                 Some(s) => opp.stage = s,
@@ -458,13 +548,7 @@ pub async fn patch_opportunity(
             };
             let mut p = Problems::default();
             check_keys(&map, OPPORTUNITY_KEYS, &mut p);
-            // `id` may come back as a GET gave it, but it names the record, it is not a value.
-            if let Some(given) = map.get("id").filter(|v| v.as_str() != Some(opp.id.as_str())) {
-                p.0.push(json!({
-                    "field": "id",
-                    "message": format!("is read-only: this opportunity's id is {}, not {given}", opp.id),
-                }));
-            }
+            refuse_other_id(&map, "opportunity", &opp.id, &mut p);
             apply_opportunity_fields(&mut opp, &map, &mut p);
             if opp.amount.is_some() && opp.currency.is_none() {
                 opp.currency = Some(state.default_currency);
