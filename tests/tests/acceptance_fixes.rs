@@ -292,6 +292,8 @@ fn an_account_is_changed_by_patch_and_shared_deals_follow() {
     assert_eq!(r.json["name"], "Renamed GmbH");
     assert_eq!(r.json["domain"], "renamed.example");
     assert_eq!(r.json["owner"], "Dana");
+    let r = patch(&vendor, &path, json!({"id": account_id.to_lowercase()}));
+    assert_eq!(r.status, 200, "a lower-cased id is the same id: {}", r.text);
     assert_eq!(
         r.json["status"], "prospect",
         "unnamed fields keep their values"

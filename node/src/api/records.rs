@@ -390,7 +390,9 @@ pub async fn patch_account(
 /// `id` may come back in a PATCH body as a GET gave it, but it names the record, it is not a
 /// value: a different one is a problem.
 fn refuse_other_id(map: &Map<String, Value>, what: &str, id: &str, p: &mut Problems) {
-    if let Some(given) = map.get("id").filter(|v| v.as_str() != Some(id)) {
+    // Ids are ULIDs, which read the same in either case (GET finds a lower-cased one too).
+    let same = |v: &&Value| v.as_str().is_some_and(|g| g.eq_ignore_ascii_case(id));
+    if let Some(given) = map.get("id").filter(|v| !same(v)) {
         p.0.push(json!({
             "field": "id",
             "message": format!("is read-only: this {what}'s id is {id}, not {given}"),
