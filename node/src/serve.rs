@@ -32,9 +32,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     }
     // Bad or busy addresses fail before anything starts (and logs).
     for addr in &config.p2p {
-        let multiaddr = addr
-            .parse::<libp2p::Multiaddr>()
-            .with_context(|| format!("'{addr}' is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/7601)"))?;
+        let multiaddr = crate::net::listen_addr(addr)?;
         tcp_port_is_free(&multiaddr)
             .with_context(|| format!("cannot listen for partners on {addr}"))?;
     }

@@ -168,6 +168,40 @@ fn serve_with_a_bad_p2p_address_fails_with_one_sentence_before_starting_anything
         out.stderr
     );
     assert!(!data.join("node.json").exists());
+    // Each cause once, before anything starts (no log lines), for a port out of range, the old
+    // QUIC spelling and a transport the node does not run.
+    for (addr, says) in [
+        (
+            "/ip4/127.0.0.1/tcp/99999",
+            "'/ip4/127.0.0.1/tcp/99999' is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/7601): number too large to fit in target type\n",
+        ),
+        (
+            "/ip4/127.0.0.1/udp/0/quic",
+            "'/ip4/127.0.0.1/udp/0/quic' uses the old QUIC draft; write /udp/0/quic-v1",
+        ),
+        (
+            "/ip4/127.0.0.1/tcp/0/ws",
+            "cannot listen on '/ip4/127.0.0.1/tcp/0/ws': use /ip4/ADDRESS/tcp/PORT",
+        ),
+    ] {
+        let out = run_cosell(
+            &[
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--http",
+                "127.0.0.1:0",
+                "--p2p",
+                addr,
+            ],
+            &[],
+            Duration::from_secs(30),
+        );
+        assert!(!out.ok(), "{addr}");
+        assert_one_sentence(&out.stderr);
+        assert!(out.stderr.contains(says), "{addr}: {}", out.stderr);
+        assert!(!out.stderr.contains("INFO"), "{addr}: {}", out.stderr);
+    }
 }
 
 #[test]

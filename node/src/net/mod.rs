@@ -26,7 +26,7 @@ use crate::deals::Deals;
 use crate::partners::{self, JoinAnswer, JoinRequest};
 use crate::store::Store;
 use crate::store_net;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use codec::{frame, kind, FrameCodec, PROTOCOL};
 use libp2p::futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
@@ -370,9 +370,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
         .build();
     let mut wanted = 0;
     for addr in &config.listen {
-        let ma: Multiaddr = addr
-            .parse()
-            .with_context(|| format!("'{addr}' is not a multiaddr"))?;
+        let ma = listen_addr(addr)?;
         // libp2p's error repeats its cause in its own text and again as its source: say it once.
         swarm
             .listen_on(ma)
@@ -1398,6 +1396,35 @@ fn cap_reply(messages: Vec<DocSync>, bytes_max: usize) -> (Vec<DocSync>, Vec<Dea
 
 /// The deepest source of `error`: the sentence that says what went wrong (`Cannot assign
 /// requested address (os error 99)`), without the wrappers that each repeat it.
+/// `addr` as an address this node can listen on for partners: `/ip4|ip6/…/tcp/PORT` or
+/// `/ip4|ip6/…/udp/PORT/quic-v1`. Any other text is refused here, before start-up, with one
+/// sentence: not a multiaddr (its cause said once), or a transport the node does not run (the old
+/// `/quic` spelling gets the new one).
+pub fn listen_addr(addr: &str) -> Result<Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    let ma: Multiaddr = addr.parse().map_err(|e| {
+        anyhow!(
+            "'{addr}' is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/7601): {}",
+            innermost_cause(&e)
+        )
+    })?;
+    let parts: Vec<Protocol> = ma.iter().collect();
+    let supported = match parts.as_slice() {
+        [Protocol::Ip4(_) | Protocol::Ip6(_), Protocol::Tcp(_)] => true,
+        [Protocol::Ip4(_) | Protocol::Ip6(_), Protocol::Udp(_), Protocol::QuicV1] => true,
+        [Protocol::Ip4(_) | Protocol::Ip6(_), Protocol::Udp(port), Protocol::Quic] => {
+            bail!("'{addr}' uses the old QUIC draft; write /udp/{port}/quic-v1")
+        }
+        _ => false,
+    };
+    if !supported {
+        bail!(
+            "cannot listen on '{addr}': use /ip4/ADDRESS/tcp/PORT or /ip4/ADDRESS/udp/PORT/quic-v1 (or /ip6/…)"
+        );
+    }
+    Ok(ma)
+}
+
 fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(source) = cause.source() {
