@@ -18,7 +18,7 @@ use crate::net::NetHandle;
 use crate::partners;
 use anyhow::anyhow;
 use protocol::deal::{DealDoc, DealId, DealView, Decision, Invite, RegistrationStatus, Role};
-use protocol::deal::{SharedFields, VerifiedChange};
+use protocol::deal::{SharedField, SharedFields, VerifiedChange};
 use protocol::identity::NodeId;
 use protocol::records::{Amount, Currency, Date, Domain};
 use redb::TableDefinition;
@@ -228,6 +228,173 @@ pub fn submit(
                    "fields": ["account.name", "account.domain", "amount", "currency", "close_date", "products", "notes"]}),
         )),
     )
+}
+
+/// What the partner may change in its pending registration (`PATCH /registrations/{id}`): a
+/// key that is absent keeps its value, `null` clears it. The account's domain and the vendor are
+/// what was registered, so they cannot change (a different account is a new registration), and
+/// neither can the claim's notes or time: the time decides who registered first.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationChange {
+    #[serde(default, deserialize_with = "present")]
+    pub account_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub amount: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub currency: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub close_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub products: Option<Option<Vec<String>>>,
+    /// Refused when present (see the type's doc); named so the refusal can say why.
+    #[serde(default)]
+    pub account_domain: Option<Value>,
+    /// Refused when present, as `account_domain`.
+    #[serde(default)]
+    pub vendor: Option<Value>,
+    /// Refused when present, as `account_domain`.
+    #[serde(default)]
+    pub notes: Option<Value>,
+}
+
+/// A key that is present, `null` or not: `Some(None)` for `null`, so PATCH can tell "clear" from
+/// "keep" (an absent key stays `None` through `#[serde(default)]`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The partner changes its pending registration: every bad field is named at once; a
+/// registration the vendor decided is 409 (submit a new one). Returns the registration.
+pub fn change(
+    deals: &Deals,
+    id: DealId,
+    change: &RegistrationChange,
+    default_currency: Currency,
+    now: u64,
+) -> Result<Value, DealsError> {
+    let r = records(deals, now)
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| DealsError::NotFound(format!("no registration with id {id}")))?;
+    if &r.partner != deals.me() {
+        return Err(DealsError::Forbidden(
+            "only the partner that made a registration changes it; the vendor approves or rejects it"
+                .into(),
+        ));
+    }
+    if r.status != "pending" {
+        return Err(DealsError::Conflict(format!(
+            "registration {id} is {}: only a pending registration changes; submit a new one",
+            r.status
+        )));
+    }
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    for (field, given) in [
+        ("account_domain", &change.account_domain),
+        ("vendor", &change.vendor),
+        ("notes", &change.notes),
+    ] {
+        if given.is_some() {
+            problems.push((
+                field,
+                "cannot change: it is part of what was registered (submit a new registration)"
+                    .into(),
+            ));
+        }
+    }
+    let mut update = SharedFields::default();
+    match &change.account_name {
+        None => {}
+        Some(Some(n)) if !n.trim().is_empty() => {
+            update.title = Some(n.trim().to_string());
+            update.account_name = Some(n.trim().to_string());
+        }
+        Some(_) => problems.push(("account_name", "must not be empty".into())),
+    }
+    match &change.amount {
+        None => {}
+        Some(Some(a)) if !a.trim().is_empty() => {
+            update.amount = checked(&mut problems, "amount", Amount::parse(a));
+        }
+        Some(_) => {
+            update.clear.insert(SharedField::Amount);
+            update.clear.insert(SharedField::Currency);
+        }
+    }
+    let amount_after = match &change.amount {
+        None => r.amount.is_some(),
+        Some(_) => update.amount.is_some(),
+    };
+    match &change.currency {
+        Some(Some(c)) if !c.trim().is_empty() => {
+            let currency = checked(&mut problems, "currency", Currency::parse(c));
+            if amount_after {
+                update.currency = currency;
+            }
+        }
+        Some(_) if amount_after => problems.push((
+            "currency",
+            "must not be empty while the registration has an amount".into(),
+        )),
+        _ if update.amount.is_some() && r.currency.is_none() => {
+            update.currency = Some(default_currency);
+        }
+        _ => {}
+    }
+    match &change.close_date {
+        None => {}
+        Some(Some(d)) if !d.trim().is_empty() => {
+            update.close_date = checked(&mut problems, "close_date", Date::parse(d));
+        }
+        Some(_) => {
+            update.clear.insert(SharedField::CloseDate);
+        }
+    }
+    if let Some(products) = &change.products {
+        let products: Vec<&str> = products
+            .iter()
+            .flatten()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let value = (!products.is_empty()).then(|| products.join(", "));
+        update.other.insert(PRODUCTS_KEY.into(), value);
+    }
+    if !problems.is_empty() {
+        return Err(DealsError::InvalidFields(problems));
+    }
+    if update != SharedFields::default() {
+        deals.edit(id, now, |doc, signer| doc.set_shared(signer, now, &update))?;
+        let fields: Vec<&str> = [
+            ("account_name", &change.account_name.is_some()),
+            ("amount", &change.amount.is_some()),
+            ("currency", &change.currency.is_some()),
+            ("close_date", &change.close_date.is_some()),
+            ("products", &change.products.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, given)| **given)
+        .map(|(f, _)| f)
+        .collect();
+        audit::record(
+            deals.store(),
+            now,
+            audit::kind::SHARE_UPDATE,
+            Some(r.vendor.as_str()),
+            format!(
+                "changed registration {id} with {}: {}",
+                r.vendor_name,
+                fields.join(", ")
+            ),
+            json!({"registration": id.to_string(), "fields": fields}),
+        )?;
+    }
+    Ok(get(deals, id, now)?.unwrap_or(Value::Null))
 }
 
 fn record_of(id: DealId, view: &DealView, windows: &Windows, now: u64) -> Option<Record> {

@@ -30,6 +30,27 @@ pub enum RegistrationsCommand {
         /// The registration id.
         id: String,
     },
+    /// Change a pending registration this node made: each option given replaces that value; an
+    /// empty value (`--close-date ""`) clears it.
+    Change {
+        /// The registration id.
+        id: String,
+        /// The customer's name.
+        #[arg(long)]
+        account_name: Option<String>,
+        /// Expected amount.
+        #[arg(long)]
+        amount: Option<String>,
+        /// ISO 4217 currency.
+        #[arg(long)]
+        currency: Option<String>,
+        /// Expected close date, YYYY-MM-DD.
+        #[arg(long)]
+        close_date: Option<String>,
+        /// Products, comma-separated.
+        #[arg(long)]
+        products: Option<String>,
+    },
     /// Reject a registration made with this node, with a reason (vendor only).
     Reject {
         /// The registration id.
@@ -219,6 +240,48 @@ pub fn registrations(dir: &DataDir, command: RegistrationsCommand) -> Result<()>
                 None,
             )?;
             eprintln!("approved until {}", r["expires_at"].as_str().unwrap_or("?"));
+        }
+        RegistrationsCommand::Change {
+            id,
+            account_name,
+            amount,
+            currency,
+            close_date,
+            products,
+        } => {
+            let mut body = serde_json::Map::new();
+            // An empty value clears (JSON null); an option not given is left out (kept).
+            let text = |v: String| match v.trim() {
+                "" => Value::Null,
+                t => Value::from(t),
+            };
+            for (key, value) in [
+                ("account_name", account_name),
+                ("amount", amount),
+                ("currency", currency),
+                ("close_date", close_date),
+            ] {
+                if let Some(v) = value {
+                    body.insert(key.into(), text(v));
+                }
+            }
+            if let Some(p) = products {
+                let list: Vec<&str> = p
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                body.insert("products".into(), json!(list));
+            }
+            if body.is_empty() {
+                anyhow::bail!("nothing to change: give --amount, --currency, --close-date, --products or --account-name");
+            }
+            let r = client.json(
+                "PATCH",
+                &format!("/registrations/{}", segment(&id)),
+                Some(&Value::Object(body)),
+            )?;
+            print_registration(&r);
         }
         RegistrationsCommand::Reject { id, reason } => {
             client.json(

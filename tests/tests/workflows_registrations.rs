@@ -299,3 +299,83 @@ fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_onc
         "registration.overdue repeated after a restart"
     );
 }
+
+fn patch(node: &Node, path: &str, body: Value) -> cosell_e2e::Response {
+    let bytes = serde_json::to_vec(&body).expect("JSON");
+    node.request("PATCH", path, Some("application/json"), Some(&bytes))
+}
+
+#[test]
+fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change() {
+    // Goal: the partner that made a pending registration corrects its amount, close date and
+    // products (null clears); the vendor's node shows the change, its claim time (who was
+    // first) stays; the vendor cannot change it; the domain cannot change; once decided it is 409.
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    let id = register(&reseller, "Vendor Co", "fixme.example", "Fixme Inc");
+    let before = wait("the registration on the vendor", || {
+        registration(&vendor, &id)
+    });
+    let path = format!("/api/v1/registrations/{id}");
+
+    let r = patch(
+        &reseller,
+        &path,
+        json!({"amount": "$95,000", "close_date": null, "products": ["platform"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["amount"], "95000");
+    assert_eq!(r.json["close_date"], Value::Null);
+    assert_eq!(r.json["products"], json!(["platform"]));
+    let seen = wait("the change on the vendor", || {
+        registration(&vendor, &id).filter(|v| v["amount"] == "95000")
+    });
+    assert_eq!(seen["close_date"], Value::Null);
+    assert_eq!(seen["products"], json!(["platform"]));
+    assert_eq!(
+        seen["submitted_at"], before["submitted_at"],
+        "still first when it was"
+    );
+    assert_eq!(seen["status"], "pending");
+
+    let r = patch(
+        &reseller,
+        &path,
+        json!({"account_domain": "other.example", "amount": "lots", "close_date": "31/12/2027"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    let fields: Vec<&str> = r.json["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["account_domain", "amount", "close_date"],
+        "{}",
+        r.text
+    );
+    let r = patch(&vendor, &path, json!({"amount": "1"}));
+    assert_eq!(r.status, 403, "{}", r.text);
+    let out = reseller.cli(&["registrations", "change", &id, "--close-date", "2027-09-30"]);
+    assert!(out.ok(), "{}", out.stderr);
+    wait("the CLI's change on the vendor", || {
+        registration(&vendor, &id).filter(|v| v["close_date"] == "2027-09-30")
+    });
+    let out = reseller.cli(&["registrations", "change", &id]);
+    assert!(!out.ok());
+    assert!(out.stderr.contains("nothing to change"), "{}", out.stderr);
+
+    let r = vendor.post(&format!("{path}/approve"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait("the approval on the reseller", || {
+        registration(&reseller, &id).filter(|v| v["status"] == "approved")
+    });
+    let r = patch(&reseller, &path, json!({"amount": "1"}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("is approved"), "{}", r.text);
+}

@@ -174,7 +174,10 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
             "/registrations",
             get(registrations::list).post(registrations::submit),
         )
-        .route("/registrations/{id}", get(registrations::get))
+        .route(
+            "/registrations/{id}",
+            get(registrations::get).patch(registrations::change),
+        )
         .route("/registrations/{id}/approve", post(registrations::approve))
         .route("/registrations/{id}/reject", post(registrations::reject))
         .route("/audit", get(audit::list))

@@ -1,10 +1,11 @@
 //! Deal registration: `POST /registrations` (a partner registers with a vendor partner),
-//! `GET /registrations[/{id}]`, `POST /registrations/{id}/approve|reject` (the vendor only).
+//! `GET /registrations[/{id}]`, `PATCH /registrations/{id}` (the partner, while pending),
+//! `POST /registrations/{id}/approve|reject` (the vendor only).
 
 use super::{blocking, ApiError, AppState, Caller};
 use crate::auth::Role;
 use crate::cli::now_ms;
-use crate::registrations::{self, RegistrationInput};
+use crate::registrations::{self, RegistrationChange, RegistrationInput};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
@@ -108,6 +109,33 @@ pub async fn reject(
     let deals = state.network.deals.clone();
     let view =
         blocking(move || Ok(registrations::reject(&deals, rid, &body.reason, now_ms())?)).await?;
+    state.network.handle.sync(vec![rid]).await?;
+    Ok(Json(view))
+}
+
+/// `PATCH /registrations/{id}`: the partner that made a pending registration changes its
+/// account name, amount, currency, close date or products (null clears).
+pub async fn change(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<RegistrationChange>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let rid = parse_id(&id)?;
+    let Json(change) = body?;
+    let deals = state.network.deals.clone();
+    let currency = state.default_currency;
+    let view = blocking(move || {
+        Ok(registrations::change(
+            &deals,
+            rid,
+            &change,
+            currency,
+            now_ms(),
+        )?)
+    })
+    .await?;
     state.network.handle.sync(vec![rid]).await?;
     Ok(Json(view))
 }
