@@ -333,6 +333,14 @@ test("register a deal on the reseller's UI; the vendor sees the conflict with it
   await second.waitFor();
   pendingId = await second.getAttribute("data-registration");
   await shot(partner, "registrations-partner-1280");
+  // The partner corrects its pending registration: a new amount, the close date cleared.
+  await second.getByRole("button", { name: "Change…" }).click();
+  const changeForm = partner.locator("#registrations-table form.change-form");
+  await changeForm.getByLabel("Amount").fill("75000");
+  await changeForm.getByLabel("Close date").fill("");
+  await changeForm.getByRole("button", { name: "Save changes" }).click();
+  await partner.locator(`#registrations-table tr[data-registration="${pendingId}"]`, { hasText: "75,000" }).waitFor();
+  assert.doesNotMatch(await registrationRow(partner, pendingId).textContent(), /closes/);
 
   // The vendor's node: the registration arrives with its conflict, the vendor's own open
   // opportunity on the account.

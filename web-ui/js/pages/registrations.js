@@ -50,6 +50,9 @@ function registrationsTable(items, node, ctx, msg, reload) {
     const vendorHere = r.vendor === node.id;
     const detail = h("div", { class: "reg-detail" });
     const actions = h("td", { class: "actions" });
+    if (!vendorHere && r.partner === node.id && decide && r.status === "pending") {
+      add(actions, h("button", { type: "button", dataset: { action: "change" }, "aria-expanded": "false", onclick: (e) => changeForm(e.currentTarget, r, detail, reload, ctx) }, "Change…"));
+    }
     if (vendorHere && decide && (r.status === "pending" || r.status === "approved")) {
       add(
         actions,
@@ -153,6 +156,71 @@ function rejectForm(button, r, detail, reload, ctx) {
   );
   set(detail, form, out);
   reason.focus();
+}
+
+// The partner corrects its pending registration: the fields it changed go in the PATCH (an
+// emptied one as null, which clears it); the account's domain and the notes stay as registered.
+function changeForm(button, r, detail, reload, ctx) {
+  if (button.getAttribute("aria-expanded") === "true") {
+    button.setAttribute("aria-expanded", "false");
+    set(detail);
+    return;
+  }
+  button.setAttribute("aria-expanded", "true");
+  const was = {
+    account_name: r.account_name || "",
+    amount: r.amount || "",
+    currency: r.amount ? r.currency || "" : "",
+    close_date: r.close_date || "",
+    products: (r.products || []).join(", "),
+  };
+  const inputs = {
+    account_name: h("input", { name: "account_name", autocomplete: "off", value: was.account_name }),
+    amount: h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", value: was.amount }),
+    currency: h("input", { name: "currency", autocomplete: "off", size: 4, maxlength: 3, value: was.currency }),
+    close_date: h("input", { name: "close_date", type: "date", value: was.close_date }),
+    products: h("input", { name: "products", autocomplete: "off", value: was.products }),
+  };
+  const out = h("div", { "aria-live": "polite" });
+  const form = h(
+    "form",
+    {
+      class: "change-form",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const body = {};
+        for (const [key, input] of Object.entries(inputs)) {
+          const value = input.value.trim();
+          if (value === was[key]) continue;
+          if (key === "products") body.products = value.split(",").map((x) => x.trim()).filter(Boolean);
+          else body[key] = value === "" ? null : value;
+        }
+        if (!Object.keys(body).length) {
+          set(out, notice("Nothing changed.", "info"));
+          return;
+        }
+        try {
+          await api(`/registrations/${encodeURIComponent(r.id)}`, { method: "PATCH", json: body });
+          ctx.toast(`Registration for ${r.account_domain} changed`);
+          await reload();
+        } catch (err) {
+          set(out, errorBox(err));
+        }
+      },
+    },
+    h("div", { class: "form-grid" },
+      field("Account name", inputs.account_name),
+      field("Amount", inputs.amount, "Empty clears it."),
+      field("Currency", inputs.currency),
+      field("Close date", inputs.close_date, "Empty clears it."),
+      field("Products", inputs.products, "Comma-separated."),
+    ),
+    h("p", { class: "hint" }, `The account's domain (${r.account_domain}) and the notes stay as registered; the vendor keeps seeing when you registered first.`),
+    h("button", { type: "submit", class: "primary" }, "Save changes"),
+    h("button", { type: "button", onclick: () => { button.setAttribute("aria-expanded", "false"); set(detail); button.focus(); } }, "Cancel"),
+  );
+  set(detail, form, out);
+  inputs.amount.focus();
 }
 
 function submitForm(partners, ctx, reload) {
