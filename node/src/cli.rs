@@ -364,6 +364,22 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
                 let names: Vec<&str> = cols.iter().filter_map(|c| c.as_str()).collect();
                 eprintln!("ignored columns: {}", names.join(", "));
             }
+            if let Some(lines) = summary["lines_above_header"]
+                .as_array()
+                .filter(|l| !l.is_empty())
+            {
+                let shown: Vec<String> = lines
+                    .iter()
+                    .filter_map(|l| l.as_str())
+                    .map(|l| format!("\"{l}\""))
+                    .collect();
+                let noun = if lines.len() == 1 { "line" } else { "lines" };
+                eprintln!(
+                    "skipped {} {noun} above the header: {}",
+                    lines.len(),
+                    shown.join(", ")
+                );
+            }
             Ok(())
         }
         Err(failure) => {

@@ -43,6 +43,9 @@ pub struct ImportSummary {
     pub unchanged: u64,
     /// Columns of the file that no field uses.
     pub ignored_columns: Vec<String>,
+    /// Lines with text above the header that were skipped (a report's title, `Exported on …`),
+    /// each as its cells with text read, shortened.
+    pub lines_above_header: Vec<String>,
 }
 
 /// Why an import wrote nothing.
@@ -112,6 +115,7 @@ pub fn import_accounts(
     let reader = import::read_accounts(input).map_err(ImportFailure::File)?;
     let summary = ImportSummary {
         ignored_columns: reader.ignored_columns().to_vec(),
+        lines_above_header: reader.lines_above_header().to_vec(),
         ..Default::default()
     };
     parsed_ahead(reader, |rows| write_accounts(store, rows, summary))
@@ -235,6 +239,7 @@ pub fn import_opportunities(
     let reader = import::read_opportunities_with(input, options).map_err(ImportFailure::File)?;
     let summary = ImportSummary {
         ignored_columns: reader.ignored_columns().to_vec(),
+        lines_above_header: reader.lines_above_header().to_vec(),
         ..Default::default()
     };
     // The write transaction first: it holds the writer lock, so the snapshot begun next sees

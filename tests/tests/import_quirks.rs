@@ -488,3 +488,81 @@ fn importing_a_directory_says_it_is_a_directory_and_does_not_blame_the_node() {
         out.stderr
     );
 }
+
+#[test]
+fn title_lines_above_the_header_are_skipped_reported_and_do_not_shift_line_numbers() {
+    // Goal: a report's title, an "Exported on" line, a blank line and a line of separators
+    // above the header (Salesforce formatted reports, HubSpot, Pipedrive, files saved from
+    // Excel) do not stop an import: the CLI and the API say which lines were skipped, and row
+    // errors name the file's real lines. A file whose header names no known columns is still
+    // refused, showing its first line.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let accounts = "Accounts by Type\n\
+        Exported on 2026-11-02 by Jane\n\
+        \n\
+        ,,,\n\
+        Account ID,Account Name,Website\n\
+        A1,Acme,acme.example\n\
+        A2,Globex,globex.example\n";
+    let file = write_file(&node.scratch(), "titled-accounts.csv", accounts.as_bytes());
+    let out = node.cli(&["import", "accounts", file.to_str().expect("utf-8 path")]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(": 2 rows, 2 inserted"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "skipped 2 lines above the header: \"Accounts by Type\", \"Exported on 2026-11-02 by \
+             Jane\""
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(node.list_all("/api/v1/accounts", "", 100).len(), 2);
+
+    // Through the API: the skipped lines are answered beside the ignored columns.
+    let opportunities = "\"Opportunities by Stage\",,,\n\
+        \"Filtered By:\",\"Stage equals Closed Won\",,\n\
+        \n\
+        Opportunity Name,Account ID,Stage,Amount\n\
+        Acme platform,A1,Closed Won,100\n\
+        Globex pilot,A2,Someday,5\n";
+    let r = node.post_csv("/api/v1/import/opportunities", opportunities.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text);
+    let detail = &r.json["details"][0];
+    assert_eq!(
+        (&detail["row"], &detail["line"], &detail["column"]),
+        (&2.into(), &6.into(), &"Stage".into()),
+        "{}",
+        r.text
+    );
+    let fixed = opportunities.replace("Someday", "Prospecting");
+    let r = node.post_csv("/api/v1/import/opportunities", fixed.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["inserted"], 2, "{}", r.text);
+    assert_eq!(
+        r.json["lines_above_header"],
+        serde_json::json!([
+            "Opportunities by Stage",
+            "Filtered By: | Stage equals Closed Won"
+        ])
+    );
+    assert_eq!(r.json["ignored_columns"], serde_json::json!([]));
+
+    // No line names the account's name: the first line is shown as the header.
+    let unknown = "Accounts by Type\nKonto,Webseite\nA3,initech.example\n";
+    let file = write_file(&node.scratch(), "unknown-header.csv", unknown.as_bytes());
+    let out = node.cli(&["import", "accounts", file.to_str().expect("utf-8 path")]);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains(
+            "no column for the account name (expected one of: name, Account Name, Company \
+             name, Company, …); the header (line 1, comma-separated) reads: Accounts by Type"
+        ),
+        "{}",
+        out.stderr
+    );
+}
