@@ -3,7 +3,7 @@
 //! never imported as a wrong value. The stored values are checked through the HTTP API.
 //! docs/import.md describes each rule; node/src/import.rs has a unit test per rule.
 
-use cosell_e2e::{cents, find_by_external_id, write_file, Node};
+use cosell_e2e::{accounts_csv, cents, find_by_external_id, write_file, Node};
 use serde_json::Value;
 
 /// Runs `cosell import WHAT FILE [ARGS…]` and asserts it succeeded.
@@ -562,6 +562,88 @@ fn title_lines_above_the_header_are_skipped_reported_and_do_not_shift_line_numbe
             "no column for the account name (expected one of: name, Account Name, Company \
              name, Company, …); the header (line 1, comma-separated) reads: Accounts by Type"
         ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_dash_for_the_file_reads_the_csv_from_standard_input() {
+    // Goal: `cosell import accounts -` and `cosell import opportunities -` read the CSV from a
+    // pipe, as Unix tools do (`xsv select … | cosell import accounts -`): the summary names
+    // the source `stdin`, options still apply, and a bad row is reported like a file's.
+    let mut node = Node::init("Acme");
+    node.serve();
+    // Large enough to stream through the pipe in many pieces.
+    let accounts = accounts_csv(20_000);
+    let out = node.cli_with_stdin(&["import", "accounts", "-"], Some(accounts.into_bytes()));
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("imported stdin: 20000 rows, 20000 inserted, 0 updated (0 unchanged)"),
+        "{}",
+        out.stderr
+    );
+    let (accounts_stored, _) = node.counts();
+    assert_eq!(accounts_stored, 20_000);
+
+    let opportunities = "Opportunity Name,Account ID,Stage,Close Date\n\
+        Platform,acc-1,Prospecting,03/04/2026\n\
+        Renewal,acc-2,Someday,05/04/2026\n";
+    let out = node.cli_with_stdin(
+        &[
+            "import",
+            "opportunities",
+            "-",
+            "--date-format",
+            "DD/MM/YYYY",
+        ],
+        Some(opportunities.as_bytes().to_vec()),
+    );
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("row 2 (line 3), column Stage:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("error: stdin: 1 row is invalid; nothing was imported"),
+        "{}",
+        out.stderr
+    );
+    let fixed = opportunities.replace("Someday", "Qualification");
+    let out = node.cli_with_stdin(
+        &[
+            "import",
+            "opportunities",
+            "-",
+            "--date-format",
+            "DD/MM/YYYY",
+        ],
+        Some(fixed.into_bytes()),
+    );
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("imported stdin: 2 rows, 2 inserted"),
+        "{}",
+        out.stderr
+    );
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    let platform = opps
+        .iter()
+        .find(|o| o["name"] == "Platform")
+        .expect("imported");
+    assert_eq!(
+        platform["close_date"], "2026-04-03",
+        "--date-format applies"
+    );
+
+    // Nothing on standard input is an empty file.
+    let out = node.cli_with_stdin(&["import", "accounts", "-"], Some(Vec::new()));
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("error: stdin: the file is empty"),
         "{}",
         out.stderr
     );
