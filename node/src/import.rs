@@ -101,18 +101,21 @@ pub struct AccountRow {
 
 /// An opportunity as one row of an import file says it. `None` as in [`AccountRow`]. At least one
 /// of the three account references is set; the caller resolves them (external id, else domain,
-/// else exact name).
+/// else exact name; a `;`-separated list of ids or names by the one part that names an account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpportunityRow {
     /// The row's number (see [`RowError::row`]).
     pub row: u64,
     /// The CRM's id, the key imports upsert on.
     pub external_id: Option<String>,
-    /// The account's CRM id (the first one when HubSpot lists several, `;`-separated).
+    /// The account's CRM id. HubSpot lists the ids of all the companies a deal is associated
+    /// with, `;`-separated: each is checked as an id, and they are kept joined by `;`
+    /// (`9480000011;9480000148`) for the importer to link the one that names an account.
     pub account_external_id: Option<String>,
-    /// The account's normalized domain.
+    /// The account's normalized domain (the first, when the cell lists several).
     pub account_domain: Option<Domain>,
-    /// The account's name.
+    /// The account's name, as written: HubSpot's `Associated Company` lists several
+    /// companies `;`-separated, which the importer tells apart.
     pub account_name: Option<String>,
     /// The opportunity's name (required).
     pub name: String,
@@ -1927,11 +1930,17 @@ fn account_reference(
         cells.error(present.first().copied(), message);
         return (None, None, None);
     }
-    // HubSpot lists every associated company id, `;`-separated; the first is the primary.
-    let id = cells
-        .typed(id_column)
-        .and_then(|s| s.split(';').map(str::trim).find(|s| !s.is_empty()));
-    let external_id = id.and_then(|id| cells.id(id_column, id, "account_external_id"));
+    // HubSpot lists every associated company's id, `;`-separated: each is checked as an id, and
+    // the importer links the one that names an account (see [`OpportunityRow`]).
+    let external_id = cells.typed(id_column).and_then(|cell| {
+        let ids: Vec<String> = cell
+            .split(';')
+            .map(|id| id.trim_matches(is_padding))
+            .filter(|id| !id.is_empty())
+            .filter_map(|id| cells.id(id_column, id, "account_external_id"))
+            .collect();
+        (!ids.is_empty()).then(|| ids.join(";"))
+    });
     let domain = cells.value(domain_column, parse_domain);
     let name = cells.text(name_column, "account_name", NAME_CHARS_MAX);
     (external_id, domain, name)
@@ -3678,7 +3687,7 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
 ";
 
     #[test]
-    fn hubspot_deals_map_internal_and_label_stages_and_first_associated_company() {
+    fn hubspot_deals_map_internal_and_label_stages_and_every_associated_company() {
         let (rows, errors, ignored) = opportunities(HUBSPOT_DEALS.as_bytes());
         assert_eq!(errors, vec![]);
         assert_eq!(ignored, vec!["Pipeline"]);
@@ -3701,7 +3710,9 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
             vec![
                 (
                     Some("21000000007"),
-                    Some("9480000011"),
+                    // Every associated company's id: the importer links the one that is an
+                    // account (importer::tests).
+                    Some("9480000011;9480000148"),
                     Some("Acme Analytics"),
                     Stage::Launched,
                     amount("12000"),
@@ -4874,8 +4885,10 @@ X,prospect,A,03/04/2026
             assert_eq!(errors, vec![]);
             assert!(opportunities.len() >= 20);
             for o in &opportunities {
-                let id = o.account_external_id.as_ref().expect("account id");
-                assert!(ids.contains(id), "row {}: unknown account {id}", o.row);
+                let listed = o.account_external_id.as_ref().expect("account id");
+                for id in listed.split(';') {
+                    assert!(ids.contains(id), "row {}: unknown account {id}", o.row);
+                }
             }
         }
     }
@@ -5435,6 +5448,39 @@ B,Nan
                 "is '#N/A', Excel's \"not found\" (a lookup formula that found nothing); every \
                  opportunity needs a name"
             )]
+        );
+    }
+
+    #[test]
+    fn each_id_of_a_hubspot_associated_company_list_is_checked_and_kept() {
+        // HubSpot's `Associated Company IDs` lists every company of a deal, `;`-separated:
+        // each id is read like a single one (pandas' floats, spaces, empty parts), all
+        // are kept for the importer to link the one that is an account, and one that Excel
+        // shortened is an error, as alone.
+        let input = "Deal Name,Deal Stage,Associated Company IDs,Associated Company\n\
+                     A,won,\" 9001.0 ; 9002;;\",Acme Inc;Globex\n\
+                     B,won,9003;1.23457E+11,\n\
+                     C,won,9004,\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.account_external_id.as_deref(), r.account_name.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("9001;9002"), Some("Acme Inc;Globex")),
+                (Some("9004"), None)
+            ]
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            (errors[0].row, errors[0].column.as_str()),
+            (2, "Associated Company IDs")
+        );
+        assert!(
+            errors[0].message.contains("scientific notation"),
+            "{errors:?}"
         );
     }
 

@@ -135,7 +135,7 @@ fn a_quirky_hubspot_export_imports_through_the_api() {
     let d1 = find_by_external_id(&opps, "9001");
     assert_eq!(
         d1["account_id"], initech["id"],
-        "the first associated company"
+        "of the two associated company ids, the one the Associated Company column names"
     );
     assert_eq!(d1["stage"], "prospect");
     assert_eq!(
@@ -647,4 +647,50 @@ fn a_dash_for_the_file_reads_the_csv_from_standard_input() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn a_hubspot_deal_listing_several_associated_companies_links_the_one_that_is_an_account() {
+    // Goal: HubSpot writes every company a deal is associated with into one cell, `;`-separated.
+    // When one of them is an account, the deal links to it; when several are, the import refuses
+    // the row naming the column and the companies, and imports nothing.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let companies = "Record ID,Company name,Company Domain Name\n\
+        123,Acme Inc,acme.example\n\
+        456,Globex,globex.example\n";
+    import_ok(&node, "accounts", "companies.csv", companies, &[]);
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    let acme = find_by_external_id(&accs, "123");
+    let globex = find_by_external_id(&accs, "456");
+
+    let two_accounts = "Record ID,Deal Name,Deal Stage,Associated Company IDs,Associated Company\n\
+        D1,Platform,closedwon,123,Acme Inc\n\
+        D2,Joint venture,closedwon,123;456,Acme Inc;Globex\n";
+    let file = write_file(&node.scratch(), "deals.csv", two_accounts.as_bytes());
+    let out = node.cli(&[
+        "import",
+        "opportunities",
+        file.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!out.ok());
+    for line in [
+        "row 2 (line 3), column Associated Company IDs: names 2 companies (123; 456); keep one",
+        "row 2 (line 3), column Associated Company: names 2 companies (Acme Inc; Globex); keep one",
+    ] {
+        assert!(out.stderr.contains(line), "{line}\n{}", out.stderr);
+    }
+    assert!(node.list_all("/api/v1/opportunities", "", 100).is_empty());
+
+    // One of the listed companies is an account here (Umbrella, 789 are not): it is the deal's.
+    let one_account = "Record ID,Deal Name,Deal Stage,Associated Company IDs,Associated Company\n\
+        D1,Platform,closedwon,123,Acme Inc\n\
+        D2,Joint venture,closedwon,,Umbrella Corp; Globex\n\
+        D3,Expansion,closedwon,789;123,\n";
+    import_ok(&node, "opportunities", "deals.csv", one_account, &[]);
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    assert_eq!(opps.len(), 3, "{opps:?}");
+    assert_eq!(find_by_external_id(&opps, "D1")["account_id"], acme["id"]);
+    assert_eq!(find_by_external_id(&opps, "D2")["account_id"], globex["id"]);
+    assert_eq!(find_by_external_id(&opps, "D3")["account_id"], acme["id"]);
 }
