@@ -87,18 +87,39 @@ pub struct Node {
 
 /// Runs `cosell ARGS` with a bounded wait, capturing its output.
 pub fn run_cosell(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Output {
+    run_cosell_with_stdin(args, envs, None, timeout)
+}
+
+/// [`run_cosell`] with `stdin` piped to the program's standard input (from a thread, so a large
+/// input cannot block on a full pipe), or standard input empty when `None`.
+pub fn run_cosell_with_stdin(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Output {
     let mut cmd = Command::new(program());
     cmd.args(args)
         .env_remove("COSELL_DATA")
         .env_remove("COSELL_HTTP")
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in envs {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("cannot start the cosell program");
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A program that stops reading early closes the pipe: not this helper's error.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
     let out_thread = std::thread::spawn(move || {
@@ -258,11 +279,16 @@ impl Node {
 
     /// Runs `cosell ARGS --data DIR`.
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_stdin(args, None)
+    }
+
+    /// Runs `cosell ARGS --data DIR` with `stdin` on its standard input.
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<Vec<u8>>) -> Output {
         let dir = self.dir();
         let mut all: Vec<&str> = args.to_vec();
         all.push("--data");
         all.push(dir.to_str().expect("UTF-8 temp path"));
-        run_cosell(&all, &[], CLI_TIMEOUT)
+        run_cosell_with_stdin(&all, &[], stdin, CLI_TIMEOUT)
     }
 
     /// The admin token from `DIR/admin.token`.

@@ -54,7 +54,8 @@ pub enum Command {
         #[command(subcommand)]
         what: PolicyCommand,
     },
-    /// Import a CRM export (CSV) through the running node, all or nothing.
+    /// Import a CRM export (CSV) through the running node, all or nothing. FILE `-` reads the
+    /// CSV from standard input (`… | cosell import accounts -`).
     Import {
         #[command(subcommand)]
         what: ImportWhat,
@@ -181,12 +182,12 @@ pub enum PolicyCommand {
 pub enum ImportWhat {
     /// Accounts (companies): Salesforce, HubSpot or cosell headers.
     Accounts {
-        /// The CSV file.
+        /// The CSV file, or `-` to read it from standard input (a file named `-`: `./-`).
         file: PathBuf,
     },
     /// Opportunities (deals): Salesforce, HubSpot or cosell headers.
     Opportunities {
-        /// The CSV file.
+        /// The CSV file, or `-` to read it from standard input (a file named `-`: `./-`).
         file: PathBuf,
         /// How the file writes dates like 03/04/2026: DD/MM/YYYY (day first), MM/DD/YYYY
         /// (month first) or YYYY-MM-DD (refuse dates whose day and month could be either).
@@ -307,26 +308,53 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
     }
 }
 
+/// `cosell import WHAT FILE`: streams the file (or standard input, FILE `-`) to the node's
+/// import route, never holding it in memory whole, and prints the node's summary or every bad
+/// row it names.
 fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) -> Result<()> {
-    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let metadata = f
-        .metadata()
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    // Opening a directory succeeds on Unix; reading it fails only once the upload has begun,
-    // which would look like the node's fault.
-    if metadata.is_dir() {
-        bail!("{} is a directory, not a CSV file", file.display());
-    }
-    let size = metadata.len();
+    let from_stdin = file.as_os_str() == "-";
+    let (source, input, size): (String, Box<dyn Read>, Option<u64>) = if from_stdin {
+        let stdin = std::io::stdin();
+        ("stdin".to_string(), Box::new(stdin.lock()), None)
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let metadata = f
+            .metadata()
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        // Opening a directory succeeds on Unix; reading it fails only once the upload has
+        // begun, which would look like the node's fault.
+        if metadata.is_dir() {
+            bail!("{} is a directory, not a CSV file", file.display());
+        }
+        (
+            file.display().to_string(),
+            Box::new(std::io::BufReader::new(f)),
+            Some(metadata.len()),
+        )
+    };
     let client = Client::for_data_dir(dir)?;
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(size);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
+    let typing = from_stdin && std::io::stdin().is_terminal();
+    if typing {
+        eprintln!("reading {what} CSV from standard input; end it with Ctrl-D");
+    }
+    // A progress bar for a person watching (not over their typing): of the file's size, or of
+    // the bytes sent so far from a pipe, whose size is unknown.
+    let bar = if std::io::stderr().is_terminal() && !typing {
+        let (bar, template) = match size {
+            Some(size) => (
+                indicatif::ProgressBar::new(size),
                 "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ),
+            None => (
+                indicatif::ProgressBar::new_spinner(),
+                "{msg} {spinner} {bytes} ({bytes_per_sec})",
+            ),
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         bar.set_message(format!("importing {what}"));
         Some(bar)
@@ -334,8 +362,8 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
         None
     };
     let reader: Box<dyn Read> = match &bar {
-        Some(bar) => Box::new(bar.wrap_read(std::io::BufReader::new(f))),
-        None => Box::new(std::io::BufReader::new(f)),
+        Some(bar) => Box::new(bar.wrap_read(input)),
+        None => input,
     };
     let path = match date_format {
         // The canonical spellings (`DD/MM/YYYY`) need no escaping in a query.
@@ -350,8 +378,7 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
         Ok(summary) => {
             let n = |k: &str| summary[k].as_u64().unwrap_or(0);
             eprintln!(
-                "imported {}: {} rows, {} inserted, {} updated ({} unchanged)",
-                file.display(),
+                "imported {source}: {} rows, {} inserted, {} updated ({} unchanged)",
                 n("rows"),
                 n("inserted"),
                 n("updated"),
@@ -363,6 +390,22 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
             {
                 let names: Vec<&str> = cols.iter().filter_map(|c| c.as_str()).collect();
                 eprintln!("ignored columns: {}", names.join(", "));
+            }
+            if let Some(lines) = summary["lines_above_header"]
+                .as_array()
+                .filter(|l| !l.is_empty())
+            {
+                let shown: Vec<String> = lines
+                    .iter()
+                    .filter_map(|l| l.as_str())
+                    .map(|l| format!("\"{l}\""))
+                    .collect();
+                let noun = if lines.len() == 1 { "line" } else { "lines" };
+                eprintln!(
+                    "skipped {} {noun} above the header: {}",
+                    lines.len(),
+                    shown.join(", ")
+                );
             }
             Ok(())
         }
@@ -389,7 +432,7 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
                     eprintln!("{}: {message}", at.join(", "));
                 }
             }
-            bail!("{}: {}", file.display(), failure.error)
+            bail!("{source}: {}", failure.error)
         }
     }
 }

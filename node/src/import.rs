@@ -101,18 +101,21 @@ pub struct AccountRow {
 
 /// An opportunity as one row of an import file says it. `None` as in [`AccountRow`]. At least one
 /// of the three account references is set; the caller resolves them (external id, else domain,
-/// else exact name).
+/// else exact name; a `;`-separated list of ids or names by the one part that names an account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpportunityRow {
     /// The row's number (see [`RowError::row`]).
     pub row: u64,
     /// The CRM's id, the key imports upsert on.
     pub external_id: Option<String>,
-    /// The account's CRM id (the first one when HubSpot lists several, `;`-separated).
+    /// The account's CRM id. HubSpot lists the ids of all the companies a deal is associated
+    /// with, `;`-separated: each is checked as an id, and they are kept joined by `;`
+    /// (`9480000011;9480000148`) for the importer to link the one that names an account.
     pub account_external_id: Option<String>,
-    /// The account's normalized domain.
+    /// The account's normalized domain (the first, when the cell lists several).
     pub account_domain: Option<Domain>,
-    /// The account's name.
+    /// The account's name, as written: HubSpot's `Associated Company` lists several
+    /// companies `;`-separated, which the importer tells apart.
     pub account_name: Option<String>,
     /// The opportunity's name (required).
     pub name: String,
@@ -259,7 +262,7 @@ fn header_reads<R: Read>(rows: &Rows<R>) -> String {
 /// Opens an accounts file and maps its header. Fails when the file is not UTF-8 CSV or has no
 /// column for the account name.
 pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError> {
-    let (mut rows, header) = Rows::open(input, ACCOUNT_FIELDS)?;
+    let (mut rows, header) = Rows::open(input, ACCOUNT_FIELDS, names_an_account)?;
     let mut columns = header.columns;
     prefer_relationship_type(&mut rows, &mut columns);
     let missing = missing(&columns, ACCOUNT_FIELDS, &[A::Name as usize]);
@@ -327,15 +330,17 @@ pub fn read_opportunities_with<R: Read>(
     input: R,
     options: ImportOptions,
 ) -> Result<OpportunityReader<R>, ImportError> {
-    let (rows, header) = Rows::open(input, OPPORTUNITY_FIELDS)?;
+    let (rows, header) = Rows::open(input, OPPORTUNITY_FIELDS, names_an_opportunity)?;
     let columns = header.columns;
     let mut problems = vec![missing(
         &columns,
         OPPORTUNITY_FIELDS,
         &[O::Name as usize, O::Stage as usize],
     )];
-    let references = [O::AccountExternalId, O::AccountDomain, O::AccountName];
-    if references.iter().all(|&f| columns[f as usize].is_none()) {
+    if ACCOUNT_REFERENCES
+        .iter()
+        .all(|&f| columns[f as usize].is_none())
+    {
         problems.push(
             "no column for the account (expected Account ID, account domain or Account Name, \
              e.g. account_external_id, Website, Company name, Associated Company)"
@@ -587,6 +592,12 @@ impl<R: Read> AccountReader<R> {
         &self.rows.ignored
     }
 
+    /// The lines with text above the header (a report's title, export notes), skipped, each
+    /// as its cells with text read (see [`Rows::read_header`]).
+    pub fn lines_above_header(&self) -> &[String] {
+        &self.rows.above_header
+    }
+
     /// Canonical names of the fields the file has a column for (`external_id`, `domain`, …).
     pub fn fields(&self) -> Vec<&'static str> {
         present_fields(&self.columns, ACCOUNT_FIELDS)
@@ -602,6 +613,11 @@ impl<R: Read> OpportunityReader<R> {
     /// Header texts of the columns this import does not use, in file order.
     pub fn ignored_columns(&self) -> &[String] {
         &self.rows.ignored
+    }
+
+    /// The lines with text above the header, skipped (see [`AccountReader::lines_above_header`]).
+    pub fn lines_above_header(&self) -> &[String] {
+        &self.rows.above_header
     }
 
     /// Canonical names of the fields the file has a column for (`amount`, `close_date`, …).
@@ -1282,6 +1298,25 @@ fn missing(columns: &[Option<usize>], fields: &[FieldSpec], required: &[usize]) 
         .join("; ")
 }
 
+/// Whether a line, mapped as a header of an accounts file, names what every account row needs:
+/// its name. The line that does is the header (see [`Rows::read_header`]).
+fn names_an_account(columns: &[Option<usize>]) -> bool {
+    columns[A::Name as usize].is_some()
+}
+
+/// The account columns of an opportunities file: its id, domain and name.
+const ACCOUNT_REFERENCES: [O; 3] = [O::AccountExternalId, O::AccountDomain, O::AccountName];
+
+/// Whether a line, mapped as a header of an opportunities file, names the opportunity's name
+/// and an account column (id, domain or name), as [`read_opportunities_with`] requires. (The
+/// stage is checked after: a header without one is then refused naming its own line.)
+fn names_an_opportunity(columns: &[Option<usize>]) -> bool {
+    columns[O::Name as usize].is_some()
+        && ACCOUNT_REFERENCES
+            .iter()
+            .any(|&f| columns[f as usize].is_some())
+}
+
 fn present_fields(columns: &[Option<usize>], fields: &[FieldSpec]) -> Vec<&'static str> {
     fields
         .iter()
@@ -1895,11 +1930,17 @@ fn account_reference(
         cells.error(present.first().copied(), message);
         return (None, None, None);
     }
-    // HubSpot lists every associated company id, `;`-separated; the first is the primary.
-    let id = cells
-        .typed(id_column)
-        .and_then(|s| s.split(';').map(str::trim).find(|s| !s.is_empty()));
-    let external_id = id.and_then(|id| cells.id(id_column, id, "account_external_id"));
+    // HubSpot lists every associated company's id, `;`-separated: each is checked as an id, and
+    // the importer links the one that names an account (see [`OpportunityRow`]).
+    let external_id = cells.typed(id_column).and_then(|cell| {
+        let ids: Vec<String> = cell
+            .split(';')
+            .map(|id| id.trim_matches(is_padding))
+            .filter(|id| !id.is_empty())
+            .filter_map(|id| cells.id(id_column, id, "account_external_id"))
+            .collect();
+        (!ids.is_empty()).then(|| ids.join(";"))
+    });
     let domain = cells.value(domain_column, parse_domain);
     let name = cells.text(name_column, "account_name", NAME_CHARS_MAX);
     (external_id, domain, name)
@@ -2205,8 +2246,14 @@ fn parse_date(cell: &str, order: DateOrder) -> Result<Date, String> {
 // Rows: the CSV layer shared by both readers
 
 /// Bytes read from the start of the file to sniff encoding and delimiter (at most up to the
-/// first newline).
+/// end of the first [`HEADER_SEARCH_LINES`] lines with text, and a `sep=;` line).
 const SNIFF_BYTES_MAX: usize = 64 * 1024;
+/// Lines with text, from the top of the file, among which the header is looked for: the first
+/// that names what a record needs is the header, and those above it (a report's title, an
+/// "Exported on …" line) are skipped (see [`Rows::read_header`]).
+pub const HEADER_SEARCH_LINES: usize = 10;
+/// Bytes (about) of a skipped line above the header that a summary shows.
+const ABOVE_HEADER_SHOWN_BYTES: usize = 80;
 /// The CSV reader's buffer. Larger than the default 8 KiB: fewer reads on big files.
 const CSV_BUFFER_BYTES: usize = 64 * 1024;
 /// Longest row (or header). A longer one is almost always an unbalanced quote that swallowed
@@ -2383,7 +2430,7 @@ fn windows_1252(byte: u8) -> char {
 }
 
 /// The file as the CSV reader sees it: the sniffed prefix, then the rest, decoded to UTF-8.
-type Source<R> = Tally<Decode<Chain<Cursor<Vec<u8>>, R>>>;
+type Source<R> = Tally<Decode<Chain<Cursor<Vec<u8>>, AfterPrefix<R>>>>;
 
 /// Counts the bytes handed to the CSV reader and remembers the last one, which is how a row's
 /// first line is computed exactly (see [`Rows::next_record`]); stops a row that grows past
@@ -2426,10 +2473,15 @@ struct Rows<R: Read> {
     /// ending in a separator, `Account ID,Account Name,`, names no column there).
     width: usize,
     ignored: Vec<String>,
+    /// The lines with text above the header, skipped; each shown as its cells with text.
+    above_header: Vec<String>,
     delimiter: u8,
     /// Lines end in a lone CR (classic Mac): the CSV reader counts no lines then, so `line` is
-    /// estimated as `row + 1`.
+    /// estimated as `row + header_records`.
     cr_only: bool,
+    /// Records read up to and including the header (a `sep=;` line, lines above the header):
+    /// the header's line in a lone-CR file, where lines are estimated.
+    header_records: u64,
     /// Rows yielded so far (the last row's number).
     row: u64,
     /// The line the last row (or the header) started on.
@@ -2451,8 +2503,14 @@ struct Rows<R: Read> {
 const FOOTER_HELD_ROWS_MAX: usize = 4;
 
 impl<R: Read> Rows<R> {
-    fn open(mut input: R, fields: &[FieldSpec]) -> Result<(Rows<R>, Header), ImportError> {
-        let mut prefix = read_prefix(&mut input)?;
+    /// Opens `input` and reads its header: the first line with text that `is_header` accepts
+    /// mapped against `fields` (see [`Rows::read_header`]).
+    fn open(
+        mut input: R,
+        fields: &[FieldSpec],
+        is_header: fn(&[Option<usize>]) -> bool,
+    ) -> Result<(Rows<R>, Header), ImportError> {
+        let (mut prefix, error) = read_prefix(&mut input)?;
         let mut encoding = sniff_encoding(&mut prefix)?;
         let lone_cr = !prefix.contains(&b'\n') && prefix.contains(&b'\r');
         // Not UTF-8 anywhere: a UTF-8 file with one stray byte keeps its UTF-8 characters.
@@ -2477,7 +2535,8 @@ impl<R: Read> Rows<R> {
             ));
         }
         let sep_line = excel_sep_line(first_line);
-        let delimiter = sep_line.unwrap_or_else(|| sniff_delimiter(first_line));
+        let delimiter =
+            sep_line.unwrap_or_else(|| header_delimiter(&text, first_line, fields, is_header));
         let cr_only = !text.contains(&b'\n') && text.contains(&b'\r');
         let mut builder = csv::ReaderBuilder::new();
         builder
@@ -2493,7 +2552,10 @@ impl<R: Read> Rows<R> {
         }
         let source = Tally {
             inner: Decode {
-                inner: Cursor::new(prefix).chain(input),
+                inner: Cursor::new(prefix).chain(AfterPrefix {
+                    error,
+                    inner: input,
+                }),
                 encoding,
                 raw: Vec::new(),
                 out: Vec::new(),
@@ -2512,8 +2574,10 @@ impl<R: Read> Rows<R> {
             headers: Vec::new(),
             width: 0,
             ignored: Vec::new(),
+            above_header: Vec::new(),
             delimiter,
             cr_only,
+            header_records: 0,
             row: 0,
             line: 0,
             in_footer: false,
@@ -2521,22 +2585,34 @@ impl<R: Read> Rows<R> {
             draining: false,
             done: false,
         };
-        rows.read_header(sep_line.is_some())?;
-        let header = map_header(&rows.headers, fields);
+        let header = rows.read_header(sep_line.is_some(), fields, is_header)?;
         rows.ignored.clone_from(&header.ignored);
         Ok((rows, header))
     }
 
-    fn read_header(&mut self, skip_sep_line: bool) -> Result<(), ImportError> {
+    /// Reads up to the header and maps it against `fields`. The header is the first line with
+    /// text, among the first [`HEADER_SEARCH_LINES`], that `is_header` accepts (it names what a
+    /// record needs); the lines with text above it (a report's title, `Exported on …`, a filter)
+    /// are skipped and kept in `above_header`, and blank ones (`,,,,` too) skipped as ever.
+    /// Only lines that look like titles are skipped, not rows of a table: each has one cell with
+    /// text, or fewer than the header. So a header that lacks the name column is not passed
+    /// over for a row below it that happens to hold `Company`: when no line qualifies, the
+    /// first line with text is the header, and the caller's error shows what it reads.
+    fn read_header(
+        &mut self,
+        skip_sep_line: bool,
+        fields: &[FieldSpec],
+        is_header: fn(&[Option<usize>]) -> bool,
+    ) -> Result<Header, ImportError> {
         let mut skip = skip_sep_line;
+        // The first line with text, and its line: the header when no line qualifies.
+        let mut first: Option<(Vec<String>, u64)> = None;
+        // The most cells with text on a skipped line that has more than one.
+        let mut widest_above = 0;
         loop {
             match self.csv.read_byte_record(&mut self.record) {
                 Ok(true) => {}
-                Ok(false) => {
-                    return Err(ImportError::Header(
-                        "the file is empty (expected a header row naming the columns)".into(),
-                    ))
-                }
+                Ok(false) => break,
                 Err(e) => {
                     let message = if self.csv.get_ref().too_long {
                         "the header is longer than 1 MiB; is this a CSV file?".to_string()
@@ -2550,34 +2626,63 @@ impl<R: Read> Rows<R> {
                 }
             }
             self.mark_row_end();
+            self.header_records += 1;
             if std::mem::take(&mut skip) {
                 // Excel's `sep=;` line: it names the separator, it is not the header.
                 self.line = self.start_line();
                 continue;
             }
-            if !is_blank(&self.record) {
+            let filled = self.record.iter().filter(|c| has_text(c)).count();
+            if filled == 0 {
+                continue;
+            }
+            let line = self.start_line();
+            self.line = line;
+            let names = header_names(&self.record);
+            let header = map_header(&names, fields);
+            if is_header(&header.columns) && widest_above < filled {
+                self.set_headers(names);
+                return Ok(header);
+            }
+            if first.is_none() {
+                first = Some((names, line));
+            }
+            if filled > 1 {
+                widest_above = widest_above.max(filled);
+            }
+            let shown: Vec<String> = self
+                .record
+                .iter()
+                .filter(|c| has_text(c))
+                .map(header_name)
+                .collect();
+            self.above_header
+                .push(shorten(&shown.join(" | "), ABOVE_HEADER_SHOWN_BYTES));
+            if self.above_header.len() == HEADER_SEARCH_LINES {
                 break;
             }
         }
-        let line = self.start_line();
+        // No line names what a record needs: the first line with text is taken for the header,
+        // which the caller refuses, showing what it reads.
+        let Some((names, line)) = first else {
+            return Err(ImportError::Header(
+                "the file is empty (expected a header row naming the columns)".into(),
+            ));
+        };
+        self.above_header.clear();
         self.line = line;
-        // The stream is UTF-8 (see `Decode`); a cell split inside a character cannot happen in a
-        // header built from ASCII separators, but never panic on it.
-        self.headers = self
-            .record
-            .iter()
-            .map(|h| {
-                String::from_utf8_lossy(h)
-                    .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-                    .to_string()
-            })
-            .collect();
-        self.width = self
-            .headers
+        let header = map_header(&names, fields);
+        self.set_headers(names);
+        Ok(header)
+    }
+
+    /// Takes `names` for the header: the columns' names, and the width rows must have.
+    fn set_headers(&mut self, names: Vec<String>) {
+        self.width = names
             .iter()
             .rposition(|h| !h.is_empty())
             .map_or(0, |last| last + 1);
-        Ok(())
+        self.headers = names;
     }
 
     /// Lets the next row start counting towards [`ROW_BYTES_MAX`].
@@ -2630,7 +2735,7 @@ impl<R: Read> Rows<R> {
                     return Some(Err(vec![RowError {
                         row: self.row + 1,
                         line: if self.cr_only {
-                            self.row + 2
+                            self.row + 1 + self.header_records
                         } else {
                             self.line + 1
                         },
@@ -2671,7 +2776,11 @@ impl<R: Read> Rows<R> {
     /// Numbers the record in `self.record`, which starts on `line`, as the next row.
     fn yield_row(&mut self, line: u64) -> Result<(u64, u64), Vec<RowError>> {
         self.row += 1;
-        let line = if self.cr_only { self.row + 1 } else { line };
+        let line = if self.cr_only {
+            self.row + self.header_records
+        } else {
+            line
+        };
         self.line = line;
         self.check_shape(line).map(|()| (self.row, line))
     }
@@ -2693,7 +2802,7 @@ impl<R: Read> Rows<R> {
     /// inside the record and the one that ended it (if it did not end at the end of the file).
     fn start_line(&self) -> u64 {
         if self.cr_only {
-            return self.row + 1;
+            return self.row + self.header_records;
         }
         let end_line = self.csv.position().line();
         let inner = self
@@ -2764,26 +2873,82 @@ fn shorten(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>, ImportError> {
+/// A header cell's name: trimmed of spaces and a byte order mark. (The stream is UTF-8, see
+/// `Decode`; a cell split inside a character cannot happen in a header built from ASCII
+/// separators, but never panic on it.)
+fn header_name(cell: &[u8]) -> String {
+    String::from_utf8_lossy(cell)
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .to_string()
+}
+
+fn header_names(record: &csv::ByteRecord) -> Vec<String> {
+    record.iter().map(header_name).collect()
+}
+
+/// Whether a line or cell holds text: anything but spaces, separators, quotes, a byte order
+/// mark, and the NUL padding and Ctrl-Z old tools write. `,,,,` and `"";""` hold none.
+fn has_text(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| {
+        !b.is_ascii_whitespace()
+            && !matches!(b, 0 | 0x1A | b'"' | b',' | b';' | b'|' | 0xEF | 0xBB | 0xBF)
+    })
+}
+
+/// The separator of the header: of the first of the first [`HEADER_SEARCH_LINES`] lines with
+/// text in `text` that, split on the separator it uses most ([`sniff_delimiter`]), names what a
+/// record needs (`is_header`); when none does, of `first_line`. So a title line above a
+/// `;`-separated header does not make the file comma-separated.
+fn header_delimiter(
+    text: &[u8],
+    first_line: &[u8],
+    fields: &[FieldSpec],
+    is_header: fn(&[Option<usize>]) -> bool,
+) -> u8 {
+    text.split(|&b| b == b'\n')
+        .filter(|line| has_text(line))
+        .take(HEADER_SEARCH_LINES)
+        .map(|line| (line, sniff_delimiter(line)))
+        .find(|&(line, delimiter)| {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .delimiter(delimiter)
+                .from_reader(line);
+            let mut record = csv::ByteRecord::new();
+            matches!(reader.read_byte_record(&mut record), Ok(true))
+                && is_header(&map_header(&header_names(&record), fields).columns)
+        })
+        .map_or_else(|| sniff_delimiter(first_line), |(_, delimiter)| delimiter)
+}
+
+/// The first bytes of the file, to sniff its encoding, separator and header from: up to the
+/// end of the first [`HEADER_SEARCH_LINES`] lines with text and one more (a `sep=;` line), at
+/// most [`SNIFF_BYTES_MAX`]. A read error once a line with text is in is handed back to be
+/// given after the prefix, where the row being read reports it, as further into the file.
+fn read_prefix<R: Read>(input: &mut R) -> Result<(Vec<u8>, Option<io::Error>), ImportError> {
     let mut prefix = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
+    let mut with_text = 0;
     while prefix.len() < SNIFF_BYTES_MAX {
         match input.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
                 prefix.extend_from_slice(&chunk[..n]);
-                // Up to the end of the first line that is not blank (any encoding: UTF-16's
-                // zero bytes count as blank here).
+                // Lines with text, any encoding: UTF-16's zero bytes count as no text here.
                 let mut lines = prefix.split(|&b| b == b'\n');
                 let complete = lines.clone().count() - 1;
-                if lines.by_ref().take(complete).any(|l| {
-                    l.iter()
-                        .any(|&b| !b.is_ascii_whitespace() && !matches!(b, 0 | 0xEF | 0xBB | 0xBF))
-                }) {
+                with_text = lines
+                    .by_ref()
+                    .take(complete)
+                    .filter(|l| has_text(l))
+                    .count();
+                if with_text > HEADER_SEARCH_LINES {
                     break;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if with_text > 0 => return Ok((prefix, Some(e))),
             Err(e) => {
                 return Err(ImportError::Csv {
                     line: 1,
@@ -2792,7 +2957,22 @@ fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>, ImportError> {
             }
         }
     }
-    Ok(prefix)
+    Ok((prefix, None))
+}
+
+/// The input after the prefix [`read_prefix`] took: first the read error it met, if any.
+struct AfterPrefix<R> {
+    error: Option<io::Error>,
+    inner: R,
+}
+
+impl<R: Read> Read for AfterPrefix<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.inner.read(buf),
+        }
+    }
 }
 
 /// The file's encoding from its first bytes (dropping a byte order mark), or why it is not a
@@ -3507,7 +3687,7 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
 ";
 
     #[test]
-    fn hubspot_deals_map_internal_and_label_stages_and_first_associated_company() {
+    fn hubspot_deals_map_internal_and_label_stages_and_every_associated_company() {
         let (rows, errors, ignored) = opportunities(HUBSPOT_DEALS.as_bytes());
         assert_eq!(errors, vec![]);
         assert_eq!(ignored, vec!["Pipeline"]);
@@ -3530,7 +3710,9 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
             vec![
                 (
                     Some("21000000007"),
-                    Some("9480000011"),
+                    // Every associated company's id: the importer links the one that is an
+                    // account (importer::tests).
+                    Some("9480000011;9480000148"),
                     Some("Acme Analytics"),
                     Stage::Launched,
                     amount("12000"),
@@ -4476,9 +4658,11 @@ X,prospect,A,03/04/2026
             let got = refused(input).unwrap_or_default();
             assert!(got.starts_with(starts), "{input:?}: {got}");
         }
-        // A title line above the header: the error shows what was taken for the header.
+        // A title line above a header that names no account name column: the error shows
+        // what was taken for the header, the first line (see
+        // `lines_with_text_above_the_header_are_skipped_and_reported`).
         assert_eq!(
-            refused(b"Accounts export 2026-11-23\nname,domain\nAcme,acme.com\n"),
+            refused(b"Accounts export 2026-11-23\nid,domain\nA1,acme.com\n"),
             Some(
                 "no column for the account name (expected one of: name, Account Name, Company \
                  name, Company, …); the header (line 1, comma-separated) reads: Accounts export \
@@ -4486,6 +4670,116 @@ X,prospect,A,03/04/2026
                     .into()
             )
         );
+    }
+
+    #[test]
+    fn lines_with_text_above_the_header_are_skipped_and_reported() {
+        // A title line above the header: the header is the first line naming the account's
+        // name; the title is skipped and reported, and lines keep the file's numbering.
+        let mut reader =
+            read_accounts(&b"Accounts export 2026-11-23\nname,domain\nAcme,acme.com\nB,\"x\n"[..])
+                .expect("the header on line 2 is found");
+        assert_eq!(reader.lines_above_header(), ["Accounts export 2026-11-23"]);
+        let first = reader.next().expect("a row").expect("a good row");
+        assert_eq!((first.row, first.name.as_str()), (1, "Acme"));
+        assert_eq!(reader.next().expect("a row").map_err(|e| e[0].line), Err(4));
+
+        // A Salesforce formatted report, and what HubSpot, Pipedrive and Excel leave: a title,
+        // an export note, a blank line and a line of separators above the header. Only the
+        // lines with text are reported; row errors name the file's real lines.
+        let report = "Opportunities by Stage\r\n\
+            \"Exported on 2026-11-02 by Jane\",,,,\r\n\
+            \r\n\
+            ,,,,\r\n\
+            Opportunity Name,Account Name,Stage,Amount,Close Date\r\n\
+            Acme platform,Acme,Closed Won,100,2026-01-15\r\n\
+            Globex pilot,Globex,Someday,,\r\n";
+        let mut reader = read_opportunities(report.as_bytes()).expect("header on line 5");
+        assert_eq!(
+            reader.lines_above_header(),
+            ["Opportunities by Stage", "Exported on 2026-11-02 by Jane"]
+        );
+        let rows: Vec<_> = reader.by_ref().collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0].as_ref().map(|r| r.name.as_str()),
+            Ok("Acme platform")
+        );
+        let errors = rows[1].clone().expect_err("an unknown stage");
+        assert_eq!((errors[0].row, errors[0].line), (2, 7));
+        assert_eq!(errors[0].column, "Stage");
+
+        // A title above a `;`-separated header (European Excel): the separator is the
+        // header's, even when the title holds a comma.
+        let (rows, errors, _) = accounts(
+            "Report: Q3, EMEA\nAccount Name;Website;Industry\nSociété, SA;societe.example;Banking\n"
+                .as_bytes(),
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(rows[0].name, "Société, SA");
+        assert_eq!(rows[0].industry, some("Banking"));
+        // After Excel's `sep=;` line too.
+        let (rows, errors, _) = accounts(b"sep=;\nCompanies\nname;domain\nAcme;acme.com\nB;b;x\n");
+        assert_eq!(rows[0].name, "Acme");
+        assert_eq!(errors[0].line, 5);
+
+        // An opportunities header needs the name and an account column to be found; found,
+        // the rest of the header check names its own line.
+        assert_eq!(
+            read_opportunities(&b"Pipeline\nDeal Name,Company,Amount\nX,Acme,1\n"[..])
+                .err()
+                .map(|e| e.to_string()),
+            Some(
+                "no column for the stage (expected one of: stage, Deal Stage, Stage Name, \
+                 Opportunity Stage, …); the header (line 2, comma-separated) reads: Deal Name | \
+                 Company | Amount"
+                    .into()
+            )
+        );
+
+        // The header is looked for among the first lines with text only: one below them
+        // is not found, and the error shows the first line, as when no line names the columns.
+        let titles = "Title\n".repeat(HEADER_SEARCH_LINES);
+        let late = format!("{titles}name,domain\nAcme,acme.com\n");
+        let refused = read_accounts(late.as_bytes()).err().map(|e| e.to_string());
+        assert!(
+            refused
+                .is_some_and(|e| e.ends_with("the header (line 1, comma-separated) reads: Title")),
+            "{late}"
+        );
+        let titles = "Title\n\n".repeat(HEADER_SEARCH_LINES - 1);
+        let last = format!("{titles}name,domain\nAcme,acme.com\n");
+        let mut reader = read_accounts(last.as_bytes()).expect("the 10th line with text");
+        assert_eq!(reader.lines_above_header().len(), HEADER_SEARCH_LINES - 1);
+        assert_eq!(
+            reader.next().and_then(Result::ok).map(|r| r.name),
+            some("Acme")
+        );
+
+        // Only title-like lines are passed over: a header without a name column is not
+        // skipped for a row below it that happens to read like one (`Company`).
+        let refused = read_accounts(
+            &b"Firma,Website,Type\nAcme,acme.com,Customer\nCompany,c.com,Other\n"[..],
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert!(refused.is_some_and(
+            |e| e.ends_with("(line 1, comma-separated) reads: Firma | Website | Type")
+        ),);
+        // A file with no text at all is empty.
+        assert_eq!(
+            read_accounts(&b"\n,,,\n;;\n"[..])
+                .err()
+                .map(|e| e.to_string()),
+            Some("the file is empty (expected a header row naming the columns)".into())
+        );
+        // A file that starts right at its header skips nothing.
+        let reader = read_accounts(&b"name\nAcme\n"[..]).expect("header");
+        assert!(reader.lines_above_header().is_empty());
+
+        // Lone-CR line ends (Excel for Mac): lines are estimated from the header's.
+        let (_, errors, _) = accounts(b"Accounts\rname,domain\rA,a.com\rB,b.com,x\r");
+        assert_eq!((errors[0].row, errors[0].line), (2, 4));
     }
 
     #[test]
@@ -4591,8 +4885,10 @@ X,prospect,A,03/04/2026
             assert_eq!(errors, vec![]);
             assert!(opportunities.len() >= 20);
             for o in &opportunities {
-                let id = o.account_external_id.as_ref().expect("account id");
-                assert!(ids.contains(id), "row {}: unknown account {id}", o.row);
+                let listed = o.account_external_id.as_ref().expect("account id");
+                for id in listed.split(';') {
+                    assert!(ids.contains(id), "row {}: unknown account {id}", o.row);
+                }
             }
         }
     }
@@ -5152,6 +5448,39 @@ B,Nan
                 "is '#N/A', Excel's \"not found\" (a lookup formula that found nothing); every \
                  opportunity needs a name"
             )]
+        );
+    }
+
+    #[test]
+    fn each_id_of_a_hubspot_associated_company_list_is_checked_and_kept() {
+        // HubSpot's `Associated Company IDs` lists every company of a deal, `;`-separated:
+        // each id is read like a single one (pandas' floats, spaces, empty parts), all
+        // are kept for the importer to link the one that is an account, and one that Excel
+        // shortened is an error, as alone.
+        let input = "Deal Name,Deal Stage,Associated Company IDs,Associated Company\n\
+                     A,won,\" 9001.0 ; 9002;;\",Acme Inc;Globex\n\
+                     B,won,9003;1.23457E+11,\n\
+                     C,won,9004,\n";
+        let (rows, errors, _) = opportunities(input.as_bytes());
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.account_external_id.as_deref(), r.account_name.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("9001;9002"), Some("Acme Inc;Globex")),
+                (Some("9004"), None)
+            ]
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            (errors[0].row, errors[0].column.as_str()),
+            (2, "Associated Company IDs")
+        );
+        assert!(
+            errors[0].message.contains("scientific notation"),
+            "{errors:?}"
         );
     }
 

@@ -43,6 +43,9 @@ pub struct ImportSummary {
     pub unchanged: u64,
     /// Columns of the file that no field uses.
     pub ignored_columns: Vec<String>,
+    /// Lines with text above the header that were skipped (a report's title, `Exported on …`),
+    /// each as its cells with text read, shortened.
+    pub lines_above_header: Vec<String>,
 }
 
 /// Why an import wrote nothing.
@@ -112,6 +115,7 @@ pub fn import_accounts(
     let reader = import::read_accounts(input).map_err(ImportFailure::File)?;
     let summary = ImportSummary {
         ignored_columns: reader.ignored_columns().to_vec(),
+        lines_above_header: reader.lines_above_header().to_vec(),
         ..Default::default()
     };
     parsed_ahead(reader, |rows| write_accounts(store, rows, summary))
@@ -235,6 +239,7 @@ pub fn import_opportunities(
     let reader = import::read_opportunities_with(input, options).map_err(ImportFailure::File)?;
     let summary = ImportSummary {
         ignored_columns: reader.ignored_columns().to_vec(),
+        lines_above_header: reader.lines_above_header().to_vec(),
         ..Default::default()
     };
     // The write transaction first: it holds the writer lock, so the snapshot begun next sees
@@ -268,7 +273,7 @@ impl<R: Read> Iterator for Resolved<R> {
         let columns = self.reader.account_columns();
         Some(match find_account(&self.accounts, &row, line, columns) {
             Ok(Ok(account_id)) => Ok(Ok((row, account_id))),
-            Ok(Err(e)) => Ok(Err(vec![e])),
+            Ok(Err(errors)) => Ok(Err(errors)),
             Err(e) => Err(e),
         })
     }
@@ -464,73 +469,160 @@ fn salesforce_other_form(
     }
 }
 
-/// The account a row refers to, or the row error saying why there is none (naming the column
-/// as the file's header writes it).
+/// What one account cell of an opportunity row names.
+#[derive(Debug, PartialEq, Eq)]
+enum Named {
+    /// One account.
+    One(String),
+    /// No account.
+    Nothing,
+    /// Several accounts have this value (a name two accounts share).
+    Shared(String),
+    /// A `;`-separated list (HubSpot's associated companies) whose parts name different
+    /// accounts: each such part, as written, and the accounts it names.
+    Several(Vec<(String, Vec<String>)>),
+}
+
+/// The account `ids` one value names.
+fn one_of(value: &str, ids: Vec<String>) -> Named {
+    let mut ids = ids.into_iter();
+    match (ids.next(), ids.next()) {
+        (None, _) => Named::Nothing,
+        (Some(id), None) => Named::One(id),
+        (Some(_), Some(_)) => Named::Shared(value.to_string()),
+    }
+}
+
+/// What a cell names, with `lookup` giving the accounts one value names (at most two): the
+/// whole value; else, when it is a `;`-separated list (HubSpot writes every company a deal is
+/// associated with, `Acme Inc;Globex`), the parts that name an account: one such part names
+/// its account, several name [`Named::Several`] (unless they all name the same account, as a
+/// Salesforce id in both its forms does).
+fn named(value: &str, mut lookup: impl FnMut(&str) -> Result<Vec<String>>) -> Result<Named> {
+    let whole = lookup(value)?;
+    if !whole.is_empty() || !value.contains(';') {
+        return Ok(one_of(value, whole));
+    }
+    let mut matched: Vec<(String, Vec<String>)> = Vec::new();
+    for part in value.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        if matched.iter().any(|(p, _)| p == part) {
+            continue;
+        }
+        let ids = lookup(part)?;
+        if !ids.is_empty() {
+            matched.push((part.to_string(), ids));
+        }
+    }
+    let mut accounts: Vec<&String> = matched.iter().flat_map(|(_, ids)| ids).collect();
+    accounts.sort();
+    accounts.dedup();
+    Ok(match (matched.len(), accounts.as_slice()) {
+        (0, _) => Named::Nothing,
+        (_, [one]) => Named::One((*one).clone()),
+        (1, _) => Named::Shared(matched.swap_remove(0).0),
+        _ => Named::Several(matched),
+    })
+}
+
+/// The account a row refers to, or the row errors saying why there is none (naming the column
+/// as the file's header writes it). The account's id is tried first, then its domain, then its
+/// name. A `;`-separated list of ids or names links to the one account its parts name; when
+/// they name several, a later column settles which only by naming one of them, else each such
+/// list is an error: an opportunity belongs to one account.
 fn find_account(
     tables: &AccountIndexes,
     row: &import::OpportunityRow,
     line: u64,
     columns: &import::AccountColumns,
-) -> Result<std::result::Result<String, RowError>> {
+) -> Result<std::result::Result<String, Vec<RowError>>> {
     let error = |column: &str, message: String| RowError {
         row: row.row,
         line,
         column: column.to_string(),
         message,
     };
+    let several = |column: &str, parts: &[(String, Vec<String>)]| {
+        let names: Vec<&str> = parts.iter().map(|(part, _)| part.as_str()).collect();
+        error(
+            column,
+            format!(
+                "names {} companies ({}); keep one",
+                names.len(),
+                names.join("; ")
+            ),
+        )
+    };
+    // The accounts lists in earlier columns named, when they named several.
+    let mut listed: Vec<String> = Vec::new();
+    let mut errors: Vec<RowError> = Vec::new();
+    let settles = |listed: &[String], id: &String| listed.is_empty() || listed.contains(id);
     if let Some(x) = &row.account_external_id {
-        if let Some(id) = tables.account_id_by_external(x)? {
-            return Ok(Ok(id));
-        }
-        if let Some(id) = salesforce_other_form(x, |o| tables.account_id_by_external(o))? {
-            return Ok(Ok(id));
-        }
-        if row.account_domain.is_none() && row.account_name.is_none() {
-            return Ok(Err(error(
-                &columns.external_id,
-                format!("no account with external id '{x}' (import accounts first)"),
-            )));
+        let by_external = |x: &str| -> Result<Vec<String>> {
+            Ok(match tables.account_id_by_external(x)? {
+                Some(id) => vec![id],
+                None => salesforce_other_form(x, |o| tables.account_id_by_external(o))?
+                    .into_iter()
+                    .collect(),
+            })
+        };
+        match named(x, by_external)? {
+            Named::One(id) => return Ok(Ok(id)),
+            Named::Several(parts) => {
+                errors.push(several(&columns.external_id, &parts));
+                listed.extend(parts.into_iter().flat_map(|(_, ids)| ids));
+            }
+            Named::Nothing | Named::Shared(_) => {
+                if row.account_domain.is_none() && row.account_name.is_none() {
+                    return Ok(Err(vec![error(
+                        &columns.external_id,
+                        format!("no account with external id '{x}' (import accounts first)"),
+                    )]));
+                }
+            }
         }
     }
     if let Some(d) = &row.account_domain {
-        let ids = tables.account_ids_by_domain(d.as_str(), 2)?;
-        match ids.len() {
-            1 => return Ok(Ok(ids.into_iter().next().unwrap_or_default())),
-            0 if row.account_name.is_none() => {
-                return Ok(Err(error(
+        match one_of(d.as_str(), tables.account_ids_by_domain(d.as_str(), 2)?) {
+            Named::One(id) if settles(&listed, &id) => return Ok(Ok(id)),
+            Named::Nothing if row.account_name.is_none() && errors.is_empty() => {
+                return Ok(Err(vec![error(
                     &columns.domain,
                     format!("no account with domain '{d}' (import accounts first)"),
-                )))
+                )]))
             }
-            0 => {}
-            _ => {
-                return Ok(Err(error(
+            Named::Shared(_) if errors.is_empty() => {
+                return Ok(Err(vec![error(
                     &columns.domain,
                     format!("several accounts have domain '{d}': give the account's external id"),
-                )))
+                )]))
             }
+            _ => {}
         }
     }
     if let Some(name) = &row.account_name {
-        let ids = tables.account_ids_by_name(name, 2)?;
-        return Ok(match ids.len() {
-            1 => Ok(ids.into_iter().next().unwrap_or_default()),
-            0 => Err(error(
+        match named(name, |n| tables.account_ids_by_name(n, 2))? {
+            Named::One(id) if settles(&listed, &id) => return Ok(Ok(id)),
+            Named::Several(parts) => errors.push(several(&columns.name, &parts)),
+            Named::Nothing if errors.is_empty() => errors.push(error(
                 &columns.name,
                 format!("no account named '{name}' (import accounts first)"),
             )),
-            _ => Err(error(
+            Named::Shared(part) if errors.is_empty() => errors.push(error(
                 &columns.name,
                 format!(
-                    "several accounts are named '{name}': give the account's external id or domain"
+                    "several accounts are named '{part}': give the account's external id or domain"
                 ),
             )),
-        });
+            _ => {}
+        }
     }
-    Ok(Err(error(
-        columns.first(),
-        "no account: give the account's external id, domain or name".to_string(),
-    )))
+    if errors.is_empty() {
+        errors.push(error(
+            columns.first(),
+            "no account: give the account's external id, domain or name".to_string(),
+        ));
+    }
+    Ok(Err(errors))
 }
 
 fn finish(
@@ -548,4 +640,172 @@ fn finish(
     txn.commit()
         .map_err(|e| ImportFailure::Internal(e.into()))?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::OpportunityFilter;
+
+    /// A store holding the accounts of `accounts_csv`.
+    fn store_with(accounts_csv: &str) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        import_accounts(&store, accounts_csv.as_bytes())
+            .map_err(|e| format!("{e:?}"))
+            .expect("accounts import");
+        (dir, store)
+    }
+
+    /// Imports `csv` as opportunities: each one's external id and its account's external id,
+    /// or the row errors as the CLI prints them.
+    fn link(store: &Store, csv: &str) -> Result<Vec<(String, String)>, Vec<String>> {
+        match import_opportunities(
+            store,
+            csv.as_bytes(),
+            Currency::USD,
+            import::ImportOptions::default(),
+        ) {
+            Ok(_) => {}
+            Err(ImportFailure::Rows { errors, .. }) => {
+                return Err(errors.iter().map(ToString::to_string).collect())
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+        let page = store
+            .list_opportunities(&OpportunityFilter::default(), None, 1000)
+            .expect("list");
+        let mut linked: Vec<(String, String)> = page
+            .items
+            .into_iter()
+            .map(|o| {
+                let account = store
+                    .account(&o.account_id)
+                    .expect("read")
+                    .expect("account");
+                (
+                    o.external_id.unwrap_or_default(),
+                    account.external_id.unwrap_or_default(),
+                )
+            })
+            .collect();
+        linked.sort();
+        Ok(linked)
+    }
+
+    const COMPANIES: &str = "Record ID,Company name,Company Domain Name\n\
+        123,Acme Inc,acme.example\n\
+        456,Globex,globex.example\n\
+        789,Initech,initech.example\n";
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_hubspot_deal_listing_several_companies_links_the_one_that_is_an_account() {
+        // HubSpot writes every company a deal is associated with into one cell, `;`-separated.
+        // The one part that names an account is the deal's account, in the name or the id column.
+        let (_dir, store) = store_with(COMPANIES);
+        let deals = "Record ID,Deal Name,Deal Stage,Associated Company\n\
+            D1,By name,closedwon,Acme Inc;Umbrella Corp\n\
+            D2,Spaces and case as written,closedwon, Umbrella Corp ;  Globex \n\
+            D3,Whole name,closedwon,Initech\n";
+        assert_eq!(
+            link(&store, deals),
+            Ok(pairs(&[("D1", "123"), ("D2", "456"), ("D3", "789")]))
+        );
+        let deals = "Record ID,Deal Name,Deal Stage,Associated Company IDs\n\
+            D4,By id,closedwon,999;456\n\
+            D5,The same id twice,closedwon,123;123\n";
+        assert_eq!(
+            link(&store, deals),
+            Ok(pairs(&[
+                ("D1", "123"),
+                ("D2", "456"),
+                ("D3", "789"),
+                ("D4", "456"),
+                ("D5", "123")
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_hubspot_deal_naming_several_accounts_is_a_row_error_naming_the_column_and_parts() {
+        let (_dir, store) = store_with(COMPANIES);
+        // Both companies are accounts here: which one the deal belongs to is not the import's
+        // to guess. Each list naming several is reported; nothing is imported.
+        let deals = "Record ID,Deal Name,Deal Stage,Associated Company IDs,Associated Company\n\
+            D1,Fine,closedwon,123,Acme Inc\n\
+            D2,Two,closedwon,123;456,Acme Inc;Globex\n\
+            D3,Two of three,closedwon,,Acme Inc; Umbrella Corp; Globex\n\
+            D4,None,closedwon,998;999,Umbrella Corp;Hooli\n";
+        assert_eq!(
+            link(&store, deals),
+            Err(vec![
+                "row 2 (line 3), column Associated Company IDs: names 2 companies (123; 456); \
+                 keep one"
+                    .to_string(),
+                "row 2 (line 3), column Associated Company: names 2 companies (Acme Inc; \
+                 Globex); keep one"
+                    .to_string(),
+                "row 3 (line 4), column Associated Company: names 2 companies (Acme Inc; \
+                 Globex); keep one"
+                    .to_string(),
+                "row 4 (line 5), column Associated Company: no account named 'Umbrella \
+                 Corp;Hooli' (import accounts first)"
+                    .to_string(),
+            ])
+        );
+        assert!(store
+            .list_opportunities(&OpportunityFilter::default(), None, 10)
+            .expect("list")
+            .items
+            .is_empty());
+        let by_id = "Deal Name,Deal Stage,Associated Company IDs\nD,closedwon,998;999\n";
+        assert_eq!(
+            link(&store, by_id),
+            Err(vec![
+                "row 1 (line 2), column Associated Company IDs: no account with external id \
+                 '998;999' (import accounts first)"
+                    .to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn another_account_column_settles_a_list_only_by_naming_one_of_its_companies() {
+        let (_dir, store) = store_with(COMPANIES);
+        // The ids list two accounts; the single name (or domain) says which of them.
+        let deals = "Record ID,Deal Name,Deal Stage,Associated Company IDs,Company Domain,Associated Company\n\
+            D1,Named,closedwon,123;456,,Globex\n\
+            D2,By domain,closedwon,123;456,acme.example,\n";
+        assert_eq!(
+            link(&store, deals),
+            Ok(pairs(&[("D1", "456"), ("D2", "123")]))
+        );
+        // A name that is neither of them settles nothing.
+        let deals = "Record ID,Deal Name,Deal Stage,Associated Company IDs,Associated Company\n\
+            D3,Elsewhere,closedwon,123;456,Initech\n";
+        assert_eq!(
+            link(&store, deals),
+            Err(vec![
+                "row 1 (line 2), column Associated Company IDs: names 2 companies (123; 456); \
+                 keep one"
+                    .to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn an_account_whose_name_holds_a_semicolon_is_linked_by_its_whole_name() {
+        let (_dir, store) =
+            store_with("Record ID,Company name\n1,Smith;Jones LLP\n2,Smith\n3,Jones LLP\n");
+        let deals =
+            "Record ID,Deal Name,Deal Stage,Associated Company\nD1,Law,closedwon,Smith;Jones LLP\n";
+        assert_eq!(link(&store, deals), Ok(pairs(&[("D1", "1")])));
+    }
 }

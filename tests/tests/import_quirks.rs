@@ -3,7 +3,7 @@
 //! never imported as a wrong value. The stored values are checked through the HTTP API.
 //! docs/import.md describes each rule; node/src/import.rs has a unit test per rule.
 
-use cosell_e2e::{cents, find_by_external_id, write_file, Node};
+use cosell_e2e::{accounts_csv, cents, find_by_external_id, write_file, Node};
 use serde_json::Value;
 
 /// Runs `cosell import WHAT FILE [ARGS…]` and asserts it succeeded.
@@ -135,7 +135,7 @@ fn a_quirky_hubspot_export_imports_through_the_api() {
     let d1 = find_by_external_id(&opps, "9001");
     assert_eq!(
         d1["account_id"], initech["id"],
-        "the first associated company"
+        "of the two associated company ids, the one the Associated Company column names"
     );
     assert_eq!(d1["stage"], "prospect");
     assert_eq!(
@@ -487,4 +487,210 @@ fn importing_a_directory_says_it_is_a_directory_and_does_not_blame_the_node() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn title_lines_above_the_header_are_skipped_reported_and_do_not_shift_line_numbers() {
+    // Goal: a report's title, an "Exported on" line, a blank line and a line of separators
+    // above the header (Salesforce formatted reports, HubSpot, Pipedrive, files saved from
+    // Excel) do not stop an import: the CLI and the API say which lines were skipped, and row
+    // errors name the file's real lines. A file whose header names no known columns is still
+    // refused, showing its first line.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let accounts = "Accounts by Type\n\
+        Exported on 2026-11-02 by Jane\n\
+        \n\
+        ,,,\n\
+        Account ID,Account Name,Website\n\
+        A1,Acme,acme.example\n\
+        A2,Globex,globex.example\n";
+    let file = write_file(&node.scratch(), "titled-accounts.csv", accounts.as_bytes());
+    let out = node.cli(&["import", "accounts", file.to_str().expect("utf-8 path")]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(": 2 rows, 2 inserted"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "skipped 2 lines above the header: \"Accounts by Type\", \"Exported on 2026-11-02 by \
+             Jane\""
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(node.list_all("/api/v1/accounts", "", 100).len(), 2);
+
+    // Through the API: the skipped lines are answered beside the ignored columns.
+    let opportunities = "\"Opportunities by Stage\",,,\n\
+        \"Filtered By:\",\"Stage equals Closed Won\",,\n\
+        \n\
+        Opportunity Name,Account ID,Stage,Amount\n\
+        Acme platform,A1,Closed Won,100\n\
+        Globex pilot,A2,Someday,5\n";
+    let r = node.post_csv("/api/v1/import/opportunities", opportunities.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text);
+    let detail = &r.json["details"][0];
+    assert_eq!(
+        (&detail["row"], &detail["line"], &detail["column"]),
+        (&2.into(), &6.into(), &"Stage".into()),
+        "{}",
+        r.text
+    );
+    let fixed = opportunities.replace("Someday", "Prospecting");
+    let r = node.post_csv("/api/v1/import/opportunities", fixed.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["inserted"], 2, "{}", r.text);
+    assert_eq!(
+        r.json["lines_above_header"],
+        serde_json::json!([
+            "Opportunities by Stage",
+            "Filtered By: | Stage equals Closed Won"
+        ])
+    );
+    assert_eq!(r.json["ignored_columns"], serde_json::json!([]));
+
+    // No line names the account's name: the first line is shown as the header.
+    let unknown = "Accounts by Type\nKonto,Webseite\nA3,initech.example\n";
+    let file = write_file(&node.scratch(), "unknown-header.csv", unknown.as_bytes());
+    let out = node.cli(&["import", "accounts", file.to_str().expect("utf-8 path")]);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains(
+            "no column for the account name (expected one of: name, Account Name, Company \
+             name, Company, …); the header (line 1, comma-separated) reads: Accounts by Type"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_dash_for_the_file_reads_the_csv_from_standard_input() {
+    // Goal: `cosell import accounts -` and `cosell import opportunities -` read the CSV from a
+    // pipe, as Unix tools do (`xsv select … | cosell import accounts -`): the summary names
+    // the source `stdin`, options still apply, and a bad row is reported like a file's.
+    let mut node = Node::init("Acme");
+    node.serve();
+    // Large enough to stream through the pipe in many pieces.
+    let accounts = accounts_csv(20_000);
+    let out = node.cli_with_stdin(&["import", "accounts", "-"], Some(accounts.into_bytes()));
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("imported stdin: 20000 rows, 20000 inserted, 0 updated (0 unchanged)"),
+        "{}",
+        out.stderr
+    );
+    let (accounts_stored, _) = node.counts();
+    assert_eq!(accounts_stored, 20_000);
+
+    let opportunities = "Opportunity Name,Account ID,Stage,Close Date\n\
+        Platform,acc-1,Prospecting,03/04/2026\n\
+        Renewal,acc-2,Someday,05/04/2026\n";
+    let out = node.cli_with_stdin(
+        &[
+            "import",
+            "opportunities",
+            "-",
+            "--date-format",
+            "DD/MM/YYYY",
+        ],
+        Some(opportunities.as_bytes().to_vec()),
+    );
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("row 2 (line 3), column Stage:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("error: stdin: 1 row is invalid; nothing was imported"),
+        "{}",
+        out.stderr
+    );
+    let fixed = opportunities.replace("Someday", "Qualification");
+    let out = node.cli_with_stdin(
+        &[
+            "import",
+            "opportunities",
+            "-",
+            "--date-format",
+            "DD/MM/YYYY",
+        ],
+        Some(fixed.into_bytes()),
+    );
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("imported stdin: 2 rows, 2 inserted"),
+        "{}",
+        out.stderr
+    );
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    let platform = opps
+        .iter()
+        .find(|o| o["name"] == "Platform")
+        .expect("imported");
+    assert_eq!(
+        platform["close_date"], "2026-04-03",
+        "--date-format applies"
+    );
+
+    // Nothing on standard input is an empty file.
+    let out = node.cli_with_stdin(&["import", "accounts", "-"], Some(Vec::new()));
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("error: stdin: the file is empty"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_hubspot_deal_listing_several_associated_companies_links_the_one_that_is_an_account() {
+    // Goal: HubSpot writes every company a deal is associated with into one cell, `;`-separated.
+    // When one of them is an account, the deal links to it; when several are, the import refuses
+    // the row naming the column and the companies, and imports nothing.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let companies = "Record ID,Company name,Company Domain Name\n\
+        123,Acme Inc,acme.example\n\
+        456,Globex,globex.example\n";
+    import_ok(&node, "accounts", "companies.csv", companies, &[]);
+    let accs = node.list_all("/api/v1/accounts", "", 100);
+    let acme = find_by_external_id(&accs, "123");
+    let globex = find_by_external_id(&accs, "456");
+
+    let two_accounts = "Record ID,Deal Name,Deal Stage,Associated Company IDs,Associated Company\n\
+        D1,Platform,closedwon,123,Acme Inc\n\
+        D2,Joint venture,closedwon,123;456,Acme Inc;Globex\n";
+    let file = write_file(&node.scratch(), "deals.csv", two_accounts.as_bytes());
+    let out = node.cli(&[
+        "import",
+        "opportunities",
+        file.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!out.ok());
+    for line in [
+        "row 2 (line 3), column Associated Company IDs: names 2 companies (123; 456); keep one",
+        "row 2 (line 3), column Associated Company: names 2 companies (Acme Inc; Globex); keep one",
+    ] {
+        assert!(out.stderr.contains(line), "{line}\n{}", out.stderr);
+    }
+    assert!(node.list_all("/api/v1/opportunities", "", 100).is_empty());
+
+    // One of the listed companies is an account here (Umbrella, 789 are not): it is the deal's.
+    let one_account = "Record ID,Deal Name,Deal Stage,Associated Company IDs,Associated Company\n\
+        D1,Platform,closedwon,123,Acme Inc\n\
+        D2,Joint venture,closedwon,,Umbrella Corp; Globex\n\
+        D3,Expansion,closedwon,789;123,\n";
+    import_ok(&node, "opportunities", "deals.csv", one_account, &[]);
+    let opps = node.list_all("/api/v1/opportunities", "", 100);
+    assert_eq!(opps.len(), 3, "{opps:?}");
+    assert_eq!(find_by_external_id(&opps, "D1")["account_id"], acme["id"]);
+    assert_eq!(find_by_external_id(&opps, "D2")["account_id"], globex["id"]);
+    assert_eq!(find_by_external_id(&opps, "D3")["account_id"], acme["id"]);
 }

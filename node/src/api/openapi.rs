@@ -131,7 +131,7 @@ fn schemas() -> Value {
         "OpportunityInput": {"type": "object", "description": "Opportunity fields; account by account_id or account_domain"},
         "OpportunityPage": page("Opportunity"),
         "Csv": {"type": "string", "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
-        "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}}},
+        "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
         "Empty": {"type": "null"},
         "Credentials": {"type": "object", "required": ["username", "password"], "properties": {"username": string(), "password": string()}},
