@@ -22,8 +22,8 @@ use std::fmt;
 use std::io::{self, Chain, Cursor, Read};
 use std::sync::OnceLock;
 
-mod seen_ids;
-use seen_ids::SeenIds;
+mod once_per_file;
+pub use once_per_file::OncePerFile;
 
 /// One problem with one cell (or a whole row) of an import file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,8 @@ pub enum ImportError {
 pub struct AccountRow {
     /// The row's number (see [`RowError::row`]).
     pub row: u64,
+    /// The file line where the row starts (see [`RowError::line`]).
+    pub line: u64,
     /// The CRM's id, the key imports upsert on.
     pub external_id: Option<String>,
     /// The company's name (required).
@@ -106,6 +108,8 @@ pub struct AccountRow {
 pub struct OpportunityRow {
     /// The row's number (see [`RowError::row`]).
     pub row: u64,
+    /// The file line where the row starts (see [`RowError::line`]).
+    pub line: u64,
     /// The CRM's id, the key imports upsert on.
     pub external_id: Option<String>,
     /// The account's CRM id. HubSpot lists the ids of all the companies a deal is associated
@@ -219,14 +223,12 @@ fn salesforce_checksum(id15: &[u8]) -> String {
 pub struct AccountReader<R: Read> {
     rows: Rows<R>,
     columns: Vec<Option<usize>>,
-    seen: SeenIds,
 }
 
 /// Reads opportunities, one row per `next()`; each bad row yields all of its errors together.
 pub struct OpportunityReader<R: Read> {
     rows: Rows<R>,
     columns: Vec<Option<usize>>,
-    seen: SeenIds,
     last_line: u64,
     account_columns: AccountColumns,
     /// The amount header's currency (`Amount (EUR)`).
@@ -272,11 +274,7 @@ pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError>
             header_reads(&rows)
         )));
     }
-    Ok(AccountReader {
-        rows,
-        columns,
-        seen: SeenIds::new(),
-    })
+    Ok(AccountReader { rows, columns })
 }
 
 /// Dynamics 365 exports a generic `Status` column (the record's state, Active or Inactive)
@@ -376,7 +374,6 @@ pub fn read_opportunities_with<R: Read>(
         name: header_of(O::AccountName),
     };
     Ok(OpportunityReader {
-        seen: SeenIds::new(),
         rows,
         columns,
         last_line: 0,
@@ -603,6 +600,12 @@ impl<R: Read> AccountReader<R> {
         present_fields(&self.columns, ACCOUNT_FIELDS)
     }
 
+    /// The header of the records' own id column as written in the file (empty without one),
+    /// for errors the writer finds (an id on two rows).
+    pub fn external_id_column(&self) -> String {
+        column_header(&self.rows, self.columns[A::ExternalId as usize])
+    }
+
     /// Bytes of the file read so far (for progress).
     pub fn bytes_read(&self) -> u64 {
         self.rows.csv.get_ref().inner.input_bytes
@@ -625,6 +628,11 @@ impl<R: Read> OpportunityReader<R> {
         present_fields(&self.columns, OPPORTUNITY_FIELDS)
     }
 
+    /// See [`AccountReader::external_id_column`].
+    pub fn external_id_column(&self) -> String {
+        column_header(&self.rows, self.columns[O::ExternalId as usize])
+    }
+
     /// Bytes of the file read so far (for progress).
     pub fn bytes_read(&self) -> u64 {
         self.rows.csv.get_ref().inner.input_bytes
@@ -641,6 +649,14 @@ impl<R: Read> OpportunityReader<R> {
     pub fn account_columns(&self) -> &AccountColumns {
         &self.account_columns
     }
+}
+
+/// Column `column`'s header as written in the file; empty for a column the file lacks.
+fn column_header<R: Read>(rows: &Rows<R>, column: Option<usize>) -> String {
+    column
+        .and_then(|c| rows.headers.get(c))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The headers, as written in the file, of an opportunities file's account reference columns
@@ -679,12 +695,6 @@ impl<R: Read> Iterator for AccountReader<R> {
         let mut cells = Cells::new(&self.rows, row, line);
         let name = cells.required(c[A::Name as usize], "name", "every account needs a name");
         let external_id = cells.external_id(c[A::ExternalId as usize]);
-        once_per_file(
-            &mut cells,
-            &mut self.seen,
-            c[A::ExternalId as usize],
-            &external_id,
-        );
         let domain = cells.value(c[A::Domain as usize], parse_domain);
         let industry = cells.text(c[A::Industry as usize], "industry", NAME_CHARS_MAX);
         let country = cells.text(c[A::Country as usize], "country", NAME_CHARS_MAX);
@@ -693,6 +703,7 @@ impl<R: Read> Iterator for AccountReader<R> {
         let tags = cells.tags(c[A::Tags as usize]);
         Some(cells.finish().map(|()| AccountRow {
             row,
+            line,
             external_id,
             name,
             domain,
@@ -718,12 +729,6 @@ impl<R: Read> Iterator for OpportunityReader<R> {
         let semicolons = self.rows.delimiter == b';';
         let mut cells = Cells::new(&self.rows, row, line);
         let external_id = cells.external_id(c[O::ExternalId as usize]);
-        once_per_file(
-            &mut cells,
-            &mut self.seen,
-            c[O::ExternalId as usize],
-            &external_id,
-        );
         let (account_external_id, account_domain, account_name) = account_reference(&mut cells, c);
         let name = cells.required(
             c[O::Name as usize],
@@ -760,6 +765,7 @@ impl<R: Read> Iterator for OpportunityReader<R> {
         Some(match (result, stage) {
             (Ok(()), Some(stage)) => Ok(OpportunityRow {
                 row,
+                line,
                 external_id,
                 account_external_id,
                 account_domain,
@@ -783,26 +789,6 @@ impl<R: Read> Iterator for OpportunityReader<R> {
                 message: "every opportunity needs a stage".into(),
             }]),
         })
-    }
-}
-
-/// A row error when `external_id` was a record's id on an earlier row of this file: the later
-/// row would silently overwrite the earlier one (see [`SeenIds`]).
-fn once_per_file(
-    cells: &mut Cells<'_>,
-    seen: &mut SeenIds,
-    column: Option<usize>,
-    external_id: &Option<String>,
-) {
-    let Some(id) = external_id else { return };
-    if let Some(earlier) = seen.earlier_row(id, cells.row) {
-        cells.error(
-            column,
-            format!(
-                "'{id}' is the id of row {earlier} too; a file may hold each record once, so \
-                 merge the two rows or remove one"
-            ),
-        );
     }
 }
 
@@ -3561,6 +3547,7 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
             vec![
                 OpportunityRow {
                     row: 1,
+                    line: 2,
                     external_id: some("0065g00000Opp1AAA"),
                     account_external_id: some("0015g00000AcmeAAA"),
                     account_domain: None,
@@ -3577,6 +3564,7 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
                 },
                 OpportunityRow {
                     row: 2,
+                    line: 3,
                     external_id: some("0065g00000Opp2AAA"),
                     account_external_id: some("0015g00000GlobAAA"),
                     account_domain: None,
@@ -3593,6 +3581,7 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
                 },
                 OpportunityRow {
                     row: 3,
+                    line: 5,
                     external_id: some("0065g00000Opp3AAA"),
                     account_external_id: None,
                     account_domain: None,
@@ -3663,6 +3652,7 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
             rows[0],
             AccountRow {
                 row: 1,
+                line: 2,
                 external_id: some("9480000011"),
                 name: "Acme Analytics".into(),
                 domain: domain("acmeanalytics.com"),
@@ -5597,38 +5587,6 @@ B,Nan
         assert_eq!(errors, vec![]);
         assert_eq!(rows[0].name, "Acme Corp");
         assert_eq!(rows[0].owner.as_deref(), Some("Jane Doe"));
-    }
-
-    #[test]
-    fn an_external_id_twice_in_one_file_is_an_error_on_the_later_row() {
-        // Bug: the later row silently overwrote the earlier one ("1 inserted, 1 updated").
-        let (_, errors, _) = accounts(
-            b"Account ID,Account Name,Website\nX1,One,one.com\nX2,Two,two.com\n X1 ,Three,three.com\n",
-        );
-        assert_eq!(
-            errors,
-            vec![error(
-                3,
-                4,
-                "Account ID",
-                "'X1' is the id of row 1 too; a file may hold each record once, so merge the \
-                 two rows or remove one"
-            )]
-        );
-        // A Salesforce id in its 15- and 18-character forms is one id.
-        let long = salesforce_id_other_form("0065g00000AbCdE").unwrap();
-        let (_, errors, _) = opportunities(
-            format!(
-                "Opportunity ID,Opportunity Name,Account ID,Stage\n\
-                 0065g00000AbCdE,A,X1,Prospecting\n{long},B,X1,Prospecting\n"
-            )
-            .as_bytes(),
-        );
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(
-            (errors[0].row, errors[0].column.as_str()),
-            (2, "Opportunity ID")
-        );
     }
 
     #[test]

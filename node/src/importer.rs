@@ -13,7 +13,7 @@
 //! it, and that one has no external id); an opportunity by `external_id`, else by name within its account. A row's
 //! empty or absent cells keep the stored values.
 
-use crate::import::{self, ImportError, RowError};
+use crate::import::{self, ImportError, OncePerFile, RowError};
 use crate::store::{AccountIndexes, NewExternalId, Store, Upsert, WriteTables};
 use anyhow::Result;
 use protocol::records::{Account, Currency, Opportunity};
@@ -118,7 +118,10 @@ pub fn import_accounts(
         lines_above_header: reader.lines_above_header().to_vec(),
         ..Default::default()
     };
-    parsed_ahead(reader, |rows| write_accounts(store, rows, summary))
+    let id_column = reader.external_id_column();
+    parsed_ahead(reader, |rows| {
+        write_accounts(store, rows, summary, &id_column)
+    })
 }
 
 /// The writer half of [`import_accounts`]: `rows` come parsed from the other thread.
@@ -126,9 +129,10 @@ fn write_accounts(
     store: &Store,
     rows: impl Iterator<Item = Result<import::AccountRow, Vec<RowError>>>,
     mut summary: ImportSummary,
+    id_column: &str,
 ) -> Result<ImportSummary, ImportFailure> {
     let mut errors = Errors::default();
-    let mut new_ids = Ids::default();
+    let mut once = OncePerFile::new();
     let txn = store.write()?;
     {
         let mut tables = WriteTables::open(&txn)?;
@@ -141,12 +145,10 @@ fn write_accounts(
                     continue;
                 }
             };
-            if errors.any() {
-                continue;
-            }
             // A new row's external id is claimed for a fresh id right away: one B-tree descent
-            // instead of a lookup and an insert.
-            let fresh_id = new_ids.next();
+            // instead of a lookup and an insert. Claims go on after a bad row (the transaction
+            // is dropped then), so every later row that repeats an id is still named.
+            let fresh_id = once.new_id(row.row);
             let existing = match (&row.external_id, &row.domain) {
                 (Some(x), _) => {
                     match salesforce_other_form(x, |o| tables.account_id_by_external(o))? {
@@ -176,6 +178,13 @@ fn write_accounts(
                     }
                 }
             };
+            if let Some(e) = written_earlier(&mut once, existing.as_deref(), &row, id_column) {
+                errors.add(vec![e]);
+                continue;
+            }
+            if errors.any() {
+                continue;
+            }
             let base = match existing {
                 Some(id) => Some(tables.account(&id)?.ok_or_else(|| {
                     anyhow::anyhow!("an index names account {id}, which is missing")
@@ -247,8 +256,9 @@ pub fn import_opportunities(
     let txn = store.write()?;
     let accounts = AccountIndexes::open(&store.read()?)?;
     let rows = Resolved { reader, accounts };
+    let id_column = rows.reader.external_id_column();
     parsed_ahead(rows, |rows| {
-        write_opportunities(txn, rows, summary, default_currency)
+        write_opportunities(txn, rows, summary, default_currency, &id_column)
     })
 }
 
@@ -286,9 +296,10 @@ fn write_opportunities(
     rows: impl Iterator<Item = Result<ResolvedRow, anyhow::Error>>,
     mut summary: ImportSummary,
     default_currency: Currency,
+    id_column: &str,
 ) -> Result<ImportSummary, ImportFailure> {
     let mut errors = Errors::default();
-    let mut new_ids = Ids::default();
+    let mut once = OncePerFile::new();
     {
         let mut tables = WriteTables::open(&txn)?;
         for row in rows {
@@ -300,10 +311,8 @@ fn write_opportunities(
                     continue;
                 }
             };
-            if errors.any() {
-                continue;
-            }
-            let fresh_id = new_ids.next();
+            // As for accounts: claims go on after a bad row, to name every repeated id.
+            let fresh_id = once.new_id(row.row);
             let existing = match &row.external_id {
                 Some(x) => {
                     match salesforce_other_form(x, |o| tables.opportunity_id_by_external(o))? {
@@ -324,6 +333,13 @@ fn write_opportunities(
                     found
                 }
             };
+            if let Some(e) = written_earlier(&mut once, existing.as_deref(), &row, id_column) {
+                errors.add(vec![e]);
+                continue;
+            }
+            if errors.any() {
+                continue;
+            }
             let base = match existing {
                 Some(id) => Some(tables.opportunity(&id)?.ok_or_else(|| {
                     anyhow::anyhow!("an index names opportunity {id}, which is missing")
@@ -423,20 +439,52 @@ where
     })
 }
 
-/// New record ids: ULIDs, strictly increasing within an import, so new records (and their
-/// entries in id-ordered indexes) are appended to their B-trees rather than scattered.
-#[derive(Default)]
-struct Ids(ulid::Generator);
+/// What the writer needs of a parsed row to name it in an error.
+trait FileRow {
+    fn at(&self) -> (u64, u64);
+    fn external_id(&self) -> Option<&str>;
+}
 
-impl Ids {
-    fn next(&mut self) -> String {
-        // The generator fails only when 2^80 ids were made in one millisecond; a fresh random
-        // ULID is still unique then.
-        self.0
-            .generate()
-            .unwrap_or_else(|_| ulid::Ulid::new())
-            .to_string()
+impl FileRow for import::AccountRow {
+    fn at(&self) -> (u64, u64) {
+        (self.row, self.line)
     }
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+}
+
+impl FileRow for import::OpportunityRow {
+    fn at(&self) -> (u64, u64) {
+        (self.row, self.line)
+    }
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+}
+
+/// A row error when `row`, which has an external id, would update record `existing` that an
+/// earlier row of this file already wrote: the later row would silently overwrite the earlier
+/// one (see [`OncePerFile`]). Rows matched by domain or name are not counted: those are guesses
+/// a file may repeat.
+fn written_earlier(
+    once: &mut OncePerFile,
+    existing: Option<&str>,
+    row: &impl FileRow,
+    id_column: &str,
+) -> Option<RowError> {
+    let (id, existing) = (row.external_id()?, existing?);
+    let (row, line) = row.at();
+    let earlier = once.earlier_row(existing, row)?;
+    Some(RowError {
+        row,
+        line,
+        column: id_column.to_string(),
+        message: format!(
+            "'{id}' is the id of row {earlier} too; a file may hold each record once, so merge \
+             the two rows or remove one"
+        ),
+    })
 }
 
 fn set<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -807,5 +855,106 @@ mod tests {
         let deals =
             "Record ID,Deal Name,Deal Stage,Associated Company\nD1,Law,closedwon,Smith;Jones LLP\n";
         assert_eq!(link(&store, deals), Ok(pairs(&[("D1", "1")])));
+    }
+
+    /// Imports `csv` as accounts into `store`: the summary, or the row errors as the CLI prints
+    /// them.
+    fn accounts_into(store: &Store, csv: &str) -> Result<ImportSummary, Vec<String>> {
+        match import_accounts(store, csv.as_bytes()) {
+            Ok(summary) => Ok(summary),
+            Err(ImportFailure::Rows { errors, .. }) => {
+                Err(errors.iter().map(ToString::to_string).collect())
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_external_id_twice_in_one_file_is_an_error_on_the_later_row_naming_the_earlier() {
+        // Bug: the later row silently overwrote the earlier one ("1 inserted, 1 updated").
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        let errors = accounts_into(
+            &store,
+            "Account ID,Account Name,Website\nX1,One,one.com\nX2,Two,two.com\n X1 ,Three,three.com\n",
+        )
+        .expect_err("a repeated id");
+        assert_eq!(
+            errors,
+            [
+                "row 3 (line 4), column Account ID: 'X1' is the id of row 1 too; a file may hold \
+              each record once, so merge the two rows or remove one"
+            ]
+        );
+        assert_eq!(
+            store.counts().expect("counts").accounts,
+            0,
+            "nothing written"
+        );
+
+        // A Salesforce id in its 15- and 18-character forms is one id.
+        let (_dir, store) = store_with(COMPANIES);
+        let long = import::salesforce_id_other_form("0065g00000AbCdE").expect("18 characters");
+        let errors = link(
+            &store,
+            &format!(
+                "Opportunity ID,Opportunity Name,Account ID,Stage\n\
+                 0065g00000AbCdE,A,123,Prospecting\n{long},B,123,Prospecting\n"
+            ),
+        )
+        .expect_err("one id in two forms");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let expected =
+            format!("row 2 (line 3), column Opportunity ID: '{long}' is the id of row 1 too");
+        assert!(errors[0].starts_with(&expected), "{errors:?}");
+    }
+
+    #[test]
+    fn a_reimport_that_repeats_an_id_names_both_rows_and_every_repeat_after_a_bad_row() {
+        // Records that exist before the import are counted too (a re-import with a repeated
+        // row), and a bad row earlier in the file does not hide a later repeat.
+        let (_dir, store) = store_with(COMPANIES);
+        let errors = accounts_into(
+            &store,
+            "Record ID,Company name,Company Domain Name\n\
+             123,Acme Inc,acme.example\n\
+             456,Globex,not a domain\n\
+             789,Initech,initech.example\n\
+             123,Acme Again,acme.example\n\
+             N1,New,new.example\n\
+             N1,New again,new.example\n",
+        )
+        .expect_err("repeats");
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].starts_with("row 2 (line 3), column Company Domain Name"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("row 4 (line 5), column Record ID: '123' is the id of row 1 too"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].starts_with("row 6 (line 7), column Record ID: 'N1' is the id of row 5 too"),
+            "{errors:?}"
+        );
+        let acme = store
+            .list_accounts(None, None, 10)
+            .expect("list")
+            .items
+            .into_iter()
+            .find(|a| a.external_id.as_deref() == Some("123"))
+            .expect("acme");
+        assert_eq!(acme.name, "Acme Inc", "nothing written");
+        assert_eq!(store.counts().expect("counts").accounts, 3);
+
+        // The same file without the repeats imports, and again changes nothing.
+        let clean = "Record ID,Company name,Company Domain Name\n\
+             123,Acme Inc,acme.example\n\
+             N1,New,new.example\n";
+        let first = accounts_into(&store, clean).expect("imports");
+        assert_eq!((first.inserted, first.updated), (1, 1));
+        let again = accounts_into(&store, clean).expect("imports");
+        assert_eq!((again.inserted, again.updated, again.unchanged), (0, 2, 2));
     }
 }

@@ -33,8 +33,9 @@ impl OncePerFile {
         }
     }
 
-    /// The id for a new record written by `row` (sortable, unique: a ULID from this import's
-    /// range).
+    /// The id for a new record written by `row`: a ULID from this import's range, strictly
+    /// increasing, so new records (and their entries in id-ordered indexes) are appended to
+    /// their B-trees rather than scattered.
     pub fn new_id(&mut self, row: u64) -> String {
         let id = self.first + self.new_rows.len() as u128;
         self.new_rows.push(u32::try_from(row).unwrap_or(u32::MAX));
