@@ -30,11 +30,15 @@ use std::time::{Duration, Instant};
 use redb::{Database, TableDefinition};
 
 const RAW: TableDefinition<&[u8], &[u8]> = TableDefinition::new("rows");
-// The floor's tables are laid out as the node's (schema 3): ids as a ULID's 16 bytes.
+// The floor's tables are laid out as the node's (schema 4): ids as a ULID's 16 bytes; the
+// accounts' (domain, id) and (name, id) indexes keyed by tuples, the opportunities' (stage, id)
+// and (account, id) indexes by one fixed-width key each.
 const FLOOR_RECORDS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("records");
 const FLOOR_EXTERNAL: TableDefinition<&[u8], &[u8; 16]> = TableDefinition::new("by_external");
 const FLOOR_INDEX_A: TableDefinition<(&[u8], &[u8; 16]), ()> = TableDefinition::new("index_a");
 const FLOOR_INDEX_B: TableDefinition<(&[u8], &[u8; 16]), ()> = TableDefinition::new("index_b");
+const FLOOR_STAGE: TableDefinition<&[u8; 17], ()> = TableDefinition::new("stage");
+const FLOOR_ACCOUNT: TableDefinition<&[u8; 32], ()> = TableDefinition::new("account");
 const STAGES: [&str; 7] = [
     "Prospecting",
     "Qualification",
@@ -80,11 +84,8 @@ fn main() {
     // (a') The floor with indexes: columns 2 and 1 are the account's website and name, 3 and 2
     // the opportunity's stage and account id (see write_accounts / write_opportunities).
     let floor_acc = floor_import(&dir.join("floor-accounts.redb"), &accounts, [2, 1]);
-    let floor_opp = floor_import(
-        &dir.join("floor-opportunities.redb"),
-        &opportunities,
-        [3, 2],
-    );
+    let floor_opp =
+        floor_import_opportunities(&dir.join("floor-opportunities.redb"), &opportunities);
     report("floor accounts", n, floor_acc);
     report("floor opportunities", n, floor_opp);
     let raw_hwm = vm_hwm_kb(std::process::id());
@@ -265,6 +266,34 @@ fn floor_import(db_path: &Path, csv_path: &Path, index: [usize; 2]) -> Duration 
             index_b
                 .insert((&record[index[1]], &id), ())
                 .expect("insert");
+        });
+    })
+}
+
+/// [`floor_import`] for the opportunities file, with the node's fixed-width keys for its
+/// (stage, id) and (account, id) indexes: the stage as one byte (the cell's first, standing in
+/// for the node's stage code) ‖ id, and the account cell (the account's external id, standing in
+/// for its 16-byte id; zero-padded) ‖ id.
+fn floor_import_opportunities(db_path: &Path, csv_path: &Path) -> Duration {
+    let mut ids = ulid::Generator::new();
+    timed_transaction(db_path, |txn| {
+        let mut records = txn.open_table(FLOOR_RECORDS).expect("table");
+        let mut external = txn.open_table(FLOOR_EXTERNAL).expect("table");
+        let mut stages = txn.open_table(FLOOR_STAGE).expect("table");
+        let mut accounts = txn.open_table(FLOOR_ACCOUNT).expect("table");
+        for_each_row(csv_path, |record| {
+            let id = ids.generate().expect("ulid").to_bytes();
+            records.insert(&id, record.as_slice()).expect("insert");
+            external.insert(&record[0], &id).expect("insert");
+            let mut stage = [0u8; 17];
+            stage[0] = record[3].first().copied().unwrap_or(0);
+            stage[1..].copy_from_slice(&id);
+            stages.insert(&stage, ()).expect("insert");
+            let mut account = [0u8; 32];
+            let cell = &record[2][..record[2].len().min(16)];
+            account[..cell.len()].copy_from_slice(cell);
+            account[16..].copy_from_slice(&id);
+            accounts.insert(&account, ()).expect("insert");
         });
     })
 }

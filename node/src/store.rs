@@ -15,12 +15,16 @@ use std::path::Path;
 mod codec;
 mod id_key;
 
-use id_key::{id_key, id_key_for_write, id_text, IdKey};
+use id_key::{
+    entry_id, id_key, id_key_for_write, id_text, pair_entry, stage_entry, IdKey, PairEntry,
+    StageEntry,
+};
 
 /// Schema version this build writes. Bump it with a migration step in [`Store::migrate`].
 /// 1: records as JSON; 2: records in [`codec`]'s binary encoding; 3: ids in keys and index
-/// values as 16 bytes ([`id_key`]), stages in the stage index as codes.
-pub const SCHEMA_VERSION: u64 = 3;
+/// values as 16 bytes ([`id_key`]), stages in the stage index as codes; 4: the (stage,
+/// opportunity) and (account, opportunity) index entries as one fixed-width key each.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Records re-encoded per step of a migration, so a step holds a bounded batch in memory.
 const MIGRATION_BATCH_RECORDS: usize = 1024;
@@ -50,11 +54,12 @@ pub(crate) const OPPORTUNITIES: TableDefinition<&IdKey, &[u8]> =
 /// CRM external id → opportunity id.
 pub(crate) const OPPORTUNITIES_BY_EXTERNAL: TableDefinition<&str, &IdKey> =
     TableDefinition::new("opportunities_by_external_id");
-/// (stage code, opportunity id) → (); the codes are [`codec::stage_code`]'s.
-pub(crate) const OPPORTUNITIES_BY_STAGE: TableDefinition<(u8, &IdKey), ()> =
+/// stage code ‖ opportunity id → () ([`id_key::stage_entry`]; the codes are
+/// [`codec::stage_code`]'s).
+pub(crate) const OPPORTUNITIES_BY_STAGE: TableDefinition<&StageEntry, ()> =
     TableDefinition::new("opportunities_by_stage");
-/// (account id, opportunity id) → ().
-pub(crate) const OPPORTUNITIES_BY_ACCOUNT: TableDefinition<(&IdKey, &IdKey), ()> =
+/// account id ‖ opportunity id → () ([`id_key::pair_entry`]).
+pub(crate) const OPPORTUNITIES_BY_ACCOUNT: TableDefinition<&PairEntry, ()> =
     TableDefinition::new("opportunities_by_account");
 /// SHA-256 of an API token (hex) → token record as JSON. The token itself is never stored.
 pub(crate) const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
@@ -163,11 +168,14 @@ impl Store {
             ),
             Some(v) if v == SCHEMA_VERSION => return Ok(()),
             // Each step in order, all in this one transaction.
+            // Step 2 → 3 rebuilds every index in this build's layout, so 3 → 4 is not needed
+            // after it.
             Some(1) => {
                 migrate_1_to_2(&txn)?;
                 migrate_2_to_3(&txn)?;
             }
             Some(2) => migrate_2_to_3(&txn)?,
+            Some(3) => migrate_3_to_4(&txn)?,
             _ => {}
         }
         txn.open_table(ACCOUNTS)?;
@@ -328,16 +336,17 @@ impl Store {
             // No record has an id that is not a ULID: an empty page.
             if let Some(account) = id_key(account_id) {
                 let index = txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?;
-                for entry in index.range((&account, &from)..)? {
+                for entry in index.range::<&PairEntry>(&pair_entry(&account, &from)..)? {
                     let (k, _) = entry?;
-                    let (acc, id) = k.value();
-                    if *acc != account {
+                    let k = k.value();
+                    if k[..16] != account {
                         break;
                     }
-                    if after == Bound::Excluded(*id) {
+                    let id = entry_id(k);
+                    if after == Bound::Excluded(id) {
                         continue;
                     }
-                    if let Some(opp) = get_opportunity(&table, id)? {
+                    if let Some(opp) = get_opportunity(&table, &id)? {
                         if !consider(opp, &mut items) {
                             break;
                         }
@@ -347,16 +356,17 @@ impl Store {
         } else if let Some(stage) = filter.stage {
             let index = txn.open_table(OPPORTUNITIES_BY_STAGE)?;
             let code = codec::stage_code(stage);
-            for entry in index.range((code, &from)..)? {
+            for entry in index.range::<&StageEntry>(&stage_entry(code, &from)..)? {
                 let (k, _) = entry?;
-                let (s, id) = k.value();
-                if s != code {
+                let k = k.value();
+                if k[0] != code {
                     break;
                 }
-                if after == Bound::Excluded(*id) {
+                let id = entry_id(k);
+                if after == Bound::Excluded(id) {
                     continue;
                 }
-                if let Some(opp) = get_opportunity(&table, id)? {
+                if let Some(opp) = get_opportunity(&table, &id)? {
                     if !consider(opp, &mut items) {
                         break;
                     }
@@ -575,6 +585,35 @@ mod v2 {
         TableDefinition::new("opportunities_by_account");
 }
 
+/// Schema 3's tables that schema 4 changed (for [`migrate_3_to_4`]).
+mod v3 {
+    use super::IdKey;
+    use redb::TableDefinition;
+    pub(super) const OPPORTUNITIES_BY_STAGE: TableDefinition<(u8, &IdKey), ()> =
+        TableDefinition::new("opportunities_by_stage");
+    pub(super) const OPPORTUNITIES_BY_ACCOUNT: TableDefinition<(&IdKey, &IdKey), ()> =
+        TableDefinition::new("opportunities_by_account");
+}
+
+/// Schema 3 → 4: the (stage, opportunity) and (account, opportunity) indexes, from tuple keys
+/// to one fixed-width key each, rebuilt from the opportunity records in the caller's
+/// transaction (as [`migrate_2_to_3`] rebuilds every index).
+fn migrate_3_to_4(txn: &WriteTransaction) -> Result<()> {
+    txn.delete_table(v3::OPPORTUNITIES_BY_STAGE)?;
+    txn.delete_table(v3::OPPORTUNITIES_BY_ACCOUNT)?;
+    let mut tables = WriteTables::open(txn)?;
+    let mut after = Bound::Unbounded;
+    while let Some((last, batch)) =
+        record_batch(&tables.opportunities, after, codec::decode_opportunity)?
+    {
+        for (key, opp) in &batch {
+            tables.index_opportunity(opp, key, NewExternalId::Claimed)?;
+        }
+        after = Bound::Excluded(last);
+    }
+    tables.flush()
+}
+
 /// Schema 2 → 3: every record table and index re-keyed with 16-byte ids ([`id_key`]) and stage
 /// codes. Each table is copied into a new one, which then takes the old one's name, inside the
 /// caller's transaction. Indexes are rebuilt from the records, not copied, so the new ones hold
@@ -667,8 +706,8 @@ pub struct WriteTables<'txn> {
     accounts_by_name: redb::Table<'txn, (&'static str, &'static IdKey), ()>,
     opportunities: redb::Table<'txn, &'static IdKey, &'static [u8]>,
     opportunities_by_external: redb::Table<'txn, &'static str, &'static IdKey>,
-    opportunities_by_stage: redb::Table<'txn, (u8, &'static IdKey), ()>,
-    opportunities_by_account: redb::Table<'txn, (&'static IdKey, &'static IdKey), ()>,
+    opportunities_by_stage: redb::Table<'txn, &'static StageEntry, ()>,
+    opportunities_by_account: redb::Table<'txn, &'static PairEntry, ()>,
     /// Entries of the (key, id) indexes that `insert_new_*` wrote but that are not in their
     /// tables yet; see [`INDEX_PENDING_ENTRIES_MAX`]. Invariant: flushed before anything reads
     /// or removes from those tables, and by [`WriteTables::flush`] before the commit.
@@ -769,8 +808,8 @@ pub const INDEX_PENDING_ENTRIES_MAX: usize = 32 * 1024;
 struct PendingIndexes {
     accounts_by_domain: Vec<(String, IdKey)>,
     accounts_by_name: Vec<(String, IdKey)>,
-    opportunities_by_stage: Vec<(u8, IdKey)>,
-    opportunities_by_account: Vec<(IdKey, IdKey)>,
+    opportunities_by_stage: Vec<StageEntry>,
+    opportunities_by_account: Vec<PairEntry>,
 }
 
 /// Hands `pending`'s entries to `insert` in key order and empties it.
@@ -822,12 +861,12 @@ impl<'txn> WriteTables<'txn> {
 
     fn flush_opportunities(&mut self) -> Result<()> {
         let by_stage = &mut self.opportunities_by_stage;
-        insert_sorted(&mut self.pending.opportunities_by_stage, |(s, id)| {
-            by_stage.insert((*s, id), ()).map(drop)
+        insert_sorted(&mut self.pending.opportunities_by_stage, |entry| {
+            by_stage.insert(entry, ()).map(drop)
         })?;
         let by_account = &mut self.opportunities_by_account;
-        insert_sorted(&mut self.pending.opportunities_by_account, |(a, id)| {
-            by_account.insert((a, id), ()).map(drop)
+        insert_sorted(&mut self.pending.opportunities_by_account, |entry| {
+            by_account.insert(entry, ()).map(drop)
         })
     }
 
@@ -905,14 +944,14 @@ impl<'txn> WriteTables<'txn> {
         let mut out = Vec::new();
         for entry in self
             .opportunities_by_account
-            .range((&account, &[0u8; 16])..)?
+            .range::<&PairEntry>(&pair_entry(&account, &[0u8; 16])..)?
         {
             let (k, _) = entry?;
-            let (a, id) = k.value();
-            if *a != account || out.len() == max {
+            let k = k.value();
+            if k[..16] != account || out.len() == max {
                 break;
             }
-            out.push(id_text(id));
+            out.push(id_text(&entry_id(k)));
         }
         Ok(out)
     }
@@ -1037,8 +1076,10 @@ impl<'txn> WriteTables<'txn> {
         let pending = &mut self.pending;
         pending
             .opportunities_by_stage
-            .push((codec::stage_code(opp.stage), *key));
-        pending.opportunities_by_account.push((account, *key));
+            .push(stage_entry(codec::stage_code(opp.stage), key));
+        pending
+            .opportunities_by_account
+            .push(pair_entry(&account, key));
         if pending.opportunities_by_account.len() >= INDEX_PENDING_ENTRIES_MAX {
             self.flush_opportunities()?;
         }
@@ -1061,17 +1102,19 @@ impl<'txn> WriteTables<'txn> {
                 self.opportunities_by_external.remove(x.as_str())?;
             }
             self.opportunities_by_stage
-                .remove((codec::stage_code(old.stage), &key))?;
+                .remove(&stage_entry(codec::stage_code(old.stage), &key))?;
             if let Some(old_account) = id_key(&old.account_id) {
-                self.opportunities_by_account.remove((&old_account, &key))?;
+                self.opportunities_by_account
+                    .remove(&pair_entry(&old_account, &key))?;
             }
         }
         if let Some(x) = &opp.external_id {
             insert_external_id(&mut self.opportunities_by_external, x, &key, "opportunity")?;
         }
         self.opportunities_by_stage
-            .insert((codec::stage_code(opp.stage), &key), ())?;
-        self.opportunities_by_account.insert((&account, &key), ())?;
+            .insert(&stage_entry(codec::stage_code(opp.stage), &key), ())?;
+        self.opportunities_by_account
+            .insert(&pair_entry(&account, &key), ())?;
         let mut bytes = Vec::with_capacity(160);
         codec::encode_opportunity(opp, &mut bytes);
         self.opportunities.insert(&key, bytes.as_slice())?;
@@ -1310,6 +1353,70 @@ mod tests {
         );
         drop(store);
         let store = Store::open(&path).expect("reopen");
+        assert_indexes_match(&store, &accounts, &opportunities);
+    }
+
+    #[test]
+    fn a_schema_3_file_opens_with_its_stage_and_account_indexes_rebuilt_as_fixed_width_keys() {
+        // Goal: a database written by schema 3 (tuple keys in the (stage, opportunity) and
+        // (account, opportunity) indexes) opens with every record, and filters by stage and by
+        // account answer as before, across more records than one migration batch.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cosell.redb");
+        let n = MIGRATION_BATCH_RECORDS + 5;
+        let accounts: Vec<Account> = (0..7).map(account).collect();
+        let opportunities: Vec<Opportunity> = (0..n)
+            .map(|i| {
+                let mut o = opportunity(i, &accounts[i % 7].id);
+                if i % 3 == 0 {
+                    o.stage = Stage::Launched;
+                }
+                o
+            })
+            .collect();
+        {
+            let db = Database::create(&path).expect("create");
+            let txn = db.begin_write().expect("write");
+            {
+                txn.open_table(META)
+                    .expect("meta")
+                    .insert("schema_version", 3u64.to_be_bytes().as_slice())
+                    .expect("version");
+                // Accounts as every schema since 3 writes them.
+                let mut tables = WriteTables::open(&txn).expect("tables");
+                for a in &accounts {
+                    tables.put_account(a).expect("account");
+                }
+                drop(tables);
+                // Schema 3 had the tuple-keyed stage and account indexes under these names.
+                txn.delete_table(OPPORTUNITIES_BY_STAGE).expect("delete");
+                txn.delete_table(OPPORTUNITIES_BY_ACCOUNT).expect("delete");
+                let mut records = txn.open_table(OPPORTUNITIES).expect("table");
+                let mut by_stage = txn.open_table(v3::OPPORTUNITIES_BY_STAGE).expect("t");
+                let mut by_account = txn.open_table(v3::OPPORTUNITIES_BY_ACCOUNT).expect("t");
+                let mut by_external = txn.open_table(OPPORTUNITIES_BY_EXTERNAL).expect("t");
+                for o in &opportunities {
+                    let key = id_key(&o.id).expect("ulid");
+                    if let Some(x) = &o.external_id {
+                        by_external.insert(x.as_str(), &key).expect("index");
+                    }
+                    let account = id_key(&o.account_id).expect("ulid");
+                    let mut bytes = Vec::new();
+                    codec::encode_opportunity(o, &mut bytes);
+                    records.insert(&key, bytes.as_slice()).expect("insert");
+                    by_stage
+                        .insert((codec::stage_code(o.stage), &key), ())
+                        .expect("index");
+                    by_account.insert((&account, &key), ()).expect("index");
+                }
+            }
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(&path).expect("open migrates");
+        assert_eq!(stored_version(&store), Some(SCHEMA_VERSION));
+        for o in &opportunities {
+            assert_eq!(store.opportunity(&o.id).expect("read").as_ref(), Some(o));
+        }
         assert_indexes_match(&store, &accounts, &opportunities);
     }
 

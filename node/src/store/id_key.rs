@@ -1,4 +1,4 @@
-//! Record ids as B-tree keys (schema 3): a ULID's 16 bytes, big-endian, so byte order is id
+//! Record ids as B-tree keys (schema 3; composite index entries since schema 4): a ULID's 16 bytes, big-endian, so byte order is id
 //! (creation) order. Every record table and index holds ids this way, not as their 26-character
 //! text: keys are 10 bytes shorter and fixed-width, so more fit a page and each compare is one
 //! `memcmp` of 16 bytes (BENCHMARKS.md, foundation: ~a third of an import's insert time).
@@ -32,6 +32,37 @@ pub(crate) fn id_key_for_write(what: &str, id: &str) -> Result<IdKey> {
 /// The canonical text of a stored id.
 pub(crate) fn id_text(key: &IdKey) -> String {
     ulid::Ulid::from_bytes(*key).to_string()
+}
+
+/// An entry of the (stage, opportunity) index (schema 4): the stage's code, then the id. One
+/// fixed-width key compared by one `memcmp`, where a `(u8, id)` tuple key costs redb a decode
+/// and a compare per part (BENCHMARKS.md, foundation, "what one redb entry costs").
+pub(crate) type StageEntry = [u8; 17];
+
+/// An entry of an (id, id) index such as (account, opportunity) (schema 4): both ids, 32 bytes.
+pub(crate) type PairEntry = [u8; 32];
+
+/// The (stage code, id) entry.
+pub(crate) fn stage_entry(code: u8, id: &IdKey) -> StageEntry {
+    let mut entry = [0u8; 17];
+    entry[0] = code;
+    entry[1..].copy_from_slice(id);
+    entry
+}
+
+/// The (first, second) entry.
+pub(crate) fn pair_entry(first: &IdKey, second: &IdKey) -> PairEntry {
+    let mut entry = [0u8; 32];
+    entry[..16].copy_from_slice(first);
+    entry[16..].copy_from_slice(second);
+    entry
+}
+
+/// The id an index entry ends with (its last 16 bytes).
+pub(crate) fn entry_id(entry: &[u8]) -> IdKey {
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&entry[entry.len() - 16..]);
+    id
 }
 
 #[cfg(test)]
