@@ -493,27 +493,50 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
     }
 }
 
-/// The record stored under the other form of a Salesforce id (15 or 18 characters) than the
-/// file gives, found with `lookup`; the upsert then updates it (and keeps the file's form)
-/// instead of adding a duplicate. No lookup for ids of other CRMs.
+/// The record stored under a Salesforce id (15 or 18 characters), found with `lookup`: under
+/// the file's own form first, else under its other form, so the upsert updates it (and keeps the
+/// file's form) instead of adding a duplicate; `None` for ids of other CRMs (no lookup) and for
+/// an id stored in neither form. The file's form comes first because both forms may be stored
+/// on two records (written before the API refused that): the row then names the one with its
+/// form, and never takes over the other's id.
 /// An 18-character id whose case was lost (`0015000000GV7QJAAR`) is tried in its restored
 /// 18- and 15-character forms.
 fn salesforce_other_form(
     external_id: &str,
     mut lookup: impl FnMut(&str) -> Result<Option<String>>,
 ) -> Result<Option<String>> {
-    if let Some(restored) = import::salesforce_case_restored(external_id) {
-        if restored != external_id[..15] {
-            let long = format!("{restored}{}", external_id[15..].to_ascii_uppercase());
-            if let Some(id) = lookup(&long)? {
-                return Ok(Some(id));
-            }
-            return lookup(&restored);
-        }
+    let restored = import::salesforce_case_restored(external_id)
+        .filter(|restored| restored != &external_id[..15]);
+    let other = import::salesforce_id_other_form(external_id);
+    if restored.is_none() && other.is_none() {
+        return Ok(None);
     }
-    match import::salesforce_id_other_form(external_id) {
+    if let Some(id) = lookup(external_id)? {
+        return Ok(Some(id));
+    }
+    if let Some(restored) = restored {
+        let long = format!("{restored}{}", external_id[15..].to_ascii_uppercase());
+        if let Some(id) = lookup(&long)? {
+            return Ok(Some(id));
+        }
+        return lookup(&restored);
+    }
+    match other {
         Some(other) => lookup(&other),
         None => Ok(None),
+    }
+}
+
+/// The record that holds `external_id` in any of its forms (a Salesforce id counts as one in
+/// its 15- and 18-character forms and in a spreadsheet's lost case), found with `lookup`: what
+/// the API checks before it gives a record an external id, as the import matches on it.
+pub(crate) fn external_id_owner(
+    external_id: &str,
+    mut lookup: impl FnMut(&str) -> Result<Option<String>>,
+) -> Result<Option<String>> {
+    match lookup(external_id)? {
+        Some(id) => Ok(Some(id)),
+        None => salesforce_other_form(external_id, lookup),
     }
 }
 
@@ -956,5 +979,35 @@ mod tests {
         assert_eq!((first.inserted, first.updated), (1, 1));
         let again = accounts_into(&store, clean).expect("imports");
         assert_eq!((again.inserted, again.updated, again.unchanged), (0, 2, 2));
+    }
+
+    #[test]
+    fn a_salesforce_id_stored_in_both_forms_on_two_records_updates_the_one_with_the_files_form() {
+        // Bug: with `0015000000GV7QJ` on one account and its 18-character form on another
+        // (the API used to allow that), every import of the 15-character file failed with an
+        // internal error: the row took the other form's record and tried to move the id onto it.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        let file = "Account ID,Account Name,Website\n0015000000GV7QJ,Globex,globex.com\n";
+        accounts_into(&store, file).expect("first import");
+        let long = import::salesforce_id_other_form("0015000000GV7QJ").expect("18 characters");
+        store
+            .put_account(&Account {
+                id: ulid::Ulid::new().to_string(),
+                external_id: Some(long.clone()),
+                name: "Other Co".into(),
+                domain: None,
+                industry: None,
+                country: None,
+                status: Default::default(),
+                owner: None,
+                tags: Vec::new(),
+            })
+            .expect("the other form on another account");
+        let again = accounts_into(&store, file).expect("imports");
+        assert_eq!((again.inserted, again.updated, again.unchanged), (0, 1, 1));
+        let long_file = format!("Account ID,Account Name\n{long},Other Co\n");
+        let other = accounts_into(&store, &long_file).expect("imports");
+        assert_eq!((other.inserted, other.unchanged), (0, 1));
     }
 }

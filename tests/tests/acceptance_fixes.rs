@@ -334,6 +334,28 @@ fn an_account_is_changed_by_patch_and_shared_deals_follow() {
     );
     let r = patch(&vendor, &path, json!({"external_id": "CRM-7"}));
     assert_eq!(r.status, 409, "{}", r.text);
+    // A Salesforce id is one id in its 15- and 18-character forms (and in a lost case), as the
+    // import matches it: the other form of a taken id is taken too.
+    let sf = post_ok(
+        &vendor,
+        "/api/v1/accounts",
+        json!({"name": "Globex", "external_id": "0015000000GV7QJ"}),
+        201,
+    );
+    for other_form in ["0015000000GV7QJAA1", "0015000000gv7qjaa1"] {
+        let r = vendor.post(
+            "/api/v1/accounts",
+            &json!({"name": "Other Co", "external_id": other_form}),
+        );
+        assert_eq!(r.status, 409, "{other_form}: {}", r.text);
+        assert!(
+            r.text.contains(sf["id"].as_str().expect("id")),
+            "{}",
+            r.text
+        );
+        let r = patch(&vendor, &path, json!({"external_id": other_form}));
+        assert_eq!(r.status, 409, "{other_form}: {}", r.text);
+    }
     assert!(
         r.text.contains(other["id"].as_str().expect("id")),
         "{}",

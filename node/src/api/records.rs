@@ -2,6 +2,7 @@
 
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::auth::Role;
+use crate::importer::external_id_owner;
 use crate::store::{OpportunityFilter, Page, Upsert, WriteTables};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
@@ -339,7 +340,8 @@ fn refuse_taken_account_external_id(
     account: &Account,
 ) -> Result<(), ApiError> {
     if let Some(x) = &account.external_id {
-        if let Some(existing) = tables.account_id_by_external(x)? {
+        let owner = external_id_owner(x, |o| tables.account_id_by_external(o))?;
+        if let Some(existing) = owner {
             if existing != account.id {
                 return Err(ApiError::conflict(format!(
                     "an account with external_id {x} already exists (id {existing})"
@@ -453,7 +455,9 @@ pub async fn create_opportunity(
             opp.account_id =
                 resolve_account(&mut tables, account_id.as_deref(), account_domain.as_ref())?;
             if let Some(x) = &opp.external_id {
-                if let Some(existing) = tables.opportunity_id_by_external(x)? {
+                if let Some(existing) =
+                    external_id_owner(x, |o| tables.opportunity_id_by_external(o))?
+                {
                     return Err(ApiError::conflict(format!(
                         "an opportunity with external_id {x} already exists (id {existing})"
                     )));
@@ -564,7 +568,9 @@ pub async fn patch_opportunity(
                     resolve_account(&mut tables, account_id.as_deref(), account_domain.as_ref())?;
             }
             if let Some(x) = &opp.external_id {
-                if let Some(existing) = tables.opportunity_id_by_external(x)? {
+                if let Some(existing) =
+                    external_id_owner(x, |o| tables.opportunity_id_by_external(o))?
+                {
                     if existing != opp.id {
                         return Err(ApiError::conflict(format!(
                             "an opportunity with external_id {x} already exists (id {existing})"
