@@ -377,9 +377,10 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
     match answer {
         Ok(summary) => {
             let n = |k: &str| summary[k].as_u64().unwrap_or(0);
+            let rows = n("rows");
             eprintln!(
-                "imported {source}: {} rows, {} inserted, {} updated ({} unchanged)",
-                n("rows"),
+                "imported {source}: {rows} {}, {} inserted, {} updated ({} unchanged)",
+                if rows == 1 { "row" } else { "rows" },
                 n("inserted"),
                 n("updated"),
                 n("unchanged")

@@ -30,7 +30,13 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     if !options.p2p.is_empty() {
         config.p2p = options.p2p;
     }
-    // Bad or busy addresses fail before anything starts (and logs).
+    // Bad or busy addresses fail before anything starts (and logs). No address at all would
+    // start a node no partner can reach, whose invites could never be used.
+    if config.p2p.is_empty() {
+        anyhow::bail!(
+            "no address to listen on for partners: set p2p in cosell.toml, COSELL_P2P or --p2p (e.g. /ip4/0.0.0.0/tcp/7601)"
+        );
+    }
     for addr in &config.p2p {
         let multiaddr = crate::net::listen_addr(addr)?;
         tcp_port_is_free(&multiaddr)

@@ -173,7 +173,7 @@ fn serve_with_a_bad_p2p_address_fails_with_one_sentence_before_starting_anything
     for (addr, says) in [
         (
             "/ip4/127.0.0.1/tcp/99999",
-            "'/ip4/127.0.0.1/tcp/99999' is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/7601): number too large to fit in target type\n",
+            "'/ip4/127.0.0.1/tcp/99999': '99999' is not a port number (0 to 65535; 0 picks a free one)\n",
         ),
         (
             "/ip4/127.0.0.1/udp/0/quic",
@@ -202,6 +202,26 @@ fn serve_with_a_bad_p2p_address_fails_with_one_sentence_before_starting_anything
         assert!(out.stderr.contains(says), "{addr}: {}", out.stderr);
         assert!(!out.stderr.contains("INFO"), "{addr}: {}", out.stderr);
     }
+    // No address at all (an empty COSELL_P2P) would start a node no partner can reach.
+    let out = run_cosell(
+        &[
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--http",
+            "127.0.0.1:0",
+        ],
+        &[("COSELL_P2P", "")],
+        Duration::from_secs(30),
+    );
+    assert!(!out.ok());
+    assert_one_sentence(&out.stderr);
+    assert!(
+        out.stderr.contains("no address to listen on for partners"),
+        "{}",
+        out.stderr
+    );
+    assert!(!data.join("node.json").exists());
 }
 
 #[test]

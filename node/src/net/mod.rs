@@ -1402,6 +1402,16 @@ fn cap_reply(messages: Vec<DocSync>, bytes_max: usize) -> (Vec<DocSync>, Vec<Dea
 /// `/quic` spelling gets the new one).
 pub fn listen_addr(addr: &str) -> Result<Multiaddr> {
     use libp2p::multiaddr::Protocol;
+    // A port the parser refuses gets a sentence about ports, not the parser's number error.
+    let parts: Vec<&str> = addr.split('/').collect();
+    for pair in parts.windows(2) {
+        if matches!(pair[0], "tcp" | "udp") && pair[1].parse::<u16>().is_err() {
+            bail!(
+                "'{addr}': '{}' is not a port number (0 to 65535; 0 picks a free one)",
+                pair[1]
+            );
+        }
+    }
     let ma: Multiaddr = addr.parse().map_err(|e| {
         anyhow!(
             "'{addr}' is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/7601): {}",
