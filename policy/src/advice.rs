@@ -3,6 +3,7 @@
 //! `policy set` and the policy API show them, so an admin learns before a partner does.
 
 use crate::model::{OpportunityField, Policy};
+use protocol::limits::FIELD_BYTES_MAX;
 
 /// Sentences, one per thing worth a second look, in a stable order; empty for most policies.
 pub fn advice(policy: &Policy) -> Vec<String> {
@@ -16,6 +17,20 @@ pub fn advice(policy: &Policy) -> Vec<String> {
                 .to_string(),
         );
     }
+    let long_texts: Vec<&str> = [OpportunityField::Description, OpportunityField::NextStep]
+        .into_iter()
+        .filter(|&f| o.shares(f))
+        .map(OpportunityField::as_str)
+        .collect();
+    if !long_texts.is_empty() {
+        // A CRM description may hold 32,000 characters; a deal field holds 16 KiB of UTF-8.
+        out.push(format!(
+            "opportunities: {} longer than {} KiB (about {} Latin characters) reach partners cut, ending in \"…\"",
+            long_texts.join(" and "),
+            FIELD_BYTES_MAX / 1024,
+            FIELD_BYTES_MAX / 1000 * 1000
+        ));
+    }
     out
 }
 
@@ -28,7 +43,7 @@ mod tests {
     }
 
     #[test]
-    fn an_amount_without_its_currency_is_pointed_out_and_nothing_else_is() {
+    fn an_amount_without_its_currency_and_long_shared_texts_are_pointed_out_and_nothing_else_is() {
         let bare = policy("[opportunities]\nfields = [\"name\", \"amount\"]\n");
         let said = advice(&bare);
         assert_eq!(said.len(), 1, "{said:?}");
@@ -39,6 +54,13 @@ mod tests {
         assert_eq!(advice(&with_currency), Vec::<String>::new());
         let no_amount = policy("[opportunities]\nfields = [\"name\", \"stage\"]\n");
         assert_eq!(advice(&no_amount), Vec::<String>::new());
+        let texts = policy("[opportunities]\nfields = [\"name\", \"description\"]\n");
+        let said = advice(&texts);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].contains("description longer than 16 KiB"),
+            "{said:?}"
+        );
         assert_eq!(advice(&Policy::deny_all()), Vec::<String>::new());
     }
 }

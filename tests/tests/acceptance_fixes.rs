@@ -3,7 +3,7 @@
 
 mod workflows_common;
 
-use cosell_e2e::Node;
+use cosell_e2e::{write_file, Node};
 use serde_json::json;
 use workflows_common::*;
 
@@ -196,6 +196,17 @@ fn an_opportunity_with_a_description_longer_than_a_deal_field_is_shared_cut_and_
         &reseller.id,
         "[opportunities]\nfields = [\"name\", \"stage\", \"description\"]\n",
     );
+    let policy_file = write_file(
+        &vendor.scratch(),
+        "texts.toml",
+        b"[opportunities]\nfields = [\"name\", \"stage\", \"description\"]\n",
+    );
+    let check = vendor.cli(&["policy", "check", policy_file.to_str().expect("utf-8")]);
+    assert!(
+        check.stderr.contains("description longer than 16 KiB"),
+        "policy check says long texts are cut: {}",
+        check.stderr
+    );
     let long = "ü".repeat(30_000);
     let opp = opportunity(&vendor, "long.example", json!({"description": long}));
     let preview = vendor.get(&format!(
@@ -301,6 +312,8 @@ fn an_account_is_changed_by_patch_and_shared_deals_follow() {
     let r = patch(&vendor, &path, json!({"owner": null}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["owner"], serde_json::Value::Null);
+    let r = patch(&vendor, &path, json!({"status": null}));
+    assert_eq!(r.status, 422, "status is not optional: {}", r.text);
     assert_eq!(vendor.get(&path).json["name"], "Renamed GmbH");
 
     let r = patch(

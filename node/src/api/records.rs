@@ -321,12 +321,16 @@ fn apply_account_fields(account: &mut Account, map: &Map<String, Value>, p: &mut
             "domain" => account.domain = p.parsed("domain", Some(value), Domain::parse_company),
             "industry" => account.industry = p.text("industry", Some(value), NAME_CHARS_MAX),
             "country" => account.country = p.text("country", Some(value), NAME_CHARS_MAX),
-            // Status always has a value: clearing it gives the default, as leaving it out does.
-            "status" => {
-                account.status = p
-                    .parsed("status", Some(value), AccountStatus::parse)
-                    .unwrap_or_default()
-            }
+            // Status always has a value: null or empty is refused, as an opportunity's stage.
+            "status" => match p.parsed("status", Some(value), AccountStatus::parse) {
+                Some(s) => account.status = s,
+                None if value.is_null() || value.as_str().is_some_and(|s| s.trim().is_empty()) => p
+                    .field(
+                        "status",
+                        "must not be empty (customer, prospect, partner or other)",
+                    ),
+                None => {}
+            },
             "owner" => account.owner = p.text("owner", Some(value), NAME_CHARS_MAX),
             "tags" => account.tags = p.tags(Some(value)).unwrap_or_default(),
             _ => {}
