@@ -20,7 +20,8 @@ use anyhow::anyhow;
 use protocol::deal::{DealDoc, DealId, DealView, Decision, Invite, RegistrationStatus, Role};
 use protocol::deal::{SharedField, SharedFields, VerifiedChange};
 use protocol::identity::NodeId;
-use protocol::records::{Amount, Currency, Date, Domain};
+use protocol::limits::FIELD_BYTES_MAX;
+use protocol::records::{clean_text, Amount, Currency, Date, Domain, NAME_CHARS_MAX};
 use redb::TableDefinition;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -99,6 +100,30 @@ fn optional<T>(
     checked(problems, field, parse(value))
 }
 
+/// The account name as registered: cleaned and bounded as an account's name
+/// ([`NAME_CHARS_MAX`]); `None` (with the problem recorded) when it is not a name, or empty.
+fn registered_name(problems: &mut Vec<(&'static str, String)>, raw: &str) -> Option<String> {
+    clean_text("account_name", Some(raw), NAME_CHARS_MAX)
+        .map_err(|e| problems.push(("account_name", e.message)))
+        .ok()
+        .flatten()
+}
+
+/// The claim's notes travel in the deal document, whose text fields hold
+/// [`FIELD_BYTES_MAX`] bytes: a longer note is refused here, by name, not by the document.
+fn check_notes(problems: &mut Vec<(&'static str, String)>, notes: &str) {
+    if notes.trim().len() > FIELD_BYTES_MAX {
+        problems.push((
+            "notes",
+            format!(
+                "is {} bytes long; notes may hold {FIELD_BYTES_MAX} bytes (about {} Latin characters)",
+                notes.trim().len(),
+                FIELD_BYTES_MAX / 1000 * 1000
+            ),
+        ));
+    }
+}
+
 /// Registers an account with a vendor partner; returns the registration id.
 pub fn submit(
     deals: &Deals,
@@ -115,9 +140,13 @@ pub fn submit(
     let vendor_id = NodeId::parse(&vendor.id).map_err(|e| anyhow!("partner id: {e}"))?;
     // Every bad field is named at once, as the record routes do.
     let mut problems: Vec<(&'static str, String)> = Vec::new();
-    let account_name = input.account_name.trim();
-    if account_name.is_empty() {
+    let account_name = registered_name(&mut problems, &input.account_name).unwrap_or_default();
+    let account_name = account_name.as_str();
+    if input.account_name.trim().is_empty() {
         problems.push(("account_name", "is required".into()));
+    }
+    if let Some(n) = input.notes.as_deref() {
+        check_notes(&mut problems, n);
     }
     let domain = checked(
         &mut problems,
@@ -311,8 +340,10 @@ pub fn change(
     match &change.account_name {
         None => {}
         Some(Some(n)) if !n.trim().is_empty() => {
-            update.title = Some(n.trim().to_string());
-            update.account_name = Some(n.trim().to_string());
+            if let Some(n) = registered_name(&mut problems, n) {
+                update.title = Some(n.clone());
+                update.account_name = Some(n);
+            }
         }
         Some(_) => problems.push(("account_name", "must not be empty".into())),
     }

@@ -361,6 +361,17 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
     );
     let r = patch(&vendor, &path, json!({"amount": "1"}));
     assert_eq!(r.status, 403, "{}", r.text);
+    // Names and notes are bounded by name, as an account's name and a deal's text are.
+    let r = patch(&reseller, &path, json!({"account_name": "N".repeat(600)}));
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json["details"][0]["field"], "account_name", "{}", r.text);
+    let r = reseller.post(
+        "/api/v1/registrations",
+        &json!({"vendor": "Vendor Co", "account_name": "Notes Inc", "account_domain": "notes.example",
+                "notes": "x".repeat(20_000)}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json["details"][0]["field"], "notes", "{}", r.text);
     let out = reseller.cli(&["registrations", "change", &id, "--close-date", "2027-09-30"]);
     assert!(out.ok(), "{}", out.stderr);
     wait("the CLI's change on the vendor", || {
