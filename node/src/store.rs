@@ -602,16 +602,23 @@ fn migrate_3_to_4(txn: &WriteTransaction) -> Result<()> {
     txn.delete_table(v3::OPPORTUNITIES_BY_STAGE)?;
     txn.delete_table(v3::OPPORTUNITIES_BY_ACCOUNT)?;
     let mut tables = WriteTables::open(txn)?;
+    reindex_opportunities(&mut tables, NewExternalId::Claimed)?;
+    tables.flush()
+}
+
+/// Writes the index entries of every opportunity record, [`MIGRATION_BATCH_RECORDS`] at a time;
+/// `external_id` says whether the external-id index is rebuilt too.
+fn reindex_opportunities(tables: &mut WriteTables<'_>, external_id: NewExternalId) -> Result<()> {
     let mut after = Bound::Unbounded;
     while let Some((last, batch)) =
         record_batch(&tables.opportunities, after, codec::decode_opportunity)?
     {
         for (key, opp) in &batch {
-            tables.index_opportunity(opp, key, NewExternalId::Claimed)?;
+            tables.index_opportunity(opp, key, external_id)?;
         }
         after = Bound::Excluded(last);
     }
-    tables.flush()
+    Ok(())
 }
 
 /// Schema 2 → 3: every record table and index re-keyed with 16-byte ids ([`id_key`]) and stage
@@ -641,15 +648,7 @@ fn migrate_2_to_3(txn: &WriteTransaction) -> Result<()> {
         }
         after = Bound::Excluded(last);
     }
-    let mut after = Bound::Unbounded;
-    while let Some((last, batch)) =
-        record_batch(&tables.opportunities, after, codec::decode_opportunity)?
-    {
-        for (key, opp) in &batch {
-            tables.index_opportunity(opp, key, NewExternalId::Insert)?;
-        }
-        after = Bound::Excluded(last);
-    }
+    reindex_opportunities(&mut tables, NewExternalId::Insert)?;
     tables.flush()
 }
 

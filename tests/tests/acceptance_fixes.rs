@@ -322,12 +322,7 @@ fn an_account_is_changed_by_patch_and_shared_deals_follow() {
         json!({"domain": "someone@gmail.com", "status": "friend", "name": "", "colour": "red"}),
     );
     assert_eq!(r.status, 422, "{}", r.text);
-    let fields: Vec<&str> = r.json["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["field"].as_str())
-        .collect();
+    let fields = detail_fields(&r.json);
     for field in ["domain", "status", "name", "colour"] {
         assert!(fields.contains(&field), "{field} named: {}", r.text);
     }

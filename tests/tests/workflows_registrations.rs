@@ -218,12 +218,7 @@ fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_onc
                 "amount": "abc", "close_date": "03/04/2026"}),
     );
     assert_eq!(r.status, 422, "{}", r.text);
-    let fields: Vec<&str> = r.json["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["field"].as_str())
-        .collect();
+    let fields = detail_fields(&r.json);
     assert_eq!(
         fields,
         ["account_name", "account_domain", "amount", "close_date"],
@@ -347,12 +342,7 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
         json!({"account_domain": "other.example", "amount": "lots", "close_date": "31/12/2027"}),
     );
     assert_eq!(r.status, 422, "{}", r.text);
-    let fields: Vec<&str> = r.json["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["field"].as_str())
-        .collect();
+    let fields = detail_fields(&r.json);
     assert_eq!(
         fields,
         ["account_domain", "amount", "close_date"],

@@ -106,6 +106,16 @@ pub fn share_deal(vendor: &Node, opp: &str, partners: &[&str]) -> String {
         .to_string()
 }
 
+/// The fields a 422 answer's `details` name, in order.
+pub fn detail_fields(answer: &Value) -> Vec<&str> {
+    answer["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect()
+}
+
 /// The invitation to `deal` in `node`'s inbox, once it has arrived.
 pub fn inbox_item(node: &Node, deal: &str) -> Option<Value> {
     node.get("/api/v1/inbox").json["items"]
