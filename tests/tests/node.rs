@@ -147,81 +147,42 @@ fn serve_writes_node_json_and_sigterm_stops_cleanly_removing_it() {
 fn serve_with_a_bad_p2p_address_fails_with_one_sentence_before_starting_anything() {
     let node = Node::init("Acme");
     let data = node.dir();
-    let out = run_cosell(
-        &[
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--http",
-            "127.0.0.1:0",
-            "--p2p",
-            "tcp/7601",
-        ],
-        &[],
-        Duration::from_secs(30),
-    );
-    assert!(!out.ok());
-    assert_one_sentence(&out.stderr);
-    assert!(
-        out.stderr.contains("'tcp/7601' is not a multiaddr"),
-        "{}",
-        out.stderr
-    );
-    assert!(!data.join("node.json").exists());
-    // Each cause once, before anything starts (no log lines), for a port out of range, the old
-    // QUIC spelling and a transport the node does not run.
-    for (addr, says) in [
+    let data_arg = data.to_str().unwrap();
+    // Each cause once, before anything starts (no log lines, no node.json): not a multiaddr, a
+    // port out of range, the old QUIC spelling, a transport the node does not run, and no
+    // address at all (an empty COSELL_P2P would start a node no partner can reach).
+    for (p2p, env, says) in [
+        (Some("tcp/7601"), None, "'tcp/7601' is not a multiaddr"),
         (
-            "/ip4/127.0.0.1/tcp/99999",
+            Some("/ip4/127.0.0.1/tcp/99999"),
+            None,
             "'/ip4/127.0.0.1/tcp/99999': '99999' is not a port number (0 to 65535; 0 picks a free one)\n",
         ),
         (
-            "/ip4/127.0.0.1/udp/0/quic",
+            Some("/ip4/127.0.0.1/udp/0/quic"),
+            None,
             "'/ip4/127.0.0.1/udp/0/quic' uses the old QUIC draft; write /udp/0/quic-v1",
         ),
         (
-            "/ip4/127.0.0.1/tcp/0/ws",
+            Some("/ip4/127.0.0.1/tcp/0/ws"),
+            None,
             "cannot listen on '/ip4/127.0.0.1/tcp/0/ws': use /ip4/ADDRESS/tcp/PORT",
         ),
+        (
+            None,
+            Some(("COSELL_P2P", "")),
+            "no address to listen on for partners",
+        ),
     ] {
-        let out = run_cosell(
-            &[
-                "serve",
-                "--data",
-                data.to_str().unwrap(),
-                "--http",
-                "127.0.0.1:0",
-                "--p2p",
-                addr,
-            ],
-            &[],
-            Duration::from_secs(30),
-        );
-        assert!(!out.ok(), "{addr}");
+        let mut args = vec!["serve", "--data", data_arg, "--http", "127.0.0.1:0"];
+        args.extend(p2p.map(|a| ["--p2p", a]).into_iter().flatten());
+        let out = run_cosell(&args, &Vec::from_iter(env), Duration::from_secs(30));
+        assert!(!out.ok(), "{p2p:?}");
         assert_one_sentence(&out.stderr);
-        assert!(out.stderr.contains(says), "{addr}: {}", out.stderr);
-        assert!(!out.stderr.contains("INFO"), "{addr}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{p2p:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("INFO"), "{p2p:?}: {}", out.stderr);
+        assert!(!data.join("node.json").exists());
     }
-    // No address at all (an empty COSELL_P2P) would start a node no partner can reach.
-    let out = run_cosell(
-        &[
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--http",
-            "127.0.0.1:0",
-        ],
-        &[("COSELL_P2P", "")],
-        Duration::from_secs(30),
-    );
-    assert!(!out.ok());
-    assert_one_sentence(&out.stderr);
-    assert!(
-        out.stderr.contains("no address to listen on for partners"),
-        "{}",
-        out.stderr
-    );
-    assert!(!data.join("node.json").exists());
 }
 
 #[test]
