@@ -1183,6 +1183,20 @@ mod tests {
         }
     }
 
+    /// `n` opportunities over the first 7 of `accounts`, every third one launched: more
+    /// records than a migration batch when `n` is, over several accounts and stages.
+    fn opportunities_of(accounts: &[Account], n: usize) -> Vec<Opportunity> {
+        (0..n)
+            .map(|i| {
+                let mut o = opportunity(i, &accounts[i % 7].id);
+                if i % 3 == 0 {
+                    o.stage = Stage::Launched;
+                }
+                o
+            })
+            .collect()
+    }
+
     /// Writes a file the way a build of schema `version` (1 or 2) did: every table, ids as
     /// text, record values as JSON (1) or [`codec`] (2).
     fn write_old_schema(
@@ -1325,15 +1339,7 @@ mod tests {
         let path = dir.path().join("cosell.redb");
         let n = MIGRATION_BATCH_RECORDS + 300;
         let accounts: Vec<Account> = (0..n).map(account).collect();
-        let opportunities: Vec<Opportunity> = (0..n)
-            .map(|i| {
-                let mut o = opportunity(i, &accounts[i % 7].id);
-                if i % 3 == 0 {
-                    o.stage = Stage::Launched;
-                }
-                o
-            })
-            .collect();
+        let opportunities = opportunities_of(&accounts, n);
         write_old_schema(&path, 2, &accounts, &opportunities);
 
         let store = Store::open(&path).expect("open migrates");
@@ -1364,15 +1370,7 @@ mod tests {
         let path = dir.path().join("cosell.redb");
         let n = MIGRATION_BATCH_RECORDS + 5;
         let accounts: Vec<Account> = (0..7).map(account).collect();
-        let opportunities: Vec<Opportunity> = (0..n)
-            .map(|i| {
-                let mut o = opportunity(i, &accounts[i % 7].id);
-                if i % 3 == 0 {
-                    o.stage = Stage::Launched;
-                }
-                o
-            })
-            .collect();
+        let opportunities = opportunities_of(&accounts, n);
         {
             let db = Database::create(&path).expect("create");
             let txn = db.begin_write().expect("write");
