@@ -18,6 +18,8 @@ pub mod kind {
     pub const POLICY: &str = "policy";
     /// A partnership started or ended, or an invite was issued or refused.
     pub const PARTNER: &str = "partner";
+    /// A registration's terms changed after its vendor decided on them.
+    pub const REGISTRATION: &str = "registration";
     /// An incoming change or message was refused.
     pub const REJECTED: &str = "rejected";
 }

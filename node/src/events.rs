@@ -23,6 +23,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "registration.approved",
     "registration.rejected",
     "registration.overdue",
+    "registration.changed_after_decision",
     "partner.joined",
     "partner.removed",
     "import.completed",

@@ -72,6 +72,49 @@ struct Record {
     reason: Option<String>,
     overdue: bool,
     respond_by: u64,
+    /// The terms the vendor decided on ([`terms_of`]), when its decision recorded them.
+    decided_terms: Option<BTreeMap<String, String>>,
+    /// The terms differ from those the vendor decided on: the partner changed them while the
+    /// decision was on its way (offline, or a partition). The decision does not cover them; the
+    /// vendor may decide again.
+    changed_after_decision: bool,
+}
+
+impl Record {
+    /// What the partner registered, as a decision records it: each term present, as text.
+    fn terms(&self) -> BTreeMap<String, String> {
+        let products = (!self.products.is_empty()).then(|| self.products.join(", "));
+        [
+            ("account_name", &self.account_name),
+            ("amount", &self.amount),
+            ("currency", &self.currency),
+            ("close_date", &self.close_date),
+            ("products", &products),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| Some((field.to_string(), value.clone()?)))
+        .collect()
+    }
+
+    /// The terms a renewal records: the ones decided before (a renewal is no new decision, so it
+    /// must not cover a change made since), else — a decision without terms — the current ones.
+    fn terms_to_renew(&self) -> BTreeMap<String, String> {
+        self.decided_terms.clone().unwrap_or_else(|| self.terms())
+    }
+}
+
+/// The terms in the API's shape: `products` as a list, as on the registration itself.
+fn terms_json(terms: &BTreeMap<String, String>) -> Value {
+    let mut out = serde_json::Map::new();
+    for field in ["account_name", "amount", "currency", "close_date"] {
+        out.insert(field.into(), json!(terms.get(field)));
+    }
+    let products: Vec<&str> = terms
+        .get("products")
+        .map(|p| p.split(", ").collect())
+        .unwrap_or_default();
+    out.insert("products".into(), json!(products));
+    Value::Object(out)
 }
 
 fn invalid(m: impl Into<String>) -> DealsError {
@@ -438,13 +481,14 @@ fn record_of(id: DealId, view: &DealView, windows: &Windows, now: u64) -> Option
         .decisions
         .get(&vendor)
         .filter(|d| d.registrant.as_ref() == Some(&partner));
-    let (mut status, decided_at, expires_at, reason) = match decision {
-        None => ("pending", None, None, None),
+    let (mut status, decided_at, expires_at, reason, decided_terms) = match decision {
+        None => ("pending", None, None, None, None),
         Some(d) => (
             d.status.unwrap_or(RegistrationStatus::Pending).as_str(),
             d.decided_at_ms,
             d.expires_at_ms,
             d.reason.clone(),
+            d.terms.clone(),
         ),
     };
     if status == "approved" && expires_at.is_some_and(|e| now >= e) {
@@ -458,7 +502,7 @@ fn record_of(id: DealId, view: &DealView, windows: &Windows, now: u64) -> Option
             .unwrap_or_default()
     };
     let s = &view.shared;
-    Some(Record {
+    let mut record = Record {
         id,
         partner_name: name_of(&partner),
         vendor_name: name_of(&vendor),
@@ -482,7 +526,14 @@ fn record_of(id: DealId, view: &DealView, windows: &Windows, now: u64) -> Option
         reason,
         overdue: status == "pending" && now >= respond_by,
         respond_by,
-    })
+        decided_terms,
+        changed_after_decision: false,
+    };
+    record.changed_after_decision = record
+        .decided_terms
+        .as_ref()
+        .is_some_and(|decided| *decided != record.terms());
+    Some(record)
 }
 
 /// Every registration held here (made here or made for this vendor), oldest first.
@@ -608,6 +659,8 @@ fn record_json(r: &Record, conflicts: Option<Vec<Value>>) -> Value {
         "expires_at": r.expires_at.map(audit::rfc3339),
         "reason": r.reason,
         "overdue": r.overdue,
+        "decided_terms": r.decided_terms.as_ref().map(terms_json),
+        "changed_after_decision": r.changed_after_decision,
     });
     if let Some(c) = conflicts {
         v["conflicts"] = Value::Array(c);
@@ -710,12 +763,14 @@ fn vendor_record(deals: &Deals, id: DealId, now: u64) -> Result<(Record, Vec<Rec
     Ok((r, all))
 }
 
-/// The vendor approves: the partner is protected for the protection window from now. Approving
-/// an approved registration again renews the window (activity on the deal). Refused while
-/// another partner's earlier registration on the account holds: the first to register wins.
+/// The vendor approves the terms in front of it: the partner is protected for the protection
+/// window from now. Approving an approved registration again renews the window (activity on the
+/// deal), and approves terms the partner changed after the decision. A rejected registration is
+/// approved only when its terms changed after the rejection. Refused while another partner's
+/// earlier registration on the account holds: the first to register wins.
 pub fn approve(deals: &Deals, id: DealId, now: u64) -> Result<Value, DealsError> {
     let (r, all) = vendor_record(deals, id, now)?;
-    if r.status == "rejected" {
+    if r.status == "rejected" && !r.changed_after_decision {
         return Err(invalid(format!("registration {id} was rejected")));
     }
     let windows = deals.windows();
@@ -740,26 +795,41 @@ pub fn approve(deals: &Deals, id: DealId, now: u64) -> Result<Value, DealsError>
     }
     let expires_at_ms = now.saturating_add(windows.registration_protection_ms);
     let partner = r.partner.clone();
+    let terms = r.terms();
     deals.edit(id, now, |doc, signer| {
-        doc.decide_registration(signer, now, &partner, &Decision::Approved { expires_at_ms })
+        doc.decide_registration(
+            signer,
+            now,
+            &partner,
+            &Decision::Approved { expires_at_ms },
+            &terms,
+        )
     })?;
     Ok(get(deals, id, now)?.unwrap_or(Value::Null))
 }
 
-/// The vendor rejects, with a reason the partner sees.
+/// The vendor rejects the terms in front of it, with a reason the partner sees (again only when
+/// the partner changed the terms after a rejection).
 pub fn reject(deals: &Deals, id: DealId, reason: &str, now: u64) -> Result<Value, DealsError> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(invalid("a rejection needs a reason"));
     }
     let (r, _) = vendor_record(deals, id, now)?;
-    if r.status == "rejected" {
+    if r.status == "rejected" && !r.changed_after_decision {
         return Err(invalid(format!("registration {id} was already rejected")));
     }
     let partner = r.partner.clone();
     let reason = reason.to_string();
+    let terms = r.terms();
     deals.edit(id, now, |doc, signer| {
-        doc.decide_registration(signer, now, &partner, &Decision::Rejected { reason })
+        doc.decide_registration(
+            signer,
+            now,
+            &partner,
+            &Decision::Rejected { reason },
+            &terms,
+        )
     })?;
     Ok(get(deals, id, now)?.unwrap_or(Value::Null))
 }
@@ -790,10 +860,14 @@ pub async fn watch(deals: Arc<Deals>, network: NetHandle) {
                 tracing::warn!(error = %format!("{e:#}"), "cannot report overdue registrations");
                 Vec::new()
             });
-            (renewed, overdue)
+            let changed = newly_changed_after_decision(&engine, now).unwrap_or_else(|e| {
+                tracing::warn!(error = %format!("{e:#}"), "cannot report registrations changed after their decision");
+                Vec::new()
+            });
+            (renewed, overdue, changed)
         })
         .await;
-        let Ok((renewed, overdue)) = pass else {
+        let Ok((renewed, overdue, changed)) = pass else {
             continue;
         };
         if !renewed.is_empty() {
@@ -808,7 +882,110 @@ pub async fn watch(deals: Arc<Deals>, network: NetHandle) {
                        "respond_by": audit::rfc3339(r.respond_by)}),
             );
         }
+        for (r, fields) in changed {
+            deals.publish(
+                "registration.changed_after_decision",
+                json!({"id": r.id.to_string(), "partner": r.partner.to_string(),
+                       "vendor": r.vendor.to_string(), "account_domain": r.domain,
+                       "status": r.status, "fields": fields,
+                       "decided_terms": r.decided_terms.as_ref().map(terms_json),
+                       "terms": terms_json(&r.terms())}),
+            );
+        }
     }
+}
+
+/// The registrations whose terms changed after their decision and were not yet reported, each
+/// with the fields that differ; each is recorded (once per decision and set of terms, across
+/// restarts) with an audit entry in the same transaction, so the vendor's node keeps a trace of
+/// terms its decision never covered, and the partner's of a change its vendor never decided on.
+fn newly_changed_after_decision(
+    deals: &Deals,
+    now: u64,
+) -> anyhow::Result<Vec<(Record, Vec<String>)>> {
+    let key = |r: &Record| {
+        format!(
+            "registration.changed_after_decision/{}/{}/{:016x}",
+            r.id,
+            r.decided_at.unwrap_or(0),
+            fnv1a(&r.terms())
+        )
+    };
+    let changed: Vec<Record> = records(deals, now)
+        .into_iter()
+        .filter(|r| r.changed_after_decision)
+        .collect();
+    let changed = not_yet_published(deals.store(), changed, key)?;
+    if changed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = deals.store().write()?;
+    let mut fresh = Vec::new();
+    {
+        let mut table = txn.open_table(EVENTS_PUBLISHED)?;
+        for r in changed {
+            table.insert(key(&r).as_str(), now)?;
+            let decided = r.decided_terms.clone().unwrap_or_default();
+            let current = r.terms();
+            let fields: Vec<String> = decided
+                .keys()
+                .chain(current.keys())
+                .filter(|f| decided.get(*f) != current.get(*f))
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let me = deals.me();
+            let summary = if &r.vendor == me {
+                format!(
+                    "{} changed registration {} ({}) after it was {}: {} — the decision covers the terms before the change; approve or reject again",
+                    r.partner_name,
+                    r.id,
+                    r.domain.as_deref().unwrap_or("no domain"),
+                    r.status,
+                    fields.join(", ")
+                )
+            } else {
+                format!(
+                    "registration {} with {} changed after {} {} it: {} — the decision covers the terms before the change",
+                    r.id,
+                    r.vendor_name,
+                    r.vendor_name,
+                    r.status,
+                    fields.join(", ")
+                )
+            };
+            let peer = if &r.vendor == me {
+                &r.partner
+            } else {
+                &r.vendor
+            };
+            audit::record_in(
+                &txn,
+                now,
+                audit::kind::REGISTRATION,
+                Some(peer.as_str()),
+                summary,
+                json!({"registration": r.id.to_string(), "status": r.status, "fields": fields,
+                       "decided_terms": decided, "terms": current}),
+            )?;
+            fresh.push((r, fields));
+        }
+    }
+    txn.commit()?;
+    Ok(fresh)
+}
+
+/// A stable 64-bit digest of a set of terms (FNV-1a), to record "reported" per set of terms.
+fn fnv1a(terms: &BTreeMap<String, String>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (field, text) in terms {
+        for byte in field.bytes().chain([0]).chain(text.bytes()).chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 /// The overdue registrations not yet reported, recorded as reported.
@@ -818,31 +995,9 @@ fn newly_overdue(deals: &Deals, now: u64) -> anyhow::Result<Vec<Record>> {
         .into_iter()
         .filter(|r| r.overdue)
         .collect();
-    if overdue.is_empty() {
-        return Ok(overdue);
-    }
-    let store = deals.store();
-    let done: HashSet<String> = {
-        let txn = store.read()?;
-        match txn.open_table(EVENTS_PUBLISHED) {
-            Ok(table) => overdue
-                .iter()
-                .map(|r| Ok((key(r), table.get(key(r).as_str())?.is_some())))
-                .collect::<anyhow::Result<Vec<_>>>()?
-                .into_iter()
-                .filter(|(_, seen)| *seen)
-                .map(|(k, _)| k)
-                .collect(),
-            Err(redb::TableError::TableDoesNotExist(_)) => HashSet::new(),
-            Err(e) => return Err(e.into()),
-        }
-    };
-    let fresh: Vec<Record> = overdue
-        .into_iter()
-        .filter(|r| !done.contains(&key(r)))
-        .collect();
+    let fresh = not_yet_published(deals.store(), overdue, key)?;
     if !fresh.is_empty() {
-        let txn = store.write()?;
+        let txn = deals.store().write()?;
         {
             let mut table = txn.open_table(EVENTS_PUBLISHED)?;
             for r in &fresh {
@@ -850,6 +1005,31 @@ fn newly_overdue(deals: &Deals, now: u64) -> anyhow::Result<Vec<Record>> {
             }
         }
         txn.commit()?;
+    }
+    Ok(fresh)
+}
+
+/// Those of `records` whose event `key` was not published yet (read only: a pass with nothing
+/// new writes nothing).
+fn not_yet_published(
+    store: &crate::store::Store,
+    records: Vec<Record>,
+    key: impl Fn(&Record) -> String,
+) -> anyhow::Result<Vec<Record>> {
+    if records.is_empty() {
+        return Ok(records);
+    }
+    let txn = store.read()?;
+    let table = match txn.open_table(EVENTS_PUBLISHED) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(records),
+        Err(e) => return Err(e.into()),
+    };
+    let mut fresh = Vec::new();
+    for r in records {
+        if table.get(key(&r).as_str())?.is_none() {
+            fresh.push(r);
+        }
     }
     Ok(fresh)
 }
@@ -921,11 +1101,183 @@ fn extend_on_activity(deals: &Deals, now: u64) -> Result<Vec<DealId>, DealsError
             continue;
         }
         let partner = r.partner.clone();
+        let terms = r.terms_to_renew();
         deals.edit(r.id, now, |doc, signer| {
-            doc.decide_registration(signer, now, &partner, &Decision::Approved { expires_at_ms })
+            doc.decide_registration(
+                signer,
+                now,
+                &partner,
+                &Decision::Approved { expires_at_ms },
+                &terms,
+            )
         })?;
         tracing::info!(registration = %r.id, expires_at = %audit::rfc3339(expires_at_ms), "renewed on deal activity");
         renewed.push(r.id);
     }
     Ok(renewed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deals::testing::{befriend, share_with, side, sync, Side};
+    use crate::store_net;
+
+    fn usd() -> Currency {
+        Currency::parse("USD").unwrap()
+    }
+
+    fn register(partner: &Side, vendor: &Side, now: u64) -> DealId {
+        let input = RegistrationInput {
+            vendor: vendor.deals.me().to_string(),
+            account_name: "Acme".into(),
+            account_domain: "acme.example".into(),
+            amount: Some("120000".into()),
+            close_date: Some("2027-06-30".into()),
+            products: vec!["platform".into()],
+            ..RegistrationInput::default()
+        };
+        submit(&partner.deals, &input, usd(), now).unwrap()
+    }
+
+    fn amount_to(amount: &str) -> RegistrationChange {
+        RegistrationChange {
+            amount: Some(Some(amount.into())),
+            ..RegistrationChange::default()
+        }
+    }
+
+    fn audit_of(side: &Side) -> Vec<store_net::AuditEntry> {
+        store_net::audit_page(&side.store, 0, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == audit::kind::REGISTRATION)
+            .collect()
+    }
+
+    #[test]
+    fn a_change_made_while_the_decision_was_on_its_way_is_not_covered_by_it() {
+        // Goal: the vendor approves while the partner is cut off; the partner, still seeing
+        // "pending", raises the amount. After they meet, both nodes show the registration
+        // approved on the terms the vendor saw, flagged as changed after the decision; each node
+        // keeps one audit entry of it; the vendor can approve the new terms, which clears it.
+        let vendor = side(1, "Vendor");
+        let partner = side(2, "Partner");
+        befriend(&vendor, &partner);
+        let id = register(&partner, &vendor, 10);
+        sync(&vendor, &partner);
+        approve(&vendor.deals, id, 20).unwrap();
+        change(&partner.deals, id, &amount_to("500000"), usd(), 21).unwrap();
+        sync(&vendor, &partner);
+
+        for side in [&vendor, &partner] {
+            let r = get(&side.deals, id, 22).unwrap().unwrap();
+            assert_eq!(r["status"], "approved");
+            assert_eq!(r["amount"], "500000");
+            assert_eq!(r["changed_after_decision"], true, "{r}");
+            assert_eq!(
+                r["decided_terms"],
+                json!({"account_name": "Acme", "amount": "120000", "currency": "USD",
+                       "close_date": "2027-06-30", "products": ["platform"]})
+            );
+        }
+        let reported = newly_changed_after_decision(&vendor.deals, 23).unwrap();
+        assert_eq!(reported.len(), 1);
+        assert_eq!(reported[0].1, ["amount"]);
+        assert!(
+            newly_changed_after_decision(&vendor.deals, 24)
+                .unwrap()
+                .is_empty(),
+            "reported once"
+        );
+        let entries = audit_of(&vendor);
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert!(
+            entries[0].summary.contains("Partner changed registration")
+                && entries[0].summary.contains("amount"),
+            "{}",
+            entries[0].summary
+        );
+        assert_eq!(entries[0].details["decided_terms"]["amount"], "120000");
+        assert_eq!(entries[0].details["terms"]["amount"], "500000");
+        assert_eq!(
+            newly_changed_after_decision(&partner.deals, 23)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(audit_of(&partner).len(), 1);
+
+        // Approving again approves what is in front of the vendor now.
+        let r = approve(&vendor.deals, id, 30).unwrap();
+        assert_eq!(r["changed_after_decision"], false, "{r}");
+        assert_eq!(r["decided_terms"]["amount"], "500000");
+        sync(&vendor, &partner);
+        let r = get(&partner.deals, id, 31).unwrap().unwrap();
+        assert_eq!(r["changed_after_decision"], false, "{r}");
+        assert!(newly_changed_after_decision(&vendor.deals, 32)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_rejection_is_decided_again_only_when_the_terms_changed_after_it() {
+        let vendor = side(1, "Vendor");
+        let partner = side(2, "Partner");
+        befriend(&vendor, &partner);
+        let id = register(&partner, &vendor, 10);
+        sync(&vendor, &partner);
+        reject(&vendor.deals, id, "not our territory", 20).unwrap();
+        assert!(matches!(
+            approve(&vendor.deals, id, 21),
+            Err(DealsError::Invalid(m)) if m.contains("was rejected")
+        ));
+        change(&partner.deals, id, &amount_to("90000"), usd(), 21).unwrap();
+        sync(&vendor, &partner);
+        let r = get(&vendor.deals, id, 22).unwrap().unwrap();
+        assert_eq!(
+            (r["status"].as_str(), r["changed_after_decision"].as_bool()),
+            (Some("rejected"), Some(true))
+        );
+        let r = approve(&vendor.deals, id, 23).unwrap();
+        assert_eq!(r["status"], "approved");
+        assert_eq!(r["decided_terms"]["amount"], "90000");
+    }
+
+    #[test]
+    fn a_renewal_on_deal_activity_keeps_the_terms_decided_not_the_ones_changed_since() {
+        // Bug guarded: a renewal is a decision written again; written with the terms in front
+        // of the vendor, it would silently cover a change the vendor never saw.
+        let vendor = side(1, "Vendor");
+        let partner = side(2, "Partner");
+        befriend(&vendor, &partner);
+        let id = register(&partner, &vendor, 10);
+        sync(&vendor, &partner);
+        approve(&vendor.deals, id, 20).unwrap();
+        change(&partner.deals, id, &amount_to("500000"), usd(), 21).unwrap();
+        sync(&vendor, &partner);
+        // Activity on a deal on the registered account, with the partner in it, more than the
+        // renewal step (an hour, for the default window) after the approval.
+        let deal = share_with(&vendor, &partner, &["name", "account.domain"]);
+        sync(&vendor, &partner);
+        partner.deals.respond(deal, true, 4_000).unwrap();
+        sync(&vendor, &partner);
+        let note = protocol::deal::SectionUpdate {
+            add_notes: vec!["met the buyer".into()],
+            ..Default::default()
+        };
+        partner
+            .deals
+            .update_section(deal, &note, 4_000_000)
+            .unwrap();
+        sync(&vendor, &partner);
+        let before = get(&vendor.deals, id, 5_000_000).unwrap().unwrap();
+
+        let renewed = extend_on_activity(&vendor.deals, 5_000_000).unwrap();
+        assert_eq!(renewed, [id], "the deal's activity renews the registration");
+        let after = get(&vendor.deals, id, 5_000_000).unwrap().unwrap();
+        assert_ne!(after["expires_at"], before["expires_at"]);
+        assert_eq!(after["decided_terms"]["amount"], "120000");
+        assert_eq!(after["changed_after_decision"], true, "{after}");
+    }
 }

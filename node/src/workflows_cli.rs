@@ -166,19 +166,30 @@ pub fn register(dir: &DataDir, a: RegisterArgs) -> Result<()> {
     Ok(())
 }
 
+/// An amount with its currency, as `120000 USD`, or `-` without one.
+fn amount_text(terms: &Value) -> String {
+    match (terms["amount"].as_str(), terms["currency"].as_str()) {
+        (Some(a), Some(c)) => format!("{a} {c}"),
+        (Some(a), None) => a.to_string(),
+        (None, _) => "-".into(),
+    }
+}
+
 fn print_registration(r: &Value) {
-    let flags = if r["overdue"] == true {
-        "  OVERDUE"
-    } else {
-        ""
-    };
+    let mut flags = String::new();
+    if r["overdue"] == true {
+        flags.push_str("  OVERDUE");
+    }
+    if r["changed_after_decision"] == true {
+        flags.push_str("  CHANGED AFTER DECISION");
+    }
     println!(
         "{}  {:<8} {}  {} ({})  partner={}  vendor={}  submitted {}{}",
         r["id"].as_str().unwrap_or("?"),
         r["status"].as_str().unwrap_or("?"),
         r["account_name"].as_str().unwrap_or("?"),
         r["account_domain"].as_str().unwrap_or("?"),
-        r["amount"].as_str().unwrap_or("-"),
+        amount_text(r),
         r["partner_name"].as_str().unwrap_or("?"),
         r["vendor_name"].as_str().unwrap_or("?"),
         r["submitted_at"].as_str().unwrap_or("?"),
@@ -186,6 +197,28 @@ fn print_registration(r: &Value) {
     );
     if let Some(reason) = r["reason"].as_str() {
         println!("    reason: {reason}");
+    }
+    if r["changed_after_decision"] == true {
+        let decided = &r["decided_terms"];
+        let products = |t: &Value| {
+            t["products"]
+                .as_array()
+                .map(|p| {
+                    p.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+        };
+        println!(
+            "    decided on: {} '{}' amount {} close {} products [{}] (approve or reject again to decide the terms above)",
+            r["status"].as_str().unwrap_or("?"),
+            decided["account_name"].as_str().unwrap_or("?"),
+            amount_text(decided),
+            decided["close_date"].as_str().unwrap_or("-"),
+            products(decided),
+        );
     }
     for c in r["conflicts"].as_array().into_iter().flatten() {
         match c["kind"].as_str() {

@@ -10,7 +10,8 @@
 //!        account{name, domain}, <other projected fields>}   origin only
 //! sections{node_id: {notes[], next_step, contacts[], contribution, stage, linked_opportunity}}
 //! registration{claims{node_id: {vendor, registered_at, notes}},
-//!              decisions{vendor_id: {registrant, status, decided_at, expires_at, reason}}}
+//!              decisions{vendor_id: {registrant, status, decided_at, expires_at, reason,
+//!                                    terms{<field>: <text>}}}}
 //! attribution{sourced_by, influenced_by[], proposals{node_id: {sourced_by, influenced_by[]}},
 //!             acceptances{node_id: {proposal}}}
 //! ```
@@ -72,6 +73,7 @@ pub mod keys {
     pub const DECIDED_AT: &str = "decided_at";
     pub const EXPIRES_AT: &str = "expires_at";
     pub const REASON: &str = "reason";
+    pub const TERMS: &str = "terms";
     pub const PROPOSAL: &str = "proposal";
 }
 
@@ -446,6 +448,10 @@ pub struct RegistrationDecision {
     pub decided_at_ms: Option<u64>,
     pub expires_at_ms: Option<u64>,
     pub reason: Option<String>,
+    /// The registered terms as the vendor read them when it decided (field → text), so a
+    /// change the partner made concurrently — offline, or before the decision reached it —
+    /// is not taken as decided. `None` for a decision written without them (older nodes).
+    pub terms: Option<BTreeMap<String, String>>,
 }
 
 /// The registration decision a vendor makes.
@@ -805,13 +811,15 @@ impl DealDoc {
         })
     }
 
-    /// A vendor's decision on `registrant`'s claim. Vendor role only.
+    /// A vendor's decision on `registrant`'s claim, on the registered `terms` as the vendor
+    /// read them (field → text; see [`RegistrationDecision::terms`]). Vendor role only.
     pub fn decide_registration(
         &mut self,
         signer: &Signer,
         now_ms: u64,
         registrant: &NodeId,
         decision: &Decision,
+        terms: &BTreeMap<String, String>,
     ) -> Result<VerifiedChange, DealError> {
         self.require_participant(signer)?;
         if self.authority.role_of(signer.node_id()) != Some(Role::Vendor) {
@@ -834,6 +842,10 @@ impl DealDoc {
                 }
                 Decision::Expired => RegistrationStatus::Expired,
             };
+            let t = tx.put_object(&d, keys::TERMS, ObjType::Map)?;
+            for (field, text) in terms {
+                tx.put(&t, field.as_str(), text.as_str())?;
+            }
             tx.put(&d, keys::STATUS, status.as_str())
         })
     }
@@ -1299,6 +1311,11 @@ fn read_registration(doc: &Automerge, registration: &ObjId) -> RegistrationView 
                     decided_at_ms: get_u64(doc, &d, keys::DECIDED_AT),
                     expires_at_ms: get_u64(doc, &d, keys::EXPIRES_AT),
                     reason: get_str(doc, &d, keys::REASON),
+                    terms: get_obj(doc, &d, keys::TERMS).map(|t| {
+                        doc.map_range(&t, ..)
+                            .filter_map(|item| Some((item.key.to_string(), ref_str(&item.value)?)))
+                            .collect()
+                    }),
                 },
             );
         }

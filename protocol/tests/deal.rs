@@ -173,15 +173,29 @@ fn registration_first_claim_wins_and_vendor_decides() {
     assert_eq!(view.registered_by.as_ref(), Some(r1.node_id()));
     assert_eq!(view.status, Some(RegistrationStatus::Pending));
     let decision = Decision::Approved { expires_at_ms: 90 };
+    let terms = BTreeMap::from([("amount".to_string(), "120000".to_string())]);
     assert!(matches!(
-        doc.decide_registration(&r2, 300, r1.node_id(), &decision),
+        doc.decide_registration(&r2, 300, r1.node_id(), &decision, &terms),
         Err(DealError::NotAllowed(_))
     ));
-    doc.decide_registration(&vendor, 300, r1.node_id(), &decision)
+    doc.decide_registration(&vendor, 300, r1.node_id(), &decision, &terms)
         .unwrap();
     let view = doc.read_view().registration;
     assert_eq!(view.status, Some(RegistrationStatus::Approved));
     assert_eq!(view.decisions[vendor.node_id()].expires_at_ms, Some(90));
+    assert_eq!(
+        view.decisions[vendor.node_id()].terms.as_ref(),
+        Some(&terms),
+        "the decision says what it decided on"
+    );
+    // A later decision replaces the earlier one whole, terms included.
+    doc.decide_registration(&vendor, 400, r1.node_id(), &decision, &BTreeMap::new())
+        .unwrap();
+    let view = doc.read_view().registration;
+    assert_eq!(
+        view.decisions[vendor.node_id()].terms,
+        Some(BTreeMap::new())
+    );
 }
 
 #[test]

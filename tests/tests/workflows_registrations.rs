@@ -373,9 +373,26 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
 
     let r = vendor.post(&format!("{path}/approve"), &json!({}));
     assert_eq!(r.status, 200, "{}", r.text);
-    wait("the approval on the reseller", || {
+    // The decision records the terms it was made on; here nothing changed since.
+    assert_eq!(r.json["changed_after_decision"], false, "{}", r.text);
+    assert_eq!(
+        r.json["decided_terms"],
+        json!({"account_name": "Fixme Inc", "amount": "95000", "currency": "USD",
+               "close_date": "2027-09-30", "products": ["platform"]}),
+        "{}",
+        r.text
+    );
+    let seen = wait("the approval on the reseller", || {
         registration(&reseller, &id).filter(|v| v["status"] == "approved")
     });
+    assert_eq!(seen["decided_terms"], r.json["decided_terms"]);
+    let out = vendor.cli(&["registrations", "list"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("(95000 USD)") && !out.stdout.contains("CHANGED AFTER DECISION"),
+        "{}",
+        out.stdout
+    );
     let r = patch(&reseller, &path, json!({"amount": "1"}));
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("is approved"), "{}", r.text);

@@ -2,7 +2,7 @@
 import { api } from "../api.js";
 import { h, add, set, title, table, empty, field, when, badge, shortId, errorBox } from "../ui.js";
 
-const KINDS = [["", "All kinds"], ["share", "Shares"], ["share_update", "Share updates"], ["policy", "Policy changes"], ["partner", "Partnerships"], ["rejected", "Refused changes"]];
+const KINDS = [["", "All kinds"], ["share", "Shares"], ["share_update", "Share updates"], ["policy", "Policy changes"], ["partner", "Partnerships"], ["rejected", "Refused changes"], ["mapping", "Account mapping"], ["registration", "Registrations"]];
 
 export async function render(view, ctx) {
   const kind = ctx.query.get("kind") || "";

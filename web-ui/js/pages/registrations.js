@@ -53,10 +53,14 @@ function registrationsTable(items, node, ctx, msg, reload) {
     if (!vendorHere && r.partner === node.id && decide && r.status === "pending") {
       add(actions, h("button", { type: "button", dataset: { action: "change" }, "aria-expanded": "false", onclick: (e) => changeForm(e.currentTarget, r, detail, reload, ctx) }, "Change…"));
     }
-    if (vendorHere && decide && (r.status === "pending" || r.status === "approved")) {
+    // Terms the partner changed after the decision are not covered by it: the vendor decides again.
+    const redecide = r.changed_after_decision === true;
+    if (vendorHere && decide && (r.status === "pending" || r.status === "approved" || redecide)) {
       add(
         actions,
-        r.status === "pending" ? h("button", { type: "button", class: "primary", dataset: { action: "approve" }, onclick: () => approve(r, detail, reload, ctx) }, "Approve") : null,
+        r.status === "pending" || redecide
+          ? h("button", { type: "button", class: "primary", dataset: { action: "approve" }, onclick: () => approve(r, detail, reload, ctx) }, redecide ? "Approve new terms" : "Approve")
+          : null,
         h("button", { type: "button", class: "danger", dataset: { action: "reject" }, "aria-expanded": "false", onclick: (e) => rejectForm(e.currentTarget, r, detail, reload, ctx) }, "Reject…"),
       );
     }
@@ -66,7 +70,14 @@ function registrationsTable(items, node, ctx, msg, reload) {
         { dataset: { registration: r.id, status: r.status } },
         h("td", {}, h("strong", {}, r.account_name || r.account_domain || "—"), h("br"), h("span", { class: "hint" }, r.account_domain || "")),
         h("td", {}, partyCell(r, node)),
-        h("td", { class: "reg-status" }, statusBadge(r.status), r.overdue ? [" ", badge("overdue", "bad")] : null, r.reason ? h("div", { class: "hint reg-reason" }, `Reason: ${r.reason}`) : null),
+        h(
+          "td",
+          { class: "reg-status" },
+          statusBadge(r.status),
+          r.overdue ? [" ", badge("overdue", "bad")] : null,
+          redecide ? [" ", badge("changed after decision", "warn"), h("div", { class: "hint reg-decided" }, `The ${r.status === "rejected" ? "rejection" : "approval"} covers: `, decidedTerms(r.decided_terms))] : null,
+          r.reason ? h("div", { class: "hint reg-reason" }, `Reason: ${r.reason}`) : null,
+        ),
         h("td", {}, when(r.submitted_at), r.status === "pending" ? h("div", { class: "hint" }, "answer by ", when(r.respond_by)) : null),
         h("td", {}, r.expires_at ? when(r.expires_at) : "—"),
         h("td", {}, what(r)),
@@ -91,6 +102,16 @@ function what(r) {
   if (r.products && r.products.length) parts.push(h("div", { class: "hint" }, r.products.join(", ")));
   if (r.notes) parts.push(h("div", { class: "hint reg-notes" }, r.notes));
   return parts.length ? parts : "—";
+}
+
+// The terms a decision was made on, in one line.
+function decidedTerms(t) {
+  if (!t) return "—";
+  const parts = [];
+  if (t.amount) parts.push(money(t.amount, t.currency));
+  if (t.close_date) parts.push(`closes ${t.close_date}`);
+  if (t.products && t.products.length) parts.push(t.products.join(", "));
+  return parts.length ? parts.join(" · ") : "no amount, date or products";
 }
 
 function conflictsCell(r) {
