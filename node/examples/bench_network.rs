@@ -119,6 +119,7 @@ fn partner_record(
         last_seen_ms: None,
         addrs,
         removed_ms: None,
+        ended_by_partner: false,
     }
 }
 

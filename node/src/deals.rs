@@ -2435,6 +2435,7 @@ pub(crate) mod testing {
                     last_seen_ms: None,
                     addrs: vec![],
                     removed_ms: None,
+                    ended_by_partner: false,
                 },
             )
             .unwrap();

@@ -1443,6 +1443,7 @@ mod tests {
                     last_seen_ms: None,
                     addrs: vec![],
                     removed_ms: None,
+                    ended_by_partner: false,
                 },
             )
             .unwrap();

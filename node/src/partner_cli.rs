@@ -113,10 +113,10 @@ pub fn run(dir: &DataDir, command: PartnerCommand) -> Result<()> {
 
 fn print_partner(p: &Value) {
     let s = |k: &str| p[k].as_str().unwrap_or("-").to_string();
-    let status = if p["connected"].as_bool() == Some(true) {
-        "connected".to_string()
-    } else {
-        s("status")
+    let status = match (p["connected"].as_bool(), p["removed_by"].as_str()) {
+        (_, Some("partner")) => format!("{} (ended by the partner)", s("status")),
+        (Some(true), None) => "connected".to_string(),
+        _ => s("status"),
     };
     println!(
         "{}  {}  type={}  status={}  since={}  last_seen={}\n    policy: {}",

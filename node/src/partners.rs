@@ -408,6 +408,7 @@ pub fn accept_join(
             last_seen_ms: Some(now_ms),
             addrs: request.addrs.iter().take(16).cloned().collect(),
             removed_ms: None,
+            ended_by_partner: false,
         };
         store_net::put_partner_in(&txn, &record)?;
         audit::record_in(
@@ -447,6 +448,7 @@ pub fn record_joined(
         last_seen_ms: Some(now_ms),
         addrs: payload.addrs.iter().take(16).cloned().collect(),
         removed_ms: None,
+        ended_by_partner: false,
     };
     let txn = store.write()?;
     store_net::put_partner_in(&txn, &record)?;
@@ -496,25 +498,50 @@ pub fn resolve(store: &Store, wanted: &str) -> Result<PartnerRecord> {
     }
 }
 
-/// Ends a partnership: the partner is refused from now on.
+/// Ends a partnership: the partner is refused from now on (and told so, by the network).
 pub fn remove(store: &Store, id: &str, now_ms: u64) -> Result<PartnerRecord> {
     let Some(mut record) = store_net::partner(store, id)? else {
         return Err(anyhow!("no partner with id {id}"));
     };
+    end(store, &mut record, now_ms, false)?;
+    Ok(record)
+}
+
+/// The partner told this node it ended the partnership: recorded as removed (by the partner),
+/// so this node stops dialing it and shows the partnership as ended. `None` when `id` is no
+/// active partner here (nothing to end).
+pub fn ended_by_partner(store: &Store, id: &str, now_ms: u64) -> Result<Option<PartnerRecord>> {
+    let Some(mut record) = store_net::partner(store, id)?.filter(|p| p.is_active()) else {
+        return Ok(None);
+    };
+    end(store, &mut record, now_ms, true)?;
+    Ok(Some(record))
+}
+
+fn end(store: &Store, record: &mut PartnerRecord, now_ms: u64, by_partner: bool) -> Result<()> {
     record.status = "removed".into();
     record.removed_ms = Some(now_ms);
+    record.ended_by_partner = by_partner;
+    let (summary, event) = if by_partner {
+        (
+            format!("{} ended the partnership", record.name),
+            "ended_by_partner",
+        )
+    } else {
+        (format!("removed partner {}", record.name), "removed")
+    };
     let txn = store.write()?;
-    store_net::put_partner_in(&txn, &record)?;
+    store_net::put_partner_in(&txn, record)?;
     audit::record_in(
         &txn,
         now_ms,
         kind::PARTNER,
-        Some(id),
-        format!("removed partner {}", record.name),
-        serde_json::json!({"event": "removed", "name": record.name}),
+        Some(&record.id),
+        summary,
+        serde_json::json!({"event": event, "name": record.name}),
     )?;
     txn.commit()?;
-    Ok(record)
+    Ok(())
 }
 
 /// The policy in force for a partner: its newest version, or deny-all.

@@ -44,7 +44,7 @@ pub struct PartnerRecord {
     /// What the partner is to this node: reseller, distributor, si, isv, msp, referral, vendor.
     #[serde(default)]
     pub partner_type: Option<String>,
-    /// `active` or `removed`.
+    /// `active` or `removed` (by this node, or — [`Self::ended_by_partner`] — by the partner).
     pub status: String,
     /// When the partnership started (ms since the epoch).
     pub since_ms: u64,
@@ -57,6 +57,9 @@ pub struct PartnerRecord {
     /// When the partnership was removed.
     #[serde(default)]
     pub removed_ms: Option<u64>,
+    /// The partner ended the partnership (it told this node so), rather than this node.
+    #[serde(default)]
+    pub ended_by_partner: bool,
 }
 
 impl PartnerRecord {

@@ -381,3 +381,30 @@ fn an_account_is_changed_by_patch_and_shared_deals_follow() {
         (d.json["fields"]["account.name"] == "Renamed GmbH").then_some(())
     });
 }
+
+#[test]
+fn partnership_events_reach_webhooks_on_both_sides() {
+    // Bug: `partner.joined` and `partner.removed` were offered to webhooks and the web UI but
+    // never published. Method: each side subscribes before the partnership, then the vendor
+    // removes the reseller: each side hears of the join, and of the end (the reseller as told
+    // by the vendor).
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    let at_vendor = hook(&vendor, &["partner.*"]);
+    let at_reseller = hook(&reseller, &["partner.*"]);
+    partner(&vendor, &reseller, "reseller", "vendor");
+    let joined = expect_event(&at_vendor, "partner.joined");
+    assert_eq!(joined["data"]["id"], reseller.id.as_str(), "{joined}");
+    let joined = expect_event(&at_reseller, "partner.joined");
+    assert_eq!(joined["data"]["id"], vendor.id.as_str(), "{joined}");
+
+    let out = vendor.cli(&["partner", "remove", "Reseller Co"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let removed = expect_event(&at_vendor, "partner.removed");
+    assert_eq!(removed["data"]["by"], "this node", "{removed}");
+    let removed = expect_event(&at_reseller, "partner.removed");
+    assert_eq!(removed["data"]["by"], "partner", "{removed}");
+    assert_eq!(removed["data"]["name"], "Vendor Co", "{removed}");
+}

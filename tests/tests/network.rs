@@ -492,7 +492,76 @@ fn a_removed_partner_gets_no_further_changes_and_is_refused() {
     let listed = vendor.ok("GET", "/partners", None);
     let p = &listed["items"][0];
     assert_eq!(p["status"], "removed");
+    assert_eq!(p["removed_by"], "this node");
     assert_eq!(p["connected"], false);
+    // The reseller was told: its node no longer shows the partnership as active.
+    let ended = wait_for("the reseller learns the partnership ended", || {
+        let listed = reseller.ok("GET", "/partners", None);
+        let p = listed["items"][0].clone();
+        (p["status"] == "removed").then_some(p)
+    });
+    assert_eq!(ended["removed_by"], "partner", "{ended}");
+    let out = cosell(&reseller.path(), &["partner", "list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ended by the partner"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let audit = reseller.ok("GET", "/audit?kind=partner", None);
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["summary"] == "Vendor Inc ended the partnership"),
+        "{audit}"
+    );
+}
+
+#[test]
+fn a_removed_partner_is_told_when_it_comes_back_and_may_join_again_with_a_new_invite() {
+    // Goal: a partnership ended while the partner was offline ends on its node too when it
+    // reconnects; a new invite makes them partners again (it used to be refused as "cannot
+    // reach the inviting node"), and deals flow again.
+    let vendor = Node::new("Vendor Inc");
+    let mut reseller = Node::new("Reseller LLC");
+    partner(&vendor, &reseller, "reseller");
+    reseller.stop();
+    let out = cosell(&vendor.path(), &["partner", "remove", "Reseller LLC"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    reseller.start();
+    let ended = wait_for(
+        "the returning reseller learns the partnership ended",
+        || {
+            let listed = reseller.ok("GET", "/partners", None);
+            let p = listed["items"][0].clone();
+            (p["status"] == "removed").then_some(p)
+        },
+    );
+    assert_eq!(ended["removed_by"], "partner");
+
+    partner(&vendor, &reseller, "reseller");
+    for node in [&vendor, &reseller] {
+        let listed = node.ok("GET", "/partners", None);
+        assert_eq!(listed["items"][0]["status"], "active", "{listed}");
+        assert_eq!(listed["items"][0]["removed_by"], Value::Null, "{listed}");
+    }
+    let opp = vendor_opportunity(&vendor);
+    vendor.put_policy("Reseller LLC", RESELLER_POLICY);
+    let deal = vendor.ok(
+        "POST",
+        "/deals",
+        Some(json!({"opportunity_id": opp, "partners": ["Reseller LLC"]})),
+    );
+    let deal = deal["id"].as_str().unwrap().to_string();
+    accept(&reseller, &deal);
+    wait_for("the deal on the partner that joined again", || {
+        reseller.deal(&deal)
+    });
 }
 
 #[test]

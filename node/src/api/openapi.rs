@@ -151,7 +151,7 @@ fn schemas() -> Value {
         "EventStream": {"type": "string", "description": "text/event-stream; each event: kind, seq, at_ms, data"},
         "PolicyText": {"type": "string", "description": "A policy file (TOML); or the same structure as JSON with Content-Type application/json"},
         "PolicyPreview": {"type": "object", "required": ["shared", "withheld", "items"], "properties": {"shared": {"type": "integer"}, "withheld": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object", "additionalProperties": true}}, "opportunity_ids": {"type": "array", "items": string()}}},
-        "Partner": {"type": "object", "properties": {"id": string(), "name": string(), "type": nullable_string(), "status": {"type": "string", "enum": ["active", "removed"]}, "connected": {"type": "boolean"}, "since": string(), "last_seen": nullable_string(), "addrs": {"type": "array", "items": string()}, "policy": string()}},
+        "Partner": {"type": "object", "properties": {"id": string(), "name": string(), "type": nullable_string(), "status": {"type": "string", "enum": ["active", "removed"]}, "removed_by": {"type": ["string", "null"], "enum": ["this node", "partner", null], "description": "who ended the partnership"}, "connected": {"type": "boolean"}, "since": string(), "last_seen": nullable_string(), "addrs": {"type": "array", "items": string()}, "policy": string()}},
         "PartnerPage": page("Partner"),
         "InviteInput": {"type": "object", "properties": {"type": {"type": "string", "enum": ["reseller", "distributor", "si", "isv", "msp", "referral", "vendor"]}, "expires_in_days": {"type": "integer"}}},
         "Invite": {"type": "object", "required": ["token"], "properties": {"token": string(), "expires_at": string()}},

@@ -22,6 +22,7 @@ fn partner_json(p: &PartnerRecord, connected: bool, policy: String) -> Value {
         "name": p.name,
         "type": p.partner_type,
         "status": p.status,
+        "removed_by": (!p.is_active()).then_some(if p.ended_by_partner { "partner" } else { "this node" }),
         "connected": connected,
         "since": crate::audit::rfc3339(p.since_ms),
         "last_seen": if connected { Some(crate::audit::rfc3339(now_ms())) } else { p.last_seen_ms.map(crate::audit::rfc3339) },
@@ -201,9 +202,10 @@ pub async fn join(
     if let Some(why) = answer.error {
         return Err(join_refused(&why, answer.spent.as_deref()));
     }
+    let st = state.clone();
     let record = blocking(move || {
         Ok(partners::record_joined(
-            &state.store,
+            &st.store,
             &payload,
             &answer.name,
             partner_type,
@@ -211,6 +213,10 @@ pub async fn join(
         )?)
     })
     .await?;
+    state.events.publish(
+        "partner.joined",
+        json!({"id": record.id, "name": record.name}),
+    );
     Ok(Json(partner_json(
         &record,
         true,
@@ -260,6 +266,10 @@ pub async fn remove(
     if let Ok(peer) = record.id.parse::<PeerId>() {
         state.network.handle.partner_removed(peer).await?;
     }
+    state.events.publish(
+        "partner.removed",
+        json!({"id": record.id, "name": record.name, "by": "this node"}),
+    );
     Ok(Json(partner_json(&record, false, String::new())))
 }
 

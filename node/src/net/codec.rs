@@ -26,6 +26,10 @@ pub mod kind {
     pub const REFUSED: u8 = 3;
     /// An account-mapping exchange (`crate::mapping::wire`: a JSON header and PSI messages).
     pub const MAP: u8 = 4;
+    /// "This node ended our partnership" (empty body), answered with an empty `ENDED`: sent when
+    /// a partner is removed while connected, and to a removed partner that connects, so its
+    /// node stops showing the partnership as active.
+    pub const ENDED: u8 = 5;
     /// Never sent by a node: what the codec hands the node in place of a request frame over
     /// [`super::FRAME_BYTES_MAX`] (its body is the declared length, 4 bytes big-endian), so the
     /// refusal reaches the audit log. libp2p's request-response drops a failed read silently.

@@ -154,6 +154,8 @@ enum Internal {
     },
     /// Changes arrived from `from`: relay them to other participants.
     Changed { deals: Vec<DealId>, from: PeerId },
+    /// `peer` ended the partnership and it is recorded so.
+    Ended { peer: PeerId, name: String },
 }
 
 /// A cloneable way to talk to the swarm task.
@@ -597,16 +599,10 @@ impl EventLoop {
                 self.pending_joins.insert(id, reply);
             }
             Command::PartnerRemoved { peer } => {
-                self.partners.remove(&peer);
-                self.rounds.remove(&peer);
-                self.queued.remove(&peer);
-                self.dial.remove(&peer);
-                self.clear_outbox(&peer);
-                self.gauges.forget_lag(&peer);
-                if let Some(n) = node_id(&peer) {
-                    self.deals.reset_peer(&n);
+                self.forget_partner(peer);
+                if self.swarm.is_connected(&peer) {
+                    self.tell_ended(peer);
                 }
-                let _ = self.swarm.disconnect_peer_id(peer);
             }
             Command::Sync { deals } => self.push(&deals, None),
             Command::Connected { reply } => {
@@ -815,10 +811,14 @@ impl EventLoop {
                 outcome,
             } => {
                 let answer = match outcome {
-                    Ok((_name, addrs)) => {
+                    Ok((name, addrs)) => {
                         self.probation.remove(&peer);
                         self.partners.insert(peer, addrs);
                         self.on_partner_connected(peer);
+                        self.deals.publish(
+                            "partner.joined",
+                            serde_json::json!({"id": peer.to_base58(), "name": name}),
+                        );
                         JoinAnswer {
                             error: None,
                             spent: None,
@@ -831,7 +831,7 @@ impl EventLoop {
                             self.gauges
                                 .connections_refused
                                 .fetch_add(1, Ordering::Relaxed);
-                            self.end_probation_soon(peer);
+                            self.close_soon(peer);
                         }
                         JoinAnswer {
                             error: Some(message),
@@ -844,6 +844,15 @@ impl EventLoop {
                 let _ = self.swarm.behaviour_mut().rr.send_response(channel, bytes);
             }
             Internal::Changed { deals, from } => self.push(&deals, Some(from)),
+            Internal::Ended { peer, name } => {
+                tracing::info!(%peer, %name, "the partner ended the partnership");
+                self.forget_partner(peer);
+                self.close_soon(peer);
+                self.deals.publish(
+                    "partner.removed",
+                    serde_json::json!({"id": peer.to_base58(), "name": name, "by": "partner"}),
+                );
+            }
         }
     }
 
@@ -987,7 +996,9 @@ impl EventLoop {
 
     /// Gating: partners stay; an inviter being joined stays; a stranger stays for
     /// [`PROBATION`] only while this node has an invite on record (open, used or expired: a
-    /// joiner with a spent invite is told so by the join's answer); a removed partner is refused.
+    /// joiner with a spent invite is told so by the join's answer); a removed partner is told
+    /// the partnership ended and refused — unless an invite is open, which it may use to join
+    /// again.
     fn on_connection(&mut self, peer: PeerId, established: u32) {
         if self.partners.contains_key(&peer) {
             if established == 1 {
@@ -998,13 +1009,21 @@ impl EventLoop {
         if self.joining.contains_key(&peer) || self.probation.contains_key(&peer) {
             return;
         }
-        let open = store_net::has_open_invite(&self.store, now_ms()).unwrap_or(false)
-            || store_net::has_issued_invites(&self.store).unwrap_or(false);
+        let open = store_net::has_open_invite(&self.store, now_ms()).unwrap_or(false);
+        let issued = open || store_net::has_issued_invites(&self.store).unwrap_or(false);
         let removed = store_net::partner(&self.store, &peer.to_base58())
             .ok()
             .flatten()
             .is_some_and(|p| !p.is_active());
-        if open && !removed {
+        if removed && !open {
+            // A former partner learns that the partnership ended; with an open invite it may
+            // join again (below), as a stranger would.
+            tracing::info!(%peer, "refused a connection from a removed partner");
+            self.gauges
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
+            self.tell_ended(peer);
+        } else if issued {
             self.probation.insert(peer, Instant::now() + PROBATION);
         } else {
             tracing::info!(%peer, "refused a connection from a node that is not a partner");
@@ -1066,9 +1085,36 @@ impl EventLoop {
         }
     }
 
-    /// A stranger whose join was refused keeps its connection only until [`REFUSED_GRACE`]
-    /// has passed (closing at once could cut off the answer on its way).
-    fn end_probation_soon(&mut self, peer: PeerId) {
+    /// Stops everything this node does with `peer` as a partner (the partnership ended).
+    fn forget_partner(&mut self, peer: PeerId) {
+        self.partners.remove(&peer);
+        self.rounds.remove(&peer);
+        self.queued.remove(&peer);
+        self.dial.remove(&peer);
+        self.retry_at.remove(&peer);
+        self.clear_outbox(&peer);
+        self.gauges.forget_lag(&peer);
+        if let Some(n) = node_id(&peer) {
+            self.deals.reset_peer(&n);
+        }
+        self.update_gauge();
+    }
+
+    /// Tells a connected former partner that this node ended the partnership ([`kind::ENDED`]),
+    /// then closes the connection after [`REFUSED_GRACE`] (at once could cut the notice off).
+    fn tell_ended(&mut self, peer: PeerId) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .rr
+            .send_request(&peer, frame(kind::ENDED, &[]));
+        self.close_soon(peer);
+    }
+
+    /// A peer that is no partner (a stranger whose join was refused, a former partner told the
+    /// partnership ended, a non-partner refused a request) keeps its connection only until
+    /// [`REFUSED_GRACE`] has passed: closing at once could cut off the answer on its way.
+    fn close_soon(&mut self, peer: PeerId) {
         let until = Instant::now() + REFUSED_GRACE;
         self.probation
             .entry(peer)
@@ -1145,10 +1191,27 @@ impl EventLoop {
                     })
                 });
             }
+            kind::ENDED => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .rr
+                    .send_response(channel, frame(kind::ENDED, &[]));
+                let store = self.store.clone();
+                let id = peer.to_base58();
+                self.spawn_blocking(move || match partners::ended_by_partner(&store, &id, now_ms()) {
+                    Ok(Some(record)) => Some(Internal::Ended { peer, name: record.name }),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "cannot record an ended partnership");
+                        None
+                    }
+                });
+            }
             kind::SYNC => {
                 if !self.partners.contains_key(&peer) {
                     self.refuse(channel, "not a partner of this node");
-                    let _ = self.swarm.disconnect_peer_id(peer);
+                    self.close_soon(peer);
                     return;
                 }
                 let Some(node) = node_id(&peer) else { return };
@@ -1170,7 +1233,7 @@ impl EventLoop {
             kind::MAP => {
                 if !self.partners.contains_key(&peer) {
                     self.refuse(channel, "not a partner of this node");
-                    let _ = self.swarm.disconnect_peer_id(peer);
+                    self.close_soon(peer);
                     return;
                 }
                 let Some(node) = node_id(&peer) else { return };

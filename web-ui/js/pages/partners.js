@@ -11,7 +11,7 @@ export async function render(view, ctx) {
       "tr",
       { dataset: { partner: p.id } },
       h("td", {}, h("strong", {}, p.name), h("br"), h("code", { class: "id", title: p.id }, p.id)),
-      h("td", {}, statusBadge(p.status), p.type ? h("span", { class: "hint" }, ` ${p.type}`) : null),
+      h("td", {}, statusBadge(p.status), p.type ? h("span", { class: "hint" }, ` ${p.type}`) : null, p.removed_by === "partner" ? h("div", { class: "hint" }, "ended by the partner") : null),
       h("td", {}, p.status === "active" ? (p.connected ? h("span", { class: "badge ok" }, "connected") : h("span", { class: "badge" }, "offline")) : "—"),
       h("td", {}, p.connected ? "now" : when(p.last_seen)),
       h("td", { class: "policy-summary" }, p.policy || "—"),
