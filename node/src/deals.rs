@@ -170,7 +170,7 @@ pub enum DealsError {
     Invalid(String),
     /// Several fields of one request are bad: each field and why, all of them at once.
     #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
-    InvalidFields(Vec<(&'static str, String)>),
+    InvalidFields(Vec<(String, String)>),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]

@@ -216,7 +216,12 @@ pub fn submit(
         Date::parse,
     );
     let Some(domain) = domain.filter(|_| problems.is_empty()) else {
-        return Err(DealsError::InvalidFields(problems));
+        return Err(DealsError::InvalidFields(
+            problems
+                .into_iter()
+                .map(|(f, m)| (f.to_string(), m))
+                .collect(),
+        ));
     };
     if let Some(held) = records(deals, now_ms).into_iter().find(|r| {
         &r.partner == deals.me()
@@ -306,38 +311,75 @@ pub fn submit(
 /// key that is absent keeps its value, `null` clears it. The account's domain and the vendor are
 /// what was registered, so they cannot change (a different account is a new registration), and
 /// neither can the claim's notes or time: the time decides who registered first.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct RegistrationChange {
-    #[serde(default, deserialize_with = "present")]
     pub account_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
     pub amount: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
     pub currency: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
     pub close_date: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
     pub products: Option<Option<Vec<String>>>,
     /// Refused when present (see the type's doc); named so the refusal can say why.
-    #[serde(default)]
     pub account_domain: Option<Value>,
     /// Refused when present, as `account_domain`.
-    #[serde(default)]
     pub vendor: Option<Value>,
     /// Refused when present, as `account_domain`.
-    #[serde(default)]
     pub notes: Option<Value>,
+    /// What [`Self::from_json`] found wrong with the body's shape (a value of the wrong type,
+    /// an unknown key), reported with the values' own problems.
+    pub problems: Vec<(String, String)>,
 }
 
-/// A key that is present, `null` or not: `Some(None)` for `null`, so PATCH can tell "clear" from
-/// "keep" (an absent key stays `None` through `#[serde(default)]`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
+impl RegistrationChange {
+    /// Reads a PATCH body key by key, so a value of the wrong type is named together with every
+    /// other problem of the request (one deserialization error would hide the rest).
+    pub fn from_json(body: &serde_json::Map<String, Value>) -> Self {
+        let mut change = RegistrationChange::default();
+        let mut problems = Vec::new();
+        let text = |problems: &mut Vec<(String, String)>, field: &str, value: &Value| match value {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(s.clone())),
+            Value::Number(n) if field == "amount" => Some(Some(n.to_string())),
+            other => {
+                problems.push((
+                    field.to_string(),
+                    format!("must be a string or null, not {other}"),
+                ));
+                None
+            }
+        };
+        for (key, value) in body {
+            match key.as_str() {
+                "account_name" => change.account_name = text(&mut problems, key, value),
+                "amount" => change.amount = text(&mut problems, key, value),
+                "currency" => change.currency = text(&mut problems, key, value),
+                "close_date" => change.close_date = text(&mut problems, key, value),
+                "products" => {
+                    change.products = match value {
+                        Value::Null => Some(None),
+                        Value::Array(items) if items.iter().all(Value::is_string) => Some(Some(
+                            items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                        )),
+                        other => {
+                            problems.push((
+                                "products".into(),
+                                format!("must be a list of strings or null, not {other}"),
+                            ));
+                            None
+                        }
+                    }
+                }
+                "account_domain" => change.account_domain = Some(value.clone()),
+                "vendor" => change.vendor = Some(value.clone()),
+                "notes" => change.notes = Some(value.clone()),
+                other => problems.push((
+                    other.to_string(),
+                    "is not a field of a registration change (account_name, amount, currency, close_date, products)".into(),
+                )),
+            }
+        }
+        change.problems = problems;
+        change
+    }
 }
 
 /// The partner changes its pending registration: every bad field is named at once; a
@@ -439,8 +481,11 @@ pub fn change(
         let value = (!products.is_empty()).then(|| products.join(", "));
         update.other.insert(PRODUCTS_KEY.into(), value);
     }
-    if !problems.is_empty() {
-        return Err(DealsError::InvalidFields(problems));
+    if !problems.is_empty() || !change.problems.is_empty() {
+        let mut all: Vec<(String, String)> = change.problems.clone();
+        all.extend(problems.into_iter().map(|(f, m)| (f.to_string(), m)));
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        return Err(DealsError::InvalidFields(all));
     }
     if update != SharedFields::default() {
         deals.edit(id, now, |doc, signer| doc.set_shared(signer, now, &update))?;

@@ -349,6 +349,19 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
         "{}",
         r.text
     );
+    // A value of the wrong type is named with every other problem, not instead of them.
+    let r = patch(
+        &reseller,
+        &path,
+        json!({"products": "x", "amount": "lots", "close_date": [2027], "colour": "red"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        detail_fields(&r.json),
+        ["amount", "close_date", "colour", "products"],
+        "{}",
+        r.text
+    );
     let r = patch(&vendor, &path, json!({"amount": "1"}));
     assert_eq!(r.status, 403, "{}", r.text);
     // Names and notes are bounded by name, as an account's name and a deal's text are.

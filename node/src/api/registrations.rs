@@ -119,11 +119,18 @@ pub async fn change(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Result<Json<RegistrationChange>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
     let rid = parse_id(&id)?;
-    let Json(change) = body?;
+    let Json(body) = body?;
+    let Value::Object(body) = body else {
+        return Err(ApiError::unprocessable(
+            "a registration change is a JSON object",
+            vec![],
+        ));
+    };
+    let change = RegistrationChange::from_json(&body);
     let deals = state.network.deals.clone();
     let currency = state.default_currency;
     let view = blocking(move || {
