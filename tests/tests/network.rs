@@ -533,6 +533,9 @@ fn a_removed_partner_is_told_when_it_comes_back_and_may_join_again_with_a_new_in
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // An invite open for someone else does not keep the news from the returning reseller.
+    let out = cosell(&vendor.path(), &["partner", "invite", "--type", "si"]);
+    assert!(out.status.success());
     reseller.start();
     let ended = wait_for(
         "the returning reseller learns the partnership ended",

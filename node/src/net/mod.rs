@@ -1015,14 +1015,19 @@ impl EventLoop {
             .ok()
             .flatten()
             .is_some_and(|p| !p.is_active());
-        if removed && !open {
+        if removed {
             // A former partner learns that the partnership ended; with an open invite it may
-            // join again (below), as a stranger would.
-            tracing::info!(%peer, "refused a connection from a removed partner");
-            self.gauges
-                .connections_refused
-                .fetch_add(1, Ordering::Relaxed);
-            self.tell_ended(peer);
+            // join again within the probation, as a stranger would.
+            if open {
+                self.send_ended(peer);
+                self.probation.insert(peer, Instant::now() + PROBATION);
+            } else {
+                tracing::info!(%peer, "refused a connection from a removed partner");
+                self.gauges
+                    .connections_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                self.tell_ended(peer);
+            }
         } else if issued {
             self.probation.insert(peer, Instant::now() + PROBATION);
         } else {
@@ -1103,12 +1108,16 @@ impl EventLoop {
     /// Tells a connected former partner that this node ended the partnership ([`kind::ENDED`]),
     /// then closes the connection after [`REFUSED_GRACE`] (at once could cut the notice off).
     fn tell_ended(&mut self, peer: PeerId) {
+        self.send_ended(peer);
+        self.close_soon(peer);
+    }
+
+    fn send_ended(&mut self, peer: PeerId) {
         let _ = self
             .swarm
             .behaviour_mut()
             .rr
             .send_request(&peer, frame(kind::ENDED, &[]));
-        self.close_soon(peer);
     }
 
     /// A peer that is no partner (a stranger whose join was refused, a former partner told the
