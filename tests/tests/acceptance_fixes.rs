@@ -381,3 +381,38 @@ fn an_account_is_changed_by_patch_and_shared_deals_follow() {
         (d.json["fields"]["account.name"] == "Renamed GmbH").then_some(())
     });
 }
+
+#[test]
+fn a_bad_query_parameter_is_a_400_naming_the_parameter_and_what_it_takes() {
+    // Bug: `GET /api/v1/accounts?limit=abc` answered serde's text ("invalid query: Failed to
+    // deserialize query string: limit: invalid digit found in string"), and the inbox and
+    // registrations lists answered it as plain text, not the API's error JSON.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let not_a_number = |value: &str| format!("'{value}' is not a whole number (1 to 1000)");
+    for (path, value) in [
+        ("/api/v1/accounts", "abc"),
+        ("/api/v1/opportunities", "1.5"),
+        ("/api/v1/deals", "ten"),
+        ("/api/v1/inbox", "x"),
+        ("/api/v1/registrations", "-1"),
+        ("/api/v1/audit", ""),
+        ("/api/v1/partners", "1e3"),
+    ] {
+        let r = node.get(&format!("{path}?limit={value}"));
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        let message = not_a_number(value);
+        assert_eq!(
+            r.json,
+            json!({"error": format!("limit: {message}"),
+                   "details": [{"parameter": "limit", "message": message}]}),
+            "{path}"
+        );
+    }
+    let r = node.get("/api/v1/accounts?limit=5&limit=6");
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["error"], "limit: given twice; give it once");
+    // Good values, and parameters a route does not read, still work.
+    let r = node.get("/api/v1/opportunities?limit=5&stage=Technical%20Validation&_=17");
+    assert_eq!(r.status, 200, "{}", r.text);
+}
