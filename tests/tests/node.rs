@@ -403,6 +403,31 @@ fn openapi_json_documents_every_route() {
             "{route} is not in openapi.json: {documented:?}"
         );
     }
+    // Bug: the list routes did not list their query parameters. Each lists what its handler
+    // reads, from the same declaration.
+    let query = |path: &str| -> Vec<String> {
+        paths[path]["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(query("/accounts"), ["q", "limit", "cursor"]);
+    assert_eq!(
+        query("/opportunities"),
+        ["stage", "account_id", "q", "limit", "cursor"]
+    );
+    assert_eq!(query("/deals"), ["stage", "partner", "limit", "cursor"]);
+    assert_eq!(query("/inbox"), ["status", "limit", "cursor"]);
+    for path in ["/partners", "/registrations", "/audit"] {
+        let names = query(path);
+        assert!(
+            names.contains(&"limit".to_string()) && names.contains(&"cursor".to_string()),
+            "{path}: {names:?}"
+        );
+    }
 }
 
 #[test]
