@@ -91,9 +91,13 @@ pub enum WebhooksCommand {
     },
 }
 
+/// Prints a list: one line per item, or with `--json` the shape every `--json` list prints
+/// (the API's list answer, whole: `{"items": [...], "next_cursor": null}`), so one script reads
+/// them all.
 fn print_items(items: &Value, json_out: bool, line: impl Fn(&Value) -> String) -> Result<()> {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(items)?);
+        let answer = json!({"items": items, "next_cursor": null});
+        println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
         for item in items.as_array().into_iter().flatten() {
             println!("{}", line(item));

@@ -179,6 +179,18 @@ pub enum DealsError {
     Internal(#[from] anyhow::Error),
 }
 
+impl DealsError {
+    /// [`DealsError::InvalidFields`] from (field, why) pairs named by static field names.
+    pub fn fields(problems: Vec<(&'static str, String)>) -> Self {
+        DealsError::InvalidFields(
+            problems
+                .into_iter()
+                .map(|(f, m)| (f.to_string(), m))
+                .collect(),
+        )
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct SyncCounters {
@@ -865,7 +877,8 @@ impl Deals {
         Ok(changed)
     }
 
-    /// Writes this node's own section of a deal.
+    /// Writes this node's own section of a deal. Every text longer than a deal field holds is
+    /// refused by its field's name, all at once, before the document is touched.
     pub fn update_section(
         &self,
         id: DealId,
@@ -873,6 +886,10 @@ impl Deals {
         now_ms: u64,
     ) -> Result<(), DealsError> {
         self.require_deal(id)?;
+        let problems = section_problems(update);
+        if !problems.is_empty() {
+            return Err(DealsError::fields(problems));
+        }
         self.edit(id, now_ms, |doc, signer| {
             doc.update_section(signer, now_ms, update)
         })
@@ -2275,6 +2292,55 @@ fn verify_envelope(envelope: &SignedChange, hash: &automerge::ChangeHash) -> boo
     .is_ok()
 }
 
+/// The fields of a section write whose text is longer than a deal field holds
+/// ([`FIELD_BYTES_MAX`](protocol::limits::FIELD_BYTES_MAX)), each with why, named as
+/// `PATCH /deals/{id}` names them. The document refuses such text too, but without a field.
+fn section_problems(update: &SectionUpdate) -> Vec<(&'static str, String)> {
+    use protocol::limits::FIELD_BYTES_MAX;
+    let may_hold = format!(
+        "{FIELD_BYTES_MAX} bytes (about {} Latin characters)",
+        FIELD_BYTES_MAX / 1000 * 1000
+    );
+    let mut problems = Vec::new();
+    let too_long = |what: &str, text: &str, holder: &str| {
+        (text.len() > FIELD_BYTES_MAX).then(|| {
+            format!(
+                "{what}is {} bytes long; {holder} may hold {may_hold}",
+                text.len()
+            )
+        })
+    };
+    let mut listed = |field: &'static str, one: &str, texts: &[String]| {
+        let several = texts.len() > 1;
+        for (i, text) in texts.iter().enumerate() {
+            let what = if several {
+                format!("{one} {} ", i + 1)
+            } else {
+                String::new()
+            };
+            if let Some(why) = too_long(&what, text, &format!("a {one}")) {
+                problems.push((field, why));
+            }
+        }
+    };
+    listed("notes", "note", &update.add_notes);
+    listed(
+        "contacts",
+        "contact",
+        update.contacts.as_deref().unwrap_or_default(),
+    );
+    for (field, text) in [
+        ("next_step", &update.next_step),
+        ("contribution", &update.contribution),
+        ("linked_opportunity", &update.linked_opportunity),
+    ] {
+        if let Some(why) = text.as_deref().and_then(|t| too_long("", t, "it")) {
+            problems.push((field, why));
+        }
+    }
+    problems
+}
+
 /// What one change did, in words for the timeline ("accepted the deal", "updated shared
 /// fields: stage, amount", "added a note"), read from the paths and values it wrote.
 fn summarize(
@@ -2296,17 +2362,26 @@ fn summarize(
             })
             .collect();
         let mut value = None;
+        let mut made_container = false;
         match &patch.action {
             PatchAction::PutMap { key, value: v, .. } => {
                 parts.push(key.clone());
-                if let automerge::Value::Scalar(s) = &v.0 {
-                    value = s.as_str().map(str::to_string);
+                match &v.0 {
+                    automerge::Value::Scalar(s) => value = s.as_str().map(str::to_string),
+                    automerge::Value::Object(_) => made_container = true,
                 }
             }
             PatchAction::DeleteMap { key } => parts.push(key.clone()),
             _ => {}
         }
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        // A node's first section write makes its section and an empty notes list to append
+        // to: neither is something it did. What goes into them comes as patches of their own
+        // (a note appended is an insert into the list).
+        if made_container && matches!(parts.as_slice(), ["sections", _] | ["sections", _, "notes"])
+        {
+            continue;
+        }
         if let ["shared", field, rest @ ..] = parts.as_slice() {
             // A whole field deleted is no longer shared (the policy stopped sharing it, or the
             // opportunity left its filter); anything else written under it is an update.
@@ -2645,6 +2720,75 @@ mod tests {
             reloaded.view(id, false).unwrap().unwrap()["sections"],
             at_vendor["sections"]
         );
+    }
+
+    /// The timeline's words for the last change of deal `id` on `side`.
+    fn last_summary(side: &Side, id: DealId) -> String {
+        let view = side.deals.view(id, true).unwrap().expect("the deal");
+        let history = view["history"].as_array().expect("a history").clone();
+        let last = history.last().expect("a change");
+        last["summary"].as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn the_first_write_to_a_section_says_what_it_wrote() {
+        // Bug: the first write to a node's own section also made its (empty) notes list, and
+        // the timeline said "added a note" for a next step.
+        let vendor = side(1, "Vendor");
+        let reseller = side(2, "Reseller");
+        befriend(&vendor, &reseller);
+        let id = share_name_with(&vendor, &reseller);
+        let next_step = SectionUpdate {
+            next_step: Some("Call the CFO".into()),
+            ..SectionUpdate::default()
+        };
+        vendor.deals.update_section(id, &next_step, 5).unwrap();
+        assert_eq!(last_summary(&vendor, id), "updated its next step");
+        let note = SectionUpdate {
+            add_notes: vec!["Met them".into()],
+            ..SectionUpdate::default()
+        };
+        vendor.deals.update_section(id, &note, 6).unwrap();
+        assert_eq!(last_summary(&vendor, id), "added a note");
+        let cleared = SectionUpdate {
+            contacts: Some(Vec::new()),
+            ..SectionUpdate::default()
+        };
+        vendor.deals.update_section(id, &cleared, 7).unwrap();
+        assert_eq!(last_summary(&vendor, id), "updated its contacts");
+    }
+
+    #[test]
+    fn a_section_text_longer_than_a_deal_field_is_refused_naming_its_field() {
+        // Bug: a 20 KB note was refused as "invalid value: a text value is longer than 16384
+        // bytes", naming no field.
+        let vendor = side(1, "Vendor");
+        let reseller = side(2, "Reseller");
+        befriend(&vendor, &reseller);
+        let id = share_name_with(&vendor, &reseller);
+        let long = "n".repeat(protocol::limits::FIELD_BYTES_MAX + 1);
+        let update = SectionUpdate {
+            add_notes: vec!["fine".into(), long.clone()],
+            contribution: Some(long),
+            ..SectionUpdate::default()
+        };
+        let refused = vendor.deals.update_section(id, &update, 5);
+        let Err(DealsError::InvalidFields(fields)) = refused else {
+            panic!("not refused by field: {refused:?}");
+        };
+        let named: Vec<&str> = fields.iter().map(|(field, _)| field.as_str()).collect();
+        assert_eq!(named, ["notes", "contribution"]);
+        assert_eq!(
+            fields[0].1,
+            "note 2 is 16385 bytes long; a note may hold 16384 bytes (about 16000 Latin \
+             characters)"
+        );
+        assert_eq!(
+            fields[1].1,
+            "is 16385 bytes long; it may hold 16384 bytes (about 16000 Latin characters)"
+        );
+        let view = vendor.deals.view(id, true).unwrap().unwrap();
+        assert_eq!(view["sections"], json!({}), "nothing written");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::io::{self, Chain, Cursor, Read};
 use std::sync::OnceLock;
 
 mod once_per_file;
-pub use once_per_file::OncePerFile;
+pub use once_per_file::{Earlier, FoundBy, MatchKey, OncePerFile};
 
 /// One problem with one cell (or a whole row) of an import file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -606,6 +606,17 @@ impl<R: Read> AccountReader<R> {
         column_header(&self.rows, self.columns[A::ExternalId as usize])
     }
 
+    /// The header of the domain column as written in the file (empty without one), for errors
+    /// the writer finds (two rows without an id with one domain).
+    pub fn domain_column(&self) -> String {
+        column_header(&self.rows, self.columns[A::Domain as usize])
+    }
+
+    /// The header of the name column as written in the file, for errors the writer finds.
+    pub fn name_column(&self) -> String {
+        column_header(&self.rows, self.columns[A::Name as usize])
+    }
+
     /// Bytes of the file read so far (for progress).
     pub fn bytes_read(&self) -> u64 {
         self.rows.csv.get_ref().inner.input_bytes
@@ -631,6 +642,12 @@ impl<R: Read> OpportunityReader<R> {
     /// See [`AccountReader::external_id_column`].
     pub fn external_id_column(&self) -> String {
         column_header(&self.rows, self.columns[O::ExternalId as usize])
+    }
+
+    /// The header of the opportunity's name column as written in the file, for errors the
+    /// writer finds (two rows without an id with one name in one account).
+    pub fn name_column(&self) -> String {
+        column_header(&self.rows, self.columns[O::Name as usize])
     }
 
     /// Bytes of the file read so far (for progress).

@@ -10,10 +10,12 @@
 //!
 //! Upsert keys: an account is matched by `external_id`, else by its domain (when exactly one
 //! account has it), else, a row with neither, by its exact name (when exactly one account has
-//! it, and that one has no external id); an opportunity by `external_id`, else by name within its account. A row's
-//! empty or absent cells keep the stored values.
+//! it, and that one has no external id); an opportunity by `external_id`, else by name within its
+//! account. A row's empty or absent cells keep the stored values. A file names each record once:
+//! a second row with the same external id, or without one the same key (domain, name), is a row
+//! error naming the first ([`OncePerFile`]).
 
-use crate::import::{self, ImportError, OncePerFile, RowError};
+use crate::import::{self, FoundBy, ImportError, MatchKey, OncePerFile, RowError};
 use crate::store::{AccountIndexes, NewExternalId, Store, Upsert, WriteTables};
 use anyhow::Result;
 use protocol::records::{Account, Currency, Opportunity};
@@ -118,9 +120,13 @@ pub fn import_accounts(
         lines_above_header: reader.lines_above_header().to_vec(),
         ..Default::default()
     };
-    let id_column = reader.external_id_column();
+    let columns = KeyColumns {
+        id: reader.external_id_column(),
+        domain: reader.domain_column(),
+        name: reader.name_column(),
+    };
     parsed_ahead(reader, |rows| {
-        write_accounts(store, rows, summary, &id_column)
+        write_accounts(store, rows, summary, &columns)
     })
 }
 
@@ -129,7 +135,7 @@ fn write_accounts(
     store: &Store,
     rows: impl Iterator<Item = Result<import::AccountRow, Vec<RowError>>>,
     mut summary: ImportSummary,
-    id_column: &str,
+    columns: &KeyColumns,
 ) -> Result<ImportSummary, ImportFailure> {
     let mut errors = Errors::default();
     let mut once = OncePerFile::new();
@@ -178,7 +184,17 @@ fn write_accounts(
                     }
                 }
             };
-            if let Some(e) = written_earlier(&mut once, existing.as_deref(), &row, id_column) {
+            // Allocates only for rows without an id: a file whose rows all have one costs nothing.
+            let key = match (&row.external_id, &row.domain) {
+                (Some(_), _) => None,
+                (None, Some(d)) => Some((MatchKey::Domain(d.as_str().into()), &columns.domain)),
+                (None, None) => Some((
+                    MatchKey::AccountName(row.name.as_str().into()),
+                    &columns.name,
+                )),
+            };
+            if let Some(e) = written_earlier(&mut once, existing.as_deref(), &row, &columns.id, key)
+            {
                 errors.add(vec![e]);
                 continue;
             }
@@ -256,9 +272,13 @@ pub fn import_opportunities(
     let txn = store.write()?;
     let accounts = AccountIndexes::open(&store.read()?)?;
     let rows = Resolved { reader, accounts };
-    let id_column = rows.reader.external_id_column();
+    let columns = KeyColumns {
+        id: rows.reader.external_id_column(),
+        domain: String::new(),
+        name: rows.reader.name_column(),
+    };
     parsed_ahead(rows, |rows| {
-        write_opportunities(txn, rows, summary, default_currency, &id_column)
+        write_opportunities(txn, rows, summary, default_currency, &columns)
     })
 }
 
@@ -296,7 +316,7 @@ fn write_opportunities(
     rows: impl Iterator<Item = Result<ResolvedRow, anyhow::Error>>,
     mut summary: ImportSummary,
     default_currency: Currency,
-    id_column: &str,
+    columns: &KeyColumns,
 ) -> Result<ImportSummary, ImportFailure> {
     let mut errors = Errors::default();
     let mut once = OncePerFile::new();
@@ -333,7 +353,15 @@ fn write_opportunities(
                     found
                 }
             };
-            if let Some(e) = written_earlier(&mut once, existing.as_deref(), &row, id_column) {
+            let key = row.external_id.is_none().then(|| {
+                let key = MatchKey::OpportunityName {
+                    account_id: account_id.as_str().into(),
+                    name: row.name.as_str().into(),
+                };
+                (key, &columns.name)
+            });
+            if let Some(e) = written_earlier(&mut once, existing.as_deref(), &row, &columns.id, key)
+            {
                 errors.add(vec![e]);
                 continue;
             }
@@ -439,13 +467,27 @@ where
     })
 }
 
+/// The headers, as the file writes them, of the columns a "written earlier" error names (empty
+/// for a column the file lacks).
+struct KeyColumns {
+    /// The records' own id column.
+    id: String,
+    /// An accounts file's domain column.
+    domain: String,
+    /// The records' name column.
+    name: String,
+}
+
 /// What the writer needs of a parsed row to name it in an error.
 trait FileRow {
+    /// What the rows are, for messages: `account` or `opportunity`.
+    const RECORD: &'static str;
     fn at(&self) -> (u64, u64);
     fn external_id(&self) -> Option<&str>;
 }
 
 impl FileRow for import::AccountRow {
+    const RECORD: &'static str = "account";
     fn at(&self) -> (u64, u64) {
         (self.row, self.line)
     }
@@ -455,6 +497,7 @@ impl FileRow for import::AccountRow {
 }
 
 impl FileRow for import::OpportunityRow {
+    const RECORD: &'static str = "opportunity";
     fn at(&self) -> (u64, u64) {
         (self.row, self.line)
     }
@@ -463,28 +506,73 @@ impl FileRow for import::OpportunityRow {
     }
 }
 
-/// A row error when `row`, which has an external id, would update record `existing` that an
-/// earlier row of this file already wrote: the later row would silently overwrite the earlier
-/// one (see [`OncePerFile`]). Rows matched by domain or name are not counted: those are guesses
-/// a file may repeat.
-fn written_earlier(
+/// A row error when `row` would write a record an earlier row of this file wrote: the later row
+/// would silently overwrite the earlier one (see [`OncePerFile`]). A row with an external id is
+/// checked by the record it found (`existing`). A row without one has `key` (what it is
+/// matched on, and the column holding it) and is checked by that key first: two rows without
+/// an id that describe one record are an error whatever the store holds (both would be
+/// inserted, or the second would update the first); then by the record it found, which an
+/// earlier row with an id or another key may have written.
+fn written_earlier<R: FileRow>(
     once: &mut OncePerFile,
     existing: Option<&str>,
-    row: &impl FileRow,
+    row: &R,
     id_column: &str,
+    key: Option<(MatchKey, &String)>,
 ) -> Option<RowError> {
-    let (id, existing) = (row.external_id()?, existing?);
-    let (row, line) = row.at();
-    let earlier = once.earlier_row(existing, row)?;
-    Some(RowError {
-        row,
+    let (number, line) = row.at();
+    let error = |column: &str, message: String| RowError {
+        row: number,
         line,
-        column: id_column.to_string(),
-        message: format!(
-            "'{id}' is the id of row {earlier} too; a file may hold each record once, so merge \
-             the two rows or remove one"
+        column: column.to_string(),
+        message,
+    };
+    let record = R::RECORD;
+    if let Some(id) = row.external_id() {
+        let earlier = once.earlier_row(existing?, number, FoundBy::ExternalId)?;
+        let message = match earlier.found_by {
+            FoundBy::ExternalId => format!(
+                "'{id}' is the id of row {} too; a file may hold each record once, so merge \
+                 the two rows or remove one",
+                earlier.row
+            ),
+            FoundBy::Key => format!(
+                "'{id}' is the id of the {record} row {} updated; a file may hold each record \
+                 once, so merge the two rows or remove one",
+                earlier.row
+            ),
+        };
+        return Some(error(id_column, message));
+    }
+    let (key, column) = key?;
+    let (value, what, scope, neither) = match &key {
+        MatchKey::Domain(d) => (d.to_string(), "domain", "", "an id"),
+        MatchKey::AccountName(n) => (n.to_string(), "name", "", "an id or a domain"),
+        MatchKey::OpportunityName { name, .. } => {
+            (name.to_string(), "name", ", for the same account", "an id")
+        }
+    };
+    let advice = format!(
+        "a file may hold each {record} once, so merge the two rows, remove one or give each row \
+         its own id"
+    );
+    if let Some(earlier) = once.earlier_row_with_key(key, number) {
+        return Some(error(
+            column,
+            format!(
+                "'{value}' is the {what} of row {earlier} too{scope}, and neither row has \
+                 {neither}; {advice}"
+            ),
+        ));
+    }
+    let earlier = once.earlier_row(existing?, number, FoundBy::Key)?;
+    Some(error(
+        column,
+        format!(
+            "'{value}' is the {what} of row {}'s {record} too{scope}; {advice}",
+            earlier.row
         ),
-    })
+    ))
 }
 
 fn set<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -1009,5 +1097,167 @@ mod tests {
         let long_file = format!("Account ID,Account Name\n{long},Other Co\n");
         let other = accounts_into(&store, &long_file).expect("imports");
         assert_eq!((other.inserted, other.unchanged), (0, 1));
+    }
+
+    /// A store with nothing in it.
+    fn empty_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        (dir, store)
+    }
+
+    #[test]
+    fn rows_without_an_id_that_repeat_a_domain_or_name_are_an_error_on_the_later_row() {
+        // Bug: without an external id, the second row with the same domain (or, with no
+        // domain either, the same exact name) silently updated the account the first row
+        // inserted ("1 inserted, 1 updated"), so one of the two companies was lost.
+        let (_dir, store) = empty_store();
+        let errors = accounts_into(
+            &store,
+            "Account Name,Website,Industry\n\
+             Acme,acme.com,Software\n\
+             Globex,globex.com,\n\
+             Acme Europe,https://www.ACME.com/de,Retail\n\
+             Initech,,\n\
+             Initech,,Banking\n",
+        )
+        .expect_err("repeated keys");
+        assert_eq!(
+            errors,
+            [
+                "row 3 (line 4), column Website: 'acme.com' is the domain of row 1 too, and \
+                 neither row has an id; a file may hold each account once, so merge the two \
+                 rows, remove one or give each row its own id",
+                "row 5 (line 6), column Account Name: 'Initech' is the name of row 4 too, and \
+                 neither row has an id or a domain; a file may hold each account once, so \
+                 merge the two rows, remove one or give each row its own id",
+            ]
+        );
+        assert_eq!(
+            store.counts().expect("counts").accounts,
+            0,
+            "nothing written"
+        );
+    }
+
+    #[test]
+    fn a_row_without_an_id_that_matches_an_account_an_earlier_row_wrote_names_that_row() {
+        // The earlier row had an id (or matched on another key): the later row would still
+        // overwrite what it wrote.
+        let (_dir, store) = empty_store();
+        let errors = accounts_into(
+            &store,
+            "Account ID,Account Name,Website\nX1,Acme,acme.com\n,Acme Again,acme.com\n",
+        )
+        .expect_err("one account twice");
+        assert_eq!(
+            errors,
+            [
+                "row 2 (line 3), column Website: 'acme.com' is the domain of row 1's account \
+                 too; a file may hold each account once, so merge the two rows, remove one or \
+                 give each row its own id"
+            ]
+        );
+        let errors = accounts_into(
+            &store,
+            "Account Name,Website\nInitech,initech.com\nInitech,\n",
+        )
+        .expect_err("matched by name");
+        assert_eq!(
+            errors,
+            [
+                "row 2 (line 3), column Account Name: 'Initech' is the name of row 1's account \
+                 too; a file may hold each account once, so merge the two rows, remove one or \
+                 give each row its own id"
+            ]
+        );
+        assert_eq!(
+            store.counts().expect("counts").accounts,
+            0,
+            "nothing written"
+        );
+
+        // An id-less row that updated a stored account, then a row naming that account by id.
+        accounts_into(
+            &store,
+            "Account ID,Account Name,Website\nX1,Acme,acme.com\n",
+        )
+        .expect("imports");
+        let errors = accounts_into(
+            &store,
+            "Account ID,Account Name,Website\n,Acme Inc,acme.com\nX1,Acme Corp,\n",
+        )
+        .expect_err("one account twice");
+        assert_eq!(
+            errors,
+            [
+                "row 2 (line 3), column Account ID: 'X1' is the id of the account row 1 \
+                 updated; a file may hold each record once, so merge the two rows or remove one"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_without_ids_updates_what_it_matches_and_imports_again_as_no_change() {
+        // Rows matching stored accounts (by domain, by name) still update them, once each.
+        let (_dir, store) = empty_store();
+        let file =
+            "Account Name,Website,Industry\nAcme,acme.com,\nGlobex,,\nInitech,initech.com,\n";
+        let first = accounts_into(&store, file).expect("imports");
+        assert_eq!((first.inserted, first.updated), (3, 0));
+        let changed = "Account Name,Website,Industry\nAcme,acme.com,Software\nGlobex,,Retail\n\
+                       Initech,initech.com,\n";
+        let second = accounts_into(&store, changed).expect("imports");
+        assert_eq!(
+            (second.inserted, second.updated, second.unchanged),
+            (0, 3, 1)
+        );
+        let again = accounts_into(&store, changed).expect("imports");
+        assert_eq!((again.inserted, again.updated, again.unchanged), (0, 3, 3));
+
+        let opportunities = "Opportunity Name,Account Name,Stage\nRenewal,Acme,Prospecting\n\
+                             Renewal,Globex,Prospecting\n";
+        for inserted in [2, 0] {
+            let summary = import_opportunities(
+                &store,
+                opportunities.as_bytes(),
+                Currency::USD,
+                import::ImportOptions::default(),
+            )
+            .map_err(|e| format!("{e:?}"))
+            .expect("imports");
+            assert_eq!(
+                (summary.inserted, summary.updated),
+                (inserted, 2 - inserted)
+            );
+        }
+    }
+
+    #[test]
+    fn opportunity_rows_without_an_id_that_repeat_a_name_in_one_account_are_an_error() {
+        // Bug: the second `Renewal` of Acme silently updated the one the first row inserted.
+        // The same name for another account is another opportunity.
+        let (_dir, store) = store_with(COMPANIES);
+        let errors = link(
+            &store,
+            "Opportunity Name,Company Domain,Stage\n\
+             Renewal,acme.example,Prospecting\n\
+             Renewal,globex.example,Prospecting\n\
+             Renewal,acme.example,Closed Won\n",
+        )
+        .expect_err("one opportunity twice");
+        assert_eq!(
+            errors,
+            [
+                "row 3 (line 4), column Opportunity Name: 'Renewal' is the name of row 1 too, for \
+              the same account, and neither row has an id; a file may hold each opportunity \
+              once, so merge the two rows, remove one or give each row its own id"
+            ]
+        );
+        assert_eq!(
+            store.counts().expect("counts").opportunities,
+            0,
+            "nothing written"
+        );
     }
 }

@@ -216,12 +216,7 @@ pub fn submit(
         Date::parse,
     );
     let Some(domain) = domain.filter(|_| problems.is_empty()) else {
-        return Err(DealsError::InvalidFields(
-            problems
-                .into_iter()
-                .map(|(f, m)| (f.to_string(), m))
-                .collect(),
-        ));
+        return Err(DealsError::fields(problems));
     };
     if let Some(held) = records(deals, now_ms).into_iter().find(|r| {
         &r.partner == deals.me()
@@ -482,7 +477,7 @@ pub fn change(
         update.other.insert(PRODUCTS_KEY.into(), value);
     }
     if !problems.is_empty() || !change.problems.is_empty() {
-        let mut all: Vec<(String, String)> = change.problems.clone();
+        let mut all = change.problems.clone();
         all.extend(problems.into_iter().map(|(f, m)| (f.to_string(), m)));
         all.sort_by(|a, b| a.0.cmp(&b.0));
         return Err(DealsError::InvalidFields(all));

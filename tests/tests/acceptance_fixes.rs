@@ -383,6 +383,87 @@ fn an_account_is_changed_by_patch_and_shared_deals_follow() {
 }
 
 #[test]
+fn a_bad_query_parameter_is_a_400_naming_the_parameter_and_what_it_takes() {
+    // Bug: `GET /api/v1/accounts?limit=abc` answered serde's text ("invalid query: Failed to
+    // deserialize query string: limit: invalid digit found in string"), and the inbox and
+    // registrations lists answered it as plain text, not the API's error JSON.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let not_a_number = |value: &str| format!("'{value}' is not a whole number (1 to 1000)");
+    for (path, value) in [
+        ("/api/v1/accounts", "abc"),
+        ("/api/v1/opportunities", "1.5"),
+        ("/api/v1/deals", "ten"),
+        ("/api/v1/inbox", "x"),
+        ("/api/v1/registrations", "-1"),
+        ("/api/v1/audit", ""),
+        ("/api/v1/partners", "1e3"),
+    ] {
+        let r = node.get(&format!("{path}?limit={value}"));
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        let message = not_a_number(value);
+        assert_eq!(
+            r.json,
+            json!({"error": format!("limit: {message}"),
+                   "details": [{"parameter": "limit", "message": message}]}),
+            "{path}"
+        );
+    }
+    let r = node.get("/api/v1/accounts?limit=5&limit=6");
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["error"], "limit: given twice; give it once");
+    // Good values, and parameters a route does not read, still work.
+    let r = node.get("/api/v1/opportunities?limit=5&stage=Technical%20Validation&_=17");
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[test]
+fn a_deal_note_too_long_is_a_422_naming_notes_and_a_next_step_is_not_called_a_note() {
+    // Bugs: a note over 16 KiB was refused as "invalid value: a text value is longer than
+    // 16384 bytes" with no field; and the first write to the node's own section (a next step)
+    // read "added a note" in the deal's history.
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(
+        &vendor,
+        &reseller.id,
+        "[opportunities]\nfields = [\"name\", \"stage\"]\n",
+    );
+    let opp = opportunity(&vendor, "notes.example", json!({}));
+    let deal = share_deal(&vendor, &opp, &[&reseller.id]);
+    let path = format!("/api/v1/deals/{deal}");
+    let patch = |body: serde_json::Value| {
+        let bytes = serde_json::to_vec(&body).expect("JSON");
+        vendor.request("PATCH", &path, Some("application/json"), Some(&bytes))
+    };
+
+    let r = patch(json!({"note": "n".repeat(20_000)}));
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(detail_fields(&r.json), ["notes"], "{}", r.text);
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("notes: is 20000 bytes long; a note may hold 16384 bytes"),
+        "{}",
+        r.text
+    );
+
+    let r = patch(json!({"next_step": "Call the CFO"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let history = r.json["history"].as_array().expect("history");
+    assert_eq!(
+        history.last().expect("a change")["summary"],
+        "updated its next step",
+        "{}",
+        r.text
+    );
+}
+
+#[test]
 fn partnership_events_reach_webhooks_on_both_sides() {
     // Bug: `partner.joined` and `partner.removed` were offered to webhooks and the web UI but
     // never published. Method: each side subscribes before the partnership, then the vendor

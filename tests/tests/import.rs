@@ -619,6 +619,76 @@ fn an_external_id_twice_in_one_file_is_a_422_naming_the_later_row_and_writes_not
 }
 
 #[test]
+fn rows_without_ids_naming_one_company_twice_fail_the_cli_naming_both_rows_and_write_nothing() {
+    // Bug: two rows without an external id and with one domain were one account ("2 rows, 1
+    // inserted, 1 updated"): the second silently overwrote the first. The same for two
+    // opportunities of one account with one name.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let file = write_file(
+        &node.scratch(),
+        "accounts.csv",
+        b"Account Name,Website
+Acme,acme.example
+Globex,globex.example
+Acme EU,www.acme.example
+",
+    );
+    let out = node.cli(&["import", "accounts", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "row 3 (line 4), column Website: 'acme.example' is the domain of row 1 too, and \
+             neither row has an id"
+        ),
+        "stderr: {}",
+        out.stderr
+    );
+    assert_eq!(node.counts(), (0, 0), "a failed import wrote records");
+
+    let fixed = write_file(
+        &node.scratch(),
+        "fixed.csv",
+        b"Account Name,Website
+Acme,acme.example
+Globex,globex.example
+",
+    );
+    import(&node, "accounts", &fixed);
+    let opportunities = write_file(
+        &node.scratch(),
+        "opportunities.csv",
+        b"Opportunity Name,Website,Stage
+Renewal,acme.example,Prospecting
+\
+          Renewal,globex.example,Prospecting
+Renewal,acme.example,Closed Won
+",
+    );
+    let out = node.cli(&["import", "opportunities", opportunities.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "row 3 (line 4), column Opportunity Name: 'Renewal' is the name of row 1 too, for \
+             the same account"
+        ),
+        "stderr: {}",
+        out.stderr
+    );
+    assert_eq!(node.counts(), (2, 0), "a failed import wrote records");
+    // The same files without the repeat import, and again change nothing.
+    assert_eq!(
+        import(&node, "accounts", &fixed),
+        Counts {
+            rows: 2,
+            inserted: 0,
+            updated: 2,
+            unchanged: 2
+        }
+    );
+}
+
+#[test]
 fn a_names_only_account_file_reimported_updates_instead_of_duplicating() {
     // Bug: with no id and no domain nothing matched, so each re-import added every row again
     // (and opportunities linking by name then failed on "several accounts are named").

@@ -148,30 +148,82 @@ fn serve_with_a_bad_p2p_address_fails_with_one_sentence_before_starting_anything
     let node = Node::init("Acme");
     let data = node.dir();
     let data_arg = data.to_str().unwrap();
-    // Each cause once, before anything starts (no log lines, no node.json): not a multiaddr, a
-    // port out of range, the old QUIC spelling, a transport the node does not run, and no
-    // address at all (an empty COSELL_P2P would start a node no partner can reach).
+    // Each cause once, before anything starts (no log lines, no node.json), in a sentence that
+    // names the address and what is wrong, never the multiaddr parser's words (bug: `/tcp/-1`
+    // and `/unix/x` answered with libp2p's parse errors): no leading slash, a port out of
+    // range, no IP address, a protocol or transport the node does not run (named), the old
+    // QUIC spelling, a node id copied along from node.json, and no address at all (an empty
+    // COSELL_P2P would start a node no partner can reach).
+    const IS_NOT: &str = "is not a listen address:";
     for (p2p, env, says) in [
-        (Some("tcp/7601"), None, "'tcp/7601' is not a multiaddr"),
+        (
+            Some("tcp/7601"),
+            None,
+            format!("'tcp/7601' {IS_NOT} it must start with /; use /ip4/ADDRESS/tcp/PORT"),
+        ),
         (
             Some("/ip4/127.0.0.1/tcp/99999"),
             None,
-            "'/ip4/127.0.0.1/tcp/99999': '99999' is not a port number (0 to 65535; 0 picks a free one)\n",
+            format!(
+                "'/ip4/127.0.0.1/tcp/99999' {IS_NOT} 99999 is not a port number (0 to 65535; 0 \
+                 picks a free one)\n"
+            ),
+        ),
+        (
+            Some("/tcp/-1"),
+            None,
+            format!("'/tcp/-1' {IS_NOT} -1 is not a port number (0 to 65535; 0 picks a free one)"),
+        ),
+        (
+            Some("/tcp/7601"),
+            None,
+            format!("'/tcp/7601' {IS_NOT} it has no IP address before /tcp; use /ip4/ADDRESS"),
+        ),
+        (
+            Some("/unix/x"),
+            None,
+            format!("'/unix/x' {IS_NOT} unix is not a protocol the node listens on; use /ip4/"),
+        ),
+        (
+            Some("/dns/localhost/tcp/0"),
+            None,
+            format!("{IS_NOT} a name (dns) cannot be listened on, only an IP address"),
+        ),
+        (
+            Some("/ip4/300.0.0.1/tcp/0"),
+            None,
+            format!("{IS_NOT} 300.0.0.1 is not an IPv4 address"),
         ),
         (
             Some("/ip4/127.0.0.1/udp/0/quic"),
             None,
-            "'/ip4/127.0.0.1/udp/0/quic' uses the old QUIC draft; write /udp/0/quic-v1",
+            format!(
+                "'/ip4/127.0.0.1/udp/0/quic' {IS_NOT} it uses the old QUIC draft; write \
+                 /udp/0/quic-v1"
+            ),
+        ),
+        (
+            Some("/ip4/127.0.0.1/udp/0"),
+            None,
+            format!("{IS_NOT} UDP needs QUIC; write /udp/0/quic-v1"),
         ),
         (
             Some("/ip4/127.0.0.1/tcp/0/ws"),
             None,
-            "cannot listen on '/ip4/127.0.0.1/tcp/0/ws': use /ip4/ADDRESS/tcp/PORT",
+            format!(
+                "'/ip4/127.0.0.1/tcp/0/ws' {IS_NOT} /ws after /tcp/0 is not something the node \
+                 listens on; use /ip4/ADDRESS/tcp/PORT"
+            ),
+        ),
+        (
+            Some("/ip4/127.0.0.1/tcp/0/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"),
+            None,
+            format!("{IS_NOT} a listen address ends at the port, without the node's id (/p2p/"),
         ),
         (
             None,
             Some(("COSELL_P2P", "")),
-            "no address to listen on for partners",
+            "no address to listen on for partners".to_string(),
         ),
     ] {
         let mut args = vec!["serve", "--data", data_arg, "--http", "127.0.0.1:0"];
@@ -179,8 +231,11 @@ fn serve_with_a_bad_p2p_address_fails_with_one_sentence_before_starting_anything
         let out = run_cosell(&args, &Vec::from_iter(env), Duration::from_secs(30));
         assert!(!out.ok(), "{p2p:?}");
         assert_one_sentence(&out.stderr);
-        assert!(out.stderr.contains(says), "{p2p:?}: {}", out.stderr);
+        assert!(out.stderr.contains(&says), "{p2p:?}: {}", out.stderr);
         assert!(!out.stderr.contains("INFO"), "{p2p:?}: {}", out.stderr);
+        for parser_word in ["invalid", "multiaddr", "Multiaddr", "parse"] {
+            assert!(!out.stderr.contains(parser_word), "{p2p:?}: {}", out.stderr);
+        }
         assert!(!data.join("node.json").exists());
     }
 }
@@ -346,6 +401,31 @@ fn openapi_json_documents_every_route() {
         assert!(
             documented.contains(route),
             "{route} is not in openapi.json: {documented:?}"
+        );
+    }
+    // Bug: the list routes did not list their query parameters. Each lists what its handler
+    // reads, from the same declaration.
+    let query = |path: &str| -> Vec<String> {
+        paths[path]["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(query("/accounts"), ["q", "limit", "cursor"]);
+    assert_eq!(
+        query("/opportunities"),
+        ["stage", "account_id", "q", "limit", "cursor"]
+    );
+    assert_eq!(query("/deals"), ["stage", "partner", "limit", "cursor"]);
+    assert_eq!(query("/inbox"), ["status", "limit", "cursor"]);
+    for path in ["/partners", "/registrations", "/audit"] {
+        let names = query(path);
+        assert!(
+            names.contains(&"limit".to_string()) && names.contains(&"cursor".to_string()),
+            "{path}: {names:?}"
         );
     }
 }

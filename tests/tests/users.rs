@@ -192,7 +192,20 @@ fn tokens_are_listed_and_revoked_from_the_cli_but_never_the_last_admin_token() {
     let init_token = node.token();
     let listed = node.cli(&["tokens", "list", "--json"]);
     assert!(listed.ok(), "{}", listed.stderr);
-    let items: Vec<Value> = serde_json::from_str(&listed.stdout).expect("JSON list");
+    // As every `--json` list prints (bug: tokens, users and webhooks printed a bare array).
+    let answer: Value = serde_json::from_str(&listed.stdout).expect("JSON");
+    assert_eq!(answer["next_cursor"], Value::Null, "{answer}");
+    let items = answer["items"].as_array().expect("items").clone();
+    for list in [["users", "list", "--json"], ["webhooks", "list", "--json"]] {
+        let out = node.cli(&list);
+        assert!(out.ok(), "{list:?}: {}", out.stderr);
+        let answer: Value = serde_json::from_str(&out.stdout).expect("JSON");
+        assert_eq!(
+            answer,
+            serde_json::json!({"items": [], "next_cursor": null}),
+            "{list:?}"
+        );
+    }
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["role"], "admin");
     let admin_id = items[0]["id"].as_str().expect("id").to_string();
@@ -235,10 +248,12 @@ fn tokens_are_listed_and_revoked_from_the_cli_but_never_the_last_admin_token() {
         "{}",
         table.stdout
     );
-    let items: Vec<Value> =
+    let answer: Value =
         serde_json::from_str(&node.cli(&["tokens", "list", "--json"]).stdout).expect("JSON");
-    let viewer_id = items
-        .iter()
+    let viewer_id = answer["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
         .find(|t| t["name"] == "dashboards")
         .and_then(|t| t["id"].as_str())
         .expect("viewer token listed")

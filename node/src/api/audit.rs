@@ -1,27 +1,29 @@
 //! `GET /api/v1/audit`: the audit log, oldest first, paged by sequence number.
 
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::auth::Role;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize)]
-pub struct AuditQuery {
-    cursor: Option<String>,
-    limit: Option<usize>,
-    kind: Option<String>,
+query_params! {
+    /// Filter and paging of `GET /api/v1/audit`.
+    pub struct AuditQuery {
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        kind: Option<String> = Takes::OneOf(&[
+            "share", "share_update", "policy", "partner", "rejected", "mapping",
+        ]), "Only entries of this kind";
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    query: Result<Query<AuditQuery>, QueryRejection>,
+    Params(q): Params<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let Query(q) = query?;
     let limit = q.limit.unwrap_or(PAGE_LIMIT_DEFAULT);
     if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
         return Err(ApiError::bad_request(format!(

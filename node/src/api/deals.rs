@@ -2,12 +2,13 @@
 //! `POST /deals/{id}/accept|decline`. Each write is durable before the answer, then offered to
 //! the connected participants.
 
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC, STAGES};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::auth::Role;
 use crate::cli::now_ms;
 use crate::deals::DealsError;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::deal::{DealId, Role as DealRole, SectionUpdate};
@@ -81,25 +82,24 @@ pub(super) async fn share_opportunity(
     Ok(view)
 }
 
-/// Filters and paging of `GET /api/v1/deals`.
-#[derive(Debug, serde::Deserialize)]
-pub struct DealQuery {
-    /// Only deals whose shared stage is this.
-    stage: Option<String>,
-    /// Only deals with this participant: a partner's node id or unique name, or the node id of
-    /// another participant (met through a deal with several partners).
-    partner: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
+query_params! {
+    /// Filters and paging of `GET /api/v1/deals`.
+    pub struct DealQuery {
+        stage: Option<String> = STAGES, "Only deals whose shared stage is this (any case)";
+        partner: Option<String> = Takes::Text,
+            "Only deals with this participant: a partner's node id or unique name, or the node \
+             id of another participant";
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    query: Result<Query<DealQuery>, QueryRejection>,
+    Params(query): Params<DealQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let Query(query) = query?;
     let limit = super::records::page_limit(query.limit)?;
     let after = match query.cursor.as_deref() {
         None | Some("") => None,

@@ -1,6 +1,6 @@
 //! The API's one error shape: `{"error": "sentence", "details": [...]}` with a fitting status.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -59,19 +59,24 @@ impl ApiError {
             format!("internal error: {error:#}"),
         )
     }
+    /// The same error with `details`, each naming what it is about.
+    pub fn with_details(mut self, details: Vec<Value>) -> Self {
+        self.details = details;
+        self
+    }
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+    /// The JSON body the error answers.
+    pub fn body(&self) -> Value {
+        json!({ "error": self.message, "details": self.details })
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.message, "details": self.details })),
-        )
-            .into_response()
+        (self.status, Json(self.body())).into_response()
     }
 }
 
@@ -120,12 +125,6 @@ fn json_data_problem(text: &str) -> (String, Option<Value>) {
     };
     let sentence = format!("{field}: {message}");
     (sentence, Some(json!({"field": field, "message": message})))
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        ApiError::bad_request(format!("invalid query: {}", rejection.body_text()))
-    }
 }
 
 impl From<anyhow::Error> for ApiError {

@@ -1,13 +1,13 @@
 //! `POST /api/v1/import/{accounts,opportunities}`: the request body streams (bounded channel)
 //! into the CSV parser on a blocking thread, so a million-row file never sits in memory whole.
 
+use super::query::{query_params, Params, Takes};
 use super::{ApiError, AppState, Caller, IMPORT_BODY_BYTES_MAX};
 use crate::auth::Role;
 use crate::import::{DateOrder, ImportOptions};
 use crate::importer::{self, ImportFailure, ImportSummary};
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::Json;
 use bytes::{Buf, Bytes};
 use futures_util::StreamExt;
@@ -25,11 +25,14 @@ enum Kind {
     Opportunities(ImportOptions),
 }
 
-/// `POST /import/opportunities?date_format=DD/MM/YYYY`.
-#[derive(serde::Deserialize)]
-pub struct OpportunitiesQuery {
-    /// How to read `03/04/2026` (see [`DateOrder::parse_setting`]).
-    date_format: Option<String>,
+query_params! {
+    /// `POST /import/opportunities?date_format=DD/MM/YYYY`: how to read `03/04/2026` (see
+    /// [`DateOrder::parse_setting`]).
+    pub struct OpportunitiesQuery {
+        date_format: Option<String> = Takes::OneOf(&["DD/MM/YYYY", "MM/DD/YYYY", "YYYY-MM-DD"]),
+            "How to read a date like 03/04/2026 (also spellings like dd-mm-yy); absent: month \
+             first, or day first in a ;-separated file";
+    }
 }
 
 pub async fn import_accounts(
@@ -43,10 +46,9 @@ pub async fn import_accounts(
 pub async fn import_opportunities(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    query: Result<Query<OpportunitiesQuery>, QueryRejection>,
+    Params(query): Params<OpportunitiesQuery>,
     body: Body,
 ) -> Result<Json<ImportSummary>, ApiError> {
-    let Query(query) = query?;
     let date_order = match query.date_format.as_deref() {
         Some(format) => Some(
             DateOrder::parse_setting(format)

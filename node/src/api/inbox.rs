@@ -1,25 +1,27 @@
 //! `GET /inbox`: invitations to deals waiting for this node (redacted until accepted).
 
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::auth::Role;
 use crate::cli::now_ms;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize)]
-pub struct InboxQuery {
-    /// Only invitations in this state: invited, accepted, declined, expired.
-    status: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
+query_params! {
+    /// Filter and paging of `GET /api/v1/inbox`.
+    pub struct InboxQuery {
+        status: Option<String> = Takes::OneOf(&["invited", "accepted", "declined", "expired"]),
+            "Only invitations in this state";
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<InboxQuery>,
+    Params(q): Params<InboxQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     if let Some(s) = &q.status {

@@ -11,6 +11,7 @@ mod mapping;
 pub mod openapi;
 mod partners;
 mod policy;
+mod query;
 mod records;
 mod registrations;
 mod session;

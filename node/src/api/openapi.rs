@@ -1,7 +1,10 @@
 //! `GET /api/v1/openapi.json`, generated from [`ROUTES`], the table that documents every route
 //! the router serves. A test (`every_routed_path_is_documented`) checks the two agree, so the
-//! document cannot drift from the code.
+//! document cannot drift from the code. A route's query parameters come from the very struct its
+//! handler reads (`query_params!`, see `api::query`), and a test
+//! (`every_handler_query_is_documented`) checks each route names its handler's struct.
 
+use super::query::{ParamDoc, QueryParams};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
@@ -19,6 +22,10 @@ pub struct RouteDoc {
     pub request: Option<(&'static str, &'static str)>,
     /// Success status and schema name of the answer.
     pub response: (u16, &'static str),
+    /// The query parameters the handler reads, from its query struct.
+    pub query: &'static [ParamDoc],
+    /// That struct's name (empty for a route without one), for the drift test.
+    pub query_struct: &'static str,
 }
 
 macro_rules! route {
@@ -30,6 +37,20 @@ macro_rules! route {
             role: $role,
             request: $req,
             response: $resp,
+            query: &[],
+            query_struct: "",
+        }
+    };
+    ($m:literal $p:literal, $s:literal, $role:expr, $req:expr, $resp:expr, $query:ty) => {
+        RouteDoc {
+            method: $m,
+            path: $p,
+            summary: $s,
+            role: $role,
+            request: $req,
+            response: $resp,
+            query: <$query as QueryParams>::PARAMS,
+            query_struct: <$query as QueryParams>::NAME,
         }
     };
 }
@@ -37,31 +58,31 @@ macro_rules! route {
 /// Every route under `/api/v1`.
 pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/node", "This node: id, name, version, addresses", Some("viewer"), None, (200, "Node")),
-    route!("get" "/accounts", "List accounts (q, limit, cursor)", Some("viewer"), None, (200, "AccountPage")),
+    route!("get" "/accounts", "List accounts (q, limit, cursor)", Some("viewer"), None, (200, "AccountPage"), super::records::AccountQuery),
     route!("post" "/accounts", "Create an account", Some("manager"), Some(("application/json", "AccountInput")), (201, "Account")),
     route!("get" "/accounts/{id}", "One account", Some("viewer"), None, (200, "Account")),
     route!("patch" "/accounts/{id}", "Change fields of an account (null clears an optional one)", Some("manager"), Some(("application/json", "AccountPatch")), (200, "Account")),
-    route!("get" "/opportunities", "List opportunities (stage, account_id, q, limit, cursor)", Some("viewer"), None, (200, "OpportunityPage")),
+    route!("get" "/opportunities", "List opportunities (stage, account_id, q, limit, cursor)", Some("viewer"), None, (200, "OpportunityPage"), super::records::OpportunityQuery),
     route!("post" "/opportunities", "Create an opportunity", Some("manager"), Some(("application/json", "OpportunityInput")), (201, "Opportunity")),
     route!("get" "/opportunities/{id}", "One opportunity", Some("viewer"), None, (200, "Opportunity")),
     route!("patch" "/opportunities/{id}", "Change fields of an opportunity (null clears)", Some("manager"), Some(("application/json", "OpportunityInput")), (200, "Opportunity")),
     route!("post" "/import/accounts", "Import accounts from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
-    route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing (date_format: DD/MM/YYYY, MM/DD/YYYY or YYYY-MM-DD, how to read 03/04/2026)", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
-    route!("post" "/policy/preview", "What a partner under this policy (TOML or JSON body) would receive (opportunity_id, limit)", Some("viewer"), Some(("application/toml", "PolicyText")), (200, "PolicyPreview")),
-    route!("get" "/partners", "Partners with status, last seen and policy summary (limit, cursor)", Some("viewer"), None, (200, "PartnerPage")),
+    route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing (date_format: DD/MM/YYYY, MM/DD/YYYY or YYYY-MM-DD, how to read 03/04/2026)", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary"), super::import::OpportunitiesQuery),
+    route!("post" "/policy/preview", "What a partner under this policy (TOML or JSON body) would receive (opportunity_id, limit)", Some("viewer"), Some(("application/toml", "PolicyText")), (200, "PolicyPreview"), super::policy::PreviewQuery),
+    route!("get" "/partners", "Partners with status, last seen and policy summary (limit, cursor)", Some("viewer"), None, (200, "PartnerPage"), super::partners::PartnerQuery),
     route!("post" "/partners/invites", "Issue a one-time invite token (type, expires_in_days)", Some("admin"), Some(("application/json", "InviteInput")), (201, "Invite")),
     route!("post" "/partners/join", "Join the node that issued a token", Some("admin"), Some(("application/json", "JoinInput")), (200, "Partner")),
     route!("delete" "/partners/{id}", "End a partnership: disconnect and refuse from now on", Some("admin"), None, (200, "Partner")),
     route!("get" "/partners/{id}/policy", "The policy for a partner, with every version", Some("viewer"), None, (200, "PartnerPolicy")),
     route!("put" "/partners/{id}/policy", "Set the policy for a partner (TOML or JSON body)", Some("admin"), Some(("application/toml", "PolicyText")), (200, "PolicyVersion")),
-    route!("get" "/partners/{id}/policy/preview", "What the partner receives under its policy (opportunity_id)", Some("viewer"), None, (200, "PolicyPreview")),
+    route!("get" "/partners/{id}/policy/preview", "What the partner receives under its policy (opportunity_id)", Some("viewer"), None, (200, "PolicyPreview"), super::partners::PreviewQuery),
     route!("post" "/partners/{id}/map", "Run account mapping with a partner now (PSI); the matrix", Some("manager"), None, (200, "MappingMatrix")),
     route!("get" "/partners/{id}/map", "The latest account-mapping matrix with a partner, signed", Some("viewer"), None, (200, "MappingMatrix")),
     route!("post" "/partners/{id}/map/propose", "Share this node's open opportunity on an overlapping account (domain, opportunity_id) with the partner as a deal", Some("manager"), Some(("application/json", "ProposeInput")), (201, "Deal")),
     route!("get" "/populations", "Account-mapping populations: built-in and custom", Some("viewer"), None, (200, "PopulationPage")),
     route!("put" "/populations/{name}", "Create or replace a custom population (statuses, industries, countries, tags, stages)", Some("admin"), Some(("application/json", "Population")), (200, "Population")),
     route!("delete" "/populations/{name}", "Remove a custom population", Some("admin"), None, (204, "Empty")),
-    route!("get" "/deals", "Shared deals (stage, partner, limit, cursor)", Some("viewer"), None, (200, "DealPage")),
+    route!("get" "/deals", "Shared deals (stage, partner, limit, cursor)", Some("viewer"), None, (200, "DealPage"), super::deals::DealQuery),
     route!("post" "/deals", "Share an opportunity with partners as a deal", Some("manager"), Some(("application/json", "ShareInput")), (201, "Deal")),
     route!("get" "/deals/{id}", "One deal with its signed history", Some("viewer"), None, (200, "Deal")),
     route!("patch" "/deals/{id}", "Write this node's own section of a deal", Some("manager"), Some(("application/json", "SectionInput")), (200, "Deal")),
@@ -70,14 +91,14 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/deals/{id}/link", "Link a deal to one of this node's opportunities ({opportunity_id} or {create: true}); its stage shows beside the others'", Some("manager"), Some(("application/json", "LinkInput")), (200, "Deal")),
     route!("post" "/deals/{id}/attribution", "Propose sourced-by / influenced-by ({sourced_by, influenced_by:[…]}, participants by id or name)", Some("manager"), Some(("application/json", "AttributionInput")), (200, "Deal")),
     route!("post" "/deals/{id}/attribution/accept", "Accept another participant's attribution proposal ({proposer}, optional when only one)", Some("manager"), Some(("application/json", "AttributionAcceptInput")), (200, "Deal")),
-    route!("get" "/inbox", "Invitations to deals waiting for this node, redacted until accepted (status, limit, cursor)", Some("viewer"), None, (200, "InboxPage")),
-    route!("get" "/registrations", "Deal registrations made here or with this node as vendor, newest first (limit, cursor; conflicts only on the vendor)", Some("viewer"), None, (200, "RegistrationPage")),
+    route!("get" "/inbox", "Invitations to deals waiting for this node, redacted until accepted (status, limit, cursor)", Some("viewer"), None, (200, "InboxPage"), super::inbox::InboxQuery),
+    route!("get" "/registrations", "Deal registrations made here or with this node as vendor, newest first (limit, cursor; conflicts only on the vendor)", Some("viewer"), None, (200, "RegistrationPage"), super::registrations::ListQuery),
     route!("post" "/registrations", "Register a deal with a vendor partner", Some("manager"), Some(("application/json", "RegistrationInput")), (201, "Registration")),
     route!("get" "/registrations/{id}", "One registration", Some("viewer"), None, (200, "Registration")),
     route!("patch" "/registrations/{id}", "Change a pending registration (the partner that made it; null clears)", Some("manager"), Some(("application/json", "RegistrationChange")), (200, "Registration")),
     route!("post" "/registrations/{id}/approve", "Approve a registration (vendor only): protected for the protection window", Some("manager"), None, (200, "Registration")),
     route!("post" "/registrations/{id}/reject", "Reject a registration with a reason (vendor only)", Some("manager"), Some(("application/json", "RejectInput")), (200, "Registration")),
-    route!("get" "/audit", "The audit log (kind, limit, cursor)", Some("viewer"), None, (200, "AuditPage")),
+    route!("get" "/audit", "The audit log (kind, limit, cursor)", Some("viewer"), None, (200, "AuditPage"), super::audit::AuditQuery),
     route!("get" "/webhooks", "Webhooks (secrets not shown)", Some("admin"), None, (200, "WebhookPage")),
     route!("post" "/webhooks", "Register a webhook: url, events (kinds or patterns like deal.*), optional secret", Some("admin"), Some(("application/json", "WebhookInput")), (201, "Webhook")),
     route!("delete" "/webhooks/{id}", "Remove a webhook and its delivery log", Some("admin"), None, (204, "Empty")),
@@ -207,6 +228,7 @@ pub fn document() -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .chain(r.query.iter().map(ParamDoc::openapi))
             .collect();
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
@@ -234,7 +256,7 @@ pub async fn serve() -> Json<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     /// (method, path) pairs the router in `api/mod.rs` registers, read from its source: every
     /// `.route("PATH", get(..).post(..))` call.
@@ -263,6 +285,133 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The query struct each routed handler reads (`Params<T>` in its signature), by (method,
+    /// path), read from the sources of `api/`: every `module::handler` a route names.
+    fn handler_queries() -> BTreeMap<(String, String), String> {
+        let sources = [
+            ("", include_str!("mod.rs")),
+            ("records", include_str!("records.rs")),
+            ("import", include_str!("import.rs")),
+            ("policy", include_str!("policy.rs")),
+            ("partners", include_str!("partners.rs")),
+            ("mapping", include_str!("mapping.rs")),
+            ("deals", include_str!("deals.rs")),
+            ("inbox", include_str!("inbox.rs")),
+            ("registrations", include_str!("registrations.rs")),
+            ("audit", include_str!("audit.rs")),
+            ("webhooks", include_str!("webhooks.rs")),
+            ("session", include_str!("session.rs")),
+            ("openapi", include_str!("openapi.rs")),
+        ];
+        let source = include_str!("mod.rs");
+        let mut out = BTreeMap::new();
+        for chunk in source.split(".route(").skip(1) {
+            let Some(path) = chunk
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|s| s.split('"').next())
+            else {
+                continue;
+            };
+            if !ROUTES.iter().any(|r| r.path == path) {
+                continue; // Outside the API (`/metrics`, the web UI).
+            }
+            let call = chunk.split(".route").next().unwrap_or(chunk);
+            let call = call.split(".fallback").next().unwrap_or(call);
+            for method in ["get", "post", "put", "patch", "delete"] {
+                for (i, _) in call.match_indices(&format!("{method}(")) {
+                    let before = call.as_bytes().get(i.wrapping_sub(1)).copied();
+                    if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                        continue;
+                    }
+                    let handler = call[i + method.len() + 1..]
+                        .split(')')
+                        .next()
+                        .unwrap_or_default();
+                    let (module, name) = handler.rsplit_once("::").unwrap_or(("", handler));
+                    let module = module.rsplit("::").next().unwrap_or(module);
+                    let Some((_, file)) = sources.iter().find(|(m, _)| *m == module) else {
+                        panic!("no source for {handler} (route {path}): add it to the list");
+                    };
+                    let signature = file
+                        .split(&format!("async fn {name}("))
+                        .nth(1)
+                        .and_then(|rest| rest.split(") ->").next())
+                        .unwrap_or_else(|| panic!("no `async fn {name}(` in {module}"));
+                    let query = signature
+                        .split("Params<")
+                        .nth(1)
+                        .and_then(|rest| rest.split('>').next())
+                        .unwrap_or_default();
+                    out.insert((method.to_string(), path.to_string()), query.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_handler_query_is_documented() {
+        let handlers = handler_queries();
+        assert!(
+            handlers.get(&("get".into(), "/accounts".into())) == Some(&"AccountQuery".into()),
+            "the source reading found the accounts list's query: {handlers:?}"
+        );
+        for r in ROUTES {
+            let Some(read) = handlers.get(&(r.method.to_string(), r.path.to_string())) else {
+                continue;
+            };
+            assert_eq!(
+                r.query_struct, read,
+                "{} {}: ROUTES documents the query of {:?}, the handler reads {read:?}",
+                r.method, r.path, r.query_struct
+            );
+        }
+    }
+
+    #[test]
+    fn every_list_documents_its_paging_and_filters() {
+        let doc = document();
+        let listed = |method: &str, path: &str| -> Vec<String> {
+            doc["paths"][path][method]["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap_or_default().to_string())
+                .collect()
+        };
+        for (method, path, expected) in [
+            ("get", "/accounts", &["q", "limit", "cursor"][..]),
+            (
+                "get",
+                "/opportunities",
+                &["stage", "account_id", "q", "limit", "cursor"],
+            ),
+            ("get", "/partners", &["limit", "cursor"]),
+            ("get", "/deals", &["stage", "partner", "limit", "cursor"]),
+            ("get", "/inbox", &["status", "limit", "cursor"]),
+            ("get", "/registrations", &["limit", "cursor"]),
+            ("get", "/audit", &["cursor", "limit", "kind"]),
+            ("post", "/import/opportunities", &["date_format"]),
+            ("post", "/policy/preview", &["opportunity_id", "limit"]),
+            ("get", "/partners/{id}/policy/preview", &["opportunity_id"]),
+        ] {
+            assert_eq!(listed(method, path), expected, "{method} {path}");
+        }
+        let limit = &doc["paths"]["/accounts"]["get"]["parameters"][1];
+        assert_eq!(
+            limit["schema"],
+            json!({"type": "integer", "minimum": 1, "maximum": 1000})
+        );
+        assert_eq!(limit["required"], false);
+        let stage = &doc["paths"]["/opportunities"]["get"]["parameters"][0];
+        assert_eq!(stage["schema"]["enum"][2], "technical_validation");
+        // Path parameters stay first.
+        let preview = &doc["paths"]["/partners/{id}/policy/preview"]["get"]["parameters"];
+        assert_eq!(preview[0]["in"], "path");
     }
 
     #[test]

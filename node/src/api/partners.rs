@@ -2,13 +2,14 @@
 //! `/partners/{id}` (DELETE removes), `/partners/{id}/policy` and its preview.
 
 use super::policy::{policy_from_body, preview_json};
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT};
 use crate::auth::Role;
 use crate::cli::now_ms;
 use crate::partners::{self, InviteError, NewInvite};
 use crate::store_net::{self, PartnerRecord};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use libp2p::PeerId;
@@ -43,20 +44,20 @@ async fn connected(state: &AppState) -> HashSet<String> {
         .collect()
 }
 
-/// Paging of `GET /api/v1/partners` (in node id order).
-#[derive(Debug, Deserialize)]
-pub struct PartnerQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
+query_params! {
+    /// Paging of `GET /api/v1/partners` (in node id order).
+    pub struct PartnerQuery {
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    query: Result<Query<PartnerQuery>, QueryRejection>,
+    Params(query): Params<PartnerQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let Query(query) = query?;
     let limit = super::records::page_limit(query.limit)?;
     let after = match query.cursor {
         None => None,
@@ -348,19 +349,21 @@ pub async fn put_policy(
     Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct PreviewQuery {
-    opportunity_id: Option<String>,
+query_params! {
+    /// `GET /api/v1/partners/{id}/policy/preview`: one opportunity, or the whole pipeline.
+    pub struct PreviewQuery {
+        opportunity_id: Option<String> = Takes::Text,
+            "Preview this opportunity only; absent for the whole pipeline";
+    }
 }
 
 pub async fn preview_policy(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    query: Result<Query<PreviewQuery>, QueryRejection>,
+    Params(query): Params<PreviewQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let Query(query) = query?;
     let answer = blocking(move || {
         let p = resolve(&state, &id)?;
         let policy = partners::policy_for(&state.store, &p.id)?;

@@ -1,20 +1,22 @@
 //! `POST /api/v1/policy/preview`: what a partner under a given policy would receive — for one
 //! opportunity, or counts plus the first page for the whole pipeline.
 
+use super::query::{query_params, Params, Takes, LIMIT};
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::auth::Role;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use policy::Policy;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize)]
-pub struct PreviewQuery {
-    opportunity_id: Option<String>,
-    limit: Option<usize>,
+query_params! {
+    /// `POST /api/v1/policy/preview`: one opportunity, or counts plus the first page.
+    pub struct PreviewQuery {
+        opportunity_id: Option<String> = Takes::Text,
+            "Preview this opportunity only; absent for the whole pipeline";
+        limit: Option<usize> = LIMIT, "Items listed of the whole pipeline, 1 to 1000 (default 100)";
+    }
 }
 
 /// Parses a policy from a request body: JSON when the content type says so, TOML otherwise.
@@ -105,12 +107,11 @@ pub fn preview_json(
 pub async fn preview(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    query: Result<Query<PreviewQuery>, QueryRejection>,
+    Params(query): Params<PreviewQuery>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let Query(query) = query?;
     let limit = match query.limit {
         None => PAGE_LIMIT_DEFAULT,
         Some(n) if (1..=PAGE_LIMIT_MAX).contains(&n) => n,

@@ -1,18 +1,18 @@
 //! Accounts and opportunities: list, read, create and patch.
 
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC, STAGES};
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::auth::Role;
 use crate::importer::external_id_owner;
 use crate::store::{OpportunityFilter, Page, Upsert, WriteTables};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::records::{
     clean_text, parse_tags, Account, AccountStatus, Amount, Currency, Date, Domain, FieldError,
     Opportunity, Stage, NAME_CHARS_MAX, TEXT_CHARS_MAX,
 };
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// Checks a list request's `limit` (serde's `flatten` cannot carry numbers from a query string,
@@ -35,18 +35,19 @@ pub(crate) fn page_json<T: serde::Serialize>(page: Page<T>) -> Json<Value> {
     Json(json!({ "items": page.items, "next_cursor": page.next_cursor }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AccountQuery {
-    q: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
+query_params! {
+    /// Filter and paging of `GET /api/v1/accounts`.
+    pub struct AccountQuery {
+        q: Option<String> = Takes::Text, "Only accounts whose name, domain or external id contains this text (any case)";
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+    }
 }
 
 pub async fn list_accounts(
     State(state): State<AppState>,
-    query: Result<Query<AccountQuery>, QueryRejection>,
+    Params(query): Params<AccountQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query?;
     let limit = page_limit(query.limit)?;
     check_cursor(query.cursor.as_deref())?;
     let page = blocking(move || {
@@ -79,20 +80,21 @@ pub async fn get_account(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct OpportunityQuery {
-    stage: Option<String>,
-    account_id: Option<String>,
-    q: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
+query_params! {
+    /// Filters and paging of `GET /api/v1/opportunities`.
+    pub struct OpportunityQuery {
+        stage: Option<String> = STAGES, "Only opportunities in this stage (any case; spaces or hyphens for underscores)";
+        account_id: Option<String> = Takes::Text, "Only this account's opportunities";
+        q: Option<String> = Takes::Text, "Only opportunities whose name, external id or owner contains this text (any case)";
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+    }
 }
 
 pub async fn list_opportunities(
     State(state): State<AppState>,
-    query: Result<Query<OpportunityQuery>, QueryRejection>,
+    Params(query): Params<OpportunityQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query?;
     let limit = page_limit(query.limit)?;
     check_cursor(query.cursor.as_deref())?;
     let stage = query

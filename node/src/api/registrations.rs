@@ -2,12 +2,13 @@
 //! `GET /registrations[/{id}]`, `PATCH /registrations/{id}` (the partner, while pending),
 //! `POST /registrations/{id}/approve|reject` (the vendor only).
 
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::auth::Role;
 use crate::cli::now_ms;
 use crate::registrations::{self, RegistrationChange, RegistrationInput};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::deal::DealId;
@@ -41,16 +42,18 @@ pub async fn submit(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
+query_params! {
+    /// Paging of `GET /api/v1/registrations`.
+    pub struct ListQuery {
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let limit = super::records::page_limit(q.limit)?;
