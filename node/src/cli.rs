@@ -263,6 +263,15 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
             dir.root().display()
         );
     }
+    // A file init would write that is there already (an admin.token copied in, a leftover of
+    // an interrupted write) is the user's: refused by name, never replaced. This also makes the
+    // clean-up below, which removes what init wrote, remove nothing init did not write.
+    if let Some(stray) = dir.init_files().into_iter().find(|f| f.exists()) {
+        bail!(
+            "{} already exists and init would replace it; move it away, or use another --data directory",
+            stray.display()
+        );
+    }
     if !dir.root().exists() {
         // A directory cosell creates is its owner's alone: it holds the key and the CRM data.
         std::fs::DirBuilder::new()
@@ -295,12 +304,7 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
             Ok(())
         }
         Err(e) => {
-            for path in [
-                dir.database(),
-                dir.admin_token(),
-                dir.config(),
-                dir.identity_key(),
-            ] {
+            for path in dir.init_files() {
                 let _ = std::fs::remove_file(path);
             }
             Err(e)

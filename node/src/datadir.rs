@@ -42,14 +42,28 @@ impl DataDir {
         self.root.join("node.json")
     }
 
-    /// Whether `init` has run here.
+    /// Every file `init` writes, and the temporary file each atomic write goes through
+    /// ([`write_atomic`]), in the order `init` writes them: `init` refuses to start when any of
+    /// them exists, so it never replaces a file it did not write.
+    pub fn init_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.database()];
+        for written in [self.admin_token(), self.config(), self.identity_key()] {
+            files.push(temporary(&written));
+            files.push(written);
+        }
+        files
+    }
+
+    /// Whether `init` has run here: the settings and the key, which every command needs, are
+    /// there. (A directory holding only some of `init`'s files is not a node; `init` refuses it
+    /// naming the first such file, see [`DataDir::init_files`].)
     pub fn is_initialized(&self) -> bool {
-        self.identity_key().exists() || self.config().exists() || self.database().exists()
+        self.identity_key().exists() && self.config().exists()
     }
 
     /// Fails with a clear sentence unless `init` has run here.
     pub fn require_initialized(&self) -> Result<()> {
-        if !self.config().exists() || !self.identity_key().exists() {
+        if !self.is_initialized() {
             bail!(
                 "{} is not a cosell data directory (run `cosell init --name NAME --data {}` first)",
                 self.root.display(),
@@ -74,9 +88,14 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     write_atomic(path, contents, 0o600)
 }
 
+/// The temporary file [`write_atomic`] writes `path` through.
+fn temporary(path: &Path) -> PathBuf {
+    path.with_extension("tmp")
+}
+
 /// Writes a file through a temporary file and a rename (readers see the old or the new content).
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    let tmp = temporary(path);
     {
         let mut f = fs::OpenOptions::new()
             .write(true)

@@ -102,6 +102,44 @@ fn init_twice_is_refused_and_leaves_the_directory_untouched() {
 }
 
 #[test]
+fn init_refuses_to_replace_a_stray_file_and_names_it() {
+    // Bug: an (empty) `admin.token` left in an uninitialized directory was silently replaced.
+    // Every file init would write is refused by name, and nothing is written.
+    for stray in [
+        "admin.token",
+        "cosell.toml",
+        "identity.key",
+        "cosell.redb",
+        "admin.tmp",
+    ] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let data = tmp.path().join("d");
+        std::fs::create_dir(&data).expect("dir");
+        std::fs::write(data.join(stray), b"").expect("stray file");
+        std::fs::write(data.join("notes.txt"), b"mine").expect("another file");
+        let before = snapshot(&data);
+        let out = run_cosell(
+            &["init", "--name", "Acme", "--data", data.to_str().unwrap()],
+            &[],
+            Duration::from_secs(60),
+        );
+        assert!(!out.ok(), "{stray}: init succeeded: {}", out.stdout);
+        assert!(out.stdout.is_empty(), "stdout: {}", out.stdout);
+        assert_one_sentence(&out.stderr);
+        assert!(
+            out.stderr.contains(&data.join(stray).display().to_string()),
+            "{stray}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            snapshot(&data),
+            before,
+            "{stray}: the refused init changed the directory"
+        );
+    }
+}
+
+#[test]
 fn serve_writes_node_json_and_sigterm_stops_cleanly_removing_it() {
     let mut node = Node::init("Acme Cloud");
     node.serve();

@@ -233,3 +233,40 @@ fn policy_check_and_set_warn_when_an_amount_is_shared_without_its_currency() {
         shown.text
     );
 }
+
+#[test]
+fn policy_check_warns_of_a_country_that_is_none_and_of_every_account_with_no_fields() {
+    // Bug: `countries = ["Narnia"]` (which matches no account whose country is a real one) and
+    // `sharing = "all"` with no account fields (every account sent empty: only a count) were
+    // accepted without a word. They are valid, so still accepted, with a warning each.
+    let node = Node::init("Advised Co");
+    let file = write_file(
+        &node.scratch(),
+        "odd.toml",
+        b"[opportunities]\nfields = [\"name\"]\ncountries = [\"US\", \"Narnia\"]\n\n\
+          [accounts]\nsharing = \"all\"\n",
+    );
+    let check = node.cli(&["policy", "check", file.to_str().expect("utf-8 path")]);
+    assert!(check.ok(), "advice is not an error: {}", check.stderr);
+    let warnings: Vec<&str> = check
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", check.stderr);
+    assert!(
+        warnings[0].starts_with(
+            "warning: opportunities: countries \"Narnia\" names no country (no ISO 3166 code or \
+             name)"
+        ),
+        "{}",
+        check.stderr
+    );
+    assert!(
+        warnings[1].starts_with(
+            "warning: accounts: sharing \"all\" sends every account but fields is empty"
+        ),
+        "{}",
+        check.stderr
+    );
+}
