@@ -5564,37 +5564,6 @@ B,Nan
         }
     }
 
-    /// Parser throughput on a generated 400k-row opportunities file (run in release:
-    /// `cargo test --release -p cosell-node --lib import::tests::parser_throughput -- --ignored
-    /// --nocapture`).
-    #[test]
-    #[ignore]
-    fn parser_throughput() {
-        let mut input = String::from(
-            "Opportunity ID,Opportunity Name,Account ID,Stage,Amount,Close Date,Opportunity Owner,Description\n",
-        );
-        for i in 0..400_000 {
-            input.push_str(&format!(
-                "O{i},\"Deal {i}, expansion\",A{},Closed Won,\"$1,{:03}.50\",11/23/2026,Jane Doe,Some words about deal {i}\n",
-                i % 5000,
-                i % 1000
-            ));
-        }
-        let start = std::time::Instant::now();
-        let rows = read_opportunities(input.as_bytes())
-            .unwrap()
-            .filter(Result::is_ok)
-            .count();
-        let secs = start.elapsed().as_secs_f64();
-        assert_eq!(rows, 400_000);
-        println!(
-            "parsed {rows} rows, {:.1} MB in {secs:.2}s: {:.0} MB/s, {:.0} rows/s",
-            input.len() as f64 / 1e6,
-            input.len() as f64 / 1e6 / secs,
-            rows as f64 / secs
-        );
-    }
-
     #[test]
     fn a_line_break_or_tab_inside_a_name_is_one_space() {
         // Bug: "Acme\nCorp" was stored with its line break and never matched "Acme Corp".
