@@ -101,8 +101,9 @@ const ALIASES: &[&[&str]] = &[
 
 /// Every ISO 3166-1 country, `(alpha-2, alpha-3, English names…)` in the form [`key`] gives:
 /// ISO's short name, its common and official names where it has them. From Debian's
-/// iso-codes 4.15 (`iso_3166-1.json`). Only [`is_country`] reads it, to tell a country from a
-/// typo in a policy; matching stays with [`ALIASES`], so what a policy admits does not change.
+/// iso-codes 4.15 (`iso_3166-1.json`). [`canonical`] reads it after [`ALIASES`], so every
+/// country's codes and ISO names match each other ("LK" = "LKA" = "Sri Lanka"), and
+/// [`is_country`] tells a country from a typo in a policy.
 const ISO_3166_1: &[&[&str]] = &[
     &["ad", "and", "andorra", "principality of andorra"],
     &["ae", "are", "united arab emirates"],
@@ -511,15 +512,15 @@ fn key(value: &str) -> String {
     value.trim().to_lowercase().replace('.', "")
 }
 
-/// The alpha-2 code (lowercase) for a known country name or code, else the value's own [`key`].
+/// The alpha-2 code (lowercase) for a known country name or code (a CRM spelling of
+/// [`ALIASES`] first, then ISO's codes and names), else the value's own [`key`].
 pub fn canonical(value: &str) -> String {
     let k = key(value);
-    for names in ALIASES {
-        if names.contains(&k.as_str()) {
-            return names[0].to_string();
-        }
-    }
-    k
+    ALIASES
+        .iter()
+        .chain(ISO_3166_1)
+        .find(|names| names.contains(&k.as_str()))
+        .map_or(k, |names| names[0].to_string())
 }
 
 /// Whether two country values name the same country.
@@ -547,6 +548,22 @@ mod tests {
         assert!(same("UK", "GB"));
         assert!(same("United Kingdom", "gb"));
         assert!(!same("Canada", "US"));
+        // Beyond the CRM spellings, ISO's codes and names match each other too.
+        assert!(same("LK", "Sri Lanka"));
+        assert!(same("lka", "LK"));
+        assert!(same("Bolivia", "BO"));
+        assert!(!same("Sri Lanka", "IN"));
+    }
+
+    #[test]
+    fn a_name_in_both_tables_names_the_same_country() {
+        for iso in ISO_3166_1 {
+            for name in *iso {
+                if let Some(alias) = ALIASES.iter().find(|a| a.contains(name)) {
+                    assert_eq!(alias[0], iso[0], "{name} names {} and {}", alias[0], iso[0]);
+                }
+            }
+        }
     }
 
     #[test]
