@@ -1180,6 +1180,23 @@ mod tests {
         submit(&partner.deals, &input, usd(), now).unwrap()
     }
 
+    /// A vendor and a partner, and a registration (made at time 10) both hold.
+    fn registered() -> (Side, Side, DealId) {
+        let vendor = side(1, "Vendor");
+        let partner = side(2, "Partner");
+        befriend(&vendor, &partner);
+        let id = register(&partner, &vendor, 10);
+        sync(&vendor, &partner);
+        (vendor, partner, id)
+    }
+
+    /// The partner, not having seen the vendor's decision, changes the amount at time 21; then
+    /// the two meet.
+    fn change_crossing_the_decision(vendor: &Side, partner: &Side, id: DealId, amount: &str) {
+        change(&partner.deals, id, &amount_to(amount), usd(), 21).unwrap();
+        sync(vendor, partner);
+    }
+
     fn amount_to(amount: &str) -> RegistrationChange {
         RegistrationChange {
             amount: Some(Some(amount.into())),
@@ -1201,14 +1218,9 @@ mod tests {
         // "pending", raises the amount. After they meet, both nodes show the registration
         // approved on the terms the vendor saw, flagged as changed after the decision; each node
         // keeps one audit entry of it; the vendor can approve the new terms, which clears it.
-        let vendor = side(1, "Vendor");
-        let partner = side(2, "Partner");
-        befriend(&vendor, &partner);
-        let id = register(&partner, &vendor, 10);
-        sync(&vendor, &partner);
+        let (vendor, partner, id) = registered();
         approve(&vendor.deals, id, 20).unwrap();
-        change(&partner.deals, id, &amount_to("500000"), usd(), 21).unwrap();
-        sync(&vendor, &partner);
+        change_crossing_the_decision(&vendor, &partner, id, "500000");
 
         for side in [&vendor, &partner] {
             let r = get(&side.deals, id, 22).unwrap().unwrap();
@@ -1262,18 +1274,13 @@ mod tests {
 
     #[test]
     fn a_rejection_is_decided_again_only_when_the_terms_changed_after_it() {
-        let vendor = side(1, "Vendor");
-        let partner = side(2, "Partner");
-        befriend(&vendor, &partner);
-        let id = register(&partner, &vendor, 10);
-        sync(&vendor, &partner);
+        let (vendor, partner, id) = registered();
         reject(&vendor.deals, id, "not our territory", 20).unwrap();
         assert!(matches!(
             approve(&vendor.deals, id, 21),
             Err(DealsError::Invalid(m)) if m.contains("was rejected")
         ));
-        change(&partner.deals, id, &amount_to("90000"), usd(), 21).unwrap();
-        sync(&vendor, &partner);
+        change_crossing_the_decision(&vendor, &partner, id, "90000");
         let r = get(&vendor.deals, id, 22).unwrap().unwrap();
         assert_eq!(
             (r["status"].as_str(), r["changed_after_decision"].as_bool()),
@@ -1288,14 +1295,9 @@ mod tests {
     fn a_renewal_on_deal_activity_keeps_the_terms_decided_not_the_ones_changed_since() {
         // Bug guarded: a renewal is a decision written again; written with the terms in front
         // of the vendor, it would silently cover a change the vendor never saw.
-        let vendor = side(1, "Vendor");
-        let partner = side(2, "Partner");
-        befriend(&vendor, &partner);
-        let id = register(&partner, &vendor, 10);
-        sync(&vendor, &partner);
+        let (vendor, partner, id) = registered();
         approve(&vendor.deals, id, 20).unwrap();
-        change(&partner.deals, id, &amount_to("500000"), usd(), 21).unwrap();
-        sync(&vendor, &partner);
+        change_crossing_the_decision(&vendor, &partner, id, "500000");
         // Activity on a deal on the registered account, with the partner in it, more than the
         // renewal step (an hour, for the default window) after the approval.
         let deal = share_with(&vendor, &partner, &["name", "account.domain"]);
