@@ -165,6 +165,22 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// `inviter` invites, `joiner` joins; asserts the inviter lists the joiner; returns the token.
+/// The vendor shares a new opportunity with the reseller under [`RESELLER_POLICY`], the
+/// reseller accepts, and the deal arrives: the opportunity's and the deal's ids.
+fn shared_with_reseller(vendor: &Node, reseller: &Node) -> (String, String) {
+    let opp = vendor_opportunity(vendor);
+    vendor.put_policy(&reseller.id, RESELLER_POLICY);
+    let deal = vendor.ok(
+        "POST",
+        "/deals",
+        Some(json!({"opportunity_id": opp, "partners": [reseller.id]})),
+    );
+    let deal = deal["id"].as_str().unwrap().to_string();
+    accept(reseller, &deal);
+    wait_for("the deal on the reseller", || reseller.deal(&deal));
+    (opp, deal)
+}
+
 fn partner(inviter: &Node, joiner: &Node, joiner_type: &str) -> String {
     let out = cosell(
         &inviter.path(),
@@ -409,16 +425,7 @@ fn a_stranger_cannot_connect_and_receives_nothing() {
     let reseller = Node::new("Reseller LLC");
     let stranger = Node::new("Stranger");
     let used = partner(&vendor, &reseller, "reseller");
-    let opp = vendor_opportunity(&vendor);
-    vendor.put_policy(&reseller.id, RESELLER_POLICY);
-    let deal = vendor.ok(
-        "POST",
-        "/deals",
-        Some(json!({"opportunity_id": opp, "partners": [reseller.id]})),
-    );
-    let deal = deal["id"].as_str().unwrap().to_string();
-    accept(&reseller, &deal);
-    wait_for("the deal on the reseller", || reseller.deal(&deal));
+    shared_with_reseller(&vendor, &reseller);
 
     // A used token gets the stranger nowhere: the vendor answers its join with the reason and
     // closes the connection, counted as refused.
@@ -460,16 +467,7 @@ fn a_removed_partner_gets_no_further_changes_and_is_refused() {
     let vendor = Node::new("Vendor Inc");
     let reseller = Node::new("Reseller LLC");
     partner(&vendor, &reseller, "reseller");
-    let opp = vendor_opportunity(&vendor);
-    vendor.put_policy("Reseller LLC", RESELLER_POLICY);
-    let deal = vendor.ok(
-        "POST",
-        "/deals",
-        Some(json!({"opportunity_id": opp, "partners": ["Reseller LLC"]})),
-    );
-    let deal = deal["id"].as_str().unwrap().to_string();
-    accept(&reseller, &deal);
-    wait_for("the deal on the reseller", || reseller.deal(&deal));
+    let (_, deal) = shared_with_reseller(&vendor, &reseller);
 
     let out = cosell(&vendor.path(), &["partner", "remove", "Reseller LLC"]);
     assert!(
@@ -553,18 +551,8 @@ fn a_removed_partner_is_told_when_it_comes_back_and_may_join_again_with_a_new_in
         assert_eq!(listed["items"][0]["status"], "active", "{listed}");
         assert_eq!(listed["items"][0]["removed_by"], Value::Null, "{listed}");
     }
-    let opp = vendor_opportunity(&vendor);
-    vendor.put_policy("Reseller LLC", RESELLER_POLICY);
-    let deal = vendor.ok(
-        "POST",
-        "/deals",
-        Some(json!({"opportunity_id": opp, "partners": ["Reseller LLC"]})),
-    );
-    let deal = deal["id"].as_str().unwrap().to_string();
-    accept(&reseller, &deal);
-    wait_for("the deal on the partner that joined again", || {
-        reseller.deal(&deal)
-    });
+    // Deals flow again.
+    shared_with_reseller(&vendor, &reseller);
 }
 
 #[test]
@@ -576,16 +564,7 @@ fn a_partner_that_was_offline_catches_up_after_restart() {
     let vendor = Node::new("Vendor Inc");
     let mut reseller = Node::new("Reseller LLC");
     partner(&vendor, &reseller, "reseller");
-    let opp = vendor_opportunity(&vendor);
-    vendor.put_policy(&reseller.id, RESELLER_POLICY);
-    let deal = vendor.ok(
-        "POST",
-        "/deals",
-        Some(json!({"opportunity_id": opp, "partners": [reseller.id]})),
-    );
-    let deal = deal["id"].as_str().unwrap().to_string();
-    accept(&reseller, &deal);
-    wait_for("the deal on the reseller", || reseller.deal(&deal));
+    let (opp, deal) = shared_with_reseller(&vendor, &reseller);
     wait_for("the reseller caught up (lag 0)", || {
         (sync_lag(&vendor, &reseller.id) == Some(0.0)).then_some(())
     });
