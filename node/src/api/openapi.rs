@@ -258,11 +258,11 @@ mod tests {
     use super::*;
     use std::collections::{BTreeMap, BTreeSet};
 
-    /// (method, path) pairs the router in `api/mod.rs` registers, read from its source: every
-    /// `.route("PATH", get(..).post(..))` call.
-    fn routed() -> BTreeSet<(String, String)> {
+    /// (method, path, handler) for every method the router in `api/mod.rs` registers, read
+    /// from its source: every `.route("PATH", get(handler).post(handler))` call.
+    fn route_calls() -> Vec<(String, String, String)> {
         let source = include_str!("mod.rs");
-        let mut out = BTreeSet::new();
+        let mut out = Vec::new();
         for chunk in source.split(".route(").skip(1) {
             let Some(path) = chunk
                 .trim_start()
@@ -274,17 +274,28 @@ mod tests {
             let call = chunk.split(".route").next().unwrap_or(chunk);
             let call = call.split(".fallback").next().unwrap_or(call);
             for method in ["get", "post", "put", "patch", "delete"] {
-                let used = call.match_indices(&format!("{method}(")).any(|(i, _)| {
-                    i == 0
-                        || !call.as_bytes()[i - 1].is_ascii_alphanumeric()
-                            && call.as_bytes()[i - 1] != b'_'
-                });
-                if used {
-                    out.insert((method.to_string(), path.to_string()));
+                for (i, _) in call.match_indices(&format!("{method}(")) {
+                    let before = call.as_bytes().get(i.wrapping_sub(1)).copied();
+                    if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                        continue;
+                    }
+                    let handler = call[i + method.len() + 1..]
+                        .split(')')
+                        .next()
+                        .unwrap_or_default();
+                    out.push((method.to_string(), path.to_string(), handler.to_string()));
                 }
             }
         }
         out
+    }
+
+    /// (method, path) pairs the router registers.
+    fn routed() -> BTreeSet<(String, String)> {
+        route_calls()
+            .into_iter()
+            .map(|(method, path, _)| (method, path))
+            .collect()
     }
 
     /// The query struct each routed handler reads (`Params<T>` in its signature), by (method,
@@ -305,49 +316,27 @@ mod tests {
             ("session", include_str!("session.rs")),
             ("openapi", include_str!("openapi.rs")),
         ];
-        let source = include_str!("mod.rs");
         let mut out = BTreeMap::new();
-        for chunk in source.split(".route(").skip(1) {
-            let Some(path) = chunk
-                .trim_start()
-                .strip_prefix('"')
-                .and_then(|s| s.split('"').next())
-            else {
-                continue;
-            };
+        for (method, path, handler) in route_calls() {
             if !ROUTES.iter().any(|r| r.path == path) {
                 continue; // Outside the API (`/metrics`, the web UI).
             }
-            let call = chunk.split(".route").next().unwrap_or(chunk);
-            let call = call.split(".fallback").next().unwrap_or(call);
-            for method in ["get", "post", "put", "patch", "delete"] {
-                for (i, _) in call.match_indices(&format!("{method}(")) {
-                    let before = call.as_bytes().get(i.wrapping_sub(1)).copied();
-                    if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                        continue;
-                    }
-                    let handler = call[i + method.len() + 1..]
-                        .split(')')
-                        .next()
-                        .unwrap_or_default();
-                    let (module, name) = handler.rsplit_once("::").unwrap_or(("", handler));
-                    let module = module.rsplit("::").next().unwrap_or(module);
-                    let Some((_, file)) = sources.iter().find(|(m, _)| *m == module) else {
-                        panic!("no source for {handler} (route {path}): add it to the list");
-                    };
-                    let signature = file
-                        .split(&format!("async fn {name}("))
-                        .nth(1)
-                        .and_then(|rest| rest.split(") ->").next())
-                        .unwrap_or_else(|| panic!("no `async fn {name}(` in {module}"));
-                    let query = signature
-                        .split("Params<")
-                        .nth(1)
-                        .and_then(|rest| rest.split('>').next())
-                        .unwrap_or_default();
-                    out.insert((method.to_string(), path.to_string()), query.to_string());
-                }
-            }
+            let (module, name) = handler.rsplit_once("::").unwrap_or(("", &handler));
+            let module = module.rsplit("::").next().unwrap_or(module);
+            let Some((_, file)) = sources.iter().find(|(m, _)| *m == module) else {
+                panic!("no source for {handler} (route {path}): add it to the list");
+            };
+            let signature = file
+                .split(&format!("async fn {name}("))
+                .nth(1)
+                .and_then(|rest| rest.split(") ->").next())
+                .unwrap_or_else(|| panic!("no `async fn {name}(` in {module}"));
+            let query = signature
+                .split("Params<")
+                .nth(1)
+                .and_then(|rest| rest.split('>').next())
+                .unwrap_or_default();
+            out.insert((method, path), query.to_string());
         }
         out
     }
