@@ -834,17 +834,13 @@ pub fn approve(deals: &Deals, id: DealId, now: u64) -> Result<Value, DealsError>
         )));
     }
     let expires_at_ms = now.saturating_add(windows.registration_protection_ms);
-    let partner = r.partner.clone();
-    let terms = r.terms();
-    deals.edit(id, now, |doc, signer| {
-        doc.decide_registration(
-            signer,
-            now,
-            &partner,
-            &Decision::Approved { expires_at_ms },
-            &terms,
-        )
-    })?;
+    decide(
+        deals,
+        &r,
+        Decision::Approved { expires_at_ms },
+        r.terms(),
+        now,
+    )?;
     Ok(get(deals, id, now)?.unwrap_or(Value::Null))
 }
 
@@ -859,19 +855,23 @@ pub fn reject(deals: &Deals, id: DealId, reason: &str, now: u64) -> Result<Value
     if r.status == "rejected" && !r.changed_after_decision {
         return Err(invalid(format!("registration {id} was already rejected")));
     }
-    let partner = r.partner.clone();
     let reason = reason.to_string();
-    let terms = r.terms();
-    deals.edit(id, now, |doc, signer| {
-        doc.decide_registration(
-            signer,
-            now,
-            &partner,
-            &Decision::Rejected { reason },
-            &terms,
-        )
-    })?;
+    decide(deals, &r, Decision::Rejected { reason }, r.terms(), now)?;
     Ok(get(deals, id, now)?.unwrap_or(Value::Null))
+}
+
+/// Signs the vendor's `decision` on `r`'s claim, on `terms`.
+fn decide(
+    deals: &Deals,
+    r: &Record,
+    decision: Decision,
+    terms: BTreeMap<String, String>,
+    now: u64,
+) -> Result<(), DealsError> {
+    deals.edit(r.id, now, |doc, signer| {
+        doc.decide_registration(signer, now, &r.partner, &decision, &terms)
+    })?;
+    Ok(())
 }
 
 /// Workflow events already published, so a restart does not publish them again: key
@@ -1140,17 +1140,13 @@ fn extend_on_activity(deals: &Deals, now: u64) -> Result<Vec<DealId>, DealsError
         if expires_at_ms < current.saturating_add(renewal_step_ms(&windows)) {
             continue;
         }
-        let partner = r.partner.clone();
-        let terms = r.terms_to_renew();
-        deals.edit(r.id, now, |doc, signer| {
-            doc.decide_registration(
-                signer,
-                now,
-                &partner,
-                &Decision::Approved { expires_at_ms },
-                &terms,
-            )
-        })?;
+        decide(
+            deals,
+            &r,
+            Decision::Approved { expires_at_ms },
+            r.terms_to_renew(),
+            now,
+        )?;
         tracing::info!(registration = %r.id, expires_at = %audit::rfc3339(expires_at_ms), "renewed on deal activity");
         renewed.push(r.id);
     }
