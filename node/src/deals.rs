@@ -424,11 +424,14 @@ impl Deals {
     /// Whether `peer` may be sent document `id` now. A deal goes to a participant only once it
     /// has accepted (in the deal, or — for the origin — in the invitation this node made it);
     /// until then it has only its invitation's redacted summary. Invitations and registrations
-    /// go to their participants.
+    /// go to their participants. Nothing goes to a participant the origin removed.
     fn may_send(inner: &Inner, id: &DealId, peer: &NodeId) -> bool {
         let Some(info) = inner.info.get(id) else {
             return false;
         };
+        if info.statuses.get(peer) == Some(&ParticipantStatus::Removed) {
+            return false;
+        }
         match info.kind {
             DocKind::Deal => {
                 info.origin.as_ref() == Some(peer)
@@ -637,6 +640,38 @@ impl Deals {
                     .map(|n| (*id, n.clone()))
             })
             .collect()
+    }
+
+    /// Ends `partner`'s part in every document this node originated that it takes part in
+    /// (deals, their invitations, registrations): each is signed `removed` for it, so the other
+    /// participants — relays included — stop sending it these documents and stop taking its
+    /// changes to them (the partnership ended; see `partners::remove`). Returns the documents
+    /// changed, to offer the remaining participants.
+    pub fn end_participation(
+        &self,
+        partner: &NodeId,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>, DealsError> {
+        let ids: Vec<DealId> = {
+            let inner = self.lock();
+            inner
+                .info
+                .iter()
+                .filter(|(_, i)| i.origin.as_ref() == Some(&self.me))
+                .filter(|(_, i)| {
+                    i.statuses
+                        .get(partner)
+                        .is_some_and(|s| *s != ParticipantStatus::Removed)
+                })
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for id in &ids {
+            self.edit(*id, now_ms, |doc, signer| {
+                doc.remove_participant(signer, now_ms, partner)
+            })?;
+        }
+        Ok(ids)
     }
 
     /// The documents to offer partners after sharing deal `id`: the deal and its invitations.
@@ -1541,6 +1576,15 @@ impl Deals {
                     refused.push((
                         Some(id),
                         "the peer is not a participant of this deal".into(),
+                    ));
+                    continue;
+                }
+                let removed = inner.info.get(&id).and_then(|i| i.statuses.get(peer))
+                    == Some(&ParticipantStatus::Removed);
+                if removed {
+                    refused.push((
+                        Some(id),
+                        "the deal's origin removed the peer from this deal".into(),
                     ));
                     continue;
                 }

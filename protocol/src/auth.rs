@@ -368,15 +368,17 @@ impl Authority {
                             Some(ParticipantStatus::Accepted | ParticipantStatus::Declined) => {
                                 author.index == node
                             }
-                            Some(ParticipantStatus::Invited | ParticipantStatus::Expired) => {
-                                by_origin
-                            }
+                            Some(
+                                ParticipantStatus::Invited
+                                | ParticipantStatus::Expired
+                                | ParticipantStatus::Removed,
+                            ) => by_origin,
                             None => false,
                         };
                         if allowed {
                             Ok(None)
                         } else {
-                            deny(path(), "a participant answers its own invitation; the origin invites and expires")
+                            deny(path(), "a participant answers its own invitation; the origin invites, expires and removes")
                         }
                     }
                     _ => deny(

@@ -160,6 +160,9 @@ pub enum ParticipantStatus {
     Accepted,
     Declined,
     Expired,
+    /// The origin ended this participant's part in the deal (their partnership ended): honest
+    /// nodes neither send the deal to it nor take its changes from it, relays included.
+    Removed,
 }
 
 impl ParticipantStatus {
@@ -170,6 +173,7 @@ impl ParticipantStatus {
             ParticipantStatus::Accepted => "accepted",
             ParticipantStatus::Declined => "declined",
             ParticipantStatus::Expired => "expired",
+            ParticipantStatus::Removed => "removed",
         }
     }
 
@@ -180,6 +184,7 @@ impl ParticipantStatus {
             ParticipantStatus::Accepted,
             ParticipantStatus::Declined,
             ParticipantStatus::Expired,
+            ParticipantStatus::Removed,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -694,6 +699,17 @@ impl DealDoc {
     ) -> Result<VerifiedChange, DealError> {
         self.require_origin(signer)?;
         self.write_status(signer, now_ms, node, ParticipantStatus::Expired)
+    }
+
+    /// Ends a participant's part in the deal ([`ParticipantStatus::Removed`]). Origin only.
+    pub fn remove_participant(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        node: &NodeId,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_origin(signer)?;
+        self.write_status(signer, now_ms, node, ParticipantStatus::Removed)
     }
 
     fn set_own_status(

@@ -517,6 +517,84 @@ fn a_removed_partner_gets_no_further_changes_and_is_refused() {
 }
 
 #[test]
+fn a_partner_removed_from_a_three_party_deal_gets_nothing_more_through_the_other_partner() {
+    // Bug: after the vendor removed the SI, the reseller — a partner of both — relayed the
+    // vendor's later edits to the SI, and the SI's notes back to the vendor. Now the vendor
+    // signs the SI `removed` in its deals, and the reseller stops relaying to and from it.
+    let vendor = Node::new("Vendor Inc");
+    let reseller = Node::new("Reseller LLC");
+    let si = Node::new("SI Partners");
+    partner(&vendor, &reseller, "reseller");
+    partner(&vendor, &si, "si");
+    partner(&reseller, &si, "si");
+    let opp = vendor_opportunity(&vendor);
+    vendor.put_policy(&reseller.id, RESELLER_POLICY);
+    vendor.put_policy(&si.id, SI_POLICY);
+    let deal = vendor.ok(
+        "POST",
+        "/deals",
+        Some(json!({"opportunity_id": opp, "partners": [reseller.id, si.id]})),
+    );
+    let deal = deal["id"].as_str().unwrap().to_string();
+    accept(&reseller, &deal);
+    accept(&si, &deal);
+    wait_for("the deal on the SI", || si.deal(&deal));
+    // The SI writes in the deal: it evidently holds it, so a relay would send it the deal.
+    si.ok(
+        "PATCH",
+        &format!("/deals/{deal}"),
+        Some(json!({"note": "before"})),
+    );
+    wait_for("the SI's note everywhere", || {
+        converged(&[&vendor, &reseller, &si], &deal)
+            .filter(|v| v["sections"][&si.id]["notes"][0] == "before")
+    });
+
+    let out = cosell(&vendor.path(), &["partner", "remove", "SI Partners"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    vendor.ok(
+        "PATCH",
+        &format!("/opportunities/{opp}"),
+        Some(json!({"name": "Renamed after the SI left"})),
+    );
+    let seen = wait_for("the rename and the SI's removal on the reseller", || {
+        reseller
+            .deal(&deal)
+            .filter(|v| v["fields"]["name"] == "Renamed after the SI left")
+    });
+    let status = seen["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == si.id.as_str())
+        .map(|p| p["status"].clone());
+    assert_eq!(status, Some(json!("removed")), "{}", seen["participants"]);
+    si.ok(
+        "PATCH",
+        &format!("/deals/{deal}"),
+        Some(json!({"note": "after the removal"})),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        si.deal(&deal).unwrap()["fields"]["name"],
+        "Acme platform rollout",
+        "nothing new reached the removed SI"
+    );
+    for node in [&vendor, &reseller] {
+        let v = node.deal(&deal).unwrap();
+        assert_eq!(
+            v["sections"][&si.id]["notes"],
+            json!(["before"]),
+            "the removed SI's later note stopped at the reseller"
+        );
+    }
+}
+
+#[test]
 fn a_removed_partner_is_told_when_it_comes_back_and_may_join_again_with_a_new_invite() {
     // Goal: a partnership ended while the partner was offline ends on its node too when it
     // reconnects; a new invite makes them partners again (it used to be refused as "cannot

@@ -267,6 +267,13 @@ pub async fn remove(
     if let Ok(peer) = record.id.parse::<PeerId>() {
         state.network.handle.partner_removed(peer).await?;
     }
+    // The partner leaves every deal this node started with it, so the other participants stop
+    // relaying those deals to it and taking its changes.
+    if let Ok(node) = protocol::identity::NodeId::parse(&record.id) {
+        let deals = state.network.deals.clone();
+        let ended = blocking(move || Ok(deals.end_participation(&node, now_ms())?)).await?;
+        state.network.handle.sync(ended).await?;
+    }
     state.events.publish(
         "partner.removed",
         json!({"id": record.id, "name": record.name, "by": "this node"}),
