@@ -1318,19 +1318,40 @@ impl Deals {
             .unwrap_or_default()
     }
 
-    /// A deal made from this opportunity that the partner takes part in (invited, accepted or
-    /// declined): sharing the opportunity with that partner again would make a second deal.
+    /// A deal made from this opportunity that the partner still takes part in (invited or
+    /// accepted): sharing the opportunity with that partner again would make a second deal.
     pub fn shared_with(&self, opportunity_id: &str, partner_id: &str) -> Result<Option<DealId>> {
+        let Ok(partner) = NodeId::parse(partner_id) else {
+            return Ok(None);
+        };
+        let ended = |s: Option<&ParticipantStatus>| {
+            matches!(
+                s,
+                Some(
+                    ParticipantStatus::Declined
+                        | ParticipantStatus::Expired
+                        | ParticipantStatus::Removed
+                )
+            )
+        };
         for deal in store_net::deals_of_opportunity(&self.store, opportunity_id)? {
             let Ok(id) = DealId::parse(&deal) else {
                 continue;
             };
-            let joined = self.view(id, false)?.is_some_and(|v| {
-                v["participants"]
-                    .as_array()
-                    .is_some_and(|ps| ps.iter().any(|p| p["id"] == partner_id))
-            });
-            if joined {
+            let inner = self.lock();
+            let Some(info) = inner.info.get(&id).filter(|i| i.kind == DocKind::Deal) else {
+                continue;
+            };
+            let Some(status) = info.statuses.get(&partner) else {
+                continue;
+            };
+            // A partner that declined the deal, let its invitation expire, or was removed from
+            // it may be offered the opportunity again, as a new deal.
+            let answered_no = Self::invitations_of(&inner, id)
+                .iter()
+                .filter(|(_, invitee)| invitee == &partner)
+                .any(|(inv, _)| ended(inner.info.get(inv).and_then(|i| i.statuses.get(&partner))));
+            if !ended(Some(status)) && !answered_no {
                 return Ok(Some(id));
             }
         }

@@ -81,6 +81,18 @@ fn sharing_an_opportunity_again_with_the_same_partner_is_refused_naming_the_deal
         .as_array()
         .map_or(0, Vec::len);
     assert_eq!(deals, 1);
+
+    // Once the partner declined it, the opportunity may be offered again, as a new deal.
+    wait("the invitation on the reseller", || {
+        inbox_item(&reseller, &deal)
+    });
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/decline"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let again = wait("the decline on the vendor", || {
+        let r = vendor.post("/api/v1/deals", &share);
+        (r.status == 201).then_some(r)
+    });
+    assert_ne!(again.json["id"], deal.as_str(), "{}", again.text);
 }
 
 #[test]
