@@ -10,8 +10,8 @@
 //!
 //! Upsert keys: an account is matched by `external_id`, else by its domain, else, a row with
 //! neither, by its exact name; an opportunity by `external_id`, else by name within its
-//! account. A row without an external id whose domain or name several stored records have is a
-//! row error listing them: which one it describes is not ours to guess, and inserting another
+//! account. A row without an external id whose domain or name (an opportunity: whose name in
+//! its account) several stored records have is a row error listing them: which one it describes is not ours to guess, and inserting another
 //! would add a duplicate on every re-import. A row's empty or absent cells keep the stored
 //! values. A file names each record once:
 //! a second row with the same external id, or without one the same key (domain, name), is a row
@@ -350,17 +350,35 @@ fn write_opportunities(
                         None => tables.claim_opportunity_external_id(x, &fresh_id)?,
                     }
                 }
+                // The account's opportunities of that name, whether or not they have an
+                // external id (as an account is matched by name): one is updated; several are
+                // an error listing them, never an arbitrary one of them.
                 None => {
-                    let mut found = None;
+                    let mut listed = Vec::new();
                     for id in tables.opportunity_ids_by_account(&account_id, 10_000)? {
                         if let Some(o) = tables.opportunity(&id)? {
-                            if o.name == row.name && o.external_id.is_none() {
-                                found = Some(id);
-                                break;
+                            if o.name == row.name {
+                                listed.push(Matched {
+                                    label: String::new(),
+                                    id,
+                                    external_id: o.external_id,
+                                });
+                                if listed.len() > MATCHED_LISTED_MAX {
+                                    break;
+                                }
                             }
                         }
                     }
-                    found
+                    if listed.len() > 1 {
+                        let shared = format!(
+                            "several opportunities of this account are named '{}'",
+                            row.name
+                        );
+                        let message = several_matched(&shared, &listed, "opportunities");
+                        errors.add(vec![row_error(&row, &columns.name, message)]);
+                        continue;
+                    }
+                    listed.pop().map(|m| m.id)
                 }
             };
             let key = row.external_id.is_none().then(|| {
@@ -1461,5 +1479,79 @@ mod tests {
             ]
         );
         assert_eq!(store.counts().expect("counts").accounts, 2);
+    }
+
+    #[test]
+    fn an_opportunity_row_without_an_id_naming_two_opportunities_of_its_account_is_an_error() {
+        // Bug: the row silently updated one of the two ("updated: 1"), whichever came first.
+        let (_dir, store) = store_with(COMPANIES);
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let id = ulid::Ulid::new().to_string();
+            let account = store
+                .list_accounts(None, None, 10)
+                .expect("list")
+                .items
+                .into_iter()
+                .find(|a| a.external_id.as_deref() == Some("123"))
+                .expect("acme");
+            store
+                .put_opportunity(&Opportunity {
+                    id: id.clone(),
+                    external_id: None,
+                    account_id: account.id,
+                    name: "Twin".into(),
+                    stage: protocol::records::Stage::Prospect,
+                    amount: None,
+                    currency: None,
+                    close_date: None,
+                    owner: None,
+                    next_step: None,
+                    description: None,
+                    tags: Vec::new(),
+                })
+                .expect("put");
+            ids.push(id);
+        }
+        ids.sort();
+        let errors = link(
+            &store,
+            "Opportunity Name,Account ID,Stage\nTwin,123,Qualification\n",
+        )
+        .expect_err("ambiguous name");
+        assert_eq!(
+            errors,
+            [format!(
+                "row 1 (line 2), column Opportunity Name: several opportunities of this account \
+                 are named 'Twin' (id {}, no external id; id {}, no external id): give the row \
+                 the external id of the one it updates (give one without an external id its \
+                 own through PATCH /api/v1/opportunities/{{id}})",
+                ids[0], ids[1]
+            )]
+        );
+        for id in &ids {
+            let stage = store.opportunity(id).expect("read").expect("stored").stage;
+            assert_eq!(stage, protocol::records::Stage::Prospect, "nothing written");
+        }
+    }
+
+    #[test]
+    fn an_opportunity_row_without_an_id_updates_the_one_of_its_name_also_when_it_has_an_external_id(
+    ) {
+        // As for accounts: a re-import of the id-less file must not add it again each time.
+        let (_dir, store) = store_with(COMPANIES);
+        link(
+            &store,
+            "Opportunity ID,Opportunity Name,Account ID,Stage\nO1,Renewal,123,Prospecting\n",
+        )
+        .expect("imports");
+        for _ in 0..2 {
+            let linked = link(
+                &store,
+                "Opportunity Name,Account ID,Stage\nRenewal,123,Qualification\n",
+            )
+            .expect("imports");
+            assert_eq!(linked, pairs(&[("O1", "123")]));
+        }
     }
 }

@@ -895,3 +895,56 @@ fn a_row_error_without_a_column_names_row_and_line_only() {
     assert_eq!(node.counts(), (0, 0));
     node.stop();
 }
+
+#[test]
+fn an_opportunity_row_without_an_id_naming_two_of_its_accounts_opportunities_is_a_422_naming_both()
+{
+    // Bug: the row silently updated one of the two same-named opportunities ("updated: 1").
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.post_csv(
+        "/api/v1/import/accounts",
+        b"Account ID,Account Name\nACCT-1,Twin Co\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = node.post(
+            "/api/v1/opportunities",
+            &json!({"account_id": find_account_id(&node, "ACCT-1"),
+                    "name": "Twin", "stage": "prospect"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.json["id"].as_str().expect("id").to_string());
+    }
+    let r = node.post_csv(
+        "/api/v1/import/opportunities",
+        b"Opportunity Name,Account ID,Stage\nTwin,ACCT-1,Qualification\n",
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    let details = r.json["details"].as_array().expect("details");
+    assert_eq!(details.len(), 1, "{}", r.text);
+    assert_eq!(details[0]["column"], "Opportunity Name");
+    let message = details[0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("several opportunities of this account are named 'Twin'")
+            && ids.iter().all(|id| message.contains(id.as_str())),
+        "{}",
+        r.text
+    );
+    for id in &ids {
+        let r = node.get(&format!("/api/v1/opportunities/{id}"));
+        assert_eq!(r.json["stage"], "prospect", "nothing written: {}", r.text);
+    }
+}
+
+/// The node's id of the account with this external id.
+fn find_account_id(node: &Node, external_id: &str) -> String {
+    let r = node.get("/api/v1/accounts");
+    r.json["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|a| a["external_id"] == external_id))
+        .and_then(|a| a["id"].as_str())
+        .unwrap_or_else(|| panic!("no account {external_id}: {}", r.text))
+        .to_string()
+}
