@@ -948,3 +948,84 @@ fn find_account_id(node: &Node, external_id: &str) -> String {
         .unwrap_or_else(|| panic!("no account {external_id}: {}", r.text))
         .to_string()
 }
+
+#[test]
+fn a_multipart_form_or_json_upload_is_a_415_saying_to_send_the_csv_as_the_body() {
+    // Bug: `curl -F file=@solo.csv` answered 200 "inserted: 2", one account named after the
+    // form's boundary line.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let boundary = "------------------------7bdd947c266a421a";
+    let form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"solo.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\nAccount Name\nSolo Co\n\r\n--{boundary}--\r\n"
+    );
+    let r = node.request(
+        "POST",
+        "/api/v1/import/accounts",
+        Some(&format!("multipart/form-data; boundary={boundary}")),
+        Some(form.as_bytes()),
+    );
+    assert_eq!(r.status, 415, "{}", r.text);
+    let error = r.json["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("multipart/form-data") && error.contains("--data-binary @file.csv"),
+        "{}",
+        r.text
+    );
+    for content_type in ["application/x-www-form-urlencoded", "application/json"] {
+        let r = node.request(
+            "POST",
+            "/api/v1/import/opportunities",
+            Some(content_type),
+            Some(b"Opportunity Name,Account Name,Stage\nX,Solo Co,Prospecting\n"),
+        );
+        assert_eq!(r.status, 415, "{content_type}: {}", r.text);
+    }
+    assert_eq!(node.counts(), (0, 0));
+
+    // Without a content type, the body is the file.
+    let r = node.request(
+        "POST",
+        "/api/v1/import/accounts",
+        None,
+        Some(b"Account Name\nSolo Co\n"),
+    );
+    assert_eq!(
+        (r.status, &r.json["inserted"]),
+        (200, &json!(1)),
+        "{}",
+        r.text
+    );
+}
+
+#[test]
+fn a_csv_body_without_line_breaks_says_curl_d_joined_its_lines() {
+    // `curl -d @file -H 'Content-Type: text/csv'` strips the file's line breaks.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.post_csv(
+        "/api/v1/import/opportunities",
+        b"Opportunity Name,Account ID,StageTwin,ACCT-1,Qualification",
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    let error = r.json["error"].as_str().unwrap_or("");
+    assert!(
+        error.starts_with("no column for the stage")
+            && error.contains("the body has no line break (curl -d joins")
+            && error.contains("--data-binary @file.csv"),
+        "{}",
+        r.text
+    );
+    // A file with line breaks gets no such hint.
+    let r = node.post_csv("/api/v1/import/accounts", b"Website\nacme.com\n");
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        !r.json["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("line break"),
+        "{}",
+        r.text
+    );
+}
