@@ -8,10 +8,12 @@
 //! critical path. At most [`PARSED_BATCHES_IN_FLIGHT`] batches of [`PARSED_BATCH_ROWS`] rows wait
 //! between them, so memory stays bounded whatever the file's size.
 //!
-//! Upsert keys: an account is matched by `external_id`, else by its domain (when exactly one
-//! account has it), else, a row with neither, by its exact name (when exactly one account has
-//! it, and that one has no external id); an opportunity by `external_id`, else by name within its
-//! account. A row's empty or absent cells keep the stored values. A file names each record once:
+//! Upsert keys: an account is matched by `external_id`, else by its domain, else, a row with
+//! neither, by its exact name; an opportunity by `external_id`, else by name within its
+//! account. A row without an external id whose domain or name (an opportunity: whose name in
+//! its account) several stored records have is a row error listing them: which one it describes is not ours to guess, and inserting another
+//! would add a duplicate on every re-import. A row's empty or absent cells keep the stored
+//! values. A file names each record once:
 //! a second row with the same external id, or without one the same key (domain, name), is a row
 //! error naming the first ([`OncePerFile`]).
 
@@ -163,24 +165,32 @@ fn write_accounts(
                     }
                 }
                 (None, Some(d)) => {
-                    let ids = tables.account_ids_by_domain(d.as_str(), 2)?;
-                    if ids.len() == 1 {
-                        ids.into_iter().next()
-                    } else {
-                        None
+                    let ids = tables.account_ids_by_domain(d.as_str(), MATCHED_LISTED_MAX + 1)?;
+                    match the_one_account(&mut tables, ids)? {
+                        Ok(found) => found,
+                        Err(listed) => {
+                            let shared = format!("several accounts have domain '{d}'");
+                            let message = several_matched(&shared, &listed, "accounts");
+                            errors.add(vec![row_error(&row, &columns.domain, message)]);
+                            continue;
+                        }
                     }
                 }
                 // Neither id nor domain: the exact name is all there is to match on, so a
                 // re-import of a names-only file updates instead of adding every row again.
-                // Only an account without an external id is matched (one with an id belongs to
-                // a CRM record that this row does not name).
+                // The one account of that name is matched whether or not it has an external id,
+                // as a domain matches (the row names no id, so it contradicts none), and as an
+                // opportunity row finds its account by name.
                 (None, None) => {
-                    let ids = tables.account_ids_by_name(&row.name, 2)?;
-                    match ids.as_slice() {
-                        [id] if tables.account(id)?.is_some_and(|a| a.external_id.is_none()) => {
-                            Some(id.clone())
+                    let ids = tables.account_ids_by_name(&row.name, MATCHED_LISTED_MAX + 1)?;
+                    match the_one_account(&mut tables, ids)? {
+                        Ok(found) => found,
+                        Err(listed) => {
+                            let shared = format!("several accounts are named '{}'", row.name);
+                            let message = several_matched(&shared, &listed, "accounts");
+                            errors.add(vec![row_error(&row, &columns.name, message)]);
+                            continue;
                         }
-                        _ => None,
                     }
                 }
             };
@@ -340,17 +350,35 @@ fn write_opportunities(
                         None => tables.claim_opportunity_external_id(x, &fresh_id)?,
                     }
                 }
+                // The account's opportunities of that name, whether or not they have an
+                // external id (as an account is matched by name): one is updated; several are
+                // an error listing them, never an arbitrary one of them.
                 None => {
-                    let mut found = None;
+                    let mut listed = Vec::new();
                     for id in tables.opportunity_ids_by_account(&account_id, 10_000)? {
                         if let Some(o) = tables.opportunity(&id)? {
-                            if o.name == row.name && o.external_id.is_none() {
-                                found = Some(id);
-                                break;
+                            if o.name == row.name {
+                                listed.push(Matched {
+                                    label: String::new(),
+                                    id,
+                                    external_id: o.external_id,
+                                });
+                                if listed.len() > MATCHED_LISTED_MAX {
+                                    break;
+                                }
                             }
                         }
                     }
-                    found
+                    if listed.len() > 1 {
+                        let shared = format!(
+                            "several opportunities of this account are named '{}'",
+                            row.name
+                        );
+                        let message = several_matched(&shared, &listed, "opportunities");
+                        errors.add(vec![row_error(&row, &columns.name, message)]);
+                        continue;
+                    }
+                    listed.pop().map(|m| m.id)
                 }
             };
             let key = row.external_id.is_none().then(|| {
@@ -573,6 +601,90 @@ fn written_earlier<R: FileRow>(
             earlier.row
         ),
     ))
+}
+
+/// Stored records a row without an external id matches, listed in its error when there are
+/// several (a longer list says "and more").
+const MATCHED_LISTED_MAX: usize = 5;
+
+/// A stored record a row without an external id matches, as its error lists it.
+struct Matched {
+    /// The record's name when it tells the records apart (an account matched by domain), else
+    /// empty.
+    label: String,
+    /// The record's id.
+    id: String,
+    /// The record's external id.
+    external_id: Option<String>,
+}
+
+/// The account a row without an external id updates: the one of `ids` (the accounts its key
+/// matches, at most [`MATCHED_LISTED_MAX`] + 1), `None` for none, or, when several match, them
+/// (for [`several_matched`]): which one the row describes is not the import's to guess, and
+/// adding another would make a duplicate on every re-import.
+fn the_one_account(
+    tables: &mut WriteTables<'_>,
+    ids: Vec<String>,
+) -> Result<std::result::Result<Option<String>, Vec<Matched>>> {
+    if ids.len() < 2 {
+        return Ok(Ok(ids.into_iter().next()));
+    }
+    let mut listed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let account = tables
+            .account(&id)?
+            .ok_or_else(|| anyhow::anyhow!("an index names account {id}, which is missing"))?;
+        listed.push(Matched {
+            label: format!("'{}'", account.name),
+            id,
+            external_id: account.external_id,
+        });
+    }
+    Ok(Err(listed))
+}
+
+/// The message for a row without an external id whose key matches several stored records:
+/// `shared` says which key (`several accounts have domain 'x'`), then each record (the first
+/// [`MATCHED_LISTED_MAX`]) and how to say which one the row updates. `route` is the records'
+/// API path (`accounts`), for records without an external id.
+fn several_matched(shared: &str, listed: &[Matched], route: &str) -> String {
+    let more = listed.len() > MATCHED_LISTED_MAX;
+    let shown = &listed[..listed.len().min(MATCHED_LISTED_MAX)];
+    let items: Vec<String> = shown
+        .iter()
+        .map(|m| {
+            let label = if m.label.is_empty() {
+                String::new()
+            } else {
+                format!("{}, ", m.label)
+            };
+            match &m.external_id {
+                Some(x) => format!("{label}external id {x}"),
+                None => format!("{label}id {}, no external id", m.id),
+            }
+        })
+        .collect();
+    let and_more = if more { "; and more" } else { "" };
+    let hint = if more || shown.iter().any(|m| m.external_id.is_none()) {
+        format!(" (give one without an external id its own through PATCH /api/v1/{route}/{{id}})")
+    } else {
+        String::new()
+    };
+    format!(
+        "{shared} ({}{and_more}): give the row the external id of the one it updates{hint}",
+        items.join("; ")
+    )
+}
+
+/// A row error on `row`'s `column`.
+fn row_error<R: FileRow>(row: &R, column: &str, message: String) -> RowError {
+    let (number, line) = row.at();
+    RowError {
+        row: number,
+        line,
+        column: column.to_string(),
+        message,
+    }
 }
 
 fn set<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -1259,5 +1371,187 @@ mod tests {
             0,
             "nothing written"
         );
+    }
+
+    #[test]
+    fn a_row_without_an_id_whose_domain_several_accounts_have_is_an_error_naming_them() {
+        // Bug: such a row matched none of them and inserted another account on every
+        // re-import ("inserted: 1" each time).
+        let (_dir, store) = store_with(
+            "Account ID,Account Name,Website\nDD-A,Dupe A,dupe.com\nDD-B,Dupe B,dupe.com\n",
+        );
+        for _ in 0..2 {
+            let errors = accounts_into(
+                &store,
+                "Account Name,Website,Industry\nDupe,dupe.com,Tech\n",
+            )
+            .expect_err("ambiguous domain");
+            assert_eq!(
+                errors,
+                [
+                    "row 1 (line 2), column Website: several accounts have domain 'dupe.com' \
+                     ('Dupe A', external id DD-A; 'Dupe B', external id DD-B): give the row the \
+                     external id of the one it updates"
+                ]
+            );
+        }
+        assert_eq!(
+            store.counts().expect("counts").accounts,
+            2,
+            "nothing written"
+        );
+    }
+
+    #[test]
+    fn accounts_sharing_a_domain_without_external_ids_are_listed_with_their_ids_and_how_to_give_one(
+    ) {
+        // The API lets two accounts have one domain and no external id: the row can name
+        // neither until one gets an external id.
+        let (_dir, store) = empty_store();
+        let mut ids = Vec::new();
+        for name in ["Twin A", "Twin B"] {
+            let id = ulid::Ulid::new().to_string();
+            store
+                .put_account(&Account {
+                    id: id.clone(),
+                    external_id: None,
+                    name: name.into(),
+                    domain: Some(protocol::records::Domain::parse("twin.com").expect("domain")),
+                    industry: None,
+                    country: None,
+                    status: Default::default(),
+                    owner: None,
+                    tags: Vec::new(),
+                })
+                .expect("put");
+            ids.push(id);
+        }
+        ids.sort();
+        let errors = accounts_into(&store, "Account Name,Website\nTwin,twin.com\n")
+            .expect_err("ambiguous domain");
+        let named = |id: &str| store.account(id).expect("read").expect("account").name;
+        assert_eq!(
+            errors,
+            [format!(
+                "row 1 (line 2), column Website: several accounts have domain 'twin.com' \
+                 ('{}', id {}, no external id; '{}', id {}, no external id): give the row the \
+                 external id of the one it updates (give one without an external id its own \
+                 through PATCH /api/v1/accounts/{{id}})",
+                named(&ids[0]),
+                ids[0],
+                named(&ids[1]),
+                ids[1]
+            )]
+        );
+        assert_eq!(
+            store.counts().expect("counts").accounts,
+            2,
+            "nothing written"
+        );
+    }
+
+    #[test]
+    fn a_names_only_row_updates_the_one_account_of_that_name_also_when_it_has_an_external_id() {
+        // Bug: only an account without an external id was matched by name, so a names-only
+        // file inserted another "Acme Corp" on every re-import.
+        let (_dir, store) = store_with("Account ID,Account Name\nSF-1,Acme Corp\n");
+        let file = "Account Name,Industry\nAcme Corp,Tech\n";
+        let first = accounts_into(&store, file).expect("imports");
+        assert_eq!((first.inserted, first.updated, first.unchanged), (0, 1, 0));
+        for _ in 0..2 {
+            let again = accounts_into(&store, file).expect("imports");
+            assert_eq!((again.inserted, again.updated, again.unchanged), (0, 1, 1));
+        }
+        let accounts = store.list_accounts(None, None, 10).expect("list").items;
+        assert_eq!(accounts.len(), 1, "{accounts:?}");
+        assert_eq!(accounts[0].external_id.as_deref(), Some("SF-1"));
+        assert_eq!(accounts[0].industry.as_deref(), Some("Tech"));
+
+        // Two accounts of that name: the row is an error naming both.
+        accounts_into(&store, "Account ID,Account Name\nSF-2,Acme Corp\n").expect("imports");
+        let errors = accounts_into(&store, file).expect_err("ambiguous name");
+        assert_eq!(
+            errors,
+            [
+                "row 1 (line 2), column Account Name: several accounts are named 'Acme Corp' \
+                 ('Acme Corp', external id SF-1; 'Acme Corp', external id SF-2): give the row \
+                 the external id of the one it updates"
+            ]
+        );
+        assert_eq!(store.counts().expect("counts").accounts, 2);
+    }
+
+    #[test]
+    fn an_opportunity_row_without_an_id_naming_two_opportunities_of_its_account_is_an_error() {
+        // Bug: the row silently updated one of the two ("updated: 1"), whichever came first.
+        let (_dir, store) = store_with(COMPANIES);
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let id = ulid::Ulid::new().to_string();
+            let account = store
+                .list_accounts(None, None, 10)
+                .expect("list")
+                .items
+                .into_iter()
+                .find(|a| a.external_id.as_deref() == Some("123"))
+                .expect("acme");
+            store
+                .put_opportunity(&Opportunity {
+                    id: id.clone(),
+                    external_id: None,
+                    account_id: account.id,
+                    name: "Twin".into(),
+                    stage: protocol::records::Stage::Prospect,
+                    amount: None,
+                    currency: None,
+                    close_date: None,
+                    owner: None,
+                    next_step: None,
+                    description: None,
+                    tags: Vec::new(),
+                })
+                .expect("put");
+            ids.push(id);
+        }
+        ids.sort();
+        let errors = link(
+            &store,
+            "Opportunity Name,Account ID,Stage\nTwin,123,Qualification\n",
+        )
+        .expect_err("ambiguous name");
+        assert_eq!(
+            errors,
+            [format!(
+                "row 1 (line 2), column Opportunity Name: several opportunities of this account \
+                 are named 'Twin' (id {}, no external id; id {}, no external id): give the row \
+                 the external id of the one it updates (give one without an external id its \
+                 own through PATCH /api/v1/opportunities/{{id}})",
+                ids[0], ids[1]
+            )]
+        );
+        for id in &ids {
+            let stage = store.opportunity(id).expect("read").expect("stored").stage;
+            assert_eq!(stage, protocol::records::Stage::Prospect, "nothing written");
+        }
+    }
+
+    #[test]
+    fn an_opportunity_row_without_an_id_updates_the_one_of_its_name_also_when_it_has_an_external_id(
+    ) {
+        // As for accounts: a re-import of the id-less file must not add it again each time.
+        let (_dir, store) = store_with(COMPANIES);
+        link(
+            &store,
+            "Opportunity ID,Opportunity Name,Account ID,Stage\nO1,Renewal,123,Prospecting\n",
+        )
+        .expect("imports");
+        for _ in 0..2 {
+            let linked = link(
+                &store,
+                "Opportunity Name,Account ID,Stage\nRenewal,123,Qualification\n",
+            )
+            .expect("imports");
+            assert_eq!(linked, pairs(&[("O1", "123")]));
+        }
     }
 }

@@ -4,15 +4,18 @@
 use super::query::{query_params, Params, Takes};
 use super::{ApiError, AppState, Caller, IMPORT_BODY_BYTES_MAX};
 use crate::auth::Role;
-use crate::import::{DateOrder, ImportOptions};
+use crate::import::{DateOrder, ImportError, ImportOptions};
 use crate::importer::{self, ImportFailure, ImportSummary};
 use axum::body::Body;
 use axum::extract::{Extension, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use bytes::{Buf, Bytes};
 use futures_util::StreamExt;
 use serde_json::json;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Body chunks buffered between the socket and the parser.
@@ -38,15 +41,17 @@ query_params! {
 pub async fn import_accounts(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ImportSummary>, ApiError> {
-    run(state, caller, body, Kind::Accounts).await
+    run(state, caller, &headers, body, Kind::Accounts).await
 }
 
 pub async fn import_opportunities(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Params(query): Params<OpportunitiesQuery>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ImportSummary>, ApiError> {
     let date_order = match query.date_format.as_deref() {
@@ -60,16 +65,61 @@ pub async fn import_opportunities(
         date_order,
         ..ImportOptions::default()
     };
-    run(state, caller, body, Kind::Opportunities(options)).await
+    run(state, caller, &headers, body, Kind::Opportunities(options)).await
+}
+
+/// How to send a file to the import routes, for the answers that refuse a body.
+const SEND_THE_FILE: &str = "send the file's bytes as the request body with Content-Type: \
+    text/csv (curl --data-binary @file.csv -H 'Content-Type: text/csv')";
+
+/// A 415 for a body the route cannot read as a file: a form (`multipart/form-data`, as `curl -F`
+/// and HTML forms send; `application/x-www-form-urlencoded`, as `curl -d` sends) or JSON. Read
+/// as CSV, a form's boundary lines became accounts. Any other type (or none) is read as the
+/// file: the CLI and the web UI send `text/csv`, and scripts send `text/plain`,
+/// `application/octet-stream`, Excel's `application/vnd.ms-excel`…; the parser itself refuses
+/// what is not CSV (a workbook, a PDF, JSON) by its bytes.
+fn refuse_unreadable_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media_type = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let why = if media_type.starts_with("multipart/") {
+        format!("a form upload ({media_type}) is not read")
+    } else if media_type == "application/x-www-form-urlencoded" {
+        "a form body (application/x-www-form-urlencoded, what curl -d sends; -d also strips \
+         the file's line breaks) is not read"
+            .to_string()
+    } else if media_type == "application/json" || media_type.ends_with("+json") {
+        format!("a JSON body ({media_type}) is not read: the import takes a CSV file")
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("{why}; {SEND_THE_FILE}"),
+    ))
 }
 
 async fn run(
     state: AppState,
     caller: Caller,
+    headers: &HeaderMap,
     body: Body,
     kind: Kind,
 ) -> Result<Json<ImportSummary>, ApiError> {
     caller.require(Role::Manager)?;
+    refuse_unreadable_content_type(headers)?;
+    // Whether the body forwarded so far holds a line break: a header error on a body without
+    // any is most likely `curl -d @file`, which joins the file's lines into one.
+    let line_break_seen = Arc::new(AtomicBool::new(false));
+    let seen = line_break_seen.clone();
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(IMPORT_CHUNKS_IN_FLIGHT_MAX);
     let forward = tokio::spawn(async move {
         let mut stream = body.into_data_stream();
@@ -77,6 +127,11 @@ async fn run(
         while let Some(chunk) = stream.next().await {
             let item = match chunk {
                 Ok(bytes) => {
+                    if !seen.load(Ordering::Relaxed)
+                        && bytes.iter().any(|&b| b == b'\n' || b == b'\r')
+                    {
+                        seen.store(true, Ordering::Relaxed);
+                    }
                     total += bytes.len();
                     if total > IMPORT_BODY_BYTES_MAX {
                         Err(io::Error::other(format!(
@@ -147,10 +202,23 @@ async fn run(
                 details,
             ))
         }
-        Err(ImportFailure::File(e)) => Err(ApiError::unprocessable(
-            format!("{e}; nothing was imported"),
-            vec![],
-        )),
+        Err(ImportFailure::File(e)) => {
+            // The parser read the whole line, so the forwarder saw all of it: no line break
+            // seen means the body is one line.
+            let hint = match e {
+                ImportError::Header(_) if !line_break_seen.load(Ordering::Relaxed) => {
+                    format!(
+                        "; the body has no line break (curl -d joins a file's lines into one; \
+                         --data-binary keeps them): {SEND_THE_FILE}"
+                    )
+                }
+                _ => String::new(),
+            };
+            Err(ApiError::unprocessable(
+                format!("{e}; nothing was imported{hint}"),
+                vec![],
+            ))
+        }
         Err(ImportFailure::Internal(e)) => Err(ApiError::internal(e)),
     }
 }
@@ -187,5 +255,63 @@ fn release_freed_memory() {
     // thread-safe and has no preconditions.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(content_type: &str) -> Option<(StatusCode, String)> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            content_type.parse().expect("header value"),
+        );
+        refuse_unreadable_content_type(&headers).err().map(|e| {
+            (
+                e.status(),
+                e.body()["error"].as_str().unwrap_or("").to_string(),
+            )
+        })
+    }
+
+    #[test]
+    fn a_form_or_json_body_is_a_415_saying_how_to_send_the_file() {
+        // Bug: a `curl -F file=@x.csv` upload was read as CSV, its boundary lines as accounts.
+        let (status, message) =
+            refused("multipart/form-data; boundary=------------------------7bdd947c266a421a")
+                .expect("refused");
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            message,
+            "a form upload (multipart/form-data) is not read; send the file's bytes as the \
+             request body with Content-Type: text/csv (curl --data-binary @file.csv -H \
+             'Content-Type: text/csv')"
+        );
+        for other in [
+            "application/x-www-form-urlencoded",
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+        ] {
+            assert!(refused(other).is_some(), "{other}");
+        }
+    }
+
+    #[test]
+    fn csv_text_and_octet_stream_bodies_are_read_as_the_file() {
+        // What the CLI and the web UI send (text/csv), and what scripts and browsers may.
+        for fine in [
+            "text/csv",
+            "text/csv; charset=utf-8",
+            "text/plain",
+            "application/octet-stream",
+            "application/vnd.ms-excel",
+            "text/tab-separated-values",
+        ] {
+            assert_eq!(refused(fine), None, "{fine}");
+        }
+        assert!(refuse_unreadable_content_type(&HeaderMap::new()).is_ok());
     }
 }
