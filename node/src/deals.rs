@@ -1901,32 +1901,33 @@ pub fn shared_from_projection(projection: &Projection) -> SharedFields {
             "stage" => match Stage::parse(&text) {
                 Ok(st) => s.stage = Some(st),
                 Err(_) => {
-                    s.other.insert("stage_text".into(), Some(text));
+                    s.other.insert(text_form("stage").into(), Some(text));
                 }
             },
             "amount" => match Amount::parse(&text) {
                 Ok(a) => s.amount = Some(a),
                 Err(_) => {
-                    s.other.insert("amount_range".into(), Some(text));
+                    s.other.insert(text_form("amount").into(), Some(text));
                 }
             },
             "currency" => match Currency::parse(&text) {
                 Ok(c) => s.currency = Some(c),
                 Err(_) => {
-                    s.other.insert("currency_text".into(), Some(text));
+                    s.other.insert(text_form("currency").into(), Some(text));
                 }
             },
             "close_date" => match Date::parse(&text) {
                 Ok(d) => s.close_date = Some(d),
                 Err(_) => {
-                    s.other.insert("close_period".into(), Some(text));
+                    s.other.insert(text_form("close_date").into(), Some(text));
                 }
             },
             "account.name" => s.account_name = Some(text),
             "account.domain" => match Domain::parse(&text) {
                 Ok(d) => s.account_domain = Some(d),
                 Err(_) => {
-                    s.other.insert("account.domain_text".into(), Some(text));
+                    s.other
+                        .insert(text_form("account.domain").into(), Some(text));
                 }
             },
             other => {
@@ -2080,7 +2081,13 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
         s.account_domain.as_ref().map(|x| x.as_str().to_string()),
     );
     for (k, v) in &s.other {
-        put(k, Some(v.clone()));
+        // A transformed value (a quarter for a date, a range for an amount) travels under its
+        // own key beside the typed slot; the API names it by its field, as a policy preview does.
+        let field = TEXT_FORMS
+            .iter()
+            .find(|(_, text_key)| text_key == k)
+            .map_or(k.as_str(), |(field, _)| field);
+        put(field, Some(v.clone()));
     }
     let sections: serde_json::Map<String, Value> = view
         .sections
@@ -2184,6 +2191,25 @@ pub fn attribution_json(view: &DealView) -> Value {
     contents.dedup();
     let disputed = agreed.is_null() && contents.len() > 1;
     json!({"proposals": proposals, "agreed": agreed, "disputed": disputed})
+}
+
+/// Where a projected field's value goes when it is not of the field's type (a policy transform
+/// made it text: `close_date = "quarter"` gives `2026-Q4`): (field, key among the shared
+/// fields' other values). The typed slot stays empty.
+const TEXT_FORMS: &[(&str, &str)] = &[
+    ("stage", "stage_text"),
+    ("amount", "amount_range"),
+    ("currency", "currency_text"),
+    ("close_date", "close_period"),
+    ("account.domain", "account.domain_text"),
+];
+
+/// The key a field's text form travels under (`field` is one of [`TEXT_FORMS`]).
+fn text_form(field: &str) -> &'static str {
+    TEXT_FORMS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map_or("", |(_, key)| key)
 }
 
 /// The events one document's change implies on this node.
@@ -2854,6 +2880,42 @@ mod tests {
         );
         let view = vendor.deals.view(id, true).unwrap().unwrap();
         assert_eq!(view["sections"], json!({}), "nothing written");
+    }
+
+    #[test]
+    fn a_coarsened_close_date_is_named_close_date_as_in_the_policy_preview() {
+        // Bug: the preview showed `close_date: "2026-Q4"`, the partner's deal `close_period`.
+        let vendor = side(1, "Vendor");
+        let reseller = side(2, "Reseller");
+        befriend(&vendor, &reseller);
+        let opp = opportunity(&vendor.store);
+        let mut dated = vendor.store.opportunity(&opp).unwrap().unwrap();
+        dated.close_date = Some(Date::parse("2026-11-15").unwrap());
+        vendor.store.put_opportunity(&dated).unwrap();
+        let partner = reseller.deals.me().to_string();
+        let record = partners::resolve(&vendor.store, &partner).unwrap();
+        let policy = Policy::from_toml(
+            "[opportunities]\nfields = [\"name\", \"close_date\"]\nclose_date = \"quarter\"\n",
+        )
+        .unwrap();
+        partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
+        let account = vendor.store.account(&dated.account_id).unwrap().unwrap();
+        let preview = policy::project(&policy, &dated, &account).unwrap();
+        let id = vendor
+            .deals
+            .share(&opp, &[partner], Role::Vendor, 3)
+            .unwrap();
+        let fields = vendor.deals.view(id, false).unwrap().unwrap()["fields"].clone();
+        assert_eq!(fields["close_date"], "2026-Q4", "{fields}");
+        assert!(fields.get("close_period").is_none(), "{fields}");
+        let previewed: Vec<(&str, String)> =
+            preview.iter().map(|(k, v)| (k, format!("{v:?}"))).collect();
+        assert!(
+            previewed
+                .iter()
+                .any(|(k, v)| *k == "close_date" && v.contains("2026-Q4")),
+            "{previewed:?}"
+        );
     }
 
     #[test]

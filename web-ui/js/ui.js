@@ -123,7 +123,7 @@ export function fieldsTable(fields, attrs = {}) {
   );
 }
 
-const FIELD_ORDER = ["name", "stage", "amount", "currency", "close_date", "close_period", "account.name", "account.domain"];
+const FIELD_ORDER = ["name", "stage", "amount", "currency", "close_date", "account.name", "account.domain"];
 function fieldOrder(a, b) {
   const ia = FIELD_ORDER.indexOf(a);
   const ib = FIELD_ORDER.indexOf(b);
