@@ -1064,6 +1064,13 @@ impl Deals {
         now_ms: u64,
     ) -> Result<String, DealsError> {
         self.require_deal(id)?;
+        if create {
+            if let Some(linked) = self.linked_opportunity(id)? {
+                return Err(DealsError::Conflict(format!(
+                    "deal {id} is already linked to opportunity {linked}; to link another, give its opportunity_id"
+                )));
+            }
+        }
         let opp = match (opportunity_id, create) {
             (Some(o), false) => self
                 .store
@@ -1281,6 +1288,22 @@ impl Deals {
     }
 
     /// Fails unless `id` is a deal held here (not an invitation or a registration).
+    /// The opportunity of this node's pipeline that its section of deal `id` links to, if it
+    /// still exists.
+    pub fn linked_opportunity(&self, id: DealId) -> Result<Option<String>, DealsError> {
+        let linked = self
+            .lock()
+            .docs
+            .get(&id)
+            .filter(|d| d.is_initialized())
+            .and_then(|d| d.read_view().sections.get(&self.me).cloned())
+            .and_then(|s| s.linked_opportunity);
+        match linked {
+            Some(o) if self.store.opportunity(&o)?.is_some() => Ok(Some(o)),
+            _ => Ok(None),
+        }
+    }
+
     pub(crate) fn require_deal(&self, id: DealId) -> Result<(), DealsError> {
         if self.lock().info.get(&id).map(|i| i.kind) == Some(DocKind::Deal) {
             Ok(())

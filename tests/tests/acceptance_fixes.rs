@@ -501,3 +501,42 @@ fn partnership_events_reach_webhooks_on_both_sides() {
     assert_eq!(removed["data"]["by"], "partner", "{removed}");
     assert_eq!(removed["data"]["name"], "Vendor Co", "{removed}");
 }
+
+#[test]
+fn a_deal_links_to_one_real_opportunity_of_the_partners_pipeline() {
+    // Bugs: `link {"create": true}` twice made two opportunities (the first left orphaned), and
+    // `PATCH {"linked_opportunity": "garbage"}` was signed into the deal.
+    let (vendor, reseller) = vendor_and_reseller();
+    let deal = shared_deal(&vendor, &reseller, "linked.example");
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/accept"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait("the deal on the reseller", || {
+        let r = reseller.get(&format!("/api/v1/deals/{deal}"));
+        (r.status == 200).then_some(())
+    });
+    let link = format!("/api/v1/deals/{deal}/link");
+    let first = reseller.post(&link, &json!({"create": true}));
+    assert!(first.status < 300, "{}", first.text);
+    let again = reseller.post(&link, &json!({"create": true}));
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(
+        again.json["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is already linked to opportunity"),
+        "{}",
+        again.text
+    );
+    let opportunities = reseller.get("/api/v1/opportunities").json["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(opportunities, 1, "one opportunity made, not two");
+
+    let r = patch(
+        &reseller,
+        &format!("/api/v1/deals/{deal}"),
+        json!({"linked_opportunity": "garbage"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(detail_fields(&r.json), ["linked_opportunity"], "{}", r.text);
+}

@@ -196,6 +196,15 @@ pub async fn patch(
     };
     let deals = state.network.deals.clone();
     let view = blocking(move || {
+        if let Some(o) = &update.linked_opportunity {
+            if deals.store().opportunity(o)?.is_none() {
+                return Err(DealsError::fields(vec![(
+                    "linked_opportunity",
+                    format!("no opportunity with id '{o}' on this node (POST /api/v1/deals/{{id}}/link links one, or makes it)"),
+                )])
+                .into());
+            }
+        }
         deals.update_section(deal, &update, now_ms())?;
         Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
     })
