@@ -2751,7 +2751,9 @@ impl<R: Read> Rows<R> {
             if is_blank(&self.record) || self.repeats_header() {
                 continue;
             }
-            let one_cell = self.record.len() == 1 && self.width > 1;
+            // One cell with text: a line of one cell, or one Excel padded with empty cells to
+            // the header's width (`"Confidential Information - Do Not Distribute",,,,`).
+            let one_cell = self.width > 1 && has_text_in_first_cell_only(&self.record);
             if one_cell && (self.in_footer || is_salesforce_footer(&self.record[0])) {
                 // The footer, and the title line(s) held before its marker.
                 self.in_footer = true;
@@ -3103,6 +3105,11 @@ fn is_blank(record: &csv::ByteRecord) -> bool {
     record.iter().all(is_blank_field)
 }
 
+fn has_text_in_first_cell_only(record: &csv::ByteRecord) -> bool {
+    let mut cells = record.iter();
+    cells.next().is_some_and(|first| !is_blank_field(first)) && cells.all(is_blank_field)
+}
+
 /// A line that marks a Salesforce report's footer: `Confidential Information - Do Not
 /// Distribute`, `Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.` or a
 /// summary report's `Grand Totals (12 records)`. (The report's title may come before it.)
@@ -3131,9 +3138,10 @@ fn is_salesforce_footer(cell: &[u8]) -> bool {
     digits > 0 && (unit.eq_ignore_ascii_case(b"records") || unit.eq_ignore_ascii_case(b"record"))
 }
 
-/// A spreadsheet's totals row: one cell says `Total`, `Totals`, `Grand Total` or `Grand Totals`
-/// and every other cell is empty (a sum column a report adds would be a number, not empty).
-/// Cheap for a data row: it is rejected at its first non-empty cell.
+/// A spreadsheet's or report's totals row: its first cell with text says `Total`, `Totals`,
+/// `Grand Total(s)` or `Subtotal` (maybe with a record count: `Grand Totals (2 records)`), and
+/// every other cell is empty or a sum (`$51,200.00`, `USD 1,200`, `(300)`). Cheap for a data
+/// row: it is rejected at its first non-empty cell.
 fn is_totals_row(record: &csv::ByteRecord) -> bool {
     let mut cells = record.iter();
     let Some(label) = cells.find(|f| !is_blank_field(f)) else {
@@ -3141,10 +3149,50 @@ fn is_totals_row(record: &csv::ByteRecord) -> bool {
     };
     let label = label.trim_ascii();
     let label = label.strip_suffix(b":").unwrap_or(label);
-    let is_label = [&b"total"[..], b"totals", b"grand total", b"grand totals"]
+    let label = strip_record_count(label);
+    let is_label = [
+        &b"total"[..],
+        b"totals",
+        b"grand total",
+        b"grand totals",
+        b"subtotal",
+        b"sub-total",
+        b"sub total",
+    ]
+    .iter()
+    .any(|l| label.eq_ignore_ascii_case(l));
+    is_label && cells.all(|c| is_blank_field(c) || looks_like_a_sum(c))
+}
+
+/// `label (12 records)` → `label`; anything else as it is.
+fn strip_record_count(label: &[u8]) -> &[u8] {
+    let Some(open) = label.iter().rposition(|b| *b == b'(') else {
+        return label;
+    };
+    let inner = label[open + 1..].strip_suffix(b")").unwrap_or_default();
+    let digits = inner
         .iter()
-        .any(|l| label.eq_ignore_ascii_case(l));
-    is_label && cells.all(is_blank_field)
+        .take_while(|b| b.is_ascii_digit() || **b == b',')
+        .count();
+    let unit = inner[digits..].trim_ascii();
+    let counted = digits > 0
+        && (unit.eq_ignore_ascii_case(b"records") || unit.eq_ignore_ascii_case(b"record"));
+    if counted {
+        label[..open].trim_ascii()
+    } else {
+        label
+    }
+}
+
+/// A number as a report writes a sum: digits with separators, a sign or parentheses, a
+/// currency symbol or code (`$51,200.00`, `USD 1,200`, `(300)`, `1.234,50 €`); no words.
+fn looks_like_a_sum(cell: &[u8]) -> bool {
+    let cell = cell.trim_ascii();
+    cell.iter().any(u8::is_ascii_digit)
+        && cell
+            .iter()
+            .all(|b| !b.is_ascii_lowercase() && (b.is_ascii_graphic() || *b == b' ' || *b >= 0x80))
+        && cell.iter().filter(|b| b.is_ascii_uppercase()).count() <= 3
 }
 
 fn starts_with_ignoring_case(s: &[u8], prefix: &[u8]) -> bool {
@@ -5837,6 +5885,17 @@ B,Nan
                 .collect::<Vec<_>>(),
             [(1, "Acme"), (3, "Globex")]
         );
+        // Excel pads every line of a saved report to the header's width: the footer still is one.
+        let padded = "Account Name,Type,Website\r\nAcme,Customer,acme.com\r\n,,\r\n\
+            \"All Accounts\",,\r\n\"Confidential Information - Do Not Distribute\",,\r\n\
+            \"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.\",,\r\n";
+        let (rows, errors, _) = accounts(padded.as_bytes());
+        assert_eq!(errors, [], "{padded}");
+        assert_eq!(rows.len(), 1, "{padded}");
+        // A padded line that no footer follows is a row like any other (here: a name only).
+        let (rows, errors, _) = accounts(b"Account Name,Type\nAcme,Customer\nSolo Co,\n");
+        assert_eq!(errors, []);
+        assert_eq!(rows.len(), 2);
         // `Grand Totals` without a record count is no marker.
         let (_, errors, _) = accounts(b"Account Name,Type\nAcme,Customer\nGrand Totals (all)\n");
         assert_eq!(errors, [error(2, 3, "", short)]);
@@ -5850,6 +5909,10 @@ B,Nan
             "GRAND TOTAL,,",
             ",Grand Totals,",
             "Total",
+            // With the sums a report puts beside the label.
+            "\"Grand Total\",\"\",\"$96,200.50\"",
+            "Total (2 records),,\"USD 1,200.00\"",
+            "Subtotal,,(300)",
         ] {
             let input = format!("Account ID,Account Name,Website\nA1,Acme,acme.com\n{totals}\n\n");
             let (rows, errors, _) = accounts(input.as_bytes());
