@@ -421,6 +421,19 @@ fn a_bad_query_parameter_is_a_400_naming_the_parameter_and_what_it_takes() {
             "{path}"
         );
     }
+    // A filter's value it cannot have is refused too, not answered with nothing.
+    let r = node.get("/api/v1/audit?kind=bogus");
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["details"][0]["parameter"], "kind", "{}", r.text);
+    let out = node.cli(&["audit", "--kind", "bogus"]);
+    assert!(!out.ok(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("is not a kind of audit entry"),
+        "{}",
+        out.stderr
+    );
+    let r = node.get("/api/v1/audit?kind=registration");
+    assert_eq!(r.status, 200, "{}", r.text);
     let r = node.get("/api/v1/accounts?limit=5&limit=6");
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.json["error"], "limit: given twice; give it once");

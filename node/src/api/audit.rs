@@ -12,11 +12,20 @@ query_params! {
     pub struct AuditQuery {
         cursor: Option<String> = Takes::Text, CURSOR_DOC;
         limit: Option<usize> = LIMIT, LIMIT_DOC;
-        kind: Option<String> = Takes::OneOf(&[
-            "share", "share_update", "policy", "partner", "rejected", "mapping",
-        ]), "Only entries of this kind";
+        kind: Option<String> = Takes::OneOf(KINDS), "Only entries of this kind";
     }
 }
+
+/// Every kind of audit entry (`crate::audit::kind`, and account mapping's).
+const KINDS: &[&str] = &[
+    crate::audit::kind::SHARE,
+    crate::audit::kind::SHARE_UPDATE,
+    crate::audit::kind::POLICY,
+    crate::audit::kind::PARTNER,
+    crate::audit::kind::REJECTED,
+    crate::mapping::AUDIT_KIND,
+    crate::audit::kind::REGISTRATION,
+];
 
 pub async fn list(
     State(state): State<AppState>,
@@ -29,6 +38,19 @@ pub async fn list(
         return Err(ApiError::bad_request(format!(
             "limit must be 1 to {PAGE_LIMIT_MAX}"
         )));
+    }
+    if let Some(kind) = q
+        .kind
+        .as_deref()
+        .filter(|k| !k.is_empty() && !KINDS.contains(k))
+    {
+        return Err(super::query::bad(
+            "kind",
+            format!(
+                "'{kind}' is not a kind of audit entry (one of {})",
+                KINDS.join(", ")
+            ),
+        ));
     }
     let after: u64 = match q.cursor.as_deref() {
         None | Some("") => 0,
@@ -46,7 +68,10 @@ pub async fn list(
             let full = page.len() == limit;
             for entry in page {
                 cursor = entry.seq;
-                if q.kind.as_deref().is_none_or(|k| k == entry.kind) {
+                if q.kind
+                    .as_deref()
+                    .is_none_or(|k| k.is_empty() || k == entry.kind)
+                {
                     items.push(crate::audit::to_json(&entry));
                     if items.len() == limit {
                         more = true;

@@ -163,7 +163,7 @@ pub fn parse<T: QueryParams>(uri: &Uri) -> Result<T, ApiError> {
 }
 
 /// A 400 about one parameter: `{"error": "limit: …", "details": [{"parameter", "message"}]}`.
-fn bad(parameter: &str, message: String) -> ApiError {
+pub fn bad(parameter: &str, message: String) -> ApiError {
     ApiError::bad_request(format!("{parameter}: {message}"))
         .with_details(vec![json!({"parameter": parameter, "message": message})])
 }
