@@ -492,6 +492,20 @@ fn a_removed_partner_gets_no_further_changes_and_is_refused() {
     assert_eq!(p["status"], "removed");
     assert_eq!(p["removed_by"], "this node");
     assert_eq!(p["connected"], false);
+    // Connected until the removal, it was last seen then, not when it last connected.
+    let audit = vendor.ok("GET", "/audit?kind=partner", None);
+    let removed_at = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["summary"] == "removed partner Reseller LLC")
+        .map(|e| e["at"].as_str().unwrap().to_string())
+        .expect("the removal is audited");
+    wait_for("last_seen at the removal", || {
+        let listed = vendor.ok("GET", "/partners", None);
+        let seen = listed["items"][0]["last_seen"].as_str()?.to_string();
+        (seen >= removed_at).then_some(())
+    });
     // The reseller was told: its node no longer shows the partnership as active.
     let ended = wait_for("the reseller learns the partnership ended", || {
         let listed = reseller.ok("GET", "/partners", None);

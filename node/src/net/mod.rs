@@ -1090,8 +1090,17 @@ impl EventLoop {
         }
     }
 
-    /// Stops everything this node does with `peer` as a partner (the partnership ended).
+    /// Stops everything this node does with `peer` as a partner (the partnership ended). A
+    /// partner connected until now was last seen now (its closing connection no longer counts).
     fn forget_partner(&mut self, peer: PeerId) {
+        if self.partners.contains_key(&peer) && self.swarm.is_connected(&peer) {
+            let store = self.store.clone();
+            let id = peer.to_base58();
+            self.spawn_blocking(move || {
+                let _ = store_net::touch_partner(&store, &id, now_ms(), None);
+                None
+            });
+        }
         self.partners.remove(&peer);
         self.rounds.remove(&peer);
         self.queued.remove(&peer);
