@@ -1842,6 +1842,21 @@ fn parse_currency(cell: &str) -> Result<Currency, String> {
             }
         }
     }
+    // `US Dollar (USD)`: a name, then its code in parentheses.
+    if let Some((named, code)) = trimmed
+        .strip_suffix(')')
+        .and_then(|t| t.rsplit_once('('))
+        .filter(|(named, code)| !named.trim().is_empty() && code.trim().len() == 3)
+    {
+        if let Some(c) = Currency::from_code(code.trim()) {
+            return match parse_currency(named) {
+                Ok(other) if other != c => {
+                    Err(format!("'{trimmed}' names two currencies, {other} and {c}"))
+                }
+                _ => Ok(c),
+            };
+        }
+    }
     static TABLE: OnceLock<LabelTable<&'static str>> = OnceLock::new();
     let table = TABLE.get_or_init(|| normalized_table(CURRENCY_NAMES));
     let symbol = CURRENCY_MARKS
@@ -5585,6 +5600,16 @@ B,Nan
         assert_eq!(
             parse_currency("EUR - US Dollar").unwrap_err(),
             "'EUR - US Dollar' names two currencies, EUR and USD"
+        );
+        // … or its name, then the code.
+        assert_eq!(parse_currency("US Dollar (USD)"), Ok(Currency::USD));
+        assert_eq!(
+            parse_currency("Euro (EUR)"),
+            currency("EUR").ok_or(String::new())
+        );
+        assert_eq!(
+            parse_currency("Euro (USD)").unwrap_err(),
+            "'Euro (USD)' names two currencies, EUR and USD"
         );
         // A custom HubSpot pipeline's stage id says what it is.
         assert!(map_stage("12345678").unwrap_err().ends_with(
