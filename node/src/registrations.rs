@@ -40,6 +40,8 @@ pub struct RegistrationInput {
     pub vendor: String,
     pub account_name: String,
     pub account_domain: String,
+    /// A decimal string or a JSON number (`"1200.50"`, `1200.5`), as a change takes it.
+    #[serde(default, deserialize_with = "text_or_number")]
     pub amount: Option<String>,
     pub currency: Option<String>,
     pub close_date: Option<String>,
@@ -48,6 +50,18 @@ pub struct RegistrationInput {
     pub notes: Option<String>,
     /// This node's role towards the vendor (default reseller).
     pub role: Option<String>,
+}
+
+/// A JSON string or number as text (`null` and absent are `None`).
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "must be a string or a number, not {other}"
+        ))),
+    }
 }
 
 /// One registration as read on this node.

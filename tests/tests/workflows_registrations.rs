@@ -375,6 +375,14 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
     );
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.json["details"][0]["field"], "notes", "{}", r.text);
+    // An amount may be a JSON number, as in a change.
+    let r = reseller.post(
+        "/api/v1/registrations",
+        &json!({"vendor": "Vendor Co", "account_name": "Number Inc",
+                "account_domain": "number.example", "amount": 1200.5}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["amount"], "1200.5", "{}", r.text);
     let out = reseller.cli(&["registrations", "change", &id, "--close-date", "2027-09-30"]);
     assert!(out.ok(), "{}", out.stderr);
     wait("the CLI's change on the vendor", || {
