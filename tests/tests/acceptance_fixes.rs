@@ -553,3 +553,34 @@ fn a_deal_links_to_one_real_opportunity_of_the_partners_pipeline() {
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(detail_fields(&r.json), ["linked_opportunity"], "{}", r.text);
 }
+
+#[test]
+fn a_body_that_is_no_json_or_too_large_is_told_what_the_route_takes() {
+    // Bugs: a POST without a JSON body answered "invalid JSON body: Expected request with
+    // `Content-Type: application/json`", and a body over the limit "invalid JSON body: Failed
+    // to buffer the request body: length limit exceeded", naming no limit.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let r = node.request("POST", "/api/v1/accounts", None, None);
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("this route takes a JSON body"),
+        "{}",
+        r.text
+    );
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = node.request(
+        "POST",
+        "/api/v1/accounts",
+        Some("application/json"),
+        Some(big.as_bytes()),
+    );
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_eq!(
+        r.json["error"],
+        "the request body is larger than this route takes (1024 KiB of JSON)"
+    );
+}

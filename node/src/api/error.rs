@@ -93,6 +93,22 @@ impl From<JsonRejection> for ApiError {
             error.details.extend(detail);
             return error;
         }
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(
+                status,
+                format!(
+                    "the request body is larger than this route takes ({} KiB of JSON)",
+                    super::JSON_BODY_BYTES_MAX / 1024
+                ),
+            );
+        }
+        if let JsonRejection::MissingJsonContentType(_) = rejection {
+            return ApiError::new(
+                status,
+                "this route takes a JSON body: send one with Content-Type: application/json \
+                 ({} when there is nothing to give)",
+            );
+        }
         ApiError::new(
             status,
             format!("invalid JSON body: {}", rejection.body_text()),
