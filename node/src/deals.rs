@@ -949,7 +949,7 @@ impl Deals {
         };
         let mut changed = Vec::new();
         if let Some(inv) = invitation {
-            let (status, expires_at) = {
+            let (status, expires_at, origin) = {
                 let inner = self.lock();
                 let view = inner.docs[&inv].read_view();
                 (
@@ -958,8 +958,22 @@ impl Deals {
                         .other
                         .get(EXPIRES_KEY)
                         .and_then(|e| e.parse::<u64>().ok()),
+                    view.origin.clone(),
                 )
             };
+            if status == Some(ParticipantStatus::Invited) {
+                if let Some(ended) = origin
+                    .map(|o| store_net::partner(&self.store, o.as_str()))
+                    .transpose()?
+                    .flatten()
+                    .filter(|p| !p.is_active())
+                {
+                    return Err(DealsError::Conflict(format!(
+                        "{} is no longer a partner, so its invitation to deal {id} cannot be answered",
+                        ended.name
+                    )));
+                }
+            }
             let wanted = if accept {
                 ParticipantStatus::Accepted
             } else {

@@ -70,10 +70,18 @@ fn sorted(deals: &Deals, status: Option<&str>, now_ms: u64) -> Vec<(u64, Value)>
                 let doc = inner.docs.get(id)?;
                 let view = doc.read_view();
                 view.participants.get(&me)?;
-                Some((
-                    view.created_at_ms.unwrap_or(0),
-                    invitation_json(&view, deal, &me, now_ms),
-                ))
+                let mut item = invitation_json(&view, deal, &me, now_ms);
+                // An invitation from a node that is no partner any more cannot be answered.
+                let ended = view.origin.as_ref().is_some_and(|o| {
+                    crate::store_net::partner(deals.store(), o.as_str())
+                        .ok()
+                        .flatten()
+                        .is_some_and(|p| !p.is_active())
+                });
+                if ended && item["status"] == "invited" {
+                    item["status"] = "ended".into();
+                }
+                Some((view.created_at_ms.unwrap_or(0), item))
             }
             _ => None,
         })

@@ -584,3 +584,26 @@ fn a_body_that_is_no_json_or_too_large_is_told_what_the_route_takes() {
         "the request body is larger than this route takes (1024 KiB of JSON)"
     );
 }
+
+#[test]
+fn an_invitation_from_a_partner_that_ended_the_partnership_cannot_be_accepted() {
+    // Bug: after the vendor removed the reseller, the reseller's inbox still showed the
+    // vendor's invitation as `invited`, and accepting it answered 200.
+    let (vendor, reseller) = vendor_and_reseller();
+    let deal = shared_deal(&vendor, &reseller, "ended.example");
+    let out = vendor.cli(&["partner", "remove", "Reseller Co"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let item = wait("the invitation shown as ended", || {
+        inbox_item(&reseller, &deal).filter(|i| i["status"] == "ended")
+    });
+    assert_eq!(item["deal_id"], deal.as_str());
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/accept"), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        r.json["error"],
+        format!(
+            "Vendor Co is no longer a partner, so its invitation to deal {deal} cannot be answered"
+        )
+        .as_str()
+    );
+}
