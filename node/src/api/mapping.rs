@@ -25,11 +25,42 @@ pub async fn put_population(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    body: Result<Json<PopulationDef>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let Json(mut def) = body?;
-    def.name = name;
+    let Json(body) = body?;
+    let Value::Object(mut fields) = body else {
+        return Err(ApiError::unprocessable(
+            "a population is a JSON object",
+            vec![],
+        ));
+    };
+    // The path names the population; a body may repeat the name, not give another.
+    let mut problems = Vec::new();
+    match fields.get("name") {
+        Some(Value::String(given)) if *given == name => {}
+        None => {}
+        Some(other) => problems.push(json!({"field": "name",
+            "message": format!("is the path's ('{name}'), not {other}")})),
+    }
+    const KEYS: &[&str] = &[
+        "name",
+        "statuses",
+        "industries",
+        "countries",
+        "tags",
+        "stages",
+    ];
+    for key in fields.keys().filter(|k| !KEYS.contains(&k.as_str())) {
+        problems.push(json!({"field": key,
+            "message": format!("unknown field (expected one of {})", KEYS.join(", "))}));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::unprocessable("invalid population", problems));
+    }
+    fields.insert("name".into(), Value::String(name));
+    let def: PopulationDef = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| ApiError::unprocessable(format!("invalid population: {e}"), vec![]))?;
     let def = blocking(move || {
         mapping::set_population(&state.store, def, now_ms())
             .map_err(|e| ApiError::unprocessable(e.to_string(), vec![]))
