@@ -71,6 +71,11 @@ fn sharing_an_opportunity_again_with_the_same_partner_is_refused_naming_the_deal
     let expected = format!("opportunity {opp} is already shared with Reseller Co as deal {deal}");
 
     let share = json!({"opportunity_id": opp, "partners": [reseller.id]});
+    // A key the route does not take is named, not ignored.
+    let typo = json!({"opportunity_id": opp, "partners": [reseller.id], "partner": "x"});
+    let r = vendor.post("/api/v1/deals", &typo);
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(detail_fields(&r.json), ["partner"], "{}", r.text);
     let again = vendor.post("/api/v1/deals", &share);
     assert_eq!(again.status, 409, "{}", again.text);
     assert_eq!(again.json["error"], expected.as_str());

@@ -41,6 +41,7 @@ fn parse_id(id: &str) -> Result<DealId, ApiError> {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShareBody {
     opportunity_id: String,
     partners: Vec<String>,
