@@ -295,6 +295,8 @@ fn prefer_relationship_type<R: Read>(rows: &mut Rows<R>, columns: &mut [Option<u
         return;
     };
     columns[status] = Some(specific);
+    // `Status` and `Relationship Type` say different things; neither is a copy of the other.
+    rows.doubles.retain(|&(field, _)| field != status);
     rows.ignored = rows
         .headers
         .iter()
@@ -584,7 +586,7 @@ pub const STATUS_LABELS: &[(&str, AccountStatus)] = &[
 
 impl<R: Read> AccountReader<R> {
     /// Header texts of the columns this import does not use (unknown, or a second column for a
-    /// field already mapped), in file order.
+    /// field already mapped: read only in a row where the first is empty), in file order.
     pub fn ignored_columns(&self) -> &[String] {
         &self.rows.ignored
     }
@@ -624,7 +626,8 @@ impl<R: Read> AccountReader<R> {
 }
 
 impl<R: Read> OpportunityReader<R> {
-    /// Header texts of the columns this import does not use, in file order.
+    /// Header texts of the columns this import does not use (unknown, or a second column for a
+    /// field already mapped: read only in a row where the first is empty), in file order.
     pub fn ignored_columns(&self) -> &[String] {
         &self.rows.ignored
     }
@@ -708,7 +711,7 @@ impl<R: Read> Iterator for AccountReader<R> {
             Ok(at) => at,
             Err(errors) => return Some(Err(errors)),
         };
-        let c = &self.columns;
+        let c = &*columns_of_row(&self.rows, &self.columns);
         let mut cells = Cells::new(&self.rows, row, line);
         let name = cells.required(c[A::Name as usize], "name", "every account needs a name");
         let external_id = cells.external_id(c[A::ExternalId as usize]);
@@ -742,7 +745,7 @@ impl<R: Read> Iterator for OpportunityReader<R> {
             Err(errors) => return Some(Err(errors)),
         };
         self.last_line = line;
-        let c = &self.columns;
+        let c = &*columns_of_row(&self.rows, &self.columns);
         let semicolons = self.rows.delimiter == b';';
         let mut cells = Cells::new(&self.rows, row, line);
         let external_id = cells.external_id(c[O::ExternalId as usize]);
@@ -1139,6 +1142,8 @@ enum Unit {
 struct Header {
     columns: Vec<Option<usize>>,
     ignored: Vec<String>,
+    /// (field, column) of each further column naming a field already mapped (not read).
+    doubles: Vec<(usize, usize)>,
     currency: Option<Currency>,
     date_order: Option<DateOrder>,
 }
@@ -1151,6 +1156,7 @@ fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
     let mut header = Header {
         columns: vec![None; fields.len()],
         ignored: Vec::new(),
+        doubles: Vec::new(),
         currency: None,
         date_order: None,
     };
@@ -1188,7 +1194,11 @@ fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
                     Some(Unit::Symbol | Unit::TimeZone) | None => {}
                 }
             }
-            _ => header.ignored.push(text.clone()),
+            Some(f) => {
+                header.doubles.push((f, i));
+                header.ignored.push(text.clone());
+            }
+            None => header.ignored.push(text.clone()),
         }
     }
     header
@@ -2491,6 +2501,8 @@ struct Rows<R: Read> {
     /// ending in a separator, `Account ID,Account Name,`, names no column there).
     width: usize,
     ignored: Vec<String>,
+    /// Columns naming a field another column already gives ([`Header::doubles`]).
+    doubles: Vec<(usize, usize)>,
     /// The lines with text above the header, skipped; each shown as its cells with text.
     above_header: Vec<String>,
     delimiter: u8,
@@ -2592,6 +2604,7 @@ impl<R: Read> Rows<R> {
             headers: Vec::new(),
             width: 0,
             ignored: Vec::new(),
+            doubles: Vec::new(),
             above_header: Vec::new(),
             delimiter,
             cr_only,
@@ -2605,6 +2618,7 @@ impl<R: Read> Rows<R> {
         };
         let header = rows.read_header(sep_line.is_some(), fields, is_header)?;
         rows.ignored.clone_from(&header.ignored);
+        rows.doubles.clone_from(&header.doubles);
         Ok((rows, header))
     }
 
@@ -3114,6 +3128,27 @@ fn is_blank_field(field: &[u8]) -> bool {
     field
         .iter()
         .all(|b| b.is_ascii_whitespace() || matches!(b, 0 | 0x1A))
+}
+
+/// The column each field is read from in the current row: the header's, except that a field
+/// whose column is empty here is read from a further column naming it that has a value (an
+/// export with both `Website` and `Company Domain Name`, or `Amount` twice). Borrowed when the
+/// file names no field twice.
+fn columns_of_row<'c, R: Read>(
+    rows: &Rows<R>,
+    columns: &'c [Option<usize>],
+) -> std::borrow::Cow<'c, [Option<usize>]> {
+    let has_value = |i: usize| rows.record.get(i).is_some_and(|c| !is_blank_field(c));
+    let mut out = std::borrow::Cow::Borrowed(columns);
+    for &(field, double) in &rows.doubles {
+        let Some(read) = out.get(field).copied().flatten() else {
+            continue;
+        };
+        if !has_value(read) && has_value(double) {
+            out.to_mut()[field] = Some(double);
+        }
+    }
+    out
 }
 
 fn is_blank(record: &csv::ByteRecord) -> bool {
@@ -3745,8 +3780,8 @@ with \"\"quotes\"\"\",\"90\",\"2/1/2026\"\r
         );
         assert_eq!(rows[1].name, "Globex, Inc.");
         assert_eq!(rows[1].status, Some(AccountStatus::Prospect));
-        // The website column is ignored (the domain column came first), so no domain here.
-        assert_eq!(rows[2].domain, None);
+        // The domain column came first; where it is empty, the website column gives it.
+        assert_eq!(rows[2].domain, domain("initech.com"));
         assert_eq!(rows[2].status, None);
     }
 
@@ -5878,6 +5913,34 @@ B,Nan
                 "has 2 fields but the header has 3 (is a quote unbalanced, or a line break \
                  inside an unquoted field?)"
             )]
+        );
+    }
+
+    #[test]
+    fn a_field_named_by_two_columns_is_read_from_the_second_where_the_first_is_empty() {
+        // Bug: `…,Amount,Amount` with `,500` imported no amount: the second column was ignored
+        // outright. HubSpot company exports have both `Company Domain Name` and `Website URL`.
+        let (rows, errors, ignored) = accounts(
+            b"Account Name,Website URL,Company Domain Name\nAcme,,acme.com\nBeta,beta.com,other.com\n",
+        );
+        assert_eq!(errors, []);
+        let domains: Vec<Option<&str>> = rows
+            .iter()
+            .map(|r| r.domain.as_ref().map(|d| d.as_str()))
+            .collect();
+        assert_eq!(
+            domains,
+            [Some("acme.com"), Some("beta.com")],
+            "the first column wins"
+        );
+        assert_eq!(ignored, ["Company Domain Name"]);
+        let (rows, errors, _) = opportunities(
+            b"Opportunity Name,Account ID,Stage,Amount,Amount,Currency\nBig,A1,Qualification,,500,USD\n",
+        );
+        assert_eq!(errors, []);
+        assert_eq!(
+            rows[0].amount.map(|a| a.to_string()).as_deref(),
+            Some("500")
         );
     }
 
