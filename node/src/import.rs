@@ -1034,6 +1034,7 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Deal - Title",
             "Title",
             "Topic",
+            "Potential Name",
         ],
     },
     FieldSpec {
@@ -1096,6 +1097,7 @@ const OPPORTUNITY_FIELDS: &[FieldSpec] = &[
             "Deal Owner",
             "Owner Name",
             "Owner Full Name",
+            "Potential Owner",
         ],
     },
     FieldSpec {
@@ -4607,6 +4609,16 @@ X,prospect,A,03/04/2026
         assert_eq!(errors, vec![]);
         assert_eq!(rows[0].stage, Stage::TechnicalValidation);
         assert_eq!(rows[0].external_id.as_deref(), Some("zcrm_1"));
+        // Zoho's older Potentials module.
+        let potentials = "Potential Name,Account Name,Stage,Amount,Closing Date,Potential Owner\n\
+                          Acme rollout,Acme,Qualification,1200,2026-11-23,Jo\n";
+        let (rows, errors, ignored) = opportunities(potentials.as_bytes());
+        assert_eq!(errors, vec![]);
+        assert!(ignored.is_empty(), "{ignored:?}");
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].owner.as_deref()),
+            ("Acme rollout", Some("Jo"))
+        );
         let zoho_accounts = "Record Id,Account Name,Website,Account Type,Billing Country\n\
                              zcrm_9,Müller GmbH,www.mueller.de,Integrator,Germany\n\
                              zcrm_10,Initech,,Competitor,\n";
