@@ -128,7 +128,33 @@ fn the_partner_list_pages_by_limit_and_cursor_like_every_other_list() {
 
     let too_many = vendor.get("/api/v1/partners?limit=1001");
     assert_eq!(too_many.status, 400, "{}", too_many.text);
-    assert_eq!(too_many.json["error"], "limit must be at most 1000");
+    assert_eq!(
+        too_many.json["error"],
+        "limit: must be 1 to 1000, not 1001"
+    );
+    // Zero is named the same way, with the parameter in the details.
+    let zero = vendor.get("/api/v1/accounts?limit=0");
+    assert_eq!(zero.status, 400, "{}", zero.text);
+    assert_eq!(
+        zero.json["details"][0]["parameter"], "limit",
+        "{}",
+        zero.text
+    );
+    let stage = vendor.get("/api/v1/opportunities?stage=bad");
+    assert_eq!(stage.status, 400, "{}", stage.text);
+    assert_eq!(
+        stage.json["details"][0]["parameter"], "stage",
+        "{}",
+        stage.text
+    );
+    assert!(
+        stage.json["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("stage: 'bad' is not a stage"),
+        "{}",
+        stage.text
+    );
     let bad = vendor.get("/api/v1/partners?cursor=not-a-node-id");
     assert_eq!(bad.status, 400, "{}", bad.text);
     let out = vendor.cli(&["partner", "list"]);

@@ -1,7 +1,7 @@
 //! `GET /api/v1/audit`: the audit log, oldest first, paged by sequence number.
 
 use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
-use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use super::{blocking, ApiError, AppState, Caller};
 use crate::auth::Role;
 use axum::extract::{Extension, State};
 use axum::Json;
@@ -33,12 +33,7 @@ pub async fn list(
     Params(q): Params<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let limit = q.limit.unwrap_or(PAGE_LIMIT_DEFAULT);
-    if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be 1 to {PAGE_LIMIT_MAX}"
-        )));
-    }
+    let limit = super::records::page_limit(q.limit)?;
     if let Some(kind) = q
         .kind
         .as_deref()

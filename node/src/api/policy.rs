@@ -2,7 +2,7 @@
 //! opportunity, or counts plus the first page for the whole pipeline.
 
 use super::query::{query_params, Params, Takes, LIMIT};
-use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use super::{blocking, ApiError, AppState, Caller};
 use crate::auth::Role;
 use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap};
@@ -112,15 +112,7 @@ pub async fn preview(
     body: String,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let limit = match query.limit {
-        None => PAGE_LIMIT_DEFAULT,
-        Some(n) if (1..=PAGE_LIMIT_MAX).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::bad_request(format!(
-                "limit must be 1 to {PAGE_LIMIT_MAX}"
-            )))
-        }
-    };
+    let limit = super::records::page_limit(query.limit)?;
     let policy = policy_from_body(&headers, &body)?;
     let answer = blocking(move || {
         preview_json(

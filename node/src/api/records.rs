@@ -18,15 +18,13 @@ use serde_json::{json, Map, Value};
 /// Checks a list request's `limit` (serde's `flatten` cannot carry numbers from a query string,
 /// so each query struct has its own `limit` and `cursor`).
 pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
-    {
-        match limit {
-            None => Ok(PAGE_LIMIT_DEFAULT),
-            Some(0) => Err(ApiError::bad_request("limit must be at least 1")),
-            Some(n) if n > PAGE_LIMIT_MAX => Err(ApiError::bad_request(format!(
-                "limit must be at most {PAGE_LIMIT_MAX}"
-            ))),
-            Some(n) => Ok(n),
-        }
+    match limit {
+        None => Ok(PAGE_LIMIT_DEFAULT),
+        Some(n) if (1..=PAGE_LIMIT_MAX).contains(&n) => Ok(n),
+        Some(n) => Err(super::query::bad(
+            "limit",
+            format!("must be 1 to {PAGE_LIMIT_MAX}, not {n}"),
+        )),
     }
 }
 
@@ -103,7 +101,7 @@ pub async fn list_opportunities(
         .filter(|s| !s.is_empty())
         .map(Stage::parse)
         .transpose()
-        .map_err(|e| ApiError::bad_request(format!("stage: {e}")))?;
+        .map_err(|e| super::query::bad("stage", e.message().to_string()))?;
     let filter = OpportunityFilter {
         stage,
         account_id: query.account_id.filter(|s| !s.is_empty()),
