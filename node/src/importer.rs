@@ -871,7 +871,13 @@ fn find_account(
         }
     }
     if let Some(name) = &row.account_name {
-        match named(name, |n| tables.account_ids_by_name(n, 2))? {
+        let mut found = named(name, |n| tables.account_ids_by_name(n, 2))?;
+        if matches!(found, Named::Nothing) {
+            // `umbrella corp` for `Umbrella Corp`: a name written in another case still names
+            // the one account that has it.
+            found = named(name, |n| tables.account_ids_by_name_ignoring_case(n, 2))?;
+        }
+        match found {
             Named::One(id) if settles(&listed, &id) => return Ok(Ok(id)),
             Named::Several(parts) => errors.push(several(&columns.name, &parts)),
             Named::Nothing if errors.is_empty() => errors.push(error(
@@ -1078,6 +1084,26 @@ mod tests {
         let deals =
             "Record ID,Deal Name,Deal Stage,Associated Company\nD1,Law,closedwon,Smith;Jones LLP\n";
         assert_eq!(link(&store, deals), Ok(pairs(&[("D1", "1")])));
+    }
+
+    #[test]
+    fn an_account_name_written_in_another_case_links_the_one_account_that_has_it() {
+        // Bug: `umbrella corp` was "no account named …" while `Umbrella Corp` existed.
+        let (_dir, store) =
+            store_with("Account ID,Account Name\n1,Umbrella Corp\n2,ACME\n3,Acme\n");
+        let deals = "Opportunity ID,Opportunity Name,Stage,Account Name\nD1,Big,Qualification,umbrella corp\n";
+        assert_eq!(link(&store, deals), Ok(pairs(&[("D1", "1")])));
+        // Written exactly, a name settles it; ignoring case, `acme` names two accounts.
+        let exact =
+            "Opportunity ID,Opportunity Name,Stage,Account Name\nD2,Small,Qualification,Acme\n";
+        assert_eq!(link(&store, exact), Ok(pairs(&[("D1", "1"), ("D2", "3")])));
+        let folded =
+            "Opportunity ID,Opportunity Name,Stage,Account Name\nD3,Odd,Qualification,acme\n";
+        let errors = link(&store, folded).unwrap_err();
+        assert!(
+            errors[0].contains("several accounts are named 'acme'"),
+            "{errors:?}"
+        );
     }
 
     /// Imports `csv` as accounts into `store`: the summary, or the row errors as the CLI prints

@@ -721,6 +721,9 @@ pub struct AccountIndexes {
     by_external: redb::ReadOnlyTable<&'static str, &'static IdKey>,
     by_domain: redb::ReadOnlyTable<(&'static str, &'static IdKey), ()>,
     by_name: redb::ReadOnlyTable<(&'static str, &'static IdKey), ()>,
+    /// Account ids by name in lower case, built on the first lookup that needs it (a name no
+    /// account has as written), so an import whose names all match costs no memory for it.
+    by_folded_name: std::cell::OnceCell<std::collections::HashMap<String, Vec<String>>>,
 }
 
 impl AccountIndexes {
@@ -730,7 +733,32 @@ impl AccountIndexes {
             by_external: txn.open_table(ACCOUNTS_BY_EXTERNAL)?,
             by_domain: txn.open_table(ACCOUNTS_BY_DOMAIN)?,
             by_name: txn.open_table(ACCOUNTS_BY_NAME)?,
+            by_folded_name: std::cell::OnceCell::new(),
         })
+    }
+
+    /// Ids of the accounts (at most `max`) whose name is `name` ignoring case
+    /// (`umbrella corp` = `Umbrella Corp`).
+    pub fn account_ids_by_name_ignoring_case(&self, name: &str, max: usize) -> Result<Vec<String>> {
+        if self.by_folded_name.get().is_none() {
+            let mut folded: std::collections::HashMap<String, Vec<String>> =
+                std::collections::HashMap::new();
+            for entry in self.by_name.iter()? {
+                let (k, _) = entry?;
+                let (n, id) = k.value();
+                folded
+                    .entry(n.to_lowercase())
+                    .or_default()
+                    .push(id_text(id));
+            }
+            let _ = self.by_folded_name.set(folded);
+        }
+        Ok(self
+            .by_folded_name
+            .get()
+            .and_then(|m| m.get(&name.to_lowercase()))
+            .map(|ids| ids.iter().take(max).cloned().collect())
+            .unwrap_or_default())
     }
 
     /// The id of the account with this CRM external id.

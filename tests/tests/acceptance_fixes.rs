@@ -128,10 +128,7 @@ fn the_partner_list_pages_by_limit_and_cursor_like_every_other_list() {
 
     let too_many = vendor.get("/api/v1/partners?limit=1001");
     assert_eq!(too_many.status, 400, "{}", too_many.text);
-    assert_eq!(
-        too_many.json["error"],
-        "limit: must be 1 to 1000, not 1001"
-    );
+    assert_eq!(too_many.json["error"], "limit: must be 1 to 1000, not 1001");
     // Zero is named the same way, with the parameter in the details.
     let zero = vendor.get("/api/v1/accounts?limit=0");
     assert_eq!(zero.status, 400, "{}", zero.text);
