@@ -248,7 +248,7 @@ pub fn submit(
     }
     let role = match input.role.as_deref() {
         None => Role::Reseller,
-        Some(r) => Role::parse(r).map_err(|e| invalid(e.to_string()))?,
+        Some(r) => Role::parse(r).map_err(|e| DealsError::fields(vec![("role", e.to_string())]))?,
     };
     if role == Role::Vendor {
         return Err(invalid(

@@ -71,6 +71,20 @@ fn sharing_an_opportunity_again_with_the_same_partner_is_refused_naming_the_deal
     let expected = format!("opportunity {opp} is already shared with Reseller Co as deal {deal}");
 
     let share = json!({"opportunity_id": opp, "partners": [reseller.id]});
+    // A role that is none is a 422 naming `role`, as in a registration.
+    let r = vendor.post(
+        "/api/v1/deals",
+        &json!({"opportunity_id": opp, "partners": [reseller.id], "role": "boss"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(detail_fields(&r.json), ["role"], "{}", r.text);
+    let r = reseller.post(
+        "/api/v1/registrations",
+        &json!({"vendor": "Vendor Co", "account_name": "Role Inc",
+                "account_domain": "role.example", "role": "boss"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(detail_fields(&r.json), ["role"], "{}", r.text);
     // A key the route does not take is named, not ignored.
     let typo = json!({"opportunity_id": opp, "partners": [reseller.id], "partner": "x"});
     let r = vendor.post("/api/v1/deals", &typo);

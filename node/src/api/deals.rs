@@ -58,7 +58,8 @@ pub async fn share(
     let Json(body) = body?;
     let role = match body.role.as_deref() {
         None => DealRole::Vendor,
-        Some(r) => DealRole::parse(r).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        Some(r) => DealRole::parse(r)
+            .map_err(|e| ApiError::from(DealsError::fields(vec![("role", e.to_string())])))?,
     };
     let view = share_opportunity(&state, body.opportunity_id, body.partners, role).await?;
     Ok((StatusCode::CREATED, Json(view)))
