@@ -822,8 +822,9 @@ fn opportunities_link_to_accounts_by_external_id_else_domain_else_exact_name() {
     assert_eq!(find_by_external_id(&opps, "O2")["account_id"], id("A2"));
     assert_eq!(find_by_external_id(&opps, "O3")["account_id"], id("A3"));
 
-    // No match by any of them is a row error naming the row.
-    let unknown = "external_id,name,stage,account_name\nO4,Lost,qualified,gamma corp\n";
+    // No match by any of them (a name is matched ignoring case when no account has it as
+    // written) is a row error naming the row.
+    let unknown = "external_id,name,stage,account_name\nO4,Lost,qualified,delta corp\n";
     let r = node.post_csv("/api/v1/import/opportunities", unknown.as_bytes());
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.json["details"][0]["row"], 1, "{}", r.text);
