@@ -1106,6 +1106,17 @@ mod tests {
         );
     }
 
+    /// The stored account with this external id (among the first ten).
+    fn account_with_external_id(store: &Store, external_id: &str) -> Account {
+        store
+            .list_accounts(None, None, 10)
+            .expect("list")
+            .items
+            .into_iter()
+            .find(|a| a.external_id.as_deref() == Some(external_id))
+            .expect("the account")
+    }
+
     /// Imports `csv` as accounts into `store`: the summary, or the row errors as the CLI prints
     /// them.
     fn accounts_into(store: &Store, csv: &str) -> Result<ImportSummary, Vec<String>> {
@@ -1187,13 +1198,7 @@ mod tests {
             errors[2].starts_with("row 6 (line 7), column Record ID: 'N1' is the id of row 5 too"),
             "{errors:?}"
         );
-        let acme = store
-            .list_accounts(None, None, 10)
-            .expect("list")
-            .items
-            .into_iter()
-            .find(|a| a.external_id.as_deref() == Some("123"))
-            .expect("acme");
+        let acme = account_with_external_id(&store, "123");
         assert_eq!(acme.name, "Acme Inc", "nothing written");
         assert_eq!(store.counts().expect("counts").accounts, 3);
 
@@ -1514,13 +1519,7 @@ mod tests {
         let mut ids = Vec::new();
         for _ in 0..2 {
             let id = ulid::Ulid::new().to_string();
-            let account = store
-                .list_accounts(None, None, 10)
-                .expect("list")
-                .items
-                .into_iter()
-                .find(|a| a.external_id.as_deref() == Some("123"))
-                .expect("acme");
+            let account = account_with_external_id(&store, "123");
             store
                 .put_opportunity(&Opportunity {
                     id: id.clone(),

@@ -697,8 +697,7 @@ impl DealDoc {
         now_ms: u64,
         node: &NodeId,
     ) -> Result<VerifiedChange, DealError> {
-        self.require_origin(signer)?;
-        self.write_status(signer, now_ms, node, ParticipantStatus::Expired)
+        self.set_status_as_origin(signer, now_ms, node, ParticipantStatus::Expired)
     }
 
     /// Ends a participant's part in the deal ([`ParticipantStatus::Removed`]). Origin only.
@@ -708,8 +707,18 @@ impl DealDoc {
         now_ms: u64,
         node: &NodeId,
     ) -> Result<VerifiedChange, DealError> {
+        self.set_status_as_origin(signer, now_ms, node, ParticipantStatus::Removed)
+    }
+
+    fn set_status_as_origin(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        node: &NodeId,
+        status: ParticipantStatus,
+    ) -> Result<VerifiedChange, DealError> {
         self.require_origin(signer)?;
-        self.write_status(signer, now_ms, node, ParticipantStatus::Removed)
+        self.write_status(signer, now_ms, node, status)
     }
 
     fn set_own_status(

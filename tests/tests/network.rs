@@ -165,6 +165,16 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// `inviter` invites, `joiner` joins; asserts the inviter lists the joiner; returns the token.
+/// `cosell partner remove NAME` on `node`, which must succeed.
+fn remove_partner(node: &Node, name: &str) {
+    let out = cosell(&node.path(), &["partner", "remove", name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The vendor shares a new opportunity with the reseller under [`RESELLER_POLICY`], the
 /// reseller accepts, and the deal arrives: the opportunity's and the deal's ids.
 fn shared_with_reseller(vendor: &Node, reseller: &Node) -> (String, String) {
@@ -469,12 +479,7 @@ fn a_removed_partner_gets_no_further_changes_and_is_refused() {
     partner(&vendor, &reseller, "reseller");
     let (_, deal) = shared_with_reseller(&vendor, &reseller);
 
-    let out = cosell(&vendor.path(), &["partner", "remove", "Reseller LLC"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    remove_partner(&vendor, "Reseller LLC");
     vendor.ok(
         "PATCH",
         &format!("/deals/{deal}"),
@@ -564,12 +569,7 @@ fn a_partner_removed_from_a_three_party_deal_gets_nothing_more_through_the_other
             .filter(|v| v["sections"][&si.id]["notes"][0] == "before")
     });
 
-    let out = cosell(&vendor.path(), &["partner", "remove", "SI Partners"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    remove_partner(&vendor, "SI Partners");
     vendor.ok(
         "PATCH",
         &format!("/opportunities/{opp}"),
@@ -617,12 +617,7 @@ fn a_removed_partner_is_told_when_it_comes_back_and_may_join_again_with_a_new_in
     let mut reseller = Node::new("Reseller LLC");
     partner(&vendor, &reseller, "reseller");
     reseller.stop();
-    let out = cosell(&vendor.path(), &["partner", "remove", "Reseller LLC"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    remove_partner(&vendor, "Reseller LLC");
     // An invite open for someone else does not keep the news from the returning reseller.
     let out = cosell(&vendor.path(), &["partner", "invite", "--type", "si"]);
     assert!(out.status.success());
