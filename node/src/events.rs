@@ -46,6 +46,9 @@ pub struct Event {
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
     next_seq: AtomicU64,
+    /// Set when the node stops: open streams end, so the HTTP server's graceful shutdown does
+    /// not wait for ever on a browser holding `GET /api/v1/events`.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for EventBus {
@@ -54,6 +57,7 @@ impl Default for EventBus {
         EventBus {
             sender,
             next_seq: AtomicU64::new(1),
+            closed: tokio::sync::watch::Sender::new(false),
         }
     }
 }
@@ -76,6 +80,19 @@ impl EventBus {
     /// A new subscription, receiving events published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+
+    /// Ends every open stream (the node is stopping).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Resolves once [`EventBus::close`] was called (at once if it was already).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closed.subscribe();
+        async move {
+            let _ = rx.wait_for(|closed| *closed).await;
+        }
     }
 }
 

@@ -118,6 +118,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         http: format!("http://{http_addr}"),
         p2p: network.listen.clone(),
     });
+    let state_events = events.clone();
     let state = AppState {
         store,
         node: node.clone(),
@@ -133,8 +134,13 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     }))?;
     write_atomic(&dir.node_json(), &node_json, 0o644)?;
     tracing::info!(id = %node.id, http = %node.http, "node ready");
+    let closing = state_events.clone();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(stop_signal())
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            // Open event streams end now; other requests finish.
+            closing.close();
+        })
         .await;
     let _ = std::fs::remove_file(dir.node_json());
     served.context("the HTTP server failed")?;

@@ -674,3 +674,26 @@ fn a_population_is_named_by_its_path() {
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(detail_fields(&r.json), ["name", "contries"], "{}", r.text);
 }
+
+#[test]
+fn a_node_stops_promptly_while_a_browser_holds_the_event_stream() {
+    // Bug: `serve` waited for ever on SIGTERM while a client held `GET /api/v1/events` open
+    // (the web UI always does); it stopped only when the client went away.
+    use std::io::{Read, Write};
+    let mut node = Node::init("Acme");
+    node.serve();
+    let addr = node.url().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        node.token()
+    )
+    .expect("request");
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).expect("response");
+    assert_eq!(&head, b"HTTP/1.1 200", "the stream is open");
+    // `stop` fails unless the node exits cleanly within its bound (STOP_TIMEOUT).
+    node.stop();
+    drop(stream);
+}

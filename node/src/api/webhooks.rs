@@ -106,8 +106,14 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     caller.require(Role::Viewer)?;
     let rx = state.events.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let sse = match rx.recv().await {
+    // The stream ends when the node stops, so a connected browser does not hold up shutdown.
+    let closed = Box::pin(state.events.closed());
+    let stream = futures_util::stream::unfold((rx, closed), |(mut rx, mut closed)| async move {
+        let received = tokio::select! {
+            r = rx.recv() => r,
+            () = &mut closed => return None,
+        };
+        let sse = match received {
             Ok(event) => SseEvent::default()
                 .event(event.kind)
                 .id(event.seq.to_string())
@@ -118,7 +124,7 @@ pub async fn stream(
                 .data(json!({"missed": n}).to_string()),
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
         };
-        Some((Ok(sse), rx))
+        Some((Ok(sse), (rx, closed)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
