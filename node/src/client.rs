@@ -24,6 +24,28 @@ pub struct ApiFailure {
     pub details: Vec<Value>,
 }
 
+impl ApiFailure {
+    /// The API's sentence with every detail it does not already say (`invalid user: password:
+    /// has at least 10 characters`), so the CLI never drops the reason.
+    pub fn sentence(&self) -> String {
+        let mut out = self.error.clone();
+        for d in &self.details {
+            let Some(message) = d["message"].as_str() else {
+                continue;
+            };
+            if out.contains(message) {
+                continue;
+            }
+            let name = d["field"].as_str().or_else(|| d["parameter"].as_str());
+            match name {
+                Some(name) => out.push_str(&format!("; {name}: {message}")),
+                None => out.push_str(&format!("; {message}")),
+            }
+        }
+        out
+    }
+}
+
 impl Client {
     /// A client for the node serving `dir`; fails clearly when it is not running.
     pub fn for_data_dir(dir: &DataDir) -> Result<Client> {
@@ -100,7 +122,7 @@ impl Client {
             bytes.map(|b| Box::new(std::io::Cursor::new(b)) as Box<dyn Read>);
         match self.send(method, path, "application/json", reader)? {
             Ok(v) => Ok(v),
-            Err(f) => Err(anyhow!(f.error)),
+            Err(f) => Err(anyhow!(f.sentence())),
         }
     }
 

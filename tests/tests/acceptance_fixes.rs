@@ -697,3 +697,21 @@ fn a_node_stops_promptly_while_a_browser_holds_the_event_stream() {
     node.stop();
     drop(stream);
 }
+
+#[test]
+fn the_cli_says_why_the_api_refused_not_only_that_it_did() {
+    // Bug: `cosell webhooks add ftp://x` printed only "error: invalid webhook", dropping the
+    // reason the API gave in its details.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let out = node.cli(&[
+        "webhooks",
+        "add",
+        "ftp://example.invalid/hook",
+        "--events",
+        "nope.*",
+    ]);
+    assert!(!out.ok(), "{}", out.stdout);
+    assert!(out.stderr.contains("invalid webhook; "), "{}", out.stderr);
+    assert!(out.stderr.contains("matches no event"), "{}", out.stderr);
+}
