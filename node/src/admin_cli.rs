@@ -186,6 +186,14 @@ pub fn tokens(dir: &DataDir, command: TokensCommand) -> Result<()> {
                     matches.len()
                 ),
             };
+            // The CLI itself signs in with the data directory's admin.token: revoking that one
+            // would lock every later command out.
+            if crate::auth::token_hash(&dir.read_admin_token()?) == full {
+                bail!(
+                    "token {full} is the one this command line uses ({}): create another admin token (`cosell tokens create --name NAME --role admin`), write it into that file, then revoke this one",
+                    dir.admin_token().display()
+                );
+            }
             client.json("DELETE", &format!("/tokens/{full}"), None)?;
             eprintln!("revoked token {full}");
             Ok(())

@@ -715,3 +715,26 @@ fn the_cli_says_why_the_api_refused_not_only_that_it_did() {
     assert!(out.stderr.contains("invalid webhook; "), "{}", out.stderr);
     assert!(out.stderr.contains("matches no event"), "{}", out.stderr);
 }
+
+#[test]
+fn the_cli_will_not_revoke_the_token_it_signs_in_with() {
+    // Bug: `cosell tokens revoke` took the data directory's own admin.token (with another admin
+    // token existing), after which every CLI command failed with "the bearer token is not valid".
+    let mut node = Node::init("Acme");
+    node.serve();
+    let out = node.cli(&["tokens", "create", "--name", "backup", "--role", "admin"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let own = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(node.token().trim().as_bytes()))
+    };
+    let out = node.cli(&["tokens", "revoke", &own[..12]]);
+    assert!(!out.ok(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("is the one this command line uses"),
+        "{}",
+        out.stderr
+    );
+    let out = node.cli(&["tokens", "list"]);
+    assert!(out.ok(), "the CLI still signs in: {}", out.stderr);
+}
