@@ -2102,6 +2102,7 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
         .collect();
     let s = &view.shared;
     let mut fields = serde_json::Map::new();
+    let mut list_fields: Vec<(String, Value)> = Vec::new();
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v {
             fields.insert(k.to_string(), Value::String(v));
@@ -2124,8 +2125,15 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
             .iter()
             .find(|(_, text_key)| text_key == k)
             .map_or(k.as_str(), |(field, _)| field);
-        put(field, Some(v.clone()));
+        if LIST_FIELDS.contains(&field) {
+            // Travels joined (`apac, priority`); a list, as the policy preview shows it.
+            let items: Vec<&str> = v.split(", ").filter(|t| !t.is_empty()).collect();
+            list_fields.push((field.to_string(), json!(items)));
+        } else {
+            put(field, Some(v.clone()));
+        }
     }
+    fields.extend(list_fields);
     let sections: serde_json::Map<String, Value> = view
         .sections
         .iter()
@@ -2240,6 +2248,9 @@ const TEXT_FORMS: &[(&str, &str)] = &[
     ("close_date", "close_period"),
     ("account.domain", "account.domain_text"),
 ];
+
+/// Projected fields that are lists: they travel joined with `, ` (a tag holds no comma).
+const LIST_FIELDS: &[&str] = &["tags", "account.tags"];
 
 /// The key a field's text form travels under (`field` is one of [`TEXT_FORMS`]).
 fn text_form(field: &str) -> &'static str {
@@ -2920,7 +2931,7 @@ mod tests {
     }
 
     #[test]
-    fn a_coarsened_close_date_is_named_close_date_as_in_the_policy_preview() {
+    fn a_coarsened_close_date_and_tags_read_as_in_the_policy_preview() {
         // Bug: the preview showed `close_date: "2026-Q4"`, the partner's deal `close_period`.
         let vendor = side(1, "Vendor");
         let reseller = side(2, "Reseller");
@@ -2928,11 +2939,12 @@ mod tests {
         let opp = opportunity(&vendor.store);
         let mut dated = vendor.store.opportunity(&opp).unwrap().unwrap();
         dated.close_date = Some(Date::parse("2026-11-15").unwrap());
+        dated.tags = vec!["apac".into(), "priority".into()];
         vendor.store.put_opportunity(&dated).unwrap();
         let partner = reseller.deals.me().to_string();
         let record = partners::resolve(&vendor.store, &partner).unwrap();
         let policy = Policy::from_toml(
-            "[opportunities]\nfields = [\"name\", \"close_date\"]\nclose_date = \"quarter\"\n",
+            "[opportunities]\nfields = [\"name\", \"close_date\", \"tags\"]\nclose_date = \"quarter\"\n",
         )
         .unwrap();
         partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
@@ -2944,6 +2956,11 @@ mod tests {
             .unwrap();
         let fields = vendor.deals.view(id, false).unwrap().unwrap()["fields"].clone();
         assert_eq!(fields["close_date"], "2026-Q4", "{fields}");
+        assert_eq!(
+            fields["tags"],
+            json!(["apac", "priority"]),
+            "a list, as previewed"
+        );
         assert!(fields.get("close_period").is_none(), "{fields}");
         let previewed: Vec<(&str, String)> =
             preview.iter().map(|(k, v)| (k, format!("{v:?}"))).collect();
