@@ -654,10 +654,13 @@ fn conflicts_of(
     };
     out.extend(own.get(domain).cloned().unwrap_or_default());
     for other in all {
+        let earlier = (other.submitted_at, other.id) < (r.submitted_at, r.id);
+        // A later registration holds too once approved (it was decided while this one was on
+        // its way): two partners must not both hold the account.
         if other.id == r.id
             || other.vendor != r.vendor
             || other.domain.as_ref() != Some(domain)
-            || (other.submitted_at, other.id) >= (r.submitted_at, r.id)
+            || (!earlier && other.status != "approved")
         {
             continue;
         }
@@ -685,7 +688,7 @@ fn conflicts_of(
                 "partner_name": other.partner_name,
                 "status": other.status,
                 "submitted_at": audit::rfc3339(other.submitted_at),
-                "first": true,
+                "first": earlier,
             }));
         }
     }
@@ -836,6 +839,17 @@ pub fn approve(deals: &Deals, id: DealId, now: u64) -> Result<Value, DealsError>
             r.domain.as_deref().unwrap_or("this account"),
             first["registration_id"].as_str().unwrap_or(""),
             first["status"].as_str().unwrap_or(""),
+        )));
+    }
+    if let Some(held) = earlier
+        .iter()
+        .find(|c| c["first"] == false && c["status"] == "approved")
+    {
+        return Err(DealsError::Conflict(format!(
+            "{} holds an approved registration of {} (registration {}): one partner holds an account at a time; reject this one, or wait until that one expires",
+            held["partner_name"].as_str().unwrap_or("another partner"),
+            r.domain.as_deref().unwrap_or("this account"),
+            held["registration_id"].as_str().unwrap_or(""),
         )));
     }
     if let Some(first) = earlier.first() {
@@ -1279,6 +1293,43 @@ mod tests {
         assert!(newly_changed_after_decision(&vendor.deals, 32)
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn a_registration_that_arrives_after_another_partners_approval_is_not_approved_too() {
+        // Bug: P2 registered while the vendor was away; P1 registered later and was approved;
+        // P2's registration then arrived, earlier by its claim, and approving it left two
+        // partners holding one account.
+        let vendor = side(1, "Vendor");
+        let p1 = side(2, "P1");
+        let p2 = side(3, "P2");
+        befriend(&vendor, &p1);
+        befriend(&vendor, &p2);
+        let second = register(&p2, &vendor, 10);
+        let first = register(&p1, &vendor, 20);
+        sync(&vendor, &p1);
+        approve(&vendor.deals, first, 30).unwrap();
+        sync(&vendor, &p2);
+        let refused = approve(&vendor.deals, second, 40);
+        assert!(
+            matches!(&refused, Err(DealsError::Conflict(m)) if m.contains("P1 holds an approved registration of acme.example")),
+            "{refused:?}"
+        );
+        let seen = get(&vendor.deals, second, 40).unwrap().unwrap();
+        let held = &seen["conflicts"][0];
+        assert_eq!(
+            (
+                held["registration_id"].as_str(),
+                held["status"].as_str(),
+                held["first"].as_bool()
+            ),
+            (
+                Some(first.to_string().as_str()),
+                Some("approved"),
+                Some(false)
+            ),
+            "{seen}"
+        );
     }
 
     #[test]
