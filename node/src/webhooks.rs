@@ -2,7 +2,8 @@
 //! POSTed there as JSON, signed with HMAC-SHA256 over `"{timestamp}.{body}"` with the webhook's
 //! secret (headers `X-Cosell-Event`, `X-Cosell-Delivery`, `X-Cosell-Timestamp`,
 //! `X-Cosell-Signature: sha256=<hex>`). A failed delivery (connection error or non-2xx) is retried
-//! with exponential backoff; every attempt is written to the delivery log in redb.
+//! with exponential backoff; every attempt is written to the delivery log in redb, with the body
+//! while the delivery is pending, so a restart resumes it.
 
 use crate::events::{pattern_matches, Event, EventBus};
 use crate::store::Store;
@@ -68,6 +69,10 @@ pub struct Delivery {
     pub last_error: Option<String>,
     /// When the last attempt was made.
     pub last_attempt_at_ms: u64,
+    /// The body POSTed (the event as JSON), kept while the delivery is pending so a restart
+    /// resumes its retries; dropped once it is delivered or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 /// Checks a webhook URL: http or https, with a host.
@@ -229,6 +234,31 @@ pub fn signature(secret: &str, timestamp_ms: u64, body: &[u8]) -> String {
 pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: Duration) {
     let mut rx = bus.subscribe();
     let in_flight = Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT_MAX));
+    // Deliveries a stop left pending go on where they were, after one retry delay.
+    let resumed = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || pending(&store))
+            .await
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("{e}")))
+    };
+    match resumed {
+        Ok(pending) => {
+            for (hook, delivery) in pending {
+                let (store, in_flight) = (store.clone(), in_flight.clone());
+                tokio::spawn(async move {
+                    let Ok(_permit) = in_flight.acquire_owned().await else {
+                        return;
+                    };
+                    let delay = retry_base * 2u32.pow(delivery.attempts.saturating_sub(1).min(16));
+                    tokio::time::sleep(delay.min(RETRY_DELAY_MAX)).await;
+                    attempt(&store, &hook, delivery, retry_base).await;
+                });
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "cannot resume pending webhook deliveries")
+        }
+    }
     loop {
         let event = match rx.recv().await {
             Ok(e) => e,
@@ -263,9 +293,37 @@ pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: D
     }
 }
 
+/// The pending deliveries of webhooks that still exist, each with its webhook.
+fn pending(store: &Store) -> Result<Vec<(Webhook, Delivery)>> {
+    let hooks = list(store)?;
+    let txn = store.read()?;
+    let table = match txn.open_table(DELIVERIES) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (_, v) = entry?;
+        let delivery: Delivery = serde_json::from_slice(v.value())?;
+        if delivery.status != "pending" || delivery.body.is_none() {
+            continue;
+        }
+        if let Some(hook) = hooks.iter().find(|h| h.id == delivery.webhook_id) {
+            out.push((hook.clone(), delivery));
+        }
+    }
+    Ok(out)
+}
+
 async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: Duration) {
-    let mut delivery = Delivery {
-        id: ulid::Ulid::new().to_string(),
+    let id = ulid::Ulid::new().to_string();
+    let body = serde_json::to_string(&serde_json::json!({
+        "id": id, "event": event.kind, "seq": event.seq, "at_ms": event.at_ms, "data": event.data,
+    }))
+    .unwrap_or_default();
+    let delivery = Delivery {
+        id,
         webhook_id: hook.id.clone(),
         event: event.kind.to_string(),
         status: "pending".to_string(),
@@ -273,12 +331,15 @@ async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: 
         last_status: None,
         last_error: None,
         last_attempt_at_ms: 0,
+        body: Some(body),
     };
-    let body = serde_json::to_vec(&serde_json::json!({
-        "id": delivery.id, "event": event.kind, "seq": event.seq, "at_ms": event.at_ms, "data": event.data,
-    }))
-    .unwrap_or_default();
-    let mut delay = retry_base;
+    attempt(store, hook, delivery, retry_base).await;
+}
+
+/// Makes the attempts `delivery` has left, recording each.
+async fn attempt(store: &Arc<Store>, hook: &Webhook, mut delivery: Delivery, retry_base: Duration) {
+    let body = delivery.body.clone().unwrap_or_default().into_bytes();
+    let mut delay = (retry_base * 2u32.pow(delivery.attempts.min(16))).min(RETRY_DELAY_MAX);
     while delivery.attempts < DELIVERY_ATTEMPTS_MAX {
         delivery.attempts += 1;
         let timestamp = crate::cli::now_ms();
@@ -288,7 +349,7 @@ async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: 
             .post(&hook.url)
             .set("Content-Type", "application/json")
             .set("User-Agent", concat!("cosell/", env!("CARGO_PKG_VERSION")))
-            .set("X-Cosell-Event", event.kind)
+            .set("X-Cosell-Event", &delivery.event)
             .set("X-Cosell-Delivery", &delivery.id)
             .set("X-Cosell-Timestamp", &timestamp.to_string())
             .set(
@@ -322,6 +383,9 @@ async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: 
         }
         if delivery.status != "delivered" && delivery.attempts == DELIVERY_ATTEMPTS_MAX {
             delivery.status = "failed".to_string();
+        }
+        if delivery.status != "pending" {
+            delivery.body = None;
         }
         let (s, d) = (store.clone(), delivery.clone());
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || record(&s, &d)).await {

@@ -1,6 +1,8 @@
 //! Webhooks: an admin registers a URL; events reach it as signed JSON (HMAC-SHA256 over
 //! "{timestamp}.{body}"), a 500 is retried with backoff, and every attempt is in the delivery log.
 
+mod workflows_common;
+
 use cosell_e2e::{wait_for, Node};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -81,9 +83,9 @@ fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
 
 #[test]
 fn webhook_gets_signed_event_and_is_retried_after_a_500() {
-    // Quick retries so the test does not wait a second per attempt (read by `serve`).
-    std::env::set_var("COSELL_WEBHOOK_RETRY_BASE_MS", "100");
     let mut node = Node::init("Hooks Inc");
+    // Quick retries so the test does not wait a second per attempt.
+    workflows_common::set_setting(&node, "webhook_retry_base_ms", "100");
     node.serve();
     let (url, received) = endpoint(vec![500]);
     let created = node.post(
@@ -163,4 +165,57 @@ fn webhook_input_is_validated_and_admin_only_routes_answer_404_for_unknown_ids()
     assert_eq!(fields, ["url", "events"]);
     let missing = node.request("DELETE", "/api/v1/webhooks/nope", None, None);
     assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn a_delivery_a_stop_left_pending_is_retried_after_the_restart() {
+    // Bug: the retry queue lived in memory only; a delivery waiting for its retry when the
+    // node stopped stayed "pending" in the log for ever.
+    let mut node = Node::init("Hooks Three");
+    // Slow enough that the retry cannot happen before the stop.
+    workflows_common::set_setting(&node, "webhook_retry_base_ms", "2000");
+    node.serve();
+    let (url, received) = endpoint(vec![500]);
+    let created = node.post(
+        "/api/v1/webhooks",
+        &json!({"url": url, "events": ["import.*"]}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["id"].as_str().expect("id").to_string();
+    let csv = "name,domain\nAcme,acme.com\n";
+    assert_eq!(
+        node.post_csv("/api/v1/import/accounts", csv.as_bytes())
+            .status,
+        200
+    );
+    let first = received
+        .recv_timeout(Duration::from_secs(30))
+        .expect("first attempt");
+    wait_for(Duration::from_secs(10), || {
+        let r = node.get(&format!("/api/v1/webhooks/{id}/deliveries"));
+        (r.json["items"][0]["attempts"] == 1).then_some(())
+    })
+    .expect("the failed attempt is logged");
+    node.stop();
+    node.serve();
+    let second = received
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the retry, after the restart");
+    assert_eq!(
+        first.header("X-Cosell-Delivery"),
+        second.header("X-Cosell-Delivery"),
+        "the same delivery, resumed"
+    );
+    assert_eq!(first.body, second.body, "the same event");
+    let log = wait_for(Duration::from_secs(10), || {
+        let r = node.get(&format!("/api/v1/webhooks/{id}/deliveries"));
+        let item = r.json["items"][0].clone();
+        (item["status"] == "delivered").then_some(item)
+    })
+    .expect("the delivery log shows it delivered");
+    assert_eq!(log["attempts"], 2);
+    assert!(
+        log.get("body").is_none(),
+        "the body is dropped once delivered"
+    );
 }
