@@ -187,8 +187,14 @@ pub fn tokens(dir: &DataDir, command: TokensCommand) -> Result<()> {
                 ),
             };
             // The CLI itself signs in with the data directory's admin.token: revoking that one
-            // would lock every later command out.
-            if crate::auth::token_hash(&dir.read_admin_token()?) == full {
+            // would lock every later command out. (The last admin token the node refuses itself.)
+            let admins = page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["role"] == "admin")
+                .count();
+            if admins > 1 && crate::auth::token_hash(&dir.read_admin_token()?) == full {
                 bail!(
                     "token {full} is the one this command line uses ({}): create another admin token (`cosell tokens create --name NAME --role admin`), write it into that file, then revoke this one",
                     dir.admin_token().display()
