@@ -410,6 +410,7 @@ pub fn change(
                 .into(),
         ));
     }
+    still_partners(deals, &r.vendor, &r.vendor_name, id)?;
     if r.status != "pending" {
         return Err(DealsError::Conflict(format!(
             "registration {id} is {}: only a pending registration changes; submit a new one",
@@ -817,7 +818,21 @@ fn vendor_record(deals: &Deals, id: DealId, now: u64) -> Result<(Record, Vec<Rec
             "only the vendor a registration was made with decides it".into(),
         ));
     }
+    still_partners(deals, &r.partner, &r.partner_name, id)?;
     Ok((r, all))
+}
+
+/// Refuses to act on a registration with a node that is no partner any more: the decision or
+/// change could not reach it, and the two nodes would disagree for good.
+fn still_partners(deals: &Deals, other: &NodeId, name: &str, id: DealId) -> Result<(), DealsError> {
+    let ended =
+        crate::store_net::partner(deals.store(), other.as_str())?.is_some_and(|p| !p.is_active());
+    if ended {
+        return Err(DealsError::Conflict(format!(
+            "{name} is no longer a partner, so registration {id} cannot change any more"
+        )));
+    }
+    Ok(())
 }
 
 /// The vendor approves the terms in front of it: the partner is protected for the protection
@@ -1329,6 +1344,29 @@ mod tests {
                 Some(false)
             ),
             "{seen}"
+        );
+    }
+
+    #[test]
+    fn a_registration_with_a_node_that_is_no_partner_any_more_is_not_decided_or_changed() {
+        // Bug: after the partnership ended, the vendor could still approve ("approved until …")
+        // and the partner still change its registration, each only on its own node.
+        let (vendor, partner, id) = registered();
+        crate::partners::remove(&vendor.store, partner.deals.me().as_str(), 15).unwrap();
+        let refused = approve(&vendor.deals, id, 16);
+        assert!(
+            matches!(&refused, Err(DealsError::Conflict(m)) if m.contains("Partner is no longer a partner")),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            reject(&vendor.deals, id, "too late", 16),
+            Err(DealsError::Conflict(_))
+        ));
+        crate::partners::ended_by_partner(&partner.store, vendor.deals.me().as_str(), 17).unwrap();
+        let refused = change(&partner.deals, id, &amount_to("1"), usd(), 18);
+        assert!(
+            matches!(&refused, Err(DealsError::Conflict(m)) if m.contains("Vendor is no longer a partner")),
+            "{refused:?}"
         );
     }
 
