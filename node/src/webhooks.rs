@@ -249,8 +249,8 @@ pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: D
                     let Ok(_permit) = in_flight.acquire_owned().await else {
                         return;
                     };
-                    let delay = retry_base * 2u32.pow(delivery.attempts.saturating_sub(1).min(16));
-                    tokio::time::sleep(delay.min(RETRY_DELAY_MAX)).await;
+                    let waited = retry_delay(retry_base, delivery.attempts.saturating_sub(1));
+                    tokio::time::sleep(waited).await;
                     attempt(&store, &hook, delivery, retry_base).await;
                 });
             }
@@ -291,6 +291,12 @@ pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: D
             });
         }
     }
+}
+
+/// The wait after the `failed`-th failed attempt (0 for the first): `base`, doubling, at most
+/// [`RETRY_DELAY_MAX`].
+fn retry_delay(base: Duration, failed: u32) -> Duration {
+    (base * 2u32.pow(failed.min(16))).min(RETRY_DELAY_MAX)
 }
 
 /// The pending deliveries of webhooks that still exist, each with its webhook.
@@ -339,7 +345,6 @@ async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: 
 /// Makes the attempts `delivery` has left, recording each.
 async fn attempt(store: &Arc<Store>, hook: &Webhook, mut delivery: Delivery, retry_base: Duration) {
     let body = delivery.body.clone().unwrap_or_default().into_bytes();
-    let mut delay = (retry_base * 2u32.pow(delivery.attempts.min(16))).min(RETRY_DELAY_MAX);
     while delivery.attempts < DELIVERY_ATTEMPTS_MAX {
         delivery.attempts += 1;
         let timestamp = crate::cli::now_ms();
@@ -394,8 +399,7 @@ async fn attempt(store: &Arc<Store>, hook: &Webhook, mut delivery: Delivery, ret
         if delivery.status != "pending" {
             return;
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(RETRY_DELAY_MAX);
+        tokio::time::sleep(retry_delay(retry_base, delivery.attempts - 1)).await;
     }
 }
 

@@ -81,11 +81,14 @@ fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-#[test]
-fn webhook_gets_signed_event_and_is_retried_after_a_500() {
-    let mut node = Node::init("Hooks Inc");
-    // Quick retries so the test does not wait a second per attempt.
-    workflows_common::set_setting(&node, "webhook_retry_base_ms", "100");
+/// A serving node whose webhook for `import.*` goes to an endpoint answering 500 once, then
+/// 200; retries wait `retry_base_ms`. The node, the webhook as created, what the endpoint gets.
+fn node_with_import_webhook(
+    name: &str,
+    retry_base_ms: &str,
+) -> (Node, cosell_e2e::Response, mpsc::Receiver<Received>) {
+    let mut node = Node::init(name);
+    workflows_common::set_setting(&node, "webhook_retry_base_ms", retry_base_ms);
     node.serve();
     let (url, received) = endpoint(vec![500]);
     let created = node.post(
@@ -93,6 +96,13 @@ fn webhook_gets_signed_event_and_is_retried_after_a_500() {
         &json!({"url": url, "events": ["import.*"]}),
     );
     assert_eq!(created.status, 201, "{}", created.text);
+    (node, created, received)
+}
+
+#[test]
+fn webhook_gets_signed_event_and_is_retried_after_a_500() {
+    // Quick retries so the test does not wait a second per attempt.
+    let (node, created, received) = node_with_import_webhook("Hooks Inc", "100");
     let secret = created.json["secret"]
         .as_str()
         .expect("secret shown once")
@@ -171,16 +181,8 @@ fn webhook_input_is_validated_and_admin_only_routes_answer_404_for_unknown_ids()
 fn a_delivery_a_stop_left_pending_is_retried_after_the_restart() {
     // Bug: the retry queue lived in memory only; a delivery waiting for its retry when the
     // node stopped stayed "pending" in the log for ever.
-    let mut node = Node::init("Hooks Three");
     // Slow enough that the retry cannot happen before the stop.
-    workflows_common::set_setting(&node, "webhook_retry_base_ms", "2000");
-    node.serve();
-    let (url, received) = endpoint(vec![500]);
-    let created = node.post(
-        "/api/v1/webhooks",
-        &json!({"url": url, "events": ["import.*"]}),
-    );
-    assert_eq!(created.status, 201, "{}", created.text);
+    let (mut node, created, received) = node_with_import_webhook("Hooks Three", "2000");
     let id = created.json["id"].as_str().expect("id").to_string();
     let csv = "name,domain\nAcme,acme.com\n";
     assert_eq!(
