@@ -16,10 +16,10 @@
 //!   until A reports B caught up, against A's store size.
 
 use anyhow::{anyhow, Context, Result};
-use cosell::deals::Deals;
+use cosell::domain::deals::Deals;
 use cosell::net::{self, NetConfig, Network};
+use cosell::store::shared::{self, DealMeta, PartnerRecord};
 use cosell::store::Store;
-use cosell::store_net::{self, DealMeta, PartnerRecord};
 use protocol::deal::{DealDoc, DealId, Invite, Role, SectionUpdate, SharedFields, Signer};
 use protocol::identity::NodeKey;
 use std::path::{Path, PathBuf};
@@ -53,7 +53,7 @@ struct Side {
 impl Side {
     fn open(dir: &Path, name: &'static str, secret: [u8; 32]) -> Result<Side> {
         let store = Arc::new(Store::open(&dir.join("db"))?);
-        store_net::ensure_tables(&store)?;
+        shared::ensure_tables(&store)?;
         let run = store.next_run_counter()?;
         let deals = Arc::new(Deals::open(store.clone(), secret, run, name)?);
         Ok(Side {
@@ -125,9 +125,9 @@ fn partner_record(
 
 fn put_partner(dir: &Path, record: &PartnerRecord) -> Result<()> {
     let store = Store::open(&dir.join("db"))?;
-    store_net::ensure_tables(&store)?;
+    shared::ensure_tables(&store)?;
     let txn = store.write()?;
-    store_net::put_partner_in(&txn, record)?;
+    shared::put_partner_in(&txn, record)?;
     txn.commit()?;
     Ok(())
 }
@@ -178,14 +178,14 @@ fn seed_deals(dir: &Path, count: usize) -> Result<()> {
     let signers = [SECRET_A, SECRET_B, SECRET_C]
         .map(|s| Signer::new(NodeKey::from_secret_bytes(&s), PREBUILT_RUN));
     let store = Store::open(&dir.join("db"))?;
-    store_net::ensure_tables(&store)?;
+    shared::ensure_tables(&store)?;
     let mut n = 0;
     while n < count {
         let txn = store.write()?;
         for i in n..(n + 1000).min(count) {
             let doc = build_deal(&signers, i)?;
             let id = doc.id().to_string();
-            store_net::put_deal_meta_in(
+            shared::put_deal_meta_in(
                 &txn,
                 &DealMeta {
                     id: id.clone(),
@@ -197,12 +197,7 @@ fn seed_deals(dir: &Path, count: usize) -> Result<()> {
                 let envelope = doc
                     .envelope(&change.hash())
                     .ok_or_else(|| anyhow!("a change without its envelope"))?;
-                store_net::put_change_in(
-                    &txn,
-                    &id,
-                    &change.hash().to_string(),
-                    &envelope.encode(),
-                )?;
+                shared::put_change_in(&txn, &id, &change.hash().to_string(), &envelope.encode())?;
             }
         }
         txn.commit()?;
@@ -262,7 +257,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 fn envelope_bytes(store: &Store, deals: &[DealId]) -> Result<u64> {
     let mut total = 0;
     for id in deals {
-        total += store_net::deal_changes(store, &id.to_string())?
+        total += shared::deal_changes(store, &id.to_string())?
             .iter()
             .map(|e| e.len() as u64)
             .sum::<u64>();

@@ -652,7 +652,7 @@ fn wait_for_matrix(node: &Node, partner: &Node, timeout: Duration) -> Value {
 
 // ---- What a partner's own code captures on the wire ----
 
-use cosell::mapping::wire::{self as map_wire, Header, Offer};
+use cosell::domain::mapping::wire::{self as map_wire, Header, Offer};
 use cosell::net::codec::{frame, kind};
 use cosell::net::testing::{framed, Answer, Multiaddr, PeerId, RawPeer};
 use protocol::psi::{PsiLevel, PsiMessage, PsiOutcome, PsiSession};
@@ -727,10 +727,11 @@ fn a_curious_partner_captures_no_canary_and_only_matched_records() {
     let mut curious = Curious::start();
     let out = vendor.cli(&["partner", "invite", "--type", "reseller"]);
     assert!(out.ok(), "invite: {}", out.stderr);
-    let payload = cosell::partners::read_token(out.stdout.trim(), cosell::cli::now_ms())
+    let payload = cosell::domain::partners::read_token(out.stdout.trim(), cosell::clock::now_ms())
         .expect("a valid token");
-    let join = cosell::partners::join_request(&payload, curious.id.as_str(), "Curious Co", vec![])
-        .expect("a join request");
+    let join =
+        cosell::domain::partners::join_request(&payload, curious.id.as_str(), "Curious Co", vec![])
+            .expect("a join request");
     let answer = curious.send(
         &vendor,
         kind::JOIN,

@@ -5,10 +5,10 @@
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ObjType, ReadDoc, ROOT};
-use cosell::deals::Deals;
+use cosell::domain::deals::Deals;
+use cosell::domain::partners::{join_request, read_token};
 use cosell::net::codec::{frame, kind, FRAME_BYTES_MAX};
 use cosell::net::testing::{answer_sync, framed, Answer, Multiaddr, PeerId, RawPeer};
-use cosell::partners::{join_request, read_token};
 use cosell::store::Store;
 use cosell_e2e::{wait_for, Node};
 use protocol::deal::{DealDoc, DealId, SectionUpdate, Signer};
@@ -41,7 +41,7 @@ impl Hostile {
     fn start() -> Hostile {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(Store::open(&dir.path().join("db")).expect("store"));
-        cosell::store_net::ensure_tables(&store).expect("tables");
+        cosell::store::shared::ensure_tables(&store).expect("tables");
         let deals =
             Arc::new(Deals::open(store.clone(), HOSTILE_SECRET, 1, "Hostile Co").expect("deals"));
         // Accept invitations at once, so the deal itself is sent to this peer.
@@ -90,7 +90,7 @@ impl Hostile {
 
     /// This peer's copy of a deal, rebuilt from the changes its engine stored.
     fn doc(&self, deal: DealId) -> DealDoc {
-        let envelopes = cosell::store_net::deal_changes(&self.store, &deal.to_string())
+        let envelopes = cosell::store::shared::deal_changes(&self.store, &deal.to_string())
             .expect("stored changes")
             .iter()
             .map(|b| SignedChange::decode(b).expect("stored envelope"))
@@ -120,7 +120,7 @@ fn join_frame(inviter: &Node, joiner: &NodeId, name: &str) -> (Vec<u8>, String, 
     let out = inviter.cli(&["partner", "invite", "--type", "msp"]);
     assert!(out.ok(), "invite: {}", out.stderr);
     let token = out.stdout.trim().to_string();
-    let payload = read_token(&token, cosell::cli::now_ms()).expect("a valid token");
+    let payload = read_token(&token, cosell::clock::now_ms()).expect("a valid token");
     let request = join_request(&payload, joiner.as_str(), name, vec![]).expect("a join request");
     let body = serde_json::to_vec(&request).expect("json");
     (framed(&frame(kind::JOIN, &body)), token, body)
@@ -391,7 +391,7 @@ fn a_join_proof_replayed_from_another_node_id_is_refused_and_the_invite_stays_op
     let a = NodeKey::from_secret_bytes(&A_SECRET).node_id().clone();
     let b = NodeKey::from_secret_bytes(&B_SECRET).node_id().clone();
     let (join, token, body) = join_frame(&vendor, &a, "Joiner A");
-    let payload = read_token(&token, cosell::cli::now_ms()).expect("a valid token");
+    let payload = read_token(&token, cosell::clock::now_ms()).expect("a valid token");
     let text = String::from_utf8_lossy(&body);
     assert!(!text.contains(&payload.secret), "{text}");
     let (payload_hex, _) = token.split_once('.').expect("payload.signature");

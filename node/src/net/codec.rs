@@ -24,7 +24,7 @@ pub mod kind {
     pub const SYNC: u8 = 2;
     /// A refusal (UTF-8 sentence).
     pub const REFUSED: u8 = 3;
-    /// An account-mapping exchange (`crate::mapping::wire`: a JSON header and PSI messages).
+    /// An account-mapping exchange (`crate::domain::mapping::wire`: a JSON header and PSI messages).
     pub const MAP: u8 = 4;
     /// "This node ended our partnership" (empty body), answered with an empty `ENDED`: sent when
     /// a partner is removed while connected, and to a removed partner that connects, so its

@@ -22,10 +22,10 @@
 pub mod codec;
 pub mod testing;
 
-use crate::deals::Deals;
-use crate::partners::{self, JoinAnswer, JoinRequest};
+use crate::domain::deals::Deals;
+use crate::domain::partners::{self, JoinAnswer, JoinRequest};
+use crate::store::shared;
 use crate::store::Store;
-use crate::store_net;
 use anyhow::{anyhow, Context, Result};
 use codec::{frame, kind, FrameCodec, PROTOCOL};
 use libp2p::futures::StreamExt;
@@ -70,7 +70,8 @@ pub const DOCS_PER_REQUEST_MAX: usize = 256;
 /// ones it refused were never offered again in that connection.
 pub const SYNC_REQUESTS_IN_FLIGHT_MAX: usize = 4;
 const _: () = assert!(
-    DOCS_PER_REQUEST_MAX * SYNC_REQUESTS_IN_FLIGHT_MAX < crate::deals::UNINITIALIZED_REPLICAS_MAX
+    DOCS_PER_REQUEST_MAX * SYNC_REQUESTS_IN_FLIGHT_MAX
+        < crate::domain::deals::UNINITIALIZED_REPLICAS_MAX
 );
 /// Requests queued per partner beyond those in flight (a round of 100k deals is ~400).
 pub const OUTBOX_REQUESTS_MAX: usize = 4096;
@@ -411,7 +412,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
     let (map_tx, map_rx) = mpsc::channel(MAP_INBOUND_QUEUE_MAX);
     let gauges = Arc::new(NetGauges::default());
     let mut partners = HashMap::new();
-    for p in store_net::partners(&store)? {
+    for p in shared::partners(&store)? {
         if !p.is_active() {
             continue;
         }
@@ -542,7 +543,7 @@ struct EventLoop {
 }
 
 fn now_ms() -> u64 {
-    crate::cli::now_ms()
+    crate::clock::now_ms()
 }
 
 fn node_id(peer: &PeerId) -> Option<NodeId> {
@@ -913,7 +914,7 @@ impl EventLoop {
         let store = self.store.clone();
         let id = peer.to_base58();
         self.spawn_blocking(move || {
-            let _ = store_net::touch_partner(&store, &id, now_ms(), None);
+            let _ = shared::touch_partner(&store, &id, now_ms(), None);
             None
         });
         self.request_round(peer, None);
@@ -970,7 +971,7 @@ impl EventLoop {
         let store = self.store.clone();
         let id = peer.to_base58();
         self.spawn_blocking(move || {
-            let _ = store_net::touch_partner(&store, &id, now_ms(), None);
+            let _ = shared::touch_partner(&store, &id, now_ms(), None);
             None
         });
     }
@@ -989,7 +990,7 @@ impl EventLoop {
         let id = peer.to_base58();
         let texts: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
         self.spawn_blocking(move || {
-            let _ = store_net::touch_partner(&store, &id, now_ms(), Some(texts));
+            let _ = shared::touch_partner(&store, &id, now_ms(), Some(texts));
             None
         });
     }
@@ -1009,9 +1010,9 @@ impl EventLoop {
         if self.joining.contains_key(&peer) || self.probation.contains_key(&peer) {
             return;
         }
-        let open = store_net::has_open_invite(&self.store, now_ms()).unwrap_or(false);
-        let issued = open || store_net::has_issued_invites(&self.store).unwrap_or(false);
-        let removed = store_net::partner(&self.store, &peer.to_base58())
+        let open = shared::has_open_invite(&self.store, now_ms()).unwrap_or(false);
+        let issued = open || shared::has_issued_invites(&self.store).unwrap_or(false);
+        let removed = shared::partner(&self.store, &peer.to_base58())
             .ok()
             .flatten()
             .is_some_and(|p| !p.is_active());
@@ -1097,7 +1098,7 @@ impl EventLoop {
             let store = self.store.clone();
             let id = peer.to_base58();
             self.spawn_blocking(move || {
-                let _ = store_net::touch_partner(&store, &id, now_ms(), None);
+                let _ = shared::touch_partner(&store, &id, now_ms(), None);
                 None
             });
         }
@@ -1192,10 +1193,10 @@ impl EventLoop {
                     let outcome = partners::accept_join(&store, &me, &joiner, &join, now_ms())
                         .map(|record| (record.name, parse_addrs(&record.addrs)))
                         .map_err(|e| {
-                            let _ = crate::audit::record(
+                            let _ = crate::domain::audit::record(
                                 &store,
                                 now_ms(),
-                                crate::audit::kind::PARTNER,
+                                crate::domain::audit::kind::PARTNER,
                                 Some(&joiner),
                                 format!("refused a join from {joiner}: {e}"),
                                 serde_json::json!({"event": "join_refused", "reason": e.to_string()}),
@@ -1386,10 +1387,10 @@ impl EventLoop {
 }
 
 fn audit_bad_message(store: &Store, peer: &NodeId, why: &str) {
-    let _ = crate::audit::record(
+    let _ = crate::domain::audit::record(
         store,
         now_ms(),
-        crate::audit::kind::REJECTED,
+        crate::domain::audit::kind::REJECTED,
         Some(peer.as_str()),
         format!("refused a message from {peer}: {why}"),
         serde_json::json!({"reason": why}),

@@ -8,7 +8,7 @@
 //! The node itself never uses this module.
 
 use super::codec::{read_frame, write_frame, PROTOCOL};
-use crate::deals::Deals;
+use crate::domain::deals::Deals;
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
 use libp2p::futures::{AsyncRead, AsyncWrite, AsyncWriteExt, StreamExt};

@@ -1,0 +1,415 @@
+//! `cosell.toml`: the node's settings. Each key can be overridden by an environment variable
+//! `COSELL_<KEY>` (upper case), and the `serve` flags override both.
+
+use anyhow::{Context, Result};
+use protocol::records::Currency;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Default HTTP listen address: loopback only, so a fresh node is not reachable from outside.
+pub const HTTP_ADDR_DEFAULT: &str = "127.0.0.1:7600";
+/// Default libp2p listen addresses: TCP and QUIC on port 7601 (QUIC runs over UDP, so the two
+/// share the number). A partner dials every address it knows at once and keeps the first that
+/// connects, so a firewall that blocks UDP only costs the QUIC attempt.
+pub const P2P_ADDRS_DEFAULT: [&str; 2] = ["/ip4/0.0.0.0/tcp/7601", "/ip4/0.0.0.0/udp/7601/quic-v1"];
+
+/// Longest account-mapping schedule interval: a year (longer is as good as off, and the hours
+/// must fit a `Duration`).
+pub const MAPPING_INTERVAL_HOURS_MAX: f64 = 24.0 * 366.0;
+
+/// The settings in `cosell.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The company's name, as partners see it. Env: `COSELL_NAME`.
+    pub name: String,
+    /// HTTP API and web UI listen address. Env: `COSELL_HTTP`.
+    #[serde(default = "http_default")]
+    pub http: String,
+    /// libp2p listen multiaddrs. Env: `COSELL_P2P` (comma-separated).
+    #[serde(default = "p2p_default")]
+    pub p2p: Vec<String>,
+    /// Currency for amounts that name none (CSV imports). Env: `COSELL_DEFAULT_CURRENCY`.
+    #[serde(default = "currency_default")]
+    pub default_currency: String,
+    /// First wait before a failed webhook delivery is retried, in milliseconds (doubles each
+    /// time). Env: `COSELL_WEBHOOK_RETRY_BASE_MS`.
+    #[serde(default = "webhook_retry_base_ms_default")]
+    pub webhook_retry_base_ms: u64,
+    /// Days an invitation to a deal waits for an answer before it expires (fractions allowed).
+    /// Env: `COSELL_INVITATION_EXPIRY_DAYS`.
+    #[serde(default = "invitation_expiry_days_default")]
+    pub invitation_expiry_days: f64,
+    /// Days an approved deal registration protects its partner. Env:
+    /// `COSELL_REGISTRATION_PROTECTION_DAYS`.
+    #[serde(default = "registration_protection_days_default")]
+    pub registration_protection_days: f64,
+    /// Hours a vendor has to answer a deal registration before it is flagged overdue. Env:
+    /// `COSELL_REGISTRATION_SLA_HOURS`.
+    #[serde(default = "registration_sla_hours_default")]
+    pub registration_sla_hours: f64,
+    /// Accept every invitation to a deal from a partner as it arrives (default false: the
+    /// inbox shows a redacted summary until someone accepts). Env:
+    /// `COSELL_AUTO_ACCEPT_INVITATIONS`.
+    #[serde(default)]
+    pub auto_accept_invitations: bool,
+    /// Hours between scheduled account-mapping runs with each connected partner (fractions
+    /// allowed; 0 = no schedule). Env: `COSELL_MAPPING_INTERVAL_HOURS`.
+    #[serde(default = "mapping_interval_hours_default")]
+    pub mapping_interval_hours: f64,
+    /// Account-mapping runs per partner per hour, counted for runs either side starts: 1 to
+    /// 12 (a node may be stricter than the default, never laxer). Env:
+    /// `COSELL_MAPPING_RUNS_PER_HOUR`.
+    #[serde(default = "mapping_runs_per_hour_default")]
+    pub mapping_runs_per_hour: usize,
+    /// Memory redb may use to cache database pages, in MiB (8 to 65536). A large import is one
+    /// transaction whose indexes outgrow a small cache; more cache makes it faster at the cost
+    /// of the node's resident memory (BENCHMARKS.md has the trade-off). Env: `COSELL_CACHE_MB`.
+    #[serde(default = "cache_mb_default")]
+    pub cache_mb: u64,
+}
+
+/// Bounds of [`Config::cache_mb`].
+pub const CACHE_MB_RANGE: std::ops::RangeInclusive<u64> = 8..=65536;
+
+fn cache_mb_default() -> u64 {
+    (crate::store::STORE_CACHE_BYTES / (1024 * 1024)) as u64
+}
+
+fn mapping_interval_hours_default() -> f64 {
+    24.0
+}
+fn mapping_runs_per_hour_default() -> usize {
+    crate::domain::mapping::RUNS_PER_HOUR_MAX
+}
+
+fn invitation_expiry_days_default() -> f64 {
+    14.0
+}
+fn registration_protection_days_default() -> f64 {
+    90.0
+}
+fn registration_sla_hours_default() -> f64 {
+    48.0
+}
+
+fn webhook_retry_base_ms_default() -> u64 {
+    1000
+}
+
+fn http_default() -> String {
+    HTTP_ADDR_DEFAULT.to_string()
+}
+fn p2p_default() -> Vec<String> {
+    P2P_ADDRS_DEFAULT.iter().map(|a| a.to_string()).collect()
+}
+fn currency_default() -> String {
+    "USD".to_string()
+}
+
+impl Config {
+    /// The settings for a new node.
+    pub fn new(name: &str) -> Config {
+        Config {
+            name: name.to_string(),
+            http: http_default(),
+            p2p: p2p_default(),
+            default_currency: currency_default(),
+            webhook_retry_base_ms: webhook_retry_base_ms_default(),
+            invitation_expiry_days: invitation_expiry_days_default(),
+            registration_protection_days: registration_protection_days_default(),
+            registration_sla_hours: registration_sla_hours_default(),
+            auto_accept_invitations: false,
+            mapping_interval_hours: mapping_interval_hours_default(),
+            mapping_runs_per_hour: mapping_runs_per_hour_default(),
+            cache_mb: cache_mb_default(),
+        }
+    }
+
+    /// Reads `cosell.toml`, then applies `COSELL_*` environment overrides, then validates.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
+        config.apply_env(|k| std::env::var(k).ok())?;
+        config
+            .validate()
+            .with_context(|| format!("{} is not valid", path.display()))?;
+        Ok(config)
+    }
+
+    /// Applies the `COSELL_*` overrides `var` gives; a value that does not parse is an error
+    /// naming the variable, never silently ignored.
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        fn parsed<T: std::str::FromStr>(key: &str, value: String) -> Result<T> {
+            value.trim().parse().map_err(|_| {
+                anyhow::anyhow!("environment variable {key}={value:?} is not a valid number")
+            })
+        }
+        if let Some(v) = var("COSELL_NAME") {
+            self.name = v;
+        }
+        if let Some(v) = var("COSELL_HTTP") {
+            self.http = v;
+        }
+        if let Some(v) = var("COSELL_P2P") {
+            self.p2p = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if let Some(v) = var("COSELL_DEFAULT_CURRENCY") {
+            self.default_currency = v;
+        }
+        if let Some(v) = var("COSELL_WEBHOOK_RETRY_BASE_MS") {
+            self.webhook_retry_base_ms = parsed("COSELL_WEBHOOK_RETRY_BASE_MS", v)?;
+        }
+        if let Some(v) = var("COSELL_INVITATION_EXPIRY_DAYS") {
+            self.invitation_expiry_days = parsed("COSELL_INVITATION_EXPIRY_DAYS", v)?;
+        }
+        if let Some(v) = var("COSELL_REGISTRATION_PROTECTION_DAYS") {
+            self.registration_protection_days = parsed("COSELL_REGISTRATION_PROTECTION_DAYS", v)?;
+        }
+        if let Some(v) = var("COSELL_REGISTRATION_SLA_HOURS") {
+            self.registration_sla_hours = parsed("COSELL_REGISTRATION_SLA_HOURS", v)?;
+        }
+        if let Some(v) = var("COSELL_AUTO_ACCEPT_INVITATIONS") {
+            self.auto_accept_invitations = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => anyhow::bail!(
+                    "environment variable COSELL_AUTO_ACCEPT_INVITATIONS={v:?} must be true or false"
+                ),
+            };
+        }
+        if let Some(v) = var("COSELL_MAPPING_INTERVAL_HOURS") {
+            self.mapping_interval_hours = parsed("COSELL_MAPPING_INTERVAL_HOURS", v)?;
+        }
+        if let Some(v) = var("COSELL_MAPPING_RUNS_PER_HOUR") {
+            self.mapping_runs_per_hour = parsed("COSELL_MAPPING_RUNS_PER_HOUR", v)?;
+        }
+        if let Some(v) = var("COSELL_CACHE_MB") {
+            self.cache_mb = parsed("COSELL_CACHE_MB", v)?;
+        }
+        Ok(())
+    }
+
+    /// Checks values a typo could break.
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            anyhow::bail!("name must not be empty");
+        }
+        self.default_currency()?;
+        for (key, v) in [
+            ("invitation_expiry_days", self.invitation_expiry_days),
+            (
+                "registration_protection_days",
+                self.registration_protection_days,
+            ),
+            ("registration_sla_hours", self.registration_sla_hours),
+        ] {
+            if !v.is_finite() || v <= 0.0 {
+                anyhow::bail!("{key} must be a positive number, not {v}");
+            }
+        }
+        let hours = self.mapping_interval_hours;
+        if !hours.is_finite() || !(0.0..=MAPPING_INTERVAL_HOURS_MAX).contains(&hours) {
+            anyhow::bail!(
+                "mapping_interval_hours must be 0 (off) or a positive number up to \
+                 {MAPPING_INTERVAL_HOURS_MAX}, not {hours}"
+            );
+        }
+        let runs = self.mapping_runs_per_hour;
+        if !(1..=crate::domain::mapping::RUNS_PER_HOUR_MAX).contains(&runs) {
+            anyhow::bail!(
+                "mapping_runs_per_hour must be 1 to {}, not {runs}",
+                crate::domain::mapping::RUNS_PER_HOUR_MAX
+            );
+        }
+        if !CACHE_MB_RANGE.contains(&self.cache_mb) {
+            anyhow::bail!(
+                "cache_mb must be {} to {} (MiB), not {}",
+                CACHE_MB_RANGE.start(),
+                CACHE_MB_RANGE.end(),
+                self.cache_mb
+            );
+        }
+        Ok(())
+    }
+
+    /// The database page cache these settings give, in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        usize::try_from(self.cache_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
+    /// The workflow windows these settings give.
+    pub fn windows(&self) -> crate::domain::deals::Windows {
+        crate::domain::deals::Windows::from_settings(
+            self.invitation_expiry_days,
+            self.registration_protection_days,
+            self.registration_sla_hours,
+        )
+    }
+
+    /// The account-mapping settings these give.
+    pub fn mapping(&self) -> crate::domain::mapping::MappingSettings {
+        let interval = (self.mapping_interval_hours > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.mapping_interval_hours * 3600.0));
+        crate::domain::mapping::MappingSettings {
+            runs_per_hour: self.mapping_runs_per_hour,
+            interval,
+        }
+    }
+
+    /// The default currency, parsed.
+    pub fn default_currency(&self) -> Result<Currency> {
+        Currency::parse(&self.default_currency)
+            .map_err(|e| anyhow::anyhow!("default_currency: {e}"))
+    }
+
+    /// The file's text, with a comment on every key.
+    pub fn to_toml(&self) -> String {
+        let p2p = self
+            .p2p
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "# cosell node settings. Each key can be overridden by the environment variable\n\
+             # COSELL_<KEY> (e.g. COSELL_HTTP); `cosell serve` flags override both.\n\n\
+             # The company's name, as partners see it.\n\
+             name = {:?}\n\n\
+             # HTTP API and web UI listen address (port 0 = any free port).\n\
+             http = {:?}\n\n\
+             # libp2p listen multiaddrs for partner connections: TCP (/ip4/ADDR/tcp/PORT)\n\
+             # and QUIC (/ip4/ADDR/udp/PORT/quic-v1).\n\
+             p2p = [{p2p}]\n\n\
+             # ISO 4217 currency for imported amounts that name none.\n\
+             default_currency = {:?}\n\n\
+             # First wait before a failed webhook delivery is retried (ms); it doubles each time.\n\
+             webhook_retry_base_ms = {}\n\n\
+             # Days an invitation to a deal waits for an answer before it expires.\n\
+             invitation_expiry_days = {:?}\n\n\
+             # Days an approved deal registration protects its partner (renewed on re-approval).\n\
+             registration_protection_days = {:?}\n\n\
+             # Hours a vendor has to answer a deal registration before it is flagged overdue.\n\
+             registration_sla_hours = {:?}\n\n\
+             # Accept every invitation to a deal from a partner as it arrives (otherwise the\n\
+             # inbox holds a redacted summary until someone accepts).\n\
+             auto_accept_invitations = {}\n\n\
+             # Hours between scheduled account-mapping runs with each connected partner\n\
+             # (0 = only on demand, `cosell map PARTNER`).\n\
+             mapping_interval_hours = {:?}\n\n\
+             # Account-mapping runs per partner per hour, whichever side starts them (1 to 12).\n\
+             mapping_runs_per_hour = {}\n\n\
+             # Memory for the database page cache, in MiB (8 to 65536). More makes large\n\
+             # imports faster and the node's resident memory larger.\n\
+             cache_mb = {}\n",
+            self.name,
+            self.http,
+            self.default_currency,
+            self.webhook_retry_base_ms,
+            self.invitation_expiry_days,
+            self.registration_protection_days,
+            self.registration_sla_hours,
+            self.auto_accept_invitations,
+            self.mapping_interval_hours,
+            self.mapping_runs_per_hour,
+            self.cache_mb
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_config_reads_back_and_env_overrides_it() {
+        let c = Config::new("Acme \"Cloud\"");
+        let mut back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back.name, "Acme \"Cloud\"");
+        back.apply_env(|k| (k == "COSELL_HTTP").then(|| "127.0.0.1:0".to_string()))
+            .expect("env");
+        assert_eq!(back.http, "127.0.0.1:0");
+        assert_eq!(back.p2p, P2P_ADDRS_DEFAULT.to_vec());
+        assert_eq!(back.registration_sla_hours, 48.0);
+        back.apply_env(|k| (k == "COSELL_REGISTRATION_SLA_HOURS").then(|| "0.001".to_string()))
+            .expect("env");
+        assert_eq!(back.registration_sla_hours, 0.001);
+        assert_eq!(back.windows().registration_sla_ms, 3600);
+        assert!(back.validate().is_ok());
+        back.invitation_expiry_days = 0.0;
+        assert!(back.validate().is_err());
+    }
+
+    #[test]
+    fn mapping_schedule_defaults_to_daily_and_zero_turns_it_off() {
+        let mut c: Config = toml::from_str(&Config::new("Acme").to_toml()).unwrap();
+        assert_eq!(
+            c.mapping().interval,
+            Some(std::time::Duration::from_secs(24 * 3600))
+        );
+        assert_eq!(
+            c.mapping().runs_per_hour,
+            crate::domain::mapping::RUNS_PER_HOUR_MAX
+        );
+        c.apply_env(|k| (k == "COSELL_MAPPING_INTERVAL_HOURS").then(|| "0".to_string()))
+            .expect("env");
+        assert_eq!(c.mapping().interval, None);
+        assert!(c.validate().is_ok());
+        c.mapping_interval_hours = -1.0;
+        assert!(c.validate().is_err());
+        c.mapping_interval_hours = 1e300;
+        assert!(c.validate().is_err(), "would overflow a Duration");
+        c.mapping_interval_hours = 1.0;
+        c.apply_env(|k| (k == "COSELL_MAPPING_RUNS_PER_HOUR").then(|| "2".to_string()))
+            .expect("env");
+        assert_eq!(c.mapping().runs_per_hour, 2);
+        c.mapping_runs_per_hour = crate::domain::mapping::RUNS_PER_HOUR_MAX + 1;
+        assert!(
+            c.validate().is_err(),
+            "a node may not be laxer than the limit"
+        );
+        c.mapping_runs_per_hour = 0;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("name = \"x\"\nhttpp = \"a\"\n").is_err());
+    }
+
+    #[test]
+    fn the_page_cache_size_is_a_setting_with_bounds() {
+        let mut c = Config::new("Acme");
+        assert_eq!(c.cache_bytes(), crate::store::STORE_CACHE_BYTES);
+        c.apply_env(|k| (k == "COSELL_CACHE_MB").then(|| "256".to_string()))
+            .expect("env");
+        assert_eq!(c.cache_bytes(), 256 * 1024 * 1024);
+        let back: Config = toml::from_str(&c.to_toml()).expect("reads back");
+        assert_eq!(back.cache_mb, 256);
+        c.cache_mb = 4;
+        let err = c.validate().expect_err("too small");
+        assert!(
+            err.to_string().contains("cache_mb must be 8 to 65536"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_environment_override_that_is_not_a_number_is_an_error_naming_it() {
+        let mut c = Config::new("Acme");
+        let err = c
+            .apply_env(|k| (k == "COSELL_CACHE_MB").then(|| "lots".to_string()))
+            .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "environment variable COSELL_CACHE_MB=\"lots\" is not a valid number"
+        );
+        assert_eq!(c.cache_mb, Config::new("Acme").cache_mb, "left as it was");
+    }
+}

@@ -1,0 +1,279 @@
+//! `cosell share` and `cosell deals …`: thin shells over the running node's API.
+
+use crate::app::datadir::DataDir;
+use crate::cli::client::Client;
+use crate::cli::partners::segment;
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+/// Deal commands.
+#[derive(Debug, Subcommand)]
+pub enum DealsCommand {
+    /// List shared deals.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one deal with each change's author, time and signature check.
+    Show {
+        /// The deal id.
+        deal: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write this node's own section of a deal.
+    Note {
+        /// The deal id.
+        deal: String,
+        /// A note to append.
+        #[arg(long)]
+        note: Option<String>,
+        /// This node's next step.
+        #[arg(long)]
+        next_step: Option<String>,
+        /// This node's contribution.
+        #[arg(long)]
+        contribution: Option<String>,
+    },
+    /// Accept this node's invitation to a deal.
+    Accept {
+        /// The deal id.
+        deal: String,
+    },
+    /// Decline this node's invitation to a deal.
+    Decline {
+        /// The deal id.
+        deal: String,
+    },
+    /// Link a deal to one of this node's opportunities (or create one on the deal's account).
+    Link {
+        /// The deal id.
+        deal: String,
+        /// This node's opportunity id.
+        #[arg(long, conflicts_with = "create")]
+        opportunity: Option<String>,
+        /// Create an opportunity, matched to an account by the deal's domain.
+        #[arg(long)]
+        create: bool,
+    },
+    /// Propose who sourced and who influenced a deal (participants by id or name).
+    Attribute {
+        /// The deal id.
+        deal: String,
+        /// The participant that sourced the deal.
+        #[arg(long)]
+        sourced_by: String,
+        /// Participants that influenced it, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        influenced_by: Vec<String>,
+    },
+    /// Accept another participant's attribution proposal.
+    AcceptAttribution {
+        /// The deal id.
+        deal: String,
+        /// The proposer (needed when several proposed).
+        #[arg(long)]
+        proposer: Option<String>,
+    },
+}
+
+/// `cosell share OPP --with P1,P2`: prints the new deal id alone.
+pub fn share(
+    dir: &DataDir,
+    opportunity: &str,
+    with: &[String],
+    role: Option<String>,
+) -> Result<()> {
+    if with.is_empty() {
+        bail!("name the partners to share with: --with PARTNER[,PARTNER…]");
+    }
+    let client = Client::for_data_dir(dir)?;
+    let deal = client.json(
+        "POST",
+        "/deals",
+        Some(&json!({"opportunity_id": opportunity, "partners": with, "role": role})),
+    )?;
+    println!("{}", deal["id"].as_str().unwrap_or_default());
+    let fields: Vec<&str> = deal["fields"]
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    eprintln!("shared fields: {}", fields.join(", "));
+    Ok(())
+}
+
+/// Runs one deals command.
+pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
+    let client = Client::for_data_dir(dir)?;
+    match command {
+        DealsCommand::List { json } => {
+            let items = client.list_all("/deals")?;
+            if json {
+                let answer = serde_json::json!({"items": items, "next_cursor": null});
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+                return Ok(());
+            }
+            if items.is_empty() {
+                eprintln!("no deals yet: `cosell share OPPORTUNITY --with PARTNER` makes one");
+            }
+            for d in &items {
+                let names: Vec<String> = d["participants"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| {
+                        format!(
+                            "{} ({})",
+                            p["name"].as_str().unwrap_or("?"),
+                            p["status"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                println!(
+                    "{}  {}  stage={}  with {}",
+                    d["id"].as_str().unwrap_or("?"),
+                    d["fields"]["name"].as_str().unwrap_or("(untitled)"),
+                    d["stage"].as_str().unwrap_or("-"),
+                    names.join(", ")
+                );
+            }
+        }
+        DealsCommand::Show { deal, json } => {
+            let d = client.json("GET", &format!("/deals/{}", segment(&deal)), None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print_deal(&d);
+            }
+        }
+        DealsCommand::Note {
+            deal,
+            note,
+            next_step,
+            contribution,
+        } => {
+            client.json(
+                "PATCH",
+                &format!("/deals/{}", segment(&deal)),
+                Some(&json!({"note": note, "next_step": next_step, "contribution": contribution})),
+            )?;
+            eprintln!("section updated");
+        }
+        DealsCommand::Accept { deal } => {
+            client.json("POST", &format!("/deals/{}/accept", segment(&deal)), None)?;
+            eprintln!("accepted");
+        }
+        DealsCommand::Decline { deal } => {
+            client.json("POST", &format!("/deals/{}/decline", segment(&deal)), None)?;
+            eprintln!("declined");
+        }
+        DealsCommand::Link {
+            deal,
+            opportunity,
+            create,
+        } => {
+            if opportunity.is_none() && !create {
+                bail!("name the opportunity (--opportunity ID) or --create one");
+            }
+            let body = match opportunity {
+                Some(o) => json!({ "opportunity_id": o }),
+                None => json!({ "create": true }),
+            };
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/link", segment(&deal)),
+                Some(&body),
+            )?;
+            print_stages(&d);
+        }
+        DealsCommand::Attribute {
+            deal,
+            sourced_by,
+            influenced_by,
+        } => {
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/attribution", segment(&deal)),
+                Some(&json!({"sourced_by": sourced_by, "influenced_by": influenced_by})),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&d["attribution"])?);
+        }
+        DealsCommand::AcceptAttribution { deal, proposer } => {
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/attribution/accept", segment(&deal)),
+                Some(&json!({ "proposer": proposer })),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&d["attribution"])?);
+        }
+    }
+    Ok(())
+}
+
+fn print_stages(d: &Value) {
+    let names: std::collections::HashMap<&str, &str> = d["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    for (node, stage) in d["stages"].as_object().into_iter().flatten() {
+        println!(
+            "  {}: {}",
+            names.get(node.as_str()).unwrap_or(&node.as_str()),
+            stage.as_str().unwrap_or("-")
+        );
+    }
+}
+
+fn print_deal(d: &Value) {
+    println!("deal {}", d["id"].as_str().unwrap_or("?"));
+    println!("origin {}", d["origin"].as_str().unwrap_or("?"));
+    println!("participants:");
+    for p in d["participants"].as_array().into_iter().flatten() {
+        println!(
+            "  {}  {}  {}  {}",
+            p["id"].as_str().unwrap_or("?"),
+            p["name"].as_str().unwrap_or("?"),
+            p["role"].as_str().unwrap_or("?"),
+            p["status"].as_str().unwrap_or("?")
+        );
+    }
+    println!("fields:");
+    for (k, v) in d["fields"].as_object().into_iter().flatten() {
+        println!("  {k}: {}", v.as_str().unwrap_or_default());
+    }
+    println!("stages:");
+    print_stages(d);
+    let a = &d["attribution"];
+    if a["proposals"].as_array().is_some_and(|p| !p.is_empty()) {
+        println!(
+            "attribution: agreed={} disputed={}",
+            a["agreed"]["sourced_by"].as_str().unwrap_or("-"),
+            a["disputed"]
+        );
+    }
+    println!("sections:");
+    for (node, s) in d["sections"].as_object().into_iter().flatten() {
+        println!("  {node}: {s}");
+    }
+    println!("history:");
+    for h in d["history"].as_array().into_iter().flatten() {
+        println!(
+            "  {}  {}  {}  {}  {}",
+            h["at"].as_str().unwrap_or("?"),
+            &h["change"].as_str().unwrap_or("?")
+                [..12.min(h["change"].as_str().unwrap_or("").len())],
+            h["author"].as_str().unwrap_or("?"),
+            if h["verified"].as_bool() == Some(true) {
+                "signature ok"
+            } else {
+                "SIGNATURE BAD"
+            },
+            h["summary"].as_str().unwrap_or("")
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! The `cosell` command line. Each command is a thin shell over the library; errors surface as
+//! one sentence on stderr and a non-zero exit (see `main.rs`).
+
+pub mod admin;
+pub mod client;
+pub mod deals;
+pub mod demo;
+pub mod mapping;
+pub mod partners;
+pub mod policy;
+pub mod serve;
+pub mod workflows;
+
+use crate::app::config::Config;
+use crate::app::datadir::{write_private, DataDir};
+use crate::app::identity::Identity;
+use crate::cli::client::Client;
+use crate::clock::now_ms;
+use crate::domain::auth::{create_token, Role};
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Read};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+
+/// cosell: a self-hosted, peer-to-peer co-sell network node.
+#[derive(Debug, Parser)]
+#[command(name = "cosell", version, about)]
+pub struct Cli {
+    /// The node's data directory [default: ./cosell-data; for `demo`: a temporary directory].
+    #[arg(long, global = true, env = "COSELL_DATA")]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where a node's data lives when neither `--data` nor `COSELL_DATA` says.
+pub const DATA_DIR_DEFAULT: &str = "./cosell-data";
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start three nodes on loopback (a vendor, a reseller, an SI) with generated data,
+    /// partnerships, policies and shared deals; print their web addresses; Ctrl-C stops all.
+    Demo,
+    /// Create a new node in the data directory: identity key, database, settings, admin token.
+    Init {
+        /// The company's name, as partners will see it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Run the node (HTTP API, web UI, partner connections) until SIGINT or SIGTERM.
+    Serve {
+        /// HTTP listen address (default from cosell.toml: 127.0.0.1:7600; port 0 = any).
+        #[arg(long, env = "COSELL_HTTP")]
+        http: Option<String>,
+        /// libp2p listen multiaddr, TCP (`/ip4/…/tcp/PORT`) or QUIC (`/ip4/…/udp/PORT/quic-v1`);
+        /// repeatable (default from cosell.toml: TCP and QUIC on 0.0.0.0 port 7601).
+        #[arg(long)]
+        p2p: Vec<String>,
+    },
+    /// Data-sharing policies: write, check and preview what a partner receives.
+    Policy {
+        #[command(subcommand)]
+        what: PolicyCommand,
+    },
+    /// Import a CRM export (CSV) through the running node, all or nothing. FILE `-` reads the
+    /// CSV from standard input (`… | cosell import accounts -`).
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Partnerships: invite, join, list, remove.
+    Partner {
+        #[command(subcommand)]
+        what: crate::cli::partners::PartnerCommand,
+    },
+    /// Run account mapping with a partner now and print the matrix (--show: the latest one;
+    /// --propose DOMAIN: share my open opportunity on an overlapping account as a deal).
+    Map(crate::cli::mapping::MapArgs),
+    /// Account-mapping populations: list, set, remove.
+    Populations {
+        #[command(subcommand)]
+        what: crate::cli::mapping::PopulationsCommand,
+    },
+    /// Share an opportunity with partners as a co-sell deal; prints the deal id.
+    Share {
+        /// The opportunity id.
+        opportunity: String,
+        /// Partners (node ids or names), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        with: Vec<String>,
+        /// This node's role in the deal (default vendor).
+        #[arg(long = "as")]
+        role: Option<String>,
+    },
+    /// Invitations to deals waiting for this node (a redacted summary until accepted).
+    Inbox {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only invitations in this state (invited, accepted, declined, expired).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Register a deal with a vendor partner; prints the registration id.
+    Register(crate::cli::workflows::RegisterArgs),
+    /// Deal registrations: list, show, approve, reject.
+    Registrations {
+        #[command(subcommand)]
+        what: crate::cli::workflows::RegistrationsCommand,
+    },
+    /// Shared deals: list, show, write this node's section, accept, decline.
+    Deals {
+        #[command(subcommand)]
+        what: crate::cli::deals::DealsCommand,
+    },
+    /// Users who sign in to the web UI (admin).
+    Users {
+        #[command(subcommand)]
+        what: crate::cli::admin::UsersCommand,
+    },
+    /// API tokens with a role (admin).
+    Tokens {
+        #[command(subcommand)]
+        what: crate::cli::admin::TokensCommand,
+    },
+    /// Webhooks for node events, signed with HMAC-SHA256 (admin).
+    Webhooks {
+        #[command(subcommand)]
+        what: crate::cli::admin::WebhooksCommand,
+    },
+    /// The audit log: shares, policy and partnership changes, refused changes.
+    Audit {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only entries of this kind (share, share_update, policy, partner, rejected).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Most entries.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+}
+
+/// Policy commands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print a commented policy template to start from (minimal, reseller, si).
+    Init {
+        /// Which template.
+        #[arg(long, default_value = "minimal")]
+        template: String,
+    },
+    /// Validate a policy file; errors name the line and key.
+    Check {
+        /// The policy file (TOML, or JSON by its .json extension).
+        file: PathBuf,
+    },
+    /// Set the policy for a partner (validated; every version is kept).
+    Set {
+        /// Node id or unique partner name.
+        partner: String,
+        /// The policy file (TOML, or JSON by its .json extension).
+        file: PathBuf,
+    },
+    /// Show the policy in force for a partner and its versions.
+    Show {
+        /// Node id or unique partner name.
+        partner: String,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a partner receives: under a policy file, or (a partner name or id) under the
+    /// policy set for that partner.
+    Preview {
+        /// A policy file, or a partner.
+        file: PathBuf,
+        /// Preview one opportunity only.
+        #[arg(long)]
+        opportunity: Option<String>,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What an import file holds.
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// Accounts (companies): Salesforce, HubSpot or cosell headers.
+    Accounts {
+        /// The CSV file, or `-` to read it from standard input (a file named `-`: `./-`).
+        file: PathBuf,
+    },
+    /// Opportunities (deals): Salesforce, HubSpot or cosell headers.
+    Opportunities {
+        /// The CSV file, or `-` to read it from standard input (a file named `-`: `./-`).
+        file: PathBuf,
+        /// How the file writes dates like 03/04/2026: DD/MM/YYYY (day first), MM/DD/YYYY
+        /// (month first) or YYYY-MM-DD (refuse dates whose day and month could be either).
+        /// Default: month first, day first in a `;`-separated file; a close date header naming
+        /// its format (`Close Date (DD/MM/YYYY)`) wins.
+        #[arg(long, value_name = "FORMAT", value_parser = date_format)]
+        date_format: Option<String>,
+    },
+}
+
+/// `--date-format`: checked here (a usage error, exit 2), sent in the canonical spelling.
+fn date_format(value: &str) -> std::result::Result<String, String> {
+    crate::import::DateOrder::parse_setting(value).map(|order| order.format().to_string())
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let data = cli.data.clone();
+    let dir = DataDir::new(cli.data.unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT)));
+    match cli.command {
+        Command::Demo => crate::cli::demo::run(data),
+        Command::Init { name } => init(&dir, &name),
+        Command::Serve { http, p2p } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(crate::cli::serve::serve(
+                &dir,
+                crate::cli::serve::ServeOptions { http, p2p },
+            ))
+        }
+        Command::Policy { what } => crate::cli::policy::run(&dir, what),
+        Command::Import { what } => match what {
+            ImportWhat::Accounts { file } => import(&dir, "accounts", &file, None),
+            ImportWhat::Opportunities { file, date_format } => {
+                import(&dir, "opportunities", &file, date_format.as_deref())
+            }
+        },
+        Command::Partner { what } => crate::cli::partners::run(&dir, what),
+        Command::Map(args) => crate::cli::mapping::map(&dir, args),
+        Command::Populations { what } => crate::cli::mapping::populations(&dir, what),
+        Command::Share {
+            opportunity,
+            with,
+            role,
+        } => crate::cli::deals::share(&dir, &opportunity, &with, role),
+        Command::Deals { what } => crate::cli::deals::run(&dir, what),
+        Command::Inbox { json, status } => crate::cli::workflows::inbox(&dir, json, status),
+        Command::Register(args) => crate::cli::workflows::register(&dir, args),
+        Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
+        Command::Users { what } => crate::cli::admin::users(&dir, what),
+        Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
+        Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
+        Command::Audit { json, kind, limit } => {
+            crate::cli::partners::audit(&dir, json, kind, limit)
+        }
+    }
+}
+
+fn init(dir: &DataDir, name: &str) -> Result<()> {
+    let config = Config::new(name.trim());
+    config.validate()?;
+    if dir.is_initialized() {
+        bail!(
+            "{} is already initialized (node files exist there); use another --data directory",
+            dir.root().display()
+        );
+    }
+    // A file init would write that is there already (an admin.token copied in, a leftover of
+    // an interrupted write) is the user's: refused by name, never replaced. This also makes the
+    // clean-up below, which removes what init wrote, remove nothing init did not write.
+    if let Some(stray) = dir.init_files().into_iter().find(|f| f.exists()) {
+        bail!(
+            "{} already exists and init would replace it; move it away, or use another --data directory",
+            stray.display()
+        );
+    }
+    if !dir.root().exists() {
+        // A directory cosell creates is its owner's alone: it holds the key and the CRM data.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir.root())
+            .with_context(|| format!("cannot create {}", dir.root().display()))?;
+    }
+    // Write the key last: a directory counts as initialized once any node file exists, so a
+    // failure part-way leaves files that we remove again.
+    let result = (|| -> Result<String> {
+        let store = Store::open(&dir.database())?;
+        let token = create_token(&store, "admin token from init", Role::Admin, now_ms())?;
+        drop(store);
+        write_private(&dir.admin_token(), format!("{token}\n").as_bytes())?;
+        crate::app::datadir::write_atomic(&dir.config(), config.to_toml().as_bytes(), 0o644)?;
+        let identity = Identity::generate()?;
+        identity.save(&dir.identity_key())?;
+        Ok(identity.node_id())
+    })();
+    match result {
+        Ok(id) => {
+            println!("{id}");
+            eprintln!(
+                "initialized node \"{}\" in {}; start it with `cosell serve --data {}`",
+                config.name,
+                dir.root().display(),
+                dir.root().display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            for path in dir.init_files() {
+                let _ = std::fs::remove_file(path);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `cosell import WHAT FILE`: streams the file (or standard input, FILE `-`) to the node's
+/// import route, never holding it in memory whole, and prints the node's summary or every bad
+/// row it names.
+fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) -> Result<()> {
+    let from_stdin = file.as_os_str() == "-";
+    let (source, input, size): (String, Box<dyn Read>, Option<u64>) = if from_stdin {
+        let stdin = std::io::stdin();
+        ("stdin".to_string(), Box::new(stdin.lock()), None)
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let metadata = f
+            .metadata()
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        // Opening a directory succeeds on Unix; reading it fails only once the upload has
+        // begun, which would look like the node's fault.
+        if metadata.is_dir() {
+            bail!("{} is a directory, not a CSV file", file.display());
+        }
+        (
+            file.display().to_string(),
+            Box::new(std::io::BufReader::new(f)),
+            Some(metadata.len()),
+        )
+    };
+    let client = Client::for_data_dir(dir)?;
+    let typing = from_stdin && std::io::stdin().is_terminal();
+    if typing {
+        eprintln!("reading {what} CSV from standard input; end it with Ctrl-D");
+    }
+    // A progress bar for a person watching (not over their typing): of the file's size, or of
+    // the bytes sent so far from a pipe, whose size is unknown.
+    let bar = if std::io::stderr().is_terminal() && !typing {
+        let (bar, template) = match size {
+            Some(size) => (
+                indicatif::ProgressBar::new(size),
+                "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            ),
+            None => (
+                indicatif::ProgressBar::new_spinner(),
+                "{msg} {spinner} {bytes} ({bytes_per_sec})",
+            ),
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("importing {what}"));
+        Some(bar)
+    } else {
+        None
+    };
+    let reader: Box<dyn Read> = match &bar {
+        Some(bar) => Box::new(bar.wrap_read(input)),
+        None => input,
+    };
+    let path = match date_format {
+        // The canonical spellings (`DD/MM/YYYY`) need no escaping in a query.
+        Some(format) => format!("/import/{what}?date_format={format}"),
+        None => format!("/import/{what}"),
+    };
+    let answer = client.send("POST", &path, "text/csv", Some(reader))?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match answer {
+        Ok(summary) => {
+            let n = |k: &str| summary[k].as_u64().unwrap_or(0);
+            let rows = n("rows");
+            eprintln!(
+                "imported {source}: {rows} {}, {} inserted, {} updated ({} unchanged)",
+                if rows == 1 { "row" } else { "rows" },
+                n("inserted"),
+                n("updated"),
+                n("unchanged")
+            );
+            if let Some(cols) = summary["ignored_columns"]
+                .as_array()
+                .filter(|c| !c.is_empty())
+            {
+                let names: Vec<&str> = cols.iter().filter_map(|c| c.as_str()).collect();
+                eprintln!("ignored columns: {}", names.join(", "));
+            }
+            if let Some(lines) = summary["lines_above_header"]
+                .as_array()
+                .filter(|l| !l.is_empty())
+            {
+                let shown: Vec<String> = lines
+                    .iter()
+                    .filter_map(|l| l.as_str())
+                    .map(|l| format!("\"{l}\""))
+                    .collect();
+                let noun = if lines.len() == 1 { "line" } else { "lines" };
+                eprintln!(
+                    "skipped {} {noun} above the header: {}",
+                    lines.len(),
+                    shown.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Err(failure) => {
+            for d in &failure.details {
+                let Some(message) = d["message"].as_str() else {
+                    continue;
+                };
+                // Where: row (and line) and column when the node names them; a whole-row or
+                // whole-file problem has no column.
+                let mut at = Vec::new();
+                match (d["row"].as_u64(), d["line"].as_u64()) {
+                    (Some(row), Some(line)) => at.push(format!("row {row} (line {line})")),
+                    (Some(row), None) => at.push(format!("row {row}")),
+                    (None, Some(line)) => at.push(format!("line {line}")),
+                    (None, None) => {}
+                }
+                if let Some(column) = d["column"].as_str().filter(|c| !c.trim().is_empty()) {
+                    at.push(format!("column {column}"));
+                }
+                if at.is_empty() {
+                    eprintln!("{message}");
+                } else {
+                    eprintln!("{}: {message}", at.join(", "));
+                }
+            }
+            bail!("{source}: {}", failure.error)
+        }
+    }
+}
+
+/// The whole program: parses the command line, sets up logging (`RUST_LOG`), and turns any error
+/// into one sentence on stderr with exit code 1.
+pub fn main() {
+    // Die quietly on a closed pipe (`cosell policy preview … | head`) as Unix tools do, instead
+    // of panicking on the next print.
+    // SAFETY: called first thing, before any other thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    if let Err(error) = run(cli) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

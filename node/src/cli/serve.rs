@@ -1,0 +1,224 @@
+//! `cosell serve`: opens the store, binds the HTTP API, writes `node.json` once ready, and stops
+//! cleanly on SIGINT or SIGTERM (in-flight requests finish, the database closes, `node.json` goes).
+
+use crate::app::config::Config;
+use crate::app::datadir::{write_atomic, DataDir};
+use crate::app::identity::Identity;
+use crate::http::metrics::Metrics;
+use crate::http::{self, AppState, NodeInfo};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Flags of `cosell serve`, overriding `cosell.toml` and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct ServeOptions {
+    /// HTTP listen address.
+    pub http: Option<String>,
+    /// libp2p listen multiaddrs.
+    pub p2p: Vec<String>,
+}
+
+/// Runs the node until a stop signal.
+pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
+    dir.require_initialized()?;
+    let mut config = Config::load(&dir.config())?;
+    if let Some(http) = options.http {
+        config.http = http;
+    }
+    if !options.p2p.is_empty() {
+        config.p2p = options.p2p;
+    }
+    // Bad or busy addresses fail before anything starts (and logs). No address at all would
+    // start a node no partner can reach, whose invites could never be used.
+    if config.p2p.is_empty() {
+        anyhow::bail!(
+            "no address to listen on for partners: set p2p in cosell.toml, COSELL_P2P or --p2p (e.g. /ip4/0.0.0.0/tcp/7601)"
+        );
+    }
+    for addr in &config.p2p {
+        let multiaddr = crate::net::listen_addr(addr)?;
+        tcp_port_is_free(&multiaddr)
+            .with_context(|| format!("cannot listen for partners on {addr}"))?;
+    }
+    let identity = Identity::load(&dir.identity_key())?;
+    // The database first: a second `serve` on this directory is told the directory is in use,
+    // not that the port is.
+    let store = Arc::new(Store::open_with_cache(
+        &dir.database(),
+        config.cache_bytes(),
+    )?);
+    // Holding the database lock, no other `serve` runs here: a node.json left by a killed one
+    // is stale and would point clients at a dead address if this start failed too.
+    match std::fs::remove_file(dir.node_json()) {
+        Ok(()) => tracing::info!("removed node.json left by a node that did not stop cleanly"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context("cannot remove the stale node.json"),
+    }
+    let listener = tokio::net::TcpListener::bind(&config.http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
+    crate::store::shared::ensure_tables(&store)?;
+    let run_counter = store.next_run_counter()?;
+    let events = Arc::new(crate::domain::events::EventBus::default());
+    tokio::spawn(crate::domain::webhooks::run_dispatcher(
+        store.clone(),
+        events.clone(),
+        std::time::Duration::from_millis(config.webhook_retry_base_ms),
+    ));
+    let deals = Arc::new(crate::domain::deals::Deals::open(
+        store.clone(),
+        identity.secret_bytes(),
+        run_counter,
+        &config.name,
+    )?);
+    deals.set_events(events.clone());
+    deals.set_windows(config.windows());
+    deals.set_auto_accept(config.auto_accept_invitations);
+    {
+        // Invitations a crash left unanswered, before partners connect (the first sync round
+        // then carries the acceptances).
+        let deals = deals.clone();
+        let accepted = tokio::task::spawn_blocking(move || {
+            deals.accept_waiting_invitations(crate::clock::now_ms())
+        })
+        .await?;
+        if !accepted.is_empty() {
+            tracing::info!(
+                count = accepted.len(),
+                "accepted invitations left waiting at the last stop"
+            );
+        }
+    }
+    let network = Arc::new(
+        crate::net::start(
+            crate::net::NetConfig {
+                secret: identity.secret_bytes(),
+                listen: config.p2p.clone(),
+                name: config.name.clone(),
+            },
+            store.clone(),
+            deals,
+        )
+        .await?,
+    );
+    tokio::spawn(crate::domain::registrations::watch(
+        network.deals.clone(),
+        network.handle.clone(),
+    ));
+    let mapping =
+        crate::domain::mapping::Mapper::new(store.clone(), network.clone(), config.mapping())?;
+    mapping.spawn_responder();
+    mapping.spawn_schedule();
+    let http_addr = listener.local_addr()?;
+    let node = Arc::new(NodeInfo {
+        id: identity.node_id(),
+        name: config.name.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        http: format!("http://{http_addr}"),
+        p2p: network.listen.clone(),
+    });
+    let state_events = events.clone();
+    let state = AppState {
+        store,
+        node: node.clone(),
+        metrics: Arc::new(Metrics::default()),
+        default_currency: config.default_currency()?,
+        events,
+        network,
+        mapping,
+    };
+    let app = http::router(state, web_ui_dir());
+    let node_json = serde_json::to_vec_pretty(&serde_json::json!({
+        "id": node.id, "name": node.name, "http": node.http, "p2p": node.p2p,
+    }))?;
+    write_atomic(&dir.node_json(), &node_json, 0o644)?;
+    tracing::info!(id = %node.id, http = %node.http, "node ready");
+    let closing = state_events.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            // Open event streams end now; other requests finish.
+            closing.close();
+        })
+        .await;
+    let _ = std::fs::remove_file(dir.node_json());
+    served.context("the HTTP server failed")?;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+/// Where the web UI's static files are: `COSELL_WEB_UI`, else `web-ui/` beside the executable's
+/// install prefix or the source tree.
+pub fn web_ui_dir() -> Option<PathBuf> {
+    if let Ok(dir) = std::env::var("COSELL_WEB_UI") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        for ancestor in exe.ancestors().skip(1).take(4) {
+            candidates.push(ancestor.join("web-ui"));
+            candidates.push(ancestor.join("share/cosell/web-ui"));
+        }
+    }
+    candidates.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../web-ui"
+    )));
+    candidates
+        .into_iter()
+        .find(|c| c.join("index.html").is_file())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("stop signal received");
+}
+
+/// Fails when `addr` is a TCP address whose port another process listens on. libp2p's TCP
+/// listener sets SO_REUSEPORT, so a second node on the same port would start without a word
+/// and the kernel would hand each partner connection to either node at random; a plain bind
+/// (without that option) tells. Port 0 and non-TCP addresses pass.
+fn tcp_port_is_free(addr: &libp2p::Multiaddr) -> Result<()> {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    let ip: std::net::IpAddr = match parts.next() {
+        Some(Protocol::Ip4(ip)) => ip.into(),
+        Some(Protocol::Ip6(ip)) => ip.into(),
+        _ => return Ok(()),
+    };
+    match parts.next() {
+        Some(Protocol::Tcp(port)) if port != 0 => {
+            let probe = std::net::TcpListener::bind((ip, port)).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AddrInUse {
+                    anyhow::anyhow!(
+                        "port {port} is in use (is another cosell node running on this host? \
+                         choose another --p2p port)"
+                    )
+                } else {
+                    anyhow::Error::from(e)
+                }
+            })?;
+            drop(probe);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,116 @@
+//! The audit log: every share (which fields went to whom), policy change, partnership change and
+//! rejected incoming change, with the peer and the reason. Entries are appended inside the same
+//! write transaction as the action they describe, so the log never disagrees with the data.
+
+use crate::store::shared::{self, AuditEntry};
+use crate::store::Store;
+use anyhow::Result;
+use redb::WriteTransaction;
+use serde_json::Value;
+
+/// Kinds of audit entries.
+pub mod kind {
+    /// A deal was created from an opportunity and sent to partners.
+    pub const SHARE: &str = "share";
+    /// The origin's opportunity changed and new shared fields went out.
+    pub const SHARE_UPDATE: &str = "share_update";
+    /// A partner's policy was set.
+    pub const POLICY: &str = "policy";
+    /// A partnership started or ended, or an invite was issued or refused.
+    pub const PARTNER: &str = "partner";
+    /// A registration's terms changed after its vendor decided on them.
+    pub const REGISTRATION: &str = "registration";
+    /// An incoming change or message was refused.
+    pub const REJECTED: &str = "rejected";
+}
+
+/// Appends one entry inside `txn`.
+pub fn record_in(
+    txn: &WriteTransaction,
+    at_ms: u64,
+    kind: &str,
+    peer: Option<&str>,
+    summary: impl Into<String>,
+    details: Value,
+) -> Result<()> {
+    shared::audit_in(
+        txn,
+        AuditEntry {
+            seq: 0,
+            at_ms,
+            kind: kind.to_string(),
+            peer: peer.map(str::to_string),
+            summary: summary.into(),
+            details,
+        },
+    )
+}
+
+/// Appends one entry in its own transaction.
+pub fn record(
+    store: &Store,
+    at_ms: u64,
+    kind: &str,
+    peer: Option<&str>,
+    summary: impl Into<String>,
+    details: Value,
+) -> Result<()> {
+    let txn = store.write()?;
+    record_in(&txn, at_ms, kind, peer, summary, details)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// An entry as the API shows it (with an RFC 3339 time beside the milliseconds).
+pub fn to_json(entry: &AuditEntry) -> Value {
+    serde_json::json!({
+        "seq": entry.seq,
+        "at": rfc3339(entry.at_ms),
+        "at_ms": entry.at_ms,
+        "kind": entry.kind,
+        "peer": entry.peer,
+        "summary": entry.summary,
+        "details": entry.details,
+    })
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+pub fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_formats_utc_milliseconds() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

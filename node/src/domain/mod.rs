@@ -1,0 +1,13 @@
+//! What a company does with its partners: partnerships, shared deals, invitations, deal
+//! registrations, account mapping, people and tokens, events, webhooks and the audit log.
+
+pub mod audit;
+pub mod auth;
+pub mod deals;
+pub mod events;
+pub mod inbox;
+pub mod mapping;
+pub mod partners;
+pub mod registrations;
+pub mod users;
+pub mod webhooks;

@@ -1,0 +1,88 @@
+//! `GET /api/v1/audit`: the audit log, oldest first, paged by sequence number.
+
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
+use super::{blocking, ApiError, AppState, Caller};
+use crate::domain::auth::Role;
+use axum::extract::{Extension, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+query_params! {
+    /// Filter and paging of `GET /api/v1/audit`.
+    pub struct AuditQuery {
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        kind: Option<String> = Takes::OneOf(KINDS), "Only entries of this kind";
+    }
+}
+
+/// Every kind of audit entry (`crate::domain::audit::kind`, and account mapping's).
+const KINDS: &[&str] = &[
+    crate::domain::audit::kind::SHARE,
+    crate::domain::audit::kind::SHARE_UPDATE,
+    crate::domain::audit::kind::POLICY,
+    crate::domain::audit::kind::PARTNER,
+    crate::domain::audit::kind::REJECTED,
+    crate::domain::mapping::AUDIT_KIND,
+    crate::domain::audit::kind::REGISTRATION,
+];
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Params(q): Params<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let limit = super::records::page_limit(q.limit)?;
+    if let Some(kind) = q
+        .kind
+        .as_deref()
+        .filter(|k| !k.is_empty() && !KINDS.contains(k))
+    {
+        return Err(super::query::bad(
+            "kind",
+            format!(
+                "'{kind}' is not a kind of audit entry (one of {})",
+                KINDS.join(", ")
+            ),
+        ));
+    }
+    let after: u64 = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::bad_request("cursor is not valid"))?,
+    };
+    let answer = blocking(move || {
+        let mut items = Vec::new();
+        let mut cursor = after;
+        let mut more = false;
+        // Filtering by kind may skip entries: read pages until the answer is full.
+        loop {
+            let page = crate::store::shared::audit_page(&state.store, cursor, limit)?;
+            let full = page.len() == limit;
+            for entry in page {
+                cursor = entry.seq;
+                if q.kind
+                    .as_deref()
+                    .is_none_or(|k| k.is_empty() || k == entry.kind)
+                {
+                    items.push(crate::domain::audit::to_json(&entry));
+                    if items.len() == limit {
+                        more = true;
+                        break;
+                    }
+                }
+            }
+            if more || !full {
+                break;
+            }
+        }
+        Ok(json!({
+            "items": items,
+            "next_cursor": if more { Some(cursor.to_string()) } else { None },
+        }))
+    })
+    .await?;
+    Ok(Json(answer))
+}

@@ -1,0 +1,364 @@
+//! Shared deals: `POST /deals` (share an opportunity), `GET /deals`, `GET,PATCH /deals/{id}`,
+//! `POST /deals/{id}/accept|decline`. Each write is durable before the answer, then offered to
+//! the connected participants.
+
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC, STAGES};
+use super::{blocking, ApiError, AppState, Caller};
+use crate::clock::now_ms;
+use crate::domain::auth::Role;
+use crate::domain::deals::DealsError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use protocol::deal::{DealId, Role as DealRole, SectionUpdate};
+use protocol::records::Stage;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+impl From<DealsError> for ApiError {
+    fn from(e: DealsError) -> Self {
+        match e {
+            DealsError::NotFound(m) => ApiError::not_found(m),
+            DealsError::Invalid(m) => ApiError::unprocessable(m, vec![]),
+            DealsError::InvalidFields(fields) => {
+                let sentence = DealsError::InvalidFields(fields.clone()).to_string();
+                let details = fields
+                    .into_iter()
+                    .map(|(field, message)| json!({"field": field, "message": message}))
+                    .collect();
+                ApiError::unprocessable(sentence, details)
+            }
+            DealsError::Forbidden(m) => ApiError::forbidden(m),
+            DealsError::Conflict(m) => ApiError::conflict(m),
+            DealsError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn parse_id(id: &str) -> Result<DealId, ApiError> {
+    DealId::parse(id.trim()).map_err(|_| ApiError::not_found(format!("no deal with id {id}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareBody {
+    opportunity_id: String,
+    partners: Vec<String>,
+    /// This node's role in the deal (default vendor).
+    role: Option<String>,
+}
+
+pub async fn share(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<ShareBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Manager)?;
+    let Json(body) = body?;
+    let role = match body.role.as_deref() {
+        None => DealRole::Vendor,
+        Some(r) => DealRole::parse(r)
+            .map_err(|e| ApiError::from(DealsError::fields(vec![("role", e.to_string())])))?,
+    };
+    let view = share_opportunity(&state, body.opportunity_id, body.partners, role).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Shares an opportunity with partners as a new deal (durable first, then offered to them); the
+/// deal's view. The one path of `POST /deals` and of proposing a deal from a mapping overlap.
+pub(super) async fn share_opportunity(
+    state: &AppState,
+    opportunity_id: String,
+    partners: Vec<String>,
+    role: DealRole,
+) -> Result<Value, ApiError> {
+    let deals = state.network.deals.clone();
+    let (ids, view) = blocking(move || {
+        let id = deals.share(&opportunity_id, &partners, role, now_ms())?;
+        let view = deals.view(id, true)?.unwrap_or(Value::Null);
+        Ok((deals.with_invitations(id), view))
+    })
+    .await?;
+    state.network.handle.sync(ids).await?;
+    Ok(view)
+}
+
+query_params! {
+    /// Filters and paging of `GET /api/v1/deals`.
+    pub struct DealQuery {
+        stage: Option<String> = STAGES, "Only deals whose shared stage is this (any case)";
+        partner: Option<String> = Takes::Text,
+            "Only deals with this participant: a partner's node id or unique name, or the node \
+             id of another participant";
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Params(query): Params<DealQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let limit = super::records::page_limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            DealId::parse(c)
+                .map_err(|_| ApiError::bad_request(format!("cursor {c:?} is not a deal id")))?,
+        ),
+    };
+    let stage = match query.stage.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            Stage::parse(s)
+                .map_err(|e| ApiError::bad_request(format!("stage {s:?}: {e}")))?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let deals = state.network.deals.clone();
+    let (items, next) = blocking(move || {
+        let participant = match query.partner.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(wanted) => Some(participant_id(&state, wanted)?),
+        };
+        Ok(deals.list_page(after, limit, stage.as_deref(), participant.as_deref()))
+    })
+    .await?;
+    Ok(Json(json!({"items": items, "next_cursor": next})))
+}
+
+/// The node id a `partner` filter names: a partner by node id or unique name (as everywhere
+/// else; 404 for none, or for a name several partners have), or any other valid node id, which
+/// may be a participant this node met through a deal rather than a partner.
+fn participant_id(state: &AppState, wanted: &str) -> Result<String, ApiError> {
+    match crate::domain::partners::resolve(&state.store, wanted) {
+        Ok(partner) => Ok(partner.id),
+        Err(_) if protocol::identity::NodeId::parse(wanted).is_ok() => Ok(wanted.to_string()),
+        Err(e) => Err(ApiError::not_found(e.to_string())),
+    }
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let deal = parse_id(&id)?;
+    let deals = state.network.deals.clone();
+    let view = blocking(move || Ok(deals.view(deal, true)?)).await?;
+    view.map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no deal with id {id}")))
+}
+
+/// What `PATCH /deals/{id}` accepts: this node's own section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    /// One note to append.
+    note: Option<String>,
+    /// Several notes to append.
+    #[serde(default)]
+    notes: Vec<String>,
+    next_step: Option<String>,
+    contacts: Option<Vec<String>>,
+    contribution: Option<String>,
+    stage: Option<String>,
+    linked_opportunity: Option<String>,
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<PatchBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let Json(body) = body?;
+    let stage = body
+        .stage
+        .as_deref()
+        .map(Stage::parse)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable(format!("stage: {e}"), vec![]))?;
+    let mut add_notes = body.notes;
+    add_notes.extend(body.note);
+    let update = SectionUpdate {
+        add_notes,
+        next_step: body.next_step,
+        contacts: body.contacts,
+        contribution: body.contribution,
+        stage,
+        linked_opportunity: body.linked_opportunity,
+    };
+    let deals = state.network.deals.clone();
+    let view = blocking(move || {
+        if let Some(o) = &update.linked_opportunity {
+            if deals.store().opportunity(o)?.is_none() {
+                return Err(DealsError::fields(vec![(
+                    "linked_opportunity",
+                    format!("no opportunity with id '{o}' on this node (POST /api/v1/deals/{{id}}/link links one, or makes it)"),
+                )])
+                .into());
+            }
+        }
+        deals.update_section(deal, &update, now_ms())?;
+        Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
+    })
+    .await?;
+    state.network.handle.sync(vec![deal]).await?;
+    Ok(Json(view))
+}
+
+async fn respond(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    accept: bool,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let deals = state.network.deals.clone();
+    let (changed, view) = blocking(move || {
+        let now = now_ms();
+        let changed = deals.respond(deal, accept, now)?;
+        // Until the deal itself arrives, the answer is the inbox entry.
+        let view = match deals.view(deal, true)? {
+            Some(v) => v,
+            None => crate::domain::inbox::list(&deals, None, now)
+                .into_iter()
+                .find(|i| i["deal_id"] == deal.to_string())
+                .unwrap_or(Value::Null),
+        };
+        Ok((changed, view))
+    })
+    .await?;
+    state.network.handle.sync(changed).await?;
+    Ok(Json(view))
+}
+
+/// `POST /deals/{id}/link`: `{"opportunity_id": ID}` or `{"create": true}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    opportunity_id: Option<String>,
+    #[serde(default)]
+    create: bool,
+}
+
+pub async fn link(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<LinkBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
+    let view = blocking(move || {
+        deals.link(deal, body.opportunity_id.as_deref(), body.create, now_ms())?;
+        Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
+    })
+    .await?;
+    state.network.handle.sync(vec![deal]).await?;
+    Ok(Json(view))
+}
+
+/// `POST /deals/{id}/attribution`: this node's proposal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributionBody {
+    sourced_by: String,
+    #[serde(default)]
+    influenced_by: Vec<String>,
+}
+
+pub async fn propose_attribution(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<AttributionBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
+    let view = blocking(move || {
+        deals.propose_attribution(deal, &body.sourced_by, &body.influenced_by, now_ms())?;
+        Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
+    })
+    .await?;
+    state.network.handle.sync(vec![deal]).await?;
+    Ok(Json(view))
+}
+
+/// `POST /deals/{id}/attribution/accept`: `{"proposer"}` (optional when only one other
+/// participant proposed).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptAttributionBody {
+    proposer: Option<String>,
+}
+
+pub async fn accept_attribution(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Option<Json<AcceptAttributionBody>>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&id)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let deals = state.network.deals.clone();
+    let view = blocking(move || {
+        deals.accept_attribution(deal, body.proposer.as_deref(), now_ms())?;
+        Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
+    })
+    .await?;
+    state.network.handle.sync(vec![deal]).await?;
+    Ok(Json(view))
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    respond(state, caller, id, true).await
+}
+
+pub async fn decline(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    respond(state, caller, id, false).await
+}
+
+/// Hook for record writes: re-projects the opportunity into its deals and offers the changes.
+/// Failures are logged, never returned: the local write already succeeded.
+pub async fn opportunity_changed(state: &AppState, opportunity_id: Option<String>) {
+    let deals = state.network.deals.clone();
+    let changed = tokio::task::spawn_blocking(move || match opportunity_id {
+        Some(id) => {
+            let mut changed = deals.on_opportunity_changed(&id, now_ms())?;
+            changed.extend(deals.on_linked_opportunity_changed(&id, now_ms())?);
+            Ok(changed)
+        }
+        None => deals.on_opportunities_changed(now_ms()),
+    })
+    .await;
+    match changed {
+        Ok(Ok(ids)) => {
+            let _ = state.network.handle.sync(ids).await;
+        }
+        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "cannot update shared deals"),
+        Err(e) => tracing::error!(error = %e, "cannot update shared deals"),
+    }
+}

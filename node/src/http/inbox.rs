@@ -1,0 +1,48 @@
+//! `GET /inbox`: invitations to deals waiting for this node (redacted until accepted).
+
+use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
+use super::{blocking, ApiError, AppState, Caller};
+use crate::clock::now_ms;
+use crate::domain::auth::Role;
+use axum::extract::{Extension, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+query_params! {
+    /// Filter and paging of `GET /api/v1/inbox`.
+    pub struct InboxQuery {
+        status: Option<String> = Takes::OneOf(&["invited", "accepted", "declined", "expired"]),
+            "Only invitations in this state";
+        limit: Option<usize> = LIMIT, LIMIT_DOC;
+        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Params(q): Params<InboxQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    if let Some(s) = &q.status {
+        if !["invited", "accepted", "declined", "expired"].contains(&s.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "status '{s}' is not one of invited, accepted, declined, expired"
+            )));
+        }
+    }
+    let limit = super::records::page_limit(q.limit)?;
+    let deals = state.network.deals.clone();
+    let (items, next) = blocking(move || {
+        crate::domain::inbox::page(
+            &deals,
+            q.status.as_deref(),
+            q.cursor.as_deref(),
+            limit,
+            now_ms(),
+        )
+        .map_err(ApiError::bad_request)
+    })
+    .await?;
+    Ok(Json(json!({"items": items, "next_cursor": next})))
+}

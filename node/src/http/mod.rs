@@ -1,0 +1,345 @@
+//! The HTTP API under `/api/v1` and the static web UI at `/`. Handlers are thin: they check the
+//! caller's role, parse input into validated records, call the store (on a blocking thread, since
+//! redb is synchronous) and shape JSON. Routes and their docs live side by side in [`openapi`].
+
+mod audit;
+pub mod deals;
+mod error;
+mod import;
+mod inbox;
+mod mapping;
+pub mod metrics;
+pub mod openapi;
+mod partners;
+mod policy;
+mod query;
+mod records;
+mod registrations;
+mod session;
+mod webhooks;
+
+pub use error::ApiError;
+
+use crate::domain::auth::{lookup_token, Role};
+use crate::http::metrics::Metrics;
+use crate::store::Store;
+use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest JSON request body, in bytes. Imports stream and have their own cap.
+pub const JSON_BODY_BYTES_MAX: usize = 1024 * 1024;
+/// Largest CSV import body, in bytes (a million-row export is about 200 MB).
+pub const IMPORT_BODY_BYTES_MAX: usize = 2 * 1024 * 1024 * 1024;
+/// Most items one list page returns.
+pub const PAGE_LIMIT_MAX: usize = 1000;
+/// Items a list page returns when the caller names no limit.
+pub const PAGE_LIMIT_DEFAULT: usize = 100;
+
+/// What the node says about itself at `GET /api/v1/node`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeInfo {
+    /// The node id (libp2p PeerId).
+    pub id: String,
+    /// The company's name.
+    pub name: String,
+    /// The cosell version.
+    pub version: &'static str,
+    /// The HTTP base URL.
+    pub http: String,
+    /// The libp2p addresses partners dial.
+    pub p2p: Vec<String>,
+}
+
+/// Everything a handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node's database.
+    pub store: Arc<Store>,
+    /// Who this node is.
+    pub node: Arc<NodeInfo>,
+    /// Request and record metrics.
+    pub metrics: Arc<Metrics>,
+    /// Currency for imported amounts that name none.
+    pub default_currency: protocol::records::Currency,
+    /// Node events, for the SSE stream and webhooks.
+    pub events: Arc<crate::domain::events::EventBus>,
+    /// Partner connections, deals and sync.
+    pub network: Arc<crate::net::Network>,
+    /// Account mapping.
+    pub mapping: Arc<crate::domain::mapping::Mapper>,
+}
+
+/// The caller's role, put into the request by the auth layer.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// What the caller may do.
+    pub role: Role,
+    /// The signed-in user, for a browser session (`None` for an API token).
+    pub username: Option<String>,
+    /// The session's CSRF token, for a browser session.
+    pub csrf_token: Option<String>,
+}
+
+impl Caller {
+    /// Fails with 403 unless the caller has at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {} role; the token used has the {} role",
+                role_name(role),
+                role_name(self.role)
+            )))
+        }
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Viewer => "viewer",
+        Role::Manager => "manager",
+        Role::Admin => "admin",
+    }
+}
+
+/// Builds the whole HTTP application: API, metrics, and the web UI's static files.
+pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/node", get(node_info))
+        .route(
+            "/accounts",
+            get(records::list_accounts).post(records::create_account),
+        )
+        .route(
+            "/accounts/{id}",
+            get(records::get_account).patch(records::patch_account),
+        )
+        .route(
+            "/opportunities",
+            get(records::list_opportunities).post(records::create_opportunity),
+        )
+        .route(
+            "/opportunities/{id}",
+            get(records::get_opportunity).patch(records::patch_opportunity),
+        )
+        .route(
+            "/import/accounts",
+            post(import::import_accounts).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
+        )
+        .route(
+            "/import/opportunities",
+            post(import::import_opportunities).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
+        )
+        .route("/policy/preview", post(policy::preview))
+        .route("/partners", get(partners::list))
+        .route("/partners/invites", post(partners::invite))
+        .route("/partners/join", post(partners::join))
+        .route("/partners/{id}", delete(partners::remove))
+        .route(
+            "/partners/{id}/map",
+            get(mapping::get_map).post(mapping::run_map),
+        )
+        .route("/partners/{id}/map/propose", post(mapping::propose))
+        .route("/populations", get(mapping::list_populations))
+        .route(
+            "/populations/{name}",
+            axum::routing::put(mapping::put_population).delete(mapping::delete_population),
+        )
+        .route(
+            "/partners/{id}/policy",
+            get(partners::get_policy).put(partners::put_policy),
+        )
+        .route(
+            "/partners/{id}/policy/preview",
+            get(partners::preview_policy),
+        )
+        .route("/deals", get(deals::list).post(deals::share))
+        .route("/deals/{id}", get(deals::get).patch(deals::patch))
+        .route("/deals/{id}/accept", post(deals::accept))
+        .route("/deals/{id}/decline", post(deals::decline))
+        .route("/deals/{id}/link", post(deals::link))
+        .route("/deals/{id}/attribution", post(deals::propose_attribution))
+        .route(
+            "/deals/{id}/attribution/accept",
+            post(deals::accept_attribution),
+        )
+        .route("/inbox", get(inbox::list))
+        .route(
+            "/registrations",
+            get(registrations::list).post(registrations::submit),
+        )
+        .route(
+            "/registrations/{id}",
+            get(registrations::get).patch(registrations::change),
+        )
+        .route("/registrations/{id}/approve", post(registrations::approve))
+        .route("/registrations/{id}/reject", post(registrations::reject))
+        .route("/audit", get(audit::list))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/events", get(webhooks::stream))
+        .route("/session", get(session::whoami))
+        .route(
+            "/users",
+            get(session::list_users).post(session::create_user),
+        )
+        .route("/users/{name}", delete(session::delete_user))
+        .route(
+            "/tokens",
+            get(session::list_api_tokens).post(session::create_api_token),
+        )
+        .route("/tokens/{id}", delete(session::revoke_api_token))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .route("/openapi.json", get(openapi::serve))
+        .route("/session", post(session::sign_in).delete(session::sign_out))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(api_method_not_allowed);
+
+    let mut app = Router::new()
+        .nest("/api/v1", api)
+        // Paths the nested router does not see (`/api/v1/`, `/api/v2/…`) get the API's JSON 404
+        // too, not the web UI's empty one.
+        .route("/api/v1/", axum::routing::any(api_not_found))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .route("/metrics", get(crate::http::metrics::serve))
+        .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX));
+    app = match web_ui_dir {
+        Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
+        None => {
+            app.fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no web UI files found") })
+        }
+    };
+    app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        record_metrics,
+    ))
+    .with_state(state)
+}
+
+async fn node_info(State(state): State<AppState>) -> Json<NodeInfo> {
+    Json((*state.node).clone())
+}
+
+async fn api_method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+// `OriginalUri`: inside the nested `/api/v1` router `Uri` lacks the prefix the caller wrote.
+async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::not_found(format!("no route {method} {}", uri.path()))
+}
+
+/// Checks `Authorization: Bearer TOKEN`, or the browser's session cookie (with `X-CSRF-Token`
+/// on writes), and records the caller's role; 401 without valid credentials.
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    let cookie = session::session_cookie(req.headers());
+    let csrf_presented = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || -> anyhow::Result<Result<Caller, ApiError>> {
+        if let Some(token) = bearer {
+            return Ok(match lookup_token(&store, &token)? {
+                Some(record) => Ok(Caller {
+                    role: record.role,
+                    username: None,
+                    csrf_token: None,
+                }),
+                None => Err(ApiError::unauthorized("the bearer token is not valid")),
+            });
+        }
+        let Some(id) = cookie else {
+            return Ok(Err(ApiError::unauthorized(
+                "sign in, or send `Authorization: Bearer TOKEN`",
+            )));
+        };
+        let Some(session) = crate::domain::users::session(&store, &id, crate::clock::now_ms())?
+        else {
+            return Ok(Err(ApiError::unauthorized(
+                "your session has ended: sign in again",
+            )));
+        };
+        if is_write && csrf_presented.as_deref() != Some(session.csrf_token.as_str()) {
+            return Ok(Err(ApiError::forbidden(
+                "missing or wrong X-CSRF-Token for this session (reload the page)",
+            )));
+        }
+        Ok(Ok(Caller {
+            role: session.role,
+            username: Some(session.username),
+            csrf_token: Some(session.csrf_token),
+        }))
+    })
+    .await;
+    match found {
+        Ok(Ok(Ok(caller))) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Ok(Ok(Err(refused))) => refused.into_response(),
+        Ok(Err(e)) => ApiError::internal(e).into_response(),
+        Err(e) => ApiError::internal(anyhow::anyhow!(e)).into_response(),
+    }
+}
+
+/// Counts every request by route and status, with its latency.
+async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| {
+            if req.uri().path().starts_with("/api/") {
+                "unmatched".to_string()
+            } else {
+                "static".to_string()
+            }
+        });
+    let method = req.method().clone();
+    let started = Instant::now();
+    let mut response = next.run(req).await;
+    state.metrics.observe_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Runs blocking store work off the async runtime and turns its error into a 500.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?
+}

@@ -1,0 +1,127 @@
+//! `POST /api/v1/policy/preview`: what a partner under a given policy would receive — for one
+//! opportunity, or counts plus the first page for the whole pipeline.
+
+use super::query::{query_params, Params, Takes, LIMIT};
+use super::{blocking, ApiError, AppState, Caller};
+use crate::domain::auth::Role;
+use axum::extract::{Extension, State};
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use policy::Policy;
+use serde_json::{json, Value};
+
+query_params! {
+    /// `POST /api/v1/policy/preview`: one opportunity, or counts plus the first page.
+    pub struct PreviewQuery {
+        opportunity_id: Option<String> = Takes::Text,
+            "Preview this opportunity only; absent for the whole pipeline";
+        limit: Option<usize> = LIMIT, "Items listed of the whole pipeline, 1 to 1000 (default 100)";
+    }
+}
+
+/// Parses a policy from a request body: JSON when the content type says so, TOML otherwise.
+pub fn policy_from_body(headers: &HeaderMap, body: &str) -> Result<Policy, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let parsed = if is_json {
+        Policy::from_json(body)
+    } else {
+        Policy::from_toml(body)
+    };
+    parsed.map_err(|errors| {
+        let details = errors
+            .errors()
+            .iter()
+            .map(|e| json!({"line": e.line, "key": e.key, "message": e.message, "text": e.to_string()}))
+            .collect();
+        let n = errors.errors().len();
+        ApiError::unprocessable(
+            format!("the policy is not valid ({n} {})", if n == 1 { "error" } else { "errors" }),
+            details,
+        )
+    })
+}
+
+/// The preview of `policy` over this node's pipeline (or one opportunity), as the API answers it.
+pub fn preview_json(
+    store: &crate::store::Store,
+    policy: &Policy,
+    opportunity_id: Option<&str>,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    if let Some(id) = opportunity_id {
+        let Some(opp) = store.opportunity(id)? else {
+            return Err(ApiError::not_found(format!("no opportunity with id {id}")));
+        };
+        let Some(account) = store.account(&opp.account_id)? else {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "opportunity {id} has no account"
+            )));
+        };
+        let projected = policy::project(policy, &opp, &account);
+        let shared = usize::from(projected.is_some());
+        let withheld: Vec<policy::Withheld> = policy::withheld_because(policy, &opp, &account)
+            .map(|reason| policy::Withheld {
+                opportunity_id: opp.id.clone(),
+                reason,
+            })
+            .into_iter()
+            .collect();
+        return Ok(json!({
+            "shared": shared,
+            "withheld": 1 - shared,
+            "items": projected.into_iter().collect::<Vec<_>>(),
+            "opportunity_ids": if shared == 1 { vec![opp.id.clone()] } else { vec![] },
+            "withheld_items": withheld,
+        }));
+    }
+    let mut total = policy::Preview::default();
+    store.for_each_opportunity_with_account(|opp, account| {
+        let page_left = limit.saturating_sub(total.items.len());
+        let one = policy::preview(policy, [(opp, account)], page_left);
+        total.shared += one.shared;
+        total.withheld += one.withheld;
+        total.items.extend(one.items);
+        total.opportunity_ids.extend(one.opportunity_ids);
+        if one.withheld > 0 && total.withheld_items.len() < limit {
+            if let Some(reason) = policy::withheld_because(policy, opp, account) {
+                total.withheld_items.push(policy::Withheld {
+                    opportunity_id: opp.id.clone(),
+                    reason,
+                });
+            }
+        }
+        true
+    })?;
+    Ok(json!({
+        "shared": total.shared,
+        "withheld": total.withheld,
+        "items": total.items,
+        "opportunity_ids": total.opportunity_ids,
+        "withheld_items": total.withheld_items,
+    }))
+}
+
+pub async fn preview(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Params(query): Params<PreviewQuery>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let limit = super::records::page_limit(query.limit)?;
+    let policy = policy_from_body(&headers, &body)?;
+    let answer = blocking(move || {
+        preview_json(
+            &state.store,
+            &policy,
+            query.opportunity_id.as_deref(),
+            limit,
+        )
+    })
+    .await?;
+    Ok(Json(answer))
+}

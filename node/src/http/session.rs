@@ -1,0 +1,210 @@
+//! Signing in from a browser (session cookie + CSRF token), users and API tokens (admin only).
+
+use super::{blocking, ApiError, AppState, Caller};
+use crate::domain::auth::{create_token, list_tokens, revoke_token, Revoked, Role};
+use crate::domain::users::{self, SESSION_COOKIE, SESSION_LIFETIME_MS};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// The session cookie's value in a request, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+fn cookie(value: &str, max_age_s: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("cosell_session=; Max-Age=0"))
+}
+
+/// `POST /api/v1/session`: sign in; sets the session cookie, answers the CSRF token.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(c) = body?;
+    let now = crate::clock::now_ms();
+    let result =
+        blocking(move || Ok(users::sign_in(&state.store, &c.username, &c.password, now)?)).await?;
+    let Some((id, session)) = result else {
+        return Err(ApiError::unauthorized("wrong username or password"));
+    };
+    let mut response = Json(json!({
+        "username": session.username, "role": session.role, "csrf_token": session.csrf_token,
+        "expires_at_ms": session.expires_at_ms,
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cookie(&id, SESSION_LIFETIME_MS / 1000));
+    Ok(response)
+}
+
+/// `GET /api/v1/session`: who the caller is.
+pub async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {
+    Json(json!({"username": caller.username, "role": caller.role, "csrf_token": caller.csrf_token}))
+}
+
+/// `DELETE /api/v1/session`: sign out; the cookie is cleared.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(id) = session_cookie(&headers) {
+        blocking(move || Ok(users::sign_out(&state.store, &id)?)).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cookie("", 0));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    username: String,
+    password: String,
+    role: Role,
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let all = blocking(move || Ok(users::list_users(&state.store)?)).await?;
+    let items: Vec<Value> = all
+        .iter()
+        .map(|u| json!({"username": u.username, "role": u.role, "created_at_ms": u.created_at_ms}))
+        .collect();
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<NewUser>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    let Json(new) = body?;
+    let mut details = Vec::new();
+    if let Err(e) = users::validate_username(&new.username) {
+        details.push(json!({"field": "username", "message": e}));
+    }
+    if let Err(e) = users::validate_password(&new.password) {
+        details.push(json!({"field": "password", "message": e}));
+    }
+    if !details.is_empty() {
+        return Err(ApiError::unprocessable("invalid user", details));
+    }
+    let now = crate::clock::now_ms();
+    let user = blocking(move || {
+        users::create_user(&state.store, &new.username, &new.password, new.role, now)
+            .map_err(|e| ApiError::conflict(e.to_string()))
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"username": user.username, "role": user.role, "created_at_ms": user.created_at_ms}),
+        ),
+    ))
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let (existed, name) =
+        blocking(move || Ok((users::delete_user(&state.store, &name)?, name))).await?;
+    if existed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no user named {name}")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    role: Role,
+}
+
+pub async fn create_api_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<NewToken>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    let Json(new) = body?;
+    if new.name.trim().is_empty() || new.name.len() > 200 {
+        return Err(ApiError::unprocessable(
+            "invalid token",
+            vec![
+                json!({"field": "name", "message": "a token needs a name of 1 to 200 characters"}),
+            ],
+        ));
+    }
+    let now = crate::clock::now_ms();
+    let role = new.role;
+    let token =
+        blocking(move || Ok(create_token(&state.store, new.name.trim(), role, now)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "role": role})),
+    ))
+}
+
+/// `GET /api/v1/tokens`: every API token's id, name, role and creation time (never the token).
+pub async fn list_api_tokens(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let all = blocking(move || Ok(list_tokens(&state.store)?)).await?;
+    let items: Vec<Value> = all
+        .iter()
+        .map(|(id, t)| json!({"id": id, "name": t.name, "role": t.role, "created_at_ms": t.created_at_ms}))
+        .collect();
+    Ok(Json(json!({"items": items, "next_cursor": null})))
+}
+
+/// `DELETE /api/v1/tokens/{id}`: revoke a token; it stops working at once.
+pub async fn revoke_api_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    match blocking(move || Ok(revoke_token(&state.store, &id)?)).await? {
+        Revoked::Done => Ok(StatusCode::NO_CONTENT),
+        Revoked::NotFound => Err(ApiError::not_found("no API token with that id")),
+        Revoked::LastAdmin => Err(ApiError::conflict(
+            "this is the last admin token; create another admin token before revoking it",
+        )),
+    }
+}
