@@ -3,11 +3,17 @@
 //! Every node lives in its own temporary directory (`ROOT/data` is the data directory, the
 //! node's log goes to `ROOT/serve.log`), listens on loopback with port 0 only, and every wait is
 //! bounded. Dropping a [`Node`] kills its process and removes the directory.
+//!
+//! One helper per job, in this order: running the program and waiting; HTTP; [`Node`]; files,
+//! settings and generated CSV; API answers; partnerships, policies, opportunities and deals between
+//! nodes; a loopback webhook endpoint.
 
-use serde_json::Value;
-use std::io::{Read, Write};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The `cosell` program under test: `COSELL_E2E_PROGRAM` if set, else the `cosell-under-test`
@@ -412,6 +418,12 @@ impl Node {
         self.request("POST", path, Some("application/json"), Some(&bytes))
     }
 
+    /// `PATCH path` with a JSON body and the admin token.
+    pub fn patch(&self, path: &str, body: &Value) -> Response {
+        let bytes = serde_json::to_vec(body).expect("JSON");
+        self.request("PATCH", path, Some("application/json"), Some(&bytes))
+    }
+
     /// `POST path` with a CSV body and the admin token.
     pub fn post_csv(&self, path: &str, csv: &[u8]) -> Response {
         self.request("POST", path, Some("text/csv"), Some(csv))
@@ -548,6 +560,50 @@ pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {
     p
 }
 
+/// Every file under `dir`, in subdirectories too.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The files under `dir` holding `needle`.
+pub fn files_with(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read(f).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// Sets `key = value` in a stopped node's `cosell.toml` (replacing the line `init` wrote).
+pub fn set_setting(node: &Node, key: &str, value: &str) {
+    let path = node.dir().join("cosell.toml");
+    let text = std::fs::read_to_string(&path).expect("cosell.toml");
+    let mut found = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.split('=').next().map(str::trim) == Some(key) {
+                found = true;
+                format!("{key} = {value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(found, "cosell.toml has no {key}");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write cosell.toml");
+}
+
 /// `n` generated accounts in cosell's own columns: external ids `acc-1`…`acc-N`, domains
 /// `company-N.example`.
 pub fn accounts_csv(n: usize) -> String {
@@ -625,4 +681,255 @@ pub fn cents(v: &Value) -> i64 {
             .unwrap_or_else(|_| panic!("amount {s}"))
     };
     parse(whole) * 100 + parse(&frac[..2])
+}
+
+// API answers.
+
+/// Asserts an error answer: `status`, JSON, a non-empty `error` sentence and a `details` list.
+pub fn assert_error_shape(r: &Response, status: u16) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert!(
+        r.content_type.starts_with("application/json"),
+        "content type {:?}",
+        r.content_type
+    );
+    let error = r.json["error"].as_str().expect("error sentence");
+    assert!(!error.is_empty());
+    assert!(r.json["details"].is_array(), "details: {}", r.text);
+}
+
+/// The fields a 422 answer's `details` name, in order.
+pub fn detail_fields(answer: &Value) -> Vec<&str> {
+    answer["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect()
+}
+
+/// Posts JSON and asserts the status; returns the answer's JSON.
+pub fn post_ok(node: &Node, path: &str, body: Value, status: u16) -> Value {
+    let r = node.post(path, &body);
+    assert_eq!(r.status, status, "POST {path}: {}", r.text);
+    r.json
+}
+
+// Partnerships, policies, opportunities and deals between nodes.
+
+/// How long a change may take to travel between two nodes.
+pub const SYNC_WAIT: Duration = Duration::from_secs(45);
+
+/// Waits for `f` to give a value, panicking with `what` after [`SYNC_WAIT`].
+pub fn wait<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_for(SYNC_WAIT, f).unwrap_or_else(|| panic!("timed out waiting for {what}"))
+}
+
+/// `inviter` invites `joiner` (as `joiner_type`); the joiner joins (seeing the inviter as
+/// `inviter_type`). Both are serving.
+pub fn partner(inviter: &Node, joiner: &Node, joiner_type: &str, inviter_type: &str) {
+    let out = inviter.cli(&["partner", "invite", "--type", joiner_type]);
+    assert!(out.ok(), "invite: {}", out.stderr);
+    let token = out.stdout.trim().to_string();
+    let out = joiner.cli(&["partner", "join", &token, "--type", inviter_type]);
+    assert!(out.ok(), "join: {}", out.stderr);
+    wait("the partnership on the inviter", || {
+        inviter.get("/api/v1/partners").json["items"]
+            .as_array()?
+            .iter()
+            .any(|p| p["id"] == joiner.id.as_str() && p["status"] == "active")
+            .then_some(())
+    });
+}
+
+/// Sets `node`'s policy (TOML) for `partner`; asserts 200.
+pub fn put_policy(node: &Node, partner: &str, toml: &str) {
+    let r = node.request(
+        "PUT",
+        &format!("/api/v1/partners/{partner}/policy"),
+        Some("application/toml"),
+        Some(toml.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "policy: {}", r.text);
+}
+
+/// A policy that shares an opportunity's name and stage and its account's domain.
+pub const NAME_STAGE_AND_DOMAIN: &str = r#"
+[opportunities]
+fields = ["name", "stage", "account.domain"]
+"#;
+
+/// A serving vendor ("Vendor Co", with `vendor_settings` in its `cosell.toml`) and reseller
+/// ("Reseller Co"), partners, the vendor sharing with the reseller under `policy`.
+pub fn vendor_and_reseller(vendor_settings: &[(&str, &str)], policy: &str) -> (Node, Node) {
+    let mut vendor = Node::init("Vendor Co");
+    for (k, v) in vendor_settings {
+        set_setting(&vendor, k, v);
+    }
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(&vendor, &reseller.id, policy);
+    (vendor, reseller)
+}
+
+/// An account and an opportunity on `node` (`extra` adds opportunity fields); returns the
+/// opportunity id.
+pub fn opportunity(node: &Node, domain: &str, extra: Value) -> String {
+    let account = post_ok(
+        node,
+        "/api/v1/accounts",
+        json!({"name": format!("Account {domain}"), "domain": domain, "status": "prospect"}),
+        201,
+    );
+    let mut body = json!({"account_id": account["id"], "name": format!("Deal at {domain}"),
+                          "stage": "qualified"});
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        body[k] = v.clone();
+    }
+    post_ok(node, "/api/v1/opportunities", body, 201)["id"]
+        .as_str()
+        .expect("opportunity id")
+        .to_string()
+}
+
+/// Shares opportunity `opp` of `vendor` with `partners` as a deal (201); returns the deal id.
+pub fn share_deal(vendor: &Node, opp: &str, partners: &[&str]) -> String {
+    post_ok(
+        vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp, "partners": partners}),
+        201,
+    )["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string()
+}
+
+/// The invitation to `deal` in `node`'s inbox, once it has arrived.
+pub fn inbox_item(node: &Node, deal: &str) -> Option<Value> {
+    node.get("/api/v1/inbox").json["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["deal_id"] == deal)
+        .cloned()
+}
+
+/// Shares a new opportunity on `domain` with `partner` and waits for its invitation; returns
+/// the deal id.
+pub fn shared_deal(vendor: &Node, partner: &Node, domain: &str) -> String {
+    let opp = opportunity(vendor, domain, json!({}));
+    let deal = share_deal(vendor, &opp, &[&partner.id]);
+    wait("the invitation", || inbox_item(partner, &deal));
+    deal
+}
+
+// A loopback webhook endpoint.
+
+/// One request a [`webhook_endpoint`] received.
+pub struct Hook {
+    /// The headers, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The raw body (what the signature covers).
+    pub body: Vec<u8>,
+}
+
+impl Hook {
+    /// The value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The event kind (`X-Cosell-Event`), empty when absent.
+    pub fn event(&self) -> &str {
+        self.header("X-Cosell-Event").unwrap_or_default()
+    }
+
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A loopback HTTP endpoint answering `statuses` in turn, then 200 to every later request,
+/// reporting each request it gets. Returns its URL and the reports; it stops accepting once the
+/// reports are no longer received.
+pub fn webhook_endpoint(statuses: &[u16]) -> (String, mpsc::Receiver<Hook>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let statuses = statuses.to_vec();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for i in 0.. {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut reader = BufReader::new(stream);
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    headers.push((k.trim().to_string(), v.trim().to_string()));
+                }
+            }
+            let hook = Hook {
+                headers,
+                body: Vec::new(),
+            };
+            let length: usize = hook
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let status = statuses.get(i).copied().unwrap_or(200);
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            if tx.send(Hook { body, ..hook }).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// Registers a webhook on `node` for `events`, to an endpoint answering 200; returns what the
+/// endpoint receives.
+pub fn hook(node: &Node, events: &[&str]) -> mpsc::Receiver<Hook> {
+    let (url, rx) = webhook_endpoint(&[]);
+    post_ok(
+        node,
+        "/api/v1/webhooks",
+        json!({"url": url, "events": events}),
+        201,
+    );
+    rx
+}
+
+/// Waits (at most [`SYNC_WAIT`]) for an event of `kind` at a webhook endpoint, skipping
+/// others; returns its body.
+pub fn expect_event(rx: &mpsc::Receiver<Hook>, kind: &str) -> Value {
+    let deadline = Instant::now() + SYNC_WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let hook = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {kind} event arrived"));
+        if hook.event() == kind {
+            return hook.json();
+        }
+    }
 }

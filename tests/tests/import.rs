@@ -1,6 +1,11 @@
 //! CSV import through the real binary: the CLI (`cosell import …`) and the API
 //! (`POST /api/v1/import/…`): CRM exports, idempotent re-import, all-or-nothing on bad rows,
 //! real-world CSV quirks.
+//!
+//! Goal: a CRM export imports whole or not at all, and a refused file names each bad row.
+//! Method: a real `cosell` process on loopback imports the example exports in `examples/`, the
+//! fixtures in `tests/fixtures/` and generated files, by CLI and by API; the test reads the
+//! counts reported, the rows named, and the records stored.
 
 use cosell_e2e::{
     accounts_csv, cents, example, find_by_external_id, opportunities_csv, opportunity_row,

@@ -1,7 +1,11 @@
 //! CSV import of exports with real-world quirks, through the real binary: what a CRM, Excel or
 //! copy-paste leaves in a file is either read right or refused naming row, line and column;
-//! never imported as a wrong value. The stored values are checked through the HTTP API.
-//! docs/import.md describes each rule; node/src/import.rs has a unit test per rule.
+//! never imported as a wrong value.
+//!
+//! Goal: no quirk of a real export becomes a wrong stored value. Method: a real `cosell` process
+//! on loopback imports small files written with one quirk each (by CLI and by API); the stored
+//! values are checked through the HTTP API. docs/import.md describes each rule; node/src/import/
+//! has a unit test per rule.
 
 use cosell_e2e::{accounts_csv, cents, find_by_external_id, write_file, Node};
 use serde_json::Value;

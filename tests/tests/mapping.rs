@@ -5,12 +5,9 @@
 //! and audited. Also the command line (`cosell map`, `cosell populations`), proposing a deal
 //! from an overlap, and the schedule.
 
-mod workflows_common;
-
-use cosell_e2e::Node;
+use cosell_e2e::{partner, put_policy, set_setting, wait, Node};
 use serde_json::Value;
 use std::time::Duration;
-use workflows_common::{partner, put_policy, set_setting, wait};
 
 /// Accounts both sides have.
 const SHARED: usize = 5;

@@ -1,6 +1,12 @@
-//! End-to-end network tests: real `cosell` processes on 127.0.0.1 (port 0) become partners,
+//! Partners over the network: real `cosell` processes on 127.0.0.1 (port 0) become partners,
 //! share a deal under per-partner policies, co-write it and converge; nothing outside the
-//! policies reaches a partner's disk; strangers and removed partners get nothing.
+//! policies reaches a partner's disk; strangers and removed partners get nothing; an offline
+//! partner catches up.
+//!
+//! Goal: a deal converges among its participants and reaches no one else. Method: two or
+//! three real nodes partnered by invite; opportunities carry canary values no policy names; the
+//! test waits for every participant's view of a deal to agree, then searches each node's data
+//! directory for the canaries.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

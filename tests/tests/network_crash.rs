@@ -1,5 +1,9 @@
 //! A partner killed in the middle of a large catch-up restarts and converges: nothing lost,
-//! nothing duplicated (DESIGN.md invariant 4, issue 6 proof "SIGKILL mid-sync").
+//! nothing duplicated (ARCHITECTURE.md invariant 4, issue 6 proof "SIGKILL mid-sync").
+//!
+//! Goal: sync survives a crash of the receiving side. Method: a reseller offline while its
+//! vendor shares many deals is SIGKILLed as soon as the catch-up begins, restarted, and its deals
+//! and their change sets compared with the vendor's.
 
 use cosell_e2e::{accounts_csv, opportunities_csv, wait_for, Node};
 use serde_json::{json, Value};

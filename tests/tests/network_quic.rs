@@ -2,6 +2,10 @@
 //! on nothing but QUIC become partners, share a deal, co-write it and converge; a node that
 //! listens on both transports lists both in `node.json` and in its invites, and a joiner dials
 //! what is there.
+//!
+//! Goal: QUIC carries partnerships and deals as TCP does. Method: real `cosell` processes on
+//! loopback started with QUIC only or both transports; the test reads `node.json` and invites,
+//! then partners, shares, co-writes and waits for the deal to agree on every node.
 
 use cosell_e2e::{wait_for, Node, P2P_QUIC_LOOPBACK, P2P_TCP_LOOPBACK};
 use serde_json::{json, Value};

@@ -1,6 +1,11 @@
 //! Policies from the admin's side: templates, `policy check` with errors that name line and key,
 //! and previews (CLI and `POST /api/v1/policy/preview`) that show exactly what a partner would
 //! receive — and nothing a policy does not name.
+//!
+//! Goal: an admin sees what a policy shares before any partner gets it. Method: a real `cosell`
+//! process on loopback with a small imported pipeline (one canary value); templates and bad
+//! policies go through `cosell policy check`, previews through the CLI and the API, and the test
+//! reads the errors, warnings and projected rows.
 
 use cosell_e2e::{write_file, Node};
 use serde_json::json;

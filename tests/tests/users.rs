@@ -1,6 +1,11 @@
 //! Users, roles and browser sessions: an admin creates users and tokens with a role; a browser
 //! signs in and gets an HttpOnly, SameSite=Strict cookie; writes with the cookie need the CSRF
-//! token; every route checks the role (viewer reads, manager writes records, admin manages).
+//! token; every route checks the role (viewer reads, manager writes records, admin manages);
+//! tokens are revoked from the CLI, but never the last admin token nor the CLI's own.
+//!
+//! Goal: each credential can do exactly what its role allows. Method: a real `cosell` process on
+//! loopback; the test signs in as each role over raw HTTP (cookies, CSRF header) and through the
+//! CLI, and checks every answer's status.
 
 use cosell_e2e::Node;
 use serde_json::{json, Value};
@@ -275,4 +280,27 @@ fn tokens_are_listed_and_revoked_from_the_cli_but_never_the_last_admin_token() {
         unknown.stderr
     );
     node.stop();
+}
+
+#[test]
+fn the_cli_will_not_revoke_the_token_it_signs_in_with() {
+    // Bug: `cosell tokens revoke` took the data directory's own admin.token (with another admin
+    // token existing), after which every CLI command failed with "the bearer token is not valid".
+    let mut node = Node::init("Acme");
+    node.serve();
+    let out = node.cli(&["tokens", "create", "--name", "backup", "--role", "admin"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let own = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(node.token().trim().as_bytes()))
+    };
+    let out = node.cli(&["tokens", "revoke", &own[..12]]);
+    assert!(!out.ok(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("is the one this command line uses"),
+        "{}",
+        out.stderr
+    );
+    let out = node.cli(&["tokens", "list"]);
+    assert!(out.ok(), "the CLI still signs in: {}", out.stderr);
 }

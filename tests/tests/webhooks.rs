@@ -1,77 +1,20 @@
 //! Webhooks: an admin registers a URL; events reach it as signed JSON (HMAC-SHA256 over
-//! "{timestamp}.{body}"), a 500 is retried with backoff, and every attempt is in the delivery log.
+//! "{timestamp}.{body}"), a 500 is retried with backoff (after a restart too), every attempt is
+//! in the delivery log, and partnership events reach both partners' webhooks.
+//!
+//! Goal: a subscriber gets every event it asked for, signed, until delivered. Method: real
+//! `cosell` processes on loopback post to a loopback endpoint the test runs, which answers the
+//! statuses the test chose; the test checks each request's headers, signature and body, and the
+//! node's delivery log.
 
-mod workflows_common;
-
-use cosell_e2e::{wait_for, Node};
+use cosell_e2e::{
+    detail_fields, expect_event, hook, partner, set_setting, wait_for, webhook_endpoint, Hook, Node,
+};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
-
-/// One request the test endpoint received.
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A loopback HTTP endpoint answering the given statuses in turn (then 200), reporting every
-/// request it gets. It stops after `statuses.len() + 1` requests.
-fn endpoint(statuses: Vec<u16>) -> (String, mpsc::Receiver<Received>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for i in 0..=statuses.len() {
-            let Ok((stream, _)) = listener.accept() else {
-                return;
-            };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut reader = BufReader::new(stream);
-            let mut headers = Vec::new();
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    headers.push((k.trim().to_string(), v.trim().to_string()));
-                }
-            }
-            let length: usize = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0u8; length];
-            let _ = reader.read_exact(&mut body);
-            let status = statuses.get(i).copied().unwrap_or(200);
-            let mut stream = reader.into_inner();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-            if tx.send(Received { headers, body }).is_err() {
-                return;
-            }
-        }
-    });
-    (url, rx)
-}
 
 fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
@@ -86,11 +29,11 @@ fn hmac_hex(secret: &str, timestamp: &str, body: &[u8]) -> String {
 fn node_with_import_webhook(
     name: &str,
     retry_base_ms: &str,
-) -> (Node, cosell_e2e::Response, mpsc::Receiver<Received>) {
+) -> (Node, cosell_e2e::Response, mpsc::Receiver<Hook>) {
     let mut node = Node::init(name);
-    workflows_common::set_setting(&node, "webhook_retry_base_ms", retry_base_ms);
+    set_setting(&node, "webhook_retry_base_ms", retry_base_ms);
     node.serve();
-    let (url, received) = endpoint(vec![500]);
+    let (url, received) = webhook_endpoint(&[500]);
     let created = node.post(
         "/api/v1/webhooks",
         &json!({"url": url, "events": ["import.*"]}),
@@ -166,13 +109,7 @@ fn webhook_input_is_validated_and_admin_only_routes_answer_404_for_unknown_ids()
         &json!({"url": "ftp://x", "events": ["deals.*"]}),
     );
     assert_eq!(bad.status, 422, "{}", bad.text);
-    let fields: Vec<&str> = bad.json["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["field"].as_str())
-        .collect();
-    assert_eq!(fields, ["url", "events"]);
+    assert_eq!(detail_fields(&bad.json), ["url", "events"]);
     let missing = node.request("DELETE", "/api/v1/webhooks/nope", None, None);
     assert_eq!(missing.status, 404);
 }
@@ -220,4 +157,31 @@ fn a_delivery_a_stop_left_pending_is_retried_after_the_restart() {
         log.get("body").is_none(),
         "the body is dropped once delivered"
     );
+}
+
+#[test]
+fn partnership_events_reach_webhooks_on_both_sides() {
+    // Bug: `partner.joined` and `partner.removed` were offered to webhooks and the web UI but
+    // never published. Method: each side subscribes before the partnership, then the vendor
+    // removes the reseller: each side hears of the join, and of the end (the reseller as told
+    // by the vendor).
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    vendor.serve();
+    reseller.serve();
+    let at_vendor = hook(&vendor, &["partner.*"]);
+    let at_reseller = hook(&reseller, &["partner.*"]);
+    partner(&vendor, &reseller, "reseller", "vendor");
+    let joined = expect_event(&at_vendor, "partner.joined");
+    assert_eq!(joined["data"]["id"], reseller.id.as_str(), "{joined}");
+    let joined = expect_event(&at_reseller, "partner.joined");
+    assert_eq!(joined["data"]["id"], vendor.id.as_str(), "{joined}");
+
+    let out = vendor.cli(&["partner", "remove", "Reseller Co"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let removed = expect_event(&at_vendor, "partner.removed");
+    assert_eq!(removed["data"]["by"], "this node", "{removed}");
+    let removed = expect_event(&at_reseller, "partner.removed");
+    assert_eq!(removed["data"]["by"], "partner", "{removed}");
+    assert_eq!(removed["data"]["name"], "Vendor Co", "{removed}");
 }

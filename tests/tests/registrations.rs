@@ -1,14 +1,20 @@
-//! Deal registration with real processes on loopback: two partners register the same account
-//! with a vendor; the first to register wins, the second is flagged to the vendor (and the
-//! conflict details never reach the second partner's node); approve, reject with a reason,
-//! a conflict with the vendor's own pipeline, and the response SLA going overdue.
+//! Deal registration: two partners register the same account with a vendor; the first to
+//! register wins, the second is flagged to the vendor (and the conflict details never reach the
+//! second partner's node); approve, reject with a reason, a conflict with the vendor's own
+//! pipeline, protection renewed by activity, the response SLA going overdue (reported once), and
+//! the partner changing its pending registration.
+//!
+//! Goal: a registration is decided once, on the terms both sides see. Method: real `cosell`
+//! processes on loopback with short windows set in `cosell.toml`; partners register through the
+//! CLI and the API, the vendor decides; both nodes' registrations, the vendor's webhook events
+//! and the second partner's data directory are read after each step.
 
-mod workflows_common;
-
-use cosell_e2e::Node;
+use cosell_e2e::{
+    detail_fields, expect_event, files_with, hook, opportunity, partner, put_policy, set_setting,
+    share_deal, wait, Hook, Node,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
-use workflows_common::*;
 
 fn registration(node: &Node, id: &str) -> Option<Value> {
     let r = node.get(&format!("/api/v1/registrations/{id}"));
@@ -174,7 +180,7 @@ fn overdue_events(rx: &std::sync::mpsc::Receiver<Hook>, id: &str, window: Durati
     while let Ok(hook) =
         rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
     {
-        if hook.event == "registration.overdue" && hook.body["data"]["id"] == id {
+        if hook.event() == "registration.overdue" && hook.json()["data"]["id"] == id {
             n += 1;
         }
     }
@@ -267,8 +273,9 @@ fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_onc
     let late = register(&reseller, "Vendor Co", "late.example", "Late Inc");
     let reported = wait("the overdue report", || {
         let hook = events.recv_timeout(Duration::from_millis(200)).ok()?;
-        (hook.event == "registration.overdue" && hook.body["data"]["id"] == late.as_str())
-            .then_some(hook.body)
+        let body = hook.json();
+        (hook.event() == "registration.overdue" && body["data"]["id"] == late.as_str())
+            .then_some(body)
     });
     assert_eq!(reported["data"]["account_domain"], "late.example");
     // The list pages: one item per page gives the same list, newest first.
@@ -295,11 +302,6 @@ fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_onc
     );
 }
 
-fn patch(node: &Node, path: &str, body: Value) -> cosell_e2e::Response {
-    let bytes = serde_json::to_vec(&body).expect("JSON");
-    node.request("PATCH", path, Some("application/json"), Some(&bytes))
-}
-
 #[test]
 fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change() {
     // Goal: the partner that made a pending registration corrects its amount, close date and
@@ -316,10 +318,9 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
     });
     let path = format!("/api/v1/registrations/{id}");
 
-    let r = patch(
-        &reseller,
+    let r = reseller.patch(
         &path,
-        json!({"amount": "$95,000", "close_date": null, "products": ["platform"]}),
+        &json!({"amount": "$95,000", "close_date": null, "products": ["platform"]}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["amount"], "95000");
@@ -336,10 +337,9 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
     );
     assert_eq!(seen["status"], "pending");
 
-    let r = patch(
-        &reseller,
+    let r = reseller.patch(
         &path,
-        json!({"account_domain": "other.example", "amount": "lots", "close_date": "31/12/2027"}),
+        &json!({"account_domain": "other.example", "amount": "lots", "close_date": "31/12/2027"}),
     );
     assert_eq!(r.status, 422, "{}", r.text);
     let fields = detail_fields(&r.json);
@@ -350,10 +350,9 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
         r.text
     );
     // A value of the wrong type is named with every other problem, not instead of them.
-    let r = patch(
-        &reseller,
+    let r = reseller.patch(
         &path,
-        json!({"products": "x", "amount": "lots", "close_date": [2027], "colour": "red"}),
+        &json!({"products": "x", "amount": "lots", "close_date": [2027], "colour": "red"}),
     );
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(
@@ -362,10 +361,10 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
         "{}",
         r.text
     );
-    let r = patch(&vendor, &path, json!({"amount": "1"}));
+    let r = vendor.patch(&path, &json!({"amount": "1"}));
     assert_eq!(r.status, 403, "{}", r.text);
     // Names and notes are bounded by name, as an account's name and a deal's text are.
-    let r = patch(&reseller, &path, json!({"account_name": "N".repeat(600)}));
+    let r = reseller.patch(&path, &json!({"account_name": "N".repeat(600)}));
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.json["details"][0]["field"], "account_name", "{}", r.text);
     let r = reseller.post(
@@ -414,7 +413,7 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
         "{}",
         out.stdout
     );
-    let r = patch(&reseller, &path, json!({"amount": "1"}));
+    let r = reseller.patch(&path, &json!({"amount": "1"}));
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("is approved"), "{}", r.text);
 }

@@ -1,12 +1,19 @@
-//! Co-sell workflows on shared deals, with real processes on loopback: an invitation is a
-//! redacted summary until accepted (the invitee's data directory holds no unredacted field),
-//! decline and expiry, linking a deal to one's own pipeline, and attribution agreed or disputed.
+//! The inbox: deals from the invited partner's side. An invitation is a redacted summary until
+//! accepted (the invitee's data directory holds no unredacted field) and follows the origin's
+//! edits and policy; it is accepted, declined, expires, or ends with the partnership, and is
+//! answered once; an accepted deal links to one real opportunity of one's own pipeline, and
+//! attribution is agreed or disputed.
+//!
+//! Goal: an invitee learns only what it may, when it may, and its answers hold on both sides.
+//! Method: real `cosell` processes on loopback, a vendor sharing with a reseller under a policy
+//! with canary values; the reseller's inbox, deals, webhook events and data directory are read
+//! after each step.
 
-mod workflows_common;
-
-use cosell_e2e::Node;
+use cosell_e2e::{
+    detail_fields, expect_event, files_with, hook, inbox_item, opportunity, post_ok, put_policy,
+    share_deal, shared_deal, vendor_and_reseller, wait, Node, NAME_STAGE_AND_DOMAIN,
+};
 use serde_json::{json, Value};
-use workflows_common::*;
 
 const POLICY: &str = r#"
 [opportunities]
@@ -18,19 +25,6 @@ amount = { round_to = 10000 }
 const AMOUNT_CANARY: &str = "987654";
 const NEXT_STEP_CANARY: &str = "CANARY-NEXTSTEP-5e1f";
 const SECTION_CANARY: &str = "CANARY-SECTION-77aa";
-
-fn vendor_and_reseller(vendor_settings: &[(&str, &str)]) -> (Node, Node) {
-    let mut vendor = Node::init("Vendor Co");
-    for (k, v) in vendor_settings {
-        set_setting(&vendor, k, v);
-    }
-    let mut reseller = Node::init("Reseller Co");
-    vendor.serve();
-    reseller.serve();
-    partner(&vendor, &reseller, "reseller", "vendor");
-    put_policy(&vendor, &reseller.id, POLICY);
-    (vendor, reseller)
-}
 
 fn share(vendor: &Node, reseller: &Node, domain: &str) -> String {
     let opp = opportunity(
@@ -52,7 +46,7 @@ fn participant_status(node: &Node, deal: &str, id: &str) -> Option<String> {
 
 #[test]
 fn an_invitee_holds_only_the_redacted_summary_until_it_accepts() {
-    let (vendor, reseller) = vendor_and_reseller(&[]);
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
     let events = hook(&reseller, &["deal.*"]);
     let deal = share(&vendor, &reseller, "redact.example");
     // The origin's own section, written before the invitee accepts.
@@ -133,7 +127,7 @@ fn an_invitee_holds_only_the_redacted_summary_until_it_accepts() {
 #[test]
 fn an_invitation_can_be_declined_or_can_expire() {
     // Invitations from this vendor expire after ~17 seconds.
-    let (vendor, reseller) = vendor_and_reseller(&[("invitation_expiry_days", "0.0002")]);
+    let (vendor, reseller) = vendor_and_reseller(&[("invitation_expiry_days", "0.0002")], POLICY);
     let declined = share(&vendor, &reseller, "decline.example");
     wait("the first invitation", || inbox_item(&reseller, &declined));
     let out = reseller.cli(&["deals", "decline", &declined]);
@@ -192,7 +186,7 @@ fn attribution(node: &Node, deal: &str) -> Value {
 
 #[test]
 fn a_linked_deal_shows_each_side_s_stage_and_attribution_is_agreed_or_disputed() {
-    let (vendor, reseller) = vendor_and_reseller(&[]);
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
     let events = hook(&vendor, &["deal.stage_changed"]);
     let deal = accepted_deal(&vendor, &reseller, "link.example");
 
@@ -314,7 +308,7 @@ fn pending_invitations_and_shared_deals_follow_opportunity_edits_and_policy_chan
     // pending invitation's summary follows an opportunity edit; tightening the policy removes
     // fields from an accepted deal and from the pending summary (audited by name); loosening
     // it brings them back.
-    let (vendor, reseller) = vendor_and_reseller(&[]);
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
     let accepted = accepted_deal(&vendor, &reseller, "accepted.example");
     let opp = opportunity(
         &vendor,
@@ -388,4 +382,84 @@ fn pending_invitations_and_shared_deals_follow_opportunity_edits_and_policy_chan
     assert_eq!(reseller.get("/api/v1/inbox?limit=0").status, 400);
     assert_eq!(reseller.get("/api/v1/inbox?limit=1001").status, 400);
     assert_eq!(reseller.get("/api/v1/inbox?cursor=nonsense").status, 400);
+}
+
+#[test]
+fn answering_an_already_answered_invitation_is_a_conflict() {
+    let (vendor, reseller) = vendor_and_reseller(&[], NAME_STAGE_AND_DOMAIN);
+    let deal = shared_deal(&vendor, &reseller, "answered.example");
+    let accept = format!("/api/v1/deals/{deal}/accept");
+    let r = reseller.post(&accept, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/decline"), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        r.json["error"],
+        format!("the invitation to deal {deal} was already answered: accepted").as_str()
+    );
+    // Accepting again asks for what already holds: a no-op.
+    let r = reseller.post(&accept, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[test]
+fn an_invitation_from_a_partner_that_ended_the_partnership_cannot_be_accepted() {
+    // Bug: after the vendor removed the reseller, the reseller's inbox still showed the
+    // vendor's invitation as `invited`, and accepting it answered 200.
+    let (vendor, reseller) = vendor_and_reseller(&[], NAME_STAGE_AND_DOMAIN);
+    let deal = shared_deal(&vendor, &reseller, "ended.example");
+    let out = vendor.cli(&["partner", "remove", "Reseller Co"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let item = wait("the invitation shown as ended", || {
+        inbox_item(&reseller, &deal).filter(|i| i["status"] == "ended")
+    });
+    assert_eq!(item["deal_id"], deal.as_str());
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/accept"), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        r.json["error"],
+        format!(
+            "Vendor Co is no longer a partner, so its invitation to deal {deal} cannot be answered"
+        )
+        .as_str()
+    );
+}
+
+#[test]
+fn a_deal_links_to_one_real_opportunity_of_the_partners_pipeline() {
+    // Bugs: `link {"create": true}` twice made two opportunities (the first left orphaned), and
+    // `PATCH {"linked_opportunity": "garbage"}` was signed into the deal.
+    let (vendor, reseller) = vendor_and_reseller(&[], NAME_STAGE_AND_DOMAIN);
+    let deal = shared_deal(&vendor, &reseller, "linked.example");
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/accept"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait("the deal on the reseller", || {
+        let r = reseller.get(&format!("/api/v1/deals/{deal}"));
+        (r.status == 200).then_some(())
+    });
+    let link = format!("/api/v1/deals/{deal}/link");
+    let first = reseller.post(&link, &json!({"create": true}));
+    assert!(first.status < 300, "{}", first.text);
+    let again = reseller.post(&link, &json!({"create": true}));
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(
+        again.json["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is already linked to opportunity"),
+        "{}",
+        again.text
+    );
+    let opportunities = reseller.get("/api/v1/opportunities").json["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(opportunities, 1, "one opportunity made, not two");
+
+    let r = reseller.patch(
+        &format!("/api/v1/deals/{deal}"),
+        &json!({"linked_opportunity": "garbage"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(detail_fields(&r.json), ["linked_opportunity"], "{}", r.text);
 }
