@@ -18,6 +18,7 @@
 //! - `invitations`: answering invitations;
 //! - `reproject` and `projection`: keeping shared fields in step with the opportunity and the
 //!   policies (from a policy projection to shared fields);
+//! - `records`: writes to this node's records and policies, with the deals that follow them;
 //! - `sections` and `attribution`: what one participant writes into a deal;
 //! - `sync`: which documents to offer a peer, what to do with what it sends;
 //! - `views`, `timeline` and `events`: deals in the API's shape, their history in words, and
@@ -28,6 +29,7 @@ mod events;
 mod invitations;
 mod kinds;
 mod projection;
+mod records;
 mod reproject;
 mod sections;
 mod share;
@@ -46,6 +48,7 @@ pub use kinds::{
     kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
 };
 pub use projection::shared_from_projection;
+pub use records::RecordWrite;
 pub use views::{deal_json, invitation_json};
 
 use crate::domain::audit;
