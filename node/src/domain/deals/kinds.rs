@@ -10,16 +10,12 @@ use std::collections::{BTreeMap, HashSet};
 /// Shared-field key (origin-written, in the genesis change) that marks what a document is for:
 /// absent for a deal, [`KIND_INVITATION`] or [`KIND_REGISTRATION`].
 pub const KIND_KEY: &str = "cosell.kind";
-
 /// [`KIND_KEY`] value of an invitation: the redacted summary of one deal for one invitee.
 pub const KIND_INVITATION: &str = "invitation";
-
 /// [`KIND_KEY`] value of a deal registration (a partner registers an account with a vendor).
 pub const KIND_REGISTRATION: &str = "registration";
-
 /// Shared-field key of an invitation: the id of the deal it invites to.
 pub const FOR_DEAL_KEY: &str = "cosell.deal";
-
 /// Shared-field key of an invitation: when it expires (ms since the epoch).
 pub const EXPIRES_KEY: &str = "cosell.expires_at";
 

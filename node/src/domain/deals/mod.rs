@@ -72,16 +72,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 /// Most replicas of unknown deals held in memory before their genesis change arrives: bounds
 /// what a partner can make this node allocate by naming deals that do not exist.
 pub const UNINITIALIZED_REPLICAS_MAX: usize = 4096;
-
 /// Most rejected changes from one message written to the audit log one by one (the rest are
 /// counted in one entry): a hostile peer cannot flood the log.
 pub const AUDITED_REJECTIONS_PER_MESSAGE_MAX: usize = 20;
-
 /// Most history entries a deal view shows (the newest).
 pub const HISTORY_ENTRIES_MAX: usize = 500;
 
 const DAY_MS: f64 = 86_400_000.0;
-
 const HOUR_MS: f64 = 3_600_000.0;
 
 /// The workflow windows (from `cosell.toml`), in milliseconds.
