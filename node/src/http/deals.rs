@@ -340,25 +340,3 @@ pub async fn decline(
 ) -> Result<Json<Value>, ApiError> {
     respond(state, caller, id, false).await
 }
-
-/// Hook for record writes: re-projects the opportunity into its deals and offers the changes.
-/// Failures are logged, never returned: the local write already succeeded.
-pub async fn opportunity_changed(state: &AppState, opportunity_id: Option<String>) {
-    let deals = state.network.deals.clone();
-    let changed = tokio::task::spawn_blocking(move || match opportunity_id {
-        Some(id) => {
-            let mut changed = deals.on_opportunity_changed(&id, now_ms())?;
-            changed.extend(deals.on_linked_opportunity_changed(&id, now_ms())?);
-            Ok(changed)
-        }
-        None => deals.on_opportunities_changed(now_ms()),
-    })
-    .await;
-    match changed {
-        Ok(Ok(ids)) => {
-            let _ = state.network.handle.sync(ids).await;
-        }
-        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "cannot update shared deals"),
-        Err(e) => tracing::error!(error = %e, "cannot update shared deals"),
-    }
-}

@@ -4,6 +4,7 @@
 use super::query::{query_params, Params, Takes};
 use super::{ApiError, AppState, Caller, IMPORT_BODY_BYTES_MAX};
 use crate::domain::auth::Role;
+use crate::domain::deals::RecordWrite;
 use crate::import::write::{self, ImportFailure, ImportSummary};
 use crate::import::{DateOrder, ImportError, ImportOptions};
 use axum::body::Body;
@@ -150,30 +151,30 @@ async fn run(
             }
         }
     });
-    let store = state.store.clone();
+    let deals = state.network.deals.clone();
     let currency = state.default_currency;
-    let outcome = tokio::task::spawn_blocking(move || {
-        let reader = ChannelReader {
-            rx,
-            current: Bytes::new(),
-        };
-        match kind {
-            Kind::Accounts => write::import_accounts(&store, reader),
-            Kind::Opportunities(options) => {
-                write::import_opportunities(&store, reader, currency, options)
-            }
-        }
-    })
-    .await
-    .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
-    forward.abort();
-    release_freed_memory();
     let what = match kind {
         Kind::Accounts => "accounts",
         Kind::Opportunities(_) => "opportunities",
     };
-    match outcome {
-        Ok(summary) => {
+    let done = state.clone();
+    // The import, then (when it matched stored records) the deals shared from them, in one
+    // call; an import that succeeded is reported (log, metrics, `import.completed`) before its
+    // deals follow.
+    let outcome = tokio::task::spawn_blocking(move || {
+        deals.write_records(|store| {
+            let reader = ChannelReader {
+                rx,
+                current: Bytes::new(),
+            };
+            let outcome = match kind {
+                Kind::Accounts => write::import_accounts(store, reader),
+                Kind::Opportunities(options) => {
+                    write::import_opportunities(store, reader, currency, options)
+                }
+            };
+            release_freed_memory();
+            let summary = outcome?;
             tracing::info!(
                 what,
                 rows = summary.rows,
@@ -181,14 +182,21 @@ async fn run(
                 updated = summary.updated,
                 "import done"
             );
-            state.metrics.imported(what, summary.rows);
-            state.events.publish(
+            done.metrics.imported(what, summary.rows);
+            done.events.publish(
                 "import.completed",
                 json!({"kind": what, "rows": summary.rows, "inserted": summary.inserted, "updated": summary.updated}),
             );
-            if summary.updated > 0 {
-                super::deals::opportunity_changed(&state, None).await;
-            }
+            let matched = summary.updated > 0;
+            Ok((summary, RecordWrite::Bulk { matched }))
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    forward.abort();
+    match outcome {
+        Ok((summary, changed)) => {
+            let _ = state.network.handle.sync(changed).await;
             Ok(Json(summary))
         }
         Err(ImportFailure::Rows { errors, bad_rows }) => {

@@ -329,16 +329,11 @@ pub async fn put_policy(
                 p.name
             )));
         }
-        let v = partners::set_policy(&state.store, &p, &policy, "admin", now_ms())?;
-        // Deals already shared with the partner follow the new policy. The policy is set
-        // either way: a failure here is logged, and the next change re-projects again.
-        let changed = match state.network.deals.on_policy_changed(&p.id, now_ms()) {
-            Ok(ids) => ids,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), partner = %p.id, "cannot re-project shared deals");
-                Vec::new()
-            }
-        };
+        // Deals already shared with the partner follow the new policy, in the same call.
+        let (v, changed) = state
+            .network
+            .deals
+            .set_policy(&p, &policy, "admin", now_ms())?;
         Ok((
             json!({
                 "partner": p.id, "name": p.name, "version": v.version,

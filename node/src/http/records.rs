@@ -1,10 +1,14 @@
-//! Accounts and opportunities: list, read, create and patch.
+//! Accounts and opportunities: list, read, create and patch. Every write goes through
+//! [`Deals::write_records`](crate::domain::deals::Deals::write_records), which brings the deals
+//! shared from what it changed in step; the changed deals are then offered to their
+//! participants.
 
 use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC, STAGES};
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use crate::domain::auth::Role;
+use crate::domain::deals::RecordWrite;
 use crate::import::write::external_id_owner;
-use crate::store::{OpportunityFilter, Page, Upsert, WriteTables};
+use crate::store::{OpportunityFilter, Page, WriteTables};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
@@ -292,17 +296,21 @@ pub async fn create_account(
     };
     apply_account_fields(&mut account, &map, &mut p);
     p.into_result("account")?;
-    let account = blocking(move || {
-        let txn = state.store.write()?;
-        {
-            let mut tables = WriteTables::open(&txn)?;
-            refuse_taken_account_external_id(&tables, &account)?;
-            tables.put_account(&account)?;
-        }
-        txn.commit().map_err(anyhow::Error::from)?;
-        Ok(account)
+    let deals = state.network.deals.clone();
+    let (account, changed) = blocking(move || {
+        deals.write_records(|store| {
+            let txn = store.write()?;
+            let outcome = {
+                let mut tables = WriteTables::open(&txn)?;
+                refuse_taken_account_external_id(&tables, &account)?;
+                tables.put_account(&account)?
+            };
+            txn.commit().map_err(anyhow::Error::from)?;
+            Ok((account, RecordWrite::Account(outcome)))
+        })
     })
     .await?;
+    let _ = state.network.handle.sync(changed).await;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
@@ -366,30 +374,30 @@ pub async fn patch_account(
 ) -> Result<Json<Account>, ApiError> {
     caller.require(Role::Manager)?;
     let map = object(body)?;
-    let state_for_deals = state.clone();
-    let (account, outcome) = blocking(move || {
-        let txn = state.store.write()?;
-        let updated = {
-            let mut tables = WriteTables::open(&txn)?;
-            let Some(mut account) = tables.account(&id)? else {
-                return Err(ApiError::not_found(format!("no account with id {id}")));
+    let deals = state.network.deals.clone();
+    let (account, changed) = blocking(move || {
+        deals.write_records(|store| {
+            let txn = store.write()?;
+            let (account, outcome) = {
+                let mut tables = WriteTables::open(&txn)?;
+                let Some(mut account) = tables.account(&id)? else {
+                    return Err(ApiError::not_found(format!("no account with id {id}")));
+                };
+                let mut p = Problems::default();
+                check_keys(&map, ACCOUNT_KEYS, &mut p);
+                refuse_other_id(&map, "account", &account.id, &mut p);
+                apply_account_fields(&mut account, &map, &mut p);
+                p.into_result("account")?;
+                refuse_taken_account_external_id(&tables, &account)?;
+                let outcome = tables.put_account(&account)?;
+                (account, outcome)
             };
-            let mut p = Problems::default();
-            check_keys(&map, ACCOUNT_KEYS, &mut p);
-            refuse_other_id(&map, "account", &account.id, &mut p);
-            apply_account_fields(&mut account, &map, &mut p);
-            p.into_result("account")?;
-            refuse_taken_account_external_id(&tables, &account)?;
-            let outcome = tables.put_account(&account)?;
-            (account, outcome)
-        };
-        txn.commit().map_err(anyhow::Error::from)?;
-        Ok(updated)
+            txn.commit().map_err(anyhow::Error::from)?;
+            Ok((account, RecordWrite::Account(outcome)))
+        })
     })
     .await?;
-    if outcome != Upsert::Unchanged {
-        super::deals::opportunity_changed(&state_for_deals, None).await;
-    }
+    let _ = state.network.handle.sync(changed).await;
     Ok(Json(account))
 }
 
@@ -452,27 +460,35 @@ pub async fn create_opportunity(
         opp.currency = Some(state.default_currency);
     }
     p.into_result("opportunity")?;
-    let opp = blocking(move || {
-        let txn = state.store.write()?;
-        {
-            let mut tables = WriteTables::open(&txn)?;
-            opp.account_id =
-                resolve_account(&mut tables, account_id.as_deref(), account_domain.as_ref())?;
-            if let Some(x) = &opp.external_id {
-                if let Some(existing) =
-                    external_id_owner(x, |o| tables.opportunity_id_by_external(o))?
-                {
-                    return Err(ApiError::conflict(format!(
-                        "an opportunity with external_id {x} already exists (id {existing})"
-                    )));
+    let deals = state.network.deals.clone();
+    let (opp, changed) = blocking(move || {
+        deals.write_records(|store| {
+            let txn = store.write()?;
+            let outcome = {
+                let mut tables = WriteTables::open(&txn)?;
+                opp.account_id =
+                    resolve_account(&mut tables, account_id.as_deref(), account_domain.as_ref())?;
+                if let Some(x) = &opp.external_id {
+                    if let Some(existing) =
+                        external_id_owner(x, |o| tables.opportunity_id_by_external(o))?
+                    {
+                        return Err(ApiError::conflict(format!(
+                            "an opportunity with external_id {x} already exists (id {existing})"
+                        )));
+                    }
                 }
-            }
-            tables.put_opportunity(&opp)?;
-        }
-        txn.commit().map_err(anyhow::Error::from)?;
-        Ok(opp)
+                tables.put_opportunity(&opp)?
+            };
+            txn.commit().map_err(anyhow::Error::from)?;
+            let written = RecordWrite::Opportunity {
+                id: opp.id.clone(),
+                outcome,
+            };
+            Ok((opp, written))
+        })
     })
     .await?;
+    let _ = state.network.handle.sync(changed).await;
     Ok((StatusCode::CREATED, Json(opp)))
 }
 
@@ -548,48 +564,57 @@ pub async fn patch_opportunity(
 ) -> Result<Json<Opportunity>, ApiError> {
     caller.require(Role::Manager)?;
     let map = object(body)?;
-    let state_for_deals = state.clone();
-    let opp = blocking(move || {
-        let txn = state.store.write()?;
-        let updated = {
-            let mut tables = WriteTables::open(&txn)?;
-            let Some(mut opp) = tables.opportunity(&id)? else {
-                return Err(ApiError::not_found(format!("no opportunity with id {id}")));
-            };
-            let mut p = Problems::default();
-            check_keys(&map, OPPORTUNITY_KEYS, &mut p);
-            refuse_other_id(&map, "opportunity", &opp.id, &mut p);
-            apply_opportunity_fields(&mut opp, &map, &mut p);
-            if opp.amount.is_some() && opp.currency.is_none() {
-                opp.currency = Some(state.default_currency);
-            }
-            let account_id = p.text("account_id", map.get("account_id"), NAME_CHARS_MAX);
-            let account_domain =
-                p.parsed("account_domain", map.get("account_domain"), Domain::parse);
-            p.into_result("opportunity")?;
-            if account_id.is_some() || account_domain.is_some() {
-                opp.account_id =
-                    resolve_account(&mut tables, account_id.as_deref(), account_domain.as_ref())?;
-            }
-            if let Some(x) = &opp.external_id {
-                if let Some(existing) =
-                    external_id_owner(x, |o| tables.opportunity_id_by_external(o))?
-                {
-                    if existing != opp.id {
-                        return Err(ApiError::conflict(format!(
+    let deals = state.network.deals.clone();
+    let currency = state.default_currency;
+    let (opp, changed) = blocking(move || {
+        deals.write_records(|store| {
+            let txn = store.write()?;
+            let (opp, outcome) = {
+                let mut tables = WriteTables::open(&txn)?;
+                let Some(mut opp) = tables.opportunity(&id)? else {
+                    return Err(ApiError::not_found(format!("no opportunity with id {id}")));
+                };
+                let mut p = Problems::default();
+                check_keys(&map, OPPORTUNITY_KEYS, &mut p);
+                refuse_other_id(&map, "opportunity", &opp.id, &mut p);
+                apply_opportunity_fields(&mut opp, &map, &mut p);
+                if opp.amount.is_some() && opp.currency.is_none() {
+                    opp.currency = Some(currency);
+                }
+                let account_id = p.text("account_id", map.get("account_id"), NAME_CHARS_MAX);
+                let account_domain =
+                    p.parsed("account_domain", map.get("account_domain"), Domain::parse);
+                p.into_result("opportunity")?;
+                if account_id.is_some() || account_domain.is_some() {
+                    opp.account_id = resolve_account(
+                        &mut tables,
+                        account_id.as_deref(),
+                        account_domain.as_ref(),
+                    )?;
+                }
+                if let Some(x) = &opp.external_id {
+                    if let Some(existing) =
+                        external_id_owner(x, |o| tables.opportunity_id_by_external(o))?
+                    {
+                        if existing != opp.id {
+                            return Err(ApiError::conflict(format!(
                             "an opportunity with external_id {x} already exists (id {existing})"
                         )));
+                        }
                     }
                 }
-            }
-            let outcome = tables.put_opportunity(&opp)?;
-            (opp, outcome)
-        };
-        txn.commit().map_err(anyhow::Error::from)?;
-        Ok(updated)
+                let outcome = tables.put_opportunity(&opp)?;
+                (opp, outcome)
+            };
+            txn.commit().map_err(anyhow::Error::from)?;
+            let written = RecordWrite::Opportunity {
+                id: opp.id.clone(),
+                outcome,
+            };
+            Ok((opp, written))
+        })
     })
     .await?;
-    let (opp, _outcome): (Opportunity, Upsert) = opp;
-    super::deals::opportunity_changed(&state_for_deals, Some(opp.id.clone())).await;
+    let _ = state.network.handle.sync(changed).await;
     Ok(Json(opp))
 }

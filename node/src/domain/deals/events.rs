@@ -1,0 +1,108 @@
+//! The workflow events one document's change implies on this node (an invitation arrived, an
+//! invitee answered, a stage or a registration decision changed).
+
+use super::views::invitation_json;
+use super::{DocInfo, DocKind};
+use protocol::deal::{DealDoc, DealId, ParticipantStatus, RegistrationStatus};
+use protocol::identity::NodeId;
+use serde_json::{json, Value};
+
+/// The events one document's change implies on this node.
+pub(super) fn events_between(
+    me: &NodeId,
+    id: DealId,
+    doc: &DealDoc,
+    old: Option<&DocInfo>,
+    new: &DocInfo,
+) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    let origin = new.origin.as_ref();
+    match new.kind {
+        DocKind::Invitation { deal } => {
+            let view = doc.read_view();
+            if old.is_none() && origin != Some(me) {
+                out.push((
+                    "deal.invited",
+                    invitation_json(&view, deal, me, crate::clock::now_ms()),
+                ));
+            }
+            for (node, status) in &new.statuses {
+                if Some(node) == origin || old.and_then(|o| o.statuses.get(node)) == Some(status) {
+                    continue;
+                }
+                let kind = match status {
+                    ParticipantStatus::Accepted => "deal.accepted",
+                    ParticipantStatus::Declined => "deal.declined",
+                    _ => continue,
+                };
+                out.push((
+                    kind,
+                    json!({"deal_id": deal.to_string(), "node": node.to_string(),
+                           "name": view.participants.get(node).map(|p| p.name.clone())}),
+                ));
+            }
+        }
+        DocKind::Deal => {
+            let Some(old) = old else { return out };
+            if old.shared_stage != new.shared_stage {
+                if let Some(stage) = new.shared_stage {
+                    out.push((
+                        "deal.stage_changed",
+                        json!({"deal_id": id.to_string(), "node": origin.map(|o| o.to_string()),
+                               "stage": stage.as_str(), "shared": true}),
+                    ));
+                }
+            }
+            for (node, stage) in &new.section_stages {
+                if old.section_stages.get(node) != Some(stage) {
+                    out.push((
+                        "deal.stage_changed",
+                        json!({"deal_id": id.to_string(), "node": node.to_string(),
+                               "stage": stage.as_str(), "shared": false}),
+                    ));
+                }
+            }
+        }
+        DocKind::Registration => {
+            let view = doc.read_view();
+            let domain = view
+                .shared
+                .account_domain
+                .as_ref()
+                .map(|d| d.as_str().to_string());
+            if new.claimed && !old.is_some_and(|o| o.claimed) {
+                let vendor = view
+                    .registration
+                    .claims
+                    .values()
+                    .find_map(|c| c.vendor.clone());
+                out.push((
+                    "registration.submitted",
+                    json!({"id": id.to_string(), "partner": origin.map(|o| o.to_string()),
+                           "vendor": vendor.map(|v| v.to_string()), "account_domain": domain}),
+                ));
+            }
+            for (vendor, status) in &new.decisions {
+                if old.and_then(|o| o.decisions.get(vendor)) == Some(status) {
+                    continue;
+                }
+                let kind = match status {
+                    RegistrationStatus::Approved => "registration.approved",
+                    RegistrationStatus::Rejected => "registration.rejected",
+                    _ => continue,
+                };
+                let reason = view
+                    .registration
+                    .decisions
+                    .get(vendor)
+                    .and_then(|d| d.reason.clone());
+                out.push((
+                    kind,
+                    json!({"id": id.to_string(), "partner": origin.map(|o| o.to_string()),
+                           "vendor": vendor.to_string(), "account_domain": domain, "reason": reason}),
+                ));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,96 @@
+//! What a document is for (a deal, an invitation to one, a registration), read from the
+//! shared-field keys its origin wrote, and what the node tracks of each document to gate sync
+//! and to notice events.
+
+use protocol::deal::{DealDoc, DealId, DealView, ParticipantStatus, RegistrationStatus};
+use protocol::identity::NodeId;
+use protocol::records::Stage;
+use std::collections::{BTreeMap, HashSet};
+
+/// Shared-field key (origin-written, in the genesis change) that marks what a document is for:
+/// absent for a deal, [`KIND_INVITATION`] or [`KIND_REGISTRATION`].
+pub const KIND_KEY: &str = "cosell.kind";
+/// [`KIND_KEY`] value of an invitation: the redacted summary of one deal for one invitee.
+pub const KIND_INVITATION: &str = "invitation";
+/// [`KIND_KEY`] value of a deal registration (a partner registers an account with a vendor).
+pub const KIND_REGISTRATION: &str = "registration";
+/// Shared-field key of an invitation: the id of the deal it invites to.
+pub const FOR_DEAL_KEY: &str = "cosell.deal";
+/// Shared-field key of an invitation: when it expires (ms since the epoch).
+pub const EXPIRES_KEY: &str = "cosell.expires_at";
+
+/// What a document is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DocKind {
+    /// A shared co-sell deal.
+    #[default]
+    Deal,
+    /// The redacted invitation to `deal` for one invitee.
+    Invitation {
+        /// The deal invited to.
+        deal: DealId,
+    },
+    /// A deal registration.
+    Registration,
+}
+
+/// What the node tracks of each document to gate sync and to notice events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct DocInfo {
+    pub kind: DocKind,
+    pub origin: Option<NodeId>,
+    pub statuses: BTreeMap<NodeId, ParticipantStatus>,
+    pub shared_stage: Option<Stage>,
+    pub section_stages: BTreeMap<NodeId, Stage>,
+    /// Participants that wrote a section: they evidently hold the deal.
+    pub writers: HashSet<NodeId>,
+    pub claimed: bool,
+    pub decisions: BTreeMap<NodeId, RegistrationStatus>,
+}
+
+/// The kind of a document from its view.
+pub fn kind_of(view: &DealView) -> DocKind {
+    match view.shared.other.get(KIND_KEY).map(String::as_str) {
+        Some(KIND_INVITATION) => match view
+            .shared
+            .other
+            .get(FOR_DEAL_KEY)
+            .and_then(|d| DealId::parse(d).ok())
+        {
+            Some(deal) => DocKind::Invitation { deal },
+            None => DocKind::Registration,
+        },
+        Some(KIND_REGISTRATION) => DocKind::Registration,
+        _ => DocKind::Deal,
+    }
+}
+
+pub(super) fn info_of(doc: &DealDoc) -> Option<DocInfo> {
+    if !doc.is_initialized() {
+        return None;
+    }
+    let view = doc.read_view();
+    Some(DocInfo {
+        kind: kind_of(&view),
+        origin: view.origin.clone(),
+        statuses: view
+            .participants
+            .iter()
+            .filter_map(|(n, p)| p.status.map(|s| (n.clone(), s)))
+            .collect(),
+        shared_stage: view.shared.stage,
+        section_stages: view
+            .sections
+            .iter()
+            .filter_map(|(n, s)| s.stage.map(|st| (n.clone(), st)))
+            .collect(),
+        writers: view.sections.keys().cloned().collect(),
+        claimed: !view.registration.claims.is_empty(),
+        decisions: view
+            .registration
+            .decisions
+            .iter()
+            .filter_map(|(n, d)| d.status.map(|s| (n.clone(), s)))
+            .collect(),
+    })
+}

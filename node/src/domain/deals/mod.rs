@@ -1,0 +1,459 @@
+//! Shared deals on this node: creating one from an opportunity's multi-partner projection,
+//! writing this node's section, keeping the shared fields in step with the local opportunity,
+//! and the node's side of sync (which documents to offer a peer, what to do with what it sends).
+//!
+//! Invariant: only a policy projection ever enters a deal document (ARCHITECTURE.md invariant
+//! 1). With several partners the projection is taken under `Policy::intersect` of their
+//! policies, so every participant may see all of it.
+//! Invariant: every change received is verified by the protocol crate before it is applied, and
+//! is durable in redb (with the peer's sync state) before the node answers the message that
+//! carried it (invariant 4).
+//! Invariant: a peer is offered only documents it participates in, and its messages about other
+//! documents are refused (invariant 3).
+//!
+//! The engine is [`Deals`]; its methods are spread over the files of this folder by concept:
+//! - `kinds`: what a document is for (deal, invitation, registration) and what the node tracks
+//!   of each;
+//! - `share`: making a deal from an opportunity, ending a partner's part in deals;
+//! - `invitations`: answering invitations;
+//! - `reproject` and `projection`: keeping shared fields in step with the opportunity and the
+//!   policies (from a policy projection to shared fields);
+//! - `records`: writes to this node's records and policies, with the deals that follow them;
+//! - `sections` and `attribution`: what one participant writes into a deal;
+//! - `sync`: which documents to offer a peer, what to do with what it sends;
+//! - `views`, `timeline` and `events`: deals in the API's shape, their history in words, and
+//!   the workflow events a change implies.
+
+mod attribution;
+mod events;
+mod invitations;
+mod kinds;
+mod projection;
+mod records;
+mod reproject;
+mod sections;
+mod share;
+mod sync;
+mod timeline;
+mod views;
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use attribution::attribution_json;
+pub(crate) use kinds::DocInfo;
+pub use kinds::{
+    kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
+};
+pub use projection::shared_from_projection;
+pub use records::RecordWrite;
+pub use views::{deal_json, invitation_json};
+
+use crate::domain::audit;
+use crate::domain::events::EventBus;
+use crate::store::shared::{self, DealMeta};
+use crate::store::Store;
+use anyhow::{anyhow, Result};
+use events::events_between;
+use invitations::late_acceptance;
+use kinds::info_of;
+use protocol::deal::{DealDoc, DealId, ParticipantStatus, Signer, VerifiedChange};
+use protocol::envelope::SignedChange;
+use protocol::identity::{NodeId, NodeKey};
+use protocol::sync::PeerSync;
+use protocol::wire::DocSync;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+/// Most replicas of unknown deals held in memory before their genesis change arrives: bounds
+/// what a partner can make this node allocate by naming deals that do not exist.
+pub const UNINITIALIZED_REPLICAS_MAX: usize = 4096;
+/// Most rejected changes from one message written to the audit log one by one (the rest are
+/// counted in one entry): a hostile peer cannot flood the log.
+pub const AUDITED_REJECTIONS_PER_MESSAGE_MAX: usize = 20;
+/// Most history entries a deal view shows (the newest).
+pub const HISTORY_ENTRIES_MAX: usize = 500;
+
+const DAY_MS: f64 = 86_400_000.0;
+const HOUR_MS: f64 = 3_600_000.0;
+
+/// The workflow windows (from `cosell.toml`), in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    /// How long an invitation waits for an answer.
+    pub invitation_expiry_ms: u64,
+    /// How long an approved registration protects its partner.
+    pub registration_protection_ms: u64,
+    /// How long a vendor has to answer a registration before it is overdue.
+    pub registration_sla_ms: u64,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows::from_settings(14.0, 90.0, 48.0)
+    }
+}
+
+impl Windows {
+    /// From the settings' units (days, days, hours); fractions allowed.
+    pub fn from_settings(invitation_days: f64, protection_days: f64, sla_hours: f64) -> Self {
+        let ms = |x: f64| x.max(0.0).round().min(u64::MAX as f64) as u64;
+        Windows {
+            invitation_expiry_ms: ms(invitation_days * DAY_MS),
+            registration_protection_ms: ms(protection_days * DAY_MS),
+            registration_sla_ms: ms(sla_hours * HOUR_MS),
+        }
+    }
+}
+
+/// Why a deal operation failed; the API maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum DealsError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// Several fields of one request are bad: each field and why, all of them at once.
+    #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<(String, String)>),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl DealsError {
+    /// [`DealsError::InvalidFields`] from (field, why) pairs named by static field names.
+    pub fn fields(problems: Vec<(&'static str, String)>) -> Self {
+        DealsError::InvalidFields(
+            problems
+                .into_iter()
+                .map(|(f, m)| (f.to_string(), m))
+                .collect(),
+        )
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct SyncCounters {
+    /// Signed changes sent to peers.
+    pub changes_sent: AtomicU64,
+    /// Changes received and applied.
+    pub changes_received: AtomicU64,
+    /// Changes (or messages) refused.
+    pub changes_rejected: AtomicU64,
+}
+
+/// What receiving one peer's message did.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// Deals that gained changes (to push on to other participants).
+    pub changed: Vec<DealId>,
+    /// This node's answer for the same deals.
+    pub reply: Vec<DocSync>,
+}
+
+/// The deal engine: documents in memory, their changes and sync states in redb.
+pub struct Deals {
+    store: Arc<Store>,
+    signer: Signer,
+    me: NodeId,
+    name: String,
+    inner: Mutex<Inner>,
+    /// Sync counters.
+    pub counters: SyncCounters,
+    events: OnceLock<Arc<EventBus>>,
+    windows: Mutex<Windows>,
+    auto_accept: std::sync::atomic::AtomicBool,
+    /// Held by [`Deals::share`] from its "already shared?" check to its commit, so shares of
+    /// one opportunity sent at the same moment cannot both pass the check (one deal per
+    /// opportunity and partner). Shares are rare; serializing them costs nothing.
+    share_gate: Mutex<()>,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub docs: HashMap<DealId, DealDoc>,
+    /// Sync state per (peer, deal) for the current connection; loaded from redb on first use.
+    peers: HashMap<(NodeId, DealId), PeerSync>,
+    /// What each initialized document is for, its statuses and stages.
+    pub info: HashMap<DealId, DocInfo>,
+    /// (deal, invitee) pairs whose invitation this node made and the invitee accepted: the
+    /// origin may send such an invitee the deal itself.
+    accepted_invites: HashSet<(DealId, NodeId)>,
+    /// Deals changed (here or by a peer) since the registration watch last looked: activity
+    /// that renews approved registrations on their account.
+    touched: HashSet<DealId>,
+}
+
+impl Deals {
+    /// Loads every stored deal (re-verifying its changes) and makes this run's signer.
+    pub fn open(
+        store: Arc<Store>,
+        secret: [u8; 32],
+        run_counter: u64,
+        name: &str,
+    ) -> Result<Deals> {
+        let key = NodeKey::from_secret_bytes(&secret);
+        let me = key.node_id().clone();
+        let signer = Signer::new(key, run_counter);
+        let mut docs = HashMap::new();
+        for meta in shared::deal_metas(&store)? {
+            let id =
+                DealId::parse(&meta.id).map_err(|e| anyhow!("stored deal {}: {e}", meta.id))?;
+            let envelopes = shared::deal_changes(&store, &meta.id)?
+                .iter()
+                .map(|b| SignedChange::decode(b))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow!("stored deal {}: {e}", meta.id))?;
+            let mut doc = DealDoc::replica(id);
+            let outcome = doc.ingest(envelopes);
+            if !outcome.rejected.is_empty() {
+                tracing::warn!(deal = %id, rejected = outcome.rejected.len(), "stored changes no longer verify");
+            }
+            docs.insert(id, doc);
+        }
+        tracing::info!(deals = docs.len(), "deals loaded");
+        let deals = Deals {
+            store,
+            signer,
+            me,
+            name: name.to_string(),
+            inner: Mutex::new(Inner {
+                docs,
+                ..Inner::default()
+            }),
+            counters: SyncCounters::default(),
+            events: OnceLock::new(),
+            windows: Mutex::new(Windows::default()),
+            auto_accept: std::sync::atomic::AtomicBool::new(false),
+            share_gate: Mutex::new(()),
+        };
+        {
+            let mut inner = deals.lock();
+            let ids: Vec<DealId> = inner.docs.keys().copied().collect();
+            for id in ids {
+                deals.refresh(&mut inner, id, false);
+            }
+        }
+        Ok(deals)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes workflow events (invitations, answers, stage changes, registrations) here.
+    pub fn set_events(&self, events: Arc<EventBus>) {
+        let _ = self.events.set(events);
+    }
+
+    /// Sets the workflow windows (from `cosell.toml`).
+    pub fn set_windows(&self, windows: Windows) {
+        *self.windows.lock().unwrap_or_else(|p| p.into_inner()) = windows;
+    }
+
+    /// Whether this node accepts every invitation from a partner as it arrives (setting
+    /// `auto_accept_invitations`; off by default, so an invitee reviews the summary first).
+    pub fn set_auto_accept(&self, on: bool) {
+        self.auto_accept.store(on, Ordering::Relaxed);
+    }
+
+    /// The workflow windows in force.
+    pub fn windows(&self) -> Windows {
+        *self.windows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The signer of this run.
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub(crate) fn publish(&self, kind: &'static str, data: Value) {
+        if let Some(bus) = self.events.get() {
+            bus.publish(kind, data);
+        }
+    }
+
+    /// Re-reads what the node tracks of one document; with `publish`, emits the events its
+    /// change implies (an invitation arrived, an invitee answered, a stage or a registration
+    /// decision changed).
+    pub(crate) fn refresh(&self, inner: &mut Inner, id: DealId, publish: bool) {
+        let Some(new) = inner.docs.get(&id).and_then(info_of) else {
+            return;
+        };
+        let old = inner.info.get(&id).cloned();
+        if let DocKind::Invitation { deal } = new.kind {
+            if new.origin.as_ref() == Some(&self.me) {
+                for (node, status) in &new.statuses {
+                    if node == &self.me {
+                        continue;
+                    }
+                    let key = (deal, node.clone());
+                    // An acceptance signed after the invitation expired does not count: the
+                    // deal is not sent (the invitee refuses to sign one; this is for one that
+                    // arrives anyway).
+                    let in_time = inner
+                        .docs
+                        .get(&id)
+                        .is_some_and(|doc| late_acceptance(doc, node).is_none());
+                    if *status == ParticipantStatus::Accepted && in_time {
+                        inner.accepted_invites.insert(key);
+                    } else {
+                        inner.accepted_invites.remove(&key);
+                    }
+                }
+            }
+        }
+        if publish && old.as_ref() != Some(&new) {
+            if let Some(doc) = inner.docs.get(&id) {
+                for (kind, data) in events_between(&self.me, id, doc, old.as_ref(), &new) {
+                    self.publish(kind, data);
+                }
+            }
+        }
+        // Any other change to a deal (a partner's section, its signed acceptance arriving) is
+        // news for an open deal page too: the web UI refreshes on `deal.*`.
+        if publish && matches!(new.kind, DocKind::Deal) {
+            self.publish("deal.updated", json!({"deal_id": id.to_string()}));
+            inner.touched.insert(id);
+        }
+        inner.info.insert(id, new);
+    }
+
+    /// The deals changed since the last call (see `Inner::touched`).
+    pub(crate) fn take_touched(&self) -> HashSet<DealId> {
+        std::mem::take(&mut self.lock().touched)
+    }
+
+    /// This node's id.
+    pub fn me(&self) -> &NodeId {
+        &self.me
+    }
+
+    /// This node's company name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Makes one signed change to a held document, durable before it returns.
+    pub(crate) fn edit(
+        &self,
+        id: DealId,
+        _now_ms: u64,
+        f: impl FnOnce(&mut DealDoc, &Signer) -> Result<VerifiedChange, protocol::deal::DealError>,
+    ) -> Result<(), DealsError> {
+        let mut inner = self.lock();
+        let doc = inner
+            .docs
+            .get_mut(&id)
+            .filter(|d| d.is_initialized())
+            .ok_or_else(|| DealsError::NotFound(format!("no deal with id {id}")))?;
+        let change = f(doc, &self.signer).map_err(|e| match e {
+            protocol::deal::DealError::NotAllowed(m) => {
+                DealsError::Forbidden(format!("not allowed: {m}"))
+            }
+            protocol::deal::DealError::Empty => DealsError::Invalid("nothing to change".into()),
+            other => DealsError::Invalid(other.to_string()),
+        })?;
+        let txn = self.store.write()?;
+        put_change(&txn, id, &change)?;
+        txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
+        self.refresh(&mut inner, id, true);
+        Ok(())
+    }
+
+    /// Stores a new document made here (its genesis and any further changes) in one
+    /// transaction, then holds it. Used for registrations.
+    pub(crate) fn add_document(
+        &self,
+        doc: DealDoc,
+        changes: &[VerifiedChange],
+        now_ms: u64,
+        audit_entry: Option<(&str, Option<&str>, String, Value)>,
+    ) -> Result<DealId, DealsError> {
+        let id = doc.id();
+        let txn = self.store.write()?;
+        (|| -> Result<()> {
+            shared::put_deal_meta_in(
+                &txn,
+                &DealMeta {
+                    id: id.to_string(),
+                    opportunity_id: None,
+                    stored_ms: now_ms,
+                },
+            )?;
+            for c in changes {
+                put_change(&txn, id, c)?;
+            }
+            if let Some((kind, partner, message, data)) = audit_entry {
+                audit::record_in(&txn, now_ms, kind, partner, message, data)?;
+            }
+            Ok(())
+        })()?;
+        txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
+        let mut inner = self.lock();
+        inner.docs.insert(id, doc);
+        self.refresh(&mut inner, id, true);
+        Ok(id)
+    }
+
+    /// Fails unless `id` is a deal held here (not an invitation or a registration).
+    pub(crate) fn require_deal(&self, id: DealId) -> Result<(), DealsError> {
+        if self.lock().info.get(&id).map(|i| i.kind) == Some(DocKind::Deal) {
+            Ok(())
+        } else {
+            Err(DealsError::NotFound(format!("no deal with id {id}")))
+        }
+    }
+
+    /// Every deal id held (initialized documents only).
+    pub fn ids(&self) -> Vec<DealId> {
+        let inner = self.lock();
+        let mut ids: Vec<DealId> = inner
+            .info
+            .iter()
+            .filter(|(_, i)| i.kind == DocKind::Deal)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The participants of a deal other than this node.
+    pub fn other_participants(&self, id: DealId) -> Vec<NodeId> {
+        let inner = self.lock();
+        inner
+            .docs
+            .get(&id)
+            .map(|d| {
+                d.read_view()
+                    .participants
+                    .into_keys()
+                    .filter(|n| n != &self.me)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn put_change(txn: &redb::WriteTransaction, id: DealId, change: &VerifiedChange) -> Result<()> {
+    shared::put_change_in(
+        txn,
+        &id.to_string(),
+        &change.hash().to_string(),
+        &change.envelope().encode(),
+    )
+}

@@ -1,0 +1,211 @@
+//! Re-projection: a deal's shared fields follow its opportunity and the policies of its
+//! participants (ARCHITECTURE.md invariant 1), and its pending invitations' summaries follow
+//! with them.
+
+use super::projection::{field_names_between, shared_from_projection, shared_update, typed_update};
+use super::{put_change, Deals, DealsError};
+use crate::domain::audit::{self, kind};
+use crate::domain::partners;
+use crate::store::shared;
+use anyhow::{anyhow, Result};
+use policy::{Policy, Projection};
+use protocol::deal::{DealId, ParticipantStatus, SharedFields, VerifiedChange};
+use protocol::identity::NodeId;
+use serde_json::json;
+
+impl Deals {
+    /// Re-projects the opportunity into every deal shared from it (and the summaries of their
+    /// pending invitations); returns the documents changed.
+    pub fn on_opportunity_changed(&self, opportunity_id: &str, now_ms: u64) -> Result<Vec<DealId>> {
+        let mut changed = Vec::new();
+        for deal_hex in shared::deals_of_opportunity(&self.store, opportunity_id)? {
+            let id = DealId::parse(&deal_hex).map_err(|e| anyhow!("{e}"))?;
+            let cause = format!("opportunity {opportunity_id} changed");
+            changed.extend(self.reproject(id, opportunity_id, &cause, None, now_ms)?);
+        }
+        Ok(changed)
+    }
+
+    /// Re-projects every deal this node shared (after an import).
+    pub fn on_opportunities_changed(&self, now_ms: u64) -> Result<Vec<DealId>> {
+        let mut changed = Vec::new();
+        for meta in shared::deal_metas(&self.store)? {
+            if let Some(opp) = &meta.opportunity_id {
+                changed.extend(self.on_opportunity_changed(opp, now_ms)?);
+            }
+        }
+        changed.sort();
+        changed.dedup();
+        Ok(changed)
+    }
+
+    /// Re-projects every deal shared from here with `partner_id` under the policies now in
+    /// force (after that partner's policy changed): fields the policy no longer allows are
+    /// removed from the shared fields, newly allowed ones appear. Returns the documents changed.
+    pub fn on_policy_changed(&self, partner_id: &str, now_ms: u64) -> Result<Vec<DealId>> {
+        let partner = NodeId::parse(partner_id).map_err(|e| anyhow!("partner id: {e}"))?;
+        let mut changed = Vec::new();
+        for meta in shared::deal_metas(&self.store)? {
+            let Some(opportunity_id) = &meta.opportunity_id else {
+                continue;
+            };
+            let id =
+                DealId::parse(&meta.id).map_err(|e| anyhow!("stored deal {}: {e}", meta.id))?;
+            let shared_with = self
+                .lock()
+                .docs
+                .get(&id)
+                .is_some_and(|d| d.is_initialized() && d.is_participant(&partner));
+            if !shared_with {
+                continue;
+            }
+            let cause = format!("the policy for {partner_id} changed");
+            changed.extend(self.reproject(id, opportunity_id, &cause, Some(partner_id), now_ms)?);
+        }
+        Ok(changed)
+    }
+
+    /// The projection of an opportunity under the intersection of these partners' policies.
+    pub(super) fn project_for(
+        &self,
+        opportunity_id: &str,
+        partner_ids: &[String],
+    ) -> Result<Option<Projection>, DealsError> {
+        let opp = self.store.opportunity(opportunity_id)?.ok_or_else(|| {
+            DealsError::NotFound(format!("no opportunity with id {opportunity_id}"))
+        })?;
+        let account = self
+            .store
+            .account(&opp.account_id)?
+            .ok_or_else(|| anyhow!("opportunity {opportunity_id} has no account"))?;
+        let policies: Vec<Policy> = partner_ids
+            .iter()
+            .map(|p| partners::policy_for(&self.store, p))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Policy> = policies.iter().collect();
+        let policy = Policy::intersect(&refs);
+        Ok(policy::project(&policy, &opp, &account))
+    }
+
+    /// Brings deal `id` (shared from `opportunity_id`) to the opportunity's projection under
+    /// the intersection of its participants' current policies, and its pending invitations'
+    /// summaries with it; one `share_update` audit entry names the fields. An opportunity the
+    /// policies now withhold entirely leaves the deal with no shared fields.
+    fn reproject(
+        &self,
+        id: DealId,
+        opportunity_id: &str,
+        cause: &str,
+        partner: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>> {
+        let participants: Vec<String> = {
+            let inner = self.lock();
+            let Some(doc) = inner.docs.get(&id).filter(|d| d.is_initialized()) else {
+                return Ok(Vec::new());
+            };
+            if doc.origin() != Some(&self.me) {
+                return Ok(Vec::new());
+            }
+            doc.read_view()
+                .participants
+                .keys()
+                .filter(|n| *n != &self.me)
+                .map(|n| n.to_string())
+                .collect()
+        };
+        let projection = match self.project_for(opportunity_id, &participants) {
+            Ok(p) => p.unwrap_or_default(),
+            Err(DealsError::NotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(anyhow!("{e}")),
+        };
+        let new = shared_from_projection(&projection);
+        let mut inner = self.lock();
+        let Some(doc) = inner.docs.get_mut(&id) else {
+            return Ok(Vec::new());
+        };
+        let current = doc.read_view().shared;
+        let update = shared_update(&current, &new);
+        let mut changes: Vec<(DealId, VerifiedChange)> = Vec::new();
+        if update != SharedFields::default() {
+            match doc.set_shared(&self.signer, now_ms, &update) {
+                Ok(c) => changes.push((id, c)),
+                Err(protocol::deal::DealError::Empty) => {}
+                Err(e) => return Err(anyhow!("deal {id}: {e}")),
+            }
+        }
+        // Pending invitations carry the redacted summary of the same projection. They are
+        // looked for only when a summary field changed: an import re-projects every deal, and
+        // finding a deal's invitations scans what the node holds.
+        let summary = SharedFields {
+            title: new.title.clone(),
+            stage: new.stage,
+            account_domain: new.account_domain.clone(),
+            ..SharedFields::default()
+        };
+        let summary_changed = current.title != summary.title
+            || current.stage != summary.stage
+            || current.account_domain != summary.account_domain;
+        let invitations = if summary_changed {
+            Self::invitations_of(&inner, id)
+        } else {
+            Vec::new()
+        };
+        for (inv, invitee) in invitations {
+            let Some(doc) = inner.docs.get_mut(&inv) else {
+                continue;
+            };
+            let view = doc.read_view();
+            let pending = view.origin.as_ref() == Some(&self.me)
+                && view.participants.get(&invitee).and_then(|p| p.status)
+                    == Some(ParticipantStatus::Invited);
+            if !pending {
+                continue;
+            }
+            let update = typed_update(&view.shared, &summary);
+            if update == SharedFields::default() {
+                continue;
+            }
+            match doc.set_shared(&self.signer, now_ms, &update) {
+                Ok(c) => changes.push((inv, c)),
+                Err(protocol::deal::DealError::Empty) => {}
+                Err(e) => return Err(anyhow!("invitation {inv}: {e}")),
+            }
+        }
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fields: Vec<&str> = projection.iter().map(|(k, _)| k).collect();
+        let (added, removed) = field_names_between(&current, &new);
+        let txn = self.store.write()?;
+        for (doc_id, change) in &changes {
+            put_change(&txn, *doc_id, change)?;
+        }
+        let mut summary_text = if fields.is_empty() {
+            format!("{cause}: deal {id} shares nothing now")
+        } else {
+            format!("{cause}: deal {id} updated ({})", fields.join(", "))
+        };
+        if !removed.is_empty() {
+            summary_text.push_str(&format!("; no longer shared: {}", removed.join(", ")));
+        }
+        if !added.is_empty() {
+            summary_text.push_str(&format!("; newly shared: {}", added.join(", ")));
+        }
+        audit::record_in(
+            &txn,
+            now_ms,
+            kind::SHARE_UPDATE,
+            partner,
+            summary_text,
+            json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields,
+                   "added": added, "removed": removed, "to": participants, "cause": cause}),
+        )?;
+        txn.commit()?;
+        let ids: Vec<DealId> = changes.iter().map(|(d, _)| *d).collect();
+        for doc_id in &ids {
+            self.refresh(&mut inner, *doc_id, true);
+        }
+        Ok(ids)
+    }
+}

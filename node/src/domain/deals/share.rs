@@ -1,0 +1,256 @@
+//! Sharing: a deal made from an opportunity for one or more partners (with one invitation per
+//! invitee), whether an opportunity is already shared with a partner, and ending a partner's
+//! part in the deals this node originated.
+
+use super::projection::shared_from_projection;
+use super::{put_change, Deals, DealsError, DocKind, EXPIRES_KEY, FOR_DEAL_KEY};
+use super::{KIND_INVITATION, KIND_KEY};
+use crate::domain::audit::{self, kind};
+use crate::domain::partners;
+use crate::store::shared::{self, DealMeta};
+use anyhow::{anyhow, Result};
+use protocol::deal::{DealDoc, DealId, Invite, ParticipantStatus, Role, SharedFields};
+use protocol::identity::NodeId;
+use serde_json::json;
+
+impl Deals {
+    /// Creates a deal from an opportunity, shared with `partner_ids` (active partners), under the
+    /// intersection of their policies. The origin takes `origin_role`.
+    pub fn share(
+        &self,
+        opportunity_id: &str,
+        partner_ids: &[String],
+        origin_role: Role,
+        now_ms: u64,
+    ) -> Result<DealId, DealsError> {
+        if partner_ids.is_empty() {
+            return Err(DealsError::Invalid(
+                "name at least one partner to share with".into(),
+            ));
+        }
+        let mut partners_found = Vec::new();
+        for wanted in partner_ids {
+            let p = partners::resolve(&self.store, wanted)
+                .map_err(|e| DealsError::NotFound(e.to_string()))?;
+            if !p.is_active() {
+                return Err(DealsError::Invalid(format!(
+                    "{} is no longer a partner",
+                    p.name
+                )));
+            }
+            if partners_found
+                .iter()
+                .any(|q: &shared::PartnerRecord| q.id == p.id)
+            {
+                continue;
+            }
+            partners_found.push(p);
+        }
+        let _one_share_at_a_time = self.share_gate.lock().unwrap_or_else(|p| p.into_inner());
+        for p in &partners_found {
+            if let Some(deal) = self.shared_with(opportunity_id, &p.id)? {
+                return Err(DealsError::Conflict(format!(
+                    "opportunity {opportunity_id} is already shared with {} as deal {deal}",
+                    p.name
+                )));
+            }
+        }
+        let projection = self.project_for(
+            opportunity_id,
+            &partners_found
+                .iter()
+                .map(|p| p.id.clone())
+                .collect::<Vec<_>>(),
+        )?;
+        let Some(projection) = projection.filter(|p| !p.is_empty()) else {
+            let names: Vec<&str> = partners_found.iter().map(|p| p.name.as_str()).collect();
+            return Err(DealsError::Invalid(format!(
+                "nothing to share: the policies for {} withhold opportunity {opportunity_id} (set a policy with `cosell policy set`)",
+                names.join(", ")
+            )));
+        };
+        let shared = shared_from_projection(&projection);
+        let invites: Vec<Invite> = partners_found
+            .iter()
+            .map(|p| {
+                Ok(Invite {
+                    node: NodeId::parse(&p.id).map_err(|e| anyhow!("partner id {}: {e}", p.id))?,
+                    name: p.name.clone(),
+                    role: partners::role_of_type(p.partner_type.as_deref()),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let (doc, change) = DealDoc::create(
+            &self.signer,
+            now_ms,
+            &self.name,
+            origin_role,
+            &invites,
+            &shared,
+        )
+        .map_err(|e| DealsError::Invalid(e.to_string()))?;
+        let id = doc.id();
+        // One invitation per invitee: the redacted summary (title, stage, account domain — each
+        // only when the projection has it), all an invitee holds until it accepts.
+        let expires_at = now_ms.saturating_add(self.windows().invitation_expiry_ms);
+        let mut summary = SharedFields {
+            title: shared.title.clone(),
+            stage: shared.stage,
+            account_domain: shared.account_domain.clone(),
+            ..SharedFields::default()
+        };
+        summary
+            .other
+            .insert(KIND_KEY.into(), Some(KIND_INVITATION.into()));
+        summary
+            .other
+            .insert(FOR_DEAL_KEY.into(), Some(id.to_string()));
+        summary
+            .other
+            .insert(EXPIRES_KEY.into(), Some(expires_at.to_string()));
+        let mut invitations = Vec::new();
+        for invite in &invites {
+            let (inv, inv_change) = DealDoc::create(
+                &self.signer,
+                now_ms,
+                &self.name,
+                origin_role,
+                std::slice::from_ref(invite),
+                &summary,
+            )
+            .map_err(|e| DealsError::Invalid(e.to_string()))?;
+            invitations.push((inv, inv_change));
+        }
+        let fields: Vec<&str> = projection.iter().map(|(k, _)| k).collect();
+        let txn = self.store.write().map_err(DealsError::Internal)?;
+        (|| -> Result<()> {
+            shared::put_deal_meta_in(
+                &txn,
+                &DealMeta {
+                    id: id.to_string(),
+                    opportunity_id: Some(opportunity_id.to_string()),
+                    stored_ms: now_ms,
+                },
+            )?;
+            put_change(&txn, id, &change)?;
+            for (inv, inv_change) in &invitations {
+                shared::put_deal_meta_in(
+                    &txn,
+                    &DealMeta {
+                        id: inv.id().to_string(),
+                        opportunity_id: None,
+                        stored_ms: now_ms,
+                    },
+                )?;
+                put_change(&txn, inv.id(), inv_change)?;
+            }
+            for p in &partners_found {
+                audit::record_in(
+                    &txn,
+                    now_ms,
+                    kind::SHARE,
+                    Some(&p.id),
+                    format!(
+                        "shared opportunity {opportunity_id} with {} as deal {id}: {}",
+                        p.name,
+                        fields.join(", ")
+                    ),
+                    json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields,
+                           "with": partners_found.iter().map(|p| p.id.clone()).collect::<Vec<_>>()}),
+                )?;
+            }
+            Ok(())
+        })()?;
+        txn.commit().map_err(|e| DealsError::Internal(e.into()))?;
+        let mut inner = self.lock();
+        inner.docs.insert(id, doc);
+        self.refresh(&mut inner, id, false);
+        inner.touched.insert(id);
+        for (inv, _) in invitations {
+            let inv_id = inv.id();
+            inner.docs.insert(inv_id, inv);
+            self.refresh(&mut inner, inv_id, false);
+        }
+        Ok(id)
+    }
+
+    /// Ends `partner`'s part in every document this node originated that it takes part in
+    /// (deals, their invitations, registrations): each is signed `removed` for it, so the other
+    /// participants — relays included — stop sending it these documents and stop taking its
+    /// changes to them (the partnership ended; see `partners::remove`). Returns the documents
+    /// changed, to offer the remaining participants.
+    pub fn end_participation(
+        &self,
+        partner: &NodeId,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>, DealsError> {
+        let ids: Vec<DealId> = {
+            let inner = self.lock();
+            inner
+                .info
+                .iter()
+                .filter(|(_, i)| i.origin.as_ref() == Some(&self.me))
+                .filter(|(_, i)| {
+                    i.statuses
+                        .get(partner)
+                        .is_some_and(|s| *s != ParticipantStatus::Removed)
+                })
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for id in &ids {
+            self.edit(*id, now_ms, |doc, signer| {
+                doc.remove_participant(signer, now_ms, partner)
+            })?;
+        }
+        Ok(ids)
+    }
+
+    /// The documents to offer partners after sharing deal `id`: the deal and its invitations.
+    pub fn with_invitations(&self, id: DealId) -> Vec<DealId> {
+        let inner = self.lock();
+        let mut ids = vec![id];
+        ids.extend(Self::invitations_of(&inner, id).into_iter().map(|(i, _)| i));
+        ids
+    }
+
+    /// A deal made from this opportunity that the partner still takes part in (invited or
+    /// accepted): sharing the opportunity with that partner again would make a second deal.
+    pub fn shared_with(&self, opportunity_id: &str, partner_id: &str) -> Result<Option<DealId>> {
+        let Ok(partner) = NodeId::parse(partner_id) else {
+            return Ok(None);
+        };
+        let ended = |s: Option<&ParticipantStatus>| {
+            matches!(
+                s,
+                Some(
+                    ParticipantStatus::Declined
+                        | ParticipantStatus::Expired
+                        | ParticipantStatus::Removed
+                )
+            )
+        };
+        for deal in shared::deals_of_opportunity(&self.store, opportunity_id)? {
+            let Ok(id) = DealId::parse(&deal) else {
+                continue;
+            };
+            let inner = self.lock();
+            let Some(info) = inner.info.get(&id).filter(|i| i.kind == DocKind::Deal) else {
+                continue;
+            };
+            let Some(status) = info.statuses.get(&partner) else {
+                continue;
+            };
+            // A partner that declined the deal, let its invitation expire, or was removed from
+            // it may be offered the opportunity again, as a new deal.
+            let answered_no = Self::invitations_of(&inner, id)
+                .iter()
+                .filter(|(_, invitee)| invitee == &partner)
+                .any(|(inv, _)| ended(inner.info.get(inv).and_then(|i| i.statuses.get(&partner))));
+            if !ended(Some(status)) && !answered_no {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+}

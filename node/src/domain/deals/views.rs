@@ -1,0 +1,286 @@
+//! Deals and invitations in the API's shape.
+
+use super::attribution::attribution_json;
+use super::invitations::late_acceptance;
+use super::projection::{LIST_FIELDS, TEXT_FORMS};
+use super::timeline::history;
+use super::{Deals, DocKind, Inner, EXPIRES_KEY};
+use crate::domain::audit;
+use crate::store::shared;
+use anyhow::Result;
+use protocol::deal::{DealDoc, DealId, DealView, ParticipantStatus};
+use protocol::identity::NodeId;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+impl Deals {
+    /// A deal in the API's shape, or `None`.
+    pub fn view(&self, id: DealId, with_history: bool) -> Result<Option<Value>> {
+        let opportunity_id = if with_history {
+            shared::deal_meta(&self.store, &id.to_string())?.and_then(|m| m.opportunity_id)
+        } else {
+            None
+        };
+        let inner = self.lock();
+        if inner.info.get(&id).map(|i| i.kind) != Some(DocKind::Deal) {
+            return Ok(None);
+        }
+        let Some(doc) = inner.docs.get(&id).filter(|d| d.is_initialized()) else {
+            return Ok(None);
+        };
+        let mut v = deal_json(doc, with_history);
+        self.overlay(&inner, id, &mut v);
+        if let Some(o) = opportunity_id {
+            v["opportunity_id"] = json!(o);
+        }
+        Ok(Some(v))
+    }
+
+    /// Every deal (without history), in id order.
+    pub fn list(&self) -> Vec<Value> {
+        let inner = self.lock();
+        let mut ids: Vec<&DealId> = inner.docs.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .filter(|id| inner.info.get(id).map(|i| i.kind) == Some(DocKind::Deal))
+            .filter_map(|id| inner.docs.get(id))
+            .filter(|d| d.is_initialized())
+            .map(|d| {
+                let mut v = deal_json(d, false);
+                self.overlay(&inner, d.id(), &mut v);
+                v
+            })
+            .collect()
+    }
+
+    /// One page of deals (without history) in id order: those after `after` (a deal id, the
+    /// previous page's cursor), at most `limit`, optionally only those whose shared stage is
+    /// `stage` or that have `participant` among their participants. Returns the page and the
+    /// cursor of the next one, if any.
+    pub fn list_page(
+        &self,
+        after: Option<DealId>,
+        limit: usize,
+        stage: Option<&str>,
+        participant: Option<&str>,
+    ) -> (Vec<Value>, Option<String>) {
+        let inner = self.lock();
+        let mut ids: Vec<&DealId> = inner
+            .docs
+            .keys()
+            .filter(|id| after.is_none_or(|a| **id > a))
+            .collect();
+        ids.sort();
+        let mut items = Vec::new();
+        let mut more = false;
+        for id in ids {
+            if inner.info.get(id).map(|i| i.kind) != Some(DocKind::Deal) {
+                continue;
+            }
+            let Some(doc) = inner.docs.get(id).filter(|d| d.is_initialized()) else {
+                continue;
+            };
+            let mut v = deal_json(doc, false);
+            if stage.is_some_and(|s| v["stage"].as_str() != Some(s)) {
+                continue;
+            }
+            let has = |p: &str| {
+                v["participants"]
+                    .as_array()
+                    .is_some_and(|all| all.iter().any(|x| x["id"].as_str() == Some(p)))
+            };
+            if participant.is_some_and(|p| !has(p)) {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            self.overlay(&inner, doc.id(), &mut v);
+            items.push(v);
+        }
+        let next = more
+            .then(|| {
+                items
+                    .last()
+                    .and_then(|v| v["id"].as_str().map(str::to_string))
+            })
+            .flatten();
+        (items, next)
+    }
+
+    /// What only this node knows about a deal: the answers to the invitations it made (an
+    /// invitee that has not the deal yet answered in its invitation) and expired invitations.
+    fn overlay(&self, inner: &Inner, id: DealId, v: &mut Value) {
+        let now = crate::clock::now_ms();
+        let mut answers: HashMap<String, (Option<ParticipantStatus>, Option<u64>)> = HashMap::new();
+        for (inv, invitee) in Self::invitations_of(inner, id) {
+            let Some(doc) = inner.docs.get(&inv) else {
+                continue;
+            };
+            let view = doc.read_view();
+            let expires = view
+                .shared
+                .other
+                .get(EXPIRES_KEY)
+                .and_then(|e| e.parse::<u64>().ok());
+            let mut status = view.participants.get(&invitee).and_then(|p| p.status);
+            if status == Some(ParticipantStatus::Accepted)
+                && late_acceptance(doc, &invitee).is_some()
+            {
+                status = Some(ParticipantStatus::Expired);
+            }
+            answers.insert(invitee.to_string(), (status, expires));
+        }
+        if let Some(list) = v["participants"].as_array_mut() {
+            for p in list {
+                let Some(node) = p["id"].as_str().map(str::to_string) else {
+                    continue;
+                };
+                let Some((status, expires)) = answers.get(&node) else {
+                    continue;
+                };
+                if p["status"] != "invited" {
+                    continue;
+                }
+                match status {
+                    Some(ParticipantStatus::Invited) | None => {
+                        if let Some(e) = expires {
+                            p["expires_at"] = json!(audit::rfc3339(*e));
+                            if now >= *e {
+                                p["status"] = json!("expired");
+                            }
+                        }
+                    }
+                    Some(s) => p["status"] = json!(s.as_str()),
+                }
+            }
+        }
+    }
+}
+
+/// A deal in the contract's shape.
+pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
+    let view = doc.read_view();
+    let participants: Vec<Value> = view
+        .participants
+        .iter()
+        .map(|(id, p)| {
+            json!({"id": id.to_string(), "name": p.name, "role": p.role.map(|r| r.as_str()),
+                   "status": p.status.map(|s| s.as_str())})
+        })
+        .collect();
+    let s = &view.shared;
+    let mut fields = serde_json::Map::new();
+    let mut list_fields: Vec<(String, Value)> = Vec::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            fields.insert(k.to_string(), Value::String(v));
+        }
+    };
+    put("name", s.title.clone());
+    put("stage", s.stage.map(|x| x.as_str().to_string()));
+    put("amount", s.amount.map(|x| x.to_string()));
+    put("currency", s.currency.map(|x| x.as_str().to_string()));
+    put("close_date", s.close_date.map(|x| x.to_string()));
+    put("account.name", s.account_name.clone());
+    put(
+        "account.domain",
+        s.account_domain.as_ref().map(|x| x.as_str().to_string()),
+    );
+    for (k, v) in &s.other {
+        // A transformed value (a quarter for a date, a range for an amount) travels under its
+        // own key beside the typed slot; the API names it by its field, as a policy preview does.
+        let field = TEXT_FORMS
+            .iter()
+            .find(|(_, text_key)| text_key == k)
+            .map_or(k.as_str(), |(field, _)| field);
+        if LIST_FIELDS.contains(&field) {
+            // Travels joined (`apac, priority`); a list, as the policy preview shows it.
+            let items: Vec<&str> = v.split(", ").filter(|t| !t.is_empty()).collect();
+            list_fields.push((field.to_string(), json!(items)));
+        } else {
+            put(field, Some(v.clone()));
+        }
+    }
+    fields.extend(list_fields);
+    let sections: serde_json::Map<String, Value> = view
+        .sections
+        .iter()
+        .map(|(id, sec)| {
+            (
+                id.to_string(),
+                json!({"notes": sec.notes, "next_step": sec.next_step, "contacts": sec.contacts,
+                       "contribution": sec.contribution, "stage": sec.stage.map(|x| x.as_str()),
+                       "linked_opportunity": sec.linked_opportunity}),
+            )
+        })
+        .collect();
+    let r = &view.registration;
+    let registration = json!({
+        "registered_by": r.registered_by.as_ref().map(|n| n.to_string()),
+        "status": r.status.map(|x| x.as_str()),
+        "claims": r.claims.iter().map(|(n, c)| (n.to_string(), json!({
+            "vendor": c.vendor.as_ref().map(|v| v.to_string()),
+            "registered_at_ms": c.registered_at_ms, "notes": c.notes}))).collect::<serde_json::Map<_, _>>(),
+    });
+    // Each participant's own stage side by side: its section's stage (from its linked
+    // opportunity), the origin's falling back to the shared stage.
+    let mut stages = serde_json::Map::new();
+    for id in view.participants.keys() {
+        let own = view.sections.get(id).and_then(|s| s.stage);
+        let stage = own.or_else(|| {
+            (view.origin.as_ref() == Some(id))
+                .then_some(s.stage)
+                .flatten()
+        });
+        stages.insert(id.to_string(), json!(stage.map(|x| x.as_str())));
+    }
+    let mut out = json!({
+        "id": doc.id().to_string(),
+        "origin": view.origin.as_ref().map(|o| o.to_string()),
+        "created_at": view.created_at_ms.map(audit::rfc3339),
+        "participants": participants,
+        "fields": fields,
+        "stage": s.stage.map(|x| x.as_str()),
+        "sections": sections,
+        "registration": registration,
+        "stages": stages,
+        "attribution": attribution_json(&view),
+        "changes": doc.automerge().get_changes(&[]).len(),
+    });
+    if with_history {
+        out["history"] = Value::Array(history(doc));
+    }
+    out
+}
+
+/// An invitation as the inbox shows it: who invites, to what (the redacted summary), and
+/// where this node stands (`expired` once past its expiry unanswered).
+pub fn invitation_json(view: &DealView, deal: DealId, invitee: &NodeId, now_ms: u64) -> Value {
+    let from = view.origin.as_ref();
+    let expires = view
+        .shared
+        .other
+        .get(EXPIRES_KEY)
+        .and_then(|e| e.parse::<u64>().ok());
+    let mut status = view
+        .participants
+        .get(invitee)
+        .and_then(|p| p.status)
+        .unwrap_or(ParticipantStatus::Invited);
+    if status == ParticipantStatus::Invited && expires.is_some_and(|e| now_ms >= e) {
+        status = ParticipantStatus::Expired;
+    }
+    json!({
+        "deal_id": deal.to_string(),
+        "from": from.map(|f| f.to_string()),
+        "from_name": from.and_then(|f| view.participants.get(f)).map(|p| p.name.clone()),
+        "title": view.shared.title,
+        "account_domain": view.shared.account_domain.as_ref().map(|d| d.as_str()),
+        "stage": view.shared.stage.map(|s| s.as_str()),
+        "status": status.as_str(),
+        "invited_at": view.created_at_ms.map(audit::rfc3339),
+        "expires_at": expires.map(audit::rfc3339),
+    })
+}
