@@ -46,3 +46,9 @@ pub const FIELD_BYTES_MAX: usize = 16 * 1024;
 
 /// Largest encoded per-peer sync state accepted from storage.
 pub const SYNC_STATE_BYTES_MAX: usize = 64 * 1024;
+
+/// Most predecessors summed over the operations of one change. An operation names as
+/// predecessors the values it replaces: one, or a few after concurrent writes to the same key.
+/// Four per operation at `CHANGE_OPS_MAX` operations is far beyond any deal edit, and bounds the
+/// memory Automerge spends reading a change's predecessor lists (16 bytes each) to 256 KiB.
+pub const CHANGE_PREDS_MAX: usize = 4 * CHANGE_OPS_MAX;

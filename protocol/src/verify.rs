@@ -14,16 +14,19 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use std::collections::{HashMap, HashSet};
 
 use crate::auth::Denied;
+use crate::chunk::declared_size;
 use crate::deal::{DealDoc, DealId, VerifiedChange};
 use crate::envelope::{signing_message, SignedChange};
 use crate::identity::{actor_public_key, NodeId};
-use crate::limits::{CHANGE_BYTES_MAX, CHANGE_OPS_MAX, PENDING_BYTES_MAX, PENDING_CHANGES_MAX};
+use crate::limits::{
+    CHANGE_BYTES_MAX, CHANGE_OPS_MAX, CHANGE_PREDS_MAX, PENDING_BYTES_MAX, PENDING_CHANGES_MAX,
+};
 
 /// Why a change was not applied. Rejected changes are never applied; the node logs them with the
 /// peer they came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RejectReason {
-    /// Bytes over a size limit.
+    /// Over a size limit: bytes, or the operations or predecessors a change declares.
     #[error("too large: {0}")]
     TooLarge(&'static str),
     /// Not an uncompressed Automerge change chunk.
@@ -245,6 +248,26 @@ fn parse_candidates(
                 author,
                 RejectReason::Unsupported("not an uncompressed change chunk"),
             );
+            continue;
+        }
+        // Automerge expands every run-length encoded column while parsing, so a change of a
+        // hundred bytes could declare 2^60 operations: bound what the chunk declares first.
+        let too_large = match declared_size(bytes) {
+            Err(why) => {
+                reject(
+                    outcome,
+                    None,
+                    author,
+                    RejectReason::Malformed(why.to_string()),
+                );
+                continue;
+            }
+            Ok(declared) if declared.ops > CHANGE_OPS_MAX as u64 => Some("operations"),
+            Ok(declared) if declared.preds > CHANGE_PREDS_MAX as u64 => Some("predecessors"),
+            Ok(_) => None,
+        };
+        if let Some(what) = too_large {
+            reject(outcome, None, author, RejectReason::TooLarge(what));
             continue;
         }
         let change = match Change::try_from(bytes) {

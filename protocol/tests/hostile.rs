@@ -1,0 +1,245 @@
+//! Hostile partners: crafted changes and sync messages that once made a node loop, allocate
+//! without bound, panic, or keep a change it could not relay. Each test feeds the crafted input
+//! through the public protocol API and states the rule that refuses it. Exploits that could hang
+//! or exhaust memory when the rule is missing run on a thread with a deadline, so a regression
+//! fails the test instead of the machine.
+
+mod support;
+
+use protocol::deal::Signer;
+use protocol::envelope::SignedChange;
+use protocol::verify::{Ingested, RejectReason};
+use sha2::{Digest, Sha256};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+use support::*;
+
+/// Runs `work` on its own thread and returns its result, failing the test if it panics or has not
+/// finished after `limit` (the thread is left behind; the test process ends with the run).
+fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    match result.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(RecvTimeoutError::Timeout) => panic!("{what}: still running after {limit:?}"),
+        Err(RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
+}
+
+/// How long a refusal of a crafted input may take, on a loaded two-core test machine. Each input
+/// is a few hundred bytes, so its refusal takes microseconds; without the rule it runs for years.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------------------
+// Hand-made Automerge change chunks (https://alexjg.github.io/automerge-storage-docs/).
+
+fn uleb(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn sleb(out: &mut Vec<u8>, mut value: i64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        let done = (value == 0 && byte & 0x40 == 0) || (value == -1 && byte & 0x40 != 0);
+        if done {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// One run-length column: `count` copies of the unsigned value `value`.
+fn uint_run(count: u64, value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    sleb(&mut out, count as i64);
+    uleb(&mut out, value);
+    out
+}
+
+// Column specs: id << 4 | type (types: 0 group, 1 actor, 2 integer, 3 delta, 4 boolean, 5 string,
+// 6 value metadata, 7 value).
+const KEY_STRING: u64 = 0x15;
+const INSERT: u64 = 0x34;
+const ACTION: u64 = 0x42;
+const VALUE_META: u64 = 0x56;
+const PRED_GROUP: u64 = 0x70;
+const PRED_ACTOR: u64 = 0x71;
+const PRED_COUNTER: u64 = 0x73;
+
+/// An uncompressed change chunk by `actor` (seq 1, start op 1, no dependencies) whose operation
+/// columns are `columns` (spec, data), in spec order.
+fn change_chunk(actor: &[u8], columns: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut data = Vec::new();
+    uleb(&mut data, 0); // dependencies
+    uleb(&mut data, actor.len() as u64);
+    data.extend(actor);
+    uleb(&mut data, 1); // seq
+    uleb(&mut data, 1); // start op
+    sleb(&mut data, 0); // time
+    uleb(&mut data, 0); // message
+    uleb(&mut data, 0); // other actors
+    uleb(&mut data, columns.len() as u64);
+    for (spec, bytes) in columns {
+        uleb(&mut data, *spec);
+        uleb(&mut data, bytes.len() as u64);
+    }
+    for (_, bytes) in columns {
+        data.extend(bytes);
+    }
+    let mut header = vec![1]; // chunk type: change
+    uleb(&mut header, data.len() as u64);
+    let hash = Sha256::new()
+        .chain_update(&header)
+        .chain_update(&data)
+        .finalize();
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83];
+    chunk.extend(&hash[..4]);
+    chunk.extend(header);
+    chunk.extend(data);
+    chunk
+}
+
+/// A change of `ops` operations, each a put of null at key "x" of the root map replacing `preds`
+/// earlier operations; every column is one run, so the chunk is about a hundred bytes whatever
+/// the counts.
+fn run_length_change(signer: &Signer, ops: u64, preds: u64) -> Vec<u8> {
+    let mut key = Vec::new();
+    sleb(&mut key, ops as i64);
+    uleb(&mut key, 1);
+    key.push(b'x');
+    let mut insert = Vec::new();
+    uleb(&mut insert, ops); // `ops` times false
+    let mut columns = vec![
+        (KEY_STRING, key),
+        (INSERT, insert),
+        (ACTION, uint_run(ops, 1)),     // 1: put
+        (VALUE_META, uint_run(ops, 0)), // 0: null
+        (PRED_GROUP, uint_run(ops, preds)),
+    ];
+    let total_preds = ops.saturating_mul(preds);
+    if total_preds > 0 {
+        columns.push((PRED_ACTOR, uint_run(total_preds, 0)));
+        let mut counters = Vec::new();
+        sleb(&mut counters, total_preds as i64);
+        sleb(&mut counters, 0);
+        columns.push((PRED_COUNTER, counters));
+    }
+    change_chunk(signer.key().actor_id(1).to_bytes(), &columns)
+}
+
+/// `change` in an envelope by `signer` with a signature nobody made: every refusal tested with it
+/// must come before the signature check.
+fn unsigned(signer: &Signer, change: Vec<u8>) -> SignedChange {
+    SignedChange::from_parts(change, signer.node_id().clone(), [7; 64])
+}
+
+/// A fresh deal (origin 1, partner 2) ingesting `envelope` on its own thread, within the deadline.
+fn ingest_alone(what: &str, envelope: SignedChange) -> Ingested {
+    within(DEADLINE, what, move || {
+        let (a, b) = (signer(1), signer(2));
+        deal(&a, &[&b]).ingest(vec![envelope])
+    })
+}
+
+fn only_reason(outcome: &Ingested) -> &RejectReason {
+    assert!(outcome.applied.is_empty(), "applied: {:?}", outcome.applied);
+    assert_eq!(outcome.rejected.len(), 1, "{:?}", outcome.rejected);
+    &outcome.rejected[0].reason
+}
+
+#[test]
+fn the_hand_made_change_chunks_are_what_automerge_reads() {
+    // The crafted bytes are real changes: Automerge reads the counts they declare.
+    let b = signer(2);
+    let change = automerge::Change::try_from(&run_length_change(&b, 3, 2)[..]).unwrap();
+    assert_eq!(change.len(), 3);
+    let expanded = change.decode();
+    assert!(expanded.operations.iter().all(|op| op.pred.len() == 2));
+    assert_eq!(change.actor_id(), &b.key().actor_id(1));
+}
+
+#[test]
+fn a_change_claiming_2_pow_60_ops_is_refused_before_parsing() {
+    let b = signer(2);
+    let bomb = run_length_change(&b, 1 << 60, 0);
+    assert!(bomb.len() < 200, "{} bytes", bomb.len());
+    let outcome = ingest_alone("2^60 ops", unsigned(&b, bomb));
+    assert_eq!(*only_reason(&outcome), RejectReason::TooLarge("operations"));
+}
+
+#[test]
+fn a_change_claiming_2_pow_60_predecessors_is_refused_before_parsing() {
+    let b = signer(2);
+    // Just over the bound first: cheap to walk, so a missing rule shows as a wrong reason.
+    let over = run_length_change(&b, 1, protocol::limits::CHANGE_PREDS_MAX as u64 + 1);
+    let outcome = ingest_alone("predecessors over the bound", unsigned(&b, over));
+    assert_eq!(
+        *only_reason(&outcome),
+        RejectReason::TooLarge("predecessors")
+    );
+    let bomb = run_length_change(&b, 1, 1 << 60);
+    assert!(bomb.len() < 200, "{} bytes", bomb.len());
+    let outcome = ingest_alone("2^60 predecessors", unsigned(&b, bomb));
+    assert_eq!(
+        *only_reason(&outcome),
+        RejectReason::TooLarge("predecessors")
+    );
+}
+
+#[test]
+fn a_change_whose_run_length_overflows_is_refused_without_panic() {
+    // A literal run of i64::MIN values: Automerge negates the count, which overflows.
+    let b = signer(2);
+    let mut key = Vec::new();
+    sleb(&mut key, 1);
+    uleb(&mut key, 1);
+    key.push(b'x');
+    let mut action = Vec::new();
+    sleb(&mut action, i64::MIN);
+    uleb(&mut action, 1);
+    let columns = [
+        (KEY_STRING, key),
+        (INSERT, vec![1]),
+        (ACTION, action),
+        (VALUE_META, uint_run(1, 0)),
+        (PRED_GROUP, uint_run(1, 0)),
+    ];
+    let change = change_chunk(b.key().actor_id(1).to_bytes(), &columns);
+    let outcome = ingest_alone("overflowing run length", unsigned(&b, change));
+    assert!(
+        matches!(only_reason(&outcome), RejectReason::Malformed(_)),
+        "{:?}",
+        outcome.rejected
+    );
+}
+
+#[test]
+fn run_length_changes_within_the_bounds_still_parse() {
+    // The pre-scan refuses only what is over a bound: a change at the bounds reaches the
+    // signature check (and fails it, being unsigned).
+    let b = signer(2);
+    let ops = protocol::limits::CHANGE_OPS_MAX as u64;
+    let change = run_length_change(&b, ops, 0);
+    let outcome = ingest_alone("ops at the bound", unsigned(&b, change));
+    assert_eq!(*only_reason(&outcome), RejectReason::BadSignature);
+    let preds = protocol::limits::CHANGE_PREDS_MAX as u64;
+    let change = run_length_change(&b, 1, preds);
+    let outcome = ingest_alone("preds at the bound", unsigned(&b, change));
+    assert_eq!(*only_reason(&outcome), RejectReason::BadSignature);
+}
