@@ -174,9 +174,18 @@ fn boolean_items(column: &[u8]) -> Result<u64, &'static str> {
 }
 
 /// A cursor over bytes; every read checks the bytes are there.
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader(bytes)
+    }
+
+    /// The bytes not read yet.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.0
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
         if n > self.0.len() {
             return Err("truncated");
@@ -197,7 +206,7 @@ impl<'a> Reader<'a> {
 
     /// Unsigned LEB128, as the `leb128` crate Automerge uses reads it (overlong forms allowed,
     /// at most 64 bits).
-    fn uleb(&mut self) -> Result<u64, &'static str> {
+    pub(crate) fn uleb(&mut self) -> Result<u64, &'static str> {
         let mut result = 0u64;
         let mut shift = 0u32;
         loop {
