@@ -110,7 +110,7 @@ impl Authority {
 
     pub fn role_of(&self, node: &NodeId) -> Option<Role> {
         let index = *self.by_node.get(node)?;
-        self.nodes[index as usize].1.role
+        self.nodes.get(index as usize)?.1.role
     }
 
     /// The sequence number the next change of `actor` must have.
@@ -128,10 +128,18 @@ impl Authority {
     pub fn authorize(&mut self, change: &ExpandedChange, author: &NodeId) -> Result<(), Denied> {
         let genesis = self.origin.is_none();
         let mut delta = Delta::default();
-        // The genesis author gets its index when the genesis adds it as a participant.
+        // The genesis author gets the first participant index before any operation is read, so
+        // whatever it creates is owned by an index that exists, whichever order its operations
+        // come in; the genesis must still list the author (checked below).
         let author_index = match self.by_node.get(author) {
             Some(&i) => i,
-            None if genesis => u32::MAX,
+            None if genesis => {
+                delta.participants.push(author.clone());
+                index_u32(self.nodes.len()).ok_or(Denied {
+                    path: keys::PARTICIPANTS.to_string(),
+                    rule: "too many participants",
+                })?
+            }
             None => {
                 return Err(Denied {
                     path: String::new(),
@@ -147,6 +155,7 @@ impl Authority {
         let mut author = Author {
             id: author,
             index: author_index,
+            listed: !genesis,
         };
         let start_op = change.start_op.get();
         for (n, op) in change.operations.iter().enumerate() {
@@ -166,7 +175,7 @@ impl Authority {
                     rule: "the genesis change must name its author as origin",
                 });
             }
-            if !delta.participants.contains(author.id) {
+            if !author.listed {
                 return Err(Denied {
                     path: keys::PARTICIPANTS.to_string(),
                     rule: "the origin must be a participant",
@@ -187,21 +196,31 @@ impl Authority {
             self.objects.insert(id, class);
         }
         for node in delta.participants {
-            let index = u32::try_from(self.nodes.len()).expect("participants are bounded");
+            // Indices were handed out under PARTICIPANTS_MAX, so this never saturates.
+            let index = index_u32(self.nodes.len()).unwrap_or(u32::MAX);
             self.by_node.insert(node.clone(), index);
             self.nodes.push((node, ParticipantFacts::default()));
         }
         for (index, role) in delta.roles {
-            self.nodes[index as usize].1.role = Some(role);
+            if let Some((_, facts)) = self.nodes.get_mut(index as usize) {
+                facts.role = Some(role);
+            }
         }
     }
 
-    fn node<'a>(&'a self, index: u32, delta: &'a Delta) -> &'a NodeId {
+    /// The participant with `index`, recorded or about to be added by `delta`.
+    fn node<'a>(&'a self, index: u32, delta: &'a Delta) -> Option<&'a NodeId> {
         let index = index as usize;
         match self.nodes.get(index) {
-            Some((node, _)) => node,
-            None => &delta.participants[index - self.nodes.len()],
+            Some((node, _)) => Some(node),
+            None => delta.participants.get(index.checked_sub(self.nodes.len())?),
         }
+    }
+
+    /// The participant with `index` as path text (`?` if there is none, which the indices the
+    /// table hands out rule out).
+    fn node_text<'a>(&'a self, index: u32, delta: &'a Delta) -> &'a str {
+        self.node(index, delta).map_or("?", NodeId::as_str)
     }
 
     fn index_of(&self, node: &NodeId, delta: &Delta) -> Option<u32> {
@@ -209,7 +228,7 @@ impl Authority {
             return Some(i);
         }
         let offset = delta.participants.iter().position(|n| n == node)?;
-        u32::try_from(self.nodes.len() + offset).ok()
+        index_u32(self.nodes.len() + offset)
     }
 
     fn class_of(
@@ -331,23 +350,26 @@ impl Authority {
                 if made != Some(ObjType::Map) {
                     return deny(path, "participants are added, never removed or replaced");
                 }
+                // The genesis author already has its index; this is its entry.
+                if &node == author.id && !author.listed {
+                    author.listed = true;
+                    return Ok(Some(Class::Participant(author.index)));
+                }
                 if self.index_of(&node, delta).is_some() {
                     return deny(path, "participants are added, never removed or replaced");
                 }
                 if self.nodes.len() + delta.participants.len() >= PARTICIPANTS_MAX {
                     return deny(path, "too many participants");
                 }
-                let index = u32::try_from(self.nodes.len() + delta.participants.len())
-                    .expect("participants are bounded");
-                if &node == author.id {
-                    author.index = index;
-                }
+                let Some(index) = index_u32(self.nodes.len() + delta.participants.len()) else {
+                    return deny(path, "too many participants");
+                };
                 delta.participants.push(node);
                 Ok(Some(Class::Participant(index)))
             }
             Class::Participant(node) => {
                 let name = map_key(key).unwrap_or("");
-                let path = || format!("participants/{}/{name}", self.node(node, delta));
+                let path = || format!("participants/{}/{name}", self.node_text(node, delta));
                 let by_origin = self.is_origin(author, delta);
                 match name {
                     keys::NAME if by_origin && made.is_none() => Ok(None),
@@ -402,7 +424,7 @@ impl Authority {
             }
             Class::Owned(owner) => {
                 if owner != author.index {
-                    let path = format!("{}/…/{}", self.node(owner, delta), key_text(key));
+                    let path = format!("{}/…/{}", self.node_text(owner, delta), key_text(key));
                     return deny(path, "a node writes only what it owns");
                 }
                 Ok(made.map(|_| Class::Owned(owner)))
@@ -448,11 +470,19 @@ impl Authority {
     }
 }
 
-/// The author of the change being checked, with its participant index (`u32::MAX` until the
-/// genesis change adds it).
+/// The author of the change being checked, with its participant index (for the genesis
+/// author, the index it is given before the change's operations are read).
 struct Author<'a> {
     id: &'a NodeId,
     index: u32,
+    /// Whether the participant list has the author: always after the genesis, and in the genesis
+    /// once its `participants/<author>` entry is read.
+    listed: bool,
+}
+
+/// A participant index, if it fits (participants are bounded far below `u32::MAX`).
+fn index_u32(index: usize) -> Option<u32> {
+    u32::try_from(index).ok()
 }
 
 fn map_key(key: &Key) -> Option<&str> {

@@ -14,6 +14,7 @@
 
 pub(crate) mod auth;
 mod cbor;
+mod chunk;
 pub mod deal;
 pub mod envelope;
 pub mod identity;

@@ -24,6 +24,27 @@ pub const SYNC_CHANGES_MAX: usize = 4096;
 /// 10k changes is about 12 KiB.
 pub const SYNC_MESSAGE_BYTES_MAX: usize = 256 * 1024;
 
+/// Most `have` entries (each a Bloom filter) in one Automerge sync message. Automerge sends at
+/// most one; each costs a filter lookup per change of the document whenever this node replies,
+/// so a peer may not multiply that work.
+pub const SYNC_HAVES_MAX: usize = 4;
+
+/// Most entries one peer Bloom filter may claim: what a filter at Automerge's 10 bits per entry
+/// fits in `SYNC_MESSAGE_BYTES_MAX` (about 200k changes since the last sync). The entry count
+/// with the bits per entry fixes the filter's size, so both are bounded before any size is
+/// computed from them.
+pub const BLOOM_ENTRIES_MAX: usize = SYNC_MESSAGE_BYTES_MAX * 8 / 10;
+
+/// Most bits per entry in a peer Bloom filter. Automerge uses 10 (1% false positives); 32 is a
+/// false-positive rate far below anything useful. At least 1: with 0 the filter has no bits and
+/// Automerge's lookup divides by zero.
+pub const BLOOM_BITS_PER_ENTRY_MAX: usize = 32;
+
+/// Most probes per lookup in a peer Bloom filter. Automerge uses 7 and reserves memory for every
+/// probe before looking up (0xFFFF_FFFF probes would ask for 17 GB); each probe is work per change
+/// per reply. At least 1, as every lookup makes one.
+pub const BLOOM_PROBES_MAX: usize = 32;
+
 /// Most documents in one wire message: one request/response carries a batch of deals so
 /// signatures can be verified in one batch across documents.
 pub const WIRE_DOCS_MAX: usize = 1024;
@@ -46,3 +67,9 @@ pub const FIELD_BYTES_MAX: usize = 16 * 1024;
 
 /// Largest encoded per-peer sync state accepted from storage.
 pub const SYNC_STATE_BYTES_MAX: usize = 64 * 1024;
+
+/// Most predecessors summed over the operations of one change. An operation names as
+/// predecessors the values it replaces: one, or a few after concurrent writes to the same key.
+/// Four per operation at `CHANGE_OPS_MAX` operations is far beyond any deal edit, and bounds the
+/// memory Automerge spends reading a change's predecessor lists (16 bytes each) to 256 KiB.
+pub const CHANGE_PREDS_MAX: usize = 4 * CHANGE_OPS_MAX;

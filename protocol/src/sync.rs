@@ -20,13 +20,17 @@
 //! Relaying needs nothing special: every node keeps every change's envelope and offers it to
 //! every peer that lacks it; receivers judge each change by its author, not by who sent it.
 
-use automerge::sync::{ChunkList, Message, State, SyncDoc};
+use automerge::sync::{ChunkList, Have, Message, State, SyncDoc};
 use automerge::ChangeHash;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::chunk::Reader;
 use crate::deal::DealDoc;
 use crate::envelope::SignedChange;
-use crate::limits::{SYNC_MESSAGE_BYTES_MAX, SYNC_STATE_BYTES_MAX};
+use crate::limits::{
+    BLOOM_BITS_PER_ENTRY_MAX, BLOOM_ENTRIES_MAX, BLOOM_PROBES_MAX, SYNC_HAVES_MAX,
+    SYNC_MESSAGE_BYTES_MAX, SYNC_STATE_BYTES_MAX,
+};
 use crate::parallel::map_in_order;
 use crate::verify::{ingest_batch, Ingested, RejectReason, Rejected};
 use crate::wire::DocSync;
@@ -343,6 +347,7 @@ fn parse_sync(doc: &DealDoc, message: &DocSync) -> Result<Message, String> {
     }
     match Message::decode(&message.sync) {
         Ok(mut m) if m.changes.is_empty() => {
+            check_haves(&m.have)?;
             // Capability flags would let the peer ask for whole-document messages, which carry
             // no signatures: cosell never honours them.
             m.flags = None;
@@ -351,4 +356,46 @@ fn parse_sync(doc: &DealDoc, message: &DocSync) -> Result<Message, String> {
         Ok(_) => Err("changes must travel in signed envelopes".to_string()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Checks the peer's Bloom filters before Automerge uses them: Automerge trusts a filter's
+/// parameters, reserving memory for every probe and dividing by the number of bits.
+fn check_haves(haves: &[Have]) -> Result<(), String> {
+    if haves.len() > SYNC_HAVES_MAX {
+        return Err(format!(
+            "{} Bloom filters (at most {SYNC_HAVES_MAX})",
+            haves.len()
+        ));
+    }
+    haves
+        .iter()
+        .try_for_each(|have| check_bloom(&have.bloom.to_bytes()))
+        .map_err(|why| format!("bad Bloom filter: {why}"))
+}
+
+/// Checks one Bloom filter in Automerge's encoding (empty for no entries, else entries, bits per
+/// entry and probes as uLEB128, then the bit array).
+fn check_bloom(bytes: &[u8]) -> Result<(), &'static str> {
+    if bytes.is_empty() {
+        // No entries: Automerge answers "not present" without probing.
+        return Ok(());
+    }
+    let mut r = Reader::new(bytes);
+    let entries = r.uleb()?;
+    let bits_per_entry = r.uleb()?;
+    let probes = r.uleb()?;
+    if entries > BLOOM_ENTRIES_MAX as u64 {
+        return Err("too many entries");
+    }
+    if !(1..=BLOOM_BITS_PER_ENTRY_MAX as u64).contains(&bits_per_entry) {
+        return Err("bits per entry out of range");
+    }
+    if !(1..=BLOOM_PROBES_MAX as u64).contains(&probes) {
+        return Err("probes out of range");
+    }
+    // Both factors are bounded above, so the product is exact.
+    if r.rest().len() as u64 != (entries * bits_per_entry).div_ceil(8) {
+        return Err("bit array does not match its entries");
+    }
+    Ok(())
 }

@@ -8,22 +8,32 @@
 //! verification. If the batch fails, each tip is verified on its own to find the bad ones, and a
 //! change whose covering tip is bad is verified on its own. Authorization is still checked change
 //! by change.
+//!
+//! A covered change counts as signed only if its covering tip is *accepted* in the same batch
+//! (signature and authorization): otherwise the stored envelope would carry a signature nobody
+//! checked, and honest nodes it is relayed to would reject it and everything after it. When a
+//! covering tip is not accepted, the document's batch is judged again from the same starting
+//! state with the changes it covered verified on their own signatures (and, should that still
+//! leave one, a third time with every change on its own signature).
 
 use automerge::{Change, ChangeHash};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use std::collections::{HashMap, HashSet};
 
 use crate::auth::Denied;
+use crate::chunk::declared_size;
 use crate::deal::{DealDoc, DealId, VerifiedChange};
 use crate::envelope::{signing_message, SignedChange};
 use crate::identity::{actor_public_key, NodeId};
-use crate::limits::{CHANGE_BYTES_MAX, CHANGE_OPS_MAX, PENDING_BYTES_MAX, PENDING_CHANGES_MAX};
+use crate::limits::{
+    CHANGE_BYTES_MAX, CHANGE_OPS_MAX, CHANGE_PREDS_MAX, PENDING_BYTES_MAX, PENDING_CHANGES_MAX,
+};
 
 /// Why a change was not applied. Rejected changes are never applied; the node logs them with the
 /// peer they came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RejectReason {
-    /// Bytes over a size limit.
+    /// Over a size limit: bytes, or the operations or predecessors a change declares.
     #[error("too large: {0}")]
     TooLarge(&'static str),
     /// Not an uncompressed Automerge change chunk.
@@ -85,11 +95,21 @@ pub struct Ingested {
     pub duplicates: usize,
 }
 
-/// Verified changes waiting for their dependencies, bounded by count and bytes.
+/// Changes waiting for their dependencies, bounded by count and bytes. Each passed every check
+/// that needs no dependency; `own_signature` says whether its own signature was verified (a
+/// change that was only covered by a later change waits unverified and is judged again, like any
+/// received change, when its dependencies arrive).
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    changes: HashMap<ChangeHash, (Change, SignedChange)>,
+    changes: HashMap<ChangeHash, Waiting>,
     bytes: usize,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    change: Change,
+    envelope: SignedChange,
+    own_signature: bool,
 }
 
 impl Pending {
@@ -103,7 +123,7 @@ impl Pending {
         let mut missing: Vec<ChangeHash> = self
             .changes
             .values()
-            .flat_map(|(change, _)| change.deps().iter().copied())
+            .flat_map(|waiting| waiting.change.deps().iter().copied())
             .filter(|dep| !self.changes.contains_key(dep) && !has_change(dep))
             .collect();
         missing.sort();
@@ -115,16 +135,23 @@ impl Pending {
         self.changes.contains_key(hash)
     }
 
-    fn has_room(&self, bytes: usize) -> bool {
-        self.changes.len() < PENDING_CHANGES_MAX && self.bytes + bytes <= PENDING_BYTES_MAX
+    /// Whether a change of `bytes` fits once `more` changes of `more_bytes` were added.
+    fn has_room(&self, more: usize, more_bytes: usize, bytes: usize) -> bool {
+        self.changes.len() + more < PENDING_CHANGES_MAX
+            && self.bytes + more_bytes + bytes <= PENDING_BYTES_MAX
     }
 
-    fn insert(&mut self, change: Change, envelope: SignedChange) {
+    fn insert(&mut self, change: Change, envelope: SignedChange, own_signature: bool) {
         self.bytes += envelope.change_bytes().len();
-        self.changes.insert(change.hash(), (change, envelope));
+        let waiting = Waiting {
+            change,
+            envelope,
+            own_signature,
+        };
+        self.changes.insert(waiting.change.hash(), waiting);
     }
 
-    fn take_all(&mut self) -> Vec<(Change, SignedChange)> {
+    fn take_all(&mut self) -> Vec<Waiting> {
         self.bytes = 0;
         self.changes.drain().map(|(_, v)| v).collect()
     }
@@ -169,10 +196,31 @@ impl DealDoc {
 struct Candidate {
     change: Change,
     envelope: SignedChange,
-    /// Already verified (from the pending queue).
+    /// Its own signature was verified before it waited in the pending queue.
     verified: bool,
     /// Index of the same-author tip whose signature covers this change, if not a tip itself.
     covered_by: Option<usize>,
+}
+
+/// What a candidate's signature is worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signed {
+    /// Its own signature verifies.
+    Own,
+    /// Vouched for by the good signature of candidate `.0`, a later change of the same author
+    /// descending from it; it counts only if that candidate is accepted in the same batch.
+    CoveredBy(usize),
+    /// Its own signature does not verify.
+    Bad,
+}
+
+/// What the batch does with a candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Accept,
+    /// Dependencies missing: it waits in the pending queue.
+    Wait,
+    Reject(RejectReason),
 }
 
 /// [`DealDoc::ingest`] for several documents at once: one batch signature verification for all.
@@ -183,31 +231,26 @@ pub fn ingest_batch(items: Vec<(&mut DealDoc, Vec<SignedChange>)>) -> Vec<Ingest
     for (doc, envelopes) in items {
         let mut outcome = Ingested::default();
         let mut list = parse_candidates(doc, envelopes, &mut outcome);
-        list.extend(
-            doc.pending
-                .take_all()
-                .into_iter()
-                .map(|(change, envelope)| Candidate {
-                    change,
-                    envelope,
-                    verified: true,
-                    covered_by: None,
-                }),
-        );
+        list.extend(doc.pending.take_all().into_iter().map(|w| Candidate {
+            change: w.change,
+            envelope: w.envelope,
+            verified: w.own_signature,
+            covered_by: None,
+        }));
         let order = topo_order(&list);
         plan_signatures(&mut list, &order);
         docs.push(doc);
         outcomes.push(outcome);
         candidates.push((list, order));
     }
-    let signature_ok = verify_signatures(&candidates);
-    for (((doc, outcome), (list, order)), ok) in docs
+    let signed = verify_signatures(&candidates);
+    for (((doc, outcome), (list, order)), signed) in docs
         .into_iter()
         .zip(outcomes.iter_mut())
         .zip(candidates)
-        .zip(signature_ok)
+        .zip(signed)
     {
-        apply_candidates(doc, list, &order, &ok, outcome);
+        apply_candidates(doc, list, &order, signed, outcome);
     }
     outcomes
 }
@@ -245,6 +288,26 @@ fn parse_candidates(
                 author,
                 RejectReason::Unsupported("not an uncompressed change chunk"),
             );
+            continue;
+        }
+        // Automerge expands every run-length encoded column while parsing, so a change of a
+        // hundred bytes could declare 2^60 operations: bound what the chunk declares first.
+        let too_large = match declared_size(bytes) {
+            Err(why) => {
+                reject(
+                    outcome,
+                    None,
+                    author,
+                    RejectReason::Malformed(why.to_string()),
+                );
+                continue;
+            }
+            Ok(declared) if declared.ops > CHANGE_OPS_MAX as u64 => Some("operations"),
+            Ok(declared) if declared.preds > CHANGE_PREDS_MAX as u64 => Some("predecessors"),
+            Ok(_) => None,
+        };
+        if let Some(what) = too_large {
+            reject(outcome, None, author, RejectReason::TooLarge(what));
             continue;
         }
         let change = match Change::try_from(bytes) {
@@ -331,7 +394,8 @@ fn topo_order(list: &[Candidate]) -> Vec<usize> {
 }
 
 /// Marks which candidates need their own signature checked: walking from descendants to
-/// ancestors, a change is covered when a later change of the same author descends from it.
+/// ancestors, a change is covered when a later change of the same author descends from it (an
+/// unverified tip, or a change whose own signature was verified before it waited).
 fn plan_signatures(list: &mut [Candidate], order: &[usize]) {
     let index: HashMap<ChangeHash, usize> = list
         .iter()
@@ -346,16 +410,15 @@ fn plan_signatures(list: &mut [Candidate], order: &[usize]) {
             .iter()
             .find(|(a, _)| *a == author)
             .map(|&(_, tip)| tip);
-        let tip = if list[i].verified {
-            None
+        let mut inherited = std::mem::take(&mut covers[i]);
+        if list[i].verified {
+            // A verified signature is the nearest and surest cover for its ancestors.
+            inherited.retain(|(a, _)| *a != author);
+            inherited.push((author, i));
         } else {
             list[i].covered_by = covered_by;
-            Some(covered_by.unwrap_or(i))
-        };
-        let mut inherited = std::mem::take(&mut covers[i]);
-        if let Some(tip) = tip {
-            if !inherited.iter().any(|(a, _)| *a == author) {
-                inherited.push((author, tip));
+            if covered_by.is_none() {
+                inherited.push((author, i));
             }
         }
         for dep in list[i].change.deps() {
@@ -371,8 +434,8 @@ fn plan_signatures(list: &mut [Candidate], order: &[usize]) {
 }
 
 /// Verifies every tip across all documents in one batch; returns per document, per candidate,
-/// whether its signature (or its covering tip's) is good.
-fn verify_signatures(docs: &[(Vec<Candidate>, Vec<usize>)]) -> Vec<Vec<bool>> {
+/// what its signature is worth: its own, its covering tip's, or bad.
+fn verify_signatures(docs: &[(Vec<Candidate>, Vec<usize>)]) -> Vec<Vec<Signed>> {
     let mut messages = Vec::new();
     let mut signatures = Vec::new();
     let mut keys: Vec<VerifyingKey> = Vec::new();
@@ -404,10 +467,11 @@ fn verify_signatures(docs: &[(Vec<Candidate>, Vec<usize>)]) -> Vec<Vec<bool>> {
             list.iter()
                 .enumerate()
                 .map(|(i, c)| match (c.verified, c.covered_by) {
-                    (true, _) => true,
-                    (false, None) => tips[i],
-                    (false, Some(tip)) if tips[tip] => true,
-                    (false, Some(_)) => verify_one(c),
+                    (true, _) => Signed::Own,
+                    (false, None) if tips[i] => Signed::Own,
+                    (false, None) => Signed::Bad,
+                    (false, Some(tip)) if list[tip].verified || tips[tip] => Signed::CoveredBy(tip),
+                    (false, Some(_)) => own_signature(c),
                 })
                 .collect()
         })
@@ -438,75 +502,74 @@ impl KeyCache {
     }
 }
 
-fn verify_one(c: &Candidate) -> bool {
+/// Verifies one candidate's own signature.
+fn own_signature(c: &Candidate) -> Signed {
     let message = signing_message(&c.change.hash());
     let signature = Signature::from_bytes(c.envelope.signature());
-    c.envelope
+    let good = c
+        .envelope
         .author()
         .verifying_key()
-        .is_some_and(|key| key.verify(&message, &signature).is_ok())
+        .is_some_and(|key| key.verify(&message, &signature).is_ok());
+    if good {
+        Signed::Own
+    } else {
+        Signed::Bad
+    }
 }
 
 /// Authorizes candidates in causal order, queues those with missing dependencies and applies the
-/// accepted ones to the document in one batch.
+/// accepted ones to the document in one batch. A covered candidate counts only if its covering
+/// tip is accepted: if one is not, the batch is judged again from the same authorization state
+/// with the candidates it covered on their own signatures (at most three rounds: the last has no
+/// covered candidate left).
 fn apply_candidates(
     doc: &mut DealDoc,
     list: Vec<Candidate>,
     order: &[usize],
-    signature_ok: &[bool],
+    mut signed: Vec<Signed>,
     outcome: &mut Ingested,
 ) {
+    let covers = signed.iter().any(|s| matches!(s, Signed::CoveredBy(_)));
+    // Authorization records what it accepts; a second round starts from the state before.
+    let before = covers.then(|| doc.authority.clone());
+    let mut round = 0;
+    let verdicts = loop {
+        let verdicts = judge(doc, &list, order, &signed);
+        let unvouched = |tip: usize| verdicts[tip] != Verdict::Accept;
+        let broken = signed.iter().zip(&verdicts).any(|(s, v)| {
+            matches!(s, Signed::CoveredBy(tip) if unvouched(*tip)) && *v == Verdict::Accept
+        });
+        let Some(before) = before.as_ref().filter(|_| broken) else {
+            break verdicts;
+        };
+        doc.authority = before.clone();
+        for (i, s) in signed.iter_mut().enumerate() {
+            if let Signed::CoveredBy(tip) = *s {
+                if round > 0 || unvouched(tip) {
+                    *s = own_signature(&list[i]);
+                }
+            }
+        }
+        round += 1;
+    };
     let mut slots: Vec<Option<Candidate>> = list.into_iter().map(Some).collect();
-    let mut accepted: HashSet<ChangeHash> = HashSet::new();
-    let mut refused: HashSet<ChangeHash> = HashSet::new();
     let mut to_apply = Vec::new();
     for &i in order {
         let Some(c) = slots[i].take() else { continue };
         let hash = c.change.hash();
-        let author = c.envelope.author().clone();
-        if !signature_ok[i] {
-            refused.insert(hash);
-            reject(outcome, Some(hash), &author, RejectReason::BadSignature);
-            continue;
-        }
-        let mut missing = false;
-        let mut dep_refused = false;
-        for dep in c.change.deps() {
-            if refused.contains(dep) {
-                dep_refused = true;
-            } else if !accepted.contains(dep) && !doc.has_change(dep) {
-                missing = true;
-            }
-        }
-        if dep_refused {
-            refused.insert(hash);
-            reject(
-                outcome,
-                Some(hash),
-                &author,
-                RejectReason::DependsOnRejected,
-            );
-            continue;
-        }
-        if missing {
-            if doc.pending.has_room(c.envelope.change_bytes().len()) {
-                doc.pending.insert(c.change, c.envelope);
-            } else {
-                refused.insert(hash);
-                reject(outcome, Some(hash), &author, RejectReason::PendingFull);
-            }
-            continue;
-        }
-        match authorize(doc, &c.change, &author) {
-            Ok(()) => {
-                accepted.insert(hash);
+        match &verdicts[i] {
+            Verdict::Accept => {
                 doc.envelopes.insert(hash, c.envelope.clone());
                 outcome.applied.push(VerifiedChange::new(hash, c.envelope));
                 to_apply.push(c.change);
             }
-            Err(reason) => {
-                refused.insert(hash);
-                reject(outcome, Some(hash), &author, reason);
+            Verdict::Wait => {
+                let own_signature = signed[i] == Signed::Own;
+                doc.pending.insert(c.change, c.envelope, own_signature);
+            }
+            Verdict::Reject(reason) => {
+                reject(outcome, Some(hash), c.envelope.author(), reason.clone());
             }
         }
     }
@@ -529,6 +592,64 @@ fn apply_candidates(
             );
         }
     }
+}
+
+/// Decides every candidate in causal order: signature, dependencies, room to wait,
+/// authorization. Records accepted changes in the authorization table only; the document, the
+/// envelopes and the pending queue are left to the caller.
+fn judge(
+    doc: &mut DealDoc,
+    list: &[Candidate],
+    order: &[usize],
+    signed: &[Signed],
+) -> Vec<Verdict> {
+    let mut verdicts = vec![Verdict::Wait; list.len()];
+    let mut accepted: HashSet<ChangeHash> = HashSet::new();
+    let mut refused: HashSet<ChangeHash> = HashSet::new();
+    let (mut waiting, mut waiting_bytes) = (0, 0);
+    for &i in order {
+        let c = &list[i];
+        let hash = c.change.hash();
+        let verdict = if signed[i] == Signed::Bad {
+            Verdict::Reject(RejectReason::BadSignature)
+        } else {
+            let mut missing = false;
+            let mut dep_refused = false;
+            for dep in c.change.deps() {
+                if refused.contains(dep) {
+                    dep_refused = true;
+                } else if !accepted.contains(dep) && !doc.has_change(dep) {
+                    missing = true;
+                }
+            }
+            let bytes = c.envelope.change_bytes().len();
+            if dep_refused {
+                Verdict::Reject(RejectReason::DependsOnRejected)
+            } else if missing && doc.pending.has_room(waiting, waiting_bytes, bytes) {
+                waiting += 1;
+                waiting_bytes += bytes;
+                Verdict::Wait
+            } else if missing {
+                Verdict::Reject(RejectReason::PendingFull)
+            } else {
+                match authorize(doc, &c.change, c.envelope.author()) {
+                    Ok(()) => Verdict::Accept,
+                    Err(reason) => Verdict::Reject(reason),
+                }
+            }
+        };
+        match verdict {
+            Verdict::Accept => {
+                accepted.insert(hash);
+            }
+            Verdict::Reject(_) => {
+                refused.insert(hash);
+            }
+            Verdict::Wait => {}
+        }
+        verdicts[i] = verdict;
+    }
+    verdicts
 }
 
 fn authorize(doc: &mut DealDoc, change: &Change, author: &NodeId) -> Result<(), RejectReason> {
