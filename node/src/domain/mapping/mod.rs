@@ -24,7 +24,8 @@
 
 pub mod wire;
 
-use crate::net::{MapInbound, Network};
+use crate::domain::peers::Network;
+use crate::net::MapInbound;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use libp2p::PeerId;
