@@ -17,7 +17,8 @@
 
 use anyhow::{anyhow, Context, Result};
 use cosell::domain::deals::Deals;
-use cosell::net::{self, NetConfig, Network};
+use cosell::domain::peers::{self, Network};
+use cosell::net::NetConfig;
 use cosell::store::shared::{self, DealMeta, PartnerRecord};
 use cosell::store::Store;
 use protocol::deal::{DealDoc, DealId, Invite, Role, SectionUpdate, SharedFields, Signer};
@@ -43,7 +44,6 @@ const SECRET_B: [u8; 32] = [2; 32];
 const SECRET_C: [u8; 32] = [3; 32];
 
 struct Side {
-    name: &'static str,
     secret: [u8; 32],
     store: Arc<Store>,
     deals: Arc<Deals>,
@@ -57,7 +57,6 @@ impl Side {
         let run = store.next_run_counter()?;
         let deals = Arc::new(Deals::open(store.clone(), secret, run, name)?);
         Ok(Side {
-            name,
             secret,
             store,
             deals,
@@ -66,11 +65,10 @@ impl Side {
     }
 
     async fn start(&mut self) -> Result<()> {
-        let network = net::start(
+        let network = peers::start(
             NetConfig {
                 secret: self.secret,
                 listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-                name: self.name.into(),
             },
             self.store.clone(),
             self.deals.clone(),

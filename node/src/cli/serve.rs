@@ -91,12 +91,12 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
             );
         }
     }
+    // The network, and the peers service that answers it with the deal engine.
     let network = Arc::new(
-        crate::net::start(
+        crate::domain::peers::start(
             crate::net::NetConfig {
                 secret: identity.secret_bytes(),
                 listen: config.p2p.clone(),
-                name: config.name.clone(),
             },
             store.clone(),
             deals,

@@ -8,6 +8,7 @@ pub mod events;
 pub mod inbox;
 pub mod mapping;
 pub mod partners;
+pub mod peers;
 pub mod registrations;
 pub mod users;
 pub mod webhooks;

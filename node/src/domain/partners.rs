@@ -264,25 +264,10 @@ pub fn read_token(token: &str, now_ms: u64) -> Result<InvitePayload, InviteError
     Ok(payload)
 }
 
-/// What the joiner tells the inviter (kind `JOIN`, JSON). It carries no secret: see the module
+/// The join request and answer are wire types of `net` (kind `JOIN`, JSON); what they prove and
+/// when a join is accepted is decided here. The request carries no secret: see the module
 /// comment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JoinRequest {
-    /// Format version ([`JOIN_REQUEST_VERSION`]).
-    pub v: u32,
-    /// The inviter the token names (a node receiving another node's invite refuses it).
-    pub inviter: String,
-    /// The invite's public key, hex: which invite this is.
-    pub invite: String,
-    /// [`JOIN_NONCE_BYTES`] random bytes, hex, fresh per request.
-    pub nonce: String,
-    /// The invite key's signature over the join proof bytes, hex.
-    pub proof: String,
-    /// The joiner's company name.
-    pub name: String,
-    /// Where to dial the joiner.
-    pub addrs: Vec<String>,
-}
+pub use crate::net::wire::{JoinAnswer, JoinRequest};
 
 /// The joiner's side: a join request for the invite in `payload`, proving the secret for the
 /// node id `joiner` (this node's own id; the inviter checks it against the connection).
@@ -322,20 +307,6 @@ pub fn parse_join_request(body: &[u8]) -> Result<JoinRequest, InviteError> {
             _ => Err(InviteError::Malformed),
         },
     }
-}
-
-/// The inviter's answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JoinAnswer {
-    /// `None` when accepted; otherwise why not.
-    pub error: Option<String>,
-    /// When refused because the invite itself cannot be used any more: `used`, `expired` or
-    /// `unknown` ([`InviteError::spent_code`]), so the joiner can tell its user to ask for a new
-    /// invite. Absent in answers of older nodes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spent: Option<String>,
-    /// The inviter's company name.
-    pub name: String,
 }
 
 /// The request's invite key, nonce and proof, decoded (any bad length is `Malformed`).

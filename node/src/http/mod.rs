@@ -71,7 +71,7 @@ pub struct AppState {
     /// Node events, for the SSE stream and webhooks.
     pub events: Arc<crate::domain::events::EventBus>,
     /// Partner connections, deals and sync.
-    pub network: Arc<crate::net::Network>,
+    pub network: Arc<crate::domain::peers::Network>,
     /// Account mapping.
     pub mapping: Arc<crate::domain::mapping::Mapper>,
 }

@@ -2,7 +2,7 @@
 //!
 //! Each request and response is one frame: a 4-byte big-endian length and that many bytes, the
 //! length checked against [`FRAME_BYTES_MAX`] before anything is allocated. A frame's first byte
-//! says what it carries: a join (JSON, see `partners::JoinRequest` / `JoinAnswer`), a sync
+//! says what it carries: a join (JSON, see [`super::wire::JoinRequest`] / `JoinAnswer`), a sync
 //! exchange (the protocol crate's versioned CBOR `WireMessage`), or a refusal (a UTF-8 sentence).
 
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -24,7 +24,7 @@ pub mod kind {
     pub const SYNC: u8 = 2;
     /// A refusal (UTF-8 sentence).
     pub const REFUSED: u8 = 3;
-    /// An account-mapping exchange (`crate::domain::mapping::wire`: a JSON header and PSI messages).
+    /// An account-mapping exchange (the mapping service's wire format: a JSON header and PSI messages).
     pub const MAP: u8 = 4;
     /// "This node ended our partnership" (empty body), answered with an empty `ENDED`: sent when
     /// a partner is removed while connected, and to a removed partner that connects, so its

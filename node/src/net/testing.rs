@@ -4,12 +4,10 @@
 //! but writes the request bytes it is given verbatim, length prefix included, so a test can send
 //! what an honest node never would: frames over the size limit, garbage, forged or unauthorized
 //! changes. Its answers to inbound requests come from a caller-supplied function (which may run
-//! a real [`Deals`] engine through [`answer_sync`], so the peer also behaves honestly when asked).
-//! The node itself never uses this module.
+//! a real deal engine through the domain's `peers::testing::answer_sync`, so the peer also
+//! behaves honestly when asked). The node itself never uses this module.
 
 use super::codec::{read_frame, write_frame, PROTOCOL};
-use crate::domain::deals::Deals;
-use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
 use libp2p::futures::{AsyncRead, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
@@ -17,7 +15,6 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{identity, noise, tcp, yamux, StreamProtocol};
 /// The libp2p types a raw peer's caller names peers and addresses with.
 pub use libp2p::{Multiaddr, PeerId};
-use protocol::identity::NodeId;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -38,12 +35,6 @@ pub fn framed(body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&(body.len() as u32).to_be_bytes());
     out.extend_from_slice(body);
     out
-}
-
-/// What an honest node answers to a sync request body (the frame body after the kind byte):
-/// the response frame body. Lets a raw peer keep a real deal engine in step.
-pub fn answer_sync(engine: &Deals, store: &Store, peer: &NodeId, body: &[u8]) -> Vec<u8> {
-    super::handle_sync(engine, store, peer, body).0
 }
 
 /// A co-sell peer that sends raw bytes; see the module comment.

@@ -47,7 +47,7 @@ pub use populations::{
     builtins, delete_population, level_for, populations, set_population, PopulationDef,
 };
 
-use crate::net::Network;
+use crate::domain::peers::Network;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use libp2p::PeerId;
