@@ -413,10 +413,14 @@ async fn main() -> Result<()> {
 
     // The automerge-repo peer, same machine, same run.
     if peer_count > 0 {
-        let script = PathBuf::from(
-            std::env::var("PEER_SCRIPT")
-                .unwrap_or_else(|_| "/work/shared/peers/automerge-repo/run.sh".into()),
-        );
+        let script = PathBuf::from(std::env::var("PEER_SCRIPT").unwrap_or_else(|_| {
+            // The rival peers live beside the project checkout (see BENCHMARKS.md).
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/peers/automerge-repo/run.sh"
+            )
+            .into()
+        }));
         println!("peer: running {} {peer_count} …", script.display());
         let t = Instant::now();
         let out = std::process::Command::new(&script)

@@ -1,4 +1,4 @@
-//! Account mapping by private set intersection (DESIGN.md "Account mapping"): two partners learn
+//! Account mapping by private set intersection (ARCHITECTURE.md "Account mapping"): two partners learn
 //! the size of the overlap of two account lists, or which of their own accounts are in it, and
 //! nothing else about the other's list.
 //!

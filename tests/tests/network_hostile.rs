@@ -1,7 +1,7 @@
 //! A hostile partner: a peer with a valid partnership but its own code sends a forged
 //! signature, a change to another participant's section, a frame over the size limit and
 //! garbage. Each is refused and logged in the audit with the peer and the reason; the honest
-//! nodes keep working (DESIGN.md invariants 2 and 3; issue 6 proof "hostile peer").
+//! nodes keep working (ARCHITECTURE.md invariants 2 and 3; issue 6 proof "hostile peer").
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ObjType, ReadDoc, ROOT};

@@ -205,7 +205,7 @@ impl Store {
     }
 
     /// Increments and returns the per-process-run counter that makes this run's Automerge actor
-    /// ids unique (invariant 5 in DESIGN.md).
+    /// ids unique (invariant 5 in ARCHITECTURE.md).
     pub fn next_run_counter(&self) -> Result<u64> {
         let txn = self.write()?;
         let next = {
