@@ -16,6 +16,7 @@
 //!   until A reports B caught up, against A's store size.
 
 use anyhow::{anyhow, Context, Result};
+use cosell::clock::Clock;
 use cosell::domain::deals::Deals;
 use cosell::domain::peers::{self, Network};
 use cosell::net::NetConfig;
@@ -55,7 +56,13 @@ impl Side {
         let store = Arc::new(Store::open(&dir.join("db"))?);
         shared::ensure_tables(&store)?;
         let run = store.next_run_counter()?;
-        let deals = Arc::new(Deals::open(store.clone(), secret, run, name)?);
+        let deals = Arc::new(Deals::open(
+            store.clone(),
+            secret,
+            run,
+            name,
+            Clock::system(),
+        )?);
         Ok(Side {
             secret,
             store,
@@ -72,6 +79,7 @@ impl Side {
             },
             self.store.clone(),
             self.deals.clone(),
+            Clock::system(),
         )
         .await?;
         self.net = Some(network);

@@ -4,6 +4,10 @@
 //! architecture and no import cycle can form across layers. Method: read every source file
 //! under `node/src`, take the first path segment after each `crate::` in code (comments are
 //! left out: a doc link is no dependency), and compare the layers of the file and of the target.
+//!
+//! Also: the clock is passed in, never read deep inside. Files under `domain/`, `import/` and
+//! `store/` take `now_ms` from their callers or a `crate::clock::Clock` given at construction;
+//! they never name `crate::clock::now_ms` (in code; comments may).
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +70,32 @@ fn violations_in(relative: &str, source: &str) -> Vec<Violation> {
     found
 }
 
+/// The layers that never read the wall clock themselves.
+const CLOCK_FREE: &[&str] = &["domain", "import", "store"];
+
+/// The lines (number, text) of one file that read the wall clock (`crate::clock::now_ms`, or
+/// `now_ms` imported from `crate::clock`) though the file's layer may not.
+fn clock_reads_in(relative: &str, source: &str) -> Vec<(usize, String)> {
+    if !layer_of(relative).is_some_and(|l| CLOCK_FREE.contains(&l)) {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for (index, line) in source.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let imports_it = compact.contains("crate::clock::{")
+            && compact
+                .split("crate::clock::{")
+                .nth(1)
+                .and_then(|rest| rest.split('}').next())
+                .is_some_and(|names| names.split(',').any(|n| n == "now_ms"));
+        if compact.contains("crate::clock::now_ms") || imports_it {
+            found.push((index + 1, line.trim().to_string()));
+        }
+    }
+    found
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(dir).expect("node/src is readable");
     for entry in entries {
@@ -112,6 +142,32 @@ fn no_module_uses_a_higher_layer() {
 }
 
 #[test]
+fn domain_import_and_store_never_read_the_clock() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut report = Vec::new();
+    for path in &files {
+        let relative = path
+            .strip_prefix(&src)
+            .expect("below src")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(path).expect("source is UTF-8");
+        for (line, code) in clock_reads_in(&relative, &text) {
+            report.push(format!("{relative}:{line}: {code}"));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "the clock read below the edges ({} take now_ms or a crate::clock::Clock):\n{}",
+        CLOCK_FREE.join(", "),
+        report.join("\n")
+    );
+}
+
+#[test]
 fn every_top_level_module_has_a_layer() {
     let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
         .expect("lib.rs");
@@ -141,4 +197,23 @@ fn the_check_finds_an_upward_import_and_ignores_comments() {
         }]
     );
     assert!(violations_in("cli/mod.rs", source).is_empty());
+}
+
+#[test]
+fn the_clock_check_finds_a_read_below_the_edges_and_allows_a_passed_clock() {
+    let source = "use crate::clock::Clock;\n\
+                  // not crate::clock::now_ms() here\n\
+                  let at = crate::clock::now_ms();\n\
+                  use crate::clock::{now_ms, Clock};\n\
+                  let t = clock.now_ms();\n";
+    assert_eq!(
+        clock_reads_in("domain/events.rs", source),
+        vec![
+            (3, "let at = crate::clock::now_ms();".to_string()),
+            (4, "use crate::clock::{now_ms, Clock};".to_string()),
+        ]
+    );
+    assert_eq!(clock_reads_in("store/mod.rs", source).len(), 2);
+    assert!(clock_reads_in("http/deals.rs", source).is_empty());
+    assert!(clock_reads_in("cli/serve.rs", source).is_empty());
 }

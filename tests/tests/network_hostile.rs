@@ -43,15 +43,25 @@ impl Hostile {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(Store::open(&dir.path().join("db")).expect("store"));
         cosell::store::shared::ensure_tables(&store).expect("tables");
-        let deals =
-            Arc::new(Deals::open(store.clone(), HOSTILE_SECRET, 1, "Hostile Co").expect("deals"));
+        let deals = Arc::new(
+            Deals::open(
+                store.clone(),
+                HOSTILE_SECRET,
+                1,
+                "Hostile Co",
+                cosell::clock::Clock::system(),
+            )
+            .expect("deals"),
+        );
         // Accept invitations at once, so the deal itself is sent to this peer.
         deals.set_auto_accept(true);
         let (engine, db) = (deals.clone(), store.clone());
         let answer: Answer = Arc::new(move |peer: PeerId, request: Vec<u8>| {
             let node = NodeId::parse(&peer.to_base58()).expect("peer id");
             match request.split_first() {
-                Some((&kind::SYNC, body)) => answer_sync(&engine, &db, &node, body),
+                Some((&kind::SYNC, body)) => {
+                    answer_sync(&engine, &db, &node, body, cosell::clock::now_ms())
+                }
                 _ => frame(kind::REFUSED, b"no"),
             }
         });

@@ -4,6 +4,7 @@
 use crate::app::config::Config;
 use crate::app::datadir::{write_atomic, DataDir};
 use crate::app::identity::Identity;
+use crate::clock::Clock;
 use crate::http::metrics::Metrics;
 use crate::http::{self, AppState, NodeInfo};
 use crate::store::Store;
@@ -61,17 +62,21 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
     crate::store::shared::ensure_tables(&store)?;
     let run_counter = store.next_run_counter()?;
-    let events = Arc::new(crate::domain::events::EventBus::default());
+    // The one clock of the node's services: each is given it, none reads the time itself.
+    let clock = Clock::system();
+    let events = Arc::new(crate::domain::events::EventBus::new(clock.clone()));
     tokio::spawn(crate::domain::webhooks::run_dispatcher(
         store.clone(),
         events.clone(),
         std::time::Duration::from_millis(config.webhook_retry_base_ms),
+        clock.clone(),
     ));
     let deals = Arc::new(crate::domain::deals::Deals::open(
         store.clone(),
         identity.secret_bytes(),
         run_counter,
         &config.name,
+        clock.clone(),
     )?);
     deals.set_events(events.clone());
     deals.set_windows(config.windows());
@@ -80,10 +85,9 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         // Invitations a crash left unanswered, before partners connect (the first sync round
         // then carries the acceptances).
         let deals = deals.clone();
-        let accepted = tokio::task::spawn_blocking(move || {
-            deals.accept_waiting_invitations(crate::clock::now_ms())
-        })
-        .await?;
+        let now = clock.now_ms();
+        let accepted =
+            tokio::task::spawn_blocking(move || deals.accept_waiting_invitations(now)).await?;
         if !accepted.is_empty() {
             tracing::info!(
                 count = accepted.len(),
@@ -100,15 +104,21 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
             },
             store.clone(),
             deals,
+            clock.clone(),
         )
         .await?,
     );
     tokio::spawn(crate::domain::registrations::watch(
         network.deals.clone(),
         network.handle.clone(),
+        clock.clone(),
     ));
-    let mapping =
-        crate::domain::mapping::Mapper::new(store.clone(), network.clone(), config.mapping())?;
+    let mapping = crate::domain::mapping::Mapper::new(
+        store.clone(),
+        network.clone(),
+        config.mapping(),
+        clock.clone(),
+    )?;
     mapping.spawn_responder();
     mapping.spawn_schedule();
     let http_addr = listener.local_addr()?;

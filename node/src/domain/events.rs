@@ -4,6 +4,7 @@
 //! channel: a subscriber that falls behind loses the oldest events (and is told so), the
 //! publisher never blocks.
 
+use crate::clock::Clock;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,27 +50,36 @@ pub struct EventBus {
     /// Set when the node stops: open streams end, so the HTTP server's graceful shutdown does
     /// not wait for ever on a browser holding `GET /api/v1/events`.
     closed: tokio::sync::watch::Sender<bool>,
+    /// Stamps each event's `at_ms`.
+    clock: Clock,
 }
 
+/// A bus on the system clock.
 impl Default for EventBus {
     fn default() -> Self {
+        EventBus::new(Clock::system())
+    }
+}
+
+impl EventBus {
+    /// A bus whose events are stamped by `clock`.
+    pub fn new(clock: Clock) -> Self {
         let (sender, _) = broadcast::channel(EVENTS_BUFFERED_MAX);
         EventBus {
             sender,
             next_seq: AtomicU64::new(1),
             closed: tokio::sync::watch::Sender::new(false),
+            clock,
         }
     }
-}
 
-impl EventBus {
     /// Publishes an event to every current subscriber. `kind` must be one of [`EVENT_KINDS`].
     pub fn publish(&self, kind: &'static str, data: Value) -> Event {
         debug_assert!(EVENT_KINDS.contains(&kind), "unknown event kind {kind}");
         let event = Event {
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
             kind,
-            at_ms: crate::clock::now_ms(),
+            at_ms: self.clock.now_ms(),
             data,
         };
         // No subscriber is not an error: events are for whoever listens now.

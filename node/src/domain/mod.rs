@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod deals;
+pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod mapping;

@@ -10,6 +10,7 @@
 //! answer on the request's oneshot. A sync request is answered only once what it carried is
 //! stored (durable before answering).
 
+use crate::clock::Clock;
 use crate::domain::audit;
 use crate::domain::deals::{Deals, UNINITIALIZED_REPLICAS_MAX};
 use crate::domain::partners;
@@ -93,12 +94,17 @@ cosell_sync_bytes_total{{direction=\"sent\"}} {}\ncosell_sync_bytes_total{{direc
 }
 
 /// Starts the network (see [`net::start`]) and the peers service answering it with `deals`;
-/// the company name is the deal engine's.
-pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> Result<Network> {
+/// the company name is the deal engine's; `clock` times what the service records.
+pub async fn start(
+    config: NetConfig,
+    store: Arc<Store>,
+    deals: Arc<Deals>,
+    clock: Clock,
+) -> Result<Network> {
     let signing_key = ed25519_dalek::SigningKey::from_bytes(&config.secret);
     let started = net::start(config, store.clone()).await?;
     let me = NodeId::parse(&started.peer_id.to_base58()).map_err(|e| anyhow!("{e}"))?;
-    spawn(me, store, deals.clone(), started.requests);
+    spawn(me, store, deals.clone(), clock, started.requests);
     Ok(Network {
         handle: started.handle,
         name: deals.name().to_string(),
@@ -111,14 +117,21 @@ pub async fn start(config: NetConfig, store: Arc<Store>, deals: Arc<Deals>) -> R
     })
 }
 
-/// Runs the peers service for the node `me`: answers `requests` until net stops.
+/// Runs the peers service for the node `me`: answers `requests` until net stops, each at the
+/// time `clock` says when it arrives.
 pub fn spawn(
     me: NodeId,
     store: Arc<Store>,
     deals: Arc<Deals>,
+    clock: Clock,
     mut requests: mpsc::Receiver<PeerRequest>,
 ) {
-    let service = Peers { me, store, deals };
+    let service = Peers {
+        me,
+        store,
+        deals,
+        clock,
+    };
     tokio::spawn(async move {
         while let Some(request) = requests.recv().await {
             service.on_request(request);
@@ -132,10 +145,7 @@ struct Peers {
     me: NodeId,
     store: Arc<Store>,
     deals: Arc<Deals>,
-}
-
-fn now_ms() -> u64 {
-    crate::clock::now_ms()
+    clock: Clock,
 }
 
 impl Peers {
@@ -146,16 +156,17 @@ impl Peers {
     }
 
     fn on_request(&self, request: PeerRequest) {
+        let now = self.clock.now_ms();
         match request {
             PeerRequest::Sync { peer, body, reply } => self.blocking(move |store, deals| {
-                let _ = reply.send(serve_sync(deals, store, &peer, &body));
+                let _ = reply.send(serve_sync(deals, store, &peer, &body, now));
             }),
             PeerRequest::Answer {
                 peer,
                 response,
                 reply,
             } => self.blocking(move |store, deals| {
-                let _ = reply.send(follow_up(deals, store, &peer, &response));
+                let _ = reply.send(follow_up(deals, store, &peer, &response, now));
             }),
             PeerRequest::Generate { peer, deals, reply } => {
                 self.blocking(move |_, engine| {
@@ -178,7 +189,7 @@ impl Peers {
             } => {
                 let me = self.me.to_string();
                 self.blocking(move |store, deals| {
-                    let _ = reply.send(decide_join(store, deals, &me, &joiner, &body));
+                    let _ = reply.send(decide_join(store, deals, &me, &joiner, &body, now));
                 })
             }
             PeerRequest::Joined { peer, name } => self.deals.publish(
@@ -187,7 +198,7 @@ impl Peers {
             ),
             PeerRequest::PartnerEnded { peer, reply } => self.blocking(move |store, _| {
                 let id = peer.to_base58();
-                let name = match partners::ended_by_partner(store, &id, now_ms()) {
+                let name = match partners::ended_by_partner(store, &id, now) {
                     Ok(record) => record.map(|r| r.name),
                     Err(e) => {
                         tracing::error!(error = %format!("{e:#}"), "cannot record an ended partnership");
@@ -213,7 +224,7 @@ impl Peers {
                 let Ok(node) = NodeId::parse(&peer.to_base58()) else {
                     return;
                 };
-                self.blocking(move |store, _| audit_bad_message(store, &node, &why));
+                self.blocking(move |store, _| audit_bad_message(store, &node, &why, now));
             }
         }
     }
@@ -227,13 +238,14 @@ fn decide_join(
     me: &str,
     joiner: &PeerId,
     body: &[u8],
+    now_ms: u64,
 ) -> JoinDecision {
     let request = match partners::parse_join_request(body) {
         Ok(request) => request,
         Err(e) => return JoinDecision::Unreadable(e.to_string()),
     };
     let joiner = joiner.to_base58();
-    match partners::accept_join(store, me, &joiner, &request, now_ms()) {
+    match partners::accept_join(store, me, &joiner, &request, now_ms) {
         Ok(record) => JoinDecision::Accepted {
             name: record.name,
             addrs: net::parse_addrs(&record.addrs),
@@ -246,7 +258,7 @@ fn decide_join(
         Err(e) => {
             let _ = audit::record(
                 store,
-                now_ms(),
+                now_ms,
                 audit::kind::PARTNER,
                 Some(&joiner),
                 format!("refused a join from {joiner}: {e}"),
@@ -263,10 +275,10 @@ fn decide_join(
     }
 }
 
-fn audit_bad_message(store: &Store, peer: &NodeId, why: &str) {
+fn audit_bad_message(store: &Store, peer: &NodeId, why: &str, now_ms: u64) {
     let _ = audit::record(
         store,
-        now_ms(),
+        now_ms,
         audit::kind::REJECTED,
         Some(peer.as_str()),
         format!("refused a message from {peer}: {why}"),
@@ -276,18 +288,24 @@ fn audit_bad_message(store: &Store, peer: &NodeId, why: &str) {
 
 /// Answers a partner's sync request (`body`, after the kind byte): stores what it carries, then
 /// returns the response frame and the deals that changed.
-fn serve_sync(engine: &Deals, store: &Store, node: &NodeId, body: &[u8]) -> SyncServed {
+fn serve_sync(
+    engine: &Deals,
+    store: &Store,
+    node: &NodeId,
+    body: &[u8],
+    now_ms: u64,
+) -> SyncServed {
     let messages = match WireMessage::decode(body) {
         Ok(WireMessage::Sync(docs)) => docs,
         Err(e) => {
-            audit_bad_message(store, node, &e.to_string());
+            audit_bad_message(store, node, &e.to_string(), now_ms);
             return SyncServed {
                 response: frame(kind::REFUSED, e.to_string().as_bytes()),
                 changed: Vec::new(),
             };
         }
     };
-    match engine.receive(node, messages, now_ms()) {
+    match engine.receive(node, messages, now_ms) {
         Ok(received) => {
             let (reply, dropped) = net::wire::cap_reply(received.reply, net::REPLY_BYTES_MAX);
             if !dropped.is_empty() {
@@ -311,12 +329,18 @@ fn serve_sync(engine: &Deals, store: &Store, node: &NodeId, body: &[u8]) -> Sync
 /// Takes a partner's answer to this node's sync request (the frame body, kind byte first):
 /// stores what it carries, and returns the messages that follow up on it and the deals that
 /// changed. A malformed answer is logged in the audit.
-fn follow_up(engine: &Deals, store: &Store, node: &NodeId, response: &[u8]) -> SyncFollowUp {
+fn follow_up(
+    engine: &Deals,
+    store: &Store,
+    node: &NodeId,
+    response: &[u8],
+    now_ms: u64,
+) -> SyncFollowUp {
     let messages = match response.split_first() {
         Some((&kind::SYNC, body)) => match WireMessage::decode(body) {
             Ok(WireMessage::Sync(docs)) => docs,
             Err(e) => {
-                audit_bad_message(store, node, &e.to_string());
+                audit_bad_message(store, node, &e.to_string(), now_ms);
                 Vec::new()
             }
         },
@@ -325,13 +349,13 @@ fn follow_up(engine: &Deals, store: &Store, node: &NodeId, response: &[u8]) -> S
             Vec::new()
         }
         _ => {
-            audit_bad_message(store, node, "malformed response");
+            audit_bad_message(store, node, "malformed response", now_ms);
             Vec::new()
         }
     };
     let mut out = SyncFollowUp::default();
     if !messages.is_empty() {
-        match engine.receive(node, messages, now_ms()) {
+        match engine.receive(node, messages, now_ms) {
             Ok(received) => {
                 out.messages = received.reply;
                 out.changed = received.changed;
@@ -350,8 +374,14 @@ pub mod testing {
 
     /// What an honest node answers to a sync request body (the frame body after the kind
     /// byte): the response frame body. Lets a raw peer (`net::testing::RawPeer`) keep a real
-    /// deal engine in step.
-    pub fn answer_sync(engine: &Deals, store: &Store, peer: &NodeId, body: &[u8]) -> Vec<u8> {
-        serve_sync(engine, store, peer, body).response
+    /// deal engine in step. `now_ms` is when the request arrived.
+    pub fn answer_sync(
+        engine: &Deals,
+        store: &Store,
+        peer: &NodeId,
+        body: &[u8],
+        now_ms: u64,
+    ) -> Vec<u8> {
+        serve_sync(engine, store, peer, body, now_ms).response
     }
 }

@@ -5,6 +5,7 @@
 //! with exponential backoff; every attempt is written to the delivery log in redb, with the body
 //! while the delivery is pending, so a restart resumes it.
 
+use crate::clock::Clock;
 use crate::domain::events::{pattern_matches, Event, EventBus};
 use crate::store::Store;
 use anyhow::{bail, Result};
@@ -90,12 +91,13 @@ pub fn validate_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Stores a new webhook and returns it (with its secret).
+/// Stores a new webhook, created at `now_ms`, and returns it (with its secret).
 pub fn create(
     store: &Store,
     url: &str,
     events: Vec<String>,
     secret: Option<String>,
+    now_ms: u64,
 ) -> Result<Webhook> {
     let secret = match secret {
         Some(s) if s.len() >= 16 => s,
@@ -111,7 +113,7 @@ pub fn create(
         url: url.to_string(),
         events,
         secret,
-        created_at_ms: crate::clock::now_ms(),
+        created_at_ms: now_ms,
     };
     let txn = store.write()?;
     {
@@ -230,8 +232,14 @@ pub fn signature(secret: &str, timestamp_ms: u64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Delivers every published event to the webhooks subscribed to it, until the bus closes.
-pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: Duration) {
+/// Delivers every published event to the webhooks subscribed to it, until the bus closes;
+/// `clock` stamps and signs each attempt.
+pub async fn run_dispatcher(
+    store: Arc<Store>,
+    bus: Arc<EventBus>,
+    retry_base: Duration,
+    clock: Clock,
+) {
     let mut rx = bus.subscribe();
     let in_flight = Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT_MAX));
     // Deliveries a stop left pending go on where they were, after one retry delay.
@@ -244,14 +252,14 @@ pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: D
     match resumed {
         Ok(pending) => {
             for (hook, delivery) in pending {
-                let (store, in_flight) = (store.clone(), in_flight.clone());
+                let (store, in_flight, clock) = (store.clone(), in_flight.clone(), clock.clone());
                 tokio::spawn(async move {
                     let Ok(_permit) = in_flight.acquire_owned().await else {
                         return;
                     };
                     let waited = retry_delay(retry_base, delivery.attempts.saturating_sub(1));
                     tokio::time::sleep(waited).await;
-                    attempt(&store, &hook, delivery, retry_base).await;
+                    attempt(&store, &hook, delivery, retry_base, &clock).await;
                 });
             }
         }
@@ -283,11 +291,12 @@ pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: D
                 continue;
             }
             let (store, event, in_flight) = (store.clone(), event.clone(), in_flight.clone());
+            let clock = clock.clone();
             tokio::spawn(async move {
                 let Ok(_permit) = in_flight.acquire_owned().await else {
                     return;
                 };
-                deliver(&store, &hook, &event, retry_base).await;
+                deliver(&store, &hook, &event, retry_base, &clock).await;
             });
         }
     }
@@ -322,7 +331,13 @@ fn pending(store: &Store) -> Result<Vec<(Webhook, Delivery)>> {
     Ok(out)
 }
 
-async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: Duration) {
+async fn deliver(
+    store: &Arc<Store>,
+    hook: &Webhook,
+    event: &Event,
+    retry_base: Duration,
+    clock: &Clock,
+) {
     let id = ulid::Ulid::new().to_string();
     let body = serde_json::to_string(&serde_json::json!({
         "id": id, "event": event.kind, "seq": event.seq, "at_ms": event.at_ms, "data": event.data,
@@ -339,15 +354,21 @@ async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: 
         last_attempt_at_ms: 0,
         body: Some(body),
     };
-    attempt(store, hook, delivery, retry_base).await;
+    attempt(store, hook, delivery, retry_base, clock).await;
 }
 
 /// Makes the attempts `delivery` has left, recording each.
-async fn attempt(store: &Arc<Store>, hook: &Webhook, mut delivery: Delivery, retry_base: Duration) {
+async fn attempt(
+    store: &Arc<Store>,
+    hook: &Webhook,
+    mut delivery: Delivery,
+    retry_base: Duration,
+    clock: &Clock,
+) {
     let body = delivery.body.clone().unwrap_or_default().into_bytes();
     while delivery.attempts < DELIVERY_ATTEMPTS_MAX {
         delivery.attempts += 1;
-        let timestamp = crate::clock::now_ms();
+        let timestamp = clock.now_ms();
         let request = ureq::AgentBuilder::new()
             .timeout(DELIVERY_TIMEOUT)
             .build()
@@ -365,7 +386,7 @@ async fn attempt(store: &Arc<Store>, hook: &Webhook, mut delivery: Delivery, ret
         let outcome =
             tokio::task::spawn_blocking(move || request.send_bytes(&payload).map_err(Box::new))
                 .await;
-        delivery.last_attempt_at_ms = crate::clock::now_ms();
+        delivery.last_attempt_at_ms = clock.now_ms();
         match outcome {
             Ok(Ok(response)) => {
                 delivery.last_status = Some(response.status());

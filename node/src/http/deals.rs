@@ -16,26 +16,6 @@ use protocol::records::Stage;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-impl From<DealsError> for ApiError {
-    fn from(e: DealsError) -> Self {
-        match e {
-            DealsError::NotFound(m) => ApiError::not_found(m),
-            DealsError::Invalid(m) => ApiError::unprocessable(m, vec![]),
-            DealsError::InvalidFields(fields) => {
-                let sentence = DealsError::InvalidFields(fields.clone()).to_string();
-                let details = fields
-                    .into_iter()
-                    .map(|(field, message)| json!({"field": field, "message": message}))
-                    .collect();
-                ApiError::unprocessable(sentence, details)
-            }
-            DealsError::Forbidden(m) => ApiError::forbidden(m),
-            DealsError::Conflict(m) => ApiError::conflict(m),
-            DealsError::Internal(e) => ApiError::internal(e),
-        }
-    }
-}
-
 fn parse_id(id: &str) -> Result<DealId, ApiError> {
     DealId::parse(id.trim()).map_err(|_| ApiError::not_found(format!("no deal with id {id}")))
 }

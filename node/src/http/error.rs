@@ -1,5 +1,6 @@
 //! The API's one error shape: `{"error": "sentence", "details": [...]}` with a fitting status.
 
+use crate::domain::error::DomainError;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -141,6 +142,31 @@ fn json_data_problem(text: &str) -> (String, Option<Value>) {
     };
     let sentence = format!("{field}: {message}");
     (sentence, Some(json!({"field": field, "message": message})))
+}
+
+/// The one place a domain error's kind becomes a status. The sentence is the error's text as it
+/// is; several bad fields also give one `{"field","message"}` detail each.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound(m) => ApiError::not_found(m),
+            DomainError::Invalid(m) => ApiError::unprocessable(m, vec![]),
+            DomainError::InvalidFields(fields) => {
+                let sentence = DomainError::InvalidFields(fields.clone()).to_string();
+                let details = fields
+                    .into_iter()
+                    .map(|(field, message)| json!({"field": field, "message": message}))
+                    .collect();
+                ApiError::unprocessable(sentence, details)
+            }
+            DomainError::Forbidden(m) => ApiError::forbidden(m),
+            DomainError::Conflict(m) => ApiError::conflict(m),
+            DomainError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            DomainError::RateLimited(m) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, m),
+            DomainError::PartnerFailed(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
+            DomainError::Internal(e) => ApiError::internal(e),
+        }
+    }
 }
 
 impl From<anyhow::Error> for ApiError {

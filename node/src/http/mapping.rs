@@ -111,22 +111,8 @@ pub async fn run_map(
             partner.name
         )));
     }
-    match state.mapping.run(&partner.id).await {
-        Ok(stored) => Ok(Json(matrix_json(stored))),
-        Err(e) => {
-            let msg = format!("{e:#}");
-            if msg.contains("rate limit") {
-                Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, msg))
-            } else if msg.contains("is offline") {
-                Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg))
-            } else {
-                Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    format!("account mapping with {} failed: {msg}", partner.name),
-                ))
-            }
-        }
-    }
+    let stored = state.mapping.run(&partner.id).await?;
+    Ok(Json(matrix_json(stored)))
 }
 
 pub async fn get_map(

@@ -66,7 +66,7 @@ pub async fn create(
     let url = new.url.trim().to_string();
     let secret = new.secret;
     let hook = blocking(move || {
-        webhooks::create(&state.store, &url, events, secret)
+        webhooks::create(&state.store, &url, events, secret, crate::clock::now_ms())
             .map_err(|e| ApiError::unprocessable(e.to_string(), vec![]))
     })
     .await?;

@@ -14,6 +14,7 @@ pub(super) fn events_between(
     doc: &DealDoc,
     old: Option<&DocInfo>,
     new: &DocInfo,
+    now_ms: u64,
 ) -> Vec<(&'static str, Value)> {
     let mut out = Vec::new();
     let origin = new.origin.as_ref();
@@ -21,10 +22,7 @@ pub(super) fn events_between(
         DocKind::Invitation { deal } => {
             let view = doc.read_view();
             if old.is_none() && origin != Some(me) {
-                out.push((
-                    "deal.invited",
-                    invitation_json(&view, deal, me, crate::clock::now_ms()),
-                ));
+                out.push(("deal.invited", invitation_json(&view, deal, me, now_ms)));
             }
             for (node, status) in &new.statuses {
                 if Some(node) == origin || old.and_then(|o| o.statuses.get(node)) == Some(status) {

@@ -51,6 +51,7 @@ pub use projection::shared_from_projection;
 pub use records::RecordWrite;
 pub use views::{deal_json, invitation_json};
 
+use crate::clock::Clock;
 use crate::domain::audit;
 use crate::domain::events::EventBus;
 use crate::store::shared::{self, DealMeta};
@@ -110,35 +111,9 @@ impl Windows {
     }
 }
 
-/// Why a deal operation failed; the API maps each to a status.
-#[derive(Debug, thiserror::Error)]
-pub enum DealsError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    /// Several fields of one request are bad: each field and why, all of them at once.
-    #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
-    InvalidFields(Vec<(String, String)>),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-impl DealsError {
-    /// [`DealsError::InvalidFields`] from (field, why) pairs named by static field names.
-    pub fn fields(problems: Vec<(&'static str, String)>) -> Self {
-        DealsError::InvalidFields(
-            problems
-                .into_iter()
-                .map(|(f, m)| (f.to_string(), m))
-                .collect(),
-        )
-    }
-}
+/// Why a deal operation failed: the domain's one error type under the name deal code knows it
+/// by.
+pub use crate::domain::error::DomainError as DealsError;
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -176,6 +151,8 @@ pub struct Deals {
     /// one opportunity sent at the same moment cannot both pass the check (one deal per
     /// opportunity and partner). Shares are rare; serializing them costs nothing.
     share_gate: Mutex<()>,
+    /// The time for what a read shows (expired invitations) and the events a change implies.
+    clock: Clock,
 }
 
 #[derive(Default)]
@@ -194,12 +171,14 @@ pub(crate) struct Inner {
 }
 
 impl Deals {
-    /// Loads every stored deal (re-verifying its changes) and makes this run's signer.
+    /// Loads every stored deal (re-verifying its changes) and makes this run's signer; reads
+    /// the time from `clock`.
     pub fn open(
         store: Arc<Store>,
         secret: [u8; 32],
         run_counter: u64,
         name: &str,
+        clock: Clock,
     ) -> Result<Deals> {
         let key = NodeKey::from_secret_bytes(&secret);
         let me = key.node_id().clone();
@@ -235,6 +214,7 @@ impl Deals {
             windows: Mutex::new(Windows::default()),
             auto_accept: std::sync::atomic::AtomicBool::new(false),
             share_gate: Mutex::new(()),
+            clock,
         };
         {
             let mut inner = deals.lock();
@@ -319,7 +299,8 @@ impl Deals {
         }
         if publish && old.as_ref() != Some(&new) {
             if let Some(doc) = inner.docs.get(&id) {
-                for (kind, data) in events_between(&self.me, id, doc, old.as_ref(), &new) {
+                let now_ms = self.clock.now_ms();
+                for (kind, data) in events_between(&self.me, id, doc, old.as_ref(), &new, now_ms) {
                     self.publish(kind, data);
                 }
             }

@@ -75,7 +75,7 @@ impl Deals {
     /// Re-projects what `written` may have changed into the deals shared from it; failures are
     /// logged, never returned (the write already succeeded).
     fn follow_records(&self, written: &RecordWrite) -> Vec<DealId> {
-        let now_ms = crate::clock::now_ms;
+        let now_ms = || self.clock.now_ms();
         let changed = match written {
             RecordWrite::Account(Upsert::Updated) | RecordWrite::Bulk { matched: true } => {
                 self.on_opportunities_changed(now_ms())

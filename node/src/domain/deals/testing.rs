@@ -20,7 +20,14 @@ pub(crate) fn side(seed: u8, name: &str) -> Side {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
     shared::ensure_tables(&store).unwrap();
-    let deals = Deals::open(store.clone(), [seed; 32], 1, name).unwrap();
+    let deals = Deals::open(
+        store.clone(),
+        [seed; 32],
+        1,
+        name,
+        crate::clock::Clock::system(),
+    )
+    .unwrap();
     Side {
         _dir: dir,
         store,

@@ -132,7 +132,14 @@ fn share_refuses_under_default_deny_then_syncs_only_the_projection() {
         .all(|h| h["verified"] == true));
 
     // A restart reloads the same document from redb.
-    let reloaded = Deals::open(reseller.store.clone(), [2; 32], 2, "Reseller").unwrap();
+    let reloaded = Deals::open(
+        reseller.store.clone(),
+        [2; 32],
+        2,
+        "Reseller",
+        crate::clock::Clock::system(),
+    )
+    .unwrap();
     assert_eq!(
         reloaded.view(id, false).unwrap().unwrap()["sections"],
         at_vendor["sections"]

@@ -112,7 +112,7 @@ impl Deals {
     /// What only this node knows about a deal: the answers to the invitations it made (an
     /// invitee that has not the deal yet answered in its invitation) and expired invitations.
     fn overlay(&self, inner: &Inner, id: DealId, v: &mut Value) {
-        let now = crate::clock::now_ms();
+        let now = self.clock.now_ms();
         let mut answers: HashMap<String, (Option<ParticipantStatus>, Option<u64>)> = HashMap::new();
         for (inv, invitee) in Self::invitations_of(inner, id) {
             let Some(doc) = inner.docs.get(&inv) else {

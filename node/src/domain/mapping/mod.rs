@@ -47,6 +47,8 @@ pub use populations::{
     builtins, delete_population, level_for, populations, set_population, PopulationDef,
 };
 
+use crate::clock::Clock;
+use crate::domain::error::DomainError;
 use crate::domain::peers::Network;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
@@ -128,19 +130,22 @@ pub struct Mapper {
     store: Arc<Store>,
     network: Arc<Network>,
     settings: MappingSettings,
+    clock: Clock,
     runs: tokio::sync::Mutex<HashMap<String, ResponderRun>>,
 }
 
-fn now_ms() -> u64 {
-    crate::clock::now_ms()
-}
-
 impl Mapper {
-    /// A service over this node's store and network; call [`Mapper::spawn_responder`] once.
+    /// Milliseconds since the Unix epoch by the service's clock.
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// A service over this node's store and network (time from `clock`); call [`Mapper::spawn_responder`] once.
     pub fn new(
         store: Arc<Store>,
         network: Arc<Network>,
         settings: MappingSettings,
+        clock: Clock,
     ) -> Result<Arc<Mapper>> {
         assert!(settings.runs_per_hour >= 1, "validated by the config");
         assert!(
@@ -152,6 +157,7 @@ impl Mapper {
             store,
             network,
             settings,
+            clock,
             runs: tokio::sync::Mutex::new(HashMap::new()),
         }))
     }
@@ -175,6 +181,10 @@ impl Mapper {
         let body = wire::encode(header, &messages)?;
         match self.network.handle.map_request(peer, body).await? {
             Ok(answer) => wire::decode(&answer),
+            // The wire carries a refusal as the partner's sentence; its own rate limit says so.
+            Err(why) if why.contains("rate limit") => {
+                Err(DomainError::RateLimited(format!("the partner refused: {why}")).into())
+            }
             Err(why) => bail!("the partner refused: {why}"),
         }
     }

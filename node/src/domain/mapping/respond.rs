@@ -6,7 +6,7 @@ use super::exchange::{advance, decode_all, records_to_share, take_batch};
 use super::matrix::{audit_details, build_cell, store_matrix, Matrix};
 use super::populations::{evaluate, parse_level, psi_level, PopData};
 use super::wire::{self, Header, Offer, SharedRecord};
-use super::{now_ms, Mapper, POPULATIONS_MAX, RUN_TTL};
+use super::{Mapper, POPULATIONS_MAX, RUN_TTL};
 use crate::net::MapInbound;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Result};
@@ -163,12 +163,13 @@ impl Mapper {
                 current(&mut runs, partner, &run)?;
                 let r = runs.remove(partner).expect("checked");
                 drop(runs);
-                let matrix = r.matrix(partner, &self.store)?;
+                let now = self.now_ms();
+                let matrix = r.matrix(partner, &self.store, now)?;
                 let key = self.network.signing_key.clone();
                 let signer = self.network.peer_id.to_base58();
                 self.blocking(move |s| {
                     let audit = audit_details(&matrix);
-                    store_matrix(s, &key, &signer, &matrix, audit, now_ms())
+                    store_matrix(s, &key, &signer, &matrix, audit, now)
                 })
                 .await?;
                 wire::encode(&Header::Closed {}, &[])
@@ -203,7 +204,7 @@ impl ResponderRun {
         Ok((mine, level, theirs))
     }
 
-    fn matrix(self, partner: &str, store: &Store) -> Result<Matrix> {
+    fn matrix(self, partner: &str, store: &Store, now_ms: u64) -> Result<Matrix> {
         let name =
             crate::store::shared::partner(store, partner)?.map_or_else(String::new, |p| p.name);
         let mut cells = Vec::new();
@@ -241,7 +242,7 @@ impl ResponderRun {
         Ok(Matrix {
             partner: partner.to_string(),
             partner_name: name,
-            computed_at: crate::domain::audit::rfc3339(now_ms()),
+            computed_at: crate::domain::audit::rfc3339(now_ms),
             initiated_by: "partner".into(),
             cells,
         })

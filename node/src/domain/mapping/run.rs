@@ -5,7 +5,8 @@ use super::exchange::{advance, decode_all, records_to_share, take_batch};
 use super::matrix::{audit_details, build_cell, store_matrix};
 use super::populations::{evaluate, parse_level, psi_level};
 use super::wire::{Header, Offer};
-use super::{now_ms, Mapper, Matrix, StoredMatrix, EXCHANGES_PER_CELL_MAX, POPULATIONS_MAX};
+use super::{Mapper, Matrix, StoredMatrix, EXCHANGES_PER_CELL_MAX, POPULATIONS_MAX};
+use crate::domain::error::DomainError;
 use anyhow::{anyhow, bail, Result};
 use libp2p::PeerId;
 use policy::SharingLevel;
@@ -13,8 +14,29 @@ use protocol::psi::{PsiMessage, PsiSession};
 use std::collections::VecDeque;
 
 impl Mapper {
-    /// Runs account mapping with a partner now and stores the matrix.
-    pub async fn run(&self, partner: &str) -> Result<StoredMatrix> {
+    /// Runs account mapping with a partner now and stores the matrix. Refused while the partner
+    /// is offline ([`DomainError::Unavailable`]) or over either side's rate limit
+    /// ([`DomainError::RateLimited`]); any other failure is [`DomainError::PartnerFailed`],
+    /// "account mapping with {name} failed: {cause}".
+    pub async fn run(&self, partner: &str) -> Result<StoredMatrix, DomainError> {
+        let name = crate::store::shared::partner(&self.store, partner)
+            .ok()
+            .flatten()
+            .map_or_else(|| partner.to_string(), |r| r.name);
+        self.run_with(partner)
+            .await
+            .map_err(|e| match e.downcast::<DomainError>() {
+                Ok(kind @ (DomainError::Unavailable(_) | DomainError::RateLimited(_))) => kind,
+                Ok(other) => DomainError::PartnerFailed(format!(
+                    "account mapping with {name} failed: {other}"
+                )),
+                Err(e) => {
+                    DomainError::PartnerFailed(format!("account mapping with {name} failed: {e:#}"))
+                }
+            })
+    }
+
+    async fn run_with(&self, partner: &str) -> Result<StoredMatrix> {
         let record = crate::store::shared::partner(&self.store, partner)?
             .ok_or_else(|| anyhow!("no partner with id {partner}"))?;
         if !record.is_active() {
@@ -23,10 +45,11 @@ impl Mapper {
         let peer: PeerId = record.id.parse().map_err(|_| anyhow!("bad partner id"))?;
         // Checked first, so a partner that is away does not use up runs.
         if !self.network.handle.connected().await?.contains(&peer) {
-            bail!(
+            return Err(DomainError::Unavailable(format!(
                 "{} is offline (not connected to this node); try again when it is",
                 record.name
-            );
+            ))
+            .into());
         }
         self.take_run(&record.id).await?;
         let pid = record.id.clone();
@@ -149,15 +172,16 @@ impl Mapper {
         let matrix = Matrix {
             partner: record.id.clone(),
             partner_name: record.name.clone(),
-            computed_at: crate::domain::audit::rfc3339(now_ms()),
+            computed_at: crate::domain::audit::rfc3339(self.now_ms()),
             initiated_by: "me".into(),
             cells,
         };
         let key = self.network.signing_key.clone();
         let signer = self.network.peer_id.to_base58();
+        let now = self.now_ms();
         self.blocking(move |s| {
             let audit = audit_details(&matrix);
-            store_matrix(s, &key, &signer, &matrix, audit, now_ms())
+            store_matrix(s, &key, &signer, &matrix, audit, now)
         })
         .await
     }

@@ -2,9 +2,10 @@
 //! and the rate limit (runs per partner per hour, counted on both sides and kept across
 //! restarts).
 
-use super::{now_ms, Mapper, LAST_RUN, RATE_WINDOW_MS, RUNS, SCHEDULE_TICK_MAX, SCHEDULE_TICK_MIN};
+use super::{Mapper, LAST_RUN, RATE_WINDOW_MS, RUNS, SCHEDULE_TICK_MAX, SCHEDULE_TICK_MIN};
+use crate::domain::error::DomainError;
 use crate::store::Store;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use libp2p::PeerId;
 use redb::ReadableTable;
 use std::sync::Arc;
@@ -15,7 +16,8 @@ impl Mapper {
     pub(super) async fn take_run(&self, partner: &str) -> Result<()> {
         let partner = partner.to_string();
         let max = self.settings.runs_per_hour;
-        self.blocking(move |s| take_run(s, &partner, now_ms(), max))
+        let now = self.now_ms();
+        self.blocking(move |s| take_run(s, &partner, now, max))
             .await
     }
 
@@ -41,7 +43,7 @@ impl Mapper {
     /// One look at the partners: runs mapping with each one that is due and connected.
     async fn scheduled_round(&self, interval: Duration) -> Result<()> {
         let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
-        let now = now_ms();
+        let now = self.now_ms();
         let due = self
             .blocking(move |s| due_partners(s, now, interval_ms))
             .await?;
@@ -58,8 +60,8 @@ impl Mapper {
                 continue;
             }
             let id = partner.clone();
-            self.blocking(move |s| mark_attempt(s, &id, now_ms()))
-                .await?;
+            let now = self.now_ms();
+            self.blocking(move |s| mark_attempt(s, &id, now)).await?;
             match self.run(&partner).await {
                 Ok(_) => tracing::info!(%partner, "scheduled account mapping done"),
                 Err(e) => tracing::warn!(
@@ -126,10 +128,11 @@ pub(super) fn take_run(store: &Store, partner: &str, now_ms: u64, max: usize) ->
     };
     if let Some(wait_ms) = wait_ms {
         txn.abort()?;
-        bail!(
+        return Err(DomainError::RateLimited(format!(
             "rate limit: at most {max} mapping runs per partner per hour; try again in {} minutes",
             wait_ms / 60_000 + 1
-        );
+        ))
+        .into());
     }
     txn.commit()?;
     Ok(())

@@ -6,6 +6,7 @@
 use super::decide::decide;
 use super::views::terms_json;
 use super::{records, Record};
+use crate::clock::Clock;
 use crate::domain::audit;
 use crate::domain::deals::{Deals, DealsError, Windows};
 use crate::net::NetHandle;
@@ -27,14 +28,15 @@ const EVENTS_PUBLISHED: TableDefinition<&str, u64> =
 /// renewals to the partners), and publishes `registration.overdue` once for each pending
 /// registration past its response window (on the vendor, which owes the answer, and on the
 /// partner, which waits). "Once" holds across restarts: it is recorded before it is published.
-pub async fn watch(deals: Arc<Deals>, network: NetHandle) {
+/// Each pass reads the time from `clock`.
+pub async fn watch(deals: Arc<Deals>, network: NetHandle, clock: Clock) {
     loop {
         let sla = deals.windows().registration_sla_ms;
         let pause = Duration::from_millis((sla / 4).clamp(250, 30_000));
         tokio::time::sleep(pause).await;
         let engine = deals.clone();
+        let now = clock.now_ms();
         let pass = tokio::task::spawn_blocking(move || {
-            let now = crate::clock::now_ms();
             let renewed = extend_on_activity(&engine, now).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot renew registrations");
                 Vec::new()
