@@ -12,6 +12,7 @@
 
 use crate::domain::audit;
 use crate::domain::deals::{Deals, UNINITIALIZED_REPLICAS_MAX};
+use crate::domain::events::EventKind;
 use crate::domain::partners;
 use crate::net::codec::{frame, kind};
 use crate::net::{
@@ -182,7 +183,7 @@ impl Peers {
                 })
             }
             PeerRequest::Joined { peer, name } => self.deals.publish(
-                "partner.joined",
+                EventKind::PartnerJoined,
                 serde_json::json!({"id": peer.to_base58(), "name": name}),
             ),
             PeerRequest::PartnerEnded { peer, reply } => self.blocking(move |store, _| {
@@ -197,7 +198,7 @@ impl Peers {
                 let _ = reply.send(name);
             }),
             PeerRequest::Left { peer, name } => self.deals.publish(
-                "partner.removed",
+                EventKind::PartnerRemoved,
                 serde_json::json!({"id": peer.to_base58(), "name": name, "by": "partner"}),
             ),
             PeerRequest::Rejected {

@@ -279,7 +279,11 @@ pub async fn run_dispatcher(store: Arc<Store>, bus: Arc<EventBus>, retry_base: D
             }
         };
         for hook in hooks {
-            if !hook.events.iter().any(|p| pattern_matches(p, event.kind)) {
+            if !hook
+                .events
+                .iter()
+                .any(|p| pattern_matches(p, event.kind.as_str()))
+            {
                 continue;
             }
             let (store, event, in_flight) = (store.clone(), event.clone(), in_flight.clone());
@@ -325,7 +329,7 @@ fn pending(store: &Store) -> Result<Vec<(Webhook, Delivery)>> {
 async fn deliver(store: &Arc<Store>, hook: &Webhook, event: &Event, retry_base: Duration) {
     let id = ulid::Ulid::new().to_string();
     let body = serde_json::to_string(&serde_json::json!({
-        "id": id, "event": event.kind, "seq": event.seq, "at_ms": event.at_ms, "data": event.data,
+        "id": id, "event": event.kind.as_str(), "seq": event.seq, "at_ms": event.at_ms, "data": event.data,
     }))
     .unwrap_or_default();
     let delivery = Delivery {

@@ -3,6 +3,7 @@
 
 use super::views::invitation_json;
 use super::{DocInfo, DocKind};
+use crate::domain::events::EventKind;
 use protocol::deal::{DealDoc, DealId, ParticipantStatus, RegistrationStatus};
 use protocol::identity::NodeId;
 use serde_json::{json, Value};
@@ -14,7 +15,7 @@ pub(super) fn events_between(
     doc: &DealDoc,
     old: Option<&DocInfo>,
     new: &DocInfo,
-) -> Vec<(&'static str, Value)> {
+) -> Vec<(EventKind, Value)> {
     let mut out = Vec::new();
     let origin = new.origin.as_ref();
     match new.kind {
@@ -22,7 +23,7 @@ pub(super) fn events_between(
             let view = doc.read_view();
             if old.is_none() && origin != Some(me) {
                 out.push((
-                    "deal.invited",
+                    EventKind::DealInvited,
                     invitation_json(&view, deal, me, crate::clock::now_ms()),
                 ));
             }
@@ -31,8 +32,8 @@ pub(super) fn events_between(
                     continue;
                 }
                 let kind = match status {
-                    ParticipantStatus::Accepted => "deal.accepted",
-                    ParticipantStatus::Declined => "deal.declined",
+                    ParticipantStatus::Accepted => EventKind::DealAccepted,
+                    ParticipantStatus::Declined => EventKind::DealDeclined,
                     _ => continue,
                 };
                 out.push((
@@ -47,7 +48,7 @@ pub(super) fn events_between(
             if old.shared_stage != new.shared_stage {
                 if let Some(stage) = new.shared_stage {
                     out.push((
-                        "deal.stage_changed",
+                        EventKind::DealStageChanged,
                         json!({"deal_id": id.to_string(), "node": origin.map(|o| o.to_string()),
                                "stage": stage.as_str(), "shared": true}),
                     ));
@@ -56,7 +57,7 @@ pub(super) fn events_between(
             for (node, stage) in &new.section_stages {
                 if old.section_stages.get(node) != Some(stage) {
                     out.push((
-                        "deal.stage_changed",
+                        EventKind::DealStageChanged,
                         json!({"deal_id": id.to_string(), "node": node.to_string(),
                                "stage": stage.as_str(), "shared": false}),
                     ));
@@ -77,7 +78,7 @@ pub(super) fn events_between(
                     .values()
                     .find_map(|c| c.vendor.clone());
                 out.push((
-                    "registration.submitted",
+                    EventKind::RegistrationSubmitted,
                     json!({"id": id.to_string(), "partner": origin.map(|o| o.to_string()),
                            "vendor": vendor.map(|v| v.to_string()), "account_domain": domain}),
                 ));
@@ -87,8 +88,8 @@ pub(super) fn events_between(
                     continue;
                 }
                 let kind = match status {
-                    RegistrationStatus::Approved => "registration.approved",
-                    RegistrationStatus::Rejected => "registration.rejected",
+                    RegistrationStatus::Approved => EventKind::RegistrationApproved,
+                    RegistrationStatus::Rejected => EventKind::RegistrationRejected,
                     _ => continue,
                 };
                 let reason = view

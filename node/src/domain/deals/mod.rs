@@ -52,7 +52,7 @@ pub use records::RecordWrite;
 pub use views::{deal_json, invitation_json};
 
 use crate::domain::audit;
-use crate::domain::events::EventBus;
+use crate::domain::events::{EventBus, EventKind};
 use crate::store::shared::{self, DealMeta};
 use crate::store::Store;
 use anyhow::{anyhow, Result};
@@ -281,7 +281,7 @@ impl Deals {
         &self.store
     }
 
-    pub(crate) fn publish(&self, kind: &'static str, data: Value) {
+    pub(crate) fn publish(&self, kind: EventKind, data: Value) {
         if let Some(bus) = self.events.get() {
             bus.publish(kind, data);
         }
@@ -327,7 +327,7 @@ impl Deals {
         // Any other change to a deal (a partner's section, its signed acceptance arriving) is
         // news for an open deal page too: the web UI refreshes on `deal.*`.
         if publish && matches!(new.kind, DocKind::Deal) {
-            self.publish("deal.updated", json!({"deal_id": id.to_string()}));
+            self.publish(EventKind::DealUpdated, json!({"deal_id": id.to_string()}));
             inner.touched.insert(id);
         }
         inner.info.insert(id, new);

@@ -8,6 +8,7 @@ use super::views::terms_json;
 use super::{records, Record};
 use crate::domain::audit;
 use crate::domain::deals::{Deals, DealsError, Windows};
+use crate::domain::events::EventKind;
 use crate::net::NetHandle;
 use protocol::deal::{DealId, Decision};
 use protocol::identity::NodeId;
@@ -58,7 +59,7 @@ pub async fn watch(deals: Arc<Deals>, network: NetHandle) {
         }
         for r in overdue {
             deals.publish(
-                "registration.overdue",
+                EventKind::RegistrationOverdue,
                 json!({"id": r.id.to_string(), "partner": r.partner.to_string(),
                        "vendor": r.vendor.to_string(), "account_domain": r.domain,
                        "submitted_at": audit::rfc3339(r.submitted_at),
@@ -67,7 +68,7 @@ pub async fn watch(deals: Arc<Deals>, network: NetHandle) {
         }
         for (r, fields) in changed {
             deals.publish(
-                "registration.changed_after_decision",
+                EventKind::RegistrationChangedAfterDecision,
                 json!({"id": r.id.to_string(), "partner": r.partner.to_string(),
                        "vendor": r.vendor.to_string(), "account_domain": r.domain,
                        "status": r.status, "fields": fields,
