@@ -16,7 +16,7 @@
 //! foreign token fails), that it issued the invite, the proof, and that the invite is unused and
 //! unexpired, and marks it used in the same transaction that records the partnership.
 
-use crate::domain::audit::{self, kind};
+use crate::domain::audit::{self, AuditKind};
 use crate::store::shared::{self, InviteRecord, PartnerRecord, PolicyVersion};
 use crate::store::Store;
 use anyhow::{anyhow, Result};
@@ -191,7 +191,7 @@ pub fn create_invite(
     audit::record_in(
         &txn,
         now_ms,
-        kind::PARTNER,
+        AuditKind::Partner,
         None,
         format!(
             "issued an invite valid until {}",
@@ -385,7 +385,7 @@ pub fn accept_join(
         audit::record_in(
             &txn,
             now_ms,
-            kind::PARTNER,
+            AuditKind::Partner,
             Some(joiner),
             format!("{} joined as a partner", record.name),
             serde_json::json!({"event": "joined", "name": record.name, "type": record.partner_type}),
@@ -426,7 +426,7 @@ pub fn record_joined(
     audit::record_in(
         &txn,
         now_ms,
-        kind::PARTNER,
+        AuditKind::Partner,
         Some(&record.id),
         format!("joined {} as a partner", record.name),
         serde_json::json!({"event": "joined", "name": record.name, "type": record.partner_type}),
@@ -506,7 +506,7 @@ fn end(store: &Store, record: &mut PartnerRecord, now_ms: u64, by_partner: bool)
     audit::record_in(
         &txn,
         now_ms,
-        kind::PARTNER,
+        AuditKind::Partner,
         Some(&record.id),
         summary,
         serde_json::json!({"event": event, "name": record.name}),
@@ -554,7 +554,7 @@ pub fn set_policy(
     audit::record_in(
         &txn,
         now_ms,
-        kind::POLICY,
+        AuditKind::Policy,
         Some(&partner.id),
         format!(
             "policy for {} set to version {} ({} change{})",

@@ -248,7 +248,7 @@ fn decide_join(
             let _ = audit::record(
                 store,
                 now_ms(),
-                audit::kind::PARTNER,
+                audit::AuditKind::Partner,
                 Some(&joiner),
                 format!("refused a join from {joiner}: {e}"),
                 serde_json::json!({"event": "join_refused", "reason": e.to_string()}),
@@ -268,7 +268,7 @@ fn audit_bad_message(store: &Store, peer: &NodeId, why: &str) {
     let _ = audit::record(
         store,
         now_ms(),
-        audit::kind::REJECTED,
+        audit::AuditKind::Rejected,
         Some(peer.as_str()),
         format!("refused a message from {peer}: {why}"),
         serde_json::json!({"reason": why}),

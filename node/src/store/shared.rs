@@ -114,6 +114,75 @@ pub struct DealMeta {
     pub stored_ms: u64,
 }
 
+/// The kind of an audit entry; stored and shown as its snake_case name (`share`, `share_update`,
+/// `policy`, `partner`, `rejected`, `mapping`, `registration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// A deal was created from an opportunity and sent to partners.
+    Share,
+    /// The origin's opportunity changed and new shared fields went out.
+    ShareUpdate,
+    /// A partner's policy was set.
+    Policy,
+    /// A partnership started or ended, or an invite was issued or refused.
+    Partner,
+    /// An incoming change or message was refused.
+    Rejected,
+    /// An account mapping run finished.
+    Mapping,
+    /// A registration's terms changed after its vendor decided on them.
+    Registration,
+}
+
+impl AuditKind {
+    /// Every kind, in the order the API lists them.
+    pub const ALL: &'static [AuditKind] = &[
+        AuditKind::Share,
+        AuditKind::ShareUpdate,
+        AuditKind::Policy,
+        AuditKind::Partner,
+        AuditKind::Rejected,
+        AuditKind::Mapping,
+        AuditKind::Registration,
+    ];
+
+    /// The names of [`AuditKind::ALL`], in the same order.
+    pub const NAMES: &'static [&'static str] = &[
+        AuditKind::Share.as_str(),
+        AuditKind::ShareUpdate.as_str(),
+        AuditKind::Policy.as_str(),
+        AuditKind::Partner.as_str(),
+        AuditKind::Rejected.as_str(),
+        AuditKind::Mapping.as_str(),
+        AuditKind::Registration.as_str(),
+    ];
+
+    /// The kind's name, as stored and as the API shows it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Share => "share",
+            AuditKind::ShareUpdate => "share_update",
+            AuditKind::Policy => "policy",
+            AuditKind::Partner => "partner",
+            AuditKind::Rejected => "rejected",
+            AuditKind::Mapping => "mapping",
+            AuditKind::Registration => "registration",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn parse(name: &str) -> Option<AuditKind> {
+        AuditKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -121,8 +190,8 @@ pub struct AuditEntry {
     pub seq: u64,
     /// When (ms since the epoch).
     pub at_ms: u64,
-    /// `share`, `policy`, `partner`, `rejected`, `deal`.
-    pub kind: String,
+    /// What kind of entry (stored as its name, e.g. `share`).
+    pub kind: AuditKind,
     /// The partner concerned, if one.
     #[serde(default)]
     pub peer: Option<String>,

@@ -382,7 +382,7 @@ impl Deals {
         doc: DealDoc,
         changes: &[VerifiedChange],
         now_ms: u64,
-        audit_entry: Option<(&str, Option<&str>, String, Value)>,
+        audit_entry: Option<(audit::AuditKind, Option<&str>, String, Value)>,
     ) -> Result<DealId, DealsError> {
         let id = doc.id();
         let txn = self.store.write()?;

@@ -147,7 +147,7 @@ pub(super) fn newly_changed_after_decision(
             audit::record_in(
                 &txn,
                 now,
-                audit::kind::REGISTRATION,
+                audit::AuditKind::Registration,
                 Some(peer.as_str()),
                 summary,
                 json!({"registration": r.id.to_string(), "status": r.status, "fields": fields,
