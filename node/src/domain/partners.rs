@@ -17,7 +17,7 @@
 //! unexpired, and marks it used in the same transaction that records the partnership.
 
 use crate::domain::audit::{self, AuditKind};
-use crate::store::shared::{self, InviteRecord, PartnerRecord, PolicyVersion};
+use crate::store::shared::{self, InviteRecord, PartnerRecord, PartnerStatus, PolicyVersion};
 use crate::store::Store;
 use anyhow::{anyhow, Result};
 use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
@@ -374,7 +374,7 @@ pub fn accept_join(
             id: joiner.to_string(),
             name: clean_name(&request.name, joiner),
             partner_type: invite.partner_type.clone(),
-            status: "active".into(),
+            status: PartnerStatus::Active,
             since_ms: now_ms,
             last_seen_ms: Some(now_ms),
             addrs: request.addrs.iter().take(16).cloned().collect(),
@@ -414,7 +414,7 @@ pub fn record_joined(
         id: payload.inviter.clone(),
         name: clean_name(inviter_name, &payload.inviter),
         partner_type,
-        status: "active".into(),
+        status: PartnerStatus::Active,
         since_ms: now_ms,
         last_seen_ms: Some(now_ms),
         addrs: payload.addrs.iter().take(16).cloned().collect(),
@@ -490,7 +490,7 @@ pub fn ended_by_partner(store: &Store, id: &str, now_ms: u64) -> Result<Option<P
 }
 
 fn end(store: &Store, record: &mut PartnerRecord, now_ms: u64, by_partner: bool) -> Result<()> {
-    record.status = "removed".into();
+    record.status = PartnerStatus::Removed;
     record.removed_ms = Some(now_ms);
     record.ended_by_partner = by_partner;
     let (summary, event) = if by_partner {

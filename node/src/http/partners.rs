@@ -23,7 +23,7 @@ fn partner_json(p: &PartnerRecord, connected: bool, policy: String) -> Value {
         "id": p.id,
         "name": p.name,
         "type": p.partner_type,
-        "status": p.status,
+        "status": p.status.as_str(),
         "removed_by": (!p.is_active()).then_some(if p.ended_by_partner { "partner" } else { "this node" }),
         "connected": connected,
         "since": crate::domain::audit::rfc3339(p.since_ms),

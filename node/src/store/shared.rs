@@ -34,6 +34,32 @@ pub(crate) const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> =
 /// Sequence number → [`AuditEntry`] as JSON, in the order things happened.
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
+/// Where a partnership stands; stored and shown as `active` or `removed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerStatus {
+    /// The partnership is on.
+    Active,
+    /// The partnership ended (by this node, or by the partner: [`PartnerRecord::ended_by_partner`]).
+    Removed,
+}
+
+impl PartnerStatus {
+    /// The status's name, as stored and as the API shows it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PartnerStatus::Active => "active",
+            PartnerStatus::Removed => "removed",
+        }
+    }
+}
+
+impl std::fmt::Display for PartnerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A partnership as this node records it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartnerRecord {
@@ -45,7 +71,7 @@ pub struct PartnerRecord {
     #[serde(default)]
     pub partner_type: Option<String>,
     /// `active` or `removed` (by this node, or — [`Self::ended_by_partner`] — by the partner).
-    pub status: String,
+    pub status: PartnerStatus,
     /// When the partnership started (ms since the epoch).
     pub since_ms: u64,
     /// When the partner was last connected.
@@ -65,7 +91,7 @@ pub struct PartnerRecord {
 impl PartnerRecord {
     /// Whether the partnership is active.
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status == PartnerStatus::Active
     }
 }
 
@@ -497,4 +523,28 @@ pub fn put_sync_state_in(
 ) -> Result<()> {
     txn.open_table(SYNC_STATES)?.insert((deal, peer), state)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuditKind, PartnerRecord, PartnerStatus};
+
+    #[test]
+    fn a_partner_record_stores_its_status_as_the_same_string() {
+        let stored = br#"{"id":"p","name":"P","partner_type":null,"status":"removed","since_ms":1,"last_seen_ms":null,"addrs":[],"removed_ms":2,"ended_by_partner":false}"#;
+        let record: PartnerRecord = serde_json::from_slice(stored).unwrap();
+        assert_eq!(record.status, PartnerStatus::Removed);
+        assert!(!record.is_active());
+        assert_eq!(serde_json::to_vec(&record).unwrap(), stored.to_vec());
+        let active = PartnerRecord {
+            status: PartnerStatus::Active,
+            ..record
+        };
+        assert!(active.is_active());
+        assert!(serde_json::to_string(&active)
+            .unwrap()
+            .contains(r#""status":"active""#));
+        assert_eq!(PartnerStatus::Active.as_str(), "active");
+        assert_eq!(AuditKind::ShareUpdate.as_str(), "share_update");
+    }
 }
