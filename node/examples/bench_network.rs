@@ -20,7 +20,7 @@ use cosell::clock::Clock;
 use cosell::domain::deals::Deals;
 use cosell::domain::peers::{self, Network};
 use cosell::net::NetConfig;
-use cosell::store::shared::{self, DealMeta, PartnerRecord};
+use cosell::store::shared::{self, DealMeta, PartnerRecord, PartnerStatus};
 use cosell::store::Store;
 use protocol::deal::{DealDoc, DealId, Invite, Role, SectionUpdate, SharedFields, Signer};
 use protocol::identity::NodeKey;
@@ -120,7 +120,7 @@ fn partner_record(
         id: key.node_id().to_string(),
         name: name.into(),
         partner_type: Some(partner_type.into()),
-        status: "active".into(),
+        status: PartnerStatus::Active,
         since_ms: 1,
         last_seen_ms: None,
         addrs,

@@ -2,33 +2,18 @@
 //! rejected incoming change, with the peer and the reason. Entries are appended inside the same
 //! write transaction as the action they describe, so the log never disagrees with the data.
 
+pub use crate::store::shared::AuditKind;
 use crate::store::shared::{self, AuditEntry};
 use crate::store::Store;
 use anyhow::Result;
 use redb::WriteTransaction;
 use serde_json::Value;
 
-/// Kinds of audit entries.
-pub mod kind {
-    /// A deal was created from an opportunity and sent to partners.
-    pub const SHARE: &str = "share";
-    /// The origin's opportunity changed and new shared fields went out.
-    pub const SHARE_UPDATE: &str = "share_update";
-    /// A partner's policy was set.
-    pub const POLICY: &str = "policy";
-    /// A partnership started or ended, or an invite was issued or refused.
-    pub const PARTNER: &str = "partner";
-    /// A registration's terms changed after its vendor decided on them.
-    pub const REGISTRATION: &str = "registration";
-    /// An incoming change or message was refused.
-    pub const REJECTED: &str = "rejected";
-}
-
 /// Appends one entry inside `txn`.
 pub fn record_in(
     txn: &WriteTransaction,
     at_ms: u64,
-    kind: &str,
+    kind: AuditKind,
     peer: Option<&str>,
     summary: impl Into<String>,
     details: Value,
@@ -38,7 +23,7 @@ pub fn record_in(
         AuditEntry {
             seq: 0,
             at_ms,
-            kind: kind.to_string(),
+            kind,
             peer: peer.map(str::to_string),
             summary: summary.into(),
             details,
@@ -50,7 +35,7 @@ pub fn record_in(
 pub fn record(
     store: &Store,
     at_ms: u64,
-    kind: &str,
+    kind: AuditKind,
     peer: Option<&str>,
     summary: impl Into<String>,
     details: Value,
@@ -67,7 +52,7 @@ pub fn to_json(entry: &AuditEntry) -> Value {
         "seq": entry.seq,
         "at": rfc3339(entry.at_ms),
         "at_ms": entry.at_ms,
-        "kind": entry.kind,
+        "kind": entry.kind.as_str(),
         "peer": entry.peer,
         "summary": entry.summary,
         "details": entry.details,
@@ -105,7 +90,31 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, AuditKind};
+
+    #[test]
+    fn kinds_are_stored_and_shown_by_their_names() {
+        let names = [
+            "share",
+            "share_update",
+            "policy",
+            "partner",
+            "rejected",
+            "mapping",
+            "registration",
+        ];
+        assert_eq!(AuditKind::NAMES, names);
+        for (kind, name) in AuditKind::ALL.iter().zip(names) {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(serde_json::to_string(kind).unwrap(), format!("\"{name}\""));
+            assert_eq!(
+                serde_json::from_str::<AuditKind>(&format!("\"{name}\"")).unwrap(),
+                *kind
+            );
+            assert_eq!(AuditKind::parse(name), Some(*kind));
+        }
+        assert_eq!(AuditKind::parse("deal"), None);
+    }
 
     #[test]
     fn rfc3339_formats_utc_milliseconds() {

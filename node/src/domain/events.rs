@@ -13,30 +13,106 @@ use tokio::sync::broadcast;
 /// Events buffered for slow subscribers before the oldest are dropped.
 pub const EVENTS_BUFFERED_MAX: usize = 1024;
 
-/// Every event kind a node publishes (webhook subscriptions name these).
-pub const EVENT_KINDS: &[&str] = &[
-    "deal.invited",
-    "deal.accepted",
-    "deal.declined",
-    "deal.stage_changed",
-    "deal.updated",
-    "registration.submitted",
-    "registration.approved",
-    "registration.rejected",
-    "registration.overdue",
-    "registration.changed_after_decision",
-    "partner.joined",
-    "partner.removed",
-    "import.completed",
-];
+/// Every event kind a node publishes (webhook subscriptions name these by [`EventKind::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EventKind {
+    /// `deal.invited`: an invitation from a partner arrived.
+    #[serde(rename = "deal.invited")]
+    DealInvited,
+    /// `deal.accepted`: an invitee accepted.
+    #[serde(rename = "deal.accepted")]
+    DealAccepted,
+    /// `deal.declined`: an invitee declined.
+    #[serde(rename = "deal.declined")]
+    DealDeclined,
+    /// `deal.stage_changed`: a deal's shared stage or a section's stage changed.
+    #[serde(rename = "deal.stage_changed")]
+    DealStageChanged,
+    /// `deal.updated`: anything else about a deal changed.
+    #[serde(rename = "deal.updated")]
+    DealUpdated,
+    /// `registration.submitted`.
+    #[serde(rename = "registration.submitted")]
+    RegistrationSubmitted,
+    /// `registration.approved`.
+    #[serde(rename = "registration.approved")]
+    RegistrationApproved,
+    /// `registration.rejected`.
+    #[serde(rename = "registration.rejected")]
+    RegistrationRejected,
+    /// `registration.overdue`: the vendor did not answer in time.
+    #[serde(rename = "registration.overdue")]
+    RegistrationOverdue,
+    /// `registration.changed_after_decision`.
+    #[serde(rename = "registration.changed_after_decision")]
+    RegistrationChangedAfterDecision,
+    /// `partner.joined`.
+    #[serde(rename = "partner.joined")]
+    PartnerJoined,
+    /// `partner.removed`.
+    #[serde(rename = "partner.removed")]
+    PartnerRemoved,
+    /// `import.completed`.
+    #[serde(rename = "import.completed")]
+    ImportCompleted,
+}
+
+impl EventKind {
+    /// Every kind, in the order the API lists them.
+    pub const ALL: &'static [EventKind] = &[
+        EventKind::DealInvited,
+        EventKind::DealAccepted,
+        EventKind::DealDeclined,
+        EventKind::DealStageChanged,
+        EventKind::DealUpdated,
+        EventKind::RegistrationSubmitted,
+        EventKind::RegistrationApproved,
+        EventKind::RegistrationRejected,
+        EventKind::RegistrationOverdue,
+        EventKind::RegistrationChangedAfterDecision,
+        EventKind::PartnerJoined,
+        EventKind::PartnerRemoved,
+        EventKind::ImportCompleted,
+    ];
+
+    /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::DealInvited => "deal.invited",
+            EventKind::DealAccepted => "deal.accepted",
+            EventKind::DealDeclined => "deal.declined",
+            EventKind::DealStageChanged => "deal.stage_changed",
+            EventKind::DealUpdated => "deal.updated",
+            EventKind::RegistrationSubmitted => "registration.submitted",
+            EventKind::RegistrationApproved => "registration.approved",
+            EventKind::RegistrationRejected => "registration.rejected",
+            EventKind::RegistrationOverdue => "registration.overdue",
+            EventKind::RegistrationChangedAfterDecision => "registration.changed_after_decision",
+            EventKind::PartnerJoined => "partner.joined",
+            EventKind::PartnerRemoved => "partner.removed",
+            EventKind::ImportCompleted => "import.completed",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        EventKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One thing that happened on this node.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     /// Increasing within one run of the node.
     pub seq: u64,
-    /// One of [`EVENT_KINDS`].
-    pub kind: &'static str,
+    /// What kind of event (serialized as its name, e.g. `deal.invited`).
+    pub kind: EventKind,
     /// When, in milliseconds since the Unix epoch.
     pub at_ms: u64,
     /// What, as JSON (ids, names; never more than the API would show the same user).
@@ -73,9 +149,8 @@ impl EventBus {
         }
     }
 
-    /// Publishes an event to every current subscriber. `kind` must be one of [`EVENT_KINDS`].
-    pub fn publish(&self, kind: &'static str, data: Value) -> Event {
-        debug_assert!(EVENT_KINDS.contains(&kind), "unknown event kind {kind}");
+    /// Publishes an event to every current subscriber.
+    pub fn publish(&self, kind: EventKind, data: Value) -> Event {
         let event = Event {
             seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
             kind,
@@ -117,12 +192,19 @@ pub fn pattern_matches(pattern: &str, kind: &str) -> bool {
 
 /// Checks a subscription pattern names at least one event kind.
 pub fn validate_pattern(pattern: &str) -> Result<(), String> {
-    if EVENT_KINDS.iter().any(|k| pattern_matches(pattern, k)) {
+    if EventKind::ALL
+        .iter()
+        .any(|k| pattern_matches(pattern, k.as_str()))
+    {
         Ok(())
     } else {
         Err(format!(
             "'{pattern}' matches no event (events: {}; or a prefix like deal.*, or *)",
-            EVENT_KINDS.join(", ")
+            EventKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     }
 }
@@ -147,11 +229,29 @@ mod tests {
     fn subscribers_receive_events_in_order() {
         let bus = EventBus::default();
         let mut rx = bus.subscribe();
-        bus.publish("deal.invited", serde_json::json!({"deal_id": "d1"}));
-        bus.publish("deal.accepted", serde_json::json!({"deal_id": "d1"}));
+        bus.publish(EventKind::DealInvited, serde_json::json!({"deal_id": "d1"}));
+        bus.publish(
+            EventKind::DealAccepted,
+            serde_json::json!({"deal_id": "d1"}),
+        );
         let a = rx.try_recv().unwrap();
         let b = rx.try_recv().unwrap();
-        assert_eq!((a.kind, b.kind), ("deal.invited", "deal.accepted"));
+        assert_eq!(
+            (a.kind.as_str(), b.kind.as_str()),
+            ("deal.invited", "deal.accepted")
+        );
         assert!(a.seq < b.seq);
+    }
+
+    #[test]
+    fn kinds_serialize_as_their_names() {
+        for kind in EventKind::ALL {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+            assert_eq!(EventKind::parse(kind.as_str()), Some(*kind));
+        }
+        assert_eq!(EventKind::parse("deal.nope"), None);
     }
 }

@@ -16,8 +16,8 @@
 //! foreign token fails), that it issued the invite, the proof, and that the invite is unused and
 //! unexpired, and marks it used in the same transaction that records the partnership.
 
-use crate::domain::audit::{self, kind};
-use crate::store::shared::{self, InviteRecord, PartnerRecord, PolicyVersion};
+use crate::domain::audit::{self, AuditKind};
+use crate::store::shared::{self, InviteRecord, PartnerRecord, PartnerStatus, PolicyVersion};
 use crate::store::Store;
 use anyhow::{anyhow, Result};
 use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
@@ -191,7 +191,7 @@ pub fn create_invite(
     audit::record_in(
         &txn,
         now_ms,
-        kind::PARTNER,
+        AuditKind::Partner,
         None,
         format!(
             "issued an invite valid until {}",
@@ -374,7 +374,7 @@ pub fn accept_join(
             id: joiner.to_string(),
             name: clean_name(&request.name, joiner),
             partner_type: invite.partner_type.clone(),
-            status: "active".into(),
+            status: PartnerStatus::Active,
             since_ms: now_ms,
             last_seen_ms: Some(now_ms),
             addrs: request.addrs.iter().take(16).cloned().collect(),
@@ -385,7 +385,7 @@ pub fn accept_join(
         audit::record_in(
             &txn,
             now_ms,
-            kind::PARTNER,
+            AuditKind::Partner,
             Some(joiner),
             format!("{} joined as a partner", record.name),
             serde_json::json!({"event": "joined", "name": record.name, "type": record.partner_type}),
@@ -414,7 +414,7 @@ pub fn record_joined(
         id: payload.inviter.clone(),
         name: clean_name(inviter_name, &payload.inviter),
         partner_type,
-        status: "active".into(),
+        status: PartnerStatus::Active,
         since_ms: now_ms,
         last_seen_ms: Some(now_ms),
         addrs: payload.addrs.iter().take(16).cloned().collect(),
@@ -426,7 +426,7 @@ pub fn record_joined(
     audit::record_in(
         &txn,
         now_ms,
-        kind::PARTNER,
+        AuditKind::Partner,
         Some(&record.id),
         format!("joined {} as a partner", record.name),
         serde_json::json!({"event": "joined", "name": record.name, "type": record.partner_type}),
@@ -490,7 +490,7 @@ pub fn ended_by_partner(store: &Store, id: &str, now_ms: u64) -> Result<Option<P
 }
 
 fn end(store: &Store, record: &mut PartnerRecord, now_ms: u64, by_partner: bool) -> Result<()> {
-    record.status = "removed".into();
+    record.status = PartnerStatus::Removed;
     record.removed_ms = Some(now_ms);
     record.ended_by_partner = by_partner;
     let (summary, event) = if by_partner {
@@ -506,7 +506,7 @@ fn end(store: &Store, record: &mut PartnerRecord, now_ms: u64, by_partner: bool)
     audit::record_in(
         &txn,
         now_ms,
-        kind::PARTNER,
+        AuditKind::Partner,
         Some(&record.id),
         summary,
         serde_json::json!({"event": event, "name": record.name}),
@@ -554,7 +554,7 @@ pub fn set_policy(
     audit::record_in(
         &txn,
         now_ms,
-        kind::POLICY,
+        AuditKind::Policy,
         Some(&partner.id),
         format!(
             "policy for {} set to version {} ({} change{})",

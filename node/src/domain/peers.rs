@@ -13,6 +13,7 @@
 use crate::clock::Clock;
 use crate::domain::audit;
 use crate::domain::deals::{Deals, UNINITIALIZED_REPLICAS_MAX};
+use crate::domain::events::EventKind;
 use crate::domain::partners;
 use crate::net::codec::{frame, kind};
 use crate::net::{
@@ -193,7 +194,7 @@ impl Peers {
                 })
             }
             PeerRequest::Joined { peer, name } => self.deals.publish(
-                "partner.joined",
+                EventKind::PartnerJoined,
                 serde_json::json!({"id": peer.to_base58(), "name": name}),
             ),
             PeerRequest::PartnerEnded { peer, reply } => self.blocking(move |store, _| {
@@ -208,7 +209,7 @@ impl Peers {
                 let _ = reply.send(name);
             }),
             PeerRequest::Left { peer, name } => self.deals.publish(
-                "partner.removed",
+                EventKind::PartnerRemoved,
                 serde_json::json!({"id": peer.to_base58(), "name": name, "by": "partner"}),
             ),
             PeerRequest::Rejected {
@@ -259,7 +260,7 @@ fn decide_join(
             let _ = audit::record(
                 store,
                 now_ms,
-                audit::kind::PARTNER,
+                audit::AuditKind::Partner,
                 Some(&joiner),
                 format!("refused a join from {joiner}: {e}"),
                 serde_json::json!({"event": "join_refused", "reason": e.to_string()}),
@@ -279,7 +280,7 @@ fn audit_bad_message(store: &Store, peer: &NodeId, why: &str, now_ms: u64) {
     let _ = audit::record(
         store,
         now_ms,
-        audit::kind::REJECTED,
+        audit::AuditKind::Rejected,
         Some(peer.as_str()),
         format!("refused a message from {peer}: {why}"),
         serde_json::json!({"reason": why}),

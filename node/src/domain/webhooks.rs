@@ -287,7 +287,11 @@ pub async fn run_dispatcher(
             }
         };
         for hook in hooks {
-            if !hook.events.iter().any(|p| pattern_matches(p, event.kind)) {
+            if !hook
+                .events
+                .iter()
+                .any(|p| pattern_matches(p, event.kind.as_str()))
+            {
                 continue;
             }
             let (store, event, in_flight) = (store.clone(), event.clone(), in_flight.clone());
@@ -340,7 +344,7 @@ async fn deliver(
 ) {
     let id = ulid::Ulid::new().to_string();
     let body = serde_json::to_string(&serde_json::json!({
-        "id": id, "event": event.kind, "seq": event.seq, "at_ms": event.at_ms, "data": event.data,
+        "id": id, "event": event.kind.as_str(), "seq": event.seq, "at_ms": event.at_ms, "data": event.data,
     }))
     .unwrap_or_default();
     let delivery = Delivery {

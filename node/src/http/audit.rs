@@ -2,6 +2,7 @@
 
 use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller};
+use crate::domain::audit::AuditKind;
 use crate::domain::auth::Role;
 use axum::extract::{Extension, State};
 use axum::Json;
@@ -16,16 +17,8 @@ query_params! {
     }
 }
 
-/// Every kind of audit entry (`crate::domain::audit::kind`, and account mapping's).
-const KINDS: &[&str] = &[
-    crate::domain::audit::kind::SHARE,
-    crate::domain::audit::kind::SHARE_UPDATE,
-    crate::domain::audit::kind::POLICY,
-    crate::domain::audit::kind::PARTNER,
-    crate::domain::audit::kind::REJECTED,
-    crate::domain::mapping::AUDIT_KIND,
-    crate::domain::audit::kind::REGISTRATION,
-];
+/// Every kind of audit entry, by name.
+const KINDS: &[&str] = AuditKind::NAMES;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -34,19 +27,19 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let limit = super::records::page_limit(q.limit)?;
-    if let Some(kind) = q
-        .kind
-        .as_deref()
-        .filter(|k| !k.is_empty() && !KINDS.contains(k))
-    {
-        return Err(super::query::bad(
-            "kind",
-            format!(
-                "'{kind}' is not a kind of audit entry (one of {})",
-                KINDS.join(", ")
-            ),
-        ));
-    }
+    // No kind, or an empty one, means every kind.
+    let wanted: Option<AuditKind> = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+        None => None,
+        Some(kind) => Some(AuditKind::parse(kind).ok_or_else(|| {
+            super::query::bad(
+                "kind",
+                format!(
+                    "'{kind}' is not a kind of audit entry (one of {})",
+                    KINDS.join(", ")
+                ),
+            )
+        })?),
+    };
     let after: u64 = match q.cursor.as_deref() {
         None | Some("") => 0,
         Some(c) => c
@@ -63,10 +56,7 @@ pub async fn list(
             let full = page.len() == limit;
             for entry in page {
                 cursor = entry.seq;
-                if q.kind
-                    .as_deref()
-                    .is_none_or(|k| k.is_empty() || k == entry.kind)
-                {
+                if wanted.is_none_or(|k| k == entry.kind) {
                     items.push(crate::domain::audit::to_json(&entry));
                     if items.len() == limit {
                         more = true;

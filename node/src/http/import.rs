@@ -5,6 +5,7 @@ use super::query::{query_params, Params, Takes};
 use super::{ApiError, AppState, Caller, IMPORT_BODY_BYTES_MAX};
 use crate::domain::auth::Role;
 use crate::domain::deals::RecordWrite;
+use crate::domain::events::EventKind;
 use crate::import::write::{self, ImportFailure, ImportSummary};
 use crate::import::{DateOrder, ImportError, ImportOptions};
 use axum::body::Body;
@@ -184,7 +185,7 @@ async fn run(
             );
             done.metrics.imported(what, summary.rows);
             done.events.publish(
-                "import.completed",
+                EventKind::ImportCompleted,
                 json!({"kind": what, "rows": summary.rows, "inserted": summary.inserted, "updated": summary.updated}),
             );
             let matched = summary.updated > 0;

@@ -6,6 +6,7 @@ use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT};
 use crate::clock::now_ms;
 use crate::domain::auth::Role;
+use crate::domain::events::EventKind;
 use crate::domain::partners::{self, InviteError, NewInvite};
 use crate::store::shared::{self, PartnerRecord};
 use axum::extract::rejection::JsonRejection;
@@ -22,7 +23,7 @@ fn partner_json(p: &PartnerRecord, connected: bool, policy: String) -> Value {
         "id": p.id,
         "name": p.name,
         "type": p.partner_type,
-        "status": p.status,
+        "status": p.status.as_str(),
         "removed_by": (!p.is_active()).then_some(if p.ended_by_partner { "partner" } else { "this node" }),
         "connected": connected,
         "since": crate::domain::audit::rfc3339(p.since_ms),
@@ -215,7 +216,7 @@ pub async fn join(
     })
     .await?;
     state.events.publish(
-        "partner.joined",
+        EventKind::PartnerJoined,
         json!({"id": record.id, "name": record.name}),
     );
     Ok(Json(partner_json(
@@ -275,7 +276,7 @@ pub async fn remove(
         state.network.handle.sync(ended).await?;
     }
     state.events.publish(
-        "partner.removed",
+        EventKind::PartnerRemoved,
         json!({"id": record.id, "name": record.name, "by": "this node"}),
     );
     Ok(Json(partner_json(&record, false, String::new())))

@@ -115,7 +115,7 @@ pub async fn stream(
         };
         let sse = match received {
             Ok(event) => SseEvent::default()
-                .event(event.kind)
+                .event(event.kind.as_str())
                 .id(event.seq.to_string())
                 .data(serde_json::to_string(&event).unwrap_or_default()),
             // A slow reader is told how many events it missed, then goes on.

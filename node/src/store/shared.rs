@@ -34,6 +34,32 @@ pub(crate) const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> =
 /// Sequence number → [`AuditEntry`] as JSON, in the order things happened.
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
+/// Where a partnership stands; stored and shown as `active` or `removed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerStatus {
+    /// The partnership is on.
+    Active,
+    /// The partnership ended (by this node, or by the partner: [`PartnerRecord::ended_by_partner`]).
+    Removed,
+}
+
+impl PartnerStatus {
+    /// The status's name, as stored and as the API shows it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PartnerStatus::Active => "active",
+            PartnerStatus::Removed => "removed",
+        }
+    }
+}
+
+impl std::fmt::Display for PartnerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A partnership as this node records it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartnerRecord {
@@ -45,7 +71,7 @@ pub struct PartnerRecord {
     #[serde(default)]
     pub partner_type: Option<String>,
     /// `active` or `removed` (by this node, or — [`Self::ended_by_partner`] — by the partner).
-    pub status: String,
+    pub status: PartnerStatus,
     /// When the partnership started (ms since the epoch).
     pub since_ms: u64,
     /// When the partner was last connected.
@@ -65,7 +91,7 @@ pub struct PartnerRecord {
 impl PartnerRecord {
     /// Whether the partnership is active.
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status == PartnerStatus::Active
     }
 }
 
@@ -114,6 +140,75 @@ pub struct DealMeta {
     pub stored_ms: u64,
 }
 
+/// The kind of an audit entry; stored and shown as its snake_case name (`share`, `share_update`,
+/// `policy`, `partner`, `rejected`, `mapping`, `registration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// A deal was created from an opportunity and sent to partners.
+    Share,
+    /// The origin's opportunity changed and new shared fields went out.
+    ShareUpdate,
+    /// A partner's policy was set.
+    Policy,
+    /// A partnership started or ended, or an invite was issued or refused.
+    Partner,
+    /// An incoming change or message was refused.
+    Rejected,
+    /// An account mapping run finished.
+    Mapping,
+    /// A registration's terms changed after its vendor decided on them.
+    Registration,
+}
+
+impl AuditKind {
+    /// Every kind, in the order the API lists them.
+    pub const ALL: &'static [AuditKind] = &[
+        AuditKind::Share,
+        AuditKind::ShareUpdate,
+        AuditKind::Policy,
+        AuditKind::Partner,
+        AuditKind::Rejected,
+        AuditKind::Mapping,
+        AuditKind::Registration,
+    ];
+
+    /// The names of [`AuditKind::ALL`], in the same order.
+    pub const NAMES: &'static [&'static str] = &[
+        AuditKind::Share.as_str(),
+        AuditKind::ShareUpdate.as_str(),
+        AuditKind::Policy.as_str(),
+        AuditKind::Partner.as_str(),
+        AuditKind::Rejected.as_str(),
+        AuditKind::Mapping.as_str(),
+        AuditKind::Registration.as_str(),
+    ];
+
+    /// The kind's name, as stored and as the API shows it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Share => "share",
+            AuditKind::ShareUpdate => "share_update",
+            AuditKind::Policy => "policy",
+            AuditKind::Partner => "partner",
+            AuditKind::Rejected => "rejected",
+            AuditKind::Mapping => "mapping",
+            AuditKind::Registration => "registration",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn parse(name: &str) -> Option<AuditKind> {
+        AuditKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -121,8 +216,8 @@ pub struct AuditEntry {
     pub seq: u64,
     /// When (ms since the epoch).
     pub at_ms: u64,
-    /// `share`, `policy`, `partner`, `rejected`, `deal`.
-    pub kind: String,
+    /// What kind of entry (stored as its name, e.g. `share`).
+    pub kind: AuditKind,
     /// The partner concerned, if one.
     #[serde(default)]
     pub peer: Option<String>,
@@ -428,4 +523,28 @@ pub fn put_sync_state_in(
 ) -> Result<()> {
     txn.open_table(SYNC_STATES)?.insert((deal, peer), state)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuditKind, PartnerRecord, PartnerStatus};
+
+    #[test]
+    fn a_partner_record_stores_its_status_as_the_same_string() {
+        let stored = br#"{"id":"p","name":"P","partner_type":null,"status":"removed","since_ms":1,"last_seen_ms":null,"addrs":[],"removed_ms":2,"ended_by_partner":false}"#;
+        let record: PartnerRecord = serde_json::from_slice(stored).unwrap();
+        assert_eq!(record.status, PartnerStatus::Removed);
+        assert!(!record.is_active());
+        assert_eq!(serde_json::to_vec(&record).unwrap(), stored.to_vec());
+        let active = PartnerRecord {
+            status: PartnerStatus::Active,
+            ..record
+        };
+        assert!(active.is_active());
+        assert!(serde_json::to_string(&active)
+            .unwrap()
+            .contains(r#""status":"active""#));
+        assert_eq!(PartnerStatus::Active.as_str(), "active");
+        assert_eq!(AuditKind::ShareUpdate.as_str(), "share_update");
+    }
 }

@@ -3,6 +3,7 @@
 
 use super::views::invitation_json;
 use super::{DocInfo, DocKind};
+use crate::domain::events::EventKind;
 use protocol::deal::{DealDoc, DealId, ParticipantStatus, RegistrationStatus};
 use protocol::identity::NodeId;
 use serde_json::{json, Value};
@@ -15,22 +16,25 @@ pub(super) fn events_between(
     old: Option<&DocInfo>,
     new: &DocInfo,
     now_ms: u64,
-) -> Vec<(&'static str, Value)> {
+) -> Vec<(EventKind, Value)> {
     let mut out = Vec::new();
     let origin = new.origin.as_ref();
     match new.kind {
         DocKind::Invitation { deal } => {
             let view = doc.read_view();
             if old.is_none() && origin != Some(me) {
-                out.push(("deal.invited", invitation_json(&view, deal, me, now_ms)));
+                out.push((
+                    EventKind::DealInvited,
+                    invitation_json(&view, deal, me, now_ms),
+                ));
             }
             for (node, status) in &new.statuses {
                 if Some(node) == origin || old.and_then(|o| o.statuses.get(node)) == Some(status) {
                     continue;
                 }
                 let kind = match status {
-                    ParticipantStatus::Accepted => "deal.accepted",
-                    ParticipantStatus::Declined => "deal.declined",
+                    ParticipantStatus::Accepted => EventKind::DealAccepted,
+                    ParticipantStatus::Declined => EventKind::DealDeclined,
                     _ => continue,
                 };
                 out.push((
@@ -45,7 +49,7 @@ pub(super) fn events_between(
             if old.shared_stage != new.shared_stage {
                 if let Some(stage) = new.shared_stage {
                     out.push((
-                        "deal.stage_changed",
+                        EventKind::DealStageChanged,
                         json!({"deal_id": id.to_string(), "node": origin.map(|o| o.to_string()),
                                "stage": stage.as_str(), "shared": true}),
                     ));
@@ -54,7 +58,7 @@ pub(super) fn events_between(
             for (node, stage) in &new.section_stages {
                 if old.section_stages.get(node) != Some(stage) {
                     out.push((
-                        "deal.stage_changed",
+                        EventKind::DealStageChanged,
                         json!({"deal_id": id.to_string(), "node": node.to_string(),
                                "stage": stage.as_str(), "shared": false}),
                     ));
@@ -75,7 +79,7 @@ pub(super) fn events_between(
                     .values()
                     .find_map(|c| c.vendor.clone());
                 out.push((
-                    "registration.submitted",
+                    EventKind::RegistrationSubmitted,
                     json!({"id": id.to_string(), "partner": origin.map(|o| o.to_string()),
                            "vendor": vendor.map(|v| v.to_string()), "account_domain": domain}),
                 ));
@@ -85,8 +89,8 @@ pub(super) fn events_between(
                     continue;
                 }
                 let kind = match status {
-                    RegistrationStatus::Approved => "registration.approved",
-                    RegistrationStatus::Rejected => "registration.rejected",
+                    RegistrationStatus::Approved => EventKind::RegistrationApproved,
+                    RegistrationStatus::Rejected => EventKind::RegistrationRejected,
                     _ => continue,
                 };
                 let reason = view

@@ -53,7 +53,7 @@ pub use views::{deal_json, invitation_json};
 
 use crate::clock::Clock;
 use crate::domain::audit;
-use crate::domain::events::EventBus;
+use crate::domain::events::{EventBus, EventKind};
 use crate::store::shared::{self, DealMeta};
 use crate::store::Store;
 use anyhow::{anyhow, Result};
@@ -261,7 +261,7 @@ impl Deals {
         &self.store
     }
 
-    pub(crate) fn publish(&self, kind: &'static str, data: Value) {
+    pub(crate) fn publish(&self, kind: EventKind, data: Value) {
         if let Some(bus) = self.events.get() {
             bus.publish(kind, data);
         }
@@ -308,7 +308,7 @@ impl Deals {
         // Any other change to a deal (a partner's section, its signed acceptance arriving) is
         // news for an open deal page too: the web UI refreshes on `deal.*`.
         if publish && matches!(new.kind, DocKind::Deal) {
-            self.publish("deal.updated", json!({"deal_id": id.to_string()}));
+            self.publish(EventKind::DealUpdated, json!({"deal_id": id.to_string()}));
             inner.touched.insert(id);
         }
         inner.info.insert(id, new);
@@ -363,7 +363,7 @@ impl Deals {
         doc: DealDoc,
         changes: &[VerifiedChange],
         now_ms: u64,
-        audit_entry: Option<(&str, Option<&str>, String, Value)>,
+        audit_entry: Option<(audit::AuditKind, Option<&str>, String, Value)>,
     ) -> Result<DealId, DealsError> {
         let id = doc.id();
         let txn = self.store.write()?;

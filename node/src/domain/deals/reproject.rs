@@ -4,7 +4,7 @@
 
 use super::projection::{field_names_between, shared_from_projection, shared_update, typed_update};
 use super::{put_change, Deals, DealsError};
-use crate::domain::audit::{self, kind};
+use crate::domain::audit::{self, AuditKind};
 use crate::domain::partners;
 use crate::store::shared;
 use anyhow::{anyhow, Result};
@@ -195,7 +195,7 @@ impl Deals {
         audit::record_in(
             &txn,
             now_ms,
-            kind::SHARE_UPDATE,
+            AuditKind::ShareUpdate,
             partner,
             summary_text,
             json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields,

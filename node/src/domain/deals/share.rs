@@ -5,7 +5,7 @@
 use super::projection::shared_from_projection;
 use super::{put_change, Deals, DealsError, DocKind, EXPIRES_KEY, FOR_DEAL_KEY};
 use super::{KIND_INVITATION, KIND_KEY};
-use crate::domain::audit::{self, kind};
+use crate::domain::audit::{self, AuditKind};
 use crate::domain::partners;
 use crate::store::shared::{self, DealMeta};
 use anyhow::{anyhow, Result};
@@ -148,7 +148,7 @@ impl Deals {
                 audit::record_in(
                     &txn,
                     now_ms,
-                    kind::SHARE,
+                    AuditKind::Share,
                     Some(&p.id),
                     format!(
                         "shared opportunity {opportunity_id} with {} as deal {id}: {}",

@@ -5,7 +5,7 @@
 use super::invitations::late_acceptance;
 use super::{put_change, Deals, DocKind, Inner, Received};
 use super::{AUDITED_REJECTIONS_PER_MESSAGE_MAX, UNINITIALIZED_REPLICAS_MAX};
-use crate::domain::audit::{self, kind};
+use crate::domain::audit::{self, AuditKind};
 use crate::store::shared::{self, DealMeta};
 use anyhow::{Context, Result};
 use protocol::deal::{DealDoc, DealId, ParticipantStatus};
@@ -202,7 +202,7 @@ impl Deals {
                     audit::record_in(
                         &txn,
                         now_ms,
-                        kind::REJECTED,
+                        AuditKind::Rejected,
                         Some(peer.as_str()),
                         format!("refused a change to deal {id} from {peer}: {}", r.reason),
                         json!({"deal": id.to_string(), "hash": r.hash.map(|h| h.to_string()),
@@ -249,7 +249,7 @@ impl Deals {
             audit::record_in(
                 &txn,
                 now_ms,
-                kind::REJECTED,
+                AuditKind::Rejected,
                 Some(peer.as_str()),
                 format!("refused a message from {peer}: {reason}"),
                 json!({"deal": deal.map(|d| d.to_string()), "reason": reason}),
@@ -259,7 +259,7 @@ impl Deals {
             audit::record_in(
                 &txn,
                 now_ms,
-                kind::REJECTED,
+                AuditKind::Rejected,
                 Some(peer.as_str()),
                 format!(
                     "refused {} more changes from {peer} in the same message",
@@ -347,7 +347,7 @@ impl Deals {
             audit::record(
                 &self.store,
                 now_ms,
-                kind::REJECTED,
+                AuditKind::Rejected,
                 Some(peer.as_str()),
                 format!(
                     "{peer} accepted the invitation to deal {deal} at {}, after it expired on {}: the deal is not sent",

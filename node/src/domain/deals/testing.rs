@@ -3,7 +3,7 @@
 
 use super::Deals;
 use crate::domain::partners;
-use crate::store::shared::{self, PartnerRecord};
+use crate::store::shared::{self, PartnerRecord, PartnerStatus};
 use crate::store::Store;
 use policy::Policy;
 use protocol::deal::{DealId, Role};
@@ -44,7 +44,7 @@ pub(crate) fn befriend(a: &Side, b: &Side) {
                 id: y.deals.me().to_string(),
                 name: y.deals.name().to_string(),
                 partner_type: Some("reseller".into()),
-                status: "active".into(),
+                status: PartnerStatus::Active,
                 since_ms: 1,
                 last_seen_ms: None,
                 addrs: vec![],

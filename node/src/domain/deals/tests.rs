@@ -1,7 +1,7 @@
 use super::testing::{befriend, opportunity, share_with, side, sync, Side};
 use super::timeline::{phrase, summarize};
 use super::{Deals, DealsError, Windows};
-use crate::domain::audit::kind;
+use crate::domain::audit::AuditKind;
 use crate::domain::partners;
 use crate::store::shared;
 use policy::Policy;
@@ -324,7 +324,7 @@ fn an_acceptance_signed_after_the_invitation_expired_gets_no_deal() {
     let audit = shared::audit_page(&vendor.store, 0, 100).unwrap();
     assert!(audit
         .iter()
-        .any(|e| e.kind == kind::REJECTED && e.summary.contains("after it expired")));
+        .any(|e| e.kind == AuditKind::Rejected && e.summary.contains("after it expired")));
 }
 
 #[test]
@@ -352,5 +352,5 @@ fn a_peer_that_is_not_a_participant_is_offered_nothing_and_refused() {
     assert!(got.reply.is_empty());
     assert!(got.changed.is_empty());
     let audit = shared::audit_page(&vendor.store, 0, 100).unwrap();
-    assert!(audit.iter().any(|e| e.kind == kind::REJECTED));
+    assert!(audit.iter().any(|e| e.kind == AuditKind::Rejected));
 }

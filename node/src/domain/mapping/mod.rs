@@ -74,7 +74,7 @@ pub const EXCHANGES_PER_CELL_MAX: usize = 10_000;
 /// How long a responder keeps an unfinished run.
 pub const RUN_TTL: Duration = Duration::from_secs(600);
 /// Audit entry kind of a mapping run.
-pub const AUDIT_KIND: &str = "mapping";
+pub const AUDIT_KIND: crate::domain::audit::AuditKind = crate::domain::audit::AuditKind::Mapping;
 /// Longest population name.
 pub const POPULATION_NAME_MAX: usize = 40;
 /// The rate limit's window: one hour.

@@ -161,7 +161,7 @@ pub fn set_population(store: &Store, def: PopulationDef, now_ms: u64) -> Result<
     crate::domain::audit::record_in(
         &txn,
         now_ms,
-        crate::domain::audit::kind::POLICY,
+        crate::domain::audit::AuditKind::Policy,
         None,
         format!("set mapping population {}", def.name),
         json!({"event": "population_set", "population": def}),

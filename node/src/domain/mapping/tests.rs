@@ -1,7 +1,7 @@
 use super::matrix::{audit_details, store_matrix};
 use super::schedule::{due_partners, mark_attempt, take_run};
 use super::{ensure_tables, latest_matrix, Cell, Matrix, MATRICES, RATE_WINDOW_MS};
-use crate::store::shared::PartnerRecord;
+use crate::store::shared::{PartnerRecord, PartnerStatus};
 use crate::store::Store;
 use serde_json::json;
 
@@ -115,7 +115,10 @@ fn schedule_maps_a_partner_one_interval_after_it_joined_or_was_last_mapped() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let since = 5 * HOUR_MS;
-    for (id, status) in [("peer-a", "active"), ("peer-gone", "removed")] {
+    for (id, status) in [
+        ("peer-a", PartnerStatus::Active),
+        ("peer-gone", PartnerStatus::Removed),
+    ] {
         let txn = store.write().unwrap();
         crate::store::shared::put_partner_in(
             &txn,
@@ -123,7 +126,7 @@ fn schedule_maps_a_partner_one_interval_after_it_joined_or_was_last_mapped() {
                 id: id.into(),
                 name: id.into(),
                 partner_type: None,
-                status: status.into(),
+                status,
                 since_ms: since,
                 last_seen_ms: None,
                 addrs: vec![],

@@ -154,7 +154,7 @@ pub fn submit(
         &changes,
         now_ms,
         Some((
-            audit::kind::SHARE,
+            audit::AuditKind::Share,
             Some(vendor.id.as_str()),
             format!(
                 "registered {} ({}) with {} as registration {id}",
@@ -314,7 +314,7 @@ pub fn change(
         audit::record(
             deals.store(),
             now,
-            audit::kind::SHARE_UPDATE,
+            audit::AuditKind::ShareUpdate,
             Some(r.vendor.as_str()),
             format!(
                 "changed registration {id} with {}: {}",

@@ -53,7 +53,7 @@ fn audit_of(side: &Side) -> Vec<shared::AuditEntry> {
     shared::audit_page(&side.store, 0, 100)
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == audit::kind::REGISTRATION)
+        .filter(|e| e.kind == audit::AuditKind::Registration)
         .collect()
 }
 

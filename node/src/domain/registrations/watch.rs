@@ -9,6 +9,7 @@ use super::{records, Record};
 use crate::clock::Clock;
 use crate::domain::audit;
 use crate::domain::deals::{Deals, DealsError, Windows};
+use crate::domain::events::EventKind;
 use crate::net::NetHandle;
 use protocol::deal::{DealId, Decision};
 use protocol::identity::NodeId;
@@ -60,7 +61,7 @@ pub async fn watch(deals: Arc<Deals>, network: NetHandle, clock: Clock) {
         }
         for r in overdue {
             deals.publish(
-                "registration.overdue",
+                EventKind::RegistrationOverdue,
                 json!({"id": r.id.to_string(), "partner": r.partner.to_string(),
                        "vendor": r.vendor.to_string(), "account_domain": r.domain,
                        "submitted_at": audit::rfc3339(r.submitted_at),
@@ -69,7 +70,7 @@ pub async fn watch(deals: Arc<Deals>, network: NetHandle, clock: Clock) {
         }
         for (r, fields) in changed {
             deals.publish(
-                "registration.changed_after_decision",
+                EventKind::RegistrationChangedAfterDecision,
                 json!({"id": r.id.to_string(), "partner": r.partner.to_string(),
                        "vendor": r.vendor.to_string(), "account_domain": r.domain,
                        "status": r.status, "fields": fields,
@@ -148,7 +149,7 @@ pub(super) fn newly_changed_after_decision(
             audit::record_in(
                 &txn,
                 now,
-                audit::kind::REGISTRATION,
+                audit::AuditKind::Registration,
                 Some(peer.as_str()),
                 summary,
                 json!({"registration": r.id.to_string(), "status": r.status, "fields": fields,
