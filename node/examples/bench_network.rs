@@ -54,7 +54,7 @@ struct Side {
 impl Side {
     fn open(dir: &Path, name: &'static str, secret: [u8; 32]) -> Result<Side> {
         let store = Arc::new(Store::open(&dir.join("db"))?);
-        shared::ensure_tables(&store)?;
+        cosell::store::ensure_tables(&store)?;
         let run = store.next_run_counter()?;
         let deals = Arc::new(Deals::open(
             store.clone(),
@@ -131,7 +131,7 @@ fn partner_record(
 
 fn put_partner(dir: &Path, record: &PartnerRecord) -> Result<()> {
     let store = Store::open(&dir.join("db"))?;
-    shared::ensure_tables(&store)?;
+    cosell::store::ensure_tables(&store)?;
     let txn = store.write()?;
     shared::put_partner_in(&txn, record)?;
     txn.commit()?;
@@ -184,7 +184,7 @@ fn seed_deals(dir: &Path, count: usize) -> Result<()> {
     let signers = [SECRET_A, SECRET_B, SECRET_C]
         .map(|s| Signer::new(NodeKey::from_secret_bytes(&s), PREBUILT_RUN));
     let store = Store::open(&dir.join("db"))?;
-    shared::ensure_tables(&store)?;
+    cosell::store::ensure_tables(&store)?;
     let mut n = 0;
     while n < count {
         let txn = store.write()?;

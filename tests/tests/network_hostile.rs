@@ -42,7 +42,7 @@ impl Hostile {
     fn start() -> Hostile {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(Store::open(&dir.path().join("db")).expect("store"));
-        cosell::store::shared::ensure_tables(&store).expect("tables");
+        cosell::store::ensure_tables(&store).expect("tables");
         let deals = Arc::new(
             Deals::open(
                 store.clone(),

@@ -60,7 +60,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
-    crate::store::shared::ensure_tables(&store)?;
+    crate::store::ensure_tables(&store)?;
     let run_counter = store.next_run_counter()?;
     // The one clock of the node's services: each is given it, none reads the time itself.
     let clock = Clock::system();

@@ -1,7 +1,8 @@
 //! API tokens and roles. A token is 32 random bytes shown once (hex); the database keeps only its
 //! SHA-256, so a stolen database file yields no usable token.
 
-use crate::store::{Store, TOKENS};
+use crate::store::tables::TOKENS;
+use crate::store::Store;
 use anyhow::Result;
 use redb::ReadableTable;
 use sha2::{Digest, Sha256};

@@ -611,7 +611,7 @@ mod tests {
     fn token(ttl_ms: u64, now_ms: u64) -> (tempfile::TempDir, Store, String, String) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
-        shared::ensure_tables(&store).unwrap();
+        crate::store::ensure_tables(&store).unwrap();
         let (k, id) = node(7);
         let invite = NewInvite {
             inviter: id.clone(),

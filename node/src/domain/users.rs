@@ -4,17 +4,13 @@
 //! write made with the cookie must echo in `X-CSRF-Token`.
 
 use crate::domain::auth::{token_hash, Role};
+use crate::store::tables::{SESSIONS, USERS};
 use crate::store::Store;
 use anyhow::{anyhow, bail, Result};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use redb::{ReadableTable, TableDefinition};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
-
-/// Username → user JSON.
-pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
-/// SHA-256 of a session id (hex) → session JSON.
-pub(crate) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 
 /// How long a session lasts without signing in again.
 pub const SESSION_LIFETIME_MS: u64 = 12 * 60 * 60 * 1000;
@@ -121,10 +117,8 @@ pub fn create_user(
 /// Every user, by name.
 pub fn list_users(store: &Store) -> Result<Vec<User>> {
     let txn = store.read()?;
-    let table = match txn.open_table(USERS) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
+    let Some(table) = crate::store::open_table_if_exists(&txn, USERS)? else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for entry in table.range::<&str>(..)? {
@@ -168,13 +162,12 @@ pub fn sign_in(
     let username = username.trim().to_lowercase();
     let user: Option<User> = {
         let txn = store.read()?;
-        match txn.open_table(USERS) {
-            Ok(table) => match table.get(username.as_str())? {
+        match crate::store::open_table_if_exists(&txn, USERS)? {
+            Some(table) => match table.get(username.as_str())? {
                 Some(v) => Some(serde_json::from_slice(v.value())?),
                 None => None,
             },
-            Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(e.into()),
+            None => None,
         }
     };
     let Some(user) = user else { return Ok(None) };
@@ -208,10 +201,8 @@ pub fn sign_in(
 /// The live session with this cookie value, if any.
 pub fn session(store: &Store, id: &str, now_ms: u64) -> Result<Option<Session>> {
     let txn = store.read()?;
-    let table = match txn.open_table(SESSIONS) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(table) = crate::store::open_table_if_exists(&txn, SESSIONS)? else {
+        return Ok(None);
     };
     let found = table.get(token_hash(id).as_str())?;
     let Some(v) = found else { return Ok(None) };

@@ -7,21 +7,16 @@
 
 use crate::clock::Clock;
 use crate::domain::events::{pattern_matches, Event, EventBus};
+use crate::store::tables::{WEBHOOKS, WEBHOOK_DELIVERIES};
 use crate::store::Store;
 use anyhow::{bail, Result};
 use hmac::{Hmac, Mac};
-use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
-
-/// Webhook id → webhook JSON.
-pub(crate) const WEBHOOKS: TableDefinition<&str, &[u8]> = TableDefinition::new("webhooks");
-/// (webhook id, delivery id) → delivery JSON. Delivery ids are ULIDs: newest sort last.
-pub(crate) const DELIVERIES: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("webhook_deliveries");
 
 /// Attempts per delivery, the first included.
 pub const DELIVERY_ATTEMPTS_MAX: u32 = 6;
@@ -130,10 +125,8 @@ pub fn create(
 /// Every webhook.
 pub fn list(store: &Store) -> Result<Vec<Webhook>> {
     let txn = store.read()?;
-    let table = match txn.open_table(WEBHOOKS) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
+    let Some(table) = crate::store::open_table_if_exists(&txn, WEBHOOKS)? else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for entry in table.range::<&str>(..)? {
@@ -149,7 +142,7 @@ pub fn delete(store: &Store, id: &str) -> Result<bool> {
     let existed = {
         let mut hooks = txn.open_table(WEBHOOKS)?;
         let existed = hooks.remove(id)?.is_some();
-        let mut deliveries = txn.open_table(DELIVERIES)?;
+        let mut deliveries = txn.open_table(WEBHOOK_DELIVERIES)?;
         let keys = delivery_ids(&deliveries, id)?;
         for d in keys {
             deliveries.remove((id, d.as_str()))?;
@@ -163,10 +156,8 @@ pub fn delete(store: &Store, id: &str) -> Result<bool> {
 /// The newest `limit` deliveries of a webhook, newest first.
 pub fn deliveries(store: &Store, webhook_id: &str, limit: usize) -> Result<Vec<Delivery>> {
     let txn = store.read()?;
-    let table = match txn.open_table(DELIVERIES) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
+    let Some(table) = crate::store::open_table_if_exists(&txn, WEBHOOK_DELIVERIES)? else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for entry in table.range((webhook_id, "")..)?.rev() {
@@ -202,7 +193,7 @@ fn delivery_ids(
 fn record(store: &Store, delivery: &Delivery) -> Result<()> {
     let txn = store.write()?;
     {
-        let mut table = txn.open_table(DELIVERIES)?;
+        let mut table = txn.open_table(WEBHOOK_DELIVERIES)?;
         table.insert(
             (delivery.webhook_id.as_str(), delivery.id.as_str()),
             serde_json::to_vec(delivery)?.as_slice(),
@@ -316,10 +307,8 @@ fn retry_delay(base: Duration, failed: u32) -> Duration {
 fn pending(store: &Store) -> Result<Vec<(Webhook, Delivery)>> {
     let hooks = list(store)?;
     let txn = store.read()?;
-    let table = match txn.open_table(DELIVERIES) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
+    let Some(table) = crate::store::open_table_if_exists(&txn, WEBHOOK_DELIVERIES)? else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for entry in table.iter()? {

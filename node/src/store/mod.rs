@@ -15,10 +15,15 @@ use std::path::Path;
 mod codec;
 mod id_key;
 pub mod shared;
+pub mod tables;
 
 use id_key::{
     entry_id, id_key, id_key_for_write, id_text, pair_entry, stage_entry, IdKey, PairEntry,
     StageEntry,
+};
+use tables::{
+    ACCOUNTS, ACCOUNTS_BY_DOMAIN, ACCOUNTS_BY_EXTERNAL, ACCOUNTS_BY_NAME, META, OPPORTUNITIES,
+    OPPORTUNITIES_BY_ACCOUNT, OPPORTUNITIES_BY_EXTERNAL, OPPORTUNITIES_BY_STAGE, TOKENS,
 };
 
 /// Schema version this build writes. Bump it with a migration step in [`Store::migrate`].
@@ -36,34 +41,28 @@ const MIGRATION_BATCH_RECORDS: usize = 1024;
 /// so an import stays all or nothing) and the node's memory no longer grows with the file.
 pub const STORE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Small key → value metadata (`schema_version`, `run_counter`).
-pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// Account id → account record ([`codec`]).
-pub(crate) const ACCOUNTS: TableDefinition<&IdKey, &[u8]> = TableDefinition::new("accounts");
-/// CRM external id → account id.
-pub(crate) const ACCOUNTS_BY_EXTERNAL: TableDefinition<&str, &IdKey> =
-    TableDefinition::new("accounts_by_external_id");
-/// (normalized domain, account id) → () — several accounts may share a domain.
-pub(crate) const ACCOUNTS_BY_DOMAIN: TableDefinition<(&str, &IdKey), ()> =
-    TableDefinition::new("accounts_by_domain");
-/// (exact name, account id) → ().
-pub(crate) const ACCOUNTS_BY_NAME: TableDefinition<(&str, &IdKey), ()> =
-    TableDefinition::new("accounts_by_name");
-/// Opportunity id → opportunity record ([`codec`]).
-pub(crate) const OPPORTUNITIES: TableDefinition<&IdKey, &[u8]> =
-    TableDefinition::new("opportunities");
-/// CRM external id → opportunity id.
-pub(crate) const OPPORTUNITIES_BY_EXTERNAL: TableDefinition<&str, &IdKey> =
-    TableDefinition::new("opportunities_by_external_id");
-/// stage code ‖ opportunity id → () ([`id_key::stage_entry`]; the codes are
-/// [`codec::stage_code`]'s).
-pub(crate) const OPPORTUNITIES_BY_STAGE: TableDefinition<&StageEntry, ()> =
-    TableDefinition::new("opportunities_by_stage");
-/// account id ‖ opportunity id → () ([`id_key::pair_entry`]).
-pub(crate) const OPPORTUNITIES_BY_ACCOUNT: TableDefinition<&PairEntry, ()> =
-    TableDefinition::new("opportunities_by_account");
-/// SHA-256 of an API token (hex) → token record as JSON. The token itself is never stored.
-pub(crate) const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+/// Creates every table of [`tables`] that is not there yet, in one transaction (`cosell serve`
+/// calls it at start; [`Store::open`] has already brought the schema up to date).
+pub fn ensure_tables(store: &Store) -> Result<()> {
+    let txn = store.write()?;
+    tables::create_all(&txn)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Opens a table to read, or `None` when it was never created (a file from before the table
+/// existed, or a store on which [`ensure_tables`] has not run): the caller answers as for an
+/// empty table.
+pub fn open_table_if_exists<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
+    match txn.open_table(table) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// The node's database handle. Cheap to share behind an `Arc`; redb serializes writers.
 pub struct Store {

@@ -6,33 +6,13 @@
 //! Values are JSON (storage types in this module only derive serde); signed change envelopes
 //! and sync states are stored as the protocol crate encodes them.
 
+use crate::store::tables::{
+    AUDIT, DEALS, DEALS_BY_OPPORTUNITY, DEAL_CHANGES, INVITES, PARTNERS, POLICIES, SYNC_STATES,
+};
 use crate::store::Store;
 use anyhow::{Context, Result};
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
-
-/// Node id → [`PartnerRecord`] as JSON.
-pub(crate) const PARTNERS: TableDefinition<&str, &[u8]> = TableDefinition::new("partners");
-/// The invite's public key (hex; `partners::invite_key`, derived from the secret) →
-/// [`InviteRecord`] as JSON. Neither the secret nor anything that can prove it is kept. (Rows of
-/// older versions are keyed by SHA-256 of the secret: no join proof finds them.)
-pub(crate) const INVITES: TableDefinition<&str, &[u8]> = TableDefinition::new("invites");
-/// (partner node id, version) → [`PolicyVersion`] as JSON. Versions start at 1; none = deny all.
-pub(crate) const POLICIES: TableDefinition<(&str, u64), &[u8]> =
-    TableDefinition::new("partner_policies");
-/// Deal id (hex) → [`DealMeta`] as JSON.
-pub(crate) const DEALS: TableDefinition<&str, &[u8]> = TableDefinition::new("deals");
-/// (deal id, change hash), both hex → the signed envelope's canonical bytes.
-pub(crate) const DEAL_CHANGES: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("deal_changes");
-/// (opportunity id, deal id) → (): the deals this node shared from an opportunity.
-pub(crate) const DEALS_BY_OPPORTUNITY: TableDefinition<(&str, &str), ()> =
-    TableDefinition::new("deals_by_opportunity");
-/// (deal id, peer node id) → the peer's sync state as `PeerSync::encode` writes it.
-pub(crate) const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("sync_states");
-/// Sequence number → [`AuditEntry`] as JSON, in the order things happened.
-pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 /// Where a partnership stands; stored and shown as `active` or `removed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -226,21 +206,6 @@ pub struct AuditEntry {
     /// Structured details.
     #[serde(default)]
     pub details: serde_json::Value,
-}
-
-/// Creates the network tables (idempotent), so read transactions can open them.
-pub fn ensure_tables(store: &Store) -> Result<()> {
-    let txn = store.write()?;
-    txn.open_table(PARTNERS)?;
-    txn.open_table(INVITES)?;
-    txn.open_table(POLICIES)?;
-    txn.open_table(DEALS)?;
-    txn.open_table(DEAL_CHANGES)?;
-    txn.open_table(DEALS_BY_OPPORTUNITY)?;
-    txn.open_table(SYNC_STATES)?;
-    txn.open_table(AUDIT)?;
-    txn.commit()?;
-    Ok(())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {

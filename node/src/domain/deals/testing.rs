@@ -19,7 +19,7 @@ pub(crate) struct Side {
 pub(crate) fn side(seed: u8, name: &str) -> Side {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
-    shared::ensure_tables(&store).unwrap();
+    crate::store::ensure_tables(&store).unwrap();
     let deals = Deals::open(
         store.clone(),
         [seed; 32],

@@ -85,10 +85,8 @@ impl StoredMatrix {
 /// after it was signed is refused.
 pub fn latest_matrix(store: &Store, partner: &str) -> Result<Option<StoredMatrix>> {
     let txn = store.read()?;
-    let table = match txn.open_table(MATRICES) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(table) = crate::store::open_table_if_exists(&txn, MATRICES)? else {
+        return Ok(None);
     };
     let Some(value) = table.get(partner)? else {
         return Ok(None);

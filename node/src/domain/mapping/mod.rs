@@ -50,10 +50,13 @@ pub use populations::{
 use crate::clock::Clock;
 use crate::domain::error::DomainError;
 use crate::domain::peers::Network;
+use crate::store::tables::{
+    MAPPING_LAST_RUN as LAST_RUN, MAPPING_MATRICES as MATRICES, MAPPING_POPULATIONS as POPULATIONS,
+    MAPPING_RUNS as RUNS,
+};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use libp2p::PeerId;
-use redb::TableDefinition;
 use respond::ResponderRun;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,28 +86,6 @@ pub const RATE_WINDOW_MS: u64 = 3_600_000;
 pub const SCHEDULE_TICK_MAX: Duration = Duration::from_secs(60);
 /// Shortest wait between two such looks (a tiny interval must not spin).
 pub const SCHEDULE_TICK_MIN: Duration = Duration::from_secs(1);
-
-/// Name → [`PopulationDef`] as JSON (custom populations only).
-const POPULATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("mapping_populations");
-/// Partner node id → [`StoredMatrix`] as JSON: the latest run.
-const MATRICES: TableDefinition<&str, &[u8]> = TableDefinition::new("mapping_matrices");
-/// Partner node id → the start times (ms since the epoch, a JSON array) of the runs with it in
-/// the last [`RATE_WINDOW_MS`]: the rate limit's count, kept across restarts.
-const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("mapping_runs");
-/// Partner node id → ms since the epoch of the last finished run with it (either side) or the
-/// last scheduled attempt: what the schedule compares with its interval.
-const LAST_RUN: TableDefinition<&str, u64> = TableDefinition::new("mapping_last_run");
-
-/// Creates the mapping tables.
-pub fn ensure_tables(store: &Store) -> Result<()> {
-    let txn = store.write()?;
-    txn.open_table(POPULATIONS)?;
-    txn.open_table(MATRICES)?;
-    txn.open_table(RUNS)?;
-    txn.open_table(LAST_RUN)?;
-    txn.commit()?;
-    Ok(())
-}
 
 /// The mapping service's settings (`cosell.toml`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +133,7 @@ impl Mapper {
             settings.runs_per_hour <= RUNS_PER_HOUR_MAX,
             "validated by the config"
         );
-        ensure_tables(&store)?;
+        crate::store::ensure_tables(&store)?;
         Ok(Arc::new(Mapper {
             store,
             network,

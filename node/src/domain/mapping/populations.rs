@@ -134,10 +134,8 @@ pub fn builtins() -> Vec<PopulationDef> {
 pub fn populations(store: &Store) -> Result<Vec<PopulationDef>> {
     let mut out = builtins();
     let txn = store.read()?;
-    let table = match txn.open_table(POPULATIONS) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
-        Err(e) => return Err(e.into()),
+    let Some(table) = crate::store::open_table_if_exists(&txn, POPULATIONS)? else {
+        return Ok(out);
     };
     for entry in table.range::<&str>(..)? {
         let (_, v) = entry?;

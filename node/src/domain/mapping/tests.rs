@@ -1,6 +1,6 @@
 use super::matrix::{audit_details, store_matrix};
 use super::schedule::{due_partners, mark_attempt, take_run};
-use super::{ensure_tables, latest_matrix, Cell, Matrix, MATRICES, RATE_WINDOW_MS};
+use super::{latest_matrix, Cell, Matrix, MATRICES, RATE_WINDOW_MS};
 use crate::store::shared::{PartnerRecord, PartnerStatus};
 use crate::store::Store;
 use serde_json::json;
@@ -9,8 +9,7 @@ const HOUR_MS: u64 = RATE_WINDOW_MS;
 
 fn open(dir: &tempfile::TempDir) -> Store {
     let store = Store::open(&dir.path().join("db")).unwrap();
-    crate::store::shared::ensure_tables(&store).unwrap();
-    ensure_tables(&store).unwrap();
+    crate::store::ensure_tables(&store).unwrap();
     store
 }
 

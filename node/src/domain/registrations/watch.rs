@@ -11,18 +11,13 @@ use crate::domain::audit;
 use crate::domain::deals::{Deals, DealsError, Windows};
 use crate::domain::events::EventKind;
 use crate::net::NetHandle;
+use crate::store::tables::EVENTS_PUBLISHED;
 use protocol::deal::{DealId, Decision};
 use protocol::identity::NodeId;
-use redb::TableDefinition;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Workflow events already published, so a restart does not publish them again: key
-/// `"<event kind>/<document id>"`, value when it was published (ms since the epoch).
-const EVENTS_PUBLISHED: TableDefinition<&str, u64> =
-    TableDefinition::new("workflow_events_published");
 
 /// The registration workflow's background work, every quarter of the response window (within
 /// 250 ms and 30 s): renews approved registrations whose deals saw activity (and offers the
@@ -206,10 +201,8 @@ fn not_yet_published(
         return Ok(records);
     }
     let txn = store.read()?;
-    let table = match txn.open_table(EVENTS_PUBLISHED) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(records),
-        Err(e) => return Err(e.into()),
+    let Some(table) = crate::store::open_table_if_exists(&txn, EVENTS_PUBLISHED)? else {
+        return Ok(records);
     };
     let mut fresh = Vec::new();
     for r in records {

@@ -1,0 +1,127 @@
+//! Every redb table of the node, in one list: its name, key and value types, and what it holds.
+//! `docs/storage.md` lists the same tables (a test below checks it names each one); keep the two
+//! in step. The tables of older schema versions, which only a migration step opens, stay beside
+//! that step in `store/mod.rs`.
+//!
+//! Keys and values: `&str` are UTF-8; `IdKey` is a record id's 16 bytes ([`super::id_key`]);
+//! JSON values are serde of the named storage type.
+
+use super::id_key::{IdKey, PairEntry, StageEntry};
+use anyhow::Result;
+use redb::{TableDefinition, WriteTransaction};
+
+/// Declares the tables, [`NAMES`] and [`create_all`] from one list.
+macro_rules! tables {
+    ($($(#[$doc:meta])* $name:ident: $key:ty => $value:ty = $table:literal;)*) => {
+        $($(#[$doc])* pub(crate) const $name: TableDefinition<$key, $value> =
+            TableDefinition::new($table);)*
+
+        /// The name of every table, in the order of this file.
+        pub const NAMES: &[&str] = &[$($table),*];
+
+        /// Creates every table that is not there yet (opening an existing one changes nothing).
+        pub(crate) fn create_all(txn: &WriteTransaction) -> Result<()> {
+            $(txn.open_table($name)?;)*
+            Ok(())
+        }
+    };
+}
+
+tables! {
+    // The node's own records (schema version: `store::SCHEMA_VERSION`).
+
+    /// Small key → value metadata: `schema_version` and `run_counter`, each a u64 big-endian.
+    META: &str => &[u8] = "meta";
+    /// Account id → account record ([`super::codec`]'s binary encoding).
+    ACCOUNTS: &IdKey => &[u8] = "accounts";
+    /// CRM external id → account id: the upsert key of imports.
+    ACCOUNTS_BY_EXTERNAL: &str => &IdKey = "accounts_by_external_id";
+    /// (normalized domain, account id) → () — several accounts may share a domain.
+    ACCOUNTS_BY_DOMAIN: (&str, &IdKey) => () = "accounts_by_domain";
+    /// (exact name, account id) → ().
+    ACCOUNTS_BY_NAME: (&str, &IdKey) => () = "accounts_by_name";
+    /// Opportunity id → opportunity record ([`super::codec`]'s binary encoding).
+    OPPORTUNITIES: &IdKey => &[u8] = "opportunities";
+    /// CRM external id → opportunity id: the upsert key of imports.
+    OPPORTUNITIES_BY_EXTERNAL: &str => &IdKey = "opportunities_by_external_id";
+    /// stage code ‖ opportunity id → () ([`super::id_key::stage_entry`]; the codes are
+    /// [`super::codec::stage_code`]'s).
+    OPPORTUNITIES_BY_STAGE: &StageEntry => () = "opportunities_by_stage";
+    /// account id ‖ opportunity id → () ([`super::id_key::pair_entry`]).
+    OPPORTUNITIES_BY_ACCOUNT: &PairEntry => () = "opportunities_by_account";
+    /// SHA-256 of an API token (hex) → token record as JSON. The token itself is never stored.
+    TOKENS: &str => &[u8] = "api_tokens";
+
+    // The network side ([`super::shared`]).
+
+    /// Node id → [`super::shared::PartnerRecord`] as JSON.
+    PARTNERS: &str => &[u8] = "partners";
+    /// The invite's public key (hex; `partners::invite_key`, derived from the secret) →
+    /// [`super::shared::InviteRecord`] as JSON. Neither the secret nor anything that can prove it
+    /// is kept. (Rows of older versions are keyed by SHA-256 of the secret: no join proof finds
+    /// them.)
+    INVITES: &str => &[u8] = "invites";
+    /// (partner node id, version) → [`super::shared::PolicyVersion`] as JSON. Versions start at
+    /// 1; none = deny all.
+    POLICIES: (&str, u64) => &[u8] = "partner_policies";
+    /// Deal id (hex) → [`super::shared::DealMeta`] as JSON.
+    DEALS: &str => &[u8] = "deals";
+    /// (deal id, change hash), both hex → the signed envelope's canonical bytes.
+    DEAL_CHANGES: (&str, &str) => &[u8] = "deal_changes";
+    /// (opportunity id, deal id) → (): the deals this node shared from an opportunity.
+    DEALS_BY_OPPORTUNITY: (&str, &str) => () = "deals_by_opportunity";
+    /// (deal id, peer node id) → the peer's sync state as `PeerSync::encode` writes it.
+    SYNC_STATES: (&str, &str) => &[u8] = "sync_states";
+    /// Sequence number → [`super::shared::AuditEntry`] as JSON, in the order things happened.
+    AUDIT: u64 => &[u8] = "audit";
+    /// `"<event kind>/<document id>"` → ms since the epoch: the workflow events published once
+    /// for good (`registration.overdue`; `registration.changed_after_decision/<id>/<decided
+    /// at>/<terms digest>`), recorded before publishing (`domain::registrations`).
+    EVENTS_PUBLISHED: &str => u64 = "workflow_events_published";
+
+    // Account mapping (`domain::mapping`).
+
+    /// Name → `PopulationDef` as JSON (custom populations only).
+    MAPPING_POPULATIONS: &str => &[u8] = "mapping_populations";
+    /// Partner node id → `StoredMatrix` as JSON: the latest run.
+    MAPPING_MATRICES: &str => &[u8] = "mapping_matrices";
+    /// Partner node id → the start times (ms since the epoch, a JSON array) of the runs with it
+    /// in the last hour: the rate limit's count, kept across restarts.
+    MAPPING_RUNS: &str => &[u8] = "mapping_runs";
+    /// Partner node id → ms since the epoch of the last finished run with it (either side) or
+    /// the last scheduled attempt: what the schedule compares with its interval.
+    MAPPING_LAST_RUN: &str => u64 = "mapping_last_run";
+
+    // People and hooks (`domain::users`, `domain::webhooks`).
+
+    /// Username (lowercase) → `User` as JSON (with its argon2id password hash).
+    USERS: &str => &[u8] = "users";
+    /// SHA-256 of the session id (hex) → `Session` as JSON. The cookie value is never stored.
+    SESSIONS: &str => &[u8] = "sessions";
+    /// Webhook id → `Webhook` as JSON (with its HMAC secret).
+    WEBHOOKS: &str => &[u8] = "webhooks";
+    /// (webhook id, delivery id) → `Delivery` as JSON: the delivery log.
+    WEBHOOK_DELIVERIES: (&str, &str) => &[u8] = "webhook_deliveries";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NAMES;
+
+    #[test]
+    fn docs_storage_lists_every_table_once() {
+        let doc = include_str!("../../../docs/storage.md");
+        for name in NAMES {
+            let row = format!("| `{name}` |");
+            assert_eq!(
+                doc.matches(&row).count(),
+                1,
+                "docs/storage.md has no single row for table `{name}`"
+            );
+        }
+        let mut sorted = NAMES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), NAMES.len(), "a table name is declared twice");
+    }
+}
