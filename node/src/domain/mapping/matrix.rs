@@ -21,7 +21,8 @@ pub struct Cell {
     /// The partner's population.
     pub theirs: String,
     /// What this cell revealed: the lesser of both sides' levels.
-    pub level: String,
+    #[serde(with = "level_name")]
+    pub level: SharingLevel,
     /// The number of accounts in common (`null` when hidden).
     pub count: Option<usize>,
     /// My matched accounts with the partner's shared fields (at `overlaps` and `all`).
@@ -30,11 +31,29 @@ pub struct Cell {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partner_accounts: Vec<Value>,
     /// My level for my population, and the partner's for theirs.
-    pub my_level: String,
+    #[serde(with = "level_name")]
+    pub my_level: SharingLevel,
     /// The partner's level for its population.
-    pub their_level: String,
+    #[serde(with = "level_name")]
+    pub their_level: SharingLevel,
     /// The padded sizes of both lists, as each side saw them (mine, theirs).
     pub buckets: (usize, usize),
+}
+
+/// A sharing level in a stored matrix: its policy-file name (`hidden`, `counts`, `overlaps`,
+/// `all`), as the matrix JSON has always held it (the signature covers those bytes).
+mod level_name {
+    use policy::SharingLevel;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(level: &SharingLevel, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(level.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SharingLevel, D::Error> {
+        let name = String::deserialize(d)?;
+        super::super::populations::parse_level(&name).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The matrix of one run.
@@ -147,7 +166,7 @@ pub(super) fn audit_details(matrix: &Matrix) -> Value {
         "event": "mapping_run",
         "initiated_by": matrix.initiated_by,
         "cells": matrix.cells.iter().map(|c| json!({
-            "mine": c.mine, "theirs": c.theirs, "level": c.level, "count": c.count,
+            "mine": c.mine, "theirs": c.theirs, "level": c.level.as_str(), "count": c.count,
             "bucket_mine": c.buckets.0, "bucket_theirs": c.buckets.1,
         })).collect::<Vec<_>>(),
     })
@@ -157,7 +176,7 @@ pub(super) fn audit_details(matrix: &Matrix) -> Value {
 pub(super) fn build_cell(
     p: &PopData,
     theirs: &str,
-    their_level: &str,
+    their_level: SharingLevel,
     level: SharingLevel,
     buckets: (usize, usize),
     outcome: Option<&PsiOutcome>,
@@ -199,7 +218,7 @@ pub(super) fn build_cell(
     Cell {
         mine: p.name.clone(),
         theirs: theirs.to_string(),
-        level: level.as_str().to_string(),
+        level,
         count: if level == SharingLevel::Hidden {
             None
         } else {
@@ -207,8 +226,8 @@ pub(super) fn build_cell(
         },
         overlaps,
         partner_accounts,
-        my_level: p.level.as_str().to_string(),
-        their_level: their_level.to_string(),
+        my_level: p.level,
+        their_level,
         buckets,
     }
 }

@@ -230,7 +230,7 @@ impl ResponderRun {
                 cells.push(build_cell(
                     p,
                     &t.name,
-                    &t.level,
+                    parse_level(&t.level)?,
                     level,
                     bucket,
                     outcome.as_ref(),

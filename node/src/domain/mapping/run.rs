@@ -157,7 +157,7 @@ impl Mapper {
                 cells.push(build_cell(
                     p,
                     &t.name,
-                    &t.level,
+                    parse_level(&t.level)?,
                     level,
                     bucket,
                     outcome.as_ref(),

@@ -3,6 +3,7 @@ use super::schedule::{due_partners, mark_attempt, take_run};
 use super::{latest_matrix, Cell, Matrix, MATRICES, RATE_WINDOW_MS};
 use crate::store::shared::{PartnerRecord, PartnerStatus};
 use crate::store::Store;
+use policy::SharingLevel;
 use serde_json::json;
 
 const HOUR_MS: u64 = RATE_WINDOW_MS;
@@ -22,12 +23,12 @@ fn matrix(partner: &str, count: usize) -> Matrix {
         cells: vec![Cell {
             mine: "customers".into(),
             theirs: "prospects".into(),
-            level: "counts".into(),
+            level: SharingLevel::Counts,
             count: Some(count),
             overlaps: vec![],
             partner_accounts: vec![],
-            my_level: "counts".into(),
-            their_level: "counts".into(),
+            my_level: SharingLevel::Counts,
+            their_level: SharingLevel::Counts,
             buckets: (64, 64),
         }],
     }
