@@ -158,6 +158,7 @@ pub async fn invite(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JoinBody {
     token: String,
     #[serde(rename = "type")]
