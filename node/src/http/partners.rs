@@ -104,7 +104,16 @@ const DAY_MS: u64 = 86_400_000;
 fn invite_ttl_ms(days: Option<&Value>) -> Result<u64, ApiError> {
     match days {
         None | Some(Value::Null) => Ok(partners::INVITE_TTL_MS_DEFAULT),
-        Some(d) => match d.as_u64().filter(|d| (1..=INVITE_DAYS_MAX).contains(d)) {
+        // `78.0` is the whole number 78 too (JSON Schema's `integer`).
+        Some(d) => match d
+            .as_u64()
+            .or_else(|| {
+                d.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= 90.0)
+                    .map(|f| f as u64)
+            })
+            .filter(|d| (1..=INVITE_DAYS_MAX).contains(d))
+        {
             Some(d) => Ok(d * DAY_MS),
             None => {
                 let message = format!("must be a whole number of days, 1 to {INVITE_DAYS_MAX}");
