@@ -91,10 +91,10 @@ pub async fn list(
         ),
     };
     let stage = match query.stage.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(s) => Some(
             Stage::parse(s)
-                .map_err(|e| ApiError::bad_request(format!("stage {s:?}: {e}")))?
+                .map_err(|e| super::query::bad("stage", format!("{s:?}: {e}")))?
                 .as_str()
                 .to_string(),
         ),
@@ -290,11 +290,12 @@ pub async fn accept_attribution(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Option<Json<AcceptAttributionBody>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
     let deal = parse_id(&id)?;
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    // No body means "the only proposal"; anything else must be the JSON object.
+    let body: AcceptAttributionBody = super::records::optional_object(&body)?.unwrap_or_default();
     let deals = state.network.deals.clone();
     let view = blocking(move || {
         deals.accept_attribution(deal, body.proposer.as_deref(), now_ms())?;

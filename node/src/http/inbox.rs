@@ -8,10 +8,13 @@ use axum::extract::{Extension, State};
 use axum::Json;
 use serde_json::{json, Value};
 
+/// Every status an inbox item may have (`ended`: the deal ended before this node answered).
+pub const INBOX_STATUSES: &[&str] = &["invited", "accepted", "declined", "expired", "ended"];
+
 query_params! {
     /// Filter and paging of `GET /api/v1/inbox`.
     pub struct InboxQuery {
-        status: Option<String> = Takes::OneOf(&["invited", "accepted", "declined", "expired"]),
+        status: Option<String> = Takes::OneOf(INBOX_STATUSES),
             "Only invitations in this state";
         limit: Option<usize> = LIMIT, LIMIT_DOC;
         cursor: Option<String> = Takes::Text, CURSOR_DOC;
@@ -25,10 +28,11 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     if let Some(s) = &q.status {
-        if !["invited", "accepted", "declined", "expired"].contains(&s.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "status '{s}' is not one of invited, accepted, declined, expired"
-            )));
+        if !INBOX_STATUSES.contains(&s.as_str()) {
+            return Err(super::query::bad(
+                "status",
+                format!("'{s}' is not one of {}", INBOX_STATUSES.join(", ")),
+            ));
         }
     }
     let limit = super::records::page_limit(q.limit)?;

@@ -137,6 +137,11 @@ fn schemas() -> Value {
         "currency": {"type": ["string", "null"], "description": "ISO 4217"},
         "close_date": {"type": ["string", "null"], "format": "date"},
         "owner": nullable_string(), "next_step": nullable_string(), "description": nullable_string(), "tags": tags}});
+    let nullable_stage = json!({"type": ["string", "null"], "enum": ["prospect", "qualified", "technical_validation", "business_validation", "committed", "launched", "closed_lost", null]});
+    let section = json!({"type": "object", "properties": {
+        "notes": {"type": "array", "items": string()}, "next_step": nullable_string(),
+        "contacts": {"type": "array", "items": string()}, "contribution": nullable_string(),
+        "stage": nullable_stage, "linked_opportunity": nullable_string()}});
     let page = |item: &str| {
         json!({"type": "object", "required": ["items", "next_cursor"], "properties": {
         "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
@@ -156,16 +161,16 @@ fn schemas() -> Value {
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
         "Empty": {"type": "null"},
-        "Credentials": {"type": "object", "required": ["username", "password"], "properties": {"username": string(), "password": string()}},
+        "Credentials": {"type": "object", "additionalProperties": false, "required": ["username", "password"], "properties": {"username": string(), "password": string()}},
         "Session": {"type": "object", "properties": {"username": nullable_string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}, "csrf_token": nullable_string()}},
         "User": {"type": "object", "properties": {"username": string(), "role": string(), "created_at_ms": {"type": "integer"}}},
-        "UserInput": {"type": "object", "required": ["username", "password", "role"], "properties": {"username": string(), "password": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
+        "UserInput": {"type": "object", "additionalProperties": false, "required": ["username", "password", "role"], "properties": {"username": string(), "password": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
         "UserPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}},
-        "TokenInput": {"type": "object", "required": ["name", "role"], "properties": {"name": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
+        "TokenInput": {"type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {"name": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
         "Token": {"type": "object", "properties": {"token": string(), "role": string()}},
         "TokenRecord": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "created_at_ms": {"type": "integer"}}},
         "TokenPage": page("TokenRecord"),
-        "WebhookInput": {"type": "object", "required": ["url"], "properties": {"url": string(), "events": {"type": "array", "items": string()}, "secret": string()}},
+        "WebhookInput": {"type": "object", "additionalProperties": false, "required": ["url"], "properties": {"url": string(), "events": {"type": "array", "items": string()}, "secret": string()}},
         "Webhook": {"type": "object", "properties": {"id": string(), "url": string(), "events": {"type": "array", "items": string()}, "secret": {"type": "string", "description": "shown once"}, "created_at_ms": {"type": "integer"}}},
         "WebhookPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}},
         "DeliveryPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
@@ -174,26 +179,26 @@ fn schemas() -> Value {
         "PolicyPreview": {"type": "object", "required": ["shared", "withheld", "items"], "properties": {"shared": {"type": "integer"}, "withheld": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object", "additionalProperties": true}}, "opportunity_ids": {"type": "array", "items": string()}}},
         "Partner": {"type": "object", "properties": {"id": string(), "name": string(), "type": nullable_string(), "status": {"type": "string", "enum": ["active", "removed"]}, "removed_by": {"type": ["string", "null"], "enum": ["this node", "partner", null], "description": "who ended the partnership"}, "connected": {"type": "boolean"}, "since": string(), "last_seen": nullable_string(), "addrs": {"type": "array", "items": string()}, "policy": string()}},
         "PartnerPage": page("Partner"),
-        "InviteInput": {"type": "object", "properties": {"type": {"type": "string", "enum": ["reseller", "distributor", "si", "isv", "msp", "referral", "vendor"]}, "expires_in_days": {"type": "integer"}}},
+        "InviteInput": {"type": "object", "additionalProperties": false, "properties": {"type": {"type": "string", "enum": ["reseller", "distributor", "si", "isv", "msp", "referral", "vendor"]}, "expires_in_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 90, "description": "default 7"}}},
         "Invite": {"type": "object", "required": ["token"], "properties": {"token": string(), "expires_at": string()}},
-        "JoinInput": {"type": "object", "required": ["token"], "properties": {"token": string(), "type": string()}},
+        "JoinInput": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": string(), "type": string()}},
         "PolicyVersion": {"type": "object", "properties": {"partner": string(), "version": {"type": "integer"}, "at": string(), "by": string(), "text": string(), "diff": {"type": "array", "items": string()}}},
         "PartnerPolicy": {"type": "object", "properties": {"partner": string(), "version": {"type": ["integer", "null"]}, "text": string(), "policy": {"type": "object"}, "default_deny": {"type": "boolean"}, "versions": {"type": "array", "items": {"$ref": "#/components/schemas/PolicyVersion"}}}},
-        "ShareInput": {"type": "object", "required": ["opportunity_id", "partners"], "properties": {"opportunity_id": string(), "partners": {"type": "array", "items": string()}, "role": string()}},
-        "Deal": {"type": "object", "properties": {"id": string(), "origin": string(), "participants": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "status": string()}}}, "fields": {"type": "object", "additionalProperties": string()}, "stage": nullable_string(), "sections": {"type": "object"}, "registration": {"type": "object"}, "stages": {"type": "object", "additionalProperties": nullable_string()}, "attribution": {"type": "object", "properties": {"proposals": {"type": "array", "items": {"type": "object"}}, "agreed": {"type": ["object", "null"]}, "disputed": {"type": "boolean"}}}, "history": {"type": "array", "items": {"type": "object", "properties": {"change": string(), "author": string(), "at": string(), "summary": string(), "verified": {"type": "boolean"}}}}}},
+        "ShareInput": {"type": "object", "additionalProperties": false, "required": ["opportunity_id", "partners"], "properties": {"opportunity_id": string(), "partners": {"type": "array", "items": string()}, "role": string()}},
+        "Deal": {"type": "object", "properties": {"id": string(), "origin": string(), "participants": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "status": string()}}}, "fields": {"type": "object", "additionalProperties": string()}, "stage": nullable_string(), "sections": {"type": "object", "description": "each participant's own section, by node id", "additionalProperties": section}, "registration": {"type": "object"}, "stages": {"type": "object", "additionalProperties": nullable_string()}, "attribution": {"type": "object", "properties": {"proposals": {"type": "array", "items": {"type": "object"}}, "agreed": {"type": ["object", "null"]}, "disputed": {"type": "boolean"}}}, "history": {"type": "array", "items": {"type": "object", "properties": {"change": string(), "author": string(), "at": string(), "summary": string(), "verified": {"type": "boolean"}}}}}},
         "DealPage": page("Deal"),
-        "LinkInput": {"type": "object", "properties": {"opportunity_id": string(), "create": {"type": "boolean"}}},
-        "AttributionInput": {"type": "object", "required": ["sourced_by"], "properties": {"sourced_by": string(), "influenced_by": {"type": "array", "items": string()}}},
-        "AttributionAcceptInput": {"type": "object", "properties": {"proposer": string()}},
-        "InboxItem": {"type": "object", "properties": {"deal_id": string(), "from": string(), "from_name": string(), "title": nullable_string(), "account_domain": nullable_string(), "stage": nullable_string(), "status": {"type": "string", "enum": ["invited", "accepted", "declined", "expired"]}, "invited_at": string(), "expires_at": nullable_string()}},
+        "LinkInput": {"type": "object", "additionalProperties": false, "properties": {"opportunity_id": string(), "create": {"type": "boolean"}}},
+        "AttributionInput": {"type": "object", "additionalProperties": false, "required": ["sourced_by"], "properties": {"sourced_by": string(), "influenced_by": {"type": "array", "items": string()}}},
+        "AttributionAcceptInput": {"type": "object", "additionalProperties": false, "properties": {"proposer": string()}},
+        "InboxItem": {"type": "object", "properties": {"deal_id": string(), "from": string(), "from_name": string(), "title": nullable_string(), "account_domain": nullable_string(), "stage": nullable_string(), "status": {"type": "string", "enum": super::inbox::INBOX_STATUSES}, "invited_at": string(), "expires_at": nullable_string()}},
         "InboxPage": page("InboxItem"),
         "RegistrationChange": {"type": "object", "description": "Absent keeps, null clears; account_domain, vendor and notes cannot change", "properties": {"account_name": string(), "amount": string(), "currency": string(), "close_date": string(), "products": {"type": "array", "items": string()}}},
-        "RegistrationInput": {"type": "object", "required": ["vendor", "account_name", "account_domain"], "properties": {"vendor": string(), "account_name": string(), "account_domain": string(), "amount": string(), "currency": string(), "close_date": string(), "products": {"type": "array", "items": string()}, "notes": string(), "role": string()}},
+        "RegistrationInput": {"type": "object", "additionalProperties": false, "required": ["vendor", "account_name", "account_domain"], "properties": {"vendor": string(), "account_name": string(), "account_domain": string(), "amount": string(), "currency": string(), "close_date": string(), "products": {"type": "array", "items": string()}, "notes": string(), "role": string()}},
         "Registration": {"type": "object", "properties": {"id": string(), "partner": string(), "partner_name": string(), "vendor": string(), "vendor_name": string(), "account_name": nullable_string(), "account_domain": nullable_string(), "amount": nullable_string(), "currency": nullable_string(), "close_date": nullable_string(), "products": {"type": "array", "items": string()}, "notes": nullable_string(), "status": {"type": "string", "enum": ["pending", "approved", "rejected", "expired"]}, "decided_terms": {"type": ["object", "null"], "description": "the terms the vendor decided on", "properties": {"account_name": nullable_string(), "amount": nullable_string(), "currency": nullable_string(), "close_date": nullable_string(), "products": {"type": "array", "items": string()}}}, "changed_after_decision": {"type": "boolean", "description": "the partner changed the terms while the decision was on its way; the decision does not cover them"}, "submitted_at": string(), "respond_by": string(), "decided_at": nullable_string(), "expires_at": nullable_string(), "reason": nullable_string(), "overdue": {"type": "boolean"}, "conflicts": {"type": "array", "items": {"type": "object"}, "description": "only on the vendor's node"}}},
         "RegistrationPage": page("Registration"),
-        "RejectInput": {"type": "object", "required": ["reason"], "properties": {"reason": string()}},
-        "SectionInput": {"type": "object", "properties": {"note": string(), "notes": {"type": "array", "items": string()}, "next_step": string(), "contacts": {"type": "array", "items": string()}, "contribution": string(), "stage": stage, "linked_opportunity": string()}},
-        "ProposeInput": {"type": "object", "required": ["domain"], "properties": {"domain": string(), "opportunity_id": string()}},
+        "RejectInput": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": string()}},
+        "SectionInput": {"type": "object", "additionalProperties": false, "properties": {"note": string(), "notes": {"type": "array", "items": string()}, "next_step": string(), "contacts": {"type": "array", "items": string()}, "contribution": string(), "stage": stage, "linked_opportunity": nullable_string()}},
+        "ProposeInput": {"type": "object", "additionalProperties": false, "required": ["domain"], "properties": {"domain": string(), "opportunity_id": string()}},
         "MappingCell": {"type": "object", "required": ["mine", "theirs", "level", "count", "overlaps"], "properties": {"mine": string(), "theirs": string(), "level": {"type": "string", "enum": ["hidden", "counts", "overlaps", "all"]}, "count": {"type": ["integer", "null"]}, "overlaps": {"type": "array", "items": {"type": "object", "properties": {"account_id": string(), "name": string(), "domain": string(), "opportunity_ids": {"type": "array", "items": string()}, "partner": {"type": "object", "description": "the partner's fields its policy allows"}}}}, "partner_accounts": {"type": "array", "items": {"type": "object"}}, "my_level": string(), "their_level": string(), "buckets": {"type": "array", "items": {"type": "integer"}}}},
         "MappingMatrix": {"type": "object", "required": ["partner", "computed_at", "cells"], "properties": {"partner": string(), "partner_name": string(), "computed_at": string(), "initiated_by": {"type": "string", "enum": ["me", "partner"]}, "cells": {"type": "array", "items": {"$ref": "#/components/schemas/MappingCell"}}, "signature": {"type": "string", "description": "ed25519 over the matrix JSON, hex"}, "signer": string()}},
         "Population": {"type": "object", "required": ["name"], "properties": {"name": string(), "statuses": {"type": "array", "items": status}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage}, "builtin": {"type": "boolean"}}},
@@ -207,10 +212,19 @@ fn schemas() -> Value {
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for r in ROUTES {
+        let success = match (r.response.0, r.response.1) {
+            (204, _) => json!({"description": "success, no body"}),
+            (_, "EventStream") => {
+                json!({"description": "success", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/EventStream"}}}})
+            }
+            (_, schema) => {
+                json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+            }
+        };
         let mut op = json!({
             "summary": r.summary,
             "responses": {
-                r.response.0.to_string(): {"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", r.response.1)}}}},
+                r.response.0.to_string(): success,
                 "default": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         });

@@ -1,7 +1,7 @@
 //! Partnerships and per-partner policies: `/partners`, `/partners/invites`, `/partners/join`,
 //! `/partners/{id}` (DELETE removes), `/partners/{id}/policy` and its preview.
 
-use super::policy::{policy_from_body, preview_json};
+use super::policy::{policy_to_set, preview_json, text_body};
 use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller, PAGE_LIMIT_DEFAULT};
 use crate::clock::now_ms;
@@ -9,7 +9,7 @@ use crate::domain::auth::Role;
 use crate::domain::events::EventKind;
 use crate::domain::partners::{self, InviteError, NewInvite};
 use crate::store::shared::{self, PartnerRecord};
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, StringRejection};
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -88,10 +88,45 @@ pub async fn list(
 }
 
 #[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct InviteBody {
     #[serde(rename = "type")]
     partner_type: Option<String>,
-    expires_in_days: Option<u64>,
+    /// Any JSON value, so that a number out of range (negative, huge, fractional) gets the
+    /// range sentence rather than serde's.
+    expires_in_days: Option<Value>,
+}
+
+/// Most days an invite may stay valid.
+const INVITE_DAYS_MAX: u64 = partners::INVITE_TTL_MS_MAX / DAY_MS;
+const DAY_MS: u64 = 86_400_000;
+
+/// The lifetime an invite asks for, in milliseconds: whole days, 1 to 90 (default 7 days).
+fn invite_ttl_ms(days: Option<&Value>) -> Result<u64, ApiError> {
+    match days {
+        None | Some(Value::Null) => Ok(partners::INVITE_TTL_MS_DEFAULT),
+        // `78.0` is the whole number 78 too (JSON Schema's `integer`).
+        Some(d) => match d
+            .as_u64()
+            .or_else(|| {
+                d.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= 90.0)
+                    .map(|f| f as u64)
+            })
+            .filter(|d| (1..=INVITE_DAYS_MAX).contains(d))
+        {
+            Some(d) => Ok(d * DAY_MS),
+            None => {
+                let message = format!("must be a whole number of days, 1 to {INVITE_DAYS_MAX}");
+                Err(
+                    ApiError::bad_request(format!("expires_in_days {message} (got {d})"))
+                        .with_details(vec![
+                            json!({"field": "expires_in_days", "message": message}),
+                        ]),
+                )
+            }
+        },
+    }
 }
 
 pub async fn invite(
@@ -100,23 +135,14 @@ pub async fn invite(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let body: InviteBody = if body.iter().all(u8::is_ascii_whitespace) {
-        InviteBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
-    };
+    let body: InviteBody = super::records::optional_object(&body)?.unwrap_or_default();
     let partner_type = body
         .partner_type
         .as_deref()
         .map(partners::parse_partner_type)
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let ttl_ms = match body.expires_in_days {
-        None => partners::INVITE_TTL_MS_DEFAULT,
-        Some(d) if d >= 1 && d * 86_400_000 <= partners::INVITE_TTL_MS_MAX => d * 86_400_000,
-        Some(_) => return Err(ApiError::bad_request("expires_in_days must be 1 to 90")),
-    };
+    let ttl_ms = invite_ttl_ms(body.expires_in_days.as_ref())?;
     let network = state.network.clone();
     let token = blocking(move || {
         let invite = NewInvite {
@@ -142,6 +168,7 @@ pub async fn invite(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JoinBody {
     token: String,
     #[serde(rename = "type")]
@@ -317,10 +344,10 @@ pub async fn put_policy(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: String,
+    body: Result<String, StringRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let policy = policy_from_body(&headers, &body)?;
+    let policy = policy_to_set(&headers, &text_body(body)?)?;
     let network = state.network.clone();
     let (answer, changed) = blocking(move || {
         let p = resolve(&state, &id)?;

@@ -4,8 +4,9 @@
 use super::query::{query_params, Params, Takes, LIMIT};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::domain::auth::Role;
+use axum::extract::rejection::StringRejection;
 use axum::extract::{Extension, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use policy::Policy;
 use serde_json::{json, Value};
@@ -17,6 +18,52 @@ query_params! {
             "Preview this opportunity only; absent for the whole pipeline";
         limit: Option<usize> = LIMIT, "Items listed of the whole pipeline, 1 to 1000 (default 100)";
     }
+}
+
+/// A text body, or the API's JSON error for one it cannot take: 413 for one larger than a JSON
+/// route takes, 400 for one that is not UTF-8 (axum's own answers are plain text).
+pub fn text_body(body: Result<String, StringRejection>) -> Result<String, ApiError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                format!(
+                    "the request body is larger than this route takes ({} KiB)",
+                    super::JSON_BODY_BYTES_MAX / 1024
+                ),
+            )
+        } else if status.is_client_error() {
+            ApiError::bad_request(format!(
+                "the body cannot be read as text: {}",
+                rejection.body_text()
+            ))
+        } else {
+            ApiError::new(
+                status,
+                format!("the body cannot be read: {}", rejection.body_text()),
+            )
+        }
+    })
+}
+
+/// A policy body that sets a partner's policy: it must say what it is (Content-Type, else 415)
+/// and must not be empty (422): a missing body never replaces a policy with one that shares
+/// nothing.
+pub fn policy_to_set(headers: &HeaderMap, body: &str) -> Result<Policy, ApiError> {
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the policy with Content-Type: application/toml (TOML text) or application/json",
+        ));
+    }
+    if body.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "the policy is empty: send the whole policy (one that names nothing shares nothing)",
+            vec![json!({"field": "body", "message": "is empty"})],
+        ));
+    }
+    policy_from_body(headers, body)
 }
 
 /// Parses a policy from a request body: JSON when the content type says so, TOML otherwise.
@@ -109,11 +156,11 @@ pub async fn preview(
     Extension(caller): Extension<Caller>,
     Params(query): Params<PreviewQuery>,
     headers: HeaderMap,
-    body: String,
+    body: Result<String, StringRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let limit = super::records::page_limit(query.limit)?;
-    let policy = policy_from_body(&headers, &body)?;
+    let policy = policy_from_body(&headers, &text_body(body)?)?;
     let answer = blocking(move || {
         preview_json(
             &state.store,

@@ -102,7 +102,6 @@ pub async fn list_opportunities(
     let stage = query
         .stage
         .as_deref()
-        .filter(|s| !s.is_empty())
         .map(Stage::parse)
         .transpose()
         .map_err(|e| super::query::bad("stage", e.message().to_string()))?;
@@ -258,6 +257,27 @@ fn object(body: Result<Json<Value>, JsonRejection>) -> Result<Map<String, Value>
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::bad_request("the body must be a JSON object")),
     }
+}
+
+/// An optional JSON object body: `None` when it is empty (or only whitespace), else the object
+/// as `T`. A body that is not a JSON object is a 400; a field of the wrong shape or an unknown
+/// key a 422 naming it (as every JSON route answers).
+pub(super) fn optional_object<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
+    let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
+        return Ok(None);
+    };
+    if *first != b'{' {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Err(e) => ApiError::bad_request(format!("invalid JSON body: {e}")),
+                Ok(_) => ApiError::bad_request("the body must be a JSON object"),
+            },
+        );
+    }
+    let Json(value) = Json::<T>::from_bytes(body)?;
+    Ok(Some(value))
 }
 
 fn check_keys(map: &Map<String, Value>, allowed: &[&str], problems: &mut Problems) {
