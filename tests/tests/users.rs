@@ -304,3 +304,52 @@ fn the_cli_will_not_revoke_the_token_it_signs_in_with() {
     let out = node.cli(&["tokens", "list"]);
     assert!(out.ok(), "the CLI still signs in: {}", out.stderr);
 }
+
+#[test]
+fn the_session_cookie_is_secure_when_the_node_is_served_over_https() {
+    // Security review (issue 19, low): behind a TLS-terminating proxy the cookie must never
+    // travel over plain HTTP. The proxy says the browser came over HTTPS with
+    // `X-Forwarded-Proto: https`; on plain HTTP (loopback) a `Secure` cookie would be dropped.
+    let mut node = Node::init("Cookies Co");
+    node.serve();
+    let r = node.post(
+        "/api/v1/users",
+        &json!({"username": "vera", "password": "correct horse battery", "role": "viewer"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let url = format!("{}/api/v1/session", node.url());
+    let credentials = json!({"username": "vera", "password": "correct horse battery"});
+    let https = send(
+        "POST",
+        &url,
+        &[("X-Forwarded-Proto", "https")],
+        Some(&credentials),
+    );
+    assert_eq!(https.status, 200, "{}", https.json);
+    let cookie = https.set_cookie.expect("a session cookie");
+    assert!(
+        cookie.split(';').any(|a| a.trim() == "Secure"),
+        "over HTTPS the cookie is Secure: {cookie}"
+    );
+    let pair = cookie.split(';').next().expect("name=value").to_string();
+    let out = send(
+        "DELETE",
+        &url,
+        &[("Cookie", &pair), ("X-Forwarded-Proto", "https")],
+        None,
+    );
+    assert_eq!(out.status, 204);
+    let cleared = out.set_cookie.expect("the cookie is cleared");
+    assert!(
+        cleared.split(';').any(|a| a.trim() == "Secure"),
+        "{cleared}"
+    );
+
+    let plain = send("POST", &url, &[], Some(&credentials));
+    assert_eq!(plain.status, 200, "{}", plain.json);
+    let cookie = plain.set_cookie.expect("a session cookie");
+    assert!(
+        !cookie.split(';').any(|a| a.trim() == "Secure"),
+        "plain HTTP keeps a cookie the browser sends back: {cookie}"
+    );
+}

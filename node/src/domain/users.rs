@@ -1,7 +1,7 @@
 //! People who sign in to the web UI: users with a role and an argon2 password hash, and their
-//! browser sessions. A session is a random id in an HttpOnly, SameSite=Strict cookie; the
-//! database keeps only its SHA-256, with the user, role, expiry and a CSRF token that every
-//! write made with the cookie must echo in `X-CSRF-Token`.
+//! browser sessions. A session is a random id in an HttpOnly, SameSite=Strict cookie (Secure when
+//! the node is served over HTTPS); the database keeps only its SHA-256, with the user, role,
+//! expiry and a CSRF token that every write made with the cookie must echo in `X-CSRF-Token`.
 
 use crate::domain::auth::{token_hash, Role};
 use crate::store::Store;

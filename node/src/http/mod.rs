@@ -283,7 +283,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                 "your session has ended: sign in again",
             )));
         };
-        if is_write && csrf_presented.as_deref() != Some(session.csrf_token.as_str()) {
+        if is_write && !session::csrf_matches(csrf_presented.as_deref(), &session.csrf_token) {
             return Ok(Err(ApiError::forbidden(
                 "missing or wrong X-CSRF-Token for this session (reload the page)",
             )));
