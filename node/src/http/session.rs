@@ -1,15 +1,18 @@
 //! Signing in from a browser (session cookie + CSRF token), users and API tokens (admin only).
 
+use super::throttle::{self, SignInLimiter};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::domain::auth::{create_token, list_tokens, revoke_token, Revoked, Role};
 use crate::domain::users::{self, SESSION_COOKIE, SESSION_LIFETIME_MS};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{ConnectInfo, Extension, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,19 +83,46 @@ fn cookie(value: &str, max_age_s: u64, secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("cosell_session=; Max-Age=0"))
 }
 
-/// `POST /api/v1/session`: sign in; sets the session cookie, answers the CSRF token.
+/// `POST /api/v1/session`: sign in; sets the session cookie, answers the CSRF token. A wrong
+/// name and a wrong password get the same answer, in about the same time; after
+/// [`throttle::SIGN_IN_FAILURES_MAX`] attempts in [`throttle::SIGN_IN_WINDOW`] for one username
+/// or from one client address, 429 with `Retry-After` until the window ends.
 pub async fn sign_in(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<SignInLimiter>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(c) = body?;
+    let forwarded_for = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let mut keys = vec![throttle::Key::user(&c.username)];
+    keys.extend(
+        throttle::client_addr(peer.map(|Extension(ConnectInfo(a))| a), forwarded_for)
+            .map(throttle::Key::addr),
+    );
+    if let Err(wait) = limiter.attempt(&keys, std::time::Instant::now()) {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many failed sign-ins for this username or from this address: try again in {}",
+                throttle::minutes(wait)
+            ),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return Ok(response);
+    }
     let now = crate::clock::now_ms();
     let result =
         blocking(move || Ok(users::sign_in(&state.store, &c.username, &c.password, now)?)).await?;
     let Some((id, session)) = result else {
         return Err(ApiError::unauthorized("wrong username or password"));
     };
+    limiter.succeeded(&keys);
     let mut response = Json(json!({
         "username": session.username, "role": session.role, "csrf_token": session.csrf_token,
         "expires_at_ms": session.expires_at_ms,
