@@ -5,6 +5,7 @@
 mod audit;
 pub mod deals;
 mod error;
+mod headers;
 mod import;
 mod inbox;
 mod mapping;
@@ -229,6 +230,7 @@ pub fn router(
         state.clone(),
         record_metrics,
     ))
+    .layer(middleware::from_fn(headers::secure))
     .layer(Extension(Arc::new(throttle::SignInLimiter::default())))
     .with_state(state)
     .into_make_service_with_connect_info::<SocketAddr>()
