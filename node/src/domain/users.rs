@@ -52,9 +52,9 @@ pub struct Session {
 }
 
 fn random_hex(bytes: usize) -> String {
-    let mut raw = vec![0u8; bytes];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-    hex::encode(raw)
+    let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, raw.as_mut_slice());
+    hex::encode(raw.as_slice())
 }
 
 /// Checks a username's shape.

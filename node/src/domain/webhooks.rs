@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
 
 /// Webhook id → webhook JSON.
 pub(crate) const WEBHOOKS: TableDefinition<&str, &[u8]> = TableDefinition::new("webhooks");
@@ -53,8 +54,9 @@ pub struct Webhook {
     pub url: String,
     /// Event kinds or patterns (`deal.*`, `*`).
     pub events: Vec<String>,
-    /// The HMAC key. Shown once, when the webhook is created.
-    pub secret: String,
+    /// The HMAC key. Shown once, when the webhook is created; wiped from memory when dropped
+    /// (every event loads every webhook).
+    pub secret: Zeroizing<String>,
     /// When it was created.
     pub created_at_ms: u64,
 }
@@ -255,13 +257,13 @@ pub fn create(
     events: Vec<String>,
     secret: Option<String>,
 ) -> Result<Webhook> {
-    let secret = match secret {
+    let secret = match secret.map(Zeroizing::new) {
         Some(s) if s.len() >= 16 => s,
         Some(_) => bail!("the secret must be at least 16 characters"),
         None => {
-            let mut raw = [0u8; 24];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-            format!("whsec_{}", hex::encode(raw))
+            let mut raw = Zeroizing::new([0u8; 24]);
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, raw.as_mut());
+            Zeroizing::new(format!("whsec_{}", hex::encode(raw.as_slice())))
         }
     };
     let hook = Webhook {
@@ -659,6 +661,32 @@ mod tests {
             resolve_for_delivery("93.184.216.34:443", false).expect("public"),
             vec![SocketAddr::from(([93, 184, 216, 34], 443))]
         );
+    }
+
+    /// Compiles only for a type that wipes its memory when dropped.
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+
+    #[test]
+    fn a_webhook_secret_is_wiped_from_memory_when_dropped_and_stored_as_before() {
+        // Security review (issue 19, low): every event loads every webhook, secret included;
+        // the secrets stayed in freed memory.
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        let hook = create(
+            &store,
+            "https://hooks.example.com/x",
+            vec!["*".to_string()],
+            Some("0123456789abcdef".to_string()),
+        )
+        .expect("webhook");
+        wiped_on_drop(&hook.secret);
+        let stored = serde_json::to_value(&hook).expect("JSON");
+        assert_eq!(
+            stored["secret"], "0123456789abcdef",
+            "the stored form is unchanged"
+        );
+        let listed = list(&store).expect("list");
+        assert_eq!(listed[0].secret.as_str(), "0123456789abcdef");
     }
 
     #[test]

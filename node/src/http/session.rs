@@ -251,7 +251,7 @@ pub async fn create_api_token(
         blocking(move || Ok(create_token(&state.store, new.name.trim(), role, now)?)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": token, "role": role})),
+        Json(json!({"token": token.as_str(), "role": role})),
     ))
 }
 

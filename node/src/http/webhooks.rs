@@ -79,7 +79,7 @@ pub async fn create(
     })
     .await?;
     let mut answer = public(&hook);
-    answer["secret"] = json!(hook.secret);
+    answer["secret"] = json!(hook.secret.as_str());
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
