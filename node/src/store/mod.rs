@@ -126,6 +126,25 @@ fn keep_private(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Creates the database file, empty and readable by its owner only (0600, whatever the umask),
+/// unless it exists: redb then initializes the empty file, so there is no moment at which a
+/// new database is readable by others. An existing file is left as it is ([`keep_private`]
+/// tightens it).
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create database {}", path.display())),
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`, refusing one that another process holds or
     /// that a newer cosell wrote, and migrating an older one.
@@ -135,6 +154,7 @@ impl Store {
 
     /// [`Store::open`] with a page cache of `cache_bytes` (`cache_mb` in `cosell.toml`).
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store> {
+        create_private(path)?;
         let db = match redb::Builder::new()
             .set_cache_size(cache_bytes)
             .create(path)
@@ -1176,6 +1196,54 @@ fn prefix_ids(
 mod tests {
     use super::*;
     use protocol::records::{AccountStatus, Amount, Currency, Date, Domain};
+
+    #[test]
+    fn the_database_file_is_never_readable_by_group_or_others_not_even_while_it_is_created() {
+        // Security review (issue 19, low): redb created the file with the umask's mode and the
+        // node tightened it afterwards, so for a moment others could open it. A watcher stats
+        // the path as fast as it can while the store creates it.
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        // SAFETY: umask only sets the process's file-creation mask; 0o022 is the usual one.
+        let previous = unsafe { libc::umask(0o022) };
+        let dir = tempfile::tempdir().expect("dir");
+        let mut seen = Vec::new();
+        for i in 0..20 {
+            let path = dir.path().join(format!("db-{i}"));
+            let done = Arc::new(AtomicBool::new(false));
+            let watcher = {
+                let (path, done) = (path.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut modes = Vec::new();
+                    while !done.load(Ordering::Relaxed) {
+                        if let Ok(meta) = std::fs::metadata(&path) {
+                            modes.push(meta.permissions().mode() & 0o777);
+                        }
+                    }
+                    modes
+                })
+            };
+            let store = Store::open(&path).expect("store");
+            done.store(true, Ordering::Relaxed);
+            seen.extend(watcher.join().expect("watcher"));
+            drop(store);
+            let mode = std::fs::metadata(&path).expect("db").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+        // SAFETY: as above, restoring the mask the process had.
+        unsafe { libc::umask(previous) };
+        let open: std::collections::BTreeSet<String> = seen
+            .iter()
+            .filter(|m| *m & 0o077 != 0)
+            .map(|m| format!("{m:o}"))
+            .collect();
+        assert!(
+            open.is_empty(),
+            "modes seen while the file was created: {open:?}"
+        );
+        assert!(!seen.is_empty(), "the watcher saw the file");
+    }
 
     fn account(i: usize) -> Account {
         Account {
