@@ -237,8 +237,17 @@ pub fn try_http(
 }
 
 impl Node {
-    /// `cosell init --name NAME` in a fresh temporary directory; panics unless it succeeds.
+    /// `cosell init --name NAME` in a fresh temporary directory, with `webhook_allow_private =
+    /// true` (the webhook endpoints of these tests listen on loopback, which a node refuses by
+    /// default); panics unless it succeeds.
     pub fn init(name: &str) -> Node {
+        let node = Node::init_plain(name);
+        set_setting(&node, "webhook_allow_private", "true");
+        node
+    }
+
+    /// `cosell init --name NAME` as an operator runs it: every setting at its default.
+    pub fn init_plain(name: &str) -> Node {
         let root = tempfile::Builder::new()
             .prefix("cosell-e2e-")
             .tempdir()

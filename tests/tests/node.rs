@@ -764,3 +764,91 @@ fn a_node_stops_promptly_while_a_browser_holds_the_event_stream() {
     node.stop();
     drop(stream);
 }
+
+#[test]
+fn every_response_carries_the_security_headers() {
+    // Security review (issue 19, low): no response said what a browser may do with it. Every
+    // answer (web UI files, API, errors, metrics) forbids framing, sniffing, referrers, and
+    // content from anywhere but the node itself.
+    let mut node = Node::init("Headers Co");
+    node.serve();
+    let token = node.token();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build();
+    for (path, with_token, status) in [
+        ("/", false, 200),
+        ("/js/app.js", false, 200),
+        ("/style.css", false, 200),
+        ("/no-such-file", false, 404),
+        ("/api/v1/node", true, 200),
+        ("/api/v1/node", false, 401),
+        ("/api/v1/no-such-route", true, 404),
+        ("/api/v1/openapi.json", false, 200),
+        ("/metrics", false, 200),
+    ] {
+        let mut request = agent.get(&format!("{}{path}", node.url()));
+        if with_token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        let response = match request.call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("GET {path}: {e}"),
+        };
+        assert_eq!(response.status(), status, "{path}");
+        let csp = response
+            .header("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no Content-Security-Policy"));
+        for directive in [
+            "default-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{path}: {csp}");
+        assert_eq!(response.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(
+            response.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            response.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn the_web_ui_needs_nothing_the_content_security_policy_forbids() {
+    // The policy allows scripts and styles from the node's own files only: no inline
+    // <script>, <style>, style="…" or on…= handler may appear in the pages.
+    let web_ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-ui");
+    let mut pages = 0;
+    for entry in std::fs::read_dir(&web_ui).expect("web-ui") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("html") {
+            continue;
+        }
+        pages += 1;
+        let html = std::fs::read_to_string(&path).expect("page").to_lowercase();
+        for (at, _) in html.match_indices("<script") {
+            let tag = &html[at..at + html[at..].find('>').expect("tag end")];
+            assert!(
+                tag.contains(" src="),
+                "{}: inline script {tag}",
+                path.display()
+            );
+        }
+        assert!(!html.contains("<style"), "{}: <style>", path.display());
+        assert!(!html.contains(" style="), "{}: style=", path.display());
+        let handler = html
+            .split(|c: char| c.is_whitespace())
+            .find(|w| w.starts_with("on") && w.contains('='));
+        assert_eq!(handler, None, "{}: inline handler", path.display());
+    }
+    assert!(pages > 0, "no pages in {}", web_ui.display());
+}

@@ -15,6 +15,7 @@ struct Answer {
     status: u16,
     json: Value,
     set_cookie: Option<String>,
+    retry_after: Option<String>,
 }
 
 fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Answer {
@@ -35,11 +36,13 @@ fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>)
     };
     let status = response.status();
     let set_cookie = response.header("set-cookie").map(str::to_string);
+    let retry_after = response.header("retry-after").map(str::to_string);
     let json = response.into_json().unwrap_or(Value::Null);
     Answer {
         status,
         json,
         set_cookie,
+        retry_after,
     }
 }
 
@@ -303,4 +306,115 @@ fn the_cli_will_not_revoke_the_token_it_signs_in_with() {
     );
     let out = node.cli(&["tokens", "list"]);
     assert!(out.ok(), "the CLI still signs in: {}", out.stderr);
+}
+
+/// Signs in as `username` from client address `from` (as a proxy on the node's host reports it
+/// in `X-Forwarded-For`).
+fn sign_in_from(node: &Node, from: &str, username: &str, password: &str) -> Answer {
+    send(
+        "POST",
+        &format!("{}/api/v1/session", node.url()),
+        &[("X-Forwarded-For", from)],
+        Some(&json!({"username": username, "password": password})),
+    )
+}
+
+#[test]
+fn the_session_cookie_is_secure_when_the_node_is_served_over_https() {
+    // Security review (issue 19, low): behind a TLS-terminating proxy the cookie must never
+    // travel over plain HTTP. The proxy says the browser came over HTTPS with
+    // `X-Forwarded-Proto: https`; on plain HTTP (loopback) a `Secure` cookie would be dropped.
+    let mut node = Node::init("Cookies Co");
+    node.serve();
+    let r = node.post(
+        "/api/v1/users",
+        &json!({"username": "vera", "password": "correct horse battery", "role": "viewer"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let url = format!("{}/api/v1/session", node.url());
+    let credentials = json!({"username": "vera", "password": "correct horse battery"});
+    let https = send(
+        "POST",
+        &url,
+        &[("X-Forwarded-Proto", "https")],
+        Some(&credentials),
+    );
+    assert_eq!(https.status, 200, "{}", https.json);
+    let cookie = https.set_cookie.expect("a session cookie");
+    assert!(
+        cookie.split(';').any(|a| a.trim() == "Secure"),
+        "over HTTPS the cookie is Secure: {cookie}"
+    );
+    let pair = cookie.split(';').next().expect("name=value").to_string();
+    let out = send(
+        "DELETE",
+        &url,
+        &[("Cookie", &pair), ("X-Forwarded-Proto", "https")],
+        None,
+    );
+    assert_eq!(out.status, 204);
+    let cleared = out.set_cookie.expect("the cookie is cleared");
+    assert!(
+        cleared.split(';').any(|a| a.trim() == "Secure"),
+        "{cleared}"
+    );
+
+    let plain = send("POST", &url, &[], Some(&credentials));
+    assert_eq!(plain.status, 200, "{}", plain.json);
+    let cookie = plain.set_cookie.expect("a session cookie");
+    assert!(
+        !cookie.split(';').any(|a| a.trim() == "Secure"),
+        "plain HTTP keeps a cookie the browser sends back: {cookie}"
+    );
+}
+
+#[test]
+fn sign_in_is_limited_per_username_and_per_client_address_and_tells_when_to_retry() {
+    // Security review (issue 19, low): password guessing was unlimited. After 10 failures in 15
+    // minutes for one username (from anywhere), or from one client address (for any names),
+    // sign-in answers 429, even with the right password, saying when to try again.
+    let mut node = Node::init("Limits Co");
+    node.serve();
+    for name in ["vera", "mark"] {
+        let r = node.post(
+            "/api/v1/users",
+            &json!({"username": name, "password": "correct horse battery", "role": "viewer"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    // One username, from ten addresses.
+    for i in 0..10 {
+        let r = sign_in_from(&node, &format!("198.51.100.{i}"), "vera", "wrong password");
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.json);
+    }
+    let limited = sign_in_from(&node, "198.51.100.200", "VERA", "correct horse battery");
+    assert_eq!(limited.status, 429, "{}", limited.json);
+    let sentence = limited.json["error"].as_str().unwrap_or("");
+    assert!(
+        sentence.contains("try again in") && sentence.contains("minute"),
+        "{sentence}"
+    );
+    let seconds: u64 = limited
+        .retry_after
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .expect("a Retry-After header in seconds");
+    assert!((1..=15 * 60).contains(&seconds), "{seconds}");
+    let other = sign_in_from(&node, "198.51.100.201", "mark", "correct horse battery");
+    assert_eq!(
+        other.status, 200,
+        "another user is not limited: {}",
+        other.json
+    );
+
+    // One address, for ten names (existing or not: the answer does not tell them apart).
+    for i in 0..10 {
+        let r = sign_in_from(&node, "203.0.113.7", &format!("guess{i}"), "wrong password");
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.json);
+        assert_eq!(r.json["error"], "wrong username or password");
+    }
+    let limited = sign_in_from(&node, "203.0.113.7", "mark", "correct horse battery");
+    assert_eq!(limited.status, 429, "{}", limited.json);
+    let elsewhere = sign_in_from(&node, "203.0.113.8", "mark", "correct horse battery");
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.json);
 }

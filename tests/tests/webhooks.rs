@@ -185,3 +185,133 @@ fn partnership_events_reach_webhooks_on_both_sides() {
     assert_eq!(removed["data"]["by"], "partner", "{removed}");
     assert_eq!(removed["data"]["name"], "Vendor Co", "{removed}");
 }
+
+#[test]
+fn a_webhook_to_a_private_address_is_refused_unless_the_node_allows_private_webhooks() {
+    // Security review (issue 19, low): a webhook is a request the node makes wherever an admin
+    // points it, so by default it may not reach the node's own host or its private network.
+    let mut node = Node::init_plain("Hooks Private");
+    node.serve();
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/hook",
+        "http://[::1]:9/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://172.16.5.4/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://100.64.0.1/hook",
+        "http://0.0.0.0/hook",
+        "http://[fe80::1]/hook",
+        "http://[fd00::1]/hook",
+        "http://2130706433/hook",
+    ] {
+        let refused = node.post(
+            "/api/v1/webhooks",
+            &json!({"url": url, "events": ["import.*"]}),
+        );
+        assert_eq!(refused.status, 422, "{url}: {}", refused.text);
+        assert_eq!(detail_fields(&refused.json), ["url"], "{url}");
+        let message = refused.json["details"][0]["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains("webhook_allow_private"),
+            "{url}: the refusal names the setting that allows it: {message}"
+        );
+    }
+    assert_eq!(
+        node.get("/api/v1/webhooks").json["items"],
+        json!([]),
+        "nothing was stored"
+    );
+    node.stop();
+    set_setting(&node, "webhook_allow_private", "true");
+    node.serve();
+    let (url, _received) = webhook_endpoint(&[]);
+    let allowed = node.post(
+        "/api/v1/webhooks",
+        &json!({"url": url, "events": ["import.*"]}),
+    );
+    assert_eq!(allowed.status, 201, "{}", allowed.text);
+}
+
+#[test]
+fn a_webhook_whose_host_resolves_to_a_private_address_is_not_delivered_to() {
+    // The check at creation is not enough: a name may resolve to 127.0.0.1 later (or at once:
+    // `localhost`). The webhook is stored directly (as one made before the check, or with a
+    // name that resolved elsewhere then); the node must check the address it connects to.
+    let mut node = Node::init_plain("Hooks Rebound");
+    set_setting(&node, "webhook_retry_base_ms", "50");
+    let (url, received) = webhook_endpoint(&[]);
+    let url = url.replace("127.0.0.1", "localhost");
+    {
+        let store = cosell::store::Store::open(&node.dir().join("cosell.redb")).expect("store");
+        cosell::domain::webhooks::create(&store, &url, vec!["import.*".to_string()], None, 0)
+            .expect("webhook");
+    }
+    node.serve();
+    let id = node.get("/api/v1/webhooks").json["items"][0]["id"]
+        .as_str()
+        .expect("the stored webhook")
+        .to_string();
+    let csv = "name,domain\nAcme,acme.com\n";
+    assert_eq!(
+        node.post_csv("/api/v1/import/accounts", csv.as_bytes())
+            .status,
+        200
+    );
+    let log = wait_for(Duration::from_secs(30), || {
+        let r = node.get(&format!("/api/v1/webhooks/{id}/deliveries"));
+        let item = r.json["items"][0].clone();
+        (item["status"] == "failed" || item["status"] == "delivered").then_some(item)
+    })
+    .expect("the delivery ends");
+    assert_eq!(log["status"], "failed", "{log}");
+    let error = log["last_error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("private") && error.contains("webhook_allow_private"),
+        "{log}"
+    );
+    assert!(
+        received.try_recv().is_err(),
+        "the endpoint on loopback got nothing"
+    );
+}
+
+#[test]
+fn a_redirect_is_not_followed_and_counts_as_a_failed_attempt() {
+    // A 3xx would send the signed event (and the node's request) wherever the endpoint says,
+    // private addresses included; the node does not follow it and tries again later.
+    let mut node = Node::init("Hooks Redirected");
+    set_setting(&node, "webhook_retry_base_ms", "50");
+    node.serve();
+    let (url, received) = webhook_endpoint(&[302]);
+    let created = node.post(
+        "/api/v1/webhooks",
+        &json!({"url": url, "events": ["import.*"]}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["id"].as_str().expect("id").to_string();
+    let csv = "name,domain\nAcme,acme.com\n";
+    assert_eq!(
+        node.post_csv("/api/v1/import/accounts", csv.as_bytes())
+            .status,
+        200
+    );
+    let log = wait_for(Duration::from_secs(30), || {
+        let r = node.get(&format!("/api/v1/webhooks/{id}/deliveries"));
+        let item = r.json["items"][0].clone();
+        (item["status"] == "delivered").then_some(item)
+    })
+    .expect("delivered on a later attempt");
+    assert_eq!(log["attempts"], 2, "the 302 was a failed attempt: {log}");
+    let first = received
+        .recv_timeout(Duration::from_secs(5))
+        .expect("first");
+    let second = received
+        .recv_timeout(Duration::from_secs(5))
+        .expect("retry");
+    assert_eq!(
+        first.header("X-Cosell-Delivery"),
+        second.header("X-Cosell-Delivery")
+    );
+}

@@ -36,6 +36,11 @@ pub struct Config {
     /// time). Env: `COSELL_WEBHOOK_RETRY_BASE_MS`.
     #[serde(default = "webhook_retry_base_ms_default")]
     pub webhook_retry_base_ms: u64,
+    /// Let webhooks reach the node's own host and private networks (loopback, private, link-local,
+    /// CGNAT addresses; default false: such URLs are refused, also when a name resolves to one
+    /// at delivery time). Env: `COSELL_WEBHOOK_ALLOW_PRIVATE`.
+    #[serde(default)]
+    pub webhook_allow_private: bool,
     /// Days an invitation to a deal waits for an answer before it expires (fractions allowed).
     /// Env: `COSELL_INVITATION_EXPIRY_DAYS`.
     #[serde(default = "invitation_expiry_days_default")]
@@ -116,6 +121,7 @@ impl Config {
             p2p: p2p_default(),
             default_currency: currency_default(),
             webhook_retry_base_ms: webhook_retry_base_ms_default(),
+            webhook_allow_private: false,
             invitation_expiry_days: invitation_expiry_days_default(),
             registration_protection_days: registration_protection_days_default(),
             registration_sla_hours: registration_sla_hours_default(),
@@ -126,7 +132,10 @@ impl Config {
         }
     }
 
-    /// Reads `cosell.toml`, then applies `COSELL_*` environment overrides, then validates.
+    /// Reads `cosell.toml`, then applies `COSELL_*` environment overrides, then validates. The
+    /// process-wide setting among them (`webhook_allow_private`, which webhook creation and
+    /// delivery both read) takes effect here: one process serves one node, and the settings
+    /// are loaded once, before anything is served.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -136,6 +145,7 @@ impl Config {
         config
             .validate()
             .with_context(|| format!("{} is not valid", path.display()))?;
+        crate::domain::webhooks::set_allow_private(config.webhook_allow_private);
         Ok(config)
     }
 
@@ -175,14 +185,18 @@ impl Config {
         if let Some(v) = var("COSELL_REGISTRATION_SLA_HOURS") {
             self.registration_sla_hours = parsed("COSELL_REGISTRATION_SLA_HOURS", v)?;
         }
+        fn flag(key: &str, value: String) -> Result<bool> {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => Ok(true),
+                "0" | "false" | "no" | "" => Ok(false),
+                _ => anyhow::bail!("environment variable {key}={value:?} must be true or false"),
+            }
+        }
         if let Some(v) = var("COSELL_AUTO_ACCEPT_INVITATIONS") {
-            self.auto_accept_invitations = match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" => true,
-                "0" | "false" | "no" | "" => false,
-                _ => anyhow::bail!(
-                    "environment variable COSELL_AUTO_ACCEPT_INVITATIONS={v:?} must be true or false"
-                ),
-            };
+            self.auto_accept_invitations = flag("COSELL_AUTO_ACCEPT_INVITATIONS", v)?;
+        }
+        if let Some(v) = var("COSELL_WEBHOOK_ALLOW_PRIVATE") {
+            self.webhook_allow_private = flag("COSELL_WEBHOOK_ALLOW_PRIVATE", v)?;
         }
         if let Some(v) = var("COSELL_MAPPING_INTERVAL_HOURS") {
             self.mapping_interval_hours = parsed("COSELL_MAPPING_INTERVAL_HOURS", v)?;
@@ -291,6 +305,10 @@ impl Config {
              default_currency = {:?}\n\n\
              # First wait before a failed webhook delivery is retried (ms); it doubles each time.\n\
              webhook_retry_base_ms = {}\n\n\
+             # Let webhooks reach this host and private networks (127.0.0.1, 10.x, 192.168.x,\n\
+             # link-local, CGNAT…). Off by default: a webhook is a request the node makes\n\
+             # wherever an admin points it.\n\
+             webhook_allow_private = {}\n\n\
              # Days an invitation to a deal waits for an answer before it expires.\n\
              invitation_expiry_days = {:?}\n\n\
              # Days an approved deal registration protects its partner (renewed on re-approval).\n\
@@ -312,6 +330,7 @@ impl Config {
             self.http,
             self.default_currency,
             self.webhook_retry_base_ms,
+            self.webhook_allow_private,
             self.invitation_expiry_days,
             self.registration_protection_days,
             self.registration_sla_hours,
@@ -344,6 +363,30 @@ mod tests {
         assert!(back.validate().is_ok());
         back.invitation_expiry_days = 0.0;
         assert!(back.validate().is_err());
+    }
+
+    #[test]
+    fn private_webhooks_are_off_by_default_and_the_file_or_the_environment_turns_them_on() {
+        let written = Config::new("Acme").to_toml();
+        assert!(
+            written.contains("\nwebhook_allow_private = false\n"),
+            "{written}"
+        );
+        let mut c: Config = toml::from_str(&written).expect("toml");
+        assert!(!c.webhook_allow_private);
+        let on: Config = toml::from_str(&written.replace(
+            "webhook_allow_private = false",
+            "webhook_allow_private = true",
+        ))
+        .expect("toml");
+        assert!(on.webhook_allow_private);
+        c.apply_env(|k| (k == "COSELL_WEBHOOK_ALLOW_PRIVATE").then(|| "true".to_string()))
+            .expect("env");
+        assert!(c.webhook_allow_private);
+        let err = c
+            .apply_env(|k| (k == "COSELL_WEBHOOK_ALLOW_PRIVATE").then(|| "maybe".to_string()))
+            .expect_err("not a flag");
+        assert!(err.to_string().contains("must be true or false"), "{err}");
     }
 
     #[test]

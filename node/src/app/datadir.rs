@@ -94,20 +94,64 @@ fn temporary(path: &Path) -> PathBuf {
 }
 
 /// Writes a file through a temporary file and a rename (readers see the old or the new content).
+/// The temporary file is always a new file, created with `mode` (O_CREAT | O_EXCL | O_NOFOLLOW):
+/// whatever was at its path (a file a crash left, a symlink someone planted) is removed first,
+/// never written through, so the contents cannot be sent elsewhere nor made readable by others.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     let tmp = temporary(path);
-    {
-        let mut f = fs::OpenOptions::new()
+    let create = || {
+        fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .mode(mode)
             .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+    };
+    {
+        let mut f = match create() {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Removing a symlink removes the link itself, not what it points to.
+                fs::remove_file(&tmp)
+                    .and_then(|()| create())
+                    .with_context(|| format!("cannot write {}", tmp.display()))?
+            }
+            created => created.with_context(|| format!("cannot write {}", tmp.display()))?,
+        };
+        // The umask may have narrowed `mode` at creation; it is never widened beyond `mode`.
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(contents)?;
         f.sync_all()?;
     }
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_never_writes_through_a_symlink_planted_at_its_temporary_file() {
+        // Security review (issue 19, low): the temporary file was opened with create + truncate,
+        // which follows a symlink: whoever could write the directory could make the node write
+        // its key (or truncate any file the node may write) elsewhere.
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep me").expect("victim");
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).expect("mode");
+        let key = dir.path().join("identity.key");
+        std::os::unix::fs::symlink(&victim, temporary(&key)).expect("symlink");
+        write_private(&key, b"secret").expect("write");
+        assert_eq!(fs::read_to_string(&victim).expect("victim"), "keep me");
+        assert_eq!(
+            fs::metadata(&victim).expect("victim").permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(fs::read_to_string(&key).expect("key"), "secret");
+        let meta = fs::symlink_metadata(&key).expect("key");
+        assert!(meta.file_type().is_file(), "a plain file, not the symlink");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(!temporary(&key).exists());
+    }
 }

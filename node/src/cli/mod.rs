@@ -291,7 +291,8 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
         let store = Store::open(&dir.database())?;
         let token = create_token(&store, "admin token from init", Role::Admin, now_ms())?;
         drop(store);
-        write_private(&dir.admin_token(), format!("{token}\n").as_bytes())?;
+        let line = zeroize::Zeroizing::new(format!("{}\n", token.as_str()));
+        write_private(&dir.admin_token(), line.as_bytes())?;
         crate::app::datadir::write_atomic(&dir.config(), config.to_toml().as_bytes(), 0o644)?;
         let identity = Identity::generate()?;
         identity.save(&dir.identity_key())?;

@@ -164,14 +164,14 @@ pub fn create_invite(
         partner_type,
         ttl_ms,
     } = invite;
-    let mut secret = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+    let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, secret.as_mut());
     let payload = InvitePayload {
         v: 1,
         inviter,
         name,
         addrs,
-        secret: hex::encode(secret),
+        secret: hex::encode(secret.as_slice()),
         expires_ms: now_ms + ttl_ms,
     };
     let bytes = serde_json::to_vec(&payload)?;
@@ -277,10 +277,14 @@ pub fn join_request(
     name: &str,
     addrs: Vec<String>,
 ) -> Result<JoinRequest, InviteError> {
-    let secret: [u8; 32] = hex::decode(&payload.secret)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(InviteError::Malformed)?;
+    let decoded =
+        zeroize::Zeroizing::new(hex::decode(&payload.secret).map_err(|_| InviteError::Malformed)?);
+    let secret: zeroize::Zeroizing<[u8; 32]> = zeroize::Zeroizing::new(
+        decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| InviteError::Malformed)?,
+    );
     let key = invite_key(&secret);
     let mut nonce = [0u8; JOIN_NONCE_BYTES];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);

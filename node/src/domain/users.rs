@@ -1,7 +1,7 @@
 //! People who sign in to the web UI: users with a role and an argon2 password hash, and their
-//! browser sessions. A session is a random id in an HttpOnly, SameSite=Strict cookie; the
-//! database keeps only its SHA-256, with the user, role, expiry and a CSRF token that every
-//! write made with the cookie must echo in `X-CSRF-Token`.
+//! browser sessions. A session is a random id in an HttpOnly, SameSite=Strict cookie (Secure when
+//! the node is served over HTTPS); the database keeps only its SHA-256, with the user, role,
+//! expiry and a CSRF token that every write made with the cookie must echo in `X-CSRF-Token`.
 
 use crate::domain::auth::{token_hash, Role};
 use crate::store::tables::{SESSIONS, USERS};
@@ -48,9 +48,9 @@ pub struct Session {
 }
 
 fn random_hex(bytes: usize) -> String {
-    let mut raw = vec![0u8; bytes];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-    hex::encode(raw)
+    let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, raw.as_mut_slice());
+    hex::encode(raw.as_slice())
 }
 
 /// Checks a username's shape.
@@ -151,14 +151,32 @@ pub fn delete_user(store: &Store, username: &str) -> Result<bool> {
     Ok(existed)
 }
 
+/// The argon2 hash (this build's parameters) of a random password nobody knows: sign-in
+/// verifies against it when the username is unknown, so an unknown name costs the same work as
+/// a wrong password and the answer's timing does not tell which names exist.
+fn unknown_user_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default()
+            .hash_password(random_hex(32).as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
 /// Checks a username and password; on success starts a session and returns its id (for the
-/// cookie) and the session. A wrong name and a wrong password get the same answer.
+/// cookie) and the session. A wrong name and a wrong password get the same answer, after the
+/// same argon2 work.
 pub fn sign_in(
     store: &Store,
     username: &str,
     password: &str,
     now_ms: u64,
 ) -> Result<Option<(String, Session)>> {
+    if password.len() > PASSWORD_BYTES_MAX {
+        return Ok(None);
+    }
     let username = username.trim().to_lowercase();
     let user: Option<User> = {
         let txn = store.read()?;
@@ -170,12 +188,16 @@ pub fn sign_in(
             None => None,
         }
     };
-    let Some(user) = user else { return Ok(None) };
+    let Some(user) = user else {
+        if let Ok(parsed) = PasswordHash::new(unknown_user_hash()) {
+            let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
+        }
+        return Ok(None);
+    };
     let parsed = PasswordHash::new(&user.password_hash).map_err(|e| anyhow!("stored hash: {e}"))?;
-    if password.len() > PASSWORD_BYTES_MAX
-        || Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
+    if Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
     {
         return Ok(None);
     }
@@ -216,4 +238,36 @@ pub fn sign_out(store: &Store, id: &str) -> Result<()> {
     txn.open_table(SESSIONS)?.remove(token_hash(id).as_str())?;
     txn.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn an_unknown_username_costs_the_same_password_check_as_a_wrong_password() {
+        // Security review (issue 19, low): an unknown name was answered at once and a wrong
+        // password after an argon2 verification, so the time told which names exist.
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        create_user(&store, "vera", "correct horse battery", Role::Viewer, 1).expect("user");
+        let fastest = |name: &str| -> Duration {
+            (0..3)
+                .map(|_| {
+                    let started = Instant::now();
+                    let answer = sign_in(&store, name, "wrong password", 2).expect("sign in");
+                    assert!(answer.is_none(), "{name}");
+                    started.elapsed()
+                })
+                .min()
+                .expect("three runs")
+        };
+        let known = fastest("vera");
+        let unknown = fastest("nobody");
+        assert!(
+            unknown * 3 >= known,
+            "an unknown name took {unknown:?}, a wrong password {known:?}"
+        );
+    }
 }

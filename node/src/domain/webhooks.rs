@@ -4,6 +4,13 @@
 //! `X-Cosell-Signature: sha256=<hex>`). A failed delivery (connection error or non-2xx) is retried
 //! with exponential backoff; every attempt is written to the delivery log in redb, with the body
 //! while the delivery is pending, so a restart resumes it.
+//!
+//! A webhook is a request the node makes wherever an admin points it, so unless the node's
+//! settings say `webhook_allow_private = true` it may not reach the node's own host or a private
+//! network ([`forbidden_address`]): such a URL is refused when the webhook is created
+//! ([`check_destination`]), and every delivery connects only to addresses that pass the same
+//! check after DNS resolution (a name may resolve to 127.0.0.1, or change what it resolves to).
+//! Redirects are not followed: a 3xx answer is a failed attempt.
 
 use crate::clock::Clock;
 use crate::domain::events::{pattern_matches, Event, EventBus};
@@ -14,9 +21,12 @@ use hmac::{Hmac, Mac};
 use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
 
 /// Attempts per delivery, the first included.
 pub const DELIVERY_ATTEMPTS_MAX: u32 = 6;
@@ -40,8 +50,9 @@ pub struct Webhook {
     pub url: String,
     /// Event kinds or patterns (`deal.*`, `*`).
     pub events: Vec<String>,
-    /// The HMAC key. Shown once, when the webhook is created.
-    pub secret: String,
+    /// The HMAC key. Shown once, when the webhook is created; wiped from memory when dropped
+    /// (every event loads every webhook).
+    pub secret: Zeroizing<String>,
     /// When it was created.
     pub created_at_ms: u64,
 }
@@ -71,6 +82,155 @@ pub struct Delivery {
     pub body: Option<String>,
 }
 
+/// Whether webhooks may reach private addresses: the node's `webhook_allow_private` setting.
+/// Process-wide, since one process serves one node; set when the settings are loaded
+/// ([`set_allow_private`]).
+static ALLOW_PRIVATE: AtomicBool = AtomicBool::new(false);
+
+/// Sets whether webhooks may reach private addresses (`webhook_allow_private`).
+pub fn set_allow_private(allow: bool) {
+    ALLOW_PRIVATE.store(allow, Ordering::Relaxed);
+}
+
+/// Whether webhooks may reach private addresses (`webhook_allow_private`).
+pub fn allow_private() -> bool {
+    ALLOW_PRIVATE.load(Ordering::Relaxed)
+}
+
+/// What kind of address `ip` is, when a webhook may not go there by default: the node's own
+/// host (loopback, unspecified), its networks (private, link-local, shared/CGNAT, unique local)
+/// and addresses no single host answers (multicast, broadcast, reserved). IPv4 addresses
+/// inside IPv6 (mapped, NAT64) are judged as IPv4.
+pub fn forbidden_address(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    Some(match (a, b) {
+        (127, _) => "loopback",
+        (0, _) => "unspecified",
+        (10, _) | (192, 168) => "private",
+        (172, b) if (16..32).contains(&b) => "private",
+        (169, 254) => "link-local",
+        (100, b) if (64..128).contains(&b) => "shared (carrier-grade NAT)",
+        (224..=239, _) => "multicast",
+        (240..=255, _) => "reserved or broadcast",
+        _ => return None,
+    })
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return forbidden_v4(v4);
+    }
+    let segments = ip.segments();
+    // 64:ff9b::/96, NAT64: the IPv4 address in the last 32 bits is the one reached.
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let o = ip.octets();
+        return forbidden_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    Some(if ip.is_loopback() {
+        "loopback"
+    } else if ip.is_unspecified() {
+        "unspecified"
+    } else if segments[0] & 0xffc0 == 0xfe80 {
+        "link-local"
+    } else if segments[0] & 0xfe00 == 0xfc00 || segments[0] & 0xffc0 == 0xfec0 {
+        "private (unique local)"
+    } else if ip.is_multicast() {
+        "multicast"
+    } else {
+        return None;
+    })
+}
+
+/// The sentence for a destination refused as `why`.
+fn refused(what: &str, ip: IpAddr, why: &str) -> String {
+    format!(
+        "{what} is {ip}, a {why} address: webhooks may not reach the node's own host or a \
+         private network unless `webhook_allow_private = true` is set in cosell.toml \
+         (or COSELL_WEBHOOK_ALLOW_PRIVATE=true)"
+    )
+}
+
+/// Checks where a webhook URL points (after [`validate_url`]): unless `allow_private`, a URL
+/// whose host is, or resolves to, a [`forbidden_address`] is refused with a sentence. Resolves
+/// the host name (blocking). A name that does not resolve now passes: every delivery checks the
+/// addresses it connects to again.
+pub fn check_destination(url: &str, allow_private: bool) -> Result<(), String> {
+    if allow_private {
+        return Ok(());
+    }
+    let parsed = url::Url::parse(url).map_err(|e| format!("'{url}' is not a valid URL: {e}"))?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<IpAddr> = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
+        Some(url::Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
+        Some(url::Host::Domain(name)) => match (name, port).to_socket_addrs() {
+            Ok(found) => found.map(|a| a.ip()).collect(),
+            Err(_) => Vec::new(),
+        },
+        None => return Err(format!("'{url}' has no host")),
+    };
+    for ip in addrs {
+        if let Some(why) = forbidden_address(ip) {
+            let host = parsed.host_str().unwrap_or_default();
+            let what = if host.trim_matches(['[', ']']) == ip.to_string() {
+                "the host".to_string()
+            } else {
+                format!("an address of {host}")
+            };
+            return Err(refused(&what, ip, why));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `netloc` (`host:port`) for a delivery, keeping only the addresses a webhook may
+/// reach; an error naming the address when none is left. The agent connects only to what this
+/// returns, so a name cannot pass a check and then resolve elsewhere.
+fn resolve_for_delivery(netloc: &str, allow_private: bool) -> std::io::Result<Vec<SocketAddr>> {
+    let found: Vec<SocketAddr> = netloc.to_socket_addrs()?.collect();
+    if allow_private {
+        return Ok(found);
+    }
+    let mut first_refusal = None;
+    let allowed: Vec<SocketAddr> = found
+        .into_iter()
+        .filter(|a| match forbidden_address(a.ip()) {
+            Some(why) => {
+                first_refusal.get_or_insert_with(|| {
+                    let host = netloc.rsplit_once(':').map_or(netloc, |(h, _)| h);
+                    refused(&format!("an address of {host}"), a.ip(), why)
+                });
+                false
+            }
+            None => true,
+        })
+        .collect();
+    match (allowed.is_empty(), first_refusal) {
+        (true, Some(sentence)) => Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            sentence,
+        )),
+        _ => Ok(allowed),
+    }
+}
+
+/// The HTTP client of deliveries: a timeout, no redirects, and only the addresses
+/// [`resolve_for_delivery`] lets through.
+fn delivery_agent(allow_private: bool) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(DELIVERY_TIMEOUT)
+        .redirects(0)
+        .resolver(move |netloc: &str| resolve_for_delivery(netloc, allow_private))
+        .build()
+}
+
 /// Checks a webhook URL: http or https, with a host.
 pub fn validate_url(url: &str) -> Result<(), String> {
     let rest = url
@@ -94,13 +254,13 @@ pub fn create(
     secret: Option<String>,
     now_ms: u64,
 ) -> Result<Webhook> {
-    let secret = match secret {
+    let secret = match secret.map(Zeroizing::new) {
         Some(s) if s.len() >= 16 => s,
         Some(_) => bail!("the secret must be at least 16 characters"),
         None => {
-            let mut raw = [0u8; 24];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-            format!("whsec_{}", hex::encode(raw))
+            let mut raw = Zeroizing::new([0u8; 24]);
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, raw.as_mut());
+            Zeroizing::new(format!("whsec_{}", hex::encode(raw.as_slice())))
         }
     };
     let hook = Webhook {
@@ -362,9 +522,7 @@ async fn attempt(
     while delivery.attempts < DELIVERY_ATTEMPTS_MAX {
         delivery.attempts += 1;
         let timestamp = clock.now_ms();
-        let request = ureq::AgentBuilder::new()
-            .timeout(DELIVERY_TIMEOUT)
-            .build()
+        let request = delivery_agent(allow_private())
             .post(&hook.url)
             .set("Content-Type", "application/json")
             .set("User-Agent", concat!("cosell/", env!("CARGO_PKG_VERSION")))
@@ -381,10 +539,18 @@ async fn attempt(
                 .await;
         delivery.last_attempt_at_ms = clock.now_ms();
         match outcome {
-            Ok(Ok(response)) => {
+            Ok(Ok(response)) if (200..300).contains(&response.status()) => {
                 delivery.last_status = Some(response.status());
                 delivery.last_error = None;
                 delivery.status = "delivered".to_string();
+            }
+            Ok(Ok(response)) => {
+                // A 3xx (redirects are not followed) or another answer that is no success.
+                let code = response.status();
+                delivery.last_status = Some(code);
+                delivery.last_error = Some(format!(
+                    "the endpoint answered HTTP {code} (redirects are not followed)"
+                ));
             }
             Ok(Err(e)) if matches!(*e, ureq::Error::Status(..)) => {
                 let code = match *e {
@@ -435,6 +601,107 @@ mod tests {
             sig,
             format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
         );
+    }
+
+    #[test]
+    fn loopback_private_link_local_cgnat_unspecified_and_multicast_addresses_are_forbidden() {
+        for (ip, why) in [
+            ("127.0.0.1", "loopback"),
+            ("127.255.0.9", "loopback"),
+            ("0.0.0.0", "unspecified"),
+            ("10.1.2.3", "private"),
+            ("172.16.0.1", "private"),
+            ("172.31.255.255", "private"),
+            ("192.168.1.1", "private"),
+            ("169.254.169.254", "link-local"),
+            ("100.64.0.1", "shared (carrier-grade NAT)"),
+            ("100.127.255.255", "shared (carrier-grade NAT)"),
+            ("224.0.0.1", "multicast"),
+            ("255.255.255.255", "reserved or broadcast"),
+            ("::1", "loopback"),
+            ("::", "unspecified"),
+            ("fe80::1", "link-local"),
+            ("fd12:3456::1", "private (unique local)"),
+            ("fc00::1", "private (unique local)"),
+            ("ff02::1", "multicast"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("::ffff:10.0.0.1", "private"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
+        ] {
+            let parsed: IpAddr = ip.parse().expect("ip");
+            assert_eq!(forbidden_address(parsed), Some(why), "{ip}");
+        }
+        for ip in [
+            "93.184.216.34",
+            "172.32.0.1",
+            "100.128.0.1",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:93.184.216.34",
+        ] {
+            let parsed: IpAddr = ip.parse().expect("ip");
+            assert_eq!(forbidden_address(parsed), None, "{ip}");
+        }
+    }
+
+    #[test]
+    fn a_destination_is_checked_after_resolution_unless_private_ones_are_allowed() {
+        let refused = check_destination("http://localhost:9000/hook", false)
+            .expect_err("localhost resolves to loopback");
+        assert!(
+            refused.contains("an address of localhost is")
+                && refused.contains("loopback")
+                && refused.contains("webhook_allow_private = true"),
+            "{refused}"
+        );
+        let refused = check_destination("http://2130706433/", false).expect_err("127.0.0.1");
+        assert!(
+            refused.starts_with("the host is 127.0.0.1, a loopback address"),
+            "{refused}"
+        );
+        assert!(check_destination("http://[::1]:80/", false).is_err());
+        assert!(check_destination("http://93.184.216.34/", false).is_ok());
+        assert!(check_destination("http://localhost:9000/hook", true).is_ok());
+
+        let error = resolve_for_delivery("localhost:9000", false).expect_err("loopback only");
+        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(
+            error.to_string().contains("webhook_allow_private"),
+            "{error}"
+        );
+        let allowed = resolve_for_delivery("127.0.0.1:9000", true).expect("allowed");
+        assert_eq!(allowed, vec![SocketAddr::from(([127, 0, 0, 1], 9000))]);
+        assert_eq!(
+            resolve_for_delivery("93.184.216.34:443", false).expect("public"),
+            vec![SocketAddr::from(([93, 184, 216, 34], 443))]
+        );
+    }
+
+    /// Compiles only for a type that wipes its memory when dropped.
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+
+    #[test]
+    fn a_webhook_secret_is_wiped_from_memory_when_dropped_and_stored_as_before() {
+        // Security review (issue 19, low): every event loads every webhook, secret included;
+        // the secrets stayed in freed memory.
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("db")).expect("store");
+        let hook = create(
+            &store,
+            "https://hooks.example.com/x",
+            vec!["*".to_string()],
+            Some("0123456789abcdef".to_string()),
+            0,
+        )
+        .expect("webhook");
+        wiped_on_drop(&hook.secret);
+        let stored = serde_json::to_value(&hook).expect("JSON");
+        assert_eq!(
+            stored["secret"], "0123456789abcdef",
+            "the stored form is unchanged"
+        );
+        let listed = list(&store).expect("list");
+        assert_eq!(listed[0].secret.as_str(), "0123456789abcdef");
     }
 
     #[test]

@@ -52,12 +52,20 @@ impl ApiError {
             details,
         }
     }
-    /// 500: our fault. The cause is logged; the caller gets a sentence without internals.
+    /// 500: our fault. The cause (the whole error chain: paths, tables, library messages) goes
+    /// to the log only, under a random incident id; the caller gets a fixed sentence with that
+    /// id, so an operator can find the cause without the caller learning it.
     pub fn internal(error: anyhow::Error) -> Self {
-        tracing::error!(error = %format!("{error:#}"), "internal error");
+        let mut raw = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+        let incident = hex::encode(raw);
+        tracing::error!(%incident, error = %format!("{error:#}"), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("internal error: {error:#}"),
+            format!(
+                "internal error (incident {incident}): the node could not finish this request; \
+                 its log names the cause under this incident id"
+            ),
         )
     }
     /// The same error with `details`, each naming what it is about.
@@ -203,5 +211,67 @@ mod json_problem_tests {
             json_data_problem(&format!("{prefix}expected value at line 1 column 1"));
         assert_eq!(sentence, "invalid JSON body: expected value");
         assert_eq!(detail, None);
+    }
+}
+
+#[cfg(test)]
+mod internal_tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_500_answers_a_fixed_sentence_and_an_incident_id_that_the_log_line_names_with_the_cause() {
+        // Security review (issue 19, low): the answer carried the whole error chain (paths,
+        // table names, library messages) to whoever made the request.
+        let log = Captured::default();
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let error = tracing::subscriber::with_default(subscriber, || {
+            ApiError::internal(
+                anyhow::anyhow!("/var/lib/cosell/cosell.redb: No space left on device")
+                    .context("cannot commit the import"),
+            )
+        });
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let sentence = error.body()["error"].as_str().unwrap_or("").to_string();
+        assert!(
+            !sentence.contains("cosell.redb")
+                && !sentence.contains("No space")
+                && !sentence.contains("cannot commit"),
+            "{sentence}"
+        );
+        let incident = sentence
+            .split_once("incident ")
+            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_alphanumeric()).next())
+            .unwrap_or_else(|| panic!("no incident id in {sentence:?}"));
+        assert!(incident.len() >= 8, "{sentence}");
+        let logged = String::from_utf8(log.0.lock().expect("log").clone()).expect("UTF-8");
+        let line = logged
+            .lines()
+            .find(|l| l.contains(incident))
+            .unwrap_or_else(|| panic!("the log does not name {incident}: {logged}"));
+        assert!(
+            line.contains("cannot commit the import: /var/lib/cosell/cosell.redb"),
+            "{line}"
+        );
+        let other = ApiError::internal(anyhow::anyhow!("again"));
+        assert_ne!(other.body()["error"], error.body()["error"], "ids differ");
     }
 }

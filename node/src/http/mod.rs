@@ -5,6 +5,7 @@
 mod audit;
 pub mod deals;
 mod error;
+mod headers;
 mod import;
 mod inbox;
 mod mapping;
@@ -16,6 +17,7 @@ mod query;
 mod records;
 mod registrations;
 mod session;
+mod throttle;
 mod webhooks;
 
 pub use error::ApiError;
@@ -23,12 +25,14 @@ pub use error::ApiError;
 use crate::domain::auth::{lookup_token, Role};
 use crate::http::metrics::Metrics;
 use crate::store::Store;
-use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request, State};
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, OriginalUri, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -110,8 +114,12 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// Builds the whole HTTP application: API, metrics, and the web UI's static files.
-pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
+/// Builds the whole HTTP application: API, metrics, and the web UI's static files; as a service
+/// that records each connection's peer address (sign-in limits count per client address).
+pub fn router(
+    state: AppState,
+    web_ui_dir: Option<PathBuf>,
+) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
     let api = Router::new()
         .route("/node", get(node_info))
         .route(
@@ -222,7 +230,10 @@ pub fn router(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         state.clone(),
         record_metrics,
     ))
+    .layer(middleware::from_fn(headers::secure))
+    .layer(Extension(Arc::new(throttle::SignInLimiter::default())))
     .with_state(state)
+    .into_make_service_with_connect_info::<SocketAddr>()
 }
 
 async fn node_info(State(state): State<AppState>) -> Json<NodeInfo> {
@@ -283,7 +294,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                 "your session has ended: sign in again",
             )));
         };
-        if is_write && csrf_presented.as_deref() != Some(session.csrf_token.as_str()) {
+        if is_write && !session::csrf_matches(csrf_presented.as_deref(), &session.csrf_token) {
             return Ok(Err(ApiError::forbidden(
                 "missing or wrong X-CSRF-Token for this session (reload the page)",
             )));

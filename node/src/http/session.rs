@@ -1,15 +1,18 @@
 //! Signing in from a browser (session cookie + CSRF token), users and API tokens (admin only).
 
+use super::throttle::{self, SignInLimiter};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::domain::auth::{create_token, list_tokens, revoke_token, Revoked, Role};
 use crate::domain::users::{self, SESSION_COOKIE, SESSION_LIFETIME_MS};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{ConnectInfo, Extension, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,33 +33,105 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn cookie(value: &str, max_age_s: u64) -> HeaderValue {
+/// Whether the browser reached the node over HTTPS: a TLS-terminating proxy in front of it says
+/// so with `X-Forwarded-Proto: https` (or `Forwarded: proto=https`). The node itself speaks
+/// plain HTTP, and its configured address is always `http://`, so the proxy's word is the only
+/// signal there is. A client that claims HTTPS over plain HTTP only gets a cookie its browser
+/// will not send back: the claim can make the cookie stricter, never looser.
+pub fn served_over_https(headers: &HeaderMap) -> bool {
+    let forwarded_proto = headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next()
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    let forwarded = headers
+        .get_all(header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("proto"))
+        .is_some_and(|(_, v)| v.trim().trim_matches('"').eq_ignore_ascii_case("https"));
+    forwarded_proto || forwarded
+}
+
+/// Whether the CSRF token a write presented is the session's, compared in constant time: the
+/// SHA-256 digests of both (always 32 bytes, so not even the length tells) are compared with
+/// `subtle`, which looks at every byte whatever it finds.
+pub fn csrf_matches(presented: Option<&str>, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let Some(presented) = presented else {
+        return false;
+    };
+    let (a, b) = (
+        Sha256::digest(presented.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    a.as_slice().ct_eq(b.as_slice()).into()
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, and `Secure` when the node is served over
+/// HTTPS ([`served_over_https`]).
+fn cookie(value: &str, max_age_s: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}"
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("cosell_session=; Max-Age=0"))
 }
 
-/// `POST /api/v1/session`: sign in; sets the session cookie, answers the CSRF token.
+/// `POST /api/v1/session`: sign in; sets the session cookie, answers the CSRF token. A wrong
+/// name and a wrong password get the same answer, in about the same time; after
+/// [`throttle::SIGN_IN_FAILURES_MAX`] attempts in [`throttle::SIGN_IN_WINDOW`] for one username
+/// or from one client address, 429 with `Retry-After` until the window ends.
 pub async fn sign_in(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<SignInLimiter>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(c) = body?;
+    let forwarded_for = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let mut keys = vec![throttle::Key::user(&c.username)];
+    keys.extend(
+        throttle::client_addr(peer.map(|Extension(ConnectInfo(a))| a), forwarded_for)
+            .map(throttle::Key::addr),
+    );
+    if let Err(wait) = limiter.attempt(&keys, std::time::Instant::now()) {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many failed sign-ins for this username or from this address: try again in {}",
+                throttle::minutes(wait)
+            ),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return Ok(response);
+    }
     let now = crate::clock::now_ms();
     let result =
         blocking(move || Ok(users::sign_in(&state.store, &c.username, &c.password, now)?)).await?;
     let Some((id, session)) = result else {
         return Err(ApiError::unauthorized("wrong username or password"));
     };
+    limiter.succeeded(&keys);
     let mut response = Json(json!({
         "username": session.username, "role": session.role, "csrf_token": session.csrf_token,
         "expires_at_ms": session.expires_at_ms,
     }))
     .into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, cookie(&id, SESSION_LIFETIME_MS / 1000));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(&id, SESSION_LIFETIME_MS / 1000, served_over_https(&headers)),
+    );
     Ok(response)
 }
 
@@ -70,13 +145,14 @@ pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let secure = served_over_https(&headers);
     if let Some(id) = session_cookie(&headers) {
         blocking(move || Ok(users::sign_out(&state.store, &id)?)).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, cookie("", 0));
+        .insert(header::SET_COOKIE, cookie("", 0, secure));
     Ok(response)
 }
 
@@ -175,7 +251,7 @@ pub async fn create_api_token(
         blocking(move || Ok(create_token(&state.store, new.name.trim(), role, now)?)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": token, "role": role})),
+        Json(json!({"token": token.as_str(), "role": role})),
     ))
 }
 
@@ -206,5 +282,66 @@ pub async fn revoke_api_token(
         Revoked::LastAdmin => Err(ApiError::conflict(
             "this is the last admin token; create another admin token before revoking it",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csrf_token_is_compared_in_constant_time_and_only_the_exact_token_passes() {
+        // Security review (issue 19, low): the token was compared with `!=`, which returns at
+        // the first differing byte. `csrf_matches` compares SHA-256 digests with `subtle`.
+        let token = "7da2d5f1101f1ccd6c77d8f442c6787f";
+        assert!(csrf_matches(Some(token), token));
+        assert!(!csrf_matches(
+            Some("7da2d5f1101f1ccd6c77d8f442c6787e"),
+            token
+        ));
+        assert!(!csrf_matches(
+            Some("7da2d5f1101f1ccd6c77d8f442c6787"),
+            token
+        ));
+        assert!(!csrf_matches(Some(""), token));
+        assert!(!csrf_matches(None, token));
+    }
+
+    #[test]
+    fn the_cookie_is_secure_when_the_request_came_over_https() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (k, v) in pairs {
+                map.append(*k, HeaderValue::from_static(v));
+            }
+            map
+        };
+        assert!(served_over_https(&headers(&[(
+            "x-forwarded-proto",
+            "https"
+        )])));
+        assert!(served_over_https(&headers(&[(
+            "x-forwarded-proto",
+            "HTTPS, http"
+        )])));
+        assert!(served_over_https(&headers(&[(
+            "forwarded",
+            "for=1.2.3.4;proto=https"
+        )])));
+        assert!(!served_over_https(&headers(&[(
+            "x-forwarded-proto",
+            "http"
+        )])));
+        assert!(!served_over_https(&headers(&[])));
+        let secure = cookie("abc", 60, true);
+        assert!(
+            secure.to_str().unwrap_or("").ends_with("; Secure"),
+            "{secure:?}"
+        );
+        let plain = cookie("abc", 60, false);
+        assert!(
+            !plain.to_str().unwrap_or("").contains("Secure"),
+            "{plain:?}"
+        );
     }
 }

@@ -47,7 +47,16 @@ pub async fn create(
     caller.require(Role::Admin)?;
     let Json(new) = body?;
     let mut details = Vec::new();
-    if let Err(e) = webhooks::validate_url(new.url.trim()) {
+    let url = new.url.trim().to_string();
+    let checked = match webhooks::validate_url(&url) {
+        Err(e) => Err(e),
+        Ok(()) => {
+            let url = url.clone();
+            blocking(move || Ok(webhooks::check_destination(&url, webhooks::allow_private())))
+                .await?
+        }
+    };
+    if let Err(e) = checked {
         details.push(json!({"field": "url", "message": e}));
     }
     let events = if new.events.is_empty() {
@@ -63,7 +72,6 @@ pub async fn create(
     if !details.is_empty() {
         return Err(ApiError::unprocessable("invalid webhook", details));
     }
-    let url = new.url.trim().to_string();
     let secret = new.secret;
     let hook = blocking(move || {
         webhooks::create(&state.store, &url, events, secret, crate::clock::now_ms())
@@ -71,7 +79,7 @@ pub async fn create(
     })
     .await?;
     let mut answer = public(&hook);
-    answer["secret"] = json!(hook.secret);
+    answer["secret"] = json!(hook.secret.as_str());
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
