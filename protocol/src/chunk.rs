@@ -7,7 +7,8 @@
 //! lengths of every column without expanding any run: time linear in the chunk's length, no
 //! allocation. The caller compares the totals with [`crate::limits`] and refuses the change
 //! before Automerge reads it. Encodings Automerge would mishandle (a run length whose negation
-//! overflows, a null run longer than `isize`) are refused here too.
+//! overflows, a null run longer than `isize`, an actor index past the change's actors, which
+//! `Change::decode` unwraps) are refused here too.
 //!
 //! Layout (<https://alexjg.github.io/automerge-storage-docs/#change-chunks>): magic bytes,
 //! checksum (4 bytes), chunk type, uLEB128 data length, then in the data: dependencies (count,
@@ -69,6 +70,8 @@ pub(crate) fn declared_size(chunk: &[u8]) -> Result<Declared, &'static str> {
         let actor = r.len()?;
         r.take(actor)?;
     }
+    // Actor columns index the change's actor (0) and its other actors (1…).
+    let actors = (others as u64).saturating_add(1);
     // The column metadata, then the column data. Each (spec, length) pair takes at least two
     // bytes, so the loops over them are bounded by the chunk's length.
     let columns = r.uleb()?;
@@ -97,7 +100,8 @@ pub(crate) fn declared_size(chunk: &[u8]) -> Result<Declared, &'static str> {
                 declared.preds = declared.preds.saturating_add(sum);
                 items
             }
-            TYPE_ACTOR | TYPE_INTEGER | TYPE_VALUE_META => rle_items(column, Value::Uint)?.0,
+            TYPE_ACTOR => rle_items(column, Value::Actor(actors))?.0,
+            TYPE_INTEGER | TYPE_VALUE_META => rle_items(column, Value::Uint)?.0,
             TYPE_DELTA => rle_items(column, Value::Int)?.0,
             TYPE_STRING => rle_items(column, Value::Str)?.0,
             // Raw values: read by length from value metadata, never expanded.
@@ -116,6 +120,8 @@ enum Value {
     Uint,
     Int,
     Str,
+    /// An actor index, below the number of actors the change names.
+    Actor(u64),
 }
 
 /// Number of items in a run-length column (null runs included), and the sum of its values
@@ -126,6 +132,10 @@ fn rle_items(column: &[u8], value: Value) -> Result<(u64, u64), &'static str> {
     let read_value = |r: &mut Reader<'_>| -> Result<u64, &'static str> {
         match value {
             Value::Uint => r.uleb(),
+            Value::Actor(actors) => match r.uleb()? {
+                index if index < actors => Ok(0),
+                _ => Err("actor index out of range"),
+            },
             Value::Int => r.sleb().map(|_| 0),
             Value::Str => {
                 let len = r.len()?;
