@@ -8,7 +8,7 @@
 //! participant set only grows, so a change accepted by one honest replica is accepted by every
 //! honest replica that has its causal past (the rule table is in SECURITY.md).
 
-use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::legacy::{ElementId, Key, ObjectId, Op, OpType};
 use automerge::{ActorId, ExpandedChange, ObjType, ScalarValue};
 use std::collections::{BTreeMap, HashMap};
 
@@ -81,7 +81,8 @@ pub(crate) struct ParticipantFacts {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Authority {
     origin: Option<NodeId>,
-    objects: HashMap<(u64, u32), Class>,
+    /// Every object with its owner class and its kind (map or list).
+    objects: HashMap<(u64, u32), (Class, ObjType)>,
     /// Participants in the order they were added; `Class` refers to them by index.
     nodes: Vec<(NodeId, ParticipantFacts)>,
     by_node: BTreeMap<NodeId, u32>,
@@ -93,7 +94,7 @@ pub(crate) struct Authority {
 #[derive(Default)]
 struct Delta {
     origin: Option<NodeId>,
-    objects: Vec<((u64, u32), Class)>,
+    objects: Vec<((u64, u32), (Class, ObjType))>,
     /// New participants; they get indices `nodes.len()`, `nodes.len() + 1`, ….
     participants: Vec<NodeId>,
     roles: Vec<(u32, Role)>,
@@ -159,13 +160,14 @@ impl Authority {
         };
         let start_op = change.start_op.get();
         for (n, op) in change.operations.iter().enumerate() {
-            let class = self.class_of(&op.obj, &change.actor_id, actor_index, &delta)?;
+            let (class, kind) = self.class_of(&op.obj, &change.actor_id, actor_index, &delta)?;
+            check_shape(kind, op)?;
             let created =
                 self.check_op(genesis, &mut author, class, &op.key, &op.action, &mut delta)?;
-            if let Some(child) = created {
+            if let (Some(child), OpType::Make(kind)) = (created, &op.action) {
                 delta
                     .objects
-                    .push(((start_op + n as u64, actor_index), child));
+                    .push(((start_op + n as u64, actor_index), (child, *kind)));
             }
         }
         if genesis {
@@ -192,8 +194,8 @@ impl Authority {
         if let Some(origin) = delta.origin {
             self.origin = Some(origin);
         }
-        for (id, class) in delta.objects {
-            self.objects.insert(id, class);
+        for (id, object) in delta.objects {
+            self.objects.insert(id, object);
         }
         for node in delta.participants {
             // Indices were handed out under PARTICIPANTS_MAX, so this never saturates.
@@ -237,13 +239,13 @@ impl Authority {
         change_actor: &ActorId,
         change_actor_index: u32,
         delta: &Delta,
-    ) -> Result<Class, Denied> {
+    ) -> Result<(Class, ObjType), Denied> {
         let unknown = Denied {
             path: String::new(),
             rule: "the change writes to an object this document does not have",
         };
         let op = match obj {
-            ObjectId::Root => return Ok(Class::Root),
+            ObjectId::Root => return Ok((Class::Root, ObjType::Map)),
             ObjectId::Id(op) => op,
         };
         let actor_index = if op.1 == *change_actor {
@@ -252,15 +254,15 @@ impl Authority {
             self.actors.get(&op.1).ok_or(unknown.clone())?.0
         };
         let key = (op.0, actor_index);
-        if let Some(class) = self.objects.get(&key) {
-            return Ok(*class);
+        if let Some(object) = self.objects.get(&key) {
+            return Ok(*object);
         }
         delta
             .objects
             .iter()
             .rev()
             .find(|(id, _)| *id == key)
-            .map(|(_, class)| *class)
+            .map(|(_, object)| *object)
             .ok_or(unknown)
     }
 
@@ -478,6 +480,33 @@ struct Author<'a> {
     /// Whether the participant list has the author: always after the genesis, and in the genesis
     /// once its `participants/<author>` entry is read.
     listed: bool,
+}
+
+/// Checks that `op` is one a deal document is made of, on an object of the right kind: maps,
+/// lists and plain values (what the typed API writes), map keys on maps, elements on lists.
+/// Automerge panics on some other shapes a change can carry (a map key on a list), and text,
+/// tables, counters and marks have no place in a deal.
+fn check_shape(kind: ObjType, op: &Op) -> Result<(), Denied> {
+    let deny = |rule| {
+        Err(Denied {
+            path: key_text(&op.key),
+            rule,
+        })
+    };
+    let value = match &op.action {
+        OpType::Make(ObjType::Map | ObjType::List) => true,
+        OpType::Put(v) => !matches!(v, ScalarValue::Counter(_) | ScalarValue::Unknown { .. }),
+        OpType::Delete => false,
+        _ => return deny("a deal holds maps, lists and plain values only"),
+    };
+    match (kind, &op.key, op.insert) {
+        (ObjType::Map, Key::Map(_), false) => Ok(()),
+        (ObjType::List, Key::Seq(ElementId::Id(_)), false) => Ok(()),
+        (ObjType::List, Key::Seq(_), true) if value => Ok(()),
+        (ObjType::Map, _, _) => deny("a map takes keys"),
+        (ObjType::List, _, _) => deny("a list takes elements, and inserts values"),
+        _ => deny("a deal holds maps, lists and plain values only"),
+    }
 }
 
 /// A participant index, if it fits (participants are bounded far below `u32::MAX`).

@@ -304,6 +304,11 @@ fn parse_candidates(
             }
             Ok(declared) if declared.ops > CHANGE_OPS_MAX as u64 => Some("operations"),
             Ok(declared) if declared.preds > CHANGE_PREDS_MAX as u64 => Some("predecessors"),
+            Ok(declared) if !declared.counters_fit() => {
+                let why = "operation counter out of range".to_string();
+                reject(outcome, None, author, RejectReason::Malformed(why));
+                continue;
+            }
             Ok(_) => None,
         };
         if let Some(what) = too_large {

@@ -84,6 +84,8 @@ fn uint_run(count: u64, value: u64) -> Vec<u8> {
 
 // Column specs: id << 4 | type (types: 0 group, 1 actor, 2 integer, 3 delta, 4 boolean, 5 string,
 // 6 value metadata, 7 value).
+const OBJ_ACTOR: u64 = 0x01;
+const OBJ_COUNTER: u64 = 0x02;
 const KEY_STRING: u64 = 0x15;
 const INSERT: u64 = 0x34;
 const ACTION: u64 = 0x42;
@@ -287,6 +289,48 @@ fn a_change_naming_an_actor_it_does_not_list_is_refused_without_panic() {
         *only_reason(&outcome),
         RejectReason::Malformed("actor index out of range".into())
     );
+}
+
+#[test]
+fn a_change_with_an_operation_counter_past_u32_is_refused_without_panic() {
+    // Found by the `envelope` fuzz target (fuzz/regressions/envelope/): Automerge keeps
+    // counters in a u32 and unwraps the conversion while it parses a change, so an object or
+    // predecessor counter of 2^33 panicked the node before any signature was checked.
+    let b = signer(2);
+    let mut key = Vec::new();
+    sleb(&mut key, 1);
+    uleb(&mut key, 1);
+    key.push(b'x');
+    let object = [
+        (OBJ_ACTOR, uint_run(1, 0)),
+        (OBJ_COUNTER, uint_run(1, 1 << 33)),
+        (KEY_STRING, key.clone()),
+        (INSERT, vec![1]),
+        (ACTION, uint_run(1, 1)),
+        (VALUE_META, uint_run(1, 0)),
+        (PRED_GROUP, uint_run(1, 0)),
+    ];
+    let mut counters = Vec::new();
+    sleb(&mut counters, 1);
+    sleb(&mut counters, 1 << 33);
+    let predecessor = [
+        (KEY_STRING, key),
+        (INSERT, vec![1]),
+        (ACTION, uint_run(1, 1)),
+        (VALUE_META, uint_run(1, 0)),
+        (PRED_GROUP, uint_run(1, 1)),
+        (PRED_ACTOR, uint_run(1, 0)),
+        (PRED_COUNTER, counters),
+    ];
+    for (what, columns) in [("object", &object[..]), ("predecessor", &predecessor[..])] {
+        let change = change_chunk(b.key().actor_id(1).to_bytes(), columns);
+        let outcome = ingest_alone(what, unsigned(&b, change));
+        assert_eq!(
+            *only_reason(&outcome),
+            RejectReason::Malformed("operation counter out of range".into()),
+            "{what}"
+        );
+    }
 }
 
 /// Reads one uLEB128 at `*at` (a well-formed chunk is assumed: this rewrites honest changes).
@@ -790,6 +834,53 @@ fn a_change_whose_predecessor_is_no_operation_at_its_key_is_refused() {
     assert_eq!(restored.heads(), honest.heads());
     // The same edit, honestly encoded, is taken.
     assert!(honest.ingest(vec![honest_change]).rejected.is_empty());
+}
+
+#[test]
+fn a_map_key_on_a_list_is_refused_without_panic() {
+    // Found by the `change` fuzz target (fuzz/regressions/change/): a participant makes a list
+    // in its own section and puts a map key into it. Its own subtree, so the authorizer let it
+    // through, and Automerge panicked applying it (`batch.rs`: an operation without position).
+    let (mut honest, am, b) = covered_world();
+    let mut edit = am.fork();
+    edit.set_actor(b.key().actor_id(1));
+    let template = b_writes_own_section(&mut edit, &b, "second");
+    let mut expanded = automerge::Change::try_from(template.change_bytes())
+        .unwrap()
+        .decode();
+    let section = expanded.operations[0].obj.clone();
+    let list = automerge::legacy::OpId::new(expanded.start_op.get(), &expanded.actor_id);
+    let make = automerge::legacy::Op {
+        action: automerge::legacy::OpType::Make(ObjType::List),
+        obj: section,
+        key: automerge::legacy::Key::Map("contacts".into()),
+        pred: Vec::new().into_iter().collect(),
+        insert: false,
+    };
+    let put = automerge::legacy::Op {
+        action: automerge::legacy::OpType::Put(automerge::ScalarValue::Str("x".into())),
+        obj: automerge::legacy::ObjectId::Id(list),
+        key: automerge::legacy::Key::Map("proposal".into()),
+        pred: Vec::new().into_iter().collect(),
+        insert: false,
+    };
+    expanded.operations = vec![make, put];
+    expanded.hash = None;
+    let change = automerge::Change::from(expanded);
+    let envelope = SignedChange::sign(b.key(), &change);
+    let outcome = within(DEADLINE, "a map key on a list", move || {
+        let outcome = honest.ingest(vec![envelope]);
+        let _ = honest.envelopes();
+        outcome
+    });
+    assert!(
+        matches!(
+            only_reason(&outcome),
+            RejectReason::Unauthorized { rule, .. } if rule.contains("list")
+        ),
+        "{:?}",
+        outcome.rejected
+    );
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
