@@ -803,7 +803,8 @@ fn a_change_whose_predecessor_is_no_operation_at_its_key_is_refused() {
     // next step but names as predecessor an operation at another key (the origin's title).
     // Automerge applies it and drops the predecessor it cannot find, so it rebuilds the change as
     // other bytes: every `get_changes` then panicked on a missing dependency (debug builds) or
-    // handed out bytes nobody signed, and the stored deal no longer restored.
+    // handed out bytes nobody signed, and the stored deal no longer restored; with other keys the
+    // rebuild itself panicked (`collector.rs`: an operation added twice).
     let (mut honest, am, b) = covered_world();
     let mut edit = am.fork();
     edit.set_actor(b.key().actor_id(1));
@@ -824,10 +825,17 @@ fn a_change_whose_predecessor_is_no_operation_at_its_key_is_refused() {
     expanded.hash = None;
     let forged = automerge::Change::from(expanded);
     let envelope = SignedChange::sign(b.key(), &forged);
-    let outcome = honest.ingest(vec![envelope]);
+    let outcome = within(DEADLINE, "a predecessor at another key", move || {
+        let outcome = honest.ingest(vec![envelope]);
+        (outcome, honest)
+    });
+    let (outcome, mut honest) = outcome;
     assert_eq!(
         *only_reason(&outcome),
-        RejectReason::Unsupported("Automerge would rebuild it as other bytes"),
+        RejectReason::Unauthorized {
+            path: keys::NEXT_STEP.into(),
+            rule: "a predecessor must be a value at the same key"
+        },
     );
     // The document is as it was: it still lists, sends and restores every change.
     let restored = DealDoc::restore(honest.id(), honest.envelopes()).expect("restores");
@@ -881,6 +889,86 @@ fn a_map_key_on_a_list_is_refused_without_panic() {
         "{:?}",
         outcome.rejected
     );
+}
+
+#[test]
+fn lists_only_grow_and_inserts_name_their_elements() {
+    // What the typed API writes, and nothing Automerge may trip on: an insert after an element
+    // the list never had, a list element replaced or deleted, a counter.
+    use automerge::legacy::{ElementId, Key, ObjectId, Op, OpId, OpType};
+    use automerge::ScalarValue;
+    let (honest, am, b) = covered_world();
+    let mut edit = am.fork();
+    edit.set_actor(b.key().actor_id(1));
+    let template = b_writes_own_section(&mut edit, &b, "second");
+    let template = automerge::Change::try_from(template.change_bytes())
+        .unwrap()
+        .decode();
+    let section = template.operations[0].obj.clone();
+    let first = template.start_op.get();
+    let actor = template.actor_id.clone();
+    let list = ObjectId::Id(OpId::new(first, &actor));
+    let make = Op {
+        action: OpType::Make(ObjType::List),
+        obj: section.clone(),
+        key: Key::Map("contacts".into()),
+        pred: Vec::new().into_iter().collect(),
+        insert: false,
+    };
+    let insert = |after: ElementId| Op {
+        action: OpType::Put(ScalarValue::Str("x".into())),
+        obj: list.clone(),
+        key: Key::Seq(after),
+        pred: Vec::new().into_iter().collect(),
+        insert: true,
+    };
+    let unknown = insert(ElementId::Id(OpId::new(first + 7, &actor)));
+    let delete = Op {
+        action: OpType::Delete,
+        obj: list.clone(),
+        key: Key::Seq(ElementId::Id(OpId::new(first + 1, &actor))),
+        pred: [OpId::new(first + 1, &actor)].into_iter().collect(),
+        insert: false,
+    };
+    let counter = Op {
+        action: OpType::Put(ScalarValue::counter(1)),
+        obj: section,
+        key: Key::Map("count".into()),
+        pred: Vec::new().into_iter().collect(),
+        insert: false,
+    };
+    let cases = [
+        (
+            "an insert after an unknown element",
+            vec![make.clone(), unknown],
+        ),
+        (
+            "a deleted element",
+            vec![make.clone(), insert(ElementId::Head), delete],
+        ),
+        ("a counter", vec![counter]),
+    ];
+    for (what, operations) in cases {
+        let mut expanded = template.clone();
+        expanded.operations = operations;
+        expanded.hash = None;
+        let envelope = SignedChange::sign(b.key(), &automerge::Change::from(expanded));
+        let mut doc = honest.clone();
+        let outcome = within(DEADLINE, what, move || doc.ingest(vec![envelope]));
+        assert!(
+            matches!(only_reason(&outcome), RejectReason::Unauthorized { .. }),
+            "{what}: {:?}",
+            outcome.rejected
+        );
+    }
+    // The honest shape is taken.
+    let mut expanded = template.clone();
+    expanded.operations = vec![make, insert(ElementId::Head)];
+    expanded.hash = None;
+    let envelope = SignedChange::sign(b.key(), &automerge::Change::from(expanded));
+    let mut doc = honest.clone();
+    let outcome = doc.ingest(vec![envelope]);
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
