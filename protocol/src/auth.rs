@@ -8,9 +8,9 @@
 //! participant set only grows, so a change accepted by one honest replica is accepted by every
 //! honest replica that has its causal past (the rule table is in SECURITY.md).
 
-use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::legacy::{ElementId, Key, ObjectId, Op, OpId, OpType};
 use automerge::{ActorId, ExpandedChange, ObjType, ScalarValue};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::deal::{keys, ParticipantStatus, Role};
 use crate::identity::NodeId;
@@ -81,22 +81,34 @@ pub(crate) struct ParticipantFacts {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Authority {
     origin: Option<NodeId>,
-    objects: HashMap<(u64, u32), Class>,
+    /// Every object with its owner class and its kind (map or list).
+    objects: HashMap<(u64, u32), (Class, ObjType)>,
     /// Participants in the order they were added; `Class` refers to them by index.
     nodes: Vec<(NodeId, ParticipantFacts)>,
     by_node: BTreeMap<NodeId, u32>,
     /// Actor ids seen in accepted changes, with their index and last sequence number.
     actors: HashMap<ActorId, (u32, u64)>,
+    /// The operations that ever put a value at a map key, and the elements ever inserted into a
+    /// list: what a predecessor or an insert position may name (see [`Authority::check_ids`]).
+    slots: HashMap<Slot, HashSet<(u64, u32)>>,
+}
+
+/// A map key of an object (`None`: the root), or a list's elements.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Slot {
+    object: Option<(u64, u32)>,
+    key: Option<String>,
 }
 
 /// The effect of one authorized change, applied to the table only once the whole change passed.
 #[derive(Default)]
 struct Delta {
     origin: Option<NodeId>,
-    objects: Vec<((u64, u32), Class)>,
+    objects: Vec<((u64, u32), (Class, ObjType))>,
     /// New participants; they get indices `nodes.len()`, `nodes.len() + 1`, ….
     participants: Vec<NodeId>,
     roles: Vec<(u32, Role)>,
+    slots: HashMap<Slot, HashSet<(u64, u32)>>,
 }
 
 impl Authority {
@@ -159,13 +171,16 @@ impl Authority {
         };
         let start_op = change.start_op.get();
         for (n, op) in change.operations.iter().enumerate() {
-            let class = self.class_of(&op.obj, &change.actor_id, actor_index, &delta)?;
+            let (class, kind) = self.class_of(&op.obj, &change.actor_id, actor_index, &delta)?;
+            check_shape(kind, op)?;
+            let id = (start_op + n as u64, actor_index);
+            self.check_ids(op, id, &change.actor_id, actor_index, &mut delta)?;
             let created =
                 self.check_op(genesis, &mut author, class, &op.key, &op.action, &mut delta)?;
-            if let Some(child) = created {
+            if let (Some(child), OpType::Make(kind)) = (created, &op.action) {
                 delta
                     .objects
-                    .push(((start_op + n as u64, actor_index), child));
+                    .push(((start_op + n as u64, actor_index), (child, *kind)));
             }
         }
         if genesis {
@@ -192,8 +207,8 @@ impl Authority {
         if let Some(origin) = delta.origin {
             self.origin = Some(origin);
         }
-        for (id, class) in delta.objects {
-            self.objects.insert(id, class);
+        for (id, object) in delta.objects {
+            self.objects.insert(id, object);
         }
         for node in delta.participants {
             // Indices were handed out under PARTICIPANTS_MAX, so this never saturates.
@@ -206,6 +221,84 @@ impl Authority {
                 facts.role = Some(role);
             }
         }
+        for (slot, ids) in delta.slots {
+            self.slots.entry(slot).or_default().extend(ids);
+        }
+    }
+
+    /// An operation id as (counter, actor index), if its actor has a change here (or is the
+    /// change's own actor).
+    fn index_id(
+        &self,
+        id: &OpId,
+        change_actor: &ActorId,
+        change_actor_index: u32,
+    ) -> Option<(u64, u32)> {
+        if id.1 == *change_actor {
+            return Some((id.0, change_actor_index));
+        }
+        self.actors.get(&id.1).map(|&(index, _)| (id.0, index))
+    }
+
+    fn holds(&self, slot: &Slot, id: (u64, u32), delta: &Delta) -> bool {
+        let has = |slots: &HashMap<Slot, HashSet<(u64, u32)>>| {
+            slots.get(slot).is_some_and(|ids| ids.contains(&id))
+        };
+        has(&self.slots) || has(&delta.slots)
+    }
+
+    /// Checks the operation ids `op` names: each predecessor is an operation that put a value
+    /// at the same map key, and an insert goes after the head or an element of the same list.
+    /// Automerge ignores a predecessor it cannot find there and then rebuilds the change as
+    /// other bytes (or panics rebuilding it), and an insert after an element it cannot find
+    /// leaves the operation without a position. Records the value `op` puts (operation `id`).
+    fn check_ids(
+        &self,
+        op: &Op,
+        id: (u64, u32),
+        change_actor: &ActorId,
+        change_actor_index: u32,
+        delta: &mut Delta,
+    ) -> Result<(), Denied> {
+        let deny = |rule| {
+            Err(Denied {
+                path: key_text(&op.key),
+                rule,
+            })
+        };
+        let object = match &op.obj {
+            ObjectId::Root => None,
+            ObjectId::Id(obj) => match self.index_id(obj, change_actor, change_actor_index) {
+                Some(obj) => Some(obj),
+                None => return deny("the change writes to an object this document does not have"),
+            },
+        };
+        let slot = Slot {
+            object,
+            key: map_key(&op.key).map(str::to_string),
+        };
+        let named = |target: &OpId| self.index_id(target, change_actor, change_actor_index);
+        match &op.key {
+            Key::Map(_) => {
+                for pred in op.pred.iter() {
+                    if !named(pred).is_some_and(|pred| self.holds(&slot, pred, delta)) {
+                        return deny("a predecessor must be a value at the same key");
+                    }
+                }
+                if !matches!(op.action, OpType::Delete) {
+                    delta.slots.entry(slot).or_default().insert(id);
+                }
+            }
+            Key::Seq(after) => {
+                if let ElementId::Id(after) = after {
+                    if !named(after).is_some_and(|after| self.holds(&slot, after, delta)) {
+                        return deny("an insert goes after an element of the same list");
+                    }
+                }
+                delta.slots.entry(slot).or_default().insert(id);
+            }
+        }
+        Ok(())
     }
 
     /// The participant with `index`, recorded or about to be added by `delta`.
@@ -237,13 +330,13 @@ impl Authority {
         change_actor: &ActorId,
         change_actor_index: u32,
         delta: &Delta,
-    ) -> Result<Class, Denied> {
+    ) -> Result<(Class, ObjType), Denied> {
         let unknown = Denied {
             path: String::new(),
             rule: "the change writes to an object this document does not have",
         };
         let op = match obj {
-            ObjectId::Root => return Ok(Class::Root),
+            ObjectId::Root => return Ok((Class::Root, ObjType::Map)),
             ObjectId::Id(op) => op,
         };
         let actor_index = if op.1 == *change_actor {
@@ -252,15 +345,15 @@ impl Authority {
             self.actors.get(&op.1).ok_or(unknown.clone())?.0
         };
         let key = (op.0, actor_index);
-        if let Some(class) = self.objects.get(&key) {
-            return Ok(*class);
+        if let Some(object) = self.objects.get(&key) {
+            return Ok(*object);
         }
         delta
             .objects
             .iter()
             .rev()
             .find(|(id, _)| *id == key)
-            .map(|(_, class)| *class)
+            .map(|(_, object)| *object)
             .ok_or(unknown)
     }
 
@@ -478,6 +571,39 @@ struct Author<'a> {
     /// Whether the participant list has the author: always after the genesis, and in the genesis
     /// once its `participants/<author>` entry is read.
     listed: bool,
+}
+
+/// Checks that `op` is one a deal document is made of, on an object of the right kind: maps,
+/// lists and plain values (what the typed API writes), map keys on maps, elements on lists.
+/// Automerge panics on some other shapes a change can carry (a map key on a list), and text,
+/// tables, counters and marks have no place in a deal.
+fn check_shape(kind: ObjType, op: &Op) -> Result<(), Denied> {
+    let deny = |rule| {
+        Err(Denied {
+            path: key_text(&op.key),
+            rule,
+        })
+    };
+    let allowed = match &op.action {
+        OpType::Make(ObjType::Map | ObjType::List) | OpType::Delete => true,
+        OpType::Put(v) => !matches!(v, ScalarValue::Counter(_) | ScalarValue::Unknown { .. }),
+        _ => false,
+    };
+    if !allowed {
+        return deny("a deal holds maps, lists and plain values only");
+    }
+    match (kind, &op.key, op.insert, &op.action) {
+        (ObjType::Map, Key::Map(_), false, _) => Ok(()),
+        // Lists only grow, as the typed API writes them: an element is inserted (a value or an
+        // object), never replaced or deleted.
+        (ObjType::List, Key::Seq(_), true, OpType::Put(_) | OpType::Make(_))
+            if op.pred.is_empty() =>
+        {
+            Ok(())
+        }
+        (ObjType::Map, ..) => deny("a map takes keys"),
+        _ => deny("a list takes inserted elements only"),
+    }
 }
 
 /// A participant index, if it fits (participants are bounded far below `u32::MAX`).

@@ -7,7 +7,9 @@
 //! lengths of every column without expanding any run: time linear in the chunk's length, no
 //! allocation. The caller compares the totals with [`crate::limits`] and refuses the change
 //! before Automerge reads it. Encodings Automerge would mishandle (a run length whose negation
-//! overflows, a null run longer than `isize`) are refused here too.
+//! overflows, a null run longer than `isize`, an actor index past the change's actors, which
+//! `Change::decode` unwraps, an operation counter over `u32::MAX`, which the parser and apply
+//! unwrap) are refused here too.
 //!
 //! Layout (<https://alexjg.github.io/automerge-storage-docs/#change-chunks>): magic bytes,
 //! checksum (4 bytes), chunk type, uLEB128 data length, then in the data: dependencies (count,
@@ -22,6 +24,8 @@ pub(crate) struct Declared {
     pub ops: u64,
     /// Predecessors over all operations: the sum of the predecessor group column's values.
     pub preds: u64,
+    /// The counter of the change's first operation.
+    pub start_op: u64,
 }
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
@@ -30,6 +34,8 @@ const HASH_BYTES: usize = 32;
 
 /// The action column: id 4, type integer.
 const ACTION_COLUMN: u64 = 4 << 4 | TYPE_INTEGER;
+/// The counters of the objects operations write to: id 0, type integer.
+const OBJECT_COUNTER_COLUMN: u64 = TYPE_INTEGER;
 const DEFLATE_BIT: u64 = 1 << 3;
 const TYPE_GROUP: u64 = 0;
 const TYPE_ACTOR: u64 = 1;
@@ -60,7 +66,7 @@ pub(crate) fn declared_size(chunk: &[u8]) -> Result<Declared, &'static str> {
     let actor = r.len()?;
     r.take(actor)?;
     r.uleb()?; // seq
-    r.uleb()?; // start op
+    let start_op = r.uleb()?;
     r.sleb()?; // time
     let message = r.len()?;
     r.take(message)?;
@@ -69,6 +75,8 @@ pub(crate) fn declared_size(chunk: &[u8]) -> Result<Declared, &'static str> {
         let actor = r.len()?;
         r.take(actor)?;
     }
+    // Actor columns index the change's actor (0) and its other actors (1…).
+    let actors = (others as u64).saturating_add(1);
     // The column metadata, then the column data. Each (spec, length) pair takes at least two
     // bytes, so the loops over them are bounded by the chunk's length.
     let columns = r.uleb()?;
@@ -97,8 +105,11 @@ pub(crate) fn declared_size(chunk: &[u8]) -> Result<Declared, &'static str> {
                 declared.preds = declared.preds.saturating_add(sum);
                 items
             }
-            TYPE_ACTOR | TYPE_INTEGER | TYPE_VALUE_META => rle_items(column, Value::Uint)?.0,
-            TYPE_DELTA => rle_items(column, Value::Int)?.0,
+            TYPE_ACTOR => rle_items(column, Value::Actor(actors))?.0,
+            TYPE_INTEGER if spec == OBJECT_COUNTER_COLUMN => rle_items(column, Value::Counter)?.0,
+            TYPE_INTEGER | TYPE_VALUE_META => rle_items(column, Value::Uint)?.0,
+            // Element and predecessor counters, as deltas.
+            TYPE_DELTA => delta_items(column)?,
             TYPE_STRING => rle_items(column, Value::Str)?.0,
             // Raw values: read by length from value metadata, never expanded.
             _ => 0,
@@ -107,15 +118,27 @@ pub(crate) fn declared_size(chunk: &[u8]) -> Result<Declared, &'static str> {
             declared.ops = declared.ops.saturating_add(items);
         }
     }
+    declared.start_op = start_op;
     Ok(declared)
+}
+
+impl Declared {
+    /// Whether the counters of the change's own operations (from its start op) fit: Automerge
+    /// counts them in a `u32` and unwraps the conversion when it applies the change.
+    pub(crate) fn counters_fit(&self) -> bool {
+        self.start_op.saturating_add(self.ops) <= COUNTER_MAX
+    }
 }
 
 /// The value type of a run-length column.
 #[derive(Clone, Copy)]
 enum Value {
     Uint,
-    Int,
     Str,
+    /// An operation counter.
+    Counter,
+    /// An actor index, below the number of actors the change names.
+    Actor(u64),
 }
 
 /// Number of items in a run-length column (null runs included), and the sum of its values
@@ -126,7 +149,14 @@ fn rle_items(column: &[u8], value: Value) -> Result<(u64, u64), &'static str> {
     let read_value = |r: &mut Reader<'_>| -> Result<u64, &'static str> {
         match value {
             Value::Uint => r.uleb(),
-            Value::Int => r.sleb().map(|_| 0),
+            Value::Actor(actors) => match r.uleb()? {
+                index if index < actors => Ok(0),
+                _ => Err("actor index out of range"),
+            },
+            Value::Counter => match r.uleb()? {
+                counter if counter <= COUNTER_MAX => Ok(0),
+                _ => Err("operation counter out of range"),
+            },
             Value::Str => {
                 let len = r.len()?;
                 r.take(len).map(|_| 0)
@@ -161,6 +191,51 @@ fn rle_items(column: &[u8], value: Value) -> Result<(u64, u64), &'static str> {
         }
     }
     Ok((items, sum))
+}
+
+/// Largest operation counter: Automerge keeps counters in a `u32` and unwraps the conversion.
+const COUNTER_MAX: u64 = u32::MAX as u64;
+
+/// Number of items in a delta column, whose values (the running sums of the deltas) are
+/// operation counters: each must be in `0..=COUNTER_MAX`. A run repeats one delta, so its values
+/// are in range when its first and last are.
+fn delta_items(column: &[u8]) -> Result<u64, &'static str> {
+    let mut r = Reader(column);
+    let (mut items, mut value) = (0u64, 0i128);
+    let check = |v: i128| {
+        if (0..=i128::from(COUNTER_MAX)).contains(&v) {
+            Ok(())
+        } else {
+            Err("operation counter out of range")
+        }
+    };
+    while !r.0.is_empty() {
+        let count = r.sleb()?;
+        if count > 0 {
+            let delta = i128::from(r.sleb()?);
+            check(value + delta)?;
+            // At most 2^63 × 2^63: exact in an i128.
+            value += i128::from(count) * delta;
+            check(value)?;
+            items = items.saturating_add(count.unsigned_abs());
+        } else if count < 0 {
+            if count == i64::MIN {
+                return Err("run length out of range");
+            }
+            for _ in 0..count.unsigned_abs() {
+                value += i128::from(r.sleb()?);
+                check(value)?;
+                items = items.saturating_add(1);
+            }
+        } else {
+            let nulls = r.uleb()?;
+            if nulls > i64::MAX as u64 {
+                return Err("null run length out of range");
+            }
+            items = items.saturating_add(nulls);
+        }
+    }
+    Ok(items)
 }
 
 /// Number of items in a boolean column: alternating run lengths of false and true.

@@ -82,9 +82,13 @@ impl PeerSync {
             return Err(SyncStateError::TooLarge);
         }
         match bytes.split_first() {
+            // Automerge writes the heads sorted and asserts they are when it encodes them
+            // (debug builds), so a state with unsorted heads is refused here, not there.
             Some((&SYNC_STATE_VERSION, rest)) => State::decode(rest)
+                .ok()
+                .filter(|state| state.shared_heads.windows(2).all(|h| h[0] <= h[1]))
                 .map(|state| PeerSync { state })
-                .map_err(|_| SyncStateError::Malformed),
+                .ok_or(SyncStateError::Malformed),
             Some((&v, _)) => Err(SyncStateError::UnknownVersion(v)),
             None => Err(SyncStateError::Malformed),
         }

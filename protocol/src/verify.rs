@@ -16,7 +16,7 @@
 //! state with the changes it covered verified on their own signatures (and, should that still
 //! leave one, a third time with every change on its own signature).
 
-use automerge::{Change, ChangeHash};
+use automerge::{Automerge, Change, ChangeHash};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use std::collections::{HashMap, HashSet};
 
@@ -99,13 +99,13 @@ pub struct Ingested {
 /// that needs no dependency; `own_signature` says whether its own signature was verified (a
 /// change that was only covered by a later change waits unverified and is judged again, like any
 /// received change, when its dependencies arrive).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Pending {
     changes: HashMap<ChangeHash, Waiting>,
     bytes: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Waiting {
     change: Change,
     envelope: SignedChange,
@@ -304,6 +304,11 @@ fn parse_candidates(
             }
             Ok(declared) if declared.ops > CHANGE_OPS_MAX as u64 => Some("operations"),
             Ok(declared) if declared.preds > CHANGE_PREDS_MAX as u64 => Some("predecessors"),
+            Ok(declared) if !declared.counters_fit() => {
+                let why = "operation counter out of range".to_string();
+                reject(outcome, None, author, RejectReason::Malformed(why));
+                continue;
+            }
             Ok(_) => None,
         };
         if let Some(what) = too_large {
@@ -457,7 +462,10 @@ fn verify_signatures(docs: &[(Vec<Candidate>, Vec<usize>)]) -> Vec<Vec<Signed>> 
     }
     let mut tip_ok: Vec<Vec<bool>> = docs.iter().map(|(l, _)| vec![false; l.len()]).collect();
     let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
-    let all_good = ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
+    // Nothing to verify (a sync message without changes) costs nothing: a batch verification
+    // of no signatures still does a scalar multiplication.
+    let all_good =
+        !refs.is_empty() && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
     for (n, &(d, i)) in positions.iter().enumerate() {
         tip_ok[d][i] = all_good || keys[n].verify(&messages[n], &signatures[n]).is_ok();
     }
@@ -522,7 +530,9 @@ fn own_signature(c: &Candidate) -> Signed {
 /// accepted ones to the document in one batch. A covered candidate counts only if its covering
 /// tip is accepted: if one is not, the batch is judged again from the same authorization state
 /// with the candidates it covered on their own signatures (at most three rounds: the last has no
-/// covered candidate left).
+/// covered candidate left). The accepted changes are applied to a copy of the document first: a
+/// change Automerge would not rebuild as its own bytes is refused, and the batch judged again
+/// without it (see [`trial_apply`]).
 fn apply_candidates(
     doc: &mut DealDoc,
     list: Vec<Candidate>,
@@ -530,67 +540,140 @@ fn apply_candidates(
     mut signed: Vec<Signed>,
     outcome: &mut Ingested,
 ) {
-    let covers = signed.iter().any(|s| matches!(s, Signed::CoveredBy(_)));
-    // Authorization records what it accepts; a second round starts from the state before.
-    let before = covers.then(|| doc.authority.clone());
+    // Authorization records what it accepts; another round starts from the state before.
+    let before = doc.authority.clone();
     let mut round = 0;
-    let verdicts = loop {
-        let verdicts = judge(doc, &list, order, &signed);
+    let mut misencoded = vec![false; list.len()];
+    let (verdicts, trial) = loop {
+        let verdicts = judge(doc, &list, order, &signed, &misencoded);
         let unvouched = |tip: usize| verdicts[tip] != Verdict::Accept;
         let broken = signed.iter().zip(&verdicts).any(|(s, v)| {
             matches!(s, Signed::CoveredBy(tip) if unvouched(*tip)) && *v == Verdict::Accept
         });
-        let Some(before) = before.as_ref().filter(|_| broken) else {
-            break verdicts;
-        };
-        doc.authority = before.clone();
-        for (i, s) in signed.iter_mut().enumerate() {
-            if let Signed::CoveredBy(tip) = *s {
-                if round > 0 || unvouched(tip) {
-                    *s = own_signature(&list[i]);
+        if broken {
+            doc.authority = before.clone();
+            for (i, s) in signed.iter_mut().enumerate() {
+                if let Signed::CoveredBy(tip) = *s {
+                    if round > 0 || unvouched(tip) {
+                        *s = own_signature(&list[i]);
+                    }
                 }
             }
+            round += 1;
+            continue;
         }
-        round += 1;
+        // Each such round refuses at least one more candidate, so the loop ends.
+        match trial_apply(doc, &list, order, &verdicts) {
+            Trial::Misencoded(bad) => {
+                doc.authority = before.clone();
+                for i in bad {
+                    misencoded[i] = true;
+                }
+            }
+            trial => break (verdicts, trial),
+        }
+    };
+    let failed = match trial {
+        Trial::Applied(applied) => {
+            doc.doc = *applied;
+            None
+        }
+        Trial::Failed(why) => {
+            // Every check Automerge makes on apply (dependencies, sequence numbers, author
+            // footers) was made above, so this is a broken invariant of this module, reported
+            // rather than panicking on peer input. Nothing was applied.
+            doc.authority = before;
+            Some(RejectReason::Apply(why))
+        }
+        Trial::Nothing | Trial::Misencoded(_) => None,
     };
     let mut slots: Vec<Option<Candidate>> = list.into_iter().map(Some).collect();
-    let mut to_apply = Vec::new();
     for &i in order {
         let Some(c) = slots[i].take() else { continue };
         let hash = c.change.hash();
-        match &verdicts[i] {
-            Verdict::Accept => {
+        match (&verdicts[i], &failed) {
+            (Verdict::Accept, None) => {
                 doc.envelopes.insert(hash, c.envelope.clone());
                 outcome.applied.push(VerifiedChange::new(hash, c.envelope));
-                to_apply.push(c.change);
             }
-            Verdict::Wait => {
+            (Verdict::Accept, Some(reason)) | (Verdict::Reject(reason), _) => {
+                reject(outcome, Some(hash), c.envelope.author(), reason.clone());
+            }
+            (Verdict::Wait, _) => {
                 let own_signature = signed[i] == Signed::Own;
                 doc.pending.insert(c.change, c.envelope, own_signature);
             }
-            Verdict::Reject(reason) => {
-                reject(outcome, Some(hash), c.envelope.author(), reason.clone());
-            }
         }
     }
-    if to_apply.is_empty() {
-        return;
-    }
-    if let Err(e) = doc.doc.apply_changes(to_apply) {
-        // Every check Automerge makes on apply (dependencies, sequence numbers, author footers)
-        // was made above, so this is a broken invariant of this module, reported rather than
-        // panicking on peer input.
-        let reason = RejectReason::Apply(e.to_string());
-        let applied = std::mem::take(&mut outcome.applied);
-        for change in applied {
-            doc.envelopes.remove(&change.hash());
-            reject(
-                outcome,
-                Some(change.hash()),
-                change.author(),
-                reason.clone(),
-            );
+}
+
+/// The hashes Automerge gives the changes it rebuilds from `doc`'s operations: those after
+/// `before` (the heads before `hashes` were applied). Release builds take Automerge's change
+/// collector, which `get_changes` and sync use. With debug assertions that collector checks
+/// itself against a bundle of the same changes and panics when a change rebuilds as other bytes,
+/// so debug builds rebuild a bundle of `hashes` instead: the same hashes, at about twice the cost.
+fn rebuilt_hashes(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    hashes: &[ChangeHash],
+) -> HashSet<ChangeHash> {
+    if cfg!(debug_assertions) {
+        match doc
+            .bundle(hashes.iter().copied())
+            .and_then(|b| b.to_changes())
+        {
+            Ok(changes) => changes.iter().map(Change::hash).collect(),
+            // Nothing rebuilt, nothing vouched for.
+            Err(_) => HashSet::new(),
         }
+    } else {
+        doc.get_changes(before).iter().map(Change::hash).collect()
+    }
+}
+
+/// What applying a batch's accepted changes to a copy of the document gave.
+enum Trial {
+    /// No change was accepted.
+    Nothing,
+    /// The document with the changes applied, each rebuilt as its own bytes.
+    Applied(Box<Automerge>),
+    /// Automerge refused the batch (why).
+    Failed(String),
+    /// Candidates (by index) that Automerge rebuilds as other bytes.
+    Misencoded(Vec<usize>),
+}
+
+/// Applies the accepted candidates to a copy of the document and checks that Automerge rebuilds
+/// each of them as the bytes that were signed. Automerge keeps operations, not change bytes, and
+/// rebuilds a change from them whenever it sends or saves it; it reads changes it cannot rebuild
+/// the same (a column with more items than the operations use, a predecessor that is no
+/// operation at that key): such a change then has another hash in the document than in the
+/// change graph, and Automerge panics on a missing dependency (debug builds) or hands out bytes
+/// nobody signed, and a stored deal no longer restores (fuzz/regressions/change/).
+fn trial_apply(doc: &DealDoc, list: &[Candidate], order: &[usize], verdicts: &[Verdict]) -> Trial {
+    let accepted: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| verdicts[i] == Verdict::Accept)
+        .collect();
+    if accepted.is_empty() {
+        return Trial::Nothing;
+    }
+    let mut trial = doc.doc.clone();
+    let changes = accepted.iter().map(|&i| list[i].change.clone());
+    if let Err(e) = trial.apply_changes(changes) {
+        return Trial::Failed(e.to_string());
+    }
+    let hashes: Vec<ChangeHash> = accepted.iter().map(|&i| list[i].change.hash()).collect();
+    let rebuilt = rebuilt_hashes(&trial, &doc.doc.get_heads(), &hashes);
+    let bad: Vec<usize> = accepted
+        .into_iter()
+        .filter(|&i| !rebuilt.contains(&list[i].change.hash()))
+        .collect();
+    if bad.is_empty() {
+        Trial::Applied(Box::new(trial))
+    } else {
+        Trial::Misencoded(bad)
     }
 }
 
@@ -602,6 +685,7 @@ fn judge(
     list: &[Candidate],
     order: &[usize],
     signed: &[Signed],
+    misencoded: &[bool],
 ) -> Vec<Verdict> {
     let mut verdicts = vec![Verdict::Wait; list.len()];
     let mut accepted: HashSet<ChangeHash> = HashSet::new();
@@ -612,6 +696,10 @@ fn judge(
         let hash = c.change.hash();
         let verdict = if signed[i] == Signed::Bad {
             Verdict::Reject(RejectReason::BadSignature)
+        } else if misencoded[i] {
+            Verdict::Reject(RejectReason::Unsupported(
+                "Automerge would rebuild it as other bytes",
+            ))
         } else {
             let mut missing = false;
             let mut dep_refused = false;

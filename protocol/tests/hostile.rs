@@ -84,6 +84,8 @@ fn uint_run(count: u64, value: u64) -> Vec<u8> {
 
 // Column specs: id << 4 | type (types: 0 group, 1 actor, 2 integer, 3 delta, 4 boolean, 5 string,
 // 6 value metadata, 7 value).
+const OBJ_ACTOR: u64 = 0x01;
+const OBJ_COUNTER: u64 = 0x02;
 const KEY_STRING: u64 = 0x15;
 const INSERT: u64 = 0x34;
 const ACTION: u64 = 0x42;
@@ -252,6 +254,183 @@ fn run_length_changes_within_the_bounds_still_parse() {
     let change = run_length_change(&b, 1, preds);
     let outcome = ingest_alone("preds at the bound", unsigned(&b, change));
     assert_eq!(*only_reason(&outcome), RejectReason::BadSignature);
+}
+
+#[test]
+fn a_change_naming_an_actor_it_does_not_list_is_refused_without_panic() {
+    // Found by the `change` fuzz target (fuzz/regressions/change/): Automerge reads a change
+    // whose predecessor names actor index 5 of a change listing one actor, and then panics
+    // (`unwrap` on a missing actor) when it decodes the operations for authorization. Signed
+    // and a genesis of its own deal, it reached that decode.
+    let b = signer(2);
+    let mut key = Vec::new();
+    sleb(&mut key, 1);
+    uleb(&mut key, 1);
+    key.push(b'x');
+    let mut counters = Vec::new();
+    sleb(&mut counters, 1);
+    sleb(&mut counters, 1);
+    let columns = [
+        (KEY_STRING, key),
+        (INSERT, vec![1]),
+        (ACTION, uint_run(1, 1)),
+        (VALUE_META, uint_run(1, 0)),
+        (PRED_GROUP, uint_run(1, 1)),
+        (PRED_ACTOR, uint_run(1, 5)),
+        (PRED_COUNTER, counters),
+    ];
+    let chunk = change_chunk(b.key().actor_id(1).to_bytes(), &columns);
+    let change = automerge::Change::try_from(&chunk[..]).expect("Automerge reads it");
+    let envelope = SignedChange::sign(b.key(), &change);
+    let outcome = within(DEADLINE, "unlisted actor", move || {
+        DealDoc::replica(deal_id_of(&envelope)).ingest(vec![envelope])
+    });
+    assert_eq!(
+        *only_reason(&outcome),
+        RejectReason::Malformed("actor index out of range".into())
+    );
+}
+
+#[test]
+fn a_change_with_an_operation_counter_past_u32_is_refused_without_panic() {
+    // Found by the `envelope` fuzz target (fuzz/regressions/envelope/): Automerge keeps
+    // counters in a u32 and unwraps the conversion while it parses a change, so an object or
+    // predecessor counter of 2^33 panicked the node before any signature was checked.
+    let b = signer(2);
+    let mut key = Vec::new();
+    sleb(&mut key, 1);
+    uleb(&mut key, 1);
+    key.push(b'x');
+    let object = [
+        (OBJ_ACTOR, uint_run(1, 0)),
+        (OBJ_COUNTER, uint_run(1, 1 << 33)),
+        (KEY_STRING, key.clone()),
+        (INSERT, vec![1]),
+        (ACTION, uint_run(1, 1)),
+        (VALUE_META, uint_run(1, 0)),
+        (PRED_GROUP, uint_run(1, 0)),
+    ];
+    let mut counters = Vec::new();
+    sleb(&mut counters, 1);
+    sleb(&mut counters, 1 << 33);
+    let predecessor = [
+        (KEY_STRING, key),
+        (INSERT, vec![1]),
+        (ACTION, uint_run(1, 1)),
+        (VALUE_META, uint_run(1, 0)),
+        (PRED_GROUP, uint_run(1, 1)),
+        (PRED_ACTOR, uint_run(1, 0)),
+        (PRED_COUNTER, counters),
+    ];
+    for (what, columns) in [("object", &object[..]), ("predecessor", &predecessor[..])] {
+        let change = change_chunk(b.key().actor_id(1).to_bytes(), columns);
+        let outcome = ingest_alone(what, unsigned(&b, change));
+        assert_eq!(
+            *only_reason(&outcome),
+            RejectReason::Malformed("operation counter out of range".into()),
+            "{what}"
+        );
+    }
+}
+
+/// Reads one uLEB128 at `*at` (a well-formed chunk is assumed: this rewrites honest changes).
+fn read_uleb(bytes: &[u8], at: &mut usize) -> u64 {
+    let (mut value, mut shift) = (0u64, 0);
+    loop {
+        let byte = bytes[*at];
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return value;
+        }
+        shift += 7;
+    }
+}
+
+/// `chunk` (an uncompressed change chunk) with `extra` appended to the column `spec`: the same
+/// operations for Automerge, which ignores column items no operation uses, in other bytes.
+fn pad_column(chunk: &[u8], spec: u64, extra: &[u8]) -> Vec<u8> {
+    let mut at = 9;
+    let len = read_uleb(chunk, &mut at) as usize;
+    let data = &chunk[at..at + len];
+    let mut at = 0;
+    let deps = read_uleb(data, &mut at) as usize;
+    at += 32 * deps;
+    let actor = read_uleb(data, &mut at) as usize;
+    at += actor;
+    read_uleb(data, &mut at); // seq
+    read_uleb(data, &mut at); // start op
+    read_uleb(data, &mut at); // time (sLEB128: the same bytes to skip)
+    let message = read_uleb(data, &mut at) as usize;
+    at += message;
+    for _ in 0..read_uleb(data, &mut at) {
+        let other = read_uleb(data, &mut at) as usize;
+        at += other;
+    }
+    let mut out = data[..at].to_vec();
+    let count = read_uleb(data, &mut at);
+    let columns: Vec<(u64, usize)> = (0..count)
+        .map(|_| (read_uleb(data, &mut at), read_uleb(data, &mut at) as usize))
+        .collect();
+    uleb(&mut out, count);
+    for &(s, l) in &columns {
+        uleb(&mut out, s);
+        uleb(
+            &mut out,
+            (l + if s == spec { extra.len() } else { 0 }) as u64,
+        );
+    }
+    assert!(
+        columns.iter().any(|&(s, _)| s == spec),
+        "no column {spec:#x}"
+    );
+    for &(s, l) in &columns {
+        out.extend(&data[at..at + l]);
+        at += l;
+        if s == spec {
+            out.extend(extra);
+        }
+    }
+    out.extend(&data[at..]);
+    let mut header = vec![1];
+    uleb(&mut header, out.len() as u64);
+    let hash = Sha256::new()
+        .chain_update(&header)
+        .chain_update(&out)
+        .finalize();
+    let mut padded = vec![0x85, 0x6f, 0x4a, 0x83];
+    padded.extend(&hash[..4]);
+    padded.extend(header);
+    padded.extend(out);
+    padded
+}
+
+#[test]
+fn a_change_whose_columns_run_past_its_operations_is_refused() {
+    // Found by the `change` fuzz target (fuzz/regressions/change/): a genesis whose value column
+    // carries three extra nulls reads as the same operations under another hash. Automerge took
+    // it, then panicked (missing dependency) in every `get_changes` of the document: a crashed
+    // node, for good once stored. Only the encoding Automerge writes is taken.
+    let (a, b) = (signer(1), signer(2));
+    let honest = deal(&a, &[&b]).envelopes().remove(0);
+    let padded = pad_column(honest.change_bytes(), VALUE_META, &uint_run(3, 0));
+    let change = automerge::Change::try_from(&padded[..]).expect("Automerge reads it");
+    let honest_change = automerge::Change::try_from(honest.change_bytes()).unwrap();
+    assert_ne!(change.hash(), honest_change.hash());
+    assert_eq!(
+        change.decode().operations,
+        honest_change.decode().operations
+    );
+    let envelope = SignedChange::sign(a.key(), &change);
+    let mut replica = DealDoc::replica(deal_id_of(&envelope));
+    let outcome = replica.ingest(vec![envelope]);
+    assert!(
+        matches!(only_reason(&outcome), RejectReason::Unsupported(_)),
+        "{:?}",
+        outcome.rejected
+    );
+    assert!(replica.envelopes().is_empty());
+    let _ = replica.generate_sync(&mut PeerSync::new());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -616,6 +795,187 @@ fn b_writes_own_section(am: &mut Automerge, b: &Signer, text: &str) -> SignedCha
 fn b_writes_shared(am: &mut Automerge, b: &Signer, text: &str) -> SignedChange {
     let shared = object(am, &[keys::SHARED]);
     commit(am, b, |tx| tx.put(&shared, keys::TITLE, text).unwrap())
+}
+
+#[test]
+fn a_change_whose_predecessor_is_no_operation_at_its_key_is_refused() {
+    // Found by the `change` fuzz target (fuzz/regressions/change/): B overwrites its own
+    // next step but names as predecessor an operation at another key (the origin's title).
+    // Automerge applies it and drops the predecessor it cannot find, so it rebuilds the change as
+    // other bytes: every `get_changes` then panicked on a missing dependency (debug builds) or
+    // handed out bytes nobody signed, and the stored deal no longer restored; with other keys the
+    // rebuild itself panicked (`collector.rs`: an operation added twice).
+    let (mut honest, am, b) = covered_world();
+    let mut edit = am.fork();
+    edit.set_actor(b.key().actor_id(1));
+    let honest_change = b_writes_own_section(&mut edit, &b, "second");
+    let change = automerge::Change::try_from(honest_change.change_bytes()).unwrap();
+    let mut expanded = change.decode();
+    let (_, title) = am
+        .get(object(&am, &[keys::SHARED]), keys::TITLE)
+        .unwrap()
+        .unwrap();
+    let title = format!("{title}");
+    let (counter, actor) = title.split_once('@').expect("an op id");
+    let title = automerge::legacy::OpId::new(
+        counter.parse().unwrap(),
+        &automerge::ActorId::from(hex_bytes(actor)),
+    );
+    expanded.operations[0].pred = [title].into_iter().collect();
+    expanded.hash = None;
+    let forged = automerge::Change::from(expanded);
+    let envelope = SignedChange::sign(b.key(), &forged);
+    let outcome = within(DEADLINE, "a predecessor at another key", move || {
+        let outcome = honest.ingest(vec![envelope]);
+        (outcome, honest)
+    });
+    let (outcome, mut honest) = outcome;
+    assert_eq!(
+        *only_reason(&outcome),
+        RejectReason::Unauthorized {
+            path: keys::NEXT_STEP.into(),
+            rule: "a predecessor must be a value at the same key"
+        },
+    );
+    // The document is as it was: it still lists, sends and restores every change.
+    let restored = DealDoc::restore(honest.id(), honest.envelopes()).expect("restores");
+    assert_eq!(restored.heads(), honest.heads());
+    // The same edit, honestly encoded, is taken.
+    assert!(honest.ingest(vec![honest_change]).rejected.is_empty());
+}
+
+#[test]
+fn a_map_key_on_a_list_is_refused_without_panic() {
+    // Found by the `change` fuzz target (fuzz/regressions/change/): a participant makes a list
+    // in its own section and puts a map key into it. Its own subtree, so the authorizer let it
+    // through, and Automerge panicked applying it (`batch.rs`: an operation without position).
+    let (mut honest, am, b) = covered_world();
+    let mut edit = am.fork();
+    edit.set_actor(b.key().actor_id(1));
+    let template = b_writes_own_section(&mut edit, &b, "second");
+    let mut expanded = automerge::Change::try_from(template.change_bytes())
+        .unwrap()
+        .decode();
+    let section = expanded.operations[0].obj.clone();
+    let list = automerge::legacy::OpId::new(expanded.start_op.get(), &expanded.actor_id);
+    let make = automerge::legacy::Op {
+        action: automerge::legacy::OpType::Make(ObjType::List),
+        obj: section,
+        key: automerge::legacy::Key::Map("contacts".into()),
+        pred: Vec::new().into_iter().collect(),
+        insert: false,
+    };
+    let put = automerge::legacy::Op {
+        action: automerge::legacy::OpType::Put(automerge::ScalarValue::Str("x".into())),
+        obj: automerge::legacy::ObjectId::Id(list),
+        key: automerge::legacy::Key::Map("proposal".into()),
+        pred: Vec::new().into_iter().collect(),
+        insert: false,
+    };
+    expanded.operations = vec![make, put];
+    expanded.hash = None;
+    let change = automerge::Change::from(expanded);
+    let envelope = SignedChange::sign(b.key(), &change);
+    let outcome = within(DEADLINE, "a map key on a list", move || {
+        let outcome = honest.ingest(vec![envelope]);
+        let _ = honest.envelopes();
+        outcome
+    });
+    assert!(
+        matches!(
+            only_reason(&outcome),
+            RejectReason::Unauthorized { rule, .. } if rule.contains("list")
+        ),
+        "{:?}",
+        outcome.rejected
+    );
+}
+
+#[test]
+fn lists_only_grow_and_inserts_name_their_elements() {
+    // What the typed API writes, and nothing Automerge may trip on: an insert after an element
+    // the list never had, a list element replaced or deleted, a counter.
+    use automerge::legacy::{ElementId, Key, ObjectId, Op, OpId, OpType};
+    use automerge::ScalarValue;
+    let (honest, am, b) = covered_world();
+    let mut edit = am.fork();
+    edit.set_actor(b.key().actor_id(1));
+    let template = b_writes_own_section(&mut edit, &b, "second");
+    let template = automerge::Change::try_from(template.change_bytes())
+        .unwrap()
+        .decode();
+    let section = template.operations[0].obj.clone();
+    let first = template.start_op.get();
+    let actor = template.actor_id.clone();
+    let list = ObjectId::Id(OpId::new(first, &actor));
+    let make = Op {
+        action: OpType::Make(ObjType::List),
+        obj: section.clone(),
+        key: Key::Map("contacts".into()),
+        pred: Vec::new().into_iter().collect(),
+        insert: false,
+    };
+    let insert = |after: ElementId| Op {
+        action: OpType::Put(ScalarValue::Str("x".into())),
+        obj: list.clone(),
+        key: Key::Seq(after),
+        pred: Vec::new().into_iter().collect(),
+        insert: true,
+    };
+    let unknown = insert(ElementId::Id(OpId::new(first + 7, &actor)));
+    let delete = Op {
+        action: OpType::Delete,
+        obj: list.clone(),
+        key: Key::Seq(ElementId::Id(OpId::new(first + 1, &actor))),
+        pred: [OpId::new(first + 1, &actor)].into_iter().collect(),
+        insert: false,
+    };
+    let counter = Op {
+        action: OpType::Put(ScalarValue::counter(1)),
+        obj: section,
+        key: Key::Map("count".into()),
+        pred: Vec::new().into_iter().collect(),
+        insert: false,
+    };
+    let cases = [
+        (
+            "an insert after an unknown element",
+            vec![make.clone(), unknown],
+        ),
+        (
+            "a deleted element",
+            vec![make.clone(), insert(ElementId::Head), delete],
+        ),
+        ("a counter", vec![counter]),
+    ];
+    for (what, operations) in cases {
+        let mut expanded = template.clone();
+        expanded.operations = operations;
+        expanded.hash = None;
+        let envelope = SignedChange::sign(b.key(), &automerge::Change::from(expanded));
+        let mut doc = honest.clone();
+        let outcome = within(DEADLINE, what, move || doc.ingest(vec![envelope]));
+        assert!(
+            matches!(only_reason(&outcome), RejectReason::Unauthorized { .. }),
+            "{what}: {:?}",
+            outcome.rejected
+        );
+    }
+    // The honest shape is taken.
+    let mut expanded = template.clone();
+    expanded.operations = vec![make, insert(ElementId::Head)];
+    expanded.hash = None;
+    let envelope = SignedChange::sign(b.key(), &automerge::Change::from(expanded));
+    let mut doc = honest.clone();
+    let outcome = doc.ingest(vec![envelope]);
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]

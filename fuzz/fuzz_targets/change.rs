@@ -1,0 +1,7 @@
+//! The `change` target: see `common/change.rs` (the CI replay runs the same body).
+#![no_main]
+
+#[path = "common/mod.rs"]
+mod common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| common::change::run(data));
