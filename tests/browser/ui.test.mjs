@@ -6,7 +6,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+// axe-core, injected into every page and state the tests screenshot: zero violations of any impact.
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 function env(name) {
   const v = process.env[name];
@@ -22,9 +26,14 @@ const OPPORTUNITY = env("COSELL_OPPORTUNITY_ID");
 const PASSWORD = env("COSELL_PASSWORD");
 const VENDOR_TOKEN = env("COSELL_VENDOR_TOKEN");
 const PARTNER_TOKEN = env("COSELL_PARTNER_TOKEN");
+const SECOND = env("COSELL_SECOND_URL");
+const SECOND_ID = env("COSELL_SECOND_ID");
+const SECOND_TOKEN = env("COSELL_SECOND_TOKEN");
+const BOTH_OPPORTUNITY = env("COSELL_BOTH_OPPORTUNITY_ID");
 const SHOTS = process.env.COSELL_SCREENSHOTS || path.join(os.tmpdir(), "cosell-browser-screenshots");
 const CHROMIUM = process.env.COSELL_CHROMIUM || "/usr/bin/chromium";
 const WAIT = 20_000;
+const MAILDIR = env("COSELL_MAILDIR");
 
 fs.mkdirSync(SHOTS, { recursive: true });
 const contexts = [];
@@ -37,6 +46,8 @@ async function newBrowser(width = 1280) {
     headless: true,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     viewport: { width, height: 900 },
+    // axe-core is injected as an inline script, which the node's CSP (rightly) forbids pages.
+    bypassCSP: true,
   });
   contexts.push({ context, dir });
   const page = context.pages()[0] || (await context.newPage());
@@ -51,7 +62,8 @@ async function signIn(page, base, username) {
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.locator("#whoami").waitFor();
+  // (At phone width the user's name is in the closed menu.)
+  await page.locator("#whoami").waitFor({ state: "attached" });
 }
 
 /** Goes to a route and waits for its page (not the loading placeholder). */
@@ -63,12 +75,34 @@ async function open(page, base, hash) {
   await page.locator("main .page h1").waitFor();
 }
 
+/** Every accessibility violation axe-core finds on the page as it is now, as readable lines. */
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
+  });
+  return result;
+}
+
+/** Every state axe-core checked, with what it found (the last test asserts none found anything). */
+const axeFound = new Map();
+
+/** A screenshot of the page's state, and axe-core's check of that state. */
 async function shot(page, name) {
+  // Let transitions and live repaints settle.
+  await page.waitForTimeout(50);
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  axeFound.set(name, await axeViolations(page));
 }
 
 /** A key/value table's rows (`tr[data-field]`) as an object. */
 async function fieldsOf(locator) {
+  return locator.evaluate((table) => Object.fromEntries([...table.querySelectorAll("tr[data-field]")].map((tr) => { const td = tr.querySelector("td"); return [tr.dataset.field, td.dataset.value ?? td.textContent]; })));
+}
+
+/** What a key/value table shows people (formatted values). */
+async function shownOf(locator) {
   return locator.evaluate((table) => Object.fromEntries([...table.querySelectorAll("tr[data-field]")].map((tr) => [tr.dataset.field, tr.querySelector("td").textContent])));
 }
 
@@ -97,6 +131,7 @@ test("sign in with a password: header shows the node, the user and the role", as
   await vendor.getByLabel("Password").fill("not the password");
   await vendor.getByRole("button", { name: "Sign in", exact: true }).click();
   await vendor.getByRole("alert").filter({ hasText: "wrong username or password" }).waitFor();
+  await shot(vendor, "signin-error-1280");
   await signIn(vendor, VENDOR, "alice");
   assert.match(await vendor.locator("#whoami").textContent(), /alice\s*admin/);
   assert.equal(await vendor.locator("#node-name").textContent(), "Vendor Co");
@@ -117,6 +152,29 @@ test("a #token= link signs in with the token and leaves the address bar clean", 
   assert.match(await page.locator("#whoami").textContent(), /API token\s*admin/);
   assert.ok(!page.url().includes("token="), page.url());
   await page.locator("main .page h1", { hasText: "Dashboard" }).waitFor();
+});
+
+/** Signs `username` in on a fresh browser and saves their e-mail choices on "My e-mail". */
+async function optIn(base, username, email, notifications, digest = false) {
+  const page = await newBrowser();
+  await signIn(page, base, username);
+  await open(page, base, "#/settings");
+  await page.getByLabel("E-mail address").fill("not an address");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("#settings-result .error", { hasText: "email: 'not an address' is not an e-mail address" }).waitFor();
+  await page.getByLabel("E-mail address").fill(email);
+  for (const n of notifications) await page.getByLabel(n).check();
+  if (digest) await page.getByLabel(/one digest a day/).check();
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("#settings-result .notice", { hasText: `to ${email}` }).waitFor();
+  return page;
+}
+
+test("e-mail: users opt in on My e-mail, per notification, with a digest option", async () => {
+  const paula = await optIn(PARTNER, "paula", "paula@partner.example", ["An invitation to a deal arrived", "The vendor approved or rejected your registration", "Someone mentioned you"]);
+  await shot(paula, "settings-1280");
+  await optIn(VENDOR, "alice", "alice@vendor.example", ["A partner registered a deal with you", "A registration is overdue"]);
+  await optIn(VENDOR, "mark", "mark@vendor.example", ["A partner registered a deal with you"], true);
 });
 
 test("import a CSV: a bad row is listed with row, line and column; a good file imports", async () => {
@@ -178,6 +236,26 @@ test("share an opportunity: the preview is exactly what the partner's node then 
   await shot(partner, "partner-invited-deal-1280");
 });
 
+test("bug 1: the partner's dashboard counts the invitation waiting for its answer and links to it", async () => {
+  assert.ok(dealId, "needs the shared deal");
+  await open(partner, PARTNER, "#/");
+  const tile = partner.locator("#stat-inbox");
+  await tile.locator(".stat-value", { hasText: /^1$/ }).waitFor();
+  // "Needs me" leads the page with the invitation, and the navigation carries the count.
+  assert.equal(await partner.locator("#needs-invitations").getAttribute("data-count"), "1");
+  await partner.locator("#needs-invitations a", { hasText: "Acme platform rollout" }).waitFor();
+  assert.equal(await partner.locator('a[data-nav="inbox"] .nav-badge').getAttribute("data-count"), "1");
+  const box = await partner.locator("#needs-me").boundingBox();
+  const stats = await partner.locator(".stats").boundingBox();
+  assert.ok(box.y < stats.y, "what needs me comes first");
+  await shot(partner, "dashboard-partner-1280");
+  await tile.click();
+  await partner.locator(`#inbox-table tr[data-deal="${dealId}"]`).waitFor();
+  // Back to the invitation for the accept test.
+  await open(partner, PARTNER, `#/deals/${dealId}`);
+  await partner.locator("#accept").waitFor();
+});
+
 /** Reloads the partner's deal page until the deal itself (not only the invitation) is there. */
 async function partnerDealPage() {
   const deadline = Date.now() + 3 * WAIT;
@@ -226,6 +304,60 @@ test("accept on the partner's UI: the vendor's open deal page updates live", asy
   await shot(vendor, "deal-partner-section-1280");
 });
 
+test("bug 5: the share preview for two partners shows exactly what the deal then carries", async () => {
+  await open(vendor, VENDOR, `#/opportunities/${BOTH_OPPORTUNITY}`);
+  await vendor.getByRole("checkbox", { name: /Partner Inc/ }).check();
+  await vendor.getByRole("checkbox", { name: /Second Partner/ }).check();
+  // One partner gets the month, the other the quarter: the deal carries the quarter.
+  await vendor.locator(`#share-previews .preview[data-partner="${PARTNER_ID}"] tr[data-field="close_date"] td[data-value="2027-05"]`).waitFor();
+  await vendor.locator(`#share-previews .preview[data-partner="${SECOND_ID}"] tr[data-field="close_date"] td[data-value="2027-Q2"]`).waitFor();
+  await vendor.locator("#share-combined-fields").waitFor();
+  const combined = await fieldsOf(vendor.locator("#share-combined-fields"));
+  assert.equal(combined.close_date, "2027-Q2");
+  assert.equal(combined.amount, undefined, "the second partner's policy withholds the amount");
+  await shot(vendor, "share-two-partners-1280");
+  await vendor.getByRole("button", { name: "Share with 2 partners" }).click();
+  await vendor.waitForURL(/#\/deals\/[0-9a-f]+$/);
+  await vendor.locator("#deal-fields").waitFor();
+  assert.deepEqual(await fieldsOf(vendor.locator("#deal-fields")), combined);
+  // Labels in words, values formatted.
+  const shown = await shownOf(vendor.locator("#deal-fields"));
+  assert.equal(shown.stage, "Prospect");
+  assert.deepEqual(await vendor.locator("#deal-fields th").allInnerTexts(), ["Name", "Stage", "Close date", "Account", "Account domain"]);
+});
+
+test("bug 4: partner types and deal roles are right on both sides; only a vendor is offered for registration", async () => {
+  // The vendor's partners carry their type; inviting from the UI sends the type chosen.
+  await open(vendor, VENDOR, "#/partners");
+  assert.equal(await vendor.locator(`#partners-table tr[data-partner="${PARTNER_ID}"] .partner-type`).innerText(), "Reseller");
+  const sent = vendor.waitForRequest((r) => r.url().endsWith("/api/v1/partners/invites") && r.method() === "POST");
+  await vendor.getByLabel("They will be your").selectOption("distributor");
+  await vendor.getByRole("button", { name: "Create invite" }).click();
+  assert.equal(JSON.parse((await sent).postData()).type, "distributor");
+  await vendor.locator("#invite-token").waitFor();
+  await shot(vendor, "partners-invite-1280");
+  // In the deal the vendor shared, the vendor is the vendor and the partner a reseller.
+  await open(vendor, VENDOR, `#/deals/${dealId}`);
+  assert.equal(await vendor.locator(`#participants li[data-node="${VENDOR_ID}"] .participant-role`).getAttribute("data-role"), "vendor");
+  assert.equal(await vendor.locator(`#participants li[data-node="${PARTNER_ID}"] .participant-role`).getAttribute("data-role"), "reseller");
+  // The partner shares its own opportunity with its vendor: it is not the vendor in that deal.
+  const opp = await apiAs(PARTNER, PARTNER_TOKEN, "POST", "/opportunities", JSON.stringify({ account_domain: "partner-only.example", name: "Reseller-led deal", stage: "qualified", amount: "1000", currency: "EUR" }));
+  assert.equal(opp.status, 201, JSON.stringify(opp.json));
+  await open(partner, PARTNER, `#/opportunities/${opp.json.id}`);
+  await partner.getByRole("checkbox", { name: /Vendor Co/ }).check();
+  await partner.getByRole("button", { name: "Share with 1 partner" }).click();
+  await partner.waitForURL(/#\/deals\/[0-9a-f]+$/);
+  await partner.locator("#participants").waitFor();
+  assert.equal(await partner.locator(`#participants li[data-node="${PARTNER_ID}"] .participant-role`).getAttribute("data-role"), "reseller");
+  assert.equal(await partner.locator(`#participants li[data-node="${VENDOR_ID}"] .participant-role`).getAttribute("data-role"), "vendor");
+  // The vendor's own node offers no registration form (its partners are resellers); the
+  // reseller's offers its vendor only.
+  await open(vendor, VENDOR, "#/registrations");
+  assert.equal(await vendor.locator("#registration-form").count(), 0);
+  await open(partner, PARTNER, "#/registrations");
+  assert.deepEqual(await partner.getByLabel("Vendor").locator("option").allInnerTexts(), ["Vendor Co (vendor)"]);
+});
+
 test("policy editor: an error is shown inline with its line, then fixed and saved", async () => {
   await open(vendor, VENDOR, `#/partners/${PARTNER_ID}/policy`);
   await vendor.locator("#preview-counts").waitFor();
@@ -247,6 +379,66 @@ test("policy editor: an error is shown inline with its line, then fixed and save
   await vendor.getByRole("button", { name: "Save policy" }).click();
   await vendor.locator("#policy-saved .notice", { hasText: "Saved as version 2" }).waitFor();
   await shot(vendor, "policy-saved-1280");
+});
+
+test("bug 2: a new webhook's signing secret stays until the user is done", async () => {
+  await open(vendor, VENDOR, "#/webhooks");
+  await vendor.getByLabel("URL").fill("http://127.0.0.1:9/hook");
+  await vendor.getByRole("button", { name: "Add webhook" }).click();
+  const secret = vendor.getByLabel("Signing secret");
+  await secret.waitFor();
+  const value = await secret.inputValue();
+  assert.ok(value.length >= 16, value);
+  await shot(vendor, "webhook-secret-1280");
+  await vendor.waitForTimeout(5000);
+  assert.equal(await vendor.getByLabel("Signing secret").inputValue(), value, "still shown after 5 s");
+  await vendor.getByRole("button", { name: "Done" }).click();
+  await vendor.locator("#webhooks-table tr[data-webhook]").first().waitFor();
+});
+
+/** WCAG contrast of an element's text on the page's background at that point. */
+async function contrastOf(locator) {
+  return locator.evaluate((el) => {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    let bg = null;
+    for (let n = el; n && !bg; n = n.parentElement) {
+      const c = rgb(getComputedStyle(n).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0)) bg = c.slice(0, 3);
+    }
+    const a = lum(rgb(getComputedStyle(el).color));
+    const b = lum(bg || [255, 255, 255]);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  });
+}
+
+test("bug 3: the pager's Next page link is readable", async () => {
+  await open(vendor, VENDOR, "#/opportunities?size=10");
+  const next = vendor.locator("#next-page");
+  await next.waitFor();
+  const ratio = await contrastOf(next);
+  assert.ok(ratio >= 4.5, `Next page contrast ${ratio.toFixed(2)}:1`);
+  await shot(vendor, "opportunities-pager-1280");
+});
+
+test("bug 6: the pipeline chart shows every currency's amounts, open stages only, labels whole", async () => {
+  await open(vendor, VENDOR, "#/");
+  const eur = vendor.locator('.pipeline-chart[data-currency="EUR"] svg');
+  const usd = vendor.locator('.pipeline-chart[data-currency="USD"] svg');
+  await eur.waitFor();
+  await usd.waitFor();
+  const labels = await vendor.locator(".pipeline-chart .chart-label").allTextContents();
+  assert.ok(labels.includes("Technical validation"), labels.join(", "));
+  assert.ok(!labels.some((l) => /closed lost/i.test(l)), "closed-lost is not pipeline");
+  assert.ok(!labels.some((l) => l.endsWith("…")), "no label cut short");
+  // Bars are amounts: the USD chart names the 250,000 committed.
+  assert.match(await usd.getAttribute("aria-label"), /Committed \$250K/);
+  // No label is clipped by the SVG's box.
+  const clipped = await vendor.evaluate(() => [...document.querySelectorAll(".pipeline-chart .chart-label")].filter((t) => t.getBBox().x < 0).map((t) => t.textContent));
+  assert.deepEqual(clipped, []);
 });
 
 test("a viewer sees no write buttons, and the API refuses a write with its sentence", async () => {
@@ -274,7 +466,7 @@ test("a viewer sees no write buttons, and the API refuses a write with its sente
   assert.match(refused.body.error, /needs the admin role/);
   // A page the viewer may not read shows the API's sentence, not a status code.
   await open(viewer, VENDOR, "#/webhooks");
-  await viewer.locator(".error", { hasText: "this needs the admin role" }).waitFor();
+  await viewer.locator("#role-needed", { hasText: "this needs the admin role, and you are signed in as viewer" }).waitFor();
   await shot(viewer, "viewer-refused-1280");
   assert.deepEqual(viewer.errors, []);
 });
@@ -346,7 +538,7 @@ test("register a deal on the reseller's UI; the vendor sees the conflict with it
   // opportunity on the account.
   await reloadUntil(vendor, VENDOR, "#/registrations", (p) => registrationRow(p, registrationId), "the registration did not reach the vendor");
   const onVendor = registrationRow(vendor, registrationId);
-  const conflict = onVendor.locator('.reg-conflicts li[data-kind="opportunity"]');
+  const conflict = onVendor.locator('.reg-conflicts li[data-kind="opportunity"]', { hasText: "Acme platform rollout" });
   await conflict.waitFor();
   assert.match(await conflict.textContent(), /Acme platform rollout \(qualified, Private Owner\)/);
   assert.match(await onVendor.textContent(), /Partner Inc → Vendor Co \(you\)/);
@@ -369,11 +561,26 @@ test("account mapping between two nodes: run it, drill into a cell, propose a de
   const set = await apiAs(VENDOR, VENDOR_TOKEN, "PUT", `/partners/${PARTNER_ID}/policy`, policy, "text/plain");
   assert.equal(set.status, 200, JSON.stringify(set.json));
 
+  // Bug 7: the vendor's mapping page, open while the partner maps, updates live.
+  await open(vendor, VENDOR, `#/mapping?partner=${PARTNER_ID}`);
+  await vendor.locator("#mapping-matrix .empty").waitFor();
+  await vendor.evaluate(() => {
+    window.__notReloaded = true;
+  });
+  await vendor.locator("#live-dot[data-on=true]").waitFor();
   await open(partner, PARTNER, "#/mapping");
   assert.equal(await partner.getByLabel("Partner").locator("option:checked").textContent(), "Vendor Co");
   await partner.locator("#mapping-matrix .empty", { hasText: "No mapping with Vendor Co yet." }).waitFor();
   await partner.getByRole("button", { name: "Run mapping now" }).click();
   await partner.locator("#mapping-msg .notice", { hasText: "Mapped with Vendor Co." }).waitFor();
+  await vendor.locator('#mapping-table td[data-mine="customers"][data-theirs="prospects"]').waitFor();
+  await vendor.locator("#mapping-msg .notice", { hasText: "a new mapping with Partner Inc arrived" }).waitFor();
+  assert.equal(await vendor.evaluate(() => window.__notReloaded), true, "no reload");
+  // The key pairings stand out, cells are colour-scaled, totals add up.
+  const key = vendor.locator('#mapping-table td[data-mine="customers"][data-theirs="prospects"]');
+  assert.equal(await key.getAttribute("data-key"), "true");
+  assert.ok(Number(await key.getAttribute("data-heat")) > 0);
+  assert.equal(await vendor.locator("#mapping-total").innerText(), String(await vendor.evaluate(() => [...document.querySelectorAll("#mapping-table tbody td.cell")].reduce((a, td) => a + (Number(td.dataset.count) || 0), 0))));
   // My prospects × the vendor's customers: company-1 and company-2.
   const cell = partner.locator('#mapping-table td[data-mine="prospects"][data-theirs="customers"]');
   assert.equal(await cell.getAttribute("data-count"), "2");
@@ -391,7 +598,34 @@ test("account mapping between two nodes: run it, drill into a cell, propose a de
   assert.match(text, /Company 1/);
   assert.match(text, /customer/);
   assert.equal(await partner.locator("#overlaps-table tbody tr").count(), 2);
+  // My account owner: who to ask on my side.
+  await partner.locator('#overlaps-table tr[data-domain="company-1.example"] td.owner', { hasText: "Pat" }).waitFor();
+  // Search and sort.
+  await partner.getByLabel("Search").fill("company two");
+  await partner.waitForFunction(() => document.querySelectorAll("#overlaps-table tbody tr").length === 1);
+  await partner.getByLabel("Search").fill("");
+  await partner.waitForFunction(() => document.querySelectorAll("#overlaps-table tbody tr").length === 2);
+  await partner.getByLabel("Sort by").selectOption("domain");
+  assert.deepEqual(await partner.locator("#overlaps-table tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.domain)), ["company-1.example", "company-2.example"]);
+  // CSV export of the list as shown.
+  const download = partner.waitForEvent("download");
+  await partner.getByRole("button", { name: "Export CSV" }).click();
+  const file = await (await download).path();
+  const csv = fs.readFileSync(file, "utf8").trim().split(/\r?\n/);
+  assert.match(csv[0], /^name,domain,my_owner,in_deal_or_registration,their_/);
+  assert.equal(csv.length, 3);
+  assert.match(csv[1], /^Company One \(partner view\),company-1\.example,Pat,/);
+  // A saved view comes back from the list of views.
+  await partner.getByLabel("Name this view").fill("Prospects they sell to");
+  await partner.getByRole("button", { name: "Save this view" }).click();
+  await partner.getByLabel("Saved views").waitFor();
   await shot(partner, "mapping-drill-1280");
+  // "Already in a deal or registration": acme.example is in the accepted deal.
+  await partner.locator('#mapping-table td[data-mine="prospects"][data-theirs="prospects"] button').click();
+  await partner.locator('#overlaps-table tr[data-domain="acme.example"][data-flight="deal"] .in-flight', { hasText: "in a deal" }).waitFor();
+  await partner.getByLabel("Saved views").selectOption("Prospects they sell to");
+  await partner.waitForURL(/mine=prospects&theirs=customers/);
+  await partner.locator('#overlaps-table tr[data-domain="company-1.example"]').waitFor();
 
   // No opportunity on company-2: said so. One on company-1: its share page, the vendor chosen.
   const noDeal = partner.locator('#overlaps-table tr[data-domain="company-2.example"]');
@@ -469,7 +703,7 @@ test("an admin adds a viewer and a token; the viewer sees registrations without 
   await open(viewer, VENDOR, `#/mapping?partner=${PARTNER_ID}`);
   assert.equal(await viewer.locator("#mapping-run, #population-form, #populations-table button, .propose").count(), 0);
   await open(viewer, VENDOR, "#/users");
-  await viewer.locator(".error", { hasText: "this needs the admin role" }).waitFor();
+  await viewer.locator("#role-needed", { hasText: "this needs the admin role" }).waitFor();
   assert.deepEqual(viewer.errors, []);
 });
 
@@ -487,23 +721,210 @@ test("the vendor rejects a registration with a reason; the partner sees the reas
   await shot(partner, "registrations-rejected-1280");
 });
 
+test("bug 7: approve is not offered on a registration another partner registered first", async () => {
+  const r = await apiAs(SECOND, SECOND_TOKEN, "POST", "/registrations", JSON.stringify({ vendor: VENDOR_ID, account_name: "Acme Corp", account_domain: "acme.example" }));
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  await reloadUntil(vendor, VENDOR, "#/registrations", (p) => registrationRow(p, r.json.id), "the second registration did not reach the vendor");
+  const row = registrationRow(vendor, r.json.id);
+  await row.locator(".reg-conflicts li").first().waitFor();
+  assert.equal(await row.getByRole("button", { name: "Approve" }).count(), 0);
+  assert.match(await row.locator(".blocked").innerText(), /Partner Inc registered it first: reject this one/);
+  assert.equal(await row.getByRole("button", { name: "Reject…" }).count(), 1);
+  await shot(vendor, "registrations-blocked-1280");
+});
+
+test("bug 7: a manager opening Users is told it needs an admin; a sign-in link in an open tab signs in and leaves no token", async () => {
+  const page = await newBrowser();
+  await signIn(page, VENDOR, "mark");
+  await open(page, VENDOR, "#/users");
+  assert.equal(await page.locator("main h1").innerText(), "Users and API tokens");
+  await page.locator("#role-needed", { hasText: "Only an admin can open this page: this needs the admin role, and you are signed in as manager." }).waitFor();
+  assert.equal(await page.getByText("Something went wrong").count(), 0);
+  await shot(page, "users-manager-1280");
+  // The link opened in this tab (a hash change, no page load).
+  await open(page, VENDOR, "#/deals");
+  await page.evaluate((t) => {
+    location.hash = `#token=${t}`;
+  }, VENDOR_TOKEN);
+  await page.locator("#whoami", { hasText: "API token" }).waitFor();
+  await page.locator("main .page h1", { hasText: "Dashboard" }).waitFor();
+  assert.ok(!page.url().includes("token="), page.url());
+  await page.goBack();
+  await page.waitForTimeout(300);
+  assert.ok(!page.url().includes("token="), `history: ${page.url()}`);
+  assert.equal(await page.getByRole("heading", { name: "Not found" }).count(), 0);
+  assert.deepEqual(page.errors, []);
+});
+
+test("keyboard: skip links, focus to the next invitation after accepting, focus to the error after a failure", async () => {
+  // Two invitations waiting on the partner's node.
+  const opps = await apiAs(VENDOR, VENDOR_TOKEN, "GET", "/opportunities?limit=5");
+  const shareIt = async (o) => apiAs(VENDOR, VENDOR_TOKEN, "POST", "/deals", JSON.stringify({ opportunity_id: o.id, partners: [PARTNER_ID] }));
+  for (const o of opps.json.items.filter((o) => !/Acme/.test(o.name)).slice(0, 2)) assert.equal((await shareIt(o)).status, 201);
+  await reloadUntil(partner, PARTNER, "#/inbox", (p) => p.locator('#inbox-table tr[data-deal] button:text-is("Accept")').nth(1), "two invitations did not reach the partner");
+  const rows = await partner.locator("#inbox-table tr[data-deal]").evaluateAll((trs) => trs.filter((tr) => tr.querySelector("button")).map((tr) => tr.dataset.deal));
+  await partner.locator(`#inbox-table tr[data-deal="${rows[0]}"] button`, { hasText: "Accept" }).focus();
+  await partner.keyboard.press("Enter");
+  await partner.waitForFunction((id) => document.activeElement && document.activeElement.closest(`tr[data-deal="${id}"]`) && document.activeElement.textContent === "Accept", rows[1]);
+  await shot(partner, "inbox-1280");
+
+  // Skip links: the first Tab stops after a page load, each moving focus where it says.
+  await open(partner, PARTNER, "#/");
+  await partner.reload();
+  await partner.locator("main .page h1").waitFor();
+  await partner.keyboard.press("Tab");
+  assert.equal(await partner.evaluate(() => document.activeElement.textContent), "Skip to content");
+  await partner.keyboard.press("Enter");
+  assert.equal(await partner.evaluate(() => document.activeElement.id), "main");
+  await partner.reload();
+  await partner.locator("main .page h1").waitFor();
+  await partner.keyboard.press("Tab");
+  await partner.keyboard.press("Tab");
+  assert.equal(await partner.evaluate(() => document.activeElement.textContent), "Skip to the navigation");
+  await partner.keyboard.press("Enter");
+  assert.equal(await partner.evaluate(() => document.activeElement.id), "site-nav");
+
+  // A failed action puts the focus on its error.
+  await open(partner, PARTNER, `#/deals/${dealId}`);
+  await partner.getByRole("button", { name: "Post comment" }).click();
+  await partner.waitForFunction(() => document.activeElement && document.activeElement.classList.contains("error"));
+  assert.match(await partner.evaluate(() => document.activeElement.textContent), /Write a comment first/);
+});
+
+test("deal room: comments with person, company, time and verified badge; @mention; link my opportunity; attribution", async () => {
+  await open(vendor, VENDOR, `#/deals/${dealId}`);
+  await vendor.getByLabel("Add a comment").fill("Can you join the CIO call on Friday? @paula");
+  await vendor.getByRole("button", { name: "Post comment" }).click();
+  const mine = vendor.locator("#comment-feed li", { hasText: "CIO call" });
+  await mine.waitFor();
+  assert.match(await mine.locator(".who").innerText(), /^alice · Vendor Co \(you\)$/);
+  assert.equal(await mine.locator(".mention").innerText(), "@paula");
+  await mine.locator(".badge.ok", { hasText: "verified" }).waitFor();
+  // On the partner's node: the same comment, the vendor's signature verified there.
+  await reloadUntil(partner, PARTNER, `#/deals/${dealId}`, (p) => p.locator("#comment-feed li", { hasText: "CIO call" }), "the comment did not reach the partner");
+  const theirs = partner.locator("#comment-feed li", { hasText: "CIO call" });
+  assert.match(await theirs.locator(".who").innerText(), /^alice · Vendor Co$/);
+  await theirs.locator(".badge.ok", { hasText: "verified" }).waitFor();
+  // The partner links an opportunity of its own (made from the deal): its stage shows beside the vendor's.
+  await partner.getByRole("button", { name: "Create one from the deal" }).click();
+  await partner.locator("#linked, #link-result .error").first().waitFor();
+  assert.equal(await partner.locator("#link-result .error").count(), 0, await partner.locator("#link-result").innerText().catch(() => ""));
+  assert.equal(await partner.locator(`#stage-map tr[data-node="${PARTNER_ID}"] .their-stage`).innerText(), "Qualified");
+  // Attribution: the partner proposes that it sourced the deal; the vendor accepts.
+  await partner.getByLabel("Sourced by").selectOption(PARTNER_ID);
+  await partner.getByRole("button", { name: "Propose attribution" }).click();
+  await partner.locator(`#attribution-proposals li[data-by="${PARTNER_ID}"]`).waitFor();
+  await reloadUntil(vendor, VENDOR, `#/deals/${dealId}`, (p) => p.locator(`#attribution-proposals li[data-by="${PARTNER_ID}"] button`), "the attribution proposal did not reach the vendor");
+  await vendor.locator(`#attribution-proposals li[data-by="${PARTNER_ID}"] button`, { hasText: "Accept" }).click();
+  await vendor.locator("#attribution-agreed", { hasText: "Sourced by Partner Inc" }).waitFor();
+  await shot(vendor, "deal-room-1280");
+  await shot(partner, "deal-room-partner-1280");
+});
+
 test("main pages render at 1280 and 390 px wide without page errors", async () => {
   const phone = await newBrowser(390);
   await signIn(phone, VENDOR, "alice");
-  const pages = [["dashboard", "#/"], ["opportunities", "#/opportunities"], ["opportunity", `#/opportunities/${OPPORTUNITY}`], ["deals", "#/deals"], ["deal", `#/deals/${dealId}`], ["partners", "#/partners"], ["policy", `#/partners/${PARTNER_ID}/policy`], ["audit", "#/audit"], ["webhooks", "#/webhooks"], ["network", "#/network"], ["registrations", "#/registrations"], ["mapping", `#/mapping?partner=${PARTNER_ID}`], ["users", "#/users"]];
+  const pages = [["dashboard", "#/"], ["opportunities", "#/opportunities"], ["opportunity", `#/opportunities/${OPPORTUNITY}`], ["inbox", "#/inbox?status=all"], ["deals", "#/deals"], ["deal", `#/deals/${dealId}`], ["partners", "#/partners"], ["policy", `#/partners/${PARTNER_ID}/policy`], ["audit", "#/audit"], ["webhooks", "#/webhooks"], ["network", "#/network"], ["registrations", "#/registrations"], ["mapping", `#/mapping?partner=${PARTNER_ID}&mine=customers&theirs=prospects`], ["users", "#/users"], ["settings", "#/settings"]];
   for (const [name, hash] of pages) {
     for (const [page, width] of [[vendor, 1280], [phone, 390]]) {
       await open(page, VENDOR, hash);
       await page.waitForTimeout(150);
       // Nothing wider than the window but tables, which scroll in their own box.
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 1, `${name} at ${width}px overflows by ${overflow}px`);
+      const wide = overflow > 1 ? await page.evaluate(() => [...document.querySelectorAll("body *")].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest(".table-wrap")).slice(0, 5).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className} (${Math.round(el.getBoundingClientRect().width)}px)`)) : [];
+      assert.ok(overflow <= 1, `${name} at ${width}px overflows by ${overflow}px: ${wide.join(", ")}`);
+      const header = await page.locator("#site-header").boundingBox();
+      if (width === 390) {
+        assert.ok(header.height <= 64, `${name}: the header is ${header.height}px high at 390px`);
+        // Tables are cards: no table header row shows.
+        assert.equal(await page.locator("main table.stack thead:visible").count(), 0, `${name}: a table shows its header row at 390px`);
+      }
       await shot(page, `${name}-${width}`);
     }
   }
+  // The phone's navigation is a menu behind one button.
+  await open(phone, VENDOR, "#/");
+  assert.equal(await phone.locator("#site-nav").isVisible(), false);
+  await phone.getByRole("button", { name: /^Menu/ }).click();
+  await phone.locator("#site-nav").waitFor();
+  assert.equal(await phone.getByRole("button", { name: /^Menu/ }).getAttribute("aria-expanded"), "true");
+  await shot(phone, "menu-390");
+  await phone.getByRole("link", { name: /^Registrations/ }).click();
+  await phone.locator("main .page h1", { hasText: "Deal registrations" }).waitFor();
+  await shot(phone, "registrations-menu-390");
+  // The partner's deal room at phone width too.
+  const partnerPhone = await newBrowser(390);
+  await signIn(partnerPhone, PARTNER, "paula");
+  await open(partnerPhone, PARTNER, `#/deals/${dealId}`);
+  await shot(partnerPhone, "deal-room-partner-390");
+  await open(partnerPhone, PARTNER, `#/mapping?partner=${VENDOR_ID}&mine=prospects&theirs=customers`);
+  await shot(partnerPhone, "mapping-partner-390");
   await open(partner, PARTNER, "#/deals");
   await shot(partner, "partner-deals-1280");
   assert.deepEqual(vendor.errors, []);
   assert.deepEqual(phone.errors, []);
   assert.deepEqual(partner.errors, []);
+});
+
+/** The mails in the test's maildir: {to, subject, body} with headers and body decoded. */
+function mails() {
+  const out = [];
+  for (const sub of ["new", "cur"]) {
+    const dir = path.join(MAILDIR, sub);
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir)) {
+      const raw = fs.readFileSync(path.join(dir, f), "utf8").replace(/\r\n/g, "\n");
+      const cut = raw.indexOf("\n\n");
+      const head = raw.slice(0, cut).replace(/\n[ \t]+/g, " ");
+      let body = raw.slice(cut + 2);
+      const header = (name) => (head.match(new RegExp(`^${name}: (.*)$`, "mi")) || [])[1] || "";
+      const words = (t) => t.replace(/=\?utf-8\?([bq])\?([^?]*)\?=\s*/gi, (_, enc, text) => (enc.toLowerCase() === "b" ? Buffer.from(text, "base64").toString("utf8") : Buffer.from(text.replace(/_/g, " ").replace(/=([0-9A-F]{2})/gi, (m, x) => String.fromCharCode(parseInt(x, 16))), "latin1").toString("utf8")));
+      const encoding = header("Content-Transfer-Encoding").toLowerCase();
+      if (encoding === "base64") body = Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
+      if (encoding === "quoted-printable") body = Buffer.from(body.replace(/=\n/g, "").replace(/=([0-9A-F]{2})/gi, (m, x) => String.fromCharCode(parseInt(x, 16))), "latin1").toString("utf8");
+      out.push({ to: header("To"), subject: words(header("Subject")), body });
+    }
+  }
+  return out;
+}
+
+/** Waits for a mail to `to` whose subject matches `re`. */
+async function mailTo(to, re, wait = 3 * WAIT) {
+  const deadline = Date.now() + wait;
+  for (;;) {
+    const found = mails().find((m) => m.to.includes(to) && re.test(m.subject));
+    if (found) return found;
+    assert.ok(Date.now() < deadline, `no mail to ${to} matching ${re}; got: ${mails().map((m) => `${m.to}: ${m.subject}`).join(" | ")}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+test("e-mail: every notification arrives in the SMTP server, with a link into the UI that works", async () => {
+  const invited = await mailTo("paula@partner.example", /^\[Partner Inc\] Vendor Co invites you to a deal: Acme platform rollout$/);
+  const link = invited.body.match(/https?:\/\/\S+#\/deals\/[0-9a-f]+/)[0];
+  assert.ok(link.startsWith(PARTNER), link);
+  await mailTo("paula@partner.example", /Your registration of acme\.example was approved/);
+  await mailTo("paula@partner.example", /Your registration of company-3\.example was rejected \(Already in our direct pipeline\)/);
+  const mention = await mailTo("paula@partner.example", /You were mentioned in Acme platform rollout: "Can you join the CIO call on Friday\? @paula"/);
+  assert.match(mention.body, new RegExp(`#/deals/${dealId}`));
+  await mailTo("alice@vendor.example", /A partner registered acme\.example with you/);
+  // The second partner's registration of acme.example was left pending past the 72 s answer time.
+  await mailTo("alice@vendor.example", /The registration of acme\.example is overdue/, 4 * WAIT);
+  // mark chose a digest: one mail with the registrations, none one by one.
+  const digest = await mailTo("mark@vendor.example", /Your digest: \d+ new items?/);
+  assert.match(digest.body, /A partner registered company-3\.example with you/);
+  assert.ok(!mails().some((m) => m.to.includes("mark@") && /^\[Vendor Co\] A partner registered/.test(m.subject)), "no single mails for a digest user");
+  // Nobody gets what they did not choose.
+  assert.ok(!mails().some((m) => m.to.includes("alice@") && /invites you/.test(m.subject)));
+  // The link opens the deal in the web UI.
+  const page = await newBrowser();
+  await signIn(page, PARTNER, "paula");
+  await page.goto(link);
+  await page.locator("main .page h1", { hasText: "Acme platform rollout" }).waitFor();
+});
+
+test("axe-core: zero violations, of any impact, on every page and state screenshotted", () => {
+  assert.ok(axeFound.size >= 40, `only ${axeFound.size} states were checked`);
+  const found = Object.fromEntries([...axeFound].filter(([, v]) => v.length));
+  assert.deepEqual(found, {});
 });

@@ -22,10 +22,18 @@ const POLICY: &str = r#"
 [opportunities]
 fields = ["name", "stage", "amount", "close_date", "account.name", "account.domain"]
 amount = { round_to = 10000 }
+close_date = "month"
 
 [accounts]
 sharing = "overlaps"
 fields = ["name", "domain", "status"]
+"#;
+/// What the vendor shares with its second partner: the close date as a quarter only, so a deal
+/// shared with both partners carries the quarter (the share preview must say so).
+const SECOND_POLICY: &str = r#"
+[opportunities]
+fields = ["name", "stage", "close_date", "account.name", "account.domain"]
+close_date = "quarter"
 "#;
 /// What the partner shares with the vendor: a few opportunity fields (so a deal proposed from
 /// account mapping can be shared) and accounts for mapping.
@@ -59,6 +67,63 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// `python3 -m aiosmtpd` on a free loopback port, storing mails in a maildir; stopped on drop.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl SmtpServer {
+    fn start() -> SmtpServer {
+        let probe = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .expect("cannot run python3");
+        assert!(
+            probe.success(),
+            "no aiosmtpd: run `python3 -m pip install aiosmtpd` (.ci/run does) or set COSELL_BROWSER_TESTS=0"
+        );
+        let maildir = std::env::temp_dir().join(format!("cosell-mail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&maildir);
+        std::fs::create_dir_all(&maildir).expect("maildir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot start aiosmtpd");
+        let up = cosell_e2e::wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(up.is_some(), "aiosmtpd did not listen on port {port}");
+        SmtpServer { child, port, maildir }
+    }
+
+    /// Points a node (before `serve`) at this server.
+    fn configure(&self, node: &Node, from: &str) {
+        let path = node.dir().join("cosell.toml");
+        let mut text = std::fs::read_to_string(&path).expect("cosell.toml");
+        text.push_str(&format!("smtp_url = \"smtp://127.0.0.1:{}\"\n", self.port));
+        std::fs::write(&path, text).expect("write cosell.toml");
+        cosell_e2e::set_setting(node, "smtp_from", &format!("{from:?}"));
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}
+
 fn create_user(node: &Node, username: &str, role: &str) {
     let r = node.post(
         "/api/v1/users",
@@ -88,13 +153,30 @@ fn web_ui_flows_in_a_real_browser() {
     // Serve this checkout's web UI (with a shared target dir, the program's own lookup could
     // find another checkout's `web-ui/` first). The only test in this binary: no other thread
     // reads the environment.
-    let web_ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-ui");
+    // `COSELL_BROWSER_WEB_UI` serves another copy of the UI (e.g. an older commit's, to see a
+    // new test fail on it).
+    let web_ui = std::env::var_os("COSELL_BROWSER_WEB_UI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-ui"));
     std::env::set_var("COSELL_WEB_UI", &web_ui);
 
+    // A real SMTP server (Python's aiosmtpd) that keeps every mail in a maildir the browser
+    // test reads: e-mail notifications go through it.
+    let smtp = SmtpServer::start();
     let mut vendor = Node::init("Vendor Co");
+    smtp.configure(&vendor, "cosell@vendor.example");
+    // The vendor owes an answer within 72 s here: the registration left pending goes overdue
+    // (and mails its overdue notice) while the suite runs. Digests go out every 6 s.
+    cosell_e2e::set_setting(&vendor, "registration_sla_hours", "0.02");
+    cosell_e2e::set_setting(&vendor, "digest_interval_minutes", "0.1");
     vendor.serve();
     let mut partner = Node::init("Partner Inc");
+    smtp.configure(&partner, "cosell@partner.example");
     partner.serve();
+    // A second reseller of the vendor: a share with two partners, and a registration of an
+    // account the first one registered first.
+    let mut second = Node::init("Second Partner");
+    second.serve();
 
     // Partnership through the API: the vendor invites a reseller, which joins its vendor.
     let invite = vendor.post("/api/v1/partners/invites", &json!({"type": "reseller"}));
@@ -111,6 +193,20 @@ fn web_ui_flows_in_a_real_browser() {
         Some(POLICY.as_bytes()),
     );
     assert_eq!(policy.status, 200, "policy: {}", policy.text);
+    let invite = vendor.post("/api/v1/partners/invites", &json!({"type": "reseller"}));
+    assert_eq!(invite.status, 201, "{}", invite.text);
+    let joined = second.post(
+        "/api/v1/partners/join",
+        &json!({"token": invite.json["token"], "type": "vendor"}),
+    );
+    assert_eq!(joined.status, 200, "second join: {}", joined.text);
+    let policy = vendor.request(
+        "PUT",
+        &format!("/api/v1/partners/{}/policy", second.id),
+        Some("text/plain"),
+        Some(SECOND_POLICY.as_bytes()),
+    );
+    assert_eq!(policy.status, 200, "second policy: {}", policy.text);
     let policy = partner.request(
         "PUT",
         &format!("/api/v1/partners/{}/policy", vendor.id),
@@ -153,9 +249,30 @@ fn web_ui_flows_in_a_real_browser() {
     );
     assert_eq!(r.status, 201, "{}", r.text);
 
+    // Shared with both partners by the browser test (the two-partner share preview).
+    let both = vendor.post(
+        "/api/v1/opportunities",
+        &json!({
+            "account_id": account.json["id"], "name": "Acme second site", "stage": "prospect",
+            "amount": "80000", "currency": "EUR", "close_date": "2027-05-20",
+        }),
+    );
+    assert_eq!(both.status, 201, "{}", both.text);
+    // A pipeline in two currencies: the dashboard charts both.
+    let usd = vendor.post(
+        "/api/v1/opportunities",
+        &json!({
+            "account_id": account.json["id"], "name": "Acme US subsidiary", "stage": "committed",
+            "amount": "250000", "currency": "USD",
+        }),
+    );
+    assert_eq!(usd.status, 201, "{}", usd.text);
+
     create_user(&vendor, "alice", "admin");
     create_user(&vendor, "victor", "viewer");
+    create_user(&vendor, "mark", "manager");
     create_user(&partner, "paula", "manager");
+    create_user(&second, "sam", "manager");
 
     let shots = target_dir().join("browser-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
@@ -167,6 +284,10 @@ fn web_ui_flows_in_a_real_browser() {
         .env("COSELL_PARTNER_URL", partner.url())
         .env("COSELL_VENDOR_ID", &vendor.id)
         .env("COSELL_PARTNER_ID", &partner.id)
+        .env("COSELL_SECOND_URL", second.url())
+        .env("COSELL_SECOND_ID", &second.id)
+        .env("COSELL_SECOND_TOKEN", second.token())
+        .env("COSELL_BOTH_OPPORTUNITY_ID", both.json["id"].as_str().unwrap())
         .env("COSELL_VENDOR_TOKEN", vendor.token())
         .env("COSELL_PARTNER_TOKEN", partner.token())
         .env(
@@ -176,6 +297,7 @@ fn web_ui_flows_in_a_real_browser() {
         .env("COSELL_PASSWORD", PASSWORD)
         .env("COSELL_CHROMIUM", &chromium)
         .env("COSELL_SCREENSHOTS", &shots)
+        .env("COSELL_MAILDIR", &smtp.maildir)
         .spawn()
         .expect("cannot start `node` (install Node.js 20+)");
     let status = wait_bounded(&mut child, SUITE_TIMEOUT).unwrap_or_else(|| {
@@ -190,5 +312,6 @@ fn web_ui_flows_in_a_real_browser() {
         vendor.log(),
         partner.log()
     );
+    drop(second);
     println!("browser tests passed; screenshots in {}", shots.display());
 }

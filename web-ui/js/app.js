@@ -12,6 +12,8 @@ const state = {
   current: null, // the page's controller: {onEvent?}
   currentPage: null,
   renderSeq: 0,
+  needs: null, // GET /needs-me: counts for the navigation's badges
+  since: null, // this user's previous visit (ms): "new since your last visit"
 };
 
 // Pages: [pattern, module, nav key]. Module paths are relative to this file.
@@ -21,14 +23,15 @@ const ROUTES = [
   [/^\/opportunities\/([^/]+)$/, "opportunity", "opportunities"],
   [/^\/inbox$/, "inbox", "inbox"],
   [/^\/deals$/, "deals", "deals"],
+  [/^\/settings$/, "settings", "settings"],
   [/^\/deals\/([^/]+)$/, "deal", "deals"],
   [/^\/registrations$/, "registrations", "registrations"],
   [/^\/partners$/, "partners", "partners"],
   [/^\/mapping$/, "mapping", "mapping"],
-  [/^\/users$/, "users", "users"],
+  [/^\/users$/, "users", "users", "admin", "Users and API tokens"],
   [/^\/partners\/([^/]+)\/policy$/, "policy", "partners"],
   [/^\/audit$/, "audit", "audit"],
-  [/^\/webhooks$/, "webhooks", "webhooks"],
+  [/^\/webhooks$/, "webhooks", "webhooks", "admin", "Webhooks"],
   [/^\/network$/, "network", "network"],
 ];
 
@@ -44,7 +47,17 @@ const NAV = [
   ["users", "#/users", "Users", "admin"],
   ["webhooks", "#/webhooks", "Webhooks", "admin"],
   ["network", "#/network", "Network"],
+  ["settings", "#/settings", "My e-mail"],
 ];
+
+// Which needs-me count each navigation entry shows as its badge.
+const NAV_BADGE = {
+  dashboard: ["total", "need your attention"],
+  inbox: ["invitations", "invitations to answer"],
+  registrations: ["registrations_to_decide", "registrations to decide"],
+  mapping: ["new_overlaps", "new mappings with overlaps"],
+  deals: ["deals_changed", "deals changed by partners"],
+};
 
 export function can(role) {
   return Boolean(state.me) && ROLE_RANK[state.me.role] >= ROLE_RANK[role];
@@ -75,26 +88,78 @@ export function toast(text) {
   }, 4000);
 }
 
+function navBadge(key) {
+  const spec = NAV_BADGE[key];
+  const n = spec && state.needs ? state.needs.counts[spec[0]] : 0;
+  if (!n) return null;
+  return h("span", { class: "nav-badge", dataset: { badge: key, count: String(n) } }, String(n), h("span", { class: "sr-only" }, ` ${spec[1]}`));
+}
+
 function renderHeader(activeKey) {
+  // The skip link to the navigation exists only where there is a navigation.
+  const navSkip = document.querySelector('.skip[href="#site-nav"]');
+  if (navSkip) navSkip.hidden = !state.me;
   if (!state.me) {
     set(header, h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }, "◆"), " cosell", state.node ? h("span", { class: "node-name" }, state.node.name) : null));
     return;
   }
   const who = state.me.username ? state.me.username : "API token";
   const links = NAV.filter(([, , , role, feature]) => (!role || can(role)) && (!feature || state.features[feature])).map(([key, href, label]) =>
-    h("li", {}, h("a", { href, "aria-current": key === activeKey ? "page" : null }, label)),
+    h("li", {}, h("a", { href, "aria-current": key === activeKey ? "page" : null, dataset: { nav: key } }, label, navBadge(key))),
   );
-  set(header, 
-    h("div", { class: "brand" }, h("a", { href: "#/", class: "logo-link" }, h("span", { class: "logo", "aria-hidden": "true" }, "◆"), " cosell"), h("span", { class: "node-name", id: "node-name" }, state.node ? state.node.name : "")),
-    h("nav", { "aria-label": "Main" }, h("ul", {}, links)),
+  const menu = h(
+    "div",
+    { class: "site-menu", id: "site-menu", dataset: { open: "false" } },
+    h("nav", { "aria-label": "Main", class: "site-nav", id: "site-nav", tabindex: "-1" }, h("ul", {}, links)),
     h(
       "div",
       { class: "user" },
-      h("span", { class: "live-dot", id: "live-dot", title: "Live updates", "aria-label": streamState.connected ? "live updates on" : "live updates off", dataset: { on: String(streamState.connected) } }),
       h("span", { id: "whoami" }, who, " ", h("span", { class: "role", id: "role" }, state.me.role)),
       h("button", { type: "button", id: "signout", onclick: doSignOut }, "Sign out"),
     ),
   );
+  const total = state.needs ? state.needs.counts.total : 0;
+  const toggle = h(
+    "button",
+    { type: "button", class: "menu-button", id: "menu-button", "aria-expanded": "false", "aria-controls": "site-menu" },
+    "Menu",
+    total ? h("span", { class: "nav-badge" }, String(total), h("span", { class: "sr-only" }, " need your attention")) : null,
+  );
+  toggle.addEventListener("click", () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    menu.dataset.open = String(open);
+    if (open) menu.querySelector("a")?.focus();
+  });
+  set(header,
+    h("div", { class: "brand" }, h("a", { href: "#/", class: "logo-link" }, h("span", { class: "logo", "aria-hidden": "true" }, "◆"), " cosell"), h("span", { class: "node-name", id: "node-name" }, state.node ? state.node.name : "")),
+    h("span", { class: "live-dot", id: "live-dot", role: "img", title: "Live updates", "aria-label": streamState.connected ? "live updates on" : "live updates off", dataset: { on: String(streamState.connected) } }),
+    toggle,
+    menu,
+  );
+}
+
+/** Reads what needs this user (GET /needs-me) and refreshes the navigation's badges. */
+async function refreshNeeds() {
+  if (!state.me) return;
+  try {
+    state.needs = await api(`/needs-me?since=${state.since}`);
+  } catch {
+    return;
+  }
+  for (const [key] of Object.entries(NAV_BADGE)) {
+    const link = header.querySelector(`a[data-nav="${key}"]`);
+    if (!link) continue;
+    link.querySelector(".nav-badge")?.remove();
+    const b = navBadge(key);
+    if (b) link.append(b);
+  }
+  const toggle = header.querySelector("#menu-button");
+  if (toggle) {
+    toggle.querySelector(".nav-badge")?.remove();
+    const total = state.needs.counts.total;
+    if (total) toggle.append(h("span", { class: "nav-badge" }, String(total), h("span", { class: "sr-only" }, " need your attention")));
+  }
 }
 
 async function doSignOut() {
@@ -166,10 +231,10 @@ async function route({ refresh = false } = {}) {
   const { path, query } = parseHash();
   if (!state.me) return renderSignIn();
   let match = null;
-  for (const [pattern, module, nav] of ROUTES) {
+  for (const [pattern, module, nav, role, heading] of ROUTES) {
     const m = path.match(pattern);
     if (m) {
-      match = { module, nav, params: m.slice(1).map(decodeURIComponent) };
+      match = { module, nav, role, heading, params: m.slice(1).map(decodeURIComponent) };
       break;
     }
   }
@@ -181,13 +246,22 @@ async function route({ refresh = false } = {}) {
   }
   if (!refresh) set(main, loading());
   const view = h("div", { class: `page page-${match.module}` });
+  if (match.role && !can(match.role)) {
+    // Not "Something went wrong": the page exists, this role may not use it.
+    set(view, h("h1", { tabindex: "-1" }, match.heading), h("div", { class: "notice info", role: "status", id: "role-needed" }, h("p", {}, `Only an ${match.role} can open this page: this needs the ${match.role} role, and you are signed in as ${state.me.role}.`), h("a", { href: "#/" }, "Back to the dashboard")));
+    set(main, view);
+    state.current = {};
+    state.currentPage = match.module;
+    view.querySelector("h1").focus({ preventScroll: true });
+    return;
+  }
   let controller = null;
   try {
     const mod = await import(`./pages/${match.module}.js`);
-    controller = (await mod.render(view, { params: match.params, query, me: state.me, node: state.node, features: state.features, can, navigate, toast, refresh: () => route({ refresh: true }) })) || {};
+    controller = (await mod.render(view, { params: match.params, query, me: state.me, node: state.node, features: state.features, can, navigate, toast, refresh: () => route({ refresh: true }), needs: () => state.needs, since: state.since, refreshNeeds })) || {};
   } catch (e) {
     if (seq !== state.renderSeq) return;
-    set(view, h("h1", { tabindex: "-1" }, "Something went wrong"), errorBox(e));
+    set(view, h("h1", { tabindex: "-1" }, e.status === 403 ? "Not available for your role" : "Something went wrong"), errorBox(e));
     if (e.status === 401) {
       state.me = null;
       return renderSignIn(e);
@@ -199,11 +273,14 @@ async function route({ refresh = false } = {}) {
   state.current = controller;
   state.currentPage = match.module;
   if (refresh) window.scrollTo(0, scroll);
-  else {
+  else if (state.loaded) {
+    // After a navigation the page's heading takes the focus; on the first page after loading,
+    // the focus stays at the top so the skip links come first.
     const h1 = view.querySelector("h1");
     if (h1) h1.focus({ preventScroll: true });
     window.scrollTo(0, 0);
   }
+  state.loaded = true;
 }
 
 // ---- Live updates -------------------------------------------------------------------------
@@ -211,7 +288,7 @@ async function route({ refresh = false } = {}) {
 const EVENT_KINDS = [
   "deal.invited", "deal.accepted", "deal.declined", "deal.stage_changed", "deal.updated",
   "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
-  "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "lagged",
+  "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed", "lagged",
 ];
 // Which pages refresh on which event kinds (prefixes), unless the page handles events itself.
 const REFRESH_ON = {
@@ -225,6 +302,13 @@ const REFRESH_ON = {
 };
 
 const streamState = { source: null, abort: null, connected: false, retry: null };
+
+// Several events in a burst read the counts once.
+let needsTimer = null;
+function refreshNeedsSoon() {
+  clearTimeout(needsTimer);
+  needsTimer = setTimeout(refreshNeeds, 300);
+}
 
 function setLive(on) {
   streamState.connected = on;
@@ -244,6 +328,7 @@ function onEvent(kind, data) {
   }
   const event = { kind, data: payload && payload.data ? payload.data : payload || {} };
   window.dispatchEvent(new CustomEvent("cosell:event", { detail: event }));
+  refreshNeedsSoon();
   const controller = state.current;
   if (controller && typeof controller.onEvent === "function") {
     controller.onEvent(event);
@@ -337,22 +422,46 @@ async function start() {
     state.node = null;
   }
   await detectFeatures();
+  // "New since your last visit": the previous visit of this user on this node, kept in this
+  // browser; read once per tab, so reloading keeps showing what was new.
+  const visitKey = `cosell.visit.${state.node ? state.node.id : ""}.${state.me.username || "token"}`;
+  const tabKey = `${visitKey}.since`;
+  if (sessionStorage.getItem(tabKey) === null) {
+    sessionStorage.setItem(tabKey, localStorage.getItem(visitKey) || String(Date.now() - 7 * 24 * 3600 * 1000));
+  }
+  localStorage.setItem(visitKey, String(Date.now()));
+  state.since = Number(sessionStorage.getItem(tabKey)) || 0;
+  await refreshNeeds();
   startStream();
   await route();
 }
 
 // A sign-in link (`cosell demo` prints them) carries the token in the URL fragment, which never
-// reaches a server: keep it for this tab and drop it from the address bar.
-const fragment = new URLSearchParams(location.hash.replace(/^#\/?/, ""));
-if (fragment.get("token")) {
+// reaches a server: keep it for this tab and drop it from the address bar and the history, also
+// when the link is opened in a tab that already shows the UI (a hash change, no reload).
+function takeTokenFromHash() {
+  const fragment = new URLSearchParams(location.hash.replace(/^#\/?/, ""));
+  if (!fragment.get("token")) return false;
   setBearerToken(fragment.get("token"));
   start.triedToken = true;
   history.replaceState(null, "", `${location.pathname}${location.search}#/`);
+  return true;
 }
-window.addEventListener("hashchange", () => route());
-start();
-// The skip link must not change the route.
-document.querySelector(".skip").addEventListener("click", (e) => {
-  e.preventDefault();
-  main.focus();
+takeTokenFromHash();
+window.addEventListener("hashchange", () => {
+  if (takeTokenFromHash()) {
+    stopStream();
+    start();
+    return;
+  }
+  route();
 });
+start();
+// The skip links must not change the route.
+for (const link of document.querySelectorAll(".skip")) {
+  link.addEventListener("click", (e) => {
+    e.preventDefault();
+    const target = document.getElementById(link.getAttribute("href").slice(1));
+    if (target) target.focus();
+  });
+}

@@ -80,18 +80,18 @@ export function field(label, control, hint) {
   return h("div", { class: "field" }, h("label", { for: id }, label), control, hint ? h("small", { class: "hint" }, hint) : null);
 }
 
-/** A scrollable table; `rows` are arrays of cells (nodes or text). */
+/** A table (scrolls in its own box; one card per row on a phone); `rows` are `tr` elements. */
 export function table(headers, rows, attrs = {}) {
-  return h(
+  return stacked(h(
     "div",
     { class: "table-wrap" },
     h(
       "table",
       attrs,
-      h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+      h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x === "" ? h("span", { class: "sr-only" }, "Actions") : x)))),
       h("tbody", {}, rows),
     ),
-  );
+  ));
 }
 
 /**
@@ -100,7 +100,7 @@ export function table(headers, rows, attrs = {}) {
  */
 export function stacked(wrap) {
   const t = wrap.querySelector("table");
-  const labels = [...t.querySelectorAll("thead th")].map((th) => th.textContent);
+  const labels = [...t.querySelectorAll("thead th")].map((th) => (th.querySelector(".sr-only") ? "" : th.textContent));
   t.classList.add("stack");
   for (const tr of t.querySelectorAll("tbody tr")) {
     const cells = [...tr.children];
@@ -119,7 +119,7 @@ export function fieldsTable(fields, attrs = {}) {
   return h(
     "table",
     { class: "kv", ...attrs },
-    h("tbody", {}, keys.map((k) => h("tr", { dataset: { field: k } }, h("th", { scope: "row" }, fieldLabel(k)), h("td", {}, String(fields[k]))))),
+    h("tbody", {}, keys.map((k) => h("tr", { dataset: { field: k } }, h("th", { scope: "row" }, fieldLabel(k)), h("td", { dataset: { value: String(fields[k]) } }, fieldValue(k, fields))))),
   );
 }
 
@@ -131,13 +131,49 @@ function fieldOrder(a, b) {
   return a.localeCompare(b);
 }
 
+const FIELD_LABELS = {
+  name: "Name", stage: "Stage", amount: "Amount", currency: "Currency", close_date: "Close date",
+  "account.name": "Account", "account.domain": "Account domain", "account.industry": "Industry",
+  "account.country": "Country", "account.status": "Account status", next_step: "Next step",
+  owner: "Owner", tags: "Tags", products: "Products", description: "Description", domain: "Domain",
+  status: "Status", industry: "Industry", country: "Country",
+};
+
+/** A field's name in words: `close_date` → "Close date", `account.name` → "Account". */
 export function fieldLabel(key) {
-  return key.replace(/_/g, " ").replace(/\./g, " · ");
+  if (FIELD_LABELS[key]) return FIELD_LABELS[key];
+  const words = key.replace(/^account\./, "account ").replace(/[_.]/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** A shared field's value for people: stages in words, amounts as money, dates per locale. */
+export function fieldValue(key, fields) {
+  const v = fields[key];
+  if (v === null || v === undefined || v === "") return "—";
+  if (Array.isArray(v)) return v.join(", ");
+  if (key === "stage") return stageLabel(String(v));
+  if (key === "amount") return money(v, fields.currency);
+  if (key === "close_date") return day(v);
+  return String(v);
 }
 
 export const STAGES = ["prospect", "qualified", "technical_validation", "business_validation", "committed", "launched", "closed_lost"];
+const STAGE_LABELS = {
+  prospect: "Prospect", qualified: "Qualified", technical_validation: "Technical validation",
+  business_validation: "Business validation", committed: "Committed", launched: "Launched (won)", closed_lost: "Closed lost",
+};
+/** A stage in words: `technical_validation` → "Technical validation". */
 export function stageLabel(stage) {
-  return stage ? stage.replace(/_/g, " ") : "—";
+  if (!stage) return "—";
+  if (STAGE_LABELS[stage]) return STAGE_LABELS[stage];
+  const w = String(stage).replace(/_/g, " ");
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
+
+const ROLE_LABELS = { vendor: "Vendor", reseller: "Reseller", distributor: "Distributor", si: "Systems integrator", services: "Services partner", isv: "Software vendor (ISV)", software: "Software partner", msp: "Managed service provider", referral: "Referral partner" };
+/** A partner type or deal role in words. */
+export function roleLabel(role) {
+  return role ? ROLE_LABELS[role] || role : "type not set";
 }
 
 export function badge(text, kind = "") {
@@ -145,58 +181,110 @@ export function badge(text, kind = "") {
 }
 
 export function statusBadge(status) {
-  const kind = { accepted: "ok", active: "ok", approved: "ok", invited: "warn", pending: "warn", declined: "bad", removed: "bad", rejected: "bad", expired: "bad" }[status] || "";
-  return badge(status || "unknown", kind);
+  const kind = { accepted: "ok", active: "ok", approved: "ok", invited: "warn", pending: "warn", declined: "bad", removed: "bad", rejected: "bad", expired: "bad", ended: "bad" }[status] || "";
+  const words = { invited: "invited", pending: "waiting for the vendor" }[status] || status || "unknown";
+  return h("span", { class: `badge ${kind}`, dataset: { status: status || "" } }, words);
 }
 
+/** The reader's locale: every number and date on the page uses it. */
+export const LOCALE = (typeof navigator !== "undefined" && navigator.language) || "en";
+
+/**
+ * The one money format: Intl, currency-aware (the currency's symbol and its own decimals; whole
+ * amounts without cents). A range a policy made ("10000-20000") keeps both ends formatted.
+ */
 export function money(amount, currency) {
   if (amount === null || amount === undefined || amount === "") return "—";
-  const n = Number(amount);
-  if (!Number.isFinite(n)) return `${amount} ${currency || ""}`.trim();
+  const text = String(amount).trim();
+  const range = text.match(/^(\d+(?:\.\d+)?)\s*[-–]\s*(\d+(?:\.\d+)?)$/);
+  if (range) return `${money(range[1], currency)}–${money(range[2], currency)}`;
+  const n = Number(text);
+  if (!Number.isFinite(n)) return `${text} ${currency || ""}`.trim();
+  const whole = Number.isInteger(n);
   try {
-    return new Intl.NumberFormat("en", { style: currency ? "currency" : "decimal", currency: currency || undefined, maximumFractionDigits: 0 }).format(n);
+    return new Intl.NumberFormat(LOCALE, currency
+      ? { style: "currency", currency, ...(whole ? { minimumFractionDigits: 0, maximumFractionDigits: 0 } : {}) }
+      : { maximumFractionDigits: 2 }).format(n);
   } catch {
-    return `${n.toLocaleString("en")} ${currency || ""}`.trim();
+    return `${new Intl.NumberFormat(LOCALE).format(n)} ${currency || ""}`.trim();
   }
 }
 
-export function compact(n) {
-  return new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 }).format(n);
+export function compact(n, currency) {
+  try {
+    return new Intl.NumberFormat(LOCALE, { notation: "compact", maximumFractionDigits: 1, ...(currency ? { style: "currency", currency } : {}) }).format(n);
+  } catch {
+    return new Intl.NumberFormat(LOCALE, { notation: "compact", maximumFractionDigits: 1 }).format(n);
+  }
 }
 
-/** An RFC 3339 time (or ms) as a short local date and time, with the exact time in `title`. */
+/** A whole number in the reader's locale. */
+export function num(n) {
+  return new Intl.NumberFormat(LOCALE).format(n);
+}
+
+function asDate(value) {
+  if (value === null || value === undefined || value === "") return null;
+  const d = typeof value === "number" ? new Date(value) : new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00` : value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** An RFC 3339 time (or ms) as the locale's date and time, with the exact time in `title`. */
 export function when(value) {
-  if (value === null || value === undefined) return h("span", {}, "—");
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return h("span", {}, String(value));
-  const text = d.toLocaleString("en-GB", { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const d = asDate(value);
+  if (!d) return h("span", {}, value === null || value === undefined ? "—" : String(value));
+  const text = d.toLocaleString(LOCALE, { dateStyle: "medium", timeStyle: "short" });
   return h("time", { datetime: d.toISOString(), title: d.toISOString() }, text);
+}
+
+/** A calendar date (`2027-03-15`) in the locale's format; other text (a quarter) as it is. */
+export function day(value) {
+  if (typeof value === "string" && !/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
+  const d = asDate(value);
+  return d ? d.toLocaleDateString(LOCALE, { dateStyle: "medium" }) : "—";
+}
+
+/** "2 h ago", "in 3 days": where people read times at a glance; the exact time in `title`. */
+export function ago(value, now = Date.now()) {
+  const d = asDate(value);
+  if (!d) return h("span", {}, "—");
+  const seconds = Math.round((d.getTime() - now) / 1000);
+  const abs = Math.abs(seconds);
+  const [n, unit] = abs < 60 ? [seconds, "second"] : abs < 3600 ? [Math.round(seconds / 60), "minute"] : abs < 86400 ? [Math.round(seconds / 3600), "hour"] : abs < 86400 * 45 ? [Math.round(seconds / 86400), "day"] : [Math.round(seconds / (86400 * 30)), "month"];
+  const text = abs < 10 ? "just now" : new Intl.RelativeTimeFormat(LOCALE, { numeric: "auto", style: "short" }).format(n, unit);
+  return h("time", { datetime: d.toISOString(), title: d.toLocaleString(LOCALE, { dateStyle: "full", timeStyle: "long" }) }, text);
 }
 
 export function shortId(id) {
   return id && id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id || "";
 }
 
+/** An id as a short link, the whole id in `title` (and for screen readers). */
+export function idLink(id, href) {
+  return h("a", { href, class: "id-link", title: id }, h("code", {}, shortId(id)), h("span", { class: "sr-only" }, ` (${id})`));
+}
+
 /**
  * A horizontal bar chart as inline SVG: `bars` = [{label, value, note}]. Scales to its
  * container's width; the numbers are also in the SVG's text for screen readers.
  */
-export function barChart(caption, bars, { unit = "" } = {}) {
+export function barChart(caption, bars, { format = (v) => num(v) } = {}) {
   const max = Math.max(1, ...bars.map((b) => b.value));
   const rowH = 34;
-  const labelW = 150;
-  const width = 480;
-  const barMax = width - labelW - 150;
+  // Room for the longest label (about 8 px a character at 14 px): never clipped.
+  const labelW = Math.max(90, Math.min(260, 12 + 8 * Math.max(...bars.map((b) => b.label.length))));
+  const width = 560;
+  const barMax = width - labelW - 170;
   const height = bars.length * rowH + 8;
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${caption}: ${bars.map((b) => `${b.label} ${b.value}${unit}`).join(", ")}`, class: "chart" });
+  const text = (b) => `${format(b.value)}${b.note ? ` · ${b.note}` : ""}`;
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${caption}: ${bars.map((b) => `${b.label} ${text(b)}`).join(", ")}`, class: "chart" });
   bars.forEach((b, i) => {
     const y = i * rowH + 4;
     const w = Math.max(b.value > 0 ? 3 : 0, (b.value / max) * barMax);
-    const label = b.label.length > 19 ? `${b.label.slice(0, 18)}…` : b.label;
     svg.append(
-      s("text", { x: labelW - 8, y: y + rowH / 2 + 1, "text-anchor": "end", "dominant-baseline": "middle", class: "chart-label" }, label),
-      s("rect", { x: labelW, y: y + 5, width: w, height: rowH - 12, rx: 3, class: "chart-bar" }, s("title", {}, `${b.label}: ${b.value}${unit}`)),
-      s("text", { x: labelW + w + 6, y: y + rowH / 2 + 1, "dominant-baseline": "middle", class: "chart-value" }, `${b.value}${unit}${b.note ? ` · ${b.note}` : ""}`),
+      s("text", { x: labelW - 8, y: y + rowH / 2 + 1, "text-anchor": "end", "dominant-baseline": "middle", class: "chart-label" }, b.label),
+      s("rect", { x: labelW, y: y + 5, width: w, height: rowH - 12, rx: 3, class: "chart-bar" }, s("title", {}, `${b.label}: ${text(b)}`)),
+      s("text", { x: labelW + w + 6, y: y + rowH / 2 + 1, "dominant-baseline": "middle", class: "chart-value" }, text(b)),
     );
   });
   return h("figure", { class: "chart-figure" }, h("figcaption", {}, caption), svg);

@@ -72,6 +72,29 @@ pub struct Config {
     /// of the node's resident memory (BENCHMARKS.md has the trade-off). Env: `COSELL_CACHE_MB`.
     #[serde(default = "cache_mb_default")]
     pub cache_mb: u64,
+    /// The SMTP server for e-mail notifications: `smtp://host:port` (a local relay, no TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host:465`.
+    /// None: no e-mail. Env: `COSELL_SMTP_URL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<String>,
+    /// The From address of notification mails. Env: `COSELL_SMTP_FROM`.
+    #[serde(default = "smtp_from_default")]
+    pub smtp_from: String,
+    /// The web UI's address as users reach it, for the links in mails (default: the HTTP
+    /// listen address). Env: `COSELL_PUBLIC_URL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Minutes between digest mails, for users who chose a digest (default a day). Env:
+    /// `COSELL_DIGEST_INTERVAL_MINUTES`.
+    #[serde(default = "digest_interval_minutes_default")]
+    pub digest_interval_minutes: f64,
+}
+
+fn smtp_from_default() -> String {
+    "cosell@localhost".to_string()
+}
+fn digest_interval_minutes_default() -> f64 {
+    24.0 * 60.0
 }
 
 /// Bounds of [`Config::cache_mb`].
@@ -129,6 +152,10 @@ impl Config {
             mapping_interval_hours: mapping_interval_hours_default(),
             mapping_runs_per_hour: mapping_runs_per_hour_default(),
             cache_mb: cache_mb_default(),
+            smtp_url: None,
+            smtp_from: smtp_from_default(),
+            public_url: None,
+            digest_interval_minutes: digest_interval_minutes_default(),
         }
     }
 
@@ -207,6 +234,18 @@ impl Config {
         if let Some(v) = var("COSELL_CACHE_MB") {
             self.cache_mb = parsed("COSELL_CACHE_MB", v)?;
         }
+        if let Some(v) = var("COSELL_SMTP_URL") {
+            self.smtp_url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        if let Some(v) = var("COSELL_SMTP_FROM") {
+            self.smtp_from = v;
+        }
+        if let Some(v) = var("COSELL_PUBLIC_URL") {
+            self.public_url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        if let Some(v) = var("COSELL_DIGEST_INTERVAL_MINUTES") {
+            self.digest_interval_minutes = parsed("COSELL_DIGEST_INTERVAL_MINUTES", v)?;
+        }
         Ok(())
     }
 
@@ -241,6 +280,21 @@ impl Config {
                 "mapping_runs_per_hour must be 1 to {}, not {runs}",
                 crate::domain::mapping::RUNS_PER_HOUR_MAX
             );
+        }
+        if let Some(url) = &self.smtp_url {
+            let scheme = url.split("://").next().unwrap_or_default();
+            if !matches!(scheme, "smtp" | "smtps") || !url.contains("://") {
+                anyhow::bail!(
+                    "smtp_url must start with smtp:// or smtps:// (e.g. smtp://127.0.0.1:25), not {url:?}"
+                );
+            }
+        }
+        if self.smtp_from.parse::<lettre::Address>().is_err() {
+            anyhow::bail!("smtp_from must be an e-mail address, not {:?}", self.smtp_from);
+        }
+        let minutes = self.digest_interval_minutes;
+        if !minutes.is_finite() || !(0.05..=MAPPING_INTERVAL_HOURS_MAX * 60.0).contains(&minutes) {
+            anyhow::bail!("digest_interval_minutes must be a positive number of minutes, not {minutes}");
         }
         if !CACHE_MB_RANGE.contains(&self.cache_mb) {
             anyhow::bail!(
@@ -338,7 +392,44 @@ impl Config {
             self.mapping_interval_hours,
             self.mapping_runs_per_hour,
             self.cache_mb
+        ) + &self.mail_toml()
+    }
+
+    /// The e-mail part of [`Config::to_toml`]: off until `smtp_url` is set.
+    fn mail_toml(&self) -> String {
+        let optional = |key: &str, value: &Option<String>, example: &str| match value {
+            Some(v) => format!("{key} = {v:?}\n"),
+            None => format!("# {key} = {example:?}\n"),
+        };
+        format!(
+            "\n# E-mail notifications (each user opts in on the web UI's \"My e-mail\" page). The\n\
+             # SMTP server: smtp://host:port (a local relay, no TLS),\n\
+             # smtp://user:pass@host:587?tls=required (STARTTLS) or smtps://user:pass@host:465.\n\
+             {}\
+             # The From address of the mails.\n\
+             smtp_from = {:?}\n\
+             # The web UI's address as users reach it, for links in the mails.\n\
+             {}\
+             # Minutes between digest mails, for users who chose a digest.\n\
+             digest_interval_minutes = {:?}\n",
+            optional("smtp_url", &self.smtp_url, "smtp://127.0.0.1:25"),
+            self.smtp_from,
+            optional("public_url", &self.public_url, "https://cosell.example.com"),
+            self.digest_interval_minutes,
         )
+    }
+
+    /// The mail settings for [`crate::domain::notify`], when `smtp_url` is set; `http` is the
+    /// HTTP address the node listens on (the links' default base).
+    pub fn mail(&self, http: &str) -> Option<crate::domain::notify::MailSettings> {
+        let smtp_url = self.smtp_url.clone()?;
+        Some(crate::domain::notify::MailSettings {
+            smtp_url,
+            from: self.smtp_from.clone(),
+            public_url: self.public_url.clone().unwrap_or_else(|| http.to_string()),
+            node_name: self.name.clone(),
+            digest_interval: std::time::Duration::from_secs_f64(self.digest_interval_minutes * 60.0),
+        })
     }
 }
 

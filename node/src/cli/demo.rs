@@ -194,15 +194,16 @@ fn start_node(root: &Path, company: &Company) -> Result<DemoNode> {
             );
         }
         if company.key == "vendor" {
-            // The demo's vendor owes an answer to a deal registration within 36 seconds (not
-            // 48 hours), so an unanswered one shows as overdue while you look.
+            // The demo's vendor owes an answer to a deal registration within an hour (not
+            // 48 hours): an unanswered one shows as overdue the same afternoon, not within a
+            // minute of starting the demo.
             let path = dir.join("cosell.toml");
             let text = std::fs::read_to_string(&path)?;
             let text = text
                 .lines()
                 .map(|l| {
                     if l.starts_with("registration_sla_hours") {
-                        "registration_sla_hours = 0.01".to_string()
+                        "registration_sla_hours = 1".to_string()
                     } else {
                         l.to_string()
                     }
@@ -315,13 +316,15 @@ fn set_up(nodes: &[DemoNode]) -> Result<()> {
         );
     }
     for (partner, partner_type) in [(reseller, "reseller"), (si, "si")] {
-        let invite = vendor.post_json("/partners/invites", json!({}))?;
+        // Each side records what the other is to it: the vendor's partner is a reseller or an
+        // SI, and the partner's is the vendor.
+        let invite = vendor.post_json("/partners/invites", json!({"type": partner_type}))?;
         let token = invite["token"]
             .as_str()
             .ok_or_else(|| anyhow!("the invite has no token"))?;
         partner.post_json(
             "/partners/join",
-            json!({"token": token, "type": partner_type}),
+            json!({"token": token, "type": "vendor"}),
         )?;
         wait_for_partner(vendor, &partner.id)?;
         eprintln!("demo: {} and {} are partners", vendor.name, partner.name);

@@ -129,6 +129,15 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         http: format!("http://{http_addr}"),
         p2p: network.listen.clone(),
     });
+    // E-mail notifications, when an SMTP server is configured.
+    if let Some(mail) = config.mail(&node.http) {
+        tokio::spawn(crate::domain::notify::run(
+            store.clone(),
+            events.clone(),
+            network.deals.clone(),
+            mail,
+        ));
+    }
     let state_events = events.clone();
     let state = AppState {
         store,
@@ -138,6 +147,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         events,
         network,
         mapping,
+        mail_configured: config.smtp_url.is_some(),
     };
     let app = http::router(state, web_ui_dir());
     let node_json = serde_json::to_vec_pretty(&serde_json::json!({

@@ -55,6 +55,10 @@ pub enum EventKind {
     /// `import.completed`.
     #[serde(rename = "import.completed")]
     ImportCompleted,
+    /// `mapping.completed`: an account mapping with a partner finished (started here or by the
+    /// partner); the new matrix is stored.
+    #[serde(rename = "mapping.completed")]
+    MappingCompleted,
 }
 
 impl EventKind {
@@ -73,6 +77,7 @@ impl EventKind {
         EventKind::PartnerJoined,
         EventKind::PartnerRemoved,
         EventKind::ImportCompleted,
+        EventKind::MappingCompleted,
     ];
 
     /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
@@ -91,6 +96,7 @@ impl EventKind {
             EventKind::PartnerJoined => "partner.joined",
             EventKind::PartnerRemoved => "partner.removed",
             EventKind::ImportCompleted => "import.completed",
+            EventKind::MappingCompleted => "mapping.completed",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod mapping;
+pub mod notify;
 pub mod partners;
 pub mod peers;
 pub mod registrations;

@@ -37,12 +37,31 @@ pub async fn share(
     caller.require(Role::Manager)?;
     let Json(body) = body?;
     let role = match body.role.as_deref() {
-        None => DealRole::Vendor,
+        None => {
+            let s = state.clone();
+            let wanted = body.partners.clone();
+            blocking(move || Ok(default_role(&s, &wanted))).await?
+        }
         Some(r) => DealRole::parse(r)
             .map_err(|e| ApiError::from(DealsError::fields(vec![("role", e.to_string())])))?,
     };
     let view = share_opportunity(&state, body.opportunity_id, body.partners, role).await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// This node's role in a deal shared with `partners` when the caller names none: a reseller
+/// when one of them is this node's vendor (a partner sharing with its vendor is not the
+/// vendor), else the vendor.
+fn default_role(state: &AppState, partners: &[String]) -> DealRole {
+    let with_vendor = partners.iter().any(|p| {
+        crate::domain::partners::resolve(&state.store, p)
+            .is_ok_and(|r| r.partner_type.as_deref() == Some("vendor"))
+    });
+    if with_vendor {
+        DealRole::Reseller
+    } else {
+        DealRole::Vendor
+    }
 }
 
 /// Shares an opportunity with partners as a new deal (durable first, then offered to them); the

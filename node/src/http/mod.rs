@@ -19,6 +19,7 @@ mod registrations;
 mod session;
 mod throttle;
 mod webhooks;
+mod workday;
 
 pub use error::ApiError;
 
@@ -78,6 +79,8 @@ pub struct AppState {
     pub network: Arc<crate::domain::peers::Network>,
     /// Account mapping.
     pub mapping: Arc<crate::domain::mapping::Mapper>,
+    /// Whether an SMTP server is configured (e-mail notifications can be sent).
+    pub mail_configured: bool,
 }
 
 /// The caller's role, put into the request by the auth layer.
@@ -180,6 +183,12 @@ pub fn router(
             post(deals::accept_attribution),
         )
         .route("/inbox", get(inbox::list))
+        .route("/needs-me", get(workday::needs_me))
+        .route("/share-preview", get(workday::share_preview))
+        .route(
+            "/me/notifications",
+            get(workday::get_notifications).put(workday::put_notifications),
+        )
         .route(
             "/registrations",
             get(registrations::list).post(registrations::submit),

@@ -102,6 +102,17 @@ tables! {
     WEBHOOKS: &str => &[u8] = "webhooks";
     /// (webhook id, delivery id) → `Delivery` as JSON: the delivery log.
     WEBHOOK_DELIVERIES: (&str, &str) => &[u8] = "webhook_deliveries";
+
+    // E-mail notifications (`domain::notify`).
+
+    /// Username → `notify::Settings` as JSON: the address, the notifications wanted, digest.
+    NOTIFY_SETTINGS: &str => &[u8] = "notify_settings";
+    /// `"<username>\0<notification>\0<subject>"` → ms since the epoch: what was mailed (or
+    /// queued) once, so an event seen again sends nothing.
+    NOTIFY_SENT: &str => u64 = "notify_sent";
+    /// `"<username>\0<ms, 20 digits>\0<n>"` → `notify::Item` as JSON: items waiting for the
+    /// user's next digest.
+    NOTIFY_DIGEST: &str => &[u8] = "notify_digest";
 }
 
 #[cfg(test)]

@@ -1,7 +1,25 @@
-// One shared deal: shared fields, participants, each company's section, the signed timeline,
-// accept/decline for an invitee, and this node's own section. Refreshes live on deal events.
+// One shared deal, as a deal room: shared fields, participants with their roles, the stages of
+// each company's pipeline side by side, the comment feed (company, person, time, verified),
+// @mentions, linking this node's opportunity, attribution, each company's section, the signed
+// timeline, accept/decline for an invitee. Refreshes live on deal events.
 import { api, listAll } from "../api.js";
-import { h, add, set, title, fieldsTable, errorBox, empty, statusBadge, stageLabel, when, field, badge, shortId, notice, STAGES } from "../ui.js";
+import { h, add, set, title, fieldsTable, errorBox, empty, statusBadge, stageLabel, when, ago, field, badge, shortId, notice, roleLabel, idLink, money, STAGES } from "../ui.js";
+
+/** A comment's signature line: the UI appends it so every reader (CLI too) sees who wrote it. */
+const SIGNATURE = /\n— ([^\n]{1,80})$/;
+
+/** A note's text and the person who signed it (null for a note without a signature). */
+export function splitNote(note) {
+  const text = typeof note === "string" ? note : note && note.text ? note.text : JSON.stringify(note);
+  const m = text.match(SIGNATURE);
+  return m ? { text: text.slice(0, m.index), person: m[1] } : { text, person: null };
+}
+
+/** A comment's text with each @mention marked. */
+function withMentions(text) {
+  const parts = text.split(/(@[A-Za-z0-9._-]{1,40})/g);
+  return parts.map((p) => (/^@[A-Za-z0-9._-]+$/.test(p) ? h("span", { class: "mention" }, p) : p));
+}
 
 export async function render(view, ctx) {
   const id = ctx.params[0];
@@ -30,8 +48,8 @@ export async function render(view, ctx) {
 
   function paint() {
     const f = deal.fields || {};
-    set(head, title(f.name || `Deal ${shortId(deal.id)}`, h("p", { class: "subtitle" }, stageLabel(deal.stage), " · created ", when(deal.created_at), " by ", nameOf(deal.origin))));
     const mine = deal.participants.find((p) => p.id === me);
+    set(head, title(f.name || `Deal ${shortId(deal.id)}`, h("p", { class: "subtitle" }, stageLabel(deal.stage), f.amount ? [" · ", money(f.amount, f.currency)] : null, " · created ", ago(deal.created_at), " by ", nameOf(deal.origin), " · ", idLink(deal.id, `#/deals/${deal.id}`))));
     set(answer);
     if (mine && mine.status === "invited") {
       add(answer, 
@@ -46,6 +64,10 @@ export async function render(view, ctx) {
       );
     }
     const sections = Object.entries(deal.sections || {});
+    // A live repaint keeps what the user is typing.
+    const typing = document.getElementById("comment");
+    const draft = typing ? typing.value : "";
+    const hadFocus = typing && document.activeElement === typing;
     set(live, 
       h(
         "div",
@@ -64,16 +86,18 @@ export async function render(view, ctx) {
                 { dataset: { node: p.id, status: p.status || "" } },
                 h("strong", {}, nameOf(p.id)),
                 " ",
-                p.role ? h("span", { class: "hint" }, p.role) : null,
+                p.role ? h("span", { class: "hint participant-role", dataset: { role: p.role } }, roleLabel(p.role)) : null,
                 " ",
                 statusBadge(p.status),
-                deal.sections && deal.sections[p.id] && deal.sections[p.id].stage ? h("span", { class: "hint" }, ` their stage: ${stageLabel(deal.sections[p.id].stage)}`) : null,
               ),
             ),
           ),
           deal.registration && deal.registration.status ? h("p", {}, "Registration: ", statusBadge(deal.registration.status), deal.registration.registered_by ? ` by ${nameOf(deal.registration.registered_by)}` : "") : null,
         ),
       ),
+      stageMap(),
+      feed(),
+      ctx.can("manager") && mine && mine.status === "accepted" ? h("div", { class: "grid-2" }, linkCard(), attributionCard()) : attributionCard(),
       h(
         "section",
         { class: "card", "aria-labelledby": "h-sections" },
@@ -87,8 +111,8 @@ export async function render(view, ctx) {
                   "article",
                   { class: "section", dataset: { node } },
                   h("h3", {}, nameOf(node)),
-                  h("dl", { class: "facts" }, h("dt", {}, "Next step"), h("dd", {}, sec.next_step || "—"), h("dt", {}, "Contribution"), h("dd", {}, sec.contribution || "—"), h("dt", {}, "Contacts"), h("dd", {}, sec.contacts && sec.contacts.length ? sec.contacts.join(", ") : "—")),
-                  sec.notes && sec.notes.length ? h("ul", { class: "notes" }, sec.notes.map((n) => h("li", {}, typeof n === "string" ? n : n.text || JSON.stringify(n)))) : h("p", { class: "hint" }, "No notes."),
+                  h("dl", { class: "facts" }, h("dt", {}, "Next step"), h("dd", {}, sec.next_step || "—"), h("dt", {}, "Their stage"), h("dd", {}, stageLabel(sec.stage)), h("dt", {}, "Contribution"), h("dd", {}, sec.contribution || "—"), h("dt", {}, "Contacts"), h("dd", {}, sec.contacts && sec.contacts.length ? sec.contacts.join(", ") : "—"), h("dt", {}, "Linked opportunity"), h("dd", {}, sec.linked_opportunity ? (node === me ? h("a", { href: `#/opportunities/${encodeURIComponent(sec.linked_opportunity)}` }, "Open my opportunity") : "linked") : "—")),
+                  h("p", { class: "hint" }, `${(sec.notes || []).length} ${(sec.notes || []).length === 1 ? "comment" : "comments"} in the feed above.`),
                 ),
               ),
             )
@@ -108,7 +132,7 @@ export async function render(view, ctx) {
               h(
                 "li",
                 { dataset: { change: c.change } },
-                h("span", { class: "when" }, when(c.at)),
+                h("span", { class: "when" }, ago(c.at)),
                 " ",
                 h("strong", {}, c.author ? nameOf(c.author) : "unknown author"),
                 " ",
@@ -120,6 +144,190 @@ export async function render(view, ctx) {
         ),
       ),
     );
+  }
+
+  function restoreDraft(draft, hadFocus) {
+    const box = document.getElementById("comment") || live.querySelector("#comment");
+    if (box && draft) box.value = draft;
+    if (box && hadFocus) box.focus();
+  }
+
+  // Each company's own stage beside the shared one: how their pipelines map onto each other.
+  function stageMap() {
+    const stages = deal.stages || {};
+    const rows = deal.participants.map((p) =>
+      h("tr", { dataset: { node: p.id } }, h("th", { scope: "row" }, nameOf(p.id)), h("td", {}, roleLabel(p.role)), h("td", { class: "their-stage" }, stageLabel(stages[p.id])), h("td", {}, stageLabel(deal.stage))),
+    );
+    return h(
+      "section",
+      { class: "card", "aria-labelledby": "h-stages" },
+      h("h2", { id: "h-stages" }, "Stages side by side"),
+      h("p", { class: "hint" }, "Each company's own pipeline stage for this deal (from its linked opportunity), next to the stage the deal shares."),
+      h("div", { class: "table-wrap" }, h("table", { id: "stage-map", class: "stage-map" }, h("thead", {}, h("tr", {}, ["Company", "Role", "Their own stage", "Shared stage"].map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, rows))),
+    );
+  }
+
+  // The comment feed: every company's notes, newest first, each with the company (verified by
+  // its signature on the change that added it), the person who signed it, and the time.
+  function feed() {
+    const history = deal.history || [];
+    const items = [];
+    for (const [node, sec] of Object.entries(deal.sections || {})) {
+      const notes = sec.notes || [];
+      const changes = history.filter((c) => c.author === node && /note/.test(c.summary || ""));
+      // The k-th note of a company came with its k-th "added a note" change (aligned from the
+      // newest: the history keeps only the latest changes).
+      notes.forEach((n, i) => {
+        const change = changes[changes.length - (notes.length - i)] || null;
+        items.push({ node, ...splitNote(n), at: change ? change.at : null, verified: change ? change.verified : null, order: i });
+      });
+    }
+    items.sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")) || b.order - a.order);
+    return h(
+      "section",
+      { class: "card", "aria-labelledby": "h-feed" },
+      h("h2", { id: "h-feed" }, "Comments"),
+      ctx.can("manager") && deal.participants.some((p) => p.id === me && (p.status === "accepted" || p.id === deal.origin)) ? commentForm() : null,
+      items.length
+        ? h(
+            "ol",
+            { class: "feed", id: "comment-feed" },
+            items.map((c) =>
+              h(
+                "li",
+                { dataset: { node: c.node } },
+                h("div", { class: "meta" }, h("span", { class: "who" }, c.person ? `${c.person} · ` : "", nameOf(c.node)), " · ", c.at ? ago(c.at) : "earlier", " ", c.verified === true ? badge("✓ verified", "ok") : c.verified === false ? badge("✗ signature does not verify", "bad") : null),
+                h("p", { class: "comment-text" }, withMentions(c.text)),
+              ),
+            ),
+          )
+        : h("p", { class: "hint", id: "comment-feed" }, "No comments yet."),
+    );
+  }
+
+  function commentForm() {
+    const text = h("textarea", { id: "comment", name: "comment", rows: 3, list: "mention-people" });
+    const people = new Set();
+    for (const sec of Object.values(deal.sections || {})) for (const n of sec.notes || []) { const p = splitNote(n).person; if (p) people.add(p); }
+    if (ctx.me.username) people.add(ctx.me.username);
+    const hint = h("small", { class: "hint", id: "comment-hint" }, "Type @ and a name to mention a person; they get an e-mail if they opted in. Known here: ", [...people].map((p) => `@${p}`).join(", ") || "nobody yet", ".");
+    const msg = h("div", { "aria-live": "polite", id: "comment-msg" });
+    const button = h("button", { type: "submit", class: "primary" }, "Post comment");
+    return h(
+      "form",
+      {
+        id: "comment-form",
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const body = text.value.trim();
+          if (!body) {
+            set(msg, errorBox({ message: "Write a comment first." }));
+            text.focus();
+            return;
+          }
+          button.disabled = true;
+          try {
+            const signed = ctx.me.username ? `${body}\n— ${ctx.me.username}` : body;
+            deal = await api(`/deals/${encodeURIComponent(id)}`, { method: "PATCH", json: { note: signed } });
+            text.value = "";
+            ctx.toast("Comment posted");
+            paint();
+            document.getElementById("comment")?.focus();
+          } catch (err) {
+            const box = errorBox(err);
+            box.tabIndex = -1;
+            set(msg, box);
+            box.focus();
+          } finally {
+            button.disabled = false;
+          }
+        },
+      },
+      h("div", { class: "field" }, h("label", { for: "comment" }, "Add a comment"), text, hint),
+      button,
+      msg,
+    );
+  }
+
+  // Link this node's own opportunity (its stage then shows beside the others'), or create one.
+  function linkCard() {
+    const sec = (deal.sections || {})[me] || {};
+    const out = h("div", { id: "link-result", "aria-live": "polite" });
+    const card = h("section", { class: "card", "aria-labelledby": "h-link" }, h("h2", { id: "h-link" }, "My opportunity"));
+    if (sec.linked_opportunity) {
+      add(card, h("p", { id: "linked" }, "Linked to ", h("a", { href: `#/opportunities/${encodeURIComponent(sec.linked_opportunity)}` }, "my opportunity"), ` (its stage: ${stageLabel(sec.stage)}).`));
+      return card;
+    }
+    const pick = h("select", { id: "link-opportunity" }, h("option", { value: "" }, "Loading my opportunities…"));
+    const domain = (deal.fields || {})["account.domain"];
+    const q = domain ? `?q=${encodeURIComponent(domain)}&limit=100` : "?limit=100";
+    api(`/opportunities${q}`).then((page) => {
+      set(pick, page.items.length ? page.items.map((o) => h("option", { value: o.id }, `${o.name} (${stageLabel(o.stage)})`)) : h("option", { value: "" }, "None on this account"));
+    }).catch(() => set(pick, h("option", { value: "" }, "Cannot read opportunities")));
+    const link = async (json) => {
+      try {
+        deal = await api(`/deals/${encodeURIComponent(id)}/link`, { method: "POST", json });
+        ctx.toast("Opportunity linked");
+        paint();
+      } catch (err) {
+        const box = errorBox(err);
+        box.tabIndex = -1;
+        set(out, box);
+        box.focus();
+      }
+    };
+    add(
+      card,
+      h("p", { class: "hint" }, "Link the deal to your own opportunity: your partners see its stage beside theirs, never its other fields."),
+      h("div", { class: "filters" }, field("Opportunity", pick), h("button", { type: "button", id: "link-button", onclick: () => (pick.value ? link({ opportunity_id: pick.value }) : set(out, errorBox({ message: "Choose an opportunity, or create one from the deal." }))) }, "Link"), h("button", { type: "button", id: "link-create", onclick: () => link({ create: true }) }, "Create one from the deal")),
+      out,
+    );
+    return card;
+  }
+
+  // Attribution: who sourced the deal and who influenced it, agreed between the companies.
+  function attributionCard() {
+    const a = deal.attribution || { proposals: [], agreed: null, disputed: false };
+    const describe = (p) => [`${nameOf(p.by)} proposes: sourced by ${p.sourced_by ? nameOf(p.sourced_by) : "—"}`, p.influenced_by && p.influenced_by.length ? `, influenced by ${p.influenced_by.map(nameOf).join(", ")}` : "", p.accepted_by && p.accepted_by.length ? ` · accepted by ${p.accepted_by.map(nameOf).join(", ")}` : ""].join("");
+    const out = h("div", { id: "attribution-result", "aria-live": "polite" });
+    const card = h(
+      "section",
+      { class: "card", "aria-labelledby": "h-attr", id: "attribution" },
+      h("h2", { id: "h-attr" }, "Attribution"),
+      a.agreed ? h("p", { id: "attribution-agreed" }, badge("agreed", "ok"), " Sourced by ", a.agreed.sourced_by ? nameOf(a.agreed.sourced_by) : "—", a.agreed.influenced_by.length ? `, influenced by ${a.agreed.influenced_by.map(nameOf).join(", ")}` : "") : a.disputed ? h("p", {}, badge("disputed", "warn"), " The companies propose different attributions.") : null,
+      a.proposals.length
+        ? h("ul", { class: "plain", id: "attribution-proposals" }, a.proposals.map((p) => h("li", { dataset: { by: p.by } }, describe(p), " ", ctx.can("manager") && p.by !== me && !(p.accepted_by || []).includes(me) && !a.agreed ? h("button", { type: "button", class: "accept-attribution", onclick: () => act("attribution/accept", { proposer: p.by }) }, "Accept") : null)))
+        : h("p", { class: "hint" }, "Nobody has proposed an attribution yet."),
+      out,
+    );
+    async function act(path, json) {
+      try {
+        deal = await api(`/deals/${encodeURIComponent(id)}/${path}`, { method: "POST", json });
+        ctx.toast("Attribution sent");
+        paint();
+      } catch (err) {
+        const box = errorBox(err);
+        box.tabIndex = -1;
+        set(out, box);
+        box.focus();
+      }
+    }
+    const members = deal.participants.filter((p) => p.id === deal.origin || p.status === "accepted");
+    if (ctx.can("manager") && members.some((p) => p.id === me) && members.length > 1 && !a.agreed) {
+      const sourced = h("select", { id: "sourced-by" }, members.map((p) => h("option", { value: p.id }, nameOf(p.id))));
+      const influenced = members.map((p) => h("label", { class: "check" }, h("input", { type: "checkbox", value: p.id }), ` ${nameOf(p.id)}`));
+      add(
+        card,
+        h(
+          "form",
+          { id: "attribution-form", onsubmit: (e) => { e.preventDefault(); act("attribution", { sourced_by: sourced.value, influenced_by: influenced.map((l) => l.querySelector("input")).filter((i) => i.checked).map((i) => i.value) }); } },
+          field("Sourced by", sourced),
+          h("fieldset", {}, h("legend", {}, "Influenced by"), influenced),
+          h("button", { type: "submit" }, "Propose attribution"),
+        ),
+      );
+    }
+    return card;
   }
 
   async function respond(what) {
@@ -135,7 +343,6 @@ export async function render(view, ctx) {
   function sectionEditor() {
     const mineSec = (deal.sections || {})[me] || {};
     const nextStep = h("input", { name: "next_step", id: "next-step", value: mineSec.next_step || "" });
-    const note = h("textarea", { name: "note", id: "note", rows: 3 });
     const stage = h("select", { name: "stage", id: "my-stage" }, h("option", { value: "" }, "(unchanged)"), STAGES.map((s) => h("option", { value: s, selected: s === mineSec.stage }, stageLabel(s))));
     const msg = h("div", { "aria-live": "polite" });
     return h(
@@ -151,7 +358,6 @@ export async function render(view, ctx) {
             e.preventDefault();
             const body = {};
             if (nextStep.value.trim() !== (((deal.sections || {})[me] || {}).next_step || "")) body.next_step = nextStep.value.trim();
-            if (note.value.trim()) body.note = note.value.trim();
             if (stage.value && stage.value !== (((deal.sections || {})[me] || {}).stage || "")) body.stage = stage.value;
             if (!Object.keys(body).length) {
               set(msg, notice("Nothing changed.", "info"));
@@ -159,7 +365,6 @@ export async function render(view, ctx) {
             }
             try {
               deal = await api(`/deals/${encodeURIComponent(id)}`, { method: "PATCH", json: body });
-              note.value = "";
               set(msg, notice("Saved and sent to the partners."));
               paint();
             } catch (err) {
@@ -168,7 +373,6 @@ export async function render(view, ctx) {
           },
         },
         field("Next step", nextStep),
-        field("Add a note", note),
         field("Your stage", stage),
         h("button", { type: "submit", class: "primary" }, "Save my section"),
         msg,

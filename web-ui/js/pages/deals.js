@@ -1,6 +1,6 @@
 // Shared deals: every deal this node takes part in, with each participant's status.
 import { api, listAll } from "../api.js";
-import { h, add, set, title, table, empty, statusBadge, stageLabel, when, field } from "../ui.js";
+import { h, add, set, title, table, stacked, empty, statusBadge, stageLabel, ago, field, money } from "../ui.js";
 
 export async function render(view, ctx) {
   const deals = await listAll("/deals");
@@ -19,16 +19,17 @@ export async function render(view, ctx) {
       h("td", {}, h("a", { href: `#/deals/${d.id}` }, d.fields.name || `Deal ${d.id.slice(0, 8)}`)),
       h("td", {}, d.fields["account.name"] || d.fields["account.domain"] || "—"),
       h("td", {}, stageLabel(d.stage)),
+      h("td", { class: "num" }, d.fields.amount ? money(d.fields.amount, d.fields.currency) : "—"),
       h("td", {}, d.participants.filter((p) => p.id !== me).map((p) => h("span", { class: "participant" }, p.name || p.id.slice(0, 12), " ", statusBadge(p.status)))),
       h("td", {}, myStatus(d) === "invited" ? h("a", { href: `#/deals/${d.id}`, class: "badge warn" }, "answer") : statusBadge(myStatus(d))),
-      h("td", {}, when(d.created_at)),
+      h("td", {}, ago(d.created_at)),
     ),
   );
   add(view, 
     title("Deals"),
     h("div", { class: "filters" }, field("Show", filter)),
     items.length
-      ? table(["Deal", "Account", "Stage", "Partners", "This node", "Created"], rows, { id: "deals-table" })
+      ? stacked(table(["Deal", "Account", "Stage", "Amount", "Partners", "This node", "Created"], rows, { id: "deals-table" }))
       : empty(mine ? "No deal matches this filter." : "No shared deals yet. Open an opportunity and share it with a partner.", mine ? null : h("a", { href: "#/opportunities" }, "Go to opportunities")),
   );
   return {};

@@ -1,6 +1,19 @@
 // Inbox: deal invitations waiting for this node (redacted until accepted), with accept/decline.
 import { api, listAll } from "../api.js";
-import { h, add, set, title, table, empty, errorBox, statusBadge, stageLabel, when, field } from "../ui.js";
+import { h, add, set, title, table, stacked, empty, errorBox, statusBadge, stageLabel, ago, field } from "../ui.js";
+
+/** Where the focus goes after an answer: the next invitation's first button (or the heading). */
+let focusAfter = null;
+
+function applyFocus(view) {
+  if (!focusAfter || Date.now() > focusAfter.until) return;
+  const { deal } = focusAfter;
+  setTimeout(() => {
+    const row = deal && view.querySelector(`#inbox-table tr[data-deal="${CSS.escape(deal)}"]`);
+    const target = (row && row.querySelector("button")) || view.querySelector("#inbox-table button") || view.querySelector("h1");
+    if (target && view.isConnected) target.focus();
+  }, 0);
+}
 
 export async function render(view, ctx) {
   const status = ctx.query.get("status") || "invited";
@@ -8,13 +21,22 @@ export async function render(view, ctx) {
   const msg = h("div", { "aria-live": "polite" });
   const select = h("select", { name: "status", id: "inbox-status" }, [["invited", "Waiting for an answer"], ["accepted", "Accepted"], ["declined", "Declined"], ["expired", "Expired"], ["all", "All"]].map(([v, l]) => h("option", { value: v, selected: v === status }, l)));
   select.addEventListener("change", () => ctx.navigate(`#/inbox?status=${select.value}`));
+  // After an answer the keyboard goes to the next invitation's Accept (or the list); after a
+  // failure, to the error.
   async function respond(item, what) {
+    const ids = inbox.items.filter((x) => x.status === "invited").map((x) => x.deal_id);
+    // Kept across the re-renders the answer causes (this one and the live event's).
+    focusAfter = { deal: ids[ids.indexOf(item.deal_id) + 1] || null, until: Date.now() + 5000 };
     try {
       await api(`/deals/${encodeURIComponent(item.deal_id)}/${what}`, { method: "POST" });
       ctx.toast(what === "accept" ? "Accepted" : "Declined");
-      ctx.refresh();
+      await ctx.refresh();
     } catch (e) {
-      set(msg, errorBox(e));
+      focusAfter = null;
+      const box = errorBox(e);
+      box.tabIndex = -1;
+      set(msg, box);
+      box.focus();
     }
   }
   const rows = inbox.items.map((item) =>
@@ -26,12 +48,12 @@ export async function render(view, ctx) {
       h("td", {}, item.account_domain || "—"),
       h("td", {}, stageLabel(item.stage)),
       h("td", {}, statusBadge(item.status)),
-      h("td", {}, when(item.expires_at)),
+      h("td", {}, item.expires_at ? ago(item.expires_at) : "—"),
       h(
         "td",
         { class: "actions" },
         item.status === "invited" && ctx.can("manager")
-          ? [h("button", { type: "button", class: "primary", onclick: () => respond(item, "accept") }, "Accept"), h("button", { type: "button", onclick: () => respond(item, "decline") }, "Decline")]
+          ? [h("button", { type: "button", class: "primary", onclick: () => respond(item, "accept") }, "Accept"), " ", h("button", { type: "button", onclick: () => respond(item, "decline") }, "Decline")]
           : null,
       ),
     ),
@@ -41,7 +63,8 @@ export async function render(view, ctx) {
     title("Inbox"),
     h("div", { class: "filters" }, field("Show", select)),
     msg,
-    inbox.items.length ? table(["Deal", "From", "Account", "Stage", "Status", "Expires", ""], rows, { id: "inbox-table" }) : empty(status === "invited" ? "No invitations waiting. Partners' deal invitations appear here." : "Nothing here."),
+    inbox.items.length ? stacked(table(["Deal", "From", "Account", "Stage", "Status", "Expires", ""], rows, { id: "inbox-table" })) : empty(status === "invited" ? "No invitations waiting. Partners' deal invitations appear here." : "Nothing here."),
   );
+  applyFocus(view);
   return {};
 }

@@ -1,8 +1,8 @@
 // Account mapping with one partner: run it now, the latest matrix (my populations × theirs, with
 // counts and the level both policies allow), a cell's overlapping accounts with both sides'
 // allowed fields, and "Propose a deal" from an overlap. Admins manage the custom populations.
-import { api, ApiError } from "../api.js";
-import { h, add, set, title, table, stacked, empty, errorBox, badge, when, field, notice, confirmButton, fieldLabel, stageLabel, STAGES } from "../ui.js";
+import { api, ApiError, listAll } from "../api.js";
+import { h, add, set, title, table, stacked, empty, errorBox, badge, when, field, notice, confirmButton, fieldLabel, stageLabel, STAGES, debounce } from "../ui.js";
 
 const LEVEL_KIND = { hidden: "", counts: "warn", overlaps: "ok", all: "ok" };
 const STATUSES = ["customer", "prospect", "partner", "other"];
@@ -11,14 +11,29 @@ export async function render(view, ctx) {
   const [partners, populations] = await Promise.all([api("/partners?limit=1000"), api("/populations")]);
   const active = partners.items.filter((p) => p.status === "active");
   add(view, title("Account mapping"), h("p", { class: "hint" }, "Find the accounts you have in common with a partner without revealing the rest: each side learns at most what the other's policy allows (its [accounts] section)."));
+  let controller = {};
   if (!active.length) {
     add(view, empty("No partners yet. Account mapping runs with a partner.", ctx.can("admin") ? h("a", { href: "#/partners" }, "Invite a partner or join one") : null));
   } else {
     const chosen = active.find((p) => p.id === ctx.query.get("partner")) || active[0];
-    add(view, await matrixSection(active, chosen, ctx));
+    const section = await matrixSection(active, chosen, ctx);
+    add(view, section.el);
+    controller = section.controller;
   }
   add(view, populationsSection(populations.items, ctx));
-  return {};
+  return controller;
+}
+
+// The pairings that matter most: accounts one side sells to and the other is still prospecting.
+const KEY_PAIRS = new Set(["prospects\u0000customers", "customers\u0000prospects"]);
+const VIEWS_KEY = "cosell.mapping.views";
+
+function savedViews() {
+  try {
+    return JSON.parse(localStorage.getItem(VIEWS_KEY) || "[]").filter((v) => v && v.name);
+  } catch {
+    return [];
+  }
 }
 
 async function matrixSection(partners, partner, ctx) {
@@ -28,8 +43,26 @@ async function matrixSection(partners, partner, ctx) {
   const matrixBox = h("div", { id: "mapping-matrix" });
   const drill = h("div", { id: "mapping-drill", "aria-live": "polite" });
   const run = h("button", { type: "button", class: "primary", id: "mapping-run" }, "Run mapping now");
+  // "Already in a deal or registration": the account domains this node's deals and
+  // registrations name, read once.
+  const [deals, registrations] = await Promise.all([
+    listAll("/deals").catch(() => ({ items: [] })),
+    ctx.features.registrations ? listAll("/registrations").catch(() => ({ items: [] })) : { items: [] },
+  ]);
+  const inFlight = new Map();
+  for (const d of deals.items) {
+    const dom = d.fields && d.fields["account.domain"];
+    if (dom) inFlight.set(dom, { kind: "deal", href: `#/deals/${encodeURIComponent(d.id)}`, text: "in a deal" });
+  }
+  for (const r of registrations.items) {
+    if (r.account_domain && !inFlight.has(r.account_domain) && (r.status === "pending" || r.status === "approved")) inFlight.set(r.account_domain, { kind: "registration", href: "#/registrations", text: `registered (${r.status})` });
+  }
+  const state = { matrix: null, cell: null, search: ctx.query.get("q") || "", sort: ctx.query.get("sort") || "name" };
+
+  let running = false;
   run.addEventListener("click", async () => {
     run.disabled = true;
+    running = true;
     set(msg, notice(`Mapping with ${partner.name}…`, "info"));
     try {
       const matrix = await api(`/partners/${encodeURIComponent(partner.id)}/map`, { method: "POST" });
@@ -40,17 +73,57 @@ async function matrixSection(partners, partner, ctx) {
       set(msg, errorBox(e));
     } finally {
       run.disabled = false;
+      running = false;
     }
   });
 
   function paint(matrix) {
+    state.matrix = matrix;
     set(drill);
     if (!matrix) {
       set(matrixBox, empty(`No mapping with ${partner.name} yet.`, ctx.can("manager") ? h("p", {}, "Run one to see the accounts you have in common.") : null));
       return;
     }
-    set(matrixBox, matrixTable(matrix, partner, (cell) => showCell(cell, partner, drill, ctx)));
+    set(matrixBox, matrixTable(matrix, partner, (cell) => openCell(cell)));
+    const wanted = state.cell || (ctx.query.get("mine") && { mine: ctx.query.get("mine"), theirs: ctx.query.get("theirs") });
+    const again = wanted && matrix.cells.find((c) => c.mine === wanted.mine && c.theirs === wanted.theirs);
+    if (again) openCell(again, { focus: false });
   }
+
+  function openCell(cell, { focus = true } = {}) {
+    state.cell = cell;
+    for (const b of matrixBox.querySelectorAll(".cell-button")) b.setAttribute("aria-pressed", String(b.dataset.key === `${cell.mine}\u0000${cell.theirs}`));
+    showCell(cell, partner, drill, ctx, { state, inFlight, focus, saveView });
+  }
+
+  function saveView(name) {
+    const views = savedViews().filter((v) => v.name !== name);
+    views.push({ name, partner: partner.id, mine: state.cell ? state.cell.mine : null, theirs: state.cell ? state.cell.theirs : null, q: state.search, sort: state.sort });
+    localStorage.setItem(VIEWS_KEY, JSON.stringify(views));
+    paintViews();
+  }
+
+  const viewsBox = h("div", { id: "mapping-views" });
+  function paintViews() {
+    const views = savedViews();
+    if (!views.length) {
+      set(viewsBox);
+      return;
+    }
+    const pick = h("select", { id: "mapping-view" }, h("option", { value: "" }, "Choose a saved view"), views.map((v) => h("option", { value: v.name }, v.name)));
+    pick.addEventListener("change", () => {
+      const v = views.find((x) => x.name === pick.value);
+      if (!v) return;
+      const q = new URLSearchParams({ partner: v.partner });
+      if (v.mine) q.set("mine", v.mine);
+      if (v.theirs) q.set("theirs", v.theirs);
+      if (v.q) q.set("q", v.q);
+      if (v.sort) q.set("sort", v.sort);
+      ctx.navigate(`#/mapping?${q}`);
+    });
+    set(viewsBox, field("Saved views", pick));
+  }
+  paintViews();
 
   let latest = null;
   try {
@@ -59,53 +132,74 @@ async function matrixSection(partners, partner, ctx) {
     if (!(e instanceof ApiError) || e.status !== 404) set(msg, errorBox(e));
   }
   paint(latest);
-  return h(
+  const el = h(
     "section",
     { class: "card", "aria-labelledby": "h-matrix" },
     h("h2", { id: "h-matrix" }, "Accounts in common"),
-    h("div", { class: "filters" }, field("Partner", select), ctx.can("manager") ? run : null, h("a", { href: `#/partners/${encodeURIComponent(partner.id)}/policy`, class: "button-link" }, "What my policy shares")),
+    h("div", { class: "filters" }, field("Partner", select), ctx.can("manager") ? run : null, h("a", { href: `#/partners/${encodeURIComponent(partner.id)}/policy`, class: "button-link" }, "What my policy shares"), viewsBox),
     msg,
     matrixBox,
     drill,
   );
+  return {
+    el,
+    controller: {
+      // Live: when the partner (or this node's schedule) maps with this partner, show the new
+      // matrix without a reload, keeping the open cell.
+      async onEvent(event) {
+        if (event.kind !== "mapping.completed" && event.kind !== "lagged") return;
+        if (event.data && event.data.partner && event.data.partner !== partner.id) return;
+        // This page's own run shows its result itself.
+        if (running) return;
+        try {
+          const matrix = await api(`/partners/${encodeURIComponent(partner.id)}/map`);
+          if (state.matrix && matrix.computed_at === state.matrix.computed_at) return;
+          paint(matrix);
+          set(msg, notice(`Updated: a new mapping with ${partner.name} arrived.`, "info"));
+        } catch (e) {
+          set(msg, errorBox(e));
+        }
+      },
+    },
+  };
 }
 
 function matrixTable(matrix, partner, onCell) {
   const mine = unique(matrix.cells.map((c) => c.mine));
   const theirs = unique(matrix.cells.map((c) => c.theirs));
   const byKey = new Map(matrix.cells.map((c) => [`${c.mine}\u0000${c.theirs}`, c]));
+  const known = (c) => (c && typeof c.count === "number" ? c.count : 0);
+  const max = Math.max(1, ...matrix.cells.map(known));
+  const rowTotal = (m) => theirs.reduce((a, t) => a + known(byKey.get(`${m}\u0000${t}`)), 0);
+  const colTotal = (t) => mine.reduce((a, m) => a + known(byKey.get(`${m}\u0000${t}`)), 0);
   const rows = mine.map((m) =>
     h(
       "tr",
       {},
-      h("th", { scope: "row" }, populationLabel(m)),
+      h("th", { scope: "row" }, `My ${populationLabel(m)}`),
       theirs.map((t) => {
-        const c = byKey.get(`${m}\u0000${t}`);
+        const key = `${m}\u0000${t}`;
+        const c = byKey.get(key);
         if (!c) return h("td", {}, "—");
         const label = c.count === null || c.count === undefined ? "hidden" : String(c.count);
-        const content = [h("span", { class: "cell-count" }, label), " ", badge(c.level, LEVEL_KIND[c.level] || "")];
+        const isKey = KEY_PAIRS.has(key);
+        const described = h("span", { class: "sr-only" }, ` accounts, my ${populationLabel(m)} and their ${populationLabel(t)}${isKey ? ", a key pairing" : ""}`);
+        const content = [h("span", { class: "cell-count" }, label), described, " ", badge(c.level, LEVEL_KIND[c.level] || "")];
         const canOpen = (c.overlaps && c.overlaps.length) || (c.partner_accounts && c.partner_accounts.length);
+        const heat = typeof c.count === "number" ? Math.round((c.count / max) * 45) : 0;
         return h(
           "td",
-          { class: "cell", dataset: { mine: m, theirs: t, level: c.level, count: label } },
-          canOpen
-            ? h("button", {
-                type: "button", class: "cell-button", "aria-pressed": "false",
-                "aria-label": `${label} accounts: my ${populationLabel(m)} × their ${populationLabel(t)} (${c.level}); show them`,
-                onclick: (e) => {
-                  for (const b of e.currentTarget.closest("table").querySelectorAll(".cell-button")) b.setAttribute("aria-pressed", String(b === e.currentTarget));
-                  onCell(c);
-                },
-              }, content)
-            : content,
+          { class: `cell${isKey ? " key" : ""}`, style: `--heat: ${heat}`, dataset: { mine: m, theirs: t, level: c.level, count: label, heat: String(heat), key: isKey ? "true" : null } },
+          canOpen ? h("button", { type: "button", class: "cell-button", "aria-pressed": "false", dataset: { key }, onclick: () => onCell(c) }, content) : content,
         );
       }),
+      h("td", { class: "total num", dataset: { total: m } }, String(rowTotal(m))),
     ),
   );
   return h(
     "div",
     {},
-    h("p", { class: "hint" }, "Computed ", when(matrix.computed_at), matrix.initiated_by ? ` · started by ${matrix.initiated_by === "partner" ? partner.name : "this node"}` : "", ". Rows: my populations; columns: ", partner.name, "'s. A cell's level is the lesser of what both policies allow."),
+    h("p", { class: "hint" }, "Computed ", when(matrix.computed_at), matrix.initiated_by ? ` · started by ${matrix.initiated_by === "partner" ? partner.name : "this node"}` : "", ". Rows: my populations; columns: ", partner.name, "'s. A cell's level is the lesser of what both policies allow; darker cells hold more accounts. ", h("span", { class: "key-note", "aria-hidden": "true" }), " Key pairings: my prospects with their customers, and the other way round."),
     h(
       "div",
       { class: "table-wrap" },
@@ -113,33 +207,88 @@ function matrixTable(matrix, partner, onCell) {
         "table",
         { id: "mapping-table", class: "matrix" },
         h("caption", { class: "sr-only" }, `Accounts in common with ${partner.name}`),
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Mine ↓ · theirs →"), theirs.map((t) => h("th", { scope: "col" }, populationLabel(t))))),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Mine ↓ · theirs →"), theirs.map((t) => h("th", { scope: "col" }, `Their ${populationLabel(t)}`)), h("th", { scope: "col" }, "Total"))),
         h("tbody", {}, rows),
+        h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "Total"), theirs.map((t) => h("td", { class: "total num", dataset: { total: t } }, String(colTotal(t)))), h("td", { class: "total num", id: "mapping-total" }, String(mine.reduce((a, m) => a + rowTotal(m), 0))))),
       ),
     ),
   );
 }
 
-function showCell(cell, partner, drill, ctx) {
+function csvCell(v) {
+  const t = v === null || v === undefined ? "" : Array.isArray(v) ? v.join(", ") : String(v);
+  // A leading =, +, - or @ would be a formula in a spreadsheet: quote it as text.
+  const safe = /^[=+\-@]/.test(t) ? `'${t}` : t;
+  return /[",\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+function showCell(cell, partner, drill, ctx, { state, inFlight, focus, saveView }) {
   const heading = `My ${populationLabel(cell.mine)} × ${partner.name}'s ${populationLabel(cell.theirs)}`;
   const overlaps = cell.overlaps || [];
   const theirKeys = unique(overlaps.flatMap((o) => Object.keys(o.partner || {}))).sort();
   const out = h("div", { class: "propose-result", "aria-live": "polite" });
-  const rows = overlaps.map((o) => {
-    const result = h("div", { class: "propose-out" });
-    return h(
-      "tr",
-      { dataset: { domain: o.domain || "" } },
-      h("td", {}, h("strong", {}, o.name), h("br"), h("span", { class: "hint" }, o.domain || "")),
-      theirKeys.map((k) => h("td", {}, fmt(o.partner && o.partner[k]))),
-      h(
-        "td",
-        { class: "actions" },
-        ctx.can("manager") ? h("button", { type: "button", class: "propose", onclick: () => propose(o, partner, result, ctx) }, "Propose a deal") : null,
-        result,
-      ),
-    );
+  const owners = new Map(); // account id -> my owner
+  const search = h("input", { type: "search", id: "overlap-search", value: state.search, autocomplete: "off" });
+  const sort = h("select", { id: "overlap-sort" }, [["name", "Name"], ["domain", "Domain"], ["owner", "My account owner"], ["flight", "Already in a deal first"]].map(([v, l]) => h("option", { value: v, selected: v === state.sort }, l)));
+  const list = h("div", { id: "overlaps-list" });
+  const count = h("span", { id: "overlaps-count" });
+  const exportButton = h("button", { type: "button", id: "overlaps-export" }, "Export CSV");
+  const viewName = h("input", { id: "view-name", autocomplete: "off", placeholder: "Prospects to work on" });
+  const saveButton = h("button", { type: "button", id: "view-save", onclick: () => { if (viewName.value.trim()) { saveView(viewName.value.trim()); ctx.toast(`View "${viewName.value.trim()}" saved`); } else viewName.focus(); } }, "Save this view");
+
+  function visible() {
+    const q = state.search.trim().toLowerCase();
+    const rows = overlaps.filter((o) => !q || [o.name, o.domain, owners.get(o.account_id), ...Object.values(o.partner || {})].some((v) => v && String(v).toLowerCase().includes(q)));
+    const by = {
+      name: (a, b) => String(a.name).localeCompare(String(b.name)),
+      domain: (a, b) => String(a.domain).localeCompare(String(b.domain)),
+      owner: (a, b) => String(owners.get(a.account_id) || "~").localeCompare(String(owners.get(b.account_id) || "~")),
+      flight: (a, b) => Number(inFlight.has(b.domain)) - Number(inFlight.has(a.domain)) || String(a.name).localeCompare(String(b.name)),
+    }[state.sort] || (() => 0);
+    return rows.sort(by);
+  }
+
+  function paintList() {
+    const rows = visible().map((o) => {
+      const result = h("div", { class: "propose-out" });
+      const flight = inFlight.get(o.domain);
+      return h(
+        "tr",
+        { dataset: { domain: o.domain || "", flight: flight ? flight.kind : null } },
+        h("td", {}, h("strong", {}, o.name), h("br"), h("span", { class: "hint" }, o.domain || ""), flight ? [h("br"), h("a", { href: flight.href, class: "badge in-flight" }, flight.text)] : null),
+        h("td", { class: "owner" }, owners.get(o.account_id) || "—"),
+        theirKeys.map((k) => h("td", {}, fmt(o.partner && o.partner[k]))),
+        h(
+          "td",
+          { class: "actions" },
+          ctx.can("manager") ? h("button", { type: "button", class: "propose", onclick: () => propose(o, partner, result, ctx) }, "Propose a deal") : null,
+          result,
+        ),
+      );
+    });
+    count.textContent = `${rows.length} of ${overlaps.length}`;
+    set(list, rows.length ? stacked(table(["My account", "My account owner (who to ask)", ...theirKeys.map((k) => `Their ${fieldLabel(k).toLowerCase()}`), ""], rows, { id: "overlaps-table" })) : h("p", { class: "hint" }, "No account matches the search."));
+  }
+
+  search.addEventListener("input", debounce(() => {
+    state.search = search.value;
+    paintList();
+  }, 150));
+  sort.addEventListener("change", () => {
+    state.sort = sort.value;
+    paintList();
   });
+  exportButton.addEventListener("click", () => {
+    const header = ["name", "domain", "my_owner", "in_deal_or_registration", ...theirKeys.map((k) => `their_${k}`)];
+    const lines = [header.join(",")].concat(visible().map((o) => [o.name, o.domain, owners.get(o.account_id), inFlight.has(o.domain) ? inFlight.get(o.domain).text : "", ...theirKeys.map((k) => o.partner && o.partner[k])].map(csvCell).join(",")));
+    const blob = new Blob([`${lines.join("\r\n")}\r\n`], { type: "text/csv" });
+    const a = h("a", { href: URL.createObjectURL(blob), download: `overlaps-${partner.name.replace(/[^A-Za-z0-9]+/g, "-")}-${cell.mine}-${cell.theirs}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  });
+
   set(
     drill,
     h(
@@ -147,13 +296,26 @@ function showCell(cell, partner, drill, ctx) {
       { class: "drill", id: "mapping-overlaps", "aria-labelledby": "h-drill", tabindex: "-1" },
       h("h3", { id: "h-drill" }, heading, ` · ${overlaps.length} account${overlaps.length === 1 ? "" : "s"}`),
       overlaps.length
-        ? stacked(table(["My account", ...theirKeys.map((k) => `Their ${fieldLabel(k)}`), ""], rows, { id: "overlaps-table" }))
+        ? [h("div", { class: "filters" }, field("Search", search), field("Sort by", sort), exportButton, h("span", { class: "hint" }, "Showing ", count)), list, h("div", { class: "filters" }, field("Name this view", viewName), saveButton)]
         : h("p", { class: "hint" }, "No overlapping accounts at this level."),
       cell.partner_accounts && cell.partner_accounts.length ? partnerAccounts(cell.partner_accounts, partner) : null,
       out,
     ),
   );
-  drill.querySelector("#mapping-overlaps").focus();
+  paintList();
+  // My account owners: read once per account (the matrix holds only ids and names).
+  Promise.all(overlaps.slice(0, 500).map(async (o) => {
+    if (!o.account_id) return;
+    try {
+      const a = await api(`/accounts/${encodeURIComponent(o.account_id)}`);
+      if (a.owner) owners.set(o.account_id, a.owner);
+    } catch {
+      // An account removed since the mapping: no owner to show.
+    }
+  })).then(() => {
+    if (drill.isConnected && owners.size) paintList();
+  });
+  if (focus) drill.querySelector("#mapping-overlaps").focus();
 }
 
 function partnerAccounts(accounts, partner) {

@@ -1,6 +1,6 @@
 // Network status: this node's id and addresses, partners and their connections, sync counters.
 import { api } from "../api.js";
-import { h, add, set, title, table, empty, when, statusBadge } from "../ui.js";
+import { h, add, set, title, table, empty, when, statusBadge, ago, stacked } from "../ui.js";
 
 export async function render(view) {
   const [node, partners, metrics] = await Promise.all([
@@ -38,7 +38,7 @@ export async function render(view) {
       partners.items.length
         ? table(
             ["Partner", "Status", "Connection", "Last seen", "Addresses"],
-            partners.items.map((p) => h("tr", {}, h("td", {}, p.name), h("td", {}, statusBadge(p.status)), h("td", {}, p.connected ? h("span", { class: "badge ok" }, "connected") : h("span", { class: "badge" }, "offline")), h("td", {}, p.connected ? "now" : when(p.last_seen)), h("td", {}, (p.addrs || []).map((a) => h("code", { class: "addr" }, a))))),
+            partners.items.map((p) => h("tr", {}, h("td", {}, p.name), h("td", {}, statusBadge(p.status)), h("td", {}, p.connected ? h("span", { class: "badge ok" }, "connected") : h("span", { class: "badge" }, "offline")), h("td", {}, p.connected ? "now" : ago(p.last_seen)), h("td", {}, (p.addrs || []).map((a) => h("code", { class: "addr" }, a))))),
           )
         : empty("No partners yet."),
     ),

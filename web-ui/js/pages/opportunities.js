@@ -1,6 +1,6 @@
 // Opportunities: search, stage filter, cursor paging, and CSV import with row errors.
 import { api } from "../api.js";
-import { h, add, set, title, table, field, empty, errorBox, notice, STAGES, stageLabel, money, formatDetail } from "../ui.js";
+import { h, add, set, title, table, stacked, field, empty, errorBox, notice, STAGES, stageLabel, money, day, formatDetail } from "../ui.js";
 
 // Cursors of the pages before the current one, per filter (so "Previous page" works).
 const trail = { key: null, cursors: [] };
@@ -14,7 +14,9 @@ export async function render(view, ctx) {
     trail.key = key;
     trail.cursors = [];
   }
-  const params = new URLSearchParams({ limit: "50" });
+  // Rows per page: 50, or `?size=` (10 to 1000).
+  const size = Math.min(1000, Math.max(10, Number(ctx.query.get("size")) || 50));
+  const params = new URLSearchParams({ limit: String(size) });
   if (q) params.set("q", q);
   if (stage) params.set("stage", stage);
   if (cursor) params.set("cursor", cursor);
@@ -23,6 +25,7 @@ export async function render(view, ctx) {
     const p = new URLSearchParams();
     if (q) p.set("q", q);
     if (stage) p.set("stage", stage);
+    if (size !== 50) p.set("size", String(size));
     for (const [k, v] of Object.entries(extra)) if (v) p.set(k, v);
     const s = p.toString();
     return `#/opportunities${s ? `?${s}` : ""}`;
@@ -57,7 +60,7 @@ export async function render(view, ctx) {
       h("td", {}, h("a", { href: `#/opportunities/${encodeURIComponent(o.id)}` }, o.name)),
       h("td", {}, stageLabel(o.stage)),
       h("td", { class: "num" }, money(o.amount, o.currency)),
-      h("td", {}, o.close_date || "—"),
+      h("td", {}, o.close_date ? day(o.close_date) : "—"),
       h("td", {}, o.owner || "—"),
     ),
   );
@@ -72,7 +75,7 @@ export async function render(view, ctx) {
 
   set(listBox, 
     page.items.length
-      ? h("div", {}, table(["Name", "Stage", "Amount", "Close date", "Owner"], rows, { id: "opportunities-table" }), pager)
+      ? h("div", {}, stacked(table(["Name", "Stage", "Amount", "Close date", "Owner"], rows, { id: "opportunities-table" })), pager)
       : empty(q || stage ? "No opportunity matches this search." : "No opportunities yet. Import a CSV export from your CRM below."),
   );
   }

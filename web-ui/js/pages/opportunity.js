@@ -1,7 +1,7 @@
 // One opportunity, and "share with partners": per chosen partner exactly what their policy lets
 // them receive (the API's own projection), the combined result, then the share itself.
 import { api } from "../api.js";
-import { h, add, set, title, fieldsTable, errorBox, empty, stageLabel, money, notice, fieldLabel } from "../ui.js";
+import { h, add, set, title, fieldsTable, errorBox, empty, stageLabel, money, notice, fieldLabel, day } from "../ui.js";
 
 export async function render(view, ctx) {
   const id = ctx.params[0];
@@ -17,7 +17,7 @@ export async function render(view, ctx) {
   fact("Account", account ? `${account.name} (${account.domain})` : opp.account_id);
   fact("Stage", stageLabel(opp.stage));
   fact("Amount", money(opp.amount, opp.currency));
-  fact("Close date", opp.close_date);
+  fact("Close date", opp.close_date ? day(opp.close_date) : null);
   fact("Owner", opp.owner);
   fact("Next step", opp.next_step);
   fact("Description", opp.description);
@@ -45,6 +45,8 @@ function shareSection(opp, partners, ctx) {
     return section;
   }
   const previews = new Map(); // partner id -> preview answer (or an Error)
+  const combinedCache = new Map(); // sorted partner ids -> GET /share-preview answer (or an Error)
+  let paintSeq = 0;
   const perPartner = h("div", { class: "previews", id: "share-previews", "aria-live": "polite" });
   const combined = h("div", { id: "share-combined", "aria-live": "polite" });
   const result = h("div", { id: "share-result" });
@@ -116,7 +118,9 @@ function shareSection(opp, partners, ctx) {
         return card;
       }),
     );
-    // Every participant sees the same deal: the fields all chosen partners' policies allow.
+    // Every participant sees the same deal: the projection under the intersection of the chosen
+    // partners' policies. The node computes it exactly as sharing will (GET /share-preview):
+    // the preview is what is sent, never a guess made here.
     const ready = projections.length === ids.length;
     const all = projections.filter(Boolean);
     if (!ready) {
@@ -129,21 +133,42 @@ function shareSection(opp, partners, ctx) {
       button.disabled = true;
       return;
     }
-    const keys = Object.keys(all[0]).filter((k) => all.every((x) => k in x));
-    const fields = {};
-    const differ = [];
-    for (const k of keys) {
-      const values = [...new Set(all.map((x) => String(x[k])))];
-      fields[k] = values.length === 1 ? values[0] : values.join(" / ");
-      if (values.length > 1) differ.push(k);
+    const key = ids.slice().sort().join(",");
+    const seq = ++paintSeq;
+    const show = (answer) => {
+      if (seq !== paintSeq) return;
+      if (answer instanceof Error) {
+        set(combined, errorBox(answer));
+        button.disabled = true;
+        return;
+      }
+      const fields = answer.items && answer.items[0];
+      if (!fields || !Object.keys(fields).length) {
+        set(combined, h("p", { class: "withheld" }, "Nothing can be shared with this choice: the chosen partners' policies together withhold the opportunity."));
+        button.disabled = true;
+        return;
+      }
+      const differ = Object.keys(fields).filter((k) => all.some((x) => String(x[k]) !== String(fields[k])));
+      set(combined,
+        h("p", { class: "hint" }, ids.length > 1 ? "Only what every chosen partner may receive goes into the deal: exactly these fields are sent." : "The deal carries exactly these fields."),
+        fieldsTable(fields, { id: "share-combined-fields" }),
+        differ.length ? h("p", { class: "hint" }, `The policies treat ${differ.map(fieldLabel).join(", ")} differently; the deal carries the value every partner may receive.`) : null,
+      );
+      button.disabled = false;
+      button.textContent = `Share with ${ids.length} partner${ids.length === 1 ? "" : "s"}`;
+    };
+    if (combinedCache.has(key)) {
+      show(combinedCache.get(key));
+      return;
     }
-    set(combined, 
-      h("p", { class: "hint" }, ids.length > 1 ? "Only what every chosen partner may receive goes into the deal." : "The deal carries exactly these fields."),
-      fieldsTable(fields, { id: "share-combined-fields" }),
-      differ.length ? h("p", { class: "hint" }, `The policies transform ${differ.map(fieldLabel).join(", ")} differently; the deal carries the coarsest value.`) : null,
-    );
-    button.disabled = !keys.length;
-    button.textContent = `Share with ${ids.length} partner${ids.length === 1 ? "" : "s"}`;
+    set(combined, h("p", { class: "loading" }, "Loading…"));
+    button.disabled = true;
+    api(`/share-preview?opportunity_id=${encodeURIComponent(opp.id)}&partners=${encodeURIComponent(key)}`)
+      .catch((e) => e)
+      .then((answer) => {
+        combinedCache.set(key, answer);
+        show(answer);
+      });
   }
 
   async function share() {

@@ -2,7 +2,7 @@
 // the vendor. The vendor sees conflicts (its own open opportunities on the account, other
 // partners' earlier registrations) and approves or rejects with a reason; a partner registers.
 import { api, listAll } from "../api.js";
-import { h, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, field, money, notice, shortId } from "../ui.js";
+import { h, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, ago, day, field, money, notice, shortId } from "../ui.js";
 
 export async function render(view, ctx) {
   const [node, partners] = await Promise.all([api("/node"), api("/partners?limit=1000")]);
@@ -28,7 +28,9 @@ export async function render(view, ctx) {
     h("div", { class: "filters" }, field("Show", select)),
     msg,
     listBox,
-    ctx.can("manager") ? submitForm(active, ctx, loadList) : null,
+    // Registering is a partner's act towards its vendor: the form shows only where this node
+    // has a partner of type vendor (not on the vendor's own node).
+    ctx.can("manager") && active.some((p) => p.type === "vendor") ? submitForm(active.filter((p) => p.type === "vendor"), ctx, loadList) : null,
   );
   return {
     // Keep what the user is typing in the form: re-read the list only.
@@ -41,6 +43,7 @@ export async function render(view, ctx) {
 function emptyText(ctx, active) {
   if (!ctx.can("manager")) return "No deal registrations yet.";
   if (!active.length) return "No deal registrations yet. Registrations are made with partners: add a partner first.";
+  if (!active.some((p) => p.type === "vendor")) return "No deal registrations yet. Your partners register their deals with you here.";
   return "No deal registrations yet. Register a deal with a vendor partner below.";
 }
 
@@ -55,10 +58,16 @@ function registrationsTable(items, node, ctx, msg, reload) {
     }
     // Terms the partner changed after the decision are not covered by it: the vendor decides again.
     const redecide = r.changed_after_decision === true;
+    // Another partner's registration of the account first (or this partner's own earlier one)
+    // blocks approving this one: the node would answer 409. Say why instead of offering it.
+    const first = (r.conflicts || []).find((c) => c.kind !== "opportunity");
     if (vendorHere && decide && (r.status === "pending" || r.status === "approved" || redecide)) {
       add(
         actions,
-        r.status === "pending" || redecide
+        (r.status === "pending" || redecide) && first
+          ? h("div", { class: "hint blocked", dataset: { blocked: "first" } }, `${first.kind === "duplicate" ? "A duplicate of an earlier registration" : `${first.partner_name || "Another partner"} registered it first`}: reject this one${first.kind === "duplicate" ? "" : ", or decide that one first"}.`)
+          : null,
+        (r.status === "pending" || redecide) && !first
           ? h("button", { type: "button", class: "primary", dataset: { action: "approve" }, onclick: () => approve(r, detail, reload, ctx) }, redecide ? "Approve new terms" : "Approve")
           : null,
         h("button", { type: "button", class: "danger", dataset: { action: "reject" }, "aria-expanded": "false", onclick: (e) => rejectForm(e.currentTarget, r, detail, reload, ctx) }, "Reject…"),
@@ -78,7 +87,7 @@ function registrationsTable(items, node, ctx, msg, reload) {
           redecide ? [" ", badge("changed after decision", "warn"), h("div", { class: "hint reg-decided" }, `The ${r.status === "rejected" ? "rejection" : "approval"} covers: `, decidedTerms(r.decided_terms))] : null,
           r.reason ? h("div", { class: "hint reg-reason" }, `Reason: ${r.reason}`) : null,
         ),
-        h("td", {}, when(r.submitted_at), r.status === "pending" ? h("div", { class: "hint" }, "answer by ", when(r.respond_by)) : null),
+        h("td", {}, when(r.submitted_at), r.status === "pending" ? h("div", { class: "hint" }, "answer ", ago(r.respond_by)) : null),
         h("td", {}, r.expires_at ? when(r.expires_at) : "—"),
         h("td", {}, what(r)),
         h("td", { class: "reg-conflicts" }, conflictsCell(r)),
@@ -98,7 +107,7 @@ function partyCell(r, node) {
 function what(r) {
   const parts = [];
   if (r.amount) parts.push(h("div", {}, money(r.amount, r.currency)));
-  if (r.close_date) parts.push(h("div", { class: "hint" }, `closes ${r.close_date}`));
+  if (r.close_date) parts.push(h("div", { class: "hint" }, `closes ${day(r.close_date)}`));
   if (r.products && r.products.length) parts.push(h("div", { class: "hint" }, r.products.join(", ")));
   if (r.notes) parts.push(h("div", { class: "hint reg-notes" }, r.notes));
   return parts.length ? parts : "—";
@@ -109,7 +118,7 @@ function decidedTerms(t) {
   if (!t) return "—";
   const parts = [];
   if (t.amount) parts.push(money(t.amount, t.currency));
-  if (t.close_date) parts.push(`closes ${t.close_date}`);
+  if (t.close_date) parts.push(`closes ${day(t.close_date)}`);
   if (t.products && t.products.length) parts.push(t.products.join(", "));
   return parts.length ? parts.join(" · ") : "no amount, date or products";
 }
@@ -129,7 +138,7 @@ function conflictsCell(r) {
         " ",
         c.kind === "opportunity"
           ? [h("a", { href: `#/opportunities/${encodeURIComponent(c.opportunity_id)}` }, c.name), ` (${(c.stage || "").replace(/_/g, " ")}${c.owner ? `, ${c.owner}` : ""})`]
-          : `${c.partner_name || shortId(c.partner)} (${c.status}, ${new Date(c.submitted_at).toLocaleDateString("en-GB")})`,
+          : `${c.partner_name || shortId(c.partner)} (${c.status}, ${day(c.submitted_at.slice(0, 10))})`,
       ),
     ),
   );
@@ -137,13 +146,31 @@ function conflictsCell(r) {
 
 async function approve(r, detail, reload, ctx) {
   set(detail, notice("Approving…", "info"));
+  // Where the keyboard goes next: the next registration's row (its first action, or the row).
+  const row = detail.closest("tr")?.previousElementSibling;
+  const rows = [...(row?.closest("tbody")?.querySelectorAll("tr[data-registration]") || [])];
+  const next = rows[rows.indexOf(row) + 1];
+  const nextId = next ? next.dataset.registration : null;
   try {
     await api(`/registrations/${encodeURIComponent(r.id)}/approve`, { method: "POST" });
     ctx.toast(`Registration for ${r.account_domain} approved`);
     await reload();
+    focusRow(nextId || r.id);
   } catch (e) {
-    set(detail, errorBox(e));
+    const box = errorBox(e);
+    box.tabIndex = -1;
+    set(detail, box);
+    box.focus();
   }
+}
+
+/** Focus on a registration's row after the list was read again: its first button, or the row. */
+function focusRow(id) {
+  const tr = document.querySelector(`#registrations-table tr[data-registration="${CSS.escape(id)}"]`);
+  if (!tr) return;
+  const target = tr.querySelector("button") || tr;
+  if (target === tr) tr.tabIndex = -1;
+  target.focus();
 }
 
 function rejectForm(button, r, detail, reload, ctx) {

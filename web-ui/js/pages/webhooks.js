@@ -1,6 +1,6 @@
 // Webhooks (admin): list, add, remove, and each one's recent deliveries.
 import { api } from "../api.js";
-import { h, add, set, title, table, empty, field, errorBox, notice, when, confirmButton } from "../ui.js";
+import { h, add, set, title, table, stacked, empty, field, errorBox, when, confirmButton, copyText } from "../ui.js";
 
 export async function render(view, ctx) {
   const hooks = await api("/webhooks");
@@ -48,9 +48,15 @@ export async function render(view, ctx) {
           const body = { url: url.value.trim(), events: events.value.split(",").map((x) => x.trim()).filter(Boolean) };
           if (secret.value.trim()) body.secret = secret.value.trim();
           const w = await api("/webhooks", { method: "POST", json: body });
-          view.querySelector("#webhook-created").replaceChildren(notice(`Added. Its signing secret (shown once): ${w.secret}`));
+          // The secret is shown once: it stays until the user says Done (no timed refresh).
+          const box = h("input", { id: "webhook-secret", readonly: true, value: w.secret, class: "token-box" });
+          const copy = h("button", { type: "button", onclick: async () => { box.select(); const ok = await copyText(w.secret); copy.textContent = ok ? "Copied" : "Select and copy"; } }, "Copy");
+          view.querySelector("#webhook-created").replaceChildren(
+            h("div", { class: "notice ok", role: "status" }, h("p", {}, `Added the webhook to ${w.url || url.value.trim()}. Copy its signing secret now: it is not shown again.`), field("Signing secret", box), copy, " ", h("button", { type: "button", id: "webhook-done", onclick: () => ctx.refresh() }, "Done")),
+          );
+          box.focus();
+          box.select();
           ctx.toast("Webhook added");
-          setTimeout(() => ctx.refresh(), 4000);
         } catch (err) {
           view.querySelector("#webhook-created").replaceChildren(errorBox(err));
         }
@@ -66,7 +72,7 @@ export async function render(view, ctx) {
   add(view, 
     title("Webhooks"),
     msg,
-    hooks.items.length ? table(["URL", "Events", "Added", ""], rows, { id: "webhooks-table" }) : empty("No webhooks. Add one to push deal and import events to another system."),
+    hooks.items.length ? stacked(table(["URL", "Events", "Added", ""], rows, { id: "webhooks-table" })) : empty("No webhooks. Add one to push deal and import events to another system."),
     form,
   );
   return {};

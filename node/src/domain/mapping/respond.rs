@@ -172,6 +172,11 @@ impl Mapper {
                     store_matrix(s, &key, &signer, &matrix, audit, now)
                 })
                 .await?;
+                let name = crate::store::shared::partner(&self.store, partner)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| partner.to_string(), |p| p.name);
+                self.completed(partner, &name);
                 wire::encode(&Header::Closed {}, &[])
             }
             _ => bail!("not a mapping request"),

@@ -179,10 +179,21 @@ impl Mapper {
         let key = self.network.signing_key.clone();
         let signer = self.network.peer_id.to_base58();
         let now = self.now_ms();
-        self.blocking(move |s| {
-            let audit = audit_details(&matrix);
-            store_matrix(s, &key, &signer, &matrix, audit, now)
-        })
-        .await
+        let stored = self
+            .blocking(move |s| {
+                let audit = audit_details(&matrix);
+                store_matrix(s, &key, &signer, &matrix, audit, now)
+            })
+            .await?;
+        self.completed(&record.id, &record.name);
+        Ok(stored)
+    }
+
+    /// Tells the web UI and webhooks that a new matrix with `partner` is stored.
+    pub(super) fn completed(&self, partner: &str, name: &str) {
+        self.network.deals.publish(
+            crate::domain::events::EventKind::MappingCompleted,
+            serde_json::json!({"partner": partner, "partner_name": name}),
+        );
     }
 }
