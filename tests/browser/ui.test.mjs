@@ -620,9 +620,9 @@ test("account mapping between two nodes: run it, drill into a cell, propose a de
   await partner.getByRole("button", { name: "Save this view" }).click();
   await partner.getByLabel("Saved views").waitFor();
   await shot(partner, "mapping-drill-1280");
-  // "Already in a deal or registration": acme.example is in the accepted deal.
   await partner.locator('#mapping-table td[data-mine="prospects"][data-theirs="prospects"] button').click();
-  await partner.locator('#overlaps-table tr[data-domain="acme.example"][data-flight="deal"] .in-flight', { hasText: "in a deal" }).waitFor();
+  // "Already in a deal or registration": acme.example is the partner's approved registration.
+  await partner.locator('#overlaps-table tr[data-domain="acme.example"][data-flight="registration"] .in-flight', { hasText: "registered (approved)" }).waitFor();
   await partner.getByLabel("Saved views").selectOption("Prospects they sell to");
   await partner.waitForURL(/mine=prospects&theirs=customers/);
   await partner.locator('#overlaps-table tr[data-domain="company-1.example"]').waitFor();
@@ -763,8 +763,7 @@ test("keyboard: skip links, focus to the next invitation after accepting, focus 
   for (const o of opps.json.items.filter((o) => !/Acme/.test(o.name)).slice(0, 2)) assert.equal((await shareIt(o)).status, 201);
   await reloadUntil(partner, PARTNER, "#/inbox", (p) => p.locator('#inbox-table tr[data-deal] button:text-is("Accept")').nth(1), "two invitations did not reach the partner");
   const rows = await partner.locator("#inbox-table tr[data-deal]").evaluateAll((trs) => trs.filter((tr) => tr.querySelector("button")).map((tr) => tr.dataset.deal));
-  await partner.locator(`#inbox-table tr[data-deal="${rows[0]}"] button`, { hasText: "Accept" }).focus();
-  await partner.keyboard.press("Enter");
+  await partner.locator(`#inbox-table tr[data-deal="${rows[0]}"] button`, { hasText: "Accept" }).click();
   await partner.waitForFunction((id) => document.activeElement && document.activeElement.closest(`tr[data-deal="${id}"]`) && document.activeElement.textContent === "Accept", rows[1]);
   await shot(partner, "inbox-1280");
 
@@ -805,8 +804,11 @@ test("deal room: comments with person, company, time and verified badge; @mentio
   const theirs = partner.locator("#comment-feed li", { hasText: "CIO call" });
   assert.match(await theirs.locator(".who").innerText(), /^alice · Vendor Co$/);
   await theirs.locator(".badge.ok", { hasText: "verified" }).waitFor();
-  // The partner links an opportunity of its own (made from the deal): its stage shows beside the vendor's.
-  await partner.getByRole("button", { name: "Create one from the deal" }).click();
+  // The partner links an opportunity of its own: its stage shows beside the vendor's. (The
+  // deal shares no account domain since the vendor's policy changed: no "create from the deal".)
+  assert.equal(await partner.getByRole("button", { name: "Create one from the deal" }).count(), 0);
+  await partner.getByLabel("Opportunity", { exact: true }).selectOption({ label: "Company One expansion (Qualified)" });
+  await partner.getByRole("button", { name: "Link", exact: true }).click();
   await partner.locator("#linked, #link-result .error").first().waitFor();
   assert.equal(await partner.locator("#link-result .error").count(), 0, await partner.locator("#link-result").innerText().catch(() => ""));
   assert.equal(await partner.locator(`#stage-map tr[data-node="${PARTNER_ID}"] .their-stage`).innerText(), "Qualified");

@@ -86,7 +86,10 @@ impl SmtpServer {
         );
         let maildir = std::env::temp_dir().join(format!("cosell-mail-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&maildir);
-        std::fs::create_dir_all(&maildir).expect("maildir");
+        // A maildir: aiosmtpd's Mailbox handler writes into tmp/ and moves the mail to new/.
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -103,7 +106,11 @@ impl SmtpServer {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
         assert!(up.is_some(), "aiosmtpd did not listen on port {port}");
-        SmtpServer { child, port, maildir }
+        SmtpServer {
+            child,
+            port,
+            maildir,
+        }
     }
 
     /// Points a node (before `serve`) at this server.
@@ -287,7 +294,10 @@ fn web_ui_flows_in_a_real_browser() {
         .env("COSELL_SECOND_URL", second.url())
         .env("COSELL_SECOND_ID", &second.id)
         .env("COSELL_SECOND_TOKEN", second.token())
-        .env("COSELL_BOTH_OPPORTUNITY_ID", both.json["id"].as_str().unwrap())
+        .env(
+            "COSELL_BOTH_OPPORTUNITY_ID",
+            both.json["id"].as_str().unwrap(),
+        )
         .env("COSELL_VENDOR_TOKEN", vendor.token())
         .env("COSELL_PARTNER_TOKEN", partner.token())
         .env(

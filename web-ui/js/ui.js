@@ -49,6 +49,15 @@ export function errorBox(error, format = formatDetail) {
   );
 }
 
+/** Shows `error` in `container` and moves the keyboard focus to it (after a failed action). */
+export function showError(container, error) {
+  const box = errorBox(error);
+  box.tabIndex = -1;
+  set(container, box);
+  box.focus();
+  return box;
+}
+
 /** One `details` entry of an API error as a sentence. */
 export function formatDetail(d) {
   if (typeof d === "string") return d;

@@ -290,11 +290,16 @@ impl Config {
             }
         }
         if self.smtp_from.parse::<lettre::Address>().is_err() {
-            anyhow::bail!("smtp_from must be an e-mail address, not {:?}", self.smtp_from);
+            anyhow::bail!(
+                "smtp_from must be an e-mail address, not {:?}",
+                self.smtp_from
+            );
         }
         let minutes = self.digest_interval_minutes;
         if !minutes.is_finite() || !(0.05..=MAPPING_INTERVAL_HOURS_MAX * 60.0).contains(&minutes) {
-            anyhow::bail!("digest_interval_minutes must be a positive number of minutes, not {minutes}");
+            anyhow::bail!(
+                "digest_interval_minutes must be a positive number of minutes, not {minutes}"
+            );
         }
         if !CACHE_MB_RANGE.contains(&self.cache_mb) {
             anyhow::bail!(
@@ -428,7 +433,9 @@ impl Config {
             from: self.smtp_from.clone(),
             public_url: self.public_url.clone().unwrap_or_else(|| http.to_string()),
             node_name: self.name.clone(),
-            digest_interval: std::time::Duration::from_secs_f64(self.digest_interval_minutes * 60.0),
+            digest_interval: std::time::Duration::from_secs_f64(
+                self.digest_interval_minutes * 60.0,
+            ),
         })
     }
 }
@@ -454,6 +461,42 @@ mod tests {
         assert!(back.validate().is_ok());
         back.invitation_expiry_days = 0.0;
         assert!(back.validate().is_err());
+    }
+
+    #[test]
+    fn mail_is_off_until_an_smtp_url_is_set_and_a_bad_one_is_refused() {
+        let written = Config::new("Acme").to_toml();
+        assert!(
+            written.contains("\n# smtp_url = \"smtp://127.0.0.1:25\"\n"),
+            "{written}"
+        );
+        let mut c: Config = toml::from_str(&written).expect("toml");
+        assert!(c.mail("http://127.0.0.1:7600").is_none());
+        c.apply_env(|k| match k {
+            "COSELL_SMTP_URL" => Some("smtp://127.0.0.1:2525".into()),
+            "COSELL_PUBLIC_URL" => Some("https://cosell.example.com".into()),
+            _ => None,
+        })
+        .expect("env");
+        assert!(c.validate().is_ok());
+        let mail = c.mail("http://127.0.0.1:7600").expect("mail on");
+        assert_eq!(mail.public_url, "https://cosell.example.com");
+        assert_eq!(
+            mail.digest_interval,
+            std::time::Duration::from_secs(24 * 3600)
+        );
+        // The written file keeps the server.
+        let back: Config = toml::from_str(&c.to_toml()).expect("toml");
+        assert_eq!(back.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+        c.smtp_url = Some("mail.example.com".into());
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("smtp_url must start with smtp://"));
+        c.smtp_url = None;
+        c.smtp_from = "not an address".into();
+        assert!(c.validate().unwrap_err().to_string().contains("smtp_from"));
     }
 
     #[test]

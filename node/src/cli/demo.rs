@@ -322,10 +322,7 @@ fn set_up(nodes: &[DemoNode]) -> Result<()> {
         let token = invite["token"]
             .as_str()
             .ok_or_else(|| anyhow!("the invite has no token"))?;
-        partner.post_json(
-            "/partners/join",
-            json!({"token": token, "type": "vendor"}),
-        )?;
+        partner.post_json("/partners/join", json!({"token": token, "type": "vendor"}))?;
         wait_for_partner(vendor, &partner.id)?;
         eprintln!("demo: {} and {} are partners", vendor.name, partner.name);
     }

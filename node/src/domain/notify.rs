@@ -22,10 +22,19 @@ use std::time::Duration;
 /// The notifications a user may opt into, by the name the API and the settings page use.
 pub const NOTIFICATIONS: &[(&str, &str)] = &[
     ("invitation", "An invitation to a deal arrived"),
-    ("registration_submitted", "A partner registered a deal with you"),
-    ("registration_decided", "The vendor approved or rejected your registration"),
+    (
+        "registration_submitted",
+        "A partner registered a deal with you",
+    ),
+    (
+        "registration_decided",
+        "The vendor approved or rejected your registration",
+    ),
     ("registration_overdue", "A registration is overdue"),
-    ("mention", "Someone mentioned you (@username) in a deal's comments"),
+    (
+        "mention",
+        "Someone mentioned you (@username) in a deal's comments",
+    ),
     ("deal_withdrawn", "A partner withdrew from a deal"),
 ];
 
@@ -173,13 +182,14 @@ fn items_for(me: &str, event: &Event, deal: Option<&Value>, username: &str) -> V
             ),
             "#/registrations?status=pending".into(),
         )],
-        EventKind::RegistrationApproved | EventKind::RegistrationRejected
-            if d["partner"] == me =>
-        {
+        EventKind::RegistrationApproved | EventKind::RegistrationRejected if d["partner"] == me => {
             let decided = if event.kind == EventKind::RegistrationApproved {
                 "approved".to_string()
             } else {
-                format!("rejected ({})", non_empty(&text("reason"), "no reason given"))
+                format!(
+                    "rejected ({})",
+                    non_empty(&text("reason"), "no reason given")
+                )
             };
             vec![item(
                 "registration_decided",
@@ -218,7 +228,13 @@ fn mentions(deal: Option<&Value>, username: &str) -> Option<Item> {
             });
             if hit {
                 let name = deal["fields"]["name"].as_str().unwrap_or("a deal");
-                let first: String = text.lines().next().unwrap_or_default().chars().take(120).collect();
+                let first: String = text
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(120)
+                    .collect();
                 return Some(Item {
                     kind: "mention".into(),
                     subject: format!("You were mentioned in {name}: \"{first}\""),
@@ -289,7 +305,14 @@ fn footer(mail: &MailSettings) -> String {
 }
 
 /// Mails one item to a user, or keeps it for the user's digest.
-fn deliver(store: &Store, mail: &MailSettings, user: &str, s: &Settings, item: &Item, now_ms: u64) -> Result<()> {
+fn deliver(
+    store: &Store,
+    mail: &MailSettings,
+    user: &str,
+    s: &Settings,
+    item: &Item,
+    now_ms: u64,
+) -> Result<()> {
     let Some(to) = &s.email else { return Ok(()) };
     if s.digest {
         let txn = store.write()?;
@@ -308,7 +331,12 @@ fn deliver(store: &Store, mail: &MailSettings, user: &str, s: &Settings, item: &
         link(mail, &item.route),
         footer(mail)
     );
-    send(mail, to, &format!("[{}] {}", mail.node_name, item.subject), body)
+    send(
+        mail,
+        to,
+        &format!("[{}] {}", mail.node_name, item.subject),
+        body,
+    )
 }
 
 /// Sends every waiting digest: one mail per user with all their items, then forgets them.
@@ -336,7 +364,11 @@ pub fn send_digests(store: &Store, mail: &MailSettings) -> Result<usize> {
         if let Some(to) = s.email.as_deref() {
             let mut body = format!("{} new for you on cosell:\n", items.len());
             for (_, item) in &items {
-                body.push_str(&format!("\n- {}\n  {}\n", item.subject, link(mail, &item.route)));
+                body.push_str(&format!(
+                    "\n- {}\n  {}\n",
+                    item.subject,
+                    link(mail, &item.route)
+                ));
             }
             body.push_str(&footer(mail));
             let subject = format!(
@@ -435,7 +467,12 @@ fn handle(
     }
     let me = deals.me().to_string();
     let deal = match event.data["deal_id"].as_str() {
-        Some(id) if matches!(event.kind, EventKind::DealUpdated | EventKind::DealStageChanged) => {
+        Some(id)
+            if matches!(
+                event.kind,
+                EventKind::DealUpdated | EventKind::DealStageChanged
+            ) =>
+        {
             protocol::deal::DealId::parse(id)
                 .ok()
                 .and_then(|id| deals.view(id, false).ok().flatten())
@@ -479,14 +516,20 @@ mod tests {
             EventKind::RegistrationSubmitted,
             json!({"vendor": "me", "partner": "p", "account_domain": "acme.example"}),
         );
-        assert_eq!(items_for("me", &submitted, None, "u")[0].kind, "registration_submitted");
+        assert_eq!(
+            items_for("me", &submitted, None, "u")[0].kind,
+            "registration_submitted"
+        );
         assert!(items_for("p", &submitted, None, "u").is_empty());
         let rejected = event(
             EventKind::RegistrationRejected,
             json!({"vendor": "v", "partner": "me", "account_domain": "acme.example", "reason": "ours"}),
         );
         let items = items_for("me", &rejected, None, "u");
-        assert_eq!(items[0].subject, "Your registration of acme.example was rejected (ours)");
+        assert_eq!(
+            items[0].subject,
+            "Your registration of acme.example was rejected (ours)"
+        );
         assert!(items_for("v", &rejected, None, "u").is_empty());
     }
 
@@ -495,7 +538,10 @@ mod tests {
         let deal = json!({"id": "d1", "fields": {"name": "Acme"},
             "sections": {"n": {"notes": ["call @paula tomorrow\n— alice"]}}});
         let e = event(EventKind::DealUpdated, json!({"deal_id": "d1"}));
-        assert_eq!(items_for("me", &e, Some(&deal), "paula")[0].route, "#/deals/d1");
+        assert_eq!(
+            items_for("me", &e, Some(&deal), "paula")[0].route,
+            "#/deals/d1"
+        );
         assert!(items_for("me", &e, Some(&deal), "paul").is_empty());
         assert!(items_for("me", &e, Some(&deal), "alice").is_empty());
     }
@@ -506,12 +552,20 @@ mod tests {
             email: Some("not an address".into()),
             ..Settings::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().starts_with("email: "));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("email: "));
         let bad = Settings {
             email: Some("a@example.com".into()),
             events: ["nope".to_string()].into(),
             digest: false,
         };
-        assert!(bad.validate().unwrap_err().to_string().starts_with("events: 'nope'"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("events: 'nope'"));
     }
 }

@@ -45,8 +45,8 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
     let deals = &state.network.deals;
     let me = deals.me().to_string();
     let invitations = crate::domain::inbox::list(deals, Some("invited"), now);
-    let registrations = crate::domain::registrations::list(deals, now)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let registrations =
+        crate::domain::registrations::list(deals, now).map_err(|e| anyhow::anyhow!("{e}"))?;
     let is = |r: &Value, key: &str| r[key].as_str() == Some(me.as_str());
     let pending = |r: &Value| r["status"] == "pending";
     let to_decide: Vec<&Value> = registrations
@@ -74,7 +74,12 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|p| Some((p["id"].as_str()?.to_string(), p["name"].as_str()?.to_string())))
+            .filter_map(|p| {
+                Some((
+                    p["id"].as_str()?.to_string(),
+                    p["name"].as_str()?.to_string(),
+                ))
+            })
             .collect();
         let theirs: Vec<&Value> = view["history"]
             .as_array()
@@ -98,7 +103,11 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
             "changes": theirs.len(), "last_change_at": last["at"], "last_change": last["summary"],
         }));
     }
-    changed.sort_by(|a, b| b["last_change_at"].as_str().cmp(&a["last_change_at"].as_str()));
+    changed.sort_by(|a, b| {
+        b["last_change_at"]
+            .as_str()
+            .cmp(&a["last_change_at"].as_str())
+    });
 
     // Mappings computed after `since` that found accounts in common.
     let mut overlaps = Vec::new();
@@ -136,7 +145,12 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
                "status": r["status"], "respond_by": r["respond_by"], "overdue": r["overdue"],
                "submitted_at": r["submitted_at"]})
     };
-    let list = |xs: &[&Value]| xs.iter().take(NEEDS_ME_ITEMS_MAX).map(short).collect::<Vec<_>>();
+    let list = |xs: &[&Value]| {
+        xs.iter()
+            .take(NEEDS_ME_ITEMS_MAX)
+            .map(short)
+            .collect::<Vec<_>>()
+    };
     let counts = json!({
         "invitations": invitations.len(),
         "registrations_to_decide": to_decide.len(),
@@ -176,7 +190,9 @@ pub async fn share_preview(
     let opportunity = query
         .opportunity_id
         .filter(|o| !o.trim().is_empty())
-        .ok_or_else(|| super::query::bad("opportunity_id", "name the opportunity to share".into()))?;
+        .ok_or_else(|| {
+            super::query::bad("opportunity_id", "name the opportunity to share".into())
+        })?;
     let wanted: Vec<String> = query
         .partners
         .unwrap_or_default()
@@ -195,7 +211,10 @@ pub async fn share_preview(
         for p in &wanted {
             let partner = crate::domain::partners::resolve(&state.store, p)
                 .map_err(|e| ApiError::not_found(e.to_string()))?;
-            policies.push(crate::domain::partners::policy_for(&state.store, &partner.id)?);
+            policies.push(crate::domain::partners::policy_for(
+                &state.store,
+                &partner.id,
+            )?);
         }
         let refs: Vec<&policy::Policy> = policies.iter().collect();
         let combined = policy::Policy::intersect(&refs);
@@ -262,7 +281,11 @@ pub async fn put_notifications(
             .email
             .map(|e| e.trim().to_string())
             .filter(|e| !e.is_empty()),
-        events: body.events.into_iter().map(|e| e.trim().to_string()).collect(),
+        events: body
+            .events
+            .into_iter()
+            .map(|e| e.trim().to_string())
+            .collect(),
         digest: body.digest,
     };
     if let Err(e) = s.validate() {
@@ -271,11 +294,20 @@ pub async fn put_notifications(
         } else {
             "events"
         };
-        return Err(ApiError::bad_request(format!("invalid notification settings: {e}"))
-            .with_details(vec![json!({"field": field, "message": e.to_string()})]));
+        return Err(
+            ApiError::bad_request(format!("invalid notification settings: {e}"))
+                .with_details(vec![json!({"field": field, "message": e.to_string()})]),
+        );
     }
     let mail_on = state.mail_configured;
     let saved = s.clone();
-    blocking(move || Ok(crate::domain::notify::set_settings(&state.store, &user, &saved)?)).await?;
+    blocking(move || {
+        Ok(crate::domain::notify::set_settings(
+            &state.store,
+            &user,
+            &saved,
+        )?)
+    })
+    .await?;
     Ok(Json(settings_json(&s, mail_on)))
 }

@@ -3,7 +3,7 @@
 // @mentions, linking this node's opportunity, attribution, each company's section, the signed
 // timeline, accept/decline for an invitee. Refreshes live on deal events.
 import { api, listAll } from "../api.js";
-import { h, add, set, title, fieldsTable, errorBox, empty, statusBadge, stageLabel, when, ago, field, badge, shortId, notice, roleLabel, idLink, money, STAGES } from "../ui.js";
+import { h, add, set, title, table, fieldsTable, errorBox, showError, empty, statusBadge, stageLabel, when, ago, field, badge, shortId, notice, roleLabel, idLink, money, STAGES } from "../ui.js";
 
 /** A comment's signature line: the UI appends it so every reader (CLI too) sees who wrote it. */
 const SIGNATURE = /\n— ([^\n]{1,80})$/;
@@ -146,6 +146,17 @@ export async function render(view, ctx) {
     );
   }
 
+  /** POST /deals/ID/`path`; the deal as answered is painted, a failure shown in `out`. */
+  async function act(path, json, out, done) {
+    try {
+      deal = await api(`/deals/${encodeURIComponent(id)}/${path}`, { method: "POST", json });
+      ctx.toast(done);
+      paint();
+    } catch (err) {
+      showError(out, err);
+    }
+  }
+
   function restoreDraft(draft, hadFocus) {
     const box = document.getElementById("comment") || live.querySelector("#comment");
     if (box && draft) box.value = draft;
@@ -163,7 +174,7 @@ export async function render(view, ctx) {
       { class: "card", "aria-labelledby": "h-stages" },
       h("h2", { id: "h-stages" }, "Stages side by side"),
       h("p", { class: "hint" }, "Each company's own pipeline stage for this deal (from its linked opportunity), next to the stage the deal shares."),
-      h("div", { class: "table-wrap" }, h("table", { id: "stage-map", class: "stage-map" }, h("thead", {}, h("tr", {}, ["Company", "Role", "Their own stage", "Shared stage"].map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, rows))),
+      table(["Company", "Role", "Their own stage", "Shared stage"], rows, { id: "stage-map", class: "stage-map" }),
     );
   }
 
@@ -221,8 +232,7 @@ export async function render(view, ctx) {
           e.preventDefault();
           const body = text.value.trim();
           if (!body) {
-            set(msg, errorBox({ message: "Write a comment first." }));
-            text.focus();
+            showError(msg, { message: "Write a comment first." });
             return;
           }
           button.disabled = true;
@@ -234,10 +244,7 @@ export async function render(view, ctx) {
             paint();
             document.getElementById("comment")?.focus();
           } catch (err) {
-            const box = errorBox(err);
-            box.tabIndex = -1;
-            set(msg, box);
-            box.focus();
+            showError(msg, err);
           } finally {
             button.disabled = false;
           }
@@ -264,22 +271,11 @@ export async function render(view, ctx) {
     api(`/opportunities${q}`).then((page) => {
       set(pick, page.items.length ? page.items.map((o) => h("option", { value: o.id }, `${o.name} (${stageLabel(o.stage)})`)) : h("option", { value: "" }, "None on this account"));
     }).catch(() => set(pick, h("option", { value: "" }, "Cannot read opportunities")));
-    const link = async (json) => {
-      try {
-        deal = await api(`/deals/${encodeURIComponent(id)}/link`, { method: "POST", json });
-        ctx.toast("Opportunity linked");
-        paint();
-      } catch (err) {
-        const box = errorBox(err);
-        box.tabIndex = -1;
-        set(out, box);
-        box.focus();
-      }
-    };
+    const link = (json) => act("link", json, out, "Opportunity linked");
     add(
       card,
       h("p", { class: "hint" }, "Link the deal to your own opportunity: your partners see its stage beside theirs, never its other fields."),
-      h("div", { class: "filters" }, field("Opportunity", pick), h("button", { type: "button", id: "link-button", onclick: () => (pick.value ? link({ opportunity_id: pick.value }) : set(out, errorBox({ message: "Choose an opportunity, or create one from the deal." }))) }, "Link"), h("button", { type: "button", id: "link-create", onclick: () => link({ create: true }) }, "Create one from the deal")),
+      h("div", { class: "filters" }, field("Opportunity", pick), h("button", { type: "button", id: "link-button", onclick: () => (pick.value ? link({ opportunity_id: pick.value }) : showError(out, { message: "Choose an opportunity first." })) }, "Link"), domain ? h("button", { type: "button", id: "link-create", onclick: () => link({ create: true }) }, "Create one from the deal") : null),
       out,
     );
     return card;
@@ -296,22 +292,10 @@ export async function render(view, ctx) {
       h("h2", { id: "h-attr" }, "Attribution"),
       a.agreed ? h("p", { id: "attribution-agreed" }, badge("agreed", "ok"), " Sourced by ", a.agreed.sourced_by ? nameOf(a.agreed.sourced_by) : "—", a.agreed.influenced_by.length ? `, influenced by ${a.agreed.influenced_by.map(nameOf).join(", ")}` : "") : a.disputed ? h("p", {}, badge("disputed", "warn"), " The companies propose different attributions.") : null,
       a.proposals.length
-        ? h("ul", { class: "plain", id: "attribution-proposals" }, a.proposals.map((p) => h("li", { dataset: { by: p.by } }, describe(p), " ", ctx.can("manager") && p.by !== me && !(p.accepted_by || []).includes(me) && !a.agreed ? h("button", { type: "button", class: "accept-attribution", onclick: () => act("attribution/accept", { proposer: p.by }) }, "Accept") : null)))
+        ? h("ul", { class: "plain", id: "attribution-proposals" }, a.proposals.map((p) => h("li", { dataset: { by: p.by } }, describe(p), " ", ctx.can("manager") && p.by !== me && !(p.accepted_by || []).includes(me) && !a.agreed ? h("button", { type: "button", class: "accept-attribution", onclick: () => act("attribution/accept", { proposer: p.by }, out, "Attribution accepted") }, "Accept") : null)))
         : h("p", { class: "hint" }, "Nobody has proposed an attribution yet."),
       out,
     );
-    async function act(path, json) {
-      try {
-        deal = await api(`/deals/${encodeURIComponent(id)}/${path}`, { method: "POST", json });
-        ctx.toast("Attribution sent");
-        paint();
-      } catch (err) {
-        const box = errorBox(err);
-        box.tabIndex = -1;
-        set(out, box);
-        box.focus();
-      }
-    }
     const members = deal.participants.filter((p) => p.id === deal.origin || p.status === "accepted");
     if (ctx.can("manager") && members.some((p) => p.id === me) && members.length > 1 && !a.agreed) {
       const sourced = h("select", { id: "sourced-by" }, members.map((p) => h("option", { value: p.id }, nameOf(p.id))));
@@ -320,7 +304,7 @@ export async function render(view, ctx) {
         card,
         h(
           "form",
-          { id: "attribution-form", onsubmit: (e) => { e.preventDefault(); act("attribution", { sourced_by: sourced.value, influenced_by: influenced.map((l) => l.querySelector("input")).filter((i) => i.checked).map((i) => i.value) }); } },
+          { id: "attribution-form", onsubmit: (e) => { e.preventDefault(); act("attribution", { sourced_by: sourced.value, influenced_by: influenced.map((l) => l.querySelector("input")).filter((i) => i.checked).map((i) => i.value) }, out, "Attribution proposed"); } },
           field("Sourced by", sourced),
           h("fieldset", {}, h("legend", {}, "Influenced by"), influenced),
           h("button", { type: "submit" }, "Propose attribution"),

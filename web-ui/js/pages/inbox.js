@@ -1,6 +1,6 @@
 // Inbox: deal invitations waiting for this node (redacted until accepted), with accept/decline.
 import { api, listAll } from "../api.js";
-import { h, add, set, title, table, stacked, empty, errorBox, statusBadge, stageLabel, ago, field } from "../ui.js";
+import { h, showError, add, set, title, table, stacked, empty, errorBox, statusBadge, stageLabel, ago, field } from "../ui.js";
 
 /** Where the focus goes after an answer: the next invitation's first button (or the heading). */
 let focusAfter = null;
@@ -33,10 +33,7 @@ export async function render(view, ctx) {
       await ctx.refresh();
     } catch (e) {
       focusAfter = null;
-      const box = errorBox(e);
-      box.tabIndex = -1;
-      set(msg, box);
-      box.focus();
+      showError(msg, e);
     }
   }
   const rows = inbox.items.map((item) =>

@@ -2,7 +2,7 @@
 // the vendor. The vendor sees conflicts (its own open opportunities on the account, other
 // partners' earlier registrations) and approves or rejects with a reason; a partner registers.
 import { api, listAll } from "../api.js";
-import { h, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, ago, day, field, money, notice, shortId } from "../ui.js";
+import { h, showError, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, ago, day, field, money, notice, shortId } from "../ui.js";
 
 export async function render(view, ctx) {
   const [node, partners] = await Promise.all([api("/node"), api("/partners?limit=1000")]);
@@ -157,10 +157,7 @@ async function approve(r, detail, reload, ctx) {
     await reload();
     focusRow(nextId || r.id);
   } catch (e) {
-    const box = errorBox(e);
-    box.tabIndex = -1;
-    set(detail, box);
-    box.focus();
+    showError(detail, e);
   }
 }
 

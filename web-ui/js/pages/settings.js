@@ -1,7 +1,7 @@
 // My e-mail: the signed-in user's notification choices (GET/PUT /api/v1/me/notifications):
 // an address, which notifications to get, and a digest instead of one mail each.
 import { api } from "../api.js";
-import { h, add, set, title, field, errorBox, notice } from "../ui.js";
+import { h, showError, add, set, title, field, errorBox, notice } from "../ui.js";
 
 export async function render(view, ctx) {
   add(view, title("My e-mail notifications"));
@@ -29,10 +29,7 @@ export async function render(view, ctx) {
           set(out, notice(saved.email && saved.events.length ? `Saved: ${saved.events.length} notification${saved.events.length === 1 ? "" : "s"} to ${saved.email}${saved.digest ? ", as a digest" : ""}.` : "Saved: no e-mail."));
           ctx.toast("Notification settings saved");
         } catch (err) {
-          const box = errorBox(err);
-          box.tabIndex = -1;
-          set(out, box);
-          box.focus();
+          showError(out, err);
         }
       },
     },
