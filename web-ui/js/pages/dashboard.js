@@ -122,7 +122,7 @@ function needsMe(needs, ctx) {
       items.length ? h("ul", {}, items.slice(0, 5)) : h("p", { class: "hint" }, "Nothing."),
       count > 5 && more ? h("a", { href: more }, `All ${num(count)}`) : null,
     );
-  const reg = (r, who) => h("li", {}, h("a", { href: `#/registrations?focus=${encodeURIComponent(r.id)}` }, r.account_name || r.account_domain), ` · ${who}`, r.overdue ? " · overdue" : [" · answer by ", ago(r.respond_by)]);
+  const reg = (r, who) => h("li", {}, h("a", { href: `#/registrations?focus=${encodeURIComponent(r.id)}` }, r.account_name || r.account_domain), ` · ${who}`, r.overdue ? " · overdue" : [" · answer due ", ago(r.respond_by)]);
   const cards = [
     card("needs-invitations", "Invitations to answer", c.invitations, needs.invitations.map((i) => h("li", {}, h("a", { href: `#/deals/${encodeURIComponent(i.deal_id)}` }, i.title || "Deal invitation"), ` from ${i.from_name || "a partner"}`, i.expires_at ? [" · expires ", ago(i.expires_at)] : null)), "#/inbox"),
     ctx.features.registrations ? card("needs-decide", "Registrations to decide", c.registrations_to_decide, needs.registrations_to_decide.map((r) => reg(r, r.partner_name)), "#/registrations?status=pending") : null,
