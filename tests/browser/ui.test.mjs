@@ -540,7 +540,7 @@ test("register a deal on the reseller's UI; the vendor sees the conflict with it
   const onVendor = registrationRow(vendor, registrationId);
   const conflict = onVendor.locator('.reg-conflicts li[data-kind="opportunity"]', { hasText: "Acme platform rollout" });
   await conflict.waitFor();
-  assert.match(await conflict.textContent(), /Acme platform rollout \(qualified, Private Owner\)/);
+  assert.match(await conflict.textContent(), /Acme platform rollout \(Qualified, Private Owner\)/);
   assert.match(await onVendor.textContent(), /Partner Inc → Vendor Co \(you\)/);
   await shot(vendor, "registrations-vendor-1280");
   await onVendor.getByRole("button", { name: "Approve" }).click();

@@ -131,6 +131,28 @@ impl Drop for SmtpServer {
     }
 }
 
+/// `reseller` joins `vendor` by an invite: a reseller to the vendor, the vendor to it.
+fn join_as_reseller(vendor: &Node, reseller: &Node) {
+    let invite = vendor.post("/api/v1/partners/invites", &json!({"type": "reseller"}));
+    assert_eq!(invite.status, 201, "{}", invite.text);
+    let joined = reseller.post(
+        "/api/v1/partners/join",
+        &json!({"token": invite.json["token"], "type": "vendor"}),
+    );
+    assert_eq!(joined.status, 200, "join: {}", joined.text);
+}
+
+/// Sets what `node` shares with the partner `partner_id`.
+fn set_policy(node: &Node, partner_id: &str, policy: &str) {
+    let r = node.request(
+        "PUT",
+        &format!("/api/v1/partners/{partner_id}/policy"),
+        Some("text/plain"),
+        Some(policy.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "policy: {}", r.text);
+}
+
 fn create_user(node: &Node, username: &str, role: &str) {
     let r = node.post(
         "/api/v1/users",
@@ -185,42 +207,12 @@ fn web_ui_flows_in_a_real_browser() {
     let mut second = Node::init("Second Partner");
     second.serve();
 
-    // Partnership through the API: the vendor invites a reseller, which joins its vendor.
-    let invite = vendor.post("/api/v1/partners/invites", &json!({"type": "reseller"}));
-    assert_eq!(invite.status, 201, "{}", invite.text);
-    let joined = partner.post(
-        "/api/v1/partners/join",
-        &json!({"token": invite.json["token"], "type": "vendor"}),
-    );
-    assert_eq!(joined.status, 200, "join: {}", joined.text);
-    let policy = vendor.request(
-        "PUT",
-        &format!("/api/v1/partners/{}/policy", partner.id),
-        Some("text/plain"),
-        Some(POLICY.as_bytes()),
-    );
-    assert_eq!(policy.status, 200, "policy: {}", policy.text);
-    let invite = vendor.post("/api/v1/partners/invites", &json!({"type": "reseller"}));
-    assert_eq!(invite.status, 201, "{}", invite.text);
-    let joined = second.post(
-        "/api/v1/partners/join",
-        &json!({"token": invite.json["token"], "type": "vendor"}),
-    );
-    assert_eq!(joined.status, 200, "second join: {}", joined.text);
-    let policy = vendor.request(
-        "PUT",
-        &format!("/api/v1/partners/{}/policy", second.id),
-        Some("text/plain"),
-        Some(SECOND_POLICY.as_bytes()),
-    );
-    assert_eq!(policy.status, 200, "second policy: {}", policy.text);
-    let policy = partner.request(
-        "PUT",
-        &format!("/api/v1/partners/{}/policy", vendor.id),
-        Some("text/plain"),
-        Some(PARTNER_POLICY.as_bytes()),
-    );
-    assert_eq!(policy.status, 200, "partner policy: {}", policy.text);
+    // Partnerships through the API: the vendor invites each reseller, which joins its vendor.
+    join_as_reseller(&vendor, &partner);
+    set_policy(&vendor, &partner.id, POLICY);
+    join_as_reseller(&vendor, &second);
+    set_policy(&vendor, &second.id, SECOND_POLICY);
+    set_policy(&partner, &vendor.id, PARTNER_POLICY);
 
     // Records: a few accounts and opportunities, and the one the test shares.
     let r = vendor.post_csv("/api/v1/import/accounts", accounts_csv(5).as_bytes());

@@ -2,7 +2,7 @@
 // the vendor. The vendor sees conflicts (its own open opportunities on the account, other
 // partners' earlier registrations) and approves or rejects with a reason; a partner registers.
 import { api, listAll } from "../api.js";
-import { h, showError, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, ago, day, field, money, notice, shortId } from "../ui.js";
+import { h, showError, add, set, title, table, stacked, empty, errorBox, statusBadge, badge, when, ago, day, field, money, notice, shortId, stageLabel } from "../ui.js";
 
 export async function render(view, ctx) {
   const [node, partners] = await Promise.all([api("/node"), api("/partners?limit=1000")]);
@@ -137,7 +137,7 @@ function conflictsCell(r) {
         badge(c.kind === "opportunity" ? "your pipeline" : "registered first", "warn"),
         " ",
         c.kind === "opportunity"
-          ? [h("a", { href: `#/opportunities/${encodeURIComponent(c.opportunity_id)}` }, c.name), ` (${(c.stage || "").replace(/_/g, " ")}${c.owner ? `, ${c.owner}` : ""})`]
+          ? [h("a", { href: `#/opportunities/${encodeURIComponent(c.opportunity_id)}` }, c.name), ` (${stageLabel(c.stage)}${c.owner ? `, ${c.owner}` : ""})`]
           : `${c.partner_name || shortId(c.partner)} (${c.status}, ${day(c.submitted_at.slice(0, 10))})`,
       ),
     ),
