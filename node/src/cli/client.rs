@@ -126,6 +126,34 @@ impl Client {
         }
     }
 
+    /// A GET whose answer is text (an export); its failure is an error sentence.
+    pub fn text(&self, path: &str) -> Result<String> {
+        let result = self
+            .agent
+            .get(&self.url(path))
+            .set("Authorization", &format!("Bearer {}", self.token))
+            .call();
+        match result {
+            Ok(response) => Ok(response.into_string()?),
+            Err(ureq::Error::Status(status, response)) => {
+                let body: Value = response.into_json().unwrap_or(Value::Null);
+                let failure = ApiFailure {
+                    status,
+                    error: body["error"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("the node answered HTTP {status}")),
+                    details: body["details"].as_array().cloned().unwrap_or_default(),
+                };
+                Err(anyhow!(failure.sentence()))
+            }
+            Err(ureq::Error::Transport(t)) => bail!(
+                "cannot reach the node at {} ({t}): is `cosell serve` running?",
+                self.base
+            ),
+        }
+    }
+
     /// Every item of a list route (`{"items","next_cursor"}`), following the cursors.
     pub fn list_all(&self, path: &str) -> Result<Vec<Value>> {
         let sep = if path.contains('?') { '&' } else { '?' };

@@ -131,17 +131,45 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::cli::admin::WebhooksCommand,
     },
-    /// The audit log: shares, policy and partnership changes, refused changes.
+    /// The audit log: who did what (shares, policies, partnerships, registrations, deletes,
+    /// sign-ins, users and tokens, refused changes); `export` and `verify` a signed copy.
     Audit {
+        #[command(subcommand)]
+        what: Option<AuditCommand>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Only entries of this kind (share, share_update, policy, partner, rejected).
+        /// Only entries of this kind (share, share_update, policy, partner, rejected, mapping,
+        /// registration, access, record, withdraw, erasure).
         #[arg(long)]
         kind: Option<String>,
         /// Most entries.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+    },
+}
+
+/// `cosell audit export|verify`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write the entries of a period to FILE, hash-chained, the head signed by the node key.
+    Export {
+        /// First day (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ); default: the first entry.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD, inclusive) or UTC time; default: now.
+        #[arg(long)]
+        to: Option<String>,
+        /// Where to write the export (refused if it exists).
+        file: PathBuf,
+    },
+    /// Check an export offline: chain, order and the node's signature (no node needed).
+    Verify {
+        /// The export file.
+        file: PathBuf,
+        /// Also require that the node with this id signed it.
+        #[arg(long)]
+        node: Option<String>,
     },
 }
 
@@ -253,9 +281,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
-        Command::Audit { json, kind, limit } => {
-            crate::cli::partners::audit(&dir, json, kind, limit)
-        }
+        Command::Audit {
+            what: Some(what),
+            ..
+        } => crate::cli::admin::audit(&dir, what),
+        Command::Audit {
+            what: None,
+            json,
+            kind,
+            limit,
+        } => crate::cli::partners::audit(&dir, json, kind, limit),
     }
 }
 

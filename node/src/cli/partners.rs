@@ -144,10 +144,11 @@ pub fn audit(dir: &DataDir, json: bool, kind: Option<String>, limit: usize) -> R
     }
     for e in answer["items"].as_array().into_iter().flatten() {
         println!(
-            "{}  {:<12} {}",
+            "{}  {:<12} {}  [by {}]",
             e["at"].as_str().unwrap_or("?"),
             e["kind"].as_str().unwrap_or("?"),
-            e["summary"].as_str().unwrap_or("")
+            e["summary"].as_str().unwrap_or(""),
+            e["actor"].as_str().unwrap_or("unrecorded")
         );
     }
     Ok(())

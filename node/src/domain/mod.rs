@@ -2,6 +2,7 @@
 //! registrations, account mapping, people and tokens, events, webhooks and the audit log.
 
 pub mod audit;
+pub mod audit_export;
 pub mod auth;
 pub mod deals;
 pub mod error;

@@ -156,17 +156,25 @@ impl Peers {
         tokio::task::spawn_blocking(move || work(&store, &deals));
     }
 
+    /// [`Peers::blocking`] for work a partner's message caused: its audit entries name that
+    /// partner node as their actor.
+    fn blocking_from(&self, peer: String, work: impl FnOnce(&Store, &Deals) + Send + 'static) {
+        self.blocking(move |store, deals| {
+            audit::as_actor(audit::partner_actor(store, &peer), || work(store, deals))
+        });
+    }
+
     fn on_request(&self, request: PeerRequest) {
         let now = self.clock.now_ms();
         match request {
-            PeerRequest::Sync { peer, body, reply } => self.blocking(move |store, deals| {
+            PeerRequest::Sync { peer, body, reply } => self.blocking_from(peer.as_str().to_string(), move |store, deals| {
                 let _ = reply.send(serve_sync(deals, store, &peer, &body, now));
             }),
             PeerRequest::Answer {
                 peer,
                 response,
                 reply,
-            } => self.blocking(move |store, deals| {
+            } => self.blocking_from(peer.as_str().to_string(), move |store, deals| {
                 let _ = reply.send(follow_up(deals, store, &peer, &response, now));
             }),
             PeerRequest::Generate { peer, deals, reply } => {
@@ -189,7 +197,7 @@ impl Peers {
                 reply,
             } => {
                 let me = self.me.to_string();
-                self.blocking(move |store, deals| {
+                self.blocking_from(joiner.to_base58(), move |store, deals| {
                     let _ = reply.send(decide_join(store, deals, &me, &joiner, &body, now));
                 })
             }
@@ -197,10 +205,17 @@ impl Peers {
                 EventKind::PartnerJoined,
                 serde_json::json!({"id": peer.to_base58(), "name": name}),
             ),
-            PeerRequest::PartnerEnded { peer, reply } => self.blocking(move |store, _| {
+            PeerRequest::PartnerEnded { peer, reply } => self.blocking_from(peer.to_base58(), move |store, deals| {
                 let id = peer.to_base58();
                 let name = match partners::ended_by_partner(store, &id, now) {
-                    Ok(record) => record.map(|r| r.name),
+                    Ok(record) => {
+                        if let (Some(_), Ok(node)) = (&record, NodeId::parse(&id)) {
+                            if let Err(e) = crate::domain::registrations::audit_lapsed(deals, &node, now) {
+                                tracing::error!(error = %format!("{e:#}"), "cannot audit lapsed registrations");
+                            }
+                        }
+                        record.map(|r| r.name)
+                    }
                     Err(e) => {
                         tracing::error!(error = %format!("{e:#}"), "cannot record an ended partnership");
                         None
@@ -225,7 +240,7 @@ impl Peers {
                 let Ok(node) = NodeId::parse(&peer.to_base58()) else {
                     return;
                 };
-                self.blocking(move |store, _| audit_bad_message(store, &node, &why, now));
+                self.blocking_from(peer.to_base58(), move |store, _| audit_bad_message(store, &node, &why, now));
             }
         }
     }

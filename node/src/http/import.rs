@@ -162,7 +162,7 @@ async fn run(
     // The import, then (when it matched stored records) the deals shared from them, in one
     // call; an import that succeeded is reported (log, metrics, `import.completed`) before its
     // deals follow.
-    let outcome = tokio::task::spawn_blocking(move || {
+    let outcome = tokio::task::spawn_blocking(crate::domain::audit::carry(move || {
         deals.write_records(|store| {
             let reader = ChannelReader {
                 rx,
@@ -191,7 +191,7 @@ async fn run(
             let matched = summary.updated > 0;
             Ok((summary, RecordWrite::Bulk { matched }))
         })
-    })
+    }))
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
     forward.abort();

@@ -89,6 +89,8 @@ pub struct Caller {
     pub username: Option<String>,
     /// The session's CSRF token, for a browser session.
     pub csrf_token: Option<String>,
+    /// Who the caller is, as audit entries name it: `user 'ana' (admin)`, `token 'ci' (admin)`.
+    pub actor: String,
 }
 
 impl Caller {
@@ -106,7 +108,7 @@ impl Caller {
     }
 }
 
-fn role_name(role: Role) -> &'static str {
+pub(crate) fn role_name(role: Role) -> &'static str {
     match role {
         Role::Viewer => "viewer",
         Role::Manager => "manager",
@@ -191,6 +193,7 @@ pub fn router(
         .route("/registrations/{id}/approve", post(registrations::approve))
         .route("/registrations/{id}/reject", post(registrations::reject))
         .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", delete(webhooks::delete))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
@@ -279,6 +282,11 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                     role: record.role,
                     username: None,
                     csrf_token: None,
+                    actor: crate::domain::audit::actor_name(
+                        "token",
+                        &record.name,
+                        role_name(record.role),
+                    ),
                 }),
                 None => Err(ApiError::unauthorized("the bearer token is not valid")),
             });
@@ -301,6 +309,11 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         }
         Ok(Ok(Caller {
             role: session.role,
+            actor: crate::domain::audit::actor_name(
+                "user",
+                &session.username,
+                role_name(session.role),
+            ),
             username: Some(session.username),
             csrf_token: Some(session.csrf_token),
         }))
@@ -308,8 +321,9 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     .await;
     match found {
         Ok(Ok(Ok(caller))) => {
+            let actor = caller.actor.clone();
             req.extensions_mut().insert(caller);
-            next.run(req).await
+            crate::domain::audit::acting_as(actor, next.run(req)).await
         }
         Ok(Ok(Err(refused))) => refused.into_response(),
         Ok(Err(e)) => ApiError::internal(e).into_response(),
@@ -350,7 +364,7 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    tokio::task::spawn_blocking(crate::domain::audit::carry(f))
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?
 }

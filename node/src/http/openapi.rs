@@ -98,7 +98,8 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("patch" "/registrations/{id}", "Change a pending registration (the partner that made it; null clears)", Some("manager"), Some(("application/json", "RegistrationChange")), (200, "Registration")),
     route!("post" "/registrations/{id}/approve", "Approve a registration (vendor only): protected for the protection window", Some("manager"), None, (200, "Registration")),
     route!("post" "/registrations/{id}/reject", "Reject a registration with a reason (vendor only)", Some("manager"), Some(("application/json", "RejectInput")), (200, "Registration")),
-    route!("get" "/audit", "The audit log (kind, limit, cursor)", Some("viewer"), None, (200, "AuditPage"), super::audit::AuditQuery),
+    route!("get" "/audit", "The audit log (kind, limit, cursor); every entry names its actor", Some("viewer"), None, (200, "AuditPage"), super::audit::AuditQuery),
+    route!("get" "/audit/export", "The audit entries of a period (from, to) as a hash-chained text file whose head the node key signs (format in SECURITY.md)", Some("viewer"), None, (200, "AuditExport"), super::audit::ExportQuery),
     route!("get" "/webhooks", "Webhooks (secrets not shown)", Some("admin"), None, (200, "WebhookPage")),
     route!("post" "/webhooks", "Register a webhook: url, events (kinds or patterns like deal.*), optional secret", Some("admin"), Some(("application/json", "WebhookInput")), (201, "Webhook")),
     route!("delete" "/webhooks/{id}", "Remove a webhook and its delivery log", Some("admin"), None, (204, "Empty")),
@@ -157,6 +158,7 @@ fn schemas() -> Value {
         "Opportunity": opportunity,
         "OpportunityInput": {"type": "object", "description": "Opportunity fields; account by account_id or account_domain"},
         "OpportunityPage": page("Opportunity"),
+        "AuditExport": {"type": "string", "description": "Line 1 a JSON header (format, node, public_key, from, to); then one `<hex chain> <entry JSON>` line per entry; last a JSON footer (head, entries, signature). See SECURITY.md, Audit export"},
         "Csv": {"type": "string", "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
@@ -203,7 +205,7 @@ fn schemas() -> Value {
         "MappingMatrix": {"type": "object", "required": ["partner", "computed_at", "cells"], "properties": {"partner": string(), "partner_name": string(), "computed_at": string(), "initiated_by": {"type": "string", "enum": ["me", "partner"]}, "cells": {"type": "array", "items": {"$ref": "#/components/schemas/MappingCell"}}, "signature": {"type": "string", "description": "ed25519 over the matrix JSON, hex"}, "signer": string()}},
         "Population": {"type": "object", "required": ["name"], "properties": {"name": string(), "statuses": {"type": "array", "items": status}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage}, "builtin": {"type": "boolean"}}},
         "PopulationPage": page("Population"),
-        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected", "mapping", "registration"]}, "peer": nullable_string(), "summary": string(), "details": {"type": "object"}}},
+        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected", "mapping", "registration", "access", "record", "withdraw", "erasure"]}, "peer": nullable_string(), "actor": nullable_string(), "summary": string(), "details": {"type": "object"}}},
         "AuditPage": page("AuditEntry"),
     })
 }

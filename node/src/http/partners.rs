@@ -299,7 +299,11 @@ pub async fn remove(
     // relaying those deals to it and taking its changes.
     if let Ok(node) = protocol::identity::NodeId::parse(&record.id) {
         let deals = state.network.deals.clone();
-        let ended = blocking(move || Ok(deals.end_participation(&node, now_ms())?)).await?;
+        let ended = blocking(move || {
+            crate::domain::registrations::audit_lapsed(&deals, &node, now_ms())?;
+            Ok(deals.end_participation(&node, now_ms())?)
+        })
+        .await?;
         state.network.handle.sync(ended).await?;
     }
     state.events.publish(

@@ -121,7 +121,8 @@ pub struct DealMeta {
 }
 
 /// The kind of an audit entry; stored and shown as its snake_case name (`share`, `share_update`,
-/// `policy`, `partner`, `rejected`, `mapping`, `registration`).
+/// `policy`, `partner`, `rejected`, `mapping`, `registration`, `access`, `record`, `withdraw`,
+/// `erasure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
@@ -137,8 +138,17 @@ pub enum AuditKind {
     Rejected,
     /// An account mapping run finished.
     Mapping,
-    /// A registration's terms changed after its vendor decided on them.
+    /// A registration was submitted, changed, approved, rejected, revoked or lapsed (and its
+    /// terms changed after its vendor decided on them).
     Registration,
+    /// A sign-in or sign-out, a user or API token made or removed.
+    Access,
+    /// A local record (account, opportunity) was deleted.
+    Record,
+    /// A deal was withdrawn by its origin.
+    Withdraw,
+    /// A person's data was erased.
+    Erasure,
 }
 
 impl AuditKind {
@@ -151,6 +161,10 @@ impl AuditKind {
         AuditKind::Rejected,
         AuditKind::Mapping,
         AuditKind::Registration,
+        AuditKind::Access,
+        AuditKind::Record,
+        AuditKind::Withdraw,
+        AuditKind::Erasure,
     ];
 
     /// The names of [`AuditKind::ALL`], in the same order.
@@ -162,6 +176,10 @@ impl AuditKind {
         AuditKind::Rejected.as_str(),
         AuditKind::Mapping.as_str(),
         AuditKind::Registration.as_str(),
+        AuditKind::Access.as_str(),
+        AuditKind::Record.as_str(),
+        AuditKind::Withdraw.as_str(),
+        AuditKind::Erasure.as_str(),
     ];
 
     /// The kind's name, as stored and as the API shows it.
@@ -174,6 +192,10 @@ impl AuditKind {
             AuditKind::Rejected => "rejected",
             AuditKind::Mapping => "mapping",
             AuditKind::Registration => "registration",
+            AuditKind::Access => "access",
+            AuditKind::Record => "record",
+            AuditKind::Withdraw => "withdraw",
+            AuditKind::Erasure => "erasure",
         }
     }
 
@@ -201,6 +223,10 @@ pub struct AuditEntry {
     /// The partner concerned, if one.
     #[serde(default)]
     pub peer: Option<String>,
+    /// Who acted: `user 'ana' (admin)`, `token 'ci' (manager)`, `partner node X` or `this node`
+    /// (entries written before actors were recorded have none).
+    #[serde(default)]
+    pub actor: Option<String>,
     /// One sentence for people.
     pub summary: String,
     /// Structured details.
