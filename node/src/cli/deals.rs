@@ -38,15 +38,32 @@ pub enum DealsCommand {
         #[arg(long)]
         contribution: Option<String>,
     },
-    /// Accept this node's invitation to a deal.
+    /// Accept this node's invitations to deals (one or many ids, or --all waiting ones).
     Accept {
-        /// The deal id.
-        deal: String,
+        /// Deal ids (or unique prefixes).
+        #[arg(required_unless_present = "all")]
+        deals: Vec<String>,
+        /// Every invitation still waiting for an answer.
+        #[arg(long, conflicts_with = "deals")]
+        all: bool,
     },
-    /// Decline this node's invitation to a deal.
+    /// Decline this node's invitations to deals (one or many ids, or --all waiting ones).
     Decline {
+        /// Deal ids (or unique prefixes).
+        #[arg(required_unless_present = "all")]
+        deals: Vec<String>,
+        /// Every invitation still waiting for an answer.
+        #[arg(long, conflicts_with = "deals")]
+        all: bool,
+    },
+    /// Invite a partner again after its invitation expired or it declined (a new deal from the
+    /// same opportunity); prints the new deal id.
+    Reinvite {
         /// The deal id.
         deal: String,
+        /// The partner (node id or name).
+        #[arg(long)]
+        partner: String,
     },
     /// Link a deal to one of this node's opportunities (or create one on the deal's account).
     Link {
@@ -58,6 +75,9 @@ pub enum DealsCommand {
         /// Create an opportunity, matched to an account by the deal's domain.
         #[arg(long)]
         create: bool,
+        /// Link an opportunity on another account than the deal's.
+        #[arg(long, requires = "opportunity")]
+        force: bool,
     },
     /// Propose who sourced and who influenced a deal (participants by id or name).
     Attribute {
@@ -80,10 +100,52 @@ pub enum DealsCommand {
     },
 }
 
-/// `cosell share OPP --with P1,P2`: prints the new deal id alone.
+/// `cosell deals accept|decline ID…|--all`: one deal through its own route (its answer's error
+/// as it is), several in one bulk request, each failure named.
+fn respond_many(client: &Client, deals: Vec<String>, all: bool, accept: bool) -> Result<()> {
+    let verb = if accept { "accept" } else { "decline" };
+    let done = if accept { "accepted" } else { "declined" };
+    if let [deal] = &deals[..] {
+        client.json("POST", &format!("/deals/{}/{verb}", segment(deal)), None)?;
+        eprintln!("{done}");
+        return Ok(());
+    }
+    let body = if all {
+        json!({"all": true})
+    } else {
+        json!({ "deals": deals })
+    };
+    let answer = client.json("POST", &format!("/inbox/{verb}"), Some(&body))?;
+    for r in answer["results"].as_array().into_iter().flatten() {
+        if r["ok"] == false {
+            eprintln!(
+                "{}: {}",
+                r["deal"].as_str().unwrap_or("?"),
+                r["error"].as_str().unwrap_or("failed")
+            );
+        }
+    }
+    let failed = answer["failed"].as_u64().unwrap_or(0);
+    eprintln!(
+        "{done} {} invitation(s){}",
+        answer["answered"].as_u64().unwrap_or(0),
+        if failed > 0 {
+            format!("; {failed} failed (above)")
+        } else {
+            String::new()
+        }
+    );
+    if failed > 0 {
+        bail!("{failed} invitation(s) could not be {done}");
+    }
+    Ok(())
+}
+
+/// `cosell share OPP… --with P1,P2`: prints the new deal id alone (one per line for several
+/// opportunities, each shared under its own policy check).
 pub fn share(
     dir: &DataDir,
-    opportunity: &str,
+    opportunities: &[String],
     with: &[String],
     role: Option<String>,
 ) -> Result<()> {
@@ -91,6 +153,37 @@ pub fn share(
         bail!("name the partners to share with: --with PARTNER[,PARTNER…]");
     }
     let client = Client::for_data_dir(dir)?;
+    let [opportunity] = opportunities else {
+        let answer = client.json(
+            "POST",
+            "/deals/bulk",
+            Some(&json!({"opportunity_ids": opportunities, "partners": with, "role": role})),
+        )?;
+        for r in answer["results"].as_array().into_iter().flatten() {
+            match r["deal"].as_str() {
+                Some(deal) => println!("{deal}"),
+                None => eprintln!(
+                    "{}: {}",
+                    r["opportunity_id"].as_str().unwrap_or("?"),
+                    r["error"].as_str().unwrap_or("not shared")
+                ),
+            }
+        }
+        let failed = answer["failed"].as_u64().unwrap_or(0);
+        eprintln!(
+            "shared {} opportunities{}",
+            answer["shared"].as_u64().unwrap_or(0),
+            if failed > 0 {
+                format!("; {failed} not shared (above)")
+            } else {
+                String::new()
+            }
+        );
+        if failed > 0 {
+            bail!("{failed} opportunities could not be shared");
+        }
+        return Ok(());
+    };
     let deal = client.json(
         "POST",
         "/deals",
@@ -162,24 +255,28 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
             )?;
             eprintln!("section updated");
         }
-        DealsCommand::Accept { deal } => {
-            client.json("POST", &format!("/deals/{}/accept", segment(&deal)), None)?;
-            eprintln!("accepted");
-        }
-        DealsCommand::Decline { deal } => {
-            client.json("POST", &format!("/deals/{}/decline", segment(&deal)), None)?;
-            eprintln!("declined");
+        DealsCommand::Accept { deals, all } => respond_many(&client, deals, all, true)?,
+        DealsCommand::Decline { deals, all } => respond_many(&client, deals, all, false)?,
+        DealsCommand::Reinvite { deal, partner } => {
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/reinvite", segment(&deal)),
+                Some(&json!({ "partner": partner })),
+            )?;
+            println!("{}", d["id"].as_str().unwrap_or_default());
+            eprintln!("invited {partner} again as a new deal");
         }
         DealsCommand::Link {
             deal,
             opportunity,
             create,
+            force,
         } => {
             if opportunity.is_none() && !create {
                 bail!("name the opportunity (--opportunity ID) or --create one");
             }
             let body = match opportunity {
-                Some(o) => json!({ "opportunity_id": o }),
+                Some(o) => json!({ "opportunity_id": o, "force": force }),
                 None => json!({ "create": true }),
             };
             let d = client.json(

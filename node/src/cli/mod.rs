@@ -84,10 +84,21 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::cli::mapping::PopulationsCommand,
     },
-    /// Share an opportunity with partners as a co-sell deal; prints the deal id.
+    /// Delete a local record: `delete account ID` (refused while opportunities name it) or
+    /// `delete opportunity ID` (refused while deals shared from it are not withdrawn).
+    Delete {
+        /// account or opportunity.
+        #[arg(value_parser = ["account", "opportunity"])]
+        what: String,
+        /// The record's id.
+        id: String,
+    },
+    /// Share opportunities with partners as co-sell deals (one deal each, each under its own
+    /// policy check); prints each deal id.
     Share {
-        /// The opportunity id.
-        opportunity: String,
+        /// The opportunity ids.
+        #[arg(required = true)]
+        opportunity: Vec<String>,
         /// Partners (node ids or names), comma-separated.
         #[arg(long, value_delimiter = ',')]
         with: Vec<String>,
@@ -275,6 +286,7 @@ pub fn run(cli: Cli) -> Result<()> {
             role,
         } => crate::cli::deals::share(&dir, &opportunity, &with, role),
         Command::Deals { what } => crate::cli::deals::run(&dir, what),
+        Command::Delete { what, id } => delete(&dir, &what, &id),
         Command::Inbox { json, status } => crate::cli::workflows::inbox(&dir, json, status),
         Command::Register(args) => crate::cli::workflows::register(&dir, args),
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
@@ -292,6 +304,26 @@ pub fn run(cli: Cli) -> Result<()> {
             limit,
         } => crate::cli::partners::audit(&dir, json, kind, limit),
     }
+}
+
+/// `cosell delete account|opportunity ID`.
+fn delete(dir: &DataDir, what: &str, id: &str) -> Result<()> {
+    let client = Client::for_data_dir(dir)?;
+    let route = if what == "account" {
+        "accounts"
+    } else {
+        "opportunities"
+    };
+    let answer = client.json(
+        "DELETE",
+        &format!("/{route}/{}", crate::cli::partners::segment(id)),
+        None,
+    )?;
+    eprintln!(
+        "deleted {what} {} ({id})",
+        answer["name"].as_str().unwrap_or("")
+    );
+    Ok(())
 }
 
 fn init(dir: &DataDir, name: &str) -> Result<()> {

@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod mapping;
 pub mod partners;
 pub mod peers;
+pub mod records;
 pub mod registrations;
 pub mod users;
 pub mod webhooks;

@@ -130,7 +130,9 @@ pub fn router(
         )
         .route(
             "/accounts/{id}",
-            get(records::get_account).patch(records::patch_account),
+            get(records::get_account)
+                .patch(records::patch_account)
+                .delete(records::delete_account),
         )
         .route(
             "/opportunities",
@@ -138,7 +140,9 @@ pub fn router(
         )
         .route(
             "/opportunities/{id}",
-            get(records::get_opportunity).patch(records::patch_opportunity),
+            get(records::get_opportunity)
+                .patch(records::patch_opportunity)
+                .delete(records::delete_opportunity),
         )
         .route(
             "/import/accounts",
@@ -173,6 +177,10 @@ pub fn router(
         )
         .route("/deals", get(deals::list).post(deals::share))
         .route("/deals/{id}", get(deals::get).patch(deals::patch))
+        .route("/deals/bulk", post(deals::bulk_share))
+        .route("/deals/{id}/reinvite", post(deals::reinvite))
+        .route("/inbox/accept", post(deals::bulk_accept))
+        .route("/inbox/decline", post(deals::bulk_decline))
         .route("/deals/{id}/accept", post(deals::accept))
         .route("/deals/{id}/decline", post(deals::decline))
         .route("/deals/{id}/link", post(deals::link))

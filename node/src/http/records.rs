@@ -130,6 +130,36 @@ pub async fn get_opportunity(
     }
 }
 
+/// `DELETE /api/v1/accounts/{id}`: refused (409) while opportunities name the account.
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deals = state.network.deals.clone();
+    let now = crate::clock::now_ms();
+    let answer =
+        blocking(move || Ok(crate::domain::records::delete_account(&deals, &id, now)?)).await?;
+    Ok(Json(answer))
+}
+
+/// `DELETE /api/v1/opportunities/{id}`: refused (409, naming them) while deals shared from it
+/// hold its content at partners.
+pub async fn delete_opportunity(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deals = state.network.deals.clone();
+    let now = crate::clock::now_ms();
+    let answer =
+        blocking(move || Ok(crate::domain::records::delete_opportunity(&deals, &id, now)?))
+            .await?;
+    Ok(Json(answer))
+}
+
 /// Collects field errors so one answer names all of them.
 #[derive(Default)]
 struct Problems(Vec<Value>);

@@ -413,6 +413,54 @@ impl Deals {
         ids
     }
 
+    /// The deal (or, with `registrations`, the registration) whose id is `text` or starts with
+    /// it (at least 4 hex digits, any case): ids are long, people paste the first few.
+    pub fn resolve_id(&self, text: &str, registrations: bool) -> Result<DealId, DealsError> {
+        let text = text.trim().to_ascii_lowercase();
+        let what = if registrations {
+            "registration"
+        } else {
+            "deal"
+        };
+        if let Ok(id) = DealId::parse(&text) {
+            return Ok(id);
+        }
+        let shown: String = text.chars().take(80).collect();
+        if text.len() < 4 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(DealsError::NotFound(format!(
+                "no {what} with id {shown} (an id is 64 hex digits; a unique prefix of at least 4 will do)"
+            )));
+        }
+        let inner = self.lock();
+        let mut found: Vec<DealId> = inner
+            .info
+            .iter()
+            .filter_map(|(id, i)| match i.kind {
+                DocKind::Registration if registrations => Some(*id),
+                DocKind::Deal if !registrations => Some(*id),
+                DocKind::Invitation { deal } if !registrations => Some(deal),
+                _ => None,
+            })
+            .filter(|id| id.to_string().starts_with(&text))
+            .collect();
+        found.sort();
+        found.dedup();
+        match found[..] {
+            [one] => Ok(one),
+            [] => Err(DealsError::NotFound(format!("no {what} with an id starting {shown}"))),
+            _ => Err(DealsError::Conflict(format!(
+                "{} {what}s have ids starting {shown} ({}…): give more of the id",
+                found.len(),
+                found
+                    .iter()
+                    .take(3)
+                    .map(|d| d.to_string()[..12].to_string())
+                    .collect::<Vec<_>>()
+                    .join("…, ")
+            ))),
+        }
+    }
+
     /// The participants of a deal other than this node.
     pub fn other_participants(&self, id: DealId) -> Vec<NodeId> {
         let inner = self.lock();
