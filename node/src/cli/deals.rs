@@ -218,11 +218,12 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
                     .into_iter()
                     .flatten()
                     .map(|p| {
-                        format!(
-                            "{} ({})",
-                            p["name"].as_str().unwrap_or("?"),
+                        let status = if p["partnership"] == "ended" {
+                            "partnership ended"
+                        } else {
                             p["status"].as_str().unwrap_or("?")
-                        )
+                        };
+                        format!("{} ({status})", p["name"].as_str().unwrap_or("?"))
                     })
                     .collect();
                 println!(

@@ -84,6 +84,9 @@ pub fn run(dir: &DataDir, command: PartnerCommand) -> Result<()> {
                 "now partners with {}",
                 p["name"].as_str().unwrap_or_default()
             );
+            if let Some(old) = p["previous_policy"].as_str() {
+                eprintln!("note: you were partners before; {old}");
+            }
         }
         PartnerCommand::List { json } => {
             let items = client.list_all("/partners")?;

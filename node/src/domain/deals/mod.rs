@@ -46,6 +46,7 @@ pub use attribution::attribution_json;
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
     kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
+    WITHHELD_KEY,
 };
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;

@@ -16,6 +16,7 @@ impl Deals {
         now_ms: u64,
     ) -> Result<(), DealsError> {
         self.require_deal(id)?;
+        self.refuse_when_origin_ended(id)?;
         let problems = section_problems(update);
         if !problems.is_empty() {
             return Err(DealsError::fields(problems));
@@ -69,6 +70,27 @@ impl Deals {
             now_ms,
         )?;
         Ok(opp.id)
+    }
+
+    /// Refuses to write a deal whose origin is no partner any more: the change could never be
+    /// delivered (the origin relays a deal; it takes nothing from a node it ended with).
+    fn refuse_when_origin_ended(&self, id: DealId) -> Result<(), DealsError> {
+        let origin = {
+            let inner = self.lock();
+            inner.docs.get(&id).and_then(|d| d.read_view().origin)
+        };
+        let Some(origin) = origin.filter(|o| o != &self.me) else {
+            return Ok(());
+        };
+        if let Some(p) = crate::store::shared::partner(&self.store, origin.as_str())?
+            .filter(|p| !p.is_active())
+        {
+            return Err(DealsError::Conflict(format!(
+                "the partnership with {}, which shared deal {id}, ended: the deal no longer changes and nothing written to it would be delivered",
+                p.name
+            )));
+        }
+        Ok(())
     }
 
     /// Refuses to link deal `id` to an opportunity on an account whose domain is not the deal's
