@@ -328,50 +328,122 @@ fn print_stages(d: &Value) {
 }
 
 fn print_deal(d: &Value) {
+    // People read names: every node id the answer holds is shown by its participant's name.
+    let names: Vec<(String, String)> = d["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["id"].as_str()?.to_string(), p["name"].as_str()?.to_string())))
+        .collect();
+    let name = |id: &str| -> String {
+        names
+            .iter()
+            .find(|(n, _)| n == id)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let text = |v: &Value| -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Null => "-".to_string(),
+            other => other.to_string(),
+        }
+    };
     println!("deal {}", d["id"].as_str().unwrap_or("?"));
-    println!("origin {}", d["origin"].as_str().unwrap_or("?"));
+    println!(
+        "shared by {}",
+        d["origin"].as_str().map(&name).unwrap_or_else(|| "?".into())
+    );
+    if let Some(note) = d["no_longer_shared"]["note"].as_str() {
+        println!("{note}");
+    }
+    if let Some(closed) = d["closed"].as_str() {
+        println!("{closed}");
+    }
     println!("participants:");
     for p in d["participants"].as_array().into_iter().flatten() {
+        let status = if p["partnership"] == "ended" {
+            "partnership ended"
+        } else {
+            p["status"].as_str().unwrap_or("?")
+        };
         println!(
-            "  {}  {}  {}  {}",
-            p["id"].as_str().unwrap_or("?"),
+            "  {}  ({}, {status})  {}",
             p["name"].as_str().unwrap_or("?"),
             p["role"].as_str().unwrap_or("?"),
-            p["status"].as_str().unwrap_or("?")
+            p["id"].as_str().unwrap_or("?"),
         );
     }
     println!("fields:");
     for (k, v) in d["fields"].as_object().into_iter().flatten() {
-        println!("  {k}: {}", v.as_str().unwrap_or_default());
+        println!("  {k}: {}", text(v));
     }
     println!("stages:");
     print_stages(d);
     let a = &d["attribution"];
-    if a["proposals"].as_array().is_some_and(|p| !p.is_empty()) {
-        println!(
-            "attribution: agreed={} disputed={}",
-            a["agreed"]["sourced_by"].as_str().unwrap_or("-"),
-            a["disputed"]
-        );
+    if let Some(proposals) = a["proposals"].as_array().filter(|p| !p.is_empty()) {
+        let state = if !a["agreed"].is_null() {
+            "agreed"
+        } else if a["disputed"] == true {
+            "disputed"
+        } else {
+            "proposed"
+        };
+        println!("attribution ({state}):");
+        for p in proposals {
+            let influenced: Vec<String> = p["influenced_by"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(&name))
+                .collect();
+            let accepted: Vec<String> = p["accepted_by"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(&name))
+                .collect();
+            println!(
+                "  {} proposes: sourced by {}; influenced by {}; accepted by {}",
+                p["by"].as_str().map(&name).unwrap_or_default(),
+                p["sourced_by"].as_str().map(&name).unwrap_or_else(|| "-".into()),
+                if influenced.is_empty() { "-".into() } else { influenced.join(", ") },
+                if accepted.is_empty() { "-".into() } else { accepted.join(", ") },
+            );
+        }
     }
     println!("sections:");
     for (node, s) in d["sections"].as_object().into_iter().flatten() {
-        println!("  {node}: {s}");
+        println!("  {}:", name(node));
+        for (k, v) in s.as_object().into_iter().flatten() {
+            if v.is_null() || v.as_array().is_some_and(|a| a.is_empty()) {
+                continue;
+            }
+            println!("    {}: {}", k.replace('_', " "), text(v));
+        }
     }
     println!("history:");
     for h in d["history"].as_array().into_iter().flatten() {
+        let mut summary = h["summary"].as_str().unwrap_or("").to_string();
+        for (id, n) in &names {
+            summary = summary.replace(&format!("{}…", &id[..16.min(id.len())]), n);
+        }
         println!(
-            "  {}  {}  {}  {}  {}",
+            "  {}  {:<14} {}  ({}, change {})",
             h["at"].as_str().unwrap_or("?"),
-            &h["change"].as_str().unwrap_or("?")
-                [..12.min(h["change"].as_str().unwrap_or("").len())],
-            h["author"].as_str().unwrap_or("?"),
+            h["author"].as_str().map(&name).unwrap_or_else(|| "?".into()),
+            summary,
             if h["verified"].as_bool() == Some(true) {
                 "signature ok"
             } else {
                 "SIGNATURE BAD"
             },
-            h["summary"].as_str().unwrap_or("")
+            &h["change"].as_str().unwrap_or("?")[..12.min(h["change"].as_str().unwrap_or("").len())],
         );
     }
 }

@@ -63,10 +63,9 @@ impl Deals {
                 .collect::<Vec<_>>(),
         )?;
         let Some(projection) = projection.filter(|p| !p.is_empty()) else {
-            let names: Vec<&str> = partners_found.iter().map(|p| p.name.as_str()).collect();
             return Err(DealsError::Invalid(format!(
-                "nothing to share: the policies for {} withhold opportunity {opportunity_id} (set a policy with `cosell policy set`)",
-                names.join(", ")
+                "nothing to share: {}",
+                self.why_withheld(opportunity_id, &partners_found)?
             )));
         };
         let shared = shared_from_projection(&projection);
@@ -204,6 +203,53 @@ impl Deals {
             })?;
         }
         Ok(ids)
+    }
+
+    /// Why the policies for `partners` leave nothing of the opportunity to share: only the
+    /// partners whose own policy withholds it are named, each with the rule that does; a partner
+    /// with no policy is told to get one.
+    fn why_withheld(
+        &self,
+        opportunity_id: &str,
+        partners: &[shared::PartnerRecord],
+    ) -> Result<String, DealsError> {
+        let opp = self.store.opportunity(opportunity_id)?.ok_or_else(|| {
+            DealsError::NotFound(format!("no opportunity with id {opportunity_id}"))
+        })?;
+        let account = self
+            .store
+            .account(&opp.account_id)?
+            .ok_or_else(|| anyhow!("opportunity {opportunity_id} has no account"))?;
+        let mut reasons = Vec::new();
+        for p in partners {
+            if shared::latest_policy(&self.store, &p.id)?.is_none() {
+                reasons.push(format!(
+                    "{} has no policy yet, so nothing is shared with it (set one with `cosell policy set \"{}\" FILE`)",
+                    p.name, p.name
+                ));
+                continue;
+            }
+            let policy = partners::policy_for(&self.store, &p.id)?;
+            if let Some(why) = policy.opportunities().withholds(&opp, &account) {
+                reasons.push(format!(
+                    "the policy for {} withholds opportunity {opportunity_id}: {why}",
+                    p.name
+                ));
+            } else if policy::project(&policy, &opp, &account).is_none_or(|x| x.is_empty()) {
+                reasons.push(format!(
+                    "the policy for {} shares nothing of opportunity {opportunity_id} (its account is withheld, or no field it names has a value)",
+                    p.name
+                ));
+            }
+        }
+        if reasons.is_empty() {
+            let names: Vec<&str> = partners.iter().map(|p| p.name.as_str()).collect();
+            reasons.push(format!(
+                "the policies for {} share no field of opportunity {opportunity_id} in common (a deal shows every participant the same fields)",
+                names.join(" and ")
+            ));
+        }
+        Ok(reasons.join("; "))
     }
 
     /// Invites `partner` again to what deal `id` shares, after its invitation expired or it

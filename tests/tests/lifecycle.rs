@@ -1,0 +1,340 @@
+//! Lifecycle: records deleted (refused while in use, naming what uses them), and the dead ends a
+//! partner manager met in the first week: an expired invitation re-invited, many invitations
+//! and opportunities answered and shared at once, a removed partner's registrations lapsing,
+//! an approved registration changed, attribution accepted only by name when proposals differ,
+//! a link to another account's opportunity refused unless forced, a removed partner's deal shown
+//! as ended and its writes refused, a withheld deal saying so, a re-joining partner told of its
+//! old policy, and deal ids given by a unique prefix.
+//!
+//! Goal: every workflow ends in a state the user can see and act on. Method: real `cosell`
+//! processes on loopback driven through the CLI and the API; both nodes' views and audit logs
+//! are read after each step.
+
+use cosell_e2e::{
+    inbox_item, opportunity, partner, post_ok, put_policy, share_deal, vendor_and_reseller, wait,
+    Node,
+};
+use serde_json::{json, Value};
+
+const POLICY: &str = r#"
+[opportunities]
+fields = ["name", "stage", "account.domain"]
+tags_exclude = ["confidential"]
+"#;
+
+fn deal(node: &Node, id: &str) -> Option<Value> {
+    let r = node.get(&format!("/api/v1/deals/{id}"));
+    (r.status == 200).then_some(r.json)
+}
+
+fn accepted_deal(vendor: &Node, reseller: &Node, domain: &str) -> (String, String) {
+    let opp = opportunity(vendor, domain, json!({}));
+    let id = share_deal(vendor, &opp, &[&reseller.id]);
+    wait("the invitation", || inbox_item(reseller, &id));
+    let out = reseller.cli(&["deals", "accept", &id]);
+    assert!(out.ok(), "accept: {}", out.stderr);
+    wait("the deal on the reseller", || deal(reseller, &id));
+    (opp, id)
+}
+
+fn audit_summaries(node: &Node, kind: &str) -> Vec<String> {
+    node.get(&format!("/api/v1/audit?kind={kind}")).json["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["summary"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn records_are_deleted_unless_in_use_and_a_refusal_names_what_uses_them() {
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
+    let (shared_opp, deal_id) = accepted_deal(&vendor, &reseller, "shared.example");
+    let account = vendor
+        .get(&format!("/api/v1/opportunities/{shared_opp}"))
+        .json["account_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The account has an opportunity; the opportunity is shared: both refused, each naming why.
+    let r = vendor.request("DELETE", &format!("/api/v1/accounts/{account}"), None, None);
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.json["error"].as_str().unwrap().contains("Deal at shared.example"));
+    let out = vendor.cli(&["delete", "opportunity", &shared_opp]);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains(&deal_id) && out.stderr.contains("with Reseller Co"),
+        "{}",
+        out.stderr
+    );
+    assert!(deal(&reseller, &deal_id).is_some());
+
+    // An opportunity nobody shares is deleted (CLI), then its account (API); both audited with
+    // their actor; both gone.
+    let lone = opportunity(&vendor, "lone.example", json!({}));
+    let lone_account = vendor.get(&format!("/api/v1/opportunities/{lone}")).json["account_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = vendor.cli(&["delete", "opportunity", &lone]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(out.stderr.contains("deleted opportunity Deal at lone.example"));
+    assert_eq!(vendor.get(&format!("/api/v1/opportunities/{lone}")).status, 404);
+    let r = vendor.request("DELETE", &format!("/api/v1/accounts/{lone_account}"), None, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(vendor.get(&format!("/api/v1/accounts/{lone_account}")).status, 404);
+    let r = vendor.request("DELETE", &format!("/api/v1/accounts/{lone_account}"), None, None);
+    assert_eq!(r.status, 404, "{}", r.text);
+    // The domain index forgot it: a new account on the same domain is no duplicate.
+    post_ok(
+        &vendor,
+        "/api/v1/accounts",
+        json!({"name": "Lone again", "domain": "lone.example", "status": "prospect"}),
+        201,
+    );
+    let deletes = vendor.get("/api/v1/audit?kind=record").json["items"].clone();
+    let deletes = deletes.as_array().unwrap();
+    assert_eq!(deletes.len(), 2, "{deletes:#?}");
+    assert!(deletes
+        .iter()
+        .all(|e| e["actor"] == "token 'admin token from init' (admin)"));
+}
+
+#[test]
+fn an_expired_invitation_is_invited_again_and_ids_may_be_abbreviated() {
+    // Invitations expire after ~9 seconds.
+    let (vendor, reseller) =
+        vendor_and_reseller(&[("invitation_expiry_days", "0.0001")], POLICY);
+    let opp = opportunity(&vendor, "expired.example", json!({}));
+    let first = share_deal(&vendor, &opp, &[&reseller.id]);
+    wait("the invitation", || inbox_item(&reseller, &first));
+    wait("the invitation to expire", || {
+        (inbox_item(&reseller, &first)?["status"] == "expired").then_some(())
+    });
+    // Sharing again is no longer "already shared"; `reinvite` names the deal and the partner.
+    let out = vendor.cli(&["deals", "reinvite", &first[..10], "--partner", "Reseller Co"]);
+    assert!(out.ok(), "reinvite: {}", out.stderr);
+    let second = out.stdout.trim().to_string();
+    assert_eq!(second.len(), 64);
+    assert_ne!(second, first);
+    wait("the new invitation", || inbox_item(&reseller, &second));
+    // A second re-invite while the new one is open is refused, naming it.
+    let out = vendor.cli(&["deals", "reinvite", &first, "--partner", "Reseller Co"]);
+    assert!(!out.ok() && out.stderr.contains(&second), "{}", out.stderr);
+    // The reseller accepts by a prefix of the id.
+    let out = reseller.cli(&["deals", "accept", &second[..8]]);
+    assert!(out.ok(), "accept by prefix: {}", out.stderr);
+    wait("the deal on the reseller", || deal(&reseller, &second));
+    let out = reseller.cli(&["deals", "show", &second[..6]]);
+    assert!(out.ok(), "show by prefix: {}", out.stderr);
+    // Too short a prefix is refused with the rule.
+    let out = reseller.cli(&["deals", "show", &second[..2]]);
+    assert!(!out.ok() && out.stderr.contains("at least 4"), "{}", out.stderr);
+}
+
+#[test]
+fn many_opportunities_are_shared_and_many_invitations_answered_at_once() {
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
+    let opps: Vec<String> = (0..4)
+        .map(|i| opportunity(&vendor, &format!("bulk{i}.example"), json!({})))
+        .collect();
+    // One of them is withheld by the policy: named with its reason, the others still shared.
+    vendor.patch(
+        &format!("/api/v1/opportunities/{}", opps[3]),
+        &json!({"tags": ["confidential"]}),
+    );
+    let mut args = vec!["share"];
+    args.extend(opps.iter().map(String::as_str));
+    args.extend(["--with", "Reseller Co"]);
+    let out = vendor.cli(&args);
+    assert!(!out.ok(), "one was withheld: {}", out.stdout);
+    let ids: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(ids.len(), 3, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&opps[3]) && out.stderr.contains("confidential"),
+        "{}",
+        out.stderr
+    );
+    for id in &ids {
+        wait("the invitation", || inbox_item(&reseller, id));
+    }
+    // Accept two by id in one request, then decline the rest with --all.
+    let out = reseller.cli(&["deals", "accept", ids[0], ids[1]]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(out.stderr.contains("accepted 2"), "{}", out.stderr);
+    let out = reseller.cli(&["deals", "decline", "--all"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(out.stderr.contains("declined 1"), "{}", out.stderr);
+    for id in &ids[..2] {
+        wait("an accepted deal on the reseller", || deal(&reseller, id));
+    }
+    assert_eq!(inbox_item(&reseller, ids[2]).unwrap()["status"], "declined");
+    // One unknown id among good ones: named, the request still answers the rest.
+    let r = reseller.post(
+        "/api/v1/inbox/accept",
+        &json!({"deals": [ids[0], "feedfacefeedface"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Accepting an accepted one again is a no-op; the unknown one is named.
+    assert_eq!(r.json["answered"], 1, "{}", r.text);
+    assert_eq!(r.json["failed"], 1, "{}", r.text);
+    assert_eq!(
+        r.json["results"][1]["error"],
+        "no deal with an id starting feedfacefeedface"
+    );
+}
+
+#[test]
+fn registrations_change_after_approval_and_lapse_when_the_partnership_ends() {
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
+    let out = reseller.cli(&[
+        "register",
+        "--vendor",
+        "Vendor Co",
+        "--account-domain",
+        "reg.example",
+        "--account-name",
+        "Reg Inc",
+        "--amount",
+        "5000",
+    ]);
+    assert!(out.ok(), "{}", out.stderr);
+    let id = out.stdout.trim().to_string();
+    wait("the registration on the vendor", || {
+        (vendor.get(&format!("/api/v1/registrations/{id}")).status == 200).then_some(())
+    });
+    let out = vendor.cli(&["registrations", "approve", &id[..8]]);
+    assert!(out.ok(), "approve by prefix: {}", out.stderr);
+    wait("the approval on the reseller", || {
+        (reseller.get(&format!("/api/v1/registrations/{id}")).json["status"] == "approved")
+            .then_some(())
+    });
+    // Changing an approved registration is allowed now: the vendor is asked to decide again.
+    let out = reseller.cli(&["registrations", "change", &id, "--amount", "7000"]);
+    assert!(out.ok(), "change: {}", out.stderr);
+    wait("the change on the vendor", || {
+        let r = vendor.get(&format!("/api/v1/registrations/{id}")).json;
+        (r["amount"] == "7000" && r["changed_after_decision"] == true).then_some(())
+    });
+    let out = vendor.cli(&["registrations", "approve", &id]);
+    assert!(out.ok(), "approve again: {}", out.stderr);
+
+    // The vendor ends the partnership: the registration lapses on both sides, audited.
+    let out = vendor.cli(&["partner", "remove", "Reseller Co"]);
+    assert!(out.ok(), "remove: {}", out.stderr);
+    assert_eq!(
+        vendor.get(&format!("/api/v1/registrations/{id}")).json["status"],
+        "lapsed"
+    );
+    assert!(audit_summaries(&vendor, "registration")
+        .iter()
+        .any(|s| s.contains(&format!("registration {id} of reg.example lapsed"))));
+    wait("the lapse on the reseller", || {
+        (reseller.get(&format!("/api/v1/registrations/{id}")).json["status"] == "lapsed")
+            .then_some(())
+    });
+    assert!(audit_summaries(&reseller, "registration")
+        .iter()
+        .any(|s| s.contains("lapsed: Vendor Co is no longer a partner")));
+}
+
+#[test]
+fn a_shared_deal_has_no_dead_ends() {
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
+    put_policy(&reseller, &vendor.id, "[opportunities]\nfields = [\"name\"]\n");
+    let (opp, id) = accepted_deal(&vendor, &reseller, "deal.example");
+
+    // Attribution: each proposes itself; accepting without naming the proposer is refused.
+    let path = format!("/api/v1/deals/{id}/attribution");
+    post_ok(&vendor, &path, json!({"sourced_by": "Vendor Co"}), 200);
+    post_ok(&reseller, &path, json!({"sourced_by": "Reseller Co"}), 200);
+    wait("both proposals on the reseller", || {
+        (reseller.get(&format!("/api/v1/deals/{id}")).json["attribution"]["proposals"]
+            .as_array()?
+            .len()
+            == 2)
+            .then_some(())
+    });
+    let out = reseller.cli(&["deals", "accept-attribution", &id]);
+    assert!(!out.ok(), "accepted silently");
+    assert!(
+        out.stderr.contains("differs from Vendor Co's") && out.stderr.contains("--proposer"),
+        "{}",
+        out.stderr
+    );
+    let out = reseller.cli(&["deals", "accept-attribution", &id, "--proposer", "Vendor Co"]);
+    assert!(out.ok(), "{}", out.stderr);
+
+    // Link to an opportunity on another account: refused naming both domains, unless forced.
+    let other = opportunity(&reseller, "elsewhere.example", json!({}));
+    let out = reseller.cli(&["deals", "link", &id, "--opportunity", &other]);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("deal.example") && out.stderr.contains("elsewhere.example"),
+        "{}",
+        out.stderr
+    );
+    let out = reseller.cli(&["deals", "link", &id, "--opportunity", &other, "--force"]);
+    assert!(out.ok(), "{}", out.stderr);
+
+    // The vendor's opportunity leaves the policy (a confidential tag) and closes lost: the
+    // reseller sees who stopped sharing it, and the outcome (the policy shares the stage).
+    let r = vendor.patch(
+        &format!("/api/v1/opportunities/{opp}"),
+        &json!({"tags": ["confidential"], "stage": "closed_lost"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let d = wait("the withheld deal on the reseller", || {
+        let d = deal(&reseller, &id)?;
+        d["no_longer_shared"].is_object().then_some(d)
+    });
+    assert_eq!(
+        d["no_longer_shared"]["note"],
+        "no longer shared by Vendor Co (outcome: closed lost)"
+    );
+    assert!(d["fields"].get("name").is_none(), "{d}");
+    let out = reseller.cli(&["deals", "show", &id]);
+    assert!(
+        out.stdout.contains("no longer shared by Vendor Co"),
+        "{}",
+        out.stdout
+    );
+
+    // The vendor removes the reseller: the reseller's writes are refused clearly, and its list
+    // shows the partnership ended.
+    let out = vendor.cli(&["partner", "remove", "Reseller Co"]);
+    assert!(out.ok(), "{}", out.stderr);
+    wait("the end on the reseller", || {
+        (reseller.get("/api/v1/partners").json["items"][0]["status"] == "removed").then_some(())
+    });
+    let out = reseller.cli(&["deals", "note", &id, "--note", "are we still on?"]);
+    assert!(!out.ok(), "a note for a removed partner: {}", out.stderr);
+    assert!(
+        out.stderr.contains("the partnership with Vendor Co")
+            && out.stderr.contains("would be delivered"),
+        "{}",
+        out.stderr
+    );
+    let out = reseller.cli(&["deals", "list"]);
+    assert!(
+        out.stdout.contains("Reseller Co (partnership ended)")
+            && out.stdout.contains("Vendor Co (partnership ended)"),
+        "{}",
+        out.stdout
+    );
+
+    // Re-joining: the reseller is told the policy it had for the vendor applies again.
+    let out = vendor.cli(&["partner", "invite", "--type", "reseller"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let out = reseller.cli(&["partner", "join", out.stdout.trim(), "--type", "vendor"]);
+    assert!(out.ok(), "join: {}", out.stderr);
+    assert!(
+        out.stderr.contains("you were partners before")
+            && out.stderr.contains("(version 1,")
+            && out.stderr.contains("applies again"),
+        "{}",
+        out.stderr
+    );
+    let _ = partner; // (the first partnership was made by vendor_and_reseller)
+}
