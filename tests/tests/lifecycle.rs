@@ -338,3 +338,49 @@ fn a_shared_deal_has_no_dead_ends() {
     );
     let _ = partner; // (the first partnership was made by vendor_and_reseller)
 }
+
+/// Bulk at scale (BENCHMARKS.md): 500 opportunities shared in one request, their 500
+/// invitations accepted in one. Run by hand:
+/// `cargo test -p cosell-e2e --test lifecycle bulk_500 -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bulk_500_invitations_are_accepted_in_one_request() {
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
+    let accounts: String = std::iter::once("name,domain,status\n".to_string())
+        .chain((0..500).map(|i| format!("Bulk {i},bulk{i}.example,prospect\n")))
+        .collect();
+    assert_eq!(vendor.post_csv("/api/v1/import/accounts", accounts.as_bytes()).status, 200);
+    let opps: String = std::iter::once("name,account_domain,stage\n".to_string())
+        .chain((0..500).map(|i| format!("Bulk deal {i},bulk{i}.example,qualified\n")))
+        .collect();
+    let r = vendor.post_csv("/api/v1/import/opportunities", opps.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ids: Vec<String> = vendor
+        .list_all("/api/v1/opportunities", "", 1000)
+        .iter()
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(ids.len(), 500);
+    let started = std::time::Instant::now();
+    let r = vendor.post(
+        "/api/v1/deals/bulk",
+        &json!({"opportunity_ids": ids, "partners": ["Reseller Co"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["shared"], 500, "{}", r.text);
+    let shared = started.elapsed();
+    let started = std::time::Instant::now();
+    cosell_e2e::wait_for(std::time::Duration::from_secs(300), || {
+        (reseller.list_all("/api/v1/inbox", "", 1000).len() == 500).then_some(())
+    })
+    .expect("500 invitations");
+    let arrived = started.elapsed();
+    let started = std::time::Instant::now();
+    let out = reseller.cli(&["deals", "accept", "--all"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let accepted = started.elapsed();
+    assert!(out.stderr.contains("accepted 500"), "{}", out.stderr);
+    println!(
+        "bulk share of 500: {shared:?}; invitations arrived in {arrived:?}; accept --all: {accepted:?}"
+    );
+}
