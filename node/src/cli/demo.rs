@@ -314,15 +314,14 @@ fn set_up(nodes: &[DemoNode]) -> Result<()> {
             node.name, node.key, company.accounts, company.opportunities
         );
     }
+    // Each side records what the other is to it: the vendor's invite names the partner's type
+    // (reseller, si), the partner's join names the inviter's (vendor).
     for (partner, partner_type) in [(reseller, "reseller"), (si, "si")] {
-        let invite = vendor.post_json("/partners/invites", json!({}))?;
+        let invite = vendor.post_json("/partners/invites", json!({ "type": partner_type }))?;
         let token = invite["token"]
             .as_str()
             .ok_or_else(|| anyhow!("the invite has no token"))?;
-        partner.post_json(
-            "/partners/join",
-            json!({"token": token, "type": partner_type}),
-        )?;
+        partner.post_json("/partners/join", json!({"token": token, "type": "vendor"}))?;
         wait_for_partner(vendor, &partner.id)?;
         eprintln!("demo: {} and {} are partners", vendor.name, partner.name);
     }

@@ -257,6 +257,16 @@ fn date_format(value: &str) -> std::result::Result<String, String> {
 pub fn run(cli: Cli) -> Result<()> {
     let data = cli.data.clone();
     let dir = DataDir::new(cli.data.unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT)));
+    // Every command that works on a node's data checks its settings and the `COSELL_*`
+    // overrides first, as `serve` does: a bad value is named, never ignored by one command and
+    // refused by another.
+    let checks_settings = !matches!(
+        cli.command,
+        Command::Demo | Command::Init { .. } | Command::Serve { .. }
+    );
+    if checks_settings && dir.config().exists() {
+        Config::load(&dir.config())?;
+    }
     match cli.command {
         Command::Demo => crate::cli::demo::run(data),
         Command::Init { name } => init(&dir, &name),
@@ -456,10 +466,12 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
             let n = |k: &str| summary[k].as_u64().unwrap_or(0);
             let rows = n("rows");
             eprintln!(
-                "imported {source}: {rows} {}, {} inserted, {} updated ({} unchanged)",
+                "imported {source}: {rows} {}, {} inserted, {} updated, {} unchanged",
                 if rows == 1 { "row" } else { "rows" },
                 n("inserted"),
-                n("updated"),
+                // The API's `updated` counts every matched row, `unchanged` the ones among them
+                // that changed nothing: said as three parts that add up to the rows.
+                n("updated").saturating_sub(n("unchanged")),
                 n("unchanged")
             );
             if let Some(cols) = summary["ignored_columns"]

@@ -203,7 +203,7 @@ async fn run(
         Err(ImportFailure::Rows { errors, bad_rows }) => {
             let details = errors
                 .iter()
-                .map(|e| json!({"row": e.row, "line": e.line, "column": e.column, "message": e.message}))
+                .map(|e| json!({"row": e.row, "line": e.line, "column": e.column, "message": protocol::records::cut_long_values(&e.message)}))
                 .collect();
             let noun = if bad_rows == 1 { "row is" } else { "rows are" };
             Err(ApiError::unprocessable(
