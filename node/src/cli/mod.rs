@@ -400,9 +400,8 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
 /// row it names.
 fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) -> Result<()> {
     let from_stdin = file.as_os_str() == "-";
-    let (source, input, size): (String, Box<dyn Read>, Option<u64>) = if from_stdin {
-        let stdin = std::io::stdin();
-        ("stdin".to_string(), Box::new(stdin.lock()), None)
+    let (source, input, size): (String, Box<dyn Read + Send>, Option<u64>) = if from_stdin {
+        ("stdin".to_string(), Box::new(std::io::stdin()), None)
     } else {
         let f =
             std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
@@ -448,7 +447,7 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
     } else {
         None
     };
-    let reader: Box<dyn Read> = match &bar {
+    let reader: Box<dyn Read + Send> = match &bar {
         Some(bar) => Box::new(bar.wrap_read(input)),
         None => input,
     };
@@ -457,7 +456,7 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
         Some(format) => format!("/import/{what}?date_format={format}"),
         None => format!("/import/{what}"),
     };
-    let answer = client.send("POST", &path, "text/csv", Some(reader))?;
+    let answer = client.upload(&path, "text/csv", reader)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -86,6 +86,12 @@ export async function render(view, ctx) {
           ? h("details", { class: "withheld-reasons" }, h("summary", {}, "Why opportunities are withheld"),
               h("ul", {}, r.withheld_items.slice(0, 10).map((w) => h("li", {}, h("a", { href: `#/opportunities/${w.opportunity_id}` }, w.opportunity_id.slice(0, 10)), ": ", w.reason))))
           : null,
+        // Account mapping can reveal more accounts than the deal policy suggests.
+        r.mapping && r.mapping.length
+          ? h("div", { id: "preview-mapping" }, h("h3", {}, "What account mapping reveals"),
+              h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Population"), h("th", {}, "Level"), h("th", {}, "Accounts"), h("th", {}, "The partner learns"))),
+                h("tbody", {}, r.mapping.map((m) => h("tr", {}, h("td", {}, m.population), h("td", {}, m.level), h("td", {}, String(m.accounts)), h("td", {}, m.reveals))))))
+          : null,
       );
       return true;
     } catch (e) {

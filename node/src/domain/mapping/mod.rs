@@ -27,6 +27,7 @@
 //! (the signed result, and proposing a deal from an overlap) and `schedule` (when runs happen:
 //! the schedule and the rate limit). [`wire`] is the body of a `MAP` frame.
 
+mod preview;
 pub mod wire;
 
 mod exchange;
@@ -43,6 +44,7 @@ pub use matrix::{
     latest_matrix, opportunity_to_propose, Cell, Matrix, ProposeError, StoredMatrix,
     PROPOSE_OPPORTUNITIES_MAX,
 };
+pub use preview::mapping_preview;
 pub use populations::{
     builtins, delete_population, level_for, populations, set_population, PopulationDef,
 };
