@@ -384,3 +384,132 @@ fn bulk_500_invitations_are_accepted_in_one_request() {
         "bulk share of 500: {shared:?}; invitations arrived in {arrived:?}; accept --all: {accepted:?}"
     );
 }
+
+#[test]
+fn the_errors_a_user_hit_say_what_is_wrong() {
+    let (vendor, reseller) = vendor_and_reseller(
+        &[],
+        "[opportunities]\nfields = [\"name\", \"stage\", \"tags\", \"account.domain\"]\n",
+    );
+    let mut si = Node::init("SI Co");
+    si.serve();
+    partner(&vendor, &si, "si", "vendor");
+
+    // A large bad file: the node refuses it at its header and stops reading; the CLI shows the
+    // node's answer, not the broken pipe of the cut-off upload.
+    let mut big = b"foo,bar\n".to_vec();
+    let row = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,b\n";
+    while big.len() < 50 * 1024 * 1024 {
+        big.extend_from_slice(row);
+    }
+    let file = cosell_e2e::write_file(&vendor.scratch(), "big.csv", &big);
+    drop(big);
+    let out = vendor.cli(&["import", "accounts", file.to_str().unwrap()]);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("nothing was imported") && !out.stderr.contains("Broken pipe"),
+        "{}",
+        out.stderr
+    );
+    let _ = std::fs::remove_file(&file);
+
+    // A 1.1 MB website cell is quoted cut, with its length.
+    let long = format!(
+        "name,domain,status\nAcme,https://{}.example/,prospect\n",
+        "w".repeat(1_100_000)
+    );
+    let file = cosell_e2e::write_file(&vendor.scratch(), "long.csv", long.as_bytes());
+    let out = vendor.cli(&["import", "accounts", file.to_str().unwrap()]);
+    assert!(!out.ok());
+    assert!(out.stderr.len() < 2000, "{} bytes of error", out.stderr.len());
+    assert!(out.stderr.contains("characters)"), "{}", out.stderr);
+
+    // The summary's parts add up: the same file twice is all unchanged the second time.
+    let csv = "name,domain,status\nOne,one.example,prospect\nTwo,two.example,customer\n";
+    let file = cosell_e2e::write_file(&vendor.scratch(), "two.csv", csv.as_bytes());
+    let out = vendor.cli(&["import", "accounts", file.to_str().unwrap()]);
+    assert!(out.stderr.contains("2 rows, 2 inserted, 0 updated, 0 unchanged"), "{}", out.stderr);
+    let out = vendor.cli(&["import", "accounts", file.to_str().unwrap()]);
+    assert!(out.stderr.contains("2 rows, 0 inserted, 0 updated, 2 unchanged"), "{}", out.stderr);
+
+    // A bad COSELL_* value is named by any command, not only by `serve`.
+    let dir = vendor.dir();
+    let out = cosell_e2e::run_cosell(
+        &["--data", dir.to_str().unwrap(), "partner", "list"],
+        &[("COSELL_INVITATION_EXPIRY_DAYS", "soon")],
+        std::time::Duration::from_secs(30),
+    );
+    assert!(!out.ok());
+    assert!(out.stderr.contains("COSELL_INVITATION_EXPIRY_DAYS"), "{}", out.stderr);
+
+    // Shared with two partners, one of whose policies withholds it: only that one is blamed,
+    // with its rule; the other has a policy, so no one is told to set one.
+    put_policy(
+        &vendor,
+        &si.id,
+        "[opportunities]\nfields = [\"name\", \"stage\", \"tags\", \"account.domain\"]\ntags_exclude = [\"confidential\"]\n",
+    );
+    let opp = opportunity(&vendor, "tagged.example", json!({"tags": ["confidential", "apac"]}));
+    let out = vendor.cli(&["share", &opp, "--with", "Reseller Co,SI Co"]);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("the policy for SI Co withholds")
+            && out.stderr.contains("confidential")
+            && !out.stderr.contains("Reseller Co")
+            && !out.stderr.contains("policy set"),
+        "{}",
+        out.stderr
+    );
+
+    // `deals show`: tags as a list, sections and history by partner name.
+    let id = share_deal(&vendor, &opp, &[&reseller.id]);
+    wait("the invitation", || inbox_item(&reseller, &id));
+    let out = reseller.cli(&["deals", "accept", &id]);
+    assert!(out.ok(), "{}", out.stderr);
+    wait("the deal on the reseller", || deal(&reseller, &id));
+    let out = reseller.cli(&["deals", "note", &id, "--note", "met the CIO"]);
+    assert!(out.ok(), "{}", out.stderr);
+    wait("the note on the vendor", || {
+        deal(&vendor, &id)?["sections"][reseller.id.as_str()]["notes"]
+            .as_array()
+            .filter(|n| !n.is_empty())
+            .map(|_| ())
+    });
+    let out = vendor.cli(&["deals", "show", &id[..8]]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(out.stdout.contains("tags: confidential, apac"), "{}", out.stdout);
+    assert!(out.stdout.contains("  Reseller Co:\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("met the CIO"), "{}", out.stdout);
+    assert!(!out.stdout.contains(&format!("  {}:", reseller.id)), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("Reseller Co") && l.contains("accepted the deal")),
+        "{}",
+        out.stdout
+    );
+
+    // Mapping with a partner this node set no policy for: the hidden matrix says why. The
+    // preview of a policy says what mapping reveals.
+    let out = si.cli(&["map", "Vendor Co"]);
+    assert!(out.ok(), "map: {}", out.stderr);
+    assert!(
+        out.stdout.contains("you have set no policy for Vendor Co"),
+        "{}",
+        out.stdout
+    );
+    put_policy(
+        &vendor,
+        &reseller.id,
+        "[opportunities]\nfields = [\"name\"]\n[accounts]\nsharing = \"counts\"\npopulations = { customers = \"overlaps\" }\n",
+    );
+    let out = vendor.cli(&["policy", "preview", "Reseller Co"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(out.stdout.contains("account mapping reveals:"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("customers")
+            && out.stdout.contains("which of these 1 accounts the partner also holds"),
+        "{}",
+        out.stdout
+    );
+}
