@@ -93,9 +93,22 @@ fn records_are_deleted_unless_in_use_and_a_refusal_names_what_uses_them() {
         json!({"name": "Lone again", "domain": "lone.example", "status": "prospect"}),
         201,
     );
+    // `--withdraw` does both: the deal is withdrawn (the reseller says so), then the
+    // opportunity deleted.
+    let out = vendor.cli(&["delete", "opportunity", &shared_opp, "--withdraw"]);
+    assert!(out.ok(), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("withdrew deal {deal_id}")), "{}", out.stderr);
+    assert_eq!(vendor.get(&format!("/api/v1/opportunities/{shared_opp}")).status, 404);
+    let d = wait("the withdrawal on the reseller", || {
+        deal(&reseller, &deal_id).filter(|d| d["status"] == "withdrawn")
+    });
+    assert!(
+        d["note"].as_str().unwrap().ends_with(": its opportunity was deleted"),
+        "{d}"
+    );
     let deletes = vendor.get("/api/v1/audit?kind=record").json["items"].clone();
     let deletes = deletes.as_array().unwrap();
-    assert_eq!(deletes.len(), 2, "{deletes:#?}");
+    assert_eq!(deletes.len(), 3, "{deletes:#?}");
     assert!(deletes
         .iter()
         .all(|e| e["actor"] == "token 'admin token from init' (admin)"));
@@ -511,5 +524,95 @@ fn the_errors_a_user_hit_say_what_is_wrong() {
             && out.stdout.contains("which of these 1 accounts the partner also holds"),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
+    const TITLE: &str = "CANARY-WITHDRAWN-TITLE-4c1d";
+    const NOTE: &str = "CANARY-WITHDRAWN-NOTE-93ab";
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
+    let mut si = Node::init("SI Co");
+    si.serve();
+    partner(&vendor, &si, "si", "vendor");
+    put_policy(&vendor, &si.id, POLICY);
+    let opp = opportunity(&vendor, "withdrawn.example", json!({"name": TITLE}));
+    let id = share_deal(&vendor, &opp, &[&reseller.id, &si.id]);
+    // The reseller accepts and writes a note; the SI only ever holds the invitation.
+    wait("the invitation on the reseller", || inbox_item(&reseller, &id));
+    wait("the invitation on the SI", || inbox_item(&si, &id));
+    let out = reseller.cli(&["deals", "accept", &id]);
+    assert!(out.ok(), "{}", out.stderr);
+    wait("the deal on the reseller", || deal(&reseller, &id));
+    let out = reseller.cli(&["deals", "note", &id, "--note", NOTE]);
+    assert!(out.ok(), "{}", out.stderr);
+    wait("the note on the vendor", || {
+        deal(&vendor, &id)?["sections"][reseller.id.as_str()]["notes"]
+            .as_array()
+            .filter(|n| !n.is_empty())
+            .map(|_| ())
+    });
+
+    // Only the origin withdraws; a reason is needed.
+    let r = reseller.post(&format!("/api/v1/deals/{id}/withdraw"), &json!({"reason": "x"}));
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = vendor.post(&format!("/api/v1/deals/{id}/withdraw"), &json!({"reason": " "}));
+    assert_eq!(r.status, 422, "{}", r.text);
+    let out = vendor.cli(&["deals", "withdraw", &id, "--reason", "the customer cancelled"]);
+    assert!(out.ok(), "withdraw: {}", out.stderr);
+
+    // Every partner says who withdrew it, when and why — through the API and the CLI.
+    for node in [&reseller, &si] {
+        let d = wait("the withdrawal on a partner", || {
+            let d = deal(node, &id)?;
+            (d["status"] == "withdrawn").then_some(d)
+        });
+        let note = d["note"].as_str().unwrap();
+        assert!(
+            note.starts_with("withdrawn by Vendor Co on 20")
+                && note.ends_with(": the customer cancelled"),
+            "{note}"
+        );
+        assert!(d.get("fields").is_none(), "{d}");
+        let out = node.cli(&["deals", "show", &id]);
+        assert!(out.stdout.contains("withdrawn by Vendor Co on"), "{}", out.stdout);
+    }
+    // The origin drops its copy once both partners have it.
+    wait("the origin's own tombstone", || {
+        (deal(&vendor, &id)?["withdrawn"]["pending_acknowledgements"] == false).then_some(())
+    });
+    assert!(inbox_item(&si, &id).is_none());
+    let out = reseller.cli(&["deals", "note", &id, "--note", "still there?"]);
+    assert!(!out.ok());
+
+    // Stop the partners (their files are complete on disk), then look for any byte of the
+    // deal's content in every file of their data directories.
+    let (mut reseller, mut si) = (reseller, si);
+    reseller.stop();
+    si.stop();
+    for node in [&reseller, &si] {
+        for canary in [TITLE, NOTE, "withdrawn.example"] {
+            let found = cosell_e2e::files_with(&node.dir(), canary);
+            assert!(found.is_empty(), "{} still holds {canary} in {found:?}", node.name);
+        }
+    }
+    // Restarted, a partner still knows only the tombstone: nothing was left to rebuild from.
+    reseller.serve();
+    let d = deal(&reseller, &id).expect("the tombstone");
+    assert_eq!(d["status"], "withdrawn", "{d}");
+    assert!(reseller.get("/api/v1/deals").json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["id"] != id.as_str()));
+    // The reseller's note is gone from the origin too (its own opportunity stays its own).
+    let found = cosell_e2e::files_with(&vendor.dir(), NOTE);
+    assert!(found.is_empty(), "the vendor still holds the note in {found:?}");
+    let withdrawals = audit_summaries(&vendor, "withdraw");
+    assert!(
+        withdrawals
+            .iter()
+            .any(|s| s.contains("withdrew deal") && s.contains("the customer cancelled")),
+        "{withdrawals:?}"
     );
 }

@@ -56,6 +56,14 @@ pub enum DealsCommand {
         #[arg(long, conflicts_with = "deals")]
         all: bool,
     },
+    /// Withdraw a deal this node shared: every participant keeps only who, when and why.
+    Withdraw {
+        /// The deal id.
+        deal: String,
+        /// Why (every participant sees it).
+        #[arg(long)]
+        reason: String,
+    },
     /// Invite a partner again after its invitation expired or it declined (a new deal from the
     /// same opportunity); prints the new deal id.
     Reinvite {
@@ -258,6 +266,14 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
         }
         DealsCommand::Accept { deals, all } => respond_many(&client, deals, all, true)?,
         DealsCommand::Decline { deals, all } => respond_many(&client, deals, all, false)?,
+        DealsCommand::Withdraw { deal, reason } => {
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/withdraw", segment(&deal)),
+                Some(&json!({ "reason": reason })),
+            )?;
+            eprintln!("{}", d["note"].as_str().unwrap_or("withdrawn"));
+        }
         DealsCommand::Reinvite { deal, partner } => {
             let d = client.json(
                 "POST",
@@ -328,6 +344,11 @@ fn print_stages(d: &Value) {
 }
 
 fn print_deal(d: &Value) {
+    if d["status"] == "withdrawn" {
+        println!("deal {}", d["id"].as_str().unwrap_or("?"));
+        println!("{}", d["note"].as_str().unwrap_or("withdrawn"));
+        return;
+    }
     // People read names: every node id the answer holds is shown by its participant's name.
     let names: Vec<(String, String)> = d["participants"]
         .as_array()

@@ -92,6 +92,9 @@ pub enum Command {
         what: String,
         /// The record's id.
         id: String,
+        /// For an opportunity shared as deals: withdraw them first.
+        #[arg(long)]
+        withdraw: bool,
     },
     /// Share opportunities with partners as co-sell deals (one deal each, each under its own
     /// policy check); prints each deal id.
@@ -296,7 +299,7 @@ pub fn run(cli: Cli) -> Result<()> {
             role,
         } => crate::cli::deals::share(&dir, &opportunity, &with, role),
         Command::Deals { what } => crate::cli::deals::run(&dir, what),
-        Command::Delete { what, id } => delete(&dir, &what, &id),
+        Command::Delete { what, id, withdraw } => delete(&dir, &what, &id, withdraw),
         Command::Inbox { json, status } => crate::cli::workflows::inbox(&dir, json, status),
         Command::Register(args) => crate::cli::workflows::register(&dir, args),
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
@@ -317,18 +320,22 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// `cosell delete account|opportunity ID`.
-fn delete(dir: &DataDir, what: &str, id: &str) -> Result<()> {
+fn delete(dir: &DataDir, what: &str, id: &str, withdraw: bool) -> Result<()> {
     let client = Client::for_data_dir(dir)?;
     let route = if what == "account" {
         "accounts"
     } else {
         "opportunities"
     };
+    let query = if withdraw { "?withdraw=true" } else { "" };
     let answer = client.json(
         "DELETE",
-        &format!("/{route}/{}", crate::cli::partners::segment(id)),
+        &format!("/{route}/{}{query}", crate::cli::partners::segment(id)),
         None,
     )?;
+    for deal in answer["withdrawn_deals"].as_array().into_iter().flatten() {
+        eprintln!("withdrew deal {}", deal.as_str().unwrap_or("?"));
+    }
     eprintln!(
         "deleted {what} {} ({id})",
         answer["name"].as_str().unwrap_or("")

@@ -302,6 +302,19 @@ fn audit_bad_message(store: &Store, peer: &NodeId, why: &str, now_ms: u64) {
     );
 }
 
+/// After a peer's changes were stored: withdrawals that arrived replace their documents by
+/// tombstones (and are no longer offered on), and the origin finishes the withdrawals its
+/// partners have now all acknowledged.
+fn after_receive(engine: &Deals, changed: &mut Vec<protocol::deal::DealId>, now_ms: u64) {
+    match engine.apply_withdrawals(changed, now_ms) {
+        Ok(gone) => changed.retain(|d| !gone.contains(d)),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot apply a withdrawal"),
+    }
+    if let Err(e) = engine.finish_withdrawals(now_ms) {
+        tracing::error!(error = %format!("{e:#}"), "cannot finish a withdrawal");
+    }
+}
+
 /// Answers a partner's sync request (`body`, after the kind byte): stores what it carries, then
 /// returns the response frame and the deals that changed.
 fn serve_sync(
@@ -321,8 +334,14 @@ fn serve_sync(
             };
         }
     };
+    // A withdrawn deal is gone here: what a peer still sends of it is not stored again.
+    let messages: Vec<_> = messages
+        .into_iter()
+        .filter(|m| !engine.is_gone(m.deal))
+        .collect();
     match engine.receive(node, messages, now_ms) {
-        Ok(received) => {
+        Ok(mut received) => {
+            after_receive(engine, &mut received.changed, now_ms);
             let (reply, dropped) = net::wire::cap_reply(received.reply, net::REPLY_BYTES_MAX);
             if !dropped.is_empty() {
                 engine.forget(node, &dropped);
@@ -369,10 +388,15 @@ fn follow_up(
             Vec::new()
         }
     };
+    let messages: Vec<_> = messages
+        .into_iter()
+        .filter(|m| !engine.is_gone(m.deal))
+        .collect();
     let mut out = SyncFollowUp::default();
     if !messages.is_empty() {
         match engine.receive(node, messages, now_ms) {
-            Ok(received) => {
+            Ok(mut received) => {
+                after_receive(engine, &mut received.changed, now_ms);
                 out.messages = received.reply;
                 out.changed = received.changed;
             }

@@ -84,7 +84,7 @@ pub fn live_deals_of(deals: &Deals, id: &str) -> Result<Vec<(DealId, String)>, D
         let Some(view) = deals.view(deal_id, false)? else {
             continue;
         };
-        if view["withdrawn"].is_object() {
+        if view["status"] == "withdrawn" {
             continue;
         }
         let partners: Vec<&str> = view["participants"]
@@ -110,7 +110,7 @@ pub fn delete_opportunity(deals: &Deals, id: &str, now_ms: u64) -> Result<Value,
             .map(|(d, what)| format!("{d} {what}"))
             .collect();
         return Err(DealsError::Conflict(format!(
-            "opportunity {id} is shared as {} {}: {}; the partners hold what it shared; withdraw {} first",
+            "opportunity {id} is shared as {} {}: {}; the partners hold what it shared; withdraw {} first (`cosell deals withdraw DEAL --reason WHY`), or delete with `--withdraw` (?withdraw=true) to do both",
             live.len(),
             if live.len() == 1 { "deal" } else { "deals" },
             named.join("; "),

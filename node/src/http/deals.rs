@@ -506,3 +506,30 @@ pub async fn bulk_share(
         "results": results,
     })))
 }
+
+/// `POST /deals/{id}/withdraw`: `{"reason"}` — the origin withdraws a deal; every participant
+/// keeps only who withdrew it, when and why.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    reason: String,
+}
+
+pub async fn withdraw(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<WithdrawBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&state, &id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
+    let (ids, view) = blocking(move || {
+        let ids = deals.withdraw(deal, &body.reason, now_ms())?;
+        Ok((ids, deals.view(deal, false)?.unwrap_or(Value::Null)))
+    })
+    .await?;
+    state.network.handle.sync(ids).await?;
+    Ok(Json(view))
+}

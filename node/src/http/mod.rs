@@ -179,6 +179,7 @@ pub fn router(
         .route("/deals/{id}", get(deals::get).patch(deals::patch))
         .route("/deals/bulk", post(deals::bulk_share))
         .route("/deals/{id}/reinvite", post(deals::reinvite))
+        .route("/deals/{id}/withdraw", post(deals::withdraw))
         .route("/inbox/accept", post(deals::bulk_accept))
         .route("/inbox/decline", post(deals::bulk_decline))
         .route("/deals/{id}/accept", post(deals::accept))

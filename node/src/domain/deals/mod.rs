@@ -36,6 +36,7 @@ mod share;
 mod sync;
 mod timeline;
 mod views;
+mod withdraw;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -46,7 +47,7 @@ pub use attribution::attribution_json;
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
     kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
-    WITHHELD_KEY,
+    WITHDRAWN_KEY, WITHHELD_KEY,
 };
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;
@@ -154,6 +155,9 @@ pub struct Deals {
     share_gate: Mutex<()>,
     /// The time for what a read shows (expired invitations) and the events a change implies.
     clock: Clock,
+    /// Deals this node withdrew whose participants have not all acknowledged it yet, and every
+    /// document replaced by its tombstone (`withdraw`).
+    withdrawals: Mutex<withdraw::Withdrawals>,
 }
 
 #[derive(Default)]
@@ -216,7 +220,9 @@ impl Deals {
             auto_accept: std::sync::atomic::AtomicBool::new(false),
             share_gate: Mutex::new(()),
             clock,
+            withdrawals: Mutex::new(withdraw::Withdrawals::default()),
         };
+        deals.load_withdrawals()?;
         {
             let mut inner = deals.lock();
             let ids: Vec<DealId> = inner.docs.keys().copied().collect();

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 impl Deals {
     /// A deal in the API's shape, or `None`.
     pub fn view(&self, id: DealId, with_history: bool) -> Result<Option<Value>> {
+        if let Some(withdrawn) = self.withdrawn_view(id)? {
+            return Ok(Some(withdrawn));
+        }
         let opportunity_id = if with_history {
             shared::deal_meta(&self.store, &id.to_string())?.and_then(|m| m.opportunity_id)
         } else {
