@@ -553,6 +553,16 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
             .map(|_| ())
     });
 
+    // Before: the partners hold the deal's content (decrypted from their stores).
+    let (mut reseller, mut si) = (reseller, si);
+    reseller.stop();
+    si.stop();
+    assert!(cosell_e2e::stored_changes_hold(&reseller, TITLE));
+    assert!(cosell_e2e::stored_changes_hold(&reseller, NOTE));
+    assert!(cosell_e2e::stored_changes_hold(&si, TITLE));
+    reseller.serve();
+    si.serve();
+
     // Only the origin withdraws; a reason is needed.
     let r = reseller.post(&format!("/api/v1/deals/{id}/withdraw"), &json!({"reason": "x"}));
     assert_eq!(r.status, 403, "{}", r.text);
@@ -587,13 +597,17 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
 
     // Stop the partners (their files are complete on disk), then look for any byte of the
     // deal's content in every file of their data directories.
-    let (mut reseller, mut si) = (reseller, si);
     reseller.stop();
     si.stop();
     for node in [&reseller, &si] {
         for canary in [TITLE, NOTE, "withdrawn.example"] {
             let found = cosell_e2e::files_with(&node.dir(), canary);
             assert!(found.is_empty(), "{} still holds {canary} in {found:?}", node.name);
+            assert!(
+                !cosell_e2e::stored_changes_hold(node, canary),
+                "{} still stores {canary}",
+                node.name
+            );
         }
     }
     // Restarted, a partner still knows only the tombstone: nothing was left to rebuild from.

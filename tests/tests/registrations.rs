@@ -170,6 +170,10 @@ fn first_to_register_wins_conflicts_stay_on_the_vendor_and_overdue_is_reported()
             found.is_empty(),
             "{needle} reached the second partner: {found:?}"
         );
+        assert!(
+            !cosell_e2e::stored_changes_hold(&second, needle),
+            "{needle} reached the second partner's stored changes"
+        );
     }
 }
 

@@ -145,6 +145,12 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::cli::admin::WebhooksCommand,
     },
+    /// Inspection of a stopped node's data (for tests and support).
+    #[command(hide = true)]
+    Debug {
+        #[command(subcommand)]
+        what: DebugCommand,
+    },
     /// The audit log: who did what (shares, policies, partnerships, registrations, deletes,
     /// sign-ins, users and tokens, refused changes); `export` and `verify` a signed copy.
     Audit {
@@ -161,6 +167,15 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+}
+
+/// `cosell debug …` (hidden).
+#[derive(Debug, Subcommand)]
+pub enum DebugCommand {
+    /// Print every stored deal change, decrypted, as text (bytes that are not UTF-8 shown as
+    /// U+FFFD), one per line after its deal id. The node must be stopped (the database is
+    /// locked while it runs).
+    StoredChanges,
 }
 
 /// `cosell audit export|verify`.
@@ -265,7 +280,7 @@ pub fn run(cli: Cli) -> Result<()> {
     // refused by another.
     let checks_settings = !matches!(
         cli.command,
-        Command::Demo | Command::Init { .. } | Command::Serve { .. }
+        Command::Demo | Command::Init { .. } | Command::Serve { .. } | Command::Debug { .. }
     );
     if checks_settings && dir.config().exists() {
         Config::load(&dir.config())?;
@@ -300,6 +315,17 @@ pub fn run(cli: Cli) -> Result<()> {
         } => crate::cli::deals::share(&dir, &opportunity, &with, role),
         Command::Deals { what } => crate::cli::deals::run(&dir, what),
         Command::Delete { what, id, withdraw } => delete(&dir, &what, &id, withdraw),
+        Command::Debug {
+            what: DebugCommand::StoredChanges,
+        } => {
+            dir.require_initialized()?;
+            let store = Store::open(&dir.database())
+                .context("cannot open the database (stop the node first)")?;
+            for (deal, bytes) in crate::store::shared::all_changes(&store)? {
+                println!("{deal} {}", String::from_utf8_lossy(&bytes));
+            }
+            Ok(())
+        }
         Command::Inbox { json, status } => crate::cli::workflows::inbox(&dir, json, status),
         Command::Register(args) => crate::cli::workflows::register(&dir, args),
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),

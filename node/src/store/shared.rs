@@ -508,6 +508,32 @@ pub fn deal_changes(store: &Store, deal: &str) -> Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+/// Every stored change of every deal, decrypted, as (deal id, envelope bytes): for
+/// `cosell debug stored-changes`, which lets tests look for text in what is stored as they
+/// look for it in the files (the files hold it encrypted).
+pub fn all_changes(store: &Store) -> Result<Vec<(String, Vec<u8>)>> {
+    let deals: Vec<String> = {
+        let txn = store.read()?;
+        let table = txn.open_table(DEAL_CHANGES)?;
+        let mut ids: Vec<String> = Vec::new();
+        for entry in table.range::<(&str, &str)>(..)? {
+            let (k, _) = entry?;
+            let d = k.value().0;
+            if ids.last().map(String::as_str) != Some(d) {
+                ids.push(d.to_string());
+            }
+        }
+        ids
+    };
+    let mut out = Vec::new();
+    for d in deals {
+        for bytes in deal_changes(store, &d)? {
+            out.push((d.clone(), bytes));
+        }
+    }
+    Ok(out)
+}
+
 /// Writes one envelope inside `txn`, encrypted with the deal's key (made on its first change).
 pub fn put_change_in(
     txn: &WriteTransaction,
