@@ -598,7 +598,11 @@ pub fn files_with(dir: &Path, needle: &str) -> Vec<PathBuf> {
 /// what a node holds of a deal. Panics when the node is running (its database is locked).
 pub fn stored_changes_hold(node: &Node, needle: &str) -> bool {
     let out = node.cli(&["debug", "stored-changes"]);
-    assert!(out.ok(), "debug stored-changes (is the node stopped?): {}", out.stderr);
+    assert!(
+        out.ok(),
+        "debug stored-changes (is the node stopped?): {}",
+        out.stderr
+    );
     out.stdout.contains(needle)
 }
 

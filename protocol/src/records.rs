@@ -1295,7 +1295,11 @@ mod cut_tests {
         let long = "x".repeat(1_100_000);
         let e = Domain::parse_company(&format!("https://{long}.com")).unwrap_err();
         assert!(e.message().len() < 300, "{}", e.message().len());
-        assert!(e.message().contains("(1100012 characters)"), "{}", e.message());
+        assert!(
+            e.message().contains("(1100012 characters)"),
+            "{}",
+            e.message()
+        );
         assert_eq!(cut_long_values("'short' is fine"), "'short' is fine");
         assert_eq!(cut_long_values("it's 'a'"), "it's 'a'");
     }

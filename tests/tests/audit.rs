@@ -11,7 +11,8 @@ use cosell_e2e::{opportunity, partner, post_ok, put_policy, wait, Node};
 use serde_json::{json, Value};
 
 fn audit(node: &Node, kind: &str) -> Vec<Value> {
-    node.get(&format!("/api/v1/audit?kind={kind}&limit=1000")).json["items"]
+    node.get(&format!("/api/v1/audit?kind={kind}&limit=1000"))
+        .json["items"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -31,7 +32,11 @@ fn every_entry_names_its_actor_and_registration_decisions_are_audited() {
     vendor.serve();
     reseller.serve();
     partner(&vendor, &reseller, "reseller", "vendor");
-    put_policy(&vendor, &reseller.id, "[opportunities]\nfields = [\"name\", \"stage\"]\n");
+    put_policy(
+        &vendor,
+        &reseller.id,
+        "[opportunities]\nfields = [\"name\", \"stage\"]\n",
+    );
 
     // A manager token and a user, made by the admin token (audited, naming it).
     let token = post_ok(
@@ -61,11 +66,18 @@ fn every_entry_names_its_actor_and_registration_decisions_are_audited() {
         &format!("{}/api/v1/deals", vendor.url()),
         Some(&token),
         Some("application/json"),
-        Some(json!({"opportunity_id": opp, "partners": [reseller.id]}).to_string().as_bytes()),
+        Some(
+            json!({"opportunity_id": opp, "partners": [reseller.id]})
+                .to_string()
+                .as_bytes(),
+        ),
     );
     assert_eq!(r.status, 201, "{}", r.text);
     let shares = audit(&vendor, "share");
-    assert_eq!(shares.last().unwrap()["actor"], "token 'crm sync' (manager)");
+    assert_eq!(
+        shares.last().unwrap()["actor"],
+        "token 'crm sync' (manager)"
+    );
     // The policy was set by the admin token.
     assert_eq!(
         audit(&vendor, "policy").last().unwrap()["actor"],
@@ -114,10 +126,15 @@ fn every_entry_names_its_actor_and_registration_decisions_are_audited() {
     let out = vendor.cli(&["audit", "--kind", "registration"]);
     assert!(out.ok(), "{}", out.stderr);
     assert!(
-        out.stdout.contains(&format!("approved registration {first}"))
-            && out.stdout.contains(&format!("rejected registration {second}"))
+        out.stdout
+            .contains(&format!("approved registration {first}"))
+            && out
+                .stdout
+                .contains(&format!("rejected registration {second}"))
             && out.stdout.contains("not a fit")
-            && out.stdout.contains("[by token 'admin token from init' (admin)]"),
+            && out
+                .stdout
+                .contains("[by token 'admin token from init' (admin)]"),
         "{}",
         out.stdout
     );
@@ -163,7 +180,15 @@ fn an_audit_export_verifies_offline_and_catches_a_changed_a_removed_and_a_moved_
     }
     let file = vendor.scratch().join("audit.export");
     let file_s = file.to_str().unwrap();
-    let out = vendor.cli(&["audit", "export", "--from", "2020-01-01", "--to", "2999-12-31", file_s]);
+    let out = vendor.cli(&[
+        "audit",
+        "export",
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2999-12-31",
+        file_s,
+    ]);
     assert!(out.ok(), "export: {}", out.stderr);
     let out = vendor.cli(&["audit", "export", file_s]);
     assert!(!out.ok() && out.stderr.contains("exists"), "{}", out.stderr);
@@ -195,12 +220,18 @@ fn an_audit_export_verifies_offline_and_catches_a_changed_a_removed_and_a_moved_
     let mut removed = lines.clone();
     removed.remove(2);
     let why = verify("removed", removed.join("\n") + "\n");
-    assert!(why.contains("line 3") && why.contains("hash chain breaks"), "{why}");
+    assert!(
+        why.contains("line 3") && why.contains("hash chain breaks"),
+        "{why}"
+    );
     // Two entries swapped.
     let mut moved = lines.clone();
     moved.swap(2, 3);
     let why = verify("moved", moved.join("\n") + "\n");
-    assert!(why.contains("line 3") && why.contains("hash chain breaks"), "{why}");
+    assert!(
+        why.contains("line 3") && why.contains("hash chain breaks"),
+        "{why}"
+    );
     // The last entry dropped together with its chain value: the signed head no longer matches.
     let mut truncated = lines.clone();
     truncated.remove(lines.len() - 2);
@@ -208,5 +239,9 @@ fn an_audit_export_verifies_offline_and_catches_a_changed_a_removed_and_a_moved_
     assert!(why.contains("signed head does not match"), "{why}");
     // Another node's id.
     let out = vendor.cli(&["audit", "verify", file_s, "--node", &reseller.id]);
-    assert!(!out.ok() && out.stderr.contains("not by node"), "{}", out.stderr);
+    assert!(
+        !out.ok() && out.stderr.contains("not by node"),
+        "{}",
+        out.stderr
+    );
 }

@@ -11,8 +11,8 @@
 
 use cosell_e2e::{
     detail_fields, expect_event, files_with, hook, inbox_item, opportunity, post_ok, put_policy,
-    stored_changes_hold,
-    share_deal, shared_deal, vendor_and_reseller, wait, Node, NAME_STAGE_AND_DOMAIN,
+    share_deal, shared_deal, stored_changes_hold, vendor_and_reseller, wait, Node,
+    NAME_STAGE_AND_DOMAIN,
 };
 use serde_json::{json, Value};
 

@@ -60,7 +60,10 @@ fn records_are_deleted_unless_in_use_and_a_refusal_names_what_uses_them() {
     // The account has an opportunity; the opportunity is shared: both refused, each naming why.
     let r = vendor.request("DELETE", &format!("/api/v1/accounts/{account}"), None, None);
     assert_eq!(r.status, 409, "{}", r.text);
-    assert!(r.json["error"].as_str().unwrap().contains("Deal at shared.example"));
+    assert!(r.json["error"]
+        .as_str()
+        .unwrap()
+        .contains("Deal at shared.example"));
     let out = vendor.cli(&["delete", "opportunity", &shared_opp]);
     assert!(!out.ok());
     assert!(
@@ -79,12 +82,32 @@ fn records_are_deleted_unless_in_use_and_a_refusal_names_what_uses_them() {
         .to_string();
     let out = vendor.cli(&["delete", "opportunity", &lone]);
     assert!(out.ok(), "{}", out.stderr);
-    assert!(out.stderr.contains("deleted opportunity Deal at lone.example"));
-    assert_eq!(vendor.get(&format!("/api/v1/opportunities/{lone}")).status, 404);
-    let r = vendor.request("DELETE", &format!("/api/v1/accounts/{lone_account}"), None, None);
+    assert!(out
+        .stderr
+        .contains("deleted opportunity Deal at lone.example"));
+    assert_eq!(
+        vendor.get(&format!("/api/v1/opportunities/{lone}")).status,
+        404
+    );
+    let r = vendor.request(
+        "DELETE",
+        &format!("/api/v1/accounts/{lone_account}"),
+        None,
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(vendor.get(&format!("/api/v1/accounts/{lone_account}")).status, 404);
-    let r = vendor.request("DELETE", &format!("/api/v1/accounts/{lone_account}"), None, None);
+    assert_eq!(
+        vendor
+            .get(&format!("/api/v1/accounts/{lone_account}"))
+            .status,
+        404
+    );
+    let r = vendor.request(
+        "DELETE",
+        &format!("/api/v1/accounts/{lone_account}"),
+        None,
+        None,
+    );
     assert_eq!(r.status, 404, "{}", r.text);
     // The domain index forgot it: a new account on the same domain is no duplicate.
     post_ok(
@@ -97,13 +120,25 @@ fn records_are_deleted_unless_in_use_and_a_refusal_names_what_uses_them() {
     // opportunity deleted.
     let out = vendor.cli(&["delete", "opportunity", &shared_opp, "--withdraw"]);
     assert!(out.ok(), "{}", out.stderr);
-    assert!(out.stderr.contains(&format!("withdrew deal {deal_id}")), "{}", out.stderr);
-    assert_eq!(vendor.get(&format!("/api/v1/opportunities/{shared_opp}")).status, 404);
+    assert!(
+        out.stderr.contains(&format!("withdrew deal {deal_id}")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        vendor
+            .get(&format!("/api/v1/opportunities/{shared_opp}"))
+            .status,
+        404
+    );
     let d = wait("the withdrawal on the reseller", || {
         deal(&reseller, &deal_id).filter(|d| d["status"] == "withdrawn")
     });
     assert!(
-        d["note"].as_str().unwrap().ends_with(": its opportunity was deleted"),
+        d["note"]
+            .as_str()
+            .unwrap()
+            .ends_with(": its opportunity was deleted"),
         "{d}"
     );
     let deletes = vendor.get("/api/v1/audit?kind=record").json["items"].clone();
@@ -117,8 +152,7 @@ fn records_are_deleted_unless_in_use_and_a_refusal_names_what_uses_them() {
 #[test]
 fn an_expired_invitation_is_invited_again_and_ids_may_be_abbreviated() {
     // Invitations expire after ~9 seconds.
-    let (vendor, reseller) =
-        vendor_and_reseller(&[("invitation_expiry_days", "0.0001")], POLICY);
+    let (vendor, reseller) = vendor_and_reseller(&[("invitation_expiry_days", "0.0001")], POLICY);
     let opp = opportunity(&vendor, "expired.example", json!({}));
     let first = share_deal(&vendor, &opp, &[&reseller.id]);
     wait("the invitation", || inbox_item(&reseller, &first));
@@ -126,7 +160,13 @@ fn an_expired_invitation_is_invited_again_and_ids_may_be_abbreviated() {
         (inbox_item(&reseller, &first)?["status"] == "expired").then_some(())
     });
     // Sharing again is no longer "already shared"; `reinvite` names the deal and the partner.
-    let out = vendor.cli(&["deals", "reinvite", &first[..10], "--partner", "Reseller Co"]);
+    let out = vendor.cli(&[
+        "deals",
+        "reinvite",
+        &first[..10],
+        "--partner",
+        "Reseller Co",
+    ]);
     assert!(out.ok(), "reinvite: {}", out.stderr);
     let second = out.stdout.trim().to_string();
     assert_eq!(second.len(), 64);
@@ -143,7 +183,11 @@ fn an_expired_invitation_is_invited_again_and_ids_may_be_abbreviated() {
     assert!(out.ok(), "show by prefix: {}", out.stderr);
     // Too short a prefix is refused with the rule.
     let out = reseller.cli(&["deals", "show", &second[..2]]);
-    assert!(!out.ok() && out.stderr.contains("at least 4"), "{}", out.stderr);
+    assert!(
+        !out.ok() && out.stderr.contains("at least 4"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -255,7 +299,11 @@ fn registrations_change_after_approval_and_lapse_when_the_partnership_ends() {
 #[test]
 fn a_shared_deal_has_no_dead_ends() {
     let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
-    put_policy(&reseller, &vendor.id, "[opportunities]\nfields = [\"name\"]\n");
+    put_policy(
+        &reseller,
+        &vendor.id,
+        "[opportunities]\nfields = [\"name\"]\n",
+    );
     let (opp, id) = accepted_deal(&vendor, &reseller, "deal.example");
 
     // Attribution: each proposes itself; accepting without naming the proposer is refused.
@@ -276,7 +324,13 @@ fn a_shared_deal_has_no_dead_ends() {
         "{}",
         out.stderr
     );
-    let out = reseller.cli(&["deals", "accept-attribution", &id, "--proposer", "Vendor Co"]);
+    let out = reseller.cli(&[
+        "deals",
+        "accept-attribution",
+        &id,
+        "--proposer",
+        "Vendor Co",
+    ]);
     assert!(out.ok(), "{}", out.stderr);
 
     // Link to an opportunity on another account: refused naming both domains, unless forced.
@@ -362,7 +416,12 @@ fn bulk_500_invitations_are_accepted_in_one_request() {
     let accounts: String = std::iter::once("name,domain,status\n".to_string())
         .chain((0..500).map(|i| format!("Bulk {i},bulk{i}.example,prospect\n")))
         .collect();
-    assert_eq!(vendor.post_csv("/api/v1/import/accounts", accounts.as_bytes()).status, 200);
+    assert_eq!(
+        vendor
+            .post_csv("/api/v1/import/accounts", accounts.as_bytes())
+            .status,
+        200
+    );
     let opps: String = std::iter::once("name,account_domain,stage\n".to_string())
         .chain((0..500).map(|i| format!("Bulk deal {i},bulk{i}.example,qualified\n")))
         .collect();
@@ -434,16 +493,30 @@ fn the_errors_a_user_hit_say_what_is_wrong() {
     let file = cosell_e2e::write_file(&vendor.scratch(), "long.csv", long.as_bytes());
     let out = vendor.cli(&["import", "accounts", file.to_str().unwrap()]);
     assert!(!out.ok());
-    assert!(out.stderr.len() < 2000, "{} bytes of error", out.stderr.len());
+    assert!(
+        out.stderr.len() < 2000,
+        "{} bytes of error",
+        out.stderr.len()
+    );
     assert!(out.stderr.contains("characters)"), "{}", out.stderr);
 
     // The summary's parts add up: the same file twice is all unchanged the second time.
     let csv = "name,domain,status\nOne,one.example,prospect\nTwo,two.example,customer\n";
     let file = cosell_e2e::write_file(&vendor.scratch(), "two.csv", csv.as_bytes());
     let out = vendor.cli(&["import", "accounts", file.to_str().unwrap()]);
-    assert!(out.stderr.contains("2 rows, 2 inserted, 0 updated, 0 unchanged"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("2 rows, 2 inserted, 0 updated, 0 unchanged"),
+        "{}",
+        out.stderr
+    );
     let out = vendor.cli(&["import", "accounts", file.to_str().unwrap()]);
-    assert!(out.stderr.contains("2 rows, 0 inserted, 0 updated, 2 unchanged"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("2 rows, 0 inserted, 0 updated, 2 unchanged"),
+        "{}",
+        out.stderr
+    );
 
     // A bad COSELL_* value is named by any command, not only by `serve`.
     let dir = vendor.dir();
@@ -453,7 +526,11 @@ fn the_errors_a_user_hit_say_what_is_wrong() {
         std::time::Duration::from_secs(30),
     );
     assert!(!out.ok());
-    assert!(out.stderr.contains("COSELL_INVITATION_EXPIRY_DAYS"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("COSELL_INVITATION_EXPIRY_DAYS"),
+        "{}",
+        out.stderr
+    );
 
     // Shared with two partners, one of whose policies withholds it: only that one is blamed,
     // with its rule; the other has a policy, so no one is told to set one.
@@ -462,7 +539,11 @@ fn the_errors_a_user_hit_say_what_is_wrong() {
         &si.id,
         "[opportunities]\nfields = [\"name\", \"stage\", \"tags\", \"account.domain\"]\ntags_exclude = [\"confidential\"]\n",
     );
-    let opp = opportunity(&vendor, "tagged.example", json!({"tags": ["confidential", "apac"]}));
+    let opp = opportunity(
+        &vendor,
+        "tagged.example",
+        json!({"tags": ["confidential", "apac"]}),
+    );
     let out = vendor.cli(&["share", &opp, "--with", "Reseller Co,SI Co"]);
     assert!(!out.ok());
     assert!(
@@ -490,10 +571,18 @@ fn the_errors_a_user_hit_say_what_is_wrong() {
     });
     let out = vendor.cli(&["deals", "show", &id[..8]]);
     assert!(out.ok(), "{}", out.stderr);
-    assert!(out.stdout.contains("tags: confidential, apac"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("tags: confidential, apac"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("  Reseller Co:\n"), "{}", out.stdout);
     assert!(out.stdout.contains("met the CIO"), "{}", out.stdout);
-    assert!(!out.stdout.contains(&format!("  {}:", reseller.id)), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains(&format!("  {}:", reseller.id)),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout
             .lines()
@@ -518,10 +607,16 @@ fn the_errors_a_user_hit_say_what_is_wrong() {
     );
     let out = vendor.cli(&["policy", "preview", "Reseller Co"]);
     assert!(out.ok(), "{}", out.stderr);
-    assert!(out.stdout.contains("account mapping reveals:"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("account mapping reveals:"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout.contains("customers")
-            && out.stdout.contains("which of these 1 accounts the partner also holds"),
+            && out
+                .stdout
+                .contains("which of these 1 accounts the partner also holds"),
         "{}",
         out.stdout
     );
@@ -539,7 +634,9 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
     let opp = opportunity(&vendor, "withdrawn.example", json!({"name": TITLE}));
     let id = share_deal(&vendor, &opp, &[&reseller.id, &si.id]);
     // The reseller accepts and writes a note; the SI only ever holds the invitation.
-    wait("the invitation on the reseller", || inbox_item(&reseller, &id));
+    wait("the invitation on the reseller", || {
+        inbox_item(&reseller, &id)
+    });
     wait("the invitation on the SI", || inbox_item(&si, &id));
     let out = reseller.cli(&["deals", "accept", &id]);
     assert!(out.ok(), "{}", out.stderr);
@@ -564,11 +661,23 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
     si.serve();
 
     // Only the origin withdraws; a reason is needed.
-    let r = reseller.post(&format!("/api/v1/deals/{id}/withdraw"), &json!({"reason": "x"}));
+    let r = reseller.post(
+        &format!("/api/v1/deals/{id}/withdraw"),
+        &json!({"reason": "x"}),
+    );
     assert_eq!(r.status, 403, "{}", r.text);
-    let r = vendor.post(&format!("/api/v1/deals/{id}/withdraw"), &json!({"reason": " "}));
+    let r = vendor.post(
+        &format!("/api/v1/deals/{id}/withdraw"),
+        &json!({"reason": " "}),
+    );
     assert_eq!(r.status, 422, "{}", r.text);
-    let out = vendor.cli(&["deals", "withdraw", &id, "--reason", "the customer cancelled"]);
+    let out = vendor.cli(&[
+        "deals",
+        "withdraw",
+        &id,
+        "--reason",
+        "the customer cancelled",
+    ]);
     assert!(out.ok(), "withdraw: {}", out.stderr);
 
     // Every partner says who withdrew it, when and why — through the API and the CLI.
@@ -585,7 +694,11 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
         );
         assert!(d.get("fields").is_none(), "{d}");
         let out = node.cli(&["deals", "show", &id]);
-        assert!(out.stdout.contains("withdrawn by Vendor Co on"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("withdrawn by Vendor Co on"),
+            "{}",
+            out.stdout
+        );
     }
     // The origin drops its copy once both partners have it.
     wait("the origin's own tombstone", || {
@@ -602,7 +715,11 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
     for node in [&reseller, &si] {
         for canary in [TITLE, NOTE, "withdrawn.example"] {
             let found = cosell_e2e::files_with(&node.dir(), canary);
-            assert!(found.is_empty(), "{} still holds {canary} in {found:?}", node.name);
+            assert!(
+                found.is_empty(),
+                "{} still holds {canary} in {found:?}",
+                node.name
+            );
             assert!(
                 !cosell_e2e::stored_changes_hold(node, canary),
                 "{} still stores {canary}",
@@ -621,7 +738,10 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
         .all(|d| d["id"] != id.as_str()));
     // The reseller's note is gone from the origin too (its own opportunity stays its own).
     let found = cosell_e2e::files_with(&vendor.dir(), NOTE);
-    assert!(found.is_empty(), "the vendor still holds the note in {found:?}");
+    assert!(
+        found.is_empty(),
+        "the vendor still holds the note in {found:?}"
+    );
     let withdrawals = audit_summaries(&vendor, "withdraw");
     assert!(
         withdrawals

@@ -248,7 +248,9 @@ impl Client {
                 let name = name.trim().to_ascii_lowercase();
                 if name == "content-length" {
                     length = value.trim().parse().ok();
-                } else if name == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked") {
+                } else if name == "transfer-encoding"
+                    && value.to_ascii_lowercase().contains("chunked")
+                {
                     chunked = true;
                 }
             }

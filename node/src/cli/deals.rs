@@ -354,7 +354,12 @@ fn print_deal(d: &Value) {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|p| Some((p["id"].as_str()?.to_string(), p["name"].as_str()?.to_string())))
+        .filter_map(|p| {
+            Some((
+                p["id"].as_str()?.to_string(),
+                p["name"].as_str()?.to_string(),
+            ))
+        })
         .collect();
     let name = |id: &str| -> String {
         names
@@ -368,7 +373,11 @@ fn print_deal(d: &Value) {
             Value::String(s) => s.clone(),
             Value::Array(items) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             Value::Null => "-".to_string(),
@@ -378,7 +387,10 @@ fn print_deal(d: &Value) {
     println!("deal {}", d["id"].as_str().unwrap_or("?"));
     println!(
         "shared by {}",
-        d["origin"].as_str().map(&name).unwrap_or_else(|| "?".into())
+        d["origin"]
+            .as_str()
+            .map(&name)
+            .unwrap_or_else(|| "?".into())
     );
     if let Some(note) = d["no_longer_shared"]["note"].as_str() {
         println!("{note}");
@@ -432,9 +444,20 @@ fn print_deal(d: &Value) {
             println!(
                 "  {} proposes: sourced by {}; influenced by {}; accepted by {}",
                 p["by"].as_str().map(&name).unwrap_or_default(),
-                p["sourced_by"].as_str().map(&name).unwrap_or_else(|| "-".into()),
-                if influenced.is_empty() { "-".into() } else { influenced.join(", ") },
-                if accepted.is_empty() { "-".into() } else { accepted.join(", ") },
+                p["sourced_by"]
+                    .as_str()
+                    .map(&name)
+                    .unwrap_or_else(|| "-".into()),
+                if influenced.is_empty() {
+                    "-".into()
+                } else {
+                    influenced.join(", ")
+                },
+                if accepted.is_empty() {
+                    "-".into()
+                } else {
+                    accepted.join(", ")
+                },
             );
         }
     }
@@ -457,14 +480,18 @@ fn print_deal(d: &Value) {
         println!(
             "  {}  {:<14} {}  ({}, change {})",
             h["at"].as_str().unwrap_or("?"),
-            h["author"].as_str().map(&name).unwrap_or_else(|| "?".into()),
+            h["author"]
+                .as_str()
+                .map(&name)
+                .unwrap_or_else(|| "?".into()),
             summary,
             if h["verified"].as_bool() == Some(true) {
                 "signature ok"
             } else {
                 "SIGNATURE BAD"
             },
-            &h["change"].as_str().unwrap_or("?")[..12.min(h["change"].as_str().unwrap_or("").len())],
+            &h["change"].as_str().unwrap_or("?")
+                [..12.min(h["change"].as_str().unwrap_or("").len())],
         );
     }
 }

@@ -120,11 +120,18 @@ fn why_all_hidden(client: &Client, partner: &str, m: &Value) -> Result<Option<St
     if cells.is_empty() || cells.iter().any(|c| c["level"] != "hidden") {
         return Ok(None);
     }
-    let name = m["partner_name"].as_str().filter(|s| !s.is_empty()).unwrap_or(partner);
+    let name = m["partner_name"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(partner);
     let mine_hidden = cells.iter().all(|c| c["my_level"] == "hidden");
     let theirs_hidden = cells.iter().all(|c| c["their_level"] == "hidden");
     if mine_hidden {
-        let policy = client.json("GET", &format!("/partners/{}/policy", segment(partner)), None)?;
+        let policy = client.json(
+            "GET",
+            &format!("/partners/{}/policy", segment(partner)),
+            None,
+        )?;
         let none_set = policy["versions"].as_array().is_none_or(|v| v.is_empty());
         if none_set {
             return Ok(Some(format!(

@@ -333,8 +333,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
         Command::Audit {
-            what: Some(what),
-            ..
+            what: Some(what), ..
         } => crate::cli::admin::audit(&dir, what),
         Command::Audit {
             what: None,

@@ -204,9 +204,7 @@ pub fn verify(text: &str) -> Result<Verified, String> {
 /// millisecond) or of an RFC 3339 UTC time `YYYY-MM-DDTHH:MM:SS[.mmm]Z`.
 pub fn parse_time(text: &str, end: bool) -> Result<u64, String> {
     let t = text.trim();
-    let bad = || {
-        format!("'{t}' is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)")
-    };
+    let bad = || format!("'{t}' is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)");
     let date = t.get(..10).ok_or_else(bad)?;
     let d = protocol::records::Date::parse(date).map_err(|_| bad())?;
     let days = days_from_civil(d.to_string().as_str()).ok_or_else(bad)?;

@@ -105,10 +105,7 @@ pub fn live_deals_of(deals: &Deals, id: &str) -> Result<Vec<(DealId, String)>, D
 pub fn delete_opportunity(deals: &Deals, id: &str, now_ms: u64) -> Result<Value, DealsError> {
     let live = live_deals_of(deals, id)?;
     if !live.is_empty() {
-        let named: Vec<String> = live
-            .iter()
-            .map(|(d, what)| format!("{d} {what}"))
-            .collect();
+        let named: Vec<String> = live.iter().map(|(d, what)| format!("{d} {what}")).collect();
         return Err(DealsError::Conflict(format!(
             "opportunity {id} is shared as {} {}: {}; the partners hold what it shared; withdraw {} first (`cosell deals withdraw DEAL --reason WHY`), or delete with `--withdraw` (?withdraw=true) to do both",
             live.len(),
@@ -122,9 +119,7 @@ pub fn delete_opportunity(deals: &Deals, id: &str, now_ms: u64) -> Result<Value,
     let deleted = {
         let mut tables = WriteTables::open(&txn)?;
         let Some(opp) = tables.delete_opportunity(id)? else {
-            return Err(DealsError::NotFound(format!(
-                "no opportunity with id {id}"
-            )));
+            return Err(DealsError::NotFound(format!("no opportunity with id {id}")));
         };
         tables.flush()?;
         opp

@@ -45,7 +45,10 @@ pub async fn export(
     let from = time("from", q.from.as_deref(), false, 0)?;
     let to = time("to", q.to.as_deref(), true, now)?;
     if from > to {
-        return Err(super::query::bad("from", "the period starts after it ends".to_string()));
+        return Err(super::query::bad(
+            "from",
+            "the period starts after it ends".to_string(),
+        ));
     }
     let text = blocking(move || {
         let mut entries = Vec::new();
@@ -76,7 +79,10 @@ pub async fn export(
     })
     .await?;
     Ok(axum::response::IntoResponse::into_response((
-        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
         text,
     )))
 }

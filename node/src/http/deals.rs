@@ -400,7 +400,7 @@ async fn bulk_respond(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
     let Json(body) = body?;
-    if body.all == !body.deals.is_empty() {
+    if body.all != body.deals.is_empty() {
         return Err(DealsError::fields(vec![(
             "deals",
             "name the deals ({\"deals\": [ids…]}) or ask for every waiting invitation ({\"all\": true}), one of the two".into(),
@@ -490,9 +490,11 @@ pub async fn bulk_share(
             match deals.share(&opp, &body.partners, role, now) {
                 Ok(deal) => {
                     ids.extend(deals.with_invitations(deal));
-                    results.push(json!({"opportunity_id": opp, "ok": true, "deal": deal.to_string()}));
+                    results
+                        .push(json!({"opportunity_id": opp, "ok": true, "deal": deal.to_string()}));
                 }
-                Err(e) => results.push(json!({"opportunity_id": opp, "ok": false, "error": e.to_string()})),
+                Err(e) => results
+                    .push(json!({"opportunity_id": opp, "ok": false, "error": e.to_string()})),
             }
         }
         Ok((ids, results))

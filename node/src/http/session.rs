@@ -124,15 +124,17 @@ pub async fn sign_in(
         return Err(ApiError::unauthorized("wrong username or password"));
     };
     limiter.succeeded(&keys);
-    let actor = crate::domain::audit::actor_name(
-        "user",
-        &session.username,
-        super::role_name(session.role),
-    );
+    let actor =
+        crate::domain::audit::actor_name("user", &session.username, super::role_name(session.role));
     let who = session.username.clone();
     blocking(move || {
         crate::domain::audit::as_actor(actor, || {
-            access_audit(&store, now, format!("{who} signed in"), json!({"event": "sign_in", "username": who}))
+            access_audit(
+                &store,
+                now,
+                format!("{who} signed in"),
+                json!({"event": "sign_in", "username": who}),
+            )
         })
     })
     .await?;
@@ -214,7 +216,11 @@ pub async fn create_user(
         access_audit(
             &state.store,
             now,
-            format!("created user {} ({})", user.username, super::role_name(user.role)),
+            format!(
+                "created user {} ({})",
+                user.username,
+                super::role_name(user.role)
+            ),
             json!({"event": "user_created", "username": user.username, "role": user.role}),
         )?;
         Ok(user)

@@ -653,7 +653,13 @@ mod at_rest {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
         let aad = format!("{deal}/{hash}");
         let sealed = cipher(key)?
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: aad.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plain,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| anyhow!("cannot encrypt a deal change"))?;
         let mut out = Vec::with_capacity(4 + NONCE + sealed.len());
         out.extend_from_slice(MAGIC);
@@ -662,7 +668,12 @@ mod at_rest {
         Ok(out)
     }
 
-    pub(super) fn open(key: Option<&[u8]>, deal: &str, hash: &str, stored: &[u8]) -> Result<Vec<u8>> {
+    pub(super) fn open(
+        key: Option<&[u8]>,
+        deal: &str,
+        hash: &str,
+        stored: &[u8],
+    ) -> Result<Vec<u8>> {
         let Some(rest) = stored.strip_prefix(MAGIC.as_slice()) else {
             // Written before changes were encrypted.
             return Ok(stored.to_vec());
@@ -674,7 +685,13 @@ mod at_rest {
         let (nonce, sealed) = rest.split_at(NONCE);
         let aad = format!("{deal}/{hash}");
         cipher(key)?
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| anyhow!("a stored change of deal {deal} does not decrypt"))
     }
 }

@@ -454,7 +454,9 @@ impl Deals {
         found.dedup();
         match found[..] {
             [one] => Ok(one),
-            [] => Err(DealsError::NotFound(format!("no {what} with an id starting {shown}"))),
+            [] => Err(DealsError::NotFound(format!(
+                "no {what} with an id starting {shown}"
+            ))),
             _ => Err(DealsError::Conflict(format!(
                 "{} {what}s have ids starting {shown} ({}…): give more of the id",
                 found.len(),

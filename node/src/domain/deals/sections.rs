@@ -82,8 +82,8 @@ impl Deals {
         let Some(origin) = origin.filter(|o| o != &self.me) else {
             return Ok(());
         };
-        if let Some(p) = crate::store::shared::partner(&self.store, origin.as_str())?
-            .filter(|p| !p.is_active())
+        if let Some(p) =
+            crate::store::shared::partner(&self.store, origin.as_str())?.filter(|p| !p.is_active())
         {
             return Err(DealsError::Conflict(format!(
                 "the partnership with {}, which shared deal {id}, ended: the deal no longer changes and nothing written to it would be delivered",

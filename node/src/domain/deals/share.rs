@@ -296,7 +296,7 @@ impl Deals {
                 p.name
             )));
         }
-        self.share(&opportunity, &[p.id.clone()], role, now_ms)
+        self.share(&opportunity, std::slice::from_ref(&p.id), role, now_ms)
     }
 
     /// The documents to offer partners after sharing deal `id`: the deal and its invitations.

@@ -142,7 +142,12 @@ impl Deals {
         if let Some(list) = v["participants"].as_array_mut() {
             let ended: Vec<(String, String)> = list
                 .iter()
-                .filter_map(|p| Some((p["id"].as_str()?.to_string(), p["name"].as_str()?.to_string())))
+                .filter_map(|p| {
+                    Some((
+                        p["id"].as_str()?.to_string(),
+                        p["name"].as_str()?.to_string(),
+                    ))
+                })
                 .filter(|(node, _)| node != self.me.as_str())
                 .filter(|(node, _)| {
                     shared::partner(&self.store, node)
@@ -238,7 +243,9 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
             if !v.is_empty() {
                 note.push_str(&format!(" (outcome: {})", v.replace('_', " ")));
             }
-            withheld = Some(json!({"by": by, "outcome": (!v.is_empty()).then(|| v.clone()), "note": note}));
+            withheld = Some(
+                json!({"by": by, "outcome": (!v.is_empty()).then(|| v.clone()), "note": note}),
+            );
             continue;
         }
         // A transformed value (a quarter for a date, a range for an amount) travels under its

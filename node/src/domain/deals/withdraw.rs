@@ -82,7 +82,9 @@ impl Deals {
             )]));
         }
         if self.is_gone(id) {
-            return Err(DealsError::Conflict(format!("deal {id} was already withdrawn")));
+            return Err(DealsError::Conflict(format!(
+                "deal {id} was already withdrawn"
+            )));
         }
         let mut inner = self.lock();
         let doc = inner
@@ -217,13 +219,11 @@ impl Deals {
                         }
                         let state = match inner.peers.get(&(peer.clone(), *doc_id)) {
                             Some(s) => Some(s.shared_heads().to_vec()),
-                            None => shared::sync_state(
-                                &self.store,
-                                &doc_id.to_string(),
-                                peer.as_str(),
-                            )?
-                            .and_then(|b| PeerSync::decode(&b).ok())
-                            .map(|s| s.shared_heads().to_vec()),
+                            None => {
+                                shared::sync_state(&self.store, &doc_id.to_string(), peer.as_str())?
+                                    .and_then(|b| PeerSync::decode(&b).ok())
+                                    .map(|s| s.shared_heads().to_vec())
+                            }
                         };
                         // No state: the peer never held this document.
                         if let Some(shared_heads) = state {

@@ -44,10 +44,10 @@ pub use matrix::{
     latest_matrix, opportunity_to_propose, Cell, Matrix, ProposeError, StoredMatrix,
     PROPOSE_OPPORTUNITIES_MAX,
 };
-pub use preview::mapping_preview;
 pub use populations::{
     builtins, delete_population, level_for, populations, set_population, PopulationDef,
 };
+pub use preview::mapping_preview;
 
 use crate::clock::Clock;
 use crate::domain::error::DomainError;

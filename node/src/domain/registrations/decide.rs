@@ -4,9 +4,9 @@
 use super::conflicts::conflicts_of;
 use super::views::get;
 use super::{invalid, records, still_partners, Record};
+use crate::domain::audit;
 use crate::domain::deals::{Deals, DealsError};
 use protocol::deal::{DealId, Decision};
-use crate::domain::audit;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -108,7 +108,10 @@ pub(super) fn decide(
     let account = r.domain.as_deref().unwrap_or("an account");
     let (summary, details) = match &decision {
         Decision::Approved { expires_at_ms } => (
-            format!("approved registration {} of {account} by {}", r.id, r.partner_name),
+            format!(
+                "approved registration {} of {account} by {}",
+                r.id, r.partner_name
+            ),
             json!({"event": "approved", "registration": r.id.to_string(), "account_domain": r.domain, "expires_at_ms": expires_at_ms, "terms": terms}),
         ),
         Decision::Rejected { reason } => (
@@ -119,7 +122,10 @@ pub(super) fn decide(
             json!({"event": "rejected", "registration": r.id.to_string(), "account_domain": r.domain, "reason": reason, "terms": terms}),
         ),
         other => (
-            format!("decided registration {} of {account} by {}", r.id, r.partner_name),
+            format!(
+                "decided registration {} of {account} by {}",
+                r.id, r.partner_name
+            ),
             json!({"event": "decided", "registration": r.id.to_string(), "decision": format!("{other:?}")}),
         ),
     };

@@ -32,7 +32,6 @@ pub use submit::{change, submit, RegistrationChange, RegistrationInput};
 pub use views::{get, list, page, PageError};
 pub use watch::watch;
 
-
 use crate::domain::deals::{Deals, DealsError, DocKind, Windows};
 use protocol::deal::{DealId, DealView, RegistrationStatus};
 use protocol::identity::NodeId;
@@ -180,7 +179,11 @@ fn records(deals: &Deals, now: u64) -> Vec<Record> {
     let me = deals.me().clone();
     let mut ended: BTreeMap<NodeId, bool> = BTreeMap::new();
     for r in &mut out {
-        let other = if r.partner == me { &r.vendor } else { &r.partner };
+        let other = if r.partner == me {
+            &r.vendor
+        } else {
+            &r.partner
+        };
         let gone = *ended.entry(other.clone()).or_insert_with(|| {
             crate::store::shared::partner(deals.store(), other.as_str())
                 .ok()
