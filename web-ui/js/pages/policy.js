@@ -89,8 +89,7 @@ export async function render(view, ctx) {
         // Account mapping can reveal more accounts than the deal policy suggests.
         r.mapping && r.mapping.length
           ? h("div", { id: "preview-mapping" }, h("h3", {}, "What account mapping reveals"),
-              h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Population"), h("th", {}, "Level"), h("th", {}, "Accounts"), h("th", {}, "The partner learns"))),
-                h("tbody", {}, r.mapping.map((m) => h("tr", {}, h("td", {}, m.population), h("td", {}, m.level), h("td", {}, String(m.accounts)), h("td", {}, m.reveals))))))
+              h("ul", {}, r.mapping.map((m) => h("li", {}, h("strong", {}, m.population), ` (${m.level}, ${m.accounts} accounts): `, m.reveals))))
           : null,
       );
       return true;
