@@ -593,6 +593,19 @@ pub fn files_with(dir: &Path, needle: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Whether a stopped node's stored deal changes, decrypted (`cosell debug stored-changes`),
+/// hold `needle`: stored changes are encrypted at rest, so [`files_with`] alone cannot see
+/// what a node holds of a deal. Panics when the node is running (its database is locked).
+pub fn stored_changes_hold(node: &Node, needle: &str) -> bool {
+    let out = node.cli(&["debug", "stored-changes"]);
+    assert!(
+        out.ok(),
+        "debug stored-changes (is the node stopped?): {}",
+        out.stderr
+    );
+    out.stdout.contains(needle)
+}
+
 /// Sets `key = value` in a stopped node's `cosell.toml` (replacing the line `init` wrote).
 pub fn set_setting(node: &Node, key: &str, value: &str) {
     let path = node.dir().join("cosell.toml");

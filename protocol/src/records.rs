@@ -20,7 +20,7 @@ pub struct ValueError {
 impl ValueError {
     fn new(message: impl Into<String>) -> Self {
         Self {
-            message: message.into(),
+            message: cut_long_values(&message.into()),
         }
     }
 
@@ -28,6 +28,39 @@ impl ValueError {
     pub fn message(&self) -> &str {
         &self.message
     }
+}
+
+/// Characters of a quoted value a message keeps; the rest is cut (a 1 MB cell must not come back
+/// whole in an error).
+pub const QUOTED_VALUE_CHARS_MAX: usize = 80;
+/// Characters a whole message keeps.
+pub const MESSAGE_CHARS_MAX: usize = 1000;
+
+/// `message` with every single-quoted value longer than [`QUOTED_VALUE_CHARS_MAX`] characters
+/// cut to its start, `…` and its length, and the whole cut to [`MESSAGE_CHARS_MAX`] characters:
+/// errors quote what was wrong, but a huge value must not be echoed whole.
+pub fn cut_long_values(message: &str) -> String {
+    let parts: Vec<&str> = message.split('\'').collect();
+    let mut out = String::with_capacity(message.len().min(MESSAGE_CHARS_MAX + 64));
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('\'');
+        }
+        // Odd parts are inside quotes.
+        let count = part.chars().count();
+        if i % 2 == 1 && count > QUOTED_VALUE_CHARS_MAX && i + 1 < parts.len() {
+            out.extend(part.chars().take(QUOTED_VALUE_CHARS_MAX));
+            out.push_str(&format!("… ({count} characters)"));
+        } else {
+            out.push_str(part);
+        }
+    }
+    if out.chars().count() > MESSAGE_CHARS_MAX {
+        let mut cut: String = out.chars().take(MESSAGE_CHARS_MAX).collect();
+        cut.push('…');
+        return cut;
+    }
+    out
 }
 
 /// Longest free text (next step, description) a record field may hold, in characters: what
@@ -1250,5 +1283,24 @@ mod tests {
                 prop_assert_eq!(Date::parse(&d.to_string()).unwrap(), d);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_quoted_value_is_cut_in_a_message() {
+        let long = "x".repeat(1_100_000);
+        let e = Domain::parse_company(&format!("https://{long}.com")).unwrap_err();
+        assert!(e.message().len() < 300, "{}", e.message().len());
+        assert!(
+            e.message().contains("(1100012 characters)"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(cut_long_values("'short' is fine"), "'short' is fine");
+        assert_eq!(cut_long_values("it's 'a'"), "it's 'a'");
     }
 }

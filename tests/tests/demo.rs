@@ -103,6 +103,21 @@ fn demo_starts_three_cosselling_nodes_and_stops_them_on_sigint() {
         let n = partners.json["items"].as_array().map_or(0, Vec::len);
         let want = if link.key == "vendor" { 2 } else { 1 };
         assert_eq!(n, want, "{} has its partnerships", link.key);
+        // Each side records what the other is to it (issue 20: the types were on the wrong
+        // side): the vendor sees a reseller and an SI, each partner sees a vendor.
+        let mut types: Vec<&str> = partners.json["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["type"].as_str())
+            .collect();
+        types.sort();
+        let want: &[&str] = if link.key == "vendor" {
+            &["reseller", "si"]
+        } else {
+            &["vendor"]
+        };
+        assert_eq!(types, want, "{}'s partner types", link.key);
     }
     let vendor = &links[0];
     let deals = http(

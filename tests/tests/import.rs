@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// Import counts from the CLI's summary line
-/// (`imported FILE: N rows, I inserted, U updated (X unchanged)`).
+/// (`imported FILE: N rows, I inserted, U updated, X unchanged`: three parts adding up to N;
+/// the API's `updated` counts U + X).
 #[derive(Debug, PartialEq, Eq)]
 struct Counts {
     rows: u64,
@@ -39,7 +40,8 @@ fn cli_counts(stderr: &str) -> Counts {
     Counts {
         rows: numbers[0],
         inserted: numbers[1],
-        updated: numbers[2],
+        // The CLI says what changed and what did not apart; the API's `updated` is both.
+        updated: numbers[2] + numbers[3],
         unchanged: numbers[3],
     }
 }

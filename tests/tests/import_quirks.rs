@@ -584,7 +584,7 @@ fn a_dash_for_the_file_reads_the_csv_from_standard_input() {
     assert!(out.ok(), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("imported stdin: 20000 rows, 20000 inserted, 0 updated (0 unchanged)"),
+            .contains("imported stdin: 20000 rows, 20000 inserted, 0 updated, 0 unchanged"),
         "{}",
         out.stderr
     );

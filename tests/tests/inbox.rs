@@ -11,7 +11,8 @@
 
 use cosell_e2e::{
     detail_fields, expect_event, files_with, hook, inbox_item, opportunity, post_ok, put_policy,
-    share_deal, shared_deal, vendor_and_reseller, wait, Node, NAME_STAGE_AND_DOMAIN,
+    share_deal, shared_deal, stored_changes_hold, vendor_and_reseller, wait, Node,
+    NAME_STAGE_AND_DOMAIN,
 };
 use serde_json::{json, Value};
 
@@ -46,7 +47,7 @@ fn participant_status(node: &Node, deal: &str, id: &str) -> Option<String> {
 
 #[test]
 fn an_invitee_holds_only_the_redacted_summary_until_it_accepts() {
-    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
+    let (vendor, mut reseller) = vendor_and_reseller(&[], POLICY);
     let events = hook(&reseller, &["deal.*"]);
     let deal = share(&vendor, &reseller, "redact.example");
     // The origin's own section, written before the invitee accepts.
@@ -86,10 +87,17 @@ fn an_invitee_holds_only_the_redacted_summary_until_it_accepts() {
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(reseller.get(&format!("/api/v1/deals/{deal}")).status, 404);
     assert_eq!(reseller.get("/api/v1/deals").json["items"], json!([]));
+    // Stored changes are encrypted at rest: look at them decrypted too (the node stopped).
+    reseller.stop();
     for canary in [NEXT_STEP_CANARY, SECTION_CANARY, AMOUNT_CANARY, "990000"] {
         let found = files_with(&reseller.dir(), canary);
         assert!(found.is_empty(), "{canary} before accepting: {found:?}");
+        assert!(
+            !stored_changes_hold(&reseller, canary),
+            "{canary} stored before accepting"
+        );
     }
+    reseller.serve();
 
     // Accept: the deal arrives, projected (rounded amount), with the origin's section.
     let out = reseller.cli(&["deals", "accept", &deal]);
@@ -120,7 +128,9 @@ fn an_invitee_holds_only_the_redacted_summary_until_it_accepts() {
     assert_eq!(inbox_item(&reseller, &deal).unwrap()["status"], "accepted");
     expect_event(&events, "deal.accepted");
     // Present now, but only as projected: the raw amount never arrived.
-    assert!(!files_with(&reseller.dir(), NEXT_STEP_CANARY).is_empty());
+    reseller.stop();
+    assert!(stored_changes_hold(&reseller, NEXT_STEP_CANARY));
+    assert!(!stored_changes_hold(&reseller, AMOUNT_CANARY));
     assert!(files_with(&reseller.dir(), AMOUNT_CANARY).is_empty());
 }
 
@@ -166,7 +176,10 @@ fn an_invitation_can_be_declined_or_can_expire() {
     for deal in [&declined, &expiring] {
         assert_eq!(reseller.get(&format!("/api/v1/deals/{deal}")).status, 404);
     }
+    let mut reseller = reseller;
+    reseller.stop();
     assert!(files_with(&reseller.dir(), NEXT_STEP_CANARY).is_empty());
+    assert!(!stored_changes_hold(&reseller, NEXT_STEP_CANARY));
 }
 
 fn accepted_deal(vendor: &Node, reseller: &Node, domain: &str) -> String {

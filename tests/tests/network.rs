@@ -593,10 +593,20 @@ fn a_partner_removed_from_a_three_party_deal_gets_nothing_more_through_the_other
         .find(|p| p["id"] == si.id.as_str())
         .map(|p| p["status"].clone());
     assert_eq!(status, Some(json!("removed")), "{}", seen["participants"]);
-    si.ok(
+    // The SI's own node now refuses to write into a deal whose origin ended the partnership
+    // (issue 20: the note could never be delivered, yet it said "section updated").
+    let (status, refused) = si.call(
         "PATCH",
         &format!("/deals/{deal}"),
         Some(json!({"note": "after the removal"})),
+    );
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("the partnership with Vendor Inc"),
+        "{refused}"
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
@@ -609,7 +619,7 @@ fn a_partner_removed_from_a_three_party_deal_gets_nothing_more_through_the_other
         assert_eq!(
             v["sections"][&si.id]["notes"],
             json!(["before"]),
-            "the removed SI's later note stopped at the reseller"
+            "no later note of the removed SI"
         );
     }
 }

@@ -170,6 +170,10 @@ fn first_to_register_wins_conflicts_stay_on_the_vendor_and_overdue_is_reported()
             found.is_empty(),
             "{needle} reached the second partner: {found:?}"
         );
+        assert!(
+            !cosell_e2e::stored_changes_hold(&second, needle),
+            "{needle} reached the second partner's stored changes"
+        );
     }
 }
 
@@ -306,7 +310,7 @@ fn a_duplicate_is_refused_activity_renews_protection_and_overdue_is_reported_onc
 fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change() {
     // Goal: the partner that made a pending registration corrects its amount, close date and
     // products (null clears); the vendor's node shows the change, its claim time (who was
-    // first) stays; the vendor cannot change it; the domain cannot change; once decided it is 409.
+    // first) stays; the vendor cannot change it; the domain cannot change; once decided a change asks the vendor again.
     let mut vendor = Node::init("Vendor Co");
     let mut reseller = Node::init("Reseller Co");
     vendor.serve();
@@ -413,7 +417,9 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
         "{}",
         out.stdout
     );
+    // A decided registration still changes (issue 20: "submit a new one" was refused too): the
+    // decision no longer covers the new terms, so the vendor decides again.
     let r = reseller.patch(&path, &json!({"amount": "1"}));
-    assert_eq!(r.status, 409, "{}", r.text);
-    assert!(r.text.contains("is approved"), "{}", r.text);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["changed_after_decision"], true, "{}", r.text);
 }

@@ -256,3 +256,70 @@ pub fn webhooks(dir: &DataDir, command: WebhooksCommand) -> Result<()> {
         }
     }
 }
+
+/// `cosell audit export|verify`.
+pub fn audit(dir: &DataDir, what: crate::cli::AuditCommand) -> Result<()> {
+    use crate::domain::audit_export;
+    match what {
+        crate::cli::AuditCommand::Export { from, to, file } => {
+            if file.exists() {
+                anyhow::bail!(
+                    "{} exists; choose a new file name for the export",
+                    file.display()
+                );
+            }
+            // Checked here too, so a typo is named before the node is asked.
+            for (name, value, end) in [("--from", &from, false), ("--to", &to, true)] {
+                if let Some(v) = value {
+                    audit_export::parse_time(v, end).map_err(|m| anyhow::anyhow!("{name}: {m}"))?;
+                }
+            }
+            let client = Client::for_data_dir(dir)?;
+            let mut path = "/audit/export?".to_string();
+            if let Some(f) = &from {
+                path.push_str(&format!("from={}&", crate::cli::partners::segment(f)));
+            }
+            if let Some(t) = &to {
+                path.push_str(&format!("to={}", crate::cli::partners::segment(t)));
+            }
+            let text = client.text(&path)?;
+            let report = audit_export::verify(&text)
+                .map_err(|e| anyhow::anyhow!("the node's export does not verify: {e}"))?;
+            crate::app::datadir::write_atomic(&file, text.as_bytes(), 0o600)?;
+            eprintln!(
+                "exported {} entries ({} to {}) to {}; head {} signed by node {}",
+                report.entries,
+                report.from,
+                report.to,
+                file.display(),
+                report.head,
+                report.node
+            );
+            Ok(())
+        }
+        crate::cli::AuditCommand::Verify { file, node } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let report = audit_export::verify(&text)
+                .map_err(|e| anyhow::anyhow!("{} does not verify: {e}", file.display()))?;
+            if let Some(expected) = node.filter(|n| *n != report.node) {
+                anyhow::bail!(
+                    "{} was signed by node {}, not by node {expected}",
+                    file.display(),
+                    report.node
+                );
+            }
+            println!(
+                "verified: {} entries ({} to {}), unchanged and in order; head {} signed by {} (node {}, public key {})",
+                report.entries,
+                report.from,
+                report.to,
+                report.head,
+                report.node_name,
+                report.node,
+                report.public_key
+            );
+            Ok(())
+        }
+    }
+}

@@ -38,15 +38,40 @@ pub enum DealsCommand {
         #[arg(long)]
         contribution: Option<String>,
     },
-    /// Accept this node's invitation to a deal.
+    /// Accept this node's invitations to deals (one or many ids, or --all waiting ones).
     Accept {
-        /// The deal id.
-        deal: String,
+        /// Deal ids (or unique prefixes).
+        #[arg(required_unless_present = "all")]
+        deals: Vec<String>,
+        /// Every invitation still waiting for an answer.
+        #[arg(long, conflicts_with = "deals")]
+        all: bool,
     },
-    /// Decline this node's invitation to a deal.
+    /// Decline this node's invitations to deals (one or many ids, or --all waiting ones).
     Decline {
+        /// Deal ids (or unique prefixes).
+        #[arg(required_unless_present = "all")]
+        deals: Vec<String>,
+        /// Every invitation still waiting for an answer.
+        #[arg(long, conflicts_with = "deals")]
+        all: bool,
+    },
+    /// Withdraw a deal this node shared: every participant keeps only who, when and why.
+    Withdraw {
         /// The deal id.
         deal: String,
+        /// Why (every participant sees it).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Invite a partner again after its invitation expired or it declined (a new deal from the
+    /// same opportunity); prints the new deal id.
+    Reinvite {
+        /// The deal id.
+        deal: String,
+        /// The partner (node id or name).
+        #[arg(long)]
+        partner: String,
     },
     /// Link a deal to one of this node's opportunities (or create one on the deal's account).
     Link {
@@ -58,6 +83,9 @@ pub enum DealsCommand {
         /// Create an opportunity, matched to an account by the deal's domain.
         #[arg(long)]
         create: bool,
+        /// Link an opportunity on another account than the deal's.
+        #[arg(long, requires = "opportunity")]
+        force: bool,
     },
     /// Propose who sourced and who influenced a deal (participants by id or name).
     Attribute {
@@ -80,10 +108,52 @@ pub enum DealsCommand {
     },
 }
 
-/// `cosell share OPP --with P1,P2`: prints the new deal id alone.
+/// `cosell deals accept|decline ID…|--all`: one deal through its own route (its answer's error
+/// as it is), several in one bulk request, each failure named.
+fn respond_many(client: &Client, deals: Vec<String>, all: bool, accept: bool) -> Result<()> {
+    let verb = if accept { "accept" } else { "decline" };
+    let done = if accept { "accepted" } else { "declined" };
+    if let [deal] = &deals[..] {
+        client.json("POST", &format!("/deals/{}/{verb}", segment(deal)), None)?;
+        eprintln!("{done}");
+        return Ok(());
+    }
+    let body = if all {
+        json!({"all": true})
+    } else {
+        json!({ "deals": deals })
+    };
+    let answer = client.json("POST", &format!("/inbox/{verb}"), Some(&body))?;
+    for r in answer["results"].as_array().into_iter().flatten() {
+        if r["ok"] == false {
+            eprintln!(
+                "{}: {}",
+                r["deal"].as_str().unwrap_or("?"),
+                r["error"].as_str().unwrap_or("failed")
+            );
+        }
+    }
+    let failed = answer["failed"].as_u64().unwrap_or(0);
+    eprintln!(
+        "{done} {} invitation(s){}",
+        answer["answered"].as_u64().unwrap_or(0),
+        if failed > 0 {
+            format!("; {failed} failed (above)")
+        } else {
+            String::new()
+        }
+    );
+    if failed > 0 {
+        bail!("{failed} invitation(s) could not be {done}");
+    }
+    Ok(())
+}
+
+/// `cosell share OPP… --with P1,P2`: prints the new deal id alone (one per line for several
+/// opportunities, each shared under its own policy check).
 pub fn share(
     dir: &DataDir,
-    opportunity: &str,
+    opportunities: &[String],
     with: &[String],
     role: Option<String>,
 ) -> Result<()> {
@@ -91,6 +161,37 @@ pub fn share(
         bail!("name the partners to share with: --with PARTNER[,PARTNER…]");
     }
     let client = Client::for_data_dir(dir)?;
+    let [opportunity] = opportunities else {
+        let answer = client.json(
+            "POST",
+            "/deals/bulk",
+            Some(&json!({"opportunity_ids": opportunities, "partners": with, "role": role})),
+        )?;
+        for r in answer["results"].as_array().into_iter().flatten() {
+            match r["deal"].as_str() {
+                Some(deal) => println!("{deal}"),
+                None => eprintln!(
+                    "{}: {}",
+                    r["opportunity_id"].as_str().unwrap_or("?"),
+                    r["error"].as_str().unwrap_or("not shared")
+                ),
+            }
+        }
+        let failed = answer["failed"].as_u64().unwrap_or(0);
+        eprintln!(
+            "shared {} opportunities{}",
+            answer["shared"].as_u64().unwrap_or(0),
+            if failed > 0 {
+                format!("; {failed} not shared (above)")
+            } else {
+                String::new()
+            }
+        );
+        if failed > 0 {
+            bail!("{failed} opportunities could not be shared");
+        }
+        return Ok(());
+    };
     let deal = client.json(
         "POST",
         "/deals",
@@ -125,11 +226,12 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
                     .into_iter()
                     .flatten()
                     .map(|p| {
-                        format!(
-                            "{} ({})",
-                            p["name"].as_str().unwrap_or("?"),
+                        let status = if p["partnership"] == "ended" {
+                            "partnership ended"
+                        } else {
                             p["status"].as_str().unwrap_or("?")
-                        )
+                        };
+                        format!("{} ({status})", p["name"].as_str().unwrap_or("?"))
                     })
                     .collect();
                 println!(
@@ -162,24 +264,36 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
             )?;
             eprintln!("section updated");
         }
-        DealsCommand::Accept { deal } => {
-            client.json("POST", &format!("/deals/{}/accept", segment(&deal)), None)?;
-            eprintln!("accepted");
+        DealsCommand::Accept { deals, all } => respond_many(&client, deals, all, true)?,
+        DealsCommand::Decline { deals, all } => respond_many(&client, deals, all, false)?,
+        DealsCommand::Withdraw { deal, reason } => {
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/withdraw", segment(&deal)),
+                Some(&json!({ "reason": reason })),
+            )?;
+            eprintln!("{}", d["note"].as_str().unwrap_or("withdrawn"));
         }
-        DealsCommand::Decline { deal } => {
-            client.json("POST", &format!("/deals/{}/decline", segment(&deal)), None)?;
-            eprintln!("declined");
+        DealsCommand::Reinvite { deal, partner } => {
+            let d = client.json(
+                "POST",
+                &format!("/deals/{}/reinvite", segment(&deal)),
+                Some(&json!({ "partner": partner })),
+            )?;
+            println!("{}", d["id"].as_str().unwrap_or_default());
+            eprintln!("invited {partner} again as a new deal");
         }
         DealsCommand::Link {
             deal,
             opportunity,
             create,
+            force,
         } => {
             if opportunity.is_none() && !create {
                 bail!("name the opportunity (--opportunity ID) or --create one");
             }
             let body = match opportunity {
-                Some(o) => json!({ "opportunity_id": o }),
+                Some(o) => json!({ "opportunity_id": o, "force": force }),
                 None => json!({ "create": true }),
             };
             let d = client.json(
@@ -230,50 +344,154 @@ fn print_stages(d: &Value) {
 }
 
 fn print_deal(d: &Value) {
+    if d["status"] == "withdrawn" {
+        println!("deal {}", d["id"].as_str().unwrap_or("?"));
+        println!("{}", d["note"].as_str().unwrap_or("withdrawn"));
+        return;
+    }
+    // People read names: every node id the answer holds is shown by its participant's name.
+    let names: Vec<(String, String)> = d["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p["id"].as_str()?.to_string(),
+                p["name"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let name = |id: &str| -> String {
+        names
+            .iter()
+            .find(|(n, _)| n == id)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let text = |v: &Value| -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Null => "-".to_string(),
+            other => other.to_string(),
+        }
+    };
     println!("deal {}", d["id"].as_str().unwrap_or("?"));
-    println!("origin {}", d["origin"].as_str().unwrap_or("?"));
+    println!(
+        "shared by {}",
+        d["origin"]
+            .as_str()
+            .map(&name)
+            .unwrap_or_else(|| "?".into())
+    );
+    if let Some(note) = d["no_longer_shared"]["note"].as_str() {
+        println!("{note}");
+    }
+    if let Some(closed) = d["closed"].as_str() {
+        println!("{closed}");
+    }
     println!("participants:");
     for p in d["participants"].as_array().into_iter().flatten() {
+        let status = if p["partnership"] == "ended" {
+            "partnership ended"
+        } else {
+            p["status"].as_str().unwrap_or("?")
+        };
         println!(
-            "  {}  {}  {}  {}",
-            p["id"].as_str().unwrap_or("?"),
+            "  {}  ({}, {status})  {}",
             p["name"].as_str().unwrap_or("?"),
             p["role"].as_str().unwrap_or("?"),
-            p["status"].as_str().unwrap_or("?")
+            p["id"].as_str().unwrap_or("?"),
         );
     }
     println!("fields:");
     for (k, v) in d["fields"].as_object().into_iter().flatten() {
-        println!("  {k}: {}", v.as_str().unwrap_or_default());
+        println!("  {k}: {}", text(v));
     }
     println!("stages:");
     print_stages(d);
     let a = &d["attribution"];
-    if a["proposals"].as_array().is_some_and(|p| !p.is_empty()) {
-        println!(
-            "attribution: agreed={} disputed={}",
-            a["agreed"]["sourced_by"].as_str().unwrap_or("-"),
-            a["disputed"]
-        );
+    if let Some(proposals) = a["proposals"].as_array().filter(|p| !p.is_empty()) {
+        let state = if !a["agreed"].is_null() {
+            "agreed"
+        } else if a["disputed"] == true {
+            "disputed"
+        } else {
+            "proposed"
+        };
+        println!("attribution ({state}):");
+        for p in proposals {
+            let influenced: Vec<String> = p["influenced_by"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(&name))
+                .collect();
+            let accepted: Vec<String> = p["accepted_by"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(&name))
+                .collect();
+            println!(
+                "  {} proposes: sourced by {}; influenced by {}; accepted by {}",
+                p["by"].as_str().map(&name).unwrap_or_default(),
+                p["sourced_by"]
+                    .as_str()
+                    .map(&name)
+                    .unwrap_or_else(|| "-".into()),
+                if influenced.is_empty() {
+                    "-".into()
+                } else {
+                    influenced.join(", ")
+                },
+                if accepted.is_empty() {
+                    "-".into()
+                } else {
+                    accepted.join(", ")
+                },
+            );
+        }
     }
     println!("sections:");
     for (node, s) in d["sections"].as_object().into_iter().flatten() {
-        println!("  {node}: {s}");
+        println!("  {}:", name(node));
+        for (k, v) in s.as_object().into_iter().flatten() {
+            if v.is_null() || v.as_array().is_some_and(|a| a.is_empty()) {
+                continue;
+            }
+            println!("    {}: {}", k.replace('_', " "), text(v));
+        }
     }
     println!("history:");
     for h in d["history"].as_array().into_iter().flatten() {
+        let mut summary = h["summary"].as_str().unwrap_or("").to_string();
+        for (id, n) in &names {
+            summary = summary.replace(&format!("{}…", &id[..16.min(id.len())]), n);
+        }
         println!(
-            "  {}  {}  {}  {}  {}",
+            "  {}  {:<14} {}  ({}, change {})",
             h["at"].as_str().unwrap_or("?"),
-            &h["change"].as_str().unwrap_or("?")
-                [..12.min(h["change"].as_str().unwrap_or("").len())],
-            h["author"].as_str().unwrap_or("?"),
+            h["author"]
+                .as_str()
+                .map(&name)
+                .unwrap_or_else(|| "?".into()),
+            summary,
             if h["verified"].as_bool() == Some(true) {
                 "signature ok"
             } else {
                 "SIGNATURE BAD"
             },
-            h["summary"].as_str().unwrap_or("")
+            &h["change"].as_str().unwrap_or("?")
+                [..12.min(h["change"].as_str().unwrap_or("").len())],
         );
     }
 }

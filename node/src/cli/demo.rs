@@ -315,10 +315,10 @@ fn set_up(nodes: &[DemoNode]) -> Result<()> {
             node.name, node.key, company.accounts, company.opportunities
         );
     }
+    // Each side records what the other is to it: the vendor's invite names the partner's type
+    // (reseller, si), the partner's join names the inviter's (vendor).
     for (partner, partner_type) in [(reseller, "reseller"), (si, "si")] {
-        // Each side records what the other is to it: the vendor's partner is a reseller or an
-        // SI, and the partner's is the vendor.
-        let invite = vendor.post_json("/partners/invites", json!({"type": partner_type}))?;
+        let invite = vendor.post_json("/partners/invites", json!({ "type": partner_type }))?;
         let token = invite["token"]
             .as_str()
             .ok_or_else(|| anyhow!("the invite has no token"))?;

@@ -106,8 +106,50 @@ pub fn map(dir: &DataDir, args: MapArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&matrix)?);
     } else {
         print!("{}", render_matrix(&matrix));
+        if let Some(why) = why_all_hidden(&client, &args.partner, &matrix)? {
+            println!("\n{why}");
+        }
     }
     Ok(())
+}
+
+/// Why every cell of a matrix is hidden, when it is: whose policy hides it, and, when this node
+/// has set no policy for the partner, that nothing is shared without one.
+fn why_all_hidden(client: &Client, partner: &str, m: &Value) -> Result<Option<String>> {
+    let cells = m["cells"].as_array().cloned().unwrap_or_default();
+    if cells.is_empty() || cells.iter().any(|c| c["level"] != "hidden") {
+        return Ok(None);
+    }
+    let name = m["partner_name"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(partner);
+    let mine_hidden = cells.iter().all(|c| c["my_level"] == "hidden");
+    let theirs_hidden = cells.iter().all(|c| c["their_level"] == "hidden");
+    if mine_hidden {
+        let policy = client.json(
+            "GET",
+            &format!("/partners/{}/policy", segment(partner)),
+            None,
+        )?;
+        let none_set = policy["versions"].as_array().is_none_or(|v| v.is_empty());
+        if none_set {
+            return Ok(Some(format!(
+                "every cell is hidden: you have set no policy for {name}, and without one nothing is shared, account mapping included; set one with `cosell policy set \"{name}\" FILE` (`cosell policy init --template reseller` writes a start; its [accounts] sharing and populations say what mapping reveals)"
+            )));
+        }
+        return Ok(Some(format!(
+            "every cell is hidden: your policy for {name} shares no account mapping (its [accounts] sharing level is hidden for these populations; `cosell policy preview \"{name}\"` shows what it reveals)"
+        )));
+    }
+    if theirs_hidden {
+        return Ok(Some(format!(
+            "every cell is hidden: {name}'s policy for you shares no account mapping of its populations (ask {name} to share counts or overlaps)"
+        )));
+    }
+    Ok(Some(
+        "every cell is hidden: a cell shows the lesser of both sides' levels, and for each pair of populations one side hides its own".into(),
+    ))
 }
 
 /// Runs one population command.

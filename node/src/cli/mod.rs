@@ -84,10 +84,24 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::cli::mapping::PopulationsCommand,
     },
-    /// Share an opportunity with partners as a co-sell deal; prints the deal id.
+    /// Delete a local record: `delete account ID` (refused while opportunities name it) or
+    /// `delete opportunity ID` (refused while deals shared from it are not withdrawn).
+    Delete {
+        /// account or opportunity.
+        #[arg(value_parser = ["account", "opportunity"])]
+        what: String,
+        /// The record's id.
+        id: String,
+        /// For an opportunity shared as deals: withdraw them first.
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// Share opportunities with partners as co-sell deals (one deal each, each under its own
+    /// policy check); prints each deal id.
     Share {
-        /// The opportunity id.
-        opportunity: String,
+        /// The opportunity ids.
+        #[arg(required = true)]
+        opportunity: Vec<String>,
         /// Partners (node ids or names), comma-separated.
         #[arg(long, value_delimiter = ',')]
         with: Vec<String>,
@@ -131,17 +145,60 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::cli::admin::WebhooksCommand,
     },
-    /// The audit log: shares, policy and partnership changes, refused changes.
+    /// Inspection of a stopped node's data (for tests and support).
+    #[command(hide = true)]
+    Debug {
+        #[command(subcommand)]
+        what: DebugCommand,
+    },
+    /// The audit log: who did what (shares, policies, partnerships, registrations, deletes,
+    /// sign-ins, users and tokens, refused changes); `export` and `verify` a signed copy.
     Audit {
+        #[command(subcommand)]
+        what: Option<AuditCommand>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Only entries of this kind (share, share_update, policy, partner, rejected).
+        /// Only entries of this kind (share, share_update, policy, partner, rejected, mapping,
+        /// registration, access, record, withdraw, erasure).
         #[arg(long)]
         kind: Option<String>,
         /// Most entries.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+    },
+}
+
+/// `cosell debug …` (hidden).
+#[derive(Debug, Subcommand)]
+pub enum DebugCommand {
+    /// Print every stored deal change, decrypted, as text (bytes that are not UTF-8 shown as
+    /// U+FFFD), one per line after its deal id. The node must be stopped (the database is
+    /// locked while it runs).
+    StoredChanges,
+}
+
+/// `cosell audit export|verify`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write the entries of a period to FILE, hash-chained, the head signed by the node key.
+    Export {
+        /// First day (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ); default: the first entry.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD, inclusive) or UTC time; default: now.
+        #[arg(long)]
+        to: Option<String>,
+        /// Where to write the export (refused if it exists).
+        file: PathBuf,
+    },
+    /// Check an export offline: chain, order and the node's signature (no node needed).
+    Verify {
+        /// The export file.
+        file: PathBuf,
+        /// Also require that the node with this id signed it.
+        #[arg(long)]
+        node: Option<String>,
     },
 }
 
@@ -218,6 +275,16 @@ fn date_format(value: &str) -> std::result::Result<String, String> {
 pub fn run(cli: Cli) -> Result<()> {
     let data = cli.data.clone();
     let dir = DataDir::new(cli.data.unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT)));
+    // Every command that works on a node's data checks its settings and the `COSELL_*`
+    // overrides first, as `serve` does: a bad value is named, never ignored by one command and
+    // refused by another.
+    let checks_settings = !matches!(
+        cli.command,
+        Command::Demo | Command::Init { .. } | Command::Serve { .. } | Command::Debug { .. }
+    );
+    if checks_settings && dir.config().exists() {
+        Config::load(&dir.config())?;
+    }
     match cli.command {
         Command::Demo => crate::cli::demo::run(data),
         Command::Init { name } => init(&dir, &name),
@@ -247,16 +314,58 @@ pub fn run(cli: Cli) -> Result<()> {
             role,
         } => crate::cli::deals::share(&dir, &opportunity, &with, role),
         Command::Deals { what } => crate::cli::deals::run(&dir, what),
+        Command::Delete { what, id, withdraw } => delete(&dir, &what, &id, withdraw),
+        Command::Debug {
+            what: DebugCommand::StoredChanges,
+        } => {
+            dir.require_initialized()?;
+            let store = Store::open(&dir.database())
+                .context("cannot open the database (stop the node first)")?;
+            for (deal, bytes) in crate::store::shared::all_changes(&store)? {
+                println!("{deal} {}", String::from_utf8_lossy(&bytes));
+            }
+            Ok(())
+        }
         Command::Inbox { json, status } => crate::cli::workflows::inbox(&dir, json, status),
         Command::Register(args) => crate::cli::workflows::register(&dir, args),
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
-        Command::Audit { json, kind, limit } => {
-            crate::cli::partners::audit(&dir, json, kind, limit)
-        }
+        Command::Audit {
+            what: Some(what), ..
+        } => crate::cli::admin::audit(&dir, what),
+        Command::Audit {
+            what: None,
+            json,
+            kind,
+            limit,
+        } => crate::cli::partners::audit(&dir, json, kind, limit),
     }
+}
+
+/// `cosell delete account|opportunity ID`.
+fn delete(dir: &DataDir, what: &str, id: &str, withdraw: bool) -> Result<()> {
+    let client = Client::for_data_dir(dir)?;
+    let route = if what == "account" {
+        "accounts"
+    } else {
+        "opportunities"
+    };
+    let query = if withdraw { "?withdraw=true" } else { "" };
+    let answer = client.json(
+        "DELETE",
+        &format!("/{route}/{}{query}", crate::cli::partners::segment(id)),
+        None,
+    )?;
+    for deal in answer["withdrawn_deals"].as_array().into_iter().flatten() {
+        eprintln!("withdrew deal {}", deal.as_str().unwrap_or("?"));
+    }
+    eprintln!(
+        "deleted {what} {} ({id})",
+        answer["name"].as_str().unwrap_or("")
+    );
+    Ok(())
 }
 
 fn init(dir: &DataDir, name: &str) -> Result<()> {
@@ -323,9 +432,8 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
 /// row it names.
 fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) -> Result<()> {
     let from_stdin = file.as_os_str() == "-";
-    let (source, input, size): (String, Box<dyn Read>, Option<u64>) = if from_stdin {
-        let stdin = std::io::stdin();
-        ("stdin".to_string(), Box::new(stdin.lock()), None)
+    let (source, input, size): (String, Box<dyn Read + Send>, Option<u64>) = if from_stdin {
+        ("stdin".to_string(), Box::new(std::io::stdin()), None)
     } else {
         let f =
             std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
@@ -371,7 +479,7 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
     } else {
         None
     };
-    let reader: Box<dyn Read> = match &bar {
+    let reader: Box<dyn Read + Send> = match &bar {
         Some(bar) => Box::new(bar.wrap_read(input)),
         None => input,
     };
@@ -380,7 +488,7 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
         Some(format) => format!("/import/{what}?date_format={format}"),
         None => format!("/import/{what}"),
     };
-    let answer = client.send("POST", &path, "text/csv", Some(reader))?;
+    let answer = client.upload(&path, "text/csv", reader)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -389,10 +497,12 @@ fn import(dir: &DataDir, what: &str, file: &PathBuf, date_format: Option<&str>) 
             let n = |k: &str| summary[k].as_u64().unwrap_or(0);
             let rows = n("rows");
             eprintln!(
-                "imported {source}: {rows} {}, {} inserted, {} updated ({} unchanged)",
+                "imported {source}: {rows} {}, {} inserted, {} updated, {} unchanged",
                 if rows == 1 { "row" } else { "rows" },
                 n("inserted"),
-                n("updated"),
+                // The API's `updated` counts every matched row, `unchanged` the ones among them
+                // that changed nothing: said as three parts that add up to the rows.
+                n("updated").saturating_sub(n("unchanged")),
                 n("unchanged")
             );
             if let Some(cols) = summary["ignored_columns"]

@@ -84,6 +84,9 @@ pub fn run(dir: &DataDir, command: PartnerCommand) -> Result<()> {
                 "now partners with {}",
                 p["name"].as_str().unwrap_or_default()
             );
+            if let Some(old) = p["previous_policy"].as_str() {
+                eprintln!("note: you were partners before; {old}");
+            }
         }
         PartnerCommand::List { json } => {
             let items = client.list_all("/partners")?;
@@ -144,10 +147,11 @@ pub fn audit(dir: &DataDir, json: bool, kind: Option<String>, limit: usize) -> R
     }
     for e in answer["items"].as_array().into_iter().flatten() {
         println!(
-            "{}  {:<12} {}",
+            "{}  {:<12} {}  [by {}]",
             e["at"].as_str().unwrap_or("?"),
             e["kind"].as_str().unwrap_or("?"),
-            e["summary"].as_str().unwrap_or("")
+            e["summary"].as_str().unwrap_or(""),
+            e["actor"].as_str().unwrap_or("unrecorded")
         );
     }
     Ok(())

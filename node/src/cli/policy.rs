@@ -173,6 +173,19 @@ fn print_preview(answer: &serde_json::Value, json: bool) -> Result<()> {
                     );
                 }
             }
+            // Account mapping can reveal more accounts than the deal policy suggests.
+            if let Some(rows) = answer["mapping"].as_array().filter(|r| !r.is_empty()) {
+                println!("\naccount mapping reveals:");
+                for r in rows {
+                    println!(
+                        "  {:<20} {:<9} {:>6} accounts: {}",
+                        r["population"].as_str().unwrap_or("?"),
+                        r["level"].as_str().unwrap_or("?"),
+                        r["accounts"].as_u64().unwrap_or(0),
+                        r["reveals"].as_str().unwrap_or("?")
+                    );
+                }
+            }
             Ok(())
         }
     }

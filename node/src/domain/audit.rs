@@ -1,6 +1,12 @@
 //! The audit log: every share (which fields went to whom), policy change, partnership change and
 //! rejected incoming change, with the peer and the reason. Entries are appended inside the same
 //! write transaction as the action they describe, so the log never disagrees with the data.
+//!
+//! Every entry names its actor: the signed-in user or the API token (with its role) whose request
+//! caused it, "partner node X" for a change that arrived from a partner, or "this node" for the
+//! node's own background work. The HTTP layer sets the actor for the request's task
+//! ([`acting_as`]); work moved to a blocking thread carries it along ([`carry`]), so the
+//! functions that append entries need no extra parameter.
 
 pub use crate::store::shared::AuditKind;
 use crate::store::shared::{self, AuditEntry};
@@ -8,6 +14,69 @@ use crate::store::Store;
 use anyhow::Result;
 use redb::WriteTransaction;
 use serde_json::Value;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+tokio::task_local! {
+    /// The actor of the request this task serves.
+    static TASK_ACTOR: Arc<str>;
+}
+
+thread_local! {
+    /// The actor of the work this (blocking) thread runs now.
+    static THREAD_ACTOR: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+}
+
+/// Who acted, as an audit entry names it: `user 'ana' (admin)` or `token 'ci' (manager)`.
+pub fn actor_name(kind: &str, name: &str, role: &str) -> String {
+    format!("{kind} '{name}' ({role})")
+}
+
+/// Runs `fut` with `actor` as the actor of every audit entry it appends.
+pub async fn acting_as<F: std::future::Future>(actor: String, fut: F) -> F::Output {
+    TASK_ACTOR.scope(Arc::from(actor), fut).await
+}
+
+/// The actor set for the current thread or task, if any.
+pub fn current_actor() -> Option<Arc<str>> {
+    THREAD_ACTOR
+        .with(|a| a.borrow().clone())
+        .or_else(|| TASK_ACTOR.try_with(Arc::clone).ok())
+}
+
+/// Wraps `f` (about to run on another thread) so that it runs with the current actor.
+pub fn carry<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    let actor = current_actor();
+    move || {
+        let previous = THREAD_ACTOR.with(|a| a.replace(actor));
+        let out = f();
+        THREAD_ACTOR.with(|a| *a.borrow_mut() = previous);
+        out
+    }
+}
+
+/// Runs `f` on this thread with `actor` as the actor of every entry it appends.
+pub fn as_actor<T>(actor: String, f: impl FnOnce() -> T) -> T {
+    let previous = THREAD_ACTOR.with(|a| a.replace(Some(Arc::from(actor))));
+    let out = f();
+    THREAD_ACTOR.with(|a| *a.borrow_mut() = previous);
+    out
+}
+
+/// How an entry names a partner node whose message caused it: `partner node Acme (12D3…)`.
+pub fn partner_actor(store: &Store, peer: &str) -> String {
+    match shared::partner(store, peer).ok().flatten() {
+        Some(p) => format!("partner node {} ({peer})", p.name),
+        None => format!("partner node {peer}"),
+    }
+}
+
+/// The actor an entry names: the current one, else the node itself (background work).
+fn actor_for() -> String {
+    current_actor()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "this node".to_string())
+}
 
 /// Appends one entry inside `txn`.
 pub fn record_in(
@@ -25,6 +94,7 @@ pub fn record_in(
             at_ms,
             kind,
             peer: peer.map(str::to_string),
+            actor: Some(actor_for()),
             summary: summary.into(),
             details,
         },
@@ -54,6 +124,7 @@ pub fn to_json(entry: &AuditEntry) -> Value {
         "at_ms": entry.at_ms,
         "kind": entry.kind.as_str(),
         "peer": entry.peer,
+        "actor": entry.actor,
         "summary": entry.summary,
         "details": entry.details,
     })
@@ -102,6 +173,10 @@ mod tests {
             "rejected",
             "mapping",
             "registration",
+            "access",
+            "record",
+            "withdraw",
+            "erasure",
         ];
         assert_eq!(AuditKind::NAMES, names);
         for (kind, name) in AuditKind::ALL.iter().zip(names) {

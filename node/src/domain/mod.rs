@@ -2,6 +2,7 @@
 //! registrations, account mapping, people and tokens, events, webhooks and the audit log.
 
 pub mod audit;
+pub mod audit_export;
 pub mod auth;
 pub mod deals;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod mapping;
 pub mod notify;
 pub mod partners;
 pub mod peers;
+pub mod records;
 pub mod registrations;
 pub mod users;
 pub mod webhooks;

@@ -386,12 +386,16 @@ pub fn accept_join(
             ended_by_partner: false,
         };
         shared::put_partner_in(&txn, &record)?;
+        let mut summary = format!("{} joined as a partner", record.name);
+        if let Some(old) = previous_policy(store, joiner)? {
+            summary.push_str(&format!("; {old}"));
+        }
         audit::record_in(
             &txn,
             now_ms,
             AuditKind::Partner,
             Some(joiner),
-            format!("{} joined as a partner", record.name),
+            summary,
             serde_json::json!({"event": "joined", "name": record.name, "type": record.partner_type}),
         )?;
         txn.commit()?;
@@ -425,18 +429,37 @@ pub fn record_joined(
         removed_ms: None,
         ended_by_partner: false,
     };
+    let previous = previous_policy(store, &record.id)?;
     let txn = store.write()?;
     shared::put_partner_in(&txn, &record)?;
+    let mut summary = format!("joined {} as a partner", record.name);
+    if let Some(old) = &previous {
+        summary.push_str(&format!("; {old}"));
+    }
     audit::record_in(
         &txn,
         now_ms,
         AuditKind::Partner,
         Some(&record.id),
-        format!("joined {} as a partner", record.name),
+        summary,
         serde_json::json!({"event": "joined", "name": record.name, "type": record.partner_type}),
     )?;
     txn.commit()?;
     Ok(record)
+}
+
+/// What a partner that joins again finds: the policy this node kept for it from before, which
+/// applies again at once (`None` for a first partnership, or one that never had a policy).
+pub fn previous_policy(store: &Store, partner: &str) -> Result<Option<String>> {
+    let versions = shared::policy_versions(store, partner)?;
+    Ok(versions.last().map(|v| {
+        format!(
+            "the policy set for it before (version {}, set {} by {}) applies again: review it with `cosell policy show {partner}`",
+            v.version,
+            audit::rfc3339(v.at_ms),
+            v.by
+        )
+    }))
 }
 
 fn clean_name(name: &str, fallback: &str) -> String {

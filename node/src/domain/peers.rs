@@ -156,17 +156,25 @@ impl Peers {
         tokio::task::spawn_blocking(move || work(&store, &deals));
     }
 
+    /// [`Peers::blocking`] for work a partner's message caused: its audit entries name that
+    /// partner node as their actor.
+    fn blocking_from(&self, peer: String, work: impl FnOnce(&Store, &Deals) + Send + 'static) {
+        self.blocking(move |store, deals| {
+            audit::as_actor(audit::partner_actor(store, &peer), || work(store, deals))
+        });
+    }
+
     fn on_request(&self, request: PeerRequest) {
         let now = self.clock.now_ms();
         match request {
-            PeerRequest::Sync { peer, body, reply } => self.blocking(move |store, deals| {
+            PeerRequest::Sync { peer, body, reply } => self.blocking_from(peer.as_str().to_string(), move |store, deals| {
                 let _ = reply.send(serve_sync(deals, store, &peer, &body, now));
             }),
             PeerRequest::Answer {
                 peer,
                 response,
                 reply,
-            } => self.blocking(move |store, deals| {
+            } => self.blocking_from(peer.as_str().to_string(), move |store, deals| {
                 let _ = reply.send(follow_up(deals, store, &peer, &response, now));
             }),
             PeerRequest::Generate { peer, deals, reply } => {
@@ -189,7 +197,7 @@ impl Peers {
                 reply,
             } => {
                 let me = self.me.to_string();
-                self.blocking(move |store, deals| {
+                self.blocking_from(joiner.to_base58(), move |store, deals| {
                     let _ = reply.send(decide_join(store, deals, &me, &joiner, &body, now));
                 })
             }
@@ -197,10 +205,17 @@ impl Peers {
                 EventKind::PartnerJoined,
                 serde_json::json!({"id": peer.to_base58(), "name": name}),
             ),
-            PeerRequest::PartnerEnded { peer, reply } => self.blocking(move |store, _| {
+            PeerRequest::PartnerEnded { peer, reply } => self.blocking_from(peer.to_base58(), move |store, deals| {
                 let id = peer.to_base58();
                 let name = match partners::ended_by_partner(store, &id, now) {
-                    Ok(record) => record.map(|r| r.name),
+                    Ok(record) => {
+                        if let (Some(_), Ok(node)) = (&record, NodeId::parse(&id)) {
+                            if let Err(e) = crate::domain::registrations::audit_lapsed(deals, &node, now) {
+                                tracing::error!(error = %format!("{e:#}"), "cannot audit lapsed registrations");
+                            }
+                        }
+                        record.map(|r| r.name)
+                    }
                     Err(e) => {
                         tracing::error!(error = %format!("{e:#}"), "cannot record an ended partnership");
                         None
@@ -225,7 +240,7 @@ impl Peers {
                 let Ok(node) = NodeId::parse(&peer.to_base58()) else {
                     return;
                 };
-                self.blocking(move |store, _| audit_bad_message(store, &node, &why, now));
+                self.blocking_from(peer.to_base58(), move |store, _| audit_bad_message(store, &node, &why, now));
             }
         }
     }
@@ -287,6 +302,19 @@ fn audit_bad_message(store: &Store, peer: &NodeId, why: &str, now_ms: u64) {
     );
 }
 
+/// After a peer's changes were stored: withdrawals that arrived replace their documents by
+/// tombstones (and are no longer offered on), and the origin finishes the withdrawals its
+/// partners have now all acknowledged.
+fn after_receive(engine: &Deals, changed: &mut Vec<protocol::deal::DealId>, now_ms: u64) {
+    match engine.apply_withdrawals(changed, now_ms) {
+        Ok(gone) => changed.retain(|d| !gone.contains(d)),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot apply a withdrawal"),
+    }
+    if let Err(e) = engine.finish_withdrawals(now_ms) {
+        tracing::error!(error = %format!("{e:#}"), "cannot finish a withdrawal");
+    }
+}
+
 /// Answers a partner's sync request (`body`, after the kind byte): stores what it carries, then
 /// returns the response frame and the deals that changed.
 fn serve_sync(
@@ -306,8 +334,14 @@ fn serve_sync(
             };
         }
     };
+    // A withdrawn deal is gone here: what a peer still sends of it is not stored again.
+    let messages: Vec<_> = messages
+        .into_iter()
+        .filter(|m| !engine.is_gone(m.deal))
+        .collect();
     match engine.receive(node, messages, now_ms) {
-        Ok(received) => {
+        Ok(mut received) => {
+            after_receive(engine, &mut received.changed, now_ms);
             let (reply, dropped) = net::wire::cap_reply(received.reply, net::REPLY_BYTES_MAX);
             if !dropped.is_empty() {
                 engine.forget(node, &dropped);
@@ -354,10 +388,15 @@ fn follow_up(
             Vec::new()
         }
     };
+    let messages: Vec<_> = messages
+        .into_iter()
+        .filter(|m| !engine.is_gone(m.deal))
+        .collect();
     let mut out = SyncFollowUp::default();
     if !messages.is_empty() {
         match engine.receive(node, messages, now_ms) {
-            Ok(received) => {
+            Ok(mut received) => {
+                after_receive(engine, &mut received.changed, now_ms);
                 out.messages = received.reply;
                 out.changed = received.changed;
             }

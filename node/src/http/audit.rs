@@ -17,6 +17,76 @@ query_params! {
     }
 }
 
+query_params! {
+    /// The period of `GET /api/v1/audit/export`.
+    pub struct ExportQuery {
+        from: Option<String> = Takes::Text, "First day (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ) exported; default: the first entry";
+        to: Option<String> = Takes::Text, "Last day (YYYY-MM-DD, inclusive) or UTC time exported; default: now";
+    }
+}
+
+/// `GET /api/v1/audit/export`: the entries of a period as a hash-chained file whose head the
+/// node key signs (`text/plain`; format in SECURITY.md, checked offline by
+/// `cosell audit verify`).
+pub async fn export(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Params(q): Params<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use crate::domain::audit_export;
+    caller.require(Role::Viewer)?;
+    let time = |name: &'static str, v: Option<&str>, end: bool, default: u64| match v
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => Ok(default),
+        Some(v) => audit_export::parse_time(v, end).map_err(|m| super::query::bad(name, m)),
+    };
+    let now = crate::clock::now_ms();
+    let from = time("from", q.from.as_deref(), false, 0)?;
+    let to = time("to", q.to.as_deref(), true, now)?;
+    if from > to {
+        return Err(super::query::bad(
+            "from",
+            "the period starts after it ends".to_string(),
+        ));
+    }
+    let text = blocking(move || {
+        let mut entries = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let page = crate::store::shared::audit_page(&state.store, cursor, 1000)?;
+            let done = page.len() < 1000;
+            for entry in page {
+                cursor = entry.seq;
+                if (from..=to).contains(&entry.at_ms) {
+                    entries.push(entry);
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        let deals = &state.network.deals;
+        let secret = deals.signer().key().secret_bytes();
+        Ok(audit_export::write(
+            &entries,
+            &state.node.id,
+            &state.node.name,
+            &secret,
+            (from, to),
+            now,
+        ))
+    })
+    .await?;
+    Ok(axum::response::IntoResponse::into_response((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        text,
+    )))
+}
+
 /// Every kind of audit entry, by name.
 const KINDS: &[&str] = AuditKind::NAMES;
 

@@ -16,8 +16,9 @@ use protocol::records::Stage;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-fn parse_id(id: &str) -> Result<DealId, ApiError> {
-    DealId::parse(id.trim()).map_err(|_| ApiError::not_found(format!("no deal with id {id}")))
+/// The deal `id` names: its full id or a unique prefix.
+fn parse_id(state: &AppState, id: &str) -> Result<DealId, ApiError> {
+    Ok(state.network.deals.resolve_id(id, false)?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,7 +148,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let deal = parse_id(&id)?;
+    let deal = parse_id(&state, &id)?;
     let deals = state.network.deals.clone();
     let view = blocking(move || Ok(deals.view(deal, true)?)).await?;
     view.map(Json)
@@ -177,7 +178,7 @@ pub async fn patch(
     body: Result<Json<PatchBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let deal = parse_id(&id)?;
+    let deal = parse_id(&state, &id)?;
     let Json(body) = body?;
     let stage = body
         .stage
@@ -221,7 +222,7 @@ async fn respond(
     accept: bool,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let deal = parse_id(&id)?;
+    let deal = parse_id(&state, &id)?;
     let deals = state.network.deals.clone();
     let (changed, view) = blocking(move || {
         let now = now_ms();
@@ -248,6 +249,9 @@ pub struct LinkBody {
     opportunity_id: Option<String>,
     #[serde(default)]
     create: bool,
+    /// Link an opportunity on another account than the deal's.
+    #[serde(default)]
+    force: bool,
 }
 
 pub async fn link(
@@ -257,11 +261,17 @@ pub async fn link(
     body: Result<Json<LinkBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let deal = parse_id(&id)?;
+    let deal = parse_id(&state, &id)?;
     let Json(body) = body?;
     let deals = state.network.deals.clone();
     let view = blocking(move || {
-        deals.link(deal, body.opportunity_id.as_deref(), body.create, now_ms())?;
+        deals.link(
+            deal,
+            body.opportunity_id.as_deref(),
+            body.create,
+            body.force,
+            now_ms(),
+        )?;
         Ok(deals.view(deal, true)?.unwrap_or(Value::Null))
     })
     .await?;
@@ -285,7 +295,7 @@ pub async fn propose_attribution(
     body: Result<Json<AttributionBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let deal = parse_id(&id)?;
+    let deal = parse_id(&state, &id)?;
     let Json(body) = body?;
     let deals = state.network.deals.clone();
     let view = blocking(move || {
@@ -312,7 +322,7 @@ pub async fn accept_attribution(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let deal = parse_id(&id)?;
+    let deal = parse_id(&state, &id)?;
     // No body means "the only proposal"; anything else must be the JSON object.
     let body: AcceptAttributionBody = super::records::optional_object(&body)?.unwrap_or_default();
     let deals = state.network.deals.clone();
@@ -339,4 +349,208 @@ pub async fn decline(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     respond(state, caller, id, false).await
+}
+
+/// `POST /deals/{id}/reinvite`: `{"partner"}` — invite a partner again after its invitation
+/// expired or it declined (a new deal from the same opportunity; origin only).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReinviteBody {
+    partner: String,
+}
+
+pub async fn reinvite(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<ReinviteBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&state, &id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
+    let (ids, view) = blocking(move || {
+        let new = deals.reinvite(deal, &body.partner, now_ms())?;
+        let view = deals.view(new, true)?.unwrap_or(Value::Null);
+        Ok((deals.with_invitations(new), view))
+    })
+    .await?;
+    state.network.handle.sync(ids).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Most items one bulk request names.
+pub const BULK_MAX: usize = 5000;
+
+/// `POST /inbox/accept` and `/inbox/decline`: `{"deals": [ids…]}` or `{"all": true}` (every
+/// invitation still waiting for an answer).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRespondBody {
+    #[serde(default)]
+    deals: Vec<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+pub async fn bulk_accept(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<BulkRespondBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    bulk_respond(state, caller, body, true).await
+}
+
+pub async fn bulk_decline(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<BulkRespondBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    bulk_respond(state, caller, body, false).await
+}
+
+/// Answers many invitations in one request: each on its own (one that fails is named with its
+/// reason; the others still count), every changed document offered to partners once at the end.
+async fn bulk_respond(
+    state: AppState,
+    caller: Caller,
+    body: Result<Json<BulkRespondBody>, JsonRejection>,
+    accept: bool,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let Json(body) = body?;
+    if body.all != body.deals.is_empty() {
+        return Err(DealsError::fields(vec![(
+            "deals",
+            "name the deals ({\"deals\": [ids…]}) or ask for every waiting invitation ({\"all\": true}), one of the two".into(),
+        )])
+        .into());
+    }
+    if body.deals.len() > BULK_MAX {
+        return Err(DealsError::fields(vec![(
+            "deals",
+            format!("{} deals; at most {BULK_MAX} per request", body.deals.len()),
+        )])
+        .into());
+    }
+    let deals = state.network.deals.clone();
+    let (changed, results) = blocking(move || {
+        let now = now_ms();
+        let wanted: Vec<String> = if body.all {
+            crate::domain::inbox::list(&deals, Some("invited"), now)
+                .into_iter()
+                .filter_map(|i| i["deal_id"].as_str().map(str::to_string))
+                .collect()
+        } else {
+            body.deals
+        };
+        let mut changed = Vec::new();
+        let mut results = Vec::with_capacity(wanted.len());
+        for text in wanted {
+            let outcome = deals
+                .resolve_id(&text, false)
+                .and_then(|deal| deals.respond(deal, accept, now).map(|c| (deal, c)));
+            match outcome {
+                Ok((deal, c)) => {
+                    changed.extend(c);
+                    results.push(json!({"deal": deal.to_string(), "ok": true}));
+                }
+                Err(e) => results.push(json!({"deal": text, "ok": false, "error": e.to_string()})),
+            }
+        }
+        Ok((changed, results))
+    })
+    .await?;
+    state.network.handle.sync(changed).await?;
+    let failed = results.iter().filter(|r| r["ok"] == false).count();
+    Ok(Json(json!({
+        "answered": results.len() - failed,
+        "failed": failed,
+        "results": results,
+    })))
+}
+
+/// `POST /deals/bulk`: `{"opportunity_ids": [ids…], "partners": [P…], "role"}` — one deal per
+/// opportunity, each under its own policy check; one that cannot be shared is named with its
+/// reason and the others are still shared.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkShareBody {
+    opportunity_ids: Vec<String>,
+    partners: Vec<String>,
+    role: Option<String>,
+}
+
+pub async fn bulk_share(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<BulkShareBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let Json(body) = body?;
+    let role = match body.role.as_deref() {
+        None => DealRole::Vendor,
+        Some(r) => DealRole::parse(r)
+            .map_err(|e| ApiError::from(DealsError::fields(vec![("role", e.to_string())])))?,
+    };
+    if body.opportunity_ids.is_empty() || body.opportunity_ids.len() > BULK_MAX {
+        return Err(DealsError::fields(vec![(
+            "opportunity_ids",
+            format!("name 1 to {BULK_MAX} opportunities"),
+        )])
+        .into());
+    }
+    let deals = state.network.deals.clone();
+    let (ids, results) = blocking(move || {
+        let now = now_ms();
+        let mut ids = Vec::new();
+        let mut results = Vec::with_capacity(body.opportunity_ids.len());
+        for opp in body.opportunity_ids {
+            match deals.share(&opp, &body.partners, role, now) {
+                Ok(deal) => {
+                    ids.extend(deals.with_invitations(deal));
+                    results
+                        .push(json!({"opportunity_id": opp, "ok": true, "deal": deal.to_string()}));
+                }
+                Err(e) => results
+                    .push(json!({"opportunity_id": opp, "ok": false, "error": e.to_string()})),
+            }
+        }
+        Ok((ids, results))
+    })
+    .await?;
+    state.network.handle.sync(ids).await?;
+    let failed = results.iter().filter(|r| r["ok"] == false).count();
+    Ok(Json(json!({
+        "shared": results.len() - failed,
+        "failed": failed,
+        "results": results,
+    })))
+}
+
+/// `POST /deals/{id}/withdraw`: `{"reason"}` — the origin withdraws a deal; every participant
+/// keeps only who withdrew it, when and why.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    reason: String,
+}
+
+pub async fn withdraw(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<WithdrawBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deal = parse_id(&state, &id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
+    let (ids, view) = blocking(move || {
+        let ids = deals.withdraw(deal, &body.reason, now_ms())?;
+        Ok((ids, deals.view(deal, false)?.unwrap_or(Value::Null)))
+    })
+    .await?;
+    state.network.handle.sync(ids).await?;
+    Ok(Json(view))
 }

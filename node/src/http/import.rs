@@ -162,7 +162,7 @@ async fn run(
     // The import, then (when it matched stored records) the deals shared from them, in one
     // call; an import that succeeded is reported (log, metrics, `import.completed`) before its
     // deals follow.
-    let outcome = tokio::task::spawn_blocking(move || {
+    let outcome = tokio::task::spawn_blocking(crate::domain::audit::carry(move || {
         deals.write_records(|store| {
             let reader = ChannelReader {
                 rx,
@@ -191,7 +191,7 @@ async fn run(
             let matched = summary.updated > 0;
             Ok((summary, RecordWrite::Bulk { matched }))
         })
-    })
+    }))
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
     forward.abort();
@@ -203,7 +203,7 @@ async fn run(
         Err(ImportFailure::Rows { errors, bad_rows }) => {
             let details = errors
                 .iter()
-                .map(|e| json!({"row": e.row, "line": e.line, "column": e.column, "message": e.message}))
+                .map(|e| json!({"row": e.row, "line": e.line, "column": e.column, "message": protocol::records::cut_long_values(&e.message)}))
                 .collect();
             let noun = if bad_rows == 1 { "row is" } else { "rows are" };
             Err(ApiError::unprocessable(

@@ -92,6 +92,8 @@ pub struct Caller {
     pub username: Option<String>,
     /// The session's CSRF token, for a browser session.
     pub csrf_token: Option<String>,
+    /// Who the caller is, as audit entries name it: `user 'ana' (admin)`, `token 'ci' (admin)`.
+    pub actor: String,
 }
 
 impl Caller {
@@ -109,7 +111,7 @@ impl Caller {
     }
 }
 
-fn role_name(role: Role) -> &'static str {
+pub(crate) fn role_name(role: Role) -> &'static str {
     match role {
         Role::Viewer => "viewer",
         Role::Manager => "manager",
@@ -131,7 +133,9 @@ pub fn router(
         )
         .route(
             "/accounts/{id}",
-            get(records::get_account).patch(records::patch_account),
+            get(records::get_account)
+                .patch(records::patch_account)
+                .delete(records::delete_account),
         )
         .route(
             "/opportunities",
@@ -139,7 +143,9 @@ pub fn router(
         )
         .route(
             "/opportunities/{id}",
-            get(records::get_opportunity).patch(records::patch_opportunity),
+            get(records::get_opportunity)
+                .patch(records::patch_opportunity)
+                .delete(records::delete_opportunity),
         )
         .route(
             "/import/accounts",
@@ -174,6 +180,11 @@ pub fn router(
         )
         .route("/deals", get(deals::list).post(deals::share))
         .route("/deals/{id}", get(deals::get).patch(deals::patch))
+        .route("/deals/bulk", post(deals::bulk_share))
+        .route("/deals/{id}/reinvite", post(deals::reinvite))
+        .route("/deals/{id}/withdraw", post(deals::withdraw))
+        .route("/inbox/accept", post(deals::bulk_accept))
+        .route("/inbox/decline", post(deals::bulk_decline))
         .route("/deals/{id}/accept", post(deals::accept))
         .route("/deals/{id}/decline", post(deals::decline))
         .route("/deals/{id}/link", post(deals::link))
@@ -200,6 +211,7 @@ pub fn router(
         .route("/registrations/{id}/approve", post(registrations::approve))
         .route("/registrations/{id}/reject", post(registrations::reject))
         .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", delete(webhooks::delete))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
@@ -288,6 +300,11 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                     role: record.role,
                     username: None,
                     csrf_token: None,
+                    actor: crate::domain::audit::actor_name(
+                        "token",
+                        &record.name,
+                        role_name(record.role),
+                    ),
                 }),
                 None => Err(ApiError::unauthorized("the bearer token is not valid")),
             });
@@ -310,6 +327,11 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         }
         Ok(Ok(Caller {
             role: session.role,
+            actor: crate::domain::audit::actor_name(
+                "user",
+                &session.username,
+                role_name(session.role),
+            ),
             username: Some(session.username),
             csrf_token: Some(session.csrf_token),
         }))
@@ -317,8 +339,9 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     .await;
     match found {
         Ok(Ok(Ok(caller))) => {
+            let actor = caller.actor.clone();
             req.extensions_mut().insert(caller);
-            next.run(req).await
+            crate::domain::audit::acting_as(actor, next.run(req)).await
         }
         Ok(Ok(Err(refused))) => refused.into_response(),
         Ok(Err(e)) => ApiError::internal(e).into_response(),
@@ -359,7 +382,7 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    tokio::task::spawn_blocking(crate::domain::audit::carry(f))
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?
 }

@@ -246,11 +246,15 @@ pub async fn join(
         EventKind::PartnerJoined,
         json!({"id": record.id, "name": record.name}),
     );
-    Ok(Json(partner_json(
-        &record,
-        true,
-        "none (nothing shared)".into(),
-    )))
+    let st = state.clone();
+    let id = record.id.clone();
+    let previous = blocking(move || Ok(partners::previous_policy(&st.store, &id)?)).await?;
+    let mut answer = partner_json(&record, true, "none (nothing shared)".into());
+    if let Some(old) = previous {
+        answer["policy"] = json!("the policy set before applies again");
+        answer["previous_policy"] = json!(old);
+    }
+    Ok(Json(answer))
 }
 
 /// The error for a join the inviter refused: 410 when the invite itself is spent (used, expired
@@ -299,7 +303,11 @@ pub async fn remove(
     // relaying those deals to it and taking its changes.
     if let Ok(node) = protocol::identity::NodeId::parse(&record.id) {
         let deals = state.network.deals.clone();
-        let ended = blocking(move || Ok(deals.end_participation(&node, now_ms())?)).await?;
+        let ended = blocking(move || {
+            crate::domain::registrations::audit_lapsed(&deals, &node, now_ms())?;
+            Ok(deals.end_participation(&node, now_ms())?)
+        })
+        .await?;
         state.network.handle.sync(ended).await?;
     }
     state.events.publish(

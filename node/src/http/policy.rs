@@ -124,6 +124,7 @@ pub fn preview_json(
             "withheld_items": withheld,
         }));
     }
+    let mapping = crate::domain::mapping::mapping_preview(store, policy)?;
     let mut total = policy::Preview::default();
     store.for_each_opportunity_with_account(|opp, account| {
         let page_left = limit.saturating_sub(total.items.len());
@@ -148,6 +149,7 @@ pub fn preview_json(
         "items": total.items,
         "opportunity_ids": total.opportunity_ids,
         "withheld_items": total.withheld_items,
+        "mapping": mapping,
     }))
 }
 

@@ -130,6 +130,66 @@ pub async fn get_opportunity(
     }
 }
 
+/// `DELETE /api/v1/accounts/{id}`: refused (409) while opportunities name the account.
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let deals = state.network.deals.clone();
+    let now = crate::clock::now_ms();
+    let answer =
+        blocking(move || Ok(crate::domain::records::delete_account(&deals, &id, now)?)).await?;
+    Ok(Json(answer))
+}
+
+crate::http::query::query_params! {
+    /// `DELETE /api/v1/opportunities/{id}`.
+    pub struct DeleteOpportunityQuery {
+        withdraw: Option<String> = crate::http::query::Takes::OneOf(&["true", "false"]), "true: withdraw the deals shared from it first";
+    }
+}
+
+/// `DELETE /api/v1/opportunities/{id}[?withdraw=true]`: refused (409, naming them) while deals
+/// shared from it hold its content at partners; `withdraw=true` withdraws them first.
+pub async fn delete_opportunity(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    crate::http::query::Params(q): crate::http::query::Params<DeleteOpportunityQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let withdraw = match q.withdraw.as_deref() {
+        None | Some("") | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(crate::http::query::bad(
+                "withdraw",
+                format!("'{other}' is not true or false"),
+            ))
+        }
+    };
+    let deals = state.network.deals.clone();
+    let now = crate::clock::now_ms();
+    let (answer, to_sync) = blocking(move || {
+        let mut withdrawn = Vec::new();
+        let mut to_sync = Vec::new();
+        if withdraw {
+            for (deal, _) in crate::domain::records::live_deals_of(&deals, &id)? {
+                to_sync.extend(deals.withdraw(deal, "its opportunity was deleted", now)?);
+                withdrawn.push(deal.to_string());
+            }
+        }
+        let mut answer = crate::domain::records::delete_opportunity(&deals, &id, now)?;
+        answer["withdrawn_deals"] = json!(withdrawn);
+        Ok((answer, to_sync))
+    })
+    .await?;
+    state.network.handle.sync(to_sync).await?;
+    Ok(Json(answer))
+}
+
 /// Collects field errors so one answer names all of them.
 #[derive(Default)]
 struct Problems(Vec<Value>);

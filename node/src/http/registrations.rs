@@ -73,9 +73,9 @@ mod body {
     }
 }
 
-fn parse_id(id: &str) -> Result<DealId, ApiError> {
-    DealId::parse(id.trim())
-        .map_err(|_| ApiError::not_found(format!("no registration with id {id}")))
+/// The registration `id` names: its full id or a unique prefix.
+fn parse_id(state: &AppState, id: &str) -> Result<DealId, ApiError> {
+    Ok(state.network.deals.resolve_id(id, true)?)
 }
 
 pub async fn submit(
@@ -133,7 +133,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let rid = parse_id(&id)?;
+    let rid = parse_id(&state, &id)?;
     let deals = state.network.deals.clone();
     let view = blocking(move || Ok(registrations::get(&deals, rid, now_ms())?)).await?;
     view.map(Json)
@@ -146,7 +146,7 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let rid = parse_id(&id)?;
+    let rid = parse_id(&state, &id)?;
     let deals = state.network.deals.clone();
     let view = blocking(move || Ok(registrations::approve(&deals, rid, now_ms())?)).await?;
     state.network.handle.sync(vec![rid]).await?;
@@ -166,7 +166,7 @@ pub async fn reject(
     body: Result<Json<RejectBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let rid = parse_id(&id)?;
+    let rid = parse_id(&state, &id)?;
     let Json(body) = body?;
     let deals = state.network.deals.clone();
     let view =
@@ -184,7 +184,7 @@ pub async fn change(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let rid = parse_id(&id)?;
+    let rid = parse_id(&state, &id)?;
     let Json(body) = body?;
     let Value::Object(body) = body else {
         return Err(ApiError::unprocessable(

@@ -117,12 +117,27 @@ pub async fn sign_in(
         return Ok(response);
     }
     let now = crate::clock::now_ms();
+    let store = state.store.clone();
     let result =
         blocking(move || Ok(users::sign_in(&state.store, &c.username, &c.password, now)?)).await?;
     let Some((id, session)) = result else {
         return Err(ApiError::unauthorized("wrong username or password"));
     };
     limiter.succeeded(&keys);
+    let actor =
+        crate::domain::audit::actor_name("user", &session.username, super::role_name(session.role));
+    let who = session.username.clone();
+    blocking(move || {
+        crate::domain::audit::as_actor(actor, || {
+            access_audit(
+                &store,
+                now,
+                format!("{who} signed in"),
+                json!({"event": "sign_in", "username": who}),
+            )
+        })
+    })
+    .await?;
     let mut response = Json(json!({
         "username": session.username, "role": session.role, "csrf_token": session.csrf_token,
         "expires_at_ms": session.expires_at_ms,
@@ -196,8 +211,19 @@ pub async fn create_user(
     }
     let now = crate::clock::now_ms();
     let user = blocking(move || {
-        users::create_user(&state.store, &new.username, &new.password, new.role, now)
-            .map_err(|e| ApiError::conflict(e.to_string()))
+        let user = users::create_user(&state.store, &new.username, &new.password, new.role, now)
+            .map_err(|e| ApiError::conflict(e.to_string()))?;
+        access_audit(
+            &state.store,
+            now,
+            format!(
+                "created user {} ({})",
+                user.username,
+                super::role_name(user.role)
+            ),
+            json!({"event": "user_created", "username": user.username, "role": user.role}),
+        )?;
+        Ok(user)
     })
     .await?;
     Ok((
@@ -214,8 +240,20 @@ pub async fn delete_user(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let (existed, name) =
-        blocking(move || Ok((users::delete_user(&state.store, &name)?, name))).await?;
+    let now = crate::clock::now_ms();
+    let (existed, name) = blocking(move || {
+        let existed = users::delete_user(&state.store, &name)?;
+        if existed {
+            access_audit(
+                &state.store,
+                now,
+                format!("deleted user {name}"),
+                json!({"event": "user_deleted", "username": name}),
+            )?;
+        }
+        Ok((existed, name))
+    })
+    .await?;
     if existed {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -247,8 +285,18 @@ pub async fn create_api_token(
     }
     let now = crate::clock::now_ms();
     let role = new.role;
-    let token =
-        blocking(move || Ok(create_token(&state.store, new.name.trim(), role, now)?)).await?;
+    let token = blocking(move || {
+        let name = new.name.trim();
+        let token = create_token(&state.store, name, role, now)?;
+        access_audit(
+            &state.store,
+            now,
+            format!("created API token '{name}' ({})", super::role_name(role)),
+            json!({"event": "token_created", "name": name, "role": role}),
+        )?;
+        Ok(token)
+    })
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token.as_str(), "role": role})),
@@ -276,13 +324,50 @@ pub async fn revoke_api_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    match blocking(move || Ok(revoke_token(&state.store, &id)?)).await? {
+    let now = crate::clock::now_ms();
+    let revoked = blocking(move || {
+        let name = list_tokens(&state.store)?
+            .into_iter()
+            .find(|(t, _)| *t == id.trim())
+            .map(|(_, r)| r.name);
+        let outcome = revoke_token(&state.store, &id)?;
+        if outcome == Revoked::Done {
+            let name = name.unwrap_or_default();
+            access_audit(
+                &state.store,
+                now,
+                format!("revoked API token '{name}'"),
+                json!({"event": "token_revoked", "name": name, "id": id.trim()}),
+            )?;
+        }
+        Ok(outcome)
+    })
+    .await?;
+    match revoked {
         Revoked::Done => Ok(StatusCode::NO_CONTENT),
         Revoked::NotFound => Err(ApiError::not_found("no API token with that id")),
         Revoked::LastAdmin => Err(ApiError::conflict(
             "this is the last admin token; create another admin token before revoking it",
         )),
     }
+}
+
+/// Appends an `access` audit entry (its actor is the caller, set by the auth layer).
+fn access_audit(
+    store: &crate::store::Store,
+    now: u64,
+    summary: String,
+    details: Value,
+) -> Result<(), ApiError> {
+    crate::domain::audit::record(
+        store,
+        now,
+        crate::domain::audit::AuditKind::Access,
+        None,
+        summary,
+        details,
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1133,6 +1133,49 @@ impl<'txn> WriteTables<'txn> {
         Ok(())
     }
 
+    /// Removes an account and its index entries; `None` when there is none with that id. The
+    /// caller checks first that no opportunity names it.
+    pub fn delete_account(&mut self, id: &str) -> Result<Option<Account>> {
+        let Some(key) = id_key(id) else {
+            return Ok(None);
+        };
+        self.flush_accounts()?;
+        let Some(old) = get_account(&self.accounts, &key)? else {
+            return Ok(None);
+        };
+        if let Some(x) = &old.external_id {
+            self.accounts_by_external.remove(x.as_str())?;
+        }
+        if let Some(d) = &old.domain {
+            self.accounts_by_domain.remove((d.as_str(), &key))?;
+        }
+        self.accounts_by_name.remove((old.name.as_str(), &key))?;
+        self.accounts.remove(&key)?;
+        Ok(Some(old))
+    }
+
+    /// Removes an opportunity and its index entries; `None` when there is none with that id.
+    pub fn delete_opportunity(&mut self, id: &str) -> Result<Option<Opportunity>> {
+        let Some(key) = id_key(id) else {
+            return Ok(None);
+        };
+        self.flush_opportunities()?;
+        let Some(old) = get_opportunity(&self.opportunities, &key)? else {
+            return Ok(None);
+        };
+        if let Some(x) = &old.external_id {
+            self.opportunities_by_external.remove(x.as_str())?;
+        }
+        self.opportunities_by_stage
+            .remove(&stage_entry(codec::stage_code(old.stage), &key))?;
+        if let Some(account) = id_key(&old.account_id) {
+            self.opportunities_by_account
+                .remove(&pair_entry(&account, &key))?;
+        }
+        self.opportunities.remove(&key)?;
+        Ok(Some(old))
+    }
+
     /// Writes an opportunity and keeps its indexes in step.
     pub fn put_opportunity(&mut self, opp: &Opportunity) -> Result<Upsert> {
         opp.validate()

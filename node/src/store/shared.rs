@@ -7,7 +7,8 @@
 //! and sync states are stored as the protocol crate encodes them.
 
 use crate::store::tables::{
-    AUDIT, DEALS, DEALS_BY_OPPORTUNITY, DEAL_CHANGES, INVITES, PARTNERS, POLICIES, SYNC_STATES,
+    AUDIT, DEALS, DEALS_BY_OPPORTUNITY, DEAL_CHANGES, DEAL_KEYS, DEAL_TOMBSTONES, INVITES,
+    PARTNERS, POLICIES, SYNC_STATES,
 };
 use crate::store::Store;
 use anyhow::{Context, Result};
@@ -120,8 +121,26 @@ pub struct DealMeta {
     pub stored_ms: u64,
 }
 
+/// What stays of a withdrawn deal (table `deal_tombstones`, keyed by its id): who withdrew it,
+/// when, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// The origin's company name.
+    pub by: String,
+    /// The origin's node id.
+    pub by_node: String,
+    /// When the origin signed the withdrawal (ms since the epoch).
+    pub at_ms: u64,
+    /// The reason the origin gave.
+    pub why: String,
+    /// The deal this was an invitation to, for an invitation document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_deal: Option<String>,
+}
+
 /// The kind of an audit entry; stored and shown as its snake_case name (`share`, `share_update`,
-/// `policy`, `partner`, `rejected`, `mapping`, `registration`).
+/// `policy`, `partner`, `rejected`, `mapping`, `registration`, `access`, `record`, `withdraw`,
+/// `erasure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
@@ -137,8 +156,17 @@ pub enum AuditKind {
     Rejected,
     /// An account mapping run finished.
     Mapping,
-    /// A registration's terms changed after its vendor decided on them.
+    /// A registration was submitted, changed, approved, rejected, revoked or lapsed (and its
+    /// terms changed after its vendor decided on them).
     Registration,
+    /// A sign-in or sign-out, a user or API token made or removed.
+    Access,
+    /// A local record (account, opportunity) was deleted.
+    Record,
+    /// A deal was withdrawn by its origin.
+    Withdraw,
+    /// A person's data was erased.
+    Erasure,
 }
 
 impl AuditKind {
@@ -151,6 +179,10 @@ impl AuditKind {
         AuditKind::Rejected,
         AuditKind::Mapping,
         AuditKind::Registration,
+        AuditKind::Access,
+        AuditKind::Record,
+        AuditKind::Withdraw,
+        AuditKind::Erasure,
     ];
 
     /// The names of [`AuditKind::ALL`], in the same order.
@@ -162,6 +194,10 @@ impl AuditKind {
         AuditKind::Rejected.as_str(),
         AuditKind::Mapping.as_str(),
         AuditKind::Registration.as_str(),
+        AuditKind::Access.as_str(),
+        AuditKind::Record.as_str(),
+        AuditKind::Withdraw.as_str(),
+        AuditKind::Erasure.as_str(),
     ];
 
     /// The kind's name, as stored and as the API shows it.
@@ -174,6 +210,10 @@ impl AuditKind {
             AuditKind::Rejected => "rejected",
             AuditKind::Mapping => "mapping",
             AuditKind::Registration => "registration",
+            AuditKind::Access => "access",
+            AuditKind::Record => "record",
+            AuditKind::Withdraw => "withdraw",
+            AuditKind::Erasure => "erasure",
         }
     }
 
@@ -201,6 +241,10 @@ pub struct AuditEntry {
     /// The partner concerned, if one.
     #[serde(default)]
     pub peer: Option<String>,
+    /// Who acted: `user 'ana' (admin)`, `token 'ci' (manager)`, `partner node X` or `this node`
+    /// (entries written before actors were recorded have none).
+    #[serde(default)]
+    pub actor: Option<String>,
     /// One sentence for people.
     pub summary: String,
     /// Structured details.
@@ -444,31 +488,212 @@ pub fn deals_of_opportunity(store: &Store, opportunity_id: &str) -> Result<Vec<S
     Ok(out)
 }
 
-/// Every stored envelope of one deal.
+/// Every stored envelope of one deal (decrypted).
 pub fn deal_changes(store: &Store, deal: &str) -> Result<Vec<Vec<u8>>> {
     let txn = store.read()?;
     let table = txn.open_table(DEAL_CHANGES)?;
+    let key = crate::store::open_table_if_exists(&txn, DEAL_KEYS)?
+        .map(|keys| keys.get(deal).map(|v| v.map(|v| v.value().to_vec())))
+        .transpose()?
+        .flatten();
     let mut out = Vec::new();
     for entry in table.range((deal, "")..)? {
         let (k, v) = entry?;
-        if k.value().0 != deal {
+        let (d, hash) = k.value();
+        if d != deal {
             break;
         }
-        out.push(v.value().to_vec());
+        out.push(at_rest::open(key.as_deref(), deal, hash, v.value())?);
     }
     Ok(out)
 }
 
-/// Writes one envelope inside `txn`.
+/// Every stored change of every deal, decrypted, as (deal id, envelope bytes): for
+/// `cosell debug stored-changes`, which lets tests look for text in what is stored as they
+/// look for it in the files (the files hold it encrypted).
+pub fn all_changes(store: &Store) -> Result<Vec<(String, Vec<u8>)>> {
+    let deals: Vec<String> = {
+        let txn = store.read()?;
+        let table = txn.open_table(DEAL_CHANGES)?;
+        let mut ids: Vec<String> = Vec::new();
+        for entry in table.range::<(&str, &str)>(..)? {
+            let (k, _) = entry?;
+            let d = k.value().0;
+            if ids.last().map(String::as_str) != Some(d) {
+                ids.push(d.to_string());
+            }
+        }
+        ids
+    };
+    let mut out = Vec::new();
+    for d in deals {
+        for bytes in deal_changes(store, &d)? {
+            out.push((d.clone(), bytes));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes one envelope inside `txn`, encrypted with the deal's key (made on its first change).
 pub fn put_change_in(
     txn: &WriteTransaction,
     deal: &str,
     hash: &str,
     envelope: &[u8],
 ) -> Result<()> {
+    let key = {
+        let mut keys = txn.open_table(DEAL_KEYS)?;
+        let found = keys.get(deal)?.map(|v| v.value().to_vec());
+        match found {
+            Some(k) => k,
+            None => {
+                let k = at_rest::new_key();
+                keys.insert(deal, k.as_slice())?;
+                k.to_vec()
+            }
+        }
+    };
+    let sealed = at_rest::seal(&key, deal, hash, envelope)?;
     txn.open_table(DEAL_CHANGES)?
-        .insert((deal, hash), envelope)?;
+        .insert((deal, hash), sealed.as_slice())?;
     Ok(())
+}
+
+/// The tombstone of a withdrawn deal (or invitation), if it was withdrawn.
+pub fn tombstone(store: &Store, deal: &str) -> Result<Option<Tombstone>> {
+    let txn = store.read()?;
+    let Some(table) = crate::store::open_table_if_exists(&txn, DEAL_TOMBSTONES)? else {
+        return Ok(None);
+    };
+    let v = table.get(deal)?.map(|v| decode(v.value())).transpose();
+    v
+}
+
+/// Every tombstone, as (document id, tombstone).
+pub fn tombstones(store: &Store) -> Result<Vec<(String, Tombstone)>> {
+    let txn = store.read()?;
+    let Some(table) = crate::store::open_table_if_exists(&txn, DEAL_TOMBSTONES)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in table.range::<&str>(..)? {
+        let (k, v) = entry?;
+        out.push((k.value().to_string(), decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// Replaces a document by its tombstone inside `txn`: its content goes ([`forget_deal_in`]),
+/// its metadata row too, and the tombstone stays.
+pub fn put_tombstone_in(txn: &WriteTransaction, deal: &str, tomb: &Tombstone) -> Result<()> {
+    forget_deal_in(txn, deal)?;
+    txn.open_table(DEALS)?.remove(deal)?;
+    let bytes = serde_json::to_vec(tomb)?;
+    txn.open_table(DEAL_TOMBSTONES)?
+        .insert(deal, bytes.as_slice())?;
+    Ok(())
+}
+
+/// Drops everything this node holds of a deal's content inside `txn`: its key, its changes and
+/// its peers' sync states (what a withdrawal or an erasure leaves is its [`DealMeta`]).
+pub fn forget_deal_in(txn: &WriteTransaction, deal: &str) -> Result<()> {
+    txn.open_table(DEAL_KEYS)?.remove(deal)?;
+    let mut changes = txn.open_table(DEAL_CHANGES)?;
+    let hashes: Vec<String> = changes
+        .range((deal, "")..)?
+        .map_while(|e| {
+            e.ok().and_then(|(k, _)| {
+                let (d, h) = k.value();
+                (d == deal).then(|| h.to_string())
+            })
+        })
+        .collect();
+    for h in &hashes {
+        changes.remove((deal, h.as_str()))?;
+    }
+    let mut states = txn.open_table(SYNC_STATES)?;
+    let peers: Vec<String> = states
+        .range((deal, "")..)?
+        .map_while(|e| {
+            e.ok().and_then(|(k, _)| {
+                let (d, p) = k.value();
+                (d == deal).then(|| p.to_string())
+            })
+        })
+        .collect();
+    for p in &peers {
+        states.remove((deal, p.as_str()))?;
+    }
+    Ok(())
+}
+
+/// Encryption of stored deal changes with a per-deal key (XChaCha20-Poly1305, the deal id and
+/// change hash as associated data): deleting the key makes what the file still holds of the
+/// deal unreadable.
+mod at_rest {
+    use anyhow::{anyhow, Result};
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+    const MAGIC: &[u8; 4] = b"CSE1";
+    const NONCE: usize = 24;
+
+    pub(super) fn new_key() -> [u8; 32] {
+        let mut k = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+        k
+    }
+
+    fn cipher(key: &[u8]) -> Result<XChaCha20Poly1305> {
+        XChaCha20Poly1305::new_from_slice(key).map_err(|_| anyhow!("a stored deal key is corrupt"))
+    }
+
+    pub(super) fn seal(key: &[u8], deal: &str, hash: &str, plain: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+        let aad = format!("{deal}/{hash}");
+        let sealed = cipher(key)?
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plain,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| anyhow!("cannot encrypt a deal change"))?;
+        let mut out = Vec::with_capacity(4 + NONCE + sealed.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    pub(super) fn open(
+        key: Option<&[u8]>,
+        deal: &str,
+        hash: &str,
+        stored: &[u8],
+    ) -> Result<Vec<u8>> {
+        let Some(rest) = stored.strip_prefix(MAGIC.as_slice()) else {
+            // Written before changes were encrypted.
+            return Ok(stored.to_vec());
+        };
+        let key = key.ok_or_else(|| anyhow!("deal {deal} has encrypted changes but no key"))?;
+        if rest.len() < NONCE {
+            return Err(anyhow!("a stored change of deal {deal} is cut short"));
+        }
+        let (nonce, sealed) = rest.split_at(NONCE);
+        let aad = format!("{deal}/{hash}");
+        cipher(key)?
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| anyhow!("a stored change of deal {deal} does not decrypt"))
+    }
 }
 
 /// A peer's stored sync state for a deal.

@@ -66,8 +66,16 @@ tables! {
     POLICIES: (&str, u64) => &[u8] = "partner_policies";
     /// Deal id (hex) → [`super::shared::DealMeta`] as JSON.
     DEALS: &str => &[u8] = "deals";
-    /// (deal id, change hash), both hex → the signed envelope's canonical bytes.
+    /// (deal id, change hash), both hex → the signed envelope's canonical bytes, encrypted with
+    /// the deal's key in [`DEAL_KEYS`] (`CSE1` ‖ nonce ‖ ciphertext; older rows are plain).
     DEAL_CHANGES: (&str, &str) => &[u8] = "deal_changes";
+    /// Deal id (hex) → the 32-byte key its stored changes are encrypted with. Deleting it when a
+    /// deal is withdrawn leaves no readable copy of the deal's content in the file, even in
+    /// pages redb freed but has not overwritten yet (SECURITY.md, "Withdrawing a deal").
+    DEAL_KEYS: &str => &[u8] = "deal_keys";
+    /// Deal (or invitation) id (hex) → [`super::shared::Tombstone`] as JSON: all that stays of a
+    /// withdrawn deal (who, when, why).
+    DEAL_TOMBSTONES: &str => &[u8] = "deal_tombstones";
     /// (opportunity id, deal id) → (): the deals this node shared from an opportunity.
     DEALS_BY_OPPORTUNITY: (&str, &str) => () = "deals_by_opportunity";
     /// (deal id, peer node id) → the peer's sync state as `PeerSync::encode` writes it.

@@ -32,6 +32,13 @@ export async function render(view, ctx) {
     if (e.status !== 404 || !ctx.features.inbox) throw e;
     return invitation(view, ctx, id, e);
   }
+  // A withdrawn deal: only its tombstone is left (who, when, why).
+  if (deal.status === "withdrawn") {
+    add(view, h("p", { class: "crumbs" }, h("a", { href: "#/deals" }, "Deals"), " / "),
+      title(`Deal ${shortId(deal.id)}`),
+      h("section", { class: "card", id: "deal-withdrawn" }, h("p", {}, deal.note)));
+    return;
+  }
 
   const head = h("div");
   const answer = h("div", { id: "deal-answer" });
@@ -48,8 +55,16 @@ export async function render(view, ctx) {
 
   function paint() {
     const f = deal.fields || {};
+    if (deal.status === "withdrawn") {
+      set(head, title(`Deal ${shortId(deal.id)}`), h("section", { class: "card", id: "deal-withdrawn" }, h("p", {}, deal.note)));
+      set(answer);
+      set(live);
+      return;
+    }
     const mine = deal.participants.find((p) => p.id === me);
-    set(head, title(f.name || `Deal ${shortId(deal.id)}`, h("p", { class: "subtitle" }, stageLabel(deal.stage), f.amount ? [" · ", money(f.amount, f.currency)] : null, " · created ", ago(deal.created_at), " by ", nameOf(deal.origin), " · ", idLink(deal.id, `#/deals/${deal.id}`))));
+    set(head, title(f.name || `Deal ${shortId(deal.id)}`, h("p", { class: "subtitle" }, stageLabel(deal.stage), f.amount ? [" · ", money(f.amount, f.currency)] : null, " · created ", ago(deal.created_at), " by ", nameOf(deal.origin), " · ", idLink(deal.id, `#/deals/${deal.id}`))),
+      deal.no_longer_shared ? h("p", { class: "notice", id: "deal-no-longer-shared" }, deal.no_longer_shared.note) : null,
+      deal.closed ? h("p", { class: "notice", id: "deal-closed" }, deal.closed) : null);
     set(answer);
     if (mine && mine.status === "invited") {
       add(answer, 

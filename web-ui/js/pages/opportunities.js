@@ -117,7 +117,9 @@ function importForm(ctx) {
           set(result, notice("Importing…", "info"));
           try {
             const r = await api(`/import/${kind.value}`, { method: "POST", body: file.files[0], contentType: "text/csv" });
-            set(result, notice(`Imported ${r.rows ?? r.inserted + r.updated} rows: ${r.inserted} new, ${r.updated} updated.`));
+            // `updated` counts every matched row, `unchanged` those among them that changed
+            // nothing: three parts that add up to the rows.
+            set(result, notice(`Imported ${r.rows ?? r.inserted + r.updated} rows: ${r.inserted} new, ${r.updated - (r.unchanged || 0)} updated, ${r.unchanged || 0} unchanged.`));
             ctx.toast("Import done");
           } catch (err) {
             set(result, errorBox(err, formatDetail));

@@ -86,6 +86,11 @@ export async function render(view, ctx) {
           ? h("details", { class: "withheld-reasons" }, h("summary", {}, "Why opportunities are withheld"),
               h("ul", {}, r.withheld_items.slice(0, 10).map((w) => h("li", {}, h("a", { href: `#/opportunities/${w.opportunity_id}` }, w.opportunity_id.slice(0, 10)), ": ", w.reason))))
           : null,
+        // Account mapping can reveal more accounts than the deal policy suggests.
+        r.mapping && r.mapping.length
+          ? h("div", { id: "preview-mapping" }, h("h3", {}, "What account mapping reveals"),
+              h("ul", {}, r.mapping.map((m) => h("li", {}, h("strong", {}, m.population), ` (${m.level}, ${m.accounts} accounts): `, m.reveals))))
+          : null,
       );
       return true;
     } catch (e) {

@@ -47,7 +47,26 @@ impl Deals {
                     .filter(|n| *n != &self.me)
                     .cloned()
                     .collect();
+                let name_of = |n: &NodeId| {
+                    view.participants
+                        .get(n)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_else(|| n.to_string())
+                };
                 match others.as_slice() {
+                    // Accepting another's proposal when this node proposed something else
+                    // would drop this node's own silently: the caller must say so by name.
+                    [one]
+                        if view.attribution.proposals.get(&self.me).is_some_and(|mine| {
+                            Some(mine) != view.attribution.proposals.get(one)
+                        }) =>
+                    {
+                        return Err(DealsError::Invalid(format!(
+                            "your own attribution proposal differs from {}'s: to accept theirs instead of yours, name the proposer (--proposer \"{}\")",
+                            name_of(one),
+                            name_of(one)
+                        )))
+                    }
                     [one] => one.clone(),
                     [] => {
                         return Err(DealsError::Invalid(
@@ -55,9 +74,11 @@ impl Deals {
                         ))
                     }
                     _ => {
-                        return Err(DealsError::Invalid(
-                            "several proposals: name the proposer".into(),
-                        ))
+                        let names: Vec<String> = others.iter().map(name_of).collect();
+                        return Err(DealsError::Invalid(format!(
+                            "several proposals ({}): name the proposer (--proposer NAME)",
+                            names.join(", ")
+                        )));
                     }
                 }
             }

@@ -16,6 +16,14 @@ pub const KIND_INVITATION: &str = "invitation";
 pub const KIND_REGISTRATION: &str = "registration";
 /// Shared-field key of an invitation: the id of the deal it invites to.
 pub const FOR_DEAL_KEY: &str = "cosell.deal";
+/// Shared-field key of a deal its origin's policies no longer admit (closed lost, a tag the
+/// policy excludes): the deal says "no longer shared by …" instead of going blank. Its value is
+/// the outcome (the closed stage) when the policies share the stage, else empty.
+pub const WITHHELD_KEY: &str = "cosell.withheld";
+/// Shared-field key the origin signs when it withdraws a deal (and its invitations): JSON
+/// `{"why", "at"}`. The same change clears every other shared field; a receiver that applies it
+/// keeps only a tombstone (`domain::deals::withdraw`).
+pub const WITHDRAWN_KEY: &str = "cosell.withdrawn";
 /// Shared-field key of an invitation: when it expires (ms since the epoch).
 pub const EXPIRES_KEY: &str = "cosell.expires_at";
 

@@ -36,6 +36,7 @@ mod share;
 mod sync;
 mod timeline;
 mod views;
+mod withdraw;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -46,6 +47,7 @@ pub use attribution::attribution_json;
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
     kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
+    WITHDRAWN_KEY, WITHHELD_KEY,
 };
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;
@@ -153,6 +155,9 @@ pub struct Deals {
     share_gate: Mutex<()>,
     /// The time for what a read shows (expired invitations) and the events a change implies.
     clock: Clock,
+    /// Deals this node withdrew whose participants have not all acknowledged it yet, and every
+    /// document replaced by its tombstone (`withdraw`).
+    withdrawals: Mutex<withdraw::Withdrawals>,
 }
 
 #[derive(Default)]
@@ -215,7 +220,9 @@ impl Deals {
             auto_accept: std::sync::atomic::AtomicBool::new(false),
             share_gate: Mutex::new(()),
             clock,
+            withdrawals: Mutex::new(withdraw::Withdrawals::default()),
         };
+        deals.load_withdrawals()?;
         {
             let mut inner = deals.lock();
             let ids: Vec<DealId> = inner.docs.keys().copied().collect();
@@ -411,6 +418,56 @@ impl Deals {
             .collect();
         ids.sort();
         ids
+    }
+
+    /// The deal (or, with `registrations`, the registration) whose id is `text` or starts with
+    /// it (at least 4 hex digits, any case): ids are long, people paste the first few.
+    pub fn resolve_id(&self, text: &str, registrations: bool) -> Result<DealId, DealsError> {
+        let text = text.trim().to_ascii_lowercase();
+        let what = if registrations {
+            "registration"
+        } else {
+            "deal"
+        };
+        if let Ok(id) = DealId::parse(&text) {
+            return Ok(id);
+        }
+        let shown: String = text.chars().take(80).collect();
+        if text.len() < 4 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(DealsError::NotFound(format!(
+                "no {what} with id {shown} (an id is 64 hex digits; a unique prefix of at least 4 will do)"
+            )));
+        }
+        let inner = self.lock();
+        let mut found: Vec<DealId> = inner
+            .info
+            .iter()
+            .filter_map(|(id, i)| match i.kind {
+                DocKind::Registration if registrations => Some(*id),
+                DocKind::Deal if !registrations => Some(*id),
+                DocKind::Invitation { deal } if !registrations => Some(deal),
+                _ => None,
+            })
+            .filter(|id| id.to_string().starts_with(&text))
+            .collect();
+        found.sort();
+        found.dedup();
+        match found[..] {
+            [one] => Ok(one),
+            [] => Err(DealsError::NotFound(format!(
+                "no {what} with an id starting {shown}"
+            ))),
+            _ => Err(DealsError::Conflict(format!(
+                "{} {what}s have ids starting {shown} ({}…): give more of the id",
+                found.len(),
+                found
+                    .iter()
+                    .take(3)
+                    .map(|d| d.to_string()[..12].to_string())
+                    .collect::<Vec<_>>()
+                    .join("…, ")
+            ))),
+        }
     }
 
     /// The participants of a deal other than this node.

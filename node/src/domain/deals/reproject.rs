@@ -87,6 +87,33 @@ impl Deals {
         Ok(policy::project(&policy, &opp, &account))
     }
 
+    /// The outcome a withheld deal may still show: the opportunity's closed stage, when the
+    /// intersection of the participants' policies shares the stage field and admits that stage
+    /// (the deal was withheld for another reason, a tag, say).
+    fn outcome_for(
+        &self,
+        opportunity_id: &str,
+        partner_ids: &[String],
+    ) -> Result<Option<protocol::records::Stage>> {
+        let Some(opp) = self.store.opportunity(opportunity_id)? else {
+            return Ok(None);
+        };
+        if opp.stage.is_open() {
+            return Ok(None);
+        }
+        let policies: Vec<Policy> = partner_ids
+            .iter()
+            .map(|p| partners::policy_for(&self.store, p))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Policy> = policies.iter().collect();
+        let policy = Policy::intersect(&refs);
+        // Invariant 1: the stage goes out only where the policies share the stage field and
+        // admit that stage (a policy whose stage filter leaves closed stages out keeps them).
+        let o = policy.opportunities();
+        let admitted = o.stages().is_none_or(|s| s.contains(&opp.stage));
+        Ok((o.shares(policy::OpportunityField::Stage) && admitted).then_some(opp.stage))
+    }
+
     /// Brings deal `id` (shared from `opportunity_id`) to the opportunity's projection under
     /// the intersection of its participants' current policies, and its pending invitations'
     /// summaries with it; one `share_update` audit entry names the fields. An opportunity the
@@ -114,12 +141,25 @@ impl Deals {
                 .map(|n| n.to_string())
                 .collect()
         };
-        let projection = match self.project_for(opportunity_id, &participants) {
-            Ok(p) => p.unwrap_or_default(),
+        let (projection, withheld) = match self.project_for(opportunity_id, &participants) {
+            Ok(Some(p)) => (p, None),
+            Ok(None) => (
+                Projection::default(),
+                Some(self.outcome_for(opportunity_id, &participants)?),
+            ),
             Err(DealsError::NotFound(_)) => return Ok(Vec::new()),
             Err(e) => return Err(anyhow!("{e}")),
         };
-        let new = shared_from_projection(&projection);
+        let mut new = shared_from_projection(&projection);
+        // A deal the policies no longer admit says so (and, where they share the stage, how it
+        // ended) instead of going blank.
+        if let Some(outcome) = withheld {
+            new.stage = outcome;
+            new.other.insert(
+                super::WITHHELD_KEY.into(),
+                Some(outcome.map(|s| s.as_str().to_string()).unwrap_or_default()),
+            );
+        }
         let mut inner = self.lock();
         let Some(doc) = inner.docs.get_mut(&id) else {
             return Ok(Vec::new());

@@ -16,6 +16,7 @@ impl Deals {
         now_ms: u64,
     ) -> Result<(), DealsError> {
         self.require_deal(id)?;
+        self.refuse_when_origin_ended(id)?;
         let problems = section_problems(update);
         if !problems.is_empty() {
             return Err(DealsError::fields(problems));
@@ -33,6 +34,7 @@ impl Deals {
         id: DealId,
         opportunity_id: Option<&str>,
         create: bool,
+        force: bool,
         now_ms: u64,
     ) -> Result<String, DealsError> {
         self.require_deal(id)?;
@@ -55,6 +57,9 @@ impl Deals {
                 ))
             }
         };
+        if !force {
+            self.refuse_other_account(id, &opp)?;
+        }
         self.update_section(
             id,
             &SectionUpdate {
@@ -65,6 +70,61 @@ impl Deals {
             now_ms,
         )?;
         Ok(opp.id)
+    }
+
+    /// Refuses to write a deal whose origin is no partner any more: the change could never be
+    /// delivered (the origin relays a deal; it takes nothing from a node it ended with).
+    fn refuse_when_origin_ended(&self, id: DealId) -> Result<(), DealsError> {
+        let origin = {
+            let inner = self.lock();
+            inner.docs.get(&id).and_then(|d| d.read_view().origin)
+        };
+        let Some(origin) = origin.filter(|o| o != &self.me) else {
+            return Ok(());
+        };
+        if let Some(p) =
+            crate::store::shared::partner(&self.store, origin.as_str())?.filter(|p| !p.is_active())
+        {
+            return Err(DealsError::Conflict(format!(
+                "the partnership with {}, which shared deal {id}, ended: the deal no longer changes and nothing written to it would be delivered",
+                p.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses to link deal `id` to an opportunity on an account whose domain is not the deal's
+    /// (a slip of the id, most likely), naming both domains; `force` links anyway.
+    fn refuse_other_account(
+        &self,
+        id: DealId,
+        opp: &protocol::records::Opportunity,
+    ) -> Result<(), DealsError> {
+        let deal_domain = {
+            let inner = self.lock();
+            inner.docs.get(&id).and_then(|d| {
+                d.read_view()
+                    .shared
+                    .account_domain
+                    .map(|d| d.as_str().to_string())
+            })
+        };
+        let Some(deal_domain) = deal_domain else {
+            return Ok(());
+        };
+        let opp_domain = self
+            .store
+            .account(&opp.account_id)?
+            .and_then(|a| a.domain.map(|d| d.as_str().to_string()));
+        if opp_domain.as_deref() == Some(deal_domain.as_str()) {
+            return Ok(());
+        }
+        Err(DealsError::Conflict(format!(
+            "deal {id} is about {deal_domain}, but opportunity {} ({}) is on {}: link it anyway with --force (\"force\": true), or pick an opportunity on {deal_domain}",
+            opp.id,
+            opp.name,
+            opp_domain.as_deref().unwrap_or("an account without a domain"),
+        )))
     }
 
     fn create_linked_opportunity(

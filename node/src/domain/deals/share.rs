@@ -63,10 +63,9 @@ impl Deals {
                 .collect::<Vec<_>>(),
         )?;
         let Some(projection) = projection.filter(|p| !p.is_empty()) else {
-            let names: Vec<&str> = partners_found.iter().map(|p| p.name.as_str()).collect();
             return Err(DealsError::Invalid(format!(
-                "nothing to share: the policies for {} withhold opportunity {opportunity_id} (set a policy with `cosell policy set`)",
-                names.join(", ")
+                "nothing to share: {}",
+                self.why_withheld(opportunity_id, &partners_found)?
             )));
         };
         let shared = shared_from_projection(&projection);
@@ -206,6 +205,100 @@ impl Deals {
         Ok(ids)
     }
 
+    /// Why the policies for `partners` leave nothing of the opportunity to share: only the
+    /// partners whose own policy withholds it are named, each with the rule that does; a partner
+    /// with no policy is told to get one.
+    fn why_withheld(
+        &self,
+        opportunity_id: &str,
+        partners: &[shared::PartnerRecord],
+    ) -> Result<String, DealsError> {
+        let opp = self.store.opportunity(opportunity_id)?.ok_or_else(|| {
+            DealsError::NotFound(format!("no opportunity with id {opportunity_id}"))
+        })?;
+        let account = self
+            .store
+            .account(&opp.account_id)?
+            .ok_or_else(|| anyhow!("opportunity {opportunity_id} has no account"))?;
+        let mut reasons = Vec::new();
+        for p in partners {
+            if shared::latest_policy(&self.store, &p.id)?.is_none() {
+                reasons.push(format!(
+                    "{} has no policy yet, so nothing is shared with it (set one with `cosell policy set \"{}\" FILE`)",
+                    p.name, p.name
+                ));
+                continue;
+            }
+            let policy = partners::policy_for(&self.store, &p.id)?;
+            if let Some(why) = policy.opportunities().withholds(&opp, &account) {
+                reasons.push(format!(
+                    "the policy for {} withholds opportunity {opportunity_id}: {why}",
+                    p.name
+                ));
+            } else if policy::project(&policy, &opp, &account).is_none_or(|x| x.is_empty()) {
+                reasons.push(format!(
+                    "the policy for {} shares nothing of opportunity {opportunity_id} (its account is withheld, or no field it names has a value)",
+                    p.name
+                ));
+            }
+        }
+        if reasons.is_empty() {
+            let names: Vec<&str> = partners.iter().map(|p| p.name.as_str()).collect();
+            reasons.push(format!(
+                "the policies for {} share no field of opportunity {opportunity_id} in common (a deal shows every participant the same fields)",
+                names.join(" and ")
+            ));
+        }
+        Ok(reasons.join("; "))
+    }
+
+    /// Invites `partner` again to what deal `id` shares, after its invitation expired or it
+    /// declined: a new deal from the same opportunity (origin only). Returns the new deal's id.
+    pub fn reinvite(&self, id: DealId, partner: &str, now_ms: u64) -> Result<DealId, DealsError> {
+        let meta = shared::deal_meta(&self.store, &id.to_string())?
+            .ok_or_else(|| DealsError::NotFound(format!("no deal with id {id}")))?;
+        let (role, statuses) = {
+            let inner = self.lock();
+            let doc = inner
+                .docs
+                .get(&id)
+                .ok_or_else(|| DealsError::NotFound(format!("no deal with id {id}")))?;
+            let view = doc.read_view();
+            if view.origin.as_ref() != Some(&self.me) {
+                return Err(DealsError::Forbidden(format!(
+                    "deal {id} was shared by another node: only its origin invites to it"
+                )));
+            }
+            let role = view
+                .participants
+                .get(&self.me)
+                .and_then(|p| p.role)
+                .unwrap_or(Role::Vendor);
+            (role, view.participants.clone())
+        };
+        let Some(opportunity) = meta.opportunity_id else {
+            return Err(DealsError::Invalid(format!(
+                "deal {id} was not shared from an opportunity of this node"
+            )));
+        };
+        let p = partners::resolve(&self.store, partner)
+            .map_err(|e| DealsError::NotFound(e.to_string()))?;
+        let node = NodeId::parse(&p.id).map_err(|e| anyhow!("partner id {}: {e}", p.id))?;
+        if !statuses.contains_key(&node) {
+            return Err(DealsError::Invalid(format!(
+                "{} was never invited to deal {id}: share the opportunity with it (`cosell share {opportunity} --with {}`)",
+                p.name, p.name
+            )));
+        }
+        if let Some(open) = self.shared_with(&opportunity, &p.id)? {
+            return Err(DealsError::Conflict(format!(
+                "{} still takes part in deal {open} (invited, not yet expired, or accepted): nothing to re-invite",
+                p.name
+            )));
+        }
+        self.share(&opportunity, std::slice::from_ref(&p.id), role, now_ms)
+    }
+
     /// The documents to offer partners after sharing deal `id`: the deal and its invitations.
     pub fn with_invitations(&self, id: DealId) -> Vec<DealId> {
         let inner = self.lock();
@@ -243,10 +336,24 @@ impl Deals {
             };
             // A partner that declined the deal, let its invitation expire, or was removed from
             // it may be offered the opportunity again, as a new deal.
+            let now_ms = self.clock.now_ms();
             let answered_no = Self::invitations_of(&inner, id)
                 .iter()
                 .filter(|(_, invitee)| invitee == &partner)
-                .any(|(inv, _)| ended(inner.info.get(inv).and_then(|i| i.statuses.get(&partner))));
+                .any(|(inv, _)| {
+                    let status = inner.info.get(inv).and_then(|i| i.statuses.get(&partner));
+                    // An invitation left unanswered past its expiry ended too.
+                    let lapsed = status == Some(&ParticipantStatus::Invited)
+                        && inner.docs.get(inv).is_some_and(|d| {
+                            d.read_view()
+                                .shared
+                                .other
+                                .get(super::EXPIRES_KEY)
+                                .and_then(|e| e.parse::<u64>().ok())
+                                .is_some_and(|e| now_ms >= e)
+                        });
+                    ended(status) || lapsed
+                });
             if !ended(Some(status)) && !answered_no {
                 return Ok(Some(id));
             }

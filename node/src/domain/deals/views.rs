@@ -16,6 +16,9 @@ use std::collections::HashMap;
 impl Deals {
     /// A deal in the API's shape, or `None`.
     pub fn view(&self, id: DealId, with_history: bool) -> Result<Option<Value>> {
+        if let Some(withdrawn) = self.withdrawn_view(id)? {
+            return Ok(Some(withdrawn));
+        }
         let opportunity_id = if with_history {
             shared::deal_meta(&self.store, &id.to_string())?.and_then(|m| m.opportunity_id)
         } else {
@@ -132,6 +135,45 @@ impl Deals {
             }
             answers.insert(invitee.to_string(), (status, expires));
         }
+        // A participant whose partnership with this node ended: shown so (its status in the
+        // document never changes again: neither side sends the other anything more).
+        let origin = v["origin"].as_str().map(str::to_string);
+        let mut ended_origin: Option<String> = None;
+        if let Some(list) = v["participants"].as_array_mut() {
+            let ended: Vec<(String, String)> = list
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p["id"].as_str()?.to_string(),
+                        p["name"].as_str()?.to_string(),
+                    ))
+                })
+                .filter(|(node, _)| node != self.me.as_str())
+                .filter(|(node, _)| {
+                    shared::partner(&self.store, node)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|r| !r.is_active())
+                })
+                .collect();
+            for p in list.iter_mut() {
+                let node = p["id"].as_str().unwrap_or("").to_string();
+                if ended.iter().any(|(n, _)| *n == node) {
+                    p["partnership"] = json!("ended");
+                }
+            }
+            if let Some((_, name)) = ended.iter().find(|(n, _)| Some(n) == origin.as_ref()) {
+                ended_origin = Some(name.clone());
+                for p in list.iter_mut().filter(|p| p["id"] == self.me.as_str()) {
+                    p["partnership"] = json!("ended");
+                }
+            }
+        }
+        if let Some(name) = ended_origin {
+            v["closed"] = json!(format!(
+                "the partnership with {name}, which shared this deal, ended: the deal no longer changes"
+            ));
+        }
         if let Some(list) = v["participants"].as_array_mut() {
             for p in list {
                 let Some(node) = p["id"].as_str().map(str::to_string) else {
@@ -188,7 +230,24 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
         "account.domain",
         s.account_domain.as_ref().map(|x| x.as_str().to_string()),
     );
+    let mut withheld: Option<Value> = None;
     for (k, v) in &s.other {
+        if k == super::WITHHELD_KEY {
+            let by = view
+                .origin
+                .as_ref()
+                .and_then(|o| view.participants.get(o))
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            let mut note = format!("no longer shared by {by}");
+            if !v.is_empty() {
+                note.push_str(&format!(" (outcome: {})", v.replace('_', " ")));
+            }
+            withheld = Some(
+                json!({"by": by, "outcome": (!v.is_empty()).then(|| v.clone()), "note": note}),
+            );
+            continue;
+        }
         // A transformed value (a quarter for a date, a range for an amount) travels under its
         // own key beside the typed slot; the API names it by its field, as a policy preview does.
         let field = TEXT_FORMS
@@ -249,6 +308,9 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
         "attribution": attribution_json(&view),
         "changes": doc.automerge().get_changes(&[]).len(),
     });
+    if let Some(w) = withheld {
+        out["no_longer_shared"] = w;
+    }
     if with_history {
         out["history"] = Value::Array(history(doc));
     }

@@ -27,6 +27,7 @@
 //! (the signed result, and proposing a deal from an overlap) and `schedule` (when runs happen:
 //! the schedule and the rate limit). [`wire`] is the body of a `MAP` frame.
 
+mod preview;
 pub mod wire;
 
 mod exchange;
@@ -46,6 +47,7 @@ pub use matrix::{
 pub use populations::{
     builtins, delete_population, level_for, populations, set_population, PopulationDef,
 };
+pub use preview::mapping_preview;
 
 use crate::clock::Clock;
 use crate::domain::error::DomainError;

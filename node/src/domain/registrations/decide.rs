@@ -4,9 +4,10 @@
 use super::conflicts::conflicts_of;
 use super::views::get;
 use super::{invalid, records, still_partners, Record};
+use crate::domain::audit;
 use crate::domain::deals::{Deals, DealsError};
 use protocol::deal::{DealId, Decision};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The vendor approves the terms in front of it: the partner is protected for the protection
@@ -103,5 +104,38 @@ pub(super) fn decide(
 ) -> Result<(), DealsError> {
     deals.edit(r.id, now, |doc, signer| {
         doc.decide_registration(signer, now, &r.partner, &decision, &terms)
-    })
+    })?;
+    let account = r.domain.as_deref().unwrap_or("an account");
+    let (summary, details) = match &decision {
+        Decision::Approved { expires_at_ms } => (
+            format!(
+                "approved registration {} of {account} by {}",
+                r.id, r.partner_name
+            ),
+            json!({"event": "approved", "registration": r.id.to_string(), "account_domain": r.domain, "expires_at_ms": expires_at_ms, "terms": terms}),
+        ),
+        Decision::Rejected { reason } => (
+            format!(
+                "rejected registration {} of {account} by {}: {reason}",
+                r.id, r.partner_name
+            ),
+            json!({"event": "rejected", "registration": r.id.to_string(), "account_domain": r.domain, "reason": reason, "terms": terms}),
+        ),
+        other => (
+            format!(
+                "decided registration {} of {account} by {}",
+                r.id, r.partner_name
+            ),
+            json!({"event": "decided", "registration": r.id.to_string(), "decision": format!("{other:?}")}),
+        ),
+    };
+    audit::record(
+        deals.store(),
+        now,
+        audit::AuditKind::Registration,
+        Some(r.partner.as_str()),
+        summary,
+        details,
+    )
+    .map_err(DealsError::from)
 }

@@ -174,8 +174,60 @@ fn records(deals: &Deals, now: u64) -> Vec<Record> {
         .iter()
         .filter_map(|(id, v)| record_of(*id, v, &windows, now))
         .collect();
+    // A registration with a node that is no partner any more lapses: it can be neither decided
+    // nor changed (the other node would never learn of it), so it must not hold the account.
+    let me = deals.me().clone();
+    let mut ended: BTreeMap<NodeId, bool> = BTreeMap::new();
+    for r in &mut out {
+        let other = if r.partner == me {
+            &r.vendor
+        } else {
+            &r.partner
+        };
+        let gone = *ended.entry(other.clone()).or_insert_with(|| {
+            crate::store::shared::partner(deals.store(), other.as_str())
+                .ok()
+                .flatten()
+                .is_some_and(|p| !p.is_active())
+        });
+        if gone && matches!(r.status, "pending" | "approved") {
+            r.status = "lapsed";
+            r.overdue = false;
+        }
+    }
     out.sort_by_key(|r| (r.submitted_at, r.id));
     out
+}
+
+/// Audits, once per registration, that the registrations with `other` (a partnership that just
+/// ended) lapsed; returns their ids.
+pub fn audit_lapsed(deals: &Deals, other: &NodeId, now: u64) -> anyhow::Result<Vec<DealId>> {
+    let mut lapsed = Vec::new();
+    for r in records(deals, now) {
+        if r.status != "lapsed" || (&r.partner != other && &r.vendor != other) {
+            continue;
+        }
+        let with = if &r.partner == other {
+            &r.partner_name
+        } else {
+            &r.vendor_name
+        };
+        crate::domain::audit::record(
+            deals.store(),
+            now,
+            crate::domain::audit::AuditKind::Registration,
+            Some(other.as_str()),
+            format!(
+                "registration {} of {} lapsed: {with} is no longer a partner",
+                r.id,
+                r.domain.as_deref().unwrap_or("an account")
+            ),
+            serde_json::json!({"event": "lapsed", "registration": r.id.to_string(),
+                               "account_domain": r.domain, "partner": with}),
+        )?;
+        lapsed.push(r.id);
+    }
+    Ok(lapsed)
 }
 
 /// Refuses to act on a registration with a node that is no partner any more: the decision or

@@ -154,7 +154,7 @@ pub fn submit(
         &changes,
         now_ms,
         Some((
-            audit::AuditKind::Share,
+            audit::AuditKind::Registration,
             Some(vendor.id.as_str()),
             format!(
                 "registered {} ({}) with {} as registration {id}",
@@ -192,8 +192,9 @@ pub struct RegistrationChange {
     pub problems: Vec<(String, String)>,
 }
 
-/// The partner changes its pending registration: every bad field is named at once; a
-/// registration the vendor decided is 409 (submit a new one). Returns the registration.
+/// The partner changes its registration: every bad field is named at once. A change to a decided
+/// registration asks the vendor to decide again; an ended one (expired, lapsed, revoked) is 409
+/// (submit a new one). Returns the registration.
 pub fn change(
     deals: &Deals,
     id: DealId,
@@ -212,10 +213,14 @@ pub fn change(
         ));
     }
     still_partners(deals, &r.vendor, &r.vendor_name, id)?;
-    if r.status != "pending" {
+    // A decided registration changes too: the vendor's decision then no longer covers the
+    // terms (`changed_after_decision`, flagged on both nodes) and the vendor decides again. One
+    // that ended (expired, lapsed, revoked) does not: the account is free to register anew.
+    if !matches!(r.status, "pending" | "approved" | "rejected") {
         return Err(DealsError::Conflict(format!(
-            "registration {id} is {}: only a pending registration changes; submit a new one",
-            r.status
+            "registration {id} is {}: it no longer changes; submit a new registration of {}",
+            r.status,
+            r.domain.as_deref().unwrap_or("the account")
         )));
     }
     let mut problems: Vec<(&'static str, String)> = Vec::new();
@@ -314,7 +319,7 @@ pub fn change(
         audit::record(
             deals.store(),
             now,
-            audit::AuditKind::ShareUpdate,
+            audit::AuditKind::Registration,
             Some(r.vendor.as_str()),
             format!(
                 "changed registration {id} with {}: {}",

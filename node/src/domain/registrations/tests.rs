@@ -49,11 +49,14 @@ fn amount_to(amount: &str) -> RegistrationChange {
     }
 }
 
+/// The audit entries of terms changed after a decision (submissions, changes and decisions are
+/// `registration` entries too).
 fn audit_of(side: &Side) -> Vec<shared::AuditEntry> {
     shared::audit_page(&side.store, 0, 100)
         .unwrap()
         .into_iter()
         .filter(|e| e.kind == audit::AuditKind::Registration)
+        .filter(|e| e.details.get("decided_terms").is_some())
         .collect()
 }
 
