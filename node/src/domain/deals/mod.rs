@@ -38,6 +38,8 @@ mod timeline;
 mod views;
 
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
@@ -153,6 +155,19 @@ pub struct Deals {
     share_gate: Mutex<()>,
     /// The time for what a read shows (expired invitations) and the events a change implies.
     clock: Clock,
+    /// A failure to inject into the next [`Deals::receive`] once it has verified its message.
+    #[cfg(test)]
+    pub(crate) fault: Mutex<Option<Fault>>,
+}
+
+/// A failure a test injects into a receive (see `Deals::fault`).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The receive returns an error (as when redb cannot write).
+    Error,
+    /// The receive panics.
+    Panic,
 }
 
 #[derive(Default)]
@@ -215,6 +230,8 @@ impl Deals {
             auto_accept: std::sync::atomic::AtomicBool::new(false),
             share_gate: Mutex::new(()),
             clock,
+            #[cfg(test)]
+            fault: Mutex::new(None),
         };
         {
             let mut inner = deals.lock();

@@ -1,0 +1,159 @@
+//! A hostile partner against the deal engine (issue 19): one peer's message may not stall every
+//! other call, lose a document from memory, crowd out other partners' new deals, or write over
+//! its removal. Each test was an exploit that failed before its fix.
+
+use super::testing::{befriend, share_with, side, sync, Side};
+use super::Fault;
+use automerge::{transaction::Transactable, ReadDoc, ROOT};
+use protocol::deal::{keys, DealId};
+use protocol::envelope::SignedChange;
+use protocol::identity::NodeKey;
+use protocol::sync::PeerSync;
+use protocol::wire::DocSync;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A vendor and a reseller sharing one deal, both holding all of it.
+fn shared_deal() -> (Arc<Side>, Side, DealId) {
+    let vendor = side(1, "Vendor");
+    let reseller = side(2, "Reseller");
+    befriend(&vendor, &reseller);
+    let id = share_with(&vendor, &reseller, &["name"]);
+    sync(&vendor, &reseller);
+    reseller.deals.respond(id, true, 3).unwrap();
+    sync(&vendor, &reseller);
+    (Arc::new(vendor), reseller, id)
+}
+
+/// `count` changes by the reseller (seed 2) to its own section of deal `id`, each putting `ops`
+/// keys from another run of the reseller, with spoiled signatures: every one parses and is then
+/// refused, the most work a peer can make a node do for nothing.
+fn expensive_changes(reseller: &Side, id: DealId, count: usize, ops: usize) -> Vec<SignedChange> {
+    let key = NodeKey::from_secret_bytes(&[2; 32]);
+    let me = reseller.deals.me().to_string();
+    let base = reseller.deals.lock().docs[&id].automerge().fork();
+    let sections = base.get(ROOT, keys::SECTIONS).unwrap().unwrap().1;
+    let mut doc = base.fork();
+    doc.set_actor(key.actor_id(1000));
+    let mut tx = doc.transaction();
+    let section = tx
+        .put_object(&sections, me.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    for k in 0..ops {
+        tx.put(&section, format!("k{k}"), 0u64).unwrap();
+    }
+    tx.commit();
+    let template = doc.get_last_local_change().unwrap().decode();
+    let mut out = Vec::with_capacity(count);
+    for n in 0..count {
+        // The same operations from another run of the reseller: another change to parse.
+        let mut expanded = template.clone();
+        expanded.actor_id = key.actor_id(1001 + n as u64);
+        expanded.hash = None;
+        let change = automerge::Change::from(expanded);
+        let good = SignedChange::sign(&key, &change);
+        let mut signature = *good.signature();
+        signature[0] ^= 1;
+        out.push(SignedChange::from_parts(
+            good.change_bytes().to_vec(),
+            good.author().clone(),
+            signature,
+        ));
+    }
+    out
+}
+
+/// A sync message about `id` from `from` carrying `changes`.
+fn message_with(from: &Side, to: &Side, id: DealId, changes: Vec<SignedChange>) -> DocSync {
+    let mut state = PeerSync::new();
+    let inner = from.deals.lock();
+    let mut message = inner.docs[&id]
+        .generate_sync(&mut state)
+        .unwrap_or(DocSync {
+            deal: id,
+            sync: Vec::new(),
+            changes: Vec::new(),
+        });
+    let _ = to;
+    message.changes = changes;
+    message
+}
+
+#[test]
+fn an_expensive_message_from_one_peer_does_not_block_other_calls() {
+    let (vendor, reseller, id) = shared_deal();
+    let changes = expensive_changes(&reseller, id, 600, 1500);
+    let message = message_with(&reseller, &vendor, id, changes);
+    let from = reseller.deals.me().clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let probe = {
+        let (vendor, done) = (vendor.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut worst = Duration::ZERO;
+            let mut calls = 0u32;
+            while !done.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                assert!(vendor.deals.ids().contains(&id));
+                assert!(vendor.deals.view(id, false).unwrap().is_some());
+                worst = worst.max(start.elapsed());
+                calls += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (worst, calls)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let start = Instant::now();
+    let got = vendor.deals.receive(&from, vec![message], 10).unwrap();
+    let took = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let (worst, calls) = probe.join().unwrap();
+    assert!(got.changed.is_empty());
+    assert!(
+        took >= Duration::from_millis(800),
+        "the message must be expensive for this test to mean anything: it took {took:?}"
+    );
+    assert!(calls >= 5, "{calls} calls");
+    assert!(
+        worst < took / 4,
+        "another call waited {worst:?} while one peer's message took {took:?}"
+    );
+}
+
+/// The deal's view and the heads the vendor holds.
+fn held(vendor: &Side, id: DealId) -> Vec<automerge::ChangeHash> {
+    assert!(vendor.deals.ids().contains(&id), "the deal vanished");
+    assert!(vendor.deals.view(id, false).unwrap().is_some());
+    vendor.deals.lock().docs[&id].heads()
+}
+
+#[test]
+fn a_message_that_fails_midway_loses_no_document() {
+    for fault in [Fault::Error, Fault::Panic] {
+        let (vendor, reseller, id) = shared_deal();
+        let before = held(&vendor, id);
+        let note = protocol::deal::SectionUpdate {
+            next_step: Some("call them".into()),
+            ..Default::default()
+        };
+        reseller.deals.update_section(id, &note, 5).unwrap();
+        let from = reseller.deals.me().clone();
+        let messages = reseller.deals.generate(vendor.deals.me(), None).unwrap();
+        assert!(!messages.is_empty());
+        *vendor.deals.fault.lock().unwrap() = Some(fault);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            vendor.deals.receive(&from, messages, 10)
+        }));
+        match fault {
+            Fault::Error => assert!(matches!(outcome, Ok(Err(_)))),
+            Fault::Panic => assert!(outcome.is_err()),
+        }
+        // Nothing was stored, so the document is as it was, and the next exchange brings the
+        // change.
+        assert_eq!(held(&vendor, id), before, "{fault:?}");
+        reseller.deals.reset_peer(vendor.deals.me());
+        sync(&vendor, &reseller);
+        assert_ne!(held(&vendor, id), before, "{fault:?}");
+    }
+}
