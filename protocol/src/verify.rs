@@ -758,6 +758,6 @@ fn authorize(doc: &mut DealDoc, change: &Change, author: &NodeId) -> Result<(), 
     }
     let expanded = change.decode();
     doc.authority
-        .authorize(&expanded, author)
+        .authorize(&expanded, change.hash(), author)
         .map_err(|Denied { path, rule }| RejectReason::Unauthorized { path, rule })
 }

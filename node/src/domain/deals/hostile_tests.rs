@@ -157,3 +157,89 @@ fn a_message_that_fails_midway_loses_no_document() {
         assert_ne!(held(&vendor, id), before, "{fault:?}");
     }
 }
+
+/// A vendor sharing one deal with a reseller and a third partner, both accepted and synced.
+fn three_party_deal() -> (Side, Side, Side, DealId) {
+    let vendor = side(1, "Vendor");
+    let reseller = side(2, "Reseller");
+    let third = side(3, "Third");
+    befriend(&vendor, &reseller);
+    befriend(&vendor, &third);
+    befriend(&reseller, &third);
+    let opp = super::testing::opportunity(&vendor.store);
+    let policy = policy::Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
+    let partners: Vec<String> = [&reseller, &third]
+        .iter()
+        .map(|s| s.deals.me().to_string())
+        .collect();
+    for p in &partners {
+        let record = crate::domain::partners::resolve(&vendor.store, p).unwrap();
+        crate::domain::partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
+    }
+    let id = vendor
+        .deals
+        .share(&opp, &partners, protocol::deal::Role::Vendor, 3)
+        .unwrap();
+    for s in [&reseller, &third] {
+        sync(&vendor, s);
+        s.deals.respond(id, true, 3).unwrap();
+        sync(&vendor, s);
+    }
+    sync(&reseller, &third);
+    (vendor, reseller, third, id)
+}
+
+fn status_of(side: &Side, id: DealId, node: &protocol::identity::NodeId) -> Option<String> {
+    let view = side.deals.view(id, false).unwrap()?;
+    view["participants"]
+        .as_array()?
+        .iter()
+        .find(|p| p["id"] == node.as_str())
+        .and_then(|p| p["status"].as_str().map(str::to_string))
+}
+
+#[test]
+fn a_removed_partner_cannot_write_itself_back_through_a_relay() {
+    let (vendor, reseller, third, id) = three_party_deal();
+    let third_id = third.deals.me().clone();
+    assert_eq!(
+        status_of(&vendor, id, &third_id).as_deref(),
+        Some("accepted")
+    );
+    vendor.deals.end_participation(&third_id, 10).unwrap();
+    sync(&vendor, &reseller);
+    assert_eq!(
+        status_of(&vendor, id, &third_id).as_deref(),
+        Some("removed")
+    );
+    // The third partner gets hold of its removal and writes `accepted` over it (its own engine
+    // refuses to; a hostile node writes the change by hand).
+    let key = NodeKey::from_secret_bytes(&[3; 32]);
+    let mut doc = third.deals.lock().docs[&id].clone();
+    doc.ingest(vendor.deals.lock().docs[&id].envelopes());
+    let mut am = doc.automerge().fork();
+    am.set_actor(key.actor_id(50));
+    let list = am.get(ROOT, keys::PARTICIPANTS).unwrap().unwrap().1;
+    let entry = am.get(&list, third_id.as_str()).unwrap().unwrap().1;
+    let mut tx = am.transaction();
+    tx.put(&entry, keys::STATUS, "accepted").unwrap();
+    tx.commit();
+    let forged = SignedChange::sign(&key, &am.get_last_local_change().unwrap());
+    // A relay that takes it (the reseller, or any participant that has not seen the removal)
+    // passes it on to the vendor: judged by its author, it is refused.
+    let message = message_with(&reseller, &vendor, id, vec![forged]);
+    let got = vendor
+        .deals
+        .receive(reseller.deals.me(), vec![message], 11)
+        .unwrap();
+    assert!(got.changed.is_empty());
+    assert_eq!(
+        status_of(&vendor, id, &third_id).as_deref(),
+        Some("removed")
+    );
+    assert!(vendor.deals.generate(&third_id, None).unwrap().is_empty());
+    let audit = crate::store::shared::audit_page(&vendor.store, 0, 100).unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.summary.contains("origin removed this participant")));
+}
