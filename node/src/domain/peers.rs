@@ -12,7 +12,7 @@
 
 use crate::clock::Clock;
 use crate::domain::audit;
-use crate::domain::deals::{Deals, UNINITIALIZED_REPLICAS_MAX};
+use crate::domain::deals::{Deals, UNKNOWN_DEALS_PER_PEER_MAX};
 use crate::domain::events::EventKind;
 use crate::domain::partners;
 use crate::net::codec::{frame, kind};
@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 // A round may not name more unknown deals at once than a partner keeps replicas for (see
 // `net::SYNC_REQUESTS_IN_FLIGHT_MAX`).
 const _: () = assert!(
-    net::DOCS_PER_REQUEST_MAX * net::SYNC_REQUESTS_IN_FLIGHT_MAX < UNINITIALIZED_REPLICAS_MAX
+    net::DOCS_PER_REQUEST_MAX * net::SYNC_REQUESTS_IN_FLIGHT_MAX < UNKNOWN_DEALS_PER_PEER_MAX
 );
 
 /// Everything the API needs of the network side.

@@ -89,7 +89,7 @@ pub const DOCS_PER_REQUEST_MAX: usize = 256;
 /// Sync requests awaiting an answer per partner; the rest wait in an outbox. Bounds what a
 /// round puts on the partner at once: a first sync of 10,000 deals sent in one go named more
 /// unknown deals than the partner holds replicas for (the deal engine's
-/// `UNINITIALIZED_REPLICAS_MAX`; the domain's peers service checks the product at compile time),
+/// `UNKNOWN_DEALS_PER_PEER_MAX`; the domain's peers service checks the product at compile time),
 /// and the ones it refused were never offered again in that connection.
 pub const SYNC_REQUESTS_IN_FLIGHT_MAX: usize = 4;
 /// Requests queued per partner beyond those in flight (a round of 100k deals is ~400).

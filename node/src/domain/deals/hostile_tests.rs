@@ -243,3 +243,106 @@ fn a_removed_partner_cannot_write_itself_back_through_a_relay() {
         .iter()
         .any(|e| e.summary.contains("origin removed this participant")));
 }
+
+/// A message about deal `id` that a replica of it still waiting for its genesis would send.
+fn unknown_deal_message(id: DealId, changes: Vec<SignedChange>) -> DocSync {
+    let mut message = protocol::deal::DealDoc::replica(id)
+        .generate_sync(&mut PeerSync::new())
+        .expect("a replica asks for its document");
+    message.changes = changes;
+    message
+}
+
+/// A deal id nobody made.
+fn made_up_deal(n: u32) -> DealId {
+    let mut bytes = [0xA5u8; 32];
+    bytes[..4].copy_from_slice(&n.to_be_bytes());
+    DealId::from_bytes(bytes)
+}
+
+/// Messages from `peer` naming `count` made-up deals starting at `first`, 256 per message.
+fn flood(victim: &Side, peer: &protocol::identity::NodeId, first: u32, count: u32, now_ms: u64) {
+    let ids: Vec<u32> = (first..first + count).collect();
+    for chunk in ids.chunks(256) {
+        let messages = chunk
+            .iter()
+            .map(|&n| unknown_deal_message(made_up_deal(n), Vec::new()))
+            .collect();
+        victim.deals.receive(peer, messages, now_ms).unwrap();
+    }
+}
+
+#[test]
+fn one_partner_naming_thousands_of_unknown_deals_does_not_stop_another_partners_new_deal() {
+    let victim = side(1, "Victim");
+    let partner = side(2, "Partner");
+    befriend(&victim, &partner);
+    let hostile = NodeKey::from_secret_bytes(&[9; 32]).node_id().clone();
+    // More unknown deals than the node ever held for all partners together before.
+    flood(&victim, &hostile, 0, 4096, 10);
+    let held = victim.deals.lock().unknown.len();
+    assert!(held <= super::UNKNOWN_DEALS_PER_PEER_MAX, "{held}");
+    // An honest partner's new deal still arrives.
+    let id = share_with(&partner, &victim, &["name"]);
+    sync(&partner, &victim);
+    let inbox = crate::domain::inbox::list(&victim.deals, None, 20);
+    assert!(
+        inbox.iter().any(|i| i["deal_id"] == id.to_string()),
+        "{inbox:?}"
+    );
+    // The hostile partner's replicas expire, and it may name new deals again (within budget).
+    let later = 10 + super::UNKNOWN_DEAL_TTL_MS;
+    flood(&victim, &hostile, 10_000, 16, later);
+    let inner = victim.deals.lock();
+    assert_eq!(inner.unknown.len(), 16);
+    assert!(inner.docs.contains_key(&made_up_deal(10_000)));
+    assert!(!inner.docs.contains_key(&made_up_deal(0)));
+}
+
+#[test]
+fn changes_parked_in_unknown_deals_are_capped_per_partner() {
+    let (vendor, reseller, id) = shared_deal();
+    // Changes of a real deal, validly signed, sent as if they belonged to made-up deals: they
+    // wait there for dependencies that never come.
+    let key = NodeKey::from_secret_bytes(&[2; 32]);
+    let me = reseller.deals.me().to_string();
+    let base = reseller.deals.lock().docs[&id].automerge().fork();
+    let sections = base.get(ROOT, keys::SECTIONS).unwrap().unwrap().1;
+    let mut doc = base.fork();
+    doc.set_actor(key.actor_id(1000));
+    let mut tx = doc.transaction();
+    let section = tx
+        .put_object(&sections, me.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    for k in 0..1000 {
+        tx.put(&section, format!("k{k}"), "x".repeat(40)).unwrap();
+    }
+    tx.commit();
+    let template = doc.get_last_local_change().unwrap().decode();
+    let changes: Vec<SignedChange> = (0..48)
+        .map(|n| {
+            let mut expanded = template.clone();
+            expanded.actor_id = key.actor_id(2000 + n);
+            expanded.hash = None;
+            SignedChange::sign(&key, &automerge::Change::from(expanded))
+        })
+        .collect();
+    let per_deal: usize = changes.iter().map(|c| c.change_bytes().len()).sum();
+    assert!(per_deal > 2 * 1024 * 1024, "{per_deal}");
+    let from = reseller.deals.me().clone();
+    for n in 0..8 {
+        let message = unknown_deal_message(made_up_deal(n), changes.clone());
+        vendor.deals.receive(&from, vec![message], 10).unwrap();
+    }
+    let inner = vendor.deals.lock();
+    let parked: usize = inner
+        .unknown
+        .keys()
+        .map(|d| inner.docs[d].pending_bytes())
+        .sum();
+    assert!(parked > 0);
+    assert!(
+        parked <= super::UNKNOWN_PENDING_BYTES_PER_PEER_MAX,
+        "{parked} bytes parked"
+    );
+}

@@ -4,7 +4,10 @@
 
 use super::invitations::late_acceptance;
 use super::{put_change, Deals, DocKind, Inner, Received};
-use super::{AUDITED_REJECTIONS_PER_MESSAGE_MAX, UNINITIALIZED_REPLICAS_MAX};
+use super::{
+    AUDITED_REJECTIONS_PER_MESSAGE_MAX, UNKNOWN_DEALS_PER_PEER_MAX, UNKNOWN_DEAL_TTL_MS,
+    UNKNOWN_PENDING_BYTES_MAX, UNKNOWN_PENDING_BYTES_PER_PEER_MAX,
+};
 use crate::domain::audit::{self, AuditKind};
 use crate::store::shared::{self, DealMeta};
 use anyhow::{Context, Result};
@@ -14,6 +17,7 @@ use protocol::identity::NodeId;
 use protocol::sync::{receive_batch_parallel, PeerSync};
 use protocol::wire::DocSync;
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 impl Deals {
@@ -133,7 +137,7 @@ impl Deals {
     /// none of them (issue 19, findings 1 and 3).
     pub fn receive(&self, peer: &NodeId, messages: Vec<DocSync>, now_ms: u64) -> Result<Received> {
         let mut refused: Vec<(Option<DealId>, String)> = Vec::new();
-        let mut work = self.take_copies(peer, messages, &mut refused)?;
+        let mut work = self.take_copies(peer, messages, now_ms, &mut refused)?;
         let processed: Vec<DealId> = work.iter().map(|w| w.doc.id()).collect();
         // Deals are independent documents: verify, authorize and apply them on every core
         // (the outcome is the same as on one thread, in the same order).
@@ -181,8 +185,26 @@ impl Deals {
                 // The empty replica made for it goes again.
                 if inner.docs.get(&id).is_some_and(|d| !d.is_initialized()) {
                     inner.docs.remove(&id);
+                    inner.unknown.remove(&id);
                 }
                 continue;
+            }
+            if !copy.doc.is_initialized() && copy.doc.pending_bytes() > 0 {
+                let (mine, all) = unknown_pending(&inner, peer, id);
+                let bytes = copy.doc.pending_bytes();
+                if mine + bytes > UNKNOWN_PENDING_BYTES_PER_PEER_MAX
+                    || all + bytes > UNKNOWN_PENDING_BYTES_MAX
+                {
+                    let mut copy = copy;
+                    copy.doc.drop_pending();
+                    refused.push((
+                        Some(id),
+                        "too many changes of unknown deals waiting for their dependencies".into(),
+                    ));
+                    rejected_total += 1;
+                    put_back.push((copy, Vec::new()));
+                    continue;
+                }
             }
             // A document deleted here while the message was verified is not brought back.
             if !inner.docs.contains_key(&id) {
@@ -394,7 +416,57 @@ impl Copy {
             }
         }
         inner.peers.insert((peer.clone(), id), self.state);
+        if inner.docs.get(&id).is_some_and(|d| d.is_initialized()) {
+            inner.unknown.remove(&id);
+        }
     }
+}
+
+/// Drops the replicas of unknown deals whose genesis did not come within
+/// [`UNKNOWN_DEAL_TTL_MS`] (and the changes waiting in them), and forgets those that arrived.
+fn expire_unknown(inner: &mut Inner, now_ms: u64) {
+    let Inner {
+        docs,
+        unknown,
+        peers,
+        ..
+    } = inner;
+    let mut expired = Vec::new();
+    unknown.retain(|id, (_, since)| match docs.get(id) {
+        Some(doc) if !doc.is_initialized() => {
+            let keep = now_ms < since.saturating_add(UNKNOWN_DEAL_TTL_MS);
+            if !keep {
+                expired.push(*id);
+            }
+            keep
+        }
+        _ => false,
+    });
+    if expired.is_empty() {
+        return;
+    }
+    for id in &expired {
+        docs.remove(id);
+    }
+    let expired: HashSet<DealId> = expired.into_iter().collect();
+    peers.retain(|(_, id), _| !expired.contains(id));
+}
+
+/// Bytes waiting in the replicas of unknown deals: those `peer` made and all of them, without
+/// deal `except` (the one being judged).
+fn unknown_pending(inner: &Inner, peer: &NodeId, except: DealId) -> (usize, usize) {
+    let (mut mine, mut all) = (0, 0);
+    for (id, (by, _)) in &inner.unknown {
+        if *id == except {
+            continue;
+        }
+        let bytes = inner.docs.get(id).map_or(0, DealDoc::pending_bytes);
+        all += bytes;
+        if by == peer {
+            mine += bytes;
+        }
+    }
+    (mine, all)
 }
 
 impl Deals {
@@ -405,12 +477,13 @@ impl Deals {
         &self,
         peer: &NodeId,
         messages: Vec<DocSync>,
+        now_ms: u64,
         refused: &mut Vec<(Option<DealId>, String)>,
     ) -> Result<Vec<Copy>> {
         let mut inner = self.lock();
+        expire_unknown(&mut inner, now_ms);
         let mut copies: Vec<Copy> = Vec::new();
-        let uninitialized = inner.docs.values().filter(|d| !d.is_initialized()).count();
-        let mut new_replicas = 0usize;
+        let mut unknown = inner.unknown.values().filter(|(p, _)| p == peer).count();
         for message in messages {
             let id = message.deal;
             if copies.iter().any(|c| c.doc.id() == id) {
@@ -434,12 +507,16 @@ impl Deals {
                     ));
                     continue;
                 }
-            } else if uninitialized + new_replicas >= UNINITIALIZED_REPLICAS_MAX {
-                refused.push((Some(id), "too many unknown deals".into()));
+            } else if unknown >= UNKNOWN_DEALS_PER_PEER_MAX {
+                refused.push((
+                    Some(id),
+                    format!("too many unknown deals from this peer (at most {UNKNOWN_DEALS_PER_PEER_MAX} wait for their first change)"),
+                ));
                 continue;
             } else {
-                new_replicas += 1;
+                unknown += 1;
                 inner.docs.insert(id, DealDoc::replica(id));
+                inner.unknown.insert(id, (peer.clone(), now_ms));
             }
             self.peer_state(&mut inner, peer, id)?;
             let state = inner
