@@ -4,6 +4,8 @@
 import { api, ApiError } from "../api.js";
 import { h, add, set, title, table, stacked, empty, errorBox, badge, when, field, notice, confirmButton, fieldLabel, stageLabel, STAGES } from "../ui.js";
 
+// Shown under a matrix with a cell at `counts` (SECURITY.md, account mapping).
+const COUNTS_WARNING = "Against a dishonest partner, counts reveals which accounts overlap, as overlaps does. To refuse counts with this partner, set counts = \"refused\" in the [accounts] section of its policy: such cells are then hidden.";
 const LEVEL_KIND = { hidden: "", counts: "warn", overlaps: "ok", all: "ok" };
 const STATUSES = ["customer", "prospect", "partner", "other"];
 
@@ -117,6 +119,9 @@ function matrixTable(matrix, partner, onCell) {
         h("tbody", {}, rows),
       ),
     ),
+    matrix.cells.some((c) => c.level === "counts")
+      ? h("p", { class: "hint", id: "counts-warning" }, COUNTS_WARNING)
+      : null,
   );
 }
 
