@@ -346,3 +346,46 @@ fn changes_parked_in_unknown_deals_are_capped_per_partner() {
         "{parked} bytes parked"
     );
 }
+
+#[test]
+fn an_invitee_that_writes_a_section_without_accepting_gets_no_deal() {
+    let vendor = side(1, "Vendor");
+    let reseller = side(2, "Reseller");
+    befriend(&vendor, &reseller);
+    let id = share_with(&vendor, &reseller, &["name"]);
+    sync(&vendor, &reseller);
+    // The reseller has only the invitation; it writes a section into the deal blindly (here
+    // from the vendor's copy: a guessable object id is all it takes).
+    let key = NodeKey::from_secret_bytes(&[2; 32]);
+    let mut am = vendor.deals.lock().docs[&id].automerge().fork();
+    am.set_actor(key.actor_id(40));
+    let sections = am.get(ROOT, keys::SECTIONS).unwrap().unwrap().1;
+    let mut tx = am.transaction();
+    tx.put_object(
+        &sections,
+        reseller.deals.me().as_str(),
+        automerge::ObjType::Map,
+    )
+    .unwrap();
+    tx.commit();
+    let blind = SignedChange::sign(&key, &am.get_last_local_change().unwrap());
+    let message = message_with(&vendor, &reseller, id, vec![blind]);
+    let got = vendor
+        .deals
+        .receive(reseller.deals.me(), vec![message], 5)
+        .unwrap();
+    assert_eq!(
+        got.changed,
+        vec![id],
+        "the section itself is the invitee's to write"
+    );
+    let offered: Vec<DealId> = vendor
+        .deals
+        .generate(reseller.deals.me(), None)
+        .unwrap()
+        .iter()
+        .map(|m| m.deal)
+        .collect();
+    assert!(!offered.contains(&id), "the deal was offered to an invitee");
+    assert!(got.reply.iter().all(|m| m.deal != id));
+}

@@ -101,11 +101,23 @@ impl Deals {
         if info.statuses.get(peer) == Some(&ParticipantStatus::Removed) {
             return false;
         }
+        let status = info.statuses.get(peer);
+        // A section proves the writer holds the deal only if it may hold it: an invitee that
+        // has not accepted (or declined, or let its invitation expire) could write one blindly
+        // (issue 19, low).
+        let unanswered = matches!(
+            status,
+            Some(
+                ParticipantStatus::Invited
+                    | ParticipantStatus::Declined
+                    | ParticipantStatus::Expired
+            )
+        );
         match info.kind {
             DocKind::Deal => {
                 info.origin.as_ref() == Some(peer)
-                    || info.statuses.get(peer) == Some(&ParticipantStatus::Accepted)
-                    || info.writers.contains(peer)
+                    || status == Some(&ParticipantStatus::Accepted)
+                    || (info.writers.contains(peer) && !unanswered)
                     || inner.accepted_invites.contains(&(*id, peer.clone()))
             }
             DocKind::Invitation { .. } | DocKind::Registration => true,
