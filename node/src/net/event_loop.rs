@@ -2,7 +2,7 @@
 //! [`Command`]s from the rest of the node, sends [`PeerRequest`]s up to the domain, and takes
 //! their answers (and the results of its own blocking store work) back as [`Internal`] reports.
 
-use super::codec::{self, frame, kind};
+use super::codec::{self, frame, kind, Refusal};
 use super::gate::DialState;
 use super::sync_flow::Scope;
 use super::{
@@ -118,7 +118,7 @@ pub(super) struct EventLoop {
     /// Inbound account-mapping requests go to the mapping service here.
     map_inbound: mpsc::Sender<MapInbound>,
     /// Outbound account-mapping requests awaiting an answer.
-    map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
+    map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, Refusal>>>,
 }
 
 impl EventLoop {
@@ -262,7 +262,7 @@ impl EventLoop {
             }
             Command::Map { peer, body, reply } => {
                 if !self.partners.contains_key(&peer) {
-                    let _ = reply.send(Err("not an active partner of this node".into()));
+                    let _ = reply.send(Err(Refusal::other("not an active partner of this node")));
                     return;
                 }
                 let bytes = frame(kind::MAP, &body);
@@ -402,7 +402,9 @@ impl EventLoop {
                 ..
             } => {
                 if let Some(reply) = self.map_requests.remove(&request_id) {
-                    let _ = reply.send(Err(format!("cannot reach the partner ({error})")));
+                    let _ = reply.send(Err(Refusal::other(format!(
+                        "cannot reach the partner ({error})"
+                    ))));
                 } else if let Some(reply) = self.pending_joins.remove(&request_id) {
                     self.joining.remove(&peer);
                     let _ = reply.send(Err(format!("cannot reach the inviting node ({error})")));
@@ -560,7 +562,7 @@ impl EventLoop {
                 tokio::spawn(async move {
                     let bytes = match answer.await {
                         Ok(Ok(body)) => frame(kind::MAP, &body),
-                        Ok(Err(why)) => frame(kind::REFUSED, why.as_bytes()),
+                        Ok(Err(why)) => frame(kind::REFUSED, &why.encode()),
                         Err(_) => frame(kind::REFUSED, b"account mapping failed on this node"),
                     };
                     let _ = tx.send(Internal::Respond { channel, bytes }).await;
@@ -596,8 +598,10 @@ impl EventLoop {
                 .fetch_add(response.len() as u64 + 4, Ordering::Relaxed);
             let answer = match response.split_first() {
                 Some((&kind::MAP, body)) => Ok(body.to_vec()),
-                Some((&kind::REFUSED, body)) => Err(String::from_utf8_lossy(body).into_owned()),
-                _ => Err("the partner sent a malformed mapping answer".to_string()),
+                Some((&kind::REFUSED, body)) => Err(Refusal::decode(body)),
+                _ => Err(Refusal::other(
+                    "the partner sent a malformed mapping answer",
+                )),
             };
             let _ = reply.send(answer);
             return;

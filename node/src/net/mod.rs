@@ -45,6 +45,7 @@ use crate::store::shared;
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
 use codec::{FrameCodec, PROTOCOL};
+pub use codec::{Refusal, RefusalCode};
 use event_loop::EventLoop;
 use libp2p::futures::StreamExt;
 use libp2p::request_response::{self, ProtocolSupport};
@@ -129,7 +130,7 @@ pub enum Command {
     Map {
         peer: PeerId,
         body: Vec<u8>,
-        reply: oneshot::Sender<Result<Vec<u8>, String>>,
+        reply: oneshot::Sender<Result<Vec<u8>, Refusal>>,
     },
 }
 
@@ -241,7 +242,7 @@ pub struct MapInbound {
     /// The request body (after the kind byte).
     pub body: Vec<u8>,
     /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    pub reply: oneshot::Sender<Result<Vec<u8>, Refusal>>,
 }
 
 /// A cloneable way to talk to the swarm task.
@@ -297,7 +298,7 @@ impl NetHandle {
         &self,
         peer: PeerId,
         body: Vec<u8>,
-    ) -> Result<Result<Vec<u8>, String>> {
+    ) -> Result<Result<Vec<u8>, Refusal>> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Map { peer, body, reply }).await?;
         answer
