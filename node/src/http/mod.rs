@@ -78,6 +78,9 @@ pub struct AppState {
     pub network: Arc<crate::domain::peers::Network>,
     /// Account mapping.
     pub mapping: Arc<crate::domain::mapping::Mapper>,
+    /// The `webhook_allow_private` setting: whether a webhook may target the node's own host
+    /// or a private network.
+    pub webhook_allow_private: bool,
 }
 
 /// The caller's role, put into the request by the auth layer.
