@@ -389,3 +389,50 @@ fn an_invitee_that_writes_a_section_without_accepting_gets_no_deal() {
     assert!(!offered.contains(&id), "the deal was offered to an invitee");
     assert!(got.reply.iter().all(|m| m.deal != id));
 }
+
+#[test]
+fn participants_are_shown_by_the_names_this_node_knows_them_by() {
+    let vendor = side(1, "Vendor");
+    let reseller = side(2, "Reseller");
+    befriend(&vendor, &reseller);
+    // The origin writes whatever names it likes into the deal; here a right-to-left override
+    // makes "Reseller" read as someone else's name.
+    let mut record = crate::store::shared::partner(&vendor.store, reseller.deals.me().as_str())
+        .unwrap()
+        .unwrap();
+    record.name = "Bank\u{202E}ynapmoC".into();
+    let txn = vendor.store.write().unwrap();
+    crate::store::shared::put_partner_in(&txn, &record).unwrap();
+    txn.commit().unwrap();
+    let id = share_with(&vendor, &reseller, &["name"]);
+    sync(&vendor, &reseller);
+    reseller.deals.respond(id, true, 3).unwrap();
+    sync(&vendor, &reseller);
+    let names = |side: &Side| -> Vec<(String, String)> {
+        side.deals.view(id, false).unwrap().unwrap()["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["id"].as_str().unwrap().to_string(),
+                    p["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let seen = names(&reseller);
+    let me = reseller.deals.me().to_string();
+    let origin = vendor.deals.me().to_string();
+    assert!(seen.contains(&(me, "Reseller".into())), "{seen:?}");
+    assert!(seen.contains(&(origin, "Vendor".into())), "{seen:?}");
+    // A name this node has no record for is shown without its invisible characters.
+    assert_eq!(
+        super::views::shown_name("Bank\u{202E}ynapmoC"),
+        "BankynapmoC"
+    );
+    assert_eq!(
+        super::views::shown_name("\u{2066}Acme\u{200B} Corp\u{2069}\n"),
+        "Acme Corp"
+    );
+}
