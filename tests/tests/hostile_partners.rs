@@ -92,3 +92,58 @@ fn a_policy_that_refuses_counts_maps_those_cells_as_hidden_and_the_cli_warns_abo
     assert!(out.ok(), "{}", out.stderr);
     assert!(!out.stdout.contains("dishonest"), "{}", out.stdout);
 }
+
+/// A stranger that joins over and over with a proof made for another node id: the first
+/// refusal is audited in full, the rest are counted (one entry once the window passes), and
+/// past the per-address limit its joins are refused unread.
+#[test]
+fn a_stranger_flooding_join_attempts_gets_one_audit_entry_and_then_a_rate_limit() {
+    use cosell::domain::audit::JOIN_ATTEMPTS_PER_WINDOW_MAX;
+    use cosell::domain::partners::{join_request, read_token};
+    use cosell::net::codec::{frame, kind};
+    use cosell::net::testing::{framed, Answer, Multiaddr, PeerId, RawPeer};
+    use std::sync::Arc;
+
+    let mut vendor = Node::init("Vendor Co");
+    vendor.serve();
+    let out = vendor.cli(&["partner", "invite", "--type", "msp"]);
+    assert!(out.ok(), "invite: {}", out.stderr);
+    let payload = read_token(out.stdout.trim(), cosell::clock::now_ms()).expect("a token");
+    // A proof for another node id: refused as not matching the invite.
+    let other = protocol::identity::NodeKey::from_secret_bytes(&[0x42; 32])
+        .node_id()
+        .clone();
+    let request = join_request(&payload, other.as_str(), "Flood Co", vec![]).expect("request");
+    let join = framed(&frame(kind::JOIN, &serde_json::to_vec(&request).unwrap()));
+    let refuse: Answer = Arc::new(|_, _| frame(kind::REFUSED, b"no"));
+    let raw = RawPeer::start([0x66; 32], refuse).expect("raw peer");
+    let info = vendor.node_json().expect("node.json");
+    let addr: Multiaddr = cosell::net::parse_addrs(&[info["p2p"][0].as_str().unwrap().to_string()])
+        .pop()
+        .unwrap();
+    let peer: PeerId = vendor.id.parse().unwrap();
+    let mut errors = Vec::new();
+    for _ in 0..(JOIN_ATTEMPTS_PER_WINDOW_MAX + 3) {
+        let answer = raw
+            .request(peer, addr.clone(), join.clone())
+            .expect("answered");
+        let joined: Value = serde_json::from_slice(&answer[1..]).expect("a join answer");
+        errors.push(joined["error"].as_str().unwrap_or("").to_string());
+    }
+    assert!(errors[0].contains("does not match"), "{errors:?}");
+    assert!(
+        errors
+            .last()
+            .unwrap()
+            .contains("too many join attempts from 127.0.0.1"),
+        "{errors:?}"
+    );
+    let audit = vendor.get("/api/v1/audit?limit=1000").json;
+    let refused: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["details"]["event"] == "join_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+}

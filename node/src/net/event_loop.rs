@@ -97,6 +97,8 @@ pub(super) struct EventLoop {
     pub(super) joining: HashMap<PeerId, Vec<Multiaddr>>,
     /// Strangers allowed until this instant to present an invite.
     pub(super) probation: HashMap<PeerId, Instant>,
+    /// The address each connected peer's last connection came from.
+    remote_ip: HashMap<PeerId, std::net::IpAddr>,
     pending_joins: HashMap<OutboundRequestId, oneshot::Sender<Result<JoinAnswer, String>>>,
     pub(super) sync_requests: HashMap<OutboundRequestId, PeerId>,
     /// Per partner: sync requests (frame bodies) waiting for a free slot.
@@ -145,6 +147,7 @@ impl EventLoop {
             partners,
             joining: HashMap::new(),
             probation: HashMap::new(),
+            remote_ip: HashMap::new(),
             pending_joins: HashMap::new(),
             sync_requests: HashMap::new(),
             outbox: HashMap::new(),
@@ -355,13 +358,24 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 num_established,
+                endpoint,
                 ..
-            } => self.on_connection(peer_id, num_established.get()),
+            } => {
+                if let Some(ip) = ip_of(endpoint.get_remote_address()) {
+                    self.remote_ip.insert(peer_id, ip);
+                }
+                self.on_connection(peer_id, num_established.get())
+            }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established,
                 ..
-            } => self.on_closed(peer_id, num_established),
+            } => {
+                if num_established == 0 {
+                    self.remote_ip.remove(&peer_id);
+                }
+                self.on_closed(peer_id, num_established)
+            }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening for partners");
             }
@@ -478,6 +492,7 @@ impl EventLoop {
                 let (reply, answer) = oneshot::channel();
                 let join = PeerRequest::Join {
                     joiner: peer,
+                    from: self.remote_ip.get(&peer).copied(),
                     body: body.to_vec(),
                     reply,
                 };
@@ -659,6 +674,15 @@ impl EventLoop {
             reports
         });
     }
+}
+
+/// The IP address in a multiaddr (`/ip4/…` or `/ip6/…`), if it has one.
+fn ip_of(addr: &Multiaddr) -> Option<std::net::IpAddr> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => Some(std::net::IpAddr::V4(ip)),
+        libp2p::multiaddr::Protocol::Ip6(ip) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -173,6 +173,9 @@ pub enum PeerRequest {
     /// id its connection authenticated.
     Join {
         joiner: PeerId,
+        /// The address the joiner's connection came from (joins are limited and audited per
+        /// address), when known.
+        from: Option<std::net::IpAddr>,
         body: Vec<u8>,
         reply: oneshot::Sender<JoinDecision>,
     },
