@@ -200,6 +200,9 @@ fn account_entries(a: &AccountPolicy) -> Vec<(&'static str, Written)> {
         let fields = names(a.fields.iter().copied(), |f| f.as_str());
         out.push(("fields", Written::List(fields)));
     }
+    if a.counts_refused {
+        out.push(("counts", Written::Text("refused".into())));
+    }
     out
 }
 
@@ -291,6 +294,14 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     );
     let fields = |x: &AccountPolicy| names_of(x.fields.iter().map(|f| f.as_str()));
     d.set("accounts.fields", &fields(a), &fields(b));
+    let counts = |x: &AccountPolicy| {
+        if x.counts_refused {
+            "refused"
+        } else {
+            "allowed"
+        }
+    };
+    d.value("accounts.counts", counts(a).into(), counts(b).into());
     for p in Population::ALL {
         let level = |x: &AccountPolicy| {
             x.populations

@@ -281,6 +281,11 @@ pub struct AccountPolicy {
     pub(crate) fields: BTreeSet<AccountField>,
     /// Overrides of `sharing` for single populations.
     pub(crate) populations: BTreeMap<Population, SharingLevel>,
+    /// `counts = "refused"`: a population at `counts` is mapped as `hidden` with this partner.
+    /// Against a dishonest partner `counts` reveals which accounts overlap, as `overlaps` does
+    /// (the partner blinds each of its elements with its own scalar and ties the points we
+    /// return to its inputs; SECURITY.md, account mapping), so a policy may refuse it.
+    pub(crate) counts_refused: bool,
 }
 
 /// What this node shares with one partner. Anything it does not name is never sent.
@@ -520,15 +525,32 @@ impl OpportunityPolicy {
 impl AccountPolicy {
     /// The default sharing level, for populations without their own.
     pub fn sharing(&self) -> SharingLevel {
-        self.sharing
+        self.effective(self.sharing)
     }
 
-    /// The sharing level for one population: its own if the policy sets one, else `sharing`.
+    /// The sharing level for one population: its own if the policy sets one, else `sharing`
+    /// (`hidden` for `counts` when the policy refuses counts).
     pub fn level_for(&self, population: Population) -> SharingLevel {
-        self.populations
-            .get(&population)
-            .copied()
-            .unwrap_or(self.sharing)
+        self.effective(
+            self.populations
+                .get(&population)
+                .copied()
+                .unwrap_or(self.sharing),
+        )
+    }
+
+    /// Whether the policy refuses `counts` (`counts = "refused"`): such populations map as
+    /// `hidden`.
+    pub fn counts_refused(&self) -> bool {
+        self.counts_refused
+    }
+
+    fn effective(&self, level: SharingLevel) -> SharingLevel {
+        if self.counts_refused && level == SharingLevel::Counts {
+            SharingLevel::Hidden
+        } else {
+            level
+        }
     }
 
     /// The most any population reveals.
@@ -537,8 +559,8 @@ impl AccountPolicy {
             .into_iter()
             .map(|p| self.level_for(p))
             .max()
-            .unwrap_or(self.sharing)
-            .max(self.sharing)
+            .unwrap_or(self.sharing())
+            .max(self.sharing())
     }
 
     /// The shared account fields.
@@ -573,6 +595,7 @@ impl AccountPolicy {
             statuses: intersect_sets(&self.statuses, &other.statuses),
             fields: self.fields.intersection(&other.fields).copied().collect(),
             populations,
+            counts_refused: self.counts_refused || other.counts_refused,
         }
     }
 }

@@ -281,7 +281,7 @@ const OPPORTUNITY_KEYS: [&str; 11] = [
     "amount",
     "close_date",
 ];
-const ACCOUNT_KEYS: [&str; 4] = ["sharing", "statuses", "fields", "populations"];
+const ACCOUNT_KEYS: [&str; 5] = ["sharing", "statuses", "fields", "populations", "counts"];
 const AMOUNT_TRANSFORM_KEYS: [&str; 2] = ["round_to", "buckets"];
 const EMPTY_OPPORTUNITY_FILTER: &str =
     "empty list matches no opportunity (remove the key to allow all)";
@@ -486,6 +486,18 @@ impl<'t> Checker<'t> {
         }
         if let Some(n) = entries.get("fields") {
             a.fields = self.account_fields(n);
+        }
+        if let Some(n) = entries.get("counts") {
+            match &n.raw {
+                Raw::Str(s) if s == "allowed" => {}
+                Raw::Str(s) if s == "refused" => a.counts_refused = true,
+                Raw::Str(s) => {
+                    let names = ["allowed", "refused"];
+                    let message = format!("unknown counts choice \"{s}\"{}", hint(s, &names));
+                    self.error(n.offset, "accounts.counts", message);
+                }
+                _ => self.wrong_type(n, "accounts.counts", "a string"),
+            }
         }
         if let Some(n) = entries.get("populations") {
             let names = Population::ALL.map(Population::as_str);

@@ -436,3 +436,41 @@ fn json_and_toml_read_the_same_policy() {
     let from_json = Policy::from_json(&p.to_canonical_json()).unwrap();
     assert_eq!(p, from_json);
 }
+
+#[test]
+fn counts_may_be_refused_and_then_maps_as_hidden() {
+    use policy::{Population, SharingLevel};
+    let refused = Policy::from_toml(
+        "[accounts]\nsharing = \"counts\"\ncounts = \"refused\"\n[accounts.populations]\nprospects = \"overlaps\"\n",
+    )
+    .unwrap();
+    let a = refused.accounts();
+    assert!(a.counts_refused());
+    assert_eq!(a.level_for(Population::Customers), SharingLevel::Hidden);
+    assert_eq!(a.sharing(), SharingLevel::Hidden);
+    assert_eq!(a.level_for(Population::Prospects), SharingLevel::Overlaps);
+    // It survives both written forms, and a change to it is a diff line.
+    let toml = refused.to_canonical_toml();
+    assert!(toml.contains("counts = \"refused\""), "{toml}");
+    assert_eq!(Policy::from_toml(&toml).unwrap(), refused);
+    assert_eq!(
+        Policy::from_json(&refused.to_canonical_json()).unwrap(),
+        refused
+    );
+    let allowed = Policy::from_toml("[accounts]\nsharing = \"counts\"\ncounts = \"allowed\"\n[accounts.populations]\nprospects = \"overlaps\"\n").unwrap();
+    assert_eq!(
+        allowed.accounts().level_for(Population::Customers),
+        SharingLevel::Counts
+    );
+    let changes = policy::diff(&allowed, &refused);
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.key == "accounts.counts" && c.description == "allowed -> refused"),
+        "{changes:?}"
+    );
+    check(
+        "[accounts]\nsharing = \"counts\"\ncounts = \"refuse\"\n",
+        &["line 3, key accounts.counts: unknown counts choice \"refuse\" (did you mean \"refused\"?)"],
+    );
+}

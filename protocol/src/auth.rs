@@ -9,8 +9,9 @@
 //! honest replica that has its causal past (the rule table is in SECURITY.md).
 
 use automerge::legacy::{ElementId, Key, ObjectId, Op, OpId, OpType};
-use automerge::{ActorId, ExpandedChange, ObjType, ScalarValue};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use automerge::{ActorId, ChangeHash, ExpandedChange, ObjType, ScalarValue};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::deal::{keys, ParticipantStatus, Role};
 use crate::identity::NodeId;
@@ -91,6 +92,14 @@ pub(crate) struct Authority {
     /// The operations that ever put a value at a map key, and the elements ever inserted into a
     /// list: what a predecessor or an insert position may name (see [`Authority::check_ids`]).
     slots: HashMap<Slot, HashSet<(u64, u32)>>,
+    /// For each accepted change with a removal in its causal past (itself included): the
+    /// participants (by index) the origin removed there. A removal is final for its participant:
+    /// no change of the removed node descending from it is accepted, whoever relays it. Judged
+    /// on the causal past, not on what this replica happens to hold, so every honest replica
+    /// decides alike (a change concurrent with the removal is accepted everywhere; the view
+    /// reads the participant as removed either way). Changes without a removal in their past
+    /// have no entry.
+    removals: HashMap<ChangeHash, Arc<BTreeSet<u32>>>,
 }
 
 /// A map key of an object (`None`: the root), or a list's elements.
@@ -109,6 +118,8 @@ struct Delta {
     participants: Vec<NodeId>,
     roles: Vec<(u32, Role)>,
     slots: HashMap<Slot, HashSet<(u64, u32)>>,
+    /// Participants the change removes.
+    removed: Vec<u32>,
 }
 
 impl Authority {
@@ -134,10 +145,41 @@ impl Authority {
         self.origin.is_none()
     }
 
-    /// Checks every operation of `change` (authored by `author`) and, if all pass, records the
-    /// objects and participants it creates. `change` is the genesis change iff the table is
-    /// still empty.
-    pub fn authorize(&mut self, change: &ExpandedChange, author: &NodeId) -> Result<(), Denied> {
+    /// The participants removed in the causal past of `deps` (a change's dependencies, or a
+    /// document's heads).
+    fn removed_before(&self, deps: &[ChangeHash]) -> Option<Arc<BTreeSet<u32>>> {
+        let mut sets = deps.iter().filter_map(|d| self.removals.get(d));
+        let first = sets.next()?;
+        let mut merged: Option<BTreeSet<u32>> = None;
+        for set in sets {
+            if !set.is_subset(merged.as_ref().unwrap_or(first)) {
+                merged
+                    .get_or_insert_with(|| (**first).clone())
+                    .extend(set.iter().copied());
+            }
+        }
+        Some(merged.map_or_else(|| first.clone(), Arc::new))
+    }
+
+    /// Whether the origin removed `node` in the causal past of `heads`: then it writes nothing
+    /// more there.
+    pub fn is_removed(&self, heads: &[ChangeHash], node: &NodeId) -> bool {
+        let Some(&index) = self.by_node.get(node) else {
+            return false;
+        };
+        self.removed_before(heads)
+            .is_some_and(|set| set.contains(&index))
+    }
+
+    /// Checks every operation of `change` (authored by `author`, with hash `hash`) and, if all
+    /// pass, records the objects and participants it creates. `change` is the genesis change iff
+    /// the table is still empty.
+    pub fn authorize(
+        &mut self,
+        change: &ExpandedChange,
+        hash: ChangeHash,
+        author: &NodeId,
+    ) -> Result<(), Denied> {
         let genesis = self.origin.is_none();
         let mut delta = Delta::default();
         // The genesis author gets the first participant index before any operation is read, so
@@ -159,6 +201,16 @@ impl Authority {
                 })
             }
         };
+        let removed_before = self.removed_before(&change.deps);
+        if removed_before
+            .as_ref()
+            .is_some_and(|set| set.contains(&author_index))
+        {
+            return Err(Denied {
+                path: format!("{}/{author}", keys::PARTICIPANTS),
+                rule: "the origin removed this participant: it writes nothing more to the deal",
+            });
+        }
         let next_actor = u32::try_from(self.actors.len()).unwrap_or(u32::MAX);
         let actor_index = self
             .actors
@@ -196,6 +248,17 @@ impl Authority {
                     rule: "the origin must be a participant",
                 });
             }
+        }
+        let removed = match (removed_before, delta.removed.is_empty()) {
+            (before, true) => before,
+            (before, false) => {
+                let mut set = before.map(|s| (*s).clone()).unwrap_or_default();
+                set.extend(delta.removed.iter().copied());
+                Some(Arc::new(set))
+            }
+        };
+        if let Some(set) = removed {
+            self.removals.insert(hash, set);
         }
         self.commit(delta);
         self.actors
@@ -491,6 +554,9 @@ impl Authority {
                             None => false,
                         };
                         if allowed {
+                            if status == Some(ParticipantStatus::Removed) {
+                                delta.removed.push(node);
+                            }
                             Ok(None)
                         } else {
                             deny(path(), "a participant answers its own invitation; the origin invites, expires and removes")

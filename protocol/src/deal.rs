@@ -952,6 +952,14 @@ impl DealDoc {
         if !self.authority.is_participant(signer.node_id()) {
             return Err(DealError::NotAllowed("only participants write to a deal"));
         }
+        if self
+            .authority
+            .is_removed(&self.doc.get_heads(), signer.node_id())
+        {
+            return Err(DealError::NotAllowed(
+                "the origin removed this node from the deal",
+            ));
+        }
         Ok(())
     }
 
@@ -994,7 +1002,7 @@ impl DealDoc {
             .get_change_by_hash(&hash)
             .expect("a committed change is in its document");
         let expanded = change.decode();
-        let authorized = self.authority.authorize(&expanded, signer.node_id());
+        let authorized = self.authority.authorize(&expanded, hash, signer.node_id());
         assert!(
             authorized.is_ok(),
             "the typed API wrote an unauthorized path: {authorized:?}"
@@ -1019,8 +1027,7 @@ impl DealDoc {
                     ParticipantView {
                         name: get_str(doc, &entry, keys::NAME).unwrap_or_default(),
                         role: get_str(doc, &entry, keys::ROLE).and_then(|s| Role::parse(&s).ok()),
-                        status: get_str(doc, &entry, keys::STATUS)
-                            .and_then(|s| ParticipantStatus::parse(&s).ok()),
+                        status: read_status(doc, &entry),
                     },
                 );
             }
@@ -1227,6 +1234,21 @@ fn ref_str(value: &ValueRef<'_>) -> Option<String> {
         ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.to_string()),
         _ => None,
     }
+}
+
+/// A participant's status. When concurrent writes left several values, `removed` wins: a
+/// participant's own answer written before it saw its removal does not undo the removal.
+fn read_status(doc: &Automerge, entry: &ObjId) -> Option<ParticipantStatus> {
+    let all = doc.get_all(entry, keys::STATUS).ok()?;
+    let statuses: Vec<ParticipantStatus> = all
+        .iter()
+        .filter_map(|(value, _)| scalar_str(value))
+        .filter_map(|s| ParticipantStatus::parse(&s).ok())
+        .collect();
+    if statuses.contains(&ParticipantStatus::Removed) {
+        return Some(ParticipantStatus::Removed);
+    }
+    get_str(doc, entry, keys::STATUS).and_then(|s| ParticipantStatus::parse(&s).ok())
 }
 
 fn get_str(doc: &Automerge, obj: &ObjId, key: &str) -> Option<String> {

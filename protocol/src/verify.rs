@@ -178,6 +178,17 @@ impl DealDoc {
         Ok(doc)
     }
 
+    /// Bytes of the changes waiting for their dependencies.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.bytes
+    }
+
+    /// Drops the changes waiting for their dependencies (a node over its budget for them; a
+    /// peer sends them again once it sees they are missing).
+    pub fn drop_pending(&mut self) {
+        self.pending.take_all();
+    }
+
     /// Whether the document has this change. Every applied change has its envelope kept, so the
     /// envelope map answers without asking Automerge.
     pub(crate) fn has_change(&self, hash: &ChangeHash) -> bool {
@@ -758,6 +769,6 @@ fn authorize(doc: &mut DealDoc, change: &Change, author: &NodeId) -> Result<(), 
     }
     let expanded = change.decode();
     doc.authority
-        .authorize(&expanded, author)
+        .authorize(&expanded, change.hash(), author)
         .map_err(|Denied { path, rule }| RejectReason::Unauthorized { path, rule })
 }

@@ -159,10 +159,9 @@ impl Config {
         }
     }
 
-    /// Reads `cosell.toml`, then applies `COSELL_*` environment overrides, then validates. The
-    /// process-wide setting among them (`webhook_allow_private`, which webhook creation and
-    /// delivery both read) takes effect here: one process serves one node, and the settings
-    /// are loaded once, before anything is served.
+    /// Reads `cosell.toml`, then applies `COSELL_*` environment overrides, then validates.
+    /// Nothing here is process-wide: `serve` hands each setting to the service that uses it
+    /// (`webhook_allow_private` to webhook creation and delivery).
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -172,7 +171,6 @@ impl Config {
         config
             .validate()
             .with_context(|| format!("{} is not valid", path.display()))?;
-        crate::domain::webhooks::set_allow_private(config.webhook_allow_private);
         Ok(config)
     }
 

@@ -353,11 +353,18 @@ pub fn render_matrix(m: &Value) -> String {
         m["computed_at"].as_str().unwrap_or("?")
     );
     out.push_str(&render_grid(&cells));
+    if cells.iter().any(|c| c["level"] == "counts") {
+        out.push_str(COUNTS_WARNING);
+    }
     for c in &cells {
         out.push_str(&render_overlaps(c));
     }
     out
 }
+
+/// Printed under a matrix with a cell at `counts` (SECURITY.md, account mapping).
+pub const COUNTS_WARNING: &str = "\nnote: against a dishonest partner, counts reveals which accounts overlap, as overlaps does; \
+to refuse counts with this partner, set counts = \"refused\" in the [accounts] section of its policy (such cells are then hidden)\n";
 
 /// The grid of cell summaries, my populations down and the partner's across, in the order the
 /// cells name them.

@@ -70,6 +70,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         events.clone(),
         std::time::Duration::from_millis(config.webhook_retry_base_ms),
         clock.clone(),
+        config.webhook_allow_private,
     ));
     let deals = Arc::new(crate::domain::deals::Deals::open(
         store.clone(),
@@ -148,6 +149,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         network,
         mapping,
         mail_configured: config.smtp_url.is_some(),
+        webhook_allow_private: config.webhook_allow_private,
     };
     let app = http::router(state, web_ui_dir());
     let node_json = serde_json::to_vec_pretty(&serde_json::json!({

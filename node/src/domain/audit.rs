@@ -198,3 +198,182 @@ mod tests {
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }
+
+/// How long one address's refused join attempts are gathered into one audit entry, and the
+/// window of its rate limit: ten minutes.
+pub const JOIN_ATTEMPT_WINDOW_MS: u64 = 10 * 60 * 1000;
+/// Refused join attempts one address may make per window; beyond that its joins are refused
+/// without being read (an honest joiner needs one, or a few after typos).
+pub const JOIN_ATTEMPTS_PER_WINDOW_MAX: u32 = 20;
+/// Addresses tracked at once; the oldest window is written out and dropped beyond it.
+pub const JOIN_SOURCES_MAX: usize = 10_000;
+
+/// Join attempts per source address (issue 19, low: unauthenticated join attempts flooded the
+/// audit log). Every attempt counts toward the address's limit; the first refusal from an
+/// address in a window is audited in full, the later ones are counted and written as one entry
+/// ("N more refused join attempts from X between T1 and T2") once the window has passed, at the
+/// next attempt from anyone.
+#[derive(Debug, Default)]
+pub struct JoinAttempts {
+    windows: std::collections::HashMap<String, AttemptWindow>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct AttemptWindow {
+    first_ms: u64,
+    attempts: u32,
+    /// Whether a refusal was audited in full in this window.
+    audited: bool,
+    /// Refusals after the audited one, with the time of the first and last.
+    more: u32,
+    more_first_ms: u64,
+    more_last_ms: u64,
+}
+
+/// What an attempt may do.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AttemptVerdict {
+    /// The address is over its rate limit: refuse without reading the request.
+    pub limited: bool,
+    /// Entries for windows that ended: (source, count, first, last).
+    pub summaries: Vec<(String, u32, u64, u64)>,
+}
+
+impl JoinAttempts {
+    /// Counts a join attempt from `source` at `now_ms`, before its request is read.
+    pub fn attempt(&mut self, source: &str, now_ms: u64) -> AttemptVerdict {
+        let mut verdict = AttemptVerdict::default();
+        let ended: Vec<String> = self
+            .windows
+            .iter()
+            .filter(|(_, w)| now_ms >= w.first_ms.saturating_add(JOIN_ATTEMPT_WINDOW_MS))
+            .map(|(s, _)| s.clone())
+            .collect();
+        for s in ended {
+            self.close(&s, &mut verdict.summaries);
+        }
+        if !self.windows.contains_key(source) && self.windows.len() >= JOIN_SOURCES_MAX {
+            let oldest = self
+                .windows
+                .iter()
+                .min_by_key(|(_, w)| w.first_ms)
+                .map(|(s, _)| s.clone());
+            if let Some(s) = oldest {
+                self.close(&s, &mut verdict.summaries);
+            }
+        }
+        let w = self
+            .windows
+            .entry(source.to_string())
+            .or_insert_with(|| AttemptWindow {
+                first_ms: now_ms,
+                ..AttemptWindow::default()
+            });
+        w.attempts += 1;
+        verdict.limited = w.attempts > JOIN_ATTEMPTS_PER_WINDOW_MAX;
+        verdict
+    }
+
+    /// A refused attempt from `source` at `now_ms`: whether to audit it in full (the first
+    /// refusal in its window); the others are counted for the window's summary.
+    pub fn refused(&mut self, source: &str, now_ms: u64) -> bool {
+        let w = self
+            .windows
+            .entry(source.to_string())
+            .or_insert_with(|| AttemptWindow {
+                first_ms: now_ms,
+                ..AttemptWindow::default()
+            });
+        if !w.audited {
+            w.audited = true;
+            return true;
+        }
+        if w.more == 0 {
+            w.more_first_ms = now_ms;
+        }
+        w.more += 1;
+        w.more_last_ms = now_ms;
+        false
+    }
+
+    fn close(&mut self, source: &str, summaries: &mut Vec<(String, u32, u64, u64)>) {
+        if let Some(w) = self.windows.remove(source) {
+            if w.more > 0 {
+                summaries.push((source.to_string(), w.more, w.more_first_ms, w.more_last_ms));
+            }
+        }
+    }
+}
+
+/// Writes the summaries of ended windows (see [`JoinAttempts`]).
+pub fn record_attempt_summaries(
+    store: &Store,
+    summaries: &[(String, u32, u64, u64)],
+    now_ms: u64,
+) -> Result<()> {
+    if summaries.is_empty() {
+        return Ok(());
+    }
+    let txn = store.write()?;
+    for (source, count, first, last) in summaries {
+        record_in(
+            &txn,
+            now_ms,
+            AuditKind::Partner,
+            None,
+            format!(
+                "{count} more refused join attempts from {source} between {} and {}",
+                rfc3339(*first),
+                rfc3339(*last)
+            ),
+            serde_json::json!({"event": "join_refused", "source": source, "count": count,
+                               "first": rfc3339(*first), "last": rfc3339(*last)}),
+        )?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod join_attempt_tests {
+    use super::*;
+
+    #[test]
+    fn join_attempts_are_audited_once_per_address_and_window_then_limited_and_summed_up() {
+        let mut log = JoinAttempts::default();
+        let ip = "10.0.0.9";
+        // An accepted join neither audits a refusal nor spends the one full entry.
+        assert!(!log.attempt(ip, 1_000).limited);
+        let mut limited_at = None;
+        let mut audited = 0;
+        for n in 2..=30u32 {
+            let at = 1_000 + u64::from(n);
+            let v = log.attempt(ip, at);
+            if v.limited {
+                limited_at.get_or_insert(n);
+            } else if log.refused(ip, at) {
+                audited += 1;
+            }
+        }
+        assert_eq!(audited, 1);
+        assert_eq!(limited_at, Some(JOIN_ATTEMPTS_PER_WINDOW_MAX + 1));
+        // Another address is neither limited nor silenced by the first.
+        assert!(!log.attempt("10.0.0.10", 2_000).limited);
+        assert!(log.refused("10.0.0.10", 2_000));
+        // After the window: one summary of the refusals not audited one by one, and the address
+        // starts over.
+        let later = log.attempt(ip, 1_000 + JOIN_ATTEMPT_WINDOW_MS);
+        assert!(!later.limited);
+        let refused_more = JOIN_ATTEMPTS_PER_WINDOW_MAX - 2;
+        assert_eq!(
+            later.summaries,
+            vec![(
+                ip.to_string(),
+                refused_more,
+                1_003,
+                1_000 + u64::from(JOIN_ATTEMPTS_PER_WINDOW_MAX)
+            )]
+        );
+        assert!(log.refused(ip, 1_000 + JOIN_ATTEMPT_WINDOW_MS));
+    }
+}

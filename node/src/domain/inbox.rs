@@ -72,12 +72,16 @@ fn sorted(deals: &Deals, status: Option<&str>, now_ms: u64) -> Vec<(u64, Value)>
                 view.participants.get(&me)?;
                 let mut item = invitation_json(&view, deal, &me, now_ms);
                 // An invitation from a node that is no partner any more cannot be answered.
-                let ended = view.origin.as_ref().is_some_and(|o| {
+                let record = view.origin.as_ref().and_then(|o| {
                     crate::store::shared::partner(deals.store(), o.as_str())
                         .ok()
                         .flatten()
-                        .is_some_and(|p| !p.is_active())
                 });
+                let ended = record.as_ref().is_some_and(|p| !p.is_active());
+                // The name this node knows the inviter by, not the one it wrote itself.
+                if let Some(p) = &record {
+                    item["from_name"] = p.name.clone().into();
+                }
                 if ended && item["status"] == "invited" {
                     item["status"] = "ended".into();
                 }

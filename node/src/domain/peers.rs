@@ -12,7 +12,7 @@
 
 use crate::clock::Clock;
 use crate::domain::audit;
-use crate::domain::deals::{Deals, UNINITIALIZED_REPLICAS_MAX};
+use crate::domain::deals::{Deals, UNKNOWN_DEALS_PER_PEER_MAX};
 use crate::domain::events::EventKind;
 use crate::domain::partners;
 use crate::net::codec::{frame, kind};
@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 // A round may not name more unknown deals at once than a partner keeps replicas for (see
 // `net::SYNC_REQUESTS_IN_FLIGHT_MAX`).
 const _: () = assert!(
-    net::DOCS_PER_REQUEST_MAX * net::SYNC_REQUESTS_IN_FLIGHT_MAX < UNINITIALIZED_REPLICAS_MAX
+    net::DOCS_PER_REQUEST_MAX * net::SYNC_REQUESTS_IN_FLIGHT_MAX < UNKNOWN_DEALS_PER_PEER_MAX
 );
 
 /// Everything the API needs of the network side.
@@ -132,6 +132,7 @@ pub fn spawn(
         store,
         deals,
         clock,
+        join_attempts: Arc::new(Mutex::new(audit::JoinAttempts::default())),
     };
     tokio::spawn(async move {
         while let Some(request) = requests.recv().await {
@@ -147,6 +148,8 @@ struct Peers {
     store: Arc<Store>,
     deals: Arc<Deals>,
     clock: Clock,
+    /// Refused join attempts per address: audited once per window, then limited.
+    join_attempts: Arc<Mutex<audit::JoinAttempts>>,
 }
 
 impl Peers {
@@ -193,12 +196,43 @@ impl Peers {
             PeerRequest::PeerReset { peer } => self.deals.reset_peer(&peer),
             PeerRequest::Join {
                 joiner,
+                from,
                 body,
                 reply,
             } => {
                 let me = self.me.to_string();
+                let source = from.map_or_else(|| joiner.to_base58(), |ip| ip.to_string());
+                let attempts = self.join_attempts.clone();
+                let verdict = attempts
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .attempt(&source, now);
                 self.blocking_from(joiner.to_base58(), move |store, deals| {
-                    let _ = reply.send(decide_join(store, deals, &me, &joiner, &body, now));
+                    if let Err(e) = audit::record_attempt_summaries(store, &verdict.summaries, now)
+                    {
+                        tracing::warn!(error = %format!("{e:#}"), "cannot audit join attempts");
+                    }
+                    let decision = if verdict.limited {
+                        JoinDecision::Refused {
+                            answer: JoinAnswer {
+                                error: Some(format!(
+                                    "too many join attempts from {source}; try again in {} minutes",
+                                    audit::JOIN_ATTEMPT_WINDOW_MS / 60_000
+                                )),
+                                spent: None,
+                                name: deals.name().to_string(),
+                            },
+                        }
+                    } else {
+                        let audit_refusal = || {
+                            attempts
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .refused(&source, now)
+                        };
+                        decide_join(store, deals, &me, &joiner, &body, now, audit_refusal)
+                    };
+                    let _ = reply.send(decision);
                 })
             }
             PeerRequest::Joined { peer, name } => self.deals.publish(
@@ -247,7 +281,9 @@ impl Peers {
 }
 
 /// The inviter's side of a join from `joiner` (the id its connection authenticated): reads the
-/// request, and accepts it (recording the partnership) or refuses it (in the audit).
+/// request, and accepts it (recording the partnership) or refuses it (in the audit when
+/// `audit_refusal` says so: the first refusal from its address in a window, see
+/// [`audit::JoinAttempts`]).
 fn decide_join(
     store: &Store,
     deals: &Deals,
@@ -255,6 +291,7 @@ fn decide_join(
     joiner: &PeerId,
     body: &[u8],
     now_ms: u64,
+    audit_refusal: impl FnOnce() -> bool,
 ) -> JoinDecision {
     let request = match partners::parse_join_request(body) {
         Ok(request) => request,
@@ -272,14 +309,16 @@ fn decide_join(
             },
         },
         Err(e) => {
-            let _ = audit::record(
-                store,
-                now_ms,
-                audit::AuditKind::Partner,
-                Some(&joiner),
-                format!("refused a join from {joiner}: {e}"),
-                serde_json::json!({"event": "join_refused", "reason": e.to_string()}),
-            );
+            if audit_refusal() {
+                let _ = audit::record(
+                    store,
+                    now_ms,
+                    audit::AuditKind::Partner,
+                    Some(&joiner),
+                    format!("refused a join from {joiner}: {e}"),
+                    serde_json::json!({"event": "join_refused", "reason": e.to_string()}),
+                );
+            }
             JoinDecision::Refused {
                 answer: JoinAnswer {
                     error: Some(e.to_string()),

@@ -22,7 +22,6 @@ use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -80,21 +79,6 @@ pub struct Delivery {
     /// resumes its retries; dropped once it is delivered or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-}
-
-/// Whether webhooks may reach private addresses: the node's `webhook_allow_private` setting.
-/// Process-wide, since one process serves one node; set when the settings are loaded
-/// ([`set_allow_private`]).
-static ALLOW_PRIVATE: AtomicBool = AtomicBool::new(false);
-
-/// Sets whether webhooks may reach private addresses (`webhook_allow_private`).
-pub fn set_allow_private(allow: bool) {
-    ALLOW_PRIVATE.store(allow, Ordering::Relaxed);
-}
-
-/// Whether webhooks may reach private addresses (`webhook_allow_private`).
-pub fn allow_private() -> bool {
-    ALLOW_PRIVATE.load(Ordering::Relaxed)
 }
 
 /// What kind of address `ip` is, when a webhook may not go there by default: the node's own
@@ -384,12 +368,15 @@ pub fn signature(secret: &str, timestamp_ms: u64, body: &[u8]) -> String {
 }
 
 /// Delivers every published event to the webhooks subscribed to it, until the bus closes;
-/// `clock` stamps and signs each attempt.
+/// `clock` stamps and signs each attempt. `allow_private` is the node's `webhook_allow_private`
+/// setting, given by the serve wiring (nothing process-wide): whether a delivery may reach the
+/// node's own host or a private network.
 pub async fn run_dispatcher(
     store: Arc<Store>,
     bus: Arc<EventBus>,
     retry_base: Duration,
     clock: Clock,
+    allow_private: bool,
 ) {
     let mut rx = bus.subscribe();
     let in_flight = Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT_MAX));
@@ -410,7 +397,7 @@ pub async fn run_dispatcher(
                     };
                     let waited = retry_delay(retry_base, delivery.attempts.saturating_sub(1));
                     tokio::time::sleep(waited).await;
-                    attempt(&store, &hook, delivery, retry_base, &clock).await;
+                    attempt(&store, &hook, delivery, retry_base, &clock, allow_private).await;
                 });
             }
         }
@@ -451,7 +438,7 @@ pub async fn run_dispatcher(
                 let Ok(_permit) = in_flight.acquire_owned().await else {
                     return;
                 };
-                deliver(&store, &hook, &event, retry_base, &clock).await;
+                deliver(&store, &hook, &event, retry_base, &clock, allow_private).await;
             });
         }
     }
@@ -490,6 +477,7 @@ async fn deliver(
     event: &Event,
     retry_base: Duration,
     clock: &Clock,
+    allow_private: bool,
 ) {
     let id = ulid::Ulid::new().to_string();
     let body = serde_json::to_string(&serde_json::json!({
@@ -507,7 +495,7 @@ async fn deliver(
         last_attempt_at_ms: 0,
         body: Some(body),
     };
-    attempt(store, hook, delivery, retry_base, clock).await;
+    attempt(store, hook, delivery, retry_base, clock, allow_private).await;
 }
 
 /// Makes the attempts `delivery` has left, recording each.
@@ -517,12 +505,13 @@ async fn attempt(
     mut delivery: Delivery,
     retry_base: Duration,
     clock: &Clock,
+    allow_private: bool,
 ) {
     let body = delivery.body.clone().unwrap_or_default().into_bytes();
     while delivery.attempts < DELIVERY_ATTEMPTS_MAX {
         delivery.attempts += 1;
         let timestamp = clock.now_ms();
-        let request = delivery_agent(allow_private())
+        let request = delivery_agent(allow_private)
             .post(&hook.url)
             .set("Content-Type", "application/json")
             .set("User-Agent", concat!("cosell/", env!("CARGO_PKG_VERSION")))

@@ -81,6 +81,9 @@ pub struct AppState {
     pub mapping: Arc<crate::domain::mapping::Mapper>,
     /// Whether an SMTP server is configured (e-mail notifications can be sent).
     pub mail_configured: bool,
+    /// The `webhook_allow_private` setting: whether a webhook may target the node's own host
+    /// or a private network.
+    pub webhook_allow_private: bool,
 }
 
 /// The caller's role, put into the request by the auth layer.

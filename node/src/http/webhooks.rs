@@ -51,9 +51,8 @@ pub async fn create(
     let checked = match webhooks::validate_url(&url) {
         Err(e) => Err(e),
         Ok(()) => {
-            let url = url.clone();
-            blocking(move || Ok(webhooks::check_destination(&url, webhooks::allow_private())))
-                .await?
+            let (url, allow_private) = (url.clone(), state.webhook_allow_private);
+            blocking(move || Ok(webhooks::check_destination(&url, allow_private))).await?
         }
     };
     if let Err(e) = checked {

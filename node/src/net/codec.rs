@@ -22,7 +22,8 @@ pub mod kind {
     pub const JOIN: u8 = 1;
     /// A sync exchange (protocol `WireMessage`).
     pub const SYNC: u8 = 2;
-    /// A refusal (UTF-8 sentence).
+    /// A refusal: a UTF-8 sentence, or (for an account-mapping request) a
+    /// [`super::Refusal`] with its code.
     pub const REFUSED: u8 = 3;
     /// An account-mapping exchange (the mapping service's wire format: a JSON header and PSI messages).
     pub const MAP: u8 = 4;
@@ -34,6 +35,75 @@ pub mod kind {
     /// [`super::FRAME_BYTES_MAX`] (its body is the declared length, 4 bytes big-endian), so the
     /// refusal reaches the audit log. libp2p's request-response drops a failed read silently.
     pub const TOO_LARGE: u8 = 0xFF;
+}
+
+/// Why a partner refused a request: the code a node acts on and the sentence people read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What kind of refusal it is.
+    pub code: RefusalCode,
+    /// The partner's sentence.
+    pub message: String,
+}
+
+/// The kinds of refusal a node acts on differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalCode {
+    /// Over the partner's rate limit: ask again later.
+    RateLimited,
+    /// Any other refusal.
+    Other,
+}
+
+impl Refusal {
+    /// A refusal without a code a node acts on.
+    pub fn other(message: impl Into<String>) -> Refusal {
+        Refusal {
+            code: RefusalCode::Other,
+            message: message.into(),
+        }
+    }
+
+    /// The body of a `REFUSED` frame: `{"code": "rate_limited" | "refused", "message": …}`. A
+    /// node from before refusal codes shows it as the text it is.
+    pub fn encode(&self) -> Vec<u8> {
+        let code = match self.code {
+            RefusalCode::RateLimited => "rate_limited",
+            RefusalCode::Other => "refused",
+        };
+        serde_json::json!({"code": code, "message": self.message})
+            .to_string()
+            .into_bytes()
+    }
+
+    /// Reads a `REFUSED` body in either form: the coded one of [`Refusal::encode`], or the bare
+    /// sentence a node from before refusal codes sends (code [`RefusalCode::Other`]; its words
+    /// are never interpreted).
+    pub fn decode(body: &[u8]) -> Refusal {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Coded {
+            code: String,
+            message: String,
+        }
+        match serde_json::from_slice::<Coded>(body) {
+            Ok(c) => Refusal {
+                code: if c.code == "rate_limited" {
+                    RefusalCode::RateLimited
+                } else {
+                    RefusalCode::Other
+                },
+                message: c.message,
+            },
+            Err(_) => Refusal::other(String::from_utf8_lossy(body).into_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Builds a frame body: kind byte then payload.
@@ -129,5 +199,29 @@ impl request_response::Codec for FrameCodec {
         T: AsyncWrite + Unpin + Send,
     {
         write_frame(io, res).await
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::{Refusal, RefusalCode};
+
+    #[test]
+    fn a_refusal_code_travels_and_an_old_bare_sentence_is_read_without_interpreting_it() {
+        let limited = Refusal {
+            code: RefusalCode::RateLimited,
+            message: "at most 12 mapping runs per partner per hour".into(),
+        };
+        assert_eq!(Refusal::decode(&limited.encode()), limited);
+        let other = Refusal::other("account mapping is busy");
+        assert_eq!(Refusal::decode(&other.encode()), other);
+        // A node from before refusal codes sends a sentence: read as it is, words not matched.
+        let old = Refusal::decode(b"rate limit: at most 12 mapping runs per partner per hour");
+        assert_eq!(old.code, RefusalCode::Other);
+        assert_eq!(
+            old.message,
+            "rate limit: at most 12 mapping runs per partner per hour"
+        );
+        assert_eq!(Refusal::decode(b"\xff\xfe").code, RefusalCode::Other);
     }
 }

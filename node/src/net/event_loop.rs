@@ -2,7 +2,7 @@
 //! [`Command`]s from the rest of the node, sends [`PeerRequest`]s up to the domain, and takes
 //! their answers (and the results of its own blocking store work) back as [`Internal`] reports.
 
-use super::codec::{self, frame, kind};
+use super::codec::{self, frame, kind, Refusal};
 use super::gate::DialState;
 use super::sync_flow::Scope;
 use super::{
@@ -97,6 +97,8 @@ pub(super) struct EventLoop {
     pub(super) joining: HashMap<PeerId, Vec<Multiaddr>>,
     /// Strangers allowed until this instant to present an invite.
     pub(super) probation: HashMap<PeerId, Instant>,
+    /// The address each connected peer's last connection came from.
+    remote_ip: HashMap<PeerId, std::net::IpAddr>,
     pending_joins: HashMap<OutboundRequestId, oneshot::Sender<Result<JoinAnswer, String>>>,
     pub(super) sync_requests: HashMap<OutboundRequestId, PeerId>,
     /// Per partner: sync requests (frame bodies) waiting for a free slot.
@@ -118,7 +120,7 @@ pub(super) struct EventLoop {
     /// Inbound account-mapping requests go to the mapping service here.
     map_inbound: mpsc::Sender<MapInbound>,
     /// Outbound account-mapping requests awaiting an answer.
-    map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
+    map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, Refusal>>>,
 }
 
 impl EventLoop {
@@ -145,6 +147,7 @@ impl EventLoop {
             partners,
             joining: HashMap::new(),
             probation: HashMap::new(),
+            remote_ip: HashMap::new(),
             pending_joins: HashMap::new(),
             sync_requests: HashMap::new(),
             outbox: HashMap::new(),
@@ -262,7 +265,7 @@ impl EventLoop {
             }
             Command::Map { peer, body, reply } => {
                 if !self.partners.contains_key(&peer) {
-                    let _ = reply.send(Err("not an active partner of this node".into()));
+                    let _ = reply.send(Err(Refusal::other("not an active partner of this node")));
                     return;
                 }
                 let bytes = frame(kind::MAP, &body);
@@ -355,13 +358,24 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 num_established,
+                endpoint,
                 ..
-            } => self.on_connection(peer_id, num_established.get()),
+            } => {
+                if let Some(ip) = ip_of(endpoint.get_remote_address()) {
+                    self.remote_ip.insert(peer_id, ip);
+                }
+                self.on_connection(peer_id, num_established.get())
+            }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established,
                 ..
-            } => self.on_closed(peer_id, num_established),
+            } => {
+                if num_established == 0 {
+                    self.remote_ip.remove(&peer_id);
+                }
+                self.on_closed(peer_id, num_established)
+            }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening for partners");
             }
@@ -402,7 +416,9 @@ impl EventLoop {
                 ..
             } => {
                 if let Some(reply) = self.map_requests.remove(&request_id) {
-                    let _ = reply.send(Err(format!("cannot reach the partner ({error})")));
+                    let _ = reply.send(Err(Refusal::other(format!(
+                        "cannot reach the partner ({error})"
+                    ))));
                 } else if let Some(reply) = self.pending_joins.remove(&request_id) {
                     self.joining.remove(&peer);
                     let _ = reply.send(Err(format!("cannot reach the inviting node ({error})")));
@@ -476,6 +492,7 @@ impl EventLoop {
                 let (reply, answer) = oneshot::channel();
                 let join = PeerRequest::Join {
                     joiner: peer,
+                    from: self.remote_ip.get(&peer).copied(),
                     body: body.to_vec(),
                     reply,
                 };
@@ -560,7 +577,7 @@ impl EventLoop {
                 tokio::spawn(async move {
                     let bytes = match answer.await {
                         Ok(Ok(body)) => frame(kind::MAP, &body),
-                        Ok(Err(why)) => frame(kind::REFUSED, why.as_bytes()),
+                        Ok(Err(why)) => frame(kind::REFUSED, &why.encode()),
                         Err(_) => frame(kind::REFUSED, b"account mapping failed on this node"),
                     };
                     let _ = tx.send(Internal::Respond { channel, bytes }).await;
@@ -596,8 +613,10 @@ impl EventLoop {
                 .fetch_add(response.len() as u64 + 4, Ordering::Relaxed);
             let answer = match response.split_first() {
                 Some((&kind::MAP, body)) => Ok(body.to_vec()),
-                Some((&kind::REFUSED, body)) => Err(String::from_utf8_lossy(body).into_owned()),
-                _ => Err("the partner sent a malformed mapping answer".to_string()),
+                Some((&kind::REFUSED, body)) => Err(Refusal::decode(body)),
+                _ => Err(Refusal::other(
+                    "the partner sent a malformed mapping answer",
+                )),
             };
             let _ = reply.send(answer);
             return;
@@ -655,6 +674,15 @@ impl EventLoop {
             reports
         });
     }
+}
+
+/// The IP address in a multiaddr (`/ip4/…` or `/ip6/…`), if it has one.
+fn ip_of(addr: &Multiaddr) -> Option<std::net::IpAddr> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => Some(std::net::IpAddr::V4(ip)),
+        libp2p::multiaddr::Protocol::Ip6(ip) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

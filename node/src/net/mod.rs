@@ -45,6 +45,7 @@ use crate::store::shared;
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
 use codec::{FrameCodec, PROTOCOL};
+pub use codec::{Refusal, RefusalCode};
 use event_loop::EventLoop;
 use libp2p::futures::StreamExt;
 use libp2p::request_response::{self, ProtocolSupport};
@@ -89,7 +90,7 @@ pub const DOCS_PER_REQUEST_MAX: usize = 256;
 /// Sync requests awaiting an answer per partner; the rest wait in an outbox. Bounds what a
 /// round puts on the partner at once: a first sync of 10,000 deals sent in one go named more
 /// unknown deals than the partner holds replicas for (the deal engine's
-/// `UNINITIALIZED_REPLICAS_MAX`; the domain's peers service checks the product at compile time),
+/// `UNKNOWN_DEALS_PER_PEER_MAX`; the domain's peers service checks the product at compile time),
 /// and the ones it refused were never offered again in that connection.
 pub const SYNC_REQUESTS_IN_FLIGHT_MAX: usize = 4;
 /// Requests queued per partner beyond those in flight (a round of 100k deals is ~400).
@@ -129,7 +130,7 @@ pub enum Command {
     Map {
         peer: PeerId,
         body: Vec<u8>,
-        reply: oneshot::Sender<Result<Vec<u8>, String>>,
+        reply: oneshot::Sender<Result<Vec<u8>, Refusal>>,
     },
 }
 
@@ -172,6 +173,9 @@ pub enum PeerRequest {
     /// id its connection authenticated.
     Join {
         joiner: PeerId,
+        /// The address the joiner's connection came from (joins are limited and audited per
+        /// address), when known.
+        from: Option<std::net::IpAddr>,
         body: Vec<u8>,
         reply: oneshot::Sender<JoinDecision>,
     },
@@ -241,7 +245,7 @@ pub struct MapInbound {
     /// The request body (after the kind byte).
     pub body: Vec<u8>,
     /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    pub reply: oneshot::Sender<Result<Vec<u8>, Refusal>>,
 }
 
 /// A cloneable way to talk to the swarm task.
@@ -297,7 +301,7 @@ impl NetHandle {
         &self,
         peer: PeerId,
         body: Vec<u8>,
-    ) -> Result<Result<Vec<u8>, String>> {
+    ) -> Result<Result<Vec<u8>, Refusal>> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Map { peer, body, reply }).await?;
         answer

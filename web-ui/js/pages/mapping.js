@@ -4,6 +4,8 @@
 import { api, ApiError, listAll } from "../api.js";
 import { h, add, set, title, table, stacked, empty, errorBox, badge, when, field, notice, confirmButton, fieldLabel, stageLabel, STAGES, debounce } from "../ui.js";
 
+// Shown under a matrix with a cell at `counts` (SECURITY.md, account mapping).
+const COUNTS_WARNING = "Against a dishonest partner, counts reveals which accounts overlap, as overlaps does. To refuse counts with this partner, set counts = \"refused\" in the [accounts] section of its policy: such cells are then hidden.";
 const LEVEL_KIND = { hidden: "", counts: "warn", overlaps: "ok", all: "ok" };
 const STATUSES = ["customer", "prospect", "partner", "other"];
 
@@ -212,6 +214,9 @@ function matrixTable(matrix, partner, onCell) {
         h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "Total"), theirs.map((t) => h("td", { class: "total num", dataset: { total: t } }, String(colTotal(t)))), h("td", { class: "total num", id: "mapping-total" }, String(mine.reduce((a, m) => a + rowTotal(m), 0))))),
       ),
     ),
+    matrix.cells.some((c) => c.level === "counts")
+      ? h("p", { class: "hint", id: "counts-warning" }, COUNTS_WARNING)
+      : null,
   );
 }
 

@@ -11,11 +11,15 @@ use std::sync::atomic::Ordering;
 
 impl Deals {
     /// The invitation documents (this node's or made for it) of deal `deal`, with the invitee.
+    /// Once the deal is held, only invitations its own origin made count: another participant
+    /// could make an "invitation" to a deal it does not own (issue 19, low).
     pub(crate) fn invitations_of(inner: &Inner, deal: DealId) -> Vec<(DealId, NodeId)> {
+        let origin = inner.info.get(&deal).and_then(|d| d.origin.as_ref());
         inner
             .info
             .iter()
             .filter(|(_, i)| i.kind == DocKind::Invitation { deal })
+            .filter(|(_, i)| origin.is_none() || i.origin.as_ref() == origin)
             .filter_map(|(id, i)| {
                 i.statuses
                     .keys()

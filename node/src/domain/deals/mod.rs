@@ -39,6 +39,8 @@ mod views;
 mod withdraw;
 
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
@@ -72,9 +74,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-/// Most replicas of unknown deals held in memory before their genesis change arrives: bounds
-/// what a partner can make this node allocate by naming deals that do not exist.
-pub const UNINITIALIZED_REPLICAS_MAX: usize = 4096;
+/// Most replicas of unknown deals one partner may have this node hold before their genesis
+/// change arrives: bounds what a partner can make this node allocate by naming deals that do not
+/// exist, per partner, so one partner filling its budget refuses only its own new deals
+/// (issue 19, finding 5).
+pub const UNKNOWN_DEALS_PER_PEER_MAX: usize = 2048;
+/// How long a replica of an unknown deal waits for its genesis change before it is dropped
+/// (with the changes waiting in it): ten minutes. An honest partner sends a deal's genesis with
+/// its first message about it; a dropped replica is asked for again at the next sync.
+pub const UNKNOWN_DEAL_TTL_MS: u64 = 10 * 60 * 1000;
+/// Most bytes of changes one partner may park in the waiting queues of unknown deals.
+pub const UNKNOWN_PENDING_BYTES_PER_PEER_MAX: usize = 8 * 1024 * 1024;
+/// Most bytes of changes all partners together may park in the waiting queues of unknown deals.
+pub const UNKNOWN_PENDING_BYTES_MAX: usize = 128 * 1024 * 1024;
 /// Most rejected changes from one message written to the audit log one by one (the rest are
 /// counted in one entry): a hostile peer cannot flood the log.
 pub const AUDITED_REJECTIONS_PER_MESSAGE_MAX: usize = 20;
@@ -158,6 +170,19 @@ pub struct Deals {
     /// Deals this node withdrew whose participants have not all acknowledged it yet, and every
     /// document replaced by its tombstone (`withdraw`).
     withdrawals: Mutex<withdraw::Withdrawals>,
+    /// A failure to inject into the next [`Deals::receive`] once it has verified its message.
+    #[cfg(test)]
+    pub(crate) fault: Mutex<Option<Fault>>,
+}
+
+/// A failure a test injects into a receive (see `Deals::fault`).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The receive returns an error (as when redb cannot write).
+    Error,
+    /// The receive panics.
+    Panic,
 }
 
 #[derive(Default)]
@@ -173,6 +198,9 @@ pub(crate) struct Inner {
     /// Deals changed (here or by a peer) since the registration watch last looked: activity
     /// that renews approved registrations on their account.
     touched: HashSet<DealId>,
+    /// Replicas of unknown deals a peer's message made, with that peer and when, until their
+    /// genesis arrives or they expire (see [`UNKNOWN_DEALS_PER_PEER_MAX`]).
+    unknown: HashMap<DealId, (NodeId, u64)>,
 }
 
 impl Deals {
@@ -221,6 +249,8 @@ impl Deals {
             share_gate: Mutex::new(()),
             clock,
             withdrawals: Mutex::new(withdraw::Withdrawals::default()),
+            #[cfg(test)]
+            fault: Mutex::new(None),
         };
         deals.load_withdrawals()?;
         {

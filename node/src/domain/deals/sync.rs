@@ -4,15 +4,20 @@
 
 use super::invitations::late_acceptance;
 use super::{put_change, Deals, DocKind, Inner, Received};
-use super::{AUDITED_REJECTIONS_PER_MESSAGE_MAX, UNINITIALIZED_REPLICAS_MAX};
+use super::{
+    AUDITED_REJECTIONS_PER_MESSAGE_MAX, UNKNOWN_DEALS_PER_PEER_MAX, UNKNOWN_DEAL_TTL_MS,
+    UNKNOWN_PENDING_BYTES_MAX, UNKNOWN_PENDING_BYTES_PER_PEER_MAX,
+};
 use crate::domain::audit::{self, AuditKind};
 use crate::store::shared::{self, DealMeta};
 use anyhow::{Context, Result};
-use protocol::deal::{DealDoc, DealId, ParticipantStatus};
+use automerge::ChangeHash;
+use protocol::deal::{DealDoc, DealId, ParticipantStatus, VerifiedChange};
 use protocol::identity::NodeId;
 use protocol::sync::{receive_batch_parallel, PeerSync};
 use protocol::wire::DocSync;
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 impl Deals {
@@ -96,11 +101,23 @@ impl Deals {
         if info.statuses.get(peer) == Some(&ParticipantStatus::Removed) {
             return false;
         }
+        let status = info.statuses.get(peer);
+        // A section proves the writer holds the deal only if it may hold it: an invitee that
+        // has not accepted (or declined, or let its invitation expire) could write one blindly
+        // (issue 19, low).
+        let unanswered = matches!(
+            status,
+            Some(
+                ParticipantStatus::Invited
+                    | ParticipantStatus::Declined
+                    | ParticipantStatus::Expired
+            )
+        );
         match info.kind {
             DocKind::Deal => {
                 info.origin.as_ref() == Some(peer)
-                    || info.statuses.get(peer) == Some(&ParticipantStatus::Accepted)
-                    || info.writers.contains(peer)
+                    || status == Some(&ParticipantStatus::Accepted)
+                    || (info.writers.contains(peer) && !unanswered)
                     || inner.accepted_invites.contains(&(*id, peer.clone()))
             }
             DocKind::Invitation { .. } | DocKind::Registration => true,
@@ -123,72 +140,38 @@ impl Deals {
 
     /// Handles one peer's sync messages: verifies and applies, persists, audits rejections, and
     /// answers. Durable before it returns (the caller then acknowledges).
+    ///
+    /// The engine's lock is held only to copy the documents the message is about and, at the
+    /// end, to store the outcome and put the copies in place: parsing, signature checks,
+    /// authorization and Automerge's apply (the work a hostile message can make expensive) run
+    /// without it, so one peer's message never stalls other calls or other peers' syncs. The
+    /// documents stay in the engine's map throughout, so an error or a panic on the way loses
+    /// none of them (issue 19, findings 1 and 3).
     pub fn receive(&self, peer: &NodeId, messages: Vec<DocSync>, now_ms: u64) -> Result<Received> {
-        let mut inner = self.lock();
         let mut refused: Vec<(Option<DealId>, String)> = Vec::new();
-        let mut taken: Vec<(DealDoc, PeerSync, DocSync, bool)> = Vec::new();
-        let uninitialized = inner.docs.values().filter(|d| !d.is_initialized()).count();
-        let mut new_replicas = 0usize;
-        for message in messages {
-            let id = message.deal;
-            if taken.iter().any(|(d, ..)| d.id() == id) {
-                refused.push((Some(id), "the same deal twice in one message".into()));
-                continue;
-            }
-            let known = inner.docs.contains_key(&id);
-            if known {
-                let doc = &inner.docs[&id];
-                if doc.is_initialized() && !doc.is_participant(peer) {
-                    refused.push((
-                        Some(id),
-                        "the peer is not a participant of this deal".into(),
-                    ));
-                    continue;
-                }
-                let removed = inner.info.get(&id).and_then(|i| i.statuses.get(peer))
-                    == Some(&ParticipantStatus::Removed);
-                if removed {
-                    refused.push((
-                        Some(id),
-                        "the deal's origin removed the peer from this deal".into(),
-                    ));
-                    continue;
-                }
-            } else if uninitialized + new_replicas >= UNINITIALIZED_REPLICAS_MAX {
-                refused.push((Some(id), "too many unknown deals".into()));
-                continue;
-            } else {
-                new_replicas += 1;
-            }
-            self.peer_state(&mut inner, peer, id)?;
-            let doc = inner
-                .docs
-                .remove(&id)
-                .unwrap_or_else(|| DealDoc::replica(id));
-            let state = inner.peers.remove(&(peer.clone(), id)).unwrap_or_default();
-            let was_initialized = doc.is_initialized();
-            taken.push((doc, state, message, was_initialized));
-        }
-        let processed: Vec<DealId> = taken.iter().map(|(d, ..)| d.id()).collect();
+        let mut work = self.take_copies(peer, messages, now_ms, &mut refused)?;
+        let processed: Vec<DealId> = work.iter().map(|w| w.doc.id()).collect();
         // Deals are independent documents: verify, authorize and apply them on every core
         // (the outcome is the same as on one thread, in the same order).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let outcomes = receive_batch_parallel(
-            taken
-                .iter_mut()
-                .map(|(doc, state, message, _)| (doc, state, message.clone()))
+            work.iter_mut()
+                .map(|w| (&mut w.doc, &mut w.state, w.message.clone()))
                 .collect(),
             threads,
         );
+        self.inject_fault()?;
+        let mut inner = self.lock();
         let mut received = Received::default();
         let mut txn = self.store.write()?;
         let mut wrote_records = false;
         let mut audited = 0usize;
         let mut rejected_total = refused.len();
-        for ((doc, state, _, was_initialized), outcome) in taken.into_iter().zip(outcomes) {
-            let id = doc.id();
+        let mut put_back: Vec<(Copy, Vec<VerifiedChange>)> = Vec::new();
+        for (copy, outcome) in work.into_iter().zip(outcomes) {
+            let id = copy.doc.id();
             let mut keep = true;
-            if doc.is_initialized() && !doc.is_participant(&self.me) {
+            if copy.doc.is_initialized() && !copy.doc.is_participant(&self.me) {
                 refused.push((
                     Some(id),
                     "this node is not a participant of this deal".into(),
@@ -211,12 +194,38 @@ impl Deals {
                 }
             }
             if !keep {
+                // The empty replica made for it goes again.
+                if inner.docs.get(&id).is_some_and(|d| !d.is_initialized()) {
+                    inner.docs.remove(&id);
+                    inner.unknown.remove(&id);
+                }
                 continue;
             }
-            if doc.is_initialized() {
-                if !was_initialized || !outcome.applied.is_empty() {
+            if !copy.doc.is_initialized() && copy.doc.pending_bytes() > 0 {
+                let (mine, all) = unknown_pending(&inner, peer, id);
+                let bytes = copy.doc.pending_bytes();
+                if mine + bytes > UNKNOWN_PENDING_BYTES_PER_PEER_MAX
+                    || all + bytes > UNKNOWN_PENDING_BYTES_MAX
+                {
+                    let mut copy = copy;
+                    copy.doc.drop_pending();
+                    refused.push((
+                        Some(id),
+                        "too many changes of unknown deals waiting for their dependencies".into(),
+                    ));
+                    rejected_total += 1;
+                    put_back.push((copy, Vec::new()));
+                    continue;
+                }
+            }
+            // A document deleted here while the message was verified is not brought back.
+            if !inner.docs.contains_key(&id) {
+                continue;
+            }
+            if copy.doc.is_initialized() {
+                if !copy.was_initialized || !outcome.applied.is_empty() {
                     wrote_records = true;
-                    if !was_initialized {
+                    if !copy.was_initialized {
                         shared::put_deal_meta_in(
                             &txn,
                             &DealMeta {
@@ -230,7 +239,12 @@ impl Deals {
                         put_change(&txn, id, change)?;
                     }
                 }
-                shared::put_sync_state_in(&txn, &id.to_string(), peer.as_str(), &state.encode())?;
+                shared::put_sync_state_in(
+                    &txn,
+                    &id.to_string(),
+                    peer.as_str(),
+                    &copy.state.encode(),
+                )?;
             }
             if !outcome.applied.is_empty() {
                 self.counters
@@ -238,8 +252,7 @@ impl Deals {
                     .fetch_add(outcome.applied.len() as u64, Ordering::Relaxed);
                 received.changed.push(id);
             }
-            inner.peers.insert((peer.clone(), id), state);
-            inner.docs.insert(id, doc);
+            put_back.push((copy, outcome.applied));
         }
         for (deal, reason) in refused.iter().skip(audited.min(refused.len())) {
             if audited >= AUDITED_REJECTIONS_PER_MESSAGE_MAX {
@@ -279,6 +292,9 @@ impl Deals {
         self.counters
             .changes_rejected
             .fetch_add(rejected_total as u64, Ordering::Relaxed);
+        for (copy, applied) in put_back {
+            copy.put_back(&mut inner, peer, applied);
+        }
         // Drop documents that turned out not to be for this node.
         inner
             .docs
@@ -379,6 +395,169 @@ impl Deals {
         }
         received.reply = self.reply_for(peer, &asked)?;
         Ok(received)
+    }
+}
+
+/// A copy of one document a message is about, verified and applied without the engine's lock.
+struct Copy {
+    doc: DealDoc,
+    state: PeerSync,
+    message: DocSync,
+    was_initialized: bool,
+    /// The document's heads and waiting changes when it was copied: if the held document still
+    /// has them, the copy replaces it.
+    heads: Vec<ChangeHash>,
+    pending: usize,
+}
+
+impl Copy {
+    /// Puts the copy in place of the held document, or, if the held one changed meanwhile (an
+    /// edit here, another peer's message), adds the changes the copy accepted to it: they are
+    /// already stored, and verifying them again costs only what honest changes cost.
+    fn put_back(self, inner: &mut Inner, peer: &NodeId, applied: Vec<VerifiedChange>) {
+        let id = self.doc.id();
+        let Some(held) = inner.docs.get_mut(&id) else {
+            return;
+        };
+        if held.heads() == self.heads && held.pending_len() == self.pending {
+            *held = self.doc;
+        } else if !applied.is_empty() {
+            let outcome = held.ingest(applied.into_iter().map(|c| c.envelope().clone()).collect());
+            if !outcome.rejected.is_empty() {
+                tracing::warn!(deal = %id, rejected = outcome.rejected.len(), "changes accepted on a copy were refused on the held document");
+            }
+        }
+        inner.peers.insert((peer.clone(), id), self.state);
+        if inner.docs.get(&id).is_some_and(|d| d.is_initialized()) {
+            inner.unknown.remove(&id);
+        }
+    }
+}
+
+/// Drops the replicas of unknown deals whose genesis did not come within
+/// [`UNKNOWN_DEAL_TTL_MS`] (and the changes waiting in them), and forgets those that arrived.
+fn expire_unknown(inner: &mut Inner, now_ms: u64) {
+    let Inner {
+        docs,
+        unknown,
+        peers,
+        ..
+    } = inner;
+    let mut expired = Vec::new();
+    unknown.retain(|id, (_, since)| match docs.get(id) {
+        Some(doc) if !doc.is_initialized() => {
+            let keep = now_ms < since.saturating_add(UNKNOWN_DEAL_TTL_MS);
+            if !keep {
+                expired.push(*id);
+            }
+            keep
+        }
+        _ => false,
+    });
+    if expired.is_empty() {
+        return;
+    }
+    for id in &expired {
+        docs.remove(id);
+    }
+    let expired: HashSet<DealId> = expired.into_iter().collect();
+    peers.retain(|(_, id), _| !expired.contains(id));
+}
+
+/// Bytes waiting in the replicas of unknown deals: those `peer` made and all of them, without
+/// deal `except` (the one being judged).
+fn unknown_pending(inner: &Inner, peer: &NodeId, except: DealId) -> (usize, usize) {
+    let (mut mine, mut all) = (0, 0);
+    for (id, (by, _)) in &inner.unknown {
+        if *id == except {
+            continue;
+        }
+        let bytes = inner.docs.get(id).map_or(0, DealDoc::pending_bytes);
+        all += bytes;
+        if by == peer {
+            mine += bytes;
+        }
+    }
+    (mine, all)
+}
+
+impl Deals {
+    /// Checks each message against what is held and copies the documents (and sync states) it
+    /// may change; a deal not held yet gets an empty replica in the map, so its budget counts
+    /// it. Refusals go to `refused`.
+    fn take_copies(
+        &self,
+        peer: &NodeId,
+        messages: Vec<DocSync>,
+        now_ms: u64,
+        refused: &mut Vec<(Option<DealId>, String)>,
+    ) -> Result<Vec<Copy>> {
+        let mut inner = self.lock();
+        expire_unknown(&mut inner, now_ms);
+        let mut copies: Vec<Copy> = Vec::new();
+        let mut unknown = inner.unknown.values().filter(|(p, _)| p == peer).count();
+        for message in messages {
+            let id = message.deal;
+            if copies.iter().any(|c| c.doc.id() == id) {
+                refused.push((Some(id), "the same deal twice in one message".into()));
+                continue;
+            }
+            if let Some(doc) = inner.docs.get(&id) {
+                if doc.is_initialized() && !doc.is_participant(peer) {
+                    refused.push((
+                        Some(id),
+                        "the peer is not a participant of this deal".into(),
+                    ));
+                    continue;
+                }
+                let removed = inner.info.get(&id).and_then(|i| i.statuses.get(peer))
+                    == Some(&ParticipantStatus::Removed);
+                if removed {
+                    refused.push((
+                        Some(id),
+                        "the deal's origin removed the peer from this deal".into(),
+                    ));
+                    continue;
+                }
+            } else if unknown >= UNKNOWN_DEALS_PER_PEER_MAX {
+                refused.push((
+                    Some(id),
+                    format!("too many unknown deals from this peer (at most {UNKNOWN_DEALS_PER_PEER_MAX} wait for their first change)"),
+                ));
+                continue;
+            } else {
+                unknown += 1;
+                inner.docs.insert(id, DealDoc::replica(id));
+                inner.unknown.insert(id, (peer.clone(), now_ms));
+            }
+            self.peer_state(&mut inner, peer, id)?;
+            let state = inner
+                .peers
+                .get(&(peer.clone(), id))
+                .cloned()
+                .unwrap_or_default();
+            let doc = inner.docs[&id].clone();
+            copies.push(Copy {
+                was_initialized: doc.is_initialized(),
+                heads: doc.heads(),
+                pending: doc.pending_len(),
+                doc,
+                state,
+                message,
+            });
+        }
+        Ok(copies)
+    }
+
+    /// Fails as a test asked (see `Deals::fault`); nothing outside tests.
+    fn inject_fault(&self) -> Result<()> {
+        #[cfg(test)]
+        match self.fault.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(super::Fault::Error) => anyhow::bail!("injected failure"),
+            Some(super::Fault::Panic) => panic!("injected panic"),
+            None => {}
+        }
+        Ok(())
     }
 }
 

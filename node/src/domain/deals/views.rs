@@ -24,6 +24,7 @@ impl Deals {
         } else {
             None
         };
+        let names = self.partner_names();
         let inner = self.lock();
         if inner.info.get(&id).map(|i| i.kind) != Some(DocKind::Deal) {
             return Ok(None);
@@ -32,7 +33,7 @@ impl Deals {
             return Ok(None);
         };
         let mut v = deal_json(doc, with_history);
-        self.overlay(&inner, id, &mut v);
+        self.overlay(&inner, id, &mut v, &names);
         if let Some(o) = opportunity_id {
             v["opportunity_id"] = json!(o);
         }
@@ -41,6 +42,7 @@ impl Deals {
 
     /// Every deal (without history), in id order.
     pub fn list(&self) -> Vec<Value> {
+        let names = self.partner_names();
         let inner = self.lock();
         let mut ids: Vec<&DealId> = inner.docs.keys().collect();
         ids.sort();
@@ -50,7 +52,7 @@ impl Deals {
             .filter(|d| d.is_initialized())
             .map(|d| {
                 let mut v = deal_json(d, false);
-                self.overlay(&inner, d.id(), &mut v);
+                self.overlay(&inner, d.id(), &mut v, &names);
                 v
             })
             .collect()
@@ -67,6 +69,7 @@ impl Deals {
         stage: Option<&str>,
         participant: Option<&str>,
     ) -> (Vec<Value>, Option<String>) {
+        let names = self.partner_names();
         let inner = self.lock();
         let mut ids: Vec<&DealId> = inner
             .docs
@@ -99,7 +102,7 @@ impl Deals {
                 more = true;
                 break;
             }
-            self.overlay(&inner, doc.id(), &mut v);
+            self.overlay(&inner, doc.id(), &mut v, &names);
             items.push(v);
         }
         let next = more
@@ -112,9 +115,28 @@ impl Deals {
         (items, next)
     }
 
+    /// The names this node knows its partners by (its own records), by node id.
+    fn partner_names(&self) -> HashMap<String, String> {
+        let mut names: HashMap<String, String> = shared::partners(&self.store)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect();
+        names.insert(self.me.to_string(), self.name.clone());
+        names
+    }
+
     /// What only this node knows about a deal: the answers to the invitations it made (an
-    /// invitee that has not the deal yet answered in its invitation) and expired invitations.
-    fn overlay(&self, inner: &Inner, id: DealId, v: &mut Value) {
+    /// invitee that has not the deal yet answered in its invitation), expired invitations, and
+    /// the names it knows the participants by (a name the origin wrote could impersonate).
+    fn overlay(&self, inner: &Inner, id: DealId, v: &mut Value, names: &HashMap<String, String>) {
+        if let Some(list) = v["participants"].as_array_mut() {
+            for p in list {
+                if let Some(name) = p["id"].as_str().and_then(|n| names.get(n)) {
+                    p["name"] = json!(name);
+                }
+            }
+        }
         let now = self.clock.now_ms();
         let mut answers: HashMap<String, (Option<ParticipantStatus>, Option<u64>)> = HashMap::new();
         for (inv, invitee) in Self::invitations_of(inner, id) {
@@ -208,7 +230,7 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
         .participants
         .iter()
         .map(|(id, p)| {
-            json!({"id": id.to_string(), "name": p.name, "role": p.role.map(|r| r.as_str()),
+            json!({"id": id.to_string(), "name": shown_name(&p.name), "role": p.role.map(|r| r.as_str()),
                    "status": p.status.map(|s| s.as_str())})
         })
         .collect();
@@ -317,6 +339,31 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
     out
 }
 
+/// A name written into a shared document by another node, as shown: without the bidirectional
+/// and other invisible formatting characters (and control characters) that could make it read
+/// as another name, e.g. `Acme\u{202E}oc` (issue 19, low).
+pub(crate) fn shown_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(
+                    *c,
+                    '\u{00AD}'
+                        | '\u{061C}'
+                        | '\u{180E}'
+                        | '\u{200B}'..='\u{200F}'
+                        | '\u{202A}'..='\u{202E}'
+                        | '\u{2060}'..='\u{2064}'
+                        | '\u{2066}'..='\u{206F}'
+                        | '\u{FEFF}'
+                        | '\u{FFF9}'..='\u{FFFB}'
+                )
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// An invitation as the inbox shows it: who invites, to what (the redacted summary), and
 /// where this node stands (`expired` once past its expiry unanswered).
 pub fn invitation_json(view: &DealView, deal: DealId, invitee: &NodeId, now_ms: u64) -> Value {
@@ -337,7 +384,7 @@ pub fn invitation_json(view: &DealView, deal: DealId, invitee: &NodeId, now_ms: 
     json!({
         "deal_id": deal.to_string(),
         "from": from.map(|f| f.to_string()),
-        "from_name": from.and_then(|f| view.participants.get(f)).map(|p| p.name.clone()),
+        "from_name": from.and_then(|f| view.participants.get(f)).map(|p| shown_name(&p.name)),
         "title": view.shared.title,
         "account_domain": view.shared.account_domain.as_ref().map(|d| d.as_str()),
         "stage": view.shared.stage.map(|s| s.as_str()),

@@ -52,6 +52,7 @@ pub use preview::mapping_preview;
 use crate::clock::Clock;
 use crate::domain::error::DomainError;
 use crate::domain::peers::Network;
+use crate::net::RefusalCode;
 use crate::store::tables::{
     MAPPING_LAST_RUN as LAST_RUN, MAPPING_MATRICES as MATRICES, MAPPING_POPULATIONS as POPULATIONS,
     MAPPING_RUNS as RUNS,
@@ -164,8 +165,8 @@ impl Mapper {
         let body = wire::encode(header, &messages)?;
         match self.network.handle.map_request(peer, body).await? {
             Ok(answer) => wire::decode(&answer),
-            // The wire carries a refusal as the partner's sentence; its own rate limit says so.
-            Err(why) if why.contains("rate limit") => {
+            // The partner's own rate limit travels as a refusal code.
+            Err(why) if why.code == RefusalCode::RateLimited => {
                 Err(DomainError::RateLimited(format!("the partner refused: {why}")).into())
             }
             Err(why) => bail!("the partner refused: {why}"),

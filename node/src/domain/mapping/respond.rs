@@ -7,7 +7,8 @@ use super::matrix::{audit_details, build_cell, store_matrix, Matrix};
 use super::populations::{evaluate, parse_level, psi_level, PopData};
 use super::wire::{self, Header, Offer, SharedRecord};
 use super::{Mapper, POPULATIONS_MAX, RUN_TTL};
-use crate::net::MapInbound;
+use crate::domain::error::DomainError;
+use crate::net::{MapInbound, Refusal, RefusalCode};
 use crate::store::Store;
 use anyhow::{anyhow, bail, Result};
 use policy::{Policy, SharingLevel};
@@ -45,7 +46,18 @@ impl Mapper {
                 tokio::spawn(async move {
                     let answer = me.respond(peer.as_str(), &body).await.map_err(|e| {
                         tracing::info!(partner = %peer, error = %format!("{e:#}"), "mapping request refused");
-                        format!("{e:#}")
+                        let limited = matches!(
+                            e.downcast_ref::<DomainError>(),
+                            Some(DomainError::RateLimited(_))
+                        );
+                        Refusal {
+                            code: if limited {
+                                RefusalCode::RateLimited
+                            } else {
+                                RefusalCode::Other
+                            },
+                            message: format!("{e:#}"),
+                        }
                     });
                     let _ = reply.send(answer);
                 });
