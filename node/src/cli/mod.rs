@@ -59,7 +59,8 @@ pub enum Command {
     /// Start three nodes on loopback (a vendor, a reseller, an SI) with generated data,
     /// partnerships, policies and shared deals; print their web addresses; Ctrl-C stops all.
     Demo,
-    /// Create a new node in the data directory: identity key, database, settings, admin token.
+    /// Create a new node in the data directory: identity key, database, settings, admin token
+    /// (`COSELL_ADMIN_TOKEN`, `cosell_` and 64 hex digits, when set; else a new random one).
     Init {
         /// The company's name, as partners will see it.
         #[arg(long)]
@@ -325,7 +326,22 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
     // failure part-way leaves files that we remove again.
     let result = (|| -> Result<String> {
         let store = Store::open(&dir.database())?;
-        let token = create_token(&store, "admin token from init", Role::Admin, now_ms())?;
+        // An operator's own admin token (a Kubernetes Secret, a vault) when given; else a new one.
+        let token = match std::env::var("COSELL_ADMIN_TOKEN") {
+            Ok(given) if !given.trim().is_empty() => {
+                let given = zeroize::Zeroizing::new(given.trim().to_string());
+                crate::domain::auth::adopt_token(
+                    &store,
+                    &given,
+                    "admin token from init (COSELL_ADMIN_TOKEN)",
+                    Role::Admin,
+                    now_ms(),
+                )
+                .context("COSELL_ADMIN_TOKEN")?;
+                given
+            }
+            _ => create_token(&store, "admin token from init", Role::Admin, now_ms())?,
+        };
         drop(store);
         let line = zeroize::Zeroizing::new(format!("{}\n", token.as_str()));
         write_private(&dir.admin_token(), line.as_bytes())?;
