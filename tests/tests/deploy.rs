@@ -134,7 +134,10 @@ fn json_logs_are_one_object_per_line_and_never_hold_a_token_or_password() {
                 assert!(v.get(key).is_some(), "no {key} in {line}");
             }
             // cosell's own events always say something (a library may log fields only).
-            if v["target"].as_str().is_some_and(|t| t.starts_with("cosell")) {
+            if v["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("cosell"))
+            {
                 assert!(v["message"].is_string(), "no message in {line}");
             }
         }
@@ -569,4 +572,67 @@ fn recorded_wire_messages_of_version_1_still_decode_and_a_newer_version_is_refus
     }
     assert_eq!(read, 5);
     assert!(with_changes > 0, "the recording holds signed changes");
+}
+
+#[test]
+fn under_systemd_the_node_reports_ready_and_stopping_on_the_notify_socket() {
+    // cosell.service is Type=notify: systemd waits for READY=1 before it counts the node as
+    // started. A socket of the test's own stands in for systemd's.
+    let mut node = Node::init("Notify Co");
+    let path = node.scratch().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+    socket
+        .set_read_timeout(Some(SERVE_READY_TIMEOUT))
+        .expect("timeout");
+    node.serve_with(
+        &[P2P_TCP_LOOPBACK],
+        &[("NOTIFY_SOCKET", path.to_str().expect("path"))],
+    );
+    let mut buf = [0u8; 256];
+    let n = socket
+        .recv(&mut buf)
+        .expect("READY=1 within the start timeout");
+    assert_eq!(&buf[..n], b"READY=1");
+    assert_eq!(get_plain(&format!("{}/readyz", node.url())).0, 200);
+    node.stop();
+    let n = socket.recv(&mut buf).expect("STOPPING=1");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+}
+
+#[test]
+fn init_adopts_an_admin_token_given_by_the_operator_and_refuses_a_weak_one() {
+    // Kubernetes hands the admin token from a Secret to `cosell init` (COSELL_ADMIN_TOKEN).
+    let token = format!("cosell_{}", "ab12".repeat(16));
+    let mut node = Node::uninitialized("Secret Co");
+    let dir = node.dir();
+    let dir = dir.to_str().expect("path");
+    let weak = run_cosell(
+        &["init", "--name", "Secret Co", "--data", dir],
+        &[("COSELL_ADMIN_TOKEN", "hunter2")],
+        CLI_TIMEOUT,
+    );
+    assert!(!weak.ok());
+    assert!(weak.stderr.contains("64 hex digits"), "{}", weak.stderr);
+    assert!(
+        !Path::new(dir).join("cosell.toml").exists(),
+        "nothing left behind"
+    );
+    let out = run_cosell(
+        &["init", "--name", "Secret Co", "--data", dir],
+        &[("COSELL_ADMIN_TOKEN", token.as_str())],
+        CLI_TIMEOUT,
+    );
+    assert!(out.ok(), "{}", out.stderr);
+    node.id = out.stdout.trim().to_string();
+    assert_eq!(node.token(), token);
+    node.serve();
+    let r = http(
+        "GET",
+        &format!("{}/api/v1/node", node.url()),
+        Some(&token),
+        None,
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["id"], node.id.as_str());
 }
