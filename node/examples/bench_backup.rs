@@ -55,6 +55,7 @@ fn main() -> Result<()> {
     )?;
     let backup_s = started.elapsed().as_secs_f64();
     let backup_mb = import_bench::mb(&file);
+    let peak_mb = import_bench::vm_hwm_kb(node.id()) as f64 / 1024.0;
     import_bench::stop(&mut node);
 
     let restored = root.path().join("restored");
@@ -69,6 +70,7 @@ fn main() -> Result<()> {
     println!(
         "{opportunities} opportunities, {ACCOUNTS} accounts, {deals} deals; store {store_mb:.1} MB\n\
          backup (node serving, through its API): {backup_s:.2} s, file {backup_mb:.1} MB\n\
+         node peak RSS (start, imports, backup): {peak_mb:.1} MB\n\
          restore (checked twice, written, opened): {restore_s:.2} s, restored store {restored_mb:.1} MB"
     );
     Ok(())

@@ -391,7 +391,7 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / per_second
 }
 
-fn vm_hwm_kb(pid: u32) -> u64 {
+pub(crate) fn vm_hwm_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
         .lines()

@@ -162,7 +162,7 @@ fn schemas() -> Value {
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
         "Empty": {"type": "null"},
-        "Backup": {"type": "string", "format": "binary", "description": "application/vnd.cosell.backup: the format in docs/backup.md"},
+        "Backup": {"type": "string", "format": "binary", "description": "application/vnd.cosell.backup: the format in docs/operations.md"},
         "Credentials": {"type": "object", "additionalProperties": false, "required": ["username", "password"], "properties": {"username": string(), "password": string()}},
         "Session": {"type": "object", "properties": {"username": nullable_string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}, "csrf_token": nullable_string()}},
         "User": {"type": "object", "properties": {"username": string(), "role": string(), "created_at_ms": {"type": "integer"}}},

@@ -1,7 +1,7 @@
 //! The backup file: one consistent snapshot of the store plus the data directory's small files
 //! (identity key, settings, admin token), framed with a header, a format version and a SHA-256
 //! checksum, so a restore can tell a complete backup from a truncated or damaged one before it
-//! writes anything. Layout (`docs/backup.md` says the same):
+//! writes anything. Layout (`docs/operations.md`, "Backup file format", says the same):
 //!
 //! ```text
 //! "COSELL-BACKUP\n"   14 bytes, the magic
