@@ -48,15 +48,16 @@ fn main() -> Result<()> {
 
     let file = root.path().join("node.backup");
     let started = Instant::now();
-    cosell(
+    let backed_up = cosell(
         &bin,
         &["backup", file.to_str().unwrap_or_default(), "--data"],
         &data,
-    )?;
+    );
     let backup_s = started.elapsed().as_secs_f64();
-    let backup_mb = import_bench::mb(&file);
     let peak_mb = import_bench::vm_hwm_kb(node.id()) as f64 / 1024.0;
     import_bench::stop(&mut node);
+    backed_up?;
+    let backup_mb = import_bench::mb(&file);
 
     let restored = root.path().join("restored");
     let started = Instant::now();

@@ -266,7 +266,7 @@ fn a_backup_taken_during_an_import_and_a_sync_restores_a_node_that_converges_wit
     restored.serve();
     assert_eq!(restored.get("/api/v1/node").json["id"], vendor.id.as_str());
     let (accounts, opportunities) = restored.counts();
-    assert_eq!(accounts, before.0 + 0, "accounts from before the backup");
+    assert_eq!(accounts, before.0, "accounts from before the backup");
     assert!(
         opportunities == before.1 || opportunities == before.1 + 20_000,
         "the import is in the backup whole or not at all: {opportunities}"
@@ -275,7 +275,7 @@ fn a_backup_taken_during_an_import_and_a_sync_restores_a_node_that_converges_wit
     let view = wait("the restored vendor converges with its partner", || {
         let mine = notes(&restored, &deal, &vendor.id);
         let theirs = notes(&restored, &deal, &reseller.id);
-        (mine.len() == 2 && theirs.len() == 7).then(|| (mine, theirs))
+        (mine.len() == 2 && theirs.len() == 7).then_some((mine, theirs))
     });
     assert_eq!(
         view.0,
