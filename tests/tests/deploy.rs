@@ -272,10 +272,19 @@ fn a_backup_taken_during_an_import_and_a_sync_restores_a_node_that_converges_wit
         "the import is in the backup whole or not at all: {opportunities}"
     );
     // Every shared change made since the backup comes back from the partner.
-    let view = wait("the restored vendor converges with its partner", || {
+    let view = wait_for(SYNC_WAIT, || {
         let mine = notes(&restored, &deal, &vendor.id);
         let theirs = notes(&restored, &deal, &reseller.id);
         (mine.len() == 2 && theirs.len() == 7).then_some((mine, theirs))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the restored vendor did not converge with its partner: it holds {:?}\n\
+             restored vendor's log:\n{}\nreseller's log:\n{}",
+            deal_view(&restored, &deal),
+            restored.log(),
+            reseller.log()
+        )
     });
     assert_eq!(
         view.0,

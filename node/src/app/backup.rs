@@ -82,7 +82,8 @@ pub fn verify(file: &Path) -> Result<backup::Contents> {
 /// Restores the backup `file` into `target`, which must not exist or be empty: first the whole
 /// file is checked, then written; on any failure everything restore wrote is removed again.
 /// The restored node has the backup's id; its run counter is moved past any run the original
-/// may have made since the backup (invariant 5), and its store is migrated to this build.
+/// may have made since the backup (invariant 5), its per-partner sync states are dropped (so
+/// its partners send what changed since), and its store is migrated to this build.
 pub fn restore(file: &Path, target: &DataDir, now_ms: u64) -> Result<Manifest> {
     let root = target.root();
     let created = match std::fs::read_dir(root) {
@@ -144,6 +145,7 @@ pub fn restore(file: &Path, target: &DataDir, now_ms: u64) -> Result<Manifest> {
         let store = Store::open(&db_path)?;
         crate::store::ensure_tables(&store)?;
         store.raise_run_counter(now_ms)?;
+        backup::forget_sync_states(&store)?;
         Ok(again.manifest)
     })();
     if result.is_err() {

@@ -306,6 +306,19 @@ pub fn read(
     }
 }
 
+/// Forgets what the store knew of each partner's copy of each deal (the per-peer sync states).
+/// A restored store's states are as old as the backup, and both sides may believe the other
+/// already holds everything: each would wait for the other and the changes made since the
+/// backup would never come back. Without states, the first round with each partner compares
+/// every deal afresh (as with a new partner) and fetches what is missing.
+pub fn forget_sync_states(store: &Store) -> Result<()> {
+    let txn = store.write()?;
+    txn.delete_table(tables::SYNC_STATES)?;
+    txn.open_table(tables::SYNC_STATES)?;
+    txn.commit()?;
+    Ok(())
+}
+
 /// Checks what a complete backup holds against this build: a newer schema is refused.
 pub fn check_restorable(source: &str, contents: &Contents) -> Result<()> {
     let m = &contents.manifest;
