@@ -263,6 +263,19 @@ fn a_backup_taken_during_an_import_and_a_sync_restores_a_node_that_converges_wit
     assert!(out.ok(), "restore: {}", out.stderr);
     assert_eq!(out.stdout.trim(), vendor.id, "the same node id");
     restored.id = out.stdout.trim().to_string();
+    {
+        // The partner sync states are as old as the backup: restore drops them (with them, each
+        // side could believe the other holds everything and never send what changed since).
+        use redb::{ReadableDatabase, ReadableTableMetadata};
+        let states: redb::TableDefinition<(&str, &str), &[u8]> =
+            redb::TableDefinition::new("sync_states");
+        let db = redb::Database::create(restored.dir().join("cosell.redb")).expect("open");
+        let txn = db.begin_read().expect("read");
+        assert_eq!(
+            txn.open_table(states).expect("table").len().expect("len"),
+            0
+        );
+    }
     restored.serve();
     assert_eq!(restored.get("/api/v1/node").json["id"], vendor.id.as_str());
     let (accounts, opportunities) = restored.counts();
