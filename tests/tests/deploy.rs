@@ -492,6 +492,40 @@ fn an_https_node_serves_the_ui_and_the_api_and_its_session_cookie_is_secure() {
     );
     assert!(r.map(|r| r.status != 200).unwrap_or(true));
     node.stop();
+
+    // A key that is not the certificate's, or a missing file, stops `serve` naming the file.
+    let (_, other_key) = self_signed();
+    write_file(&node.dir().join("tls"), "key.pem", other_key.as_bytes());
+    let serve = |node: &Node| {
+        run_cosell(
+            &[
+                "serve",
+                "--data",
+                node.dir().to_str().expect("path"),
+                "--http",
+                "127.0.0.1:0",
+                "--p2p",
+                P2P_TCP_LOOPBACK,
+            ],
+            &[],
+            CLI_TIMEOUT,
+        )
+    };
+    let out = serve(&node);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("does not fit tls_cert"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(node.dir().join("tls/cert.pem")).expect("rm");
+    let out = serve(&node);
+    assert!(!out.ok());
+    assert!(
+        out.stderr.contains("cannot read the TLS file") && out.stderr.contains("cert.pem"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The data directory release 0.1.0 wrote (tests/fixtures), copied to `to`.

@@ -43,6 +43,11 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         tcp_port_is_free(&multiaddr)
             .with_context(|| format!("cannot listen for partners on {addr}"))?;
     }
+    // HTTPS files are read before anything starts, so a bad one stops `serve` at once.
+    let tls = match config.tls_files(dir.root()) {
+        Some((cert, key)) => Some(tls_config(&cert, &key)?),
+        None => None,
+    };
     let identity = Identity::load(&dir.identity_key())?;
     // The database first: a second `serve` on this directory is told the directory is in use,
     // not that the port is.
@@ -122,10 +127,6 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     mapping.spawn_responder();
     mapping.spawn_schedule();
     let http_addr = listener.local_addr()?;
-    let tls = match config.tls_files(dir.root()) {
-        Some((cert, key)) => Some(tls_config(&cert, &key)?),
-        None => None,
-    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let node = Arc::new(NodeInfo {
         id: identity.node_id(),
