@@ -246,6 +246,22 @@ impl Node {
         node
     }
 
+    /// A node whose data directory does not exist yet (for `cosell restore` or a copied data
+    /// directory to fill); `id` is empty until the test sets it.
+    pub fn uninitialized(name: &str) -> Node {
+        let root = tempfile::Builder::new()
+            .prefix("cosell-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        Node {
+            name: name.to_string(),
+            id: String::new(),
+            root,
+            child: None,
+            http: None,
+        }
+    }
+
     /// `cosell init --name NAME` as an operator runs it: every setting at its default.
     pub fn init_plain(name: &str) -> Node {
         let root = tempfile::Builder::new()
@@ -335,6 +351,12 @@ impl Node {
     /// Like [`Node::serve`], listening for partners on exactly `p2p` (each a loopback multiaddr
     /// with port 0, e.g. [`P2P_TCP_LOOPBACK`], [`P2P_QUIC_LOOPBACK`]).
     pub fn serve_on(&mut self, p2p: &[&str]) -> &mut Self {
+        self.serve_with(p2p, &[])
+    }
+
+    /// [`Node::serve_on`] with extra environment variables for the `serve` process
+    /// (`COSELL_LOG_FORMAT`, …).
+    pub fn serve_with(&mut self, p2p: &[&str], envs: &[(&str, &str)]) -> &mut Self {
         assert!(self.child.is_none(), "the node is already running");
         assert!(!p2p.is_empty(), "a node needs a p2p address");
         let node_json = self.dir().join("node.json");
@@ -352,6 +374,7 @@ impl Node {
             .env_remove("COSELL_DATA")
             .env_remove("COSELL_HTTP")
             .env("RUST_LOG", "info")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)

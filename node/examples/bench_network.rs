@@ -181,9 +181,14 @@ fn build_deal(signers: &[Signer; 3], n: usize) -> Result<DealDoc> {
 
 /// Writes `count` pre-built deals into the store at `dir` (1,000 per transaction).
 fn seed_deals(dir: &Path, count: usize) -> Result<()> {
+    seed_deals_at(&dir.join("db"), count)
+}
+
+/// Writes `count` pre-built deals into the store file `db` (bench_backup uses it too).
+pub(crate) fn seed_deals_at(db: &Path, count: usize) -> Result<()> {
     let signers = [SECRET_A, SECRET_B, SECRET_C]
         .map(|s| Signer::new(NodeKey::from_secret_bytes(&s), PREBUILT_RUN));
-    let store = Store::open(&dir.join("db"))?;
+    let store = Store::open(db)?;
     cosell::store::ensure_tables(&store)?;
     let mut n = 0;
     while n < count {

@@ -88,6 +88,18 @@ pub struct Config {
     /// `COSELL_DIGEST_INTERVAL_MINUTES`.
     #[serde(default = "digest_interval_minutes_default")]
     pub digest_interval_minutes: f64,
+    /// PEM certificate chain for HTTPS; with `tls_key`, the HTTP API and web UI speak HTTPS
+    /// only (a relative path is under the data directory). Env: `COSELL_TLS_CERT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`. Env: `COSELL_TLS_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
+    /// Milliseconds a stopping node keeps serving with `/readyz` answering 503 before it stops
+    /// accepting requests, so a load balancer or Kubernetes takes it out of rotation first
+    /// (0 to 60000). Env: `COSELL_SHUTDOWN_DELAY_MS`.
+    #[serde(default)]
+    pub shutdown_delay_ms: u64,
 }
 
 fn smtp_from_default() -> String {
@@ -96,6 +108,9 @@ fn smtp_from_default() -> String {
 fn digest_interval_minutes_default() -> f64 {
     24.0 * 60.0
 }
+
+/// Longest [`Config::shutdown_delay_ms`].
+pub const SHUTDOWN_DELAY_MS_MAX: u64 = 60_000;
 
 /// Bounds of [`Config::cache_mb`].
 pub const CACHE_MB_RANGE: std::ops::RangeInclusive<u64> = 8..=65536;
@@ -156,6 +171,9 @@ impl Config {
             smtp_from: smtp_from_default(),
             public_url: None,
             digest_interval_minutes: digest_interval_minutes_default(),
+            tls_cert: None,
+            tls_key: None,
+            shutdown_delay_ms: 0,
         }
     }
 
@@ -244,6 +262,16 @@ impl Config {
         if let Some(v) = var("COSELL_DIGEST_INTERVAL_MINUTES") {
             self.digest_interval_minutes = parsed("COSELL_DIGEST_INTERVAL_MINUTES", v)?;
         }
+        let path = |v: String| Some(v.trim().to_string()).filter(|p| !p.is_empty());
+        if let Some(v) = var("COSELL_TLS_CERT") {
+            self.tls_cert = path(v);
+        }
+        if let Some(v) = var("COSELL_TLS_KEY") {
+            self.tls_key = path(v);
+        }
+        if let Some(v) = var("COSELL_SHUTDOWN_DELAY_MS") {
+            self.shutdown_delay_ms = parsed("COSELL_SHUTDOWN_DELAY_MS", v)?;
+        }
         Ok(())
     }
 
@@ -307,7 +335,29 @@ impl Config {
                 self.cache_mb
             );
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                anyhow::bail!("tls_cert is set but tls_key is not: HTTPS needs both")
+            }
+            (None, Some(_)) => {
+                anyhow::bail!("tls_key is set but tls_cert is not: HTTPS needs both")
+            }
+            _ => {}
+        }
+        if self.shutdown_delay_ms > SHUTDOWN_DELAY_MS_MAX {
+            anyhow::bail!(
+                "shutdown_delay_ms must be 0 to {SHUTDOWN_DELAY_MS_MAX}, not {}",
+                self.shutdown_delay_ms
+            );
+        }
         Ok(())
+    }
+
+    /// The HTTPS certificate and key files, when both are set; a relative path is taken under
+    /// the data directory `root`.
+    pub fn tls_files(&self, root: &Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+        let (cert, key) = (self.tls_cert.as_ref()?, self.tls_key.as_ref()?);
+        Some((root.join(cert), root.join(key)))
     }
 
     /// The database page cache these settings give, in bytes.
@@ -382,7 +432,13 @@ impl Config {
              mapping_runs_per_hour = {}\n\n\
              # Memory for the database page cache, in MiB (8 to 65536). More makes large\n\
              # imports faster and the node's resident memory larger.\n\
-             cache_mb = {}\n",
+             cache_mb = {}\n\n\
+             # Milliseconds a stopping node keeps answering with /readyz 503 before it stops\n\
+             # taking requests, so a load balancer drains it first (0 to 60000).\n\
+             shutdown_delay_ms = {}\n\n\
+             # HTTPS: a PEM certificate chain and its key (a relative path is under the data\n\
+             # directory). With both set, the API and web UI speak HTTPS only.\n\
+             {}\n",
             self.name,
             self.http,
             self.default_currency,
@@ -394,7 +450,12 @@ impl Config {
             self.auto_accept_invitations,
             self.mapping_interval_hours,
             self.mapping_runs_per_hour,
-            self.cache_mb
+            self.cache_mb,
+            self.shutdown_delay_ms,
+            match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => format!("tls_cert = {cert:?}\ntls_key = {key:?}"),
+                _ => "# tls_cert = \"tls/cert.pem\"\n# tls_key = \"tls/key.pem\"".to_string(),
+            }
         ) + &self.mail_toml()
     }
 
@@ -550,6 +611,27 @@ mod tests {
             "a node may not be laxer than the limit"
         );
         c.mapping_runs_per_hour = 0;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_reads_back() {
+        let mut c = Config::new("Acme");
+        assert!(c.tls_files(Path::new("/d")).is_none());
+        c.apply_env(|k| (k == "COSELL_TLS_CERT").then(|| "tls/cert.pem".to_string()))
+            .expect("env");
+        let err = c.validate().expect_err("no key");
+        assert!(err.to_string().contains("tls_key is not"), "{err}");
+        c.tls_key = Some("/etc/cosell/key.pem".into());
+        c.validate().expect("both");
+        let (cert, key) = c.tls_files(Path::new("/d")).expect("files");
+        assert_eq!(cert, Path::new("/d/tls/cert.pem"));
+        assert_eq!(key, Path::new("/etc/cosell/key.pem"));
+        let back: Config = toml::from_str(&c.to_toml()).expect("reads back");
+        assert_eq!(back.tls_cert, c.tls_cert);
+        let plain: Config = toml::from_str(&Config::new("A").to_toml()).expect("reads back");
+        assert_eq!((plain.tls_cert, plain.shutdown_delay_ms), (None, 0));
+        c.shutdown_delay_ms = SHUTDOWN_DELAY_MS_MAX + 1;
         assert!(c.validate().is_err());
     }
 

@@ -68,9 +68,7 @@ impl Client {
         Ok(Client {
             base,
             token: dir.read_admin_token()?,
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(std::time::Duration::from_secs(5))
-                .build(),
+            agent: crate::cli::health::agent(dir, std::time::Duration::from_secs(5))?,
         })
     }
 
@@ -107,6 +105,32 @@ impl Client {
                         .unwrap_or_else(|| format!("the node answered HTTP {status}")),
                     details: body["details"].as_array().cloned().unwrap_or_default(),
                 }))
+            }
+            Err(ureq::Error::Transport(t)) => bail!(
+                "cannot reach the node at {} ({t}): is `cosell serve` running?",
+                self.base
+            ),
+        }
+    }
+
+    /// `GET path` whose body is copied to `out` as it arrives (a backup); the bytes copied.
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<u64> {
+        let request = self
+            .agent
+            .get(&self.url(path))
+            .set("Authorization", &format!("Bearer {}", self.token));
+        match request.call() {
+            Ok(response) => std::io::copy(&mut response.into_reader(), out)
+                .with_context(|| format!("the download of {path} broke off")),
+            Err(ureq::Error::Status(status, response)) => {
+                let body: Value = response.into_json().unwrap_or(Value::Null);
+                bail!(
+                    "{}",
+                    body["error"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("the node answered HTTP {status}"))
+                )
             }
             Err(ureq::Error::Transport(t)) => bail!(
                 "cannot reach the node at {} ({t}): is `cosell serve` running?",

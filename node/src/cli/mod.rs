@@ -2,9 +2,11 @@
 //! one sentence on stderr and a non-zero exit (see `main.rs`).
 
 pub mod admin;
+pub mod backup;
 pub mod client;
 pub mod deals;
 pub mod demo;
+pub mod health;
 pub mod mapping;
 pub mod partners;
 pub mod policy;
@@ -31,8 +33,21 @@ pub struct Cli {
     /// The node's data directory [default: ./cosell-data; for `demo`: a temporary directory].
     #[arg(long, global = true, env = "COSELL_DATA")]
     pub data: Option<PathBuf>,
+    /// Log lines on stderr: `text` for people, `json` for log shippers (one JSON object per
+    /// line: timestamp, level, target, message, fields).
+    #[arg(long, global = true, env = "COSELL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Where a node's data lives when neither `--data` nor `COSELL_DATA` says.
@@ -44,7 +59,8 @@ pub enum Command {
     /// Start three nodes on loopback (a vendor, a reseller, an SI) with generated data,
     /// partnerships, policies and shared deals; print their web addresses; Ctrl-C stops all.
     Demo,
-    /// Create a new node in the data directory: identity key, database, settings, admin token.
+    /// Create a new node in the data directory: identity key, database, settings, admin token
+    /// (`COSELL_ADMIN_TOKEN`, `cosell_` and 64 hex digits, when set; else a new random one).
     Init {
         /// The company's name, as partners will see it.
         #[arg(long)]
@@ -59,6 +75,24 @@ pub enum Command {
         /// repeatable (default from cosell.toml: TCP and QUIC on 0.0.0.0 port 7601).
         #[arg(long)]
         p2p: Vec<String>,
+    },
+    /// Check the node serving the data directory: exit 0 when it is ready (`/readyz`), 1 when
+    /// not (for container health checks and scripts).
+    Health {
+        /// Only check that it is alive (`/healthz`), not that it is ready.
+        #[arg(long)]
+        live: bool,
+    },
+    /// Write a backup of the whole node (database snapshot, identity key, settings, admin
+    /// token) to FILE (`-`: standard output), while it serves or while it is stopped.
+    Backup {
+        /// The backup file to write (replaced only by a complete, checked backup).
+        file: PathBuf,
+    },
+    /// Restore a backup into a new (or empty) data directory given by --data.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
     },
     /// Data-sharing policies: write, check and preview what a partner receives.
     Policy {
@@ -298,6 +332,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::cli::serve::ServeOptions { http, p2p },
             ))
         }
+        Command::Health { live } => crate::cli::health::run(&dir, live),
+        Command::Backup { file } => crate::cli::backup::backup(&dir, &file),
+        Command::Restore { file } => crate::cli::backup::restore(&file, &dir),
         Command::Policy { what } => crate::cli::policy::run(&dir, what),
         Command::Import { what } => match what {
             ImportWhat::Accounts { file } => import(&dir, "accounts", &file, None),
@@ -398,7 +435,22 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
     // failure part-way leaves files that we remove again.
     let result = (|| -> Result<String> {
         let store = Store::open(&dir.database())?;
-        let token = create_token(&store, "admin token from init", Role::Admin, now_ms())?;
+        // An operator's own admin token (a Kubernetes Secret, a vault) when given; else a new one.
+        let token = match std::env::var("COSELL_ADMIN_TOKEN") {
+            Ok(given) if !given.trim().is_empty() => {
+                let given = zeroize::Zeroizing::new(given.trim().to_string());
+                crate::domain::auth::adopt_token(
+                    &store,
+                    &given,
+                    "admin token from init (COSELL_ADMIN_TOKEN)",
+                    Role::Admin,
+                    now_ms(),
+                )
+                .context("COSELL_ADMIN_TOKEN")?;
+                given
+            }
+            _ => create_token(&store, "admin token from init", Role::Admin, now_ms())?,
+        };
         drop(store);
         let line = zeroize::Zeroizing::new(format!("{}\n", token.as_str()));
         write_private(&dir.admin_token(), line.as_bytes())?;
@@ -568,15 +620,26 @@ pub fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not in a log file or a pipe.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            // Colour codes only for a person at a terminal, not in a log file or a pipe.
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+        // The event's message and fields at the top level of the object, beside timestamp,
+        // level and target: what log shippers index without a parsing rule.
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     if let Err(error) = run(cli) {
         eprintln!("error: {error:#}");
         std::process::exit(1);

@@ -43,6 +43,11 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         tcp_port_is_free(&multiaddr)
             .with_context(|| format!("cannot listen for partners on {addr}"))?;
     }
+    // HTTPS files are read before anything starts, so a bad one stops `serve` at once.
+    let tls = match config.tls_files(dir.root()) {
+        Some((cert, key)) => Some(tls_config(&cert, &key)?),
+        None => None,
+    };
     let identity = Identity::load(&dir.identity_key())?;
     // The database first: a second `serve` on this directory is told the directory is in use,
     // not that the port is.
@@ -123,11 +128,12 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     mapping.spawn_responder();
     mapping.spawn_schedule();
     let http_addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let node = Arc::new(NodeInfo {
         id: identity.node_id(),
         name: config.name.clone(),
         version: env!("CARGO_PKG_VERSION"),
-        http: format!("http://{http_addr}"),
+        http: format!("{scheme}://{http_addr}"),
         p2p: network.listen.clone(),
     });
     // E-mail notifications, when an SMTP server is configured.
@@ -140,7 +146,10 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         ));
     }
     let state_events = events.clone();
+    let lifecycle = Arc::new(crate::http::health::Lifecycle::default());
     let state = AppState {
+        data: dir.clone(),
+        lifecycle: lifecycle.clone(),
         store,
         node: node.clone(),
         metrics: Arc::new(Metrics::default()),
@@ -157,18 +166,117 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     }))?;
     write_atomic(&dir.node_json(), &node_json, 0o644)?;
     tracing::info!(id = %node.id, http = %node.http, "node ready");
+    notify_systemd("READY=1");
     let closing = state_events.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop_signal().await;
-            // Open event streams end now; other requests finish.
-            closing.close();
-        })
-        .await;
+    let delay = std::time::Duration::from_millis(config.shutdown_delay_ms);
+    // On a stop signal: `/readyz` answers 503 at once, requests are still served for
+    // `shutdown_delay_ms` (a load balancer takes the node out of rotation meanwhile), then open
+    // event streams end, no new connection is taken and in-flight requests finish.
+    let stopping = async move {
+        stop_signal().await;
+        notify_systemd("STOPPING=1");
+        lifecycle.stop();
+        if !delay.is_zero() {
+            tracing::info!(delay_ms = delay.as_millis() as u64, "draining before stop");
+            tokio::time::sleep(delay).await;
+        }
+        closing.close();
+    };
+    let served = match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(stopping)
+            .await
+            .map_err(anyhow::Error::from),
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                stopping.await;
+                stopper.graceful_shutdown(None);
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+                .handle(handle)
+                .serve(app)
+                .await
+                .map_err(anyhow::Error::from)
+        }
+    };
     let _ = std::fs::remove_file(dir.node_json());
     served.context("the HTTP server failed")?;
     tracing::info!("node stopped");
     Ok(())
+}
+
+/// The HTTPS settings from the PEM files `cert` (chain, leaf first) and `key`; every error
+/// names the file and what is wrong with it.
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<axum_server::tls_rustls::RustlsConfig> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("cannot read the TLS file {}", path.display()))
+    };
+    let cert_pem = read(cert)?;
+    let chain: Vec<_> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("tls_cert {} is not a valid PEM file", cert.display()))?;
+    if chain.is_empty() {
+        anyhow::bail!(
+            "tls_cert {} holds no certificate (expected -----BEGIN CERTIFICATE-----)",
+            cert.display()
+        );
+    }
+    let key_pem = read(key)?;
+    let private = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .with_context(|| format!("tls_key {} is not a valid PEM file", key.display()))?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "tls_key {} holds no private key (expected -----BEGIN PRIVATE KEY-----)",
+                key.display()
+            )
+        })?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS setup failed")?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .with_context(|| {
+            format!(
+                "tls_key {} does not fit tls_cert {}, or is of a kind not supported",
+                key.display(),
+                cert.display()
+            )
+        })?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
+        Arc::new(server),
+    ))
+}
+
+/// Tells systemd (a `Type=notify` unit: `NOTIFY_SOCKET` is set) how the node is doing:
+/// `READY=1` once it serves, `STOPPING=1` on a stop signal. Without systemd, nothing happens.
+fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sent = (|| -> std::io::Result<()> {
+        use std::os::unix::net::{SocketAddr, UnixDatagram};
+        let socket = UnixDatagram::unbound()?;
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                SocketAddr::from_abstract_name(name)?
+            }
+            None => SocketAddr::from_pathname(&path)?,
+        };
+        socket.send_to_addr(state.as_bytes(), &addr)?;
+        Ok(())
+    })();
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
 }
 
 /// Where the web UI's static files are: `COSELL_WEB_UI`, else `web-ui/` beside the executable's

@@ -50,6 +50,20 @@ pub fn create_token(
     let mut raw = Zeroizing::new([0u8; 32]);
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, raw.as_mut());
     let token = Zeroizing::new(format!("cosell_{}", hex::encode(raw.as_slice())));
+    adopt_token(store, &token, name, role, now_ms)?;
+    Ok(token)
+}
+
+/// Stores a token made elsewhere (an operator's secret, e.g. a Kubernetes Secret given to
+/// `cosell init` as `COSELL_ADMIN_TOKEN`) with `role`. It must look like the ones
+/// [`create_token`] makes, `cosell_` and 64 hex digits, so it is as hard to guess.
+pub fn adopt_token(store: &Store, token: &str, name: &str, role: Role, now_ms: u64) -> Result<()> {
+    let hex_part = token.strip_prefix("cosell_").unwrap_or("");
+    if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!(
+            "a token must be `cosell_` and 64 hex digits (32 random bytes), e.g. from `openssl rand -hex 32`"
+        );
+    }
     let record = TokenRecord {
         name: name.to_string(),
         role,
@@ -59,10 +73,10 @@ pub fn create_token(
     {
         let mut table = txn.open_table(TOKENS)?;
         let bytes = serde_json::to_vec(&record)?;
-        table.insert(token_hash(&token).as_str(), bytes.as_slice())?;
+        table.insert(token_hash(token).as_str(), bytes.as_slice())?;
     }
     txn.commit()?;
-    Ok(token)
+    Ok(())
 }
 
 /// The record of a presented token, if it is one of ours.

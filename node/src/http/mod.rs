@@ -3,9 +3,11 @@
 //! redb is synchronous) and shape JSON. Routes and their docs live side by side in [`openapi`].
 
 mod audit;
+mod backup;
 pub mod deals;
 mod error;
 mod headers;
+pub mod health;
 mod import;
 mod inbox;
 mod mapping;
@@ -84,6 +86,10 @@ pub struct AppState {
     /// The `webhook_allow_private` setting: whether a webhook may target the node's own host
     /// or a private network.
     pub webhook_allow_private: bool,
+    /// The node's data directory (backups read its files).
+    pub data: crate::app::datadir::DataDir,
+    /// Set when the node starts stopping (`/readyz` answers 503 from then on).
+    pub lifecycle: Arc<health::Lifecycle>,
 }
 
 /// The caller's role, put into the request by the auth layer.
@@ -230,6 +236,7 @@ pub fn router(
             get(session::list_api_tokens).post(session::create_api_token),
         )
         .route("/tokens/{id}", delete(session::revoke_api_token))
+        .route("/backup", get(backup::download))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
         .route("/session", post(session::sign_in).delete(session::sign_out))
@@ -243,6 +250,8 @@ pub fn router(
         .route("/api/v1/", axum::routing::any(api_not_found))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/metrics", get(crate::http::metrics::serve))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX));
     app = match web_ui_dir {
         Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
@@ -255,9 +264,24 @@ pub fn router(
         record_metrics,
     ))
     .layer(middleware::from_fn(headers::secure))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        served_over_tls,
+    ))
     .layer(Extension(Arc::new(throttle::SignInLimiter::default())))
     .with_state(state)
     .into_make_service_with_connect_info::<SocketAddr>()
+}
+
+/// On a node that serves HTTPS itself (`tls_cert`), every request came over TLS: it says so
+/// the way a TLS-terminating proxy would (`X-Forwarded-Proto: https`, replacing whatever the
+/// client sent), so the session cookie is `Secure`.
+async fn served_over_tls(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if state.node.http.starts_with("https://") {
+        req.headers_mut()
+            .insert("x-forwarded-proto", HeaderValue::from_static("https"));
+    }
+    next.run(req).await
 }
 
 async fn node_info(State(state): State<AppState>) -> Json<NodeInfo> {

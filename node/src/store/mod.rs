@@ -12,6 +12,7 @@ use redb::{
 use std::ops::Bound;
 use std::path::Path;
 
+pub mod backup;
 mod codec;
 mod id_key;
 pub mod shared;
@@ -67,6 +68,7 @@ pub fn open_table_if_exists<K: redb::Key + 'static, V: redb::Value + 'static>(
 /// The node's database handle. Cheap to share behind an `Arc`; redb serializes writers.
 pub struct Store {
     db: Database,
+    path: std::path::PathBuf,
 }
 
 /// How a write changed a record.
@@ -168,7 +170,10 @@ impl Store {
             }
         };
         keep_private(path)?;
-        let store = Store { db };
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -209,6 +214,30 @@ impl Store {
         txn.open_table(TOKENS)?;
         txn.open_table(META)?
             .insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves the run counter up to at least `floor` (a restored store: the node may have run
+    /// more often since its backup than the backup knows, and a reused run counter would make
+    /// a reused Automerge actor, invariant 5).
+    pub fn raise_run_counter(&self, floor: u64) -> Result<()> {
+        let txn = self.write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let current = meta
+                .get("run_counter")?
+                .map(|v| decode_u64(v.value()))
+                .unwrap_or(0);
+            if current < floor {
+                meta.insert("run_counter", floor.to_be_bytes().as_slice())?;
+            }
+        }
         txn.commit()?;
         Ok(())
     }

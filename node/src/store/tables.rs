@@ -24,7 +24,32 @@ macro_rules! tables {
             $(txn.open_table($name)?;)*
             Ok(())
         }
+
+        /// Copies every table from the snapshot `from` into `to` (a new, empty database), for
+        /// a backup: one read transaction, so the copy is one consistent moment of the store.
+        pub(crate) fn copy_all(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<()> {
+            $(copy_table(from, to, $name)?;)*
+            Ok(())
+        }
     };
+}
+
+/// Copies one table entry by entry (keys come in order, which is redb's fastest insert).
+fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    from: &redb::ReadTransaction,
+    to: &WriteTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<()> {
+    use redb::ReadableTable;
+    let Some(source) = super::open_table_if_exists(from, table)? else {
+        return Ok(());
+    };
+    let mut target = to.open_table(table)?;
+    for entry in source.iter()? {
+        let (k, v) = entry?;
+        target.insert(k.value(), v.value())?;
+    }
+    Ok(())
 }
 
 tables! {
