@@ -72,6 +72,36 @@ pub struct Config {
     /// of the node's resident memory (BENCHMARKS.md has the trade-off). Env: `COSELL_CACHE_MB`.
     #[serde(default = "cache_mb_default")]
     pub cache_mb: u64,
+    /// Addresses partners reach this node at from outside, announced in invites: a forwarded
+    /// port or a DNS name (`/dns4/cosell.example.com/tcp/7601`, resolved by the partner at each
+    /// dial). Env: `COSELL_EXTERNAL` (comma-separated).
+    #[serde(default)]
+    pub external: Vec<String>,
+    /// Relay connections for this node's partners that cannot reach each other directly (both
+    /// behind NATs): partners only, never anyone else. Env: `COSELL_RELAY`.
+    #[serde(default)]
+    pub relay: bool,
+    /// Relayed connections at once (1 to 1024). Env: `COSELL_RELAY_MAX_CIRCUITS`.
+    #[serde(default = "relay_max_circuits_default")]
+    pub relay_max_circuits: usize,
+    /// MiB one relayed connection may carry before the relay closes it (1 to 1048576). Env:
+    /// `COSELL_RELAY_CIRCUIT_MB`.
+    #[serde(default = "relay_circuit_mb_default")]
+    pub relay_circuit_mb: u64,
+    /// Minutes one relayed connection may last (1 to 10080); the partners reconnect after.
+    /// Env: `COSELL_RELAY_CIRCUIT_MINUTES`.
+    #[serde(default = "relay_circuit_minutes_default")]
+    pub relay_circuit_minutes: u64,
+}
+
+fn relay_max_circuits_default() -> usize {
+    crate::net::nat::RELAY_CIRCUITS_DEFAULT
+}
+fn relay_circuit_mb_default() -> u64 {
+    crate::net::nat::RELAY_CIRCUIT_BYTES_DEFAULT / (1024 * 1024)
+}
+fn relay_circuit_minutes_default() -> u64 {
+    crate::net::nat::RELAY_CIRCUIT_DURATION_DEFAULT.as_secs() / 60
 }
 
 /// Bounds of [`Config::cache_mb`].
@@ -129,7 +159,21 @@ impl Config {
             mapping_interval_hours: mapping_interval_hours_default(),
             mapping_runs_per_hour: mapping_runs_per_hour_default(),
             cache_mb: cache_mb_default(),
+            external: Vec::new(),
+            relay: false,
+            relay_max_circuits: relay_max_circuits_default(),
+            relay_circuit_mb: relay_circuit_mb_default(),
+            relay_circuit_minutes: relay_circuit_minutes_default(),
         }
+    }
+
+    /// The relay these settings offer partners, if any.
+    pub fn relay_limits(&self) -> Option<crate::net::RelayLimits> {
+        self.relay.then(|| crate::net::RelayLimits {
+            max_circuits: self.relay_max_circuits,
+            circuit_bytes: self.relay_circuit_mb.saturating_mul(1024 * 1024),
+            circuit_duration: std::time::Duration::from_secs(self.relay_circuit_minutes * 60),
+        })
     }
 
     /// Reads `cosell.toml`, then applies `COSELL_*` environment overrides, then validates. The
@@ -207,6 +251,25 @@ impl Config {
         if let Some(v) = var("COSELL_CACHE_MB") {
             self.cache_mb = parsed("COSELL_CACHE_MB", v)?;
         }
+        if let Some(v) = var("COSELL_EXTERNAL") {
+            self.external = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if let Some(v) = var("COSELL_RELAY") {
+            self.relay = flag("COSELL_RELAY", v)?;
+        }
+        if let Some(v) = var("COSELL_RELAY_MAX_CIRCUITS") {
+            self.relay_max_circuits = parsed("COSELL_RELAY_MAX_CIRCUITS", v)?;
+        }
+        if let Some(v) = var("COSELL_RELAY_CIRCUIT_MB") {
+            self.relay_circuit_mb = parsed("COSELL_RELAY_CIRCUIT_MB", v)?;
+        }
+        if let Some(v) = var("COSELL_RELAY_CIRCUIT_MINUTES") {
+            self.relay_circuit_minutes = parsed("COSELL_RELAY_CIRCUIT_MINUTES", v)?;
+        }
         Ok(())
     }
 
@@ -249,6 +312,22 @@ impl Config {
                 CACHE_MB_RANGE.end(),
                 self.cache_mb
             );
+        }
+        for a in &self.external {
+            crate::net::dial_addr(a).context("external")?;
+        }
+        for (key, v, max) in [
+            ("relay_max_circuits", self.relay_max_circuits as u64, 1024),
+            ("relay_circuit_mb", self.relay_circuit_mb, 1024 * 1024),
+            (
+                "relay_circuit_minutes",
+                self.relay_circuit_minutes,
+                7 * 24 * 60,
+            ),
+        ] {
+            if !(1..=max).contains(&v) {
+                anyhow::bail!("{key} must be 1 to {max}, not {v}");
+            }
         }
         Ok(())
     }
@@ -325,7 +404,20 @@ impl Config {
              mapping_runs_per_hour = {}\n\n\
              # Memory for the database page cache, in MiB (8 to 65536). More makes large\n\
              # imports faster and the node's resident memory larger.\n\
-             cache_mb = {}\n",
+             cache_mb = {}\n\n\
+             # Addresses partners reach this node at from outside, put in invites: a forwarded\n\
+             # port or a DNS name, e.g. [\"/dns4/cosell.example.com/tcp/7601\"] (the partner\n\
+             # resolves the name each time it dials). Empty: the listen addresses, what\n\
+             # partners observe, and relays.\n\
+             external = [{}]\n\n\
+             # Relay connections between this node's partners that cannot reach each other\n\
+             # (both behind NATs): for partners only, never anyone else. Turn on for a node\n\
+             # with a public address.\n\
+             relay = {}\n\n\
+             # Relay limits: connections at once, MiB and minutes per connection.\n\
+             relay_max_circuits = {}\n\
+             relay_circuit_mb = {}\n\
+             relay_circuit_minutes = {}\n",
             self.name,
             self.http,
             self.default_currency,
@@ -337,7 +429,16 @@ impl Config {
             self.auto_accept_invitations,
             self.mapping_interval_hours,
             self.mapping_runs_per_hour,
-            self.cache_mb
+            self.cache_mb,
+            self.external
+                .iter()
+                .map(|a| format!("{a:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.relay,
+            self.relay_max_circuits,
+            self.relay_circuit_mb,
+            self.relay_circuit_minutes
         )
     }
 }
@@ -418,6 +519,34 @@ mod tests {
             "a node may not be laxer than the limit"
         );
         c.mapping_runs_per_hour = 0;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn relay_and_external_addresses_are_settings_checked_before_start() {
+        let c: Config = toml::from_str(&Config::new("Acme").to_toml()).expect("reads back");
+        assert!(!c.relay && c.relay_limits().is_none() && c.external.is_empty());
+        let mut c = c;
+        c.apply_env(|k| match k {
+            "COSELL_RELAY" => Some("true".into()),
+            "COSELL_EXTERNAL" => {
+                Some("/dns4/cosell.example.com/tcp/7601, /ip4/203.0.113.7/udp/7601/quic-v1".into())
+            }
+            _ => None,
+        })
+        .expect("env");
+        assert!(c.validate().is_ok());
+        assert_eq!(c.external.len(), 2);
+        let limits = c.relay_limits().expect("relay on");
+        assert_eq!(limits.circuit_bytes, 1024 * 1024 * 1024);
+        let back: Config = toml::from_str(&c.to_toml()).expect("reads back");
+        assert_eq!(back.external, c.external);
+        assert!(back.relay);
+        c.external = vec!["/ip4/0.0.0.0/tcp/7601".into()];
+        let err = format!("{:#}", c.validate().expect_err("unspecified"));
+        assert!(err.contains("external") && err.contains("0.0.0.0"), "{err}");
+        c.external.clear();
+        c.relay_max_circuits = 0;
         assert!(c.validate().is_err());
     }
 

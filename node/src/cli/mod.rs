@@ -6,6 +6,7 @@ pub mod client;
 pub mod deals;
 pub mod demo;
 pub mod mapping;
+pub mod network;
 pub mod partners;
 pub mod policy;
 pub mod serve;
@@ -131,6 +132,14 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::cli::admin::WebhooksCommand,
     },
+    /// How this node reaches its partners: listen, external and observed addresses, NAT
+    /// status, relays, and per partner the connection type (direct, hole-punched, relayed),
+    /// round-trip time and last error.
+    Network {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log: shares, policy and partnership changes, refused changes.
     Audit {
         /// Print JSON.
@@ -253,6 +262,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
+        Command::Network { json } => crate::cli::network::run(&dir, json),
         Command::Audit { json, kind, limit } => {
             crate::cli::partners::audit(&dir, json, kind, limit)
         }

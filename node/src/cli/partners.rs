@@ -115,7 +115,10 @@ fn print_partner(p: &Value) {
     let s = |k: &str| p[k].as_str().unwrap_or("-").to_string();
     let status = match (p["connected"].as_bool(), p["removed_by"].as_str()) {
         (_, Some("partner")) => format!("{} (ended by the partner)", s("status")),
-        (Some(true), None) => "connected".to_string(),
+        (Some(true), None) => match p["connection"].as_str() {
+            Some(via @ ("relayed" | "hole-punched" | "direct")) => format!("connected ({via})"),
+            _ => "connected".to_string(),
+        },
         _ => s("status"),
     };
     println!(

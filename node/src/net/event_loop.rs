@@ -119,6 +119,8 @@ pub(super) struct EventLoop {
     map_inbound: mpsc::Sender<MapInbound>,
     /// Outbound account-mapping requests awaiting an answer.
     map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
+    /// NAT traversal: connections and their kinds, relay reservations (see `reach`).
+    pub(super) reach: super::reach::Reach,
 }
 
 impl EventLoop {
@@ -130,6 +132,7 @@ impl EventLoop {
         gauges: Arc<NetGauges>,
         requests: mpsc::Sender<PeerRequest>,
         map_inbound: mpsc::Sender<MapInbound>,
+        partners_only: super::nat::PartnersOnly,
     ) -> EventLoop {
         let (internal_tx, internal) = mpsc::channel(super::INTERNAL_QUEUE_MAX);
         EventLoop {
@@ -157,6 +160,7 @@ impl EventLoop {
             gauges,
             map_inbound,
             map_requests: HashMap::new(),
+            reach: super::reach::Reach::new(partners_only),
         }
     }
 
@@ -355,23 +359,32 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 num_established,
+                connection_id,
+                endpoint,
                 ..
-            } => self.on_connection(peer_id, num_established.get()),
+            } => {
+                self.on_link_opened(peer_id, connection_id, &endpoint);
+                self.on_connection(peer_id, num_established.get())
+            }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established,
+                connection_id,
                 ..
-            } => self.on_closed(peer_id, num_established),
-            SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!(%address, "listening for partners");
+            } => {
+                self.on_link_closed(peer_id, connection_id);
+                self.on_closed(peer_id, num_established)
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
                 info,
-                ..
-            })) => self.on_identified(peer_id, info.listen_addrs),
+                connection_id,
+            })) => {
+                self.on_identified_reach(peer_id, connection_id, &info);
+                self.on_identified(peer_id, info.listen_addrs)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Rr(event)) => self.on_request_response(event),
-            _ => {}
+            other => self.on_reach_event(other),
         }
     }
 
@@ -404,8 +417,14 @@ impl EventLoop {
                 if let Some(reply) = self.map_requests.remove(&request_id) {
                     let _ = reply.send(Err(format!("cannot reach the partner ({error})")));
                 } else if let Some(reply) = self.pending_joins.remove(&request_id) {
-                    self.joining.remove(&peer);
-                    let _ = reply.send(Err(format!("cannot reach the inviting node ({error})")));
+                    let addrs = self.joining.remove(&peer).unwrap_or_default();
+                    let why = match error {
+                        request_response::OutboundFailure::DialFailure => {
+                            super::nat::unreachable_inviter(&addrs, self.reach.dial_error(&peer))
+                        }
+                        other => format!("cannot reach the inviting node ({other})"),
+                    };
+                    let _ = reply.send(Err(why));
                 } else if self.sync_requests.remove(&request_id).is_some() {
                     tracing::debug!(%peer, %error, "sync request failed");
                     self.request_done(peer);
