@@ -455,7 +455,7 @@ impl Lab {
         nft(
             router,
             &format!(
-                "table ip dnat {{\n chain prerouting {{\n  type nat hook prerouting priority dstnat;\n  iifname \"wan0\" tcp dport {port} dnat to {ip}\n  iifname \"wan0\" udp dport {port} dnat to {ip}\n }}\n}}\n\
+                "table ip portfwd {{\n chain prerouting {{\n  type nat hook prerouting priority dstnat;\n  iifname \"wan0\" tcp dport {port} dnat to {ip}\n  iifname \"wan0\" udp dport {port} dnat to {ip}\n }}\n}}\n\
                  add rule ip filter forward ct status dnat accept\n",
                 ip = host.ip
             ),

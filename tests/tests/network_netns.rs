@@ -487,6 +487,7 @@ fn behind_a_symmetric_nat_partners_stay_relayed_and_an_outsider_cannot_use_the_r
         cosell::net::testing::relay_probe([7; 32], vendor_peer, vendor_addr, target)
     })
     .expect("probe");
+    eprintln!("the outsider's probe of the relay: {probe:?}");
     assert!(
         probe.reservation.is_err(),
         "an outsider got a reservation: {probe:?}"
@@ -503,8 +504,9 @@ fn behind_a_symmetric_nat_partners_stay_relayed_and_an_outsider_cannot_use_the_r
     });
     assert!(
         denied.is_some(),
-        "the relay counted both refusals: {:#}",
-        network(&vendor)["relay_server"]
+        "the relay counted both refusals: {:#}\n{}",
+        network(&vendor)["relay_server"],
+        tail(&vendor.log())
     );
     drop(lab);
 }
@@ -589,5 +591,178 @@ fn a_partner_behind_nat_with_a_forwarded_port_is_reached_by_its_dns_name() {
     assert!(
         address.contains("vendor.cosell.test") || address.contains(&hv.public_ip.to_string()),
         "dialled by the name (or the address it resolves to): {link}"
+    );
+}
+
+/// A counter or gauge from `/metrics` (`name{labels} value`), or 0.
+fn metric(node: &Node, line_prefix: &str) -> f64 {
+    node.get("/metrics")
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix(line_prefix))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// Sync bytes `node` sent plus received so far.
+fn sync_bytes(node: &Node) -> f64 {
+    metric(node, "cosell_sync_bytes_total{direction=\"sent\"} ")
+        + metric(node, "cosell_sync_bytes_total{direction=\"received\"} ")
+}
+
+/// The vendor shares `n` new opportunities with `partner` (not timed: CSV import, then one
+/// share call each); returns the deal ids.
+fn share_many(vendor: &Node, partner: &Node, n: usize) -> Vec<String> {
+    let r = vendor.post_csv(
+        "/api/v1/import/accounts",
+        cosell_e2e::accounts_csv(50).as_bytes(),
+    );
+    assert!(r.status < 300, "{}", r.text);
+    let r = vendor.post_csv(
+        "/api/v1/import/opportunities",
+        cosell_e2e::opportunities_csv(n, 50).as_bytes(),
+    );
+    assert!(r.status < 300, "{}", r.text);
+    let opps = vendor.list_all("/api/v1/opportunities", "", 1000);
+    opps.iter()
+        .map(|o| share_deal(vendor, o["id"].as_str().expect("id"), &[&partner.id]))
+        .collect()
+}
+
+/// Seconds until `from` knows `to` holds everything it had to send (its sync lag gauge for
+/// `to` reads 0), polled every 50 ms, at most `limit`.
+fn until_caught_up(from: &Node, to: &Node, limit: Duration) -> f64 {
+    let started = Instant::now();
+    let gauge = format!("cosell_sync_lag_seconds{{partner=\"{}\"}} ", to.id);
+    let done = wait_for(limit, || {
+        std::thread::sleep(Duration::from_millis(30));
+        (from
+            .get("/metrics")
+            .text
+            .lines()
+            .any(|l| l == format!("{gauge}0.000")))
+        .then(|| started.elapsed().as_secs_f64())
+    });
+    done.unwrap_or_else(|| panic!("{} did not catch up within {limit:?}", to.name))
+}
+
+#[test]
+#[ignore = "benchmark: cargo test -p cosell-e2e --test network_netns wan_benchmark -- --ignored --nocapture"]
+fn wan_benchmark() {
+    // BENCHMARKS.md, "network over a WAN": first sync of COSELL_WAN_DEALS deals (default
+    // 10,000) from a vendor whose uplink has 100 ms RTT, 1% loss each way and 10 Mbit/s each
+    // way to a reseller that was offline while they were shared; then P1 (one edit until the
+    // partner shows it) over that link; then a first sync over a relayed connection against
+    // the same over a direct one (COSELL_WAN_RELAY_DEALS, default 1,000, plain links).
+    let n: usize = std::env::var("COSELL_WAN_DEALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let m: usize = std::env::var("COSELL_WAN_RELAY_DEALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let rate_kbit = 10_000;
+    let Some(mut lab) = Lab::new("wan_benchmark") else {
+        return;
+    };
+    let hv = lab.host("vendor", Nat::Public, Link::wan(100, 0.01, Some(rate_kbit)));
+    let hr = lab.host("reseller", Nat::Public, Link::default());
+    let vendor = node_on(&hv, "Vendor Co", &[]);
+    let mut reseller = node_on(&hr, "Reseller Co", &[("auto_accept_invitations", "true")]);
+    partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(&vendor, &reseller.id, NAME_STAGE_AND_DOMAIN);
+    reseller.stop();
+    let shared = Instant::now();
+    let deals = share_many(&vendor, &reseller, n);
+    eprintln!(
+        "shared {n} deals in {:.1} s (not timed)",
+        shared.elapsed().as_secs_f64()
+    );
+    let before = sync_bytes(&vendor);
+    let lost_before = lab.frames_lost();
+    reseller.serve_in(&hr.ns, &P2P);
+    let secs = until_caught_up(&vendor, &reseller, Duration::from_secs(3600));
+    let bytes = sync_bytes(&vendor) - before;
+    let limit = bytes * 8.0 / (f64::from(rate_kbit) * 1000.0);
+    let rtt = network(&reseller)["partners"][0]["rtt_ms"]
+        .as_f64()
+        .unwrap_or(0.0);
+    eprintln!(
+        "WAN first sync: {n} deals in {secs:.1} s = {:.0} deals/s; {:.2} MB on the wire (both ways); bytes/bandwidth = {limit:.1} s; {:.0}% of the link; ping RTT {rtt:.1} ms; {} frames dropped by the delay line",
+        n as f64 / secs,
+        bytes / 1e6,
+        100.0 * limit / secs,
+        lab.frames_lost() - lost_before
+    );
+    assert!(deals.iter().take(5).all(|d| changes(&reseller, d) >= 1));
+
+    // P1 over the WAN link: an edit on the reseller until the vendor's copy shows it.
+    let deal = &deals[0];
+    let mut samples = Vec::new();
+    for i in 0..30 {
+        let before = changes(&vendor, deal);
+        let t = Instant::now();
+        note(&reseller, deal, &format!("p1 {i}"));
+        wait_for(Duration::from_secs(30), || {
+            (changes(&vendor, deal) > before).then_some(())
+        })
+        .expect("the edit arrived");
+        samples.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    eprintln!(
+        "P1 over the WAN link: p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms (30 edits; RTT {rtt:.1} ms; includes the 10 ms polling of the vendor's API)",
+        samples[14], samples[26], samples[29]
+    );
+
+    // Relayed vs direct: the same first sync of `m` deals, reseller → SI.
+    let hv2 = lab.host("vendor2", Nat::Public, Link::default());
+    let ha = lab.host("a", Nat::Cone, Link::default());
+    let hb = lab.host("b", Nat::Symmetric, Link::default());
+    let relay = node_on(&hv2, "Relay Vendor", &[("relay", "true")]);
+    let a = node_on(&ha, "A Co", &[]);
+    let mut b = node_on(&hb, "B Co", &[("auto_accept_invitations", "true")]);
+    partner(&relay, &a, "reseller", "vendor");
+    partner(&relay, &b, "si", "vendor");
+    wait_for(CONNECT_WAIT, || {
+        network(&a)["relays"]
+            .as_array()?
+            .iter()
+            .any(|r| r["state"] == "reserved")
+            .then_some(())
+    })
+    .expect("a reservation");
+    partner(&a, &b, "si", "reseller");
+    put_policy(&a, &b.id, NAME_STAGE_AND_DOMAIN);
+    wait_connection(&a, &b, "relayed");
+    for (label, from, to, to_host) in [("relayed", &a, &mut b, &hb)] {
+        to.stop();
+        share_many(from, to, m);
+        let before = sync_bytes(from);
+        to.serve_in(&to_host.ns, &P2P);
+        wait_connection(from, to, "relayed");
+        let secs = until_caught_up(from, to, Duration::from_secs(1800));
+        eprintln!(
+            "{label}: {m} deals in {secs:.2} s = {:.0} deals/s, {:.2} MB",
+            m as f64 / secs,
+            (sync_bytes(from) - before) / 1e6
+        );
+    }
+    let hc = lab.host("c", Nat::Public, Link::default());
+    let hd = lab.host("d", Nat::Public, Link::default());
+    let c = node_on(&hc, "C Co", &[]);
+    let mut d = node_on(&hd, "D Co", &[("auto_accept_invitations", "true")]);
+    partner(&c, &d, "si", "reseller");
+    put_policy(&c, &d.id, NAME_STAGE_AND_DOMAIN);
+    d.stop();
+    share_many(&c, &d, m);
+    let before = sync_bytes(&c);
+    d.serve_in(&hd.ns, &P2P);
+    let secs = until_caught_up(&c, &d, Duration::from_secs(1800));
+    eprintln!(
+        "direct: {m} deals in {secs:.2} s = {:.0} deals/s, {:.2} MB",
+        m as f64 / secs,
+        (sync_bytes(&c) - before) / 1e6
     );
 }

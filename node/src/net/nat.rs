@@ -361,14 +361,18 @@ impl Links {
         remote: Multiaddr,
         relayed: bool,
     ) {
+        let list = self.conns.entry(peer).or_default();
+        // A direct connection that opens while a relayed one stands is the hole punch's work
+        // (DCUtR may bring up one connection per side; it reports only one of them).
+        let over_relay = list.iter().any(|(_, k, _)| *k == ConnKind::Relayed);
         let kind = if relayed {
             ConnKind::Relayed
-        } else if self.punched_early.remove(&id) {
+        } else if self.punched_early.remove(&id) || over_relay {
             ConnKind::HolePunched
         } else {
             ConnKind::Direct
         };
-        self.conns.entry(peer).or_default().push((id, kind, remote));
+        list.push((id, kind, remote));
     }
 
     pub(super) fn closed(&mut self, peer: &PeerId, id: ConnectionId) {

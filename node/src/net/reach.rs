@@ -36,6 +36,8 @@ pub(super) struct Reach {
     dial_errors: HashMap<PeerId, String>,
     /// Peers with a relayed connection made redundant by a direct one: check again then.
     redundant_at: HashMap<PeerId, Instant>,
+    /// Partners holding a reservation on this node's relay.
+    reserved_here: HashSet<PeerId>,
 }
 
 impl Reach {
@@ -49,6 +51,7 @@ impl Reach {
             retry_at: HashMap::new(),
             dial_errors: HashMap::new(),
             redundant_at: HashMap::new(),
+            reserved_here: HashSet::new(),
         }
     }
 
@@ -266,10 +269,10 @@ impl EventLoop {
                 // The relay client confirms its circuit addresses: shown under relays.
             }
             SwarmEvent::ExternalAddrConfirmed { address } => {
-                tracing::info!(%address, "reachable from outside at");
                 let mut view = self.gauges.view_mut();
                 let text = address.to_string();
                 if !view.external.contains(&text) {
+                    tracing::info!(%address, "reachable from outside at");
                     view.external.push(text);
                 }
             }
@@ -305,7 +308,7 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,
-                result: Err(e),
+                result: Err(e @ ping::Failure::Timeout),
             })) => {
                 // A connection that stopped answering (a cut cable, a NAT that forgot the
                 // mapping) is closed, so that the partner shows offline and is dialled again;
@@ -364,13 +367,14 @@ impl EventLoop {
         let mut view = self.gauges.view_mut();
         let server = &mut view.relay_server;
         match event {
-            relay::Event::ReservationReqAccepted { renewed, .. } => {
-                if !renewed {
-                    server.reservations += 1;
-                }
+            relay::Event::ReservationReqAccepted { src_peer_id, .. } => {
+                self.reach.reserved_here.insert(src_peer_id);
+                server.reservations = self.reach.reserved_here.len();
             }
-            relay::Event::ReservationClosed { .. } | relay::Event::ReservationTimedOut { .. } => {
-                server.reservations = server.reservations.saturating_sub(1);
+            relay::Event::ReservationClosed { src_peer_id }
+            | relay::Event::ReservationTimedOut { src_peer_id } => {
+                self.reach.reserved_here.remove(&src_peer_id);
+                server.reservations = self.reach.reserved_here.len();
             }
             relay::Event::ReservationReqDenied {
                 src_peer_id,
