@@ -132,7 +132,6 @@ impl EventLoop {
         gauges: Arc<NetGauges>,
         requests: mpsc::Sender<PeerRequest>,
         map_inbound: mpsc::Sender<MapInbound>,
-        partners_only: super::nat::PartnersOnly,
     ) -> EventLoop {
         let (internal_tx, internal) = mpsc::channel(super::INTERNAL_QUEUE_MAX);
         EventLoop {
@@ -160,7 +159,8 @@ impl EventLoop {
             gauges,
             map_inbound,
             map_requests: HashMap::new(),
-            reach: super::reach::Reach::new(partners_only),
+            // `start` replaces it with one sharing the relay's partner set.
+            reach: super::reach::Reach::new(super::nat::PartnersOnly::default()),
         }
     }
 

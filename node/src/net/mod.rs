@@ -1,5 +1,7 @@
 //! Partner connections over libp2p (TCP + Noise + Yamux, and QUIC v1 with libp2p's TLS 1.3
-//! handshake; identify, ping, and the co-sell request-response protocol in [`codec`]).
+//! handshake, DNS names resolved at each dial; identify, ping, the co-sell request-response
+//! protocol in [`codec`], and for partners behind NATs circuit relay v2, DCUtR hole punching
+//! and AutoNAT, see [`nat`]).
 //!
 //! Both transports authenticate the node key (Noise on TCP, the libp2p certificate extension on
 //! QUIC), so a `PeerId` seen here is the key the peer proved, whichever transport carried it.
@@ -28,7 +30,9 @@
 //! Files: this one holds the API ([`NetHandle`], [`PeerRequest`], [`start`]); `event_loop` the
 //! swarm task and its dispatch of requests and answers; `sync_flow` rounds, the outbox and
 //! requests in flight; `gate` who may connect (partners, joiners, probation) and reconnects;
-//! [`wire`] the join messages and request sizing; `addrs` listen and dial addresses.
+//! [`wire`] the join messages and request sizing; `addrs` listen and dial addresses; [`nat`]
+//! the relay offered to partners, AutoNAT, connection kinds and the operator's
+//! [`NetworkView`]; `reach` the loop's side of them (reservations, hole punching, pings).
 
 mod addrs;
 pub mod codec;
@@ -541,7 +545,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
         }
     }
     partners_only.set(partners.keys());
-    let event_loop = EventLoop::new(
+    let mut event_loop = EventLoop::new(
         swarm,
         command_rx,
         store,
@@ -549,8 +553,9 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
         gauges.clone(),
         requests_tx,
         map_tx,
-        partners_only,
     );
+    // The relay's admission check reads the set the loop keeps.
+    event_loop.reach = reach::Reach::new(partners_only);
     tokio::spawn(event_loop.run());
     let suffix = format!("/p2p/{peer_id}");
     Ok(Started {

@@ -299,11 +299,9 @@ impl EventLoop {
                 peer,
                 result: Ok(rtt),
                 ..
-            })) => {
-                if self.partners.contains_key(&peer) {
-                    self.gauges.view_mut().link_mut(&peer).rtt_ms =
-                        Some((rtt.as_secs_f64() * 1e6).round() / 1e3);
-                }
+            })) if self.partners.contains_key(&peer) => {
+                self.gauges.view_mut().link_mut(&peer).rtt_ms =
+                    Some((rtt.as_secs_f64() * 1e6).round() / 1e3);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
                 peer,
