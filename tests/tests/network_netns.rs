@@ -531,6 +531,12 @@ fn with_no_relay_and_symmetric_nats_a_join_fails_fast_naming_why() {
     assert_eq!(view["relay_server"]["enabled"], false, "{view:#}");
     let out = reseller.cli(&["partner", "invite", "--type", "si"]);
     assert!(out.ok(), "invite: {}", out.stderr);
+    // The inviter is told at once that nobody outside its LAN can use this invite.
+    assert!(
+        out.stderr.contains("only private addresses") && out.stderr.contains("relay = true"),
+        "{}",
+        out.stderr
+    );
     let token = out.stdout.trim().to_string();
     assert!(
         invite_addrs(&token)

@@ -65,6 +65,9 @@ pub fn run(dir: &DataDir, command: PartnerCommand) -> Result<()> {
                 Some(&json!({"type": partner_type, "expires_in_days": expires_in_days})),
             )?;
             println!("{}", answer["token"].as_str().unwrap_or_default());
+            if let Some(w) = answer["warning"].as_str() {
+                eprintln!("warning: {w}");
+            }
             eprintln!(
                 "invite valid until {}; the partner runs `cosell partner join TOKEN`",
                 answer["expires_at"].as_str().unwrap_or("?")

@@ -193,7 +193,7 @@ fn schemas() -> Value {
             "partners": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "name": string(), "connection": {"type": "string", "enum": ["direct", "hole-punched", "relayed", "offline"]}, "address": nullable_string(), "rtt_ms": {"type": ["number", "null"]}, "last_error": nullable_string(), "last_error_at": nullable_string()}}}
         }},
         "InviteInput": {"type": "object", "additionalProperties": false, "properties": {"type": {"type": "string", "enum": ["reseller", "distributor", "si", "isv", "msp", "referral", "vendor"]}, "expires_in_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 90, "description": "default 7"}}},
-        "Invite": {"type": "object", "required": ["token"], "properties": {"token": string(), "expires_at": string()}},
+        "Invite": {"type": "object", "required": ["token"], "properties": {"token": string(), "expires_at": string(), "warning": {"type": ["string", "null"], "description": "set when nobody outside this node's network can use the invite (only private addresses, no relay)"}}},
         "JoinInput": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": string(), "type": string()}},
         "PolicyVersion": {"type": "object", "properties": {"partner": string(), "version": {"type": "integer"}, "at": string(), "by": string(), "text": string(), "diff": {"type": "array", "items": string()}}},
         "PartnerPolicy": {"type": "object", "properties": {"partner": string(), "version": {"type": ["integer", "null"]}, "text": string(), "policy": {"type": "object"}, "default_deny": {"type": "boolean"}, "versions": {"type": "array", "items": {"$ref": "#/components/schemas/PolicyVersion"}}}},

@@ -175,9 +175,11 @@ pub async fn invite(
     })
     .await?;
     let expires_at = crate::domain::audit::rfc3339(now_ms() + ttl_ms);
+    // Said when nobody outside this node's network could use the invite (docs/network.md).
+    let warning = state.network.gauges.network_view().invite_warning();
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": token, "expires_at": expires_at})),
+        Json(json!({"token": token, "expires_at": expires_at, "warning": warning})),
     ))
 }
 

@@ -345,6 +345,36 @@ impl NetworkView {
     }
 }
 
+impl NetworkView {
+    /// A warning for whoever makes an invite now, when no one outside this node's network can
+    /// use it: every address it carries is private and none is a relay's (a node on loopback
+    /// only, a local test or demo, gets none).
+    pub fn invite_warning(&self) -> Option<String> {
+        let addrs: Vec<Multiaddr> = self
+            .advertised()
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let outside = addrs.iter().any(|a| !is_loopback(a));
+        let reachable = addrs.iter().any(|a| is_relayed(a) || !is_private(a));
+        if !outside || reachable {
+            return None;
+        }
+        let private: Vec<String> = addrs
+            .iter()
+            .filter(|a| !is_loopback(a))
+            .map(|a| a.to_string())
+            .collect();
+        Some(format!(
+            "this invite names only private addresses ({}) and no relay: only nodes on the same \
+             network can join with it. Set `external` (a forwarded port or a DNS name), or first \
+             become a partner of a publicly reachable node with `relay = true` (its relay \
+             address then goes into invites)",
+            private.join(", ")
+        ))
+    }
+}
+
 /// Open connections per peer and how each runs.
 #[derive(Default)]
 pub(super) struct Links {
@@ -505,6 +535,33 @@ mod tests {
             ..NetworkView::default()
         };
         assert_eq!(alone.advertised(), ["/ip4/127.0.0.1/tcp/40000".to_string()]);
+    }
+
+    #[test]
+    fn an_invite_only_private_networks_can_use_is_flagged_and_a_relay_or_loopback_is_not() {
+        let mut view = NetworkView {
+            listen: vec![
+                "/ip4/127.0.0.1/tcp/7601".into(),
+                "/ip4/10.2.0.2/tcp/7601".into(),
+            ],
+            nat: "private".into(),
+            ..NetworkView::default()
+        };
+        let w = view.invite_warning().expect("warned");
+        assert!(
+            w.contains("/ip4/10.2.0.2/tcp/7601") && !w.contains("127.0.0.1"),
+            "{w}"
+        );
+        view.listen.push("/ip4/198.18.0.11/tcp/7601/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit".into());
+        assert_eq!(view.invite_warning(), None, "a relay address reaches it");
+        view.listen.pop();
+        view.external.push("/dns4/node.example.com/tcp/7601".into());
+        assert_eq!(view.invite_warning(), None, "a name reaches it");
+        let local = NetworkView {
+            listen: vec!["/ip4/127.0.0.1/tcp/40000".into()],
+            ..NetworkView::default()
+        };
+        assert_eq!(local.invite_warning(), None, "a loopback test node");
     }
 
     #[test]
