@@ -8,6 +8,9 @@
 //! settings and generated CSV; API answers; partnerships, policies, opportunities and deals between
 //! nodes; a loopback webhook endpoint.
 
+#[path = "netns/mod.rs"]
+pub mod netns;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -89,6 +92,9 @@ pub struct Node {
     root: tempfile::TempDir,
     child: Option<Child>,
     http: Option<String>,
+    /// The network namespace it serves in ([`Node::serve_in`]), where its CLI and HTTP calls
+    /// run too; `None`: the machine's own.
+    netns: Option<String>,
 }
 
 /// Runs `cosell ARGS` with a bounded wait, capturing its output.
@@ -259,6 +265,7 @@ impl Node {
             root,
             child: None,
             http: None,
+            netns: None,
         }
     }
 
@@ -274,6 +281,7 @@ impl Node {
             root,
             child: None,
             http: None,
+            netns: None,
         };
         let out = node.cli(&["init", "--name", name]);
         assert!(
@@ -319,7 +327,16 @@ impl Node {
         let mut all: Vec<&str> = args.to_vec();
         all.push("--data");
         all.push(dir.to_str().expect("UTF-8 temp path"));
-        run_cosell_with_stdin(&all, &[], stdin, CLI_TIMEOUT)
+        match &self.netns {
+            None => run_cosell_with_stdin(&all, &[], stdin, CLI_TIMEOUT),
+            Some(ns) => {
+                let all: Vec<String> = all.iter().map(|a| a.to_string()).collect();
+                netns::in_netns(ns, move || {
+                    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                    run_cosell_with_stdin(&all, &[], stdin, CLI_TIMEOUT)
+                })
+            }
+        }
     }
 
     /// The admin token from `DIR/admin.token`.
@@ -357,6 +374,19 @@ impl Node {
     /// [`Node::serve_on`] with extra environment variables for the `serve` process
     /// (`COSELL_LOG_FORMAT`, …).
     pub fn serve_with(&mut self, p2p: &[&str], envs: &[(&str, &str)]) -> &mut Self {
+        self.netns = None;
+        self.start_serve(p2p, envs)
+    }
+
+    /// Starts `cosell serve` in network namespace `ns` (`ip netns exec`, see [`netns`]),
+    /// listening for partners on `p2p` (fixed ports are fine: each namespace has its own) and
+    /// for HTTP on the namespace's loopback; its CLI and HTTP calls run in `ns` from now on.
+    pub fn serve_in(&mut self, ns: &str, p2p: &[&str]) -> &mut Self {
+        self.netns = Some(ns.to_string());
+        self.start_serve(p2p, &[])
+    }
+
+    fn start_serve(&mut self, p2p: &[&str], envs: &[(&str, &str)]) -> &mut Self {
         assert!(self.child.is_none(), "the node is already running");
         assert!(!p2p.is_empty(), "a node needs a p2p address");
         let node_json = self.dir().join("node.json");
@@ -366,7 +396,15 @@ impl Node {
             .append(true)
             .open(self.log_path())
             .expect("log file");
-        let child = Command::new(program())
+        let mut command = match &self.netns {
+            None => Command::new(program()),
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(program());
+                c
+            }
+        };
+        let child = command
             .args(["serve", "--data"])
             .arg(self.dir())
             .args(["--http", "127.0.0.1:0"])
@@ -430,13 +468,23 @@ impl Node {
         body: Option<&[u8]>,
     ) -> Response {
         let token = self.token();
-        http(
-            method,
-            &format!("{}{path}", self.url()),
-            Some(&token),
-            content_type,
-            body,
-        )
+        let url = format!("{}{path}", self.url());
+        match &self.netns {
+            None => http(method, &url, Some(&token), content_type, body),
+            Some(ns) => {
+                let (method, content_type) = (method.to_string(), content_type.map(str::to_string));
+                let body = body.map(<[u8]>::to_vec);
+                netns::in_netns(ns, move || {
+                    http(
+                        &method,
+                        &url,
+                        Some(&token),
+                        content_type.as_deref(),
+                        body.as_deref(),
+                    )
+                })
+            }
+        }
     }
 
     /// `GET path` with the admin token.

@@ -76,6 +76,8 @@ impl Side {
             NetConfig {
                 secret: self.secret,
                 listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+                external: Vec::new(),
+                relay: None,
             },
             self.store.clone(),
             self.deals.clone(),

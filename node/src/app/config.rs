@@ -100,6 +100,36 @@ pub struct Config {
     /// (0 to 60000). Env: `COSELL_SHUTDOWN_DELAY_MS`.
     #[serde(default)]
     pub shutdown_delay_ms: u64,
+    /// Addresses partners reach this node at from outside, announced in invites: a forwarded
+    /// port or a DNS name (`/dns4/cosell.example.com/tcp/7601`, resolved by the partner at each
+    /// dial). Env: `COSELL_EXTERNAL` (comma-separated).
+    #[serde(default)]
+    pub external: Vec<String>,
+    /// Relay connections for this node's partners that cannot reach each other directly (both
+    /// behind NATs): partners only, never anyone else. Env: `COSELL_RELAY`.
+    #[serde(default)]
+    pub relay: bool,
+    /// Relayed connections at once (1 to 1024). Env: `COSELL_RELAY_MAX_CIRCUITS`.
+    #[serde(default = "relay_max_circuits_default")]
+    pub relay_max_circuits: usize,
+    /// MiB one relayed connection may carry before the relay closes it (1 to 1048576). Env:
+    /// `COSELL_RELAY_CIRCUIT_MB`.
+    #[serde(default = "relay_circuit_mb_default")]
+    pub relay_circuit_mb: u64,
+    /// Minutes one relayed connection may last (1 to 10080); the partners reconnect after.
+    /// Env: `COSELL_RELAY_CIRCUIT_MINUTES`.
+    #[serde(default = "relay_circuit_minutes_default")]
+    pub relay_circuit_minutes: u64,
+}
+
+fn relay_max_circuits_default() -> usize {
+    crate::net::nat::RELAY_CIRCUITS_DEFAULT
+}
+fn relay_circuit_mb_default() -> u64 {
+    crate::net::nat::RELAY_CIRCUIT_BYTES_DEFAULT / (1024 * 1024)
+}
+fn relay_circuit_minutes_default() -> u64 {
+    crate::net::nat::RELAY_CIRCUIT_DURATION_DEFAULT.as_secs() / 60
 }
 
 fn smtp_from_default() -> String {
@@ -174,7 +204,21 @@ impl Config {
             tls_cert: None,
             tls_key: None,
             shutdown_delay_ms: 0,
+            external: Vec::new(),
+            relay: false,
+            relay_max_circuits: relay_max_circuits_default(),
+            relay_circuit_mb: relay_circuit_mb_default(),
+            relay_circuit_minutes: relay_circuit_minutes_default(),
         }
+    }
+
+    /// The relay these settings offer partners, if any.
+    pub fn relay_limits(&self) -> Option<crate::net::RelayLimits> {
+        self.relay.then(|| crate::net::RelayLimits {
+            max_circuits: self.relay_max_circuits,
+            circuit_bytes: self.relay_circuit_mb.saturating_mul(1024 * 1024),
+            circuit_duration: std::time::Duration::from_secs(self.relay_circuit_minutes * 60),
+        })
     }
 
     /// Reads `cosell.toml`, then applies `COSELL_*` environment overrides, then validates.
@@ -272,6 +316,25 @@ impl Config {
         if let Some(v) = var("COSELL_SHUTDOWN_DELAY_MS") {
             self.shutdown_delay_ms = parsed("COSELL_SHUTDOWN_DELAY_MS", v)?;
         }
+        if let Some(v) = var("COSELL_EXTERNAL") {
+            self.external = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if let Some(v) = var("COSELL_RELAY") {
+            self.relay = flag("COSELL_RELAY", v)?;
+        }
+        if let Some(v) = var("COSELL_RELAY_MAX_CIRCUITS") {
+            self.relay_max_circuits = parsed("COSELL_RELAY_MAX_CIRCUITS", v)?;
+        }
+        if let Some(v) = var("COSELL_RELAY_CIRCUIT_MB") {
+            self.relay_circuit_mb = parsed("COSELL_RELAY_CIRCUIT_MB", v)?;
+        }
+        if let Some(v) = var("COSELL_RELAY_CIRCUIT_MINUTES") {
+            self.relay_circuit_minutes = parsed("COSELL_RELAY_CIRCUIT_MINUTES", v)?;
+        }
         Ok(())
     }
 
@@ -349,6 +412,22 @@ impl Config {
                 "shutdown_delay_ms must be 0 to {SHUTDOWN_DELAY_MS_MAX}, not {}",
                 self.shutdown_delay_ms
             );
+        }
+        for a in &self.external {
+            crate::net::dial_addr(a).context("external")?;
+        }
+        for (key, v, max) in [
+            ("relay_max_circuits", self.relay_max_circuits as u64, 1024),
+            ("relay_circuit_mb", self.relay_circuit_mb, 1024 * 1024),
+            (
+                "relay_circuit_minutes",
+                self.relay_circuit_minutes,
+                7 * 24 * 60,
+            ),
+        ] {
+            if !(1..=max).contains(&v) {
+                anyhow::bail!("{key} must be 1 to {max}, not {v}");
+            }
         }
         Ok(())
     }
@@ -438,7 +517,20 @@ impl Config {
              shutdown_delay_ms = {}\n\n\
              # HTTPS: a PEM certificate chain and its key (a relative path is under the data\n\
              # directory). With both set, the API and web UI speak HTTPS only.\n\
-             {}\n",
+             {}\n\n\
+             # Addresses partners reach this node at from outside, put in invites: a forwarded\n\
+             # port or a DNS name, e.g. [\"/dns4/cosell.example.com/tcp/7601\"] (the partner\n\
+             # resolves the name each time it dials). Empty: the listen addresses, what\n\
+             # partners observe, and relays.\n\
+             external = [{}]\n\n\
+             # Relay connections between this node's partners that cannot reach each other\n\
+             # (both behind NATs): for partners only, never anyone else. Turn on for a node\n\
+             # with a public address.\n\
+             relay = {}\n\n\
+             # Relay limits: connections at once, MiB and minutes per connection.\n\
+             relay_max_circuits = {}\n\
+             relay_circuit_mb = {}\n\
+             relay_circuit_minutes = {}\n",
             self.name,
             self.http,
             self.default_currency,
@@ -455,7 +547,16 @@ impl Config {
             match (&self.tls_cert, &self.tls_key) {
                 (Some(cert), Some(key)) => format!("tls_cert = {cert:?}\ntls_key = {key:?}"),
                 _ => "# tls_cert = \"tls/cert.pem\"\n# tls_key = \"tls/key.pem\"".to_string(),
-            }
+            },
+            self.external
+                .iter()
+                .map(|a| format!("{a:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.relay,
+            self.relay_max_circuits,
+            self.relay_circuit_mb,
+            self.relay_circuit_minutes
         ) + &self.mail_toml()
     }
 
@@ -632,6 +733,34 @@ mod tests {
         let plain: Config = toml::from_str(&Config::new("A").to_toml()).expect("reads back");
         assert_eq!((plain.tls_cert, plain.shutdown_delay_ms), (None, 0));
         c.shutdown_delay_ms = SHUTDOWN_DELAY_MS_MAX + 1;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn relay_and_external_addresses_are_settings_checked_before_start() {
+        let c: Config = toml::from_str(&Config::new("Acme").to_toml()).expect("reads back");
+        assert!(!c.relay && c.relay_limits().is_none() && c.external.is_empty());
+        let mut c = c;
+        c.apply_env(|k| match k {
+            "COSELL_RELAY" => Some("true".into()),
+            "COSELL_EXTERNAL" => {
+                Some("/dns4/cosell.example.com/tcp/7601, /ip4/203.0.113.7/udp/7601/quic-v1".into())
+            }
+            _ => None,
+        })
+        .expect("env");
+        assert!(c.validate().is_ok());
+        assert_eq!(c.external.len(), 2);
+        let limits = c.relay_limits().expect("relay on");
+        assert_eq!(limits.circuit_bytes, 1024 * 1024 * 1024);
+        let back: Config = toml::from_str(&c.to_toml()).expect("reads back");
+        assert_eq!(back.external, c.external);
+        assert!(back.relay);
+        c.external = vec!["/ip4/0.0.0.0/tcp/7601".into()];
+        let err = format!("{:#}", c.validate().expect_err("unspecified"));
+        assert!(err.contains("external") && err.contains("0.0.0.0"), "{err}");
+        c.external.clear();
+        c.relay_max_circuits = 0;
         assert!(c.validate().is_err());
     }
 

@@ -8,6 +8,7 @@ pub mod deals;
 pub mod demo;
 pub mod health;
 pub mod mapping;
+pub mod network;
 pub mod partners;
 pub mod policy;
 pub mod serve;
@@ -178,6 +179,14 @@ pub enum Command {
     Webhooks {
         #[command(subcommand)]
         what: crate::cli::admin::WebhooksCommand,
+    },
+    /// How this node reaches its partners: listen, external and observed addresses, NAT
+    /// status, relays, and per partner the connection type (direct, hole-punched, relayed),
+    /// round-trip time and last error.
+    Network {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Inspection of a stopped node's data (for tests and support).
     #[command(hide = true)]
@@ -369,6 +378,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
+        Command::Network { json } => crate::cli::network::run(&dir, json),
         Command::Audit {
             what: Some(what), ..
         } => crate::cli::admin::audit(&dir, what),

@@ -65,6 +65,9 @@ pub fn run(dir: &DataDir, command: PartnerCommand) -> Result<()> {
                 Some(&json!({"type": partner_type, "expires_in_days": expires_in_days})),
             )?;
             println!("{}", answer["token"].as_str().unwrap_or_default());
+            if let Some(w) = answer["warning"].as_str() {
+                eprintln!("warning: {w}");
+            }
             eprintln!(
                 "invite valid until {}; the partner runs `cosell partner join TOKEN`",
                 answer["expires_at"].as_str().unwrap_or("?")
@@ -118,7 +121,10 @@ fn print_partner(p: &Value) {
     let s = |k: &str| p[k].as_str().unwrap_or("-").to_string();
     let status = match (p["connected"].as_bool(), p["removed_by"].as_str()) {
         (_, Some("partner")) => format!("{} (ended by the partner)", s("status")),
-        (Some(true), None) => "connected".to_string(),
+        (Some(true), None) => match p["connection"].as_str() {
+            Some(via @ ("relayed" | "hole-punched" | "direct")) => format!("connected ({via})"),
+            _ => "connected".to_string(),
+        },
         _ => s("status"),
     };
     println!(

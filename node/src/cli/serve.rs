@@ -107,6 +107,8 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
             crate::net::NetConfig {
                 secret: identity.secret_bytes(),
                 listen: config.p2p.clone(),
+                external: config.external.clone(),
+                relay: config.relay_limits(),
             },
             store.clone(),
             deals,

@@ -56,13 +56,11 @@ pub struct Network {
 }
 
 impl Network {
-    /// Listen addresses without the `/p2p/` suffix, for invites.
+    /// The addresses partners dial this node at, for invites: the `external` setting, listen
+    /// addresses (loopback only when there is nothing else) and, while the node is not known
+    /// to be publicly reachable, its relay circuit addresses (see `net::nat`).
     pub fn dial_addrs(&self) -> Vec<String> {
-        let suffix = format!("/p2p/{}", self.peer_id);
-        self.listen
-            .iter()
-            .map(|a| a.trim_end_matches(&suffix).to_string())
-            .collect()
+        self.gauges.advertised()
     }
 
     /// Prometheus text for the network and sync counters.

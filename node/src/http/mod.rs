@@ -12,6 +12,7 @@ mod import;
 mod inbox;
 mod mapping;
 pub mod metrics;
+mod network;
 pub mod openapi;
 mod partners;
 mod policy;
@@ -165,6 +166,7 @@ pub fn router(
             post(import::import_opportunities).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
         )
         .route("/policy/preview", post(policy::preview))
+        .route("/network", get(network::status))
         .route("/partners", get(partners::list))
         .route("/partners/invites", post(partners::invite))
         .route("/partners/join", post(partners::join))

@@ -19,6 +19,17 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 
 fn partner_json(p: &PartnerRecord, connected: bool, policy: String) -> Value {
+    partner_json_via(p, connected, policy, None)
+}
+
+/// [`partner_json`] with how the partner is connected (`direct`, `hole-punched`, `relayed`;
+/// `offline` when not connected).
+fn partner_json_via(
+    p: &PartnerRecord,
+    connected: bool,
+    policy: String,
+    connection: Option<&str>,
+) -> Value {
     json!({
         "id": p.id,
         "name": p.name,
@@ -26,6 +37,7 @@ fn partner_json(p: &PartnerRecord, connected: bool, policy: String) -> Value {
         "status": p.status.as_str(),
         "removed_by": (!p.is_active()).then_some(if p.ended_by_partner { "partner" } else { "this node" }),
         "connected": connected,
+        "connection": match connection { Some(c) if connected && c != "offline" => c, _ if connected => "direct", _ => "offline" },
         "since": crate::domain::audit::rfc3339(p.since_ms),
         "last_seen": if connected { Some(crate::domain::audit::rfc3339(now_ms())) } else { p.last_seen_ms.map(crate::domain::audit::rfc3339) },
         "addrs": p.addrs,
@@ -71,12 +83,14 @@ pub async fn list(
         }
     };
     let online = connected(&state).await;
+    let view = state.network.gauges.network_view();
     let page = blocking(move || {
         let page = shared::partners_page(&state.store, after.as_deref(), limit)?;
         let mut items = Vec::new();
         for p in &page.items {
             let summary = partners::policy_summary(&state.store, &p.id)?;
-            items.push(partner_json(p, online.contains(&p.id), summary));
+            let via = view.partners.get(&p.id).map(|l| l.connection.as_str());
+            items.push(partner_json_via(p, online.contains(&p.id), summary, via));
         }
         Ok(crate::store::Page {
             items,
@@ -161,9 +175,11 @@ pub async fn invite(
     })
     .await?;
     let expires_at = crate::domain::audit::rfc3339(now_ms() + ttl_ms);
+    // Said when nobody outside this node's network could use the invite (docs/network.md).
+    let warning = state.network.gauges.network_view().invite_warning();
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": token, "expires_at": expires_at})),
+        Json(json!({"token": token, "expires_at": expires_at, "warning": warning})),
     ))
 }
 

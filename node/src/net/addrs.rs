@@ -156,3 +156,80 @@ pub(super) fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> Stri
     }
     cause.to_string()
 }
+
+/// The address shapes partners dial, for the errors of [`dial_addr`].
+const DIAL_SHAPES: &str = "use /ip4/ADDRESS/tcp/PORT, /dns4/NAME/tcp/PORT or \
+     /dns4/NAME/udp/PORT/quic-v1 (also /ip6, /dns6, /dns)";
+
+/// `addr` as an address partners can dial this node at (the `external` setting): an IP address
+/// or a DNS name (`/dns4/node.example.com/tcp/7601`, resolved by the dialling partner each time
+/// it dials), then `/tcp/PORT` or `/udp/PORT/quic-v1`, with a real port. Anything else is
+/// refused with one sentence naming the address and what is wrong.
+pub fn dial_addr(addr: &str) -> Result<Multiaddr> {
+    dial_addr_parts(addr)
+        .map_err(|why| anyhow!("'{addr}' is not an address partners can dial: {why}"))
+}
+
+fn dial_addr_parts(addr: &str) -> std::result::Result<Multiaddr, String> {
+    use libp2p::multiaddr::Protocol;
+    let parsed: Multiaddr = addr
+        .trim()
+        .parse()
+        .map_err(|_| format!("it is no multiaddr; {DIAL_SHAPES}"))?;
+    let parts: Vec<Protocol> = parsed.iter().collect();
+    match parts.first() {
+        Some(Protocol::Ip4(ip)) if ip.is_unspecified() => {
+            return Err("0.0.0.0 names no host; give the address partners reach".into())
+        }
+        Some(Protocol::Ip6(ip)) if ip.is_unspecified() => {
+            return Err(":: names no host; give the address partners reach".into())
+        }
+        Some(
+            Protocol::Ip4(_)
+            | Protocol::Ip6(_)
+            | Protocol::Dns(_)
+            | Protocol::Dns4(_)
+            | Protocol::Dns6(_),
+        ) => {}
+        _ => {
+            return Err(format!(
+                "it must start with an IP address or a name; {DIAL_SHAPES}"
+            ))
+        }
+    }
+    match &parts[1..] {
+        [Protocol::Tcp(0)] | [Protocol::Udp(0), Protocol::QuicV1] => {
+            Err("port 0 cannot be dialled; give the port partners reach".into())
+        }
+        [Protocol::Tcp(_)] | [Protocol::Udp(_), Protocol::QuicV1] => Ok(parsed),
+        _ => Err(format!(
+            "it must end in /tcp/PORT or /udp/PORT/quic-v1; {DIAL_SHAPES}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod dial_tests {
+    use super::dial_addr;
+
+    #[test]
+    fn names_and_ips_with_a_port_are_dial_addresses_and_the_rest_is_explained() {
+        for ok in [
+            "/dns4/node.example.com/tcp/7601",
+            "/dns/node.example.com/udp/7601/quic-v1",
+            "/ip4/203.0.113.5/tcp/7601",
+        ] {
+            assert!(dial_addr(ok).is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            ("/ip4/0.0.0.0/tcp/7601", "0.0.0.0 names no host"),
+            ("/dns4/node.example.com/tcp/0", "port 0"),
+            ("/dns4/node.example.com", "must end in /tcp/PORT"),
+            ("/tcp/7601", "must start with an IP address or a name"),
+            ("node.example.com:7601", "no multiaddr"),
+        ] {
+            let e = dial_addr(bad).expect_err(bad).to_string();
+            assert!(e.contains(says) && e.contains(bad), "{bad}: {e}");
+        }
+    }
+}

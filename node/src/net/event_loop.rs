@@ -121,6 +121,8 @@ pub(super) struct EventLoop {
     map_inbound: mpsc::Sender<MapInbound>,
     /// Outbound account-mapping requests awaiting an answer.
     map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, Refusal>>>,
+    /// NAT traversal: connections and their kinds, relay reservations (see `reach`).
+    pub(super) reach: super::reach::Reach,
 }
 
 impl EventLoop {
@@ -160,6 +162,8 @@ impl EventLoop {
             gauges,
             map_inbound,
             map_requests: HashMap::new(),
+            // `start` replaces it with one sharing the relay's partner set.
+            reach: super::reach::Reach::new(super::nat::PartnersOnly::default()),
         }
     }
 
@@ -358,34 +362,38 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 num_established,
+                connection_id,
                 endpoint,
                 ..
             } => {
                 if let Some(ip) = ip_of(endpoint.get_remote_address()) {
                     self.remote_ip.insert(peer_id, ip);
                 }
+                self.on_link_opened(peer_id, connection_id, &endpoint);
                 self.on_connection(peer_id, num_established.get())
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established,
+                connection_id,
                 ..
             } => {
                 if num_established == 0 {
                     self.remote_ip.remove(&peer_id);
                 }
+                self.on_link_closed(peer_id, connection_id);
                 self.on_closed(peer_id, num_established)
-            }
-            SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!(%address, "listening for partners");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
                 info,
-                ..
-            })) => self.on_identified(peer_id, info.listen_addrs),
+                connection_id,
+            })) => {
+                self.on_identified_reach(peer_id, connection_id, &info);
+                self.on_identified(peer_id, info.listen_addrs)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Rr(event)) => self.on_request_response(event),
-            _ => {}
+            other => self.on_reach_event(other),
         }
     }
 
@@ -420,8 +428,14 @@ impl EventLoop {
                         "cannot reach the partner ({error})"
                     ))));
                 } else if let Some(reply) = self.pending_joins.remove(&request_id) {
-                    self.joining.remove(&peer);
-                    let _ = reply.send(Err(format!("cannot reach the inviting node ({error})")));
+                    let addrs = self.joining.remove(&peer).unwrap_or_default();
+                    let why = match error {
+                        request_response::OutboundFailure::DialFailure => {
+                            super::nat::unreachable_inviter(&addrs, self.reach.dial_error(&peer))
+                        }
+                        other => format!("cannot reach the inviting node ({other})"),
+                    };
+                    let _ = reply.send(Err(why));
                 } else if self.sync_requests.remove(&request_id).is_some() {
                     tracing::debug!(%peer, %error, "sync request failed");
                     self.request_done(peer);

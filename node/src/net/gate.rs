@@ -55,6 +55,7 @@ impl EventLoop {
             .filter(|(p, _)| self.dial.get(*p).is_none_or(|d| d.next <= now))
             .map(|(p, a)| (*p, a.clone()))
             .collect();
+        self.reach_tick();
         for (peer, addrs) in to_dial {
             let state = self.dial.entry(peer).or_insert(DialState {
                 next: now,

@@ -1,5 +1,7 @@
 //! Partner connections over libp2p (TCP + Noise + Yamux, and QUIC v1 with libp2p's TLS 1.3
-//! handshake; identify, ping, and the co-sell request-response protocol in [`codec`]).
+//! handshake, DNS names resolved at each dial; identify, ping, the co-sell request-response
+//! protocol in [`codec`], and for partners behind NATs circuit relay v2, DCUtR hole punching
+//! and AutoNAT, see [`nat`]).
 //!
 //! Both transports authenticate the node key (Noise on TCP, the libp2p certificate extension on
 //! QUIC), so a `PeerId` seen here is the key the peer proved, whichever transport carried it.
@@ -28,17 +30,22 @@
 //! Files: this one holds the API ([`NetHandle`], [`PeerRequest`], [`start`]); `event_loop` the
 //! swarm task and its dispatch of requests and answers; `sync_flow` rounds, the outbox and
 //! requests in flight; `gate` who may connect (partners, joiners, probation) and reconnects;
-//! [`wire`] the join messages and request sizing; `addrs` listen and dial addresses.
+//! [`wire`] the join messages and request sizing; `addrs` listen and dial addresses; [`nat`]
+//! the relay offered to partners, AutoNAT, connection kinds and the operator's
+//! [`NetworkView`]; `reach` the loop's side of them (reservations, hole punching, pings).
 
 mod addrs;
 pub mod codec;
 mod event_loop;
 mod gate;
+pub mod nat;
+mod reach;
 mod sync_flow;
 pub mod testing;
 pub mod wire;
 
-pub use addrs::{listen_addr, parse_addrs};
+pub use addrs::{dial_addr, listen_addr, parse_addrs};
+pub use nat::{NetworkView, RelayLimits};
 pub use wire::{JoinAnswer, JoinRequest};
 
 use crate::store::shared;
@@ -49,8 +56,11 @@ pub use codec::{Refusal, RefusalCode};
 use event_loop::EventLoop;
 use libp2p::futures::StreamExt;
 use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId};
+use libp2p::{
+    autonat, dcutr, identify, identity, noise, ping, relay, tcp, yamux, Multiaddr, PeerId,
+};
 use protocol::deal::DealId;
 use protocol::identity::NodeId;
 use protocol::wire::DocSync;
@@ -102,11 +112,24 @@ pub const REPLY_BYTES_MAX: usize = protocol::limits::WIRE_MESSAGE_BYTES_MAX - 64
 /// Addresses kept per partner.
 pub const PARTNER_ADDRS_MAX: usize = 16;
 
+/// How often a connected partner is pinged (its round-trip time in the operator view).
+pub const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// How long one dial (all of a peer's addresses together) may take: an address behind a NAT
+/// that drops the packets fails in this time instead of TCP's two minutes.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     rr: request_response::Behaviour<FrameCodec>,
+    /// The relay offered to partners (`relay = true`), see [`nat`].
+    relay: Toggle<relay::Behaviour>,
+    relay_client: relay::client::Behaviour,
+    dcutr: dcutr::Behaviour,
+    autonat: autonat::Behaviour,
+    /// External address candidates worked out from what partners observed (see `nat`).
+    candidates: nat::Candidates,
 }
 
 /// What the rest of the node asks the swarm task to do.
@@ -333,6 +356,8 @@ pub struct NetGauges {
     /// Per partner (node id): when it was last known to hold everything this node had to send
     /// it, or `None` while it does. Written by the swarm task only.
     lag: Mutex<BTreeMap<String, Option<Instant>>>,
+    /// Reachability and partner links (see [`nat`]). Written by the swarm task only.
+    view: Mutex<NetworkView>,
 }
 
 impl NetGauges {
@@ -354,6 +379,24 @@ impl NetGauges {
         }
     }
 
+    /// The operator view of the network now.
+    pub fn network_view(&self) -> NetworkView {
+        self.view.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The addresses partners should dial this node at (for invites); see
+    /// [`NetworkView::advertised`].
+    pub fn advertised(&self) -> Vec<String> {
+        self.view
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .advertised()
+    }
+
+    fn view_mut(&self) -> std::sync::MutexGuard<'_, NetworkView> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn forget_lag(&self, peer: &PeerId) {
         let mut lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
         lag.remove(&peer.to_base58());
@@ -366,6 +409,11 @@ pub struct NetConfig {
     pub secret: [u8; 32],
     /// Multiaddrs to listen on.
     pub listen: Vec<String>,
+    /// Addresses partners reach this node at from outside (a forwarded port, a DNS name),
+    /// announced in invites and identify; each passes [`dial_addr`].
+    pub external: Vec<String>,
+    /// The relay offered to partners, if any.
+    pub relay: Option<RelayLimits>,
 }
 
 /// The running network, as [`start`] hands it over.
@@ -390,6 +438,14 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
     let keypair = identity::Keypair::ed25519_from_bytes(config.secret)
         .map_err(|e| anyhow!("invalid node key: {e}"))?;
     let peer_id = keypair.public().to_peer_id();
+    let external = config
+        .external
+        .iter()
+        .map(|a| dial_addr(a))
+        .collect::<Result<Vec<Multiaddr>>>()?;
+    let partners_only = nat::PartnersOnly::default();
+    let relay_limits = config.relay.clone();
+    let relay_partners = partners_only.clone();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -399,12 +455,16 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
         )
         .context("cannot set up the TCP transport")?
         .with_quic()
-        .with_behaviour(|key| Behaviour {
+        .with_dns()
+        .context("cannot set up name resolution (/etc/resolv.conf)")?
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .context("cannot set up the relay client")?
+        .with_behaviour(|key, relay_client| Behaviour {
             identify: identify::Behaviour::new(identify::Config::new(
                 "/cosell/1".into(),
                 key.public(),
             )),
-            ping: ping::Behaviour::default(),
+            ping: ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL)),
             rr: request_response::Behaviour::with_codec(
                 FrameCodec,
                 [(PROTOCOL, ProtocolSupport::Full)],
@@ -412,10 +472,27 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
                     .with_request_timeout(REQUEST_TIMEOUT)
                     .with_max_concurrent_streams(64),
             ),
+            relay: relay_limits
+                .as_ref()
+                .map(|limits| {
+                    relay::Behaviour::new(
+                        key.public().to_peer_id(),
+                        nat::relay_config(limits, &relay_partners),
+                    )
+                })
+                .into(),
+            relay_client,
+            dcutr: dcutr::Behaviour::new(key.public().to_peer_id()),
+            autonat: autonat::Behaviour::new(key.public().to_peer_id(), nat::autonat_config()),
+            candidates: nat::Candidates::default(),
         })
         .map_err(|e| anyhow!("cannot build the network behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .with_connection_timeout(DIAL_TIMEOUT)
         .build();
+    for a in &external {
+        swarm.add_external_address(a.clone());
+    }
     let mut wanted = 0;
     for addr in &config.listen {
         let ma = listen_addr(addr)?;
@@ -456,6 +533,11 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
     let (requests_tx, requests) = mpsc::channel(PEER_REQUEST_QUEUE_MAX);
     let (map_tx, map_inbound) = mpsc::channel(MAP_INBOUND_QUEUE_MAX);
     let gauges = Arc::new(NetGauges::default());
+    {
+        let mut view = gauges.view_mut();
+        *view = NetworkView::new(&peer_id, config.relay.as_ref(), &external);
+        view.listen = listen.iter().map(|a| a.to_string()).collect();
+    }
     let mut partners = HashMap::new();
     for p in shared::partners(&store)? {
         if !p.is_active() {
@@ -466,7 +548,8 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
             partners.insert(peer, parse_addrs(&p.addrs));
         }
     }
-    let event_loop = EventLoop::new(
+    partners_only.set(partners.keys());
+    let mut event_loop = EventLoop::new(
         swarm,
         command_rx,
         store,
@@ -475,6 +558,8 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
         requests_tx,
         map_tx,
     );
+    // The relay's admission check reads the set the loop keeps.
+    event_loop.reach = reach::Reach::new(partners_only);
     tokio::spawn(event_loop.run());
     let suffix = format!("/p2p/{peer_id}");
     Ok(Started {

@@ -209,3 +209,116 @@ impl request_response::Codec for RawCodec {
         write_frame(io, res).await
     }
 }
+
+/// What an outsider got from a relay: the reservation and the circuit it asked for, each
+/// `Ok(address)` when granted or `Err(why)` when refused.
+#[derive(Debug)]
+pub struct RelayProbe {
+    /// Asking the relay to listen for this peer (`/…/p2p/RELAY/p2p-circuit`).
+    pub reservation: std::result::Result<String, String>,
+    /// Asking the relay for a circuit to `target`.
+    pub circuit: std::result::Result<String, String>,
+}
+
+/// How long [`relay_probe`] waits for each answer.
+pub const RELAY_PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Acts as a node that is nobody's partner (key `secret`): asks the relay at `relay_addr`
+/// (whose id is `relay`) for a reservation, then for a circuit to `target`, and reports what it
+/// got. Runs on the calling thread (its own runtime): call it from the namespace of the
+/// outsider's host. A node's relay must refuse both.
+pub fn relay_probe(
+    secret: [u8; 32],
+    relay: PeerId,
+    relay_addr: Multiaddr,
+    target: PeerId,
+) -> Result<RelayProbe> {
+    use libp2p::multiaddr::Protocol;
+    use libp2p::swarm::NetworkBehaviour;
+
+    #[derive(NetworkBehaviour)]
+    struct Probe {
+        relay_client: libp2p::relay::client::Behaviour,
+        identify: libp2p::identify::Behaviour,
+    }
+
+    let keypair = identity::Keypair::ed25519_from_bytes(secret)
+        .map_err(|e| anyhow!("invalid node key: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot build a runtime")?;
+    runtime.block_on(async move {
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )?
+            .with_relay_client(noise::Config::new, yamux::Config::default)?
+            .with_behaviour(|key, relay_client| Probe {
+                relay_client,
+                identify: libp2p::identify::Behaviour::new(libp2p::identify::Config::new(
+                    "/cosell/1".into(),
+                    key.public(),
+                )),
+            })
+            .map_err(|e| anyhow!("{e}"))?
+            .build();
+        let circuit = relay_addr
+            .clone()
+            .with(Protocol::P2p(relay))
+            .with(Protocol::P2pCircuit);
+        let listener = swarm.listen_on(circuit.clone())?;
+        let reservation = tokio::time::timeout(RELAY_PROBE_TIMEOUT, async {
+            loop {
+                match swarm.select_next_some().await {
+                    SwarmEvent::NewListenAddr {
+                        address,
+                        listener_id,
+                    } if listener_id == listener => return Ok(address.to_string()),
+                    SwarmEvent::ListenerClosed {
+                        listener_id,
+                        reason,
+                        ..
+                    } if listener_id == listener => {
+                        return Err(match reason {
+                            Ok(()) => "the relay closed the listener".to_string(),
+                            Err(e) => super::addrs::innermost_cause(&e),
+                        })
+                    }
+                    SwarmEvent::ListenerError { listener_id, error } if listener_id == listener => {
+                        return Err(super::addrs::innermost_cause(&error))
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err("no answer in time".into()));
+        let to_target = circuit.with(Protocol::P2p(target));
+        swarm.dial(to_target)?;
+        let circuit = tokio::time::timeout(RELAY_PROBE_TIMEOUT, async {
+            loop {
+                match swarm.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished {
+                        peer_id, endpoint, ..
+                    } if peer_id == target => return Ok(endpoint.get_remote_address().to_string()),
+                    SwarmEvent::OutgoingConnectionError {
+                        peer_id: Some(p),
+                        error,
+                        ..
+                    } if p == target => return Err(super::addrs::innermost_cause(&error)),
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err("no answer in time".into()));
+        Ok(RelayProbe {
+            reservation,
+            circuit,
+        })
+    })
+}
