@@ -27,8 +27,9 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let limit = super::records::page_limit(q.limit)?;
-    // No kind, or an empty one, means every kind.
-    let wanted: Option<AuditKind> = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+    // No kind means every kind; an empty one is refused like any other word that is not a
+    // kind (as an empty `stage=` is: a filter left empty is a mistake, not "all").
+    let wanted: Option<AuditKind> = match q.kind.as_deref() {
         None => None,
         Some(kind) => Some(AuditKind::parse(kind).ok_or_else(|| {
             super::query::bad(

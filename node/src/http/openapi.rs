@@ -74,7 +74,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/partners/join", "Join the node that issued a token", Some("admin"), Some(("application/json", "JoinInput")), (200, "Partner")),
     route!("delete" "/partners/{id}", "End a partnership: disconnect and refuse from now on", Some("admin"), None, (200, "Partner")),
     route!("get" "/partners/{id}/policy", "The policy for a partner, with every version", Some("viewer"), None, (200, "PartnerPolicy")),
-    route!("put" "/partners/{id}/policy", "Set the policy for a partner (TOML or JSON body)", Some("admin"), Some(("application/toml", "PolicyText")), (200, "PolicyVersion")),
+    route!("put" "/partners/{id}/policy", "Set the policy for a partner (TOML or JSON body)", Some("admin"), Some(("application/toml", "PolicyFile")), (200, "PolicyVersion")),
     route!("get" "/partners/{id}/policy/preview", "What the partner receives under its policy (opportunity_id)", Some("viewer"), None, (200, "PolicyPreview"), super::partners::PreviewQuery),
     route!("post" "/partners/{id}/map", "Run account mapping with a partner now (PSI); the matrix", Some("manager"), None, (200, "MappingMatrix")),
     route!("get" "/partners/{id}/map", "The latest account-mapping matrix with a partner, signed", Some("viewer"), None, (200, "MappingMatrix")),
@@ -403,12 +403,13 @@ fn schemas() -> Value {
         "Token": {"type": "object", "properties": {"token": string(), "role": string()}},
         "TokenRecord": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "created_at_ms": {"type": "integer"}}},
         "TokenPage": page("TokenRecord"),
-        "WebhookInput": {"type": "object", "additionalProperties": false, "required": ["url"], "properties": {"url": {"type": "string", "maxLength": 2048, "pattern": r"^\s*https?://[^/\s]", "description": "http:// or https://; its host must resolve to a public address unless webhook_allow_private = true (else 422)"}, "events": {"type": "array", "items": {"type": "string", "enum": event_patterns()}, "description": "event kinds or prefixes ending in *; none means every event"}, "secret": {"type": ["string", "null"], "minLength": 16, "description": "at least 16 bytes; made when absent"}}},
+        "WebhookInput": {"type": "object", "additionalProperties": false, "required": ["url"], "properties": {"url": {"type": "string", "maxLength": 2048, "pattern": r"^\s*https?://[^/\s]", "description": "http:// or https://; its host must resolve to a public address unless webhook_allow_private = true (else 422)"}, "events": {"type": "array", "items": {"type": "string", "enum": event_patterns()}, "description": "event kinds or prefixes ending in *; none means every event"}, "secret": {"type": ["string", "null"], "minLength": super::webhooks::WEBHOOK_SECRET_CHARS_MIN, "description": "at least 16 characters; made when absent"}}},
         "Webhook": {"type": "object", "properties": {"id": string(), "url": string(), "events": {"type": "array", "items": string()}, "secret": {"type": "string", "description": "shown once"}, "created_at_ms": {"type": "integer"}}},
         "WebhookPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}},
         "DeliveryPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
         "EventStream": {"type": "string", "description": "text/event-stream; each event: kind, seq, at_ms, data"},
-        "PolicyText": {"type": "string", "minLength": 1, "description": "A policy file in TOML (docs/policy.md): version = 1, [opportunities] and [accounts] tables; a text that is not one is 422 with each error's line and key. Or the same structure as JSON (PolicyJson)"},
+        "PolicyFile": {"type": "string", "pattern": format!("[^{WHITE_SPACE}]"), "description": "A whole policy file in TOML, as PolicyText; an empty one is refused (422): it would share nothing. Or the same structure as JSON (PolicyJson)"},
+        "PolicyText": {"type": "string", "description": "A policy file in TOML (docs/policy.md): version = 1, [opportunities] and [accounts] tables; a text that is not one is 422 with each error's line and key. Or the same structure as JSON (PolicyJson)"},
         "PolicyJson": policy_json(),
         "PolicyPreview": {"type": "object", "required": ["shared", "withheld", "items"], "properties": {"shared": {"type": "integer"}, "withheld": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object", "additionalProperties": true}}, "opportunity_ids": {"type": "array", "items": string()}}},
         "Partner": {"type": "object", "properties": {"id": string(), "name": string(), "type": nullable_string(), "status": {"type": "string", "enum": ["active", "removed"]}, "removed_by": {"type": ["string", "null"], "enum": ["this node", "partner", null], "description": "who ended the partnership"}, "connected": {"type": "boolean"}, "since": string(), "last_seen": nullable_string(), "addrs": {"type": "array", "items": string()}, "policy": string()}},
@@ -472,7 +473,7 @@ pub fn document() -> Value {
         }
         if let Some((content_type, schema)) = r.request {
             let mut content = json!({content_type: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
-            if schema == "PolicyText" {
+            if matches!(schema, "PolicyText" | "PolicyFile") {
                 // The same policy as JSON (`Content-Type: application/json`).
                 content["application/json"] =
                     json!({"schema": {"$ref": "#/components/schemas/PolicyJson"}});

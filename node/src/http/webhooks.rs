@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::time::Duration;
 
+/// Least characters of a webhook secret the admin gives (a made one is longer).
+pub const WEBHOOK_SECRET_CHARS_MIN: usize = 16;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
@@ -68,6 +71,16 @@ pub async fn create(
         if let Err(e) = validate_pattern(pattern) {
             details.push(json!({"field": "events", "message": e}));
         }
+    }
+    // Counted in characters, as the document and the message say (a secret of a few
+    // multi-byte characters is not 16 characters long however many bytes it takes).
+    if new
+        .secret
+        .as_ref()
+        .is_some_and(|s| s.chars().count() < WEBHOOK_SECRET_CHARS_MIN)
+    {
+        details.push(json!({"field": "secret",
+            "message": format!("the secret must be at least {WEBHOOK_SECRET_CHARS_MIN} characters")}));
     }
     if !details.is_empty() {
         return Err(ApiError::unprocessable("invalid webhook", details));
