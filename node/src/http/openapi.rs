@@ -150,6 +150,11 @@ fn required_text(max: usize) -> Value {
            "pattern": format!(r"^[^{NO_CONTROLS}]*[^{WHITE_SPACE}{NO_CONTROLS}][^{NO_CONTROLS}]*$")})
 }
 
+/// A blank string (only white space): read as no value, as null.
+fn blank() -> Value {
+    json!({"type": "string", "pattern": format!("^[{WHITE_SPACE}]*$")})
+}
+
 /// A non-empty string (the server refuses "").
 fn non_empty() -> Value {
     json!({"type": "string", "minLength": 1})
@@ -235,11 +240,11 @@ fn opportunity_fields(create: bool) -> Value {
         ),
         (
             "currency",
-            json!({"type": ["string", "null"], "enum": currency_codes().into_iter().map(Value::from).chain([Value::Null]).collect::<Vec<_>>(), "description": "an ISO 4217 code (any case is read); the node's default when an amount has none"}),
+            json!({"anyOf": [{"type": ["string", "null"], "enum": currency_codes().into_iter().map(Value::from).chain([Value::Null]).collect::<Vec<_>>()}, blank()], "description": "an ISO 4217 code (any case is read); blank clears; the node's default when an amount has none"}),
         ),
         (
             "close_date",
-            json!({"type": ["string", "null"], "format": "date", "description": "YYYY-MM-DD (a timestamp's date part is read too)"}),
+            json!({"anyOf": [{"type": ["string", "null"], "format": "date"}, {"type": "string", "format": "date-time"}, blank()], "description": "YYYY-MM-DD (a timestamp's date part is read too); blank clears"}),
         ),
         ("next_step", text(TEXT)),
         ("description", text(TEXT)),
@@ -478,7 +483,10 @@ pub fn document() -> Value {
                 content["application/json"] =
                     json!({"schema": {"$ref": "#/components/schemas/PolicyJson"}});
             }
-            op["requestBody"] = json!({"required": true, "content": content});
+            // A preview without a body previews the empty policy (it shares nothing); every
+            // other body is required (a policy PUT without one is refused).
+            let required = schema != "PolicyText";
+            op["requestBody"] = json!({"required": required, "content": content});
         }
         let params: Vec<Value> = r
             .path
@@ -689,7 +697,7 @@ mod tests {
             schemas["ShareInput"]["properties"]["partners"]["items"]["minLength"],
             1
         );
-        let currencies = &schemas["OpportunityInput"]["properties"]["currency"]["enum"];
+        let currencies = &schemas["OpportunityInput"]["properties"]["currency"]["anyOf"][0]["enum"];
         assert!(currencies
             .as_array()
             .is_some_and(|c| c.contains(&json!("EUR")) && !c.contains(&json!("AAA"))));
