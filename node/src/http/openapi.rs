@@ -483,9 +483,10 @@ pub fn document() -> Value {
                 content["application/json"] =
                     json!({"schema": {"$ref": "#/components/schemas/PolicyJson"}});
             }
-            // A preview without a body previews the empty policy (it shares nothing); every
-            // other body is required (a policy PUT without one is refused).
-            let required = schema != "PolicyText";
+            // A preview without a body previews the empty policy (it shares nothing); a policy
+            // PUT without one is refused.
+            // An invite's every field has a default: no body issues one with them.
+            let required = !matches!(schema, "PolicyText" | "InviteInput");
             op["requestBody"] = json!({"required": required, "content": content});
         }
         let params: Vec<Value> = r

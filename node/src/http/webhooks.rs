@@ -116,7 +116,14 @@ pub async fn deliveries(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let items = blocking(move || Ok(webhooks::deliveries(&state.store, &id, 100)?)).await?;
+    let items = blocking(move || {
+        // A webhook that does not exist (or was removed, with its log) is a 404, not an empty log.
+        if !webhooks::list(&state.store)?.iter().any(|h| h.id == id) {
+            return Err(ApiError::not_found(format!("no webhook with id {id}")));
+        }
+        Ok(webhooks::deliveries(&state.store, &id, 100)?)
+    })
+    .await?;
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
 
