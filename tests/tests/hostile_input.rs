@@ -194,3 +194,20 @@ fn a_tag_with_a_control_character_is_a_422_naming_tags() {
     assert_error_shape(&r, 422);
     assert!(details_name(&r.json, "tags"), "{}", r.text);
 }
+
+/// Found by the API fuzzer: a body of white space alone issued an invite as if there were no
+/// body. White space is not a JSON document: a 400; no body at all still takes the defaults.
+#[test]
+fn an_invite_body_of_white_space_is_a_400_and_no_body_takes_the_defaults() {
+    let mut node = Node::init("Blank");
+    node.serve();
+    let r = node.request(
+        "POST",
+        "/api/v1/partners/invites",
+        Some("application/json"),
+        Some(b"\n  "),
+    );
+    assert_error_shape(&r, 400);
+    let r = node.request("POST", "/api/v1/partners/invites", None, None);
+    assert_eq!(r.status, 201, "{}", r.text);
+}
