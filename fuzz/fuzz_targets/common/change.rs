@@ -50,8 +50,12 @@ pub fn run(data: &[u8]) {
     assert!(outcome.applied.len() <= 1, "one change, applied twice");
     let Some(applied) = outcome.applied.first() else {
         assert_eq!(doc.heads(), heads, "a change not applied changed the heads");
-        // A change left waiting for its dependencies is asked for in the next sync message.
-        let _ = doc.generate_sync(&mut PeerSync::new());
+        if outcome.rejected.is_empty() {
+            // A change left waiting for its dependencies is asked for in the next sync message.
+            // (A refused one leaves nothing to ask for: the answer is the fixture's own, the
+            // same for every input, and most of an input's time; not made again.)
+            let _ = doc.generate_sync(&mut PeerSync::new());
+        }
         return;
     };
     assert!(!spoiled, "applied with a spoiled signature");

@@ -1,6 +1,6 @@
 //! `GET /api/v1/audit`: the audit log, oldest first, paged by sequence number.
 
-use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
+use super::query::{query_params, Cursor, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::domain::audit::AuditKind;
 use crate::domain::auth::Role;
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 query_params! {
     /// Filter and paging of `GET /api/v1/audit`.
     pub struct AuditQuery {
-        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+        cursor: Option<String> = Takes::Cursor(Cursor::Seq), CURSOR_DOC;
         limit: Option<usize> = LIMIT, LIMIT_DOC;
         kind: Option<String> = Takes::OneOf(KINDS), "Only entries of this kind";
     }
@@ -97,8 +97,9 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let limit = super::records::page_limit(q.limit)?;
-    // No kind, or an empty one, means every kind.
-    let wanted: Option<AuditKind> = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+    // No kind means every kind; an empty one is refused like any other word that is not a
+    // kind (as an empty `stage=` is: a filter left empty is a mistake, not "all").
+    let wanted: Option<AuditKind> = match q.kind.as_deref() {
         None => None,
         Some(kind) => Some(AuditKind::parse(kind).ok_or_else(|| {
             super::query::bad(

@@ -2,7 +2,7 @@
 //! `POST /deals/{id}/accept|decline`. Each write is durable before the answer, then offered to
 //! the connected participants.
 
-use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC, STAGES};
+use super::query::{query_params, Cursor, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC, STAGES};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::clock::now_ms;
 use crate::domain::auth::Role;
@@ -92,7 +92,7 @@ query_params! {
             "Only deals with this participant: a partner's node id or unique name, or the node \
              id of another participant";
         limit: Option<usize> = LIMIT, LIMIT_DOC;
-        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+        cursor: Option<String> = Takes::Cursor(Cursor::DealId), CURSOR_DOC;
     }
 }
 

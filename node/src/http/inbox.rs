@@ -1,6 +1,6 @@
 //! `GET /inbox`: invitations to deals waiting for this node (redacted until accepted).
 
-use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
+use super::query::{query_params, Cursor, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::clock::now_ms;
 use crate::domain::auth::Role;
@@ -17,7 +17,7 @@ query_params! {
         status: Option<String> = Takes::OneOf(INBOX_STATUSES),
             "Only invitations in this state";
         limit: Option<usize> = LIMIT, LIMIT_DOC;
-        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+        cursor: Option<String> = Takes::Cursor(Cursor::AtDeal), CURSOR_DOC;
     }
 }
 

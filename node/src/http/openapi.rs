@@ -66,7 +66,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/opportunities", "List opportunities (stage, account_id, q, limit, cursor)", Some("viewer"), None, (200, "OpportunityPage"), super::records::OpportunityQuery),
     route!("post" "/opportunities", "Create an opportunity", Some("manager"), Some(("application/json", "OpportunityInput")), (201, "Opportunity")),
     route!("get" "/opportunities/{id}", "One opportunity", Some("viewer"), None, (200, "Opportunity")),
-    route!("patch" "/opportunities/{id}", "Change fields of an opportunity (null clears)", Some("manager"), Some(("application/json", "OpportunityInput")), (200, "Opportunity")),
+    route!("patch" "/opportunities/{id}", "Change fields of an opportunity (null clears)", Some("manager"), Some(("application/json", "OpportunityPatch")), (200, "Opportunity")),
     route!("delete" "/opportunities/{id}", "Delete an opportunity (refused while deals shared from it are not withdrawn, naming them; withdraw=true withdraws them first)", Some("manager"), None, (200, "Deleted"), super::records::DeleteOpportunityQuery),
     route!("post" "/import/accounts", "Import accounts from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing (date_format: DD/MM/YYYY, MM/DD/YYYY or YYYY-MM-DD, how to read 03/04/2026)", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary"), super::import::OpportunitiesQuery),
@@ -77,13 +77,13 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/partners/join", "Join the node that issued a token", Some("admin"), Some(("application/json", "JoinInput")), (200, "Partner")),
     route!("delete" "/partners/{id}", "End a partnership: disconnect and refuse from now on", Some("admin"), None, (200, "Partner")),
     route!("get" "/partners/{id}/policy", "The policy for a partner, with every version", Some("viewer"), None, (200, "PartnerPolicy")),
-    route!("put" "/partners/{id}/policy", "Set the policy for a partner (TOML or JSON body)", Some("admin"), Some(("application/toml", "PolicyText")), (200, "PolicyVersion")),
+    route!("put" "/partners/{id}/policy", "Set the policy for a partner (TOML or JSON body)", Some("admin"), Some(("application/toml", "PolicyFile")), (200, "PolicyVersion")),
     route!("get" "/partners/{id}/policy/preview", "What the partner receives under its policy (opportunity_id)", Some("viewer"), None, (200, "PolicyPreview"), super::partners::PreviewQuery),
     route!("post" "/partners/{id}/map", "Run account mapping with a partner now (PSI); the matrix", Some("manager"), None, (200, "MappingMatrix")),
     route!("get" "/partners/{id}/map", "The latest account-mapping matrix with a partner, signed", Some("viewer"), None, (200, "MappingMatrix")),
     route!("post" "/partners/{id}/map/propose", "Share this node's open opportunity on an overlapping account (domain, opportunity_id) with the partner as a deal", Some("manager"), Some(("application/json", "ProposeInput")), (201, "Deal")),
     route!("get" "/populations", "Account-mapping populations: built-in and custom", Some("viewer"), None, (200, "PopulationPage")),
-    route!("put" "/populations/{name}", "Create or replace a custom population (statuses, industries, countries, tags, stages)", Some("admin"), Some(("application/json", "Population")), (200, "Population")),
+    route!("put" "/populations/{name}", "Create or replace a custom population (statuses, industries, countries, tags, stages); a built-in's name is refused", Some("admin"), Some(("application/json", "PopulationInput")), (200, "Population")),
     route!("delete" "/populations/{name}", "Remove a custom population", Some("admin"), None, (204, "Empty")),
     route!("get" "/deals", "Shared deals (stage, partner, limit, cursor)", Some("viewer"), None, (200, "DealPage"), super::deals::DealQuery),
     route!("post" "/deals", "Share an opportunity with partners as a deal", Some("manager"), Some(("application/json", "ShareInput")), (201, "Deal")),
@@ -137,10 +137,247 @@ fn nullable_string() -> Value {
     json!({"type": ["string", "null"]})
 }
 
+/// Characters a stored text may not hold: controls other than tab, line feed and carriage
+/// return (`clean_text` in protocol/src/records.rs).
+const NO_CONTROLS: &str = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f";
+
+/// What Rust's `trim` removes (the Unicode White_Space property): a text of only these is
+/// blank.
+const WHITE_SPACE: &str =
+    r"\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// A string with something besides white space.
+fn not_blank() -> Value {
+    json!({"type": "string", "pattern": format!("[^{WHITE_SPACE}]")})
+}
+
+/// An optional text of at most `max` characters: null, blank (read as null) or text without
+/// control characters.
+fn text(max: usize) -> Value {
+    json!({"type": ["string", "null"], "maxLength": max, "pattern": format!("^[^{NO_CONTROLS}]*$")})
+}
+
+/// A required text of at most `max` characters: something besides spaces, no control
+/// characters.
+fn required_text(max: usize) -> Value {
+    json!({"type": "string", "maxLength": max,
+           "pattern": format!(r"^[^{NO_CONTROLS}]*[^{WHITE_SPACE}{NO_CONTROLS}][^{NO_CONTROLS}]*$")})
+}
+
+/// A blank string (only white space): read as no value, as null.
+fn blank() -> Value {
+    json!({"type": "string", "pattern": format!("^[{WHITE_SPACE}]*$")})
+}
+
+/// A non-empty string (the server refuses "").
+fn non_empty() -> Value {
+    json!({"type": "string", "minLength": 1})
+}
+
+/// The subscription patterns a webhook may give: an event kind, or a prefix of one (or of
+/// none: `*`) followed by `*`. Listed out, so the document is exactly what the node takes.
+fn event_patterns() -> Vec<String> {
+    let mut out: Vec<String> = vec!["*".to_string()];
+    for kind in crate::domain::events::EventKind::ALL {
+        let name = kind.as_str();
+        out.push(name.to_string());
+        for end in 1..=name.len() {
+            let prefix = format!("{}*", &name[..end]);
+            if !out.contains(&prefix) {
+                out.push(prefix);
+            }
+        }
+    }
+    out
+}
+
+/// An account's editable fields as a request gives them (`apply_account_fields` in records.rs).
+/// `name` is required on create; on a patch it may be absent but not cleared.
+fn account_fields(create: bool) -> Value {
+    use protocol::records::NAME_CHARS_MAX as NAME;
+    let status = json!({"type": "string", "enum": ["customer", "prospect", "partner", "other"], "description": "also in any case (Customer)"});
+    // On create an id is ignored (the node assigns one); a patch may repeat the record's own id
+    // as a GET gave it (another is 422), which a schema cannot say: not listed there.
+    let mut fields = json!({
+        "external_id": text(NAME), "name": required_text(NAME),
+        "domain": {"type": ["string", "null"], "maxLength": 253,
+            "pattern": r"^(\s*|([a-vx-z0-9][a-z0-9]{0,20}\.){1,3}[a-z]{2,10})$",
+            "description": "the company's web domain; blank clears. The pattern shows the plain form; a URL or address (https://www.Acme.com/about, jane@acme.com) is normalized to it, and a personal mailbox or a profile page is refused (422)"},
+        "industry": text(NAME), "country": text(NAME), "status": status, "owner": text(NAME),
+        "tags": {"type": ["array", "string", "null"], "pattern": format!("^[^{NO_CONTROLS}]*$"), "items": {"type": "string", "maxLength": NAME, "pattern": format!("^[^{NO_CONTROLS}]*$")}, "description": "at most 64 different tags; also a string split on ; , or |"},
+    });
+    if create {
+        fields["id"] = json!({"description": "ignored: the node assigns the id"});
+    }
+    fields
+}
+
+/// Every currency code the node takes (ISO 4217), upper case (any case is read).
+fn currency_codes() -> Vec<String> {
+    let letters = b'A'..=b'Z';
+    let mut out = Vec::new();
+    for a in letters.clone() {
+        for b in letters.clone() {
+            for c in letters.clone() {
+                let code = String::from_utf8(vec![a, b, c]).unwrap_or_default();
+                if protocol::records::Currency::from_code(&code).is_some() {
+                    out.push(code);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An opportunity's editable fields as a request gives them (`apply_opportunity_fields`).
+fn opportunity_fields(create: bool) -> Value {
+    use protocol::records::{NAME_CHARS_MAX as NAME, TEXT_CHARS_MAX as TEXT};
+    let mut fields = account_fields(create);
+    let fields = fields.as_object_mut().expect("an object");
+    for key in ["domain", "industry", "country", "status"] {
+        fields.remove(key);
+    }
+    let stage = json!({"type": "string", "enum": protocol::records::Stage::ALL.map(protocol::records::Stage::as_str), "description": "also in any case, with spaces or hyphens (Technical Validation)"});
+    for (key, value) in [
+        (
+            "account_id",
+            json!({"type": ["string", "null"], "description": "the id of one of this node's accounts (another is 422)"}),
+        ),
+        (
+            "account_domain",
+            json!({"type": ["string", "null"], "description": "the domain of exactly one of this node's accounts, when account_id is not given (else 422)"}),
+        ),
+        ("stage", stage),
+        (
+            "amount",
+            json!({"type": ["string", "number", "null"], "description": "exact decimal, at most 4 decimals, not negative: 1200.5 (also as written in CRMs: $1,200.50, USD 900)"}),
+        ),
+        (
+            "currency",
+            json!({"anyOf": [{"type": ["string", "null"], "enum": currency_codes().into_iter().map(Value::from).chain([Value::Null]).collect::<Vec<_>>()}, blank()], "description": "an ISO 4217 code (any case is read); blank clears; the node's default when an amount has none"}),
+        ),
+        (
+            "close_date",
+            json!({"anyOf": [{"type": ["string", "null"], "format": "date"}, {"type": "string", "format": "date-time"}, blank()], "description": "YYYY-MM-DD (a timestamp's date part is read too); blank clears"}),
+        ),
+        ("next_step", text(TEXT)),
+        ("description", text(TEXT)),
+        ("name", required_text(NAME)),
+    ] {
+        fields.insert(key.to_string(), value);
+    }
+    Value::Object(fields.clone())
+}
+
+/// A policy as JSON: the structure of the TOML file (docs/policy.md). Beyond this shape the
+/// node checks what JSON Schema cannot say (a transform needs its field shared, a tag may not
+/// be both included and excluded, amount_min <= amount_max): a policy that breaks one is 422.
+fn policy_json() -> Value {
+    let list = |items: Value| json!({"type": "array", "items": items});
+    let words = |words: Vec<&'static str>| json!({"type": "string", "enum": words});
+    let levels = || {
+        words(
+            policy::SharingLevel::ALL
+                .map(policy::SharingLevel::as_str)
+                .to_vec(),
+        )
+    };
+    let opportunity_fields = words(
+        policy::OpportunityField::ALL
+            .map(policy::OpportunityField::as_str)
+            .to_vec(),
+    );
+    let account_fields = words(
+        policy::AccountField::ALL
+            .map(policy::AccountField::as_str)
+            .to_vec(),
+    );
+    let stages = words(
+        protocol::records::Stage::ALL
+            .map(protocol::records::Stage::as_str)
+            .to_vec(),
+    );
+    let statuses = words(vec!["customer", "prospect", "partner", "other"]);
+    let amount = json!({"type": ["string", "integer", "number"], "description": "not negative"});
+    let populations: Map<String, Value> = policy::Population::ALL
+        .into_iter()
+        .map(|p| (p.as_str().to_string(), levels()))
+        .collect();
+    json!({"type": "object", "additionalProperties": false, "properties": {
+        "version": {"const": 1},
+        "opportunities": {"type": "object", "additionalProperties": false, "required": ["fields"], "properties": {
+            "fields": list(opportunity_fields), "stages": list(stages), "amount_min": amount.clone(), "amount_max": amount,
+            "account_statuses": list(statuses.clone()), "countries": list(string()), "owners": list(string()),
+            "tags_include": list(string()), "tags_exclude": list(string()),
+            "amount": {"type": "object", "additionalProperties": false, "properties": {"round_to": {"type": "integer", "minimum": 1}, "buckets": list(json!({"type": "integer", "minimum": 0}))}},
+            "close_date": {"type": "string", "enum": policy::DateTransform::ALL.map(policy::DateTransform::as_str)}}},
+        "accounts": {"type": "object", "additionalProperties": false, "required": ["sharing"], "properties": {
+            "sharing": levels(), "statuses": list(statuses), "fields": list(account_fields),
+            "populations": {"type": "object", "additionalProperties": false, "properties": populations}}},
+    }})
+}
+
+/// The schema of a path parameter: a string, except where the route takes fewer.
+fn path_param(method: &str, path: &str, name: &str) -> Value {
+    match (method, path, name) {
+        ("put", "/populations/{name}", "name") => {
+            let builtins = policy::Population::ALL.map(policy::Population::as_str);
+            json!({"type": "string", "pattern": "^[a-z0-9_-]{1,40}$", "not": {"enum": builtins},
+                   "description": "a-z, 0-9, _ and -; not a built-in population's name"})
+        }
+        _ => string(),
+    }
+}
+
+/// The error statuses a route may answer besides its success (each with the Error body).
+fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
+    let mut out = Vec::new();
+    if r.method == "get" && !r.query.is_empty() {
+        out.push((400, "a query parameter is not what it takes"));
+    }
+    if r.request.is_some() {
+        out.push((400, "the body is not valid JSON (or not a JSON object)"));
+    }
+    if r.role.is_some() {
+        out.push((401, "no valid credentials"));
+        out.push((
+            403,
+            "the caller's role may not do this, or a session write lacks its CSRF token",
+        ));
+    }
+    if r.path.contains('{') {
+        out.push((404, "no such record"));
+    }
+    if matches!(r.method, "post" | "put" | "patch" | "delete") && r.role.is_some() {
+        out.push((409, "the change conflicts with the node's state"));
+    }
+    if r.request.is_some() {
+        out.push((413, "the body is too large"));
+        out.push((415, "the body's content type is not the one documented"));
+        out.push((
+            422,
+            "the body is well-formed but a value is refused; details name each field",
+        ));
+    } else if matches!(r.method, "post" | "put" | "patch" | "delete") {
+        out.push((422, "the request cannot be carried out as asked"));
+    }
+    if r.path == "/session" && r.method == "post" {
+        out.push((429, "too many failed sign-ins: wait"));
+    }
+    out.dedup_by_key(|(status, _)| *status);
+    out
+}
+
 fn schemas() -> Value {
     let stage = json!({"type": "string", "enum": ["prospect", "qualified", "technical_validation", "business_validation", "committed", "launched", "closed_lost"]});
     let status = json!({"type": "string", "enum": ["customer", "prospect", "partner", "other"]});
     let tags = json!({"type": "array", "items": {"type": "string"}});
+    let partner_type = json!({"type": ["string", "null"], "enum": crate::domain::partners::PARTNER_TYPES.iter().copied().map(Some).chain([None]).collect::<Vec<_>>(), "description": "also in any case"});
+    let deal_roles: Vec<Option<&str>> = protocol::deal::Role::ALL
+        .map(|r| Some(r.as_str()))
+        .into_iter()
+        .chain([None])
+        .collect();
     let account = json!({"type": "object", "required": ["id", "name", "status", "tags"], "properties": {
         "id": string(), "external_id": nullable_string(), "name": string(),
         "domain": {"type": ["string", "null"], "description": "normalized: lowercase, no scheme, no www., no path"},
@@ -165,11 +402,12 @@ fn schemas() -> Value {
         "Error": {"type": "object", "required": ["error", "details"], "properties": {"error": string(), "details": {"type": "array", "items": {}}}},
         "Node": {"type": "object", "properties": {"id": string(), "name": string(), "version": string(), "http": string(), "p2p": {"type": "array", "items": string()}}},
         "Account": account,
-        "AccountPatch": {"type": "object", "description": "The account fields to change (external_id, name, domain, industry, country, status, owner, tags); absent keeps, null clears an optional one"},
-        "AccountInput": {"type": "object", "required": ["name"], "description": "Account fields; id is assigned"},
+        "AccountPatch": {"type": "object", "additionalProperties": false, "properties": account_fields(false), "description": "The account fields to change; absent keeps, null (or blank) clears an optional one; id may repeat the account's own"},
+        "AccountInput": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": account_fields(true), "description": "Account fields; id is assigned (an id given is ignored)"},
         "AccountPage": page("Account"),
         "Opportunity": opportunity,
-        "OpportunityInput": {"type": "object", "description": "Opportunity fields; account by account_id or account_domain"},
+        "OpportunityInput": {"type": "object", "additionalProperties": false, "required": ["name", "stage"], "properties": opportunity_fields(true), "description": "Opportunity fields; the account by account_id or account_domain (one is required, and must name an account: else 422)"},
+        "OpportunityPatch": {"type": "object", "additionalProperties": false, "properties": opportunity_fields(false), "description": "The opportunity fields to change; absent keeps, null (or blank) clears an optional one; id may repeat the opportunity's own"},
         "OpportunityPage": page("Opportunity"),
         "AuditExport": {"type": "string", "description": "Line 1 a JSON header (format, node, public_key, from, to); then one `<hex chain> <entry JSON>` line per entry; last a JSON footer (head, entries, signature). See SECURITY.md, Audit export"},
         "Deleted": {"type": "object", "properties": {"deleted": string(), "id": string(), "name": string(), "withdrawn_deals": {"type": "array", "items": string()}}},
@@ -179,7 +417,7 @@ fn schemas() -> Value {
         "Withdrawn": {"type": "object", "properties": {"id": string(), "status": {"const": "withdrawn"}, "withdrawn": {"type": "object", "properties": {"by": string(), "by_node": string(), "at": string(), "why": string()}}, "note": string()}},
         "ReinviteInput": {"type": "object", "properties": {"partner": string()}},
         "BulkResult": {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "integer"}}},
-        "Csv": {"type": "string", "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
+        "Csv": {"type": "string", "minLength": 1, "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
         "Empty": {"type": "null"},
@@ -187,18 +425,20 @@ fn schemas() -> Value {
         "Credentials": {"type": "object", "additionalProperties": false, "required": ["username", "password"], "properties": {"username": string(), "password": string()}},
         "Session": {"type": "object", "properties": {"username": nullable_string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}, "csrf_token": nullable_string()}},
         "User": {"type": "object", "properties": {"username": string(), "role": string(), "created_at_ms": {"type": "integer"}}},
-        "UserInput": {"type": "object", "additionalProperties": false, "required": ["username", "password", "role"], "properties": {"username": string(), "password": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
+        "UserInput": {"type": "object", "additionalProperties": false, "required": ["username", "password", "role"], "properties": {"username": {"type": "string", "pattern": format!("^[{WHITE_SPACE}]*[A-Za-z0-9._@-]{{1,64}}[{WHITE_SPACE}]*$"), "description": "letters, digits, '.', '-', '_' and '@'; stored lower-case"}, "password": {"type": "string", "minLength": crate::domain::users::PASSWORD_CHARS_MIN, "maxLength": crate::domain::users::PASSWORD_BYTES_MAX, "description": "at least 10 characters, at most 1024 bytes"}, "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
         "UserPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}},
-        "TokenInput": {"type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {"name": string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
+        "TokenInput": {"type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {"name": {"type": "string", "maxLength": 200, "pattern": format!("[^{WHITE_SPACE}]"), "description": "1 to 200 characters, not only spaces"}, "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
         "Token": {"type": "object", "properties": {"token": string(), "role": string()}},
         "TokenRecord": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "created_at_ms": {"type": "integer"}}},
         "TokenPage": page("TokenRecord"),
-        "WebhookInput": {"type": "object", "additionalProperties": false, "required": ["url"], "properties": {"url": string(), "events": {"type": "array", "items": string()}, "secret": string()}},
+        "WebhookInput": {"type": "object", "additionalProperties": false, "required": ["url"], "properties": {"url": {"type": "string", "maxLength": 2048, "pattern": r"^\s*https?://[^/\s]", "description": "http:// or https://; its host must resolve to a public address unless webhook_allow_private = true (else 422)"}, "events": {"type": "array", "items": {"type": "string", "enum": event_patterns()}, "description": "event kinds or prefixes ending in *; none means every event"}, "secret": {"type": ["string", "null"], "minLength": super::webhooks::WEBHOOK_SECRET_CHARS_MIN, "description": "at least 16 characters; made when absent"}}},
         "Webhook": {"type": "object", "properties": {"id": string(), "url": string(), "events": {"type": "array", "items": string()}, "secret": {"type": "string", "description": "shown once"}, "created_at_ms": {"type": "integer"}}},
         "WebhookPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}},
         "DeliveryPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
         "EventStream": {"type": "string", "description": "text/event-stream; each event: kind, seq, at_ms, data"},
-        "PolicyText": {"type": "string", "description": "A policy file (TOML); or the same structure as JSON with Content-Type application/json"},
+        "PolicyFile": {"type": "string", "pattern": format!("[^{WHITE_SPACE}]"), "description": "A whole policy file in TOML, as PolicyText; an empty one is refused (422): it would share nothing. Or the same structure as JSON (PolicyJson)"},
+        "PolicyText": {"type": "string", "description": "A policy file in TOML (docs/policy.md): version = 1, [opportunities] and [accounts] tables; a text that is not one is 422 with each error's line and key. Or the same structure as JSON (PolicyJson)"},
+        "PolicyJson": policy_json(),
         "PolicyPreview": {"type": "object", "required": ["shared", "withheld", "items"], "properties": {"shared": {"type": "integer"}, "withheld": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object", "additionalProperties": true}}, "opportunity_ids": {"type": "array", "items": string()}, "mapping": {"type": "array", "description": "what account mapping reveals under the policy, per population: population, level, accounts, reveals (a whole-pipeline preview only)", "items": {"type": "object"}}}},
         "Partner": {"type": "object", "properties": {"id": string(), "name": string(), "type": nullable_string(), "status": {"type": "string", "enum": ["active", "removed"]}, "removed_by": {"type": ["string", "null"], "enum": ["this node", "partner", null], "description": "who ended the partnership"}, "connected": {"type": "boolean"}, "connection": {"type": "string", "enum": ["direct", "hole-punched", "relayed", "offline"], "description": "how the partner is connected now"}, "since": string(), "last_seen": nullable_string(), "addrs": {"type": "array", "items": string()}, "policy": string()}},
         "PartnerPage": page("Partner"),
@@ -214,12 +454,12 @@ fn schemas() -> Value {
             "relay_server": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "max_circuits": {"type": "integer"}, "circuit_bytes": {"type": "integer"}, "circuit_seconds": {"type": "integer"}, "reservations": {"type": "integer"}, "circuits": {"type": "integer"}, "denied": {"type": "integer"}}},
             "partners": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "name": string(), "connection": {"type": "string", "enum": ["direct", "hole-punched", "relayed", "offline"]}, "address": nullable_string(), "rtt_ms": {"type": ["number", "null"]}, "last_error": nullable_string(), "last_error_at": nullable_string()}}}
         }},
-        "InviteInput": {"type": "object", "additionalProperties": false, "properties": {"type": {"type": "string", "enum": ["reseller", "distributor", "si", "isv", "msp", "referral", "vendor"]}, "expires_in_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 90, "description": "default 7"}}},
+        "InviteInput": {"type": "object", "additionalProperties": false, "properties": {"type": partner_type, "expires_in_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 90, "description": "default 7"}}},
         "Invite": {"type": "object", "required": ["token"], "properties": {"token": string(), "expires_at": string(), "warning": {"type": ["string", "null"], "description": "set when nobody outside this node's network can use the invite (only private addresses, no relay)"}}},
-        "JoinInput": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": string(), "type": string()}},
+        "JoinInput": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": {"type": "string", "minLength": 1, "description": "the invite token another node issued (opaque; one that is not a valid invite is 422)"}, "type": partner_type.clone()}},
         "PolicyVersion": {"type": "object", "properties": {"partner": string(), "version": {"type": "integer"}, "at": string(), "by": string(), "text": string(), "diff": {"type": "array", "items": string()}}},
         "PartnerPolicy": {"type": "object", "properties": {"partner": string(), "version": {"type": ["integer", "null"]}, "text": string(), "policy": {"type": "object"}, "default_deny": {"type": "boolean"}, "versions": {"type": "array", "items": {"$ref": "#/components/schemas/PolicyVersion"}}}},
-        "ShareInput": {"type": "object", "additionalProperties": false, "required": ["opportunity_id", "partners"], "properties": {"opportunity_id": string(), "partners": {"type": "array", "items": string()}, "role": string()}},
+        "ShareInput": {"type": "object", "additionalProperties": false, "required": ["opportunity_id", "partners"], "properties": {"opportunity_id": non_empty(), "partners": {"type": "array", "minItems": 1, "items": non_empty(), "description": "partners by node id or name"}, "role": {"type": ["string", "null"], "enum": deal_roles, "description": "this node's role in the deal (default vendor)"}}},
         "Deal": {"type": "object", "properties": {"id": string(), "origin": string(), "participants": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "status": string()}}}, "fields": {"type": "object", "additionalProperties": string()}, "stage": nullable_string(), "sections": {"type": "object", "description": "each participant's own section, by node id", "additionalProperties": section}, "registration": {"type": "object"}, "stages": {"type": "object", "additionalProperties": nullable_string()}, "attribution": {"type": "object", "properties": {"proposals": {"type": "array", "items": {"type": "object"}}, "agreed": {"type": ["object", "null"]}, "disputed": {"type": "boolean"}}}, "history": {"type": "array", "items": {"type": "object", "properties": {"change": string(), "author": string(), "at": string(), "summary": string(), "verified": {"type": "boolean"}}}}}},
         "DealPage": page("Deal"),
         "LinkInput": {"type": "object", "additionalProperties": false, "properties": {"opportunity_id": string(), "create": {"type": "boolean"}}},
@@ -234,11 +474,12 @@ fn schemas() -> Value {
         "RegistrationInput": {"type": "object", "additionalProperties": false, "required": ["vendor", "account_name", "account_domain"], "properties": {"vendor": string(), "account_name": string(), "account_domain": string(), "amount": string(), "currency": string(), "close_date": string(), "products": {"type": "array", "items": string()}, "notes": string(), "role": string()}},
         "Registration": {"type": "object", "properties": {"id": string(), "partner": string(), "partner_name": string(), "vendor": string(), "vendor_name": string(), "account_name": nullable_string(), "account_domain": nullable_string(), "amount": nullable_string(), "currency": nullable_string(), "close_date": nullable_string(), "products": {"type": "array", "items": string()}, "notes": nullable_string(), "status": {"type": "string", "enum": ["pending", "approved", "rejected", "expired"]}, "decided_terms": {"type": ["object", "null"], "description": "the terms the vendor decided on", "properties": {"account_name": nullable_string(), "amount": nullable_string(), "currency": nullable_string(), "close_date": nullable_string(), "products": {"type": "array", "items": string()}}}, "changed_after_decision": {"type": "boolean", "description": "the partner changed the terms while the decision was on its way; the decision does not cover them"}, "submitted_at": string(), "respond_by": string(), "decided_at": nullable_string(), "expires_at": nullable_string(), "reason": nullable_string(), "overdue": {"type": "boolean"}, "conflicts": {"type": "array", "items": {"type": "object"}, "description": "only on the vendor's node"}}},
         "RegistrationPage": page("Registration"),
-        "RejectInput": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": string()}},
+        "RejectInput": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": not_blank()}},
         "SectionInput": {"type": "object", "additionalProperties": false, "properties": {"note": string(), "notes": {"type": "array", "items": string()}, "next_step": string(), "contacts": {"type": "array", "items": string()}, "contribution": string(), "stage": stage, "linked_opportunity": nullable_string()}},
         "ProposeInput": {"type": "object", "additionalProperties": false, "required": ["domain"], "properties": {"domain": string(), "opportunity_id": string()}},
         "MappingCell": {"type": "object", "required": ["mine", "theirs", "level", "count", "overlaps"], "properties": {"mine": string(), "theirs": string(), "level": {"type": "string", "enum": ["hidden", "counts", "overlaps", "all"]}, "count": {"type": ["integer", "null"]}, "overlaps": {"type": "array", "items": {"type": "object", "properties": {"account_id": string(), "name": string(), "domain": string(), "opportunity_ids": {"type": "array", "items": string()}, "partner": {"type": "object", "description": "the partner's fields its policy allows"}}}}, "partner_accounts": {"type": "array", "items": {"type": "object"}}, "my_level": string(), "their_level": string(), "buckets": {"type": "array", "items": {"type": "integer"}}}},
         "MappingMatrix": {"type": "object", "required": ["partner", "computed_at", "cells"], "properties": {"partner": string(), "partner_name": string(), "computed_at": string(), "initiated_by": {"type": "string", "enum": ["me", "partner"]}, "cells": {"type": "array", "items": {"$ref": "#/components/schemas/MappingCell"}}, "signature": {"type": "string", "description": "ed25519 over the matrix JSON, hex"}, "signer": string()}},
+        "PopulationInput": {"type": "object", "additionalProperties": false, "description": "A custom population: accounts matching every list given (an empty or absent list matches all); the name is the path's (a body may repeat it as name)", "properties": {"statuses": {"type": "array", "items": status.clone()}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage.clone()}}},
         "Population": {"type": "object", "required": ["name"], "properties": {"name": string(), "statuses": {"type": "array", "items": status}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage}, "builtin": {"type": "boolean"}}},
         "PopulationPage": page("Population"),
         "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected", "mapping", "registration", "access", "record", "withdraw", "erasure"]}, "peer": nullable_string(), "actor": nullable_string(), "summary": string(), "details": {"type": "object"}}},
@@ -259,13 +500,14 @@ pub fn document() -> Value {
                 json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
             }
         };
-        let mut op = json!({
-            "summary": r.summary,
-            "responses": {
-                r.response.0.to_string(): success,
-                "default": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-        });
+        let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        let mut responses = Map::new();
+        responses.insert(r.response.0.to_string(), success);
+        for (status, description) in error_statuses(r) {
+            responses.insert(status.to_string(), error(description));
+        }
+        responses.insert("default".into(), error("error"));
+        let mut op = json!({"summary": r.summary, "responses": responses});
         if let Some(role) = r.role {
             op["security"] = json!([{"bearer": []}]);
             op["x-role"] = json!(role);
@@ -273,13 +515,23 @@ pub fn document() -> Value {
             op["security"] = json!([]);
         }
         if let Some((content_type, schema)) = r.request {
-            op["requestBody"] = json!({"required": true, "content": {content_type: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+            let mut content = json!({content_type: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
+            if matches!(schema, "PolicyText" | "PolicyFile") {
+                // The same policy as JSON (`Content-Type: application/json`).
+                content["application/json"] =
+                    json!({"schema": {"$ref": "#/components/schemas/PolicyJson"}});
+            }
+            // A preview without a body previews the empty policy (it shares nothing); a policy
+            // PUT without one is refused.
+            // An invite's every field has a default: no body issues one with them.
+            let required = !matches!(schema, "PolicyText" | "InviteInput");
+            op["requestBody"] = json!({"required": required, "content": content});
         }
         let params: Vec<Value> = r
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": path_param(r.method, r.path, name)}))
             .chain(r.query.iter().map(ParamDoc::openapi))
             .collect();
         if !params.is_empty() {
@@ -455,6 +707,82 @@ mod tests {
         // Path parameters stay first.
         let preview = &doc["paths"]["/partners/{id}/policy/preview"]["get"]["parameters"];
         assert_eq!(preview[0]["in"], "path");
+    }
+
+    #[test]
+    fn request_schemas_say_what_the_handlers_refuse() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        // Unknown keys are refused, and each body lists its properties.
+        for name in [
+            "AccountInput",
+            "AccountPatch",
+            "OpportunityInput",
+            "OpportunityPatch",
+            "PopulationInput",
+            "PolicyJson",
+        ] {
+            assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+            assert!(
+                schemas[name]["properties"]
+                    .as_object()
+                    .is_some_and(|p| !p.is_empty()),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            schemas["AccountInput"]["properties"]["name"]["type"], "string",
+            "not nullable"
+        );
+        assert_eq!(
+            schemas["ShareInput"]["properties"]["partners"]["items"]["minLength"],
+            1
+        );
+        let currencies = &schemas["OpportunityInput"]["properties"]["currency"]["anyOf"][0]["enum"];
+        assert!(currencies
+            .as_array()
+            .is_some_and(|c| c.contains(&json!("EUR")) && !c.contains(&json!("AAA"))));
+        let events = &schemas["WebhookInput"]["properties"]["events"]["items"]["enum"];
+        for pattern in [
+            "*",
+            "deal.*",
+            "deal.invited",
+            "registration.approved",
+            "reg*",
+        ] {
+            assert!(
+                events
+                    .as_array()
+                    .is_some_and(|e| e.contains(&json!(pattern))),
+                "{pattern}"
+            );
+        }
+        assert!(!events
+            .as_array()
+            .is_some_and(|e| e.contains(&json!("deal"))));
+        // A built-in population's name is not a path the PUT takes.
+        let put = &doc["paths"]["/populations/{name}"]["put"];
+        assert_eq!(
+            put["parameters"][0]["schema"]["not"]["enum"][0],
+            "customers"
+        );
+        assert!(put["responses"]["422"].is_object());
+        // Policies are TOML or JSON.
+        let content = &doc["paths"]["/partners/{id}/policy"]["put"]["requestBody"]["content"];
+        assert!(content["application/toml"].is_object() && content["application/json"].is_object());
+        // Each route lists its error statuses.
+        let join = &doc["paths"]["/partners/join"]["post"]["responses"];
+        for status in ["400", "401", "403", "409", "413", "415", "422"] {
+            assert!(join[status].is_object(), "POST /partners/join {status}");
+        }
+        let list = &doc["paths"]["/deals"]["get"]["parameters"];
+        let cursor = list
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "cursor"));
+        assert_eq!(
+            cursor.map(|c| &c["schema"]["pattern"]),
+            Some(&json!("^([0-9a-fA-F]{64})?$"))
+        );
     }
 
     #[test]

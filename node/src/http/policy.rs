@@ -72,6 +72,15 @@ pub fn policy_from_body(headers: &HeaderMap, body: &str) -> Result<Policy, ApiEr
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    // A JSON policy is an object: `null` (or a bare value) would read as the policy that
+    // shares nothing, which no one means to send.
+    let first = body.trim_start().as_bytes().first().copied();
+    if is_json && first != Some(b'{') && serde_json::from_str::<Value>(body).is_ok() {
+        return Err(ApiError::unprocessable(
+            "a policy in JSON is an object ({\"opportunities\": …, \"accounts\": …})",
+            vec![json!({"field": "body", "message": "is not a JSON object"})],
+        ));
+    }
     let parsed = if is_json {
         Policy::from_json(body)
     } else {

@@ -4,7 +4,7 @@
 //!
 //! The request bodies are read here; the domain (`domain::registrations`) takes typed inputs.
 
-use super::query::{query_params, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
+use super::query::{query_params, Cursor, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller};
 use crate::clock::now_ms;
 use crate::domain::auth::Role;
@@ -105,7 +105,7 @@ query_params! {
     /// Paging of `GET /api/v1/registrations`.
     pub struct ListQuery {
         limit: Option<usize> = LIMIT, LIMIT_DOC;
-        cursor: Option<String> = Takes::Text, CURSOR_DOC;
+        cursor: Option<String> = Takes::Cursor(Cursor::AtDeal), CURSOR_DOC;
     }
 }
 

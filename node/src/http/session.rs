@@ -275,7 +275,7 @@ pub async fn create_api_token(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
     let Json(new) = body?;
-    if new.name.trim().is_empty() || new.name.len() > 200 {
+    if new.name.trim().is_empty() || new.name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "invalid token",
             vec![

@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::time::Duration;
 
+/// Least characters of a webhook secret the admin gives (a made one is longer).
+pub const WEBHOOK_SECRET_CHARS_MIN: usize = 16;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
@@ -68,6 +71,16 @@ pub async fn create(
             details.push(json!({"field": "events", "message": e}));
         }
     }
+    // Counted in characters, as the document and the message say (a secret of a few
+    // multi-byte characters is not 16 characters long however many bytes it takes).
+    if new
+        .secret
+        .as_ref()
+        .is_some_and(|s| s.chars().count() < WEBHOOK_SECRET_CHARS_MIN)
+    {
+        details.push(json!({"field": "secret",
+            "message": format!("the secret must be at least {WEBHOOK_SECRET_CHARS_MIN} characters")}));
+    }
     if !details.is_empty() {
         return Err(ApiError::unprocessable("invalid webhook", details));
     }
@@ -102,7 +115,14 @@ pub async fn deliveries(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let items = blocking(move || Ok(webhooks::deliveries(&state.store, &id, 100)?)).await?;
+    let items = blocking(move || {
+        // A webhook that does not exist (or was removed, with its log) is a 404, not an empty log.
+        if !webhooks::list(&state.store)?.iter().any(|h| h.id == id) {
+            return Err(ApiError::not_found(format!("no webhook with id {id}")));
+        }
+        Ok(webhooks::deliveries(&state.store, &id, 100)?)
+    })
+    .await?;
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
 

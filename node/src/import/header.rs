@@ -5,6 +5,7 @@ use super::currency::CURRENCY_MARKS;
 use super::date::DateOrder;
 use super::fields::FieldSpec;
 use protocol::records::Currency;
+use std::collections::HashMap;
 
 /// What a header says beyond which field its column holds: `Amount (USD)`, `Close Date
 /// (DD/MM/YYYY)`.
@@ -41,11 +42,8 @@ pub(super) fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
         currency: None,
         date_order: None,
     };
-    let find = |key: &str| {
-        fields
-            .iter()
-            .position(|f| f.aliases.iter().any(|a| header_key(a) == key))
-    };
+    let aliases = alias_keys(fields);
+    let find = |key: &str| aliases.get(key).copied();
     for (i, text) in headers.iter().enumerate() {
         let key = header_key(text);
         if key.is_empty() {
@@ -65,7 +63,8 @@ pub(super) fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
                 unit = Some(u);
             }
         }
-        let field = field.or_else(|| find(&key).or_else(|| qualified_field(text, fields)));
+        let field =
+            field.or_else(|| find(&key).or_else(|| qualified_field(text, fields, &aliases)));
         match field {
             Some(f) if header.columns[f].is_none() => {
                 header.columns[f] = Some(i);
@@ -83,6 +82,19 @@ pub(super) fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
         }
     }
     header
+}
+
+/// Each alias's [`header_key`] and the field it names (the first field naming it, as aliases
+/// are listed): one lookup per header column, so mapping a header costs time linear in its
+/// columns however many aliases there are (a CRM export can have thousands of columns).
+fn alias_keys(fields: &[FieldSpec]) -> HashMap<String, usize> {
+    let mut keys = HashMap::new();
+    for (f, spec) in fields.iter().enumerate() {
+        for alias in spec.aliases {
+            keys.entry(header_key(alias)).or_insert(f);
+        }
+    }
+    keys
 }
 
 /// `Amount (USD)` → (`Amount`, USD); `Close Date [DD/MM/YYYY]` → (`Close Date`, day first).
@@ -123,15 +135,15 @@ pub(super) fn split_unit(header: &str) -> Option<(&str, Unit)> {
 /// opportunities file the account's name, id or website (`Account: Website`, `Account Name:
 /// Account Name`). Other objects' fields (`Parent Account: Account Name`, `Account: Industry`
 /// in an opportunities file) are not the record's own and stay ignored.
-fn qualified_field(header: &str, fields: &[FieldSpec]) -> Option<usize> {
+fn qualified_field(
+    header: &str,
+    fields: &[FieldSpec],
+    aliases: &HashMap<String, usize>,
+) -> Option<usize> {
     let (object, field) = header.split_once(':')?;
     let (object, field) = (header_key(object), header_key(field));
     let position = |name: &str| fields.iter().position(|f| f.name == name);
-    let find = |key: &str| {
-        fields
-            .iter()
-            .position(|f| f.aliases.iter().any(|a| header_key(a) == key))
-    };
+    let find = |key: &str| aliases.get(key).copied();
     let opportunities = position("account_name").is_some();
     let (own, owners): (&[&str], &[&str]) = if opportunities {
         (
