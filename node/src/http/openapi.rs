@@ -621,6 +621,8 @@ mod tests {
             ("workday", include_str!("workday.rs")),
             ("openapi", include_str!("openapi.rs")),
             ("backup", include_str!("backup.rs")),
+            ("network", include_str!("network.rs")),
+            ("health", include_str!("health.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {

