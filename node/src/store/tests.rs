@@ -1,5 +1,6 @@
 //! Unit tests of the store: records, indexes, migrations and file modes.
 
+use super::migrate::{v2, v3};
 use super::*;
 use protocol::records::{AccountStatus, Amount, Currency, Date, Domain};
 
