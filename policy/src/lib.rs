@@ -13,6 +13,8 @@
 //! - [`Policy::to_canonical_toml`], [`Policy::to_canonical_json`], [`diff`]: stored versions
 //!   and the audit log.
 //! - [`templates`]: commented files an admin starts from.
+//! - [`program`]: a vendor's partner program (tiers, health score weights, exchange rates), read
+//!   and validated the same way, and evaluated against a partner's figures.
 //!
 //! The crate is pure: no I/O, no clock, no randomness. The file format is documented in
 //! `policy/README.md`.
@@ -25,6 +27,7 @@ pub mod country;
 pub mod limits;
 mod model;
 mod parse;
+pub mod program;
 mod project;
 mod suggest;
 pub mod templates;

@@ -70,19 +70,7 @@ impl Policy {
     /// Parses and validates a policy file in TOML. Errors name the line and key.
     pub fn from_toml(text: &str) -> Result<Policy, PolicyErrors> {
         check_size(text)?;
-        let root = toml::from_str::<RawValue>(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
-            let message = if e.message().contains(TOML_DATETIME_KEY) {
-                "unexpected date-time value (policies use none)".to_string()
-            } else {
-                e.message().trim().replace('\n', "; ")
-            };
-            single(line, "", message)
-        })?;
-        let root = Node {
-            offset: None,
-            raw: root.0,
-        };
+        let root = toml_tree(text, "policies use none")?;
         Checker::new(Some(text)).policy(&root)
     }
 
@@ -102,6 +90,24 @@ impl Policy {
     }
 }
 
+/// The syntax tree of a TOML text (every value with its offset); a syntax error names its line.
+/// `no_datetimes` ends the message for a date-time value, which these files never use.
+pub(crate) fn toml_tree(text: &str, no_datetimes: &str) -> Result<Node, PolicyErrors> {
+    let root = toml::from_str::<RawValue>(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        let message = if e.message().contains(TOML_DATETIME_KEY) {
+            format!("unexpected date-time value ({no_datetimes})")
+        } else {
+            e.message().trim().replace('\n', "; ")
+        };
+        single(line, "", message)
+    })?;
+    Ok(Node {
+        offset: None,
+        raw: root.0,
+    })
+}
+
 fn check_size(text: &str) -> Result<(), PolicyErrors> {
     if text.len() > POLICY_BYTES_MAX {
         return Err(single(
@@ -113,7 +119,7 @@ fn check_size(text: &str) -> Result<(), PolicyErrors> {
     Ok(())
 }
 
-fn single(line: Option<usize>, key: &str, message: String) -> PolicyErrors {
+pub(crate) fn single(line: Option<usize>, key: &str, message: String) -> PolicyErrors {
     PolicyErrors {
         errors: vec![PolicyError {
             line,
@@ -127,7 +133,7 @@ fn is_empty_list(node: &Node) -> bool {
     matches!(&node.raw, Raw::Array(items) if items.is_empty())
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end]
         .iter()
@@ -139,13 +145,13 @@ fn line_of(text: &str, offset: usize) -> usize {
 // ---------------------------------------------------------------------------------------------
 // The syntax tree both formats are read into.
 
-struct Node {
+pub(crate) struct Node {
     /// Byte offset in the TOML text where the value starts; `None` for JSON.
-    offset: Option<usize>,
-    raw: Raw,
+    pub(crate) offset: Option<usize>,
+    pub(crate) raw: Raw,
 }
 
-enum Raw {
+pub(crate) enum Raw {
     Str(String),
     Int(i64),
     Float(f64),
@@ -156,7 +162,7 @@ enum Raw {
 }
 
 impl Raw {
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Raw::Str(_) => "a string",
             Raw::Int(_) => "an integer",
@@ -169,7 +175,7 @@ impl Raw {
 }
 
 impl Node {
-    fn from_json(value: &serde_json::Value) -> Node {
+    pub(crate) fn from_json(value: &serde_json::Value) -> Node {
         use serde_json::Value as J;
         let raw = match value {
             J::Null => Raw::Table(Vec::new()),
@@ -191,7 +197,7 @@ impl Node {
 }
 
 /// A TOML value deserialized through serde with its children's spans.
-struct RawValue(Raw);
+pub(crate) struct RawValue(pub(crate) Raw);
 
 /// The key the `toml` deserializer uses to hand over a date-time as a map; a policy has no
 /// date-time values, so seeing it means one was written.
@@ -287,23 +293,23 @@ const EMPTY_OPPORTUNITY_FILTER: &str =
     "empty list matches no opportunity (remove the key to allow all)";
 
 /// The entries of one table, by name, after unknown keys were reported.
-type Entries<'n> = BTreeMap<&'n str, &'n Node>;
+pub(crate) type Entries<'n> = BTreeMap<&'n str, &'n Node>;
 
-struct Checker<'t> {
+pub(crate) struct Checker<'t> {
     text: Option<&'t str>,
     /// Each error with the byte offset it is about, to report them in file order.
     errors: Vec<(Option<usize>, PolicyError)>,
 }
 
 impl<'t> Checker<'t> {
-    fn new(text: Option<&'t str>) -> Self {
+    pub(crate) fn new(text: Option<&'t str>) -> Self {
         Checker {
             text,
             errors: Vec::new(),
         }
     }
 
-    fn error(&mut self, offset: Option<usize>, key: &str, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, offset: Option<usize>, key: &str, message: impl Into<String>) {
         let line = match (self.text, offset) {
             (Some(text), Some(offset)) => Some(line_of(text, offset)),
             _ => None,
@@ -316,7 +322,7 @@ impl<'t> Checker<'t> {
         self.errors.push((offset, error));
     }
 
-    fn wrong_type(&mut self, node: &Node, key: &str, expected: &str) {
+    pub(crate) fn wrong_type(&mut self, node: &Node, key: &str, expected: &str) {
         let message = format!("expected {expected}, found {}", node.raw.kind());
         self.error(node.offset, key, message);
     }
@@ -338,8 +344,13 @@ impl<'t> Checker<'t> {
                 }
             }
         }
+        self.finish(policy)
+    }
+
+    /// `value` when no error was reported, else every error in file order.
+    pub(crate) fn finish<T>(mut self, value: T) -> Result<T, PolicyErrors> {
         if self.errors.is_empty() {
-            Ok(policy)
+            Ok(value)
         } else {
             // Stable: errors about the same place keep their order; errors without one go last.
             self.errors
@@ -350,7 +361,12 @@ impl<'t> Checker<'t> {
     }
 
     /// The entries of a table; reports keys not in `known` (with a suggestion).
-    fn table<'n>(&mut self, node: &'n Node, path: &str, known: &[&str]) -> Option<Entries<'n>> {
+    pub(crate) fn table<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        known: &[&str],
+    ) -> Option<Entries<'n>> {
         let Raw::Table(items) = &node.raw else {
             self.wrong_type(node, path, "a table");
             return None;
@@ -542,7 +558,11 @@ impl<'t> Checker<'t> {
 
     /// A list of strings: each entry trimmed, non-empty, short, with its offset. Reports the
     /// list's type errors; `None` when the value is not a list at all.
-    fn strings(&mut self, node: &Node, key: &str) -> Option<Vec<(String, Option<usize>)>> {
+    pub(crate) fn strings(
+        &mut self,
+        node: &Node,
+        key: &str,
+    ) -> Option<Vec<(String, Option<usize>)>> {
         let Raw::Array(items) = &node.raw else {
             self.wrong_type(node, key, "a list of strings");
             return None;
@@ -701,7 +721,7 @@ impl<'t> Checker<'t> {
         clauses
     }
 
-    fn amount(&mut self, node: &Node, key: &str) -> Option<Amount> {
+    pub(crate) fn amount(&mut self, node: &Node, key: &str) -> Option<Amount> {
         let parsed = match &node.raw {
             Raw::Int(i) => Amount::from_units(*i),
             Raw::Str(s) => Amount::parse(s),
@@ -825,7 +845,7 @@ fn statuses() -> EnumNames<AccountStatus> {
 }
 
 /// ` (did you mean "x"?)` when a known name is close, else ` (one of: a, b, c)`.
-fn hint(input: &str, known: &[&str]) -> String {
+pub(crate) fn hint(input: &str, known: &[&str]) -> String {
     match did_you_mean(input, known) {
         Some(s) => format!(" (did you mean \"{s}\"?)"),
         None => format!(" (one of: {})", known.join(", ")),
