@@ -10,8 +10,10 @@
 //! - [`sync`]: the sans-IO sync state machine per (peer, document).
 //! - [`wire`]: the versioned, size-limited CBOR messages nodes exchange.
 //! - [`limits`]: every bound, with why.
+//! - [`attest`]: certifications signed by a node key, verifiable offline, and their revocation lists.
 #![forbid(unsafe_code)]
 
+pub mod attest;
 pub(crate) mod auth;
 mod cbor;
 mod chunk;
