@@ -203,7 +203,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Only entries of this kind (share, share_update, policy, partner, rejected, mapping,
-        /// registration, access, record, withdraw, erasure).
+        /// registration, access, record, withdraw, erasure, program).
         #[arg(long)]
         kind: Option<String>,
         /// Most entries.

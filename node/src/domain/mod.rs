@@ -12,6 +12,7 @@ pub mod mapping;
 pub mod notify;
 pub mod partners;
 pub mod peers;
+pub mod program;
 pub mod records;
 pub mod registrations;
 pub mod users;

@@ -482,7 +482,7 @@ fn schemas() -> Value {
         "PopulationInput": {"type": "object", "additionalProperties": false, "description": "A custom population: accounts matching every list given (an empty or absent list matches all); the name is the path's (a body may repeat it as name)", "properties": {"statuses": {"type": "array", "items": status.clone()}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage.clone()}}},
         "Population": {"type": "object", "required": ["name"], "properties": {"name": string(), "statuses": {"type": "array", "items": status}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage}, "builtin": {"type": "boolean"}}},
         "PopulationPage": page("Population"),
-        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected", "mapping", "registration", "access", "record", "withdraw", "erasure"]}, "peer": nullable_string(), "actor": nullable_string(), "summary": string(), "details": {"type": "object"}}},
+        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected", "mapping", "registration", "access", "record", "withdraw", "erasure", "program"]}, "peer": nullable_string(), "actor": nullable_string(), "summary": string(), "details": {"type": "object"}}},
         "AuditPage": page("AuditEntry"),
     })
 }

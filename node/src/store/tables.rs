@@ -146,6 +146,15 @@ tables! {
     /// `"<username>\0<ms, 20 digits>\0<n>"` → `notify::Item` as JSON: items waiting for the
     /// user's next digest.
     NOTIFY_DIGEST: &str => &[u8] = "notify_digest";
+
+    // The partner program (`domain::program`).
+
+    /// Version (from 1) → `program::StoredProgram` as JSON: every program file set, the newest
+    /// in force.
+    PROGRAM_VERSIONS: u64 => &[u8] = "program_versions";
+    /// Attestation id (32 hex digits) → `program::attestations::Issued` as JSON: the signed
+    /// file this node issued, and its revocation if any.
+    ATTESTATIONS: &str => &[u8] = "attestations";
 }
 
 #[cfg(test)]

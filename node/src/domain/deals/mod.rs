@@ -26,6 +26,7 @@
 
 mod attribution;
 mod events;
+mod facts;
 mod invitations;
 mod kinds;
 mod projection;
@@ -45,6 +46,7 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use facts::{DealFact, Facts, InvitationFact, RegistrationFact};
 pub use attribution::attribution_json;
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
