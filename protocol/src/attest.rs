@@ -190,8 +190,14 @@ impl Attestation {
         if let Some(company) = &self.company {
             NodeId::parse(company).map_err(|e| invalid("company", &e.to_string()))?;
         }
-        let issued = Date::parse(&self.issued).map_err(|e| invalid("issued", e.message()))?;
-        let expires = Date::parse(&self.expires).map_err(|e| invalid("expires", e.message()))?;
+        let day = |field: &'static str, text: &str| {
+            if text.len() != 10 {
+                return Err(invalid(field, "must be a day, YYYY-MM-DD"));
+            }
+            Date::parse(text).map_err(|e| invalid(field, e.message()))
+        };
+        let issued = day("issued", &self.issued)?;
+        let expires = day("expires", &self.expires)?;
         if expires < issued {
             return Err(invalid("expires", "is before the issue day"));
         }

@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod network;
 pub mod partners;
 pub mod policy;
+pub mod program;
 pub mod serve;
 pub mod workflows;
 
@@ -187,6 +188,23 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The partner program: `check` or `set` a program file (tiers, requirements, benefits,
+    /// health weights, rates); `show` each partner's tier, health and what it lacks.
+    Program {
+        #[command(subcommand)]
+        what: crate::cli::program::ProgramCommand,
+    },
+    /// Certifications as signed attestations: issue, verify offline, revoke, import from an
+    /// LMS export, list, the signed revocation list.
+    Attest {
+        #[command(subcommand)]
+        what: crate::cli::program::AttestCommand,
+    },
+    /// Reports: `qbr PARTNER --quarter YYYY-QN --out DIR` (HTML with inline SVG charts + CSVs).
+    Report {
+        #[command(subcommand)]
+        what: crate::cli::program::ReportCommand,
     },
     /// Inspection of a stopped node's data (for tests and support).
     #[command(hide = true)]
@@ -379,6 +397,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
         Command::Network { json } => crate::cli::network::run(&dir, json),
+        Command::Program { what } => crate::cli::program::program(&dir, what),
+        Command::Attest { what } => crate::cli::program::attest(&dir, what),
+        Command::Report { what } => crate::cli::program::report(&dir, what),
         Command::Audit {
             what: Some(what), ..
         } => crate::cli::admin::audit(&dir, what),

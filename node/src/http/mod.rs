@@ -16,6 +16,7 @@ mod network;
 pub mod openapi;
 mod partners;
 mod policy;
+mod program;
 mod query;
 mod records;
 mod registrations;
@@ -221,6 +222,21 @@ pub fn router(
         )
         .route("/registrations/{id}/approve", post(registrations::approve))
         .route("/registrations/{id}/reject", post(registrations::reject))
+        .route(
+            "/program",
+            get(program::get_program).put(program::put_program),
+        )
+        .route("/program/check", post(program::check_program))
+        .route("/program/partners", get(program::standings))
+        .route("/program/partners/{id}", get(program::standing))
+        .route("/analytics", get(program::analytics))
+        .route("/reports/qbr", get(program::qbr_pack))
+        .route("/attestations", get(program::list).post(program::issue))
+        .route("/attestations/import", post(program::import))
+        .route("/attestations/revocations", get(program::revocations))
+        .route("/attestations/verify", post(program::verify))
+        .route("/attestations/{id}", get(program::get))
+        .route("/attestations/{id}/revoke", post(program::revoke))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))

@@ -110,6 +110,20 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("patch" "/registrations/{id}", "Change a pending registration (the partner that made it; null clears)", Some("manager"), Some(("application/json", "RegistrationChange")), (200, "Registration")),
     route!("post" "/registrations/{id}/approve", "Approve a registration (vendor only): protected for the protection window", Some("manager"), None, (200, "Registration")),
     route!("post" "/registrations/{id}/reject", "Reject a registration with a reason (vendor only)", Some("manager"), Some(("application/json", "RejectInput")), (200, "Registration")),
+    route!("get" "/program", "The partner program in force: its file, version and tiers (404 while none is set)", Some("viewer"), None, (200, "Program")),
+    route!("put" "/program", "Set the partner program (TOML with Content-Type application/toml, or the same structure as JSON): tiers, requirements, benefits, health weights, rates; every version kept and audited; errors name line and key", Some("admin"), Some(("application/toml", "ProgramText")), (200, "Program")),
+    route!("post" "/program/check", "Validate a program file without setting it", Some("viewer"), Some(("application/toml", "ProgramText")), (200, "ProgramCheck")),
+    route!("get" "/program/partners", "Every active partner's tier, what the next tier lacks, health score with its explanation, and the numbers behind them (404 while no program is set)", Some("viewer"), None, (200, "StandingPage")),
+    route!("get" "/program/partners/{id}", "One partner's standing (id or name)", Some("viewer"), None, (200, "Standing")),
+    route!("get" "/analytics", "Sourced and influenced pipeline and revenue, wins, losses, win rate, registrations, invitations and open pipeline by stage, per partner and in total, in the program currency (quarter, or from and to)", Some("viewer"), None, (200, "Analytics"), super::program::AnalyticsQuery),
+    route!("get" "/reports/qbr", "The QBR pack of a partner for a quarter: a self-contained HTML report with inline SVG charts and its CSVs (partner, quarter)", Some("viewer"), None, (200, "QbrPack"), super::program::QbrQuery),
+    route!("get" "/attestations", "Certification attestations this node issued, newest first, with revocations", Some("viewer"), None, (200, "AttestationPage")),
+    route!("post" "/attestations", "Issue a certification attestation signed with the node key (subject, certification, level, expires; partner, subject_kind, issued optional); answers the signed file", Some("manager"), Some(("application/json", "AttestationInput")), (201, "Attestation")),
+    route!("post" "/attestations/import", "Issue one attestation per row of an LMS completion CSV (name, partner, certification, level, completed, expires), all or nothing", Some("manager"), Some(("text/csv", "Csv")), (201, "AttestationImport")),
+    route!("get" "/attestations/revocations", "This node's signed revocation list (a file verifiers use offline)", Some("viewer"), None, (200, "SignedFile")),
+    route!("post" "/attestations/verify", "Check an attestation file with this node's trust (itself and its partners) and revocations: valid, or why not (tampered, expired, not_yet_valid, revoked, unknown_issuer, malformed)", Some("viewer"), Some(("application/json", "VerifyInput")), (200, "AttestationVerdict")),
+    route!("get" "/attestations/{id}", "One attestation this node issued, with its signed file (id or a 6+ digit prefix)", Some("viewer"), None, (200, "Attestation")),
+    route!("post" "/attestations/{id}/revoke", "Revoke an attestation (reason optional); it goes on the signed revocation list", Some("manager"), Some(("application/json", "RevokeAttestationInput")), (200, "Attestation")),
     route!("get" "/audit", "The audit log (kind, limit, cursor); every entry names its actor", Some("viewer"), None, (200, "AuditPage"), super::audit::AuditQuery),
     route!("get" "/audit/export", "The audit entries of a period (from, to) as a hash-chained text file whose head the node key signs (format in SECURITY.md)", Some("viewer"), None, (200, "AuditExport"), super::audit::ExportQuery),
     route!("get" "/webhooks", "Webhooks (secrets not shown)", Some("admin"), None, (200, "WebhookPage")),
@@ -348,6 +362,11 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
     if r.path.contains('{') {
         out.push((404, "no such record"));
     }
+    if (r.path.starts_with("/program") && r.path != "/program/check" && r.method == "get")
+        || r.path == "/reports/qbr"
+    {
+        out.push((404, "no partner program is set, or no such partner"));
+    }
     if matches!(r.method, "post" | "put" | "patch" | "delete") && r.role.is_some() {
         out.push((409, "the change conflicts with the node's state"));
     }
@@ -366,6 +385,36 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
     }
     out.dedup_by_key(|(status, _)| *status);
     out
+}
+
+/// A text an attestation carries: 1 to 200 characters, no control characters, no white space
+/// at either end (`protocol::attest::Attestation::validate`).
+fn attest_text() -> Value {
+    let edge = format!("[^{WHITE_SPACE}\\u0000-\\u001f\\u007f-\\u009f]");
+    let inner = "[^\\u0000-\\u001f\\u007f-\\u009f]";
+    json!({"type": "string", "maxLength": protocol::attest::ATTEST_TEXT_CHARS_MAX,
+           "pattern": format!("^{edge}({inner}*{edge})?$")})
+}
+
+/// A program as the API shows it (`domain::program::program_json`).
+fn program_shape() -> Value {
+    json!({"type": "object", "required": ["currency", "window_days", "tiers"], "properties": {
+        "currency": string(), "window_days": {"type": "integer"},
+        "tiers": {"type": "array", "items": {"type": "object", "required": ["name", "requires", "benefits"], "properties": {
+            "name": string(), "requires": {"type": "object"}, "benefits": {"type": "object"}}}},
+        "health": {"type": "object"}, "rates": {"type": "object", "additionalProperties": string()}}})
+}
+
+/// A partner's standing (`domain::program::standing_json`).
+fn standing_shape() -> Value {
+    json!({"type": "object", "required": ["partner", "tier", "health", "figures"], "properties": {
+        "partner": {"type": "object", "properties": {"id": string(), "name": string(), "type": nullable_string()}},
+        "tier": nullable_string(),
+        "benefits": {"type": ["object", "null"]},
+        "next": {"type": ["object", "null"], "properties": {"tier": string(), "lacks": {"type": "array", "items": {"type": "object", "properties": {
+            "metric": string(), "have": {"type": ["string", "integer"]}, "need": {"type": ["string", "integer"]}, "text": string()}}}}},
+        "health": {"type": "object", "properties": {"score": {"type": ["integer", "null"]}, "explanation": string(), "factors": {"type": "array", "items": {"type": "object"}}}},
+        "figures": {"type": "object"}, "numbers": {"$ref": "#/components/schemas/PartnerNumbers"}, "window": {"type": "object"}}})
 }
 
 fn schemas() -> Value {
@@ -417,6 +466,28 @@ fn schemas() -> Value {
         "Withdrawn": {"type": "object", "properties": {"id": string(), "status": {"const": "withdrawn"}, "withdrawn": {"type": "object", "properties": {"by": string(), "by_node": string(), "at": string(), "why": string()}}, "note": string()}},
         "ReinviteInput": {"type": "object", "properties": {"partner": string()}},
         "BulkResult": {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "integer"}}},
+        "ProgramText": {"type": "string", "pattern": format!("[^{WHITE_SPACE}]"), "description": "A partner program file in TOML (policy/README.md, \"Partner program\"): version = 1, currency, [[tiers]] with requires and benefits, [health], [rates]; an invalid one is 422 with each error's line and key. Or the same structure as JSON (ProgramJson)"},
+        "ProgramJson": {"type": "object", "required": ["version", "currency", "tiers"], "properties": {"version": {"type": "integer", "const": 1}, "currency": string(), "window_days": {"type": "integer", "minimum": 1, "maximum": 3650}, "tiers": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "object"}}, "health": {"type": "object"}, "rates": {"type": "object"}}},
+        "Program": {"type": "object", "required": ["version", "text", "program"], "properties": {"version": {"type": "integer"}, "set_at": string(), "set_by": nullable_string(), "format": {"type": "string", "enum": ["toml", "json"]}, "text": string(), "program": program_shape()}},
+        "ProgramCheck": {"type": "object", "required": ["valid", "program"], "properties": {"valid": {"type": "boolean"}, "program": program_shape()}},
+        "Standing": standing_shape(),
+        "StandingPage": page("Standing"),
+        "Analytics": {"type": "object", "required": ["period", "currency", "items", "totals"], "properties": {"period": {"type": "object"}, "currency": string(), "items": {"type": "array", "items": {"type": "object", "properties": {"partner": {"type": "object"}, "numbers": {"$ref": "#/components/schemas/PartnerNumbers"}}}}, "totals": {"$ref": "#/components/schemas/PartnerNumbers"}}},
+        "PartnerNumbers": {"type": "object", "properties": {"currency": string(), "deals_shared": {"type": "integer"}, "sourced_pipeline": string(), "influenced_pipeline": string(), "sourced_revenue": string(), "influenced_revenue": string(), "won_revenue": string(), "deals_won": {"type": "integer"}, "deals_lost": {"type": "integer"}, "win_rate": {"type": ["number", "null"]}, "registrations_submitted": {"type": "integer"}, "registrations_approved": {"type": "integer"}, "invitations": {"type": "integer"}, "invitations_accepted": {"type": "integer"}, "median_response_hours": {"type": ["number", "null"]}, "last_activity": nullable_string(), "open_pipeline_by_stage": {"type": "object", "additionalProperties": string()}, "unconverted_amounts": {"type": "integer"}}},
+        "QbrPack": {"type": "object", "required": ["html", "files"], "properties": {"partner": {"type": "object"}, "quarter": string(), "numbers": {"$ref": "#/components/schemas/PartnerNumbers"}, "html": string(), "files": {"type": "object", "additionalProperties": string()}}},
+        "AttestationInput": {"type": "object", "additionalProperties": false, "required": ["subject", "certification", "level", "expires"], "properties": {
+            "subject": attest_text(), "certification": attest_text(), "level": attest_text(),
+            "subject_kind": {"type": ["string", "null"], "enum": ["person", "company", null]},
+            "partner": {"type": ["string", "null"], "description": "the partner (node id or name) the subject belongs to; 422 when there is none such"},
+            "issued": {"type": ["string", "null"], "format": "date", "description": "YYYY-MM-DD; default today"},
+            "expires": {"type": "string", "format": "date", "description": "YYYY-MM-DD, not before issued"}}},
+        "Attestation": {"type": "object", "required": ["id", "subject", "certification", "level", "issued", "expires"], "properties": {"id": string(), "subject": string(), "subject_kind": {"type": "string", "enum": ["person", "company"]}, "company": nullable_string(), "company_name": nullable_string(), "certification": string(), "level": string(), "issued": string(), "expires": string(), "revoked": {"type": ["object", "null"]}, "file": {"type": "string", "description": "the signed attestation file (docs/attestations.md)"}}},
+        "AttestationPage": page("Attestation"),
+        "AttestationImport": {"type": "object", "required": ["issued", "items"], "properties": {"issued": {"type": "integer"}, "items": {"type": "array", "items": {"$ref": "#/components/schemas/Attestation"}}}},
+        "RevokeAttestationInput": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": ["string", "null"], "maxLength": 200}}},
+        "VerifyInput": {"type": "object", "additionalProperties": false, "required": ["file"], "properties": {"file": {"type": "string", "description": "an attestation file's text"}, "revocations": {"type": "array", "items": {"type": "string"}, "description": "revocation list files' texts"}}},
+        "AttestationVerdict": {"type": "object", "required": ["valid"], "properties": {"valid": {"type": "boolean"}, "code": {"type": "string", "enum": ["malformed", "tampered", "expired", "not_yet_valid", "revoked", "unknown_issuer", "invalid"]}, "reason": string(), "attestation": {"type": "object"}}},
+        "SignedFile": {"type": "object", "required": ["format", "payload", "signature"], "properties": {"format": string(), "payload": string(), "signature": string()}},
         "Csv": {"type": "string", "minLength": 1, "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
@@ -516,6 +587,10 @@ pub fn document() -> Value {
         }
         if let Some((content_type, schema)) = r.request {
             let mut content = json!({content_type: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
+            if schema == "ProgramText" {
+                content["application/json"] =
+                    json!({"schema": {"$ref": "#/components/schemas/ProgramJson"}});
+            }
             if matches!(schema, "PolicyText" | "PolicyFile") {
                 // The same policy as JSON (`Content-Type: application/json`).
                 content["application/json"] =

@@ -46,8 +46,8 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use facts::{DealFact, Facts, InvitationFact, RegistrationFact};
 pub use attribution::attribution_json;
+pub use facts::{DealFact, Facts, InvitationFact, RegistrationFact};
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
     kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,

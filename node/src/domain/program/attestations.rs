@@ -72,9 +72,8 @@ pub struct NewAttestation {
 
 /// The day of `ms` (UTC).
 pub fn day_of(ms: u64) -> Date {
-    Date::from_days_since_epoch((ms / 86_400_000) as i64).unwrap_or_else(|_| {
-        Date::new(1970, 1, 1).expect("the epoch is a date")
-    })
+    Date::from_days_since_epoch((ms / 86_400_000) as i64)
+        .unwrap_or_else(|_| Date::new(1970, 1, 1).expect("the epoch is a date"))
 }
 
 fn random_id() -> String {
@@ -93,7 +92,7 @@ fn build(
     let (company, company_name) = match new.partner.as_deref().map(str::trim) {
         Some(p) if !p.is_empty() => {
             let partner = crate::domain::partners::resolve(store, p)
-                .map_err(|e| DomainError::NotFound(e.to_string()))?;
+                .map_err(|e| DomainError::fields(vec![("partner", e.to_string())]))?;
             (Some(partner.id), Some(partner.name))
         }
         _ => (None, None),
@@ -103,17 +102,14 @@ fn build(
         issuer: String::new(),
         issuer_key: String::new(),
         issuer_name: issuer_name.to_string(),
-        subject: new.subject.trim().to_string(),
+        subject: new.subject,
         subject_kind: new.subject_kind.unwrap_or(SubjectKind::Person),
         company,
         company_name,
-        certification: new.certification.trim().to_string(),
-        level: new.level.trim().to_string(),
-        issued: new
-            .issued
-            .map(|d| d.trim().to_string())
-            .unwrap_or_else(|| day_of(now_ms).to_string()),
-        expires: new.expires.trim().to_string(),
+        certification: new.certification,
+        level: new.level,
+        issued: new.issued.unwrap_or_else(|| day_of(now_ms).to_string()),
+        expires: new.expires,
     };
     let file = attestation
         .sign(key)
@@ -273,7 +269,11 @@ pub fn list(store: &Store) -> Result<Vec<Issued>> {
         let (_, v) = entry?;
         out.push(serde_json::from_slice(v.value())?);
     }
-    out.sort_by(|a, b| b.issued_at_ms.cmp(&a.issued_at_ms).then(a.attestation.id.cmp(&b.attestation.id)));
+    out.sort_by(|a, b| {
+        b.issued_at_ms
+            .cmp(&a.issued_at_ms)
+            .then(a.attestation.id.cmp(&b.attestation.id))
+    });
     Ok(out)
 }
 
@@ -301,13 +301,22 @@ pub fn revoke(
     reason: Option<String>,
     now_ms: u64,
 ) -> Result<Issued, DomainError> {
-    let mut issued = get(store, id)?
-        .ok_or_else(|| DomainError::NotFound(format!("no attestation '{}' issued by this node", id.trim())))?;
+    let mut issued = get(store, id)?.ok_or_else(|| {
+        DomainError::NotFound(format!(
+            "no attestation '{}' issued by this node",
+            id.trim()
+        ))
+    })?;
     if issued.revoked.is_some() {
         return Ok(issued);
     }
-    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > protocol::attest::ATTEST_TEXT_CHARS_MAX) {
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > protocol::attest::ATTEST_TEXT_CHARS_MAX)
+    {
         return Err(DomainError::Invalid(format!(
             "reason: at most {} characters",
             protocol::attest::ATTEST_TEXT_CHARS_MAX
@@ -335,7 +344,10 @@ fn save_revoked(store: &Store, issued: &Issued, reason: Option<String>, now_ms: 
         now_ms,
         AuditKind::Program,
         a.company.as_deref(),
-        format!("revoked attestation {} of {} ({})", a.id, a.subject, a.certification),
+        format!(
+            "revoked attestation {} of {} ({})",
+            a.id, a.subject, a.certification
+        ),
         json!({"event": "attestation_revoked", "id": a.id, "reason": reason}),
     )?;
     txn.commit()?;
@@ -345,10 +357,7 @@ fn save_revoked(store: &Store, issued: &Issued, reason: Option<String>, now_ms: 
 /// This node's signed revocation list (its sequence is the number of revocations, which only
 /// grows).
 pub fn revocation_list(store: &Store, key: &NodeKey) -> Result<String> {
-    let mut revoked: Vec<Revocation> = list(store)?
-        .into_iter()
-        .filter_map(|i| i.revoked)
-        .collect();
+    let mut revoked: Vec<Revocation> = list(store)?.into_iter().filter_map(|i| i.revoked).collect();
     revoked.sort_by(|a, b| a.id.cmp(&b.id));
     let list = RevocationList {
         issuer: String::new(),
@@ -385,7 +394,9 @@ pub fn verify(
         match RevocationList::open(text) {
             Ok(l) => lists.push(l),
             Err(e) => {
-                return Ok(json!({"valid": false, "code": "malformed", "reason": format!("revocation list: {e}")}))
+                return Ok(
+                    json!({"valid": false, "code": "malformed", "reason": format!("revocation list: {e}")}),
+                )
             }
         }
     }
@@ -397,7 +408,9 @@ pub fn verify(
     });
     Ok(match attestation.check(day_of(now_ms), &trusted, &lists) {
         Ok(()) => json!({"valid": true, "attestation": summary}),
-        Err(e) => json!({"valid": false, "code": e.code(), "reason": e.to_string(), "attestation": summary}),
+        Err(e) => {
+            json!({"valid": false, "code": e.code(), "reason": e.to_string(), "attestation": summary})
+        }
     })
 }
 

@@ -74,7 +74,13 @@ pub fn set(
     Ok(save(store, text, json, &program, now_ms)?)
 }
 
-fn save(store: &Store, text: &str, json: bool, program: &Program, now_ms: u64) -> Result<StoredProgram> {
+fn save(
+    store: &Store,
+    text: &str,
+    json: bool,
+    program: &Program,
+    now_ms: u64,
+) -> Result<StoredProgram> {
     let txn = store.write()?;
     let stored = {
         let mut table = txn.open_table(PROGRAM_VERSIONS)?;
@@ -245,8 +251,10 @@ pub fn analytics_json(
         for (s, v) in &n.by_stage {
             *total.by_stage.entry(s).or_default() += v;
         }
-        items.push(json!({"partner": {"id": p.id, "name": p.name, "type": p.partner_type},
-                          "numbers": n.to_json(currency)}));
+        items.push(
+            json!({"partner": {"id": p.id, "name": p.name, "type": p.partner_type},
+                          "numbers": n.to_json(currency)}),
+        );
     }
     let mut totals = total.to_json(currency);
     if let Some(o) = totals.as_object_mut() {

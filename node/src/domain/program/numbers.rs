@@ -149,11 +149,12 @@ pub fn partner_numbers(
         let part = takes_part(deal, partner);
         let created_in = deal.created_at_ms.is_some_and(|t| period.contains(t));
         let stage = deal.stage;
-        let value = if part && (created_in || closed_at_ms(deal).is_some_and(|t| period.contains(t))) {
-            convert(deal, &mut n)
-        } else {
-            None
-        };
+        let value =
+            if part && (created_in || closed_at_ms(deal).is_some_and(|t| period.contains(t))) {
+                convert(deal, &mut n)
+            } else {
+                None
+            };
         if created_in {
             n.deals_shared += 1;
             n.deals.push(deal.clone());

@@ -133,11 +133,19 @@ pub fn build(input: &PackInput<'_>) -> Pack {
         ("Deals won", n.deals_won.to_string()),
         ("Deals lost", n.deals_lost.to_string()),
         ("Win rate", win_rate),
-        ("Registrations submitted", n.registrations_submitted.to_string()),
-        ("Registrations approved", n.registrations_approved.to_string()),
+        (
+            "Registrations submitted",
+            n.registrations_submitted.to_string(),
+        ),
+        (
+            "Registrations approved",
+            n.registrations_approved.to_string(),
+        ),
         (
             "Customer overlap",
-            input.overlap.map_or("not mapped".to_string(), |o| o.to_string()),
+            input
+                .overlap
+                .map_or("not mapped".to_string(), |o| o.to_string()),
         ),
         ("MDF spend and results", "no MDF recorded".to_string()),
     ];
@@ -154,7 +162,12 @@ pub fn build(input: &PackInput<'_>) -> Pack {
     );
     html.push_str("<h2>Summary</h2><table><tbody>");
     for (k, v) in &summary {
-        let _ = write!(html, "<tr><th scope=\"row\">{}</th><td>{}</td></tr>", esc(k), esc(v));
+        let _ = write!(
+            html,
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            esc(k),
+            esc(v)
+        );
     }
     html.push_str("</tbody></table>");
     html.push_str("<h2>Pipeline and revenue</h2>");
@@ -170,16 +183,36 @@ pub fn build(input: &PackInput<'_>) -> Pack {
     html.push_str(&bars(
         "Outcomes",
         &[
-            ("won".to_string(), n.deals_won as f64, n.deals_won.to_string()),
-            ("lost".to_string(), n.deals_lost as f64, n.deals_lost.to_string()),
+            (
+                "won".to_string(),
+                n.deals_won as f64,
+                n.deals_won.to_string(),
+            ),
+            (
+                "lost".to_string(),
+                n.deals_lost as f64,
+                n.deals_lost.to_string(),
+            ),
         ],
     ));
     html.push_str(&bars(
         "Sourced and influenced",
         &[
-            ("sourced pipeline".into(), as_f64(n.sourced_pipeline), money(n.sourced_pipeline, c)),
-            ("influenced pipeline".into(), as_f64(n.influenced_pipeline), money(n.influenced_pipeline, c)),
-            ("won revenue".into(), as_f64(n.won_revenue), money(n.won_revenue, c)),
+            (
+                "sourced pipeline".into(),
+                as_f64(n.sourced_pipeline),
+                money(n.sourced_pipeline, c),
+            ),
+            (
+                "influenced pipeline".into(),
+                as_f64(n.influenced_pipeline),
+                money(n.influenced_pipeline, c),
+            ),
+            (
+                "won revenue".into(),
+                as_f64(n.won_revenue),
+                money(n.won_revenue, c),
+            ),
         ],
     ));
     html.push_str("<h2>Deals</h2><table><thead><tr><th>Deal</th><th>Account</th><th>Stage</th><th>Amount</th><th>Close</th><th>Sourced by</th></tr></thead><tbody>");
@@ -203,9 +236,9 @@ pub fn build(input: &PackInput<'_>) -> Pack {
             Some(Stage::ClosedLost) => "lost",
             _ => "open",
         };
-        let (amount, cur) = d
-            .amount
-            .map_or((String::new(), String::new()), |(a, c)| (a.to_string(), c.as_str().to_string()));
+        let (amount, cur) = d.amount.map_or((String::new(), String::new()), |(a, c)| {
+            (a.to_string(), c.as_str().to_string())
+        });
         let _ = write!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
@@ -215,7 +248,11 @@ pub fn build(input: &PackInput<'_>) -> Pack {
             esc(&amount),
             esc(&cur),
             d.close_date.map(|d| d.to_string()).unwrap_or_default(),
-            esc(d.sourced_by.as_deref().map(|s| if s == input.partner { s } else { s }).unwrap_or("—")),
+            esc(d
+                .sourced_by
+                .as_deref()
+                .map(|s| if s == input.partner { s } else { s })
+                .unwrap_or("—")),
         );
         deal_rows.push(vec![
             d.id.clone(),
@@ -266,14 +303,23 @@ pub fn build(input: &PackInput<'_>) -> Pack {
     match input.standing {
         Some(s) => {
             let tier = s["tier"].as_str().unwrap_or("none");
-            let _ = write!(html, "<p>Tier now: <strong>{}</strong>. {}</p>", esc(tier), esc(s["health"]["explanation"].as_str().unwrap_or("")));
+            let _ = write!(
+                html,
+                "<p>Tier now: <strong>{}</strong>. {}</p>",
+                esc(tier),
+                esc(s["health"]["explanation"].as_str().unwrap_or(""))
+            );
             if let Some(next) = s["next"].as_object() {
                 let next_tier = next["tier"].as_str().unwrap_or("");
                 let lacks = next["lacks"].as_array().cloned().unwrap_or_default();
                 let rows: Vec<(String, f64, String)> = lacks
                     .iter()
                     .map(|l| {
-                        let num = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0.0);
+                        let num = |v: &Value| {
+                            v.as_f64()
+                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                                .unwrap_or(0.0)
+                        };
                         let have = num(&l["have"]);
                         let need = num(&l["need"]).max(1e-9);
                         (
@@ -283,8 +329,15 @@ pub fn build(input: &PackInput<'_>) -> Pack {
                         )
                     })
                     .collect();
-                let _ = write!(html, "<p>Goals to reach <strong>{}</strong>:</p>", esc(next_tier));
-                html.push_str(&bars(&format!("Progress toward {next_tier} (% of each requirement)"), &rows));
+                let _ = write!(
+                    html,
+                    "<p>Goals to reach <strong>{}</strong>:</p>",
+                    esc(next_tier)
+                );
+                html.push_str(&bars(
+                    &format!("Progress toward {next_tier} (% of each requirement)"),
+                    &rows,
+                ));
                 for l in &lacks {
                     tier_rows.push(vec![
                         tier.to_string(),
@@ -296,7 +349,13 @@ pub fn build(input: &PackInput<'_>) -> Pack {
                 }
             } else {
                 html.push_str("<p>The partner is in the highest tier.</p>");
-                tier_rows.push(vec![tier.to_string(), String::new(), String::new(), String::new(), String::new()]);
+                tier_rows.push(vec![
+                    tier.to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
             }
         }
         None => html.push_str("<p>No partner program is set on this node.</p>"),
