@@ -698,6 +698,7 @@ mod tests {
             ("backup", include_str!("backup.rs")),
             ("network", include_str!("network.rs")),
             ("health", include_str!("health.rs")),
+            ("program", include_str!("program.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {

@@ -305,6 +305,7 @@ pub async fn qbr_pack(
         let pack = qbr::build(&qbr::PackInput {
             me: &state.node.name,
             partner: &partner.name,
+            partner_id: &partner.id,
             quarter: quarter.trim(),
             period,
             currency,

@@ -25,6 +25,8 @@ pub struct PackInput<'a> {
     pub me: &'a str,
     /// The partner's name.
     pub partner: &'a str,
+    /// The partner's node id (deals name who sourced them by id).
+    pub partner_id: &'a str,
     /// `2026-Q4`.
     pub quarter: &'a str,
     /// The quarter's bounds.
@@ -248,11 +250,11 @@ pub fn build(input: &PackInput<'_>) -> Pack {
             esc(&amount),
             esc(&cur),
             d.close_date.map(|d| d.to_string()).unwrap_or_default(),
-            esc(d
-                .sourced_by
-                .as_deref()
-                .map(|s| if s == input.partner { s } else { s })
-                .unwrap_or("—")),
+            esc(match d.sourced_by.as_deref() {
+                Some(s) if s == input.partner_id => input.partner,
+                Some(_) => input.me,
+                None => "—",
+            }),
         );
         deal_rows.push(vec![
             d.id.clone(),
