@@ -433,4 +433,15 @@ fn a_bad_program_is_refused_with_line_and_key_and_nothing_changes() {
     assert_eq!(r.json["program"]["tiers"][1]["name"], "silver");
     let r = vendor.get("/api/v1/analytics?quarter=2026-Q5");
     assert_error_shape(&r, 400);
+    let r = vendor.get("/api/v1/analytics?year=2026");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json["period"]["from"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("2026-01-01")),
+        "{}",
+        r.text
+    );
+    let r = vendor.get("/api/v1/analytics?year=1969");
+    assert_error_shape(&r, 400);
 }

@@ -417,7 +417,7 @@ pub fn report(dir: &DataDir, command: ReportCommand) -> Result<()> {
             let answer = Client::for_data_dir(dir)?.json(
                 "GET",
                 &format!(
-                    "/reports/qbr?partner={}&quarter={}",
+                    "/reports/qbr/{}?quarter={}",
                     url_escape(&partner),
                     url_escape(&quarter)
                 ),

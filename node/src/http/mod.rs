@@ -230,7 +230,7 @@ pub fn router(
         .route("/program/partners", get(program::standings))
         .route("/program/partners/{id}", get(program::standing))
         .route("/analytics", get(program::analytics))
-        .route("/reports/qbr", get(program::qbr_pack))
+        .route("/reports/qbr/{partner}", get(program::qbr_pack))
         .route("/attestations", get(program::list).post(program::issue))
         .route("/attestations/import", post(program::import))
         .route("/attestations/revocations", get(program::revocations))

@@ -115,8 +115,8 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/program/check", "Validate a program file without setting it", Some("viewer"), Some(("application/toml", "ProgramText")), (200, "ProgramCheck")),
     route!("get" "/program/partners", "Every active partner's tier, what the next tier lacks, health score with its explanation, and the numbers behind them (404 while no program is set)", Some("viewer"), None, (200, "StandingPage")),
     route!("get" "/program/partners/{id}", "One partner's standing (id or name)", Some("viewer"), None, (200, "Standing")),
-    route!("get" "/analytics", "Sourced and influenced pipeline and revenue, wins, losses, win rate, registrations, invitations and open pipeline by stage, per partner and in total, in the program currency (quarter, or from and to)", Some("viewer"), None, (200, "Analytics"), super::program::AnalyticsQuery),
-    route!("get" "/reports/qbr", "The QBR pack of a partner for a quarter: a self-contained HTML report with inline SVG charts and its CSVs (partner, quarter)", Some("viewer"), None, (200, "QbrPack"), super::program::QbrQuery),
+    route!("get" "/analytics", "Sourced and influenced pipeline and revenue, wins, losses, win rate, registrations, invitations and open pipeline by stage, per partner and in total, in the program currency (quarter or year; default the program window)", Some("viewer"), None, (200, "Analytics"), super::program::AnalyticsQuery),
+    route!("get" "/reports/qbr/{partner}", "The QBR pack of a partner (id or name) for a quarter (default the current one): a self-contained HTML report with inline SVG charts and its CSVs", Some("viewer"), None, (200, "QbrPack"), super::program::QbrQuery),
     route!("get" "/attestations", "Certification attestations this node issued, newest first, with revocations", Some("viewer"), None, (200, "AttestationPage")),
     route!("post" "/attestations", "Issue a certification attestation signed with the node key (subject, certification, level, expires; partner, subject_kind, issued optional); answers the signed file", Some("manager"), Some(("application/json", "AttestationInput")), (201, "Attestation")),
     route!("post" "/attestations/import", "Issue one attestation per row of an LMS completion CSV (name, partner, certification, level, completed, expires), all or nothing", Some("manager"), Some(("text/csv", "Csv")), (201, "AttestationImport")),
@@ -362,9 +362,7 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
     if r.path.contains('{') {
         out.push((404, "no such record"));
     }
-    if (r.path.starts_with("/program") && r.path != "/program/check" && r.method == "get")
-        || r.path == "/reports/qbr"
-    {
+    if r.path.starts_with("/program") && r.path != "/program/check" && r.method == "get" {
         out.push((404, "no partner program is set, or no such partner"));
     }
     if matches!(r.method, "post" | "put" | "patch" | "delete") && r.role.is_some() {
@@ -599,7 +597,10 @@ pub fn document() -> Value {
             // A preview without a body previews the empty policy (it shares nothing); a policy
             // PUT without one is refused.
             // An invite's every field has a default: no body issues one with them.
-            let required = !matches!(schema, "PolicyText" | "InviteInput");
+            let required = !matches!(
+                schema,
+                "PolicyText" | "InviteInput" | "RevokeAttestationInput"
+            );
             op["requestBody"] = json!({"required": required, "content": content});
         }
         let params: Vec<Value> = r

@@ -12,7 +12,7 @@ use crate::domain::program::attestations::{self, NewAttestation};
 use crate::domain::program::numbers::{partner_numbers, Period};
 use crate::domain::program::{self, qbr};
 use crate::store::shared;
-use axum::extract::rejection::{JsonRejection, StringRejection};
+use axum::extract::rejection::StringRejection;
 use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -186,44 +186,42 @@ pub async fn standing(
     .await
 }
 
+/// A quarter the node can count: `YYYY-QN`, years 1970 to 9998.
+const QUARTER: &str = "^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-Q[1-4]$";
+/// A year the node can count, 1970 to 9998.
+const YEAR: &str = "^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])$";
+
 query_params! {
     /// The period of `GET /api/v1/analytics`.
     pub struct AnalyticsQuery {
-        quarter: Option<String> = Takes::Text, "A quarter, YYYY-QN (e.g. 2026-Q4); default: the program window (or the last 365 days)";
-        from: Option<String> = Takes::Text, "First day (YYYY-MM-DD), with `to`, instead of a quarter";
-        to: Option<String> = Takes::Text, "Last day (YYYY-MM-DD, inclusive), with `from`";
+        quarter: Option<String> = Takes::Pattern(QUARTER), "A quarter, YYYY-QN (e.g. 2026-Q4); wins over year";
+        year: Option<String> = Takes::Pattern(YEAR), "A calendar year (UTC); default: the program window, or the last 365 days";
     }
 }
 
 fn period_of(q: &AnalyticsQuery, program: Option<&Program>, now: u64) -> Result<Period, ApiError> {
-    let day = |name: &str, v: &str, end: bool| {
-        protocol::records::Date::parse(v)
-            .map(|d| {
-                let start = d.days_since_epoch().max(0) as u64 * 86_400_000;
-                if end {
-                    start + 86_400_000 - 1
-                } else {
-                    start
-                }
-            })
-            .map_err(|e| bad(name, e.message().to_string()))
-    };
-    match (q.quarter.as_deref(), q.from.as_deref(), q.to.as_deref()) {
-        (Some(quarter), None, None) => Period::quarter(quarter).map_err(|m| bad("quarter", m)),
-        (None, Some(from), Some(to)) => {
-            let period = Period {
-                from_ms: day("from", from, false)?,
-                to_ms: day("to", to, true)?,
-            };
-            if period.from_ms > period.to_ms {
-                return Err(bad("from", "the period starts after it ends".into()));
-            }
-            Ok(period)
-        }
-        (None, None, None) => Ok(Period::window(program.map_or(365, |p| p.window_days), now)),
-        (Some(_), _, _) => Err(bad("quarter", "give either quarter or from and to".into())),
-        _ => Err(bad("from", "give both from and to".into())),
+    let year_ok =
+        |y: &str| y.len() == 4 && y.parse::<u16>().is_ok_and(|y| (1970..=9998).contains(&y));
+    if let Some(year) = q.year.as_deref().filter(|y| !year_ok(y)) {
+        return Err(bad(
+            "year",
+            format!("'{year}' is not a year from 1970 to 9998"),
+        ));
     }
+    if let Some(quarter) = &q.quarter {
+        return Period::quarter(quarter).map_err(|m| bad("quarter", m));
+    }
+    if let Some(year) = &q.year {
+        let first = Period::quarter(&format!("{year}-Q1"))
+            .map_err(|_| bad("year", format!("'{year}' is not a year from 1970 to 9998")))?;
+        let last = Period::quarter(&format!("{year}-Q4"))
+            .map_err(|_| bad("year", format!("'{year}' is not a year from 1970 to 9998")))?;
+        return Ok(Period {
+            from_ms: first.from_ms,
+            to_ms: last.to_ms,
+        });
+    }
+    Ok(Period::window(program.map_or(365, |p| p.window_days), now))
 }
 
 /// `GET /api/v1/analytics`: per partner and in total, sourced and influenced pipeline and
@@ -254,28 +252,24 @@ pub async fn analytics(
 }
 
 query_params! {
-    /// `GET /api/v1/reports/qbr`.
+    /// `GET /api/v1/reports/qbr/{partner}`.
     pub struct QbrQuery {
-        partner: Option<String> = Takes::Text, "The partner (node id or name)";
-        quarter: Option<String> = Takes::Text, "The quarter, YYYY-QN";
+        quarter: Option<String> = Takes::Pattern(QUARTER), "The quarter, YYYY-QN; default: the current one";
     }
 }
 
-/// `GET /api/v1/reports/qbr?partner=P&quarter=2026-Q4`: the QBR pack, as `{html, files}`.
+/// `GET /api/v1/reports/qbr/{partner}?quarter=2026-Q4`: the QBR pack, as `{html, files}`.
 pub async fn qbr_pack(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Path(partner): Path<String>,
     Params(q): Params<QbrQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let partner = q
-        .partner
-        .filter(|p| !p.trim().is_empty())
-        .ok_or_else(|| bad("partner", "name the partner".into()))?;
-    let quarter = q
-        .quarter
-        .filter(|p| !p.trim().is_empty())
-        .ok_or_else(|| bad("quarter", "name the quarter (YYYY-QN)".into()))?;
+    let quarter = q.quarter.unwrap_or_else(|| {
+        let day = crate::domain::program::attestations::day_of(now_ms());
+        format!("{}-Q{}", day.year(), (day.month() - 1) / 3 + 1)
+    });
     let period = Period::quarter(&quarter).map_err(|m| bad("quarter", m))?;
     blocking(move || {
         let partner = crate::domain::partners::resolve(&state.store, &partner)
@@ -326,6 +320,12 @@ pub async fn qbr_pack(
     .await
 }
 
+/// A JSON object body as `T` (a list or any other JSON value is a 400, as is no body).
+fn required_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    super::records::optional_object(body)?
+        .ok_or_else(|| ApiError::bad_request("send the request as a JSON object"))
+}
+
 /// `POST /api/v1/attestations` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -346,10 +346,10 @@ pub struct NewAttestationBody {
 pub async fn issue(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Result<Json<NewAttestationBody>, JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Manager)?;
-    let Json(b) = body?;
+    let b: NewAttestationBody = required_object(&body)?;
     blocking(move || {
         let key = state.network.deals.signer().key().clone();
         let issued = attestations::issue(
@@ -441,10 +441,10 @@ pub async fn revoke(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Result<Json<RevokeBody>, JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
-    let Json(b) = body?;
+    let b: RevokeBody = super::records::optional_object(&body)?.unwrap_or_default();
     blocking(move || {
         let issued = attestations::revoke(&state.store, &id, b.reason, now_ms())?;
         Ok(Json(issued.to_json(false)))
@@ -479,10 +479,10 @@ pub struct VerifyBody {
 pub async fn verify(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Result<Json<VerifyBody>, JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let Json(b) = body?;
+    let b: VerifyBody = required_object(&body)?;
     blocking(move || {
         let key = state.network.deals.signer().key().clone();
         Ok(Json(attestations::verify(

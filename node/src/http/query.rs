@@ -28,6 +28,9 @@ pub enum Takes {
     /// A `next_cursor` of the route's list: checked against its shape before the handler runs,
     /// and documented as a `pattern`, so what the document allows is what the node takes.
     Cursor(Cursor),
+    /// Text of this shape (a regular expression, as the document states it); the handler
+    /// checks it, with its own sentence.
+    Pattern(&'static str),
 }
 
 /// The shape of a list's `next_cursor`. A cursor is a position in the list's order, so one of
@@ -120,6 +123,7 @@ impl ParamDoc {
             }
             Takes::OneOf(words) => json!({"type": "string", "enum": words}),
             Takes::Cursor(cursor) => json!({"type": "string", "pattern": cursor.pattern()}),
+            Takes::Pattern(pattern) => json!({"type": "string", "pattern": pattern}),
         };
         json!({
             "name": self.name,

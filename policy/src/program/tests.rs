@@ -62,7 +62,11 @@ fn the_example_program_reads_as_written() {
 fn a_partner_gets_the_highest_tier_whose_every_requirement_it_meets() {
     let p = program();
     // (figures, expected tier, expected next tier and what it lacks)
-    type Case = (Figures, Option<&'static str>, Option<(&'static str, Vec<Metric>)>);
+    type Case = (
+        Figures,
+        Option<&'static str>,
+        Option<(&'static str, Vec<Metric>)>,
+    );
     let cases: Vec<Case> = vec![
         (
             figures(&[]),

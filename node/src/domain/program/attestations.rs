@@ -307,21 +307,22 @@ pub fn revoke(
             id.trim()
         ))
     })?;
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > protocol::attest::ATTEST_TEXT_CHARS_MAX)
+    {
+        let max = protocol::attest::ATTEST_TEXT_CHARS_MAX;
+        return Err(DomainError::fields(vec![(
+            "reason",
+            format!("at most {max} characters"),
+        )]));
+    }
     if issued.revoked.is_some() {
         return Ok(issued);
     }
     let reason = reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
-    if reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > protocol::attest::ATTEST_TEXT_CHARS_MAX)
-    {
-        return Err(DomainError::Invalid(format!(
-            "reason: at most {} characters",
-            protocol::attest::ATTEST_TEXT_CHARS_MAX
-        )));
-    }
     issued.revoked = Some(Revocation {
         id: issued.attestation.id.clone(),
         revoked: day_of(now_ms).to_string(),

@@ -27,7 +27,13 @@ impl Period {
     /// The quarter `YYYY-QN` (UTC), e.g. `2026-Q4`.
     pub fn quarter(text: &str) -> Result<Period, String> {
         let bad = || format!("'{text}' is not a quarter like 2026-Q4");
-        let (year, q) = text.trim().split_once("-Q").ok_or_else(bad)?;
+        let (year, q) = text.split_once("-Q").ok_or_else(bad)?;
+        if year.len() != 4
+            || q.len() != 1
+            || !year.bytes().chain(q.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
         let year: u16 = year.parse().map_err(|_| bad())?;
         let q: u8 = q.parse().map_err(|_| bad())?;
         if !(1..=4).contains(&q) || !(1970..=9998).contains(&year) {
