@@ -39,7 +39,7 @@ pub const NOTIFICATIONS: &[(&str, &str)] = &[
 ];
 
 /// Longest e-mail address accepted.
-const EMAIL_BYTES_MAX: usize = 254;
+pub const EMAIL_BYTES_MAX: usize = 254;
 
 /// One user's choices.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,8 +20,8 @@ query_params! {
 query_params! {
     /// The period of `GET /api/v1/audit/export`.
     pub struct ExportQuery {
-        from: Option<String> = Takes::Text, "First day (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ) exported; default: the first entry";
-        to: Option<String> = Takes::Text, "Last day (YYYY-MM-DD, inclusive) or UTC time exported; default: now";
+        from: Option<String> = Takes::Time, "First day (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ) exported; default: the first entry";
+        to: Option<String> = Takes::Time, "Last day (YYYY-MM-DD, inclusive) or UTC time exported; default: now";
     }
 }
 
@@ -51,21 +51,30 @@ pub async fn export(
         ));
     }
     let text = blocking(move || {
-        let mut entries = Vec::new();
-        let mut cursor = 0;
-        loop {
-            let page = crate::store::shared::audit_page(&state.store, cursor, 1000)?;
-            let done = page.len() < 1000;
-            for entry in page {
-                cursor = entry.seq;
-                if (from..=to).contains(&entry.at_ms) {
-                    entries.push(entry);
+        use crate::domain::audit_retention::checkpoint;
+        // The entries and the retention checkpoint of one moment: read again when a removal
+        // ran in between (the file would start before the checkpoint's first kept entry).
+        let (entries, retention) = loop {
+            let before = checkpoint(&state.store)?;
+            let mut entries = Vec::new();
+            let mut cursor = 0;
+            loop {
+                let page = crate::store::shared::audit_page(&state.store, cursor, 1000)?;
+                let done = page.len() < 1000;
+                for entry in page {
+                    cursor = entry.seq;
+                    if (from..=to).contains(&entry.at_ms) {
+                        entries.push(entry);
+                    }
+                }
+                if done {
+                    break;
                 }
             }
-            if done {
-                break;
+            if checkpoint(&state.store)? == before {
+                break (entries, before);
             }
-        }
+        };
         let deals = &state.network.deals;
         let secret = deals.signer().key().secret_bytes();
         Ok(audit_export::write(
@@ -75,6 +84,7 @@ pub async fn export(
             &secret,
             (from, to),
             now,
+            retention.as_ref(),
         ))
     })
     .await?;

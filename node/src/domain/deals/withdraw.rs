@@ -68,6 +68,8 @@ impl Deals {
     /// The origin withdraws deal `id` with a reason every participant sees. Returns the
     /// documents changed (the deal and its invitations), to offer their participants.
     pub fn withdraw(&self, id: DealId, why: &str, now_ms: u64) -> Result<Vec<DealId>, DealsError> {
+        // The length as given (spaces around count), as the API document states it.
+        let long = why.chars().count() > WHY_CHARS_MAX;
         let why = why.trim();
         if why.is_empty() {
             return Err(DealsError::fields(vec![(
@@ -75,7 +77,7 @@ impl Deals {
                 "a withdrawal needs a reason the partners see".into(),
             )]));
         }
-        if why.chars().count() > WHY_CHARS_MAX {
+        if long {
             return Err(DealsError::fields(vec![(
                 "reason",
                 format!("is longer than {WHY_CHARS_MAX} characters"),
