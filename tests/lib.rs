@@ -1026,3 +1026,83 @@ pub fn expect_event(rx: &mpsc::Receiver<Hook>, kind: &str) -> Value {
         }
     }
 }
+
+/// `python3 -m aiosmtpd` on a free loopback port, storing mails in a maildir; stopped on drop.
+pub struct SmtpServer {
+    child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    /// Where the mails arrive (`new/`).
+    pub maildir: PathBuf,
+}
+
+impl SmtpServer {
+    /// Starts it; panics when Python has no aiosmtpd.
+    pub fn start() -> SmtpServer {
+        let probe = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .expect("cannot run python3");
+        assert!(
+            probe.success(),
+            "no aiosmtpd: run `python3 -m pip install aiosmtpd` (.ci/run does)"
+        );
+        let maildir = std::env::temp_dir().join(format!("cosell-mail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&maildir);
+        // A maildir: aiosmtpd's Mailbox handler writes into tmp/ and moves the mail to new/.
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot start aiosmtpd");
+        let up = wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(up.is_some(), "aiosmtpd did not listen on port {port}");
+        SmtpServer {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// Points a node (before `serve`) at this server.
+    pub fn configure(&self, node: &Node, from: &str) {
+        let path = node.dir().join("cosell.toml");
+        let mut text = std::fs::read_to_string(&path).expect("cosell.toml");
+        text.push_str(&format!("smtp_url = \"smtp://127.0.0.1:{}\"\n", self.port));
+        std::fs::write(&path, text).expect("write cosell.toml");
+        set_setting(node, "smtp_from", &format!("{from:?}"));
+    }
+}
+
+impl SmtpServer {
+    /// The raw text of every mail that arrived so far.
+    pub fn mails(&self) -> Vec<String> {
+        std::fs::read_dir(self.maildir.join("new"))
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}

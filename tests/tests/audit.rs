@@ -245,3 +245,57 @@ fn an_audit_export_verifies_offline_and_catches_a_changed_a_removed_and_a_moved_
         out.stderr
     );
 }
+
+#[test]
+fn old_entries_are_removed_under_a_signed_checkpoint_and_later_exports_still_verify() {
+    // Goal: `audit_retention_days` keeps the log bounded without making later exports
+    // unverifiable, and an auditor sees where the log now starts. Method: a node keeping
+    // entries for 0.00005 days (4.3 s); tokens made (audited), then more after the first are
+    // old; the export of all time is written and verified offline.
+    let mut vendor = Node::init("Vendor Co");
+    cosell_e2e::set_setting(&vendor, "audit_retention_days", "0.00005");
+    vendor.serve();
+    let token = |name: &str| {
+        let r = vendor.post("/api/v1/tokens", &json!({"name": name, "role": "viewer"}));
+        assert_eq!(r.status, 201, "{}", r.json);
+    };
+    token("early");
+    let said = |entries: &[Value], what: &str| {
+        entries
+            .iter()
+            .any(|e| e["summary"].as_str().unwrap_or("").contains(what))
+    };
+    assert!(said(&audit(&vendor, "access"), "early"));
+    let removal = wait("the retention timer to remove the early entry", || {
+        let retention = audit(&vendor, "retention");
+        (!said(&audit(&vendor, "access"), "early") && !retention.is_empty())
+            .then(|| retention[0].clone())
+    });
+    assert_eq!(removal["actor"], "this node");
+    assert!(
+        removal["details"]["checkpoint"]["signature"].is_string(),
+        "{removal}"
+    );
+    token("late");
+    let file = vendor.scratch().join("audit.export");
+    let file_s = file.to_str().unwrap();
+    let out = vendor.cli(&["audit", "export", "--from", "2020-01-01", file_s]);
+    assert!(out.ok(), "export: {}", out.stderr);
+    vendor.stop();
+    let out = vendor.cli(&["audit", "verify", file_s, "--node", &vendor.id]);
+    assert!(out.ok(), "verify: {}", out.stderr);
+    assert!(
+        out.stdout.contains("retention:") && out.stdout.contains("the log starts at entry"),
+        "{}",
+        out.stdout
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("'late'"), "{text}");
+    assert!(!text.contains("'early'"), "{text}");
+    // A changed checkpoint in the header no longer verifies.
+    let forged = text.replacen("\"first_kept_seq\":", "\"first_kept_seq\":1", 1);
+    let path = vendor.scratch().join("forged");
+    std::fs::write(&path, forged).unwrap();
+    let out = vendor.cli(&["audit", "verify", path.to_str().unwrap()]);
+    assert!(!out.ok(), "{}", out.stdout);
+}

@@ -5,7 +5,7 @@
 //! Needs `chromium` and `tests/browser/node_modules` (`.ci/run` installs both); fails without
 //! them. Set `COSELL_BROWSER_TESTS=0` to skip it.
 
-use cosell_e2e::{accounts_csv, wait_bounded, Node};
+use cosell_e2e::{accounts_csv, wait_bounded, Node, SmtpServer};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,70 +65,6 @@ fn target_dir() -> PathBuf {
         .nth(3)
         .expect("target dir above target/debug/deps")
         .to_path_buf()
-}
-
-/// `python3 -m aiosmtpd` on a free loopback port, storing mails in a maildir; stopped on drop.
-struct SmtpServer {
-    child: std::process::Child,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl SmtpServer {
-    fn start() -> SmtpServer {
-        let probe = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .status()
-            .expect("cannot run python3");
-        assert!(
-            probe.success(),
-            "no aiosmtpd: run `python3 -m pip install aiosmtpd` (.ci/run does) or set COSELL_BROWSER_TESTS=0"
-        );
-        let maildir = std::env::temp_dir().join(format!("cosell-mail-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&maildir);
-        // A maildir: aiosmtpd's Mailbox handler writes into tmp/ and moves the mail to new/.
-        for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("cannot start aiosmtpd");
-        let up = cosell_e2e::wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        assert!(up.is_some(), "aiosmtpd did not listen on port {port}");
-        SmtpServer {
-            child,
-            port,
-            maildir,
-        }
-    }
-
-    /// Points a node (before `serve`) at this server.
-    fn configure(&self, node: &Node, from: &str) {
-        let path = node.dir().join("cosell.toml");
-        let mut text = std::fs::read_to_string(&path).expect("cosell.toml");
-        text.push_str(&format!("smtp_url = \"smtp://127.0.0.1:{}\"\n", self.port));
-        std::fs::write(&path, text).expect("write cosell.toml");
-        cosell_e2e::set_setting(node, "smtp_from", &format!("{from:?}"));
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.maildir);
-    }
 }
 
 /// `reseller` joins `vendor` by an invite: a reseller to the vendor, the vendor to it.

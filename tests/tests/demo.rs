@@ -120,6 +120,44 @@ fn demo_starts_three_cosselling_nodes_and_stops_them_on_sigint() {
         assert_eq!(types, want, "{}'s partner types", link.key);
     }
     let vendor = &links[0];
+    // The demo's vendor owes an answer to a registration within an hour (issue 21, bug 7: the
+    // demo's registrations went overdue within a minute of starting it): its setting, and
+    // every pending registration due an hour after it was made, none overdue yet.
+    let toml = std::fs::read_to_string(data.join("vendor").join("cosell.toml")).expect("toml");
+    assert!(
+        toml.lines().any(|l| l == "registration_sla_hours = 1"),
+        "{toml}"
+    );
+    // The partners' registrations reach the vendor over the network: wait for them.
+    let pending: Vec<Value> =
+        cosell_e2e::wait("the demo's pending registrations on the vendor", || {
+            let registrations = http(
+                "GET",
+                &format!("{}/api/v1/registrations?limit=1000", vendor.base),
+                Some(&vendor.token),
+                None,
+                None,
+            );
+            let pending: Vec<Value> = registrations.json["items"]
+                .as_array()?
+                .iter()
+                .filter(|r| r["status"] == "pending")
+                .cloned()
+                .collect();
+            (!pending.is_empty()).then_some(pending)
+        });
+    let ms = |r: &Value, key: &str| {
+        cosell::domain::audit_export::parse_time(r[key].as_str().expect(key), false)
+            .expect("an RFC 3339 time")
+    };
+    for r in &pending {
+        assert_eq!(r["overdue"], false, "{r}");
+        assert_eq!(
+            ms(r, "respond_by") - ms(r, "submitted_at"),
+            3_600_000,
+            "{r}"
+        );
+    }
     let deals = http(
         "GET",
         &format!("{}/api/v1/deals", vendor.base),

@@ -750,3 +750,85 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
         "{withdrawals:?}"
     );
 }
+
+/// Signs `username` in on `node` and saves their e-mail notification choices (a session:
+/// notification settings belong to a person, not to an API token).
+fn opt_in(node: &Node, username: &str, email: &str, events: &[&str]) {
+    let created = node.post(
+        "/api/v1/users",
+        &json!({"username": username, "password": "a long enough password", "role": "manager"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let session = ureq::post(&format!("{}/api/v1/session", node.url()))
+        .send_json(json!({"username": username, "password": "a long enough password"}))
+        .expect("sign in");
+    let cookie = session
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let csrf = session.into_json::<Value>().expect("JSON")["csrf_token"]
+        .as_str()
+        .expect("a CSRF token")
+        .to_string();
+    let saved = ureq::put(&format!("{}/api/v1/me/notifications", node.url()))
+        .set("Cookie", &cookie)
+        .set("X-CSRF-Token", &csrf)
+        .send_json(json!({"email": email, "events": events, "digest": false}))
+        .expect("notification settings saved");
+    assert_eq!(saved.status(), 200);
+}
+
+#[test]
+fn a_withdrawn_deal_is_mailed_to_the_partners_users_who_asked_for_it() {
+    // Goal: a partner's people learn by e-mail that a deal they work on was withdrawn, who
+    // withdrew it and why (issue 21, e-mail notifications: "deal withdrawn"). Method: a real
+    // SMTP server (Python's aiosmtpd) for the reseller; its user opts in to deal_withdrawn; the
+    // vendor withdraws an accepted deal; the mail arrives with the reason and a link to it.
+    let smtp = cosell_e2e::SmtpServer::start();
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    smtp.configure(&reseller, "cosell@reseller.example");
+    vendor.serve();
+    reseller.serve();
+    partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(&vendor, &reseller.id, POLICY);
+    opt_in(
+        &reseller,
+        "paula",
+        "paula@reseller.example",
+        &["deal_withdrawn"],
+    );
+    let opp = opportunity(&vendor, "mailed.example", json!({"name": "Mailed rollout"}));
+    let id = share_deal(&vendor, &opp, &[&reseller.id]);
+    wait("the invitation", || inbox_item(&reseller, &id));
+    let out = reseller.cli(&["deals", "accept", &id]);
+    assert!(out.ok(), "accept: {}", out.stderr);
+    wait("the deal on the reseller", || deal(&reseller, &id));
+    post_ok(
+        &vendor,
+        &format!("/api/v1/deals/{id}/withdraw"),
+        json!({"reason": "the customer chose a competitor"}),
+        200,
+    );
+    // Headers unfolded, quoted-printable soft breaks joined.
+    let mail = wait("the withdrawal mail", || {
+        smtp.mails().into_iter().find_map(|m| {
+            let text = m
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("\r\n ", " ")
+                .replace("\n ", " ");
+            text.contains("withdrew the deal").then_some(text)
+        })
+    });
+    assert!(mail.contains("paula@reseller.example"), "{mail}");
+    assert!(
+        mail.contains(&format!(
+            "Subject: [Reseller Co] Vendor Co withdrew the deal {}: the customer chose a competitor",
+            &id[..12]
+        )),
+        "{mail}"
+    );
+    assert!(mail.contains(&format!("#/deals/{id}")), "{mail}");
+}

@@ -286,7 +286,7 @@ async function route({ refresh = false } = {}) {
 // ---- Live updates -------------------------------------------------------------------------
 
 const EVENT_KINDS = [
-  "deal.invited", "deal.accepted", "deal.declined", "deal.stage_changed", "deal.updated",
+  "deal.invited", "deal.accepted", "deal.declined", "deal.withdrawn", "deal.stage_changed", "deal.updated",
   "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
   "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed", "lagged",
 ];

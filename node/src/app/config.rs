@@ -17,6 +17,10 @@ pub const P2P_ADDRS_DEFAULT: [&str; 2] = ["/ip4/0.0.0.0/tcp/7601", "/ip4/0.0.0.0
 /// must fit a `Duration`).
 pub const MAPPING_INTERVAL_HOURS_MAX: f64 = 24.0 * 366.0;
 
+/// Longest audit retention: a thousand years (longer is as good as keeping everything, and the
+/// milliseconds must fit a u64).
+pub const AUDIT_RETENTION_DAYS_MAX: f64 = 365_000.0;
+
 /// The settings in `cosell.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +124,11 @@ pub struct Config {
     /// Env: `COSELL_RELAY_CIRCUIT_MINUTES`.
     #[serde(default = "relay_circuit_minutes_default")]
     pub relay_circuit_minutes: u64,
+    /// Days the audit log keeps an entry (fractions allowed); older ones are removed on a
+    /// timer, under a signed checkpoint that later exports carry (SECURITY.md, "Audit
+    /// retention"). 0: keep every entry. Env: `COSELL_AUDIT_RETENTION_DAYS`.
+    #[serde(default)]
+    pub audit_retention_days: f64,
 }
 
 fn relay_max_circuits_default() -> usize {
@@ -209,6 +218,7 @@ impl Config {
             relay_max_circuits: relay_max_circuits_default(),
             relay_circuit_mb: relay_circuit_mb_default(),
             relay_circuit_minutes: relay_circuit_minutes_default(),
+            audit_retention_days: 0.0,
         }
     }
 
@@ -335,6 +345,9 @@ impl Config {
         if let Some(v) = var("COSELL_RELAY_CIRCUIT_MINUTES") {
             self.relay_circuit_minutes = parsed("COSELL_RELAY_CIRCUIT_MINUTES", v)?;
         }
+        if let Some(v) = var("COSELL_AUDIT_RETENTION_DAYS") {
+            self.audit_retention_days = parsed("COSELL_AUDIT_RETENTION_DAYS", v)?;
+        }
         Ok(())
     }
 
@@ -355,6 +368,13 @@ impl Config {
             if !v.is_finite() || v <= 0.0 {
                 anyhow::bail!("{key} must be a positive number, not {v}");
             }
+        }
+        let days = self.audit_retention_days;
+        if !days.is_finite() || !(0.0..=AUDIT_RETENTION_DAYS_MAX).contains(&days) {
+            anyhow::bail!(
+                "audit_retention_days must be 0 (keep every entry) or a positive number of days \
+                 up to {AUDIT_RETENTION_DAYS_MAX}, not {days}"
+            );
         }
         let hours = self.mapping_interval_hours;
         if !hours.is_finite() || !(0.0..=MAPPING_INTERVAL_HOURS_MAX).contains(&hours) {
@@ -453,6 +473,12 @@ impl Config {
         )
     }
 
+    /// How long the audit log keeps an entry, when it removes old ones.
+    pub fn audit_retention(&self) -> Option<std::time::Duration> {
+        (self.audit_retention_days > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.audit_retention_days * 86_400.0))
+    }
+
     /// The account-mapping settings these give.
     pub fn mapping(&self) -> crate::domain::mapping::MappingSettings {
         let interval = (self.mapping_interval_hours > 0.0)
@@ -530,7 +556,10 @@ impl Config {
              # Relay limits: connections at once, MiB and minutes per connection.\n\
              relay_max_circuits = {}\n\
              relay_circuit_mb = {}\n\
-             relay_circuit_minutes = {}\n",
+             relay_circuit_minutes = {}\n\n\
+             # Days the audit log keeps an entry; older ones are removed under a signed\n\
+             # checkpoint that later exports carry (0 = keep every entry).\n\
+             audit_retention_days = {:?}\n",
             self.name,
             self.http,
             self.default_currency,
@@ -556,7 +585,8 @@ impl Config {
             self.relay,
             self.relay_max_circuits,
             self.relay_circuit_mb,
-            self.relay_circuit_minutes
+            self.relay_circuit_minutes,
+            self.audit_retention_days
         ) + &self.mail_toml()
     }
 

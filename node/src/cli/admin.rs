@@ -319,6 +319,14 @@ pub fn audit(dir: &DataDir, what: crate::cli::AuditCommand) -> Result<()> {
                 report.node,
                 report.public_key
             );
+            if let Some(cp) = &report.retention {
+                println!(
+                    "retention: {} older entries were removed (written before {}); the log starts at entry {}, as the node signed",
+                    cp.removed,
+                    crate::domain::audit::rfc3339(cp.before_ms),
+                    cp.first_kept_seq
+                );
+            }
             Ok(())
         }
     }

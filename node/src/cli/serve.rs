@@ -116,6 +116,14 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         )
         .await?,
     );
+    if let Some(keep) = config.audit_retention() {
+        tokio::spawn(crate::domain::audit_retention::run(
+            store.clone(),
+            identity.secret_bytes(),
+            keep,
+            clock.clone(),
+        ));
+    }
     tokio::spawn(crate::domain::registrations::watch(
         network.deals.clone(),
         network.handle.clone(),

@@ -15,6 +15,7 @@
 //! (the raw 32-byte digest, then the bytes after the first space of the line), and the
 //! signature is ed25519 over the ASCII text `cosell-audit-export/1 head <hex chain_n>`.
 
+use super::audit_retention::Checkpoint;
 use crate::store::shared::AuditEntry;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde_json::{json, Value};
@@ -36,7 +37,9 @@ fn chain_next(previous: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
 }
 
 /// Writes the export of `entries` (oldest first), signed with `key` (the node key's secret).
-/// `from_ms`/`to_ms` are the period asked for, recorded in the header.
+/// `from_ms`/`to_ms` are the period asked for, recorded in the header. `retention`: the
+/// checkpoint of the last removal of old entries, if any (`domain::audit_retention`), carried
+/// in the header so a verifier knows where the log starts.
 pub fn write(
     entries: &[AuditEntry],
     node: &str,
@@ -44,9 +47,10 @@ pub fn write(
     secret: &[u8; 32],
     period: (u64, u64),
     now_ms: u64,
+    retention: Option<&Checkpoint>,
 ) -> String {
     let key = SigningKey::from_bytes(secret);
-    let header = json!({
+    let mut header = json!({
         "format": FORMAT,
         "node": node,
         "node_name": node_name,
@@ -54,8 +58,11 @@ pub fn write(
         "from": super::audit::rfc3339(period.0),
         "to": super::audit::rfc3339(period.1),
         "exported_at": super::audit::rfc3339(now_ms),
-    })
-    .to_string();
+    });
+    if let Some(cp) = retention {
+        header["retention"] = json!(cp);
+    }
+    let header = header.to_string();
     let mut out = String::with_capacity(entries.len() * 300 + 512);
     out.push_str(&header);
     out.push('\n');
@@ -96,6 +103,9 @@ pub struct Verified {
     pub entries: usize,
     /// The signed head, hex.
     pub head: String,
+    /// The retention checkpoint the header carries (its signature checked), if old entries
+    /// were removed before the export.
+    pub retention: Option<Checkpoint>,
 }
 
 /// Checks an export: the header's key belongs to the node it names, every line's chain value
@@ -137,6 +147,15 @@ pub fn verify(text: &str) -> Result<Verified, String> {
             "line 1: the public key is node {derived}'s, not node {node}'s"
         ));
     }
+    let retention: Option<Checkpoint> = match header.get("retention") {
+        None => None,
+        Some(v) => {
+            let cp: Checkpoint = serde_json::from_value(v.clone())
+                .map_err(|e| format!("line 1: the retention checkpoint is malformed ({e})"))?;
+            cp.verify(&key).map_err(|e| format!("line 1: {e}"))?;
+            Some(cp)
+        }
+    };
     let mut chain: [u8; 32] = Sha256::digest(header_line.as_bytes()).into();
     let body = &lines[1..lines.len() - 1];
     let mut last_seq: Option<u64> = None;
@@ -161,6 +180,20 @@ pub fn verify(text: &str) -> Result<Verified, String> {
                 "line {n}: entry {seq} comes after entry {}: entries were moved",
                 last_seq.unwrap_or(0)
             ));
+        }
+        // A period reaching back to removed entries starts at the first one kept: one
+        // missing there would otherwise look like the start of the log.
+        if let (None, Some(cp)) = (last_seq, &retention) {
+            let from = header["from"]
+                .as_str()
+                .and_then(|t| parse_time(t, false).ok())
+                .unwrap_or(0);
+            if from <= cp.before_ms && seq != cp.first_kept_seq {
+                return Err(format!(
+                    "line {n}: the log's first kept entry is {} (retention checkpoint) but this file starts at entry {seq}: entries were removed",
+                    cp.first_kept_seq
+                ));
+            }
         }
         last_seq = Some(seq);
     }
@@ -197,6 +230,7 @@ pub fn verify(text: &str) -> Result<Verified, String> {
         to: header["to"].as_str().unwrap_or("").to_string(),
         entries: body.len(),
         head,
+        retention,
     })
 }
 
@@ -207,10 +241,15 @@ pub fn parse_time(text: &str, end: bool) -> Result<u64, String> {
     let bad = || format!("'{t}' is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ)");
     let date = t.get(..10).ok_or_else(bad)?;
     let d = protocol::records::Date::parse(date).map_err(|_| bad())?;
-    let days = days_from_civil(d.to_string().as_str()).ok_or_else(bad)?;
-    let day_ms = (days as u64) * 86_400_000;
+    // A time before 1970 reads as the epoch: no entry is older.
+    let days = days_from_civil(d.to_string().as_str());
+    let day_ms = days.map_or(0, |d| d as u64 * 86_400_000);
     if t.len() == 10 {
-        return Ok(if end { day_ms + 86_399_999 } else { day_ms });
+        return Ok(match days {
+            None => 0,
+            Some(_) if end => day_ms + 86_399_999,
+            Some(_) => day_ms,
+        });
     }
     let rest = t[10..].strip_prefix('T').ok_or_else(bad)?;
     let rest = rest.strip_suffix('Z').ok_or_else(bad)?;
@@ -228,6 +267,9 @@ pub fn parse_time(text: &str, end: bool) -> Result<u64, String> {
     let ms: u64 = format!("{millis:0<3}")[..3].parse().map_err(|_| bad())?;
     if h > 23 || m > 59 || s > 59 {
         return Err(bad());
+    }
+    if days.is_none() {
+        return Ok(0);
     }
     Ok(day_ms + ((h * 60 + m) * 60 + s) * 1000 + ms)
 }
@@ -274,6 +316,7 @@ mod tests {
             &[7; 32],
             (0, 2_000_000_000_000),
             1,
+            None,
         )
     }
 
@@ -302,5 +345,11 @@ mod tests {
             Ok(1_700_000_000_123)
         );
         assert!(parse_time("yesterday", false).is_err());
+        assert_eq!(
+            parse_time("1969-12-31", true),
+            Ok(0),
+            "before 1970: the epoch"
+        );
+        assert_eq!(parse_time("0001-01-01T10:00:00Z", false), Ok(0));
     }
 }

@@ -25,6 +25,10 @@ pub enum EventKind {
     /// `deal.declined`: an invitee declined.
     #[serde(rename = "deal.declined")]
     DealDeclined,
+    /// `deal.withdrawn`: the origin withdrew a deal (or its invitation) this node held; only
+    /// who, when and why stay.
+    #[serde(rename = "deal.withdrawn")]
+    DealWithdrawn,
     /// `deal.stage_changed`: a deal's shared stage or a section's stage changed.
     #[serde(rename = "deal.stage_changed")]
     DealStageChanged,
@@ -67,6 +71,7 @@ impl EventKind {
         EventKind::DealInvited,
         EventKind::DealAccepted,
         EventKind::DealDeclined,
+        EventKind::DealWithdrawn,
         EventKind::DealStageChanged,
         EventKind::DealUpdated,
         EventKind::RegistrationSubmitted,
@@ -86,6 +91,7 @@ impl EventKind {
             EventKind::DealInvited => "deal.invited",
             EventKind::DealAccepted => "deal.accepted",
             EventKind::DealDeclined => "deal.declined",
+            EventKind::DealWithdrawn => "deal.withdrawn",
             EventKind::DealStageChanged => "deal.stage_changed",
             EventKind::DealUpdated => "deal.updated",
             EventKind::RegistrationSubmitted => "registration.submitted",

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod audit_export;
+pub mod audit_retention;
 pub mod auth;
 pub mod deals;
 pub mod error;

@@ -35,11 +35,14 @@ pub const NOTIFICATIONS: &[(&str, &str)] = &[
         "mention",
         "Someone mentioned you (@username) in a deal's comments",
     ),
-    ("deal_withdrawn", "A partner withdrew from a deal"),
+    (
+        "deal_withdrawn",
+        "A partner withdrew a deal it had shared with you",
+    ),
 ];
 
 /// Longest e-mail address accepted.
-const EMAIL_BYTES_MAX: usize = 254;
+pub const EMAIL_BYTES_MAX: usize = 254;
 
 /// One user's choices.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +210,17 @@ fn items_for(me: &str, event: &Event, deal: Option<&Value>, username: &str) -> V
                 non_empty(&text("account_domain"), "an account")
             ),
             "#/registrations?status=pending".into(),
+        )],
+        EventKind::DealWithdrawn => vec![item(
+            "deal_withdrawn",
+            format!(
+                "{} withdrew the deal {}: {}",
+                non_empty(&text("by"), "A partner"),
+                // The withdrawal cleared the shared title: the short id names the deal.
+                text("deal_id").chars().take(12).collect::<String>(),
+                non_empty(&text("why"), "no reason given")
+            ),
+            format!("#/deals/{}", text("deal_id")),
         )],
         EventKind::DealUpdated | EventKind::DealStageChanged => {
             mentions(deal, username).into_iter().collect()
@@ -455,6 +469,7 @@ fn handle(
             | EventKind::RegistrationApproved
             | EventKind::RegistrationRejected
             | EventKind::RegistrationOverdue
+            | EventKind::DealWithdrawn
             | EventKind::DealUpdated
             | EventKind::DealStageChanged
     );

@@ -20,8 +20,8 @@ query_params! {
 query_params! {
     /// The period of `GET /api/v1/audit/export`.
     pub struct ExportQuery {
-        from: Option<String> = Takes::Text, "First day (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ) exported; default: the first entry";
-        to: Option<String> = Takes::Text, "Last day (YYYY-MM-DD, inclusive) or UTC time exported; default: now";
+        from: Option<String> = Takes::Time, "First day (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ) exported; default: the first entry";
+        to: Option<String> = Takes::Time, "Last day (YYYY-MM-DD, inclusive) or UTC time exported; default: now";
     }
 }
 
@@ -35,37 +35,41 @@ pub async fn export(
 ) -> Result<axum::response::Response, ApiError> {
     use crate::domain::audit_export;
     caller.require(Role::Viewer)?;
-    let time = |name: &'static str, v: Option<&str>, end: bool, default: u64| match v
-        .filter(|v| !v.trim().is_empty())
-    {
+    // An empty value is refused like any other that is not a time (absent means the default).
+    let time = |name: &'static str, v: Option<&str>, end: bool, default: u64| match v {
         None => Ok(default),
         Some(v) => audit_export::parse_time(v, end).map_err(|m| super::query::bad(name, m)),
     };
     let now = crate::clock::now_ms();
     let from = time("from", q.from.as_deref(), false, 0)?;
     let to = time("to", q.to.as_deref(), true, now)?;
-    if from > to {
-        return Err(super::query::bad(
-            "from",
-            "the period starts after it ends".to_string(),
-        ));
-    }
+    // A period that starts after it ends (a `from` in the future, say) holds no entry: the
+    // export is empty, as for any other period without entries.
     let text = blocking(move || {
-        let mut entries = Vec::new();
-        let mut cursor = 0;
-        loop {
-            let page = crate::store::shared::audit_page(&state.store, cursor, 1000)?;
-            let done = page.len() < 1000;
-            for entry in page {
-                cursor = entry.seq;
-                if (from..=to).contains(&entry.at_ms) {
-                    entries.push(entry);
+        use crate::domain::audit_retention::checkpoint;
+        // The entries and the retention checkpoint of one moment: read again when a removal
+        // ran in between (the file would start before the checkpoint's first kept entry).
+        let (entries, retention) = loop {
+            let before = checkpoint(&state.store)?;
+            let mut entries = Vec::new();
+            let mut cursor = 0;
+            loop {
+                let page = crate::store::shared::audit_page(&state.store, cursor, 1000)?;
+                let done = page.len() < 1000;
+                for entry in page {
+                    cursor = entry.seq;
+                    if (from..=to).contains(&entry.at_ms) {
+                        entries.push(entry);
+                    }
+                }
+                if done {
+                    break;
                 }
             }
-            if done {
-                break;
+            if checkpoint(&state.store)? == before {
+                break (entries, before);
             }
-        }
+        };
         let deals = &state.network.deals;
         let secret = deals.signer().key().secret_bytes();
         Ok(audit_export::write(
@@ -75,6 +79,7 @@ pub async fn export(
             &secret,
             (from, to),
             now,
+            retention.as_ref(),
         ))
     })
     .await?;

@@ -458,11 +458,16 @@ fn schemas() -> Value {
         "OpportunityPage": page("Opportunity"),
         "AuditExport": {"type": "string", "description": "Line 1 a JSON header (format, node, public_key, from, to); then one `<hex chain> <entry JSON>` line per entry; last a JSON footer (head, entries, signature). See SECURITY.md, Audit export"},
         "Deleted": {"type": "object", "properties": {"deleted": string(), "id": string(), "name": string(), "withdrawn_deals": {"type": "array", "items": string()}}},
-        "BulkShareInput": {"type": "object", "properties": {"opportunity_ids": {"type": "array", "items": string()}, "partners": {"type": "array", "items": string()}, "role": string()}},
-        "BulkRespondInput": {"type": "object", "properties": {"deals": {"type": "array", "items": string()}, "all": {"type": "boolean"}}},
-        "WithdrawInput": {"type": "object", "required": ["reason"], "properties": {"reason": string()}},
+        "BulkShareInput": {"type": "object", "additionalProperties": false, "required": ["opportunity_ids", "partners"], "properties": {"opportunity_ids": {"type": "array", "minItems": 1, "maxItems": super::deals::BULK_MAX, "items": string()}, "partners": {"type": "array", "items": string(), "description": "partners by node id or name; one that cannot be shared with fails each opportunity's result"}, "role": {"type": ["string", "null"], "enum": deal_roles.clone(), "description": "this node's role in the deals (default vendor)"}}},
+        "BulkRespondInput": {"type": "object", "additionalProperties": false, "properties": {"deals": {"type": "array", "maxItems": super::deals::BULK_MAX, "items": string()}, "all": {"type": "boolean"}},
+            "description": "either deals (1 or more ids) or all: true, one of the two",
+            "anyOf": [
+                {"required": ["deals"], "properties": {"deals": {"minItems": 1}, "all": {"const": false}}},
+                {"required": ["all"], "properties": {"all": {"const": true}, "deals": {"maxItems": 0}}},
+            ]},
+        "WithdrawInput": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": crate::domain::deals::WHY_CHARS_MAX, "pattern": format!("[^{WHITE_SPACE}]"), "description": "why, for the partners: not only spaces"}}},
         "Withdrawn": {"type": "object", "properties": {"id": string(), "status": {"const": "withdrawn"}, "withdrawn": {"type": "object", "properties": {"by": string(), "by_node": string(), "at": string(), "why": string()}}, "note": string()}},
-        "ReinviteInput": {"type": "object", "properties": {"partner": string()}},
+        "ReinviteInput": {"type": "object", "additionalProperties": false, "required": ["partner"], "properties": {"partner": {"type": "string", "pattern": format!("[^{WHITE_SPACE}]"), "description": "the partner by node id or name"}}},
         "BulkResult": {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "integer"}}},
         "ProgramText": {"type": "string", "pattern": format!("[^{WHITE_SPACE}]"), "description": "A partner program file in TOML (policy/README.md, \"Partner program\"): version = 1, currency, [[tiers]] with requires and benefits, [health], [rates]; an invalid one is 422 with each error's line and key. Or the same structure as JSON (ProgramJson)"},
         "ProgramJson": {"type": "object", "required": ["version", "currency", "tiers"], "properties": {"version": {"type": "integer", "const": 1}, "currency": string(), "window_days": {"type": "integer", "minimum": 1, "maximum": 3650}, "tiers": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "object"}}, "health": {"type": "object"}, "rates": {"type": "object"}}},
@@ -536,7 +541,7 @@ fn schemas() -> Value {
         "AttributionAcceptInput": {"type": "object", "additionalProperties": false, "properties": {"proposer": string()}},
         "InboxItem": {"type": "object", "properties": {"deal_id": string(), "from": string(), "from_name": string(), "title": nullable_string(), "account_domain": nullable_string(), "stage": nullable_string(), "status": {"type": "string", "enum": super::inbox::INBOX_STATUSES}, "invited_at": string(), "expires_at": nullable_string()}},
         "InboxPage": page("InboxItem"),
-        "NotificationSettingsInput": {"type": "object", "additionalProperties": false, "properties": {"email": nullable_string(), "events": {"type": "array", "items": {"type": "string", "enum": crate::domain::notify::NOTIFICATIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>()}}, "digest": {"type": "boolean"}}},
+        "NotificationSettingsInput": {"type": "object", "additionalProperties": false, "properties": {"email": {"type": ["string", "null"], "format": "email", "maxLength": crate::domain::notify::EMAIL_BYTES_MAX, "description": "an e-mail address (another text is 422); null or blank: none"}, "events": {"type": "array", "items": {"type": "string", "enum": crate::domain::notify::NOTIFICATIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>()}}, "digest": {"type": "boolean"}}},
         "NotificationSettings": {"type": "object", "properties": {"email": nullable_string(), "events": {"type": "array", "items": string()}, "digest": {"type": "boolean"}, "available": {"type": "array", "items": {"type": "object", "properties": {"name": string(), "description": string()}}}, "smtp_configured": {"type": "boolean"}}},
         "NeedsMe": {"type": "object", "properties": {"since": string(), "counts": {"type": "object", "properties": {"invitations": {"type": "integer"}, "registrations_to_decide": {"type": "integer"}, "registrations_waiting": {"type": "integer"}, "overdue": {"type": "integer"}, "new_overlaps": {"type": "integer"}, "deals_changed": {"type": "integer"}, "total": {"type": "integer"}}}, "invitations": {"type": "array", "items": {"$ref": "#/components/schemas/InboxItem"}}, "registrations_to_decide": {"type": "array", "items": {"type": "object"}}, "registrations_waiting": {"type": "array", "items": {"type": "object"}}, "overdue": {"type": "array", "items": {"type": "object"}}, "new_overlaps": {"type": "array", "items": {"type": "object", "properties": {"partner": string(), "partner_name": string(), "computed_at": string(), "accounts": {"type": "integer"}}}}, "deals_changed": {"type": "array", "items": {"type": "object", "properties": {"deal_id": string(), "name": nullable_string(), "by": {"type": "array", "items": string()}, "changes": {"type": "integer"}, "last_change_at": string(), "last_change": string()}}}}},
         "RegistrationChange": {"type": "object", "description": "Absent keeps, null clears; account_domain, vendor and notes cannot change", "properties": {"account_name": string(), "amount": string(), "currency": string(), "close_date": string(), "products": {"type": "array", "items": string()}}},
@@ -551,7 +556,7 @@ fn schemas() -> Value {
         "PopulationInput": {"type": "object", "additionalProperties": false, "description": "A custom population: accounts matching every list given (an empty or absent list matches all); the name is the path's (a body may repeat it as name)", "properties": {"statuses": {"type": "array", "items": status.clone()}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage.clone()}}},
         "Population": {"type": "object", "required": ["name"], "properties": {"name": string(), "statuses": {"type": "array", "items": status}, "industries": {"type": "array", "items": string()}, "countries": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "stages": {"type": "array", "items": stage}, "builtin": {"type": "boolean"}}},
         "PopulationPage": page("Population"),
-        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": ["share", "share_update", "policy", "partner", "rejected", "mapping", "registration", "access", "record", "withdraw", "erasure", "program"]}, "peer": nullable_string(), "actor": nullable_string(), "summary": string(), "details": {"type": "object"}}},
+        "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": crate::store::shared::AuditKind::NAMES}, "peer": nullable_string(), "actor": nullable_string(), "summary": string(), "details": {"type": "object"}}},
         "AuditPage": page("AuditEntry"),
     })
 }
@@ -562,8 +567,14 @@ pub fn document() -> Value {
     for r in ROUTES {
         let success = match (r.response.0, r.response.1) {
             (204, _) => json!({"description": "success, no body"}),
-            (_, "EventStream") => {
-                json!({"description": "success", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/EventStream"}}}})
+            (_, schema @ ("EventStream" | "AuditExport" | "Backup")) => {
+                // Not JSON: the stream, the export's text lines, the backup file.
+                let media = match schema {
+                    "EventStream" => "text/event-stream",
+                    "AuditExport" => "text/plain",
+                    _ => "application/vnd.cosell.backup",
+                };
+                json!({"description": "success", "content": {media: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
             }
             (_, schema) => {
                 json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})

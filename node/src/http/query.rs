@@ -31,6 +31,11 @@ pub enum Takes {
     /// Text of this shape (a regular expression, as the document states it); the handler
     /// checks it, with its own sentence.
     Pattern(&'static str),
+    /// A required text matching this pattern (a JSON Schema `pattern`, searched as ECMA-262
+    /// does); the handler checks it with its own sentence.
+    Required(&'static str),
+    /// A day `YYYY-MM-DD` or a UTC time `YYYY-MM-DDTHH:MM:SS[.fff]Z` (`audit_export::parse_time`).
+    Time,
 }
 
 /// The shape of a list's `next_cursor`. A cursor is a position in the list's order, so one of
@@ -124,11 +129,21 @@ impl ParamDoc {
             Takes::OneOf(words) => json!({"type": "string", "enum": words}),
             Takes::Cursor(cursor) => json!({"type": "string", "pattern": cursor.pattern()}),
             Takes::Pattern(pattern) => json!({"type": "string", "pattern": pattern}),
+            Takes::Required(pattern) => json!({"type": "string", "pattern": pattern}),
+            Takes::Time => {
+                // ASCII digits (a regex's \d may match other scripts' digits), years 0001–9999.
+                let day = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}";
+                json!({"type": "string", "anyOf": [
+                    {"format": "date", "pattern": format!("^{day}$")},
+                    {"format": "date-time",
+                     "pattern": format!("^{day}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?Z$")},
+                ]})
+            }
         };
         json!({
             "name": self.name,
             "in": "query",
-            "required": false,
+            "required": matches!(self.takes, Takes::Required(_)),
             "description": self.description,
             "schema": schema,
         })
@@ -163,6 +178,16 @@ pub const STAGES: Takes = Takes::OneOf(&[
     "launched",
     "closed_lost",
 ]);
+
+/// A required text with something besides white space (Rust's `trim`: Unicode White_Space).
+pub const NOT_BLANK: Takes = Takes::Required(
+    r"[^\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+);
+/// A required comma-separated list naming at least one item (something besides white space
+/// and commas).
+pub const NOT_BLANK_LIST: Takes = Takes::Required(
+    r"[^,\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+);
 
 /// Declares a query struct and its documentation in one place:
 /// `query_params! { pub struct Q { limit: Option<usize> = LIMIT, "what it is"; } }`.

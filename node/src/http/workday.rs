@@ -175,8 +175,8 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
 query_params! {
     /// What `GET /api/v1/share-preview` takes.
     pub struct SharePreviewQuery {
-        opportunity_id: Option<String> = Takes::Text, "The opportunity to share (required)";
-        partners: Option<String> = Takes::Text,
+        opportunity_id: Option<String> = super::query::NOT_BLANK, "The opportunity to share (required)";
+        partners: Option<String> = super::query::NOT_BLANK_LIST,
             "The partners to share with, comma-separated node ids or unique names (required)";
     }
 }
@@ -227,7 +227,7 @@ pub async fn share_preview(
 /// The signed-in user's name: notification settings belong to a person, not to an API token.
 fn person(caller: &Caller) -> Result<String, ApiError> {
     caller.username.clone().ok_or_else(|| {
-        ApiError::bad_request(
+        ApiError::forbidden(
             "e-mail notifications belong to a user: sign in with a username (an API token has none)",
         )
     })
@@ -294,10 +294,10 @@ pub async fn put_notifications(
         } else {
             "events"
         };
-        return Err(
-            ApiError::bad_request(format!("invalid notification settings: {e}"))
-                .with_details(vec![json!({"field": field, "message": e.to_string()})]),
-        );
+        return Err(ApiError::unprocessable(
+            format!("invalid notification settings: {e}"),
+            vec![json!({"field": field, "message": e.to_string()})],
+        ));
     }
     let mail_on = state.mail_configured;
     let saved = s.clone();

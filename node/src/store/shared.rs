@@ -7,7 +7,7 @@
 //! and sync states are stored as the protocol crate encodes them.
 
 use crate::store::tables::{
-    AUDIT, DEALS, DEALS_BY_OPPORTUNITY, DEAL_CHANGES, DEAL_KEYS, DEAL_TOMBSTONES, INVITES,
+    AUDIT, DEALS, DEALS_BY_OPPORTUNITY, DEAL_CHANGES, DEAL_KEYS, DEAL_TOMBSTONES, INVITES, META,
     PARTNERS, POLICIES, SYNC_STATES,
 };
 use crate::store::Store;
@@ -140,7 +140,7 @@ pub struct Tombstone {
 
 /// The kind of an audit entry; stored and shown as its snake_case name (`share`, `share_update`,
 /// `policy`, `partner`, `rejected`, `mapping`, `registration`, `access`, `record`, `withdraw`,
-/// `erasure`).
+/// `erasure`, `retention`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
@@ -169,6 +169,8 @@ pub enum AuditKind {
     Erasure,
     /// The partner program changed: a program file set, an attestation issued or revoked.
     Program,
+    /// Entries older than the retention setting were removed, under a signed checkpoint.
+    Retention,
 }
 
 impl AuditKind {
@@ -186,6 +188,7 @@ impl AuditKind {
         AuditKind::Withdraw,
         AuditKind::Erasure,
         AuditKind::Program,
+        AuditKind::Retention,
     ];
 
     /// The names of [`AuditKind::ALL`], in the same order.
@@ -202,6 +205,7 @@ impl AuditKind {
         AuditKind::Withdraw.as_str(),
         AuditKind::Erasure.as_str(),
         AuditKind::Program.as_str(),
+        AuditKind::Retention.as_str(),
     ];
 
     /// The kind's name, as stored and as the API shows it.
@@ -219,6 +223,7 @@ impl AuditKind {
             AuditKind::Withdraw => "withdraw",
             AuditKind::Erasure => "erasure",
             AuditKind::Program => "program",
+            AuditKind::Retention => "retention",
         }
     }
 
@@ -427,6 +432,54 @@ pub fn audit_in(txn: &WriteTransaction, mut entry: AuditEntry) -> Result<()> {
     entry.seq = next;
     let bytes = serde_json::to_vec(&entry)?;
     table.insert(next, bytes.as_slice())?;
+    Ok(())
+}
+
+/// The entries at the start of the audit log written before `before_ms`, oldest first, at most
+/// `limit`: the scan stops at the first newer entry, so what stays is one contiguous tail.
+pub fn audit_leading_before_in(
+    txn: &WriteTransaction,
+    before_ms: u64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>> {
+    let table = txn.open_table(AUDIT)?;
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (_, v) = entry?;
+        let entry: AuditEntry = decode(v.value())?;
+        if entry.at_ms >= before_ms || out.len() == limit {
+            break;
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// Removes the audit entries up to and including `last_seq` inside `txn`.
+pub fn audit_remove_through_in(txn: &WriteTransaction, last_seq: u64) -> Result<()> {
+    txn.open_table(AUDIT)?
+        .retain_in(..=last_seq, |_, _| false)?;
+    Ok(())
+}
+
+/// The value of `key` in the node's small metadata table.
+pub fn meta_get(store: &Store, key: &str) -> Result<Option<Vec<u8>>> {
+    let txn = store.read()?;
+    let table = txn.open_table(META)?;
+    let value = table.get(key)?.map(|v| v.value().to_vec());
+    Ok(value)
+}
+
+/// The value of `key` in the node's small metadata table, inside `txn`.
+pub fn meta_get_in(txn: &WriteTransaction, key: &str) -> Result<Option<Vec<u8>>> {
+    let table = txn.open_table(META)?;
+    let value = table.get(key)?.map(|v| v.value().to_vec());
+    Ok(value)
+}
+
+/// Sets `key` in the node's small metadata table inside `txn`.
+pub fn meta_put_in(txn: &WriteTransaction, key: &str, value: &[u8]) -> Result<()> {
+    txn.open_table(META)?.insert(key, value)?;
     Ok(())
 }
 

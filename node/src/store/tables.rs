@@ -55,7 +55,8 @@ fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
 tables! {
     // The node's own records (schema version: `store::SCHEMA_VERSION`).
 
-    /// Small key → value metadata: `schema_version` and `run_counter`, each a u64 big-endian.
+    /// Small key → value metadata: `schema_version` and `run_counter`, each a u64 big-endian;
+    /// `audit_checkpoint`, the audit retention checkpoint as JSON (`domain::audit_retention`).
     META: &str => &[u8] = "meta";
     /// Account id → account record ([`super::codec`]'s binary encoding).
     ACCOUNTS: &IdKey => &[u8] = "accounts";

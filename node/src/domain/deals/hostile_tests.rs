@@ -436,3 +436,115 @@ fn participants_are_shown_by_the_names_this_node_knows_them_by() {
         "Acme Corp"
     );
 }
+
+/// An "invitation" to deal `id` that the node of seed `forger_seed` makes on its own, inviting
+/// `invitee`, expiring at `expires` (ms).
+fn forged_invitation(
+    forger_seed: u8,
+    id: DealId,
+    invitee: &Side,
+    expires: u64,
+) -> (DealId, SignedChange) {
+    use protocol::deal::{DealDoc, Invite, Role, SharedFields, Signer};
+    let signer = Signer::new(NodeKey::from_secret_bytes(&[forger_seed; 32]), 90);
+    let mut summary = SharedFields::default();
+    for (key, value) in [
+        (super::KIND_KEY, super::KIND_INVITATION.to_string()),
+        (super::FOR_DEAL_KEY, id.to_string()),
+        (super::EXPIRES_KEY, expires.to_string()),
+    ] {
+        summary.other.insert(key.into(), Some(value));
+    }
+    let invite = Invite {
+        node: invitee.deals.me().clone(),
+        name: invitee.deals.name().to_string(),
+        role: Role::Reseller,
+    };
+    let (doc, change) = DealDoc::create(&signer, 2, "Forger", Role::Vendor, &[invite], &summary)
+        .expect("a well-formed invitation");
+    (doc.id(), change.envelope().clone())
+}
+
+#[test]
+fn an_invitation_made_by_another_than_the_deals_origin_does_not_count() {
+    // Goal: only a deal's origin invites to it (issue 19, low: "invitation origin must equal
+    // deal origin"). Method: the vendor shares a deal with a reseller and a third partner; the
+    // reseller accepts. The reseller then makes up its own "invitation" to that deal for the
+    // third, and sends it first. The third, holding only invitations, cannot tell which is the
+    // origin's: it accepts, and the vendor must still learn of it and send the deal; once the
+    // deal is there, only the vendor's invitation counts. Before the fix the third answered
+    // whichever invitation it found first: the made-up one took the answer (or refused it as
+    // expired) and the vendor never sent the deal.
+    // The views read the system clock: the real invitations expire a week from now.
+    let now = crate::clock::now_ms();
+    let vendor = side(1, "Vendor");
+    let reseller = side(2, "Reseller");
+    let third = side(3, "Third");
+    befriend(&vendor, &reseller);
+    befriend(&vendor, &third);
+    befriend(&reseller, &third);
+    let opp = super::testing::opportunity(&vendor.store);
+    let policy = policy::Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
+    let partners: Vec<String> = [&reseller, &third]
+        .iter()
+        .map(|s| s.deals.me().to_string())
+        .collect();
+    for p in &partners {
+        let record = crate::domain::partners::resolve(&vendor.store, p).unwrap();
+        crate::domain::partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
+    }
+    let id = vendor
+        .deals
+        .share(&opp, &partners, protocol::deal::Role::Vendor, now)
+        .unwrap();
+    sync(&vendor, &reseller);
+    reseller.deals.respond(id, true, now + 1).unwrap();
+    sync(&vendor, &reseller);
+
+    // Made-up invitations from the reseller, one expired and one open, before the real one.
+    let mut forged = Vec::new();
+    for expires in [1, now + 7 * 86_400_000] {
+        let (inv, genesis) = forged_invitation(2, id, &third, expires);
+        third
+            .deals
+            .receive(
+                reseller.deals.me(),
+                vec![unknown_deal_message(inv, vec![genesis])],
+                now + 2,
+            )
+            .unwrap();
+        assert!(
+            third.deals.lock().docs.contains_key(&inv),
+            "the third keeps it: it is named in it"
+        );
+        forged.push(inv);
+    }
+    sync(&vendor, &third);
+    third
+        .deals
+        .respond(id, true, now + 3)
+        .expect("the third accepts its invitation");
+    sync(&vendor, &third);
+    assert!(
+        third.deals.view(id, false).unwrap().is_some(),
+        "the vendor sent the deal: it learnt of the acceptance"
+    );
+    assert_eq!(
+        status_of(&vendor, id, third.deals.me()).as_deref(),
+        Some("accepted")
+    );
+    assert_eq!(
+        status_of(&third, id, third.deals.me()).as_deref(),
+        Some("accepted")
+    );
+    // Once the deal is held, the made-up invitations are not the deal's.
+    let counted: Vec<DealId> = super::Deals::invitations_of(&third.deals.lock(), id)
+        .into_iter()
+        .map(|(inv, _)| inv)
+        .collect();
+    assert!(
+        counted.iter().all(|inv| !forged.contains(inv)),
+        "{counted:?}"
+    );
+    assert_eq!(counted.len(), 1);
+}

@@ -39,12 +39,35 @@ impl Deals {
         accept: bool,
         now_ms: u64,
     ) -> Result<Vec<DealId>, DealsError> {
-        let invitation = {
+        // Until the deal arrives, an invitee cannot tell its origin's invitation from one
+        // another participant made up (issue 19, low): the answer goes into every invitation
+        // still open, so the origin's gets it whichever that is; once the deal is here, only
+        // its origin's counts (`invitations_of`).
+        let (invitation, also) = {
             let inner = self.lock();
-            Self::invitations_of(&inner, id)
+            let mine: Vec<DealId> = Self::invitations_of(&inner, id)
                 .into_iter()
-                .find(|(_, invitee)| invitee == &self.me)
+                .filter(|(_, invitee)| invitee == &self.me)
                 .map(|(inv, _)| inv)
+                .collect();
+            let open: Vec<DealId> = mine
+                .iter()
+                .copied()
+                .filter(|inv| {
+                    let view = inner.docs[inv].read_view();
+                    let expires = view
+                        .shared
+                        .other
+                        .get(EXPIRES_KEY)
+                        .and_then(|e| e.parse::<u64>().ok());
+                    view.participants.get(&self.me).and_then(|p| p.status)
+                        == Some(ParticipantStatus::Invited)
+                        && expires.is_none_or(|e| now_ms < e)
+                })
+                .collect();
+            let first = open.first().or(mine.first()).copied();
+            let also: Vec<DealId> = open.into_iter().skip(1).collect();
+            (first, also)
         };
         let mut changed = Vec::new();
         if let Some(inv) = invitation {
@@ -87,14 +110,16 @@ impl Deals {
                             audit::rfc3339(e)
                         )));
                     }
-                    self.edit(inv, now_ms, |doc, signer| {
-                        if accept {
-                            doc.accept(signer, now_ms)
-                        } else {
-                            doc.decline(signer, now_ms)
-                        }
-                    })?;
-                    changed.push(inv);
+                    for inv in std::iter::once(inv).chain(also.iter().copied()) {
+                        self.edit(inv, now_ms, |doc, signer| {
+                            if accept {
+                                doc.accept(signer, now_ms)
+                            } else {
+                                doc.decline(signer, now_ms)
+                            }
+                        })?;
+                        changed.push(inv);
+                    }
                 }
                 Some(answered @ (ParticipantStatus::Accepted | ParticipantStatus::Declined)) => {
                     // A conflict with what is stored, not a bad request: the answer stands.

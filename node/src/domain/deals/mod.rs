@@ -56,6 +56,7 @@ pub use kinds::{
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;
 pub use views::{deal_json, invitation_json};
+pub use withdraw::WHY_CHARS_MAX;
 
 use crate::clock::Clock;
 use crate::domain::audit;

@@ -12,6 +12,7 @@ use super::projection::shared_update;
 use super::{put_change, Deals, DealsError, DocKind, WITHDRAWN_KEY};
 use super::{EXPIRES_KEY, FOR_DEAL_KEY, KIND_KEY};
 use crate::domain::audit::{self, AuditKind};
+use crate::domain::events::EventKind;
 use crate::store::shared::{self, Tombstone};
 use anyhow::{anyhow, Result};
 use protocol::deal::{DealId, SharedFields, VerifiedChange};
@@ -68,6 +69,8 @@ impl Deals {
     /// The origin withdraws deal `id` with a reason every participant sees. Returns the
     /// documents changed (the deal and its invitations), to offer their participants.
     pub fn withdraw(&self, id: DealId, why: &str, now_ms: u64) -> Result<Vec<DealId>, DealsError> {
+        // The length as given (spaces around count), as the API document states it.
+        let long = why.chars().count() > WHY_CHARS_MAX;
         let why = why.trim();
         if why.is_empty() {
             return Err(DealsError::fields(vec![(
@@ -75,7 +78,7 @@ impl Deals {
                 "a withdrawal needs a reason the partners see".into(),
             )]));
         }
-        if why.chars().count() > WHY_CHARS_MAX {
+        if long {
             return Err(DealsError::fields(vec![(
                 "reason",
                 format!("is longer than {WHY_CHARS_MAX} characters"),
@@ -158,6 +161,7 @@ impl Deals {
     /// its origin, verified) is replaced by its tombstone here. Returns the ids replaced.
     pub fn apply_withdrawals(&self, changed: &[DealId], now_ms: u64) -> Result<Vec<DealId>> {
         let mut done = Vec::new();
+        let mut told: Vec<DealId> = Vec::new();
         for id in changed {
             let found = {
                 let inner = self.lock();
@@ -186,6 +190,23 @@ impl Deals {
             if let Some(tomb) = found {
                 self.bury(*id, &tomb, now_ms)?;
                 done.push(*id);
+                // One `deal.withdrawn` per deal: for the deal, or for an invitation to a deal
+                // this node never held (an invitee that had not accepted).
+                let deal = tomb
+                    .for_deal
+                    .as_deref()
+                    .and_then(|d| DealId::parse(d).ok())
+                    .unwrap_or(*id);
+                let held =
+                    deal != *id && (self.lock().docs.contains_key(&deal) || self.is_gone(deal));
+                if !held && !told.contains(&deal) {
+                    told.push(deal);
+                    self.publish(
+                        EventKind::DealWithdrawn,
+                        json!({"deal_id": deal.to_string(), "by": tomb.by,
+                               "by_node": tomb.by_node, "at": audit::rfc3339(tomb.at_ms), "why": tomb.why}),
+                    );
+                }
             }
         }
         Ok(done)
