@@ -199,6 +199,8 @@ pub enum RegistrationStatus {
     Approved,
     Rejected,
     Expired,
+    /// The vendor ended an approved registration's protection, with a reason.
+    Revoked,
 }
 
 impl RegistrationStatus {
@@ -209,6 +211,7 @@ impl RegistrationStatus {
             RegistrationStatus::Approved => "approved",
             RegistrationStatus::Rejected => "rejected",
             RegistrationStatus::Expired => "expired",
+            RegistrationStatus::Revoked => "revoked",
         }
     }
 
@@ -218,6 +221,7 @@ impl RegistrationStatus {
             RegistrationStatus::Approved,
             RegistrationStatus::Rejected,
             RegistrationStatus::Expired,
+            RegistrationStatus::Revoked,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -465,6 +469,8 @@ pub enum Decision {
     Approved { expires_at_ms: u64 },
     Rejected { reason: String },
     Expired,
+    /// The vendor ends an approved registration's protection before it expires.
+    Revoked { reason: String },
 }
 
 /// Attribution: the origin's record plus each node's proposal and acceptance.
@@ -868,6 +874,10 @@ impl DealDoc {
                     RegistrationStatus::Rejected
                 }
                 Decision::Expired => RegistrationStatus::Expired,
+                Decision::Revoked { reason } => {
+                    tx.put(&d, keys::REASON, reason.as_str())?;
+                    RegistrationStatus::Revoked
+                }
             };
             let t = tx.put_object(&d, keys::TERMS, ObjType::Map)?;
             for (field, text) in terms {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod audit_export;
 pub mod auth;
 pub mod deals;
+pub mod erase;
 pub mod error;
 pub mod events;
 pub mod inbox;

@@ -5,6 +5,7 @@
 mod audit;
 mod backup;
 pub mod deals;
+mod erase;
 mod error;
 mod headers;
 pub mod health;
@@ -194,6 +195,7 @@ pub fn router(
         .route("/deals/bulk", post(deals::bulk_share))
         .route("/deals/{id}/reinvite", post(deals::reinvite))
         .route("/deals/{id}/withdraw", post(deals::withdraw))
+        .route("/erase", post(erase::erase))
         .route("/inbox/accept", post(deals::bulk_accept))
         .route("/inbox/decline", post(deals::bulk_decline))
         .route("/deals/{id}/accept", post(deals::accept))
@@ -221,6 +223,7 @@ pub fn router(
         )
         .route("/registrations/{id}/approve", post(registrations::approve))
         .route("/registrations/{id}/reject", post(registrations::reject))
+        .route("/registrations/{id}/revoke", post(registrations::revoke))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))

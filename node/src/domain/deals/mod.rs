@@ -25,6 +25,7 @@
 //!   the workflow events a change implies.
 
 mod attribution;
+mod erase;
 mod events;
 mod invitations;
 mod kinds;
@@ -46,6 +47,7 @@ pub(crate) mod testing;
 mod tests;
 
 pub use attribution::attribution_json;
+pub use erase::DealErasure;
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
     kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
@@ -53,7 +55,7 @@ pub use kinds::{
 };
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;
-pub use views::{deal_json, invitation_json};
+pub use views::{deal_json, invitation_json, ListFilter, ListStatus};
 
 use crate::clock::Clock;
 use crate::domain::audit;
@@ -411,6 +413,7 @@ impl Deals {
                     id: id.to_string(),
                     opportunity_id: None,
                     stored_ms: now_ms,
+                    redacted: Vec::new(),
                 },
             )?;
             for c in changes {
