@@ -466,11 +466,17 @@ pub struct RegistrationDecision {
 /// The registration decision a vendor makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Approved { expires_at_ms: u64 },
-    Rejected { reason: String },
+    Approved {
+        expires_at_ms: u64,
+    },
+    Rejected {
+        reason: String,
+    },
     Expired,
     /// The vendor ends an approved registration's protection before it expires.
-    Revoked { reason: String },
+    Revoked {
+        reason: String,
+    },
 }
 
 /// Attribution: the origin's record plus each node's proposal and acceptance.

@@ -346,9 +346,11 @@ fn a_revocation_signed_by_anyone_but_the_vendor_is_rejected() {
         tx.put(&d, "status", "revoked").unwrap();
         tx.put(&d, "reason", "forged by b").unwrap();
     });
-    check_rejected(&mut w, env, |r| {
-        matches!(r, RejectReason::Unauthorized { path, .. } if path.contains("decisions"))
-    });
+    check_rejected(
+        &mut w,
+        env,
+        |r| matches!(r, RejectReason::Unauthorized { path, .. } if path.contains("decisions")),
+    );
     // B writes a revocation into the vendor's own entry: a node writes only its own.
     let env = forge(&w.doc_b, w.b.key(), w.b.key(), |tx| {
         let d = tx.put_object(&decisions, a.as_str(), ObjType::Map).unwrap();

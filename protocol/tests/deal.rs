@@ -197,7 +197,10 @@ fn registration_first_claim_wins_and_vendor_decides() {
     let view = doc.read_view().registration;
     assert_eq!(view.status, Some(RegistrationStatus::Revoked));
     let d = &view.decisions[vendor.node_id()];
-    assert_eq!(d.reason.as_deref(), Some("the customer chose another partner"));
+    assert_eq!(
+        d.reason.as_deref(),
+        Some("the customer chose another partner")
+    );
     assert_eq!(d.expires_at_ms, None);
     assert!(matches!(
         doc.decide_registration(&r2, 360, r1.node_id(), &revoked, &terms),

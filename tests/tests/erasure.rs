@@ -97,7 +97,9 @@ fn an_erased_contact_leaves_no_trace_on_honest_nodes_and_the_deal_still_converge
     // The partners' sections are theirs: the report names who holds what.
     assert_eq!(on_deal["kept"].as_array().unwrap().len(), 3, "{on_deal}");
     assert!(plan["audit_entries"].is_u64(), "{plan}");
-    assert!(holds(&vendor.get(&format!("/api/v1/opportunities/{opp}")).json));
+    assert!(holds(
+        &vendor.get(&format!("/api/v1/opportunities/{opp}")).json
+    ));
 
     // Bad requests name what is wrong; only an admin erases.
     for body in [
@@ -111,8 +113,9 @@ fn an_erased_contact_leaves_no_trace_on_honest_nodes_and_the_deal_still_converge
         assert_eq!(r.status, 422, "{body}: {}", r.text);
     }
 
-    // Every node erases: the vendor its record, the deal's shared field and its audit; each
-    // partner its own section.
+    // The vendor erases its record, the deal's shared field and its audit, and signs an
+    // erasure request (a digest, never the address) into the deal: the partners' honest nodes
+    // apply it to what they wrote and stored, without their admins.
     let out = vendor.cli(&["erase", "--email", EMAIL]);
     assert!(out.ok(), "erase: {}", out.stderr);
     assert!(
@@ -122,33 +125,26 @@ fn an_erased_contact_leaves_no_trace_on_honest_nodes_and_the_deal_still_converge
     );
     assert!(!holds(&json!(out.stdout)), "{}", out.stdout);
     for node in [&reseller, &si] {
-        let out = node.cli(&["erase", "--email", &EMAIL.to_lowercase(), "--json"]);
-        assert!(out.ok(), "erase: {}", out.stderr);
-        let report: Value = serde_json::from_str(&out.stdout).expect("JSON report");
-        let mine = report["deals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["id"] == id.as_str())
-            .cloned()
-            .unwrap_or_else(|| panic!("{report}"));
-        assert_eq!(mine["role"], "participant");
+        let entry = wait("the erasure request applied on a partner", || {
+            let audit = node.get("/api/v1/audit?kind=erasure").json;
+            audit["items"].as_array()?.first().cloned()
+        });
+        let summary = entry["summary"].as_str().unwrap();
         assert!(
-            mine["erased"]
-                .as_array()
-                .unwrap()
-                .contains(&json!(format!("sections/{}/contacts", node.id))),
-            "{report}"
+            summary.contains("at the request of Vendor Co") && summary.contains(&id),
+            "{entry}"
         );
+        assert!(!holds(&entry), "{entry}");
     }
-
     // The deal converges everywhere without the address; every change still verifies.
     let views: Vec<Value> = wait("the erasure everywhere, converged", || {
         let views: Vec<Value> = [&vendor, &reseller, &si]
             .iter()
             .map(|node| deal(node, &id))
             .collect::<Option<_>>()?;
-        let done = views.iter().all(|d| !holds(&d["fields"]) && !holds(&d["sections"]));
+        let done = views
+            .iter()
+            .all(|d| !holds(&d["fields"]) && !holds(&d["sections"]));
         let same = views.iter().all(|d| d["changes"] == views[0]["changes"]);
         (done && same).then_some(views)
     });
@@ -166,10 +162,28 @@ fn an_erased_contact_leaves_no_trace_on_honest_nodes_and_the_deal_still_converge
         json!(["bob@other.example"])
     );
     assert_eq!(
-        views[0]["fields"]["next_step"],
-        "call [erased] on Monday",
+        views[0]["fields"]["next_step"], "call [erased] on Monday",
         "{}",
         views[0]
+    );
+
+    // Asked again, a partner finds nothing left in the deal.
+    let out = reseller.cli(&[
+        "erase",
+        "--email",
+        &EMAIL.to_lowercase(),
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(out.ok(), "erase: {}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    assert!(
+        report["deals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["erased"] == json!([]) && d["kept"] == json!([])),
+        "{report}"
     );
 
     // The audit records the erasure without the value; its export holds none and verifies.
@@ -199,7 +213,11 @@ fn an_erased_contact_leaves_no_trace_on_honest_nodes_and_the_deal_still_converge
         node.stop();
     }
     for node in [&vendor, &reseller, &si] {
-        for form in [EMAIL.to_string(), EMAIL.to_lowercase(), EMAIL.to_uppercase()] {
+        for form in [
+            EMAIL.to_string(),
+            EMAIL.to_lowercase(),
+            EMAIL.to_uppercase(),
+        ] {
             let found = files_with(&node.dir(), &form);
             assert!(found.is_empty(), "{} holds {form} in {found:?}", node.name);
         }

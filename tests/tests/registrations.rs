@@ -438,7 +438,9 @@ fn the_vendor_revokes_an_approved_registration_with_a_reason_the_partner_sees() 
     let on_vendor = hook(&vendor, &["registration.revoked"]);
 
     let a = register(&first, "Vendor Co", "revoked.example", "Revoked Inc");
-    wait("the registration on the vendor", || registration(&vendor, &a));
+    wait("the registration on the vendor", || {
+        registration(&vendor, &a)
+    });
     // Only an approved registration is revoked: a pending one is rejected instead.
     let r = vendor.post(
         &format!("/api/v1/registrations/{a}/revoke"),
@@ -494,8 +496,7 @@ fn the_vendor_revokes_an_approved_registration_with_a_reason_the_partner_sees() 
         registration(&first, &a).filter(|r| r["status"] == "revoked")
     });
     assert_eq!(
-        seen["note"],
-        "revoked by Vendor Co: the customer chose to buy direct",
+        seen["note"], "revoked by Vendor Co: the customer chose to buy direct",
         "{seen}"
     );
     assert_eq!(seen["reason"], "the customer chose to buy direct");

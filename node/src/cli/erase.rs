@@ -90,7 +90,10 @@ fn print_report(r: &Value) {
         }
     }
     if lines.is_empty() {
-        println!("nothing on this node holds that {}", r["kind"].as_str().unwrap_or("value"));
+        println!(
+            "nothing on this node holds that {}",
+            r["kind"].as_str().unwrap_or("value")
+        );
         return;
     }
     let w0 = lines.iter().map(|l| l.0.len()).max().unwrap_or(5).max(5);
@@ -111,6 +114,11 @@ fn print_report(r: &Value) {
 
 fn join(v: &Value) -> String {
     v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default()
 }

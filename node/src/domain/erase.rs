@@ -10,8 +10,8 @@
 use crate::domain::audit::{self, AuditKind};
 use crate::domain::deals::{DealErasure, Deals, DealsError};
 use crate::store::tables::{
-    AUDIT, DEALS, DEAL_TOMBSTONES, MAPPING_MATRICES, NOTIFY_DIGEST, NOTIFY_SENT, NOTIFY_SETTINGS,
-    PARTNERS, WEBHOOK_DELIVERIES,
+    AUDIT, DEALS, DEAL_TOMBSTONES, EVENTS_PUBLISHED, MAPPING_MATRICES, NOTIFY_DIGEST, NOTIFY_SENT,
+    NOTIFY_SETTINGS, PARTNERS, WEBHOOK_DELIVERIES,
 };
 use crate::store::{OpportunityFilter, Store};
 use protocol::deal::DealId;
@@ -33,7 +33,41 @@ pub const NEEDLE_CHARS_MAX: usize = 320;
 #[derive(Debug, Clone)]
 pub struct Needle {
     kind: &'static str,
-    lower: String,
+    matcher: Matcher,
+}
+
+/// How a needle recognizes the value.
+#[derive(Debug, Clone)]
+enum Matcher {
+    /// The value itself, lowercased: any occurrence.
+    Text(String),
+    /// Only a digest of it ([`Needle::digest`]), from another node's erasure request: a run of
+    /// `words` whitespace-separated words (without surrounding punctuation) whose digest it is.
+    Digest { digest: [u8; 32], words: usize },
+}
+
+/// Characters an address or a name in running text may be wrapped in.
+const WRAPPING: &[char] = &[
+    '<', '>', '(', ')', '[', ']', '{', '}', ',', ';', ':', '"', '\'', '.', '!', '?',
+];
+
+/// The digest an erasure request carries instead of the value.
+fn digest_of(kind: &str, normalized: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cosell-erasure/1\n");
+    h.update(kind.as_bytes());
+    h.update(b"\n");
+    h.update(normalized.as_bytes());
+    h.finalize().into()
+}
+
+/// Lowercase, words joined by one space: what a digest is taken of.
+fn normalize(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 impl Needle {
@@ -67,8 +101,44 @@ impl Needle {
         }
         Ok(Needle {
             kind,
-            lower: value.to_lowercase(),
+            matcher: Matcher::Text(value.to_lowercase()),
         })
+    }
+
+    /// The needle of another node's erasure request (`{"kind", "words", "digest"}`), which
+    /// carries a digest of the value, never the value.
+    pub fn from_request(request: &Value) -> Option<Needle> {
+        let kind = match request["kind"].as_str()? {
+            "email" => "email",
+            "name" => "name",
+            _ => return None,
+        };
+        let words = usize::try_from(request["words"].as_u64()?).ok()?;
+        if !(1..=16).contains(&words) {
+            return None;
+        }
+        let digest: [u8; 32] = hex::decode(request["digest"].as_str()?)
+            .ok()?
+            .try_into()
+            .ok()?;
+        Some(Needle {
+            kind,
+            matcher: Matcher::Digest { digest, words },
+        })
+    }
+
+    /// The erasure request this needle sends to the other participants of a deal this node
+    /// started: `{"kind", "words", "digest", "at"}`. A value's digest can be tested against
+    /// guesses, but every participant already held the value.
+    pub fn request(&self, at_ms: u64) -> Value {
+        let (digest, words) = match &self.matcher {
+            Matcher::Text(lower) => (
+                digest_of(self.kind, &normalize(lower)),
+                lower.split_whitespace().count(),
+            ),
+            Matcher::Digest { digest, words } => (*digest, *words),
+        };
+        json!({"kind": self.kind, "words": words, "digest": hex::encode(digest), "at": at_ms})
     }
 
     /// `email` or `name`.
@@ -78,7 +148,10 @@ impl Needle {
 
     /// Whether `text` is the value (and nothing else).
     pub fn is(&self, text: &str) -> bool {
-        text.trim().to_lowercase() == self.lower
+        match &self.matcher {
+            Matcher::Text(lower) => text.trim().to_lowercase() == *lower,
+            Matcher::Digest { digest, .. } => digest_of(self.kind, &normalize(text)) == *digest,
+        }
     }
 
     /// `text` with every occurrence of the value replaced by [`ERASED`] (an empty string when the
@@ -87,29 +160,79 @@ impl Needle {
         if self.is(text) {
             return Some(String::new());
         }
+        let wanted = match &self.matcher {
+            Matcher::Text(lower) => lower,
+            Matcher::Digest { digest, words } => return self.scrub_digest(text, digest, *words),
+        };
         let lower = text.to_lowercase();
         // Lowercasing keeps byte offsets only where it keeps lengths: otherwise match by chars.
         if lower.len() != text.len() {
             return self.scrub_by_chars(text);
         }
-        if !lower.contains(&self.lower) {
+        if !lower.contains(wanted.as_str()) {
             return None;
         }
         let mut out = String::with_capacity(text.len());
         let mut rest = 0;
-        for (at, _) in lower.match_indices(&self.lower) {
+        for (at, _) in lower.match_indices(wanted.as_str()) {
             if at < rest {
                 continue;
             }
             out.push_str(&text[rest..at]);
             out.push_str(ERASED);
-            rest = at + self.lower.len();
+            rest = at + wanted.len();
         }
         out.push_str(&text[rest..]);
         Some(out)
     }
 
+    /// Runs of `words` words whose digest is `digest`, each replaced by [`ERASED`].
+    fn scrub_digest(&self, text: &str, digest: &[u8; 32], words: usize) -> Option<String> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut start = None;
+        for (i, c) in text.char_indices() {
+            match (c.is_whitespace(), start) {
+                (true, Some(s)) => {
+                    spans.push((s, i));
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            spans.push((s, text.len()));
+        }
+        let mut out = String::new();
+        let mut last = 0;
+        let mut found = false;
+        let mut i = 0;
+        while i + words <= spans.len() {
+            let (s, _) = spans[i];
+            let (_, e) = spans[i + words - 1];
+            let raw = &text[s..e];
+            let core = raw.trim_matches(WRAPPING);
+            if !core.is_empty() && digest_of(self.kind, &normalize(core)) == *digest {
+                let at = s + (raw.len() - raw.trim_start_matches(WRAPPING).len());
+                out.push_str(&text[last..at]);
+                out.push_str(ERASED);
+                last = at + core.len();
+                found = true;
+                i += words;
+            } else {
+                i += 1;
+            }
+        }
+        found.then(|| {
+            out.push_str(&text[last..]);
+            out
+        })
+    }
+
     fn scrub_by_chars(&self, text: &str) -> Option<String> {
+        let Matcher::Text(wanted) = &self.matcher else {
+            return None;
+        };
         let chars: Vec<char> = text.chars().collect();
         let low: Vec<String> = chars.iter().map(|c| c.to_lowercase().collect()).collect();
         let mut out = String::new();
@@ -121,11 +244,11 @@ impl Needle {
             let mut end = None;
             for (j, l) in low.iter().enumerate().skip(i) {
                 acc.push_str(l);
-                if acc == self.lower {
+                if acc == *wanted {
                     end = Some(j + 1);
                     break;
                 }
-                if !self.lower.starts_with(acc.as_str()) {
+                if !wanted.starts_with(acc.as_str()) {
                     break;
                 }
             }
@@ -231,9 +354,75 @@ pub fn erase(
     dry_run: bool,
     now_ms: u64,
 ) -> Result<ErasureReport, DealsError> {
+    run(store, deals, needle, dry_run, now_ms, None)
+}
+
+/// After a partner's changes were stored: applies each new erasure request the origin of a
+/// changed deal signed into it — what this node wrote in that deal, and the rows it stored
+/// (audit, deliveries, notifications…; not its own records, which are its own business) —
+/// once per request. Returns the deals changed, to offer them on.
+pub fn apply_requests(
+    deals: &Deals,
+    changed: &[DealId],
+    now_ms: u64,
+) -> anyhow::Result<Vec<DealId>> {
+    let store = deals.store();
+    let mut out = Vec::new();
+    for (deal, origin, request) in deals.erasure_requests(changed) {
+        let Some(needle) = Needle::from_request(&request) else {
+            continue;
+        };
+        let once = format!(
+            "erasure/{deal}/{}/{}",
+            request["digest"].as_str().unwrap_or(""),
+            request["at"].as_u64().unwrap_or(0)
+        );
+        if store
+            .read()?
+            .open_table(EVENTS_PUBLISHED)?
+            .get(once.as_str())?
+            .is_some()
+        {
+            continue;
+        }
+        let report = run(
+            store,
+            deals,
+            &needle,
+            false,
+            now_ms,
+            Some((deal, origin.as_str())),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let txn = store.write()?;
+        txn.open_table(EVENTS_PUBLISHED)?
+            .insert(once.as_str(), now_ms)?;
+        txn.commit()?;
+        out.extend(report.changed_deals);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// One erasure: everywhere (`asked_by` `None`), or what an origin's request about one deal
+/// covers (`Some((deal, origin))`).
+fn run(
+    store: &Store,
+    deals: &Deals,
+    needle: &Needle,
+    dry_run: bool,
+    now_ms: u64,
+    asked_by: Option<(DealId, &str)>,
+) -> Result<ErasureReport, DealsError> {
     // Shared deals first: their signed changes add history entries, not audit text.
-    let (deal_report, changed_deals) = deals.erase(needle, dry_run, now_ms)?;
-    let records = erase_records(store, needle, dry_run)?;
+    let (deal_report, changed_deals) =
+        deals.erase(needle, dry_run, now_ms, asked_by.map(|(d, _)| d))?;
+    let records = if asked_by.is_some() {
+        Vec::new()
+    } else {
+        erase_records(store, needle, dry_run)?
+    };
     let mut tables = BTreeMap::new();
     let txn = store.write()?;
     {
@@ -272,19 +461,26 @@ pub fn erase(
         return Ok(report);
     }
     let v = report.to_json();
+    let why = match asked_by {
+        None => String::new(),
+        Some((deal, origin)) => {
+            format!(" at the request of {origin}, which erased it from deal {deal}")
+        }
+    };
     audit::record_in(
         &txn,
         now_ms,
         AuditKind::Erasure,
         None,
         format!(
-            "erased a person's data (by {}): {} places on this node, {} in shared deals still held by their writers",
+            "erased a person's data (by {}){why}: {} places on this node, {} in shared deals still held by their writers",
             needle.kind(),
             v["erased"],
             v["kept"]
         ),
-        json!({"kind": needle.kind(), "records": report.records.len(), "tables": report.tables,
-               "deals": report.deals.iter().map(|d| json!({"id": d.id.to_string(), "erased": d.erased, "kept": d.kept.iter().map(|(p, _)| p).collect::<Vec<_>>()})).collect::<Vec<_>>()}),
+        json!({"kind": needle.kind(), "asked_by": asked_by.map(|(d, o)| json!({"deal": d.to_string(), "origin": o})),
+               "records": report.records.len(), "tables": report.tables,
+               "deals": report.deals.iter().map(|d| json!({"id": d.id.to_string(), "erased": d.erased, "kept": d.kept.iter().map(|(p, _)| p).collect::<Vec<_>>(), "request_sent": d.request_sent})).collect::<Vec<_>>()}),
     )?;
     txn.commit().map_err(anyhow::Error::from)?;
     // Freed pages of the file may still hold the old rows: rewritten at the next start.
@@ -408,13 +604,8 @@ macro_rules! scrub_table_fn {
 }
 
 scrub_table_fn!(scrub_u64_table, u64, u64, |k| k, |k| *k);
-scrub_table_fn!(
-    scrub_str_table,
-    &str,
-    String,
-    |k| k.to_string(),
-    |k| k.as_str()
-);
+scrub_table_fn!(scrub_str_table, &str, String, |k| k.to_string(), |k| k
+    .as_str());
 scrub_table_fn!(
     scrub_pair_table,
     (&str, &str),
@@ -472,6 +663,24 @@ mod tests {
             assert!(Needle::new("email", bad).is_err(), "{bad}");
         }
         assert!(Needle::new("name", "ab").is_err());
+        // A request carries a digest only; the receiving node finds the value in running text.
+        let asked = Needle::new("name", "Ana Lopez").unwrap().request(5);
+        assert!(
+            !asked.to_string().to_lowercase().contains("lopez"),
+            "{asked}"
+        );
+        let got = Needle::from_request(&asked).unwrap();
+        assert_eq!(
+            got.scrub("met ANA  lopez, (Ana Lopez) and Ana Lopezz"),
+            Some("met [erased], ([erased]) and Ana Lopezz".into())
+        );
+        assert!(got.is(" ana lopez "));
+        let mail = Needle::new("email", "a.b@c.example").unwrap().request(1);
+        let got = Needle::from_request(&mail).unwrap();
+        assert_eq!(
+            got.scrub("write <A.B@c.example>."),
+            Some("write <[erased]>.".into())
+        );
         assert!(Needle::new("name", "a\u{7}bc").is_err());
     }
 }

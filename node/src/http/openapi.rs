@@ -639,6 +639,7 @@ mod tests {
             ("backup", include_str!("backup.rs")),
             ("network", include_str!("network.rs")),
             ("health", include_str!("health.rs")),
+            ("erase", include_str!("erase.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {
@@ -704,7 +705,11 @@ mod tests {
                 &["stage", "account_id", "q", "limit", "cursor"],
             ),
             ("get", "/partners", &["limit", "cursor"]),
-            ("get", "/deals", &["status", "stage", "partner", "limit", "cursor"]),
+            (
+                "get",
+                "/deals",
+                &["status", "stage", "partner", "limit", "cursor"],
+            ),
             ("get", "/inbox", &["status", "limit", "cursor"]),
             ("get", "/registrations", &["limit", "cursor"]),
             ("get", "/audit", &["cursor", "limit", "kind"]),

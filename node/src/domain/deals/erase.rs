@@ -7,9 +7,9 @@
 
 use super::projection::shared_update;
 use super::timeline::summarize;
-use crate::store::shared;
-use super::{Deals, DealsError, DocKind};
+use super::{Deals, DealsError, DocKind, ERASURE_KEY};
 use crate::domain::erase::Needle;
+use crate::store::shared;
 use protocol::deal::{DealId, SectionUpdate, SharedFields};
 use serde_json::{json, Value};
 
@@ -28,6 +28,9 @@ pub struct DealErasure {
     /// Changes of the signed history whose content holds the value (hashes, hex): the views
     /// show them as erased from now on; their bytes stay, encrypted at rest, until a new epoch.
     pub history: Vec<String>,
+    /// This node started the deal and signed an erasure request into it (a digest of the
+    /// value) that the other participants' honest nodes apply.
+    pub request_sent: bool,
 }
 
 impl DealErasure {
@@ -40,19 +43,23 @@ impl DealErasure {
             "kept": self.kept.iter()
                 .map(|(path, by)| json!({"path": path, "by": by})).collect::<Vec<_>>(),
             "history_changes": self.history.len(),
+            "request_sent": self.request_sent,
         })
     }
 }
 
 impl Deals {
-    /// Finds every deal whose current state holds `needle` and, unless `dry_run`, overwrites what
-    /// this node wrote. Returns one entry per deal found, and the ids changed (to offer them to
-    /// the participants).
+    /// Finds every deal (or only deal `only`) whose state or history holds `needle` and, unless
+    /// `dry_run`, overwrites what this node wrote; in the deals it started (not when `only`: an
+    /// erasure request from their origin) it signs an erasure request for the other
+    /// participants. Returns one entry per deal found, and the ids changed (to offer them to the
+    /// participants).
     pub fn erase(
         &self,
         needle: &Needle,
         dry_run: bool,
         now_ms: u64,
+        only: Option<DealId>,
     ) -> Result<(Vec<DealErasure>, Vec<DealId>), DealsError> {
         let found: Vec<(DealErasure, Option<SharedFields>, Option<SectionUpdate>)> = {
             let inner = self.lock();
@@ -60,7 +67,8 @@ impl Deals {
                 .docs
                 .iter()
                 .filter(|(id, d)| {
-                    d.is_initialized()
+                    only.is_none_or(|o| o == **id)
+                        && d.is_initialized()
                         && matches!(
                             inner.info.get(id).map(|i| i.kind),
                             Some(DocKind::Deal | DocKind::Registration)
@@ -88,6 +96,7 @@ impl Deals {
                     erased: Vec::new(),
                     kept: Vec::new(),
                     history: Vec::new(),
+                    request_sent: false,
                 };
                 let am = doc.automerge();
                 for change in am.get_changes(&[]) {
@@ -157,8 +166,7 @@ impl Deals {
                         paths.push("next_step");
                         update.next_step = Some(clean);
                     }
-                    if let Some(clean) = sec.contribution.as_deref().and_then(|t| needle.scrub(t))
-                    {
+                    if let Some(clean) = sec.contribution.as_deref().and_then(|t| needle.scrub(t)) {
                         paths.push("contribution");
                         update.contribution = Some(clean);
                     }
@@ -195,7 +203,23 @@ impl Deals {
                         }
                     }
                 }
-                if !e.erased.is_empty() || !e.kept.is_empty() || !e.history.is_empty() {
+                let found = !e.erased.is_empty() || !e.kept.is_empty() || !e.history.is_empty();
+                let others = view.participants.keys().any(|n| n != &self.me);
+                let mut shared_change = shared_change;
+                if found && origin && others && only.is_none() {
+                    // The request travels in the same signed change (or one of its own).
+                    let mut asked: Vec<Value> = s
+                        .other
+                        .get(ERASURE_KEY)
+                        .and_then(|v| serde_json::from_str(v).ok())
+                        .unwrap_or_default();
+                    asked.push(needle.request(now_ms));
+                    new.other
+                        .insert(ERASURE_KEY.into(), Some(Value::Array(asked).to_string()));
+                    shared_change = Some(shared_update(s, &new));
+                    e.request_sent = true;
+                }
+                if found {
                     out.push((e, shared_change, section_change));
                 }
             }
@@ -234,5 +258,33 @@ impl Deals {
         }
         changed.dedup();
         Ok((report, changed))
+    }
+
+    /// The erasure requests in `changed` deals started by other nodes: `(deal, origin's name,
+    /// request)` for each request in the deal's signed [`ERASURE_KEY`] (verified like every
+    /// change: only the origin writes shared fields).
+    pub fn erasure_requests(&self, changed: &[DealId]) -> Vec<(DealId, String, Value)> {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        for id in changed {
+            let Some(doc) = inner.docs.get(id).filter(|d| d.is_initialized()) else {
+                continue;
+            };
+            let view = doc.read_view();
+            let Some(origin) = view.origin.as_ref().filter(|o| *o != &self.me) else {
+                continue;
+            };
+            let Some(list) = view.shared.other.get(ERASURE_KEY) else {
+                continue;
+            };
+            let requests: Vec<Value> = serde_json::from_str(list).unwrap_or_default();
+            let name = view
+                .participants
+                .get(origin)
+                .map(|p| format!("{} ({origin})", p.name))
+                .unwrap_or_else(|| origin.to_string());
+            out.extend(requests.into_iter().map(|r| (*id, name.clone(), r)));
+        }
+        out
     }
 }

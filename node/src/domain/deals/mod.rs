@@ -50,8 +50,8 @@ pub use attribution::attribution_json;
 pub use erase::DealErasure;
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
-    kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
-    WITHDRAWN_KEY, WITHHELD_KEY,
+    kind_of, DocKind, ERASURE_KEY, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY,
+    KIND_REGISTRATION, WITHDRAWN_KEY, WITHHELD_KEY,
 };
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;

@@ -62,7 +62,10 @@ impl Deals {
         let redacted = meta.map(|m| m.redacted).unwrap_or_default();
         if let Some(history) = v["history"].as_array_mut().filter(|_| !redacted.is_empty()) {
             for h in history {
-                if h["change"].as_str().is_some_and(|c| redacted.iter().any(|r| r == c)) {
+                if h["change"]
+                    .as_str()
+                    .is_some_and(|c| redacted.iter().any(|r| r == c))
+                {
                     h["summary"] = json!("(content erased)");
                 }
             }
@@ -307,6 +310,9 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
     );
     let mut withheld: Option<Value> = None;
     for (k, v) in &s.other {
+        if k == super::ERASURE_KEY {
+            continue;
+        }
         if k == super::WITHHELD_KEY {
             let by = view
                 .origin
