@@ -186,12 +186,55 @@ fn an_erased_contact_leaves_no_trace_on_honest_nodes_and_the_deal_still_converge
         "{report}"
     );
 
+    // A participant asks the origin: the reseller erases a name the vendor's shared field holds;
+    // its node asks in its own section, and the vendor's node erases it from the deal (and the
+    // opportunity it was shared from) and passes the request on.
+    const NAME: &str = "Bea Novak";
+    let r = vendor.patch(
+        &format!("/api/v1/opportunities/{opp}"),
+        &json!({"next_step": format!("meet {NAME} and her CFO")}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait("the name on the reseller", || {
+        let d = deal(&reseller, &id)?;
+        d["fields"]["next_step"]
+            .as_str()?
+            .contains(NAME)
+            .then_some(())
+    });
+    let out = reseller.cli(&["erase", "--name", NAME, "--json"]);
+    assert!(out.ok(), "erase: {}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    let asked = report["deals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(asked["request_sent"], true, "{asked}");
+    assert!(!out.stdout.contains(NAME), "{}", out.stdout);
+    for node in [&vendor, &reseller, &si] {
+        wait("the origin's erasure of the name everywhere", || {
+            let d = deal(node, &id)?;
+            (d["fields"]["next_step"] == "meet [erased] and her CFO").then_some(())
+        });
+    }
+    let opportunity = vendor.get(&format!("/api/v1/opportunities/{opp}")).json;
+    assert_eq!(opportunity["next_step"], "meet [erased] and her CFO");
+    let audit = vendor.get("/api/v1/audit?kind=erasure").json;
+    assert!(
+        audit.to_string().contains("at the request of Reseller Co")
+            && !audit.to_string().contains(NAME),
+        "{audit}"
+    );
+
     // The audit records the erasure without the value; its export holds none and verifies.
     let tmp = tempfile::tempdir().expect("temp dir");
     for node in [&vendor, &reseller, &si] {
         let audit = node.get("/api/v1/audit?kind=erasure").json;
         let entries = audit["items"].as_array().unwrap();
-        assert_eq!(entries.len(), 1, "{audit}");
+        assert!(!entries.is_empty(), "{audit}");
         assert!(!holds(&audit), "{audit}");
         let file = tmp.path().join(format!("{}.audit", node.id));
         let file_s = file.to_str().unwrap();

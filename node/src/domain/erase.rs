@@ -357,10 +357,11 @@ pub fn erase(
     run(store, deals, needle, dry_run, now_ms, None)
 }
 
-/// After a partner's changes were stored: applies each new erasure request the origin of a
-/// changed deal signed into it — what this node wrote in that deal, and the rows it stored
-/// (audit, deliveries, notifications…; not its own records, which are its own business) —
-/// once per request. Returns the deals changed, to offer them on.
+/// After a partner's changes were stored: applies each new erasure request of a changed deal —
+/// one its origin signed, or, on the origin, one a participant wrote in its own section — to
+/// what this node wrote in that deal (the origin passes the request on to every participant)
+/// and the rows it stored (audit, deliveries, notifications…; not its own records, which are its
+/// own business), once per request. Returns the deals changed, to offer them on.
 pub fn apply_requests(
     deals: &Deals,
     changed: &[DealId],
@@ -418,10 +419,16 @@ fn run(
     // Shared deals first: their signed changes add history entries, not audit text.
     let (deal_report, changed_deals) =
         deals.erase(needle, dry_run, now_ms, asked_by.map(|(d, _)| d))?;
-    let records = if asked_by.is_some() {
-        Vec::new()
-    } else {
-        erase_records(store, needle, dry_run)?
+    let records = match asked_by {
+        None => erase_records(store, needle, dry_run)?,
+        // Asked about one deal: on its origin, the opportunity it was shared from goes too, or
+        // the next re-projection would share the value again.
+        Some((deal, _)) => match crate::store::shared::deal_meta(store, &deal.to_string())?
+            .and_then(|m| m.opportunity_id)
+        {
+            Some(opp) => erase_opportunity(store, needle, &opp, dry_run)?,
+            None => Vec::new(),
+        },
     };
     let mut tables = BTreeMap::new();
     let txn = store.write()?;
@@ -538,6 +545,29 @@ fn erase_records(
         }
     }
     Ok(out)
+}
+
+/// The opportunity `id` only (a deal this node started was shared from it).
+fn erase_opportunity(
+    store: &Store,
+    needle: &Needle,
+    id: &str,
+    dry_run: bool,
+) -> Result<Vec<RecordErasure>, DealsError> {
+    let Some(o) = store.opportunity(id)? else {
+        return Ok(Vec::new());
+    };
+    let Some((clean, fields)) = scrub_record::<Opportunity>(&o, needle)? else {
+        return Ok(Vec::new());
+    };
+    if !dry_run {
+        store.put_opportunity(&clean)?;
+    }
+    Ok(vec![RecordErasure {
+        kind: "opportunity",
+        id: o.id.clone(),
+        fields,
+    }])
 }
 
 /// `record` with the value scrubbed from its text fields (ids and typed fields untouched), and

@@ -33,6 +33,10 @@ pub struct DealErasure {
     pub request_sent: bool,
 }
 
+/// The key of a participant's own section under which it asks the origin to erase a value
+/// (the same `{"kind", "words", "digest", "at"}` list as [`ERASURE_KEY`]).
+pub const SECTION_REQUEST_KEY: &str = "cosell.erasure";
+
 impl DealErasure {
     /// The report's JSON.
     pub fn to_json(&self) -> Value {
@@ -61,7 +65,13 @@ impl Deals {
         now_ms: u64,
         only: Option<DealId>,
     ) -> Result<(Vec<DealErasure>, Vec<DealId>), DealsError> {
-        let found: Vec<(DealErasure, Option<SharedFields>, Option<SectionUpdate>)> = {
+        type Found = (
+            DealErasure,
+            Option<SharedFields>,
+            Option<SectionUpdate>,
+            Option<String>,
+        );
+        let found: Vec<Found> = {
             let inner = self.lock();
             let mut ids: Vec<DealId> = inner
                 .docs
@@ -206,7 +216,21 @@ impl Deals {
                 let found = !e.erased.is_empty() || !e.kept.is_empty() || !e.history.is_empty();
                 let others = view.participants.keys().any(|n| n != &self.me);
                 let mut shared_change = shared_change;
-                if found && origin && others && only.is_none() {
+                let mut own_request = None;
+                if found && !origin && only.is_none() {
+                    // A participant asks the origin, in its own section, to erase what the
+                    // origin wrote (the shared fields) and to pass the request on.
+                    let mut asked: Vec<Value> = doc
+                        .section_text(&self.me, SECTION_REQUEST_KEY)
+                        .and_then(|v| serde_json::from_str(&v).ok())
+                        .unwrap_or_default();
+                    asked.push(needle.request(now_ms));
+                    own_request = Some(Value::Array(asked).to_string());
+                    e.request_sent = true;
+                }
+                // The origin signs the request for the participants (also when it applies one a
+                // participant made: the others learn of it from the origin).
+                if found && origin && others {
                     // The request travels in the same signed change (or one of its own).
                     let mut asked: Vec<Value> = s
                         .other
@@ -220,14 +244,14 @@ impl Deals {
                     e.request_sent = true;
                 }
                 if found {
-                    out.push((e, shared_change, section_change));
+                    out.push((e, shared_change, section_change, own_request));
                 }
             }
             out
         };
         let mut changed = Vec::new();
         let mut report = Vec::new();
-        for (e, shared_change, section_change) in found {
+        for (e, shared_change, section_change, own_request) in found {
             if !dry_run {
                 if let Some(update) = shared_change {
                     self.edit(e.id, now_ms, |doc, signer| {
@@ -238,6 +262,12 @@ impl Deals {
                 if let Some(update) = section_change {
                     self.edit(e.id, now_ms, |doc, signer| {
                         doc.update_section(signer, now_ms, &update)
+                    })?;
+                    changed.push(e.id);
+                }
+                if let Some(list) = own_request {
+                    self.edit(e.id, now_ms, |doc, signer| {
+                        doc.set_section_text(signer, now_ms, SECTION_REQUEST_KEY, &list)
                     })?;
                     changed.push(e.id);
                 }
@@ -260,9 +290,10 @@ impl Deals {
         Ok((report, changed))
     }
 
-    /// The erasure requests in `changed` deals started by other nodes: `(deal, origin's name,
-    /// request)` for each request in the deal's signed [`ERASURE_KEY`] (verified like every
-    /// change: only the origin writes shared fields).
+    /// The erasure requests in `changed` deals: `(deal, who asked, request)` for each request in
+    /// the deal's signed [`ERASURE_KEY`] when another node started it (verified like every
+    /// change: only the origin writes shared fields), and, on the origin, in each participant's
+    /// own section ([`SECTION_REQUEST_KEY`]: only that participant writes it).
     pub fn erasure_requests(&self, changed: &[DealId]) -> Vec<(DealId, String, Value)> {
         let inner = self.lock();
         let mut out = Vec::new();
@@ -271,19 +302,33 @@ impl Deals {
                 continue;
             };
             let view = doc.read_view();
-            let Some(origin) = view.origin.as_ref().filter(|o| *o != &self.me) else {
+            let Some(origin) = view.origin.as_ref() else {
                 continue;
             };
-            let Some(list) = view.shared.other.get(ERASURE_KEY) else {
-                continue;
+            let name_of = |n: &protocol::identity::NodeId| {
+                view.participants
+                    .get(n)
+                    .map(|p| format!("{} ({n})", p.name))
+                    .unwrap_or_else(|| n.to_string())
             };
-            let requests: Vec<Value> = serde_json::from_str(list).unwrap_or_default();
-            let name = view
-                .participants
-                .get(origin)
-                .map(|p| format!("{} ({origin})", p.name))
-                .unwrap_or_else(|| origin.to_string());
-            out.extend(requests.into_iter().map(|r| (*id, name.clone(), r)));
+            // From the origin, in the shared fields only it writes; on the origin, from each
+            // participant's own section.
+            let mut lists: Vec<(String, String)> = Vec::new();
+            if origin != &self.me {
+                if let Some(list) = view.shared.other.get(ERASURE_KEY) {
+                    lists.push((name_of(origin), list.clone()));
+                }
+            } else {
+                for node in view.participants.keys().filter(|n| *n != &self.me) {
+                    if let Some(list) = doc.section_text(node, SECTION_REQUEST_KEY) {
+                        lists.push((name_of(node), list));
+                    }
+                }
+            }
+            for (name, list) in lists {
+                let requests: Vec<Value> = serde_json::from_str(&list).unwrap_or_default();
+                out.extend(requests.into_iter().map(|r| (*id, name.clone(), r)));
+            }
         }
         out
     }
