@@ -291,9 +291,13 @@ fn registrations_change_after_approval_and_lapse_when_the_partnership_ends() {
         (reseller.get(&format!("/api/v1/registrations/{id}")).json["status"] == "lapsed")
             .then_some(())
     });
-    assert!(audit_summaries(&reseller, "registration")
-        .iter()
-        .any(|s| s.contains("lapsed: Vendor Co is no longer a partner")));
+    // The status follows the partner record at once; the audit entry is written just after.
+    wait("the lapse in the reseller's audit", || {
+        audit_summaries(&reseller, "registration")
+            .iter()
+            .any(|s| s.contains("lapsed: Vendor Co is no longer a partner"))
+            .then_some(())
+    });
 }
 
 #[test]
