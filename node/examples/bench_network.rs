@@ -204,6 +204,7 @@ pub(crate) fn seed_deals_at(db: &Path, count: usize) -> Result<()> {
                     id: id.clone(),
                     opportunity_id: None,
                     stored_ms: 1,
+                    redacted: Vec::new(),
                 },
             )?;
             for change in doc.automerge().get_changes(&[]) {

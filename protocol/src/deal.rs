@@ -199,6 +199,8 @@ pub enum RegistrationStatus {
     Approved,
     Rejected,
     Expired,
+    /// The vendor ended an approved registration's protection, with a reason.
+    Revoked,
 }
 
 impl RegistrationStatus {
@@ -209,6 +211,7 @@ impl RegistrationStatus {
             RegistrationStatus::Approved => "approved",
             RegistrationStatus::Rejected => "rejected",
             RegistrationStatus::Expired => "expired",
+            RegistrationStatus::Revoked => "revoked",
         }
     }
 
@@ -218,6 +221,7 @@ impl RegistrationStatus {
             RegistrationStatus::Approved,
             RegistrationStatus::Rejected,
             RegistrationStatus::Expired,
+            RegistrationStatus::Revoked,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -462,9 +466,17 @@ pub struct RegistrationDecision {
 /// The registration decision a vendor makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Approved { expires_at_ms: u64 },
-    Rejected { reason: String },
+    Approved {
+        expires_at_ms: u64,
+    },
+    Rejected {
+        reason: String,
+    },
     Expired,
+    /// The vendor ends an approved registration's protection before it expires.
+    Revoked {
+        reason: String,
+    },
 }
 
 /// Attribution: the origin's record plus each node's proposal and acceptance.
@@ -811,6 +823,42 @@ impl DealDoc {
         })
     }
 
+    /// Writes `key` = `value` into this node's own section: a slot the typed API has none for
+    /// (an erasure request to the origin). Verified like every section write: a node writes only
+    /// its own section; nodes that do not know the key ignore it.
+    pub fn set_section_text(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        key: &str,
+        value: &str,
+    ) -> Result<VerifiedChange, DealError> {
+        self.require_participant(signer)?;
+        if value.len() > FIELD_BYTES_MAX * 4 {
+            return Err(DealError::Invalid(format!("'{key}' is too long")));
+        }
+        let sections = self.object(&ROOT, keys::SECTIONS)?;
+        let me = signer.node_id().as_str().to_string();
+        let existing = self.object(&sections, &me).ok();
+        self.edit(signer, now_ms, |tx| {
+            let section = match existing {
+                Some(s) => s,
+                None => tx.put_object(&sections, &me, ObjType::Map)?,
+            };
+            tx.put(&section, key, value)
+        })
+    }
+
+    /// The text `node` wrote under `key` in its own section ([`DealDoc::set_section_text`]).
+    pub fn section_text(&self, node: &NodeId, key: &str) -> Option<String> {
+        let sections = self.object(&ROOT, keys::SECTIONS).ok()?;
+        let section = self.object(&sections, node.as_str()).ok()?;
+        match self.doc.get(&section, key).ok()?? {
+            (Value::Scalar(s), _) => s.as_str().map(str::to_string),
+            _ => None,
+        }
+    }
+
     /// Registers the deal with `vendor` (a participant with the vendor role): this node's claim.
     pub fn register(
         &mut self,
@@ -868,6 +916,10 @@ impl DealDoc {
                     RegistrationStatus::Rejected
                 }
                 Decision::Expired => RegistrationStatus::Expired,
+                Decision::Revoked { reason } => {
+                    tx.put(&d, keys::REASON, reason.as_str())?;
+                    RegistrationStatus::Revoked
+                }
             };
             let t = tx.put_object(&d, keys::TERMS, ObjType::Map)?;
             for (field, text) in terms {

@@ -331,3 +331,32 @@ fn participant_may_not_accept_for_another() {
     let out = w.honest.ingest(vec![ok.envelope().clone()]);
     assert_eq!(out.applied.len(), 1);
 }
+
+#[test]
+fn a_revocation_signed_by_anyone_but_the_vendor_is_rejected() {
+    let mut w = world();
+    let decisions = object(&w.honest, &["registration", "decisions"]);
+    let (a, b) = (
+        w.a.node_id().as_str().to_string(),
+        w.b.node_id().as_str().to_string(),
+    );
+    // B (a reseller) "revokes" under its own entry: only a vendor decides registrations.
+    let env = forge(&w.doc_b, w.b.key(), w.b.key(), |tx| {
+        let d = tx.put_object(&decisions, b.as_str(), ObjType::Map).unwrap();
+        tx.put(&d, "status", "revoked").unwrap();
+        tx.put(&d, "reason", "forged by b").unwrap();
+    });
+    check_rejected(
+        &mut w,
+        env,
+        |r| matches!(r, RejectReason::Unauthorized { path, .. } if path.contains("decisions")),
+    );
+    // B writes a revocation into the vendor's own entry: a node writes only its own.
+    let env = forge(&w.doc_b, w.b.key(), w.b.key(), |tx| {
+        let d = tx.put_object(&decisions, a.as_str(), ObjType::Map).unwrap();
+        tx.put(&d, "status", "revoked").unwrap();
+    });
+    check_rejected(&mut w, env, |r| {
+        matches!(r, RejectReason::Unauthorized { .. })
+    });
+}

@@ -188,6 +188,24 @@ fn registration_first_claim_wins_and_vendor_decides() {
         Some(&terms),
         "the decision says what it decided on"
     );
+    // The vendor revokes the approval with a reason: the status says so and the expiry goes.
+    let revoked = Decision::Revoked {
+        reason: "the customer chose another partner".into(),
+    };
+    doc.decide_registration(&vendor, 350, r1.node_id(), &revoked, &terms)
+        .unwrap();
+    let view = doc.read_view().registration;
+    assert_eq!(view.status, Some(RegistrationStatus::Revoked));
+    let d = &view.decisions[vendor.node_id()];
+    assert_eq!(
+        d.reason.as_deref(),
+        Some("the customer chose another partner")
+    );
+    assert_eq!(d.expires_at_ms, None);
+    assert!(matches!(
+        doc.decide_registration(&r2, 360, r1.node_id(), &revoked, &terms),
+        Err(DealError::NotAllowed(_))
+    ));
     // A later decision replaces the earlier one whole, terms included.
     doc.decide_registration(&vendor, 400, r1.node_id(), &decision, &BTreeMap::new())
         .unwrap();

@@ -291,9 +291,13 @@ fn registrations_change_after_approval_and_lapse_when_the_partnership_ends() {
         (reseller.get(&format!("/api/v1/registrations/{id}")).json["status"] == "lapsed")
             .then_some(())
     });
-    assert!(audit_summaries(&reseller, "registration")
-        .iter()
-        .any(|s| s.contains("lapsed: Vendor Co is no longer a partner")));
+    // The status follows the partner record at once; the audit entry is written just after.
+    wait("the lapse in the reseller's audit", || {
+        audit_summaries(&reseller, "registration")
+            .iter()
+            .any(|s| s.contains("lapsed: Vendor Co is no longer a partner"))
+            .then_some(())
+    });
 }
 
 #[test]
@@ -731,11 +735,45 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
     reseller.serve();
     let d = deal(&reseller, &id).expect("the tombstone");
     assert_eq!(d["status"], "withdrawn", "{d}");
-    assert!(reseller.get("/api/v1/deals").json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|d| d["id"] != id.as_str()));
+    // The deal list shows the tombstone marked (who, when, why) by default and under
+    // `status=withdrawn`, never under `status=active` or a stage; the CLI list too.
+    let listed = |node: &Node, query: &str| -> Option<Value> {
+        let page = node.get(&format!("/api/v1/deals{query}"));
+        assert_eq!(page.status, 200, "{query}: {}", page.text);
+        page.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id.as_str())
+            .cloned()
+    };
+    for node in [&reseller, &vendor] {
+        for query in ["", "?status=withdrawn", "?status=all"] {
+            let d = listed(node, query).unwrap_or_else(|| panic!("{} {query}", node.name));
+            assert_eq!(d["status"], "withdrawn", "{d}");
+            assert_eq!(d["withdrawn"]["by"], "Vendor Co", "{d}");
+            assert_eq!(d["withdrawn"]["by_node"], vendor.id.as_str(), "{d}");
+            assert_eq!(d["withdrawn"]["why"], "the customer cancelled", "{d}");
+            assert!(d.get("fields").is_none(), "{d}");
+        }
+        for query in ["?status=active", "?stage=prospect"] {
+            assert!(listed(node, query).is_none(), "{} {query}", node.name);
+        }
+        let out = node.cli(&["deals", "list"]);
+        let line = out.stdout.lines().find(|l| l.starts_with(id.as_str()));
+        assert!(
+            line.is_some_and(|l| l.contains("WITHDRAWN")
+                && l.contains("withdrawn by Vendor Co on")
+                && l.contains("the customer cancelled")),
+            "{}",
+            out.stdout
+        );
+        let out = node.cli(&["deals", "list", "--status", "active"]);
+        assert!(!out.stdout.contains(id.as_str()), "{}", out.stdout);
+    }
+    let r = reseller.get("/api/v1/deals?status=gone");
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("status"), "{}", r.text);
     // The reseller's note is gone from the origin too (its own opportunity stays its own).
     let found = cosell_e2e::files_with(&vendor.dir(), NOTE);
     assert!(

@@ -423,3 +423,123 @@ fn the_partner_changes_its_pending_registration_and_the_vendor_sees_the_change()
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["changed_after_decision"], true, "{}", r.text);
 }
+
+#[test]
+fn the_vendor_revokes_an_approved_registration_with_a_reason_the_partner_sees() {
+    let mut vendor = Node::init("Vendor Co");
+    let mut first = Node::init("First Partner");
+    let mut second = Node::init("Second Partner");
+    vendor.serve();
+    first.serve();
+    second.serve();
+    partner(&vendor, &first, "reseller", "vendor");
+    partner(&vendor, &second, "reseller", "vendor");
+    let on_first = hook(&first, &["registration.revoked"]);
+    let on_vendor = hook(&vendor, &["registration.revoked"]);
+
+    let a = register(&first, "Vendor Co", "revoked.example", "Revoked Inc");
+    wait("the registration on the vendor", || {
+        registration(&vendor, &a)
+    });
+    // Only an approved registration is revoked: a pending one is rejected instead.
+    let r = vendor.post(
+        &format!("/api/v1/registrations/{a}/revoke"),
+        &json!({"reason": "too early"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("reject it instead"), "{}", r.text);
+    let out = vendor.cli(&["registrations", "approve", &a]);
+    assert!(out.ok(), "approve: {}", out.stderr);
+    wait("the approval on the partner", || {
+        registration(&first, &a).filter(|r| r["status"] == "approved")
+    });
+    // While it holds, a second partner's registration of the account cannot be approved.
+    std::thread::sleep(Duration::from_millis(20));
+    let b = register(&second, "Vendor Co", "revoked.example", "Revoked Inc");
+    wait("the second registration on the vendor", || {
+        registration(&vendor, &b)
+    });
+    let r = vendor.post(&format!("/api/v1/registrations/{b}/approve"), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text);
+
+    // The partner cannot revoke (only the vendor decides), nor can a reason be missing.
+    let r = first.post(
+        &format!("/api/v1/registrations/{a}/revoke"),
+        &json!({"reason": "I revoke myself"}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    let out = first.cli(&["registrations", "revoke", &a, "--reason", "mine"]);
+    assert!(!out.ok() && out.stderr.contains("vendor"), "{}", out.stderr);
+    for body in [json!({"reason": "  "}), json!({})] {
+        let r = vendor.post(&format!("/api/v1/registrations/{a}/revoke"), &body);
+        assert!(matches!(r.status, 400 | 422), "{body}: {}", r.text);
+    }
+    assert_eq!(registration(&vendor, &a).unwrap()["status"], "approved");
+
+    let out = vendor.cli(&[
+        "registrations",
+        "revoke",
+        &a,
+        "--reason",
+        "the customer chose to buy direct",
+    ]);
+    assert!(out.ok(), "revoke: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("revoked by Vendor Co: the customer chose to buy direct"),
+        "{}",
+        out.stderr
+    );
+    // The partner sees who revoked it and why, through the API and the CLI; it was signed by
+    // the vendor and verified on the way.
+    let seen = wait("the revocation on the partner", || {
+        registration(&first, &a).filter(|r| r["status"] == "revoked")
+    });
+    assert_eq!(
+        seen["note"], "revoked by Vendor Co: the customer chose to buy direct",
+        "{seen}"
+    );
+    assert_eq!(seen["reason"], "the customer chose to buy direct");
+    let out = first.cli(&["registrations", "show", &a]);
+    assert!(
+        out.stdout.contains("revoked")
+            && out
+                .stdout
+                .contains("revoked by Vendor Co: the customer chose to buy direct"),
+        "{}",
+        out.stdout
+    );
+    for rx in [&on_first, &on_vendor] {
+        let event = expect_event(rx, "registration.revoked");
+        assert_eq!(event["data"]["id"], a.as_str(), "{event}");
+        assert_eq!(event["data"]["reason"], "the customer chose to buy direct");
+    }
+    // Audited on both sides, with who did it.
+    let audit = vendor.get("/api/v1/audit?kind=registration").json;
+    let entry = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["details"]["event"] == "revoked")
+        .cloned()
+        .unwrap_or_else(|| panic!("no revocation in {audit}"));
+    assert!(
+        entry["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the customer chose to buy direct"),
+        "{entry}"
+    );
+    assert!(entry["actor"].to_string().contains("admin"), "{entry}");
+    // Its protection ended: the second partner's registration is approved now; the revoked one
+    // cannot be revoked again nor approved back.
+    let out = vendor.cli(&["registrations", "approve", &b]);
+    assert!(out.ok(), "approve the second: {}", out.stderr);
+    let r = vendor.post(
+        &format!("/api/v1/registrations/{a}/revoke"),
+        &json!({"reason": "again"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    let r = vendor.post(&format!("/api/v1/registrations/{a}/approve"), &json!({}));
+    assert!(matches!(r.status, 409 | 422), "{}", r.text);
+}

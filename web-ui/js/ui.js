@@ -190,7 +190,7 @@ export function badge(text, kind = "") {
 }
 
 export function statusBadge(status) {
-  const kind = { accepted: "ok", active: "ok", approved: "ok", invited: "warn", pending: "warn", declined: "bad", removed: "bad", rejected: "bad", expired: "bad", ended: "bad" }[status] || "";
+  const kind = { accepted: "ok", active: "ok", approved: "ok", invited: "warn", pending: "warn", declined: "bad", removed: "bad", rejected: "bad", expired: "bad", ended: "bad", withdrawn: "bad", revoked: "bad" }[status] || "";
   const words = { invited: "invited", pending: "waiting for the vendor" }[status] || status || "unknown";
   return h("span", { class: `badge ${kind}`, dataset: { status: status || "" } }, words);
 }

@@ -10,8 +10,11 @@ use serde_json::{json, Value};
 /// Deal commands.
 #[derive(Debug, Subcommand)]
 pub enum DealsCommand {
-    /// List shared deals.
+    /// List shared deals, and withdrawn ones (marked, with who withdrew them, when and why).
     List {
+        /// Only `active` deals, only `withdrawn` ones, or `all` (default).
+        #[arg(long, value_parser = ["active", "withdrawn", "all"], default_value = "all")]
+        status: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -210,8 +213,8 @@ pub fn share(
 pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
     let client = Client::for_data_dir(dir)?;
     match command {
-        DealsCommand::List { json } => {
-            let items = client.list_all("/deals")?;
+        DealsCommand::List { status, json } => {
+            let items = client.list_all(&format!("/deals?status={status}"))?;
             if json {
                 let answer = serde_json::json!({"items": items, "next_cursor": null});
                 println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -221,6 +224,14 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
                 eprintln!("no deals yet: `cosell share OPPORTUNITY --with PARTNER` makes one");
             }
             for d in &items {
+                if d["status"] == "withdrawn" {
+                    println!(
+                        "{}  WITHDRAWN  {}",
+                        d["id"].as_str().unwrap_or("?"),
+                        d["note"].as_str().unwrap_or("withdrawn")
+                    );
+                    continue;
+                }
                 let names: Vec<String> = d["participants"]
                     .as_array()
                     .into_iter()

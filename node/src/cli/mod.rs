@@ -6,6 +6,7 @@ pub mod backup;
 pub mod client;
 pub mod deals;
 pub mod demo;
+pub mod erase;
 pub mod health;
 pub mod mapping;
 pub mod network;
@@ -96,6 +97,10 @@ pub enum Command {
         /// The backup file.
         file: PathBuf,
     },
+    /// Erase one person's data on this node (GDPR art. 17): every record, audit entry,
+    /// delivery, notification and what this node wrote in shared deals holding the e-mail
+    /// address or name; prints what was erased where (admin).
+    Erase(crate::cli::erase::EraseArgs),
     /// Data-sharing policies: write, check and preview what a partner receives.
     Policy {
         #[command(subcommand)]
@@ -362,6 +367,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Health { live } => crate::cli::health::run(&dir, live),
         Command::Backup { file } => crate::cli::backup::backup(&dir, &file),
         Command::Restore { file } => crate::cli::backup::restore(&file, &dir),
+        Command::Erase(args) => crate::cli::erase::run(&dir, args),
         Command::Policy { what } => crate::cli::policy::run(&dir, what),
         Command::Import { what } => match what {
             ImportWhat::Accounts { file } => import(&dir, "accounts", &file, None),

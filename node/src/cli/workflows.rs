@@ -59,6 +59,15 @@ pub enum RegistrationsCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Revoke an approved registration with a reason (vendor only): its protection ends now and
+    /// the partner sees "revoked by VENDOR: reason".
+    Revoke {
+        /// The registration id.
+        id: String,
+        /// Why (the partner sees it).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// What `cosell register` takes.
@@ -195,7 +204,9 @@ fn print_registration(r: &Value) {
         r["submitted_at"].as_str().unwrap_or("?"),
         flags,
     );
-    if let Some(reason) = r["reason"].as_str() {
+    if let Some(note) = r["note"].as_str() {
+        println!("    {note}");
+    } else if let Some(reason) = r["reason"].as_str() {
         println!("    reason: {reason}");
     }
     if r["changed_after_decision"] == true {
@@ -323,6 +334,14 @@ pub fn registrations(dir: &DataDir, command: RegistrationsCommand) -> Result<()>
                 Some(&json!({ "reason": reason })),
             )?;
             eprintln!("rejected");
+        }
+        RegistrationsCommand::Revoke { id, reason } => {
+            let r = client.json(
+                "POST",
+                &format!("/registrations/{}/revoke", segment(&id)),
+                Some(&json!({ "reason": reason })),
+            )?;
+            eprintln!("{}", r["note"].as_str().unwrap_or("revoked"));
         }
     }
     Ok(())

@@ -44,6 +44,9 @@ pub enum EventKind {
     /// `registration.rejected`.
     #[serde(rename = "registration.rejected")]
     RegistrationRejected,
+    /// `registration.revoked`: the vendor ended an approved registration's protection.
+    #[serde(rename = "registration.revoked")]
+    RegistrationRevoked,
     /// `registration.overdue`: the vendor did not answer in time.
     #[serde(rename = "registration.overdue")]
     RegistrationOverdue,
@@ -77,6 +80,7 @@ impl EventKind {
         EventKind::RegistrationSubmitted,
         EventKind::RegistrationApproved,
         EventKind::RegistrationRejected,
+        EventKind::RegistrationRevoked,
         EventKind::RegistrationOverdue,
         EventKind::RegistrationChangedAfterDecision,
         EventKind::PartnerJoined,
@@ -97,6 +101,7 @@ impl EventKind {
             EventKind::RegistrationSubmitted => "registration.submitted",
             EventKind::RegistrationApproved => "registration.approved",
             EventKind::RegistrationRejected => "registration.rejected",
+            EventKind::RegistrationRevoked => "registration.revoked",
             EventKind::RegistrationOverdue => "registration.overdue",
             EventKind::RegistrationChangedAfterDecision => "registration.changed_after_decision",
             EventKind::PartnerJoined => "partner.joined",

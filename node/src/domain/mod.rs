@@ -6,6 +6,7 @@ pub mod audit_export;
 pub mod audit_retention;
 pub mod auth;
 pub mod deals;
+pub mod erase;
 pub mod error;
 pub mod events;
 pub mod inbox;

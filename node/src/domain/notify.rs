@@ -185,9 +185,18 @@ fn items_for(me: &str, event: &Event, deal: Option<&Value>, username: &str) -> V
             ),
             "#/registrations?status=pending".into(),
         )],
-        EventKind::RegistrationApproved | EventKind::RegistrationRejected if d["partner"] == me => {
+        EventKind::RegistrationApproved
+        | EventKind::RegistrationRejected
+        | EventKind::RegistrationRevoked
+            if d["partner"] == me =>
+        {
             let decided = if event.kind == EventKind::RegistrationApproved {
                 "approved".to_string()
+            } else if event.kind == EventKind::RegistrationRevoked {
+                format!(
+                    "revoked ({})",
+                    non_empty(&text("reason"), "no reason given")
+                )
             } else {
                 format!(
                     "rejected ({})",
@@ -468,6 +477,7 @@ fn handle(
             | EventKind::RegistrationSubmitted
             | EventKind::RegistrationApproved
             | EventKind::RegistrationRejected
+            | EventKind::RegistrationRevoked
             | EventKind::RegistrationOverdue
             | EventKind::DealWithdrawn
             | EventKind::DealUpdated

@@ -342,7 +342,13 @@ fn audit_bad_message(store: &Store, peer: &NodeId, why: &str, now_ms: u64) {
 /// After a peer's changes were stored: withdrawals that arrived replace their documents by
 /// tombstones (and are no longer offered on), and the origin finishes the withdrawals its
 /// partners have now all acknowledged.
-fn after_receive(engine: &Deals, changed: &mut Vec<protocol::deal::DealId>, now_ms: u64) {
+/// Returns the deals this node changed itself (erasure requests applied), to offer to every
+/// participant.
+fn after_receive(
+    engine: &Deals,
+    changed: &mut Vec<protocol::deal::DealId>,
+    now_ms: u64,
+) -> Vec<protocol::deal::DealId> {
     match engine.apply_withdrawals(changed, now_ms) {
         Ok(gone) => changed.retain(|d| !gone.contains(d)),
         Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot apply a withdrawal"),
@@ -350,6 +356,11 @@ fn after_receive(engine: &Deals, changed: &mut Vec<protocol::deal::DealId>, now_
     if let Err(e) = engine.finish_withdrawals(now_ms) {
         tracing::error!(error = %format!("{e:#}"), "cannot finish a withdrawal");
     }
+    // Erasure requests the origins signed: what this node wrote and stored goes too.
+    crate::domain::erase::apply_requests(engine, changed, now_ms).unwrap_or_else(|e| {
+        tracing::error!(error = %format!("{e:#}"), "cannot apply an erasure request");
+        Vec::new()
+    })
 }
 
 /// Answers a partner's sync request (`body`, after the kind byte): stores what it carries, then
@@ -368,6 +379,7 @@ fn serve_sync(
             return SyncServed {
                 response: frame(kind::REFUSED, e.to_string().as_bytes()),
                 changed: Vec::new(),
+                written: Vec::new(),
             };
         }
     };
@@ -378,7 +390,7 @@ fn serve_sync(
         .collect();
     match engine.receive(node, messages, now_ms) {
         Ok(mut received) => {
-            after_receive(engine, &mut received.changed, now_ms);
+            let written = after_receive(engine, &mut received.changed, now_ms);
             let (reply, dropped) = net::wire::cap_reply(received.reply, net::REPLY_BYTES_MAX);
             if !dropped.is_empty() {
                 engine.forget(node, &dropped);
@@ -386,6 +398,7 @@ fn serve_sync(
             SyncServed {
                 response: frame(kind::SYNC, &WireMessage::Sync(reply).encode()),
                 changed: received.changed,
+                written,
             }
         }
         Err(e) => {
@@ -393,6 +406,7 @@ fn serve_sync(
             SyncServed {
                 response: frame(kind::REFUSED, b"the node could not store the changes"),
                 changed: Vec::new(),
+                written: Vec::new(),
             }
         }
     }
@@ -433,7 +447,7 @@ fn follow_up(
     if !messages.is_empty() {
         match engine.receive(node, messages, now_ms) {
             Ok(mut received) => {
-                after_receive(engine, &mut received.changed, now_ms);
+                out.written = after_receive(engine, &mut received.changed, now_ms);
                 out.messages = received.reply;
                 out.changed = received.changed;
             }

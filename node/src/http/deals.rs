@@ -6,7 +6,7 @@ use super::query::{query_params, Cursor, Params, Takes, CURSOR_DOC, LIMIT, LIMIT
 use super::{blocking, ApiError, AppState, Caller};
 use crate::clock::now_ms;
 use crate::domain::auth::Role;
-use crate::domain::deals::DealsError;
+use crate::domain::deals::{DealsError, ListFilter, ListStatus};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
@@ -87,7 +87,11 @@ pub(super) async fn share_opportunity(
 query_params! {
     /// Filters and paging of `GET /api/v1/deals`.
     pub struct DealQuery {
-        stage: Option<String> = STAGES, "Only deals whose shared stage is this (any case)";
+        status: Option<String> = Takes::OneOf(&["active", "withdrawn", "all"]),
+            "active: deals still shared; withdrawn: withdrawn deals (who, when, why); all \
+             (default): both, withdrawn ones marked status withdrawn";
+        stage: Option<String> = STAGES,
+            "Only deals whose shared stage is this (any case); leaves out withdrawn deals";
         partner: Option<String> = Takes::Text,
             "Only deals with this participant: a partner's node id or unique name, or the node \
              id of another participant";
@@ -119,13 +123,29 @@ pub async fn list(
                 .to_string(),
         ),
     };
+    let status = match query.status.as_deref() {
+        None | Some("all") => None,
+        Some("active") => Some(ListStatus::Active),
+        Some("withdrawn") => Some(ListStatus::Withdrawn),
+        Some(other) => {
+            return Err(super::query::bad(
+                "status",
+                format!("{other:?}: takes active, withdrawn or all"),
+            ))
+        }
+    };
     let deals = state.network.deals.clone();
     let (items, next) = blocking(move || {
         let participant = match query.partner.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(wanted) => Some(participant_id(&state, wanted)?),
         };
-        Ok(deals.list_page(after, limit, stage.as_deref(), participant.as_deref()))
+        let filter = ListFilter {
+            status,
+            stage: stage.as_deref(),
+            participant: participant.as_deref(),
+        };
+        Ok(deals.list_page(after, limit, &filter)?)
     })
     .await?;
     Ok(Json(json!({"items": items, "next_cursor": next})))

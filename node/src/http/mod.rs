@@ -5,6 +5,7 @@
 mod audit;
 mod backup;
 pub mod deals;
+mod erase;
 mod error;
 mod headers;
 pub mod health;
@@ -195,6 +196,7 @@ pub fn router(
         .route("/deals/bulk", post(deals::bulk_share))
         .route("/deals/{id}/reinvite", post(deals::reinvite))
         .route("/deals/{id}/withdraw", post(deals::withdraw))
+        .route("/erase", post(erase::erase))
         .route("/inbox/accept", post(deals::bulk_accept))
         .route("/inbox/decline", post(deals::bulk_decline))
         .route("/deals/{id}/accept", post(deals::accept))
@@ -237,6 +239,7 @@ pub fn router(
         .route("/attestations/verify", post(program::verify))
         .route("/attestations/{id}", get(program::get))
         .route("/attestations/{id}/revoke", post(program::revoke))
+        .route("/registrations/{id}/revoke", post(registrations::revoke))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))

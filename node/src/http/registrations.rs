@@ -175,6 +175,24 @@ pub async fn reject(
     Ok(Json(view))
 }
 
+/// `POST /registrations/{id}/revoke`: `{"reason"}` — the vendor ends an approved registration's
+/// protection; the partner sees "revoked by Vendorco: reason".
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<RejectBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Manager)?;
+    let rid = parse_id(&state, &id)?;
+    let Json(body) = body?;
+    let deals = state.network.deals.clone();
+    let view =
+        blocking(move || Ok(registrations::revoke(&deals, rid, &body.reason, now_ms())?)).await?;
+    state.network.handle.sync(vec![rid]).await?;
+    Ok(Json(view))
+}
+
 /// `PATCH /registrations/{id}`: the partner that made a pending registration changes its
 /// account name, amount, currency, close date or products (null clears).
 pub async fn change(

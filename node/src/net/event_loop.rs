@@ -54,6 +54,8 @@ pub(super) enum Internal {
     },
     /// Changes arrived from `from`: relay them to other participants.
     Changed { deals: Vec<DealId>, from: PeerId },
+    /// Deals this node changed itself while handling a peer's message: offered to everyone.
+    Written { deals: Vec<DealId> },
     /// `peer` ended the partnership and it is recorded so.
     Ended { peer: PeerId, name: String },
 }
@@ -348,6 +350,7 @@ impl EventLoop {
                 let _ = self.swarm.behaviour_mut().rr.send_response(channel, bytes);
             }
             Internal::Changed { deals, from } => self.push(&deals, Some(from)),
+            Internal::Written { deals } => self.push(&deals, None),
             Internal::Ended { peer, name } => {
                 tracing::info!(%peer, %name, "the partner ended the partnership");
                 self.forget_partner(peer);
@@ -554,7 +557,12 @@ impl EventLoop {
                 };
                 self.ask(sync, answer, move |served| {
                     // No answer (the domain failed): the request goes unanswered.
-                    let Some(SyncServed { response, changed }) = served else {
+                    let Some(SyncServed {
+                        response,
+                        changed,
+                        written,
+                    }) = served
+                    else {
                         return Vec::new();
                     };
                     let mut reports = vec![Internal::Respond {
@@ -566,6 +574,9 @@ impl EventLoop {
                             deals: changed,
                             from: peer,
                         });
+                    }
+                    if !written.is_empty() {
+                        reports.push(Internal::Written { deals: written });
                     }
                     reports
                 });
@@ -672,7 +683,11 @@ impl EventLoop {
         };
         self.ask(request, answer, move |follow_up| {
             // No answer (the domain failed): nothing follows, and the request's slot is freed.
-            let SyncFollowUp { messages, changed } = follow_up.unwrap_or_default();
+            let SyncFollowUp {
+                messages,
+                changed,
+                written,
+            } = follow_up.unwrap_or_default();
             let mut reports = vec![Internal::Send {
                 peer,
                 epoch,
@@ -684,6 +699,9 @@ impl EventLoop {
                     deals: changed,
                     from: peer,
                 });
+            }
+            if !written.is_empty() {
+                reports.push(Internal::Written { deals: written });
             }
             reports
         });

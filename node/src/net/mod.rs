@@ -229,6 +229,9 @@ pub struct SyncServed {
     pub response: Vec<u8>,
     /// Deals that changed: relayed to the other participants connected.
     pub changed: Vec<DealId>,
+    /// Deals this node changed itself in answer (an erasure request applied): offered to every
+    /// participant, the sender too.
+    pub written: Vec<DealId>,
 }
 
 /// The answer to [`PeerRequest::Answer`].
@@ -238,6 +241,8 @@ pub struct SyncFollowUp {
     pub messages: Vec<DocSync>,
     /// Deals that changed: relayed to the other participants connected.
     pub changed: Vec<DealId>,
+    /// Deals this node changed itself in answer: offered to every participant.
+    pub written: Vec<DealId>,
 }
 
 /// The answer to [`PeerRequest::Join`].

@@ -94,6 +94,53 @@ pub fn snapshot(store: &Store, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The marker that asks for the database at `db` to be rewritten at its next open.
+fn rewrite_marker(db: &Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".rewrite");
+    std::path::PathBuf::from(name)
+}
+
+/// Asks for the database file at `db` to be rewritten at its next open ([`rewrite`]).
+pub fn ask_rewrite(db: &Path) -> Result<()> {
+    std::fs::write(rewrite_marker(db), b"asked by an erasure\n")
+        .with_context(|| format!("cannot write {}", rewrite_marker(db).display()))
+}
+
+/// Whether a rewrite of the database at `db` was asked for.
+pub fn rewrite_asked(db: &Path) -> bool {
+    rewrite_marker(db).exists()
+}
+
+/// Rewrites the open `store`'s file: every table is copied into a new file ([`snapshot`]),
+/// which replaces the old one, so no page the old file freed (which may hold erased values)
+/// survives; then opens it again. The old file is replaced only by a complete copy.
+pub fn rewrite(store: Store, cache_bytes: usize) -> Result<Store> {
+    let path = store.path().to_path_buf();
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".rewriting");
+    let tmp = std::path::PathBuf::from(tmp);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", tmp.display())),
+    }
+    snapshot(&store, &tmp)?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot sync {}", tmp.display()))?;
+    drop(store);
+    std::fs::rename(&tmp, &path)
+        .with_context(|| format!("cannot replace {} by its rewrite", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).ok();
+    }
+    std::fs::remove_file(rewrite_marker(&path))
+        .with_context(|| format!("cannot remove {}", rewrite_marker(&path).display()))?;
+    tracing::info!(database = %path.display(), "rewrote the database file after an erasure");
+    Store::open_with_cache(&path, cache_bytes)
+}
+
 /// Record totals of a snapshot, for the manifest.
 pub fn totals(store: &Store) -> Result<[u64; 4]> {
     use redb::ReadableTableMetadata;

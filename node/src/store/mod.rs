@@ -177,7 +177,16 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.migrate()?;
+        if backup::rewrite_asked(path) {
+            return backup::rewrite(store, cache_bytes);
+        }
         Ok(store)
+    }
+
+    /// Asks for the database file to be rewritten at the next open (after an erasure): redb
+    /// does not overwrite the pages it frees, so an erased value can survive in them until then.
+    pub fn ask_rewrite(&self) -> Result<()> {
+        backup::ask_rewrite(&self.path)
     }
 
     /// Brings the schema to [`SCHEMA_VERSION`]: creates every table, then runs each migration step

@@ -119,6 +119,10 @@ pub struct DealMeta {
     pub opportunity_id: Option<String>,
     /// When this node first stored the deal.
     pub stored_ms: u64,
+    /// Changes (hashes, hex) whose content an erasure removed from this node's views: the
+    /// history shows them as erased (SECURITY.md, "Erasure").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
 }
 
 /// What stays of a withdrawn deal (table `deal_tombstones`, keyed by its id): who withdrew it,
@@ -516,6 +520,16 @@ pub fn deal_meta(store: &Store, id: &str) -> Result<Option<DealMeta>> {
     let table = txn.open_table(DEALS)?;
     let v = table.get(id)?.map(|v| decode(v.value())).transpose();
     v
+}
+
+/// A deal's metadata, read inside `txn`.
+pub fn deal_meta_in(txn: &WriteTransaction, id: &str) -> Result<Option<DealMeta>> {
+    let table = txn.open_table(DEALS)?;
+    let found = match table.get(id)? {
+        Some(v) => Some(decode(v.value())?),
+        None => None,
+    };
+    Ok(found)
 }
 
 /// Writes a deal's metadata inside `txn`, and its opportunity link.

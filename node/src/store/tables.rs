@@ -110,7 +110,8 @@ tables! {
     AUDIT: u64 => &[u8] = "audit";
     /// `"<event kind>/<document id>"` → ms since the epoch: the workflow events published once
     /// for good (`registration.overdue`; `registration.changed_after_decision/<id>/<decided
-    /// at>/<terms digest>`), recorded before publishing (`domain::registrations`).
+    /// at>/<terms digest>`), recorded before publishing (`domain::registrations`); and
+    /// `erasure/<deal>/<digest>/<at>`: an origin's erasure request applied once (`domain::erase`).
     EVENTS_PUBLISHED: &str => u64 = "workflow_events_published";
 
     // Account mapping (`domain::mapping`).

@@ -7,12 +7,25 @@ export async function render(view, ctx) {
   const me = ctx.node ? ctx.node.id : null;
   const mine = ctx.query.get("mine") || "";
   const myStatus = (d) => (d.participants.find((p) => p.id === me) || {}).status;
-  const items = deals.items.filter((d) => !mine || myStatus(d) === mine).sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+  const gone = (d) => d.status === "withdrawn";
+  const when = (d) => String(gone(d) ? d.withdrawn.at : d.created_at);
+  const keep = (d) => !mine || (mine === "withdrawn" ? gone(d) : !gone(d) && myStatus(d) === mine);
+  const items = deals.items.filter(keep).sort((a, b) => when(b).localeCompare(when(a)));
 
-  const filter = h("select", { name: "mine" }, [["", "All deals"], ["invited", "Waiting for my answer"], ["accepted", "Accepted"], ["declined", "Declined"]].map(([v, l]) => h("option", { value: v, selected: v === mine }, l)));
+  const filter = h("select", { name: "mine" }, [["", "All deals"], ["invited", "Waiting for my answer"], ["accepted", "Accepted"], ["declined", "Declined"], ["withdrawn", "Withdrawn"]].map(([v, l]) => h("option", { value: v, selected: v === mine }, l)));
   filter.addEventListener("change", () => ctx.navigate(filter.value ? `#/deals?mine=${filter.value}` : "#/deals"));
 
-  const rows = items.map((d) =>
+  // A withdrawn deal keeps only its tombstone: who withdrew it, when and why.
+  const withdrawnRow = (d) =>
+    h(
+      "tr",
+      { dataset: { deal: d.id }, class: "withdrawn" },
+      h("td", {}, h("a", { href: `#/deals/${d.id}` }, `Deal ${d.id.slice(0, 8)}`)),
+      h("td", { colspan: 4 }, d.note),
+      h("td", {}, statusBadge("withdrawn")),
+      h("td", {}, ago(d.withdrawn.at)),
+    );
+  const rows = items.map((d) => gone(d) ? withdrawnRow(d) :
     h(
       "tr",
       { dataset: { deal: d.id } },

@@ -11,7 +11,7 @@ export async function render(view, ctx) {
   const msg = h("div", { id: "registrations-msg", "aria-live": "polite" });
 
   const status = ctx.query.get("status") || "all";
-  const select = h("select", { name: "status", id: "registrations-status" }, [["all", "All"], ["pending", "Waiting for the vendor"], ["approved", "Approved"], ["rejected", "Rejected"], ["expired", "Expired"]].map(([v, l]) => h("option", { value: v, selected: v === status }, l)));
+  const select = h("select", { name: "status", id: "registrations-status" }, [["all", "All"], ["pending", "Waiting for the vendor"], ["approved", "Approved"], ["rejected", "Rejected"], ["revoked", "Revoked"], ["expired", "Expired"], ["lapsed", "Lapsed"]].map(([v, l]) => h("option", { value: v, selected: v === status }, l)));
   select.addEventListener("change", () => ctx.navigate(`#/registrations${select.value === "all" ? "" : `?status=${select.value}`}`));
 
   async function loadList() {
@@ -70,7 +70,10 @@ function registrationsTable(items, node, ctx, msg, reload) {
         (r.status === "pending" || redecide) && !first
           ? h("button", { type: "button", class: "primary", dataset: { action: "approve" }, onclick: () => approve(r, detail, reload, ctx) }, redecide ? "Approve new terms" : "Approve")
           : null,
-        h("button", { type: "button", class: "danger", dataset: { action: "reject" }, "aria-expanded": "false", onclick: (e) => rejectForm(e.currentTarget, r, detail, reload, ctx) }, "Reject…"),
+        // An approved registration is revoked (its protection ends now), with a reason.
+        r.status === "approved" && !redecide
+          ? h("button", { type: "button", class: "danger", dataset: { action: "revoke" }, "aria-expanded": "false", onclick: (e) => rejectForm(e.currentTarget, r, detail, reload, ctx, "revoke") }, "Revoke…")
+          : h("button", { type: "button", class: "danger", dataset: { action: "reject" }, "aria-expanded": "false", onclick: (e) => rejectForm(e.currentTarget, r, detail, reload, ctx) }, "Reject…"),
       );
     }
     return [
@@ -85,7 +88,7 @@ function registrationsTable(items, node, ctx, msg, reload) {
           statusBadge(r.status),
           r.overdue ? [" ", badge("overdue", "bad")] : null,
           redecide ? [" ", badge("changed after decision", "warn"), h("div", { class: "hint reg-decided" }, `The ${r.status === "rejected" ? "rejection" : "approval"} covers: `, decidedTerms(r.decided_terms))] : null,
-          r.reason ? h("div", { class: "hint reg-reason" }, `Reason: ${r.reason}`) : null,
+          r.note ? h("div", { class: "hint reg-reason" }, r.note) : r.reason ? h("div", { class: "hint reg-reason" }, `Reason: ${r.reason}`) : null,
         ),
         h("td", {}, when(r.submitted_at), r.status === "pending" ? h("div", { class: "hint" }, "answer ", ago(r.respond_by)) : null),
         h("td", {}, r.expires_at ? when(r.expires_at) : "—"),
@@ -170,7 +173,9 @@ function focusRow(id) {
   target.focus();
 }
 
-function rejectForm(button, r, detail, reload, ctx) {
+// Rejects a registration, or revokes an approved one (`verb` "revoke"), with a reason the partner sees.
+function rejectForm(button, r, detail, reload, ctx, verb = "reject") {
+  const words = verb === "revoke" ? ["revoking", "revoked", "Revoke registration"] : ["rejecting", "rejected", "Reject registration"];
   if (button.getAttribute("aria-expanded") === "true") {
     button.setAttribute("aria-expanded", "false");
     set(detail);
@@ -186,8 +191,8 @@ function rejectForm(button, r, detail, reload, ctx) {
       onsubmit: async (e) => {
         e.preventDefault();
         try {
-          await api(`/registrations/${encodeURIComponent(r.id)}/reject`, { method: "POST", json: { reason: reason.value } });
-          ctx.toast(`Registration for ${r.account_domain} rejected`);
+          await api(`/registrations/${encodeURIComponent(r.id)}/${verb}`, { method: "POST", json: { reason: reason.value } });
+          ctx.toast(`Registration for ${r.account_domain} ${words[1]}`);
           await reload();
         } catch (err) {
           set(out, errorBox(err));
@@ -195,8 +200,8 @@ function rejectForm(button, r, detail, reload, ctx) {
         }
       },
     },
-    field(`Reason for rejecting ${r.account_domain} (the partner sees it)`, reason),
-    h("button", { type: "submit", class: "danger" }, "Reject registration"),
+    field(`Reason for ${words[0]} ${r.account_domain} (the partner sees it)`, reason),
+    h("button", { type: "submit", class: "danger" }, words[2]),
     h("button", { type: "button", onclick: () => { button.setAttribute("aria-expanded", "false"); set(detail); button.focus(); } }, "Cancel"),
   );
   set(detail, form, out);

@@ -91,6 +91,7 @@ pub(super) fn events_between(
                 let kind = match status {
                     RegistrationStatus::Approved => EventKind::RegistrationApproved,
                     RegistrationStatus::Rejected => EventKind::RegistrationRejected,
+                    RegistrationStatus::Revoked => EventKind::RegistrationRevoked,
                     _ => continue,
                 };
                 let reason = view

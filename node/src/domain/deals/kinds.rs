@@ -24,6 +24,11 @@ pub const WITHHELD_KEY: &str = "cosell.withheld";
 /// `{"why", "at"}`. The same change clears every other shared field; a receiver that applies it
 /// keeps only a tombstone (`domain::deals::withdraw`).
 pub const WITHDRAWN_KEY: &str = "cosell.withdrawn";
+/// Shared-field key the origin signs when it erases a person's data from a deal: a JSON list of
+/// erasure requests `{"kind", "words", "digest", "at"}` — a digest of the value, never the value
+/// — that every participant's honest node applies to what it wrote and stored
+/// (`domain::erase`).
+pub const ERASURE_KEY: &str = "cosell.erasure";
 /// Shared-field key of an invitation: when it expires (ms since the epoch).
 pub const EXPIRES_KEY: &str = "cosell.expires_at";
 

@@ -25,6 +25,7 @@
 //!   the workflow events a change implies.
 
 mod attribution;
+mod erase;
 mod events;
 mod facts;
 mod invitations;
@@ -48,14 +49,15 @@ mod tests;
 
 pub use attribution::attribution_json;
 pub use facts::{DealFact, Facts, InvitationFact, RegistrationFact};
+pub use erase::DealErasure;
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
-    kind_of, DocKind, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
-    WITHDRAWN_KEY, WITHHELD_KEY,
+    kind_of, DocKind, ERASURE_KEY, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY,
+    KIND_REGISTRATION, WITHDRAWN_KEY, WITHHELD_KEY,
 };
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;
-pub use views::{deal_json, invitation_json};
+pub use views::{deal_json, invitation_json, ListFilter, ListStatus};
 pub use withdraw::WHY_CHARS_MAX;
 
 use crate::clock::Clock;
@@ -414,6 +416,7 @@ impl Deals {
                     id: id.to_string(),
                     opportunity_id: None,
                     stored_ms: now_ms,
+                    redacted: Vec::new(),
                 },
             )?;
             for c in changes {

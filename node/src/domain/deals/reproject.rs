@@ -165,6 +165,11 @@ impl Deals {
             return Ok(Vec::new());
         };
         let current = doc.read_view().shared;
+        // Erasure requests stay: a participant offline when one was signed still applies it.
+        if let Some(asked) = current.other.get(super::ERASURE_KEY) {
+            new.other
+                .insert(super::ERASURE_KEY.into(), Some(asked.clone()));
+        }
         let update = shared_update(&current, &new);
         let mut changes: Vec<(DealId, VerifiedChange)> = Vec::new();
         if update != SharedFields::default() {

@@ -129,6 +129,7 @@ impl Deals {
                     id: id.to_string(),
                     opportunity_id: Some(opportunity_id.to_string()),
                     stored_ms: now_ms,
+                    redacted: Vec::new(),
                 },
             )?;
             put_change(&txn, id, &change)?;
@@ -139,6 +140,7 @@ impl Deals {
                         id: inv.id().to_string(),
                         opportunity_id: None,
                         stored_ms: now_ms,
+                        redacted: Vec::new(),
                     },
                 )?;
                 put_change(&txn, inv.id(), inv_change)?;

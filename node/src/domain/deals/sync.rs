@@ -232,6 +232,7 @@ impl Deals {
                                 id: id.to_string(),
                                 opportunity_id: None,
                                 stored_ms: now_ms,
+                                redacted: Vec::new(),
                             },
                         )?;
                     }

@@ -13,17 +13,38 @@ use protocol::identity::NodeId;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+/// Which deals a list shows by their status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListStatus {
+    /// Deals still shared.
+    Active,
+    /// Withdrawn deals (their tombstones).
+    Withdrawn,
+}
+
+/// The filters of a deal list page.
+#[derive(Debug, Default)]
+pub struct ListFilter<'a> {
+    /// Only deals of this status; both when `None`.
+    pub status: Option<ListStatus>,
+    /// Only active deals whose shared stage is this.
+    pub stage: Option<&'a str>,
+    /// Only deals with this participant (withdrawn: withdrawn by it).
+    pub participant: Option<&'a str>,
+}
+
 impl Deals {
     /// A deal in the API's shape, or `None`.
     pub fn view(&self, id: DealId, with_history: bool) -> Result<Option<Value>> {
         if let Some(withdrawn) = self.withdrawn_view(id)? {
             return Ok(Some(withdrawn));
         }
-        let opportunity_id = if with_history {
-            shared::deal_meta(&self.store, &id.to_string())?.and_then(|m| m.opportunity_id)
+        let meta = if with_history {
+            shared::deal_meta(&self.store, &id.to_string())?
         } else {
             None
         };
+        let opportunity_id = meta.as_ref().and_then(|m| m.opportunity_id.clone());
         let names = self.partner_names();
         let inner = self.lock();
         if inner.info.get(&id).map(|i| i.kind) != Some(DocKind::Deal) {
@@ -36,6 +57,18 @@ impl Deals {
         self.overlay(&inner, id, &mut v, &names);
         if let Some(o) = opportunity_id {
             v["opportunity_id"] = json!(o);
+        }
+        // Changes an erasure found holding a person's data show as erased (SECURITY.md).
+        let redacted = meta.map(|m| m.redacted).unwrap_or_default();
+        if let Some(history) = v["history"].as_array_mut().filter(|_| !redacted.is_empty()) {
+            for h in history {
+                if h["change"]
+                    .as_str()
+                    .is_some_and(|c| redacted.iter().any(|r| r == c))
+                {
+                    h["summary"] = json!("(content erased)");
+                }
+            }
         }
         Ok(Some(v))
     }
@@ -58,51 +91,74 @@ impl Deals {
             .collect()
     }
 
-    /// One page of deals (without history) in id order: those after `after` (a deal id, the
-    /// previous page's cursor), at most `limit`, optionally only those whose shared stage is
-    /// `stage` or that have `participant` among their participants. Returns the page and the
-    /// cursor of the next one, if any.
+    /// One page of deals in id order: the deals here and the withdrawn ones (their tombstones,
+    /// `status: "withdrawn"` with who, when and why), filtered by `status` (`active`,
+    /// `withdrawn`, or both when `None`), shared stage (a withdrawn deal has none) and
+    /// participant (for a withdrawn deal: the node that withdrew it).
     pub fn list_page(
         &self,
         after: Option<DealId>,
         limit: usize,
-        stage: Option<&str>,
-        participant: Option<&str>,
-    ) -> (Vec<Value>, Option<String>) {
+        filter: &ListFilter<'_>,
+    ) -> Result<(Vec<Value>, Option<String>)> {
         let names = self.partner_names();
+        let want_active = filter.status != Some(ListStatus::Withdrawn);
+        let want_withdrawn = filter.status != Some(ListStatus::Active) && filter.stage.is_none();
+        let mut withdrawn: HashMap<DealId, Value> = HashMap::new();
+        for (id, v) in self.withdrawn_deals()? {
+            withdrawn.insert(id, v);
+        }
         let inner = self.lock();
-        let mut ids: Vec<&DealId> = inner
+        let mut ids: Vec<DealId> = inner
             .docs
             .keys()
+            .chain(withdrawn.keys())
             .filter(|id| after.is_none_or(|a| **id > a))
+            .copied()
             .collect();
         ids.sort();
+        ids.dedup();
         let mut items = Vec::new();
         let mut more = false;
         for id in ids {
-            if inner.info.get(id).map(|i| i.kind) != Some(DocKind::Deal) {
-                continue;
-            }
-            let Some(doc) = inner.docs.get(id).filter(|d| d.is_initialized()) else {
-                continue;
+            let v = if let Some(w) = withdrawn.remove(&id) {
+                if !want_withdrawn
+                    || filter
+                        .participant
+                        .is_some_and(|p| w["withdrawn"]["by_node"].as_str() != Some(p))
+                {
+                    continue;
+                }
+                w
+            } else {
+                if !want_active || inner.info.get(&id).map(|i| i.kind) != Some(DocKind::Deal) {
+                    continue;
+                }
+                let Some(doc) = inner.docs.get(&id).filter(|d| d.is_initialized()) else {
+                    continue;
+                };
+                let v = deal_json(doc, false);
+                if filter.stage.is_some_and(|s| v["stage"].as_str() != Some(s)) {
+                    continue;
+                }
+                let has = |p: &str| {
+                    v["participants"]
+                        .as_array()
+                        .is_some_and(|all| all.iter().any(|x| x["id"].as_str() == Some(p)))
+                };
+                if filter.participant.is_some_and(|p| !has(p)) {
+                    continue;
+                }
+                v
             };
-            let mut v = deal_json(doc, false);
-            if stage.is_some_and(|s| v["stage"].as_str() != Some(s)) {
-                continue;
-            }
-            let has = |p: &str| {
-                v["participants"]
-                    .as_array()
-                    .is_some_and(|all| all.iter().any(|x| x["id"].as_str() == Some(p)))
-            };
-            if participant.is_some_and(|p| !has(p)) {
-                continue;
-            }
             if items.len() == limit {
                 more = true;
                 break;
             }
-            self.overlay(&inner, doc.id(), &mut v, &names);
+            let mut v = v;
+            if v["status"] != "withdrawn" {
+                self.overlay(&inner, id, &mut v, &names);
+            }
             items.push(v);
         }
         let next = more
@@ -112,7 +168,7 @@ impl Deals {
                     .and_then(|v| v["id"].as_str().map(str::to_string))
             })
             .flatten();
-        (items, next)
+        Ok((items, next))
     }
 
     /// The names this node knows its partners by (its own records), by node id.
@@ -254,6 +310,9 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
     );
     let mut withheld: Option<Value> = None;
     for (k, v) in &s.other {
+        if k == super::ERASURE_KEY {
+            continue;
+        }
         if k == super::WITHHELD_KEY {
             let by = view
                 .origin
@@ -319,6 +378,7 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
     }
     let mut out = json!({
         "id": doc.id().to_string(),
+        "status": "active",
         "origin": view.origin.as_ref().map(|o| o.to_string()),
         "created_at": view.created_at_ms.map(audit::rfc3339),
         "participants": participants,

@@ -371,13 +371,35 @@ impl Deals {
                 )
             }
         };
-        let at = audit::rfc3339(tomb.at_ms);
-        Ok(Some(json!({
-            "id": id.to_string(),
-            "status": "withdrawn",
-            "withdrawn": {"by": tomb.by, "by_node": tomb.by_node, "at": at, "why": tomb.why,
-                          "pending_acknowledgements": pending},
-            "note": format!("withdrawn by {} on {}: {}", tomb.by, &at[..10], tomb.why),
-        })))
+        Ok(Some(tombstone_json(&id.to_string(), &tomb, pending)))
     }
+
+    /// The withdrawn deals for the deal list: `(id, view)` of every deal tombstone here (not
+    /// invitations), and of each deal this node withdrew that still waits for acknowledgements.
+    pub(super) fn withdrawn_deals(&self) -> Result<Vec<(DealId, Value)>> {
+        let mut out: Vec<(DealId, Value)> = shared::tombstones(&self.store)?
+            .into_iter()
+            .filter(|(_, t)| t.for_deal.is_none())
+            .filter_map(|(id, t)| Some((DealId::parse(&id).ok()?, tombstone_json(&id, &t, false))))
+            .collect();
+        let pending: Vec<DealId> = self.withdrawals().pending.iter().copied().collect();
+        for id in pending {
+            if let Some(v) = self.withdrawn_view(id)? {
+                out.push((id, v));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A withdrawn deal as the API shows it, from its tombstone.
+fn tombstone_json(id: &str, tomb: &Tombstone, pending: bool) -> Value {
+    let at = audit::rfc3339(tomb.at_ms);
+    json!({
+        "id": id,
+        "status": "withdrawn",
+        "withdrawn": {"by": tomb.by, "by_node": tomb.by_node, "at": at, "why": tomb.why,
+                      "pending_acknowledgements": pending},
+        "note": format!("withdrawn by {} on {}: {}", tomb.by, at.get(..10).unwrap_or(&at), tomb.why),
+    })
 }

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 /// earlier registration on the account holds: the first to register wins.
 pub fn approve(deals: &Deals, id: DealId, now: u64) -> Result<Value, DealsError> {
     let (r, all) = vendor_record(deals, id, now)?;
-    if r.status == "rejected" && !r.changed_after_decision {
-        return Err(invalid(format!("registration {id} was rejected")));
+    if matches!(r.status, "rejected" | "revoked") && !r.changed_after_decision {
+        return Err(invalid(format!("registration {id} was {}", r.status)));
     }
     let windows = deals.windows();
     let earlier: Vec<Value> = conflicts_of(&r, &all, &BTreeMap::new(), &windows, now);
@@ -78,6 +78,42 @@ pub fn reject(deals: &Deals, id: DealId, reason: &str, now: u64) -> Result<Value
     Ok(get(deals, id, now)?.unwrap_or(Value::Null))
 }
 
+/// Longest reason a revocation carries, in characters.
+pub const REVOKE_REASON_CHARS_MAX: usize = 500;
+
+/// The vendor revokes an approved registration, with a reason the partner sees ("revoked by
+/// Vendorco: reason"): its protection ends now, and the account is free for other partners.
+/// Signed like every decision; only the registration's vendor may (its partner's node refuses
+/// a revocation signed by anyone else).
+pub fn revoke(deals: &Deals, id: DealId, reason: &str, now: u64) -> Result<Value, DealsError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(DealsError::fields(vec![(
+            "reason",
+            "a revocation needs a reason the partner sees".into(),
+        )]));
+    }
+    if reason.chars().count() > REVOKE_REASON_CHARS_MAX {
+        return Err(DealsError::fields(vec![(
+            "reason",
+            format!("is longer than {REVOKE_REASON_CHARS_MAX} characters"),
+        )]));
+    }
+    let (r, _) = vendor_record(deals, id, now)?;
+    if r.status != "approved" {
+        let what = match r.status {
+            "pending" => "is pending: reject it instead",
+            "revoked" => "was already revoked",
+            "expired" => "has expired: its protection already ended",
+            _ => "was not approved: only an approved registration is revoked",
+        };
+        return Err(DealsError::Conflict(format!("registration {id} {what}")));
+    }
+    let reason = reason.to_string();
+    decide(deals, &r, Decision::Revoked { reason }, r.terms(), now)?;
+    Ok(get(deals, id, now)?.unwrap_or(Value::Null))
+}
+
 fn vendor_record(deals: &Deals, id: DealId, now: u64) -> Result<(Record, Vec<Record>), DealsError> {
     let all = records(deals, now);
     let r = all
@@ -120,6 +156,13 @@ pub(super) fn decide(
                 r.id, r.partner_name
             ),
             json!({"event": "rejected", "registration": r.id.to_string(), "account_domain": r.domain, "reason": reason, "terms": terms}),
+        ),
+        Decision::Revoked { reason } => (
+            format!(
+                "revoked registration {} of {account} by {}: {reason}",
+                r.id, r.partner_name
+            ),
+            json!({"event": "revoked", "registration": r.id.to_string(), "account_domain": r.domain, "reason": reason, "terms": terms}),
         ),
         other => (
             format!(

@@ -27,7 +27,7 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
-pub use decide::{approve, reject};
+pub use decide::{approve, reject, revoke, REVOKE_REASON_CHARS_MAX};
 pub use submit::{change, submit, RegistrationChange, RegistrationInput};
 pub use views::{get, list, page, PageError};
 pub use watch::watch;

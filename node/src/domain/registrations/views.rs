@@ -113,6 +113,13 @@ fn record_json(r: &Record, conflicts: Option<Vec<Value>>) -> Value {
         "decided_terms": r.decided_terms.as_ref().map(terms_json),
         "changed_after_decision": r.changed_after_decision,
     });
+    if r.status == "revoked" {
+        v["note"] = json!(format!(
+            "revoked by {}: {}",
+            r.vendor_name,
+            r.reason.as_deref().unwrap_or("")
+        ));
+    }
     if let Some(c) = conflicts {
         v["conflicts"] = Value::Array(c);
     }
