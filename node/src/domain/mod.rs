@@ -7,6 +7,7 @@ pub mod auth;
 pub mod deals;
 pub mod error;
 pub mod events;
+pub mod hub;
 pub mod inbox;
 pub mod mapping;
 pub mod notify;

@@ -146,6 +146,16 @@ tables! {
     /// `"<username>\0<ms, 20 digits>\0<n>"` → `notify::Item` as JSON: items waiting for the
     /// user's next digest.
     NOTIFY_DIGEST: &str => &[u8] = "notify_digest";
+
+    // Hub interchange (`domain::hub`).
+
+    /// Opportunity id → `hub::Source` as JSON: the AWS ACE or Microsoft record it came from.
+    HUB_SOURCES: &str => &[u8] = "hub_sources";
+    /// `"<hub>/<hub id>"` (`ace/O1234`) → opportunity id: the upsert key of hub imports.
+    HUB_BY_SOURCE: &str => &str = "hub_by_source";
+    /// Invitation id (a ULID) → `hub::invitations::Invitation` as JSON: ACE opportunity
+    /// invitations and incoming MS referrals, until answered (and after, with the answer).
+    HUB_INVITATIONS: &str => &[u8] = "hub_invitations";
 }
 
 #[cfg(test)]
