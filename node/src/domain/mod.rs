@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod audit_export;
+pub mod crm_export;
 pub mod auth;
 pub mod deals;
 pub mod error;

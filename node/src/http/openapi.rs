@@ -70,6 +70,12 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("delete" "/opportunities/{id}", "Delete an opportunity (refused while deals shared from it are not withdrawn, naming them; withdraw=true withdraws them first)", Some("manager"), None, (200, "Deleted"), super::records::DeleteOpportunityQuery),
     route!("post" "/import/accounts", "Import accounts from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing (date_format: DD/MM/YYYY, MM/DD/YYYY or YYYY-MM-DD, how to read 03/04/2026)", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary"), super::import::OpportunitiesQuery),
+    route!("post" "/hub/{hub}/import", "Import AWS ACE opportunities or Microsoft referrals (one object or an array; docs/hubs.md), all or nothing; invitations wait in GET /hub/invitations", Some("manager"), Some(("application/json", "HubFile")), (200, "HubImport")),
+    route!("get" "/hub/{hub}/opportunities/{id}", "An opportunity as the hub's JSON (ACE Create/Update request, MS Referral), valid against the hub's model; 422 names what the model requires and the record lacks", Some("viewer"), None, (200, "HubRecord")),
+    route!("get" "/hub/invitations", "ACE opportunity invitations and incoming MS referrals, newest first (status)", Some("viewer"), None, (200, "HubInvitationPage"), super::hub::InvitationQuery),
+    route!("post" "/hub/invitations/{id}/accept", "Accept a hub invitation: its account and opportunity are created (or the matching ones updated)", Some("manager"), None, (200, "HubInvitation")),
+    route!("post" "/hub/invitations/{id}/decline", "Decline a hub invitation", Some("manager"), None, (200, "HubInvitation")),
+    route!("get" "/export/opportunities", "Every opportunity with its co-sell columns (partners, partner stages, deal status, attribution, registration status) as CSV in a CRM's import columns (format: salesforce or hubspot)", Some("viewer"), None, (200, "CrmCsv"), super::hub::ExportQuery),
     route!("post" "/policy/preview", "What a partner under this policy (TOML or JSON body) would receive (opportunity_id, limit)", Some("viewer"), Some(("application/toml", "PolicyText")), (200, "PolicyPreview"), super::policy::PreviewQuery),
     route!("get" "/network", "Reachability: listen, external and observed addresses, NAT status, relays used and offered, per partner the connection type (direct, hole-punched, relayed, offline), RTT and last error", Some("viewer"), None, (200, "Network")),
     route!("get" "/partners", "Partners with status, last seen and policy summary (limit, cursor)", Some("viewer"), None, (200, "PartnerPage"), super::partners::PartnerQuery),
@@ -325,6 +331,9 @@ fn path_param(method: &str, path: &str, name: &str) -> Value {
             json!({"type": "string", "pattern": "^[a-z0-9_-]{1,40}$", "not": {"enum": builtins},
                    "description": "a-z, 0-9, _ and -; not a built-in population's name"})
         }
+        (_, p, "hub") if p.starts_with("/hub/{hub}") => {
+            json!({"type": "string", "enum": crate::domain::hub::Hub::ALL.map(crate::domain::hub::Hub::as_str)})
+        }
         _ => string(),
     }
 }
@@ -387,7 +396,8 @@ fn schemas() -> Value {
         "amount": {"type": ["string", "null"], "description": "exact decimal as a string, e.g. \"1200.5\""},
         "currency": {"type": ["string", "null"], "description": "ISO 4217"},
         "close_date": {"type": ["string", "null"], "format": "date"},
-        "owner": nullable_string(), "next_step": nullable_string(), "description": nullable_string(), "tags": tags}});
+        "owner": nullable_string(), "next_step": nullable_string(), "description": nullable_string(), "tags": tags,
+        "source": {"$ref": "#/components/schemas/HubSource"}}});
     let nullable_stage = json!({"type": ["string", "null"], "enum": ["prospect", "qualified", "technical_validation", "business_validation", "committed", "launched", "closed_lost", null]});
     let section = json!({"type": "object", "properties": {
         "notes": {"type": "array", "items": string()}, "next_step": nullable_string(),
@@ -417,6 +427,20 @@ fn schemas() -> Value {
         "Withdrawn": {"type": "object", "properties": {"id": string(), "status": {"const": "withdrawn"}, "withdrawn": {"type": "object", "properties": {"by": string(), "by_node": string(), "at": string(), "why": string()}}, "note": string()}},
         "ReinviteInput": {"type": "object", "properties": {"partner": string()}},
         "BulkResult": {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "integer"}}},
+        "HubFile": {"type": ["object", "array"], "items": {"type": "object"}, "minItems": 1, "description": "One hub record or an array of them: for ace a GetOpportunity answer, a Create/Update request, an engagement invitation (Payload.OpportunityInvitation) or a snapshot (Payload.OpportunitySummary); for ms a Referral (docs/hubs.md). A record the mapping refuses is 422 with details naming item and JSON path ([2].LifeCycle.Stage)"},
+        "HubSource": {"type": "object", "required": ["format", "external_id", "version"], "properties": {"format": {"type": "string", "enum": ["ace", "ms"]}, "external_id": string(), "version": nullable_string(), "extra": {"type": "object"}}, "description": "The hub record an opportunity came from (absent for others)"},
+        "HubImport": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object", "required": ["account_id", "opportunity_id", "source", "outcome"], "properties": {
+            "account_id": nullable_string(), "opportunity_id": nullable_string(), "invitation_id": string(),
+            "source": {"$ref": "#/components/schemas/HubSource"}, "outcome": {"type": "string", "enum": ["inserted", "updated", "invited"]}}}}}},
+        "HubRecord": {"type": "object", "description": "The hub's JSON: for ace a CreateOpportunity (or, for an opportunity that came from ACE, UpdateOpportunity) request; for ms a Referral"},
+        "HubInvitation": {"type": "object", "required": ["id", "hub", "external_id", "from", "status"], "properties": {
+            "id": string(), "hub": {"type": "string", "enum": ["ace", "ms"]}, "external_id": string(), "from": string(),
+            "title": string(), "account_name": string(), "account_domain": nullable_string(), "stage": stage.clone(),
+            "amount": nullable_string(), "currency": nullable_string(), "close_date": nullable_string(),
+            "status": {"type": "string", "enum": crate::domain::hub::invitations::STATUSES}, "invited_at": nullable_string(),
+            "expires_at": nullable_string(), "received_at": string(), "opportunity_id": nullable_string()}},
+        "HubInvitationPage": page("HubInvitation"),
+        "CrmCsv": {"type": "string", "description": "CSV: a header row in the CRM's import column names, then one row per opportunity (docs/crm-export.md)"},
         "Csv": {"type": "string", "minLength": 1, "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
@@ -493,6 +517,9 @@ pub fn document() -> Value {
     for r in ROUTES {
         let success = match (r.response.0, r.response.1) {
             (204, _) => json!({"description": "success, no body"}),
+            (_, "CrmCsv") => {
+                json!({"description": "success", "content": {"text/csv": {"schema": {"$ref": "#/components/schemas/CrmCsv"}}}})
+            }
             (_, "EventStream") => {
                 json!({"description": "success", "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/EventStream"}}}})
             }
