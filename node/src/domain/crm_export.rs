@@ -243,3 +243,100 @@ pub fn write_csv(deals: &Deals, store: &Store, format: CrmFormat, out: impl Writ
     csv.flush()?;
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::records::{AccountStatus, Amount, Currency, Date, Domain};
+
+    fn records(description: &str, next_step: &str) -> (Account, Opportunity) {
+        let account = Account {
+            id: "01J00000000000000000000000".into(),
+            external_id: Some("001Dn00000AbCdE".into()),
+            name: "=Müller & Søn".into(),
+            domain: Some(Domain::parse("mueller.de").unwrap()),
+            industry: None,
+            country: None,
+            status: AccountStatus::Customer,
+            owner: None,
+            tags: Vec::new(),
+        };
+        let opp = Opportunity {
+            id: "01J00000000000000000000001".into(),
+            external_id: Some("006Dn00000XyZaB".into()),
+            account_id: account.id.clone(),
+            name: "+Bäckerei 🍞 shop".into(),
+            stage: Stage::BusinessValidation,
+            amount: Some(Amount::parse("1200.5").unwrap()),
+            currency: Currency::from_code("EUR"),
+            close_date: Some(Date::parse("2026-03-31").unwrap()),
+            owner: Some("@jane".into()),
+            next_step: Some(next_step.into()),
+            description: Some(description.into()),
+            tags: Vec::new(),
+        };
+        (account, opp)
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for (cell, written) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1 555 0100", "'+1 555 0100"),
+            ("-5", "'-5"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("Plain", "Plain"),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(neutralised(cell), written);
+        }
+    }
+
+    #[test]
+    fn every_stage_name_reads_back_to_its_stage() {
+        for format in [CrmFormat::Salesforce, CrmFormat::Hubspot] {
+            for stage in Stage::ALL {
+                assert_eq!(crate::import::map_stage(format.stage(stage)), Ok(stage), "{format:?} {stage}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_export_reads_back_through_the_csv_import() {
+        let (account, opp) = records("=1+1 formula-looking", "-call the CFO");
+        let facts = CosellFacts {
+            partners: "Acme SI; =Evil Partner".into(),
+            partner_stages: "Acme SI: committed".into(),
+            deal_status: "Acme SI: accepted".into(),
+            attribution: "sourced by Acme SI".into(),
+            registration_status: "approved".into(),
+        };
+        for format in [CrmFormat::Salesforce, CrmFormat::Hubspot] {
+            let mut csv = csv::Writer::from_writer(Vec::new());
+            csv.write_record(format.headers()).unwrap();
+            let cells = row(format, &opp, &account, &facts);
+            assert_eq!(cells.len(), format.headers().len());
+            assert!(cells.iter().all(|c| !c.starts_with(['=', '+', '-', '@'])), "{cells:?}");
+            assert!(cells.contains(&"'=Evil Partner".to_string()) || cells.iter().any(|c| c == "Acme SI; =Evil Partner"));
+            csv.write_record(&cells).unwrap();
+            let bytes = csv.into_inner().unwrap();
+            let mut reader = crate::import::read_opportunities(bytes.as_slice()).expect("header read");
+            let back = reader.next().expect("a row").expect("a good row");
+            assert_eq!(back.external_id, opp.external_id, "{format:?}");
+            assert_eq!(back.name, opp.name);
+            assert_eq!(back.stage, opp.stage);
+            assert_eq!(back.amount, opp.amount);
+            assert_eq!(back.currency, opp.currency);
+            assert_eq!(back.close_date, opp.close_date);
+            assert_eq!(back.owner, opp.owner);
+            assert_eq!(back.next_step, opp.next_step);
+            assert_eq!(back.description, opp.description);
+            assert_eq!(back.account_domain, account.domain);
+            assert_eq!(back.account_name.as_deref(), Some(account.name.as_str()));
+            if format == CrmFormat::Salesforce {
+                assert_eq!(back.account_external_id, account.external_id);
+            }
+            assert!(reader.next().is_none());
+        }
+    }
+}
