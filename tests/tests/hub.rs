@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/hub").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/hub")
+        .join(name)
 }
 
 fn fixture_json(name: &str) -> Value {
@@ -40,8 +42,11 @@ fn ace_and_ms_records_import_update_and_export_through_cli_and_http() {
         assert_eq!(item["outcome"], "inserted", "{item}");
         assert!(item["account_id"].is_string() && item["opportunity_id"].is_string());
     }
-    assert_eq!(items[0]["source"], json!({"format": "ace", "external_id": "O1234567",
-        "version": "2025-03-02T14:05:11.123Z", "extra": {"Catalog": "AWS", "OpportunityType": "Net New Business"}}));
+    assert_eq!(
+        items[0]["source"],
+        json!({"format": "ace", "external_id": "O1234567",
+        "version": "2025-03-02T14:05:11.123Z", "extra": {"Catalog": "AWS", "OpportunityType": "Net New Business"}})
+    );
     let globex = items[0]["opportunity_id"].as_str().unwrap();
     let opp = node.get(&format!("/api/v1/opportunities/{globex}")).json;
     assert_eq!(opp["stage"], "technical_validation");
@@ -49,8 +54,16 @@ fn ace_and_ms_records_import_update_and_export_through_cli_and_http() {
     assert_eq!(opp["close_date"], "2025-09-30");
     assert_eq!(opp["external_id"], "006Dn000004Zx9QIAS");
     assert_eq!(opp["source"]["external_id"], "O1234567");
-    let account = node.get(&format!("/api/v1/accounts/{}", opp["account_id"].as_str().unwrap())).json;
-    assert_eq!((account["name"].as_str(), account["domain"].as_str()), (Some("Globex Corporation"), Some("globex.com")));
+    let account = node
+        .get(&format!(
+            "/api/v1/accounts/{}",
+            opp["account_id"].as_str().unwrap()
+        ))
+        .json;
+    assert_eq!(
+        (account["name"].as_str(), account["domain"].as_str()),
+        (Some("Globex Corporation"), Some("globex.com"))
+    );
     // The same file again updates the same records: nothing doubles.
     let again = import_cli(&node, "ace", &fixture("ace-opportunities.json"));
     assert!(again.iter().all(|i| i["outcome"] == "updated"), "{again:?}");
@@ -64,30 +77,59 @@ fn ace_and_ms_records_import_update_and_export_through_cli_and_http() {
     assert_eq!(exported["Identifier"], "O1234567");
     assert_eq!(exported["LastModifiedDate"], "2025-03-02T14:05:11.123Z");
     assert_eq!(exported["LifeCycle"]["Stage"], "Technical Validation");
-    assert_eq!(exported["Project"]["ExpectedCustomerSpend"][0]["Amount"], "12500.5");
+    assert_eq!(
+        exported["Project"]["ExpectedCustomerSpend"][0]["Amount"],
+        "12500.5"
+    );
     // Round trip: the exported request imported again changes nothing.
-    let file = write_file(&node.scratch(), "roundtrip.json", exported.to_string().as_bytes());
+    let file = write_file(
+        &node.scratch(),
+        "roundtrip.json",
+        exported.to_string().as_bytes(),
+    );
     let back = import_cli(&node, "ace", &file);
     assert_eq!(back[0]["opportunity_id"], items[0]["opportunity_id"]);
-    assert_eq!(node.get(&format!("/api/v1/opportunities/{globex}")).json, opp);
+    assert_eq!(
+        node.get(&format!("/api/v1/opportunities/{globex}")).json,
+        opp
+    );
 
     // What ACE requires and the record lacks is a 422 naming each field.
     let bare = items[1]["opportunity_id"].as_str().unwrap();
     let r = node.get(&format!("/api/v1/hub/ace/opportunities/{bare}"));
     assert_error_shape(&r, 422);
     let fields = detail_fields(&r.json);
-    for f in ["Customer.Account.Industry", "Customer.Account.WebsiteUrl", "Project.CustomerBusinessProblem"] {
+    for f in [
+        "Customer.Account.Industry",
+        "Customer.Account.WebsiteUrl",
+        "Project.CustomerBusinessProblem",
+    ] {
         assert!(fields.contains(&f), "{f} in {fields:?}");
     }
     let out = node.cli(&["hub", "export", "ace", "--opportunity", bare]);
-    assert!(!out.ok() && out.stderr.contains("Customer.Account.Industry"), "{}", out.stderr);
-    assert_eq!(node.get("/api/v1/hub/ace/opportunities/01J00000000000000000000000").status, 404);
-    assert_eq!(node.get(&format!("/api/v1/hub/sap/opportunities/{globex}")).status, 404);
+    assert!(
+        !out.ok() && out.stderr.contains("Customer.Account.Industry"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        node.get("/api/v1/hub/ace/opportunities/01J00000000000000000000000")
+            .status,
+        404
+    );
+    assert_eq!(
+        node.get(&format!("/api/v1/hub/sap/opportunities/{globex}"))
+            .status,
+        404
+    );
 
     // Microsoft over HTTP: the eTag goes back unchanged, dealValue is read exactly.
     let r = node.post("/api/v1/hub/ms/import", &fixture_json("ms-referrals.json"));
     assert_eq!(r.status, 200, "{}", r.text);
-    let contoso = r.json["items"][0]["opportunity_id"].as_str().unwrap().to_string();
+    let contoso = r.json["items"][0]["opportunity_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let opp = node.get(&format!("/api/v1/opportunities/{contoso}")).json;
     assert_eq!(opp["amount"], "412500.5");
     assert_eq!(opp["stage"], "technical_validation");
@@ -95,7 +137,13 @@ fn ace_and_ms_records_import_update_and_export_through_cli_and_http() {
     assert_eq!(referral.status, 200, "{}", referral.text);
     assert_eq!(referral.json["eTag"], "\"0x8DD5ABCDEF\"");
     assert_eq!(referral.json["id"], "0e5b6a8f-3c2d-4b1a-9e8f-7a6b5c4d3e2f");
-    assert_eq!((referral.json["status"].as_str(), referral.json["salesStage"].as_str()), (Some("Active"), Some("Develop")));
+    assert_eq!(
+        (
+            referral.json["status"].as_str(),
+            referral.json["salesStage"].as_str()
+        ),
+        (Some("Active"), Some("Develop"))
+    );
     assert_eq!(referral.json["details"]["dealValue"], json!(412500.5));
     // An ACE record goes to Microsoft as a new referral (no id).
     let r = node.get(&format!("/api/v1/hub/ms/opportunities/{globex}"));
@@ -109,19 +157,36 @@ fn ace_and_ms_records_import_update_and_export_through_cli_and_http() {
 fn a_bad_item_is_named_by_index_and_path_and_nothing_is_written() {
     let mut node = Node::init("Partner Co");
     node.serve();
-    let out = node.cli(&["hub", "import", "ace", fixture("ace-bad.json").to_str().unwrap()]);
+    let out = node.cli(&[
+        "hub",
+        "import",
+        "ace",
+        fixture("ace-bad.json").to_str().unwrap(),
+    ]);
     assert!(!out.ok());
-    assert!(out.stderr.contains("[2].LifeCycle.Stage: \"Won\" is no ACE stage"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("[2].LifeCycle.Stage: \"Won\" is no ACE stage"),
+        "{}",
+        out.stderr
+    );
     let r = node.post("/api/v1/hub/ms/import", &fixture_json("ms-bad.json"));
     assert_error_shape(&r, 422);
     let fields = detail_fields(&r.json);
-    for f in ["[1].substatus", "[1].details.dealValue", "[2].customerProfile.name"] {
+    for f in [
+        "[1].substatus",
+        "[1].details.dealValue",
+        "[2].customerProfile.name",
+    ] {
         assert!(fields.contains(&f), "{f} in {fields:?}");
     }
     assert_eq!(node.counts(), (0, 0));
     // Not a hub file at all.
     assert_eq!(node.post("/api/v1/hub/ace/import", &json!([])).status, 422);
-    assert_eq!(node.post("/api/v1/hub/ace/import", &json!("text")).status, 400);
+    assert_eq!(
+        node.post("/api/v1/hub/ace/import", &json!("text")).status,
+        400
+    );
     assert_eq!(node.post("/api/v1/hub/sap/import", &json!({})).status, 404);
     node.stop();
 }
@@ -141,25 +206,47 @@ fn hub_invitations_wait_in_the_inbox_until_accepted_or_declined() {
     let waiting = node.get("/api/v1/hub/invitations?status=invited").json;
     assert_eq!(waiting["items"].as_array().unwrap().len(), 2, "{waiting}");
     let out = node.cli(&["hub", "invitations"]);
-    assert!(out.ok() && out.stdout.contains("Umbrella genomics pipeline") && out.stdout.contains("Woodgrove"), "{}", out.stdout);
+    assert!(
+        out.ok()
+            && out.stdout.contains("Umbrella genomics pipeline")
+            && out.stdout.contains("Woodgrove"),
+        "{}",
+        out.stdout
+    );
 
     let aws_id = aws[0]["invitation_id"].as_str().unwrap();
     let out = node.cli(&["hub", "accept", aws_id]);
     assert!(out.ok(), "{}", out.stderr);
     let accepted = node.get("/api/v1/hub/invitations?status=accepted").json["items"][0].clone();
-    let opp_id = accepted["opportunity_id"].as_str().expect("an opportunity").to_string();
+    let opp_id = accepted["opportunity_id"]
+        .as_str()
+        .expect("an opportunity")
+        .to_string();
     let opp = node.get(&format!("/api/v1/opportunities/{opp_id}")).json;
     assert_eq!(opp["name"], "Umbrella genomics pipeline");
     assert_eq!(opp["source"]["external_id"], "engi-0000000IS0Qga");
     // Answered once.
-    let r = node.request("POST", &format!("/api/v1/hub/invitations/{aws_id}/decline"), None, None);
+    let r = node.request(
+        "POST",
+        &format!("/api/v1/hub/invitations/{aws_id}/decline"),
+        None,
+        None,
+    );
     assert_error_shape(&r, 409);
     let ms_id = ms.json["items"][0]["invitation_id"].as_str().unwrap();
-    let r = node.request("POST", &format!("/api/v1/hub/invitations/{ms_id}/decline"), None, None);
+    let r = node.request(
+        "POST",
+        &format!("/api/v1/hub/invitations/{ms_id}/decline"),
+        None,
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["status"], "declined");
     assert_eq!(node.counts(), (1, 1));
-    assert!(node.get("/api/v1/audit").text.contains("hub_invitation_answered"));
+    assert!(node
+        .get("/api/v1/audit")
+        .text
+        .contains("hub_invitation_answered"));
     node.stop();
 }
 
@@ -174,33 +261,56 @@ fn crm_csv_export_carries_co_sell_columns_neutralises_formulas_and_reads_back() 
     );
     let deal = share_deal(&vendor, &opp, &[&reseller.id]);
     wait("the invitation", || inbox_item(&reseller, &deal));
-    post_ok(&reseller, &format!("/api/v1/deals/{deal}/accept"), json!({}), 200);
+    post_ok(
+        &reseller,
+        &format!("/api/v1/deals/{deal}/accept"),
+        json!({}),
+        200,
+    );
     wait("the acceptance", || {
         let d = vendor.get(&format!("/api/v1/deals/{deal}")).json;
         d.to_string().contains("accepted").then_some(())
     });
     for (format, headers) in [
-        ("salesforce", "Id,Name,AccountId,Account Name,Website,StageName,Amount"),
-        ("hubspot", "Record ID,Deal Name,Associated Company,Company Domain Name,Deal Stage"),
+        (
+            "salesforce",
+            "Id,Name,AccountId,Account Name,Website,StageName,Amount",
+        ),
+        (
+            "hubspot",
+            "Record ID,Deal Name,Associated Company,Company Domain Name,Deal Stage",
+        ),
     ] {
         let out = vendor.cli(&["export", "opportunities", "--format", format]);
         assert!(out.ok(), "{}", out.stderr);
         assert!(out.stdout.starts_with(headers), "{}", out.stdout);
         assert!(out.stdout.contains("Reseller Co"), "{}", out.stdout);
-        assert!(out.stdout.contains("Reseller Co: accepted"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("Reseller Co: accepted"),
+            "{}",
+            out.stdout
+        );
         assert!(out.stdout.contains("'=HYPERLINK"), "{}", out.stdout);
         assert!(out.stdout.contains("'@call the CFO"), "{}", out.stdout);
         // Read back by the node's own CSV import: the same record, unchanged.
         let r = vendor.post_csv("/api/v1/import/opportunities", out.stdout.as_bytes());
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!((r.json["inserted"].as_u64(), r.json["unchanged"].as_u64()), (Some(0), Some(1)), "{}", r.text);
+        assert_eq!(
+            (r.json["inserted"].as_u64(), r.json["unchanged"].as_u64()),
+            (Some(0), Some(1)),
+            "{}",
+            r.text
+        );
     }
     let stored = vendor.get(&format!("/api/v1/opportunities/{opp}")).json;
     assert_eq!(stored["description"], "=HYPERLINK(\"http://evil.example\")");
     let r = vendor.get("/api/v1/export/opportunities?format=hubspot");
     assert_eq!(r.status, 200);
     assert!(r.content_type.starts_with("text/csv"), "{}", r.content_type);
-    assert_eq!(vendor.get("/api/v1/export/opportunities?format=sap").status, 400);
+    assert_eq!(
+        vendor.get("/api/v1/export/opportunities?format=sap").status,
+        400
+    );
     vendor.stop();
     reseller.stop();
 }

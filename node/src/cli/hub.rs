@@ -97,10 +97,15 @@ pub fn run(dir: &DataDir, what: HubCommand) -> Result<()> {
                     "{} {}{}",
                     source["format"].as_str().unwrap_or(""),
                     source["external_id"].as_str().unwrap_or(""),
-                    source["version"].as_str().map(|v| format!(" @ {v}")).unwrap_or_default()
+                    source["version"]
+                        .as_str()
+                        .map(|v| format!(" @ {v}"))
+                        .unwrap_or_default()
                 );
                 match item["invitation_id"].as_str() {
-                    Some(inv) => println!("[{i}] invitation {inv} from {from} (cosell hub accept {inv})"),
+                    Some(inv) => {
+                        println!("[{i}] invitation {inv} from {from} (cosell hub accept {inv})")
+                    }
                     None => println!(
                         "[{i}] {} account {} opportunity {} from {from}",
                         item["outcome"].as_str().unwrap_or(""),
@@ -111,8 +116,16 @@ pub fn run(dir: &DataDir, what: HubCommand) -> Result<()> {
             }
             Ok(())
         }
-        HubCommand::Export { hub, opportunity, out } => {
-            let answer = client.json("GET", &format!("/hub/{hub}/opportunities/{}", segment(&opportunity)), None)?;
+        HubCommand::Export {
+            hub,
+            opportunity,
+            out,
+        } => {
+            let answer = client.json(
+                "GET",
+                &format!("/hub/{hub}/opportunities/{}", segment(&opportunity)),
+                None,
+            )?;
             let text = serde_json::to_string_pretty(&answer)? + "\n";
             write_out(out, &text)
         }
@@ -145,7 +158,11 @@ pub fn run(dir: &DataDir, what: HubCommand) -> Result<()> {
 }
 
 fn answer(client: &Client, id: &str, verb: &str) -> Result<()> {
-    let inv = client.json("POST", &format!("/hub/invitations/{}/{verb}", segment(id)), None)?;
+    let inv = client.json(
+        "POST",
+        &format!("/hub/invitations/{}/{verb}", segment(id)),
+        None,
+    )?;
     match inv["opportunity_id"].as_str() {
         Some(opp) => println!("accepted: opportunity {opp}"),
         None => println!("{}", inv["status"].as_str().unwrap_or(verb)),
@@ -163,7 +180,9 @@ pub fn export(dir: &DataDir, what: ExportWhat) -> Result<()> {
 
 fn write_out(out: Option<PathBuf>, text: &str) -> Result<()> {
     match out {
-        Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display())),
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
         None => {
             print!("{text}");
             Ok(())

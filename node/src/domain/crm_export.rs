@@ -33,7 +33,9 @@ impl CrmFormat {
         match s.trim().to_ascii_lowercase().as_str() {
             "salesforce" => Ok(CrmFormat::Salesforce),
             "hubspot" => Ok(CrmFormat::Hubspot),
-            _ => Err(format!("'{s}' is not an export format (salesforce or hubspot)")),
+            _ => Err(format!(
+                "'{s}' is not an export format (salesforce or hubspot)"
+            )),
         }
     }
 
@@ -41,16 +43,41 @@ impl CrmFormat {
     pub fn headers(self) -> &'static [&'static str] {
         match self {
             CrmFormat::Salesforce => &[
-                "Id", "Name", "AccountId", "Account Name", "Website", "StageName", "Amount",
-                "CurrencyIsoCode", "CloseDate", "Opportunity Owner", "NextStep", "Description",
-                "Cosell_Partners__c", "Cosell_Partner_Stages__c", "Cosell_Deal_Status__c",
-                "Cosell_Attribution__c", "Cosell_Registration_Status__c",
+                "Id",
+                "Name",
+                "AccountId",
+                "Account Name",
+                "Website",
+                "StageName",
+                "Amount",
+                "CurrencyIsoCode",
+                "CloseDate",
+                "Opportunity Owner",
+                "NextStep",
+                "Description",
+                "Cosell_Partners__c",
+                "Cosell_Partner_Stages__c",
+                "Cosell_Deal_Status__c",
+                "Cosell_Attribution__c",
+                "Cosell_Registration_Status__c",
             ],
             CrmFormat::Hubspot => &[
-                "Record ID", "Deal Name", "Associated Company", "Company Domain Name",
-                "Deal Stage", "Amount", "Deal Currency Code", "Close Date", "Deal Owner",
-                "Next Step", "Deal Description", "Co-sell Partners", "Co-sell Partner Stages",
-                "Co-sell Deal Status", "Co-sell Attribution", "Co-sell Registration Status",
+                "Record ID",
+                "Deal Name",
+                "Associated Company",
+                "Company Domain Name",
+                "Deal Stage",
+                "Amount",
+                "Deal Currency Code",
+                "Close Date",
+                "Deal Owner",
+                "Next Step",
+                "Deal Description",
+                "Co-sell Partners",
+                "Co-sell Partner Stages",
+                "Co-sell Deal Status",
+                "Co-sell Attribution",
+                "Co-sell Registration Status",
             ],
         }
     }
@@ -160,7 +187,11 @@ pub fn cosell_facts(deals: &Deals, id: &str) -> Result<CosellFacts> {
         partners: partners.join("; "),
         partner_stages: stages.join("; "),
         deal_status: statuses.join("; "),
-        attribution: attribution.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; "),
+        attribution: attribution
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
         registration_status: registration.join("; "),
     })
 }
@@ -181,12 +212,24 @@ pub fn neutralised(cell: &str) -> String {
 }
 
 /// One opportunity's row in `format`'s columns.
-pub fn row(format: CrmFormat, opp: &Opportunity, account: &Account, facts: &CosellFacts) -> Vec<String> {
+pub fn row(
+    format: CrmFormat,
+    opp: &Opportunity,
+    account: &Account,
+    facts: &CosellFacts,
+) -> Vec<String> {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let amount = opp.amount.map(|a| a.to_string()).unwrap_or_default();
-    let currency = opp.currency.map(|c| c.as_str().to_string()).unwrap_or_default();
+    let currency = opp
+        .currency
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_default();
     let close = opp.close_date.map(|d| d.to_string()).unwrap_or_default();
-    let domain = account.domain.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default();
+    let domain = account
+        .domain
+        .as_ref()
+        .map(|d| d.as_str().to_string())
+        .unwrap_or_default();
     let cosell = [
         facts.partners.clone(),
         facts.partner_stages.clone(),
@@ -196,14 +239,31 @@ pub fn row(format: CrmFormat, opp: &Opportunity, account: &Account, facts: &Cose
     ];
     let mut cells = match format {
         CrmFormat::Salesforce => vec![
-            text(&opp.external_id), opp.name.clone(), text(&account.external_id),
-            account.name.clone(), domain, format.stage(opp.stage).to_string(), amount, currency,
-            close, text(&opp.owner), text(&opp.next_step), text(&opp.description),
+            text(&opp.external_id),
+            opp.name.clone(),
+            text(&account.external_id),
+            account.name.clone(),
+            domain,
+            format.stage(opp.stage).to_string(),
+            amount,
+            currency,
+            close,
+            text(&opp.owner),
+            text(&opp.next_step),
+            text(&opp.description),
         ],
         CrmFormat::Hubspot => vec![
-            text(&opp.external_id), opp.name.clone(), account.name.clone(), domain,
-            format.stage(opp.stage).to_string(), amount, currency, close, text(&opp.owner),
-            text(&opp.next_step), text(&opp.description),
+            text(&opp.external_id),
+            opp.name.clone(),
+            account.name.clone(),
+            domain,
+            format.stage(opp.stage).to_string(),
+            amount,
+            currency,
+            close,
+            text(&opp.owner),
+            text(&opp.next_step),
+            text(&opp.description),
         ],
     };
     cells.extend(cosell);
@@ -219,7 +279,8 @@ pub fn write_csv(deals: &Deals, store: &Store, format: CrmFormat, out: impl Writ
     let mut rows = 0;
     let mut accounts: BTreeMap<String, Account> = BTreeMap::new();
     loop {
-        let page = store.list_opportunities(&OpportunityFilter::default(), cursor.as_deref(), 500)?;
+        let page =
+            store.list_opportunities(&OpportunityFilter::default(), cursor.as_deref(), 500)?;
         for opp in &page.items {
             if !accounts.contains_key(&opp.account_id) {
                 if accounts.len() > 10_000 {
@@ -296,7 +357,11 @@ mod tests {
     fn every_stage_name_reads_back_to_its_stage() {
         for format in [CrmFormat::Salesforce, CrmFormat::Hubspot] {
             for stage in Stage::ALL {
-                assert_eq!(crate::import::map_stage(format.stage(stage)), Ok(stage), "{format:?} {stage}");
+                assert_eq!(
+                    crate::import::map_stage(format.stage(stage)),
+                    Ok(stage),
+                    "{format:?} {stage}"
+                );
             }
         }
     }
@@ -316,11 +381,18 @@ mod tests {
             csv.write_record(format.headers()).unwrap();
             let cells = row(format, &opp, &account, &facts);
             assert_eq!(cells.len(), format.headers().len());
-            assert!(cells.iter().all(|c| !c.starts_with(['=', '+', '-', '@'])), "{cells:?}");
-            assert!(cells.contains(&"'=Evil Partner".to_string()) || cells.iter().any(|c| c == "Acme SI; =Evil Partner"));
+            assert!(
+                cells.iter().all(|c| !c.starts_with(['=', '+', '-', '@'])),
+                "{cells:?}"
+            );
+            assert!(
+                cells.contains(&"'=Evil Partner".to_string())
+                    || cells.iter().any(|c| c == "Acme SI; =Evil Partner")
+            );
             csv.write_record(&cells).unwrap();
             let bytes = csv.into_inner().unwrap();
-            let mut reader = crate::import::read_opportunities(bytes.as_slice()).expect("header read");
+            let mut reader =
+                crate::import::read_opportunities(bytes.as_slice()).expect("header read");
             let back = reader.next().expect("a row").expect("a good row");
             assert_eq!(back.external_id, opp.external_id, "{format:?}");
             assert_eq!(back.name, opp.name);

@@ -3,8 +3,8 @@
 
 pub mod audit;
 pub mod audit_export;
-pub mod crm_export;
 pub mod auth;
+pub mod crm_export;
 pub mod deals;
 pub mod error;
 pub mod events;

@@ -68,7 +68,8 @@ pub async fn export(
 ) -> Result<Json<Value>, ApiError> {
     let hub = hub_of(&name)?;
     let store = state.store.clone();
-    let value = blocking(move || hub::write::export(&store, hub, &id).map_err(ApiError::from)).await?;
+    let value =
+        blocking(move || hub::write::export(&store, hub, &id).map_err(ApiError::from)).await?;
     Ok(Json(value))
 }
 
@@ -106,7 +107,12 @@ pub async fn list_invitations(
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
 
-async fn answer(state: AppState, caller: Caller, id: String, accept: bool) -> Result<Json<Value>, ApiError> {
+async fn answer(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    accept: bool,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
     let deals = state.network.deals.clone();
     let (inv, changed) = blocking(move || {
@@ -174,7 +180,10 @@ pub async fn export_csv(
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         bytes,
     )

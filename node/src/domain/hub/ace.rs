@@ -6,7 +6,10 @@
 //! request against the model's required fields, enums, lengths and formats.
 
 use super::path::{At, Problem};
-use super::{blank_records, check_records, country_code, is_email, Collect, Hub, InvitationFrom, Mapped, Source};
+use super::{
+    blank_records, check_records, country_code, is_email, Collect, Hub, InvitationFrom, Mapped,
+    Source,
+};
 use protocol::records::{Account, Currency, Domain, Opportunity, Stage};
 use serde_json::{json, Map, Value};
 
@@ -23,23 +26,57 @@ pub const STAGES: [(&str, Stage); 7] = [
 
 /// The model's `Industry` enum.
 pub const INDUSTRIES: [&str; 28] = [
-    "Aerospace", "Agriculture", "Automotive", "Computers and Electronics", "Consumer Goods",
-    "Education", "Energy - Oil and Gas", "Energy - Power and Utilities", "Financial Services",
-    "Gaming", "Government", "Healthcare", "Hospitality", "Life Sciences", "Manufacturing",
-    "Marketing and Advertising", "Media and Entertainment", "Mining", "Non-Profit Organization",
-    "Professional Services", "Real Estate and Construction", "Retail", "Software and Internet",
-    "Telecommunications", "Transportation and Logistics", "Travel",
-    "Wholesale and Distribution", "Other",
+    "Aerospace",
+    "Agriculture",
+    "Automotive",
+    "Computers and Electronics",
+    "Consumer Goods",
+    "Education",
+    "Energy - Oil and Gas",
+    "Energy - Power and Utilities",
+    "Financial Services",
+    "Gaming",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Life Sciences",
+    "Manufacturing",
+    "Marketing and Advertising",
+    "Media and Entertainment",
+    "Mining",
+    "Non-Profit Organization",
+    "Professional Services",
+    "Real Estate and Construction",
+    "Retail",
+    "Software and Internet",
+    "Telecommunications",
+    "Transportation and Logistics",
+    "Travel",
+    "Wholesale and Distribution",
+    "Other",
 ];
 
 /// The model's `ClosedLostReason` enum.
 pub const CLOSED_LOST_REASONS: [&str; 19] = [
-    "Customer Deficiency", "Delay / Cancellation of Project", "Legal / Tax / Regulatory",
-    "Lost to Competitor - Google", "Lost to Competitor - Microsoft",
-    "Lost to Competitor - SoftLayer", "Lost to Competitor - VMWare", "Lost to Competitor - Other",
-    "No Opportunity", "On Premises Deployment", "Partner Gap", "Price",
-    "Security / Compliance", "Technical Limitations", "Customer Experience", "Other",
-    "People/Relationship/Governance", "Product/Technology", "Financial/Commercial",
+    "Customer Deficiency",
+    "Delay / Cancellation of Project",
+    "Legal / Tax / Regulatory",
+    "Lost to Competitor - Google",
+    "Lost to Competitor - Microsoft",
+    "Lost to Competitor - SoftLayer",
+    "Lost to Competitor - VMWare",
+    "Lost to Competitor - Other",
+    "No Opportunity",
+    "On Premises Deployment",
+    "Partner Gap",
+    "Price",
+    "Security / Compliance",
+    "Technical Limitations",
+    "Customer Experience",
+    "Other",
+    "People/Relationship/Governance",
+    "Product/Technology",
+    "Financial/Commercial",
 ];
 
 /// The model's `OpportunityType` enum.
@@ -86,7 +123,10 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
         c.take(root.field("ResourceId").required_text())
     } else if root.field("Id").is_absent() {
         c.take(root.field("Identifier").text())
-            .ok_or_else(|| root.field("Id").problem("is required (the ACE opportunity id)"))
+            .ok_or_else(|| {
+                root.field("Id")
+                    .problem("is required (the ACE opportunity id)")
+            })
             .unwrap_or_else(|p| {
                 c.push(p);
                 String::new()
@@ -119,7 +159,11 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
     };
     account.country = c.take(acc.field("Address").field("CountryCode").text());
 
-    let lifecycle = if is_snapshot { body.field("Lifecycle") } else { body.field("LifeCycle") };
+    let lifecycle = if is_snapshot {
+        body.field("Lifecycle")
+    } else {
+        body.field("LifeCycle")
+    };
     let stage = lifecycle.field("Stage");
     if let Some(name) = c.take(stage.text()) {
         match stage_from_ace(&name) {
@@ -155,7 +199,10 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
 
     let mut extra = Map::new();
     for key in KEPT {
-        if let Some(v) = c.take(body.field(key).text()).or_else(|| c.take(root.field(key).text())) {
+        if let Some(v) = c
+            .take(body.field(key).text())
+            .or_else(|| c.take(root.field(key).text()))
+        {
             extra.insert(key.to_string(), Value::String(v));
         }
     }
@@ -191,13 +238,19 @@ fn read_invitation(root: &At) -> Result<Mapped, Vec<Problem>> {
     if let Some(url) = c.take(customer.field("WebsiteUrl").text()) {
         match Domain::parse_company(&url) {
             Ok(d) => account.domain = Some(d),
-            Err(e) => c.push(customer.field("WebsiteUrl").problem(e.message().to_string())),
+            Err(e) => c.push(
+                customer
+                    .field("WebsiteUrl")
+                    .problem(e.message().to_string()),
+            ),
         }
     }
     account.industry = c.take(customer.field("Industry").text());
     account.country = c.take(customer.field("CountryCode").text());
     let project = inv.field("Project");
-    opp.name = c.take(project.field("Title").text()).unwrap_or_else(|| id.clone());
+    opp.name = c
+        .take(project.field("Title").text())
+        .unwrap_or_else(|| id.clone());
     opp.description = c.take(project.field("BusinessProblem").text());
     opp.close_date = c.take(project.field("TargetCompletionDate").date());
     let spend = project.field("ExpectedCustomerSpend");
@@ -253,7 +306,10 @@ pub fn write(opp: &Opportunity, account: &Account, source: Option<&Source>) -> V
     let extra = source.map(|s| &s.extra);
     let kept = |key: &str| extra.and_then(|e| e.get(key)).cloned();
     let mut out = Map::new();
-    out.insert("Catalog".into(), kept("Catalog").unwrap_or_else(|| json!("AWS")));
+    out.insert(
+        "Catalog".into(),
+        kept("Catalog").unwrap_or_else(|| json!("AWS")),
+    );
     match source.filter(|s| is_opportunity_id(&s.external_id)) {
         Some(s) => {
             out.insert("Identifier".into(), json!(s.external_id));
@@ -273,7 +329,10 @@ pub fn write(opp: &Opportunity, account: &Account, source: Option<&Source>) -> V
     let mut acc = Map::new();
     acc.insert("CompanyName".into(), json!(account.name));
     if let Some(d) = &account.domain {
-        acc.insert("WebsiteUrl".into(), json!(format!("https://{}", d.as_str())));
+        acc.insert(
+            "WebsiteUrl".into(),
+            json!(format!("https://{}", d.as_str())),
+        );
     }
     if let Some(industry) = &account.industry {
         match INDUSTRIES.iter().find(|i| i.eq_ignore_ascii_case(industry)) {
@@ -340,11 +399,21 @@ pub fn validate(request: &Value) -> Vec<Problem> {
     if update {
         let id = root.field("Identifier");
         if !id.value.as_str().is_some_and(is_opportunity_id) {
-            p.push(named(&id, "is not an ACE opportunity id (O and 1-19 digits)"));
+            p.push(named(
+                &id,
+                "is not an ACE opportunity id (O and 1-19 digits)",
+            ));
         }
         let modified = root.field("LastModifiedDate");
-        if !modified.value.as_str().is_some_and(|t| super::path::utc_date(t).is_some() && t.len() > 10) {
-            p.push(named(&modified, "is required on an update: the ISO-8601 time ACE last gave (the concurrency token)"));
+        if !modified
+            .value
+            .as_str()
+            .is_some_and(|t| super::path::utc_date(t).is_some() && t.len() > 10)
+        {
+            p.push(named(
+                &modified,
+                "is required on an update: the ISO-8601 time ACE last gave (the concurrency token)",
+            ));
         }
     } else {
         let token = root.field("ClientToken");
@@ -352,7 +421,12 @@ pub fn validate(request: &Value) -> Vec<Problem> {
         length(&token, 1, 64, &mut p);
     }
     length(&root.field("PartnerOpportunityIdentifier"), 0, 64, &mut p);
-    one_of(&root.field("OpportunityType"), &OPPORTUNITY_TYPES, false, &mut p);
+    one_of(
+        &root.field("OpportunityType"),
+        &OPPORTUNITY_TYPES,
+        false,
+        &mut p,
+    );
     let customer = root.field("Customer");
     let acc = customer.field("Account");
     let name = acc.field("CompanyName");
@@ -370,8 +444,14 @@ pub fn validate(request: &Value) -> Vec<Problem> {
     length(&website, 4, 255, &mut p);
     let country = acc.field("Address").field("CountryCode");
     if let Some(code) = country.value.as_str() {
-        if !(code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) && policy::country::is_country(code)) {
-            p.push(named(&country, &format!("\"{code}\" is no ISO 3166-1 alpha-2 code ACE takes")));
+        if !(code.len() == 2
+            && code.bytes().all(|b| b.is_ascii_uppercase())
+            && policy::country::is_country(code))
+        {
+            p.push(named(
+                &country,
+                &format!("\"{code}\" is no ISO 3166-1 alpha-2 code ACE takes"),
+            ));
         }
     }
     let life = root.field("LifeCycle");
@@ -380,7 +460,12 @@ pub fn validate(request: &Value) -> Vec<Problem> {
     if stage.value.as_str() == Some("Closed Lost") {
         need(&life.field("ClosedLostReason"), &mut p);
     }
-    one_of(&life.field("ClosedLostReason"), &CLOSED_LOST_REASONS, false, &mut p);
+    one_of(
+        &life.field("ClosedLostReason"),
+        &CLOSED_LOST_REASONS,
+        false,
+        &mut p,
+    );
     length(&life.field("NextSteps"), 0, 255, &mut p);
     let close = life.field("TargetCloseDate");
     if let Some(d) = close.value.as_str() {
@@ -402,7 +487,10 @@ pub fn validate(request: &Value) -> Vec<Problem> {
             let amount = s.field("Amount");
             match amount.value.as_str() {
                 Some(a) if is_two_decimals(a) => {}
-                Some(a) => p.push(named(&amount, &format!("\"{a}\" is not a decimal string with at most 2 decimals"))),
+                Some(a) => p.push(named(
+                    &amount,
+                    &format!("\"{a}\" is not a decimal string with at most 2 decimals"),
+                )),
                 None => p.push(named(&amount, "is required by ACE (a decimal string)")),
             }
             one_of(&s.field("CurrencyCode"), &SPEND_CURRENCIES, true, &mut p);
@@ -419,7 +507,10 @@ pub fn validate(request: &Value) -> Vec<Problem> {
             let email = member.field("Email");
             match email.value.as_str() {
                 Some(e) if is_email(e) && e.len() <= 80 && e == e.to_lowercase() => {}
-                Some(e) => p.push(named(&email, &format!("\"{e}\" is not a lowercase e-mail address of at most 80 characters"))),
+                Some(e) => p.push(named(
+                    &email,
+                    &format!("\"{e}\" is not a lowercase e-mail address of at most 80 characters"),
+                )),
                 None => {}
             }
         }
@@ -438,10 +529,16 @@ fn named(at: &At, message: &str) -> Problem {
 
 fn one_of(at: &At, allowed: &[&str], required: bool, p: &mut Vec<Problem>) {
     match at.value {
-        Value::Null if required => p.push(named(at, &format!("is required by ACE (one of: {})", allowed.join(", ")))),
+        Value::Null if required => p.push(named(
+            at,
+            &format!("is required by ACE (one of: {})", allowed.join(", ")),
+        )),
         Value::Null => {}
         Value::String(s) if allowed.contains(&s.as_str()) => {}
-        other => p.push(named(at, &format!("{other} is not one of: {}", allowed.join(", ")))),
+        other => p.push(named(
+            at,
+            &format!("{other} is not one of: {}", allowed.join(", ")),
+        )),
     }
 }
 
@@ -449,7 +546,10 @@ fn length(at: &At, min: usize, max: usize, p: &mut Vec<Problem>) {
     if let Value::String(s) = at.value {
         let n = s.chars().count();
         if n < min || n > max {
-            p.push(named(at, &format!("has {n} characters; ACE takes {min} to {max}")));
+            p.push(named(
+                at,
+                &format!("has {n} characters; ACE takes {min} to {max}"),
+            ));
         }
     }
 }

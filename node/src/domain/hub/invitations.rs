@@ -71,7 +71,9 @@ pub(super) fn receive(txn: &WriteTransaction, item: Mapped, now_ms: u64) -> Resu
     for entry in table.iter()? {
         let (_, v) = entry?;
         let inv: Invitation = serde_json::from_slice(v.value())?;
-        if inv.source.format == item.source.format && inv.source.external_id == item.source.external_id {
+        if inv.source.format == item.source.format
+            && inv.source.external_id == item.source.external_id
+        {
             found = Some(inv);
             break;
         }
@@ -138,11 +140,17 @@ pub fn answer(
 ) -> Result<(Invitation, bool), DomainError> {
     let txn = store.write()?;
     let mut inv: Invitation = {
-        let table = txn.open_table(HUB_INVITATIONS).map_err(anyhow::Error::from)?;
+        let table = txn
+            .open_table(HUB_INVITATIONS)
+            .map_err(anyhow::Error::from)?;
         let found = table.get(id).map_err(anyhow::Error::from)?;
         match found {
             Some(v) => serde_json::from_slice(v.value()).map_err(anyhow::Error::from)?,
-            None => return Err(DomainError::NotFound(format!("no hub invitation with id {id}"))),
+            None => {
+                return Err(DomainError::NotFound(format!(
+                    "no hub invitation with id {id}"
+                )))
+            }
         }
     };
     if inv.status != "invited" {

@@ -227,6 +227,8 @@ fn is_email(s: &str) -> bool {
 /// The ISO 3166-1 alpha-2 code (upper case) for a country as the CRM wrote it, if it names one.
 fn country_code(country: &str) -> Option<String> {
     let code = policy::country::canonical(country);
-    (code.len() == 2 && code.bytes().all(|b| b.is_ascii_lowercase()) && policy::country::is_country(&code))
-        .then(|| code.to_ascii_uppercase())
+    (code.len() == 2
+        && code.bytes().all(|b| b.is_ascii_lowercase())
+        && policy::country::is_country(&code))
+    .then(|| code.to_ascii_uppercase())
 }

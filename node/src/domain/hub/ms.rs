@@ -4,7 +4,10 @@
 //! New is an invitation to answer.
 
 use super::path::{At, Problem};
-use super::{blank_records, check_records, country_code, is_email, Collect, Hub, InvitationFrom, Mapped, Source};
+use super::{
+    blank_records, check_records, country_code, is_email, Collect, Hub, InvitationFrom, Mapped,
+    Source,
+};
 use protocol::records::{Account, Currency, Domain, Opportunity, Stage};
 use serde_json::{json, Map, Value};
 
@@ -32,7 +35,11 @@ pub const SALES_STAGES: [(&str, Stage); 4] = [
 /// prospect; Active is its sales stage's (none or one this table lacks, e.g. `"100"`: qualified);
 /// Closed/Won is launched; Closed with Lost, Declined or Expired is closed_lost. `None` for a
 /// pair the model does not allow.
-pub fn stage_from_ms(status: &str, substatus: Option<&str>, sales_stage: Option<&str>) -> Option<Stage> {
+pub fn stage_from_ms(
+    status: &str,
+    substatus: Option<&str>,
+    sales_stage: Option<&str>,
+) -> Option<Stage> {
     match (status, substatus) {
         ("New", None | Some("Pending" | "Received")) => Some(Stage::Prospect),
         ("Active", None | Some("Accepted")) => Some(
@@ -55,13 +62,22 @@ pub fn stage_to_ms(stage: Stage) -> (&'static str, &'static str, Option<&'static
         other => (
             "Active",
             "Accepted",
-            SALES_STAGES.iter().find(|(_, s)| *s == other).map(|(n, _)| *n),
+            SALES_STAGES
+                .iter()
+                .find(|(_, s)| *s == other)
+                .map(|(n, _)| *n),
         ),
     }
 }
 
 /// Members kept in the source for the export.
-const KEPT: [&str; 5] = ["type", "qualification", "consent", "statusReason", "direction"];
+const KEPT: [&str; 5] = [
+    "type",
+    "qualification",
+    "consent",
+    "statusReason",
+    "direction",
+];
 
 /// Reads one referral.
 pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
@@ -78,7 +94,9 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
     account.country = c.take(profile.field("address").field("country").text());
     // No website field: the domain of the customer's first contact, unless a mail provider's.
     if let Some(email) = c.take(profile.field("team").index(0).field("email").text()) {
-        account.domain = Domain::parse_company(&email).ok().filter(|_| email.contains('@'));
+        account.domain = Domain::parse_company(&email)
+            .ok()
+            .filter(|_| email.contains('@'));
     }
     let details = root.field("details");
     let industry = details.field("requirements").field("industries").index(0);
@@ -86,7 +104,9 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
         Value::String(_) => c.take(industry.text()),
         _ => c.take(industry.field("id").text()),
     };
-    opp.name = c.take(root.field("name").text()).unwrap_or_else(|| id.clone());
+    opp.name = c
+        .take(root.field("name").text())
+        .unwrap_or_else(|| id.clone());
     opp.external_id = c.take(root.field("externalReferenceId").text());
     let status_at = root.field("status");
     let status = c.take(status_at.text());
@@ -101,11 +121,16 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
         ))),
         Some(s) => match stage_from_ms(s, substatus.as_deref(), sales_stage.as_deref()) {
             Some(stage) => opp.stage = stage,
-            None => c.push(substatus_at.problem(format!(
-                "\"{}\" is not a substatus of {s} (one of: {})",
-                substatus.as_deref().unwrap_or(""),
-                SUBSTATUSES.iter().find(|(st, _)| *st == s).map_or(String::new(), |(_, subs)| subs.join(", "))
-            ))),
+            None => c.push(
+                substatus_at.problem(format!(
+                    "\"{}\" is not a substatus of {s} (one of: {})",
+                    substatus.as_deref().unwrap_or(""),
+                    SUBSTATUSES
+                        .iter()
+                        .find(|(st, _)| *st == s)
+                        .map_or(String::new(), |(_, subs)| subs.join(", "))
+                )),
+            ),
         },
     }
     opp.amount = c.take(details.field("dealValue").amount());
@@ -129,7 +154,8 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
     if !c.0.is_empty() {
         return Err(c.0);
     }
-    let incoming = item["direction"].as_str() == Some("Incoming") && status.as_deref() == Some("New");
+    let incoming =
+        item["direction"].as_str() == Some("Incoming") && status.as_deref() == Some("New");
     let invitation = incoming.then(|| InvitationFrom {
         from: item["inviteContext"]["invitedBy"]["name"]
             .as_str()
@@ -167,7 +193,10 @@ pub fn write(opp: &Opportunity, account: &Account, source: Option<&Source>) -> V
         json!(opp.external_id.as_deref().unwrap_or(&opp.id)),
     );
     // Private unless the referral came with other terms: not shared with Microsoft sellers.
-    out.insert("type".into(), kept("type").unwrap_or_else(|| json!("Independent")));
+    out.insert(
+        "type".into(),
+        kept("type").unwrap_or_else(|| json!("Independent")),
+    );
     if let Some(q) = kept("qualification") {
         out.insert("qualification".into(), q);
     }
@@ -207,13 +236,19 @@ pub fn write(opp: &Opportunity, account: &Account, source: Option<&Source>) -> V
         // A JSON number whose shortest spelling is the amount's decimal text.
         let number: Value = serde_json::from_str(&a.to_string()).unwrap_or(Value::Null);
         details.insert("dealValue".into(), number);
-        details.insert("currency".into(), json!(opp.currency.map(|c| c.as_str().to_string())));
+        details.insert(
+            "currency".into(),
+            json!(opp.currency.map(|c| c.as_str().to_string())),
+        );
     }
     if let Some(d) = opp.close_date {
         details.insert("closingDateTime".into(), json!(format!("{d}T00:00:00Z")));
     }
     if let Some(industry) = &account.industry {
-        details.insert("requirements".into(), json!({"industries": [{"id": industry}]}));
+        details.insert(
+            "requirements".into(),
+            json!({"industries": [{"id": industry}]}),
+        );
     }
     out.insert("details".into(), Value::Object(details));
     if let Some(owner) = opp.owner.as_deref().filter(|o| is_email(o)) {
@@ -236,7 +271,10 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
     let status = root.field("status");
     one_of(&status, &STATUSES, false, &mut p);
     if let Some(s) = status.value.as_str() {
-        let allowed = SUBSTATUSES.iter().find(|(st, _)| *st == s).map_or(&[][..], |(_, subs)| *subs);
+        let allowed = SUBSTATUSES
+            .iter()
+            .find(|(st, _)| *st == s)
+            .map_or(&[][..], |(_, subs)| *subs);
         one_of(&root.field("substatus"), allowed, false, &mut p);
     }
     let sales = root.field("salesStage");
@@ -254,15 +292,25 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
     }
     let country = profile.field("address").field("country");
     if let Some(code) = country.value.as_str() {
-        if !(code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) && policy::country::is_country(code)) {
-            p.push(named(&country, &format!("\"{code}\" is no ISO 3166-1 alpha-2 code")));
+        if !(code.len() == 2
+            && code.bytes().all(|b| b.is_ascii_uppercase())
+            && policy::country::is_country(code))
+        {
+            p.push(named(
+                &country,
+                &format!("\"{code}\" is no ISO 3166-1 alpha-2 code"),
+            ));
         }
     }
     let consent = root.field("consent");
     if !consent.value.is_object() {
         p.push(named(&consent, "is required by Partner Center"));
     } else {
-        for key in ["consentToToShareInfoWithOthers", "consentToContact", "consentToShareReferralWithMicrosoftSellers"] {
+        for key in [
+            "consentToToShareInfoWithOthers",
+            "consentToContact",
+            "consentToShareReferralWithMicrosoftSellers",
+        ] {
             let flag = consent.field(key);
             if !flag.value.is_boolean() && !flag.is_absent() {
                 p.push(named(&flag, "is not true or false"));
@@ -278,14 +326,23 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
         Value::Null => {}
         Value::Number(n) if n.as_f64().is_some_and(|f| f >= 0.0 && f.is_finite()) => {
             if details.field("currency").is_absent() {
-                p.push(named(&details.field("currency"), "is required with a dealValue"));
+                p.push(named(
+                    &details.field("currency"),
+                    "is required with a dealValue",
+                ));
             }
         }
-        other => p.push(named(&value, &format!("{other} is not a deal value (a number, not negative)"))),
+        other => p.push(named(
+            &value,
+            &format!("{other} is not a deal value (a number, not negative)"),
+        )),
     }
     let currency = details.field("currency");
     if let Some(code) = currency.value.as_str() {
-        if Currency::from_code(code).is_none() || code.len() != 3 || code != code.to_ascii_uppercase() {
+        if Currency::from_code(code).is_none()
+            || code.len() != 3
+            || code != code.to_ascii_uppercase()
+        {
             p.push(named(&currency, &format!("\"{code}\" is no ISO 4217 code")));
         }
     } else if !currency.is_absent() {
@@ -294,7 +351,10 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
     let closing = details.field("closingDateTime");
     if let Some(t) = closing.value.as_str() {
         if !(t.len() > 10 && t.ends_with('Z') && super::path::utc_date(t).is_some()) {
-            p.push(named(&closing, &format!("\"{t}\" is not an ISO-8601 UTC time (2025-05-30T00:00:00Z)")));
+            p.push(named(
+                &closing,
+                &format!("\"{t}\" is not an ISO-8601 UTC time (2025-05-30T00:00:00Z)"),
+            ));
         }
     }
     if let Value::Array(team) = root.field("team").value {
@@ -322,10 +382,19 @@ fn named(at: &At, message: &str) -> Problem {
 
 fn one_of(at: &At, allowed: &[&str], required: bool, p: &mut Vec<Problem>) {
     match at.value {
-        Value::Null if required => p.push(named(at, &format!("is required by Partner Center (one of: {})", allowed.join(", ")))),
+        Value::Null if required => p.push(named(
+            at,
+            &format!(
+                "is required by Partner Center (one of: {})",
+                allowed.join(", ")
+            ),
+        )),
         Value::Null => {}
         Value::String(s) if allowed.contains(&s.as_str()) => {}
-        other => p.push(named(at, &format!("{other} is not one of: {}", allowed.join(", ")))),
+        other => p.push(named(
+            at,
+            &format!("{other} is not one of: {}", allowed.join(", ")),
+        )),
     }
 }
 
@@ -333,5 +402,8 @@ fn one_of(at: &At, allowed: &[&str], required: bool, p: &mut Vec<Problem>) {
 fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }

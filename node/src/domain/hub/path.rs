@@ -124,7 +124,9 @@ impl<'a> At<'a> {
 pub fn utc_date(text: &str) -> Option<Date> {
     let text = text.trim();
     if text.len() == 10 {
-        return Date::parse(text).ok().filter(|_| text.as_bytes()[4] == b'-');
+        return Date::parse(text)
+            .ok()
+            .filter(|_| text.as_bytes()[4] == b'-');
     }
     let (day, time) = text.split_once(['T', 't', ' '])?;
     let date = Date::parse(day).ok().filter(|_| day.len() == 10)?;
@@ -187,9 +189,20 @@ mod tests {
             ("2025-12-31T23:59:59-0500", "2026-01-01"),
             ("2025-05-30T12:00", "2025-05-30"),
         ] {
-            assert_eq!(utc_date(text).map(|d| d.to_string()), Some(date.into()), "{text}");
+            assert_eq!(
+                utc_date(text).map(|d| d.to_string()),
+                Some(date.into()),
+                "{text}"
+            );
         }
-        for bad in ["30/05/2025", "2025-5-30", "2025-05-30T25", "2025-13-01", "soon", "2025-05-30T10:00:00+1"] {
+        for bad in [
+            "30/05/2025",
+            "2025-5-30",
+            "2025-05-30T25",
+            "2025-13-01",
+            "soon",
+            "2025-05-30T10:00:00+1",
+        ] {
             assert_eq!(utc_date(bad), None, "{bad}");
         }
     }
@@ -202,6 +215,9 @@ mod tests {
         let first = a.index(0);
         let b = first.field("B");
         assert_eq!(b.path(), "[2].A[0].B");
-        assert_eq!(b.text().unwrap_err().to_string(), "[2].A[0].B: 1 is not a text");
+        assert_eq!(
+            b.text().unwrap_err().to_string(),
+            "[2].A[0].B: 1 is not a text"
+        );
     }
 }

@@ -8,7 +8,10 @@ use protocol::records::{Amount, Currency, Date, Domain, Stage};
 use serde_json::json;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../tests/fixtures/hub/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/fixtures/hub/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON")
 }
 
@@ -21,7 +24,10 @@ fn ace_get_opportunity_maps_every_documented_field() {
     let items = read(Hub::Ace, &fixture("ace-opportunities.json")).expect("valid");
     let full = &items[0];
     assert_eq!(full.account.name, "Globex Corporation");
-    assert_eq!(full.account.domain.as_ref().map(Domain::as_str), Some("globex.com"));
+    assert_eq!(
+        full.account.domain.as_ref().map(Domain::as_str),
+        Some("globex.com")
+    );
     assert_eq!(full.account.industry.as_deref(), Some("Financial Services"));
     assert_eq!(full.account.country.as_deref(), Some("US"));
     let o = &full.opportunity;
@@ -31,11 +37,21 @@ fn ace_get_opportunity_maps_every_documented_field() {
     assert_eq!(o.currency, Currency::from_code("USD"));
     assert_eq!(o.close_date, Some(Date::parse("2025-09-30").unwrap()));
     assert_eq!(o.owner.as_deref(), Some("jane.partner@example-partner.com"));
-    assert_eq!(o.next_step.as_deref(), Some("Run the proof of concept in eu-west-1"));
-    assert!(o.description.as_deref().unwrap().starts_with("Nightly batch"));
+    assert_eq!(
+        o.next_step.as_deref(),
+        Some("Run the proof of concept in eu-west-1")
+    );
+    assert!(o
+        .description
+        .as_deref()
+        .unwrap()
+        .starts_with("Nightly batch"));
     assert_eq!(o.external_id.as_deref(), Some("006Dn000004Zx9QIAS"));
     assert_eq!(full.source.external_id, "O1234567");
-    assert_eq!(full.source.version.as_deref(), Some("2025-03-02T14:05:11.123Z"));
+    assert_eq!(
+        full.source.version.as_deref(),
+        Some("2025-03-02T14:05:11.123Z")
+    );
     assert_eq!(full.source.extra["OpportunityType"], "Net New Business");
     assert!(full.invitation.is_none());
 }
@@ -56,8 +72,14 @@ fn ace_quirks_missing_fields_other_industry_odd_dates_numbers_and_unicode() {
     assert_eq!(odd.opportunity.name, "Bäckerei 🍞 online shop");
     assert_eq!(odd.opportunity.stage, Stage::ClosedLost);
     // 22:00 at -02:00 is midnight UTC the next day.
-    assert_eq!(odd.opportunity.close_date, Some(Date::parse("2025-07-01").unwrap()));
-    assert_eq!(odd.opportunity.amount, Some(Amount::from_units(800).unwrap()));
+    assert_eq!(
+        odd.opportunity.close_date,
+        Some(Date::parse("2025-07-01").unwrap())
+    );
+    assert_eq!(
+        odd.opportunity.amount,
+        Some(Amount::from_units(800).unwrap())
+    );
     assert_eq!(odd.opportunity.currency, Currency::from_code("EUR"));
     assert_eq!(odd.source.extra["ClosedLostReason"], "Price");
     assert_eq!(odd.opportunity.owner, None);
@@ -71,16 +93,30 @@ fn ace_invitation_is_held_back_and_snapshot_reads_its_summary() {
     assert_eq!(from.from, "AWS");
     assert_eq!(from.expires_at.as_deref(), Some("2025-05-17T08:00:00Z"));
     assert_eq!(inv.source.external_id, "engi-0000000IS0Qga");
-    assert_eq!(inv.account.domain.as_ref().map(Domain::as_str), Some("umbrella.example"));
-    assert_eq!(inv.opportunity.close_date, Some(Date::parse("2025-12-31").unwrap()));
-    assert!(inv.opportunity.description.as_deref().unwrap().starts_with("Sequencing"));
+    assert_eq!(
+        inv.account.domain.as_ref().map(Domain::as_str),
+        Some("umbrella.example")
+    );
+    assert_eq!(
+        inv.opportunity.close_date,
+        Some(Date::parse("2025-12-31").unwrap())
+    );
+    assert!(inv
+        .opportunity
+        .description
+        .as_deref()
+        .unwrap()
+        .starts_with("Sequencing"));
     let snap = read(Hub::Ace, &fixture("ace-snapshot.json")).expect("valid");
     let snap = &snap[0];
     assert!(snap.invitation.is_none());
     assert_eq!(snap.source.external_id, "O7654321");
     assert_eq!(snap.source.version.as_deref(), Some("3"));
     assert_eq!(snap.opportunity.stage, Stage::Committed);
-    assert_eq!(snap.opportunity.next_step.as_deref(), Some("Sign the order form"));
+    assert_eq!(
+        snap.opportunity.next_step.as_deref(),
+        Some("Sign the order form")
+    );
     assert_eq!(snap.source.extra["OpportunityType"], "Expansion");
 }
 
@@ -89,22 +125,40 @@ fn ms_referrals_map_every_documented_field_and_read_amounts_exactly() {
     let items = read(Hub::Ms, &fixture("ms-referrals.json")).expect("valid");
     let r = &items[0];
     assert_eq!(r.account.name, "Contoso Ltd");
-    assert_eq!(r.account.domain.as_ref().map(Domain::as_str), Some("contoso.com"));
+    assert_eq!(
+        r.account.domain.as_ref().map(Domain::as_str),
+        Some("contoso.com")
+    );
     assert_eq!(r.account.industry.as_deref(), Some("Manufacturing"));
     assert_eq!(r.account.country.as_deref(), Some("US"));
     assert_eq!(r.opportunity.stage, Stage::TechnicalValidation);
-    assert_eq!(r.opportunity.amount, Some(Amount::parse("412500.50").unwrap()));
-    assert_eq!(r.opportunity.close_date, Some(Date::parse("2025-05-30").unwrap()));
+    assert_eq!(
+        r.opportunity.amount,
+        Some(Amount::parse("412500.50").unwrap())
+    );
+    assert_eq!(
+        r.opportunity.close_date,
+        Some(Date::parse("2025-05-30").unwrap())
+    );
     assert_eq!(r.opportunity.owner.as_deref(), Some("sam@partner.example"));
-    assert_eq!(r.opportunity.description.as_deref(), Some("Landing zone and migration of 40 VMs"));
-    assert_eq!(r.opportunity.external_id.as_deref(), Some("006Dn000004Zx9ZZZZ"));
+    assert_eq!(
+        r.opportunity.description.as_deref(),
+        Some("Landing zone and migration of 40 VMs")
+    );
+    assert_eq!(
+        r.opportunity.external_id.as_deref(),
+        Some("006Dn000004Zx9ZZZZ")
+    );
     assert_eq!(r.source.version.as_deref(), Some("\"0x8DD5ABCDEF\""));
     assert_eq!(r.source.extra["consent"]["consentToContact"], true);
     // A free-mail contact gives no domain; a local 23:00 at -01:00 is the next UTC day.
     let won = &items[1];
     assert_eq!(won.opportunity.stage, Stage::Launched);
     assert_eq!(won.account.domain, None);
-    assert_eq!(won.opportunity.close_date, Some(Date::parse("2025-10-01").unwrap()));
+    assert_eq!(
+        won.opportunity.close_date,
+        Some(Date::parse("2025-10-01").unwrap())
+    );
     // An unknown salesStage ("100") of an Active referral is tolerated: qualified.
     let odd = &items[2];
     assert_eq!(odd.opportunity.stage, Stage::Qualified);
@@ -118,7 +172,10 @@ fn ms_incoming_new_referral_is_an_invitation() {
     let inv = items[0].invitation.as_ref().expect("an invitation");
     assert_eq!(inv.from, "Microsoft");
     assert_eq!(items[0].opportunity.stage, Stage::Prospect);
-    assert_eq!(items[0].account.domain.as_ref().map(Domain::as_str), Some("woodgrovebank.example"));
+    assert_eq!(
+        items[0].account.domain.as_ref().map(Domain::as_str),
+        Some("woodgrovebank.example")
+    );
     // The same referral going out (Outgoing) is a record.
     let mut out = fixture("ms-incoming.json");
     out["direction"] = json!("Outgoing");
@@ -137,9 +194,21 @@ fn problems_name_the_item_and_the_json_path() {
     ] {
         assert!(p.contains(&expected), "{expected} in {p:?}");
     }
-    assert!(!p.iter().any(|p| p.starts_with("[0]") || p.starts_with("[1]")), "{p:?}");
-    let stage = problems.iter().find(|p| p.path == "[2].LifeCycle.Stage").unwrap();
-    assert!(stage.to_string().starts_with("[2].LifeCycle.Stage: \"Won\" is no ACE stage"), "{stage}");
+    assert!(
+        !p.iter()
+            .any(|p| p.starts_with("[0]") || p.starts_with("[1]")),
+        "{p:?}"
+    );
+    let stage = problems
+        .iter()
+        .find(|p| p.path == "[2].LifeCycle.Stage")
+        .unwrap();
+    assert!(
+        stage
+            .to_string()
+            .starts_with("[2].LifeCycle.Stage: \"Won\" is no ACE stage"),
+        "{stage}"
+    );
 
     let problems = read(Hub::Ms, &fixture("ms-bad.json")).unwrap_err();
     let p = paths(&problems);
@@ -154,7 +223,11 @@ fn problems_name_the_item_and_the_json_path() {
         assert!(p.contains(&expected), "{expected} in {p:?}");
     }
     // Not JSON objects at all.
-    let problems = read(Hub::Ms, &json!([{"id": "x", "customerProfile": {"name": "A"}}, 7])).unwrap_err();
+    let problems = read(
+        Hub::Ms,
+        &json!([{"id": "x", "customerProfile": {"name": "A"}}, 7]),
+    )
+    .unwrap_err();
     assert_eq!(paths(&problems), ["[1]"]);
 }
 
@@ -186,11 +259,36 @@ fn ms_stage_table_follows_status_substatus_and_sales_stage() {
         ("New", Some("Received"), None, Some(Stage::Prospect)),
         ("New", None, Some("Develop"), Some(Stage::Prospect)),
         ("Active", Some("Accepted"), None, Some(Stage::Qualified)),
-        ("Active", Some("Accepted"), Some("Qualify"), Some(Stage::Qualified)),
-        ("Active", Some("Accepted"), Some("Develop"), Some(Stage::TechnicalValidation)),
-        ("Active", Some("Accepted"), Some("Propose"), Some(Stage::BusinessValidation)),
-        ("Active", Some("Accepted"), Some("Close"), Some(Stage::Committed)),
-        ("Active", Some("Accepted"), Some("100"), Some(Stage::Qualified)),
+        (
+            "Active",
+            Some("Accepted"),
+            Some("Qualify"),
+            Some(Stage::Qualified),
+        ),
+        (
+            "Active",
+            Some("Accepted"),
+            Some("Develop"),
+            Some(Stage::TechnicalValidation),
+        ),
+        (
+            "Active",
+            Some("Accepted"),
+            Some("Propose"),
+            Some(Stage::BusinessValidation),
+        ),
+        (
+            "Active",
+            Some("Accepted"),
+            Some("Close"),
+            Some(Stage::Committed),
+        ),
+        (
+            "Active",
+            Some("Accepted"),
+            Some("100"),
+            Some(Stage::Qualified),
+        ),
         ("Closed", Some("Won"), None, Some(Stage::Launched)),
         ("Closed", Some("Lost"), None, Some(Stage::ClosedLost)),
         ("Closed", Some("Declined"), None, Some(Stage::ClosedLost)),
@@ -200,14 +298,25 @@ fn ms_stage_table_follows_status_substatus_and_sales_stage() {
         ("Closed", None, None, None),
     ];
     for (status, sub, sales, stage) in table {
-        assert_eq!(ms::stage_from_ms(status, sub, sales), stage, "{status}/{sub:?}/{sales:?}");
+        assert_eq!(
+            ms::stage_from_ms(status, sub, sales),
+            stage,
+            "{status}/{sub:?}/{sales:?}"
+        );
     }
     for stage in Stage::ALL {
         let (status, sub, sales) = ms::stage_to_ms(stage);
-        assert_eq!(ms::stage_from_ms(status, Some(sub), sales), Some(stage), "{stage}");
+        assert_eq!(
+            ms::stage_from_ms(status, Some(sub), sales),
+            Some(stage),
+            "{stage}"
+        );
     }
     assert_eq!(ms::stage_to_ms(Stage::ClosedLost), ("Closed", "Lost", None));
-    assert_eq!(ms::stage_to_ms(Stage::Committed), ("Active", "Accepted", Some("Close")));
+    assert_eq!(
+        ms::stage_to_ms(Stage::Committed),
+        ("Active", "Accepted", Some("Close"))
+    );
 }
 
 fn records(stage: Stage) -> (Account, Opportunity) {
@@ -282,10 +391,26 @@ fn ace_validator_encodes_the_model() {
     for (path, value, bad_path) in [
         ("/Catalog", json!("Prod"), "Catalog"),
         ("/LifeCycle/Stage", json!("Won"), "LifeCycle.Stage"),
-        ("/LifeCycle/TargetCloseDate", json!("2025-9-30"), "LifeCycle.TargetCloseDate"),
-        ("/Customer/Account/Industry", json!("Bakery"), "Customer.Account.Industry"),
-        ("/Customer/Account/CompanyName", json!("x".repeat(121)), "Customer.Account.CompanyName"),
-        ("/Project/ExpectedCustomerSpend/0/Frequency", json!("Yearly"), "Project.ExpectedCustomerSpend[0].Frequency"),
+        (
+            "/LifeCycle/TargetCloseDate",
+            json!("2025-9-30"),
+            "LifeCycle.TargetCloseDate",
+        ),
+        (
+            "/Customer/Account/Industry",
+            json!("Bakery"),
+            "Customer.Account.Industry",
+        ),
+        (
+            "/Customer/Account/CompanyName",
+            json!("x".repeat(121)),
+            "Customer.Account.CompanyName",
+        ),
+        (
+            "/Project/ExpectedCustomerSpend/0/Frequency",
+            json!("Yearly"),
+            "Project.ExpectedCustomerSpend[0].Frequency",
+        ),
         ("/ClientToken", json!(""), "ClientToken"),
         ("/OpportunityType", json!("Upsell"), "OpportunityType"),
     ] {
@@ -295,7 +420,10 @@ fn ace_validator_encodes_the_model() {
             None => v[&path[1..]] = value,
         }
         let problems = ace::validate(&v);
-        assert!(paths(&problems).contains(&bad_path), "{bad_path} in {problems:?}");
+        assert!(
+            paths(&problems).contains(&bad_path),
+            "{bad_path} in {problems:?}"
+        );
     }
     let mut v = good;
     v["Identifier"] = json!("X1");
@@ -306,11 +434,17 @@ fn ace_validator_encodes_the_model() {
 fn ms_export_is_a_valid_referral_and_the_validator_encodes_the_model() {
     let (a, o) = records(Stage::Prospect);
     let v = export(Hub::Ms, &o, &a, None).expect("valid");
-    assert_eq!((v["status"].as_str(), v["substatus"].as_str()), (Some("New"), Some("Pending")));
+    assert_eq!(
+        (v["status"].as_str(), v["substatus"].as_str()),
+        (Some("New"), Some("Pending"))
+    );
     assert_eq!(v["details"]["dealValue"], json!(1200.5));
     assert_eq!(v["details"]["closingDateTime"], "2025-09-30T00:00:00Z");
     assert_eq!(v["customerProfile"]["address"]["country"], "DE");
-    assert_eq!(v["consent"]["consentToShareReferralWithMicrosoftSellers"], false);
+    assert_eq!(
+        v["consent"]["consentToShareReferralWithMicrosoftSellers"],
+        false
+    );
     let (a, o) = records(Stage::ClosedLost);
     let mut extra = Map::new();
     extra.insert("statusReason".into(), json!("Went with a competitor"));
@@ -330,14 +464,21 @@ fn ms_export_is_a_valid_referral_and_the_validator_encodes_the_model() {
         ("/substatus", json!("Accepted"), "substatus"),
         ("/details/dealValue", json!("1200"), "details.dealValue"),
         ("/details/currency", json!("usd"), "details.currency"),
-        ("/details/closingDateTime", json!("2025-09-30"), "details.closingDateTime"),
+        (
+            "/details/closingDateTime",
+            json!("2025-09-30"),
+            "details.closingDateTime",
+        ),
         ("/customerProfile/name", json!(" "), "customerProfile.name"),
         ("/id", json!("not-a-guid"), "id"),
     ] {
         let mut bad = v.clone();
         *bad.pointer_mut(path).expect(path) = value;
         let problems = ms::validate(&bad);
-        assert!(paths(&problems).contains(&bad_path), "{bad_path} in {problems:?}");
+        assert!(
+            paths(&problems).contains(&bad_path),
+            "{bad_path} in {problems:?}"
+        );
     }
 }
 
@@ -346,13 +487,21 @@ fn ms_export_is_a_valid_referral_and_the_validator_encodes_the_model() {
 fn arb_records() -> impl Strategy<Value = (Account, Opportunity, bool)> {
     let text = "[A-Za-z][A-Za-z0-9 äöüéßÅ&'.,]{0,30}[A-Za-z0-9]";
     (
-        (text, "[a-z]{3,12}", prop::sample::select(vec!["com", "de", "io", "co.uk"])),
+        (
+            text,
+            "[a-z]{3,12}",
+            prop::sample::select(vec!["com", "de", "io", "co.uk"]),
+        ),
         (
             prop::sample::select(ace::INDUSTRIES[..27].to_vec()).prop_map(str::to_string),
             prop::option::of("[A-Z][a-z]{3,12}( [A-Z][a-z]{2,8})?"),
             prop::sample::select(vec!["US", "DE", "GB", "JP", "BR", "IN"]),
         ),
-        (text, prop::sample::select(Stage::ALL.to_vec()), prop::option::of(0i64..10_000_000_000)),
+        (
+            text,
+            prop::sample::select(Stage::ALL.to_vec()),
+            prop::option::of(0i64..10_000_000_000),
+        ),
         (
             prop::sample::select(vec!["USD", "EUR"]),
             prop::option::of(0i64..40_000),
@@ -366,12 +515,22 @@ fn arb_records() -> impl Strategy<Value = (Account, Opportunity, bool)> {
         ),
     )
         .prop_map(
-            |((name, host, tld), (industry, other, country), (title, stage, cents), (currency, day, owner), (next, problem, external, free_industry))| {
+            |(
+                (name, host, tld),
+                (industry, other, country),
+                (title, stage, cents),
+                (currency, day, owner),
+                (next, problem, external, free_industry),
+            )| {
                 let (mut a, mut o) = blank_records();
                 a.id = ulid::Ulid::new().to_string();
                 a.name = name;
                 a.domain = Some(Domain::parse(&format!("{host}.{tld}")).unwrap());
-                a.industry = Some(if free_industry { other.unwrap_or(industry) } else { industry });
+                a.industry = Some(if free_industry {
+                    other.unwrap_or(industry)
+                } else {
+                    industry
+                });
                 a.country = Some(country.to_string());
                 o.id = ulid::Ulid::new().to_string();
                 o.account_id = a.id.clone();

@@ -144,9 +144,9 @@ pub(super) fn upsert(
     }
     let (opp, account, outcome) = match existing {
         Some(mut opp) => {
-            let mut account = tables.account(&opp.account_id)?.ok_or_else(|| {
-                anyhow::anyhow!("opportunity {} names a missing account", opp.id)
-            })?;
+            let mut account = tables
+                .account(&opp.account_id)?
+                .ok_or_else(|| anyhow::anyhow!("opportunity {} names a missing account", opp.id))?;
             merge_account(&mut account, new_account);
             opp.external_id = external_id.or(opp.external_id);
             merge_opportunity(&mut opp, new_opp);
@@ -207,8 +207,14 @@ fn find_account(
     account: &Account,
 ) -> Result<Result<Option<Account>, String>> {
     let (ids, by) = match &account.domain {
-        Some(d) => (tables.account_ids_by_domain(d.as_str(), 6)?, format!("the domain {d}")),
-        None => (tables.account_ids_by_name(&account.name, 6)?, format!("the name {}", account.name)),
+        Some(d) => (
+            tables.account_ids_by_domain(d.as_str(), 6)?,
+            format!("the domain {d}"),
+        ),
+        None => (
+            tables.account_ids_by_name(&account.name, 6)?,
+            format!("the name {}", account.name),
+        ),
     };
     match ids.as_slice() {
         [] => Ok(Ok(None)),
