@@ -12,7 +12,7 @@ use cosell_e2e::{
     vendor_and_reseller, wait, write_file, Node, NAME_STAGE_AND_DOMAIN,
 };
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,7 +24,7 @@ fn fixture_json(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
 }
 
-fn import_cli(node: &Node, hub: &str, file: &PathBuf) -> Vec<Value> {
+fn import_cli(node: &Node, hub: &str, file: &Path) -> Vec<Value> {
     let out = node.cli(&["hub", "import", hub, file.to_str().unwrap(), "--json"]);
     assert!(out.ok(), "{}", out.stderr);
     let answer: Value = serde_json::from_str(&out.stdout).expect("JSON");

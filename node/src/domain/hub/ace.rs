@@ -561,5 +561,5 @@ fn is_two_decimals(a: &str) -> bool {
         && whole.bytes().all(|b| b.is_ascii_digit())
         && frac.len() <= 2
         && frac.bytes().all(|b| b.is_ascii_digit())
-        && (a.contains('.') == !frac.is_empty())
+        && a.contains('.') != frac.is_empty()
 }

@@ -254,7 +254,9 @@ fn ace_stage_table_is_one_to_one() {
 
 #[test]
 fn ms_stage_table_follows_status_substatus_and_sales_stage() {
-    let table: [(&str, Option<&str>, Option<&str>, Option<Stage>); 16] = [
+    /// (status, substatus, salesStage, stage).
+    type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<Stage>);
+    let table: [Row; 16] = [
         ("New", Some("Pending"), None, Some(Stage::Prospect)),
         ("New", Some("Received"), None, Some(Stage::Prospect)),
         ("New", None, Some("Develop"), Some(Stage::Prospect)),
