@@ -650,6 +650,7 @@ mod tests {
             ("backup", include_str!("backup.rs")),
             ("network", include_str!("network.rs")),
             ("health", include_str!("health.rs")),
+            ("hub", include_str!("hub.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {
