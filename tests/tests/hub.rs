@@ -205,6 +205,19 @@ fn hub_invitations_wait_in_the_inbox_until_accepted_or_declined() {
     assert_eq!(node.counts(), (0, 0));
     let waiting = node.get("/api/v1/hub/invitations?status=invited").json;
     assert_eq!(waiting["items"].as_array().unwrap().len(), 2, "{waiting}");
+    // They arrive in the inbox as partners' invitations do.
+    let inbox = node.get("/api/v1/inbox").json;
+    assert_eq!(
+        inbox["hub_invitations"].as_array().map(Vec::len),
+        Some(2),
+        "{inbox}"
+    );
+    let out = node.cli(&["inbox"]);
+    assert!(
+        out.ok() && out.stdout.contains("Woodgrove Bank fraud analytics"),
+        "{}",
+        out.stdout
+    );
     let out = node.cli(&["hub", "invitations"]);
     assert!(
         out.ok()

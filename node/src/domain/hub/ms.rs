@@ -121,16 +121,14 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
         ))),
         Some(s) => match stage_from_ms(s, substatus.as_deref(), sales_stage.as_deref()) {
             Some(stage) => opp.stage = stage,
-            None => c.push(
-                substatus_at.problem(format!(
+            None => c.push(substatus_at.problem(format!(
                     "\"{}\" is not a substatus of {s} (one of: {})",
                     substatus.as_deref().unwrap_or(""),
                     SUBSTATUSES
                         .iter()
                         .find(|(st, _)| *st == s)
                         .map_or(String::new(), |(_, subs)| subs.join(", "))
-                )),
-            ),
+                ))),
         },
     }
     opp.amount = c.take(details.field("dealValue").amount());
