@@ -5,7 +5,7 @@
 //! Create (or, for an opportunity that came from ACE, Update) request; `validate` checks a
 //! request against the model's required fields, enums, lengths and formats.
 
-use super::path::{At, Problem};
+use super::path::{export_problem, one_of, At, Problem};
 use super::{
     blank_records, check_records, country_code, is_email, Collect, Hub, InvitationFrom, Mapped,
     Source,
@@ -391,15 +391,21 @@ pub fn validate(request: &Value) -> Vec<Problem> {
     let mut p = Vec::new();
     let need = |at: &At, p: &mut Vec<Problem>| {
         if at.text().ok().flatten().is_none() {
-            p.push(named(at, "is required by ACE"));
+            p.push(export_problem(at, "is required by ACE"));
         }
     };
-    one_of(&root.field("Catalog"), &["AWS", "Sandbox"], true, &mut p);
+    one_of(
+        &root.field("Catalog"),
+        &["AWS", "Sandbox"],
+        true,
+        "ACE",
+        &mut p,
+    );
     let update = !root.field("Identifier").is_absent();
     if update {
         let id = root.field("Identifier");
         if !id.value.as_str().is_some_and(is_opportunity_id) {
-            p.push(named(
+            p.push(export_problem(
                 &id,
                 "is not an ACE opportunity id (O and 1-19 digits)",
             ));
@@ -410,7 +416,7 @@ pub fn validate(request: &Value) -> Vec<Problem> {
             .as_str()
             .is_some_and(|t| super::path::utc_date(t).is_some() && t.len() > 10)
         {
-            p.push(named(
+            p.push(export_problem(
                 &modified,
                 "is required on an update: the ISO-8601 time ACE last gave (the concurrency token)",
             ));
@@ -425,6 +431,7 @@ pub fn validate(request: &Value) -> Vec<Problem> {
         &root.field("OpportunityType"),
         &OPPORTUNITY_TYPES,
         false,
+        "ACE",
         &mut p,
     );
     let customer = root.field("Customer");
@@ -434,7 +441,7 @@ pub fn validate(request: &Value) -> Vec<Problem> {
     length(&name, 1, 120, &mut p);
     let industry = acc.field("Industry");
     need(&industry, &mut p);
-    one_of(&industry, &INDUSTRIES, false, &mut p);
+    one_of(&industry, &INDUSTRIES, false, "ACE", &mut p);
     if industry.value.as_str() == Some("Other") {
         need(&acc.field("OtherIndustry"), &mut p);
     }
@@ -448,7 +455,7 @@ pub fn validate(request: &Value) -> Vec<Problem> {
             && code.bytes().all(|b| b.is_ascii_uppercase())
             && policy::country::is_country(code))
         {
-            p.push(named(
+            p.push(export_problem(
                 &country,
                 &format!("\"{code}\" is no ISO 3166-1 alpha-2 code ACE takes"),
             ));
@@ -456,7 +463,7 @@ pub fn validate(request: &Value) -> Vec<Problem> {
     }
     let life = root.field("LifeCycle");
     let stage = life.field("Stage");
-    one_of(&stage, &STAGES.map(|(n, _)| n), true, &mut p);
+    one_of(&stage, &STAGES.map(|(n, _)| n), true, "ACE", &mut p);
     if stage.value.as_str() == Some("Closed Lost") {
         need(&life.field("ClosedLostReason"), &mut p);
     }
@@ -464,13 +471,17 @@ pub fn validate(request: &Value) -> Vec<Problem> {
         &life.field("ClosedLostReason"),
         &CLOSED_LOST_REASONS,
         false,
+        "ACE",
         &mut p,
     );
     length(&life.field("NextSteps"), 0, 255, &mut p);
     let close = life.field("TargetCloseDate");
     if let Some(d) = close.value.as_str() {
         if d.len() != 10 || protocol::records::Date::parse(d).is_err() {
-            p.push(named(&close, &format!("\"{d}\" is not YYYY-MM-DD")));
+            p.push(export_problem(
+                &close,
+                &format!("\"{d}\" is not YYYY-MM-DD"),
+            ));
         }
     }
     let project = root.field("Project");
@@ -487,14 +498,23 @@ pub fn validate(request: &Value) -> Vec<Problem> {
             let amount = s.field("Amount");
             match amount.value.as_str() {
                 Some(a) if is_two_decimals(a) => {}
-                Some(a) => p.push(named(
+                Some(a) => p.push(export_problem(
                     &amount,
                     &format!("\"{a}\" is not a decimal string with at most 2 decimals"),
                 )),
-                None => p.push(named(&amount, "is required by ACE (a decimal string)")),
+                None => p.push(export_problem(
+                    &amount,
+                    "is required by ACE (a decimal string)",
+                )),
             }
-            one_of(&s.field("CurrencyCode"), &SPEND_CURRENCIES, true, &mut p);
-            one_of(&s.field("Frequency"), &["Monthly"], true, &mut p);
+            one_of(
+                &s.field("CurrencyCode"),
+                &SPEND_CURRENCIES,
+                true,
+                "ACE",
+                &mut p,
+            );
+            one_of(&s.field("Frequency"), &["Monthly"], true, "ACE", &mut p);
             let target = s.field("TargetCompany");
             need(&target, &mut p);
             length(&target, 1, 80, &mut p);
@@ -507,7 +527,7 @@ pub fn validate(request: &Value) -> Vec<Problem> {
             let email = member.field("Email");
             match email.value.as_str() {
                 Some(e) if is_email(e) && e.len() <= 80 && e == e.to_lowercase() => {}
-                Some(e) => p.push(named(
+                Some(e) => p.push(export_problem(
                     &email,
                     &format!("\"{e}\" is not a lowercase e-mail address of at most 80 characters"),
                 )),
@@ -518,35 +538,11 @@ pub fn validate(request: &Value) -> Vec<Problem> {
     p
 }
 
-/// A problem at `at`, its path without the leading dot of an unindexed root.
-fn named(at: &At, message: &str) -> Problem {
-    let path = at.path();
-    Problem {
-        path: path.strip_prefix('.').unwrap_or(&path).to_string(),
-        message: message.to_string(),
-    }
-}
-
-fn one_of(at: &At, allowed: &[&str], required: bool, p: &mut Vec<Problem>) {
-    match at.value {
-        Value::Null if required => p.push(named(
-            at,
-            &format!("is required by ACE (one of: {})", allowed.join(", ")),
-        )),
-        Value::Null => {}
-        Value::String(s) if allowed.contains(&s.as_str()) => {}
-        other => p.push(named(
-            at,
-            &format!("{other} is not one of: {}", allowed.join(", ")),
-        )),
-    }
-}
-
 fn length(at: &At, min: usize, max: usize, p: &mut Vec<Problem>) {
     if let Value::String(s) = at.value {
         let n = s.chars().count();
         if n < min || n > max {
-            p.push(named(
+            p.push(export_problem(
                 at,
                 &format!("has {n} characters; ACE takes {min} to {max}"),
             ));

@@ -3,7 +3,7 @@
 //! (required members, the status/substatus pairs, enums, formats). An incoming referral still
 //! New is an invitation to answer.
 
-use super::path::{At, Problem};
+use super::path::{export_problem, one_of, At, Problem};
 use super::{
     blank_records, check_records, country_code, is_email, Collect, Hub, InvitationFrom, Mapped,
     Source,
@@ -261,32 +261,53 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
     let mut p = Vec::new();
     if let Some(id) = root.field("id").value.as_str() {
         if !is_guid(id) {
-            p.push(named(&root.field("id"), &format!("\"{id}\" is not a GUID")));
+            p.push(export_problem(
+                &root.field("id"),
+                &format!("\"{id}\" is not a GUID"),
+            ));
         }
     }
-    one_of(&root.field("type"), &TYPES, true, &mut p);
-    one_of(&root.field("qualification"), &QUALIFICATIONS, false, &mut p);
+    one_of(&root.field("type"), &TYPES, true, "Partner Center", &mut p);
+    one_of(
+        &root.field("qualification"),
+        &QUALIFICATIONS,
+        false,
+        "Partner Center",
+        &mut p,
+    );
     let status = root.field("status");
-    one_of(&status, &STATUSES, false, &mut p);
+    one_of(&status, &STATUSES, false, "Partner Center", &mut p);
     if let Some(s) = status.value.as_str() {
         let allowed = SUBSTATUSES
             .iter()
             .find(|(st, _)| *st == s)
             .map_or(&[][..], |(_, subs)| *subs);
-        one_of(&root.field("substatus"), allowed, false, &mut p);
+        one_of(
+            &root.field("substatus"),
+            allowed,
+            false,
+            "Partner Center",
+            &mut p,
+        );
     }
     let sales = root.field("salesStage");
     if !sales.is_absent() && status.value.as_str() != Some("Active") {
-        p.push(named(&sales, "is only for an Active referral"));
+        p.push(export_problem(&sales, "is only for an Active referral"));
     }
-    one_of(&sales, &SALES_STAGES.map(|(n, _)| n), false, &mut p);
+    one_of(
+        &sales,
+        &SALES_STAGES.map(|(n, _)| n),
+        false,
+        "Partner Center",
+        &mut p,
+    );
     let profile = root.field("customerProfile");
     if !profile.value.is_object() {
-        p.push(named(&profile, "is required by Partner Center"));
+        p.push(export_problem(&profile, "is required by Partner Center"));
     }
     let name = profile.field("name");
     if name.text().ok().flatten().is_none() {
-        p.push(named(&name, "is required by Partner Center"));
+        p.push(export_problem(&name, "is required by Partner Center"));
     }
     let country = profile.field("address").field("country");
     if let Some(code) = country.value.as_str() {
@@ -294,7 +315,7 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
             && code.bytes().all(|b| b.is_ascii_uppercase())
             && policy::country::is_country(code))
         {
-            p.push(named(
+            p.push(export_problem(
                 &country,
                 &format!("\"{code}\" is no ISO 3166-1 alpha-2 code"),
             ));
@@ -302,7 +323,7 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
     }
     let consent = root.field("consent");
     if !consent.value.is_object() {
-        p.push(named(&consent, "is required by Partner Center"));
+        p.push(export_problem(&consent, "is required by Partner Center"));
     } else {
         for key in [
             "consentToToShareInfoWithOthers",
@@ -311,26 +332,26 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
         ] {
             let flag = consent.field(key);
             if !flag.value.is_boolean() && !flag.is_absent() {
-                p.push(named(&flag, "is not true or false"));
+                p.push(export_problem(&flag, "is not true or false"));
             }
         }
     }
     let details = root.field("details");
     if !details.value.is_object() {
-        p.push(named(&details, "is required by Partner Center"));
+        p.push(export_problem(&details, "is required by Partner Center"));
     }
     let value = details.field("dealValue");
     match value.value {
         Value::Null => {}
         Value::Number(n) if n.as_f64().is_some_and(|f| f >= 0.0 && f.is_finite()) => {
             if details.field("currency").is_absent() {
-                p.push(named(
+                p.push(export_problem(
                     &details.field("currency"),
                     "is required with a dealValue",
                 ));
             }
         }
-        other => p.push(named(
+        other => p.push(export_problem(
             &value,
             &format!("{other} is not a deal value (a number, not negative)"),
         )),
@@ -341,15 +362,18 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
             || code.len() != 3
             || code != code.to_ascii_uppercase()
         {
-            p.push(named(&currency, &format!("\"{code}\" is no ISO 4217 code")));
+            p.push(export_problem(
+                &currency,
+                &format!("\"{code}\" is no ISO 4217 code"),
+            ));
         }
     } else if !currency.is_absent() {
-        p.push(named(&currency, "is not an ISO 4217 code"));
+        p.push(export_problem(&currency, "is not an ISO 4217 code"));
     }
     let closing = details.field("closingDateTime");
     if let Some(t) = closing.value.as_str() {
         if !(t.len() > 10 && t.ends_with('Z') && super::path::utc_date(t).is_some()) {
-            p.push(named(
+            p.push(export_problem(
                 &closing,
                 &format!("\"{t}\" is not an ISO-8601 UTC time (2025-05-30T00:00:00Z)"),
             ));
@@ -362,38 +386,15 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
             let email = member.field("email");
             if let Some(e) = email.value.as_str() {
                 if !is_email(e) {
-                    p.push(named(&email, &format!("\"{e}\" is not an e-mail address")));
+                    p.push(export_problem(
+                        &email,
+                        &format!("\"{e}\" is not an e-mail address"),
+                    ));
                 }
             }
         }
     }
     p
-}
-
-fn named(at: &At, message: &str) -> Problem {
-    let path = at.path();
-    Problem {
-        path: path.strip_prefix('.').unwrap_or(&path).to_string(),
-        message: message.to_string(),
-    }
-}
-
-fn one_of(at: &At, allowed: &[&str], required: bool, p: &mut Vec<Problem>) {
-    match at.value {
-        Value::Null if required => p.push(named(
-            at,
-            &format!(
-                "is required by Partner Center (one of: {})",
-                allowed.join(", ")
-            ),
-        )),
-        Value::Null => {}
-        Value::String(s) if allowed.contains(&s.as_str()) => {}
-        other => p.push(named(
-            at,
-            &format!("{other} is not one of: {}", allowed.join(", ")),
-        )),
-    }
 }
 
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex digits.

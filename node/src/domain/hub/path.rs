@@ -119,6 +119,33 @@ impl<'a> At<'a> {
     }
 }
 
+/// A problem of an export at `at`: its path without the leading dot of the unindexed root
+/// (`Customer.Account.Industry`).
+pub fn export_problem(at: &At, message: &str) -> Problem {
+    let path = at.path();
+    Problem {
+        path: path.strip_prefix('.').unwrap_or(&path).to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Notes an export problem unless `at` is one of `allowed` (or absent and not `required`);
+/// `hub` names who requires it.
+pub fn one_of(at: &At, allowed: &[&str], required: bool, hub: &str, p: &mut Vec<Problem>) {
+    match at.value {
+        Value::Null if required => p.push(export_problem(
+            at,
+            &format!("is required by {hub} (one of: {})", allowed.join(", ")),
+        )),
+        Value::Null => {}
+        Value::String(s) if allowed.contains(&s.as_str()) => {}
+        other => p.push(export_problem(
+            at,
+            &format!("{other} is not one of: {}", allowed.join(", ")),
+        )),
+    }
+}
+
 /// The UTC date of `YYYY-MM-DD` or an ISO-8601 timestamp (`2025-09-30T23:00:00-01:00` is
 /// 1 October; no zone is read as UTC; fractions of a second of any length are taken).
 pub fn utc_date(text: &str) -> Option<Date> {
