@@ -8,6 +8,7 @@ pub mod deals;
 pub mod demo;
 pub mod erase;
 pub mod health;
+pub mod hub;
 pub mod mapping;
 pub mod network;
 pub mod partners;
@@ -111,6 +112,17 @@ pub enum Command {
     Import {
         #[command(subcommand)]
         what: ImportWhat,
+    },
+    /// AWS ACE and Microsoft Partner Center: import and export hub JSON, answer hub
+    /// invitations (docs/hubs.md).
+    Hub {
+        #[command(subcommand)]
+        what: crate::cli::hub::HubCommand,
+    },
+    /// Export records for a CRM's import: `export opportunities --format salesforce|hubspot`.
+    Export {
+        #[command(subcommand)]
+        what: crate::cli::hub::ExportWhat,
     },
     /// Partnerships: invite, join, list, remove.
     Partner {
@@ -375,6 +387,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 import(&dir, "opportunities", &file, date_format.as_deref())
             }
         },
+        Command::Hub { what } => crate::cli::hub::run(&dir, what),
+        Command::Export { what } => crate::cli::hub::export(&dir, what),
         Command::Partner { what } => crate::cli::partners::run(&dir, what),
         Command::Map(args) => crate::cli::mapping::map(&dir, args),
         Command::Populations { what } => crate::cli::mapping::populations(&dir, what),

@@ -129,14 +129,35 @@ pub fn inbox(dir: &DataDir, json_out: bool, status: Option<String>) -> Result<()
         Some(s) => format!("/inbox?status={}", segment(s)),
         None => "/inbox".to_string(),
     };
-    let answer = all_pages(&client, &path)?;
+    let mut answer = all_pages(&client, &path)?;
+    // Invitations from AWS ACE and Microsoft wait beside the partners' (`cosell hub accept`).
+    let hub_path = path.replacen("/inbox", "/hub/invitations", 1);
+    let hub = match &status {
+        Some(s) if !crate::domain::hub::invitations::STATUSES.contains(&s.as_str()) => json!([]),
+        _ => client.json("GET", &hub_path, None)?["items"].take(),
+    };
+    answer["hub_invitations"] = hub.clone();
     if json_out {
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
     }
     let items = answer["items"].as_array().cloned().unwrap_or_default();
-    if items.is_empty() {
+    let hub = hub.as_array().cloned().unwrap_or_default();
+    if items.is_empty() && hub.is_empty() {
         eprintln!("no invitations");
+    }
+    for i in &hub {
+        println!(
+            "{}  {:<9} from {} ({})  {}  {}  stage={}  expires {}",
+            i["id"].as_str().unwrap_or("?"),
+            i["status"].as_str().unwrap_or("?"),
+            i["from"].as_str().unwrap_or("?"),
+            i["hub"].as_str().unwrap_or("?"),
+            i["title"].as_str().unwrap_or("(untitled)"),
+            i["account_domain"].as_str().unwrap_or("-"),
+            i["stage"].as_str().unwrap_or("-"),
+            i["expires_at"].as_str().unwrap_or("-"),
+        );
     }
     for i in items {
         println!(

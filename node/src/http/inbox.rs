@@ -1,4 +1,5 @@
-//! `GET /inbox`: invitations to deals waiting for this node (redacted until accepted).
+//! `GET /inbox`: invitations to deals waiting for this node (redacted until accepted), and on
+//! the first page the invitations from the hubs (`hub_invitations`).
 
 use super::query::{query_params, Cursor, Params, Takes, CURSOR_DOC, LIMIT, LIMIT_DOC};
 use super::{blocking, ApiError, AppState, Caller};
@@ -37,16 +38,29 @@ pub async fn list(
     }
     let limit = super::records::page_limit(q.limit)?;
     let deals = state.network.deals.clone();
-    let (items, next) = blocking(move || {
-        crate::domain::inbox::page(
+    let store = state.store.clone();
+    let (items, next, hub) = blocking(move || {
+        let (items, next) = crate::domain::inbox::page(
             &deals,
             q.status.as_deref(),
             q.cursor.as_deref(),
             limit,
             now_ms(),
         )
-        .map_err(ApiError::bad_request)
+        .map_err(ApiError::bad_request)?;
+        // Invitations from AWS ACE and Microsoft (docs/hubs.md) wait here too, on the first
+        // page; they are answered at /hub/invitations/{id}/accept|decline.
+        let hub = match q.cursor {
+            None => crate::domain::hub::invitations::list(&store, q.status.as_deref())?
+                .iter()
+                .map(crate::domain::hub::invitations::Invitation::to_json)
+                .collect(),
+            Some(_) => Vec::new(),
+        };
+        Ok((items, next, hub))
     })
     .await?;
-    Ok(Json(json!({"items": items, "next_cursor": next})))
+    Ok(Json(
+        json!({"items": items, "next_cursor": next, "hub_invitations": hub}),
+    ))
 }

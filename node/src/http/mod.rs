@@ -9,6 +9,7 @@ mod erase;
 mod error;
 mod headers;
 pub mod health;
+mod hub;
 mod import;
 mod inbox;
 mod mapping;
@@ -167,6 +168,15 @@ pub fn router(
             "/import/opportunities",
             post(import::import_opportunities).layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX)),
         )
+        .route(
+            "/hub/{hub}/import",
+            post(hub::import).layer(DefaultBodyLimit::max(hub::HUB_BODY_BYTES_MAX)),
+        )
+        .route("/hub/{hub}/opportunities/{id}", get(hub::export))
+        .route("/hub/invitations", get(hub::list_invitations))
+        .route("/hub/invitations/{id}/accept", post(hub::accept))
+        .route("/hub/invitations/{id}/decline", post(hub::decline))
+        .route("/export/opportunities", get(hub::export_csv))
         .route("/policy/preview", post(policy::preview))
         .route("/network", get(network::status))
         .route("/partners", get(partners::list))

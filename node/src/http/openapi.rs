@@ -70,6 +70,12 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("delete" "/opportunities/{id}", "Delete an opportunity (refused while deals shared from it are not withdrawn, naming them; withdraw=true withdraws them first)", Some("manager"), None, (200, "Deleted"), super::records::DeleteOpportunityQuery),
     route!("post" "/import/accounts", "Import accounts from CSV, all or nothing", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary")),
     route!("post" "/import/opportunities", "Import opportunities from CSV, all or nothing (date_format: DD/MM/YYYY, MM/DD/YYYY or YYYY-MM-DD, how to read 03/04/2026)", Some("manager"), Some(("text/csv", "Csv")), (200, "ImportSummary"), super::import::OpportunitiesQuery),
+    route!("post" "/hub/{hub}/import", "Import AWS ACE opportunities or Microsoft referrals (one object or an array; docs/hubs.md), all or nothing; invitations wait in GET /hub/invitations", Some("manager"), Some(("application/json", "HubFile")), (200, "HubImport")),
+    route!("get" "/hub/{hub}/opportunities/{id}", "An opportunity as the hub's JSON (ACE Create/Update request, MS Referral), valid against the hub's model; 422 names what the model requires and the record lacks", Some("viewer"), None, (200, "HubRecord")),
+    route!("get" "/hub/invitations", "ACE opportunity invitations and incoming MS referrals, newest first (status)", Some("viewer"), None, (200, "HubInvitationPage"), super::hub::InvitationQuery),
+    route!("post" "/hub/invitations/{id}/accept", "Accept a hub invitation: its account and opportunity are created (or the matching ones updated)", Some("manager"), None, (200, "HubInvitation")),
+    route!("post" "/hub/invitations/{id}/decline", "Decline a hub invitation", Some("manager"), None, (200, "HubInvitation")),
+    route!("get" "/export/opportunities", "Every opportunity with its co-sell columns (partners, partner stages, deal status, attribution, registration status) as CSV in a CRM's import columns (format: salesforce or hubspot)", Some("viewer"), None, (200, "CrmCsv"), super::hub::ExportQuery),
     route!("post" "/policy/preview", "What a partner under this policy (TOML or JSON body) would receive (opportunity_id, limit)", Some("viewer"), Some(("application/toml", "PolicyText")), (200, "PolicyPreview"), super::policy::PreviewQuery),
     route!("get" "/network", "Reachability: listen, external and observed addresses, NAT status, relays used and offered, per partner the connection type (direct, hole-punched, relayed, offline), RTT and last error", Some("viewer"), None, (200, "Network")),
     route!("get" "/partners", "Partners with status, last seen and policy summary (limit, cursor)", Some("viewer"), None, (200, "PartnerPage"), super::partners::PartnerQuery),
@@ -99,7 +105,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/deals/{id}/link", "Link a deal to one of this node's opportunities ({opportunity_id} or {create: true}); its stage shows beside the others'", Some("manager"), Some(("application/json", "LinkInput")), (200, "Deal")),
     route!("post" "/deals/{id}/attribution", "Propose sourced-by / influenced-by ({sourced_by, influenced_by:[…]}, participants by id or name)", Some("manager"), Some(("application/json", "AttributionInput")), (200, "Deal")),
     route!("post" "/deals/{id}/attribution/accept", "Accept another participant's attribution proposal ({proposer}, optional when only one)", Some("manager"), Some(("application/json", "AttributionAcceptInput")), (200, "Deal")),
-    route!("get" "/inbox", "Invitations to deals waiting for this node, redacted until accepted (status, limit, cursor)", Some("viewer"), None, (200, "InboxPage"), super::inbox::InboxQuery),
+    route!("get" "/inbox", "Invitations to deals waiting for this node, redacted until accepted (status, limit, cursor); on the first page also the invitations from the hubs (hub_invitations)", Some("viewer"), None, (200, "InboxPage"), super::inbox::InboxQuery),
     route!("get" "/needs-me", "What waits for the caller: invitations, registrations to decide or pending, overdue ones, new overlaps and deals partners changed since the last visit (since), with counts", Some("viewer"), None, (200, "NeedsMe"), super::workday::NeedsMeQuery),
     route!("get" "/share-preview", "Exactly the fields a deal shared with these partners would carry: the projection under the intersection of their policies (opportunity_id, partners)", Some("viewer"), None, (200, "PolicyPreview"), super::workday::SharePreviewQuery),
     route!("get" "/me/notifications", "The signed-in user's e-mail notification settings, and the notifications there are", Some("viewer"), None, (200, "NotificationSettings")),
@@ -341,6 +347,9 @@ fn path_param(method: &str, path: &str, name: &str) -> Value {
             json!({"type": "string", "pattern": "^[a-z0-9_-]{1,40}$", "not": {"enum": builtins},
                    "description": "a-z, 0-9, _ and -; not a built-in population's name"})
         }
+        (_, p, "hub") if p.starts_with("/hub/{hub}") => {
+            json!({"type": "string", "enum": crate::domain::hub::Hub::ALL.map(crate::domain::hub::Hub::as_str)})
+        }
         _ => string(),
     }
 }
@@ -436,7 +445,8 @@ fn schemas() -> Value {
         "amount": {"type": ["string", "null"], "description": "exact decimal as a string, e.g. \"1200.5\""},
         "currency": {"type": ["string", "null"], "description": "ISO 4217"},
         "close_date": {"type": ["string", "null"], "format": "date"},
-        "owner": nullable_string(), "next_step": nullable_string(), "description": nullable_string(), "tags": tags}});
+        "owner": nullable_string(), "next_step": nullable_string(), "description": nullable_string(), "tags": tags,
+        "source": {"$ref": "#/components/schemas/HubSource"}}});
     let nullable_stage = json!({"type": ["string", "null"], "enum": ["prospect", "qualified", "technical_validation", "business_validation", "committed", "launched", "closed_lost", null]});
     let section = json!({"type": "object", "properties": {
         "notes": {"type": "array", "items": string()}, "next_step": nullable_string(),
@@ -493,6 +503,20 @@ fn schemas() -> Value {
         "VerifyInput": {"type": "object", "additionalProperties": false, "required": ["file"], "properties": {"file": {"type": "string", "description": "an attestation file's text"}, "revocations": {"type": "array", "items": {"type": "string"}, "description": "revocation list files' texts"}}},
         "AttestationVerdict": {"type": "object", "required": ["valid"], "properties": {"valid": {"type": "boolean"}, "code": {"type": "string", "enum": ["malformed", "tampered", "expired", "not_yet_valid", "revoked", "unknown_issuer", "invalid"]}, "reason": string(), "attestation": {"type": "object"}}},
         "SignedFile": {"type": "object", "required": ["format", "payload", "signature"], "properties": {"format": string(), "payload": string(), "signature": string()}},
+        "HubFile": {"type": ["object", "array"], "items": {"type": "object"}, "minItems": 1, "description": "One hub record or an array of them: for ace a GetOpportunity answer, a Create/Update request, an engagement invitation (Payload.OpportunityInvitation) or a snapshot (Payload.OpportunitySummary); for ms a Referral (docs/hubs.md). A record the mapping refuses is 422 with details naming item and JSON path ([2].LifeCycle.Stage)"},
+        "HubSource": {"type": "object", "required": ["format", "external_id", "version"], "properties": {"format": {"type": "string", "enum": ["ace", "ms"]}, "external_id": string(), "version": nullable_string(), "extra": {"type": "object"}}, "description": "The hub record an opportunity came from (absent for others)"},
+        "HubImport": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object", "required": ["account_id", "opportunity_id", "source", "outcome"], "properties": {
+            "account_id": nullable_string(), "opportunity_id": nullable_string(), "invitation_id": string(),
+            "source": {"$ref": "#/components/schemas/HubSource"}, "outcome": {"type": "string", "enum": ["inserted", "updated", "invited"]}}}}}},
+        "HubRecord": {"type": "object", "description": "The hub's JSON: for ace a CreateOpportunity (or, for an opportunity that came from ACE, UpdateOpportunity) request; for ms a Referral"},
+        "HubInvitation": {"type": "object", "required": ["id", "hub", "external_id", "from", "status"], "properties": {
+            "id": string(), "hub": {"type": "string", "enum": ["ace", "ms"]}, "external_id": string(), "from": string(),
+            "title": string(), "account_name": string(), "account_domain": nullable_string(), "stage": stage.clone(),
+            "amount": nullable_string(), "currency": nullable_string(), "close_date": nullable_string(),
+            "status": {"type": "string", "enum": crate::domain::hub::invitations::STATUSES}, "invited_at": nullable_string(),
+            "expires_at": nullable_string(), "received_at": string(), "opportunity_id": nullable_string()}},
+        "HubInvitationPage": page("HubInvitation"),
+        "CrmCsv": {"type": "string", "description": "CSV: a header row in the CRM's import column names, then one row per opportunity (docs/crm-export.md)"},
         "Csv": {"type": "string", "minLength": 1, "description": "CSV with a header row; Salesforce and HubSpot export headers are accepted"},
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
@@ -542,7 +566,9 @@ fn schemas() -> Value {
         "AttributionInput": {"type": "object", "additionalProperties": false, "required": ["sourced_by"], "properties": {"sourced_by": string(), "influenced_by": {"type": "array", "items": string()}}},
         "AttributionAcceptInput": {"type": "object", "additionalProperties": false, "properties": {"proposer": string()}},
         "InboxItem": {"type": "object", "properties": {"deal_id": string(), "from": string(), "from_name": string(), "title": nullable_string(), "account_domain": nullable_string(), "stage": nullable_string(), "status": {"type": "string", "enum": super::inbox::INBOX_STATUSES}, "invited_at": string(), "expires_at": nullable_string()}},
-        "InboxPage": page("InboxItem"),
+        "InboxPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/InboxItem"}}, "next_cursor": nullable_string(),
+            "hub_invitations": {"type": "array", "items": {"$ref": "#/components/schemas/HubInvitation"}, "description": "on the first page: invitations from AWS ACE and Microsoft (answer at /hub/invitations/{id}/accept|decline)"}}},
         "NotificationSettingsInput": {"type": "object", "additionalProperties": false, "properties": {"email": {"type": ["string", "null"], "format": "email", "maxLength": crate::domain::notify::EMAIL_BYTES_MAX, "description": "an e-mail address (another text is 422); null or blank: none"}, "events": {"type": "array", "items": {"type": "string", "enum": crate::domain::notify::NOTIFICATIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>()}}, "digest": {"type": "boolean"}}},
         "NotificationSettings": {"type": "object", "properties": {"email": nullable_string(), "events": {"type": "array", "items": string()}, "digest": {"type": "boolean"}, "available": {"type": "array", "items": {"type": "object", "properties": {"name": string(), "description": string()}}}, "smtp_configured": {"type": "boolean"}}},
         "NeedsMe": {"type": "object", "properties": {"since": string(), "counts": {"type": "object", "properties": {"invitations": {"type": "integer"}, "registrations_to_decide": {"type": "integer"}, "registrations_waiting": {"type": "integer"}, "overdue": {"type": "integer"}, "new_overlaps": {"type": "integer"}, "deals_changed": {"type": "integer"}, "total": {"type": "integer"}}}, "invitations": {"type": "array", "items": {"$ref": "#/components/schemas/InboxItem"}}, "registrations_to_decide": {"type": "array", "items": {"type": "object"}}, "registrations_waiting": {"type": "array", "items": {"type": "object"}}, "overdue": {"type": "array", "items": {"type": "object"}}, "new_overlaps": {"type": "array", "items": {"type": "object", "properties": {"partner": string(), "partner_name": string(), "computed_at": string(), "accounts": {"type": "integer"}}}}, "deals_changed": {"type": "array", "items": {"type": "object", "properties": {"deal_id": string(), "name": nullable_string(), "by": {"type": "array", "items": string()}, "changes": {"type": "integer"}, "last_change_at": string(), "last_change": string()}}}}},
@@ -583,11 +609,12 @@ pub fn document() -> Value {
     for r in ROUTES {
         let success = match (r.response.0, r.response.1) {
             (204, _) => json!({"description": "success, no body"}),
-            (_, schema @ ("EventStream" | "AuditExport" | "Backup")) => {
+            (_, schema @ ("EventStream" | "AuditExport" | "Backup" | "CrmCsv")) => {
                 // Not JSON: the stream, the export's text lines, the backup file.
                 let media = match schema {
                     "EventStream" => "text/event-stream",
                     "AuditExport" => "text/plain",
+                    "CrmCsv" => "text/csv",
                     _ => "application/vnd.cosell.backup",
                 };
                 json!({"description": "success", "content": {media: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
@@ -728,6 +755,7 @@ mod tests {
             ("health", include_str!("health.rs")),
             ("program", include_str!("program.rs")),
             ("erase", include_str!("erase.rs")),
+            ("hub", include_str!("hub.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {

@@ -119,14 +119,29 @@ pub async fn list_opportunities(
     Ok(page_json(page))
 }
 
+/// `GET /opportunities/{id}`, with `source` for one that came from a hub (docs/hubs.md).
 pub async fn get_opportunity(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Opportunity>, ApiError> {
-    let found = blocking(move || Ok(state.store.opportunity(&id).map(|o| (o, id))?)).await?;
+) -> Result<Json<Value>, ApiError> {
+    let found = blocking(move || {
+        let opp = state.store.opportunity(&id)?;
+        let source = match &opp {
+            Some(_) => crate::domain::hub::write::source_of(&state.store, &id)?,
+            None => None,
+        };
+        Ok((opp, source, id))
+    })
+    .await?;
     match found {
-        (Some(o), _) => Ok(Json(o)),
-        (None, id) => Err(ApiError::not_found(format!("no opportunity with id {id}"))),
+        (Some(o), source, _) => {
+            let mut v = serde_json::to_value(o).map_err(|e| ApiError::internal(e.into()))?;
+            if let Some(s) = source {
+                v["source"] = serde_json::to_value(s).map_err(|e| ApiError::internal(e.into()))?;
+            }
+            Ok(Json(v))
+        }
+        (None, _, id) => Err(ApiError::not_found(format!("no opportunity with id {id}"))),
     }
 }
 

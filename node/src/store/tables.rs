@@ -157,6 +157,16 @@ tables! {
     /// Attestation id (32 hex digits) → `program::attestations::Issued` as JSON: the signed
     /// file this node issued, and its revocation if any.
     ATTESTATIONS: &str => &[u8] = "attestations";
+
+    // Hub interchange (`domain::hub`).
+
+    /// Opportunity id → `hub::Source` as JSON: the AWS ACE or Microsoft record it came from.
+    HUB_SOURCES: &str => &[u8] = "hub_sources";
+    /// `"<hub>/<hub id>"` (`ace/O1234`) → opportunity id: the upsert key of hub imports.
+    HUB_BY_SOURCE: &str => &str = "hub_by_source";
+    /// Invitation id (a ULID) → `hub::invitations::Invitation` as JSON: ACE opportunity
+    /// invitations and incoming MS referrals, until answered (and after, with the answer).
+    HUB_INVITATIONS: &str => &[u8] = "hub_invitations";
 }
 
 #[cfg(test)]

@@ -62,6 +62,52 @@ export async function render(view, ctx) {
     msg,
     inbox.items.length ? stacked(table(["Deal", "From", "Account", "Stage", "Status", "Expires", ""], rows, { id: "inbox-table" })) : empty(status === "invited" ? "No invitations waiting. Partners' deal invitations appear here." : "Nothing here."),
   );
+  await renderHub(view, ctx, status, msg);
   applyFocus(view);
   return {};
+}
+
+// Invitations from AWS ACE and Microsoft Partner Center (docs/hubs.md): accepting creates the
+// opportunity on this node.
+async function renderHub(view, ctx, status, msg) {
+  const known = ["invited", "accepted", "declined"];
+  if (status !== "all" && !known.includes(status)) return;
+  let hub;
+  try {
+    hub = await api(`/hub/invitations${status === "all" ? "" : `?status=${encodeURIComponent(status)}`}`);
+  } catch (e) {
+    return;
+  }
+  if (!hub.items.length) return;
+  async function answer(item, what) {
+    try {
+      const done = await api(`/hub/invitations/${encodeURIComponent(item.id)}/${what}`, { method: "POST" });
+      ctx.toast(what === "accept" ? `Accepted: opportunity ${done.opportunity_id}` : "Declined");
+      await ctx.refresh();
+    } catch (e) {
+      showError(msg, e);
+    }
+  }
+  const rows = hub.items.map((item) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, item.title || "Invitation"),
+      h("td", {}, `${item.from} (${item.hub === "ace" ? "AWS ACE" : "Microsoft"})`),
+      h("td", {}, item.account_domain || item.account_name || "—"),
+      h("td", {}, stageLabel(item.stage)),
+      h("td", {}, statusBadge(item.status)),
+      h("td", {}, item.expires_at || "—"),
+      h(
+        "td",
+        { class: "actions" },
+        item.status === "invited" && ctx.can("manager")
+          ? [h("button", { type: "button", class: "primary", onclick: () => answer(item, "accept") }, "Accept"), " ", h("button", { type: "button", onclick: () => answer(item, "decline") }, "Decline")]
+          : item.opportunity_id
+            ? h("a", { href: `#/opportunities/${encodeURIComponent(item.opportunity_id)}` }, "Opportunity")
+            : null,
+      ),
+    ),
+  );
+  add(view, h("h2", {}, "From AWS and Microsoft"), stacked(table(["Opportunity", "From", "Account", "Stage", "Status", "Expires", ""], rows, { id: "hub-invitations-table" })));
 }
