@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod audit_export;
 pub mod auth;
+pub mod crm;
 pub mod deals;
 pub mod error;
 pub mod events;
