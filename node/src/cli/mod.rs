@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod backup;
 pub mod client;
+mod crm;
 pub mod deals;
 pub mod demo;
 pub mod health;
@@ -187,6 +188,11 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The CRM connection (Salesforce or HubSpot): connect, status, sync, disconnect.
+    Crm {
+        #[command(subcommand)]
+        what: crate::cli::crm::CrmCommand,
     },
     /// Inspection of a stopped node's data (for tests and support).
     #[command(hide = true)]
@@ -379,6 +385,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
         Command::Network { json } => crate::cli::network::run(&dir, json),
+        Command::Crm { what } => crate::cli::crm::run(&dir, what),
         Command::Audit {
             what: Some(what), ..
         } => crate::cli::admin::audit(&dir, what),
