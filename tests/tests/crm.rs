@@ -279,7 +279,7 @@ fn hubspot_loads_20000_deals_syncs_edits_and_archives_and_writes_the_partner_sta
     // request the connector sent.
     let spec: Value = serde_json::from_str(&std::fs::read_to_string(fixture("hubspot-openapi/crm-subset.json")).expect("spec")).expect("spec JSON");
     let answers = fake.account.lock().answers.clone();
-    assert!(answers.len() > 200, "answers logged: {}", answers.len());
+    assert!(answers.len() > n_opps / 200, "answers logged: {}", answers.len());
     for (op, status, body) in &answers {
         let schema = spec["operations"][op][status.to_string()].as_str().unwrap_or_else(|| panic!("no schema for {op} {status}"));
         if let Err(e) = validate(&spec, &json!({"$ref": format!("#/schemas/{schema}")}), body, "$") {

@@ -676,10 +676,10 @@ impl Crm {
             if let Some(ms) = newest {
                 state.cursors.insert("deleted".to_string(), ms.to_string());
             }
-        } else {
-            // Deals archived before the connection never arrived: deletes count from now.
-            let now = self.clock.now_ms();
-            state.cursors.insert("deleted".to_string(), now.to_string());
+        } else if let Some(newest) = state.cursors.get("opportunity").cloned() {
+            // Deals archived before the initial load never arrived: deletes count from the
+            // newest change it read, on HubSpot's clock (not this node's).
+            state.cursors.insert("deleted".to_string(), newest);
         }
         Ok(())
     }
