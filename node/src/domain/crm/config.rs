@@ -165,9 +165,9 @@ pub struct Failure {
 /// Record counts of a connection.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
-    /// Accounts created or updated from the CRM.
+    /// Accounts created or changed from the CRM.
     pub accounts: u64,
-    /// Opportunities created or updated from the CRM.
+    /// Opportunities created or changed from the CRM.
     pub opportunities: u64,
     /// Opportunities deleted because the CRM deleted them.
     pub deleted: u64,

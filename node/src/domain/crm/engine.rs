@@ -56,7 +56,7 @@ pub struct Record {
 /// What applying one page did.
 #[derive(Debug, Default)]
 pub struct Applied {
-    /// Records written.
+    /// Records inserted or changed.
     pub written: u64,
     /// Records refused, each with its CRM id and field.
     pub refused: Vec<Failure>,
@@ -110,7 +110,9 @@ pub fn apply_page(
         });
         match outcome {
             Ok((summary, changed)) => {
-                applied.written += summary.rows;
+                // Records read again (a cursor's second, a restarted search) and unchanged are
+                // not counted again.
+                applied.written += summary.inserted + summary.updated - summary.unchanged;
                 applied.changed_deals = changed;
                 return Ok(applied);
             }
