@@ -430,3 +430,59 @@ fn crm_routes_refuse_what_they_cannot_take() {
     let r = node.request("DELETE", "/api/v1/crm/connection", None, None);
     assert_eq!(r.status, 404, "{}", r.text);
 }
+
+#[test]
+#[ignore = "benchmark (BENCHMARKS.md, CRM connectors): 100,000 opportunities through the fake Salesforce against the CSV import of the same records; minutes in a debug build"]
+fn bench_salesforce_initial_load_against_the_csv_import_of_the_same_records() {
+    let n: usize = std::env::var("COSELL_CRM_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let accounts = n / 50;
+    let key_pem = std::fs::read_to_string(fixture("crm/connected-app-key.pem")).expect("key");
+    let public = std::fs::read(fixture("crm/connected-app-public.der")).expect("public key");
+    let fake = FakeSalesforce::start(CLIENT_ID, SF_USER, public);
+    let ids = fake.seed(accounts, n);
+
+    // The same records as the CSV files a Salesforce export gives, for the CSV import.
+    let mut node = Node::init("CSV Co");
+    node.serve();
+    let mut accounts_csv = String::from("Account ID,Account Name,Website,Industry,Billing Country,Type,Account Owner\n");
+    let mut opps_csv = String::from("Opportunity ID,Account ID,Opportunity Name,Stage,Amount,Close Date,Opportunity Owner,Next Step,Description\n");
+    {
+        let org = fake.org.lock();
+        for (id, row) in &org.accounts {
+            let f = |k: &str| row.fields.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            accounts_csv.push_str(&format!("{id},{},{},{},{},{},Ana Owner\n", f("Name"), f("Website"), f("Industry"), f("BillingCountry"), f("Type")));
+        }
+        for id in &ids {
+            let row = &org.opportunities[id];
+            let f = |k: &str| row.fields.get(k).map(|v| match v { Value::String(s) => s.clone(), Value::Null => String::new(), other => other.to_string() }).unwrap_or_default();
+            opps_csv.push_str(&format!("{id},{},{},{},{},{},Ana Owner,,\n", f("AccountId"), f("Name"), f("StageName"), f("Amount"), f("CloseDate")));
+        }
+    }
+    let dir = node.scratch();
+    let a = write_file(&dir, "accounts.csv", accounts_csv.as_bytes());
+    let o = write_file(&dir, "opportunities.csv", opps_csv.as_bytes());
+    let started = std::time::Instant::now();
+    assert!(node.cli(&["import", "accounts", a.to_str().unwrap()]).ok());
+    let out = node.cli(&["import", "opportunities", o.to_str().unwrap()]);
+    assert!(out.ok(), "{}", out.stderr);
+    let csv_s = started.elapsed().as_secs_f64();
+    assert_eq!(node.counts(), (accounts as u64, n as u64));
+
+    let mut crm = Node::init("CRM Co");
+    crm.serve();
+    let key_file = write_file(&crm.scratch(), "key.pem", key_pem.as_bytes());
+    // From the connect (it signs in and starts the load) to the end of the load.
+    let started = std::time::Instant::now();
+    let out = crm.cli(&["crm", "connect", "salesforce", "--login-url", fake.url(), "--client-id", CLIENT_ID,
+                        "--username", SF_USER, "--private-key", key_file.to_str().unwrap(), "--interval", "86400"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let out = crm.cli(&["crm", "sync"]);
+    assert!(out.ok(), "{}", out.stderr);
+    let crm_s = started.elapsed().as_secs_f64();
+    assert_eq!(crm.counts(), (accounts as u64, n as u64));
+    let records = (n + accounts) as f64;
+    eprintln!("BENCH {n} opportunities + {accounts} accounts: CSV import {csv_s:.1} s ({:.0} records/s); Salesforce initial load through the fake {crm_s:.1} s ({:.0} records/s); ratio {:.2}",
+              records / csv_s, records / crm_s, csv_s / crm_s);
+    node.stop();
+    crm.stop();
+}
