@@ -235,11 +235,14 @@ pub fn write<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
     let path = dir.join(name);
     let tmp: PathBuf = dir.join(format!(".{name}.tmp"));
     let bytes = serde_json::to_vec_pretty(value)?;
+    // A temporary file left by a crash is removed; the new one is created new, never through
+    // a link planted at its path (as `app::datadir` writes the key files).
+    let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)
         .with_context(|| format!("cannot write {name}"))?;
     file.write_all(&bytes)?;
