@@ -76,7 +76,16 @@ impl FakeHubspot {
             token: token.to_string(),
             ..Account::default()
         };
-        for p in ["dealname", "dealstage", "amount", "closedate", "description", "hs_next_step", "pipeline", "deal_currency_code"] {
+        for p in [
+            "dealname",
+            "dealstage",
+            "amount",
+            "closedate",
+            "description",
+            "hs_next_step",
+            "pipeline",
+            "deal_currency_code",
+        ] {
             account.deal_properties.insert(p.to_string());
         }
         let account = Shared::new(account);
@@ -84,7 +93,10 @@ impl FakeHubspot {
             .route("/crm/v3/pipelines/deals", get(pipelines))
             .route("/crm/v3/objects/companies/search", post(search_companies))
             .route("/crm/v3/objects/deals/search", post(search_deals))
-            .route("/crm/v4/associations/deals/companies/batch/read", post(associations))
+            .route(
+                "/crm/v4/associations/deals/companies/batch/read",
+                post(associations),
+            )
             .route("/crm/v3/objects/deals", get(list_deals))
             .route("/crm/v3/objects/deals/{id}", patch(update_deal))
             .route("/crm/v3/objects/notes", post(create_note))
@@ -114,23 +126,49 @@ impl FakeHubspot {
             p.insert("industry".into(), "COMPUTER_SOFTWARE".into());
             p.insert("country".into(), "France".into());
             p.insert("lifecyclestage".into(), "customer".into());
-            a.companies.insert(company_id(c), Object { properties: p, stamp, archived_at: None, companies: vec![] });
+            a.companies.insert(
+                company_id(c),
+                Object {
+                    properties: p,
+                    stamp,
+                    archived_at: None,
+                    companies: vec![],
+                },
+            );
         }
-        let stages = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent"];
+        let stages = [
+            "appointmentscheduled",
+            "qualifiedtobuy",
+            "presentationscheduled",
+            "decisionmakerboughtin",
+            "contractsent",
+        ];
         let mut ids = Vec::new();
         for d in 0..deals {
             a.clock += 1;
             let stamp = a.clock;
             let mut p = BTreeMap::new();
             p.insert("dealname".into(), format!("Deal {d}"));
-            let (pipeline, stage) = if d % 7 == 3 { ("13013", "13014") } else { ("default", stages[d % stages.len()]) };
+            let (pipeline, stage) = if d % 7 == 3 {
+                ("13013", "13014")
+            } else {
+                ("default", stages[d % stages.len()])
+            };
             p.insert("pipeline".into(), pipeline.into());
             p.insert("dealstage".into(), stage.into());
             p.insert("amount".into(), format!("{}", 500 + d));
             p.insert("deal_currency_code".into(), "EUR".into());
             p.insert("closedate".into(), "2026-10-31T00:00:00Z".into());
             let id = deal_id(d);
-            a.deals.insert(id, Object { properties: p, stamp, archived_at: None, companies: vec![company_id(d % companies.max(1)).to_string()] });
+            a.deals.insert(
+                id,
+                Object {
+                    properties: p,
+                    stamp,
+                    archived_at: None,
+                    companies: vec![company_id(d % companies.max(1)).to_string()],
+                },
+            );
             ids.push(id);
         }
         ids
@@ -175,7 +213,8 @@ fn correlation(n: usize) -> String {
 }
 
 fn answer(a: &mut Account, op: &str, status: StatusCode, body: Value) -> Response {
-    a.answers.push((op.to_string(), status.as_u16(), body.clone()));
+    a.answers
+        .push((op.to_string(), status.as_u16(), body.clone()));
     (status, Json(body)).into_response()
 }
 
@@ -188,9 +227,18 @@ fn admit(a: &mut Account, headers: &HeaderMap, op: &str) -> Result<(), Response>
         // HubSpot's 429 body (not its documented Error shape: it has no category).
         let body = json!({"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
                           "errorType": "RATE_LIMIT", "correlationId": correlation(n), "policyName": "TEN_SECONDLY_ROLLING"});
-        return Err((StatusCode::TOO_MANY_REQUESTS, [("Retry-After", "1")], Json(body)).into_response());
+        return Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            [("Retry-After", "1")],
+            Json(body),
+        )
+            .into_response());
     }
-    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
     if a.unauthorized > 0 || token != a.token {
         a.unauthorized = a.unauthorized.saturating_sub(1);
         let body = json!({"status": "error", "message": "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
@@ -246,7 +294,11 @@ async fn pipelines(State(s): State<Shared<Account>>, headers: HeaderMap) -> Resp
 }
 
 fn search(s: &Shared<Account>, headers: &HeaderMap, body: Value, deals: bool) -> Response {
-    let op = if deals { "search_deals" } else { "search_companies" };
+    let op = if deals {
+        "search_deals"
+    } else {
+        "search_companies"
+    };
     let mut a = s.lock();
     if let Err(r) = admit(&mut a, headers, op) {
         return r;
@@ -254,30 +306,52 @@ fn search(s: &Shared<Account>, headers: &HeaderMap, body: Value, deals: bool) ->
     a.searches.push(body.clone());
     let n = a.answers.len();
     let limit = body["limit"].as_u64().unwrap_or(10) as usize;
-    let after: usize = body["after"].as_str().and_then(|x| x.parse().ok()).unwrap_or(0);
+    let after: usize = body["after"]
+        .as_str()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     if limit > 200 || after + limit > SEARCH_RESULTS_MAX {
         let b = json!({"status": "error", "message": "There was a problem with the request.", "correlationId": correlation(n),
                        "category": "VALIDATION_ERROR", "errors": [{"message": format!("after + limit may not exceed {SEARCH_RESULTS_MAX}"), "in": "after"}]});
         return answer(&mut a, op, StatusCode::BAD_REQUEST, b);
     }
     let mut since: Option<(u64, bool)> = None;
-    for f in body["filterGroups"][0]["filters"].as_array().into_iter().flatten() {
+    for f in body["filterGroups"][0]["filters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if f["propertyName"] == "hs_lastmodifieddate" {
-            let ms: u64 = f["value"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
+            let ms: u64 = f["value"]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             let secs = ms.saturating_sub(1_767_225_600_000) / 1000;
             since = Some((secs, f["operator"] == "GT"));
         }
     }
-    let props: Vec<String> = body["properties"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_string)).collect();
+    let props: Vec<String> = body["properties"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str().map(str::to_string))
+        .collect();
     let table = if deals { &a.deals } else { &a.companies };
     let mut rows: Vec<(&u64, &Object)> = table
         .iter()
         .filter(|(_, o)| o.archived_at.is_none())
-        .filter(|(_, o)| since.is_none_or(|(s, strict)| if strict { o.stamp > s } else { o.stamp >= s }))
+        .filter(|(_, o)| {
+            since.is_none_or(|(s, strict)| if strict { o.stamp > s } else { o.stamp >= s })
+        })
         .collect();
     rows.sort_by_key(|(id, o)| (o.stamp, **id));
     let total = rows.len();
-    let results: Vec<Value> = rows.iter().skip(after).take(limit).map(|(id, o)| object_json(**id, o, &props, o.stamp)).collect();
+    let results: Vec<Value> = rows
+        .iter()
+        .skip(after)
+        .take(limit)
+        .map(|(id, o)| object_json(**id, o, &props, o.stamp))
+        .collect();
     let mut out = json!({"total": total, "results": results});
     if after + limit < total {
         let next = (after + limit).to_string();
@@ -286,15 +360,27 @@ fn search(s: &Shared<Account>, headers: &HeaderMap, body: Value, deals: bool) ->
     answer(&mut a, op, StatusCode::OK, out)
 }
 
-async fn search_companies(State(s): State<Shared<Account>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn search_companies(
+    State(s): State<Shared<Account>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     search(&s, &headers, body, false)
 }
 
-async fn search_deals(State(s): State<Shared<Account>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn search_deals(
+    State(s): State<Shared<Account>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     search(&s, &headers, body, true)
 }
 
-async fn associations(State(s): State<Shared<Account>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn associations(
+    State(s): State<Shared<Account>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let mut a = s.lock();
     if let Err(r) = admit(&mut a, &headers, "associations") {
         return r;
@@ -315,7 +401,11 @@ async fn associations(State(s): State<Shared<Account>>, headers: HeaderMap, Json
                                        "errors": [], "links": {}})),
         }
     }
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::MULTI_STATUS };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
     let mut out = json!({"status": "COMPLETE", "results": results, "startedAt": "2026-01-01T00:00:00.000Z", "completedAt": "2026-01-01T00:00:00.100Z"});
     if !errors.is_empty() {
         out["numErrors"] = json!(errors.len());
@@ -325,18 +415,39 @@ async fn associations(State(s): State<Shared<Account>>, headers: HeaderMap, Json
     answer(&mut a, "associations", status, out)
 }
 
-async fn list_deals(State(s): State<Shared<Account>>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn list_deals(
+    State(s): State<Shared<Account>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let mut a = s.lock();
     if let Err(r) = admit(&mut a, &headers, "list_deals") {
         return r;
     }
     let archived = q.get("archived").map(String::as_str) == Some("true");
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(10).min(100);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(10)
+        .min(100);
     let after: usize = q.get("after").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let rows: Vec<(&u64, &Object)> = a.deals.iter().filter(|(_, o)| o.archived_at.is_some() == archived).collect();
+    let rows: Vec<(&u64, &Object)> = a
+        .deals
+        .iter()
+        .filter(|(_, o)| o.archived_at.is_some() == archived)
+        .collect();
     let total = rows.len();
-    let props = vec!["hs_object_id".to_string(), "hs_lastmodifieddate".to_string(), "createdate".to_string()];
-    let results: Vec<Value> = rows.iter().skip(after).take(limit).map(|(id, o)| object_json(**id, o, &props, o.stamp)).collect();
+    let props = vec![
+        "hs_object_id".to_string(),
+        "hs_lastmodifieddate".to_string(),
+        "createdate".to_string(),
+    ];
+    let results: Vec<Value> = rows
+        .iter()
+        .skip(after)
+        .take(limit)
+        .map(|(id, o)| object_json(**id, o, &props, o.stamp))
+        .collect();
     let mut out = json!({"results": results});
     if after + limit < total {
         let next = (after + limit).to_string();
@@ -345,7 +456,12 @@ async fn list_deals(State(s): State<Shared<Account>>, headers: HeaderMap, Query(
     answer(&mut a, "list_deals", StatusCode::OK, out)
 }
 
-async fn update_deal(State(s): State<Shared<Account>>, headers: HeaderMap, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
+async fn update_deal(
+    State(s): State<Shared<Account>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
     let mut a = s.lock();
     if let Err(r) = admit(&mut a, &headers, "update_deal") {
         return r;
@@ -356,7 +472,10 @@ async fn update_deal(State(s): State<Shared<Account>>, headers: HeaderMap, Path(
         return answer(&mut a, "update_deal", StatusCode::NOT_FOUND, b);
     };
     let props = body["properties"].as_object().cloned().unwrap_or_default();
-    let unknown: Vec<&String> = props.keys().filter(|k| !a.deal_properties.contains(*k)).collect();
+    let unknown: Vec<&String> = props
+        .keys()
+        .filter(|k| !a.deal_properties.contains(*k))
+        .collect();
     if !unknown.is_empty() {
         let errors: Vec<Value> = unknown.iter().map(|k| json!({"message": format!("Property \"{k}\" does not exist"), "code": "PROPERTY_DOESNT_EXIST",
                                                                  "context": {"propertyName": [k]}})).collect();
@@ -369,7 +488,8 @@ async fn update_deal(State(s): State<Shared<Account>>, headers: HeaderMap, Path(
     let names: Vec<String> = props.keys().cloned().collect();
     if let Some(d) = a.deals.get_mut(&key) {
         for (k, v) in &props {
-            d.properties.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+            d.properties
+                .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
         }
         d.stamp = stamp;
     }
@@ -379,7 +499,11 @@ async fn update_deal(State(s): State<Shared<Account>>, headers: HeaderMap, Path(
     answer(&mut a, "update_deal", StatusCode::OK, out)
 }
 
-async fn create_note(State(s): State<Shared<Account>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn create_note(
+    State(s): State<Shared<Account>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let mut a = s.lock();
     if let Err(r) = admit(&mut a, &headers, "create_note") {
         return r;
@@ -387,10 +511,19 @@ async fn create_note(State(s): State<Shared<Account>>, headers: HeaderMap, Json(
     a.notes.push(body.clone());
     let id = 70_000_000_000 + a.notes.len() as u64;
     let stamp = a.clock;
-    let props: BTreeMap<String, String> = body["properties"].as_object().into_iter().flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
+    let props: BTreeMap<String, String> = body["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
     let names: Vec<String> = props.keys().cloned().collect();
-    let note = Object { properties: props, stamp, archived_at: None, companies: vec![] };
+    let note = Object {
+        properties: props,
+        stamp,
+        archived_at: None,
+        companies: vec![],
+    };
     let out = object_json(id, &note, &names, stamp);
     answer(&mut a, "create_note", StatusCode::CREATED, out)
 }

@@ -77,7 +77,14 @@ impl FakeSalesforce {
     pub fn start(client_id: &str, username: &str, public_key_der: Vec<u8>) -> Self {
         let mut org = Org::default();
         org.app = Some((client_id.into(), username.into(), public_key_der));
-        for f in ["Name", "StageName", "Amount", "CloseDate", "NextStep", "Description"] {
+        for f in [
+            "Name",
+            "StageName",
+            "Amount",
+            "CloseDate",
+            "NextStep",
+            "Description",
+        ] {
             org.opportunity_fields.insert(f.to_string());
         }
         let org = Shared::new(org);
@@ -85,7 +92,10 @@ impl FakeSalesforce {
             .route("/services/oauth2/token", post(token))
             .route(&format!("{API}/queryAll/"), get(query_all))
             .route(&format!("{API}/query/{{locator}}"), get(query_more))
-            .route(&format!("{API}/sobjects/Opportunity/{{id}}"), patch(update_opportunity))
+            .route(
+                &format!("{API}/sobjects/Opportunity/{{id}}"),
+                patch(update_opportunity),
+            )
             .route(&format!("{API}/sobjects/Task"), post(create_task))
             .with_state(org.clone());
         FakeSalesforce {
@@ -109,14 +119,30 @@ impl FakeSalesforce {
             let stamp = org.clock;
             let mut f = BTreeMap::new();
             f.insert("Name".into(), json!(format!("Account {a}")));
-            f.insert("Website".into(), json!(format!("https://www.account{a}.example.com/")));
+            f.insert(
+                "Website".into(),
+                json!(format!("https://www.account{a}.example.com/")),
+            );
             f.insert("Industry".into(), json!("Software"));
             f.insert("BillingCountry".into(), json!("Germany"));
             f.insert("Type".into(), json!("Customer - Direct"));
             f.insert("Owner".into(), json!({"attributes": {"type": "User", "url": format!("{API}/sobjects/User/005000000000001AAA")}, "Name": "Ana Owner"}));
-            org.accounts.insert(id, Row { fields: f, stamp, deleted: false });
+            org.accounts.insert(
+                id,
+                Row {
+                    fields: f,
+                    stamp,
+                    deleted: false,
+                },
+            );
         }
-        let stages = ["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"];
+        let stages = [
+            "Prospecting",
+            "Qualification",
+            "Needs Analysis",
+            "Proposal/Price Quote",
+            "Negotiation/Review",
+        ];
         let mut ids = Vec::new();
         for o in 0..opportunities {
             let id = opportunity_id(o);
@@ -131,7 +157,14 @@ impl FakeSalesforce {
             f.insert("NextStep".into(), Value::Null);
             f.insert("Description".into(), Value::Null);
             f.insert("Owner".into(), json!({"attributes": {"type": "User", "url": format!("{API}/sobjects/User/005000000000001AAA")}, "Name": "Ana Owner"}));
-            org.opportunities.insert(id.clone(), Row { fields: f, stamp, deleted: false });
+            org.opportunities.insert(
+                id.clone(),
+                Row {
+                    fields: f,
+                    stamp,
+                    deleted: false,
+                },
+            );
             ids.push(id);
         }
         ids
@@ -174,14 +207,22 @@ pub fn opportunity_id(n: usize) -> String {
 }
 
 fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!([{"message": message, "errorCode": code}]))).into_response()
+    (
+        status,
+        Json(json!([{"message": message, "errorCode": code}])),
+    )
+        .into_response()
 }
 
 /// Checks the bearer session and the API budget.
 fn admit(org: &mut Org, headers: &HeaderMap) -> Result<(), Response> {
     if org.limit_exceeded > 0 {
         org.limit_exceeded -= 1;
-        return Err(sf_error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."));
+        return Err(sf_error(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        ));
     }
     let token = headers
         .get("authorization")
@@ -189,14 +230,22 @@ fn admit(org: &mut Org, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !org.sessions.contains(token) {
-        return Err(sf_error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid"));
+        return Err(sf_error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        ));
     }
     Ok(())
 }
 
 async fn token(State(org): State<Shared<Org>>, headers: HeaderMap, body: String) -> Response {
     let form = form_fields(&body);
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let instance = format!("http://{host}");
     let mut org = org.lock();
     let ok = match form.get("grant_type").map(String::as_str) {
@@ -209,15 +258,25 @@ async fn token(State(org): State<Shared<Org>>, headers: HeaderMap, body: String)
         }
     };
     if !ok {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant", "error_description": "invalid assertion"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": "invalid assertion"})),
+        )
+            .into_response();
     }
     org.sign_ins += 1;
-    let access = format!("00D000000000001!AQ{}.fake{:08}", "x".repeat(20), org.sign_ins);
+    let access = format!(
+        "00D000000000001!AQ{}.fake{:08}",
+        "x".repeat(20),
+        org.sign_ins
+    );
     org.sessions.insert(access.clone());
     org.issued.push(access.clone());
-    Json(json!({"access_token": access, "scope": "api", "instance_url": instance,
+    Json(
+        json!({"access_token": access, "scope": "api", "instance_url": instance,
                 "id": format!("{instance}/id/00D000000000001AAA/005000000000001AAA"),
-                "token_type": "Bearer", "issued_at": "1767225600000", "signature": "c2lnbmF0dXJl"}))
+                "token_type": "Bearer", "issued_at": "1767225600000", "signature": "c2lnbmF0dXJl"}),
+    )
     .into_response()
 }
 
@@ -226,20 +285,39 @@ async fn token(State(org): State<Shared<Org>>, headers: HeaderMap, body: String)
 fn assertion_holds(assertion: &str, app: &(String, String, Vec<u8>), audience: &str) -> bool {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let parts: Vec<&str> = assertion.split('.').collect();
-    let [header, claims, signature] = parts[..] else { return false };
-    let Ok(sig) = b64.decode(signature) else { return false };
-    let key = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, &app.2);
-    if key.verify(format!("{header}.{claims}").as_bytes(), &sig).is_err() {
-        return false;
-    }
-    let Ok(claims) = b64.decode(claims).map_err(|_| ()).and_then(|c| serde_json::from_slice::<Value>(&c).map_err(|_| ())) else {
+    let [header, claims, signature] = parts[..] else {
         return false;
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let Ok(sig) = b64.decode(signature) else {
+        return false;
+    };
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        &app.2,
+    );
+    if key
+        .verify(format!("{header}.{claims}").as_bytes(), &sig)
+        .is_err()
+    {
+        return false;
+    }
+    let Ok(claims) = b64
+        .decode(claims)
+        .map_err(|_| ())
+        .and_then(|c| serde_json::from_slice::<Value>(&c).map_err(|_| ()))
+    else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     claims["iss"] == app.0.as_str()
         && claims["sub"] == app.1.as_str()
         && claims["aud"] == audience
-        && claims["exp"].as_u64().is_some_and(|e| e > now && e <= now + 300)
+        && claims["exp"]
+            .as_u64()
+            .is_some_and(|e| e > now && e <= now + 300)
 }
 
 /// The parts of a SOQL query the connector sends.
@@ -278,7 +356,10 @@ fn stamp_text(seconds: u64) -> String {
 
 fn row_json(object: &str, id: &str, row: &Row, fields: &[String]) -> Value {
     let mut out = serde_json::Map::new();
-    out.insert("attributes".into(), json!({"type": object, "url": format!("{API}/sobjects/{object}/{id}")}));
+    out.insert(
+        "attributes".into(),
+        json!({"type": object, "url": format!("{API}/sobjects/{object}/{id}")}),
+    );
     for f in fields {
         let value = match f.as_str() {
             "Id" => json!(id),
@@ -295,7 +376,11 @@ fn row_json(object: &str, id: &str, row: &Row, fields: &[String]) -> Value {
     Value::Object(out)
 }
 
-async fn query_all(State(org): State<Shared<Org>>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn query_all(
+    State(org): State<Shared<Org>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let mut org = org.lock();
     if let Err(r) = admit(&mut org, &headers) {
         return r;
@@ -303,19 +388,32 @@ async fn query_all(State(org): State<Shared<Org>>, headers: HeaderMap, Query(q):
     let text = q.get("q").cloned().unwrap_or_default();
     org.requests.push(format!("queryAll {text}"));
     let Some(soql) = parse_soql(&text) else {
-        return sf_error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "unexpected token");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "unexpected token",
+        );
     };
     let table = match soql.object.as_str() {
         "Account" => &org.accounts,
         "Opportunity" => &org.opportunities,
-        other => return sf_error(StatusCode::BAD_REQUEST, "INVALID_TYPE", &format!("sObject type '{other}' is not supported.")),
+        other => {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_TYPE",
+                &format!("sObject type '{other}' is not supported."),
+            )
+        }
     };
     let mut rows: Vec<(&String, &Row)> = table
         .iter()
         .filter(|(_, r)| soql.since.is_none_or(|s| r.stamp >= s) && !(soql.live_only && r.deleted))
         .collect();
     rows.sort_by(|a, b| (a.1.stamp, a.0).cmp(&(b.1.stamp, b.0)));
-    let all: Vec<Value> = rows.iter().map(|(id, r)| row_json(&soql.object, id, r, &soql.fields)).collect();
+    let all: Vec<Value> = rows
+        .iter()
+        .map(|(id, r)| row_json(&soql.object, id, r, &soql.fields))
+        .collect();
     page(&mut org, all, 0)
 }
 
@@ -330,35 +428,61 @@ fn page(org: &mut Org, rows: Vec<Value>, offset: usize) -> Response {
         let locator = format!("01g{:015}", org.locators.len() + 1);
         let next = offset + end;
         body["nextRecordsUrl"] = json!(format!("{API}/query/{locator}-{next}"));
-        org.locators.insert(format!("{locator}-{next}"), rest.to_vec());
+        org.locators
+            .insert(format!("{locator}-{next}"), rest.to_vec());
     }
     Json(body).into_response()
 }
 
-async fn query_more(State(org): State<Shared<Org>>, headers: HeaderMap, Path(locator): Path<String>) -> Response {
+async fn query_more(
+    State(org): State<Shared<Org>>,
+    headers: HeaderMap,
+    Path(locator): Path<String>,
+) -> Response {
     let mut org = org.lock();
     if let Err(r) = admit(&mut org, &headers) {
         return r;
     }
     org.requests.push(format!("query {locator}"));
     let Some(rows) = org.locators.remove(&locator) else {
-        return sf_error(StatusCode::BAD_REQUEST, "INVALID_QUERY_LOCATOR", "invalid query locator");
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_LOCATOR",
+            "invalid query locator",
+        );
     };
-    let offset: usize = locator.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let offset: usize = locator
+        .rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     page(&mut org, rows, offset)
 }
 
-async fn update_opportunity(State(org): State<Shared<Org>>, headers: HeaderMap, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
+async fn update_opportunity(
+    State(org): State<Shared<Org>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
     let mut org = org.lock();
     if let Err(r) = admit(&mut org, &headers) {
         return r;
     }
     if !org.opportunities.contains_key(&id) {
-        return sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist");
+        return sf_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        );
     }
     for key in body.as_object().into_iter().flat_map(|o| o.keys()) {
         if !org.opportunity_fields.contains(key) {
-            return sf_error(StatusCode::BAD_REQUEST, "INVALID_FIELD", &format!("No such column '{key}' on sobject of type Opportunity"));
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_FIELD",
+                &format!("No such column '{key}' on sobject of type Opportunity"),
+            );
         }
     }
     org.clock += 1;
@@ -373,17 +497,32 @@ async fn update_opportunity(State(org): State<Shared<Org>>, headers: HeaderMap, 
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn create_task(State(org): State<Shared<Org>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn create_task(
+    State(org): State<Shared<Org>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let mut org = org.lock();
     if let Err(r) = admit(&mut org, &headers) {
         return r;
     }
-    if body["WhatId"].as_str().is_none_or(|w| !org.opportunities.contains_key(w)) {
-        return sf_error(StatusCode::BAD_REQUEST, "FIELD_INTEGRITY_EXCEPTION", "Related To ID: id value of incorrect type");
+    if body["WhatId"]
+        .as_str()
+        .is_none_or(|w| !org.opportunities.contains_key(w))
+    {
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Related To ID: id value of incorrect type",
+        );
     }
     org.tasks.push(body);
     let id = format!("00T{:015}", org.tasks.len());
-    (StatusCode::CREATED, Json(json!({"id": id, "success": true, "errors": []}))).into_response()
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": id, "success": true, "errors": []})),
+    )
+        .into_response()
 }
 
 /// `application/x-www-form-urlencoded` fields.
@@ -402,7 +541,9 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);

@@ -131,7 +131,9 @@ pub fn run(dir: &DataDir, command: CrmCommand) -> Result<()> {
         CrmCommand::Sync { no_wait } => sync(&client, no_wait),
         CrmCommand::Disconnect => {
             client.json("DELETE", "/crm/connection", None)?;
-            eprintln!("disconnected the CRM; its credential and sync state are gone (the records stay)");
+            eprintln!(
+                "disconnected the CRM; its credential and sync state are gone (the records stay)"
+            );
             Ok(())
         }
     }
@@ -185,7 +187,12 @@ fn connect(client: &Client, vendor: ConnectVendor) -> Result<()> {
                     .filter(|t| !t.trim().is_empty())
                     .ok_or_else(|| anyhow!("give --token-file FILE or set COSELL_HUBSPOT_TOKEN"))?,
             };
-            ("hubspot", a.api_url, json!({"flow": "private_app_token", "token": token.trim()}), a.common)
+            (
+                "hubspot",
+                a.api_url,
+                json!({"flow": "private_app_token", "token": token.trim()}),
+                a.common,
+            )
         }
     };
     let body = json!({
@@ -215,9 +222,11 @@ fn sync(client: &Client, no_wait: bool) -> Result<()> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar
     });
@@ -226,11 +235,17 @@ fn sync(client: &Client, no_wait: bool) -> Result<()> {
         std::thread::sleep(Duration::from_millis(POLL_MS));
         let s = client.json("GET", "/crm", None)?;
         if let (Some(bar), Some(p)) = (&bar, s["progress"].as_object()) {
-            bar.set_message(format!("syncing {}s", p["object"].as_str().unwrap_or("record")));
+            bar.set_message(format!(
+                "syncing {}s",
+                p["object"].as_str().unwrap_or("record")
+            ));
             bar.set_length(p["total"].as_u64().unwrap_or(0));
             bar.set_position(p["done"].as_u64().unwrap_or(0));
         }
-        if s["state"] != "syncing" && s["last_sync_at"] != last_before && !s["last_sync_at"].is_null() {
+        if s["state"] != "syncing"
+            && s["last_sync_at"] != last_before
+            && !s["last_sync_at"].is_null()
+        {
             break s;
         }
         if started.elapsed() > Duration::from_secs(SYNC_WAIT_SECS_MAX) {
@@ -259,7 +274,11 @@ pub fn render(s: &Value) -> String {
     let t = |v: &Value| v.as_str().unwrap_or("-").to_string();
     let c = &s["counts"];
     let mut out = String::new();
-    out.push_str(&format!("crm          {} ({})\n", t(&s["vendor"]), t(&s["connection"]["base_url"])));
+    out.push_str(&format!(
+        "crm          {} ({})\n",
+        t(&s["vendor"]),
+        t(&s["connection"]["base_url"])
+    ));
     out.push_str(&format!("state        {}\n", t(&s["state"])));
     out.push_str(&format!("last sync    {}\n", t(&s["last_sync_at"])));
     out.push_str(&format!("last success {}\n", t(&s["last_success_at"])));

@@ -224,7 +224,11 @@ pub fn connect_schema() -> Value {
     let mappable: Vec<String> = crate::domain::crm::fields::ACCOUNT_FIELDS
         .iter()
         .map(|f| format!("account.{f}"))
-        .chain(crate::domain::crm::fields::OPPORTUNITY_FIELDS.iter().map(|f| format!("opportunity.{f}")))
+        .chain(
+            crate::domain::crm::fields::OPPORTUNITY_FIELDS
+                .iter()
+                .map(|f| format!("opportunity.{f}")),
+        )
         .collect();
     serde_json::json!({
         "type": "object", "additionalProperties": false, "required": ["vendor", "auth"],

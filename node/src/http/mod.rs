@@ -243,7 +243,10 @@ pub fn router(
         .route("/tokens/{id}", delete(session::revoke_api_token))
         .route("/backup", get(backup::download))
         .route("/crm", get(crm::status))
-        .route("/crm/connection", axum::routing::put(crm::connect).delete(crm::disconnect))
+        .route(
+            "/crm/connection",
+            axum::routing::put(crm::connect).delete(crm::disconnect),
+        )
         .route("/crm/sync", post(crm::sync))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))

@@ -369,7 +369,10 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
         out.push((404, "no CRM is connected"));
     }
     if r.path == "/crm/connection" && r.method == "put" {
-        out.push((502, "the CRM refused the sign-in (its reason in the sentence)"));
+        out.push((
+            502,
+            "the CRM refused the sign-in (its reason in the sentence)",
+        ));
     }
     if r.path == "/session" && r.method == "post" {
         out.push((429, "too many failed sign-ins: wait"));

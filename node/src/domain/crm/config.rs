@@ -88,9 +88,15 @@ pub struct WriteBack {
 /// The co-sell facts a write-back can carry, with what each holds.
 pub const FACTS: &[(&str, &str)] = &[
     ("partners", "the partners the deal is shared with"),
-    ("partner_status", "each partner's answer: invited, accepted, declined, expired"),
+    (
+        "partner_status",
+        "each partner's answer: invited, accepted, declined, expired",
+    ),
     ("partner_stages", "each partner's own stage of the deal"),
-    ("attribution", "the agreed attribution (sourced by, influenced by)"),
+    (
+        "attribution",
+        "the agreed attribution (sourced by, influenced by)",
+    ),
     ("registration", "the deal registration's status"),
 ];
 

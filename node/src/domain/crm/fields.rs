@@ -170,7 +170,10 @@ mod tests {
         let m = field_map(Vendor::Salesforce, &o).unwrap();
         assert_eq!(m.crm_field("opportunity", "stage"), Some("StageName"));
         assert_eq!(m.crm_field("account", "domain"), Some("Website"));
-        assert_eq!(m.crm_field("opportunity", "next_step"), Some("Next_Step__c"));
+        assert_eq!(
+            m.crm_field("opportunity", "next_step"),
+            Some("Next_Step__c")
+        );
         assert_eq!(m.crm_field("opportunity", "description"), None);
     }
 

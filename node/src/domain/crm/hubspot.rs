@@ -106,8 +106,8 @@ impl Hubspot {
                     message,
                 }) => {
                     limited += 1;
-                    let wait = retry_after
-                        .unwrap_or(Duration::from_secs(RATE_LIMIT_WAIT_DEFAULT_SECS));
+                    let wait =
+                        retry_after.unwrap_or(Duration::from_secs(RATE_LIMIT_WAIT_DEFAULT_SECS));
                     if limited > RATE_LIMIT_RETRIES_MAX
                         || wait > Duration::from_secs(RETRY_AFTER_SECS_MAX)
                     {
@@ -117,7 +117,10 @@ impl Hubspot {
                         }
                         .into());
                     }
-                    tracing::info!(wait_ms = wait.as_millis() as u64, "HubSpot rate limit; waiting");
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "HubSpot rate limit; waiting"
+                    );
                     std::thread::sleep(wait);
                 }
                 Err(e) => return Err(e.into()),
@@ -127,7 +130,8 @@ impl Hubspot {
 
     /// Checks the token (reads the deal pipelines).
     pub fn check(&self) -> Result<()> {
-        self.call("GET", "/crm/v3/pipelines/deals", None).map(|_| ())
+        self.call("GET", "/crm/v3/pipelines/deals", None)
+            .map(|_| ())
     }
 
     /// Deal stages of every pipeline: stage id → (label, ACE stage guessed from its metadata
@@ -236,7 +240,10 @@ impl Hubspot {
                         .flatten()
                         .any(|a| a["typeId"].as_u64() == Some(DEAL_TO_PRIMARY_COMPANY))
                 });
-                if let Some(company) = primary.or(to.first()).and_then(|t| id_text(&t["toObjectId"])) {
+                if let Some(company) = primary
+                    .or(to.first())
+                    .and_then(|t| id_text(&t["toObjectId"]))
+                {
                     out.insert(from.to_string(), company);
                 }
             }
@@ -256,10 +263,9 @@ impl Hubspot {
             }
             let v = self.call("GET", &path, None)?;
             for r in v["results"].as_array().into_iter().flatten() {
-                let (Some(id), Some(at)) = (
-                    r["id"].as_str(),
-                    r["archivedAt"].as_str().and_then(iso_ms),
-                ) else {
+                let (Some(id), Some(at)) =
+                    (r["id"].as_str(), r["archivedAt"].as_str().and_then(iso_ms))
+                else {
                     continue;
                 };
                 if since_ms.is_none_or(|s| at >= s) {
@@ -271,7 +277,9 @@ impl Hubspot {
                 None => return Ok(out),
             }
         }
-        Err(anyhow!("the archived deals had more than {PAGES_MAX} pages"))
+        Err(anyhow!(
+            "the archived deals had more than {PAGES_MAX} pages"
+        ))
     }
 
     /// Writes `properties` into deal `id`.

@@ -276,7 +276,10 @@ impl Crm {
         };
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
         check_sign_in(&connection, now_ms).map_err(|e| {
-            DomainError::PartnerFailed(format!("cannot connect to {}: {e:#}", connection.vendor.as_str()))
+            DomainError::PartnerFailed(format!(
+                "cannot connect to {}: {e:#}",
+                connection.vendor.as_str()
+            ))
         })?;
         config::write(&self.dir, CONNECTION_FILE, &connection)?;
         config::write(&self.dir, STATE_FILE, &State::default())?;
@@ -285,7 +288,11 @@ impl Crm {
             now_ms,
             AuditKind::Access,
             None,
-            format!("connected the CRM ({}, {})", connection.vendor.as_str(), connection.base_url),
+            format!(
+                "connected the CRM ({}, {})",
+                connection.vendor.as_str(),
+                connection.base_url
+            ),
             json!({"event": "crm_connected", "connection": connection.public_json()}),
         )?;
         drop(_one);
@@ -324,14 +331,17 @@ impl Crm {
         let state = self.state()?;
         let live = self.live().clone();
         let at = |ms: Option<u64>| ms.map(audit::rfc3339);
-        let progress = live.object.filter(|_| live.running).map(|o| {
-            json!({"object": o, "done": live.done, "total": live.total})
-        });
+        let progress = live
+            .object
+            .filter(|_| live.running)
+            .map(|o| json!({"object": o, "done": live.done, "total": live.total}));
         let failures: Vec<Value> = state
             .failures
             .iter()
-            .map(|f| json!({"object": f.object, "crm_id": f.crm_id, "field": f.field,
-                            "message": f.message, "at": audit::rfc3339(f.at_ms)}))
+            .map(|f| {
+                json!({"object": f.object, "crm_id": f.crm_id, "field": f.field,
+                            "message": f.message, "at": audit::rfc3339(f.at_ms)})
+            })
             .collect();
         Ok(json!({
             "connected": true,
@@ -374,7 +384,8 @@ impl Crm {
             loop {
                 match rx.recv().await {
                     Ok(e) if is_deal_event(e.kind) => {
-                        tokio::time::sleep(std::time::Duration::from_millis(WRITE_BACK_DELAY_MS)).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(WRITE_BACK_DELAY_MS))
+                            .await;
                         let w = watcher.clone();
                         let _ = tokio::task::spawn_blocking(move || w.write_back_pass()).await;
                     }
@@ -401,7 +412,10 @@ impl Crm {
                         _ = tokio::time::sleep(std::time::Duration::from_millis(wait_ms)) => {}
                         _ = crm.wake.notified() => {}
                     }
-                    let due = crm.live().next_run_ms.is_some_and(|n| n <= crm.clock.now_ms());
+                    let due = crm
+                        .live()
+                        .next_run_ms
+                        .is_some_and(|n| n <= crm.clock.now_ms());
                     if !due {
                         continue;
                     }
@@ -451,7 +465,9 @@ impl Crm {
                 let doubled = connection
                     .interval_secs
                     .saturating_mul(1u64 << state.failures_in_row.min(20));
-                doubled.min(BACKOFF_SECS_MAX).max(connection.interval_secs.min(BACKOFF_SECS_MAX))
+                doubled
+                    .min(BACKOFF_SECS_MAX)
+                    .max(connection.interval_secs.min(BACKOFF_SECS_MAX))
             }
         };
         // A disconnect while syncing is waited for (`running`), so the connection is still
@@ -497,7 +513,14 @@ impl Crm {
         changed: &mut Vec<DealId>,
     ) -> Result<()> {
         let now_ms = self.clock.now_ms();
-        let applied = apply_page(&self.deals, object, records, map, self.default_currency, now_ms)?;
+        let applied = apply_page(
+            &self.deals,
+            object,
+            records,
+            map,
+            self.default_currency,
+            now_ms,
+        )?;
         match object {
             Object::Account => state.counts.accounts += applied.written,
             Object::Opportunity => state.counts.opportunities += applied.written,
@@ -536,7 +559,9 @@ impl Crm {
                 continue;
             };
             let outcome = match object {
-                Object::Opportunity => crate::domain::records::delete_opportunity(&self.deals, &id, now_ms),
+                Object::Opportunity => {
+                    crate::domain::records::delete_opportunity(&self.deals, &id, now_ms)
+                }
                 Object::Account => crate::domain::records::delete_account(&self.deals, &id, now_ms),
             };
             match outcome {
@@ -646,7 +671,11 @@ impl Crm {
                     }
                     Object::Account => BTreeMap::new(),
                 };
-                let companies = if object == Object::Account { &no_companies } else { &companies };
+                let companies = if object == Object::Account {
+                    &no_companies
+                } else {
+                    &companies
+                };
                 let records: Vec<Record> = page
                     .results
                     .iter()
@@ -656,7 +685,11 @@ impl Crm {
                 if let Some(ms) = page
                     .results
                     .iter()
-                    .filter_map(|r| r["properties"]["hs_lastmodifieddate"].as_str().and_then(iso_ms))
+                    .filter_map(|r| {
+                        r["properties"]["hs_lastmodifieddate"]
+                            .as_str()
+                            .and_then(iso_ms)
+                    })
                     .max()
                 {
                     state.cursors.insert(key.to_string(), ms.to_string());
@@ -668,7 +701,10 @@ impl Crm {
             }
         }
         if state.initial_done {
-            let since = state.cursors.get("deleted").and_then(|c| c.parse::<u64>().ok());
+            let since = state
+                .cursors
+                .get("deleted")
+                .and_then(|c| c.parse::<u64>().ok());
             let archived = hs.archived_deals(since)?;
             let newest = archived.iter().map(|(_, at)| *at).max();
             let ids: Vec<String> = archived.into_iter().map(|(id, _)| id).collect();
@@ -743,17 +779,24 @@ impl Crm {
                 }
                 Err(e) => {
                     if e.downcast_ref::<remote::Failure>().is_some_and(|f| {
-                        matches!(f, remote::Failure::RateLimited { .. } | remote::Failure::Transport(_))
+                        matches!(
+                            f,
+                            remote::Failure::RateLimited { .. } | remote::Failure::Transport(_)
+                        )
                     }) || format!("{e}").contains("refused the")
                     {
                         return Err(e);
                     }
-                    let field = c.write_back.fields.values().next().cloned().unwrap_or_else(|| {
-                        match c.vendor {
+                    let field = c
+                        .write_back
+                        .fields
+                        .values()
+                        .next()
+                        .cloned()
+                        .unwrap_or_else(|| match c.vendor {
                             Vendor::Salesforce => "Task".to_string(),
                             Vendor::Hubspot => "note".to_string(),
-                        }
-                    });
+                        });
                     state.fail(Failure {
                         object: "write_back".to_string(),
                         crm_id,

@@ -149,17 +149,23 @@ impl Salesforce {
     /// One API call on the instance, signed in again once when the session expired; rate
     /// limits end the call with [`Failure::RateLimited`] (the org's budget is daily: no point
     /// retrying within the sync).
-    fn call(&mut self, method: &str, path: &str, body: Option<Value>, now_ms: u64) -> Result<Value> {
+    fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        now_ms: u64,
+    ) -> Result<Value> {
         if self.session.is_none() {
             self.sign_in(now_ms)?;
         }
         for attempt in 0..2 {
             let s = self.session.as_ref().context("not signed in")?;
             let url = format!("{}{}", s.instance_url, path);
-            let request = self
-                .agent
-                .request(method, &url)
-                .set("Authorization", &format!("Bearer {}", s.access_token.expose()));
+            let request = self.agent.request(method, &url).set(
+                "Authorization",
+                &format!("Bearer {}", s.access_token.expose()),
+            );
             let body = match &body {
                 Some(v) => Body::Json(v.clone()),
                 None => Body::None,
@@ -207,7 +213,9 @@ impl Salesforce {
                 _ => return Ok(()),
             }
         }
-        Err(anyhow!("a Salesforce query had more than {PAGES_MAX} pages"))
+        Err(anyhow!(
+            "a Salesforce query had more than {PAGES_MAX} pages"
+        ))
     }
 
     /// Writes `values` into Opportunity `id`.
@@ -373,11 +381,9 @@ mod tests {
 
     #[test]
     fn incremental_soql_reads_deleted_rows_from_the_cursor_second() {
-        let map = super::super::fields::field_map(
-            super::super::Vendor::Salesforce,
-            &Default::default(),
-        )
-        .unwrap();
+        let map =
+            super::super::fields::field_map(super::super::Vendor::Salesforce, &Default::default())
+                .unwrap();
         let q = soql(
             Object::Opportunity,
             &map,
@@ -392,7 +398,8 @@ mod tests {
 
     #[test]
     fn relationship_fields_read_through_the_dots() {
-        let row = json!({"Owner": {"attributes": {"type": "User"}, "Name": "Ana"}, "Amount": 1200.5});
+        let row =
+            json!({"Owner": {"attributes": {"type": "User"}, "Name": "Ana"}, "Amount": 1200.5});
         assert_eq!(field_text(&row, "Owner.Name").as_deref(), Some("Ana"));
         assert_eq!(field_text(&row, "Amount").as_deref(), Some("1200.5"));
         assert_eq!(field_text(&row, "Missing.Name"), None);

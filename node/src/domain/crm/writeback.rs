@@ -24,7 +24,8 @@ pub fn collect(deals: &Deals) -> Result<BTreeMap<String, Facts>> {
         if view["origin"].as_str() != Some(me.as_str()) {
             continue;
         }
-        let Some(opp_id) = shared::deal_meta(store, &id.to_string())?.and_then(|m| m.opportunity_id)
+        let Some(opp_id) =
+            shared::deal_meta(store, &id.to_string())?.and_then(|m| m.opportunity_id)
         else {
             continue;
         };
