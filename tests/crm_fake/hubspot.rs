@@ -218,8 +218,8 @@ fn answer(a: &mut Account, op: &str, status: StatusCode, body: Value) -> Respons
     (status, Json(body)).into_response()
 }
 
-/// Checks the token, the rate limit and the 401s a test asked for.
-fn admit(a: &mut Account, headers: &HeaderMap, op: &str) -> Result<(), Response> {
+/// Checks the token, the rate limit and the 401s a test asked for: the refusal, or `None`.
+fn admit(a: &mut Account, headers: &HeaderMap, op: &str) -> Option<Response> {
     let n = a.answers.len();
     if a.rate_limited > 0 {
         a.rate_limited -= 1;
@@ -227,12 +227,14 @@ fn admit(a: &mut Account, headers: &HeaderMap, op: &str) -> Result<(), Response>
         // HubSpot's 429 body (not its documented Error shape: it has no category).
         let body = json!({"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
                           "errorType": "RATE_LIMIT", "correlationId": correlation(n), "policyName": "TEN_SECONDLY_ROLLING"});
-        return Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            [("Retry-After", "1")],
-            Json(body),
-        )
-            .into_response());
+        return Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("Retry-After", "1")],
+                Json(body),
+            )
+                .into_response(),
+        );
     }
     let token = headers
         .get("authorization")
@@ -243,9 +245,9 @@ fn admit(a: &mut Account, headers: &HeaderMap, op: &str) -> Result<(), Response>
         a.unauthorized = a.unauthorized.saturating_sub(1);
         let body = json!({"status": "error", "message": "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                           "correlationId": correlation(n), "category": "INVALID_AUTHENTICATION"});
-        return Err(answer(a, op, StatusCode::UNAUTHORIZED, body));
+        return Some(answer(a, op, StatusCode::UNAUTHORIZED, body));
     }
-    Ok(())
+    None
 }
 
 fn object_json(id: u64, o: &Object, properties: &[String], created: u64) -> Value {
@@ -269,7 +271,7 @@ fn object_json(id: u64, o: &Object, properties: &[String], created: u64) -> Valu
 
 async fn pipelines(State(s): State<Shared<Account>>, headers: HeaderMap) -> Response {
     let mut a = s.lock();
-    if let Err(r) = admit(&mut a, &headers, "pipelines") {
+    if let Some(r) = admit(&mut a, &headers, "pipelines") {
         return r;
     }
     let stage = |id: &str, label: &str, order: u32, p: &str, closed: bool| {
@@ -300,7 +302,7 @@ fn search(s: &Shared<Account>, headers: &HeaderMap, body: Value, deals: bool) ->
         "search_companies"
     };
     let mut a = s.lock();
-    if let Err(r) = admit(&mut a, headers, op) {
+    if let Some(r) = admit(&mut a, headers, op) {
         return r;
     }
     a.searches.push(body.clone());
@@ -382,7 +384,7 @@ async fn associations(
     Json(body): Json<Value>,
 ) -> Response {
     let mut a = s.lock();
-    if let Err(r) = admit(&mut a, &headers, "associations") {
+    if let Some(r) = admit(&mut a, &headers, "associations") {
         return r;
     }
     let n = a.answers.len();
@@ -421,7 +423,7 @@ async fn list_deals(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mut a = s.lock();
-    if let Err(r) = admit(&mut a, &headers, "list_deals") {
+    if let Some(r) = admit(&mut a, &headers, "list_deals") {
         return r;
     }
     let archived = q.get("archived").map(String::as_str) == Some("true");
@@ -463,7 +465,7 @@ async fn update_deal(
     Json(body): Json<Value>,
 ) -> Response {
     let mut a = s.lock();
-    if let Err(r) = admit(&mut a, &headers, "update_deal") {
+    if let Some(r) = admit(&mut a, &headers, "update_deal") {
         return r;
     }
     let n = a.answers.len();
@@ -505,7 +507,7 @@ async fn create_note(
     Json(body): Json<Value>,
 ) -> Response {
     let mut a = s.lock();
-    if let Err(r) = admit(&mut a, &headers, "create_note") {
+    if let Some(r) = admit(&mut a, &headers, "create_note") {
         return r;
     }
     a.notes.push(body.clone());

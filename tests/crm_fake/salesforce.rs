@@ -75,8 +75,10 @@ impl FakeSalesforce {
     /// An empty org whose connected app has `client_id`, acts for `username` and holds the
     /// public key `public_key_der` (PKCS#1 RSAPublicKey, DER).
     pub fn start(client_id: &str, username: &str, public_key_der: Vec<u8>) -> Self {
-        let mut org = Org::default();
-        org.app = Some((client_id.into(), username.into(), public_key_der));
+        let mut org = Org {
+            app: Some((client_id.into(), username.into(), public_key_der)),
+            ..Org::default()
+        };
         for f in [
             "Name",
             "StageName",
@@ -214,11 +216,11 @@ fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Checks the bearer session and the API budget.
-fn admit(org: &mut Org, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks the bearer session and the API budget: the refusal, or `None` to go on.
+fn admit(org: &mut Org, headers: &HeaderMap) -> Option<Response> {
     if org.limit_exceeded > 0 {
         org.limit_exceeded -= 1;
-        return Err(sf_error(
+        return Some(sf_error(
             StatusCode::FORBIDDEN,
             "REQUEST_LIMIT_EXCEEDED",
             "TotalRequests Limit exceeded.",
@@ -230,13 +232,13 @@ fn admit(org: &mut Org, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !org.sessions.contains(token) {
-        return Err(sf_error(
+        return Some(sf_error(
             StatusCode::UNAUTHORIZED,
             "INVALID_SESSION_ID",
             "Session expired or invalid",
         ));
     }
-    Ok(())
+    None
 }
 
 async fn token(State(org): State<Shared<Org>>, headers: HeaderMap, body: String) -> Response {
@@ -382,7 +384,7 @@ async fn query_all(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mut org = org.lock();
-    if let Err(r) = admit(&mut org, &headers) {
+    if let Some(r) = admit(&mut org, &headers) {
         return r;
     }
     let text = q.get("q").cloned().unwrap_or_default();
@@ -440,7 +442,7 @@ async fn query_more(
     Path(locator): Path<String>,
 ) -> Response {
     let mut org = org.lock();
-    if let Err(r) = admit(&mut org, &headers) {
+    if let Some(r) = admit(&mut org, &headers) {
         return r;
     }
     org.requests.push(format!("query {locator}"));
@@ -466,7 +468,7 @@ async fn update_opportunity(
     Json(body): Json<Value>,
 ) -> Response {
     let mut org = org.lock();
-    if let Err(r) = admit(&mut org, &headers) {
+    if let Some(r) = admit(&mut org, &headers) {
         return r;
     }
     if !org.opportunities.contains_key(&id) {
@@ -503,7 +505,7 @@ async fn create_task(
     Json(body): Json<Value>,
 ) -> Response {
     let mut org = org.lock();
-    if let Err(r) = admit(&mut org, &headers) {
+    if let Some(r) = admit(&mut org, &headers) {
         return r;
     }
     if body["WhatId"]

@@ -378,7 +378,7 @@ fn hubspot_loads_20000_deals_syncs_edits_and_archives_and_writes_the_partner_sta
     let field_of = |id: u64| {
         failures
             .iter()
-            .find(|f| f["crm_id"] == id.to_string())
+            .find(|f| f["crm_id"].as_str() == Some(id.to_string().as_str()))
             .map(|f| f["field"].clone())
     };
     assert_eq!(field_of(ids[5]), Some(json!("amount")), "{status}");
@@ -743,6 +743,9 @@ fn crm_routes_refuse_what_they_cannot_take() {
     assert_eq!(r.status, 404, "{}", r.text);
 }
 
+/// How long one command of the benchmark may take (100,000 records in a debug build).
+const BENCH_CLI_TIMEOUT: Duration = Duration::from_secs(1800);
+
 #[test]
 #[ignore = "benchmark (BENCHMARKS.md, CRM connectors): 100,000 opportunities through the fake Salesforce against the CSV import of the same records; minutes in a debug build"]
 fn bench_salesforce_initial_load_against_the_csv_import_of_the_same_records() {
@@ -809,7 +812,18 @@ fn bench_salesforce_initial_load_against_the_csv_import_of_the_same_records() {
     let o = write_file(&dir, "opportunities.csv", opps_csv.as_bytes());
     let started = std::time::Instant::now();
     assert!(node.cli(&["import", "accounts", a.to_str().unwrap()]).ok());
-    let out = node.cli(&["import", "opportunities", o.to_str().unwrap()]);
+    let data = node.dir();
+    let out = run_cosell(
+        &[
+            "import",
+            "opportunities",
+            o.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+        BENCH_CLI_TIMEOUT,
+    );
     assert!(out.ok(), "{}", out.stderr);
     let csv_s = started.elapsed().as_secs_f64();
     assert_eq!(node.counts(), (accounts as u64, n as u64));
@@ -835,7 +849,12 @@ fn bench_salesforce_initial_load_against_the_csv_import_of_the_same_records() {
         "86400",
     ]);
     assert!(out.ok(), "{}", out.stderr);
-    let out = crm.cli(&["crm", "sync"]);
+    let data = crm.dir();
+    let out = run_cosell(
+        &["crm", "sync", "--data", data.to_str().unwrap()],
+        &[],
+        BENCH_CLI_TIMEOUT,
+    );
     assert!(out.ok(), "{}", out.stderr);
     let crm_s = started.elapsed().as_secs_f64();
     assert_eq!(crm.counts(), (accounts as u64, n as u64));

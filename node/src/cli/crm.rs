@@ -46,9 +46,9 @@ pub enum CrmCommand {
 pub enum ConnectVendor {
     /// Salesforce: a connected app with the JWT bearer flow (--client-id, --username,
     /// --private-key) or a refresh token (--client-id, --refresh-token-file).
-    Salesforce(SalesforceArgs),
+    Salesforce(Box<SalesforceArgs>),
     /// HubSpot: a private app's token (--token-file, or COSELL_HUBSPOT_TOKEN).
-    Hubspot(HubspotArgs),
+    Hubspot(Box<HubspotArgs>),
 }
 
 /// Settings both CRMs take.
@@ -162,6 +162,7 @@ fn pairs(items: &[String], flag: &str) -> Result<Map<String, Value>> {
 fn connect(client: &Client, vendor: ConnectVendor) -> Result<()> {
     let (vendor_name, base_url, auth, common) = match vendor {
         ConnectVendor::Salesforce(a) => {
+            let a = *a;
             let auth = match (&a.username, &a.private_key, &a.refresh_token_file) {
                 (Some(user), Some(key), None) => json!({"flow": "jwt", "client_id": a.client_id,
                     "username": user, "private_key": read_secret(key, "private key")?}),
@@ -180,6 +181,7 @@ fn connect(client: &Client, vendor: ConnectVendor) -> Result<()> {
             ("salesforce", a.login_url, auth, a.common)
         }
         ConnectVendor::Hubspot(a) => {
+            let a = *a;
             let token = match &a.token_file {
                 Some(f) => read_secret(f, "private app token")?,
                 None => std::env::var("COSELL_HUBSPOT_TOKEN")
