@@ -727,12 +727,13 @@ fn crm_routes_refuse_what_they_cannot_take() {
     );
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(detail_fields(&r.json), ["colour"], "{}", r.text);
-    // The CRM refuses the token: 502 naming why; nothing stored.
+    // The CRM refuses the token: 422 naming the credential and HubSpot's reason; nothing stored.
     let fake = FakeHubspot::start(HS_TOKEN);
     let r = put(
         json!({"vendor": "hubspot", "base_url": fake.url(), "auth": {"flow": "private_app_token", "token": "pat-wrong-token"}}),
     );
-    assert_eq!(r.status, 502, "{}", r.text);
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(detail_fields(&r.json), ["auth"], "{}", r.text);
     assert!(
         r.text.contains("INVALID_AUTHENTICATION") && !r.text.contains("pat-wrong-token"),
         "{}",

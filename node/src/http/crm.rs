@@ -232,7 +232,7 @@ pub fn connect_schema() -> Value {
         .collect();
     serde_json::json!({
         "type": "object", "additionalProperties": false, "required": ["vendor", "auth"],
-        "description": "A Salesforce connection takes the jwt or refresh_token flow, a HubSpot one the private_app_token flow (else 422). The node signs in before it answers: a refused sign-in is 502 naming the CRM's reason.",
+        "description": "A Salesforce connection takes the jwt or refresh_token flow, a HubSpot one the private_app_token flow (else 422). The node signs in before it answers: a refused sign-in is 422 naming auth (an unreachable server: base_url) with the CRM's reason.",
         "properties": {
             "vendor": {"type": "string", "enum": ["salesforce", "hubspot"]},
             "base_url": {"type": ["string", "null"], "pattern": "^https?://[^/\\s]", "description": "Salesforce: the login server (default https://login.salesforce.com); HubSpot: the API server (default https://api.hubapi.com)"},

@@ -127,7 +127,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/tokens", "Create an API token with a role (shown once)", Some("admin"), Some(("application/json", "TokenInput")), (201, "Token")),
     route!("delete" "/tokens/{id}", "Revoke an API token: it stops working at once", Some("admin"), None, (204, "Empty")),
     route!("get" "/crm", "The CRM connection (Salesforce or HubSpot): last sync, counts, next run, last error, refused records, a running sync's progress; never the credential", Some("viewer"), None, (200, "CrmStatus")),
-    route!("put" "/crm/connection", "Connect a CRM (signs in first: a refused sign-in is 502) and start the initial load", Some("admin"), Some(("application/json", "CrmConnectInput")), (200, "CrmStatus")),
+    route!("put" "/crm/connection", "Connect a CRM (signs in first: a refused sign-in or unreachable server is 422 naming auth or base_url) and start the initial load", Some("admin"), Some(("application/json", "CrmConnectInput")), (200, "CrmStatus")),
     route!("delete" "/crm/connection", "Disconnect the CRM: forget its credential and sync state (records stay)", Some("admin"), None, (204, "Empty")),
     route!("post" "/crm/sync", "Sync with the CRM now (202; progress in GET /crm)", Some("manager"), None, (202, "CrmStatus")),
     route!("get" "/openapi.json", "This document", None, None, (200, "OpenApi")),
@@ -367,12 +367,6 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
     }
     if r.path.starts_with("/crm/") {
         out.push((404, "no CRM is connected"));
-    }
-    if r.path == "/crm/connection" && r.method == "put" {
-        out.push((
-            502,
-            "the CRM refused the sign-in (its reason in the sentence)",
-        ));
     }
     if r.path == "/session" && r.method == "post" {
         out.push((429, "too many failed sign-ins: wait"));

@@ -275,11 +275,23 @@ impl Crm {
             connected_at_ms: now_ms,
         };
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        // A refused sign-in or an unreachable server is a value of the request that does not
+        // work (422 naming it), not a fault of this node.
         check_sign_in(&connection, now_ms).map_err(|e| {
-            DomainError::PartnerFailed(format!(
-                "cannot connect to {}: {e:#}",
-                connection.vendor.as_str()
-            ))
+            let unreachable = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<remote::Failure>(),
+                    Some(remote::Failure::Transport(_))
+                )
+            });
+            let field = if unreachable { "base_url" } else { "auth" };
+            DomainError::InvalidFields(vec![(
+                field.to_string(),
+                format!(
+                    "{} refused the connection: {e:#}",
+                    connection.vendor.as_str()
+                ),
+            )])
         })?;
         config::write(&self.dir, CONNECTION_FILE, &connection)?;
         config::write(&self.dir, STATE_FILE, &State::default())?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// How long one CRM request may take.
 pub const REQUEST_TIMEOUT_SECS: u64 = 60;
 /// How long connecting to the CRM may take (a wrong server fails fast at connect).
-pub const CONNECT_TIMEOUT_SECS: u64 = 10;
+pub const CONNECT_TIMEOUT_SECS: u64 = 5;
 /// The longest `Retry-After` honoured within a sync; a longer wait ends the sync and the
 /// schedule backs off instead.
 pub const RETRY_AFTER_SECS_MAX: u64 = 60;
