@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// Records per `queryAll` batch (Salesforce's default).
 pub const BATCH: usize = 2000;
@@ -53,8 +54,8 @@ pub struct Org {
     pub patches: Vec<(String, Value)>,
     /// Tasks created.
     pub tasks: Vec<Value>,
-    /// Query locators: id → (rows left, as JSON).
-    locators: HashMap<String, Vec<Value>>,
+    /// Query locators: id → (the query's rows, as JSON, and where the next batch starts).
+    locators: HashMap<String, (Arc<Vec<Value>>, usize)>,
     /// The connected app: consumer key, username, public key (PKCS#1 DER).
     app: Option<(String, String, Vec<u8>)>,
     /// A refresh token that is accepted.
@@ -416,22 +417,20 @@ async fn query_all(
         .iter()
         .map(|(id, r)| row_json(&soql.object, id, r, &soql.fields))
         .collect();
-    page(&mut org, all, 0)
+    page(&mut org, Arc::new(all), 0)
 }
 
 /// One batch of `rows` from `offset`, with a locator for the rest.
-fn page(org: &mut Org, rows: Vec<Value>, offset: usize) -> Response {
-    let total = rows.len() + offset;
-    let end = rows.len().min(BATCH);
-    let (first, rest) = rows.split_at(end);
-    let done = rest.is_empty();
-    let mut body = json!({"totalSize": total, "done": done, "records": first});
+fn page(org: &mut Org, rows: Arc<Vec<Value>>, offset: usize) -> Response {
+    let total = rows.len();
+    let end = (offset + BATCH).min(total);
+    let done = end >= total;
+    let mut body =
+        json!({"totalSize": total, "done": done, "records": &rows[offset.min(total)..end]});
     if !done {
         let locator = format!("01g{:015}", org.locators.len() + 1);
-        let next = offset + end;
-        body["nextRecordsUrl"] = json!(format!("{API}/query/{locator}-{next}"));
-        org.locators
-            .insert(format!("{locator}-{next}"), rest.to_vec());
+        body["nextRecordsUrl"] = json!(format!("{API}/query/{locator}-{end}"));
+        org.locators.insert(format!("{locator}-{end}"), (rows, end));
     }
     Json(body).into_response()
 }
@@ -446,18 +445,13 @@ async fn query_more(
         return r;
     }
     org.requests.push(format!("query {locator}"));
-    let Some(rows) = org.locators.remove(&locator) else {
+    let Some((rows, offset)) = org.locators.remove(&locator) else {
         return sf_error(
             StatusCode::BAD_REQUEST,
             "INVALID_QUERY_LOCATOR",
             "invalid query locator",
         );
     };
-    let offset: usize = locator
-        .rsplit('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
     page(&mut org, rows, offset)
 }
 

@@ -137,6 +137,8 @@ pub struct Crm {
     wake: tokio::sync::Notify,
     /// Held for the whole of a sync (and by connect/disconnect): one at a time.
     running: Mutex<()>,
+    /// Set by `disconnect`: a running sync stops after its current page.
+    cancel: std::sync::atomic::AtomicBool,
 }
 
 /// What a connect request carries (the HTTP layer parses JSON into it).
@@ -176,6 +178,7 @@ impl Crm {
             live: Mutex::new(Live::default()),
             wake: tokio::sync::Notify::new(),
             running: Mutex::new(()),
+            cancel: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -316,7 +319,11 @@ impl Crm {
     /// Forgets the connection, its secret and its sync state. The records it brought stay.
     pub fn disconnect(&self) -> Result<(), DomainError> {
         let now_ms = self.clock.now_ms();
+        // A running sync stops after its page (each page is whole), then the files go.
+        self.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        self.cancel
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         let Some(connection) = self.connection()? else {
             return Err(DomainError::NotFound("no CRM is connected".to_string()));
         };
@@ -398,6 +405,8 @@ impl Crm {
                     Ok(e) if is_deal_event(e.kind) => {
                         tokio::time::sleep(std::time::Duration::from_millis(WRITE_BACK_DELAY_MS))
                             .await;
+                        // A burst of events is one pass.
+                        while rx.try_recv().is_ok() {}
                         let w = watcher.clone();
                         let _ = tokio::task::spawn_blocking(move || w.write_back_pass()).await;
                     }
@@ -524,6 +533,9 @@ impl Crm {
         state: &mut State,
         changed: &mut Vec<DealId>,
     ) -> Result<()> {
+        if self.cancel.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(anyhow!("the CRM was disconnected during the sync"));
+        }
         let now_ms = self.clock.now_ms();
         let applied = apply_page(
             &self.deals,

@@ -102,8 +102,8 @@ impl Salesforce {
                 username,
                 private_key,
             } => {
-                let assertion =
-                    jwt_assertion(client_id, username, &self.login_url, private_key, now_ms)?;
+                let audience = jwt_audience(&self.login_url);
+                let assertion = jwt_assertion(client_id, username, &audience, private_key, now_ms)?;
                 remote::send(
                     request,
                     Body::Form(&[
@@ -362,6 +362,24 @@ pub fn jwt_assertion(
     Ok(format!("{signing_input}.{}", b64.encode(signature)))
 }
 
+/// The JWT's `aud`: Salesforce takes its login servers there, also when the token is asked
+/// of a My Domain (`https://acme.my.salesforce.com`: `https://login.salesforce.com`; a sandbox's
+/// `….sandbox.my.salesforce.com`: `https://test.salesforce.com`); any other server (an
+/// Experience Cloud site, a test double) is its own audience.
+fn jwt_audience(login_url: &str) -> String {
+    let host = url::Url::parse(login_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    if host.ends_with(".sandbox.my.salesforce.com") {
+        "https://test.salesforce.com".to_string()
+    } else if host.ends_with(".my.salesforce.com") {
+        "https://login.salesforce.com".to_string()
+    } else {
+        login_url.to_string()
+    }
+}
+
 /// The DER bytes of a `-----BEGIN PRIVATE KEY-----` PEM.
 fn pkcs8_der(pem: &str) -> Result<Vec<u8>> {
     let mut reader = std::io::BufReader::new(pem.as_bytes());
@@ -394,6 +412,22 @@ mod tests {
         assert!(q.contains("WHERE SystemModstamp >= 2026-03-01T10:00:00Z ORDER BY"));
         let initial = soql(Object::Account, &map, None, false);
         assert!(initial.contains("FROM Account WHERE IsDeleted = false ORDER BY"));
+    }
+
+    #[test]
+    fn a_my_domain_signs_its_assertion_for_the_login_server() {
+        assert_eq!(
+            jwt_audience("https://acme.my.salesforce.com"),
+            "https://login.salesforce.com"
+        );
+        assert_eq!(
+            jwt_audience("https://acme--uat.sandbox.my.salesforce.com"),
+            "https://test.salesforce.com"
+        );
+        assert_eq!(
+            jwt_audience("https://login.salesforce.com"),
+            "https://login.salesforce.com"
+        );
     }
 
     #[test]
