@@ -11,6 +11,9 @@
 #[path = "netns/mod.rs"]
 pub mod netns;
 
+#[path = "crm_fake/mod.rs"]
+pub mod crm_fake;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

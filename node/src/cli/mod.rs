@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod backup;
 pub mod client;
+mod crm;
 pub mod deals;
 pub mod demo;
 pub mod erase;
@@ -223,6 +224,11 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::cli::program::ReportCommand,
     },
+    /// The CRM connection (Salesforce or HubSpot): connect, status, sync, disconnect.
+    Crm {
+        #[command(subcommand)]
+        what: crate::cli::crm::CrmCommand,
+    },
     /// Inspection of a stopped node's data (for tests and support).
     #[command(hide = true)]
     Debug {
@@ -420,6 +426,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Program { what } => crate::cli::program::program(&dir, what),
         Command::Attest { what } => crate::cli::program::attest(&dir, what),
         Command::Report { what } => crate::cli::program::report(&dir, what),
+        Command::Crm { what } => crate::cli::crm::run(&dir, what),
         Command::Audit {
             what: Some(what), ..
         } => crate::cli::admin::audit(&dir, what),

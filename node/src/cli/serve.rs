@@ -155,6 +155,14 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
             mail,
         ));
     }
+    let crm = crate::domain::crm::Crm::new(
+        dir.root().to_path_buf(),
+        network.deals.clone(),
+        network.handle.clone(),
+        clock.clone(),
+        config.default_currency()?,
+    );
+    crm.spawn_schedule(events.clone());
     let state_events = events.clone();
     let lifecycle = Arc::new(crate::http::health::Lifecycle::default());
     let state = AppState {
@@ -168,6 +176,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         network,
         mapping,
         mail_configured: config.smtp_url.is_some(),
+        crm,
         webhook_allow_private: config.webhook_allow_private,
     };
     let app = http::router(state, web_ui_dir());

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod audit_export;
 pub mod audit_retention;
 pub mod auth;
+pub mod crm;
 pub mod crm_export;
 pub mod deals;
 pub mod erase;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod backup;
+mod crm;
 pub mod deals;
 mod erase;
 mod error;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub webhook_allow_private: bool,
     /// The node's data directory (backups read its files).
     pub data: crate::app::datadir::DataDir,
+    /// The CRM connection (Salesforce or HubSpot).
+    pub crm: Arc<crate::domain::crm::Crm>,
     /// Set when the node starts stopping (`/readyz` answers 503 from then on).
     pub lifecycle: Arc<health::Lifecycle>,
 }
@@ -268,6 +271,12 @@ pub fn router(
         )
         .route("/tokens/{id}", delete(session::revoke_api_token))
         .route("/backup", get(backup::download))
+        .route("/crm", get(crm::status))
+        .route(
+            "/crm/connection",
+            axum::routing::put(crm::connect).delete(crm::disconnect),
+        )
+        .route("/crm/sync", post(crm::sync))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
         .route("/session", post(session::sign_in).delete(session::sign_out))

@@ -148,6 +148,10 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/tokens", "API tokens: id (the token's SHA-256), name, role, created; never the token itself", Some("admin"), None, (200, "TokenPage")),
     route!("post" "/tokens", "Create an API token with a role (shown once)", Some("admin"), Some(("application/json", "TokenInput")), (201, "Token")),
     route!("delete" "/tokens/{id}", "Revoke an API token: it stops working at once", Some("admin"), None, (204, "Empty")),
+    route!("get" "/crm", "The CRM connection (Salesforce or HubSpot): last sync, counts, next run, last error, refused records, a running sync's progress; never the credential", Some("viewer"), None, (200, "CrmStatus")),
+    route!("put" "/crm/connection", "Connect a CRM (signs in first: a refused sign-in or unreachable server is 422 naming auth or base_url) and start the initial load", Some("admin"), Some(("application/json", "CrmConnectInput")), (200, "CrmStatus")),
+    route!("delete" "/crm/connection", "Disconnect the CRM: forget its credential and sync state (records stay)", Some("admin"), None, (204, "Empty")),
+    route!("post" "/crm/sync", "Sync with the CRM now (202; progress in GET /crm)", Some("manager"), None, (202, "CrmStatus")),
     route!("get" "/openapi.json", "This document", None, None, (200, "OpenApi")),
     route!("get" "/backup", "A backup of the whole node (store snapshot, identity key, settings, admin token) as a checksummed file, streamed; `cosell backup` saves it", Some("admin"), None, (200, "Backup")),
 ];
@@ -389,6 +393,9 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
     } else if matches!(r.method, "post" | "put" | "patch" | "delete") {
         out.push((422, "the request cannot be carried out as asked"));
     }
+    if r.path.starts_with("/crm/") {
+        out.push((404, "no CRM is connected"));
+    }
     if r.path == "/session" && r.method == "post" {
         out.push((429, "too many failed sign-ins: wait"));
     }
@@ -600,6 +607,8 @@ fn schemas() -> Value {
         "PopulationPage": page("Population"),
         "AuditEntry": {"type": "object", "properties": {"seq": {"type": "integer"}, "at": string(), "kind": {"type": "string", "enum": crate::store::shared::AuditKind::NAMES}, "peer": nullable_string(), "actor": nullable_string(), "summary": string(), "details": {"type": "object"}}},
         "AuditPage": page("AuditEntry"),
+        "CrmStatus": super::crm::status_schema(),
+        "CrmConnectInput": super::crm::connect_schema(),
     })
 }
 
@@ -756,6 +765,7 @@ mod tests {
             ("program", include_str!("program.rs")),
             ("erase", include_str!("erase.rs")),
             ("hub", include_str!("hub.rs")),
+            ("crm", include_str!("crm.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {
