@@ -8,6 +8,7 @@ pub mod deals;
 pub mod demo;
 pub mod health;
 pub mod mapping;
+pub mod mdf;
 pub mod network;
 pub mod partners;
 pub mod policy;
@@ -159,6 +160,11 @@ pub enum Command {
     Registrations {
         #[command(subcommand)]
         what: crate::cli::workflows::RegistrationsCommand,
+    },
+    /// Market development funds: allocate, propose, approve, reject, claim, reimburse, list.
+    Mdf {
+        #[command(subcommand)]
+        what: crate::cli::mdf::MdfCommand,
     },
     /// Shared deals: list, show, write this node's section, accept, decline.
     Deals {
@@ -375,6 +381,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inbox { json, status } => crate::cli::workflows::inbox(&dir, json, status),
         Command::Register(args) => crate::cli::workflows::register(&dir, args),
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
+        Command::Mdf { what } => crate::cli::mdf::run(&dir, what),
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod mapping;
+pub mod mdf;
 pub mod notify;
 pub mod partners;
 pub mod peers;

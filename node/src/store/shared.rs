@@ -167,6 +167,8 @@ pub enum AuditKind {
     Withdraw,
     /// A person's data was erased.
     Erasure,
+    /// A market-development-fund request moved (`domain::mdf`), or an allocation was set.
+    Mdf,
 }
 
 impl AuditKind {
@@ -183,6 +185,7 @@ impl AuditKind {
         AuditKind::Record,
         AuditKind::Withdraw,
         AuditKind::Erasure,
+        AuditKind::Mdf,
     ];
 
     /// The names of [`AuditKind::ALL`], in the same order.
@@ -198,6 +201,7 @@ impl AuditKind {
         AuditKind::Record.as_str(),
         AuditKind::Withdraw.as_str(),
         AuditKind::Erasure.as_str(),
+        AuditKind::Mdf.as_str(),
     ];
 
     /// The kind's name, as stored and as the API shows it.
@@ -214,6 +218,7 @@ impl AuditKind {
             AuditKind::Record => "record",
             AuditKind::Withdraw => "withdraw",
             AuditKind::Erasure => "erasure",
+            AuditKind::Mdf => "mdf",
         }
     }
 
