@@ -40,8 +40,8 @@ fn a_full_mdf_cycle_with_a_proof_attachment_stays_between_partner_and_vendor() {
     reseller.serve();
     other.serve();
     partner(&vendor, &reseller, "reseller", "vendor");
-    partner(&vendor, &other, "services", "vendor");
-    partner(&reseller, &other, "services", "reseller");
+    partner(&vendor, &other, "si", "vendor");
+    partner(&reseller, &other, "si", "reseller");
     let events = hook(&vendor, &["mdf.*"]);
 
     cli_ok(

@@ -100,6 +100,7 @@ pub fn approve(
     now: u64,
 ) -> Result<Value, DealsError> {
     let request = views::request(deals, id)?;
+    may_take(deals, &request, Side::Vendor, "approve")?;
     let requested = request.decimal("requested").unwrap_or_default();
     let amount = match amount {
         None => requested,
@@ -182,6 +183,7 @@ pub fn reimburse(
     now: u64,
 ) -> Result<Value, DealsError> {
     let request = views::request(deals, id)?;
+    may_take(deals, &request, Side::Vendor, "reimburse")?;
     let mut problems = Vec::new();
     let mut values = BTreeMap::new();
     let today = today(now);
@@ -235,21 +237,7 @@ fn take(
     now: u64,
 ) -> Result<Value, DealsError> {
     let request = views::request(deals, id)?;
-    let me = deals.me();
-    let (mine, other, who) = match side {
-        Side::Partner => (
-            &request.partner,
-            &request.vendor,
-            "the partner that proposed it",
-        ),
-        Side::Vendor => (&request.vendor, &request.partner, "its vendor"),
-    };
-    if mine != me {
-        return Err(DealsError::Forbidden(format!(
-            "only {who} may {} MDF request {id}",
-            transition.replace('_', " ")
-        )));
-    }
+    let other = may_take(deals, &request, side, transition)?;
     let status = request.status.unwrap_or("none");
     let allowed = MDF
         .transition(transition)
@@ -272,6 +260,32 @@ fn take(
         json!({"event": transition, "mdf": id.to_string()}),
     )?;
     views::get(deals, id)?.ok_or_else(|| DealsError::NotFound(format!("no MDF request {id}")))
+}
+
+/// Refuses a step this node's side of `request` may not take (the sentence names who may);
+/// answers the other side's node id.
+fn may_take<'a>(
+    deals: &Deals,
+    request: &'a views::Request,
+    side: Side,
+    transition: &str,
+) -> Result<&'a protocol::identity::NodeId, DealsError> {
+    let (mine, other, who) = match side {
+        Side::Partner => (
+            &request.partner,
+            &request.vendor,
+            "the partner that proposed it",
+        ),
+        Side::Vendor => (&request.vendor, &request.partner, "its vendor"),
+    };
+    if mine != deals.me() {
+        return Err(DealsError::Forbidden(format!(
+            "only {who} may {} MDF request {}",
+            transition.replace('_', " "),
+            request.id
+        )));
+    }
+    Ok(other)
 }
 
 fn proposal_values(p: &Proposal) -> Result<BTreeMap<String, StepValue>, DealsError> {
