@@ -177,6 +177,7 @@ mod tests {
             "record",
             "withdraw",
             "erasure",
+            "mdf",
         ];
         assert_eq!(AuditKind::NAMES, names);
         for (kind, name) in AuditKind::ALL.iter().zip(names) {
