@@ -114,10 +114,20 @@ pub async fn propose(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Every status an MDF request may have (the `mdf` declaration's states).
+const MDF_STATUSES: &[&str] = &[
+    "proposed",
+    "changes_requested",
+    "approved",
+    "rejected",
+    "claimed",
+    "reimbursed",
+];
+
 query_params! {
     /// Filter of `GET /api/v1/mdf`.
     pub struct MdfQuery {
-        status: Option<String> = Takes::OneOf(&["proposed", "changes_requested", "approved", "rejected", "claimed", "reimbursed"]), "only requests in this status";
+        status: Option<String> = Takes::OneOf(MDF_STATUSES), "only requests in this status";
     }
 }
 
@@ -127,6 +137,14 @@ pub async fn list(
     Params(q): Params<MdfQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
+    if let Some(s) = &q.status {
+        if !MDF_STATUSES.contains(&s.as_str()) {
+            return Err(super::query::bad(
+                "status",
+                format!("'{s}' is not one of {}", MDF_STATUSES.join(", ")),
+            ));
+        }
+    }
     let deals = state.network.deals.clone();
     let items = blocking(move || Ok(mdf::list(&deals, q.status.as_deref()))).await?;
     Ok(Json(json!({"items": items, "next_cursor": null})))
@@ -324,4 +342,12 @@ pub async fn allocate(
     })
     .await?;
     Ok(Json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_status_filter_takes_exactly_the_declared_states() {
+        assert_eq!(super::MDF_STATUSES, protocol::kinds::mdf::MDF.states);
+    }
 }
