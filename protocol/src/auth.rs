@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::deal::{keys, ParticipantStatus, Role};
 use crate::identity::NodeId;
+use crate::kind::{self, KindSpec, StepValue};
 use crate::limits::PARTICIPANTS_MAX;
 
 /// Why a change was not allowed to touch a path.
@@ -67,6 +68,11 @@ pub(crate) enum Class {
     Registration,
     /// `attribution`: verdict fields by the origin; per-node children fixed by genesis.
     Attribution,
+    /// `steps` of a declared kind: steps are inserted, each a map (see [`crate::kind`]).
+    Steps,
+    /// One step: written whole by the change that creates it, checked against the kind's
+    /// declaration when that change is complete, never changed afterwards.
+    Step,
 }
 
 /// Facts the authorizer keeps about one participant.
@@ -82,6 +88,8 @@ pub(crate) struct ParticipantFacts {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Authority {
     origin: Option<NodeId>,
+    /// The declared kind the genesis named, if any.
+    kind: Option<&'static KindSpec>,
     /// Every object with its owner class and its kind (map or list).
     objects: HashMap<(u64, u32), (Class, ObjType)>,
     /// Participants in the order they were added; `Class` refers to them by index.
@@ -113,6 +121,9 @@ struct Slot {
 #[derive(Default)]
 struct Delta {
     origin: Option<NodeId>,
+    kind: Option<&'static KindSpec>,
+    /// The steps this change creates, with the values put into each.
+    steps: Vec<((u64, u32), BTreeMap<String, ScalarValue>)>,
     objects: Vec<((u64, u32), (Class, ObjType))>,
     /// New participants; they get indices `nodes.len()`, `nodes.len() + 1`, ….
     participants: Vec<NodeId>,
@@ -139,6 +150,11 @@ impl Authority {
     /// The sequence number the next change of `actor` must have.
     pub fn next_seq(&self, actor: &ActorId) -> u64 {
         self.actors.get(actor).map_or(0, |&(_, seq)| seq) + 1
+    }
+
+    /// The declared kind of the document, if its genesis named one.
+    pub fn kind(&self) -> Option<&'static KindSpec> {
+        self.kind
     }
 
     pub fn is_genesis_pending(&self) -> bool {
@@ -227,14 +243,21 @@ impl Authority {
             check_shape(kind, op)?;
             let id = (start_op + n as u64, actor_index);
             self.check_ids(op, id, &change.actor_id, actor_index, &mut delta)?;
+            if class == Class::Step {
+                self.step_value(op, &change.actor_id, actor_index, &mut delta)?;
+                continue;
+            }
             let created =
                 self.check_op(genesis, &mut author, class, &op.key, &op.action, &mut delta)?;
             if let (Some(child), OpType::Make(kind)) = (created, &op.action) {
-                delta
-                    .objects
-                    .push(((start_op + n as u64, actor_index), (child, *kind)));
+                let object = (start_op + n as u64, actor_index);
+                delta.objects.push((object, (child, *kind)));
+                if child == Class::Step {
+                    delta.steps.push((object, BTreeMap::new()));
+                }
             }
         }
+        self.check_steps(&author, &delta)?;
         if genesis {
             if delta.origin.as_ref() != Some(author.id) {
                 return Err(Denied {
@@ -269,6 +292,9 @@ impl Authority {
     fn commit(&mut self, delta: Delta) {
         if let Some(origin) = delta.origin {
             self.origin = Some(origin);
+        }
+        if let Some(kind) = delta.kind {
+            self.kind = Some(kind);
         }
         for (id, object) in delta.objects {
             self.objects.insert(id, object);
@@ -420,6 +446,56 @@ impl Authority {
             .ok_or(unknown)
     }
 
+    /// Records a value `op` puts into a step: only into a step this same change creates, and
+    /// only plain values (a step is immutable once its change is accepted).
+    fn step_value(
+        &self,
+        op: &Op,
+        change_actor: &ActorId,
+        change_actor_index: u32,
+        delta: &mut Delta,
+    ) -> Result<(), Denied> {
+        let path = || format!("{}/{}", kind::STEPS_KEY, key_text(&op.key));
+        let step = match &op.obj {
+            ObjectId::Id(obj) => self.index_id(obj, change_actor, change_actor_index),
+            ObjectId::Root => None,
+        };
+        let Some(index) = step.and_then(|id| delta.steps.iter().position(|(s, _)| *s == id)) else {
+            return Err(Denied {
+                path: path(),
+                rule: "a step is written whole by the change that creates it",
+            });
+        };
+        match (&op.action, map_key(&op.key)) {
+            (OpType::Put(value), Some(name)) => {
+                delta.steps[index].1.insert(name.to_string(), value.clone());
+                Ok(())
+            }
+            _ => Err(Denied {
+                path: path(),
+                rule: "a step holds plain values",
+            }),
+        }
+    }
+
+    /// Checks every step `delta` creates against the kind's declaration.
+    fn check_steps(&self, author: &Author<'_>, delta: &Delta) -> Result<(), Denied> {
+        let Some(spec) = self.kind.or(delta.kind) else {
+            return Ok(());
+        };
+        let is_origin = self.is_origin(author, delta);
+        let is_vendor = self.role_known(author.index, delta) == Some(Role::Vendor);
+        for (_, raw) in &delta.steps {
+            let (transition, from, values) = step_parts(raw, author.id)?;
+            spec.check_step(&transition, &from, is_origin, is_vendor, &values)
+                .map_err(|d| Denied {
+                    path: format!("{}/{}/{}", kind::STEPS_KEY, transition, d.field),
+                    rule: d.rule,
+                })?;
+        }
+        Ok(())
+    }
+
     fn role_known(&self, index: u32, delta: &Delta) -> Option<Role> {
         self.nodes
             .get(index as usize)
@@ -481,6 +557,14 @@ impl Authority {
                     }
                     (keys::REGISTRATION, Some(ObjType::Map)) => Some(Class::Registration),
                     (keys::ATTRIBUTION, Some(ObjType::Map)) => Some(Class::Attribution),
+                    (kind::KIND_KEY, None) => {
+                        let Some(spec) = put_str(action).and_then(kind::lookup) else {
+                            return deny(name.into(), "not a declared kind");
+                        };
+                        delta.kind = Some(spec);
+                        None
+                    }
+                    (kind::STEPS_KEY, Some(ObjType::List)) => Some(Class::Steps),
                     _ => return deny(name.into(), "not a deal document key"),
                 };
                 Ok(child)
@@ -604,6 +688,17 @@ impl Authority {
                     _ => deny(path, "not a registration slot"),
                 }
             }
+            Class::Steps => {
+                if self.kind.or(delta.kind).is_none() {
+                    return deny(kind::STEPS_KEY.into(), "steps need a declared kind");
+                }
+                match made {
+                    Some(ObjType::Map) => Ok(Some(Class::Step)),
+                    _ => deny(kind::STEPS_KEY.into(), "a step is a map"),
+                }
+            }
+            // Handled by `step_value` before `check_op` is reached.
+            Class::Step => deny(kind::STEPS_KEY.into(), "a step holds plain values"),
             Class::Attribution => {
                 let name = map_key(key).unwrap_or("");
                 let path = format!("attribution/{name}");
@@ -670,6 +765,47 @@ fn check_shape(kind: ObjType, op: &Op) -> Result<(), Denied> {
         (ObjType::Map, ..) => deny("a map takes keys"),
         _ => deny("a list takes inserted elements only"),
     }
+}
+
+/// A step's transition, the state it names and its field values; its `by` must be `author`
+/// and its `at` a time.
+fn step_parts(
+    raw: &BTreeMap<String, ScalarValue>,
+    author: &NodeId,
+) -> Result<(String, String, BTreeMap<String, StepValue>), Denied> {
+    let deny = |key: &str, rule| {
+        Err(Denied {
+            path: format!("{}/{key}", kind::STEPS_KEY),
+            rule,
+        })
+    };
+    let text = |key: &str| match raw.get(key) {
+        Some(ScalarValue::Str(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    let Some(transition) = text(kind::STEP_KEY) else {
+        return deny(kind::STEP_KEY, "a step names its transition");
+    };
+    let from = text(kind::FROM_KEY).unwrap_or_default();
+    if text(kind::BY_KEY).as_deref() != Some(author.as_str()) {
+        return deny(kind::BY_KEY, "a step names its signer as author");
+    }
+    if !matches!(raw.get(kind::AT_KEY), Some(ScalarValue::Uint(_))) {
+        return deny(kind::AT_KEY, "a step carries its time");
+    }
+    let mut values = BTreeMap::new();
+    for (key, value) in raw {
+        if [kind::STEP_KEY, kind::FROM_KEY, kind::BY_KEY, kind::AT_KEY].contains(&key.as_str()) {
+            continue;
+        }
+        let value = match value {
+            ScalarValue::Str(s) => StepValue::Text(s.to_string()),
+            ScalarValue::Bytes(b) => StepValue::Bytes(b.clone()),
+            _ => return deny(key, "a step's field is text or bytes"),
+        };
+        values.insert(key.clone(), value);
+    }
+    Ok((transition, from, values))
 }
 
 /// A participant index, if it fits (participants are bounded far below `u32::MAX`).

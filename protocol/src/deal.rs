@@ -523,6 +523,20 @@ impl DealDoc {
         participants: &[Invite],
         shared: &SharedFields,
     ) -> Result<(DealDoc, VerifiedChange), DealError> {
+        let origin = (origin_name, origin_role);
+        Self::create_as(signer, now_ms, origin, participants, shared, None)
+    }
+
+    /// [`DealDoc::create`], optionally as a document of a declared kind (its genesis names the
+    /// kind and holds an empty list of steps).
+    pub(crate) fn create_as(
+        signer: &Signer,
+        now_ms: u64,
+        (origin_name, origin_role): (&str, Role),
+        participants: &[Invite],
+        shared: &SharedFields,
+        kind: Option<&'static crate::kind::KindSpec>,
+    ) -> Result<(DealDoc, VerifiedChange), DealError> {
         check_text(origin_name)?;
         if participants.len() + 1 > PARTICIPANTS_MAX {
             return Err(DealError::Invalid("too many participants".into()));
@@ -577,6 +591,10 @@ impl DealDoc {
         let attribution = tx.put_object(ROOT, keys::ATTRIBUTION, ObjType::Map)?;
         tx.put_object(&attribution, keys::PROPOSALS, ObjType::Map)?;
         tx.put_object(&attribution, keys::ACCEPTANCES, ObjType::Map)?;
+        if let Some(kind) = kind {
+            tx.put(ROOT, crate::kind::KIND_KEY, kind.name)?;
+            tx.put_object(ROOT, crate::kind::STEPS_KEY, ObjType::List)?;
+        }
         let (hash, _) = tx.commit_with(CommitOptions::default().with_time(time_i64(now_ms)));
         let hash = hash.ok_or(DealError::Empty)?;
         let mut deal = DealDoc {
@@ -1102,7 +1120,9 @@ impl DealDoc {
     }
 }
 
+mod kind;
 mod read;
 mod write;
+pub use kind::KindView;
 use read::*;
 use write::*;

@@ -20,6 +20,8 @@ mod chunk;
 pub mod deal;
 pub mod envelope;
 pub mod identity;
+pub mod kind;
+pub mod kinds;
 pub mod limits;
 mod parallel;
 pub mod psi;

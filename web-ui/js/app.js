@@ -26,6 +26,7 @@ const ROUTES = [
   [/^\/settings$/, "settings", "settings"],
   [/^\/deals\/([^/]+)$/, "deal", "deals"],
   [/^\/registrations$/, "registrations", "registrations"],
+  [/^\/mdf$/, "mdf", "mdf"],
   [/^\/partners$/, "partners", "partners"],
   [/^\/mapping$/, "mapping", "mapping"],
   [/^\/users$/, "users", "users", "admin", "Users and API tokens"],
@@ -42,6 +43,7 @@ const NAV = [
   ["inbox", "#/inbox", "Inbox", null, "inbox"],
   ["deals", "#/deals", "Deals"],
   ["registrations", "#/registrations", "Registrations", null, "registrations"],
+  ["mdf", "#/mdf", "MDF"],
   ["partners", "#/partners", "Partners"],
   ["mapping", "#/mapping", "Mapping", null, "mapping"],
   ["audit", "#/audit", "Audit log"],
@@ -290,7 +292,8 @@ async function route({ refresh = false } = {}) {
 const EVENT_KINDS = [
   "deal.invited", "deal.accepted", "deal.declined", "deal.withdrawn", "deal.stage_changed", "deal.updated",
   "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
-  "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed", "lagged",
+  "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed",
+  "mdf.proposed", "mdf.approved", "mdf.rejected", "mdf.changes_requested", "mdf.claimed", "mdf.reimbursed", "lagged",
 ];
 // Which pages refresh on which event kinds (prefixes), unless the page handles events itself.
 const REFRESH_ON = {

@@ -11,6 +11,7 @@ pub mod erase;
 pub mod health;
 pub mod hub;
 pub mod mapping;
+pub mod mdf;
 pub mod network;
 pub mod partners;
 pub mod policy;
@@ -178,6 +179,11 @@ pub enum Command {
     Registrations {
         #[command(subcommand)]
         what: crate::cli::workflows::RegistrationsCommand,
+    },
+    /// Market development funds: allocate, propose, approve, reject, claim, reimburse, list.
+    Mdf {
+        #[command(subcommand)]
+        what: crate::cli::mdf::MdfCommand,
     },
     /// Shared deals: list, show, write this node's section, accept, decline.
     Deals {
@@ -419,6 +425,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inbox { json, status } => crate::cli::workflows::inbox(&dir, json, status),
         Command::Register(args) => crate::cli::workflows::register(&dir, args),
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
+        Command::Mdf { what } => crate::cli::mdf::run(&dir, what),
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),

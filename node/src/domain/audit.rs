@@ -177,7 +177,9 @@ mod tests {
             "record",
             "withdraw",
             "erasure",
+            "program",
             "retention",
+            "mdf",
         ];
         assert_eq!(AuditKind::NAMES, names);
         for (kind, name) in AuditKind::ALL.iter().zip(names) {

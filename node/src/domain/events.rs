@@ -66,6 +66,24 @@ pub enum EventKind {
     /// partner); the new matrix is stored.
     #[serde(rename = "mapping.completed")]
     MappingCompleted,
+    /// `mdf.proposed`: a partner proposed an MDF activity (or revised it).
+    #[serde(rename = "mdf.proposed")]
+    MdfProposed,
+    /// `mdf.approved`: the vendor approved an MDF request.
+    #[serde(rename = "mdf.approved")]
+    MdfApproved,
+    /// `mdf.rejected`: the vendor rejected an MDF request, with a reason.
+    #[serde(rename = "mdf.rejected")]
+    MdfRejected,
+    /// `mdf.changes_requested`: the vendor asked for changes to an MDF request.
+    #[serde(rename = "mdf.changes_requested")]
+    MdfChangesRequested,
+    /// `mdf.claimed`: the partner claimed an MDF activity with proof.
+    #[serde(rename = "mdf.claimed")]
+    MdfClaimed,
+    /// `mdf.reimbursed`: the vendor recorded an MDF reimbursement.
+    #[serde(rename = "mdf.reimbursed")]
+    MdfReimbursed,
 }
 
 impl EventKind {
@@ -87,6 +105,12 @@ impl EventKind {
         EventKind::PartnerRemoved,
         EventKind::ImportCompleted,
         EventKind::MappingCompleted,
+        EventKind::MdfProposed,
+        EventKind::MdfApproved,
+        EventKind::MdfRejected,
+        EventKind::MdfChangesRequested,
+        EventKind::MdfClaimed,
+        EventKind::MdfReimbursed,
     ];
 
     /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
@@ -108,7 +132,20 @@ impl EventKind {
             EventKind::PartnerRemoved => "partner.removed",
             EventKind::ImportCompleted => "import.completed",
             EventKind::MappingCompleted => "mapping.completed",
+            EventKind::MdfProposed => "mdf.proposed",
+            EventKind::MdfApproved => "mdf.approved",
+            EventKind::MdfRejected => "mdf.rejected",
+            EventKind::MdfChangesRequested => "mdf.changes_requested",
+            EventKind::MdfClaimed => "mdf.claimed",
+            EventKind::MdfReimbursed => "mdf.reimbursed",
         }
+    }
+
+    /// The event a declared document (`protocol::kind`) of kind `kind` publishes when it
+    /// enters `state`: named `<kind>.<state>`.
+    pub fn of_state(kind: &str, state: &str) -> Option<EventKind> {
+        let name = format!("{kind}.{state}");
+        EventKind::parse(&name)
     }
 
     /// The kind named `name`, if any.

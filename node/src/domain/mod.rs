@@ -14,6 +14,7 @@ pub mod events;
 pub mod hub;
 pub mod inbox;
 pub mod mapping;
+pub mod mdf;
 pub mod notify;
 pub mod partners;
 pub mod peers;

@@ -14,6 +14,7 @@ mod hub;
 mod import;
 mod inbox;
 mod mapping;
+mod mdf;
 pub mod metrics;
 mod network;
 pub mod openapi;
@@ -253,6 +254,19 @@ pub fn router(
         .route("/attestations/{id}", get(program::get))
         .route("/attestations/{id}/revoke", post(program::revoke))
         .route("/registrations/{id}/revoke", post(registrations::revoke))
+        .route("/mdf", get(mdf::list).post(mdf::propose))
+        .route(
+            "/mdf/allocations",
+            get(mdf::allocations).post(mdf::allocate),
+        )
+        .route("/mdf/{id}", get(mdf::get))
+        .route("/mdf/{id}/approve", post(mdf::approve))
+        .route("/mdf/{id}/reject", post(mdf::reject))
+        .route("/mdf/{id}/ask-changes", post(mdf::ask_changes))
+        .route("/mdf/{id}/revise", post(mdf::revise))
+        .route("/mdf/{id}/claim", post(mdf::claim))
+        .route("/mdf/{id}/reimburse", post(mdf::reimburse))
+        .route("/mdf/{id}/proof", get(mdf::proof))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))

@@ -132,6 +132,18 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/attestations/{id}/revoke", "Revoke an attestation (reason optional); it goes on the signed revocation list", Some("manager"), Some(("application/json", "RevokeAttestationInput")), (200, "Attestation")),
     route!("post" "/erase", "Erase one person's data on this node (GDPR art. 17): every record, audit entry, delivery, notification and what this node wrote in shared deals holding the e-mail address or name; dry_run lists what would be erased (admin)", Some("admin"), Some(("application/json", "EraseInput")), (200, "Erasure")),
     route!("post" "/registrations/{id}/revoke", "Revoke an approved registration with a reason the partner sees (vendor only): its protection ends now", Some("manager"), Some(("application/json", "RevokeInput")), (200, "Registration")),
+    route!("get" "/mdf", "MDF requests proposed here or to this vendor, oldest first (status)", Some("viewer"), None, (200, "MdfPage"), super::mdf::MdfQuery),
+    route!("post" "/mdf", "Propose a marketing activity to a vendor partner for market development funds", Some("manager"), Some(("application/json", "MdfProposal")), (201, "Mdf")),
+    route!("get" "/mdf/allocations", "The vendor's MDF allocations per partner and quarter, with exact balances", Some("viewer"), None, (200, "MdfAllocationPage")),
+    route!("post" "/mdf/allocations", "Set a partner's MDF allocation for a quarter (never below what is approved)", Some("manager"), Some(("application/json", "MdfAllocationInput")), (200, "MdfAllocation")),
+    route!("get" "/mdf/{id}", "One MDF request with its signed steps", Some("viewer"), None, (200, "Mdf")),
+    route!("post" "/mdf/{id}/approve", "Approve an MDF request (vendor only), possibly for less than requested, within the quarter's allocation", Some("manager"), Some(("application/json", "MdfApproveInput")), (200, "Mdf")),
+    route!("post" "/mdf/{id}/reject", "Reject an MDF request with a reason (vendor only)", Some("manager"), Some(("application/json", "RejectInput")), (200, "Mdf")),
+    route!("post" "/mdf/{id}/ask-changes", "Ask the partner to change an MDF request, with a reason (vendor only)", Some("manager"), Some(("application/json", "RejectInput")), (200, "Mdf")),
+    route!("post" "/mdf/{id}/revise", "Revise an MDF request the vendor asked changes to (the partner)", Some("manager"), Some(("application/json", "MdfProposal")), (200, "Mdf")),
+    route!("post" "/mdf/{id}/claim", "Claim an approved MDF request with proof of execution (the partner; base64 attachment, its SHA-256 signed)", Some("manager"), Some(("application/json", "MdfClaimInput")), (200, "Mdf")),
+    route!("post" "/mdf/{id}/reimburse", "Record the reimbursement of a claimed MDF request (vendor only; never more than approved)", Some("manager"), Some(("application/json", "MdfReimburseInput")), (200, "Mdf")),
+    route!("get" "/mdf/{id}/proof", "The proof attachment of an MDF claim (bytes; X-Content-SHA256 is the signed hash)", Some("viewer"), None, (200, "Binary")),
     route!("get" "/audit", "The audit log (kind, limit, cursor); every entry names its actor", Some("viewer"), None, (200, "AuditPage"), super::audit::AuditQuery),
     route!("get" "/audit/export", "The audit entries of a period (from, to) as a hash-chained text file whose head the node key signs (format in SECURITY.md)", Some("viewer"), None, (200, "AuditExport"), super::audit::ExportQuery),
     route!("get" "/webhooks", "Webhooks (secrets not shown)", Some("admin"), None, (200, "WebhookPage")),
@@ -598,6 +610,16 @@ fn schemas() -> Value {
             "database_rewrite": {"type": "boolean", "description": "the database file is rewritten at the next start, so no freed page keeps the value"}}},
         "RevokeInput": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": {"type": "string", "pattern": format!("[^{WHITE_SPACE}]"), "maxLength": crate::domain::registrations::REVOKE_REASON_CHARS_MAX}}},
         "RejectInput": {"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": not_blank()}},
+        "MdfProposal": {"type": "object", "additionalProperties": false, "required": ["activity", "amount", "currency", "start", "end"], "properties": {"vendor": {"type": "string", "description": "the vendor partner: node id or unique name (required to propose; a revision ignores it)"}, "activity": required_text(2000), "activity_type": {"type": ["string", "null"], "enum": ["event", "webinar", "digital", "content", "training", "telemarketing", "other", null]}, "amount": {"type": "string", "pattern": "^[0-9]{1,14}(\\.[0-9]{1,4})?$", "description": "exact decimal, e.g. 1200.50"}, "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217"}, "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"}, "period": {"type": ["string", "null"], "pattern": "^[0-9]{4}-Q[1-4]$", "description": "default: the quarter of start"}, "expected_leads": {"type": ["string", "null"], "pattern": "^[0-9]+$"}, "expected_pipeline": {"type": ["string", "null"], "pattern": "^[0-9]{1,14}(\\.[0-9]{1,4})?$", "description": "exact decimal"}}},
+        "MdfApproveInput": {"type": "object", "additionalProperties": false, "properties": {"amount": {"type": ["string", "null"], "pattern": "^[0-9]{1,14}(\\.[0-9]{1,4})?$", "description": "exact decimal, at most the requested amount; default: the requested amount"}}},
+        "MdfClaimInput": {"type": "object", "additionalProperties": false, "required": ["proof_name", "proof_base64"], "properties": {"proof_name": required_text(200), "proof_base64": {"type": "string", "contentEncoding": "base64", "description": "the attachment, at most 49152 bytes decoded"}, "results": {"type": ["string", "null"]}}},
+        "MdfReimburseInput": {"type": "object", "additionalProperties": false, "required": ["amount", "reference"], "properties": {"amount": {"type": "string", "pattern": "^[0-9]{1,14}(\\.[0-9]{1,4})?$", "description": "exact decimal, at most the approved amount"}, "reference": required_text(200), "paid_on": {"type": ["string", "null"], "format": "date", "description": "default: today"}}},
+        "MdfAllocationInput": {"type": "object", "additionalProperties": false, "required": ["partner", "period", "amount", "currency"], "properties": {"partner": string(), "period": {"type": "string", "pattern": "^[0-9]{4}-Q[1-4]$"}, "amount": {"type": "string", "pattern": "^[0-9]{1,14}(\\.[0-9]{1,4})?$", "description": "exact decimal, e.g. 1200.50"}, "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217"}}},
+        "MdfAllocation": {"type": "object", "required": ["partner", "period", "currency", "allocated", "committed", "reimbursed", "available"], "properties": {"partner": string(), "partner_name": string(), "period": string(), "currency": string(), "allocated": string(), "committed": string(), "reimbursed": string(), "available": string()}},
+        "MdfAllocationPage": page("MdfAllocation"),
+        "Mdf": {"type": "object", "required": ["id", "vendor", "partner", "status"], "properties": {"id": string(), "vendor": string(), "vendor_name": string(), "partner": string(), "partner_name": string(), "status": {"type": ["string", "null"], "enum": ["proposed", "changes_requested", "approved", "rejected", "claimed", "reimbursed", null]}, "activity": nullable_string(), "activity_type": nullable_string(), "period": nullable_string(), "start": nullable_string(), "end": nullable_string(), "requested": nullable_string(), "approved_amount": nullable_string(), "currency": nullable_string(), "expected_leads": nullable_string(), "expected_pipeline": nullable_string(), "reason": nullable_string(), "results": nullable_string(), "reimbursed_amount": nullable_string(), "reference": nullable_string(), "paid_on": nullable_string(), "proof": {"type": ["object", "null"], "properties": {"name": string(), "sha256": string(), "bytes": {"type": "integer"}}}, "created_at": string(), "history": {"type": "array", "items": {"type": "object", "properties": {"step": string(), "by": string(), "by_name": nullable_string(), "at": string(), "applied": {"type": "boolean"}, "why_not": nullable_string()}}}}},
+        "MdfPage": page("Mdf"),
+        "Binary": {"type": "string", "format": "binary"},
         "SectionInput": {"type": "object", "additionalProperties": false, "properties": {"note": string(), "notes": {"type": "array", "items": string()}, "next_step": string(), "contacts": {"type": "array", "items": string()}, "contribution": string(), "stage": stage, "linked_opportunity": nullable_string()}},
         "ProposeInput": {"type": "object", "additionalProperties": false, "required": ["domain"], "properties": {"domain": string(), "opportunity_id": string()}},
         "MappingCell": {"type": "object", "required": ["mine", "theirs", "level", "count", "overlaps"], "properties": {"mine": string(), "theirs": string(), "level": {"type": "string", "enum": ["hidden", "counts", "overlaps", "all"]}, "count": {"type": ["integer", "null"]}, "overlaps": {"type": "array", "items": {"type": "object", "properties": {"account_id": string(), "name": string(), "domain": string(), "opportunity_ids": {"type": "array", "items": string()}, "partner": {"type": "object", "description": "the partner's fields its policy allows"}}}}, "partner_accounts": {"type": "array", "items": {"type": "object"}}, "my_level": string(), "their_level": string(), "buckets": {"type": "array", "items": {"type": "integer"}}}},
@@ -618,12 +640,13 @@ pub fn document() -> Value {
     for r in ROUTES {
         let success = match (r.response.0, r.response.1) {
             (204, _) => json!({"description": "success, no body"}),
-            (_, schema @ ("EventStream" | "AuditExport" | "Backup" | "CrmCsv")) => {
-                // Not JSON: the stream, the export's text lines, the backup file.
+            (_, schema @ ("EventStream" | "AuditExport" | "Backup" | "CrmCsv" | "Binary")) => {
+                // Not JSON: the stream, the export's text lines, a CSV, an attachment, the backup file.
                 let media = match schema {
                     "EventStream" => "text/event-stream",
                     "AuditExport" => "text/plain",
                     "CrmCsv" => "text/csv",
+                    "Binary" => "application/octet-stream",
                     _ => "application/vnd.cosell.backup",
                 };
                 json!({"description": "success", "content": {media: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
@@ -754,6 +777,7 @@ mod tests {
             ("deals", include_str!("deals.rs")),
             ("inbox", include_str!("inbox.rs")),
             ("registrations", include_str!("registrations.rs")),
+            ("mdf", include_str!("mdf.rs")),
             ("audit", include_str!("audit.rs")),
             ("webhooks", include_str!("webhooks.rs")),
             ("session", include_str!("session.rs")),

@@ -175,6 +175,8 @@ pub enum AuditKind {
     Program,
     /// Entries older than the retention setting were removed, under a signed checkpoint.
     Retention,
+    /// A market-development-fund request moved (`domain::mdf`), or an allocation was set.
+    Mdf,
 }
 
 impl AuditKind {
@@ -193,6 +195,7 @@ impl AuditKind {
         AuditKind::Erasure,
         AuditKind::Program,
         AuditKind::Retention,
+        AuditKind::Mdf,
     ];
 
     /// The names of [`AuditKind::ALL`], in the same order.
@@ -210,6 +213,7 @@ impl AuditKind {
         AuditKind::Erasure.as_str(),
         AuditKind::Program.as_str(),
         AuditKind::Retention.as_str(),
+        AuditKind::Mdf.as_str(),
     ];
 
     /// The kind's name, as stored and as the API shows it.
@@ -228,6 +232,7 @@ impl AuditKind {
             AuditKind::Erasure => "erasure",
             AuditKind::Program => "program",
             AuditKind::Retention => "retention",
+            AuditKind::Mdf => "mdf",
         }
     }
 

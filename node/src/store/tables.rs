@@ -127,6 +127,12 @@ tables! {
     /// the last scheduled attempt: what the schedule compares with its interval.
     MAPPING_LAST_RUN: &str => u64 = "mapping_last_run";
 
+    // Market development funds (`domain::mdf`).
+
+    /// (partner node id, period `YYYY-QN`) → `Allocation` as JSON: the fund the vendor sets
+    /// aside for that partner and quarter. The requests themselves are shared documents.
+    MDF_ALLOCATIONS: (&str, &str) => &[u8] = "mdf_allocations";
+
     // People and hooks (`domain::users`, `domain::webhooks`).
 
     /// Username (lowercase) → `User` as JSON (with its argon2id password hash).

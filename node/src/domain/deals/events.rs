@@ -65,6 +65,17 @@ pub(super) fn events_between(
                 }
             }
         }
+        DocKind::Declared(kind) => {
+            if old.map(|o| o.state) != Some(new.state) {
+                if let Some(event) = new.state.and_then(|s| EventKind::of_state(kind, s)) {
+                    out.push((
+                        event,
+                        json!({"id": id.to_string(), "kind": kind, "status": new.state,
+                               "by": origin.map(|o| o.to_string())}),
+                    ));
+                }
+            }
+        }
         DocKind::Registration => {
             let view = doc.read_view();
             let domain = view

@@ -45,6 +45,9 @@ pub enum DocKind {
     },
     /// A deal registration.
     Registration,
+    /// A document of a declared kind (`protocol::kind`), by the kind's name (`mdf`, …): shared
+    /// between its participants only, its state replayed from its steps.
+    Declared(&'static str),
 }
 
 /// What the node tracks of each document to gate sync and to notice events.
@@ -59,6 +62,9 @@ pub(crate) struct DocInfo {
     pub writers: HashSet<NodeId>,
     pub claimed: bool,
     pub decisions: BTreeMap<NodeId, RegistrationStatus>,
+    /// A declared document's replayed state and its number of steps (applied or stale).
+    pub state: Option<&'static str>,
+    pub steps: usize,
 }
 
 /// The kind of a document from its view.
@@ -83,8 +89,14 @@ pub(super) fn info_of(doc: &DealDoc) -> Option<DocInfo> {
         return None;
     }
     let view = doc.read_view();
+    let declared = doc.kind_view();
     Some(DocInfo {
-        kind: kind_of(&view),
+        kind: match &declared {
+            Some(k) => DocKind::Declared(k.spec.name),
+            None => kind_of(&view),
+        },
+        state: declared.as_ref().and_then(|k| k.folded.state),
+        steps: declared.as_ref().map_or(0, |k| k.folded.history.len()),
         origin: view.origin.clone(),
         statuses: view
             .participants

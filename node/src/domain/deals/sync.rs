@@ -120,7 +120,7 @@ impl Deals {
                     || (info.writers.contains(peer) && !unanswered)
                     || inner.accepted_invites.contains(&(*id, peer.clone()))
             }
-            DocKind::Invitation { .. } | DocKind::Registration => true,
+            DocKind::Invitation { .. } | DocKind::Registration | DocKind::Declared(_) => true,
         }
     }
 

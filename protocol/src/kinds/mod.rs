@@ -1,0 +1,3 @@
+//! The declared kinds of shared documents, one file each (see [`crate::kind`]).
+
+pub mod mdf;
