@@ -151,6 +151,8 @@ impl Deals {
                         decided_at_ms: decision.and_then(|d| d.decided_at_ms),
                     });
                 }
+                // Other declared kinds (MDF …) are counted by their own modules.
+                DocKind::Declared(_) => {}
                 DocKind::Invitation { deal } => {
                     for (invitee, p) in &view.participants {
                         if view.origin.as_ref() == Some(invitee) {
