@@ -660,6 +660,7 @@ mod tests {
             ("backup", include_str!("backup.rs")),
             ("network", include_str!("network.rs")),
             ("health", include_str!("health.rs")),
+            ("workspaces", include_str!("workspaces.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {
