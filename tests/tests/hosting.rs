@@ -44,10 +44,12 @@ fn create(host: &Node, name: &str) -> String {
 /// What the browser does with an onboarding link: the first user sets a password, signs in,
 /// and (here) makes an API token for the rest of the test.
 fn onboard(host: &Node, link: &str, name: &str) -> Ws {
-    let (base, code) = link
+    let (at, code) = link
         .split_once("/#onboarding=")
         .expect("an onboarding link");
-    assert_eq!(base, format!("{}/w/{name}", host.url()));
+    assert!(at.ends_with(&format!("/w/{name}")), "{link}");
+    // (The host may have restarted on another port since it printed the link.)
+    let base = format!("{}/w/{name}", host.url());
     let body = json!({"code": code, "username": "first", "password": "correct horse battery"});
     let r = http(
         "POST",
@@ -95,7 +97,7 @@ fn onboard(host: &Node, link: &str, name: &str) -> Ws {
     );
     assert_eq!(me.status, 200, "{}", me.text);
     Ws {
-        base: base.to_string(),
+        base,
         token,
         id: me.json["id"].as_str().expect("node id").to_string(),
     }
@@ -127,7 +129,12 @@ fn notes(deal: &Value, author: &str) -> Vec<String> {
 #[test]
 fn a_workspace_co_sells_with_a_node_stays_isolated_and_moves_out_with_everything() {
     let host = hosting_node("Host Co");
-    let acme = onboard(&host, &create(&host, "acme"), "acme");
+    let link = create(&host, "acme");
+    assert!(
+        link.starts_with(&format!("{}/w/acme/#onboarding=", host.url())),
+        "{link}"
+    );
+    let acme = onboard(&host, &link, "acme");
     let globex = onboard(&host, &create(&host, "globex"), "globex");
     let listed = workspaces(&host);
     let names: Vec<&str> = listed.iter().filter_map(|w| w["name"].as_str()).collect();
@@ -393,4 +400,163 @@ fn the_host_admin_suspends_resumes_and_deletes_a_workspace_and_reads_none_of_its
     let out = plain.cli(&["workspace", "list"]);
     assert!(!out.ok());
     assert!(out.stderr.contains("hosting = true"), "{}", out.stderr);
+}
+
+/// Resident memory of process `pid`, in KiB, and its CPU time (user + system) in clock ticks.
+fn rss_and_cpu(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .expect("stat")
+        .split_whitespace()
+        .collect();
+    let cpu = fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    (rss, cpu)
+}
+
+/// Runs `f` over `items` on a few threads.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let chunk = items.len().div_ceil(8).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(|| part.iter().map(&f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
+    })
+}
+
+#[test]
+#[ignore = "benchmark (minutes): COSELL_BENCH_WORKSPACES=1000 cargo test --release -p cosell-e2e --test hosting thousand_workspaces -- --ignored --nocapture"]
+fn thousand_workspaces() {
+    let n: usize = std::env::var("COSELL_BENCH_WORKSPACES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let n = n + n % 2;
+    let mut host = hosting_node("Host Co");
+    let (rss_empty, _) = rss_and_cpu(host.pid());
+    let names: Vec<String> = (0..n).map(|i| format!("w{i:04}")).collect();
+    let started = std::time::Instant::now();
+    let links = in_parallel(&names, |name| {
+        let r = host.post("/api/v1/workspaces", &json!({"name": name}));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json["onboarding_url"].as_str().expect("link").to_string()
+    });
+    let created = started.elapsed();
+    let (rss_idle, cpu_before) = rss_and_cpu(host.pid());
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    let (_, cpu_after) = rss_and_cpu(host.pid());
+    let idle_cpu = (cpu_after - cpu_before) as f64 / 100.0 / 10.0;
+    println!(
+        "{n} workspaces created in {:.1} s; RSS {} MiB empty host, {} MiB with them ({} KiB per idle workspace); idle CPU {:.1}% of one core",
+        created.as_secs_f64(),
+        rss_empty / 1024,
+        rss_idle / 1024,
+        (rss_idle - rss_empty) / n as u64,
+        idle_cpu * 100.0
+    );
+
+    // Start-up: stop and serve again with every workspace on disk.
+    host.stop();
+    let started = std::time::Instant::now();
+    host.serve();
+    let startup = started.elapsed();
+    let (rss_restarted, _) = rss_and_cpu(host.pid());
+    println!(
+        "start-up with {n} workspaces: {:.1} s to ready; RSS {} MiB",
+        startup.as_secs_f64(),
+        rss_restarted / 1024
+    );
+
+    // Each workspace gets a user and a token; pairs become partners.
+    let pairs: Vec<(usize, usize)> = (0..n).step_by(2).map(|i| (i, i + 1)).collect();
+    let ws: Vec<Ws> = in_parallel(
+        &names.iter().zip(&links).collect::<Vec<_>>(),
+        |(name, link)| onboard(&host, link, name),
+    );
+    let (rss_users, _) = rss_and_cpu(host.pid());
+    println!(
+        "after a first user signed in to each: RSS {} MiB (password hashing's 19 MiB buffers, on many threads at once, stay with the allocator)",
+        rss_users / 1024
+    );
+    in_parallel(&pairs, |&(a, b)| {
+        let invite = ws[a].call(
+            "POST",
+            "/api/v1/partners/invites",
+            Some(&json!({"type": "reseller"})),
+        );
+        assert_eq!(invite.status, 201, "{}", invite.text);
+        let joined = ws[b].call(
+            "POST",
+            "/api/v1/partners/join",
+            Some(&json!({"token": invite.json["token"], "type": "vendor"})),
+        );
+        assert_eq!(joined.status, 200, "join: {}", joined.text);
+    });
+    let opps: Vec<String> = in_parallel(&(0..n).collect::<Vec<_>>(), |&i| {
+        let partner = &ws[i ^ 1];
+        let policy = ws[i].call(
+            "PUT",
+            &format!("/api/v1/partners/{}/policy", partner.id),
+            Some(&json!({"opportunities": {"fields": ["name", "stage", "account.domain"]}})),
+        );
+        assert_eq!(policy.status, 200, "{}", policy.text);
+        let account = ws[i].call(
+            "POST",
+            "/api/v1/accounts",
+            Some(&json!({"name": "Account", "domain": format!("a{i}.example"), "status": "prospect"})),
+        );
+        assert_eq!(account.status, 201, "{}", account.text);
+        let opp = ws[i].call(
+            "POST",
+            "/api/v1/opportunities",
+            Some(&json!({"account_id": account.json["id"], "name": format!("Deal {i}"), "stage": "qualified"})),
+        );
+        assert_eq!(opp.status, 201, "{}", opp.text);
+        opp.json["id"].as_str().expect("id").to_string()
+    });
+
+    // One new deal each, shared at once; time until every partner has it.
+    let started = std::time::Instant::now();
+    let deals: Vec<String> = in_parallel(&(0..n).collect::<Vec<_>>(), |&i| {
+        let r = ws[i].call(
+            "POST",
+            "/api/v1/deals",
+            Some(&json!({"opportunity_id": opps[i], "partners": [ws[i ^ 1].id]})),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json["id"].as_str().expect("deal").to_string()
+    });
+    let shared = started.elapsed();
+    in_parallel(&(0..n).collect::<Vec<_>>(), |&i| {
+        let receiver = &ws[i ^ 1];
+        cosell_e2e::wait_for(std::time::Duration::from_secs(600), || {
+            receiver.get("/api/v1/inbox").json["items"]
+                .as_array()?
+                .iter()
+                .any(|d| d["deal_id"] == deals[i].as_str())
+                .then_some(())
+        })
+        .expect("every deal arrives within 10 minutes");
+    });
+    let synced = started.elapsed();
+    let (rss_busy, _) = rss_and_cpu(host.pid());
+    println!(
+        "{n} new deals (one per workspace, {} partnerships): shared in {:.1} s, all in their partners' inboxes after {:.1} s; RSS {} MiB",
+        pairs.len(),
+        shared.as_secs_f64(),
+        synced.as_secs_f64(),
+        rss_busy / 1024
+    );
 }
