@@ -437,7 +437,7 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 }
 
 #[test]
-#[ignore = "benchmark (minutes): COSELL_BENCH_WORKSPACES=1000 cargo test --release -p cosell-e2e --test hosting thousand_workspaces -- --ignored --nocapture"]
+#[ignore = "benchmark (minutes): COSELL_BENCH_WORKSPACES=1000 cargo test -p cosell-e2e --test hosting thousand_workspaces -- --ignored --nocapture"]
 fn thousand_workspaces() {
     let n: usize = std::env::var("COSELL_BENCH_WORKSPACES")
         .ok()
