@@ -487,7 +487,7 @@ fn thousand_workspaces() {
     );
     let (rss_users, _) = rss_and_cpu(host.pid());
     println!(
-        "after a first user signed in to each: RSS {} MiB (password hashing's 19 MiB buffers, on many threads at once, stay with the allocator)",
+        "after a first user signed in to each: RSS {} MiB",
         rss_users / 1024
     );
     in_parallel(&pairs, |&(a, b)| {

@@ -92,12 +92,10 @@ pub fn create_user(
     let username = validate_username(username).map_err(|e| anyhow!(e))?;
     validate_password(password).map_err(|e| anyhow!(e))?;
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    let password_hash = one_of_few_hashes(|| {
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .map_err(|e| anyhow!("cannot hash the password: {e}"))?;
+    let password_hash = Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow!("cannot hash the password: {e}"))?
+        .to_string();
     let user = User {
         username: username.clone(),
         role,
@@ -153,33 +151,6 @@ pub fn delete_user(store: &Store, username: &str) -> Result<bool> {
     Ok(existed)
 }
 
-/// Runs one argon2 computation, at most as many at once in the process as it has cores. Each
-/// takes 19 MiB; unbounded, a burst of sign-ins (a host's thousand workspaces, issue 25) had
-/// hundreds at once on the blocking threads and the allocator kept 4.6 GiB of them. More at once
-/// than cores would not finish sooner anyway.
-fn one_of_few_hashes<T>(hash: impl FnOnce() -> T) -> T {
-    static RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
-    static FREED: std::sync::Condvar = std::sync::Condvar::new();
-    let most = std::thread::available_parallelism().map_or(2, |n| n.get());
-    {
-        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        while *running >= most {
-            running = FREED.wait(running).unwrap_or_else(|p| p.into_inner());
-        }
-        *running += 1;
-    }
-    // Gives the place back also if `hash` panics.
-    struct Done;
-    impl Drop for Done {
-        fn drop(&mut self) {
-            *RUNNING.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-            FREED.notify_one();
-        }
-    }
-    let _done = Done;
-    hash()
-}
-
 /// The argon2 hash (this build's parameters) of a random password nobody knows: sign-in
 /// verifies against it when the username is unknown, so an unknown name costs the same work as
 /// a wrong password and the answer's timing does not tell which names exist.
@@ -219,14 +190,13 @@ pub fn sign_in(
     };
     let Some(user) = user else {
         if let Ok(parsed) = PasswordHash::new(unknown_user_hash()) {
-            let _ = one_of_few_hashes(|| {
-                Argon2::default().verify_password(password.as_bytes(), &parsed)
-            });
+            let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
         }
         return Ok(None);
     };
     let parsed = PasswordHash::new(&user.password_hash).map_err(|e| anyhow!("stored hash: {e}"))?;
-    if one_of_few_hashes(|| Argon2::default().verify_password(password.as_bytes(), &parsed))
+    if Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
         .is_err()
     {
         return Ok(None);
