@@ -2,6 +2,11 @@
 // the session's CSRF token sent as `X-CSRF-Token` on every write), or an API token from a
 // `#token=` link, kept in this tab's sessionStorage and sent as `Authorization: Bearer`.
 const TOKEN_KEY = "cosell.token";
+/**
+ * Where this node's routes are: "" for a node of its own, `/w/NAME` for a workspace a host
+ * serves (its UI is at `/w/NAME/`, its API at `/w/NAME/api/v1`).
+ */
+export const BASE = (location.pathname.match(/^\/w\/[a-z0-9-]+/) || [""])[0];
 let csrfToken = null;
 
 /** An answer other than 2xx: `message` is the API's own sentence. */
@@ -46,7 +51,7 @@ export async function api(path, { method = "GET", json, body, contentType, signa
   }
   let response;
   try {
-    response = await fetch(`/api/v1${path}`, {
+    response = await fetch(`${BASE}/api/v1${path}`, {
       method,
       headers: headersFor(method, extra),
       body,
@@ -93,7 +98,8 @@ export async function whoAmI() {
     setCsrfToken(me.csrf_token);
     return me;
   } catch (e) {
-    if (e.status === 401) {
+    // A workspace answers 404, not 401, to whoever it does not know.
+    if (e.status === 401 || (BASE && e.status === 404)) {
       if (bearerToken()) setBearerToken(null);
       return null;
     }
@@ -106,6 +112,12 @@ export async function signIn(username, password) {
   const me = await api("/session", { method: "POST", json: { username, password } });
   setCsrfToken(me.csrf_token);
   return me;
+}
+
+/** The first user of a hosted workspace, with the code of its onboarding link. */
+export async function onboard(code, username, password) {
+  await api("/onboarding", { method: "POST", json: { code, username, password } });
+  return signIn(username, password);
 }
 
 export async function signOut() {

@@ -1,6 +1,6 @@
 // The single-page app: sign-in, header and navigation, hash routing to one module per page,
 // and live updates from the node's event stream.
-import { api, whoAmI, signIn, signOut, setBearerToken, bearerToken, streamHeaders } from "./api.js";
+import { api, whoAmI, signIn, signOut, onboard, setBearerToken, bearerToken, streamHeaders, BASE } from "./api.js";
 import { h, add, set, errorBox, loading, field } from "./ui.js";
 
 const ROLE_RANK = { viewer: 0, manager: 1, admin: 2 };
@@ -177,7 +177,51 @@ async function doSignOut() {
   navigate("#/");
 }
 
+// An onboarding link (`cosell workspace create` prints it) carries a one-time code in the URL
+// fragment: the workspace's first user sets a username and password with it.
+const ONBOARDING_KEY = "cosell.onboarding";
+function takeOnboardingFromHash() {
+  const fragment = new URLSearchParams(location.hash.replace(/^#\/?/, ""));
+  if (!fragment.get("onboarding")) return false;
+  sessionStorage.setItem(ONBOARDING_KEY, fragment.get("onboarding"));
+  history.replaceState(null, "", `${location.pathname}${location.search}#/`);
+  return true;
+}
+
+function renderOnboarding(code) {
+  renderHeader(null);
+  const username = h("input", { name: "username", autocomplete: "username", required: true });
+  const password = h("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 10 });
+  const msg = h("div", { id: "onboarding-error" });
+  const form = h(
+    "form",
+    {
+      id: "onboarding-form",
+      class: "card",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        set(msg);
+        try {
+          state.me = await onboard(code, username.value.trim(), password.value);
+          sessionStorage.removeItem(ONBOARDING_KEY);
+          await start();
+        } catch (err) {
+          if (err.status === 404) sessionStorage.removeItem(ONBOARDING_KEY);
+          set(msg, errorBox(err));
+        }
+      },
+    },
+    field("Username", username),
+    field("Password", password, "At least 10 characters."),
+    h("button", { type: "submit", class: "primary" }, "Create my account"),
+  );
+  set(main, h("section", { class: "signin" }, h("h1", { tabindex: "-1" }, "Set up your workspace"), h("p", {}, "You are the first user: you become its admin."), msg, form));
+  username.focus();
+}
+
 function renderSignIn(error) {
+  const onboarding = sessionStorage.getItem(ONBOARDING_KEY);
+  if (onboarding) return renderOnboarding(onboarding);
   renderHeader(null);
   const username = h("input", { name: "username", autocomplete: "username", required: true });
   const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
@@ -346,7 +390,7 @@ function onEvent(kind, data) {
 function startStream() {
   stopStream();
   if (bearerToken()) return startFetchStream();
-  const source = new EventSource("/api/v1/events");
+  const source = new EventSource(`${BASE}/api/v1/events`);
   streamState.source = source;
   source.onopen = () => setLive(true);
   source.onerror = () => setLive(source.readyState === EventSource.OPEN);
@@ -358,7 +402,7 @@ async function startFetchStream() {
   const abort = new AbortController();
   streamState.abort = abort;
   try {
-    const response = await fetch("/api/v1/events", { headers: streamHeaders(), signal: abort.signal });
+    const response = await fetch(`${BASE}/api/v1/events`, { headers: streamHeaders(), signal: abort.signal });
     if (!response.ok || !response.body) throw new Error(`events: ${response.status}`);
     setLive(true);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -453,7 +497,12 @@ function takeTokenFromHash() {
   return true;
 }
 takeTokenFromHash();
+takeOnboardingFromHash();
 window.addEventListener("hashchange", () => {
+  if (takeOnboardingFromHash()) {
+    route();
+    return;
+  }
   if (takeTokenFromHash()) {
     stopStream();
     start();

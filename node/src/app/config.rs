@@ -129,6 +129,10 @@ pub struct Config {
     /// retention"). 0: keep every entry. Env: `COSELL_AUDIT_RETENTION_DAYS`.
     #[serde(default)]
     pub audit_retention_days: f64,
+    /// Host other companies' workspaces in this process (`cosell workspace …`, `/w/NAME/`;
+    /// ARCHITECTURE.md "Hosted workspaces"). Env: `COSELL_HOSTING`.
+    #[serde(default)]
+    pub hosting: bool,
 }
 
 fn relay_max_circuits_default() -> usize {
@@ -219,6 +223,7 @@ impl Config {
             relay_circuit_mb: relay_circuit_mb_default(),
             relay_circuit_minutes: relay_circuit_minutes_default(),
             audit_retention_days: 0.0,
+            hosting: false,
         }
     }
 
@@ -240,6 +245,19 @@ impl Config {
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
         config.apply_env(|k| std::env::var(k).ok())?;
+        config
+            .validate()
+            .with_context(|| format!("{} is not valid", path.display()))?;
+        Ok(config)
+    }
+
+    /// Reads and validates `cosell.toml` alone, without `COSELL_*` overrides: a hosted
+    /// workspace's settings are its own, not the host process's environment.
+    pub fn load_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
         config
             .validate()
             .with_context(|| format!("{} is not valid", path.display()))?;
@@ -332,6 +350,9 @@ impl Config {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect();
+        }
+        if let Some(v) = var("COSELL_HOSTING") {
+            self.hosting = flag("COSELL_HOSTING", v)?;
         }
         if let Some(v) = var("COSELL_RELAY") {
             self.relay = flag("COSELL_RELAY", v)?;
@@ -588,6 +609,10 @@ impl Config {
             self.relay_circuit_minutes,
             self.audit_retention_days
         ) + &self.mail_toml()
+            + &format!(
+                "\n# Host other companies' workspaces in this process (`cosell workspace create`).\nhosting = {}\n",
+                self.hosting
+            )
     }
 
     /// The e-mail part of [`Config::to_toml`]: off until `smtp_url` is set.

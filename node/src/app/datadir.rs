@@ -37,6 +37,10 @@ impl DataDir {
     pub fn admin_token(&self) -> PathBuf {
         self.root.join("admin.token")
     }
+    /// The hash of a waiting onboarding code (`app::onboarding`), if any.
+    pub fn onboarding_code(&self) -> PathBuf {
+        self.root.join("onboarding.code")
+    }
     /// Written by `serve` when ready: id, name, addresses.
     pub fn node_json(&self) -> PathBuf {
         self.root.join("node.json")

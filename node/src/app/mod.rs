@@ -5,4 +5,5 @@ pub mod backup;
 pub mod config;
 pub mod datadir;
 pub mod identity;
+pub mod onboarding;
 pub mod sample_data;

@@ -94,7 +94,11 @@ pub enum WebhooksCommand {
 /// Prints a list: one line per item, or with `--json` the shape every `--json` list prints
 /// (the API's list answer, whole: `{"items": [...], "next_cursor": null}`), so one script reads
 /// them all.
-fn print_items(items: &Value, json_out: bool, line: impl Fn(&Value) -> String) -> Result<()> {
+pub(crate) fn print_items(
+    items: &Value,
+    json_out: bool,
+    line: impl Fn(&Value) -> String,
+) -> Result<()> {
     if json_out {
         let answer = json!({"items": items, "next_cursor": null});
         println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -106,7 +110,7 @@ fn print_items(items: &Value, json_out: bool, line: impl Fn(&Value) -> String) -
     Ok(())
 }
 
-fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 

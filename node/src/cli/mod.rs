@@ -10,6 +10,7 @@ pub mod demo;
 pub mod erase;
 pub mod health;
 pub mod hub;
+pub mod hosting;
 pub mod mapping;
 pub mod mdf;
 pub mod network;
@@ -18,6 +19,7 @@ pub mod policy;
 pub mod program;
 pub mod serve;
 pub mod workflows;
+pub mod workspace;
 
 use crate::app::config::Config;
 use crate::app::datadir::{write_private, DataDir};
@@ -199,6 +201,12 @@ pub enum Command {
     Tokens {
         #[command(subcommand)]
         what: crate::cli::admin::TokensCommand,
+    },
+    /// Hosted workspaces on a node with `hosting = true` (host admin): create, list,
+    /// suspend, resume, delete, export, import.
+    Workspace {
+        #[command(subcommand)]
+        what: crate::cli::workspace::WorkspaceCommand,
     },
     /// Webhooks for node events, signed with HMAC-SHA256 (admin).
     Webhooks {
@@ -429,6 +437,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
+        Command::Workspace { what } => crate::cli::workspace::run(&dir, what),
         Command::Network { json } => crate::cli::network::run(&dir, json),
         Command::Program { what } => crate::cli::program::program(&dir, what),
         Command::Attest { what } => crate::cli::program::attest(&dir, what),
@@ -496,34 +505,7 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
             .create(dir.root())
             .with_context(|| format!("cannot create {}", dir.root().display()))?;
     }
-    // Write the key last: a directory counts as initialized once any node file exists, so a
-    // failure part-way leaves files that we remove again.
-    let result = (|| -> Result<String> {
-        let store = Store::open(&dir.database())?;
-        // An operator's own admin token (a Kubernetes Secret, a vault) when given; else a new one.
-        let token = match std::env::var("COSELL_ADMIN_TOKEN") {
-            Ok(given) if !given.trim().is_empty() => {
-                let given = zeroize::Zeroizing::new(given.trim().to_string());
-                crate::domain::auth::adopt_token(
-                    &store,
-                    &given,
-                    "admin token from init (COSELL_ADMIN_TOKEN)",
-                    Role::Admin,
-                    now_ms(),
-                )
-                .context("COSELL_ADMIN_TOKEN")?;
-                given
-            }
-            _ => create_token(&store, "admin token from init", Role::Admin, now_ms())?,
-        };
-        drop(store);
-        let line = zeroize::Zeroizing::new(format!("{}\n", token.as_str()));
-        write_private(&dir.admin_token(), line.as_bytes())?;
-        crate::app::datadir::write_atomic(&dir.config(), config.to_toml().as_bytes(), 0o644)?;
-        let identity = Identity::generate()?;
-        identity.save(&dir.identity_key())?;
-        Ok(identity.node_id())
-    })();
+    let result = write_node_files(dir, &config, true);
     match result {
         Ok(id) => {
             println!("{id}");
@@ -535,13 +517,53 @@ fn init(dir: &DataDir, name: &str) -> Result<()> {
             );
             Ok(())
         }
-        Err(e) => {
-            for path in dir.init_files() {
-                let _ = std::fs::remove_file(path);
-            }
-            Err(e)
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes a new node into the (existing, empty) directory `dir`: database, the admin token
+/// (when `admin_token`; a hosted workspace has none, its first user comes from the onboarding
+/// link), settings, and the identity key last: a directory counts as initialized once the
+/// key is there, so a failure part-way removes what was written. Answers the node id.
+pub(crate) fn write_node_files(
+    dir: &DataDir,
+    config: &Config,
+    admin_token: bool,
+) -> Result<String> {
+    let result = (|| -> Result<String> {
+        let store = Store::open(&dir.database())?;
+        if admin_token {
+            // An operator's own admin token (a Kubernetes Secret, a vault) when given; else a new one.
+            let token = match std::env::var("COSELL_ADMIN_TOKEN") {
+                Ok(given) if !given.trim().is_empty() => {
+                    let given = zeroize::Zeroizing::new(given.trim().to_string());
+                    crate::domain::auth::adopt_token(
+                        &store,
+                        &given,
+                        "admin token from init (COSELL_ADMIN_TOKEN)",
+                        Role::Admin,
+                        now_ms(),
+                    )
+                    .context("COSELL_ADMIN_TOKEN")?;
+                    given
+                }
+                _ => create_token(&store, "admin token from init", Role::Admin, now_ms())?,
+            };
+            let line = zeroize::Zeroizing::new(format!("{}\n", token.as_str()));
+            write_private(&dir.admin_token(), line.as_bytes())?;
+        }
+        drop(store);
+        crate::app::datadir::write_atomic(&dir.config(), config.to_toml().as_bytes(), 0o644)?;
+        let identity = Identity::generate()?;
+        identity.save(&dir.identity_key())?;
+        Ok(identity.node_id())
+    })();
+    if result.is_err() {
+        for path in dir.init_files() {
+            let _ = std::fs::remove_file(path);
         }
     }
+    result
 }
 
 /// `cosell import WHAT FILE`: streams the file (or standard input, FILE `-`) to the node's

@@ -65,18 +65,121 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http))?;
+    let http_addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let running = start_node(
+        dir,
+        &config,
+        store,
+        identity,
+        &format!("{scheme}://{http_addr}"),
+    )
+    .await?;
+    let mut state = running.state;
+    let node = state.node.clone();
+    let state_events = state.events.clone();
+    let lifecycle = state.lifecycle.clone();
+    if config.hosting {
+        let host = crate::cli::hosting::Host::start(dir, &config, &node.http).await?;
+        state.hosting = Some(host);
+    }
+    let hosted = state.hosting.clone();
+    let app = http::router(state, web_ui_dir());
+    let node_json = serde_json::to_vec_pretty(&serde_json::json!({
+        "id": node.id, "name": node.name, "http": node.http, "p2p": node.p2p,
+    }))?;
+    write_atomic(&dir.node_json(), &node_json, 0o644)?;
+    tracing::info!(id = %node.id, http = %node.http, "node ready");
+    notify_systemd("READY=1");
+    let closing = state_events.clone();
+    let delay = std::time::Duration::from_millis(config.shutdown_delay_ms);
+    // On a stop signal: `/readyz` answers 503 at once, requests are still served for
+    // `shutdown_delay_ms` (a load balancer takes the node out of rotation meanwhile), then open
+    // event streams end, no new connection is taken and in-flight requests finish.
+    let stopping = async move {
+        stop_signal().await;
+        notify_systemd("STOPPING=1");
+        lifecycle.stop();
+        if let Some(hosted) = &hosted {
+            hosted.close();
+        }
+        if !delay.is_zero() {
+            tracing::info!(delay_ms = delay.as_millis() as u64, "draining before stop");
+            tokio::time::sleep(delay).await;
+        }
+        closing.close();
+    };
+    let served = match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(stopping)
+            .await
+            .map_err(anyhow::Error::from),
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                stopping.await;
+                stopper.graceful_shutdown(None);
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+                .handle(handle)
+                .serve(app)
+                .await
+                .map_err(anyhow::Error::from)
+        }
+    };
+    let _ = std::fs::remove_file(dir.node_json());
+    served.context("the HTTP server failed")?;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+/// One node's running services: the state its HTTP routes serve, and the tasks the composition
+/// root spawned for it (stopped with [`Running::stop`] when a hosted workspace is suspended,
+/// deleted or moved out).
+pub struct Running {
+    /// What the node's routes serve.
+    pub state: AppState,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the node's network (connections and listeners close), its background tasks and
+    /// its event streams. The store closes once the last request using it ends.
+    pub async fn stop(self) {
+        self.state.lifecycle.stop();
+        self.state.network.handle.stop().await;
+        for task in self.tasks {
+            task.abort();
+        }
+        self.state.events.close();
+    }
+}
+
+/// Builds and starts every service of the node in `dir` (its store open as `store`): deals,
+/// the network and its peers service, webhooks, registrations, mapping, e-mail. `http` is the
+/// base URL its API and UI are reached at. `serve` runs one; a host (`hosting = true`) runs one
+/// per workspace as well.
+pub async fn start_node(
+    dir: &DataDir,
+    config: &Config,
+    store: Arc<Store>,
+    identity: Identity,
+    http: &str,
+) -> Result<Running> {
     crate::store::ensure_tables(&store)?;
     let run_counter = store.next_run_counter()?;
     // The one clock of the node's services: each is given it, none reads the time itself.
     let clock = Clock::system();
     let events = Arc::new(crate::domain::events::EventBus::new(clock.clone()));
-    tokio::spawn(crate::domain::webhooks::run_dispatcher(
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(crate::domain::webhooks::run_dispatcher(
         store.clone(),
         events.clone(),
         std::time::Duration::from_millis(config.webhook_retry_base_ms),
         clock.clone(),
         config.webhook_allow_private,
-    ));
+    )));
     let deals = Arc::new(crate::domain::deals::Deals::open(
         store.clone(),
         identity.secret_bytes(),
@@ -117,18 +220,18 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         .await?,
     );
     if let Some(keep) = config.audit_retention() {
-        tokio::spawn(crate::domain::audit_retention::run(
+        tasks.push(tokio::spawn(crate::domain::audit_retention::run(
             store.clone(),
             identity.secret_bytes(),
             keep,
             clock.clone(),
-        ));
+        )));
     }
-    tokio::spawn(crate::domain::registrations::watch(
+    tasks.push(tokio::spawn(crate::domain::registrations::watch(
         network.deals.clone(),
         network.handle.clone(),
         clock.clone(),
-    ));
+    )));
     let mapping = crate::domain::mapping::Mapper::new(
         store.clone(),
         network.clone(),
@@ -136,24 +239,22 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         clock.clone(),
     )?;
     mapping.spawn_responder();
-    mapping.spawn_schedule();
-    let http_addr = listener.local_addr()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    tasks.extend(mapping.spawn_schedule());
     let node = Arc::new(NodeInfo {
         id: identity.node_id(),
         name: config.name.clone(),
         version: env!("CARGO_PKG_VERSION"),
-        http: format!("{scheme}://{http_addr}"),
+        http: http.to_string(),
         p2p: network.listen.clone(),
     });
     // E-mail notifications, when an SMTP server is configured.
     if let Some(mail) = config.mail(&node.http) {
-        tokio::spawn(crate::domain::notify::run(
+        tasks.push(tokio::spawn(crate::domain::notify::run(
             store.clone(),
             events.clone(),
             network.deals.clone(),
             mail,
-        ));
+        )));
     }
     let crm = crate::domain::crm::Crm::new(
         dir.root().to_path_buf(),
@@ -163,13 +264,11 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         config.default_currency()?,
     );
     crm.spawn_schedule(events.clone());
-    let state_events = events.clone();
-    let lifecycle = Arc::new(crate::http::health::Lifecycle::default());
     let state = AppState {
         data: dir.clone(),
-        lifecycle: lifecycle.clone(),
+        lifecycle: Arc::new(crate::http::health::Lifecycle::default()),
         store,
-        node: node.clone(),
+        node,
         metrics: Arc::new(Metrics::default()),
         default_currency: config.default_currency()?,
         events,
@@ -178,52 +277,9 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         mail_configured: config.smtp_url.is_some(),
         crm,
         webhook_allow_private: config.webhook_allow_private,
+        hosting: None,
     };
-    let app = http::router(state, web_ui_dir());
-    let node_json = serde_json::to_vec_pretty(&serde_json::json!({
-        "id": node.id, "name": node.name, "http": node.http, "p2p": node.p2p,
-    }))?;
-    write_atomic(&dir.node_json(), &node_json, 0o644)?;
-    tracing::info!(id = %node.id, http = %node.http, "node ready");
-    notify_systemd("READY=1");
-    let closing = state_events.clone();
-    let delay = std::time::Duration::from_millis(config.shutdown_delay_ms);
-    // On a stop signal: `/readyz` answers 503 at once, requests are still served for
-    // `shutdown_delay_ms` (a load balancer takes the node out of rotation meanwhile), then open
-    // event streams end, no new connection is taken and in-flight requests finish.
-    let stopping = async move {
-        stop_signal().await;
-        notify_systemd("STOPPING=1");
-        lifecycle.stop();
-        if !delay.is_zero() {
-            tracing::info!(delay_ms = delay.as_millis() as u64, "draining before stop");
-            tokio::time::sleep(delay).await;
-        }
-        closing.close();
-    };
-    let served = match tls {
-        None => axum::serve(listener, app)
-            .with_graceful_shutdown(stopping)
-            .await
-            .map_err(anyhow::Error::from),
-        Some(tls) => {
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                stopping.await;
-                stopper.graceful_shutdown(None);
-            });
-            axum_server::from_tcp_rustls(listener.into_std()?, tls)?
-                .handle(handle)
-                .serve(app)
-                .await
-                .map_err(anyhow::Error::from)
-        }
-    };
-    let _ = std::fs::remove_file(dir.node_json());
-    served.context("the HTTP server failed")?;
-    tracing::info!("node stopped");
-    Ok(())
+    Ok(Running { state, tasks })
 }
 
 /// The HTTPS settings from the PEM files `cert` (chain, leaf first) and `key`; every error

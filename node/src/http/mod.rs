@@ -28,6 +28,7 @@ mod session;
 mod throttle;
 mod webhooks;
 mod workday;
+pub mod workspaces;
 
 pub use error::ApiError;
 
@@ -98,6 +99,8 @@ pub struct AppState {
     pub crm: Arc<crate::domain::crm::Crm>,
     /// Set when the node starts stopping (`/readyz` answers 503 from then on).
     pub lifecycle: Arc<health::Lifecycle>,
+    /// The workspaces this node hosts (`hosting = true`), else `None`.
+    pub hosting: Option<Arc<dyn workspaces::Hosting>>,
 }
 
 /// The caller's role, put into the request by the auth layer.
@@ -142,6 +145,24 @@ pub fn router(
     state: AppState,
     web_ui_dir: Option<PathBuf>,
 ) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    let mut app = app(state.clone(), web_ui_dir);
+    if state.hosting.is_some() {
+        // `/w/NAME/…`: workspace NAME's own router (http/workspaces.rs).
+        app = Router::new()
+            .route("/w/{name}", axum::routing::any(workspaces::redirect))
+            .route("/w/{name}/", axum::routing::any(workspaces::dispatch))
+            .route(
+                "/w/{name}/{*rest}",
+                axum::routing::any(workspaces::dispatch),
+            )
+            .with_state(state)
+            .merge(app);
+    }
+    app.into_make_service_with_connect_info::<SocketAddr>()
+}
+
+/// The routes of one node (a plain node, the host, or one hosted workspace) over `state`.
+pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
     let api = Router::new()
         .route("/node", get(node_info))
         .route(
@@ -291,9 +312,26 @@ pub fn router(
             axum::routing::put(crm::connect).delete(crm::disconnect),
         )
         .route("/crm/sync", post(crm::sync))
+        .route(
+            "/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route("/workspaces/import", post(workspaces::import))
+        .route(
+            "/workspaces/{name}",
+            get(workspaces::get).delete(workspaces::delete),
+        )
+        .route("/workspaces/{name}/suspend", post(workspaces::suspend))
+        .route("/workspaces/{name}/resume", post(workspaces::resume))
+        .route("/workspaces/{name}/export", post(workspaces::export))
+        .route(
+            "/workspaces/{name}/onboarding",
+            post(workspaces::onboarding),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
         .route("/session", post(session::sign_in).delete(session::sign_out))
+        .route("/onboarding", post(session::onboard))
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed);
 
@@ -324,7 +362,6 @@ pub fn router(
     ))
     .layer(Extension(Arc::new(throttle::SignInLimiter::default())))
     .with_state(state)
-    .into_make_service_with_connect_info::<SocketAddr>()
 }
 
 /// On a node that serves HTTPS itself (`tls_cert`), every request came over TLS: it says so

@@ -165,6 +165,16 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("delete" "/crm/connection", "Disconnect the CRM: forget its credential and sync state (records stay)", Some("admin"), None, (204, "Empty")),
     route!("post" "/crm/sync", "Sync with the CRM now (202; progress in GET /crm)", Some("manager"), None, (202, "CrmStatus")),
     route!("get" "/openapi.json", "This document", None, None, (200, "OpenApi")),
+    route!("post" "/onboarding", "The first user of a node (a hosted workspace) with its onboarding link's code: created as admin; the code then stops working (404 when no such code waits)", None, Some(("application/json", "OnboardingInput")), (201, "User")),
+    route!("get" "/workspaces", "Hosted workspaces (hosting = true; host admin): name, node id, status; never their records", Some("admin"), None, (200, "WorkspacePage")),
+    route!("post" "/workspaces", "Create a workspace: its own key, store and listener; answers its onboarding link", Some("admin"), Some(("application/json", "WorkspaceInput")), (201, "WorkspaceCreated")),
+    route!("post" "/workspaces/import", "Bring a stopped node's data directory (a path on the host) in as a workspace; the directory is removed once it runs", Some("admin"), Some(("application/json", "WorkspaceImportInput")), (201, "Workspace")),
+    route!("get" "/workspaces/{name}", "One hosted workspace", Some("admin"), None, (200, "Workspace")),
+    route!("delete" "/workspaces/{name}", "Stop a workspace and delete its data", Some("admin"), None, (204, "Empty")),
+    route!("post" "/workspaces/{name}/suspend", "Stop a workspace: its users and partners reach nothing until resumed", Some("admin"), None, (200, "Workspace")),
+    route!("post" "/workspaces/{name}/resume", "Start a suspended workspace again", Some("admin"), None, (200, "Workspace")),
+    route!("post" "/workspaces/{name}/onboarding", "A new onboarding link (the previous one stops working)", Some("admin"), None, (200, "OnboardingLink")),
+    route!("post" "/workspaces/{name}/export", "Write the workspace as a node data directory (a new path on the host; same identity, a new admin.token) and forget it", Some("admin"), Some(("application/json", "WorkspaceExportInput")), (200, "Workspace")),
     route!("get" "/backup", "A backup of the whole node (store snapshot, identity key, settings, admin token) as a checksummed file, streamed; `cosell backup` saves it", Some("admin"), None, (200, "Backup")),
 ];
 
@@ -411,6 +421,17 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
     if r.path == "/session" && r.method == "post" {
         out.push((429, "too many failed sign-ins: wait"));
     }
+    if r.path == "/onboarding" {
+        out.push((404, "no such onboarding code waits on this node"));
+        out.push((409, "a user of that name exists"));
+    }
+    if r.path.starts_with("/workspaces") {
+        out.push((404, "this node hosts no workspaces, or none of that name"));
+        if r.method == "post" {
+            out.push((503, "no listen address is free for the workspace"));
+        }
+    }
+    out.sort_by_key(|(status, _)| *status);
     out.dedup_by_key(|(status, _)| *status);
     out
 }
@@ -445,7 +466,15 @@ fn standing_shape() -> Value {
         "figures": {"type": "object"}, "numbers": {"$ref": "#/components/schemas/PartnerNumbers"}, "window": {"type": "object"}}})
 }
 
+fn workspace_name() -> Value {
+    json!({"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$", "description": "a-z, 0-9 and -; the /w/NAME/ path segment"})
+}
+
 fn schemas() -> Value {
+    let workspace = json!({"type": "object", "required": ["name", "node_id", "status", "http", "p2p"], "properties": {
+        "name": string(), "node_id": string(), "status": {"type": "string", "enum": ["active", "suspended", "exported"]},
+        "http": {"type": "string", "description": "base URL of its API (HTTP/api/v1) and web UI (HTTP/)"},
+        "p2p": {"type": "array", "items": string(), "description": "where its partners dial it; empty while suspended"}}});
     let stage = json!({"type": "string", "enum": ["prospect", "qualified", "technical_validation", "business_validation", "committed", "launched", "closed_lost"]});
     let status = json!({"type": "string", "enum": ["customer", "prospect", "partner", "other"]});
     let tags = json!({"type": "array", "items": {"type": "string"}});
@@ -631,6 +660,14 @@ fn schemas() -> Value {
         "AuditPage": page("AuditEntry"),
         "CrmStatus": super::crm::status_schema(),
         "CrmConnectInput": super::crm::connect_schema(),
+        "OnboardingInput": {"type": "object", "additionalProperties": false, "required": ["code", "username", "password"], "properties": {"code": string(), "username": {"type": "string", "pattern": format!("^[{WHITE_SPACE}]*[A-Za-z0-9._@-]{{1,64}}[{WHITE_SPACE}]*$")}, "password": {"type": "string", "minLength": crate::domain::users::PASSWORD_CHARS_MIN, "maxLength": crate::domain::users::PASSWORD_BYTES_MAX}}},
+        "OnboardingLink": {"type": "object", "required": ["onboarding_url"], "properties": {"onboarding_url": {"type": "string", "description": "HOST/w/NAME/#onboarding=CODE (the code stays in the fragment, never sent to a server by the browser)"}}},
+        "WorkspaceInput": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": workspace_name()}},
+        "WorkspaceImportInput": {"type": "object", "additionalProperties": false, "required": ["dir"], "properties": {"dir": {"type": "string", "pattern": "^/", "description": "an absolute path on the host's machine"}, "name": workspace_name()}},
+        "WorkspaceExportInput": {"type": "object", "additionalProperties": false, "required": ["dir"], "properties": {"dir": {"type": "string", "pattern": "^/", "description": "an absolute path on the host's machine: a new or empty directory"}}},
+        "Workspace": workspace.clone(),
+        "WorkspaceCreated": {"allOf": [workspace, {"type": "object", "required": ["onboarding_url"], "properties": {"onboarding_url": string()}}]},
+        "WorkspacePage": page("Workspace"),
     })
 }
 
@@ -790,6 +827,7 @@ mod tests {
             ("erase", include_str!("erase.rs")),
             ("hub", include_str!("hub.rs")),
             ("crm", include_str!("crm.rs")),
+            ("workspaces", include_str!("workspaces.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {

@@ -430,3 +430,60 @@ mod tests {
         );
     }
 }
+
+/// Body of `POST /api/v1/onboarding`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Onboarding {
+    code: String,
+    username: String,
+    password: String,
+}
+
+/// `POST /api/v1/onboarding`: the first user of a node opened its onboarding link; with the
+/// link's code, creates that user as admin (the code then stops working). 404 when no such
+/// code waits, the same whether there never was one or the code is wrong.
+pub async fn onboard(
+    State(state): State<AppState>,
+    body: Result<Json<Onboarding>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(new) = body?;
+    let mut details = Vec::new();
+    if let Err(e) = users::validate_username(&new.username) {
+        details.push(json!({"field": "username", "message": e}));
+    }
+    if let Err(e) = users::validate_password(&new.password) {
+        details.push(json!({"field": "password", "message": e}));
+    }
+    let now = crate::clock::now_ms();
+    let user = blocking(move || {
+        if !crate::app::onboarding::matches(&state.data, &new.code)? {
+            return Err(ApiError::not_found(
+                "this onboarding link is not valid (used already, or replaced by a newer one)",
+            ));
+        }
+        if !details.is_empty() {
+            return Err(ApiError::unprocessable("invalid user", details));
+        }
+        let user = users::create_user(&state.store, &new.username, &new.password, Role::Admin, now)
+            .map_err(|e| ApiError::conflict(e.to_string()))?;
+        crate::app::onboarding::spend(&state.data)?;
+        access_audit(
+            &state.store,
+            now,
+            format!(
+                "created user {} (admin) from the onboarding link",
+                user.username
+            ),
+            json!({"event": "user_created", "username": user.username, "role": user.role}),
+        )?;
+        Ok(user)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"username": user.username, "role": user.role, "created_at_ms": user.created_at_ms}),
+        ),
+    ))
+}

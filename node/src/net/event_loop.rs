@@ -179,8 +179,8 @@ impl EventLoop {
             tokio::select! {
                 event = self.swarm.select_next_some(), if !behind => self.on_swarm_event(event),
                 command = self.commands.recv(), if !behind => match command {
+                    Some(Command::Stop) | None => break,
                     Some(c) => self.on_command(c),
-                    None => break,
                 },
                 Some(report) = self.internal.recv(), if !behind => self.on_internal(report),
                 permit = self.up.tx.clone().reserve_owned(), if behind => match permit {
@@ -281,6 +281,8 @@ impl EventLoop {
                 let id = self.swarm.behaviour_mut().rr.send_request(&peer, bytes);
                 self.map_requests.insert(id, reply);
             }
+            // Handled by `run`, which ends the loop.
+            Command::Stop => {}
         }
     }
 

@@ -155,6 +155,9 @@ pub enum Command {
         body: Vec<u8>,
         reply: oneshot::Sender<Result<Vec<u8>, Refusal>>,
     },
+    /// Stop: close every connection and listener and end the network task (a hosted workspace
+    /// suspended, deleted or moved out).
+    Stop,
 }
 
 /// What net asks of the domain (the deal engine and the partnership records), in the order
@@ -308,6 +311,11 @@ impl NetHandle {
         answer
             .await
             .map_err(|_| anyhow!("the network task dropped the join"))
+    }
+
+    /// Stops the network: listeners and connections close, the task ends. Later calls fail.
+    pub async fn stop(&self) {
+        let _ = self.send(Command::Stop).await;
     }
 
     /// Disconnects a removed partner and refuses it from now on.

@@ -1,7 +1,7 @@
 // Network status: this node's id and addresses, reachability (NAT status, external and observed
 // addresses, relays used and offered), partners and how each is connected (direct,
 // hole-punched, relayed) with round-trip time and last error, sync counters.
-import { api } from "../api.js";
+import { api, BASE } from "../api.js";
 import { h, add, set, title, table, empty, when, statusBadge, ago, stacked } from "../ui.js";
 
 export async function render(view) {
@@ -9,7 +9,7 @@ export async function render(view) {
     api("/node"),
     api("/partners?limit=1000"),
     api("/network").catch(() => null),
-    fetch("/metrics", { credentials: "same-origin" }).then((r) => (r.ok ? r.text() : "")).catch(() => ""),
+    fetch(`${BASE}/metrics`, { credentials: "same-origin" }).then((r) => (r.ok ? r.text() : "")).catch(() => ""),
   ]);
   const active = partners.items.filter((p) => p.status === "active");
   const connected = active.filter((p) => p.connected);

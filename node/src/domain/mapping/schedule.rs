@@ -24,20 +24,18 @@ impl Mapper {
     /// Maps every connected active partner not mapped for an interval, until the process ends;
     /// does nothing without an interval. Failures are logged, and the partner waits for the next
     /// interval (so a refusing partner is not asked every tick).
-    pub fn spawn_schedule(self: &Arc<Self>) {
-        let Some(interval) = self.settings.interval else {
-            return;
-        };
+    pub fn spawn_schedule(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let interval = self.settings.interval?;
         let tick = interval.clamp(SCHEDULE_TICK_MIN, SCHEDULE_TICK_MAX);
         let me = self.clone();
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(tick).await;
                 if let Err(e) = me.scheduled_round(interval).await {
                     tracing::warn!(error = %format!("{e:#}"), "scheduled account mapping failed");
                 }
             }
-        });
+        }))
     }
 
     /// One look at the partners: runs mapping with each one that is due and connected.
