@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod network;
 pub mod partners;
 pub mod policy;
+pub mod scim;
 pub mod serve;
 pub mod workflows;
 
@@ -174,6 +175,11 @@ pub enum Command {
     Tokens {
         #[command(subcommand)]
         what: crate::cli::admin::TokensCommand,
+    },
+    /// SCIM provisioning tokens for an identity provider (admin).
+    Scim {
+        #[command(subcommand)]
+        what: crate::cli::scim::ScimCommand,
     },
     /// Webhooks for node events, signed with HMAC-SHA256 (admin).
     Webhooks {
@@ -377,6 +383,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
+        Command::Scim { what } => crate::cli::scim::run(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
         Command::Network { json } => crate::cli::network::run(&dir, json),
         Command::Audit {

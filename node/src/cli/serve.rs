@@ -161,6 +161,7 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         mapping,
         mail_configured: config.smtp_url.is_some(),
         webhook_allow_private: config.webhook_allow_private,
+        sign_in: Arc::new(config.sign_in(dir.root(), &node.http)?),
     };
     let app = http::router(state, web_ui_dir());
     let node_json = serde_json::to_vec_pretty(&serde_json::json!({

@@ -13,12 +13,14 @@ mod inbox;
 mod mapping;
 pub mod metrics;
 mod network;
+mod oidc;
 pub mod openapi;
 mod partners;
 mod policy;
 mod query;
 mod records;
 mod registrations;
+mod scim;
 mod session;
 mod throttle;
 mod webhooks;
@@ -91,6 +93,8 @@ pub struct AppState {
     pub data: crate::app::datadir::DataDir,
     /// Set when the node starts stopping (`/readyz` answers 503 from then on).
     pub lifecycle: Arc<health::Lifecycle>,
+    /// How people sign in: local passwords on or off, single sign-on, group → role map.
+    pub sign_in: Arc<crate::domain::oidc::SignInSettings>,
 }
 
 /// The caller's role, put into the request by the auth layer.
@@ -239,8 +243,14 @@ pub fn router(
         )
         .route("/tokens/{id}", delete(session::revoke_api_token))
         .route("/backup", get(backup::download))
+        .route(
+            "/scim/tokens",
+            get(scim::list_tokens).post(scim::create_token),
+        )
+        .route("/scim/tokens/{id}", delete(scim::revoke_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
+        .route("/sign-in", get(oidc::methods))
         .route("/session", post(session::sign_in).delete(session::sign_out))
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed);
@@ -254,6 +264,8 @@ pub fn router(
         .route("/metrics", get(crate::http::metrics::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest("/scim/v2", scim::router(state.clone()))
+        .merge(oidc::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX));
     app = match web_ui_dir {
         Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),

@@ -127,6 +127,10 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/tokens", "Create an API token with a role (shown once)", Some("admin"), Some(("application/json", "TokenInput")), (201, "Token")),
     route!("delete" "/tokens/{id}", "Revoke an API token: it stops working at once", Some("admin"), None, (204, "Empty")),
     route!("get" "/openapi.json", "This document", None, None, (200, "OpenApi")),
+    route!("get" "/sign-in", "How to sign in to the web UI: local passwords on or off, and the single sign-on provider (its button's name, the URL that starts it)", None, None, (200, "SignInMethods")),
+    route!("get" "/scim/tokens", "SCIM provisioning tokens: id (the token's SHA-256), name, created; never the token itself", Some("admin"), None, (200, "ScimTokenPage")),
+    route!("post" "/scim/tokens", "Create a SCIM bearer token for an identity provider (shown once; works on /scim/v2 only)", Some("admin"), Some(("application/json", "ScimTokenInput")), (201, "ScimToken")),
+    route!("delete" "/scim/tokens/{id}", "Revoke a SCIM token: provisioning with it stops at once", Some("admin"), None, (204, "Empty")),
     route!("get" "/backup", "A backup of the whole node (store snapshot, identity key, settings, admin token) as a checksummed file, streamed; `cosell backup` saves it", Some("admin"), None, (200, "Backup")),
 ];
 
@@ -362,6 +366,10 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
         out.push((422, "the request cannot be carried out as asked"));
     }
     if r.path == "/session" && r.method == "post" {
+        out.push((
+            403,
+            "password sign-in is turned off (local_passwords = false)",
+        ));
         out.push((429, "too many failed sign-ins: wait"));
     }
     out.dedup_by_key(|(status, _)| *status);
@@ -421,6 +429,10 @@ fn schemas() -> Value {
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
         "Empty": {"type": "null"},
+        "SignInMethods": {"type": "object", "additionalProperties": false, "required": ["local_passwords", "sso"], "properties": {"local_passwords": {"type": "boolean"}, "sso": {"oneOf": [{"type": "null"}, {"type": "object", "additionalProperties": false, "required": ["name", "login_url"], "properties": {"name": string(), "login_url": {"const": "/auth/oidc/login"}}}]}}},
+        "ScimToken": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": {"type": "string", "pattern": "^cosell_scim_[0-9a-f]{64}$"}}},
+        "ScimTokenInput": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 200, "pattern": format!("[^{WHITE_SPACE}]"), "description": "1 to 200 characters, not only spaces"}}},
+        "ScimTokenPage": {"type": "object", "additionalProperties": false, "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["id", "name", "created_at_ms"], "properties": {"id": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "name": string(), "created_at_ms": {"type": "integer"}}}}, "next_cursor": {"type": "null"}}},
         "Backup": {"type": "string", "format": "binary", "description": "application/vnd.cosell.backup: the format in docs/operations.md"},
         "Credentials": {"type": "object", "additionalProperties": false, "required": ["username", "password"], "properties": {"username": string(), "password": string()}},
         "Session": {"type": "object", "properties": {"username": nullable_string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}, "csrf_token": nullable_string()}},
@@ -623,6 +635,8 @@ mod tests {
             ("backup", include_str!("backup.rs")),
             ("network", include_str!("network.rs")),
             ("health", include_str!("health.rs")),
+            ("scim", include_str!("scim.rs")),
+            ("oidc", include_str!("oidc.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {
