@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(meta::resource_type))
         .route("/Schemas", get(meta::schemas))
         .route("/Schemas/{id}", get(meta::schema))
+        .route("/.search", post(search_all))
         .route("/Users", get(list_users).post(create_user))
         .route("/Users/.search", post(search_users))
         .route(
@@ -162,10 +163,27 @@ fn names(v: &Option<Value>) -> Vec<String> {
     .collect()
 }
 
+/// `POST /scim/v2/.search`: users and groups at once (RFC 7644 3.4.3).
+async fn search_all(State(s): State<AppState>, body: Bytes) -> Result<Response, ScimError> {
+    list_kinds(s, &[Kind::User, Kind::Group], search_query(&body)?).await
+}
+
 async fn list(state: AppState, kind: Kind, q: ListQuery) -> Result<Response, ScimError> {
+    list_kinds(state, &[kind], q).await
+}
+
+async fn list_kinds(state: AppState, kinds: &[Kind], q: ListQuery) -> Result<Response, ScimError> {
     let filter = q.filter.as_deref().map(parse_filter).transpose()?;
     let _ = (&q.sort_by, &q.sort_order); // sorting is not offered (ServiceProviderConfig)
-    let all = run(move || Ok(scim::list(&state.store, kind)?)).await?;
+    let kinds = kinds.to_vec();
+    let all = run(move || {
+        let mut all = Vec::new();
+        for kind in kinds {
+            all.extend(scim::list(&state.store, kind)?);
+        }
+        Ok(all)
+    })
+    .await?;
     let matching: Vec<Value> = all
         .into_iter()
         .filter(|r| filter.as_ref().is_none_or(|f| filter_matches(f, r)))
