@@ -5,7 +5,7 @@
 //   prints {"issuer": ...} when ready.
 // Test users (any password): ana (group cosell-admins), vic (staff), nog (no group), sue (no
 // group; SCIM gives her one).
-// A control route, GET /__test/mode?m=MODE, makes the next ID tokens go wrong in one way each —
+// GET /__test/stats counts the JWKS fetches. A control route, GET /__test/mode?m=MODE, makes the next ID tokens go wrong in one way each —
 // re-signed with the provider's own (or a rotated) key, so only the claim under test is off:
 //   normal | wrong_aud | expired | bad_nonce | rotate (a new key with a new kid, published in
 //   the JWKS from then on, signs every later token)
@@ -34,6 +34,7 @@ async function newKey(kid) {
 const original = await newKey("k1");
 let rotated = null;
 let mode = "normal";
+let jwksFetches = 0;
 
 const provider = new Provider(issuer, {
   clients: [
@@ -88,7 +89,12 @@ provider.use(async (ctx, next) => {
     ctx.body = { mode };
     return;
   }
+  if (ctx.path === "/__test/stats") {
+    ctx.body = { jwks_fetches: jwksFetches };
+    return;
+  }
   await next();
+  if (ctx.path === "/jwks") jwksFetches += 1;
   if (ctx.path === "/jwks" && rotated && ctx.body?.keys) {
     const { d, p, q, dp, dq, qi, ...pub } = rotated;
     ctx.body = { keys: [...ctx.body.keys, pub] };

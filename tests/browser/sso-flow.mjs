@@ -141,11 +141,23 @@ test("a token for another audience, an expired token and a wrong nonce are each 
   await mode("normal");
 });
 
-test("after the provider rotates its keys, sign-in still works (the new key set is fetched)", async () => {
+async function jwksFetches() {
+  return (await (await fetch(`${IDP}/__test/stats`)).json()).jwks_fetches;
+}
+
+test("after the provider rotates its keys, sign-in still works (the new key set is fetched once)", async () => {
+  const before = await jwksFetches();
+  assert.ok(before >= 1, "earlier sign-ins fetched the key set");
   await mode("rotate");
   const page = await newBrowser();
   await ssoSignIn(page, "vic");
   await signedInAs(page, "vic", "viewer");
+  assert.equal(await jwksFetches(), before + 1, "the unknown kid made the node fetch the key set again");
+  // The rotated key is cached now: the next sign-in fetches nothing.
+  const again = await newBrowser();
+  await ssoSignIn(again, "ana");
+  await signedInAs(again, "ana", "admin");
+  assert.equal(await jwksFetches(), before + 1);
   await mode("normal");
 });
 

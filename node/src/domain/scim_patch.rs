@@ -80,7 +80,7 @@ fn matches(item: &Value, (attr, value): &(String, String)) -> bool {
         .is_some_and(|o| match o.get(&key(o, attr)) {
             Some(Value::String(s)) => s == value,
             Some(Value::Bool(b)) => b.to_string() == value.to_lowercase(),
-            Some(other) => other.to_string() == *value,
+            Some(other) => serde_json::from_str::<Value>(value).is_ok_and(|v| v == *other),
             None => false,
         })
 }

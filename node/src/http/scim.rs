@@ -454,7 +454,7 @@ pub async fn create_token(
     caller.require(Role::Admin)?;
     let Json(new) = body?;
     let name = new.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || new.name.chars().count() > 200 {
         return Err(ApiError::unprocessable(
             "invalid token",
             vec![

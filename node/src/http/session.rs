@@ -197,7 +197,10 @@ pub async fn list_users(
     let all = blocking(move || Ok(users::list_users(&state.store)?)).await?;
     let items: Vec<Value> = all
         .iter()
-        .map(|u| json!({"username": u.username, "role": u.role, "created_at_ms": u.created_at_ms}))
+        .map(|u| {
+            json!({"username": u.username, "role": u.role, "created_at_ms": u.created_at_ms,
+                   "active": u.active, "source": u.source})
+        })
         .collect();
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
