@@ -252,6 +252,8 @@ pub struct Expect<'a> {
     pub client_id: &'a str,
     /// The nonce the sign-in sent.
     pub nonce: &'a str,
+    /// Now, in seconds since the epoch (`exp`, `nbf`, `iat` are compared with it).
+    pub now_s: u64,
 }
 
 /// Validates an ID token against `keys`: alg RS256 or ES256 only, a key of `keys` with the
@@ -274,8 +276,9 @@ pub fn validate_id_token(
     .ok_or(SsoError::Signature)?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| SsoError::Signature)?;
     let mut validation = Validation::new(header.alg);
-    validation.leeway = LEEWAY_S;
-    validation.validate_nbf = true;
+    // Times are checked below against the caller's clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.set_issuer(&[expect.issuer]);
     validation.set_audience(&[expect.client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -300,7 +303,18 @@ pub fn validate_id_token(
             return Err(SsoError::Audience);
         }
     }
-    let now_s = crate::clock::now_ms() / 1000;
+    let now_s = expect.now_s;
+    match claims.get("exp").and_then(Value::as_u64) {
+        Some(exp) if now_s <= exp + LEEWAY_S => {}
+        _ => return Err(SsoError::Expired),
+    }
+    match claims.get("nbf") {
+        None => {}
+        Some(nbf) => match nbf.as_u64() {
+            Some(nbf) if nbf <= now_s + LEEWAY_S => {}
+            _ => return Err(SsoError::Expired),
+        },
+    }
     match claims.get("iat").and_then(Value::as_u64) {
         Some(iat) if iat <= now_s + LEEWAY_S => {}
         _ => return Err(SsoError::Claim("issue time (iat)")),
@@ -547,6 +561,7 @@ impl Provider {
             issuer: &self.config.issuer,
             client_id: &self.config.client_id,
             nonce: &pending.nonce,
+            now_s: now_ms / 1000,
         };
         let claims = validate_id_token(token, &keys, &expect)?;
         identity(&self.config, claims, token)

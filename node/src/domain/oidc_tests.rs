@@ -31,8 +31,11 @@ fn set(keys: &[&Key]) -> JwkSet {
         .expect("jwks")
 }
 
+/// A fixed "now" (2027-01-15), the time every check is made at.
+const NOW: u64 = 1_800_000_000;
+
 fn now() -> u64 {
-    crate::clock::now_ms() / 1000
+    NOW
 }
 
 fn claims() -> Value {
@@ -50,6 +53,7 @@ const EXPECT: Expect = Expect {
     issuer: "https://idp.example",
     client_id: "cosell",
     nonce: "n1",
+    now_s: NOW,
 };
 
 fn with(changes: Value) -> Value {

@@ -442,7 +442,13 @@ pub fn patch(
 }
 
 /// Deletes a resource; a deleted user's cosell user and sessions go too.
-pub fn delete(store: &Store, roles: &RoleMap, kind: Kind, id: &str) -> Result<(), ScimError> {
+pub fn delete(
+    store: &Store,
+    roles: &RoleMap,
+    kind: Kind,
+    id: &str,
+    now_ms: u64,
+) -> Result<(), ScimError> {
     let old = stored(store, kind, id)?;
     let txn = store.write()?;
     txn.open_table(kind.table())?.remove(id)?;
@@ -452,7 +458,7 @@ pub fn delete(store: &Store, roles: &RoleMap, kind: Kind, id: &str) -> Result<()
             .remove(name.as_str())?;
         users::end_sessions(&txn, &name)?;
     }
-    sync_roles(&txn, roles, crate::clock::now_ms())?;
+    sync_roles(&txn, roles, now_ms)?;
     txn.commit()?;
     Ok(())
 }

@@ -103,12 +103,12 @@ fn groups_give_roles_and_deactivation_or_removal_takes_access_away() {
         .expect("read")
         .is_none());
     user(&store, "ana.li@example.com");
-    delete(&store, &roles, Kind::User, &id).expect("delete");
+    delete(&store, &roles, Kind::User, &id, 7).expect("delete");
     assert!(users::get_user(&store, "ana.li@example.com")
         .expect("read")
         .is_none());
     assert_eq!(
-        delete(&store, &roles, Kind::User, &id)
+        delete(&store, &roles, Kind::User, &id, 8)
             .expect_err("gone")
             .status,
         404

@@ -321,7 +321,13 @@ async fn change(
 
 async fn remove(state: AppState, kind: Kind, id: String) -> Result<Response, ScimError> {
     run(move || {
-        scim::delete(&state.store, &state.sign_in.roles, kind, &id)?;
+        scim::delete(
+            &state.store,
+            &state.sign_in.roles,
+            kind,
+            &id,
+            crate::clock::now_ms(),
+        )?;
         audit(
             &state,
             format!("SCIM deleted {} {id}", kind.name()),
