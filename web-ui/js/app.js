@@ -167,6 +167,16 @@ async function refreshNeeds() {
 }
 
 async function doSignOut() {
+  // A browser session on a node with single sign-on ends at /auth/logout, which also sends
+  // the browser to the identity provider's sign-out when the session came from it.
+  if (!bearerToken()) {
+    const methods = await api("/sign-in").catch(() => null);
+    if (methods && methods.sso) {
+      stopStream();
+      window.location.assign("/auth/logout");
+      return;
+    }
+  }
   try {
     await signOut();
   } catch {
@@ -227,6 +237,7 @@ function renderSignIn(error) {
   const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
   const token = h("input", { name: "token", type: "password", autocomplete: "off", required: true });
   const msg = h("div", { id: "signin-error" }, error ? errorBox(error) : null);
+  const sso = h("div", { id: "sso-signin" });
   const form = h(
     "form",
     {
@@ -268,11 +279,22 @@ function renderSignIn(error) {
       { class: "signin" },
       h("h1", { tabindex: "-1" }, "Sign in"),
       msg,
+      sso,
       form,
       h("details", { class: "card" }, h("summary", {}, "Sign in with an API token instead"), tokenForm),
     ),
   );
   username.focus();
+  // Single sign-on, when the node has an identity provider; no password form when local
+  // passwords are off.
+  api("/sign-in")
+    .then((methods) => {
+      if (methods.sso) {
+        set(sso, h("p", {}, h("a", { class: "button-link primary", id: "sso-button", href: methods.sso.login_url }, `Sign in with ${methods.sso.name}`)));
+      }
+      if (!methods.local_passwords) form.hidden = true;
+    })
+    .catch(() => {});
 }
 
 async function route({ refresh = false } = {}) {

@@ -133,6 +133,20 @@ pub struct Config {
     /// ARCHITECTURE.md "Hosted workspaces"). Env: `COSELL_HOSTING`.
     #[serde(default)]
     pub hosting: bool,
+    /// Username + password sign-in to the web UI (default true). False: people sign in with
+    /// single sign-on only; API tokens still work. Env: `COSELL_LOCAL_PASSWORDS`.
+    #[serde(default = "local_passwords_default")]
+    pub local_passwords: bool,
+    /// OpenID Connect single sign-on for the web UI (`[oidc]`); None: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<crate::domain::oidc::OidcConfig>,
+    /// Identity-provider groups → roles (`[roles]`), for SSO claims and SCIM groups.
+    #[serde(default)]
+    pub roles: crate::domain::oidc::RoleMap,
+}
+
+fn local_passwords_default() -> bool {
+    true
 }
 
 fn relay_max_circuits_default() -> usize {
@@ -224,6 +238,9 @@ impl Config {
             relay_circuit_minutes: relay_circuit_minutes_default(),
             audit_retention_days: 0.0,
             hosting: false,
+            local_passwords: true,
+            oidc: None,
+            roles: crate::domain::oidc::RoleMap::default(),
         }
     }
 
@@ -369,6 +386,9 @@ impl Config {
         if let Some(v) = var("COSELL_AUDIT_RETENTION_DAYS") {
             self.audit_retention_days = parsed("COSELL_AUDIT_RETENTION_DAYS", v)?;
         }
+        if let Some(v) = var("COSELL_LOCAL_PASSWORDS") {
+            self.local_passwords = flag("COSELL_LOCAL_PASSWORDS", v)?;
+        }
         Ok(())
     }
 
@@ -377,6 +397,10 @@ impl Config {
         if self.name.trim().is_empty() {
             anyhow::bail!("name must not be empty");
         }
+        if let Some(oidc) = &self.oidc {
+            oidc.validate()?;
+        }
+        self.roles.validate()?;
         self.default_currency()?;
         for (key, v) in [
             ("invitation_expiry_days", self.invitation_expiry_days),
@@ -637,6 +661,64 @@ impl Config {
             optional("public_url", &self.public_url, "https://cosell.example.com"),
             self.digest_interval_minutes,
         )
+    }
+
+    /// How people sign in ([`crate::domain::oidc::SignInSettings`]): reads the OIDC client
+    /// secret file (relative to `data`), which must not be readable by group or others; `http`
+    /// is the node's HTTP address (the redirect URI's default base when `public_url` is unset).
+    pub fn sign_in(&self, data: &Path, http: &str) -> Result<crate::domain::oidc::SignInSettings> {
+        let public_url = self.public_url.clone().unwrap_or_else(|| http.to_string());
+        let oidc = match &self.oidc {
+            None => None,
+            Some(o) => {
+                let secret = match &o.client_secret_file {
+                    None => None,
+                    Some(file) => {
+                        let path = data.join(file);
+                        #[cfg(unix)]
+                        {
+                            use std::os::unix::fs::PermissionsExt;
+                            let mode = std::fs::metadata(&path)
+                                .with_context(|| {
+                                    format!("oidc.client_secret_file {}", path.display())
+                                })?
+                                .permissions()
+                                .mode();
+                            if mode & 0o077 != 0 {
+                                anyhow::bail!(
+                                    "oidc.client_secret_file {} is readable by others (mode {:o}): chmod 600 it",
+                                    path.display(),
+                                    mode & 0o777
+                                );
+                            }
+                        }
+                        let secret = std::fs::read_to_string(&path).with_context(|| {
+                            format!("oidc.client_secret_file {}", path.display())
+                        })?;
+                        if secret.trim().is_empty() {
+                            anyhow::bail!("oidc.client_secret_file {} is empty", path.display());
+                        }
+                        Some(secret)
+                    }
+                };
+                Some(crate::domain::oidc::Provider::new(
+                    o.clone(),
+                    secret,
+                    &public_url,
+                ))
+            }
+        };
+        if !self.local_passwords && oidc.is_none() {
+            tracing::warn!(
+                "local_passwords = false and no [oidc]: nobody can sign in to the web UI (API tokens still work)"
+            );
+        }
+        Ok(crate::domain::oidc::SignInSettings {
+            local_passwords: self.local_passwords,
+            oidc,
+            roles: self.roles.clone(),
+            public_url: Some(public_url),
+        })
     }
 
     /// The mail settings for [`crate::domain::notify`], when `smtp_url` is set; `http` is the

@@ -17,6 +17,7 @@ pub mod network;
 pub mod partners;
 pub mod policy;
 pub mod program;
+pub mod scim;
 pub mod serve;
 pub mod workflows;
 pub mod workspace;
@@ -207,6 +208,11 @@ pub enum Command {
     Workspace {
         #[command(subcommand)]
         what: crate::cli::workspace::WorkspaceCommand,
+    },
+    /// SCIM provisioning tokens for an identity provider (admin).
+    Scim {
+        #[command(subcommand)]
+        what: crate::cli::scim::ScimCommand,
     },
     /// Webhooks for node events, signed with HMAC-SHA256 (admin).
     Webhooks {
@@ -436,6 +442,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mdf { what } => crate::cli::mdf::run(&dir, what),
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
+        Command::Scim { what } => crate::cli::scim::run(&dir, what),
         Command::Webhooks { what } => crate::cli::admin::webhooks(&dir, what),
         Command::Workspace { what } => crate::cli::workspace::run(&dir, what),
         Command::Network { json } => crate::cli::network::run(&dir, json),

@@ -264,6 +264,7 @@ pub async fn start_node(
         config.default_currency()?,
     );
     crm.spawn_schedule(events.clone());
+    let sign_in = Arc::new(config.sign_in(dir.root(), &node.http)?);
     let state = AppState {
         data: dir.clone(),
         lifecycle: Arc::new(crate::http::health::Lifecycle::default()),
@@ -278,6 +279,7 @@ pub async fn start_node(
         crm,
         webhook_allow_private: config.webhook_allow_private,
         hosting: None,
+        sign_in,
     };
     Ok(Running { state, tasks })
 }

@@ -39,6 +39,14 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
 
+/// Whether two secrets are equal, compared in constant time: their SHA-256 digests (always 32
+/// bytes, so not even the length tells) are compared with `subtle`.
+pub fn digests_equal(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.as_slice().ct_eq(b.as_slice()).into()
+}
+
 /// Makes a new random token with `role`, stores its hash, and returns the token (shown once;
 /// its bytes are wiped from memory when it is dropped).
 pub fn create_token(

@@ -32,6 +32,34 @@ pub struct User {
     password_hash: String,
     /// When the user was created.
     pub created_at_ms: u64,
+    /// False for a user deactivated (over SCIM): they cannot sign in.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Who manages the user: `local` (an admin, with a password), `oidc` (created at their
+    /// first single sign-on) or `scim` (the identity provider, over SCIM).
+    #[serde(default)]
+    pub source: Source,
+    /// The identity provider's `sub` for this user, once they signed in with SSO: a later
+    /// SSO sign-in under the same name with another `sub` is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Who manages a user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Created by an admin, signs in with a password.
+    #[default]
+    Local,
+    /// Created at their first single sign-on.
+    Oidc,
+    /// Provisioned by the identity provider over SCIM.
+    Scim,
 }
 
 /// A signed-in browser session.
@@ -45,6 +73,9 @@ pub struct Session {
     pub csrf_token: String,
     /// When the session ends.
     pub expires_at_ms: u64,
+    /// The ID token of a single sign-on, sent back to the provider at sign-out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -101,6 +132,9 @@ pub fn create_user(
         role,
         password_hash,
         created_at_ms: now_ms,
+        active: true,
+        source: Source::Local,
+        subject: None,
     };
     let txn = store.write()?;
     {
@@ -133,22 +167,185 @@ pub fn delete_user(store: &Store, username: &str) -> Result<bool> {
     let txn = store.write()?;
     let existed = {
         let existed = txn.open_table(USERS)?.remove(username.as_str())?.is_some();
-        let mut sessions = txn.open_table(SESSIONS)?;
-        let ended: Vec<String> = sessions
-            .range::<&str>(..)?
-            .filter_map(|e| e.ok())
-            .filter_map(|(k, v)| {
-                let s: Session = serde_json::from_slice(v.value()).ok()?;
-                (s.username == username).then(|| k.value().to_string())
-            })
-            .collect();
-        for key in ended {
-            sessions.remove(key.as_str())?;
-        }
+        end_sessions(&txn, &username)?;
         existed
     };
     txn.commit()?;
     Ok(existed)
+}
+
+/// Ends every session of `username` in `txn`.
+pub(crate) fn end_sessions(txn: &redb::WriteTransaction, username: &str) -> Result<()> {
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let ended: Vec<String> = sessions
+        .range::<&str>(..)?
+        .filter_map(|e| e.ok())
+        .filter_map(|(k, v)| {
+            let s: Session = serde_json::from_slice(v.value()).ok()?;
+            (s.username == username).then(|| k.value().to_string())
+        })
+        .collect();
+    for key in ended {
+        sessions.remove(key.as_str())?;
+    }
+    Ok(())
+}
+
+/// The user named `username`, if any.
+pub fn get_user(store: &Store, username: &str) -> Result<Option<User>> {
+    let txn = store.read()?;
+    let Some(table) = crate::store::open_table_if_exists(&txn, USERS)? else {
+        return Ok(None);
+    };
+    let found = table.get(username.trim().to_lowercase().as_str())?;
+    Ok(match found {
+        Some(v) => Some(serde_json::from_slice(v.value())?),
+        None => None,
+    })
+}
+
+/// Creates or replaces a user managed by the identity provider (`source` `oidc` or `scim`; no
+/// password), renaming from `previous` when the name changed; `role` None keeps the user's role
+/// (a new user starts as viewer). A user who is deactivated,
+/// renamed or whose role changes loses their sessions: the next request signs in again with
+/// the new facts.
+pub fn put_managed_user(
+    txn: &redb::WriteTransaction,
+    previous: Option<&str>,
+    username: &str,
+    role: Option<Role>,
+    active: bool,
+    source: Source,
+    now_ms: u64,
+) -> Result<()> {
+    let mut table = txn.open_table(USERS)?;
+    let old_name = previous.unwrap_or(username);
+    let old: Option<User> = match table.get(old_name)? {
+        Some(v) => Some(serde_json::from_slice(v.value())?),
+        None => None,
+    };
+    if old_name != username {
+        if table.get(username)?.is_some() {
+            bail!("a user named {username} already exists");
+        }
+        table.remove(old_name)?;
+    }
+    let role = role
+        .or(old.as_ref().map(|o| o.role))
+        .unwrap_or(Role::Viewer);
+    let changed = old
+        .as_ref()
+        .is_none_or(|o| o.role != role || !active || old_name != username);
+    let user = User {
+        username: username.to_string(),
+        role,
+        password_hash: String::new(),
+        created_at_ms: old.as_ref().map_or(now_ms, |o| o.created_at_ms),
+        active,
+        source,
+        subject: old.and_then(|o| o.subject),
+    };
+    table.insert(username, serde_json::to_vec(&user)?.as_slice())?;
+    drop(table);
+    if changed {
+        end_sessions(txn, old_name)?;
+    }
+    Ok(())
+}
+
+/// Signs in someone the identity provider vouched for, as `role` (from their groups; `None`:
+/// no group gives access). With `jit`, an unknown user is created and a known one's role
+/// updated; otherwise (SCIM provisioning) only a provisioned, active user gets in, with the
+/// role SCIM gave them. `Err(message)` says why the person may not sign in.
+pub fn sso_sign_in(
+    store: &Store,
+    identity: &crate::domain::oidc::Identity,
+    role: Option<Role>,
+    jit: bool,
+    now_ms: u64,
+) -> Result<Result<(String, Session), String>> {
+    let existing = get_user(store, &identity.username)?;
+    if let Some(u) = &existing {
+        if !u.active {
+            return Ok(Err("this account is deactivated".to_string()));
+        }
+        if u.subject.as_deref().is_some_and(|s| s != identity.subject) {
+            return Ok(Err(format!(
+                "the cosell user {} belongs to another identity at the provider",
+                u.username
+            )));
+        }
+    }
+    let role = match (&existing, jit) {
+        (Some(u), _) if u.source == Source::Scim => u.role,
+        (None, false) => {
+            return Ok(Err(format!(
+                "no cosell account for {} has been provisioned: ask your administrator",
+                identity.username
+            )))
+        }
+        _ => match role {
+            Some(r) => r,
+            None => {
+                return Ok(Err(
+                    "none of your groups at the identity provider gives access to cosell"
+                        .to_string(),
+                ))
+            }
+        },
+    };
+    let txn = store.write()?;
+    {
+        let mut table = txn.open_table(USERS)?;
+        let user = User {
+            username: identity.username.clone(),
+            role,
+            password_hash: existing
+                .as_ref()
+                .map(|u| u.password_hash.clone())
+                .unwrap_or_default(),
+            created_at_ms: existing.as_ref().map_or(now_ms, |u| u.created_at_ms),
+            active: true,
+            source: existing.as_ref().map_or(Source::Oidc, |u| u.source),
+            subject: Some(identity.subject.clone()),
+        };
+        table.insert(
+            user.username.as_str(),
+            serde_json::to_vec(&user)?.as_slice(),
+        )?;
+    }
+    let started = start_session(
+        &txn,
+        &identity.username,
+        role,
+        Some(identity.id_token.clone()),
+        now_ms,
+    )?;
+    txn.commit()?;
+    Ok(Ok(started))
+}
+
+/// Stores a new session in `txn`; returns its id (for the cookie) and the session.
+fn start_session(
+    txn: &redb::WriteTransaction,
+    username: &str,
+    role: Role,
+    id_token: Option<String>,
+    now_ms: u64,
+) -> Result<(String, Session)> {
+    let id = random_hex(32);
+    let session = Session {
+        username: username.to_string(),
+        role,
+        csrf_token: random_hex(16),
+        expires_at_ms: now_ms + SESSION_LIFETIME_MS,
+        id_token,
+    };
+    txn.open_table(SESSIONS)?.insert(
+        token_hash(&id).as_str(),
+        serde_json::to_vec(&session)?.as_slice(),
+    )?;
+    Ok((id, session))
 }
 
 /// The argon2 hash (this build's parameters) of a random password nobody knows: sign-in
@@ -188,7 +385,7 @@ pub fn sign_in(
             None => None,
         }
     };
-    let Some(user) = user else {
+    let Some(user) = user.filter(|u| u.active && !u.password_hash.is_empty()) else {
         if let Ok(parsed) = PasswordHash::new(unknown_user_hash()) {
             let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
         }
@@ -201,23 +398,10 @@ pub fn sign_in(
     {
         return Ok(None);
     }
-    let id = random_hex(32);
-    let session = Session {
-        username: user.username,
-        role: user.role,
-        csrf_token: random_hex(16),
-        expires_at_ms: now_ms + SESSION_LIFETIME_MS,
-    };
     let txn = store.write()?;
-    {
-        let mut sessions = txn.open_table(SESSIONS)?;
-        sessions.insert(
-            token_hash(&id).as_str(),
-            serde_json::to_vec(&session)?.as_slice(),
-        )?;
-    }
+    let started = start_session(&txn, &user.username, user.role, None, now_ms)?;
     txn.commit()?;
-    Ok(Some((id, session)))
+    Ok(Some(started))
 }
 
 /// The live session with this cookie value, if any.

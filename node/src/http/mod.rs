@@ -17,6 +17,7 @@ mod mapping;
 mod mdf;
 pub mod metrics;
 mod network;
+mod oidc;
 pub mod openapi;
 mod partners;
 mod policy;
@@ -24,6 +25,7 @@ mod program;
 mod query;
 mod records;
 mod registrations;
+mod scim;
 mod session;
 mod throttle;
 mod webhooks;
@@ -101,6 +103,8 @@ pub struct AppState {
     pub lifecycle: Arc<health::Lifecycle>,
     /// The workspaces this node hosts (`hosting = true`), else `None`.
     pub hosting: Option<Arc<dyn workspaces::Hosting>>,
+    /// How people sign in: local passwords on or off, single sign-on, group → role map.
+    pub sign_in: Arc<crate::domain::oidc::SignInSettings>,
 }
 
 /// The caller's role, put into the request by the auth layer.
@@ -328,8 +332,14 @@ pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
             "/workspaces/{name}/onboarding",
             post(workspaces::onboarding),
         )
+        .route(
+            "/scim/tokens",
+            get(scim::list_tokens).post(scim::create_token),
+        )
+        .route("/scim/tokens/{id}", delete(scim::revoke_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::serve))
+        .route("/sign-in", get(oidc::methods))
         .route("/session", post(session::sign_in).delete(session::sign_out))
         .route("/onboarding", post(session::onboard))
         .fallback(api_not_found)
@@ -344,6 +354,8 @@ pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route("/metrics", get(crate::http::metrics::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest("/scim/v2", scim::router(state.clone()))
+        .merge(oidc::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX));
     app = match web_ui_dir {
         Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),

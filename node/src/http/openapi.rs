@@ -175,6 +175,10 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/workspaces/{name}/resume", "Start a suspended workspace again", Some("admin"), None, (200, "Workspace")),
     route!("post" "/workspaces/{name}/onboarding", "A new onboarding link (the previous one stops working)", Some("admin"), None, (200, "OnboardingLink")),
     route!("post" "/workspaces/{name}/export", "Write the workspace as a node data directory (a new path on the host; same identity, a new admin.token) and forget it", Some("admin"), Some(("application/json", "WorkspaceExportInput")), (200, "Workspace")),
+    route!("get" "/sign-in", "How to sign in to the web UI: local passwords on or off, and the single sign-on provider (its button's name, the URL that starts it)", None, None, (200, "SignInMethods")),
+    route!("get" "/scim/tokens", "SCIM provisioning tokens: id (the token's SHA-256), name, created; never the token itself", Some("admin"), None, (200, "ScimTokenPage")),
+    route!("post" "/scim/tokens", "Create a SCIM bearer token for an identity provider (shown once; works on /scim/v2 only)", Some("admin"), Some(("application/json", "ScimTokenInput")), (201, "ScimToken")),
+    route!("delete" "/scim/tokens/{id}", "Revoke a SCIM token: provisioning with it stops at once", Some("admin"), None, (204, "Empty")),
     route!("get" "/backup", "A backup of the whole node (store snapshot, identity key, settings, admin token) as a checksummed file, streamed; `cosell backup` saves it", Some("admin"), None, (200, "Backup")),
 ];
 
@@ -419,6 +423,10 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
         out.push((404, "no CRM is connected"));
     }
     if r.path == "/session" && r.method == "post" {
+        out.push((
+            403,
+            "password sign-in is turned off (local_passwords = false)",
+        ));
         out.push((429, "too many failed sign-ins: wait"));
     }
     if r.path == "/onboarding" {
@@ -569,10 +577,14 @@ fn schemas() -> Value {
         "ImportSummary": {"type": "object", "properties": {"rows": {"type": "integer"}, "inserted": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"}, "ignored_columns": {"type": "array", "items": string()}, "lines_above_header": {"type": "array", "items": string(), "description": "lines with text above the header (a report's title), skipped"}}},
         "OpenApi": {"type": "object"},
         "Empty": {"type": "null"},
+        "SignInMethods": {"type": "object", "additionalProperties": false, "required": ["local_passwords", "sso"], "properties": {"local_passwords": {"type": "boolean"}, "sso": {"oneOf": [{"type": "null"}, {"type": "object", "additionalProperties": false, "required": ["name", "login_url"], "properties": {"name": string(), "login_url": {"const": "/auth/oidc/login"}}}]}}},
+        "ScimToken": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": {"type": "string", "pattern": "^cosell_scim_[0-9a-f]{64}$"}}},
+        "ScimTokenInput": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 200, "pattern": format!("[^{WHITE_SPACE}]"), "description": "1 to 200 characters, not only spaces"}}},
+        "ScimTokenPage": {"type": "object", "additionalProperties": false, "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["id", "name", "created_at_ms"], "properties": {"id": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "name": string(), "created_at_ms": {"type": "integer"}}}}, "next_cursor": {"type": "null"}}},
         "Backup": {"type": "string", "format": "binary", "description": "application/vnd.cosell.backup: the format in docs/operations.md"},
         "Credentials": {"type": "object", "additionalProperties": false, "required": ["username", "password"], "properties": {"username": string(), "password": string()}},
         "Session": {"type": "object", "properties": {"username": nullable_string(), "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}, "csrf_token": nullable_string()}},
-        "User": {"type": "object", "properties": {"username": string(), "role": string(), "created_at_ms": {"type": "integer"}}},
+        "User": {"type": "object", "properties": {"username": string(), "role": string(), "created_at_ms": {"type": "integer"}, "active": {"type": "boolean", "description": "false: deactivated over SCIM (or in no group [roles] maps), cannot sign in"}, "source": {"type": "string", "enum": ["local", "oidc", "scim"], "description": "who manages the user: an admin (password), their first single sign-on, or SCIM"}}},
         "UserInput": {"type": "object", "additionalProperties": false, "required": ["username", "password", "role"], "properties": {"username": {"type": "string", "pattern": format!("^[{WHITE_SPACE}]*[A-Za-z0-9._@-]{{1,64}}[{WHITE_SPACE}]*$"), "description": "letters, digits, '.', '-', '_' and '@'; stored lower-case"}, "password": {"type": "string", "minLength": crate::domain::users::PASSWORD_CHARS_MIN, "maxLength": crate::domain::users::PASSWORD_BYTES_MAX, "description": "at least 10 characters, at most 1024 bytes"}, "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
         "UserPage": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}},
         "TokenInput": {"type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": {"name": {"type": "string", "maxLength": 200, "pattern": format!("[^{WHITE_SPACE}]"), "description": "1 to 200 characters, not only spaces"}, "role": {"type": "string", "enum": ["viewer", "manager", "admin"]}}},
@@ -828,6 +840,8 @@ mod tests {
             ("hub", include_str!("hub.rs")),
             ("crm", include_str!("crm.rs")),
             ("workspaces", include_str!("workspaces.rs")),
+            ("scim", include_str!("scim.rs")),
+            ("oidc", include_str!("oidc.rs")),
         ];
         let mut out = BTreeMap::new();
         for (method, path, handler) in route_calls() {

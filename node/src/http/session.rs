@@ -83,6 +83,11 @@ fn cookie(value: &str, max_age_s: u64, secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("cosell_session=; Max-Age=0"))
 }
 
+/// The session cookie header, for the single sign-on callback and sign-out.
+pub(crate) fn session_cookie_header(value: &str, max_age_s: u64, secure: bool) -> HeaderValue {
+    cookie(value, max_age_s, secure)
+}
+
 /// `POST /api/v1/session`: sign in; sets the session cookie, answers the CSRF token. A wrong
 /// name and a wrong password get the same answer, in about the same time; after
 /// [`throttle::SIGN_IN_FAILURES_MAX`] attempts in [`throttle::SIGN_IN_WINDOW`] for one username
@@ -95,6 +100,11 @@ pub async fn sign_in(
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(c) = body?;
+    if !state.sign_in.local_passwords {
+        return Err(ApiError::forbidden(
+            "password sign-in is turned off on this node: sign in with single sign-on, or use an API token",
+        ));
+    }
     let forwarded_for = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let mut keys = vec![throttle::Key::user(&c.username)];
     keys.extend(
@@ -187,7 +197,10 @@ pub async fn list_users(
     let all = blocking(move || Ok(users::list_users(&state.store)?)).await?;
     let items: Vec<Value> = all
         .iter()
-        .map(|u| json!({"username": u.username, "role": u.role, "created_at_ms": u.created_at_ms}))
+        .map(|u| {
+            json!({"username": u.username, "role": u.role, "created_at_ms": u.created_at_ms,
+                   "active": u.active, "source": u.source})
+        })
         .collect();
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }

@@ -139,6 +139,15 @@ tables! {
     USERS: &str => &[u8] = "users";
     /// SHA-256 of the session id (hex) → `Session` as JSON. The cookie value is never stored.
     SESSIONS: &str => &[u8] = "sessions";
+    /// SHA-256 of an OIDC sign-in's `state` (hex) → the pending sign-in (nonce, PKCE
+    /// verifier, browser binding hash, expiry) as JSON (`domain::oidc`).
+    OIDC_PENDING: &str => &[u8] = "oidc_pending";
+    /// SHA-256 of a SCIM bearer token (hex) → token record as JSON (`domain::scim`).
+    SCIM_TOKENS: &str => &[u8] = "scim_tokens";
+    /// SCIM user id → the SCIM User resource as JSON; its `userName` names a `users` entry.
+    SCIM_USERS: &str => &[u8] = "scim_users";
+    /// SCIM group id → the SCIM Group resource as JSON (members, and the role its name gives).
+    SCIM_GROUPS: &str => &[u8] = "scim_groups";
     /// Webhook id → `Webhook` as JSON (with its HMAC secret).
     WEBHOOKS: &str => &[u8] = "webhooks";
     /// (webhook id, delivery id) → `Delivery` as JSON: the delivery log.

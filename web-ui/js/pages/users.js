@@ -22,7 +22,15 @@ function usersSection(users, ctx) {
     h(
       "tr",
       { dataset: { user: u.username } },
-      h("td", {}, h("strong", {}, u.username), ctx.me.username === u.username ? h("span", { class: "hint" }, " (you)") : null),
+      h(
+        "td",
+        {},
+        h("strong", {}, u.username),
+        ctx.me.username === u.username ? h("span", { class: "hint" }, " (you)") : null,
+        // Managed by the identity provider: signs in with single sign-on, provisioned over SCIM.
+        u.source === "scim" ? h("span", { class: "hint" }, " (SCIM)") : u.source === "oidc" ? h("span", { class: "hint" }, " (single sign-on)") : null,
+        u.active === false ? h("span", { class: "hint" }, " — deactivated, cannot sign in") : null,
+      ),
       h("td", {}, badge(u.role)),
       h("td", {}, when(u.created_at_ms)),
       h(
