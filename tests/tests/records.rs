@@ -408,16 +408,16 @@ fn search_follows_renames_deletes_and_reimports() {
         .status,
         200
     );
-    let names = |q: &str| -> BTreeSet<String> {
+    fn names_of(node: &Node, q: &str) -> BTreeSet<String> {
         node.list_all("/api/v1/opportunities", &format!("q={q}"), 5)
             .iter()
             .map(|o| o["name"].as_str().unwrap_or_default().to_string())
             .collect()
-    };
+    }
     let set =
         |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| n.to_string()).collect() };
     assert_eq!(
-        names("deal%201"),
+        names_of(&node, "deal%201"),
         set(&["Deal 1", "Deal 10", "Deal 11", "Deal 12"])
     );
     let opp = node
@@ -426,15 +426,21 @@ fn search_follows_renames_deletes_and_reimports() {
     let path = format!("/api/v1/opportunities/{}", opp["id"].as_str().unwrap());
     let r = node.patch(&path, &json!({"name": "Northwind Platform Renewal"}));
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(names("deal%201"), set(&["Deal 1", "Deal 11", "Deal 12"]));
-    assert_eq!(names("PLATFORM%20re"), set(&["Northwind Platform Renewal"]));
+    assert_eq!(
+        names_of(&node, "deal%201"),
+        set(&["Deal 1", "Deal 11", "Deal 12"])
+    );
+    assert_eq!(
+        names_of(&node, "PLATFORM%20re"),
+        set(&["Northwind Platform Renewal"])
+    );
     assert!(
-        names("latform").is_empty(),
+        names_of(&node, "latform").is_empty(),
         "a word is found from its start only"
     );
     let r = node.request("DELETE", &path, None, None);
     assert_eq!(r.status, 200, "{}", r.text);
-    assert!(names("northwind").is_empty());
+    assert!(names_of(&node, "northwind").is_empty());
     // A re-import with a new name for Deal 11 replaces its terms.
     let csv = opportunities_csv(12, 3).replace("Deal 11,", "Contoso Expansion,");
     assert!(
@@ -446,9 +452,12 @@ fn search_follows_renames_deletes_and_reimports() {
             .status,
         200
     );
-    assert_eq!(names("deal%201"), set(&["Deal 1", "Deal 10", "Deal 12"]));
-    assert_eq!(names("expansion"), set(&["Contoso Expansion"]));
+    assert_eq!(
+        names_of(&node, "deal%201"),
+        set(&["Deal 1", "Deal 10", "Deal 12"])
+    );
+    assert_eq!(names_of(&node, "expansion"), set(&["Contoso Expansion"]));
     node.stop();
     node.serve();
-    assert_eq!(names("contoso"), set(&["Contoso Expansion"]));
+    assert_eq!(names_of(&node, "contoso"), set(&["Contoso Expansion"]));
 }
