@@ -21,11 +21,14 @@ use std::ops::Bound;
 /// index stays a fraction of the records.
 pub(super) const TERM_BYTES_MAX: usize = 32;
 
-/// Index entries a search reads before it gives up on the index for this `q`: a `q` this
-/// common (a single letter) matches so many records that reading the records in id order and
-/// checking each finds a page sooner (a page of 100 among ≥ 4,000 matches in 100,000 records
-/// is found within about 2,500 records).
-pub(super) const SEARCH_ENTRIES_MAX: usize = 4_000;
+/// Index entries a search reads before it gives up on the index for this `q` and reads the
+/// records in id order instead, checking each: a `q` this common (a single letter, "deal")
+/// matches most records, so a page is found within a few hundred of them, while collecting the
+/// ids would read a large part of the index. Below it, matches may cluster anywhere in id order
+/// (an external id prefix of an import: `opp00005` is 10,000 records in a row), which the index
+/// finds at once and a scan would not. Unit tests use a smaller bound, so the same two paths
+/// run on a few thousand records.
+pub(super) const SEARCH_ENTRIES_MAX: usize = if cfg!(test) { 4_000 } else { 50_000 };
 
 /// The search terms of an account: its name and each word of it, its domain, its external id;
 /// lower case, each cut to `cut` bytes, sorted, each once.
