@@ -101,6 +101,15 @@ impl Side {
         )
     }
 
+    /// Bytes that crossed the wire, compressed where they were (all frames, with lengths).
+    fn wire_bytes(&self) -> (u64, u64) {
+        let w = &self.net().gauges.wire;
+        (
+            w.sent.load(Ordering::Relaxed),
+            w.received.load(Ordering::Relaxed),
+        )
+    }
+
     fn received(&self) -> u64 {
         self.deals.counters.changes_received.load(Ordering::Relaxed)
     }
@@ -182,12 +191,15 @@ fn build_deal(signers: &[Signer; 3], n: usize) -> Result<DealDoc> {
 }
 
 /// Writes `count` pre-built deals into the store at `dir` (1,000 per transaction).
-fn seed_deals(dir: &Path, count: usize) -> Result<()> {
+fn seed_deals(dir: &Path, count: usize) -> Result<u64> {
     seed_deals_at(&dir.join("db"), count)
 }
 
-/// Writes `count` pre-built deals into the store file `db` (bench_backup uses it too).
-pub(crate) fn seed_deals_at(db: &Path, count: usize) -> Result<()> {
+/// Writes `count` pre-built deals into the store file `db` (bench_backup uses it too); returns
+/// the bytes of the same documents as Automerge saves them (`save()`, compressed): the anchor of
+/// the first-sync wire size.
+pub(crate) fn seed_deals_at(db: &Path, count: usize) -> Result<u64> {
+    let mut saved = 0u64;
     let signers = [SECRET_A, SECRET_B, SECRET_C]
         .map(|s| Signer::new(NodeKey::from_secret_bytes(&s), PREBUILT_RUN));
     let store = Store::open(db)?;
@@ -197,6 +209,7 @@ pub(crate) fn seed_deals_at(db: &Path, count: usize) -> Result<()> {
         let txn = store.write()?;
         for i in n..(n + 1000).min(count) {
             let doc = build_deal(&signers, i)?;
+            saved += doc.automerge().save().len() as u64;
             let id = doc.id().to_string();
             shared::put_deal_meta_in(
                 &txn,
@@ -217,7 +230,7 @@ pub(crate) fn seed_deals_at(db: &Path, count: usize) -> Result<()> {
         txn.commit()?;
         n = (n + 1000).min(count);
     }
-    Ok(())
+    Ok(saved)
 }
 
 /// Polls `done` every 200 µs until it holds; the time it took.
@@ -300,7 +313,7 @@ async fn main() -> Result<()> {
 
     // Setup (not timed as sync): A's store holds the deals, B is its partner.
     let t = Instant::now();
-    seed_deals(&dir_a, count)?;
+    let saved = seed_deals(&dir_a, count)?;
     put_partner(
         &dir_a,
         &partner_record(&key(&SECRET_B), "Reseller", "reseller", vec![]),
@@ -331,6 +344,7 @@ async fn main() -> Result<()> {
     let p2 = wait("A to see B caught up", || a.caught_up() && b.caught_up())? + first;
     let (a_sent, _) = a.bytes();
     let (b_sent, _) = b.bytes();
+    let (a_wire, a_wire_in) = a.wire_bytes();
     let held = b.deals.ids().len();
     anyhow::ensure!(held == count, "B holds {held} of {count} deals");
     println!(
@@ -341,6 +355,13 @@ async fn main() -> Result<()> {
         a_sent as f64 / 1e6,
         b_sent as f64 / 1e6,
         t.elapsed().as_secs_f64()
+    );
+    println!(
+        "P2 wire: {:.1} MB A->B on the wire (compressed frames), {:.1} MB B->A; Automerge save() of the same {count} deals: {:.1} MB; wire / save() = {:.2}x",
+        a_wire as f64 / 1e6,
+        a_wire_in as f64 / 1e6,
+        saved as f64 / 1e6,
+        a_wire as f64 / saved.max(1) as f64
     );
 
     // P1: one edit at a time on A; until B's copy shows it.

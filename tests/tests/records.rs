@@ -388,3 +388,76 @@ fn an_account_is_changed_by_patch_and_shared_deals_follow() {
         (d.json["fields"]["account.name"] == "Renamed GmbH").then_some(())
     });
 }
+
+#[test]
+fn search_follows_renames_deletes_and_reimports() {
+    // `?q=` is answered from an index kept in the write's own transaction: a rename, a delete
+    // and an import are found (or gone) in the very next answer.
+    let mut node = Node::init("Acme");
+    node.serve();
+    assert_eq!(
+        node.post_csv("/api/v1/import/accounts", accounts_csv(3).as_bytes())
+            .status,
+        200
+    );
+    assert_eq!(
+        node.post_csv(
+            "/api/v1/import/opportunities",
+            opportunities_csv(12, 3).as_bytes()
+        )
+        .status,
+        200
+    );
+    fn names_of(node: &Node, q: &str) -> BTreeSet<String> {
+        node.list_all("/api/v1/opportunities", &format!("q={q}"), 5)
+            .iter()
+            .map(|o| o["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+    let set =
+        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| n.to_string()).collect() };
+    assert_eq!(
+        names_of(&node, "deal%201"),
+        set(&["Deal 1", "Deal 10", "Deal 11", "Deal 12"])
+    );
+    let opp = node
+        .list_all("/api/v1/opportunities", "q=deal%2010", 5)
+        .remove(0);
+    let path = format!("/api/v1/opportunities/{}", opp["id"].as_str().unwrap());
+    let r = node.patch(&path, &json!({"name": "Northwind Platform Renewal"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        names_of(&node, "deal%201"),
+        set(&["Deal 1", "Deal 11", "Deal 12"])
+    );
+    assert_eq!(
+        names_of(&node, "PLATFORM%20re"),
+        set(&["Northwind Platform Renewal"])
+    );
+    assert!(
+        names_of(&node, "latform").is_empty(),
+        "a word is found from its start only"
+    );
+    let r = node.request("DELETE", &path, None, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(names_of(&node, "northwind").is_empty());
+    // A re-import with a new name for Deal 11 replaces its terms.
+    let csv = opportunities_csv(12, 3).replace("Deal 11,", "Contoso Expansion,");
+    assert!(
+        csv.contains("Contoso Expansion"),
+        "the CSV names opportunities 'Deal N,'"
+    );
+    assert_eq!(
+        node.post_csv("/api/v1/import/opportunities", csv.as_bytes())
+            .status,
+        200
+    );
+    assert_eq!(
+        names_of(&node, "deal%201"),
+        set(&["Deal 1", "Deal 10", "Deal 12"])
+    );
+    assert_eq!(names_of(&node, "expansion"), set(&["Contoso Expansion"]));
+    node.stop();
+    node.serve();
+    assert_eq!(names_of(&node, "contoso"), set(&["Contoso Expansion"]));
+}

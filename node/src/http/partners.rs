@@ -69,7 +69,7 @@ pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Params(query): Params<PartnerQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::store::Page<Value>>, ApiError> {
     caller.require(Role::Viewer)?;
     let limit = super::records::page_limit(query.limit)?;
     // The cursor's shape is checked with the query (`Cursor::NodeId`): a position in the

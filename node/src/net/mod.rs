@@ -51,7 +51,8 @@ pub use wire::{JoinAnswer, JoinRequest};
 use crate::store::shared;
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
-use codec::{FrameCodec, PROTOCOL};
+pub use codec::WireBytes;
+use codec::{FrameCodec, PROTOCOL, PROTOCOL_COMPRESSED};
 pub use codec::{Refusal, RefusalCode};
 use event_loop::EventLoop;
 use libp2p::futures::StreamExt;
@@ -366,6 +367,8 @@ pub struct NetGauges {
     pub sync_bytes_sent: AtomicU64,
     /// Bytes of sync frames received (requests and responses).
     pub sync_bytes_received: AtomicU64,
+    /// Bytes of all frames as they crossed the wire (compressed where they were).
+    pub wire: Arc<WireBytes>,
     /// Per partner (node id): when it was last known to hold everything this node had to send
     /// it, or `None` while it does. Written by the swarm task only.
     lag: Mutex<BTreeMap<String, Option<Instant>>>,
@@ -459,6 +462,10 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
     let partners_only = nat::PartnersOnly::default();
     let relay_limits = config.relay.clone();
     let relay_partners = partners_only.clone();
+    let gauges = Arc::new(NetGauges::default());
+    let codec = FrameCodec {
+        wire: gauges.wire.clone(),
+    };
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -479,8 +486,12 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
             )),
             ping: ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL)),
             rr: request_response::Behaviour::with_codec(
-                FrameCodec,
-                [(PROTOCOL, ProtocolSupport::Full)],
+                codec,
+                // Compressed frames first; a node of `/cosell/sync/1` only gets plain ones.
+                [
+                    (PROTOCOL_COMPRESSED, ProtocolSupport::Full),
+                    (PROTOCOL, ProtocolSupport::Full),
+                ],
                 request_response::Config::default()
                     .with_request_timeout(REQUEST_TIMEOUT)
                     .with_max_concurrent_streams(64),
@@ -545,7 +556,6 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_MAX);
     let (requests_tx, requests) = mpsc::channel(PEER_REQUEST_QUEUE_MAX);
     let (map_tx, map_inbound) = mpsc::channel(MAP_INBOUND_QUEUE_MAX);
-    let gauges = Arc::new(NetGauges::default());
     {
         let mut view = gauges.view_mut();
         *view = NetworkView::new(&peer_id, config.relay.as_ref(), &external);

@@ -98,6 +98,32 @@ pub(super) fn migrate_3_to_4(txn: &WriteTransaction) -> Result<()> {
     tables.flush()
 }
 
+/// Schema 4 → 5: the `?q=` search indexes ([`search`]), built from the records in the
+/// caller's transaction. Any entries already there (a 3 → 4 step just rebuilt the opportunity
+/// indexes) are dropped first, so each term is written once.
+pub(super) fn migrate_4_to_5(txn: &WriteTransaction) -> Result<()> {
+    txn.delete_table(ACCOUNTS_SEARCH)?;
+    txn.delete_table(OPPORTUNITIES_SEARCH)?;
+    let mut tables = WriteTables::open(txn)?;
+    let mut after = Bound::Unbounded;
+    while let Some((last, batch)) = record_batch(&tables.accounts, after, codec::decode_account)? {
+        for (key, account) in &batch {
+            tables.index_account_search(account, key)?;
+        }
+        after = Bound::Excluded(last);
+    }
+    let mut after = Bound::Unbounded;
+    while let Some((last, batch)) =
+        record_batch(&tables.opportunities, after, codec::decode_opportunity)?
+    {
+        for (key, opp) in &batch {
+            tables.index_opportunity_search(opp, key)?;
+        }
+        after = Bound::Excluded(last);
+    }
+    tables.flush()
+}
+
 /// Writes the index entries of every opportunity record, [`MIGRATION_BATCH_RECORDS`] at a time;
 /// `external_id` says whether the external-id index is rebuilt too.
 pub(super) fn reindex_opportunities(

@@ -16,7 +16,8 @@ pub mod backup;
 mod codec;
 mod id_key;
 mod migrate;
-use migrate::{migrate_1_to_2, migrate_2_to_3, migrate_3_to_4};
+use migrate::{migrate_1_to_2, migrate_2_to_3, migrate_3_to_4, migrate_4_to_5};
+mod search;
 pub mod shared;
 pub mod tables;
 
@@ -25,15 +26,17 @@ use id_key::{
     StageEntry,
 };
 use tables::{
-    ACCOUNTS, ACCOUNTS_BY_DOMAIN, ACCOUNTS_BY_EXTERNAL, ACCOUNTS_BY_NAME, META, OPPORTUNITIES,
-    OPPORTUNITIES_BY_ACCOUNT, OPPORTUNITIES_BY_EXTERNAL, OPPORTUNITIES_BY_STAGE, TOKENS,
+    ACCOUNTS, ACCOUNTS_BY_DOMAIN, ACCOUNTS_BY_EXTERNAL, ACCOUNTS_BY_NAME, ACCOUNTS_SEARCH, META,
+    OPPORTUNITIES, OPPORTUNITIES_BY_ACCOUNT, OPPORTUNITIES_BY_EXTERNAL, OPPORTUNITIES_BY_STAGE,
+    OPPORTUNITIES_SEARCH, TOKENS,
 };
 
 /// Schema version this build writes. Bump it with a migration step in [`Store::migrate`].
 /// 1: records as JSON; 2: records in [`codec`]'s binary encoding; 3: ids in keys and index
 /// values as 16 bytes ([`id_key`]), stages in the stage index as codes; 4: the (stage,
-/// opportunity) and (account, opportunity) index entries as one fixed-width key each.
-pub const SCHEMA_VERSION: u64 = 4;
+/// opportunity) and (account, opportunity) index entries as one fixed-width key each; 5: the
+/// `?q=` search indexes ([`search`]).
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Records re-encoded per step of a migration, so a step holds a bounded batch in memory.
 const MIGRATION_BATCH_RECORDS: usize = 1024;
@@ -95,8 +98,9 @@ pub struct OpportunityFilter {
     pub q: Option<String>,
 }
 
-/// One page of a list, in id order (ULIDs: creation order).
-#[derive(Debug)]
+/// One page of a list, in id order (ULIDs: creation order). Serializes as the API's list answer,
+/// `{"items": [...], "next_cursor": ...}`.
+#[derive(Debug, serde::Serialize)]
 pub struct Page<T> {
     /// The records of this page.
     pub items: Vec<T>,
@@ -204,14 +208,18 @@ impl Store {
             ),
             Some(v) if v == SCHEMA_VERSION => return Ok(()),
             // Each step in order, all in this one transaction.
-            // Step 2 → 3 rebuilds every index in this build's layout, so 3 → 4 is not needed
-            // after it.
+            // Step 2 → 3 rebuilds every index in this build's layout (the search indexes
+            // included), so 3 → 4 and 4 → 5 are not needed after it.
             Some(1) => {
                 migrate_1_to_2(&txn)?;
                 migrate_2_to_3(&txn)?;
             }
             Some(2) => migrate_2_to_3(&txn)?,
-            Some(3) => migrate_3_to_4(&txn)?,
+            Some(3) => {
+                migrate_3_to_4(&txn)?;
+                migrate_4_to_5(&txn)?;
+            }
+            Some(4) => migrate_4_to_5(&txn)?,
             _ => {}
         }
         txn.open_table(ACCOUNTS)?;
@@ -222,6 +230,8 @@ impl Store {
         txn.open_table(OPPORTUNITIES_BY_EXTERNAL)?;
         txn.open_table(OPPORTUNITIES_BY_STAGE)?;
         txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?;
+        txn.open_table(ACCOUNTS_SEARCH)?;
+        txn.open_table(OPPORTUNITIES_SEARCH)?;
         txn.open_table(TOKENS)?;
         txn.open_table(META)?
             .insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
@@ -312,25 +322,37 @@ impl Store {
     ) -> Result<Page<Account>> {
         let txn = self.read()?;
         let table = txn.open_table(ACCOUNTS)?;
-        let needle = q.map(str::to_lowercase);
+        let needle = q.map(search::normalize_query);
+        let after = after_cursor(cursor)?;
         let mut items = Vec::new();
         let mut more = false;
-        for entry in table.range::<&IdKey>((after_cursor(cursor)?.as_ref(), Bound::Unbounded))? {
+        if let Some(q) = &needle {
+            let index = txn.open_table(ACCOUNTS_SEARCH)?;
+            if let search::Candidates::Ids(ids) = search::candidates(&index, q, after)? {
+                for id in ids {
+                    let Some(account) = get_account(&table, &id)? else {
+                        continue;
+                    };
+                    if !search::account_matches(&account, q) {
+                        continue;
+                    }
+                    if items.len() == limit {
+                        more = true;
+                        break;
+                    }
+                    items.push(account);
+                }
+                return Ok(page(items, more, |a| a.id.clone()));
+            }
+        }
+        for entry in table.range::<&IdKey>((after.as_ref(), Bound::Unbounded))? {
             let (k, v) = entry?;
             let account = codec::decode_account(&id_text(k.value()), v.value())?;
-            if let Some(n) = &needle {
-                let hay = [
-                    Some(account.name.as_str()),
-                    account.domain.as_ref().map(|d| d.as_str()),
-                    account.external_id.as_deref(),
-                ];
-                if !hay
-                    .iter()
-                    .flatten()
-                    .any(|h| h.to_lowercase().contains(n.as_str()))
-                {
-                    continue;
-                }
+            if needle
+                .as_deref()
+                .is_some_and(|q| !search::account_matches(&account, q))
+            {
+                continue;
             }
             if items.len() == limit {
                 more = true;
@@ -350,7 +372,7 @@ impl Store {
     ) -> Result<Page<Opportunity>> {
         let txn = self.read()?;
         let table = txn.open_table(OPPORTUNITIES)?;
-        let needle = filter.q.as_deref().map(str::to_lowercase);
+        let needle = filter.q.as_deref().map(search::normalize_query);
         let after = after_cursor(cursor)?;
         let mut items = Vec::new();
         let mut more = false;
@@ -365,19 +387,11 @@ impl Store {
             {
                 return true;
             }
-            if let Some(n) = &needle {
-                let hay = [
-                    Some(opp.name.as_str()),
-                    opp.external_id.as_deref(),
-                    opp.owner.as_deref(),
-                ];
-                if !hay
-                    .iter()
-                    .flatten()
-                    .any(|h| h.to_lowercase().contains(n.as_str()))
-                {
-                    return true;
-                }
+            if needle
+                .as_deref()
+                .is_some_and(|q| !search::opportunity_matches(&opp, q))
+            {
+                return true;
             }
             if items.len() == limit {
                 more = true;
@@ -392,7 +406,21 @@ impl Store {
             Bound::Excluded(id) => id,
             _ => [0; 16],
         };
-        if let Some(account_id) = &filter.account_id {
+        let searched = match (&filter.account_id, &needle) {
+            (None, Some(q)) => {
+                search::candidates(&txn.open_table(OPPORTUNITIES_SEARCH)?, q, after)?
+            }
+            _ => search::Candidates::Common,
+        };
+        if let search::Candidates::Ids(ids) = searched {
+            for id in ids {
+                if let Some(opp) = get_opportunity(&table, &id)? {
+                    if !consider(opp, &mut items) {
+                        break;
+                    }
+                }
+            }
+        } else if let Some(account_id) = &filter.account_id {
             // No record has an id that is not a ULID: an empty page.
             if let Some(account) = id_key(account_id) {
                 let index = txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?;
@@ -582,6 +610,8 @@ pub struct WriteTables<'txn> {
     opportunities_by_external: redb::Table<'txn, &'static str, &'static IdKey>,
     opportunities_by_stage: redb::Table<'txn, &'static StageEntry, ()>,
     opportunities_by_account: redb::Table<'txn, &'static PairEntry, ()>,
+    accounts_search: redb::Table<'txn, (&'static str, &'static IdKey), ()>,
+    opportunities_search: redb::Table<'txn, (&'static str, &'static IdKey), ()>,
     /// Entries of the (key, id) indexes that `insert_new_*` wrote but that are not in their
     /// tables yet; see [`INDEX_PENDING_ENTRIES_MAX`]. Invariant: flushed before anything reads
     /// or removes from those tables, and by [`WriteTables::flush`] before the commit.
@@ -712,6 +742,8 @@ struct PendingIndexes {
     accounts_by_name: Vec<(String, IdKey)>,
     opportunities_by_stage: Vec<StageEntry>,
     opportunities_by_account: Vec<PairEntry>,
+    accounts_search: Vec<(String, IdKey)>,
+    opportunities_search: Vec<(String, IdKey)>,
 }
 
 /// Hands `pending`'s entries to `insert` in key order and empties it.
@@ -739,6 +771,8 @@ impl<'txn> WriteTables<'txn> {
             opportunities_by_external: txn.open_table(OPPORTUNITIES_BY_EXTERNAL)?,
             opportunities_by_stage: txn.open_table(OPPORTUNITIES_BY_STAGE)?,
             opportunities_by_account: txn.open_table(OPPORTUNITIES_BY_ACCOUNT)?,
+            accounts_search: txn.open_table(ACCOUNTS_SEARCH)?,
+            opportunities_search: txn.open_table(OPPORTUNITIES_SEARCH)?,
             pending: PendingIndexes::default(),
         })
     }
@@ -758,6 +792,10 @@ impl<'txn> WriteTables<'txn> {
         let by_name = &mut self.accounts_by_name;
         insert_sorted(&mut self.pending.accounts_by_name, |(n, id)| {
             by_name.insert((n.as_str(), id), ()).map(drop)
+        })?;
+        let search = &mut self.accounts_search;
+        insert_sorted(&mut self.pending.accounts_search, |(t, id)| {
+            search.insert((t.as_str(), id), ()).map(drop)
         })
     }
 
@@ -769,7 +807,57 @@ impl<'txn> WriteTables<'txn> {
         let by_account = &mut self.opportunities_by_account;
         insert_sorted(&mut self.pending.opportunities_by_account, |entry| {
             by_account.insert(entry, ()).map(drop)
+        })?;
+        let search = &mut self.opportunities_search;
+        insert_sorted(&mut self.pending.opportunities_search, |(t, id)| {
+            search.insert((t.as_str(), id), ()).map(drop)
         })
+    }
+
+    /// Buffers the search index entries of `account` (stored under `key`).
+    fn index_account_search(&mut self, account: &Account, key: &IdKey) -> Result<()> {
+        let pending = &mut self.pending.accounts_search;
+        pending.extend(
+            search::account_terms(account, search::TERM_BYTES_MAX)
+                .into_iter()
+                .map(|t| (t, *key)),
+        );
+        if pending.len() >= INDEX_PENDING_ENTRIES_MAX {
+            self.flush_accounts()?;
+        }
+        Ok(())
+    }
+
+    /// Buffers the search index entries of `opp` (stored under `key`).
+    fn index_opportunity_search(&mut self, opp: &Opportunity, key: &IdKey) -> Result<()> {
+        let pending = &mut self.pending.opportunities_search;
+        pending.extend(
+            search::opportunity_terms(opp, search::TERM_BYTES_MAX)
+                .into_iter()
+                .map(|t| (t, *key)),
+        );
+        if pending.len() >= INDEX_PENDING_ENTRIES_MAX {
+            self.flush_opportunities()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the search index entries of `account` (stored under `key`); the pending
+    /// entries are flushed already.
+    fn unindex_account_search(&mut self, account: &Account, key: &IdKey) -> Result<()> {
+        for t in search::account_terms(account, search::TERM_BYTES_MAX) {
+            self.accounts_search.remove((t.as_str(), key))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the search index entries of `opp` (stored under `key`); the pending entries are
+    /// flushed already.
+    fn unindex_opportunity_search(&mut self, opp: &Opportunity, key: &IdKey) -> Result<()> {
+        for t in search::opportunity_terms(opp, search::TERM_BYTES_MAX) {
+            self.opportunities_search.remove((t.as_str(), key))?;
+        }
+        Ok(())
     }
 
     /// An account by id, as of this transaction.
@@ -877,10 +965,13 @@ impl<'txn> WriteTables<'txn> {
                 self.accounts_by_domain.remove((d.as_str(), &key))?;
             }
             self.accounts_by_name.remove((old.name.as_str(), &key))?;
+            self.unindex_account_search(old, &key)?;
         }
         if let Some(x) = &account.external_id {
             insert_external_id(&mut self.accounts_by_external, x, &key, "account")?;
         }
+        self.index_account_search(account, &key)?;
+        self.flush_accounts()?;
         if let Some(d) = &account.domain {
             self.accounts_by_domain.insert((d.as_str(), &key), ())?;
         }
@@ -941,7 +1032,7 @@ impl<'txn> WriteTables<'txn> {
         if pending.accounts_by_name.len() >= INDEX_PENDING_ENTRIES_MAX {
             self.flush_accounts()?;
         }
-        Ok(())
+        self.index_account_search(account, key)
     }
 
     /// Writes an opportunity the caller knows is new, like [`WriteTables::insert_new_account`].
@@ -985,7 +1076,7 @@ impl<'txn> WriteTables<'txn> {
         if pending.opportunities_by_account.len() >= INDEX_PENDING_ENTRIES_MAX {
             self.flush_opportunities()?;
         }
-        Ok(())
+        self.index_opportunity_search(opp, key)
     }
 
     /// Removes an account and its index entries; `None` when there is none with that id. The
@@ -1005,6 +1096,7 @@ impl<'txn> WriteTables<'txn> {
             self.accounts_by_domain.remove((d.as_str(), &key))?;
         }
         self.accounts_by_name.remove((old.name.as_str(), &key))?;
+        self.unindex_account_search(&old, &key)?;
         self.accounts.remove(&key)?;
         Ok(Some(old))
     }
@@ -1027,6 +1119,7 @@ impl<'txn> WriteTables<'txn> {
             self.opportunities_by_account
                 .remove(&pair_entry(&account, &key))?;
         }
+        self.unindex_opportunity_search(&old, &key)?;
         self.opportunities.remove(&key)?;
         Ok(Some(old))
     }
@@ -1052,6 +1145,7 @@ impl<'txn> WriteTables<'txn> {
                 self.opportunities_by_account
                     .remove(&pair_entry(&old_account, &key))?;
             }
+            self.unindex_opportunity_search(old, &key)?;
         }
         if let Some(x) = &opp.external_id {
             insert_external_id(&mut self.opportunities_by_external, x, &key, "opportunity")?;
@@ -1060,6 +1154,8 @@ impl<'txn> WriteTables<'txn> {
             .insert(&stage_entry(codec::stage_code(opp.stage), &key), ())?;
         self.opportunities_by_account
             .insert(&pair_entry(&account, &key), ())?;
+        self.index_opportunity_search(opp, &key)?;
+        self.flush_opportunities()?;
         let mut bytes = Vec::with_capacity(160);
         codec::encode_opportunity(opp, &mut bytes);
         self.opportunities.insert(&key, bytes.as_slice())?;

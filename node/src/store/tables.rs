@@ -75,6 +75,12 @@ tables! {
     OPPORTUNITIES_BY_STAGE: &StageEntry => () = "opportunities_by_stage";
     /// account id ‖ opportunity id → () ([`super::id_key::pair_entry`]).
     OPPORTUNITIES_BY_ACCOUNT: &PairEntry => () = "opportunities_by_account";
+    /// (search term, account id) → (): the `?q=` index of accounts ([`super::search`]): the
+    /// lower-case name and each word of it, domain and external id, each cut to 32 bytes.
+    ACCOUNTS_SEARCH: (&str, &IdKey) => () = "accounts_search";
+    /// (search term, opportunity id) → (): the `?q=` index of opportunities: the lower-case
+    /// name and each word of it, external id and owner, each cut to 32 bytes.
+    OPPORTUNITIES_SEARCH: (&str, &IdKey) => () = "opportunities_search";
     /// SHA-256 of an API token (hex) → token record as JSON. The token itself is never stored.
     TOKENS: &str => &[u8] = "api_tokens";
 

@@ -222,6 +222,7 @@ fn assert_indexes_match(store: &Store, accounts: &[Account], opportunities: &[Op
         let got: Vec<&str> = listed.items.iter().map(|o| o.id.as_str()).collect();
         assert_eq!(got, expected, "stage {stage:?}");
     }
+    assert_search_index_exact(store);
 }
 
 fn stored_version(store: &Store) -> Option<u64> {
@@ -536,4 +537,263 @@ fn claiming_a_taken_external_id_returns_its_owner_and_leaves_the_map_as_it_was()
         tables.opportunity_id_by_external("OPP-1").expect("lookup"),
         Some(opportunity(1, "x").id)
     );
+}
+
+/// The search indexes hold exactly the terms of the records there are: nothing missing,
+/// nothing left from an old version or a deleted record.
+fn assert_search_index_exact(store: &Store) {
+    let txn = store.read().expect("read");
+    let mut expected = std::collections::BTreeSet::new();
+    for entry in txn.open_table(ACCOUNTS).expect("t").iter().expect("iter") {
+        let (k, v) = entry.expect("entry");
+        let a = codec::decode_account(&id_text(k.value()), v.value()).expect("decode");
+        for t in search::account_terms(&a, search::TERM_BYTES_MAX) {
+            expected.insert(("a", t, *k.value()));
+        }
+    }
+    for entry in txn
+        .open_table(OPPORTUNITIES)
+        .expect("t")
+        .iter()
+        .expect("iter")
+    {
+        let (k, v) = entry.expect("entry");
+        let o = codec::decode_opportunity(&id_text(k.value()), v.value()).expect("decode");
+        for t in search::opportunity_terms(&o, search::TERM_BYTES_MAX) {
+            expected.insert(("o", t, *k.value()));
+        }
+    }
+    let mut actual = std::collections::BTreeSet::new();
+    for (kind, table) in [("a", ACCOUNTS_SEARCH), ("o", OPPORTUNITIES_SEARCH)] {
+        for entry in txn.open_table(table).expect("t").iter().expect("iter") {
+            let (k, _) = entry.expect("entry");
+            let (t, id) = k.value();
+            actual.insert((kind, t.to_string(), *id));
+        }
+    }
+    assert_eq!(actual, expected);
+}
+
+/// Every page of `q` (3 at a time, through the cursors), against the same filter applied to
+/// every record by hand.
+fn assert_search_pages(store: &Store, q: &str, stage: Option<Stage>) {
+    let all = store
+        .list_opportunities(&OpportunityFilter::default(), None, usize::MAX)
+        .expect("all");
+    let lower = search::normalize_query(q);
+    let expected: Vec<String> = all
+        .items
+        .iter()
+        .filter(|o| search::opportunity_matches(o, &lower))
+        .filter(|o| stage.is_none_or(|s| o.stage == s))
+        .map(|o| o.id.clone())
+        .collect();
+    let filter = OpportunityFilter {
+        stage,
+        q: Some(q.to_string()),
+        ..Default::default()
+    };
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .list_opportunities(&filter, cursor.as_deref(), 3)
+            .expect("page");
+        got.extend(page.items.iter().map(|o| o.id.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(got, expected, "q={q:?} stage={stage:?}");
+}
+
+#[test]
+fn the_search_index_follows_every_write_and_answers_as_a_scan_would() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let accounts: Vec<Account> = (0..10).map(account).collect();
+    let mut opportunities = opportunities_of(&accounts, 60);
+    opportunities[5].name = "Renewal - Platform Éclair".into();
+    opportunities[6].owner = Some("Dana Smith".into());
+    // An import's path (buffered entries) and the one-record path both write the index.
+    let txn = store.write().expect("write");
+    {
+        let mut tables = WriteTables::open(&txn).expect("tables");
+        for a in &accounts {
+            tables
+                .insert_new_account(a, NewExternalId::Insert)
+                .expect("a");
+        }
+        for o in &opportunities[..40] {
+            tables
+                .insert_new_opportunity(o, NewExternalId::Insert)
+                .expect("o");
+        }
+        for o in &opportunities[40..] {
+            tables.put_opportunity(o).expect("o");
+        }
+        tables.flush().expect("flush");
+    }
+    txn.commit().expect("commit");
+    assert_search_index_exact(&store);
+    for q in [
+        "deal 1", "DEAL 1", "platform", "éclair", "ÉCLAIR", "opp-4", "dana", "smith",
+    ] {
+        assert_search_pages(&store, q, None);
+    }
+    assert_search_pages(&store, "deal", Some(Stage::Launched));
+    assert_eq!(
+        store
+            .list_opportunities(
+                &OpportunityFilter {
+                    q: Some("platform".into()),
+                    ..Default::default()
+                },
+                None,
+                10
+            )
+            .expect("list")
+            .items
+            .len(),
+        1
+    );
+    // A word inside a word is not a word start; the old "contains" match is gone.
+    let inner = OpportunityFilter {
+        q: Some("latform".into()),
+        ..Default::default()
+    };
+    assert!(store
+        .list_opportunities(&inner, None, 10)
+        .expect("list")
+        .items
+        .is_empty());
+
+    // Update: the old terms go, the new ones come; delete: all go.
+    let txn = store.write().expect("write");
+    {
+        let mut tables = WriteTables::open(&txn).expect("tables");
+        let mut renamed = opportunities[5].clone();
+        renamed.name = "Expansion 2027".into();
+        tables.put_opportunity(&renamed).expect("put");
+        tables
+            .delete_opportunity(&opportunities[6].id)
+            .expect("delete");
+        let mut a = accounts[3].clone();
+        a.domain = Some(Domain::parse("renamed.example").expect("domain"));
+        a.name = "Globex Corporation".into();
+        tables.put_account(&a).expect("put");
+        tables.delete_account(&accounts[9].id).expect("delete");
+    }
+    txn.commit().expect("commit");
+    assert_search_index_exact(&store);
+    for q in ["platform", "expansion", "2027", "dana"] {
+        assert_search_pages(&store, q, None);
+    }
+    let found = |q: &str| -> Vec<String> {
+        store
+            .list_accounts(Some(q), None, 100)
+            .expect("accounts")
+            .items
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(found("corporation"), [accounts[3].id.clone()]);
+    assert_eq!(found("renamed.ex"), [accounts[3].id.clone()]);
+    assert!(found("company-3.example").is_empty());
+    assert!(found("acc-9").is_empty());
+    assert_eq!(found("ACC-2"), [accounts[2].id.clone()]);
+}
+
+#[test]
+fn a_common_query_answers_from_the_records_the_same_pages() {
+    // More matching entries than the index is read for: the records are scanned instead.
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(&dir.path().join("db")).expect("store");
+    let accounts: Vec<Account> = (0..7).map(account).collect();
+    let n = search::SEARCH_ENTRIES_MAX + 300;
+    let opportunities = opportunities_of(&accounts, n);
+    let txn = store.write().expect("write");
+    {
+        let mut tables = WriteTables::open(&txn).expect("tables");
+        for a in &accounts {
+            tables
+                .insert_new_account(a, NewExternalId::Insert)
+                .expect("a");
+        }
+        for o in &opportunities {
+            tables
+                .insert_new_opportunity(o, NewExternalId::Insert)
+                .expect("o");
+        }
+        tables.flush().expect("flush");
+    }
+    txn.commit().expect("commit");
+    let index_says = |q: &str| {
+        let txn = store.read().expect("read");
+        let index = txn.open_table(OPPORTUNITIES_SEARCH).expect("t");
+        matches!(
+            search::candidates(&index, q, Bound::Unbounded).expect("candidates"),
+            search::Candidates::Common
+        )
+    };
+    assert!(
+        index_says("deal"),
+        "'deal' should be too common for the index"
+    );
+    assert!(!index_says("deal 42"));
+    let filter = |q: &str| OpportunityFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    let first = store
+        .list_opportunities(&filter("deal"), None, 100)
+        .expect("page");
+    let expected: Vec<&str> = opportunities[..100].iter().map(|o| o.id.as_str()).collect();
+    let got: Vec<&str> = first.items.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(got, expected);
+    let last = store
+        .list_opportunities(&filter("deal"), Some(&opportunities[n - 3].id), 100)
+        .expect("page");
+    assert_eq!(last.items.len(), 2);
+    assert_eq!(last.next_cursor, None);
+    assert_search_pages(&store, "deal 42", None);
+}
+
+#[test]
+fn a_schema_4_file_opens_with_its_search_indexes_built() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("db");
+    let accounts: Vec<Account> = (0..10).map(account).collect();
+    let opportunities = opportunities_of(&accounts, 2_500);
+    {
+        let store = Store::open(&path).expect("store");
+        let txn = store.write().expect("write");
+        {
+            let mut tables = WriteTables::open(&txn).expect("tables");
+            for a in &accounts {
+                tables.put_account(a).expect("a");
+            }
+            for o in &opportunities {
+                tables
+                    .insert_new_opportunity(o, NewExternalId::Insert)
+                    .expect("o");
+            }
+            tables.flush().expect("flush");
+        }
+        // What a schema 4 build left: no search tables.
+        txn.delete_table(ACCOUNTS_SEARCH).expect("delete");
+        txn.delete_table(OPPORTUNITIES_SEARCH).expect("delete");
+        txn.open_table(META)
+            .expect("meta")
+            .insert("schema_version", 4u64.to_be_bytes().as_slice())
+            .expect("version");
+        txn.commit().expect("commit");
+    }
+    let store = Store::open(&path).expect("reopen");
+    assert_eq!(stored_version(&store), Some(SCHEMA_VERSION));
+    assert_search_index_exact(&store);
+    assert_search_pages(&store, "deal 24", None);
+    assert_indexes_match(&store, &accounts, &opportunities);
 }

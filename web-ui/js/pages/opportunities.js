@@ -31,7 +31,7 @@ export async function render(view, ctx) {
     return `#/opportunities${s ? `?${s}` : ""}`;
   };
 
-  const qInput = h("input", { type: "search", name: "q", value: q, placeholder: "name, account, owner…" });
+  const qInput = h("input", { type: "search", name: "q", value: q, placeholder: "name or a word of it, external id, owner…" });
   const stageSelect = h("select", { name: "stage" }, h("option", { value: "" }, "All stages"), STAGES.map((s) => h("option", { value: s, selected: s === stage }, stageLabel(s))));
   const filters = h(
     "form",
