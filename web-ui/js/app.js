@@ -33,6 +33,7 @@ const ROUTES = [
   [/^\/audit$/, "audit", "audit"],
   [/^\/webhooks$/, "webhooks", "webhooks", "admin", "Webhooks"],
   [/^\/network$/, "network", "network"],
+  [/^\/program$/, "program", "program"],
 ];
 
 const NAV = [
@@ -47,6 +48,7 @@ const NAV = [
   ["users", "#/users", "Users", "admin"],
   ["webhooks", "#/webhooks", "Webhooks", "admin"],
   ["network", "#/network", "Network"],
+  ["program", "#/program", "Program"],
   ["settings", "#/settings", "My e-mail"],
 ];
 
