@@ -121,6 +121,12 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         network.handle.clone(),
         clock.clone(),
     ));
+    tokio::spawn(crate::domain::program::tiers::watch(
+        store.clone(),
+        network.deals.clone(),
+        events.clone(),
+        clock.clone(),
+    ));
     let mapping = crate::domain::mapping::Mapper::new(
         store.clone(),
         network.clone(),

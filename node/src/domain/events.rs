@@ -59,6 +59,10 @@ pub enum EventKind {
     /// partner); the new matrix is stored.
     #[serde(rename = "mapping.completed")]
     MappingCompleted,
+    /// `program.tier_changed`: a partner's tier in the partner program changed
+    /// (`{partner, partner_name, from, to}`; `from` is null the first time it is computed).
+    #[serde(rename = "program.tier_changed")]
+    ProgramTierChanged,
 }
 
 impl EventKind {
@@ -78,6 +82,7 @@ impl EventKind {
         EventKind::PartnerRemoved,
         EventKind::ImportCompleted,
         EventKind::MappingCompleted,
+        EventKind::ProgramTierChanged,
     ];
 
     /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
@@ -97,6 +102,7 @@ impl EventKind {
             EventKind::PartnerRemoved => "partner.removed",
             EventKind::ImportCompleted => "import.completed",
             EventKind::MappingCompleted => "mapping.completed",
+            EventKind::ProgramTierChanged => "program.tier_changed",
         }
     }
 

@@ -155,6 +155,9 @@ tables! {
     /// Attestation id (32 hex digits) → `program::attestations::Issued` as JSON: the signed
     /// file this node issued, and its revocation if any.
     ATTESTATIONS: &str => &[u8] = "attestations";
+    /// Partner node id → the tier it was last computed at (`""`: below the first tier): a
+    /// change publishes `program.tier_changed` once (`domain::program::tiers`).
+    PROGRAM_TIERS: &str => &str = "program_tiers";
 }
 
 #[cfg(test)]
