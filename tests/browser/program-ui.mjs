@@ -20,6 +20,8 @@ const env = (name) => {
 const VENDOR = env("COSELL_VENDOR_URL");
 const PARTNER_ID = env("COSELL_PARTNER_ID");
 const PASSWORD = env("COSELL_PASSWORD");
+const TOKEN = env("COSELL_VENDOR_TOKEN");
+const OPPORTUNITY = env("COSELL_OPPORTUNITY_ID");
 const CHROMIUM = process.env.COSELL_CHROMIUM || "/usr/bin/chromium";
 const SHOTS = process.env.COSELL_SCREENSHOTS || path.join(os.tmpdir(), "cosell-browser-screenshots");
 fs.mkdirSync(SHOTS, { recursive: true });
@@ -85,5 +87,28 @@ test("the Program page shows the partner's tier and opens its QBR pack", async (
   await tab.screenshot({ path: path.join(SHOTS, "program-qbr-pack.png"), fullPage: true });
   await page.locator("#qbr-files a", { hasText: "qbr.html" }).waitFor();
   assert.ok((await page.locator("#qbr-files a").count()) > 1, "CSV files offered");
+
+  // A second certified person through the form, then the deal won (through the API): the open
+  // page shows silver when the node publishes program.tier_changed.
+  const form = page.locator("#issue-attestation");
+  await form.getByLabel("Person").fill("John Roe");
+  await form.getByLabel("Partner", { exact: true }).selectOption(PARTNER_ID);
+  await form.getByLabel("Certification").fill("Solutions Architect");
+  await form.getByLabel("Level").fill("associate");
+  await form.getByLabel("Valid until").fill("2099-12-31");
+  await form.getByRole("button", { name: "Issue" }).click();
+  await page.locator("#attestations-table tr", { hasText: "John Roe" }).waitFor();
+  // Two people certified: silver lacks only the win now.
+  await row.locator('.lack[data-metric="certified_people"]').waitFor({ state: "detached" });
+  assert.equal(await row.locator('.lack[data-metric="deals_won"]').count(), 1);
+  const won = await fetch(`${VENDOR}/api/v1/opportunities/${OPPORTUNITY}`, {
+    method: "PATCH",
+    headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ stage: "launched" }),
+  });
+  assert.equal(won.status, 200, await won.text());
+  await page.locator(`#program-partners tr[data-partner="${PARTNER_ID}"][data-tier="silver"]`).waitFor();
+  await page.screenshot({ path: path.join(SHOTS, "program-page-silver.png"), fullPage: true });
+  assert.deepEqual(await axe(page), [], "axe after the tier change");
   assert.deepEqual(errors, []);
 });

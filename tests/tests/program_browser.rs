@@ -1,7 +1,8 @@
 //! The partner program's web UI in a real browser (Debian's Chromium driven by playwright-core,
 //! as in browser.rs): the Program page shows a partner's tier, what the next tier lacks and its
 //! health; axe-core finds nothing; the QBR pack's HTML opens in a new tab and is screenshotted
-//! (target/browser-screenshots/program-*.png). The only test in this binary: it sets
+//! (target/browser-screenshots/program-*.png); a certification issued in the form and a won
+//! deal move the partner to silver on the open page (`program.tier_changed`). The only test in this binary: it sets
 //! COSELL_WEB_UI before starting nodes.
 
 use cosell_e2e::*;
@@ -91,6 +92,8 @@ fn the_program_page_shows_tiers_and_opens_a_qbr_pack_in_chromium() {
         .current_dir(&dir)
         .env("COSELL_VENDOR_URL", vendor.url())
         .env("COSELL_PARTNER_ID", &reseller.id)
+        .env("COSELL_VENDOR_TOKEN", vendor.token())
+        .env("COSELL_OPPORTUNITY_ID", &opp)
         .env("COSELL_PASSWORD", PASSWORD)
         .env("COSELL_CHROMIUM", &chromium)
         .env("COSELL_SCREENSHOTS", &shots)

@@ -290,7 +290,7 @@ async function route({ refresh = false } = {}) {
 const EVENT_KINDS = [
   "deal.invited", "deal.accepted", "deal.declined", "deal.stage_changed", "deal.updated",
   "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
-  "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed", "lagged",
+  "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed", "program.tier_changed", "lagged",
 ];
 // Which pages refresh on which event kinds (prefixes), unless the page handles events itself.
 const REFRESH_ON = {

@@ -29,6 +29,10 @@ export async function render(view, ctx) {
   } catch (e) {
     if (e.status !== 404) throw e;
   }
+  const standingsBox = h("div", { id: "program-standings" });
+  async function loadStandings() {
+    set(standingsBox, standingsTable((await api("/program/partners")).items, quarterSelect, msg));
+  }
   const quarterSelect = h("select", { id: "program-quarter", name: "quarter" }, quarters().map((q) => h("option", { value: q }, q)));
   const analyticsBox = h("div", { id: "program-analytics" });
   const attestBox = h("div", { id: "program-attestations" });
@@ -38,9 +42,14 @@ export async function render(view, ctx) {
     set(analyticsBox, analytics(a));
   }
   quarterSelect.addEventListener("change", () => loadAnalytics().catch((e) => set(analyticsBox, errorBox(e))));
+  // A certification issued or revoked can change what a partner lacks: standings follow.
+  async function afterCertification() {
+    await loadAttestations();
+    if (standings) await loadStandings();
+  }
   async function loadAttestations() {
     const list = await api("/attestations");
-    set(attestBox, attestations(list.items, ctx, msg, loadAttestations));
+    set(attestBox, attestations(list.items, ctx, msg, afterCertification));
   }
 
   add(
@@ -49,18 +58,20 @@ export async function render(view, ctx) {
     h("p", { class: "hint" }, "Each partner's tier as your program file says, what the next tier still needs, and a health score explained factor by factor. The numbers come from the deals, registrations and certifications this node holds."),
     msg,
     h("h2", {}, "Partners"),
-    standings ? standingsTable(standings.items, quarterSelect, msg) : empty("No partner program is set. An admin sets one with `cosell program set FILE` (the format is in policy/README.md, \"Partner program\")."),
+    standings ? set(standingsBox, standingsTable(standings.items, quarterSelect, msg)) : empty("No partner program is set. An admin sets one with `cosell program set FILE` (the format is in policy/README.md, \"Partner program\")."),
     h("h2", {}, "Analytics"),
     h("div", { class: "filters" }, field("Quarter", quarterSelect)),
     analyticsBox,
     h("h2", {}, "Certifications"),
     attestBox,
-    ctx.can("manager") ? issueForm(standings ? standings.items : [], msg, loadAttestations) : null,
+    ctx.can("manager") ? issueForm(standings ? standings.items : [], msg, afterCertification) : null,
   );
   await Promise.all([loadAnalytics().catch((e) => set(analyticsBox, errorBox(e))), loadAttestations().catch((e) => set(attestBox, errorBox(e)))]);
   return {
     onEvent(event) {
       if (event.kind.startsWith("deal.") || event.kind.startsWith("program.") || event.kind === "lagged") loadAnalytics().catch((e) => set(analyticsBox, errorBox(e)));
+      // A tier moved (published by the node when it recounts): show the partners' standings again.
+      if (standings && (event.kind === "program.tier_changed" || event.kind === "lagged")) loadStandings().catch((e) => set(standingsBox, errorBox(e)));
     },
   };
 }
