@@ -22,6 +22,9 @@ use std::time::Duration;
 const EVERY: Duration = Duration::from_secs(60);
 /// How long after an event the check waits, so a burst of changes is counted once.
 const SETTLE: Duration = Duration::from_millis(300);
+/// The least time between two passes prompted by events: a long sync (thousands of deal
+/// events) recounts every few seconds, not continuously.
+const GAP: Duration = Duration::from_secs(2);
 
 /// One partner whose tier changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,12 +125,13 @@ pub fn publish(bus: &EventBus, changes: Vec<TierChange>) {
 }
 
 /// The background check: every [`EVERY`], and [`SETTLE`] after deal, registration, partner and
-/// mapping events, until the bus closes.
+/// mapping events (at most once per [`GAP`]), until the bus closes.
 pub async fn watch(store: Arc<Store>, deals: Arc<Deals>, bus: Arc<EventBus>, clock: Clock) {
     let mut events = bus.subscribe();
     let closed = bus.closed();
     tokio::pin!(closed);
     loop {
+        let started = tokio::time::Instant::now();
         let pass = {
             let (store, deals, now) = (store.clone(), deals.clone(), clock.now_ms());
             tokio::task::spawn_blocking(move || record_changes(&store, &deals, now)).await
@@ -147,7 +151,8 @@ pub async fn watch(store: Arc<Store>, deals: Arc<Deals>, bus: Arc<EventBus>, clo
                 event = events.recv() => match event {
                     Ok(e) if e.kind == EventKind::ProgramTierChanged => continue,
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        tokio::time::sleep(SETTLE).await;
+                        let gap = GAP.saturating_sub(started.elapsed());
+                        tokio::time::sleep(SETTLE.max(gap)).await;
                         // Counted once for the whole burst.
                         while events.try_recv().is_ok() {}
                         break;
