@@ -110,5 +110,12 @@ test("the Program page shows the partner's tier and opens its QBR pack", async (
   await page.locator(`#program-partners tr[data-partner="${PARTNER_ID}"][data-tier="silver"]`).waitFor();
   await page.screenshot({ path: path.join(SHOTS, "program-page-silver.png"), fullPage: true });
   assert.deepEqual(await axe(page), [], "axe after the tier change");
+
+  // Revoking John Roe's certification (asked first) drops the partner back to registered.
+  const john = page.locator("#attestations-table tr", { hasText: "John Roe" });
+  await john.getByRole("button", { name: "Revoke" }).click();
+  await john.getByRole("button", { name: "Yes, revoke" }).click();
+  await page.locator("#attestations-table tr", { hasText: "John Roe" }).locator(".badge", { hasText: "revoked" }).waitFor();
+  await page.locator(`#program-partners tr[data-partner="${PARTNER_ID}"][data-tier="registered"]`).waitFor();
   assert.deepEqual(errors, []);
 });
