@@ -445,3 +445,80 @@ fn a_bad_program_is_refused_with_line_and_key_and_nothing_changes() {
     let r = vendor.get("/api/v1/analytics?year=1969");
     assert_error_shape(&r, 400);
 }
+
+#[test]
+fn a_tier_change_is_published_to_webhooks_and_audited_once() {
+    const TIERS: &str = r#"
+version = 1
+currency = "USD"
+
+[[tiers]]
+name = "registered"
+
+[[tiers]]
+name = "silver"
+requires = { deals_won = 1 }
+"#;
+    let (vendor, reseller) = vendor_and_reseller(&[], SHARE_AMOUNTS);
+    let events = hook(&vendor, &["program.*"]);
+    let program = write_file(&vendor.scratch(), "program.toml", TIERS.as_bytes());
+    let out = vendor.cli(&["program", "set", program.to_str().expect("path")]);
+    assert!(out.ok(), "{}", out.stderr);
+    // Setting the program places the partner: from no tier to registered.
+    let first = expect_event(&events, "program.tier_changed");
+    assert_eq!(
+        first["data"],
+        json!({"partner": reseller.id, "partner_name": "Reseller Co", "from": null, "to": "registered"}),
+        "{first}"
+    );
+
+    // A won deal: silver, published after the deal's own events (no wait for the timer).
+    let opp = opportunity(
+        &vendor,
+        "tier-events.example",
+        json!({"amount": "1000", "currency": "USD"}),
+    );
+    let deal = share_deal(&vendor, &opp, &[&reseller.id]);
+    wait("the invitation", || inbox_item(&reseller, &deal));
+    let r = reseller.post(&format!("/api/v1/deals/{deal}/accept"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait("the acceptance on the vendor", || {
+        let s = standing(&vendor, "Reseller Co");
+        (s["numbers"]["deals_shared"] == 1).then_some(())
+    });
+    let r = vendor.patch(
+        &format!("/api/v1/opportunities/{opp}"),
+        &json!({"stage": "launched"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let climb = expect_event(&events, "program.tier_changed");
+    assert_eq!(climb["data"]["from"], "registered", "{climb}");
+    assert_eq!(climb["data"]["to"], "silver", "{climb}");
+
+    // Setting the program again computes silver again: no change. Each change audited once …
+    let out = vendor.cli(&["program", "set", program.to_str().expect("path")]);
+    assert!(out.ok(), "{}", out.stderr);
+    let audit = vendor.get("/api/v1/audit?kind=program&limit=1000");
+    let changes: Vec<&str> = audit.json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["summary"].as_str())
+        .filter(|s| s.contains("tier changed"))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "Reseller Co's tier changed from no tier to registered",
+            "Reseller Co's tier changed from registered to silver"
+        ],
+        "{audit:?}"
+    );
+    // … and published once: setting the program again moved no tier.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        if let Ok(more) = events.recv_timeout(left) {
+            assert_ne!(more.event(), "program.tier_changed", "{}", more.json());
+        }
+    }
+}

@@ -35,6 +35,7 @@ const ROUTES = [
   [/^\/webhooks$/, "webhooks", "webhooks", "admin", "Webhooks"],
   [/^\/network$/, "network", "network"],
   [/^\/crm$/, "crm", "crm"],
+  [/^\/program$/, "program", "program"],
 ];
 
 const NAV = [
@@ -51,6 +52,7 @@ const NAV = [
   ["webhooks", "#/webhooks", "Webhooks", "admin"],
   ["network", "#/network", "Network"],
   ["crm", "#/crm", "CRM"],
+  ["program", "#/program", "Program"],
   ["settings", "#/settings", "My e-mail"],
 ];
 
@@ -359,7 +361,7 @@ const EVENT_KINDS = [
   "deal.invited", "deal.accepted", "deal.declined", "deal.withdrawn", "deal.stage_changed", "deal.updated",
   "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
   "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed",
-  "mdf.proposed", "mdf.approved", "mdf.rejected", "mdf.changes_requested", "mdf.claimed", "mdf.reimbursed", "lagged",
+  "mdf.proposed", "mdf.approved", "mdf.rejected", "mdf.changes_requested", "mdf.claimed", "mdf.reimbursed", "program.tier_changed", "lagged",
 ];
 // Which pages refresh on which event kinds (prefixes), unless the page handles events itself.
 const REFRESH_ON = {

@@ -232,6 +232,12 @@ pub async fn start_node(
         network.handle.clone(),
         clock.clone(),
     )));
+    tasks.push(tokio::spawn(crate::domain::program::tiers::watch(
+        store.clone(),
+        network.deals.clone(),
+        events.clone(),
+        clock.clone(),
+    )));
     let mapping = crate::domain::mapping::Mapper::new(
         store.clone(),
         network.clone(),

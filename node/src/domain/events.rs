@@ -84,6 +84,10 @@ pub enum EventKind {
     /// `mdf.reimbursed`: the vendor recorded an MDF reimbursement.
     #[serde(rename = "mdf.reimbursed")]
     MdfReimbursed,
+    /// `program.tier_changed`: a partner's tier in the partner program changed
+    /// (`{partner, partner_name, from, to}`; `from` is null the first time it is computed).
+    #[serde(rename = "program.tier_changed")]
+    ProgramTierChanged,
 }
 
 impl EventKind {
@@ -111,6 +115,7 @@ impl EventKind {
         EventKind::MdfChangesRequested,
         EventKind::MdfClaimed,
         EventKind::MdfReimbursed,
+        EventKind::ProgramTierChanged,
     ];
 
     /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
@@ -138,6 +143,7 @@ impl EventKind {
             EventKind::MdfChangesRequested => "mdf.changes_requested",
             EventKind::MdfClaimed => "mdf.claimed",
             EventKind::MdfReimbursed => "mdf.reimbursed",
+            EventKind::ProgramTierChanged => "program.tier_changed",
         }
     }
 

@@ -109,9 +109,20 @@ pub async fn put_program(
     let (parsed, json) = program_from_body(&headers, &text)?;
     blocking(move || {
         let stored = program::set(&state.store, &text, json, now_ms())?;
+        tiers_now(&state);
         Ok(Json(stored_json(&stored, &parsed)))
     })
     .await
+}
+
+/// Tiers again after a change that can move them (a program, a certification): changes are
+/// recorded and published as `program.tier_changed` now rather than at the next timer pass. A
+/// failure here is logged, never the request's: the change itself is committed.
+fn tiers_now(state: &AppState) {
+    match program::tiers::record_changes(&state.store, &state.network.deals, now_ms()) {
+        Ok(changes) => program::tiers::publish(&state.events, changes),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot compute partner tiers"),
+    }
 }
 
 /// `POST /api/v1/program/check`: validates a program without setting it.
@@ -367,6 +378,7 @@ pub async fn issue(
             },
             now_ms(),
         )?;
+        tiers_now(&state);
         Ok((StatusCode::CREATED, Json(issued.to_json(true))))
     })
     .await
@@ -384,6 +396,7 @@ pub async fn import(
         let key = state.network.deals.signer().key().clone();
         let issued =
             attestations::import_csv(&state.store, &key, &state.node.name, &text, now_ms())?;
+        tiers_now(&state);
         Ok((
             StatusCode::CREATED,
             Json(json!({"issued": issued.len(),
@@ -447,6 +460,7 @@ pub async fn revoke(
     let b: RevokeBody = super::records::optional_object(&body)?.unwrap_or_default();
     blocking(move || {
         let issued = attestations::revoke(&state.store, &id, b.reason, now_ms())?;
+        tiers_now(&state);
         Ok(Json(issued.to_json(false)))
     })
     .await

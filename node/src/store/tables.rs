@@ -188,6 +188,10 @@ tables! {
     /// Invitation id (a ULID) → `hub::invitations::Invitation` as JSON: ACE opportunity
     /// invitations and incoming MS referrals, until answered (and after, with the answer).
     HUB_INVITATIONS: &str => &[u8] = "hub_invitations";
+
+    /// Partner node id → the tier it was last computed at (`""`: below the first tier): a
+    /// change publishes `program.tier_changed` once (`domain::program::tiers`).
+    PROGRAM_TIERS: &str => &str = "program_tiers";
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 pub mod attestations;
 pub mod numbers;
 pub mod qbr;
+pub mod tiers;
 
 use crate::domain::audit::{self, AuditKind};
 use crate::domain::deals::Facts;
@@ -173,6 +174,38 @@ pub fn customer_overlap(store: &Store, partner: &str) -> Option<u64> {
         .and_then(|c| c["count"].as_u64())
 }
 
+/// A partner's numbers over the program window and where they put it.
+pub(crate) struct Counted {
+    period: Period,
+    numbers: PartnerNumbers,
+    overlap: Option<u64>,
+    figures: policy::program::Figures,
+    pub(crate) standing: policy::program::Standing,
+}
+
+/// Counts `partner` over the program window at `now_ms` and decides its standing.
+pub(crate) fn counted(
+    store: &Store,
+    facts: &Facts,
+    program: &Program,
+    partner: &str,
+    now_ms: u64,
+) -> Result<Counted> {
+    let period = Period::window(program.window_days, now_ms);
+    let numbers = partner_numbers(facts, partner, Some(program), program.currency, period);
+    let certified = attestations::certified_people(store, partner, now_ms)?;
+    let overlap = customer_overlap(store, partner);
+    let figures = numbers.figures(certified, overlap);
+    let standing = program.standing(&figures);
+    Ok(Counted {
+        period,
+        numbers,
+        overlap,
+        figures,
+        standing,
+    })
+}
+
 /// One partner's standing in the API's shape: tier, what the next tier lacks, health score
 /// with its explanation, and the numbers behind them.
 pub fn standing_json(
@@ -182,12 +215,13 @@ pub fn standing_json(
     partner: &PartnerRecord,
     now_ms: u64,
 ) -> Result<Value> {
-    let period = Period::window(program.window_days, now_ms);
-    let numbers = partner_numbers(facts, &partner.id, Some(program), program.currency, period);
-    let certified = attestations::certified_people(store, &partner.id, now_ms)?;
-    let overlap = customer_overlap(store, &partner.id);
-    let figures = numbers.figures(certified, overlap);
-    let standing = program.standing(&figures);
+    let Counted {
+        period,
+        numbers,
+        overlap,
+        figures,
+        standing,
+    } = counted(store, facts, program, &partner.id, now_ms)?;
     let health = program.health(&numbers.health_inputs(overlap, now_ms));
     let currency = program.currency;
     let next = standing.next.as_ref().map(|(i, lacks)| {

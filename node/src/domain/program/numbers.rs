@@ -219,7 +219,18 @@ pub fn partner_numbers(
     }
     let mut answers: Vec<u64> = Vec::new();
     for inv in &facts.invitations {
-        if inv.invitee != partner || !inv.sent_at_ms.is_some_and(|t| period.contains(t)) {
+        if inv.invitee != partner {
+            continue;
+        }
+        let answered = matches!(
+            inv.status,
+            Some(ParticipantStatus::Accepted) | Some(ParticipantStatus::Declined)
+        );
+        // An answer is activity whenever it was given, like a deal or a registration.
+        if answered {
+            activity.extend(inv.answered_at_ms);
+        }
+        if !inv.sent_at_ms.is_some_and(|t| period.contains(t)) {
             continue;
         }
         match inv.status {
@@ -230,7 +241,6 @@ pub fn partner_numbers(
                 }
                 if let (Some(sent), Some(answered)) = (inv.sent_at_ms, inv.answered_at_ms) {
                     answers.push(answered.saturating_sub(sent));
-                    activity.push(answered);
                 }
             }
             Some(ParticipantStatus::Expired) => n.invitations += 1,

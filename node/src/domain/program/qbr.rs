@@ -77,12 +77,19 @@ fn csv(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A horizontal bar chart as inline SVG: one labelled bar per (label, value).
+/// A horizontal bar chart as inline SVG: one labelled bar per (label, value), scaled to the
+/// largest value.
 fn bars(title: &str, rows: &[(String, f64, String)]) -> String {
-    let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max).max(1e-9);
+    let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max);
+    scaled_bars(title, rows, max)
+}
+
+/// [`bars`] scaled to `max` (a progress chart's 100 %, so a half-met requirement is half a bar).
+fn scaled_bars(title: &str, rows: &[(String, f64, String)], max: f64) -> String {
+    let max = max.max(1e-9);
     let height = 28 * rows.len().max(1) + 10;
     let mut svg = format!(
-        "<figure><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" width=\"560\" height=\"{height}\" viewBox=\"0 0 560 {height}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        "<figure><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" width=\"760\" height=\"{height}\" viewBox=\"0 0 760 {height}\" style=\"max-width:100%;height:auto\" xmlns=\"http://www.w3.org/2000/svg\">",
         esc(title),
         esc(title)
     );
@@ -336,9 +343,10 @@ pub fn build(input: &PackInput<'_>) -> Pack {
                     "<p>Goals to reach <strong>{}</strong>:</p>",
                     esc(next_tier)
                 );
-                html.push_str(&bars(
+                html.push_str(&scaled_bars(
                     &format!("Progress toward {next_tier} (% of each requirement)"),
                     &rows,
+                    100.0,
                 ));
                 for l in &lacks {
                     tier_rows.push(vec![
