@@ -48,8 +48,8 @@ pub(crate) mod testing;
 mod tests;
 
 pub use attribution::attribution_json;
-pub use facts::{DealFact, Facts, InvitationFact, RegistrationFact};
 pub use erase::DealErasure;
+pub use facts::{DealFact, Facts, InvitationFact, RegistrationFact};
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
     kind_of, DocKind, ERASURE_KEY, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY,
