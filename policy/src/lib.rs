@@ -26,6 +26,7 @@ pub mod limits;
 mod model;
 mod parse;
 mod project;
+pub mod routing;
 mod suggest;
 pub mod templates;
 

@@ -372,7 +372,7 @@ fn apply(spec: &KindSpec, folded: &mut Folded, step: &Step) -> Result<(), &'stat
 }
 
 /// Every declared kind.
-pub const KINDS: &[&KindSpec] = &[&crate::kinds::mdf::MDF];
+pub const KINDS: &[&KindSpec] = &[&crate::kinds::mdf::MDF, &crate::kinds::lead::LEAD];
 
 /// The declared kind called `name`.
 pub fn lookup(name: &str) -> Option<&'static KindSpec> {
