@@ -141,7 +141,9 @@ impl RoutingRules {
             })
         };
         let sla_hours = match &raw.sla_hours {
-            Some(s) if !(s.get_ref().is_finite() && *s.get_ref() > 0.0 && *s.get_ref() <= 8760.0) => {
+            Some(s)
+                if !(s.get_ref().is_finite() && *s.get_ref() > 0.0 && *s.get_ref() <= 8760.0) =>
+            {
                 err(
                     s.span().start,
                     "sla_hours".into(),
@@ -161,13 +163,21 @@ impl RoutingRules {
                 err(
                     t.span().start,
                     "partner_types".into(),
-                    format!("'{}' is not a partner type ({})", t.get_ref(), PARTNER_TYPES.join(", ")),
+                    format!(
+                        "'{}' is not a partner type ({})",
+                        t.get_ref(),
+                        PARTNER_TYPES.join(", ")
+                    ),
                 );
             }
         }
         let exclude_countries = countries(&raw.exclude_countries, "exclude_countries", &mut err);
         if raw.partner.is_empty() {
-            errors_push_whole(&mut err, "partner", "name at least one [[partner]] to route leads to");
+            errors_push_whole(
+                &mut err,
+                "partner",
+                "name at least one [[partner]] to route leads to",
+            );
         }
         if raw.partner.len() > PARTNERS_MAX {
             err(
@@ -188,7 +198,10 @@ impl RoutingRules {
                     key("partner"),
                     "must name a partner (node id or name, at most 200 characters)".into(),
                 );
-            } else if partners.iter().any(|q| q.partner.eq_ignore_ascii_case(&name)) {
+            } else if partners
+                .iter()
+                .any(|q| q.partner.eq_ignore_ascii_case(&name))
+            {
                 err(
                     p.partner.span().start,
                     key("partner"),
@@ -212,7 +225,11 @@ impl RoutingRules {
                 regions,
                 tags,
                 capacity,
-                exclude_countries: countries(&p.exclude_countries, &key("exclude_countries"), &mut err),
+                exclude_countries: countries(
+                    &p.exclude_countries,
+                    &key("exclude_countries"),
+                    &mut err,
+                ),
             });
         }
         if !errors.is_empty() {
@@ -279,7 +296,11 @@ pub fn normalize_word(w: &str) -> String {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Why a lead cannot be routed (when [`choose`] finds no partner).
@@ -416,7 +437,10 @@ exclude_countries = ["FR"]
             tags: &[],
         };
         assert_eq!(choose(&r, &kp, &cands(3), None), None);
-        assert_eq!(unroutable_reason(&r, &kp), "its country is excluded by the rules");
+        assert_eq!(
+            unroutable_reason(&r, &kp),
+            "its country is excluded by the rules"
+        );
     }
 
     #[test]
@@ -424,7 +448,10 @@ exclude_countries = ["FR"]
         let bad = "sla_hours = 0\n[[partner]]\npartner = \"A\"\ncountries = [\"Atlantis\"]\ncapacity = 0\n";
         let e = RoutingRules::from_toml(bad).unwrap_err().to_string();
         assert!(e.contains("line 1, key sla_hours"), "{e}");
-        assert!(e.contains("line 4, key partner[0].countries: 'Atlantis'"), "{e}");
+        assert!(
+            e.contains("line 4, key partner[0].countries: 'Atlantis'"),
+            "{e}"
+        );
         assert!(e.contains("line 5, key partner[0].capacity"), "{e}");
         let unknown = RoutingRules::from_toml("[[partner]]\npartner = \"A\"\ncapcity = 3\n")
             .unwrap_err()

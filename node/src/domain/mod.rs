@@ -8,6 +8,7 @@ pub mod deals;
 pub mod error;
 pub mod events;
 pub mod inbox;
+pub mod leads;
 pub mod mapping;
 pub mod mdf;
 pub mod notify;

@@ -169,6 +169,8 @@ pub enum AuditKind {
     Erasure,
     /// A market-development-fund request moved (`domain::mdf`), or an allocation was set.
     Mdf,
+    /// A lead was imported, routed, offered, accepted, rejected or withdrawn (`domain::leads`).
+    Lead,
 }
 
 impl AuditKind {
@@ -186,6 +188,7 @@ impl AuditKind {
         AuditKind::Withdraw,
         AuditKind::Erasure,
         AuditKind::Mdf,
+        AuditKind::Lead,
     ];
 
     /// The names of [`AuditKind::ALL`], in the same order.
@@ -202,6 +205,7 @@ impl AuditKind {
         AuditKind::Withdraw.as_str(),
         AuditKind::Erasure.as_str(),
         AuditKind::Mdf.as_str(),
+        AuditKind::Lead.as_str(),
     ];
 
     /// The kind's name, as stored and as the API shows it.
@@ -219,6 +223,7 @@ impl AuditKind {
             AuditKind::Withdraw => "withdraw",
             AuditKind::Erasure => "erasure",
             AuditKind::Mdf => "mdf",
+            AuditKind::Lead => "lead",
         }
     }
 
