@@ -121,6 +121,11 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
         network.handle.clone(),
         clock.clone(),
     ));
+    tokio::spawn(crate::domain::leads::watch(
+        network.deals.clone(),
+        network.handle.clone(),
+        clock.clone(),
+    ));
     let mapping = crate::domain::mapping::Mapper::new(
         store.clone(),
         network.clone(),

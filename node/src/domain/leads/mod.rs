@@ -16,7 +16,7 @@
 mod route;
 mod views;
 
-pub use route::{route, rules, set_rules, watch, Routed};
+pub use route::{check_rules, route, rules, set_rules, summary as rules_summary, watch, Routed};
 pub use views::{get, list, resolve_offer};
 
 use crate::domain::audit::{self, AuditKind};
@@ -34,6 +34,9 @@ use std::collections::BTreeMap;
 pub const KIND: &str = "lead";
 /// Most leads one import (API call or CSV file) adds.
 pub const IMPORT_MAX: usize = 10_000;
+
+/// Most tags on one lead.
+pub const TAGS_MAX: usize = 20;
 
 /// A new lead as given (API body or CSV row).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -264,9 +267,12 @@ fn check(
         .iter()
         .map(|t| policy::routing::normalize_word(t))
         .collect();
-    if tags
+    if new.tags.len() > TAGS_MAX {
+        problems.push(("tags", format!("at most {TAGS_MAX} tags")));
+    } else if new
+        .tags
         .iter()
-        .any(|t| t.is_empty() || t.contains(',') || t.chars().count() > 64)
+        .any(|t| t.trim().is_empty() || t.contains(',') || t.chars().count() > 64)
     {
         problems.push((
             "tags",

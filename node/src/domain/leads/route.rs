@@ -115,7 +115,7 @@ pub fn route(
     now: u64,
 ) -> Result<Routed, DealsError> {
     let Some(text) = rules(deals)? else {
-        return Err(DealsError::Conflict(
+        return Err(DealsError::NotFound(
             "no lead routing rules: set them with `cosell leads rules set FILE.toml`".into(),
         ));
     };
