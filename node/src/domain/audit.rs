@@ -178,6 +178,7 @@ mod tests {
             "withdraw",
             "erasure",
             "mdf",
+            "lead",
         ];
         assert_eq!(AuditKind::NAMES, names);
         for (kind, name) in AuditKind::ALL.iter().zip(names) {

@@ -104,6 +104,8 @@ pub struct Routed {
     pub report: Value,
     /// The documents to sync (new offers and withdrawn ones).
     pub changed: Vec<DealId>,
+    /// The earliest time an open offer's SLA ends (when the next pass has work).
+    pub next_deadline_ms: Option<u64>,
 }
 
 /// One routing pass. `only_reoffers`: route only leads an earlier offer of which ended (the
@@ -144,6 +146,11 @@ pub fn route(
     let mut unroutable = Vec::new();
     let mut changed = Vec::new();
     let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut next_deadline_ms: Option<u64> = None;
+    let mut deadline = |o: &Offer| {
+        next_deadline_ms =
+            Some(next_deadline_ms.map_or(o.respond_by_ms, |d| d.min(o.respond_by_ms)));
+    };
     for lead in &mut leads {
         let mut ended = false;
         if let Some(o) = lead.offer.clone() {
@@ -166,6 +173,9 @@ pub fn route(
                 lead.offer = None;
                 ended = true;
             } else {
+                if state == Some("offered") {
+                    deadline(&o);
+                }
                 continue;
             }
         }
@@ -193,6 +203,7 @@ pub fn route(
                 if !dry_run {
                     let offer = offer(deals, lead, partner, rules.sla_ms, now)?;
                     changed.extend(DealId::parse(&offer.doc).ok());
+                    deadline(&offer);
                     lead.offer = Some(offer);
                 }
             }
@@ -243,6 +254,7 @@ pub fn route(
         report: json!({"dry_run": dry_run, "routed": routed, "by_partner": by_partner,
                        "unroutable": unroutable, "expired": expired, "rejected": rejected}),
         changed,
+        next_deadline_ms,
     })
 }
 
@@ -376,7 +388,11 @@ pub async fn watch(deals: Arc<Deals>, network: crate::net::NetHandle, clock: cra
                 if !routed.changed.is_empty() {
                     let _ = network.sync(routed.changed).await;
                 }
-                (sla / 4).clamp(250, 30_000)
+                // Soon after the next offer's SLA ends, and at least every quarter SLA.
+                let until = routed
+                    .next_deadline_ms
+                    .map_or(u64::MAX, |d| d.saturating_sub(now).saturating_add(100));
+                until.min(sla / 4).clamp(250, 30_000)
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cannot re-route leads");
