@@ -287,7 +287,7 @@ fn check(
     Ok(Lead {
         id,
         company: company.unwrap_or_default(),
-        country: policy::country::canonical(country),
+        country: policy::country::canonical(country).to_ascii_uppercase(),
         region,
         tags,
         contact_name,
