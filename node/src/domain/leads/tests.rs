@@ -130,6 +130,17 @@ fn leads_are_routed_round_robin_and_a_rejection_or_a_missed_sla_goes_to_the_next
 /// A step `by` writes raw on `doc_of`'s replica of `id`, signed with `by`'s key (what a
 /// modified node could send).
 fn forged_accept(by_seed: u8, by: &Side, doc_of: &Side, id: DealId) -> SignedChange {
+    forged(by_seed, by, doc_of, id, "accept", &[])
+}
+
+fn forged(
+    by_seed: u8,
+    by: &Side,
+    doc_of: &Side,
+    id: DealId,
+    step: &str,
+    values: &[(&str, &str)],
+) -> SignedChange {
     let key = NodeKey::from_secret_bytes(&[by_seed; 32]);
     let mut doc = doc_of.deals.lock().docs[&id].automerge().fork();
     doc.set_actor(key.actor_id(1));
@@ -137,10 +148,13 @@ fn forged_accept(by_seed: u8, by: &Side, doc_of: &Side, id: DealId) -> SignedCha
     let mut tx = doc.transaction();
     let end = tx.length(&list);
     let obj = tx.insert_object(&list, end, ObjType::Map).unwrap();
-    tx.put(&obj, kind::STEP_KEY, "accept").unwrap();
+    tx.put(&obj, kind::STEP_KEY, step).unwrap();
     tx.put(&obj, kind::FROM_KEY, "offered").unwrap();
     tx.put(&obj, kind::BY_KEY, by.deals.me().as_str()).unwrap();
     tx.put(&obj, kind::AT_KEY, 50u64).unwrap();
+    for (k, v) in values {
+        tx.put(&obj, *k, *v).unwrap();
+    }
     tx.commit();
     SignedChange::sign(&key, &doc.get_last_local_change().unwrap())
 }
@@ -168,6 +182,29 @@ fn a_partner_accepting_a_lead_routed_to_someone_else_is_refused_and_audited() {
     assert_eq!(v["L2"]["status"], "offered", "{}", v["L2"]);
     let refused = refusals(&vendor);
     assert_eq!(refused.len(), 1, "{refused:?}");
+    // Alpha withdraws its own offer (a vendor's step) to hide it: refused and audited too.
+    let alpha_doc = DealId::parse(by_company(&a)["L1"]["id"].as_str().unwrap()).unwrap();
+    let change = forged(2, &a, &a, alpha_doc, "withdraw", &[("reason", "mine")]);
+    let mut message = a.deals.lock().docs[&alpha_doc]
+        .generate_sync(&mut PeerSync::new())
+        .unwrap_or(DocSync {
+            deal: alpha_doc,
+            sync: Vec::new(),
+            changes: Vec::new(),
+        });
+    message.changes = vec![change];
+    vendor
+        .deals
+        .receive(a.deals.me(), vec![message], 61)
+        .unwrap();
+    assert_eq!(by_company(&vendor)["L1"]["status"], "offered");
+    let refused = refusals(&vendor);
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused[1].contains("this party may not take this transition"),
+        "{}",
+        refused[1]
+    );
     assert!(
         refused[0].contains(a.deals.me().as_str()) || refused[0].contains("Alpha"),
         "{}",
