@@ -12,12 +12,29 @@
 //! after.
 
 use cosell_e2e::{
-    expect_event, files_with, hook, partner, stored_changes_hold, wait, write_file, Node,
+    files_with, hook, partner, stored_changes_hold, wait, write_file, Hook, Node, SYNC_WAIT,
 };
 use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::mpsc::Receiver;
+use std::time::Instant;
 
 const CANARY_COMPANY: &str = "CANARY-LEAD-COMPANY";
 const CANARY_CONTACT: &str = "canary.contact@lead.example";
+
+/// Waits until the webhook endpoint has received an event of every kind in `kinds` (in any
+/// order; the SLA may end before or after the acceptances arrive).
+fn expect_events(rx: &Receiver<Hook>, kinds: &[&str]) {
+    let mut missing: BTreeSet<&str> = kinds.iter().copied().collect();
+    let deadline = Instant::now() + SYNC_WAIT;
+    while !missing.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(hook) = rx.recv_timeout(left) else {
+            panic!("no {missing:?} events arrived");
+        };
+        missing.remove(hook.event());
+    }
+}
 
 fn cli_ok(node: &Node, args: &[&str]) -> String {
     let out = node.cli(args);
@@ -176,7 +193,6 @@ fn two_hundred_leads_are_routed_by_rules_accepted_rejected_or_re_routed_after_th
         );
         assert_eq!(r.status, 200, "{}", r.text);
     }
-    expect_event(&events, "lead.accepted");
 
     // The late leads pass their SLA: each is withdrawn and offered to the other partner.
     let settled = wait("the late leads re-routed", || {
@@ -199,7 +215,15 @@ fn two_hundred_leads_are_routed_by_rules_accepted_rejected_or_re_routed_after_th
             .any(|l| l["company"] == rejected_company.as_str() && l["partner"] == b.id.as_str());
         (moved && re_rejected).then_some(all)
     });
-    expect_event(&events, "lead.expired");
+    expect_events(
+        &events,
+        &[
+            "lead.offered",
+            "lead.accepted",
+            "lead.rejected",
+            "lead.expired",
+        ],
+    );
     let v = |company: &str| {
         settled
             .iter()
