@@ -29,6 +29,7 @@ mod model;
 mod parse;
 pub mod program;
 mod project;
+pub mod routing;
 mod suggest;
 pub mod templates;
 

@@ -338,6 +338,11 @@ impl OpportunityPolicy {
         self.fields.contains(&field)
     }
 
+    /// The country filter, if any (what a partner may receive records from).
+    pub fn countries(&self) -> Option<&BTreeSet<String>> {
+        self.countries.as_ref()
+    }
+
     /// The stage filter, if any.
     pub fn stages(&self) -> Option<&BTreeSet<Stage>> {
         self.stages.as_ref()

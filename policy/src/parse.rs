@@ -54,6 +54,13 @@ impl PolicyErrors {
     }
 }
 
+impl From<Vec<PolicyError>> for PolicyErrors {
+    /// Errors found elsewhere (lead routing rules) in the same shape; `errors` is not empty.
+    fn from(errors: Vec<PolicyError>) -> Self {
+        PolicyErrors { errors }
+    }
+}
+
 impl fmt::Display for PolicyErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, e) in self.errors.iter().enumerate() {

@@ -487,11 +487,18 @@ impl Authority {
         let is_vendor = self.role_known(author.index, delta) == Some(Role::Vendor);
         for (_, raw) in &delta.steps {
             let (transition, from, values) = step_parts(raw, author.id)?;
-            spec.check_step(&transition, &from, is_origin, is_vendor, &values)
-                .map_err(|d| Denied {
-                    path: format!("{}/{}/{}", kind::STEPS_KEY, transition, d.field),
-                    rule: d.rule,
-                })?;
+            spec.check_step_by(
+                &transition,
+                &from,
+                author.id.as_str(),
+                is_origin,
+                is_vendor,
+                &values,
+            )
+            .map_err(|d| Denied {
+                path: format!("{}/{}/{}", kind::STEPS_KEY, transition, d.field),
+                rule: d.rule,
+            })?;
         }
         Ok(())
     }

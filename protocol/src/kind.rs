@@ -37,6 +37,17 @@ pub const FROM_KEY: &str = "from";
 pub const BY_KEY: &str = "by";
 /// Step key: the author's clock, ms since the epoch.
 pub const AT_KEY: &str = "at";
+/// The field naming the item a [`Party::ItemOwner`] transition acts on.
+pub const ITEM_KEY: &str = "item";
+
+/// Whether `item` (`<node id>/<rest>`, rest not empty) belongs to the node `author`.
+pub fn owns_item(author: &str, item: &str) -> bool {
+    !author.is_empty()
+        && item
+            .strip_prefix(author)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| !rest.is_empty())
+}
 
 /// Who may take a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +60,10 @@ pub enum Party {
     Partner,
     /// Any participant.
     Any,
+    /// The participant that owns the item the step names: its `item` field (see [`ITEM_KEY`])
+    /// is `<the author's node id>/<rest>`. Per-owner items (a plan's tasks, each edited only by
+    /// the company that owns it) without a state-dependent check: the owner is in the id.
+    ItemOwner,
 }
 
 impl Party {
@@ -60,6 +75,8 @@ impl Party {
             Party::Vendor => is_vendor,
             Party::Partner => !is_vendor,
             Party::Any => true,
+            // Needs the author's id: [`KindSpec::check_step_by`].
+            Party::ItemOwner => false,
         }
     }
 }
@@ -176,11 +193,26 @@ impl KindSpec {
     }
 
     /// Checks one step on receipt: `values` are its fields (the step keys `step`, `from`, `by`,
-    /// `at` excluded), taken by a participant that is (or not) the origin and a vendor.
+    /// `at` excluded), taken by a participant that is (or not) the origin and a vendor. A
+    /// [`Party::ItemOwner`] transition is never admitted here: see [`Self::check_step_by`].
     pub fn check_step(
         &self,
         transition: &str,
         from: &str,
+        is_origin: bool,
+        is_vendor: bool,
+        values: &BTreeMap<String, StepValue>,
+    ) -> Result<&TransitionSpec, StepDenied> {
+        self.check_step_by(transition, from, "", is_origin, is_vendor, values)
+    }
+
+    /// [`Self::check_step`] by the node `author` (its id as text), which a
+    /// [`Party::ItemOwner`] transition needs.
+    pub fn check_step_by(
+        &self,
+        transition: &str,
+        from: &str,
+        author: &str,
         is_origin: bool,
         is_vendor: bool,
         values: &BTreeMap<String, StepValue>,
@@ -194,7 +226,14 @@ impl KindSpec {
         let Some(t) = self.transition(transition) else {
             return deny(STEP_KEY, "not a transition of this kind");
         };
-        if !t.by.admits(is_origin, is_vendor) {
+        let admitted = match t.by {
+            Party::ItemOwner => values
+                .get(ITEM_KEY)
+                .and_then(StepValue::text)
+                .is_some_and(|item| owns_item(author, item)),
+            party => party.admits(is_origin, is_vendor),
+        };
+        if !admitted {
             return deny(STEP_KEY, "this party may not take this transition");
         }
         let from_ok = if t.from.is_empty() {
@@ -334,9 +373,10 @@ pub fn fold(spec: &KindSpec, steps: Vec<Step>) -> Folded {
 
 fn apply(spec: &KindSpec, folded: &mut Folded, step: &Step) -> Result<(), &'static str> {
     let t = spec
-        .check_step(
+        .check_step_by(
             &step.transition,
             &step.from,
+            &step.by,
             step.by_origin,
             step.by_vendor,
             &step.values,
@@ -372,9 +412,100 @@ fn apply(spec: &KindSpec, folded: &mut Folded, step: &Step) -> Result<(), &'stat
 }
 
 /// Every declared kind.
-pub const KINDS: &[&KindSpec] = &[&crate::kinds::mdf::MDF];
+pub const KINDS: &[&KindSpec] = &[&crate::kinds::mdf::MDF, &crate::kinds::lead::LEAD];
 
 /// The declared kind called `name`.
 pub fn lookup(name: &str) -> Option<&'static KindSpec> {
     KINDS.iter().copied().find(|k| k.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kind with per-owner items: the origin opens it, each company adds and completes only
+    /// its own items.
+    static ITEMS: KindSpec = KindSpec {
+        name: "items-test",
+        states: &["open"],
+        fields: &[
+            FieldSpec {
+                name: "item",
+                ty: FieldType::Text { chars_max: 200 },
+            },
+            FieldSpec {
+                name: "title",
+                ty: FieldType::Text { chars_max: 200 },
+            },
+        ],
+        transitions: &[
+            TransitionSpec {
+                name: "open",
+                from: &[],
+                to: "open",
+                by: Party::Origin,
+                required: &[],
+                optional: &[],
+            },
+            TransitionSpec {
+                name: "done",
+                from: &["open"],
+                to: "open",
+                by: Party::ItemOwner,
+                required: &["item"],
+                optional: &["title"],
+            },
+        ],
+        guards: &[],
+        summary: &[],
+    };
+
+    fn item(id: &str) -> BTreeMap<String, StepValue> {
+        BTreeMap::from([("item".to_string(), StepValue::Text(id.to_string()))])
+    }
+
+    #[test]
+    fn only_the_owner_named_in_an_item_id_may_take_an_item_owner_transition() {
+        let ok = ITEMS.check_step_by("done", "open", "nodeA", false, false, &item("nodeA/1"));
+        assert!(ok.is_ok());
+        for (author, id) in [
+            ("nodeB", "nodeA/1"),
+            ("nodeA", "nodeA"),
+            ("nodeA", "nodeA/"),
+            ("node", "nodeA/1"),
+            ("", "/1"),
+        ] {
+            let denied = ITEMS
+                .check_step_by("done", "open", author, true, true, &item(id))
+                .unwrap_err();
+            assert_eq!(
+                denied.rule, "this party may not take this transition",
+                "{author} {id}"
+            );
+        }
+        // Without the author (the old entry point) it is never admitted.
+        assert!(ITEMS
+            .check_step("done", "open", true, true, &item("nodeA/1"))
+            .is_err());
+        // Replay applies the owner's step and keeps another company's as stale.
+        let step = |by: &str, t: &str, from: &str, values| Step {
+            transition: t.into(),
+            from: from.into(),
+            by: by.into(),
+            at_ms: 1,
+            values,
+            by_origin: by == "nodeA",
+            by_vendor: false,
+        };
+        let folded = fold(
+            &ITEMS,
+            vec![
+                step("nodeA", "open", "", BTreeMap::new()),
+                step("nodeB", "done", "open", item("nodeA/1")),
+                step("nodeA", "done", "open", item("nodeA/1")),
+            ],
+        );
+        let applied: Vec<bool> = folded.history.iter().map(|r| r.stale.is_none()).collect();
+        assert_eq!(applied, [true, false, true]);
+    }
 }

@@ -27,6 +27,7 @@ const ROUTES = [
   [/^\/deals\/([^/]+)$/, "deal", "deals"],
   [/^\/registrations$/, "registrations", "registrations"],
   [/^\/mdf$/, "mdf", "mdf"],
+  [/^\/leads$/, "leads", "leads"],
   [/^\/partners$/, "partners", "partners"],
   [/^\/mapping$/, "mapping", "mapping"],
   [/^\/users$/, "users", "users", "admin", "Users and API tokens"],
@@ -45,6 +46,7 @@ const NAV = [
   ["deals", "#/deals", "Deals"],
   ["registrations", "#/registrations", "Registrations", null, "registrations"],
   ["mdf", "#/mdf", "MDF"],
+  ["leads", "#/leads", "Leads"],
   ["partners", "#/partners", "Partners"],
   ["mapping", "#/mapping", "Mapping", null, "mapping"],
   ["audit", "#/audit", "Audit log"],
@@ -361,7 +363,8 @@ const EVENT_KINDS = [
   "deal.invited", "deal.accepted", "deal.declined", "deal.withdrawn", "deal.stage_changed", "deal.updated",
   "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
   "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed",
-  "mdf.proposed", "mdf.approved", "mdf.rejected", "mdf.changes_requested", "mdf.claimed", "mdf.reimbursed", "program.tier_changed", "lagged",
+  "mdf.proposed", "mdf.approved", "mdf.rejected", "mdf.changes_requested", "mdf.claimed", "mdf.reimbursed", "program.tier_changed",
+  "lead.offered", "lead.accepted", "lead.rejected", "lead.withdrawn", "lead.expired", "lagged",
 ];
 // Which pages refresh on which event kinds (prefixes), unless the page handles events itself.
 const REFRESH_ON = {

@@ -11,6 +11,7 @@ pub mod erase;
 pub mod health;
 pub mod hosting;
 pub mod hub;
+pub mod leads;
 pub mod mapping;
 pub mod mdf;
 pub mod network;
@@ -182,6 +183,11 @@ pub enum Command {
     Registrations {
         #[command(subcommand)]
         what: crate::cli::workflows::RegistrationsCommand,
+    },
+    /// Lead distribution: import, routing rules, route, accept, reject, list.
+    Leads {
+        #[command(subcommand)]
+        what: crate::cli::leads::LeadsCommand,
     },
     /// Market development funds: allocate, propose, approve, reject, claim, reimburse, list.
     Mdf {
@@ -440,6 +446,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Register(args) => crate::cli::workflows::register(&dir, args),
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
         Command::Mdf { what } => crate::cli::mdf::run(&dir, what),
+        Command::Leads { what } => crate::cli::leads::run(&dir, what),
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),
         Command::Scim { what } => crate::cli::scim::run(&dir, what),

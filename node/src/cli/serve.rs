@@ -238,6 +238,11 @@ pub async fn start_node(
         events.clone(),
         clock.clone(),
     )));
+    tasks.push(tokio::spawn(crate::domain::leads::watch(
+        network.deals.clone(),
+        network.handle.clone(),
+        clock.clone(),
+    )));
     let mapping = crate::domain::mapping::Mapper::new(
         store.clone(),
         network.clone(),

@@ -180,6 +180,7 @@ mod tests {
             "program",
             "retention",
             "mdf",
+            "lead",
         ];
         assert_eq!(AuditKind::NAMES, names);
         for (kind, name) in AuditKind::ALL.iter().zip(names) {

@@ -88,6 +88,22 @@ pub enum EventKind {
     /// (`{partner, partner_name, from, to}`; `from` is null the first time it is computed).
     #[serde(rename = "program.tier_changed")]
     ProgramTierChanged,
+    /// `lead.offered`: a lead was offered to one partner (on both sides).
+    #[serde(rename = "lead.offered")]
+    LeadOffered,
+    /// `lead.accepted`: the partner accepted an offered lead.
+    #[serde(rename = "lead.accepted")]
+    LeadAccepted,
+    /// `lead.rejected`: the partner rejected an offered lead (the vendor re-routes it).
+    #[serde(rename = "lead.rejected")]
+    LeadRejected,
+    /// `lead.withdrawn`: the vendor withdrew an offer its partner let pass (both sides).
+    #[serde(rename = "lead.withdrawn")]
+    LeadWithdrawn,
+    /// `lead.expired`: the vendor's routing found an offer past its SLA (vendor only, before it
+    /// re-routes the lead).
+    #[serde(rename = "lead.expired")]
+    LeadExpired,
 }
 
 impl EventKind {
@@ -116,6 +132,11 @@ impl EventKind {
         EventKind::MdfClaimed,
         EventKind::MdfReimbursed,
         EventKind::ProgramTierChanged,
+        EventKind::LeadOffered,
+        EventKind::LeadAccepted,
+        EventKind::LeadRejected,
+        EventKind::LeadWithdrawn,
+        EventKind::LeadExpired,
     ];
 
     /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
@@ -144,6 +165,11 @@ impl EventKind {
             EventKind::MdfClaimed => "mdf.claimed",
             EventKind::MdfReimbursed => "mdf.reimbursed",
             EventKind::ProgramTierChanged => "program.tier_changed",
+            EventKind::LeadOffered => "lead.offered",
+            EventKind::LeadAccepted => "lead.accepted",
+            EventKind::LeadRejected => "lead.rejected",
+            EventKind::LeadWithdrawn => "lead.withdrawn",
+            EventKind::LeadExpired => "lead.expired",
         }
     }
 

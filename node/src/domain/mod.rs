@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod hub;
 pub mod inbox;
+pub mod leads;
 pub mod mapping;
 pub mod mdf;
 pub mod notify;

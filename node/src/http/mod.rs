@@ -13,6 +13,7 @@ pub mod health;
 mod hub;
 mod import;
 mod inbox;
+mod leads;
 mod mapping;
 mod mdf;
 pub mod metrics;
@@ -292,6 +293,14 @@ pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route("/mdf/{id}/claim", post(mdf::claim))
         .route("/mdf/{id}/reimburse", post(mdf::reimburse))
         .route("/mdf/{id}/proof", get(mdf::proof))
+        .route("/leads", get(leads::list).post(leads::add))
+        .route("/leads/import", post(leads::import))
+        .route("/leads/rules", get(leads::rules).put(leads::set_rules))
+        .route("/leads/rules/check", post(leads::check_rules))
+        .route("/leads/route", post(leads::route))
+        .route("/leads/{id}", get(leads::get))
+        .route("/leads/{id}/accept", post(leads::accept))
+        .route("/leads/{id}/reject", post(leads::reject))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))

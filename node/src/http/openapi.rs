@@ -143,6 +143,16 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/mdf/{id}/revise", "Revise an MDF request the vendor asked changes to (the partner)", Some("manager"), Some(("application/json", "MdfProposal")), (200, "Mdf")),
     route!("post" "/mdf/{id}/claim", "Claim an approved MDF request with proof of execution (the partner; base64 attachment, its SHA-256 signed)", Some("manager"), Some(("application/json", "MdfClaimInput")), (200, "Mdf")),
     route!("post" "/mdf/{id}/reimburse", "Record the reimbursement of a claimed MDF request (vendor only; never more than approved)", Some("manager"), Some(("application/json", "MdfReimburseInput")), (200, "Mdf")),
+    route!("get" "/leads", "Leads: the ones this node routes (outbound) and the ones offered to it (inbound) (status)", Some("viewer"), None, (200, "LeadPage"), super::leads::LeadQuery),
+    route!("post" "/leads", "Add inbound leads ({leads: [...]}), all or nothing", Some("manager"), Some(("application/json", "LeadsInput")), (201, "LeadsImported")),
+    route!("post" "/leads/import", "Add inbound leads from a CSV file (company, country, region, tags separated by ';', contact_name, contact_email, note), all or nothing; errors name the line", Some("manager"), Some(("text/csv", "LeadsCsv")), (200, "LeadsImported")),
+    route!("get" "/leads/rules", "The lead routing rules file and what it says", Some("viewer"), None, (200, "LeadRules")),
+    route!("put" "/leads/rules", "Set the lead routing rules (TOML); errors name line and key", Some("admin"), Some(("application/toml", "LeadRulesText")), (200, "LeadRulesSummary")),
+    route!("post" "/leads/rules/check", "Check a lead routing rules file (TOML) without storing it; errors name line and key", Some("viewer"), Some(("application/toml", "LeadRulesText")), (200, "LeadRulesSummary")),
+    route!("post" "/leads/route", "Route leads by the rules: withdraw offers past their SLA and offer every lead without one to the next partner (dry_run=true: only say where they would go)", Some("viewer"), None, (200, "LeadRouteReport"), super::leads::RouteQuery),
+    route!("get" "/leads/{id}", "One lead (a routed lead's id, or an offer's id)", Some("viewer"), None, (200, "Lead")),
+    route!("post" "/leads/{id}/accept", "Accept a lead offered to this node, within its SLA", Some("manager"), None, (200, "Lead")),
+    route!("post" "/leads/{id}/reject", "Reject a lead offered to this node, optionally with a reason", Some("manager"), Some(("application/json", "LeadRejectInput")), (200, "Lead")),
     route!("get" "/mdf/{id}/proof", "The proof attachment of an MDF claim (bytes; X-Content-SHA256 is the signed hash)", Some("viewer"), None, (200, "Binary")),
     route!("get" "/audit", "The audit log (kind, limit, cursor); every entry names its actor", Some("viewer"), None, (200, "AuditPage"), super::audit::AuditQuery),
     route!("get" "/audit/export", "The audit entries of a period (from, to) as a hash-chained text file whose head the node key signs (format in SECURITY.md)", Some("viewer"), None, (200, "AuditExport"), super::audit::ExportQuery),
@@ -211,6 +221,17 @@ fn text(max: usize) -> Value {
 
 /// A required text of at most `max` characters: something besides spaces, no control
 /// characters.
+/// A lead's text: at most `max` characters with one that is not white space (what the `lead`
+/// declaration takes).
+fn lead_text(max: usize, nullable: bool) -> Value {
+    let ty = if nullable {
+        json!(["string", "null"])
+    } else {
+        json!("string")
+    };
+    json!({"type": ty, "maxLength": max, "pattern": format!("[^{WHITE_SPACE}]")})
+}
+
 fn required_text(max: usize) -> Value {
     json!({"type": "string", "maxLength": max,
            "pattern": format!(r"^[^{NO_CONTROLS}]*[^{WHITE_SPACE}{NO_CONTROLS}][^{NO_CONTROLS}]*$")})
@@ -405,6 +426,12 @@ fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
     }
     if r.path.starts_with("/program") && r.path != "/program/check" && r.method == "get" {
         out.push((404, "no partner program is set, or no such partner"));
+    }
+    if matches!(
+        (r.method, r.path),
+        ("post", "/leads/route") | ("get", "/leads/rules")
+    ) {
+        out.push((404, "no lead routing rules are set"));
     }
     if matches!(r.method, "post" | "put" | "patch" | "delete") && r.role.is_some() {
         out.push((409, "the change conflicts with the node's state"));
@@ -660,6 +687,17 @@ fn schemas() -> Value {
         "MdfAllocationPage": page("MdfAllocation"),
         "Mdf": {"type": "object", "required": ["id", "vendor", "partner", "status"], "properties": {"id": string(), "vendor": string(), "vendor_name": string(), "partner": string(), "partner_name": string(), "status": {"type": ["string", "null"], "enum": ["proposed", "changes_requested", "approved", "rejected", "claimed", "reimbursed", null]}, "activity": nullable_string(), "activity_type": nullable_string(), "period": nullable_string(), "start": nullable_string(), "end": nullable_string(), "requested": nullable_string(), "approved_amount": nullable_string(), "currency": nullable_string(), "expected_leads": nullable_string(), "expected_pipeline": nullable_string(), "reason": nullable_string(), "results": nullable_string(), "reimbursed_amount": nullable_string(), "reference": nullable_string(), "paid_on": nullable_string(), "proof": {"type": ["object", "null"], "properties": {"name": string(), "sha256": string(), "bytes": {"type": "integer"}}}, "created_at": string(), "history": {"type": "array", "items": {"type": "object", "properties": {"step": string(), "by": string(), "by_name": nullable_string(), "at": string(), "applied": {"type": "boolean"}, "why_not": nullable_string()}}}}},
         "MdfPage": page("Mdf"),
+        "LeadInput": {"type": "object", "additionalProperties": false, "required": ["company", "country"], "properties": {"company": lead_text(200, false), "country": {"type": "string", "description": "ISO 3166 code or English name"}, "region": lead_text(200, true), "tags": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 64, "pattern": format!("^[^,]*[^,{WHITE_SPACE}][^,]*$")}}, "contact_name": lead_text(200, true), "contact_email": {"type": ["string", "null"], "maxLength": 200, "pattern": "@", "description": "an address with @"}, "note": lead_text(2000, true)}},
+        "LeadsInput": {"type": "object", "additionalProperties": false, "required": ["leads"], "properties": {"leads": {"type": "array", "minItems": 1, "maxItems": 10000, "items": {"$ref": "#/components/schemas/LeadInput"}}}},
+        "LeadsImported": {"type": "object", "required": ["imported", "ids"], "properties": {"imported": {"type": "integer"}, "ids": {"type": "array", "items": string()}}},
+        "LeadsCsv": {"type": "string", "minLength": 1, "description": "CSV with a header row naming company and country and any of region, tags, contact_name, contact_email, note"},
+        "LeadRulesText": {"type": "string", "description": "A lead routing rules file in TOML (docs/leads.md): sla_hours, partner_types, exclude_countries and [[partner]] entries; a text that is not one is 422 with each error's line and key"},
+        "LeadRulesSummary": {"type": "object", "required": ["sla_seconds", "partners"], "properties": {"sla_seconds": {"type": "integer"}, "partners": {"type": "array", "items": {"type": "object", "properties": {"partner": string(), "partner_name": string(), "countries": {"type": "array", "items": string()}, "regions": {"type": "array", "items": string()}, "tags": {"type": "array", "items": string()}, "capacity": {"type": ["integer", "null"]}}}}}},
+        "LeadRules": {"type": "object", "required": ["sla_seconds", "partners", "text"], "properties": {"sla_seconds": {"type": "integer"}, "partners": {"type": "array", "items": {"type": "object"}}, "text": string()}},
+        "LeadRouteReport": {"type": "object", "required": ["dry_run", "routed", "by_partner", "unroutable", "expired", "rejected"], "properties": {"dry_run": {"type": "boolean"}, "routed": {"type": "array", "items": {"type": "object", "properties": {"lead": string(), "company": string(), "partner": string(), "partner_name": string()}}}, "by_partner": {"type": "array", "items": {"type": "object", "properties": {"partner": string(), "partner_name": string(), "count": {"type": "integer"}}}}, "unroutable": {"type": "array", "items": {"type": "object", "properties": {"lead": string(), "company": string(), "reason": string()}}}, "expired": {"type": "integer"}, "rejected": {"type": "integer"}}},
+        "LeadRejectInput": {"type": "object", "additionalProperties": false, "properties": {"reason": lead_text(200, true)}},
+        "Lead": {"type": "object", "required": ["id", "direction", "status"], "properties": {"id": string(), "direction": {"type": "string", "enum": ["outbound", "inbound"]}, "status": {"type": ["string", "null"], "enum": ["new", "unroutable", "offered", "accepted", "rejected", "withdrawn", null]}, "company": nullable_string(), "country": nullable_string(), "region": nullable_string(), "tags": {"type": "array", "items": string()}, "contact_name": nullable_string(), "contact_email": nullable_string(), "note": nullable_string(), "reason": nullable_string(), "source": string(), "created_at": string(), "offered_at": string(), "respond_by": nullable_string(), "partner": nullable_string(), "partner_name": nullable_string(), "vendor": string(), "vendor_name": string(), "offer": nullable_string(), "tried": {"type": "array", "items": {"type": "object", "properties": {"partner": string(), "partner_name": string()}}}, "history": {"type": "array", "items": {"type": "object"}}}},
+        "LeadPage": page("Lead"),
         "Binary": {"type": "string", "format": "binary"},
         "SectionInput": {"type": "object", "additionalProperties": false, "properties": {"note": string(), "notes": {"type": "array", "items": string()}, "next_step": string(), "contacts": {"type": "array", "items": string()}, "contribution": string(), "stage": stage, "linked_opportunity": nullable_string()}},
         "ProposeInput": {"type": "object", "additionalProperties": false, "required": ["domain"], "properties": {"domain": string(), "opportunity_id": string()}},
@@ -827,6 +865,7 @@ mod tests {
             ("inbox", include_str!("inbox.rs")),
             ("registrations", include_str!("registrations.rs")),
             ("mdf", include_str!("mdf.rs")),
+            ("leads", include_str!("leads.rs")),
             ("audit", include_str!("audit.rs")),
             ("webhooks", include_str!("webhooks.rs")),
             ("session", include_str!("session.rs")),

@@ -177,6 +177,8 @@ pub enum AuditKind {
     Retention,
     /// A market-development-fund request moved (`domain::mdf`), or an allocation was set.
     Mdf,
+    /// A lead was imported, routed, offered, accepted, rejected or withdrawn (`domain::leads`).
+    Lead,
 }
 
 impl AuditKind {
@@ -196,6 +198,7 @@ impl AuditKind {
         AuditKind::Program,
         AuditKind::Retention,
         AuditKind::Mdf,
+        AuditKind::Lead,
     ];
 
     /// The names of [`AuditKind::ALL`], in the same order.
@@ -214,6 +217,7 @@ impl AuditKind {
         AuditKind::Program.as_str(),
         AuditKind::Retention.as_str(),
         AuditKind::Mdf.as_str(),
+        AuditKind::Lead.as_str(),
     ];
 
     /// The kind's name, as stored and as the API shows it.
@@ -233,6 +237,7 @@ impl AuditKind {
             AuditKind::Program => "program",
             AuditKind::Retention => "retention",
             AuditKind::Mdf => "mdf",
+            AuditKind::Lead => "lead",
         }
     }
 

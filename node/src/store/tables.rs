@@ -139,6 +139,13 @@ tables! {
     /// aside for that partner and quarter. The requests themselves are shared documents.
     MDF_ALLOCATIONS: (&str, &str) => &[u8] = "mdf_allocations";
 
+    // Lead distribution (`domain::leads`).
+
+    /// Lead id → `Lead` as JSON: the vendor's inbound leads and their current offer.
+    LEADS: &str => &[u8] = "leads";
+    /// `rules` → the routing rules file as written; `cursor` → the round robin's last index.
+    LEAD_SETTINGS: &str => &[u8] = "lead_settings";
+
     // People and hooks (`domain::users`, `domain::webhooks`).
 
     /// Username (lowercase) → `User` as JSON (with its argon2id password hash).

@@ -1,3 +1,4 @@
 //! The declared kinds of shared documents, one file each (see [`crate::kind`]).
 
+pub mod lead;
 pub mod mdf;
