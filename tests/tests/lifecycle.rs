@@ -11,8 +11,8 @@
 //! are read after each step.
 
 use cosell_e2e::{
-    inbox_item, opportunity, partner, post_ok, put_policy, share_deal, vendor_and_reseller, wait,
-    Node,
+    assert_error_shape, inbox_item, opportunity, partner, post_ok, put_policy, share_deal,
+    vendor_and_reseller, wait, Node,
 };
 use serde_json::{json, Value};
 
@@ -116,6 +116,23 @@ fn records_are_deleted_unless_in_use_and_a_refusal_names_what_uses_them() {
         json!({"name": "Lone again", "domain": "lone.example", "status": "prospect"}),
         201,
     );
+    // `withdraw` is true or false; an empty or other value is refused and deletes nothing
+    // (an empty one was once read as false, found by .ci/api-fuzz).
+    for bad in ["", "yes"] {
+        let r = vendor.request(
+            "DELETE",
+            &format!("/api/v1/opportunities/{shared_opp}?withdraw={bad}"),
+            None,
+            None,
+        );
+        assert_error_shape(&r, 400);
+        assert_eq!(
+            vendor
+                .get(&format!("/api/v1/opportunities/{shared_opp}"))
+                .status,
+            200
+        );
+    }
     // `--withdraw` does both: the deal is withdrawn (the reseller says so), then the
     // opportunity deleted.
     let out = vendor.cli(&["delete", "opportunity", &shared_opp, "--withdraw"]);
