@@ -220,9 +220,11 @@ fn a_workspace_co_sells_with_a_node_stays_isolated_and_moves_out_with_everything
         .as_str()
         .expect("account")
         .to_string();
-    // Public on every node: the document itself, signing in and out, onboarding.
+    // Public on every node: the document itself, how to sign in, signing in and out,
+    // onboarding.
     let public = [
         "/openapi.json",
+        "/sign-in",
         "/session POST",
         "/session DELETE",
         "/onboarding POST",

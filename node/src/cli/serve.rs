@@ -274,7 +274,7 @@ pub async fn start_node(
         clock.clone(),
         config.default_currency()?,
     );
-    crm.spawn_schedule(events.clone());
+    tasks.extend(crm.spawn_schedule(events.clone()));
     let sign_in = Arc::new(config.sign_in(dir.root(), &node.http)?);
     let state = AppState {
         data: dir.clone(),

@@ -394,12 +394,16 @@ impl Crm {
     }
 
     /// Starts the schedule: a sync at each `next_run`, on request, and a write-back pass soon
-    /// after a deal changes.
-    pub fn spawn_schedule(self: &Arc<Self>, events: Arc<EventBus>) {
+    /// after a deal changes. Returns the tasks, for the node to stop them (a hosted
+    /// workspace that is suspended must let go of its store).
+    pub fn spawn_schedule(
+        self: &Arc<Self>,
+        events: Arc<EventBus>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let crm = self.clone();
         let mut rx = events.subscribe();
         let watcher = self.clone();
-        tokio::spawn(async move {
+        let write_back = tokio::spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(e) if is_deal_event(e.kind) => {
@@ -416,7 +420,7 @@ impl Crm {
                 }
             }
         });
-        tokio::spawn(async move {
+        let schedule = tokio::spawn(async move {
             {
                 let now = crm.clock.now_ms();
                 crm.live().next_run_ms = Some(now);
@@ -450,6 +454,7 @@ impl Crm {
                 }
             }
         });
+        vec![write_back, schedule]
     }
 
     /// One sync, its outcome recorded; returns the deals it changed. Blocking.
