@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod mapping;
+pub mod mapping_views;
 pub mod notify;
 pub mod partners;
 pub mod peers;

@@ -11,6 +11,7 @@ pub mod health;
 mod import;
 mod inbox;
 mod mapping;
+mod mapping_views;
 pub mod metrics;
 mod network;
 pub mod openapi;
@@ -210,6 +211,11 @@ pub fn router(
         .route(
             "/me/notifications",
             get(workday::get_notifications).put(workday::put_notifications),
+        )
+        .route("/me/mapping-views", get(mapping_views::list))
+        .route(
+            "/me/mapping-views/{name}",
+            axum::routing::put(mapping_views::put).delete(mapping_views::delete),
         )
         .route(
             "/registrations",

@@ -147,6 +147,11 @@ tables! {
     /// `"<username>\0<ms, 20 digits>\0<n>"` → `notify::Item` as JSON: items waiting for the
     /// user's next digest.
     NOTIFY_DIGEST: &str => &[u8] = "notify_digest";
+
+    // Saved views of the mapping matrix (`domain::mapping_views`).
+
+    /// (username, view name) → `mapping_views::Saved` as JSON: the view and when it was saved.
+    MAPPING_VIEWS: (&str, &str) => &[u8] = "mapping_views";
 }
 
 #[cfg(test)]
