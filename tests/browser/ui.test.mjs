@@ -657,6 +657,44 @@ test("account mapping between two nodes: run it, drill into a cell, propose a de
   assert.deepEqual(vendor.errors, []);
 });
 
+test("saved mapping views are kept on the node per user: another browser finds them; this browser's old views move there once", async () => {
+  // A fresh profile (nothing in its localStorage) signed in as the same user finds the view the
+  // mapping test saved: it is on the node, not in that browser.
+  const page = await newBrowser();
+  await signIn(page, PARTNER, "paula");
+  await open(page, PARTNER, `#/mapping?partner=${VENDOR_ID}`);
+  const names = () => page.locator("#mapping-view option").evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+  await page.getByLabel("Saved views").waitFor();
+  assert.deepEqual(await names(), ["Prospects they sell to"]);
+  // Views an older UI kept in this browser move to the node on the next visit, once.
+  await page.evaluate((partner) => localStorage.setItem("cosell.mapping.views", JSON.stringify([{ name: "Kept in this browser", partner, mine: "customers", theirs: "prospects", q: "", sort: "name" }])), VENDOR_ID);
+  await open(page, PARTNER, `#/mapping?partner=${VENDOR_ID}`);
+  await page.locator('#mapping-view option[value="Kept in this browser"]').waitFor({ state: "attached" });
+  assert.equal(await page.evaluate(() => localStorage.getItem("cosell.mapping.views")), null);
+  const stored = await page.evaluate(async () => (await (await fetch("/api/v1/me/mapping-views")).json()).items.map((v) => [v.name, v.view.mine, v.view.theirs]));
+  assert.deepEqual(stored, [["Kept in this browser", "customers", "prospects"], ["Prospects they sell to", "prospects", "customers"]]);
+  await page.reload();
+  await page.getByLabel("Saved views").waitFor();
+  assert.deepEqual(await names(), ["Kept in this browser", "Prospects they sell to"]);
+  await shot(page, "mapping-saved-views-1280");
+  // Opening a migrated view, then deleting it: gone after a reload too.
+  await page.getByLabel("Saved views").selectOption("Kept in this browser");
+  await page.waitForURL(/mine=customers&theirs=prospects/);
+  await page.getByLabel("Saved views").selectOption("Kept in this browser");
+  await page.getByRole("button", { name: "Delete view" }).click();
+  await page.waitForFunction(() => ![...document.querySelectorAll("#mapping-view option")].some((o) => o.value === "Kept in this browser"));
+  await page.reload();
+  await page.getByLabel("Saved views").waitFor();
+  assert.deepEqual(await names(), ["Prospects they sell to"]);
+  // A name the node refuses is said so, and nothing is saved.
+  await page.locator('#mapping-table td[data-mine="prospects"][data-theirs="customers"] button').click();
+  await page.getByLabel("Name this view").fill("a/b");
+  await page.getByRole("button", { name: "Save this view" }).click();
+  await page.locator("#mapping-msg .error", { hasText: "'/'" }).waitFor();
+  assert.deepEqual(await names(), ["Prospects they sell to"]);
+  assert.deepEqual(page.errors, []);
+});
+
 test("an admin adds a viewer and a token; the viewer sees registrations without write controls", async () => {
   await open(vendor, VENDOR, "#/users");
   await vendor.locator('#users-table tr[data-user="alice"]').waitFor();

@@ -35,7 +35,7 @@ use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, OriginalUri, Reque
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -215,7 +215,7 @@ pub fn router(
         .route("/me/mapping-views", get(mapping_views::list))
         .route(
             "/me/mapping-views/{name}",
-            axum::routing::put(mapping_views::put).delete(mapping_views::delete),
+            put(mapping_views::put).delete(mapping_views::delete),
         )
         .route(
             "/registrations",

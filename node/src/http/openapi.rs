@@ -659,6 +659,7 @@ mod tests {
             ("policy", include_str!("policy.rs")),
             ("partners", include_str!("partners.rs")),
             ("mapping", include_str!("mapping.rs")),
+            ("mapping_views", include_str!("mapping_views.rs")),
             ("deals", include_str!("deals.rs")),
             ("inbox", include_str!("inbox.rs")),
             ("registrations", include_str!("registrations.rs")),
