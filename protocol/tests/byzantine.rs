@@ -354,8 +354,12 @@ fn only_the_invitee_writes_its_decline_reason() {
     let b_entry = object(&w.honest, &["participants", w.b.node_id().as_str()]);
     // The origin may not put words in the invitee's mouth…
     let env = forge(&w.doc_b, w.a.key(), w.a.key(), |tx| {
-        tx.put(&b_entry, "decline_reason", "the origin says b is not interested")
-            .unwrap();
+        tx.put(
+            &b_entry,
+            "decline_reason",
+            "the origin says b is not interested",
+        )
+        .unwrap();
     });
     check_rejected(
         &mut w,
@@ -364,7 +368,8 @@ fn only_the_invitee_writes_its_decline_reason() {
     );
     // …nor another participant, nor the invitee as anything but text.
     let env = forge(&w.doc_b, w.c.key(), w.c.key(), |tx| {
-        tx.put(&b_entry, "decline_reason", "c speaks for b").unwrap();
+        tx.put(&b_entry, "decline_reason", "c speaks for b")
+            .unwrap();
     });
     check_rejected(&mut w, env, |r| {
         matches!(r, RejectReason::Unauthorized { .. })

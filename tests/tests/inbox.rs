@@ -506,7 +506,11 @@ fn an_invitation_carries_the_origins_message_and_a_decline_its_reason() {
     assert_eq!(item["message"], "Joint bid with you?\nCall me on Friday.");
     assert_eq!(item["decline_reason"], Value::Null);
     let out = reseller.cli(&["inbox"]);
-    assert!(out.stdout.contains("message: Joint bid with you?"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("message: Joint bid with you?"),
+        "{}",
+        out.stdout
+    );
 
     // The invitee declines with a reason (CLI); the origin reads "declined by …: reason" in its
     // deal view (API and CLI), and the invitee's inbox keeps what it answered.
@@ -560,7 +564,10 @@ fn an_invitation_carries_the_origins_message_and_a_decline_its_reason() {
         assert_eq!(r.status, 422, "{path}: {}", r.text);
         assert!(r.text.contains("reason"), "{}", r.text);
     }
-    assert_eq!(inbox_item(&reseller, &deal2).expect("item")["status"], "invited");
+    assert_eq!(
+        inbox_item(&reseller, &deal2).expect("item")["status"],
+        "invited"
+    );
     let answer = post_ok(
         &reseller,
         "/api/v1/inbox/decline",
@@ -588,19 +595,34 @@ fn an_invitation_carries_the_origins_message_and_a_decline_its_reason() {
         &json!({"opportunity_ids": [opp3], "partners": [reseller.id], "message": "\u{1b}[31m"}),
     );
     assert_eq!(r.status, 422, "{}", r.text);
-    assert_eq!(vendor.get("/api/v1/deals").json["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        vendor.get("/api/v1/deals").json["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
 
     // Without a message or reason (what an older node sends) both read as none.
     let opp4 = opportunity(&vendor, "plain.example", json!({}));
     let deal4 = share_deal(&vendor, &opp4, &[&reseller.id]);
     let item = wait("the plain invitation", || inbox_item(&reseller, &deal4));
     assert_eq!(item["message"], Value::Null);
-    let r = reseller.request("POST", &format!("/api/v1/deals/{deal4}/decline"), None, None);
+    let r = reseller.request(
+        "POST",
+        &format!("/api/v1/deals/{deal4}/decline"),
+        None,
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     let p = wait("the plain decline on the vendor", || {
         participant(&vendor, &deal4, &reseller.id).filter(|p| p["status"] == "declined")
     });
     assert_eq!(p["decline_reason"], Value::Null);
     let out = vendor.cli(&["deals", "show", &deal4]);
-    assert!(out.stdout.contains("declined by Reseller Co (no reason given)"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("declined by Reseller Co (no reason given)"),
+        "{}",
+        out.stdout
+    );
 }

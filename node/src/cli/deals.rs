@@ -183,8 +183,10 @@ pub fn share(
         let answer = client.json(
             "POST",
             "/deals/bulk",
-            Some(&json!({"opportunity_ids": opportunities, "partners": with, "role": role,
-                         "message": message})),
+            Some(
+                &json!({"opportunity_ids": opportunities, "partners": with, "role": role,
+                         "message": message}),
+            ),
         )?;
         for r in answer["results"].as_array().into_iter().flatten() {
             match r["deal"].as_str() {
@@ -214,8 +216,10 @@ pub fn share(
     let deal = client.json(
         "POST",
         "/deals",
-        Some(&json!({"opportunity_id": opportunity, "partners": with, "role": role,
-                     "message": message})),
+        Some(
+            &json!({"opportunity_id": opportunity, "partners": with, "role": role,
+                     "message": message}),
+        ),
     )?;
     println!("{}", deal["id"].as_str().unwrap_or_default());
     let fields: Vec<&str> = deal["fields"]

@@ -5,9 +5,9 @@
 
 use crate::domain::error::DomainError;
 use crate::store::tables::MAPPING_VIEWS;
-use redb::ReadableTable;
 use crate::store::Store;
 use anyhow::{Context, Result};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -61,10 +61,7 @@ pub fn check_view(view: &Value) -> Result<(), DomainError> {
     if bytes.len() > VIEW_BYTES_MAX {
         return Err(DomainError::fields(vec![(
             "view",
-            format!(
-                "{} bytes as JSON; at most {VIEW_BYTES_MAX}",
-                bytes.len()
-            ),
+            format!("{} bytes as JSON; at most {VIEW_BYTES_MAX}", bytes.len()),
         )]));
     }
     Ok(())

@@ -487,13 +487,11 @@ async fn bulk_respond(
         let mut changed = Vec::new();
         let mut results = Vec::with_capacity(wanted.len());
         for text in wanted {
-            let outcome = deals
-                .resolve_id(&text, false)
-                .and_then(|deal| {
-                    deals
-                        .respond_with_reason(deal, accept, reason.as_deref(), now)
-                        .map(|c| (deal, c))
-                });
+            let outcome = deals.resolve_id(&text, false).and_then(|deal| {
+                deals
+                    .respond_with_reason(deal, accept, reason.as_deref(), now)
+                    .map(|c| (deal, c))
+            });
             match outcome {
                 Ok((deal, c)) => {
                     changed.extend(c);

@@ -80,6 +80,8 @@ pub async fn delete(
     if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!("no saved mapping view named {what:?}")))
+        Err(ApiError::not_found(format!(
+            "no saved mapping view named {what:?}"
+        )))
     }
 }

@@ -48,9 +48,9 @@ mod tests;
 pub use attribution::attribution_json;
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
-    clean_note, kind_of, DocKind, DECLINE_REASON_CHARS_MAX, EXPIRES_KEY, MESSAGE_CHARS_MAX,
-    MESSAGE_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY, KIND_REGISTRATION,
-    WITHDRAWN_KEY, WITHHELD_KEY,
+    clean_note, kind_of, DocKind, DECLINE_REASON_CHARS_MAX, EXPIRES_KEY, FOR_DEAL_KEY,
+    KIND_INVITATION, KIND_KEY, KIND_REGISTRATION, MESSAGE_CHARS_MAX, MESSAGE_KEY, WITHDRAWN_KEY,
+    WITHHELD_KEY,
 };
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;

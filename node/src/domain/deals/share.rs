@@ -4,8 +4,8 @@
 
 use super::projection::shared_from_projection;
 use super::{clean_note, put_change, Deals, DealsError, DocKind, EXPIRES_KEY, FOR_DEAL_KEY};
-use super::{MESSAGE_CHARS_MAX, MESSAGE_KEY};
 use super::{KIND_INVITATION, KIND_KEY};
+use super::{MESSAGE_CHARS_MAX, MESSAGE_KEY};
 use crate::domain::audit::{self, AuditKind};
 use crate::domain::partners;
 use crate::store::shared::{self, DealMeta};
