@@ -939,6 +939,28 @@ async function mailTo(to, re, wait = 3 * WAIT) {
   }
 }
 
+test("invitation message and decline reason: the partner reads the message in its inbox, the vendor's deal room says why it declined", async () => {
+  const call = async (method, p, body) => {
+    const r = await fetch(`${VENDOR}/api/v1${p}`, { method, headers: { authorization: `Bearer ${VENDOR_TOKEN}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+    assert.ok(r.ok, `${method} ${p}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  const account = await call("POST", "/accounts", { name: "Message Corp", domain: "message.example", status: "prospect" });
+  const opp = await call("POST", "/opportunities", { account_id: account.id, name: "Message rollout", stage: "qualified" });
+  const deal = await call("POST", "/deals", { opportunity_id: opp.id, partners: [PARTNER_ID], message: "Shall we bid together?\nCall me on Friday." });
+  await open(partner, PARTNER, "#/inbox");
+  const row = partner.locator(`#inbox-table tr[data-deal="${deal.id}"]`);
+  await row.locator(".invitation-message", { hasText: "Shall we bid together?" }).waitFor();
+  await shot(partner, "inbox-message-1280");
+  await row.getByLabel("Reason for declining Message rollout (optional)").fill("No capacity this quarter");
+  await row.getByRole("button", { name: "Decline" }).click();
+  await open(vendor, VENDOR, `#/deals/${deal.id}`);
+  await vendor.locator(`#participants .decline-reason[data-node="${PARTNER_ID}"]`, { hasText: "Declined by Partner Inc: No capacity this quarter" }).waitFor();
+  await shot(vendor, "deal-declined-reason-1280");
+  assert.deepEqual(partner.errors, []);
+  assert.deepEqual(vendor.errors, []);
+});
+
 test("e-mail: every notification arrives in the SMTP server, with a link into the UI that works", async () => {
   const invited = await mailTo("paula@partner.example", /^\[Partner Inc\] Vendor Co invites you to a deal: Acme platform rollout$/);
   const link = invited.body.match(/https?:\/\/\S+#\/deals\/[0-9a-f]+/)[0];

@@ -1,7 +1,7 @@
 // One opportunity, and "share with partners": per chosen partner exactly what their policy lets
 // them receive (the API's own projection), the combined result, then the share itself.
 import { api } from "../api.js";
-import { h, add, set, title, fieldsTable, errorBox, empty, stageLabel, money, notice, fieldLabel, day } from "../ui.js";
+import { h, add, set, title, fieldsTable, errorBox, empty, stageLabel, money, notice, fieldLabel, day, field } from "../ui.js";
 
 export async function render(view, ctx) {
   const id = ctx.params[0];
