@@ -667,19 +667,21 @@ test("saved mapping views are kept on the node per user: another browser finds t
   await page.getByLabel("Saved views").waitFor();
   assert.deepEqual(await names(), ["Prospects they sell to"]);
   // Views an older UI kept in this browser move to the node on the next visit, once.
-  await page.evaluate((partner) => localStorage.setItem("cosell.mapping.views", JSON.stringify([{ name: "Kept in this browser", partner, mine: "customers", theirs: "prospects", q: "", sort: "name" }])), VENDOR_ID);
+  await page.evaluate((partner) => localStorage.setItem("cosell.mapping.views", JSON.stringify([{ name: "Kept in this browser", partner, mine: "prospects", theirs: "customers", q: "company", sort: "domain" }])), VENDOR_ID);
   await open(page, PARTNER, `#/mapping?partner=${VENDOR_ID}`);
   await page.locator('#mapping-view option[value="Kept in this browser"]').waitFor({ state: "attached" });
   assert.equal(await page.evaluate(() => localStorage.getItem("cosell.mapping.views")), null);
   const stored = await page.evaluate(async () => (await (await fetch("/api/v1/me/mapping-views")).json()).items.map((v) => [v.name, v.view.mine, v.view.theirs]));
-  assert.deepEqual(stored, [["Kept in this browser", "customers", "prospects"], ["Prospects they sell to", "prospects", "customers"]]);
+  assert.deepEqual(stored, [["Kept in this browser", "prospects", "customers"], ["Prospects they sell to", "prospects", "customers"]]);
   await page.reload();
   await page.getByLabel("Saved views").waitFor();
   assert.deepEqual(await names(), ["Kept in this browser", "Prospects they sell to"]);
   await shot(page, "mapping-saved-views-1280");
   // Opening a migrated view, then deleting it: gone after a reload too.
   await page.getByLabel("Saved views").selectOption("Kept in this browser");
-  await page.waitForURL(/mine=customers&theirs=prospects/);
+  await page.waitForURL(/mine=prospects&theirs=customers&q=company&sort=domain/);
+  // (The page drawn for that address: its search box holds the view's search.)
+  await page.waitForFunction(() => document.querySelector("#overlap-search")?.value === "company");
   await page.getByLabel("Saved views").selectOption("Kept in this browser");
   await page.getByRole("button", { name: "Delete view" }).click();
   await page.waitForFunction(() => ![...document.querySelectorAll("#mapping-view option")].some((o) => o.value === "Kept in this browser"));
@@ -942,8 +944,9 @@ async function mailTo(to, re, wait = 3 * WAIT) {
 test("invitation message and decline reason: the partner reads the message in its inbox, the vendor's deal room says why it declined", async () => {
   const call = async (method, p, body) => {
     const r = await fetch(`${VENDOR}/api/v1${p}`, { method, headers: { authorization: `Bearer ${VENDOR_TOKEN}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
-    assert.ok(r.ok, `${method} ${p}: ${r.status} ${await r.text()}`);
-    return r.json();
+    const text = await r.text();
+    assert.ok(r.ok, `${method} ${p}: ${r.status} ${text}`);
+    return JSON.parse(text);
   };
   const account = await call("POST", "/accounts", { name: "Message Corp", domain: "message.example", status: "prospect" });
   const opp = await call("POST", "/opportunities", { account_id: account.id, name: "Message rollout", stage: "qualified" });
