@@ -161,7 +161,7 @@ pub async fn delete_opportunity(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
     let withdraw = match q.withdraw.as_deref() {
-        None | Some("") | Some("false") => false,
+        None | Some("false") => false,
         Some("true") => true,
         Some(other) => {
             return Err(crate::http::query::bad(

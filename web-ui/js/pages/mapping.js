@@ -178,7 +178,10 @@ async function matrixSection(partners, partner, ctx) {
       set(viewsBox);
       return;
     }
-    const pick = h("select", { id: "mapping-view" }, h("option", { value: "" }, "Choose a saved view"), views.items.map((v) => h("option", { value: v.name }, v.name)));
+    // The view on screen, if it is a saved one: chosen in the list (and what Delete removes).
+    const q = (k) => ctx.query.get(k) || "";
+    const shown = views.items.find((v) => v.partner === partner.id && (v.mine || "") === q("mine") && (v.theirs || "") === q("theirs") && (v.q || "") === q("q") && (v.sort || "name") === (q("sort") || "name"));
+    const pick = h("select", { id: "mapping-view" }, h("option", { value: "" }, "Choose a saved view"), views.items.map((v) => h("option", { value: v.name, selected: v === shown }, v.name)));
     pick.addEventListener("change", () => {
       const v = views.items.find((x) => x.name === pick.value);
       if (!v) return;
