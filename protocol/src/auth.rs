@@ -653,6 +653,15 @@ impl Authority {
                             deny(path(), "a participant answers its own invitation; the origin invites, expires and removes")
                         }
                     }
+                    keys::DECLINE_REASON
+                        if author.index == node && made.is_none() && put_str(action).is_some() =>
+                    {
+                        Ok(None)
+                    }
+                    keys::DECLINE_REASON => deny(
+                        path(),
+                        "only a participant writes its own decline reason, as text",
+                    ),
                     _ => deny(
                         path(),
                         "only the origin writes a participant's name and role",

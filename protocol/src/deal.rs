@@ -5,7 +5,8 @@
 //! Shape (keys in [`keys`]):
 //! ```text
 //! origin, created_at, schema
-//! participants{node_id: {name, role, status}}          origin adds; each node answers for itself
+//! participants{node_id: {name, role, status,            origin adds; each node answers for itself
+//!               decline_reason}}                         (status and reason)
 //! shared{title, stage, amount, currency, close_date,
 //!        account{name, domain}, <other projected fields>}   origin only
 //! sections{node_id: {notes[], next_step, contacts[], contribution, stage, linked_opportunity}}
@@ -73,6 +74,8 @@ pub mod keys {
     pub const DECIDED_AT: &str = "decided_at";
     pub const EXPIRES_AT: &str = "expires_at";
     pub const REASON: &str = "reason";
+    /// A participant's reason for declining, beside its status; only it writes it.
+    pub const DECLINE_REASON: &str = "decline_reason";
     pub const TERMS: &str = "terms";
     pub const PROPOSAL: &str = "proposal";
 }
@@ -402,6 +405,8 @@ pub struct ParticipantView {
     pub name: String,
     pub role: Option<Role>,
     pub status: Option<ParticipantStatus>,
+    /// Why it declined, in its own words (`None` when it gave none, or wrote with an older node).
+    pub decline_reason: Option<String>,
 }
 
 /// The shared fields as read. Values that do not parse read as `None`.
@@ -720,6 +725,28 @@ impl DealDoc {
     /// Declines this node's invitation.
     pub fn decline(&mut self, signer: &Signer, now_ms: u64) -> Result<VerifiedChange, DealError> {
         self.set_own_status(signer, now_ms, ParticipantStatus::Declined)
+    }
+
+    /// Declines this node's invitation with a reason the other participants read, in the same
+    /// change as the status. Without a reason this is [`DealDoc::decline`]: a node that predates
+    /// reasons refuses a change writing one, so none is written unless the user gave one.
+    pub fn decline_because(
+        &mut self,
+        signer: &Signer,
+        now_ms: u64,
+        reason: Option<&str>,
+    ) -> Result<VerifiedChange, DealError> {
+        let Some(reason) = reason else {
+            return self.decline(signer, now_ms);
+        };
+        check_text(reason)?;
+        self.require_participant(signer)?;
+        let list = self.object(&ROOT, keys::PARTICIPANTS)?;
+        let entry = self.object(&list, signer.node_id().as_str())?;
+        self.edit(signer, now_ms, |tx| {
+            tx.put(&entry, keys::STATUS, ParticipantStatus::Declined.as_str())?;
+            tx.put(&entry, keys::DECLINE_REASON, reason)
+        })
     }
 
     /// Marks a participant's invitation expired. Origin only.
@@ -1098,6 +1125,7 @@ impl DealDoc {
                         name: get_str(doc, &entry, keys::NAME).unwrap_or_default(),
                         role: get_str(doc, &entry, keys::ROLE).and_then(|s| Role::parse(&s).ok()),
                         status: read_status(doc, &entry),
+                        decline_reason: get_str(doc, &entry, keys::DECLINE_REASON),
                     },
                 );
             }

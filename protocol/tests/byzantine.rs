@@ -360,3 +360,65 @@ fn a_revocation_signed_by_anyone_but_the_vendor_is_rejected() {
         matches!(r, RejectReason::Unauthorized { .. })
     });
 }
+
+#[test]
+fn an_invitee_cannot_write_the_invitation_message() {
+    // The invitation message travels in the origin's shared fields (`cosell.message`).
+    let mut w = world();
+    let shared = object(&w.honest, &["shared"]);
+    let env = forge(&w.doc_b, w.b.key(), w.b.key(), |tx| {
+        tx.put(&shared, "cosell.message", "b rewrote the invitation")
+            .unwrap();
+    });
+    check_rejected(
+        &mut w,
+        env,
+        |r| matches!(r, RejectReason::Unauthorized { path, .. } if path.starts_with("shared")),
+    );
+}
+
+#[test]
+fn only_the_invitee_writes_its_decline_reason() {
+    let mut w = world();
+    let b_entry = object(&w.honest, &["participants", w.b.node_id().as_str()]);
+    // The origin may not put words in the invitee's mouth…
+    let env = forge(&w.doc_b, w.a.key(), w.a.key(), |tx| {
+        tx.put(
+            &b_entry,
+            "decline_reason",
+            "the origin says b is not interested",
+        )
+        .unwrap();
+    });
+    check_rejected(
+        &mut w,
+        env,
+        |r| matches!(r, RejectReason::Unauthorized { path, .. } if path.ends_with("decline_reason")),
+    );
+    // …nor another participant, nor the invitee as anything but text.
+    let env = forge(&w.doc_b, w.c.key(), w.c.key(), |tx| {
+        tx.put(&b_entry, "decline_reason", "c speaks for b")
+            .unwrap();
+    });
+    check_rejected(&mut w, env, |r| {
+        matches!(r, RejectReason::Unauthorized { .. })
+    });
+    let env = forge(&w.doc_b, w.b.key(), w.b.key(), |tx| {
+        tx.put_object(&b_entry, "decline_reason", ObjType::Map)
+            .unwrap();
+    });
+    check_rejected(&mut w, env, |r| {
+        matches!(r, RejectReason::Unauthorized { .. })
+    });
+    // The invitee itself declines with a reason, in one change the origin takes and reads.
+    let ok = w
+        .doc_b
+        .decline_because(&w.b, 60, Some("no budget this year"))
+        .unwrap();
+    let out = w.honest.ingest(vec![ok.envelope().clone()]);
+    assert_eq!(out.applied.len(), 1, "{:?}", out.rejected);
+    let view = w.honest.read_view();
+    let b = &view.participants[w.b.node_id()];
+    assert_eq!(b.status, Some(protocol::deal::ParticipantStatus::Declined));
+    assert_eq!(b.decline_reason.as_deref(), Some("no budget this year"));
+}

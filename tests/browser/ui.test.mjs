@@ -657,6 +657,47 @@ test("account mapping between two nodes: run it, drill into a cell, propose a de
   assert.deepEqual(vendor.errors, []);
 });
 
+test("saved mapping views are kept on the node per user: another browser finds them; this browser's old views move there once", async () => {
+  // A fresh profile (nothing in its localStorage) signed in as the same user finds the view the
+  // mapping test saved: it is on the node, not in that browser.
+  const page = await newBrowser();
+  await signIn(page, PARTNER, "paula");
+  await open(page, PARTNER, `#/mapping?partner=${VENDOR_ID}`);
+  const names = () => page.locator("#mapping-view option").evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+  await page.getByLabel("Saved views").waitFor();
+  assert.deepEqual(await names(), ["Prospects they sell to"]);
+  // Views an older UI kept in this browser move to the node on the next visit, once.
+  await page.evaluate((partner) => localStorage.setItem("cosell.mapping.views", JSON.stringify([{ name: "Kept in this browser", partner, mine: "prospects", theirs: "customers", q: "company", sort: "domain" }])), VENDOR_ID);
+  await open(page, PARTNER, `#/mapping?partner=${VENDOR_ID}`);
+  await page.locator('#mapping-view option[value="Kept in this browser"]').waitFor({ state: "attached" });
+  assert.equal(await page.evaluate(() => localStorage.getItem("cosell.mapping.views")), null);
+  const stored = await page.evaluate(async () => (await (await fetch("/api/v1/me/mapping-views")).json()).items.map((v) => [v.name, v.view.mine, v.view.theirs]));
+  assert.deepEqual(stored, [["Kept in this browser", "prospects", "customers"], ["Prospects they sell to", "prospects", "customers"]]);
+  await page.reload();
+  await page.getByLabel("Saved views").waitFor();
+  assert.deepEqual(await names(), ["Kept in this browser", "Prospects they sell to"]);
+  await shot(page, "mapping-saved-views-1280");
+  // Opening a migrated view, then deleting it: gone after a reload too.
+  await page.getByLabel("Saved views").selectOption("Kept in this browser");
+  await page.waitForURL(/mine=prospects&theirs=customers&q=company&sort=domain/);
+  // (The page drawn for that address: its search box holds the view's search.)
+  await page.waitForFunction(() => document.querySelector("#overlap-search")?.value === "company");
+  // The list says which saved view is on screen; Delete removes that one.
+  assert.equal(await page.getByLabel("Saved views").inputValue(), "Kept in this browser");
+  await page.getByRole("button", { name: "Delete view" }).click();
+  await page.waitForFunction(() => ![...document.querySelectorAll("#mapping-view option")].some((o) => o.value === "Kept in this browser"));
+  await page.reload();
+  await page.getByLabel("Saved views").waitFor();
+  assert.deepEqual(await names(), ["Prospects they sell to"]);
+  // A name the node refuses is said so, and nothing is saved.
+  await page.locator('#mapping-table td[data-mine="prospects"][data-theirs="customers"] button').click();
+  await page.getByLabel("Name this view").fill("a/b");
+  await page.getByRole("button", { name: "Save this view" }).click();
+  await page.locator("#mapping-msg .error", { hasText: "'/'" }).waitFor();
+  assert.deepEqual(await names(), ["Prospects they sell to"]);
+  assert.deepEqual(page.errors, []);
+});
+
 test("an admin adds a viewer and a token; the viewer sees registrations without write controls", async () => {
   await open(vendor, VENDOR, "#/users");
   await vendor.locator('#users-table tr[data-user="alice"]').waitFor();
@@ -900,6 +941,29 @@ async function mailTo(to, re, wait = 3 * WAIT) {
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+test("invitation message and decline reason: the partner reads the message in its inbox, the vendor's deal room says why it declined", async () => {
+  const call = async (method, p, body) => {
+    const r = await fetch(`${VENDOR}/api/v1${p}`, { method, headers: { authorization: `Bearer ${VENDOR_TOKEN}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+    const text = await r.text();
+    assert.ok(r.ok, `${method} ${p}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  };
+  const account = await call("POST", "/accounts", { name: "Message Corp", domain: "message.example", status: "prospect" });
+  const opp = await call("POST", "/opportunities", { account_id: account.id, name: "Message rollout", stage: "qualified" });
+  const deal = await call("POST", "/deals", { opportunity_id: opp.id, partners: [PARTNER_ID], message: "Shall we bid together?\nCall me on Friday." });
+  await open(partner, PARTNER, "#/inbox");
+  const row = partner.locator(`#inbox-table tr[data-deal="${deal.id}"]`);
+  await row.locator(".invitation-message", { hasText: "Shall we bid together?" }).waitFor();
+  await shot(partner, "inbox-message-1280");
+  await row.getByLabel("Reason for declining Message rollout (optional)").fill("No capacity this quarter");
+  await row.getByRole("button", { name: "Decline" }).click();
+  await open(vendor, VENDOR, `#/deals/${deal.id}`);
+  await vendor.locator(`#participants .decline-reason[data-node="${PARTNER_ID}"]`, { hasText: "Declined by Partner Inc: No capacity this quarter" }).waitFor();
+  await shot(vendor, "deal-declined-reason-1280");
+  assert.deepEqual(partner.errors, []);
+  assert.deepEqual(vendor.errors, []);
+});
 
 test("e-mail: every notification arrives in the SMTP server, with a link into the UI that works", async () => {
   const invited = await mailTo("paula@partner.example", /^\[Partner Inc\] Vendor Co invites you to a deal: Acme platform rollout$/);

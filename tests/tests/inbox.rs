@@ -476,3 +476,153 @@ fn a_deal_links_to_one_real_opportunity_of_the_partners_pipeline() {
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(detail_fields(&r.json), ["linked_opportunity"], "{}", r.text);
 }
+
+fn participant(node: &Node, deal: &str, id: &str) -> Option<Value> {
+    node.get(&format!("/api/v1/deals/{deal}")).json["participants"]
+        .as_array()?
+        .iter()
+        .find(|p| p["id"] == id)
+        .cloned()
+}
+
+#[test]
+fn an_invitation_carries_the_origins_message_and_a_decline_its_reason() {
+    let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
+    // The origin writes a message when sharing (CLI); the invitee reads it in its inbox.
+    let opp = opportunity(&vendor, "message.example", json!({}));
+    let out = vendor.cli(&[
+        "share",
+        &opp,
+        "--with",
+        &reseller.id,
+        "--message",
+        "Joint bid with you?\nCall me on Friday.",
+    ]);
+    assert!(out.ok(), "share: {}", out.stderr);
+    let deal = out.stdout.trim().to_string();
+    let item = wait("the invitation with its message", || {
+        inbox_item(&reseller, &deal)
+    });
+    assert_eq!(item["message"], "Joint bid with you?\nCall me on Friday.");
+    assert_eq!(item["decline_reason"], Value::Null);
+    let out = reseller.cli(&["inbox"]);
+    assert!(
+        out.stdout.contains("message: Joint bid with you?"),
+        "{}",
+        out.stdout
+    );
+
+    // The invitee declines with a reason (CLI); the origin reads "declined by …: reason" in its
+    // deal view (API and CLI), and the invitee's inbox keeps what it answered.
+    let out = reseller.cli(&["deals", "decline", &deal, "--reason", "No budget until Q3"]);
+    assert!(out.ok(), "decline: {}", out.stderr);
+    let p = wait("the decline with its reason on the vendor", || {
+        participant(&vendor, &deal, &reseller.id).filter(|p| p["status"] == "declined")
+    });
+    assert_eq!(p["decline_reason"], "No budget until Q3");
+    let out = vendor.cli(&["deals", "show", &deal]);
+    assert!(
+        out.stdout
+            .contains("declined by Reseller Co: No budget until Q3"),
+        "{}",
+        out.stdout
+    );
+    let item = inbox_item(&reseller, &deal).expect("the answered invitation");
+    assert_eq!(item["status"], "declined");
+    assert_eq!(item["decline_reason"], "No budget until Q3");
+
+    // Over the API: a message in the share body, a reason for a bulk decline.
+    let opp2 = opportunity(&vendor, "bulk.example", json!({}));
+    let deal2 = post_ok(
+        &vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp2, "partners": [reseller.id], "message": "  Second try  "}),
+        201,
+    )["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string();
+    let item = wait("the second invitation", || inbox_item(&reseller, &deal2));
+    assert_eq!(item["message"], "Second try", "the message is trimmed");
+    // A reason goes with a decline only; too long or with control characters is refused,
+    // naming the field, and nothing is answered.
+    for (path, body) in [
+        (
+            "/api/v1/inbox/accept".to_string(),
+            json!({"deals": [deal2], "reason": "why not"}),
+        ),
+        (
+            format!("/api/v1/deals/{deal2}/decline"),
+            json!({"reason": "x".repeat(501)}),
+        ),
+        (
+            "/api/v1/inbox/decline".to_string(),
+            json!({"all": true, "reason": "bell\u{7}"}),
+        ),
+    ] {
+        let r = reseller.post(&path, &body);
+        assert_eq!(r.status, 422, "{path}: {}", r.text);
+        assert!(r.text.contains("reason"), "{}", r.text);
+    }
+    assert_eq!(
+        inbox_item(&reseller, &deal2).expect("item")["status"],
+        "invited"
+    );
+    let answer = post_ok(
+        &reseller,
+        "/api/v1/inbox/decline",
+        json!({"deals": [deal2], "reason": "Already working with another vendor"}),
+        200,
+    );
+    assert_eq!(answer["answered"], 1, "{answer}");
+    let p = wait("the bulk decline's reason on the vendor", || {
+        participant(&vendor, &deal2, &reseller.id).filter(|p| p["status"] == "declined")
+    });
+    assert_eq!(p["decline_reason"], "Already working with another vendor");
+
+    // A bad message is refused before anything is shared.
+    let opp3 = opportunity(&vendor, "refused.example", json!({}));
+    for message in ["nul\u{0}".to_string(), "m".repeat(1001)] {
+        let r = vendor.post(
+            "/api/v1/deals",
+            &json!({"opportunity_id": opp3, "partners": [reseller.id], "message": message}),
+        );
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(r.text.contains("message"), "{}", r.text);
+    }
+    let r = vendor.post(
+        "/api/v1/deals/bulk",
+        &json!({"opportunity_ids": [opp3], "partners": [reseller.id], "message": "\u{1b}[31m"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        vendor.get("/api/v1/deals").json["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Without a message or reason (what an older node sends) both read as none.
+    let opp4 = opportunity(&vendor, "plain.example", json!({}));
+    let deal4 = share_deal(&vendor, &opp4, &[&reseller.id]);
+    let item = wait("the plain invitation", || inbox_item(&reseller, &deal4));
+    assert_eq!(item["message"], Value::Null);
+    let r = reseller.request(
+        "POST",
+        &format!("/api/v1/deals/{deal4}/decline"),
+        None,
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let p = wait("the plain decline on the vendor", || {
+        participant(&vendor, &deal4, &reseller.id).filter(|p| p["status"] == "declined")
+    });
+    assert_eq!(p["decline_reason"], Value::Null);
+    let out = vendor.cli(&["deals", "show", &deal4]);
+    assert!(
+        out.stdout
+            .contains("declined by Reseller Co (no reason given)"),
+        "{}",
+        out.stdout
+    );
+}

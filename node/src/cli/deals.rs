@@ -58,6 +58,9 @@ pub enum DealsCommand {
         /// Every invitation still waiting for an answer.
         #[arg(long, conflicts_with = "deals")]
         all: bool,
+        /// Why, for the partner that invited (at most 500 characters).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Withdraw a deal this node shared: every participant keeps only who, when and why.
     Withdraw {
@@ -113,19 +116,33 @@ pub enum DealsCommand {
 
 /// `cosell deals accept|decline ID…|--all`: one deal through its own route (its answer's error
 /// as it is), several in one bulk request, each failure named.
-fn respond_many(client: &Client, deals: Vec<String>, all: bool, accept: bool) -> Result<()> {
+fn respond_many(
+    client: &Client,
+    deals: Vec<String>,
+    all: bool,
+    accept: bool,
+    reason: Option<String>,
+) -> Result<()> {
     let verb = if accept { "accept" } else { "decline" };
     let done = if accept { "accepted" } else { "declined" };
     if let [deal] = &deals[..] {
-        client.json("POST", &format!("/deals/{}/{verb}", segment(deal)), None)?;
+        let body = reason.as_ref().map(|r| json!({ "reason": r }));
+        client.json(
+            "POST",
+            &format!("/deals/{}/{verb}", segment(deal)),
+            body.as_ref(),
+        )?;
         eprintln!("{done}");
         return Ok(());
     }
-    let body = if all {
+    let mut body = if all {
         json!({"all": true})
     } else {
         json!({ "deals": deals })
     };
+    if let Some(r) = reason {
+        body["reason"] = json!(r);
+    }
     let answer = client.json("POST", &format!("/inbox/{verb}"), Some(&body))?;
     for r in answer["results"].as_array().into_iter().flatten() {
         if r["ok"] == false {
@@ -159,6 +176,7 @@ pub fn share(
     opportunities: &[String],
     with: &[String],
     role: Option<String>,
+    message: Option<String>,
 ) -> Result<()> {
     if with.is_empty() {
         bail!("name the partners to share with: --with PARTNER[,PARTNER…]");
@@ -168,7 +186,10 @@ pub fn share(
         let answer = client.json(
             "POST",
             "/deals/bulk",
-            Some(&json!({"opportunity_ids": opportunities, "partners": with, "role": role})),
+            Some(
+                &json!({"opportunity_ids": opportunities, "partners": with, "role": role,
+                         "message": message}),
+            ),
         )?;
         for r in answer["results"].as_array().into_iter().flatten() {
             match r["deal"].as_str() {
@@ -198,7 +219,10 @@ pub fn share(
     let deal = client.json(
         "POST",
         "/deals",
-        Some(&json!({"opportunity_id": opportunity, "partners": with, "role": role})),
+        Some(
+            &json!({"opportunity_id": opportunity, "partners": with, "role": role,
+                     "message": message}),
+        ),
     )?;
     println!("{}", deal["id"].as_str().unwrap_or_default());
     let fields: Vec<&str> = deal["fields"]
@@ -275,8 +299,10 @@ pub fn run(dir: &DataDir, command: DealsCommand) -> Result<()> {
             )?;
             eprintln!("section updated");
         }
-        DealsCommand::Accept { deals, all } => respond_many(&client, deals, all, true)?,
-        DealsCommand::Decline { deals, all } => respond_many(&client, deals, all, false)?,
+        DealsCommand::Accept { deals, all } => respond_many(&client, deals, all, true, None)?,
+        DealsCommand::Decline { deals, all, reason } => {
+            respond_many(&client, deals, all, false, reason)?
+        }
         DealsCommand::Withdraw { deal, reason } => {
             let d = client.json(
                 "POST",
@@ -422,6 +448,18 @@ fn print_deal(d: &Value) {
             p["role"].as_str().unwrap_or("?"),
             p["id"].as_str().unwrap_or("?"),
         );
+        if p["status"] == "declined" {
+            match p["decline_reason"].as_str() {
+                Some(reason) => println!(
+                    "    declined by {}: {reason}",
+                    p["name"].as_str().unwrap_or("?")
+                ),
+                None => println!(
+                    "    declined by {} (no reason given)",
+                    p["name"].as_str().unwrap_or("?")
+                ),
+            }
+        }
     }
     println!("fields:");
     for (k, v) in d["fields"].as_object().into_iter().flatten() {

@@ -167,6 +167,9 @@ pub enum Command {
         /// This node's role in the deal (default vendor).
         #[arg(long = "as")]
         role: Option<String>,
+        /// A message to the partners, signed in their invitations (at most 1000 characters).
+        #[arg(long)]
+        message: Option<String>,
     },
     /// Invitations to deals waiting for this node (a redacted summary until accepted).
     Inbox {
@@ -428,7 +431,8 @@ pub fn run(cli: Cli) -> Result<()> {
             opportunity,
             with,
             role,
-        } => crate::cli::deals::share(&dir, &opportunity, &with, role),
+            message,
+        } => crate::cli::deals::share(&dir, &opportunity, &with, role, message),
         Command::Deals { what } => crate::cli::deals::run(&dir, what),
         Command::Delete { what, id, withdraw } => delete(&dir, &what, &id, withdraw),
         Command::Debug {

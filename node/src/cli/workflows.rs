@@ -170,6 +170,12 @@ pub fn inbox(dir: &DataDir, json_out: bool, status: Option<String>) -> Result<()
             i["stage"].as_str().unwrap_or("-"),
             i["expires_at"].as_str().unwrap_or("-"),
         );
+        if let Some(message) = i["message"].as_str() {
+            println!("    message: {}", message.replace('\n', "\n             "));
+        }
+        if let Some(reason) = i["decline_reason"].as_str() {
+            println!("    declined: {reason}");
+        }
     }
     Ok(())
 }

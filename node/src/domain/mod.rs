@@ -15,6 +15,7 @@ pub mod hub;
 pub mod inbox;
 pub mod leads;
 pub mod mapping;
+pub mod mapping_views;
 pub mod mdf;
 pub mod notify;
 pub mod oidc;

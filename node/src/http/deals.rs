@@ -28,6 +28,8 @@ pub struct ShareBody {
     partners: Vec<String>,
     /// This node's role in the deal (default vendor).
     role: Option<String>,
+    /// A message to the invitees, signed in their invitations.
+    message: Option<String>,
 }
 
 pub async fn share(
@@ -46,7 +48,14 @@ pub async fn share(
         Some(r) => DealRole::parse(r)
             .map_err(|e| ApiError::from(DealsError::fields(vec![("role", e.to_string())])))?,
     };
-    let view = share_opportunity(&state, body.opportunity_id, body.partners, role).await?;
+    let view = share_opportunity(
+        &state,
+        body.opportunity_id,
+        body.partners,
+        role,
+        body.message,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -72,10 +81,17 @@ pub(super) async fn share_opportunity(
     opportunity_id: String,
     partners: Vec<String>,
     role: DealRole,
+    message: Option<String>,
 ) -> Result<Value, ApiError> {
     let deals = state.network.deals.clone();
     let (ids, view) = blocking(move || {
-        let id = deals.share(&opportunity_id, &partners, role, now_ms())?;
+        let id = deals.share_with_message(
+            &opportunity_id,
+            &partners,
+            role,
+            message.as_deref(),
+            now_ms(),
+        )?;
         let view = deals.view(id, true)?.unwrap_or(Value::Null);
         Ok((deals.with_invitations(id), view))
     })
@@ -240,13 +256,14 @@ async fn respond(
     caller: Caller,
     id: String,
     accept: bool,
+    reason: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
     let deal = parse_id(&state, &id)?;
     let deals = state.network.deals.clone();
     let (changed, view) = blocking(move || {
         let now = now_ms();
-        let changed = deals.respond(deal, accept, now)?;
+        let changed = deals.respond_with_reason(deal, accept, reason.as_deref(), now)?;
         // Until the deal itself arrives, the answer is the inbox entry.
         let view = match deals.view(deal, true)? {
             Some(v) => v,
@@ -360,15 +377,24 @@ pub async fn accept(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    respond(state, caller, id, true).await
+    respond(state, caller, id, true, None).await
+}
+
+/// `POST /deals/{id}/decline`: no body, or `{"reason"}` for the origin to read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineBody {
+    reason: Option<String>,
 }
 
 pub async fn decline(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    respond(state, caller, id, false).await
+    let body: DeclineBody = super::records::optional_object(&body)?.unwrap_or_default();
+    respond(state, caller, id, false, body.reason).await
 }
 
 /// `POST /deals/{id}/reinvite`: `{"partner"}` — invite a partner again after its invitation
@@ -411,6 +437,8 @@ pub struct BulkRespondBody {
     deals: Vec<String>,
     #[serde(default)]
     all: bool,
+    /// Why, for a decline (refused with an acceptance).
+    reason: Option<String>,
 }
 
 pub async fn bulk_accept(
@@ -439,6 +467,18 @@ async fn bulk_respond(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Manager)?;
     let Json(body) = body?;
+    let reason = crate::domain::deals::clean_note(
+        "reason",
+        body.reason.as_deref(),
+        crate::domain::deals::DECLINE_REASON_CHARS_MAX,
+    )?;
+    if accept && reason.is_some() {
+        return Err(DealsError::fields(vec![(
+            "reason",
+            "a reason goes with a decline, not an acceptance".into(),
+        )])
+        .into());
+    }
     if body.all != body.deals.is_empty() {
         return Err(DealsError::fields(vec![(
             "deals",
@@ -467,9 +507,11 @@ async fn bulk_respond(
         let mut changed = Vec::new();
         let mut results = Vec::with_capacity(wanted.len());
         for text in wanted {
-            let outcome = deals
-                .resolve_id(&text, false)
-                .and_then(|deal| deals.respond(deal, accept, now).map(|c| (deal, c)));
+            let outcome = deals.resolve_id(&text, false).and_then(|deal| {
+                deals
+                    .respond_with_reason(deal, accept, reason.as_deref(), now)
+                    .map(|c| (deal, c))
+            });
             match outcome {
                 Ok((deal, c)) => {
                     changed.extend(c);
@@ -499,6 +541,8 @@ pub struct BulkShareBody {
     opportunity_ids: Vec<String>,
     partners: Vec<String>,
     role: Option<String>,
+    /// A message to the invitees of every deal.
+    message: Option<String>,
 }
 
 pub async fn bulk_share(
@@ -513,6 +557,12 @@ pub async fn bulk_share(
         Some(r) => DealRole::parse(r)
             .map_err(|e| ApiError::from(DealsError::fields(vec![("role", e.to_string())])))?,
     };
+    // A bad message fails the request, not each opportunity.
+    crate::domain::deals::clean_note(
+        "message",
+        body.message.as_deref(),
+        crate::domain::deals::MESSAGE_CHARS_MAX,
+    )?;
     if body.opportunity_ids.is_empty() || body.opportunity_ids.len() > BULK_MAX {
         return Err(DealsError::fields(vec![(
             "opportunity_ids",
@@ -526,7 +576,8 @@ pub async fn bulk_share(
         let mut ids = Vec::new();
         let mut results = Vec::with_capacity(body.opportunity_ids.len());
         for opp in body.opportunity_ids {
-            match deals.share(&opp, &body.partners, role, now) {
+            match deals.share_with_message(&opp, &body.partners, role, body.message.as_deref(), now)
+            {
                 Ok(deal) => {
                     ids.extend(deals.with_invitations(deal));
                     results

@@ -184,6 +184,7 @@ pub async fn propose(
         opportunity,
         vec![partner.id],
         protocol::deal::Role::Vendor,
+        None,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(view)))

@@ -15,6 +15,7 @@ mod import;
 mod inbox;
 mod leads;
 mod mapping;
+mod mapping_views;
 mod mdf;
 pub mod metrics;
 mod network;
@@ -43,7 +44,7 @@ use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, OriginalUri, Reque
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -253,6 +254,11 @@ pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route(
             "/me/notifications",
             get(workday::get_notifications).put(workday::put_notifications),
+        )
+        .route("/me/mapping-views", get(mapping_views::list))
+        .route(
+            "/me/mapping-views/{name}",
+            put(mapping_views::put).delete(mapping_views::delete),
         )
         .route(
             "/registrations",

@@ -97,11 +97,11 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("post" "/deals/{id}/reinvite", "Invite a partner again ({partner}) after its invitation expired or it declined: a new deal from the same opportunity", Some("manager"), Some(("application/json", "ReinviteInput")), (201, "Deal")),
     route!("post" "/deals/{id}/withdraw", "Withdraw a deal this node shared ({reason}): every participant keeps only who, when and why", Some("manager"), Some(("application/json", "WithdrawInput")), (200, "Withdrawn")),
     route!("post" "/inbox/accept", "Accept many invitations ({deals: [ids]} or {all: true}); per-deal results", Some("manager"), Some(("application/json", "BulkRespondInput")), (200, "BulkResult")),
-    route!("post" "/inbox/decline", "Decline many invitations ({deals: [ids]} or {all: true}); per-deal results", Some("manager"), Some(("application/json", "BulkRespondInput")), (200, "BulkResult")),
+    route!("post" "/inbox/decline", "Decline many invitations ({deals: [ids]} or {all: true}, optional reason for all); per-deal results", Some("manager"), Some(("application/json", "BulkDeclineInput")), (200, "BulkResult")),
     route!("get" "/deals/{id}", "One deal with its signed history", Some("viewer"), None, (200, "Deal")),
     route!("patch" "/deals/{id}", "Write this node's own section of a deal", Some("manager"), Some(("application/json", "SectionInput")), (200, "Deal")),
     route!("post" "/deals/{id}/accept", "Accept this node's invitation to a deal", Some("manager"), None, (200, "Deal")),
-    route!("post" "/deals/{id}/decline", "Decline this node's invitation to a deal", Some("manager"), None, (200, "Deal")),
+    route!("post" "/deals/{id}/decline", "Decline this node's invitation to a deal, optionally with a reason ({reason}) the origin reads", Some("manager"), Some(("application/json", "DeclineInput")), (200, "Deal")),
     route!("post" "/deals/{id}/link", "Link a deal to one of this node's opportunities ({opportunity_id} or {create: true}); its stage shows beside the others'", Some("manager"), Some(("application/json", "LinkInput")), (200, "Deal")),
     route!("post" "/deals/{id}/attribution", "Propose sourced-by / influenced-by ({sourced_by, influenced_by:[…]}, participants by id or name)", Some("manager"), Some(("application/json", "AttributionInput")), (200, "Deal")),
     route!("post" "/deals/{id}/attribution/accept", "Accept another participant's attribution proposal ({proposer}, optional when only one)", Some("manager"), Some(("application/json", "AttributionAcceptInput")), (200, "Deal")),
@@ -110,6 +110,9 @@ pub const ROUTES: &[RouteDoc] = &[
     route!("get" "/share-preview", "Exactly the fields a deal shared with these partners would carry: the projection under the intersection of their policies (opportunity_id, partners)", Some("viewer"), None, (200, "PolicyPreview"), super::workday::SharePreviewQuery),
     route!("get" "/me/notifications", "The signed-in user's e-mail notification settings, and the notifications there are", Some("viewer"), None, (200, "NotificationSettings")),
     route!("put" "/me/notifications", "Set the signed-in user's e-mail address, notifications wanted and digest choice", Some("viewer"), Some(("application/json", "NotificationSettingsInput")), (200, "NotificationSettings")),
+    route!("get" "/me/mapping-views", "The signed-in user's saved views of the mapping matrix (an API token, which has no user, gets 403)", Some("viewer"), None, (200, "MappingViewList")),
+    route!("put" "/me/mapping-views/{name}", "Save (or replace) one of the signed-in user's mapping views ({view}: a JSON object of at most 8 KiB; at most 100 views, else 409; an API token gets 403)", Some("viewer"), Some(("application/json", "MappingViewInput")), (200, "MappingView")),
+    route!("delete" "/me/mapping-views/{name}", "Delete one of the signed-in user's saved mapping views (an API token gets 403)", Some("viewer"), None, (204, "")),
     route!("get" "/registrations", "Deal registrations made here or with this node as vendor, newest first (limit, cursor; conflicts only on the vendor)", Some("viewer"), None, (200, "RegistrationPage"), super::registrations::ListQuery),
     route!("post" "/registrations", "Register a deal with a vendor partner", Some("manager"), Some(("application/json", "RegistrationInput")), (201, "Registration")),
     route!("get" "/registrations/{id}", "One registration", Some("viewer"), None, (200, "Registration")),
@@ -401,9 +404,21 @@ fn path_param(method: &str, path: &str, name: &str) -> Value {
         (_, p, "hub") if p.starts_with("/hub/{hub}") => {
             json!({"type": "string", "enum": crate::domain::hub::Hub::ALL.map(crate::domain::hub::Hub::as_str)})
         }
+        (_, "/me/mapping-views/{name}", "name") => {
+            let max = crate::domain::mapping_views::NAME_CHARS_MAX;
+            let edge = format!("[^{WHITE_SPACE}{CONTROLS}/.]");
+            let end = format!("[^{WHITE_SPACE}{CONTROLS}/]");
+            let inner = format!("[^{CONTROLS}/]");
+            json!({"type": "string", "maxLength": max,
+                   "pattern": format!("^{edge}({inner}*{end})?$"),
+                   "description": "1 to 80 characters: no control characters or '/', not starting with '.', no spaces around"})
+        }
         _ => string(),
     }
 }
+
+/// Every control character (Rust's `char::is_control`).
+const CONTROLS: &str = r"\u0000-\u001f\u007f-\u009f";
 
 /// The error statuses a route may answer besides its success (each with the Error body).
 fn error_statuses(r: &RouteDoc) -> Vec<(u16, &'static str)> {
@@ -514,6 +529,16 @@ fn schemas() -> Value {
     let status = json!({"type": "string", "enum": ["customer", "prospect", "partner", "other"]});
     let tags = json!({"type": "array", "items": {"type": "string"}});
     let partner_type = json!({"type": ["string", "null"], "enum": crate::domain::partners::PARTNER_TYPES.iter().copied().map(Some).chain([None]).collect::<Vec<_>>(), "description": "also in any case"});
+    let message = {
+        let mut t = text(crate::domain::deals::MESSAGE_CHARS_MAX);
+        t["description"] = json!("a message to the invitees, signed in their invitations; blank is none; no control characters but tab and line breaks (else 422)");
+        t
+    };
+    let decline_reason = {
+        let mut t = text(crate::domain::deals::DECLINE_REASON_CHARS_MAX);
+        t["description"] = json!("why, for the origin (a decline only: with an acceptance 422); blank is none; no control characters but tab and line breaks (else 422)");
+        t
+    };
     let deal_roles: Vec<Option<&str>> = protocol::deal::Role::ALL
         .map(|r| Some(r.as_str()))
         .into_iter()
@@ -553,9 +578,15 @@ fn schemas() -> Value {
         "OpportunityPage": page("Opportunity"),
         "AuditExport": {"type": "string", "description": "Line 1 a JSON header (format, node, public_key, from, to); then one `<hex chain> <entry JSON>` line per entry; last a JSON footer (head, entries, signature). See SECURITY.md, Audit export"},
         "Deleted": {"type": "object", "properties": {"deleted": string(), "id": string(), "name": string(), "withdrawn_deals": {"type": "array", "items": string()}}},
-        "BulkShareInput": {"type": "object", "additionalProperties": false, "required": ["opportunity_ids", "partners"], "properties": {"opportunity_ids": {"type": "array", "minItems": 1, "maxItems": super::deals::BULK_MAX, "items": string()}, "partners": {"type": "array", "items": string(), "description": "partners by node id or name; one that cannot be shared with fails each opportunity's result"}, "role": {"type": ["string", "null"], "enum": deal_roles.clone(), "description": "this node's role in the deals (default vendor)"}}},
+        "BulkShareInput": {"type": "object", "additionalProperties": false, "required": ["opportunity_ids", "partners"], "properties": {"opportunity_ids": {"type": "array", "minItems": 1, "maxItems": super::deals::BULK_MAX, "items": string()}, "partners": {"type": "array", "items": string(), "description": "partners by node id or name; one that cannot be shared with fails each opportunity's result"}, "role": {"type": ["string", "null"], "enum": deal_roles.clone(), "description": "this node's role in the deals (default vendor)"}, "message": message.clone()}},
         "BulkRespondInput": {"type": "object", "additionalProperties": false, "properties": {"deals": {"type": "array", "maxItems": super::deals::BULK_MAX, "items": string()}, "all": {"type": "boolean"}},
             "description": "either deals (1 or more ids) or all: true, one of the two",
+            "anyOf": [
+                {"required": ["deals"], "properties": {"deals": {"minItems": 1}, "all": {"const": false}}},
+                {"required": ["all"], "properties": {"all": {"const": true}, "deals": {"maxItems": 0}}},
+            ]},
+        "BulkDeclineInput": {"type": "object", "additionalProperties": false, "properties": {"deals": {"type": "array", "maxItems": super::deals::BULK_MAX, "items": string()}, "all": {"type": "boolean"}, "reason": decline_reason},
+            "description": "either deals (1 or more ids) or all: true, one of the two; reason, if any, for all of them",
             "anyOf": [
                 {"required": ["deals"], "properties": {"deals": {"minItems": 1}, "all": {"const": false}}},
                 {"required": ["all"], "properties": {"all": {"const": true}, "deals": {"maxItems": 0}}},
@@ -646,13 +677,14 @@ fn schemas() -> Value {
         "JoinInput": {"type": "object", "additionalProperties": false, "required": ["token"], "properties": {"token": {"type": "string", "minLength": 1, "description": "the invite token another node issued (opaque; one that is not a valid invite is 422)"}, "type": partner_type.clone()}},
         "PolicyVersion": {"type": "object", "properties": {"partner": string(), "version": {"type": "integer"}, "at": string(), "by": string(), "text": string(), "diff": {"type": "array", "items": string()}}},
         "PartnerPolicy": {"type": "object", "properties": {"partner": string(), "version": {"type": ["integer", "null"]}, "text": string(), "policy": {"type": "object"}, "default_deny": {"type": "boolean"}, "versions": {"type": "array", "items": {"$ref": "#/components/schemas/PolicyVersion"}}}},
-        "ShareInput": {"type": "object", "additionalProperties": false, "required": ["opportunity_id", "partners"], "properties": {"opportunity_id": non_empty(), "partners": {"type": "array", "minItems": 1, "items": non_empty(), "description": "partners by node id or name"}, "role": {"type": ["string", "null"], "enum": deal_roles, "description": "this node's role in the deal (default vendor)"}}},
+        "ShareInput": {"type": "object", "additionalProperties": false, "required": ["opportunity_id", "partners"], "properties": {"opportunity_id": non_empty(), "partners": {"type": "array", "minItems": 1, "items": non_empty(), "description": "partners by node id or name"}, "role": {"type": ["string", "null"], "enum": deal_roles, "description": "this node's role in the deal (default vendor)"}, "message": message}},
+        "DeclineInput": {"type": "object", "additionalProperties": false, "properties": {"reason": decline_reason.clone()}},
         "Deal": {"type": "object", "properties": {"id": string(), "status": {"enum": ["active", "withdrawn"]}, "withdrawn": {"type": "object", "description": "a withdrawn deal's tombstone: who withdrew it, when, why", "properties": {"by": string(), "by_node": string(), "at": string(), "why": string(), "pending_acknowledgements": {"type": "boolean"}}}, "note": string(), "origin": string(), "participants": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "name": string(), "role": string(), "status": string()}}}, "fields": {"type": "object", "additionalProperties": string()}, "stage": nullable_string(), "sections": {"type": "object", "description": "each participant's own section, by node id", "additionalProperties": section}, "registration": {"type": "object"}, "stages": {"type": "object", "additionalProperties": nullable_string()}, "attribution": {"type": "object", "properties": {"proposals": {"type": "array", "items": {"type": "object"}}, "agreed": {"type": ["object", "null"]}, "disputed": {"type": "boolean"}}}, "history": {"type": "array", "items": {"type": "object", "properties": {"change": string(), "author": string(), "at": string(), "summary": string(), "verified": {"type": "boolean"}}}}}},
         "DealPage": page("Deal"),
         "LinkInput": {"type": "object", "additionalProperties": false, "properties": {"opportunity_id": string(), "create": {"type": "boolean"}}},
         "AttributionInput": {"type": "object", "additionalProperties": false, "required": ["sourced_by"], "properties": {"sourced_by": string(), "influenced_by": {"type": "array", "items": string()}}},
         "AttributionAcceptInput": {"type": "object", "additionalProperties": false, "properties": {"proposer": string()}},
-        "InboxItem": {"type": "object", "properties": {"deal_id": string(), "from": string(), "from_name": string(), "title": nullable_string(), "account_domain": nullable_string(), "stage": nullable_string(), "status": {"type": "string", "enum": super::inbox::INBOX_STATUSES}, "invited_at": string(), "expires_at": nullable_string()}},
+        "InboxItem": {"type": "object", "properties": {"deal_id": string(), "from": string(), "from_name": string(), "title": nullable_string(), "account_domain": nullable_string(), "stage": nullable_string(), "status": {"type": "string", "enum": super::inbox::INBOX_STATUSES}, "invited_at": string(), "expires_at": nullable_string(), "message": {"type": ["string", "null"], "description": "the inviter's message, signed in the invitation"}, "decline_reason": {"type": ["string", "null"], "description": "the reason this node gave when it declined"}}},
         "InboxPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/InboxItem"}}, "next_cursor": nullable_string(),
             "hub_invitations": {"type": "array", "items": {"$ref": "#/components/schemas/HubInvitation"}, "description": "on the first page: invitations from AWS ACE and Microsoft (answer at /hub/invitations/{id}/accept|decline)"}}},
@@ -718,6 +750,9 @@ fn schemas() -> Value {
         "Workspace": workspace.clone(),
         "WorkspaceCreated": {"allOf": [workspace, {"type": "object", "required": ["onboarding_url"], "properties": {"onboarding_url": string()}}]},
         "WorkspacePage": page("Workspace"),
+        "MappingViewInput": {"type": "object", "additionalProperties": false, "required": ["view"], "properties": {"view": {"type": "object", "description": "what the web UI needs to open the view again (partner, cell, search, sort); at most 8 KiB as JSON (else 422)"}}},
+        "MappingView": {"type": "object", "required": ["name", "view", "saved_at"], "properties": {"name": string(), "view": {"type": "object"}, "saved_at": string()}},
+        "MappingViewList": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/MappingView"}}}},
     })
 }
 
@@ -774,6 +809,8 @@ pub fn document() -> Value {
                 schema,
                 "PolicyText" | "InviteInput" | "RevokeAttestationInput"
             );
+            // A decline needs no reason.
+            let required = !matches!(schema, "PolicyText" | "InviteInput" | "DeclineInput");
             op["requestBody"] = json!({"required": required, "content": content});
         }
         let params: Vec<Value> = r
@@ -861,6 +898,7 @@ mod tests {
             ("policy", include_str!("policy.rs")),
             ("partners", include_str!("partners.rs")),
             ("mapping", include_str!("mapping.rs")),
+            ("mapping_views", include_str!("mapping_views.rs")),
             ("deals", include_str!("deals.rs")),
             ("inbox", include_str!("inbox.rs")),
             ("registrations", include_str!("registrations.rs")),

@@ -199,6 +199,11 @@ tables! {
     /// Partner node id → the tier it was last computed at (`""`: below the first tier): a
     /// change publishes `program.tier_changed` once (`domain::program::tiers`).
     PROGRAM_TIERS: &str => &str = "program_tiers";
+
+    // Saved views of the mapping matrix (`domain::mapping_views`).
+
+    /// (username, view name) → `mapping_views::Saved` as JSON: the view and when it was saved.
+    MAPPING_VIEWS: (&str, &str) => &[u8] = "mapping_views";
 }
 
 #[cfg(test)]

@@ -104,6 +104,7 @@ export async function render(view, ctx) {
                 p.role ? h("span", { class: "hint participant-role", dataset: { role: p.role } }, roleLabel(p.role)) : null,
                 " ",
                 statusBadge(p.status),
+                p.status === "declined" ? h("p", { class: "hint decline-reason", dataset: { node: p.id } }, p.decline_reason ? `Declined by ${nameOf(p.id)}: ${p.decline_reason}` : `Declined by ${nameOf(p.id)} (no reason given)`) : null,
               ),
             ),
           ),
@@ -400,9 +401,11 @@ async function invitation(view, ctx, id, notFound) {
   const item = inbox.items.find((x) => x.deal_id === id);
   if (!item) throw notFound;
   const msg = h("div", { "aria-live": "polite", id: "deal-answer" });
+  const reasonInput = h("input", { type: "text", id: "decline-reason", maxlength: 500 });
   async function respond(what) {
     try {
-      await api(`/deals/${encodeURIComponent(id)}/${what}`, { method: "POST" });
+      const reason = what === "decline" ? reasonInput.value.trim() : "";
+      await api(`/deals/${encodeURIComponent(id)}/${what}`, { method: "POST", json: reason ? { reason } : undefined });
       ctx.toast(what === "accept" ? "Deal accepted" : "Deal declined");
       set(msg, h("p", { class: "notice info", role: "status" }, what === "accept" ? "Accepted: the deal arrives from the partner's node in a moment." : "Declined."));
       if (what === "accept") waitForDeal();
@@ -431,9 +434,11 @@ async function invitation(view, ctx, id, notFound) {
       "section",
       { class: "card invite", "aria-labelledby": "h-inv" },
       h("h2", { id: "h-inv" }, `${item.from_name || item.from || "A partner"} invites you to a deal`),
+      item.message ? h("blockquote", { class: "invitation-message", id: "invitation-message" }, item.message) : null,
+      item.decline_reason ? h("p", { class: "hint decline-reason" }, `You declined: ${item.decline_reason}`) : null,
       h("dl", { class: "facts" }, h("dt", {}, "Account"), h("dd", {}, item.account_domain || "—"), h("dt", {}, "Stage"), h("dd", {}, stageLabel(item.stage)), h("dt", {}, "Status"), h("dd", {}, statusBadge(item.status)), h("dt", {}, "Expires"), h("dd", {}, when(item.expires_at))),
       item.status === "invited" && ctx.can("manager")
-        ? h("div", { class: "actions" }, h("button", { type: "button", class: "primary", id: "accept", onclick: () => respond("accept") }, "Accept"), " ", h("button", { type: "button", id: "decline", onclick: () => respond("decline") }, "Decline"))
+        ? [field("Reason if you decline (optional; the inviter reads it)", reasonInput), h("div", { class: "actions" }, h("button", { type: "button", class: "primary", id: "accept", onclick: () => respond("accept") }, "Accept"), " ", h("button", { type: "button", id: "decline", onclick: () => respond("decline") }, "Decline"))]
         : null,
       msg,
     ),

@@ -28,7 +28,9 @@ export async function render(view, ctx) {
     // Kept across the re-renders the answer causes (this one and the live event's).
     focusAfter = { deal: ids[ids.indexOf(item.deal_id) + 1] || null, until: Date.now() + 5000 };
     try {
-      await api(`/deals/${encodeURIComponent(item.deal_id)}/${what}`, { method: "POST" });
+      const reasonBox = view.querySelector(`#decline-reason-${CSS.escape(item.deal_id)}`);
+      const reason = what === "decline" && reasonBox ? reasonBox.value.trim() : "";
+      await api(`/deals/${encodeURIComponent(item.deal_id)}/${what}`, { method: "POST", json: reason ? { reason } : undefined });
       ctx.toast(what === "accept" ? "Accepted" : "Declined");
       await ctx.refresh();
     } catch (e) {
@@ -40,7 +42,13 @@ export async function render(view, ctx) {
     h(
       "tr",
       { dataset: { deal: item.deal_id } },
-      h("td", {}, h("a", { href: `#/deals/${item.deal_id}` }, item.title || "Invitation")),
+      h(
+        "td",
+        {},
+        h("a", { href: `#/deals/${item.deal_id}` }, item.title || "Invitation"),
+        item.message ? h("p", { class: "invitation-message", dataset: { field: "message" } }, h("span", { class: "hint" }, "Message: "), item.message) : null,
+        item.decline_reason ? h("p", { class: "hint decline-reason" }, `You declined: ${item.decline_reason}`) : null,
+      ),
       h("td", {}, item.from_name || item.from || "—"),
       h("td", {}, item.account_domain || "—"),
       h("td", {}, stageLabel(item.stage)),
@@ -50,7 +58,13 @@ export async function render(view, ctx) {
         "td",
         { class: "actions" },
         item.status === "invited" && ctx.can("manager")
-          ? [h("button", { type: "button", class: "primary", onclick: () => respond(item, "accept") }, "Accept"), " ", h("button", { type: "button", onclick: () => respond(item, "decline") }, "Decline")]
+          ? [
+              h("button", { type: "button", class: "primary", onclick: () => respond(item, "accept") }, "Accept"),
+              " ",
+              h("button", { type: "button", onclick: () => respond(item, "decline") }, "Decline"),
+              h("label", { class: "sr-only", for: `decline-reason-${item.deal_id}` }, `Reason for declining ${item.title || "this invitation"} (optional)`),
+              h("input", { type: "text", class: "decline-reason-input", id: `decline-reason-${item.deal_id}`, maxlength: 500, placeholder: "Reason (optional)" }),
+            ]
           : null,
       ),
     ),

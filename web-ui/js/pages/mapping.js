@@ -28,14 +28,52 @@ export async function render(view, ctx) {
 
 // The pairings that matter most: accounts one side sells to and the other is still prospecting.
 const KEY_PAIRS = new Set(["prospects\u0000customers", "customers\u0000prospects"]);
+// Views this browser kept before they moved to the node (and where they stay when the UI is
+// used with an API token, which has no user to keep them for).
 const VIEWS_KEY = "cosell.mapping.views";
 
-function savedViews() {
+function localViews() {
   try {
     return JSON.parse(localStorage.getItem(VIEWS_KEY) || "[]").filter((v) => v && v.name);
   } catch {
     return [];
   }
+}
+
+const viewPath = (name) => `/me/mapping-views/${encodeURIComponent(name)}`;
+
+/**
+ * The user's saved views, kept on the node (GET /me/mapping-views), with `onServer` false when
+ * the node keeps none for this caller (an API token: 403) and this browser's are used. Views
+ * this browser kept move to the node once (one it refuses stays here).
+ */
+async function loadViews() {
+  let answer;
+  try {
+    answer = await api("/me/mapping-views");
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 403) return { items: localViews(), onServer: false };
+    throw e;
+  }
+  const items = answer.items.map((x) => ({ ...x.view, name: x.name }));
+  const local = localViews();
+  if (local.length) {
+    const kept = [];
+    for (const v of local) {
+      if (items.some((x) => x.name === v.name)) continue;
+      const { name, ...rest } = v;
+      try {
+        await api(viewPath(name), { method: "PUT", json: { view: rest } });
+        items.push(v);
+      } catch {
+        kept.push(v);
+      }
+    }
+    if (kept.length) localStorage.setItem(VIEWS_KEY, JSON.stringify(kept));
+    else localStorage.removeItem(VIEWS_KEY);
+  }
+  items.sort((a, b) => a.name.localeCompare(b.name));
+  return { items, onServer: true };
 }
 
 async function matrixSection(partners, partner, ctx) {
@@ -98,23 +136,54 @@ async function matrixSection(partners, partner, ctx) {
     showCell(cell, partner, drill, ctx, { state, inFlight, focus, saveView });
   }
 
-  function saveView(name) {
-    const views = savedViews().filter((v) => v.name !== name);
-    views.push({ name, partner: partner.id, mine: state.cell ? state.cell.mine : null, theirs: state.cell ? state.cell.theirs : null, q: state.search, sort: state.sort });
-    localStorage.setItem(VIEWS_KEY, JSON.stringify(views));
+  // Saved views: on the node for the signed-in user, or in this browser (see loadViews).
+  let views = { items: [], onServer: false };
+  try {
+    views = await loadViews();
+  } catch (e) {
+    set(msg, errorBox(e));
+  }
+
+  /** Saves the current view as `name`; whether it was saved (else the error is shown). */
+  async function saveView(name) {
+    const view = { partner: partner.id, mine: state.cell ? state.cell.mine : null, theirs: state.cell ? state.cell.theirs : null, q: state.search, sort: state.sort };
+    try {
+      if (views.onServer) await api(viewPath(name), { method: "PUT", json: { view } });
+      else localStorage.setItem(VIEWS_KEY, JSON.stringify([...localViews().filter((v) => v.name !== name), { name, ...view }]));
+    } catch (e) {
+      set(msg, errorBox(e));
+      return false;
+    }
+    views.items = [...views.items.filter((v) => v.name !== name), { name, ...view }].sort((a, b) => a.name.localeCompare(b.name));
     paintViews();
+    return true;
+  }
+
+  async function deleteView(name) {
+    try {
+      if (views.onServer) await api(viewPath(name), { method: "DELETE" });
+      else localStorage.setItem(VIEWS_KEY, JSON.stringify(localViews().filter((v) => v.name !== name)));
+    } catch (e) {
+      set(msg, errorBox(e));
+      return;
+    }
+    views.items = views.items.filter((v) => v.name !== name);
+    paintViews();
+    ctx.toast(`View "${name}" deleted`);
   }
 
   const viewsBox = h("div", { id: "mapping-views" });
   function paintViews() {
-    const views = savedViews();
-    if (!views.length) {
+    if (!views.items.length) {
       set(viewsBox);
       return;
     }
-    const pick = h("select", { id: "mapping-view" }, h("option", { value: "" }, "Choose a saved view"), views.map((v) => h("option", { value: v.name }, v.name)));
+    // The view on screen, if it is a saved one: chosen in the list (and what Delete removes).
+    const q = (k) => ctx.query.get(k) || "";
+    const shown = views.items.find((v) => v.partner === partner.id && (v.mine || "") === q("mine") && (v.theirs || "") === q("theirs") && (v.q || "") === q("q") && (v.sort || "name") === (q("sort") || "name"));
+    const pick = h("select", { id: "mapping-view" }, h("option", { value: "" }, "Choose a saved view"), views.items.map((v) => h("option", { value: v.name, selected: v === shown }, v.name)));
     pick.addEventListener("change", () => {
-      const v = views.find((x) => x.name === pick.value);
+      const v = views.items.find((x) => x.name === pick.value);
       if (!v) return;
       const q = new URLSearchParams({ partner: v.partner });
       if (v.mine) q.set("mine", v.mine);
@@ -123,7 +192,8 @@ async function matrixSection(partners, partner, ctx) {
       if (v.sort) q.set("sort", v.sort);
       ctx.navigate(`#/mapping?${q}`);
     });
-    set(viewsBox, field("Saved views", pick));
+    const remove = h("button", { type: "button", id: "mapping-view-delete", onclick: () => { if (pick.value) deleteView(pick.value); else pick.focus(); } }, "Delete view");
+    set(viewsBox, field("Saved views", pick), remove);
   }
   paintViews();
 
@@ -239,7 +309,7 @@ function showCell(cell, partner, drill, ctx, { state, inFlight, focus, saveView 
   const count = h("span", { id: "overlaps-count" });
   const exportButton = h("button", { type: "button", id: "overlaps-export" }, "Export CSV");
   const viewName = h("input", { id: "view-name", autocomplete: "off", placeholder: "Prospects to work on" });
-  const saveButton = h("button", { type: "button", id: "view-save", onclick: () => { if (viewName.value.trim()) { saveView(viewName.value.trim()); ctx.toast(`View "${viewName.value.trim()}" saved`); } else viewName.focus(); } }, "Save this view");
+  const saveButton = h("button", { type: "button", id: "view-save", onclick: async () => { const name = viewName.value.trim(); if (!name) { viewName.focus(); return; } if (await saveView(name)) ctx.toast(`View "${name}" saved`); } }, "Save this view");
 
   function visible() {
     const q = state.search.trim().toLowerCase();

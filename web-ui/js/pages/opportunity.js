@@ -1,7 +1,7 @@
 // One opportunity, and "share with partners": per chosen partner exactly what their policy lets
 // them receive (the API's own projection), the combined result, then the share itself.
 import { api } from "../api.js";
-import { h, add, set, title, fieldsTable, errorBox, empty, stageLabel, money, notice, fieldLabel, day } from "../ui.js";
+import { h, add, set, title, fieldsTable, errorBox, empty, stageLabel, money, notice, fieldLabel, day, field } from "../ui.js";
 
 export async function render(view, ctx) {
   const id = ctx.params[0];
@@ -51,6 +51,7 @@ function shareSection(opp, partners, ctx) {
   const combined = h("div", { id: "share-combined", "aria-live": "polite" });
   const result = h("div", { id: "share-result" });
   const button = h("button", { type: "button", class: "primary", id: "share-button", disabled: true, onclick: share }, "Share");
+  const message = h("textarea", { id: "share-message", name: "message", rows: 2, maxlength: 1000 });
   const boxes = partners.map((p) =>
     h("label", { class: "check" }, h("input", { type: "checkbox", name: "partner", value: p.id, onchange: update }), ` ${p.name} `, p.connected ? h("span", { class: "hint" }, "(connected)") : h("span", { class: "hint" }, "(offline)")),
   );
@@ -60,6 +61,7 @@ function shareSection(opp, partners, ctx) {
     perPartner,
     h("h3", {}, "The shared deal"),
     combined,
+    field("Message to the partners (optional)", message, "Signed in the invitation; the partners read it in their inbox."),
     button,
     result,
   );
@@ -175,7 +177,7 @@ function shareSection(opp, partners, ctx) {
     button.disabled = true;
     set(result, notice("Sharing…", "info"));
     try {
-      const deal = await api("/deals", { method: "POST", json: { opportunity_id: opp.id, partners: chosen() } });
+      const deal = await api("/deals", { method: "POST", json: { opportunity_id: opp.id, partners: chosen(), message: message.value.trim() || null } });
       ctx.toast("Deal shared");
       ctx.navigate(`#/deals/${deal.id}`);
     } catch (e) {

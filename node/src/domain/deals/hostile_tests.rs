@@ -476,7 +476,7 @@ fn an_invitation_made_by_another_than_the_deals_origin_does_not_count() {
     // whichever invitation it found first: the made-up one took the answer (or refused it as
     // expired) and the vendor never sent the deal.
     // The views read the system clock: the real invitations expire a week from now.
-    let now = crate::clock::now_ms();
+    let now = crate::clock::Clock::system().now_ms();
     let vendor = side(1, "Vendor");
     let reseller = side(2, "Reseller");
     let third = side(3, "Third");

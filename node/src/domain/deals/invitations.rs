@@ -2,7 +2,7 @@
 //! goes into the invitation, then into the deal once that arrives. An acceptance signed after
 //! the invitation expired does not count.
 
-use super::{Deals, DealsError, DocKind, Inner, EXPIRES_KEY};
+use super::{clean_note, Deals, DealsError, DocKind, Inner, DECLINE_REASON_CHARS_MAX, EXPIRES_KEY};
 use crate::domain::audit;
 use crate::store::shared;
 use protocol::deal::{DealDoc, DealId, ParticipantStatus};
@@ -39,6 +39,26 @@ impl Deals {
         accept: bool,
         now_ms: u64,
     ) -> Result<Vec<DealId>, DealsError> {
+        self.respond_with_reason(id, accept, None, now_ms)
+    }
+
+    /// [`Deals::respond`] with the reason for a decline (checked by [`clean_note`]; blank is
+    /// none), signed beside the answer in the invitation and the deal, for the origin to read.
+    /// A reason with an acceptance is refused.
+    pub fn respond_with_reason(
+        &self,
+        id: DealId,
+        accept: bool,
+        reason: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>, DealsError> {
+        let reason = clean_note("reason", reason, DECLINE_REASON_CHARS_MAX)?;
+        if accept && reason.is_some() {
+            return Err(DealsError::fields(vec![(
+                "reason",
+                "a reason goes with a decline, not an acceptance".into(),
+            )]));
+        }
         // Until the deal arrives, an invitee cannot tell its origin's invitation from one
         // another participant made up (issue 19, low): the answer goes into every invitation
         // still open, so the origin's gets it whichever that is; once the deal is here, only
@@ -115,7 +135,7 @@ impl Deals {
                             if accept {
                                 doc.accept(signer, now_ms)
                             } else {
-                                doc.decline(signer, now_ms)
+                                doc.decline_because(signer, now_ms, reason.as_deref())
                             }
                         })?;
                         changed.push(inv);
@@ -154,7 +174,7 @@ impl Deals {
                     if accept {
                         doc.accept(signer, now_ms)
                     } else {
-                        doc.decline(signer, now_ms)
+                        doc.decline_because(signer, now_ms, reason.as_deref())
                     }
                 })?;
                 changed.push(id);

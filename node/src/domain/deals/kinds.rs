@@ -31,6 +31,25 @@ pub const WITHDRAWN_KEY: &str = "cosell.withdrawn";
 pub const ERASURE_KEY: &str = "cosell.erasure";
 /// Shared-field key of an invitation: when it expires (ms since the epoch).
 pub const EXPIRES_KEY: &str = "cosell.expires_at";
+/// Shared-field key of an invitation: the origin's message to the invitee, signed with it (an
+/// invitation made by an older node has none).
+pub const MESSAGE_KEY: &str = "cosell.message";
+/// Longest invitation message, in characters (after trimming).
+pub const MESSAGE_CHARS_MAX: usize = 1000;
+/// Longest decline reason, in characters (after trimming).
+pub const DECLINE_REASON_CHARS_MAX: usize = 500;
+
+/// An invitation message or decline reason as given (`field` names it in an error): trimmed,
+/// blank is none, at most `chars_max` characters, no control characters but tab and line
+/// breaks (422 otherwise).
+pub fn clean_note(
+    field: &'static str,
+    text: Option<&str>,
+    chars_max: usize,
+) -> Result<Option<String>, crate::domain::error::DomainError> {
+    protocol::records::clean_text(field, text, chars_max)
+        .map_err(|e| crate::domain::error::DomainError::fields(vec![(e.field, e.message)]))
+}
 
 /// What a document is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

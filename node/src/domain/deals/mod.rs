@@ -52,8 +52,9 @@ pub use erase::DealErasure;
 pub use facts::{DealFact, Facts, InvitationFact, RegistrationFact};
 pub(crate) use kinds::DocInfo;
 pub use kinds::{
-    kind_of, DocKind, ERASURE_KEY, EXPIRES_KEY, FOR_DEAL_KEY, KIND_INVITATION, KIND_KEY,
-    KIND_REGISTRATION, WITHDRAWN_KEY, WITHHELD_KEY,
+    clean_note, kind_of, DocKind, DECLINE_REASON_CHARS_MAX, ERASURE_KEY, EXPIRES_KEY, FOR_DEAL_KEY,
+    KIND_INVITATION, KIND_KEY, KIND_REGISTRATION, MESSAGE_CHARS_MAX, MESSAGE_KEY, WITHDRAWN_KEY,
+    WITHHELD_KEY,
 };
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;

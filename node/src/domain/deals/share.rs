@@ -3,8 +3,9 @@
 //! part in the deals this node originated.
 
 use super::projection::shared_from_projection;
-use super::{put_change, Deals, DealsError, DocKind, EXPIRES_KEY, FOR_DEAL_KEY};
+use super::{clean_note, put_change, Deals, DealsError, DocKind, EXPIRES_KEY, FOR_DEAL_KEY};
 use super::{KIND_INVITATION, KIND_KEY};
+use super::{MESSAGE_CHARS_MAX, MESSAGE_KEY};
 use crate::domain::audit::{self, AuditKind};
 use crate::domain::partners;
 use crate::store::shared::{self, DealMeta};
@@ -23,6 +24,20 @@ impl Deals {
         origin_role: Role,
         now_ms: u64,
     ) -> Result<DealId, DealsError> {
+        self.share_with_message(opportunity_id, partner_ids, origin_role, None, now_ms)
+    }
+
+    /// [`Deals::share`] with a message to the invitees, signed in each invitation (checked by
+    /// [`clean_note`]: blank is none).
+    pub fn share_with_message(
+        &self,
+        opportunity_id: &str,
+        partner_ids: &[String],
+        origin_role: Role,
+        message: Option<&str>,
+        now_ms: u64,
+    ) -> Result<DealId, DealsError> {
+        let message = clean_note("message", message, MESSAGE_CHARS_MAX)?;
         if partner_ids.is_empty() {
             return Err(DealsError::Invalid(
                 "name at least one partner to share with".into(),
@@ -107,6 +122,9 @@ impl Deals {
         summary
             .other
             .insert(EXPIRES_KEY.into(), Some(expires_at.to_string()));
+        if let Some(m) = message {
+            summary.other.insert(MESSAGE_KEY.into(), Some(m));
+        }
         let mut invitations = Vec::new();
         for invite in &invites {
             let (inv, inv_change) = DealDoc::create(

@@ -4,7 +4,7 @@ use super::attribution::attribution_json;
 use super::invitations::late_acceptance;
 use super::projection::{LIST_FIELDS, TEXT_FORMS};
 use super::timeline::history;
-use super::{Deals, DocKind, Inner, EXPIRES_KEY};
+use super::{Deals, DocKind, Inner, EXPIRES_KEY, MESSAGE_KEY};
 use crate::domain::audit;
 use crate::store::shared;
 use anyhow::Result;
@@ -194,7 +194,8 @@ impl Deals {
             }
         }
         let now = self.clock.now_ms();
-        let mut answers: HashMap<String, (Option<ParticipantStatus>, Option<u64>)> = HashMap::new();
+        type Answer = (Option<ParticipantStatus>, Option<u64>, Option<String>);
+        let mut answers: HashMap<String, Answer> = HashMap::new();
         for (inv, invitee) in Self::invitations_of(inner, id) {
             let Some(doc) = inner.docs.get(&inv) else {
                 continue;
@@ -206,12 +207,16 @@ impl Deals {
                 .get(EXPIRES_KEY)
                 .and_then(|e| e.parse::<u64>().ok());
             let mut status = view.participants.get(&invitee).and_then(|p| p.status);
+            let reason = view
+                .participants
+                .get(&invitee)
+                .and_then(|p| p.decline_reason.clone());
             if status == Some(ParticipantStatus::Accepted)
                 && late_acceptance(doc, &invitee).is_some()
             {
                 status = Some(ParticipantStatus::Expired);
             }
-            answers.insert(invitee.to_string(), (status, expires));
+            answers.insert(invitee.to_string(), (status, expires, reason));
         }
         // A participant whose partnership with this node ended: shown so (its status in the
         // document never changes again: neither side sends the other anything more).
@@ -257,7 +262,7 @@ impl Deals {
                 let Some(node) = p["id"].as_str().map(str::to_string) else {
                     continue;
                 };
-                let Some((status, expires)) = answers.get(&node) else {
+                let Some((status, expires, reason)) = answers.get(&node) else {
                     continue;
                 };
                 if p["status"] != "invited" {
@@ -272,7 +277,12 @@ impl Deals {
                             }
                         }
                     }
-                    Some(s) => p["status"] = json!(s.as_str()),
+                    Some(s) => {
+                        p["status"] = json!(s.as_str());
+                        if *s == ParticipantStatus::Declined {
+                            p["decline_reason"] = json!(reason.as_deref().map(shown_text));
+                        }
+                    }
                 }
             }
         }
@@ -287,7 +297,9 @@ pub fn deal_json(doc: &DealDoc, with_history: bool) -> Value {
         .iter()
         .map(|(id, p)| {
             json!({"id": id.to_string(), "name": shown_name(&p.name), "role": p.role.map(|r| r.as_str()),
-                   "status": p.status.map(|s| s.as_str())})
+                   "status": p.status.map(|s| s.as_str()),
+                   "decline_reason": p.decline_reason.as_deref()
+                       .filter(|_| p.status == Some(ParticipantStatus::Declined)).map(shown_text)})
         })
         .collect();
     let s = &view.shared;
@@ -424,6 +436,17 @@ pub(crate) fn shown_name(name: &str) -> String {
         .to_string()
 }
 
+/// A text another node wrote (an invitation message, a decline reason), as shown: without the
+/// invisible formatting characters [`shown_name`] drops, keeping line breaks and tabs.
+pub(crate) fn shown_text(text: &str) -> String {
+    text.lines()
+        .map(|line| shown_name(&line.replace('\t', " ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
 /// An invitation as the inbox shows it: who invites, to what (the redacted summary), and
 /// where this node stands (`expired` once past its expiry unanswered).
 pub fn invitation_json(view: &DealView, deal: DealId, invitee: &NodeId, now_ms: u64) -> Value {
@@ -451,5 +474,9 @@ pub fn invitation_json(view: &DealView, deal: DealId, invitee: &NodeId, now_ms: 
         "status": status.as_str(),
         "invited_at": view.created_at_ms.map(audit::rfc3339),
         "expires_at": expires.map(audit::rfc3339),
+        "message": view.shared.other.get(MESSAGE_KEY).map(|m| shown_text(m)).filter(|m| !m.is_empty()),
+        "decline_reason": view.participants.get(invitee)
+            .filter(|p| p.status == Some(ParticipantStatus::Declined))
+            .and_then(|p| p.decline_reason.as_deref()).map(shown_text),
     })
 }
