@@ -805,12 +805,11 @@ pub fn document() -> Value {
             // A preview without a body previews the empty policy (it shares nothing); a policy
             // PUT without one is refused.
             // An invite's every field has a default: no body issues one with them.
+            // A decline needs no reason, nor a revocation of an attestation.
             let required = !matches!(
                 schema,
-                "PolicyText" | "InviteInput" | "RevokeAttestationInput"
+                "PolicyText" | "InviteInput" | "DeclineInput" | "RevokeAttestationInput"
             );
-            // A decline needs no reason.
-            let required = !matches!(schema, "PolicyText" | "InviteInput" | "DeclineInput");
             op["requestBody"] = json!({"required": required, "content": content});
         }
         let params: Vec<Value> = r
