@@ -451,7 +451,10 @@ fn openapi_json_documents_every_route() {
         query("/opportunities"),
         ["stage", "account_id", "q", "limit", "cursor"]
     );
-    assert_eq!(query("/deals"), ["stage", "partner", "limit", "cursor"]);
+    assert_eq!(
+        query("/deals"),
+        ["status", "stage", "partner", "limit", "cursor"]
+    );
     assert_eq!(query("/inbox"), ["status", "limit", "cursor"]);
     for path in ["/partners", "/registrations", "/audit"] {
         let names = query(path);
