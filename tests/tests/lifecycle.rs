@@ -431,7 +431,7 @@ fn a_shared_deal_has_no_dead_ends() {
 /// invitations accepted in one. Run by hand:
 /// `cargo test -p cosell-e2e --test lifecycle bulk_500 -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "benchmark (BENCHMARKS.md, bulk): 500 invitations shared and accepted in one request each; run by hand with --ignored --nocapture"]
 fn bulk_500_invitations_are_accepted_in_one_request() {
     let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
     let accounts: String = std::iter::once("name,domain,status\n".to_string())
