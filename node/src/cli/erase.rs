@@ -58,6 +58,16 @@ fn print_report(r: &Value) {
             rec["id"].as_str().unwrap_or("?").to_string(),
             join(&rec["fields"]),
         ));
+        if rec["kept"].as_array().is_some_and(|k| !k.is_empty()) {
+            lines.push((
+                format!(
+                    "{} (kept: no text fits)",
+                    rec["kind"].as_str().unwrap_or("?")
+                ),
+                rec["id"].as_str().unwrap_or("?").to_string(),
+                join(&rec["kept"]),
+            ));
+        }
     }
     if let Some(tables) = r["tables"].as_object() {
         for (table, n) in tables {

@@ -13,13 +13,13 @@ use crate::store::tables::{
     AUDIT, DEALS, DEAL_TOMBSTONES, EVENTS_PUBLISHED, MAPPING_MATRICES, NOTIFY_DIGEST, NOTIFY_SENT,
     NOTIFY_SETTINGS, PARTNERS, WEBHOOK_DELIVERIES,
 };
-use crate::store::{OpportunityFilter, Store};
+use crate::store::{OpportunityFilter, Store, WriteTables};
 use protocol::deal::DealId;
-use protocol::records::{Account, Opportunity};
+use protocol::records::{Account, FieldError, Opportunity};
 use redb::ReadableTable;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// What an erased value is replaced by.
@@ -157,17 +157,25 @@ impl Needle {
     /// `text` with every occurrence of the value replaced by [`ERASED`] (an empty string when the
     /// text was only the value), or `None` when it holds none.
     pub fn scrub(&self, text: &str) -> Option<String> {
+        self.scrub_as(text, ERASED)
+    }
+
+    /// [`Needle::scrub`] with `marker` in place of [`ERASED`] (`""` removes the value: the text
+    /// never grows, so it still fits a field it fitted).
+    fn scrub_as(&self, text: &str, marker: &str) -> Option<String> {
         if self.is(text) {
             return Some(String::new());
         }
         let wanted = match &self.matcher {
             Matcher::Text(lower) => lower,
-            Matcher::Digest { digest, words } => return self.scrub_digest(text, digest, *words),
+            Matcher::Digest { digest, words } => {
+                return self.scrub_digest(text, digest, *words, marker)
+            }
         };
         let lower = text.to_lowercase();
         // Lowercasing keeps byte offsets only where it keeps lengths: otherwise match by chars.
         if lower.len() != text.len() {
-            return self.scrub_by_chars(text);
+            return self.scrub_by_chars(text, marker);
         }
         if !lower.contains(wanted.as_str()) {
             return None;
@@ -179,7 +187,7 @@ impl Needle {
                 continue;
             }
             out.push_str(&text[rest..at]);
-            out.push_str(ERASED);
+            out.push_str(marker);
             rest = at + wanted.len();
         }
         out.push_str(&text[rest..]);
@@ -187,7 +195,13 @@ impl Needle {
     }
 
     /// Runs of `words` words whose digest is `digest`, each replaced by [`ERASED`].
-    fn scrub_digest(&self, text: &str, digest: &[u8; 32], words: usize) -> Option<String> {
+    fn scrub_digest(
+        &self,
+        text: &str,
+        digest: &[u8; 32],
+        words: usize,
+        marker: &str,
+    ) -> Option<String> {
         let mut spans: Vec<(usize, usize)> = Vec::new();
         let mut start = None;
         for (i, c) in text.char_indices() {
@@ -215,7 +229,7 @@ impl Needle {
             if !core.is_empty() && digest_of(self.kind, &normalize(core)) == *digest {
                 let at = s + (raw.len() - raw.trim_start_matches(WRAPPING).len());
                 out.push_str(&text[last..at]);
-                out.push_str(ERASED);
+                out.push_str(marker);
                 last = at + core.len();
                 found = true;
                 i += words;
@@ -229,7 +243,7 @@ impl Needle {
         })
     }
 
-    fn scrub_by_chars(&self, text: &str) -> Option<String> {
+    fn scrub_by_chars(&self, text: &str, marker: &str) -> Option<String> {
         let Matcher::Text(wanted) = &self.matcher else {
             return None;
         };
@@ -254,7 +268,7 @@ impl Needle {
             }
             match end {
                 Some(e) => {
-                    out.push_str(ERASED);
+                    out.push_str(marker);
                     i = e;
                     found = true;
                 }
@@ -269,27 +283,37 @@ impl Needle {
 
     /// Scrubs every string (and object key) in `value`; returns how many were changed.
     pub fn scrub_json(&self, value: &mut Value) -> usize {
+        self.scrub_json_as(value, ERASED)
+    }
+
+    fn scrub_json_as(&self, value: &mut Value, marker: &str) -> usize {
         match value {
-            Value::String(s) => match self.scrub(s) {
+            Value::String(s) => match self.scrub_as(s, marker) {
                 Some(clean) => {
                     *s = clean;
                     1
                 }
                 None => 0,
             },
-            Value::Array(items) => items.iter_mut().map(|v| self.scrub_json(v)).sum(),
+            Value::Array(items) => items
+                .iter_mut()
+                .map(|v| self.scrub_json_as(v, marker))
+                .sum(),
             Value::Object(map) => {
                 let mut n = 0;
                 let keys: Vec<String> = map.keys().cloned().collect();
                 for k in keys {
-                    if let Some(clean) = self.scrub(&k) {
+                    if let Some(clean) = self.scrub_as(&k, marker) {
                         if let Some(v) = map.remove(&k) {
                             map.insert(clean, v);
                             n += 1;
                         }
                     }
                 }
-                n + map.values_mut().map(|v| self.scrub_json(v)).sum::<usize>()
+                n + map
+                    .values_mut()
+                    .map(|v| self.scrub_json_as(v, marker))
+                    .sum::<usize>()
             }
             _ => 0,
         }
@@ -305,6 +329,17 @@ pub struct RecordErasure {
     pub id: String,
     /// The fields that held it.
     pub fields: Vec<String>,
+    /// Fields that hold the value inside a typed value no text can replace (a domain such as
+    /// `ana-example.com` when erasing the name "Ana"): left as they were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
+}
+
+/// A local record as it will be after the erasure: every one is checked before anything is
+/// written, so an erasure that cannot complete writes nothing.
+enum ScrubbedRecord {
+    Account(Account),
+    Opportunity(Opportunity),
 }
 
 /// What an erasure found and did.
@@ -416,22 +451,35 @@ fn run(
     now_ms: u64,
     asked_by: Option<(DealId, &str)>,
 ) -> Result<ErasureReport, DealsError> {
-    // Shared deals first: their signed changes add history entries, not audit text.
-    let (deal_report, changed_deals) =
-        deals.erase(needle, dry_run, now_ms, asked_by.map(|(d, _)| d))?;
-    let records = match asked_by {
-        None => erase_records(store, needle, dry_run)?,
+    // The local records are scrubbed and checked first: a record that cannot hold its
+    // erased text stops the erasure before anything is written.
+    let planned = match asked_by {
+        None => plan_records(store, needle)?,
         // Asked about one deal: on its origin, the opportunity it was shared from goes too, or
         // the next re-projection would share the value again.
         Some((deal, _)) => match crate::store::shared::deal_meta(store, &deal.to_string())?
             .and_then(|m| m.opportunity_id)
         {
-            Some(opp) => erase_opportunity(store, needle, &opp, dry_run)?,
+            Some(opp) => plan_opportunity(store, needle, &opp)?,
             None => Vec::new(),
         },
     };
+    // Shared deals next: their signed changes add history entries, not audit text.
+    let (deal_report, changed_deals) =
+        deals.erase(needle, dry_run, now_ms, asked_by.map(|(d, _)| d))?;
     let mut tables = BTreeMap::new();
     let txn = store.write()?;
+    if !dry_run {
+        let mut records = WriteTables::open(&txn)?;
+        for (_, clean) in &planned {
+            match clean {
+                ScrubbedRecord::Account(a) => records.put_account(a)?,
+                ScrubbedRecord::Opportunity(o) => records.put_opportunity(o)?,
+            };
+        }
+        records.flush()?;
+    }
+    let records: Vec<RecordErasure> = planned.into_iter().map(|(r, _)| r).collect();
     {
         let mut count = |name: &'static str, n: usize| {
             if n > 0 {
@@ -496,26 +544,20 @@ fn run(
 }
 
 /// Accounts and opportunities: each text field holding the value is scrubbed (the record
-/// stays), through the store's own writes so the indexes follow.
-fn erase_records(
+/// stays); written later through the store's record tables so the indexes follow.
+fn plan_records(
     store: &Store,
     needle: &Needle,
-    dry_run: bool,
-) -> Result<Vec<RecordErasure>, DealsError> {
+) -> Result<Vec<(RecordErasure, ScrubbedRecord)>, DealsError> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = store.list_accounts(None, cursor.as_deref(), 1000)?;
         for a in &page.items {
-            if let Some((clean, fields)) = scrub_record::<Account>(a, needle)? {
-                if !dry_run {
-                    store.put_account(&clean)?;
-                }
-                out.push(RecordErasure {
-                    kind: "account",
-                    id: a.id.clone(),
-                    fields,
-                });
+            if let Some((clean, erasure)) =
+                scrub_record(a, "account", &a.id, needle, |a: &Account| a.validate())?
+            {
+                out.push((erasure, ScrubbedRecord::Account(clean)));
             }
         }
         match page.next_cursor {
@@ -528,16 +570,7 @@ fn erase_records(
         let page =
             store.list_opportunities(&OpportunityFilter::default(), cursor.as_deref(), 1000)?;
         for o in &page.items {
-            if let Some((clean, fields)) = scrub_record::<Opportunity>(o, needle)? {
-                if !dry_run {
-                    store.put_opportunity(&clean)?;
-                }
-                out.push(RecordErasure {
-                    kind: "opportunity",
-                    id: o.id.clone(),
-                    fields,
-                });
-            }
+            out.extend(scrub_opportunity(o, needle)?);
         }
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -548,56 +581,103 @@ fn erase_records(
 }
 
 /// The opportunity `id` only (a deal this node started was shared from it).
-fn erase_opportunity(
+fn plan_opportunity(
     store: &Store,
     needle: &Needle,
     id: &str,
-    dry_run: bool,
-) -> Result<Vec<RecordErasure>, DealsError> {
-    let Some(o) = store.opportunity(id)? else {
-        return Ok(Vec::new());
-    };
-    let Some((clean, fields)) = scrub_record::<Opportunity>(&o, needle)? else {
-        return Ok(Vec::new());
-    };
-    if !dry_run {
-        store.put_opportunity(&clean)?;
+) -> Result<Vec<(RecordErasure, ScrubbedRecord)>, DealsError> {
+    match store.opportunity(id)? {
+        Some(o) => Ok(scrub_opportunity(&o, needle)?.into_iter().collect()),
+        None => Ok(Vec::new()),
     }
-    Ok(vec![RecordErasure {
-        kind: "opportunity",
-        id: o.id.clone(),
-        fields,
-    }])
 }
 
-/// `record` with the value scrubbed from its text fields (ids and typed fields untouched), and
-/// the names of the fields changed; `None` when it holds none.
+fn scrub_opportunity(
+    o: &Opportunity,
+    needle: &Needle,
+) -> Result<Option<(RecordErasure, ScrubbedRecord)>, DealsError> {
+    let scrubbed = scrub_record(o, "opportunity", &o.id, needle, |o: &Opportunity| {
+        o.validate()
+    })?;
+    Ok(scrubbed.map(|(clean, erasure)| (erasure, ScrubbedRecord::Opportunity(clean))))
+}
+
+/// `record` with the value scrubbed from its text fields (ids untouched) such that the store
+/// still accepts it, and what was erased; `None` when it holds none. Each field gets
+/// [`ERASED`] where it fits, else loses the value without a marker (the text never grows, so
+/// it still fits); a required name that was only the value becomes [`ERASED`]; a tag emptied is
+/// dropped; a field that can hold neither (a domain) is kept and named in the report.
 fn scrub_record<T: Serialize + DeserializeOwned>(
     record: &T,
+    kind: &'static str,
+    id: &str,
     needle: &Needle,
-) -> Result<Option<(T, Vec<String>)>, DealsError> {
-    let Value::Object(mut map) = serde_json::to_value(record).map_err(anyhow::Error::from)? else {
+    valid: impl Fn(&T) -> Result<(), FieldError>,
+) -> Result<Option<(T, RecordErasure)>, DealsError> {
+    let Value::Object(original) = serde_json::to_value(record).map_err(anyhow::Error::from)? else {
         return Ok(None);
     };
-    let mut fields = Vec::new();
-    for (k, v) in map.iter_mut() {
+    let accepted = |map: &Map<String, Value>| -> Option<T> {
+        let t: T = serde_json::from_value(Value::Object(map.clone())).ok()?;
+        valid(&t).is_ok().then_some(t)
+    };
+    let mut clean = original.clone();
+    let mut erasure = RecordErasure {
+        kind,
+        id: id.to_string(),
+        fields: Vec::new(),
+        kept: Vec::new(),
+    };
+    for (k, v) in &original {
         if matches!(k.as_str(), "id" | "account_id" | "external_id") {
             continue;
         }
-        if needle.scrub_json(v) > 0 {
-            fields.push(k.clone());
+        let choice = [ERASED, ""].into_iter().find_map(|marker| {
+            let mut scrubbed = v.clone();
+            if needle.scrub_json_as(&mut scrubbed, marker) == 0 {
+                return None;
+            }
+            tidy_field(k, &mut scrubbed);
+            let mut trial = original.clone();
+            trial.insert(k.clone(), scrubbed.clone());
+            accepted(&trial).map(|_| scrubbed)
+        });
+        match choice {
+            Some(scrubbed) => {
+                clean.insert(k.clone(), scrubbed);
+                erasure.fields.push(k.clone());
+            }
+            None if needle.scrub_json(&mut v.clone()) > 0 => erasure.kept.push(k.clone()),
+            None => {}
         }
     }
-    if fields.is_empty() {
+    if erasure.fields.is_empty() && erasure.kept.is_empty() {
         return Ok(None);
     }
-    let clean: T = serde_json::from_value(Value::Object(map)).map_err(|e| {
-        DealsError::Conflict(format!(
-            "a record's {} cannot be erased in place: {e}",
-            fields.join(", ")
-        ))
-    })?;
-    Ok(Some((clean, fields)))
+    match accepted(&clean) {
+        Some(t) => Ok(Some((t, erasure))),
+        None => Err(DealsError::Conflict(format!(
+            "{kind} {id}: its {} cannot be erased together and stay a valid record; \
+             edit the record, then erase again",
+            erasure.fields.join(", ")
+        ))),
+    }
+}
+
+/// A field after scrubbing: a name left empty reads [`ERASED`]; emptied tags are dropped and
+/// tags that became the same are kept once.
+fn tidy_field(key: &str, value: &mut Value) {
+    match (key, value) {
+        ("name", Value::String(s)) if s.trim().is_empty() => *s = ERASED.to_string(),
+        ("tags", Value::Array(tags)) => {
+            let mut seen = std::collections::BTreeSet::new();
+            tags.retain(|t| match t.as_str() {
+                Some(t) => !t.trim().is_empty() && seen.insert(t.trim().to_string()),
+                None => true,
+            });
+        }
+        _ => {}
+    }
 }
 
 /// Scrubs one JSON row; `Some(new bytes)` when it held the value.

@@ -702,7 +702,7 @@ fn schemas() -> Value {
                            "dry_run": {"type": "boolean"}}},
         "Erasure": {"type": "object", "additionalProperties": false, "properties": {
             "kind": {"enum": ["email", "name"]}, "dry_run": {"type": "boolean"},
-            "records": {"type": "array", "items": {"type": "object", "properties": {"kind": {"enum": ["account", "opportunity"]}, "id": string(), "fields": {"type": "array", "items": string()}}}},
+            "records": {"type": "array", "items": {"type": "object", "properties": {"kind": {"enum": ["account", "opportunity"]}, "id": string(), "fields": {"type": "array", "items": string()}, "kept": {"type": "array", "description": "fields whose typed value (a domain) holds the text but cannot hold it erased: left as they were", "items": string()}}}},
             "audit_entries": {"type": "integer", "minimum": 0},
             "tables": {"type": "object", "description": "rows changed per stored table", "additionalProperties": {"type": "integer", "minimum": 1}},
             "deals": {"type": "array", "items": {"type": "object", "properties": {"id": string(), "role": {"enum": ["origin", "participant"]}, "erased": {"type": "array", "items": string()}, "kept": {"type": "array", "description": "what other writers (or append-only notes) still hold", "items": {"type": "object", "properties": {"path": string(), "by": string()}}}, "history_changes": {"type": "integer", "minimum": 0}, "request_sent": {"type": "boolean", "description": "this node signed an erasure request into the deal (a digest of the value): as its origin for every participant, as a participant for the origin"}}}},
