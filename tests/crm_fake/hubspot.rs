@@ -4,10 +4,11 @@
 //! (207 with errors for deals without one, as HubSpot answers), archived deals
 //! (`GET /crm/v3/objects/deals?archived=true`), PATCH of deal properties (unknown ones refused
 //! with HubSpot's `VALIDATION_ERROR`), notes, `401 INVALID_AUTHENTICATION` and `429` with
-//! `Retry-After`. Every answer is logged by operation so a test can check it against HubSpot's
+//! `Retry-After`. A request body that HubSpot's OpenAPI document does not allow is refused
+//! (400 `VALIDATION_ERROR`) and kept in `refused_bodies`. Every answer is logged by operation so a test can check it against HubSpot's
 //! OpenAPI documents.
 
-use super::{clock_text, serve, Running, Shared};
+use super::{clock_text, openapi, serve, Running, Shared};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,6 +60,9 @@ pub struct Account {
     pub answers: Vec<(String, u16, Value)>,
     /// Search requests received (bodies).
     pub searches: Vec<Value>,
+    /// Request bodies refused as not matching HubSpot's OpenAPI document: (operation, body,
+    /// why).
+    pub refused_bodies: Vec<(String, Value, String)>,
 }
 
 /// A fake HubSpot account on loopback.
@@ -250,6 +254,18 @@ fn admit(a: &mut Account, headers: &HeaderMap, op: &str) -> Option<Response> {
     None
 }
 
+/// Refuses a request body HubSpot's OpenAPI document does not allow, as HubSpot does (400
+/// `VALIDATION_ERROR`); `None` to go on.
+fn refuse_body(a: &mut Account, op: &str, body: &Value) -> Option<Response> {
+    let why = openapi::check_request(op, body).err()?;
+    let n = a.answers.len();
+    a.refused_bodies
+        .push((op.to_string(), body.clone(), why.clone()));
+    let b = json!({"status": "error", "message": format!("Invalid input JSON: {why}"),
+                   "correlationId": correlation(n), "category": "VALIDATION_ERROR"});
+    Some(answer(a, op, StatusCode::BAD_REQUEST, b))
+}
+
 fn object_json(id: u64, o: &Object, properties: &[String], created: u64) -> Value {
     let mut props = serde_json::Map::new();
     for p in properties {
@@ -303,6 +319,9 @@ fn search(s: &Shared<Account>, headers: &HeaderMap, body: Value, deals: bool) ->
     };
     let mut a = s.lock();
     if let Some(r) = admit(&mut a, headers, op) {
+        return r;
+    }
+    if let Some(r) = refuse_body(&mut a, op, &body) {
         return r;
     }
     a.searches.push(body.clone());
@@ -387,6 +406,9 @@ async fn associations(
     if let Some(r) = admit(&mut a, &headers, "associations") {
         return r;
     }
+    if let Some(r) = refuse_body(&mut a, "associations", &body) {
+        return r;
+    }
     let n = a.answers.len();
     let mut results = Vec::new();
     let mut errors = Vec::new();
@@ -468,6 +490,9 @@ async fn update_deal(
     if let Some(r) = admit(&mut a, &headers, "update_deal") {
         return r;
     }
+    if let Some(r) = refuse_body(&mut a, "update_deal", &body) {
+        return r;
+    }
     let n = a.answers.len();
     let Some(key) = id.parse::<u64>().ok().filter(|k| a.deals.contains_key(k)) else {
         let b = json!({"status": "error", "message": "resource not found", "correlationId": correlation(n), "category": "OBJECT_NOT_FOUND"});
@@ -508,6 +533,9 @@ async fn create_note(
 ) -> Response {
     let mut a = s.lock();
     if let Some(r) = admit(&mut a, &headers, "create_note") {
+        return r;
+    }
+    if let Some(r) = refuse_body(&mut a, "create_note", &body) {
         return r;
     }
     a.notes.push(body.clone());

@@ -8,6 +8,7 @@
 //! can expire sessions, spend the API budget and read what was written back.
 
 pub mod hubspot;
+pub mod openapi;
 pub mod salesforce;
 
 use std::net::TcpListener;

@@ -3,7 +3,11 @@
 //! Opportunity (the SELECT list, `SystemModstamp >=`, `IsDeleted = false`, `ORDER BY
 //! SystemModstamp`), 2,000-record batches with `nextRecordsUrl`, deleted rows with `IsDeleted:
 //! true`, PATCH of Opportunity fields (unknown fields refused as `INVALID_FIELD`), Task
-//! creation, `INVALID_SESSION_ID` for an expired session and `REQUEST_LIMIT_EXCEEDED`.
+//! creation (only Task fields, restricted picklists checked, as Salesforce refuses others),
+//! `INVALID_SESSION_ID` for an expired session (also after a set number of calls, to expire one
+//! in the middle of a load) and `REQUEST_LIMIT_EXCEEDED`. Salesforce publishes no OpenAPI
+//! document of the REST sObject resources to check bodies against (an org generates its own),
+//! so the fake checks what the org would: field names, picklists, the record a Task is on.
 
 use super::{clock_text, serve, Running, Shared};
 use axum::extract::{Path, Query, State};
@@ -58,8 +62,19 @@ pub struct Org {
     locators: HashMap<String, (Arc<Vec<Value>>, usize)>,
     /// The connected app: consumer key, username, public key (PKCS#1 DER).
     app: Option<(String, String, Vec<u8>)>,
-    /// A refresh token that is accepted.
+    /// A refresh token that is accepted (`None`: revoked, or none issued).
     pub refresh_token: Option<String>,
+    /// Grant types of the token requests answered, in order.
+    pub grants: Vec<String>,
+    /// Records per query batch (Salesforce sends smaller batches than 2,000 when rows are
+    /// wide); [`BATCH`] unless a test sets it.
+    pub batch: usize,
+    /// When set, every session ends after this many more API calls are answered (a session
+    /// timing out in the middle of a load).
+    pub expire_after_calls: Option<u32>,
+    /// When set, the app's access is revoked after this many more API calls are answered (an
+    /// admin in Setup: every session and the refresh token end together).
+    pub revoke_after_calls: Option<u32>,
     /// Requests answered (path and query), for tests that look at paging.
     pub requests: Vec<String>,
 }
@@ -78,6 +93,7 @@ impl FakeSalesforce {
     pub fn start(client_id: &str, username: &str, public_key_der: Vec<u8>) -> Self {
         let mut org = Org {
             app: Some((client_id.into(), username.into(), public_key_der)),
+            batch: BATCH,
             ..Org::default()
         };
         for f in [
@@ -197,6 +213,12 @@ impl FakeSalesforce {
     pub fn expire_sessions(&self) {
         self.org.lock().sessions.clear();
     }
+
+    /// Issues `token` as the connected app's refresh token (what the OAuth web-server flow
+    /// leaves the admin with); any earlier one stops working.
+    pub fn issue_refresh_token(&self, token: &str) {
+        self.org.lock().refresh_token = Some(token.to_string());
+    }
 }
 
 /// The Id of account `n` (18 characters, Account key prefix 001).
@@ -209,6 +231,32 @@ pub fn opportunity_id(n: usize) -> String {
     format!("006{n:012}AAA")
 }
 
+/// The Task fields the fake org has (a standard org's, without custom ones).
+const TASK_FIELDS: [&str; 12] = [
+    "WhatId",
+    "WhoId",
+    "Subject",
+    "Description",
+    "Status",
+    "Priority",
+    "ActivityDate",
+    "OwnerId",
+    "Type",
+    "TaskSubtype",
+    "ReminderDateTime",
+    "IsReminderSet",
+];
+/// The standard Task Status picklist.
+const TASK_STATUSES: [&str; 5] = [
+    "Not Started",
+    "In Progress",
+    "Completed",
+    "Waiting on someone else",
+    "Deferred",
+];
+/// The standard Task Priority picklist.
+const TASK_PRIORITIES: [&str; 3] = ["High", "Normal", "Low"];
+
 fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
@@ -217,8 +265,30 @@ fn sf_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// Counts one call off `calls`: true (and unset) when none was left.
+fn count_down(calls: &mut Option<u32>) -> bool {
+    match *calls {
+        Some(0) => {
+            *calls = None;
+            true
+        }
+        Some(n) => {
+            *calls = Some(n - 1);
+            false
+        }
+        None => false,
+    }
+}
+
 /// Checks the bearer session and the API budget: the refusal, or `None` to go on.
 fn admit(org: &mut Org, headers: &HeaderMap) -> Option<Response> {
+    if count_down(&mut org.expire_after_calls) {
+        org.sessions.clear();
+    }
+    if count_down(&mut org.revoke_after_calls) {
+        org.sessions.clear();
+        org.refresh_token = None;
+    }
     if org.limit_exceeded > 0 {
         org.limit_exceeded -= 1;
         return Some(sf_error(
@@ -251,22 +321,37 @@ async fn token(State(org): State<Shared<Org>>, headers: HeaderMap, body: String)
         .to_string();
     let instance = format!("http://{host}");
     let mut org = org.lock();
-    let ok = match form.get("grant_type").map(String::as_str) {
-        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => form
-            .get("assertion")
-            .is_some_and(|a| org.app.as_ref().is_some_and(|app| assertion_holds(a, app, &instance))),
-        Some("refresh_token") => org.refresh_token.is_some() && form.get("refresh_token") == org.refresh_token.as_ref(),
-        _ => {
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": "unsupported_grant_type", "error_description": "grant type not supported"}))).into_response()
+    let grant = form.get("grant_type").cloned().unwrap_or_default();
+    let refused = match grant.as_str() {
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+            (!form.get("assertion").is_some_and(|a| {
+                org.app
+                    .as_ref()
+                    .is_some_and(|app| assertion_holds(a, app, &instance))
+            }))
+            .then_some(("invalid_grant", "invalid assertion"))
         }
+        "refresh_token" => {
+            if org.app.as_ref().map(|app| &app.0) != form.get("client_id") {
+                Some(("invalid_client_id", "client identifier invalid"))
+            } else if org.refresh_token.is_none()
+                || form.get("refresh_token") != org.refresh_token.as_ref()
+            {
+                Some(("invalid_grant", "expired access/refresh token"))
+            } else {
+                None
+            }
+        }
+        _ => Some(("unsupported_grant_type", "grant type not supported")),
     };
-    if !ok {
+    if let Some((error, description)) = refused {
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "invalid_grant", "error_description": "invalid assertion"})),
+            Json(json!({"error": error, "error_description": description})),
         )
             .into_response();
     }
+    org.grants.push(grant);
     org.sign_ins += 1;
     let access = format!(
         "00D000000000001!AQ{}.fake{:08}",
@@ -423,7 +508,7 @@ async fn query_all(
 /// One batch of `rows` from `offset`, with a locator for the rest.
 fn page(org: &mut Org, rows: Arc<Vec<Value>>, offset: usize) -> Response {
     let total = rows.len();
-    let end = (offset + BATCH).min(total);
+    let end = (offset + org.batch.max(1)).min(total);
     let done = end >= total;
     let mut body =
         json!({"totalSize": total, "done": done, "records": &rows[offset.min(total)..end]});
@@ -501,6 +586,27 @@ async fn create_task(
     let mut org = org.lock();
     if let Some(r) = admit(&mut org, &headers) {
         return r;
+    }
+    for (key, value) in body.as_object().into_iter().flatten() {
+        if !TASK_FIELDS.contains(&key.as_str()) {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_FIELD",
+                &format!("No such column '{key}' on sobject of type Task"),
+            );
+        }
+        let allowed = match key.as_str() {
+            "Status" => TASK_STATUSES.as_slice(),
+            "Priority" => TASK_PRIORITIES.as_slice(),
+            _ => continue,
+        };
+        if !value.as_str().is_some_and(|v| allowed.contains(&v)) {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                &format!("{key}: bad value for restricted picklist field: {value}"),
+            );
+        }
     }
     if body["WhatId"]
         .as_str()

@@ -11,6 +11,7 @@
 //! (`cosell crm connect|sync|status|disconnect`) and the API.
 
 use cosell_e2e::crm_fake::hubspot::FakeHubspot;
+use cosell_e2e::crm_fake::openapi;
 use cosell_e2e::crm_fake::salesforce::{self as sf, FakeSalesforce};
 use cosell_e2e::*;
 use serde_json::{json, Value};
@@ -116,14 +117,146 @@ fn assert_secret_never_shown(node: &Node, secrets: &[String], answers: &[String]
     }
 }
 
+/// The connected app's private key (PEM), whose public half the fake org holds.
+fn connected_app_key() -> String {
+    std::fs::read_to_string(fixture("crm/connected-app-key.pem")).expect("key")
+}
+
+/// A fake org whose connected app (`CLIENT_ID`, acting for `SF_USER`) holds the test key,
+/// seeded with `accounts` accounts and `opportunities` opportunities (their ids).
+fn salesforce_org(accounts: usize, opportunities: usize) -> (FakeSalesforce, Vec<String>) {
+    let public = std::fs::read(fixture("crm/connected-app-public.der")).expect("public key");
+    let fake = FakeSalesforce::start(CLIENT_ID, SF_USER, public);
+    let ids = fake.seed(accounts, opportunities);
+    (fake, ids)
+}
+
+/// `cosell crm connect salesforce` to `fake` by the JWT bearer flow as `client_id`, plus
+/// `extra` arguments.
+fn connect_salesforce(
+    node: &Node,
+    fake: &FakeSalesforce,
+    client_id: &str,
+    extra: &[&str],
+) -> Output {
+    let key = write_file(&node.scratch(), "key.pem", connected_app_key().as_bytes());
+    let mut args = vec![
+        "crm",
+        "connect",
+        "salesforce",
+        "--login-url",
+        fake.url(),
+        "--client-id",
+        client_id,
+        "--username",
+        SF_USER,
+        "--private-key",
+        key.to_str().expect("path"),
+    ];
+    args.extend_from_slice(extra);
+    node.cli(&args)
+}
+
+/// `cosell crm connect salesforce` to `fake` by the refresh-token flow, plus `extra`.
+fn connect_salesforce_refresh(
+    node: &Node,
+    fake: &FakeSalesforce,
+    refresh_token: &str,
+    extra: &[&str],
+) -> Output {
+    let file = write_file(&node.scratch(), "refresh-token", refresh_token.as_bytes());
+    let mut args = vec![
+        "crm",
+        "connect",
+        "salesforce",
+        "--login-url",
+        fake.url(),
+        "--client-id",
+        CLIENT_ID,
+        "--refresh-token-file",
+        file.to_str().expect("path"),
+    ];
+    args.extend_from_slice(extra);
+    node.cli(&args)
+}
+
+/// `cosell crm connect hubspot` to `fake` with the private app token, plus `extra`.
+fn connect_hubspot(node: &Node, fake: &FakeHubspot, extra: &[&str]) -> Output {
+    let file = write_file(&node.scratch(), "token", HS_TOKEN.as_bytes());
+    let mut args = vec![
+        "crm",
+        "connect",
+        "hubspot",
+        "--api-url",
+        fake.url(),
+        "--token-file",
+        file.to_str().expect("path"),
+    ];
+    args.extend_from_slice(extra);
+    node.cli(&args)
+}
+
+/// Waits until the fake CRM received a write of `field` on record `crm_id` holding `needle`
+/// (`written` reads the fake's PATCHes: record id and the fields written); that write.
+fn wait_written_back(
+    what: &str,
+    written: impl Fn() -> Vec<(String, Value)>,
+    crm_id: &str,
+    field: &str,
+    needle: &str,
+) -> Value {
+    wait(what, || {
+        written().into_iter().find_map(|(id, fields)| {
+            (id == crm_id && fields[field].as_str().is_some_and(|v| v.contains(needle)))
+                .then_some(fields)
+        })
+    })
+}
+
+/// After an incremental sync: the records deleted in the CRM are gone here (and counted), and
+/// the shared opportunity's new stage reached the partner's deal through the policy, as an
+/// API edit would.
+fn assert_deletes_and_shared_stage(vendor: &Node, reseller: &Node, deal: &str, deleted: &[String]) {
+    for id in deleted {
+        assert!(
+            opportunity_by_external(vendor, id).is_none(),
+            "{id} deleted in the CRM is still here"
+        );
+    }
+    let status = crm_status(vendor);
+    assert_eq!(
+        status["counts"]["deleted"],
+        deleted.len() as u64,
+        "{status}"
+    );
+    wait("the synced stage on the partner", || {
+        let d = reseller.get(&format!("/api/v1/deals/{deal}"));
+        (d.json["fields"]["stage"] == "committed").then_some(())
+    });
+}
+
+/// Every answer the fake HubSpot gave matches HubSpot's published schemas, and the fake refused
+/// no request body of the connector's as not matching them.
+fn assert_hubspot_exchanges_match_its_openapi(fake: &FakeHubspot) {
+    let account = fake.account.lock();
+    assert!(
+        account.refused_bodies.is_empty(),
+        "the connector sent bodies HubSpot's OpenAPI does not allow: {:?}",
+        account.refused_bodies
+    );
+    for (op, status, body) in &account.answers {
+        if let Err(e) = openapi::check_answer(op, *status, body) {
+            panic!("{op} {status} does not match HubSpot's schema: {e}\n{body}");
+        }
+    }
+}
+
 #[test]
 fn salesforce_loads_20000_opportunities_syncs_edits_and_deletes_and_writes_the_partner_stage_back()
 {
-    let key_pem = std::fs::read_to_string(fixture("crm/connected-app-key.pem")).expect("key");
-    let public = std::fs::read(fixture("crm/connected-app-public.der")).expect("public key");
+    let key_pem = connected_app_key();
     let n_opps = opportunities();
-    let fake = FakeSalesforce::start(CLIENT_ID, SF_USER, public);
-    let ids = fake.seed(ACCOUNTS, n_opps);
+    let (fake, ids) = salesforce_org(ACCOUNTS, n_opps);
     // One record fails validation: a stage neither the mapping nor the import's table knows.
     let bad = ids[777].clone();
     fake.edit(&bad, "StageName", json!("Waiting for Godot"));
@@ -133,42 +266,23 @@ fn salesforce_loads_20000_opportunities_syncs_edits_and_deletes_and_writes_the_p
         .insert("Cosell_Partner_Stage__c".into());
 
     let (mut vendor, reseller) = vendor_and_reseller(&[], NAME_STAGE_AND_DOMAIN);
-    let key_file = write_file(&vendor.scratch(), "key.pem", key_pem.as_bytes());
     // A wrong consumer key is refused at connect, naming Salesforce's reason.
-    let out = vendor.cli(&[
-        "crm",
-        "connect",
-        "salesforce",
-        "--login-url",
-        fake.url(),
-        "--client-id",
-        "wrong",
-        "--username",
-        SF_USER,
-        "--private-key",
-        key_file.to_str().unwrap(),
-    ]);
+    let out = connect_salesforce(&vendor, &fake, "wrong", &[]);
     assert!(!out.ok(), "a refused sign-in must fail");
     assert!(out.stderr.contains("invalid_grant"), "{}", out.stderr);
     assert_eq!(crm_status(&vendor)["connected"], false);
 
-    let out = vendor.cli(&[
-        "crm",
-        "connect",
-        "salesforce",
-        "--login-url",
-        fake.url(),
-        "--client-id",
+    let out = connect_salesforce(
+        &vendor,
+        &fake,
         CLIENT_ID,
-        "--username",
-        SF_USER,
-        "--private-key",
-        key_file.to_str().unwrap(),
-        "--write-back",
-        "partner_stages=Cosell_Partner_Stage__c",
-        "--interval",
-        "3600",
-    ]);
+        &[
+            "--write-back",
+            "partner_stages=Cosell_Partner_Stage__c",
+            "--interval",
+            "3600",
+        ],
+    );
     assert!(out.ok(), "connect: {}", out.stderr);
     let key_path = vendor.dir().join("crm.json");
     use std::os::unix::fs::PermissionsExt;
@@ -224,25 +338,19 @@ fn salesforce_loads_20000_opportunities_syncs_edits_and_deletes_and_writes_the_p
     // A shared opportunity, its partner's stage, and the write-back.
     let shared = ids[42].clone();
     let deal = share_and_partner_stage(&vendor, &reseller, &shared, "committed");
-    let written = wait("the partner's stage written back to Salesforce", || {
-        let org = fake.org.lock();
-        org.patches
-            .iter()
-            .find(|(id, body)| {
-                id == &shared
-                    && body["Cosell_Partner_Stage__c"]
-                        .as_str()
-                        .is_some_and(|v| v.contains("committed"))
-            })
-            .cloned()
-    });
+    let written = wait_written_back(
+        "the partner's stage written back to Salesforce",
+        || fake.org.lock().patches.clone(),
+        &shared,
+        "Cosell_Partner_Stage__c",
+        "committed",
+    );
     assert!(
-        written.1["Cosell_Partner_Stage__c"]
+        written["Cosell_Partner_Stage__c"]
             .as_str()
             .unwrap()
             .starts_with("Reseller Co: committed"),
-        "{:?}",
-        written.1
+        "{written}"
     );
 
     // The session expires: the next sync signs in again once and goes on.
@@ -266,21 +374,8 @@ fn salesforce_loads_20000_opportunities_syncs_edits_and_deletes_and_writes_the_p
     );
     let o = opportunity_by_external(&vendor, &ids[1049]).expect("edited");
     assert_eq!(cents(&o["amount"]), 9_004_900, "{o}");
-    for id in &deleted {
-        assert!(
-            opportunity_by_external(&vendor, id).is_none(),
-            "{id} deleted in Salesforce"
-        );
-    }
-    let status = crm_status(&vendor);
-    assert_eq!(status["counts"]["deleted"], 5, "{status}");
+    assert_deletes_and_shared_stage(&vendor, &reseller, &deal, &deleted);
     assert_eq!(vendor.counts().1, (n_opps - 1 - 5) as u64);
-    // The shared opportunity's new stage reached the partner through the policy, as an API
-    // edit would.
-    wait("the synced stage on the partner", || {
-        let d = reseller.get(&format!("/api/v1/deals/{deal}"));
-        (d.json["fields"]["stage"] == "committed").then_some(())
-    });
 
     // The org's API budget is spent: the sync stops with Salesforce's reason and backs off;
     // asked again later it goes on.
@@ -348,20 +443,16 @@ fn hubspot_loads_20000_deals_syncs_edits_and_archives_and_writes_the_partner_sta
         .insert("cosell_partner_stage".into());
 
     let (mut vendor, reseller) = vendor_and_reseller(&[], NAME_STAGE_AND_DOMAIN);
-    let token_file = write_file(&vendor.scratch(), "token", HS_TOKEN.as_bytes());
-    let out = vendor.cli(&[
-        "crm",
-        "connect",
-        "hubspot",
-        "--api-url",
-        fake.url(),
-        "--token-file",
-        token_file.to_str().unwrap(),
-        "--write-back",
-        "partner_stages=cosell_partner_stage",
-        "--interval",
-        "3600",
-    ]);
+    let out = connect_hubspot(
+        &vendor,
+        &fake,
+        &[
+            "--write-back",
+            "partner_stages=cosell_partner_stage",
+            "--interval",
+            "3600",
+        ],
+    );
     assert!(out.ok(), "connect: {}", out.stderr);
     // A 429 in the middle of the load: waited out (Retry-After: 1) and retried.
     fake.account.lock().rate_limited = 1;
@@ -414,18 +505,13 @@ fn hubspot_loads_20000_deals_syncs_edits_and_archives_and_writes_the_partner_sta
         &shared.to_string(),
         "business_validation",
     );
-    wait("the partner's stage written back to HubSpot", || {
-        let a = fake.account.lock();
-        a.patches
-            .iter()
-            .any(|(id, p)| {
-                id == &shared.to_string()
-                    && p["cosell_partner_stage"]
-                        .as_str()
-                        .is_some_and(|v| v.contains("business_validation"))
-            })
-            .then_some(())
-    });
+    wait_written_back(
+        "the partner's stage written back to HubSpot",
+        || fake.account.lock().patches.clone(),
+        &shared.to_string(),
+        "cosell_partner_stage",
+        "business_validation",
+    );
 
     for (n, id) in ids[1000..1050].iter().enumerate() {
         fake.edit(*id, "dealname", &format!("Renamed deal {n}"));
@@ -447,52 +533,12 @@ fn hubspot_loads_20000_deals_syncs_edits_and_archives_and_writes_the_partner_sta
     assert!(out.ok(), "incremental: {}", out.stderr);
     let o = opportunity_by_external(&vendor, &ids[1049].to_string()).expect("edited");
     assert_eq!(o["name"], "Renamed deal 49");
-    for id in &ids[2000..2005] {
-        assert!(
-            opportunity_by_external(&vendor, &id.to_string()).is_none(),
-            "{id} archived in HubSpot"
-        );
-    }
-    assert_eq!(crm_status(&vendor)["counts"]["deleted"], 5);
-    wait("the synced stage on the partner", || {
-        let d = reseller.get(&format!("/api/v1/deals/{deal}"));
-        (d.json["fields"]["stage"] == "committed").then_some(())
-    });
+    let archived: Vec<String> = ids[2000..2005].iter().map(u64::to_string).collect();
+    assert_deletes_and_shared_stage(&vendor, &reseller, &deal, &archived);
 
-    // Every answer the fake gave matches HubSpot's published schemas, and so does every
-    // request the connector sent.
-    let spec: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("hubspot-openapi/crm-subset.json")).expect("spec"),
-    )
-    .expect("spec JSON");
-    let answers = fake.account.lock().answers.clone();
-    assert!(
-        answers.len() > n_opps / 200,
-        "answers logged: {}",
-        answers.len()
-    );
-    for (op, status, body) in &answers {
-        let schema = spec["operations"][op][status.to_string()]
-            .as_str()
-            .unwrap_or_else(|| panic!("no schema for {op} {status}"));
-        if let Err(e) = validate(
-            &spec,
-            &json!({"$ref": format!("#/schemas/{schema}")}),
-            body,
-            "$",
-        ) {
-            panic!("{op} {status} does not match HubSpot's {schema}: {e}\n{body}");
-        }
-    }
-    for body in fake.account.lock().searches.iter() {
-        validate(
-            &spec,
-            &json!({"$ref": "#/schemas/PublicObjectSearchRequest"}),
-            body,
-            "$",
-        )
-        .expect("search request");
-    }
+    let answers = fake.account.lock().answers.len();
+    assert!(answers > n_opps / 200, "answers logged: {answers}");
+    assert_hubspot_exchanges_match_its_openapi(&fake);
 
     let status_text = vendor.get("/api/v1/crm").text;
     assert_secret_never_shown(&vendor, &[HS_TOKEN.to_string()], &[status_text]);
@@ -500,15 +546,13 @@ fn hubspot_loads_20000_deals_syncs_edits_and_archives_and_writes_the_partner_sta
 }
 
 #[test]
-fn the_hubspot_fake_answers_as_hubspots_openapi_documents_say() {
-    // Each endpoint the connector uses, called directly, error answers included; a schema
-    // mismatch names the JSON path.
+fn the_hubspot_fake_answers_as_hubspots_openapi_documents_say_and_refuses_bodies_they_do_not_allow()
+{
+    // Each endpoint the connector uses, called directly, error answers included; a request body
+    // that HubSpot's document does not allow is refused with HubSpot's 400; a schema mismatch
+    // names the JSON path.
     let fake = FakeHubspot::start(HS_TOKEN);
     let ids = fake.seed(3, 5);
-    let spec: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("hubspot-openapi/crm-subset.json")).expect("spec"),
-    )
-    .expect("spec JSON");
     let url = |p: &str| format!("{}{p}", fake.url());
     let call = |m: &str, p: &str, body: Option<Value>, token: &str| {
         let bytes = body.map(|b| b.to_string().into_bytes());
@@ -521,12 +565,18 @@ fn the_hubspot_fake_answers_as_hubspots_openapi_documents_say() {
         )
     };
     fake.archive(ids[4]);
+    let deal = format!("/crm/v3/objects/deals/{}", ids[0]);
+    let note_on = |deal_id: Value, category: &str| {
+        json!({"properties": {"hs_timestamp": "2026-01-01T00:00:00.000Z", "hs_note_body": "co-sell"},
+               "associations": [{"to": {"id": deal_id}, "types": [{"associationCategory": category, "associationTypeId": 214}]}]})
+    };
     let requests = [
         (
             "pipelines",
             "GET",
             "/crm/v3/pipelines/deals".to_string(),
             None,
+            200,
         ),
         (
             "search_deals",
@@ -535,162 +585,453 @@ fn the_hubspot_fake_answers_as_hubspots_openapi_documents_say() {
             Some(
                 json!({"limit": 2, "sorts": ["hs_lastmodifieddate"], "properties": ["dealname", "dealstage"]}),
             ),
+            200,
         ),
         (
             "search_companies",
             "POST",
             "/crm/v3/objects/companies/search".to_string(),
             Some(json!({"limit": 200, "after": "9900", "properties": ["name"]})),
+            400,
         ),
         (
             "associations",
             "POST",
             "/crm/v4/associations/deals/companies/batch/read".to_string(),
             Some(json!({"inputs": [{"id": ids[0].to_string()}, {"id": "1"}]})),
+            207,
         ),
         (
             "list_deals",
             "GET",
             "/crm/v3/objects/deals?archived=true&limit=100".to_string(),
             None,
+            200,
         ),
         (
             "update_deal",
             "PATCH",
-            format!("/crm/v3/objects/deals/{}", ids[0]),
+            deal.clone(),
             Some(json!({"properties": {"no_such_property": "x"}})),
+            400,
         ),
         (
             "update_deal",
             "PATCH",
-            format!("/crm/v3/objects/deals/{}", ids[0]),
+            deal.clone(),
             Some(json!({"properties": {"dealname": "Renamed"}})),
+            200,
         ),
         (
             "create_note",
             "POST",
             "/crm/v3/objects/notes".to_string(),
-            Some(
-                json!({"properties": {"hs_timestamp": "2026-01-01T00:00:00.000Z", "hs_note_body": "co-sell"},
-            "associations": [{"to": {"id": ids[0].to_string()}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}]}]}),
-            ),
+            Some(note_on(json!(ids[0].to_string()), "HUBSPOT_DEFINED")),
+            201,
+        ),
+        // Bodies HubSpot's document does not allow: a property value that is no string, no
+        // `properties` at all, an association category that is not in the enum, an object id
+        // as a number, a search limit as text.
+        (
+            "update_deal",
+            "PATCH",
+            deal.clone(),
+            Some(json!({"properties": {"amount": 5000}})),
+            400,
+        ),
+        (
+            "update_deal",
+            "PATCH",
+            deal.clone(),
+            Some(json!({"dealname": "Renamed"})),
+            400,
+        ),
+        (
+            "create_note",
+            "POST",
+            "/crm/v3/objects/notes".to_string(),
+            Some(note_on(json!(ids[0].to_string()), "DEAL_TO_NOTE")),
+            400,
+        ),
+        (
+            "create_note",
+            "POST",
+            "/crm/v3/objects/notes".to_string(),
+            Some(note_on(json!(ids[0]), "HUBSPOT_DEFINED")),
+            400,
+        ),
+        (
+            "search_deals",
+            "POST",
+            "/crm/v3/objects/deals/search".to_string(),
+            Some(json!({"limit": "2"})),
+            400,
         ),
     ];
-    let mut statuses = Vec::new();
-    for (op, m, p, body) in requests {
-        if let (Some(b), Some(req)) = (&body, spec["requests"][op].as_str()) {
-            validate(&spec, &json!({"$ref": format!("#/schemas/{req}")}), b, "$")
-                .unwrap_or_else(|e| panic!("request of {op}: {e}"));
-        }
+    for (op, m, p, body, expected) in requests {
         let r = call(m, &p, body, HS_TOKEN);
-        let schema = spec["operations"][op][r.status.to_string()]
-            .as_str()
-            .unwrap_or_else(|| panic!("{op} answered {}: {}", r.status, r.text));
-        validate(
-            &spec,
-            &json!({"$ref": format!("#/schemas/{schema}")}),
-            &r.json,
-            "$",
-        )
-        .unwrap_or_else(|e| panic!("{op} {}: {e}\n{}", r.status, r.text));
-        statuses.push(r.status);
+        assert_eq!(r.status, expected, "{op} {p}: {}", r.text);
+        openapi::check_answer(op, r.status, &r.json)
+            .unwrap_or_else(|e| panic!("{op} {}: {e}\n{}", r.status, r.text));
     }
-    assert_eq!(statuses, [200, 200, 400, 207, 200, 400, 200, 201]);
+    let account = fake.account.lock();
+    let refused: Vec<(&str, &str)> = account
+        .refused_bodies
+        .iter()
+        .map(|(op, _, why)| (op.as_str(), why.as_str()))
+        .collect();
+    assert_eq!(refused.len(), 5, "{refused:?}");
+    assert!(refused[0].1.contains("$.properties.amount"), "{refused:?}");
+    assert!(
+        refused[1].1.contains("missing required properties"),
+        "{refused:?}"
+    );
+    assert!(
+        refused[2]
+            .1
+            .contains("$.associations[0].types[0].associationCategory"),
+        "{refused:?}"
+    );
+    assert!(
+        refused[3].1.contains("$.associations[0].to.id"),
+        "{refused:?}"
+    );
+    assert!(refused[4].1.contains("$.limit"), "{refused:?}");
+    // Nothing a refused body asked for happened.
+    assert_eq!(account.notes.len(), 1);
+    assert_eq!(account.patches.len(), 1);
+    assert_eq!(account.deals[&ids[0]].properties["amount"], "500");
+    drop(account);
     let r = call("GET", "/crm/v3/pipelines/deals", None, "pat-wrong");
     assert_eq!(r.status, 401);
-    validate(&spec, &json!({"$ref": "#/schemas/Error"}), &r.json, "$").expect("401 body");
+    openapi::check("Error", &r.json).expect("401 body");
     // The validator itself refuses a wrong shape, naming where.
     let wrong = json!({"results": [{"id": 5, "properties": {}, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"}], "total": 1});
-    let e = validate(
-        &spec,
-        &json!({"$ref": "#/schemas/CollectionResponseWithTotalSimplePublicObject"}),
-        &wrong,
-        "$",
-    )
-    .unwrap_err();
+    let e = openapi::check("CollectionResponseWithTotalSimplePublicObject", &wrong).unwrap_err();
     assert!(e.contains("$.results[0].id"), "{e}");
 }
 
-/// Checks `value` against an OpenAPI 3.0 schema (the subset HubSpot's documents use: `$ref`,
-/// `type`, `required`, `properties`, `additionalProperties`, `items`, `enum`, `nullable`,
-/// `format: date-time`); the error names the JSON path. Unknown properties are allowed, as
-/// OpenAPI allows them unless `additionalProperties` says otherwise.
-fn validate(spec: &Value, schema: &Value, value: &Value, path: &str) -> Result<(), String> {
-    if let Some(r) = schema["$ref"].as_str() {
-        let name = r.trim_start_matches("#/schemas/");
-        let target = &spec["schemas"][name];
-        if target.is_null() {
-            return Err(format!("{path}: no schema {name}"));
-        }
-        return validate(spec, target, value, path);
+/// Opportunities of the lean flows below (refresh, activities, backup): a few query batches.
+const FEW_OPPORTUNITIES: usize = 200;
+/// The fake org's query batch in those flows, so 200 records are four batches.
+const FEW_PER_BATCH: usize = 50;
+const REFRESH_TOKEN: &str =
+    "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJVAtlXJVYUZn1bBsTqHwMSuEN1kvHTNjmw1mRm";
+const REFRESH_TOKEN_NEW: &str =
+    "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJVAtlXJVYUZn1bBsTqHwMSuEN1kvHTNjmw2zQx";
+
+#[test]
+fn salesforce_refresh_token_renews_a_session_expired_mid_load_and_a_revoked_one_stops_with_what_to_do_and_nothing_half_written(
+) {
+    // Goal: with the refresh-token flow, an access token that expires between two query
+    // batches is renewed and the load goes on from the batch it was at (no record lost, none
+    // twice); a revoked refresh token ends the sync with an error that says what to do, the
+    // batches before it kept whole, the rest untouched, and a new token finishes the job.
+    // Method: the fake org ends sessions after a set number of calls and answers the refresh
+    // grant as Salesforce does (`invalid_grant` once revoked).
+    let (fake, ids) = salesforce_org(4, FEW_OPPORTUNITIES);
+    fake.org.lock().batch = FEW_PER_BATCH;
+    fake.issue_refresh_token(REFRESH_TOKEN);
+    // The sync's session ends after the account query and the first opportunity batch.
+    fake.org.lock().expire_after_calls = Some(2);
+    let mut vendor = Node::init("Vendor Co");
+    vendor.serve();
+    let out = connect_salesforce_refresh(&vendor, &fake, REFRESH_TOKEN, &["--interval", "3600"]);
+    assert!(out.ok(), "connect: {}", out.stderr);
+    let out = sync(&vendor);
+    assert!(out.ok(), "initial load: {} {}", out.stdout, out.stderr);
+    {
+        let org = fake.org.lock();
+        // The connect's sign-in, the sync's, and the renewal in the middle of the load.
+        assert_eq!(org.grants, ["refresh_token"; 3], "{:?}", org.grants);
+        let batches: Vec<&String> = org
+            .requests
+            .iter()
+            .filter(|r| r.starts_with("query "))
+            .collect();
+        let distinct: std::collections::BTreeSet<&&String> = batches.iter().collect();
+        assert_eq!(
+            batches.len(),
+            FEW_OPPORTUNITIES / FEW_PER_BATCH - 1,
+            "{batches:?}"
+        );
+        assert_eq!(
+            distinct.len(),
+            batches.len(),
+            "a batch was read twice: {batches:?}"
+        );
     }
-    if value.is_null() {
-        return if schema["nullable"] == true || schema.get("type").is_none() {
-            Ok(())
-        } else {
-            Err(format!("{path}: null where {} is required", schema["type"]))
+    let status = crm_status(&vendor);
+    assert_eq!(
+        status["counts"]["opportunities"], FEW_OPPORTUNITIES as u64,
+        "{status}"
+    );
+    assert_eq!(vendor.counts(), (4, FEW_OPPORTUNITIES as u64));
+
+    // 120 opportunities edited in Salesforce, name and amount together: the incremental read
+    // is three batches. An admin revokes the app's access after the first.
+    let edited = 120;
+    for (n, id) in ids[..edited].iter().enumerate() {
+        fake.edit(id, "Name", json!(format!("Renamed {n}")));
+        fake.edit(id, "Amount", json!(50_000.0 + n as f64));
+    }
+    fake.org.lock().revoke_after_calls = Some(2);
+    let out = sync(&vendor);
+    assert!(!out.ok(), "a revoked refresh token fails the sync");
+    let text = vendor.cli(&["crm", "status"]);
+    assert!(text.ok(), "{}", text.stderr);
+    for needed in [
+        "state        backing_off",
+        "last error   Salesforce refused the refresh token",
+        "invalid_grant",
+        "revoked",
+        "run `cosell crm connect salesforce --client-id ID --refresh-token-file FILE`",
+    ] {
+        assert!(
+            text.stdout.contains(needed),
+            "`crm status` lacks {needed:?}:\n{}",
+            text.stdout
+        );
+    }
+    assert!(
+        vendor.dir().join("crm.json").exists(),
+        "the connection is kept"
+    );
+    // Each record is the old one or the new one, never half of each; the new ones are the
+    // first batch (which also re-reads the record at the cursor's second), in Salesforce's order.
+    let renamed = |items: &[Value]| -> usize {
+        let mut count = 0;
+        for (n, id) in ids[..edited].iter().enumerate() {
+            let o = find_by_external_id(items, id);
+            let new_name = o["name"] == format!("Renamed {n}").as_str();
+            let new_amount = cents(&o["amount"]) == (50_000 + n as i64) * 100;
+            assert_eq!(new_name, new_amount, "{id} is half written: {o}");
+            assert!(!new_name || count == n, "not in Salesforce's order: {o}");
+            count += usize::from(new_name);
+        }
+        count
+    };
+    let items = vendor.list_all("/api/v1/opportunities", "", 500);
+    assert_eq!(items.len(), FEW_OPPORTUNITIES);
+    assert_eq!(renamed(&items), FEW_PER_BATCH - 1);
+
+    // A new refresh token: connected again, the sync finishes the job, nothing twice.
+    fake.issue_refresh_token(REFRESH_TOKEN_NEW);
+    let out =
+        connect_salesforce_refresh(&vendor, &fake, REFRESH_TOKEN_NEW, &["--interval", "3600"]);
+    assert!(out.ok(), "connect again: {}", out.stderr);
+    let out = sync(&vendor);
+    assert!(
+        out.ok(),
+        "after the new token: {} {}",
+        out.stdout,
+        out.stderr
+    );
+    let items = vendor.list_all("/api/v1/opportunities", "", 500);
+    assert_eq!(items.len(), FEW_OPPORTUNITIES);
+    assert_eq!(renamed(&items), edited);
+    assert_eq!(vendor.counts(), (4, FEW_OPPORTUNITIES as u64));
+
+    let mut secrets: Vec<String> = fake.org.lock().issued.clone();
+    secrets.extend([REFRESH_TOKEN.to_string(), REFRESH_TOKEN_NEW.to_string()]);
+    assert_secret_never_shown(
+        &vendor,
+        &secrets,
+        &[text.stdout, vendor.get("/api/v1/crm").text],
+    );
+    vendor.stop();
+}
+
+/// Write-back as an activity (Salesforce Task, HubSpot note): once the partner's stage is
+/// known, an activity holding the co-sell facts is on `shared` (`activities` reads the fake
+/// CRM: the record each activity is on, and its text); every activity is on that record and
+/// says something new; `touch` edits the record in the CRM, and syncing it again (twice) adds
+/// none. Returns the activities.
+fn assert_activity_write_back(
+    vendor: &Node,
+    activities: impl Fn() -> Vec<(String, String)>,
+    shared: &str,
+    touch: impl Fn(),
+) -> Vec<(String, String)> {
+    wait(
+        "the co-sell facts as an activity on the shared record",
+        || {
+            activities().into_iter().find(|(on, text)| {
+                on == shared && text.contains("partner stages: Reseller Co: committed")
+            })
+        },
+    );
+    let before = activities();
+    let texts: std::collections::BTreeSet<&String> = before.iter().map(|(_, t)| t).collect();
+    assert_eq!(
+        texts.len(),
+        before.len(),
+        "the same facts written twice: {before:?}"
+    );
+    assert!(before.iter().all(|(on, _)| on == shared), "{before:?}");
+    let written_back = crm_status(vendor)["counts"]["written_back"]
+        .as_u64()
+        .expect("count");
+    assert_eq!(written_back, before.len() as u64);
+    touch();
+    for _ in 0..2 {
+        let out = sync(vendor);
+        assert!(out.ok(), "{} {}", out.stdout, out.stderr);
+    }
+    assert_eq!(activities(), before, "a sync wrote the same facts again");
+    before
+}
+
+#[test]
+fn salesforce_task_holds_the_co_sell_facts_on_the_shared_opportunity_and_a_resync_adds_none() {
+    let (fake, ids) = salesforce_org(4, FEW_OPPORTUNITIES);
+    let (mut vendor, reseller) = vendor_and_reseller(&[], NAME_STAGE_AND_DOMAIN);
+    let out = connect_salesforce(
+        &vendor,
+        &fake,
+        CLIENT_ID,
+        &["--write-back-activity", "--interval", "3600"],
+    );
+    assert!(out.ok(), "connect: {}", out.stderr);
+    assert!(sync(&vendor).ok());
+    let shared = ids[42].clone();
+    share_and_partner_stage(&vendor, &reseller, &shared, "committed");
+    let tasks = assert_activity_write_back(
+        &vendor,
+        || {
+            let org = fake.org.lock();
+            org.tasks
+                .iter()
+                .map(|t| {
+                    (
+                        t["WhatId"].as_str().unwrap_or("").to_string(),
+                        t["Description"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        },
+        &shared,
+        || fake.edit(&shared, "NextStep", json!("Call the partner")),
+    );
+    let org = fake.org.lock();
+    let last = org.tasks.last().expect("a task");
+    assert_eq!(last["Status"], "Completed", "{last}");
+    assert_eq!(last["Subject"], "Co-sell update (cosell)", "{last}");
+    assert!(
+        tasks[tasks.len() - 1].1.contains("partners: Reseller Co"),
+        "{tasks:?}"
+    );
+    assert!(
+        org.patches.is_empty(),
+        "no field was configured: {:?}",
+        org.patches
+    );
+    drop(org);
+    vendor.stop();
+}
+
+#[test]
+fn hubspot_note_holds_the_co_sell_facts_on_the_shared_deal_and_a_restored_backup_goes_on_without_writing_it_twice(
+) {
+    // Goal: the note arrives associated with the deal (HubSpot's note → deal type 214), in a
+    // body HubSpot's OpenAPI allows, once per change; `cosell backup` carries the connection
+    // (credential included) and its sync state, and `restore` puts them back 0600, so the
+    // restored node syncs on incrementally and writes no note again.
+    let fake = FakeHubspot::start(HS_TOKEN);
+    let ids = fake.seed(4, FEW_OPPORTUNITIES);
+    let (mut vendor, reseller) = vendor_and_reseller(&[], NAME_STAGE_AND_DOMAIN);
+    let out = connect_hubspot(
+        &vendor,
+        &fake,
+        &["--write-back-activity", "--interval", "3600"],
+    );
+    assert!(out.ok(), "connect: {}", out.stderr);
+    assert!(sync(&vendor).ok());
+    let shared = ids[42];
+    share_and_partner_stage(&vendor, &reseller, &shared.to_string(), "committed");
+    let notes =
+        || {
+            let a = fake.account.lock();
+            a.notes
+            .iter()
+            .map(|n| {
+                let to = &n["associations"][0];
+                assert_eq!(
+                    to["types"],
+                    json!([{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}]),
+                    "{n}"
+                );
+                (
+                    to["to"]["id"].as_str().unwrap_or("").to_string(),
+                    n["properties"]["hs_note_body"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
         };
+    let written = assert_activity_write_back(&vendor, notes, &shared.to_string(), || {
+        fake.edit(shared, "hs_next_step", "Call the partner")
+    });
+    assert_hubspot_exchanges_match_its_openapi(&fake);
+
+    let file = vendor.scratch().join("vendor.backup");
+    let out = vendor.cli(&["backup", file.to_str().expect("path")]);
+    assert!(out.ok(), "backup: {}", out.stderr);
+    assert!(
+        out.stderr.contains("crm.json, crm-state.json"),
+        "{}",
+        out.stderr
+    );
+    let connection = std::fs::read(vendor.dir().join("crm.json")).expect("crm.json");
+    let counts = vendor.counts();
+    vendor.stop();
+    let mut restored = Node::uninitialized("Restored Vendor");
+    let out = run_cosell(
+        &[
+            "restore",
+            file.to_str().expect("path"),
+            "--data",
+            restored.dir().to_str().expect("path"),
+        ],
+        &[],
+        Duration::from_secs(120),
+    );
+    assert!(out.ok(), "restore: {}", out.stderr);
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["crm.json", "crm-state.json"] {
+        let mode = std::fs::metadata(restored.dir().join(name))
+            .expect(name)
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
     }
-    if let Some(options) = schema["enum"].as_array() {
-        if !options.contains(value) {
-            return Err(format!(
-                "{path}: {value} is not one of {schema}",
-                schema = schema["enum"]
-            ));
-        }
-    }
-    match schema["type"].as_str() {
-        Some("object") => {
-            let obj = value
-                .as_object()
-                .ok_or_else(|| format!("{path}: expected an object, got {value}"))?;
-            for r in schema["required"].as_array().into_iter().flatten() {
-                let r = r.as_str().unwrap_or_default();
-                if !obj.contains_key(r) {
-                    return Err(format!("{path}: missing required {r}"));
-                }
-            }
-            for (k, v) in obj {
-                let p = format!("{path}.{k}");
-                match schema["properties"].get(k) {
-                    Some(s) => validate(spec, s, v, &p)?,
-                    None => match &schema["additionalProperties"] {
-                        Value::Object(_) => validate(spec, &schema["additionalProperties"], v, &p)?,
-                        Value::Bool(false) => return Err(format!("{p}: not allowed")),
-                        _ => {}
-                    },
-                }
-            }
-            Ok(())
-        }
-        Some("array") => {
-            let items = value
-                .as_array()
-                .ok_or_else(|| format!("{path}: expected an array, got {value}"))?;
-            for (i, v) in items.iter().enumerate() {
-                validate(spec, &schema["items"], v, &format!("{path}[{i}]"))?;
-            }
-            Ok(())
-        }
-        Some("string") => {
-            let s = value
-                .as_str()
-                .ok_or_else(|| format!("{path}: expected a string, got {value}"))?;
-            if schema["format"] == "date-time" && cosell::domain::crm::iso_ms(s).is_none() {
-                return Err(format!("{path}: '{s}' is not a date-time"));
-            }
-            Ok(())
-        }
-        Some("integer") => value
-            .as_i64()
-            .map(|_| ())
-            .ok_or_else(|| format!("{path}: expected an integer, got {value}")),
-        Some("boolean") => value
-            .as_bool()
-            .map(|_| ())
-            .ok_or_else(|| format!("{path}: expected a boolean, got {value}")),
-        _ => Ok(()),
-    }
+    assert_eq!(
+        std::fs::read(restored.dir().join("crm.json")).expect("crm.json"),
+        connection
+    );
+    restored.id = out.stdout.trim().to_string();
+    restored.serve();
+    let status = crm_status(&restored);
+    assert_eq!(status["connected"], true, "{status}");
+    assert_eq!(status["initial_load_done"], true, "{status}");
+    fake.edit(ids[7], "dealname", "Renamed after the restore");
+    let out = sync(&restored);
+    assert!(out.ok(), "{} {}", out.stdout, out.stderr);
+    let last_search = fake
+        .account
+        .lock()
+        .searches
+        .last()
+        .cloned()
+        .expect("a search");
+    assert!(
+        last_search["filterGroups"][0]["filters"][0]["propertyName"] == "hs_lastmodifieddate",
+        "the restored node reads incrementally: {last_search}"
+    );
+    let o = opportunity_by_external(&restored, &ids[7].to_string()).expect("synced");
+    assert_eq!(o["name"], "Renamed after the restore");
+    assert_eq!(restored.counts(), counts);
+    assert_eq!(notes(), written, "the restored node wrote a note again");
+    restored.stop();
 }
 
 #[test]
@@ -755,10 +1096,7 @@ fn bench_salesforce_initial_load_against_the_csv_import_of_the_same_records() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let accounts = n / 50;
-    let key_pem = std::fs::read_to_string(fixture("crm/connected-app-key.pem")).expect("key");
-    let public = std::fs::read(fixture("crm/connected-app-public.der")).expect("public key");
-    let fake = FakeSalesforce::start(CLIENT_ID, SF_USER, public);
-    let ids = fake.seed(accounts, n);
+    let (fake, ids) = salesforce_org(accounts, n);
 
     // The same records as the CSV files a Salesforce export gives, for the CSV import.
     let mut node = Node::init("CSV Co");
@@ -831,24 +1169,9 @@ fn bench_salesforce_initial_load_against_the_csv_import_of_the_same_records() {
 
     let mut crm = Node::init("CRM Co");
     crm.serve();
-    let key_file = write_file(&crm.scratch(), "key.pem", key_pem.as_bytes());
     // From the connect (it signs in and starts the load) to the end of the load.
     let started = std::time::Instant::now();
-    let out = crm.cli(&[
-        "crm",
-        "connect",
-        "salesforce",
-        "--login-url",
-        fake.url(),
-        "--client-id",
-        CLIENT_ID,
-        "--username",
-        SF_USER,
-        "--private-key",
-        key_file.to_str().unwrap(),
-        "--interval",
-        "86400",
-    ]);
+    let out = connect_salesforce(&crm, &fake, CLIENT_ID, &["--interval", "86400"]);
     assert!(out.ok(), "{}", out.stderr);
     let data = crm.dir();
     let out = run_cosell(

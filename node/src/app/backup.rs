@@ -1,5 +1,6 @@
 //! Backup and restore of a whole node: the store as of one read transaction, plus the identity
-//! key, the settings and the admin token, in the framed, checksummed format of
+//! key, the settings, the admin token and the CRM connection (with its credential) and sync
+//! state, in the framed, checksummed format of
 //! [`crate::store::backup`]. `cosell backup` runs [`write_backup`] itself when the node is
 //! stopped, and through `GET /api/v1/backup` (the same function, inside the node) while it
 //! serves: redb admits one process, and a read transaction there is a consistent snapshot
@@ -34,8 +35,11 @@ pub fn write_backup(
         let path = dir.root().join(name);
         match std::fs::read(&path) {
             Ok(bytes) => files.push((name, bytes)),
-            // The admin token is the only optional one (an operator may have moved it away).
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && name == "admin.token" => {}
+            // The identity key and the settings are a node; the admin token may have been
+            // moved away, and a node without a CRM has no CRM files.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && !matches!(name, "identity.key" | "cosell.toml") => {}
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
@@ -51,7 +55,7 @@ pub fn write_backup(
         let mut contains = vec!["database".to_string()];
         contains.extend(files.iter().map(|(n, _)| n.to_string()));
         let manifest = Manifest {
-            format: backup::FORMAT_VERSION,
+            format: backup::format_for(&files),
             cosell_version: env!("CARGO_PKG_VERSION").to_string(),
             schema_version: crate::store::SCHEMA_VERSION,
             node_id: identity.node_id(),

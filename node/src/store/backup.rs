@@ -1,5 +1,5 @@
 //! The backup file: one consistent snapshot of the store plus the data directory's small files
-//! (identity key, settings, admin token), framed with a header, a format version and a SHA-256
+//! (identity key, settings, admin token, the CRM connection and its sync state), framed with a header, a format version and a SHA-256
 //! checksum, so a restore can tell a complete backup from a truncated or damaged one before it
 //! writes anything. Layout (`docs/operations.md`, "Backup file format", says the same):
 //!
@@ -8,7 +8,7 @@
 //! format version      u32 big-endian (FORMAT_VERSION)
 //! frames, each:       kind (1 byte) ‖ length (u64 big-endian) ‖ that many bytes
 //!   'M' manifest      JSON (Manifest), always first
-//!   'F' file          name length (u16 BE) ‖ name ‖ contents  (identity.key, cosell.toml, admin.token)
+//!   'F' file          name length (u16 BE) ‖ name ‖ contents  (one of FILE_NAMES)
 //!   'D' database      a complete redb file holding every table, copied in one read transaction
 //!   'E' end           SHA-256 of every byte before this frame; always last
 //! ```
@@ -25,10 +25,22 @@ use std::path::Path;
 
 /// The first bytes of every backup.
 pub const MAGIC: &[u8; 14] = b"COSELL-BACKUP\n";
-/// The framing this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
-/// The data directory files a backup may carry; a restore writes no other name.
-pub const FILE_NAMES: [&str; 3] = ["identity.key", "cosell.toml", "admin.token"];
+/// The newest framing this build writes and reads: format 2 adds the CRM files to the names
+/// of format 1 ([`format_for`]).
+pub const FORMAT_VERSION: u32 = 2;
+/// The data directory files a backup may carry; a restore writes no other name. Format 1 knows
+/// the first [`FORMAT_1_FILES`]; `crm.json` holds the CRM credential (as secret as the identity
+/// key), `crm-state.json` the sync cursors and what was written back (so a restored node goes
+/// on incrementally and writes nothing back twice).
+pub const FILE_NAMES: [&str; 5] = [
+    "identity.key",
+    "cosell.toml",
+    "admin.token",
+    "crm.json",
+    "crm-state.json",
+];
+/// How many of [`FILE_NAMES`] format 1 knows.
+const FORMAT_1_FILES: usize = 3;
 /// Largest manifest or small file in a backup (they are a few hundred bytes).
 const SMALL_FRAME_MAX: u64 = 1024 * 1024;
 
@@ -162,6 +174,19 @@ pub fn totals(store: &Store) -> Result<[u64; 4]> {
     ])
 }
 
+/// The oldest format that can carry `files` (so a backup without a CRM connection still
+/// restores on a build that reads format 1 only).
+pub fn format_for<T>(files: &[(&str, T)]) -> u32 {
+    if files
+        .iter()
+        .all(|(n, _)| FILE_NAMES[..FORMAT_1_FILES].contains(n))
+    {
+        1
+    } else {
+        FORMAT_VERSION
+    }
+}
+
 /// Writes a backup: the manifest, `files`, then the database snapshot at `snapshot_path`
 /// (made by [`snapshot`]), then the checksum. Returns the bytes written.
 pub fn write(
@@ -172,7 +197,7 @@ pub fn write(
 ) -> Result<u64> {
     let mut out = Hashing::new(out);
     out.write_all(MAGIC)?;
-    out.write_all(&FORMAT_VERSION.to_be_bytes())?;
+    out.write_all(&format_for(files).to_be_bytes())?;
     frame(&mut out, KIND_MANIFEST, &serde_json::to_vec(manifest)?)?;
     for (name, contents) in files {
         if !FILE_NAMES.contains(name) {
@@ -499,6 +524,27 @@ mod tests {
     }
 
     #[test]
+    fn a_backup_with_a_crm_connection_is_format_2_and_one_without_stays_format_1() {
+        let (_dir, bytes) = sample();
+        assert_eq!(bytes[14..18], 1u32.to_be_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb")).unwrap();
+        super::super::ensure_tables(&store).unwrap();
+        let snap = dir.path().join("snap.redb");
+        snapshot(&store, &snap).unwrap();
+        let files = [
+            ("identity.key", vec![7u8; 32]),
+            ("cosell.toml", b"name = \"Acme\"\n".to_vec()),
+            ("crm.json", b"{}".to_vec()),
+        ];
+        let mut out = Vec::new();
+        write(&manifest(), &files, &snap, &mut out).unwrap();
+        assert_eq!(out[14..18], 2u32.to_be_bytes());
+        let c = read("b", &mut out.as_slice(), None).unwrap();
+        assert_eq!(c.files[2], ("crm.json".to_string(), b"{}".to_vec()));
+    }
+
+    #[test]
     fn every_truncation_is_refused_as_truncated() {
         let (_dir, bytes) = sample();
         for cut in (0..bytes.len()).step_by(97).chain([bytes.len() - 1, 1, 13]) {
@@ -528,10 +574,13 @@ mod tests {
         let err = read("x.csv", &mut b"name,domain\n".as_slice(), None).unwrap_err();
         assert!(err.to_string().contains("is not a cosell backup"), "{err}");
         let (_dir, mut bytes) = sample();
-        bytes[14..18].copy_from_slice(&2u32.to_be_bytes());
+        bytes[14..18].copy_from_slice(&(FORMAT_VERSION + 1).to_be_bytes());
         let err = read("b", &mut bytes.as_slice(), None).unwrap_err();
         assert!(
-            err.to_string().contains("newer cosell (backup format 2"),
+            err.to_string().contains(&format!(
+                "newer cosell (backup format {}",
+                FORMAT_VERSION + 1
+            )),
             "{err}"
         );
         let (_dir, bytes) = sample();

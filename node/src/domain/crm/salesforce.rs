@@ -132,7 +132,7 @@ impl Salesforce {
                 return Err(anyhow!("a HubSpot token cannot sign in to Salesforce"))
             }
         };
-        let answer = answer.map_err(|e| anyhow!("Salesforce sign-in failed: {e}"))?;
+        let answer = answer.map_err(|e| sign_in_refused(&self.credentials, e))?;
         let token = answer["access_token"]
             .as_str()
             .ok_or_else(|| anyhow!("Salesforce sign-in answered without an access_token"))?;
@@ -232,6 +232,23 @@ impl Salesforce {
         let body = json!({"WhatId": id, "Subject": "Co-sell update (cosell)", "Description": text,
                           "Status": "Completed", "Priority": "Normal"});
         self.call("POST", &path, Some(body), now_ms).map(|_| ())
+    }
+}
+
+/// A failed sign-in as an error that says what to do: a refused JWT or refresh token needs the
+/// admin (no retry helps), an unreachable server or a spent budget is the CRM's [`Failure`]
+/// (kept in the chain, so the caller can tell them apart).
+fn sign_in_refused(credentials: &Credentials, failure: Failure) -> anyhow::Error {
+    match (credentials, &failure) {
+        (_, Failure::Transport(_) | Failure::RateLimited { .. }) => {
+            anyhow::Error::new(failure).context("Salesforce sign-in failed")
+        }
+        (Credentials::SalesforceRefresh { .. }, _) => anyhow!(
+            "Salesforce refused the refresh token ({failure}): it was revoked or has expired; authorise the connected app again for a new refresh token and run `cosell crm connect salesforce --client-id ID --refresh-token-file FILE`"
+        ),
+        _ => anyhow!(
+            "Salesforce refused the JWT sign-in ({failure}): check the consumer key, that the user is pre-authorised for the connected app and that the app holds the key's certificate, then run `cosell crm connect salesforce` again"
+        ),
     }
 }
 
