@@ -5,12 +5,12 @@
 //! Create (or, for an opportunity that came from ACE, Update) request; `validate` checks a
 //! request against the model's required fields, enums, lengths and formats.
 
-use super::path::{export_problem, one_of, At, Problem};
+use super::path::{check_country_code, export_problem, one_of, At, Problem};
 use super::{
     blank_records, check_records, country_code, is_email, Collect, Hub, InvitationFrom, Mapped,
     Source,
 };
-use protocol::records::{Account, Currency, Domain, Opportunity, Stage};
+use protocol::records::{Account, Opportunity, Stage};
 use serde_json::{json, Map, Value};
 
 /// ACE's stages and the internal stage each is: one to one.
@@ -145,12 +145,7 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
     let customer = body.field("Customer");
     let acc = customer.field("Account");
     account.name = c.take(acc.field("CompanyName").required_text());
-    if let Some(url) = c.take(acc.field("WebsiteUrl").text()) {
-        match Domain::parse_company(&url) {
-            Ok(d) => account.domain = Some(d),
-            Err(e) => c.push(acc.field("WebsiteUrl").problem(e.message().to_string())),
-        }
-    }
+    account.domain = c.take(acc.field("WebsiteUrl").website());
     let industry = c.take(acc.field("Industry").text());
     let other = c.take(acc.field("OtherIndustry").text());
     account.industry = match industry.as_deref() {
@@ -187,12 +182,7 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
     }
     let first = spend.index(0);
     opp.amount = c.take(first.field("Amount").amount());
-    if let Some(code) = c.take(first.field("CurrencyCode").text()) {
-        match Currency::parse(&code) {
-            Ok(cur) => opp.currency = Some(cur),
-            Err(e) => c.push(first.field("CurrencyCode").problem(e.message().to_string())),
-        }
-    }
+    opp.currency = c.take(first.field("CurrencyCode").currency());
     let team = body.field("OpportunityTeam");
     opp.owner = c.take(team.index(0).field("Email").text());
     opp.external_id = c.take(body.field("PartnerOpportunityIdentifier").text());
@@ -235,16 +225,7 @@ fn read_invitation(root: &At) -> Result<Mapped, Vec<Problem>> {
     let inv = payload.field("OpportunityInvitation");
     let customer = inv.field("Customer");
     account.name = c.take(customer.field("CompanyName").required_text());
-    if let Some(url) = c.take(customer.field("WebsiteUrl").text()) {
-        match Domain::parse_company(&url) {
-            Ok(d) => account.domain = Some(d),
-            Err(e) => c.push(
-                customer
-                    .field("WebsiteUrl")
-                    .problem(e.message().to_string()),
-            ),
-        }
-    }
+    account.domain = c.take(customer.field("WebsiteUrl").website());
     account.industry = c.take(customer.field("Industry").text());
     account.country = c.take(customer.field("CountryCode").text());
     let project = inv.field("Project");
@@ -256,12 +237,7 @@ fn read_invitation(root: &At) -> Result<Mapped, Vec<Problem>> {
     let spend = project.field("ExpectedCustomerSpend");
     let first = spend.index(0);
     opp.amount = c.take(first.field("Amount").amount());
-    if let Some(code) = c.take(first.field("CurrencyCode").text()) {
-        match Currency::parse(&code) {
-            Ok(cur) => opp.currency = Some(cur),
-            Err(e) => c.push(first.field("CurrencyCode").problem(e.message().to_string())),
-        }
-    }
+    opp.currency = c.take(first.field("CurrencyCode").currency());
     let from = c
         .take(root.field("SenderCompanyName").text())
         .unwrap_or_else(|| "AWS".to_string());
@@ -384,97 +360,70 @@ pub fn write(opp: &Opportunity, account: &Account, source: Option<&Source>) -> V
     Value::Object(out)
 }
 
+/// A text field of a Create/Update request: its JSON path, whether ACE requires it, and the
+/// characters it takes (min, max).
+type TextRule = (&'static [&'static str], bool, usize, usize);
+
+/// The request's text fields as the model limits them (the spend and team lists are checked
+/// per item; `ClientToken` only on a Create).
+const TEXT_RULES: [TextRule; 7] = [
+    (&["PartnerOpportunityIdentifier"], false, 0, 64),
+    (&["Customer", "Account", "CompanyName"], true, 1, 120),
+    (&["Customer", "Account", "OtherIndustry"], false, 0, 255),
+    (&["Customer", "Account", "WebsiteUrl"], true, 4, 255),
+    (&["LifeCycle", "NextSteps"], false, 0, 255),
+    (&["Project", "Title"], true, 1, 255),
+    (&["Project", "CustomerBusinessProblem"], true, 20, 2000),
+];
+
+/// An enum field of a Create/Update request: its JSON path, the values the model allows, and
+/// whether ACE requires it.
+type EnumRule = (&'static [&'static str], &'static [&'static str], bool);
+
+/// The request's enum fields (and `LifeCycle.Stage`, one of [`STAGES`]).
+const ENUM_RULES: [EnumRule; 4] = [
+    (&["Catalog"], &["AWS", "Sandbox"], true),
+    (&["OpportunityType"], &OPPORTUNITY_TYPES, false),
+    (&["Customer", "Account", "Industry"], &INDUSTRIES, true),
+    (
+        &["LifeCycle", "ClosedLostReason"],
+        &CLOSED_LOST_REASONS,
+        false,
+    ),
+];
+
+/// The value at `path` below `root`.
+fn at_path<'a>(root: &At<'a>, path: &[&str]) -> At<'a> {
+    path.iter().fold(root.clone(), |at, key| at.field(key))
+}
+
 /// Checks a Create or Update request against the ACE model (what the API refuses and what the
 /// docs require for submission): every problem with its JSON path.
 pub fn validate(request: &Value) -> Vec<Problem> {
     let root = At::root(request, "");
     let mut p = Vec::new();
-    let need = |at: &At, p: &mut Vec<Problem>| {
-        if at.text().ok().flatten().is_none() {
-            p.push(export_problem(at, "is required by ACE"));
-        }
-    };
-    one_of(
-        &root.field("Catalog"),
-        &["AWS", "Sandbox"],
-        true,
-        "ACE",
-        &mut p,
-    );
-    let update = !root.field("Identifier").is_absent();
-    if update {
-        let id = root.field("Identifier");
-        if !id.value.as_str().is_some_and(is_opportunity_id) {
-            p.push(export_problem(
-                &id,
-                "is not an ACE opportunity id (O and 1-19 digits)",
-            ));
-        }
-        let modified = root.field("LastModifiedDate");
-        if !modified
-            .value
-            .as_str()
-            .is_some_and(|t| super::path::utc_date(t).is_some() && t.len() > 10)
-        {
-            p.push(export_problem(
-                &modified,
-                "is required on an update: the ISO-8601 time ACE last gave (the concurrency token)",
-            ));
-        }
-    } else {
-        let token = root.field("ClientToken");
-        need(&token, &mut p);
-        length(&token, 1, 64, &mut p);
+    for (path, allowed, required) in ENUM_RULES {
+        one_of(&at_path(&root, path), allowed, required, "ACE", &mut p);
     }
-    length(&root.field("PartnerOpportunityIdentifier"), 0, 64, &mut p);
-    one_of(
-        &root.field("OpportunityType"),
-        &OPPORTUNITY_TYPES,
-        false,
-        "ACE",
-        &mut p,
-    );
-    let customer = root.field("Customer");
-    let acc = customer.field("Account");
-    let name = acc.field("CompanyName");
-    need(&name, &mut p);
-    length(&name, 1, 120, &mut p);
-    let industry = acc.field("Industry");
-    need(&industry, &mut p);
-    one_of(&industry, &INDUSTRIES, false, "ACE", &mut p);
-    if industry.value.as_str() == Some("Other") {
+    for (path, required, min, max) in TEXT_RULES {
+        text_field(&at_path(&root, path), required, min, max, &mut p);
+    }
+    if root.field("Identifier").is_absent() {
+        text_field(&root.field("ClientToken"), true, 1, 64, &mut p);
+    } else {
+        check_update_identity(&root, &mut p);
+    }
+    let acc = root.field("Customer").field("Account");
+    if acc.field("Industry").value.as_str() == Some("Other") {
         need(&acc.field("OtherIndustry"), &mut p);
     }
-    length(&acc.field("OtherIndustry"), 0, 255, &mut p);
-    let website = acc.field("WebsiteUrl");
-    need(&website, &mut p);
-    length(&website, 4, 255, &mut p);
-    let country = acc.field("Address").field("CountryCode");
-    if let Some(code) = country.value.as_str() {
-        if !(code.len() == 2
-            && code.bytes().all(|b| b.is_ascii_uppercase())
-            && policy::country::is_country(code))
-        {
-            p.push(export_problem(
-                &country,
-                &format!("\"{code}\" is no ISO 3166-1 alpha-2 code ACE takes"),
-            ));
-        }
-    }
+    check_country_code(&acc.field("Address").field("CountryCode"), "ACE", &mut p);
     let life = root.field("LifeCycle");
     let stage = life.field("Stage");
     one_of(&stage, &STAGES.map(|(n, _)| n), true, "ACE", &mut p);
     if stage.value.as_str() == Some("Closed Lost") {
         need(&life.field("ClosedLostReason"), &mut p);
     }
-    one_of(
-        &life.field("ClosedLostReason"),
-        &CLOSED_LOST_REASONS,
-        false,
-        "ACE",
-        &mut p,
-    );
-    length(&life.field("NextSteps"), 0, 255, &mut p);
     let close = life.field("TargetCloseDate");
     if let Some(d) = close.value.as_str() {
         if d.len() != 10 || protocol::records::Date::parse(d).is_err() {
@@ -484,61 +433,72 @@ pub fn validate(request: &Value) -> Vec<Problem> {
             ));
         }
     }
-    let project = root.field("Project");
-    let title = project.field("Title");
-    need(&title, &mut p);
-    length(&title, 1, 255, &mut p);
-    let problem = project.field("CustomerBusinessProblem");
-    need(&problem, &mut p);
-    length(&problem, 20, 2000, &mut p);
-    if let Value::Array(spends) = project.field("ExpectedCustomerSpend").value {
-        let list = project.field("ExpectedCustomerSpend");
-        for i in 0..spends.len() {
-            let s = list.index(i);
-            let amount = s.field("Amount");
-            match amount.value.as_str() {
-                Some(a) if is_two_decimals(a) => {}
-                Some(a) => p.push(export_problem(
-                    &amount,
-                    &format!("\"{a}\" is not a decimal string with at most 2 decimals"),
-                )),
-                None => p.push(export_problem(
-                    &amount,
-                    "is required by ACE (a decimal string)",
-                )),
-            }
-            one_of(
-                &s.field("CurrencyCode"),
-                &SPEND_CURRENCIES,
-                true,
-                "ACE",
-                &mut p,
-            );
-            one_of(&s.field("Frequency"), &["Monthly"], true, "ACE", &mut p);
-            let target = s.field("TargetCompany");
-            need(&target, &mut p);
-            length(&target, 1, 80, &mut p);
-        }
+    let spends = root.field("Project").field("ExpectedCustomerSpend");
+    for i in 0..spends.value.as_array().map_or(0, Vec::len) {
+        check_spend(&spends.index(i), &mut p);
     }
-    if let Value::Array(team) = root.field("OpportunityTeam").value {
-        let list = root.field("OpportunityTeam");
-        for i in 0..team.len() {
-            let member = list.index(i);
-            let email = member.field("Email");
-            match email.value.as_str() {
-                Some(e) if is_email(e) && e.len() <= 80 && e == e.to_lowercase() => {}
-                Some(e) => p.push(export_problem(
-                    &email,
-                    &format!("\"{e}\" is not a lowercase e-mail address of at most 80 characters"),
-                )),
-                None => {}
-            }
+    let team = root.field("OpportunityTeam");
+    for i in 0..team.value.as_array().map_or(0, Vec::len) {
+        let email = team.index(i).field("Email");
+        match email.value.as_str() {
+            Some(e) if is_email(e) && e.len() <= 80 && e == e.to_lowercase() => {}
+            Some(e) => p.push(export_problem(
+                &email,
+                &format!("\"{e}\" is not a lowercase e-mail address of at most 80 characters"),
+            )),
+            None => {}
         }
     }
     p
 }
 
-fn length(at: &At, min: usize, max: usize, p: &mut Vec<Problem>) {
+/// An Update names the ACE opportunity and the `LastModifiedDate` ACE last gave.
+fn check_update_identity(root: &At, p: &mut Vec<Problem>) {
+    let id = root.field("Identifier");
+    if !id.value.as_str().is_some_and(is_opportunity_id) {
+        p.push(export_problem(
+            &id,
+            "is not an ACE opportunity id (O and 1-19 digits)",
+        ));
+    }
+    let modified = root.field("LastModifiedDate");
+    if !modified
+        .value
+        .as_str()
+        .is_some_and(|t| super::path::utc_date(t).is_some() && t.len() > 10)
+    {
+        p.push(export_problem(
+            &modified,
+            "is required on an update: the ISO-8601 time ACE last gave (the concurrency token)",
+        ));
+    }
+}
+
+/// One `ExpectedCustomerSpend` item: a decimal amount, USD or EUR, monthly, a target company.
+fn check_spend(s: &At, p: &mut Vec<Problem>) {
+    let amount = s.field("Amount");
+    match amount.value.as_str() {
+        Some(a) if is_two_decimals(a) => {}
+        Some(a) => p.push(export_problem(
+            &amount,
+            &format!("\"{a}\" is not a decimal string with at most 2 decimals"),
+        )),
+        None => p.push(export_problem(
+            &amount,
+            "is required by ACE (a decimal string)",
+        )),
+    }
+    one_of(&s.field("CurrencyCode"), &SPEND_CURRENCIES, true, "ACE", p);
+    one_of(&s.field("Frequency"), &["Monthly"], true, "ACE", p);
+    text_field(&s.field("TargetCompany"), true, 1, 80, p);
+}
+
+/// A text field: there when `required` ([`need`]), and `min` to `max` characters when it is a
+/// string.
+fn text_field(at: &At, required: bool, min: usize, max: usize, p: &mut Vec<Problem>) {
+    if required {
+        need(at, p);
+    }
     if let Value::String(s) = at.value {
         let n = s.chars().count();
         if n < min || n > max {
@@ -547,6 +507,13 @@ fn length(at: &At, min: usize, max: usize, p: &mut Vec<Problem>) {
                 &format!("has {n} characters; ACE takes {min} to {max}"),
             ));
         }
+    }
+}
+
+/// A problem unless `at` holds a text that is not blank.
+fn need(at: &At, p: &mut Vec<Problem>) {
+    if at.text().ok().flatten().is_none() {
+        p.push(export_problem(at, "is required by ACE"));
     }
 }
 

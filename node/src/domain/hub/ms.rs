@@ -3,7 +3,7 @@
 //! (required members, the status/substatus pairs, enums, formats). An incoming referral still
 //! New is an invitation to answer.
 
-use super::path::{export_problem, one_of, At, Problem};
+use super::path::{check_country_code, export_problem, one_of, At, Problem};
 use super::{
     blank_records, check_records, country_code, is_email, Collect, Hub, InvitationFrom, Mapped,
     Source,
@@ -132,12 +132,7 @@ pub fn read(item: &Value, path: &str) -> Result<Mapped, Vec<Problem>> {
         },
     }
     opp.amount = c.take(details.field("dealValue").amount());
-    if let Some(code) = c.take(details.field("currency").text()) {
-        match Currency::parse(&code) {
-            Ok(cur) => opp.currency = Some(cur),
-            Err(e) => c.push(details.field("currency").problem(e.message().to_string())),
-        }
-    }
+    opp.currency = c.take(details.field("currency").currency());
     opp.close_date = c.take(details.field("closingDateTime").date());
     opp.description = c.take(details.field("notes").text());
     opp.owner = c.take(root.field("team").index(0).field("email").text());
@@ -309,18 +304,11 @@ pub fn validate(referral: &Value) -> Vec<Problem> {
     if name.text().ok().flatten().is_none() {
         p.push(export_problem(&name, "is required by Partner Center"));
     }
-    let country = profile.field("address").field("country");
-    if let Some(code) = country.value.as_str() {
-        if !(code.len() == 2
-            && code.bytes().all(|b| b.is_ascii_uppercase())
-            && policy::country::is_country(code))
-        {
-            p.push(export_problem(
-                &country,
-                &format!("\"{code}\" is no ISO 3166-1 alpha-2 code"),
-            ));
-        }
-    }
+    check_country_code(
+        &profile.field("address").field("country"),
+        "Partner Center",
+        &mut p,
+    );
     let consent = root.field("consent");
     if !consent.value.is_object() {
         p.push(export_problem(&consent, "is required by Partner Center"));

@@ -1,8 +1,9 @@
 //! Reading a hub's JSON with the path of every value, so each problem names the item and the
 //! JSON path it is about (`[2].LifeCycle.Stage`), and the small value rules both hubs share
-//! (decimal amounts, ISO-8601 timestamps read as their UTC date).
+//! (decimal amounts, currencies, company websites, ISO-8601 timestamps read as their UTC date,
+//! country codes).
 
-use protocol::records::{Amount, Date};
+use protocol::records::{Amount, Currency, Date, Domain};
 use serde_json::Value;
 use std::fmt;
 
@@ -106,6 +107,26 @@ impl<'a> At<'a> {
             .map_err(|e| self.problem(e.message().to_string()))
     }
 
+    /// An ISO 4217 currency code.
+    pub fn currency(&self) -> Result<Option<Currency>, Problem> {
+        let Some(code) = self.text()? else {
+            return Ok(None);
+        };
+        Currency::parse(&code)
+            .map(Some)
+            .map_err(|e| self.problem(e.message().to_string()))
+    }
+
+    /// The company domain of a website URL (`https://www.acme.example/` → `acme.example`).
+    pub fn website(&self) -> Result<Option<Domain>, Problem> {
+        let Some(url) = self.text()? else {
+            return Ok(None);
+        };
+        Domain::parse_company(&url)
+            .map(Some)
+            .map_err(|e| self.problem(e.message().to_string()))
+    }
+
     /// A date: `YYYY-MM-DD`, or an ISO-8601 timestamp read as its UTC date.
     pub fn date(&self) -> Result<Option<Date>, Problem> {
         let Some(text) = self.text()? else {
@@ -126,6 +147,22 @@ pub fn export_problem(at: &At, message: &str) -> Problem {
     Problem {
         path: path.strip_prefix('.').unwrap_or(&path).to_string(),
         message: message.to_string(),
+    }
+}
+
+/// Notes an export problem unless `at` is absent or an ISO 3166-1 alpha-2 country code (upper
+/// case), as both hubs take them.
+pub fn check_country_code(at: &At, hub: &str, p: &mut Vec<Problem>) {
+    if let Some(code) = at.value.as_str() {
+        if !(code.len() == 2
+            && code.bytes().all(|b| b.is_ascii_uppercase())
+            && policy::country::is_country(code))
+        {
+            p.push(export_problem(
+                at,
+                &format!("\"{code}\" is no ISO 3166-1 alpha-2 code {hub} takes"),
+            ));
+        }
     }
 }
 
