@@ -105,6 +105,13 @@ pub fn run_cosell(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Ou
     run_cosell_with_stdin(args, envs, None, timeout)
 }
 
+/// `cosell restore FILE --data DIR`.
+pub fn restore_backup(file: &Path, dir: &Path) -> Output {
+    let file = file.to_str().expect("backup path");
+    let dir = dir.to_str().expect("data path");
+    run_cosell(&["restore", file, "--data", dir], &[], CLI_TIMEOUT)
+}
+
 /// [`run_cosell`] with `stdin` piped to the program's standard input (from a thread, so a large
 /// input cannot block on a full pipe), or standard input empty when `None`.
 pub fn run_cosell_with_stdin(

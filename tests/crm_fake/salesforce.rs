@@ -66,6 +66,8 @@ pub struct Org {
     pub refresh_token: Option<String>,
     /// Grant types of the token requests answered, in order.
     pub grants: Vec<String>,
+    /// `INVALID_SESSION_ID` answers sent.
+    pub session_refusals: u32,
     /// Records per query batch (Salesforce sends smaller batches than 2,000 when rows are
     /// wide); [`BATCH`] unless a test sets it.
     pub batch: usize,
@@ -303,6 +305,7 @@ fn admit(org: &mut Org, headers: &HeaderMap) -> Option<Response> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !org.sessions.contains(token) {
+        org.session_refusals += 1;
         return Some(sf_error(
             StatusCode::UNAUTHORIZED,
             "INVALID_SESSION_ID",

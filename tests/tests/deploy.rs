@@ -250,16 +250,7 @@ fn a_backup_taken_during_an_import_and_a_sync_restores_a_node_that_converges_wit
     // The vendor's machine is lost; its backup is restored elsewhere.
     vendor.kill9();
     let mut restored = Node::uninitialized("Restored Vendor");
-    let out = run_cosell(
-        &[
-            "restore",
-            file.to_str().expect("path"),
-            "--data",
-            restored.dir().to_str().expect("path"),
-        ],
-        &[],
-        CLI_TIMEOUT,
-    );
+    let out = restore_backup(&file, &restored.dir());
     assert!(out.ok(), "restore: {}", out.stderr);
     assert_eq!(out.stdout.trim(), vendor.id, "the same node id");
     restored.id = out.stdout.trim().to_string();
@@ -330,18 +321,7 @@ fn restore_refuses_a_truncated_or_corrupt_backup_and_a_non_empty_directory() {
     let bytes = std::fs::read(&file).expect("backup");
     assert!(bytes.starts_with(b"COSELL-BACKUP\n"));
     let target = node.scratch().join("restored");
-    let restore = |file: &Path| {
-        run_cosell(
-            &[
-                "restore",
-                file.to_str().expect("path"),
-                "--data",
-                target.to_str().expect("path"),
-            ],
-            &[],
-            CLI_TIMEOUT,
-        )
-    };
+    let restore = |file: &Path| restore_backup(file, &target);
     let truncated = node.scratch().join("truncated.backup");
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).expect("write");
     let out = restore(&truncated);

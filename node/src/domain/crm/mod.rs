@@ -120,6 +120,10 @@ impl StageMap {
 #[derive(Debug, Clone, Default)]
 struct Live {
     running: bool,
+    /// A sync was asked for (`crm sync`) and has not started yet: one asked for while another
+    /// runs starts when that one ends (it may have read the CRM before the change the user
+    /// wants), and the status says `syncing` until it has run.
+    requested: bool,
     object: Option<&'static str>,
     done: u64,
     total: u64,
@@ -367,7 +371,7 @@ impl Crm {
             "vendor": connection.vendor.as_str(),
             "connection": connection.public_json(),
             "connected_at": audit::rfc3339(connection.connected_at_ms),
-            "state": if live.running { "syncing" } else if state.failures_in_row > 0 { "backing_off" } else { "idle" },
+            "state": if live.running || live.requested { "syncing" } else if state.failures_in_row > 0 { "backing_off" } else { "idle" },
             "initial_load_done": state.initial_done,
             "last_sync_at": at(state.last_sync_at_ms),
             "last_success_at": at(state.last_success_at_ms),
@@ -388,7 +392,11 @@ impl Crm {
         if self.connection()?.is_none() {
             return Ok(false);
         }
-        self.live().next_run_ms = Some(self.clock.now_ms());
+        {
+            let mut live = self.live();
+            live.next_run_ms = Some(self.clock.now_ms());
+            live.requested = true;
+        }
         self.wake.notify_one();
         Ok(true)
     }
@@ -461,13 +469,16 @@ impl Crm {
     fn sync_once(&self) -> Vec<DealId> {
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let Ok(Some(connection)) = self.connection() else {
-            self.live().next_run_ms = None;
+            let mut live = self.live();
+            live.next_run_ms = None;
+            live.requested = false;
             return Vec::new();
         };
         let mut state = self.state().unwrap_or_default();
         {
             let mut live = self.live();
             live.running = true;
+            live.requested = false;
             live.object = None;
             live.done = 0;
             live.total = 0;
@@ -503,7 +514,11 @@ impl Crm {
         }
         let mut live = self.live();
         live.running = false;
-        live.next_run_ms = Some(now_ms + next_secs * 1000);
+        live.next_run_ms = Some(if live.requested {
+            now_ms
+        } else {
+            now_ms + next_secs * 1000
+        });
         changed
     }
 

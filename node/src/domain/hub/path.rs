@@ -109,22 +109,25 @@ impl<'a> At<'a> {
 
     /// An ISO 4217 currency code.
     pub fn currency(&self) -> Result<Option<Currency>, Problem> {
-        let Some(code) = self.text()? else {
-            return Ok(None);
-        };
-        Currency::parse(&code)
-            .map(Some)
-            .map_err(|e| self.problem(e.message().to_string()))
+        self.parsed(Currency::parse)
     }
 
     /// The company domain of a website URL (`https://www.acme.example/` → `acme.example`).
     pub fn website(&self) -> Result<Option<Domain>, Problem> {
-        let Some(url) = self.text()? else {
-            return Ok(None);
-        };
-        Domain::parse_company(&url)
-            .map(Some)
-            .map_err(|e| self.problem(e.message().to_string()))
+        self.parsed(Domain::parse_company)
+    }
+
+    /// The text read by `parse`; its refusal is the problem here.
+    fn parsed<T>(
+        &self,
+        parse: fn(&str) -> Result<T, protocol::records::ValueError>,
+    ) -> Result<Option<T>, Problem> {
+        match self.text()? {
+            Some(text) => parse(&text)
+                .map(Some)
+                .map_err(|e| self.problem(e.message().to_string())),
+            None => Ok(None),
+        }
     }
 
     /// A date: `YYYY-MM-DD`, or an ISO-8601 timestamp read as its UTC date.
