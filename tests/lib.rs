@@ -1090,6 +1090,21 @@ impl SmtpServer {
 }
 
 impl SmtpServer {
+    /// Waits (at most [`SYNC_WAIT`]) for a mail containing `needle` once its headers are
+    /// unfolded and quoted-printable soft breaks joined; returns that text.
+    pub fn wait_mail(&self, needle: &str) -> String {
+        wait(&format!("a mail with {needle:?}"), || {
+            self.mails().into_iter().find_map(|m| {
+                let text = m
+                    .replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("\r\n ", " ")
+                    .replace("\n ", " ");
+                text.contains(needle).then_some(text)
+            })
+        })
+    }
+
     /// The raw text of every mail that arrived so far.
     pub fn mails(&self) -> Vec<String> {
         std::fs::read_dir(self.maildir.join("new"))
@@ -1108,4 +1123,32 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.maildir);
     }
+}
+
+/// Creates the manager `username` on `node`, signs them in and saves their e-mail notification
+/// choices (a session: notification settings belong to a person, not to an API token).
+pub fn opt_in_to_mail(node: &Node, username: &str, email: &str, events: &[&str]) {
+    let created = node.post(
+        "/api/v1/users",
+        &json!({"username": username, "password": "a long enough password", "role": "manager"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let session = ureq::post(&format!("{}/api/v1/session", node.url()))
+        .send_json(json!({"username": username, "password": "a long enough password"}))
+        .expect("sign in");
+    let cookie = session
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let csrf = session.into_json::<Value>().expect("JSON")["csrf_token"]
+        .as_str()
+        .expect("a CSRF token")
+        .to_string();
+    let saved = ureq::put(&format!("{}/api/v1/me/notifications", node.url()))
+        .set("Cookie", &cookie)
+        .set("X-CSRF-Token", &csrf)
+        .send_json(json!({"email": email, "events": events, "digest": false}))
+        .expect("notification settings saved");
+    assert_eq!(saved.status(), 200);
 }
