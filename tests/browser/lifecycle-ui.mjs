@@ -1,4 +1,4 @@
-// Erasure and registration revocation in Chromium (started by tests/tests/lifecycle_browser.rs,
+// Erasure, a deal withdrawn by its origin, and registration revocation in Chromium (started by tests/tests/lifecycle_browser.rs,
 // which sets up a vendor, a reseller, a shared deal holding a contact's address in the vendor's
 // opportunity and in the reseller's section, and an approved registration). Not named
 // *.test.mjs: browser.rs's suite runs those.
@@ -54,7 +54,7 @@ async function opportunityText() {
   return (await r.text()).toLowerCase();
 }
 
-test("an admin erases a person's data after a dry run; the vendor revokes a registration the partner then reads", async () => {
+test("an admin erases a person's data after a dry run; the vendor withdraws a deal and revokes a registration, and the partner reads both", async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -112,6 +112,22 @@ test("an admin erases a person's data after a dry run; the vendor revokes a regi
   await page.getByRole("button", { name: "Find (dry run)" }).click();
   await page.locator("#erase-report", { hasText: "Nothing on this node holds" }).waitFor();
 
+  // The origin withdraws the deal in its deal room: a reason is needed (the node's 422 shows,
+  // focused), then a confirmation; the page shows the tombstone.
+  await page.goto(`${VENDOR}/#/deals/${DEAL}`);
+  const withdraw = page.locator("#deal-withdraw");
+  await withdraw.waitFor();
+  await withdraw.getByRole("button", { name: "Withdraw deal" }).click();
+  await withdraw.getByRole("button", { name: "Yes, withdraw" }).click();
+  await withdraw.locator(".error").waitFor();
+  assert.match(await withdraw.locator(".error").textContent(), /reason/);
+  await withdraw.getByLabel("Why (the partners read it)").fill("The customer postponed the project");
+  await withdraw.getByRole("button", { name: "Withdraw deal" }).click();
+  await withdraw.getByRole("button", { name: "Yes, withdraw" }).click();
+  await page.locator("#deal-withdrawn", { hasText: "The customer postponed the project" }).waitFor();
+  assert.match(await page.locator("#deal-withdrawn").textContent(), /withdrawn by Vendor Co on \d{4}-\d{2}-\d{2}/);
+  assert.deepEqual(await axe(page), [], "axe on the withdrawn deal");
+
   // The vendor revokes the approved registration with a reason.
   await page.getByRole("link", { name: "Registrations" }).first().click();
   const row = page.locator(`#registrations-table tr[data-registration="${REGISTRATION}"]`);
@@ -136,5 +152,12 @@ test("an admin erases a person's data after a dry run; the vendor revokes a regi
   assert.match(await seen.locator(".reg-reason").textContent(), /revoked by Vendor Co: The customer buys direct now/);
   await partnerPage.screenshot({ path: path.join(SHOTS, "registration-revoked-partner.png"), fullPage: true });
   assert.deepEqual(await axe(partnerPage), [], "axe on the partner's registrations");
+  // And reads who withdrew the deal, when and why, in place of its content.
+  await partnerPage.goto(`${PARTNER}/#/deals/${DEAL}`);
+  const tomb = partnerPage.locator("#deal-withdrawn");
+  await tomb.waitFor();
+  assert.match(await tomb.textContent(), /withdrawn by Vendor Co on \d{4}-\d{2}-\d{2}: The customer postponed the project/);
+  await partnerPage.screenshot({ path: path.join(SHOTS, "deal-withdrawn-partner.png"), fullPage: true });
+  assert.deepEqual(await axe(partnerPage), [], "axe on the partner's withdrawn deal");
   assert.deepEqual(errors, []);
 });

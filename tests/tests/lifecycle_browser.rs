@@ -1,8 +1,9 @@
 //! Lifecycle in the web UI, in a real browser (Debian's Chromium driven by playwright-core, as
 //! in browser.rs; tests/browser/lifecycle-ui.mjs): an admin erases a person's data from the
 //! Erasure page — a dry run whose tables show the records (fields erased and kept), the stored
-//! tables and the shared deals (what the partner wrote stays with it), then a confirmation —
-//! and the vendor revokes an approved registration with a reason on its Registrations page,
+//! tables and the shared deals (what the partner wrote stays with it), then a confirmation —;
+//! the origin withdraws the deal in its deal room (a reason, a confirmation) and the partner's
+//! deal page shows only "withdrawn by Vendor Co on …: why"; and the vendor revokes an approved registration with a reason on its Registrations page,
 //! which the partner reads on its own. axe-core finds nothing on either page. The only test in
 //! this binary: it sets COSELL_WEB_UI before starting nodes.
 
@@ -21,7 +22,7 @@ fields = ["name", "stage", "next_step", "account.name", "account.domain"]
 const EMAIL: &str = "ana.lopez@erased-ui.example";
 
 #[test]
-fn erasure_and_registration_revocation_in_chromium() {
+fn erasure_withdrawal_and_registration_revocation_in_chromium() {
     if std::env::var("COSELL_BROWSER_TESTS").as_deref() == Ok("0") {
         println!("browser tests skipped: COSELL_BROWSER_TESTS=0");
         return;
