@@ -2,20 +2,12 @@
 // which sets up a vendor, a reseller, a shared deal holding a contact's address in the vendor's
 // opportunity and in the reseller's section, and an approved registration). Not named
 // *.test.mjs: browser.rs's suite runs those.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { env as envOf, launch, axe, SHOTS } from "./harness.mjs";
 
-const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run through \`cargo test -p cosell-e2e --test lifecycle_browser\``);
-  return v;
-};
+const env = (name) => envOf(name, "lifecycle_browser");
 const VENDOR = env("COSELL_VENDOR_URL");
 const PARTNER = env("COSELL_PARTNER_URL");
 const PASSWORD = env("COSELL_PASSWORD");
@@ -24,21 +16,6 @@ const OPPORTUNITY = env("COSELL_OPPORTUNITY_ID");
 const DEAL = env("COSELL_DEAL_ID");
 const REGISTRATION = env("COSELL_REGISTRATION_ID");
 const EMAIL = env("COSELL_EMAIL");
-const CHROMIUM = process.env.COSELL_CHROMIUM || "/usr/bin/chromium";
-const SHOTS = process.env.COSELL_SCREENSHOTS || path.join(os.tmpdir(), "cosell-browser-screenshots");
-fs.mkdirSync(SHOTS, { recursive: true });
-
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-chromium-"));
-let context;
-after(async () => {
-  if (context) await context.close();
-  fs.rmSync(profile, { recursive: true, force: true });
-});
-
-async function axe(page) {
-  await page.addScriptTag({ content: AXE });
-  return page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`));
-}
 
 async function signIn(page, url, username) {
   await page.goto(`${url}/`);
@@ -55,13 +32,7 @@ async function opportunityText() {
 }
 
 test("an admin erases a person's data after a dry run; the vendor withdraws a deal and revokes a registration, and the partner reads both", async () => {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 900 },
-    bypassCSP: true, // axe-core is injected as an inline script
-  });
+  const context = await launch();
   const page = context.pages()[0] || (await context.newPage());
   page.setDefaultTimeout(20_000);
   const errors = [];

@@ -9,8 +9,6 @@
 
 use cosell_e2e::*;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const PASSWORD: &str = "browser-test-password-1";
@@ -23,25 +21,7 @@ const EMAIL: &str = "ana.lopez@erased-ui.example";
 
 #[test]
 fn erasure_withdrawal_and_registration_revocation_in_chromium() {
-    if std::env::var("COSELL_BROWSER_TESTS").as_deref() == Ok("0") {
-        println!("browser tests skipped: COSELL_BROWSER_TESTS=0");
-        return;
-    }
-    let chromium = std::env::var("COSELL_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "no Chromium at {chromium}: `apt-get install -y chromium` (or set COSELL_BROWSER_TESTS=0 to skip)"
-    );
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "no playwright-core: run `(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)`"
-    );
-    std::env::set_var(
-        "COSELL_WEB_UI",
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-ui"),
-    );
-
+    let Some(browser) = browser_run() else { return };
     let (vendor, reseller) = vendor_and_reseller(&[], POLICY);
     for (node, user, role) in [(&vendor, "alice", "admin"), (&reseller, "paula", "manager")] {
         let r = node.post(
@@ -109,37 +89,24 @@ fn erasure_withdrawal_and_registration_revocation_in_chromium() {
         (r.json["status"] == "approved").then_some(())
     });
 
-    let exe = std::env::current_exe().expect("current exe");
-    let shots: PathBuf = exe
-        .ancestors()
-        .nth(3)
-        .expect("target dir")
-        .join("browser-screenshots");
-    std::fs::create_dir_all(&shots).expect("screenshot dir");
-    let mut child = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "lifecycle-ui.mjs"])
-        .current_dir(&dir)
-        .env("COSELL_VENDOR_URL", vendor.url())
-        .env("COSELL_PARTNER_URL", reseller.url())
-        .env("COSELL_VENDOR_TOKEN", vendor.token())
-        .env("COSELL_OPPORTUNITY_ID", &opp)
-        .env("COSELL_DEAL_ID", &deal)
-        .env("COSELL_REGISTRATION_ID", &registration)
-        .env("COSELL_EMAIL", EMAIL)
-        .env("COSELL_PASSWORD", PASSWORD)
-        .env("COSELL_CHROMIUM", &chromium)
-        .env("COSELL_SCREENSHOTS", &shots)
-        .spawn()
-        .expect("cannot start `node` (install Node.js 20+)");
-    let status = wait_bounded(&mut child, Duration::from_secs(180)).unwrap_or_else(|| {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the lifecycle browser test did not finish within 180 s")
-    });
+    let status = browser.run(
+        "lifecycle-ui.mjs",
+        &[
+            ("COSELL_VENDOR_URL", vendor.url()),
+            ("COSELL_PARTNER_URL", reseller.url()),
+            ("COSELL_VENDOR_TOKEN", &vendor.token()),
+            ("COSELL_OPPORTUNITY_ID", &opp),
+            ("COSELL_DEAL_ID", &deal),
+            ("COSELL_REGISTRATION_ID", &registration),
+            ("COSELL_EMAIL", EMAIL),
+            ("COSELL_PASSWORD", PASSWORD),
+        ],
+        Duration::from_secs(180),
+    );
     assert!(
         status.success(),
         "lifecycle browser test failed ({status}); screenshots in {}\nvendor log:\n{}",
-        shots.display(),
+        browser.shots.display(),
         vendor.log()
     );
     // The erasure reached the record: the vendor's opportunity no longer holds the address.
