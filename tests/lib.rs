@@ -1097,6 +1097,21 @@ impl SmtpServer {
 }
 
 impl SmtpServer {
+    /// Waits (at most [`SYNC_WAIT`]) for a mail containing `needle` once its headers are
+    /// unfolded and quoted-printable soft breaks joined; returns that text.
+    pub fn wait_mail(&self, needle: &str) -> String {
+        wait(&format!("a mail with {needle:?}"), || {
+            self.mails().into_iter().find_map(|m| {
+                let text = m
+                    .replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("\r\n ", " ")
+                    .replace("\n ", " ");
+                text.contains(needle).then_some(text)
+            })
+        })
+    }
+
     /// The raw text of every mail that arrived so far.
     pub fn mails(&self) -> Vec<String> {
         std::fs::read_dir(self.maildir.join("new"))
@@ -1114,5 +1129,100 @@ impl Drop for SmtpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}
+
+/// Creates the manager `username` on `node`, signs them in and saves their e-mail notification
+/// choices (a session: notification settings belong to a person, not to an API token).
+pub fn opt_in_to_mail(node: &Node, username: &str, email: &str, events: &[&str]) {
+    let created = node.post(
+        "/api/v1/users",
+        &json!({"username": username, "password": "a long enough password", "role": "manager"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let session = ureq::post(&format!("{}/api/v1/session", node.url()))
+        .send_json(json!({"username": username, "password": "a long enough password"}))
+        .expect("sign in");
+    let cookie = session
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let csrf = session.into_json::<Value>().expect("JSON")["csrf_token"]
+        .as_str()
+        .expect("a CSRF token")
+        .to_string();
+    let saved = ureq::put(&format!("{}/api/v1/me/notifications", node.url()))
+        .set("Cookie", &cookie)
+        .set("X-CSRF-Token", &csrf)
+        .send_json(json!({"email": email, "events": events, "digest": false}))
+        .expect("notification settings saved");
+    assert_eq!(saved.status(), 200);
+}
+
+/// What a browser run needs: Debian's Chromium and Playwright in `tests/browser/`, and where
+/// screenshots go (`target/browser-screenshots/`).
+pub struct BrowserRun {
+    /// The Chromium executable.
+    pub chromium: String,
+    /// `tests/browser/`.
+    pub dir: PathBuf,
+    /// Where the scripts write screenshots.
+    pub shots: PathBuf,
+}
+
+/// Checks for Chromium and Playwright and serves this checkout's web UI (sets `COSELL_WEB_UI`:
+/// call it before starting nodes, in a test binary with no other test). `None` when
+/// `COSELL_BROWSER_TESTS=0`; panics naming what is missing otherwise.
+pub fn browser_run() -> Option<BrowserRun> {
+    if std::env::var("COSELL_BROWSER_TESTS").as_deref() == Ok("0") {
+        println!("browser tests skipped: COSELL_BROWSER_TESTS=0");
+        return None;
+    }
+    let chromium = std::env::var("COSELL_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "no Chromium at {chromium}: `apt-get install -y chromium` (or set COSELL_BROWSER_TESTS=0 to skip)"
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "no playwright-core: run `(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)`"
+    );
+    std::env::set_var(
+        "COSELL_WEB_UI",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-ui"),
+    );
+    let exe = std::env::current_exe().expect("current exe");
+    let shots = exe
+        .ancestors()
+        .nth(3)
+        .expect("target dir above target/debug/deps")
+        .join("browser-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    Some(BrowserRun {
+        chromium,
+        dir,
+        shots,
+    })
+}
+
+impl BrowserRun {
+    /// Runs `script` (in `tests/browser/`) under `node --test` with `envs`, `COSELL_CHROMIUM`
+    /// and `COSELL_SCREENSHOTS`; panics when it does not end within `timeout`.
+    pub fn run(&self, script: &str, envs: &[(&str, &str)], timeout: Duration) -> ExitStatus {
+        let mut child = Command::new("node")
+            .args(["--test", "--test-reporter=spec", script])
+            .current_dir(&self.dir)
+            .envs(envs.iter().copied())
+            .env("COSELL_CHROMIUM", &self.chromium)
+            .env("COSELL_SCREENSHOTS", &self.shots)
+            .spawn()
+            .expect("cannot start `node` (install Node.js 20+)");
+        wait_bounded(&mut child, timeout).unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{script} did not finish within {timeout:?}")
+        })
     }
 }

@@ -626,3 +626,92 @@ fn an_invitation_carries_the_origins_message_and_a_decline_its_reason() {
         out.stdout
     );
 }
+
+#[test]
+fn webhooks_and_e_mail_carry_the_invitation_message_and_the_decline_reason() {
+    // Goal: whoever learns of an invitation or a decline through a webhook or an e-mail reads
+    // the origin's message and the invitee's reason there too (issue 21: they were only in the
+    // API and the UI). Method: a real SMTP server (aiosmtpd) for both nodes, a user on each who
+    // asked for the notification, a webhook on each; share with a message, decline with a reason.
+    let smtp = cosell_e2e::SmtpServer::start();
+    let mut vendor = Node::init("Vendor Co");
+    let mut reseller = Node::init("Reseller Co");
+    smtp.configure(&vendor, "cosell@vendor.example");
+    smtp.configure(&reseller, "cosell@reseller.example");
+    vendor.serve();
+    reseller.serve();
+    cosell_e2e::partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(&vendor, &reseller.id, POLICY);
+    cosell_e2e::opt_in_to_mail(
+        &vendor,
+        "vera",
+        "vera@vendor.example",
+        &["invitation_declined"],
+    );
+    cosell_e2e::opt_in_to_mail(
+        &reseller,
+        "paula",
+        "paula@reseller.example",
+        &["invitation"],
+    );
+    let on_reseller = hook(&reseller, &["deal.invited"]);
+    let on_vendor = hook(&vendor, &["deal.declined"]);
+
+    let opp = opportunity(&vendor, "hooked.example", json!({"name": "Hooked rollout"}));
+    let deal = post_ok(
+        &vendor,
+        "/api/v1/deals",
+        json!({"opportunity_id": opp, "partners": [reseller.id],
+               "message": "Joint bid with you?\nCall me on Friday."}),
+        201,
+    )["id"]
+        .as_str()
+        .expect("deal id")
+        .to_string();
+    let invited = expect_event(&on_reseller, "deal.invited");
+    assert_eq!(invited["data"]["deal_id"], deal.as_str(), "{invited}");
+    assert_eq!(
+        invited["data"]["message"], "Joint bid with you?\nCall me on Friday.",
+        "{invited}"
+    );
+    let mail = smtp.wait_mail("invites you to a deal");
+    assert!(mail.contains("To: paula@reseller.example"), "{mail}");
+    assert!(
+        mail.contains("Their message:")
+            && mail.contains("Joint bid with you?")
+            && mail.contains("Call me on Friday."),
+        "{mail}"
+    );
+    assert!(mail.contains(&format!("#/deals/{deal}")), "{mail}");
+
+    post_ok(
+        &reseller,
+        &format!("/api/v1/deals/{deal}/decline"),
+        json!({"reason": "No budget until Q3\nAsk again in July."}),
+        200,
+    );
+    let declined = expect_event(&on_vendor, "deal.declined");
+    assert_eq!(declined["data"]["deal_id"], deal.as_str(), "{declined}");
+    assert_eq!(declined["data"]["node"], reseller.id.as_str(), "{declined}");
+    assert_eq!(declined["data"]["name"], "Reseller Co", "{declined}");
+    assert_eq!(declined["data"]["title"], "Hooked rollout", "{declined}");
+    assert_eq!(
+        declined["data"]["reason"], "No budget until Q3\nAsk again in July.",
+        "{declined}"
+    );
+    let mail = smtp.wait_mail("declined the deal");
+    assert!(mail.contains("To: vera@vendor.example"), "{mail}");
+    assert!(
+        mail.contains(
+            "Subject: [Vendor Co] Reseller Co declined the deal Hooked rollout: No budget until Q3"
+        ),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Their reason:") && mail.contains("Ask again in July."),
+        "{mail}"
+    );
+    assert!(mail.contains(&format!("#/deals/{deal}")), "{mail}");
+    // The invitee is not mailed about its own decline, nor the origin about its own invitation.
+    assert_eq!(smtp.mails().len(), 2, "one mail each: {:?}", smtp.mails());
+}

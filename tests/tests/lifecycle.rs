@@ -806,34 +806,6 @@ fn a_withdrawn_deal_leaves_only_its_tombstone_on_every_participant() {
     );
 }
 
-/// Signs `username` in on `node` and saves their e-mail notification choices (a session:
-/// notification settings belong to a person, not to an API token).
-fn opt_in(node: &Node, username: &str, email: &str, events: &[&str]) {
-    let created = node.post(
-        "/api/v1/users",
-        &json!({"username": username, "password": "a long enough password", "role": "manager"}),
-    );
-    assert_eq!(created.status, 201, "{}", created.text);
-    let session = ureq::post(&format!("{}/api/v1/session", node.url()))
-        .send_json(json!({"username": username, "password": "a long enough password"}))
-        .expect("sign in");
-    let cookie = session
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
-    let csrf = session.into_json::<Value>().expect("JSON")["csrf_token"]
-        .as_str()
-        .expect("a CSRF token")
-        .to_string();
-    let saved = ureq::put(&format!("{}/api/v1/me/notifications", node.url()))
-        .set("Cookie", &cookie)
-        .set("X-CSRF-Token", &csrf)
-        .send_json(json!({"email": email, "events": events, "digest": false}))
-        .expect("notification settings saved");
-    assert_eq!(saved.status(), 200);
-}
-
 #[test]
 fn a_withdrawn_deal_is_mailed_to_the_partners_users_who_asked_for_it() {
     // Goal: a partner's people learn by e-mail that a deal they work on was withdrawn, who
@@ -848,7 +820,7 @@ fn a_withdrawn_deal_is_mailed_to_the_partners_users_who_asked_for_it() {
     reseller.serve();
     partner(&vendor, &reseller, "reseller", "vendor");
     put_policy(&vendor, &reseller.id, POLICY);
-    opt_in(
+    cosell_e2e::opt_in_to_mail(
         &reseller,
         "paula",
         "paula@reseller.example",
@@ -866,17 +838,7 @@ fn a_withdrawn_deal_is_mailed_to_the_partners_users_who_asked_for_it() {
         json!({"reason": "the customer chose a competitor"}),
         200,
     );
-    // Headers unfolded, quoted-printable soft breaks joined.
-    let mail = wait("the withdrawal mail", || {
-        smtp.mails().into_iter().find_map(|m| {
-            let text = m
-                .replace("=\r\n", "")
-                .replace("=\n", "")
-                .replace("\r\n ", " ")
-                .replace("\n ", " ");
-            text.contains("withdrew the deal").then_some(text)
-        })
-    });
+    let mail = smtp.wait_mail("withdrew the deal");
     assert!(mail.contains("paula@reseller.example"), "{mail}");
     assert!(
         mail.contains(&format!(

@@ -418,3 +418,70 @@ fn sign_in_is_limited_per_username_and_per_client_address_and_tells_when_to_retr
     let elsewhere = sign_in_from(&node, "203.0.113.8", "mark", "correct horse battery");
     assert_eq!(elsewhere.status, 200, "{}", elsewhere.json);
 }
+
+#[test]
+fn deleting_a_user_deletes_what_the_node_kept_for_them() {
+    // Bug (issue 21, saved mapping views): a deleted user's saved mapping views and e-mail
+    // settings stayed in the database, and a new user given the same name got them. Method:
+    // a user saves a view and an address, an admin deletes the user, a new user of that name
+    // signs in and finds neither.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let base = node.url().to_string();
+    let password = "a long enough password";
+    let create = || {
+        let r = node.post(
+            "/api/v1/users",
+            &json!({"username": "dana", "password": password, "role": "manager"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    };
+    create();
+    let (cookie, csrf) = sign_in(&node, "dana", password);
+    let as_dana = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let saved = send(
+        "PUT",
+        &format!("{base}/api/v1/me/mapping-views/My%20prospects"),
+        &as_dana,
+        Some(&json!({"view": {"partner": "p", "cell": "prospect/customer"}})),
+    );
+    assert_eq!(saved.status, 200, "{}", saved.json);
+    let settings = send(
+        "PUT",
+        &format!("{base}/api/v1/me/notifications"),
+        &as_dana,
+        Some(&json!({"email": "dana@acme.example", "events": ["invitation"], "digest": true})),
+    );
+    assert_eq!(settings.status, 200, "{}", settings.json);
+
+    assert_eq!(
+        node.request("DELETE", "/api/v1/users/dana", None, None)
+            .status,
+        204
+    );
+    create();
+    let (cookie, csrf) = sign_in(&node, "dana", password);
+    let as_new_dana = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let views = send(
+        "GET",
+        &format!("{base}/api/v1/me/mapping-views"),
+        &as_new_dana,
+        None,
+    );
+    assert_eq!(views.status, 200);
+    assert_eq!(
+        views.json["items"],
+        json!([]),
+        "the old user's views are gone"
+    );
+    let settings = send(
+        "GET",
+        &format!("{base}/api/v1/me/notifications"),
+        &as_new_dana,
+        None,
+    );
+    assert_eq!(settings.status, 200);
+    assert_eq!(settings.json["email"], Value::Null, "{}", settings.json);
+    assert_eq!(settings.json["events"], json!([]), "{}", settings.json);
+    node.stop();
+}

@@ -37,6 +37,7 @@ const ROUTES = [
   [/^\/network$/, "network", "network"],
   [/^\/crm$/, "crm", "crm"],
   [/^\/program$/, "program", "program"],
+  [/^\/erase$/, "erase", "erase", "admin", "Erase a person's data"],
 ];
 
 const NAV = [
@@ -52,6 +53,7 @@ const NAV = [
   ["audit", "#/audit", "Audit log"],
   ["users", "#/users", "Users", "admin"],
   ["webhooks", "#/webhooks", "Webhooks", "admin"],
+  ["erase", "#/erase", "Erasure", "admin"],
   ["network", "#/network", "Network"],
   ["crm", "#/crm", "CRM"],
   ["program", "#/program", "Program"],

@@ -23,6 +23,10 @@ use std::time::Duration;
 pub const NOTIFICATIONS: &[(&str, &str)] = &[
     ("invitation", "An invitation to a deal arrived"),
     (
+        "invitation_declined",
+        "A partner declined a deal this node shared with it",
+    ),
+    (
         "registration_submitted",
         "A partner registered a deal with you",
     ),
@@ -155,6 +159,10 @@ pub struct Item {
     pub subject: String,
     /// Where in the web UI (a `#/…` route).
     pub route: String,
+    /// More text for the mail's body (the origin's message with an invitation, the invitee's
+    /// reason with a decline), signed by the partner that wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The items `event` means for a user with `settings` (`username`), given this node's id and
@@ -166,17 +174,47 @@ fn items_for(me: &str, event: &Event, deal: Option<&Value>, username: &str) -> V
         kind: kind.into(),
         subject,
         route,
+        detail: None,
     };
     match event.kind {
-        EventKind::DealInvited => vec![item(
-            "invitation",
-            format!(
-                "{} invites you to a deal: {}",
-                non_empty(&text("from_name"), "A partner"),
-                non_empty(&text("title"), &text("account_domain"))
-            ),
-            format!("#/deals/{}", text("deal_id")),
-        )],
+        EventKind::DealInvited => vec![Item {
+            detail: d["message"]
+                .as_str()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!("Their message:\n{m}")),
+            ..item(
+                "invitation",
+                format!(
+                    "{} invites you to a deal: {}",
+                    non_empty(&text("from_name"), "A partner"),
+                    non_empty(&text("title"), &text("account_domain"))
+                ),
+                format!("#/deals/{}", text("deal_id")),
+            )
+        }],
+        // The origin hears of an invitee's decline (not the invitee of its own).
+        EventKind::DealDeclined if d["node"] != me => {
+            let reason = d["reason"].as_str().filter(|r| !r.is_empty());
+            // The subject names the reason's first line, cut; the body carries all of it.
+            let short: String = reason
+                .and_then(|r| r.lines().next())
+                .unwrap_or("no reason given")
+                .chars()
+                .take(80)
+                .collect();
+            vec![Item {
+                detail: reason.map(|r| format!("Their reason:\n{r}")),
+                ..item(
+                    "invitation_declined",
+                    format!(
+                        "{} declined the deal {}: {short}",
+                        non_empty(&text("name"), "A partner"),
+                        non_empty(&text("title"), &text("deal_id"))
+                    ),
+                    format!("#/deals/{}", text("deal_id")),
+                )
+            }]
+        }
         EventKind::RegistrationSubmitted if d["vendor"] == me => vec![item(
             "registration_submitted",
             format!(
@@ -262,6 +300,7 @@ fn mentions(deal: Option<&Value>, username: &str) -> Option<Item> {
                     kind: "mention".into(),
                     subject: format!("You were mentioned in {name}: \"{first}\""),
                     route: format!("#/deals/{}", deal["id"].as_str().unwrap_or_default()),
+                    detail: None,
                 });
             }
         }
@@ -349,8 +388,12 @@ fn deliver(
         return Ok(());
     }
     let body = format!(
-        "{}\n\nOpen it: {}{}",
+        "{}\n{}\nOpen it: {}{}",
         item.subject,
+        item.detail
+            .as_deref()
+            .map(|d| format!("\n{d}\n"))
+            .unwrap_or_default(),
         link(mail, &item.route),
         footer(mail)
     );
@@ -387,11 +430,13 @@ pub fn send_digests(store: &Store, mail: &MailSettings) -> Result<usize> {
         if let Some(to) = s.email.as_deref() {
             let mut body = format!("{} new for you on cosell:\n", items.len());
             for (_, item) in &items {
-                body.push_str(&format!(
-                    "\n- {}\n  {}\n",
-                    item.subject,
-                    link(mail, &item.route)
-                ));
+                body.push_str(&format!("\n- {}\n", item.subject));
+                if let Some(detail) = &item.detail {
+                    for line in detail.lines() {
+                        body.push_str(&format!("  {line}\n"));
+                    }
+                }
+                body.push_str(&format!("  {}\n", link(mail, &item.route)));
             }
             body.push_str(&footer(mail));
             let subject = format!(
@@ -474,6 +519,7 @@ fn handle(
     let relevant = matches!(
         event.kind,
         EventKind::DealInvited
+            | EventKind::DealDeclined
             | EventKind::RegistrationSubmitted
             | EventKind::RegistrationApproved
             | EventKind::RegistrationRejected
@@ -556,6 +602,33 @@ mod tests {
             "Your registration of acme.example was rejected (ours)"
         );
         assert!(items_for("v", &rejected, None, "u").is_empty());
+    }
+
+    #[test]
+    fn an_invitation_carries_its_message_and_a_decline_its_reason_to_the_origin_only() {
+        let invited = event(
+            EventKind::DealInvited,
+            json!({"deal_id": "d1", "from_name": "Vendor Co", "title": "Acme", "message": "Call me"}),
+        );
+        let items = items_for("me", &invited, None, "u");
+        assert_eq!(items[0].detail.as_deref(), Some("Their message:\nCall me"));
+        let declined = event(
+            EventKind::DealDeclined,
+            json!({"deal_id": "d1", "node": "p", "name": "Reseller Co", "title": "Acme",
+                   "reason": "No budget\nuntil Q3"}),
+        );
+        let items = items_for("me", &declined, None, "u");
+        assert_eq!(items[0].kind, "invitation_declined");
+        assert_eq!(
+            items[0].subject,
+            "Reseller Co declined the deal Acme: No budget"
+        );
+        assert_eq!(
+            items[0].detail.as_deref(),
+            Some("Their reason:\nNo budget\nuntil Q3")
+        );
+        // The invitee's own node publishes its decline too: no mail for it.
+        assert!(items_for("p", &declined, None, "u").is_empty());
     }
 
     #[test]

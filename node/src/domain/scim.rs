@@ -456,7 +456,7 @@ pub fn delete(
         let name = cosell_name(&old);
         txn.open_table(crate::store::tables::USERS)?
             .remove(name.as_str())?;
-        users::end_sessions(&txn, &name)?;
+        users::forget(&txn, &name)?;
     }
     sync_roles(&txn, roles, now_ms)?;
     txn.commit()?;

@@ -103,10 +103,37 @@ fn groups_give_roles_and_deactivation_or_removal_takes_access_away() {
         .expect("read")
         .is_none());
     user(&store, "ana.li@example.com");
+    // What the node kept for the user (a saved mapping view, e-mail settings) follows a rename
+    // and goes with a delete (bug: both stayed under the old name).
+    let view = json!({"partner": "p"});
+    crate::domain::mapping_views::put(&store, "ana.li@example.com", "Mine", &view, 6)
+        .expect("view");
+    let mail = crate::domain::notify::Settings {
+        email: Some("ana@example.com".into()),
+        ..Default::default()
+    };
+    crate::domain::notify::set_settings(&store, "ana.li@example.com", &mail).expect("settings");
+    replace(
+        &store,
+        &roles,
+        Kind::User,
+        &id,
+        &json!({"userName": "ana.lu@example.com"}),
+        6,
+    )
+    .expect("rename");
+    let views = |name: &str| crate::domain::mapping_views::list(&store, name).expect("views");
+    assert!(views("ana.li@example.com").is_empty());
+    assert_eq!(views("ana.lu@example.com").len(), 1);
+    let settings = |name: &str| crate::domain::notify::settings(&store, name).expect("settings");
+    assert_eq!(settings("ana.lu@example.com"), mail);
+    assert_eq!(settings("ana.li@example.com"), Default::default());
     delete(&store, &roles, Kind::User, &id, 7).expect("delete");
-    assert!(users::get_user(&store, "ana.li@example.com")
+    assert!(users::get_user(&store, "ana.lu@example.com")
         .expect("read")
         .is_none());
+    assert!(views("ana.lu@example.com").is_empty());
+    assert_eq!(settings("ana.lu@example.com"), Default::default());
     assert_eq!(
         delete(&store, &roles, Kind::User, &id, 8)
             .expect_err("gone")

@@ -4,7 +4,9 @@
 //! expiry and a CSRF token that every write made with the cookie must echo in `X-CSRF-Token`.
 
 use crate::domain::auth::{token_hash, Role};
-use crate::store::tables::{SESSIONS, USERS};
+use crate::store::tables::{
+    MAPPING_VIEWS, NOTIFY_DIGEST, NOTIFY_SENT, NOTIFY_SETTINGS, SESSIONS, USERS,
+};
 use crate::store::Store;
 use anyhow::{anyhow, bail, Result};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -167,11 +169,69 @@ pub fn delete_user(store: &Store, username: &str) -> Result<bool> {
     let txn = store.write()?;
     let existed = {
         let existed = txn.open_table(USERS)?.remove(username.as_str())?.is_some();
-        end_sessions(&txn, &username)?;
+        forget(&txn, &username)?;
         existed
     };
     txn.commit()?;
     Ok(existed)
+}
+
+/// Removes, in `txn`, what the node keeps for `username` besides the user itself: sessions,
+/// saved mapping views, e-mail settings (the address), digest items waiting and the record of
+/// what was mailed. A deleted user (API, CLI or SCIM) leaves nothing behind, and a later user
+/// of the same name starts empty.
+pub(crate) fn forget(txn: &redb::WriteTransaction, username: &str) -> Result<()> {
+    end_sessions(txn, username)?;
+    {
+        let mut views = txn.open_table(MAPPING_VIEWS)?;
+        let names: Vec<String> = views
+            .range((username, "")..)?
+            .map_while(|e| {
+                let (k, _) = e.ok()?;
+                let (user, name) = k.value();
+                (user == username).then(|| name.to_string())
+            })
+            .collect();
+        for name in names {
+            views.remove((username, name.as_str()))?;
+        }
+    }
+    txn.open_table(NOTIFY_SETTINGS)?.remove(username)?;
+    // Keys `"<username>\0…"`: the range from `username\0` to `username\x01`.
+    let (from, to) = (format!("{username}\u{0}"), format!("{username}\u{1}"));
+    txn.open_table(NOTIFY_DIGEST)?
+        .retain_in::<&str, _>(from.as_str()..to.as_str(), |_, _| false)?;
+    txn.open_table(NOTIFY_SENT)?
+        .retain_in::<&str, _>(from.as_str()..to.as_str(), |_, _| false)?;
+    Ok(())
+}
+
+/// Moves a renamed user's saved mapping views and e-mail settings to the new name (what
+/// waits for a digest and the record of what was mailed are dropped with the old name).
+fn rename_kept(txn: &redb::WriteTransaction, old: &str, new: &str) -> Result<()> {
+    let views: Vec<(String, Vec<u8>)> = txn
+        .open_table(MAPPING_VIEWS)?
+        .range((old, "")..)?
+        .map_while(|e| {
+            let (k, v) = e.ok()?;
+            let (user, name) = k.value();
+            (user == old).then(|| (name.to_string(), v.value().to_vec()))
+        })
+        .collect();
+    let settings = txn
+        .open_table(NOTIFY_SETTINGS)?
+        .get(old)?
+        .map(|v| v.value().to_vec());
+    forget(txn, old)?;
+    let mut table = txn.open_table(MAPPING_VIEWS)?;
+    for (name, view) in &views {
+        table.insert((new, name.as_str()), view.as_slice())?;
+    }
+    if let Some(settings) = settings {
+        txn.open_table(NOTIFY_SETTINGS)?
+            .insert(new, settings.as_slice())?;
+    }
+    Ok(())
 }
 
 /// Ends every session of `username` in `txn`.
@@ -229,6 +289,7 @@ pub fn put_managed_user(
             bail!("a user named {username} already exists");
         }
         table.remove(old_name)?;
+        rename_kept(txn, old_name, username)?;
     }
     let role = role
         .or(old.as_ref().map(|o| o.role))

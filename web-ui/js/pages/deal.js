@@ -3,7 +3,7 @@
 // @mentions, linking this node's opportunity, attribution, each company's section, the signed
 // timeline, accept/decline for an invitee. Refreshes live on deal events.
 import { api, listAll } from "../api.js";
-import { h, add, set, title, table, fieldsTable, errorBox, showError, empty, statusBadge, stageLabel, when, ago, field, badge, shortId, notice, roleLabel, idLink, money, STAGES } from "../ui.js";
+import { h, add, set, title, table, fieldsTable, errorBox, showError, empty, statusBadge, stageLabel, when, ago, field, badge, shortId, notice, roleLabel, idLink, money, STAGES, confirmButton } from "../ui.js";
 
 /** A comment's signature line: the UI appends it so every reader (CLI too) sees who wrote it. */
 const SIGNATURE = /\n— ([^\n]{1,80})$/;
@@ -44,7 +44,9 @@ export async function render(view, ctx) {
   const answer = h("div", { id: "deal-answer" });
   const live = h("div", { id: "deal-live" });
   const editor = ctx.can("manager") ? sectionEditor() : null;
-  add(view, h("p", { class: "crumbs" }, h("a", { href: "#/deals" }, "Deals"), " / "), head, answer, live, editor);
+  // The origin withdraws the deal (made once: a live repaint keeps the reason being typed).
+  const withdraw = deal.origin === me && ctx.can("manager") ? withdrawCard(deal, ctx) : null;
+  add(view, h("p", { class: "crumbs" }, h("a", { href: "#/deals" }, "Deals"), " / "), head, answer, live, editor, withdraw);
   paint();
 
   function nameOf(nodeId) {
@@ -448,4 +450,27 @@ async function invitation(view, ctx, id, notFound) {
       if (event.kind.startsWith("deal.")) ctx.refresh();
     },
   };
+}
+
+/** The origin's "Withdraw this deal": a reason the partners read, then a confirmation. */
+function withdrawCard(deal, ctx) {
+  const reason = h("input", { name: "reason", id: "withdraw-reason", autocomplete: "off", size: 40, maxlength: 500 });
+  const out = h("div", { "aria-live": "polite" });
+  return h(
+    "section",
+    { class: "card", id: "deal-withdraw", "aria-labelledby": "h-withdraw" },
+    h("h2", { id: "h-withdraw" }, "Withdraw this deal"),
+    h("p", { class: "hint" }, "Every partner's node keeps only who withdrew it, when and why, and drops its content. This cannot be undone."),
+    field("Why (the partners read it)", reason),
+    confirmButton("Withdraw deal", "Withdraw this deal from every partner?", async () => {
+      try {
+        await api(`/deals/${encodeURIComponent(deal.id)}/withdraw`, { method: "POST", json: { reason: reason.value.trim() } });
+        ctx.toast("Deal withdrawn");
+        ctx.refresh();
+      } catch (e) {
+        showError(out, e);
+      }
+    }, { confirmLabel: "Yes, withdraw" }),
+    out,
+  );
 }

@@ -1,7 +1,7 @@
 //! The workflow events one document's change implies on this node (an invitation arrived, an
 //! invitee answered, a stage or a registration decision changed).
 
-use super::views::invitation_json;
+use super::views::{invitation_json, shown_text};
 use super::{DocInfo, DocKind};
 use crate::domain::events::EventKind;
 use protocol::deal::{DealDoc, DealId, ParticipantStatus, RegistrationStatus};
@@ -37,11 +37,18 @@ pub(super) fn events_between(
                     ParticipantStatus::Declined => EventKind::DealDeclined,
                     _ => continue,
                 };
-                out.push((
-                    kind,
-                    json!({"deal_id": deal.to_string(), "node": node.to_string(),
-                           "name": view.participants.get(node).map(|p| p.name.clone())}),
-                ));
+                let participant = view.participants.get(node);
+                let mut data = json!({"deal_id": deal.to_string(), "node": node.to_string(),
+                                      "name": participant.map(|p| p.name.clone()),
+                                      "title": view.shared.title});
+                if kind == EventKind::DealDeclined {
+                    // The invitee's signed reason, if it gave one.
+                    data["reason"] = json!(participant
+                        .and_then(|p| p.decline_reason.as_deref())
+                        .map(shown_text)
+                        .filter(|r| !r.is_empty()));
+                }
+                out.push((kind, data));
             }
         }
         DocKind::Deal => {
