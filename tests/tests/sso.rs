@@ -56,8 +56,10 @@ impl Idp {
 
     /// Registers the node's redirect URIs; returns once the provider answers.
     fn configure(&mut self, node_url: &str) {
-        self.register(json!({"redirect_uri": format!("{node_url}/auth/oidc/callback"),
-                             "post_logout_redirect_uri": format!("{node_url}/")}));
+        self.register(
+            json!({"redirect_uri": format!("{node_url}/auth/oidc/callback"),
+                             "post_logout_redirect_uri": format!("{node_url}/")}),
+        );
     }
 
     /// Registers one client per `(client_id, base URL)` (hosted workspaces).
@@ -305,7 +307,10 @@ fn workspace_session(base: &str, username: &str, password: &str) -> (String, Str
     let cookie = signed.header("set-cookie").expect("a cookie").to_string();
     let session: Value = signed.into_json().expect("session json");
     let pair = cookie.split(';').next().expect("cookie pair").to_string();
-    (pair, session["csrf_token"].as_str().expect("csrf").to_string())
+    (
+        pair,
+        session["csrf_token"].as_str().expect("csrf").to_string(),
+    )
 }
 
 /// A SCIM token made by a workspace's admin in that workspace.
@@ -375,13 +380,22 @@ fn hosted_workspaces_each_have_their_own_sso_and_scim() {
         &format!("{}/api/v1/onboarding", base("beta")),
         None,
         Some("application/json"),
-        Some(json!({"code": code, "username": "bea", "password": "beta password 123"}).to_string().as_bytes()),
+        Some(
+            json!({"code": code, "username": "bea", "password": "beta password 123"})
+                .to_string()
+                .as_bytes(),
+        ),
     );
     assert_eq!(onboarded.status, 201, "{}", onboarded.text);
 
     let shots = std::env::temp_dir().join("cosell-workspace-screenshots");
     let mut flow = Command::new("node")
-        .args(["--test", "--test-concurrency=1", "--test-reporter=spec", "workspace-flow.mjs"])
+        .args([
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=spec",
+            "workspace-flow.mjs",
+        ])
         .current_dir(browser_dir())
         .env("COSELL_HOST", host.url())
         .env("COSELL_ONBOARDING", &links[0])
@@ -395,7 +409,11 @@ fn hosted_workspaces_each_have_their_own_sso_and_scim() {
         let _ = flow.wait();
         panic!("the workspace browser flow did not finish within {FLOW_TIMEOUT:?}")
     });
-    assert!(status.success(), "workspace browser flow failed ({status}); host log:\n{}", host.log());
+    assert!(
+        status.success(),
+        "workspace browser flow failed ({status}); host log:\n{}",
+        host.log()
+    );
 
     // SCIM: each workspace's token provisions that workspace only.
     let acme_token = workspace_scim_token(&base("acme"), "owner", "acme owner password");
@@ -410,12 +428,32 @@ fn hosted_workspaces_each_have_their_own_sso_and_scim() {
             bytes.as_deref(),
         )
     };
-    let made = scim("beta", &beta_token, "POST", "/Users", Some(json!({"userName": "sue"})));
+    let made = scim(
+        "beta",
+        &beta_token,
+        "POST",
+        "/Users",
+        Some(json!({"userName": "sue"})),
+    );
     assert_eq!(made.status, 201, "{}", made.text);
     let id = made.json["id"].as_str().expect("scim id");
-    for (path, method) in [("/Users", "GET"), (&format!("/Users/{id}")[..], "GET"), ("/Users", "POST")] {
-        let across = scim("acme", &beta_token, method, path, Some(json!({"userName": "eve"})));
-        assert_eq!(across.status, 404, "beta's token on acme {method} {path}: {}", across.text);
+    for (path, method) in [
+        ("/Users", "GET"),
+        (&format!("/Users/{id}")[..], "GET"),
+        ("/Users", "POST"),
+    ] {
+        let across = scim(
+            "acme",
+            &beta_token,
+            method,
+            path,
+            Some(json!({"userName": "eve"})),
+        );
+        assert_eq!(
+            across.status, 404,
+            "beta's token on acme {method} {path}: {}",
+            across.text
+        );
     }
     let in_acme = scim("acme", &acme_token, "GET", "/Users", None);
     assert_eq!(
@@ -428,7 +466,12 @@ fn hosted_workspaces_each_have_their_own_sso_and_scim() {
     // the SCIM user.
     for (name, login, password, expected) in [
         ("acme", "owner", "acme owner password", vec!["owner"]),
-        ("beta", "bea", "beta password 123", vec!["ana", "bea", "sue"]),
+        (
+            "beta",
+            "bea",
+            "beta password 123",
+            vec!["ana", "bea", "sue"],
+        ),
     ] {
         let (cookie, _) = workspace_session(&base(name), login, password);
         let users: Value = ureq::get(&format!("{}/api/v1/users", base(name)))

@@ -45,7 +45,9 @@ pub async fn methods(State(state): State<AppState>) -> Json<Value> {
 /// redirects below lead back into the same workspace.
 fn base_path(state: &AppState) -> String {
     let http = &state.node.http;
-    let after_scheme = http.split_once("://").map_or(http.as_str(), |(_, rest)| rest);
+    let after_scheme = http
+        .split_once("://")
+        .map_or(http.as_str(), |(_, rest)| rest);
     after_scheme
         .find('/')
         .map(|i| after_scheme[i..].trim_end_matches('/').to_string())
@@ -62,7 +64,10 @@ fn page(base: &str, status: StatusCode, title: &str, message: &str, refresh: boo
             .replace('"', "&quot;")
     };
     let meta = if refresh {
-        format!("<meta http-equiv=\"refresh\" content=\"0;url={}/\">", esc(base))
+        format!(
+            "<meta http-equiv=\"refresh\" content=\"0;url={}/\">",
+            esc(base)
+        )
     } else {
         String::new()
     };
