@@ -122,6 +122,32 @@ fn configure_sso(dir: &Path, issuer: &str, client_id: &str, top: &str) {
     .expect("write cosell.toml");
 }
 
+/// Runs the browser flow `script` (in `tests/browser`) with `envs`; on failure, the test fails
+/// with `node`'s log.
+fn run_flow(script: &str, envs: &[(&str, String)], node: &Node) {
+    let mut flow = Command::new("node")
+        .args([
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=spec",
+            script,
+        ])
+        .current_dir(browser_dir())
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .expect("cannot start node");
+    let status = wait_bounded(&mut flow, FLOW_TIMEOUT).unwrap_or_else(|| {
+        let _ = flow.kill();
+        let _ = flow.wait();
+        panic!("{script} did not finish within {FLOW_TIMEOUT:?}")
+    });
+    assert!(
+        status.success(),
+        "{script} failed ({status}); node log:\n{}",
+        node.log()
+    );
+}
+
 #[test]
 fn single_sign_on_through_a_real_openid_provider_in_chromium() {
     if std::env::var("COSELL_BROWSER_TESTS").as_deref() == Ok("0") {
@@ -170,30 +196,16 @@ fn single_sign_on_through_a_real_openid_provider_in_chromium() {
     assert_eq!(as_api.status, 401);
 
     let shots = std::env::temp_dir().join("cosell-sso-screenshots");
-    let mut flow = Command::new("node")
-        .args([
-            "--test",
-            "--test-concurrency=1",
-            "--test-reporter=spec",
-            "sso-flow.mjs",
-        ])
-        .current_dir(browser_dir())
-        .env("COSELL_URL", node.url())
-        .env("COSELL_IDP", idp.issuer())
-        .env("COSELL_SCIM_TOKEN", &scim_token)
-        .env("COSELL_CHROMIUM", &chromium)
-        .env("COSELL_SCREENSHOTS", &shots)
-        .spawn()
-        .expect("cannot start node");
-    let status = wait_bounded(&mut flow, FLOW_TIMEOUT).unwrap_or_else(|| {
-        let _ = flow.kill();
-        let _ = flow.wait();
-        panic!("the SSO browser flow did not finish within {FLOW_TIMEOUT:?}")
-    });
-    assert!(
-        status.success(),
-        "SSO browser flow failed ({status}); node log:\n{}",
-        node.log()
+    run_flow(
+        "sso-flow.mjs",
+        &[
+            ("COSELL_URL", node.url().to_string()),
+            ("COSELL_IDP", idp.issuer()),
+            ("COSELL_SCIM_TOKEN", scim_token.clone()),
+            ("COSELL_CHROMIUM", chromium),
+            ("COSELL_SCREENSHOTS", shots.display().to_string()),
+        ],
+        &node,
     );
     // Every sign-in and refusal left its trace; the audit log names the SSO sign-ins.
     let audit = node.get("/api/v1/audit?limit=1000");
@@ -389,30 +401,16 @@ fn hosted_workspaces_each_have_their_own_sso_and_scim() {
     assert_eq!(onboarded.status, 201, "{}", onboarded.text);
 
     let shots = std::env::temp_dir().join("cosell-workspace-screenshots");
-    let mut flow = Command::new("node")
-        .args([
-            "--test",
-            "--test-concurrency=1",
-            "--test-reporter=spec",
-            "workspace-flow.mjs",
-        ])
-        .current_dir(browser_dir())
-        .env("COSELL_HOST", host.url())
-        .env("COSELL_ONBOARDING", &links[0])
-        .env("COSELL_IDP", idp.issuer())
-        .env("COSELL_CHROMIUM", &chromium)
-        .env("COSELL_SCREENSHOTS", &shots)
-        .spawn()
-        .expect("cannot start node");
-    let status = wait_bounded(&mut flow, FLOW_TIMEOUT).unwrap_or_else(|| {
-        let _ = flow.kill();
-        let _ = flow.wait();
-        panic!("the workspace browser flow did not finish within {FLOW_TIMEOUT:?}")
-    });
-    assert!(
-        status.success(),
-        "workspace browser flow failed ({status}); host log:\n{}",
-        host.log()
+    run_flow(
+        "workspace-flow.mjs",
+        &[
+            ("COSELL_HOST", host.url().to_string()),
+            ("COSELL_ONBOARDING", links[0].clone()),
+            ("COSELL_IDP", idp.issuer()),
+            ("COSELL_CHROMIUM", chromium),
+            ("COSELL_SCREENSHOTS", shots.display().to_string()),
+        ],
+        &host,
     );
 
     // SCIM: each workspace's token provisions that workspace only.
