@@ -1,8 +1,9 @@
 // A real OpenID provider for tests/tests/sso.rs: `oidc-provider` (the certified Node
 // implementation) on 127.0.0.1, port 0, reached as http://localhost:PORT (another site than the
 // node at 127.0.0.1, as a real IdP is). Protocol on stdio:
-//   prints {"port": P}; reads one JSON line {"redirect_uri", "post_logout_redirect_uri"};
-//   prints {"issuer": ...} when ready.
+//   prints {"port": P}; reads one JSON line {"redirect_uri", "post_logout_redirect_uri"} (the
+//   client "cosell"), or {"clients": [{"client_id", "redirect_uri", "post_logout_redirect_uri"}]}
+//   (one client per hosted workspace, same secret); prints {"issuer": ...} when ready.
 // Test users (any password): ana (group cosell-admins), vic (staff), nog (no group), sue (no
 // group; SCIM gives her one).
 // GET /__test/stats counts the JWKS fetches. A control route, GET /__test/mode?m=MODE, makes the next ID tokens go wrong in one way each —
@@ -24,7 +25,8 @@ console.log(JSON.stringify({ port }));
 
 const lines = readline.createInterface({ input: process.stdin });
 const first = await new Promise((resolve) => lines.once("line", resolve));
-const { redirect_uri, post_logout_redirect_uri } = JSON.parse(first);
+const asked = JSON.parse(first);
+const wanted = asked.clients || [{ client_id: "cosell", ...asked }];
 
 async function newKey(kid) {
   const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true });
@@ -37,17 +39,15 @@ let mode = "normal";
 let jwksFetches = 0;
 
 const provider = new Provider(issuer, {
-  clients: [
-    {
-      client_id: "cosell",
-      client_secret: "cosell-test-secret",
-      redirect_uris: [redirect_uri],
-      post_logout_redirect_uris: [post_logout_redirect_uri],
-      grant_types: ["authorization_code"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "client_secret_basic",
-    },
-  ],
+  clients: wanted.map((c) => ({
+    client_id: c.client_id,
+    client_secret: "cosell-test-secret",
+    redirect_uris: [c.redirect_uri],
+    post_logout_redirect_uris: [c.post_logout_redirect_uri],
+    grant_types: ["authorization_code"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "client_secret_basic",
+  })),
   jwks: { keys: [original] },
   claims: {
     openid: ["sub"],

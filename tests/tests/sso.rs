@@ -56,8 +56,25 @@ impl Idp {
 
     /// Registers the node's redirect URIs; returns once the provider answers.
     fn configure(&mut self, node_url: &str) {
-        let line = json!({"redirect_uri": format!("{node_url}/auth/oidc/callback"),
-                          "post_logout_redirect_uri": format!("{node_url}/")});
+        self.register(
+            json!({"redirect_uri": format!("{node_url}/auth/oidc/callback"),
+                             "post_logout_redirect_uri": format!("{node_url}/")}),
+        );
+    }
+
+    /// Registers one client per `(client_id, base URL)` (hosted workspaces).
+    fn configure_clients(&mut self, clients: &[(&str, &str)]) {
+        let clients: Vec<Value> = clients
+            .iter()
+            .map(|(id, url)| {
+                json!({"client_id": id, "redirect_uri": format!("{url}/auth/oidc/callback"),
+                       "post_logout_redirect_uri": format!("{url}/")})
+            })
+            .collect();
+        self.register(json!({ "clients": clients }));
+    }
+
+    fn register(&mut self, line: Value) {
         let stdin = self.stdin.as_mut().expect("stdin");
         writeln!(stdin, "{line}").expect("write to the provider");
         let ready: Value =
@@ -78,25 +95,57 @@ impl Drop for Idp {
 /// secret in a 0600 file.
 fn sso_node(issuer: &str) -> Node {
     let node = Node::init("Vendor");
-    let secret = node.dir().join("oidc-client-secret");
+    configure_sso(&node.dir(), issuer, "cosell", "local_passwords = false\n");
+    node
+}
+
+/// Writes `[oidc]` (client `client_id`, secret in a 0600 file) and `[roles]` into the
+/// `cosell.toml` of the node data directory `dir`, `top` before its other settings.
+fn configure_sso(dir: &Path, issuer: &str, client_id: &str, top: &str) {
+    let secret = dir.join("oidc-client-secret");
     std::fs::write(&secret, "cosell-test-secret\n").expect("secret");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
-    let path = node.dir().join("cosell.toml");
+    let path = dir.join("cosell.toml");
     let text = std::fs::read_to_string(&path).expect("cosell.toml");
     std::fs::write(
         &path,
         format!(
-            "local_passwords = false\n{text}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"cosell\"\n\
+            "{top}{text}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{client_id}\"\n\
              client_secret_file = \"oidc-client-secret\"\ndisplay_name = \"Test IdP\"\n\n\
              [roles]\nadmin = [\"cosell-admins\"]\nmanager = [\"sales\"]\nviewer = [\"staff\"]\n"
         ),
     )
     .expect("write cosell.toml");
-    node
+}
+
+/// Runs the browser flow `script` (in `tests/browser`) with `envs`; on failure, the test fails
+/// with `node`'s log.
+fn run_flow(script: &str, envs: &[(&str, String)], node: &Node) {
+    let mut flow = Command::new("node")
+        .args([
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=spec",
+            script,
+        ])
+        .current_dir(browser_dir())
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .expect("cannot start node");
+    let status = wait_bounded(&mut flow, FLOW_TIMEOUT).unwrap_or_else(|| {
+        let _ = flow.kill();
+        let _ = flow.wait();
+        panic!("{script} did not finish within {FLOW_TIMEOUT:?}")
+    });
+    assert!(
+        status.success(),
+        "{script} failed ({status}); node log:\n{}",
+        node.log()
+    );
 }
 
 #[test]
@@ -147,30 +196,16 @@ fn single_sign_on_through_a_real_openid_provider_in_chromium() {
     assert_eq!(as_api.status, 401);
 
     let shots = std::env::temp_dir().join("cosell-sso-screenshots");
-    let mut flow = Command::new("node")
-        .args([
-            "--test",
-            "--test-concurrency=1",
-            "--test-reporter=spec",
-            "sso-flow.mjs",
-        ])
-        .current_dir(browser_dir())
-        .env("COSELL_URL", node.url())
-        .env("COSELL_IDP", idp.issuer())
-        .env("COSELL_SCIM_TOKEN", &scim_token)
-        .env("COSELL_CHROMIUM", &chromium)
-        .env("COSELL_SCREENSHOTS", &shots)
-        .spawn()
-        .expect("cannot start node");
-    let status = wait_bounded(&mut flow, FLOW_TIMEOUT).unwrap_or_else(|| {
-        let _ = flow.kill();
-        let _ = flow.wait();
-        panic!("the SSO browser flow did not finish within {FLOW_TIMEOUT:?}")
-    });
-    assert!(
-        status.success(),
-        "SSO browser flow failed ({status}); node log:\n{}",
-        node.log()
+    run_flow(
+        "sso-flow.mjs",
+        &[
+            ("COSELL_URL", node.url().to_string()),
+            ("COSELL_IDP", idp.issuer()),
+            ("COSELL_SCIM_TOKEN", scim_token.clone()),
+            ("COSELL_CHROMIUM", chromium),
+            ("COSELL_SCREENSHOTS", shots.display().to_string()),
+        ],
+        &node,
     );
     // Every sign-in and refusal left its trace; the audit log names the SSO sign-ins.
     let audit = node.get("/api/v1/audit?limit=1000");
@@ -273,4 +308,183 @@ fn scim_provisioning_passes_the_scim2_tester_checks() {
     // The users list of the API shows the provisioned users.
     let users = node.get("/api/v1/users");
     assert!(users.text.contains("\"p3\""), "{}", users.text);
+}
+
+/// A workspace admin's credentials as the browser gets them: the session cookie and its CSRF
+/// token, from signing in with a password under `/w/NAME/`.
+fn workspace_session(base: &str, username: &str, password: &str) -> (String, String) {
+    let signed = ureq::post(&format!("{base}/api/v1/session"))
+        .send_json(json!({"username": username, "password": password}))
+        .expect("sign in to the workspace");
+    let cookie = signed.header("set-cookie").expect("a cookie").to_string();
+    let session: Value = signed.into_json().expect("session json");
+    let pair = cookie.split(';').next().expect("cookie pair").to_string();
+    (
+        pair,
+        session["csrf_token"].as_str().expect("csrf").to_string(),
+    )
+}
+
+/// A SCIM token made by a workspace's admin in that workspace.
+fn workspace_scim_token(base: &str, username: &str, password: &str) -> String {
+    let (cookie, csrf) = workspace_session(base, username, password);
+    let made: Value = ureq::post(&format!("{base}/api/v1/scim/tokens"))
+        .set("Cookie", &cookie)
+        .set("X-CSRF-Token", &csrf)
+        .send_json(json!({"name": "idp"}))
+        .expect("scim token")
+        .into_json()
+        .expect("token json");
+    made["token"].as_str().expect("token").to_string()
+}
+
+/// Goal: on a host (`hosting = true`), each workspace has its own identity provider settings,
+/// SCIM tokens and users; nothing of one signs into or provisions another. Method: two
+/// workspaces, each with its own client at one real OpenID provider; Chromium onboards the
+/// first user of `acme` through its onboarding link (axe clean), signs in to `beta` with SSO,
+/// and hands a callback meant for `beta` to `acme` (refused); SCIM tokens are tried across.
+#[test]
+fn hosted_workspaces_each_have_their_own_sso_and_scim() {
+    if std::env::var("COSELL_BROWSER_TESTS").as_deref() == Ok("0") {
+        println!("browser tests skipped: COSELL_BROWSER_TESTS=0");
+        return;
+    }
+    let chromium = std::env::var("COSELL_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut idp = Idp::start();
+    let mut host = Node::init("Host Co");
+    cosell_e2e::set_setting(&host, "hosting", "true");
+    host.serve();
+    let mut links = Vec::new();
+    for name in ["acme", "beta"] {
+        let out = host.cli(&["workspace", "create", name]);
+        assert!(out.ok(), "workspace create: {}", out.stderr);
+        links.push(out.stdout.trim().to_string());
+        // The host's operator puts the company's IdP settings in the workspace's own
+        // cosell.toml; a resume reads them.
+        let dir = host.dir().join("workspaces").join(name);
+        configure_sso(&dir, &idp.issuer(), name, "");
+        for step in ["suspend", "resume"] {
+            let r = host.post(&format!("/api/v1/workspaces/{name}/{step}"), &json!({}));
+            assert_eq!(r.status, 200, "{step}: {}\n{}", r.text, host.log());
+        }
+    }
+    let base = |name: &str| format!("{}/w/{name}", host.url());
+    idp.configure_clients(&[("acme", &base("acme")), ("beta", &base("beta"))]);
+    for name in ["acme", "beta"] {
+        let methods = cosell_e2e::http(
+            "GET",
+            &format!("{}/api/v1/sign-in", base(name)),
+            None,
+            None,
+            None,
+        );
+        assert_eq!(
+            methods.json["sso"]["login_url"],
+            json!(format!("/w/{name}/auth/oidc/login")),
+            "{}",
+            methods.text
+        );
+    }
+    // beta's first user by its link, through the API.
+    let code = links[1].split_once("#onboarding=").expect("link").1;
+    let onboarded = cosell_e2e::http(
+        "POST",
+        &format!("{}/api/v1/onboarding", base("beta")),
+        None,
+        Some("application/json"),
+        Some(
+            json!({"code": code, "username": "bea", "password": "beta password 123"})
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(onboarded.status, 201, "{}", onboarded.text);
+
+    let shots = std::env::temp_dir().join("cosell-workspace-screenshots");
+    run_flow(
+        "workspace-flow.mjs",
+        &[
+            ("COSELL_HOST", host.url().to_string()),
+            ("COSELL_ONBOARDING", links[0].clone()),
+            ("COSELL_IDP", idp.issuer()),
+            ("COSELL_CHROMIUM", chromium),
+            ("COSELL_SCREENSHOTS", shots.display().to_string()),
+        ],
+        &host,
+    );
+
+    // SCIM: each workspace's token provisions that workspace only.
+    let acme_token = workspace_scim_token(&base("acme"), "owner", "acme owner password");
+    let beta_token = workspace_scim_token(&base("beta"), "bea", "beta password 123");
+    let scim = |name: &str, token: &str, method: &str, path: &str, body: Option<Value>| {
+        let bytes = body.map(|b| serde_json::to_vec(&b).expect("json"));
+        cosell_e2e::http(
+            method,
+            &format!("{}/scim/v2{path}", base(name)),
+            Some(token),
+            Some("application/scim+json"),
+            bytes.as_deref(),
+        )
+    };
+    let made = scim(
+        "beta",
+        &beta_token,
+        "POST",
+        "/Users",
+        Some(json!({"userName": "sue"})),
+    );
+    assert_eq!(made.status, 201, "{}", made.text);
+    let id = made.json["id"].as_str().expect("scim id");
+    for (path, method) in [
+        ("/Users", "GET"),
+        (&format!("/Users/{id}")[..], "GET"),
+        ("/Users", "POST"),
+    ] {
+        let across = scim(
+            "acme",
+            &beta_token,
+            method,
+            path,
+            Some(json!({"userName": "eve"})),
+        );
+        assert_eq!(
+            across.status, 404,
+            "beta's token on acme {method} {path}: {}",
+            across.text
+        );
+    }
+    let in_acme = scim("acme", &acme_token, "GET", "/Users", None);
+    assert_eq!(
+        (in_acme.status, &in_acme.json["totalResults"]),
+        (200, &json!(0)),
+        "{}",
+        in_acme.text
+    );
+    // The users of each: acme its onboarded owner only; beta its first user, the SSO user and
+    // the SCIM user.
+    for (name, login, password, expected) in [
+        ("acme", "owner", "acme owner password", vec!["owner"]),
+        (
+            "beta",
+            "bea",
+            "beta password 123",
+            vec!["ana", "bea", "sue"],
+        ),
+    ] {
+        let (cookie, _) = workspace_session(&base(name), login, password);
+        let users: Value = ureq::get(&format!("{}/api/v1/users", base(name)))
+            .set("Cookie", &cookie)
+            .call()
+            .expect("users")
+            .into_json()
+            .expect("users json");
+        let mut names: Vec<&str> = users["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|u| u["username"].as_str())
+            .collect();
+        names.sort();
+        assert_eq!(names, expected, "the users of {name}");
+    }
 }

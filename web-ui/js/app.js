@@ -173,13 +173,14 @@ async function refreshNeeds() {
 }
 
 async function doSignOut() {
-  // A browser session on a node with single sign-on ends at /auth/logout, which also sends
+  // A browser session on a node with single sign-on ends at auth/logout (under the
+  // workspace's /w/NAME in a hosted one), which also sends
   // the browser to the identity provider's sign-out when the session came from it.
   if (!bearerToken()) {
     const methods = await api("/sign-in").catch(() => null);
     if (methods && methods.sso) {
       stopStream();
-      window.location.assign("/auth/logout");
+      window.location.assign(`${BASE}/auth/logout`);
       return;
     }
   }

@@ -24,6 +24,9 @@ const START_CONCURRENCY: usize = 64;
 /// them share one machine's memory.
 const WORKSPACE_CACHE_MB: u64 = 8;
 
+/// How long stopping a workspace waits for its services to let go of its store.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The workspaces of one host.
 pub struct Host {
     root: PathBuf,
@@ -185,6 +188,13 @@ impl Host {
         drop(router);
         let store = running.state.store.clone();
         running.stop().await;
+        // The stopped services drop their handles on the store as their tasks wind down: wait
+        // (bounded) until this is the last one, so a resume right after a suspend can open the
+        // file again (it answered 500 "in use" before).
+        let deadline = std::time::Instant::now() + STOP_WAIT;
+        while Arc::strong_count(&store) > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         Ok(Some(store))
     }
 

@@ -24,6 +24,7 @@ pub struct ServeOptions {
 /// Runs the node until a stop signal.
 pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     dir.require_initialized()?;
+    fixed_mmap_threshold();
     let mut config = Config::load(&dir.config())?;
     if let Some(http) = options.http {
         config.http = http;
@@ -80,7 +81,10 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     let state_events = state.events.clone();
     let lifecycle = state.lifecycle.clone();
     if config.hosting {
-        let host = crate::cli::hosting::Host::start(dir, &config, &node.http).await?;
+        // Workspaces are reached under the host's public address (their SSO redirect URIs).
+        let base = config.public_url.as_deref().unwrap_or(&node.http);
+        let host =
+            crate::cli::hosting::Host::start(dir, &config, base.trim_end_matches('/')).await?;
         state.hosting = Some(host);
     }
     let hosted = state.hosting.clone();
@@ -132,6 +136,22 @@ pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     served.context("the HTTP server failed")?;
     tracing::info!("node stopped");
     Ok(())
+}
+
+/// Large allocations (from 1 MiB) are mapped and given back to the system when freed. glibc's
+/// default raises that threshold to the largest block freed so far, so after the first
+/// password hash (Argon2 takes 19 MiB) every later one came from a malloc arena that keeps the
+/// memory: a host with 100 workspaces grew by 17 MiB per workspace once each had signed a user
+/// in (1,889 MiB; 148 MiB with the threshold fixed; BENCHMARKS.md "Hosted workspaces").
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's parameters; called before the runtime's
+    // worker threads allocate much, and glibc serializes it with allocations anyway.
+    unsafe {
+        if libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) != 1 {
+            tracing::warn!("cannot set the allocator's mmap threshold");
+        }
+    }
 }
 
 /// One node's running services: the state its HTTP routes serve, and the tasks the composition

@@ -31,16 +31,32 @@ pub fn router() -> axum::Router<AppState> {
 /// `GET /api/v1/sign-in`: the ways to sign in to the web UI (no credentials needed).
 pub async fn methods(State(state): State<AppState>) -> Json<Value> {
     let s = &state.sign_in;
+    let base = base_path(&state);
     Json(json!({
         "local_passwords": s.local_passwords,
         "sso": s.oidc.as_ref().map(|p| json!({
-            "name": p.config.display_name, "login_url": "/auth/oidc/login",
+            "name": p.config.display_name, "login_url": format!("{base}/auth/oidc/login"),
         })),
     }))
 }
 
-/// A page for the browser: the message (escaped), a link back, and optionally a move on to `/`.
-fn page(status: StatusCode, title: &str, message: &str, refresh: bool) -> Response {
+/// The path the node's UI is served under: empty for a plain node, `/w/NAME` for a hosted
+/// workspace (whose routes the host reaches with that prefix taken off), so the pages and
+/// redirects below lead back into the same workspace.
+fn base_path(state: &AppState) -> String {
+    let http = &state.node.http;
+    let after_scheme = http
+        .split_once("://")
+        .map_or(http.as_str(), |(_, rest)| rest);
+    after_scheme
+        .find('/')
+        .map(|i| after_scheme[i..].trim_end_matches('/').to_string())
+        .unwrap_or_default()
+}
+
+/// A page for the browser: the message (escaped), a link back to the UI at `base`, and
+/// optionally a move on to it.
+fn page(base: &str, status: StatusCode, title: &str, message: &str, refresh: bool) -> Response {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -48,17 +64,21 @@ fn page(status: StatusCode, title: &str, message: &str, refresh: bool) -> Respon
             .replace('"', "&quot;")
     };
     let meta = if refresh {
-        "<meta http-equiv=\"refresh\" content=\"0;url=/\">"
+        format!(
+            "<meta http-equiv=\"refresh\" content=\"0;url={}/\">",
+            esc(base)
+        )
     } else {
-        ""
+        String::new()
     };
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{meta}\
-         <title>{t} – cosell</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\
+         <title>{t} – cosell</title><link rel=\"stylesheet\" href=\"{b}/style.css\"></head>\
          <body><main class=\"card\"><h1>{t}</h1><p id=\"sso-message\">{m}</p>\
-         <p><a href=\"/\">Back to cosell</a></p></main></body></html>",
+         <p><a href=\"{b}/\">Back to cosell</a></p></main></body></html>",
         t = esc(title),
         m = esc(message),
+        b = esc(base),
     );
     let mut r = (status, body).into_response();
     r.headers_mut().insert(
@@ -91,6 +111,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 pub async fn login(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if state.sign_in.oidc.is_none() {
         return page(
+            &base_path(&state),
             StatusCode::NOT_FOUND,
             "Single sign-on is off",
             "This node has no identity provider configured.",
@@ -122,12 +143,12 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap) -> Respons
             );
             r
         }
-        Ok(Err(e)) => failed(&e),
+        Ok(Err(e)) => failed(&base_path(&state), &e),
         Err(e) => e.into_response(),
     }
 }
 
-fn failed(e: &SsoError) -> Response {
+fn failed(base: &str, e: &SsoError) -> Response {
     if let SsoError::Provider(inner) = e {
         tracing::warn!(error = %format!("{inner:#}"), "single sign-on failed at the provider");
     } else {
@@ -139,7 +160,7 @@ fn failed(e: &SsoError) -> Response {
         SsoError::Denied(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::UNAUTHORIZED,
     };
-    page(status, "Sign-in failed", &e.to_string(), false)
+    page(base, status, "Sign-in failed", &e.to_string(), false)
 }
 
 /// The provider's answer at the callback.
@@ -158,15 +179,15 @@ pub async fn callback(
     query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
-        return failed(&SsoError::State);
+        return failed(&base_path(&state), &SsoError::State);
     };
     if let Some(error) = q.error {
         let said = q.error_description.unwrap_or(error);
         let said: String = said.chars().take(200).collect();
-        return failed(&SsoError::Refused(said));
+        return failed(&base_path(&state), &SsoError::Refused(said));
     }
     let (Some(code), Some(st_param)) = (q.code, q.state) else {
-        return failed(&SsoError::State);
+        return failed(&base_path(&state), &SsoError::State);
     };
     let binding = cookie_value(&headers, BINDING_COOKIE);
     let now = crate::clock::now_ms();
@@ -210,6 +231,7 @@ pub async fn callback(
     match outcome {
         Ok(Ok(id)) => {
             let mut r = page(
+                &base_path(&state),
                 StatusCode::OK,
                 "Signed in",
                 "You are signed in; cosell opens now.",
@@ -223,7 +245,7 @@ pub async fn callback(
             h.append(header::SET_COOKIE, binding_cookie("", 0, secure));
             r
         }
-        Ok(Err(e)) => failed(&e),
+        Ok(Err(e)) => failed(&base_path(&state), &e),
         Err(e) => e.into_response(),
     }
 }
@@ -248,7 +270,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     .await
     .ok()
     .flatten()
-    .unwrap_or_else(|| "/".to_string());
+    .unwrap_or_else(|| format!("{}/", base_path(&state)));
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(&target) {
         r.headers_mut().insert(header::LOCATION, v);

@@ -283,8 +283,10 @@ pub async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         Ok(response) => response,
         Err(never) => match never {},
     };
-    // Signing in answers 401 for a wrong password, as an unknown workspace does too.
-    if response.status() == StatusCode::UNAUTHORIZED && !signing_in {
+    // Signing in answers 401 for a wrong password, as an unknown workspace does too; a
+    // single sign-on that failed answers its page (the sign-in page is public anyway).
+    let sso_page = rest.starts_with("/auth/");
+    if response.status() == StatusCode::UNAUTHORIZED && !signing_in && !sso_page {
         return unknown();
     }
     scope_cookies(&mut response, name);
@@ -306,7 +308,8 @@ async fn signed_in(router: &axum::Router, headers: axum::http::HeaderMap) -> boo
     }
 }
 
-/// A workspace's session cookie is sent only under its own `/w/NAME/`.
+/// A workspace's cookies (the session's, single sign-on's binding) are sent only under its own
+/// `/w/NAME/`.
 fn scope_cookies(response: &mut Response, name: &str) {
     let cookies: Vec<HeaderValue> = response
         .headers()
@@ -322,7 +325,7 @@ fn scope_cookies(response: &mut Response, name: &str) {
         let scoped = cookie
             .to_str()
             .ok()
-            .map(|c| c.replace("; Path=/;", &format!("; Path=/w/{name}/;")))
+            .map(|c| c.replacen("; Path=/", &format!("; Path=/w/{name}/"), 1))
             .and_then(|c| HeaderValue::from_str(&c).ok());
         if let Some(scoped) = scoped {
             response.headers_mut().append(header::SET_COOKIE, scoped);

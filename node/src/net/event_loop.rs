@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
+/// How soon after an event the loop's housekeeping (`on_tick`) runs, and how often at most.
+const TICK: Duration = Duration::from_millis(250);
+
 /// Reports back to the loop: answers of the domain, results of blocking work.
 pub(super) enum Internal {
     Respond {
@@ -170,12 +173,17 @@ impl EventLoop {
     }
 
     pub(super) async fn run(mut self) {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Housekeeping runs TICK after anything happened, and then only at the next deadline
+        // it knows of (`next_deadline`): a node with no partner online sleeps until an event,
+        // so a host with a thousand idle workspaces does no work for them.
+        let mut tick_at = Some(Instant::now() + TICK);
+        let sleep = tokio::time::sleep(TICK);
+        tokio::pin!(sleep);
         loop {
             // While the domain is behind (requests of the last event did not fit its queue),
             // the loop only hands them over: nothing is lost, and nothing more piles up.
             let behind = !self.up.backlog.is_empty();
+            let mut ticked = false;
             tokio::select! {
                 event = self.swarm.select_next_some(), if !behind => self.on_swarm_event(event),
                 command = self.commands.recv(), if !behind => match command {
@@ -191,7 +199,22 @@ impl EventLoop {
                     }
                     Err(_) => self.up.backlog.clear(),
                 },
-                _ = tick.tick(), if !behind => self.on_tick(),
+                _ = &mut sleep, if tick_at.is_some() && !behind => {
+                    self.on_tick();
+                    ticked = true;
+                }
+            }
+            let now = Instant::now();
+            let next = if ticked {
+                self.next_deadline().map(|at| at.max(now + TICK))
+            } else {
+                Some(tick_at.map_or(now + TICK, |at| at.min(now + TICK)))
+            };
+            if next != tick_at {
+                tick_at = next;
+                if let Some(at) = next {
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                }
             }
         }
         tracing::info!("network task stopped");

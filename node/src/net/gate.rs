@@ -69,6 +69,24 @@ impl EventLoop {
         }
     }
 
+    /// The earliest instant a tick has work to do without a new event: a probation or a round
+    /// retry running out, a partner's next dial, a relay deadline. None: nothing is pending, so
+    /// an idle node (a hosted workspace with no partner online) does not wake up at all.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let dials = self
+            .partners
+            .iter()
+            .filter(|(p, addrs)| !addrs.is_empty() && !self.swarm.is_connected(p))
+            .filter_map(|(p, _)| self.dial.get(p).map(|d| d.next));
+        self.probation
+            .values()
+            .chain(self.retry_at.values())
+            .copied()
+            .chain(dials)
+            .chain(self.reach_deadline())
+            .min()
+    }
+
     pub(super) fn on_partner_connected(&mut self, peer: PeerId) {
         self.dial.remove(&peer);
         self.update_gauge();

@@ -215,6 +215,26 @@ impl EventLoop {
         }
     }
 
+    /// The earliest relay deadline a tick acts on (see [`EventLoop::next_deadline`]).
+    /// A retry already due waits for its relay to be connected again, an event: it is no
+    /// deadline (else an offline relay would keep the loop ticking).
+    pub(super) fn reach_deadline(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let retries = self
+            .reach
+            .relay_capable
+            .iter()
+            .filter(|r| self.partners.contains_key(r))
+            .filter_map(|r| self.reach.retry_at.get(r))
+            .filter(|at| **at > now);
+        self.reach
+            .redundant_at
+            .values()
+            .chain(retries)
+            .min()
+            .copied()
+    }
+
     /// Swarm events about addresses, NAT status, relays, hole punching and pings.
     pub(super) fn on_reach_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
