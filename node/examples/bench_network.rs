@@ -78,6 +78,7 @@ impl Side {
                 listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
                 external: Vec::new(),
                 relay: None,
+                request_timeout: cosell::net::REQUEST_TIMEOUT,
             },
             self.store.clone(),
             self.deals.clone(),

@@ -661,6 +661,104 @@ fn until_caught_up(from: &Node, to: &Node, limit: Duration) -> f64 {
     done.unwrap_or_else(|| panic!("{} did not catch up within {limit:?}", to.name))
 }
 
+/// Text that compresses about as little as real prose mixed with ids: `n` characters from a
+/// fixed pseudo-random sequence (`seed`), so the test's bytes on the wire are predictable.
+fn incompressible(seed: u64, n: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ";
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ALPHABET[(x % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+/// A first sync of megabytes over a 512 kbit/s uplink, with requests that must be answered
+/// within 10 s. Requests of a fixed size (up to 2 MiB, four in flight) took longer than that
+/// to cross the link, timed out, and the round started over, forever; sized from the measured
+/// delivery rate (`net::link_budget`), each crosses in about a second and the sync finishes
+/// at close to the link's rate.
+#[test]
+fn a_first_sync_over_a_slow_uplink_finishes_with_requests_sized_to_the_link() {
+    const DEALS: usize = 120;
+    const TEXT: usize = 8_000;
+    const RATE_KBIT: u32 = 512;
+    let Some(mut lab) = Lab::new("slow_uplink") else {
+        return;
+    };
+    let hv = lab.host("vendor", Nat::Public, Link::wan(0, 0.0, Some(RATE_KBIT)));
+    let hr = lab.host("reseller", Nat::Public, Link::default());
+    let timeout = [("sync_request_timeout_secs", "10")];
+    let vendor = node_on(&hv, "Vendor Co", &timeout);
+    let mut reseller = node_on(
+        &hr,
+        "Reseller Co",
+        &[
+            ("auto_accept_invitations", "true"),
+            ("sync_request_timeout_secs", "10"),
+        ],
+    );
+    partner(&vendor, &reseller, "reseller", "vendor");
+    put_policy(
+        &vendor,
+        &reseller.id,
+        "[opportunities]\nfields = [\"name\", \"stage\", \"description\"]\n",
+    );
+    reseller.stop();
+    let r = vendor.post_csv(
+        "/api/v1/import/accounts",
+        cosell_e2e::accounts_csv(10).as_bytes(),
+    );
+    assert!(r.status < 300, "{}", r.text);
+    let mut csv = String::from("external_id,account_external_id,name,stage,description\n");
+    for i in 0..DEALS {
+        csv.push_str(&format!(
+            "opp-{i},acc-{},Deal {i},qualified,{}\n",
+            i % 10 + 1,
+            incompressible(i as u64, TEXT)
+        ));
+    }
+    let r = vendor.post_csv("/api/v1/import/opportunities", csv.as_bytes());
+    assert!(r.status < 300, "{}", r.text);
+    let deals: Vec<String> = vendor
+        .list_all("/api/v1/opportunities", "", 1000)
+        .iter()
+        .map(|o| share_deal(&vendor, o["id"].as_str().expect("id"), &[&reseller.id]))
+        .collect();
+    assert_eq!(deals.len(), DEALS);
+
+    let before = sync_bytes(&vendor);
+    reseller.serve_in(&hr.ns, &P2P);
+    let secs = until_caught_up(&vendor, &reseller, Duration::from_secs(240));
+    let bytes = sync_bytes(&vendor) - before;
+    let limit = bytes * 8.0 / (f64::from(RATE_KBIT) * 1000.0);
+    eprintln!(
+        "slow uplink: {DEALS} deals, {:.2} MB of sync frames (before compression) in {secs:.1} s; uncompressed at the link's rate: {limit:.1} s",
+        bytes / 1e6
+    );
+    for d in &deals {
+        let deal = reseller.get(&format!("/api/v1/deals/{d}"));
+        assert_eq!(deal.status, 200, "{d}: {}", deal.text);
+        assert!(
+            deal.text.len() > TEXT,
+            "{d} arrived without its description"
+        );
+    }
+    let timeouts = metric(&vendor, "cosell_sync_request_timeouts_total ");
+    assert!(
+        timeouts <= 1.0,
+        "{timeouts} sync requests timed out: requests are not sized to the link"
+    );
+    assert!(
+        bytes > f64::from(RATE_KBIT) * 1000.0 / 8.0 * 10.0,
+        "the sync moved {bytes} bytes: more than one request timeout's worth of the link is \
+         needed for this test to mean anything"
+    );
+}
+
 #[test]
 #[ignore = "benchmark: cargo test -p cosell-e2e --test network_netns wan_benchmark -- --ignored --nocapture"]
 fn wan_benchmark() {

@@ -124,6 +124,11 @@ pub struct Config {
     /// Env: `COSELL_RELAY_CIRCUIT_MINUTES`.
     #[serde(default = "relay_circuit_minutes_default")]
     pub relay_circuit_minutes: u64,
+    /// Seconds a request to a partner may wait for its answer (5 to 3600). Sync requests are
+    /// sized to a share of it from each partner's measured delivery rate, so the default
+    /// suits slow links too. Env: `COSELL_SYNC_REQUEST_TIMEOUT_SECS`.
+    #[serde(default = "sync_request_timeout_secs_default")]
+    pub sync_request_timeout_secs: u64,
     /// Days the audit log keeps an entry (fractions allowed); older ones are removed on a
     /// timer, under a signed checkpoint that later exports carry (SECURITY.md, "Audit
     /// retention"). 0: keep every entry. Env: `COSELL_AUDIT_RETENTION_DAYS`.
@@ -157,6 +162,9 @@ fn relay_circuit_mb_default() -> u64 {
 }
 fn relay_circuit_minutes_default() -> u64 {
     crate::net::nat::RELAY_CIRCUIT_DURATION_DEFAULT.as_secs() / 60
+}
+fn sync_request_timeout_secs_default() -> u64 {
+    crate::net::REQUEST_TIMEOUT.as_secs()
 }
 
 fn smtp_from_default() -> String {
@@ -236,6 +244,7 @@ impl Config {
             relay_max_circuits: relay_max_circuits_default(),
             relay_circuit_mb: relay_circuit_mb_default(),
             relay_circuit_minutes: relay_circuit_minutes_default(),
+            sync_request_timeout_secs: sync_request_timeout_secs_default(),
             audit_retention_days: 0.0,
             hosting: false,
             local_passwords: true,
@@ -383,6 +392,9 @@ impl Config {
         if let Some(v) = var("COSELL_RELAY_CIRCUIT_MINUTES") {
             self.relay_circuit_minutes = parsed("COSELL_RELAY_CIRCUIT_MINUTES", v)?;
         }
+        if let Some(v) = var("COSELL_SYNC_REQUEST_TIMEOUT_SECS") {
+            self.sync_request_timeout_secs = parsed("COSELL_SYNC_REQUEST_TIMEOUT_SECS", v)?;
+        }
         if let Some(v) = var("COSELL_AUDIT_RETENTION_DAYS") {
             self.audit_retention_days = parsed("COSELL_AUDIT_RETENTION_DAYS", v)?;
         }
@@ -494,6 +506,12 @@ impl Config {
                 anyhow::bail!("{key} must be 1 to {max}, not {v}");
             }
         }
+        if !(5..=3600).contains(&self.sync_request_timeout_secs) {
+            anyhow::bail!(
+                "sync_request_timeout_secs must be 5 to 3600, not {}",
+                self.sync_request_timeout_secs
+            );
+        }
         Ok(())
     }
 
@@ -602,6 +620,9 @@ impl Config {
              relay_max_circuits = {}\n\
              relay_circuit_mb = {}\n\
              relay_circuit_minutes = {}\n\n\
+             # Seconds a request to a partner may wait for its answer (5 to 3600); sync\n\
+             # requests are sized from each partner's measured rate to finish well within it.\n\
+             sync_request_timeout_secs = {}\n\n\
              # Days the audit log keeps an entry; older ones are removed under a signed\n\
              # checkpoint that later exports carry (0 = keep every entry).\n\
              audit_retention_days = {:?}\n",
@@ -631,6 +652,7 @@ impl Config {
             self.relay_max_circuits,
             self.relay_circuit_mb,
             self.relay_circuit_minutes,
+            self.sync_request_timeout_secs,
             self.audit_retention_days
         ) + &self.mail_toml()
             + &format!(

@@ -232,6 +232,7 @@ pub async fn start_node(
                 listen: config.p2p.clone(),
                 external: config.external.clone(),
                 relay: config.relay_limits(),
+                request_timeout: std::time::Duration::from_secs(config.sync_request_timeout_secs),
             },
             store.clone(),
             deals,

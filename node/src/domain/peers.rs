@@ -79,7 +79,8 @@ impl Network {
 # HELP cosell_sync_changes_total Signed changes sent, received (applied) and rejected.\n# TYPE cosell_sync_changes_total counter\n\
 cosell_sync_changes_total{{direction=\"sent\"}} {}\ncosell_sync_changes_total{{direction=\"received\"}} {}\ncosell_sync_changes_total{{direction=\"rejected\"}} {}\n\
 # HELP cosell_sync_bytes_total Bytes of sync frames sent and received.\n# TYPE cosell_sync_bytes_total counter\n\
-cosell_sync_bytes_total{{direction=\"sent\"}} {}\ncosell_sync_bytes_total{{direction=\"received\"}} {}\n",
+cosell_sync_bytes_total{{direction=\"sent\"}} {}\ncosell_sync_bytes_total{{direction=\"received\"}} {}\n\
+# HELP cosell_sync_request_timeouts_total Sync requests a partner did not answer within the request timeout.\n# TYPE cosell_sync_request_timeouts_total counter\ncosell_sync_request_timeouts_total {}\n",
             g.connected_partners.load(Ordering::Relaxed),
             g.connections_refused.load(Ordering::Relaxed),
             c.changes_sent.load(Ordering::Relaxed),
@@ -87,6 +88,7 @@ cosell_sync_bytes_total{{direction=\"sent\"}} {}\ncosell_sync_bytes_total{{direc
             c.changes_rejected.load(Ordering::Relaxed),
             g.sync_bytes_sent.load(Ordering::Relaxed),
             g.sync_bytes_received.load(Ordering::Relaxed),
+            g.sync_request_timeouts.load(Ordering::Relaxed),
         );
         text + &lag
     }

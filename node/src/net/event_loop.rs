@@ -4,6 +4,7 @@
 
 use super::codec::{self, frame, kind, Refusal};
 use super::gate::DialState;
+use super::link_budget::{LinkBudget, Sent};
 use super::sync_flow::Scope;
 use super::{
     node_id, Behaviour, BehaviourEvent, Command, JoinAnswer, JoinDecision, MapInbound, NetGauges,
@@ -105,9 +106,15 @@ pub(super) struct EventLoop {
     /// The address each connected peer's last connection came from.
     remote_ip: HashMap<PeerId, std::net::IpAddr>,
     pending_joins: HashMap<OutboundRequestId, oneshot::Sender<Result<JoinAnswer, String>>>,
-    pub(super) sync_requests: HashMap<OutboundRequestId, PeerId>,
-    /// Per partner: sync requests (frame bodies) waiting for a free slot.
-    pub(super) outbox: HashMap<PeerId, VecDeque<Vec<u8>>>,
+    /// Sync requests awaiting an answer: to whom, and when and how large (for the budget).
+    pub(super) sync_requests: HashMap<OutboundRequestId, (PeerId, Sent)>,
+    /// Per partner: documents to sync waiting for a free slot, in groups (a round's
+    /// messages, an answer's follow-up), cut into requests as they go out.
+    pub(super) outbox: HashMap<PeerId, VecDeque<Vec<DocSync>>>,
+    /// Per partner: the request size and window learned from its answers.
+    pub(super) budgets: HashMap<PeerId, LinkBudget>,
+    /// How long a request may wait for its answer.
+    pub(super) request_timeout: Duration,
     /// Per partner: sync requests sent and not yet answered.
     pub(super) in_flight: HashMap<PeerId, usize>,
     /// Per partner: steps of the current sync round being generated, awaited or processed.
@@ -158,6 +165,8 @@ impl EventLoop {
             pending_joins: HashMap::new(),
             sync_requests: HashMap::new(),
             outbox: HashMap::new(),
+            budgets: HashMap::new(),
+            request_timeout: super::REQUEST_TIMEOUT,
             in_flight: HashMap::new(),
             rounds: HashMap::new(),
             epochs: HashMap::new(),
@@ -466,15 +475,24 @@ impl EventLoop {
                     let _ = reply.send(Err(why));
                 } else if self.sync_requests.remove(&request_id).is_some() {
                     tracing::debug!(%peer, %error, "sync request failed");
+                    if matches!(error, request_response::OutboundFailure::Timeout) {
+                        self.gauges
+                            .sync_request_timeouts
+                            .fetch_add(1, Ordering::Relaxed);
+                        let timeout = self.request_timeout;
+                        self.budgets.entry(peer).or_default().failed(timeout);
+                    }
+                    // The retry is set before the step ends, or a failed last request would
+                    // read as "caught up" (`step_done`) until the retry starts.
+                    if self.partners.contains_key(&peer) {
+                        self.retry_at
+                            .insert(peer, Instant::now() + SYNC_RETRY_DELAY);
+                    }
                     self.request_done(peer);
                     if let Some(n) = node_id(&peer) {
                         self.tell(PeerRequest::PeerReset { peer: n });
                     }
                     self.step_done(peer);
-                    if self.partners.contains_key(&peer) {
-                        self.retry_at
-                            .insert(peer, Instant::now() + SYNC_RETRY_DELAY);
-                    }
                 }
             }
             Event::InboundFailure { peer, error, .. } => {
@@ -688,9 +706,13 @@ impl EventLoop {
             let _ = reply.send(answer);
             return;
         }
-        if self.sync_requests.remove(&request_id).is_none() {
+        let Some((_, sent)) = self.sync_requests.remove(&request_id) else {
             return;
-        }
+        };
+        self.budgets
+            .entry(peer)
+            .or_default()
+            .answered(sent, response.len() + 4, Instant::now());
         self.gauges
             .sync_bytes_received
             .fetch_add(response.len() as u64 + 4, Ordering::Relaxed);

@@ -38,6 +38,7 @@ mod addrs;
 pub mod codec;
 mod event_loop;
 mod gate;
+mod link_budget;
 pub mod nat;
 mod reach;
 mod sync_flow;
@@ -94,7 +95,8 @@ pub const RECONNECT_DELAY_MIN: Duration = Duration::from_millis(500);
 pub const RECONNECT_DELAY_MAX: Duration = Duration::from_secs(30);
 /// Delay before a failed sync round is tried again.
 pub const SYNC_RETRY_DELAY: Duration = Duration::from_secs(2);
-/// Timeout of one request (a sync batch of a few MB on a slow link).
+/// Timeout of one request, by default (a sync request is sized to a share of it from the
+/// partner's measured delivery rate: `link_budget`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most documents in one sync request.
 pub const DOCS_PER_REQUEST_MAX: usize = 256;
@@ -104,8 +106,8 @@ pub const DOCS_PER_REQUEST_MAX: usize = 256;
 /// `UNKNOWN_DEALS_PER_PEER_MAX`; the domain's peers service checks the product at compile time),
 /// and the ones it refused were never offered again in that connection.
 pub const SYNC_REQUESTS_IN_FLIGHT_MAX: usize = 4;
-/// Requests queued per partner beyond those in flight (a round of 100k deals is ~400).
-pub const OUTBOX_REQUESTS_MAX: usize = 4096;
+/// Documents queued per partner beyond those in flight (a round of 100k deals is 100k).
+pub const OUTBOX_DOCS_MAX: usize = 4096 * DOCS_PER_REQUEST_MAX;
 /// Bytes of documents in one sync request before it is cut (well under the wire limit).
 pub const REQUEST_BYTES_SOFT_MAX: usize = 2 * 1024 * 1024;
 /// Largest reply to a sync request (the wire limit with headroom for framing).
@@ -367,6 +369,8 @@ pub struct NetGauges {
     pub sync_bytes_sent: AtomicU64,
     /// Bytes of sync frames received (requests and responses).
     pub sync_bytes_received: AtomicU64,
+    /// Sync requests that got no answer within the request timeout.
+    pub sync_request_timeouts: AtomicU64,
     /// Bytes of all frames as they crossed the wire (compressed where they were).
     pub wire: Arc<WireBytes>,
     /// Per partner (node id): when it was last known to hold everything this node had to send
@@ -430,6 +434,9 @@ pub struct NetConfig {
     pub external: Vec<String>,
     /// The relay offered to partners, if any.
     pub relay: Option<RelayLimits>,
+    /// How long a request may wait for its answer ([`REQUEST_TIMEOUT`] unless the operator
+    /// set `sync_request_timeout_secs`); sync requests are sized to finish well within it.
+    pub request_timeout: Duration,
 }
 
 /// The running network, as [`start`] hands it over.
@@ -461,6 +468,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
         .collect::<Result<Vec<Multiaddr>>>()?;
     let partners_only = nat::PartnersOnly::default();
     let relay_limits = config.relay.clone();
+    let request_timeout = config.request_timeout;
     let relay_partners = partners_only.clone();
     let gauges = Arc::new(NetGauges::default());
     let codec = FrameCodec {
@@ -493,7 +501,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
                     (PROTOCOL, ProtocolSupport::Full),
                 ],
                 request_response::Config::default()
-                    .with_request_timeout(REQUEST_TIMEOUT)
+                    .with_request_timeout(request_timeout)
                     .with_max_concurrent_streams(64),
             ),
             relay: relay_limits
@@ -583,6 +591,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
     );
     // The relay's admission check reads the set the loop keeps.
     event_loop.reach = reach::Reach::new(partners_only);
+    event_loop.request_timeout = request_timeout;
     tokio::spawn(event_loop.run());
     let suffix = format!("/p2p/{peer_id}");
     Ok(Started {

@@ -1,17 +1,19 @@
 //! Sync flow control: rounds (one per partner at a time, later ones queued), the per-partner
 //! outbox of requests, the requests in flight, and connection epochs.
 //!
-//! A round asks the domain for its messages ([`PeerRequest::Generate`]); they go out in
-//! requests of at most [`DOCS_PER_REQUEST_MAX`] documents, at most
-//! [`SYNC_REQUESTS_IN_FLIGHT_MAX`] awaiting an answer per partner; each answer's follow-up
-//! messages go ahead of new rounds. The round ends when its last step (a request, an answer
-//! being stored, a follow-up) is done.
+//! A round asks the domain for its messages ([`PeerRequest::Generate`]); they wait in the
+//! partner's outbox and go out in requests of at most [`DOCS_PER_REQUEST_MAX`] documents and
+//! at most [`SYNC_REQUESTS_IN_FLIGHT_MAX`] awaiting an answer, both further bounded by what
+//! that partner's link was measured to carry (`link_budget`): requests are cut as they leave,
+//! so a first sync over a slow uplink uses what its first answers taught. Each answer's
+//! follow-up messages go ahead of new rounds. The round ends when its last step (a request, an
+//! answer being stored, a follow-up) is done.
 
 use super::codec::{frame, kind};
 use super::event_loop::{EventLoop, Internal};
-use super::wire::chunk_messages;
+use super::wire::take_chunk;
 use super::{
-    node_id, PeerRequest, DOCS_PER_REQUEST_MAX, OUTBOX_REQUESTS_MAX, REQUEST_BYTES_SOFT_MAX,
+    node_id, PeerRequest, DOCS_PER_REQUEST_MAX, OUTBOX_DOCS_MAX, REQUEST_BYTES_SOFT_MAX,
     SYNC_REQUESTS_IN_FLIGHT_MAX, SYNC_RETRY_DELAY,
 };
 use libp2p::PeerId;
@@ -115,55 +117,83 @@ impl EventLoop {
         }
     }
 
-    /// Queues `messages` for `peer` in requests (ahead of the queue when they are a
-    /// `follow_up`, so exchanges under way finish before new ones start) and sends what fits.
-    pub(super) fn send_sync(&mut self, peer: PeerId, messages: Vec<DocSync>, follow_up: bool) {
+    /// Queues `messages` for `peer` (ahead of the queue when they are a `follow_up`, so
+    /// exchanges under way finish before new ones start) and sends what fits.
+    pub(super) fn send_sync(&mut self, peer: PeerId, mut messages: Vec<DocSync>, follow_up: bool) {
         if !self.partners.contains_key(&peer) || !self.swarm.is_connected(&peer) {
             return;
         }
-        let chunks = chunk_messages(messages, DOCS_PER_REQUEST_MAX, REQUEST_BYTES_SOFT_MAX);
-        let mut front = 0;
-        for chunk in chunks {
+        let outbox = self.outbox.entry(peer).or_default();
+        let queued: usize = outbox.iter().map(Vec::len).sum();
+        let room = OUTBOX_DOCS_MAX.saturating_sub(queued);
+        if messages.len() > room {
+            // Forget what does not fit, so a later round offers it again.
+            let rest = messages.split_off(room);
+            tracing::warn!(%peer, "sync outbox full; the rest waits for the next round");
+            if let Some(n) = node_id(&peer) {
+                let deals: Vec<DealId> = rest.iter().map(|d| d.deal).collect();
+                self.tell(PeerRequest::Forget { peer: n, deals });
+            }
+            self.retry_at
+                .insert(peer, Instant::now() + SYNC_RETRY_DELAY);
+        }
+        if !messages.is_empty() {
             let outbox = self.outbox.entry(peer).or_default();
-            if outbox.len() >= OUTBOX_REQUESTS_MAX {
-                // Forget what was not sent, so a later round offers it again.
-                tracing::warn!(%peer, "sync outbox full; the rest waits for the next round");
-                if let Some(n) = node_id(&peer) {
-                    let deals: Vec<DealId> = chunk.iter().map(|d| d.deal).collect();
-                    self.tell(PeerRequest::Forget { peer: n, deals });
-                }
-                self.retry_at
-                    .insert(peer, Instant::now() + SYNC_RETRY_DELAY);
-                continue;
-            }
-            let bytes = frame(kind::SYNC, &WireMessage::Sync(chunk).encode());
             if follow_up {
-                outbox.insert(front, bytes);
-                front += 1;
+                outbox.push_front(messages);
             } else {
-                outbox.push_back(bytes);
+                outbox.push_back(messages);
             }
+            // One step per request: a group counts one, and each request cut from it that
+            // leaves some behind counts one more (`pump`).
             *self.rounds.entry(peer).or_default() += 1;
         }
         self.pump(peer);
     }
 
-    /// Sends queued sync requests to `peer` while fewer than [`SYNC_REQUESTS_IN_FLIGHT_MAX`]
-    /// are awaiting an answer.
+    /// Sends queued documents to `peer`, cut into requests the size its link budget allows,
+    /// while fewer requests than the budget's window await an answer.
     fn pump(&mut self, peer: PeerId) {
         loop {
+            let budget = self.budgets.entry(peer).or_default();
+            let bytes_max = budget.request_bytes(self.request_timeout, REQUEST_BYTES_SOFT_MAX);
+            let window =
+                budget.window(self.request_timeout, bytes_max, SYNC_REQUESTS_IN_FLIGHT_MAX);
             let busy = self.in_flight.get(&peer).copied().unwrap_or(0);
-            if busy >= SYNC_REQUESTS_IN_FLIGHT_MAX {
+            if busy >= window {
                 return;
             }
-            let Some(bytes) = self.outbox.get_mut(&peer).and_then(|o| o.pop_front()) else {
+            let Some(outbox) = self.outbox.get_mut(&peer) else {
                 return;
             };
+            let Some(group) = outbox.front_mut() else {
+                return;
+            };
+            let chunk = take_chunk(group, DOCS_PER_REQUEST_MAX, bytes_max);
+            if group.is_empty() {
+                outbox.pop_front();
+            } else {
+                *self.rounds.entry(peer).or_default() += 1;
+            }
+            if chunk.is_empty() {
+                continue;
+            }
+            let full = chunk.len() == DOCS_PER_REQUEST_MAX;
+            let drained = outbox.is_empty();
+            let bytes = frame(kind::SYNC, &WireMessage::Sync(chunk).encode());
+            // Cut short by an empty outbox rather than by the budget: its answer's rate sample
+            // says little about the link (`LinkBudget::answered`).
+            let app_limited = drained && !full && bytes.len() < bytes_max / 2;
             self.gauges
                 .sync_bytes_sent
                 .fetch_add(bytes.len() as u64 + 4, Ordering::Relaxed);
+            let sent = self.budgets.entry(peer).or_default().sent(
+                bytes.len() + 4,
+                Instant::now(),
+                app_limited,
+            );
             let id = self.swarm.behaviour_mut().rr.send_request(&peer, bytes);
-            self.sync_requests.insert(id, peer);
+            self.sync_requests.insert(id, (peer, sent));
             *self.in_flight.entry(peer).or_default() += 1;
         }
     }
@@ -183,7 +213,7 @@ impl EventLoop {
     pub(super) fn clear_outbox(&mut self, peer: &PeerId) {
         self.outbox.remove(peer);
         self.in_flight.remove(peer);
-        self.sync_requests.retain(|_, p| p != peer);
+        self.sync_requests.retain(|_, (p, _)| p != peer);
         *self.epochs.entry(*peer).or_default() += 1;
     }
 

@@ -53,28 +53,20 @@ fn doc_bytes(d: &DocSync) -> usize {
         + 64
 }
 
-/// Splits messages into requests of at most `docs_max` documents and about `bytes_max` bytes.
-pub fn chunk_messages(
-    messages: Vec<DocSync>,
-    docs_max: usize,
-    bytes_max: usize,
-) -> Vec<Vec<DocSync>> {
-    let mut out = Vec::new();
-    let mut current = Vec::new();
+/// Takes the next request from the front of `queued`: at most `docs_max` documents and about
+/// `bytes_max` bytes (a document larger than that goes alone).
+pub fn take_chunk(queued: &mut Vec<DocSync>, docs_max: usize, bytes_max: usize) -> Vec<DocSync> {
+    let mut n = 0;
     let mut bytes = 0;
-    for m in messages {
-        let b = doc_bytes(&m);
-        if !current.is_empty() && (current.len() == docs_max || bytes + b > bytes_max) {
-            out.push(std::mem::take(&mut current));
-            bytes = 0;
+    for m in queued.iter() {
+        let b = doc_bytes(m);
+        if n > 0 && (n == docs_max || bytes + b > bytes_max) {
+            break;
         }
         bytes += b;
-        current.push(m);
+        n += 1;
     }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
+    queued.drain(..n).collect()
 }
 
 /// Keeps replies under `bytes_max`; returns the kept ones and the deals left out.
@@ -108,18 +100,23 @@ mod tests {
             .collect()
     }
 
-    fn sizes(chunks: &[Vec<DocSync>]) -> Vec<usize> {
-        chunks.iter().map(Vec::len).collect()
+    /// The sizes of the requests `take_chunk` cuts `queued` into.
+    fn sizes(mut queued: Vec<DocSync>, docs_max: usize, bytes_max: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        while !queued.is_empty() {
+            out.push(take_chunk(&mut queued, docs_max, bytes_max).len());
+        }
+        out
     }
 
     #[test]
     fn requests_are_cut_at_the_document_count_or_the_byte_size_whichever_comes_first() {
-        assert_eq!(sizes(&chunk_messages(docs(10), 4, usize::MAX)), [4, 4, 2]);
+        assert_eq!(sizes(docs(10), 4, usize::MAX), [4, 4, 2]);
         // An empty message counts 64 bytes: two fit in 130.
-        assert_eq!(sizes(&chunk_messages(docs(5), 256, 130)), [2, 2, 1]);
+        assert_eq!(sizes(docs(5), 256, 130), [2, 2, 1]);
         // A message over the size on its own still goes, alone.
-        assert_eq!(sizes(&chunk_messages(docs(2), 256, 10)), [1, 1]);
-        assert!(chunk_messages(Vec::new(), 4, 100).is_empty());
+        assert_eq!(sizes(docs(2), 256, 10), [1, 1]);
+        assert!(take_chunk(&mut Vec::new(), 4, 100).is_empty());
     }
 
     #[test]
