@@ -125,6 +125,8 @@ pub(super) struct EventLoop {
     map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, Refusal>>>,
     /// NAT traversal: connections and their kinds, relay reservations (see `reach`).
     pub(super) reach: super::reach::Reach,
+    /// Who takes part in which deal: changes go to their participants only.
+    pub(super) participants: Arc<dyn super::Participants>,
 }
 
 impl EventLoop {
@@ -136,6 +138,7 @@ impl EventLoop {
         gauges: Arc<NetGauges>,
         requests: mpsc::Sender<PeerRequest>,
         map_inbound: mpsc::Sender<MapInbound>,
+        participants: Arc<dyn super::Participants>,
     ) -> EventLoop {
         let (internal_tx, internal) = mpsc::channel(super::INTERNAL_QUEUE_MAX);
         EventLoop {
@@ -166,6 +169,7 @@ impl EventLoop {
             map_requests: HashMap::new(),
             // `start` replaces it with one sharing the relay's partner set.
             reach: super::reach::Reach::new(super::nat::PartnersOnly::default()),
+            participants,
         }
     }
 
