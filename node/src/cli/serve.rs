@@ -465,7 +465,7 @@ fn tcp_port_is_free(addr: &libp2p::Multiaddr) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    fn open_files_limit() -> (u64, u64) {
+    fn open_files_limit() -> (libc::rlim_t, libc::rlim_t) {
         let mut limit = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
@@ -475,7 +475,7 @@ mod tests {
             unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
             0
         );
-        (limit.rlim_cur as u64, limit.rlim_max as u64)
+        (limit.rlim_cur, limit.rlim_max)
     }
 
     #[test]
@@ -484,8 +484,8 @@ mod tests {
         // A shell's usual soft limit (lowering it needs no privilege); the test process gets
         // its own limit back from the call under test.
         let low = libc::rlimit {
-            rlim_cur: 1024.min(hard) as libc::rlim_t,
-            rlim_max: hard as libc::rlim_t,
+            rlim_cur: hard.min(1024),
+            rlim_max: hard,
         };
         // SAFETY: setrlimit only reads the struct passed.
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);

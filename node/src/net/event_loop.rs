@@ -138,7 +138,6 @@ impl EventLoop {
         gauges: Arc<NetGauges>,
         requests: mpsc::Sender<PeerRequest>,
         map_inbound: mpsc::Sender<MapInbound>,
-        participants: Arc<dyn super::Participants>,
     ) -> EventLoop {
         let (internal_tx, internal) = mpsc::channel(super::INTERNAL_QUEUE_MAX);
         EventLoop {
@@ -169,7 +168,8 @@ impl EventLoop {
             map_requests: HashMap::new(),
             // `start` replaces it with one sharing the relay's partner set.
             reach: super::reach::Reach::new(super::nat::PartnersOnly::default()),
-            participants,
+            // `start` replaces it with the domain's index.
+            participants: Arc::new(super::NoIndex),
         }
     }
 

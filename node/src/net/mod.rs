@@ -291,6 +291,15 @@ pub trait Participants: Send + Sync {
     fn of(&self, deal: &DealId) -> Option<Vec<NodeId>>;
 }
 
+/// No index: every changed deal goes to every connected partner.
+struct NoIndex;
+
+impl Participants for NoIndex {
+    fn of(&self, _deal: &DealId) -> Option<Vec<NodeId>> {
+        None
+    }
+}
+
 /// A cloneable way to talk to the swarm task.
 #[derive(Clone)]
 pub struct NetHandle {
@@ -595,8 +604,8 @@ pub async fn start(
         gauges.clone(),
         requests_tx,
         map_tx,
-        participants,
     );
+    event_loop.participants = participants;
     // The relay's admission check reads the set the loop keeps.
     event_loop.reach = reach::Reach::new(partners_only);
     tokio::spawn(event_loop.run());
