@@ -142,6 +142,11 @@ impl Authority {
         self.by_node.contains_key(node)
     }
 
+    /// Every node [`Authority::is_participant`] holds for (removed ones too).
+    pub fn participants(&self) -> impl Iterator<Item = &NodeId> {
+        self.by_node.keys()
+    }
+
     pub fn role_of(&self, node: &NodeId) -> Option<Role> {
         let index = *self.by_node.get(node)?;
         self.nodes.get(index as usize)?.1.role

@@ -649,6 +649,12 @@ impl DealDoc {
         self.authority.is_participant(node)
     }
 
+    /// Every node that is a participant ([`DealDoc::is_participant`]), in id order: who a
+    /// change to the document may concern.
+    pub fn participants(&self) -> impl Iterator<Item = &NodeId> {
+        self.authority.participants()
+    }
+
     /// Every signed change of the document, in causal order (for storage snapshots and audits).
     pub fn envelopes(&self) -> Vec<SignedChange> {
         self.doc

@@ -53,7 +53,7 @@ impl Host {
             .mode(0o700)
             .create(&root)
             .with_context(|| format!("cannot create {}", root.display()))?;
-        raise_open_files_limit();
+        crate::cli::serve::raise_open_files_limit();
         let host = Arc::new(Host {
             root,
             base: base.to_string(),
@@ -529,24 +529,5 @@ fn remove_if_there(path: &Path) -> Result<()> {
             Err(e).with_context(|| format!("cannot remove {}", path.display()))
         }
         _ => Ok(()),
-    }
-}
-
-/// Each workspace holds a database file, a listener and its partners' connections open: lift
-/// the soft limit on open files to the hard one (often 1,024 of 500,000 or more).
-fn raise_open_files_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                tracing::warn!("cannot raise the limit on open files");
-            }
-        }
     }
 }

@@ -21,10 +21,32 @@ pub struct ServeOptions {
     pub p2p: Vec<String>,
 }
 
+/// A node holds a connection per partner connected (a hub: 1,000 and more, two for a moment
+/// when both sides dial at once), a database file, listeners and its HTTP clients' sockets;
+/// hosting adds a file and a listener per workspace. The soft limit on open files is often
+/// 1,024 of a hard limit of 500,000 or more: lift it to the hard one.
+pub(crate) fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("cannot raise the limit on open files");
+            }
+        }
+    }
+}
+
 /// Runs the node until a stop signal.
 pub async fn serve(dir: &DataDir, options: ServeOptions) -> Result<()> {
     dir.require_initialized()?;
     fixed_mmap_threshold();
+    raise_open_files_limit();
     let mut config = Config::load(&dir.config())?;
     if let Some(http) = options.http {
         config.http = http;
@@ -459,5 +481,36 @@ fn tcp_port_is_free(addr: &libp2p::Multiaddr) -> Result<()> {
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn open_files_limit() -> (libc::rlim_t, libc::rlim_t) {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct passed.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        (limit.rlim_cur, limit.rlim_max)
+    }
+
+    #[test]
+    fn serving_lifts_the_soft_limit_on_open_files_to_the_hard_one() {
+        let (_, hard) = open_files_limit();
+        // A shell's usual soft limit (lowering it needs no privilege); the test process gets
+        // its own limit back from the call under test.
+        let low = libc::rlimit {
+            rlim_cur: hard.min(1024),
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit only reads the struct passed.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
+        super::raise_open_files_limit();
+        assert_eq!(open_files_limit(), (hard, hard));
     }
 }

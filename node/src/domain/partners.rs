@@ -479,10 +479,11 @@ fn clean_name(name: &str, fallback: &str) -> String {
 /// Finds a partner by node id or unique name (case-insensitive). Removed partners are found too.
 pub fn resolve(store: &Store, wanted: &str) -> Result<PartnerRecord> {
     let wanted = wanted.trim();
-    let all = shared::partners(store)?;
-    if let Some(p) = all.iter().find(|p| p.id == wanted) {
-        return Ok(p.clone());
+    // An id is one lookup: a hub sharing with one of 1,000 partners does not read them all.
+    if let Some(p) = shared::partner(store, wanted)? {
+        return Ok(p);
     }
+    let all = shared::partners(store)?;
     let by_name: Vec<&PartnerRecord> = all
         .iter()
         .filter(|p| p.name.eq_ignore_ascii_case(wanted))

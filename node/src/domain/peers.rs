@@ -103,7 +103,8 @@ pub async fn start(
     clock: Clock,
 ) -> Result<Network> {
     let signing_key = ed25519_dalek::SigningKey::from_bytes(&config.secret);
-    let started = net::start(config, store.clone()).await?;
+    let participants = Arc::new(Routes(deals.participation()));
+    let started = net::start(config, store.clone(), participants).await?;
     let me = NodeId::parse(&started.peer_id.to_base58()).map_err(|e| anyhow!("{e}"))?;
     spawn(me, store, deals.clone(), clock, started.requests);
     Ok(Network {
@@ -116,6 +117,15 @@ pub async fn start(
         signing_key,
         map_inbound: Mutex::new(Some(started.map_inbound)),
     })
+}
+
+/// The engine's participant index, as net asks it (see [`net::Participants`]).
+struct Routes(Arc<crate::domain::deals::Participation>);
+
+impl net::Participants for Routes {
+    fn of(&self, deal: &protocol::deal::DealId) -> Option<Vec<NodeId>> {
+        self.0.of(deal)
+    }
 }
 
 /// Runs the peers service for the node `me`: answers `requests` until net stops, each at the

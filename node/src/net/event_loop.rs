@@ -135,6 +135,8 @@ pub(super) struct EventLoop {
     map_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, Refusal>>>,
     /// NAT traversal: connections and their kinds, relay reservations (see `reach`).
     pub(super) reach: super::reach::Reach,
+    /// Who takes part in which deal: changes go to their participants only.
+    pub(super) participants: Arc<dyn super::Participants>,
 }
 
 impl EventLoop {
@@ -178,6 +180,8 @@ impl EventLoop {
             map_requests: HashMap::new(),
             // `start` replaces it with one sharing the relay's partner set.
             reach: super::reach::Reach::new(super::nat::PartnersOnly::default()),
+            // `start` replaces it with the domain's index.
+            participants: Arc::new(super::NoIndex),
         }
     }
 

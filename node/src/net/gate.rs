@@ -21,6 +21,15 @@ pub(super) struct DialState {
     delay: Duration,
 }
 
+/// The wait before the next dial: between half of `delay` and all of it, at random. Partners
+/// that lost a hub at the same moment (it restarted) would otherwise redial it in lockstep,
+/// all 1,000 at each doubling of the delay; spread over the window they arrive a few at a time,
+/// and none waits longer than `delay`.
+fn jittered(delay: Duration, rng: &mut impl rand::Rng) -> Duration {
+    let half = delay / 2;
+    half + Duration::from_micros(rng.gen_range(0..=half.as_micros() as u64))
+}
+
 impl EventLoop {
     /// Every tick: ends probations that ran out, retries failed rounds, dials partners that are
     /// due.
@@ -56,12 +65,13 @@ impl EventLoop {
             .map(|(p, a)| (*p, a.clone()))
             .collect();
         self.reach_tick();
+        let mut rng = rand::thread_rng();
         for (peer, addrs) in to_dial {
             let state = self.dial.entry(peer).or_insert(DialState {
                 next: now,
                 delay: RECONNECT_DELAY_MIN,
             });
-            state.next = now + state.delay;
+            state.next = now + jittered(state.delay, &mut rng);
             state.delay = (state.delay * 2).min(RECONNECT_DELAY_MAX);
             let _ = self
                 .swarm
@@ -245,5 +255,27 @@ impl EventLoop {
             .entry(peer)
             .and_modify(|u| *u = (*u).min(until))
             .or_insert(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn redials_after_a_shared_failure_are_spread_and_never_later_than_the_delay() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(26);
+        let delay = Duration::from_secs(8);
+        let waits: Vec<Duration> = (0..1000).map(|_| jittered(delay, &mut rng)).collect();
+        assert!(waits.iter().all(|w| *w >= delay / 2 && *w <= delay));
+        // Spread over the window: each of its eight slices gets some of the 1,000 partners,
+        // none more than a fair share and a half (in lockstep, one slice would get them all).
+        let mut slices = [0usize; 8];
+        for w in &waits {
+            let i = ((*w - delay / 2).as_secs_f64() / (delay / 2).as_secs_f64() * 8.0) as usize;
+            slices[i.min(7)] += 1;
+        }
+        assert!(slices.iter().all(|n| *n > 60 && *n < 190), "{slices:?}");
     }
 }

@@ -282,6 +282,26 @@ pub struct MapInbound {
     pub reply: oneshot::Sender<Result<Vec<u8>, Refusal>>,
 }
 
+/// Who takes part in which deal, as the domain knows it (net never names the deal engine): a
+/// changed deal is offered only to the partners that take part in it, so a change to one deal
+/// on a hub of 1,000 partners starts one sync round, not 1,000. It must answer at once (the
+/// swarm task calls it) and never leave out a participant.
+pub trait Participants: Send + Sync {
+    /// The participants of `deal` (this node among them, maybe), or `None` when the domain does
+    /// not know the deal: then every connected partner is offered it, and the domain's round
+    /// for each sends only what that partner takes part in.
+    fn of(&self, deal: &DealId) -> Option<Vec<NodeId>>;
+}
+
+/// No index: every changed deal goes to every connected partner.
+struct NoIndex;
+
+impl Participants for NoIndex {
+    fn of(&self, _deal: &DealId) -> Option<Vec<NodeId>> {
+        None
+    }
+}
+
 /// A cloneable way to talk to the swarm task.
 #[derive(Clone)]
 pub struct NetHandle {
@@ -457,7 +477,11 @@ pub struct Started {
 }
 
 /// Builds the swarm, starts listening, spawns the event loop and waits for the listen addresses.
-pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
+pub async fn start(
+    config: NetConfig,
+    store: Arc<Store>,
+    participants: Arc<dyn Participants>,
+) -> Result<Started> {
     let keypair = identity::Keypair::ed25519_from_bytes(config.secret)
         .map_err(|e| anyhow!("invalid node key: {e}"))?;
     let peer_id = keypair.public().to_peer_id();
@@ -589,6 +613,7 @@ pub async fn start(config: NetConfig, store: Arc<Store>) -> Result<Started> {
         requests_tx,
         map_tx,
     );
+    event_loop.participants = participants;
     // The relay's admission check reads the set the loop keeps.
     event_loop.reach = reach::Reach::new(partners_only);
     event_loop.request_timeout = request_timeout;

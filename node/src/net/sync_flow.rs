@@ -19,7 +19,7 @@ use super::{
 use libp2p::PeerId;
 use protocol::deal::DealId;
 use protocol::wire::{DocSync, WireMessage};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -48,16 +48,34 @@ impl Scope {
 }
 
 impl EventLoop {
-    /// Offers `deals` to every connected partner except `except`.
+    /// Offers `deals` to their participants connected, except `except`: each partner's round
+    /// names only the deals it takes part in. A deal the domain does not know goes to every
+    /// connected partner (its rounds then offer each only what it takes part in).
     pub(super) fn push(&mut self, deals: &[DealId], except: Option<PeerId>) {
-        let peers: Vec<PeerId> = self
-            .partners
-            .keys()
-            .filter(|p| Some(**p) != except && self.swarm.is_connected(p))
-            .copied()
-            .collect();
-        for peer in peers {
-            self.request_round(peer, Some(deals));
+        let mut per_peer: HashMap<PeerId, Vec<DealId>> = HashMap::new();
+        let mut unknown: Vec<DealId> = Vec::new();
+        for deal in deals {
+            match self.participants.of(deal) {
+                Some(nodes) => {
+                    for node in nodes {
+                        if let Ok(peer) = node.as_str().parse::<PeerId>() {
+                            per_peer.entry(peer).or_default().push(*deal);
+                        }
+                    }
+                }
+                None => unknown.push(*deal),
+            }
+        }
+        if !unknown.is_empty() {
+            for peer in self.partners.keys() {
+                per_peer.entry(*peer).or_default().extend(&unknown);
+            }
+        }
+        for (peer, list) in per_peer {
+            if Some(peer) == except || !self.partners.contains_key(&peer) {
+                continue;
+            }
+            self.request_round(peer, Some(&list));
         }
     }
 

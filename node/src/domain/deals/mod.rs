@@ -30,6 +30,8 @@ mod events;
 mod facts;
 mod invitations;
 mod kinds;
+mod participation;
+mod peer_states;
 mod projection;
 mod records;
 mod reproject;
@@ -56,6 +58,7 @@ pub use kinds::{
     KIND_INVITATION, KIND_KEY, KIND_REGISTRATION, MESSAGE_CHARS_MAX, MESSAGE_KEY, WITHDRAWN_KEY,
     WITHHELD_KEY,
 };
+pub use participation::Participation;
 pub use projection::shared_from_projection;
 pub use records::RecordWrite;
 pub use views::{deal_json, invitation_json, ListFilter, ListStatus};
@@ -73,7 +76,6 @@ use kinds::info_of;
 use protocol::deal::{DealDoc, DealId, ParticipantStatus, Signer, VerifiedChange};
 use protocol::envelope::SignedChange;
 use protocol::identity::{NodeId, NodeKey};
-use protocol::sync::PeerSync;
 use protocol::wire::DocSync;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -176,6 +178,8 @@ pub struct Deals {
     /// Deals this node withdrew whose participants have not all acknowledged it yet, and every
     /// document replaced by its tombstone (`withdraw`).
     withdrawals: Mutex<withdraw::Withdrawals>,
+    /// Who takes part in which document, readable without the engine's lock.
+    participation: Arc<Participation>,
     /// A failure to inject into the next [`Deals::receive`] once it has verified its message.
     #[cfg(test)]
     pub(crate) fault: Mutex<Option<Fault>>,
@@ -195,7 +199,7 @@ pub(crate) enum Fault {
 pub(crate) struct Inner {
     pub docs: HashMap<DealId, DealDoc>,
     /// Sync state per (peer, deal) for the current connection; loaded from redb on first use.
-    peers: HashMap<(NodeId, DealId), PeerSync>,
+    peers: peer_states::PeerStates,
     /// What each initialized document is for, its statuses and stages.
     pub info: HashMap<DealId, DocInfo>,
     /// (deal, invitee) pairs whose invitation this node made and the invitee accepted: the
@@ -255,6 +259,7 @@ impl Deals {
             share_gate: Mutex::new(()),
             clock,
             withdrawals: Mutex::new(withdraw::Withdrawals::default()),
+            participation: Arc::new(Participation::default()),
             #[cfg(test)]
             fault: Mutex::new(None),
         };
@@ -294,6 +299,12 @@ impl Deals {
         *self.windows.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Who takes part in which document (the network offers a changed deal to its
+    /// participants only).
+    pub fn participation(&self) -> Arc<Participation> {
+        self.participation.clone()
+    }
+
     /// The signer of this run.
     pub(crate) fn signer(&self) -> &Signer {
         &self.signer
@@ -314,9 +325,13 @@ impl Deals {
     /// change implies (an invitation arrived, an invitee answered, a stage or a registration
     /// decision changed).
     pub(crate) fn refresh(&self, inner: &mut Inner, id: DealId, publish: bool) {
-        let Some(new) = inner.docs.get(&id).and_then(info_of) else {
+        let Some(doc) = inner.docs.get(&id) else {
             return;
         };
+        let Some(new) = info_of(doc) else {
+            return;
+        };
+        self.participation.update(doc);
         let old = inner.info.get(&id).cloned();
         if let DocKind::Invitation { deal } = new.kind {
             if new.origin.as_ref() == Some(&self.me) {

@@ -45,12 +45,16 @@ impl Deals {
     pub fn on_policy_changed(&self, partner_id: &str, now_ms: u64) -> Result<Vec<DealId>> {
         let partner = NodeId::parse(partner_id).map_err(|e| anyhow!("partner id: {e}"))?;
         let mut changed = Vec::new();
-        for meta in shared::deal_metas(&self.store)? {
+        let mut work = Vec::new();
+        // The deals the partner takes part in (the participant index), not every deal stored:
+        // a policy change for each of 1,000 partners would otherwise read all deals 1,000 times.
+        for id in self.participation.documents_of(&partner) {
+            let Some(meta) = shared::deal_meta(&self.store, &id.to_string())? else {
+                continue;
+            };
             let Some(opportunity_id) = &meta.opportunity_id else {
                 continue;
             };
-            let id =
-                DealId::parse(&meta.id).map_err(|e| anyhow!("stored deal {}: {e}", meta.id))?;
             let shared_with = self
                 .lock()
                 .docs
@@ -59,9 +63,10 @@ impl Deals {
             if !shared_with {
                 continue;
             }
-            let cause = format!("the policy for {partner_id} changed");
-            changed.extend(self.reproject(id, opportunity_id, &cause, Some(partner_id), now_ms)?);
+            work.push((id, opportunity_id.clone()));
         }
+        let cause = format!("the policy for {partner_id} changed");
+        changed.extend(self.reproject_all(&work, &cause, Some(partner_id), now_ms)?);
         Ok(changed)
     }
 
@@ -126,13 +131,35 @@ impl Deals {
         partner: Option<&str>,
         now_ms: u64,
     ) -> Result<Vec<DealId>> {
+        self.reproject_all(&[(id, opportunity_id.to_string())], cause, partner, now_ms)
+    }
+
+    /// [`Deals::reproject`] for several deals, their changes and audit entries in one durable
+    /// transaction per [`REPROJECT_BATCH_MAX`] deals: a policy change re-projecting a
+    /// partner's deals costs one commit, not one per deal.
+    fn reproject_all(
+        &self,
+        deals: &[(DealId, String)],
+        cause: &str,
+        partner: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>> {
+        let mut changed = Vec::new();
+        for batch in deals.chunks(REPROJECT_BATCH_MAX) {
+            changed.extend(self.reproject_batch(batch, cause, partner, now_ms)?);
+        }
+        Ok(changed)
+    }
+
+    /// What each deal of `deals` should share now (read without the engine's lock).
+    fn plan(&self, id: DealId, opportunity_id: &str) -> Result<Option<Plan>> {
         let participants: Vec<String> = {
             let inner = self.lock();
             let Some(doc) = inner.docs.get(&id).filter(|d| d.is_initialized()) else {
-                return Ok(Vec::new());
+                return Ok(None);
             };
             if doc.origin() != Some(&self.me) {
-                return Ok(Vec::new());
+                return Ok(None);
             }
             doc.read_view()
                 .participants
@@ -147,7 +174,7 @@ impl Deals {
                 Projection::default(),
                 Some(self.outcome_for(opportunity_id, &participants)?),
             ),
-            Err(DealsError::NotFound(_)) => return Ok(Vec::new()),
+            Err(DealsError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(anyhow!("{e}")),
         };
         let mut new = shared_from_projection(&projection);
@@ -160,9 +187,80 @@ impl Deals {
                 Some(outcome.map(|s| s.as_str().to_string()).unwrap_or_default()),
             );
         }
+        Ok(Some(Plan {
+            id,
+            opportunity_id: opportunity_id.to_string(),
+            participants,
+            fields: projection.iter().map(|(k, _)| k.to_string()).collect(),
+            new,
+        }))
+    }
+
+    fn reproject_batch(
+        &self,
+        deals: &[(DealId, String)],
+        cause: &str,
+        partner: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Vec<DealId>> {
+        let mut plans = Vec::with_capacity(deals.len());
+        for (id, opportunity_id) in deals {
+            plans.extend(self.plan(*id, opportunity_id)?);
+        }
         let mut inner = self.lock();
+        let mut changes: Vec<(DealId, VerifiedChange)> = Vec::new();
+        let mut audits: Vec<(String, serde_json::Value)> = Vec::new();
+        // A failure stops the batch after what is done so far is stored (its changes are in
+        // the documents already).
+        let mut failed = None;
+        for plan in plans {
+            match self.reproject_one(&mut inner, plan, cause, now_ms, &mut changes) {
+                Ok(Some(entry)) => audits.push(entry),
+                Ok(None) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if changes.is_empty() {
+            return failed.map_or(Ok(Vec::new()), Err);
+        }
+        let txn = self.store.write()?;
+        for (doc_id, change) in &changes {
+            put_change(&txn, *doc_id, change)?;
+        }
+        for (text, data) in audits {
+            audit::record_in(&txn, now_ms, AuditKind::ShareUpdate, partner, text, data)?;
+        }
+        txn.commit()?;
+        let ids: Vec<DealId> = changes.iter().map(|(d, _)| *d).collect();
+        for doc_id in &ids {
+            self.refresh(&mut inner, *doc_id, true);
+        }
+        failed.map_or(Ok(ids), Err)
+    }
+
+    /// Signs the changes that bring one deal (and its pending invitations' summaries) to
+    /// `plan` into `changes`; the deal's audit entry (text and data) when it changed.
+    fn reproject_one(
+        &self,
+        inner: &mut super::Inner,
+        plan: Plan,
+        cause: &str,
+        now_ms: u64,
+        changes: &mut Vec<(DealId, VerifiedChange)>,
+    ) -> Result<Option<(String, serde_json::Value)>> {
+        let Plan {
+            id,
+            opportunity_id,
+            participants,
+            fields,
+            mut new,
+        } = plan;
+        let before = changes.len();
         let Some(doc) = inner.docs.get_mut(&id) else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let current = doc.read_view().shared;
         // Erasure requests stay: a participant offline when one was signed still applies it.
@@ -171,7 +269,6 @@ impl Deals {
                 .insert(super::ERASURE_KEY.into(), Some(asked.clone()));
         }
         let update = shared_update(&current, &new);
-        let mut changes: Vec<(DealId, VerifiedChange)> = Vec::new();
         if update != SharedFields::default() {
             match doc.set_shared(&self.signer, now_ms, &update) {
                 Ok(c) => changes.push((id, c)),
@@ -192,7 +289,7 @@ impl Deals {
             || current.stage != summary.stage
             || current.account_domain != summary.account_domain;
         let invitations = if summary_changed {
-            Self::invitations_of(&inner, id)
+            Self::invitations_of(inner, id)
         } else {
             Vec::new()
         };
@@ -217,15 +314,10 @@ impl Deals {
                 Err(e) => return Err(anyhow!("invitation {inv}: {e}")),
             }
         }
-        if changes.is_empty() {
-            return Ok(Vec::new());
+        if changes.len() == before {
+            return Ok(None);
         }
-        let fields: Vec<&str> = projection.iter().map(|(k, _)| k).collect();
         let (added, removed) = field_names_between(&current, &new);
-        let txn = self.store.write()?;
-        for (doc_id, change) in &changes {
-            put_change(&txn, *doc_id, change)?;
-        }
         let mut summary_text = if fields.is_empty() {
             format!("{cause}: deal {id} shares nothing now")
         } else {
@@ -237,20 +329,20 @@ impl Deals {
         if !added.is_empty() {
             summary_text.push_str(&format!("; newly shared: {}", added.join(", ")));
         }
-        audit::record_in(
-            &txn,
-            now_ms,
-            AuditKind::ShareUpdate,
-            partner,
-            summary_text,
-            json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields,
-                   "added": added, "removed": removed, "to": participants, "cause": cause}),
-        )?;
-        txn.commit()?;
-        let ids: Vec<DealId> = changes.iter().map(|(d, _)| *d).collect();
-        for doc_id in &ids {
-            self.refresh(&mut inner, *doc_id, true);
-        }
-        Ok(ids)
+        let data = json!({"deal": id.to_string(), "opportunity_id": opportunity_id, "fields": fields,
+               "added": added, "removed": removed, "to": participants, "cause": cause});
+        Ok(Some((summary_text, data)))
     }
+}
+
+/// Most deals re-projected in one transaction (and one hold of the engine's lock).
+const REPROJECT_BATCH_MAX: usize = 256;
+
+/// What one deal should share now, worked out before the engine's lock is taken.
+struct Plan {
+    id: DealId,
+    opportunity_id: String,
+    participants: Vec<String>,
+    fields: Vec<String>,
+    new: SharedFields,
 }

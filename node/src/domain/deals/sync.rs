@@ -26,23 +26,24 @@ impl Deals {
     pub fn forget(&self, peer: &NodeId, deals: &[DealId]) {
         let mut inner = self.lock();
         for id in deals {
-            inner.peers.remove(&(peer.clone(), *id));
+            inner.peers.remove(peer, id);
         }
     }
 
     /// Forgets the in-memory sync state with a peer (after a disconnect or a failed request), so
     /// the next exchange starts from the persisted shared heads.
     pub fn reset_peer(&self, peer: &NodeId) {
-        self.lock().peers.retain(|(p, _), _| p != peer);
+        self.lock().peers.remove_peer(peer);
     }
 
     /// Messages for `peer` about `only` these deals (or all), each a document it participates in.
     /// A round over all deals (a connect, a retry) leaves out the deals whose heads the peer is
     /// known to hold (the persisted shared heads): a reconnect costs what changed, not the store.
     pub fn generate(&self, peer: &NodeId, only: Option<&[DealId]>) -> Result<Vec<DocSync>> {
+        // All: the documents the peer takes part in (the index), not every document held.
         let ids: Vec<DealId> = match only {
             Some(list) => list.to_vec(),
-            None => self.lock().docs.keys().copied().collect(),
+            None => self.participation.documents_of(peer),
         };
         self.generate_where(peer, &ids, only.is_none(), |d| {
             d.is_initialized() && d.is_participant(peer)
@@ -75,7 +76,7 @@ impl Deals {
             }
             self.peer_state(&mut inner, peer, id)?;
             let Inner { docs, peers, .. } = &mut *inner;
-            if let (Some(doc), Some(state)) = (docs.get(&id), peers.get_mut(&(peer.clone(), id))) {
+            if let (Some(doc), Some(state)) = (docs.get(&id), peers.get_mut(peer, &id)) {
                 if skip_in_sync && in_sync(doc, state) {
                     continue;
                 }
@@ -126,15 +127,14 @@ impl Deals {
 
     /// Makes sure the in-memory sync state for (peer, deal) exists, loading it from redb.
     fn peer_state(&self, inner: &mut Inner, peer: &NodeId, id: DealId) -> Result<()> {
-        let key = (peer.clone(), id);
-        if inner.peers.contains_key(&key) {
+        if inner.peers.contains(peer, &id) {
             return Ok(());
         }
         let state = match shared::sync_state(&self.store, &id.to_string(), peer.as_str())? {
             Some(bytes) => PeerSync::decode(&bytes).unwrap_or_default(),
             None => PeerSync::new(),
         };
-        inner.peers.insert(key, state);
+        inner.peers.insert(peer, id, state);
         Ok(())
     }
 
@@ -428,7 +428,7 @@ impl Copy {
                 tracing::warn!(deal = %id, rejected = outcome.rejected.len(), "changes accepted on a copy were refused on the held document");
             }
         }
-        inner.peers.insert((peer.clone(), id), self.state);
+        inner.peers.insert(peer, id, self.state);
         if inner.docs.get(&id).is_some_and(|d| d.is_initialized()) {
             inner.unknown.remove(&id);
         }
@@ -462,7 +462,7 @@ fn expire_unknown(inner: &mut Inner, now_ms: u64) {
         docs.remove(id);
     }
     let expired: HashSet<DealId> = expired.into_iter().collect();
-    peers.retain(|(_, id), _| !expired.contains(id));
+    peers.retain_documents(|id| !expired.contains(id));
 }
 
 /// Bytes waiting in the replicas of unknown deals: those `peer` made and all of them, without
@@ -532,11 +532,7 @@ impl Deals {
                 inner.unknown.insert(id, (peer.clone(), now_ms));
             }
             self.peer_state(&mut inner, peer, id)?;
-            let state = inner
-                .peers
-                .get(&(peer.clone(), id))
-                .cloned()
-                .unwrap_or_default();
+            let state = inner.peers.get(peer, &id).cloned().unwrap_or_default();
             let doc = inner.docs[&id].clone();
             copies.push(Copy {
                 was_initialized: doc.is_initialized(),

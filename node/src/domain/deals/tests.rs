@@ -354,3 +354,79 @@ fn a_peer_that_is_not_a_participant_is_offered_nothing_and_refused() {
     let audit = shared::audit_page(&vendor.store, 0, 100).unwrap();
     assert!(audit.iter().any(|e| e.kind == AuditKind::Rejected));
 }
+
+#[test]
+fn the_participant_index_names_each_deals_participants_on_both_sides() {
+    let vendor = side(1, "Vendor");
+    let reseller = side(2, "Reseller");
+    let stranger = side(3, "Stranger");
+    befriend(&vendor, &reseller);
+    let id = share_name_with(&vendor, &reseller);
+    let (v, r) = (vendor.deals.me().clone(), reseller.deals.me().clone());
+    let index = vendor.deals.participation();
+    let mut of = index.of(&id).expect("the deal is indexed");
+    of.sort();
+    let mut both = vec![v.clone(), r.clone()];
+    both.sort();
+    assert_eq!(of, both);
+    // The reseller takes part in the deal and in its invitation; a stranger in nothing.
+    let mine = index.documents_of(&r);
+    assert!(mine.contains(&id));
+    assert_eq!(mine.len(), 2, "the deal and its invitation: {mine:?}");
+    assert!(index.documents_of(stranger.deals.me()).is_empty());
+    // A round over all deals for the reseller offers what the index names (the invitation; the
+    // deal waits for the acceptance), and nothing to the stranger.
+    assert_eq!(vendor.deals.generate(&r, None).unwrap().len(), 1);
+    assert!(vendor
+        .deals
+        .generate(stranger.deals.me(), None)
+        .unwrap()
+        .is_empty());
+    // Those messages were not delivered: start the exchange over.
+    vendor.deals.reset_peer(&r);
+    // The reseller's index learns the deal as it arrives.
+    sync(&vendor, &reseller);
+    reseller.deals.respond(id, true, 3).unwrap();
+    sync(&vendor, &reseller);
+    assert!(reseller
+        .deals
+        .participation()
+        .documents_of(&v)
+        .contains(&id));
+}
+
+#[test]
+fn a_policy_change_re_projects_every_deal_of_the_partner_in_one_commit() {
+    let vendor = side(1, "Vendor");
+    let reseller = side(2, "Reseller");
+    befriend(&vendor, &reseller);
+    let id = share_name_with(&vendor, &reseller);
+    let partner = reseller.deals.me().to_string();
+    let record = partners::resolve(&vendor.store, &partner).unwrap();
+    let policy = Policy::from_toml("[opportunities]\nfields = [\"name\", \"stage\"]\n").unwrap();
+    let (_, changed) = vendor
+        .deals
+        .set_policy(&record, &policy, "test", 5)
+        .unwrap();
+    assert!(changed.contains(&id), "{changed:?}");
+    let audit = shared::audit_page(&vendor.store, 0, 100).unwrap();
+    let updates: Vec<_> = audit
+        .iter()
+        .filter(|e| e.kind == AuditKind::ShareUpdate)
+        .collect();
+    assert_eq!(updates.len(), 1, "one entry for the one deal");
+    assert!(
+        updates[0].summary.contains("newly shared: stage"),
+        "{}",
+        updates[0].summary
+    );
+    // A deal the partner does not take part in is not touched.
+    let other = side(4, "Other");
+    befriend(&vendor, &other);
+    let record = partners::resolve(&vendor.store, other.deals.me().as_str()).unwrap();
+    let (_, none) = vendor
+        .deals
+        .set_policy(&record, &policy, "test", 6)
+        .unwrap();
+    assert!(none.is_empty());
+}

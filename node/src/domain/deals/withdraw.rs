@@ -238,7 +238,7 @@ impl Deals {
                         if !active {
                             continue;
                         }
-                        let state = match inner.peers.get(&(peer.clone(), *doc_id)) {
+                        let state = match inner.peers.get(peer, doc_id) {
                             Some(s) => Some(s.shared_heads().to_vec()),
                             None => {
                                 shared::sync_state(&self.store, &doc_id.to_string(), peer.as_str())?
@@ -322,10 +322,11 @@ impl Deals {
         let mut inner = self.lock();
         inner.docs.remove(&id);
         inner.info.remove(&id);
-        inner.peers.retain(|(_, d), _| *d != id);
+        inner.peers.retain_documents(|d| *d != id);
         inner.accepted_invites.retain(|(d, _)| *d != id);
         inner.touched.remove(&id);
         drop(inner);
+        self.participation.remove(&id);
         self.withdrawals().gone.insert(id);
         Ok(())
     }
