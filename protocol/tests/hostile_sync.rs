@@ -148,3 +148,67 @@ fn a_sync_message_with_more_haves_than_the_bound_is_refused() {
     let reasons = receive(&mut doc, &mut peer, sync_with_filters(&filters));
     assert!(reasons.is_empty(), "{reasons:?}");
 }
+
+#[test]
+fn a_sync_message_with_unsorted_hashes_is_refused() {
+    // Found by the `sync` fuzz target (fuzz/regressions/sync/): heads the receiver holds, sent in
+    // descending order, became its shared heads as given; its next message carried them as its
+    // last sync, and Automerge asserts (debug builds) that every hash list it encodes is sorted.
+    // A release build wrote them unsorted, into a persisted peer state that no longer read back.
+    // Automerge writes every hash list sorted, so an unsorted one is refused whole.
+    let (mut doc, mut peer) = honest_deal();
+    let mut partner = DealDoc::replica(doc.id());
+    partner.ingest(doc.envelopes());
+    partner.accept(&signer(2), 2_000).unwrap();
+    assert!(doc.ingest(partner.envelopes()).rejected.is_empty());
+    let mut hashes: Vec<_> = doc
+        .automerge()
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.hash())
+        .collect();
+    assert!(hashes.len() >= 2, "the genesis and the acceptance");
+    hashes.sort();
+    hashes.reverse();
+    let list = |hashes: &[automerge::ChangeHash]| {
+        let mut out = Vec::new();
+        uleb(&mut out, hashes.len() as u64);
+        hashes.iter().for_each(|h| out.extend(h.0));
+        out
+    };
+    let no_filter = |last_sync: &[automerge::ChangeHash]| {
+        [
+            &[0x42][..],
+            &list(&[]),
+            &list(&[]),
+            &[1],
+            &list(last_sync),
+            &[0, 0],
+        ]
+        .concat()
+    };
+    let messages = [
+        [&[0x42][..], &list(&hashes), &list(&[]), &[0, 0]].concat(),
+        [&[0x42][..], &list(&[]), &list(&hashes), &[0, 0]].concat(),
+        no_filter(&hashes),
+    ];
+    for sync in messages {
+        let reasons = receive(&mut doc, &mut peer, sync);
+        assert!(refused_as_sync(&reasons), "{reasons:?}");
+        doc.generate_sync(&mut peer);
+        let persisted = peer.encode();
+        assert_eq!(
+            PeerSync::decode(&persisted).map(|p| p.encode()),
+            Ok(persisted)
+        );
+    }
+    // The same heads in order are taken.
+    hashes.reverse();
+    let reasons = receive(
+        &mut doc,
+        &mut peer,
+        [&[0x42][..], &list(&hashes), &list(&[]), &[0, 0]].concat(),
+    );
+    assert_eq!(reasons, vec![]);
+    doc.generate_sync(&mut peer);
+}
