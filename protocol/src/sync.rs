@@ -351,6 +351,7 @@ fn parse_sync(doc: &DealDoc, message: &DocSync) -> Result<Message, String> {
     }
     match Message::decode(&message.sync) {
         Ok(mut m) if m.changes.is_empty() => {
+            check_sorted(&m)?;
             check_haves(&m.have)?;
             // Capability flags would let the peer ask for whole-document messages, which carry
             // no signatures: cosell never honours them.
@@ -360,6 +361,23 @@ fn parse_sync(doc: &DealDoc, message: &DocSync) -> Result<Message, String> {
         Ok(_) => Err("changes must travel in signed envelopes".to_string()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Refuses hash lists out of order. Automerge writes every list sorted and takes the peer's
+/// heads as given for the shared heads it later sends back (as a `have`'s last sync) and
+/// persists; it asserts (debug builds) that what it encodes is sorted, and a peer state with
+/// unsorted heads does not read back ([`PeerSync::decode`]).
+fn check_sorted(m: &Message) -> Result<(), String> {
+    let sorted = |hashes: &[ChangeHash]| hashes.windows(2).all(|h| h[0] <= h[1]);
+    let lists = [("heads", &m.heads), ("need", &m.need)]
+        .into_iter()
+        .chain(m.have.iter().map(|have| ("last sync", &have.last_sync)));
+    for (what, hashes) in lists {
+        if !sorted(hashes) {
+            return Err(format!("{what} hashes are not sorted"));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the peer's Bloom filters before Automerge uses them: Automerge trusts a filter's

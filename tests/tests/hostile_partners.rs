@@ -1,6 +1,6 @@
 //! Hostile partners end to end (issue 19): what a node's owner can do about what a dishonest
 //! partner could learn. The exploits against the deal engine itself run in the node's unit tests
-//! (`domain::deals::hostile_tests`) and `protocol/tests/hostile.rs`.
+//! (`domain::deals::hostile_tests`) and `protocol/tests/hostile_*.rs`.
 
 use cosell_e2e::{partner, put_policy, Node};
 use serde_json::Value;

@@ -3,9 +3,10 @@
 
 use super::currency::CURRENCY_MARKS;
 use super::date::DateOrder;
-use super::fields::FieldSpec;
+use super::fields::{FieldSpec, ACCOUNT_FIELDS, OPPORTUNITY_FIELDS};
 use protocol::records::Currency;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// What a header says beyond which field its column holds: `Amount (USD)`, `Close Date
 /// (DD/MM/YYYY)`.
@@ -30,11 +31,51 @@ pub(super) struct Header {
     pub(super) date_order: Option<DateOrder>,
 }
 
+/// One kind of record's fields with each alias's [`header_key`] and the field it names (the
+/// first field naming it, as aliases are listed): one lookup per header column, so mapping a
+/// header costs time linear in its columns however many aliases there are (a CRM export can
+/// have thousands of columns). Built once per process ([`ACCOUNT_HEADERS`],
+/// [`OPPORTUNITY_HEADERS`]): opening a file maps up to [`HEADER_SEARCH_LINES`] candidate lines
+/// twice (separator, then header), and building the table for each was most of what opening a
+/// small file cost.
+///
+/// [`HEADER_SEARCH_LINES`]: super::rows::HEADER_SEARCH_LINES
+pub(super) struct Aliases {
+    pub(super) fields: &'static [FieldSpec],
+    keys: HashMap<String, usize>,
+}
+
+/// The account fields' [`Aliases`].
+pub(super) static ACCOUNT_HEADERS: LazyLock<Aliases> =
+    LazyLock::new(|| Aliases::new(ACCOUNT_FIELDS));
+
+/// The opportunity fields' [`Aliases`].
+pub(super) static OPPORTUNITY_HEADERS: LazyLock<Aliases> =
+    LazyLock::new(|| Aliases::new(OPPORTUNITY_FIELDS));
+
+impl Aliases {
+    fn new(fields: &'static [FieldSpec]) -> Aliases {
+        let mut keys = HashMap::new();
+        for (f, spec) in fields.iter().enumerate() {
+            for alias in spec.aliases {
+                keys.entry(header_key(alias)).or_insert(f);
+            }
+        }
+        Aliases { fields, keys }
+    }
+
+    /// The field a header key names.
+    fn find(&self, key: &str) -> Option<usize> {
+        self.keys.get(key).copied()
+    }
+}
+
 /// Maps each field to the first header column that names it; other columns are ignored. A
 /// header with a unit in parentheses or brackets (`Amount (USD)`, `Close Date [DD/MM/YYYY]`)
 /// maps like its name without it when the unit is a currency code (amount) or a date format
 /// (close date); other suffixes (`Amount (converted)`) are not guessed at.
-pub(super) fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
+pub(super) fn map_header(headers: &[String], aliases: &Aliases) -> Header {
+    let fields = aliases.fields;
     let mut header = Header {
         columns: vec![None; fields.len()],
         ignored: Vec::new(),
@@ -42,8 +83,7 @@ pub(super) fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
         currency: None,
         date_order: None,
     };
-    let aliases = alias_keys(fields);
-    let find = |key: &str| aliases.get(key).copied();
+    let find = |key: &str| aliases.find(key);
     for (i, text) in headers.iter().enumerate() {
         let key = header_key(text);
         if key.is_empty() {
@@ -63,8 +103,7 @@ pub(super) fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
                 unit = Some(u);
             }
         }
-        let field =
-            field.or_else(|| find(&key).or_else(|| qualified_field(text, fields, &aliases)));
+        let field = field.or_else(|| find(&key).or_else(|| qualified_field(text, aliases)));
         match field {
             Some(f) if header.columns[f].is_none() => {
                 header.columns[f] = Some(i);
@@ -82,19 +121,6 @@ pub(super) fn map_header(headers: &[String], fields: &[FieldSpec]) -> Header {
         }
     }
     header
-}
-
-/// Each alias's [`header_key`] and the field it names (the first field naming it, as aliases
-/// are listed): one lookup per header column, so mapping a header costs time linear in its
-/// columns however many aliases there are (a CRM export can have thousands of columns).
-fn alias_keys(fields: &[FieldSpec]) -> HashMap<String, usize> {
-    let mut keys = HashMap::new();
-    for (f, spec) in fields.iter().enumerate() {
-        for alias in spec.aliases {
-            keys.entry(header_key(alias)).or_insert(f);
-        }
-    }
-    keys
 }
 
 /// `Amount (USD)` → (`Amount`, USD); `Close Date [DD/MM/YYYY]` → (`Close Date`, day first).
@@ -135,15 +161,12 @@ pub(super) fn split_unit(header: &str) -> Option<(&str, Unit)> {
 /// opportunities file the account's name, id or website (`Account: Website`, `Account Name:
 /// Account Name`). Other objects' fields (`Parent Account: Account Name`, `Account: Industry`
 /// in an opportunities file) are not the record's own and stay ignored.
-fn qualified_field(
-    header: &str,
-    fields: &[FieldSpec],
-    aliases: &HashMap<String, usize>,
-) -> Option<usize> {
+fn qualified_field(header: &str, aliases: &Aliases) -> Option<usize> {
+    let fields = aliases.fields;
     let (object, field) = header.split_once(':')?;
     let (object, field) = (header_key(object), header_key(field));
     let position = |name: &str| fields.iter().position(|f| f.name == name);
-    let find = |key: &str| aliases.get(key).copied();
+    let find = |key: &str| aliases.find(key);
     let opportunities = position("account_name").is_some();
     let (own, owners): (&[&str], &[&str]) = if opportunities {
         (

@@ -12,7 +12,7 @@ use super::fields::{
     names_an_account, names_an_opportunity, present_fields, A, ACCOUNT_FIELDS, ACCOUNT_REFERENCES,
     O, OPPORTUNITY_FIELDS,
 };
-use super::header::{header_key, missing};
+use super::header::{header_key, missing, ACCOUNT_HEADERS, OPPORTUNITY_HEADERS};
 use super::labels::{account_status, map_outcome, map_stage};
 use super::rows::{columns_of_row, shorten, Rows};
 use protocol::records::{
@@ -133,7 +133,7 @@ fn header_reads<R: Read>(rows: &Rows<R>) -> String {
 /// Opens an accounts file and maps its header. Fails when the file is not UTF-8 CSV or has no
 /// column for the account name.
 pub fn read_accounts<R: Read>(input: R) -> Result<AccountReader<R>, ImportError> {
-    let (mut rows, header) = Rows::open(input, ACCOUNT_FIELDS, names_an_account)?;
+    let (mut rows, header) = Rows::open(input, &ACCOUNT_HEADERS, names_an_account)?;
     let mut columns = header.columns;
     prefer_relationship_type(&mut rows, &mut columns);
     let missing = missing(&columns, ACCOUNT_FIELDS, &[A::Name as usize]);
@@ -199,7 +199,7 @@ pub fn read_opportunities_with<R: Read>(
     input: R,
     options: ImportOptions,
 ) -> Result<OpportunityReader<R>, ImportError> {
-    let (rows, header) = Rows::open(input, OPPORTUNITY_FIELDS, names_an_opportunity)?;
+    let (rows, header) = Rows::open(input, &OPPORTUNITY_HEADERS, names_an_opportunity)?;
     let columns = header.columns;
     let mut problems = vec![missing(
         &columns,

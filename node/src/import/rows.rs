@@ -5,9 +5,8 @@
 use super::delimiter::{excel_sep_line, header_delimiter};
 use super::encoding::{decode_into, sniff_encoding, Decode, Encoding};
 use super::error::{ImportError, RowError};
-use super::fields::FieldSpec;
 use super::footer::{is_salesforce_footer, is_totals_row};
-use super::header::{map_header, Header};
+use super::header::{map_header, Aliases, Header};
 use super::prefix::{read_prefix, AfterPrefix};
 use std::collections::VecDeque;
 use std::io::{self, Chain, Cursor, Read};
@@ -104,10 +103,10 @@ const FOOTER_HELD_ROWS_MAX: usize = 4;
 
 impl<R: Read> Rows<R> {
     /// Opens `input` and reads its header: the first line with text that `is_header` accepts
-    /// mapped against `fields` (see [`Rows::read_header`]).
+    /// mapped against `aliases` (see [`Rows::read_header`]).
     pub(super) fn open(
         mut input: R,
-        fields: &[FieldSpec],
+        aliases: &Aliases,
         is_header: fn(&[Option<usize>]) -> bool,
     ) -> Result<(Rows<R>, Header), ImportError> {
         let (mut prefix, error) = read_prefix(&mut input)?;
@@ -136,7 +135,7 @@ impl<R: Read> Rows<R> {
         }
         let sep_line = excel_sep_line(first_line);
         let delimiter =
-            sep_line.unwrap_or_else(|| header_delimiter(&text, first_line, fields, is_header));
+            sep_line.unwrap_or_else(|| header_delimiter(&text, first_line, aliases, is_header));
         let cr_only = !text.contains(&b'\n') && text.contains(&b'\r');
         let mut builder = csv::ReaderBuilder::new();
         builder
@@ -186,13 +185,13 @@ impl<R: Read> Rows<R> {
             draining: false,
             done: false,
         };
-        let header = rows.read_header(sep_line.is_some(), fields, is_header)?;
+        let header = rows.read_header(sep_line.is_some(), aliases, is_header)?;
         rows.ignored.clone_from(&header.ignored);
         rows.doubles.clone_from(&header.doubles);
         Ok((rows, header))
     }
 
-    /// Reads up to the header and maps it against `fields`. The header is the first line with
+    /// Reads up to the header and maps it against `aliases`. The header is the first line with
     /// text, among the first [`HEADER_SEARCH_LINES`], that `is_header` accepts (it names what a
     /// record needs); the lines with text above it (a report's title, `Exported on …`, a filter)
     /// are skipped and kept in `above_header`, and blank ones (`,,,,` too) skipped as ever.
@@ -203,7 +202,7 @@ impl<R: Read> Rows<R> {
     fn read_header(
         &mut self,
         skip_sep_line: bool,
-        fields: &[FieldSpec],
+        aliases: &Aliases,
         is_header: fn(&[Option<usize>]) -> bool,
     ) -> Result<Header, ImportError> {
         let mut skip = skip_sep_line;
@@ -241,7 +240,7 @@ impl<R: Read> Rows<R> {
             let line = self.start_line();
             self.line = line;
             let names = header_names(&self.record);
-            let header = map_header(&names, fields);
+            let header = map_header(&names, aliases);
             if is_header(&header.columns) && widest_above < filled {
                 self.set_headers(names);
                 return Ok(header);
@@ -273,7 +272,7 @@ impl<R: Read> Rows<R> {
         };
         self.above_header.clear();
         self.line = line;
-        let header = map_header(&names, fields);
+        let header = map_header(&names, aliases);
         self.set_headers(names);
         Ok(header)
     }
@@ -480,13 +479,13 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
 /// A header cell's name: trimmed of spaces and a byte order mark. (The stream is UTF-8, see
 /// `Decode`; a cell split inside a character cannot happen in a header built from ASCII
 /// separators, but never panic on it.)
-fn header_name(cell: &[u8]) -> String {
+pub(super) fn header_name(cell: &[u8]) -> String {
     String::from_utf8_lossy(cell)
         .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
         .to_string()
 }
 
-pub(super) fn header_names(record: &csv::ByteRecord) -> Vec<String> {
+fn header_names(record: &csv::ByteRecord) -> Vec<String> {
     record.iter().map(header_name).collect()
 }
 

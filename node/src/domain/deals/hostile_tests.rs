@@ -160,6 +160,19 @@ fn a_message_that_fails_midway_loses_no_document() {
 
 /// A vendor sharing one deal with a reseller and a third partner, both accepted and synced.
 fn three_party_deal() -> (Side, Side, Side, DealId) {
+    let (vendor, reseller, third, id) = shared_with_two(3);
+    for s in [&reseller, &third] {
+        sync(&vendor, s);
+        s.deals.respond(id, true, 3).unwrap();
+        sync(&vendor, s);
+    }
+    sync(&reseller, &third);
+    (vendor, reseller, third, id)
+}
+
+/// Three partners who all know each other; the vendor shares one deal with the other two at
+/// `at`, nothing synced yet.
+fn shared_with_two(at: u64) -> (Side, Side, Side, DealId) {
     let vendor = side(1, "Vendor");
     let reseller = side(2, "Reseller");
     let third = side(3, "Third");
@@ -178,14 +191,8 @@ fn three_party_deal() -> (Side, Side, Side, DealId) {
     }
     let id = vendor
         .deals
-        .share(&opp, &partners, protocol::deal::Role::Vendor, 3)
+        .share(&opp, &partners, protocol::deal::Role::Vendor, at)
         .unwrap();
-    for s in [&reseller, &third] {
-        sync(&vendor, s);
-        s.deals.respond(id, true, 3).unwrap();
-        sync(&vendor, s);
-    }
-    sync(&reseller, &third);
     (vendor, reseller, third, id)
 }
 
@@ -477,26 +484,7 @@ fn an_invitation_made_by_another_than_the_deals_origin_does_not_count() {
     // expired) and the vendor never sent the deal.
     // The views read the system clock: the real invitations expire a week from now.
     let now = crate::clock::Clock::system().now_ms();
-    let vendor = side(1, "Vendor");
-    let reseller = side(2, "Reseller");
-    let third = side(3, "Third");
-    befriend(&vendor, &reseller);
-    befriend(&vendor, &third);
-    befriend(&reseller, &third);
-    let opp = super::testing::opportunity(&vendor.store);
-    let policy = policy::Policy::from_toml("[opportunities]\nfields = [\"name\"]\n").unwrap();
-    let partners: Vec<String> = [&reseller, &third]
-        .iter()
-        .map(|s| s.deals.me().to_string())
-        .collect();
-    for p in &partners {
-        let record = crate::domain::partners::resolve(&vendor.store, p).unwrap();
-        crate::domain::partners::set_policy(&vendor.store, &record, &policy, "test", 2).unwrap();
-    }
-    let id = vendor
-        .deals
-        .share(&opp, &partners, protocol::deal::Role::Vendor, now)
-        .unwrap();
+    let (vendor, reseller, third, id) = shared_with_two(now);
     sync(&vendor, &reseller);
     reseller.deals.respond(id, true, now + 1).unwrap();
     sync(&vendor, &reseller);

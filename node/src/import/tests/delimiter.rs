@@ -34,3 +34,50 @@ fn excel_sep_line_names_the_separator_and_pipes_are_detected() {
     assert_eq!(errors, vec![]);
     assert_eq!(rows[0].name, "Acme, Inc.");
 }
+
+#[test]
+fn a_header_candidate_splits_as_the_csv_reader_reads_the_line() {
+    // The separator search splits candidate lines with one reused parser per separator; each
+    // line must read as a `csv::Reader` over that line alone reads its first record.
+    let lines: [&[u8]; 12] = [
+        b"name,domain",
+        b"\"Account, Name\",\"Web\"\"site\"\",x",
+        b"name;domain;;",
+        b"  name | domain |",
+        b"name\tdomain\r",
+        b"name,domain\rAcme,acme.com",
+        b"\"unbalanced,name,domain",
+        b"a\"b,c\"d",
+        b"\xEF\xBB\xBFname,\xFF\xFEdomain",
+        b"\"\",\"\",x",
+        b",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,y",
+        b"\r",
+    ];
+    let mut split = LineSplitter::default();
+    for line in lines {
+        for delimiter in [b',', b';', b'\t', b'|'] {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .delimiter(delimiter)
+                .from_reader(line);
+            let mut record = csv::ByteRecord::new();
+            let expected = matches!(reader.read_byte_record(&mut record), Ok(true)).then(|| {
+                record
+                    .iter()
+                    .map(|cell| {
+                        String::from_utf8_lossy(cell)
+                            .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                            .to_string()
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let shown = String::from_utf8_lossy(line);
+            assert_eq!(
+                split.names(line, delimiter),
+                expected,
+                "{shown:?} on {delimiter}"
+            );
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! types, the helpers below.
 
 use super::{
-    amount::*, cells::*, currency::*, date::*, domain::*, error::*, fields::*, header::*,
-    labels::*, reader::*, rows::*, salesforce_id::*,
+    amount::*, cells::*, currency::*, date::*, delimiter::*, domain::*, error::*, fields::*,
+    header::*, labels::*, reader::*, rows::*, salesforce_id::*,
 };
 use protocol::records::{
     AccountStatus, Amount, Currency, Date, Domain, Stage, NAME_CHARS_MAX, TEXT_CHARS_MAX,
