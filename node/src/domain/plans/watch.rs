@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the node looks for tasks that became overdue (a due date is a day).
-const PASS_MS: u64 = 60_000;
+const PASS_MS: u64 = 5_000;
 
 /// Publishes `plan.task_overdue` for each task that became overdue, once; answers the events
 /// published (their data).
@@ -62,7 +62,7 @@ pub fn overdue_pass(deals: &Deals, now: u64) -> anyhow::Result<Vec<Value>> {
     Ok(out)
 }
 
-/// The background pass: every minute (and shortly after the start).
+/// The background pass: every 5 seconds (and shortly after the start).
 pub async fn watch(deals: Arc<Deals>, clock: Clock) {
     let mut pause = Duration::from_millis(500);
     loop {
