@@ -70,11 +70,8 @@ pub async fn watch(deals: Arc<Deals>, clock: Clock) {
         pause = Duration::from_millis(PASS_MS);
         let engine = deals.clone();
         let now = clock.now_ms();
-        match tokio::task::spawn_blocking(move || overdue_pass(&engine, now)).await {
-            Ok(Err(e)) => {
-                tracing::warn!(error = %format!("{e:#}"), "cannot report overdue plan tasks")
-            }
-            Ok(Ok(_)) | Err(_) => {}
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || overdue_pass(&engine, now)).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot report overdue plan tasks");
         }
     }
 }
