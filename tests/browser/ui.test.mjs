@@ -867,7 +867,7 @@ test("deal room: comments with person, company, time and verified badge; @mentio
 test("main pages render at 1280 and 390 px wide without page errors", async () => {
   const phone = await newBrowser(390);
   await signIn(phone, VENDOR, "alice");
-  const pages = [["dashboard", "#/"], ["opportunities", "#/opportunities"], ["opportunity", `#/opportunities/${OPPORTUNITY}`], ["inbox", "#/inbox?status=all"], ["deals", "#/deals"], ["deal", `#/deals/${dealId}`], ["partners", "#/partners"], ["policy", `#/partners/${PARTNER_ID}/policy`], ["audit", "#/audit"], ["webhooks", "#/webhooks"], ["network", "#/network"], ["registrations", "#/registrations"], ["mapping", `#/mapping?partner=${PARTNER_ID}&mine=customers&theirs=prospects`], ["users", "#/users"], ["settings", "#/settings"], ["crm", "#/crm"], ["erase", "#/erase"]];
+  const pages = [["dashboard", "#/"], ["opportunities", "#/opportunities"], ["opportunity", `#/opportunities/${OPPORTUNITY}`], ["inbox", "#/inbox?status=all"], ["deals", "#/deals"], ["deal", `#/deals/${dealId}`], ["partners", "#/partners"], ["policy", `#/partners/${PARTNER_ID}/policy`], ["audit", "#/audit"], ["webhooks", "#/webhooks"], ["network", "#/network"], ["registrations", "#/registrations"], ["mapping", `#/mapping?partner=${PARTNER_ID}&mine=customers&theirs=prospects`], ["users", "#/users"], ["settings", "#/settings"], ["crm", "#/crm"], ["erase", "#/erase"], ["plans", "#/plans"]];
   for (const [name, hash] of pages) {
     for (const [page, width] of [[vendor, 1280], [phone, 390]]) {
       await open(page, VENDOR, hash);

@@ -28,6 +28,7 @@ const ROUTES = [
   [/^\/registrations$/, "registrations", "registrations"],
   [/^\/mdf$/, "mdf", "mdf"],
   [/^\/leads$/, "leads", "leads"],
+  [/^\/plans$/, "plans", "plans"],
   [/^\/partners$/, "partners", "partners"],
   [/^\/mapping$/, "mapping", "mapping"],
   [/^\/users$/, "users", "users", "admin", "Users and API tokens"],
@@ -48,6 +49,7 @@ const NAV = [
   ["registrations", "#/registrations", "Registrations", null, "registrations"],
   ["mdf", "#/mdf", "MDF"],
   ["leads", "#/leads", "Leads"],
+  ["plans", "#/plans", "Plans"],
   ["partners", "#/partners", "Partners"],
   ["mapping", "#/mapping", "Mapping", null, "mapping"],
   ["audit", "#/audit", "Audit log"],
@@ -367,7 +369,8 @@ const EVENT_KINDS = [
   "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
   "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed",
   "mdf.proposed", "mdf.approved", "mdf.rejected", "mdf.changes_requested", "mdf.claimed", "mdf.reimbursed", "program.tier_changed",
-  "lead.offered", "lead.accepted", "lead.rejected", "lead.withdrawn", "lead.expired", "lagged",
+  "lead.offered", "lead.accepted", "lead.rejected", "lead.withdrawn", "lead.expired",
+  "plan.updated", "plan.task_overdue", "lagged",
 ];
 // Which pages refresh on which event kinds (prefixes), unless the page handles events itself.
 const REFRESH_ON = {

@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod mdf;
 pub mod network;
 pub mod partners;
+pub mod plans;
 pub mod policy;
 pub mod program;
 pub mod scim;
@@ -196,6 +197,11 @@ pub enum Command {
     Mdf {
         #[command(subcommand)]
         what: crate::cli::mdf::MdfCommand,
+    },
+    /// Mutual account plans: create, goals, stakeholders, tasks, notes, list, show.
+    Plans {
+        #[command(subcommand)]
+        what: crate::cli::plans::PlansCommand,
     },
     /// Shared deals: list, show, write this node's section, accept, decline.
     Deals {
@@ -450,6 +456,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Register(args) => crate::cli::workflows::register(&dir, args),
         Command::Registrations { what } => crate::cli::workflows::registrations(&dir, what),
         Command::Mdf { what } => crate::cli::mdf::run(&dir, what),
+        Command::Plans { what } => crate::cli::plans::run(&dir, what),
         Command::Leads { what } => crate::cli::leads::run(&dir, what),
         Command::Users { what } => crate::cli::admin::users(&dir, what),
         Command::Tokens { what } => crate::cli::admin::tokens(&dir, what),

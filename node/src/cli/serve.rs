@@ -281,6 +281,10 @@ pub async fn start_node(
         events.clone(),
         clock.clone(),
     )));
+    tasks.push(tokio::spawn(crate::domain::plans::watch(
+        network.deals.clone(),
+        clock.clone(),
+    )));
     tasks.push(tokio::spawn(crate::domain::leads::watch(
         network.deals.clone(),
         network.handle.clone(),

@@ -181,6 +181,7 @@ mod tests {
             "retention",
             "mdf",
             "lead",
+            "plan",
         ];
         assert_eq!(AuditKind::NAMES, names);
         for (kind, name) in AuditKind::ALL.iter().zip(names) {

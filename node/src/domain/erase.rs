@@ -465,8 +465,14 @@ fn run(
         },
     };
     // Shared deals next: their signed changes add history entries, not audit text.
-    let (deal_report, changed_deals) =
+    let (mut deal_report, mut changed_deals) =
         deals.erase(needle, dry_run, now_ms, asked_by.map(|(d, _)| d))?;
+    // Account plans: the stakeholders this node added (each company erases its own).
+    if asked_by.is_none() {
+        let (plans, changed) = crate::domain::plans::erase(deals, needle, dry_run, now_ms)?;
+        deal_report.extend(plans);
+        changed_deals.extend(changed);
+    }
     let mut tables = BTreeMap::new();
     let txn = store.write()?;
     if !dry_run {

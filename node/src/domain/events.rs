@@ -104,6 +104,14 @@ pub enum EventKind {
     /// re-routes the lead).
     #[serde(rename = "lead.expired")]
     LeadExpired,
+    /// `plan.updated`: an account plan was opened or gained signed steps (goals, stakeholders,
+    /// tasks, notes), on every company's node.
+    #[serde(rename = "plan.updated")]
+    PlanUpdated,
+    /// `plan.task_overdue`: an open task of an account plan passed its due date (once per task,
+    /// on every company's node).
+    #[serde(rename = "plan.task_overdue")]
+    PlanTaskOverdue,
 }
 
 impl EventKind {
@@ -137,6 +145,8 @@ impl EventKind {
         EventKind::LeadRejected,
         EventKind::LeadWithdrawn,
         EventKind::LeadExpired,
+        EventKind::PlanUpdated,
+        EventKind::PlanTaskOverdue,
     ];
 
     /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
@@ -170,6 +180,8 @@ impl EventKind {
             EventKind::LeadRejected => "lead.rejected",
             EventKind::LeadWithdrawn => "lead.withdrawn",
             EventKind::LeadExpired => "lead.expired",
+            EventKind::PlanUpdated => "plan.updated",
+            EventKind::PlanTaskOverdue => "plan.task_overdue",
         }
     }
 

@@ -176,12 +176,9 @@ async fn step(
         + Send
         + 'static,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Role::Manager)?;
-    let rid = parse_id(&state, &id)?;
-    let deals = state.network.deals.clone();
-    let view = blocking(move || Ok(f(&deals, rid, now_ms())?)).await?;
-    state.network.handle.sync(vec![rid]).await?;
-    Ok(Json(view))
+    super::declared::step(state, caller, mdf::resolve, id, f)
+        .await
+        .map(Json)
 }
 
 pub async fn approve(

@@ -6,6 +6,7 @@ mod audit;
 mod backup;
 mod crm;
 pub mod deals;
+mod declared;
 mod erase;
 mod error;
 mod headers;
@@ -22,6 +23,7 @@ mod network;
 mod oidc;
 pub mod openapi;
 mod partners;
+mod plans;
 mod policy;
 mod program;
 mod query;
@@ -299,6 +301,17 @@ pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route("/mdf/{id}/claim", post(mdf::claim))
         .route("/mdf/{id}/reimburse", post(mdf::reimburse))
         .route("/mdf/{id}/proof", get(mdf::proof))
+        .route("/plans", get(plans::list).post(plans::create))
+        .route("/plans/{id}", get(plans::get))
+        .route("/plans/{id}/goals", post(plans::add_goal))
+        .route("/plans/{id}/stakeholders", post(plans::add_stakeholder))
+        .route(
+            "/plans/{id}/stakeholders/remove",
+            post(plans::remove_stakeholder),
+        )
+        .route("/plans/{id}/tasks", post(plans::add_task))
+        .route("/plans/{id}/tasks/done", post(plans::complete_task))
+        .route("/plans/{id}/notes", post(plans::add_note))
         .route("/leads", get(leads::list).post(leads::add))
         .route("/leads/import", post(leads::import))
         .route("/leads/rules", get(leads::rules).put(leads::set_rules))

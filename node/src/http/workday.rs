@@ -139,6 +139,16 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
         }));
     }
 
+    // This company's own plan tasks past their due date: only it can do (or close) them.
+    let tasks_overdue: Vec<Value> = crate::domain::plans::overdue_tasks(deals, now)
+        .into_iter()
+        .filter(|(_, t)| t["owner"].as_str() == Some(me.as_str()))
+        .map(|(p, t)| {
+            json!({"plan": p["id"], "account_domain": p["account_domain"], "task": t["id"],
+                   "title": t["title"], "person": t["person"], "due": t["due"]})
+        })
+        .collect();
+
     let short = |r: &&Value| {
         json!({"id": r["id"], "account_name": r["account_name"], "account_domain": r["account_domain"],
                "partner_name": r["partner_name"], "vendor_name": r["vendor_name"],
@@ -158,7 +168,9 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
         "overdue": overdue.len(),
         "new_overlaps": overlaps.len(),
         "deals_changed": changed.len(),
-        "total": invitations.len() + to_decide.len() + overdue.len() + overlaps.len() + changed.len(),
+        "plan_tasks_overdue": tasks_overdue.len(),
+        "total": invitations.len() + to_decide.len() + overdue.len() + overlaps.len() + changed.len()
+            + tasks_overdue.len(),
     });
     Ok(json!({
         "since": rfc3339(since),
@@ -169,6 +181,7 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
         "overdue": list(&overdue),
         "new_overlaps": overlaps,
         "deals_changed": changed.into_iter().take(NEEDS_ME_ITEMS_MAX).collect::<Vec<_>>(),
+        "plan_tasks_overdue": tasks_overdue.into_iter().take(NEEDS_ME_ITEMS_MAX).collect::<Vec<_>>(),
     }))
 }
 

@@ -179,6 +179,8 @@ pub enum AuditKind {
     Mdf,
     /// A lead was imported, routed, offered, accepted, rejected or withdrawn (`domain::leads`).
     Lead,
+    /// An account plan was opened or changed by this node (`domain::plans`).
+    Plan,
 }
 
 impl AuditKind {
@@ -199,6 +201,7 @@ impl AuditKind {
         AuditKind::Retention,
         AuditKind::Mdf,
         AuditKind::Lead,
+        AuditKind::Plan,
     ];
 
     /// The names of [`AuditKind::ALL`], in the same order.
@@ -218,6 +221,7 @@ impl AuditKind {
         AuditKind::Retention.as_str(),
         AuditKind::Mdf.as_str(),
         AuditKind::Lead.as_str(),
+        AuditKind::Plan.as_str(),
     ];
 
     /// The kind's name, as stored and as the API shows it.
@@ -238,6 +242,7 @@ impl AuditKind {
             AuditKind::Retention => "retention",
             AuditKind::Mdf => "mdf",
             AuditKind::Lead => "lead",
+            AuditKind::Plan => "plan",
         }
     }
 

@@ -2,3 +2,4 @@
 
 pub mod lead;
 pub mod mdf;
+pub mod plan;

@@ -73,6 +73,13 @@ pub(super) fn events_between(
             }
         }
         DocKind::Declared(kind) => {
+            // A plan stays open: what moves it is its steps.
+            if kind == crate::domain::plans::KIND && old.map_or(0, |o| o.steps) < new.steps {
+                out.push((
+                    EventKind::PlanUpdated,
+                    json!({"id": id.to_string(), "kind": kind, "steps": new.steps}),
+                ));
+            }
             if old.map(|o| o.state) != Some(new.state) {
                 if let Some(event) = new.state.and_then(|s| EventKind::of_state(kind, s)) {
                     out.push((

@@ -4,7 +4,8 @@
 
 use super::{stored, Lead, KIND};
 use crate::domain::audit::rfc3339;
-use crate::domain::deals::{Deals, DealsError, DocKind};
+use crate::domain::deals::{Deals, DealsError};
+use crate::domain::declared;
 use protocol::deal::DealId;
 use protocol::identity::NodeId;
 use protocol::kind::StepValue;
@@ -69,64 +70,27 @@ fn tags_of(text: Option<&str>) -> Vec<&str> {
 
 /// Every lead document held here.
 pub(super) fn offers(deals: &Deals) -> Vec<OfferDoc> {
-    let inner = deals.lock();
-    let mut out: Vec<OfferDoc> = inner
-        .info
-        .iter()
-        .filter(|(_, i)| i.kind == DocKind::Declared(KIND))
-        .filter_map(|(id, _)| {
-            let doc = inner.docs.get(id)?;
-            let view = doc.read_view();
-            let kind = doc.kind_view()?;
-            let vendor = view.origin.clone()?;
-            let vendor_name = view
-                .participants
-                .get(&vendor)
-                .map(|p| p.name.clone())
-                .unwrap_or_default();
-            let partner = view
-                .participants
-                .iter()
-                .find(|(n, _)| **n != vendor)
-                .map(|(n, p)| (n.clone(), p.name.clone()));
-            let name_of = |by: &str| {
-                view.participants
-                    .iter()
-                    .find(|(n, _)| n.as_str() == by)
-                    .map(|(_, p)| p.name.clone())
-            };
-            let history = kind
-                .folded
-                .history
-                .iter()
-                .map(|r| {
-                    json!({"step": r.step.transition, "by": r.step.by,
-                           "by_name": name_of(&r.step.by), "at": rfc3339(r.step.at_ms),
-                           "applied": r.stale.is_none(), "why_not": r.stale})
-                })
-                .collect();
-            let respond_by_ms = kind
-                .folded
-                .fields
-                .get("respond_by_ms")
-                .and_then(StepValue::text)
-                .and_then(|t| t.parse().ok());
-            Some(OfferDoc {
-                id: *id,
-                vendor,
-                vendor_name,
+    declared::docs(deals, KIND)
+        .into_iter()
+        .map(|d| {
+            let partner = d
+                .member_with(None)
+                .map(|m| (m.node.clone(), m.name.clone()));
+            let respond_by_ms = d.text("respond_by_ms").and_then(|t| t.parse().ok());
+            OfferDoc {
+                id: d.id,
+                vendor_name: d.name_of(d.origin.as_str()).unwrap_or_default(),
+                vendor: d.origin.clone(),
                 partner_name: partner.as_ref().map(|p| p.1.clone()).unwrap_or_default(),
                 partner: partner.map(|p| p.0),
-                status: kind.folded.state,
-                fields: kind.folded.fields,
+                status: d.status,
                 respond_by_ms,
-                created_at_ms: view.created_at_ms.unwrap_or(0),
-                history,
-            })
+                created_at_ms: d.created_at_ms,
+                history: d.history_json(),
+                fields: d.fields,
+            }
         })
-        .collect();
-    out.sort_by_key(|o| (o.created_at_ms, o.id));
-    out
+        .collect()
 }
 
 /// The offer document `id`.
@@ -228,25 +192,8 @@ pub fn get(deals: &Deals, id: &str) -> Result<Value, DealsError> {
 
 /// The offer document offered to this node whose id is `text` or starts with it.
 pub fn resolve_offer(deals: &Deals, text: &str) -> Result<DealId, DealsError> {
-    let want = text.trim().to_ascii_lowercase();
-    let shown: String = want.chars().take(80).collect();
-    let found: Vec<DealId> = if want.len() >= 4 && want.chars().all(|c| c.is_ascii_hexdigit()) {
-        offers(deals)
-            .into_iter()
-            .filter(|o| o.vendor != *deals.me() && o.id.to_string().starts_with(&want))
-            .map(|o| o.id)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    match found[..] {
-        [one] => Ok(one),
-        [] => Err(DealsError::NotFound(format!(
-            "no lead offered to this node with an id starting {shown}"
-        ))),
-        _ => Err(DealsError::Conflict(format!(
-            "{} leads offered to this node have ids starting {shown}: give more digits",
-            found.len()
-        ))),
-    }
+    let me = deals.me().clone();
+    declared::resolve(deals, KIND, text, "lead offered to this node", |d| {
+        d.origin != me
+    })
 }

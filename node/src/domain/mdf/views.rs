@@ -1,7 +1,8 @@
 //! MDF requests as the API shows them, read from their replayed steps.
 
 use super::KIND;
-use crate::domain::deals::{Deals, DealsError, DocKind};
+use crate::domain::deals::{Deals, DealsError};
+use crate::domain::declared;
 use protocol::deal::{DealId, Role};
 use protocol::identity::NodeId;
 use protocol::kind::StepValue;
@@ -84,60 +85,27 @@ impl Request {
 
 /// Every MDF request held here (proposed here or to this vendor), oldest first.
 pub(super) fn requests(deals: &Deals) -> Vec<Request> {
-    let inner = deals.lock();
-    let mut out: Vec<Request> = inner
-        .info
-        .iter()
-        .filter(|(_, i)| i.kind == DocKind::Declared(KIND))
-        .filter_map(|(id, _)| {
-            let doc = inner.docs.get(id)?;
-            let view = doc.read_view();
-            let kind = doc.kind_view()?;
-            let partner = view.origin.clone()?;
-            let (vendor, vendor_view) = view
-                .participants
-                .iter()
-                .find(|(_, p)| p.role == Some(Role::Vendor))?;
-            let partner_name = view
-                .participants
-                .get(&partner)
-                .map(|p| p.name.clone())
-                .unwrap_or_default();
-            let name_of = |by: &str| {
-                view.participants
-                    .iter()
-                    .find(|(n, _)| n.as_str() == by)
-                    .map(|(_, p)| p.name.clone())
-            };
-            let history = kind
-                .folded
-                .history
-                .iter()
-                .map(|r| {
-                    json!({"step": r.step.transition, "by": r.step.by,
-                           "by_name": name_of(&r.step.by),
-                           "at": crate::domain::audit::rfc3339(r.step.at_ms),
-                           "applied": r.stale.is_none(), "why_not": r.stale})
-                })
-                .collect();
+    declared::docs(deals, KIND)
+        .into_iter()
+        .filter_map(|d| {
+            let vendor = d.member_with(Some(Role::Vendor))?.clone();
+            let history = d.history_json();
             Some(Request {
-                id: *id,
-                partner,
-                partner_name,
-                vendor: vendor.clone(),
-                vendor_name: vendor_view.name.clone(),
-                status: kind.folded.state,
-                fields: kind.folded.fields,
-                created_at_ms: view.created_at_ms.unwrap_or(0),
+                id: d.id,
+                partner_name: d.name_of(d.origin.as_str()).unwrap_or_default(),
+                partner: d.origin,
+                vendor: vendor.node,
+                vendor_name: vendor.name,
+                status: d.status,
+                fields: d.fields,
+                created_at_ms: d.created_at_ms,
                 history,
             })
         })
-        .collect();
-    out.sort_by_key(|r| (r.created_at_ms, r.id));
-    out
+        .collect()
 }
 
-/// The request `id` (a full id or a unique prefix of at least 4 hex digits).
+/// The request `id`.
 pub(super) fn request(deals: &Deals, id: DealId) -> Result<Request, DealsError> {
     requests(deals)
         .into_iter()
@@ -147,28 +115,7 @@ pub(super) fn request(deals: &Deals, id: DealId) -> Result<Request, DealsError> 
 
 /// Resolves an id or a unique prefix of one (at least 4 hex digits).
 pub fn resolve(deals: &Deals, text: &str) -> Result<DealId, DealsError> {
-    let text = text.trim().to_ascii_lowercase();
-    let shown: String = text.chars().take(80).collect();
-    if text.len() < 4 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(DealsError::NotFound(format!(
-            "no MDF request with id {shown} (an id is 64 hex digits; a unique prefix of at least 4 will do)"
-        )));
-    }
-    let found: Vec<DealId> = requests(deals)
-        .into_iter()
-        .map(|r| r.id)
-        .filter(|id| id.to_string().starts_with(&text))
-        .collect();
-    match found[..] {
-        [one] => Ok(one),
-        [] => Err(DealsError::NotFound(format!(
-            "no MDF request with an id starting {shown}"
-        ))),
-        _ => Err(DealsError::Conflict(format!(
-            "{} MDF requests have ids starting {shown}: give more digits",
-            found.len()
-        ))),
-    }
+    declared::resolve(deals, KIND, text, "MDF request", |_| true)
 }
 
 /// Every request, oldest first, optionally only those in `status`.
