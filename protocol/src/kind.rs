@@ -412,7 +412,12 @@ fn apply(spec: &KindSpec, folded: &mut Folded, step: &Step) -> Result<(), &'stat
 }
 
 /// Every declared kind.
-pub const KINDS: &[&KindSpec] = &[&crate::kinds::mdf::MDF, &crate::kinds::lead::LEAD];
+pub const KINDS: &[&KindSpec] = &[
+    &crate::kinds::mdf::MDF,
+    &crate::kinds::lead::LEAD,
+    &crate::kinds::announcement::ANNOUNCEMENT,
+    &crate::kinds::standing::STANDING,
+];
 
 /// The declared kind called `name`.
 pub fn lookup(name: &str) -> Option<&'static KindSpec> {

@@ -104,6 +104,13 @@ pub enum EventKind {
     /// re-routes the lead).
     #[serde(rename = "lead.expired")]
     LeadExpired,
+    /// `announcement.received`: a vendor's announcement arrived (the partner only).
+    #[serde(rename = "announcement.received")]
+    AnnouncementReceived,
+    /// `announcement.read`: the partner read an announcement (both sides: the vendor's read
+    /// receipt).
+    #[serde(rename = "announcement.read")]
+    AnnouncementRead,
 }
 
 impl EventKind {
@@ -137,6 +144,8 @@ impl EventKind {
         EventKind::LeadRejected,
         EventKind::LeadWithdrawn,
         EventKind::LeadExpired,
+        EventKind::AnnouncementReceived,
+        EventKind::AnnouncementRead,
     ];
 
     /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
@@ -170,6 +179,8 @@ impl EventKind {
             EventKind::LeadRejected => "lead.rejected",
             EventKind::LeadWithdrawn => "lead.withdrawn",
             EventKind::LeadExpired => "lead.expired",
+            EventKind::AnnouncementReceived => "announcement.received",
+            EventKind::AnnouncementRead => "announcement.read",
         }
     }
 

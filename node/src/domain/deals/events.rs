@@ -66,7 +66,11 @@ pub(super) fn events_between(
             }
         }
         DocKind::Declared(kind) => {
-            if old.map(|o| o.state) != Some(new.state) {
+            // An announcement is received by its partner, not by the vendor that made it.
+            let own_announcement = kind == "announcement" && origin == Some(me);
+            if old.map(|o| o.state) != Some(new.state)
+                && !(own_announcement && new.state == Some("received"))
+            {
                 if let Some(event) = new.state.and_then(|s| EventKind::of_state(kind, s)) {
                     out.push((
                         event,
