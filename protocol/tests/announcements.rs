@@ -37,10 +37,14 @@ fn doc_of(nodes: &[Signer; 3], spec: &'static protocol::kind::KindSpec) -> DealD
 }
 
 fn news() -> BTreeMap<String, StepValue> {
-    [("title", "Price list"), ("body", "New prices"), ("ref", "a1")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), StepValue::Text(v.into())))
-        .collect()
+    [
+        ("title", "Price list"),
+        ("body", "New prices"),
+        ("ref", "a1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), StepValue::Text(v.into())))
+    .collect()
 }
 
 fn refusal(doc: &DealDoc, change: SignedChange) -> String {

@@ -50,7 +50,8 @@ pub async fn announce(
     caller.require(Role::Manager)?;
     let Json(body) = body?;
     let deals = state.network.deals.clone();
-    let (item, docs) = blocking(move || Ok(announcements::announce(&deals, &body, now_ms())?)).await?;
+    let (item, docs) =
+        blocking(move || Ok(announcements::announce(&deals, &body, now_ms())?)).await?;
     state.network.handle.sync(docs).await?;
     Ok((StatusCode::CREATED, Json(item)))
 }
@@ -95,12 +96,8 @@ pub async fn set_region(
     blocking(move || {
         let partner = crate::domain::partners::resolve(&state.store, &id)
             .map_err(|e| ApiError::not_found(e.to_string()))?;
-        let region = announcements::set_region(
-            &state.store,
-            &partner,
-            body.region.as_deref(),
-            now_ms(),
-        )?;
+        let region =
+            announcements::set_region(&state.store, &partner, body.region.as_deref(), now_ms())?;
         Ok(Json(json!({"partner": partner.id, "region": region})))
     })
     .await

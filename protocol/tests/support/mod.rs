@@ -5,13 +5,13 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ObjType, ReadDoc, ScalarValue, ROOT};
 use protocol::deal::{DealDoc, Invite, Role, SharedFields, Signer};
 use protocol::envelope::SignedChange;
-use protocol::kind::{self, StepValue};
-use std::collections::BTreeMap;
 use protocol::identity::{NodeId, NodeKey};
+use protocol::kind::{self, StepValue};
 use protocol::records::Stage;
 use protocol::sync::PeerSync;
 use protocol::verify::Rejected;
 use protocol::wire::WireMessage;
+use std::collections::BTreeMap;
 
 /// A node whose key is derived from `seed`, in process run 1.
 pub fn signer(seed: u8) -> Signer {

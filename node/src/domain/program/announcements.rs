@@ -61,7 +61,9 @@ impl Audience {
     pub fn parse(text: &str) -> Result<Audience, DealsError> {
         let bad = |why: &str| DealsError::fields(vec![("to", format!("'{text}' {why}"))]);
         if text.chars().count() > AUDIENCE_CHARS_MAX {
-            return Err(bad(&format!("is longer than {AUDIENCE_CHARS_MAX} characters")));
+            return Err(bad(&format!(
+                "is longer than {AUDIENCE_CHARS_MAX} characters"
+            )));
         }
         if text == "all" {
             return Ok(Audience::All);
@@ -79,7 +81,9 @@ impl Audience {
             };
         }
         if value.chars().any(char::is_control) || value.trim().is_empty() {
-            return Err(bad("needs a value without control characters after the ':'"));
+            return Err(bad(
+                "needs a value without control characters after the ':'",
+            ));
         }
         let value = value.trim().to_string();
         match what {
@@ -136,7 +140,11 @@ pub fn select(
             .collect(),
         Audience::Region(r) => active
             .into_iter()
-            .filter(|p| regions.get(&p.id).is_some_and(|x| x.eq_ignore_ascii_case(r)))
+            .filter(|p| {
+                regions
+                    .get(&p.id)
+                    .is_some_and(|x| x.eq_ignore_ascii_case(r))
+            })
             .collect(),
         Audience::Tier(t) => {
             let program = current(store)?
@@ -161,7 +169,11 @@ pub fn select(
             let facts = deals.facts();
             let mut out = Vec::new();
             for p in active {
-                if counted(store, &facts, &program, &p.id, now_ms)?.standing.tier == Some(index) {
+                if counted(store, &facts, &program, &p.id, now_ms)?
+                    .standing
+                    .tier
+                    == Some(index)
+                {
                     out.push(p);
                 }
             }
@@ -201,7 +213,9 @@ pub fn set_region(
         .map_err(|e| DealsError::fields(vec![(e.field, e.message)]))?;
     let txn = store.write()?;
     {
-        let mut table = txn.open_table(PARTNER_REGIONS).map_err(anyhow::Error::from)?;
+        let mut table = txn
+            .open_table(PARTNER_REGIONS)
+            .map_err(anyhow::Error::from)?;
         match &region {
             Some(r) => table.insert(partner.id.as_str(), r.as_str()),
             None => table.remove(partner.id.as_str()),
@@ -489,7 +503,10 @@ pub fn list(deals: &Deals, direction: Option<&str>) -> Result<Vec<Value>, DealsE
             out.push((h.sent_ms, received_json(h)));
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1["id"].as_str().cmp(&a.1["id"].as_str())));
+    out.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| b.1["id"].as_str().cmp(&a.1["id"].as_str()))
+    });
     Ok(out.into_iter().map(|(_, v)| v).collect())
 }
 
@@ -521,7 +538,11 @@ pub fn mark_read(deals: &Deals, id: &str, now_ms: u64) -> Result<(Value, bool), 
         now_ms,
         AuditKind::Program,
         Some(h.vendor.as_str()),
-        format!("read announcement '{}' from {}", h.text("title"), h.vendor_name),
+        format!(
+            "read announcement '{}' from {}",
+            h.text("title"),
+            h.vendor_name
+        ),
         json!({"event": "announcement_read", "announcement": id.to_string()}),
     )?;
     let h = held(deals).remove(&id).ok_or_else(not_found)?;
