@@ -936,6 +936,7 @@ mod tests {
             ("registrations", include_str!("registrations.rs")),
             ("mdf", include_str!("mdf.rs")),
             ("leads", include_str!("leads.rs")),
+            ("announcements", include_str!("announcements.rs")),
             ("audit", include_str!("audit.rs")),
             ("webhooks", include_str!("webhooks.rs")),
             ("session", include_str!("session.rs")),

@@ -162,23 +162,18 @@ pub async fn watch(
         // Wait for the timer or an event that can move a tier or a standing (our own
         // `program.tier_changed` too: the standing sent follows the tier; the pass it prompts
         // finds nothing new, so it does not repeat).
-        let deadline = tokio::time::sleep(EVERY);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut closed => return,
-                _ = &mut deadline => break,
-                event = events.recv() => match event {
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        let gap = GAP.saturating_sub(started.elapsed());
-                        tokio::time::sleep(SETTLE.max(gap)).await;
-                        // Counted once for the whole burst.
-                        while events.try_recv().is_ok() {}
-                        break;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                },
-            }
+        tokio::select! {
+            _ = &mut closed => return,
+            _ = tokio::time::sleep(EVERY) => {}
+            event = events.recv() => match event {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let gap = GAP.saturating_sub(started.elapsed());
+                    tokio::time::sleep(SETTLE.max(gap)).await;
+                    // Counted once for the whole burst.
+                    while events.try_recv().is_ok() {}
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
         }
     }
 }
