@@ -16,10 +16,13 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// The values of `direction`.
+const DIRECTIONS: &[&str] = &["sent", "received"];
+
 query_params! {
     /// Filter of `GET /api/v1/announcements`.
     pub struct AnnouncementQuery {
-        direction: Option<String> = Takes::OneOf(&["sent", "received"]), "only the announcements this node sent, or only those it received";
+        direction: Option<String> = Takes::OneOf(DIRECTIONS), "only the announcements this node sent, or only those it received";
     }
 }
 
@@ -30,6 +33,12 @@ pub async fn list(
     Params(q): Params<AnnouncementQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
+    if let Some(d) = q.direction.as_deref().filter(|d| !DIRECTIONS.contains(d)) {
+        return Err(super::query::bad(
+            "direction",
+            format!("'{d}' is not one of {}", DIRECTIONS.join(", ")),
+        ));
+    }
     let deals = state.network.deals.clone();
     let (items, unread) = blocking(move || {
         let items = announcements::list(&deals, q.direction.as_deref())?;
