@@ -416,6 +416,8 @@ pub const KINDS: &[&KindSpec] = &[
     &crate::kinds::mdf::MDF,
     &crate::kinds::lead::LEAD,
     &crate::kinds::plan::PLAN,
+    &crate::kinds::announcement::ANNOUNCEMENT,
+    &crate::kinds::standing::STANDING,
 ];
 
 /// The declared kind called `name`.

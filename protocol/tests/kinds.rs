@@ -7,7 +7,7 @@
 mod support;
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ObjType, ReadDoc, ScalarValue, ROOT};
+use automerge::{ReadDoc, ROOT};
 use proptest::prelude::*;
 use protocol::deal::{DealDoc, Invite, Role, SharedFields, Signer};
 use protocol::envelope::SignedChange;
@@ -128,38 +128,6 @@ fn attempt() -> impl Strategy<Value = Attempt> {
                 deliver_now,
             },
         )
-}
-
-/// Writes the step raw (no local checks) on `base` as `author`, signed.
-fn forge(
-    base: &DealDoc,
-    author: &Signer,
-    name: &str,
-    from: &str,
-    values: &BTreeMap<String, StepValue>,
-) -> (SignedChange, automerge::ChangeHash) {
-    let mut doc = base.automerge().fork();
-    doc.set_actor(author.key().actor_id(1));
-    let list = doc.get(ROOT, kind::STEPS_KEY).unwrap().unwrap().1;
-    let mut tx = doc.transaction();
-    let end = tx.length(&list);
-    let obj = tx.insert_object(&list, end, ObjType::Map).unwrap();
-    tx.put(&obj, kind::STEP_KEY, name).unwrap();
-    tx.put(&obj, kind::FROM_KEY, from).unwrap();
-    tx.put(&obj, kind::BY_KEY, author.node_id().as_str())
-        .unwrap();
-    tx.put(&obj, kind::AT_KEY, 2_000u64).unwrap();
-    for (k, v) in values {
-        match v {
-            StepValue::Text(t) => tx.put(&obj, k.as_str(), t.as_str()).unwrap(),
-            StepValue::Bytes(b) => tx
-                .put(&obj, k.as_str(), ScalarValue::Bytes(b.clone()))
-                .unwrap(),
-        }
-    }
-    tx.commit_with(CommitOptions::default().with_time(2));
-    let change = doc.get_last_local_change().expect("forged change");
-    (SignedChange::sign(author.key(), &change), change.hash())
 }
 
 fn state_of(doc: &DealDoc) -> String {

@@ -11,6 +11,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
+const PARTNER_URL = process.env.COSELL_PARTNER_URL;
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const env = (name) => {
   const v = process.env[name];
@@ -108,6 +109,8 @@ test("the Program page shows the partner's tier and opens its QBR pack", async (
   });
   assert.equal(won.status, 200, await won.text());
   await page.locator(`#program-partners tr[data-partner="${PARTNER_ID}"][data-tier="silver"]`).waitFor();
+  // The QBR tab opened above: a page behind it waits for ever on its fonts to screenshot.
+  await page.bringToFront();
   await page.screenshot({ path: path.join(SHOTS, "program-page-silver.png"), fullPage: true });
   assert.deepEqual(await axe(page), [], "axe after the tier change");
 
@@ -117,5 +120,47 @@ test("the Program page shows the partner's tier and opens its QBR pack", async (
   await john.getByRole("button", { name: "Yes, revoke" }).click();
   await page.locator("#attestations-table tr", { hasText: "John Roe" }).locator(".badge", { hasText: "revoked" }).waitFor();
   await page.locator(`#program-partners tr[data-partner="${PARTNER_ID}"][data-tier="registered"]`).waitFor();
+
+  // An announcement from the vendor's inbox page to every partner.
+  await page.getByRole("link", { name: /^Inbox/ }).first().click();
+  await page.locator("#announce-form").waitFor();
+  await page.getByLabel("Title").fill("Price list");
+  await page.getByLabel("Text").fill("New prices from July.");
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  const sent = page.locator("#announcements-sent tr", { hasText: "Price list" });
+  await sent.waitFor();
+  assert.match(await sent.locator("td.read-count").textContent(), /0 of 1/);
+  assert.deepEqual(await axe(page), [], "axe on the vendor's inbox with announcements");
+
+  // The partner: unread on its inbox page, marked read; its own tier on its Program page.
+  const partner = await context.newPage();
+  await partner.bringToFront();
+  partner.on("pageerror", (e) => errors.push(e.message));
+  await partner.goto(`${PARTNER_URL}/`);
+  await partner.getByLabel("Username").fill("bob");
+  await partner.getByLabel("Password").fill(PASSWORD);
+  await partner.getByRole("button", { name: "Sign in", exact: true }).click();
+  await partner.locator("#whoami").waitFor({ state: "attached" });
+  await partner.getByRole("link", { name: /^Inbox/ }).first().click();
+  const got = partner.locator('#announcements-received tr[data-read="false"]', { hasText: "Price list" });
+  await got.waitFor();
+  assert.match(await partner.locator("#h-announcements").textContent(), /1 unread/);
+  assert.deepEqual(await axe(partner), [], "axe on the partner's inbox with an unread announcement");
+  await got.getByRole("button", { name: /Mark .* read/ }).click();
+  await partner.locator('#announcements-received tr[data-read="true"]', { hasText: "Price list" }).waitFor();
+  await partner.getByRole("link", { name: "Program" }).first().click();
+  await partner.locator('#program-my-standing tr[data-tier="registered"]').waitFor();
+  assert.deepEqual(await axe(partner), [], "axe on the partner's Program page");
+  // The read receipt on the vendor's page.
+  // Cookies do not tell ports apart: the partner's sign-in replaced the vendor's session.
+  await page.bringToFront();
+  await page.goto(`${VENDOR}/`);
+  await page.getByLabel("Username").fill("alice");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.locator("#whoami").waitFor({ state: "attached" });
+  await page.getByRole("link", { name: /^Inbox/ }).first().click();
+  await page.locator("#announcements-sent").waitFor();
+  await page.locator("#announcements-sent tr", { hasText: "Price list" }).locator("td.read-count", { hasText: "1 of 1" }).waitFor();
   assert.deepEqual(errors, []);
 });

@@ -2,7 +2,10 @@
 //! as in browser.rs): the Program page shows a partner's tier, what the next tier lacks and its
 //! health; axe-core finds nothing; the QBR pack's HTML opens in a new tab and is screenshotted
 //! (target/browser-screenshots/program-*.png); a certification issued in the form and a won
-//! deal move the partner to silver on the open page (`program.tier_changed`). The only test in this binary: it sets
+//! deal move the partner to silver on the open page (`program.tier_changed`); an announcement
+//! sent from the vendor's inbox page reaches the partner's inbox (unread badge, "Mark read") and
+//! its read receipt shows on the vendor's page; the partner's Program page shows its own tier;
+//! axe-core finds nothing on either inbox page. The only test in this binary: it sets
 //! COSELL_WEB_UI before starting nodes.
 
 use cosell_e2e::*;
@@ -56,6 +59,11 @@ fn the_program_page_shows_tiers_and_opens_a_qbr_pack_in_chromium() {
         &json!({"username": "alice", "password": PASSWORD, "role": "admin"}),
     );
     assert_eq!(r.status, 201, "{}", r.text);
+    let r = reseller.post(
+        "/api/v1/users",
+        &json!({"username": "bob", "password": PASSWORD, "role": "manager"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
     let program = write_file(&vendor.scratch(), "program.toml", PROGRAM.as_bytes());
     let out = vendor.cli(&["program", "set", program.to_str().expect("path")]);
     assert!(out.ok(), "{}", out.stderr);
@@ -92,6 +100,7 @@ fn the_program_page_shows_tiers_and_opens_a_qbr_pack_in_chromium() {
         .current_dir(&dir)
         .env("COSELL_VENDOR_URL", vendor.url())
         .env("COSELL_PARTNER_ID", &reseller.id)
+        .env("COSELL_PARTNER_URL", reseller.url())
         .env("COSELL_VENDOR_TOKEN", vendor.token())
         .env("COSELL_OPPORTUNITY_ID", &opp)
         .env("COSELL_PASSWORD", PASSWORD)
@@ -106,9 +115,12 @@ fn the_program_page_shows_tiers_and_opens_a_qbr_pack_in_chromium() {
     });
     assert!(
         status.success(),
-        "program browser test failed ({status}); screenshots in {}\nvendor log:\n{}",
+        "program browser test failed ({status}); screenshots in {}\nvendor log:\n{}\nvendor's announcements: {}\npartner's: {}\npartner log:\n{}",
         shots.display(),
-        vendor.log()
+        vendor.log(),
+        vendor.get("/api/v1/announcements").text,
+        reseller.get("/api/v1/announcements").text,
+        reseller.log()
     );
     drop(reseller);
 }

@@ -65,7 +65,7 @@ const NAV = [
 // Which needs-me count each navigation entry shows as its badge.
 const NAV_BADGE = {
   dashboard: ["total", "need your attention"],
-  inbox: ["invitations", "invitations to answer"],
+  inbox: [["invitations", "announcements_unread"], "invitations to answer and unread announcements"],
   registrations: ["registrations_to_decide", "registrations to decide"],
   mapping: ["new_overlaps", "new mappings with overlaps"],
   deals: ["deals_changed", "deals changed by partners"],
@@ -102,7 +102,8 @@ export function toast(text) {
 
 function navBadge(key) {
   const spec = NAV_BADGE[key];
-  const n = spec && state.needs ? state.needs.counts[spec[0]] : 0;
+  const keys = spec ? [].concat(spec[0]) : [];
+  const n = state.needs ? keys.reduce((sum, k) => sum + (state.needs.counts[k] || 0), 0) : 0;
   if (!n) return null;
   return h("span", { class: "nav-badge", dataset: { badge: key, count: String(n) } }, String(n), h("span", { class: "sr-only" }, ` ${spec[1]}`));
 }
@@ -370,7 +371,7 @@ const EVENT_KINDS = [
   "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed",
   "mdf.proposed", "mdf.approved", "mdf.rejected", "mdf.changes_requested", "mdf.claimed", "mdf.reimbursed", "program.tier_changed",
   "lead.offered", "lead.accepted", "lead.rejected", "lead.withdrawn", "lead.expired",
-  "plan.updated", "plan.task_overdue", "lagged",
+  "plan.updated", "plan.task_overdue", "announcement.received", "announcement.read", "lagged",
 ];
 // Which pages refresh on which event kinds (prefixes), unless the page handles events itself.
 const REFRESH_ON = {

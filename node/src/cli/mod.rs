@@ -2,6 +2,7 @@
 //! one sentence on stderr and a non-zero exit (see `main.rs`).
 
 pub mod admin;
+mod announce;
 pub mod backup;
 pub mod client;
 mod crm;
@@ -254,6 +255,9 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::cli::program::AttestCommand,
     },
+    /// Announcements: send one to partners (`--to all|tier:T|type:T|region:R --title T --body
+    /// B`), `list` them with read counts, `read ID` one received.
+    Announce(crate::cli::announce::AnnounceArgs),
     /// Reports: `qbr PARTNER --quarter YYYY-QN --out DIR` (HTML with inline SVG charts + CSVs).
     Report {
         #[command(subcommand)]
@@ -467,6 +471,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Program { what } => crate::cli::program::program(&dir, what),
         Command::Attest { what } => crate::cli::program::attest(&dir, what),
         Command::Report { what } => crate::cli::program::report(&dir, what),
+        Command::Announce(args) => crate::cli::announce::run(&dir, args),
         Command::Crm { what } => crate::cli::crm::run(&dir, what),
         Command::Audit {
             what: Some(what), ..

@@ -32,6 +32,14 @@ pub enum PartnerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set a partner's region (the `region:R` audience of `cosell announce`); without REGION,
+    /// clear it.
+    Region {
+        /// Node id or unique partner name.
+        partner: String,
+        /// The region, e.g. EMEA.
+        region: Option<String>,
+    },
     /// End a partnership: closes the connection and refuses the partner from then on.
     Remove {
         /// Node id or unique partner name.
@@ -105,6 +113,17 @@ pub fn run(dir: &DataDir, command: PartnerCommand) -> Result<()> {
                 print_partner(&p);
             }
         }
+        PartnerCommand::Region { partner, region } => {
+            let p = client.json(
+                "PUT",
+                &format!("/partners/{}/region", segment(&partner)),
+                Some(&json!({ "region": region })),
+            )?;
+            match p["region"].as_str() {
+                Some(r) => eprintln!("region of {} is now {r}", partner),
+                None => eprintln!("region of {} cleared", partner),
+            }
+        }
         PartnerCommand::Remove { partner } => {
             let p = client.json("DELETE", &format!("/partners/{}", segment(&partner)), None)?;
             eprintln!(
@@ -128,10 +147,11 @@ fn print_partner(p: &Value) {
         _ => s("status"),
     };
     println!(
-        "{}  {}  type={}  status={}  since={}  last_seen={}\n    policy: {}",
+        "{}  {}  type={}  region={}  status={}  since={}  last_seen={}\n    policy: {}",
         s("id"),
         s("name"),
         s("type"),
+        s("region"),
         status,
         s("since"),
         s("last_seen"),

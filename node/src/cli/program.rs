@@ -183,11 +183,39 @@ pub fn program(dir: &DataDir, command: ProgramCommand) -> Result<()> {
         }
         ProgramCommand::Show { partner, json } => {
             let client = Client::for_data_dir(dir)?;
+            // Our own standing in the programs of the vendors we partner with.
+            let received = match &partner {
+                Some(_) => Vec::new(),
+                None => client.json("GET", "/program/standing", None)?["items"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            };
             let answer = match &partner {
                 Some(p) => {
                     client.json("GET", &format!("/program/partners/{}", url_escape(p)), None)?
                 }
-                None => client.json("GET", "/program/partners", None)?,
+                None => match client.send("GET", "/program/partners", "application/json", None)? {
+                    Ok(answer) => answer,
+                    // No program of our own: a partner shows what its vendors sent it.
+                    Err(f) if f.status == 404 && !received.is_empty() => {
+                        if json {
+                            let answer = json!({"items": [], "received": received});
+                            println!("{}", serde_json::to_string_pretty(&answer)?);
+                        } else {
+                            received.iter().for_each(print_received);
+                        }
+                        return Ok(());
+                    }
+                    Err(f) => bail!(f.sentence()),
+                },
+            };
+            let answer = match (partner.is_none(), answer) {
+                (true, Value::Object(mut o)) if !received.is_empty() => {
+                    o.insert("received".into(), Value::Array(received.clone()));
+                    Value::Object(o)
+                }
+                (_, a) => a,
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -203,8 +231,40 @@ pub fn program(dir: &DataDir, command: ProgramCommand) -> Result<()> {
             for s in &items {
                 print_standing(s, partner.is_some());
             }
+            received.iter().for_each(print_received);
             Ok(())
         }
+    }
+}
+
+/// Our standing in a vendor's program, as the vendor sent it.
+fn print_received(s: &Value) {
+    println!(
+        "your standing with {}: {} (program version {}, updated {})",
+        s["vendor"]["name"].as_str().unwrap_or("?"),
+        s["tier"].as_str().unwrap_or("no tier"),
+        s["program_version"],
+        s["updated_at"].as_str().unwrap_or("?")
+    );
+    match s["next"].as_object() {
+        Some(next) => {
+            let lacks: Vec<&str> = next["lacks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l["text"].as_str())
+                .collect();
+            println!(
+                "  next tier {}: lacks {}",
+                next["tier"].as_str().unwrap_or("?"),
+                if lacks.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    lacks.join("; ")
+                }
+            );
+        }
+        None => println!("  highest tier"),
     }
 }
 

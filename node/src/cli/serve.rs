@@ -279,6 +279,7 @@ pub async fn start_node(
         store.clone(),
         network.deals.clone(),
         events.clone(),
+        network.handle.clone(),
         clock.clone(),
     )));
     tasks.push(tokio::spawn(crate::domain::plans::watch(

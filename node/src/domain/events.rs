@@ -112,6 +112,13 @@ pub enum EventKind {
     /// on every company's node).
     #[serde(rename = "plan.task_overdue")]
     PlanTaskOverdue,
+    /// `announcement.received`: a vendor's announcement arrived (the partner only).
+    #[serde(rename = "announcement.received")]
+    AnnouncementReceived,
+    /// `announcement.read`: the partner read an announcement (both sides: the vendor's read
+    /// receipt).
+    #[serde(rename = "announcement.read")]
+    AnnouncementRead,
 }
 
 impl EventKind {
@@ -147,6 +154,8 @@ impl EventKind {
         EventKind::LeadExpired,
         EventKind::PlanUpdated,
         EventKind::PlanTaskOverdue,
+        EventKind::AnnouncementReceived,
+        EventKind::AnnouncementRead,
     ];
 
     /// The kind's name on the wire (JSON, server-sent events, webhook subscriptions).
@@ -182,6 +191,8 @@ impl EventKind {
             EventKind::LeadExpired => "lead.expired",
             EventKind::PlanUpdated => "plan.updated",
             EventKind::PlanTaskOverdue => "plan.task_overdue",
+            EventKind::AnnouncementReceived => "announcement.received",
+            EventKind::AnnouncementRead => "announcement.read",
         }
     }
 

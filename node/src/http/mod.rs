@@ -2,6 +2,7 @@
 //! caller's role, parse input into validated records, call the store (on a blocking thread, since
 //! redb is synchronous) and shape JSON. Routes and their docs live side by side in [`openapi`].
 
+mod announcements;
 mod audit;
 mod backup;
 mod crm;
@@ -278,6 +279,13 @@ pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         )
         .route("/program/check", post(program::check_program))
         .route("/program/partners", get(program::standings))
+        .route("/program/standing", get(announcements::standing))
+        .route(
+            "/announcements",
+            get(announcements::list).post(announcements::announce),
+        )
+        .route("/announcements/{id}/read", post(announcements::read))
+        .route("/partners/{id}/region", put(announcements::set_region))
         .route("/program/partners/{id}", get(program::standing))
         .route("/analytics", get(program::analytics))
         .route("/reports/qbr/{partner}", get(program::qbr_pack))

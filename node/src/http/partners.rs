@@ -79,11 +79,14 @@ pub async fn list(
     let view = state.network.gauges.network_view();
     let page = blocking(move || {
         let page = shared::partners_page(&state.store, after.as_deref(), limit)?;
+        let regions = crate::domain::program::announcements::regions(&state.store)?;
         let mut items = Vec::new();
         for p in &page.items {
             let summary = partners::policy_summary(&state.store, &p.id)?;
             let via = view.partners.get(&p.id).map(|l| l.connection.as_str());
-            items.push(partner_json_via(p, online.contains(&p.id), summary, via));
+            let mut item = partner_json_via(p, online.contains(&p.id), summary, via);
+            item["region"] = json!(regions.get(&p.id));
+            items.push(item);
         }
         Ok(crate::store::Page {
             items,

@@ -149,6 +149,7 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
         })
         .collect();
 
+    let unread = crate::domain::program::announcements::unread(deals);
     let short = |r: &&Value| {
         json!({"id": r["id"], "account_name": r["account_name"], "account_domain": r["account_domain"],
                "partner_name": r["partner_name"], "vendor_name": r["vendor_name"],
@@ -169,8 +170,9 @@ fn needs_me_json(state: &AppState, since: u64, now: u64) -> anyhow::Result<Value
         "new_overlaps": overlaps.len(),
         "deals_changed": changed.len(),
         "plan_tasks_overdue": tasks_overdue.len(),
+        "announcements_unread": unread,
         "total": invitations.len() + to_decide.len() + overdue.len() + overlaps.len() + changed.len()
-            + tasks_overdue.len(),
+            + tasks_overdue.len() + unread,
     });
     Ok(json!({
         "since": rfc3339(since),

@@ -199,6 +199,12 @@ tables! {
     /// Partner node id → the tier it was last computed at (`""`: below the first tier): a
     /// change publishes `program.tier_changed` once (`domain::program::tiers`).
     PROGRAM_TIERS: &str => &str = "program_tiers";
+    /// Partner node id → its region (free text an admin sets, e.g. `EMEA`): the `region:R`
+    /// audience of announcements (`domain::program::announcements`).
+    PARTNER_REGIONS: &str => &str = "partner_regions";
+    /// Announcement id (a ULID) → `program::announcements::Sent` as JSON: what the vendor
+    /// announced, to which audience, and the document sent to each partner in it.
+    ANNOUNCEMENTS: &str => &[u8] = "announcements";
 
     // Saved views of the mapping matrix (`domain::mapping_views`).
 

@@ -1,12 +1,17 @@
 //! One helper per test boundary: nodes, deals and in-memory sync between replicas.
 #![allow(dead_code)]
 
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ObjType, ReadDoc, ScalarValue, ROOT};
 use protocol::deal::{DealDoc, Invite, Role, SharedFields, Signer};
+use protocol::envelope::SignedChange;
 use protocol::identity::{NodeId, NodeKey};
+use protocol::kind::{self, StepValue};
 use protocol::records::Stage;
 use protocol::sync::PeerSync;
 use protocol::verify::Rejected;
 use protocol::wire::WireMessage;
+use std::collections::BTreeMap;
 
 /// A node whose key is derived from `seed`, in process run 1.
 pub fn signer(seed: u8) -> Signer {
@@ -90,4 +95,36 @@ pub fn sync_pair(
         }
     }
     panic!("sync did not settle in 100 rounds");
+}
+
+/// Writes the step raw (no local checks) on `base` as `author`, signed.
+pub fn forge(
+    base: &DealDoc,
+    author: &Signer,
+    name: &str,
+    from: &str,
+    values: &BTreeMap<String, StepValue>,
+) -> (SignedChange, automerge::ChangeHash) {
+    let mut doc = base.automerge().fork();
+    doc.set_actor(author.key().actor_id(1));
+    let list = doc.get(ROOT, kind::STEPS_KEY).unwrap().unwrap().1;
+    let mut tx = doc.transaction();
+    let end = tx.length(&list);
+    let obj = tx.insert_object(&list, end, ObjType::Map).unwrap();
+    tx.put(&obj, kind::STEP_KEY, name).unwrap();
+    tx.put(&obj, kind::FROM_KEY, from).unwrap();
+    tx.put(&obj, kind::BY_KEY, author.node_id().as_str())
+        .unwrap();
+    tx.put(&obj, kind::AT_KEY, 2_000u64).unwrap();
+    for (k, v) in values {
+        match v {
+            StepValue::Text(t) => tx.put(&obj, k.as_str(), t.as_str()).unwrap(),
+            StepValue::Bytes(b) => tx
+                .put(&obj, k.as_str(), ScalarValue::Bytes(b.clone()))
+                .unwrap(),
+        }
+    }
+    tx.commit_with(CommitOptions::default().with_time(2));
+    let change = doc.get_last_local_change().expect("forged change");
+    (SignedChange::sign(author.key(), &change), change.hash())
 }

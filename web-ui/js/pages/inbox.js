@@ -1,5 +1,6 @@
 // Inbox: deal invitations waiting for this node (redacted until accepted), with accept/decline.
 import { api, listAll } from "../api.js";
+import { renderAnnouncements } from "./announcements.js";
 import { h, showError, add, set, title, table, stacked, empty, errorBox, statusBadge, stageLabel, ago, field } from "../ui.js";
 
 /** Where the focus goes after an answer: the next invitation's first button (or the heading). */
@@ -77,8 +78,14 @@ export async function render(view, ctx) {
     inbox.items.length ? stacked(table(["Deal", "From", "Account", "Stage", "Status", "Expires", ""], rows, { id: "inbox-table" })) : empty(status === "invited" ? "No invitations waiting. Partners' deal invitations appear here." : "Nothing here."),
   );
   await renderHub(view, ctx, status, msg);
+  const reloadAnnouncements = await renderAnnouncements(view, ctx, msg);
   applyFocus(view);
-  return {};
+  return {
+    onEvent(event) {
+      if (event.kind.startsWith("announcement.")) reloadAnnouncements().catch(() => {});
+      else if (event.kind.startsWith("deal.") || event.kind === "lagged") ctx.refresh();
+    },
+  };
 }
 
 // Invitations from AWS ACE and Microsoft Partner Center (docs/hubs.md): accepting creates the

@@ -29,6 +29,8 @@ export async function render(view, ctx) {
   } catch (e) {
     if (e.status !== 404) throw e;
   }
+  // Our own standing in the programs of the vendors we partner with (sent by them, signed).
+  const received = (await api("/program/standing")).items;
   const standingsBox = h("div", { id: "program-standings" });
   async function loadStandings() {
     set(standingsBox, standingsTable((await api("/program/partners")).items, quarterSelect, msg));
@@ -57,6 +59,7 @@ export async function render(view, ctx) {
     title("Partner program"),
     h("p", { class: "hint" }, "Each partner's tier as your program file says, what the next tier still needs, and a health score explained factor by factor. The numbers come from the deals, registrations and certifications this node holds."),
     msg,
+    received.length ? [h("h2", {}, "Your standing with your vendors"), receivedTable(received)] : null,
     h("h2", {}, "Partners"),
     standings ? set(standingsBox, standingsTable(standings.items, quarterSelect, msg)) : empty("No partner program is set. An admin sets one with `cosell program set FILE` (the format is in policy/README.md, \"Partner program\")."),
     h("h2", {}, "Analytics"),
@@ -74,6 +77,21 @@ export async function render(view, ctx) {
       if (standings && (event.kind === "program.tier_changed" || event.kind === "lagged")) loadStandings().catch((e) => set(standingsBox, errorBox(e)));
     },
   };
+}
+
+/** Our tier in each vendor's program and what its next tier lacks, as the vendor sent it. */
+function receivedTable(items) {
+  const rows = items.map((s) =>
+    h(
+      "tr",
+      { dataset: { vendor: s.vendor.id, tier: s.tier || "" } },
+      h("td", {}, h("strong", {}, s.vendor.name)),
+      h("td", { class: "tier" }, s.tier ? badge(s.tier, "ok") : h("span", { class: "hint" }, "below the first tier")),
+      h("td", {}, s.next ? h("div", { class: "lacks" }, h("p", {}, `For ${s.next.tier}:`), s.next.lacks.length ? s.next.lacks.map((l) => lackBar(l)) : h("p", { class: "hint" }, "nothing lacking")) : h("span", { class: "hint" }, "top tier")),
+      h("td", {}, h("span", { class: "hint" }, `updated ${s.updated_at}`)),
+    ),
+  );
+  return table(["Vendor", "Your tier", "Next tier lacks", ""], rows, { id: "program-my-standing" });
 }
 
 function standingsTable(items, quarterSelect, msg) {

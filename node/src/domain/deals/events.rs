@@ -80,7 +80,11 @@ pub(super) fn events_between(
                     json!({"id": id.to_string(), "kind": kind, "steps": new.steps}),
                 ));
             }
-            if old.map(|o| o.state) != Some(new.state) {
+            // An announcement is received by its partner, not by the vendor that made it.
+            let own_announcement = kind == "announcement" && origin == Some(me);
+            if old.map(|o| o.state) != Some(new.state)
+                && !(own_announcement && new.state == Some("received"))
+            {
                 if let Some(event) = new.state.and_then(|s| EventKind::of_state(kind, s)) {
                     out.push((
                         event,

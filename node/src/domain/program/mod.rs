@@ -3,9 +3,11 @@
 //! the deals, registrations, invitations, account mapping and certifications this node holds
 //! ([`numbers`]) and decided by the pure rules in `policy::program`.
 
+pub mod announcements;
 pub mod attestations;
 pub mod numbers;
 pub mod qbr;
+pub mod shared_standing;
 pub mod tiers;
 
 use crate::domain::audit::{self, AuditKind};
@@ -224,18 +226,7 @@ pub fn standing_json(
     } = counted(store, facts, program, &partner.id, now_ms)?;
     let health = program.health(&numbers.health_inputs(overlap, now_ms));
     let currency = program.currency;
-    let next = standing.next.as_ref().map(|(i, lacks)| {
-        json!({
-            "tier": program.tiers[*i].name,
-            "lacks": lacks.iter().map(|l| json!({
-                "metric": l.metric.as_str(),
-                "have": requirement_text(l.metric, l.have),
-                "need": requirement_text(l.metric, l.need),
-                "text": format!("{}: {} of {}", l.metric.as_str().replace('_', " "),
-                    l.metric.display(l.have, currency), l.metric.display(l.need, currency)),
-            })).collect::<Vec<_>>(),
-        })
-    });
+    let next = next_json(program, &standing);
     Ok(json!({
         "partner": {"id": partner.id, "name": partner.name, "type": partner.partner_type},
         "tier": standing.tier.map(|i| program.tiers[i].name.clone()),
@@ -253,6 +244,24 @@ pub fn standing_json(
         "numbers": numbers.to_json(currency),
         "window": {"from": audit::rfc3339(period.from_ms), "to": audit::rfc3339(period.to_ms)},
     }))
+}
+
+/// What the next tier above `standing` is and what it lacks (`None` at the highest tier):
+/// `{tier, lacks: [{metric, have, need, text}]}`.
+pub(crate) fn next_json(program: &Program, standing: &policy::program::Standing) -> Option<Value> {
+    let currency = program.currency;
+    standing.next.as_ref().map(|(i, lacks)| {
+        json!({
+            "tier": program.tiers[*i].name,
+            "lacks": lacks.iter().map(|l| json!({
+                "metric": l.metric.as_str(),
+                "have": requirement_text(l.metric, l.have),
+                "need": requirement_text(l.metric, l.need),
+                "text": format!("{}: {} of {}", l.metric.as_str().replace('_', " "),
+                    l.metric.display(l.have, currency), l.metric.display(l.need, currency)),
+            })).collect::<Vec<_>>(),
+        })
+    })
 }
 
 /// Numbers of every active partner over `period`, in program currency (or `currency` with no

@@ -126,7 +126,15 @@ pub fn publish(bus: &EventBus, changes: Vec<TierChange>) {
 
 /// The background check: every [`EVERY`], and [`SETTLE`] after deal, registration, partner and
 /// mapping events (at most once per [`GAP`]), until the bus closes.
-pub async fn watch(store: Arc<Store>, deals: Arc<Deals>, bus: Arc<EventBus>, clock: Clock) {
+/// Each pass also sends every partner its own standing where it changed
+/// (`shared_standing::share`) and syncs those documents.
+pub async fn watch(
+    store: Arc<Store>,
+    deals: Arc<Deals>,
+    bus: Arc<EventBus>,
+    network: crate::net::NetHandle,
+    clock: Clock,
+) {
     let mut events = bus.subscribe();
     let closed = bus.closed();
     tokio::pin!(closed);
@@ -134,32 +142,38 @@ pub async fn watch(store: Arc<Store>, deals: Arc<Deals>, bus: Arc<EventBus>, clo
         let started = tokio::time::Instant::now();
         let pass = {
             let (store, deals, now) = (store.clone(), deals.clone(), clock.now_ms());
-            tokio::task::spawn_blocking(move || record_changes(&store, &deals, now)).await
+            tokio::task::spawn_blocking(move || {
+                let changes = record_changes(&store, &deals, now)?;
+                let docs = super::shared_standing::share(&store, &deals, now)?;
+                anyhow::Ok((changes, docs))
+            })
+            .await
         };
         match pass {
-            Ok(Ok(changes)) => publish(&bus, changes),
+            Ok(Ok((changes, docs))) => {
+                publish(&bus, changes);
+                if let Err(e) = network.sync(docs).await {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot sync partner standings");
+                }
+            }
             Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "cannot compute partner tiers"),
             Err(_) => {}
         }
-        // Wait for the timer or an event that can move a tier (not our own).
-        let deadline = tokio::time::sleep(EVERY);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut closed => return,
-                _ = &mut deadline => break,
-                event = events.recv() => match event {
-                    Ok(e) if e.kind == EventKind::ProgramTierChanged => continue,
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        let gap = GAP.saturating_sub(started.elapsed());
-                        tokio::time::sleep(SETTLE.max(gap)).await;
-                        // Counted once for the whole burst.
-                        while events.try_recv().is_ok() {}
-                        break;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                },
-            }
+        // Wait for the timer or an event that can move a tier or a standing (our own
+        // `program.tier_changed` too: the standing sent follows the tier; the pass it prompts
+        // finds nothing new, so it does not repeat).
+        tokio::select! {
+            _ = &mut closed => return,
+            _ = tokio::time::sleep(EVERY) => {}
+            event = events.recv() => match event {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let gap = GAP.saturating_sub(started.elapsed());
+                    tokio::time::sleep(SETTLE.max(gap)).await;
+                    // Counted once for the whole burst.
+                    while events.try_recv().is_ok() {}
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
         }
     }
 }
