@@ -746,6 +746,28 @@ fn a_body_that_is_no_json_or_too_large_is_told_what_the_route_takes() {
 }
 
 #[test]
+fn a_body_far_over_the_limit_is_answered_413_not_cut_off() {
+    // Bug (flaky in CI): the node answered 413 as soon as the declared length was over the
+    // limit and closed the connection with the rest of the body unread; the kernel then reset
+    // it, and a client still sending (ureq, Python's requests) saw "broken pipe" instead of
+    // the answer. What a handler leaves of a body is now read off (up to a bound) first.
+    let mut node = Node::init("Acme");
+    node.serve();
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(8 * 1024 * 1024));
+    for _ in 0..5 {
+        let r = cosell_e2e::try_http(
+            "POST",
+            &format!("{}/api/v1/accounts", node.url()),
+            Some(&node.token()),
+            Some("application/json"),
+            Some(big.as_bytes()),
+        )
+        .unwrap_or_else(|e| panic!("no answer to an 8 MiB body: {e}"));
+        assert_eq!(r.status, 413, "{}", r.text);
+    }
+}
+
+#[test]
 fn a_node_stops_promptly_while_a_browser_holds_the_event_stream() {
     // Bug: `serve` waited for ever on SIGTERM while a client held `GET /api/v1/events` open
     // (the web UI always does); it stopped only when the client went away.

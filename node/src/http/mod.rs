@@ -16,6 +16,7 @@ mod hub;
 mod import;
 mod inbox;
 mod leads;
+mod leftover_body;
 mod mapping;
 mod mapping_views;
 mod mdf;
@@ -409,6 +410,7 @@ pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         served_over_tls,
     ))
     .layer(Extension(Arc::new(throttle::SignInLimiter::default())))
+    .layer(middleware::from_fn(leftover_body::read_off_leftover))
     .with_state(state)
 }
 
