@@ -237,15 +237,8 @@ pub fn program(dir: &DataDir, command: ProgramCommand) -> Result<()> {
     }
 }
 
-/// Our standing in a vendor's program, as the vendor sent it.
-fn print_received(s: &Value) {
-    println!(
-        "your standing with {}: {} (program version {}, updated {})",
-        s["vendor"]["name"].as_str().unwrap_or("?"),
-        s["tier"].as_str().unwrap_or("no tier"),
-        s["program_version"],
-        s["updated_at"].as_str().unwrap_or("?")
-    );
+/// The line under a standing: what the next tier lacks, or that this is the highest.
+fn print_next(s: &Value) {
     match s["next"].as_object() {
         Some(next) => {
             let lacks: Vec<&str> = next["lacks"]
@@ -268,6 +261,18 @@ fn print_received(s: &Value) {
     }
 }
 
+/// Our standing in a vendor's program, as the vendor sent it.
+fn print_received(s: &Value) {
+    println!(
+        "your standing with {}: {} (program version {}, updated {})",
+        s["vendor"]["name"].as_str().unwrap_or("?"),
+        s["tier"].as_str().unwrap_or("no tier"),
+        s["program_version"],
+        s["updated_at"].as_str().unwrap_or("?")
+    );
+    print_next(s);
+}
+
 fn print_standing(s: &Value, detail: bool) {
     let name = s["partner"]["name"].as_str().unwrap_or("?");
     let tier = s["tier"].as_str().unwrap_or("no tier");
@@ -275,26 +280,7 @@ fn print_standing(s: &Value, detail: bool) {
         "{name}: {tier}; {}",
         s["health"]["explanation"].as_str().unwrap_or("")
     );
-    match s["next"].as_object() {
-        Some(next) => {
-            let lacks: Vec<&str> = next["lacks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|l| l["text"].as_str())
-                .collect();
-            println!(
-                "  next tier {}: lacks {}",
-                next["tier"].as_str().unwrap_or("?"),
-                if lacks.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    lacks.join("; ")
-                }
-            );
-        }
-        None => println!("  highest tier"),
-    }
+    print_next(s);
     if detail {
         if let Some(figures) = s["figures"].as_object() {
             for (k, v) in figures {
