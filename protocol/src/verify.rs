@@ -57,6 +57,12 @@ pub enum RejectReason {
     /// The author may not touch a path the change touches.
     #[error("not allowed to write {path}: {rule}")]
     Unauthorized { path: String, rule: &'static str },
+    /// The change's operation counters do not follow its causal past: its first operation must
+    /// come after every operation of its dependencies (Automerge's Lamport clock) and after its
+    /// actor's previous change, each predecessor or insert position before the operation naming
+    /// it. Automerge applies such a change but cannot list the document's changes afterwards.
+    #[error("operation counters out of causal order: {0}")]
+    OutOfOrder(String),
     /// The change's sequence number does not follow its actor's previous change.
     #[error("sequence number {found} where {expected} was expected")]
     BadSequence { expected: u64, found: u64 },
