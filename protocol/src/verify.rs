@@ -775,6 +775,9 @@ fn authorize(doc: &mut DealDoc, change: &Change, author: &NodeId) -> Result<(), 
     }
     let expanded = change.decode();
     doc.authority
+        .check_counters(&expanded)
+        .map_err(RejectReason::OutOfOrder)?;
+    doc.authority
         .authorize(&expanded, change.hash(), author)
         .map_err(|Denied { path, rule }| RejectReason::Unauthorized { path, rule })
 }

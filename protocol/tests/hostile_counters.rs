@@ -25,7 +25,7 @@ use std::str::FromStr;
 /// data of an origin change with seq 5, depending on the origin's seq 4 (operations 61 to 64),
 /// that declares start op 58 and overwrites `shared/title` and `shared/stage`.
 const CRASH: &[u8] =
-    include_bytes!("../../fuzz/open/change/crash-6ffd6785c9e5e474dbfcebe75c2a85153dfc1c9a");
+    include_bytes!("../../fuzz/regressions/change/crash-6ffd6785c9e5e474dbfcebe75c2a85153dfc1c9a");
 
 /// Offsets in the input of the change's actor (length byte and 40 bytes), its sequence number,
 /// its start op and what follows (time, message, other actors, columns).
