@@ -60,18 +60,16 @@ fn ingest(author: usize, data: &[u8]) -> (DealDoc, Ingested) {
         fixture::sign(author, &hash),
     );
     let mut doc = fixture::doc();
-    let outcome = within(DEADLINE, "ingest", move || {
+    within(DEADLINE, "ingest", move || {
         let outcome = doc.ingest(vec![envelope]);
         (doc, outcome)
-    });
-    outcome
+    })
 }
 
 /// What every read path needs after any input: the document still lists its changes, and they
 /// restore into the same deal.
 fn still_readable(doc: DealDoc) {
-    let envelopes = within(DEADLINE, "envelopes", move || (doc.envelopes(), doc));
-    let (envelopes, doc) = envelopes;
+    let (envelopes, doc) = within(DEADLINE, "envelopes", move || (doc.envelopes(), doc));
     let restored = DealDoc::restore(doc.id(), envelopes).expect("restores");
     assert_eq!(restored.heads(), doc.heads());
 }
