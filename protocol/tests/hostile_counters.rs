@@ -5,7 +5,9 @@
 //! take increasing, disjoint counter ranges in sequence order, and panics (`MissingOps`) on the
 //! document from then on. Found by the `change` fuzz target
 //! (`fuzz/regressions/change/crash-6ffd6785…`, replayed here byte for byte against the same
-//! fixture deal the target uses).
+//! fixture deal the target uses). Also from that target: a change listing an actor the deal has
+//! no change by, which Automerge's apply looks up and unwraps
+//! (`fuzz/regressions/change/crash-15636531…`).
 
 #[path = "../../fuzz/fuzz_targets/common/fixture.rs"]
 #[allow(dead_code)]
@@ -14,7 +16,7 @@ mod hostile;
 mod support;
 
 use automerge::ChangeHash;
-use fixture::ORIGIN;
+use fixture::{INTEGRATOR, ORIGIN};
 use hostile::*;
 use protocol::deal::DealDoc;
 use protocol::envelope::SignedChange;
@@ -114,5 +116,21 @@ fn the_same_operations_after_their_causal_past_are_accepted() {
         doc.read_view().shared.title.as_deref(),
         Some("Acme roll,uot phase 3")
     );
+    still_readable(doc);
+}
+
+#[test]
+fn a_change_naming_an_actor_the_deal_does_not_know_is_refused() {
+    // Control byte 2: the integrator signs. The change lists, besides its own actor, one that
+    // differs from the origin's in a byte and has no change in the deal.
+    let input = include_bytes!(
+        "../../fuzz/regressions/change/crash-1563653103a6e093a98c07accef8ce3f62c3e85f"
+    );
+    assert_eq!(input[0], INTEGRATOR as u8);
+    let (doc, outcome) = ingest(INTEGRATOR, &input[1..]);
+    match only_reason(&outcome) {
+        RejectReason::Malformed(why) => assert!(why.contains("actor"), "{why}"),
+        other => panic!("refused for {other}"),
+    }
     still_readable(doc);
 }
