@@ -163,6 +163,11 @@ impl Authority {
         self.actors.get(actor).map_or(0, |&(_, seq, _)| seq) + 1
     }
 
+    /// Whether an accepted change has `actor` as its actor.
+    pub fn knows_actor(&self, actor: &ActorId) -> bool {
+        self.actors.contains_key(actor)
+    }
+
     /// Checks that `change`'s operation counters follow its causal past, as Automerge numbers
     /// every change it makes: its first operation after every operation of its dependencies
     /// (the Lamport clock; with this rule held by every accepted change, the largest last

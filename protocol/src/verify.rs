@@ -773,6 +773,17 @@ fn authorize(doc: &mut DealDoc, change: &Change, author: &NodeId) -> Result<(), 
     if !genesis && !doc.authority.is_participant(author) {
         return Err(RejectReason::NotParticipant);
     }
+    // Automerge's apply looks up every actor a change lists and unwraps; an honest change lists
+    // only the actors of operations it names, which have changes in its causal past.
+    let listed = change.other_actor_ids().iter();
+    if let Some(unknown) = listed
+        .filter(|a| *a != change.actor_id())
+        .find(|a| !doc.authority.knows_actor(a))
+    {
+        return Err(RejectReason::Malformed(format!(
+            "lists actor {unknown}, which has no change in the deal"
+        )));
+    }
     let expanded = change.decode();
     doc.authority
         .check_counters(&expanded)
