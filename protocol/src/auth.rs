@@ -437,6 +437,11 @@ impl Authority {
         let named = |target: &OpId| self.index_id(target, change_actor, change_actor_index);
         match &op.key {
             Key::Map(_) => {
+                // Automerge keeps a delete only as its predecessors' successor: one that names
+                // none leaves no operation, and the change no longer rebuilds (MissingOps).
+                if matches!(op.action, OpType::Delete) && op.pred.is_empty() {
+                    return deny("a delete must name the value it deletes");
+                }
                 for pred in op.pred.iter() {
                     if !named(pred).is_some_and(|pred| self.holds(&slot, pred, delta)) {
                         return deny("a predecessor must be a value at the same key");

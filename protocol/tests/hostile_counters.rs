@@ -134,3 +134,18 @@ fn a_change_naming_an_actor_the_deal_does_not_know_is_refused() {
     }
     still_readable(doc);
 }
+
+#[test]
+fn a_delete_naming_no_value_is_refused() {
+    // fuzz/open/change/crash-bea36b78…: the integrator's first change, two deletes with no
+    // predecessor, which Automerge applies as nothing and then cannot rebuild the change from.
+    let input = include_bytes!(
+        "../../fuzz/regressions/change/crash-bea36b7835bb44a1e41260a9e3c7c3b6160fcfa2"
+    );
+    let (doc, outcome) = ingest(INTEGRATOR, &input[1..]);
+    match only_reason(&outcome) {
+        RejectReason::Unauthorized { rule, .. } => assert!(rule.contains("delete"), "{rule}"),
+        other => panic!("refused for {other}"),
+    }
+    still_readable(doc);
+}
