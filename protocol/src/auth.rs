@@ -95,8 +95,14 @@ pub(crate) struct Authority {
     /// Participants in the order they were added; `Class` refers to them by index.
     nodes: Vec<(NodeId, ParticipantFacts)>,
     by_node: BTreeMap<NodeId, u32>,
-    /// Actor ids seen in accepted changes, with their index and last sequence number.
-    actors: HashMap<ActorId, (u32, u64)>,
+    /// Actor ids seen in accepted changes, with their index, last sequence number and the
+    /// counter of the last operation of their last change.
+    actors: HashMap<ActorId, (u32, u64, u64)>,
+    /// The counter of the last operation of every accepted change (its start op minus one when
+    /// it has none). Since every accepted change starts after each of its dependencies' last
+    /// operation ([`Authority::check_counters`]), the largest of its dependencies' entries is the
+    /// largest counter of its whole causal past.
+    max_ops: HashMap<ChangeHash, u64>,
     /// The operations that ever put a value at a map key, and the elements ever inserted into a
     /// list: what a predecessor or an insert position may name (see [`Authority::check_ids`]).
     slots: HashMap<Slot, HashSet<(u64, u32)>>,
@@ -154,7 +160,61 @@ impl Authority {
 
     /// The sequence number the next change of `actor` must have.
     pub fn next_seq(&self, actor: &ActorId) -> u64 {
-        self.actors.get(actor).map_or(0, |&(_, seq)| seq) + 1
+        self.actors.get(actor).map_or(0, |&(_, seq, _)| seq) + 1
+    }
+
+    /// Whether an accepted change has `actor` as its actor.
+    pub fn knows_actor(&self, actor: &ActorId) -> bool {
+        self.actors.contains_key(actor)
+    }
+
+    /// Checks that `change`'s operation counters follow its causal past, as Automerge numbers
+    /// every change it makes: its first operation after every operation of its dependencies
+    /// (the Lamport clock; with this rule held by every accepted change, the largest last
+    /// counter among its dependencies is the largest of its causal past) and after its actor's
+    /// previous change, and each predecessor and insert position before the operation that
+    /// names it (an honest change only names what it has seen). Automerge 0.12 checks none of
+    /// this when it applies a change, but rebuilds changes from the operations assuming it:
+    /// an actor's changes must take increasing, disjoint counter ranges in sequence order, and
+    /// an operation's predecessors must sort before it at its key. A change breaking it applies,
+    /// and every later `get_changes` (listing, sync, storage) panics or rebuilds other bytes.
+    /// Dependencies must be accepted already (the caller checks). Returns what is wrong.
+    pub fn check_counters(&self, change: &ExpandedChange) -> Result<(), String> {
+        let start_op = change.start_op.get();
+        let after_deps = change
+            .deps
+            .iter()
+            .filter_map(|dep| self.max_ops.get(dep))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        if start_op <= after_deps {
+            return Err(format!(
+                "the first operation is {start_op}, but its dependencies reach {after_deps}"
+            ));
+        }
+        if let Some(&(_, _, previous)) = self.actors.get(&change.actor_id) {
+            if start_op <= previous {
+                return Err(format!(
+                    "the first operation is {start_op}, but the actor's previous change reaches \
+                     {previous}"
+                ));
+            }
+        }
+        for (n, op) in change.operations.iter().enumerate() {
+            let counter = start_op.saturating_add(n as u64);
+            let after = match &op.key {
+                Key::Seq(ElementId::Id(after)) => Some(after.counter()),
+                _ => None,
+            };
+            let named = op.pred.iter().map(OpId::counter).chain(after);
+            if let Some(later) = named.filter(|&c| c >= counter).max() {
+                return Err(format!(
+                    "operation {counter} names operation {later}, which does not come before it"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The declared kind of the document, if its genesis named one.
@@ -236,7 +296,7 @@ impl Authority {
         let actor_index = self
             .actors
             .get(&change.actor_id)
-            .map_or(next_actor, |&(i, _)| i);
+            .map_or(next_actor, |&(i, _, _)| i);
         let mut author = Author {
             id: author,
             index: author_index,
@@ -289,8 +349,11 @@ impl Authority {
             self.removals.insert(hash, set);
         }
         self.commit(delta);
+        let ops = u64::try_from(change.operations.len()).unwrap_or(u64::MAX);
+        let max_op = (change.start_op.get() - 1).saturating_add(ops);
+        self.max_ops.insert(hash, max_op);
         self.actors
-            .insert(change.actor_id.clone(), (actor_index, change.seq));
+            .insert(change.actor_id.clone(), (actor_index, change.seq, max_op));
         Ok(())
     }
 
@@ -331,7 +394,7 @@ impl Authority {
         if id.1 == *change_actor {
             return Some((id.0, change_actor_index));
         }
-        self.actors.get(&id.1).map(|&(index, _)| (id.0, index))
+        self.actors.get(&id.1).map(|&(index, _, _)| (id.0, index))
     }
 
     fn holds(&self, slot: &Slot, id: (u64, u32), delta: &Delta) -> bool {
@@ -374,6 +437,11 @@ impl Authority {
         let named = |target: &OpId| self.index_id(target, change_actor, change_actor_index);
         match &op.key {
             Key::Map(_) => {
+                // Automerge keeps a delete only as its predecessors' successor: one that names
+                // none leaves no operation, and the change no longer rebuilds (MissingOps).
+                if matches!(op.action, OpType::Delete) && op.pred.is_empty() {
+                    return deny("a delete must name the value it deletes");
+                }
                 for pred in op.pred.iter() {
                     if !named(pred).is_some_and(|pred| self.holds(&slot, pred, delta)) {
                         return deny("a predecessor must be a value at the same key");

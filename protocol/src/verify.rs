@@ -57,6 +57,12 @@ pub enum RejectReason {
     /// The author may not touch a path the change touches.
     #[error("not allowed to write {path}: {rule}")]
     Unauthorized { path: String, rule: &'static str },
+    /// The change's operation counters do not follow its causal past: its first operation must
+    /// come after every operation of its dependencies (Automerge's Lamport clock) and after its
+    /// actor's previous change, each predecessor or insert position before the operation naming
+    /// it. Automerge applies such a change but cannot list the document's changes afterwards.
+    #[error("operation counters out of causal order: {0}")]
+    OutOfOrder(String),
     /// The change's sequence number does not follow its actor's previous change.
     #[error("sequence number {found} where {expected} was expected")]
     BadSequence { expected: u64, found: u64 },
@@ -767,7 +773,21 @@ fn authorize(doc: &mut DealDoc, change: &Change, author: &NodeId) -> Result<(), 
     if !genesis && !doc.authority.is_participant(author) {
         return Err(RejectReason::NotParticipant);
     }
+    // Automerge's apply looks up every actor a change lists and unwraps; an honest change lists
+    // only the actors of operations it names, which have changes in its causal past.
+    let listed = change.other_actor_ids().iter();
+    if let Some(unknown) = listed
+        .filter(|a| *a != change.actor_id())
+        .find(|a| !doc.authority.knows_actor(a))
+    {
+        return Err(RejectReason::Malformed(format!(
+            "lists actor {unknown}, which has no change in the deal"
+        )));
+    }
     let expanded = change.decode();
+    doc.authority
+        .check_counters(&expanded)
+        .map_err(RejectReason::OutOfOrder)?;
     doc.authority
         .authorize(&expanded, change.hash(), author)
         .map_err(|Denied { path, rule }| RejectReason::Unauthorized { path, rule })

@@ -137,7 +137,9 @@ fn lists_only_grow_and_inserts_name_their_elements() {
         pred: Vec::new().into_iter().collect(),
         insert: true,
     };
-    let unknown = insert(ElementId::Id(OpId::new(first + 7, &actor)));
+    // Operation 1 of B's actor: before the insert (a later one is refused for its counter,
+    // hostile_counters), but no operation of this document.
+    let unknown = insert(ElementId::Id(OpId::new(1, &actor)));
     let delete = Op {
         action: OpType::Delete,
         obj: list.clone(),
