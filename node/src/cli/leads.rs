@@ -36,6 +36,17 @@ pub enum LeadsCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Turn a lead this node accepted into an opportunity (partner); with --share also a deal
+    /// shared with the vendor, attributed to the vendor as source. Converting twice is refused.
+    Convert {
+        id: String,
+        /// Also share the opportunity with the vendor as a co-sell deal.
+        #[arg(long)]
+        share: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Leads this node routes and leads offered to it.
     List {
         /// Only leads in this status (new, unroutable, offered, accepted, rejected, withdrawn).
@@ -166,6 +177,27 @@ pub fn run(dir: &DataDir, command: LeadsCommand) -> Result<()> {
                 Some(&body),
             )?;
             print_lead(&r);
+        }
+        LeadsCommand::Convert { id, share, json } => {
+            let path = format!("/leads/{}/convert?share={share}", segment(&id));
+            let r = client.json("POST", &path, None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                let account = if r["account_matched"] == true {
+                    "existing account"
+                } else {
+                    "new account"
+                };
+                println!(
+                    "opportunity {} ({account} {})",
+                    r["opportunity_id"].as_str().unwrap_or("-"),
+                    r["account_id"].as_str().unwrap_or("-")
+                );
+                if let Some(deal) = r["deal_id"].as_str() {
+                    println!("deal {deal} shared with the vendor (sourced by the vendor)");
+                }
+            }
         }
         LeadsCommand::List { status, json } => {
             let path = match &status {
