@@ -80,7 +80,11 @@ pub fn convert(deals: &Deals, id: DealId, share: bool, now: u64) -> Result<Conve
     let mut changed = Vec::new();
     let mut deal = None;
     if share {
-        let message = format!("Your lead {} ({}), worked by us", company(&doc), doc.country());
+        let message = format!(
+            "Your lead {} ({}), worked by us",
+            company(&doc),
+            doc.country()
+        );
         let made = deals
             .share_with_message(
                 &opportunity_id,
@@ -90,12 +94,7 @@ pub fn convert(deals: &Deals, id: DealId, share: bool, now: u64) -> Result<Conve
                 now,
             )
             .map_err(|e| shared_failed(e, &opportunity_id, id))?;
-        deals.propose_attribution(
-            made,
-            doc.vendor.as_str(),
-            &[deals.me().to_string()],
-            now,
-        )?;
+        deals.propose_attribution(made, doc.vendor.as_str(), &[deals.me().to_string()], now)?;
         changed = deals.with_invitations(made);
         deal = Some(made);
     }
@@ -233,8 +232,12 @@ fn shared_failed(e: DealsError, opportunity: &str, id: DealId) -> DealsError {
         " (opportunity {opportunity} was made from lead {id}; run `cosell leads convert {id} --share` again once sharing is possible)"
     );
     match e {
-        DealsError::Invalid(m) => DealsError::Conflict(format!("not shared with the vendor: {m}{tail}")),
-        DealsError::NotFound(m) => DealsError::Conflict(format!("not shared with the vendor: {m}{tail}")),
+        DealsError::Invalid(m) => {
+            DealsError::Conflict(format!("not shared with the vendor: {m}{tail}"))
+        }
+        DealsError::NotFound(m) => {
+            DealsError::Conflict(format!("not shared with the vendor: {m}{tail}"))
+        }
         other => other,
     }
 }
