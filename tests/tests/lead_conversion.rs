@@ -1,6 +1,6 @@
 //! Turning an accepted lead into an opportunity and a co-sell deal, between real nodes: the
 //! vendor routes one lead to Alpha, which lets the SLA pass; the vendor re-routes it to Beta.
-//! Beta cannot convert it before accepting; after accepting, `leads convert --share` makes one
+//! Beta cannot convert it before accepting; after accepting, `leads accept --convert --share` makes one
 //! opportunity on the account Beta already had for that company and a deal shared with the
 //! vendor whose attribution names the vendor as source and Beta as influencer; the vendor
 //! accepts the deal and sees (and agrees to) that attribution. Converting twice is refused
@@ -90,18 +90,29 @@ fn an_accepted_lead_becomes_one_opportunity_and_a_deal_attributed_to_the_vendor(
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("withdrawn"), "{}", r.text);
 
-    // Beta cannot convert before accepting; it accepts and converts with --share.
+    // Beta cannot convert before accepting; it accepts and converts at once (`accept --convert
+    // --share`).
     let out = beta.cli(&["leads", "convert", &beta_id]);
     assert!(!out.ok());
     assert!(out.stderr.contains("not accepted yet"), "{}", out.stderr);
-    cli_ok(&beta, &["leads", "accept", &beta_id]);
-    let out = cli_ok(&beta, &["leads", "convert", &beta_id, "--share", "--json"]);
-    let converted: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(converted["account_id"], account_id.as_str(), "{converted}");
-    assert_eq!(converted["account_matched"], true);
-    assert_eq!(converted["attribution"]["sourced_by"], vendor.id.as_str());
-    let opp_id = converted["opportunity_id"].as_str().unwrap().to_string();
-    let deal_id = converted["deal_id"].as_str().unwrap().to_string();
+    let out = cli_ok(
+        &beta,
+        &["leads", "accept", &beta_id, "--convert", "--share"],
+    );
+    let word_after = |key: &str| {
+        out.split_whitespace()
+            .skip_while(|w| *w != key)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+            .to_string()
+    };
+    let opp_id = word_after("opportunity");
+    let deal_id = word_after("deal");
+    assert!(
+        out.contains(&format!("(existing account {account_id})")),
+        "{out}"
+    );
+    assert!(out.contains("sourced by the vendor"), "{out}");
     let opp = beta.get(&format!("/api/v1/opportunities/{opp_id}"));
     assert_eq!(opp.json["name"], "Acme Lead GmbH (lead)", "{}", opp.text);
     assert!(
@@ -113,6 +124,9 @@ fn an_accepted_lead_becomes_one_opportunity_and_a_deal_attributed_to_the_vendor(
     );
 
     // Twice: refused naming the opportunity, and still one opportunity.
+    let out = beta.cli(&["leads", "convert", &beta_id, "--share", "--json"]);
+    assert!(!out.ok());
+    assert!(out.stderr.contains(&opp_id), "{}", out.stderr);
     let again = beta.post(
         &format!("/api/v1/leads/{beta_id}/convert?share=true"),
         &json!({}),
