@@ -10,7 +10,9 @@
 //! opportunity on the one partner that holds it. Method: three `cosell` processes on loopback,
 //! driven by the CLI and the API as users do.
 
-use cosell_e2e::{partner, put_policy, wait, write_file, Node, NAME_STAGE_AND_DOMAIN};
+use cosell_e2e::{
+    hook, partner, put_policy, wait, write_file, Node, NAME_STAGE_AND_DOMAIN, SYNC_WAIT,
+};
 use serde_json::{json, Value};
 
 fn cli_ok(node: &Node, args: &[&str]) -> String {
@@ -41,6 +43,7 @@ fn an_accepted_lead_becomes_one_opportunity_and_a_deal_attributed_to_the_vendor(
     partner(&vendor, &alpha, "reseller", "vendor");
     partner(&vendor, &beta, "reseller", "vendor");
     put_policy(&beta, &vendor.id, NAME_STAGE_AND_DOMAIN);
+    let beta_events = hook(&beta, &["lead.converted"]);
     // Beta already knows the company: the conversion matches its account.
     let account = beta.post(
         "/api/v1/accounts",
@@ -113,6 +116,8 @@ fn an_accepted_lead_becomes_one_opportunity_and_a_deal_attributed_to_the_vendor(
         "{out}"
     );
     assert!(out.contains("sourced by the vendor"), "{out}");
+    let event = beta_events.recv_timeout(SYNC_WAIT).expect("lead.converted");
+    assert_eq!(event.event(), "lead.converted");
     let opp = beta.get(&format!("/api/v1/opportunities/{opp_id}"));
     assert_eq!(opp.json["name"], "Acme Lead GmbH (lead)", "{}", opp.text);
     assert!(

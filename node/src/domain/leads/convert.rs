@@ -13,6 +13,7 @@
 use super::views::{offer, OfferDoc};
 use crate::domain::audit::{self, AuditKind};
 use crate::domain::deals::{Deals, DealsError};
+use crate::domain::events::EventKind;
 use crate::store::WriteTables;
 use protocol::deal::{DealId, Role};
 use protocol::records::{Account, AccountStatus, Domain, Opportunity, Stage};
@@ -98,6 +99,11 @@ pub fn convert(deals: &Deals, id: DealId, share: bool, now: u64) -> Result<Conve
         changed = deals.with_invitations(made);
         deal = Some(made);
     }
+    deals.publish(
+        EventKind::LeadConverted,
+        json!({"id": id.to_string(), "opportunity_id": opportunity_id,
+               "deal_id": deal.map(|d| d.to_string())}),
+    );
     let view = json!({
         "lead": id.to_string(),
         "opportunity_id": opportunity_id,
