@@ -370,7 +370,7 @@ const EVENT_KINDS = [
   "registration.submitted", "registration.approved", "registration.rejected", "registration.overdue",
   "registration.changed_after_decision", "partner.joined", "partner.removed", "import.completed", "mapping.completed",
   "mdf.proposed", "mdf.approved", "mdf.rejected", "mdf.changes_requested", "mdf.claimed", "mdf.reimbursed", "program.tier_changed",
-  "lead.offered", "lead.accepted", "lead.rejected", "lead.withdrawn", "lead.expired",
+  "lead.offered", "lead.accepted", "lead.rejected", "lead.withdrawn", "lead.expired", "lead.converted",
   "plan.updated", "plan.task_overdue", "announcement.received", "announcement.read", "lagged",
 ];
 // Which pages refresh on which event kinds (prefixes), unless the page handles events itself.

@@ -28,13 +28,33 @@ pub enum LeadsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Accept a lead offered to this node (partner).
-    Accept { id: String },
+    /// Accept a lead offered to this node (partner); --convert then converts it as `leads
+    /// convert` does.
+    Accept {
+        id: String,
+        /// Then turn it into an opportunity.
+        #[arg(long)]
+        convert: bool,
+        /// With --convert: also share it with the vendor as a deal.
+        #[arg(long, requires = "convert")]
+        share: bool,
+    },
     /// Reject a lead offered to this node (partner); the vendor routes it to another partner.
     Reject {
         id: String,
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Turn a lead this node accepted into an opportunity (partner); with --share also a deal
+    /// shared with the vendor, attributed to the vendor as source. Converting twice is refused.
+    Convert {
+        id: String,
+        /// Also share the opportunity with the vendor as a co-sell deal.
+        #[arg(long)]
+        share: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Leads this node routes and leads offered to it.
     List {
@@ -154,9 +174,14 @@ pub fn run(dir: &DataDir, command: LeadsCommand) -> Result<()> {
                 );
             }
         }
-        LeadsCommand::Accept { id } => {
+        LeadsCommand::Accept { id, convert, share } => {
             let r = client.json("POST", &format!("/leads/{}/accept", segment(&id)), None)?;
             print_lead(&r);
+            if convert {
+                // The offer's own id: `id` may be a prefix.
+                let offer = r["id"].as_str().unwrap_or(&id).to_string();
+                print_conversion(&client, &offer, share, false)?;
+            }
         }
         LeadsCommand::Reject { id, reason } => {
             let body = json!({"reason": reason});
@@ -167,6 +192,7 @@ pub fn run(dir: &DataDir, command: LeadsCommand) -> Result<()> {
             )?;
             print_lead(&r);
         }
+        LeadsCommand::Convert { id, share, json } => print_conversion(&client, &id, share, json)?,
         LeadsCommand::List { status, json } => {
             let path = match &status {
                 Some(s) => format!("/leads?status={}", segment(s)),
@@ -227,4 +253,28 @@ fn print_lead(r: &Value) {
         s("country"),
         who
     );
+}
+
+/// Converts lead `id` (`POST /leads/{id}/convert`) and prints what it made.
+fn print_conversion(client: &Client, id: &str, share: bool, json: bool) -> Result<()> {
+    let path = format!("/leads/{}/convert?share={share}", segment(id));
+    let r = client.json("POST", &path, None)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let account = if r["account_matched"] == true {
+        "existing account"
+    } else {
+        "new account"
+    };
+    println!(
+        "opportunity {} ({account} {})",
+        r["opportunity_id"].as_str().unwrap_or("-"),
+        r["account_id"].as_str().unwrap_or("-")
+    );
+    if let Some(deal) = r["deal_id"].as_str() {
+        println!("deal {deal} shared with the vendor (sourced by the vendor)");
+    }
+    Ok(())
 }

@@ -104,6 +104,10 @@ pub enum EventKind {
     /// re-routes the lead).
     #[serde(rename = "lead.expired")]
     LeadExpired,
+    /// `lead.converted`: this partner turned an accepted lead into an opportunity (and maybe a
+    /// deal with the vendor): `{id, opportunity_id, deal_id}` (partner only).
+    #[serde(rename = "lead.converted")]
+    LeadConverted,
     /// `plan.updated`: an account plan was opened or gained signed steps (goals, stakeholders,
     /// tasks, notes), on every company's node.
     #[serde(rename = "plan.updated")]
@@ -152,6 +156,7 @@ impl EventKind {
         EventKind::LeadRejected,
         EventKind::LeadWithdrawn,
         EventKind::LeadExpired,
+        EventKind::LeadConverted,
         EventKind::PlanUpdated,
         EventKind::PlanTaskOverdue,
         EventKind::AnnouncementReceived,
@@ -189,6 +194,7 @@ impl EventKind {
             EventKind::LeadRejected => "lead.rejected",
             EventKind::LeadWithdrawn => "lead.withdrawn",
             EventKind::LeadExpired => "lead.expired",
+            EventKind::LeadConverted => "lead.converted",
             EventKind::PlanUpdated => "plan.updated",
             EventKind::PlanTaskOverdue => "plan.task_overdue",
             EventKind::AnnouncementReceived => "announcement.received",

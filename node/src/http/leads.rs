@@ -1,7 +1,8 @@
 //! Lead distribution: `GET,POST /leads` (list; add leads as JSON), `POST /leads/import` (a CSV
 //! file), `GET,PUT /leads/rules` and `POST /leads/rules/check` (the routing rules, TOML),
 //! `POST /leads/route` (a routing pass, `dry_run=true` to preview), `GET /leads/{id}`, `POST
-//! /leads/{id}/accept|reject` (the partner a lead was offered to).
+//! /leads/{id}/accept|reject` (the partner a lead was offered to), `POST /leads/{id}/convert`
+//! (the partner that accepted it: an opportunity, and with `share=true` a deal with the vendor).
 
 use super::policy::text_body;
 use super::query::{query_params, Params, Takes};
@@ -44,6 +45,13 @@ query_params! {
     /// Filter of `GET /api/v1/leads`.
     pub struct LeadQuery {
         status: Option<String> = Takes::OneOf(LEAD_STATUSES), "only leads in this status";
+    }
+}
+
+query_params! {
+    /// `POST /api/v1/leads/{id}/convert`.
+    pub struct ConvertQuery {
+        share: Option<String> = Takes::OneOf(&["true", "false"]), "true: also share the opportunity with the vendor as a deal whose attribution names the vendor as the source";
     }
 }
 
@@ -265,4 +273,33 @@ pub async fn reject(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     answer(state, caller, id, body.reason, false).await
+}
+
+pub async fn convert(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Params(q): Params<ConvertQuery>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let share = match q.share.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(super::query::bad(
+                "share",
+                format!("'{other}' is not true or false"),
+            ))
+        }
+    };
+    caller.require(Role::Manager)?;
+    let deals = state.network.deals.clone();
+    let converted = blocking(move || {
+        let doc = leads::resolve_offer(&deals, &id)?;
+        Ok(leads::convert(&deals, doc, share, now_ms())?)
+    })
+    .await?;
+    if !converted.changed.is_empty() {
+        state.network.handle.sync(converted.changed).await?;
+    }
+    Ok((StatusCode::CREATED, Json(converted.view)))
 }

@@ -329,6 +329,7 @@ pub fn app(state: AppState, web_ui_dir: Option<PathBuf>) -> Router {
         .route("/leads/{id}", get(leads::get))
         .route("/leads/{id}/accept", post(leads::accept))
         .route("/leads/{id}/reject", post(leads::reject))
+        .route("/leads/{id}/convert", post(leads::convert))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))

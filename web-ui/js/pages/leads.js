@@ -1,6 +1,7 @@
 // Lead distribution: leads this node routes to partners (with a preview of where the new ones
 // would go, and a button to route them) and leads vendors offered to this node, which it
-// accepts or rejects before their SLA ends.
+// accepts or rejects before their SLA ends, and converts once accepted (an opportunity, and
+// optionally a deal shared with the vendor, attributed to it as source).
 import { api, listAll } from "../api.js";
 import { h, add, set, title, table, empty, errorBox, statusBadge, field, notice, shortId } from "../ui.js";
 
@@ -87,6 +88,13 @@ function inboundTable(items, ctx, msg, reload) {
         h("button", { type: "button", class: "danger", onclick: () => answer(`/leads/${l.id}/reject`, { reason: reason.value.trim() || null }, msg, reload) }, "Reject"),
       );
     }
+    if (ctx.can("manager") && l.status === "accepted") {
+      add(
+        actions,
+        h("button", { type: "button", onclick: () => convert(l.id, false, msg, reload) }, "Convert"),
+        h("button", { type: "button", class: "primary", onclick: () => convert(l.id, true, msg, reload) }, "Convert and share with vendor"),
+      );
+    }
     return h(
       "tr",
       { dataset: { lead: l.id, status: l.status || "" } },
@@ -106,6 +114,21 @@ async function answer(path, json, msg, reload) {
   try {
     await api(path, json === undefined ? { method: "POST" } : { method: "POST", json });
     set(msg, notice("Done: signed and sent to the vendor."));
+    await reload();
+  } catch (e) {
+    set(msg, errorBox(e));
+  }
+}
+
+async function convert(id, share, msg, reload) {
+  try {
+    const r = await api(`/leads/${id}/convert?share=${share}`, { method: "POST" });
+    set(
+      msg,
+      notice(
+        h("span", {}, "Converted: ", h("a", { href: `#/opportunities/${encodeURIComponent(r.opportunity_id)}` }, "opportunity"), r.deal_id ? h("span", {}, " and ", h("a", { href: `#/deals/${encodeURIComponent(r.deal_id)}` }, "deal"), " shared with the vendor (sourced by the vendor).") : "."),
+      ),
+    );
     await reload();
   } catch (e) {
     set(msg, errorBox(e));

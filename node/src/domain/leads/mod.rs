@@ -13,8 +13,11 @@
 //! step by a node that is not the offer's partner) is never applied and is audited by the deal
 //! engine's sync path.
 
+mod convert;
 mod route;
 mod views;
+
+pub use convert::{convert, Converted};
 
 pub use route::{check_rules, route, rules, set_rules, summary as rules_summary, watch, Routed};
 pub use views::{get, list, resolve_offer};

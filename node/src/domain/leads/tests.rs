@@ -1,7 +1,7 @@
 //! Lead distribution between engines in one process: routing by rules with round robin, a
 //! rejection and a missed SLA re-routed (the first partner keeps only the withdrawn offer), a
 //! dry run that writes nothing, and a partner accepting a lead routed to someone else (refused
-//! by the vendor's node and audited).
+//! by the vendor's node and audited); converting an accepted lead once, and not a withdrawn one.
 
 use super::*;
 use crate::domain::deals::testing::{befriend, side, sync, Side};
@@ -228,4 +228,45 @@ fn a_csv_file_of_leads_is_read_or_refused_naming_the_line() {
     );
     let e = parse_csv(b"company,land\n").unwrap_err().to_string();
     assert!(e.contains("line 1: unknown column 'land'"), "{e}");
+}
+
+#[test]
+fn an_accepted_lead_converts_once_and_a_withdrawn_or_unanswered_one_not_at_all() {
+    let (vendor, a, b) = three();
+    add(&vendor.deals, vec![lead("Acme"), lead("Bolt")], "api", 5).unwrap();
+    route(&vendor.deals, false, false, 10).unwrap();
+    sync(&vendor, &a);
+    sync(&vendor, &b);
+    let offer_id =
+        |s: &Side, c: &str| DealId::parse(by_company(s)[c]["id"].as_str().unwrap()).unwrap();
+    let (acme, bolt) = (offer_id(&a, "Acme"), offer_id(&b, "Bolt"));
+    let refused = |r: Result<Converted, DealsError>, want: &str| match r {
+        Err(DealsError::Conflict(m)) | Err(DealsError::Forbidden(m)) => {
+            assert!(m.contains(want), "{m}")
+        }
+        other => panic!("{want}: {other:?}"),
+    };
+    refused(convert(&a.deals, acme, false, 11), "not accepted yet");
+    refused(
+        convert(&vendor.deals, acme, false, 11),
+        "routed by this node",
+    );
+    accept(&a.deals, acme, 12).unwrap();
+    let made = convert(&a.deals, acme, false, 13).unwrap();
+    let opp = made.view["opportunity_id"].as_str().unwrap().to_string();
+    assert_eq!(made.view["account_matched"], false);
+    assert_eq!(made.view["deal_id"], Value::Null);
+    assert!(made.changed.is_empty());
+    refused(convert(&a.deals, acme, false, 14), &opp);
+    // Sharing later: Alpha has no policy for the vendor, so nothing goes out; the opportunity
+    // stays the one made before.
+    refused(
+        convert(&a.deals, acme, true, 15),
+        "not shared with the vendor",
+    );
+    refused(convert(&a.deals, acme, false, 16), &opp);
+    // Beta lets Bolt pass its SLA: withdrawn, it cannot be converted.
+    route(&vendor.deals, false, true, 10 + SLA_MS + 1).unwrap();
+    sync(&vendor, &b);
+    refused(convert(&b.deals, bolt, false, 10 + SLA_MS + 2), "withdrawn");
 }

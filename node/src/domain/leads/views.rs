@@ -32,6 +32,16 @@ impl OfferDoc {
         self.fields.get(field).and_then(StepValue::text)
     }
 
+    /// A text field of the offer, when it carries one.
+    pub(super) fn text_of(&self, field: &str) -> Option<&str> {
+        self.text(field)
+    }
+
+    /// The lead's country.
+    pub(super) fn country(&self) -> &str {
+        self.text("country").unwrap_or("")
+    }
+
     fn json(&self) -> Value {
         let mut out = Map::new();
         out.insert("id".into(), json!(self.id.to_string()));
